@@ -1,0 +1,18 @@
+"""autodiff_compiler: reverse-mode differentiation of numerical Python, by source transformation.
+
+    from autodiff_compiler import grad, value_and_grad, stop_gradient, AutodiffError
+
+The function's source is parsed, lowered to an IR, reversed into adjoint code,
+simplified, printed as a Python module, loaded and JIT-compiled with Numba, and
+(on request) proved equal to SymPy's derivative.
+"""
+from .errors import (AutodiffError, ArgumentError, NonFiniteInputError, NoDerivativeRuleError,
+                     RecursionNotSupportedError, SourceNotFoundError, UnsupportedSyntaxError,
+                     VerificationError)
+from .api import grad, value_and_grad, stop_gradient, no_grad
+
+__version__ = "0.1.0"
+
+__all__ = ["grad", "value_and_grad", "stop_gradient", "no_grad", "AutodiffError", "ArgumentError",
+           "NonFiniteInputError", "NoDerivativeRuleError", "RecursionNotSupportedError",
+           "SourceNotFoundError", "UnsupportedSyntaxError", "VerificationError", "__version__"]

@@ -1,0 +1,71 @@
+"""Errors: every exception the compiler raises derives from `AutodiffError`.
+
+Takes: a message and, where the error concerns the user's code, the location
+(file, line, column, the offending source line) and a hint saying what to write
+instead.  Guarantees: `str(error)` names all of these, in the form
+
+    FILE:LINE:COL: unsupported construct 'while ... else'
+        while x > 0:
+        ^
+    hint: move the else-block after the loop
+"""
+from __future__ import annotations
+
+
+class AutodiffError(Exception):
+    """Base class of every error raised by autodiff_compiler."""
+
+    def __init__(self, message: str, *, filename: str | None = None,
+                 line: int | None = None, col: int | None = None,
+                 source_line: str | None = None, hint: str | None = None,
+                 construct: str | None = None):
+        self.message = message
+        self.filename = filename
+        self.line = line
+        self.col = col
+        self.source_line = source_line
+        self.hint = hint
+        self.construct = construct
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.filename is not None:
+            where = f"{self.filename}:{self.line}:{(self.col or 0) + 1}: " if self.line else f"{self.filename}: "
+        text = where + self.message
+        if self.source_line is not None:
+            text += "\n    " + self.source_line.rstrip()
+            if self.col is not None:
+                stripped = len(self.source_line) - len(self.source_line.lstrip())
+                text += "\n    " + " " * max(0, self.col - stripped) + "^"
+        if self.hint:
+            text += "\n  hint: " + self.hint
+        return text
+
+
+class UnsupportedSyntaxError(AutodiffError):
+    """The function uses a Python construct outside the supported language."""
+
+
+class SourceNotFoundError(AutodiffError):
+    """The function's source code cannot be found (lambda, builtin, REPL, C)."""
+
+
+class NoDerivativeRuleError(AutodiffError):
+    """A call to a function that has no derivative rule and is not the user's own."""
+
+
+class ArgumentError(AutodiffError, TypeError):
+    """Wrong number, type, shape or value of arguments, or a bad `wrt`."""
+
+
+class NonFiniteInputError(ArgumentError, ValueError):
+    """An argument holds NaN or infinity."""
+
+
+class RecursionNotSupportedError(AutodiffError):
+    """A user function calls itself, directly or through others."""
+
+
+class VerificationError(AutodiffError):
+    """The derived gradient disagrees with SymPy's derivative of the function."""

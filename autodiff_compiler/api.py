@@ -1,0 +1,237 @@
+"""API: `grad`, `value_and_grad`, `stop_gradient`, `no_grad` -- the public contract.
+
+Takes: a Python function (plain, or already decorated), `wrt` as names or
+indices, and options `jit`, `verify`, `simplify`.  Guarantees:
+
+* one compiled gradient per argument signature (types and array ranks, as
+  Numba specialises), derived on the first call with that signature;
+* a single `wrt` (int or name) gives one gradient, a tuple gives a tuple;
+  array gradients have their parameter's shape;
+* argument count, types, integer `wrt`, and NaN/inf arguments are checked and
+  reported as `ArgumentError`s that say what to pass instead, never as a
+  Numba typing traceback;
+* `verify=True` proves each new signature's gradient against SymPy before
+  returning anything (`VerificationError` otherwise).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+
+import numpy as np
+
+from .errors import ArgumentError, AutodiffError, NonFiniteInputError
+from .ir import BOOL, FLOAT, INT, array_of
+from .load import load
+from .parse import source_of_function
+from .pipeline import derive
+
+
+def stop_gradient(x):
+    """The value of `x`, with derivative zero (`x.detach()` in PyTorch)."""
+    return x
+
+
+stop_gradient.__autodiff_marker__ = "stop_gradient"
+
+
+class no_grad:
+    """`with no_grad():` inside a differentiated function: assignments in it carry no derivative."""
+    __autodiff_marker__ = "no_grad"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}
+
+
+def type_of_argument(value, name: str, fn_name: str):
+    """The compiler's type for a call argument, or an ArgumentError saying what to pass."""
+    t = _SCALAR_TYPES.get(type(value))
+    if t is not None:
+        return t
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return INT
+    if isinstance(value, (numbers.Real, np.floating)):
+        return FLOAT
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return FLOAT if value.dtype.kind == "f" else INT
+        if value.dtype.kind == "f":
+            return array_of(value.ndim, "float64")
+        if value.dtype.kind in "iu":
+            return array_of(value.ndim, "int64")
+        if value.dtype.kind == "b":
+            return array_of(value.ndim, "bool")
+        raise ArgumentError(f"argument {name!r} of {fn_name} is an array of {value.dtype}",
+                            hint="pass float64 (or integer) NumPy arrays")
+    hint = "pass a float, an int, or a NumPy array"
+    if isinstance(value, (list, tuple)):
+        hint = f"convert it with np.asarray({name}, dtype=float)"
+    raise ArgumentError(f"argument {name!r} of {fn_name} has unsupported type {type(value).__name__}",
+                        hint=hint)
+
+
+def _convert(value):
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return value.item()
+        if value.dtype.kind == "f" and value.dtype != np.float64:
+            return value.astype(np.float64)
+        if value.dtype.kind in "iu" and value.dtype != np.int64:
+            return value.astype(np.int64)
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _nonfinite(value) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return not np.isfinite(value).all()
+    return False
+
+
+class GradientFunction:
+    """The gradient of a Python function, compiled per argument signature."""
+
+    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False):
+        if isinstance(fn, GradientFunction):
+            fn = fn.fn
+        self.fn = fn
+        self.jit = jit
+        self.verify = verify
+        self.simplify = simplify
+        self.with_value = with_value
+        self._source = source_of_function(fn)
+        self.params = [a.arg for a in self._source.node.args.args]
+        self.wrt, self.single = self._wrt_names(wrt)
+        self._compiled: dict = {}
+        self._states: dict = {}
+        self._last_key = None
+        functools.update_wrapper(self, fn)
+        self.__autodiff_wrapped__ = fn
+
+    def _wrt_names(self, wrt):
+        single = not isinstance(wrt, (tuple, list))
+        items = [wrt] if single else list(wrt)
+        if not items:
+            raise ArgumentError("wrt is empty", hint="name at least one parameter")
+        names = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, str)):
+                raise ArgumentError(f"wrt entries must be parameter names or indices, got {item!r}")
+            if isinstance(item, int):
+                if not -len(self.params) <= item < len(self.params):
+                    raise ArgumentError(f"wrt={item} is out of range: {self.fn.__name__} has "
+                                        f"{len(self.params)} parameter(s) ({', '.join(self.params)})")
+                names.append(self.params[item])
+            else:
+                if item not in self.params:
+                    raise ArgumentError(f"wrt={item!r} is not a parameter of {self.fn.__name__}",
+                                        hint=f"its parameters are: {', '.join(self.params)}")
+                names.append(item)
+        if len(set(names)) != len(names):
+            raise ArgumentError(f"wrt names a parameter twice: {names}")
+        return names, single
+
+    # ------------------------------------------------------------------ compile
+    def signature(self, args) -> tuple:
+        if len(args) != len(self.params):
+            raise ArgumentError(f"{self.fn.__name__}() takes {len(self.params)} argument(s) "
+                                f"({', '.join(self.params)}), got {len(args)}")
+        return tuple(type_of_argument(a, name, self.fn.__name__) for a, name in zip(args, self.params))
+
+    def _default_signature(self) -> tuple:
+        """From annotations where present (float, int, bool, np.ndarray), else float."""
+        annotations = getattr(self.fn, "__annotations__", {})
+        out = []
+        for name in self.params:
+            hint = annotations.get(name, float)
+            out.append({int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(hint, FLOAT))
+        return tuple(out)
+
+    def state_for(self, signature: tuple):
+        if signature not in self._states:
+            types = dict(zip(self.params, signature))
+            self._states[signature] = derive(self._source, types, self.wrt, simplify=self.simplify,
+                                             with_value=True)
+        return self._states[signature]
+
+    def compiled_for(self, *args):
+        """The compiled (Numba) function for these arguments' signature: returns (value, grads...)."""
+        return self._compile(self.signature(args), args)
+
+    def _compile(self, signature, args):
+        compiled = self._compiled.get(signature)
+        if compiled is None:
+            state = self.state_for(signature)
+            compiled = load(state.text, state.adjoint.name, jit=self.jit)
+            if self.verify:
+                from .verify import verify_gradient
+                verify_gradient(state, [_convert(a) for a in args], self.fn).raise_if_failed()
+            self._compiled[signature] = compiled
+        return compiled
+
+    @property
+    def source(self) -> str:
+        """The generated module for the last signature called (or the annotated/default one)."""
+        signature = self._last_key or self._default_signature()
+        return self.state_for(signature).text
+
+    # --------------------------------------------------------------------- call
+    def __call__(self, *args):
+        signature = self.signature(args)
+        for value, name in zip(args, self.params):
+            if type(value) is float and not math.isfinite(value):
+                raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
+                                          hint="gradients at NaN or infinity are undefined; check the input")
+        converted = [_convert(a) for a in args]
+        compiled = self._compile(signature, converted)
+        self._last_key = signature
+        try:
+            out = compiled(*converted)
+        except ZeroDivisionError as exc:
+            raise ArgumentError(f"{self.fn.__name__}: division by zero at these arguments ({exc})",
+                                hint="the function or its derivative is undefined here") from None
+        except ValueError as exc:
+            raise ArgumentError(f"{self.fn.__name__}: {exc} at these arguments",
+                                hint="the function or its derivative is undefined here") from None
+        value = out[0]
+        if _nonfinite(value) or _nonfinite(out[1]):
+            for arg, name in zip(converted, self.params):
+                if _nonfinite(arg):
+                    raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
+                                              hint="gradients at NaN or infinity are undefined; check the input")
+        grads = out[1] if self.single else tuple(out[1:])
+        return (value, grads) if self.with_value else grads
+
+    def __repr__(self) -> str:
+        kind = "value_and_grad" if self.with_value else "grad"
+        return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
+
+
+def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True):
+    """The gradient of `fn` with respect to `wrt` (names or indices; default: the first parameter).
+
+    Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=("w", "b"))`."""
+    if fn is None:
+        return lambda f: GradientFunction(f, wrt, jit=jit, verify=verify, simplify=simplify)
+    return GradientFunction(fn, wrt, jit=jit, verify=verify, simplify=simplify)
+
+
+def value_and_grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True):
+    """Like `grad`, returning `(value, gradient(s))`."""
+    if fn is None:
+        return lambda f: GradientFunction(f, wrt, jit=jit, verify=verify, simplify=simplify, with_value=True)
+    return GradientFunction(fn, wrt, jit=jit, verify=verify, simplify=simplify, with_value=True)

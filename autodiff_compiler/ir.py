@@ -1,0 +1,356 @@
+"""The IR: structured, A-normal form, typed, every statement located in the source.
+
+Takes: nothing (data definitions).  Guarantees:
+
+* every right-hand side is one primitive applied to operands (`Var` or `Const`);
+* control flow is structured (`If`, `For` over a range, `While`), never goto;
+* every statement carries a `Loc` (file, line, source text) used for error
+  messages and for the comments in generated code;
+* `str(function)` prints a readable listing, used by tests and `--dump`.
+
+The reverse pass adds three statement kinds that only adjoint programs hold:
+`TapeAlloc`, `Push` and `Pop`, plus `Comment` markers for the printer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+
+# --------------------------------------------------------------------------- types
+
+@dataclass(frozen=True)
+class Type:
+    """float, int, bool, or a float array of rank `ndim` (`kind == "array"`)."""
+    kind: str
+    ndim: int = 0
+    dtype: str = "float64"
+
+    def __str__(self) -> str:
+        if self.kind == "array":
+            return f"{self.dtype}[{','.join(':' * self.ndim)}]" if self.ndim else f"{self.dtype}[]"
+        return self.kind
+
+    @property
+    def is_float(self) -> bool:
+        """Can carry a derivative: a float scalar or a float array."""
+        return self.kind == "float" or (self.kind == "array" and self.dtype.startswith("float"))
+
+    @property
+    def is_array(self) -> bool:
+        return self.kind == "array"
+
+
+FLOAT = Type("float")
+INT = Type("int")
+BOOL = Type("bool")
+
+
+def array_of(ndim: int, dtype: str = "float64") -> Type:
+    return Type("array", ndim, dtype)
+
+
+_SCALAR_RANK = {"bool": 0, "int": 1, "float": 2}
+
+
+def join(a: Type | None, b: Type | None) -> Type | None:
+    """The least type holding both: bool < int < float < float array (highest rank wins)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a.kind == "array" or b.kind == "array":
+        ndim = max(a.ndim if a.kind == "array" else 0, b.ndim if b.kind == "array" else 0)
+        floaty = any(t.kind == "float" or (t.kind == "array" and t.dtype.startswith("float")) for t in (a, b))
+        if floaty:
+            return array_of(ndim)
+        # integer or boolean arrays, possibly mixed with scalars
+        dtypes = [t.dtype for t in (a, b) if t.kind == "array"]
+        return array_of(ndim, "int64" if "int64" in dtypes or a.kind == "int" or b.kind == "int" else dtypes[0])
+    return a if _SCALAR_RANK[a.kind] >= _SCALAR_RANK[b.kind] else b
+
+
+# ------------------------------------------------------------------------ operands
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[float, int, bool]
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Operand = Union[Var, Const]
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a statement came from: file, line, and the source line's text."""
+    filename: str
+    line: int
+    text: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}"
+
+
+# ----------------------------------------------------------------------- statements
+
+@dataclass
+class Assign:
+    """`target = prim(*args)`; `params` holds static keyword data (axis, keepdims)."""
+    target: str
+    prim: str
+    args: tuple
+    loc: Loc | None = None
+    params: tuple = ()
+
+    def __str__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params)
+        return f"{self.target} = {self.prim}({', '.join(map(str, self.args))}{params})"
+
+
+@dataclass
+class Store:
+    """`array[index] = value` (`prim == "copy"`) or `array[index] += value` (`prim == "add"`).
+
+    `index` is a tuple of operands and `Slice`s, as `subscript` reads them."""
+    array: str
+    index: tuple
+    value: Operand
+    prim: str = "copy"
+    loc: Loc | None = None
+
+    def __str__(self) -> str:
+        op = "=" if self.prim == "copy" else "+="
+        return f"{self.array}[{', '.join(map(str, self.index))}] {op} {self.value}"
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A slice in a subscript; `None` bounds are omitted, as in Python."""
+    start: Operand | None = None
+    stop: Operand | None = None
+    step: Operand | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.start if self.start is not None else ''}:{self.stop if self.stop is not None else ''}"
+        return text + (f":{self.step}" if self.step is not None else "")
+
+
+@dataclass
+class If:
+    cond: Operand
+    body: list
+    orelse: list
+    loc: Loc | None = None
+
+
+@dataclass
+class For:
+    """`for index in range(start, stop, step): body`.
+
+    `exit_flag`: a bool variable; when it is True after an iteration the loop ends
+    (how `break` and `return` inside loops are lowered)."""
+    index: str
+    start: Operand
+    stop: Operand
+    step: Operand
+    body: list
+    loc: Loc | None = None
+    exit_flag: str | None = None
+
+
+@dataclass
+class While:
+    """`while cond: body`, with `test` the statements computing `cond` before each trip."""
+    test: list
+    cond: Operand
+    body: list
+    loc: Loc | None = None
+    exit_flag: str | None = None
+
+
+@dataclass
+class TapeAlloc:
+    """Create an empty tape (a typed NumPy stack) named `tape` with room for `capacity` items."""
+    tape: str
+    dtype: str
+    capacity: Operand
+    growable: bool
+    shape_of: str | None = None   # for array tapes: one slot has the shape of this variable
+
+
+@dataclass
+class Push:
+    tape: str
+    value: Operand
+    growable: bool = True
+    loc: Loc | None = None
+
+
+@dataclass
+class Pop:
+    tape: str
+    target: str
+    loc: Loc | None = None
+
+
+@dataclass
+class Comment:
+    text: str
+
+
+Stmt = Union[Assign, Store, If, For, While, TapeAlloc, Push, Pop, Comment]
+
+
+@dataclass
+class Function:
+    """A function in IR.  `result` is the returned operand (the primal's value);
+    adjoint programs return `returns` (a tuple of operands) instead."""
+    name: str
+    params: list
+    types: dict
+    body: list
+    result: Operand | None
+    filename: str = "<unknown>"
+    firstline: int = 0
+    returns: tuple = ()
+    docstring: str = ""
+    user_names: frozenset = frozenset()
+
+    def __str__(self) -> str:
+        sig = ", ".join(f"{p}: {self.types.get(p, '?')}" for p in self.params)
+        lines = [f"def {self.name}({sig}):"]
+        lines += format_block(self.body, 1)
+        if self.returns:
+            lines.append("    return " + ", ".join(map(str, self.returns)))
+        elif self.result is not None:
+            lines.append(f"    return {self.result}")
+        return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------- helpers
+
+def format_block(block: list, depth: int) -> list[str]:
+    pad = "    " * depth
+    out: list[str] = []
+    for stmt in block:
+        loc = getattr(stmt, "loc", None)
+        suffix = f"    # line {loc.line}" if loc else ""
+        if isinstance(stmt, If):
+            out.append(f"{pad}if {stmt.cond}:{suffix}")
+            out += format_block(stmt.body, depth + 1) or [pad + "    pass"]
+            if stmt.orelse:
+                out.append(f"{pad}else:")
+                out += format_block(stmt.orelse, depth + 1)
+        elif isinstance(stmt, For):
+            extra = f" exit_flag={stmt.exit_flag}" if stmt.exit_flag else ""
+            out.append(f"{pad}for {stmt.index} in range({stmt.start}, {stmt.stop}, {stmt.step}):{extra}{suffix}")
+            out += format_block(stmt.body, depth + 1) or [pad + "    pass"]
+        elif isinstance(stmt, While):
+            out.append(f"{pad}while:{suffix}")
+            out += format_block(stmt.test, depth + 2)
+            out.append(f"{pad}    test {stmt.cond}")
+            out += format_block(stmt.body, depth + 1) or [pad + "    pass"]
+        elif isinstance(stmt, TapeAlloc):
+            out.append(f"{pad}{stmt.tape} = tape({stmt.dtype}, {stmt.capacity})")
+        elif isinstance(stmt, Push):
+            out.append(f"{pad}push({stmt.tape}, {stmt.value})")
+        elif isinstance(stmt, Pop):
+            out.append(f"{pad}{stmt.target} = pop({stmt.tape})")
+        elif isinstance(stmt, Comment):
+            out.append(f"{pad}# {stmt.text}")
+        else:
+            out.append(f"{pad}{stmt}{suffix}")
+    return out
+
+
+def walk(block: list) -> Iterator:
+    """Every statement of `block`, nested ones included, in program order."""
+    for stmt in block:
+        yield stmt
+        for child in child_blocks(stmt):
+            yield from walk(child)
+
+
+def child_blocks(stmt) -> list:
+    if isinstance(stmt, If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, For):
+        return [stmt.body]
+    if isinstance(stmt, While):
+        return [stmt.test, stmt.body]
+    return []
+
+
+def operand_vars(operands) -> list[str]:
+    names = []
+    for op in operands:
+        if isinstance(op, Var):
+            names.append(op.name)
+        elif isinstance(op, Slice):
+            names += operand_vars([op.start, op.stop, op.step])
+    return names
+
+
+def reads(stmt) -> list[str]:
+    """Variables a statement reads itself (not counting nested blocks)."""
+    if isinstance(stmt, Assign):
+        return operand_vars(stmt.args)
+    if isinstance(stmt, Store):
+        return [stmt.array] + operand_vars(stmt.index) + operand_vars([stmt.value])
+    if isinstance(stmt, If):
+        return operand_vars([stmt.cond])
+    if isinstance(stmt, For):
+        return operand_vars([stmt.start, stmt.stop, stmt.step])
+    if isinstance(stmt, While):
+        return operand_vars([stmt.cond])
+    if isinstance(stmt, Push):
+        return operand_vars([stmt.value]) + [stmt.tape]
+    if isinstance(stmt, Pop):
+        return [stmt.tape]
+    if isinstance(stmt, TapeAlloc):
+        return operand_vars([stmt.capacity]) + ([stmt.shape_of] if stmt.shape_of else [])
+    return []
+
+
+def writes(stmt) -> list[str]:
+    """Variables a statement assigns itself (not counting nested blocks)."""
+    if isinstance(stmt, Assign):
+        return [stmt.target]
+    if isinstance(stmt, Store):
+        return [stmt.array]
+    if isinstance(stmt, For):
+        return [stmt.index]
+    if isinstance(stmt, Pop):
+        return [stmt.target, stmt.tape]
+    if isinstance(stmt, Push):
+        return [stmt.tape]
+    if isinstance(stmt, TapeAlloc):
+        return [stmt.tape]
+    return []
+
+
+def assigned_in(block: list) -> set[str]:
+    names: set[str] = set()
+    for stmt in walk(block):
+        names.update(writes(stmt))
+    return names
+
+
+def used_in(block: list) -> set[str]:
+    names: set[str] = set()
+    for stmt in walk(block):
+        names.update(reads(stmt))
+        if isinstance(stmt, (For, While)) and stmt.exit_flag:
+            names.add(stmt.exit_flag)
+    return names

@@ -1,0 +1,109 @@
+"""Pipeline: the passes, in order, as data.
+
+Takes: a `parse.Source`, the parameter types (the signature) and the `wrt`
+names.  Guarantees: `derive` runs every pass of `PASSES` in order and returns
+the final `State` (primal IR, adjoint IR, module text); `run_until` stops after
+a named pass, so the CLI can show the program after any of them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .analyse import infer_types
+from .errors import ArgumentError
+from .lower import lower
+from .parse import Source, fence
+from .printer import print_module
+from .reverse import reverse
+from .simplify import simplify
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class State:
+    source: Source
+    param_types: dict
+    wrt: list
+    simplify: bool = True
+    with_value: bool = True
+    primal: object = None
+    sources: dict = field(default_factory=dict)
+    adjoint: object = None
+    text: str = ""
+
+
+def _fence(state: State) -> State:
+    fence(state.source)
+    return state
+
+
+def _lower(state: State) -> State:
+    state.primal, state.sources = lower(state.source)
+    return state
+
+
+def _analyse(state: State) -> State:
+    params = state.primal.params
+    missing = [p for p in params if p not in state.param_types]
+    if missing:
+        raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
+    state.primal.types = infer_types(state.primal, {p: state.param_types[p] for p in params})
+    for name in state.wrt:
+        t = state.primal.types[name]
+        if not t.is_float:
+            raise ArgumentError(
+                f"cannot differentiate {state.primal.name} with respect to {name!r}: it is {_a(t)} "
+                f"({t}), and only float scalars and float arrays have derivatives",
+                filename=state.source.filename, line=state.source.node.lineno,
+                hint=f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt")
+    return state
+
+
+def _a(t) -> str:
+    return {"int": "an int", "bool": "a bool"}.get(t.kind, f"an array of {t.dtype}")
+
+
+def _reverse(state: State) -> State:
+    state.adjoint = reverse(state.primal, state.wrt, state.with_value)
+    return state
+
+
+def _simplify(state: State) -> State:
+    if state.simplify:
+        state.adjoint = simplify(state.adjoint)
+    return state
+
+
+def _print(state: State) -> State:
+    state.text = print_module(state.adjoint, header(state))
+    return state
+
+
+def header(state: State) -> str:
+    primal = state.primal
+    where = f"{os.path.basename(primal.filename)}:{primal.firstline}"
+    params = ", ".join(f"{p}: {primal.types[p]}" for p in primal.params)
+    wrt = ", ".join(state.wrt)
+    returns = ("the value of " + primal.name + ", then " if state.with_value else "") + \
+        ", ".join(f"d{primal.name}/d{w}" for w in state.wrt)
+    return (f"Reverse-mode gradient of {primal.name} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
+            f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
+
+
+PASSES = [("fence", _fence), ("lower", _lower), ("analyse", _analyse), ("reverse", _reverse),
+          ("simplify", _simplify), ("print", _print)]
+
+
+def run_until(state: State, last: str | None = None) -> State:
+    for name, run in PASSES:
+        state = run(state)
+        if name == last:
+            break
+    return state
+
+
+def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
+           with_value: bool = True) -> State:
+    return run_until(State(source, param_types, list(wrt), simplify, with_value))

@@ -1,0 +1,354 @@
+"""Print: an adjoint IR function -> a complete, importable, readable Python module.
+
+Takes: a simplified `ir.Function` with `types`.  Guarantees:
+
+* the text is a module that imports what it uses (`math`, `numpy as np`) and
+  defines the gradient function (and `tape_grow` when a tape may grow);
+* deterministic: the same function prints byte-identically;
+* expressions are printed with Python's precedence (a precedence table, the
+  way SymPy's printers do it), and temporaries used once are folded back into
+  the expression that uses them, so the forward sweep reads like the source;
+* each adjoint block in the reverse sweep is preceded by a comment with the
+  source line it differentiates.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from . import ir
+from .ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
+from .lower import Names
+from .rules import PRIMITIVES
+from .simplify import is_temporary
+
+# precedence of Python's operators, loosest first
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
+               "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "@": 7, "unary": 8, "**": 9}
+_ATOM = 10
+
+
+def format_constant(value) -> str:
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "math.nan"
+        if math.isinf(value):
+            return "math.inf" if value > 0 else "-math.inf"
+    return repr(value)
+
+
+class ModulePrinter:
+    def __init__(self, function: ir.Function):
+        self.function = function
+        self.types = function.types
+        self.names = Names(set(function.user_names) | set(function.types) | set(function.params))
+        self.tops: dict[str, str] = {}
+        self.uses = _use_counts(function)
+        self.trees: dict[str, tuple] = {}
+        self.modules: set[str] = set()
+        self.needs_grow = False
+        self.in_reverse = False
+
+    # -------------------------------------------------------------- expressions
+    def spelling(self, prim: str, args) -> str:
+        spec = PRIMITIVES[prim]
+        arrays = any(self.is_array(a) for a in args)
+        text = spec.array if arrays and spec.array is not None else spec.scalar
+        if text is None:
+            text = spec.array or prim
+        if text.startswith("math."):
+            self.modules.add("math")
+        elif text.startswith("np.") or "np." in text:
+            self.modules.add("numpy")
+        return text
+
+    def is_array(self, operand) -> bool:
+        if isinstance(operand, tuple):           # an inlined expression tree
+            return operand[3]
+        if isinstance(operand, Var):
+            t = self.types.get(operand.name)
+            return t is not None and t.is_array
+        return False
+
+    def tree_of(self, stmt: Assign) -> tuple:
+        args = tuple(self.operand(a) for a in stmt.args)
+        t = self.types.get(stmt.target)
+        return (stmt.prim, args, stmt.params, bool(t is not None and t.is_array))
+
+    def operand(self, operand):
+        if isinstance(operand, Var) and operand.name in self.trees:
+            return self.trees[operand.name]
+        return operand
+
+    def expr(self, node) -> tuple[str, int]:
+        """Text and precedence of an operand or expression tree."""
+        if isinstance(node, Var):
+            return node.name, _ATOM
+        if isinstance(node, Const):
+            text = format_constant(node.value)
+            if text.startswith("math."):
+                self.modules.add("math")
+            return text, (_PRECEDENCE["unary"] if text.startswith("-") else _ATOM)
+        if isinstance(node, ir.Slice):
+            parts = [self.expr(p)[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
+            return (":".join(parts) if node.step is not None else ":".join(parts[:2])), _ATOM
+        prim, args, params, _ = node
+        return self.apply(prim, args, params)
+
+    def wrap(self, node, minimum: int) -> str:
+        text, precedence = self.expr(node)
+        return f"({text})" if precedence < minimum else text
+
+    def apply(self, prim: str, args: tuple, params: tuple = ()) -> tuple[str, int]:
+        spec = PRIMITIVES[prim]
+        symbol = self.spelling(prim, args)
+        if "{" in symbol:
+            return symbol.format(*(self.expr(a)[0] for a in args), **dict(params)), _ATOM
+        if symbol == "":
+            return self.expr(args[0])
+        if spec.is_operator or symbol in ("not", "~"):
+            if len(args) == 1:
+                if symbol == "not":
+                    return f"not {self.wrap(args[0], _PRECEDENCE['not'])}", _PRECEDENCE["not"]
+                return f"{symbol}{self.wrap(args[0], _PRECEDENCE['unary'])}", _PRECEDENCE["unary"]
+            precedence = _PRECEDENCE[symbol]
+            if symbol == "**":
+                left, right = self.wrap(args[0], _PRECEDENCE["**"] + 1), self.wrap(args[1], _PRECEDENCE["unary"])
+            elif precedence == _PRECEDENCE["<"]:
+                left, right = self.wrap(args[0], precedence + 1), self.wrap(args[1], precedence + 1)
+            else:
+                left, right = self.wrap(args[0], precedence), self.wrap(args[1], precedence + 1)
+            return f"{left} {symbol} {right}", precedence
+        keywords = "".join(f", {k}={format_constant(v) if not isinstance(v, (Var, Const)) else self.expr(v)[0]}"
+                           for k, v in params)
+        return f"{symbol}({', '.join(self.expr(a)[0] for a in args)}{keywords})", _ATOM
+
+    # --------------------------------------------------------------- statements
+    def plan_inlining(self, block: list) -> set:
+        """Temporaries of this block to fold into their single use; returns their definitions."""
+        folded = set()
+        positions = {}
+        for index, stmt in enumerate(block):
+            for name in _header_reads(stmt):
+                positions.setdefault(name, []).append(index)
+        leaf_reads: dict[str, set] = {}
+        for i, stmt in enumerate(block):
+            if not (isinstance(stmt, Assign) and is_temporary(stmt.target) and self.uses.get(stmt.target) == 1):
+                continue
+            if stmt.prim in ("zeros", "zeros_like", "ones", "empty", "empty_like", "array_copy", "full", "ones_like"):
+                continue
+            later = [j for j in positions.get(stmt.target, []) if j > i]
+            if len(later) != 1:
+                continue
+            j = later[0]
+            reads = set()
+            for name in ir.operand_vars(stmt.args):
+                reads |= leaf_reads.get(name, {name})
+            reads.add(stmt.target)
+            blocked = False
+            for k in range(i + 1, j):
+                if (ir.assigned_in([block[k]]) | set(ir.writes(block[k]))) & reads:
+                    blocked = True
+                    break
+            if isinstance(block[j], (Pop,)):
+                blocked = True
+            if not blocked:
+                folded.add(id(stmt))
+                leaf_reads[stmt.target] = reads - {stmt.target}
+        return folded
+
+    def block(self, block: list, depth: int) -> list[str]:
+        pad = "    " * depth
+        lines: list[str] = []
+        folded = self.plan_inlining(block)
+        last_line = None
+        for stmt in block:
+            if id(stmt) in folded:
+                self.trees[stmt.target] = self.tree_of(stmt)
+                continue
+            if isinstance(stmt, Comment):
+                self.in_reverse = stmt.text.startswith("reverse")
+                if lines:
+                    lines.append("")
+                lines.append(f"{pad}# {stmt.text}")
+                last_line = None
+                continue
+            loc = getattr(stmt, "loc", None)
+            if self.in_reverse and loc is not None and (loc.filename, loc.line) != last_line:
+                lines.append(f"{pad}# {self.describe(loc)}")
+                last_line = (loc.filename, loc.line)
+            lines += self.statement(stmt, depth)
+        return lines
+
+    def describe(self, loc: ir.Loc) -> str:
+        where = f"line {loc.line}" if loc.filename == self.function.filename \
+            else f"{os.path.basename(loc.filename)} line {loc.line}"
+        return f"{where}: {loc.text}" if loc.text else where
+
+    def statement(self, stmt, depth: int) -> list[str]:
+        return self.handlers[type(stmt)](self, stmt, depth)
+
+    def assign(self, stmt: Assign, depth: int) -> list[str]:
+        pad = "    " * depth
+        text, _ = self.apply(stmt.prim, tuple(self.operand(a) for a in stmt.args), stmt.params)
+        # `x = x + e` reads better as `x += e`
+        if stmt.prim in ("add", "sub", "mul") and stmt.args and stmt.args[0] == Var(stmt.target) \
+                and not self.is_array(stmt.args[0]):
+            symbol = PRIMITIVES[stmt.prim].scalar
+            rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
+            return [f"{pad}{stmt.target} {symbol}= {rest}"]
+        return [f"{pad}{stmt.target} = {text}"]
+
+    def index_text(self, index: tuple) -> str:
+        return ", ".join(self.expr(self.operand(i))[0] for i in index)
+
+    def store(self, stmt: Store, depth: int) -> list[str]:
+        pad = "    " * depth
+        op = "=" if stmt.prim == "copy" else "+="
+        return [f"{pad}{stmt.array}[{self.index_text(stmt.index)}] {op} {self.expr(self.operand(stmt.value))[0]}"]
+
+    def top_of(self, tape: str) -> str:
+        if tape not in self.tops:
+            self.tops[tape] = self.names.fresh(f"{tape}_top")
+        return self.tops[tape]
+
+    def tape_alloc(self, stmt: TapeAlloc, depth: int) -> list[str]:
+        pad = "    " * depth
+        self.modules.add("numpy")
+        capacity = self.expr(self.operand(stmt.capacity))[0]
+        if stmt.shape_of:
+            shape = f"({capacity},) + {stmt.shape_of}.shape"
+            return [f"{pad}{stmt.tape} = np.empty({shape}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
+        return [f"{pad}{stmt.tape} = np.empty({capacity}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
+
+    def push(self, stmt: Push, depth: int) -> list[str]:
+        pad = "    " * depth
+        top = self.top_of(stmt.tape)
+        lines = []
+        if stmt.growable:
+            self.needs_grow = True
+            lines += [f"{pad}if {top} == {stmt.tape}.shape[0]:", f"{pad}    {stmt.tape} = tape_grow({stmt.tape})"]
+        value = self.expr(self.operand(stmt.value))[0]
+        lines += [f"{pad}{stmt.tape}[{top}] = {value}", f"{pad}{top} += 1"]
+        return lines
+
+    def pop(self, stmt: Pop, depth: int) -> list[str]:
+        pad = "    " * depth
+        top = self.top_of(stmt.tape)
+        t = self.types.get(stmt.target)
+        value = f"{stmt.tape}[{top}]"
+        if t is not None and t.is_array:
+            value = f"{stmt.tape}[{top}].copy()"
+        elif t is not None and t.kind in ("int", "bool", "float"):
+            value = f"{t.kind}({stmt.tape}[{top}])" if t.kind != "float" else value
+        return [f"{pad}{top} -= 1", f"{pad}{stmt.target} = {value}"]
+
+    def comment(self, stmt: Comment, depth: int) -> list[str]:
+        return ["    " * depth + f"# {stmt.text}"]
+
+    def if_(self, stmt: If, depth: int, keyword: str = "if") -> list[str]:
+        pad = "    " * depth
+        cond = self.operand(stmt.cond)
+        body, orelse = stmt.body, stmt.orelse
+        if not body:
+            text = f"not {self.wrap(cond, _PRECEDENCE['not'])}"
+            body, orelse = orelse, []
+        else:
+            text = self.expr(cond)[0]
+        lines = [f"{pad}{keyword} {text}:"]
+        lines += self.block(body, depth + 1)
+        if len(orelse) == 1 and isinstance(orelse[0], If) and orelse[0].body:
+            lines += self.if_(orelse[0], depth, "elif")
+        elif orelse:
+            lines.append(f"{pad}else:")
+            lines += self.block(orelse, depth + 1)
+        return lines
+
+    def for_(self, stmt: For, depth: int) -> list[str]:
+        pad = "    " * depth
+        start, stop, step = (self.expr(self.operand(b))[0] for b in (stmt.start, stmt.stop, stmt.step))
+        if step == "1":
+            bounds = stop if start == "0" else f"{start}, {stop}"
+        else:
+            bounds = f"{start}, {stop}, {step}"
+        lines = [f"{pad}for {stmt.index} in range({bounds}):"]
+        body = self.block(stmt.body, depth + 1)
+        if stmt.exit_flag:
+            body += [f"{pad}    if {stmt.exit_flag}:", f"{pad}        break"]
+        return lines + (body or [f"{pad}    pass"])
+
+    def while_(self, stmt: While, depth: int) -> list[str]:
+        pad = "    " * depth
+        # fold the test's temporaries into the condition when they are used only there
+        test = list(stmt.test)
+        folded = self.plan_inlining(test + [If(stmt.cond, [], [])])
+        remaining = []
+        for s in test:
+            if id(s) in folded:
+                self.trees[s.target] = self.tree_of(s)
+            else:
+                remaining.append(s)
+        lines = []
+        if remaining:
+            lines.append(f"{pad}while True:")
+            for s in remaining:
+                lines += self.statement(s, depth + 1)
+            lines += [f"{pad}    if not {self.wrap(self.operand(stmt.cond), _PRECEDENCE['not'])}:",
+                      f"{pad}        break"]
+        else:
+            lines.append(f"{pad}while {self.expr(self.operand(stmt.cond))[0]}:")
+        body = self.block(stmt.body, depth + 1)
+        if stmt.exit_flag:
+            body += [f"{pad}    if {stmt.exit_flag}:", f"{pad}        break"]
+        return lines + (body or [f"{pad}    pass"])
+
+    handlers = {Assign: assign, Store: store, TapeAlloc: tape_alloc, Push: push, Pop: pop, Comment: comment,
+                If: if_, For: for_, While: while_}
+
+    # ------------------------------------------------------------------ module
+    def module(self, header: str) -> str:
+        fn = self.function
+        body = self.block(fn.body, 1)
+        returns = ", ".join(self.expr(self.operand(r))[0] for r in fn.returns)
+        body.append("")
+        body.append(f"    return {returns}")
+        lines = [f'"""{header}"""']
+        imports = []
+        if "math" in self.modules:
+            imports.append("import math")
+        if "numpy" in self.modules or self.needs_grow:
+            imports.append("import numpy as np")
+        if imports:
+            lines += [""] + imports
+        if self.needs_grow:
+            lines += ["", "", "def tape_grow(tape):",
+                      '    """The same tape with twice the room: what it holds is kept."""',
+                      "    grown = np.empty((2 * tape.shape[0] + 16,) + tape.shape[1:], tape.dtype)",
+                      "    grown[:tape.shape[0]] = tape",
+                      "    return grown"]
+        lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
+        lines += body
+        return "\n".join(lines) + "\n"
+
+
+def _header_reads(stmt) -> list[str]:
+    """Variables a statement reads in its own header (not in nested blocks)."""
+    if isinstance(stmt, While):
+        return []
+    return ir.reads(stmt)
+
+
+def _use_counts(function: ir.Function) -> dict:
+    counts: dict[str, int] = {}
+    for stmt in ir.walk(function.body):
+        for name in ir.reads(stmt):
+            counts[name] = counts.get(name, 0) + 1
+    for name in ir.operand_vars(function.returns):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def print_module(function: ir.Function, header: str) -> str:
+    return ModulePrinter(function).module(header)

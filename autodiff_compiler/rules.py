@@ -1,0 +1,187 @@
+"""The one rule table: every primitive, its derivative, and its names in Python, NumPy and SymPy.
+
+Takes: nothing.  Guarantees: `PRIMITIVES[name]` describes primitive `name` once:
+
+* `partials`: one expression per argument, written in the primitive language
+  itself (Python syntax over the argument names `x`, `y`, `z` and the primal
+  result `out`), so the reverse pass lowers them with the same lowering as
+  user code, and the tests check each against `sympy.diff` of `sympy`;
+  or `vjp`: for structural array primitives, the vector-Jacobian product in
+  the same language, over the cotangent `g`;
+* `nondiff`: the primitive has derivative zero everywhere it is defined
+  (comparisons, floor, sign, integer arithmetic) -- the explicit list;
+* `scalar` / `array`: how the printer spells it for scalar and array operands
+  (an operator symbol or a dotted function name);
+* `sympy`: the primitive as a SymPy expression over `x`, `y`, `z`;
+* `result`: how its result type follows from its arguments' types.
+
+Adding a primitive is one `_define` call.  A primitive that is neither
+differentiable nor in the non-differentiable list cannot exist: `_define`
+refuses it.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass, field
+
+ARG_NAMES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    arity: int
+    partials: tuple | None = None     # expression strings, one per argument
+    vjp: tuple | None = None          # expression strings over the cotangent `g`
+    nondiff: bool = False
+    scalar: str | None = None          # operator symbol or dotted name for scalar operands
+    array: str | None = None           # the same for array operands
+    sympy: str | None = None           # SymPy expression over x, y, z
+    result: str = "float"              # "float", "join", "bool", "int", "first", "reduce", "dot"
+    evaluate: object = None            # numeric Python implementation, for folding and checks
+    user_names: tuple = ()             # (module, name) pairs under which user code calls it
+
+    @property
+    def is_operator(self) -> bool:
+        return self.scalar is not None and not self.scalar[0].isalpha() and self.scalar != "float"
+
+    def partial_tree(self, index: int) -> ast.expr:
+        return _parsed(self.partials[index])
+
+    def names_in_partial(self, index: int) -> set[str]:
+        """Which of x, y, z, out the partial for argument `index` reads."""
+        return {node.id for node in ast.walk(self.partial_tree(index)) if isinstance(node, ast.Name)}
+
+
+_PARSED: dict[str, ast.expr] = {}
+
+
+def _parsed(expr: str) -> ast.expr:
+    if expr not in _PARSED:
+        _PARSED[expr] = ast.parse(expr, mode="eval").body
+    return _PARSED[expr]
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+# (module, attribute) -> primitive name, for resolving calls in user code;
+# module is "math", "numpy" or "builtins".
+USER_FUNCTIONS: dict[tuple[str, str], str] = {}
+
+
+def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None, array=None,
+            sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None):
+    if partials is None and vjp is None and not nondiff:
+        raise ValueError(f"primitive {name!r} needs partials, a vjp, or nondiff=True")
+    names = []
+    if math_name:
+        names.append(("math", math_name))
+    names += [("numpy", n) for n in numpy_names]
+    if builtin:
+        names.append(("builtins", builtin))
+    prim = Primitive(name, arity, tuple(partials) if partials else None, tuple(vjp) if vjp else None,
+                     nondiff, scalar, array, sympy, result, evaluate, tuple(names))
+    PRIMITIVES[name] = prim
+    for key in names:
+        USER_FUNCTIONS[key] = name
+    return prim
+
+
+def _math_function(name, partial, *, math_name=None, numpy_name=None, sympy=None, arity=1, evaluate=None):
+    """A function of the math module with the NumPy ufunc of the same meaning."""
+    math_name = math_name or name
+    numpy_name = numpy_name or name
+    _define(name, arity, partial, scalar=f"math.{math_name}", array=f"np.{numpy_name}",
+            sympy=sympy or f"{name}({', '.join(ARG_NAMES[:arity])})", result="float",
+            evaluate=evaluate or getattr(math, math_name), math_name=math_name, numpy_names=(numpy_name,))
+
+
+# ----------------------------------------------------------------- arithmetic
+_define("add", 2, ("1", "1"), scalar="+", array="+", sympy="x + y", result="join", evaluate=operator.add)
+_define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="join", evaluate=operator.sub)
+_define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
+_define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
+        evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
+_define("pow", 2, ("y * x ** (y - 1)", "out * log(x)"), scalar="**", array="**", sympy="x ** y",
+        result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
+_define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
+        numpy_names=("negative",))
+_define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
+_define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
+        builtin="float")
+_define("mod", 2, ("1", "-floor(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
+        evaluate=operator.mod, numpy_names=("mod", "remainder"))
+
+# ---------------------------------------------------------- elementary functions
+_math_function("sin", ("cos(x)",))
+_math_function("cos", ("-sin(x)",))
+_math_function("tan", ("1 + out ** 2",))
+_math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin")
+_math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos")
+_math_function("atan", ("1 / (1 + x ** 2)",), numpy_name="arctan")
+_math_function("atan2", ("y / (x ** 2 + y ** 2)", "-x / (x ** 2 + y ** 2)"), numpy_name="arctan2", arity=2)
+_math_function("sinh", ("cosh(x)",))
+_math_function("cosh", ("sinh(x)",))
+_math_function("tanh", ("1 - out ** 2",))
+_math_function("exp", ("out",))
+_math_function("expm1", ("out + 1",), sympy="exp(x) - 1")
+_math_function("log", ("1 / x",))
+_math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)")
+_math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)")
+_math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)")
+_math_function("sqrt", ("0.5 / out",))
+_math_function("hypot", ("x / out", "y / out"), sympy="sqrt(x**2 + y**2)", arity=2)
+_math_function("erf", ("1.1283791670955126 * exp(-x ** 2)",), numpy_name="erf")
+_math_function("erfc", ("-1.1283791670955126 * exp(-x ** 2)",), numpy_name="erfc")
+# math.erf has no NumPy counterpart; scipy.special's would need a dependency
+USER_FUNCTIONS.pop(("numpy", "erf"))
+USER_FUNCTIONS.pop(("numpy", "erfc"))
+
+_define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
+        evaluate=abs, math_name="fabs", numpy_names=("abs", "absolute", "fabs"), builtin="abs")
+_define("min", 2, ("indicator(x <= y)", "indicator(x > y)"), scalar="min", array="np.minimum", sympy="Min(x, y)",
+        result="join", evaluate=min, numpy_names=("minimum", "fmin"), builtin="min")
+_define("max", 2, ("indicator(x >= y)", "indicator(x < y)"), scalar="max", array="np.maximum", sympy="Max(x, y)",
+        result="join", evaluate=max, numpy_names=("maximum", "fmax"), builtin="max")
+
+# ------------------------------------------------ the non-differentiable list
+_define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
+        evaluate=lambda x: x)
+_define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", evaluate=operator.floordiv,
+        numpy_names=("floor_divide",))
+_define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
+        evaluate=math.floor, math_name="floor", numpy_names=("floor",))
+_define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
+        evaluate=math.ceil, math_name="ceil", numpy_names=("ceil",))
+_define("trunc", 1, nondiff=True, scalar="math.trunc", array="np.trunc", result="int",
+        evaluate=math.trunc, math_name="trunc", numpy_names=("trunc",))
+_define("int", 1, nondiff=True, scalar="int", array="", result="int", evaluate=int, builtin="int")
+_define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(x)", result="float",
+        evaluate=lambda x: float((x > 0) - (x < 0)), numpy_names=("sign",))
+for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le), ("gt", ">", operator.gt),
+                            ("ge", ">=", operator.ge), ("eq", "==", operator.eq), ("ne", "!=", operator.ne)):
+    _define(_name, 2, nondiff=True, scalar=_symbol, array=_symbol, result="bool", evaluate=_fn)
+_define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate=operator.not_,
+        numpy_names=("logical_not",))
+
+_define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="np.where({0}, 1.0, 0.0)",
+        result="float", evaluate=lambda c: 1.0 if c else 0.0)
+_define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", result="int",
+        evaluate=lambda a, b, c: len(range(a, b, c)))
+
+# Python operators -> primitive names, for the lowering
+BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+                    ast.FloorDiv: "floordiv", ast.Mod: "mod"}
+UNARY_OPERATORS = {ast.USub: "neg", ast.Not: "not"}
+COMPARISONS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+
+# constants user code may read from the math and numpy modules
+MODULE_CONSTANTS = {("math", "pi"): math.pi, ("math", "e"): math.e, ("math", "tau"): math.tau,
+                    ("numpy", "pi"): math.pi, ("numpy", "e"): math.e, ("math", "inf"): math.inf,
+                    ("numpy", "inf"): math.inf}
+
+
+def register(prim: Primitive) -> None:
+    """Add a user-declared primitive (see `custom_derivative`) to the table."""
+    PRIMITIVES[prim.name] = prim

@@ -207,6 +207,9 @@ class GradientFunction:
         except ValueError as exc:
             raise ArgumentError(f"{self.fn.__name__}: {exc} at these arguments",
                                 hint="the function or its derivative is undefined here") from None
+        if not self.jit:
+            # the interpreter hands back NumPy scalars where Numba hands back floats
+            out = tuple(v.item() if isinstance(v, np.generic) else v for v in out)
         value = out[0]
         if _nonfinite(value) or _nonfinite(out[1]):
             for arg, name in zip(converted, self.params):

@@ -8,6 +8,7 @@ Takes: a `parse.Source` that passed the fence.  Guarantees:
 * no statement reads the variable it assigns (`a = a * a` becomes
   `t1 = a * a; a = t1`), which the reverse pass relies on;
 * `and`, `or` and `a if c else b` are lowered to `If`s (short-circuit kept);
+  no `If` writes the variable holding its own condition;
 * `break`, `continue` and `return` inside branches and loops become flags that
   guard the rest of their block, and loops that may end early carry an
   `exit_flag`; the function's result is one variable;
@@ -117,6 +118,11 @@ class Lowering:
     def emit(self, stmt) -> None:
         if getattr(stmt, "loc", "absent") is None:
             stmt.loc = self.loc
+        if isinstance(stmt, If) and isinstance(stmt.cond, Var) and \
+                stmt.cond.name in ir.assigned_in(stmt.body) | ir.assigned_in(stmt.orelse):
+            # the reverse sweep replays the branch from its condition: keep the value it was taken on
+            taken = self.assign(self.names.temp(), "copy", (stmt.cond,))
+            stmt.cond = taken
         self.blocks[-1].append(stmt)
 
     @contextmanager

@@ -350,25 +350,24 @@ class Reverse:
         visit(forward, ())
         allocations = {}
         for tape, pushes in sites.items():
-            loops = {p[1] for p in pushes}
+            nests = {tuple(id(loop) for loop in p[1]) for p in pushes}
             value = pushes[0][0].value
             dtype = self.tape_dtype(value)
             shape_of = value.name if isinstance(value, Var) and self.types.get(value.name, FLOAT).is_array else None
-            if loops == {()}:
-                for push, _ in pushes:
-                    push.growable = False
+            loop = pushes[0][1][0] if pushes[0][1] else None
+            if nests == {()}:
+                # outside loops: one slot per push site
                 allocations[tape] = (None, TapeAlloc(tape, dtype, Const(len(pushes)), False, shape_of))
-            elif len(loops) == 1 and len(next(iter(loops))) == 1 and isinstance(next(iter(loops))[0], For):
-                loop = next(iter(loops))[0]
-                for push, _ in pushes:
-                    push.growable = False
-                allocations[tape] = (loop, TapeAlloc(tape, dtype, None, False, shape_of))
-                allocations[tape][1].capacity = ("trips", loop, len(pushes))
+                growable = False
+            elif len(nests) == 1 and len(pushes[0][1]) == 1 and isinstance(loop, For):
+                # filled by one top-level for loop: its trip count times the pushes per trip
+                allocations[tape] = (loop, TapeAlloc(tape, dtype, ("trips", loop, len(pushes)), False, shape_of))
+                growable = False
             else:
-                outer = {p[1][0] for p in pushes if p[1]}
                 allocations[tape] = (None, TapeAlloc(tape, dtype, Const(64), True, shape_of))
-                for push, _ in pushes:
-                    push.growable = True
+                growable = True
+            for push, _ in pushes:
+                push.growable = growable
         return allocations
 
     def tape_dtype(self, value) -> str:
@@ -389,7 +388,10 @@ class Reverse:
             make = Instantiate(self.names, statements.append, loop.loc)
             _, _, per_trip = alloc.capacity
             step = loop.step
-            if isinstance(step, Const) and step.value > 0:
+            if isinstance(step, Const) and step.value == 1:
+                count = make(ast.parse("max(stop - start, 0) * per", mode="eval").body,
+                             {"start": loop.start, "stop": loop.stop, "per": Const(per_trip)})
+            elif isinstance(step, Const) and step.value > 0:
                 count = make(ast.parse("max(stop - start + step - 1, 0) // step * per", mode="eval").body,
                              {"start": loop.start, "stop": loop.stop, "step": step, "per": Const(per_trip)})
             elif isinstance(step, Const):

@@ -152,6 +152,9 @@ class Propagate:
                 return args[0]
             if zero(args[0]) and scalar and target_type == FLOAT:
                 return Const(0.0)
+        elif prim == "floordiv":
+            if one(args[1]) and same(args[0]) and target_type is not None and target_type.kind == "int":
+                return args[0]
         elif prim == "pow":
             if one(args[1]) and same(args[0]):
                 return args[0]

@@ -1,0 +1,6 @@
+"""`python -m autodiff_compiler ...` is the `autodiff-compiler` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

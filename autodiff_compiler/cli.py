@@ -1,0 +1,257 @@
+"""CLI: `autodiff-compiler grad FILE.py:FUNC` prints the derived gradient module; `check` checks a hand derivation.
+
+Takes: command-line arguments.  Guarantees:
+
+* `grad` reads FILE without executing it, and prints a complete, importable
+  Python module (with `--verify`, SymPy's derivative and the verdict follow as
+  comments, so the output stays valid Python); `--dump PASS` prints the IR
+  after any pass of the pipeline instead;
+* `check` compares a hand-derived gradient (a function in a file, or
+  `--formula` strings) with the compiler's derivative and prints the report;
+* exit status 0 on success, 1 when verification or a check fails or the
+  compiler rejects the function, 2 on usage errors.
+
+Parameter types come from annotations, else from `--at` values (`n=10` is an
+int unless `n` is differentiated; `x=6.7` a float; `v=[1,2,3]` a float array),
+else float.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+
+import numpy as np
+
+from .errors import AutodiffError, SourceNotFoundError
+from .ir import BOOL, FLOAT, INT, array_of
+
+
+def _target(text: str) -> tuple[str, str]:
+    if ":" not in text:
+        raise argparse.ArgumentTypeError(f"expected FILE.py:FUNCTION, got {text!r}")
+    path, _, name = text.rpartition(":")
+    if not path or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected FILE.py:FUNCTION, got {text!r}")
+    return path, name
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split `a=1,b=[1,2]` on the commas outside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "[("
+        depth -= char in "])"
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current:
+        parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_point(items: list[str] | None, wrt: list[str]) -> dict:
+    point = {}
+    for item in items or []:
+        for part in _split_top_level(item):
+            name, sep, value = part.partition("=")
+            if not sep:
+                raise argparse.ArgumentTypeError(f"--at expects name=value, got {part!r}")
+            name = name.strip()
+            try:
+                parsed = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                raise argparse.ArgumentTypeError(f"--at {name}: {value!r} is not a number or a list") from None
+            if isinstance(parsed, (list, tuple)):
+                parsed = np.asarray(parsed, dtype=float)
+            elif isinstance(parsed, bool) or not isinstance(parsed, (int, float)):
+                raise argparse.ArgumentTypeError(f"--at {name}: {value!r} is not a number or a list")
+            elif isinstance(parsed, int) and name in wrt:
+                parsed = float(parsed)
+            point[name] = parsed
+    return point
+
+
+_ANNOTATIONS = {"float": FLOAT, "int": INT, "bool": BOOL}
+
+
+def param_types(node: ast.FunctionDef, point: dict) -> dict:
+    from .api import type_of_argument
+    types = {}
+    for arg in node.args.args:
+        name = arg.arg
+        if name in point:
+            types[name] = type_of_argument(point[name], name, node.name)
+        elif arg.annotation is not None:
+            text = ast.unparse(arg.annotation)
+            if text in _ANNOTATIONS:
+                types[name] = _ANNOTATIONS[text]
+            elif text.endswith("ndarray"):
+                types[name] = array_of(1)
+            else:
+                types[name] = FLOAT
+        else:
+            types[name] = FLOAT
+    return types
+
+
+def _wrt(text: str | None, node: ast.FunctionDef) -> list[str]:
+    params = [a.arg for a in node.args.args]
+    if not text:
+        return params[:1]
+    names = []
+    for item in text.split(","):
+        item = item.strip()
+        if item.lstrip("-").isdigit():
+            index = int(item)
+            if not -len(params) <= index < len(params):
+                raise SystemExit(f"autodiff-compiler: --wrt {index} is out of range ({', '.join(params)})")
+            item = params[index]
+        if item not in params:
+            raise SystemExit(f"autodiff-compiler: --wrt {item!r} is not a parameter of {node.name} "
+                             f"(its parameters: {', '.join(params)})")
+        names.append(item)
+    return names
+
+
+def _default_point(types: dict) -> dict:
+    """A reproducible point for --verify when --at does not give one."""
+    point = {}
+    for k, (name, t) in enumerate(types.items()):
+        if t == FLOAT:
+            point[name] = round(0.3 + 0.17 * k, 4)
+        elif t.kind == "array":
+            point[name] = np.linspace(0.2, 0.9, 3) + 0.1 * k if t.ndim == 1 else np.full((2, 2), 0.5 + 0.1 * k)
+        else:
+            raise SystemExit(f"autodiff-compiler: --verify needs a value for the {t} parameter {name!r}: "
+                             f"pass --at {name}=...")
+    return point
+
+
+def command_grad(args) -> int:
+    from .parse import source_of_file_function
+    from .pipeline import State, run_until
+    path, name = args.target
+    source = source_of_file_function(path, name)
+    wrt = _wrt(args.wrt, source.node)
+    point = parse_point(args.at, wrt)
+    types = param_types(source.node, point)
+    state = run_until(State(source, types, wrt, not args.no_simplify, args.value), args.dump)
+    if args.dump:
+        shown = state.adjoint if args.dump in ("reverse", "simplify") else state.primal
+        print(shown if shown is not None else state.source.text)
+        return 0
+    sys.stdout.write(state.text)
+    if args.verify:
+        from .verify import verify_gradient
+        for key, value in _default_point(types).items():
+            point.setdefault(key, value)
+        values = [point[p] for p in state.primal.params]
+        report = verify_gradient(state, values, None)
+        print()
+        for line in str(report).splitlines():
+            print(f"# {line}" if line else "#")
+        return 0 if report.ok else 1
+    return 0
+
+
+def command_check(args) -> int:
+    from .check import check_gradient
+    path, name = args.target
+    module = _import_file(path)
+    if not hasattr(module, name):
+        raise SourceNotFoundError(f"no function {name!r} in {path}", filename=path)
+    f = getattr(module, name)
+    if args.against:
+        hand_path, hand_name = args.against
+        hand_module = module if os.path.abspath(hand_path) == os.path.abspath(path) else _import_file(hand_path)
+        if not hasattr(hand_module, hand_name):
+            raise SourceNotFoundError(f"no function {hand_name!r} in {hand_path}", filename=hand_path)
+        hand = getattr(hand_module, hand_name)
+    elif args.formula:
+        hand = {}
+        for item in args.formula:
+            key, sep, formula = item.partition("=")
+            if not sep:
+                raise argparse.ArgumentTypeError(f"--formula expects name=expression, got {item!r}")
+            hand[key.strip()] = formula.strip()
+    else:
+        raise argparse.ArgumentTypeError("give --against FILE.py:HAND or --formula NAME=EXPR")
+    import inspect
+    params = list(inspect.signature(f).parameters)
+    wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else (list(hand) if isinstance(hand, dict) else params[:1])
+    point = parse_point(args.at, wrt)
+    missing = [p for p in params if p not in point]
+    if missing:
+        raise argparse.ArgumentTypeError(f"--at must give every parameter; missing: {', '.join(missing)}")
+    report = check_gradient(f, hand, wrt=tuple(wrt), at=point)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _import_file(path: str):
+    import importlib.util
+    if not os.path.exists(path):
+        raise SourceNotFoundError(f"no such file: {path}", filename=path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .pipeline import PASSES
+    parser = argparse.ArgumentParser(prog="autodiff-compiler",
+                                     description="Reverse-mode differentiation of numerical Python, "
+                                                 "by source transformation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grad = commands.add_parser("grad", help="print the derived gradient code of FILE.py:FUNC")
+    grad.add_argument("target", type=_target, metavar="FILE.py:FUNC")
+    grad.add_argument("--wrt", help="parameters to differentiate with respect to: names or indices, "
+                                    "comma-separated (default: the first)")
+    grad.add_argument("--at", action="append", metavar="NAME=VALUE,...",
+                      help="argument values: give the types, and the point for --verify (loops run "
+                           "and branches are taken as at this point)")
+    grad.add_argument("--verify", action="store_true", help="prove the gradient equal to SymPy's derivative")
+    grad.add_argument("--value", action="store_true", help="generate value_and_grad (return the value too)")
+    grad.add_argument("--no-simplify", action="store_true", help="print the unsimplified adjoint")
+    grad.add_argument("--dump", choices=[name for name, _ in PASSES if name != "print"],
+                      help="print the IR after this pass instead of the module")
+    grad.set_defaults(run=command_grad)
+    check = commands.add_parser("check", help="check a hand-derived gradient against the compiler's")
+    check.add_argument("target", type=_target, metavar="FILE.py:FUNC")
+    check.add_argument("--against", type=_target, metavar="FILE.py:HAND",
+                       help="a function with the same parameters returning the hand-derived gradient(s)")
+    check.add_argument("--formula", action="append", metavar="NAME=EXPR",
+                       help="a hand-derived formula for d FUNC / d NAME (SymPy syntax; may use locals of FUNC)")
+    check.add_argument("--wrt", help="comma-separated parameter names (default: the --formula names, or the first)")
+    check.add_argument("--at", action="append", metavar="NAME=VALUE,...", help="the point to check at")
+    check.set_defaults(run=command_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    except SourceNotFoundError as exc:
+        print(f"autodiff-compiler: {exc}", file=sys.stderr)
+        return 2
+    except AutodiffError as exc:
+        print(f"autodiff-compiler: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -62,6 +62,8 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
         if any(t is None for t in arg_types[:1 if prim.result == "first" else None]):
             return None
         return _elementwise(prim.result, arg_types)
+    if prim.result == "count":
+        return INT
     if prim.result == "pow":
         if any(t is None for t in arg_types):
             return None

@@ -1,65 +1,342 @@
-"""Arrays: the array parts of lowering, typing and reversal (broadcasting, reductions, indexing).
+"""Arrays: the array parts of lowering, typing and reversal.
 
-Takes: hooks called from `lower`, `analyse` and `reverse` when an operand is an
-array.  Guarantees: scalar code passes through unchanged; array adjoints are
-summed over broadcast axes in one place (`unbroadcast`).
+Takes: hooks called by `lower`, `analyse` and `reverse` when an operand may be
+an array.  Guarantees:
+
+* NumPy calls, methods (`x.sum()`, `x.T`, `x.copy()`), `len`, `x.shape[k]`,
+  `x.size`, subscripts with integers, negative integers and slices, and stores
+  (`y[i] = v`, `y[i] += v`, `A[i, :] = v`) lower to primitives of the rule
+  table; writing into a parameter array is rejected (it would change the
+  caller's array);
+* result types follow NumPy's rules for ranks (broadcasting, reductions,
+  `dot` by operand ranks);
+* adjoints of broadcasting primitives are summed back to each operand's shape
+  in one place, `unbroadcast`;
+* a store saves the elements it overwrites when the reverse sweep needs them,
+  and its adjoint moves the cotangent of the stored elements to the stored
+  value, then zeroes it (they were overwritten).
 """
 from __future__ import annotations
 
 import ast
 
 from . import ir
-from .errors import UnsupportedSyntaxError
-from .ir import Assign, Const, Var
+from .errors import ArgumentError, UnsupportedSyntaxError
+from .ir import FLOAT, INT, Assign, Const, Push, Pop, Slice, Store, TapeAlloc, Type, Var, array_of
+from .parse import MarkerRef, ModuleRef, PrimitiveRef
+from .rules import PRIMITIVES, USER_FUNCTIONS
+
+_REDUCTIONS = {"sum": "sum", "mean": "mean", "max": "amax", "min": "amin", "prod": "prod"}
+_CREATORS = {"zeros", "ones", "empty"}
 
 
-def lower_attribute(lowering, node, target):
+# ------------------------------------------------------------------ lowering
+
+def _axis(lowering, node: ast.Call, keywords: dict, position: int | None):
+    axis_node = keywords.get("axis")
+    if axis_node is None and position is not None and len(node.args) > position:
+        axis_node = node.args[position]
+    if axis_node is None:
+        return None
+    try:
+        axis = ast.literal_eval(axis_node)
+    except ValueError:
+        raise lowering.unsupported(node, "a computed axis", "write the axis as a literal: axis=0 or axis=1")
+    if axis not in (None, 0, 1, -1, -2):
+        raise lowering.unsupported(node, f"axis={axis}", "arrays of rank 1 and 2: axis is None, 0 or 1")
+    return axis
+
+
+def lower_reduction(lowering, name: str, node: ast.Call, operand, keywords: dict, target, position):
+    axis = _axis(lowering, node, keywords, position)
+    keepdims = keywords.get("keepdims")
+    keep = bool(ast.literal_eval(keepdims)) if keepdims is not None else False
+    unknown = set(keywords) - {"axis", "keepdims"}
+    if unknown:
+        raise lowering.unsupported(node, f"keyword {sorted(unknown)[0]!r} of {name}", "use axis= and keepdims=")
+    base = _REDUCTIONS[name]
+    if axis is None:
+        if base == "prod" or not keep:
+            return lowering.apply(base, (operand,), target)
+        raise lowering.unsupported(node, "keepdims with axis=None", "reshape the result yourself")
+    if base == "prod":
+        raise lowering.unsupported(node, "prod along an axis", "use np.prod on the whole array or a loop")
+    if axis < 0:
+        axis += 2   # rank-2 arrays; for vectors use axis=0
+    reduced = lowering.apply(f"{base}_axis{axis}", (operand,), None if keep else target)
+    if keep:
+        return lowering.apply("as_row" if axis == 0 else "as_column", (reduced,), target)
+    return reduced
+
+
+def lower_call(lowering, node: ast.Call, ref, target):
+    """NumPy functions without a plain elementwise rule, methods on arrays, and len()."""
+    keywords = {kw.arg: kw.value for kw in node.keywords}
+    if isinstance(ref, MarkerRef) and ref.name == "len":
+        return lowering.apply("shape0", (lowering.lower_expr(node.args[0]),), target)
+    func = node.func
+    if ref is None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id in lowering.frame.scope:
+        operand = lowering.lower_expr(func.value)
+        method = func.attr
+        if method in _REDUCTIONS:
+            return lower_reduction(lowering, method, node, operand, keywords, target, 0)
+        if method == "copy":
+            return lowering.apply("array_copy", (operand,), target)
+        if method == "dot":
+            return lowering.apply("dot", (operand, lowering.lower_expr(node.args[0])), target)
+        if method == "transpose":
+            return lowering.apply("transpose", (operand,), target)
+        raise lowering.unsupported(node, f"method .{method}()", "use NumPy functions (np.sum, np.dot, ...)")
     return None
 
 
-def lower_subscript(lowering, node, target):
-    raise lowering.unsupported(node, "subscript", "array support is not available yet")
-
-
-def lower_store(lowering, node, value, prim):
-    raise lowering.unsupported(node, "assignment to an element", "array support is not available yet")
-
-
-def lower_call(lowering, node, ref, target):
+def lower_primitive_call(lowering, prim: str, node: ast.Call, target):
+    """Calls whose arguments need more than positional operands: reductions, shapes, creators."""
+    keywords = {kw.arg: kw.value for kw in node.keywords}
+    if prim in ("sum", "mean", "amax", "amin", "prod"):
+        name = {"amax": "max", "amin": "min"}.get(prim, prim)
+        return lower_reduction(lowering, name, node, lowering.lower_expr(node.args[0]), keywords, target, 1)
+    if prim in _CREATORS:
+        shape = node.args[0] if node.args else keywords.get("shape")
+        if isinstance(shape, ast.Tuple):
+            dims = [lowering.lower_expr(e) for e in shape.elts]
+            if len(dims) == 1:
+                return lowering.apply(prim, (dims[0],), target)
+            if len(dims) == 2:
+                return lowering.apply(f"{prim}2", tuple(dims), target)
+            raise lowering.unsupported(node, "arrays of rank above 2", "use vectors and matrices")
+        return lowering.apply(prim, (lowering.lower_expr(shape),), target)
+    if prim in ("zeros_like", "ones_like", "empty_like"):
+        return lowering.apply(prim, (lowering.lower_expr(node.args[0]),), target)
+    if prim == "pow" and isinstance(node.func, ast.Attribute) and node.func.attr == "square":
+        return None
     return None
 
 
-def lower_primitive_call(lowering, prim, node, target):
+def lower_attribute(lowering, node: ast.Attribute, target):
+    if isinstance(node.value, ast.Name) and node.value.id in lowering.frame.scope:
+        operand = lowering.lower_expr(node.value)
+        if node.attr == "T":
+            return lowering.apply("transpose", (operand,), target)
+        if node.attr == "size":
+            return lowering.apply("size", (operand,), target)
+        if node.attr == "shape":
+            raise lowering.unsupported(node, "x.shape as a value", "use x.shape[0], x.shape[1] or len(x)")
     return None
 
 
-def array_result_type(stmt, prim, arg_types):
+def _index(lowering, node: ast.Subscript) -> tuple:
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if len(parts) > 2:
+        raise lowering.unsupported(node, "more than two indices", "arrays of rank 1 and 2 are supported")
+    out = []
+    for part in parts:
+        if isinstance(part, ast.Slice):
+            out.append(Slice(*(lowering.lower_expr(p) if p is not None else None
+                               for p in (part.lower, part.upper, part.step))))
+        else:
+            operand = lowering.lower_expr(part)
+            if isinstance(operand, tuple):
+                raise lowering.unsupported(part, "a tuple index", "index with integers and slices")
+            out.append(operand)
+    return tuple(out)
+
+
+def lower_subscript(lowering, node: ast.Subscript, target=None):
+    value = node.value
+    if isinstance(value, ast.Attribute) and value.attr == "shape":
+        axis = ast.literal_eval(node.slice) if isinstance(node.slice, ast.Constant) else None
+        if axis not in (0, 1, -1):
+            raise lowering.unsupported(node, "a computed shape index", "use x.shape[0] or x.shape[1]")
+        operand = lowering.lower_expr(value.value)
+        return lowering.apply("shape1" if axis in (1, -1) and axis != 0 else "shape0", (operand,), target) \
+            if axis != -1 else lowering.apply("shape", (operand,), target, (("axis", -1),))
+    if not (isinstance(value, ast.Name) and value.id in lowering.frame.scope):
+        raise lowering.unsupported(node, "subscript of this expression", "subscript an array variable: x[i]")
+    array = lowering.lower_expr(value)
+    return lowering.apply("subscript", (array,) + _index(lowering, node), target)
+
+
+def lower_store(lowering, node: ast.Subscript, value, prim: str) -> None:
+    if not (isinstance(node.value, ast.Name) and node.value.id in lowering.frame.scope):
+        raise lowering.unsupported(node, "assignment into this expression", "assign into an array variable: y[i] = v")
+    array = lowering.frame.scope[node.value.id]
+    if lowering.aliases_parameter(array):
+        raise lowering.error(UnsupportedSyntaxError,
+                             f"writing into the parameter array {node.value.id!r} would change the caller's array",
+                             node, f"work on a copy: {node.value.id} = {node.value.id}.copy() before the loop, "
+                                   "or build a new array with np.zeros_like", "store into a parameter")
+    if isinstance(value, tuple):
+        raise lowering.unsupported(node, "storing a tuple", "store numbers or arrays")
+    lowering.emit(Store(array, _index(lowering, node), value, prim, None))
+
+
+# --------------------------------------------------------------------- types
+
+def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
+    kind = prim.result
+    first = arg_types[0] if arg_types else None
+    if kind == "where":
+        if any(t is None for t in arg_types[1:]):
+            return None
+        acc = None
+        for t in arg_types:
+            acc = ir.join(acc, t if t.kind != "bool" else None) if t is not None else acc
+        ndim = max((t.ndim for t in arg_types if t is not None and t.is_array), default=0)
+        return array_of(ndim) if ndim else (acc or FLOAT)
+    if first is None:
+        return None
+    if kind == "reduce":
+        if stmt.prim.endswith(("_axis0", "_axis1")) and first.ndim == 2:
+            return array_of(1)
+        return FLOAT if first.dtype.startswith("float") or stmt.prim in ("mean",) or \
+            stmt.prim.startswith("mean") else INT
+    if kind == "dot":
+        second = arg_types[1]
+        if second is None:
+            return None
+        ranks = (first.ndim if first.is_array else 0, second.ndim if second.is_array else 0)
+        if 0 in ranks:
+            return ir.join(first, second)
+        return {(1, 1): FLOAT, (2, 1): array_of(1), (1, 2): array_of(1), (2, 2): array_of(2)}[ranks]
+    if kind == "outer":
+        return array_of(2)
+    if kind == "subscript":
+        if not first.is_array:
+            raise ArgumentError(f"cannot subscript {stmt.args[0]}: it is a {first}")
+        indices = stmt.args[1:]
+        ndim = first.ndim - sum(1 for i in indices if not isinstance(i, Slice))
+        if ndim < 0:
+            raise ArgumentError(f"too many indices for {stmt.args[0]} of rank {first.ndim}")
+        if ndim == 0:
+            return FLOAT if first.dtype.startswith("float") else INT if first.dtype.startswith("int") else ir.BOOL
+        return array_of(ndim, first.dtype)
+    if kind == "column":
+        return array_of(2)
+    if kind == "drop":
+        return array_of(first.ndim - 1) if first.ndim > 1 else FLOAT
+    if kind == "create":
+        return array_of(len(stmt.args))
+    if kind == "like":
+        return array_of(first.ndim, first.dtype) if first.is_array else FLOAT
     return None
 
 
-def vjp_reads(stmt, prim, binding, active, types):
-    return set()
+# ----------------------------------------------------------------- reversal
+
+def _rank(operand, types) -> int:
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.ndim if t is not None and t.is_array else 0
 
 
-def broadcast_reads(stmt, active, types):
-    return set()
+def vjp_for(prim, stmt: Assign, types) -> tuple:
+    if isinstance(prim.vjp, dict):
+        key = "x".join(str(max(1, _rank(a, types))) for a in stmt.args)
+        return prim.vjp[key]
+    return prim.vjp
 
 
-def store_reads(reverse, stmt):
-    return set()
+def vjp_reads(stmt, prim, binding, active, types) -> set:
+    names = set()
+    for index, arg in enumerate(stmt.args):
+        if isinstance(arg, Var) and arg.name in active:
+            expression = vjp_for(prim, stmt, types)[index] if index < len(vjp_for(prim, stmt, types)) else None
+            if expression == "scatter":
+                names |= set(ir.operand_vars(stmt.args[1:]))
+                continue
+            if expression is None:
+                continue
+            tree = ast.parse(expression, mode="eval").body
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and isinstance(binding.get(node.id), Var):
+                    names.add(binding[node.id].name)
+    return names
 
 
-def forward_store(reverse, stmt):
-    return [stmt]
+def instantiate_vjp(reverse, stmt: Assign, prim, binding: dict, out_bar: Var, make) -> list:
+    binding = dict(binding, g=out_bar)
+    contributions = []
+    expressions = vjp_for(prim, stmt, reverse.types)
+    for index, arg in enumerate(stmt.args):
+        if not (isinstance(arg, Var) and arg.name in reverse.active) or index >= len(expressions):
+            continue
+        if expressions[index] == "scatter":
+            bar = reverse.adjoint_of(arg.name)
+            make.emit(Store(bar, tuple(stmt.args[1:]), out_bar, "add", stmt.loc))
+            continue
+        contribution = make(ast.parse(expressions[index], mode="eval").body, binding)
+        contributions.append((arg.name, contribution))
+    return contributions
 
 
-def adjoint_store(reverse, stmt):
-    return []
+def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
+    """Sum a contribution of the result's shape back to the shape of operand `arg`."""
+    types = reverse.types
+    result_rank = _rank(Var(stmt.target), types)
+    arg_rank = _rank(arg, types)
+    if result_rank == 0:
+        return contribution
+    if arg_rank == 0:
+        return make.apply("np_sum", (contribution,))
+    if arg_rank < result_rank:
+        return make.apply("sum_axis0", (contribution,))
+    others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
+    if not others and all(not isinstance(a, Var) or _rank(a, types) == arg_rank for a in stmt.args):
+        return contribution     # only scalars broadcast against this operand: shapes agree
+    return make.apply(f"sum_like{arg_rank}", (contribution, arg))
 
 
-def instantiate_vjp(reverse, stmt, prim, binding, out_bar, make):
-    return []
+def store_reads(reverse, stmt: Store) -> set:
+    names = set(ir.operand_vars(stmt.index))
+    if isinstance(stmt.value, Var) and stmt.value.name in reverse.active:
+        names.add(stmt.array)      # the adjoint of the stored elements is read from the array's shape
+    return names
 
 
-def unbroadcast(reverse, contribution, arg, stmt, make):
-    return contribution
+def _saves_store(reverse, stmt: Store) -> bool:
+    return stmt.array in reverse.needed
+
+
+def forward_store(reverse, stmt: Store) -> list:
+    """Save the elements a store overwrites when the reverse sweep reads the array."""
+    if not _saves_store(reverse, stmt):
+        return [stmt]
+    tape = reverse.tape_of(f"{stmt.array}_elements")
+    old = reverse.names.temp()
+    reverse.types[old] = _element_type(reverse, stmt)
+    return [Assign(old, "subscript", (Var(stmt.array),) + tuple(stmt.index), stmt.loc),
+            Push(tape, Var(old), loc=stmt.loc), stmt]
+
+
+def _element_type(reverse, stmt: Store) -> Type:
+    array = reverse.types[stmt.array]
+    ndim = array.ndim - sum(1 for i in stmt.index if not isinstance(i, Slice))
+    return array_of(ndim) if ndim else FLOAT
+
+
+def adjoint_store(reverse, stmt: Store) -> list:
+    out: list = []
+    loc = stmt.loc
+    if stmt.array in reverse.active:
+        bar = reverse.adjoint_of(stmt.array)
+        value = stmt.value
+        if isinstance(value, Var) and value.name in reverse.active:
+            from .reverse import Instantiate
+            make = Instantiate(reverse.names, out.append, loc)
+            part = reverse.names.temp()
+            out.append(Assign(part, "subscript", (Var(bar),) + tuple(stmt.index), loc))
+            reverse.types[part] = _element_type(reverse, stmt)
+            contribution = Var(part)
+            if not reverse.types[value.name].is_array and reverse.types[part].is_array:
+                contribution = make.apply("np_sum", (contribution,))
+            value_bar = reverse.adjoint_of(value.name)
+            out.append(Assign(value_bar, "add", (Var(value_bar), contribution), loc))
+        if stmt.prim == "copy":
+            out.append(Store(bar, tuple(stmt.index), Const(0.0), "copy", loc))
+    if _saves_store(reverse, stmt):
+        tape = reverse.tape_of(f"{stmt.array}_elements")
+        old = reverse.names.temp()
+        reverse.types[old] = _element_type(reverse, stmt)
+        out += [Pop(tape, old, loc), Store(stmt.array, tuple(stmt.index), Var(old), "copy", loc)]
+    return out

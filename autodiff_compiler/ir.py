@@ -186,7 +186,7 @@ class TapeAlloc:
     dtype: str
     capacity: Operand
     growable: bool
-    shape_of: str | None = None   # for array tapes: one slot has the shape of this variable
+    shape_of: str | None = None   # for array tapes: the variable whose values it holds (rank from its type)
 
 
 @dataclass

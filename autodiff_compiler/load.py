@@ -66,7 +66,8 @@ def load(text: str, name: str, jit: bool = True):
     if jit:
         import numba
         # helpers first: Numba resolves them from the module's globals when compiling `name`
-        for helper in ("tape_grow",):
+        from .runtime import HELPERS
+        for helper in HELPERS:
             if hasattr(module, helper):
                 setattr(module, helper, numba.njit(cache=True)(getattr(module, helper)))
         function = numba.njit(cache=True)(getattr(module, name))

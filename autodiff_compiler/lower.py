@@ -165,6 +165,7 @@ class Lowering:
         params = [a.arg for a in node.args.args]
         frame = Frame(self.source, {p: p for p in params}, self.names.fresh("value"),
                       self.names.fresh("returned"))
+        self.parameter_aliases = set(params)
         self.frames.append(frame)
         body: list = []
         with self.block(body):
@@ -280,6 +281,10 @@ class Lowering:
         else:
             raise self.unsupported(target, f"assignment to {type(target).__name__}", "assign to a name")
 
+    def aliases_parameter(self, name: str) -> bool:
+        """Is `name` the caller's array (a parameter, or a callee's parameter bound to one)?"""
+        return name in self.parameter_aliases
+
     def bind(self, user_name: str) -> str:
         """The IR variable a user name assigns to, creating it for new locals of inlined callees."""
         frame = self.frame
@@ -288,7 +293,7 @@ class Lowering:
         return frame.scope[user_name]
 
     def lower_augassign(self, node: ast.AugAssign) -> bool:
-        prim = "matmul" if isinstance(node.op, ast.MatMult) else BINARY_OPERATORS[type(node.op)]
+        prim = "dot" if isinstance(node.op, ast.MatMult) else BINARY_OPERATORS[type(node.op)]
         if isinstance(node.target, ast.Name):
             current = self.lower_name(node.target)
             value = self.lower_expr(node.value)
@@ -481,7 +486,7 @@ class Lowering:
 
     def lower_binop(self, node: ast.BinOp, target=None):
         if isinstance(node.op, ast.MatMult):
-            prim = "matmul"
+            prim = "dot"
         else:
             prim = BINARY_OPERATORS.get(type(node.op))
         left = self.lower_expr(node.left)
@@ -673,6 +678,8 @@ class Lowering:
                 raise self.unsupported(node, "a tuple as an argument", "pass numbers or arrays")
             frame.scope[param] = self.names.fresh(f"{prefix}_{param}")
             self.assign(frame.scope[param], "copy", (arg,))
+            if isinstance(arg, Var) and arg.name in self.parameter_aliases:
+                self.parameter_aliases.add(frame.scope[param])
         self.frames.append(frame)
         try:
             if not _always_returns(callee.node.body):

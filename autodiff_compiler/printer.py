@@ -13,10 +13,11 @@ Takes: a simplified `ir.Function` with `types`.  Guarantees:
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 
-from . import ir
+from . import ir, runtime
 from .ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from .lower import Names
 from .rules import PRIMITIVES
@@ -48,7 +49,7 @@ class ModulePrinter:
         self.uses = _use_counts(function)
         self.trees: dict[str, tuple] = {}
         self.modules: set[str] = set()
-        self.needs_grow = False
+        self.helpers: set[str] = set()
         self.in_reverse = False
 
     # -------------------------------------------------------------- expressions
@@ -61,6 +62,10 @@ class ModulePrinter:
         if text.startswith("math."):
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
+            self.modules.add("numpy")
+        helper = text.split("(", 1)[0]
+        if helper in runtime.HELPERS:
+            self.helpers.add(helper)
             self.modules.add("numpy")
         return text
 
@@ -105,7 +110,11 @@ class ModulePrinter:
         spec = PRIMITIVES[prim]
         symbol = self.spelling(prim, args)
         if "{" in symbol:
-            return symbol.format(*(self.expr(a)[0] for a in args), **dict(params)), _ATOM
+            texts = [self.expr(a)[0] for a in args]
+            if texts and ("." in symbol.split("{0}", 1)[-1][:2] or symbol.startswith("{0}[")):
+                # a method or subscript on the first operand binds tighter than any operator
+                texts[0] = self.wrap(args[0], _ATOM)
+            return symbol.format(*texts, rest=", ".join(texts[1:]), **dict(params)), _ATOM
         if symbol == "":
             return self.expr(args[0])
         if spec.is_operator or symbol in ("not", "~"):
@@ -219,7 +228,9 @@ class ModulePrinter:
         self.modules.add("numpy")
         capacity = self.expr(self.operand(stmt.capacity))[0]
         if stmt.shape_of:
-            shape = f"({capacity},) + {stmt.shape_of}.shape"
+            # slots take their shape from the first value pushed (it may not exist yet)
+            ndim = self.types[stmt.shape_of].ndim
+            shape = f"({capacity}, {', '.join(['0'] * ndim)})"
             return [f"{pad}{stmt.tape} = np.empty({shape}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
         return [f"{pad}{stmt.tape} = np.empty({capacity}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
 
@@ -228,9 +239,12 @@ class ModulePrinter:
         top = self.top_of(stmt.tape)
         lines = []
         if stmt.growable:
-            self.needs_grow = True
+            self.helpers.add("tape_grow")
             lines += [f"{pad}if {top} == {stmt.tape}.shape[0]:", f"{pad}    {stmt.tape} = tape_grow({stmt.tape})"]
         value = self.expr(self.operand(stmt.value))[0]
+        if self.is_array(stmt.value):
+            lines = [f"{pad}if {top} == 0:",
+                     f"{pad}    {stmt.tape} = np.empty(({stmt.tape}.shape[0],) + {value}.shape, {stmt.tape}.dtype)"] + lines
         lines += [f"{pad}{stmt.tape}[{top}] = {value}", f"{pad}{top} += 1"]
         return lines
 
@@ -318,16 +332,13 @@ class ModulePrinter:
         imports = []
         if "math" in self.modules:
             imports.append("import math")
-        if "numpy" in self.modules or self.needs_grow:
+        if "numpy" in self.modules or self.helpers:
             imports.append("import numpy as np")
         if imports:
             lines += [""] + imports
-        if self.needs_grow:
-            lines += ["", "", "def tape_grow(tape):",
-                      '    """The same tape with twice the room: what it holds is kept."""',
-                      "    grown = np.empty((2 * tape.shape[0] + 16,) + tape.shape[1:], tape.dtype)",
-                      "    grown[:tape.shape[0]] = tape",
-                      "    return grown"]
+        for helper in runtime.HELPERS:      # in a fixed order, for deterministic output
+            if helper in self.helpers:
+                lines += ["", ""] + inspect.getsource(getattr(runtime, helper)).rstrip().splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
         lines += body
         return "\n".join(lines) + "\n"

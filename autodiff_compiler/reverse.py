@@ -150,9 +150,29 @@ class Reverse:
                         self.undefined_first.append(name)
                     seen.add(name)
 
+    def find_iteration_locals(self) -> None:
+        """Recorded variables defined once per trip at the top of a loop body, not read before that.
+
+        Their value is saved right after the definition and restored when the
+        reversed trip starts: one value per trip, and never an undefined one."""
+        writes = Counter(name for stmt in ir.walk(self.primal.body) for name in ir.writes(stmt))
+        self.iteration_locals: dict[int, list] = {}
+        self.local_definitions: set = set()
+        for loop in ir.walk(self.primal.body):
+            if not isinstance(loop, (For, While)):
+                continue
+            read_so_far = ir.used_in(loop.test) if isinstance(loop, While) else set()
+            for stmt in loop.body:
+                if isinstance(stmt, Assign) and stmt.target in self.recorded and writes[stmt.target] == 1 \
+                        and stmt.target not in read_so_far and stmt.target not in self.primal.params:
+                    self.iteration_locals.setdefault(id(loop), []).append(stmt.target)
+                    self.local_definitions.add(id(stmt))
+                read_so_far |= ir.used_in([stmt])
+
     def saves(self, stmt) -> bool:
         """Does the forward sweep push the old value of `stmt`'s target before `stmt`?"""
-        return stmt.target in self.recorded and id(stmt) not in self.first_definitions
+        return stmt.target in self.recorded and id(stmt) not in self.first_definitions \
+            and id(stmt) not in self.local_definitions
 
     def differentiable(self, stmt) -> bool:
         return isinstance(stmt, Assign) and stmt.target in self.active and not PRIMITIVES[stmt.prim].nondiff
@@ -172,8 +192,8 @@ class Reverse:
                     operand = binding.get(symbol)
                     if isinstance(operand, Var):
                         names.add(operand.name)
-        from .arrays import broadcast_reads
-        names |= broadcast_reads(stmt, self.active, self.types)
+        # `unbroadcast` reads operands' shapes only: no need to save their values (arrays keep
+        # one shape from trip to trip of a loop)
         return names
 
     def find_recorded(self) -> None:
@@ -188,6 +208,7 @@ class Reverse:
         while True:
             recorded = needed & self.reassigned
             self.needed, self.recorded = needed, recorded
+            self.find_iteration_locals()
             grown = set(needed)
             for stmt in ir.walk(self.primal.body):
                 if isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
@@ -200,7 +221,8 @@ class Reverse:
 
     def has_reverse_work(self, block: list) -> bool:
         for stmt in ir.walk(block):
-            if self.differentiable(stmt) or (isinstance(stmt, Assign) and self.saves(stmt)):
+            if self.differentiable(stmt) or (isinstance(stmt, Assign) and (
+                    self.saves(stmt) or id(stmt) in self.local_definitions)):
                 return True
             if isinstance(stmt, Store) and (stmt.array in self.active or stmt.array in self.recorded):
                 return True
@@ -217,6 +239,8 @@ class Reverse:
                 if self.saves(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
                 out.append(stmt)
+                if id(stmt) in self.local_definitions:
+                    out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
             elif isinstance(stmt, Store):
                 from .arrays import forward_store
                 out += forward_store(self, stmt)
@@ -274,7 +298,8 @@ class Reverse:
         out: list = []
         trips = self.trips.get(id(loop))
         self.loop_depth += 1
-        body = self.backward(loop.body)
+        body = [Pop(self.tape_of(name), name, loop.loc) for name in self.iteration_locals.get(id(loop), [])]
+        body += self.backward(loop.body)
         self.loop_depth -= 1
         if trips and self.loop_depth:
             out.append(Pop(self.tape_of(trips), trips, loop.loc))
@@ -322,6 +347,8 @@ class Reverse:
                     from .arrays import unbroadcast
                     contribution = unbroadcast(self, contribution, arg, stmt, make)
                     contributions.append((arg.name, contribution))
+        # a contribution that is the target's adjoint itself must be read before that is reset
+        contributions = [(name, make.apply("copy", (c,)) if c == out_bar else c) for name, c in contributions]
         # the target is overwritten here: the adjoint of its earlier value starts from zero
         out.append(self.zero_assign(stmt.target, stmt.loc))
         for name, contribution in contributions:
@@ -353,7 +380,8 @@ class Reverse:
             nests = {tuple(id(loop) for loop in p[1]) for p in pushes}
             value = pushes[0][0].value
             dtype = self.tape_dtype(value)
-            shape_of = value.name if isinstance(value, Var) and self.types.get(value.name, FLOAT).is_array else None
+            value_type = self.types.get(value.name, FLOAT) if isinstance(value, Var) else FLOAT
+            shape_of = value.name if value_type.is_array else None
             loop = pushes[0][1][0] if pushes[0][1] else None
             if nests == {()}:
                 # outside loops: one slot per push site

@@ -80,7 +80,8 @@ def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None,
     names += [("numpy", n) for n in numpy_names]
     if builtin:
         names.append(("builtins", builtin))
-    prim = Primitive(name, arity, tuple(partials) if partials else None, tuple(vjp) if vjp else None,
+    prim = Primitive(name, arity, tuple(partials) if partials else None,
+                     vjp if isinstance(vjp, dict) or vjp is None else tuple(vjp),
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names))
     PRIMITIVES[name] = prim
     for key in names:
@@ -169,6 +170,75 @@ _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="np.
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
 _define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", result="int",
         evaluate=lambda a, b, c: len(range(a, b, c)))
+
+# ------------------------------------------------------------------ arrays
+# Elementwise primitives above work on arrays too (their `array` spelling); the
+# reverse pass sums their adjoints over broadcast axes (`arrays.unbroadcast`).
+_define("where", 3, ("0", "indicator(x)", "1.0 - indicator(x)"), scalar="np.where", array="np.where",
+        sympy="Piecewise((y, x), (z, True))", result="where", evaluate=lambda c, a, b: a if c else b,
+        numpy_names=("where",))
+_define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y)", "indicator(x > z)"),
+        scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
+        evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
+_define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
+        evaluate=lambda x: x.copy())
+
+# Reductions, one primitive per axis (Numba has np.sum(axis=) but not np.max(axis=)).
+# Their adjoints are vector-Jacobian products over the cotangent `g`; a scalar
+# or lower-rank result broadcasts back when it is added to the adjoint.
+_define("sum", 1, vjp=("g",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
+_define("sum_axis0", 1, vjp=("g",), array="np.sum({0}, axis=0)", result="reduce")
+_define("sum_axis1", 1, vjp=("as_column(g)",), array="np.sum({0}, axis=1)", result="reduce")
+_define("mean", 1, vjp=("g / size(x)",), array="np.mean", result="reduce", numpy_names=("mean",))
+_define("mean_axis0", 1, vjp=("g / shape0(x)",), array="np.sum({0}, axis=0) / {0}.shape[0]", result="reduce")
+_define("mean_axis1", 1, vjp=("as_column(g / shape1(x))",), array="np.sum({0}, axis=1) / {0}.shape[1]",
+        result="reduce")
+_define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.max",
+        result="reduce", numpy_names=("max", "amax"))
+_define("amax_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
+        array="amax_axis0", result="reduce")
+_define("amax_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
+        array="amax_axis1", result="reduce")
+_define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.min",
+        result="reduce", numpy_names=("min", "amin"))
+_define("amin_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
+        array="amin_axis0", result="reduce")
+_define("amin_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
+        array="amin_axis1", result="reduce")
+_define("prod", 1, vjp=("g * out / x",), array="np.prod", result="reduce", numpy_names=("prod",))
+_define("np_sum", 1, nondiff=True, array="np.sum", result="reduce")
+# adjoint helpers: a broadcast operand's adjoint summed back to its shape (see runtime.sum_like*)
+_define("sum_like1", 2, nondiff=True, array="sum_like1", result="first")
+_define("sum_like2", 2, nondiff=True, array="sum_like2", result="first")
+
+# Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
+_define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
+                       "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
+        scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"))
+_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), array="np.outer", result="outer",
+        numpy_names=("outer",))
+_define("transpose", 1, vjp=("transpose(g)",), array="{0}.T", result="first", numpy_names=("transpose",))
+
+# Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
+# it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
+_define("subscript", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
+_define("shape", 1, nondiff=True, array="{0}.shape[{axis}]", result="count")
+_define("shape0", 1, nondiff=True, array="{0}.shape[0]", result="count")
+_define("shape1", 1, nondiff=True, array="{0}.shape[1]", result="count")
+_define("size", 1, nondiff=True, array="{0}.size", result="count")
+_define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x**2", result="join",
+        evaluate=lambda x: x * x, numpy_names=("square",))
+_define("as_column", 1, nondiff=True, array="{0}.reshape(({0}.shape[0], 1))", result="column")
+_define("as_row", 1, nondiff=True, array="{0}.reshape((1, {0}.shape[0]))", result="column")
+_define("first_row", 1, nondiff=True, array="{0}[0]", result="drop")
+_define("first_column", 1, nondiff=True, array="{0}[:, 0]", result="drop")
+for _name in ("zeros", "ones", "empty"):
+    _define(_name, 1, nondiff=True, scalar=f"np.{_name}", array=f"np.{_name}", result="create",
+            numpy_names=(_name,))
+    _define(f"{_name}_like", 1, nondiff=True, array=f"np.{_name}_like", result="like",
+            numpy_names=(f"{_name}_like",))
+    _define(f"{_name}2", 2, nondiff=True, scalar=f"np.{_name}(({{0}}, {{1}}))", array=f"np.{_name}(({{0}}, {{1}}))",
+            result="create")
 
 # Python operators -> primitive names, for the lowering
 BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",

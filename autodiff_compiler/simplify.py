@@ -25,7 +25,8 @@ from .rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
              "pow", "div", "floordiv", "mod", "max", "min", "abs"}
-_IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full"}
+_IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full",
+           "zeros2", "ones2", "empty2", "subscript"}
 _TEMPORARY = re.compile(r"^t\d+(_bar\d*)?$")
 
 
@@ -40,6 +41,8 @@ class Propagate:
         self.types = function.types
         self.user = function.source_names if hasattr(function, "source_names") else frozenset()
         self.protected = set()   # variables the printer reads by name (loop exit flags)
+        # arrays written in place (x_bar[i] += g): never let another name alias them
+        self.stored = {stmt.array for stmt in ir.walk(function.body) if isinstance(stmt, Store)}
         for stmt in ir.walk(function.body):
             if isinstance(stmt, (For, While)) and stmt.exit_flag:
                 self.protected.add(stmt.exit_flag)
@@ -47,6 +50,7 @@ class Propagate:
     # environments: env maps var -> operand equal to it; avail maps expression key -> var
     @staticmethod
     def kill(env: dict, avail: dict, name: str) -> None:
+        env.pop(("zero", name), None)
         for key in [k for k, v in env.items() if k == name or (isinstance(v, Var) and v.name == name)]:
             del env[key]
         for key in [k for k, v in avail.items() if v == name or name in ir.operand_vars(k[1])]:
@@ -78,11 +82,15 @@ class Propagate:
     def assign(self, stmt: Assign, env, avail):
         args = tuple(self.substitute(a, env) for a in stmt.args)
         folded = self.fold(stmt.target, stmt.prim, args)
+        if stmt.prim == "add" and not isinstance(folded, (Var, Const)):
+            folded = self.add_to_zero_array(stmt.target, args, env, folded)
         if isinstance(folded, (Var, Const)):
             prim, args = "copy", (folded,)
         else:
             prim, args = folded
         self.kill(env, avail, stmt.target)
+        if prim == "zeros_like":
+            env[("zero", stmt.target)] = True
         key = (prim, args, stmt.params)
         if prim == "copy":
             source = args[0]
@@ -98,6 +106,15 @@ class Propagate:
             elif stmt.target not in ir.operand_vars(args):
                 avail[key] = stmt.target
         return Assign(stmt.target, prim, args, stmt.loc, stmt.params)
+
+    def add_to_zero_array(self, target: str, args: tuple, env: dict, folded):
+        """`z + c` where `z` is known to be a zero array of the target's type is `c` (or a copy of it)."""
+        target_type = self.types.get(target)
+        for zero, other in ((args[0], args[1]), (args[1], args[0])):
+            if isinstance(zero, Var) and env.get(("zero", zero.name)) and isinstance(other, Var) \
+                    and self.types.get(other.name) == target_type:
+                return ("array_copy", (other,)) if target in self.stored else other
+        return folded
 
     def prefer(self, target: str, source) -> bool:
         """Replace uses of `target` by `source`?  Not when that trades a nice name for a temporary."""
@@ -165,6 +182,7 @@ class Propagate:
 
     def store(self, stmt: Store, env, avail):
         self.kill_array(avail, stmt.array)
+        env.pop(("zero", stmt.array), None)
         return Store(stmt.array, tuple(self.substitute(i, env) for i in stmt.index),
                      self.substitute(stmt.value, env), stmt.prim, stmt.loc)
 

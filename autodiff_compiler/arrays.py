@@ -295,7 +295,7 @@ def store_reads(reverse, stmt: Store) -> set:
 
 
 def _saves_store(reverse, stmt: Store) -> bool:
-    return stmt.array in reverse.needed
+    return id(stmt) in reverse.save_sites
 
 
 def forward_store(reverse, stmt: Store) -> list:

@@ -97,6 +97,7 @@ class Loc:
     filename: str
     line: int
     text: str = ""
+    via: "Loc | None" = None     # for statements of an inlined function: the call's location
 
     def __str__(self) -> str:
         return f"{self.filename}:{self.line}"

@@ -84,6 +84,7 @@ class Frame:
     loops: list = field(default_factory=list)
     uses_returned: bool = False
     result_arity: int | None = None
+    call_site: Loc | None = None
 
 
 class Lowering:
@@ -196,7 +197,8 @@ class Lowering:
         """Lower statements into the current block; True when the block may exit early."""
         may_exit = False
         for k, stmt in enumerate(stmts):
-            self.loc = Loc(self.frame.source.filename, stmt.lineno, self.frame.source.line_text(stmt.lineno).strip())
+            self.loc = Loc(self.frame.source.filename, stmt.lineno, self.frame.source.line_text(stmt.lineno).strip(),
+                           self.frame.call_site)
             if top and not self.frame.loops and isinstance(stmt, ast.Return) and k == len(stmts) - 1:
                 self.lower_final_return(stmt)
                 return may_exit
@@ -385,7 +387,18 @@ class Lowering:
         return exits
 
     def condition(self, test: ast.expr):
-        return self.lower_expr(test)
+        """A branch condition, in a variable named after what it tests (`a_lt_20`)."""
+        operand = self.lower_expr(test)
+        if isinstance(operand, Var) and operand.name.startswith("t") and operand.name[1:].isdigit():
+            name = self.names.fresh(_slug(test) or "cond")
+            for stmt in reversed(self.blocks[-1]):
+                if isinstance(stmt, Assign) and stmt.target == operand.name:
+                    stmt.target = name
+                    return Var(name)
+                if operand.name in ir.assigned_in([stmt]) or operand.name in ir.used_in([stmt]):
+                    break
+            return self.apply("copy", (operand,), name)
+        return operand
 
     def lower_for(self, node: ast.For) -> bool:
         loc = self.loc
@@ -548,7 +561,7 @@ class Lowering:
 
     def lower_ifexp(self, node: ast.IfExp, target=None):
         result = target or self.names.temp()
-        cond = self.lower_expr(node.test)
+        cond = self.condition(node.test)
         body: list = []
         orelse: list = []
         with self.block(body):
@@ -670,9 +683,9 @@ class Lowering:
         count = self.inline_count.get(callee.name, 0) + 1
         self.inline_count[callee.name] = count
         prefix = self.names.fresh(callee.name if count == 1 else f"{callee.name}{count}")
-        frame = Frame(callee, {}, self.names.fresh(f"{prefix}_value"), self.names.fresh(f"{prefix}_returned"),
-                      prefix=prefix)
         loc = self.loc
+        frame = Frame(callee, {}, self.names.fresh(f"{prefix}_value"), self.names.fresh(f"{prefix}_returned"),
+                      prefix=prefix, call_site=loc)
         for param, arg in zip(params, args):
             if isinstance(arg, tuple):
                 raise self.unsupported(node, "a tuple as an argument", "pass numbers or arrays")
@@ -812,3 +825,34 @@ def _walk_with_self(stmt):
     yield stmt
     for child in ir.child_blocks(stmt):
         yield from ir.walk(child)
+
+
+_SLUG_OPERATORS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+
+
+def _slug(node: ast.expr, depth: int = 0) -> str:
+    """A short identifier describing an expression: `a < 20` -> `a_lt_20`."""
+    if depth > 2:
+        return ""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return str(node.value).replace(".", "_").replace("-", "neg").replace("+", "")
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = _slug(node.left, depth + 1), _slug(node.comparators[0], depth + 1)
+        if left and right:
+            return f"{left}_{_SLUG_OPERATORS[type(node.ops[0])]}_{right}"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = _slug(node.operand, depth + 1)
+        return f"not_{inner}" if inner else ""
+    if isinstance(node, ast.Call):
+        func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        inner = "_".join(filter(None, (_slug(a, depth + 1) for a in node.args)))
+        return f"{func}_{inner}" if inner else func
+    if isinstance(node, ast.Subscript):
+        return f"{_slug(node.value, depth + 1)}_i"
+    if isinstance(node, ast.BoolOp):
+        parts = [_slug(v, depth + 1) for v in node.values]
+        if all(parts):
+            return f"_{'and' if isinstance(node.op, ast.And) else 'or'}_".join(parts)
+    return ""

@@ -16,7 +16,7 @@ from .lower import lower
 from .parse import Source, fence
 from .printer import print_module
 from .reverse import reverse
-from .simplify import simplify
+from .simplify import hoist_invariants, simplify
 
 VERSION = "0.1.0"
 
@@ -50,6 +50,13 @@ def _analyse(state: State) -> State:
     if missing:
         raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
     state.primal.types = infer_types(state.primal, {p: state.param_types[p] for p in params})
+    if state.simplify:
+        # fold the primal's constants first, so that invariant arithmetic is recognisable
+        primal = state.primal
+        primal.returns = (primal.result,)
+        simplify(primal)
+        primal.result, primal.returns = primal.returns[0], ()
+        hoist_invariants(primal)
     for name in state.wrt:
         t = state.primal.types[name]
         if not t.is_float:

@@ -129,6 +129,9 @@ class ModulePrinter:
                 left, right = self.wrap(args[0], precedence + 1), self.wrap(args[1], precedence + 1)
             else:
                 left, right = self.wrap(args[0], precedence), self.wrap(args[1], precedence + 1)
+                if symbol in "+-" and right.startswith("-") and self.expr(args[1])[1] >= _PRECEDENCE["*"]:
+                    # a + -2 * b reads as a - 2 * b
+                    symbol, right = ("-" if symbol == "+" else "+"), right[1:]
             return f"{left} {symbol} {right}", precedence
         keywords = "".join(f", {k}={format_constant(v) if not isinstance(v, (Var, Const)) else self.expr(v)[0]}"
                            for k, v in params)
@@ -185,9 +188,18 @@ class ModulePrinter:
                 last_line = None
                 continue
             loc = getattr(stmt, "loc", None)
-            if self.in_reverse and loc is not None and (loc.filename, loc.line) != last_line:
+            if self.in_reverse and loc is not None and (loc.filename, loc.line, loc.via) != last_line:
+                chain = []
+                site = loc
+                while site is not None:
+                    chain.append(site)
+                    site = site.via
+                previous = last_line[2] if last_line else None
+                for site in reversed(chain[1:]):
+                    if site != previous and not (previous is not None and _within(previous, site)):
+                        lines.append(f"{pad}# {self.describe(site)}")
                 lines.append(f"{pad}# {self.describe(loc)}")
-                last_line = (loc.filename, loc.line)
+                last_line = (loc.filename, loc.line, loc.via)
             lines += self.statement(stmt, depth)
         return lines
 
@@ -363,3 +375,12 @@ def _use_counts(function: ir.Function) -> dict:
 
 def print_module(function: ir.Function, header: str) -> str:
     return ModulePrinter(function).module(header)
+
+
+def _within(loc, site) -> bool:
+    """Is `site` one of the call sites `loc` was inlined through?"""
+    while loc is not None:
+        if loc == site:
+            return True
+        loc = loc.via
+    return False

@@ -163,7 +163,7 @@ class Reverse:
                 continue
             read_so_far = ir.used_in(loop.test) if isinstance(loop, While) else set()
             for stmt in loop.body:
-                if isinstance(stmt, Assign) and stmt.target in self.recorded and writes[stmt.target] == 1 \
+                if isinstance(stmt, Assign) and id(stmt) in self.save_sites and writes[stmt.target] == 1 \
                         and stmt.target not in read_so_far and stmt.target not in self.primal.params:
                     self.iteration_locals.setdefault(id(loop), []).append(stmt.target)
                     self.local_definitions.add(id(stmt))
@@ -171,8 +171,7 @@ class Reverse:
 
     def saves(self, stmt) -> bool:
         """Does the forward sweep push the old value of `stmt`'s target before `stmt`?"""
-        return stmt.target in self.recorded and id(stmt) not in self.first_definitions \
-            and id(stmt) not in self.local_definitions
+        return id(stmt) in self.save_sites and id(stmt) not in self.local_definitions
 
     def differentiable(self, stmt) -> bool:
         return isinstance(stmt, Assign) and stmt.target in self.active and not PRIMITIVES[stmt.prim].nondiff
@@ -197,27 +196,54 @@ class Reverse:
         return names
 
     def find_recorded(self) -> None:
-        """To-be-recorded analysis: `needed` (read by the reverse sweep) and `recorded` (pushed)."""
-        needed: set = set()
-        for stmt in ir.walk(self.primal.body):
-            if self.differentiable(stmt):
-                needed |= self.partial_reads(stmt)
-            elif isinstance(stmt, Store):
-                from .arrays import store_reads
-                needed |= store_reads(self, stmt)
+        """To-be-recorded analysis.
+
+        `needed`: variables the reverse sweep reads.  An assignment saves the
+        value it overwrites only if a reverse-sweep reader of that variable can
+        run before it in forward order: earlier in the program, or in a loop
+        they share.  `recorded` holds the variables saved anywhere."""
+        self.positions: dict[int, tuple] = {}
+
+        def number(block, loops):
+            for stmt in block:
+                self.positions[id(stmt)] = (len(self.positions), loops)
+                for child in ir.child_blocks(stmt):
+                    number(child, loops + ((id(stmt),) if isinstance(stmt, (For, While)) else ()))
+        number(self.primal.body, ())
+        self.recorded = set()
+        self.save_sites: set = set()
+        self.local_definitions: set = set()
+        self.iteration_locals: dict = {}
         while True:
-            recorded = needed & self.reassigned
-            self.needed, self.recorded = needed, recorded
-            self.find_iteration_locals()
-            grown = set(needed)
+            sites: dict[str, list] = {}
             for stmt in ir.walk(self.primal.body):
-                if isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
-                    grown |= set(ir.operand_vars([stmt.cond]))
+                names = set()
+                if self.differentiable(stmt):
+                    names = self.partial_reads(stmt)
+                elif isinstance(stmt, Store):
+                    from .arrays import store_reads
+                    names = store_reads(self, stmt)
+                elif isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
+                    names = set(ir.operand_vars([stmt.cond]))
                 elif isinstance(stmt, For) and self.has_reverse_work(stmt.body):
-                    grown |= set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
-            if grown == needed:
+                    names = set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+                for name in names:
+                    sites.setdefault(name, []).append(self.positions[id(stmt)])
+            self.needed = set(sites)
+            save_sites = set()
+            for stmt in ir.walk(self.primal.body):
+                if not isinstance(stmt, (Assign, Store)) or id(stmt) in self.first_definitions:
+                    continue
+                target = stmt.target if isinstance(stmt, Assign) else stmt.array
+                position, loops = self.positions[id(stmt)]
+                if any(p < position or set(l) & set(loops) for p, l in sites.get(target, ())):
+                    save_sites.add(id(stmt))
+            recorded = {s.target if isinstance(s, Assign) else s.array
+                        for s in ir.walk(self.primal.body) if id(s) in save_sites}
+            if save_sites == self.save_sites and recorded == self.recorded:
                 break
-            needed = grown
+            self.save_sites, self.recorded = save_sites, recorded
+            self.find_iteration_locals()
 
     def has_reverse_work(self, block: list) -> bool:
         for stmt in ir.walk(block):

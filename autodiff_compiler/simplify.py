@@ -10,7 +10,9 @@ fixed point:
   rather than a temporary's);
 * common subexpressions shared (available expressions, killed by assignment);
 * dead statements removed (liveness), including adjoint initialisations that
-  are overwritten before use and loops or branches left empty.
+  are overwritten before use and loops or branches left empty;
+* (`hoist_invariants`, run on the primal before reversal) loop-invariant
+  arithmetic moved out of loops, so that no tape stores it trip after trip.
 
 Loops are handled with the usual fixed point: what is known at a loop head is
 what is known on entry *and* at the end of the body.
@@ -88,6 +90,8 @@ class Propagate:
             prim, args = "copy", (folded,)
         else:
             prim, args = folded
+        if prim == "copy" and args[0] == Var(stmt.target):
+            return None     # `x = x` does nothing
         self.kill(env, avail, stmt.target)
         if prim == "zeros_like":
             env[("zero", stmt.target)] = True
@@ -158,6 +162,9 @@ class Propagate:
                 return args[1]
             if one(args[1]) and same(args[0]):
                 return args[0]
+            for unit, other in ((args[0], args[1]), (args[1], args[0])):
+                if one(unit) and isinstance(other, Var) and target_type == FLOAT:
+                    return ("float", (other,))     # 1.0 * i, with i an int
             if isinstance(args[1], Const) and args[1].value == -1:
                 return ("neg", (args[0],))
             if isinstance(args[0], Const) and args[0].value == -1:
@@ -201,6 +208,8 @@ class Propagate:
 
     def if_(self, stmt: If, env, avail):
         cond = self.substitute(stmt.cond, env)
+        if isinstance(cond, Var) and cond.name in ir.assigned_in(stmt.body) | ir.assigned_in(stmt.orelse):
+            cond = stmt.cond    # the branch writes that variable: keep the value it was taken on
         if isinstance(cond, Const):
             return self.block(stmt.body if cond.value else stmt.orelse, env, avail)
         env_then, avail_then = dict(env), dict(avail)
@@ -363,5 +372,50 @@ def _drop_empty_sections(body: list) -> list:
     for k, stmt in enumerate(body):
         if isinstance(stmt, Comment) and (k + 1 == len(body) or isinstance(body[k + 1], Comment)):
             continue
+        out.append(stmt)
+    return out
+
+
+_HOISTABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float"}
+
+
+def hoist_invariants(function: ir.Function) -> None:
+    """Move loop-invariant arithmetic out of loops (before reversal: no tape for it then).
+
+    A statement moves when it is at the top of the loop body, its operands are
+    not written in the loop, its target is written only there and not read in
+    the loop before it, and its primitive cannot raise (so a loop that runs no
+    trips loses nothing)."""
+    function.body = _hoist_block(function.body, function)
+
+
+def _hoist_block(block: list, function) -> list:
+    out: list = []
+    for stmt in block:
+        for child in ir.child_blocks(stmt):
+            child[:] = _hoist_block(child, function)
+        if isinstance(stmt, (For, While)):
+            written = ir.assigned_in(stmt.body) | (ir.assigned_in(stmt.test) if isinstance(stmt, While) else set())
+            if isinstance(stmt, For):
+                written.add(stmt.index)
+            writes_total = {}
+            for inner in ir.walk(function.body):
+                for name in ir.writes(inner):
+                    writes_total[name] = writes_total.get(name, 0) + 1
+            kept, read_before = [], set(ir.used_in(stmt.test)) if isinstance(stmt, While) else set()
+            for inner in stmt.body:
+                safe_division = (isinstance(inner, Assign) and inner.prim == "div" and isinstance(inner.args[1], Const)
+                                 and inner.args[1].value != 0)
+                movable = (isinstance(inner, Assign) and (inner.prim in _HOISTABLE or safe_division)
+                           and not (set(ir.operand_vars(inner.args)) & written)
+                           and writes_total.get(inner.target) == 1 and inner.target not in read_before
+                           and (stmt.exit_flag != inner.target))
+                if movable:
+                    out.append(inner)
+                    written.discard(inner.target)
+                else:
+                    kept.append(inner)
+                read_before |= ir.used_in([inner])
+            stmt.body[:] = kept
         out.append(stmt)
     return out

@@ -9,10 +9,10 @@ simplified, printed as a Python module, loaded and JIT-compiled with Numba, and
 from .errors import (AutodiffError, ArgumentError, NonFiniteInputError, NoDerivativeRuleError,
                      RecursionNotSupportedError, SourceNotFoundError, UnsupportedSyntaxError,
                      VerificationError)
-from .api import grad, value_and_grad, stop_gradient, no_grad
+from .api import custom_derivative, grad, no_grad, stop_gradient, value_and_grad
 
 __version__ = "0.1.0"
 
-__all__ = ["grad", "value_and_grad", "stop_gradient", "no_grad", "AutodiffError", "ArgumentError",
+__all__ = ["grad", "value_and_grad", "stop_gradient", "no_grad", "custom_derivative", "AutodiffError", "ArgumentError",
            "NonFiniteInputError", "NoDerivativeRuleError", "RecursionNotSupportedError",
            "SourceNotFoundError", "UnsupportedSyntaxError", "VerificationError", "__version__"]

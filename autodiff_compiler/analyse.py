@@ -64,6 +64,8 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
         return _elementwise(prim.result, arg_types)
     if prim.result == "count":
         return INT
+    if prim.result == "last":
+        return arg_types[-1]
     if prim.result == "pow":
         if any(t is None for t in arg_types):
             return None

@@ -48,6 +48,49 @@ class no_grad:
         return False
 
 
+def custom_derivative(*partials: str):
+    """Declare the derivative of your own function (`autograd.Function`, `jax.custom_vjp`).
+
+        @custom_derivative("out * (1 - out)")        # d sigmoid / d z, over the parameters and `out`
+        def sigmoid(z):
+            return 1 / (1 + math.exp(-z))
+
+    One partial per parameter, in the rule language (Python syntax over the
+    parameter names and `out`, the function's value).  Wherever the function
+    is called in differentiated code, its value comes from its body and its
+    derivative from these partials: one more entry in the rule table.
+    `verify=True` proves the declaration against SymPy like a built-in rule."""
+    import ast as _ast
+    from .rules import ARG_NAMES, Primitive, register
+
+    def declare(fn):
+        params = list(inspect.signature(fn).parameters)
+        if len(params) != len(partials):
+            raise ArgumentError(f"@custom_derivative for {fn.__name__} gives {len(partials)} partial(s) for "
+                                f"{len(params)} parameter(s)", hint="give one partial per parameter")
+        if len(params) > len(ARG_NAMES):
+            raise ArgumentError(f"@custom_derivative supports at most {len(ARG_NAMES)} parameters")
+        renamed = []
+        for text in partials:
+            try:
+                tree = _ast.parse(text, mode="eval")
+            except SyntaxError as exc:
+                raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
+            for node in _ast.walk(tree):
+                if isinstance(node, _ast.Name) and node.id in params:
+                    node.id = ARG_NAMES[params.index(node.id)]
+            renamed.append(_ast.unparse(tree))
+        name = f"custom_{fn.__name__}"
+        # the value is computed by the function's own (inlined) body and passed as the last operand
+        register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,
+                           "{%d}" % len(params), "{%d}" % len(params), ARG_NAMES[len(params)] if len(params) < 3
+                           else None, "last", lambda *operands: operands[-1], ()))
+        fn.__autodiff_primitive__ = name
+        fn.__autodiff_custom__ = True
+        return fn
+    return declare
+
+
 _SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}
 
 
@@ -105,7 +148,8 @@ def _nonfinite(value) -> bool:
 class GradientFunction:
     """The gradient of a Python function, compiled per argument signature."""
 
-    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False):
+    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False,
+                 intermediates=(), accumulate=False):
         if isinstance(fn, GradientFunction):
             fn = fn.fn
         self.fn = fn
@@ -116,6 +160,8 @@ class GradientFunction:
         self._source = source_of_function(fn)
         self.params = [a.arg for a in self._source.node.args.args]
         self.wrt, self.single = self._wrt_names(wrt)
+        self.intermediates = (intermediates,) if isinstance(intermediates, str) else tuple(intermediates)
+        self.accumulate = accumulate
         self._compiled: dict = {}
         self._states: dict = {}
         self._last_key = None
@@ -165,7 +211,7 @@ class GradientFunction:
         if signature not in self._states:
             types = dict(zip(self.params, signature))
             self._states[signature] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                             with_value=True)
+                                             with_value=True, intermediates=self.intermediates)
         return self._states[signature]
 
     def compiled_for(self, *args):
@@ -190,13 +236,14 @@ class GradientFunction:
         return self.state_for(signature).text
 
     # --------------------------------------------------------------------- call
-    def __call__(self, *args):
+    def __call__(self, *args, out=None):
         signature = self.signature(args)
         for value, name in zip(args, self.params):
             if type(value) is float and not math.isfinite(value):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         converted = [_convert(a) for a in args]
+        buffers = out
         compiled = self._compile(signature, converted)
         self._last_key = signature
         try:
@@ -216,25 +263,54 @@ class GradientFunction:
                 if _nonfinite(arg):
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
                                               hint="gradients at NaN or infinity are undefined; check the input")
-        grads = out[1] if self.single else tuple(out[1:])
+        count = len(self.wrt)
+        grads = out[1] if self.single else tuple(out[1:1 + count])
+        if buffers is not None:
+            grads = self._into(buffers, out[1:1 + count])
+        if self.intermediates:
+            grads = (grads, dict(zip(self.intermediates, out[1 + count:])))
         return (value, grads) if self.with_value else grads
+
+    def _into(self, buffers, grads):
+        """Write (or, with accumulate=True, add) the gradients into the caller's arrays."""
+        buffers = (buffers,) if self.single and not isinstance(buffers, tuple) else tuple(buffers)
+        if len(buffers) != len(grads):
+            raise ArgumentError(f"out= needs {len(grads)} array(s), one per wrt, got {len(buffers)}")
+        for buffer, gradient, name in zip(buffers, grads, self.wrt):
+            if not isinstance(buffer, np.ndarray) or buffer.shape != np.shape(gradient):
+                raise ArgumentError(f"out= buffer for {name!r} must be a float array of shape {np.shape(gradient)}",
+                                    hint="np.zeros(()) for a scalar parameter, np.zeros_like(param) for an array")
+            if self.accumulate:
+                buffer += gradient
+            else:
+                buffer[...] = gradient
+        return buffers[0] if self.single else buffers
 
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
 
 
-def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True):
+def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
+         intermediates=(), accumulate: bool = False):
     """The gradient of `fn` with respect to `wrt` (names or indices; default: the first parameter).
 
-    Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=("w", "b"))`."""
+    Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=("w", "b"))`.  Options:
+    `intermediates=("y",)` also returns the gradients of those local variables
+    (PyTorch's `retain_grad`), as `(gradients, {"y": dy})`; calling with
+    `out=buffers` writes the gradients into the caller's arrays, and with
+    `accumulate=True` adds to them (PyTorch's `.grad` accumulation)."""
+    options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates, accumulate=accumulate)
     if fn is None:
-        return lambda f: GradientFunction(f, wrt, jit=jit, verify=verify, simplify=simplify)
-    return GradientFunction(fn, wrt, jit=jit, verify=verify, simplify=simplify)
+        return lambda f: GradientFunction(f, wrt, **options)
+    return GradientFunction(fn, wrt, **options)
 
 
-def value_and_grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True):
+def value_and_grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
+                   intermediates=(), accumulate: bool = False):
     """Like `grad`, returning `(value, gradient(s))`."""
+    options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates,
+                   accumulate=accumulate, with_value=True)
     if fn is None:
-        return lambda f: GradientFunction(f, wrt, jit=jit, verify=verify, simplify=simplify, with_value=True)
-    return GradientFunction(fn, wrt, jit=jit, verify=verify, simplify=simplify, with_value=True)
+        return lambda f: GradientFunction(f, wrt, **options)
+    return GradientFunction(fn, wrt, **options)

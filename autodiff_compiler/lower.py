@@ -30,7 +30,8 @@ from . import ir
 from .errors import (AutodiffError, NoDerivativeRuleError, RecursionNotSupportedError,
                      UnsupportedSyntaxError)
 from .ir import Assign, Const, For, If, Loc, Store, Slice, Var, While
-from .parse import (ConstantRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef, fence)
+from .parse import (ConstantRef, CustomRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
+                    fence)
 from .rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, USER_FUNCTIONS
 
 
@@ -612,6 +613,11 @@ class Lowering:
                                        "pass arguments by position")
             args = [self.lower_expr(a) for a in node.args]
             return self.materialise_result(self.inline(ref, args, node), target)
+        if isinstance(ref, CustomRef):
+            # value from the body (carrying no derivative of its own), derivative from the declared partials
+            args = [self.lower_expr(a) for a in node.args]
+            value = self.inline(ref.function, args, node)   # its partial is 0: the body gets no adjoint
+            return self.apply(ref.primitive, tuple(args) + (value,), target)
         if isinstance(ref, MarkerRef):
             return self.lower_marker(ref.name, node, target)
         if isinstance(ref, PrimitiveRef):

@@ -52,6 +52,13 @@ class UserFunctionRef:
 
 
 @dataclass(frozen=True)
+class CustomRef:
+    """A user function with a declared derivative (`@custom_derivative`)."""
+    primitive: str
+    function: object      # UserFunctionRef of its body, which computes the value
+
+
+@dataclass(frozen=True)
 class ConstantRef:
     value: object
 
@@ -136,7 +143,8 @@ def classify_object(obj):
         return MarkerRef(marker)
     custom = getattr(obj, "__autodiff_primitive__", None)
     if custom:
-        return PrimitiveRef(custom)
+        return CustomRef(custom, UserFunctionRef(f"{obj.__code__.co_filename}:{obj.__qualname__}",
+                                                 lambda obj=obj: source_of_function(obj)))
     prim = _primitive_for(obj)
     if prim:
         return PrimitiveRef(prim)

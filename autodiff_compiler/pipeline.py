@@ -28,6 +28,7 @@ class State:
     wrt: list
     simplify: bool = True
     with_value: bool = True
+    intermediates: tuple = ()
     primal: object = None
     sources: dict = field(default_factory=dict)
     adjoint: object = None
@@ -73,7 +74,7 @@ def _a(t) -> str:
 
 
 def _reverse(state: State) -> State:
-    state.adjoint = reverse(state.primal, state.wrt, state.with_value)
+    state.adjoint = reverse(state.primal, state.wrt, state.with_value, state.intermediates)
     return state
 
 
@@ -112,5 +113,5 @@ def run_until(state: State, last: str | None = None) -> State:
 
 
 def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
-           with_value: bool = True) -> State:
-    return run_until(State(source, param_types, list(wrt), simplify, with_value))
+           with_value: bool = True, intermediates: tuple = ()) -> State:
+    return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates)))

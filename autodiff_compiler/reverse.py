@@ -25,7 +25,7 @@ from collections import Counter
 
 from . import ir
 from .analyse import activity, infer_types, type_of_operand
-from .errors import AutodiffError, NoDerivativeRuleError
+from .errors import ArgumentError, AutodiffError, NoDerivativeRuleError
 from .ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from .lower import Names
 from .rules import ARG_NAMES, BINARY_OPERATORS, COMPARISONS, PRIMITIVES
@@ -102,6 +102,7 @@ class Reverse:
         self.tapes: dict[str, str] = {}
         self.trips: dict[int, str] = {}
         self.loop_depth = 0
+        self.intermediates: dict = {}
         self.count_assignments()
         self.find_first_definitions()
         self.find_recorded()
@@ -373,6 +374,9 @@ class Reverse:
                     from .arrays import unbroadcast
                     contribution = unbroadcast(self, contribution, arg, stmt, make)
                     contributions.append((arg.name, contribution))
+        if stmt.target in self.intermediates:
+            # retain_grad: the adjoint of this value is complete here, before it is reset
+            out.append(Assign(self.intermediates[stmt.target], "copy", (out_bar,), stmt.loc))
         # a contribution that is the target's adjoint itself must be read before that is reset
         contributions = [(name, make.apply("copy", (c,)) if c == out_bar else c) for name, c in contributions]
         # the target is overwritten here: the adjoint of its earlier value starts from zero
@@ -482,6 +486,12 @@ class Reverse:
         body = ([Comment("forward sweep")] + forward + [Comment("reverse sweep")] + inits + seeds
                 + reverse_body)
         grads = tuple(Var(self.adjoint_of(name)) for name in self.wrt)
+        captured = []
+        for name, capture in self.intermediates.items():
+            if name not in self.active:    # the result does not depend on it through wrt
+                inits.append(Assign(capture, "copy", (Const(0.0),)))
+            captured.append(Var(capture))
+        grads += tuple(captured)
         returns = ((self.results[0],) if with_value else ()) + grads
         suffix = "value_and_grad" if with_value else "grad"
         adjoint = ir.Function(f"{self.primal.name}_{suffix}", list(self.primal.params), {}, body, None,
@@ -499,9 +509,19 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     return types
 
 
-def reverse(function: ir.Function, wrt: list[str], with_value: bool = True) -> ir.Function:
+def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
+            intermediates: tuple = ()) -> ir.Function:
     for name in wrt:
         t = function.types.get(name)
         if t is None or not t.is_float:
             raise AutodiffError(f"cannot differentiate with respect to {name!r} of type {t}")
-    return Reverse(function, wrt).build(with_value)
+    for name in intermediates:
+        definitions = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.target == name]
+        if len(definitions) != 1 or not function.types.get(name, ir.INT).is_float:
+            raise ArgumentError(
+                f"intermediate {name!r} of {function.name} must be a float variable assigned exactly once "
+                f"(found {len(definitions)} assignment(s))",
+                hint="give the value you want the gradient of its own name: 'y = ...' once")
+    builder = Reverse(function, wrt)
+    builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
+    return builder.build(with_value)

@@ -42,14 +42,15 @@ class Instantiate:
         self.emit = emit
         self.loc = loc
         self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
-                         ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare}
+                         ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
+                         ast.IfExp: self.ifexp}
 
     def __call__(self, tree: ast.expr, bindings: dict):
         self.bindings = bindings
         return self.dispatch[type(tree)](tree)
 
     def apply(self, prim: str, args: tuple, params: tuple = ()):
-        if all(isinstance(a, Const) for a in args) and prim in ("add", "sub", "mul", "neg", "pow", "div"):
+        if all(isinstance(a, Const) for a in args) and prim in ("add", "sub", "mul", "neg", "pow", "div", "eq", "ne"):
             try:
                 return Const(PRIMITIVES[prim].evaluate(*(a.value for a in args)))
             except (ArithmeticError, ValueError):
@@ -79,6 +80,23 @@ class Instantiate:
         params = tuple((kw.arg, ast.literal_eval(kw.value) if not isinstance(kw.value, ast.Name)
                         else self.bindings.get(kw.value.id)) for kw in node.keywords)
         return self.apply(node.func.id, args, params)
+
+    def ifexp(self, node):
+        """`a if c else b`: resolved now when `c` is a constant, else a branch in the adjoint."""
+        cond = self(node.test, self.bindings)
+        if isinstance(cond, Const):
+            return self(node.body if cond.value else node.orelse, self.bindings)
+        result = self.names.temp()
+        emit, branches = self.emit, []
+        for branch in (node.body, node.orelse):
+            block: list = []
+            self.emit = block.append
+            value = self(branch, self.bindings)
+            block.append(Assign(result, "copy", (value,), self.loc))
+            branches.append(block)
+        self.emit = emit
+        self.emit(If(cond, branches[0], branches[1], self.loc))
+        return Var(result)
 
     def compare(self, node):
         return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),

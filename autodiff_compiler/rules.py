@@ -104,7 +104,7 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
-_define("pow", 2, ("y * x ** (y - 1)", "out * log(x)"), scalar="**", array="**", sympy="x ** y",
+_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "out * log(x)"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))

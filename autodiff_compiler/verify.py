@@ -53,7 +53,7 @@ import sympy
 from . import ir
 from .errors import ArgumentError, VerificationError
 from .ir import (Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While)
-from .rules import PRIMITIVES
+from .rules import PRIMITIVES, USER_FUNCTIONS
 
 DIGITS = 50                 # working precision of the numerical comparison
 REL_TOL = 1e-25
@@ -66,6 +66,7 @@ SEED = 20240605
 EXACT_MAX_OPS = 150         # simplify() only below this many operations per side
 EXACT_MAX_NODES = 1500      # ... and this many tree nodes (count_ops is exponential on DAGs)
 EXACT_SECONDS = 3.0         # time guard for simplify()
+EXACT_MAX_ELEMENTS = 16     # arrays with more elements are compared numerically only
 SYMPY_DIFF_MAX_NODES = 4000  # above this, differentiate node by node over the DAG
 MAX_LOOP_TRIPS = 200_000
 
@@ -281,50 +282,27 @@ def apply_scalar(prim, args: list) -> SV:
     return SV(expr, num)
 
 
-_OPERATORS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "**": np.power,
-              "@": np.matmul, "%": np.mod, "//": np.floor_divide}
-
-
-def _numpy_function(prim_name: str):
-    prim = PRIMITIVES.get(prim_name)
-    spelling = prim.array if prim is not None else f"np.{prim_name}"
-    if spelling in _OPERATORS:
-        return _OPERATORS[spelling]
-    if spelling and spelling.startswith("np.") and "{" not in spelling:
-        fn = getattr(np, spelling[3:], None)
-        if callable(fn):
-            return fn
-    return None
+# Result kinds of elementwise primitives (applied element by element on arrays).
+_ELEMENTWISE = {"float", "join", "bool", "int", "first", "pow", "where"}
 
 
 def apply(prim_name: str, args: list, params: tuple = ()) -> SV:
+    """Apply a primitive to SVs: scalars through `apply_scalar`, elementwise primitives element by
+    element, everything else (reductions, dot, shapes, array creation) by evaluating the printer's
+    own spelling of the primitive on arrays of `Dual` numbers."""
     prim = PRIMITIVES.get(prim_name)
+    if prim is None:
+        raise Unsupported(f"primitive {prim_name!r} is not in the rule table")
     arrays = any(a.is_array for a in args)
-    if prim is not None and not arrays and not params:
-        return apply_scalar(prim, args)
-    if prim is not None and (prim.sympy is not None or prim.nondiff) and prim.vjp is None and not params:
-        return _elementwise(prim, args)
-    fn = _numpy_function(prim_name)
-    if fn is None:
-        raise Unsupported(f"primitive {prim_name!r} (on {'arrays' if arrays else 'scalars'}) "
-                          "has no SymPy form the verifier can apply")
-    kwargs = dict(params)
-    try:
-        num = fn(*[a.num for a in args], **kwargs)
-    except (ZeroDivisionError, ValueError, FloatingPointError) as exc:
-        raise Undefined(f"{prim_name}: {exc}") from None
-    try:
-        expr = fn(*[a.expr if a.is_array else a.expr for a in args], **kwargs)
-    except Exception as exc:  # numpy on object arrays of SymPy expressions
-        raise Unsupported(f"primitive {prim_name!r} cannot be applied to SymPy expressions ({exc})") from None
-    if isinstance(num, np.ndarray) and num.ndim > 0:
-        expr = np.asarray(expr, dtype=object)
-        expr = np.vectorize(sympy.sympify, otypes=[object])(expr) if expr.size else expr
-        return SV(expr, num)
-    num = _numeric_result(num.item() if isinstance(num, np.ndarray) else num)
-    if isinstance(expr, np.ndarray):
-        expr = expr.item()
-    return SV(sympy.sympify(expr), num)
+    if prim.evaluate is not None and not params:
+        if not arrays:
+            return apply_scalar(prim, args)
+        if prim.result in _ELEMENTWISE:
+            try:
+                return _elementwise(prim, args)
+            except (AttributeError, TypeError):      # an evaluate written for whole arrays (x.copy())
+                pass
+    return _by_spelling(prim, args, params)
 
 
 def _elementwise(prim, args: list) -> SV:
@@ -343,7 +321,214 @@ def _elementwise(prim, args: list) -> SV:
         out = apply_scalar(prim, element_args)
         exprs[index] = out.expr
         nums.append(out.num)
-    return SV(exprs, np.array(nums).reshape(shape))
+    return SV(exprs, _number_array(nums, shape))
+
+
+def _number_array(nums: list, shape) -> np.ndarray:
+    if nums and all(isinstance(n, (bool, np.bool_)) for n in nums):
+        return np.array(nums, dtype=bool).reshape(shape)
+    if nums and all(isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) for n in nums):
+        return np.array(nums, dtype=np.int64).reshape(shape)
+    return np.array(nums, dtype=float).reshape(shape)
+
+
+class Dual:
+    """A float that carries its SymPy expression: arithmetic applies the rule table's primitives,
+    comparisons compare the numbers.  NumPy functions on object arrays of Duals then compute
+    values and expressions together (np.sum, np.dot, np.max, reshapes, ...)."""
+    __slots__ = ("expr", "num")
+
+    def __init__(self, expr, num):
+        self.expr = expr
+        self.num = num
+
+    @staticmethod
+    def of(value) -> SV:
+        if isinstance(value, Dual):
+            return SV(value.expr, value.num)
+        if isinstance(value, np.generic):
+            value = value.item()
+        return SV(exact(value), value)
+
+    def _apply(self, name, *others, reverse=False):
+        operands = [Dual.of(self)] + [Dual.of(o) for o in others]
+        if reverse:
+            operands.reverse()
+        out = apply_scalar(PRIMITIVES[name], operands)
+        return Dual(out.expr, out.num) if not PRIMITIVES[name].nondiff else out.num
+
+    def __add__(self, o): return self._apply("add", o)
+    def __radd__(self, o): return self._apply("add", o, reverse=True)
+    def __sub__(self, o): return self._apply("sub", o)
+    def __rsub__(self, o): return self._apply("sub", o, reverse=True)
+    def __mul__(self, o): return self._apply("mul", o)
+    def __rmul__(self, o): return self._apply("mul", o, reverse=True)
+    def __truediv__(self, o): return self._apply("div", o)
+    def __rtruediv__(self, o): return self._apply("div", o, reverse=True)
+    def __pow__(self, o): return self._apply("pow", o)
+    def __rpow__(self, o): return self._apply("pow", o, reverse=True)
+    def __mod__(self, o): return self._apply("mod", o)
+    def __rmod__(self, o): return self._apply("mod", o, reverse=True)
+    def __floordiv__(self, o): return self._apply("floordiv", o)
+    def __rfloordiv__(self, o): return self._apply("floordiv", o, reverse=True)
+    def __neg__(self): return self._apply("neg")
+    def __pos__(self): return self
+    def __abs__(self): return self._apply("abs")
+    def __lt__(self, o): return self.num < _number(o)
+    def __le__(self, o): return self.num <= _number(o)
+    def __gt__(self, o): return self.num > _number(o)
+    def __ge__(self, o): return self.num >= _number(o)
+    def __eq__(self, o): return self.num == _number(o)
+    def __ne__(self, o): return self.num != _number(o)
+    __hash__ = object.__hash__
+    def __float__(self): return float(self.num)
+    def __bool__(self): return bool(self.num)
+
+    def __getattr__(self, name):
+        # NumPy ufuncs on object arrays call the method of the same name (np.sin -> x.sin())
+        if name.startswith("_"):
+            raise AttributeError(name)
+        prim = USER_FUNCTIONS.get(("numpy", name))
+        if prim is None:
+            raise AttributeError(name)
+        return lambda *others: self._apply(prim, *others)
+
+    def __repr__(self) -> str:
+        return f"Dual({self.expr}, {self.num})"
+
+
+def _number(value):
+    return value.num if isinstance(value, Dual) else value
+
+
+def to_dual(value: SV):
+    """An SV as NumPy sees it in the spelling evaluator: floats as Duals, ints/bools as numbers."""
+    if value.is_array:
+        if value.num.dtype.kind != "f":
+            return value.num
+        out = np.empty(value.num.shape, dtype=object)
+        for index in np.ndindex(*value.num.shape):
+            out[index] = Dual(value.expr[index], value.num[index].item())
+        return out
+    if isinstance(value.num, float):
+        return Dual(value.expr, value.num)
+    return value.num
+
+
+def from_dual(result) -> SV:
+    if isinstance(result, np.ndarray) and result.ndim > 0:
+        exprs = np.empty(result.shape, dtype=object)
+        nums = []
+        for index in np.ndindex(*result.shape):
+            element = result[index]
+            if isinstance(element, Dual):
+                exprs[index], n = element.expr, element.num
+            else:
+                n = element.item() if isinstance(element, np.generic) else element
+                exprs[index] = exact(n)
+            nums.append(n)
+        return SV(exprs, _number_array(nums, result.shape))
+    if isinstance(result, np.ndarray):
+        result = result.item() if result.dtype != object else result[()]
+    if isinstance(result, Dual):
+        return SV(result.expr, result.num)
+    if isinstance(result, np.generic):
+        result = result.item()
+    if isinstance(result, tuple):       # a shape
+        raise Unsupported("a tuple-valued primitive")
+    return SV(exact(result), result)
+
+
+def _dual_filled(shape, value, dtype=None):
+    if dtype is not None and np.dtype(dtype).kind in "biu":
+        return np.full(shape, value, dtype=dtype)
+    out = np.empty(shape, dtype=object)
+    for index in np.ndindex(*np.shape(out)):
+        out[index] = Dual(sympy.Integer(value), float(value))
+    return out
+
+
+def _like(value, fill, dtype=None):
+    if dtype is None and isinstance(value, np.ndarray) and value.dtype.kind in "biu":
+        dtype = value.dtype
+    return _dual_filled(np.shape(value), fill, dtype)
+
+
+class _DualNumPy:
+    """`np` for the spelling evaluator: array creation gives arrays of Duals."""
+
+    zeros = staticmethod(lambda shape, dtype=None: _dual_filled(shape, 0, dtype))
+    ones = staticmethod(lambda shape, dtype=None: _dual_filled(shape, 1, dtype))
+    empty = staticmethod(lambda shape, dtype=None: _dual_filled(shape, 0, dtype))
+    zeros_like = staticmethod(lambda a, dtype=None: _like(a, 0, dtype))
+    ones_like = staticmethod(lambda a, dtype=None: _like(a, 1, dtype))
+    empty_like = staticmethod(lambda a, dtype=None: _like(a, 0, dtype))
+
+    @staticmethod
+    def full(shape, fill, dtype=None):
+        out = np.empty(shape, dtype=object)
+        for index in np.ndindex(*np.shape(out)):
+            out[index] = fill
+        return out
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+_DUAL_NUMPY = _DualNumPy()
+_SPELLING_NAMESPACE: dict = {}
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "%": "mod", "//": "floordiv",
+           "@": "matmul", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
+           "&": "and_", "|": "or_"}
+
+
+def _spelling_namespace() -> dict:
+    if not _SPELLING_NAMESPACE:
+        import inspect
+        from . import runtime
+        namespace = {"np": _DUAL_NUMPY, "numpy": _DUAL_NUMPY, "math": math, "__name__": "verify_runtime"}
+        exec(compile(inspect.getsource(runtime), "<runtime helpers>", "exec"), namespace)
+        namespace["np"] = _DUAL_NUMPY
+        _SPELLING_NAMESPACE.update(namespace)
+    return _SPELLING_NAMESPACE
+
+
+def _by_spelling(prim, args: list, params: tuple) -> SV:
+    import operator
+    arrays = any(a.is_array for a in args)
+    symbol = prim.array if arrays and prim.array is not None else prim.scalar
+    if symbol is None:
+        symbol = prim.array or prim.name
+    values = [to_dual(a) for a in args]
+    keywords = dict(params)
+    try:
+        with np.errstate(all="raise"):
+            if "{" in symbol:
+                names = [f"_a{i}" for i in range(len(values))]
+                local = dict(zip(names, values))
+                local.update({f"_k_{k}": v for k, v in keywords.items()})
+                code = symbol.format(*names, rest=", ".join(names[1:]), **{k: f"_k_{k}" for k in keywords})
+                result = eval(code, _spelling_namespace(), local)
+            elif symbol == "":
+                result = values[0]
+            elif symbol in ("not", "~"):
+                result = np.logical_not(values[0]) if arrays else not values[0]
+            elif symbol == "-" and len(values) == 1:
+                result = -values[0]
+            elif symbol in _BINARY and len(values) == 2:
+                result = getattr(operator, _BINARY[symbol])(values[0], values[1])
+            else:
+                result = eval(symbol, _spelling_namespace())(*values, **keywords)
+    except (ZeroDivisionError, FloatingPointError) as exc:
+        raise Undefined(f"{prim.name}: {exc}") from None
+    except Undefined:
+        raise
+    except Unsupported:
+        raise
+    except Exception as exc:
+        raise Unsupported(f"primitive {prim.name!r} ({symbol}) on these operands: {type(exc).__name__}: {exc}") \
+            from None
+    return from_dual(result)
 
 
 # ------------------------------------------------------------------ executor
@@ -363,6 +548,10 @@ class Executor:
         if isinstance(op, Const):
             return const_value(op.value)
         raise Unsupported(f"operand {op!r}")
+
+    def params(self, params: tuple) -> tuple:
+        """Static keyword data, operands read as their numbers."""
+        return tuple((k, self.operand(v).num if isinstance(v, (Var, Const)) else v) for k, v in params)
 
     def index(self, index: tuple):
         out = []
@@ -396,7 +585,7 @@ class Executor:
             if stmt.prim == "copy" and len(args) == 1 and not stmt.params:
                 env[stmt.target] = args[0]       # arrays alias, as in Python
                 return
-            env[stmt.target] = apply(stmt.prim, args, stmt.params)
+            env[stmt.target] = apply(stmt.prim, args, self.params(stmt.params))
         elif isinstance(stmt, Store):
             target = env.get(stmt.array)
             if target is None or not target.is_array:
@@ -762,8 +951,8 @@ def compare_expressions(derived, reference, points: list[dict], rel_tol: float =
     derived_list, reference_list = _as_list(derived), _as_list(reference)
     if len(derived_list) != len(reference_list):
         return None, math.inf, None
-    exact_ok = True
-    for g, d in zip(derived_list, reference_list):
+    exact_ok = len(derived_list) <= EXACT_MAX_ELEMENTS
+    for g, d in (zip(derived_list, reference_list) if exact_ok else ()):
         diff = simplified_difference(g, d)
         if diff is None or diff != 0:
             exact_ok = False
@@ -793,6 +982,9 @@ def compare_expressions(derived, reference, points: list[dict], rel_tol: float =
 
 def short(expr, limit: int = 400) -> str:
     """`str(expr)` when it is short, else a summary (printing large DAGs is exponential)."""
+    if isinstance(expr, np.ndarray) and expr.ndim > 1:
+        text = "[" + ", ".join(short(row, limit) for row in expr) + "]"
+        return text if len(text) <= limit * 2 else f"<array of {expr.size} expressions>"
     if isinstance(expr, np.ndarray):
         parts = [short(e, limit) for e in expr.flat]
         text = "[" + ", ".join(parts) + "]"
@@ -898,8 +1090,8 @@ class VerificationReport:
 
 def _show_arg(value) -> str:
     if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=6, threshold=8)
-        return text if len(text) < 60 else f"<array {value.shape}>"
+        text = " ".join(np.array2string(value, precision=6, threshold=8).split())
+        return text if len(text) < 60 else f"<array of shape {value.shape}>"
     return repr(value)
 
 

@@ -1,0 +1,141 @@
+"""Array-valued functions for test_arrays.py (module-level so their source can be read)."""
+import numpy as np
+
+
+def mean_sq(x):
+    return np.mean(x ** 2)
+
+
+def sum_poly(x):
+    return np.sum(x ** 2 + 3 * x + 1)
+
+
+def linreg(w, b, x, y):
+    return np.mean((w * x + b - y) ** 2)
+
+
+def logreg(w, b, x, y):
+    p = 1 / (1 + np.exp(-(w * x + b)))
+    return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def rosen_vec(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def rosen_loop(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s = s + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
+    return s
+
+
+def softmax_xent(z, k):
+    m = np.max(z)
+    return -(z[k] - m - np.log(np.sum(np.exp(z - m))))
+
+
+def logsumexp(z):
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
+
+
+def mlp(W1, b1, w2, x):
+    return np.dot(w2, np.tanh(W1 @ x + b1))
+
+
+def least_squares(A, x, b):
+    r = A @ x - b
+    return 0.5 * np.dot(r, r)
+
+
+def rnn(W, U, h0, xs):
+    h = h0.copy()
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + U @ xs[t])
+    return np.sum(h)
+
+
+def sum_axis0_sq(A):
+    s = np.sum(A, axis=0)
+    return np.sum(s ** 2)
+
+
+def sum_axis1_sq(A):
+    s = np.sum(A, axis=1)
+    return np.sum(s ** 2)
+
+
+def sum_axis1_keepdims(A):
+    s = np.sum(A, axis=1, keepdims=True)
+    return np.sum((A * s) ** 2)
+
+
+def method_sum(x):
+    y = x * x
+    return y.sum()
+
+
+def method_mean(x):
+    y = x * x
+    return y.mean()
+
+
+def max_of(x):
+    return np.max(x) * 2.0
+
+
+def bcast_row(A, b):
+    return np.sum((A + b) ** 2)
+
+
+def bcast_col(A, c):
+    return np.sum((A * c) ** 2)
+
+
+def transpose_use(A, v):
+    return np.sum((A.T @ v) ** 2)
+
+
+def outer_use(u, v):
+    return np.sum(np.outer(u, v) ** 2)
+
+
+def read_index(x, i):
+    return x[i] * x[-1]
+
+
+def read_2d(A, i, j):
+    return A[i, j] * np.sum(A[:, j]) + np.sum(A[i, :] ** 2)
+
+
+def read_stride(x):
+    return np.sum(x[::2] ** 3)
+
+
+def write_loop(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] = x[i] * x[i]
+    return np.sum(y * x)
+
+
+def write_augassign(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] += 2.0 * x[i]
+        y[i] += x[i] * x[i]
+    return np.sum(y)
+
+
+def plain_sumsq(A):
+    return np.sum(A * A)
+
+
+def writes_param(x):
+    x[0] = 1.0
+    return np.sum(x)
+
+
+def int_data(w, x):
+    return np.sum(w * x)

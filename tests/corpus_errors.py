@@ -1,0 +1,142 @@
+"""Functions the compiler must reject, each with a clear error (test_errors.py).
+
+This module is imported (so each function is valid Python), never
+differentiated successfully.
+"""
+import math
+
+import numpy as np
+
+COUNTER = 0
+COEFFS = [1.0, 2.0, 3.0]
+special = math.gamma
+
+
+def bad_class(x):
+    y = x * 2.0
+    class Local:
+        pass
+    return y
+
+
+def bad_lambda(x):
+    sq = lambda t: t * t
+    return sq(x)
+
+
+def bad_try(x):
+    try:
+        y = math.log(x)
+    except ValueError:
+        y = 0.0
+    return y
+
+
+def bad_with(x):
+    with open("/dev/null") as fh:
+        y = x * 2.0
+    return y
+
+
+def bad_listcomp(x):
+    terms = [x * i for i in range(3)]
+    return x
+
+
+def bad_string(x):
+    label = "x = " + str(x)
+    return x * 2.0
+
+
+def bad_print(x):
+    y = x * x
+    print(y)
+    return y
+
+
+def bad_global(x):
+    global COUNTER
+    return x * 2.0
+
+
+def bad_nonlocal(x):
+    total = x
+    def add(t):
+        nonlocal total
+        total = total + t
+    add(1.0)
+    return total
+
+
+def bad_yield(x):
+    yield x * 2.0
+
+
+def bad_for_list(x):
+    s = x
+    for c in COEFFS:
+        s = s * x + c
+    return s
+
+
+def bad_while_else(x):
+    while x > 1.0:
+        x = x * 0.5
+    else:
+        x = x + 1.0
+    return x
+
+
+def bad_import_inside(x):
+    import cmath
+    return x * 2.0
+
+
+def no_rule_gamma(x):
+    y = x * 2.0
+    return math.gamma(y)
+
+
+def no_rule_alias(x):
+    return special(x) + x
+
+
+def no_rule_numpy(x):
+    y = np.i0(x)
+    return y * x
+
+
+def recursive(x, n):
+    if n <= 0:
+        return x
+    return x * recursive(x, n - 1)
+
+
+def ping(x, n):
+    if n <= 0:
+        return x
+    return pong(x * 2.0, n - 1)
+
+
+def pong(x, n):
+    return ping(x + 1.0, n)
+
+
+def two_params(x, y):
+    return x * y + math.sin(x)
+
+
+def with_int(x, n):
+    s = x
+    for i in range(n):
+        s = s * x
+    return s
+
+
+def star_args(*xs):
+    return xs[0] * 2.0
+
+
+def undefined_name(x):
+    y = x * 2.0
+    return undefined_function(y)  # noqa: F821

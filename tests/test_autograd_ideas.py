@@ -1,0 +1,107 @@
+"""stop_gradient / no_grad, intermediates, accumulation into out= buffers, custom_derivative (+ verify)."""
+import math
+
+import numpy as np
+import pytest
+
+import corpus_autograd as C
+from autodiff_compiler import AutodiffError, VerificationError, grad, value_and_grad
+
+JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+POINTS = [0.5, 2.0, -1.3]
+
+
+@JIT
+@pytest.mark.parametrize("x", POINTS)
+def test_stop_gradient(jit, x):
+    assert C.with_stop(x) == x ** 3
+    g = grad(C.with_stop, jit=jit)
+    assert g(x) == pytest.approx(x * x, rel=1e-12)  # only the outer factor x is differentiated
+    assert grad(C.all_stopped, jit=jit)(x) == 0.0
+
+
+@JIT
+@pytest.mark.parametrize("x", POINTS)
+def test_no_grad(jit, x):
+    assert C.with_nograd(x) == x ** 3
+    g = grad(C.with_nograd, jit=jit)
+    assert g(x) == pytest.approx(x * x, rel=1e-12)
+    v, d = value_and_grad(C.with_nograd, jit=jit)(x)
+    assert v == pytest.approx(x ** 3, rel=1e-12) and d == pytest.approx(x * x, rel=1e-12)
+
+
+@JIT
+@pytest.mark.parametrize("x", [2.0, -0.5, 3.0])
+def test_intermediates(jit, x):
+    g = grad(C.chain, jit=jit, intermediates=("y",))
+    dx, inter = g(x)
+    assert dx == pytest.approx(8 * x, rel=1e-12)
+    assert inter["y"] == pytest.approx(4.0, rel=1e-12)
+    if x == 2.0:
+        assert dx == pytest.approx(16.0)
+
+
+@JIT
+def test_accumulate(jit):
+    g = grad(C.square, jit=jit, accumulate=True)
+    buf = np.zeros(())
+    for expected in (2.0, 4.0, 6.0):
+        g(1.0, out=buf)
+        assert float(buf) == pytest.approx(expected)
+    buf[...] = 0
+    g(1.0, out=buf)
+    assert float(buf) == pytest.approx(2.0)
+    g(3.0, out=buf)
+    assert float(buf) == pytest.approx(8.0)
+
+
+@JIT
+def test_out_overwrites(jit):
+    g = grad(C.square, jit=jit)
+    buf = np.full((), 100.0)
+    for x in (1.0, 2.5, -4.0):
+        g(x, out=buf)
+        assert float(buf) == pytest.approx(2 * x)
+
+
+@JIT
+def test_out_overwrites_array(jit):
+    import corpus_arrays as A
+    g = grad(A.sum_poly, jit=jit)
+    buf = np.full(3, 7.0)
+    g(np.array([1.0, 2.0, 3.0]), out=buf)
+    np.testing.assert_allclose(buf, [5.0, 7.0, 9.0])
+    ga = grad(A.sum_poly, jit=jit, accumulate=True)
+    ga(np.array([1.0, 2.0, 3.0]), out=buf)
+    np.testing.assert_allclose(buf, [10.0, 14.0, 18.0])
+
+
+@JIT
+@pytest.mark.parametrize("w,x,y", [(0.3, 1.5, 1.0), (-1.2, 0.7, 0.0), (2.0, -0.4, 1.0)])
+def test_custom_sigmoid(jit, w, x, y):
+    assert C.my_sigmoid(0.3) == C.plain_sigmoid(0.3)
+    gp = grad(C.loss_plain, wrt="w", jit=jit)(w, x, y)
+    gc = grad(C.loss_custom, wrt="w", jit=jit)(w, x, y)
+    p = 1 / (1 + math.exp(-w * x))
+    ref = 2 * (p - y) * p * (1 - p) * x
+    assert gp == pytest.approx(ref, rel=1e-9, abs=1e-14)
+    assert gc == pytest.approx(ref, rel=1e-9, abs=1e-14)
+
+
+def test_custom_sigmoid_verifies():
+    g = grad(C.loss_custom, wrt="w", jit=False, verify=True)
+    assert g(0.3, 1.5, 1.0) == pytest.approx(grad(C.loss_plain, wrt="w", jit=False)(0.3, 1.5, 1.0), rel=1e-9)
+
+
+@JIT
+def test_wrong_custom_rule_caught_by_verify(jit):
+    with pytest.raises(AutodiffError) as info:
+        g = grad(C.uses_bad, jit=jit, verify=True)
+        g(2.0)
+    assert isinstance(info.value, VerificationError), type(info.value)
+
+
+@JIT
+def test_wrong_custom_rule_used_without_verify(jit):
+    # without verify the declared (wrong) rule is used as is: d/dx (x*x + x) reported as 3x + 1
+    assert grad(C.uses_bad, jit=jit)(2.0) == pytest.approx(7.0)

@@ -1,0 +1,259 @@
+"""Bad inputs give a clear AutodiffError subclass naming file, line and construct.
+
+The functions live in corpus_errors.py.  The error may be raised when `grad`
+is called or on the first call of the gradient (the compiler specialises per
+argument signature), so both happen inside `pytest.raises`.  We assert on type
+and message content, never on exact wording.
+"""
+import inspect
+import math
+import os
+import re
+
+import numpy as np
+import pytest
+
+import corpus_errors as E
+from autodiff_compiler import AutodiffError, grad, value_and_grad
+from autodiff_compiler.errors import (ArgumentError, NoDerivativeRuleError, NonFiniteInputError,
+                                      RecursionNotSupportedError, SourceNotFoundError,
+                                      UnsupportedSyntaxError, VerificationError)
+
+CORPUS_FILE = os.path.basename(E.__file__)
+
+
+def lines_of(func, *snippets):
+    """Absolute line numbers (in the function's file) of the lines containing any snippet."""
+    lines, start = inspect.getsourcelines(func)
+    found = {start + k for k, text in enumerate(lines) for s in snippets if s in text}
+    assert found, f"test bug: none of {snippets} in {func.__name__}"
+    return found
+
+
+def raise_from(func, args, **kw):
+    with pytest.raises(AutodiffError) as info:
+        grad(func, **kw)(*args)
+    return info.value
+
+
+def check_located(err, func, snippets, words):
+    """err names the corpus file, one of the lines with a snippet, a construct word, and a hint."""
+    text = str(err)
+    expected_lines = lines_of(func, *snippets)
+    assert err.filename is not None and os.path.basename(err.filename) == CORPUS_FILE, (err.filename, text)
+    assert err.line in expected_lines, f"line {err.line}, expected one of {sorted(expected_lines)}:\n{text}"
+    assert re.search(rf"{re.escape(CORPUS_FILE)}:{err.line}:\d+", text), f"no FILE:LINE:COL in:\n{text}"
+    source_line = inspect.getsourcelines(func)[0][err.line - inspect.getsourcelines(func)[1]].strip()
+    assert source_line in text, f"offending line {source_line!r} not shown in:\n{text}"
+    construct = (err.construct or "").lower()
+    assert any(w in construct for w in words), f"construct {err.construct!r} should mention one of {words}"
+    assert any(w in text.lower() for w in words), f"message should mention one of {words}:\n{text}"
+    assert err.hint, f"no hint:\n{text}"
+    assert "hint" in text.lower(), f"hint not rendered:\n{text}"
+
+
+# ------------------------------------------------------------------ unsupported syntax
+
+SYNTAX_CASES = [
+    # (function, args, snippets of acceptable lines, construct words, acceptable error types)
+    ("class", E.bad_class, (1.0,), ("class Local",), ("class",), (UnsupportedSyntaxError,)),
+    ("lambda", E.bad_lambda, (1.0,), ("lambda t",), ("lambda",), (UnsupportedSyntaxError,)),
+    ("try", E.bad_try, (2.0,), ("try:", "except ValueError"), ("try", "except"), (UnsupportedSyntaxError,)),
+    ("with", E.bad_with, (1.0,), ("with open",), ("with",), (UnsupportedSyntaxError,)),
+    ("listcomp", E.bad_listcomp, (1.0,), ("for i in range(3)]",), ("comprehension",),
+     (UnsupportedSyntaxError,)),
+    ("string", E.bad_string, (1.0,), ('label = "x = "',), ("str",),
+     (UnsupportedSyntaxError, NoDerivativeRuleError)),
+    ("print", E.bad_print, (1.0,), ("print(y)",), ("print",), (UnsupportedSyntaxError, NoDerivativeRuleError)),
+    ("global", E.bad_global, (1.0,), ("global COUNTER",), ("global",), (UnsupportedSyntaxError,)),
+    ("nonlocal", E.bad_nonlocal, (1.0,), ("def add(t)", "nonlocal total"), ("nonlocal", "def", "function"),
+     (UnsupportedSyntaxError,)),
+    ("yield", E.bad_yield, (1.0,), ("yield x",), ("yield",), (UnsupportedSyntaxError,)),
+    ("for_over_list", E.bad_for_list, (1.0,), ("for c in COEFFS",), ("for",), (UnsupportedSyntaxError,)),
+    ("while_else", E.bad_while_else, (2.0,), ("while x > 1.0", "else:"), ("while", "else"),
+     (UnsupportedSyntaxError,)),
+    ("star_args", E.star_args, (1.0,), ("def star_args",), ("*", "star", "var", "args"),
+     (UnsupportedSyntaxError,)),
+    ("import_inside", E.bad_import_inside, (1.0,), ("import cmath",), ("import",), (UnsupportedSyntaxError,)),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("name,func,args,snippets,words,types", SYNTAX_CASES, ids=[c[0] for c in SYNTAX_CASES])
+def test_unsupported_syntax(name, func, args, snippets, words, types, jit):
+    err = raise_from(func, args, jit=jit)
+    assert isinstance(err, types), f"{type(err).__name__}: {err}"
+    check_located(err, func, snippets, words)
+
+
+def test_unsupported_syntax_also_from_value_and_grad():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        value_and_grad(E.bad_try)(2.0)
+    check_located(info.value, E.bad_try, ("try:", "except ValueError"), ("try", "except"))
+
+
+# ------------------------------------------------------------------ calls without a derivative rule
+
+@pytest.mark.parametrize("func,snippet,names", [
+    (E.no_rule_gamma, "math.gamma(y)", ("gamma",)),
+    (E.no_rule_alias, "special(x)", ("special", "gamma")),
+    (E.no_rule_numpy, "np.i0(x)", ("i0",)),
+], ids=["math.gamma", "module_alias_of_gamma", "np.i0"])
+def test_no_derivative_rule(func, snippet, names):
+    err = raise_from(func, (1.5,))
+    assert isinstance(err, NoDerivativeRuleError), f"{type(err).__name__}: {err}"
+    check_located(err, func, (snippet,), names)
+
+
+def test_undefined_name():
+    err = raise_from(E.undefined_name, (1.5,))
+    assert "undefined_function" in str(err), str(err)
+    assert os.path.basename(err.filename or "") == CORPUS_FILE, str(err)
+    assert err.line in lines_of(E.undefined_name, "undefined_function(y)"), str(err)
+    assert f"{CORPUS_FILE}:{err.line}:" in str(err)
+
+
+# ------------------------------------------------------------------ recursion
+
+def test_direct_recursion():
+    err = raise_from(E.recursive, (1.5, 3))
+    assert isinstance(err, RecursionNotSupportedError), f"{type(err).__name__}: {err}"
+    assert "recursive" in str(err)
+    assert os.path.basename(err.filename or "") == CORPUS_FILE, str(err)
+    assert err.line in lines_of(E.recursive, "recursive(x, n - 1)", "def recursive"), str(err)
+    assert f"{CORPUS_FILE}:{err.line}:" in str(err)
+
+
+def test_mutual_recursion():
+    err = raise_from(E.ping, (1.5, 3))
+    assert isinstance(err, RecursionNotSupportedError), f"{type(err).__name__}: {err}"
+    assert "ping" in str(err) or "pong" in str(err)
+    assert os.path.basename(err.filename or "") == CORPUS_FILE, str(err)
+    assert err.line is not None and f"{CORPUS_FILE}:{err.line}:" in str(err)
+
+
+# ------------------------------------------------------------------ wrt
+
+def test_wrt_unknown_name():
+    with pytest.raises(ArgumentError) as info:
+        grad(E.two_params, wrt="zz")(1.0, 2.0)
+    assert "zz" in str(info.value)
+
+
+def test_wrt_unknown_name_in_tuple():
+    with pytest.raises(ArgumentError) as info:
+        grad(E.two_params, wrt=("x", "zz"))(1.0, 2.0)
+    assert "zz" in str(info.value)
+
+
+def test_wrt_index_out_of_range():
+    with pytest.raises(ArgumentError) as info:
+        grad(E.two_params, wrt=5)(1.0, 2.0)
+    assert "5" in str(info.value)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("wrt", ["n", 1, ("x", "n")], ids=["name", "index", "tuple"])
+def test_wrt_int_parameter(wrt, jit):
+    with pytest.raises(ArgumentError) as info:
+        grad(E.with_int, wrt=wrt, jit=jit)(1.5, 3)
+    text = str(info.value)
+    assert re.search(r"\bn\b", text), text
+    assert "int" in text.lower(), text
+
+
+# ------------------------------------------------------------------ call-time arguments
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("args", [(1.0,), (1.0, 2.0, 3.0), ()], ids=["too_few", "too_many", "none"])
+def test_wrong_argument_count(args, jit):
+    g = grad(E.two_params, jit=jit)
+    with pytest.raises(ArgumentError) as info:
+        g(*args)
+    text = str(info.value).lower()
+    assert "argument" in text, text
+    assert "2" in text or "two" in text, f"should say how many arguments two_params takes: {text}"
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("bad", ["abc", [1.0, 2.0], None, 1 + 2j], ids=["str", "list", "None", "complex"])
+def test_wrong_argument_type(bad, jit):
+    g = grad(E.two_params, jit=jit)
+    with pytest.raises(ArgumentError) as info:
+        g(bad, 2.0)
+    text = str(info.value)
+    assert re.search(r"\bx\b", text), f"should name the parameter x: {text}"
+    assert type(bad).__name__ in text or "type" in text.lower(), text
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_wrong_argument_type_after_a_good_call(jit):
+    """A second signature must be checked too, not passed to Numba."""
+    g = grad(E.two_params, jit=jit)
+    assert g(1.0, 2.0) == pytest.approx(2.0 + math.cos(1.0), rel=1e-12)
+    with pytest.raises(ArgumentError):
+        g("abc", 2.0)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("args,param", [
+    ((float("nan"), 2.0), "x"),
+    ((float("inf"), 2.0), "x"),
+    ((1.0, float("-inf")), "y"),
+    ((np.float64("nan"), 2.0), "x"),
+], ids=["nan", "inf", "neg_inf_non_wrt", "np_nan"])
+def test_non_finite_argument(args, param, jit):
+    g = grad(E.two_params, jit=jit)
+    with pytest.raises(NonFiniteInputError) as info:
+        g(*args)
+    text = str(info.value)
+    assert re.search(rf"\b{param}\b", text), f"should name parameter {param}: {text}"
+    assert isinstance(info.value, ArgumentError)
+
+
+def test_non_finite_in_value_and_grad():
+    with pytest.raises(NonFiniteInputError):
+        value_and_grad(E.two_params)(float("nan"), 1.0)
+
+
+# ------------------------------------------------------------------ source not found
+
+def test_source_of_exec_lambda():
+    ns = {}
+    exec("f = lambda x: x * x", ns)
+    with pytest.raises(SourceNotFoundError) as info:
+        grad(ns["f"])(2.0)
+    assert info.value.hint
+
+
+def test_source_of_exec_def():
+    ns = {}
+    exec("def h(x):\n    return x * x\n", ns)
+    with pytest.raises(SourceNotFoundError) as info:
+        grad(ns["h"])(2.0)
+    assert "h" in str(info.value)
+    assert info.value.hint
+
+
+@pytest.mark.parametrize("func", [math.sin, abs, np.sin, max], ids=["math.sin", "abs", "np.sin", "max"])
+def test_source_of_builtin(func):
+    with pytest.raises(SourceNotFoundError) as info:
+        grad(func)(2.0)
+    assert info.value.hint
+
+
+def test_not_a_function():
+    with pytest.raises(AutodiffError):
+        grad(3.0)(2.0)
+
+
+# ------------------------------------------------------------------ hierarchy
+
+@pytest.mark.parametrize("cls", [UnsupportedSyntaxError, SourceNotFoundError, NoDerivativeRuleError, ArgumentError,
+                                 NonFiniteInputError, RecursionNotSupportedError, VerificationError])
+def test_errors_derive_from_autodiff_error(cls):
+    assert issubclass(cls, AutodiffError)
+    err = cls("message", filename="f.py", line=3, col=4, source_line="    y = x\n", hint="do this",
+              construct="thing")
+    assert (err.filename, err.line, err.construct, err.hint) == ("f.py", 3, "thing", "do this")
+    assert "f.py:3:5" in str(err) and "y = x" in str(err) and "do this" in str(err)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import random
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1099,13 +1100,13 @@ def _show_value(value) -> str:
     if value is None:
         return "?"
     try:
-        return mpmath.nstr(value, 17)
+        return mpmath.nstr(value, 15)
     except Exception:
         return str(value)
 
 
 def _show_point(point: dict) -> str:
-    return ", ".join(f"{s}={mpmath.nstr(v, 17)}" for s, v in sorted(point.items(), key=lambda kv: kv[0].name))
+    return ", ".join(f"{s}={mpmath.nstr(v, 15)}" for s, v in sorted(point.items(), key=lambda kv: kv[0].name))
 
 
 # --------------------------------------------------------------------- main
@@ -1147,8 +1148,35 @@ def primal_against_function(primal: SV, point: dict, fn, args) -> tuple[bool, st
     return True, f"symbolic value {shown!r} equals {name}(...) (rel. 1e-9)"
 
 
+RECURSION_LIMIT = 12_000     # SymPy recurses over the nesting depth of expressions (long loops)
+
+
+class deep_recursion:
+    """Context manager: a recursion limit high enough for deeply nested expressions."""
+
+    def __enter__(self):
+        self.previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(self.previous, RECURSION_LIMIT))
+        return self
+
+    def __exit__(self, *exc):
+        sys.setrecursionlimit(self.previous)
+        return False
+
+
 def verify_gradient(state, args, fn=None) -> VerificationReport:
     """Prove the adjoint program of `state` equal to SymPy's derivative at `args` (see module doc)."""
+    with deep_recursion():
+        try:
+            return _verify_gradient(state, args, fn)
+        except RecursionError:
+            report = VerificationReport(state.primal.name, list(state.primal.params), tuple(args),
+                                        list(state.wrt))
+            report.unsupported = "the expressions are nested too deeply for SymPy (a very long loop?)"
+            return report
+
+
+def _verify_gradient(state, args, fn=None) -> VerificationReport:
     primal = state.primal
     args = tuple(args)
     report = VerificationReport(primal.name, list(primal.params), args, list(state.wrt))

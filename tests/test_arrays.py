@@ -309,15 +309,16 @@ def test_writing_parameter_raises(jit):
     g = grad(A.writes_param, jit=jit)
     with pytest.raises(AutodiffError) as info:
         g(np.array([1.0, 2.0]))
-    msg = str(info.value).lower()
-    assert "x" in str(info.value) and ("caller" in msg or "argument" in msg or "parameter" in msg), str(info.value)
+    msg = str(info.value)
+    assert "'x'" in msg and "caller's array" in msg, msg
 
 
 @JIT
 def test_integer_wrt_raises(jit):
     g = grad(A.plain_sumsq, jit=jit)
-    with pytest.raises(AutodiffError):
+    with pytest.raises(AutodiffError) as info:
         g(np.array([1, 2, 3]))
+    assert "int64" in str(info.value) or "int" in str(info.value), str(info.value)
 
 
 @JIT

@@ -14,7 +14,7 @@ POINTS = [0.5, 2.0, -1.3]
 @JIT
 @pytest.mark.parametrize("x", POINTS)
 def test_stop_gradient(jit, x):
-    assert C.with_stop(x) == x ** 3
+    assert C.with_stop(x) == pytest.approx(x ** 3, rel=1e-12)
     g = grad(C.with_stop, jit=jit)
     assert g(x) == pytest.approx(x * x, rel=1e-12)  # only the outer factor x is differentiated
     assert grad(C.all_stopped, jit=jit)(x) == 0.0
@@ -23,7 +23,7 @@ def test_stop_gradient(jit, x):
 @JIT
 @pytest.mark.parametrize("x", POINTS)
 def test_no_grad(jit, x):
-    assert C.with_nograd(x) == x ** 3
+    assert C.with_nograd(x) == pytest.approx(x ** 3, rel=1e-12)
     g = grad(C.with_nograd, jit=jit)
     assert g(x) == pytest.approx(x * x, rel=1e-12)
     v, d = value_and_grad(C.with_nograd, jit=jit)(x)

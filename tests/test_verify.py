@@ -274,7 +274,8 @@ def test_a_corrupted_gradient_reports_where_and_both_values():
     assert not entry.ok and entry.where is not None
     assert entry.derived_value is not None and entry.sympy_value is not None
     assert abs(float(entry.derived_value) - float(entry.sympy_value)) > 1e-6
-    assert f"{float(entry.sympy_value):.6g}"[:5] in str(report).replace(" ", "")
+    text = str(report)
+    assert "derived = 0.823582443962224" in text and "SymPy = 1.511" in text
 
 
 def test_a_primal_that_differs_from_the_python_function_fails():

@@ -66,6 +66,8 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
         return INT
     if prim.result == "last":
         return arg_types[-1]
+    if prim.result == "second":
+        return arg_types[1]
     if prim.result == "pow":
         if any(t is None for t in arg_types):
             return None

@@ -25,7 +25,7 @@ import numpy as np
 from .errors import ArgumentError, AutodiffError, NonFiniteInputError
 from .ir import BOOL, FLOAT, INT, array_of
 from .load import load
-from .parse import source_of_function
+from .parse import fence, parameter_defaults, source_of_function
 from .pipeline import derive
 
 
@@ -84,7 +84,7 @@ def custom_derivative(*partials: str):
         # the value is computed by the function's own (inlined) body and passed as the last operand
         register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,
                            "{%d}" % len(params), "{%d}" % len(params), ARG_NAMES[len(params)] if len(params) < 3
-                           else None, "last", lambda *operands: operands[-1], ()))
+                           else None, "last", lambda *operands: operands[-1], (), custom=True))
         fn.__autodiff_primitive__ = name
         fn.__autodiff_custom__ = True
         return fn
@@ -158,7 +158,9 @@ class GradientFunction:
         self.simplify = simplify
         self.with_value = with_value
         self._source = source_of_function(fn)
+        fence(self._source)        # unsupported syntax is reported here, not at the first call
         self.params = [a.arg for a in self._source.node.args.args]
+        self.defaults = parameter_defaults(self._source)
         self.wrt, self.single = self._wrt_names(wrt)
         self.intermediates = (intermediates,) if isinstance(intermediates, str) else tuple(intermediates)
         self.accumulate = accumulate
@@ -192,6 +194,22 @@ class GradientFunction:
         return names, single
 
     # ------------------------------------------------------------------ compile
+    def complete(self, args: tuple, kwargs: dict) -> tuple:
+        """Arguments in parameter order, with keywords and defaults filled in as Python does."""
+        if len(args) > len(self.params):
+            return args                      # signature() reports the count
+        bound = dict(zip(self.params, args))
+        for name, value in kwargs.items():
+            if name not in self.params:
+                raise ArgumentError(f"{self.fn.__name__}() has no parameter {name!r}",
+                                    hint=f"its parameters: {', '.join(self.params)}")
+            if name in bound:
+                raise ArgumentError(f"{self.fn.__name__}() got two values for {name!r}")
+            bound[name] = value
+        for name, value in self.defaults.items():
+            bound.setdefault(name, value)
+        return tuple(bound[p] for p in self.params if p in bound)
+
     def signature(self, args) -> tuple:
         if len(args) != len(self.params):
             raise ArgumentError(f"{self.fn.__name__}() takes {len(self.params)} argument(s) "
@@ -216,7 +234,8 @@ class GradientFunction:
 
     def compiled_for(self, *args):
         """The compiled (Numba) function for these arguments' signature: returns (value, grads...)."""
-        return self._compile(self.signature(args), args)
+        args = self.complete(args, {})
+        return self._compile(self.signature(args), [_convert(a) for a in args])
 
     def _compile(self, signature, args):
         compiled = self._compiled.get(signature)
@@ -236,7 +255,9 @@ class GradientFunction:
         return self.state_for(signature).text
 
     # --------------------------------------------------------------------- call
-    def __call__(self, *args, out=None):
+    def __call__(self, *args, out=None, **kwargs):
+        if kwargs or len(args) < len(self.params):
+            args = self.complete(args, kwargs)
         signature = self.signature(args)
         for value, name in zip(args, self.params):
             if type(value) is float and not math.isfinite(value):

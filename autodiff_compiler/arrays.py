@@ -75,8 +75,9 @@ def lower_call(lowering, node: ast.Call, ref, target):
     if isinstance(ref, MarkerRef) and ref.name == "len":
         return lowering.apply("shape0", (lowering.lower_expr(node.args[0]),), target)
     func = node.func
-    if ref is None and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-            and func.value.id in lowering.frame.scope:
+    on_value = isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name)
+                                                       and func.value.id not in lowering.frame.scope)
+    if ref is None and on_value and not isinstance(func.value, ast.Attribute):
         operand = lowering.lower_expr(func.value)
         method = func.attr
         if method in _REDUCTIONS:

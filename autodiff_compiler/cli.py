@@ -81,8 +81,12 @@ _ANNOTATIONS = {"float": FLOAT, "int": INT, "bool": BOOL}
 def param_types(node: ast.FunctionDef, point: dict) -> dict:
     from .api import type_of_argument
     types = {}
+    defaults = dict(zip([a.arg for a in node.args.args][len(node.args.args) - len(node.args.defaults):],
+                        node.args.defaults))
     for arg in node.args.args:
         name = arg.arg
+        if name not in point and name in defaults and isinstance(defaults[name], ast.Constant):
+            point[name] = defaults[name].value
         if name in point:
             types[name] = type_of_argument(point[name], name, node.name)
         elif arg.annotation is not None:
@@ -117,10 +121,12 @@ def _wrt(text: str | None, node: ast.FunctionDef) -> list[str]:
     return names
 
 
-def _default_point(types: dict) -> dict:
-    """A reproducible point for --verify when --at does not give one."""
+def _default_point(types: dict, given: dict) -> dict:
+    """A reproducible point for the parameters --at does not give, for --verify."""
     point = {}
     for k, (name, t) in enumerate(types.items()):
+        if name in given:
+            continue
         if t == FLOAT:
             point[name] = round(0.3 + 0.17 * k, 4)
         elif t.kind == "array":
@@ -147,7 +153,7 @@ def command_grad(args) -> int:
     sys.stdout.write(state.text)
     if args.verify:
         from .verify import verify_gradient
-        for key, value in _default_point(types).items():
+        for key, value in _default_point(types, point).items():
             point.setdefault(key, value)
         values = [point[p] for p in state.primal.params]
         report = verify_gradient(state, values, None)

@@ -36,8 +36,8 @@ class AutodiffError(Exception):
         if self.source_line is not None:
             text += "\n    " + self.source_line.rstrip()
             if self.col is not None:
-                stripped = len(self.source_line) - len(self.source_line.lstrip())
-                text += "\n    " + " " * max(0, self.col - stripped) + "^"
+                # the line is shown with its own indentation, so the column counts from its start
+                text += "\n    " + " " * max(0, self.col) + "^"
         if self.hint:
             text += "\n  hint: " + self.hint
         return text

@@ -608,11 +608,9 @@ class Lowering:
     def lower_call(self, node: ast.Call, target=None):
         ref = self.resolve(node.func)
         if isinstance(ref, UserFunctionRef):
-            if node.keywords:
-                raise self.unsupported(node, "keyword arguments in a call to your own function",
-                                       "pass arguments by position")
             args = [self.lower_expr(a) for a in node.args]
-            return self.materialise_result(self.inline(ref, args, node), target)
+            keywords = {kw.arg: self.lower_expr(kw.value) for kw in node.keywords}
+            return self.materialise_result(self.inline(ref, args, node, keywords), target)
         if isinstance(ref, CustomRef):
             # value from the body (carrying no derivative of its own), derivative from the declared partials
             args = [self.lower_expr(a) for a in node.args]
@@ -673,7 +671,30 @@ class Lowering:
         return self.apply(prim, args, target)
 
     # ------------------------------------------------------------------ inlining
-    def inline(self, ref: UserFunctionRef, args: list, node: ast.Call):
+    def bind_arguments(self, callee: Source, params: list, args: list, keywords: dict, node) -> list:
+        """Positional, keyword and default arguments, in parameter order, as Python binds them."""
+        from .parse import parameter_defaults
+        if len(args) > len(params):
+            raise self.error(AutodiffError, f"{callee.name}() takes {len(params)} argument(s), got {len(args)}",
+                             node, construct=callee.name)
+        bound = dict(zip(params, args))
+        for name, value in keywords.items():
+            if name not in params:
+                raise self.error(AutodiffError, f"{callee.name}() has no parameter {name!r}", node,
+                                 hint=f"its parameters: {', '.join(params)}", construct=callee.name)
+            if name in bound:
+                raise self.error(AutodiffError, f"{callee.name}() got two values for {name!r}", node,
+                                 construct=callee.name)
+            bound[name] = value
+        for name, value in parameter_defaults(callee).items():
+            bound.setdefault(name, Const(value))
+        missing = [p for p in params if p not in bound]
+        if missing:
+            raise self.error(AutodiffError, f"{callee.name}() is missing argument(s) {', '.join(missing)}",
+                             node, construct=callee.name)
+        return [bound[p] for p in params]
+
+    def inline(self, ref: UserFunctionRef, args: list, node: ast.Call, keywords: dict | None = None):
         chain = [f.source.filename + ":" + f.source.name for f in self.frames]
         if ref.key in chain:
             names = " -> ".join(k.rsplit(":", 1)[1] for k in chain[chain.index(ref.key):] + [ref.key])
@@ -682,9 +703,7 @@ class Lowering:
         callee = ref.loader()
         fence(callee)
         params = [a.arg for a in callee.node.args.args]
-        if len(args) != len(params):
-            raise self.error(AutodiffError, f"{callee.name}() takes {len(params)} argument(s), "
-                                            f"got {len(args)}", node, construct=callee.name)
+        args = self.bind_arguments(callee, params, args, keywords or {}, node)
         self.sources[ref.key] = callee.text
         count = self.inline_count.get(callee.name, 0) + 1
         self.inline_count[callee.name] = count

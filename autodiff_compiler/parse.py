@@ -489,11 +489,29 @@ def _check_constant(source: Source, node: ast.Constant) -> None:
 
 def _check_arguments(source: Source, node: ast.arguments) -> None:
     if node.vararg or node.kwarg or node.kwonlyargs or node.posonlyargs:
-        raise _reject(source, node, "*args, **kwargs or keyword-only parameters",
+        culprit = node.vararg or node.kwarg or (node.kwonlyargs or node.posonlyargs)[0]
+        raise _reject(source, culprit, "*args, **kwargs or keyword-only parameters",
                       "use plain positional parameters")
-    if node.defaults:
-        raise _reject(source, node.defaults[0], "parameter default values",
-                      "pass every argument explicitly")
+    for default in node.defaults:
+        if default_value(source, default) is None:
+            raise _reject(source, default, "a parameter default that is not a number",
+                          "use a numeric constant as the default, e.g. c=2.0")
+
+
+def default_value(source: Source, node: ast.expr):
+    """A parameter default: a number (possibly math.pi or a module constant), else None."""
+    try:
+        value = _fold_constant(node, source.namespace)
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+    return value if isinstance(value, (int, float, bool)) else None
+
+
+def parameter_defaults(source: Source) -> dict:
+    """{parameter name: default value} of a fenced function."""
+    args = source.node.args
+    names = [a.arg for a in args.args][len(args.args) - len(args.defaults):]
+    return {name: default_value(source, node) for name, node in zip(names, args.defaults)}
 
 
 def _check_augassign(source: Source, node: ast.AugAssign) -> None:
@@ -568,8 +586,6 @@ def _walk_without_decorators(root: ast.FunctionDef):
     yield root.args
     for arg in root.args.args:
         yield arg
-    for default in root.args.defaults:
-        yield from ast.walk(default)
     for stmt in root.body:
         yield from ast.walk(stmt)
 

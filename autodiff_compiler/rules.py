@@ -42,6 +42,7 @@ class Primitive:
     result: str = "float"              # "float", "join", "bool", "int", "first", "reduce", "dot"
     evaluate: object = None            # numeric Python implementation, for folding and checks
     user_names: tuple = ()             # (module, name) pairs under which user code calls it
+    custom: bool = False               # declared by the user (@custom_derivative), checked by verify=True
 
     @property
     def is_operator(self) -> bool:
@@ -186,13 +187,14 @@ _define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy=
 # Reductions, one primitive per axis (Numba has np.sum(axis=) but not np.max(axis=)).
 # Their adjoints are vector-Jacobian products over the cotangent `g`; a scalar
 # or lower-rank result broadcasts back when it is added to the adjoint.
-_define("sum", 1, vjp=("g",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
-_define("sum_axis0", 1, vjp=("g",), array="np.sum({0}, axis=0)", result="reduce")
-_define("sum_axis1", 1, vjp=("as_column(g)",), array="np.sum({0}, axis=1)", result="reduce")
-_define("mean", 1, vjp=("g / size(x)",), array="np.mean", result="reduce", numpy_names=("mean",))
-_define("mean_axis0", 1, vjp=("g / shape0(x)",), array="np.sum({0}, axis=0) / {0}.shape[0]", result="reduce")
-_define("mean_axis1", 1, vjp=("as_column(g / shape1(x))",), array="np.sum({0}, axis=1) / {0}.shape[1]",
+_define("sum", 1, vjp=("expand_like(g, x)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
+_define("sum_axis0", 1, vjp=("expand_like(g, x)",), array="np.sum({0}, axis=0)", result="reduce")
+_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), array="np.sum({0}, axis=1)", result="reduce")
+_define("mean", 1, vjp=("expand_like(g / size(x), x)",), array="np.mean", result="reduce", numpy_names=("mean",))
+_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), array="np.sum({0}, axis=0) / {0}.shape[0]",
         result="reduce")
+_define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",),
+        array="np.sum({0}, axis=1) / {0}.shape[1]", result="reduce")
 _define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.max",
         result="reduce", numpy_names=("max", "amax"))
 _define("amax_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
@@ -228,8 +230,10 @@ _define("shape1", 1, nondiff=True, array="{0}.shape[1]", result="count")
 _define("size", 1, nondiff=True, array="{0}.size", result="count")
 _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x**2", result="join",
         evaluate=lambda x: x * x, numpy_names=("square",))
-_define("as_column", 1, nondiff=True, array="{0}.reshape(({0}.shape[0], 1))", result="column")
-_define("as_row", 1, nondiff=True, array="{0}.reshape((1, {0}.shape[0]))", result="column")
+_define("as_column", 1, vjp=("first_column(g)",), array="np.expand_dims({0}, 1)", result="column")
+_define("as_row", 1, vjp=("first_row(g)",), array="np.expand_dims({0}, 0)", result="column")
+# a reduction's cotangent, broadcast back to the full shape of its operand
+_define("expand_like", 2, nondiff=True, array="{0} + np.zeros_like({1})", result="second")
 _define("first_row", 1, nondiff=True, array="{0}[0]", result="drop")
 _define("first_column", 1, nondiff=True, array="{0}[:, 0]", result="drop")
 for _name in ("zeros", "ones", "empty"):

@@ -139,3 +139,7 @@ def writes_param(x):
 
 def int_data(w, x):
     return np.sum(w * x)
+
+
+def method_on_expression(x):
+    return (x * x).sum() + (2.0 * x).mean()

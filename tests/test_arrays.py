@@ -158,8 +158,6 @@ def test_sum_axis0(jit):
 
 
 @JIT
-@pytest.mark.xfail(reason="compiler bug: gradient of np.sum(A, axis=1) followed by a scalar loss comes back "
-                   "with shape (n, 1) (one value per row) instead of A's shape (n, m)", strict=True)
 def test_sum_axis1(jit):
     g = grad(A.sum_axis1_sq, jit=jit)
     for M in (RNG.normal(size=(3, 4)), np.arange(6.0).reshape(2, 3)):
@@ -167,9 +165,6 @@ def test_sum_axis1(jit):
 
 
 @JIT
-@pytest.mark.xfail(reason="compiler bug: for s = np.sum(A, axis=1, keepdims=True); np.sum((A * s)**2) the "
-                   "gradient omits the path through s (e.g. row [1,2,3] gives 72,144,216; expected 240,312,384)",
-                   strict=True)
 def test_sum_keepdims(jit):
     g = grad(A.sum_axis1_keepdims, jit=jit)
     for M in (RNG.normal(size=(3, 4)), np.arange(1.0, 7.0).reshape(2, 3)):
@@ -327,3 +322,10 @@ def test_integer_data_ok(jit):
     for x in (np.array([1, 2, 3]), np.array([-4, 0, 7], dtype=np.int32)):
         w = np.array([0.5, 1.5, 2.5])
         close(g(w, x), x.astype(float))
+
+
+@JIT
+def test_method_on_an_expression(jit):
+    g = grad(A.method_on_expression, jit=jit)
+    for x in (RNG.normal(size=4), np.arange(1.0, 4.0)):
+        close(g(x), 2 * x + 2.0 / x.size)

@@ -211,8 +211,6 @@ def test_logistic_verify_from_the_issue(workdir, subprocess_env):
     assert VERDICT.search(out) and not FAILURE.search(out), out
 
 
-@pytest.mark.xfail(strict=False, reason="known gap: the CLI --verify report for loops does not yet print "
-                   "the text this test expects (verify.py was being changed when this session ended)")
 @pytest.mark.parametrize("at", ["x=0.5,n=3", "n=5,x=-1.2"])
 def test_verify_control_flow_at(workdir, subprocess_env, at):
     proc = run_cli(["grad", "user.py:recurrence", "--verify", "--at", at], workdir, subprocess_env)

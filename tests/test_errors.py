@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import corpus_errors as E
+from _reference import assert_close
 from autodiff_compiler import AutodiffError, grad, value_and_grad
 from autodiff_compiler.errors import (ArgumentError, NoDerivativeRuleError, NonFiniteInputError,
                                       RecursionNotSupportedError, SourceNotFoundError,
@@ -160,6 +161,18 @@ def test_wrt_int_parameter(wrt, jit):
     text = str(info.value)
     assert re.search(r"\bn\b", text), text
     assert "int" in text.lower(), text
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_int_value_for_a_wrt_parameter(jit):
+    """grad(f)(3) where f's x is differentiated: either the float answer or a clear ArgumentError."""
+    g = grad(E.two_params, jit=jit)
+    try:
+        got = g(3, 2.0)
+    except ArgumentError as err:
+        assert re.search(r"\bx\b", str(err)) and "int" in str(err).lower(), str(err)
+    else:
+        assert_close(got, 2.0 + math.cos(3.0))
 
 
 # ------------------------------------------------------------------ call-time arguments

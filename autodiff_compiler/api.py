@@ -165,6 +165,7 @@ class GradientFunction:
         self.intermediates = (intermediates,) if isinstance(intermediates, str) else tuple(intermediates)
         self.accumulate = accumulate
         self._compiled: dict = {}
+        self._fast: dict = {}
         self._states: dict = {}
         self._last_key = None
         functools.update_wrapper(self, fn)
@@ -225,27 +226,34 @@ class GradientFunction:
             out.append({int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(hint, FLOAT))
         return tuple(out)
 
-    def state_for(self, signature: tuple):
-        if signature not in self._states:
+    def state_for(self, signature: tuple, with_value: bool | None = None):
+        """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module."""
+        with_value = self.with_value if with_value is None else with_value
+        key = (signature, with_value)
+        if key not in self._states:
             types = dict(zip(self.params, signature))
-            self._states[signature] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                             with_value=True, intermediates=self.intermediates)
-        return self._states[signature]
+            self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
+                                       with_value=with_value, intermediates=self.intermediates)
+        return self._states[key]
 
     def compiled_for(self, *args):
-        """The compiled (Numba) function for these arguments' signature: returns (value, grads...)."""
-        args = self.complete(args, {})
-        return self._compile(self.signature(args), [_convert(a) for a in args])
+        """The compiled (Numba) function for these arguments' signature, returning (value, grads...).
 
-    def _compile(self, signature, args):
-        compiled = self._compiled.get(signature)
+        Call it from your own `numba.njit` code to skip the Python-level checks."""
+        args = self.complete(args, {})
+        converted = [_convert(a) for a in args]
+        return self._compile(self.signature(args), converted, with_value=True)
+
+    def _compile(self, signature, args, with_value: bool | None = None):
+        with_value = self.with_value if with_value is None else with_value
+        compiled = self._compiled.get((signature, with_value))
         if compiled is None:
-            state = self.state_for(signature)
+            state = self.state_for(signature, with_value)
             compiled = load(state.text, state.adjoint.name, jit=self.jit)
             if self.verify:
                 from .verify import verify_gradient
                 verify_gradient(state, [_convert(a) for a in args], self.fn).raise_if_failed()
-            self._compiled[signature] = compiled
+            self._compiled[(signature, with_value)] = compiled
         return compiled
 
     @property
@@ -256,6 +264,17 @@ class GradientFunction:
 
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
+        if out is None and not kwargs:
+            # fast path: a scalar signature seen before goes straight to the compiled code
+            compiled = self._fast.get(tuple(map(type, args)))
+            if compiled is not None:
+                try:
+                    result = compiled(*args)
+                except (ZeroDivisionError, ValueError) as exc:
+                    self._undefined(exc)
+                if self._finite(result):
+                    return result
+                return self._finish(result, args, None)
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -264,32 +283,52 @@ class GradientFunction:
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         converted = [_convert(a) for a in args]
-        buffers = out
         compiled = self._compile(signature, converted)
         self._last_key = signature
+        # the compiled tuple already has the contract's shape unless it must be regrouped
+        direct = not self.intermediates and (self.single or (not self.with_value and len(self.wrt) > 1))
+        if direct and self.jit and all(type(a) in _SCALAR_TYPES for a in args):
+            self._fast[tuple(map(type, args))] = compiled
         try:
-            out = compiled(*converted)
-        except ZeroDivisionError as exc:
-            raise ArgumentError(f"{self.fn.__name__}: division by zero at these arguments ({exc})",
-                                hint="the function or its derivative is undefined here") from None
-        except ValueError as exc:
-            raise ArgumentError(f"{self.fn.__name__}: {exc} at these arguments",
-                                hint="the function or its derivative is undefined here") from None
+            result = compiled(*converted)
+        except (ZeroDivisionError, ValueError) as exc:
+            self._undefined(exc)
+        return self._finish(result, converted, out)
+
+    def _undefined(self, exc):
+        raise ArgumentError(f"{self.fn.__name__}: {exc} at these arguments",
+                            hint="the function or its derivative is undefined here") from None
+
+    @staticmethod
+    def _finite(result) -> bool:
+        """A float, or a tuple of floats, all finite (x - x is 0.0 only for finite x)."""
+        if type(result) is float:
+            return result - result == 0.0
+        if type(result) is tuple:
+            for item in result:
+                if type(item) is not float or item - item != 0.0:
+                    return False
+            return True
+        return False
+
+    def _finish(self, result, converted, buffers):
+        """Check the outputs, explain non-finite ones, and shape them as the contract says."""
+        outputs = result if type(result) is tuple else (result,)
         if not self.jit:
             # the interpreter hands back NumPy scalars where Numba hands back floats
-            out = tuple(v.item() if isinstance(v, np.generic) else v for v in out)
-        value = out[0]
-        if _nonfinite(value) or _nonfinite(out[1]):
+            outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)
+        if any(_nonfinite(v) for v in outputs):
             for arg, name in zip(converted, self.params):
                 if _nonfinite(arg):
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
                                               hint="gradients at NaN or infinity are undefined; check the input")
+        value, outputs = (outputs[0], outputs[1:]) if self.with_value else (None, outputs)
         count = len(self.wrt)
-        grads = out[1] if self.single else tuple(out[1:1 + count])
+        grads = outputs[0] if self.single else tuple(outputs[:count])
         if buffers is not None:
-            grads = self._into(buffers, out[1:1 + count])
+            grads = self._into(buffers, outputs[:count])
         if self.intermediates:
-            grads = (grads, dict(zip(self.intermediates, out[1 + count:])))
+            grads = (grads, dict(zip(self.intermediates, outputs[count:])))
         return (value, grads) if self.with_value else grads
 
     def _into(self, buffers, grads):

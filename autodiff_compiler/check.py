@@ -163,8 +163,11 @@ def _show_value(value) -> str:
     if value is None:
         return "?"
     if isinstance(value, np.ndarray):
-        return np.array2string(value, precision=12)
-    return f"{value:.12g}"
+        return " ".join(np.array2string(value, precision=12).split())
+    if isinstance(value, complex):
+        return f"{value:.12g}"
+    text = f"{value:.12g}"
+    return text if any(c in text for c in ".eni") else text + ".0"
 
 
 def _show_difference(hand, compiler) -> str:
@@ -298,7 +301,7 @@ def _symbolic_globals(fn) -> dict:
         target = getattr({"math": math, "numpy": numpy, "builtins": builtins}[module], attr, None)
         if target is not None and PRIMITIVES[prim].sympy is not None:
             by_object.setdefault(id(target), V.sympy_lambda(PRIMITIVES[prim].sympy))
-    for name in fn.__code__.co_names:
+    for name in _global_names(fn.__code__):
         if name in namespace:
             value = namespace[name]
             if id(value) in math_like:
@@ -312,6 +315,14 @@ def _symbolic_globals(fn) -> dict:
             if counterpart is not None:
                 namespace[name] = counterpart
     return namespace
+
+
+def _global_names(code) -> set:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _call_with_symbols(hand, symbolic_args):
@@ -438,7 +449,29 @@ def parse_formula(text: str, wrt: str, params: list, symbols: dict, locals_: dic
         raise ArgumentError(f"the formula for {wrt} ({text!r}) uses unknown name(s): {', '.join(unknown)}",
                             hint=f"use the parameters ({', '.join(params)})"
                                  + (f" or the local variables ({', '.join(sorted(locals_))})" if locals_ else ""))
-    return _resolve(expr, point)
+    return _exact_floats(_resolve(expr, point))
+
+
+def _brief(exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(first) > 100:
+        first = first[:97] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _exact_floats(expr):
+    """Float literals of a hand formula read as the exact numbers they stand for (2.0 -> 2)."""
+    if isinstance(expr, np.ndarray):
+        out = np.empty(expr.shape, dtype=object)
+        for index in np.ndindex(*expr.shape):
+            out[index] = _exact_floats(expr[index])
+        return out
+    if not isinstance(expr, sympy.Basic) or V.tree_size(expr, 2000) > 2000:
+        return expr
+    floats = expr.atoms(sympy.Float)
+    if not floats:
+        return expr
+    return expr.xreplace({f: V.exact(float(f)) for f in floats})
 
 
 def _hand_symbolically(hand, params: list, args, symbols: dict, count: int, single: bool, point: dict):
@@ -450,11 +483,12 @@ def _hand_symbolically(hand, params: list, args, symbols: dict, count: int, sing
     if callable(hand):
         try:
             result = _call_with_symbols(hand, symbolic_args)
-            return [_resolve(_to_sympy(r), point) for r in _split(result, count, single)], "called with SymPy symbols"
+            forms = [_exact_floats(_resolve(_to_sympy(r), point)) for r in _split(result, count, single)]
+            return forms, "called with SymPy symbols"
         except ArgumentError:
             raise
         except Exception as exc:      # math on symbols, `if` on a symbolic condition, ...
-            reasons.append(f"calling it with SymPy symbols raised {type(exc).__name__}")
+            reasons.append(f"calling it with SymPy symbols raised {_brief(exc)}")
     try:
         source = hand if isinstance(hand, Source) else source_of_function(hand)
         result, _, function = _run_lowered(source, args)
@@ -473,7 +507,7 @@ def _hand_symbolically(hand, params: list, args, symbols: dict, count: int, sing
     except ArgumentError:
         raise
     except Exception as exc:
-        reasons.append(f"the compiler's front end could not run it ({type(exc).__name__}: {exc})")
+        reasons.append(f"the compiler's front end could not run it: {_brief(exc)}")
     return None, "; ".join(reasons)
 
 

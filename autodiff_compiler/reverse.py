@@ -30,6 +30,8 @@ from .ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, 
 from .lower import Names
 from .rules import ARG_NAMES, BINARY_OPERATORS, COMPARISONS, PRIMITIVES
 
+_ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
+               "array_copy"}
 _ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
@@ -172,21 +174,56 @@ class Reverse:
     def find_iteration_locals(self) -> None:
         """Recorded variables defined once per trip at the top of a loop body, not read before that.
 
-        Their value is saved right after the definition and restored when the
-        reversed trip starts: one value per trip, and never an undefined one."""
+        Such a value is either recomputed when its reversed trip starts (when it
+        is a scalar computed from constants, parameters, variables assigned once
+        outside loops, loop indices and other such values: what a hand-written
+        adjoint recomputes), or else saved right after its definition and
+        restored when the reversed trip starts.  One value per trip at most,
+        and never an undefined one."""
         writes = Counter(name for stmt in ir.walk(self.primal.body) for name in ir.writes(stmt))
+        constant_after_definition = {p for p in self.primal.params if writes[p] == 0}
+        constant_after_definition |= {s.target for s in self.primal.body
+                                      if isinstance(s, Assign) and writes[s.target] == 1}
         self.iteration_locals: dict[int, list] = {}
+        self.recomputed: dict[int, list] = {}
         self.local_definitions: set = set()
-        for loop in ir.walk(self.primal.body):
-            if not isinstance(loop, (For, While)):
-                continue
-            read_so_far = ir.used_in(loop.test) if isinstance(loop, While) else set()
-            for stmt in loop.body:
-                if isinstance(stmt, Assign) and id(stmt) in self.save_sites and writes[stmt.target] == 1 \
-                        and stmt.target not in read_so_far and stmt.target not in self.primal.params:
+
+        def visit(block, indices):
+            for loop in block:
+                for child in ir.child_blocks(loop):
+                    inner = indices | ({loop.index} if isinstance(loop, For) and writes[loop.index] == 1 else set())
+                    visit(child, inner)
+                if isinstance(loop, (For, While)):
+                    self._loop_locals(loop, writes, constant_after_definition,
+                                      indices | ({loop.index} if isinstance(loop, For) and writes[loop.index] == 1
+                                                 else set()))
+        visit(self.primal.body, set())
+
+    def _loop_locals(self, loop, writes, constant, indices) -> None:
+        read_so_far = ir.used_in(loop.test) if isinstance(loop, While) else set()
+        recomputable: dict[str, Assign] = {}
+        for stmt in loop.body:
+            local = (isinstance(stmt, Assign) and writes[stmt.target] == 1 and stmt.target not in read_so_far
+                     and stmt.target not in self.primal.params)
+            if local and not self.types[stmt.target].is_array and stmt.prim not in _ALLOCATING and all(
+                    isinstance(a, Const) or (isinstance(a, Var) and (a.name in constant or a.name in indices
+                                                                     or a.name in recomputable))
+                    for a in stmt.args):
+                recomputable[stmt.target] = stmt
+            if local and id(stmt) in self.save_sites:
+                self.local_definitions.add(id(stmt))
+                if stmt.target not in recomputable:
                     self.iteration_locals.setdefault(id(loop), []).append(stmt.target)
-                    self.local_definitions.add(id(stmt))
-                read_so_far |= ir.used_in([stmt])
+            read_so_far |= ir.used_in([stmt])
+        # recompute the needed values and what they are computed from, in program order
+        wanted = {s.target for s in loop.body if id(s) in self.local_definitions and s.target in recomputable}
+        for stmt in reversed(loop.body):
+            if isinstance(stmt, Assign) and stmt.target in wanted:
+                wanted |= {a.name for a in stmt.args if isinstance(a, Var) and a.name in recomputable}
+        self.recomputed[id(loop)] = [s for s in loop.body if isinstance(s, Assign) and s.target in wanted]
+
+    def is_recomputed(self, stmt) -> bool:
+        return any(stmt is s for stmts in self.recomputed.values() for s in stmts)
 
     def saves(self, stmt) -> bool:
         """Does the forward sweep push the old value of `stmt`'s target before `stmt`?"""
@@ -233,6 +270,7 @@ class Reverse:
         self.save_sites: set = set()
         self.local_definitions: set = set()
         self.iteration_locals: dict = {}
+        self.recomputed: dict = {}
         while True:
             sites: dict[str, list] = {}
             for stmt in ir.walk(self.primal.body):
@@ -284,7 +322,7 @@ class Reverse:
                 if self.saves(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
                 out.append(stmt)
-                if id(stmt) in self.local_definitions:
+                if id(stmt) in self.local_definitions and not self.is_recomputed(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
             elif isinstance(stmt, Store):
                 from .arrays import forward_store
@@ -344,6 +382,7 @@ class Reverse:
         trips = self.trips.get(id(loop))
         self.loop_depth += 1
         body = [Pop(self.tape_of(name), name, loop.loc) for name in self.iteration_locals.get(id(loop), [])]
+        body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.recomputed.get(id(loop), [])]
         body += self.backward(loop.body)
         self.loop_depth -= 1
         if trips and self.loop_depth:

@@ -191,10 +191,10 @@ _define("sum", 1, vjp=("expand_like(g, x)",), array="np.sum", sympy="x", result=
 _define("sum_axis0", 1, vjp=("expand_like(g, x)",), array="np.sum({0}, axis=0)", result="reduce")
 _define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), array="np.sum({0}, axis=1)", result="reduce")
 _define("mean", 1, vjp=("expand_like(g / size(x), x)",), array="np.mean", result="reduce", numpy_names=("mean",))
-_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), array="np.sum({0}, axis=0) / {0}.shape[0]",
+_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), array="(np.sum({0}, axis=0) / {0}.shape[0])",
         result="reduce")
 _define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",),
-        array="np.sum({0}, axis=1) / {0}.shape[1]", result="reduce")
+        array="(np.sum({0}, axis=1) / {0}.shape[1])", result="reduce")
 _define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.max",
         result="reduce", numpy_names=("max", "amax"))
 _define("amax_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
@@ -233,7 +233,7 @@ _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x
 _define("as_column", 1, vjp=("first_column(g)",), array="np.expand_dims({0}, 1)", result="column")
 _define("as_row", 1, vjp=("first_row(g)",), array="np.expand_dims({0}, 0)", result="column")
 # a reduction's cotangent, broadcast back to the full shape of its operand
-_define("expand_like", 2, nondiff=True, array="{0} + np.zeros_like({1})", result="second")
+_define("expand_like", 2, nondiff=True, array="({0} + np.zeros_like({1}))", result="second")
 _define("first_row", 1, nondiff=True, array="{0}[0]", result="drop")
 _define("first_column", 1, nondiff=True, array="{0}[:, 0]", result="drop")
 for _name in ("zeros", "ones", "empty"):
@@ -243,6 +243,9 @@ for _name in ("zeros", "ones", "empty"):
             numpy_names=(f"{_name}_like",))
     _define(f"{_name}2", 2, nondiff=True, scalar=f"np.{_name}(({{0}}, {{1}}))", array=f"np.{_name}(({{0}}, {{1}}))",
             result="create")
+
+# A spelling with placeholders ({0}, {rest}, {axis}) is printed as one atom: it must be a call,
+# a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
 BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",

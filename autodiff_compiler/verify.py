@@ -70,6 +70,7 @@ EXACT_SECONDS = 3.0         # time guard for simplify()
 EXACT_MAX_ELEMENTS = 16     # arrays with more elements are compared numerically only
 SYMPY_DIFF_MAX_NODES = 4000  # above this, differentiate node by node over the DAG
 MAX_LOOP_TRIPS = 200_000
+BIG_NODES = 300             # larger expressions are built without SymPy's automatic simplification
 
 
 class Unsupported(Exception):
@@ -84,15 +85,22 @@ class Undefined(Exception):
 
 class SV:
     """A value: SymPy expression (or object array of them) and its number at the call's point."""
-    __slots__ = ("expr", "num")
+    __slots__ = ("expr", "num", "big")
 
-    def __init__(self, expr, num):
+    def __init__(self, expr, num, big=None):
         self.expr = expr
         self.num = num
+        self.big = big          # expression too large for SymPy's automatic simplification; None: unknown
 
     @property
     def is_array(self) -> bool:
         return isinstance(self.num, np.ndarray)
+
+    def is_big(self) -> bool:
+        if self.big is None:
+            self.big = not self.is_array and isinstance(self.expr, sympy.Basic) and \
+                tree_size(self.expr, BIG_NODES) > BIG_NODES
+        return self.big
 
     def copy(self) -> "SV":
         if self.is_array:
@@ -270,17 +278,22 @@ def apply_scalar(prim, args: list) -> SV:
         raise Unsupported(f"primitive {prim.name!r} has no SymPy form in the rule table")
     template, kinked = _template(prim)
     exprs = [sympy.sympify(a.expr) for a in args]
-    if not kinked:
-        expr = sympy.sympify(sympy_lambda(prim.sympy)(*exprs))
-    else:
+    big = any(a.is_big() for a in args)
+    if kinked:
         values = dict(zip(_DUMMIES, nums))
 
         def number_of(e):
             return float(e.xreplace({d: exact(v) for d, v in values.items()}))
 
         smooth = resolve_kinks(template, number_of)
-        expr = smooth.xreplace(dict(zip(_DUMMIES, exprs)))
-    return SV(expr, num)
+    # SymPy's automatic simplification queries assumptions over the whole (unshared) tree on
+    # every construction: on large expressions build the nodes as they are
+    with sympy.evaluate(not big):
+        if not kinked:
+            expr = sympy.sympify(sympy_lambda(prim.sympy)(*exprs))
+        else:
+            expr = smooth.xreplace(dict(zip(_DUMMIES, exprs)))
+    return SV(expr, num, True if big else None)
 
 
 # Result kinds of elementwise primitives (applied element by element on arrays).
@@ -352,6 +365,8 @@ class Dual:
         return SV(exact(value), value)
 
     def _apply(self, name, *others, reverse=False):
+        if any(isinstance(o, np.ndarray) for o in others):
+            return NotImplemented           # NumPy broadcasts, calling back element by element
         operands = [Dual.of(self)] + [Dual.of(o) for o in others]
         if reverse:
             operands.reverse()
@@ -710,6 +725,11 @@ def derivative(expr, symbol):
     expr = sympy.sympify(expr)
     if tree_size(expr, SYMPY_DIFF_MAX_NODES) <= SYMPY_DIFF_MAX_NODES:
         return sympy.diff(expr, symbol)
+    with sympy.evaluate(False):
+        return _dag_derivative(expr, symbol)
+
+
+def _dag_derivative(expr, symbol):
     zero, one = sympy.Integer(0), sympy.Integer(1)
     memo: dict = {}
     keep = []
@@ -933,11 +953,15 @@ def small_enough_for_simplify(*exprs) -> bool:
 def simplified_difference(a, b, seconds: float = EXACT_SECONDS):
     """simplify(a - b) when cheap, under a time limit; None when not attempted or too slow."""
     a, b = sympy.sympify(a), sympy.sympify(b)
-    difference = a - b
-    if difference == 0:
+    if a is b:
         return sympy.Integer(0)
     if not small_enough_for_simplify(a, b):
         return None
+    if a == b:
+        return sympy.Integer(0)
+    difference = a - b
+    if difference == 0:
+        return sympy.Integer(0)
     try:
         return with_time_limit(lambda: sympy.simplify(difference), seconds)
     except (RecursionError, TypeError, ValueError, NotImplementedError):

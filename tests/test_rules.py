@@ -188,3 +188,18 @@ def test_nondifferentiable_primitives_have_no_partials(name):
 def test_every_primitive_is_differentiable_or_listed():
     for name, prim in PRIMITIVES.items():
         assert prim.nondiff or prim.partials or prim.vjp, f"{name} has no rule and is not non-differentiable"
+
+
+TEMPLATED = sorted({(name, text) for name, p in PRIMITIVES.items() for text in (p.scalar, p.array)
+                    if text and "{" in text})
+
+
+@pytest.mark.parametrize("name,template", TEMPLATED, ids=[f"{n}:{t}" for n, t in TEMPLATED])
+def test_templated_spellings_print_as_one_atom(name, template):
+    """The printer puts a templated spelling where an atom may stand, so it must bind tightest."""
+    import ast
+    text = template.format("a", "b", "c", rest="i, j", axis=0)
+    root = ast.parse(text, mode="eval").body
+    atomic = isinstance(root, (ast.Call, ast.Subscript, ast.Attribute, ast.Name))
+    assert atomic or (text.startswith("(") and text.endswith(")")), \
+        f"{name}: {template!r} prints as {type(root).__name__}, which needs parentheses"

@@ -283,7 +283,7 @@ def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
     if arg_rank < result_rank:
         return make.apply("sum_axis0", (contribution,))
     others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
-    if not others and all(not isinstance(a, Var) or _rank(a, types) == arg_rank for a in stmt.args):
+    if not others:
         return contribution     # only scalars broadcast against this operand: shapes agree
     return make.apply(f"sum_like{arg_rank}", (contribution, arg))
 

@@ -160,7 +160,9 @@ class For:
     """`for index in range(start, stop, step): body`.
 
     `exit_flag`: a bool variable; when it is True after an iteration the loop ends
-    (how `break` and `return` inside loops are lowered)."""
+    (how `break` and `return` inside loops are lowered).  In adjoint programs a
+    forward loop and the loop that reverses it share a `pair` number, and the
+    reversing one has `reverses=True`."""
     index: str
     start: Operand
     stop: Operand
@@ -168,6 +170,8 @@ class For:
     body: list
     loc: Loc | None = None
     exit_flag: str | None = None
+    pair: int | None = None
+    reverses: bool = False
 
 
 @dataclass

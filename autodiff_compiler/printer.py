@@ -172,6 +172,13 @@ class ModulePrinter:
         return folded
 
     def block(self, block: list, depth: int) -> list[str]:
+        in_reverse = self.in_reverse
+        try:
+            return self._block(block, depth)
+        finally:
+            self.in_reverse = in_reverse      # a section marker inside a loop ends with the loop
+
+    def _block(self, block: list, depth: int) -> list[str]:
         pad = "    " * depth
         lines: list[str] = []
         folded = self.plan_inlining(block)

@@ -348,7 +348,8 @@ class Reverse:
         if trips:
             body.append(Assign(trips, "add", (Var(trips), Const(1)), loop.loc))
         if isinstance(loop, For):
-            out.append(For(loop.index, loop.start, loop.stop, loop.step, body, loop.loc, loop.exit_flag))
+            out.append(For(loop.index, loop.start, loop.stop, loop.step, body, loop.loc, loop.exit_flag,
+                           pair=id(loop)))
         else:
             out.append(While(loop.test, loop.cond, body, loop.loc, loop.exit_flag))
         if trips and self.loop_depth:
@@ -409,7 +410,7 @@ class Reverse:
                         {"start": start, "stop": loop.stop, "step": step})
         end = make(ast.parse("start - step", mode="eval").body, {"start": start, "step": step})
         backstep = make(ast.parse("-step", mode="eval").body, {"step": step})
-        out.append(For(loop.index, last, end, backstep, body, loop.loc))
+        out.append(For(loop.index, last, end, backstep, body, loop.loc, pair=id(loop), reverses=True))
         return out
 
     def adjoint_assign(self, stmt: Assign) -> list:

@@ -11,6 +11,8 @@ fixed point:
 * common subexpressions shared (available expressions, killed by assignment);
 * dead statements removed (liveness), including adjoint initialisations that
   are overwritten before use and loops or branches left empty;
+* a forward loop and the loop reversing it fused into one pass when the order
+  of trips cannot matter (`fuse_mirrored_loops`);
 * (`hoist_invariants`, run on the primal before reversal) loop-invariant
   arithmetic moved out of loops, so that no tape stores it trip after trip.
 
@@ -19,6 +21,7 @@ what is known on entry *and* at the end of the body.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from . import ir
@@ -28,7 +31,7 @@ from .rules import PRIMITIVES
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
              "pow", "div", "floordiv", "mod", "max", "min", "abs"}
 _IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full",
-           "zeros2", "ones2", "empty2", "subscript"}
+           "zeros2", "ones2", "empty2"}
 _TEMPORARY = re.compile(r"^t\d+(_bar\d*)?$")
 
 
@@ -92,6 +95,9 @@ class Propagate:
             prim, args = folded
         if prim == "copy" and args[0] == Var(stmt.target):
             return None     # `x = x` does nothing
+        if prim != "copy" and prim not in _IMPURE and avail.get((prim, args, stmt.params)) == stmt.target \
+                and stmt.target not in ir.operand_vars(args):
+            return None     # the target already holds this value (the same computation ran before)
         self.kill(env, avail, stmt.target)
         if prim == "zeros_like":
             env[("zero", stmt.target)] = True
@@ -251,7 +257,7 @@ class Propagate:
             result = While(test, cond, body, stmt.loc, stmt.exit_flag)
         else:
             body = self.block(stmt.body, body_env, body_avail)
-            result = For(stmt.index, *bounds, body, stmt.loc, stmt.exit_flag)
+            result = dataclasses.replace(stmt, start=bounds[0], stop=bounds[1], step=bounds[2], body=body)
             after_env, after_avail = dict(head_env), dict(head_avail)
         if stmt.exit_flag:
             # leaving early skips the rest of the body: only what holds at the head is certain
@@ -336,7 +342,7 @@ class Eliminate:
         if isinstance(stmt, While):
             return While(test, stmt.cond, body, stmt.loc, stmt.exit_flag), live_head
         bounds = set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
-        return For(stmt.index, stmt.start, stmt.stop, stmt.step, body, stmt.loc, stmt.exit_flag), \
+        return dataclasses.replace(stmt, body=body), \
             (live_head - {stmt.index}) | bounds
 
     handlers = {Assign: assign, Store: store, Push: effect, Pop: effect, TapeAlloc: tape_alloc,
@@ -347,7 +353,7 @@ def _fingerprint(function: ir.Function) -> str:
     return "\n".join(ir.format_block(function.body, 0)) + "|" + ",".join(map(str, function.returns))
 
 
-def simplify(function: ir.Function, max_rounds: int = 20) -> ir.Function:
+def simplify(function: ir.Function, max_rounds: int = 20, fuse: bool = True) -> ir.Function:
     """Propagate, fold and eliminate until nothing changes."""
     for _ in range(max_rounds):
         before = _fingerprint(function)
@@ -362,6 +368,8 @@ def simplify(function: ir.Function, max_rounds: int = 20) -> ir.Function:
         function.body, _ = Eliminate(function).block(function.body, live)
         if _fingerprint(function) == before:
             break
+    if fuse and fuse_mirrored_loops(function):
+        return simplify(function, max_rounds, fuse=False)
     function.body = _drop_empty_sections(function.body)
     return function
 
@@ -419,3 +427,100 @@ def _hoist_block(block: list, function) -> list:
             stmt.body[:] = kept
         out.append(stmt)
     return out
+
+
+def fuse_mirrored_loops(function: ir.Function) -> bool:
+    """Run a forward loop and the loop reversing it as one loop, when the order of trips cannot matter.
+
+    In `value_and_grad` of a loop that accumulates (a sum over data, say), the
+    reverse loop recomputes what it needs and only adds into adjoints; running
+    its trips forwards, inside the forward loop, gives the same sums (up to
+    rounding order) in one pass, and lets CSE share what both bodies compute.
+    Conditions: no tape in either loop; every variable the reverse body writes
+    is either defined before it is read in each trip, or an accumulator
+    (`v = v + e`, `e` not reading accumulators), or an array it adds into;
+    the reverse body reads nothing the forward body writes unless it defines
+    it first; and the statements between the loops that the reverse body
+    needs do not depend on the forward loop (they move before it)."""
+    fused = False
+    block = function.body
+    k = 0
+    while k < len(block):
+        forward = block[k]
+        if isinstance(forward, For) and forward.pair is not None and not forward.reverses \
+                and forward.exit_flag is None:
+            for j in range(k + 1, len(block)):
+                other = block[j]
+                if isinstance(other, For) and other.pair == forward.pair and other.reverses:
+                    plan = _fusion_plan(forward, block[k + 1:j], other)
+                    if plan is not None:
+                        moved, kept = plan
+                        marker = Comment("reverse of this trip, in the same pass")
+                        merged = dataclasses.replace(forward, body=forward.body + [marker] + other.body, pair=None)
+                        block[k:j + 1] = moved + [merged] + kept
+                        fused = True
+                    break
+        k += 1
+    return fused
+
+
+def _fusion_plan(forward: For, between: list, backward: For):
+    if any(isinstance(s, (Push, Pop, TapeAlloc, While)) for s in ir.walk(forward.body + backward.body)):
+        return None
+    if any(isinstance(s, For) for s in ir.walk(backward.body)):
+        return None
+    forward_writes = ir.assigned_in(forward.body) | {forward.index}
+    # classify what the reverse body writes
+    local, accumulators, defined = set(), set(), set()
+    for stmt in backward.body:
+        if not isinstance(stmt, (Assign, Store, Comment)):
+            return None
+        if isinstance(stmt, Store):
+            if stmt.prim != "add" or stmt.array in defined:
+                return None
+            accumulators.add(stmt.array)
+            continue
+        if isinstance(stmt, Comment):
+            continue
+        target, reads = stmt.target, set(ir.reads(stmt))
+        if stmt.prim == "add" and stmt.args and stmt.args[0] == Var(target) and target not in defined:
+            accumulators.add(target)
+            if target in ir.operand_vars(stmt.args[1:]):
+                return None
+        else:
+            if target in accumulators:
+                return None
+            defined.add(target)
+    for stmt in backward.body:
+        reads = set(ir.reads(stmt))
+        if isinstance(stmt, Assign) and stmt.target in accumulators:
+            reads = set(ir.operand_vars(stmt.args[1:]))
+        if isinstance(stmt, Store):
+            reads = set(ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]))
+        if reads & accumulators:
+            return None
+    if (accumulators | defined) & (ir.used_in(forward.body) - defined):
+        return None           # the forward body would see the reverse body's writes
+    backward_reads = ir.used_in(backward.body) - defined - accumulators
+    if backward.index != forward.index or backward_reads & (forward_writes - {forward.index}):
+        return None           # the reverse body reads a value the forward loop carries
+    # the statements between the loops that the reverse body needs move before the forward loop
+    needed = set(backward_reads | accumulators)
+    moved_ids = set()
+    for stmt in reversed(between):
+        if isinstance(stmt, Assign) and stmt.target in needed:
+            moved_ids.add(id(stmt))
+            needed |= set(ir.reads(stmt))
+        elif set(ir.writes(stmt)) & needed or (ir.child_blocks(stmt) and ir.assigned_in([stmt]) & needed):
+            return None
+    moved = [s for s in between if id(s) in moved_ids]
+    kept = [s for s in between if id(s) not in moved_ids]
+    for position, stmt in enumerate(between):
+        if id(stmt) not in moved_ids:
+            continue
+        if set(ir.reads(stmt)) & forward_writes or stmt.target in forward_writes | ir.used_in(forward.body):
+            return None
+        earlier = [s for s in between[:position] if id(s) not in moved_ids]
+        if stmt.target in ir.used_in(earlier) | ir.assigned_in(earlier):
+            return None
+    return moved, kept

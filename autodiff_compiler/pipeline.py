@@ -58,6 +58,11 @@ def _analyse(state: State) -> State:
         simplify(primal)
         primal.result, primal.returns = primal.returns[0], ()
         hoist_invariants(primal)
+        from .arrays import fuse_elementwise
+        from .lower import Names
+        taken = set(primal.user_names) | set(primal.types) | set(primal.params)
+        if fuse_elementwise(primal, Names(taken)):
+            primal.types = infer_types(primal, {p: state.param_types[p] for p in params})
     for name in state.wrt:
         t = state.primal.types[name]
         if not t.is_float:

@@ -518,11 +518,15 @@ class Reverse:
                              {"start": loop.start, "stop": loop.stop, "step": step, "per": Const(per_trip)})
             alloc.capacity = count
             before.setdefault(id(loop), []).extend(statements + [alloc])
-        out = []
-        for stmt in forward:
-            out += before.get(id(stmt), [])
-            out.append(stmt)
-        return head + out
+        def place(block: list) -> list:
+            out = []
+            for stmt in block:
+                for child in ir.child_blocks(stmt):
+                    child[:] = place(child)
+                out += before.get(id(stmt), [])
+                out.append(stmt)
+            return out
+        return head + place(forward)
 
     def build(self, with_value: bool = True) -> ir.Function:
         starts = [Assign(name, "copy", (_ZERO[self.types[name].kind],)) for name in

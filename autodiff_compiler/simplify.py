@@ -371,6 +371,9 @@ def simplify(function: ir.Function, max_rounds: int = 20, fuse: bool = True) -> 
     if fuse and fuse_mirrored_loops(function):
         return simplify(function, max_rounds, fuse=False)
     function.body = _drop_empty_sections(function.body)
+    for stmt in ir.walk(function.body):
+        for child in ir.child_blocks(stmt):
+            child[:] = _drop_empty_sections(child)
     return function
 
 
@@ -430,6 +433,44 @@ def _hoist_block(block: list, function) -> list:
 
 
 def fuse_mirrored_loops(function: ir.Function) -> bool:
+    """Fuse mirrored loop pairs in every block (see `_fuse_in_block`), merging the two
+    branches on one condition that hold the pair (forward sweep, reverse sweep) first."""
+    fused = False
+    blocks = [function.body] + [child for stmt in ir.walk(function.body) for child in ir.child_blocks(stmt)]
+    for block in blocks:
+        fused = _merge_branches_holding_pairs(block) | fused
+    blocks = [function.body] + [child for stmt in ir.walk(function.body) for child in ir.child_blocks(stmt)]
+    for block in blocks:
+        fused = _fuse_in_block(block) | fused
+    return fused
+
+
+def _pairs_in(block: list, reverses: bool) -> set:
+    return {s.pair for s in block if isinstance(s, For) and s.pair is not None and s.reverses == reverses}
+
+
+def _merge_branches_holding_pairs(block: list) -> bool:
+    """`if c: A1 else: B1; S; if c: A2 else: B2` -> `if c: A1; S; A2 else: B1; S; B2`, when A1 and A2
+    hold the two halves of a loop pair and nothing writes `c` in between."""
+    import copy
+    for k, first in enumerate(block):
+        if not (isinstance(first, If) and isinstance(first.cond, Var)):
+            continue
+        for j in range(k + 1, len(block)):
+            second = block[j]
+            between = block[k + 1:j]
+            if isinstance(second, If) and second.cond == first.cond:
+                if _pairs_in(first.body, False) & _pairs_in(second.body, True) and \
+                        first.cond.name not in ir.assigned_in(between + [first]) and len(between) <= 40:
+                    merged = If(first.cond, first.body + between + second.body,
+                                first.orelse + copy.deepcopy(between) + second.orelse, first.loc)
+                    block[k:j + 1] = [merged]
+                    return True
+                break
+    return False
+
+
+def _fuse_in_block(block: list) -> bool:
     """Run a forward loop and the loop reversing it as one loop, when the order of trips cannot matter.
 
     In `value_and_grad` of a loop that accumulates (a sum over data, say), the
@@ -443,7 +484,6 @@ def fuse_mirrored_loops(function: ir.Function) -> bool:
     it first; and the statements between the loops that the reverse body
     needs do not depend on the forward loop (they move before it)."""
     fused = False
-    block = function.body
     k = 0
     while k < len(block):
         forward = block[k]

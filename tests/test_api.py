@@ -611,3 +611,110 @@ def test_verify_rejects_a_wrong_rule(monkeypatch, tmp_path):
     with pytest.raises(VerificationError) as info:
         grad(wrong_rule_target, jit=False, verify=True)(0.4)
     assert "wrong_rule_target" in str(info.value) or "sin" in str(info.value)
+
+
+# ------------------------------------------------------------------ the cache key covers what the code depends on
+
+def _write(directory, name, body):
+    directory.mkdir(exist_ok=True)
+    (directory / name).write_text(textwrap.dedent(body))
+    pycache = directory / "__pycache__"
+    if pycache.exists():
+        for pyc in pycache.glob("*.pyc"):
+            pyc.unlink()
+
+
+def test_changed_module_constant_is_not_served_from_a_stale_cache(tmp_path, subprocess_env):
+    src = tmp_path / "src"
+    _write(src, "cached_mod.py", """
+        SCALE = 2.0
+
+        def f(x):
+            return SCALE * x * x
+        """)
+    first = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(first["values"]), tuple(4.0 * x for x in (0.7, -1.1, 2.3)))
+    _write(src, "cached_mod.py", """
+        SCALE = 5.0
+
+        def f(x):
+            return SCALE * x * x
+        """)
+    second = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(second["values"]), tuple(10.0 * x for x in (0.7, -1.1, 2.3)))
+
+
+def test_changed_helper_is_not_served_from_a_stale_cache(tmp_path, subprocess_env):
+    src = tmp_path / "src"
+    _write(src, "cached_helper.py", """
+        def h(x):
+            return x * x
+        """)
+    _write(src, "cached_mod.py", """
+        from cached_helper import h
+
+        def f(x):
+            return h(x) + x
+        """)
+    first = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(first["values"]), tuple(2 * x + 1.0 for x in (0.7, -1.1, 2.3)))
+    _write(src, "cached_helper.py", """
+        def h(x):
+            return x * x * x
+        """)
+    second = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(second["values"]), tuple(3 * x * x + 1.0 for x in (0.7, -1.1, 2.3)))
+
+
+def test_same_helper_name_in_the_same_file_changed(tmp_path, subprocess_env):
+    src = tmp_path / "src"
+    _write(src, "cached_mod.py", """
+        import math
+
+        def h(x):
+            return math.sin(x)
+
+        def f(x):
+            return h(x) * 2.0
+        """)
+    first = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(first["values"]), tuple(2.0 * math.cos(x) for x in (0.7, -1.1, 2.3)))
+    _write(src, "cached_mod.py", """
+        import math
+
+        def h(x):
+            return math.cos(x)
+
+        def f(x):
+            return h(x) * 2.0
+        """)
+    second = _run_cache_script(src, subprocess_env)
+    assert_close(tuple(second["values"]), tuple(-2.0 * math.sin(x) for x in (0.7, -1.1, 2.3)))
+
+
+def test_in_process_two_modules_same_function_source(tmp_path):
+    """Two files with byte-identical `f` but different constants must not share a compiled gradient."""
+    import importlib.util
+    mods = []
+    for k, scale in enumerate((2.0, 7.0)):
+        path = tmp_path / f"twin_{k}.py"
+        path.write_text(f"SCALE = {scale}\n\n\ndef f(x):\n    return SCALE * x * x\n")
+        spec = importlib.util.spec_from_file_location(f"twin_{k}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        mods.append(mod)
+    for mod, scale in zip(mods, (2.0, 7.0)):
+        g = grad(mod.f)
+        for x in (0.7, -1.1, 2.3):
+            assert_close(g(x), 2 * scale * x)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_numpy_scalar_arguments(jit):
+    import numpy as np
+    g = grad(C.repeated_square, jit=jit)
+    for a, n in [(1.1, 3), (0.9, 4), (-1.05, 2)]:
+        expected = 2 ** n * a ** (2 ** n - 1)
+        assert_close(g(np.float64(a), np.int64(n)), expected)
+        assert_close(g(a, np.int32(n)), expected)
+        assert_close(g(np.float32(a), n), 2 ** n * float(np.float32(a)) ** (2 ** n - 1), rel=1e-6)

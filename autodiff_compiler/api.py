@@ -137,12 +137,41 @@ def _convert(value):
     return value
 
 
-def _nonfinite(value) -> bool:
+# A scan for NaN/inf costs as much as a fast gradient on a large array: results larger than this are
+# not scanned (scalars, and so every value, always are).
+SCAN_LIMIT = 65536
+
+
+_SCAN = None
+
+
+def _all_finite(values) -> bool:
+    """Are all entries of a float array finite?  Compiled once: NumPy's per-call cost dominates small arrays."""
+    global _SCAN
+    if _SCAN is None:
+        import numba
+
+        @numba.njit(cache=True)
+        def all_finite(flat):
+            for value in flat:
+                if value - value != 0.0:
+                    return False
+            return True
+        _SCAN = all_finite
+    return _SCAN(values.ravel())
+
+
+def _nonfinite(value, limit: int | None = None) -> bool:
     if isinstance(value, float):
         return not math.isfinite(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return not np.isfinite(value).all()
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and (limit is None or value.size <= limit):
+        return not _all_finite(value)
     return False
+
+
+def _fast_key(args) -> tuple:
+    """The call signature as cheaply as Python allows: types, and dtype and rank for arrays."""
+    return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
 
 
 class GradientFunction:
@@ -266,12 +295,17 @@ class GradientFunction:
     def __call__(self, *args, out=None, **kwargs):
         if out is None and not kwargs:
             # fast path: a scalar signature seen before goes straight to the compiled code
-            compiled = self._fast.get(tuple(map(type, args)))
+            key = tuple(map(type, args))
+            if np.ndarray in key:
+                key = _fast_key(args)
+            compiled = self._fast.get(key)
             if compiled is not None:
                 try:
                     result = compiled(*args)
                 except (ZeroDivisionError, ValueError) as exc:
                     self._undefined(exc)
+                if type(result) is float and result - result == 0.0:
+                    return result
                 if self._finite(result):
                     return result
                 return self._finish(result, args, None)
@@ -287,8 +321,9 @@ class GradientFunction:
         self._last_key = signature
         # the compiled tuple already has the contract's shape unless it must be regrouped
         direct = not self.intermediates and (self.single or (not self.with_value and len(self.wrt) > 1))
-        if direct and self.jit and all(type(a) in _SCALAR_TYPES for a in args):
-            self._fast[tuple(map(type, args))] = compiled
+        if direct and self.jit and all(type(a) in _SCALAR_TYPES or (
+                type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
+            self._fast[_fast_key(args)] = compiled
         try:
             result = compiled(*converted)
         except (ZeroDivisionError, ValueError) as exc:
@@ -301,15 +336,14 @@ class GradientFunction:
 
     @staticmethod
     def _finite(result) -> bool:
-        """A float, or a tuple of floats, all finite (x - x is 0.0 only for finite x)."""
-        if type(result) is float:
-            return result - result == 0.0
-        if type(result) is tuple:
-            for item in result:
-                if type(item) is not float or item - item != 0.0:
+        """Floats and arrays, all finite (x - x is 0.0 only for finite x; large arrays unscanned)."""
+        for item in (result if type(result) is tuple else (result,)):
+            if type(item) is float:
+                if item - item != 0.0:
                     return False
-            return True
-        return False
+            elif type(item) is not np.ndarray or _nonfinite(item, SCAN_LIMIT):
+                return False
+        return True
 
     def _finish(self, result, converted, buffers):
         """Check the outputs, explain non-finite ones, and shape them as the contract says."""
@@ -317,7 +351,7 @@ class GradientFunction:
         if not self.jit:
             # the interpreter hands back NumPy scalars where Numba hands back floats
             outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)
-        if any(_nonfinite(v) for v in outputs):
+        if any(_nonfinite(v, SCAN_LIMIT) for v in outputs):
             for arg, name in zip(converted, self.params):
                 if _nonfinite(arg):
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",

@@ -66,12 +66,38 @@ def _analyse(state: State) -> State:
     for name in state.wrt:
         t = state.primal.types[name]
         if not t.is_float:
+            hint = f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt"
+            if name in _control_operands(state.primal):
+                hint = (f"{name} is a loop bound or an index here: it drives control flow and has no "
+                        f"derivative; leave it out of wrt")
             raise ArgumentError(
                 f"cannot differentiate {state.primal.name} with respect to {name!r}: it is {_a(t)} "
                 f"({t}), and only float scalars and float arrays have derivatives",
-                filename=state.source.filename, line=state.source.node.lineno,
-                hint=f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt")
+                filename=state.source.filename, line=state.source.node.lineno, hint=hint)
     return state
+
+
+def _control_operands(function) -> set:
+    """Variables used as range bounds or array indices (directly or through integer arithmetic)."""
+    from . import ir
+    direct = set()
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, ir.For):
+            direct |= set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+        elif isinstance(stmt, ir.Assign) and stmt.prim == "subscript":
+            direct |= set(ir.operand_vars(stmt.args[1:]))
+        elif isinstance(stmt, ir.Store):
+            direct |= set(ir.operand_vars(stmt.index))
+    changed = True
+    while changed:
+        changed = False
+        for stmt in ir.walk(function.body):
+            if isinstance(stmt, ir.Assign) and stmt.target in direct:
+                for name in ir.operand_vars(stmt.args):
+                    if name not in direct:
+                        direct.add(name)
+                        changed = True
+    return direct
 
 
 def _a(t) -> str:

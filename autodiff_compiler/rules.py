@@ -178,7 +178,9 @@ _define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", res
 _define("where", 3, ("0", "indicator(x)", "1.0 - indicator(x)"), scalar="np.where", array="np.where",
         sympy="Piecewise((y, x), (z, True))", result="where", evaluate=lambda c, a, b: a if c else b,
         numpy_names=("where",))
-_define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y)", "indicator(x > z)"),
+# clip(x, lo, hi) is min(max(x, lo), hi), also when lo > hi (then it is hi, as np.clip)
+_define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) * indicator(y <= z)",
+                    "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
         evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
 _define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",

@@ -116,40 +116,41 @@ def _float_constants(block: list, types: dict) -> None:
                 stmt.args = (Const(int(value)),)
 
 
-def varied_by(function: ir.Function, wrt: set) -> set:
-    varied = set(wrt)
+def _derivative_edges(function: ir.Function) -> list:
+    """(target, sources) for every statement through which a derivative can flow."""
+    edges = []
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and not PRIMITIVES[stmt.prim].nondiff:
+            edges.append((stmt.target, ir.operand_vars(stmt.args)))
+        elif isinstance(stmt, Store):
+            edges.append((stmt.array, ir.operand_vars([stmt.value])))
+    return edges
+
+
+def _closure(start: set, edges: list, forward: bool) -> set:
+    """Everything reachable from `start` along the edges (sources -> target when `forward`)."""
+    reached = set(start)
     changed = True
     while changed:
         changed = False
-        for stmt in ir.walk(function.body):
-            if isinstance(stmt, Assign) and stmt.target not in varied and not PRIMITIVES[stmt.prim].nondiff:
-                if any(name in varied for name in ir.operand_vars(stmt.args)):
-                    varied.add(stmt.target)
-                    changed = True
-            elif isinstance(stmt, Store) and stmt.array not in varied:
-                if any(name in varied for name in ir.operand_vars([stmt.value])):
-                    varied.add(stmt.array)
-                    changed = True
-    return varied
+        for target, sources in edges:
+            if forward and target not in reached and any(name in reached for name in sources):
+                reached.add(target)
+                changed = True
+            elif not forward and target in reached and not reached.issuperset(sources):
+                reached.update(sources)
+                changed = True
+    return reached
+
+
+def varied_by(function: ir.Function, wrt: set) -> set:
+    """Variables that depend on a `wrt` input through differentiable primitives."""
+    return _closure(wrt, _derivative_edges(function), forward=True)
 
 
 def useful_for(function: ir.Function, results: set) -> set:
-    useful = set(results)
-    changed = True
-    while changed:
-        changed = False
-        for stmt in ir.walk(function.body):
-            if isinstance(stmt, Assign) and stmt.target in useful and not PRIMITIVES[stmt.prim].nondiff:
-                for name in ir.operand_vars(stmt.args):
-                    if name not in useful:
-                        useful.add(name)
-                        changed = True
-            elif isinstance(stmt, Store) and stmt.array in useful:
-                for name in ir.operand_vars([stmt.value]):
-                    if name not in useful:
-                        useful.add(name)
-                        changed = True
-    return useful
+    """Variables the results depend on through differentiable primitives."""
+    return _closure(results, _derivative_edges(function), forward=False)
 
 
 def activity(function: ir.Function, wrt: set, types: dict, results: set | None = None) -> set:

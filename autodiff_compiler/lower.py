@@ -71,7 +71,6 @@ def identifiers(node: ast.AST) -> set[str]:
 class Loop:
     skip: str          # set when the rest of this iteration must not run
     leave: str         # set when the loop must end after this iteration
-    used: bool = False
 
 
 @dataclass
@@ -348,30 +347,25 @@ class Lowering:
         self.set_result(value, node)
         self.assign(frame.returned, "copy", (Const(True),))
         frame.uses_returned = True
-        for loop in frame.loops:
-            loop.used = True
         if frame.loops:
-            loop = frame.loops[-1]
-            self.assign(loop.skip, "copy", (Const(True),))
+            self.end_trip(node, leave_loop=True)
+        return True
+
+    def end_trip(self, node, leave_loop: bool) -> bool:
+        """Skip the rest of this trip of the innermost loop and, for `break` and `return`, leave it."""
+        if not self.frame.loops:
+            raise self.unsupported(node, f"{'break' if leave_loop else 'continue'} outside a loop", "remove it")
+        loop = self.frame.loops[-1]
+        self.assign(loop.skip, "copy", (Const(True),))
+        if leave_loop:
             self.assign(loop.leave, "copy", (Const(True),))
         return True
 
     def lower_break(self, node) -> bool:
-        if not self.frame.loops:
-            raise self.unsupported(node, "break outside a loop", "remove it")
-        loop = self.frame.loops[-1]
-        loop.used = True
-        self.assign(loop.skip, "copy", (Const(True),))
-        self.assign(loop.leave, "copy", (Const(True),))
-        return True
+        return self.end_trip(node, leave_loop=True)
 
     def lower_continue(self, node) -> bool:
-        if not self.frame.loops:
-            raise self.unsupported(node, "continue outside a loop", "remove it")
-        loop = self.frame.loops[-1]
-        loop.used = True
-        self.assign(loop.skip, "copy", (Const(True),))
-        return True
+        return self.end_trip(node, leave_loop=False)
 
     def lower_if(self, node: ast.If) -> bool:
         loc = self.loc

@@ -15,3 +15,19 @@ def compare(title, rows, source=None):
     print("  ok: compiler and hand formula agree\n")
     if source is not None and "--source" in sys.argv:
         print(source)
+
+
+def save_loss_curve(losses, path, ylabel):
+    """Save the loss per epoch as a plot when matplotlib is installed (the examples run without it)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no loss curve saved)")
+        return
+    plt.plot(losses)
+    plt.xlabel("epoch")
+    plt.ylabel(ylabel)
+    plt.savefig(path)
+    print(f"loss curve saved to {path}")

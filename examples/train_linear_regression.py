@@ -12,6 +12,8 @@ import numpy as np
 
 from autodiff_compiler import value_and_grad
 
+from _compare import save_loss_curve
+
 
 def mse(w, b, x, y):
     return np.mean((w * x + b - y) ** 2)
@@ -35,18 +37,7 @@ def main():
     residual = w * x + b - y
     print(f"final: w = {w:.4f} (true 2), b = {b:.4f} (true 1); "
           f"dL/dw = {np.mean(2 * residual * x):.4f} by hand")
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no loss curve saved)")
-        return w, b
-    plt.plot(losses)
-    plt.xlabel("epoch")
-    plt.ylabel("MSE")
-    plt.savefig("linear_regression_loss.png")
-    print("loss curve saved to linear_regression_loss.png")
+    save_loss_curve(losses, "linear_regression_loss.png", "MSE")
     return w, b
 
 

@@ -9,6 +9,8 @@ import numpy as np
 
 from autodiff_compiler import value_and_grad
 
+from _compare import save_loss_curve
+
 
 def bce(w, b, x, y):
     z = w * x + b
@@ -36,18 +38,7 @@ def main():
     print(f"dL/dw: compiler {dw:.6f}, hand mean((y_hat - y) * x) {np.mean((y_hat - y) * x):.6f}")
     print(f"dL/db: compiler {db:.6f}, hand mean(y_hat - y)       {np.mean(y_hat - y):.6f}")
     assert np.isclose(dw, np.mean((y_hat - y) * x)) and np.isclose(db, np.mean(y_hat - y))
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no loss curve saved)")
-        return w, b
-    plt.plot(losses)
-    plt.xlabel("epoch")
-    plt.ylabel("mean BCE")
-    plt.savefig("logistic_regression_loss.png")
-    print("loss curve saved to logistic_regression_loss.png")
+    save_loss_curve(losses, "logistic_regression_loss.png", "mean BCE")
     return w, b
 
 

@@ -265,13 +265,15 @@ class GradientFunction:
                                        with_value=with_value, intermediates=self.intermediates)
         return self._states[key]
 
-    def compiled_for(self, *args):
-        """The compiled (Numba) function for these arguments' signature, returning (value, grads...).
+    def compiled_for(self, *args, value: bool = True):
+        """The compiled (Numba) function for these arguments' signature.
 
-        Call it from your own `numba.njit` code to skip the Python-level checks."""
+        It returns `(value, grads...)`, or with `value=False` what the gradient-only
+        module returns (the function a `grad` object calls).  Call it from your own
+        `numba.njit` code to skip the Python-level checks."""
         args = self.complete(args, {})
         converted = [_convert(a) for a in args]
-        return self._compile(self.signature(args), converted, with_value=True)
+        return self._compile(self.signature(args), converted, with_value=value)
 
     def _compile(self, signature, args, with_value: bool | None = None):
         with_value = self.with_value if with_value is None else with_value

@@ -256,7 +256,7 @@ g{args}
 t3 = time.perf_counter()
 hits = misses = None
 try:
-    stats = g.compiled_for{args}.stats
+    stats = g.compiled_for(*{args}, value=False).stats
     hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
 except Exception:
     pass

@@ -7,8 +7,9 @@ compiled gradient, both as `g(*args)` and as the raw Numba dispatcher from
 The in-njit-loop table calls all three from compiled code. Ratios use `g(*args)`
 in the Python table and the dispatcher in the in-loop table.
 
-Peak extra memory is not measured (tracemalloc does not see Numba's NRT
-allocations). `jax.jit(jax.grad(f))` is timed on the vectorised workloads only
+Peak memory of one call is measured with tracemalloc (Numba's arrays come from
+Python's allocator, so it sees them): ours, beyond the gradient arrays it
+returns, against the primal's. `jax.jit(jax.grad(f))` is timed on the vectorised workloads only
 if jax is importable; otherwise the group prints 'jax: not installed'.
 """
 import time
@@ -161,8 +162,32 @@ def _bench(name, fn, wrt, args, hand, cfg):
     t.hand_loop = _time_in_loop(hand, args, cfg)
     t.ours_loop = _time_in_loop(d, args, cfg)
     t.note = ("arrays: in-loop time of ours uses g.compiled_for(*args); hand-written gradients "
-              "return the value too; peak extra memory not measured (tracemalloc misses Numba allocations)")
+              "return the value too")
     return t
+
+
+def _peak_bytes(f, args):
+    """Peak bytes allocated during one call, and the bytes of the arrays it returns."""
+    import tracemalloc
+    f(*args)                                   # compiled and warm
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    out = f(*args)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    returned = sum(o.nbytes for o in (out if isinstance(out, tuple) else (out,)) if isinstance(o, np.ndarray))
+    return peak, returned
+
+
+def _memory(name, fn, wrt, args, hand):
+    from autodiff_compiler import grad
+    d = grad(fn, wrt=wrt).compiled_for(*args)
+    primal, _ = _peak_bytes(numba.njit(fn), args)
+    ours, ours_out = _peak_bytes(d, args)
+    hand_peak, hand_out = _peak_bytes(hand, args)
+    return Metric(GROUP, f"{name} peak memory beyond results", ours - ours_out, "B", target=max(primal, 1),
+                  note=f"ours {ours - ours_out} B + {ours_out} B of gradients; primal {primal} B; "
+                       f"hand {hand_peak - hand_out} B + {hand_out} B")
 
 
 # ------------------------------------------------------------------ jax
@@ -210,5 +235,8 @@ def run(cfg):
         t = guarded(cfg, GROUP, name, _bench, name, fn, wrt, args, hand, lcfg)
         if t is not None:
             results.append(t)
+        m = guarded(cfg, GROUP, name + " memory", _memory, name, fn, wrt, args, hand)
+        if m is not None:
+            results.append(m)
     results.extend(_jax_metrics(workloads, lcfg))
     return results

@@ -392,6 +392,9 @@ def report(results: list, markdown: bool = False) -> str:
             if m.unit == "s":
                 v = "-" if m.value is None else f"{m.value:.3f} s"
                 tg = "" if m.target is None else f"< {m.target:g} s"
+            elif m.unit == "B":
+                v = "-" if m.value is None else f"{m.value / 1e6:.3f} MB"
+                tg = "" if m.target is None else f"<= {m.target / 1e6:.3f} MB"
             else:
                 v = "-" if m.value is None else f"{m.value:.2f} {m.unit}"
                 tg = "" if m.target is None else f"<= {m.target:g} {m.unit}"

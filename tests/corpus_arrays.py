@@ -143,3 +143,11 @@ def int_data(w, x):
 
 def method_on_expression(x):
     return (x * x).sum() + (2.0 * x).mean()
+
+
+def mse_vectorised(w, b, x, y):
+    return np.mean((w * x + b - y) ** 2)
+
+
+def rosenbrock_vectorised(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)

@@ -11,9 +11,9 @@ Takes: command-line arguments.  Guarantees:
 * exit status 0 on success, 1 when verification or a check fails or the
   compiler rejects the function, 2 on usage errors.
 
-Parameter types come from annotations, else from `--at` values (`n=10` is an
-int unless `n` is differentiated; `x=6.7` a float; `v=[1,2,3]` a float array),
-else float.
+Parameter types come from annotations, else from `--at` values (`x=6.7` is a
+float, `v=[1,2,3]` a float array, and `n=10` an int only for a parameter used
+as a range bound or an index; otherwise a float), else float.
 """
 from __future__ import annotations
 
@@ -53,7 +53,19 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_point(items: list[str] | None, wrt: list[str]) -> dict:
+def counting_parameters(node: ast.FunctionDef) -> set:
+    """Parameters the function counts with: used in range(...) or as an index."""
+    params = {a.arg for a in node.args.args}
+    used = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "range":
+            used |= {n.id for a in inner.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+        elif isinstance(inner, ast.Subscript):
+            used |= {n.id for n in ast.walk(inner.slice) if isinstance(n, ast.Name)}
+    return used & params
+
+
+def parse_point(items: list[str] | None, wrt: list[str], counting: set | None = None) -> dict:
     point = {}
     for item in items or []:
         for part in _split_top_level(item):
@@ -69,8 +81,8 @@ def parse_point(items: list[str] | None, wrt: list[str]) -> dict:
                 parsed = np.asarray(parsed, dtype=float)
             elif isinstance(parsed, bool) or not isinstance(parsed, (int, float)):
                 raise argparse.ArgumentTypeError(f"--at {name}: {value!r} is not a number or a list")
-            elif isinstance(parsed, int) and name in wrt:
-                parsed = float(parsed)
+            elif isinstance(parsed, int) and (name in wrt or (counting is not None and name not in counting)):
+                parsed = float(parsed)      # `y=0` means 0.0 unless y counts (a loop bound, an index)
             point[name] = parsed
     return point
 
@@ -143,7 +155,7 @@ def command_grad(args) -> int:
     path, name = args.target
     source = source_of_file_function(path, name)
     wrt = _wrt(args.wrt, source.node)
-    point = parse_point(args.at, wrt)
+    point = parse_point(args.at, wrt, counting_parameters(source.node))
     types = param_types(source.node, point)
     state = run_until(State(source, types, wrt, not args.no_simplify, args.value), args.dump)
     if args.dump:
@@ -189,7 +201,8 @@ def command_check(args) -> int:
     import inspect
     params = list(inspect.signature(f).parameters)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else (list(hand) if isinstance(hand, dict) else params[:1])
-    point = parse_point(args.at, wrt)
+    from .parse import source_of_function
+    point = parse_point(args.at, wrt, counting_parameters(source_of_function(f).node))
     missing = [p for p in params if p not in point]
     if missing:
         raise argparse.ArgumentTypeError(f"--at must give every parameter; missing: {', '.join(missing)}")

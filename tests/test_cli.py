@@ -323,3 +323,31 @@ def test_console_script(workdir, subprocess_env):
     entry = find_entry(module, "f")
     for x in (4.0, -0.3, 1.7):
         assert_close(entry(x), 2 * x * math.cos(x * x))
+
+
+# ---- autodiff-compiler check
+
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+TUTORIAL_POINT = ["--at", "w=1,b=0,x=6.7,y=0"]
+
+
+def test_check_formulas_proved(tmp_path, subprocess_env):
+    target = os.path.join(EXAMPLES_DIR, "tutorial_derivation_correct.py") + ":loss"
+    proc = run_cli(["check", target, "--formula", "w=(y_hat - y)*x", "--formula", "b=y_hat - y"] + TUTORIAL_POINT,
+                   tmp_path, subprocess_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("PROVED") == 2 and "6.69176" in proc.stdout, proc.stdout
+
+
+def test_check_buggy_derivation_differs(tmp_path, subprocess_env):
+    path = os.path.join(EXAMPLES_DIR, "tutorial_derivation_buggy.py")
+    proc = run_cli(["check", path + ":loss", "--against", path + ":hand_gradients", "--wrt", "w,b"] + TUTORIAL_POINT,
+                   tmp_path, subprocess_env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "WRONG for w, b" in proc.stdout and "7.69754" in proc.stdout, proc.stdout
+
+
+def test_check_without_a_hand_derivation_is_a_usage_error(tmp_path, subprocess_env):
+    target = os.path.join(EXAMPLES_DIR, "tutorial_derivation_correct.py") + ":loss"
+    proc = run_cli(["check", target] + TUTORIAL_POINT, tmp_path, subprocess_env)
+    assert proc.returncode == 2 and "--against" in proc.stderr, proc.stdout + proc.stderr

@@ -107,6 +107,9 @@ class ModulePrinter:
         return f"({text})" if precedence < minimum else text
 
     def apply(self, prim: str, args: tuple, params: tuple = ()) -> tuple[str, int]:
+        args = _cancel_negations(prim, args)
+        if prim == "neg" and _is_neg_pair(args[0]):
+            prim, args = "mul", _cancel_negations("mul", args[0][1], force=True)
         spec = PRIMITIVES[prim]
         symbol = self.spelling(prim, args)
         if "{" in symbol:
@@ -391,3 +394,30 @@ def _within(loc, site) -> bool:
             return True
         loc = loc.via
     return False
+
+
+def _negated(node):
+    """The operand under a unary minus, for an expression tree `-a` (or a negative constant)."""
+    if isinstance(node, tuple) and node[0] == "neg":
+        return node[1][0]
+    if isinstance(node, Const) and not isinstance(node.value, bool) and node.value < 0:
+        return Const(-node.value)
+    return None
+
+
+def _is_neg_pair(node) -> bool:
+    """`a * -b` or `-a * b` (one negation): then `-(a * -b)` prints as `a * b`."""
+    return isinstance(node, tuple) and node[0] == "mul" and \
+        (_negated(node[1][0]) is not None) != (_negated(node[1][1]) is not None)
+
+
+def _cancel_negations(prim: str, args: tuple, force: bool = False) -> tuple:
+    """`-a * -b` is `a * b` exactly (IEEE negation is exact): print the shorter form."""
+    if prim != "mul" or len(args) != 2:
+        return args
+    left, right = _negated(args[0]), _negated(args[1])
+    if left is not None and right is not None:
+        return (left, right)
+    if force:
+        return (left if left is not None else args[0], right if right is not None else args[1])
+    return args

@@ -333,8 +333,12 @@ class GradientFunction:
         return self._finish(result, converted, out)
 
     def _undefined(self, exc):
-        raise ArgumentError(f"{self.fn.__name__}: {exc} at these arguments",
-                            hint="the function or its derivative is undefined here") from None
+        text = str(exc)
+        if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
+            hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
+        else:
+            hint = "the function or its derivative is undefined here"
+        raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
 
     @staticmethod
     def _finite(result) -> bool:

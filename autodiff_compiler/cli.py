@@ -53,16 +53,12 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def counting_parameters(node: ast.FunctionDef) -> set:
-    """Parameters the function counts with: used in range(...) or as an index."""
-    params = {a.arg for a in node.args.args}
-    used = set()
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "range":
-            used |= {n.id for a in inner.args for n in ast.walk(a) if isinstance(n, ast.Name)}
-        elif isinstance(inner, ast.Subscript):
-            used |= {n.id for n in ast.walk(inner.slice) if isinstance(n, ast.Name)}
-    return used & params
+def counting_parameters(source) -> set:
+    """Parameters the function counts with: range bounds and indices, as the compiler sees them."""
+    from .lower import lower
+    from .pipeline import counting_variables
+    primal, _ = lower(source)
+    return counting_variables(primal) & set(primal.params)
 
 
 def parse_point(items: list[str] | None, wrt: list[str], counting: set | None = None) -> dict:
@@ -155,7 +151,7 @@ def command_grad(args) -> int:
     path, name = args.target
     source = source_of_file_function(path, name)
     wrt = _wrt(args.wrt, source.node)
-    point = parse_point(args.at, wrt, counting_parameters(source.node))
+    point = parse_point(args.at, wrt, counting_parameters(source))
     types = param_types(source.node, point)
     state = run_until(State(source, types, wrt, not args.no_simplify, args.value), args.dump)
     if args.dump:
@@ -202,7 +198,7 @@ def command_check(args) -> int:
     params = list(inspect.signature(f).parameters)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else (list(hand) if isinstance(hand, dict) else params[:1])
     from .parse import source_of_function
-    point = parse_point(args.at, wrt, counting_parameters(source_of_function(f).node))
+    point = parse_point(args.at, wrt, counting_parameters(source_of_function(f)))
     missing = [p for p in params if p not in point]
     if missing:
         raise argparse.ArgumentTypeError(f"--at must give every parameter; missing: {', '.join(missing)}")

@@ -314,37 +314,27 @@ class Lowering:
         raise self.unsupported(node.target, "augmented assignment to this target", "assign to a name")
 
     def lower_final_return(self, node: ast.Return) -> None:
+        """The frame's result gets the returned value (one variable, or one per tuple element)."""
         frame = self.frame
         if node.value is None:
             raise self.error(UnsupportedSyntaxError, "return without a value", node,
                              "return the number (or array) the function computes", "bare return")
         value = self.lower_expr(node.value, target=None if isinstance(node.value, ast.Tuple) else frame.result)
-        self.set_result(value, node)
-
-    def set_result(self, value, node) -> None:
-        frame = self.frame
-        if isinstance(value, tuple):
-            if frame.result_arity not in (None, len(value)):
-                raise self.error(UnsupportedSyntaxError, "returns of different lengths", node,
-                                 "return the same number of values on every path")
-            frame.result_arity = len(value)
-            for k, operand in enumerate(value):
-                self.assign(f"{frame.result}_{k}", "copy", (operand,))
-            return
-        if frame.result_arity not in (None, 1):
+        arity = len(value) if isinstance(value, tuple) else 1
+        if frame.result_arity not in (None, arity):
             raise self.error(UnsupportedSyntaxError, "returns of different lengths", node,
                              "return the same number of values on every path")
-        frame.result_arity = 1
-        if not (isinstance(value, Var) and value.name == frame.result):
+        frame.result_arity = arity
+        if isinstance(value, tuple):
+            for k, operand in enumerate(value):
+                self.assign(f"{frame.result}_{k}", "copy", (operand,))
+        elif not (isinstance(value, Var) and value.name == frame.result):
             self.assign(frame.result, "copy", (value,))
 
     def lower_return(self, node: ast.Return) -> bool:
+        """A return that may not be the last statement: set the result, then the exit flags."""
         frame = self.frame
-        if node.value is None:
-            raise self.error(UnsupportedSyntaxError, "return without a value", node,
-                             "return the number (or array) the function computes", "bare return")
-        value = self.lower_expr(node.value, target=None if isinstance(node.value, ast.Tuple) else frame.result)
-        self.set_result(value, node)
+        self.lower_final_return(node)
         self.assign(frame.returned, "copy", (Const(True),))
         frame.uses_returned = True
         if frame.loops:

@@ -67,7 +67,7 @@ def _analyse(state: State) -> State:
         t = state.primal.types[name]
         if not t.is_float:
             hint = f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt"
-            if name in _control_operands(state.primal):
+            if name in counting_variables(state.primal):
                 hint = (f"{name} is a loop bound or an index here: it drives control flow and has no "
                         f"derivative; leave it out of wrt")
             raise ArgumentError(
@@ -77,8 +77,9 @@ def _analyse(state: State) -> State:
     return state
 
 
-def _control_operands(function) -> set:
-    """Variables used as range bounds or array indices (directly or through integer arithmetic)."""
+def counting_variables(function) -> set:
+    """Variables used as range bounds or array indices (directly or through integer arithmetic):
+    they drive control flow, so they are ints and have no derivative."""
     from . import ir
     direct = set()
     for stmt in ir.walk(function.body):

@@ -24,8 +24,8 @@ import numpy as np
 
 from .errors import ArgumentError, AutodiffError, NonFiniteInputError
 from .ir import BOOL, FLOAT, INT, array_of
-from .load import load
-from .parse import fence, parameter_defaults, source_of_function
+from .backend.load import load
+from .frontend.parse import fence, parameter_defaults, source_of_function
 from .pipeline import derive
 
 

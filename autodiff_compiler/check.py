@@ -44,7 +44,7 @@ import sympy
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
 
 from .errors import ArgumentError, AutodiffError, VerificationError
-from .parse import Source, source_of_function
+from .frontend.parse import Source, source_of_function
 from .rules import MODULE_CONSTANTS, PRIMITIVES, USER_FUNCTIONS
 from . import verify as V
 
@@ -383,8 +383,8 @@ def _resolve(expr, point: dict):
 
 def _lowered(source: Source):
     """The function lowered without SSA versioning: user variables keep their names."""
-    from .lower import Lowering
-    from .parse import fence
+    from .frontend.lower import Lowering
+    from .frontend.parse import fence
     fence(source)
     return Lowering(source).lower_function()
 
@@ -412,7 +412,7 @@ def user_locals(source: Source, args, params: list) -> dict:
         _, env, _ = _run_lowered(source, args)
     except (V.Unsupported, V.Undefined, AutodiffError):
         return {}
-    from .lower import identifiers
+    from .frontend.lower import identifiers
     names = identifiers(source.node) - set(params)
     out = {}
     for name in names:

@@ -55,7 +55,7 @@ def _split_top_level(text: str) -> list[str]:
 
 def counting_parameters(source) -> set:
     """Parameters the function counts with: range bounds and indices, as the compiler sees them."""
-    from .lower import lower
+    from .frontend.lower import lower
     from .pipeline import counting_variables
     primal, _ = lower(source)
     return counting_variables(primal) & set(primal.params)
@@ -146,7 +146,7 @@ def _default_point(types: dict, given: dict) -> dict:
 
 
 def command_grad(args) -> int:
-    from .parse import source_of_file_function
+    from .frontend.parse import source_of_file_function
     from .pipeline import State, run_until
     path, name = args.target
     source = source_of_file_function(path, name)
@@ -197,7 +197,7 @@ def command_check(args) -> int:
     import inspect
     params = list(inspect.signature(f).parameters)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else (list(hand) if isinstance(hand, dict) else params[:1])
-    from .parse import source_of_function
+    from .frontend.parse import source_of_function
     point = parse_point(args.at, wrt, counting_parameters(source_of_function(f)))
     missing = [p for p in params if p not in point]
     if missing:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .analyse import infer_types
+from .backend.printer import print_module
 from .errors import ArgumentError
-from .lower import lower
-from .parse import Source, fence
-from .printer import print_module
-from .reverse import reverse
-from .simplify import hoist_invariants, simplify
+from .frontend.lower import lower
+from .frontend.parse import Source, fence
+from .ir import Names
+from .ir.types import infer_types
+from .optimise.fuse_elementwise import fuse_elementwise
+from .optimise.hoist import hoist_invariants
+from .optimise.simplify import simplify
+from .transforms.reverse import reverse
 
 VERSION = "0.1.0"
 
@@ -58,8 +61,6 @@ def _analyse(state: State) -> State:
         simplify(primal)
         primal.result, primal.returns = primal.returns[0], ()
         hoist_invariants(primal)
-        from .arrays import fuse_elementwise
-        from .lower import Names
         taken = set(primal.user_names) | set(primal.types) | set(primal.params)
         if fuse_elementwise(primal, Names(taken)):
             primal.types = infer_types(primal, {p: state.param_types[p] for p in params})

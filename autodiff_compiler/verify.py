@@ -511,7 +511,7 @@ _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "%":
 def _spelling_namespace() -> dict:
     if not _SPELLING_NAMESPACE:
         import inspect
-        from . import runtime
+        from .backend import runtime
         namespace = {"np": _DUAL_NUMPY, "numpy": _DUAL_NUMPY, "math": math, "__name__": "verify_runtime"}
         exec(compile(inspect.getsource(runtime), "<runtime helpers>", "exec"), namespace)
         namespace["np"] = _DUAL_NUMPY

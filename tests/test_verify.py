@@ -20,7 +20,7 @@ from autodiff_compiler.api import type_of_argument
 from autodiff_compiler.errors import ArgumentError, AutodiffError, VerificationError
 from autodiff_compiler import ir
 from autodiff_compiler.ir import Assign, Const, Var
-from autodiff_compiler.parse import source_of_function
+from autodiff_compiler.frontend.parse import source_of_function
 from autodiff_compiler.pipeline import derive
 from autodiff_compiler import verify as V
 from autodiff_compiler.verify import verify_gradient

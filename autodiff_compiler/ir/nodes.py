@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'reads', 'writes', 'assigned_in', 'used_in']
+
 
 # --------------------------------------------------------------------------- types
 

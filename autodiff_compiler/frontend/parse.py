@@ -27,8 +27,8 @@ import textwrap
 import types
 from dataclasses import dataclass, field
 
-from .errors import SourceNotFoundError, UnsupportedSyntaxError
-from .rules import MODULE_CONSTANTS, USER_FUNCTIONS
+from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+from ..rules import MODULE_CONSTANTS, USER_FUNCTIONS
 
 
 # ------------------------------------------------------------------ resolution
@@ -227,7 +227,7 @@ def _fold_constant(node: ast.expr, namespace: Namespace):
         value = _fold_constant(node.operand, namespace)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
-        from .rules import BINARY_OPERATORS, PRIMITIVES
+        from ..rules import BINARY_OPERATORS, PRIMITIVES
         prim = BINARY_OPERATORS.get(type(node.op))
         if prim:
             return PRIMITIVES[prim].evaluate(_fold_constant(node.left, namespace),

@@ -23,86 +23,20 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from . import ir
-from .analyse import activity, infer_types, type_of_operand
-from .errors import ArgumentError, AutodiffError, NoDerivativeRuleError
-from .ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
-from .lower import Names
-from .rules import ARG_NAMES, BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+from .. import ir
+from ..errors import ArgumentError, AutodiffError
+from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
+from ..ir import Names
+from ..ir.activity import activity
+from ..ir.types import infer_types, type_of_operand
+from ..rules import ARG_NAMES, PRIMITIVES
+from . import adjoint_arrays as arrays
+from .instantiate import Instantiate
 
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
                "array_copy"}
 _ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
-
-
-class Instantiate:
-    """Lowers a rule-table expression (Python syntax) to IR statements, folding constants."""
-
-    def __init__(self, names: Names, emit, loc):
-        self.names = names
-        self.emit = emit
-        self.loc = loc
-        self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
-                         ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
-                         ast.IfExp: self.ifexp}
-
-    def __call__(self, tree: ast.expr, bindings: dict):
-        self.bindings = bindings
-        return self.dispatch[type(tree)](tree)
-
-    def apply(self, prim: str, args: tuple, params: tuple = ()):
-        if all(isinstance(a, Const) for a in args) and prim in ("add", "sub", "mul", "neg", "pow", "div", "eq", "ne"):
-            try:
-                return Const(PRIMITIVES[prim].evaluate(*(a.value for a in args)))
-            except (ArithmeticError, ValueError):
-                pass
-        target = self.names.temp()
-        self.emit(Assign(target, prim, tuple(args), self.loc, params))
-        return Var(target)
-
-    def constant(self, node):
-        return Const(node.value)
-
-    def name(self, node):
-        return self.bindings[node.id]
-
-    def binop(self, node):
-        return self.apply(BINARY_OPERATORS[type(node.op)], (self(node.left, self.bindings),
-                                                           self(node.right, self.bindings)))
-
-    def unaryop(self, node):
-        operand = self(node.operand, self.bindings)
-        if isinstance(node.op, ast.USub):
-            return self.apply("neg", (operand,))
-        return self.apply("not", (operand,))
-
-    def call(self, node):
-        args = tuple(self(a, self.bindings) for a in node.args)
-        params = tuple((kw.arg, ast.literal_eval(kw.value) if not isinstance(kw.value, ast.Name)
-                        else self.bindings.get(kw.value.id)) for kw in node.keywords)
-        return self.apply(node.func.id, args, params)
-
-    def ifexp(self, node):
-        """`a if c else b`: resolved now when `c` is a constant, else a branch in the adjoint."""
-        cond = self(node.test, self.bindings)
-        if isinstance(cond, Const):
-            return self(node.body if cond.value else node.orelse, self.bindings)
-        result = self.names.temp()
-        emit, branches = self.emit, []
-        for branch in (node.body, node.orelse):
-            block: list = []
-            self.emit = block.append
-            value = self(branch, self.bindings)
-            block.append(Assign(result, "copy", (value,), self.loc))
-            branches.append(block)
-        self.emit = emit
-        self.emit(If(cond, branches[0], branches[1], self.loc))
-        return Var(result)
-
-    def compare(self, node):
-        return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),
-                                                          self(node.comparators[0], self.bindings)))
 
 
 class Reverse:
@@ -239,8 +173,7 @@ class Reverse:
         binding["out"] = Var(stmt.target)
         names = set()
         if prim.partials is None:
-            from .arrays import vjp_reads
-            return vjp_reads(stmt, prim, binding, self.active, self.types)
+            return arrays.vjp_reads(stmt, prim, binding, self.active, self.types)
         for index, arg in enumerate(stmt.args):
             if isinstance(arg, Var) and arg.name in self.active:
                 for symbol in prim.names_in_partial(index):
@@ -278,8 +211,7 @@ class Reverse:
                 if self.differentiable(stmt):
                     names = self.partial_reads(stmt)
                 elif isinstance(stmt, Store):
-                    from .arrays import store_reads
-                    names = store_reads(self, stmt)
+                    names = arrays.store_reads(self, stmt)
                 elif isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
                     names = set(ir.operand_vars([stmt.cond]))
                 elif isinstance(stmt, For) and self.has_reverse_work(stmt.body):
@@ -325,8 +257,7 @@ class Reverse:
                 if id(stmt) in self.local_definitions and not self.is_recomputed(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
             elif isinstance(stmt, Store):
-                from .arrays import forward_store
-                out += forward_store(self, stmt)
+                out += arrays.forward_store(self, stmt)
             elif isinstance(stmt, If):
                 out.append(If(stmt.cond, self.forward(stmt.body), self.forward(stmt.orelse), stmt.loc))
             elif isinstance(stmt, (For, While)):
@@ -366,8 +297,7 @@ class Reverse:
                 if self.saves(stmt):
                     out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
             elif isinstance(stmt, Store):
-                from .arrays import adjoint_store
-                out += adjoint_store(self, stmt)
+                out += arrays.adjoint_store(self, stmt)
             elif isinstance(stmt, If):
                 body, orelse = self.backward(stmt.body), self.backward(stmt.orelse)
                 if body or orelse:
@@ -422,15 +352,13 @@ class Reverse:
         binding["out"] = Var(stmt.target)
         contributions = []
         if prim.partials is None:
-            from .arrays import instantiate_vjp
-            contributions = instantiate_vjp(self, stmt, prim, binding, out_bar, make)
+            contributions = arrays.instantiate_vjp(self, stmt, prim, binding, out_bar, make)
         else:
             for index, arg in enumerate(stmt.args):
                 if isinstance(arg, Var) and arg.name in self.active:
                     partial = make(prim.partial_tree(index), binding)
                     contribution = make.apply("mul", (partial, out_bar))
-                    from .arrays import unbroadcast
-                    contribution = unbroadcast(self, contribution, arg, stmt, make)
+                    contribution = arrays.unbroadcast(self, contribution, arg, stmt, make)
                     contributions.append((arg.name, contribution))
         if stmt.target in self.intermediates:
             # retain_grad: the adjoint of this value is complete here, before it is reset

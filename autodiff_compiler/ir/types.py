@@ -1,4 +1,4 @@
-"""Analyse: types per argument signature, and activity.
+"""Types: one type per variable, per argument signature.
 
 Takes: an IR function (primal or adjoint) and the types of its parameters.
 Guarantees:
@@ -8,16 +8,15 @@ Guarantees:
   fixed point; an int variable that later holds a float (`s = 0; s += x`) is a
   float, and its integer constants are rewritten as floats so the generated
   code types the same way under Numba;
-* `activity` returns the active variables: float-typed, depending on a `wrt`
-  input through differentiable primitives (varied) and reaching the result
-  (useful).  Only active variables get adjoints.
+* result types follow NumPy's rules for ranks (broadcasting, reductions,
+  `dot` by operand ranks), in `array_result_type`.
 """
 from __future__ import annotations
 
-from . import ir
-from .errors import AutodiffError
-from .ir import BOOL, FLOAT, INT, Assign, Const, For, Pop, Push, Store, TapeAlloc, Type, Var, array_of, join
-from .rules import PRIMITIVES
+from . import nodes as ir
+from ..errors import ArgumentError, AutodiffError
+from ..rules import PRIMITIVES
+from .nodes import BOOL, FLOAT, INT, Assign, Const, For, Pop, Slice, Type, Var, array_of, join
 
 
 def type_of_operand(operand, types: dict) -> Type | None:
@@ -76,7 +75,6 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
         if integral and isinstance(stmt.args[1], Const) and stmt.args[1].value >= 0:
             return INT
         return _elementwise("float", arg_types)
-    from .arrays import array_result_type
     return array_result_type(stmt, prim, arg_types)
 
 
@@ -116,46 +114,52 @@ def _float_constants(block: list, types: dict) -> None:
                 stmt.args = (Const(int(value)),)
 
 
-def _derivative_edges(function: ir.Function) -> list:
-    """(target, sources) for every statement through which a derivative can flow."""
-    edges = []
-    for stmt in ir.walk(function.body):
-        if isinstance(stmt, Assign) and not PRIMITIVES[stmt.prim].nondiff:
-            edges.append((stmt.target, ir.operand_vars(stmt.args)))
-        elif isinstance(stmt, Store):
-            edges.append((stmt.array, ir.operand_vars([stmt.value])))
-    return edges
+def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
+    kind = prim.result
+    first = arg_types[0] if arg_types else None
+    if kind == "where":
+        if any(t is None for t in arg_types[1:]):
+            return None
+        acc = None
+        for t in arg_types:
+            acc = ir.join(acc, t if t.kind != "bool" else None) if t is not None else acc
+        ndim = max((t.ndim for t in arg_types if t is not None and t.is_array), default=0)
+        return array_of(ndim) if ndim else (acc or FLOAT)
+    if first is None:
+        return None
+    if kind == "reduce":
+        if stmt.prim.endswith(("_axis0", "_axis1")) and first.ndim == 2:
+            return array_of(1)
+        return FLOAT if first.dtype.startswith("float") or stmt.prim in ("mean",) or \
+            stmt.prim.startswith("mean") else INT
+    if kind == "dot":
+        second = arg_types[1]
+        if second is None:
+            return None
+        ranks = (first.ndim if first.is_array else 0, second.ndim if second.is_array else 0)
+        if 0 in ranks:
+            return ir.join(first, second)
+        return {(1, 1): FLOAT, (2, 1): array_of(1), (1, 2): array_of(1), (2, 2): array_of(2)}[ranks]
+    if kind == "outer":
+        return array_of(2)
+    if kind == "subscript":
+        if not first.is_array:
+            raise ArgumentError(f"cannot subscript {stmt.args[0]}: it is a {first}")
+        indices = stmt.args[1:]
+        ndim = first.ndim - sum(1 for i in indices if not isinstance(i, Slice))
+        if ndim < 0:
+            raise ArgumentError(f"too many indices for {stmt.args[0]} of rank {first.ndim}")
+        if ndim == 0:
+            return FLOAT if first.dtype.startswith("float") else INT if first.dtype.startswith("int") else ir.BOOL
+        return array_of(ndim, first.dtype)
+    if kind == "column":
+        return array_of(2)
+    if kind == "drop":
+        return array_of(first.ndim - 1) if first.ndim > 1 else FLOAT
+    if kind == "create":
+        return array_of(len(stmt.args))
+    if kind == "like":
+        return array_of(first.ndim, first.dtype) if first.is_array else FLOAT
+    return None
 
 
-def _closure(start: set, edges: list, forward: bool) -> set:
-    """Everything reachable from `start` along the edges (sources -> target when `forward`)."""
-    reached = set(start)
-    changed = True
-    while changed:
-        changed = False
-        for target, sources in edges:
-            if forward and target not in reached and any(name in reached for name in sources):
-                reached.add(target)
-                changed = True
-            elif not forward and target in reached and not reached.issuperset(sources):
-                reached.update(sources)
-                changed = True
-    return reached
-
-
-def varied_by(function: ir.Function, wrt: set) -> set:
-    """Variables that depend on a `wrt` input through differentiable primitives."""
-    return _closure(wrt, _derivative_edges(function), forward=True)
-
-
-def useful_for(function: ir.Function, results: set) -> set:
-    """Variables the results depend on through differentiable primitives."""
-    return _closure(results, _derivative_edges(function), forward=False)
-
-
-def activity(function: ir.Function, wrt: set, types: dict, results: set | None = None) -> set:
-    """Variables that need an adjoint: varied, useful and able to carry a derivative."""
-    if results is None:
-        results = set(ir.operand_vars([function.result]))
-    active = varied_by(function, wrt) & useful_for(function, results)
-    return {name for name in active if types.get(name) is not None and types[name].is_float}

@@ -17,11 +17,12 @@ import inspect
 import math
 import os
 
-from . import ir, runtime
-from .ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
-from .lower import Names
-from .rules import PRIMITIVES
-from .simplify import is_temporary
+from .. import ir
+from . import runtime
+from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
+from ..ir import Names
+from ..rules import PRIMITIVES
+from ..ir.names import is_temporary
 
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,

@@ -26,39 +26,15 @@ import ast
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import ir
-from .errors import (AutodiffError, NoDerivativeRuleError, RecursionNotSupportedError,
+from .. import ir
+from ..errors import (AutodiffError, NoDerivativeRuleError, RecursionNotSupportedError,
                      UnsupportedSyntaxError)
-from .ir import Assign, Const, For, If, Loc, Store, Slice, Var, While
+from ..ir import Assign, Const, For, If, Loc, Store, Slice, Var, While
+from . import lower_arrays as arrays
 from .parse import (ConstantRef, CustomRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
                     fence)
-from .rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, USER_FUNCTIONS
-
-
-class Names:
-    """Fresh, deterministic names that never clash with the user's."""
-
-    def __init__(self, taken=()):
-        self.taken = set(taken)
-        self.counters: dict[str, int] = {}
-
-    def add(self, names) -> None:
-        self.taken.update(names)
-
-    def fresh(self, base: str, numbered: bool = False) -> str:
-        if not numbered and base not in self.taken:
-            self.taken.add(base)
-            return base
-        k = self.counters.get(base, 1 if numbered else 2)
-        while f"{base}{k}" in self.taken:
-            k += 1
-        self.counters[base] = k + 1
-        name = f"{base}{k}"
-        self.taken.add(name)
-        return name
-
-    def temp(self) -> str:
-        return self.fresh("t", numbered=True)
+from ..ir import Names
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
 
 
 def identifiers(node: ast.AST) -> set[str]:
@@ -560,18 +536,15 @@ class Lowering:
         ref = self.resolve(node)
         if isinstance(ref, ConstantRef):
             return self.materialise(Const(ref.value), target)
-        from . import arrays
         handled = arrays.lower_attribute(self, node, target)
         if handled is not None:
             return handled
         raise self.unsupported(node, f"attribute '.{node.attr}'", "see the supported language in the README")
 
     def lower_subscript(self, node: ast.Subscript, target=None):
-        from . import arrays
         return arrays.lower_subscript(self, node, target)
 
     def store(self, node: ast.Subscript, value, prim: str) -> None:
-        from . import arrays
         arrays.lower_store(self, node, value, prim)
 
     def resolve(self, func: ast.expr):
@@ -604,7 +577,6 @@ class Lowering:
             return self.lower_marker(ref.name, node, target)
         if isinstance(ref, PrimitiveRef):
             return self.lower_primitive_call(ref.name, node, target)
-        from . import arrays
         handled = arrays.lower_call(self, node, ref, target)
         if handled is not None:
             return handled
@@ -624,14 +596,12 @@ class Lowering:
             return self.apply("stop_gradient", (self.lower_expr(node.args[0]),), target)
         if name == "bool":
             return self.apply("ne", (self.lower_expr(node.args[0]), Const(0)), target)
-        from . import arrays
         handled = arrays.lower_call(self, node, MarkerRef(name), target)
         if handled is not None:
             return handled
         raise self.unsupported(node, f"{name}(...) here", "range() may only appear in 'for i in range(...)'")
 
     def lower_primitive_call(self, prim: str, node: ast.Call, target):
-        from . import arrays
         handled = arrays.lower_primitive_call(self, prim, node, target)
         if handled is not None:
             return handled

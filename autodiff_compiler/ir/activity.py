@@ -1,0 +1,57 @@
+"""Activity: which variables carry derivatives.
+
+Takes: a typed IR function, the `wrt` names and the result variables.
+Guarantees: `activity` returns the active variables: float-typed, depending
+on a `wrt` input through differentiable primitives (varied) and reaching the
+result (useful).  Only active variables get adjoints.
+"""
+from __future__ import annotations
+
+from . import nodes as ir
+from .nodes import Assign, Store
+from ..rules import PRIMITIVES
+
+
+def _derivative_edges(function: ir.Function) -> list:
+    """(target, sources) for every statement through which a derivative can flow."""
+    edges = []
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and not PRIMITIVES[stmt.prim].nondiff:
+            edges.append((stmt.target, ir.operand_vars(stmt.args)))
+        elif isinstance(stmt, Store):
+            edges.append((stmt.array, ir.operand_vars([stmt.value])))
+    return edges
+
+
+def _closure(start: set, edges: list, forward: bool) -> set:
+    """Everything reachable from `start` along the edges (sources -> target when `forward`)."""
+    reached = set(start)
+    changed = True
+    while changed:
+        changed = False
+        for target, sources in edges:
+            if forward and target not in reached and any(name in reached for name in sources):
+                reached.add(target)
+                changed = True
+            elif not forward and target in reached and not reached.issuperset(sources):
+                reached.update(sources)
+                changed = True
+    return reached
+
+
+def varied_by(function: ir.Function, wrt: set) -> set:
+    """Variables that depend on a `wrt` input through differentiable primitives."""
+    return _closure(wrt, _derivative_edges(function), forward=True)
+
+
+def useful_for(function: ir.Function, results: set) -> set:
+    """Variables the results depend on through differentiable primitives."""
+    return _closure(results, _derivative_edges(function), forward=False)
+
+
+def activity(function: ir.Function, wrt: set, types: dict, results: set | None = None) -> set:
+    """Variables that need an adjoint: varied, useful and able to carry a derivative."""
+    if results is None:
+        results = set(ir.operand_vars([function.result]))
+    active = varied_by(function, wrt) & useful_for(function, results)
+    return {name for name in active if types.get(name) is not None and types[name].is_float}

@@ -1,0 +1,1 @@
+"""Optimisations, each a named pass of `pipeline.PASSES`, each stating its legality condition."""

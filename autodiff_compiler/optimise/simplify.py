@@ -1,0 +1,54 @@
+"""Simplify: an adjoint (or primal) IR function -> an equivalent, smaller one.
+
+Takes: an `ir.Function` with `types`.  Guarantees the same results, with
+`optimise.propagate` (folding, propagation, CSE) and `optimise.eliminate`
+(dead code) run to a fixed point, then mirrored loop pairs fused
+(`optimise.fuse_loops`) and simplified again.
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..ir import Comment, Const
+from .eliminate import Eliminate
+from .fuse_loops import fuse_mirrored_loops
+from ..ir.names import is_temporary
+from .propagate import Propagate
+
+def _fingerprint(function: ir.Function) -> str:
+    return "\n".join(ir.format_block(function.body, 0)) + "|" + ",".join(map(str, function.returns))
+
+
+def simplify(function: ir.Function, max_rounds: int = 20, fuse: bool = True) -> ir.Function:
+    """Propagate, fold and eliminate until nothing changes."""
+    for _ in range(max_rounds):
+        before = _fingerprint(function)
+        env: dict = {}
+        avail: dict = {}
+        propagate = Propagate(function)
+        function.body = propagate.block(function.body, env, avail)
+        # returned gradients keep their names (`b_bar = z_bar` reads better than returning `z_bar`)
+        function.returns = tuple(propagate.substitute(r, env) if isinstance(propagate.substitute(r, env), Const)
+                                 or is_temporary(r.name) else r for r in function.returns)
+        live = set(ir.operand_vars(function.returns))
+        function.body, _ = Eliminate(function).block(function.body, live)
+        if _fingerprint(function) == before:
+            break
+    if fuse and fuse_mirrored_loops(function):
+        return simplify(function, max_rounds, fuse=False)
+    function.body = _drop_empty_sections(function.body)
+    for stmt in ir.walk(function.body):
+        for child in ir.child_blocks(stmt):
+            child[:] = _drop_empty_sections(child)
+    return function
+
+
+def _drop_empty_sections(body: list) -> list:
+    """Remove a section comment directly followed by another section comment or the end."""
+    out = []
+    for k, stmt in enumerate(body):
+        if isinstance(stmt, Comment) and (k + 1 == len(body) or isinstance(body[k + 1], Comment)):
+            continue
+        out.append(stmt)
+    return out
+
+

@@ -1,0 +1,139 @@
+"""Adjoint arrays: the array parts of the reverse transform.
+
+Takes: hooks called by `transforms.reverse` for array primitives and stores.
+Guarantees:
+
+* structural array primitives get their vector-Jacobian products from the
+  rule table (`vjp`, keyed by operand ranks where it depends on them);
+* adjoints of broadcasting primitives are summed back to each operand's shape
+  in one place, `unbroadcast`;
+* a store saves the elements it overwrites when the reverse sweep needs them,
+  and its adjoint moves the cotangent of the stored elements to the stored
+  value, then zeroes it (they were overwritten).
+"""
+from __future__ import annotations
+
+import ast
+
+from .. import ir
+from .instantiate import Instantiate
+from ..ir import FLOAT, Assign, Const, Pop, Push, Slice, Store, Type, Var, array_of
+
+# ----------------------------------------------------------------- reversal
+
+def _rank(operand, types) -> int:
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.ndim if t is not None and t.is_array else 0
+
+
+def vjp_for(prim, stmt: Assign, types) -> tuple:
+    if isinstance(prim.vjp, dict):
+        key = "x".join(str(max(1, _rank(a, types))) for a in stmt.args)
+        return prim.vjp[key]
+    return prim.vjp
+
+
+def vjp_reads(stmt, prim, binding, active, types) -> set:
+    names = set()
+    for index, arg in enumerate(stmt.args):
+        if isinstance(arg, Var) and arg.name in active:
+            expression = vjp_for(prim, stmt, types)[index] if index < len(vjp_for(prim, stmt, types)) else None
+            if expression == "scatter":
+                names |= set(ir.operand_vars(stmt.args[1:]))
+                continue
+            if expression is None:
+                continue
+            tree = ast.parse(expression, mode="eval").body
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and isinstance(binding.get(node.id), Var):
+                    names.add(binding[node.id].name)
+    return names
+
+
+def instantiate_vjp(reverse, stmt: Assign, prim, binding: dict, out_bar: Var, make) -> list:
+    binding = dict(binding, g=out_bar)
+    contributions = []
+    expressions = vjp_for(prim, stmt, reverse.types)
+    for index, arg in enumerate(stmt.args):
+        if not (isinstance(arg, Var) and arg.name in reverse.active) or index >= len(expressions):
+            continue
+        if expressions[index] == "scatter":
+            bar = reverse.adjoint_of(arg.name)
+            make.emit(Store(bar, tuple(stmt.args[1:]), out_bar, "add", stmt.loc))
+            continue
+        contribution = make(ast.parse(expressions[index], mode="eval").body, binding)
+        contributions.append((arg.name, contribution))
+    return contributions
+
+
+def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
+    """Sum a contribution of the result's shape back to the shape of operand `arg`."""
+    types = reverse.types
+    result_rank = _rank(Var(stmt.target), types)
+    arg_rank = _rank(arg, types)
+    if result_rank == 0:
+        return contribution
+    if arg_rank == 0:
+        return make.apply("np_sum", (contribution,))
+    if arg_rank < result_rank:
+        return make.apply("sum_axis0", (contribution,))
+    others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
+    if not others:
+        return contribution     # only scalars broadcast against this operand: shapes agree
+    return make.apply(f"sum_like{arg_rank}", (contribution, arg))
+
+
+def store_reads(reverse, stmt: Store) -> set:
+    names = set(ir.operand_vars(stmt.index))
+    if isinstance(stmt.value, Var) and stmt.value.name in reverse.active:
+        names.add(stmt.array)      # the adjoint of the stored elements is read from the array's shape
+    return names
+
+
+def _saves_store(reverse, stmt: Store) -> bool:
+    return id(stmt) in reverse.save_sites
+
+
+def forward_store(reverse, stmt: Store) -> list:
+    """Save the elements a store overwrites when the reverse sweep reads the array."""
+    if not _saves_store(reverse, stmt):
+        return [stmt]
+    tape = reverse.tape_of(f"{stmt.array}_elements")
+    old = reverse.names.temp()
+    reverse.types[old] = _element_type(reverse, stmt)
+    return [Assign(old, "subscript", (Var(stmt.array),) + tuple(stmt.index), stmt.loc),
+            Push(tape, Var(old), loc=stmt.loc), stmt]
+
+
+def _element_type(reverse, stmt: Store) -> Type:
+    array = reverse.types[stmt.array]
+    ndim = array.ndim - sum(1 for i in stmt.index if not isinstance(i, Slice))
+    return array_of(ndim) if ndim else FLOAT
+
+
+def adjoint_store(reverse, stmt: Store) -> list:
+    out: list = []
+    loc = stmt.loc
+    if stmt.array in reverse.active:
+        bar = reverse.adjoint_of(stmt.array)
+        value = stmt.value
+        if isinstance(value, Var) and value.name in reverse.active:
+            make = Instantiate(reverse.names, out.append, loc)
+            part = reverse.names.temp()
+            out.append(Assign(part, "subscript", (Var(bar),) + tuple(stmt.index), loc))
+            reverse.types[part] = _element_type(reverse, stmt)
+            contribution = Var(part)
+            if not reverse.types[value.name].is_array and reverse.types[part].is_array:
+                contribution = make.apply("np_sum", (contribution,))
+            value_bar = reverse.adjoint_of(value.name)
+            out.append(Assign(value_bar, "add", (Var(value_bar), contribution), loc))
+        if stmt.prim == "copy":
+            out.append(Store(bar, tuple(stmt.index), Const(0.0), "copy", loc))
+    if _saves_store(reverse, stmt):
+        tape = reverse.tape_of(f"{stmt.array}_elements")
+        old = reverse.names.temp()
+        reverse.types[old] = _element_type(reverse, stmt)
+        out += [Pop(tape, old, loc), Store(stmt.array, tuple(stmt.index), Var(old), "copy", loc)]
+    return out
+
+

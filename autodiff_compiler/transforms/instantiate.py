@@ -1,0 +1,82 @@
+"""Instantiate: a rule-table expression (Python syntax) -> IR statements.
+
+Takes: a parsed partial or vector-Jacobian product from `rules.py` and the
+operands its names stand for.  Guarantees: statements in A-normal form
+computing it, emitted through the caller's `emit`, with constant arithmetic
+folded; `a if c else b` becomes an `If` unless `c` is a constant.
+"""
+from __future__ import annotations
+
+import ast
+
+from ..ir import Assign, Const, If, Names, Var
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+
+
+class Instantiate:
+    """Lowers a rule-table expression (Python syntax) to IR statements, folding constants."""
+
+    def __init__(self, names: Names, emit, loc):
+        self.names = names
+        self.emit = emit
+        self.loc = loc
+        self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
+                         ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
+                         ast.IfExp: self.ifexp}
+
+    def __call__(self, tree: ast.expr, bindings: dict):
+        self.bindings = bindings
+        return self.dispatch[type(tree)](tree)
+
+    def apply(self, prim: str, args: tuple, params: tuple = ()):
+        if all(isinstance(a, Const) for a in args) and prim in ("add", "sub", "mul", "neg", "pow", "div", "eq", "ne"):
+            try:
+                return Const(PRIMITIVES[prim].evaluate(*(a.value for a in args)))
+            except (ArithmeticError, ValueError):
+                pass
+        target = self.names.temp()
+        self.emit(Assign(target, prim, tuple(args), self.loc, params))
+        return Var(target)
+
+    def constant(self, node):
+        return Const(node.value)
+
+    def name(self, node):
+        return self.bindings[node.id]
+
+    def binop(self, node):
+        return self.apply(BINARY_OPERATORS[type(node.op)], (self(node.left, self.bindings),
+                                                           self(node.right, self.bindings)))
+
+    def unaryop(self, node):
+        operand = self(node.operand, self.bindings)
+        if isinstance(node.op, ast.USub):
+            return self.apply("neg", (operand,))
+        return self.apply("not", (operand,))
+
+    def call(self, node):
+        args = tuple(self(a, self.bindings) for a in node.args)
+        params = tuple((kw.arg, ast.literal_eval(kw.value) if not isinstance(kw.value, ast.Name)
+                        else self.bindings.get(kw.value.id)) for kw in node.keywords)
+        return self.apply(node.func.id, args, params)
+
+    def ifexp(self, node):
+        """`a if c else b`: resolved now when `c` is a constant, else a branch in the adjoint."""
+        cond = self(node.test, self.bindings)
+        if isinstance(cond, Const):
+            return self(node.body if cond.value else node.orelse, self.bindings)
+        result = self.names.temp()
+        emit, branches = self.emit, []
+        for branch in (node.body, node.orelse):
+            block: list = []
+            self.emit = block.append
+            value = self(branch, self.bindings)
+            block.append(Assign(result, "copy", (value,), self.loc))
+            branches.append(block)
+        self.emit = emit
+        self.emit(If(cond, branches[0], branches[1], self.loc))
+        return Var(result)
+
+    def compare(self, node):
+        return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),
+                                                          self(node.comparators[0], self.bindings)))

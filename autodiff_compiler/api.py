@@ -178,13 +178,14 @@ class GradientFunction:
     """The gradient of a Python function, compiled per argument signature."""
 
     def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False,
-                 intermediates=(), accumulate=False):
+                 intermediates=(), accumulate=False, skip=()):
         if isinstance(fn, GradientFunction):
             fn = fn.fn
         self.fn = fn
         self.jit = jit
         self.verify = verify
         self.simplify = simplify
+        self.skip = tuple(skip)
         self.with_value = with_value
         self._source = source_of_function(fn)
         fence(self._source)        # unsupported syntax is reported here, not at the first call
@@ -262,7 +263,8 @@ class GradientFunction:
         if key not in self._states:
             types = dict(zip(self.params, signature))
             self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                       with_value=with_value, intermediates=self.intermediates)
+                                       with_value=with_value, intermediates=self.intermediates,
+                                       skip=self.skip)
         return self._states[key]
 
     def compiled_for(self, *args, value: bool = True):
@@ -392,25 +394,27 @@ class GradientFunction:
 
 
 def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
-         intermediates=(), accumulate: bool = False):
+         intermediates=(), accumulate: bool = False, skip=()):
     """The gradient of `fn` with respect to `wrt` (names or indices; default: the first parameter).
 
     Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=("w", "b"))`.  Options:
     `intermediates=("y",)` also returns the gradients of those local variables
     (PyTorch's `retain_grad`), as `(gradients, {"y": dy})`; calling with
     `out=buffers` writes the gradients into the caller's arrays, and with
-    `accumulate=True` adds to them (PyTorch's `.grad` accumulation)."""
-    options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates, accumulate=accumulate)
+    `accumulate=True` adds to them (PyTorch's `.grad` accumulation).  `skip=("hoist",)` switches
+    single optimisations off (`pipeline.OPTIMISATIONS`), to find which one is at fault."""
+    options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates, accumulate=accumulate,
+                   skip=skip)
     if fn is None:
         return lambda f: GradientFunction(f, wrt, **options)
     return GradientFunction(fn, wrt, **options)
 
 
 def value_and_grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
-                   intermediates=(), accumulate: bool = False):
+                   intermediates=(), accumulate: bool = False, skip=()):
     """Like `grad`, returning `(value, gradient(s))`."""
     options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates,
-                   accumulate=accumulate, with_value=True)
+                   accumulate=accumulate, with_value=True, skip=skip)
     if fn is None:
         return lambda f: GradientFunction(f, wrt, **options)
     return GradientFunction(fn, wrt, **options)

@@ -147,15 +147,20 @@ def _default_point(types: dict, given: dict) -> dict:
 
 def command_grad(args) -> int:
     from .frontend.parse import source_of_file_function
-    from .pipeline import State, run_until
+    from .pipeline import ADJOINT_PASSES, OPTIMISATIONS, State, run_until
     path, name = args.target
     source = source_of_file_function(path, name)
     wrt = _wrt(args.wrt, source.node)
     point = parse_point(args.at, wrt, counting_parameters(source))
     types = param_types(source.node, point)
-    state = run_until(State(source, types, wrt, not args.no_simplify, args.value), args.dump)
+    skip = frozenset(s.strip() for s in (args.skip or "").split(",") if s.strip())
+    unknown = skip - set(OPTIMISATIONS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"--skip: unknown pass(es) {', '.join(sorted(unknown))}; "
+                                         f"the optimisations are {', '.join(OPTIMISATIONS)}")
+    state = run_until(State(source, types, wrt, not args.no_simplify, args.value, skip=skip), args.dump)
     if args.dump:
-        shown = state.adjoint if args.dump in ("reverse", "simplify") else state.primal
+        shown = state.adjoint if args.dump in ADJOINT_PASSES else state.primal
         print(shown if shown is not None else state.source.text)
         return 0
     sys.stdout.write(state.text)
@@ -223,7 +228,7 @@ def _import_file(path: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .pipeline import PASSES
+    from .pipeline import OPTIMISATIONS, PASSES
     parser = argparse.ArgumentParser(prog="autodiff-compiler",
                                      description="Reverse-mode differentiation of numerical Python, "
                                                  "by source transformation.")
@@ -240,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--no-simplify", action="store_true", help="print the unsimplified adjoint")
     grad.add_argument("--dump", choices=[name for name, _ in PASSES if name != "print"],
                       help="print the IR after this pass instead of the module")
+    grad.add_argument("--skip", metavar="PASS,...",
+                      help="switch these optimisations off (to find which one is at fault): "
+                           + ", ".join(OPTIMISATIONS))
     grad.set_defaults(run=command_grad)
     check = commands.add_parser("check", help="check a hand-derived gradient against the compiler's")
     check.add_argument("target", type=_target, metavar="FILE.py:FUNC")

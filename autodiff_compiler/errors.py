@@ -67,5 +67,9 @@ class RecursionNotSupportedError(AutodiffError):
     """A user function calls itself, directly or through others."""
 
 
+class InternalError(AutodiffError):
+    """The compiler caught itself making a program it cannot stand behind (a bug: please report it)."""
+
+
 class VerificationError(AutodiffError):
     """The derived gradient disagrees with SymPy's derivative of the function."""

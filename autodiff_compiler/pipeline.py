@@ -14,9 +14,11 @@ from .backend.printer import print_module
 from .errors import ArgumentError
 from .frontend.lower import lower
 from .frontend.parse import Source, fence
-from .ir import Names
+from .ir import Names, dataflow
+from .ir.aliasing import check_values, make_values
 from .ir.types import infer_types
 from .optimise.fuse_elementwise import fuse_elementwise
+from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
 from .optimise.simplify import simplify
 from .transforms.reverse import reverse
@@ -32,10 +34,15 @@ class State:
     simplify: bool = True
     with_value: bool = True
     intermediates: tuple = ()
+    skip: frozenset = frozenset()     # optimisation passes switched off (see OPTIMISATIONS)
     primal: object = None
     sources: dict = field(default_factory=dict)
     adjoint: object = None
     text: str = ""
+
+    def runs(self, name: str) -> bool:
+        """Does the optimisation pass `name` run?  (`simplify=False` switches them all off.)"""
+        return self.simplify and name not in self.skip
 
 
 def _fence(state: State) -> State:
@@ -48,22 +55,56 @@ def _lower(state: State) -> State:
     return state
 
 
-def _analyse(state: State) -> State:
+def _types(state: State) -> State:
     params = state.primal.params
     missing = [p for p in params if p not in state.param_types]
     if missing:
         raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
-    state.primal.types = infer_types(state.primal, {p: state.param_types[p] for p in params})
-    if state.simplify:
-        # fold the primal's constants first, so that invariant arithmetic is recognisable
+    _retype(state)
+    _check_wrt(state)
+    return state
+
+
+def _retype(state: State) -> None:
+    primal = state.primal
+    primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+    dataflow.invalidate(primal)
+
+
+def _values(state: State) -> State:
+    if make_values(state.primal):
+        _retype(state)
+    return state
+
+
+def _fold(state: State) -> State:
+    """Simplify the primal (fold its constants first, so that invariant arithmetic is recognisable)."""
+    if state.runs("fold"):
         primal = state.primal
         primal.returns = (primal.result,)
         simplify(primal)
         primal.result, primal.returns = primal.returns[0], ()
-        hoist_invariants(primal)
+        dataflow.invalidate(primal)
+    return state
+
+
+def _hoist(state: State) -> State:
+    if state.runs("hoist"):
+        hoist_invariants(state.primal)
+        dataflow.invalidate(state.primal)
+    return state
+
+
+def _fuse(state: State) -> State:
+    if state.runs("fuse"):
+        primal = state.primal
         taken = set(primal.user_names) | set(primal.types) | set(primal.params)
         if fuse_elementwise(primal, Names(taken)):
-            primal.types = infer_types(primal, {p: state.param_types[p] for p in params})
+            _retype(state)
+    return state
+
+
+def _check_wrt(state: State) -> None:
     for name in state.wrt:
         t = state.primal.types[name]
         if not t.is_float:
@@ -75,7 +116,6 @@ def _analyse(state: State) -> State:
                 f"cannot differentiate {state.primal.name} with respect to {name!r}: it is {_a(t)} "
                 f"({t}), and only float scalars and float arrays have derivatives",
                 filename=state.source.filename, line=state.source.node.lineno, hint=hint)
-    return state
 
 
 def counting_variables(function) -> set:
@@ -112,8 +152,24 @@ def _reverse(state: State) -> State:
 
 
 def _simplify(state: State) -> State:
-    if state.simplify:
+    if state.runs("simplify"):
         state.adjoint = simplify(state.adjoint)
+    return state
+
+
+def _fuse_loops(state: State) -> State:
+    if state.runs("fuse_loops") and fuse_mirrored_loops(state.adjoint):
+        dataflow.invalidate(state.adjoint)
+        if state.runs("simplify"):
+            state.adjoint = simplify(state.adjoint)
+    return state
+
+
+def _audit(state: State) -> State:
+    """The generated program must obey the rules it asks of the user's: no array read after a write
+    through another name (a compiler bug if it happens: refuse rather than return a wrong number)."""
+    dataflow.invalidate(state.adjoint)
+    check_values(state.adjoint)
     return state
 
 
@@ -133,8 +189,16 @@ def header(state: State) -> str:
             f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
 
 
-PASSES = [("fence", _fence), ("lower", _lower), ("analyse", _analyse), ("reverse", _reverse),
-          ("simplify", _simplify), ("print", _print)]
+# Every pass, in order: (name, function of the State).  `--dump NAME` shows the program after it.
+PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("values", _values),
+          ("fold", _fold), ("hoist", _hoist), ("fuse", _fuse),
+          ("reverse", _reverse), ("simplify", _simplify), ("fuse_loops", _fuse_loops),
+          ("audit", _audit), ("print", _print)]
+# The passes that only make the program faster or shorter: each can be switched off alone
+# (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops")
+# After these, `--dump` shows the adjoint; after the others, the primal.
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "audit")
 
 
 def run_until(state: State, last: str | None = None) -> State:
@@ -146,5 +210,10 @@ def run_until(state: State, last: str | None = None) -> State:
 
 
 def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
-           with_value: bool = True, intermediates: tuple = ()) -> State:
-    return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates)))
+           with_value: bool = True, intermediates: tuple = (), skip=()) -> State:
+    unknown = set(skip) - set(OPTIMISATIONS)
+    if unknown:
+        raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
+                            hint=f"the optimisations are: {', '.join(OPTIMISATIONS)}")
+    return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
+                           frozenset(skip)))

@@ -278,6 +278,8 @@ class Lowering:
             name = self.bind(node.target.id)
             self.apply("stop_gradient", (self.apply(prim, (current, value)),), name) if self.no_grad \
                 else self.apply(prim, (current, value), name)
+            if isinstance(current, Var):
+                self.blocks[-1][-1].inplace = current.name
             return False
         if isinstance(node.target, ast.Subscript):
             value = self.lower_expr(node.value)
@@ -766,6 +768,8 @@ def version_straight_line(function: ir.Function, names: Names) -> None:
     def rename_in_place(stmt) -> None:
         if isinstance(stmt, Assign):
             stmt.args = tuple(rename_operand(a) for a in stmt.args)
+            if stmt.inplace:
+                stmt.inplace = rename_operand(Var(stmt.inplace)).name
             stmt.target = current.get(stmt.target, stmt.target)
         elif isinstance(stmt, Store):
             stmt.array = current.get(stmt.array, stmt.array)
@@ -786,6 +790,8 @@ def version_straight_line(function: ir.Function, names: Names) -> None:
     for stmt in function.body:
         if isinstance(stmt, Assign):
             stmt.args = tuple(rename_operand(a) for a in stmt.args)
+            if stmt.inplace:
+                stmt.inplace = rename_operand(Var(stmt.inplace)).name
             base = stmt.target
             if base in defined:
                 stmt.target = names.fresh(base)

@@ -109,12 +109,18 @@ class Loc:
 
 @dataclass
 class Assign:
-    """`target = prim(*args)`; `params` holds static keyword data (axis, keepdims)."""
+    """`target = prim(*args)`; `params` holds static keyword data (axis, keepdims).
+
+    `inplace`: the user wrote an augmented assignment (`y += v`), which for an
+    array changes the array object of `y` itself (every other name for it sees
+    the change): the variable named here.  The IR rebinds the target, and
+    `ir.aliasing` checks that nothing can tell the difference."""
     target: str
     prim: str
     args: tuple
     loc: Loc | None = None
     params: tuple = ()
+    inplace: str | None = None
 
     def __str__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params)

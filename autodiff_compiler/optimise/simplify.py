@@ -2,15 +2,13 @@
 
 Takes: an `ir.Function` with `types`.  Guarantees the same results, with
 `optimise.propagate` (folding, propagation, CSE) and `optimise.eliminate`
-(dead code) run to a fixed point, then mirrored loop pairs fused
-(`optimise.fuse_loops`) and simplified again.
+(dead code) run to a fixed point.
 """
 from __future__ import annotations
 
 from .. import ir
 from ..ir import Comment, Const
 from .eliminate import Eliminate
-from .fuse_loops import fuse_mirrored_loops
 from ..ir.names import is_temporary
 from .propagate import Propagate
 
@@ -18,7 +16,7 @@ def _fingerprint(function: ir.Function) -> str:
     return "\n".join(ir.format_block(function.body, 0)) + "|" + ",".join(map(str, function.returns))
 
 
-def simplify(function: ir.Function, max_rounds: int = 20, fuse: bool = True) -> ir.Function:
+def simplify(function: ir.Function, max_rounds: int = 20) -> ir.Function:
     """Propagate, fold and eliminate until nothing changes."""
     for _ in range(max_rounds):
         before = _fingerprint(function)
@@ -33,8 +31,6 @@ def simplify(function: ir.Function, max_rounds: int = 20, fuse: bool = True) -> 
         function.body, _ = Eliminate(function).block(function.body, live)
         if _fingerprint(function) == before:
             break
-    if fuse and fuse_mirrored_loops(function):
-        return simplify(function, max_rounds, fuse=False)
     function.body = _drop_empty_sections(function.body)
     for stmt in ir.walk(function.body):
         for child in ir.child_blocks(stmt):

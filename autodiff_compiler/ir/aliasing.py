@@ -1,0 +1,237 @@
+"""Aliasing: arrays become values, or the program is refused.
+
+Takes: a typed IR function (the primal after type inference, or any program
+the compiler emits).  In NumPy, `b = a` makes a second name for one array and
+slices, rows and transposes are views: a store through one name changes what
+every other name holding that memory reads.  The transforms reason about
+variables as values (a store is a partial definition of *its* variable), so
+this pass makes that true, and refuses what it cannot make true:
+
+* a write into a parameter's array (directly, through an alias or a view, or
+  by `x += ...` on an array) is an `UnsupportedSyntaxError`: it would change
+  the caller's array;
+* a variable read after a write through another name changed its memory (a
+  *stale* read: Python would see the change) is an `UnsupportedSyntaxError`
+  naming the read, the write and the line that made them share memory, with
+  the fix (`.copy()`);
+* otherwise, every alias or view that a later write would make stale (though
+  nothing reads it then) becomes a copy, so the write changes one variable
+  only.  This changes no value the program reads, and makes every value the
+  reverse sweep reads the one the forward sweep saw.
+
+`check_values(function)` asks the same question of a program the compiler
+generated (an adjoint): there a stale read is a compiler bug, and raises
+`InternalError` rather than let a wrong number out.
+"""
+from __future__ import annotations
+
+from ..errors import InternalError, UnsupportedSyntaxError
+from . import dataflow
+from . import nodes as ir
+from .nodes import Assign, Comment, For, If, Pop, Push, Store, TapeAlloc, Var, While
+
+
+def writes_into(stmt) -> str | None:
+    """The array variable whose memory `stmt` writes into, if it does."""
+    if isinstance(stmt, Store):
+        return stmt.array
+    if isinstance(stmt, Assign) and stmt.inplace:
+        return stmt.inplace
+    return None
+
+
+class Staleness:
+    """Forward analysis: which variables may hold memory written through another name since their definition."""
+
+    def __init__(self, function: ir.Function, facts: dataflow.Dataflow):
+        self.function = function
+        self.facts = facts
+        self.types = function.types
+        self.events: list = []        # (write statement, stale variable)
+        self.stale_reads: list = []   # (read statement, variable, write statements)
+        self._seen_reads: set = set()
+        self._seen_events: set = set()
+        self.run(function.body, {})
+
+    def is_array(self, name: str) -> bool:
+        t = self.types.get(name)
+        return t is not None and t.is_array
+
+    def read(self, stmt, names, state: dict) -> None:
+        for name in names:
+            writes = state.get(name)
+            if writes and (id(stmt), name) not in self._seen_reads:
+                self._seen_reads.add((id(stmt), name))
+                self.stale_reads.append((stmt, name, writes))
+
+    def run(self, block: list, state: dict) -> dict:
+        state = dict(state)
+        for stmt in block:
+            if isinstance(stmt, If):
+                self.read(stmt, ir.operand_vars([stmt.cond]), state)
+                state = _union(self.run(stmt.body, state), self.run(stmt.orelse, state))
+            elif isinstance(stmt, For):
+                self.read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
+                head = state
+                while True:
+                    trip = dict(head)
+                    trip.pop(stmt.index, None)
+                    end = self.run(stmt.body, trip)
+                    new_head = _union(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = head
+            elif isinstance(stmt, While):
+                head = state
+                while True:
+                    tested = self.run(stmt.test, head)
+                    self.read(stmt, ir.operand_vars([stmt.cond]), tested)
+                    end = self.run(stmt.body, tested)
+                    new_head = _union(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = _union(tested, end)
+            elif isinstance(stmt, Comment):
+                continue
+            else:
+                self.read(stmt, ir.reads(stmt), state)
+                written = writes_into(stmt)
+                if written is not None and self.is_array(written):
+                    for other in self.facts.shared_at(stmt):
+                        state[other] = state.get(other, frozenset()) | {id(stmt)}
+                        if (id(stmt), other) not in self._seen_events:
+                            self._seen_events.add((id(stmt), other))
+                            self.events.append((stmt, other))
+                for name in ir.writes(stmt):
+                    if not isinstance(stmt, (Store, Push)):
+                        state.pop(name, None)      # a new value: its own memory
+        return state
+
+
+def _union(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for name, writes in b.items():
+        out[name] = out.get(name, frozenset()) | writes
+    return out
+
+
+def _where(stmt) -> dict:
+    loc = getattr(stmt, "loc", None)
+    if loc is None:
+        return {}
+    return {"filename": loc.filename, "line": loc.line, "source_line": loc.text or None}
+
+
+def _line(stmt) -> str:
+    loc = getattr(stmt, "loc", None)
+    return f"line {loc.line}" if loc is not None else "a generated line"
+
+
+def _text(stmt) -> str:
+    loc = getattr(stmt, "loc", None)
+    return (loc.text if loc is not None and loc.text else str(stmt)).strip()
+
+
+def _user(name: str) -> str:
+    return name
+
+
+def make_values(function: ir.Function) -> bool:
+    """Refuse what cannot be a value (see the module docstring); turn sharing that only later writes
+    would expose into copies.  Returns True when it changed the function."""
+    changed = False
+    for _ in range(100):
+        facts = dataflow.of(function)
+        _refuse_parameter_writes(function, facts)
+        staleness = Staleness(function, facts)
+        if staleness.stale_reads:
+            stmt, name, writes = staleness.stale_reads[0]
+            write = next(s for s in facts.statements if id(s) in writes)
+            target = writes_into(write)
+            linking = sorted(d for d in set(facts.shared_at(write).get(name, ())) | facts.reaching(write, target)
+                             if facts.sharing_definition(d))
+            origin = facts.statement_at(linking[0]) if linking else None
+            since = f" since {_line(origin)} ({_text(origin)})" if origin is not None else ""
+            raise UnsupportedSyntaxError(
+                f"{_user(name)} and {_user(target)} share memory{since}: writing into {_user(target)} at "
+                f"{_line(write)} ({_text(write)}) changes {_user(name)} too, and {_line(stmt)} reads "
+                f"{_user(name)} afterwards",
+                hint="make a copy where they start to share (`b = a.copy()`, `v = x[1:].copy()`): "
+                     "`b = a`, slices, rows and `.T` of an array share its memory",
+                construct="aliasing", **_where(stmt))
+        if not staleness.events:
+            return changed
+        copied = False
+        for write, other in staleness.events:
+            target = writes_into(write)
+            defs = set(facts.shared_at(write).get(other, ()))
+            defs |= facts.reaching(write, target)
+            for definition in sorted(d for d in defs if facts.sharing_definition(d)):
+                copied |= _copy_at(function, facts.statement_at(definition))
+        if not copied:   # pragma: no cover - every event has a sharing definition behind it
+            raise InternalError("aliasing: cannot separate arrays that share memory")
+        dataflow.invalidate(function)
+        changed = True
+    raise InternalError("aliasing: did not converge")  # pragma: no cover
+
+
+def _copy_at(function: ir.Function, stmt: Assign) -> bool:
+    """`b = a` -> `b = a.copy()`; `v = a[...]` -> `v = a[...].copy()`."""
+    if stmt.prim == "copy":
+        stmt.prim = "array_copy"
+        return True
+    block = _block_holding(function.body, stmt)
+    if block is None:  # pragma: no cover
+        return False
+    from .names import Names
+    names = Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
+                                                                     for s in ir.writes(t)})
+    view = names.temp()
+    function.types[view] = function.types[stmt.target]
+    k = next(i for i, s in enumerate(block) if s is stmt)
+    block[k:k + 1] = [Assign(view, stmt.prim, stmt.args, stmt.loc, stmt.params),
+                      Assign(stmt.target, "array_copy", (Var(view),), stmt.loc)]
+    return True
+
+
+def _block_holding(block: list, stmt):
+    if any(s is stmt for s in block):
+        return block
+    for s in block:
+        for child in ir.child_blocks(s):
+            found = _block_holding(child, stmt)
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) -> None:
+    for stmt in facts.statements:
+        target = writes_into(stmt)
+        if target is None:
+            continue
+        t = function.types.get(target)
+        if t is None or not t.is_array:
+            continue
+        params = sorted(o[len("param:"):] for o in facts.objects(stmt, target)
+                        if isinstance(o, str) and o.startswith("param:"))
+        if params:
+            how = "" if target == params[0] else f" ({target} shares its memory)"
+            raise UnsupportedSyntaxError(
+                f"writing into the parameter array {params[0]!r}{how} would change the caller's array",
+                hint=f"work on a copy: {target} = {params[0]}.copy(), or build a new array with np.zeros_like"
+                     + (f"; `{target} += ...` on an array writes into it: write `{target} = {target} + ...`"
+                        if isinstance(stmt, Assign) else ""),
+                construct="store into a parameter", **_where(stmt))
+
+
+def check_values(function: ir.Function) -> None:
+    """Raise `InternalError` if a generated program reads an array after a write through another name."""
+    facts = dataflow.of(function)
+    staleness = Staleness(function, facts)
+    if staleness.stale_reads:
+        stmt, name, _ = staleness.stale_reads[0]
+        raise InternalError(f"generated code reads {name} after a write through a name sharing its memory "
+                            f"({_line(stmt)}: {stmt})")

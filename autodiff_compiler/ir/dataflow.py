@@ -1,0 +1,413 @@
+"""Dataflow: the facts about one IR function that every transform and optimisation asks.
+
+Takes: an `ir.Function` (primal or adjoint; structured `If`/`For`/`While`
+blocks, stores, tapes) and, for the array facts, its `types`.  Computed once
+per function (`of(function)`, cached until a pass calls `invalidate`), it
+guarantees, for the program exactly as written:
+
+* **positions**: every statement numbered in program order (a compound
+  statement before its children), with its enclosing loops and parent;
+* **reaching definitions** (`reaching(stmt, var)`): the definitions that may
+  reach each read.  A definition is an assignment, a `Pop`, a `TapeAlloc`, a
+  parameter (`param:x`), the index of a `For` (defined at the head of every
+  trip), or a `Store` -- a *partial* definition that does not kill the
+  earlier ones, of the array and of every array that may share memory with it.
+  A loop that may run zero times defines nothing on that path: what reaches
+  its exit is what reached its entry joined with what its trips define.
+  `UNDEFINED` reaches a read on a path where the variable was never assigned;
+* **def-use chains** (`uses_of(definition)`), **liveness** (`live_out(stmt)`,
+  `live_in(stmt)`), understanding branches, loops (the back edge), early
+  exits (lowered to flags that guard the rest of a trip), stores (a store
+  reads its array: it is a partial definition);
+* **loops**: `written_in(loop)` (every variable a trip may define, the index
+  included), `upward_exposed(loop)` (read in a trip before any definition in
+  that trip: its value may come from the previous trip), `carried(loop)`
+  (upward exposed and written in the loop: a loop-carried dependence), and
+  `may_skip(loop)` (the loop may run zero trips; decided only for constant
+  bounds, otherwise assumed);
+* **arrays** (`objects(stmt, var)`): which allocations an array variable may
+  refer to where it is read.  `b = a` makes an alias, slices, row reads and
+  transposes are views: they refer to the same objects as their base; every
+  other primitive makes a new array.  Parameters are objects of their own.
+
+Every answer is conservative: "may" facts over-approximate, and a question
+the layer cannot decide gets the answer that keeps an optimisation from
+firing.
+"""
+from __future__ import annotations
+
+from . import nodes as ir
+from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While
+
+UNDEFINED = "undefined"
+
+# primitives whose array result shares memory with their first operand
+SHARING = {"copy", "stop_gradient", "subscript", "transpose", "as_row", "as_column", "first_row",
+           "first_column"}
+
+
+def param_def(name: str) -> str:
+    return f"param:{name}"
+
+
+class Dataflow:
+    """Reaching definitions, def-use chains, liveness, loop and array facts of one function."""
+
+    def __init__(self, function: ir.Function):
+        self.function = function
+        self.types = getattr(function, "types", {}) or {}
+        self.statements: list = []
+        self.position: dict[int, int] = {}
+        self.loops: dict[int, tuple] = {}
+        self.parent: dict[int, object] = {}
+        self._number(function.body, (), None)
+        self._reaching: dict[tuple, frozenset] = {}
+        self.definitions: dict[str, set] = {}
+        for stmt in self.statements:
+            for name in defined_by(stmt):
+                self.definitions.setdefault(name, set()).add(self.position[id(stmt)])
+        self._objects: dict = {}        # definition -> frozenset of objects (arrays)
+        self._shared_at: dict = {}      # store position -> {other array name: its reaching definitions}
+        entry = {p: frozenset({param_def(p)}) for p in function.params}
+        # the objects an array may refer to feed back into what a store defines: iterate to agreement
+        while True:
+            before = dict(self._objects)
+            self.exit_state = self._forward(function.body, entry)
+            if self._objects == before:
+                break
+        self.uses: dict = {}
+        for (pos, name), defs in self._reaching.items():
+            for d in defs:
+                self.uses.setdefault(d, set()).add(pos)
+        self._live_out: dict[int, frozenset] = {}
+        self._live_in: dict[int, frozenset] = {}
+        results = ir.operand_vars(list(function.returns) or [function.result])
+        self.live_at_exit = frozenset(results)
+        self._backward(function.body, set(results))
+        self._upward: dict[int, frozenset] = {}
+
+    # ------------------------------------------------------------------ numbering
+    def _number(self, block: list, loops: tuple, parent) -> None:
+        for stmt in block:
+            self.position[id(stmt)] = len(self.statements)
+            self.statements.append(stmt)
+            self.loops[id(stmt)] = loops
+            self.parent[id(stmt)] = parent
+            inner = loops + ((stmt,) if isinstance(stmt, (For, While)) else ())
+            for child in ir.child_blocks(stmt):
+                self._number(child, inner, stmt)
+
+    def pos(self, stmt) -> int:
+        return self.position[id(stmt)]
+
+    def loops_of(self, stmt) -> tuple:
+        """The loops enclosing `stmt`, outermost first (a loop is not among its own)."""
+        return self.loops[id(stmt)]
+
+    def inside(self, stmt, compound) -> bool:
+        """Is `stmt` nested (at any depth) in the compound statement `compound`?"""
+        parent = self.parent.get(id(stmt))
+        while parent is not None:
+            if parent is compound:
+                return True
+            parent = self.parent.get(id(parent))
+        return False
+
+    def statement_at(self, position: int):
+        return self.statements[position]
+
+    # -------------------------------------------------------- reaching definitions
+    def _read(self, stmt, names, state) -> None:
+        pos = self.position[id(stmt)]
+        for name in names:
+            key = (pos, name)
+            defs = state.get(name, frozenset({UNDEFINED}))
+            self._reaching[key] = self._reaching.get(key, frozenset()) | defs
+
+    def _define(self, stmt, name: str, state: dict, partial: bool = False) -> None:
+        pos = self.position[id(stmt)]
+        if partial:
+            state[name] = state.get(name, frozenset({UNDEFINED})) | {pos}
+        else:
+            state[name] = frozenset({pos})
+
+    def _forward(self, block: list, state: dict) -> dict:
+        state = dict(state)
+        for stmt in block:
+            if isinstance(stmt, Assign):
+                self._read(stmt, ir.operand_vars(stmt.args), state)
+                if stmt.inplace:
+                    self._read(stmt, [stmt.inplace], state)      # `y += v` writes into y's array
+                    self._sharing_names(stmt, stmt.inplace, state)
+                self._note_objects(stmt, state)
+                self._define(stmt, stmt.target, state)
+            elif isinstance(stmt, Store):
+                self._read(stmt, [stmt.array] + ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]), state)
+                for name in self._sharing_names(stmt, stmt.array, state):
+                    self._define(stmt, name, state, partial=True)
+            elif isinstance(stmt, (Push, Pop, TapeAlloc)):
+                self._read(stmt, ir.reads(stmt), state)
+                for name in ir.writes(stmt):
+                    self._define(stmt, name, state, partial=isinstance(stmt, Push))
+                if isinstance(stmt, Pop):
+                    self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
+            elif isinstance(stmt, If):
+                self._read(stmt, ir.operand_vars([stmt.cond]), state)
+                state = _join(self._forward(stmt.body, state), self._forward(stmt.orelse, state))
+            elif isinstance(stmt, For):
+                self._read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
+                head = state
+                while True:
+                    trip = dict(head)
+                    self._define(stmt, stmt.index, trip)
+                    end = self._forward(stmt.body, trip)
+                    if stmt.exit_flag:
+                        self._read(stmt, [stmt.exit_flag], end)
+                    new_head = _join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = head
+            elif isinstance(stmt, While):
+                head = state
+                while True:
+                    tested = self._forward(stmt.test, head)
+                    self._read(stmt, ir.operand_vars([stmt.cond]), tested)
+                    end = self._forward(stmt.body, tested)
+                    if stmt.exit_flag:
+                        self._read(stmt, [stmt.exit_flag], end)
+                    new_head = _join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                # the loop leaves after a test, or after a trip that set its exit flag
+                state = _join(tested, end) if stmt.exit_flag else tested
+            elif isinstance(stmt, Comment):
+                pass
+            else:  # pragma: no cover - every statement kind is listed above
+                raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
+        return state
+
+    def reaching(self, stmt, name: str) -> frozenset:
+        """Definitions of `name` that may reach its read by `stmt` (empty if `stmt` does not read it)."""
+        return self._reaching.get((self.position[id(stmt)], name), frozenset())
+
+    def reaching_exit(self, name: str) -> frozenset:
+        return self.exit_state.get(name, frozenset({UNDEFINED}))
+
+    def uses_of(self, definition) -> set:
+        """Positions of the statements that read a value `definition` may have made."""
+        return self.uses.get(definition, set())
+
+    def definitions_of(self, name: str) -> set:
+        """Positions of every statement that defines `name`, fully or partially."""
+        return self.definitions.get(name, set())
+
+    def may_be_undefined(self, stmt, name: str) -> bool:
+        return UNDEFINED in self.reaching(stmt, name)
+
+    # ------------------------------------------------------------------- liveness
+    def _backward(self, block: list, live: set) -> set:
+        live = set(live)
+        for stmt in reversed(block):
+            pos = self.position[id(stmt)]
+            self._live_out[pos] = self._live_out.get(pos, frozenset()) | live
+            if isinstance(stmt, Assign):
+                live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
+            elif isinstance(stmt, (Store, Push)):
+                live = live | set(ir.reads(stmt))
+            elif isinstance(stmt, Pop):
+                live = (live - {stmt.target}) | set(ir.reads(stmt))
+            elif isinstance(stmt, TapeAlloc):
+                live = (live - {stmt.tape}) | set(ir.reads(stmt))
+            elif isinstance(stmt, If):
+                live = self._backward(stmt.body, live) | self._backward(stmt.orelse, live) | \
+                    set(ir.operand_vars([stmt.cond]))
+            elif isinstance(stmt, For):
+                exit_live = set(live)
+                head = set(exit_live)
+                flag = {stmt.exit_flag} if stmt.exit_flag else set()
+                while True:
+                    trip = self._backward(stmt.body, head | flag)
+                    new_head = (trip - {stmt.index}) | exit_live
+                    if new_head <= head:
+                        break
+                    head |= new_head
+                live = head | set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+            elif isinstance(stmt, While):
+                exit_live = set(live)
+                head = set(exit_live)
+                flag = {stmt.exit_flag} if stmt.exit_flag else set()
+                cond = set(ir.operand_vars([stmt.cond]))
+                while True:
+                    trip = self._backward(stmt.body, head | flag | exit_live)
+                    tested = self._backward(stmt.test, trip | exit_live | cond)
+                    if tested <= head:
+                        break
+                    head |= tested
+                live = head
+            self._live_in[pos] = self._live_in.get(pos, frozenset()) | live
+        return live
+
+    def live_out(self, stmt) -> frozenset:
+        """Variables that may be read after `stmt` before being fully redefined."""
+        return self._live_out.get(self.position[id(stmt)], frozenset())
+
+    def live_in(self, stmt) -> frozenset:
+        return self._live_in.get(self.position[id(stmt)], frozenset())
+
+    # ---------------------------------------------------------------------- loops
+    def written_in(self, compound) -> set:
+        """Every variable a statement (and what it nests) may define; a For's index included."""
+        names = set(defined_by(compound))
+        for child in ir.child_blocks(compound):
+            for stmt in ir.walk(child):
+                names.update(defined_by(stmt))
+        return names
+
+    def upward_exposed(self, loop) -> frozenset:
+        """Variables a trip of `loop` may read before defining them in that trip."""
+        key = id(loop)
+        if key not in self._upward:
+            self._upward[key] = frozenset(_exposed(loop))
+        return self._upward[key]
+
+    def carried(self, loop) -> frozenset:
+        """Variables with a loop-carried dependence: read before defined in a trip, and defined in the loop."""
+        return self.upward_exposed(loop) & frozenset(self.written_in(loop))
+
+    def may_skip(self, loop) -> bool:
+        """May `loop` run zero trips?  True unless its bounds are constants that say otherwise."""
+        if isinstance(loop, While):
+            return True
+        if all(isinstance(b, Const) for b in (loop.start, loop.stop, loop.step)):
+            return len(range(loop.start.value, loop.stop.value, loop.step.value)) == 0
+        return True
+
+    # ---------------------------------------------------------------------- arrays
+    def _is_array(self, name: str) -> bool:
+        t = self.types.get(name)
+        return t is not None and t.is_array
+
+    def _objects_of_defs(self, defs) -> frozenset:
+        out = frozenset()
+        for d in defs:
+            if isinstance(d, str) and d.startswith("param:"):
+                out |= {d}
+            elif d == UNDEFINED or isinstance(self.statements[d], (Store, Push)):
+                continue        # a partial definition keeps the objects of the definitions it joins
+            else:
+                out |= self._objects.get(d, frozenset({("new", d)}))
+        return out
+
+    def _note_objects(self, stmt: Assign, state: dict) -> None:
+        """What the array an assignment makes may refer to: its operand's objects when it shares memory."""
+        pos = self.position[id(stmt)]
+        if self._is_array(stmt.target) and stmt.prim in SHARING and isinstance(stmt.args[0], Var) \
+                and self._is_array(stmt.args[0].name):
+            base = self._objects_of_defs(state.get(stmt.args[0].name, frozenset()))
+            self._objects[pos] = self._objects.get(pos, frozenset()) | base
+        else:
+            self._objects[pos] = frozenset({("new", pos)})
+
+    def _sharing_names(self, stmt, array: str, state: dict) -> list:
+        """The array written into and every array variable that may share memory with it here."""
+        names = [array]
+        if not self._is_array(array):
+            return names
+        stored = self._objects_of_defs(state.get(array, frozenset()))
+        shared = self._shared_at.setdefault(self.position[id(stmt)], {})
+        for name, defs in state.items():
+            if name != array and self._is_array(name) and stored & self._objects_of_defs(defs):
+                names.append(name)
+                shared[name] = shared.get(name, frozenset()) | defs
+        return names
+
+    def shared_at(self, store) -> dict:
+        """Other array variables that may share memory with the array `store` writes into (a `Store`,
+        or an in-place `Assign`), each with the definitions that may reach it there: the write
+        changes them too."""
+        return self._shared_at.get(self.position[id(store)], {})
+
+    def sharing_definition(self, definition) -> bool:
+        """Is `definition` an assignment whose array shares memory with its operand (alias or view)?"""
+        if not isinstance(definition, int):
+            return False
+        stmt = self.statements[definition]
+        return isinstance(stmt, Assign) and self._objects.get(definition) != frozenset({("new", definition)})
+
+    def objects(self, stmt, name: str) -> frozenset:
+        """The array objects `name` may refer to where `stmt` reads it."""
+        return self._objects_of_defs(self.reaching(stmt, name))
+
+    def objects_of_definition(self, definition) -> frozenset:
+        return self._objects_of_defs([definition])
+
+
+def defined_by(stmt) -> list:
+    """Variables a statement itself defines (fully or partially); nested blocks not included."""
+    if isinstance(stmt, For):
+        return [stmt.index]
+    if isinstance(stmt, (If, While, Comment)):
+        return []
+    return ir.writes(stmt)
+
+
+def _join(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for name, defs in b.items():
+        out[name] = out.get(name, frozenset({UNDEFINED})) | defs
+    for name in a:
+        if name not in b:
+            out[name] = out[name] | {UNDEFINED}
+    return out
+
+
+def _exposed(loop) -> set:
+    """Upward-exposed reads of one trip of a loop (its test included for a While)."""
+    exposed: set = set()
+
+    def visit(block: list, defined: frozenset) -> frozenset:
+        for stmt in block:
+            if isinstance(stmt, If):
+                exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in defined)
+                defined = visit(stmt.body, defined) & visit(stmt.orelse, defined)
+            elif isinstance(stmt, (For, While)):
+                if isinstance(stmt, For):
+                    exposed.update(n for n in ir.operand_vars([stmt.start, stmt.stop, stmt.step]) if n not in defined)
+                    inner = defined | {stmt.index}
+                else:
+                    inner = visit(stmt.test, defined)
+                    exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in inner)
+                visit(stmt.body, inner)         # may run zero times: defines nothing for sure
+                if stmt.exit_flag and stmt.exit_flag not in defined:
+                    exposed.add(stmt.exit_flag)
+                if isinstance(stmt, While):
+                    defined = inner
+            else:
+                exposed.update(n for n in ir.reads(stmt) if n not in defined)
+                if isinstance(stmt, (Assign, Pop, TapeAlloc)):
+                    defined = defined | set(ir.writes(stmt))
+        return defined
+
+    if isinstance(loop, For):
+        visit(loop.body, frozenset({loop.index}))
+    else:
+        visit(loop.test + loop.body, frozenset())
+    if loop.exit_flag:
+        exposed.add(loop.exit_flag)
+    return exposed
+
+
+def of(function: ir.Function) -> Dataflow:
+    """The dataflow facts of `function`, computed once until `invalidate(function)`."""
+    cached = getattr(function, "_dataflow", None)
+    if cached is None:
+        cached = Dataflow(function)
+        function._dataflow = cached
+    return cached
+
+
+def invalidate(function: ir.Function) -> None:
+    """Forget the facts of `function`: call after changing its statements or types."""
+    function._dataflow = None

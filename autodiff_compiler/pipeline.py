@@ -16,7 +16,7 @@ from .frontend.lower import lower
 from .frontend.parse import Source, fence
 from .ir import Names, dataflow
 from .ir.aliasing import check_values, make_values
-from .ir.types import infer_types
+from .ir.types import infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
@@ -68,6 +68,8 @@ def _types(state: State) -> State:
 def _retype(state: State) -> None:
     primal = state.primal
     primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+    if specialise(primal):
+        primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
     dataflow.invalidate(primal)
 
 

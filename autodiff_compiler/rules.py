@@ -105,7 +105,7 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
-_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "out * log(x)"), scalar="**", array="**", sympy="x ** y",
+_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "0.0 if out == 0 else out * log(x)"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
@@ -169,6 +169,8 @@ _define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate
 
 _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="np.where({0}, 1.0, 0.0)",
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
+_define("slice_offset", 2, nondiff=True, array="slice_offset({0}, {1})", result="count",
+        evaluate=lambda x, start: range(len(x))[start:].start if start is not None else 0)
 _define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", result="int",
         evaluate=lambda a, b, c: len(range(a, b, c)))
 

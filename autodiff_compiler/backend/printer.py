@@ -114,11 +114,12 @@ class ModulePrinter:
         spec = PRIMITIVES[prim]
         symbol = self.spelling(prim, args)
         if "{" in symbol:
-            texts = [self.expr(a)[0] for a in args]
-            if texts and ("." in symbol.split("{0}", 1)[-1][:2] or symbol.startswith("{0}[")):
-                # a method or subscript on the first operand binds tighter than any operator
-                texts[0] = self.wrap(args[0], _ATOM)
-            return symbol.format(*texts, rest=", ".join(texts[1:]), **dict(params)), _ATOM
+            # an operand that stands alone as a call's argument needs no parentheses; anywhere else in
+            # a template (before `.attr` or `[...]`, beside an operator) it must be an atom
+            texts = [self.expr(a)[0] if _argument_slot(symbol, k) else self.wrap(a, _ATOM)
+                     for k, a in enumerate(args)]
+            return symbol.format(*texts, rest=", ".join(self.expr(a)[0] for a in args[1:]),
+                                 **dict(params)), _ATOM
         if symbol == "":
             return self.expr(args[0])
         if spec.is_operator or symbol in ("not", "~"):
@@ -251,34 +252,35 @@ class ModulePrinter:
         self.modules.add("numpy")
         capacity = self.expr(self.operand(stmt.capacity))[0]
         if stmt.shape_of:
-            # slots take their shape from the first value pushed (it may not exist yet)
+            # arrays go on a list: each keeps its own shape.  The empty list's items are typed from a
+            # strided array ('A' layout), which every array of that rank and dtype converts to.
             ndim = self.types[stmt.shape_of].ndim
-            shape = f"({capacity}, {', '.join(['0'] * ndim)})"
-            return [f"{pad}{stmt.tape} = np.empty({shape}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
+            strided = "[::2]" if ndim == 1 else "[" + ", ".join([":"] * (ndim - 1)) + ", ::2]"
+            ones = "1" if ndim == 1 else "(" + ", ".join(["1"] * ndim) + ")"
+            return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype}){strided}][:0]"]
         return [f"{pad}{stmt.tape} = np.empty({capacity}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
 
     def push(self, stmt: Push, depth: int) -> list[str]:
         pad = "    " * depth
+        if self.is_array(stmt.value):
+            return [f"{pad}{stmt.tape}.append({self.expr(self.operand(stmt.value))[0]}.copy())"]
         top = self.top_of(stmt.tape)
         lines = []
         if stmt.growable:
             self.helpers.add("tape_grow")
             lines += [f"{pad}if {top} == {stmt.tape}.shape[0]:", f"{pad}    {stmt.tape} = tape_grow({stmt.tape})"]
         value = self.expr(self.operand(stmt.value))[0]
-        if self.is_array(stmt.value):
-            lines = [f"{pad}if {top} == 0:",
-                     f"{pad}    {stmt.tape} = np.empty(({stmt.tape}.shape[0],) + {value}.shape, {stmt.tape}.dtype)"] + lines
         lines += [f"{pad}{stmt.tape}[{top}] = {value}", f"{pad}{top} += 1"]
         return lines
 
     def pop(self, stmt: Pop, depth: int) -> list[str]:
         pad = "    " * depth
-        top = self.top_of(stmt.tape)
         t = self.types.get(stmt.target)
-        value = f"{stmt.tape}[{top}]"
         if t is not None and t.is_array:
-            value = f"{stmt.tape}[{top}].copy()"
-        elif t is not None and t.kind in ("int", "bool", "float"):
+            return [f"{pad}{stmt.target} = {stmt.tape}.pop()"]
+        top = self.top_of(stmt.tape)
+        value = f"{stmt.tape}[{top}]"
+        if t is not None and t.kind in ("int", "bool", "float"):
             value = f"{t.kind}({stmt.tape}[{top}])" if t.kind != "float" else value
         return [f"{pad}{top} -= 1", f"{pad}{stmt.target} = {value}"]
 
@@ -365,6 +367,21 @@ class ModulePrinter:
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
         lines += body
         return "\n".join(lines) + "\n"
+
+
+def _argument_slot(template: str, k: int) -> bool:
+    """Does every `{k}` in the template stand alone as an argument of a call (`f({k}, ...)`)?"""
+    placeholder = "{%d}" % k
+    start = template.find(placeholder)
+    if start < 0:
+        return True
+    while start >= 0:
+        before = template[:start].rstrip()
+        after = template[start + len(placeholder):].lstrip()
+        if not (before.endswith(("(", ",")) and after.startswith((")", ","))):
+            return False
+        start = template.find(placeholder, start + 1)
+    return True
 
 
 def _header_reads(stmt) -> list[str]:

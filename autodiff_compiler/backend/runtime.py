@@ -15,6 +15,18 @@ def tape_grow(tape):
     return grown
 
 
+def slice_offset(vector, start):
+    """Where `vector[start:]` begins in `vector`: a negative start counts from the end, clipped as NumPy does."""
+    n = vector.shape[0]
+    if start < 0:
+        start += n
+        if start < 0:
+            start = 0
+    elif start > n:
+        start = n
+    return start
+
+
 def sum_like1(gradient, like):
     """`gradient` summed back to the shape of the vector `like` it was broadcast from."""
     if gradient.shape[0] == like.shape[0]:
@@ -66,4 +78,4 @@ def amin_axis1(matrix):
     return out
 
 
-HELPERS = ["tape_grow", "sum_like1", "sum_like2", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]
+HELPERS = ["tape_grow", "slice_offset", "sum_like1", "sum_like2", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]

@@ -62,6 +62,7 @@ class Dataflow:
         self.parent: dict[int, object] = {}
         self._number(function.body, (), None)
         self._reaching: dict[tuple, frozenset] = {}
+        self._overwritten: dict[tuple, frozenset] = {}
         self.definitions: dict[str, set] = {}
         for stmt in self.statements:
             for name in defined_by(stmt):
@@ -126,6 +127,9 @@ class Dataflow:
 
     def _define(self, stmt, name: str, state: dict, partial: bool = False) -> None:
         pos = self.position[id(stmt)]
+        key = (pos, name)
+        self._overwritten[key] = self._overwritten.get(key, frozenset()) | \
+            state.get(name, frozenset({UNDEFINED}))
         if partial:
             state[name] = state.get(name, frozenset({UNDEFINED})) | {pos}
         else:
@@ -202,6 +206,10 @@ class Dataflow:
     def definitions_of(self, name: str) -> set:
         """Positions of every statement that defines `name`, fully or partially."""
         return self.definitions.get(name, set())
+
+    def overwritten(self, stmt, name: str) -> frozenset:
+        """Definitions of `name` whose value `stmt` may overwrite (UNDEFINED: on some path there is none)."""
+        return self._overwritten.get((self.position[id(stmt)], name), frozenset())
 
     def may_be_undefined(self, stmt, name: str) -> bool:
         return UNDEFINED in self.reaching(stmt, name)

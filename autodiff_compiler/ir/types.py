@@ -103,6 +103,19 @@ def infer_types(function: ir.Function, param_types: dict) -> dict:
     return types
 
 
+def specialise(function: ir.Function) -> bool:
+    """Give primitives whose meaning depends on their operands' types their specific form:
+    `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
+    changed = False
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and stmt.prim == "dot":
+            ranks = [type_of_operand(a, function.types) for a in stmt.args]
+            if any(t is not None and not t.is_array for t in ranks):
+                stmt.prim = "mul"
+                changed = True
+    return changed
+
+
 def _float_constants(block: list, types: dict) -> None:
     """`s = 0` where `s` is a float becomes `s = 0.0`, so that Numba types `s` as we do."""
     for stmt in ir.walk(block):

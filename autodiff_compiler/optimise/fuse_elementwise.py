@@ -8,6 +8,7 @@ length-1 vector), so the meaning never changes.
 from __future__ import annotations
 
 from .. import ir
+from ..ir import dataflow
 from ..ir import Assign, Const, Slice, Var
 from ..rules import PRIMITIVES
 
@@ -39,52 +40,105 @@ def fuse_elementwise(function: ir.Function, names) -> bool:
     would its adjoint; as a loop over i it allocates nothing, and the reverse
     pass turns it into the loop a person would write.  The loop runs when all
     the vectors involved have one length; otherwise (broadcasting a length-1
-    vector) the statements run as written, so the meaning never changes."""
+    vector) the statements run as written, so the meaning never changes.
+
+    Legality, checked on the dataflow facts (`ir.dataflow`): the group is a
+    run of consecutive top-level statements, each elementwise over vectors or
+    a sum/mean of a vector the group makes; no statement of the group reads a
+    sum or mean the group computes (it only exists after the loop); every
+    vector the group makes is read only inside the group and is not live after
+    it; no vector the group reads from before it is also made in it.  A slice
+    `v = x[a:b]` read through its base (`x[off + i]`, no copy) needs `x` and
+    `a` unchanged from the slice to the group; its offset is computed as
+    NumPy does (negative and too-large starts included)."""
     types = function.types
-    writes: dict = {}
-    for stmt in ir.walk(function.body):
-        for name in ir.writes(stmt):
-            writes[name] = writes.get(name, 0) + 1
     body, changed, k = function.body, False, 0
     while k < len(body):
-        group, j = [], k
-        while j < len(body) and (_elementwise(body[j], types) or (
-                isinstance(body[j], Assign) and body[j].prim in _FUSED_REDUCTIONS and group
-                and isinstance(body[j].args[0], Var) and body[j].args[0].name in {s.target for s in group})):
-            group.append(body[j])
-            j += 1
-        while group and group[-1].prim not in _FUSED_REDUCTIONS:
-            group.pop()
-        j = k + len(group)
-        reductions = [s for s in group if s.prim in _FUSED_REDUCTIONS]
-        arrays = {s.target for s in group if s.prim not in _FUSED_REDUCTIONS}
-        later = ir.used_in(body[j:]) | set(ir.operand_vars(
-            [function.result] if function.result is not None else list(function.returns)))
-        if reductions and len(arrays) >= 1 and not (arrays & later) \
-                and all(writes.get(s.target) == 1 for s in group):
-            views = _unit_slices(body[:k], types, writes)
+        facts = dataflow.of(function)
+        group = _group_at(body, k, types)
+        if group and _legal(group, facts):
+            j = k + len(group)
+            views = _unit_slices(body, k, j, types, facts)
             # views used only by this group move into its vectorised branch
-            elsewhere = ir.used_in(body[:k] + body[j:]) | later
-            moved = [s for s in body[:k] if isinstance(s, Assign) and s.target in views and s.target not in elsewhere]
+            positions = {facts.pos(s) for s in group}
+            last = group[-1]
+            moved = [body[m] for m in range(k) if isinstance(body[m], Assign) and body[m].target in views
+                     and facts.uses_of(facts.pos(body[m])) <= positions
+                     and body[m].target not in facts.live_out(last)]
+            arrays = {s.target for s in group if s.prim not in _FUSED_REDUCTIONS}
             body[k:j] = _fused_loop(group, arrays, types, names, views, moved)
             for stmt in moved:
                 body.remove(stmt)
                 k -= 1
+            dataflow.invalidate(function)
             changed = True
-            k += 1
         k += 1
     return changed
 
 
-def _unit_slices(before: list, types: dict, writes: dict) -> dict:
-    """Vectors defined as `x[start:stop]` of a vector `x` nothing writes: name -> (x, start)."""
+def _group_at(body: list, k: int, types: dict) -> list:
+    """The longest run from `k` of elementwise vector statements and sums/means of their vectors, whose
+    members read no sum or mean of the run, ending in a sum or mean (or nothing)."""
+    group, made, reduced = [], set(), set()
+    j = k
+    while j < len(body):
+        stmt = body[j]
+        reads = set(ir.operand_vars(stmt.args)) if isinstance(stmt, Assign) else set()
+        if reads & reduced:
+            break       # reads a sum the loop is still accumulating
+        if _elementwise(stmt, types):
+            made.add(stmt.target)
+        elif isinstance(stmt, Assign) and stmt.prim in _FUSED_REDUCTIONS and isinstance(stmt.args[0], Var) \
+                and stmt.args[0].name in made:
+            reduced.add(stmt.target)
+        else:
+            break
+        group.append(stmt)
+        j += 1
+    while group and group[-1].prim not in _FUSED_REDUCTIONS:
+        group.pop()
+    return group
+
+
+def _legal(group: list, facts) -> bool:
+    positions = {facts.pos(s) for s in group}
+    made = {s.target for s in group if s.prim not in _FUSED_REDUCTIONS}
+    if not made:
+        return False
+    last = group[-1]
+    for stmt in group:
+        if stmt.prim in _FUSED_REDUCTIONS:
+            continue
+        if not facts.uses_of(facts.pos(stmt)) <= positions or stmt.target in facts.live_out(last):
+            return False        # the vector is needed after the group: it must exist
+    for stmt in group:
+        for name in ir.operand_vars(stmt.args):
+            defs = facts.reaching(stmt, name)
+            inside = {d for d in defs if d in positions}
+            if inside and inside != defs:
+                return False
+            if not inside and name in made:
+                return False    # read from before the group, and made again in it
+    return True
+
+
+def _unit_slices(body: list, k: int, j: int, types: dict, facts) -> dict:
+    """Vectors `v = x[start:stop]` (unit step) read by the group body[k:j], whose base `x` and start
+    nothing writes between the slice and the end of the group: name -> (x, start)."""
     views = {}
-    for stmt in before:
-        if isinstance(stmt, Assign) and stmt.prim == "subscript" and len(stmt.args) == 2 \
-                and isinstance(stmt.args[1], Slice) and stmt.args[1].step is None \
-                and isinstance(stmt.args[0], Var) and _is_vector(types.get(stmt.args[0].name)) \
-                and writes.get(stmt.args[0].name, 0) == 0 and writes.get(stmt.target) == 1:
-            views[stmt.target] = (stmt.args[0].name, stmt.args[1].start)
+    group_reads = {name for stmt in body[k:j] for name in ir.operand_vars(stmt.args)}
+    for m in range(k):
+        stmt = body[m]
+        if not (isinstance(stmt, Assign) and stmt.prim == "subscript" and len(stmt.args) == 2
+                and isinstance(stmt.args[1], Slice) and stmt.args[1].step in (None, Const(1))
+                and isinstance(stmt.args[0], Var) and _is_vector(types.get(stmt.args[0].name))
+                and stmt.target in group_reads):
+            continue
+        base, start = stmt.args[0].name, stmt.args[1].start
+        watched = {base, stmt.target} | set(ir.operand_vars([start]))
+        if any(watched & facts.written_in(s) for s in body[m + 1:j]):
+            continue
+        views[stmt.target] = (base, start)
     return views
 
 
@@ -133,11 +187,17 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
         if base is None:
             loop_body.append(Assign(element[name], "subscript", (Var(name), Var(index)), loc))
         elif start is None:
-            # x[:stop][i] is x[i]; x[start:stop][i] is x[start + i] (negative starts count from the end alike)
+            # x[:stop][i] is x[i]
             loop_body.append(Assign(element[name], "subscript", (Var(base), Var(index)), loc))
         else:
+            # x[start:stop][i] is x[offset + i], the offset as NumPy clips the start
+            if isinstance(start, Const) and start.value >= 0:
+                offset = start
+            else:
+                offset = Var(names.temp())
+                out.append(Assign(offset.name, "slice_offset", (Var(base), start), loc))
             position = names.temp()
-            loop_body += [Assign(position, "add", (start, Var(index)), loc),
+            loop_body += [Assign(position, "add", (offset, Var(index)), loc),
                           Assign(element[name], "subscript", (Var(base), Var(position)), loc)]
     before: list = []
     after: list = []

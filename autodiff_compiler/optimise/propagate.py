@@ -15,6 +15,7 @@ import dataclasses
 from .. import ir
 from ..ir.names import is_temporary
 from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
+from ..ir.dataflow import SHARING
 from ..rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
@@ -28,8 +29,11 @@ class Propagate:
         self.types = function.types
         self.user = function.source_names if hasattr(function, "source_names") else frozenset()
         self.protected = set()   # variables the printer reads by name (loop exit flags)
+        # the program's own values fold exactly; only what the reverse pass adds may fold loosely
+        self.exact = getattr(function, "exact_names", None) or set(function.types)
         # arrays written in place (x_bar[i] += g): never let another name alias them
         self.stored = {stmt.array for stmt in ir.walk(function.body) if isinstance(stmt, Store)}
+        self.mutable = _sharing_memory_with(function, self.stored)
         for stmt in ir.walk(function.body):
             if isinstance(stmt, (For, While)) and stmt.exit_flag:
                 self.protected.add(stmt.exit_flag)
@@ -77,6 +81,8 @@ class Propagate:
             prim, args = folded
         if prim == "copy" and args[0] == Var(stmt.target):
             return None     # `x = x` does nothing
+        if prim == "copy" and self.would_share_written_memory(stmt.target, args[0]):
+            prim = "array_copy"   # an alias would see (or make) the writes: a value needs its own array
         if prim != "copy" and prim not in _IMPURE and avail.get((prim, args, stmt.params)) == stmt.target \
                 and stmt.target not in ir.operand_vars(args):
             return None     # the target already holds this value (the same computation ran before)
@@ -98,6 +104,12 @@ class Propagate:
             elif stmt.target not in ir.operand_vars(args):
                 avail[key] = stmt.target
         return Assign(stmt.target, prim, args, stmt.loc, stmt.params)
+
+    def would_share_written_memory(self, target: str, source) -> bool:
+        """Would `target = source` make two names for an array that something writes into?"""
+        t = self.types.get(target)
+        return (isinstance(source, Var) and t is not None and t.is_array and source.name != target
+                and (source.name in self.mutable or target in self.mutable))
 
     def add_to_zero_array(self, target: str, args: tuple, env: dict, folded):
         """`z + c` where `z` is known to be a zero array of the target's type is `c` (or a copy of it)."""
@@ -131,20 +143,24 @@ class Propagate:
                     value = float(value)
                 return Const(value)
         same = lambda operand: (isinstance(operand, Var) and self.types.get(operand.name) == target_type)
+        # `0.0 + x -> x`, `0.0 - x -> -x`, `0 * x -> 0`, `0 / x -> 0` can change a zero's sign (or a nan):
+        # exact for integers, and for the adjoint sweep's sums of contributions; never for float values
+        # of the program itself, where `atan2(0.0 - y, -1.0)` depends on it
+        loose = target_type is not None and (target_type.kind in ("int", "bool") or target not in self.exact)
         zero = lambda operand: isinstance(operand, Const) and operand.value == 0 and not isinstance(operand.value, bool)
         one = lambda operand: isinstance(operand, Const) and operand.value == 1 and not isinstance(operand.value, bool)
         if prim == "add":
-            if zero(args[0]) and same(args[1]):
+            if zero(args[0]) and same(args[1]) and loose:
                 return args[1]
-            if zero(args[1]) and same(args[0]):
+            if zero(args[1]) and same(args[0]) and loose:
                 return args[0]
         elif prim == "sub":
             if zero(args[1]) and same(args[0]):
-                return args[0]
-            if zero(args[0]):
+                return args[0]      # x - 0.0 is x, signed zeros included
+            if zero(args[0]) and loose:
                 return ("neg", (args[1],))
         elif prim == "mul":
-            if (zero(args[0]) or zero(args[1])) and scalar and target_type == FLOAT:
+            if (zero(args[0]) or zero(args[1])) and scalar and target_type == FLOAT and loose:
                 return Const(0.0)
             if one(args[0]) and same(args[1]):
                 return args[1]
@@ -162,7 +178,7 @@ class Propagate:
         elif prim == "div":
             if one(args[1]) and same(args[0]):
                 return args[0]
-            if zero(args[0]) and scalar and target_type == FLOAT:
+            if zero(args[0]) and scalar and target_type == FLOAT and loose:
                 return Const(0.0)
         elif prim == "floordiv":
             if one(args[1]) and same(args[0]) and target_type is not None and target_type.kind == "int":
@@ -176,7 +192,8 @@ class Propagate:
         return prim, args
 
     def store(self, stmt: Store, env, avail):
-        self.kill_array(avail, stmt.array)
+        for array in {stmt.array} | self.mutable:
+            self.kill_array(avail, array)      # views of the array see the store too
         env.pop(("zero", stmt.array), None)
         return Store(stmt.array, tuple(self.substitute(i, env) for i in stmt.index),
                      self.substitute(stmt.value, env), stmt.prim, stmt.loc)
@@ -252,6 +269,21 @@ class Propagate:
 
     handlers = {Assign: assign, Store: store, Push: push, Pop: pop, TapeAlloc: tape_alloc,
                 Comment: comment, If: if_, For: loop, While: loop}
+
+
+def _sharing_memory_with(function: ir.Function, stored: set) -> set:
+    """The arrays written into, and every array that may be a view or alias of one (either way)."""
+    shared = set(stored)
+    links = [(s.target, s.args[0].name) for s in ir.walk(function.body)
+             if isinstance(s, Assign) and s.prim in SHARING and s.args and isinstance(s.args[0], Var)]
+    changed = True
+    while changed:
+        changed = False
+        for a, b in links:
+            if (a in shared) != (b in shared):
+                shared |= {a, b}
+                changed = True
+    return shared
 
 
 def _meet_into(target: dict, a: dict, b: dict) -> None:

@@ -76,7 +76,8 @@ def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
     if arg_rank == 0:
         return make.apply("np_sum", (contribution,))
     if arg_rank < result_rank:
-        return make.apply("sum_axis0", (contribution,))
+        # a vector against a matrix: summed over the rows, then to length 1 if it was broadcast
+        return make.apply("sum_like1", (make.apply("sum_axis0", (contribution,)), arg))
     others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
     if not others:
         return contribution     # only scalars broadcast against this operand: shapes agree
@@ -118,7 +119,7 @@ def adjoint_store(reverse, stmt: Store) -> list:
         bar = reverse.adjoint_of(stmt.array)
         value = stmt.value
         if isinstance(value, Var) and value.name in reverse.active:
-            make = Instantiate(reverse.names, out.append, loc)
+            make = Instantiate(reverse.names, out.append, loc, reverse.types)
             part = reverse.names.temp()
             out.append(Assign(part, "subscript", (Var(bar),) + tuple(stmt.index), loc))
             reverse.types[part] = _element_type(reverse, stmt)

@@ -3,7 +3,9 @@
 Takes: a parsed partial or vector-Jacobian product from `rules.py` and the
 operands its names stand for.  Guarantees: statements in A-normal form
 computing it, emitted through the caller's `emit`, with constant arithmetic
-folded; `a if c else b` becomes an `If` unless `c` is a constant.
+folded; `a if c else b` becomes an `If` (only the branch taken runs: `log(0)`
+in the other is never evaluated) unless `c` is a constant, or an elementwise
+`where(c, a, b)` when the expression reads arrays.
 """
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
 class Instantiate:
     """Lowers a rule-table expression (Python syntax) to IR statements, folding constants."""
 
-    def __init__(self, names: Names, emit, loc):
+    def __init__(self, names: Names, emit, loc, types: dict | None = None):
         self.names = names
         self.emit = emit
         self.loc = loc
+        self.types = types or {}
         self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
                          ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
                          ast.IfExp: self.ifexp}
@@ -65,6 +68,8 @@ class Instantiate:
         cond = self(node.test, self.bindings)
         if isinstance(cond, Const):
             return self(node.body if cond.value else node.orelse, self.bindings)
+        if self.reads_arrays(node):
+            return self.apply("where", (cond, self(node.body, self.bindings), self(node.orelse, self.bindings)))
         result = self.names.temp()
         emit, branches = self.emit, []
         for branch in (node.body, node.orelse):
@@ -76,6 +81,14 @@ class Instantiate:
         self.emit = emit
         self.emit(If(cond, branches[0], branches[1], self.loc))
         return Var(result)
+
+    def reads_arrays(self, tree) -> bool:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(self.bindings.get(node.id), Var):
+                t = self.types.get(self.bindings[node.id].name)
+                if t is not None and t.is_array:
+                    return True
+        return False
 
     def compare(self, node):
         return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),

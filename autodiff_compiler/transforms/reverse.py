@@ -21,17 +21,17 @@ returns `(value, d value / d wrt_1, ...)` and:
 from __future__ import annotations
 
 import ast
-from collections import Counter
 
 from .. import ir
-from ..errors import ArgumentError, AutodiffError
+from ..errors import ArgumentError, AutodiffError, InternalError
 from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
-from ..ir import Names
+from ..ir import Names, dataflow
 from ..ir.activity import activity
 from ..ir.types import infer_types, type_of_operand
 from ..rules import ARG_NAMES, PRIMITIVES
 from . import adjoint_arrays as arrays
 from .instantiate import Instantiate
+from .record import RecordPlan
 
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
                "array_copy"}
@@ -43,6 +43,7 @@ class Reverse:
     def __init__(self, function: ir.Function, wrt: list[str], results: list | None = None):
         self.primal = function
         self.types = function.types
+        self.primal_names = frozenset(function.types)
         self.wrt = list(wrt)
         self.results = results or [function.result]
         self.active = activity(function, set(wrt), self.types,
@@ -57,9 +58,7 @@ class Reverse:
         self.trips: dict[int, str] = {}
         self.loop_depth = 0
         self.intermediates: dict = {}
-        self.count_assignments()
-        self.find_first_definitions()
-        self.find_recorded()
+        self.plan = RecordPlan(self)
 
     # ------------------------------------------------------------- bookkeeping
     def adjoint_of(self, name: str) -> str:
@@ -72,96 +71,21 @@ class Reverse:
             self.tapes[name] = self.names.fresh(f"{name}_tape")
         return self.tapes[name]
 
-    def count_assignments(self) -> None:
-        """Which variables are assigned more than once per call (several places, or in a loop)."""
-        counts: Counter = Counter(self.primal.params)
-        in_loop: set = set()
-
-        def visit(block, depth):
-            for stmt in block:
-                for name in ir.writes(stmt):
-                    counts[name] += 1
-                    if depth:
-                        in_loop.add(name)
-                for child in ir.child_blocks(stmt):
-                    visit(child, depth + isinstance(stmt, (For, While)))
-        visit(self.primal.body, 0)
-        self.reassigned = {name for name, n in counts.items() if n > 1} | in_loop
-
-    def find_first_definitions(self) -> None:
-        """Top-level assignments that define their variable for the first time: nothing to save there.
-
-        Variables first written inside a branch or loop are `undefined_first`:
-        the forward sweep starts them at zero so that saving them is defined."""
-        seen = set(self.primal.params)
-        self.first_definitions: set = set()
-        self.undefined_first: list = []
-        for stmt in self.primal.body:
-            if isinstance(stmt, Assign) and stmt.target not in seen:
-                self.first_definitions.add(id(stmt))
-            for inner in [stmt] + [s for child in ir.child_blocks(stmt) for s in ir.walk(child)]:
-                for name in ir.writes(inner):
-                    if name not in seen and inner is not stmt:
-                        self.undefined_first.append(name)
-                    seen.add(name)
-
-    def find_iteration_locals(self) -> None:
-        """Recorded variables defined once per trip at the top of a loop body, not read before that.
-
-        Such a value is either recomputed when its reversed trip starts (when it
-        is a scalar computed from constants, parameters, variables assigned once
-        outside loops, loop indices and other such values: what a hand-written
-        adjoint recomputes), or else saved right after its definition and
-        restored when the reversed trip starts.  One value per trip at most,
-        and never an undefined one."""
-        writes = Counter(name for stmt in ir.walk(self.primal.body) for name in ir.writes(stmt))
-        constant_after_definition = {p for p in self.primal.params if writes[p] == 0}
-        constant_after_definition |= {s.target for s in self.primal.body
-                                      if isinstance(s, Assign) and writes[s.target] == 1}
-        self.iteration_locals: dict[int, list] = {}
-        self.recomputed: dict[int, list] = {}
-        self.local_definitions: set = set()
-
-        def visit(block, indices):
-            for loop in block:
-                for child in ir.child_blocks(loop):
-                    inner = indices | ({loop.index} if isinstance(loop, For) and writes[loop.index] == 1 else set())
-                    visit(child, inner)
-                if isinstance(loop, (For, While)):
-                    self._loop_locals(loop, writes, constant_after_definition,
-                                      indices | ({loop.index} if isinstance(loop, For) and writes[loop.index] == 1
-                                                 else set()))
-        visit(self.primal.body, set())
-
-    def _loop_locals(self, loop, writes, constant, indices) -> None:
-        read_so_far = ir.used_in(loop.test) if isinstance(loop, While) else set()
-        recomputable: dict[str, Assign] = {}
-        for stmt in loop.body:
-            local = (isinstance(stmt, Assign) and writes[stmt.target] == 1 and stmt.target not in read_so_far
-                     and stmt.target not in self.primal.params)
-            if local and not self.types[stmt.target].is_array and stmt.prim not in _ALLOCATING and all(
-                    isinstance(a, Const) or (isinstance(a, Var) and (a.name in constant or a.name in indices
-                                                                     or a.name in recomputable))
-                    for a in stmt.args):
-                recomputable[stmt.target] = stmt
-            if local and id(stmt) in self.save_sites:
-                self.local_definitions.add(id(stmt))
-                if stmt.target not in recomputable:
-                    self.iteration_locals.setdefault(id(loop), []).append(stmt.target)
-            read_so_far |= ir.used_in([stmt])
-        # recompute the needed values and what they are computed from, in program order
-        wanted = {s.target for s in loop.body if id(s) in self.local_definitions and s.target in recomputable}
-        for stmt in reversed(loop.body):
-            if isinstance(stmt, Assign) and stmt.target in wanted:
-                wanted |= {a.name for a in stmt.args if isinstance(a, Var) and a.name in recomputable}
-        self.recomputed[id(loop)] = [s for s in loop.body if isinstance(s, Assign) and s.target in wanted]
-
-    def is_recomputed(self, stmt) -> bool:
-        return any(stmt is s for stmts in self.recomputed.values() for s in stmts)
-
+    # ---------------------------------------------------------- what to record
     def saves(self, stmt) -> bool:
         """Does the forward sweep push the old value of `stmt`'s target before `stmt`?"""
-        return id(stmt) in self.save_sites and id(stmt) not in self.local_definitions
+        return self.plan.saves(stmt)
+
+    def has_reverse_work(self, block: list) -> bool:
+        return self.plan.has_reverse_work(block)
+
+    @property
+    def recorded(self) -> set:
+        return self.plan.recorded
+
+    @property
+    def save_sites(self) -> set:
+        return self.plan.save_sites
 
     def differentiable(self, stmt) -> bool:
         return isinstance(stmt, Assign) and stmt.target in self.active and not PRIMITIVES[stmt.prim].nondiff
@@ -184,65 +108,6 @@ class Reverse:
         # one shape from trip to trip of a loop)
         return names
 
-    def find_recorded(self) -> None:
-        """To-be-recorded analysis.
-
-        `needed`: variables the reverse sweep reads.  An assignment saves the
-        value it overwrites only if a reverse-sweep reader of that variable can
-        run before it in forward order: earlier in the program, or in a loop
-        they share.  `recorded` holds the variables saved anywhere."""
-        self.positions: dict[int, tuple] = {}
-
-        def number(block, loops):
-            for stmt in block:
-                self.positions[id(stmt)] = (len(self.positions), loops)
-                for child in ir.child_blocks(stmt):
-                    number(child, loops + ((id(stmt),) if isinstance(stmt, (For, While)) else ()))
-        number(self.primal.body, ())
-        self.recorded = set()
-        self.save_sites: set = set()
-        self.local_definitions: set = set()
-        self.iteration_locals: dict = {}
-        self.recomputed: dict = {}
-        while True:
-            sites: dict[str, list] = {}
-            for stmt in ir.walk(self.primal.body):
-                names = set()
-                if self.differentiable(stmt):
-                    names = self.partial_reads(stmt)
-                elif isinstance(stmt, Store):
-                    names = arrays.store_reads(self, stmt)
-                elif isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
-                    names = set(ir.operand_vars([stmt.cond]))
-                elif isinstance(stmt, For) and self.has_reverse_work(stmt.body):
-                    names = set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
-                for name in names:
-                    sites.setdefault(name, []).append(self.positions[id(stmt)])
-            self.needed = set(sites)
-            save_sites = set()
-            for stmt in ir.walk(self.primal.body):
-                if not isinstance(stmt, (Assign, Store)) or id(stmt) in self.first_definitions:
-                    continue
-                target = stmt.target if isinstance(stmt, Assign) else stmt.array
-                position, loops = self.positions[id(stmt)]
-                if any(p < position or set(l) & set(loops) for p, l in sites.get(target, ())):
-                    save_sites.add(id(stmt))
-            recorded = {s.target if isinstance(s, Assign) else s.array
-                        for s in ir.walk(self.primal.body) if id(s) in save_sites}
-            if save_sites == self.save_sites and recorded == self.recorded:
-                break
-            self.save_sites, self.recorded = save_sites, recorded
-            self.find_iteration_locals()
-
-    def has_reverse_work(self, block: list) -> bool:
-        for stmt in ir.walk(block):
-            if self.differentiable(stmt) or (isinstance(stmt, Assign) and (
-                    self.saves(stmt) or id(stmt) in self.local_definitions)):
-                return True
-            if isinstance(stmt, Store) and (stmt.array in self.active or stmt.array in self.recorded):
-                return True
-        return False
-
     def needs_trips(self, loop) -> bool:
         return isinstance(loop, While) or loop.exit_flag is not None
 
@@ -254,7 +119,7 @@ class Reverse:
                 if self.saves(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
                 out.append(stmt)
-                if id(stmt) in self.local_definitions and not self.is_recomputed(stmt):
+                if id(stmt) in self.plan.local_definitions and not self.plan.is_recomputed(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
             elif isinstance(stmt, Store):
                 out += arrays.forward_store(self, stmt)
@@ -279,6 +144,8 @@ class Reverse:
         if trips:
             body.append(Assign(trips, "add", (Var(trips), Const(1)), loop.loc))
         if isinstance(loop, For):
+            if id(loop) in self.plan.index_saves:
+                out.append(Push(self.tape_of(loop.index), Var(loop.index), loc=loop.loc))
             out.append(For(loop.index, loop.start, loop.stop, loop.step, body, loop.loc, loop.exit_flag,
                            pair=id(loop)))
         else:
@@ -312,8 +179,8 @@ class Reverse:
         out: list = []
         trips = self.trips.get(id(loop))
         self.loop_depth += 1
-        body = [Pop(self.tape_of(name), name, loop.loc) for name in self.iteration_locals.get(id(loop), [])]
-        body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.recomputed.get(id(loop), [])]
+        body = [Pop(self.tape_of(name), name, loop.loc) for name in self.plan.iteration_locals.get(id(loop), [])]
+        body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.plan.recomputed.get(id(loop), [])]
         body += self.backward(loop.body)
         self.loop_depth -= 1
         if trips and self.loop_depth:
@@ -341,13 +208,16 @@ class Reverse:
         end = make(ast.parse("start - step", mode="eval").body, {"start": start, "step": step})
         backstep = make(ast.parse("-step", mode="eval").body, {"step": step})
         out.append(For(loop.index, last, end, backstep, body, loop.loc, pair=id(loop), reverses=True))
+        if id(loop) in self.plan.index_saves:
+            # the reversed loop leaves its index at the first trip's: give back what it held before the loop
+            out.append(Pop(self.tape_of(loop.index), loop.index, loop.loc))
         return out
 
     def adjoint_assign(self, stmt: Assign) -> list:
         out: list = []
         prim = PRIMITIVES[stmt.prim]
         out_bar = Var(self.adjoint_of(stmt.target))
-        make = Instantiate(self.names, out.append, stmt.loc)
+        make = Instantiate(self.names, out.append, stmt.loc, self.types)
         binding = dict(zip(ARG_NAMES, stmt.args))
         binding["out"] = Var(stmt.target)
         contributions = []
@@ -371,6 +241,15 @@ class Reverse:
             bar = self.adjoint_of(name)
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
         return out
+
+    def start_value(self, name: str) -> Assign:
+        """`name = 0` in its type; an empty array of its rank for arrays."""
+        t = self.types[name]
+        if t.is_array and t.ndim in (1, 2) and t.dtype == "float64":
+            return Assign(name, "zeros" if t.ndim == 1 else "zeros2", (Const(0),) * t.ndim)
+        if t.is_array:
+            raise InternalError(f"cannot start {name} ({t}) before its first assignment")
+        return Assign(name, "copy", (_ZERO[t.kind],))
 
     def zero_assign(self, name: str, loc=None) -> Assign:
         """`name_bar = 0` in the type of `name` (a zero array of its shape for arrays)."""
@@ -457,8 +336,9 @@ class Reverse:
         return head + place(forward)
 
     def build(self, with_value: bool = True) -> ir.Function:
-        starts = [Assign(name, "copy", (_ZERO[self.types[name].kind],)) for name in
-                  dict.fromkeys(self.undefined_first) if name in self.recorded and not self.types[name].is_array]
+        # a save may read a variable before its first assignment (a value made in a loop's first trip):
+        # start such variables defined (the value saved then is never read back)
+        starts = [self.start_value(name) for name in self.plan.undefined_first]
         forward = starts + self.forward(self.primal.body)
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)
@@ -473,8 +353,6 @@ class Reverse:
         for name in self.wrt:
             if name not in self.adjoints:
                 inits.append(self.zero_assign(name))
-        body = ([Comment("forward sweep")] + forward + [Comment("reverse sweep")] + inits + seeds
-                + reverse_body)
         grads = tuple(Var(self.adjoint_of(name)) for name in self.wrt)
         captured = []
         for name, capture in self.intermediates.items():
@@ -482,13 +360,23 @@ class Reverse:
                 inits.append(Assign(capture, "copy", (Const(0.0),)))
             captured.append(Var(capture))
         grads += tuple(captured)
-        returns = ((self.results[0],) if with_value else ()) + grads
+        value = self.results[0]
+        if with_value and isinstance(value, Var) and value.name in self.recorded:
+            # the reverse sweep gives the result its earlier values back: return the one it had
+            value_out = self.names.fresh(f"{value.name}_out")
+            forward.append(Assign(value_out, "copy", (value,)))
+            value = Var(value_out)
+        returns = ((value,) if with_value else ()) + grads
+        body = ([Comment("forward sweep")] + forward + [Comment("reverse sweep")] + inits + seeds
+                + reverse_body)
         suffix = "value_and_grad" if with_value else "grad"
         adjoint = ir.Function(f"{self.primal.name}_{suffix}", list(self.primal.params), {}, body, None,
                               self.primal.filename, self.primal.firstline, returns=returns,
                               docstring=self.primal.docstring, user_names=frozenset(self.names.taken))
         param_types = {p: self.types[p] for p in self.primal.params}
         adjoint.types = infer_adjoint_types(adjoint, param_types, self.types)
+        # the program's own values, which the simplifier must fold exactly (signed zeros and all)
+        adjoint.exact_names = self.primal_names
         return adjoint
 
 
@@ -497,6 +385,41 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     types = dict(primal_types)
     types.update(infer_types(adjoint, {**primal_types, **param_types}))
     return types
+
+
+def snapshot_bounds(function: ir.Function) -> None:
+    """`for i in range(n)` whose body writes `n` (or `i` is a bound): read the bounds into copies first.
+
+    Python reads a range's bounds once, on entry; the reversed loop reads them
+    again after the forward loop has run, so they must be values nothing in
+    the loop writes."""
+    facts = dataflow.of(function)
+    names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    changed = False
+
+    def visit(block: list) -> list:
+        nonlocal changed
+        out = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = visit(child)
+            if isinstance(stmt, For):
+                written = facts.written_in(stmt)
+                bounds = []
+                for bound in (stmt.start, stmt.stop, stmt.step):
+                    if isinstance(bound, Var) and bound.name in written:
+                        copy = names.fresh(f"{bound.name}_entry")
+                        function.types[copy] = function.types[bound.name]
+                        out.append(Assign(copy, "copy", (bound,), stmt.loc))
+                        bound = Var(copy)
+                        changed = True
+                    bounds.append(bound)
+                stmt.start, stmt.stop, stmt.step = bounds
+            out.append(stmt)
+        return out
+    function.body = visit(function.body)
+    if changed:
+        dataflow.invalidate(function)
 
 
 def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
@@ -512,6 +435,7 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
                 f"intermediate {name!r} of {function.name} must be a float variable assigned exactly once "
                 f"(found {len(definitions)} assignment(s))",
                 hint="give the value you want the gradient of its own name: 'y = ...' once")
+    snapshot_bounds(function)
     builder = Reverse(function, wrt)
     builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
     return builder.build(with_value)

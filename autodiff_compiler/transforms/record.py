@@ -1,0 +1,254 @@
+"""Record: what the forward sweep must save for the reverse sweep (to-be-recorded analysis).
+
+Takes: a `Reverse` builder (the typed primal, its active variables, and which
+primal values each adjoint reads) and the primal's dataflow facts.
+Guarantees a plan under which every adjoint reads exactly the values its
+primal statement saw:
+
+* a *reverse reader* of a variable is a primal statement whose reversal reads
+  it: the partials of a differentiable assignment, the index operands of a
+  store, the condition of a branch and the bounds of a loop that have reverse
+  work, and the operands of a value recomputed in the reverse sweep;
+* a definition W of `v` (an assignment, a store -- its overwritten elements --
+  or a `for` loop's index) *saves* the value it overwrites, pushing it before
+  W and popping it right after W's reversal, when W may run after some
+  reverse reader R of `v`: later in the program, or in a loop both are in.
+  Then, when the reverse sweep reaches R, every later overwrite has been
+  undone.  The readers of a loop's index inside that loop are served by the
+  reversed loop itself.  A definition that can only overwrite nothing (no
+  definition reaches it) saves nothing; one that may overwrite nothing on
+  some path starts its variable at zero, so that the save is defined;
+* an *iteration local*, a value `v` defined exactly once, at the top of a
+  loop's body, not read in a trip before that, and read in reverse only
+  inside the loop, is instead pushed right after its definition and popped
+  when its reversed trip starts -- or not saved at all but *recomputed*
+  there, when it is a scalar computed from constants, loop indices (defined
+  by their loop alone), values the loop does not write, and other
+  recomputed locals.  Those operands become reverse readers themselves, so
+  they are saved across any later overwrite;
+* a branch condition and the bounds of a loop are read at the reversal of
+  the whole statement: the front end and `Reverse.snapshot_bounds` make sure
+  nothing inside writes them, and the plan refuses (`InternalError`) a
+  program where something does, or where a save would have to happen in a
+  `while` test, rather than derive a wrong adjoint.
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..errors import InternalError
+from ..ir import dataflow
+from ..ir.nodes import Assign, Const, For, If, Store, Var, While
+
+# primitives whose value is a new array or has an effect: never recomputed
+_NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
+                   "array_copy"}
+
+
+class RecordPlan:
+    def __init__(self, reverse):
+        self.reverse = reverse
+        self.primal = reverse.primal
+        self.types = reverse.types
+        self.facts = dataflow.of(self.primal)
+        self.save_sites: set = set()          # ids of assignments/stores that push the value they overwrite
+        self.index_saves: set = set()         # ids of for loops that push their index before they run
+        self.local_definitions: set = set()   # ids of assignments that push (or recompute) the value they make
+        self.iteration_locals: dict = {}      # id(loop) -> names popped when a reversed trip starts
+        self.recomputed: dict = {}            # id(loop) -> assignments recomputed when a reversed trip starts
+        self.undefined_first: list = []
+        self._test_statements = {id(s) for loop in ir.walk(self.primal.body) if isinstance(loop, While)
+                                 for s in ir.walk(loop.test)}
+        for _ in range(100):
+            before = (set(self.save_sites), set(self.index_saves), set(self.local_definitions),
+                      {k: [id(s) for s in v] for k, v in self.recomputed.items()})
+            readers = self.reverse_readers()
+            self.plan_saves(readers)
+            self.plan_locals(readers)
+            after = (self.save_sites, self.index_saves, self.local_definitions,
+                     {k: [id(s) for s in v] for k, v in self.recomputed.items()})
+            if before == after:
+                break
+        else:  # pragma: no cover
+            raise InternalError("to-be-recorded analysis did not converge")
+        self.readers = self.reverse_readers()
+        self.check_realisable()
+        self.recorded = self._recorded_names()
+
+    # --------------------------------------------------------------- reverse readers
+    def reverse_readers(self) -> dict:
+        """Variable -> the primal statements whose reversal reads it."""
+        readers: dict = {}
+
+        def add(names, stmt):
+            for name in names:
+                readers.setdefault(name, []).append(stmt)
+        reverse = self.reverse
+        for stmt in self.facts.statements:
+            if reverse.differentiable(stmt):
+                add(reverse.partial_reads(stmt), stmt)
+            elif isinstance(stmt, Store) and self.store_has_work(stmt):
+                add(ir.operand_vars(stmt.index), stmt)
+            elif isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
+                add(ir.operand_vars([stmt.cond]), stmt)
+            elif isinstance(stmt, For) and self.has_reverse_work(stmt.body):
+                add(ir.operand_vars([stmt.start, stmt.stop, stmt.step]), stmt)
+        for stmts in self.recomputed.values():
+            for stmt in stmts:
+                add(ir.operand_vars(stmt.args), stmt)
+        return readers
+
+    def store_has_work(self, stmt: Store) -> bool:
+        return stmt.array in self.reverse.active or id(stmt) in self.save_sites
+
+    def has_reverse_work(self, block: list) -> bool:
+        for stmt in ir.walk(block):
+            if self.reverse.differentiable(stmt) or id(stmt) in self.save_sites or \
+                    id(stmt) in self.local_definitions or id(stmt) in self.index_saves:
+                return True
+            if isinstance(stmt, Store) and self.store_has_work(stmt):
+                return True
+        return False
+
+    # ------------------------------------------------------------------------ saves
+    def runs_after(self, writer, reader) -> bool:
+        """May `writer` run after `reader` (later in the program, or in a loop both are in)?"""
+        facts = self.facts
+        if facts.pos(writer) > facts.pos(reader):
+            return True
+        return bool(set(map(id, facts.loops_of(writer))) & set(map(id, facts.loops_of(reader))))
+
+    def plan_saves(self, readers: dict) -> None:
+        facts = self.facts
+        saves, index_saves = set(), set()
+        for stmt in facts.statements:
+            if isinstance(stmt, (Assign, Store)):
+                name = stmt.target if isinstance(stmt, Assign) else stmt.array
+                if id(stmt) in self.local_definitions:
+                    continue
+                old = facts.overwritten(stmt, name)
+                if old and old <= {dataflow.UNDEFINED}:
+                    continue           # it can only overwrite nothing
+                if any(self.runs_after(stmt, r) for r in readers.get(name, ())):
+                    saves.add(id(stmt))
+            elif isinstance(stmt, For):
+                entry = self.index_on_entry(stmt)
+                if entry <= {dataflow.UNDEFINED}:
+                    continue
+                outside = [r for r in readers.get(stmt.index, ()) if not facts.inside(r, stmt)]
+                if any(self.runs_after(stmt, r) for r in outside):
+                    index_saves.add(id(stmt))
+        self.save_sites, self.index_saves = saves, index_saves
+
+    def index_on_entry(self, loop: For) -> frozenset:
+        """Definitions of a for loop's index that may reach the loop's entry (not its own trips)."""
+        facts = self.facts
+        return frozenset(d for d in facts.overwritten(loop, loop.index)
+                         if not (isinstance(d, int) and (d == facts.pos(loop) or
+                                                         facts.inside(facts.statement_at(d), loop))))
+
+    # ----------------------------------------------------------------- iteration locals
+    def plan_locals(self, readers: dict) -> None:
+        facts = self.facts
+        self.local_definitions, self.iteration_locals, self.recomputed = set(), {}, {}
+        for loop in facts.statements:
+            if not isinstance(loop, (For, While)):
+                continue
+            exposed = facts.upward_exposed(loop)
+            written = facts.written_in(loop)
+            recomputable: dict = {}
+            wanted: list = []
+            for stmt in loop.body:
+                if not (isinstance(stmt, Assign) and self.single_local(stmt, exposed)):
+                    continue
+                if self.recomputable(stmt, loop, written, recomputable):
+                    recomputable[stmt.target] = stmt
+                name = stmt.target
+                stmt_readers = readers.get(name, ())
+                needed = any(self.runs_after(stmt, r) for r in stmt_readers)
+                if not needed or not all(facts.inside(r, loop) for r in stmt_readers):
+                    continue
+                self.local_definitions.add(id(stmt))
+                if name in recomputable:
+                    wanted.append(name)
+                else:
+                    self.iteration_locals.setdefault(id(loop), []).append(name)
+            # recompute the wanted values and the recomputable values they are computed from, in order
+            needed_names = set(wanted)
+            for stmt in reversed(loop.body):
+                if isinstance(stmt, Assign) and stmt.target in needed_names:
+                    needed_names |= {a.name for a in stmt.args if isinstance(a, Var) and a.name in recomputable}
+            chain = [s for s in loop.body if isinstance(s, Assign) and s.target in needed_names
+                     and recomputable.get(s.target) is s]
+            if chain:
+                self.recomputed[id(loop)] = chain
+
+    def single_local(self, stmt: Assign, exposed) -> bool:
+        """Is `stmt` the only definition of its target, which no trip reads before it?"""
+        name = stmt.target
+        return (self.facts.definitions_of(name) == {self.facts.pos(stmt)} and name not in exposed
+                and name not in self.primal.params and id(stmt) not in self._test_statements)
+
+    def recomputable(self, stmt: Assign, loop, written: set, recomputable: dict) -> bool:
+        t = self.types.get(stmt.target)
+        if t is None or t.is_array or stmt.prim in _NOT_RECOMPUTED or stmt.params:
+            return False
+        facts = self.facts
+        for arg in stmt.args:
+            if isinstance(arg, Const):
+                continue
+            if not isinstance(arg, Var):
+                return False
+            name = arg.name
+            if name in recomputable:
+                continue
+            if self.is_index(name, stmt):
+                continue
+            if name in written:
+                return False
+        return True
+
+    def is_index(self, name: str, stmt) -> bool:
+        """Is `name` the index of a loop enclosing `stmt`, defined by that loop alone?"""
+        facts = self.facts
+        for loop in facts.loops_of(stmt):
+            if isinstance(loop, For) and loop.index == name and facts.definitions_of(name) == {facts.pos(loop)}:
+                return True
+        return False
+
+    def is_recomputed(self, stmt) -> bool:
+        return any(stmt is s for stmts in self.recomputed.values() for s in stmts)
+
+    # ----------------------------------------------------------------------- checks
+    def check_realisable(self) -> None:
+        """Refuse a plan the reverse sweep cannot carry out (rather than derive a wrong adjoint)."""
+        facts = self.facts
+        for stmt in facts.statements:
+            if id(stmt) in self.save_sites and id(stmt) in self._test_statements:
+                raise InternalError(f"cannot save {stmt} in a while loop's test")
+            if isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
+                if set(ir.operand_vars([stmt.cond])) & (ir.assigned_in(stmt.body) | ir.assigned_in(stmt.orelse)):
+                    raise InternalError(f"a branch writes its own condition {stmt.cond}")
+            if isinstance(stmt, For) and self.has_reverse_work(stmt.body):
+                bounds = set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+                if bounds & facts.written_in(stmt):
+                    raise InternalError(f"loop bounds {sorted(bounds)} written inside the loop")
+
+    def _recorded_names(self) -> set:
+        names = set()
+        for stmt in self.facts.statements:
+            if id(stmt) in self.save_sites:
+                names.add(stmt.target if isinstance(stmt, Assign) else stmt.array)
+                name = stmt.target if isinstance(stmt, Assign) else stmt.array
+                if dataflow.UNDEFINED in self.facts.overwritten(stmt, name) and name not in self.undefined_first:
+                    self.undefined_first.append(name)
+            if id(stmt) in self.index_saves:
+                names.add(stmt.index)
+                if dataflow.UNDEFINED in self.index_on_entry(stmt) and stmt.index not in self.undefined_first:
+                    self.undefined_first.append(stmt.index)
+        for locals_ in self.iteration_locals.values():
+            names.update(locals_)
+        return names
+
+    def saves(self, stmt) -> bool:
+        """Does the forward sweep push the old value of `stmt`'s target before `stmt`?"""
+        return id(stmt) in self.save_sites

@@ -6,7 +6,7 @@ The function's source is parsed, lowered to an IR, reversed into adjoint code,
 simplified, printed as a Python module, loaded and JIT-compiled with Numba, and
 (on request) proved equal to SymPy's derivative.
 """
-from .errors import (AutodiffError, ArgumentError, NonFiniteInputError, NoDerivativeRuleError,
+from .errors import (AutodiffError, ArgumentError, InternalError, NonFiniteInputError, NoDerivativeRuleError,
                      RecursionNotSupportedError, SourceNotFoundError, UnsupportedSyntaxError,
                      VerificationError)
 from .api import custom_derivative, grad, no_grad, stop_gradient, value_and_grad
@@ -14,5 +14,6 @@ from .api import custom_derivative, grad, no_grad, stop_gradient, value_and_grad
 __version__ = "0.1.0"
 
 __all__ = ["grad", "value_and_grad", "stop_gradient", "no_grad", "custom_derivative", "AutodiffError", "ArgumentError",
+           "InternalError",
            "NonFiniteInputError", "NoDerivativeRuleError", "RecursionNotSupportedError",
            "SourceNotFoundError", "UnsupportedSyntaxError", "VerificationError", "__version__"]

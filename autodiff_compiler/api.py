@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .errors import ArgumentError, AutodiffError, NonFiniteInputError
+from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import load
 from .frontend.parse import fence, parameter_defaults, source_of_function
@@ -180,7 +180,10 @@ class GradientFunction:
     def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False,
                  intermediates=(), accumulate=False, skip=()):
         if isinstance(fn, GradientFunction):
-            fn = fn.fn
+            raise ArgumentError(f"{fn!r} is already a derivative: a derivative of a derivative "
+                                f"(grad(grad(f))) is not computed by this version",
+                                hint="differentiate the original function; for second derivatives use "
+                                     "finite differences of the gradient until higher-order support lands")
         self.fn = fn
         self.jit = jit
         self.verify = verify
@@ -262,9 +265,20 @@ class GradientFunction:
         key = (signature, with_value)
         if key not in self._states:
             types = dict(zip(self.params, signature))
-            self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                       with_value=with_value, intermediates=self.intermediates,
-                                       skip=self.skip)
+            try:
+                self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
+                                           with_value=with_value, intermediates=self.intermediates,
+                                           skip=self.skip)
+            except AutodiffError:
+                raise
+            except RecursionError:
+                raise InternalError(f"{self.fn.__name__} is too deeply nested to derive",
+                                    hint="split long expressions into statements") from None
+            except Exception as exc:
+                raise InternalError(f"deriving the gradient of {self.fn.__name__} failed: "
+                                    f"{type(exc).__name__}: {exc}",
+                                    hint="this is a bug in autodiff_compiler: please report it with the "
+                                         "function") from exc
         return self._states[key]
 
     def compiled_for(self, *args, value: bool = True):
@@ -306,8 +320,8 @@ class GradientFunction:
             if compiled is not None:
                 try:
                     result = compiled(*args)
-                except (ZeroDivisionError, ValueError) as exc:
-                    self._undefined(exc)
+                except Exception as exc:
+                    self._failed(exc)
                 if type(result) is float and result - result == 0.0:
                     return result
                 if self._finite(result):
@@ -330,9 +344,20 @@ class GradientFunction:
             self._fast[_fast_key(args)] = compiled
         try:
             result = compiled(*converted)
-        except (ZeroDivisionError, ValueError) as exc:
-            self._undefined(exc)
+        except Exception as exc:
+            self._failed(exc)
         return self._finish(result, converted, out)
+
+    def _failed(self, exc):
+        """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
+        if isinstance(exc, AutodiffError):
+            raise exc
+        if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
+            self._undefined(exc)
+        raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
+                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                            hint="this is a bug in autodiff_compiler: please report it with the function; "
+                                 "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
 
     def _undefined(self, exc):
         text = str(exc)

@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass, field
 
 from .backend.printer import print_module
-from .errors import ArgumentError
+from .errors import ArgumentError, UnsupportedSyntaxError
 from .frontend.lower import lower
 from .frontend.parse import Source, fence
+from . import ir
 from .ir import Names, dataflow
 from .ir.aliasing import check_values, make_values
 from .ir.types import infer_types, specialise
@@ -60,9 +61,48 @@ def _types(state: State) -> State:
     missing = [p for p in params if p not in state.param_types]
     if missing:
         raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
+    for name in params:
+        t = state.param_types[name]
+        if t.is_array and t.ndim > 2:
+            raise ArgumentError(f"argument {name!r} of {state.primal.name} is an array of rank {t.ndim}: "
+                                f"vectors and matrices (rank 1 and 2) are supported",
+                                filename=state.source.filename, line=state.source.node.lineno,
+                                hint="reshape it to a matrix, or loop over its leading axis")
     _retype(state)
+    _check_defined(state)
+    _check_result(state)
     _check_wrt(state)
     return state
+
+
+def _check_defined(state: State) -> None:
+    """A read that no assignment can reach is Python's UnboundLocalError: say so before running anything."""
+    facts = dataflow.of(state.primal)
+    for stmt in facts.statements:
+        for name in ir.reads(stmt):
+            if facts.reaching(stmt, name) == {dataflow.UNDEFINED}:
+                loc = getattr(stmt, "loc", None)
+                raise UnsupportedSyntaxError(
+                    f"{name!r} is used before it is assigned", construct="undefined name",
+                    filename=loc.filename if loc else state.source.filename,
+                    line=loc.line if loc else None, source_line=loc.text if loc else None,
+                    hint="assign it before this line (on every path that reaches it)")
+
+
+def _check_result(state: State) -> None:
+    """A gradient is of one number: an array result is an error naming the line that returns it."""
+    primal = state.primal
+    t = primal.types.get(primal.result.name) if isinstance(primal.result, ir.Var) else None
+    if t is not None and t.is_array:
+        where = next((s.loc for s in ir.walk(primal.body) if isinstance(s, ir.Assign)
+                      and s.target == primal.result.name and s.loc is not None), None)
+        raise ArgumentError(
+            f"{primal.name} returns an array ({t}) here: a gradient needs one number",
+            filename=where.filename if where else state.source.filename,
+            line=where.line if where else state.source.node.lineno,
+            source_line=where.text if where else None,
+            hint="reduce it to the loss you want (np.sum(...), np.mean(...)); for the derivatives of "
+                 "every element use jacobian")
 
 
 def _retype(state: State) -> None:

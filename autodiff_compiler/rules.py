@@ -211,7 +211,9 @@ _define("amin_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x 
         array="amin_axis0", result="reduce")
 _define("amin_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
         array="amin_axis1", result="reduce")
-_define("prod", 1, vjp=("g * out / x",), array="np.prod", result="reduce", numpy_names=("prod",))
+_define("prod", 1, vjp=("g * prod_others(x)",), array="np.prod", result="reduce", numpy_names=("prod",))
+# each entry's partial of a product: the product of the others (no division, so exact at zeros)
+_define("prod_others", 1, nondiff=True, array="prod_others", result="first")
 _define("np_sum", 1, nondiff=True, array="np.sum", result="reduce")
 # adjoint helpers: a broadcast operand's adjoint summed back to its shape (see runtime.sum_like*)
 _define("sum_like1", 2, nondiff=True, array="sum_like1", result="first")

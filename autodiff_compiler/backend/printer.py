@@ -94,7 +94,7 @@ class ModulePrinter:
             return node.name, _ATOM
         if isinstance(node, Const):
             text = format_constant(node.value)
-            if text.startswith("math."):
+            if "math." in text:
                 self.modules.add("math")
             return text, (_PRECEDENCE["unary"] if text.startswith("-") else _ATOM)
         if isinstance(node, ir.Slice):

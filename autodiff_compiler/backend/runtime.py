@@ -27,6 +27,22 @@ def slice_offset(vector, start):
     return start
 
 
+def prod_others(x):
+    """For each entry of `x`, the product of all the other entries (prefix times suffix products)."""
+    flat = x.flatten()
+    n = flat.shape[0]
+    out = np.empty(n)
+    acc = 1.0
+    for k in range(n):
+        out[k] = acc
+        acc *= flat[k]
+    acc = 1.0
+    for k in range(n - 1, -1, -1):
+        out[k] *= acc
+        acc *= flat[k]
+    return out.reshape(x.shape)
+
+
 def sum_like1(gradient, like):
     """`gradient` summed back to the shape of the vector `like` it was broadcast from."""
     if gradient.shape[0] == like.shape[0]:
@@ -78,4 +94,4 @@ def amin_axis1(matrix):
     return out
 
 
-HELPERS = ["tape_grow", "slice_offset", "sum_like1", "sum_like2", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]
+HELPERS = ["tape_grow", "slice_offset", "prod_others", "sum_like1", "sum_like2", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]

@@ -31,7 +31,7 @@ from ..errors import (AutodiffError, NoDerivativeRuleError, RecursionNotSupporte
                      UnsupportedSyntaxError)
 from ..ir import Assign, Const, For, If, Loc, Store, Slice, Var, While
 from . import lower_arrays as arrays
-from .parse import (ConstantRef, CustomRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
+from .parse import (ConstantRef, CustomRef, DerivativeRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
                     fence)
 from ..ir import Names
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
@@ -163,6 +163,10 @@ class Lowering:
 
     def lower_body(self, stmts: list) -> None:
         frame = self.frame
+        # as in Python, a name assigned anywhere in the function is a local everywhere in it (a loop
+        # may read in one trip what a later line assigned in the trip before)
+        for name in sorted(_assigned_names(stmts)):
+            self.bind(name)
         if any(isinstance(n, ast.Return) for s in stmts for n in ast.walk(s)
                if not (isinstance(s, ast.Return) and s is stmts[-1])):
             self.assign(frame.returned, "copy", (Const(False),))
@@ -218,6 +222,9 @@ class Lowering:
                 self.apply("stop_gradient", (self.lower_expr(value),), name)
             else:
                 result = self.lower_expr(value, target=name)
+                if isinstance(result, tuple):
+                    raise self.unsupported(value, "a tuple as a value",
+                                           f"unpack it into names (a, b = ...) instead of keeping it in {target.id}")
                 if not (isinstance(result, Var) and result.name == name):
                     self.assign(name, "copy", (result,))
             return
@@ -303,6 +310,11 @@ class Lowering:
             raise self.error(UnsupportedSyntaxError, "returns of different lengths", node,
                              "return the same number of values on every path")
         frame.result_arity = arity
+        if isinstance(value, tuple) and len(self.frames) == 1:
+            raise self.error(UnsupportedSyntaxError,
+                             f"{frame.source.name} returns {arity} values: a gradient needs one number", node,
+                             "return the loss alone; for the derivatives of several outputs use jacobian, and "
+                             "for a loss with extra outputs value_and_grad(f, has_aux=True)", "tuple return")
         if isinstance(value, tuple):
             for k, operand in enumerate(value):
                 self.assign(f"{frame.result}_{k}", "copy", (operand,))
@@ -353,7 +365,9 @@ class Lowering:
         """A branch condition, in a variable named after what it tests (`a_lt_20`)."""
         operand = self.lower_expr(test)
         if isinstance(operand, Var) and operand.name.startswith("t") and operand.name[1:].isdigit():
-            name = self.names.fresh(_slug(test) or "cond")
+            slug = _slug(test)
+            name = self.names.fresh(slug if slug.isidentifier() else f"cond_{slug}" if
+                                    f"cond_{slug}".isidentifier() else "cond")
             for stmt in reversed(self.blocks[-1]):
                 if isinstance(stmt, Assign) and stmt.target == operand.name:
                     stmt.target = name
@@ -432,7 +446,12 @@ class Lowering:
         handler = self._expr_dispatch.get(type(node))
         if handler is None:
             raise self.unsupported(node, type(node).__name__, "see the supported language in the README")
-        return handler(node, target) if handler in self._targeted else self.materialise(handler(node), target)
+        if handler in self._targeted:
+            return handler(node, target)
+        value = handler(node)
+        if isinstance(value, tuple) and target is not None:
+            raise self.unsupported(node, "a tuple as a value", "unpack it into names: a, b = ...")
+        return self.materialise(value, target)
 
     @property
     def _targeted(self):
@@ -577,6 +596,13 @@ class Lowering:
             return self.apply(ref.primitive, tuple(args) + (value,), target)
         if isinstance(ref, MarkerRef):
             return self.lower_marker(ref.name, node, target)
+        if isinstance(ref, DerivativeRef):
+            raise self.error(UnsupportedSyntaxError,
+                             f"{ref.name} is a derivative (made by @grad): differentiating through it needs "
+                             f"a derivative of a derivative", node,
+                             f"call the function {ref.name} was made from (its undecorated version) here, or "
+                             f"compute the derivative outside the function being differentiated",
+                             "call of a derivative")
         if isinstance(ref, PrimitiveRef):
             return self.lower_primitive_call(ref.name, node, target)
         handled = arrays.lower_call(self, node, ref, target)

@@ -39,7 +39,10 @@ def _axis(lowering, node: ast.Call, keywords: dict, position: int | None):
 def lower_reduction(lowering, name: str, node: ast.Call, operand, keywords: dict, target, position):
     axis = _axis(lowering, node, keywords, position)
     keepdims = keywords.get("keepdims")
-    keep = bool(ast.literal_eval(keepdims)) if keepdims is not None else False
+    try:
+        keep = bool(ast.literal_eval(keepdims)) if keepdims is not None else False
+    except ValueError:
+        raise lowering.unsupported(node, "a computed keepdims", "write keepdims=True or keepdims=False")
     unknown = set(keywords) - {"axis", "keepdims"}
     if unknown:
         raise lowering.unsupported(node, f"keyword {sorted(unknown)[0]!r} of {name}", "use axis= and keepdims=")
@@ -50,11 +53,12 @@ def lower_reduction(lowering, name: str, node: ast.Call, operand, keywords: dict
         raise lowering.unsupported(node, "keepdims with axis=None", "reshape the result yourself")
     if base == "prod":
         raise lowering.unsupported(node, "prod along an axis", "use np.prod on the whole array or a loop")
-    if axis < 0:
-        axis += 2   # rank-2 arrays; for vectors use axis=0
-    reduced = lowering.apply(f"{base}_axis{axis}", (operand,), None if keep else target)
+    # the axis as written goes along: `ir.types.specialise` checks it against the operand's rank
+    # (axis=-1 of a vector is its axis 0) once the rank is known
+    written = (("axis", axis), ("keepdims", keep))
+    reduced = lowering.apply(f"{base}_axis{axis % 2}", (operand,), None if keep else target, written)
     if keep:
-        return lowering.apply("as_row" if axis == 0 else "as_column", (reduced,), target)
+        return lowering.apply("as_row" if axis % 2 == 0 else "as_column", (reduced,), target)
     return reduced
 
 
@@ -66,7 +70,10 @@ def lower_call(lowering, node: ast.Call, ref, target):
     func = node.func
     on_value = isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name)
                                                        and func.value.id not in lowering.frame.scope)
-    if ref is None and on_value and not isinstance(func.value, ast.Attribute):
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) and \
+            lowering.resolve(func.value) is not None:
+        on_value = False            # np.linalg.norm: a module's function, not a method
+    if ref is None and on_value:
         operand = lowering.lower_expr(func.value)
         method = func.attr
         if method in _REDUCTIONS:
@@ -105,7 +112,9 @@ def lower_primitive_call(lowering, prim: str, node: ast.Call, target):
 
 
 def lower_attribute(lowering, node: ast.Attribute, target):
-    if isinstance(node.value, ast.Name) and node.value.id in lowering.frame.scope:
+    value = node.value
+    if (isinstance(value, ast.Name) and value.id in lowering.frame.scope) or \
+            (not isinstance(value, ast.Name) and lowering.resolve(value) is None):
         operand = lowering.lower_expr(node.value)
         if node.attr == "T":
             return lowering.apply("transpose", (operand,), target)
@@ -142,9 +151,11 @@ def lower_subscript(lowering, node: ast.Subscript, target=None):
         operand = lowering.lower_expr(value.value)
         return lowering.apply("shape1" if axis in (1, -1) and axis != 0 else "shape0", (operand,), target) \
             if axis != -1 else lowering.apply("shape", (operand,), target, (("axis", -1),))
-    if not (isinstance(value, ast.Name) and value.id in lowering.frame.scope):
+    if isinstance(value, ast.Name) and value.id not in lowering.frame.scope:
         raise lowering.unsupported(node, "subscript of this expression", "subscript an array variable: x[i]")
     array = lowering.lower_expr(value)
+    if isinstance(array, tuple):
+        raise lowering.unsupported(node, "a subscript of a tuple", "tuples are not values here: name each element")
     return lowering.apply("subscript", (array,) + _index(lowering, node), target)
 
 

@@ -64,6 +64,13 @@ class ConstantRef:
 
 
 @dataclass(frozen=True)
+class DerivativeRef:
+    """A derivative the compiler made (`@grad def f`): calling it inside differentiated code would need
+    the derivative of a derivative."""
+    name: str
+
+
+@dataclass(frozen=True)
 class MarkerRef:
     """One of our own markers: `stop_gradient`, `no_grad`."""
     name: str
@@ -148,9 +155,8 @@ def classify_object(obj):
     prim = _primitive_for(obj)
     if prim:
         return PrimitiveRef(prim)
-    wrapped = getattr(obj, "__autodiff_wrapped__", None)   # a function decorated with @grad
-    if wrapped is not None:
-        obj = wrapped
+    if getattr(obj, "__autodiff_wrapped__", None) is not None:   # a derivative (`@grad`), not a function
+        return DerivativeRef(getattr(obj, "__name__", "function"))
     if inspect.isfunction(obj):
         return UserFunctionRef(f"{getattr(obj, '__code__').co_filename}:{obj.__qualname__}",
                                lambda obj=obj: source_of_function(obj))
@@ -213,11 +219,25 @@ class FileNamespace(Namespace):
             return self.attribute(ref, attr)
         if kind == "def":
             node = entry[1]
+            if any(_decorator_name(d) in _DERIVATIVE_DECORATORS for d in node.decorator_list):
+                return DerivativeRef(node.name)
             return UserFunctionRef(f"{self.path}:{node.name}",
                                    lambda node=node: Source(self.path, node, self.lines, self))
         if kind == "const":
             return ConstantRef(entry[1])
         return None
+
+
+_DERIVATIVE_DECORATORS = {"grad", "value_and_grad", "jvp", "vjp", "jacobian", "hessian", "hvp"}
+
+
+def _decorator_name(node: ast.expr) -> str:
+    """`grad` for `@grad`, `@grad(wrt=...)` and `@autodiff_compiler.grad`."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return getattr(node, "id", "")
 
 
 def _fold_constant(node: ast.expr, namespace: Namespace):

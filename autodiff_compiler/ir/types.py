@@ -98,7 +98,11 @@ def infer_types(function: ir.Function, param_types: dict) -> dict:
         raise AutodiffError("type inference did not converge")
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and stmt.target not in types:
-            raise AutodiffError(f"cannot infer the type of {stmt.target!r}")
+            loc = stmt.loc
+            raise AutodiffError(f"cannot infer the type of {stmt.target!r}",
+                                filename=loc.filename if loc else None, line=loc.line if loc else None,
+                                source_line=loc.text if loc else None,
+                                hint="give it a number or an array; tuples and other containers are not values")
     _float_constants(function.body, types)
     return types
 
@@ -108,12 +112,35 @@ def specialise(function: ir.Function) -> bool:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
     changed = False
     for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and dict(stmt.params).get("keepdims") is not None:
+            _specialise_reduction(stmt, function.types)
+            changed = True
         if isinstance(stmt, Assign) and stmt.prim == "dot":
             ranks = [type_of_operand(a, function.types) for a in stmt.args]
             if any(t is not None and not t.is_array for t in ranks):
                 stmt.prim = "mul"
                 changed = True
     return changed
+
+
+def _specialise_reduction(stmt: Assign, types: dict) -> None:
+    """`np.sum(x, axis=a, keepdims=k)` as written, against the rank of `x` now known."""
+    written = dict(stmt.params)
+    axis, keep = written["axis"], written["keepdims"]
+    t = type_of_operand(stmt.args[0], types)
+    rank = t.ndim if t is not None and t.is_array else 0
+    loc = stmt.loc
+    where = dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}
+    if rank not in (1, 2) or not -rank <= axis < rank:
+        raise ArgumentError(f"axis={axis} is out of range for an array of rank {rank}", **where,
+                            hint="arrays here are vectors (axis 0 or -1) and matrices (axes 0, 1, -1, -2)")
+    if rank == 1 and keep:
+        raise ArgumentError("keepdims=True on a vector is not supported", **where,
+                            hint="reduce without keepdims (the result is a number)")
+    base = stmt.prim.rsplit("_axis", 1)[0]
+    # a vector reduced along its one axis is reduced whole
+    stmt.prim = base if rank == 1 else f"{base}_axis{axis % rank}"
+    stmt.params = ()
 
 
 def _float_constants(block: list, types: dict) -> None:

@@ -7,50 +7,63 @@ them trip after trip.
 from __future__ import annotations
 
 from .. import ir
-from ..ir import Assign, Const, For, While
+from ..ir import Assign, Const, For, While, dataflow
 
 _HOISTABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float"}
 
 
-def hoist_invariants(function: ir.Function) -> None:
+def hoist_invariants(function: ir.Function) -> bool:
     """Move loop-invariant arithmetic out of loops (before reversal: no tape for it then).
 
-    A statement moves when it is at the top of the loop body, its operands are
-    not written in the loop, its target is written only there and not read in
-    the loop before it, and its primitive cannot raise (so a loop that runs no
-    trips loses nothing)."""
-    function.body = _hoist_block(function.body, function)
+    Legality, asked of the dataflow facts: a statement `t = op(args)` moves to
+    just before its loop L when it is a top-level statement of L's body (it
+    runs in every trip), no operand is written anywhere in L (the index
+    included), nothing else in L defines `t`, no trip reads `t` before it, `op`
+    cannot raise, and either L runs at least once or `t` is not live after L
+    (when L runs no trips, the hoisted value is never seen).  Inner loops go
+    first, so an invariant can leave a nest one loop at a time."""
+    changed = False
+    while _hoist_one(function):
+        changed = True
+    return changed
 
 
-def _hoist_block(block: list, function) -> list:
-    out: list = []
-    for stmt in block:
-        for child in ir.child_blocks(stmt):
-            child[:] = _hoist_block(child, function)
-        if isinstance(stmt, (For, While)):
-            written = ir.assigned_in(stmt.body) | (ir.assigned_in(stmt.test) if isinstance(stmt, While) else set())
-            if isinstance(stmt, For):
-                written.add(stmt.index)
-            writes_total = {}
-            for inner in ir.walk(function.body):
-                for name in ir.writes(inner):
-                    writes_total[name] = writes_total.get(name, 0) + 1
-            kept, read_before = [], set(ir.used_in(stmt.test)) if isinstance(stmt, While) else set()
-            for inner in stmt.body:
-                safe_division = (isinstance(inner, Assign) and inner.prim == "div" and isinstance(inner.args[1], Const)
-                                 and inner.args[1].value != 0)
-                movable = (isinstance(inner, Assign) and (inner.prim in _HOISTABLE or safe_division)
-                           and not (set(ir.operand_vars(inner.args)) & written)
-                           and writes_total.get(inner.target) == 1 and inner.target not in read_before
-                           and (stmt.exit_flag != inner.target))
-                if movable:
-                    out.append(inner)
-                    written.discard(inner.target)
-                else:
-                    kept.append(inner)
-                read_before |= ir.used_in([inner])
-            stmt.body[:] = kept
-        out.append(stmt)
-    return out
+def _hoist_one(function: ir.Function) -> bool:
+    facts = dataflow.of(function)
+    for loop in reversed(facts.statements):
+        if not isinstance(loop, (For, While)):
+            continue
+        written = facts.written_in(loop)
+        exposed = facts.upward_exposed(loop)
+        for stmt in loop.body:
+            if not (isinstance(stmt, Assign) and _cannot_raise(stmt)):
+                continue
+            others = set()
+            for other in loop.body + (loop.test if isinstance(loop, While) else []):
+                if other is not stmt:
+                    others |= facts.written_in(other)
+            if set(ir.operand_vars(stmt.args)) & written or stmt.target in others or stmt.target in exposed:
+                continue
+            if stmt.target == loop.exit_flag:
+                continue
+            if facts.may_skip(loop) and stmt.target in facts.live_out(loop):
+                continue
+            block = _block_of(function, facts, loop)
+            loop.body.remove(stmt)
+            block.insert(next(k for k, s in enumerate(block) if s is loop), stmt)
+            dataflow.invalidate(function)
+            return True
+    return False
 
 
+def _cannot_raise(stmt: Assign) -> bool:
+    if stmt.prim in _HOISTABLE:
+        return True
+    return stmt.prim == "div" and isinstance(stmt.args[1], Const) and stmt.args[1].value != 0
+
+
+def _block_of(function: ir.Function, facts, stmt) -> list:
+    """The statement list that holds `stmt`."""
+    parent = facts.parent.get(id(stmt))
+    blocks = [function.body] if parent is None else ir.child_blocks(parent)
+    return next(b for b in blocks if any(s is stmt for s in b))

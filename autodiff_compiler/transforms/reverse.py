@@ -160,8 +160,8 @@ class Reverse:
         for stmt in reversed(block):
             if isinstance(stmt, Assign):
                 if self.differentiable(stmt):
-                    out += self.adjoint_assign(stmt)
-                if self.saves(stmt):
+                    out += self.adjoint_assign(stmt)      # restores the target's earlier value too
+                elif self.saves(stmt):
                     out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
             elif isinstance(stmt, Store):
                 out += arrays.adjoint_store(self, stmt)
@@ -181,6 +181,8 @@ class Reverse:
         self.loop_depth += 1
         body = [Pop(self.tape_of(name), name, loop.loc) for name in self.plan.iteration_locals.get(id(loop), [])]
         body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.plan.recomputed.get(id(loop), [])]
+        body += [self.zero_assign(s.target, s.loc) for s in loop.body if self.array_local(s)
+                 and self.differentiable(s)]
         body += self.backward(loop.body)
         self.loop_depth -= 1
         if trips and self.loop_depth:
@@ -235,12 +237,22 @@ class Reverse:
             out.append(Assign(self.intermediates[stmt.target], "copy", (out_bar,), stmt.loc))
         # a contribution that is the target's adjoint itself must be read before that is reset
         contributions = [(name, make.apply("copy", (c,)) if c == out_bar else c) for name, c in contributions]
-        # the target is overwritten here: the adjoint of its earlier value starts from zero
-        out.append(self.zero_assign(stmt.target, stmt.loc))
+        if self.saves(stmt):
+            out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
+        # the target was overwritten here: the adjoint of its earlier value (restored just now, so an
+        # array's zeros take that value's shape) starts from zero -- and may receive a contribution
+        # itself, when the statement read its own target (`s = s + e`).  An array made afresh in
+        # each trip starts its adjoint when its reversed trip starts instead: its shape may change.
+        if not self.array_local(stmt):
+            out.append(self.zero_assign(stmt.target, stmt.loc))
         for name, contribution in contributions:
             bar = self.adjoint_of(name)
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
         return out
+
+    def array_local(self, stmt) -> bool:
+        """An array defined once per trip of a loop, restored when its reversed trip starts."""
+        return id(stmt) in self.plan.local_definitions and self.types[stmt.target].is_array
 
     def start_value(self, name: str) -> Assign:
         """`name = 0` in its type; an empty array of its rank for arrays."""

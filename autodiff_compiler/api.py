@@ -87,6 +87,7 @@ def custom_derivative(*partials: str):
                            else None, "last", lambda *operands: operands[-1], (), custom=True))
         fn.__autodiff_primitive__ = name
         fn.__autodiff_custom__ = True
+        fn.__autodiff_partials__ = tuple(partials)     # a pickled gradient declares it again (pickling.py)
         return fn
     return declare
 
@@ -385,6 +386,17 @@ class GradientFunction:
             else:
                 buffer[...] = gradient
         return buffers[0] if self.single else buffers
+
+    # ----------------------------------------------------------------- pickling
+    def __reduce__(self):
+        """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
+        from .pickling import reduce_gradient
+        return reduce_gradient(self)
+
+    def __dask_tokenize__(self):
+        """Deterministic across processes: Dask's `client.map(g, ...)` and `delayed(g, pure=True)`."""
+        from .pickling import token
+        return (type(self).__qualname__, token(self))
 
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"

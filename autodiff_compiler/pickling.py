@@ -41,6 +41,7 @@ import pickle
 import sys
 import textwrap
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,10 @@ _IMPORTABLE_ROOTS = {"numpy", "autodiff_compiler", "scipy"}
 # rebuilt gradient objects of this process, by token (most recent last)
 _REBUILT: collections.OrderedDict = collections.OrderedDict()
 _REBUILT_LIMIT = 64
+
+# the state of each gradient object pickled in this process, with the options it was made for: Dask pickles
+# a gradient once per task, and the source it carries does not change
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 _OPTIONS = ("jit", "verify", "simplify", "with_value", "intermediates", "accumulate")
 
@@ -242,7 +247,11 @@ def options_of(g) -> dict:
 
 
 def state_of(g) -> dict:
-    """What a pickle of `g` holds (see the module docstring)."""
+    """What a pickle of `g` holds (see the module docstring); computed once per object and options."""
+    options = options_of(g)
+    cached = _STATES.get(g)
+    if cached is not None and cached["options"] == options:
+        return cached
     fn = inspect.unwrap(g.fn)
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     reference = None
@@ -256,9 +265,10 @@ def state_of(g) -> dict:
             raise AutodiffError(f"cannot pickle the gradient of {fn.__name__}: its source cannot be read ({exc})",
                                 hint="define the function in a module the receiving process can import") from None
         main = None
-    state = {"version": 1, "class": type(g), "options": options_of(g), "reference": reference,
+    state = {"version": 1, "class": type(g), "options": options, "reference": reference,
              "function": main, "functions": encoder.functions if main else None}
     state["token"] = _digest(state)
+    _STATES[g] = state
     return state
 
 
@@ -340,6 +350,7 @@ def rebuild_gradient(state: dict):
     options = dict(state["options"])
     wrt = options.pop("wrt")
     g = state["class"](fn, wrt, **options)
+    _STATES[g] = state                            # pickled again, it carries what it came with
     _REBUILT[tok] = g
     while len(_REBUILT) > _REBUILT_LIMIT:
         _REBUILT.popitem(last=False)

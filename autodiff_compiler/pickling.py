@@ -40,6 +40,7 @@ import linecache
 import pickle
 import sys
 import textwrap
+import threading
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ _IMPORTABLE_ROOTS = {"numpy", "autodiff_compiler", "scipy"}
 # rebuilt gradient objects of this process, by token (most recent last)
 _REBUILT: collections.OrderedDict = collections.OrderedDict()
 _REBUILT_LIMIT = 64
+_REBUILT_LOCK = threading.Lock()          # Dask workers unpickle in several threads
 
 # the state of each gradient object pickled in this process, with the options it was made for: Dask pickles
 # a gradient once per task, and the source it carries does not change
@@ -334,10 +336,11 @@ def _digest(state: dict) -> str:
 def rebuild_gradient(state: dict):
     """The gradient object a pickle describes (one per token in this process)."""
     tok = state["token"]
-    g = _REBUILT.get(tok)
-    if g is not None:
-        _REBUILT.move_to_end(tok)
-        return g
+    with _REBUILT_LOCK:
+        g = _REBUILT.get(tok)
+        if g is not None:
+            _REBUILT.move_to_end(tok)
+            return g
     fn = None
     if state["reference"] is not None:
         fn = _imported(state)
@@ -351,9 +354,10 @@ def rebuild_gradient(state: dict):
     wrt = options.pop("wrt")
     g = state["class"](fn, wrt, **options)
     _STATES[g] = state                            # pickled again, it carries what it came with
-    _REBUILT[tok] = g
-    while len(_REBUILT) > _REBUILT_LIMIT:
-        _REBUILT.popitem(last=False)
+    with _REBUILT_LOCK:
+        g = _REBUILT.setdefault(tok, g)           # another thread may have rebuilt it meanwhile
+        while len(_REBUILT) > _REBUILT_LIMIT:
+            _REBUILT.popitem(last=False)
     return g
 
 

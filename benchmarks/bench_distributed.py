@@ -193,7 +193,8 @@ def run(cfg) -> list:
             continue
         if reference is not None:
             difference = max(abs(a - b) / abs(b) for a, b in zip(r["result"], reference))
-            if difference > 1e-12:
+            # one process adds 10^7 terms in one sequence, the chunked ways in ten: their rounding differs
+            if difference > 1e-11:
                 cfg.failures.append(guarded_failure(key, r["result"], reference, difference))
         note = "per gradient call" + (", data generation excluded" if key in ("memory", "persisted") else
                                       ", chunk generation included")
@@ -214,4 +215,4 @@ def run(cfg) -> list:
 def guarded_failure(key, got, want, difference):
     from harness import Failure
     return Failure(GROUP, key, f"result {got} differs from the one-process result {want} by {difference:.1e} "
-                               f"relative (> 1e-12)")
+                               f"relative (> 1e-11)")

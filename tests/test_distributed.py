@@ -146,6 +146,16 @@ def test_decorated_function_pickles():
     assert h(3.0) == DECORATED(3.0) == 27.0
 
 
+def test_function_defined_in_a_function_pickles():
+    scale = 3.0
+
+    def cube(x):
+        return scale * x ** 3
+    g = grad(cube, jit=False)
+    h = cloudpickle.loads(cloudpickle.dumps(g))
+    assert h.fn is not cube and h(2.0) == g(2.0) == 36.0
+
+
 @grad
 def DECORATED(x):  # noqa: N802 - a module attribute that is a gradient object
     return x ** 3

@@ -11,7 +11,9 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
   reported as `ArgumentError`s that say what to pass instead, never as a
   Numba typing traceback;
 * `verify=True` proves each new signature's gradient against SymPy before
-  returning anything (`VerificationError` otherwise).
+  returning anything (`VerificationError` otherwise);
+* gradient objects pickle, options included, and have deterministic Dask
+  tokens (`pickling.py`).
 """
 from __future__ import annotations
 

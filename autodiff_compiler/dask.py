@@ -64,23 +64,24 @@ class ChunkFailedError(AutodiffError):
 
 
 def sharded_value_and_grad(fn, wrt=0, *, reduce=None, data=None, client=None, jit: bool = True,
-                           simplify: bool = True, verify: bool = False) -> "ShardedValueAndGrad":
+                           simplify: bool = True) -> "ShardedValueAndGrad":
     """`value_and_grad(fn, wrt)` over Dask arrays chunked along samples; see the module docstring.
 
     `reduce` says how `fn` combines its samples: "sum" or "mean" (required).
     `data` names the parameters holding samples (default: the arguments that
     are Dask arrays).  `client` is a `distributed.Client` (default: the current
-    one, else Dask's local scheduler).  `jit`, `simplify`, `verify` are
-    `value_and_grad`'s options."""
-    return ShardedValueAndGrad(fn, wrt, reduce=reduce, data=data, client=client, jit=jit, simplify=simplify,
-                               verify=verify)
+    one, else Dask's local scheduler).  `jit` and `simplify` are
+    `value_and_grad`'s options.  (To prove the gradient against SymPy, call
+    `value_and_grad(fn, wrt, verify=True)` on a few samples in this process:
+    the proof runs on symbols for every element, too many for a chunk.)"""
+    return ShardedValueAndGrad(fn, wrt, reduce=reduce, data=data, client=client, jit=jit, simplify=simplify)
 
 
 class ShardedValueAndGrad:
     """Calling it returns `(value, gradient(s))` like `value_and_grad`, computed chunk by chunk on Dask."""
 
-    def __init__(self, fn, wrt=0, *, reduce=None, data=None, client=None, jit=True, simplify=True, verify=False):
-        self.gradient: GradientFunction = value_and_grad(fn, wrt=wrt, jit=jit, simplify=simplify, verify=verify)
+    def __init__(self, fn, wrt=0, *, reduce=None, data=None, client=None, jit=True, simplify=True):
+        self.gradient: GradientFunction = value_and_grad(fn, wrt=wrt, jit=jit, simplify=simplify)
         name = self.gradient.fn.__name__
         if reduce not in ("sum", "mean"):
             got = "no reduce=" if reduce is None else f"reduce={reduce!r}"

@@ -118,7 +118,7 @@ def _picklable(value) -> bool:
 
 
 def _names_read(node: ast.FunctionDef) -> dict[str, set]:
-    """Free names a function reads, each with the attribute paths used on it (`np.linalg.norm` -> ('linalg', 'norm'))."""
+    """Free names a function reads, with the attribute paths used on each (`np.linalg.norm`: ("linalg", "norm"))."""
     args = node.args
     params = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
     params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}

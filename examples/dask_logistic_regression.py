@@ -85,6 +85,14 @@ def in_process(w, b, rows: tuple):
     return ours, hand
 
 
+def peak_memory() -> int:
+    """This process's peak resident memory in bytes (Linux and macOS)."""
+    import resource
+    import sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
 def relative_difference(a, b) -> float:
     return max(float(np.max(np.abs(np.asarray(u) - np.asarray(v)))) / max(float(np.max(np.abs(v))), 1e-300)
                for u, v in zip(a, b))
@@ -140,8 +148,12 @@ def main():
             w, b = w - args.lr * dw, b - args.lr * db
         value, _ = vg(w, b, X, y)
         print(f"final loss {value:.6f} after {args.epochs} epochs ({time.perf_counter() - start:.1f} s)")
-        print(f"w = {np.array2string(w, precision=2)}, b = {b:.2f}")
-        print(f"    (true w = {np.array2string(TRUE_W, precision=2)}, b = {TRUE_B:.2f})")
+        print(f"w = {np.array2string(w, precision=2, suppress_small=True)}, b = {b:.2f}")
+        print(f"    (true w = {np.array2string(TRUE_W, precision=2, suppress_small=True)}, b = {TRUE_B:.2f})")
+        workers = sorted(client.run(peak_memory).values())
+        print(f"peak memory per process: this one {peak_memory() / 1e6:.0f} MB, workers "
+              f"{', '.join(f'{m / 1e6:.0f} MB' for m in workers)} (imports and compiled code included; "
+              f"the data: {args.n * (FEATURES + 1) * 8 / 1e6:,.0f} MB)")
 
     w0, b0, sharded = first
     print("\nfirst epoch's loss and gradient, recomputed in this process chunk by chunk (same seeds):")

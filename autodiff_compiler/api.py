@@ -11,7 +11,9 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
   reported as `ArgumentError`s that say what to pass instead, never as a
   Numba typing traceback;
 * `verify=True` proves each new signature's gradient against SymPy before
-  returning anything (`VerificationError` otherwise).
+  returning anything (`VerificationError` otherwise);
+* gradient objects pickle, options included, and have deterministic Dask
+  tokens (`pickling.py`).
 """
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ def custom_derivative(*partials: str):
                            else None, "last", lambda *operands: operands[-1], (), custom=True))
         fn.__autodiff_primitive__ = name
         fn.__autodiff_custom__ = True
+        fn.__autodiff_partials__ = tuple(partials)     # a pickled gradient declares it again (pickling.py)
         return fn
     return declare
 
@@ -412,6 +415,17 @@ class GradientFunction:
             else:
                 buffer[...] = gradient
         return buffers[0] if self.single else buffers
+
+    # ----------------------------------------------------------------- pickling
+    def __reduce__(self):
+        """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
+        from .pickling import reduce_gradient
+        return reduce_gradient(self)
+
+    def __dask_tokenize__(self):
+        """Deterministic across processes: Dask's `client.map(g, ...)` and `delayed(g, pure=True)`."""
+        from .pickling import token
+        return (type(self).__qualname__, token(self))
 
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"

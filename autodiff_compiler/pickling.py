@@ -62,7 +62,7 @@ _REBUILT_LOCK = threading.Lock()          # Dask workers unpickle in several thr
 # a gradient once per task, and the source it carries does not change
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-_OPTIONS = ("jit", "verify", "simplify", "with_value", "intermediates", "accumulate")
+_OPTIONS = ("jit", "verify", "simplify", "with_value", "intermediates", "accumulate", "skip")
 
 
 # ----------------------------------------------------------------- carried values
@@ -151,7 +151,7 @@ class _Encoder:
         if key in self.functions:
             return _FunctionRef(key)
         self.functions[key] = None                     # a placeholder against cycles
-        from .parse import source_of_function
+        from .frontend.parse import source_of_function
         source = source_of_function(fn)
         lines, firstline = inspect.findsource(fn)
         end = getattr(source.node, "end_lineno", source.node.lineno)
@@ -374,7 +374,7 @@ def _imported(state: dict):
     if not inspect.isfunction(fn):
         return None
     if state["functions"] is not None:
-        from .parse import source_of_function
+        from .frontend.parse import source_of_function
         try:
             same = source_of_function(fn).text == state["functions"][state["function"]].text
         except AutodiffError:

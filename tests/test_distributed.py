@@ -337,7 +337,8 @@ def test_sharded_equals_single_process(client, dask_modules, chunking, reduce, l
 def _compilations(name):
     """On a worker: the compiled modules of `name`, their Numba overloads and cache loads, the rebuilt
     gradient objects and their derivations."""
-    from autodiff_compiler import load, pickling
+    from autodiff_compiler import pickling
+    from autodiff_compiler.backend import load
     modules = [(len(d.overloads), sum(d.stats.cache_hits.values()) + sum(d.stats.cache_misses.values()))
                for (path, _), d in load._LOADED.items() if os.path.basename(path).startswith(name + "_")]
     rebuilt = [(len(g._states), len(g._compiled)) for g in pickling._REBUILT.values() if g.fn.__name__ == name]

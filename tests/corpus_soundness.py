@@ -1,0 +1,933 @@
+"""Programs for test_soundness.py: issue 8, one group per class of wrong gradient
+or raw crash.  Each group holds the issue's own program (`*_issue`) and
+variations of the same pattern (other primitives, positions, nesting, sizes and
+trip counts), so that a fix of the one program but not of its class still fails.
+
+Plain module-level Python (the compiler reads the source); nothing here is
+differentiated by hand.  The references live in the test file.
+"""
+import math
+
+import numpy as np
+
+from autodiff_compiler import grad
+
+
+# ---------------------------------------------------------------- a reduction in the middle of a fused chain
+
+def fused_mid_issue(z):
+    e = np.exp(z)
+    p = e * np.sum(e)
+    return np.sum(p)
+
+
+def fused_mid_center(z):
+    d = z - np.mean(z)
+    return np.sum(d * d)
+
+
+def fused_mid_normalise(z):
+    a = np.sin(z)
+    r = a / np.sqrt(np.sum(a * a))
+    return np.sum(r * z)
+
+
+def fused_mid_scalar(c, z):
+    e = np.exp(c * z)
+    return np.sum(e * np.sum(e))
+
+
+def fused_mid_sin_mean(z):
+    e = np.sin(z)
+    return np.sum(e * np.mean(e))
+
+
+def fused_mid_two_uses(z):
+    e = np.exp(z)
+    p = np.sum(e) * e + e
+    return np.sum(p * p)
+
+
+# ---------------------------------------------------------------- softmax (a reduction in the middle, then a division)
+
+def softmax_issue(z, y):
+    e = np.exp(z)
+    p = e / np.sum(e)
+    return -np.sum(y * np.log(p))
+
+
+def softmax_stable(z):
+    e = np.exp(z - np.max(z))
+    p = e / np.sum(e)
+    return np.sum(p * p)
+
+
+def softmax_index(z, k):
+    e = np.exp(z)
+    p = e / np.sum(e)
+    return -math.log(p[k])
+
+
+def softmax_temperature(t, z):
+    e = np.exp(z / t)
+    return np.sum(z * e / np.sum(e))
+
+
+def softmax_normalise(z):
+    e = np.cos(z)
+    s = np.sum(e)
+    return np.sum(e / s) * np.sum(z)
+
+
+# ---------------------------------------------------------------- forward/reverse loop fusion
+
+def loopfuse_issue(w, n):
+    s = 0.0
+    for i in range(n):
+        s = 0.9 * s + w[i]
+    return s * s
+
+
+def loopfuse_doubling(x, n):
+    s = 0.0
+    for i in range(n):
+        s = 2.0 * s + x
+    return s
+
+
+def loopfuse_horner(x, c):
+    s = 0.0
+    for i in range(c.shape[0]):
+        s = s * x + c[i]
+    return s
+
+
+def loopfuse_sin(w, n):
+    s = 0.0
+    for i in range(n):
+        s = math.sin(s) + w[i] * w[i]
+    return s
+
+
+def loopfuse_scaled(w, c):
+    s = 0.0
+    for i in range(w.shape[0]):
+        s = s * c + w[i]
+    return s * s
+
+
+def loopfuse_affine(x, n):
+    s = 1.0
+    for i in range(n):
+        s = 0.5 * s + x
+    return s * s
+
+
+def loopfuse_square_input(x, n):
+    s = 0.0
+    for i in range(n):
+        s = 3.0 * s + x * x
+    return s
+
+
+# ---------------------------------------------------------------- trip-local values in nested loops
+
+def triplocal_issue(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(3):
+            c = x * i
+        s = s + c * c
+    return s
+
+
+def triplocal_outer_index(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(2):
+            c = math.sin(x * (i + j))
+        s = s + c * x
+    return s
+
+
+def triplocal_while(x, m):
+    s = 0.0
+    for j in range(m):
+        k = 0
+        while k < 2:
+            c = x * x + k
+            k = k + 1
+        s = s + c * c
+    return s
+
+
+def triplocal_inner_zero(x, m):
+    s = 0.0
+    c = x
+    for j in range(m):
+        for i in range(j % 2):
+            c = c * x
+        s = s + c
+    return s
+
+
+def triplocal_two_locals(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(2):
+            a = x * (i + 1)
+            b = a * a
+        s = s + a * b
+    return s
+
+
+# ---------------------------------------------------------------- a loop index overwritten by a later loop
+
+def index_issue(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x
+    z = x * i
+    for i in range(2):
+        s = s + 0.1 * x
+    return s + z * z
+
+
+def index_zero_trip_second(x, n, m):
+    s = 0.0
+    for i in range(n):
+        s = s + x * x
+    for i in range(m):
+        s = s + x
+    return s + x * i
+
+
+def index_nested_same_name(x):
+    s = 0.0
+    for i in range(2):
+        for i in range(3):
+            s = s + x * i
+        s = s + x * i * i
+    return s
+
+
+def index_assigned_after(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x * i
+    i = i + 2
+    return s * x * i
+
+
+def index_while_reuse(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + math.sin(x * i)
+    t = x * i
+    i = 0
+    while i < 3:
+        s = s + x
+        i = i + 1
+    return s * t
+
+
+# ---------------------------------------------------------------- a range bound changed in the body
+
+def bound_issue(x, n):
+    s = x
+    for i in range(n):
+        n = n - 1
+        s = math.cos(s) * n
+    return s
+
+
+def bound_grow(x, n):
+    s = 0.0
+    for i in range(n):
+        n = n + 2
+        s = s + x * n
+    return s * n
+
+
+def bound_start(x, k, n):
+    s = 0.0
+    for i in range(k, n):
+        k = k + 3
+        s = s + x * x * k
+    return s
+
+
+def bound_step(x, n):
+    step = 1
+    s = 0.0
+    for i in range(0, n, step):
+        step = step + 1
+        s = s + math.sin(x * step)
+    return s
+
+
+def bound_nested(x, m):
+    s = 0.0
+    n = m
+    for j in range(m):
+        for i in range(n):
+            n = n - 1
+            s = s + x * n
+    return s
+
+
+# ---------------------------------------------------------------- invariant hoisting past a zero-trip inner loop
+
+def hoist_issue(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(1 - j % 2):
+            c = x * j
+        s = s + c * c
+    return s
+
+
+def hoist_plus(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(1 - j % 2):
+            c = x + j
+        s = s + c * x
+    return s
+
+
+def hoist_shrinking(x, m):
+    s = 0.0
+    for j in range(m):
+        for i in range(m - 1 - j):
+            c = x * x - j
+        s = s + c
+    return s
+
+
+def hoist_while(x, m):
+    s = 0.0
+    for j in range(m):
+        k = j % 2
+        while k < 1:
+            c = x * j
+            k = k + 1
+        s = s + c * x
+    return s
+
+
+def hoist_two_levels(x, m):
+    s = 0.0
+    for j in range(m):
+        for k in range(2):
+            for i in range((j + k + 1) % 2):
+                c = x * (j - k)
+            s = s + c * c
+    return s
+
+
+# ---------------------------------------------------------------- unit-step slice reads in a fused chain
+
+def slice_issue_rebind(x, k):
+    v = x[k:]
+    k = 0
+    return np.sum(np.sin(v) * v)
+
+
+def slice_issue_negative(x):
+    v = x[-5:]
+    return np.sum(np.sin(v) * v)
+
+
+def slice_stop_rebind(x, k):
+    v = x[:k]
+    k = k - 1
+    return np.sum(v * v * v)
+
+
+def slice_past_end(x):
+    v = x[1:10]
+    return np.sum(np.exp(v) * v)
+
+
+def slice_rebind_in_loop(x, n):
+    s = 0.0
+    k = 1
+    for i in range(n):
+        v = x[k:]
+        k = k - 1
+        s = s + np.sum(v * v)
+    return s
+
+
+def slice_bound_reused_as_index(x, n):
+    v = x[n:]
+    s = 0.0
+    for n in range(2):
+        s = s + np.sum(v * v)
+    return s
+
+
+# ---------------------------------------------------------------- broadcasting back to a length-1 operand
+
+def bcast1_issue(A, v):
+    return np.sum(A * v)
+
+
+def bcast1_vector(v, x):
+    return np.sum(np.sin(x * v))
+
+
+def bcast1_chain(v, x):
+    return np.mean((v - x) ** 2)
+
+
+def bcast1_exp_matrix(v, A):
+    return np.sum(np.exp(A) * v + v)
+
+
+def bcast1_mean_matrix(v, A):
+    return np.mean((A - v) ** 2)
+
+
+def bcast1_operand_first(v, A):
+    return np.sum(v * A)
+
+
+# ---------------------------------------------------------------- views kept across stores (in the adjoint)
+
+def viewstore_issue(x):
+    y = np.zeros(4)
+    y[0:2] = x
+    y[2:4] = x * x
+    return np.sum(y * y)
+
+
+def viewstore_rows_issue(X):
+    h = np.zeros_like(X)
+    for t in range(X.shape[0]):
+        h[t] = X[t]
+    return np.sum(h)
+
+
+def viewstore_view_then_store(x):
+    y = np.zeros(3)
+    v = y[0:2]
+    y[0] = x[0] * 3.0
+    return np.sum(v * x)
+
+
+def viewstore_overwrite(x):
+    y = np.zeros_like(x)
+    y[0:2] = x[0:2] * 2.0
+    y[0:2] = y[0:2] * x[0:2]
+    return np.sum(y * x)
+
+
+# ---------------------------------------------------------------- signed zero
+
+def signed_issue(y):
+    return math.atan2(0.0 - y, -1.0)
+
+
+def signed_times(y):
+    return math.atan2(0.0 - y, -1.0) * (y + 1.0)
+
+
+def signed_mul_zero(x, y):
+    z = y * 0.0
+    return x * math.atan2(z, -1.0)
+
+
+def signed_add_zero(x, y):
+    return x * math.atan2(y + 0.0, -1.0)
+
+
+def signed_neg_difference(x, y):
+    return x * np.arctan2(-(y - x), -1.0)
+
+
+# ---------------------------------------------------------------- aliasing
+
+def alias_issue(x):
+    a = np.zeros_like(x)
+    b = a
+    b[0] = 3 * x[0]
+    return np.sum(a * x)
+
+
+def alias_param_store(x):
+    y = x
+    y[0] = 0.0
+    return np.sum(y * x)
+
+
+def alias_param_iadd(x):
+    y = x
+    y += 1.0
+    return np.sum(y * x)
+
+
+def alias_loop(x):
+    a = np.zeros_like(x)
+    b = a
+    for i in range(x.shape[0]):
+        b[i] = x[i] * x[i]
+    return np.sum(a * x)
+
+
+def alias_view_store(x):
+    a = np.zeros_like(x)
+    b = a[1:]
+    b[0] = x[0] * 2.0
+    return np.sum(a * x)
+
+
+def alias_chain(x):
+    a = np.zeros(2)
+    b = a
+    c = b
+    c[1] = x * x
+    return a[1] * x
+
+
+# ---------------------------------------------------------------- higher order
+
+def hi_cube(x):
+    return x ** 3
+
+
+def hi_sin_times(x):
+    return math.sin(x) * x
+
+
+@grad
+def hi_dcube(x):
+    return x ** 3
+
+
+def hi_calls_decorated(x):
+    return hi_dcube(x) * 2.0
+
+
+def hi_square_plus(x):
+    return x * x + math.exp(x)
+
+
+hi_dsquare = grad(hi_square_plus)
+
+
+def hi_calls_grad_object(x):
+    return hi_dsquare(x) * x
+
+
+# ---------------------------------------------------------------- non-scalar results
+
+def nonscalar_issue_pair(a):
+    return 2 * a, a
+
+
+def nonscalar_issue_vector(x):
+    return 3 * x ** 2
+
+
+def nonscalar_identity(x):
+    return x
+
+
+def nonscalar_matvec(x, A):
+    return A @ x
+
+
+def nonscalar_branch(x, c):
+    if c > 0.0:
+        return np.sum(x)
+    return x * 2.0
+
+
+def nonscalar_slice(x):
+    return x[1:] * 2.0
+
+
+# ---------------------------------------------------------------- power at a zero base
+
+def pow0_issue(y):
+    return 0.0 ** y
+
+
+def pow0_base_param(y, x):
+    return x ** y + y
+
+
+def pow0_wrt_base(x, y):
+    return x ** y
+
+
+def pow0_spellings(y):
+    return np.power(0.0, y * y) + math.pow(0.0, y) + pow(0.0, y) * y
+
+
+def pow0_array_base(y, x):
+    return np.sum(x ** y)
+
+
+# ---------------------------------------------------------------- np.dot with a float operand
+
+def dotf_issue(x, s):
+    return np.sum(np.dot(x, s))
+
+
+def dotf_wrt_scalar(s, x):
+    return np.sum(np.dot(x, s) * x)
+
+
+def dotf_scalar_first(x, s):
+    return np.sum(np.sin(np.dot(s, x)))
+
+
+def dotf_two_floats(a, b):
+    return np.dot(a, b) * a
+
+
+def dotf_matrix(A, s):
+    return np.sum(np.dot(A, s) ** 2)
+
+
+# ---------------------------------------------------------------- early return and the value
+
+def early_issue(x, n):
+    for i in range(n):
+        return math.exp(x)
+    return x
+
+
+def early_branch(x):
+    if x > 0.0:
+        return x * x
+    return -x
+
+
+def early_array(w, n):
+    for i in range(n):
+        if i == 1:
+            return np.sum(w * w)
+    return np.sum(w)
+
+
+def early_loop_after_statements(x, n):
+    s = x
+    for i in range(n):
+        s = s * 2.0
+        return s * x
+    return s
+
+
+def early_while_once(x):
+    while x < 10.0:
+        return math.sin(x)
+    return x
+
+
+# ---------------------------------------------------------------- printer precedence of templated spellings
+
+def printer_issue(w, A, B):
+    v = np.mean(A + B, axis=1)
+    return w * np.sum(v)
+
+
+def printer_axis0(w, A, B):
+    return w * np.sum(np.mean(A - B, axis=0))
+
+
+def printer_negated(w, A):
+    return w * np.sum(np.mean(-A, axis=1))
+
+
+def printer_keepdims(w, A, B):
+    return w * np.sum(np.mean(A - B, axis=1, keepdims=True) * A)
+
+
+# ---------------------------------------------------------------- array temporaries on the tape under branches / break
+
+def tapearr_issue(u, x):
+    s = 0.0
+    for i in range(2):
+        if x > 0.0:
+            s = np.max(np.outer(u, u))
+        x = x - 1.0
+    return s
+
+
+def tapearr_break(u, k):
+    s = 0.0
+    for i in range(4):
+        if i == k:
+            break
+        v = np.exp(u * i)
+        s = s + np.sum(v * u)
+    return s
+
+
+def tapearr_branch_vector(u, x):
+    s = 0.0
+    for i in range(3):
+        if x > i:
+            v = u * x - i
+            s = s + np.sum(np.sin(v))
+    return s
+
+
+def tapearr_else(u, x):
+    s = 0.0
+    for i in range(3):
+        if x > i:
+            v = np.outer(u, u)
+        else:
+            v = np.outer(u, u * 2.0)
+        s = s + np.sum(v) * i
+    return s
+
+
+# ---------------------------------------------------------------- row stores
+
+def rowstore_issue(x, A):
+    Z = np.zeros_like(A)
+    for i in range(A.shape[0]):
+        Z[i] = x * A[i]
+    return np.sum(Z ** 2)
+
+
+def rowstore_vector(w, A):
+    Z = np.zeros_like(A)
+    for i in range(A.shape[0]):
+        Z[i] = A[i] * w
+    return np.sum(np.sin(Z))
+
+
+def rowstore_explicit_slice(x, A):
+    Z = np.zeros_like(A)
+    for i in range(A.shape[0]):
+        Z[i, :] = A[i] * x
+    return np.sum(Z * Z)
+
+
+def rowstore_recurrent(w, X):
+    H = np.zeros_like(X)
+    H[0] = np.tanh(X[0] * w)
+    for t in range(1, X.shape[0]):
+        H[t] = np.tanh(X[t] * w + H[t - 1])
+    return np.sum(H)
+
+
+# ---------------------------------------------------------------- loop fusion with a carried adjoint
+
+def carried_issue_halve(x):
+    t = x
+    for i in range(1):
+        t *= 0.5
+    return t
+
+
+def carried_issue_swap(x, n):
+    a = x
+    b = 0.0
+    for i in range(n):
+        b = a
+        a = 1.0
+    return math.sin(b)
+
+
+def carried_invariant(x, n):
+    c = x
+    for i in range(n):
+        c = x * x + 1.0
+    return c * x
+
+
+def carried_affine(x, n):
+    t = x
+    for i in range(n):
+        t = t * 0.5 + 1.0
+    return t * t
+
+
+def carried_rotate(y, x, n):
+    a = x
+    b = y
+    for i in range(n):
+        a, b = b, a
+    return a * a * x
+
+
+# ---------------------------------------------------------------- (new) an active variable overwritten in a loop by an inactive value
+
+def kill_const(x, n):
+    y = x
+    for i in range(n):
+        y = 2.0
+    return y * x
+
+
+def kill_index(x, n):
+    y = x
+    for i in range(n):
+        y = i
+    return y * x
+
+
+def kill_while(x):
+    y = x * x
+    k = 0
+    while k < 2:
+        y = 3.0
+        k = k + 1
+    return y * x
+
+
+def kill_nested(x, m):
+    y = math.sin(x)
+    for j in range(m):
+        for i in range(2):
+            y = 1.5
+    return y + x
+
+
+def kill_array(x, n):
+    v = x * 2.0
+    for i in range(n):
+        v = np.ones_like(x)
+    return np.sum(v * x)
+
+
+def kill_float_count(x, n):
+    y = x
+    for i in range(n):
+        y = float(n)
+    return y * x
+
+
+# ================================================================ raw crashes
+
+def crash_matrix_pow(A, B):
+    return np.sum(A ** B)
+
+
+def crash_matrix_pow_exponent(B, A):
+    return np.sum(A ** B)
+
+
+def crash_const_left_compare(a):
+    if 0 > a:
+        return -a
+    return a * a
+
+
+def crash_const_left_float(a):
+    return a * a if 1.5 < a else a
+
+
+def crash_keepdims_param(A, k):
+    return np.sum(np.sum(A, axis=1, keepdims=k) * A)
+
+
+def crash_tuple_index(a, b, c, i):
+    x = a, b, c
+    return x[i]
+
+
+def crash_max_axis0_vector(v):
+    return np.max(v, axis=0) * np.sum(v)
+
+
+def crash_sum_axis_neg1(v):
+    return np.sum(v * v, axis=-1)
+
+
+def crash_sum_axis_neg1_matrix(A):
+    return np.sum(np.sum(A * A, axis=-1) * np.sum(A, axis=-2))
+
+
+def crash_prod_zero(x):
+    return np.prod(x)
+
+
+def crash_prod_zero_chain(x):
+    return np.prod(x * x + x) + np.sum(x)
+
+
+def crash_loop_local_length(x, n):
+    s = 0.0
+    for i in range(n):
+        v = np.ones(i + 1) * x
+        s = s + np.sum(v * v)
+    return s
+
+
+def crash_type_order_index(x, v):
+    s = 0.0
+    for i in range(2):
+        k = 1
+        s = s + v[k] * x
+        k = x * 2.0
+        s = s + k
+    return s
+
+
+def crash_type_order_accumulator(v, n):
+    s = 0.0
+    for i in range(n):
+        s = s + v * v
+    return np.sum(s)
+
+
+def crash_3d(x):
+    return np.sum(np.sin(x) * x ** 2)
+
+
+def crash_moving_slice(x, n):
+    s = 0.0
+    for i in range(n):
+        s += np.sum(x[i:n] ** 2)
+    return s
+
+
+def crash_moving_slice_start(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sum(np.sin(x[:i + 1]) * x[0])
+    return s
+
+
+def crash_neg_inf(x):
+    m = -math.inf
+    for i in range(x.shape[0]):
+        m = max(m, x[i])
+    return m * m
+
+
+def crash_where_scalars(x, c):
+    return np.sum(np.where(c > 0.0, 1.0, 2.0) * x)
+
+
+def crash_where_scalars_value(x):
+    return np.sum(np.where(x > 0.0, x * x, 0.0))
+
+
+def crash_untaken_temporary(x, u):
+    s = x
+    if x > 10.0:
+        t = np.exp(u)
+        s = s + np.sum(t * x)
+    return s * s
+
+
+def crash_transpose_sum(B):
+    return (B.T).sum() * np.sum(B * B)
+
+
+def crash_transpose_expression(A, B):
+    return np.sum((A + B).T * A.T)
+
+
+def crash_reduction_index(A):
+    return np.sum(A, axis=0)[0] * np.sum(A * A)

@@ -28,6 +28,7 @@ from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputE
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import load
 from .frontend.parse import fence, parameter_defaults, source_of_function
+from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 
 
@@ -48,50 +49,6 @@ class no_grad:
 
     def __exit__(self, *exc):
         return False
-
-
-def custom_derivative(*partials: str):
-    """Declare the derivative of your own function (`autograd.Function`, `jax.custom_vjp`).
-
-        @custom_derivative("out * (1 - out)")        # d sigmoid / d z, over the parameters and `out`
-        def sigmoid(z):
-            return 1 / (1 + math.exp(-z))
-
-    One partial per parameter, in the rule language (Python syntax over the
-    parameter names and `out`, the function's value).  Wherever the function
-    is called in differentiated code, its value comes from its body and its
-    derivative from these partials: one more entry in the rule table.
-    `verify=True` proves the declaration against SymPy like a built-in rule."""
-    import ast as _ast
-    from .rules import ARG_NAMES, Primitive, register
-
-    def declare(fn):
-        params = list(inspect.signature(fn).parameters)
-        if len(params) != len(partials):
-            raise ArgumentError(f"@custom_derivative for {fn.__name__} gives {len(partials)} partial(s) for "
-                                f"{len(params)} parameter(s)", hint="give one partial per parameter")
-        if len(params) > len(ARG_NAMES):
-            raise ArgumentError(f"@custom_derivative supports at most {len(ARG_NAMES)} parameters")
-        renamed = []
-        for text in partials:
-            try:
-                tree = _ast.parse(text, mode="eval")
-            except SyntaxError as exc:
-                raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
-            for node in _ast.walk(tree):
-                if isinstance(node, _ast.Name) and node.id in params:
-                    node.id = ARG_NAMES[params.index(node.id)]
-            renamed.append(_ast.unparse(tree))
-        name = f"custom_{fn.__name__}"
-        # the value is computed by the function's own (inlined) body and passed as the last operand
-        register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,
-                           "{%d}" % len(params), "{%d}" % len(params), ARG_NAMES[len(params)] if len(params) < 3
-                           else None, "last", lambda *operands: operands[-1], (), custom=True))
-        fn.__autodiff_primitive__ = name
-        fn.__autodiff_custom__ = True
-        fn.__autodiff_partials__ = tuple(partials)     # a pickled gradient declares it again (pickling.py)
-        return fn
-    return declare
 
 
 _SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .custom import custom_derivative
 from .errors import AutodiffError
 
 # Modules imported by name on the receiving side (the standard library, NumPy and the compiler itself);
@@ -199,8 +200,7 @@ class _Encoder:
             return _Module(value.__name__, attributes)
         if isinstance(value, (bool, int, float, complex, str, bytes, type(None), np.generic, np.ndarray)):
             return value
-        from .api import GradientFunction
-        if isinstance(value, GradientFunction):
+        if _is_gradient(value):
             return value                              # pickled by its own __reduce__
         if inspect.isfunction(inspect.unwrap(value)):
             fn = inspect.unwrap(value)
@@ -215,6 +215,13 @@ class _Encoder:
 
 
 _LEFT_BEHIND = object()
+
+
+def _is_gradient(value) -> bool:
+    """A gradient object (`api.GradientFunction`): it carries the function it differentiates.  Asked by
+    attribute, so that this module (which `GradientFunction.__reduce__` calls) need not import the API."""
+    return not isinstance(value, type) and getattr(value, "__autodiff_wrapped__", None) is not None \
+        and hasattr(value, "state_for")
 
 
 # ----------------------------------------------------------------------- reduce
@@ -234,8 +241,7 @@ def _resolve(module: str, qualname: str):
 
 
 def _unwrapped(obj):
-    from .api import GradientFunction
-    if isinstance(obj, GradientFunction):
+    if _is_gradient(obj):
         obj = obj.fn
     return inspect.unwrap(obj) if callable(obj) else obj
 
@@ -288,7 +294,6 @@ def token(g) -> str:
 
 def _canonical(value, out: list) -> None:
     """Append a deterministic description of `value` to `out` (no ids, no salted hashes)."""
-    from .api import GradientFunction
     if isinstance(value, np.ndarray):
         data = np.ascontiguousarray(value)
         out.append(f"ndarray:{data.dtype.str}:{data.shape}:{hashlib.sha256(data.tobytes()).hexdigest()}")
@@ -315,7 +320,7 @@ def _canonical(value, out: list) -> None:
         for item in (value.lines, value.defaults, value.kwdefaults, value.partials, value.globals):
             _canonical(item, out)
         _canonical({k: getattr(v, "__qualname__", repr(v)) for k, v in value.annotations.items()}, out)
-    elif isinstance(value, GradientFunction):
+    elif _is_gradient(value):
         out.append("gradient:" + token(value))
     elif isinstance(value, type):
         out.append(f"class:{value.__module__}.{value.__qualname__}")
@@ -449,7 +454,6 @@ def rebuild_functions(specs: dict) -> dict:
     for key, spec in specs.items():
         for name, carried in spec.globals.items():
             namespaces[key][name] = value(carried)
-    from .api import custom_derivative
     for key, spec in specs.items():
         if spec.partials is not None:
             custom_derivative(*spec.partials)(built[key])

@@ -85,6 +85,7 @@ class Dataflow:
         results = ir.operand_vars(list(function.returns) or [function.result])
         self.live_at_exit = frozenset(results)
         self._backward(function.body, set(results))
+        self._strong_out = self._strong_in = None
         self._upward: dict[int, frozenset] = {}
 
     # ------------------------------------------------------------------ numbering
@@ -215,28 +216,44 @@ class Dataflow:
         return UNDEFINED in self.reaching(stmt, name)
 
     # ------------------------------------------------------------------- liveness
-    def _backward(self, block: list, live: set) -> set:
+    def _backward(self, block: list, live: set, strong: bool = False) -> set:
+        """Liveness, backwards over a block.  `strong`: only reads by statements whose own result is
+        live (or that have effects) count, so a chain of dead assignments is dead all at once."""
         live = set(live)
+        outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
         for stmt in reversed(block):
             pos = self.position[id(stmt)]
-            self._live_out[pos] = self._live_out.get(pos, frozenset()) | live
+            outs[pos] = outs.get(pos, frozenset()) | live
             if isinstance(stmt, Assign):
-                live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
-            elif isinstance(stmt, (Store, Push)):
+                if not strong or stmt.target in live:
+                    live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
+                else:
+                    live = live - {stmt.target}
+            elif isinstance(stmt, Store):
+                if not strong or stmt.array in live:
+                    live = live | set(ir.reads(stmt))
+            elif isinstance(stmt, Push):
                 live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Pop):
                 live = (live - {stmt.target}) | set(ir.reads(stmt))
             elif isinstance(stmt, TapeAlloc):
-                live = (live - {stmt.tape}) | set(ir.reads(stmt))
+                if not strong or stmt.tape in live:
+                    live = (live - {stmt.tape}) | set(ir.reads(stmt))
+                else:
+                    live = live - {stmt.tape}
             elif isinstance(stmt, If):
-                live = self._backward(stmt.body, live) | self._backward(stmt.orelse, live) | \
-                    set(ir.operand_vars([stmt.cond]))
+                body = self._backward(stmt.body, live, strong)
+                orelse = self._backward(stmt.orelse, live, strong)
+                if strong and body == live and orelse == live and not self._has_effects(stmt):
+                    live = body     # nothing live happens in it: its condition is not needed
+                else:
+                    live = body | orelse | set(ir.operand_vars([stmt.cond]))
             elif isinstance(stmt, For):
                 exit_live = set(live)
                 head = set(exit_live)
                 flag = {stmt.exit_flag} if stmt.exit_flag else set()
                 while True:
-                    trip = self._backward(stmt.body, head | flag)
+                    trip = self._backward(stmt.body, head | flag, strong)
                     new_head = (trip - {stmt.index}) | exit_live
                     if new_head <= head:
                         break
@@ -248,14 +265,17 @@ class Dataflow:
                 flag = {stmt.exit_flag} if stmt.exit_flag else set()
                 cond = set(ir.operand_vars([stmt.cond]))
                 while True:
-                    trip = self._backward(stmt.body, head | flag | exit_live)
-                    tested = self._backward(stmt.test, trip | exit_live | cond)
+                    trip = self._backward(stmt.body, head | flag | exit_live, strong)
+                    tested = self._backward(stmt.test, trip | exit_live | cond, strong)
                     if tested <= head:
                         break
                     head |= tested
                 live = head
-            self._live_in[pos] = self._live_in.get(pos, frozenset()) | live
+            ins[pos] = ins.get(pos, frozenset()) | live
         return live
+
+    def _has_effects(self, compound) -> bool:
+        return any(isinstance(s, (Push, Pop)) for child in ir.child_blocks(compound) for s in ir.walk(child))
 
     def live_out(self, stmt) -> frozenset:
         """Variables that may be read after `stmt` before being fully redefined."""
@@ -263,6 +283,14 @@ class Dataflow:
 
     def live_in(self, stmt) -> frozenset:
         return self._live_in.get(self.position[id(stmt)], frozenset())
+
+    def strongly_live_out(self, stmt) -> frozenset:
+        """Like `live_out`, counting only reads by statements that are themselves needed (what
+        dead-code elimination asks: a chain of assignments nothing needs is dead as a whole)."""
+        if self._strong_out is None:
+            self._strong_out, self._strong_in = {}, {}
+            self._backward(self.function.body, set(self.live_at_exit), strong=True)
+        return self._strong_out.get(self.position[id(stmt)], frozenset())
 
     # ---------------------------------------------------------------------- loops
     def written_in(self, compound) -> set:

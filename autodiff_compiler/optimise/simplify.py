@@ -7,8 +7,8 @@ Takes: an `ir.Function` with `types`.  Guarantees the same results, with
 from __future__ import annotations
 
 from .. import ir
-from ..ir import Comment, Const
-from .eliminate import Eliminate
+from ..ir import Comment, Const, dataflow
+from .eliminate import eliminate
 from ..ir.names import is_temporary
 from .propagate import Propagate
 
@@ -27,8 +27,8 @@ def simplify(function: ir.Function, max_rounds: int = 20) -> ir.Function:
         # returned gradients keep their names (`b_bar = z_bar` reads better than returning `z_bar`)
         function.returns = tuple(propagate.substitute(r, env) if isinstance(propagate.substitute(r, env), Const)
                                  or is_temporary(r.name) else r for r in function.returns)
-        live = set(ir.operand_vars(function.returns))
-        function.body, _ = Eliminate(function).block(function.body, live)
+        dataflow.invalidate(function)
+        eliminate(function)
         if _fingerprint(function) == before:
             break
     function.body = _drop_empty_sections(function.body)

@@ -1,0 +1,57 @@
+"""Custom derivatives: `@custom_derivative("out * (1 - out)")` adds the user's function to the rule table.
+
+Takes: partial derivatives as strings in the rule language (Python syntax over
+the function's parameter names and `out`, its value).  Guarantees: the
+decorated function stays callable as it was, and becomes one more entry of
+`rules.PRIMITIVES`: wherever differentiated code calls it, its value comes
+from its body and its derivative from the declared partials; `verify=True`
+proves the declaration against SymPy like a built-in rule.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+
+from .errors import ArgumentError
+from .rules import ARG_NAMES, Primitive, register
+
+
+def custom_derivative(*partials: str):
+    """Declare the derivative of your own function (`autograd.Function`, `jax.custom_vjp`).
+
+        @custom_derivative("out * (1 - out)")        # d sigmoid / d z, over the parameters and `out`
+        def sigmoid(z):
+            return 1 / (1 + math.exp(-z))
+
+    One partial per parameter, in the rule language (Python syntax over the
+    parameter names and `out`, the function's value).  Wherever the function
+    is called in differentiated code, its value comes from its body and its
+    derivative from these partials: one more entry in the rule table.
+    `verify=True` proves the declaration against SymPy like a built-in rule."""
+    def declare(fn):
+        params = list(inspect.signature(fn).parameters)
+        if len(params) != len(partials):
+            raise ArgumentError(f"@custom_derivative for {fn.__name__} gives {len(partials)} partial(s) for "
+                                f"{len(params)} parameter(s)", hint="give one partial per parameter")
+        if len(params) > len(ARG_NAMES):
+            raise ArgumentError(f"@custom_derivative supports at most {len(ARG_NAMES)} parameters")
+        renamed = []
+        for text in partials:
+            try:
+                tree = ast.parse(text, mode="eval")
+            except SyntaxError as exc:
+                raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id in params:
+                    node.id = ARG_NAMES[params.index(node.id)]
+            renamed.append(ast.unparse(tree))
+        name = f"custom_{fn.__name__}"
+        # the value is computed by the function's own (inlined) body and passed as the last operand
+        register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,
+                           "{%d}" % len(params), "{%d}" % len(params), ARG_NAMES[len(params)] if len(params) < 3
+                           else None, "last", lambda *operands: operands[-1], (), custom=True))
+        fn.__autodiff_primitive__ = name
+        fn.__autodiff_custom__ = True
+        fn.__autodiff_partials__ = tuple(partials)     # a pickled gradient declares it again (pickling.py)
+        return fn
+    return declare

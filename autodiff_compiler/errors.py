@@ -28,6 +28,12 @@ class AutodiffError(Exception):
         self.construct = construct
         super().__init__(self._render())
 
+    def add_context(self, text: str) -> "AutodiffError":
+        """Append to the message (say which call of the user's led to it), keeping `str()` in step."""
+        self.message += text
+        self.args = (self._render(),)
+        return self
+
     def _render(self) -> str:
         where = ""
         if self.filename is not None:

@@ -17,7 +17,7 @@ from .frontend.parse import Source, fence
 from . import ir
 from .ir import Names, dataflow
 from .ir.aliasing import check_values, make_values
-from .ir.types import infer_types, specialise
+from .ir.types import check_consistent, infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
@@ -69,6 +69,7 @@ def _types(state: State) -> State:
                                 filename=state.source.filename, line=state.source.node.lineno,
                                 hint="reshape it to a matrix, or loop over its leading axis")
     _retype(state)
+    check_consistent(state.primal)
     _check_defined(state)
     _check_result(state)
     _check_wrt(state)

@@ -46,7 +46,7 @@ class Primitive:
 
     @property
     def is_operator(self) -> bool:
-        return self.scalar is not None and not self.scalar[0].isalpha() and self.scalar != "float"
+        return self.scalar in _OPERATOR_SYMBOLS
 
     def partial_tree(self, index: int) -> ast.expr:
         return _parsed(self.partials[index])
@@ -56,6 +56,7 @@ class Primitive:
         return {node.id for node in ast.walk(self.partial_tree(index)) if isinstance(node, ast.Name)}
 
 
+_OPERATOR_SYMBOLS = {"+", "-", "*", "/", "//", "%", "**", "<", "<=", ">", ">=", "==", "!=", "@"}
 _PARSED: dict[str, ast.expr] = {}
 
 
@@ -177,7 +178,7 @@ _define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", res
 # ------------------------------------------------------------------ arrays
 # Elementwise primitives above work on arrays too (their `array` spelling); the
 # reverse pass sums their adjoints over broadcast axes (`arrays.unbroadcast`).
-_define("where", 3, ("0", "indicator(x)", "1.0 - indicator(x)"), scalar="np.where", array="np.where",
+_define("where", 3, ("0", "indicator(x)", "1.0 - indicator(x)"), scalar="({1} if {0} else {2})", array="np.where",
         sympy="Piecewise((y, x), (z, True))", result="where", evaluate=lambda c, a, b: a if c else b,
         numpy_names=("where",))
 # clip(x, lo, hi) is min(max(x, lo), hi), also when lo > hi (then it is hi, as np.clip)
@@ -230,6 +231,9 @@ _define("transpose", 1, vjp=("transpose(g)",), array="{0}.T", result="first", nu
 # Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
 # it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
 _define("subscript", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
+# a copy of the indexed part (never a view): what `ir.aliasing` makes of a view a later store would change
+_define("subscript_copy", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}].copy()",
+        result="subscript")
 _define("shape", 1, nondiff=True, array="{0}.shape[{axis}]", result="count")
 _define("shape0", 1, nondiff=True, array="{0}.shape[0]", result="count")
 _define("shape1", 1, nondiff=True, array="{0}.shape[1]", result="count")

@@ -23,6 +23,7 @@ Takes: a `parse.Source` that passed the fence.  Guarantees:
 from __future__ import annotations
 
 import ast
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -111,7 +112,16 @@ class Lowering:
             self.blocks.pop()
 
     def error(self, cls, message, node, hint=None, construct=None):
-        return self.frame.source.error(cls, message, node, hint=hint, construct=construct)
+        return self.frame.source.error(cls, message + self.called_from(), node, hint=hint, construct=construct)
+
+    def called_from(self, innermost=None) -> str:
+        """` (in helper, called from f.py:12)` for an error inside an inlined function: the user's
+        own line that led there.  `innermost`: (name, call location) of a callee not entered yet."""
+        calls = [(frame.source.name, frame.call_site) for frame in self.frames if frame.call_site is not None]
+        if innermost is not None:
+            calls.append(innermost)
+        chain = [f"{name}, called from {os.path.basename(site.filename)}:{site.line}" for name, site in reversed(calls)]
+        return f" (in {'; in '.join(chain)})" if chain else ""
 
     def unsupported(self, node, construct, hint):
         return self.error(UnsupportedSyntaxError, f"unsupported construct: {construct}", node, hint, construct)
@@ -683,7 +693,10 @@ class Lowering:
             raise self.error(RecursionNotSupportedError, f"recursive call ({names}) cannot be differentiated",
                              node, "rewrite the recursion as a loop", "recursion")
         callee = ref.loader()
-        fence(callee)
+        try:
+            fence(callee)
+        except AutodiffError as exc:
+            raise exc.add_context(self.called_from((callee.name, self.loc)))
         params = [a.arg for a in callee.node.args.args]
         args = self.bind_arguments(callee, params, args, keywords or {}, node)
         self.sources[ref.key] = callee.text

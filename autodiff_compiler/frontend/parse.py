@@ -24,6 +24,7 @@ import numbers
 import os
 import sys
 import textwrap
+import tokenize
 import types
 from dataclasses import dataclass, field
 
@@ -335,6 +336,13 @@ def source_of_function(fn) -> Source:
         fn = wrapped
     fn = inspect.unwrap(fn)
     name = getattr(fn, "__name__", repr(fn))
+    if inspect.ismethod(fn):
+        code = fn.__func__.__code__
+        raise SourceNotFoundError(
+            f"cannot differentiate the bound method {name!r}: its object ({type(fn.__self__).__name__}) "
+            f"is not a number or an array", filename=code.co_filename, line=code.co_firstlineno,
+            hint=f"differentiate a function of the numbers themselves: move the body into a module-level "
+                 f"'def {name}(...)' taking what it reads from self as parameters")
     if not inspect.isfunction(fn):
         raise SourceNotFoundError(
             f"cannot differentiate {name!r}: it is not a Python function defined with 'def' "
@@ -354,8 +362,15 @@ def source_of_function(fn) -> Source:
             filename=filename,
             hint="define the function in a .py file (functions typed at the interactive prompt "
                  "or created with exec() have no source file)") from None
-    lines = [line.rstrip("\n") for line in lines]
-    block = inspect.getblock(lines[firstline:])
+    try:
+        # tokenised with their line ends, as inspect does (a docstring spans lines)
+        block = [line.rstrip("\n") for line in inspect.getblock(lines[firstline:])]
+        lines = [line.rstrip("\n") for line in lines]
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise SourceNotFoundError(
+            f"cannot read the definition of {name!r} from {filename}: {exc}",
+            filename=filename, line=firstline + 1,
+            hint="differentiate a function whose source is plain Python in a .py file") from None
     text = textwrap.dedent("\n".join(block))
     try:
         tree = ast.parse(text)

@@ -96,7 +96,7 @@ class Staleness:
             elif isinstance(stmt, Comment):
                 continue
             else:
-                self.read(stmt, ir.reads(stmt), state)
+                self.read(stmt, _value_reads(stmt), state)
                 written = writes_into(stmt)
                 if written is not None and self.is_array(written):
                     for other in self.facts.shared_at(stmt):
@@ -108,6 +108,20 @@ class Staleness:
                     if not isinstance(stmt, (Store, Push)):
                         state.pop(name, None)      # a new value: its own memory
         return state
+
+
+# operands read only for their shape: a write into their memory does not change what these see
+_SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "shape": (0,), "shape0": (0,),
+               "shape1": (0,), "size": (0,), "sum_like1": (1,), "sum_like2": (1,), "expand_like": (1,),
+               "slice_offset": (0,)}
+
+
+def _value_reads(stmt) -> list:
+    """The variables a statement reads the values of (not just the shapes)."""
+    if isinstance(stmt, Assign) and stmt.prim in _SHAPE_ONLY:
+        shape_only = _SHAPE_ONLY[stmt.prim]
+        return ir.operand_vars([a for k, a in enumerate(stmt.args) if k not in shape_only])
+    return ir.reads(stmt)
 
 
 def _union(a: dict, b: dict) -> dict:
@@ -165,22 +179,50 @@ def make_values(function: ir.Function) -> bool:
             return changed
         copied = False
         for write, other in staleness.events:
+            if not _value_needed_after(function, facts, write, other):
+                continue
             target = writes_into(write)
             defs = set(facts.shared_at(write).get(other, ()))
             defs |= facts.reaching(write, target)
             for definition in sorted(d for d in defs if facts.sharing_definition(d)):
                 copied |= _copy_at(function, facts.statement_at(definition))
-        if not copied:   # pragma: no cover - every event has a sharing definition behind it
-            raise InternalError("aliasing: cannot separate arrays that share memory")
+        if not copied:
+            return changed       # what shares memory is never read for its value after the write
         dataflow.invalidate(function)
         changed = True
     raise InternalError("aliasing: did not converge")  # pragma: no cover
+
+
+# primitives whose derivative does not read the value of the operand in question (shapes at most)
+_VALUE_BLIND = {"copy", "array_copy", "stop_gradient", "add", "sub", "neg", "subscript", "subscript_copy",
+                "transpose", "sum", "mean", "sum_axis0", "sum_axis1", "mean_axis0", "mean_axis1", "as_row",
+                "as_column", "shape", "shape0", "shape1", "size", "zeros_like", "ones_like", "empty_like"}
+
+
+def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
+    """May the value of `name` be read after `write` changed its memory?  By the program (it is live
+    then), or by the reverse sweep (a derivative reads it: some statement uses it other than for
+    its shape or as a copy)."""
+    if name in facts.live_out(write):
+        return True
+    for stmt in facts.statements:
+        if name not in ir.reads(stmt):
+            continue
+        if isinstance(stmt, Assign) and stmt.prim in _VALUE_BLIND:
+            continue
+        if isinstance(stmt, Store) and name not in ir.operand_vars(stmt.index):
+            continue
+        return True
+    return False
 
 
 def _copy_at(function: ir.Function, stmt: Assign) -> bool:
     """`b = a` -> `b = a.copy()`; `v = a[...]` -> `v = a[...].copy()`."""
     if stmt.prim == "copy":
         stmt.prim = "array_copy"
+        return True
+    if stmt.prim == "subscript":
+        stmt.prim = "subscript_copy"
         return True
     block = _block_holding(function.body, stmt)
     if block is None:  # pragma: no cover

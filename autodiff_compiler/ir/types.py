@@ -107,6 +107,38 @@ def infer_types(function: ir.Function, param_types: dict) -> dict:
     return types
 
 
+def check_consistent(function: ir.Function) -> None:
+    """One type per variable is what the generated code can have (Numba's rule): refuse, naming the
+    lines, a variable that holds a number on one line and an array on another, and an index or range
+    bound that holds a float (Python would index with it while it is an int)."""
+    types = function.types
+
+    def where(stmt):
+        loc = stmt.loc
+        return dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign):
+            t, own = types.get(stmt.target), result_type(stmt, types)
+            if t is not None and own is not None and t.is_array and not own.is_array:
+                raise ArgumentError(
+                    f"{stmt.target!r} holds a number here and an array elsewhere: one variable, one kind "
+                    f"of value", **where(stmt),
+                    hint=f"start it as an array (np.zeros_like(...)), or use two names")
+        indices = []
+        if isinstance(stmt, Assign) and stmt.prim in ("subscript", "subscript_copy"):
+            indices = ir.operand_vars(stmt.args[1:])
+        elif isinstance(stmt, ir.Store):
+            indices = ir.operand_vars(stmt.index)
+        elif isinstance(stmt, For):
+            indices = ir.operand_vars([stmt.start, stmt.stop, stmt.step])
+        for name in indices:
+            t = types.get(name)
+            if t is not None and (t.kind == "float" or t.is_array and not t.dtype.startswith(("int", "bool"))):
+                raise ArgumentError(
+                    f"{name!r} is used as an index or a range bound here but holds a float elsewhere",
+                    **where(stmt), hint=f"keep {name} an int throughout, or give the float its own name")
+
+
 def specialise(function: ir.Function) -> bool:
     """Give primitives whose meaning depends on their operands' types their specific form:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""

@@ -7,7 +7,8 @@ assignment, a store or a tape allocation goes when its target is not
 it is fully redefined -- so a chain of dead assignments goes at once); the
 primitives have no effects besides their result, so nothing else changes.
 Pushes and pops move a tape's top and stay; a branch left with two empty
-sides goes, and so does a `for` loop left with an empty body and no exit flag.
+sides goes, and so does a `for` loop left with an empty body, no exit flag, and
+an index nothing reads after it (the loop leaves its index at the last value).
 """
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def eliminate(function: ir.Function) -> bool:
                     removed = True
                     continue
             elif isinstance(stmt, For):
+                index_needed = stmt.index in facts.strongly_live_out(stmt)   # it leaves its last value
                 stmt = dataclasses.replace(stmt, body=sweep(stmt.body))
-                if not stmt.body and not stmt.exit_flag:
+                if not stmt.body and not stmt.exit_flag and not index_needed:
                     removed = True
                     continue
             elif isinstance(stmt, While):

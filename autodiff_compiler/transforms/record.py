@@ -102,6 +102,8 @@ class RecordPlan:
 
     def has_reverse_work(self, block: list) -> bool:
         for stmt in ir.walk(block):
+            if isinstance(stmt, Assign) and stmt.target in self.reverse.active:
+                return True     # a derivative, or the reset of one (an active value overwritten)
             if self.reverse.differentiable(stmt) or id(stmt) in self.save_sites or \
                     id(stmt) in self.local_definitions or id(stmt) in self.index_saves:
                 return True

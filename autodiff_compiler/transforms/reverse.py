@@ -161,8 +161,13 @@ class Reverse:
             if isinstance(stmt, Assign):
                 if self.differentiable(stmt):
                     out += self.adjoint_assign(stmt)      # restores the target's earlier value too
-                elif self.saves(stmt):
-                    out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
+                else:
+                    if self.saves(stmt):
+                        out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
+                    if stmt.target in self.active and not self.array_local(stmt):
+                        # overwritten with a value that carries no derivative (`v = np.ones_like(x)`):
+                        # the adjoint of its earlier value starts from zero all the same
+                        out.append(self.zero_assign(stmt.target, stmt.loc))
             elif isinstance(stmt, Store):
                 out += arrays.adjoint_store(self, stmt)
             elif isinstance(stmt, If):
@@ -182,7 +187,7 @@ class Reverse:
         body = [Pop(self.tape_of(name), name, loop.loc) for name in self.plan.iteration_locals.get(id(loop), [])]
         body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.plan.recomputed.get(id(loop), [])]
         body += [self.zero_assign(s.target, s.loc) for s in loop.body if self.array_local(s)
-                 and self.differentiable(s)]
+                 and s.target in self.active]
         body += self.backward(loop.body)
         self.loop_depth -= 1
         if trips and self.loop_depth:
@@ -250,6 +255,24 @@ class Reverse:
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
         return out
 
+    def undefined_at_start(self) -> list:
+        """Variables to start defined: those a save may push before their first assignment, and the
+        active arrays the forward sweep may leave unassigned (an untaken branch, a loop that ran no
+        trips), whose adjoints start as zeros of their shape."""
+        names = list(self.plan.undefined_first)
+        facts = dataflow.of(self.primal)
+        for name in sorted(self.active):
+            t = self.types.get(name)
+            if t is not None and t.is_array and name not in names and name not in self.primal.params \
+                    and dataflow.UNDEFINED in facts.reaching_exit(name):
+                names.append(name)
+        # Numba types a variable only if every read it cannot rule out has a value: a result assigned
+        # on every path that its path-blind analysis cannot see (`while c: return a` then `return b`)
+        for result in ir.operand_vars(self.results):
+            if result not in names and dataflow.UNDEFINED in facts.reaching_exit(result):
+                names.append(result)
+        return names
+
     def array_local(self, stmt) -> bool:
         """An array defined once per trip of a loop, restored when its reversed trip starts."""
         return id(stmt) in self.plan.local_definitions and self.types[stmt.target].is_array
@@ -260,7 +283,9 @@ class Reverse:
         if t.is_array and t.ndim in (1, 2) and t.dtype == "float64":
             return Assign(name, "zeros" if t.ndim == 1 else "zeros2", (Const(0),) * t.ndim)
         if t.is_array:
-            raise InternalError(f"cannot start {name} ({t}) before its first assignment")
+            if name in self.plan.undefined_first:
+                raise InternalError(f"cannot start {name} ({t}) before its first assignment")
+            return None
         return Assign(name, "copy", (_ZERO[t.kind],))
 
     def zero_assign(self, name: str, loc=None) -> Assign:
@@ -350,7 +375,7 @@ class Reverse:
     def build(self, with_value: bool = True) -> ir.Function:
         # a save may read a variable before its first assignment (a value made in a loop's first trip):
         # start such variables defined (the value saved then is never read back)
-        starts = [self.start_value(name) for name in self.plan.undefined_first]
+        starts = [start for start in map(self.start_value, self.undefined_at_start()) if start is not None]
         forward = starts + self.forward(self.primal.body)
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)
@@ -399,12 +424,16 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     return types
 
 
-def snapshot_bounds(function: ir.Function) -> None:
-    """`for i in range(n)` whose body writes `n` (or `i` is a bound): read the bounds into copies first.
+def prepare_loops(function: ir.Function) -> None:
+    """Make every `for` loop one the reverse sweep can run backwards, meaning unchanged:
 
-    Python reads a range's bounds once, on entry; the reversed loop reads them
-    again after the forward loop has run, so they must be values nothing in
-    the loop writes."""
+    * bounds the body writes (`for i in range(n): n = n - 1`) are read into
+      copies first: Python reads them once, on entry, and the reversed loop
+      reads them again after the forward loop has run;
+    * an index the body writes too (an inner loop reusing the name, `i = ...`)
+      becomes a copy of a fresh counter at the top of each trip: the reversed
+      loop sets the counter, and the index is an ordinary variable, saved and
+      restored like any other."""
     facts = dataflow.of(function)
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
     changed = False
@@ -417,6 +446,12 @@ def snapshot_bounds(function: ir.Function) -> None:
                 child[:] = visit(child)
             if isinstance(stmt, For):
                 written = facts.written_in(stmt)
+                if any(stmt.index in facts.written_in(s) for s in stmt.body):
+                    counter = names.fresh(f"{stmt.index}_count")
+                    function.types[counter] = function.types[stmt.index]
+                    stmt.body.insert(0, Assign(stmt.index, "copy", (Var(counter),), stmt.loc))
+                    stmt.index = counter
+                    changed = True
                 bounds = []
                 for bound in (stmt.start, stmt.stop, stmt.step):
                     if isinstance(bound, Var) and bound.name in written:
@@ -447,7 +482,7 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
                 f"intermediate {name!r} of {function.name} must be a float variable assigned exactly once "
                 f"(found {len(definitions)} assignment(s))",
                 hint="give the value you want the gradient of its own name: 'y = ...' once")
-    snapshot_bounds(function)
+    prepare_loops(function)
     builder = Reverse(function, wrt)
     builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
     return builder.build(with_value)

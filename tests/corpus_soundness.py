@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from autodiff_compiler import grad
+from autodiff_compiler import grad, stop_gradient
 
 
 # ---------------------------------------------------------------- a reduction in the middle of a fused chain
@@ -229,6 +229,16 @@ def index_while_reuse(x, n):
         s = s + x
         i = i + 1
     return s * t
+
+
+def index_reused_by_while(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x * i
+    while i > 0:
+        s = s + x * i * i
+        i = i - 1
+    return s
 
 
 # ---------------------------------------------------------------- a range bound changed in the body
@@ -759,7 +769,7 @@ def carried_rotate(y, x, n):
     return a * a * x
 
 
-# ---------------------------------------------------------------- (new) an active variable overwritten in a loop by an inactive value
+# ---------------------------------------------------------------- (new) an active variable overwritten under a loop or branch by an inactive value
 
 def kill_const(x, n):
     y = x
@@ -804,6 +814,37 @@ def kill_float_count(x, n):
     for i in range(n):
         y = float(n)
     return y * x
+
+
+def kill_array_if(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = np.ones_like(x)
+    return np.sum(v * x)
+
+
+def kill_array_if_else(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = np.ones_like(x)
+    else:
+        v = np.zeros_like(x)
+    return np.sum(v * x)
+
+
+def kill_array_stop_gradient(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = stop_gradient(x * 5.0)
+    return np.sum(v * x)
+
+
+def kill_array_used_before(x, c):
+    v = np.sin(x)
+    s = np.sum(v)
+    if c > 0.0:
+        v = np.ones_like(x)
+    return s + np.sum(v * x)
 
 
 # ================================================================ raw crashes

@@ -143,6 +143,7 @@ case(INDEX, S.index_zero_trip_second, [(1.5, 3, 0), (0.5, 2, 1), (2.0, 1, 3)])
 case(INDEX, S.index_nested_same_name, [(1.5,), (-0.5,)])
 case(INDEX, S.index_assigned_after, [(1.5, 3), (0.5, 1)])
 case(INDEX, S.index_while_reuse, [(1.5, 3), (0.5, 1)])
+case(INDEX, S.index_reused_by_while, [(0.7,), (-1.5,)])
 
 BOUND = "range bound changed in the body"
 case(BOUND, S.bound_issue, [(0.5, 2), (0.3, 3), (1.0, 1), (0.5, 0)])
@@ -279,13 +280,18 @@ case(CARRIED, S.carried_invariant, [(2.0, 0), (2.0, 1), (1.5, 3)])
 case(CARRIED, S.carried_affine, [(2.0, 1), (1.5, 3), (0.5, 0)])
 case(CARRIED, S.carried_rotate, [(1.5, 0.5, 1), (1.5, 0.5, 2), (1.5, 0.5, 0), (2.0, 0.5, 3)])
 
-KILL = "(new) active variable overwritten in a loop by an inactive value"
+KILL = "(new) active variable overwritten under a loop or branch by an inactive value"
 case(KILL, S.kill_const, [(1.5, 2), (1.5, 0), (0.5, 1)])
 case(KILL, S.kill_index, [(1.5, 2), (1.5, 0), (0.5, 1)])
 case(KILL, S.kill_while, [(1.5,), (-0.5,)])
 case(KILL, S.kill_nested, [(1.5, 2), (0.5, 0), (1.0, 1)])
 case(KILL, S.kill_array, [(V(1.0, 2.0), 2), (V(0.5), 0), (V(1.0, 2.0, 3.0), 1)])
 case(KILL, S.kill_float_count, [(1.5, 2), (1.5, 0), (0.5, 1)])
+case(KILL, S.kill_array_if, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0), (V(0.3), 2.0)])
+case(KILL, S.kill_array_if_else, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0)])
+case(KILL, S.kill_array_stop_gradient, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5), -1.0)],
+     ref=lambda x, c: 5.0 * x if c > 0.0 else 4.0 * x)  # stop_gradient: finite differences do not apply
+case(KILL, S.kill_array_used_before, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0)])
 
 # ---- the raw crashes of issue 8: the documented ones must give the gradient
 
@@ -555,6 +561,7 @@ KNOWN_FAILURES: dict = {
     "index_issue": "simp-grad",  # wrong gradient
     "index_zero_trip_second": "simp-grad",  # InternalError (NotDefinedError in the derived code); InternalError (UnboundLocalError in the derived code)
     "index_nested_same_name": "all",  # wrong gradient
+    "index_reused_by_while": "simp-grad",  # wrong gradient
     "viewstore_overwrite": "all",  # InternalError: aliasing did not converge
     "early_loop_after_statements": "jit-nosimp-vag",  # InternalError (UnsupportedError in the derived code)
     "early_while_once": "jit-nosimp-vag",  # InternalError (UnsupportedError in the derived code)
@@ -562,7 +569,11 @@ KNOWN_FAILURES: dict = {
     "tapearr_branch_vector": "py-nosimp",  # InternalError (UnboundLocalError in the derived code)
     "rowstore_recurrent": "all",  # InternalError: aliasing did not converge
     "kill_array": "all",  # wrong gradient
-    "crash_sum_axis_neg1_matrix": "all",  # ArgumentError: unable to broadcast; ArgumentError: operands could not be broadcast
+    "kill_array_if": "all",  # wrong gradient
+    "kill_array_if_else": "nosimp",  # wrong gradient
+    "kill_array_stop_gradient": "all",  # wrong gradient
+    "kill_array_used_before": "all",  # wrong gradient
+    "crash_sum_axis_neg1_matrix": "all",  # ArgumentError: unable to broadcast / could not be broadcast
     "crash_loop_local_length": "py-nosimp",  # InternalError without file and line
     "crash_type_order_index": "all",  # InternalError without file and line; ArgumentError without file and line
     "crash_type_order_accumulator": "jit",  # InternalError without file and line

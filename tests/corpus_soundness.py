@@ -729,6 +729,15 @@ def rowstore_recurrent(w, X):
     return np.sum(H)
 
 
+def rowstore_read_back(w, A):
+    Z = np.zeros_like(A)
+    s = 0.0
+    for i in range(A.shape[0]):
+        Z[i] = A[i] * w
+        s = s + np.sum(Z[i] * Z[0])
+    return s
+
+
 # ---------------------------------------------------------------- loop fusion with a carried adjoint
 
 def carried_issue_halve(x):

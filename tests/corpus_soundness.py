@@ -434,6 +434,13 @@ def viewstore_overwrite(x):
     return np.sum(y * x)
 
 
+def viewstore_reversed_order(x):
+    y = np.zeros(4)
+    y[2:4] = x * x
+    y[0:2] = x
+    return np.sum(y * y)
+
+
 # ---------------------------------------------------------------- signed zero
 
 def signed_issue(y):

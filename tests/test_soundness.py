@@ -181,6 +181,7 @@ case(VIEWSTORE, S.viewstore_issue, [(V(1.0, 2.0),), (V(0.5, -1.5),)])
 case(VIEWSTORE, S.viewstore_rows_issue, [(M(2, 3),), (M(1, 2),), (M(3, 1),)])
 case(VIEWSTORE, S.viewstore_view_then_store, [(V(1.0, 2.0),), (V(0.5, -1.5),)], contract=GRAD_OR_LOCATED)
 case(VIEWSTORE, S.viewstore_overwrite, [(V(1.0, 2.0, 3.0),), (V(0.5, -1.5),)])
+case(VIEWSTORE, S.viewstore_reversed_order, [(V(1.0, 2.0),), (V(0.5, -1.5),)])
 
 SIGNED = "signed zero"
 _atan2 = math.atan2

@@ -566,34 +566,7 @@ def check_in_child(c: Case, jit: bool, simplify: bool, api: str):
 # Regenerate after a fix: pytest tests/test_soundness.py --runxfail --junitxml=...
 # and list the failing modes per case (measured on main at afd1ef7, checked at 94b56cf).
 
-KNOWN_FAILURES: dict = {
-    "index_issue": "simp-grad",  # wrong gradient
-    "index_zero_trip_second": "simp-grad",  # InternalError (NotDefinedError in the derived code); InternalError (UnboundLocalError in the derived code)
-    "index_nested_same_name": "all",  # wrong gradient
-    "index_reused_by_while": "simp-grad",  # wrong gradient
-    "viewstore_overwrite": "all",  # InternalError: aliasing did not converge
-    "early_loop_after_statements": "jit-nosimp-vag",  # InternalError (UnsupportedError in the derived code)
-    "early_while_once": "jit-nosimp-vag",  # InternalError (UnsupportedError in the derived code)
-    "tapearr_break": "py-nosimp",  # InternalError (UnboundLocalError in the derived code)
-    "tapearr_branch_vector": "py-nosimp",  # InternalError (UnboundLocalError in the derived code)
-    "rowstore_recurrent": "all",  # InternalError: aliasing did not converge
-    "rowstore_read_back": "all",  # InternalError: aliasing did not converge
-    "kill_array": "all",  # wrong gradient
-    "kill_array_if": "all",  # wrong gradient
-    "kill_array_if_else": "nosimp",  # wrong gradient
-    "kill_array_stop_gradient": "all",  # wrong gradient
-    "kill_array_used_before": "all",  # wrong gradient
-    "crash_sum_axis_neg1_matrix": "all",  # ArgumentError: unable to broadcast / could not be broadcast
-    "crash_loop_local_length": "py-nosimp",  # InternalError without file and line
-    "crash_type_order_index": "all",  # InternalError without file and line; ArgumentError without file and line
-    "crash_type_order_accumulator": "jit",  # InternalError without file and line
-    "crash_moving_slice": "py-nosimp",  # InternalError (UnboundLocalError in the derived code)
-    "crash_where_scalars": "jit-simp",  # InternalError (TypingError in the derived code)
-    "crash_where_scalars_value": "jit-simp-vag",  # InternalError (TypingError in the derived code)
-    "crash_untaken_temporary": "py-nosimp",  # InternalError (UnboundLocalError in the derived code)
-    "indent_bound_method": "all",  # SourceNotFoundError without file and line
-    "scipy_rosen": "all",  # raw TokenError
-}
+KNOWN_FAILURES: dict = {}
 
 
 # ------------------------------------------------------------------ the parametrisation

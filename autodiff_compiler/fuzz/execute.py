@@ -25,6 +25,11 @@ Guarantees, per run, one outcome:
 * `skipped`: the oracle has no trustworthy reference (primal raised or is not
   finite, kink within the step, inconclusive) -- then no mode is run at all.
 
+A task may carry `fault` = {"what": "segv"|"hang"|"exit", "when": substring of
+the source, "run": (mode, api)}: the worker then kills or hangs itself before
+that run.  It exists only so that the tests can check that the driver records
+a dying or hanging worker as a crash and that the shrinker survives it.
+
 Every run gets a fresh `grad`/`value_and_grad` object, fresh copies of the
 arguments, and its wall time (derivation + Numba compile + call).
 """
@@ -85,7 +90,8 @@ def describe(value, digits: int = 10) -> str:
         with np.printoptions(precision=digits, threshold=20):
             return "array(" + np.array2string(value, separator=", ").replace("\n", "") + ")"
     if isinstance(value, float):
-        return f"{value:.{digits}g}"
+        text = f"{value:.{digits}g}"
+        return text if any(c in text for c in ".ena") else text + ".0"
     return repr(value)
 
 
@@ -248,10 +254,24 @@ def process(program: dict, runs: list, directory: str):
     info["method"] = oracle.reference.method
     info["value"] = oracle.value64
     yield ("oracle", info)
+    fault = program.get("fault")
     for mode, api in runs:
+        if fault and fault.get("run", (mode, api)) == (mode, api) and fault.get("when", "") in program["source"]:
+            _inject(fault["what"])
         with np.errstate(all="ignore"):
             record = run_one(fn, args, wrt, wrt_indices, oracle, mode, api)
         yield ("run", record)
+
+
+def _inject(what: str):
+    """Fault injection for the fuzzer's own tests: make this worker die or hang like a compiled crash would."""
+    if what == "segv":
+        import signal
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif what == "hang":
+        time.sleep(3600)
+    elif what == "exit":
+        os._exit(3)
 
 
 def worst(outcomes) -> str:

@@ -23,7 +23,7 @@ output directory.  Guarantees:
 
 The mode plan (`--modes`): `budget` (default), `all`, or a comma list of
 modes (`nojit-simp`, `nojit-nosimp`, `jit-simp`, `jit-nosimp`), each with
-both APIs (`grad`, `vag` = value_and_grad).
+both APIs (`grad`, `vag` = value_and_grad) unless one is named (`jit-simp:grad`).
 
 What `budget` runs, and why.  Deriving a gradient costs 10-100 ms; Numba
 compiling it is the cost: measured on this 2-core machine, per compile, 0.1 s
@@ -77,11 +77,14 @@ def plan_runs(program: Program, modes: str) -> list[tuple[str, str]]:
     if modes == "all":
         return [(m, a) for m in MODES for a in APIS]
     if modes != "budget":
-        chosen = [m.strip() for m in modes.split(",") if m.strip()]
-        for m in chosen:
-            if m not in MODES:
-                raise ValueError(f"unknown mode {m!r}; choose from budget, all, {', '.join(MODES)}")
-        return [(m, a) for m in chosen for a in APIS]
+        runs = []
+        for item in (m.strip() for m in modes.split(",") if m.strip()):
+            mode, _, api = item.partition(":")
+            if mode not in MODES or (api and api not in APIS):
+                raise ValueError(f"unknown mode {item!r}; choose from budget, all, or MODE[:API] with MODE in "
+                                 f"{', '.join(MODES)} and API in {', '.join(APIS)}")
+            runs += [(mode, a) for a in APIS if not api or a == api]
+        return runs
     runs = [("nojit-simp", a) for a in APIS] + [("nojit-nosimp", a) for a in APIS]
     k = program.index
     if program.kind == "scalar":

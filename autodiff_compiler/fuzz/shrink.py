@@ -121,13 +121,30 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
+def has_dead_code(tree) -> bool:
+    """A statement after return/break/continue in the same block (the generator never writes one)."""
+    for node in ast.walk(tree):
+        for name in ("body", "orelse"):
+            block = getattr(node, name, None)
+            if isinstance(block, list):
+                for k, stmt in enumerate(block[:-1]):
+                    if isinstance(stmt, (ast.Return, ast.Break, ast.Continue)):
+                        return True
+    return False
+
+
 def runs_in_python(case: Case, directory: str, seconds: float = 2.0) -> bool:
-    """Does the primal load and return a finite float within `seconds` in plain Python?"""
+    """Does the primal load and return a finite float within `seconds` in plain Python?
+
+    Candidates with unreachable statements are refused too: a reduction must not
+    turn a failure into one about dead code."""
     try:
         tree = ast.parse(case.source)
     except SyntaxError:
         return False
     if not any(isinstance(n, ast.FunctionDef) and n.name == case.func for n in tree.body):
+        return False
+    if has_dead_code(tree):
         return False
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -149,8 +166,9 @@ def runs_in_python(case: Case, directory: str, seconds: float = 2.0) -> bool:
 class Checker:
     """Runs a candidate's oracle and one (mode, api) run in a worker; compares with the target failure."""
 
-    def __init__(self, pool, mode: str, api: str, target: tuple, directory: str):
+    def __init__(self, pool, mode: str, api: str, target: tuple, directory: str, fault: dict | None = None):
         self.pool = pool
+        self.fault = fault
         self.mode, self.api = mode, api
         self.target = target
         self.directory = directory
@@ -163,7 +181,10 @@ class Checker:
 
         def done(record):
             result["record"] = record
-        self.pool.run([case.task([(self.mode, self.api)])], done)
+        task = case.task([(self.mode, self.api)])
+        if self.fault:
+            task["fault"] = self.fault
+        self.pool.run([task], done)
         record = result.get("record")
         if record is None or "skip" in record.get("oracle", {}) or not record["runs"]:
             return None

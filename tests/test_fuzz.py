@@ -408,3 +408,14 @@ def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
     bad = interpreted.total()["wrong"] + interpreted.total()["crash"] + compiled.total()["wrong"] + \
         compiled.total()["crash"]
     assert bad == 0, report
+
+
+def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():
+    for kind in KINDS:
+        for i in range(80):
+            p = generate(kind, 9, i)
+            assert shr.type_stable(ast.parse(p.source), "f", p.args), p.id
+    unstable = _program("def f(n, y, A):\n    for j in range(n):\n        y = A - A\n    return y\n")
+    assert not shr.type_stable(ast.parse(unstable), "f", (0, 1.0, np.ones((1, 1))))
+    dead = ast.parse(_program("def f(x):\n    return x\n    y = 2.0 * x\n"))
+    assert shr.has_dead_code(dead)

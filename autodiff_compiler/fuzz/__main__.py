@@ -35,10 +35,17 @@ def main(argv=None) -> int:
     parser.add_argument("--numba-opt", type=int, default=0,
                         help="NUMBA_OPT for the workers (default 0: faster compiles; -1 keeps Numba's default)")
     parser.add_argument("--no-boundscheck", action="store_true", help="do not set NUMBA_BOUNDSCHECK=1")
+    parser.add_argument("--ids", default="", help="run only these programs (comma list of kind-seed-index, "
+                                                   "as in the failure files), e.g. to re-check or shrink them")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="start no new program after this many minutes (a time-boxed run)")
     parser.add_argument("--quiet", action="store_true")
     options = parser.parse_args(argv)
 
     from .run import fuzz
+    ids = [i.strip() for i in options.ids.split(",") if i.strip()]
+    if ids:
+        options.n = len(ids)
     kinds = [k.strip() for k in options.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in KINDS:
@@ -55,7 +62,7 @@ def main(argv=None) -> int:
             r = bad[0]
             print(f"  {record['id']}: {r['outcome']} in {r['mode']}:{r['api']} ({r.get('category', '')})",
                   flush=True)
-        if now - last[0] > 30 or n == options.n:
+        if now - last[0] > 60 or n == options.n:
             last[0] = now
             t = summary.total()
             print(f"[{n}/{options.n}] " + " ".join(f"{o}={t[o]}" for o in ("ok", "wrong", "crash", "refused",
@@ -64,10 +71,9 @@ def main(argv=None) -> int:
     numba_opt = None if options.numba_opt < 0 else options.numba_opt
     summary = fuzz(options.n, options.seed, kinds, jobs=options.jobs, modes=options.modes, out=options.out,
                    timeout=options.timeout, numba_opt=numba_opt, boundscheck=not options.no_boundscheck,
-                   progress=progress)
+                   progress=progress, ids=ids, minutes=options.minutes)
     print()
-    print(f"python -m autodiff_compiler.fuzz --n {options.n} --seed {options.seed} --kinds {','.join(kinds)} "
-          f"--jobs {options.jobs} --modes {options.modes}")
+    print("python -m autodiff_compiler.fuzz " + " ".join(sys.argv[1:] if argv is None else argv))
     print(summary.table())
     print()
     print(summary.throughput(options.jobs))

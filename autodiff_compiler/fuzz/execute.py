@@ -31,7 +31,7 @@ that run.  It exists only so that the tests can check that the driver records
 a dying or hanging worker as a crash and that the shrinker survives it.
 
 Every run gets a fresh `grad`/`value_and_grad` object, fresh copies of the
-arguments, and its wall time (derivation + Numba compile + call).
+arguments, and its wall and CPU time (derivation + Numba compile + call).
 """
 from __future__ import annotations
 
@@ -154,6 +154,7 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
     call_args = _copy(args)
     record = {"mode": mode, "api": api}
     start = time.perf_counter()
+    cpu = time.process_time()
     phase = "grad()"
     try:
         g = make(fn, wrt=wrt, jit=jit, simplify=simplify)
@@ -165,20 +166,19 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
                              f"finite and smooth: {str(exc).splitlines()[0][:300]}",
                       got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
                       expected=describe(_expected(oracle, single, api)))
-        return _timed(record, start)
+        return _timed(record, start, cpu)
     except AutodiffError as exc:
         record.update(outcome="refused", category=type(exc).__name__, exc=type(exc).__name__,
                       detail=str(exc)[:600], got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
                       expected=describe(_expected(oracle, single, api)))
-        return _timed(record, start)
+        return _timed(record, start, cpu)
     except Exception as exc:      # noqa: BLE001 -- every other exception is a crash
         record.update(outcome="crash", category=type(exc).__name__, exc=type(exc).__name__,
                       detail=f"{phase}: {_short_traceback(exc)}",
                       got=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}",
                       expected=describe(_expected(oracle, single, api)))
-        return _timed(record, start)
-    elapsed = time.perf_counter() - start
-    record["seconds"] = elapsed
+        return _timed(record, start, cpu)
+    _timed(record, start, cpu)
     record["expected"] = describe(_expected(oracle, single, api))
     record["got"] = describe(result)
     # arguments must be unchanged
@@ -222,14 +222,15 @@ def _expected(oracle: Oracle, single: bool, api: str):
     return (oracle.value64, out) if api == "vag" else out
 
 
-def _timed(record, start):
+def _timed(record, start, cpu):
     record["seconds"] = time.perf_counter() - start
+    record["cpu"] = time.process_time() - cpu
     return record
 
 
 def process(program: dict, runs: list, directory: str):
     """Yield ('oracle', info) and then ('run', record) for each run, in order."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         module, path = load_module(program["source"], directory)
         fn = getattr(module, program["func"])
@@ -246,7 +247,7 @@ def process(program: dict, runs: list, directory: str):
     except AssertionError as exc:
         yield ("oracle", {"skip": f"oracle: {exc}", "seconds": time.perf_counter() - t0, "oracle_bug": True})
         return
-    info = {"seconds": time.perf_counter() - t0, "notes": list(oracle.notes)}
+    info = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "notes": list(oracle.notes)}
     if reason is not None:
         info["skip"] = reason
         yield ("oracle", info)

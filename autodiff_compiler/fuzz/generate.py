@@ -436,9 +436,15 @@ class Generator:
         """NumPy functions applied to scalars."""
         a = self.fexpr(depth)
         name = self.choose(["sin", "cos", "tanh", "arctan", "exp", "log", "sqrt", "abs", "arctan2", "square",
-                            "minimum", "maximum", "clip", "where"])
+                            "minimum", "maximum", "clip", "where", "sign", "inf"])
         if name in ("sin", "cos", "tanh", "arctan"):
             return E(f"np.{name}({a.code})", F, 1.6)
+        if name == "sign":
+            return E(f"(np.sign({a.code}) * {a.code})", F, a.b)
+        if name == "inf":
+            if self.chance(0.5):
+                return E(f"min({a.code}, math.inf)", F, a.b)
+            return E(f"max({a.code}, -math.inf)", F, a.b)
         if name == "exp":
             a = self.small(a, 3.0)
             return E(f"np.exp({a.code})", F, math.exp(a.b))
@@ -659,8 +665,12 @@ class Generator:
                     if r == R and depth > 0:
                         for w in self.array_vars():
                             if len(w.t) == 2 and w.t[1] == C and w.t[0] == c:
-                                out.append(lambda v=v, w=w: E(f"({v.name} @ {w.name})", shape,
-                                                              min(v.b * w.b * c, 1e4)))
+                                form = self.choose(["({a} @ {b})", "np.dot({a}, {b})"])
+                                out.append(lambda v=v, w=w, form=form: E(form.format(a=v.name, b=w.name), shape,
+                                                                         min(v.b * w.b * c, 1e4)))
+                    if (c, r) == shape and depth > 0 and self.chance(0.3):
+                        # the transpose of an expression: (A + B).T
+                        out.append(lambda v=v: E(f"({self.aexpr((c, r), depth - 1).code}).T", shape, 1e3))
             else:
                 (L,) = t
                 if len(shape) == 1:
@@ -780,6 +790,13 @@ class Generator:
             a = self.squash(a, 10)
             return E(f"np.square({a.code})", shape, a.b * a.b)
         if name == "pow":
+            if self.chance(0.3):
+                # a positive base to a scalar or elementwise exponent
+                base = self.positive_array_or_scalar(a, depth)
+                ex = self.small(self.fexpr(depth), 1.5) if self.chance(0.5) else \
+                    self.small(self.aexpr(shape, depth), 1.5)
+                form = self.choose(["({b} ** {e})", "np.power({b}, {e})"])
+                return E(form.format(b=base.code, e=ex.code), shape, max(base.b, 1 / base.lo) ** 1.5)
             a = self.squash(a, 5)
             k = self.choose([2, 3])
             return E(f"({a.code} ** {k})", shape, a.b ** k)
@@ -855,8 +872,18 @@ class Generator:
         shape = self.choose(shapes)
         a = self.aexpr(shape, depth)
         kind = self.weighted([(4, "sum"), (2, "mean"), (1.5, "max"), (1.5, "min"), (0.6, "prod"),
-                              (1, "method_sum"), (0.8, "method_mean"), (0.6, "axis")])
+                              (1, "method_sum"), (0.8, "method_mean"), (0.6, "axis"),
+                              (0.8 if len(shape) == 1 else 0, "moving"), (0.25, "subscript")])
         n = _size(shape)
+        if kind == "moving":
+            return self.moving_slice_sum(shape, depth)
+        if kind == "subscript":
+            if len(shape) == 2:
+                axis = self.choose([0, 1])
+                fn = self.choose(["np.sum", "np.mean", "np.max"])
+                return E(f"{fn}({a.code}, axis={axis})[{self.index_code(shape[1 - axis])}]", F, a.b * n)
+            return E(f"({a.code})[{self.index_code(shape[0])}]" if not _is_name(a.code) else
+                     f"{a.code}[{self.index_code(shape[0])}]", F, a.b)
         if kind == "sum":
             return E(f"np.sum({a.code})", F, a.b * n)
         if kind == "mean":
@@ -878,8 +905,25 @@ class Generator:
             inner = f"{fn}({a.code}, axis={axis}{keep})"
             outer = self.choose(["np.sum", "np.mean", "np.max"])
             return E(f"{outer}({inner})", F, a.b * n)
-        fn = self.choose(["np.sum", "np.mean"])
-        return E(f"{fn}({a.code}, axis=0)", F, a.b * n)
+        fn = self.choose(["np.sum", "np.mean", "np.max", "np.min"])
+        return E(f"{fn}({a.code}, axis={self.choose([0, -1])})", F, a.b * n)
+
+    def moving_slice_sum(self, shape, depth) -> E:
+        """np.sum over a slice whose bounds are int variables (an empty slice sums to 0)."""
+        vecs = [v for v in self.array_vars() if len(v.t) == 1 and v.t[0] >= 2]
+        if not vecs:
+            return E(f"np.sum({self.aexpr(shape, depth).code})", F, 1e3)
+        v = self.choose(vecs)
+        L = v.t[0]
+        ints = [w for w in self.vars_of(I) if w.lo >= 0 and w.hi <= L]
+        if not ints:
+            k = self.rng.randint(0, L - 1)
+            return E(f"np.sum({v.name}[{k}:] ** 2)", F, v.b * v.b * L)
+        w = self.choose(ints)
+        form = self.choose(["{v}[{i}:]", "{v}[:{i}]", "{v}[{i}:{L}]", "{v}[{i}:] * 2.0"])
+        inner = form.format(v=v.name, i=w.name, L=L)
+        fn = self.choose(["np.sum({0})", "np.sum({0} ** 2)", "np.sum(np.sin({0}))"])
+        return E(fn.format(inner), F, v.b * v.b * L + L)
 
     def f_index(self, depth) -> E:
         arrays = self.array_vars()

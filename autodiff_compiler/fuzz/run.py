@@ -325,6 +325,8 @@ class Summary:
         self.per_kind = {k: collections.Counter() for k in kinds}
         self.per_run = collections.defaultdict(collections.Counter)      # (kind, mode, api) -> outcomes
         self.run_seconds = collections.defaultdict(float)                # (kind, mode) -> seconds
+        self.run_cpu = collections.defaultdict(float)                    # (kind, mode) -> CPU seconds
+        self.oracle_cpu = collections.defaultdict(float)
         self.run_programs = collections.defaultdict(set)                 # (kind, mode) -> program ids
         self.oracle_seconds = collections.defaultdict(float)
         self.skip_reasons = collections.Counter()
@@ -338,6 +340,7 @@ class Summary:
         self.per_kind[kind][outcome] += 1
         oracle = record.get("oracle", {})
         self.oracle_seconds[kind] += oracle.get("seconds", 0.0)
+        self.oracle_cpu[kind] += oracle.get("cpu", 0.0)
         if "skip" in oracle:
             self.skip_reasons[_reason_class(oracle["skip"])] += 1
             if oracle.get("generator_bug") or oracle.get("oracle_bug"):
@@ -345,6 +348,7 @@ class Summary:
         for r in record["runs"]:
             self.per_run[(kind, r["mode"], r["api"])][r["outcome"]] += 1
             self.run_seconds[(kind, r["mode"])] += r.get("seconds", 0.0)
+            self.run_cpu[(kind, r["mode"])] += r.get("cpu", r.get("seconds", 0.0))
             self.run_programs[(kind, r["mode"])].add(record["id"])
         if record.get("errors"):
             self.fuzzer_bugs.append((record["id"], record["errors"][0][-300:]))
@@ -380,20 +384,24 @@ class Summary:
     def throughput(self, jobs: int) -> str:
         wall = time.monotonic() - self.start
         n = len(self.records)
+        cpu = sum(self.run_cpu.values()) + sum(self.oracle_cpu.values())
         lines = [f"throughput: {n} programs in {wall:.0f} s wall with {jobs} job(s) = "
-                 f"{60 * n / max(wall, 1e-9):.0f} programs/min"]
-        lines.append("  cost per mode (derivation + compile + call, both APIs, per program that ran it):")
+                 f"{60 * n / max(wall, 1e-9):.0f} programs/min; worker CPU {cpu:.0f} s = "
+                 f"{cpu / max(n, 1):.2f} CPU-s/program"]
+        lines.append("  cost per mode (derivation + Numba compile + call, the APIs run, per program that ran it):")
+        lines.append(f"    {'kind':<9}{'mode':<14}{'programs':>8}  {'wall s/prog':>11}  {'CPU s/prog':>10}  "
+                     f"{'programs/min/core (CPU)':>23}")
         for (kind, mode) in sorted(self.run_seconds, key=lambda k: (self.kinds.index(k[0]), list(MODES).index(k[1]))):
             progs = len(self.run_programs[(kind, mode)])
-            sec = self.run_seconds[(kind, mode)]
-            per = sec / max(progs, 1)
-            lines.append(f"    {kind:<9}{mode:<14}{progs:>6} programs  {per:7.3f} s/program  "
-                         f"{60 / per if per else math.inf:8.0f} programs/min per core")
+            per = self.run_seconds[(kind, mode)] / max(progs, 1)
+            per_cpu = self.run_cpu[(kind, mode)] / max(progs, 1)
+            lines.append(f"    {kind:<9}{mode:<14}{progs:>8}  {per:11.3f}  {per_cpu:10.3f}  "
+                         f"{60 / per_cpu if per_cpu else math.inf:23.0f}")
         for kind in self.kinds:
             count = sum(self.per_kind[kind].values())
             if count:
-                lines.append(f"    {kind:<9}{'oracle':<14}{count:>6} programs  "
-                             f"{self.oracle_seconds[kind] / count:7.3f} s/program")
+                lines.append(f"    {kind:<9}{'oracle':<14}{count:>8}  {self.oracle_seconds[kind] / count:11.3f}  "
+                             f"{self.oracle_cpu[kind] / count:10.3f}")
         return "\n".join(lines)
 
 
@@ -414,10 +422,21 @@ def programs(n: int, seed: int, kinds, start: int = 0):
         yield generate(kind, seed, k // len(kinds))
 
 
+def parse_id(ident: str) -> tuple[str, int, int]:
+    """'control-2-58' -> ('control', 2, 58)."""
+    kind, seed, index = ident.rsplit("-", 2)
+    return kind, int(seed), int(index)
+
+
 def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "budget", out: str | None = None,
          timeout: float = DEFAULT_TIMEOUT, numba_opt: int | None = 0, boundscheck: bool = True,
-         progress=None, cache_dir: str | None = None, write_refused: bool = True) -> Summary:
-    """Run `n` programs; return the Summary (records, counts).  Files go to `out` when given."""
+         progress=None, cache_dir: str | None = None, write_refused: bool = True, ids=None,
+         minutes: float | None = None) -> Summary:
+    """Run `n` programs (or the programs named by `ids`); return the Summary.  Files go to `out` when given.
+
+    With `minutes`, no new program starts after that much wall time (the ones running finish)."""
+    if ids:
+        kinds = sorted({parse_id(i)[0] for i in ids}, key=KINDS.index)
     kinds = list(kinds)
     jobs = jobs or os.cpu_count() or 1
     scratch = tempfile.mkdtemp(prefix="autodiff-fuzz-")
@@ -439,7 +458,9 @@ def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "
         if progress is not None:
             progress(summary, record)
 
-    tasks = (program_task(p, plan_runs(p, modes)) for p in programs(n, seed, kinds))
+    chosen = (generate(*parse_id(i)) for i in ids) if ids else programs(n, seed, kinds)
+    deadline = time.monotonic() + 60 * minutes if minutes else None
+    tasks = (program_task(p, plan_runs(p, modes)) for p in _until(chosen, deadline))
     pool = Pool(jobs, env, os.path.join(scratch, "programs"), timeout)
     try:
         pool.run(tasks, on_record)
@@ -450,6 +471,13 @@ def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "
         shutil.rmtree(scratch, ignore_errors=True)
     summary.jobs = jobs
     return summary
+
+
+def _until(items, deadline):
+    for item in items:
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        yield item
 
 
 def _json_default(value):

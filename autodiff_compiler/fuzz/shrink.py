@@ -133,18 +133,207 @@ def has_dead_code(tree) -> bool:
     return False
 
 
+# A small static type inference, so that reductions keep the generator's discipline of one type
+# per name (a float stays a float, an array keeps its rank): "F", "I", "B", "A1", "A2", or None (unknown).
+
+_INT_FUNCS = {"floor", "ceil", "trunc", "int", "len"}
+_ARRAY_MAKERS = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "outer"}
+_REDUCTIONS = {"sum", "mean", "max", "min", "prod", "amax", "amin"}
+
+
+def _join(*types):
+    known = [t for t in types if t is not None]
+    if not known:
+        return None
+    arrays = [t for t in known if t.startswith("A")]
+    if arrays:
+        return max(arrays)
+    if "F" in known:
+        return "F"
+    if len(known) < len(types):
+        return None          # an unknown operand may be a float
+    if "I" in known:
+        return "I"
+    return "B"
+
+
+class _Types:
+    def __init__(self, env):
+        self.env = dict(env)
+
+    def of(self, node):
+        t = self._of(node)
+        return t
+
+    def _of(self, node):
+        if isinstance(node, ast.Constant):
+            v = node.value
+            return "B" if isinstance(v, bool) else "I" if isinstance(v, int) else "F" if isinstance(v, float) else None
+        if isinstance(node, ast.Name):
+            return self.env.get(node.id)
+        if isinstance(node, ast.BinOp):
+            left, right = self.of(node.left), self.of(node.right)
+            if isinstance(node.op, ast.MatMult):
+                return _dot_type(left, right)
+            if isinstance(node.op, ast.Div) and left in ("I", "B") and right in ("I", "B"):
+                return "F"
+            return _join(left, right)
+        if isinstance(node, ast.UnaryOp):
+            return "B" if isinstance(node.op, ast.Not) else self.of(node.operand)
+        if isinstance(node, (ast.Compare, ast.BoolOp)):
+            inner = [self.of(v) for v in (node.values if isinstance(node, ast.BoolOp) else [node.left] + node.comparators)]
+            return "A" + max(t for t in inner if t and t.startswith("A"))[1] if any(
+                t and t.startswith("A") for t in inner) else "B"
+        if isinstance(node, ast.IfExp):
+            return _join(self.of(node.body), self.of(node.orelse))
+        if isinstance(node, ast.Attribute):
+            base = self.of(node.value)
+            if node.attr == "T":
+                return base
+            if node.attr in ("pi", "e", "tau", "inf"):
+                return "F"
+            return None
+        if isinstance(node, ast.Subscript):
+            base = self.of(node.value)
+            if base is None or not base.startswith("A"):
+                return None
+            rank = int(base[1])
+            index = node.slice
+            items = index.elts if isinstance(index, ast.Tuple) else [index]
+            drop = sum(1 for i in items if not isinstance(i, ast.Slice))
+            rest = rank - drop
+            return "F" if rest <= 0 else f"A{rest}"
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        return None
+
+    def _call(self, node):
+        func = node.func
+        args = [self.of(a) for a in node.args]
+        kw = {k.arg: k.value for k in node.keywords}
+        if isinstance(func, ast.Attribute) and func.attr in ("sum", "mean") and not node.args and not \
+                (isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy", "math")):
+            return "F"
+        if isinstance(func, ast.Attribute) and func.attr == "copy":
+            return self.of(func.value)
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name is None:
+            return None
+        if name in _INT_FUNCS and not (args and args[0] and args[0].startswith("A")):
+            return "I"
+        if name == "float":
+            return "F"
+        if name in _REDUCTIONS and isinstance(func, ast.Attribute):
+            if "axis" in kw and args and args[0] and args[0].startswith("A"):
+                rank = int(args[0][1])
+                keep = "keepdims" in kw
+                return f"A{rank if keep else rank - 1}" if (keep or rank > 1) else "F"
+            return "F"
+        if name in ("zeros", "ones", "empty"):
+            first = node.args[0] if node.args else None
+            return "A2" if isinstance(first, ast.Tuple) and len(first.elts) == 2 else "A1"
+        if name in ("zeros_like", "ones_like", "empty_like"):
+            return args[0] if args else None
+        if name == "outer":
+            return "A2"
+        if name in ("dot", "matmul"):
+            return _dot_type(*(args + [None, None])[:2])
+        if name == "stop_gradient":
+            return args[0] if args else None
+        if isinstance(func, ast.Name) and name not in ("abs", "min", "max", "pow"):
+            return None          # a helper: unknown
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "math":
+            return "F"
+        joined = _join(*args)
+        if joined in ("I", "B") and name not in ("abs", "min", "max", "pow"):
+            return "F"
+        return joined
+
+
+def _dot_type(a, b):
+    if a is None or b is None:
+        return None
+    ra = int(a[1]) if a.startswith("A") else 0
+    rb = int(b[1]) if b.startswith("A") else 0
+    if ra == 0 or rb == 0:
+        return _join(a, b)
+    rank = ra + rb - 2
+    return "F" if rank == 0 else f"A{rank}"
+
+
+def _arg_type(value):
+    if isinstance(value, np.ndarray):
+        return f"A{value.ndim}"
+    if isinstance(value, bool):
+        return "B"
+    if isinstance(value, (int, np.integer)):
+        return "I"
+    return "F"
+
+
+def type_stable(tree, func: str, args) -> bool:
+    """Does every name of `func` keep one type (as far as a simple inference can tell)?"""
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == func), None)
+    if fn is None:
+        return False
+    env = {a.arg: _arg_type(v) for a, v in zip(fn.args.args, args)}
+    seen = dict(env)
+    types = _Types(env)
+    ok = True
+
+    def assign(target, t):
+        nonlocal ok
+        if isinstance(target, ast.Name):
+            if t is None:
+                return
+            old = seen.get(target.id)
+            if old is not None and old != t and not ({old, t} <= {"I", "B"}):
+                ok = False
+            seen[target.id] = t if old is None else old
+            types.env[target.id] = seen[target.id]
+        elif isinstance(target, ast.Tuple):
+            for elt in target.elts:
+                assign(elt, None)
+
+    def walk(stmts):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Assign):
+                value = stmt.value
+                for target in stmt.targets:
+                    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and \
+                            len(target.elts) == len(value.elts):
+                        for t_elt, v_elt in zip(target.elts, value.elts):
+                            assign(t_elt, types.of(v_elt))
+                    else:
+                        assign(target, types.of(value))
+            elif isinstance(stmt, ast.AugAssign):
+                if isinstance(stmt.target, ast.Name):
+                    assign(stmt.target, _join(types.of(stmt.target), types.of(stmt.value)))
+            elif isinstance(stmt, ast.For):
+                assign(stmt.target, "I")
+                walk(stmt.body)
+            elif isinstance(stmt, (ast.If, ast.While)):
+                walk(stmt.body)
+                walk(stmt.orelse)
+    # two passes: names read in a loop before their assignment get their type on the second
+    walk(fn.body)
+    walk(fn.body)
+    return ok
+
+
 def runs_in_python(case: Case, directory: str, seconds: float = 2.0) -> bool:
     """Does the primal load and return a finite float within `seconds` in plain Python?
 
-    Candidates with unreachable statements are refused too: a reduction must not
-    turn a failure into one about dead code."""
+    Candidates with unreachable statements, or where a name changes type (a float
+    becoming an array), are refused too: a reduction must not turn a failure into
+    one about dead code or a program outside the generator's discipline."""
     try:
         tree = ast.parse(case.source)
     except SyntaxError:
         return False
     if not any(isinstance(n, ast.FunctionDef) and n.name == case.func for n in tree.body):
         return False
-    if has_dead_code(tree):
+    if has_dead_code(tree) or not type_stable(tree, case.func, case.args):
         return False
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -415,7 +415,24 @@ def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():
         for i in range(80):
             p = generate(kind, 9, i)
             assert shr.type_stable(ast.parse(p.source), "f", p.args), p.id
+            assert not shr.writes_parameter(ast.parse(p.source), "f", p.args), p.id
     unstable = _program("def f(n, y, A):\n    for j in range(n):\n        y = A - A\n    return y\n")
     assert not shr.type_stable(ast.parse(unstable), "f", (0, 1.0, np.ones((1, 1))))
     dead = ast.parse(_program("def f(x):\n    return x\n    y = 2.0 * x\n"))
     assert shr.has_dead_code(dead)
+
+
+def test_shrinker_replacements_keep_conditions_and_types():
+    src = _program("def f(x, u):\n    y = np.where(u > x, u, 2.0 * u)\n    if x < 0.5:\n"
+                   "        x = x * np.sum(y)\n    return x\n")
+    tree = ast.parse(src)
+    args = (0.3, np.array([0.1, 0.9]))
+    for new in shr.expression_replacements(tree, "f", args):
+        text = ast.unparse(new)
+        assert "np.where(u," not in text and "np.where(x," not in text, text     # the mask stays a mask
+        assert "if x:" not in text and "if 0.5:" not in text, text
+        assert "np.sum(1.0)" not in text, text                                  # an array stays an array
+    aliasing = ast.parse(_program("def f(u, x):\n    b = u\n    b[0] = x\n    return np.sum(u)\n"))
+    assert shr.writes_parameter(aliasing, "f", (np.ones(2), 0.5))
+    local = ast.parse(_program("def f(u, x):\n    b = u.copy()\n    b[0] = x\n    return np.sum(b)\n"))
+    assert not shr.writes_parameter(local, "f", (np.ones(2), 0.5))

@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shrink", action="store_true", help="shrink one program per failure class")
     parser.add_argument("--shrink-time", type=float, default=90.0, help="seconds per failure class (default 90)")
     parser.add_argument("--shrink-max", type=int, default=30, help="failure classes to shrink (default 30)")
+    parser.add_argument("--shrink-per-class", type=int, default=1,
+                        help="programs shrunk per failure class (default 1); shrunk twins are merged")
     parser.add_argument("--shrink-refused", action="store_true", help="shrink refusals too")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a silent run is a hang")
     parser.add_argument("--numba-opt", type=int, default=0,
@@ -91,6 +93,7 @@ def main(argv=None) -> int:
                                  os.path.join(options.out, ".cache"), numba_opt, not options.no_boundscheck)
         shrunk = shrink_failures(summary.records, options.out, budget_seconds=options.shrink_time,
                                  max_groups=options.shrink_max, outcomes=outcomes, env=env,
+                                 per_group=options.shrink_per_class,
                                  say=(lambda *a: None) if options.quiet else print)
         print(f"\n{len(shrunk)} shrunk failure(s):")
         for k, item in enumerate(shrunk, 1):

@@ -1349,7 +1349,7 @@ class Generator:
         frozen = self.frozen()
         same = [v for v in self.array_vars(shape) if v.name not in frozen and not v.name[0].isupper()
                 and v.name not in self.params_set]
-        if same and self.chance(0.4):
+        if same and self.chance(0.4) and e.code not in self.params_set:
             v = self.choose(same)
             entry = any(v.name in names for names in self.loop_entry_names)
             if entry:

@@ -25,20 +25,27 @@ The mode plan (`--modes`): `budget` (default), `all`, or a comma list of
 modes (`nojit-simp`, `nojit-nosimp`, `jit-simp`, `jit-nosimp`), each with
 both APIs (`grad`, `vag` = value_and_grad) unless one is named (`jit-simp:grad`).
 
-What `budget` runs, and why.  Deriving a gradient costs 10-100 ms; Numba
-compiling it is the cost: measured on this 2-core machine, per compile, 0.1 s
-for scalar programs, 1-3 s (median 1.3 s, tail to 18 s for helpers inlined in
-nested loops) for control-flow programs, 1-3 s for array programs at Numba's
-default optimisation (about half with NUMBA_OPT=0).  10,000 programs in about
-an hour on 2 cores leaves 0.7 core-seconds per program, so:
+What `budget` runs, and why.  Deriving a gradient costs 10-50 ms of CPU; Numba
+compiling it is the cost.  Measured (CPU seconds per compile, NUMBA_OPT=0, warm
+workers, a 1,093-program run): 0.12 s for scalar programs, 0.55 s for
+control-flow programs (heavy tail: helpers inlined in nested loops give
+500-line adjoints that take 10-18 s), 0.64 s for array programs (1.2 s at
+Numba's default optimisation level).  The interpreted modes cost 0.03-0.07 s
+per program for both simplify settings and both APIs, the oracle 2-5 ms.
+10,000 programs in about an hour on 2 cores leaves 0.7 CPU-s per program, so:
 
 * every program: `nojit-simp` and `nojit-nosimp`, both APIs (the generated code
-  and both simplifier settings, cheap);
-* scalar programs: `jit-simp`, both APIs (cheap);
-* control and array programs: `jit-simp` for one in `JIT_EVERY` programs
-  (alternating grad and value_and_grad), so Numba typing and compiled
+  under both simplifier settings: cheap, and where most wrong gradients show);
+* scalar programs: `jit-simp`, both APIs (0.25 CPU-s);
+* control and array programs: `jit-simp` for one program in `JIT_EVERY` (2),
+  alternating grad and value_and_grad, so that Numba typing and compiled
   semantics are covered over the whole run without dominating it;
-* `jit-nosimp`: one in `JIT_NOSIMP_EVERY` programs of every kind.
+* `jit-nosimp`: one program in `JIT_NOSIMP_EVERY` (10) of every kind.
+
+That is about 0.42 CPU-s per program on average: 10,000 programs take about
+4,200 CPU-s, 35 minutes on 2 otherwise idle cores (on this shared machine
+wall time ran 2-4x CPU time).  `--modes all` runs all 8 combinations (about
+2 CPU-s per program).
 
 The workers set NUMBA_BOUNDSCHECK=1 (an out-of-bounds access in generated
 code is an IndexError -- a crash -- instead of silent memory corruption) and,
@@ -65,8 +72,8 @@ from .execute import APIS, MODES, OUTCOMES, SEVERITY, describe, worst
 from .generate import KINDS, Program, format_value, generate
 
 RECYCLE = 400
-JIT_EVERY = 4
-JIT_NOSIMP_EVERY = 20
+JIT_EVERY = 2
+JIT_NOSIMP_EVERY = 10
 DEFAULT_TIMEOUT = 300.0
 
 

@@ -182,8 +182,8 @@ class _Types:
             return "B" if isinstance(node.op, ast.Not) else self.of(node.operand)
         if isinstance(node, (ast.Compare, ast.BoolOp)):
             inner = [self.of(v) for v in (node.values if isinstance(node, ast.BoolOp) else [node.left] + node.comparators)]
-            return "A" + max(t for t in inner if t and t.startswith("A"))[1] if any(
-                t and t.startswith("A") for t in inner) else "B"
+            ranks = [t[1] for t in inner if t and t[0] in "AM"]
+            return "M" + max(ranks) if ranks else "B"
         if isinstance(node, ast.IfExp):
             return _join(self.of(node.body), self.of(node.orelse))
         if isinstance(node, ast.Attribute):
@@ -240,6 +240,12 @@ class _Types:
             return _dot_type(*(args + [None, None])[:2])
         if name == "stop_gradient":
             return args[0] if args else None
+        if name == "where" and len(args) == 3:
+            cond, a, b = args
+            joined = _join(a, b)
+            if cond and cond.startswith("M") and joined in ("F", "I"):
+                return "A" + cond[1]
+            return joined
         if isinstance(func, ast.Name) and name not in ("abs", "min", "max", "pow"):
             return None          # a helper: unknown
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "math":
@@ -276,7 +282,12 @@ def type_stable(tree, func: str, args) -> bool:
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == func), None)
     if fn is None:
         return False
-    env = {a.arg: _arg_type(v) for a, v in zip(fn.args.args, args)}
+    return _infer(fn, args)[1]
+
+
+def _infer(fn, args):
+    """(name -> type, every name keeps one type) for a function; args None: parameter types unknown."""
+    env = {a.arg: _arg_type(v) for a, v in zip(fn.args.args, args)} if args is not None else {}
     seen = dict(env)
     types = _Types(env)
     ok = True
@@ -318,10 +329,40 @@ def type_stable(tree, func: str, args) -> bool:
     # two passes: names read in a loop before their assignment get their type on the second
     walk(fn.body)
     walk(fn.body)
-    return ok
+    return seen, ok
 
 
-def runs_in_python(case: Case, directory: str, seconds: float = 2.0) -> bool:
+def writes_parameter(tree, func: str, args) -> bool:
+    """Does `func` store into an array parameter, directly or through a name bound to it (b = x)?"""
+    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == func), None)
+    if fn is None:
+        return False
+    aliases = {a.arg for a, v in zip(fn.args.args, args) if isinstance(v, np.ndarray)}
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                base = node.value.id if isinstance(node.value, ast.Name) else (
+                    node.value.value.id if isinstance(node.value.value, ast.Name) and node.value.attr == "T"
+                    else None)
+                if base in aliases:
+                    for t in node.targets:
+                        if isinstance(t, ast.Name) and t.id not in aliases:
+                            aliases.add(t.id)
+                            changed = True
+    for node in ast.walk(fn):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AugAssign) else []
+        for t in targets:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in aliases:
+                return True
+            if isinstance(node, ast.AugAssign) and isinstance(t, ast.Name) and t.id in aliases:
+                return True
+    return False
+
+
+def runs_in_python(case: Case, directory: str, seconds: float = 2.0, strict: bool = True) -> bool:
     """Does the primal load and return a finite float within `seconds` in plain Python?
 
     Candidates with unreachable statements, or where a name changes type (a float
@@ -333,7 +374,8 @@ def runs_in_python(case: Case, directory: str, seconds: float = 2.0) -> bool:
         return False
     if not any(isinstance(n, ast.FunctionDef) and n.name == case.func for n in tree.body):
         return False
-    if has_dead_code(tree) or not type_stable(tree, case.func, case.args):
+    if strict and (has_dead_code(tree) or not type_stable(tree, case.func, case.args) or
+                   writes_parameter(tree, case.func, case.args)):
         return False
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -363,6 +405,7 @@ class Checker:
         self.directory = directory
         self.calls = 0
         self.last_record = None
+        self.strict = True          # the static filters of runs_in_python (off when the original fails them)
 
     def run(self, case: Case) -> dict | None:
         """The run record for this case, or None (no reference / the oracle skipped)."""
@@ -380,7 +423,7 @@ class Checker:
         return record["runs"][0]
 
     def __call__(self, case: Case) -> bool:
-        if not runs_in_python(case, self.directory):
+        if not runs_in_python(case, self.directory, strict=self.strict):
             return False
         self.calls += 1
         record = self.run(case)
@@ -493,8 +536,31 @@ def _in_call_func(path, tree) -> bool:
     return False
 
 
-def expression_replacements(tree):
-    """Replace an expression by one of its subexpressions, or by a constant."""
+_BOOLEAN = (ast.Compare, ast.BoolOp)
+
+
+def _is_boolean(node, t) -> bool:
+    return isinstance(node, _BOOLEAN) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)) or \
+        (t is not None and t[0] in "BM") or (isinstance(node, ast.Constant) and isinstance(node.value, bool))
+
+
+def _compatible(node, rep, t, r) -> bool:
+    """May `rep` (type r) stand where `node` (type t) stood?  Conditions stay conditions, types stay."""
+    if _is_boolean(node, t):
+        return _is_boolean(rep, r)
+    if _is_boolean(rep, r):
+        return False
+    if t is not None:
+        return r == t
+    return r is None or r in ("F", "I")
+
+
+def expression_replacements(tree, func=None, args=None):
+    """Replace an expression by one of its subexpressions or by a constant, keeping its type."""
+    envs = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            envs[node.name] = _infer(node, args if node.name == func else None)[0]
     sites = []
     for path, node in _paths(tree):
         if not isinstance(node, ast.expr) or not path:
@@ -508,22 +574,25 @@ def expression_replacements(tree):
         sites.append((path, node))
     sites.sort(key=lambda pn: -_size(pn[1]))
     for path, node in sites:
+        owner = tree.body[path[0][1]] if path and path[0][0] == "body" else None
+        types = _Types(envs.get(owner.name, {}) if isinstance(owner, ast.FunctionDef) else {})
+        t = types.of(node)
         replacements = []
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr) and not isinstance(getattr(child, "ctx", None), ast.Store):
                 replacements.append(child)
-        if isinstance(node, ast.Call):
-            replacements += [a for a in node.args]
-        if isinstance(node, (ast.Compare, ast.BoolOp)):
+        if _is_boolean(node, t):
             replacements += [ast.Constant(True), ast.Constant(False)]
-        elif not isinstance(node, ast.Name):
-            replacements += [ast.Constant(c) for c in (1.0, 0.5)]
-        else:
+        elif t == "I":
+            replacements += [ast.Constant(0), ast.Constant(1)]
+        elif t is None or t == "F":
             replacements += [ast.Constant(c) for c in (1.0, 0.5)]
         seen = set()
         for rep in replacements:
             text = ast.unparse(rep)
             if text in seen or text == ast.unparse(node):
+                continue
+            if not _compatible(node, rep, t, types.of(rep)):
                 continue
             seen.add(text)
             new = copy.deepcopy(tree)
@@ -676,7 +745,8 @@ def source_candidates(case: Case):
         c = _with_source(case, dropped)
         if c is not None:
             yield c
-    for gen in (statement_deletions, unwrap_compound, expression_replacements):
+    for gen in (statement_deletions, unwrap_compound,
+                lambda t: expression_replacements(t, case.func, case.args)):
         for new in gen(tree):
             c = _with_source(case, new)
             if c is not None:
@@ -823,7 +893,12 @@ def shrink_failures(records, out: str | None, *, budget_seconds: float = 90.0, m
             runs_seen = sorted({(run["mode"], run["api"]) for _, run in items},
                                key=lambda ma: (list(MODES).index(ma[0]), ma[1]))
             candidates = sorted(items, key=lambda rr: (len(rr[0]["task"]["source"]), _mode_cost(rr[1])))
-            for record, run in candidates[:per_group]:
+            distinct, picked = set(), []
+            for record, run in candidates:
+                if record["id"] not in distinct:
+                    distinct.add(record["id"])
+                    picked.append((record, run))
+            for record, run in picked[:per_group]:
                 # shrink in the cheapest mode where this program fails the same way
                 same = [r for r in record["runs"] if failure_key(r) == key]
                 run = min(same, key=_mode_cost)
@@ -834,6 +909,8 @@ def shrink_failures(records, out: str | None, *, budget_seconds: float = 90.0, m
                 item = Shrunk(key, programs, runs_seen, task, run["mode"], run["api"])
                 say(f"shrinking {task['id']} ({' / '.join(k for k in key if k)}) in {run['mode']}:{run['api']} ...")
                 start = time.monotonic()
+                if not runs_in_python(case, checker.directory):
+                    checker.strict = False
                 if not checker(case):
                     say("  does not reproduce in isolation; kept as is")
                     item.case, item.record = case, run
@@ -844,11 +921,23 @@ def shrink_failures(records, out: str | None, *, budget_seconds: float = 90.0, m
                 item.seconds = time.monotonic() - start
                 # where does the shrunk program fail?
                 item.modes_failing = _modes_failing(pool, item.case)
-                results.append(item)
+                twin = next((r for r in results if r.key == item.key and
+                             features(r.case.source, r.case.func) == features(item.case.source, item.case.func)), None)
+                if twin is not None:
+                    # the same class again: keep the smaller program
+                    twin.duplicates = getattr(twin, "duplicates", 0) + 1
+                    if item.case.size() < twin.case.size():
+                        results[results.index(twin)] = item
+                        item.duplicates = twin.duplicates
+                        item.file = getattr(twin, "file", None)
+                    else:
+                        continue
+                else:
+                    results.append(item)
                 if out:
                     folder = os.path.join(out, "shrunk")
                     os.makedirs(folder, exist_ok=True)
-                    name = f"{len(results):02d}-{key[0]}-{_slug(key)}.py"
+                    name = f"{results.index(item) + 1:02d}-{key[0]}-{_slug(key)}.py"
                     shrunk_task = item.case.task([], ident=task["id"] + "-shrunk")
                     shrunk_task.update(kind=task["kind"], seed=task["seed"], index=task["index"])
                     with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:

@@ -288,6 +288,11 @@ def test_failure_files_reproduce_standalone(tmp_path):
     out = subprocess.run([sys.executable, path], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "value:" in out.stdout and "value_and_grad:" in out.stdout
+    # and the file reads back as the same case (--replay)
+    back = run.load_failure_file(path)
+    assert (back["id"], back["func"], back["wrt"], back["params"]) == ("scalar-2-4@file", "f", p.wrt, p.params)
+    assert ast.dump(ast.parse(back["source"])) == ast.dump(ast.parse(p.source))
+    assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b for a, b in zip(back["args"], p.args))
 
 
 def test_plans_and_exit_status(monkeypatch, capsys):

@@ -39,6 +39,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-boundscheck", action="store_true", help="do not set NUMBA_BOUNDSCHECK=1")
     parser.add_argument("--ids", default="", help="run only these programs (comma list of kind-seed-index, "
                                                    "as in the failure files), e.g. to re-check or shrink them")
+    parser.add_argument("--replay", nargs="+", default=None, metavar="PATH",
+                        help="run the programs of failure files (or folders of them) written by an earlier run, "
+                             "e.g. to re-check them after a fix or to shrink them")
     parser.add_argument("--minutes", type=float, default=None,
                         help="start no new program after this many minutes (a time-boxed run)")
     parser.add_argument("--quiet", action="store_true")
@@ -48,6 +51,9 @@ def main(argv=None) -> int:
     ids = [i.strip() for i in options.ids.split(",") if i.strip()]
     if ids:
         options.n = len(ids)
+    if options.replay:
+        from .run import failure_files
+        options.n = len(failure_files(options.replay))
     kinds = [k.strip() for k in options.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in KINDS:
@@ -73,7 +79,7 @@ def main(argv=None) -> int:
     numba_opt = None if options.numba_opt < 0 else options.numba_opt
     summary = fuzz(options.n, options.seed, kinds, jobs=options.jobs, modes=options.modes, out=options.out,
                    timeout=options.timeout, numba_opt=numba_opt, boundscheck=not options.no_boundscheck,
-                   progress=progress, ids=ids, minutes=options.minutes)
+                   progress=progress, ids=ids, minutes=options.minutes, replay=options.replay)
     print()
     print("python -m autodiff_compiler.fuzz " + " ".join(sys.argv[1:] if argv is None else argv))
     print(summary.table())

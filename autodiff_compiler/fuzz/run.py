@@ -438,12 +438,15 @@ def parse_id(ident: str) -> tuple[str, int, int]:
 def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "budget", out: str | None = None,
          timeout: float = DEFAULT_TIMEOUT, numba_opt: int | None = 0, boundscheck: bool = True,
          progress=None, cache_dir: str | None = None, write_refused: bool = True, ids=None,
-         minutes: float | None = None) -> Summary:
+         minutes: float | None = None, replay=None) -> Summary:
     """Run `n` programs (or the programs named by `ids`); return the Summary.  Files go to `out` when given.
 
     With `minutes`, no new program starts after that much wall time (the ones running finish)."""
     if ids:
         kinds = sorted({parse_id(i)[0] for i in ids}, key=KINDS.index)
+    replayed = [load_failure_file(f) for f in failure_files(replay)] if replay else None
+    if replayed:
+        kinds = sorted({t["kind"] for t in replayed}, key=KINDS.index)
     kinds = list(kinds)
     jobs = jobs or os.cpu_count() or 1
     scratch = tempfile.mkdtemp(prefix="autodiff-fuzz-")
@@ -467,7 +470,11 @@ def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "
 
     chosen = (generate(*parse_id(i)) for i in ids) if ids else programs(n, seed, kinds)
     deadline = time.monotonic() + 60 * minutes if minutes else None
-    tasks = (program_task(p, plan_runs(p, modes)) for p in _until(chosen, deadline))
+    if replayed:
+        tasks = (dict(t, runs=plan_runs(Program(t["kind"], t["seed"], t["index"], t["source"], t["func"], t["args"],
+                                                t["wrt"], t["params"]), modes)) for t in replayed)
+    else:
+        tasks = (program_task(p, plan_runs(p, modes)) for p in _until(chosen, deadline))
     pool = Pool(jobs, env, os.path.join(scratch, "programs"), timeout)
     try:
         pool.run(tasks, on_record)
@@ -514,3 +521,58 @@ def write_failure(record: dict, out: str, write_refused: bool = True) -> str | N
         handle.write(reproduction_source(task, runs))
     record["file"] = path
     return path
+
+
+# ------------------------------------------------------------------------ failure files as input
+
+def load_failure_file(path: str) -> dict:
+    """A task from a failure file this module wrote (or any file of the same shape): the program, the
+    arguments and `wrt` of its `__main__` block; the id from its header when there is one."""
+    import ast
+    import re
+    import numpy as np
+    text = open(path, encoding="utf-8").read()
+    tree = ast.parse(text)
+    body, main = [], None
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            main = node
+        else:
+            body.append(node)
+    if main is None:
+        raise ValueError(f"{path}: no __main__ block with the call to reproduce")
+    args, wrt, func = None, 0, None
+    for node in ast.walk(main):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "args" for t in node.targets):
+            args = eval(compile(ast.Expression(node.value), path, "eval"), {"np": np})
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("grad", "value_and_grad"):
+            func = node.args[0].id
+            for k in node.keywords:
+                if k.arg == "wrt":
+                    wrt = ast.literal_eval(k.value)
+    if args is None or func is None:
+        raise ValueError(f"{path}: the __main__ block names no args or no grad(...) call")
+    source = "\n".join(ast.unparse(n) if not isinstance(n, ast.FunctionDef) else "\n" + ast.unparse(n) + "\n"
+                       for n in body).strip() + "\n"
+    fn = next(n for n in body if isinstance(n, ast.FunctionDef) and n.name == func)
+    params = tuple(a.arg for a in fn.args.args)
+    m = re.search(r"fuzz: (\S+) \(kind (\w+), seed (-?\d+), index (\d+)\)", text)
+    kind, seed, index = (m.group(2), int(m.group(3)), int(m.group(4))) if m else ("scalar", 0, 0)
+    ident = (m.group(1) if m else os.path.splitext(os.path.basename(path))[0]) + "@file"
+    items = wrt if isinstance(wrt, tuple) else (wrt,)
+    return {"id": ident, "kind": kind if kind in KINDS else "scalar", "seed": seed, "index": index,
+            "source": source, "func": func, "args": tuple(args), "wrt": wrt,
+            "wrt_indices": [params.index(w) if isinstance(w, str) else w for w in items], "params": params,
+            "file": path}
+
+
+def failure_files(paths) -> list[str]:
+    out = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d != "refused")
+                out += [os.path.join(root, f) for f in sorted(files) if f.endswith(".py")]
+        else:
+            out.append(path)
+    return out

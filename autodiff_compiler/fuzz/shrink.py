@@ -105,6 +105,7 @@ def message_key(text: str) -> str:
 
 
 def _normalise_message(text: str) -> str:
+    text = re.sub(r"0x[0-9a-fA-F]+", "0x_", text)
     text = re.sub(r"'[^']*'", "'_'", text)
     text = re.sub(r"\b\d+(\.\d+)?\b", "N", text)
     text = re.sub(r"/\S+\.py", "FILE", text)
@@ -555,6 +556,18 @@ def _compatible(node, rep, t, r) -> bool:
     return r is None or r in ("F", "I")
 
 
+def _in_keyword(path, tree) -> bool:
+    """Inside a keyword argument of a library call (axis=, keepdims=): structure, not a value to shrink."""
+    node = tree
+    for name, index in path:
+        if isinstance(node, ast.Call) and name == "keywords" and isinstance(node.func, ast.Attribute):
+            return True
+        node = getattr(node, name)
+        if index is not None:
+            node = node[index]
+    return False
+
+
 def expression_replacements(tree, func=None, args=None):
     """Replace an expression by one of its subexpressions or by a constant, keeping its type."""
     envs = {}
@@ -567,7 +580,7 @@ def expression_replacements(tree, func=None, args=None):
             continue
         if isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)):
             continue
-        if _in_call_func(path, tree):
+        if _in_call_func(path, tree) or _in_keyword(path, tree):
             continue
         if isinstance(node, ast.Constant):
             continue

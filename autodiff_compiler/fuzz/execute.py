@@ -17,8 +17,10 @@ Guarantees, per run, one outcome:
   smooth (the compiler claims "undefined here" where it is not: a wrong answer,
   not a refusal);
 * `crash`: any exception that is not an `AutodiffError` (Numba typing errors,
-  UnboundLocalError in generated code, ...); a worker that dies or hangs is
-  recorded as a crash by the driver (`run.py`);
+  UnboundLocalError in generated code, ...), and an `InternalError` (the
+  compiler's own word for the same: it caught itself, or the code it derived,
+  failing); a worker that dies or hangs is recorded as a crash by the driver
+  (`run.py`);
 * `refused`: any other `AutodiffError` (the compiler declines the program; for
   generated programs, which are inside the documented language, a finding of
   its own, counted separately);
@@ -144,10 +146,16 @@ def _short_traceback(exc: BaseException) -> str:
     return text[:600]
 
 
+def _cause(exc) -> str:
+    """The exception an InternalError wraps, by type (what the failure class is keyed on)."""
+    cause = exc.__cause__
+    return type(cause).__name__ if cause is not None else "compiler"
+
+
 def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:
     """Run one (mode, api) and classify it."""
     from autodiff_compiler import grad, value_and_grad
-    from autodiff_compiler.errors import ArgumentError, AutodiffError
+    from autodiff_compiler.errors import ArgumentError, AutodiffError, InternalError
     jit, simplify = MODES[mode]
     single = not isinstance(wrt, tuple)
     make = grad if api == "grad" else value_and_grad
@@ -164,6 +172,12 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
         record.update(outcome="wrong", category="false-ArgumentError", exc=type(exc).__name__,
                       detail=f"raised {type(exc).__name__} ({phase}) where the function and its gradient are "
                              f"finite and smooth: {str(exc).splitlines()[0][:300]}",
+                      got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                      expected=describe(_expected(oracle, single, api)))
+        return _timed(record, start, cpu)
+    except InternalError as exc:
+        record.update(outcome="crash", category=f"InternalError: {_cause(exc)}", exc=type(exc).__name__,
+                      detail=f"{phase}: {str(exc)[:600]}",
                       got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
                       expected=describe(_expected(oracle, single, api)))
         return _timed(record, start, cpu)

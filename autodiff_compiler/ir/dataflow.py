@@ -226,27 +226,33 @@ class Dataflow:
             outs[pos] = outs.get(pos, frozenset()) | live
             if isinstance(stmt, Assign):
                 if not strong or stmt.target in live:
+                    self._mark_needed(stmt, strong)
                     live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
                 else:
                     live = live - {stmt.target}
             elif isinstance(stmt, Store):
                 if not strong or stmt.array in live:
+                    self._mark_needed(stmt, strong)
                     live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Push):
+                self._mark_needed(stmt, strong)
                 live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Pop):
+                self._mark_needed(stmt, strong)
                 live = (live - {stmt.target}) | set(ir.reads(stmt))
             elif isinstance(stmt, TapeAlloc):
                 if not strong or stmt.tape in live:
+                    self._mark_needed(stmt, strong)
                     live = (live - {stmt.tape}) | set(ir.reads(stmt))
                 else:
                     live = live - {stmt.tape}
             elif isinstance(stmt, If):
                 body = self._backward(stmt.body, live, strong)
                 orelse = self._backward(stmt.orelse, live, strong)
-                if strong and body == live and orelse == live and not self._has_effects(stmt):
-                    live = body     # nothing live happens in it: its condition is not needed
+                if strong and not self._holds_needed(stmt):
+                    pass            # nothing in it is needed: it goes, and its condition with it
                 else:
+                    self._mark_needed(stmt, strong)
                     live = body | orelse | set(ir.operand_vars([stmt.cond]))
             elif isinstance(stmt, For):
                 exit_live = set(live)
@@ -258,7 +264,11 @@ class Dataflow:
                     if new_head <= head:
                         break
                     head |= new_head
-                live = head | set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+                if strong and not (self._holds_needed(stmt) or stmt.exit_flag or stmt.index in exit_live):
+                    live = exit_live    # nothing in it is needed, nor its index after it: it goes
+                else:
+                    self._mark_needed(stmt, strong)
+                    live = head | set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
             elif isinstance(stmt, While):
                 exit_live = set(live)
                 head = set(exit_live)
@@ -271,11 +281,26 @@ class Dataflow:
                         break
                     head |= tested
                 live = head
+                self._mark_needed(stmt, strong)     # a while loop stays: it may not end
             ins[pos] = ins.get(pos, frozenset()) | live
         return live
 
-    def _has_effects(self, compound) -> bool:
-        return any(isinstance(s, (Push, Pop)) for child in ir.child_blocks(compound) for s in ir.walk(child))
+    def _mark_needed(self, stmt, strong: bool) -> None:
+        if strong:
+            self._needed.add(self.position[id(stmt)])
+
+    def _holds_needed(self, compound) -> bool:
+        return any(self.position[id(s)] in self._needed for child in ir.child_blocks(compound)
+                   for s in ir.walk(child))
+
+    def needed(self, stmt) -> bool:
+        """Does dead-code elimination keep `stmt`?  An assignment, store or tape allocation whose target
+        is strongly live after it, a push or pop, a branch or `for` loop holding something needed (a
+        `for` loop also when it has an exit flag or its index is read after it), a `while` loop."""
+        if isinstance(stmt, Comment):
+            return True
+        self.strongly_live_out(stmt)
+        return self.position[id(stmt)] in self._needed
 
     def live_out(self, stmt) -> frozenset:
         """Variables that may be read after `stmt` before being fully redefined."""
@@ -288,7 +313,7 @@ class Dataflow:
         """Like `live_out`, counting only reads by statements that are themselves needed (what
         dead-code elimination asks: a chain of assignments nothing needs is dead as a whole)."""
         if self._strong_out is None:
-            self._strong_out, self._strong_in = {}, {}
+            self._strong_out, self._strong_in, self._needed = {}, {}, set()
             self._backward(self.function.body, set(self.live_at_exit), strong=True)
         return self._strong_out.get(self.position[id(stmt)], frozenset())
 

@@ -1,0 +1,235 @@
+"""Prove: a derived gradient program equal to SymPy's derivative of the same function.
+
+Takes: a pipeline `State` (the primal IR with its types, the adjoint IR whose
+`returns` are `(value, d value/d wrt_1, ...)` or the gradients alone, the
+`wrt` names), the call's arguments, and optionally the user's Python
+function.
+
+`prove_at(state, args, fn)` proves at exactly `args` (one instance).  It
+guarantees:
+
+* both programs are executed *symbolically* on the instance (see
+  `executor`): the primal gives V, the adjoint gives, for every `wrt` name, a
+  gradient G -- along the path the generated code takes on that instance;
+* each G is compared with D = SymPy's derivative of V: exactly
+  (`simplify(G - D) == 0`) when both are small enough for that to be cheap,
+  otherwise at the instance's point and five random points near it (relative
+  perturbation 1e-3, fixed seed) in 50-digit arithmetic, where they must
+  agree to a relative 1e-25 (1e-12 when some constant is known only as a
+  double).  The report says which method proved each gradient.  The
+  adjoint's returned value is compared with V the same way;
+* V at the instance is compared with the user's own function called there
+  (relative 1e-9), which catches lowering bugs that a comparison of two
+  programs derived from the same IR cannot see; without the function (the
+  CLI never executes the user's file) this check is skipped and said so;
+* a program that misbehaves (reads a variable before assigning it, pops an
+  empty tape, overruns a preallocated one, indexes out of range) fails the
+  verification and the report names the statement; a primitive with no
+  symbolic form is "unsupported" and named, never guessed at.
+
+`verify_gradient(state, args, fn)` proves on the instances `instances.
+plan_instances` chooses: the call itself when it is small, else a small
+instance of the same generated code drawn from the call's values, plus
+variations that reach the branch outcomes the first does not (the fused
+loop's same-length path and its broadcasting fallback, zero-trip loops, the
+other side of an `if`).  What that proves, precisely: for every instance I
+listed in the report, the gradient program run on I equals SymPy's
+derivative of the primal program run on I, along the path I takes, and the
+primal program equals the user's function on I.  For the call itself, when
+it is larger, this is evidence, not proof: the call runs the same
+statements, and every branch outcome any candidate instance reaches was
+proved on some instance; a defect that appears only with more entries or
+loop trips than the instances have, or on an outcome no candidate reached
+(listed in the report), is not excluded.  With `cache=True` a successful
+proof is kept beside the compiled code and reused (see `cache`).
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from .cache import STATS, load_proof, proof_key, store_proof
+from .executor import execute
+from .expressions import as_list, compare_expressions, derivative, evaluate, nearby_points
+from .forms import INEXACT_SEEN
+from .instances import plan_instances
+from .limits import (PRIMAL_REL_TOL, RECURSION_LIMIT, REL_TOL, ROUNDED_REL_TOL, ProgramError, Undefined,
+                     Unsupported)
+from .report import GradientCheck, VerificationReport
+from .symbolic import SV
+
+
+def _numbers(value) -> list:
+    if isinstance(value, np.ndarray):
+        return [float(v) for v in value.ravel()]
+    if isinstance(value, (tuple, list)):
+        return [float(v) for v in value]
+    return [float(value)]
+
+
+def primal_against_function(primal: SV, point: dict, fn, args) -> tuple[bool, str]:
+    """Compare the symbolic primal at the instance's point with the user's function there."""
+    if fn is None:
+        return True, ("symbolic value not compared with the Python function "
+                      "(it was not executed; skipped)")
+    try:
+        call_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        expected = _numbers(fn(*call_args))
+    except Exception as exc:   # the user's own function raised: nothing to compare with
+        return True, f"symbolic value not compared: calling {getattr(fn, '__name__', 'fn')} raised {exc!r}"
+    got = [float(v) for v in as_list(evaluate(primal.expr, point))]
+    name = getattr(fn, "__name__", "fn")
+    if len(got) != len(expected):
+        return False, f"symbolic value has {len(got)} element(s), {name}(...) returned {len(expected)}"
+    for g, e in zip(got, expected):
+        if not math.isclose(g, e, rel_tol=PRIMAL_REL_TOL, abs_tol=1e-12):
+            return False, (f"MISMATCH: the symbolic primal gives {g!r} but {name}(...) returns {e!r} "
+                           "(the lowering changed the function)")
+    shown = got[0] if len(got) == 1 else f"{len(got)} values"
+    return True, f"symbolic value {shown!r} equals {name}(...) (rel. 1e-9)"
+
+
+class deep_recursion:
+    """Context manager: a recursion limit high enough for deeply nested expressions."""
+
+    def __enter__(self):
+        self.previous = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(self.previous, RECURSION_LIMIT))
+        return self
+
+    def __exit__(self, *exc):
+        sys.setrecursionlimit(self.previous)
+        return False
+
+
+def _new_report(state, args) -> VerificationReport:
+    primal = state.primal
+    return VerificationReport(primal.name, list(primal.params), tuple(args), list(state.wrt))
+
+
+# -------------------------------------------------------------- one instance
+
+def prove_at(state, args, fn=None, label: str = "the call") -> VerificationReport:
+    """Prove the adjoint program of `state` equal to SymPy's derivative at exactly `args`."""
+    with deep_recursion():
+        try:
+            report = _prove_at(state, args, fn)
+        except RecursionError:
+            report = _new_report(state, args)
+            report.unsupported = "the expressions are nested too deeply for SymPy (a very long loop?)"
+    report.label = label
+    return report
+
+
+def _prove_at(state, args, fn=None) -> VerificationReport:
+    args = tuple(args)
+    report = _new_report(state, args)
+    inexact_before = INEXACT_SEEN[0]
+    try:
+        V, _, symbols, point = execute(state.primal, args, role="primal program")
+        returns, _, _, _ = execute(state.adjoint, args, returns=True, types=state.primal.types,
+                                   role="gradient program")
+    except Unsupported as exc:
+        report.unsupported = str(exc)
+        return report
+    except Undefined as exc:
+        report.undefined = str(exc)
+        return report
+    except ProgramError as exc:
+        raised = _raises(fn, args)
+        if raised is not None:          # the user's function fails here too: not a point of it
+            report.undefined = raised
+        else:
+            report.program_error = str(exc)
+        return report
+    report.primal, report.symbols, report.point = V.expr, symbols, point
+    points = [point] + nearby_points(point)
+    # a constant known only as a double (folded in double precision, say) limits the agreement
+    # to be expected; REL_TOL otherwise
+    report.rounded_constants = INEXACT_SEEN[0] > inexact_before
+    rel_tol = ROUNDED_REL_TOL if report.rounded_constants else REL_TOL
+
+    with_value = getattr(state, "with_value", True)
+    value, grads = (returns[0], returns[1:]) if with_value else (None, returns)
+    if len(grads) != len(state.wrt):
+        report.value_ok = False
+        report.value_detail = f"the adjoint returns {len(grads)} gradient(s) for {len(state.wrt)} wrt name(s)"
+        return report
+    if value is not None:
+        method, err, where = compare_expressions(value.expr, V.expr, points, rel_tol)
+        if method is None:
+            report.value_ok = False
+            report.value_detail = (f"the gradient program's value differs from the primal's "
+                                   f"(max rel. error {err:.3g})")
+
+    for name, G in zip(state.wrt, grads):
+        sym = symbols.get(name)
+        if sym is None:
+            report.unsupported = f"{name!r} has no symbol (not a float parameter)"
+            return report
+        if isinstance(V.expr, np.ndarray):
+            report.unsupported = "gradients of array-valued functions"
+            return report
+        if isinstance(sym, np.ndarray):
+            D = np.empty(sym.shape, dtype=object)
+            for index in np.ndindex(*sym.shape):
+                D[index] = derivative(V.expr, sym[index])
+        else:
+            D = derivative(V.expr, sym)
+        derived = G.expr
+        if isinstance(D, np.ndarray) and not isinstance(derived, np.ndarray):
+            derived = np.full(D.shape, derived, dtype=object)   # a broadcast zero, say
+        method, err, where = compare_expressions(derived, D, points, rel_tol)
+        check = GradientCheck(name, method is not None, method or "", derived, D, err, where,
+                              rel_tol=rel_tol)
+        if where is not None:
+            check.derived_value = evaluate(derived, where) if not isinstance(derived, np.ndarray) else None
+            check.sympy_value = evaluate(D, where) if not isinstance(D, np.ndarray) else None
+        report.entries.append(check)
+
+    report.primal_ok, report.primal_check = primal_against_function(V, point, fn, args)
+    return report
+
+
+def _raises(fn, args) -> str | None:
+    """What the user's function raises at `args`, or None (also when there is no function)."""
+    if fn is None:
+        return None
+    try:
+        fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    except Exception as exc:
+        return f"{getattr(fn, '__name__', 'fn')}(...) raises {exc!r} here"
+    return None
+
+
+# ------------------------------------------------------------ all instances
+
+def verify_gradient(state, args, fn=None, *, cache: bool = False) -> VerificationReport:
+    """Prove the gradient program of `state` on the instances chosen for the call `args` (see the
+    module docstring).  The report is the first instance's, with the others in `instances`."""
+    args = tuple(args)
+    plan = plan_instances(state, args, fn)
+    key = None
+    if cache:
+        key = proof_key(state, fn, plan)
+        stored = load_proof(state, key)
+        if stored is not None:
+            report = _new_report(state, args)
+            report.plan, report.cached, report.cached_text = plan, stored["path"], stored["report"]
+            return report
+    first, *others = plan.instances
+    report = prove_at(state, first.args, fn, first.label)
+    report.plan = plan
+    if not first.is_call:
+        report.call_args = args
+    STATS["proved"] += 1
+    if not report.ok:        # the first instance settles it; the others would only add time
+        return report
+    for instance in others:
+        other = prove_at(state, instance.args, fn, instance.label)
+        report.instances.append(other)
+    if cache and report.ok:
+        store_proof(state, key, report, plan)
+    return report

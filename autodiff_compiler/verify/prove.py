@@ -48,15 +48,20 @@ from __future__ import annotations
 import math
 import sys
 
+import mpmath
 import numpy as np
+import sympy
 
+from .. import ir
+from ..ir import Assign
 from .cache import STATS, load_proof, proof_key, store_proof
-from .executor import execute
-from .expressions import as_list, compare_expressions, derivative, evaluate, nearby_points
+from .executor import execute, symbolic_inputs
+from .expressions import as_list, compare_expressions, derivative, evaluate, finite, nearby_points
 from .forms import INEXACT_SEEN
 from .instances import plan_instances
 from .limits import (PRIMAL_REL_TOL, RECURSION_LIMIT, REL_TOL, ROUNDED_REL_TOL, ProgramError, Undefined,
                      Unsupported)
+from .printed import run_printed, run_printed_numbers
 from .report import GradientCheck, VerificationReport
 from .symbolic import SV
 
@@ -127,6 +132,7 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
     args = tuple(args)
     report = _new_report(state, args)
     inexact_before = INEXACT_SEEN[0]
+    V = None
     try:
         V, _, symbols, point = execute(state.primal, args, role="primal program")
         returns, _, _, _ = execute(state.adjoint, args, returns=True, types=state.primal.types,
@@ -135,7 +141,12 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
         report.unsupported = str(exc)
         return report
     except Undefined as exc:
-        report.undefined = str(exc)
+        finite = _finite_derivatives(state, V, symbols, point) if V is not None else None
+        if finite is not None:          # the function is differentiable here; its gradient program is not
+            report.program_error = (f"the gradient program is undefined here ({exc}) where SymPy's "
+                                    f"derivative is finite ({finite})")
+        else:
+            report.undefined = str(exc)
         return report
     except ProgramError as exc:
         raised = _raises(fn, args)
@@ -190,7 +201,139 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
         report.entries.append(check)
 
     report.primal_ok, report.primal_check = primal_against_function(V, point, fn, args)
+    if getattr(state, "text", ""):
+        _check_printed(report, state, args, returns, V, points, rel_tol)
     return report
+
+
+def _identical(a, b) -> bool:
+    """The same expression (or array of them), compared over the DAG: each pair of nodes once
+    (SymPy's `==` recurses over the tree, exponential on shared subexpressions)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+        if a.shape != b.shape:
+            return False
+        pairs = list(zip(a.flat, b.flat))
+    else:
+        pairs = [(a, b)]
+    seen = set()
+    while pairs:
+        x, y = pairs.pop()
+        if x is y or (id(x), id(y)) in seen:
+            continue
+        seen.add((id(x), id(y)))
+        if not (isinstance(x, sympy.Basic) and isinstance(y, sympy.Basic)):
+            if x != y:
+                return False
+            continue
+        if type(x) is not type(y) or hash(x) != hash(y) or len(x.args) != len(y.args):
+            return False
+        if not x.args:
+            if x != y:
+                return False
+            continue
+        pairs.extend(zip(x.args, y.args))
+    return True
+
+
+def _check_printed(report, state, args, ir_returns, V, points, rel_tol) -> None:
+    """Run the printed module on the instance and compare what it returns with what was proved."""
+    env, _, _ = symbolic_inputs(state.primal, args)
+    inputs = [env[p] for p in state.primal.params]
+    name, count = state.adjoint.name, len(state.adjoint.returns)
+    try:
+        results = run_printed(state.text, name, inputs, count)
+    except (Unsupported, Undefined) as exc:
+        try:
+            numbers = run_printed_numbers(state.text, name, inputs, count)
+        except ProgramError as err:
+            report.module_ok = False
+            report.module_check = f"{err} on this instance, where the gradient program runs"
+            return
+        _compare_printed_numbers(report, numbers, ir_returns, exc)
+        return
+    if len(results) != len(ir_returns):
+        report.module_ok = False
+        report.module_check = f"the printed module returns {len(results)} value(s), the program {len(ir_returns)}"
+        return
+    with_value = getattr(state, "with_value", True)
+    same = all(_identical(r.expr, g.expr) for r, g in zip(results, ir_returns))
+    if same:
+        report.module_check = ("run symbolically on this instance, the printed module gives the very "
+                               "expressions proved above")
+        return
+    # the module computes constant subexpressions in double precision (the IR run keeps them exact):
+    # its results can only be asked to agree to a relative ROUNDED_REL_TOL
+    rel_tol = max(rel_tol, ROUNDED_REL_TOL)
+    # `stop_gradient(e)` prints as `e`: the IR proof holds its value constant at the instance, the
+    # printed module keeps its expression, so the two agree at the instance's point only
+    frozen = any(isinstance(stmt, Assign) and stmt.prim == "stop_gradient"
+                 for function in (state.primal, state.adjoint) for stmt in ir.walk(function.body))
+    if frozen:
+        points = points[:1]
+    if with_value:
+        method, err, _ = compare_expressions(results[0].expr, V.expr, points, rel_tol, try_exact=False)
+        if method is None:
+            report.module_ok = False
+            report.module_check = f"the printed module's value differs from the primal's (rel. error {err:.3g})"
+            return
+    for check, result in zip(report.entries, results[1:] if with_value else results):
+        derived = result.expr
+        if isinstance(check.sympy, np.ndarray) and not isinstance(derived, np.ndarray):
+            derived = np.full(check.sympy.shape, derived, dtype=object)
+        method, err, where = compare_expressions(derived, check.sympy, points, rel_tol, try_exact=False)
+        if method is None:
+            report.module_ok = False
+            wrong = GradientCheck(check.name, False, "", derived, check.sympy, err, where, rel_tol=rel_tol)
+            if where is not None and not isinstance(derived, np.ndarray):
+                wrong.derived_value, wrong.sympy_value = evaluate(derived, where), evaluate(check.sympy, where)
+            report.module_entries.append(wrong)
+    if report.module_ok and frozen:
+        report.module_check = ("run symbolically on this instance, the printed module's gradients equal SymPy's "
+                               f"derivative at its point (to a relative {rel_tol:g}; stop_gradient values are constants "
+                               "there)")
+    elif report.module_ok:
+        report.module_check = ("run symbolically on this instance, the printed module's gradients equal SymPy's "
+                               f"derivative to a relative {rel_tol:g} at {len(points)} points (it computes "
+                               "constants in double precision)")
+    else:
+        report.module_check = "the printed module's gradients differ from SymPy's derivative"
+
+
+def _compare_printed_numbers(report, numbers, ir_returns, why) -> None:
+    """The printed module could only run on numbers: compare them with the proved expressions."""
+    point = report.point
+    for number, proved in zip(numbers, ir_returns):
+        expected = [float(v) for v in as_list(evaluate(proved.expr, point))]
+        got = [float(v) for v in np.ravel(np.asarray(number, dtype=float))]
+        if len(got) != len(expected) or not all(
+                math.isclose(g, e, rel_tol=1e-9, abs_tol=1e-12) for g, e in zip(got, expected)):
+            report.module_ok = False
+            report.module_check = (f"the printed module gives {got} where the proved gradient program gives "
+                                   f"{expected} on this instance")
+            return
+    report.module_check = (f"the printed module, run on numbers (its symbolic run stopped: {why}), gives the "
+                           f"proved values to a relative 1e-9")
+
+
+def _finite_derivatives(state, V, symbols, point) -> str | None:
+    """SymPy's derivatives at the point, as text, when all of them are finite; else None."""
+    if isinstance(V.expr, np.ndarray):
+        return None
+    shown = []
+    for name in state.wrt:
+        sym = symbols.get(name)
+        if sym is None:
+            return None
+        try:
+            values = [evaluate(derivative(V.expr, s), point) for s in np.ravel(np.asarray(sym, dtype=object))]
+        except (Undefined, Unsupported, ZeroDivisionError, ValueError, OverflowError, TypeError):
+            return None
+        if not all(finite(v) for v in values):
+            return None
+        shown.append(f"d/d{name} = " + ", ".join(mpmath.nstr(v, 12) for v in values[:4])
+                     + (", ..." if len(values) > 4 else ""))
+    return "; ".join(shown)
 
 
 def _raises(fn, args) -> str | None:

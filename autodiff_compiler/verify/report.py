@@ -77,6 +77,9 @@ class VerificationReport:
     unsupported: str | None = None
     undefined: str | None = None
     program_error: str | None = None     # the generated program misbehaved on this instance
+    module_ok: bool = True               # the printed module agrees with what was proved
+    module_check: str = ""
+    module_entries: list = field(default_factory=list)   # its gradients that differ
     rounded_constants: bool = False
     primal: object = None        # the symbolic primal value V
     symbols: dict = field(default_factory=dict)
@@ -92,14 +95,12 @@ class VerificationReport:
     def ok(self) -> bool:
         if self.cached_text is not None:
             return True           # only successful proofs are cached
-        return (self.unsupported is None and self.undefined is None and self.program_error is None
-                and self.primal_ok and self.value_ok and all(e.ok for e in self.entries)
-                and all(i.ok for i in self.instances))
+        return self.own_ok and all(i.ok for i in self.instances)
 
     @property
     def own_ok(self) -> bool:
         return (self.unsupported is None and self.undefined is None and self.program_error is None
-                and self.primal_ok and self.value_ok and all(e.ok for e in self.entries))
+                and self.primal_ok and self.value_ok and self.module_ok and all(e.ok for e in self.entries))
 
     @property
     def by_name(self) -> dict:
@@ -151,6 +152,15 @@ class VerificationReport:
             lines.append(f"{pad}value: MISMATCH -- {self.value_detail}")
         if self.primal_check:
             lines.append(f"{pad}primal: {self.primal_check}")
+        if self.module_check:
+            lines.append(f"{pad}module: {self.module_check}" if self.module_ok
+                         else f"{pad}module: MISMATCH -- {self.module_check}")
+        for e in self.module_entries:
+            lines.append(f"{pad}  printed d{self.function}/d{e.name}: {e.verdict}")
+            lines.append(f"{pad}    printed: {short(e.derived)}")
+            if e.where is not None and e.derived_value is not None:
+                lines.append(f"{pad}    at {_show_point(e.where)}: printed = {_show_value(e.derived_value)}, "
+                             f"SymPy = {_show_value(e.sympy_value)}")
         return lines
 
     def _others(self) -> list:
@@ -172,7 +182,7 @@ class VerificationReport:
 
     def _paths(self) -> list:
         plan = self.plan
-        if plan is None:
+        if plan is None or self.program_error is not None or not (plan.reached or plan.unreached):
             return []
         covered, reached = plan.covered, plan.reached
         count = len(plan.instances)

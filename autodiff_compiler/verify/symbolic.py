@@ -229,6 +229,10 @@ class Dual:
     __hash__ = object.__hash__
     def __float__(self): return float(self.num)
     def __bool__(self): return bool(self.num)
+    def __int__(self): return int(self.num)
+    def __floor__(self): return math.floor(self.num)
+    def __ceil__(self): return math.ceil(self.num)
+    def __trunc__(self): return math.trunc(self.num)
 
     def __getattr__(self, name):
         # NumPy ufuncs on object arrays call the method of the same name (np.sin -> x.sin())

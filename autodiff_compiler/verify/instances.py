@@ -19,9 +19,10 @@ and dtypes) chosen as follows:
   2, 1, 0, whichever the function accepts);
 * then candidate variations of that instance -- each length class at 1, 2
   and 3 entries, each array axis alone at 1 entry (the broadcasting side of
-  a fused-loop guard), ints at 0..3, other entries of the call's arrays
-  (last, evenly spread, extremes, negated), float scalars negated, halved
-  and doubled -- are run *numerically* (cheap), and a candidate is valid when
+  a fused-loop guard), each length class at 0 entries (loops over it run no
+  trip), ints at 0..3, other entries of the call's arrays (last, evenly
+  spread, extremes, negated), float scalars negated, halved, doubled and
+  times ten -- are run *numerically* (cheap), and a candidate is valid when
   the user's function accepts it (no exception, a finite result) and the
   programs run on it; without the function (the CLI), when the primal runs;
 * every run records the outcomes it reaches (see `executor.branch_points`):
@@ -265,7 +266,7 @@ def candidates(params, args, *, shrink: bool, branchy: bool):
     base_ints = out[0][2] if out else {}
     variations = []
     for n in b.lengths:
-        for k in range(1, SMALL_LENGTH + 1):
+        for k in list(range(1, SMALL_LENGTH + 1)) + [0]:      # 0: loops over the axis run no trip
             if k != base_sizes[n]:
                 sizes = {**base_sizes, n: k}
                 variations.append((f"length {n} -> {k}", b.build(sizes, ints=base_ints)))
@@ -293,7 +294,7 @@ def candidates(params, args, *, shrink: bool, branchy: bool):
                 variations.append((f"{name}={not value}", b.build(base_sizes, ints=base_ints,
                                                                   replace={name: not value})))
             elif isinstance(value, float):
-                changes = (-value, value / 2, value * 2) if value != 0.0 else (0.5, -0.5)
+                changes = (-value, value / 2, value * 2, value * 10) if value != 0.0 else (0.5, -0.5)
                 for v in changes:
                     variations.append((f"{name}={v!r}", b.build(base_sizes, ints=base_ints, replace={name: v})))
     return [(label, built) for label, built, _ in out], variations

@@ -7,8 +7,9 @@ over the instance's symbols).  Guarantees:
 
 * `run_printed` executes the text as Python (what `jit=False` runs) with
   `math` and `numpy` replaced by stand-ins that apply the rule table to
-  `Dual` numbers (floats that carry their SymPy expression) and `float(x)`
-  keeping a Dual a Dual; float parameters are passed as Duals over the same
+  `Dual` numbers (floats that carry their SymPy expression), `float(x)`
+  keeping a Dual a Dual, and every float literal read as the exact number
+  it stands for (as the IR run reads constants); float parameters are passed as Duals over the same
   symbols the IR run uses, so the module's results are SymPy expressions
   comparable with SymPy's derivative; the results come back as SVs;
 * `run_printed_numbers` executes the same text on plain numbers (real `math`
@@ -20,6 +21,7 @@ over the instance's symbols).  Guarantees:
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import hashlib
 import math
@@ -27,6 +29,7 @@ import math
 import numpy as np
 
 from ..rules import PRIMITIVES, USER_FUNCTIONS
+from .forms import exact
 from .limits import ProgramError, Undefined, Unsupported
 from .symbolic import _DUAL_NUMPY, Dual, apply_scalar, from_dual, to_dual
 
@@ -73,16 +76,34 @@ def _importer(symbolic: bool):
     return load
 
 
+class _ExactLiterals(ast.NodeTransformer):
+    """Every float literal `c` becomes `_exact_literal(c)`: a Dual holding the exact number `c`
+    stands for (see `forms.exact`), so that arithmetic on literals is exact, as in the IR run."""
+
+    def visit_Constant(self, node):
+        if type(node.value) is float:
+            return ast.copy_location(ast.Call(ast.Name("_exact_literal", ast.Load()), [node], []), node)
+        return node
+
+
+def _exact_literal(value: float) -> Dual:
+    return Dual(exact(value), value)
+
+
 def _function(text: str, name: str, symbolic: bool):
-    key = hashlib.sha256(text.encode()).hexdigest()
+    key = (hashlib.sha256(text.encode()).hexdigest(), symbolic)
     code = _CODE.get(key)
     if code is None:
-        code = compile(text, f"<generated module {name}>", "exec")
+        tree = ast.parse(text)
+        if symbolic:
+            tree = ast.fix_missing_locations(_ExactLiterals().visit(tree))
+        code = compile(tree, f"<generated module {name}>", "exec")
         _CODE[key] = code
     scope = dict(vars(builtins))
     scope["__import__"] = _importer(symbolic)
     if symbolic:
         scope["float"] = _float
+        scope["_exact_literal"] = _exact_literal
     namespace = {"__builtins__": scope, "__name__": f"autodiff_compiler_verified.{name}"}
     exec(code, namespace)
     return namespace[name]

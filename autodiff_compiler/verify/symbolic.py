@@ -403,6 +403,8 @@ def _extremum(prim, value: SV) -> SV:
     the expression is the mean of the entries equal to the extremum."""
     reduce, axis = _EXTREMA[prim.name]
     nums, exprs = value.num, value.expr
+    if axis is not None and axis >= nums.ndim:
+        raise Unsupported(f"primitive {prim.name!r} on an array of rank {nums.ndim}")
     if nums.size == 0:
         raise Undefined(f"{prim.name} of an empty array")
     if axis is None:

@@ -245,6 +245,8 @@ class Executor:
         if step == 0:
             raise self.defect("calls range() with step 0")
         indices = range(start, stop, step)
+        if self.budget is not None and self.steps + len(indices) > self.budget:
+            raise OverBudget()
         if len(indices) > MAX_LOOP_TRIPS:
             raise Unsupported(f"a loop of {len(indices)} trips is too long to execute symbolically")
         trips = 0

@@ -239,7 +239,7 @@ def _capped_ints(params, args, ties, cap) -> dict:
     return {name: (min(value, cap) if value >= 0 else max(value, -cap))
             for name, value in zip(params, args)
             if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-            and name not in ties and abs(value) > SMALL_INT}
+            and name not in ties and abs(value) > cap}
 
 
 def candidates(params, args, *, shrink: bool, branchy: bool):

@@ -85,3 +85,20 @@ def softmax_sq(z):
     e = np.exp(z - np.max(z))
     p = e / np.sum(e)
     return np.sum(p * p)
+
+
+def scaled_square(x, n):
+    s = x
+    for i in range(n):
+        s = s * 1.1
+    return s * s
+
+
+def with_intermediate(x):
+    y = x * x
+    return math.sin(y) + y
+
+
+def array_intermediate(x, w):
+    h = np.tanh(x * w)
+    return np.sum(h * h) + w

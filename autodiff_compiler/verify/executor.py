@@ -107,8 +107,11 @@ class Executor:
     reached as (ordinal, outcome) pairs; `budget` bounds the statements executed."""
 
     def __init__(self, env: dict, *, symbolic: bool = True, role: str = "program",
-                 coverage: set | None = None, points: dict | None = None, budget: int | None = None):
+                 coverage: set | None = None, points: dict | None = None, budget: int | None = None,
+                 cuts: dict | None = None):
         self.env = env
+        self.cuts = cuts or {}          # variable -> symbol(s) its value is replaced by when assigned
+        self.cut_values: dict = {}      # variable -> the SV it held before the replacement
         self.symbolic = symbolic
         self.role = role
         self.coverage = coverage
@@ -172,6 +175,22 @@ class Executor:
         if handler is None:
             raise Unsupported(f"statement {type(stmt).__name__}")
         handler(self, stmt)
+        if self.cuts and isinstance(stmt, Assign) and stmt.target in self.cuts:
+            self.cut(stmt.target)
+
+    def cut(self, name: str) -> None:
+        """Replace the value just assigned to `name` by its symbol(s): the program from here on is
+        a function of that value, as `intermediates=` asks for the gradient of it."""
+        if name in self.cut_values:
+            raise Unsupported(f"the gradient of the intermediate {name!r}, assigned more than once on this path")
+        value = self.env[name]
+        self.cut_values[name] = value
+        symbol = self.cuts[name]
+        if value.is_array:
+            symbol = symbol(value.num.shape) if callable(symbol) else symbol
+            self.env[name] = SV(symbol.copy(), value.num.copy())
+        else:
+            self.env[name] = SV(symbol(()) if callable(symbol) else symbol, value.num)
 
     def assign(self, stmt: Assign) -> None:
         env = self.env
@@ -379,14 +398,19 @@ def _results(executor: Executor, function: ir.Function, returns: bool):
 
 
 def execute(function: ir.Function, args, *, returns: bool = False, types: dict | None = None,
-            role: str = "program"):
+            role: str = "program", cuts: dict | None = None):
     """Run `function` symbolically at `args`; returns (results, env, symbols, point) where
-    results is the result SV, or the tuple of `returns` SVs of an adjoint program."""
+    results is the result SV, or the tuple of `returns` SVs of an adjoint program.  With `cuts`
+    ({variable: symbol, or a function of the value's shape giving an array of symbols}) those
+    variables become symbols where they are assigned; what they held is in `env["__cut__"]`."""
     env, symbols, point = symbolic_inputs(function, args, types)
-    executor = Executor(env, role=role)
+    executor = Executor(env, role=role, cuts=cuts)
     executor.run_block(function.body)
     executor.stmt = None
-    return _results(executor, function, returns), env, symbols, point
+    results = _results(executor, function, returns)
+    if cuts:
+        env["__cut__"] = executor.cut_values
+    return results, env, symbols, point
 
 
 def dry_run(function: ir.Function, args, *, returns: bool = False, types: dict | None = None,

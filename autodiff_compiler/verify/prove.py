@@ -164,10 +164,13 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
 
     with_value = getattr(state, "with_value", True)
     value, grads = (returns[0], returns[1:]) if with_value else (None, returns)
-    if len(grads) != len(state.wrt):
+    intermediates = tuple(getattr(state, "intermediates", ()) or ())
+    if len(grads) != len(state.wrt) + len(intermediates):
         report.value_ok = False
-        report.value_detail = f"the adjoint returns {len(grads)} gradient(s) for {len(state.wrt)} wrt name(s)"
+        report.value_detail = (f"the adjoint returns {len(grads)} gradient(s) for {len(state.wrt)} wrt name(s)"
+                               + (f" and {len(intermediates)} intermediate(s)" if intermediates else ""))
         return report
+    grads, intermediate_grads = grads[:len(state.wrt)], grads[len(state.wrt):]
     if value is not None:
         method, err, where = compare_expressions(value.expr, V.expr, points, rel_tol)
         if method is None:
@@ -200,6 +203,8 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
             check.sympy_value = evaluate(D, where) if not isinstance(D, np.ndarray) else None
         report.entries.append(check)
 
+    if intermediates:
+        _check_intermediates(report, state, args, intermediates, intermediate_grads, points, rel_tol)
     report.primal_ok, report.primal_check = primal_against_function(V, point, fn, args)
     if getattr(state, "text", ""):
         _check_printed(report, state, args, returns, V, points, rel_tol)
@@ -313,6 +318,54 @@ def _compare_printed_numbers(report, numbers, ir_returns, why) -> None:
             return
     report.module_check = (f"the printed module, run on numbers (its symbolic run stopped: {why}), gives the "
                            f"proved values to a relative 1e-9")
+
+
+def _check_intermediates(report, state, args, names, derived, points, rel_tol) -> None:
+    """`intermediates=`: the gradient of a local variable is SymPy's derivative of the value with
+    respect to a symbol standing for that variable where it is assigned (then the symbol is put
+    back to the variable's own expression, so both sides are functions of the parameters)."""
+    cuts = {}
+    for name in names:
+        def symbols_of(shape, name=name):
+            if not shape:
+                return sympy.Symbol(f"{name}__intermediate", real=True)
+            out = np.empty(shape, dtype=object)
+            for index in np.ndindex(*shape):
+                out[index] = sympy.Symbol(f"{name}__intermediate_{'_'.join(map(str, index))}", real=True)
+            return out
+        cuts[name] = symbols_of
+    V_cut, env, _, _ = execute(state.primal, args, role="primal program", cuts=cuts)
+    held = env.get("__cut__", {})
+    for name in names:
+        if name not in held:
+            report.unsupported = f"the intermediate {name!r} is not assigned on the path taken"
+            return
+    replacements = {}
+    cut_symbols = {}
+    for name in names:
+        original = held[name]
+        shape = original.num.shape if original.is_array else ()
+        syms = cuts[name](shape)
+        cut_symbols[name] = syms
+        pairs = zip(np.ravel(np.asarray(syms, dtype=object)), np.ravel(np.asarray(original.expr, dtype=object)))
+        replacements.update(pairs)
+    for name, G in zip(names, derived):
+        syms = cut_symbols[name]
+        if isinstance(syms, np.ndarray):
+            D = np.empty(syms.shape, dtype=object)
+            for index in np.ndindex(*syms.shape):
+                D[index] = sympy.sympify(derivative(V_cut.expr, syms[index])).xreplace(replacements)
+        else:
+            D = sympy.sympify(derivative(V_cut.expr, syms)).xreplace(replacements)
+        expr = G.expr
+        if isinstance(D, np.ndarray) and not isinstance(expr, np.ndarray):
+            expr = np.full(D.shape, expr, dtype=object)
+        method, err, where = compare_expressions(expr, D, points, rel_tol)
+        check = GradientCheck(f"{name} (intermediate)", method is not None, method or "", expr, D, err, where,
+                              rel_tol=rel_tol)
+        if where is not None and not isinstance(expr, np.ndarray):
+            check.derived_value, check.sympy_value = evaluate(expr, where), evaluate(D, where)
+        report.entries.append(check)
 
 
 def _finite_derivatives(state, V, symbols, point) -> str | None:

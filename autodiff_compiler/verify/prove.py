@@ -274,8 +274,11 @@ def _check_printed(report, state, args, ir_returns, V, points, rel_tol) -> None:
     # printed module keeps its expression, so the two agree at the instance's point only
     frozen = any(isinstance(stmt, Assign) and stmt.prim == "stop_gradient"
                  for function in (state.primal, state.adjoint) for stmt in ir.walk(function.body))
-    if frozen:
+    if frozen:              # ... and the IR holds the value as the double it computed
         points = points[:1]
+        rel_tol = max(rel_tol, ROUNDED_REL_TOL)
+    else:                   # the IR proof covers the six points; a printer's slip shows at two
+        points = points[:2]
     if with_value:
         method, err, _ = compare_expressions(results[0].expr, V.expr, points, rel_tol, try_exact=False)
         if method is None:

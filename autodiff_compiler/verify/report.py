@@ -169,10 +169,9 @@ class VerificationReport:
         lines = ["  other instances, same generated code:"]
         for other in self.instances:
             if other.own_ok:
-                methods = sorted({e.brief for e in other.entries}) or ["proved"]
-                lines.append(f"    {other._call()}: {', '.join(methods)}; primal equals the function"
-                             f" -- {other.label}" if other.primal_ok and "equals" in other.primal_check
-                             else f"    {other._call()}: {', '.join(methods)} -- {other.label}")
+                proved = ", ".join(sorted({e.brief for e in other.entries})) or "proved"
+                primal = "; primal equals the function" if "equals" in other.primal_check else ""
+                lines.append(f"    {other._call()}: {proved}{primal} -- {other.label}")
             elif other.undefined is not None:
                 lines.append(f"    {other._call()}: skipped, undefined there ({other.undefined})")
             else:

@@ -31,6 +31,7 @@ import operator
 
 import numpy as np
 import sympy
+from sympy.core.operations import AssocOp
 
 from ..rules import PRIMITIVES, USER_FUNCTIONS
 from .forms import _DUMMIES, _template, exact, resolve_kinks, sympy_lambda
@@ -115,13 +116,35 @@ def apply_scalar(prim, args: list) -> SV:
 
         smooth = resolve_kinks(template, number_of)
     # SymPy's automatic simplification queries assumptions over the whole (unshared) tree on
-    # every construction: on large expressions build the nodes as they are
-    with sympy.evaluate(not big):
-        if not kinked:
-            expr = sympy.sympify(sympy_lambda(prim.sympy)(*exprs))
-        else:
-            expr = smooth.xreplace(dict(zip(_DUMMIES, exprs)))
-    return SV(expr, num, True if big else None)
+    # every construction: on large expressions build the nodes as they are.  (Switching
+    # `evaluate` clears SymPy's cache: only large expressions pay for it.)
+    if big:
+        expr = _unevaluated(smooth if kinked else template, dict(zip(_DUMMIES, exprs)))
+        return SV(expr, num, True)
+    if kinked:
+        return SV(smooth.xreplace(dict(zip(_DUMMIES, exprs))), num)
+    return SV(sympy.sympify(sympy_lambda(prim.sympy)(*exprs)), num)
+
+
+def _unevaluated(template, mapping: dict):
+    """`template` with its dummies replaced, every node built as it is: no evaluation, and no
+    trip through SymPy's cache, whose lookups compare large DAGs as trees (exponential).  (The
+    other way, switching SymPy's global `evaluate`, clears that cache on every primitive.)"""
+    if template in mapping:
+        return mapping[template]
+    if not template.args or template.is_Number:
+        return template
+    args = tuple(_unevaluated(a, mapping) for a in template.args)
+    func = template.func
+    if issubclass(func, AssocOp):
+        return func._from_args(args, is_commutative=True)
+    if issubclass(func, sympy.Pow):
+        node = sympy.Expr.__new__(func, *args)
+        node.is_commutative = True          # what Pow.__new__ sets (real numbers commute)
+        return node
+    if issubclass(func, sympy.Expr):
+        return sympy.Expr.__new__(func, *args)
+    return func(*args)
 
 
 # Result kinds of elementwise primitives (applied element by element on arrays).

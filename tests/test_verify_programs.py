@@ -335,3 +335,15 @@ def test_verification_fails_on_the_scaled_loop_bug_with_the_numbers():
     fd = (K.scaled_square(0.3 + h, 4) - K.scaled_square(0.3 - h, 4)) / (2 * h)
     right = grad(K.scaled_square, jit=False)(*args) == pytest.approx(fd, rel=1e-7)
     assert report.ok == right, str(report)
+
+
+@pytest.mark.xfail(strict=True, reason="compiler bug: with simplify=False the reverse sweep starts with "
+                                       "t2_bar = np.zeros_like(t2), t2 assigned only inside the loop: a matrix "
+                                       "with no rows raises UnboundLocalError (jit=False)")
+def test_a_zero_trip_row_loop_verifies_without_the_simplifier():
+    args = (np.linspace(0, 1, 20).reshape(4, 5), np.linspace(1, 2, 5))
+    source = source_of_function(K.matrix_rows)
+    types = {p: type_of_argument(a, p, "f") for p, a in zip(("A", "v"), args)}
+    state = derive(source, types, ["A", "v"], with_value=False, simplify=False)
+    report = verify_gradient(state, args, K.matrix_rows)
+    assert report.ok, str(report)

@@ -261,6 +261,9 @@ class Dual:
         # NumPy ufuncs on object arrays call the method of the same name (np.sin -> x.sin())
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in ("sum", "mean", "prod", "max", "min"):
+            # np.sum(x) of a scalar calls x.sum(axis=None, ...): a reduction of one number is it
+            return lambda *args, **kwargs: self
         prim = USER_FUNCTIONS.get(("numpy", name))
         if prim is None:
             raise AttributeError(name)

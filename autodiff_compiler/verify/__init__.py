@@ -6,8 +6,9 @@ module): `verify_gradient` proves the generated gradient program on the
 call itself when it is small, else on small instances of the same
 generated code drawn from the call, plus instances that reach every branch
 outcome (if sides, loop trip counts, kink sides) a candidate instance
-reaches; the report says what was proved, on which instances and paths, and
-what it implies for the call.
+reaches -- both the IR programs and the printed module; the report says what
+was proved, on which instances and paths, and what it implies for the call.
+`prove_at` proves at exactly the given arguments (what `check` uses).
 
 The modules, in the order the data flows:
 
@@ -17,6 +18,7 @@ The modules, in the order the data flows:
   executor     runs an IR program on one instance, symbolically or on numbers
   instances    which instances to prove: small, drawn from the call, every branch
   expressions  derivative, 50-digit evaluation and comparison, on large DAGs
+  printed      the printed module run on Duals (the code the user runs, printer included)
   prove        the proof on one instance (`prove_at`) and on all (`verify_gradient`)
   report       what was proved, in words
   cache        successful proofs kept beside the compiled code

@@ -15,16 +15,19 @@ and dtypes) chosen as follows:
   entries *drawn from the call's values* (the first ones; the same positions
   for every array sharing that length, so that `x[i]` stays paired with
   `y[i]`); an int parameter equal to an array length (or one less) follows
-  that length, other ints above `SMALL_INT` are capped (to `SMALL_INT`, then
-  2, 1, 0, whichever the function accepts);
+  that length, other ints above `SMALL_INT` are capped to it -- and when the
+  function refuses that (an index past a shrunk axis), every int above 2,
+  then 1, then 0 is capped to it; when no shrunk instance is accepted, the
+  call itself is the instance;
 * then candidate variations of that instance -- each length class at 1, 2
   and 3 entries, each array axis alone at 1 entry (the broadcasting side of
   a fused-loop guard), each length class at 0 entries (loops over it run no
   trip), ints at 0..3, other entries of the call's arrays (last, evenly
   spread, extremes, negated), float scalars negated, halved, doubled and
   times ten -- are run *numerically* (cheap), and a candidate is valid when
-  the user's function accepts it (no exception, a finite result) and the
-  programs run on it; without the function (the CLI), when the primal runs;
+  the user's function accepts it (no exception, a finite result; its
+  warnings silenced, at most `FUNCTION_SECONDS` in all) and the programs run
+  on it; without the function (the CLI), when the primal runs;
 * every run records the outcomes it reaches (see `executor.branch_points`):
   each side of every `if`, zero / one / several trips of every loop, each side
   of every kink and comparison, in both programs;

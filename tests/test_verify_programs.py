@@ -347,3 +347,14 @@ def test_a_zero_trip_row_loop_verifies_without_the_simplifier():
     state = derive(source, types, ["A", "v"], with_value=False, simplify=False)
     report = verify_gradient(state, args, K.matrix_rows)
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("with_value", [False, True], ids=["grad", "value_and_grad"])
+def test_ties_in_max_and_min_verify(with_value):
+    """np.max/np.min split a tie evenly among the tied entries (the rule table's adjoint): the
+    verifier's own max and min, in the IR run and in the printed module, do the same."""
+    cases = [(A.max_of, (np.array([1.0, 3.0, 3.0]),)),
+             (K.extrema_axes, (np.array([[1.0, 2.0, 2.0], [1.0, 0.5, 2.0]]),))]
+    for fn, args in cases:
+        report = verify_gradient(state_for(fn, args, with_value=with_value), args, fn)
+        assert report.ok, str(report)

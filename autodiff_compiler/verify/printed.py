@@ -31,7 +31,7 @@ import numpy as np
 from ..rules import PRIMITIVES, USER_FUNCTIONS
 from .forms import exact
 from .limits import ProgramError, Undefined, Unsupported
-from .symbolic import _DUAL_NUMPY, Dual, apply_scalar, from_dual, to_dual
+from .symbolic import _DUAL_NUMPY, Dual, apply_scalar, dual_extremum, from_dual, to_dual
 
 _CODE: dict = {}
 
@@ -106,6 +106,11 @@ def _function(text: str, name: str, symbolic: bool):
         scope["_exact_literal"] = _exact_literal
     namespace = {"__builtins__": scope, "__name__": f"autodiff_compiler_verified.{name}"}
     exec(code, namespace)
+    if symbolic:
+        # the runtime helpers for max/min along an axis: ties split evenly, as the IR run does
+        for helper in ("amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"):
+            if helper in namespace:
+                namespace[helper] = lambda matrix, helper=helper: dual_extremum(helper, matrix)
     return namespace[name]
 
 

@@ -58,7 +58,7 @@ from .cache import STATS, load_proof, proof_key, store_proof
 from .executor import execute, symbolic_inputs
 from .expressions import as_list, compare_expressions, derivative, evaluate, finite, nearby_points
 from .forms import INEXACT_SEEN
-from .instances import plan_instances
+from .instances import Instance, Plan, plan_instances
 from .limits import (PRIMAL_REL_TOL, RECURSION_LIMIT, REL_TOL, ROUNDED_REL_TOL, ProgramError, Undefined,
                      Unsupported)
 from .printed import run_printed, run_printed_numbers
@@ -408,7 +408,12 @@ def verify_gradient(state, args, fn=None, *, cache: bool = False) -> Verificatio
     """Prove the gradient program of `state` on the instances chosen for the call `args` (see the
     module docstring).  The report is the first instance's, with the others in `instances`."""
     args = tuple(args)
-    plan = plan_instances(state, args, fn)
+    try:
+        plan = plan_instances(state, args, fn)
+    except (Unsupported, Undefined, ProgramError, RecursionError, ValueError, TypeError, IndexError) as exc:
+        # choosing instances failed: prove at the call itself, and say why
+        plan = Plan([Instance(args, "the call", is_call=True)], True,
+                    f"small instances could not be chosen: {type(exc).__name__}: {exc}")
     key = None
     if cache:
         key = proof_key(state, fn, plan)

@@ -347,8 +347,26 @@ class _DualNumPy:
             out[index] = fill
         return out
 
+    # np.max / np.min of a whole array: a tie split evenly, as `apply` does (see `_extremum`)
+    max = amax = staticmethod(lambda a, axis=None, **kw: dual_extremum("amax", a, axis))
+    min = amin = staticmethod(lambda a, axis=None, **kw: dual_extremum("amin", a, axis))
+
     def __getattr__(self, name):
         return getattr(np, name)
+
+
+def dual_extremum(name: str, array, axis=None):
+    """`name` (amax, amin, amax_axis0, ...) of an array of Duals, as `apply` computes it."""
+    if axis is not None:
+        name = f"{name}_axis{axis}"
+    values = np.asarray(array, dtype=object)
+    if values.dtype == object and values.ndim and any(isinstance(v, Dual) for v in values.flat):
+        nums = np.array([float(v.num) if isinstance(v, Dual) else float(v) for v in values.flat]).reshape(values.shape)
+        exprs = np.array([v.expr if isinstance(v, Dual) else exact(v) for v in values.flat],
+                         dtype=object).reshape(values.shape)
+        return to_dual(_extremum(PRIMITIVES[name], SV(exprs, nums)))
+    reduce = np.max if name.startswith("amax") else np.min
+    return reduce(np.asarray(array), axis=None if axis is None else axis)
 
 
 _DUAL_NUMPY = _DualNumPy()

@@ -358,3 +358,22 @@ def test_ties_in_max_and_min_verify(with_value):
     for fn, args in cases:
         report = verify_gradient(state_for(fn, args, with_value=with_value), args, fn)
         assert report.ok, str(report)
+
+
+def test_a_subscript_like_primitive_reads_a_copy(monkeypatch):
+    """A primitive whose result is a subscript (`subscript_copy`, say) is read as one, and one
+    spelled with `.copy()` gives a copy: a later store into the array does not change it."""
+    from autodiff_compiler.rules import Primitive
+    monkeypatch.setitem(PRIMITIVES, "subscript_copy_test",
+                        Primitive("subscript_copy_test", 1, vjp=("scatter",), scalar="{0}[{rest}]",
+                                  array="{0}[{rest}].copy()", result="subscript"))
+    state = state_for(K.slices_and_stores, (np.linspace(0.1, 0.9, 7),))
+    count = 0
+    for stmt in ir.walk(state.primal.body):
+        if isinstance(stmt, ir.Assign) and stmt.prim == "subscript":
+            stmt.prim = "subscript_copy_test"
+            count += 1
+    assert count
+    state.text = ""          # the printed module knows nothing of the test primitive
+    report = verify_gradient(state, (np.linspace(0.1, 0.9, 7),), K.slices_and_stores)
+    assert report.ok, str(report)

@@ -33,6 +33,7 @@ import sympy
 from .. import ir
 from ..errors import ArgumentError
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While
+from ..rules import PRIMITIVES
 from .forms import exact
 from .limits import MAX_LOOP_TRIPS, ProgramError, Unsupported
 from .symbolic import SV, apply, apply_numeric, const_value
@@ -135,6 +136,8 @@ class Executor:
             except KeyError:
                 raise self.defect(f"reads {op.name!r} before it is assigned on the path taken") from None
         if isinstance(op, Const):
+            if op.value is None:                 # an omitted slice bound, say
+                return SV(None, None)
             return const_value(op.value) if self.symbolic else SV(None, op.value)
         raise Unsupported(f"operand {op!r}")
 
@@ -194,7 +197,8 @@ class Executor:
 
     def assign(self, stmt: Assign) -> None:
         env = self.env
-        if stmt.prim in ("subscript", "getitem", "index"):
+        prim = PRIMITIVES.get(stmt.prim)
+        if stmt.prim in ("subscript", "getitem", "index") or (prim is not None and prim.result == "subscript"):
             array = self.operand(stmt.args[0])
             idx = self.index(stmt.args[1:])
             try:
@@ -204,6 +208,8 @@ class Executor:
                 raise self.defect(f"indexes {stmt.args[0]} out of range ({exc})") from None
             except TypeError:
                 raise Unsupported(f"subscript of the non-array {stmt.args[0]}") from None
+            if isinstance(num, np.ndarray) and prim is not None and (prim.array or "").endswith(".copy()"):
+                num, expr = num.copy(), (None if expr is None else expr.copy())    # a copy, not a view
             env[stmt.target] = SV(expr, num if isinstance(num, np.ndarray) else num.item())
             return
         args = [self.operand(a) for a in stmt.args]

@@ -124,7 +124,10 @@ class Executor:
     # ------------------------------------------------------------ operands
     def _where(self) -> str:
         loc = getattr(self.stmt, "loc", None)
-        return f" (line {loc.line})" if loc is not None else ""
+        line = f"line {loc.line}: " if loc is not None else ""
+        if isinstance(self.stmt, (Assign, Store)):
+            return f" ({line}{self.stmt})"
+        return f" ({line.rstrip(': ')})" if line else ""
 
     def defect(self, text: str) -> ProgramError:
         return ProgramError(f"the {self.role} {text}{self._where()}")

@@ -259,7 +259,7 @@ class GradientFunction:
             compiled = load(state.text, state.adjoint.name, jit=self.jit)
             if self.verify:
                 from .verify import verify_gradient
-                verify_gradient(state, [_convert(a) for a in args], self.fn).raise_if_failed()
+                verify_gradient(state, [_convert(a) for a in args], self.fn, cache=True).raise_if_failed()
             self._compiled[(signature, with_value)] = compiled
         return compiled
 

@@ -3,8 +3,7 @@
 The generator is deterministic and stays inside the language; the oracle
 catches a planted wrong gradient, a crash, a dying and a hanging worker, and
 skips kinks; the shrinker reduces a planted failure to a small program; and a
-fixed budget of programs finds no wrong gradient and no crash (xfail until the
-compiler's known bugs are fixed).
+fixed budget of programs finds no wrong gradient and no crash.
 """
 import ast
 import dataclasses
@@ -397,7 +396,6 @@ def test_message_keys_ignore_names_and_numbers():
 
 # ---------------------------------------------------------------------------- the fixed budget
 
-@pytest.mark.xfail(strict=False, reason="issue 8: known wrong gradients; the lead flips this when fixed")
 def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
     jobs = min(2, os.cpu_count() or 1)
     interpreted = run.fuzz(240, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",

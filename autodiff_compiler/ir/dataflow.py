@@ -84,6 +84,7 @@ class Dataflow:
         self._live_in: dict[int, frozenset] = {}
         results = ir.operand_vars(list(function.returns) or [function.result])
         self.live_at_exit = frozenset(results)
+        self._needed = 0          # needed statements met by the strong backward pass (see _backward)
         self._backward(function.body, set(results))
         self._strong_out = self._strong_in = None
         self._upward: dict[int, frozenset] = {}
@@ -226,11 +227,13 @@ class Dataflow:
             outs[pos] = outs.get(pos, frozenset()) | live
             if isinstance(stmt, Assign):
                 if not strong or stmt.target in live:
+                    self._needed += 1
                     live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
                 else:
                     live = live - {stmt.target}
             elif isinstance(stmt, Store):
                 if not strong or stmt.array in live:
+                    self._needed += 1
                     live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Push):
                 live = live | set(ir.reads(stmt))
@@ -238,13 +241,17 @@ class Dataflow:
                 live = (live - {stmt.target}) | set(ir.reads(stmt))
             elif isinstance(stmt, TapeAlloc):
                 if not strong or stmt.tape in live:
+                    self._needed += 1
                     live = (live - {stmt.tape}) | set(ir.reads(stmt))
                 else:
                     live = live - {stmt.tape}
             elif isinstance(stmt, If):
+                needed_before = self._needed
                 body = self._backward(stmt.body, live, strong)
                 orelse = self._backward(stmt.orelse, live, strong)
-                if strong and body == live and orelse == live and not self._has_effects(stmt):
+                # nothing in it is needed (a statement whose target is live counts even when it leaves
+                # the live set as it was: `s = 0.5 * s` reads what it kills)
+                if strong and self._needed == needed_before and not self._has_effects(stmt):
                     live = body     # nothing live happens in it: its condition is not needed
                 else:
                     live = body | orelse | set(ir.operand_vars([stmt.cond]))

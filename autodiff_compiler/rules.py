@@ -123,7 +123,12 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
-_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "0.0 if out == 0 else out * log(x)"), scalar="**", array="**", sympy="x ** y",
+# pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
+# 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
+# computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
+# the plain ones, so that they differentiate again exactly.
+_define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
+                   "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))

@@ -150,19 +150,18 @@ def _copy_block(block: list) -> list:
     return copy.deepcopy(block)
 
 
-def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: list, sink) -> list:
+def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: list, sink, restore: list) -> list:
     """For each wrt j and entry c of it: run `tangent` seeded with the unit vector c of w_j; `sink(out, j, c,
-    tangents)` stores the output tangents.  Returns the statements."""
+    tangents)` stores the output tangents.  `restore` gives the parameters their entry values back before
+    each run.  Returns the statements."""
     out: list = []
     tangent_params = tangent.params[len(program.params):]
     outputs = outputs_of(program)
     tangents = tangent.returns[len(outputs):]
-    save, restore = _protect_params(builder, program, [program.body, tangent.body])
-    out += save
     for j, w in enumerate(wrt):
         count = builder.size(out, Var(w), f"{w}_size")
         c = builder.var("column", INT)
-        trip: list = list(restore)
+        trip: list = _copy_block(restore)
         for i, (v, t) in enumerate(zip(wrt, tangent_params)):
             if i == j:
                 builder.unit(trip, t, Var(v), Var(c))
@@ -178,22 +177,20 @@ def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: l
     return out
 
 
-def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list, sink) -> list:
+def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list, sink, restore: list) -> list:
     """For each output k and entry r of it: run `vjp` seeded with the unit cotangent r of output k;
     `sink(out, k, r, grads)` stores the gradients.  `values`: the outputs' values, for their shapes."""
     out: list = []
     outputs = outputs_of(program)
     cotangent_params = vjp.params[len(program.params):]
     grads = vjp.returns[len(outputs):]
-    save, restore = _protect_params(builder, program, [program.body, vjp.body])
-    out += save
     for k, value in enumerate(values):
         t = builder.types.get(value.name) if isinstance(value, Var) else None
         if t is None or not t.is_float:
             continue                                 # an int or bool output: its rows are zero
         count = builder.size(out, value, "output_size")
         r = builder.var("row", INT)
-        trip: list = list(restore)
+        trip: list = _copy_block(restore)
         for i, (v, ct) in enumerate(zip(values, cotangent_params)):
             if i == k:
                 builder.unit(trip, ct, v, Var(r))
@@ -219,7 +216,8 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
     taken = all_names(program) | (all_names(tangent) if tangent else set()) | (all_names(vjp) if vjp else set())
     builder = Builder(Names(taken), types, None)
     outputs = outputs_of(program)
-    body: list = [ir.Comment("the value")] + _copy_block(program.body)
+    save, restore = _protect_params(builder, program, [program.body] + [p.body for p in (tangent, vjp) if p])
+    body: list = save + [ir.Comment("the value")] + _copy_block(program.body)
     values = []
     for k, output in enumerate(outputs):
         if isinstance(output, Var):
@@ -248,16 +246,18 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
                 builder.store_line(out, blocks[k, j], r, g, as_column=False)
 
     if mode == "forward":
-        body += [ir.Comment("columns, by forward mode")] + columns(builder, program, tangent, wrt, column_sink)
+        body += [ir.Comment("columns, by forward mode")] + columns(builder, program, tangent, wrt, column_sink,
+                                                                  restore)
     elif mode == "reverse":
-        body += [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink)
+        body += [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink, restore)
     else:
         total_out, total_in = _total(builder, body, sizes_out), _total(builder, body, sizes_in)
         fewer_rows = builder.assign(body, builder.var("fewer_rows", ir.BOOL), "lt", (total_out, total_in))
         body.append(If(fewer_rows,
-                       [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink),
+                       [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink,
+                                                                    restore),
                        [ir.Comment("columns, by forward mode")] + columns(builder, program, tangent, wrt,
-                                                                          column_sink)))
+                                                                          column_sink, restore)))
     returns = tuple(values) + tuple(Var(blocks[k, j]) for k in range(len(outputs)) for j in range(len(wrt)))
     out = ir.Function(name or f"{program.name}_jacobian", list(program.params), {}, body, None,
                       program.filename, program.firstline, returns=returns, docstring=program.docstring,
@@ -298,10 +298,12 @@ def gradient_statements(builder: Builder, program: ir.Function, wrt: list, targe
             trip.append(Assign(g, "copy", (t,), builder.loc))
 
     value_first = value_target is not None and any(builder.is_array(Var(w)) for w in wrt)
+    save, restore = _protect_params(builder, program, [program.body, tangent.body])
+    out = save + out
     if value_first:
         out += _copy_block(program.body)
         out.append(Assign(value_target, "copy", (output,), builder.loc))
-    out += columns(builder, program, tangent, wrt, sink)
+    out += columns(builder, program, tangent, wrt, sink, restore)
     if value_target is not None and not value_first:
         out.append(Assign(value_target, "copy", (output,), builder.loc))
     return out

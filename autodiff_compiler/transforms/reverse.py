@@ -48,7 +48,7 @@ class Reverse:
         self.results = results or [function.result]
         self.active = activity(function, set(wrt), self.types,
                                set(ir.operand_vars(self.results)))
-        taken = set(function.user_names) | set(function.params)
+        taken = set(function.user_names) | set(function.params) | set(function.types)   # typed names too (stale ones)
         for stmt in ir.walk(function.body):
             taken.update(ir.writes(stmt))
             taken.update(ir.reads(stmt))
@@ -124,8 +124,10 @@ class Reverse:
                     operand = binding.get(symbol)
                     if isinstance(operand, Var):
                         names.add(operand.name)
-        # `unbroadcast` reads operands' shapes only: no need to save their values (arrays keep
-        # one shape from trip to trip of a loop)
+                # `unbroadcast` reads the operand's shape, which may change from trip to trip of a loop
+                # (`x[i:n] * y[i:n]`): in a loop, the reversed trip needs the shape that trip had
+                if arrays.reads_shape(self, arg, stmt) and dataflow.of(self.primal).loops_of(stmt):
+                    names.add(arg.name)
         return names
 
     def needs_trips(self, loop) -> bool:
@@ -200,6 +202,10 @@ class Reverse:
 
     def backward_loop(self, loop) -> list:
         if not self.has_reverse_work(loop.body):
+            if isinstance(loop, For) and id(loop) in self.plan.index_saves:
+                # no trip to reverse, but the loop overwrote its index, which a later adjoint reads
+                # at its earlier value: give that back
+                return [Pop(self.tape_of(loop.index), loop.index, loop.loc)]
             return []
         out: list = []
         trips = self.trips.get(id(loop))

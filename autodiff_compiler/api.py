@@ -347,7 +347,11 @@ class GradientFunction(DerivedFunction):
         if compiled is None:
             state = self.state_for(signature, with_value)
             compiled = load(state.text, state.adjoint.name, jit=self.jit)
-            if self.verify:
+            if self.verify and (self.regions or self.has_aux):
+                # grad of a grad object: proved against SymPy's derivatives of the plain function
+                from .verify_derivatives import verify_derived
+                verify_derived(self, state, [_convert(a) for a in args]).raise_if_failed()
+            elif self.verify:
                 from .verify import verify_gradient
                 verify_gradient(state, [_convert(a) for a in args], self.fn).raise_if_failed()
             self._compiled[(signature, with_value)] = compiled

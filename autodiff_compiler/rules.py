@@ -243,7 +243,8 @@ _define("amin_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / su
 _define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",))
 # each entry's partial of a product: the product of the others (no division, so exact at zeros)
 _define("prod_others", 1, array="prod_others", result="first",
-        refuse="second and higher derivatives through np.prod are not supported")
+        refuse="second and higher derivatives through np.prod are not supported: write the product as a "
+               "loop (p = p * x[i]) to differentiate it again")
 # helpers of the derived programs: linear in their first argument, so that derived programs can be
 # differentiated again (a zero derivative here would be a silently wrong second derivative)
 _define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.sum", result="reduce")

@@ -144,6 +144,29 @@ def _protect_params(builder: Builder, program: ir.Function, bodies: list) -> tup
     return save, restore
 
 
+def _start_values(builder: Builder, program: ir.Function, operands) -> list:
+    """`v = 0` (an empty array for arrays) for each output `v` that no assignment may reach on some path
+    the dataflow layer cannot rule out (Numba types a variable only if every read of it has a value)."""
+    from ..ir import dataflow
+    facts = dataflow.of(program)
+    out = []
+    for operand in operands:
+        if not isinstance(operand, Var) or dataflow.UNDEFINED not in facts.reaching_exit(operand.name):
+            continue
+        t = builder.types.get(operand.name)
+        if t is None:
+            continue
+        if t.is_array:
+            prim = {1: "zeros", 2: "zeros2"}.get(t.ndim)
+            if prim is None or t.dtype != "float64":
+                continue
+            out.append(Assign(operand.name, prim, (Const(0),) * t.ndim, builder.loc))
+        else:
+            out.append(Assign(operand.name, "copy", ({"float": Const(0.0), "int": Const(0),
+                                                     "bool": Const(False)}[t.kind],), builder.loc))
+    return out
+
+
 def _copy_block(block: list) -> list:
     """A fresh copy of a block's statements (a block is emitted more than once in a driver)."""
     import copy
@@ -217,7 +240,13 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
     builder = Builder(Names(taken), types, None)
     outputs = outputs_of(program)
     save, restore = _protect_params(builder, program, [program.body] + [p.body for p in (tangent, vjp) if p])
-    body: list = save + [ir.Comment("the value")] + _copy_block(program.body)
+    # outputs (and their tangents and gradients) every path assigns, as far as Numba can tell
+    restore = restore + _start_values(builder, program, outputs)
+    for derived in (tangent, vjp):
+        if derived is not None:
+            restore += _start_values(builder, derived, derived.returns[len(outputs):])
+    body: list = save + [ir.Comment("the value")] + _start_values(builder, program, outputs) \
+        + _copy_block(program.body)
     values = []
     for k, output in enumerate(outputs):
         if isinstance(output, Var):
@@ -299,6 +328,7 @@ def gradient_statements(builder: Builder, program: ir.Function, wrt: list, targe
 
     value_first = value_target is not None and any(builder.is_array(Var(w)) for w in wrt)
     save, restore = _protect_params(builder, program, [program.body, tangent.body])
+    restore = restore + _start_values(builder, tangent, tangent.returns)
     out = save + out
     if value_first:
         out += _copy_block(program.body)

@@ -95,6 +95,14 @@ class ProgramFunction(DerivedFunction):
             self._compiled[signature] = compiled
         return compiled
 
+    def compiled_for(self, *args):
+        """The compiled (Numba) function for these arguments' signature (the function's own arguments; not
+        tangents or vectors), to call from your own `numba.njit` code.  It takes the function's arguments
+        followed by this derivative's extra inputs (jvp: one tangent per wrt; hvp: the vector; vjp: one
+        cotangent per output) and returns what the generated module returns (`.source` shows it)."""
+        signature, converted = self.prepare(args, {})
+        return self.compiled(signature, converted)
+
     def run(self, compiled, args):
         try:
             result = compiled(*args)

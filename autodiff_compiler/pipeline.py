@@ -460,7 +460,7 @@ def passes_of(state: State) -> list:
                            ("simplify", _simplify_pass(keep="tangent"))]
             if step.mode in ("reverse", "auto"):
                 passes += [("vjp", _vjp_step(step, keep="vjp")), ("simplify", _simplify_pass(keep="vjp"))]
-            passes += [("jacobian", _jacobian_step(step))]
+            passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
     passes += [("audit", _audit), ("print", _print)]

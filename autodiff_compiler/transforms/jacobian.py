@@ -167,13 +167,59 @@ def _start_values(builder: Builder, program: ir.Function, operands) -> list:
     return out
 
 
+_ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "zeros2",
+               "ones2", "empty2"}
+
+
+def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
+    """`body` (a copy of a tangent or vjp program's statements, run once per column or row) without the
+    statements that only compute again what the value section (`program`'s body, run once before the
+    loop) computed already: the primal doesn't change from column to column.
+
+    Legality: a statement goes when it is an assignment at the top level of `body`, the only definition
+    of its target there, equal to a top-level statement of `program` that is the only definition of that
+    target there too; every operand is a constant, a parameter neither program writes, or the target of
+    a statement that went (so it computes the same value as in the value section, which nothing changes
+    afterwards); it allocates no array; and no store writes its target, nor the array it is a view of."""
+    from ..ir.dataflow import SHARING
+
+    def single_top_level(block):
+        counts: dict = {}
+        for stmt in ir.walk(block):
+            for name in ir.writes(stmt):
+                counts[name] = counts.get(name, 0) + 1
+        return {s.target: s for s in block if isinstance(s, Assign) and counts.get(s.target) == 1}
+
+    in_program = single_top_level(program.body)
+    in_body = single_top_level(body)
+    stored = {s.array for s in ir.walk(program.body + body) if isinstance(s, Store)}
+    written = params_written | {p for p in program.params if p in ir.assigned_in(program.body + body)}
+    invariant = {p for p in program.params if p not in written}
+    kept = []
+    for stmt in body:
+        original = in_program.get(stmt.target) if isinstance(stmt, Assign) else None
+        if original is not None and in_body.get(stmt.target) is stmt and stmt.prim not in _ALLOCATING \
+                and (original.prim, original.args, original.params) == (stmt.prim, stmt.args, stmt.params) \
+                and all(isinstance(a, Const) or (isinstance(a, Var) and a.name in invariant) for a in stmt.args
+                        if not isinstance(a, Slice)) \
+                and all(isinstance(a, Var) and a.name in invariant or isinstance(a, Const) or a is None
+                        for sl in stmt.args if isinstance(sl, Slice) for a in (sl.start, sl.stop, sl.step)) \
+                and stmt.target not in stored \
+                and not (stmt.prim in SHARING and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
+            invariant.add(stmt.target)
+            continue
+        kept.append(stmt)
+    return kept
+
+
 def _copy_block(block: list) -> list:
     """A fresh copy of a block's statements (a block is emitted more than once in a driver)."""
     import copy
     return copy.deepcopy(block)
 
 
-def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: list, sink, restore: list) -> list:
+def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: list, sink, restore: list,
+            reuse: bool = True) -> list:
     """For each wrt j and entry c of it: run `tangent` seeded with the unit vector c of w_j; `sink(out, j, c,
     tangents)` stores the output tangents.  `restore` gives the parameters their entry values back before
     each run.  Returns the statements."""
@@ -190,7 +236,7 @@ def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: l
                 builder.unit(trip, t, Var(v), Var(c))
             else:
                 builder.zero(trip, t, Var(v))
-        trip += _copy_block(tangent.body)
+        trip += reuse_values(program, _copy_block(tangent.body), set()) if reuse else _copy_block(tangent.body)
         sink(trip, j, Var(c), tangents)
         if isinstance(count, Const):
             out.append(Assign(c, "copy", (Const(0),), builder.loc))
@@ -219,7 +265,7 @@ def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list,
                 builder.unit(trip, ct, v, Var(r))
             else:
                 builder.zero(trip, ct, v if isinstance(v, Var) else Const(0.0))
-        trip += _copy_block(vjp.body)
+        trip += reuse_values(program, _copy_block(vjp.body), set())
         sink(trip, k, Var(r), grads)
         if isinstance(count, Const):
             out.append(Assign(r, "copy", (Const(0),), builder.loc))
@@ -333,7 +379,8 @@ def gradient_statements(builder: Builder, program: ir.Function, wrt: list, targe
     if value_first:
         out += _copy_block(program.body)
         out.append(Assign(value_target, "copy", (output,), builder.loc))
-    out += columns(builder, program, tangent, wrt, sink, restore)
+    # without the value computed first, every column computes the primal itself
+    out += columns(builder, program, tangent, wrt, sink, restore, reuse=value_first)
     if value_target is not None and not value_first:
         out.append(Assign(value_target, "copy", (output,), builder.loc))
     return out

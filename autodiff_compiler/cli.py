@@ -151,13 +151,14 @@ def _steps(command: str, wrt: list, args) -> tuple:
     from .pipeline import Step
     wrt = tuple(wrt)
     if command == "jvp":
-        return (Step("forward", wrt),)
+        return (Step("forward", wrt, suffix="jvp"),)
     if command == "jacobian":
-        return (Step("jacobian", wrt, mode=args.mode),)
+        return (Step("jacobian", wrt, mode=args.mode, suffix="jacobian"),)
     if command == "hessian":
-        return (Step("reverse", wrt, with_value=False), Step("jacobian", wrt, mode="forward"))
+        return (Step("reverse", wrt, with_value=False), Step("jacobian", wrt, mode="forward", suffix="hessian"))
     if command == "hvp":
-        return (Step("reverse", wrt, with_value=False), Step("forward", wrt, primal_outputs=False))
+        return (Step("reverse", wrt, with_value=False),
+                Step("forward", wrt, primal_outputs=False, suffix="hvp"))
     return (Step("reverse", wrt, args.value),)
 
 

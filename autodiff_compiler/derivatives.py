@@ -186,7 +186,7 @@ class JVPFunction(ProgramFunction):
         return bool(self.regions)
 
     def steps(self) -> tuple:
-        forward = Step("forward", tuple(self.wrt))
+        forward = Step("forward", tuple(self.wrt), suffix="jvp")
         return (self.gradient_step(), forward) if self.over_gradient() else (forward,)
 
     def tangents_of(self, tangents, converted) -> list:
@@ -236,7 +236,7 @@ class VJPFunction(ProgramFunction):
     kind = "vjp"
 
     def steps(self) -> tuple:
-        return (Step("vjp", tuple(self.wrt)),)
+        return (Step("vjp", tuple(self.wrt), suffix="vjp"),)
 
     def __call__(self, *args, **kwargs):
         signature, converted = self.prepare(args, kwargs)
@@ -337,8 +337,8 @@ class JacobianFunction(ProgramFunction):
 
     def steps(self) -> tuple:
         if self.over_gradient():
-            return (self.gradient_step(), Step("jacobian", tuple(self.wrt), mode="forward"))
-        return (Step("jacobian", tuple(self.wrt), mode=self.mode),)
+            return (self.gradient_step(), Step("jacobian", tuple(self.wrt), mode="forward", suffix="jacobian"))
+        return (Step("jacobian", tuple(self.wrt), mode=self.mode, suffix="jacobian"),)
 
     def pickle_options(self) -> dict:
         return dict(super().pickle_options(), mode=self.mode)
@@ -385,7 +385,7 @@ class HessianFunction(ProgramFunction):
 
     def steps(self) -> tuple:
         return (Step("reverse", tuple(self.wrt), with_value=False),
-                Step("jacobian", tuple(self.wrt), mode="forward"))
+                Step("jacobian", tuple(self.wrt), mode="forward", suffix="hessian"))
 
     def __call__(self, *args, **kwargs):
         signature, converted = self.prepare(args, kwargs)
@@ -431,7 +431,7 @@ class HVPFunction(ProgramFunction):
 
     def steps(self) -> tuple:
         return (Step("reverse", tuple(self.wrt), with_value=False),
-                Step("forward", tuple(self.wrt), primal_outputs=False))
+                Step("forward", tuple(self.wrt), primal_outputs=False, suffix="hvp"))
 
     def __call__(self, *args, **kwargs):
         p = self.position

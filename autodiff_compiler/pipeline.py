@@ -50,6 +50,7 @@ class Step:
     aux: bool = False
     primal_outputs: bool = True
     mode: str = "forward"
+    suffix: str = ""          # the derived function's name: the primal's, then this (default: the transform's)
 
 
 @dataclass
@@ -310,9 +311,14 @@ def _reverse_step(step: Step):
     return run
 
 
+def _name(state: State, step: Step) -> str | None:
+    return f"{state.primal.name}_{step.suffix}" if step.suffix else None
+
+
 def _forward_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        tangent = forward(state.program, list(step.wrt), primal_outputs=step.primal_outputs)
+        tangent = forward(state.program, list(step.wrt), primal_outputs=step.primal_outputs,
+                          name=None if keep else _name(state, step))
         if keep:                      # a jacobian's tangent program: the driver runs it per column
             state.scratch[keep] = tangent
             state.adjoint = tangent
@@ -323,7 +329,7 @@ def _forward_step(step: Step, keep: str | None = None):
 
 def _vjp_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        program = vjp(state.program, list(step.wrt))
+        program = vjp(state.program, list(step.wrt), None if keep else _name(state, step))
         if keep:
             state.scratch[keep] = program
             state.adjoint = program
@@ -348,7 +354,7 @@ def _jacobian_step(step: Step):
     def run(state: State) -> State:
         program = state.program
         driver = jacobian_program(program, list(step.wrt), step.mode, state.scratch.pop("tangent", None),
-                                  state.scratch.pop("vjp", None))
+                                  state.scratch.pop("vjp", None), _name(state, step))
         return _derived(state, driver)
     return run
 

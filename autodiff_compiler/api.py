@@ -353,7 +353,7 @@ class GradientFunction(DerivedFunction):
                 verify_derived(self, state, [_convert(a) for a in args]).raise_if_failed()
             elif self.verify:
                 from .verify import verify_gradient
-                verify_gradient(state, [_convert(a) for a in args], self.fn).raise_if_failed()
+                verify_gradient(state, [_convert(a) for a in args], self.fn, cache=True).raise_if_failed()
             self._compiled[(signature, with_value)] = compiled
         return compiled
 

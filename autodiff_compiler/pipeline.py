@@ -244,7 +244,7 @@ def _fuse(state: State) -> State:
     if state.runs("fuse"):
         primal = state.primal
         taken = set(primal.user_names) | set(primal.types) | set(primal.params)
-        if fuse_elementwise(primal, Names(taken)):
+        if fuse_elementwise(primal, Names(taken), keep=set(state.intermediates)):
             _retype(state)
     return state
 

@@ -156,7 +156,9 @@ _math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)")
 _math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)")
 _math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)")
 _math_function("sqrt", ("0.5 / out",))
-_math_function("hypot", ("x / out", "y / out"), sympy="sqrt(x**2 + y**2)", arity=2)
+# at the origin, hypot is a kink (a cone): 0 is its smallest subgradient, as sign(0) is abs's
+_math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y / out"),
+               sympy="sqrt(x**2 + y**2)", arity=2)
 _math_function("erf", ("1.1283791670955126 * exp(-x ** 2)",), numpy_name="erf")
 _math_function("erfc", ("-1.1283791670955126 * exp(-x ** 2)",), numpy_name="erfc")
 # math.erf has no NumPy counterpart; scipy.special's would need a dependency

@@ -23,10 +23,12 @@ The report is a `verify.VerificationReport` (one entry per derivative part).
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from . import verify as V
 from .pipeline import State, Step, run_until
+from .verify import forms, limits
+from .verify.prove import deep_recursion, primal_against_function
+from .verify.report import _show_point, _show_value
 
 
 def _derivative(expr, symbol):
@@ -100,8 +102,8 @@ class DerivativeReport(V.VerificationReport):
             if not e.ok:
                 lines.append(f"    derived: {V.short(e.derived)}")
                 if e.where is not None:
-                    lines.append(f"    at {V._show_point(e.where)}: derived = {V._show_value(e.derived_value)}, "
-                                 f"SymPy = {V._show_value(e.sympy_value)}")
+                    lines.append(f"    at {_show_point(e.where)}: derived = {_show_value(e.derived_value)}, "
+                                 f"SymPy = {_show_value(e.sympy_value)}")
         lines.append(f"  primal: {self.primal_check}")
         return "\n".join(lines)
 
@@ -129,7 +131,7 @@ def _check(report, name, derived, reference, points, rel_tol):
 def verify_state(kind: str, state, args, extra=(), fn=None) -> V.VerificationReport:
     """Prove the derivation `state` of kind "jvp", "vjp", "jacobian", "hessian", "hvp" or "grad" (of a
     function wrapped in grad objects) at `args` (see the module docstring)."""
-    with V.deep_recursion():
+    with deep_recursion():
         try:
             return _verify(kind, state, list(args), list(extra), fn)
         except RecursionError:
@@ -140,7 +142,7 @@ def verify_state(kind: str, state, args, extra=(), fn=None) -> V.VerificationRep
 
 def _verify(kind, state, args, extra, fn):
     report = _report(state, args, kind)
-    inexact_before = V._INEXACT_SEEN[0]
+    inexact_before = forms.INEXACT_SEEN[0]
     try:
         values, symbols, point, plain_value = _reference_values(state, args)
         program = state.adjoint
@@ -160,8 +162,8 @@ def _verify(kind, state, args, extra, fn):
     point = dict(point)
     point.update(program_point)
     points = [point] + V.nearby_points(point)
-    rel_tol = V.ROUNDED_REL_TOL if V._INEXACT_SEEN[0] > inexact_before else V.REL_TOL
-    report.rounded_constants = rel_tol > V.REL_TOL
+    rel_tol = limits.ROUNDED_REL_TOL if forms.INEXACT_SEEN[0] > inexact_before else limits.REL_TOL
+    report.rounded_constants = rel_tol > limits.REL_TOL
     report.symbols, report.point = symbols, point
     extra_names = program.params[len(state.primal.params):]
     wrt = list(state.steps[-1].wrt)
@@ -241,7 +243,7 @@ def _verify(kind, state, args, extra, fn):
         report.unsupported = str(exc)
         return report
     report.primal = plain_value.expr
-    report.primal_ok, report.primal_check = V.primal_against_function(plain_value, point, _flattened(fn), args)
+    report.primal_ok, report.primal_check = primal_against_function(plain_value, point, _flattened(fn), args)
     return report
 
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from autodiff_compiler import grad
+from autodiff_compiler import grad, stop_gradient
 
 
 # ---------------------------------------------------------------- a reduction in the middle of a fused chain
@@ -231,6 +231,16 @@ def index_while_reuse(x, n):
     return s * t
 
 
+def index_reused_by_while(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x * i
+    while i > 0:
+        s = s + x * i * i
+        i = i - 1
+    return s
+
+
 # ---------------------------------------------------------------- a range bound changed in the body
 
 def bound_issue(x, n):
@@ -422,6 +432,13 @@ def viewstore_overwrite(x):
     y[0:2] = x[0:2] * 2.0
     y[0:2] = y[0:2] * x[0:2]
     return np.sum(y * x)
+
+
+def viewstore_reversed_order(x):
+    y = np.zeros(4)
+    y[2:4] = x * x
+    y[0:2] = x
+    return np.sum(y * y)
 
 
 # ---------------------------------------------------------------- signed zero
@@ -719,6 +736,15 @@ def rowstore_recurrent(w, X):
     return np.sum(H)
 
 
+def rowstore_read_back(w, A):
+    Z = np.zeros_like(A)
+    s = 0.0
+    for i in range(A.shape[0]):
+        Z[i] = A[i] * w
+        s = s + np.sum(Z[i] * Z[0])
+    return s
+
+
 # ---------------------------------------------------------------- loop fusion with a carried adjoint
 
 def carried_issue_halve(x):
@@ -759,7 +785,7 @@ def carried_rotate(y, x, n):
     return a * a * x
 
 
-# ---------------------------------------------------------------- (new) an active variable overwritten in a loop by an inactive value
+# ---------------------------------------------------------------- (new) an active variable overwritten under a loop or branch by an inactive value
 
 def kill_const(x, n):
     y = x
@@ -804,6 +830,37 @@ def kill_float_count(x, n):
     for i in range(n):
         y = float(n)
     return y * x
+
+
+def kill_array_if(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = np.ones_like(x)
+    return np.sum(v * x)
+
+
+def kill_array_if_else(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = np.ones_like(x)
+    else:
+        v = np.zeros_like(x)
+    return np.sum(v * x)
+
+
+def kill_array_stop_gradient(x, c):
+    v = x * 2.0
+    if c > 0.0:
+        v = stop_gradient(x * 5.0)
+    return np.sum(v * x)
+
+
+def kill_array_used_before(x, c):
+    v = np.sin(x)
+    s = np.sum(v)
+    if c > 0.0:
+        v = np.ones_like(x)
+    return s + np.sum(v * x)
 
 
 # ================================================================ raw crashes

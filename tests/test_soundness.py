@@ -143,6 +143,7 @@ case(INDEX, S.index_zero_trip_second, [(1.5, 3, 0), (0.5, 2, 1), (2.0, 1, 3)])
 case(INDEX, S.index_nested_same_name, [(1.5,), (-0.5,)])
 case(INDEX, S.index_assigned_after, [(1.5, 3), (0.5, 1)])
 case(INDEX, S.index_while_reuse, [(1.5, 3), (0.5, 1)])
+case(INDEX, S.index_reused_by_while, [(0.7,), (-1.5,)])
 
 BOUND = "range bound changed in the body"
 case(BOUND, S.bound_issue, [(0.5, 2), (0.3, 3), (1.0, 1), (0.5, 0)])
@@ -180,6 +181,7 @@ case(VIEWSTORE, S.viewstore_issue, [(V(1.0, 2.0),), (V(0.5, -1.5),)])
 case(VIEWSTORE, S.viewstore_rows_issue, [(M(2, 3),), (M(1, 2),), (M(3, 1),)])
 case(VIEWSTORE, S.viewstore_view_then_store, [(V(1.0, 2.0),), (V(0.5, -1.5),)], contract=GRAD_OR_LOCATED)
 case(VIEWSTORE, S.viewstore_overwrite, [(V(1.0, 2.0, 3.0),), (V(0.5, -1.5),)])
+case(VIEWSTORE, S.viewstore_reversed_order, [(V(1.0, 2.0),), (V(0.5, -1.5),)])
 
 SIGNED = "signed zero"
 _atan2 = math.atan2
@@ -272,6 +274,7 @@ case(ROWSTORE, S.rowstore_issue, [(1.5, M(2, 3)), (0.5, M(1, 1)), (-1.0, M(3, 2)
 case(ROWSTORE, S.rowstore_vector, [(V(0.1, 0.2, 0.3), M(2, 3)), (V(0.5), M(1, 1)), (V(0.5, -1.0), M(3, 2))])
 case(ROWSTORE, S.rowstore_explicit_slice, [(1.5, M(2, 3)), (0.5, M(1, 1)), (-1.0, M(3, 2))])
 case(ROWSTORE, S.rowstore_recurrent, [(0.5, M(3, 2)), (1.5, M(1, 3)), (-0.5, M(2, 1))])
+case(ROWSTORE, S.rowstore_read_back, [(V(0.5, -1.0, 2.0), M(2, 3)), (V(1.5), M(3, 1))])
 
 CARRIED = "loop fusion with a carried adjoint"
 case(CARRIED, S.carried_issue_halve, [(2.0,), (-1.0,)])
@@ -280,13 +283,18 @@ case(CARRIED, S.carried_invariant, [(2.0, 0), (2.0, 1), (1.5, 3)])
 case(CARRIED, S.carried_affine, [(2.0, 1), (1.5, 3), (0.5, 0)])
 case(CARRIED, S.carried_rotate, [(1.5, 0.5, 1), (1.5, 0.5, 2), (1.5, 0.5, 0), (2.0, 0.5, 3)])
 
-KILL = "(new) active variable overwritten in a loop by an inactive value"
+KILL = "(new) active variable overwritten under a loop or branch by an inactive value"
 case(KILL, S.kill_const, [(1.5, 2), (1.5, 0), (0.5, 1)])
 case(KILL, S.kill_index, [(1.5, 2), (1.5, 0), (0.5, 1)])
 case(KILL, S.kill_while, [(1.5,), (-0.5,)])
 case(KILL, S.kill_nested, [(1.5, 2), (0.5, 0), (1.0, 1)])
 case(KILL, S.kill_array, [(V(1.0, 2.0), 2), (V(0.5), 0), (V(1.0, 2.0, 3.0), 1)])
 case(KILL, S.kill_float_count, [(1.5, 2), (1.5, 0), (0.5, 1)])
+case(KILL, S.kill_array_if, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0), (V(0.3), 2.0)])
+case(KILL, S.kill_array_if_else, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0)])
+case(KILL, S.kill_array_stop_gradient, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5), -1.0)],
+     ref=lambda x, c: 5.0 * x if c > 0.0 else 4.0 * x)  # stop_gradient: finite differences do not apply
+case(KILL, S.kill_array_used_before, [(V(1.0, 2.0), 1.0), (V(0.5, -1.5, 2.0), -1.0)])
 
 # ---- the raw crashes of issue 8: the documented ones must give the gradient
 
@@ -556,117 +564,10 @@ def check_in_child(c: Case, jit: bool, simplify: bool, api: str):
 # case id -> space-separated tokens; a token matches the modes holding all its
 # parts: "all", "simp" (simplifier on: jit and py, grad and vag), "jit-simp",
 # "vag", "py-nosimp-grad", ...  Delete a token when its XPASS tells you to.
+# Regenerate after a fix: pytest tests/test_soundness.py --runxfail --junitxml=...
+# and list the failing modes per case (measured on main at afd1ef7, checked at 94b56cf).
 
-KNOWN_FAILURES: dict = {
-    "fused_mid_issue": "simp",  # wrong gradient; wrong value
-    "fused_mid_scalar": "simp",  # wrong gradient; wrong value
-    "fused_mid_sin_mean": "simp",  # wrong gradient; wrong value
-    "fused_mid_two_uses": "simp",  # wrong gradient; wrong value
-    "softmax_issue": "simp",  # ArgumentError: division by zero
-    "softmax_stable": "simp",  # ArgumentError: division by zero
-    "softmax_temperature": "simp",  # ArgumentError: division by zero; wrong gradient; wrong value
-    "softmax_normalise": "simp",  # ArgumentError: division by zero
-    "loopfuse_issue": "simp",  # raw NotDefinedError; raw UnboundLocalError
-    "loopfuse_doubling": "simp-vag",  # raw NotDefinedError; raw UnboundLocalError
-    "loopfuse_scaled": "simp",  # raw NotDefinedError; raw UnboundLocalError
-    "loopfuse_affine": "simp",  # raw NotDefinedError; raw UnboundLocalError
-    "loopfuse_square_input": "simp-vag",  # raw NotDefinedError; raw UnboundLocalError
-    "triplocal_issue": "all",  # wrong gradient
-    "triplocal_while": "all",  # wrong gradient
-    "triplocal_two_locals": "all",  # wrong gradient
-    "index_issue": "all",  # raw NotDefinedError; wrong gradient; raw UnboundLocalError
-    "index_zero_trip_second": "simp-grad",  # raw NotDefinedError; raw UnboundLocalError
-    "index_nested_same_name": "all",  # wrong gradient
-    "bound_issue": "simp",  # wrong gradient
-    "bound_grow": "simp",  # wrong gradient; raw IndexError
-    "bound_start": "simp",  # wrong gradient
-    "bound_nested": "simp",  # wrong gradient
-    "hoist_issue": "simp",  # wrong gradient; wrong value
-    "hoist_plus": "all",  # wrong gradient; wrong value
-    "hoist_shrinking": "simp-vag",  # wrong value
-    "hoist_while": "all",  # wrong gradient; wrong value
-    "hoist_two_levels": "simp",  # wrong gradient; wrong value
-    "slice_issue_negative": "simp",  # wrong gradient; wrong value; raw IndexError
-    "slice_rebind_in_loop": "all",  # ArgumentError: cannot assign slice; ArgumentError: could not broadcast
-    "slice_bound_reused_as_index": "all",  # wrong gradient; ArgumentError: operands could not be broadcast
-    "bcast1_issue": "all",  # wrong gradient shape
-    "bcast1_exp_matrix": "all",  # wrong gradient shape
-    "bcast1_mean_matrix": "all",  # wrong gradient shape
-    "bcast1_operand_first": "all",  # wrong gradient shape
-    "viewstore_issue": "simp",  # wrong gradient
-    "viewstore_rows_issue": "simp",  # wrong gradient
-    "viewstore_view_then_store": "all",  # wrong gradient; wrong value
-    "viewstore_overwrite": "simp",  # wrong gradient
-    "signed_issue": "simp-vag",  # wrong value
-    "signed_times": "simp",  # wrong gradient; wrong value
-    "signed_mul_zero": "simp",  # wrong gradient; wrong value
-    "signed_add_zero": "simp",  # wrong gradient; wrong value
-    "alias_issue": "all",  # wrong gradient; wrong value
-    "alias_param_store": "simp",  # wrong gradient; wrong value
-    "alias_param_iadd": "all",  # wrong gradient; wrong value
-    "alias_loop": "all",  # wrong gradient; wrong value
-    "alias_view_store": "all",  # wrong gradient; wrong value
-    "alias_chain": "all",  # wrong gradient; wrong value
-    "pow0_issue": "all",  # wrong gradient; ArgumentError: math domain error
-    "pow0_base_param": "all",  # wrong gradient; ArgumentError: math domain error
-    "pow0_spellings": "all",  # wrong gradient; ArgumentError: math domain error
-    "pow0_array_base": "all",  # wrong gradient; ArgumentError: math domain error
-    "dotf_issue": "jit",  # raw TypingError
-    "dotf_wrt_scalar": "all",  # raw TypingError; wrong gradient
-    "dotf_scalar_first": "jit",  # raw TypingError
-    "dotf_two_floats": "jit",  # raw TypingError
-    "dotf_matrix": "all",  # raw TypingError; wrong gradient shape; ArgumentError: operands could not be broadcast
-    "early_issue": "vag",  # wrong value
-    "early_array": "all",  # raw NotDefinedError; raw UnboundLocalError
-    "early_loop_after_statements": "jit-nosimp-vag",  # raw UnsupportedError
-    "early_while_once": "jit-nosimp-vag",  # raw UnsupportedError
-    "printer_issue": "all",  # ArgumentError: unable to broadcast; ArgumentError: operands could not be broadcast
-    "printer_axis0": "all",  # wrong gradient; wrong value
-    "printer_negated": "all",  # wrong gradient; wrong value
-    "printer_keepdims": "all",  # ArgumentError: unable to broadcast; ArgumentError: operands could not be broadcast
-    "tapearr_issue": "all",  # raw NotDefinedError; raw UnboundLocalError
-    "tapearr_break": "all",  # raw NotDefinedError; raw UnboundLocalError
-    "tapearr_branch_vector": "all",  # raw NotDefinedError; raw UnboundLocalError
-    "tapearr_else": "all",  # raw NotDefinedError; raw UnboundLocalError
-    "rowstore_issue": "simp",  # wrong gradient
-    "rowstore_vector": "simp",  # wrong gradient
-    "rowstore_explicit_slice": "simp",  # wrong gradient
-    "rowstore_recurrent": "py simp",  # wrong gradient; raw UnboundLocalError
-    "carried_issue_halve": "simp-vag",  # wrong gradient
-    "carried_issue_swap": "simp",  # wrong gradient
-    "carried_invariant": "simp",  # raw NotDefinedError; raw UnboundLocalError
-    "carried_affine": "simp",  # wrong gradient
-    "carried_rotate": "simp",  # wrong gradient
-    "kill_const": "simp",  # wrong gradient
-    "kill_index": "simp",  # wrong gradient
-    "kill_array": "all",  # wrong gradient
-    "kill_float_count": "simp",  # wrong gradient
-    "crash_matrix_pow": "all",  # raw TypingError; ArgumentError: The truth value of an array with more than one e
-    "crash_const_left_compare": "all",  # raw SyntaxError
-    "crash_const_left_float": "all",  # raw SyntaxError
-    "crash_keepdims_param": "all",  # raw ValueError
-    "crash_tuple_index": "all",  # AutodiffError without file and line
-    "crash_max_axis0_vector": "jit",  # raw TypingError
-    "crash_sum_axis_neg1": "all",  # raw TypingError; ArgumentError: axis 1 is out of bounds for array of dimension 1
-    "crash_sum_axis_neg1_matrix": "all",  # ArgumentError: unable to broadcast / could not be broadcast
-    "crash_prod_zero": "all",  # wrong gradient
-    "crash_prod_zero_chain": "all",  # wrong gradient
-    "crash_loop_local_length": "all",  # ArgumentError without file and line
-    "crash_type_order_index": "all",  # raw TypingError; raw IndexError
-    "crash_type_order_accumulator": "jit",  # raw TypingError
-    "crash_3d": "all",  # raw KeyError
-    "crash_moving_slice": "all",  # ArgumentError: cannot assign slice; ArgumentError: could not broadcast
-    "crash_moving_slice_start": "all",  # ArgumentError: cannot assign slice; ArgumentError: could not broadcast
-    "crash_neg_inf": "all",  # raw TypingError; raw NameError
-    "crash_where_scalars": "jit-simp",  # raw TypingError
-    "crash_where_scalars_value": "jit-simp-vag",  # raw TypingError
-    "crash_untaken_temporary": "py-nosimp",  # raw UnboundLocalError
-    "crash_transpose_sum": "all",  # NoDerivativeRuleError: no derivative rule for B.T.sum(...)
-    "crash_transpose_expression": "all",  # UnsupportedSyntaxError: unsupported construct: attribute '.T'
-    "crash_reduction_index": "all",  # UnsupportedSyntaxError: unsupported construct: subscript of this express
-    "indent_bound_method": "all",  # SourceNotFoundError without file and line
-    "scipy_rosen": "all",  # raw TokenError
-}
+KNOWN_FAILURES: dict = {}
 
 
 # ------------------------------------------------------------------ the parametrisation

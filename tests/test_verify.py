@@ -22,8 +22,8 @@ from autodiff_compiler import ir
 from autodiff_compiler.ir import Assign, Const, Var
 from autodiff_compiler.frontend.parse import source_of_function
 from autodiff_compiler.pipeline import derive
-from autodiff_compiler import verify as V
 from autodiff_compiler.verify import verify_gradient
+from autodiff_compiler.verify import executor, expressions, forms, limits
 
 
 def state_for(fn, args, wrt=None, with_value=True):
@@ -113,17 +113,17 @@ def test_long_loops_are_proved_numerically_in_high_precision():
 
 
 def test_constants_folded_in_double_precision_are_read_exactly():
-    assert V.exact(0.1) == sympy.Rational(1, 10)
-    assert V.exact(1e-08) == sympy.Rational(1, 10 ** 8)
-    assert V.exact(1 / 3) == sympy.Rational(1, 3)
-    assert V.exact(0.1 + 0.2) == sympy.Rational(3, 10)
-    assert V.exact(math.log(2)) == sympy.log(2)
-    assert V.exact(1 / math.log(10)) == 1 / sympy.log(10)
-    assert V.exact(2 / math.sqrt(math.pi)) == 2 / sympy.sqrt(sympy.pi)
-    assert V.exact(2 * math.pi) == 2 * sympy.pi
-    assert V.exact(3) == 3 and V.exact(True) == 1
+    assert forms.exact(0.1) == sympy.Rational(1, 10)
+    assert forms.exact(1e-08) == sympy.Rational(1, 10 ** 8)
+    assert forms.exact(1 / 3) == sympy.Rational(1, 3)
+    assert forms.exact(0.1 + 0.2) == sympy.Rational(3, 10)
+    assert forms.exact(math.log(2)) == sympy.log(2)
+    assert forms.exact(1 / math.log(10)) == 1 / sympy.log(10)
+    assert forms.exact(2 / math.sqrt(math.pi)) == 2 / sympy.sqrt(sympy.pi)
+    assert forms.exact(2 * math.pi) == 2 * sympy.pi
+    assert forms.exact(3) == 3 and forms.exact(True) == 1
     # a double that is no simple number stays its decimal
-    assert V.exact(math.exp(0.5)) == sympy.Rational(repr(math.exp(0.5)))
+    assert forms.exact(math.exp(0.5)) == sympy.Rational(repr(math.exp(0.5)))
 
 
 def test_the_cli_form_without_the_function_says_the_primal_check_was_skipped():
@@ -187,7 +187,7 @@ def test_array_functions_verify_elementwise(fn, args):
 
 def test_array_parameters_become_element_symbols():
     function = ir.Function("f", ["A", "x", "n"], {"A": ir.array_of(2), "x": ir.FLOAT, "n": ir.INT}, [], None)
-    env, symbols, point = V.symbolic_inputs(function, (np.ones((2, 3)), 0.5, 4))
+    env, symbols, point = executor.symbolic_inputs(function, (np.ones((2, 3)), 0.5, 4))
     assert [str(s) for s in symbols["A"].flat] == ["A_0_0", "A_0_1", "A_0_2", "A_1_0", "A_1_1", "A_1_2"]
     assert str(symbols["x"]) == "x" and symbols["x"].is_real
     assert "n" not in symbols and env["n"].num == 4
@@ -362,30 +362,30 @@ def test_derivative_over_a_dag_matches_sympy_diff():
     for _ in range(6):
         e = sympy.sin(e) * sympy.Rational(9, 10) + sympy.cos(e) / 10
     small = sympy.diff(e, x)
-    old = V.SYMPY_DIFF_MAX_NODES
+    old = limits.SYMPY_DIFF_MAX_NODES
     try:
-        V.SYMPY_DIFF_MAX_NODES = 10           # force the node-by-node chain rule
-        dag = V.derivative(e, x)
+        limits.SYMPY_DIFF_MAX_NODES = 10           # force the node-by-node chain rule
+        dag = expressions.derivative(e, x)
     finally:
-        V.SYMPY_DIFF_MAX_NODES = old
+        limits.SYMPY_DIFF_MAX_NODES = old
     for value in (0.3, -1.2, 2.0):
         point = {x: value}
-        assert V.agrees(V.evaluate(dag, point), V.evaluate(small, point))
-        assert V.agrees(V.evaluate(small, point), sympy.N(small.subs(x, sympy.Float(value, 60)), 60))
+        assert expressions.agrees(expressions.evaluate(dag, point), expressions.evaluate(small, point))
+        assert expressions.agrees(expressions.evaluate(small, point), sympy.N(small.subs(x, sympy.Float(value, 60)), 60))
 
 
 def test_kinks_follow_the_side_taken_ties_to_the_first_argument():
     x, y = sympy.symbols("x y", real=True)
     numbers = {x: 1.0, y: 1.0}
     number_of = lambda e: float(e.subs(numbers))
-    assert V.resolve_kinks(sympy.Min(V._DUMMIES[0], V._DUMMIES[1]),
-                           lambda e: 1.0) == V._DUMMIES[0]
-    assert V.resolve_kinks(sympy.Max(x, 2 * y), number_of) == 2 * y
-    assert V.resolve_kinks(sympy.Abs(x - 3), number_of) == -(x - 3)
-    assert V.resolve_kinks(sympy.Mod(x, y / 3), number_of) == x - 3 * (y / 3)
+    assert forms.resolve_kinks(sympy.Min(forms._DUMMIES[0], forms._DUMMIES[1]),
+                           lambda e: 1.0) == forms._DUMMIES[0]
+    assert forms.resolve_kinks(sympy.Max(x, 2 * y), number_of) == 2 * y
+    assert forms.resolve_kinks(sympy.Abs(x - 3), number_of) == -(x - 3)
+    assert forms.resolve_kinks(sympy.Mod(x, y / 3), number_of) == x - 3 * (y / 3)
 
 
 def test_time_limit():
     import time
-    assert V.with_time_limit(lambda: 42, 1.0) == 42
-    assert V.with_time_limit(lambda: time.sleep(2) or 1, 0.2) is None
+    assert expressions.with_time_limit(lambda: 42, 1.0) == 42
+    assert expressions.with_time_limit(lambda: time.sleep(2) or 1, 0.2) is None

@@ -135,8 +135,9 @@ class ModulePrinter:
                 left, right = self.wrap(args[0], precedence + 1), self.wrap(args[1], precedence + 1)
             else:
                 left, right = self.wrap(args[0], precedence), self.wrap(args[1], precedence + 1)
-                if symbol in "+-" and right.startswith("-") and self.expr(args[1])[1] >= _PRECEDENCE["*"]:
-                    # a + -2 * b reads as a - 2 * b
+                if symbol in "+-" and right.startswith("-") and self.expr(args[1])[1] >= _PRECEDENCE["*"] \
+                        and _negation_distributes(args[1]):
+                    # a + -2 * b reads as a - 2 * b (not for %, //: -a % b is not -(a % b))
                     symbol, right = ("-" if symbol == "+" else "+"), right[1:]
             return f"{left} {symbol} {right}", precedence
         keywords = "".join(f", {k}={format_constant(v) if not isinstance(v, (Var, Const)) else self.expr(v)[0]}"
@@ -368,6 +369,21 @@ class ModulePrinter:
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
         lines += body
         return "\n".join(lines) + "\n"
+
+
+def _negation_distributes(node) -> bool:
+    """Is the leading minus of this expression's text the sign of the whole expression?  True for a
+    negative constant or a negation, and for products and quotients whose first factor is one
+    (-a * b == -(a * b) exactly); not for %, //, ** or anything else."""
+    if isinstance(node, Const):
+        return True
+    if isinstance(node, tuple):
+        prim, args = node[0], node[1]
+        if prim == "neg":
+            return True
+        if prim in ("mul", "div"):
+            return _negation_distributes(args[0])
+    return False
 
 
 def _argument_slot(template: str, k: int) -> bool:

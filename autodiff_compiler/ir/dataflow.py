@@ -50,7 +50,71 @@ def param_def(name: str) -> str:
     return f"param:{name}"
 
 
-class Dataflow:
+class StructuredForward:
+    """A forward dataflow analysis over the structured IR, to a fixed point at loops.
+
+    Subclasses give `simple` (the transfer of a statement that is not a
+    branch or loop: update the state in place), `join` (of two states), and
+    optionally `read` (a compound statement reads its condition or bounds)
+    and `begin_trip` (what the head of every `for` trip does: define the
+    index).  The traversal guarantees: a branch's state after is the join of
+    its sides; a loop's head is the join of its entry and the end of every
+    trip, iterated until it stops changing, so the state after a loop covers
+    zero trips; a `while` loop is left after a test, or after a trip that
+    set its exit flag (the rest of a trip after `break` is guarded by flags
+    in the IR, so the end of a trip covers it)."""
+
+    def read(self, stmt, names, state) -> None:
+        pass
+
+    def begin_trip(self, loop, state) -> None:
+        pass
+
+    def join(self, a, b):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def simple(self, stmt, state) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run(self, block: list, state: dict) -> dict:
+        state = dict(state)
+        for stmt in block:
+            if isinstance(stmt, If):
+                self.read(stmt, ir.operand_vars([stmt.cond]), state)
+                state = self.join(self.run(stmt.body, state), self.run(stmt.orelse, state))
+            elif isinstance(stmt, For):
+                self.read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
+                head = state
+                while True:
+                    trip = dict(head)
+                    self.begin_trip(stmt, trip)
+                    end = self.run(stmt.body, trip)
+                    if stmt.exit_flag:
+                        self.read(stmt, [stmt.exit_flag], end)
+                    new_head = self.join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = head
+            elif isinstance(stmt, While):
+                head = state
+                while True:
+                    tested = self.run(stmt.test, head)
+                    self.read(stmt, ir.operand_vars([stmt.cond]), tested)
+                    end = self.run(stmt.body, tested)
+                    if stmt.exit_flag:
+                        self.read(stmt, [stmt.exit_flag], end)
+                    new_head = self.join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = self.join(tested, end) if stmt.exit_flag else tested
+            elif not isinstance(stmt, Comment):
+                self.simple(stmt, state)
+        return state
+
+
+class Dataflow(StructuredForward):
     """Reaching definitions, def-use chains, liveness, loop and array facts of one function."""
 
     def __init__(self, function: ir.Function):
@@ -73,7 +137,7 @@ class Dataflow:
         # the objects an array may refer to feed back into what a store defines: iterate to agreement
         while True:
             before = dict(self._objects)
-            self.exit_state = self._forward(function.body, entry)
+            self.exit_state = self.run(function.body, entry)
             if self._objects == before:
                 break
         self.uses: dict = {}
@@ -84,7 +148,6 @@ class Dataflow:
         self._live_in: dict[int, frozenset] = {}
         results = ir.operand_vars(list(function.returns) or [function.result])
         self.live_at_exit = frozenset(results)
-        self._needed = 0          # needed statements met by the strong backward pass (see _backward)
         self._backward(function.body, set(results))
         self._strong_out = self._strong_in = None
         self._upward: dict[int, frozenset] = {}
@@ -137,62 +200,36 @@ class Dataflow:
         else:
             state[name] = frozenset({pos})
 
-    def _forward(self, block: list, state: dict) -> dict:
-        state = dict(state)
-        for stmt in block:
-            if isinstance(stmt, Assign):
-                self._read(stmt, ir.operand_vars(stmt.args), state)
-                if stmt.inplace:
-                    self._read(stmt, [stmt.inplace], state)      # `y += v` writes into y's array
-                    self._sharing_names(stmt, stmt.inplace, state)
-                self._note_objects(stmt, state)
-                self._define(stmt, stmt.target, state)
-            elif isinstance(stmt, Store):
-                self._read(stmt, [stmt.array] + ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]), state)
-                for name in self._sharing_names(stmt, stmt.array, state):
-                    self._define(stmt, name, state, partial=True)
-            elif isinstance(stmt, (Push, Pop, TapeAlloc)):
-                self._read(stmt, ir.reads(stmt), state)
-                for name in ir.writes(stmt):
-                    self._define(stmt, name, state, partial=isinstance(stmt, Push))
-                if isinstance(stmt, Pop):
-                    self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
-            elif isinstance(stmt, If):
-                self._read(stmt, ir.operand_vars([stmt.cond]), state)
-                state = _join(self._forward(stmt.body, state), self._forward(stmt.orelse, state))
-            elif isinstance(stmt, For):
-                self._read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
-                head = state
-                while True:
-                    trip = dict(head)
-                    self._define(stmt, stmt.index, trip)
-                    end = self._forward(stmt.body, trip)
-                    if stmt.exit_flag:
-                        self._read(stmt, [stmt.exit_flag], end)
-                    new_head = _join(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                state = head
-            elif isinstance(stmt, While):
-                head = state
-                while True:
-                    tested = self._forward(stmt.test, head)
-                    self._read(stmt, ir.operand_vars([stmt.cond]), tested)
-                    end = self._forward(stmt.body, tested)
-                    if stmt.exit_flag:
-                        self._read(stmt, [stmt.exit_flag], end)
-                    new_head = _join(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                # the loop leaves after a test, or after a trip that set its exit flag
-                state = _join(tested, end) if stmt.exit_flag else tested
-            elif isinstance(stmt, Comment):
-                pass
-            else:  # pragma: no cover - every statement kind is listed above
-                raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
-        return state
+    # the StructuredForward hooks: reaching definitions (and the objects arrays refer to)
+    def read(self, stmt, names, state: dict) -> None:
+        self._read(stmt, names, state)
+
+    def join(self, a: dict, b: dict) -> dict:
+        return _join(a, b)
+
+    def begin_trip(self, loop, state: dict) -> None:
+        self._define(loop, loop.index, state)
+
+    def simple(self, stmt, state: dict) -> None:
+        if isinstance(stmt, Assign):
+            self._read(stmt, ir.operand_vars(stmt.args), state)
+            if stmt.inplace:
+                self._read(stmt, [stmt.inplace], state)      # `y += v` writes into y's array
+                self._sharing_names(stmt, stmt.inplace, state)
+            self._note_objects(stmt, state)
+            self._define(stmt, stmt.target, state)
+        elif isinstance(stmt, Store):
+            self._read(stmt, [stmt.array] + ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]), state)
+            for name in self._sharing_names(stmt, stmt.array, state):
+                self._define(stmt, name, state, partial=True)
+        elif isinstance(stmt, (Push, Pop, TapeAlloc)):
+            self._read(stmt, ir.reads(stmt), state)
+            for name in ir.writes(stmt):
+                self._define(stmt, name, state, partial=isinstance(stmt, Push))
+            if isinstance(stmt, Pop):
+                self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
+        else:  # pragma: no cover - every statement kind is handled
+            raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
 
     def reaching(self, stmt, name: str) -> frozenset:
         """Definitions of `name` that may reach its read by `stmt` (empty if `stmt` does not read it)."""
@@ -227,33 +264,33 @@ class Dataflow:
             outs[pos] = outs.get(pos, frozenset()) | live
             if isinstance(stmt, Assign):
                 if not strong or stmt.target in live:
-                    self._needed += 1
+                    self._mark_needed(stmt, strong)
                     live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
                 else:
                     live = live - {stmt.target}
             elif isinstance(stmt, Store):
                 if not strong or stmt.array in live:
-                    self._needed += 1
+                    self._mark_needed(stmt, strong)
                     live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Push):
+                self._mark_needed(stmt, strong)
                 live = live | set(ir.reads(stmt))
             elif isinstance(stmt, Pop):
+                self._mark_needed(stmt, strong)
                 live = (live - {stmt.target}) | set(ir.reads(stmt))
             elif isinstance(stmt, TapeAlloc):
                 if not strong or stmt.tape in live:
-                    self._needed += 1
+                    self._mark_needed(stmt, strong)
                     live = (live - {stmt.tape}) | set(ir.reads(stmt))
                 else:
                     live = live - {stmt.tape}
             elif isinstance(stmt, If):
-                needed_before = self._needed
                 body = self._backward(stmt.body, live, strong)
                 orelse = self._backward(stmt.orelse, live, strong)
-                # nothing in it is needed (a statement whose target is live counts even when it leaves
-                # the live set as it was: `s = 0.5 * s` reads what it kills)
-                if strong and self._needed == needed_before and not self._has_effects(stmt):
-                    live = body     # nothing live happens in it: its condition is not needed
+                if strong and not self._holds_needed(stmt):
+                    pass            # nothing in it is needed: it goes, and its condition with it
                 else:
+                    self._mark_needed(stmt, strong)
                     live = body | orelse | set(ir.operand_vars([stmt.cond]))
             elif isinstance(stmt, For):
                 exit_live = set(live)
@@ -265,7 +302,11 @@ class Dataflow:
                     if new_head <= head:
                         break
                     head |= new_head
-                live = head | set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
+                if strong and not (self._holds_needed(stmt) or stmt.exit_flag or stmt.index in exit_live):
+                    live = exit_live    # nothing in it is needed, nor its index after it: it goes
+                else:
+                    self._mark_needed(stmt, strong)
+                    live = head | set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
             elif isinstance(stmt, While):
                 exit_live = set(live)
                 head = set(exit_live)
@@ -278,11 +319,26 @@ class Dataflow:
                         break
                     head |= tested
                 live = head
+                self._mark_needed(stmt, strong)     # a while loop stays: it may not end
             ins[pos] = ins.get(pos, frozenset()) | live
         return live
 
-    def _has_effects(self, compound) -> bool:
-        return any(isinstance(s, (Push, Pop)) for child in ir.child_blocks(compound) for s in ir.walk(child))
+    def _mark_needed(self, stmt, strong: bool) -> None:
+        if strong:
+            self._needed.add(self.position[id(stmt)])
+
+    def _holds_needed(self, compound) -> bool:
+        return any(self.position[id(s)] in self._needed for child in ir.child_blocks(compound)
+                   for s in ir.walk(child))
+
+    def needed(self, stmt) -> bool:
+        """Does dead-code elimination keep `stmt`?  An assignment, store or tape allocation whose target
+        is strongly live after it, a push or pop, a branch or `for` loop holding something needed (a
+        `for` loop also when it has an exit flag or its index is read after it), a `while` loop."""
+        if isinstance(stmt, Comment):
+            return True
+        self.strongly_live_out(stmt)
+        return self.position[id(stmt)] in self._needed
 
     def live_out(self, stmt) -> frozenset:
         """Variables that may be read after `stmt` before being fully redefined."""
@@ -295,7 +351,7 @@ class Dataflow:
         """Like `live_out`, counting only reads by statements that are themselves needed (what
         dead-code elimination asks: a chain of assignments nothing needs is dead as a whole)."""
         if self._strong_out is None:
-            self._strong_out, self._strong_in = {}, {}
+            self._strong_out, self._strong_in, self._needed = {}, {}, set()
             self._backward(self.function.body, set(self.live_at_exit), strong=True)
         return self._strong_out.get(self.position[id(stmt)], frozenset())
 

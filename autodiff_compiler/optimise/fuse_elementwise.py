@@ -33,7 +33,7 @@ def _elementwise(stmt, types) -> bool:
                                                       for t in operand_types)
 
 
-def fuse_elementwise(function: ir.Function, names) -> bool:
+def fuse_elementwise(function: ir.Function, names, keep=frozenset()) -> bool:
     """Turn a run of elementwise vector statements ending in np.sum / np.mean into one loop.
 
     `np.mean((w * x + b - y) ** 2)` allocates an array per primitive, and so
@@ -50,13 +50,15 @@ def fuse_elementwise(function: ir.Function, names) -> bool:
     it; no vector the group reads from before it is also made in it.  A slice
     `v = x[a:b]` read through its base (`x[off + i]`, no copy) needs `x` and
     `a` unchanged from the slice to the group; its offset is computed as
-    NumPy does (negative and too-large starts included)."""
+    NumPy does (negative and too-large starts included).  Vectors named in
+    `keep` (intermediates whose gradients the caller wants) are never fused
+    away."""
     types = function.types
     body, changed, k = function.body, False, 0
     while k < len(body):
         facts = dataflow.of(function)
         group = _group_at(body, k, types)
-        if group and _legal(group, facts):
+        if group and _legal(group, facts) and not {s.target for s in group} & set(keep):
             j = k + len(group)
             views = _unit_slices(body, k, j, types, facts)
             # views used only by this group move into its vectorised branch

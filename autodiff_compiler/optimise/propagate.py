@@ -1,12 +1,25 @@
 """Propagate: one forward pass of constant and copy propagation, algebraic folding and CSE.
 
 Takes: an `ir.Function` with `types`.  Guarantees the same results (bit for
-bit on finite values, up to the usual `0 * x == 0` of AD tools) with
-constants folded and propagated, `x * 1`, `x + 0`, `0 * x`, `x ** 1`, `x / 1`
-removed, branches on constants resolved, copies propagated towards the nicer
-name, and common subexpressions shared (available expressions, killed by
-assignment).  Loops are handled with the usual fixed point: what is known at a
-loop head is what is known on entry *and* at the end of the body.
+bit on finite values, up to the usual `0 * x == 0` of AD tools in the
+adjoint's sums) with constants folded and propagated, `x * 1`, `x - 0`,
+`x ** 1`, `x / 1` removed, branches on constants resolved, copies propagated
+towards the nicer name, and common subexpressions shared.
+
+Legality.  This pass is its own forward dataflow analysis of *available
+copies and expressions*, run over the structured IR: at a branch what holds
+after is what holds on both sides; at a loop head, what holds on entry and at
+the end of every trip (iterated to a fixed point); after a loop with an exit
+flag, only what held at its head.  A copy `t = s` (or a constant) replaces
+later reads of `t` only while no definition of `t` or of `s` has happened on
+any path since; an expression computed into `t` replaces a later identical
+one only while no definition of `t` or of its operands has; a store into an
+array kills every available expression that reads an array that may share its
+memory (`ir.dataflow.SHARING` links); a copy between arrays that something
+writes into is made a real copy (`array_copy`), so the pass never creates two
+names for written memory.  Folding is exact in IEEE arithmetic for the
+program's own values (signed zeros and NaNs included: never `0.0 + x -> x` or
+`0 * x -> 0` there); the loose folds apply only to what the reverse pass adds.
 """
 from __future__ import annotations
 

@@ -26,11 +26,13 @@ primal statement saw:
   by their loop alone), values the loop does not write, and other
   recomputed locals.  Those operands become reverse readers themselves, so
   they are saved across any later overwrite;
+* a `while` loop's test runs once more than its body: its statements are
+  saved and reversed like the body's (the reversed loop undoes each trip's
+  test after the trip, and the last test before the loop);
 * a branch condition and the bounds of a loop are read at the reversal of
-  the whole statement: the front end and `Reverse.snapshot_bounds` make sure
+  the whole statement: the front end and `reverse.prepare_loops` make sure
   nothing inside writes them, and the plan refuses (`InternalError`) a
-  program where something does, or where a save would have to happen in a
-  `while` test, rather than derive a wrong adjoint.
+  program where something does, rather than derive a wrong adjoint.
 """
 from __future__ import annotations
 
@@ -230,8 +232,6 @@ class RecordPlan:
         """Refuse a plan the reverse sweep cannot carry out (rather than derive a wrong adjoint)."""
         facts = self.facts
         for stmt in facts.statements:
-            if id(stmt) in self.save_sites and id(stmt) in self._test_statements:
-                raise InternalError(f"cannot save {stmt} in a while loop's test")
             if isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
                 if set(ir.operand_vars([stmt.cond])) & (ir.assigned_in(stmt.body) | ir.assigned_in(stmt.orelse)):
                     raise InternalError(f"a branch writes its own condition {stmt.cond}")

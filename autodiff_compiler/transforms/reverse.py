@@ -155,7 +155,7 @@ class Reverse:
 
     def forward_loop(self, loop) -> list:
         out: list = []
-        reverse_work = self.has_reverse_work(loop.body)
+        reverse_work = self.has_reverse_work(self.trip_of(loop))
         trips = None
         if reverse_work and self.needs_trips(loop):
             trips = self.trips[id(loop)] = self.names.fresh("trips")
@@ -171,10 +171,18 @@ class Reverse:
             out.append(For(loop.index, loop.start, loop.stop, loop.step, body, loop.loc, loop.exit_flag,
                            pair=id(loop)))
         else:
-            out.append(While(loop.test, loop.cond, body, loop.loc, loop.exit_flag))
+            self.loop_depth += 1
+            test = self.forward(loop.test)
+            self.loop_depth -= 1
+            out.append(While(test, loop.cond, body, loop.loc, loop.exit_flag))
         if trips and self.loop_depth:
             out.append(Push(self.tape_of(trips), Var(trips), loc=loop.loc))
         return out
+
+    @staticmethod
+    def trip_of(loop) -> list:
+        """The statements one trip runs: a while loop's test, then its body."""
+        return (loop.test + loop.body) if isinstance(loop, While) else loop.body
 
     # ------------------------------------------------------------ reverse sweep
     def backward(self, block: list) -> list:
@@ -201,10 +209,9 @@ class Reverse:
         return out
 
     def backward_loop(self, loop) -> list:
-        if not self.has_reverse_work(loop.body):
-            if isinstance(loop, For) and id(loop) in self.plan.index_saves:
-                # no trip to reverse, but the loop overwrote its index, which a later adjoint reads
-                # at its earlier value: give that back
+        if not self.has_reverse_work(self.trip_of(loop)):
+            if id(loop) in self.plan.index_saves:
+                # nothing to reverse in it, but it overwrote an index something earlier reads
                 return [Pop(self.tape_of(loop.index), loop.index, loop.loc)]
             return []
         out: list = []
@@ -215,11 +222,16 @@ class Reverse:
         body += [self.zero_assign(s.target, s.loc) for s in loop.body if self.array_local(s)
                  and s.target in self.active]
         body += self.backward(loop.body)
+        if isinstance(loop, While):
+            # forward: test, body, test, body, ..., the test that ends it; reversed trip by trip
+            body += self.backward(loop.test)
+            last_test = self.backward(loop.test)
         self.loop_depth -= 1
         if trips and self.loop_depth:
             out.append(Pop(self.tape_of(trips), trips, loop.loc))
         emit = out.append
         if isinstance(loop, While):
+            out += last_test
             out.append(For(self.names.fresh("trip"), Const(0), Var(trips), Const(1), body, loop.loc))
             return out
         start, step = loop.start, loop.step

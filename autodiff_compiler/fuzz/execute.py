@@ -1,0 +1,296 @@
+"""Execute: one program through the compiler in the requested modes, each result classified.
+
+Takes: a program (module source, function name, arguments, `wrt`), a list of
+runs `(mode, api)` -- mode one of `MODES` (jit on/off x simplify on/off), api
+`grad` or `vag` (value_and_grad) -- and a directory for the module file.
+Guarantees, per run, one outcome:
+
+* `ok`: the result has the contract's structure (one gradient for a single
+  `wrt`, a tuple for a tuple; a float for a float parameter, a float64 array
+  of the parameter's shape for an array; `(value, grads)` from
+  value_and_grad), agrees with the oracle's reference, and no argument was
+  modified;
+* `wrong`: numbers that disagree with the reference (confirmed in high
+  precision where it can be computed), a wrong structure/shape/type, a wrong
+  value from value_and_grad, a modified argument, or an `ArgumentError` raised
+  at a point where the oracle proved the function and its gradient finite and
+  smooth (the compiler claims "undefined here" where it is not: a wrong answer,
+  not a refusal);
+* `crash`: any exception that is not an `AutodiffError` (Numba typing errors,
+  UnboundLocalError in generated code, ...), and an `InternalError` (the
+  compiler's own word for the same: it caught itself, or the code it derived,
+  failing); a worker that dies or hangs is recorded as a crash by the driver
+  (`run.py`);
+* `refused`: any other `AutodiffError` (the compiler declines the program; for
+  generated programs, which are inside the documented language, a finding of
+  its own, counted separately);
+* `skipped`: the oracle has no trustworthy reference (primal raised or is not
+  finite, kink within the step, inconclusive) -- then no mode is run at all.
+
+A task may carry `fault` = {"what": "segv"|"hang"|"exit", "when": substring of
+the source, "run": (mode, api)}: the worker then kills or hangs itself before
+that run.  It exists only so that the tests can check that the driver records
+a dying or hanging worker as a crash and that the shrinker survives it.
+
+Every run gets a fresh `grad`/`value_and_grad` object, fresh copies of the
+arguments, and its wall and CPU time (derivation + Numba compile + call).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from .oracle import Oracle, is_float_result
+
+MODES = {
+    "nojit-simp": (False, True),
+    "nojit-nosimp": (False, False),
+    "jit-simp": (True, True),
+    "jit-nosimp": (True, False),
+}
+APIS = ("grad", "vag")
+
+OUTCOMES = ("ok", "wrong", "crash", "refused", "skipped")
+SEVERITY = {"crash": 4, "wrong": 3, "refused": 2, "ok": 1, "skipped": 0}
+
+
+def load_module(source: str, directory: str, stem: str = "fz"):
+    """Write `source` to a file named by its hash and import it (a fresh module each time)."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"{stem}_{digest}"
+    path = os.path.join(directory, name + ".py")
+    if not os.path.exists(path):
+        with open(path + ".tmp", "w", encoding="utf-8") as out:
+            out.write(source)
+        os.replace(path + ".tmp", path)
+    module_name = f"autodiff_fuzz_programs.{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name], path
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def _copy(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def describe(value, digits: int = 10) -> str:
+    """A short printable form of a result."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(describe(v, digits) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, np.ndarray):
+        with np.printoptions(precision=digits, threshold=20):
+            return "array(" + np.array2string(value, separator=", ").replace("\n", "") + ")"
+    if isinstance(value, float):
+        text = f"{value:.{digits}g}"
+        return text if any(c in text for c in ".ena") else text + ".0"
+    return repr(value)
+
+
+def expected_structure(args, wrt_indices, single, api):
+    grads = [args[i] for i in wrt_indices]
+    shaped = tuple(np.zeros(g.shape) if isinstance(g, np.ndarray) else 0.0 for g in grads)
+    out = shaped[0] if single else shaped
+    return ("<value>", out) if api == "vag" else out
+
+
+def split_result(result, args, wrt_indices, single, api):
+    """(value or None, grads list) or raise ValueError saying how the structure is wrong."""
+    value = None
+    if api == "vag":
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise ValueError(f"value_and_grad returned {type(result).__name__}"
+                             f"{'' if not isinstance(result, tuple) else ' of length %d' % len(result)}, "
+                             f"expected (value, gradients)")
+        value, result = result
+        if not is_float_result(value) or isinstance(value, np.ndarray):
+            raise ValueError(f"value is {type(value).__name__}, expected a float")
+    if single:
+        grads = [result]
+    else:
+        if not isinstance(result, tuple):
+            raise ValueError(f"a tuple wrt gave {type(result).__name__}, expected a tuple of {len(wrt_indices)}")
+        if len(result) != len(wrt_indices):
+            raise ValueError(f"a tuple wrt of {len(wrt_indices)} gave {len(result)} gradients")
+        grads = list(result)
+    for g, index in zip(grads, wrt_indices):
+        arg = args[index]
+        if isinstance(arg, np.ndarray):
+            if not isinstance(g, np.ndarray):
+                raise ValueError(f"gradient for array parameter {index} is {type(g).__name__}, expected ndarray")
+            if g.shape != arg.shape:
+                raise ValueError(f"gradient for parameter {index} has shape {g.shape}, expected {arg.shape}")
+            if g.dtype != np.float64:
+                raise ValueError(f"gradient for parameter {index} has dtype {g.dtype}, expected float64")
+        else:
+            if isinstance(g, np.ndarray) or not is_float_result(g):
+                raise ValueError(f"gradient for float parameter {index} is {type(g).__name__}"
+                                 f"{' of shape %s' % (g.shape,) if isinstance(g, np.ndarray) else ''}, "
+                                 f"expected a float")
+    return value, grads
+
+
+def _short_traceback(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines).strip()
+    return text[:600]
+
+
+def _cause(exc) -> str:
+    """The exception an InternalError wraps, by type (what the failure class is keyed on)."""
+    cause = exc.__cause__
+    return type(cause).__name__ if cause is not None else "compiler"
+
+
+def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:
+    """Run one (mode, api) and classify it."""
+    from autodiff_compiler import grad, value_and_grad
+    from autodiff_compiler.errors import ArgumentError, AutodiffError, InternalError
+    jit, simplify = MODES[mode]
+    single = not isinstance(wrt, tuple)
+    make = grad if api == "grad" else value_and_grad
+    call_args = _copy(args)
+    record = {"mode": mode, "api": api}
+    start = time.perf_counter()
+    cpu = time.process_time()
+    phase = "grad()"
+    try:
+        g = make(fn, wrt=wrt, jit=jit, simplify=simplify)
+        phase = "call"
+        result = g(*call_args)
+    except ArgumentError as exc:
+        record.update(outcome="wrong", category="false-ArgumentError", exc=type(exc).__name__,
+                      detail=f"raised {type(exc).__name__} ({phase}) where the function and its gradient are "
+                             f"finite and smooth: {str(exc).splitlines()[0][:300]}",
+                      got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                      expected=describe(_expected(oracle, single, api)))
+        return _timed(record, start, cpu)
+    except InternalError as exc:
+        record.update(outcome="crash", category=f"InternalError: {_cause(exc)}", exc=type(exc).__name__,
+                      detail=f"{phase}: {str(exc)[:600]}",
+                      got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                      expected=describe(_expected(oracle, single, api)))
+        return _timed(record, start, cpu)
+    except AutodiffError as exc:
+        record.update(outcome="refused", category=type(exc).__name__, exc=type(exc).__name__,
+                      detail=str(exc)[:600], got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                      expected=describe(_expected(oracle, single, api)))
+        return _timed(record, start, cpu)
+    except Exception as exc:      # noqa: BLE001 -- every other exception is a crash
+        record.update(outcome="crash", category=type(exc).__name__, exc=type(exc).__name__,
+                      detail=f"{phase}: {_short_traceback(exc)}",
+                      got=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}",
+                      expected=describe(_expected(oracle, single, api)))
+        return _timed(record, start, cpu)
+    _timed(record, start, cpu)
+    record["expected"] = describe(_expected(oracle, single, api))
+    record["got"] = describe(result)
+    # arguments must be unchanged
+    for k, (before, after) in enumerate(zip(args, call_args)):
+        if isinstance(before, np.ndarray) and not np.array_equal(before, after):
+            record.update(outcome="wrong", category="mutated-argument",
+                          detail=f"argument {k} was modified by the call")
+            return record
+    try:
+        value, grads = split_result(result, args, wrt_indices, single, api)
+    except ValueError as exc:
+        record.update(outcome="wrong", category="structure", detail=str(exc))
+        return record
+    verdict, rel, method = oracle.check_grads(grads)
+    record["rel_error"] = rel
+    record["method"] = method
+    if verdict == "inconclusive":
+        record.update(outcome="skipped", category="inconclusive", detail=f"no reference: {method}")
+        return record
+    if verdict == "wrong":
+        record.update(outcome="wrong", category="gradient",
+                      detail=f"gradient disagrees with the {method} reference (relative error {rel:.3g})")
+        return record
+    if api == "vag":
+        v_verdict, v_rel = oracle.check_value(value)
+        if v_verdict != "ok":
+            record.update(outcome="wrong", category="value", rel_error=v_rel,
+                          detail=f"value {value!r} != primal {oracle.value64!r}")
+            record["expected"] = describe(_expected(oracle, single, api))
+            return record
+    record["outcome"] = "ok"
+    return record
+
+
+def _expected(oracle: Oracle, single: bool, api: str):
+    ref = oracle.reference
+    if ref is None:
+        return None
+    grads = tuple(ref.grads)
+    out = grads[0] if single else grads
+    return (oracle.value64, out) if api == "vag" else out
+
+
+def _timed(record, start, cpu):
+    record["seconds"] = time.perf_counter() - start
+    record["cpu"] = time.process_time() - cpu
+    return record
+
+
+def process(program: dict, runs: list, directory: str):
+    """Yield ('oracle', info) and then ('run', record) for each run, in order."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        module, path = load_module(program["source"], directory)
+        fn = getattr(module, program["func"])
+    except Exception as exc:      # the generator's own bug: report, never hide
+        yield ("oracle", {"skip": f"generator: module does not load: {_short_traceback(exc)}",
+                          "seconds": time.perf_counter() - t0, "generator_bug": True})
+        return
+    args = program["args"]
+    wrt = program["wrt"]
+    wrt_indices = program["wrt_indices"]
+    oracle = Oracle(program["source"], program["func"], args, wrt_indices, function=fn, filename=path)
+    try:
+        reason = oracle.prepare()
+    except AssertionError as exc:
+        yield ("oracle", {"skip": f"oracle: {exc}", "seconds": time.perf_counter() - t0, "oracle_bug": True})
+        return
+    info = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "notes": list(oracle.notes)}
+    if reason is not None:
+        info["skip"] = reason
+        yield ("oracle", info)
+        return
+    info["method"] = oracle.reference.method
+    info["value"] = oracle.value64
+    yield ("oracle", info)
+    fault = program.get("fault")
+    for mode, api in runs:
+        if fault and fault.get("run", (mode, api)) == (mode, api) and fault.get("when", "") in program["source"]:
+            _inject(fault["what"])
+        with np.errstate(all="ignore"):
+            record = run_one(fn, args, wrt, wrt_indices, oracle, mode, api)
+        yield ("run", record)
+
+
+def _inject(what: str):
+    """Fault injection for the fuzzer's own tests: make this worker die or hang like a compiled crash would."""
+    if what == "segv":
+        import signal
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif what == "hang":
+        time.sleep(3600)
+    elif what == "exit":
+        os._exit(3)
+
+
+def worst(outcomes) -> str:
+    outcomes = list(outcomes)
+    if not outcomes:
+        return "skipped"
+    return max(outcomes, key=lambda o: SEVERITY[o])

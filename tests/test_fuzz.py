@@ -1,0 +1,441 @@
+"""Tests of the differential fuzzer (autodiff_compiler.fuzz, issue 8).
+
+The generator is deterministic and stays inside the language; the oracle
+catches a planted wrong gradient, a crash, a dying and a hanging worker, and
+skips kinks; the shrinker reduces a planted failure to a small program; and a
+fixed budget of programs finds no wrong gradient and no crash.
+"""
+import ast
+import dataclasses
+import hashlib
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from autodiff_compiler.fuzz import execute, generate as gen, oracle as orc, run, shrink as shr
+from autodiff_compiler.fuzz.execute import process
+from autodiff_compiler.fuzz.generate import KINDS, generate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _digest(kind, seed, count):
+    h = hashlib.sha256()
+    for i in range(count):
+        p = generate(kind, seed, i)
+        h.update(p.source.encode())
+        h.update(p.args_source().encode())
+        h.update(repr(p.wrt).encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- the generator
+
+def test_generator_is_deterministic_in_process_and_across_processes():
+    here = {kind: _digest(kind, 11, 25) for kind in KINDS}
+    assert here == {kind: _digest(kind, 11, 25) for kind in KINDS}
+    code = textwrap.dedent("""
+        import hashlib
+        from autodiff_compiler.fuzz.generate import generate
+        def digest(kind, seed, count):
+            h = hashlib.sha256()
+            for i in range(count):
+                p = generate(kind, seed, i)
+                h.update(p.source.encode())
+                h.update(p.args_source().encode())
+                h.update(repr(p.wrt).encode())
+            return h.hexdigest()
+        print(' '.join(digest(k, 11, 25) for k in ('scalar', 'control', 'arrays')))
+    """)
+    env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=REPO)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+                         check=True).stdout.split()
+    assert out == [here[k] for k in KINDS]
+    # and the seed matters
+    assert _digest("scalar", 12, 5) != _digest("scalar", 11, 5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_programs_parse_and_run_in_plain_python(kind, tmp_path):
+    for i in range(60):
+        p = generate(kind, 3, i)
+        tree = ast.parse(p.source)
+        names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert names[-1] == "f"
+        module, _ = execute.load_module(p.source, str(tmp_path))
+        args = [a.copy() if isinstance(a, np.ndarray) else a for a in p.args]
+        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            value = module.f(*args)
+        assert orc.is_float_result(value) and math.isfinite(value), (p.id, value)
+        assert p.wrt_indices and all(not isinstance(p.args[k], int) for k in p.wrt_indices)
+
+
+def test_generator_covers_the_language():
+    """Every construct the brief lists shows up within a few hundred programs."""
+    text = {kind: "\n".join(generate(kind, 5, i).source for i in range(250)) for kind in KINDS}
+    scalar_needles = ["**", "%", "//", "math.atan2(", "math.hypot(", "math.asin(", "math.erf(", "abs(", "min(",
+                      "max(", " if ", " and ", " or ", "not ", "stop_gradient(", "+=", "np.arctan2(", "K0",
+                      "h0(", "math.floor(", "math.log1p(", "math.expm1(", "math.pow("]
+    for needle in scalar_needles:
+        assert needle in text["scalar"], needle
+    for needle in ["while ", "break", "continue", "elif ", "range(", ", -1)", "return "]:
+        assert needle in text["control"], needle
+    for needle in ["np.where(", "np.clip(", "np.maximum(", "np.minimum(", "np.sum(", "np.mean(", "np.max(",
+                   "np.min(", "np.prod(", "axis=0", "axis=1", "axis=-1", "keepdims=True", ".sum()", ".mean()",
+                   "np.dot(", " @ ", "np.outer(", ".T", "np.zeros_like(", "np.zeros(", "np.ones(", ".copy()",
+                   "] = ", "] += ", ":]", "/ np.sum("]:
+        assert needle in text["arrays"], needle
+    # wrt: single names, indices and tuples
+    wrts = [generate(k, 5, i).wrt for k in KINDS for i in range(60)]
+    assert any(isinstance(w, str) for w in wrts) and any(isinstance(w, int) for w in wrts)
+    assert any(isinstance(w, tuple) and len(w) > 1 for w in wrts)
+
+
+# ---------------------------------------------------------------------------- the oracle
+
+def _program(source):
+    source = "import math\nimport numpy as np\nfrom autodiff_compiler import stop_gradient\n\n" + \
+        textwrap.dedent(source)
+    return source
+
+
+def _task(source, args, wrt, params):
+    indices = [params.index(w) if isinstance(w, str) else w for w in (wrt if isinstance(wrt, tuple) else (wrt,))]
+    return {"id": "t", "kind": "test", "seed": 0, "index": 0, "source": _program(source), "func": "f",
+            "args": tuple(args), "wrt": wrt, "wrt_indices": indices, "params": tuple(params)}
+
+
+def _run(task, runs, tmp_path):
+    messages = list(process(task, runs, str(tmp_path)))
+    return messages[0][1], [m[1] for m in messages[1:]]
+
+
+SIN_PROGRAM = """
+def f(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + math.sin(x * y + i)
+    return s * x
+"""
+
+
+def test_oracle_accepts_a_correct_gradient(tmp_path):
+    info, records = _run(_task(SIN_PROGRAM, (0.7, 1.3), ("x", "y"), ("x", "y")),
+                         [("nojit-simp", "grad"), ("nojit-simp", "vag")], tmp_path)
+    assert "skip" not in info
+    assert [r["outcome"] for r in records] == ["ok", "ok"]
+
+
+def test_oracle_catches_a_wrong_rule(tmp_path, monkeypatch):
+    from autodiff_compiler.rules import PRIMITIVES
+    monkeypatch.setitem(PRIMITIVES, "sin", dataclasses.replace(PRIMITIVES["sin"], partials=("1.001 * cos(x)",)))
+    info, records = _run(_task(SIN_PROGRAM, (0.7, 1.3), ("x", "y"), ("x", "y")),
+                         [("nojit-simp", "grad"), ("nojit-nosimp", "vag")], tmp_path)
+    assert [r["outcome"] for r in records] == ["wrong", "wrong"]
+    assert all(r["category"] == "gradient" and r["rel_error"] > 1e-4 for r in records)
+
+
+def test_oracle_catches_wrong_value_structure_crash_and_refusal(tmp_path, monkeypatch):
+    import autodiff_compiler
+    from autodiff_compiler.errors import AutodiffError, ArgumentError
+    task = _task(SIN_PROGRAM, (0.7, 1.3), ("x", "y"), ("x", "y"))
+    real = autodiff_compiler.value_and_grad
+
+    def perturbed_value(fn, **kw):
+        g = real(fn, **kw)
+        return lambda *a: (lambda v, d: (v + 1e-3, d))(*g(*a))
+    monkeypatch.setattr(autodiff_compiler, "value_and_grad", perturbed_value)
+    assert _run(task, [("nojit-simp", "vag")], tmp_path)[1][0]["category"] == "value"
+
+    def flat(fn, **kw):
+        g = real(fn, **kw)
+        return lambda *a: (g(*a)[0], g(*a)[1][0])        # a single gradient for a tuple wrt
+    monkeypatch.setattr(autodiff_compiler, "value_and_grad", flat)
+    record = _run(task, [("nojit-simp", "vag")], tmp_path)[1][0]
+    assert (record["outcome"], record["category"]) == ("wrong", "structure")
+
+    def crashing(fn, **kw):
+        return lambda *a: 1 / 0
+    monkeypatch.setattr(autodiff_compiler, "grad", crashing)
+    record = _run(task, [("nojit-simp", "grad")], tmp_path)[1][0]
+    assert (record["outcome"], record["category"]) == ("crash", "ZeroDivisionError")
+
+    def refusing(fn, **kw):
+        raise AutodiffError("not today")
+    monkeypatch.setattr(autodiff_compiler, "grad", refusing)
+    record = _run(task, [("nojit-simp", "grad")], tmp_path)[1][0]
+    assert record["outcome"] == "refused" and "not today" in record["detail"]
+
+    def claims_undefined(fn, **kw):
+        raise ArgumentError("f: float division by zero at these arguments")
+    monkeypatch.setattr(autodiff_compiler, "grad", claims_undefined)
+    record = _run(task, [("nojit-simp", "grad")], tmp_path)[1][0]
+    assert (record["outcome"], record["category"]) == ("wrong", "false-ArgumentError")
+
+
+def test_oracle_catches_a_modified_argument(tmp_path, monkeypatch):
+    import autodiff_compiler
+    real = autodiff_compiler.grad
+
+    def scribbling(fn, **kw):
+        g = real(fn, **kw)
+
+        def call(*a):
+            a[0][0] += 1.0
+            return g(*a)
+        return call
+    monkeypatch.setattr(autodiff_compiler, "grad", scribbling)
+    task = _task("def f(u):\n    return np.sum(u * u)\n", (np.array([0.3, -0.7]),), 0, ("u",))
+    record = _run(task, [("nojit-simp", "grad")], tmp_path)[1][0]
+    assert (record["outcome"], record["category"]) == ("wrong", "mutated-argument")
+
+
+@pytest.mark.parametrize("source,args", [
+    ("def f(x):\n    return abs(x) * 2.0\n", (0.0,)),
+    ("def f(x, y):\n    return max(x, y) + x\n", (0.4, 0.4)),
+    ("def f(x):\n    if x > 0.5:\n        return x * x\n    return 3.0 * x\n", (0.5,)),
+    ("def f(x):\n    return math.floor(4.0 * x) + x\n", (0.25,)),
+    ("def f(u):\n    return np.max(u) * 2.0\n", (np.array([0.3, 0.3, -1.0]),)),
+    ("def f(x):\n    k = 0\n    t = 0.0\n    while t < 1.0:\n        t = t + x\n        k += 1\n    return t\n", (0.5,)),
+])
+def test_oracle_skips_kinks(source, args):
+    o = orc.Oracle(_program(source), "f", args, [0])
+    reason = o.prepare()
+    assert reason is not None and ("kink" in reason or "path" in reason), reason
+
+
+def test_oracle_respects_stop_gradient_and_uses_high_precision_when_needed():
+    o = orc.Oracle(_program("def f(x):\n    return x * stop_gradient(x * x)\n"), "f", (1.5,), [0])
+    assert o.prepare() is None
+    assert o.reference.grads[0] == pytest.approx(2.25, rel=1e-9)
+    # float64 differences are poor for exp(30 x): the mpmath reference agrees with the formula to 1e-12
+    o = orc.Oracle(_program("def f(x):\n    return math.exp(30.0 * x) + 1e-9 * math.sin(x)\n"), "f", (0.7,), [0])
+    assert o.prepare() is None
+    assert o._mp_reference() is None
+    exact = 30 * math.exp(21.0) + 1e-9 * math.cos(0.7)
+    assert o.mp.grads[0] == pytest.approx(exact, rel=1e-12)
+    # arrays, matrices, reductions, stores and slices, in high precision too
+    src = """
+    def f(A, u):
+        y = np.zeros_like(u)
+        y[0:2] = u[-2:] * 2.0
+        y[1] += np.sum(A, axis=0)[0]
+        return np.mean(np.tanh(A @ u)) + np.dot(y, y) + np.max(u[1:])
+    """
+    A = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6]])
+    u = np.array([0.2, -0.9, 0.7])
+    o = orc.Oracle(_program(src), "f", (A, u), [0, 1])
+    assert o.prepare() is None and o._mp_reference() is None
+    for fd, mp in zip(o.fd.grads, o.mp.grads):
+        assert np.allclose(fd, mp, rtol=1e-7, atol=1e-9)
+
+
+def test_instrumented_program_reproduces_the_function_bit_for_bit():
+    for kind in KINDS:
+        for i in range(30):
+            p = generate(kind, 8, i)
+            o = orc.Oracle(p.source, "f", p.args, p.wrt_indices)
+            o.instrumented = orc.Instrumented(p.source)
+            o._tracers = {"f64": orc.Tracer("f64"), "mp": orc.Tracer("mp")}
+            ns = {}
+            exec(compile(p.source, "<p>", "exec"), ns)
+            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                plain = ns["f"](*[a.copy() if isinstance(a, np.ndarray) else a for a in p.args])
+                value = o._eval("f64", [a.copy() if isinstance(a, np.ndarray) else a for a in p.args])[0]
+            assert value == plain, p.id
+
+
+# ---------------------------------------------------------------------------- the driver
+
+def test_driver_records_a_dying_and_a_hanging_worker_as_crashes(tmp_path):
+    p = generate("scalar", 1, 0)
+    task = run.program_task(p, [("nojit-simp", "grad"), ("nojit-nosimp", "grad"), ("nojit-simp", "vag")])
+    task["fault"] = {"what": "segv", "run": ("nojit-nosimp", "grad")}
+    hang = dict(task, id="hang", fault={"what": "hang", "run": ("nojit-simp", "vag")})
+    env = run.worker_environment(str(tmp_path / "cache"), None, False)
+    pool = run.Pool(2, env, str(tmp_path / "programs"), timeout=15)
+    records = []
+    try:
+        pool.run([task, hang], records.append)
+    finally:
+        pool.close()
+    by_id = {r["id"]: r for r in records}
+    outcomes = {(r["mode"], r["api"]): (r["outcome"], r.get("category")) for r in by_id[p.id]["runs"]}
+    assert outcomes[("nojit-nosimp", "grad")] == ("crash", "worker-died")
+    assert outcomes[("nojit-simp", "grad")][0] in ("ok", "wrong", "crash", "refused")
+    assert ("nojit-simp", "vag") in outcomes         # the rest went to a fresh worker
+    hung = {(r["mode"], r["api"]): (r["outcome"], r.get("category")) for r in by_id["hang"]["runs"]}
+    assert hung[("nojit-simp", "vag")] == ("crash", "timeout")
+    assert run.program_outcome(by_id[p.id]) == "crash"
+
+
+def test_failure_files_reproduce_standalone(tmp_path):
+    p = generate("scalar", 2, 4)
+    task = run.program_task(p, [])
+    record = {"task": task, "runs": [{"mode": "nojit-simp", "api": "vag", "outcome": "wrong", "category": "value",
+                                      "expected": "1.0", "got": "2.0"}]}
+    path = run.write_failure(record, str(tmp_path))
+    text = open(path).read()
+    assert text.startswith("# autodiff_compiler fuzz: scalar-2-4 (kind scalar, seed 2, index 4)")
+    assert "# WRONG in mode nojit-simp (value_and_grad): value" in text
+    env = dict(os.environ, PYTHONPATH=REPO, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, path], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "value:" in out.stdout and "value_and_grad:" in out.stdout
+    # and the file reads back as the same case (--replay)
+    back = run.load_failure_file(path)
+    assert (back["id"], back["func"], back["wrt"], back["params"]) == ("scalar-2-4@file", "f", p.wrt, p.params)
+    assert ast.dump(ast.parse(back["source"])) == ast.dump(ast.parse(p.source))
+    assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b for a, b in zip(back["args"], p.args))
+
+
+def test_plans_and_exit_status(monkeypatch, capsys):
+    p = generate("arrays", 0, 0)
+    assert ("jit-simp", "grad") in run.plan_runs(p, "budget")
+    assert len(run.plan_runs(p, "all")) == 8
+    assert run.plan_runs(p, "jit-nosimp") == [("jit-nosimp", "grad"), ("jit-nosimp", "vag")]
+    assert run.plan_runs(p, "jit-simp:vag,nojit-simp") == [("jit-simp", "vag"), ("nojit-simp", "grad"),
+                                                           ("nojit-simp", "vag")]
+    with pytest.raises(ValueError):
+        run.plan_runs(p, "fast")
+    from autodiff_compiler.fuzz import __main__ as cli
+
+    def fake(n, seed, kinds, **kw):
+        s = run.Summary(kinds)
+        s.add({"id": "scalar-0-0", "kind": "scalar", "oracle": {}, "runs": [
+            {"mode": "nojit-simp", "api": "grad", "outcome": "wrong", "seconds": 0.1}]})
+        return s
+    monkeypatch.setattr(run, "fuzz", fake)
+    assert cli.main(["--n", "1", "--kinds", "scalar", "--quiet"]) == 1
+    assert "wrong" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- the shrinker
+
+PLANTED = """
+K0 = 0.75
+
+
+def h0(a, b=1.5):
+    c = a * b + 0.25
+    return math.tanh(c) + K0
+
+
+def f(x, y, n):
+    s = 0.0
+    t = x * y
+    for i in range(n):
+        if t > 0.1:
+            s = s + h0(t, b=y) * 0.5
+        else:
+            s = s - math.cos(x) * 0.25
+        t = 0.9 * t + 0.1 * math.atan(s)
+    u = math.exp(math.tanh(y)) + t * t
+    while n > 10:
+        n = n - 1
+    v = u / (1.0 + s * s) + math.sin(x * 2.0) * math.sqrt(y * y + 0.5)
+    return v + s + t
+"""
+
+
+def test_shrinker_reduces_a_planted_wrong_gradient(tmp_path, monkeypatch):
+    from autodiff_compiler.rules import PRIMITIVES
+    monkeypatch.setitem(PRIMITIVES, "sin", dataclasses.replace(PRIMITIVES["sin"], partials=("1.5 * cos(x)",)))
+    case = shr.Case(_program(PLANTED), "f", (0.8, 1.1, 3), ("x", "y"), ("x", "y", "n"))
+    calls = []
+
+    def check(c):
+        if not shr.runs_in_python(c, str(tmp_path)):
+            return False
+        calls.append(c)
+        messages = list(process(c.task([("nojit-simp", "grad")]), [("nojit-simp", "grad")], str(tmp_path)))
+        runs = [m[1] for m in messages if m[0] == "run"]
+        return bool(runs) and shr.failure_key(runs[0]) == ("wrong", "gradient", "")
+    assert check(case)
+    small = shr.shrink(case, check, budget_seconds=60)
+    body = [line for line in small.source.splitlines() if line.strip() and not line.startswith(("import", "from"))]
+    assert "sin" in small.source
+    assert len(body) <= 4, small.source
+    assert small.size() < case.size()
+    assert len(small.params) <= 2
+
+
+def test_shrinker_survives_a_dying_worker(tmp_path):
+    """Through real worker processes: a planted segfault whenever the source holds 'math.sin'."""
+    source = _program("def f(x, y):\n    a = math.cos(x) * y\n    b = math.sin(x) + a\n    return a * b + y\n")
+    case = shr.Case(source, "f", (0.3, 0.9), 0, ("x", "y"))
+    env = run.worker_environment(str(tmp_path / "cache"), None, False)
+    pool = run.Pool(1, env, str(tmp_path / "programs"), timeout=30)
+    try:
+        target = shr.failure_key({"outcome": "crash", "category": "worker-died", "detail": "the worker process died"})
+        checker = shr.Checker(pool, "nojit-simp", "grad", target, str(tmp_path / "c"),
+                              fault={"what": "exit", "when": "math.sin", "run": ("nojit-simp", "grad")})
+        os.makedirs(checker.directory)
+        assert checker(case)
+        small = shr.shrink(case, checker, budget_seconds=90)
+    finally:
+        pool.close()
+    assert "math.sin" in small.source
+    assert len(small.source) < len(source)
+    assert "math.cos" not in small.source
+
+
+def test_message_keys_ignore_names_and_numbers():
+    a = shr.message_key("call: UnboundLocalError: cannot access local variable 't3' where it is not associated")
+    b = shr.message_key("call: UnboundLocalError: cannot access local variable 'x17' where it is not associated")
+    assert a == b and "cannot access local variable" in a
+    c = shr.message_key("TypingError: Failed in nopython mode pipeline (step: nopython frontend)\n"
+                        "No implementation of function Function(<built-in function tanh>) found for signature:")
+    assert "tanh" in c
+
+
+# ---------------------------------------------------------------------------- the fixed budget
+
+def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
+    jobs = min(2, os.cpu_count() or 1)
+    interpreted = run.fuzz(240, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
+                           cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    compiled = run.fuzz(24, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(tmp_path / "cache"),
+                        numba_opt=0)
+    report = interpreted.table() + "\n" + compiled.table()
+    for summary in (interpreted, compiled):
+        total = summary.total()
+        assert sum(total.values()) == len(summary.records)
+        assert not summary.fuzzer_bugs, summary.fuzzer_bugs
+        assert total["skipped"] < 0.1 * len(summary.records), report
+    bad = interpreted.total()["wrong"] + interpreted.total()["crash"] + compiled.total()["wrong"] + \
+        compiled.total()["crash"]
+    assert bad == 0, report
+
+
+def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():
+    for kind in KINDS:
+        for i in range(80):
+            p = generate(kind, 9, i)
+            assert shr.type_stable(ast.parse(p.source), "f", p.args), p.id
+            assert not shr.writes_parameter(ast.parse(p.source), "f", p.args), p.id
+    unstable = _program("def f(n, y, A):\n    for j in range(n):\n        y = A - A\n    return y\n")
+    assert not shr.type_stable(ast.parse(unstable), "f", (0, 1.0, np.ones((1, 1))))
+    dead = ast.parse(_program("def f(x):\n    return x\n    y = 2.0 * x\n"))
+    assert shr.has_dead_code(dead)
+
+
+def test_shrinker_replacements_keep_conditions_and_types():
+    src = _program("def f(x, u):\n    y = np.where(u > x, u, 2.0 * u)\n    if x < 0.5:\n"
+                   "        x = x * np.sum(y)\n    return x\n")
+    tree = ast.parse(src)
+    args = (0.3, np.array([0.1, 0.9]))
+    for new in shr.expression_replacements(tree, "f", args):
+        text = ast.unparse(new)
+        assert "np.where(u," not in text and "np.where(x," not in text, text     # the mask stays a mask
+        assert "if x:" not in text and "if 0.5:" not in text, text
+        assert "np.sum(1.0)" not in text, text                                  # an array stays an array
+    aliasing = ast.parse(_program("def f(u, x):\n    b = u\n    b[0] = x\n    return np.sum(u)\n"))
+    assert shr.writes_parameter(aliasing, "f", (np.ones(2), 0.5))
+    local = ast.parse(_program("def f(u, x):\n    b = u.copy()\n    b[0] = x\n    return np.sum(b)\n"))
+    assert not shr.writes_parameter(local, "f", (np.ones(2), 0.5))

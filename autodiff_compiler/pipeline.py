@@ -397,11 +397,13 @@ def header(state: State) -> str:
     wrt = ", ".join(state.wrt)
     name = primal.name
     for kind, inner_wrt, with_value, single in state.regions:
-        name = f"{'value_and_grad' if with_value else 'grad'}({name}, wrt={', '.join(inner_wrt)})"
+        wrt_text = "" if list(inner_wrt) == primal.params[:1] else f", wrt={', '.join(inner_wrt)}"
+        name = f"{'value_and_grad' if with_value else 'grad'}({name}{wrt_text})"
+    derivative = (lambda w: f"d/d{w} {name}") if state.regions else (lambda w: f"d{name}/d{w}")
     if [s.kind for s in state.steps] == ["reverse"]:
         step = state.steps[0]
         returns = ("the value of " + name + ", then " if state.with_value else "") + \
-            ", ".join(f"d{name}/d{w}" for w in state.wrt)
+            ", ".join(derivative(w) for w in state.wrt)
         if step.aux:
             returns = (f"the value of {name} (loss, aux), then " if step.with_value else "aux, then ") + \
                 ", ".join(f"dloss/d{w}" for w in state.wrt)

@@ -222,8 +222,11 @@ class Forward:
             zeros = make.apply("zeros_like", (Var(stmt.target),))
             total = make.apply("add", (total, zeros))
         dot = self.tangent_of(stmt.target)
+        # (never into a statement that reads the tangent it would assign: reverse mode relies on no
+        # statement reading its own target)
         fresh = isinstance(total, Var) and out and out[-1] is not stmt and isinstance(out[-1], Assign) \
-            and out[-1].target == total.name and total.name not in self.tangents.values()
+            and out[-1].target == total.name and total.name not in self.tangents.values() \
+            and dot not in ir.operand_vars(out[-1].args)
         if isinstance(total, Var) and self.is_array(Var(stmt.target)) and not fresh and stmt.prim not in SHARING:
             # the tangent is another array's tangent itself: the value is a new array, so is its tangent
             out.append(Assign(dot, "array_copy", (total,), stmt.loc))
@@ -278,8 +281,14 @@ class Forward:
                 raise AutodiffError(f"cannot differentiate {function.name} with respect to {w!r} "
                                     f"(of type {t}): only float parameters have tangents")
         tangent_params = [self.tangent_of(w) for w in self.wrt]
+        # a parameter outside wrt that an assignment makes active (`x *= y` with y in wrt) holds its
+        # argument, with tangent zero, until then (on every path that does not assign it)
+        head: list = []
+        for p in function.params:
+            if p in self.active and p not in self.wrt:
+                self.zero(p, None, head.append)
         # the input's statements are kept: work on copies, so that passes over the output never change the input
-        body = self.block(copy.deepcopy(function.body))
+        body = head + self.block(copy.deepcopy(function.body))
         tail: list = []
         tangents = tuple(self.dot_operand(o, None, tail.append) if isinstance(o, Var)
                          else Const(0.0) for o in self.outputs)

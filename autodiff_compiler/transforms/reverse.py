@@ -485,6 +485,34 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     return types
 
 
+def split_self_reads(function: ir.Function) -> None:
+    """`s = f(s, e)` becomes `t = f(s, e); s = t`: the reverse pass restores a statement's target before
+    its partials read their operands, so no statement may read its own target.  The front end never
+    makes one; a derived program (forward mode's tangents, which reverse mode differentiates again)
+    or an optimisation might."""
+    names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    changed = False
+
+    def visit(block: list) -> list:
+        nonlocal changed
+        out = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = visit(child)
+            if isinstance(stmt, Assign) and stmt.target in ir.operand_vars(stmt.args):
+                temp = names.temp()
+                function.types[temp] = function.types[stmt.target]
+                out.append(Assign(temp, stmt.prim, stmt.args, stmt.loc, stmt.params))
+                out.append(Assign(stmt.target, "copy", (Var(temp),), stmt.loc, (), stmt.inplace))
+                changed = True
+            else:
+                out.append(stmt)
+        return out
+    function.body = visit(function.body)
+    if changed:
+        dataflow.invalidate(function)
+
+
 def prepare_loops(function: ir.Function) -> None:
     """Make every `for` loop one the reverse sweep can run backwards, meaning unchanged:
 
@@ -545,6 +573,7 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
                 f"intermediate {name!r} of {function.name} must be a float variable assigned exactly once "
                 f"(found {len(definitions)} assignment(s))",
                 hint="give the value you want the gradient of its own name: 'y = ...' once")
+    split_self_reads(function)
     prepare_loops(function)
     builder = Reverse(function, wrt, results)
     builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
@@ -560,6 +589,7 @@ def vjp(function: ir.Function, wrt: list[str], name: str | None = None) -> ir.Fu
         t = function.types.get(w)
         if t is None or not t.is_float:
             raise AutodiffError(f"cannot differentiate with respect to {w!r} of type {t}")
+    split_self_reads(function)
     prepare_loops(function)
     outputs = outputs_of(function)
     builder = Reverse(function, wrt, list(outputs))

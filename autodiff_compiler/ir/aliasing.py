@@ -95,6 +95,8 @@ def _value_reads(stmt) -> list:
     if isinstance(stmt, Assign) and stmt.prim in _SHAPE_ONLY:
         shape_only = _SHAPE_ONLY[stmt.prim]
         return ir.operand_vars([a for k, a in enumerate(stmt.args) if k not in shape_only])
+    if isinstance(stmt, ir.TapeAlloc):
+        return ir.operand_vars([stmt.capacity])     # `shape_of` names the type of what it will hold
     return ir.reads(stmt)
 
 

@@ -346,7 +346,7 @@ class GradientFunction(DerivedFunction):
         compiled = self._compiled.get((signature, with_value))
         if compiled is None:
             state = self.state_for(signature, with_value)
-            compiled = load(state.text, state.adjoint.name, jit=self.jit)
+            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
             if self.verify and (self.regions or self.has_aux):
                 # grad of a grad object: proved against SymPy's derivatives of the plain function
                 from .verify_derivatives import verify_derived

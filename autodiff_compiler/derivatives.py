@@ -88,7 +88,7 @@ class ProgramFunction(DerivedFunction):
         compiled = self._compiled.get(signature)
         if compiled is None:
             state = self.state_for(signature)
-            compiled = load(state.text, state.adjoint.name, jit=self.jit)
+            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
             if self.verify:
                 from .verify_derivatives import verify_derived
                 verify_derived(self, state, list(converted), list(extra)).raise_if_failed()

@@ -70,7 +70,11 @@ def load(text: str, name: str, jit: bool = True):
         for helper in HELPERS:
             if hasattr(module, helper):
                 setattr(module, helper, numba.njit(cache=True)(getattr(module, helper)))
-        function = numba.njit(cache=True)(getattr(module, name))
+        # the chunk functions of planned loops (print_loops), before the function that calls them
+        for attribute in sorted(vars(module)):
+            if attribute.startswith(f"{name}_chunk"):
+                setattr(module, attribute, numba.njit(cache=True)(getattr(module, attribute)))
+        function = numba.njit(cache=True, parallel="prange(" in text)(getattr(module, name))
     else:
         function = getattr(module, name)
     _LOADED[key] = function

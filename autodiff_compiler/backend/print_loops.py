@@ -1,0 +1,141 @@
+"""Print planned loops: a `LoopPlan` (optimise/vectorise.py) -> the blocked / chunked loop text Numba compiles.
+
+Takes: the module printer (for names, expressions and the statements of the
+loop body, printed as everywhere else) and a loop's plan.  Guarantees: the
+text computes what the plain loop computes, in the plan's order:
+
+* blocks: `for <i>_block in range(lo, hi, BLOCK)`, in each block one
+  `for <i>_lane in range(<i>_count)` loop per segment (the trip's index
+  recomputed from the block and the lane, element reads recomputed, values
+  from earlier segments loaded from their buffers, values later segments need
+  stored into theirs) and between segments the vector calls, one line each:
+  `vexp(t4_block, i_count, t3_block)` ("t4_block[:i_count] = exp(t3_block[:i_count])");
+* chunks: a function `<name>_chunk<k>(chunk, trips, first, ...)` running the
+  trips of one chunk from partial sums of -0.0 and returning them, called for
+  every chunk (`prange` when there are at least `PARALLEL_CHUNKS` and threads
+  are allowed), and the partial sums added to the sums in chunk order.
+"""
+from __future__ import annotations
+
+from ..ir import Assign, Store, Var, array_of
+from ..optimise.vectorise import BLOCK, PARALLEL_CHUNKS, LoopPlan, chunk_size
+
+
+def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
+    """The lines replacing `for <index> in range(...)` of a planned loop."""
+    loop = plan.loop
+    pad = "    " * depth
+    names = printer.names
+    start = printer.expr(printer.operand(loop.start))[0]
+    stop = printer.expr(printer.operand(loop.stop))[0]
+    step = loop.step.value
+    first = printer.wrap(printer.operand(loop.start), 7)
+    span = f"{stop} - {first}" if step == 1 else f"{start} - {printer.wrap(printer.operand(loop.stop), 7)}"
+    trips = names.fresh(f"{loop.index}_trips")
+    lines = [f"{pad}{trips} = max({span}, 0)"]
+    if not plan.chunked:
+        lines.append(f"{pad}# the loop in blocks of {BLOCK} trips; between segments, vector calls "
+                     f"(several lanes at a time)")
+        lines += _blocked(printer, plan, depth, "0", trips, first)
+        return lines
+    chunk = chunk_size()
+    function = _chunk_function(printer, plan, chunk)
+    call = f"{function}(chunk, {trips}, {start}{''.join(', ' + n for n in plan.invariants)})"
+    parts = [names.fresh(f"{s}_parts") for s in plan.sums]
+    count = names.fresh(f"{loop.index}_chunks")
+    targets = ", ".join(f"{p}[chunk]" for p in parts)
+    printer.modules.add("numpy")
+    lines += [f"{pad}# the loop in chunks of {chunk} trips, from partial sums added in chunk order "
+              f"(the same for any number of threads)",
+              f"{pad}{count} = ({trips} + {chunk - 1}) // {chunk}"]
+    lines += [f"{pad}{p} = np.empty({count})" for p in parts]
+    threads = printer.threads
+    if threads != 1:
+        printer.parallel = True
+        lines += [f"{pad}if {count} >= {PARALLEL_CHUNKS}:"]
+        if threads > 1:
+            lines += [f"{pad}    threads_before = numba.get_num_threads()", f"{pad}    numba.set_num_threads({threads})"]
+        lines += [f"{pad}    for chunk in prange({count}):", f"{pad}        {targets} = {call}"]
+        if threads > 1:
+            lines += [f"{pad}    numba.set_num_threads(threads_before)"]
+        lines += [f"{pad}else:", f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
+    else:
+        lines += [f"{pad}for chunk in range({count}):", f"{pad}    {targets} = {call}"]
+    lines.append(f"{pad}for chunk in range({count}):")
+    lines += [f"{pad}    {s} += {p}[chunk]" for s, p in zip(plan.sums, parts)]
+    return lines
+
+
+def _chunk_function(printer, plan: LoopPlan, chunk: int) -> str:
+    """Print the function running one chunk of the loop; its name."""
+    loop = plan.loop
+    name = printer.names.fresh(f"{printer.function.name}_chunk")
+    first = printer.names.fresh("first")
+    pad = "    "
+    lines = [f"def {name}(chunk, trips, {first}{''.join(', ' + n for n in plan.invariants)}):",
+             f'{pad}"""Trips chunk * {chunk} ... of the loop over {loop.index}; returns its partial sums."""',
+             f"{pad}lo = chunk * {chunk}", f"{pad}hi = min(lo + {chunk}, trips)"]
+    lines += [f"{pad}{s} = -0.0" for s in plan.sums]
+    if plan.blocked:
+        lines += _blocked(printer, plan, 1, "lo", "hi", first)
+    else:
+        step = "+" if loop.step.value == 1 else "-"
+        lines.append(f"{pad}for {loop.index}_trip in range(lo, hi):")
+        lines.append(f"{pad}    {loop.index} = {first} {step} {loop.index}_trip")
+        lines += printer.block(loop.body, 2)
+    lines.append(f"{pad}return {', '.join(plan.sums)}")
+    printer.extra_functions.append("\n".join(lines))
+    return name
+
+
+def _blocked(printer, plan: LoopPlan, depth: int, lo: str, hi: str, first: str) -> list[str]:
+    loop = plan.loop
+    pad = "    " * depth
+    names = printer.names
+    printer.modules.add("numpy")
+    buffers = {v: names.fresh(f"{v}_block") for v in plan.buffered}
+    for buffer in buffers.values():
+        printer.types[buffer] = array_of(1)
+    block, lane, count = (names.fresh(f"{loop.index}_{w}") for w in ("block", "lane", "count"))
+    printer.types[lane] = printer.types.get(loop.index)
+    step = "+" if loop.step.value == 1 else "-"
+    lines = [f"{pad}{buffers[v]} = np.empty({BLOCK})" for v in plan.buffered]
+    lines += [f"{pad}for {block} in range({lo}, {hi}, {BLOCK}):",
+              f"{pad}    {count} = min({BLOCK}, {hi} - {block})"]
+    for k, (stmts, calls) in enumerate(plan.segments):
+        body = list(plan.remat[k])
+        body += [Assign(v, "subscript", (Var(buffers[v]), Var(lane))) for v in plan.loads[k]]
+        body += stmts
+        body += [Store(buffers[v], (Var(lane),), Var(v), "copy") for v in plan.stores[k]]
+        if body:
+            lines.append(f"{pad}    for {lane} in range({count}):")
+            if plan.uses_index[k]:
+                trip = f"{block} + {lane}" if first == "0" and step == "+" else f"{first} {step} ({block} + {lane})"
+                lines.append(f"{pad}        {loop.index} = {trip}")
+            lines += printer.block(body, depth + 2)
+        for call in calls:
+            helper = f"v{call.prim}"
+            printer.vector_helpers.add(helper)
+            operands = "".join(f", {buffers[a.name]}" for a in call.args)
+            lines.append(f"{pad}    {helper}({buffers[call.target]}, {count}{operands})"
+                         f"    # {call.target} = {call.prim}(...) for the block")
+    return lines
+
+
+def thread_setting():
+    """Threads for chunked loops, from AUTODIFF_COMPILER_THREADS: None (unset and Numba has one thread, or
+    "0"/"off": no chunks, loops run as written), 1 (chunks on the calling thread), 0 (chunks in parallel on
+    Numba's threads, NUMBA_NUM_THREADS), n > 1 (in parallel on at most n of Numba's threads).  The chunks,
+    hence the results, are the same for every setting but None."""
+    import os
+    value = os.environ.get("AUTODIFF_COMPILER_THREADS", "").strip().lower()
+    if value in ("0", "off", "no", "false"):
+        return None
+    try:
+        import numba
+        available = numba.config.NUMBA_NUM_THREADS
+    except Exception:          # noqa: BLE001 -- no Numba: nothing runs in parallel
+        available = 1
+    if value.isdigit():
+        return max(1, min(int(value), available)) if int(value) < available else (1 if available == 1 else 0)
+    return 1 if available == 1 else 0

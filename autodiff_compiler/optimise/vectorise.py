@@ -1,0 +1,233 @@
+"""Vectorise: plan how the compiled (Numba) module runs a loop -- in blocks with vector math, in fixed chunks on threads.
+
+Takes: a final `ir.Function` (after every other pass), the primitives with a
+vector version on this machine (`backend.vecmath.functions()`), and whether
+fused reductions may be split into chunks.  Guarantees: `plan_loops` returns,
+for each loop it may change, a `LoopPlan` the printer follows when it writes
+the module Numba compiles; it changes no statement.  A loop without a plan is
+printed as it is.  Two plans, each with its legality condition checked on the
+dataflow facts (`ir.dataflow`) of the function as it is:
+
+* **blocks** (`LoopPlan.segments`): the trips run in blocks of `BLOCK`; in a
+  block, the body is split at its vector calls (`exp`, `log`, ... of values
+  the trip computes) into segments, each run for every trip of the block
+  before the calls that follow it compute their values for the whole block,
+  several lanes at a time (`vexp(...)`).  Values that cross from a segment to
+  a later one go through per-block buffers; array elements are read again.
+* **chunks** (`LoopPlan.chunked`): a loop whose only state across trips is
+  float sums (`acc = acc + e`) runs over fixed chunks of `CHUNK` trips, each
+  from its own partial sums (starting at -0.0, the identity of IEEE
+  addition), which are then added to the sums in chunk order.  The chunks do
+  not depend on the number of threads, so neither does the result; chunks may
+  run in parallel (`prange`), since they share nothing but what they read.
+
+Only the order of additions into the sums changes (chunks), and only the
+vector functions' last bits (blocks: libmvec against the scalar C library,
+within 1e-15 relative); every other value is computed as written.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .. import ir
+from ..ir import Assign, Comment, Const, For, Var, dataflow
+
+BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
+PARALLEL_CHUNKS = 8              # fewer chunks than this run on the calling thread (same arithmetic)
+
+
+def chunk_size() -> int:
+    """Trips per chunk: fixed (the result depends on it, never on the thread count).  The environment
+    variable AUTODIFF_COMPILER_CHUNK overrides it, for tests that want many chunks on small inputs."""
+    value = os.environ.get("AUTODIFF_COMPILER_CHUNK", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 32768
+
+
+@dataclass
+class LoopPlan:
+    loop: For
+    segments: list = field(default_factory=list)     # [(statements, calls after them)], in order
+    loads: list = field(default_factory=list)        # per segment: names read from buffers at its start
+    remat: list = field(default_factory=list)        # per segment: definitions recomputed at its start
+    stores: list = field(default_factory=list)       # per segment: names written to buffers at its end
+    buffered: list = field(default_factory=list)     # every buffer's variable, in a fixed order
+    uses_index: list = field(default_factory=list)   # per segment: does it read the loop index?
+    chunked: bool = False
+    sums: tuple = ()                                 # the float sums the chunks add to (chunked only)
+    invariants: tuple = ()                           # what the trips read from before the loop
+
+    @property
+    def blocked(self) -> bool:
+        return any(calls for _, calls in self.segments)
+
+
+def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool) -> dict:
+    """Plans for the loops of `function` (by `id` of the `For`): see the module's docstring.
+
+    Legality, asked of the dataflow facts: the loop is a `for` over `range`
+    with step 1 or -1, no early exit, not inside another loop, and its body
+    is straight-line assignments of scalars (array elements only read: no
+    store, tape or nested block), so trips touch memory only by reading it;
+    its index is not live after it.  For blocks, each variable with a
+    loop-carried dependence (`facts.carried`) or live after the loop is
+    touched by one segment only (so its trip-by-trip order is kept), vector
+    calls read and write only values of the trip, every value crossing
+    segments is a float, and the segments keep every dependence of the body
+    (true, anti and output, between any two statements).  For chunks, every
+    variable with a loop-carried dependence or live after the loop is a
+    float sum: each statement writing it is `v = v + e` with `e` not reading
+    it, and nothing else in the loop reads it."""
+    facts = dataflow.of(function)
+    plans = {}
+    for stmt in ir.walk(function.body):
+        if not isinstance(stmt, For) or facts.loops_of(stmt):
+            continue
+        plan = _plan(function, facts, stmt, vector_functions, chunks)
+        if plan is not None:
+            plans[id(stmt)] = plan
+    return plans
+
+
+def _is_scalar(types: dict, name: str) -> bool:
+    t = types.get(name)
+    return t is not None and not t.is_array
+
+
+def _is_float(types: dict, name: str) -> bool:
+    t = types.get(name)
+    return t is not None and not t.is_array and t.kind == "float"
+
+
+def _plan(function, facts, loop: For, vector_functions, chunks: bool):
+    types = function.types
+    if loop.exit_flag or not (isinstance(loop.step, Const) and loop.step.value in (1, -1)):
+        return None
+    body = [s for s in loop.body if not isinstance(s, Comment)]
+    if not body or not all(isinstance(s, Assign) and _is_scalar(types, s.target) for s in body):
+        return None
+    for s in body:
+        if s.prim != "subscript" and any(not _is_scalar(types, n) for n in ir.operand_vars(s.args)):
+            return None          # only element reads touch arrays
+        if s.prim == "subscript" and not all(isinstance(a, (Var, Const)) for a in s.args[1:]):
+            return None          # a slice: not an element
+    if loop.index in facts.live_out(loop):
+        return None
+    written = set(ir.assigned_in(body))
+    if loop.index in written:
+        return None
+    confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index}
+    invariants = tuple(sorted(set(ir.used_in(body)) - written - {loop.index}))
+    plan = LoopPlan(loop, invariants=invariants)
+    if chunks:
+        sums = _sums(body, confined, types)
+        if sums is not None:
+            plan.chunked, plan.sums = True, tuple(sorted(sums))
+    calls = {k for k, s in enumerate(body) if s.prim in vector_functions and _vector_call(s, types, written, confined)}
+    if not (calls and _segment(plan, loop, body, calls, written, confined, types)):
+        plan.segments = [(body, [])]
+        plan.loads, plan.remat, plan.stores = [[]], [[]], [[]]
+        plan.uses_index = [True]
+    if not plan.chunked and not plan.blocked:
+        return None
+    return plan
+
+
+def _vector_call(stmt: Assign, types: dict, written: set, confined: set) -> bool:
+    """A call the block may compute for all its trips at once: float operands the trip computes (not a
+    constant, not a value from before the loop), float result, none of them a loop-carried value."""
+    names = [stmt.target] + [a.name for a in stmt.args if isinstance(a, Var)]
+    if len(names) != 1 + len(stmt.args):
+        return False
+    return all(_is_float(types, n) and n not in confined for n in names) and \
+        all(n in written for n in names[1:])
+
+
+def _sums(body: list, confined: set, types: dict):
+    """The loop's state across trips, if it is only float sums; else None.  A sum `v` is read only by
+    `v + e`, `e + v` or `v - e` (`e` not `v`), whose result is `v` itself or a temporary read only by
+    `v = copy(temporary)`, the only other kind of statement writing `v`."""
+    def update(s, name):
+        if not (isinstance(s, Assign) and len(s.args) == 2 and s.args[0] != s.args[1]):
+            return False
+        return (s.prim == "add" and Var(name) in s.args) or (s.prim == "sub" and s.args[0] == Var(name))
+    for name in confined:
+        if not _is_float(types, name):
+            return None
+        for s in body:
+            if name in ir.reads(s) and not update(s, name):
+                return None
+            if name in ir.writes(s) and not update(s, name):
+                if s.prim != "copy" or not isinstance(s.args[0], Var):
+                    return None
+                carrier = s.args[0].name
+                defs = [d for d in body if carrier in ir.writes(d)]
+                readers = [r for r in body if carrier in ir.reads(r)]
+                if carrier in confined or len(defs) != 1 or not update(defs[0], name) or readers != [s]:
+                    return None
+    return set(confined)
+
+
+def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, confined: set, types) -> bool:
+    """Split `body` at its vector calls (positions: segment k at 2k, calls after it at 2k+1), keeping
+    every dependence; fills the plan's segments, buffers, loads and stores.  False when a confined
+    variable would span segments or a crossing value is not a float."""
+    n = len(body)
+    reads = [set(ir.reads(s)) for s in body]
+    writes = [set(ir.writes(s)) for s in body]
+    preds = [[a for a in range(b) if writes[a] & reads[b] or reads[a] & writes[b] or writes[a] & writes[b]]
+             for b in range(n)]
+    position = [0] * n
+    for b in range(n):
+        p = max((position[a] for a in preds[b]), default=0)
+        parity = 1 if b in calls else 0
+        position[b] = p if p % 2 == parity else p + 1
+    last = max(position)
+    last += last % 2
+    # ordinary statements as late as their successors allow (what a segment computes is used there)
+    succs = [[b for b in range(n) if a in preds[b]] for a in range(n)]
+    for a in reversed(range(n)):
+        if a in calls:
+            continue
+        latest = min((position[b] - (1 if b in calls else 0) for b in succs[a]), default=last)
+        position[a] = max(position[a], latest - latest % 2)
+    segments = last // 2 + 1
+    for name in confined:
+        where = {position[k] for k in range(n) if name in reads[k] | writes[k]}
+        if len(where) > 1:
+            return False
+    # values crossing segments: recomputed (element reads by the index or invariants) or buffered
+    definitions = {}
+    for k, s in enumerate(body):
+        definitions.setdefault(s.target, []).append(k)
+    remat_ok = {name for name, ks in definitions.items() if len(ks) == 1 and body[ks[0]].prim == "subscript"
+                and all(isinstance(a, Const) or a.name == loop.index or a.name not in written
+                        for a in body[ks[0]].args[1:]) and body[ks[0]].args[0].name not in written}
+    plan.segments, plan.loads, plan.remat, plan.stores, plan.uses_index = [], [], [], [], []
+    needed_from_buffer: set = set()
+    for seg in range(segments):
+        stmts = [body[k] for k in range(n) if position[k] == 2 * seg]
+        seg_calls = [body[k] for k in range(n) if position[k] == 2 * seg + 1]
+        exposed, defined = [], set()
+        for s in stmts:
+            for name in ir.reads(s):
+                if name in written and name not in defined and name not in exposed and name not in confined:
+                    exposed.append(name)
+            defined.update(ir.writes(s))
+        remat = [name for name in exposed if name in remat_ok]
+        loads = [name for name in exposed if name not in remat_ok]
+        needed_from_buffer.update(loads)
+        for c in seg_calls:
+            needed_from_buffer.update(a.name for a in c.args)
+        plan.segments.append((stmts, seg_calls))
+        plan.loads.append(loads)
+        plan.remat.append([body[definitions[name][0]] for name in remat])
+        index_read = any(loop.index in ir.reads(s) for s in stmts + plan.remat[-1])
+        plan.uses_index.append(index_read)
+    call_targets = {c.target for _, cs in plan.segments for c in cs}
+    if any(not _is_float(types, name) for name in needed_from_buffer | call_targets):
+        return False
+    plan.buffered = sorted(needed_from_buffer | call_targets)
+    for stmts, _ in plan.segments:
+        plan.stores.append(sorted({w for s in stmts for w in ir.writes(s)} & needed_from_buffer))
+    return True

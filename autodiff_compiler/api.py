@@ -363,6 +363,15 @@ class GradientFunction(DerivedFunction):
         signature = self._last_key or self._default_signature()
         return self.state_for(signature).text
 
+    @property
+    def compiled_source(self) -> str:
+        """The module Numba compiles for that signature: `source`, with fused loops in blocks computing
+        their transcendental functions several lanes at a time (`vexp(...)`, libmvec) and fused sums in
+        fixed chunks (threads), where this machine and the settings allow."""
+        signature = self._last_key or self._default_signature()
+        state = self.state_for(signature)
+        return state.jit_text if self.jit else state.text
+
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
         if out is None and not kwargs:

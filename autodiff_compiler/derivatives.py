@@ -72,6 +72,12 @@ class ProgramFunction(DerivedFunction):
         """The generated module for the last signature called (or the annotated/default one)."""
         return self.state_for(self._last_key or self._default_signature()).text
 
+    @property
+    def compiled_source(self) -> str:
+        """The module Numba compiles (`source` with planned loops in blocks and chunks)."""
+        state = self.state_for(self._last_key or self._default_signature())
+        return state.jit_text if self.jit else state.text
+
     def prepare(self, args: tuple, kwargs: dict):
         """(signature, converted arguments) of a call, checked as `grad` checks them."""
         if kwargs or len(args) < len(self.params):

@@ -51,19 +51,37 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
     lines += [f"{pad}{p} = np.empty({count})" for p in parts]
     threads = printer.threads
     if threads != 1:
-        printer.parallel = True
-        lines += [f"{pad}if {count} >= {PARALLEL_CHUNKS}:"]
-        if threads > 1:
-            lines += [f"{pad}    threads_before = numba.get_num_threads()", f"{pad}    numba.set_num_threads({threads})"]
-        lines += [f"{pad}    for chunk in prange({count}):", f"{pad}        {targets} = {call}"]
-        if threads > 1:
-            lines += [f"{pad}    numba.set_num_threads(threads_before)"]
-        lines += [f"{pad}else:", f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
+        driver = _parallel_function(printer, function, plan, parts, threads)
+        arguments = f"{', '.join(parts)}, {trips}, {start}{''.join(', ' + n for n in plan.invariants)}"
+        lines += [f"{pad}if {count} >= {PARALLEL_CHUNKS}:", f"{pad}    {driver}({arguments})",
+                  f"{pad}else:", f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
     else:
         lines += [f"{pad}for chunk in range({count}):", f"{pad}    {targets} = {call}"]
     lines.append(f"{pad}for chunk in range({count}):")
     lines += [f"{pad}    {s} += {p}[chunk]" for s, p in zip(plan.sums, parts)]
     return lines
+
+
+def _parallel_function(printer, chunk_function: str, plan: LoopPlan, parts: list, threads: int) -> str:
+    """Print the function running every chunk in parallel (`prange`), writing each chunk's partial sums
+    into `parts`; its name.  Alone in its function, so that Numba's `parallel=True` changes nothing else
+    (its array expressions do not broadcast as NumPy does)."""
+    printer.parallel = True
+    name = printer.names.fresh(f"{printer.function.name}_parallel")
+    first = printer.names.fresh("first")
+    pad = "    "
+    arguments = f"{', '.join(parts)}, trips, {first}{''.join(', ' + n for n in plan.invariants)}"
+    call = f"{chunk_function}(chunk, trips, {first}{''.join(', ' + n for n in plan.invariants)})"
+    lines = [f"def {name}({arguments}):",
+             f'{pad}"""Every chunk of the loop over {plan.loop.index}, on Numba\'s threads."""']
+    if threads > 1:
+        lines += [f"{pad}threads_before = numba.get_num_threads()", f"{pad}numba.set_num_threads({threads})"]
+    lines += [f"{pad}for chunk in prange({parts[0]}.shape[0]):",
+              f"{pad}    {', '.join(p + '[chunk]' for p in parts)} = {call}"]
+    if threads > 1:
+        lines += [f"{pad}numba.set_num_threads(threads_before)"]
+    printer.extra_functions.append("\n".join(lines))
+    return name
 
 
 def _chunk_function(printer, plan: LoopPlan, chunk: int) -> str:

@@ -1,0 +1,250 @@
+"""SIMD transcendentals (libmvec) and fixed-chunk fused sums: both paths agree, the chunked one is deterministic.
+
+* each vector kernel against Numba's scalar math, within 1e-15 relative, over
+  random inputs and edge values (0, -0, tiny, subnormal, huge, inf, nan), for
+  every length around the lane count and the block size;
+* gradients of elementwise chains and loops: the module Numba compiles with
+  blocks (vexp, vlog, ...) against the scalar path (AUTODIFF_COMPILER_SIMD=0)
+  and against jit=False;
+* chunked sums: bit-for-bit the same on 1 and 2 threads, and with
+  AUTODIFF_COMPILER_THREADS=1 (no prange) as with threads;
+* legality: no plan for a loop that stores, carries a product, or whose index
+  is read after it.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler.backend import vecmath
+
+EDGE = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-310, 1e-300, -1e-300, 1e-16, -1e-16, 0.5, 1.0, -1.0,
+                 3.0, math.pi, -math.pi, 700.0, 709.7, 710.0, -745.0, -746.0, 1e22, -1e22, 1e300, -1e300,
+                 math.inf, -math.inf, math.nan, 2.0 ** 52, 1e6 * math.pi, -0.9999999999999999])
+
+
+@pytest.fixture
+def setting(monkeypatch):
+    """Switch the SIMD / thread settings for derivations made after the call."""
+    def apply(**env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        vecmath._state.clear()
+    yield apply
+    vecmath._state.clear()
+
+
+needs_simd = pytest.mark.skipif(vecmath.lanes() == 0, reason="no libmvec vector functions on this machine")
+
+
+def _inputs(prim: str, rng) -> tuple:
+    parts = [EDGE, rng.standard_normal(5000), 30 * rng.standard_normal(5000), rng.uniform(-1, 1, 5000),
+             np.exp(rng.uniform(-700, 700, 5000)), -np.exp(rng.uniform(-700, 700, 5000)),
+             np.arange(-500, 500) * math.pi / 2]
+    a = np.concatenate(parts)
+    if prim == "pow":
+        b = np.concatenate([4 * rng.standard_normal(a.shape[0]), np.full(EDGE.shape[0], 2.0), EDGE])
+        a = np.concatenate([np.abs(a), EDGE, np.full(EDGE.shape[0], 2.5)])
+        return a, b
+    return (a,)
+
+
+@needs_simd
+@pytest.mark.parametrize("prim", sorted(vecmath._TABLE))
+def test_vector_kernels_within_1e_15_of_scalar_math(prim):
+    import numba
+    if prim not in vecmath.functions():
+        pytest.skip(f"no vector {prim} here")
+    kernel = vecmath.kernel(prim)
+    name = vecmath._TABLE[prim][0]
+    inputs = _inputs(prim, np.random.default_rng(7))
+    namespace = {"math": math, "kernel": kernel}
+    args = ", ".join(f"a{k}" for k in range(len(inputs)))
+    elements = ", ".join(f"a{k}[j]" for k in range(len(inputs)))
+    exec(f"def scalar(out, {args}):\n    for j in range(out.shape[0]):\n        out[j] = math.{name}({elements})\n"
+         f"def vector(out, m, {args}):\n    kernel(out, m, {args})\n", namespace)
+    scalar, vector = numba.njit(namespace["scalar"]), numba.njit(namespace["vector"])
+    want = np.empty(inputs[0].shape[0])
+    scalar(want, *inputs)
+    for m in (0, 1, 3, 7, 8, 9, 255, 256, 257, want.shape[0]):   # remainders after whole lane groups
+        sliced = tuple(np.ascontiguousarray(a[:m]) for a in inputs)
+        got = np.full(m, 12345.0)
+        vector(got, m, *sliced)
+        ref = want[:m]
+        assert np.array_equal(np.isnan(got), np.isnan(ref)), prim
+        infinite = np.isinf(ref)
+        assert np.array_equal(got[infinite], ref[infinite]), prim
+        finite = np.isfinite(ref)
+        assert np.all(np.isfinite(got[finite])), prim
+        scale = np.maximum(np.abs(ref[finite]), np.finfo(float).tiny)
+        assert np.all(np.abs(got[finite] - ref[finite]) <= 1e-15 * scale), \
+            (prim, np.max(np.abs(got[finite] - ref[finite]) / scale))
+        zero = ref == 0
+        assert np.array_equal(np.signbit(got[zero]), np.signbit(ref[zero])), prim
+
+
+def test_simd_switch_off(setting):
+    setting(AUTODIFF_COMPILER_SIMD=0)
+    assert vecmath.lanes() == 0 and vecmath.functions() == frozenset() and vecmath.describe() == "scalar"
+
+
+# ------------------------------------------------------------------ gradients on both paths
+
+def chain(w, b, x, y):
+    return np.mean(np.tanh(0.3 * (w * x + b)) + np.sin(w * x) * np.cos(0.5 * x + b) + np.log1p(y * w * w)
+                   + np.expm1(-y * b) + y * np.log(x * x + 1.0) + (x * x + 1.0) ** (y * w)
+                   - np.exp(-(w * x + b)))
+
+
+def loop(w, b, x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = w * x[i] + b
+        s += math.exp(-z * z) + math.log(1.0 + y[i] * y[i]) * math.sin(z)
+    return s
+
+
+def backwards(w, x):
+    s = 0.0
+    for i in range(x.shape[0] - 1, -1, -1):
+        s = s + math.tanh(w * x[i]) * math.cos(x[i])
+    return s
+
+
+def _data(n, rng):
+    x = rng.uniform(-3, 3, n)
+    y = rng.uniform(0.05, 0.95, n)
+    if n > 4:
+        x[:4] = [0.0, -0.0, 1e-300, 2.5]
+    return x, y
+
+
+CASES = [(chain, ("w", "b")), (loop, ("w", "b"))]
+
+
+@needs_simd
+@pytest.mark.parametrize("fn,wrt", CASES, ids=[c[0].__name__ for c in CASES])
+def test_blocked_gradient_matches_scalar_path(setting, fn, wrt):
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 8, 9, 300, 1000):
+        x, y = _data(n, rng)
+        setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+        scalar = value_and_grad(fn, wrt=wrt)(0.7, -0.2, x, y)
+        setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
+        g = value_and_grad(fn, wrt=wrt)
+        blocked = g(0.7, -0.2, x, y)
+        assert "vexp(" in g.compiled_source and "for i_lane in range(" in g.compiled_source
+        python = value_and_grad(fn, wrt=wrt, jit=False)(0.7, -0.2, x, y)
+        for got in (blocked, python):
+            np.testing.assert_allclose(got[0], scalar[0], rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(got[1], scalar[1], rtol=1e-12, atol=1e-13)
+
+
+@needs_simd
+def test_backwards_loop_is_blocked_in_its_own_order(setting):
+    setting(AUTODIFF_COMPILER_THREADS=0)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-2, 2, 515)
+    g = grad(backwards)
+    assert "vtanh(" in g.compiled_source if g(0.3, x) is not None else False
+    setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+    np.testing.assert_allclose(g(0.3, x), grad(backwards)(0.3, x), rtol=1e-13)
+
+
+# ------------------------------------------------------------------ chunks and threads
+
+def _chunked(setting, fn, args, wrt, **env):
+    setting(AUTODIFF_COMPILER_CHUNK=16, **env)
+    g = value_and_grad(fn, wrt=wrt)
+    g(*args)                      # the signature compiled_source shows
+    return g, g.compiled_for(*args)
+
+
+@pytest.mark.parametrize("fn,wrt", CASES + [(backwards, ("w",))], ids=["chain", "loop", "backwards"])
+def test_chunked_sums_do_not_depend_on_the_thread_count(setting, fn, wrt):
+    import numba
+    rng = np.random.default_rng(11)
+    x, y = _data(1000, rng)
+    args = (0.7, -0.2, x, y) if fn is not backwards else (0.7, x)
+    g, compiled = _chunked(setting, fn, args, wrt)
+    assert "prange(" in g.compiled_source
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            results.append(compiled(*args))
+    finally:
+        numba.set_num_threads(before)
+    for r in results[1:]:
+        assert all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(r, results[0])), (r, results[0])
+    # no prange at all (AUTODIFF_COMPILER_THREADS=1): the same chunks, the same bits
+    g1, serial = _chunked(setting, fn, args, wrt, AUTODIFF_COMPILER_THREADS=1)
+    assert "prange(" not in g1.compiled_source
+    assert all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(serial(*args), results[0]))
+    # loops as written (no chunks): equal up to the order of the additions
+    setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
+    plain = value_and_grad(fn, wrt=wrt).compiled_for(*args)(*args)
+    for u, v in zip(plain, results[0]):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_small_loops_run_one_chunk_on_the_calling_thread(setting):
+    setting(AUTODIFF_COMPILER_SIMD=0)
+    g = value_and_grad(loop, wrt=("w", "b"))
+    x, y = _data(50, np.random.default_rng(1))
+    v, (dw, db) = g(0.7, -0.2, x, y)
+    want = value_and_grad(loop, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
+    np.testing.assert_allclose([v, dw, db], [want[0], *want[1]], rtol=1e-13)
+    assert "_chunk(chunk" in g.compiled_source
+
+
+# ------------------------------------------------------------------ legality
+
+def stores(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        out[i] = math.exp(x[i])
+    return np.sum(out * out)
+
+
+def product(x):
+    p = 1.0
+    for i in range(x.shape[0]):
+        p = p * math.exp(0.1 * x[i])
+    return p
+
+
+def index_after(x):
+    s = 0.0
+    i = 0
+    for i in range(x.shape[0]):
+        s += math.exp(x[i])
+    return s + i
+
+
+def _plans(fn, *args, wrt=0):
+    from autodiff_compiler.optimise.vectorise import plan_loops
+    g = grad(fn, wrt=wrt)
+    state = g.state_for(g.signature(args))
+    return plan_loops(state.adjoint, frozenset(vecmath._TABLE), chunks=True), state
+
+
+def test_no_chunks_for_a_carried_product_and_no_plan_for_a_read_index():
+    x = np.linspace(-1, 1, 10)
+    plans, _ = _plans(product, x)
+    assert not any(p.chunked for p in plans.values())
+    plans, state = _plans(index_after, x)
+    from autodiff_compiler.ir import dataflow
+    facts = dataflow.of(state.adjoint)
+    for p in plans.values():
+        assert p.loop.index not in facts.live_out(p.loop)
+
+
+def test_loops_that_store_are_left_alone():
+    x = np.linspace(-1, 1, 10)
+    plans, state = _plans(stores, x)
+    import autodiff_compiler.ir as ir
+    for p in plans.values():
+        assert not any(isinstance(s, ir.Store) for s in ir.walk(p.loop.body))

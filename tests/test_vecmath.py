@@ -248,3 +248,25 @@ def test_loops_that_store_are_left_alone():
     import autodiff_compiler.ir as ir
     for p in plans.values():
         assert not any(isinstance(s, ir.Store) for s in ir.walk(p.loop.body))
+
+
+def divides(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += w / x[i]
+    return s
+
+
+def test_division_by_zero_in_a_parallel_chunk_raises_as_the_loop_does(setting):
+    """Numba's threads do not raise: the chunks run again on the calling thread, which does."""
+    from autodiff_compiler import AutodiffError
+    x = np.linspace(-1, 1, 101)           # x[50] == 0
+    setting(AUTODIFF_COMPILER_CHUNK=4)
+    g = value_and_grad(divides)
+    with pytest.raises(AutodiffError, match="division by zero"):
+        g(0.5, x)
+    assert "prange(" in g.compiled_source
+    x[50] = 0.25
+    setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
+    want = value_and_grad(divides)(0.5, x)
+    np.testing.assert_allclose(g(0.5, x), want, rtol=1e-13)

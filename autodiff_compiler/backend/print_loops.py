@@ -53,8 +53,10 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
     if threads != 1:
         driver = _parallel_function(printer, function, plan, parts, threads)
         arguments = f"{', '.join(parts)}, {trips}, {start}{''.join(', ' + n for n in plan.invariants)}"
-        lines += [f"{pad}if {count} >= {PARALLEL_CHUNKS}:", f"{pad}    {driver}({arguments})",
-                  f"{pad}else:", f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
+        lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",
+                  f"{pad}# runs again here, where it raises as the loop does",
+                  f"{pad}if {count} < {PARALLEL_CHUNKS} or not {driver}({arguments}):",
+                  f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
     else:
         lines += [f"{pad}for chunk in range({count}):", f"{pad}    {targets} = {call}"]
     lines.append(f"{pad}for chunk in range({count}):")
@@ -64,7 +66,10 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
 
 def _parallel_function(printer, chunk_function: str, plan: LoopPlan, parts: list, threads: int) -> str:
     """Print the function running every chunk in parallel (`prange`), writing each chunk's partial sums
-    into `parts`; its name.  Alone in its function, so that Numba's `parallel=True` changes nothing else
+    into `parts` and returning whether they are all finite; its name.  Numba's threads do not raise
+    (a division by zero there is IEEE's inf or nan): the caller runs the chunks again on its own thread
+    when a partial sum is not finite, so that an error raises as in the loop as written.  A division by
+    zero whose inf never reaches a sum (`min(1 / x, 1)`) gives IEEE's value instead of the error.  Alone in its function, so that Numba's `parallel=True` changes nothing else
     (its array expressions do not broadcast as NumPy does)."""
     printer.parallel = True
     name = printer.names.fresh(f"{printer.function.name}_parallel")
@@ -80,6 +85,9 @@ def _parallel_function(printer, chunk_function: str, plan: LoopPlan, parts: list
               f"{pad}    {', '.join(p + '[chunk]' for p in parts)} = {call}"]
     if threads > 1:
         lines += [f"{pad}numba.set_num_threads(threads_before)"]
+    finite = " and ".join(f"np.isfinite({p}[chunk])" for p in parts)
+    lines += [f"{pad}for chunk in range({parts[0]}.shape[0]):", f"{pad}    if not ({finite}):",
+              f"{pad}        return False", f"{pad}return True"]
     printer.extra_functions.append("\n".join(lines))
     return name
 

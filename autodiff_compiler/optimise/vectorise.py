@@ -20,6 +20,9 @@ dataflow facts (`ir.dataflow`) of the function as it is:
   addition), which are then added to the sums in chunk order.  The chunks do
   not depend on the number of threads, so neither does the result; chunks may
   run in parallel (`prange`), since they share nothing but what they read.
+  (Numba's threads compute divisions by IEEE's rules, never raising: the
+  printer reruns the chunks on the calling thread when a partial sum is not
+  finite, so the error the loop raises is raised.)
 
 Only the order of additions into the sums changes (chunks), and only the
 vector functions' last bits (blocks: libmvec against the scalar C library,

@@ -15,9 +15,8 @@ if jax is importable; otherwise the group prints 'jax: not installed'.
 Before/after in the same run: the workloads marked `paths` are timed again on
 the scalar path (`[scalar: SIMD=0, threads=0]`: AUTODIFF_COMPILER_SIMD=0 and
 AUTODIFF_COMPILER_THREADS=0, the loops as written, scalar `math.exp`) and with
-vector math but chunks on the calling thread (`[simd, 1 thread]`); the plain
-rows use the default settings (libmvec where present, chunks on Numba's
-threads).
+chunks on two threads (`[simd, 2 threads]`); the plain rows use the default
+settings (libmvec where present, fixed chunks on the calling thread).
 """
 import contextlib
 import os
@@ -171,7 +170,7 @@ def _settings(**env):
 
 
 PATHS = [("[scalar: SIMD=0, threads=0]", {"AUTODIFF_COMPILER_SIMD": "0", "AUTODIFF_COMPILER_THREADS": "0"}),
-         ("[simd, 1 thread]", {"AUTODIFF_COMPILER_THREADS": "1"})]
+         ("[simd, 2 threads]", {"AUTODIFF_COMPILER_THREADS": "2"})]
 
 
 def _bench(name, fn, wrt, args, hand, cfg):

@@ -155,7 +155,7 @@ def test_backwards_loop_is_blocked_in_its_own_order(setting):
 # ------------------------------------------------------------------ chunks and threads
 
 def _chunked(setting, fn, args, wrt, **env):
-    setting(AUTODIFF_COMPILER_CHUNK=16, **env)
+    setting(AUTODIFF_COMPILER_CHUNK=16, **dict({"AUTODIFF_COMPILER_THREADS": 2}, **env))
     g = value_and_grad(fn, wrt=wrt)
     g(*args)                      # the signature compiled_source shows
     return g, g.compiled_for(*args)
@@ -261,7 +261,7 @@ def test_division_by_zero_in_a_parallel_chunk_raises_as_the_loop_does(setting):
     """Numba's threads do not raise: the chunks run again on the calling thread, which does."""
     from autodiff_compiler import AutodiffError
     x = np.linspace(-1, 1, 101)           # x[50] == 0
-    setting(AUTODIFF_COMPILER_CHUNK=4)
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
     g = value_and_grad(divides)
     with pytest.raises(AutodiffError, match="division by zero"):
         g(0.5, x)

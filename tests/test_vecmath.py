@@ -270,3 +270,53 @@ def test_division_by_zero_in_a_parallel_chunk_raises_as_the_loop_does(setting):
     setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
     want = value_and_grad(divides)(0.5, x)
     np.testing.assert_allclose(g(0.5, x), want, rtol=1e-13)
+
+
+# ------------------------------------------------------------------ random loops, both paths
+
+_UNARY = ["math.exp(math.sin({0}))", "math.log(1.0 + {0} * {0})", "math.sin({0})", "math.cos({0})",
+          "math.tanh({0})", "math.log1p({0} * {0})", "math.expm1(-{0} * {0})", "({0} * {0} + 1.0) ** y[i]",
+          "({0} * w)", "({0} + x[i])", "({0} / (2.0 + {0} * {0}))"]
+
+
+def _random_loop(rng, k: int) -> str:
+    """A loop over x and y: temporaries from random unary steps, two or three sums (+=, = s +, -=)."""
+    lines = [f"def loop{k}(w, b, x, y):", "    s0 = 0.0", "    s1 = 0.0", "    s2 = 0.0"]
+    header = rng.choice(["for i in range(x.shape[0]):", "for i in range(x.shape[0] - 1, -1, -1):",
+                         "for i in range(1, x.shape[0]):"])
+    lines.append(f"    {header}")
+    lines.append("        a = w * x[i] + b")
+    names = ["a"]
+    for t in range(rng.integers(2, 6)):
+        source = names[rng.integers(len(names))]
+        expr = _UNARY[rng.integers(len(_UNARY))].format(source)
+        lines.append(f"        t{t} = {expr}")
+        names.append(f"t{t}")
+    updates = ["s0 += {0} * y[i]", "s1 = s1 + {0}", "s2 -= {0}"]
+    for u in range(rng.integers(1, 4)):
+        lines.append("        " + updates[u].format(names[rng.integers(1, len(names))]))
+    lines.append("    return s0 + 0.5 * s1 + 0.25 * s2")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_path):
+    import importlib.util
+    rng = np.random.default_rng(2024)
+    sources = [_random_loop(rng, k) for k in range(10)]
+    path = tmp_path / "random_loops.py"
+    path.write_text("import math\n\n\n" + "\n\n".join(sources))
+    spec = importlib.util.spec_from_file_location("random_loops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    setting(AUTODIFF_COMPILER_CHUNK=3, AUTODIFF_COMPILER_THREADS=2, AUTODIFF_COMPILER_SIMD=4)
+    x, y = _data(61, rng)
+    planned = 0
+    for k in range(len(sources)):
+        fn = getattr(module, f"loop{k}")
+        g = value_and_grad(fn, wrt=("w", "b"))
+        got = g(0.7, -0.2, x, y)
+        planned += "vexp(" in g.compiled_source or "_chunk(" in g.compiled_source
+        want = value_and_grad(fn, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-11, atol=1e-12, err_msg=sources[k])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12, err_msg=sources[k])
+    assert planned >= 5

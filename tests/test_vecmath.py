@@ -320,3 +320,25 @@ def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_pat
         np.testing.assert_allclose(got[0], want[0], rtol=1e-11, atol=1e-12, err_msg=sources[k])
         np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12, err_msg=sources[k])
     assert planned >= 5
+
+
+def clashing(w, x):
+    lo = 0.5 * w
+    hi = 2.0
+    chunk = 3.0
+    trips = 0.25
+    first = 1.5
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += math.exp(lo * x[i]) * hi + chunk * math.sin(trips * x[i]) + first
+    return s + chunk
+
+
+def test_names_of_the_printed_loops_never_clash_with_the_users(setting):
+    x = np.linspace(-1, 1, 300)
+    setting(AUTODIFF_COMPILER_CHUNK=7, AUTODIFF_COMPILER_THREADS=2)
+    g = value_and_grad(clashing)
+    got = g(0.3, x)
+    assert "_chunk(" in g.compiled_source
+    want = value_and_grad(clashing, jit=False)(0.3, x)
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -40,10 +40,11 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
         return lines
     chunk = chunk_size()
     function = _chunk_function(printer, plan, chunk)
-    call = f"{function}(chunk, {trips}, {start}{''.join(', ' + n for n in plan.invariants)})"
+    c = names.fresh("chunk")
+    call = f"{function}({c}, {trips}, {start}{''.join(', ' + n for n in plan.invariants)})"
     parts = [names.fresh(f"{s}_parts") for s in plan.sums]
     count = names.fresh(f"{loop.index}_chunks")
-    targets = ", ".join(f"{p}[chunk]" for p in parts)
+    targets = ", ".join(f"{p}[{c}]" for p in parts)
     printer.modules.add("numpy")
     lines += [f"{pad}# the loop in chunks of {chunk} trips, from partial sums added in chunk order "
               f"(the same for any number of threads)",
@@ -56,11 +57,11 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
         lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",
                   f"{pad}# runs again here, where it raises as the loop does",
                   f"{pad}if {count} < {PARALLEL_CHUNKS} or not {driver}({arguments}):",
-                  f"{pad}    for chunk in range({count}):", f"{pad}        {targets} = {call}"]
+                  f"{pad}    for {c} in range({count}):", f"{pad}        {targets} = {call}"]
     else:
-        lines += [f"{pad}for chunk in range({count}):", f"{pad}    {targets} = {call}"]
-    lines.append(f"{pad}for chunk in range({count}):")
-    lines += [f"{pad}    {s} += {p}[chunk]" for s, p in zip(plan.sums, parts)]
+        lines += [f"{pad}for {c} in range({count}):", f"{pad}    {targets} = {call}"]
+    lines.append(f"{pad}for {c} in range({count}):")
+    lines += [f"{pad}    {s} += {p}[{c}]" for s, p in zip(plan.sums, parts)]
     return lines
 
 
@@ -73,20 +74,20 @@ def _parallel_function(printer, chunk_function: str, plan: LoopPlan, parts: list
     (its array expressions do not broadcast as NumPy does)."""
     printer.parallel = True
     name = printer.names.fresh(f"{printer.function.name}_parallel")
-    first = printer.names.fresh("first")
+    first, trips, c, before = (printer.names.fresh(w) for w in ("first", "trips", "chunk", "threads_before"))
     pad = "    "
-    arguments = f"{', '.join(parts)}, trips, {first}{''.join(', ' + n for n in plan.invariants)}"
-    call = f"{chunk_function}(chunk, trips, {first}{''.join(', ' + n for n in plan.invariants)})"
+    arguments = f"{', '.join(parts)}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}"
+    call = f"{chunk_function}({c}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)})"
     lines = [f"def {name}({arguments}):",
              f'{pad}"""Every chunk of the loop over {plan.loop.index}, on Numba\'s threads."""']
     if threads > 1:
-        lines += [f"{pad}threads_before = numba.get_num_threads()", f"{pad}numba.set_num_threads({threads})"]
-    lines += [f"{pad}for chunk in prange({parts[0]}.shape[0]):",
-              f"{pad}    {', '.join(p + '[chunk]' for p in parts)} = {call}"]
+        lines += [f"{pad}{before} = numba.get_num_threads()", f"{pad}numba.set_num_threads({threads})"]
+    lines += [f"{pad}for {c} in prange({parts[0]}.shape[0]):",
+              f"{pad}    {', '.join(f'{p}[{c}]' for p in parts)} = {call}"]
     if threads > 1:
-        lines += [f"{pad}numba.set_num_threads(threads_before)"]
-    finite = " and ".join(f"np.isfinite({p}[chunk])" for p in parts)
-    lines += [f"{pad}for chunk in range({parts[0]}.shape[0]):", f"{pad}    if not ({finite}):",
+        lines += [f"{pad}numba.set_num_threads({before})"]
+    finite = " and ".join(f"np.isfinite({p}[{c}])" for p in parts)
+    lines += [f"{pad}for {c} in range({parts[0]}.shape[0]):", f"{pad}    if not ({finite}):",
               f"{pad}        return False", f"{pad}return True"]
     printer.extra_functions.append("\n".join(lines))
     return name
@@ -96,18 +97,19 @@ def _chunk_function(printer, plan: LoopPlan, chunk: int) -> str:
     """Print the function running one chunk of the loop; its name."""
     loop = plan.loop
     name = printer.names.fresh(f"{printer.function.name}_chunk")
-    first = printer.names.fresh("first")
+    first, c, trips, lo, hi = (printer.names.fresh(w) for w in ("first", "chunk", "trips", "lo", "hi"))
     pad = "    "
-    lines = [f"def {name}(chunk, trips, {first}{''.join(', ' + n for n in plan.invariants)}):",
-             f'{pad}"""Trips chunk * {chunk} ... of the loop over {loop.index}; returns its partial sums."""',
-             f"{pad}lo = chunk * {chunk}", f"{pad}hi = min(lo + {chunk}, trips)"]
+    lines = [f"def {name}({c}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}):",
+             f'{pad}"""Trips {c} * {chunk} ... of the loop over {loop.index}; returns its partial sums."""',
+             f"{pad}{lo} = {c} * {chunk}", f"{pad}{hi} = min({lo} + {chunk}, {trips})"]
     lines += [f"{pad}{s} = -0.0" for s in plan.sums]
     if plan.blocked:
-        lines += _blocked(printer, plan, 1, "lo", "hi", first)
+        lines += _blocked(printer, plan, 1, lo, hi, first)
     else:
         step = "+" if loop.step.value == 1 else "-"
-        lines.append(f"{pad}for {loop.index}_trip in range(lo, hi):")
-        lines.append(f"{pad}    {loop.index} = {first} {step} {loop.index}_trip")
+        trip = printer.names.fresh(f"{loop.index}_trip")
+        lines.append(f"{pad}for {trip} in range({lo}, {hi}):")
+        lines.append(f"{pad}    {loop.index} = {first} {step} {trip}")
         lines += printer.block(loop.body, 2)
     lines.append(f"{pad}return {', '.join(plan.sums)}")
     printer.extra_functions.append("\n".join(lines))

@@ -189,7 +189,7 @@ def command_grad(args) -> int:
         shown = state.adjoint if derived_pass(args.dump) else state.primal
         print(shown if shown is not None else state.source.text)
         return 0
-    sys.stdout.write(state.text)
+    sys.stdout.write(state.jit_text if getattr(args, "compiled", False) else state.text)
     if args.verify:
         for key, item in _default_point(types, point).items():
             point.setdefault(key, item)
@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--verify", action="store_true", help="prove the gradient equal to SymPy's derivative")
     grad.add_argument("--value", action="store_true", help="generate value_and_grad (return the value too)")
     grad.add_argument("--no-simplify", action="store_true", help="print the unsimplified adjoint")
+    grad.add_argument("--compiled", action="store_true",
+                      help="print the module Numba compiles (fused loops in blocks with vector math, "
+                           "sums in chunks, as this machine and the AUTODIFF_COMPILER_* settings allow)")
     grad.add_argument("--dump", choices=[name for name, _ in PASSES if name != "print"],
                       help="print the IR after this pass instead of the module")
     grad.add_argument("--skip", metavar="PASS,...",

@@ -376,7 +376,10 @@ class ModulePrinter:
         if self.parallel:
             imports += ["import numba", "from numba import prange"]
         if self.vector_helpers:
-            imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers)))
+            from . import vecmath
+            # the width is part of the text, hence of the cache key: another setting compiles anew
+            imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers))
+                           + f"    # {vecmath.describe()}")
         if imports:
             lines += [""] + imports
         for helper in runtime.HELPERS:      # in a fixed order, for deterministic output

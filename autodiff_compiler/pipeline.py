@@ -40,6 +40,8 @@ class State:
     sources: dict = field(default_factory=dict)
     adjoint: object = None
     text: str = ""
+    facts: object = None              # what the front end found (`frontend.lower.Facts`)
+    leaf_wrt: list = field(default_factory=list)    # `wrt` with containers expanded to their float leaves
 
     def runs(self, name: str) -> bool:
         """Does the optimisation pass `name` run?  (`simplify=False` switches them all off.)"""
@@ -52,22 +54,31 @@ def _fence(state: State) -> State:
 
 
 def _lower(state: State) -> State:
-    state.primal, state.sources = lower(state.source)
+    missing = [a.arg for a in state.source.node.args.args if a.arg not in state.param_types]
+    if missing:
+        raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.source.name}")
+    state.primal, state.sources = lower(state.source, state.param_types)
+    state.facts = state.primal.facts
+    state.leaf_wrt = []
+    for name in state.wrt:
+        if name in state.facts.structures:
+            tree, leaves = state.facts.structures[name]
+            from .frontend.pytrees import path_text, paths
+            for (path, t), leaf in zip(paths(tree), leaves):
+                if not t.is_float:
+                    raise ArgumentError(
+                        f"cannot differentiate {state.source.name} with respect to {name!r}: "
+                        f"{path_text(name, path)} is {_a(t)} ({t}), and only float scalars and float arrays "
+                        f"have derivatives", filename=state.source.filename, line=state.source.node.lineno,
+                        hint="keep counts and flags out of the structure you differentiate (pass them as "
+                             "another argument), or make them floats")
+                state.leaf_wrt.append(leaf)
+        else:
+            state.leaf_wrt.append(name)
     return state
 
 
 def _types(state: State) -> State:
-    params = state.primal.params
-    missing = [p for p in params if p not in state.param_types]
-    if missing:
-        raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
-    for name in params:
-        t = state.param_types[name]
-        if t.is_array and t.ndim > 2:
-            raise ArgumentError(f"argument {name!r} of {state.primal.name} is an array of rank {t.ndim}: "
-                                f"vectors and matrices (rank 1 and 2) are supported",
-                                filename=state.source.filename, line=state.source.node.lineno,
-                                hint="reshape it to a matrix, or loop over its leading axis")
     _retype(state)
     check_consistent(state.primal)
     _check_defined(state)
@@ -108,9 +119,10 @@ def _check_result(state: State) -> None:
 
 def _retype(state: State) -> None:
     primal = state.primal
-    primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+    params = {p: state.facts.param_types[p] for p in primal.params}
+    primal.types = infer_types(primal, params)
     if specialise(primal):
-        primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+        primal.types = infer_types(primal, params)
     dataflow.invalidate(primal)
 
 
@@ -148,7 +160,7 @@ def _fuse(state: State) -> State:
 
 
 def _check_wrt(state: State) -> None:
-    for name in state.wrt:
+    for name in state.leaf_wrt:
         t = state.primal.types[name]
         if not t.is_float:
             hint = f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt"
@@ -190,7 +202,7 @@ def _a(t) -> str:
 
 
 def _reverse(state: State) -> State:
-    state.adjoint = reverse(state.primal, state.wrt, state.with_value, state.intermediates)
+    state.adjoint = reverse(state.primal, state.leaf_wrt, state.with_value, state.intermediates)
     return state
 
 
@@ -225,9 +237,9 @@ def header(state: State) -> str:
     primal = state.primal
     where = f"{os.path.basename(primal.filename)}:{primal.firstline}"
     params = ", ".join(f"{p}: {primal.types[p]}" for p in primal.params)
-    wrt = ", ".join(state.wrt)
+    wrt = ", ".join(state.leaf_wrt)
     returns = ("the value of " + primal.name + ", then " if state.with_value else "") + \
-        ", ".join(f"d{primal.name}/d{w}" for w in state.wrt)
+        ", ".join(f"d{primal.name}/d{w}" for w in state.leaf_wrt)
     return (f"Reverse-mode gradient of {primal.name} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
             f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
 

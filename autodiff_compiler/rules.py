@@ -197,6 +197,36 @@ _define("logaddexp", 2, ("exp(x - out)", "exp(y - out)"), scalar="np.logaddexp",
 _define("logaddexp2", 2, ("exp2(x - out)", "exp2(y - out)"), scalar="np.logaddexp2", array="np.logaddexp2",
         sympy="log(2 ** x + 2 ** y, 2)", result="float",
         evaluate=lambda x, y: max(x, y) + math.log2(1 + 2.0 ** (-abs(x - y))), numpy_names=("logaddexp2",))
+def polygamma_scalar(n, x):
+    """The n-th derivative of the digamma function at x (n = 0: digamma): shifted up by the recurrence
+    psi_n(x) = psi_n(x + 1) - (-1)**n n! / x**(n + 1), then the asymptotic series (error < 1e-15)."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    factorial = 1.0
+    for k in range(2, n + 1):
+        factorial *= k
+    sign = 1.0 if n % 2 == 0 else -1.0
+    shift = 0.0
+    y = x
+    while y < 15.0:
+        shift -= sign * factorial / y ** (n + 1)
+        y += 1.0
+    if n == 0:
+        y2 = 1.0 / (y * y)
+        value = math.log(y) - 0.5 / y - y2 * (1.0 / 12 - y2 * (1.0 / 120 - y2 * (1.0 / 252 - y2 * (
+            1.0 / 240 - y2 * (1.0 / 132)))))
+        return value + shift
+    bernoulli = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
+    total = factorial / n / y ** n + factorial / (2.0 * y ** (n + 1))
+    for k in range(1, 8):
+        rising = 1.0
+        for j in range(2 * k + 1, 2 * k + n):
+            rising *= j
+        total += bernoulli[k - 1] * rising / y ** (2 * k + n)
+    return -sign * total + shift
+
+
+
 # SciPy's special functions (scipy.special.*): spelled with NumPy and the math module, or a runtime helper
 _define("expit", 1, ("out * (1 - out)",), scalar="expit_scalar({0})", array="expit_array({0})",
         sympy="1 / (1 + exp(-x))", result="float",
@@ -213,19 +243,14 @@ _define("gammaln", 1, ("polygamma(0, x)",), scalar="math.lgamma", array="gammaln
 # polygamma(n, x): the n-th derivative of digamma; n is a count (no derivative)
 _define("polygamma", 2, ("0", "polygamma(x + 1, y)"), scalar="polygamma_scalar({0}, {1})",
         array="polygamma_array({0}, {1})", sympy="polygamma(x, y)", result="float",
-        evaluate=lambda n, x: _runtime().polygamma_scalar(n, x), scipy_names=("polygamma",),
+        evaluate=lambda n, x: polygamma_scalar(n, x), scipy_names=("polygamma",),
         domain=("int", "real"))
 _define("digamma", 1, ("polygamma(1, x)",), scalar="polygamma_scalar(0, {0})", array="polygamma_array(0, {0})",
-        sympy="polygamma(0, x)", result="float", evaluate=lambda x: _runtime().polygamma_scalar(0, x),
+        sympy="polygamma(0, x)", result="float", evaluate=lambda x: polygamma_scalar(0, x),
         scipy_names=("digamma", "psi"))
 # np.add and friends are the operators
 for _prim, _alias in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("copy", "positive")):
     USER_FUNCTIONS[("numpy", _alias)] = _prim
-
-
-def _runtime():
-    from .backend import runtime
-    return runtime
 
 
 _define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
@@ -277,12 +302,13 @@ _define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy=
         evaluate=lambda x: x.copy())
 
 
-def _typed(ndim: int, dtype: str = "float64"):
-    """The type of an array of rank `ndim` (a number when it is 0)."""
-    from .ir.nodes import BOOL, FLOAT, INT, array_of
+def _typed(ndim: int, dtype: str = "float64") -> tuple:
+    """The type of an array of rank `ndim` (a number when it is 0), as `(kind, ndim, dtype)`: the fields
+    of `ir.nodes.Type`, which `ir.types` builds from it (the rule table comes before the IR)."""
     if ndim:
-        return array_of(ndim, dtype)
-    return FLOAT if dtype.startswith("float") else BOOL if dtype == "bool" else INT
+        return ("array", ndim, dtype)
+    return ("float", 0, "float64") if dtype.startswith("float") else ("bool", 0, "float64") if dtype == "bool" \
+        else ("int", 0, "float64")
 
 
 def _rank(t) -> int:

@@ -82,7 +82,7 @@ def lower_call(lowering, node: ast.Call, ref, target):
         base_ref = lowering.resolve(func.value) if isinstance(func.value, (ast.Name, ast.Attribute)) else None
         if isinstance(base_ref, (ModuleRef, ClassRef)):
             return None            # np.something with no rule: refused by the caller
-        from .lower_numpy import as_array
+        from .numpy_common import as_array
         operand = as_array(lowering, lowering.lower_expr(func.value), func.value)
         method = func.attr
         if method in _REDUCTIONS:
@@ -99,7 +99,7 @@ def lower_primitive_call(lowering, prim: str, node: ast.Call, target):
     """Calls whose arguments need more than positional operands: reductions, shapes, creators."""
     keywords = {kw.arg: kw.value for kw in node.keywords}
     from .lower_containers import Pack
-    from .lower_numpy import as_array
+    from .numpy_common import as_array
     if prim in ("sum", "mean", "amax", "amin", "prod"):
         name = {"amax": "max", "amin": "min"}.get(prim, prim)
         operand = as_array(lowering, lowering.lower_expr(node.args[0]), node.args[0])

@@ -58,7 +58,8 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
     arg_types = [type_of_operand(a, types) for a in stmt.args if not isinstance(a, ir.Slice)]
     prim = PRIMITIVES[stmt.prim]
     if callable(prim.result):
-        return prim.result(arg_types, dict(stmt.params))
+        found = prim.result(arg_types, dict(stmt.params))
+        return Type(*found) if isinstance(found, tuple) else found
     if prim.result in ("float", "join", "bool", "int", "first"):
         if any(t is None for t in arg_types[:1 if prim.result == "first" else None]):
             return None

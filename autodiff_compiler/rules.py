@@ -8,8 +8,19 @@ Takes: nothing.  Guarantees: `PRIMITIVES[name]` describes primitive `name` once:
   user code, and the tests check each against `sympy.diff` of `sympy`;
   or `vjp`: for structural array primitives, the vector-Jacobian product in
   the same language, over the cotangent `g`;
+  and `jvp`: the Jacobian-vector product, one expression per argument over
+  `d`, that argument's tangent (forward mode adds the terms of the arguments
+  that carry tangents; `None`: the result does not depend on that argument's
+  values, only on its shape).  Forward mode reads `partials` where there are
+  no `jvp` (`out_dot = sum_k partial_k * x_k_dot`); every primitive with a
+  `vjp` also has a `jvp`, so that both transforms read this one table and
+  derived programs (which use these helpers) can be differentiated again;
 * `nondiff`: the primitive has derivative zero everywhere it is defined
-  (comparisons, floor, sign, integer arithmetic) -- the explicit list;
+  (comparisons, floor, sign, integer arithmetic) -- the explicit list, which
+  holds only primitives whose derivative really is zero (a helper that is
+  linear in an argument is not on it: it has a `jvp`);
+* `refuse`: a primitive with a derivative that no rule here gives (a message
+  saying so): a transform that would need it raises an `AutodiffError`;
 * `scalar` / `array`: how the printer spells it for scalar and array operands
   (an operator symbol or a dotted function name);
 * `sympy`: the primitive as a SymPy expression over `x`, `y`, `z`;
@@ -49,6 +60,9 @@ class Primitive:
     examples: tuple = ()               # operand cases for the rule tests: (shapes or numbers, ..., {params})
     domain: tuple = ()                 # per argument: "real" (default), "int" (a small count), "positive"
     effect: bool = False               # run for its effect (assert): kept although nothing reads its result
+    jvp: object = None                 # expression strings over the argument's tangent `d` (None: shape only),
+                                       # or a function (params, ranks) -> tuple, as `vjp`
+    refuse: str | None = None          # differentiable, but no rule here: why (an error message)
 
     @property
     def is_operator(self) -> bool:
@@ -71,6 +85,13 @@ class Primitive:
         if isinstance(self.vjp, dict):
             return self.vjp["x".join(str(max(1, r)) for r in ranks)]
         return self.vjp
+
+    def jvp_for(self, params, ranks: tuple) -> tuple:
+        """The Jacobian-vector products for these static params and operand ranks (one per operand;
+        None: the result depends on that operand's shape only)."""
+        if callable(self.jvp):
+            return tuple(self.jvp(dict(params), tuple(ranks)))
+        return self.jvp
 
     def partial_tree(self, index: int) -> ast.expr:
         return _parsed(self.partials[index])
@@ -96,11 +117,13 @@ PRIMITIVES: dict[str, Primitive] = {}
 USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 
-def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None, array=None,
+def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
-            scipy_names=(), examples=(), domain=(), effect=False):
-    if partials is None and vjp is None and not nondiff:
-        raise ValueError(f"primitive {name!r} needs partials, a vjp, or nondiff=True")
+            scipy_names=(), examples=(), domain=(), effect=False, refuse=None):
+    if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
+        raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
+    if vjp is not None and jvp is None:
+        raise ValueError(f"primitive {name!r} has a vjp but no jvp: forward mode reads this table too")
     names = []
     if math_name:
         names.append(("math", math_name))
@@ -111,7 +134,8 @@ def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None,
     prim = Primitive(name, arity, tuple(partials) if partials else None,
                      vjp if isinstance(vjp, dict) or vjp is None or callable(vjp) else tuple(vjp),
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
-                     domain=tuple(domain), effect=effect)
+                     domain=tuple(domain), effect=effect,
+                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -133,7 +157,12 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
-_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "0.0 if out == 0 else out * log(x)"), scalar="**", array="**", sympy="x ** y",
+# pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
+# 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
+# computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
+# the plain ones, so that they differentiate again exactly.
+_define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
+                   "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
@@ -161,7 +190,9 @@ _math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)")
 _math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)")
 _math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)")
 _math_function("sqrt", ("0.5 / out",))
-_math_function("hypot", ("x / out", "y / out"), sympy="sqrt(x**2 + y**2)", arity=2)
+# at the origin, hypot is a kink (a cone): 0 is its smallest subgradient, as sign(0) is abs's
+_math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y / out"),
+               sympy="sqrt(x**2 + y**2)", arity=2)
 _math_function("erf", ("1.1283791670955126 * exp(-x ** 2)",), numpy_name="erf")
 _math_function("erfc", ("-1.1283791670955126 * exp(-x ** 2)",), numpy_name="erfc")
 # math.erf has no NumPy counterpart: SciPy's (scipy.special.erf) is the same function, and arrays go
@@ -298,7 +329,7 @@ _define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) *
                     "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
         evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
-_define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
+_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
         evaluate=lambda x: x.copy())
 
 
@@ -326,19 +357,26 @@ def _params_text(p: dict, *names) -> str:
 
 
 # Whole-array reductions.  Their adjoints are vector-Jacobian products over the cotangent `g`.
-_define("sum", 1, vjp=("expand_like(g, x)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",),
+_define("sum", 1, vjp=("expand_like(g, x)",), jvp=("sum(d)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",),
         examples=(((2, 3),), ((2, 3, 2),)))
-_define("mean", 1, vjp=("expand_like(g / size(x), x)",), array="np.mean", result="reduce", numpy_names=("mean",),
+_define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array="np.mean", result="reduce", numpy_names=("mean",),
         examples=(((2, 3),), ((4,),)))
-_define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.max",
+_define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
+        jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.max",
         result="reduce", numpy_names=("max", "amax"), examples=(((2, 3),),))
-_define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.min",
+_define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
+        jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.min",
         result="reduce", numpy_names=("min", "amin"), examples=(((2, 3),),))
-_define("prod", 1, vjp=("g * prod_others(x)",), array="np.prod", result="reduce", numpy_names=("prod",),
+_define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",),
         examples=(((2, 3),),))
 # each entry's partial of a product: the product of the others (no division, so exact at zeros)
-_define("prod_others", 1, nondiff=True, array="prod_others", result="first")
-_define("np_sum", 1, nondiff=True, array="np.sum", result="reduce")
+_PROD_REFUSAL = ("second and higher derivatives through np.prod are not supported: write the product as a "
+                 "loop (p = p * x[i]) to differentiate it again")
+_define("prod_others", 1, array="prod_others", result="first", refuse=_PROD_REFUSAL)
+# helpers of the derived programs: linear in their first argument, so that derived programs can be
+# differentiated again (a zero derivative here would be a silently wrong second derivative)
+_define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.sum", result="reduce",
+        examples=(((2, 3),),))
 
 # Reductions along axes, for arrays of any rank.  The front end writes `np.sum(x, axis=a, keepdims=k)`
 # as `sum_axes` with the params as written (`axis`, `keepdims`); `ir.types.specialise` resolves them
@@ -427,19 +465,31 @@ def _reduction_vjp(kind: str):
     return vjp
 
 
+def _reduction_jvp(kind: str):
+    def jvp(p, ranks):
+        P = _params_text(p, "axes", "keepdims", "ndim")
+        if kind in ("sum", "mean"):
+            return (f"{kind}_axes(d, {P})",)
+        if kind == "prod":
+            return (f"sum_axes(prod_others_axes(x, axes={p['axes']!r}, ndim={p['ndim']!r}) * d, {P})",)
+        mask = f"indicator(x == unreduce(out, x, {P}))"
+        return (f"sum_axes({mask} * d, {P}) / sum_axes({mask}, {P})",)
+    return jvp
+
+
 _AXES_EXAMPLES = (((2, 3, 2), {"axes": (1,), "keepdims": False, "ndim": 3}),
                   ((2, 3, 2), {"axes": (0, 2), "keepdims": True, "ndim": 3}),
                   ((3, 2), {"axes": (0,), "keepdims": False, "ndim": 2}),
                   ((2, 2, 2, 2), {"axes": (1, 3), "keepdims": False, "ndim": 4}))
-_define("sum_axes", 1, vjp=_reduction_vjp("sum"), array=_sum_axes_spelling, result=_reduced_type(False),
+_define("sum_axes", 1, vjp=_reduction_vjp("sum"), jvp=_reduction_jvp("sum"), array=_sum_axes_spelling, result=_reduced_type(False),
         examples=_AXES_EXAMPLES + (((3,), {"axes": (0,), "keepdims": True, "ndim": 1}),))
-_define("mean_axes", 1, vjp=_reduction_vjp("mean"), array=_mean_axes_spelling, result=_reduced_type(True),
+_define("mean_axes", 1, vjp=_reduction_vjp("mean"), jvp=_reduction_jvp("mean"), array=_mean_axes_spelling, result=_reduced_type(True),
         examples=_AXES_EXAMPLES)
-_define("amax_axes", 1, vjp=_reduction_vjp("amax"), array=_rows_spelling("amax"), result=_reduced_type(False),
+_define("amax_axes", 1, vjp=_reduction_vjp("amax"), jvp=_reduction_jvp("amax"), array=_rows_spelling("amax"), result=_reduced_type(False),
         examples=_AXES_EXAMPLES)
-_define("amin_axes", 1, vjp=_reduction_vjp("amin"), array=_rows_spelling("amin"), result=_reduced_type(False),
+_define("amin_axes", 1, vjp=_reduction_vjp("amin"), jvp=_reduction_jvp("amin"), array=_rows_spelling("amin"), result=_reduced_type(False),
         examples=_AXES_EXAMPLES)
-_define("prod_axes", 1, vjp=_reduction_vjp("prod"), array=_rows_spelling("prod"), result=_reduced_type(False),
+_define("prod_axes", 1, vjp=_reduction_vjp("prod"), jvp=_reduction_jvp("prod"), array=_rows_spelling("prod"), result=_reduced_type(False),
         examples=_AXES_EXAMPLES)
 
 
@@ -451,12 +501,13 @@ def _unreduce_spelling(p, count):
 # a reduction's cotangent broadcast back to the full shape of its operand (the second operand, read
 # for its shape only); its own adjoint is the reduction
 _define("unreduce", 2, vjp=lambda p, ranks: (f"sum_axes(g, {_params_text(p, 'axes', 'keepdims', 'ndim')})",),
+        jvp=lambda p, ranks: (f"unreduce(d, y, {_params_text(p, 'axes', 'keepdims', 'ndim')})", None),
         array=_unreduce_spelling, result=lambda types, p: _typed(_rank(types[1]), _dtype(types[0])),
         examples=(((3,), (3, 2), {"axes": (1,), "keepdims": False, "ndim": 2}),
                   ((2, 1, 2), (2, 3, 2), {"axes": (1,), "keepdims": True, "ndim": 3})))
 _define("count_axes", 1, nondiff=True, array=lambda p, count: f"({_count(p['axes'])})", result="count",
         examples=(((2, 3, 2), {"axes": (0, 2)}),))
-_define("prod_others_axes", 1, nondiff=True,
+_define("prod_others_axes", 1, refuse=_PROD_REFUSAL,
         array=lambda p, count: "prod_others_rows({0}, %r, %r, %s)" % (
             tuple([a for a in range(p["ndim"]) if a not in p["axes"]] + list(p["axes"])),
             _inverse(tuple([a for a in range(p["ndim"]) if a not in p["axes"]] + list(p["axes"]))),
@@ -477,39 +528,42 @@ def _sum_like_spelling(p, count):
 
 # a broadcast operand's adjoint summed back to its shape (axes of length 1 that were broadcast; see
 # runtime.sum_like*); `adjoint_arrays.unbroadcast` sums the leading axes first
-_define("sum_like", 2, nondiff=True, array=_sum_like_spelling, result="first",
+_define("sum_like", 2, vjp=("expand_like(g, x)",), jvp=lambda p, ranks: (f"sum_like(d, y, ndim={p.get('ndim', 0)!r})", None),
+        array=_sum_like_spelling, result="first",
         examples=(((2, 3), (1, 3), {"ndim": 2}), ((3,), (1,), {"ndim": 1}), ((2, 2, 3), (2, 1, 3), {"ndim": 3})))
-_define("expand_like", 2, nondiff=True, array="({0} + np.zeros_like({1}))", result="second")
+_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
 
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
                        "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
-        scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"),
+        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"),
         examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
-_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), array="np.outer", result="outer",
+_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer", result="outer",
         numpy_names=("outer",), examples=(((3,), (2,)),))
 # `.T` reverses every axis (its own inverse); `np.transpose(x, axes)` permutes them
-_define("transpose", 1, vjp=("transpose(g)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))
+_define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))
 _define("transpose_axes", 1, vjp=lambda p, ranks: (f"transpose_axes(g, axes={_inverse(p['axes'])!r})",),
+        jvp=lambda p, ranks: (f"transpose_axes(d, axes={tuple(p['axes'])!r})",),
         array=lambda p, count: f"np.transpose({{0}}, {tuple(p['axes'])!r})", result="first",
         examples=(((2, 3, 2), {"axes": (2, 0, 1)}), ((2, 3), {"axes": (1, 0)})))
-_define("det", 1, vjp=("g * out * transpose(inv(x))",), array="np.linalg.det({0})",
+# d det = det * trace(inv(x) d); d log|det| = trace(inv(x) d); d inv = -inv d inv; d solve(A, b) = solve(A, db - dA out)
+_define("det", 1, vjp=("g * out * transpose(inv(x))",), jvp=("out * sum(transpose(inv(x)) * d)",), array="np.linalg.det({0})",
         result=lambda types, p: _typed(0), examples=(((3, 3),),))
 # log|det x| (slogdet's second result) and its sign (the first)
-_define("logabsdet", 1, vjp=("g * transpose(inv(x))",), array="np.linalg.slogdet({0})[1]",
+_define("logabsdet", 1, vjp=("g * transpose(inv(x))",), jvp=("sum(transpose(inv(x)) * d)",), array="np.linalg.slogdet({0})[1]",
         result=lambda types, p: _typed(0), examples=(((3, 3),),))
 _define("slogdet_sign", 1, nondiff=True, array="np.linalg.slogdet({0})[0]", result=lambda types, p: _typed(0))
-_define("inv", 1, vjp=("-dot(transpose(out), dot(g, transpose(out)))",), array="np.linalg.inv({0})",
+_define("inv", 1, vjp=("-dot(transpose(out), dot(g, transpose(out)))",), jvp=("-dot(out, dot(d, out))",), array="np.linalg.inv({0})",
         result="first", examples=(((3, 3),),))
 _define("solve", 2, vjp={"2x1": ("-outer(solve(transpose(x), g), out)", "solve(transpose(x), g)"),
                          "2x2": ("-dot(solve(transpose(x), g), transpose(out))", "solve(transpose(x), g)")},
-        array="np.linalg.solve({0}, {1})", result="second", examples=(((3, 3), (3,)), ((3, 3), (3, 2))))
+        jvp=("-solve(x, dot(d, out))", "solve(x, d)"), array="np.linalg.solve({0}, {1})", result="second", examples=(((3, 3), (3,)), ((3, 3), (3, 2))))
 
 # Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
 # it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
-_define("subscript", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
+_define("subscript", 1, vjp=("scatter",), jvp=("gather",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
 # a copy of the indexed part (never a view): what `ir.aliasing` makes of a view a later store would change
-_define("subscript_copy", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}].copy()",
+_define("subscript_copy", 1, vjp=("scatter",), jvp=("gather",), scalar="{0}[{rest}]", array="{0}[{rest}].copy()",
         result="subscript")
 _define("shape", 1, nondiff=True, array="{0}.shape[{axis}]", result="count")
 _define("shape0", 1, nondiff=True, array="{0}.shape[0]", result="count")
@@ -520,13 +574,13 @@ _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x
 
 # Reshaping.  `reshape(x, d0, d1, ...)` (a `-1` dimension as NumPy has it); the others keep the
 # operand's entries and change only its axes.  Every adjoint reshapes the cotangent back.
-_define("reshape", None, vjp=("reshape_as(g, x)",), array="reshape_to({0}, ({rest},))",
+_define("reshape", None, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, out)",), array="reshape_to({0}, ({rest},))",
         result=lambda types, p: None if types[0] is None else _typed(len(types) - 1, _dtype(types[0])),
         examples=(((2, 3), 3, 2), ((2, 3), -1), ((6,), 2, -1, 3)))
-_define("reshape_as", 2, vjp=("reshape_as(g, x)",), array="reshape_to({0}, {1}.shape)",
+_define("reshape_as", 2, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, y)", None), array="reshape_to({0}, {1}.shape)",
         result=lambda types, p: None if types[0] is None or types[1] is None else _typed(_rank(types[1]), _dtype(types[0])),
         examples=(((6,), (2, 3)),))
-_define("expand_dims", 1, vjp=("reshape_as(g, x)",), array=lambda p, count: _expand_chain("{0}", p["axes"]),
+_define("expand_dims", 1, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, out)",), array=lambda p, count: _expand_chain("{0}", p["axes"]),
         result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]) + len(p["axes"]), _dtype(types[0])),
         examples=(((2, 3), {"axes": (0, 2)}), ((3,), {"axes": (1,)})))
 
@@ -539,7 +593,8 @@ def _squeeze_spelling(p, count):
 
 
 # size-1 axes removed (a larger axis is an error, as in NumPy: the reshape does not fit)
-_define("squeeze", 1, vjp=("reshape_as(g, x)",), array=_squeeze_spelling,
+_define("squeeze", 1, vjp=("reshape_as(g, x)",),
+        jvp=lambda p, ranks: (f"squeeze(d, {_params_text(p, 'axes', 'ndim')})",), array=_squeeze_spelling,
         result=lambda types, p: None if types[0] is None else _typed(p["ndim"] - len(p["axes"]), _dtype(types[0])),
         examples=(((2, 1, 3), {"axes": (1,), "ndim": 3}), ((1, 1), {"axes": (0, 1), "ndim": 2})))
 
@@ -564,33 +619,53 @@ def _joined_type(types, p):
     return acc
 
 
-_define("concatenate", None, vjp=_concatenate_vjp,
+def _concatenate_jvp(p, ranks):
+    """Operand k's term: the concatenation with its tangent in its place and zeros elsewhere."""
+    count = len(ranks)
+    return tuple(f"concatenate({', '.join('d' if j == k else f'zeros_like(a{j})' for j in range(count))}, "
+                 f"axis={p['axis']})" for k in range(count))
+
+
+_define("concatenate", None, vjp=_concatenate_vjp, jvp=_concatenate_jvp,
         array=lambda p, count: f"np.concatenate(({{args}},), axis={p['axis']})", result=_joined_type,
         examples=(((2,), (3,), {"axis": 0}), ((2, 3), (2, 1), (2, 2), {"axis": 1})))
-_define("slice_axis", 3, nondiff=True,
+_define("slice_axis", 3, jvp=lambda p, ranks: (f"slice_axis(d, y, z, {_params_text(p, 'axis', 'ndim')})", None, None),
         array=lambda p, count: "{0}[" + ", ".join("{1}:{2}" if a == p["axis"] else ":"
                                                   for a in range(p["ndim"])) + "]",
         result="first", examples=(((2, 5), 1, 3, {"axis": 1, "ndim": 2}),))
 # numbers gathered into a vector (`np.array([a, b, c])`)
 _define("array_from", None, vjp=lambda p, ranks: tuple(f"g[{i}]" for i in range(len(ranks))),
+        jvp=lambda p, ranks: tuple("array_from(" + ", ".join("d" if j == k else "0.0" for j in range(len(ranks))) + ")"
+                                   for k in range(len(ranks))),
         array="np.array(({args},))", scalar="np.array(({args},))",
         result=lambda types, p: _typed(1), examples=((0.5, 1.5, -0.5),))
 
 # Matrix structure.
 _define("diagonal", 1, vjp=lambda p, ranks: (f"diag_embed(g, x, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diagonal(d, offset={p['offset']!r})",),
         array="diagonal_of({0}, {offset})", result=lambda types, p: _typed(1, _dtype(types[0])),
         examples=(((3, 3), {"offset": 0}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2})))
-_define("diag_embed", 2, nondiff=True, array="diag_embed({0}, {1}, {offset})", result="second")
+_define("diag_embed", 2, vjp=lambda p, ranks: (f"diagonal(g, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diag_embed(d, y, offset={p['offset']!r})", None),
+        array="diag_embed({0}, {1}, {offset})", result="second",
+        examples=(((3,), (3, 3), {"offset": 0}), ((2,), (3, 3), {"offset": 1}), ((2,), (3, 3), {"offset": -1})))
 _define("diag_matrix", 1, vjp=lambda p, ranks: (f"diagonal(g, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diag_matrix(d, offset={p['offset']!r})",),
         array="np.diag({0}, {offset})", result=lambda types, p: _typed(2, _dtype(types[0])),
         examples=(((3,), {"offset": 0}), ((2,), {"offset": 1})))
-_define("triu", 1, vjp=lambda p, ranks: (f"triu(g, k={p['k']!r})",), array="np.triu({0}, {k})", result="first",
+_define("triu", 1, vjp=lambda p, ranks: (f"triu(g, k={p['k']!r})",), jvp=lambda p, ranks: (f"triu(d, k={p['k']!r})",), array="np.triu({0}, {k})", result="first",
         examples=(((3, 3), {"k": 0}), ((3, 4), {"k": 1})))
-_define("tril", 1, vjp=lambda p, ranks: (f"tril(g, k={p['k']!r})",), array="np.tril({0}, {k})", result="first",
+_define("tril", 1, vjp=lambda p, ranks: (f"tril(g, k={p['k']!r})",), jvp=lambda p, ranks: (f"tril(d, k={p['k']!r})",), array="np.tril({0}, {k})", result="first",
         examples=(((3, 3), {"k": 0}), ((3, 4), {"k": -1})))
 # sorting permutes the entries; the cotangent goes back through the (stable) permutation
-_define("sort", 1, vjp=("unsort(g, x)",), array="np.sort({0})", result="first", examples=(((5,),),))
-_define("unsort", 2, nondiff=True, array="unsort({0}, {1})", result="first")
+_define("sort", 1, vjp=("unsort(g, x)",), jvp=("sort_gather(d, x)",), array="np.sort({0})", result="first",
+        examples=(((5,),),))
+# the permutation np.sort applies to `y`, applied to `x` (sort's tangent), and its inverse (the cotangent's
+# way back): each the other's adjoint, linear in `x`; the order does not move with `y` (zero there)
+_define("unsort", 2, vjp=("sort_gather(g, y)",), jvp=("unsort(d, y)", None), array="unsort({0}, {1})", result="first",
+        examples=(((5,), (5,)),))
+_define("sort_gather", 2, vjp=("unsort(g, y)",), jvp=("sort_gather(d, y)", None), array="sort_gather({0}, {1})",
+        result="first", examples=(((5,), (5,)),))
 
 
 def _reversed(p) -> str:
@@ -609,10 +684,12 @@ def _cumsum_spelling(reverse: bool):
 
 
 _define("cumsum", 1, vjp=lambda p, ranks: (f"rev_cumsum(g, {_params_text(p, 'axis', 'ndim')})",),
+        jvp=lambda p, ranks: (f"cumsum(d, {_params_text(p, 'axis', 'ndim')})",),
         array=_cumsum_spelling(False), result="first",
         examples=(((4,), {"axis": 0, "ndim": 1}), ((3, 2), {"axis": 0, "ndim": 2}), ((2, 3), {"axis": 1, "ndim": 2})))
 # the sums from the end: cumsum's adjoint (and cumsum is its adjoint)
 _define("rev_cumsum", 1, vjp=lambda p, ranks: (f"cumsum(g, {_params_text(p, 'axis', 'ndim')})",),
+        jvp=lambda p, ranks: (f"rev_cumsum(d, {_params_text(p, 'axis', 'ndim')})",),
         array=_cumsum_spelling(True), result="first",
         examples=(((4,), {"axis": 0, "ndim": 1}), ((2, 3), {"axis": 1, "ndim": 2})))
 

@@ -199,7 +199,23 @@ def test_nondifferentiable_primitives_have_no_partials(name):
 
 def test_every_primitive_is_differentiable_or_listed():
     for name, prim in PRIMITIVES.items():
-        assert prim.nondiff or prim.partials or prim.vjp, f"{name} has no rule and is not non-differentiable"
+        assert prim.nondiff or prim.partials or prim.vjp or prim.jvp or prim.refuse, \
+            f"{name} has no rule, is not non-differentiable, and does not say why it has no rule"
+
+
+def test_every_reverse_rule_has_a_forward_rule():
+    """Forward mode reads the same table: a primitive with a vjp declares its jvp beside it."""
+    for name, prim in PRIMITIVES.items():
+        if prim.vjp is not None:
+            assert prim.jvp is not None, f"{name} has a vjp but no jvp"
+            if callable(prim.jvp) or prim.arity is None:
+                for example in prim.examples:
+                    spec, params = _split_example(example)
+                    terms = prim.jvp_for(tuple(params.items()), tuple(len(s) if isinstance(s, tuple) else 0
+                                                                     for s in spec))
+                    assert 1 <= len(terms) <= len(spec), f"{name}: at most one jvp term per argument"
+            else:
+                assert len(prim.jvp) == prim.arity or prim.jvp == ("gather",), f"{name}: one jvp term per argument"
 
 
 def _spellings(prim):
@@ -397,3 +413,43 @@ def test_vjp_matches_sympy(name, case):
             have = float(sympy.sympify(expr).xreplace(point).evalf(30))
             assert math.isclose(have, want, rel_tol=1e-9, abs_tol=1e-12), \
                 f"{name} example {case}: d/d{symbol} vjp {have}, SymPy {want}"
+
+
+WITH_JVP = sorted(name for name, p in PRIMITIVES.items() if p.jvp is not None and p.jvp != ("gather",))
+JVP_CASES = [(name, k) for name in WITH_JVP for k in range(len(PRIMITIVES[name].examples))]
+
+
+def test_every_jvp_of_a_parameterised_or_structural_primitive_has_examples():
+    """A jvp is checked below only from declared examples: the new array primitives all declare some."""
+    missing = [n for n in WITH_JVP if not PRIMITIVES[n].examples and (callable(PRIMITIVES[n].jvp) or
+                                                                     PRIMITIVES[n].arity is None)]
+    assert not missing, f"primitives with a parameterised jvp and no examples: {missing}"
+
+
+@pytest.mark.parametrize("name,case", JVP_CASES, ids=[f"{n}-{k}" for n, k in JVP_CASES])
+def test_jvp_matches_finite_differences(name, case):
+    """Each operand's jvp term, on a random tangent, equals the central difference along it."""
+    import ast
+    prim = PRIMITIVES[name]
+    spec, params = _split_example(prim.examples[case])
+    rng = np.random.default_rng(case + 29)
+    values = _operands(spec, rng)
+    ptuple = tuple(params.items())
+    out = _numeric_apply(name, values, ptuple)
+    terms = prim.jvp_for(ptuple, tuple(np.ndim(v) for v in values))
+    checked = 0
+    for k in _float_positions(values):
+        if k >= len(terms) or terms[k] is None:
+            continue
+        d = rng.normal(size=np.shape(values[k])) if np.ndim(values[k]) else float(rng.normal())
+        bindings = dict(_bindings(values, out, None), d=d)
+        got = _Evaluate(_numeric_apply, lambda c: c, bindings)(ast.parse(terms[k], mode="eval").body)
+        h = 1e-6
+        up, down = list(values), list(values)
+        up[k] = values[k] + h * d
+        down[k] = values[k] - h * d
+        fd = (np.asarray(_numeric_apply(name, up, ptuple)) - np.asarray(_numeric_apply(name, down, ptuple))) / (2 * h)
+        np.testing.assert_allclose(np.broadcast_to(np.asarray(got, dtype=float), np.shape(out)), fd, rtol=1e-6,
+                                   atol=1e-7, err_msg=f"{name} example {case}, operand {k}: jvp vs finite differences")
+        checked += 1
+    assert checked or not _float_positions(values), f"{name} example {case}: no jvp term checked"

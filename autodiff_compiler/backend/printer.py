@@ -97,7 +97,8 @@ class ModulePrinter:
                 self.modules.add("math")
             return text, (_PRECEDENCE["unary"] if text.startswith("-") else _ATOM)
         if isinstance(node, ir.Slice):
-            parts = [self.expr(p)[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
+            # a bound may be a temporary folded into its use: print its expression
+            parts = [self.expr(self.operand(p))[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
             return (":".join(parts) if node.step is not None else ":".join(parts[:2])), _ATOM
         prim, args, params, _ = node
         return self.apply(prim, args, params)
@@ -406,7 +407,8 @@ def _helpers_in(text: str, seen=None) -> list:
     """The runtime helpers a spelling calls, and the helpers those call."""
     import re
     seen = set() if seen is None else seen
-    for name in re.findall(r"([A-Za-z_][A-Za-z_0-9]*)\(", text):
+    called = re.findall(r"([A-Za-z_][A-Za-z_0-9]*)\(", text)
+    for name in called + ([text] if text.isidentifier() else []):     # a bare name spelling: `prod_others`
         if name in runtime.HELPERS and name not in seen:
             seen.add(name)
             body = _helper_source(name).split(":", 1)[1]

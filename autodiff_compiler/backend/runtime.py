@@ -212,6 +212,15 @@ def unsort(gradient, values):
     return out
 
 
+def sort_gather(tangent, values):
+    """`tangent` permuted as np.sort permutes `values` (the tangent of np.sort(values))."""
+    out = np.empty(tangent.shape[0])
+    order = np.argsort(values, kind="mergesort")
+    for i in range(order.shape[0]):
+        out[i] = tangent[order[i]]
+    return out
+
+
 def expit_scalar(x):
     """The logistic function, without overflow for large |x|."""
     if x >= 0:
@@ -272,6 +281,6 @@ def assert_true(ok, site):
 
 HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1", "sum_like2", "sum_like_nd",
            "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
-           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "expit_scalar",
+           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
            "polygamma_array", "assert_true"]

@@ -328,10 +328,10 @@ def _reverse_step(step: Step):
         program = state.program
         outputs = outputs_of(program)
         if step.aux:
-            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+            adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
                               results=[outputs[0]], outputs=outputs if step.with_value else outputs[1:])
         else:
-            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+            adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
                               results=[outputs[0]])
         return _derived(state, adjoint)
     return run
@@ -343,7 +343,7 @@ def _name(state: State, step: Step) -> str | None:
 
 def _forward_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        tangent = forward(state.program, list(step.wrt), primal_outputs=step.primal_outputs,
+        tangent = forward(state.program, _leaf_names(state, step.wrt), primal_outputs=step.primal_outputs,
                           name=None if keep else _name(state, step))
         if keep:                      # a jacobian's tangent program: the driver runs it per column
             state.scratch[keep] = tangent
@@ -355,7 +355,7 @@ def _forward_step(step: Step, keep: str | None = None):
 
 def _vjp_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        program = vjp(state.program, list(step.wrt), None if keep else _name(state, step))
+        program = vjp(state.program, _leaf_names(state, step.wrt), None if keep else _name(state, step))
         if keep:
             state.scratch[keep] = program
             state.adjoint = program
@@ -379,7 +379,8 @@ def _simplify_pass(keep: str | None = None):
 def _jacobian_step(step: Step):
     def run(state: State) -> State:
         program = state.program
-        driver = jacobian_program(program, list(step.wrt), step.mode, state.scratch.pop("tangent", None),
+        driver = jacobian_program(program, _leaf_names(state, step.wrt), step.mode,
+                                  state.scratch.pop("tangent", None),
                                   state.scratch.pop("vjp", None), _name(state, step))
         return _derived(state, driver)
     return run

@@ -181,6 +181,37 @@ def test_module_data_is_read_at_every_call(monkeypatch):
     assert g(0.5) == pytest.approx(2 * np.sum((0.5 * L.DATA - 1.0) * L.DATA))
 
 
+def test_module_array_changed_in_place_after_compiling_is_seen():
+    """Module arrays are hidden parameters passed at every call, never baked into the compiled code: an
+    in-place change after the first call (same object, same shape and dtype) gives the new gradient."""
+    g = grad(L.module_array)
+    saved = L.DATA.copy()
+    try:
+        before = g(0.5)
+        L.DATA *= 3.0
+        L.DATA[0] = 0.75
+        after = g(0.5)
+        assert after == pytest.approx(finite_differences(L.module_array, (0.5,), 0), rel=1e-6)
+        assert after != pytest.approx(before)
+    finally:
+        L.DATA[:] = saved
+
+
+def test_module_array_of_another_rank_is_rederived(monkeypatch):
+    g = grad(L.module_array)
+    g(0.5)
+    monkeypatch.setattr(L, "DATA", np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+    assert g(0.5) == pytest.approx(finite_differences(L.module_array, (0.5,), 0), rel=1e-6)
+
+
+def test_containers_are_refused_by_the_other_derivatives():
+    from autodiff_compiler import ArgumentError, jacobian, jvp
+    with pytest.raises(ArgumentError, match="containers"):
+        jacobian(L.dict_params, wrt="x")({"w": np.ones(3), "b": 0.5}, np.ones(3))
+    with pytest.raises(ArgumentError, match="module"):
+        jvp(L.module_array)(0.5, tangents=(1.0,))
+
+
 def test_a_changed_module_number_is_noticed(monkeypatch):
     g = grad(L.module_dict)
     x = np.array([0.1, 0.2, 0.3])

@@ -174,6 +174,10 @@ class StatementLowering:
                 return value
             if isinstance(value, Stale):
                 self.lower_name(node)
+            if value is None and self.local(node.id) is None:
+                # module data, a closure cell or an object read by the function: a container is a Pack
+                found = self.lower_name(node)
+                return found if isinstance(found, Pack) else None
             return None
         if isinstance(node, (ast.Subscript, ast.Attribute)):
             value = self.lower_expr(node)

@@ -267,3 +267,33 @@ def test_generated_code_stays_readable():
     g = grad(L.dict_params, wrt="params")
     g({"w": np.ones(3), "b": 0.5}, np.ones(3))
     assert "def dict_params_grad(params_b, params_w, x)" in g.source
+
+
+import corpus_language_refused as R
+
+REFUSED = [
+    # (function, arguments, derivative, text of the line, words of the construct)
+    (R.computed_axis, (np.ones((2, 3)), 1), "grad", "np.sum(np.sum(A, axis=k))", ("axis",)),
+    (R.pad_reflect, (np.ones(3),), "grad", 'np.pad(x, 1, mode="reflect")', ("pad",)),
+    (R.nan_mean, (np.ones(3),), "grad", "np.nanmean(x)", ("nanmean",)),
+    (R.eigenvalues, (np.eye(2),), "grad", "np.linalg.eigvals(A)", ("eigvals",)),
+    (R.sort_matrix, (np.ones((2, 2)),), "grad", "np.sort(A)", ("sort",)),
+    (R.nuclear_norm, (np.eye(2),), "grad", 'np.linalg.norm(A, "nuc")', ("norm",)),
+    (R.write_module_data, (0.5,), "grad", "DATA[0] = x", ("DATA",)),
+    (R.prod_second_derivative, (np.array([1.0, 2.0, 3.0]),), "hessian", "np.prod(x)", ("np.prod",)),
+    (R.set_literal, (0.5,), "grad", "s = {1.0, 2.0}", ("set",)),
+    (R.try_block, (0.5,), "grad", "try:", ("try",)),
+]
+
+
+@pytest.mark.parametrize("fn,args,kind,line,words", REFUSED, ids=[c[0].__name__ for c in REFUSED])
+def test_constructs_outside_the_language_are_refused_with_file_line_and_construct(fn, args, kind, line, words):
+    from autodiff_compiler import AutodiffError, hessian
+    make = {"grad": grad, "hessian": hessian}[kind]
+    with pytest.raises(AutodiffError) as info:
+        make(fn)(*args)
+    err = info.value
+    text = str(err)
+    assert "corpus_language_refused.py" in (err.filename or ""), text
+    assert err.line is not None and line in (err.source_line or ""), f"{text} (line {err.line}: {err.source_line!r})"
+    assert any(w in text for w in words), text

@@ -18,6 +18,7 @@ DATA = np.linspace(-1.0, 1.0, 6)
 WEIGHTS = {"scale": 1.5, "shift": np.array([0.5, -0.25, 1.0])}
 COEFFS = (1.0, -2.0, 0.5)
 TABLE = np.arange(12.0).reshape(3, 4) / 10.0
+SCALE = 1.5
 
 
 # ================================================================ scalars (Tangent's style)
@@ -921,6 +922,15 @@ def int_in_dict(params, x):
 
 
 # ================================================================ module data, closures, numbers
+
+def module_scaled(x):
+    """A vector result (for jacobian and jvp) scaled by a module number."""
+    return SCALE * np.sin(x)
+
+
+def module_scaled_sum(x):
+    return np.sum(SCALE * np.sin(x))
+
 
 def module_array(w):
     return np.sum((w * DATA - 1.0) ** 2)

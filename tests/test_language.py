@@ -297,3 +297,25 @@ def test_constructs_outside_the_language_are_refused_with_file_line_and_construc
     assert "corpus_language_refused.py" in (err.filename or ""), text
     assert err.line is not None and line in (err.source_line or ""), f"{text} (line {err.line}: {err.source_line!r})"
     assert any(w in text for w in words), text
+
+
+def test_jvp_and_jacobian_see_a_changed_module_number(monkeypatch):
+    """Module numbers are constants of every derived program; changing one makes it derive again."""
+    from autodiff_compiler import jacobian, jvp
+    x = np.array([0.1, 0.2, 0.3])
+    J = jacobian(L.module_scaled)
+    t = jvp(L.module_scaled)
+    np.testing.assert_allclose(J(x), np.diag(L.SCALE * np.cos(x)), rtol=1e-12)
+    monkeypatch.setattr(L, "SCALE", 3.0)
+    np.testing.assert_allclose(J(x), np.diag(3.0 * np.cos(x)), rtol=1e-12)
+    np.testing.assert_allclose(t(x, tangents=(np.ones(3),))[1], 3.0 * np.cos(x), rtol=1e-12)
+
+
+def test_hvp_sees_a_changed_module_number(monkeypatch):
+    from autodiff_compiler import hvp
+    x, v = np.array([0.1, 0.2]), np.array([1.0, -1.0])
+    h = hvp(L.module_scaled_sum)
+    for _ in range(2):        # the second call would take a fast path if there were one
+        np.testing.assert_allclose(h(x, v), -L.SCALE * np.sin(x) * v, rtol=1e-12)
+    monkeypatch.setattr(L, "SCALE", 3.0)
+    np.testing.assert_allclose(h(x, v), -3.0 * np.sin(x) * v, rtol=1e-12)

@@ -93,7 +93,7 @@ def proof_key(state, fn, plan) -> str:
         "module": state.text,
         "primal": str(state.primal),
         "adjoint": str(state.adjoint),
-        "wrt": list(state.wrt),
+        "wrt": list(state.leaf_wrt),
         "with_value": bool(getattr(state, "with_value", True)),
         "rules": _rules_digest(),
         "verifier": _verifier_digest(),

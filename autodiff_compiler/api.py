@@ -445,6 +445,7 @@ class GradientFunction(DerivedFunction):
                 for ref, value in reversed(saved):
                     ref.write(value)
         flat_fn.__name__ = getattr(self.fn, "__name__", "f")
+        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
         return flat_fn
 
     @property

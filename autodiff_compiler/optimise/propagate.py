@@ -33,8 +33,7 @@ from ..rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
              "pow", "div", "floordiv", "mod", "max", "min", "abs"}
-_IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full",
-           "zeros2", "ones2", "empty2"}
+_IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full", "assert_true"}
 class Propagate:
     """Forward pass: constant and copy propagation, algebraic folding, CSE."""
 

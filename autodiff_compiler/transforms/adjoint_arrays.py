@@ -110,11 +110,18 @@ def forward_store(reverse, stmt: Store) -> list:
     """Save the elements a store overwrites when the reverse sweep reads the array."""
     if not _saves_store(reverse, stmt):
         return [stmt]
-    tape = reverse.tape_of(f"{stmt.array}_elements")
+    tape = _store_tape(reverse, stmt)
     old = reverse.names.temp()
     reverse.types[old] = _element_type(reverse, stmt)
     return [Assign(old, "subscript", (Var(stmt.array),) + tuple(stmt.index), stmt.loc),
             Push(tape, Var(old), loc=stmt.loc), stmt]
+
+
+def _store_tape(reverse, stmt: Store) -> str:
+    """The tape of the parts a store overwrites: one per array and part rank (the elements of
+    `Z[0, 0] = s` and the rows of `Z[0] = v` differ in type, so they cannot share one tape)."""
+    t = _element_type(reverse, stmt)
+    return reverse.tape_of(f"{stmt.array}_elements" if not t.is_array else f"{stmt.array}_parts{t.ndim}")
 
 
 def _element_type(reverse, stmt: Store) -> Type:
@@ -142,7 +149,7 @@ def adjoint_store(reverse, stmt: Store) -> list:
         if stmt.prim == "copy":
             out.append(Store(bar, tuple(stmt.index), Const(0.0), "copy", loc))
     if _saves_store(reverse, stmt):
-        tape = reverse.tape_of(f"{stmt.array}_elements")
+        tape = _store_tape(reverse, stmt)
         old = reverse.names.temp()
         reverse.types[old] = _element_type(reverse, stmt)
         out += [Pop(tape, old, loc), Store(stmt.array, tuple(stmt.index), Var(old), "copy", loc)]

@@ -174,13 +174,14 @@ class Dataflow(StructuredForward):
 
     # ------------------------------------------------------------------ numbering
     def _number(self, block: list, loops: tuple, parent) -> None:
+        # the block as analysed: a pass may insert statements while it still asks these facts
+        self._blocks[id(block)] = list(block)
         for stmt in block:
             self.position[id(stmt)] = len(self.statements)
             self.statements.append(stmt)
             self.loops[id(stmt)] = loops
             self.parent[id(stmt)] = parent
             self.block_of[id(stmt)] = id(block)
-            self._blocks[id(block)] = block
             inner = loops + ((stmt,) if isinstance(stmt, (For, While)) else ())
             for child in ir.child_blocks(stmt):
                 self._number(child, inner, stmt)

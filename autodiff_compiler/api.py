@@ -113,10 +113,17 @@ def _all_finite(values) -> bool:
 
         @numba.njit(cache=True)
         def all_finite(flat):
-            for value in flat:
-                if value - value != 0.0:
-                    return False
-            return True
+            # x * 0.0 is 0.0 for finite x and NaN otherwise: four independent sums, no branch per entry
+            n = flat.shape[0]
+            s0 = s1 = s2 = s3 = 0.0
+            for k in range(0, n - 3, 4):
+                s0 += flat[k] * 0.0
+                s1 += flat[k + 1] * 0.0
+                s2 += flat[k + 2] * 0.0
+                s3 += flat[k + 3] * 0.0
+            for k in range(n - n % 4, n):
+                s0 += flat[k] * 0.0
+            return s0 + s1 + s2 + s3 == 0.0
         _SCAN = all_finite
     return _SCAN(values.ravel())
 
@@ -132,6 +139,49 @@ def _nonfinite(value, limit: int | None = None) -> bool:
 def _fast_key(args) -> tuple:
     """The call signature as cheaply as Python allows: types, and dtype and rank for arrays."""
     return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
+
+
+_MISS = object()     # an entry's answer when the call is not the signature it was made for
+
+
+def _no_entry(args):
+    return _MISS
+
+
+def _make_entry(args, compiled, gradient):
+    """The fast path of one signature (that of `args`): a function of the argument tuple that tests each
+    argument's type inline (as `_fast_key` tells them apart), calls the compiled code and returns its
+    result when it is finite -- else what the full path returns (`_finish` explains non-finite results)
+    -- and `_MISS` for arguments of another signature."""
+    names = [f"a{i}" for i in range(len(args))]
+    tests = []
+    for name, value in zip(names, args):
+        if type(value) is np.ndarray:
+            tests.append(f"type({name}) is ndarray and {name}.ndim == {value.ndim} "
+                         f"and {name}.dtype.char == {value.dtype.char!r}")
+        else:
+            tests.append(f"type({name}) is {type(value).__name__}")
+    unpack = f"    {', '.join(names)}{',' if len(names) == 1 else ''} = args\n" if names else ""
+    source = (f"def entry(args):\n"
+              f"    if len(args) != {len(args)}:\n"
+              f"        return MISS\n"
+              f"{unpack}"
+              f"    if not ({' and '.join(tests) or 'True'}):\n"
+              f"        return MISS\n"
+              f"    try:\n"
+              f"        result = compiled({', '.join(names)})\n"
+              f"    except Exception as exc:\n"
+              f"        gradient._failed(exc)\n"
+              f"    if type(result) is float:\n"
+              f"        if result - result == 0.0:\n"
+              f"            return result\n"
+              f"    elif finite(result):\n"
+              f"        return result\n"
+              f"    return gradient._finish(result, args, None)\n")
+    namespace = {"MISS": _MISS, "ndarray": np.ndarray, "compiled": compiled, "gradient": gradient,
+                 "finite": gradient._finite, "float": float, "int": int, "bool": bool}
+    exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
+    return namespace["entry"]
 
 
 def is_derivative(obj) -> bool:
@@ -174,6 +224,7 @@ class DerivedFunction:
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._fast: dict = {}
+        self._entry = _no_entry
         self._states: dict = {}
         self._last_key = None
         # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
@@ -366,21 +417,18 @@ class GradientFunction(DerivedFunction):
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
         if out is None and not kwargs:
-            # fast path: a scalar signature seen before goes straight to the compiled code
+            # fast path: the signature called last goes straight to its compiled code through an entry
+            # made for it (inline type tests, no key built); another signature seen before, by its key
+            result = self._entry(args)
+            if result is not _MISS:
+                return result
             key = tuple(map(type, args))
             if np.ndarray in key:
                 key = _fast_key(args)
-            compiled = self._fast.get(key)
-            if compiled is not None:
-                try:
-                    result = compiled(*args)
-                except Exception as exc:
-                    self._failed(exc)
-                if type(result) is float and result - result == 0.0:
-                    return result
-                if self._finite(result):
-                    return result
-                return self._finish(result, args, None)
+            entry = self._fast.get(key)
+            if entry is not None:
+                self._entry = entry
+                return entry(args)
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -398,7 +446,7 @@ class GradientFunction(DerivedFunction):
             (self.single or (not self.with_value and len(self.wrt) > 1))
         if direct and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            self._fast[_fast_key(args)] = compiled
+            self._entry = self._fast[_fast_key(args)] = _make_entry(args, compiled, self)
         try:
             result = compiled(*converted)
         except Exception as exc:

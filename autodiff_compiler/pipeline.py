@@ -13,6 +13,7 @@ any of them.  `PASSES` is the list for a gradient.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 
@@ -514,5 +515,14 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
                             hint=f"the optimisations are: {', '.join(OPTIMISATIONS)}")
-    return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
-                           frozenset(skip), steps=tuple(steps), regions=tuple(regions)))
+    # the passes allocate many small sets and no garbage cycles worth collecting mid-way: CPython's
+    # cyclic collector, run every few hundred allocations over everything alive, made a long
+    # derivation quadratic; it runs once at the end instead
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
+                               frozenset(skip), steps=tuple(steps), regions=tuple(regions)))
+    finally:
+        if collecting:
+            gc.enable()

@@ -192,7 +192,7 @@ for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le),
 _define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate=operator.not_,
         numpy_names=("logical_not",))
 
-_define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="np.where({0}, 1.0, 0.0)",
+_define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="(1.0 * ({0}))",
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
 _define("slice_offset", 2, nondiff=True, array="slice_offset({0}, {1})", result="count",
         evaluate=lambda x, start: range(len(x))[start:].start if start is not None else 0)
@@ -217,13 +217,13 @@ _define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}.copy()", ar
 # Their adjoints are vector-Jacobian products over the cotangent `g`; a scalar
 # or lower-rank result broadcasts back when it is added to the adjoint.
 _define("sum", 1, vjp=("expand_like(g, x)",), jvp=("sum(d)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
-_define("sum_axis0", 1, vjp=("expand_like(g, x)",), jvp=("sum_axis0(d)",), array="np.sum({0}, axis=0)", result="reduce")
-_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), jvp=("sum_axis1(d)",), array="np.sum({0}, axis=1)", result="reduce")
+_define("sum_axis0", 1, vjp=("expand_like(g, x)",), jvp=("sum_axis0(d)",), array="sum_axis0({0})", result="reduce")
+_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), jvp=("sum_axis1(d)",), array="sum_axis1({0})", result="reduce")
 _define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array="np.mean", result="reduce", numpy_names=("mean",))
-_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), jvp=("mean_axis0(d)",), array="(np.sum({0}, axis=0) / {0}.shape[0])",
+_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), jvp=("mean_axis0(d)",), array="(sum_axis0({0}) / {0}.shape[0])",
         result="reduce")
 _define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",), jvp=("mean_axis1(d)",),
-        array="(np.sum({0}, axis=1) / {0}.shape[1])", result="reduce")
+        array="(sum_axis1({0}) / {0}.shape[1])", result="reduce")
 _define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
         jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.max",
         result="reduce", numpy_names=("max", "amax"))

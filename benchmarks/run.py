@@ -24,7 +24,7 @@ sys.path.insert(1, str(HERE.parent))          # run from a checkout without inst
 
 import harness  # noqa: E402
 
-GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "higher"]
+GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "higher", "workloads", "compile"]
 
 
 def main(argv=None):

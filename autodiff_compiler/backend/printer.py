@@ -64,10 +64,11 @@ class ModulePrinter:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
             self.modules.add("numpy")
-        helper = text.split("(", 1)[0]
-        if helper in runtime.HELPERS:
-            self.helpers.add(helper)
-            self.modules.add("numpy")
+        first = text.split("(", 1)[0]
+        for helper in runtime.HELPERS:
+            if helper == first or f"({helper}(" in text:
+                self.helpers.add(helper)
+                self.modules.add("numpy")
         return text
 
     def is_array(self, operand) -> bool:

@@ -56,9 +56,32 @@ def sum_like2(gradient, like):
         return gradient
     out = np.ascontiguousarray(gradient)
     if like.shape[0] == 1 and out.shape[0] != 1:
-        out = np.sum(out, axis=0).reshape((1, out.shape[1]))
+        rows = np.zeros((1, out.shape[1]))      # np.sum(out, axis=0) as loops: quicker to compile
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                rows[0, j] += out[i, j]
+        out = rows
     if like.shape[1] == 1 and out.shape[1] != 1:
-        out = np.sum(out, axis=1).reshape((out.shape[0], 1))
+        columns = np.empty((out.shape[0], 1))
+        for i in range(out.shape[0]):
+            columns[i, 0] = np.sum(out[i])
+        out = columns
+    return out
+
+
+def sum_axis0(matrix):
+    """np.sum(matrix, axis=0), row by row (Numba compiles this in a tenth of the time of np.sum(axis=))."""
+    out = np.zeros(matrix.shape[1])
+    for i in range(matrix.shape[0]):
+        out += matrix[i]
+    return out
+
+
+def sum_axis1(matrix):
+    """np.sum(matrix, axis=1), row by row."""
+    out = np.empty(matrix.shape[0])
+    for i in range(matrix.shape[0]):
+        out[i] = np.sum(matrix[i])
     return out
 
 
@@ -94,4 +117,4 @@ def amin_axis1(matrix):
     return out
 
 
-HELPERS = ["tape_grow", "slice_offset", "prod_others", "sum_like1", "sum_like2", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]
+HELPERS = ["tape_grow", "slice_offset", "prod_others", "sum_like1", "sum_like2", "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]

@@ -203,8 +203,7 @@ class Lowering:
                 self.lower_final_return(stmt)
                 return may_exit
             exits = self._stmt_dispatch[type(stmt)](stmt)
-            rest = [s for s in stmts[k + 1:] if not _is_docstring(s)]
-            if exits and rest:
+            if exits and any(not _is_docstring(s) for s in stmts[k + 1:]):
                 guard = self.exit_guard()
                 orelse: list = []
                 with self.block(orelse):

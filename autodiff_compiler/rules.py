@@ -329,8 +329,9 @@ _define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) *
                     "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
         evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
-_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
-        evaluate=lambda x: x.copy())
+# a number (one element of a fused loop, a symbolic entry) is its own copy
+_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}", array="{0}.copy()", sympy="x", result="first",
+        evaluate=lambda x: x.copy() if getattr(x, "ndim", 0) else x)
 
 
 def _typed(ndim: int, dtype: str = "float64") -> tuple:

@@ -193,10 +193,13 @@ class Lowering(StatementLowering, CallLowering):
     def check_size_one(self, array, node) -> None:
         self.apply_assert(self.apply("eq", (self.apply("size", (array,)), Const(1))), node)
 
+    def axis_length(self, array, axis: int):
+        """`array.shape[axis]` (axis >= 0) as an IR value."""
+        return self.apply({0: "shape0", 1: "shape1"}.get(axis, "shape"), (array,), None,
+                          () if axis < 2 else (("axis", axis),))
+
     def check_last_axis(self, array, length: int, node) -> None:
-        rank = self.rank_of(array, node)
-        last = self.apply({0: "shape0", 1: "shape1"}.get(rank - 1, "shape"), (array,), None,
-                          () if rank - 1 < 2 else (("axis", rank - 1),))
+        last = self.axis_length(array, self.rank_of(array, node) - 1)
         self.apply_assert(self.apply("eq", (last, Const(length))), node)
 
     def apply_assert(self, condition, node) -> None:
@@ -492,6 +495,12 @@ class Lowering(StatementLowering, CallLowering):
         raise self.unsupported(node, f"attribute '.{node.attr}'", "see the supported language in the README")
 
     def lower_subscript(self, node: ast.Subscript, target=None):
+        if isinstance(node.value, (ast.Call, ast.Tuple, ast.List)):
+            # a computed base (`np.linalg.slogdet(S)[1]`, `(a, b)[0]`) is lowered once, then indexed as what it is
+            value = self.lower_expr(node.value)
+            if isinstance(value, Pack):
+                return self.materialise_result(containers.subscript(self, value, node), target)
+            return arrays.lower_subscript(self, node, target, array=value)
         base = self.lower_container_base(node.value)
         if isinstance(base, Pack):
             return self.materialise_result(containers.subscript(self, base, node), target)

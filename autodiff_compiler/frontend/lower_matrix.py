@@ -211,6 +211,16 @@ def _np_einsum(lowering, node, target):
         if len(label) != rank_of(lowering, operand, node, "np.einsum"):
             raise lowering.unsupported(node, f"the einsum labels {label!r} for an array of rank "
                                        f"{rank_of(lowering, operand, node)}", "one letter per axis")
+    # one letter, one length: checked when the code runs (NumPy would broadcast a length-1 axis
+    # against a longer one; the contraction below would not, so such a call stops at this line)
+    lengths = {}
+    for label, operand in zip(labels, operands):
+        for axis, letter in enumerate(label):
+            length = lowering.axis_length(operand, axis)
+            if letter in lengths:
+                lowering.apply_assert(lowering.apply("eq", (lengths[letter], length)), node)
+            else:
+                lengths[letter] = length
     return einsum(lowering, labels, output, operands, node, target)
 
 

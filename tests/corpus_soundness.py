@@ -988,3 +988,39 @@ def crash_transpose_expression(A, B):
 
 def crash_reduction_index(A):
     return np.sum(A, axis=0)[0] * np.sum(A * A)
+
+
+# ---- stores of parts of different rank into one array (an element, then a row) whose overwritten
+# values the reverse sweep needs: each part rank has its own tape (one shared tape mixed floats and rows)
+
+def mixed_rank_stores(A, v, s):
+    Z = A * 1.0
+    y = np.sum(Z ** 2)
+    Z[0, 0] = s * s
+    t = np.sum(np.sin(Z))
+    Z[1] = v * s
+    u = np.sum(np.cos(Z) * Z)
+    Z[:, 0] = v * 2.0
+    return y + t + u + np.sum(Z * Z * Z)
+
+
+def mixed_rank_stores_loop(A, v, s):
+    Z = A * 1.0
+    total = 0.0
+    for i in range(A.shape[0]):
+        Z[i, i] = s * Z[i, i]
+        total = total + np.sum(np.sin(Z))
+        Z[i] = v * Z[i]
+        total = total + np.sum(Z ** 3)
+    return total
+
+
+def mixed_rank_stores_while(A, s):
+    # the fuzzer's program (arrays-8000-892), shrunk by hand: element then row stores in a while loop
+    Z = np.zeros_like(A)
+    t = 0.0
+    while t < 1.0 + s * s:
+        t = t + 0.5
+        Z[0, 1] = math.sin(t * s)
+        Z[0] = np.tanh(np.max(Z, axis=0) + A[0])
+    return np.sum(Z * Z) + np.sum(np.dot(Z[:, 0], Z))

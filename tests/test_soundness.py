@@ -329,6 +329,12 @@ case("crash: untaken-branch temporary", S.crash_untaken_temporary, [(1.0, V(0.5,
 case("crash: (B.T).sum()", S.crash_transpose_sum, [(M(2, 3),), (M(1, 1),)])
 case("crash: (A + B).T", S.crash_transpose_expression, [(M(2, 3), M(2, 3, 1)), (M(1, 1), M(1, 1, 1))])
 case("crash: np.sum(A, axis=0)[0]", S.crash_reduction_index, [(M(2, 3),), (M(1, 1),)])
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores,
+     [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_loop,
+     [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_while,
+     [(M(1, 2), 0.6), (M(2, 3, 1), 1.3)])
 
 
 # ---- indented defs: defined here, at the indentation the issue names

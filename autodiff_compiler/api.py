@@ -17,6 +17,7 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
 """
 from __future__ import annotations
 
+import copy as _copy
 import functools
 import inspect
 import math
@@ -30,6 +31,7 @@ from .backend.load import load
 from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
+from .frontend import pytrees
 
 
 def stop_gradient(x):
@@ -55,32 +57,20 @@ _SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}
 
 
 def type_of_argument(value, name: str, fn_name: str):
-    """The compiler's type for a call argument, or an ArgumentError saying what to pass."""
+    """The compiler's type for a call argument (a `TreeType` for tuples, lists and dicts of numbers and
+    arrays), or an ArgumentError saying what to pass."""
     t = _SCALAR_TYPES.get(type(value))
     if t is not None:
         return t
-    if isinstance(value, (bool, np.bool_)):
-        return BOOL
-    if isinstance(value, (numbers.Integral, np.integer)):
-        return INT
-    if isinstance(value, (numbers.Real, np.floating)):
-        return FLOAT
-    if isinstance(value, np.ndarray):
-        if value.ndim == 0:
-            return FLOAT if value.dtype.kind == "f" else INT
-        if value.dtype.kind == "f":
-            return array_of(value.ndim, "float64")
-        if value.dtype.kind in "iu":
-            return array_of(value.ndim, "int64")
-        if value.dtype.kind == "b":
-            return array_of(value.ndim, "bool")
-        raise ArgumentError(f"argument {name!r} of {fn_name} is an array of {value.dtype}",
-                            hint="pass float64 (or integer) NumPy arrays")
-    hint = "pass a float, an int, or a NumPy array"
-    if isinstance(value, (list, tuple)):
-        hint = f"convert it with np.asarray({name}, dtype=float)"
-    raise ArgumentError(f"argument {name!r} of {fn_name} has unsupported type {type(value).__name__}",
-                        hint=hint)
+
+    def leaf(item, where):
+        try:
+            return pytrees.leaf_type(item, where)
+        except ArgumentError as exc:
+            message = exc.message if fn_name in exc.message else f"{exc.message} (an argument of {fn_name})"
+            raise ArgumentError(message, hint=exc.hint) from None
+    return pytrees.tree_type(value, leaf, f"argument {name!r} of {fn_name}" if not pytrees.is_container(value)
+                             else name)
 
 
 def _convert(value):
@@ -219,7 +209,12 @@ class DerivedFunction:
         self.plain = inner
         self._source = source_of_function(inner)
         fence(self._source)        # unsupported syntax is reported here, not at the first call
-        self.params = [a.arg for a in self._source.node.args.args]
+        self.all_params = [a.arg for a in self._source.node.args.args]
+        # a bound method: its object is read-only data of the derivative, passed as `self` at every call
+        self.bound = fn.__self__ if inspect.ismethod(fn) else None
+        if self.bound is not None and not self.all_params:
+            raise ArgumentError(f"{fn.__name__} is a method without a self parameter")
+        self.params = self.all_params[1:] if self.bound is not None else list(self.all_params)
         self.defaults = parameter_defaults(self._source)
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
@@ -286,10 +281,22 @@ class DerivedFunction:
             out.append({int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(hint, FLOAT))
         return tuple(out)
 
-    def _failed(self, exc):
+    def full_signature(self, signature: tuple) -> tuple:
+        """The signature with the bound object's structure first (for methods)."""
+        if self.bound is None:
+            return tuple(signature)
+        return (pytrees.object_type(self.bound, pytrees.leaf_type),) + tuple(signature)
+
+    def _failed(self, exc, state=None):
         """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
         if isinstance(exc, AutodiffError):
             raise exc
+        if isinstance(exc, AssertionError) and state is not None and exc.args and exc.args[0] in state.facts.asserts:
+            loc = state.facts.asserts[exc.args[0]]
+            raise AssertionFailedError(f"assertion failed in {self.fn.__name__}", filename=loc.filename,
+                                       line=loc.line, source_line=loc.text,
+                                       hint="the assert is checked when the gradient runs, as Python "
+                                            "checks it when the function runs") from None
         if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
             self._undefined(exc)
         raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
@@ -363,9 +370,10 @@ class GradientFunction(DerivedFunction):
     def state_for(self, signature: tuple, with_value: bool | None = None):
         """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module."""
         with_value = self.with_value if with_value is None else with_value
+        signature = self.full_signature(signature) if len(signature) != len(self.all_params) else signature
         key = (signature, with_value)
         if key not in self._states:
-            types = dict(zip(self.params, signature))
+            types = dict(zip(self.all_params, signature))
             try:
                 self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
                                            with_value=with_value, intermediates=self.intermediates,
@@ -387,16 +395,36 @@ class GradientFunction(DerivedFunction):
 
         It returns `(value, grads...)`, or with `value=False` what the gradient-only
         module returns (the function a `grad` object calls).  Call it from your own
-        `numba.njit` code to skip the Python-level checks."""
+        `numba.njit` code to skip the Python-level checks.  It takes the arguments flat: for a
+        function of containers, module data or a method, `flat_arguments(*args)` gives them."""
         args = self.complete(args, {})
-        converted = [_convert(a) for a in args]
-        return self._compile(self.signature(args), converted, with_value=value)
+        compiled, _, _ = self._prepare(self.signature(args), args, with_value=value)
+        return compiled
 
-    def _compile(self, signature, args, with_value: bool | None = None):
+    def flat_arguments(self, *args, value: bool = True) -> tuple:
+        """The arguments as the compiled function takes them: containers flattened into their leaves (in
+        `pytrees.leaves` order), the bound object's and module data's arrays after them."""
+        args = self.complete(args, {})
+        _, _, flat = self._prepare(self.signature(args), args, with_value=value)
+        return tuple(flat)
+
+    def _prepare(self, signature, args, with_value: bool | None = None):
+        """(compiled function, state, flat arguments) for a call: derived and compiled on first use, and
+        again when a module number the derivation baked in has changed, or module data changed type."""
         with_value = self.with_value if with_value is None else with_value
-        compiled = self._compiled.get((signature, with_value))
+        full = self.full_signature(signature)
+        state = self.state_for(full, with_value)
+        if state.facts.watches and not _unchanged(state.facts.watches):
+            self._forget()
+            state = self.state_for(full, with_value)
+        flat = self._flatten(state, args)
+        if state.facts.data and not self._data_types_agree(state, flat):
+            self._forget()
+            state = self.state_for(full, with_value)
+            flat = self._flatten(state, args)
+        key = (full, with_value)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            state = self.state_for(signature, with_value)
             compiled = load(state.text, state.adjoint.name, jit=self.jit)
             if self.verify and (self.regions or self.has_aux):
                 # grad of a grad object: proved against SymPy's derivatives of the plain function
@@ -404,9 +432,72 @@ class GradientFunction(DerivedFunction):
                 verify_derived(self, state, [_convert(a) for a in args]).raise_if_failed()
             elif self.verify:
                 from .verify import verify_gradient
-                verify_gradient(state, [_convert(a) for a in args], self.fn, cache=True).raise_if_failed()
-            self._compiled[(signature, with_value)] = compiled
-        return compiled
+                verify_gradient(state, flat, self._flat_function(state, args), cache=True).raise_if_failed()
+            self._compiled[key] = compiled
+        return compiled, state, flat
+
+    def _compile(self, signature, args, with_value: bool | None = None):
+        return self._prepare(signature, args, with_value)[0]
+
+    def _forget(self) -> None:
+        """Drop every derivation: a number or array the function reads from its module has changed."""
+        self._states.clear()
+        self._compiled.clear()
+        self._fast.clear()
+
+    def _flatten(self, state, args) -> list:
+        values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
+        flat = []
+        for name, value in zip(self.all_params, values):
+            if name in state.facts.structures:
+                tree, _ = state.facts.structures[name]
+                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
+            else:
+                flat.append(_convert(value))
+        for _, ref, path in state.facts.data:
+            flat.append(_convert(_at_path(ref.read(), path)))
+        return flat
+
+    def _data_types_agree(self, state, flat) -> bool:
+        names = [name for name, _, _ in state.facts.data]
+        for name, value in zip(names, flat[len(flat) - len(names):]):
+            try:
+                if pytrees.leaf_type(value, name) != state.facts.param_types.get(name):
+                    return False
+            except ArgumentError:
+                return False
+        return True
+
+    def _flat_function(self, state, args):
+        """The user's function as a function of the flat arguments (what verification calls on small
+        instances): containers rebuilt, the bound object's and module data's arrays put in place."""
+        structures = state.facts.structures
+        data = state.facts.data
+        fn = self.fn.__func__ if self.bound is not None else self.fn
+
+        def flat_fn(*flat):
+            items = iter(flat)
+            values = []
+            for name in self.all_params:
+                if name in structures:
+                    tree, _ = structures[name]
+                    values.append(pytrees.unflatten(tree, items))
+                else:
+                    values.append(next(items))
+            if self.bound is not None:
+                values[0] = _with_fields(self.bound, values[0])
+            saved = []
+            try:
+                for (_, ref, path), value in zip(data, items):
+                    saved.append((ref, ref.read()))
+                    ref.write(_replaced(ref.read(), path, value))
+                return fn(*values)
+            finally:
+                for ref, value in reversed(saved):
+                    ref.write(value)
+        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
+        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
+        return flat_fn
 
     @property
     def source(self) -> str:
@@ -436,22 +527,23 @@ class GradientFunction(DerivedFunction):
             if type(value) is float and not math.isfinite(value):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
-        converted = [_convert(a) for a in args]
-        compiled = self._compile(signature, converted)
+        compiled, state, converted = self._prepare(signature, args)
         self._last_key = signature
         if self.has_aux:
-            self._aux_tree = self.state_for(signature).primal.output_tree[1]
+            self._aux_tree = state.primal.output_tree[1]
         # the compiled tuple already has the contract's shape unless it must be regrouped
         direct = not self.intermediates and not self.has_aux and \
             (self.single or (not self.with_value and len(self.wrt) > 1))
-        if direct and self.jit and all(type(a) in _SCALAR_TYPES or (
+        facts = state.facts
+        plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None
+        if direct and plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
             self._entry = self._fast[_fast_key(args)] = _make_entry(args, compiled, self)
         try:
             result = compiled(*converted)
         except Exception as exc:
-            self._failed(exc)
-        return self._finish(result, converted, out)
+            self._failed(exc, state)
+        return self._finish(result, converted, out, state, args)
 
     @staticmethod
     def _finite(result) -> bool:
@@ -464,14 +556,18 @@ class GradientFunction(DerivedFunction):
                 return False
         return True
 
-    def _finish(self, result, converted, buffers):
-        """Check the outputs, explain non-finite ones, and shape them as the contract says."""
+    def _finish(self, result, converted, buffers, state=None, args=None):
+        """Check the outputs, explain non-finite ones, and shape them as the contract says (gradients of
+        containers in their structure, of float32 arrays as float32)."""
         outputs = result if type(result) is tuple else (result,)
         if not self.jit:
             # the interpreter hands back NumPy scalars where Numba hands back floats
             outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)
         if any(_nonfinite(v, SCAN_LIMIT) for v in outputs):
-            for arg, name in zip(converted, self.params):
+            names = list(self.params)
+            if state is not None:
+                names = [p for p in state.primal.params]
+            for arg, name in zip(converted, names):
                 if _nonfinite(arg):
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
                                               hint="gradients at NaN or infinity are undefined; check the input")
@@ -480,15 +576,39 @@ class GradientFunction(DerivedFunction):
         if self.has_aux:
             leaves = _leaf_count(self._aux_tree)
             aux, outputs = _rebuild(self._aux_tree, outputs[:leaves], 1), outputs[leaves:]
-        count = len(self.wrt)
+        if state is not None and (state.facts.structures or self._has_narrow(args)):
+            outputs, count = self._regroup(state, outputs, args)
+        else:
+            count = len(self.wrt)
         grads = outputs[0] if self.single else tuple(outputs[:count])
         if buffers is not None:
+            if state is not None and any(name in state.facts.structures for name in self.wrt):
+                raise ArgumentError("out= is for array parameters: a container's gradient comes back as a new "
+                                    "container", hint="call without out=, then copy into your arrays")
             grads = self._into(buffers, outputs[:count])
         if self.intermediates:
             grads = (grads, dict(zip(self.intermediates, outputs[count:])))
         if self.has_aux:
             return ((value, aux), grads) if self.with_value else (grads, aux)
         return (value, grads) if self.with_value else grads
+
+    def _has_narrow(self, args) -> bool:
+        return args is not None and any(isinstance(a, np.ndarray) and a.dtype == np.float32 for a in args)
+
+    def _regroup(self, state, outputs, args):
+        """The flat gradients (one per float leaf of wrt) as one gradient per wrt parameter, in its
+        structure; float32 parameters get float32 gradients."""
+        items = iter(outputs[:len(state.leaf_wrt)])
+        given = dict(zip(self.params, args))
+        grads = []
+        for name in self.wrt:
+            if name in state.facts.structures:
+                tree, _ = state.facts.structures[name]
+                grad = pytrees.unflatten(tree, items)
+            else:
+                grad = next(items)
+            grads.append(_cast_like(grad, given.get(name)))
+        return tuple(grads) + tuple(outputs[len(state.leaf_wrt):]), len(grads)
 
     def _into(self, buffers, grads):
         """Write (or, with accumulate=True, add) the gradients into the caller's arrays."""
@@ -509,6 +629,73 @@ class GradientFunction(DerivedFunction):
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
+
+
+class AssertionFailedError(AutodiffError, AssertionError):
+    """An `assert` of the differentiated function failed (checked when the gradient runs)."""
+
+
+def _unchanged(watches) -> bool:
+    """Do the module numbers a derivation baked in still have the values it saw?"""
+    for read, value in watches:
+        try:
+            now = read()
+        except Exception:
+            return False
+        if now is not value and now != value:
+            return False
+    return True
+
+
+def _at_path(value, path):
+    for key in path:
+        value = value[key] if isinstance(value, (tuple, list, dict)) else getattr(value, key)
+    return value
+
+
+def _replaced(value, path, item):
+    """`value` with the item at `path` replaced (containers rebuilt, the original untouched)."""
+    if not path:
+        return item
+    key, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        out[key] = _replaced(value[key], rest, item)
+        return out
+    if isinstance(value, (tuple, list)):
+        out = list(value)
+        out[key] = _replaced(value[key], rest, item)
+        return type(value)(out) if isinstance(value, tuple) else out
+    copy = _copy.copy(value)
+    setattr(copy, key, _replaced(getattr(value, key), rest, item))
+    return copy
+
+
+def _with_fields(obj, fields: dict):
+    """A shallow copy of `obj` with the attributes in `fields` (a rebuilt object tree) set."""
+    copy = _copy.copy(obj)
+    for key, value in fields.items():
+        setattr(copy, key, _restructured(getattr(obj, key), value))
+    return copy
+
+
+def _restructured(original, rebuilt):
+    if isinstance(rebuilt, dict) and not isinstance(original, dict):
+        return _with_fields(original, rebuilt)
+    return rebuilt
+
+
+def _cast_like(grad, original):
+    """The gradient in the precision of its parameter: float32 arrays get float32 gradients."""
+    if isinstance(original, np.ndarray):
+        return grad.astype(original.dtype) if original.dtype.kind == "f" and original.dtype != np.float64 and \
+            isinstance(grad, np.ndarray) else grad
+    if isinstance(original, (tuple, list)) and isinstance(grad, (tuple, list)):
+        out = [_cast_like(g, o) for g, o in zip(grad, original)]
+        return tuple(out) if isinstance(grad, tuple) else out
+    if isinstance(original, dict) and isinstance(grad, dict):
+        return {k: _cast_like(g, original.get(k)) for k, g in grad.items()}
+    return grad
 
 
 def _leaf_count(tree) -> int:

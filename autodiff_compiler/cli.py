@@ -54,11 +54,18 @@ def _split_top_level(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def counting_parameters(source) -> set:
-    """Parameters the function counts with: range bounds and indices, as the compiler sees them."""
+def counting_parameters(source, items=None, wrt=()) -> set:
+    """Parameters the function counts with: range bounds and indices, as the compiler sees them.  The
+    lowering needs the arrays' ranks: it reads them from the `--at` values as given (ints kept) and the
+    annotations; if it fails there, the derivation reports why, with the final types."""
+    from .errors import AutodiffError
     from .frontend.lower import lower
     from .pipeline import counting_variables
-    primal, _ = lower(source, tuple_results=True)      # whether a tuple result is allowed is decided later
+    provisional = param_types(source.node, parse_point(items, list(wrt)))
+    try:
+        primal, _ = lower(source, provisional, tuple_results=True)   # tuple results are decided later
+    except AutodiffError:
+        return set()
     return counting_variables(primal) & set(primal.params)
 
 
@@ -171,7 +178,7 @@ def command_grad(args) -> int:
     command = getattr(args, "command", "grad")
     if command == "hvp" and len(wrt) != 1:
         raise argparse.ArgumentTypeError("hvp takes one --wrt parameter")
-    point = parse_point(args.at, wrt, counting_parameters(source))
+    point = parse_point(args.at, wrt, counting_parameters(source, args.at, wrt))
     types = param_types(source.node, point)
     skip = frozenset(s.strip() for s in (args.skip or "").split(",") if s.strip())
     unknown = skip - set(OPTIMISATIONS)
@@ -242,7 +249,7 @@ def command_check(args) -> int:
     params = list(inspect.signature(f).parameters)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else (list(hand) if isinstance(hand, dict) else params[:1])
     from .frontend.parse import source_of_function
-    point = parse_point(args.at, wrt, counting_parameters(source_of_function(f)))
+    point = parse_point(args.at, wrt, counting_parameters(source_of_function(f), args.at, wrt))
     missing = [p for p in params if p not in point]
     if missing:
         raise argparse.ArgumentTypeError(f"--at must give every parameter; missing: {', '.join(missing)}")

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .api import DerivedFunction, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .api import DerivedFunction, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
 from .backend.load import load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .pipeline import Step, derive
@@ -49,6 +49,15 @@ class ProgramFunction(DerivedFunction):
 
     def state_for(self, signature: tuple):
         """The derivation (IR and module text) for a signature."""
+        if self.bound is not None:
+            raise ArgumentError(f"{self.kind} of the method {self.fn.__name__}: only grad and value_and_grad "
+                                f"differentiate methods so far",
+                                hint="write the computation as a function of its arrays and numbers")
+        state = self._states.get(signature)
+        if state is not None and state.facts.watches and not _unchanged(state.facts.watches):
+            # a module number the derivation baked in has changed: derive again (every signature)
+            self._states.clear()
+            self._compiled.clear()
         if signature not in self._states:
             types = dict(zip(self.params, signature))
             try:
@@ -65,7 +74,22 @@ class ProgramFunction(DerivedFunction):
                                     f"{type(exc).__name__}: {exc}",
                                     hint="this is a bug in autodiff_compiler: please report it with the "
                                          "function") from exc
+            self._refuse_language(self._states[signature])
         return self._states[signature]
+
+    def _refuse_language(self, state) -> None:
+        """Containers, module arrays and methods are lowered to hidden parameters that only `grad` and
+        `value_and_grad` pass today: refuse them here rather than call the program with too few arguments.
+        Module numbers are constants of the program (re-derived when one changes, see `state_for`)."""
+        facts = state.facts
+        what = "takes containers (tuples, lists, dicts)" if facts.structures else \
+            "reads arrays from its module, a closure or an object" if facts.data else None
+        if what is not None:
+            self._states = {k: v for k, v in self._states.items() if v is not state}
+            raise ArgumentError(f"{self.kind} of {self.fn.__name__}: the function {what}, which only grad and "
+                                f"value_and_grad support so far", filename=state.source.filename,
+                                line=state.source.node.lineno,
+                                hint="pass the data as arguments (numbers and arrays), or use grad / value_and_grad")
 
     @property
     def source(self) -> str:
@@ -85,6 +109,7 @@ class ProgramFunction(DerivedFunction):
         return signature, [_convert(a) for a in args]
 
     def compiled(self, signature, converted, extra=()):
+        self.state_for(signature)          # derives again first when a module number has changed
         compiled = self._compiled.get(signature)
         if compiled is None:
             state = self.state_for(signature)
@@ -452,8 +477,9 @@ class HVPFunction(ProgramFunction):
         signature, converted = self.prepare(args, kwargs)
         v = _shaped(v, converted[p], self.wrt[0], "vector v", self.fn.__name__)
         compiled = self.compiled(signature, converted, [v])
-        if self.jit and not kwargs and all(type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and a.ndim and
-                                                                        a.dtype.char in "dl") for a in args):
+        watched = self.state_for(signature).facts.watches      # module numbers: checked at every call
+        if self.jit and not kwargs and not watched and all(
+                type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
             self._fast[_fast_key(args)] = compiled
         outputs = self.run(compiled, list(converted) + [v])
         _check_finite(outputs, converted, self.params, self.fn.__name__)

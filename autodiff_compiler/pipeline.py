@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
@@ -67,6 +67,8 @@ class State:
     sources: dict = field(default_factory=dict)
     adjoint: object = None            # the last derived program (the adjoint, for a gradient)
     text: str = ""
+    facts: object = None              # what the front end found (`frontend.lower.Facts`)
+    leaf_wrt: list = field(default_factory=list)    # `wrt` with containers expanded to their float leaves
     steps: tuple = ()                 # the derivation (default: one reverse step over `wrt`)
     regions: tuple = ()               # derivative objects the function is wrapped in: (kind, wrt, with_value)
     programs: list = field(default_factory=list)   # every derived program, in order
@@ -98,10 +100,44 @@ def _fence(state: State) -> State:
 
 
 def _lower(state: State) -> State:
-    state.primal, state.sources = lower(state.source, state.tuple_results or bool(state.regions))
+    missing = [a.arg for a in state.source.node.args.args if a.arg not in state.param_types]
+    if missing:
+        raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.source.name}")
+    state.primal, state.sources = lower(state.source, state.param_types, state.tuple_results or bool(state.regions))
+    state.facts = state.primal.facts
+    state.leaf_wrt = []
+    for name in state.wrt:
+        if name in state.facts.structures:
+            tree, leaves = state.facts.structures[name]
+            from .frontend.pytrees import path_text, paths
+            for (path, t), leaf in zip(paths(tree), leaves):
+                if not t.is_float:
+                    raise ArgumentError(
+                        f"cannot differentiate {state.source.name} with respect to {name!r}: "
+                        f"{path_text(name, path)} is {_a(t)} ({t}), and only float scalars and float arrays "
+                        f"have derivatives", filename=state.source.filename, line=state.source.node.lineno,
+                        hint="keep counts and flags out of the structure you differentiate (pass them as "
+                             "another argument), or make them floats")
+                state.leaf_wrt.append(leaf)
+        else:
+            state.leaf_wrt.append(name)
+    # every step differentiates with respect to the leaves: a container parameter stands for its floats
+    state.steps = tuple(replace(step, wrt=tuple(_leaf_names(state, step.wrt))) for step in state.steps)
     for kind, wrt, with_value, single in state.regions:
         state.primal = wrap_in_region(state.primal, kind, list(wrt), with_value, single)
     return state
+
+
+def _leaf_names(state: State, names) -> list:
+    """Parameter names with each container parameter replaced by its leaves' names (in `pytrees` order)."""
+    out = []
+    structures = state.facts.structures if state.facts is not None else {}
+    for name in names:
+        if name in structures:
+            out += list(structures[name][1])
+        else:
+            out.append(name)
+    return out
 
 
 def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool = True):
@@ -135,17 +171,6 @@ def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool 
 
 
 def _types(state: State) -> State:
-    params = state.primal.params
-    missing = [p for p in params if p not in state.param_types]
-    if missing:
-        raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.primal.name}")
-    for name in params:
-        t = state.param_types[name]
-        if t.is_array and t.ndim > 2:
-            raise ArgumentError(f"argument {name!r} of {state.primal.name} is an array of rank {t.ndim}: "
-                                f"vectors and matrices (rank 1 and 2) are supported",
-                                filename=state.source.filename, line=state.source.node.lineno,
-                                hint="reshape it to a matrix, or loop over its leading axis")
     _retype(state)
     if expand_regions(state.primal):
         _retype(state)
@@ -208,9 +233,10 @@ def _check_result(state: State) -> None:
 
 def _retype(state: State) -> None:
     primal = state.primal
-    primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+    params = {p: state.facts.param_types[p] for p in primal.params}
+    primal.types = infer_types(primal, params)
     if specialise(primal):
-        primal.types = infer_types(primal, {p: state.param_types[p] for p in primal.params})
+        primal.types = infer_types(primal, params)
     dataflow.invalidate(primal)
 
 
@@ -251,7 +277,7 @@ def _fuse(state: State) -> State:
 
 
 def _check_wrt(state: State) -> None:
-    for name in state.wrt:
+    for name in state.leaf_wrt:
         t = state.primal.types[name]
         if not t.is_float:
             hint = f"pass {name} as a float (e.g. {name}=3.0), or leave it out of wrt"
@@ -303,10 +329,10 @@ def _reverse_step(step: Step):
         program = state.program
         outputs = outputs_of(program)
         if step.aux:
-            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+            adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
                               results=[outputs[0]], outputs=outputs if step.with_value else outputs[1:])
         else:
-            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+            adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
                               results=[outputs[0]])
         return _derived(state, adjoint)
     return run
@@ -318,7 +344,7 @@ def _name(state: State, step: Step) -> str | None:
 
 def _forward_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        tangent = forward(state.program, list(step.wrt), primal_outputs=step.primal_outputs,
+        tangent = forward(state.program, _leaf_names(state, step.wrt), primal_outputs=step.primal_outputs,
                           name=None if keep else _name(state, step))
         if keep:                      # a jacobian's tangent program: the driver runs it per column
             state.scratch[keep] = tangent
@@ -330,7 +356,7 @@ def _forward_step(step: Step, keep: str | None = None):
 
 def _vjp_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        program = vjp(state.program, list(step.wrt), None if keep else _name(state, step))
+        program = vjp(state.program, _leaf_names(state, step.wrt), None if keep else _name(state, step))
         if keep:
             state.scratch[keep] = program
             state.adjoint = program
@@ -354,7 +380,8 @@ def _simplify_pass(keep: str | None = None):
 def _jacobian_step(step: Step):
     def run(state: State) -> State:
         program = state.program
-        driver = jacobian_program(program, list(step.wrt), step.mode, state.scratch.pop("tangent", None),
+        driver = jacobian_program(program, _leaf_names(state, step.wrt), step.mode,
+                                  state.scratch.pop("tangent", None),
                                   state.scratch.pop("vjp", None), _name(state, step))
         return _derived(state, driver)
     return run
@@ -395,7 +422,7 @@ def header(state: State) -> str:
     primal = state.primal
     where = f"{os.path.basename(primal.filename)}:{primal.firstline}"
     params = ", ".join(f"{p}: {primal.types[p]}" for p in primal.params)
-    wrt = ", ".join(state.wrt)
+    wrt = ", ".join(state.leaf_wrt or state.wrt)
     name = primal.name
     for kind, inner_wrt, with_value, single in state.regions:
         wrt_text = "" if list(inner_wrt) == primal.params[:1] else f", wrt={', '.join(inner_wrt)}"
@@ -404,10 +431,10 @@ def header(state: State) -> str:
     if [s.kind for s in state.steps] == ["reverse"]:
         step = state.steps[0]
         returns = ("the value of " + name + ", then " if state.with_value else "") + \
-            ", ".join(derivative(w) for w in state.wrt)
+            ", ".join(derivative(w) for w in (state.leaf_wrt or state.wrt))
         if step.aux:
             returns = (f"the value of {name} (loss, aux), then " if step.with_value else "aux, then ") + \
-                ", ".join(f"dloss/d{w}" for w in state.wrt)
+                ", ".join(f"dloss/d{w}" for w in (state.leaf_wrt or state.wrt))
         return (f"Reverse-mode gradient of {name} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
                 f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
     program = state.adjoint

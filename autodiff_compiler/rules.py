@@ -35,7 +35,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ARG_NAMES = ("x", "y", "z")
 
@@ -43,23 +43,55 @@ ARG_NAMES = ("x", "y", "z")
 @dataclass(frozen=True)
 class Primitive:
     name: str
-    arity: int
+    arity: int | None                  # None: any number of operands (`reshape(x, d0, d1, ...)`)
     partials: tuple | None = None     # expression strings, one per argument
-    vjp: tuple | None = None          # expression strings over the cotangent `g`
+    vjp: object = None                # expression strings over the cotangent `g`: a tuple, a dict keyed
+                                      # by operand ranks ("2x1"), or a function (params, ranks) -> tuple
     nondiff: bool = False
-    scalar: str | None = None          # operator symbol or dotted name for scalar operands
-    array: str | None = None           # the same for array operands
+    scalar: object = None              # operator symbol or dotted name for scalar operands, or a template
+    array: object = None               # the same for array operands; either may be a function
+                                       # (params, operand count) -> template, for parameterised primitives
     sympy: str | None = None           # SymPy expression over x, y, z
-    result: str = "float"              # "float", "join", "bool", "int", "first", "reduce", "dot"
+    result: object = "float"           # "float", "join", "bool", "int", "first", "reduce", "dot", ..., or a
+                                       # function (argument types, params) -> result type
     evaluate: object = None            # numeric Python implementation, for folding and checks
     user_names: tuple = ()             # (module, name) pairs under which user code calls it
     custom: bool = False               # declared by the user (@custom_derivative), checked by verify=True
-    jvp: tuple | None = None           # expression strings over the argument's tangent `d` (None: shape only)
+    examples: tuple = ()               # operand cases for the rule tests: (shapes or numbers, ..., {params})
+    domain: tuple = ()                 # per argument: "real" (default), "int" (a small count), "positive"
+    effect: bool = False               # run for its effect (assert): kept although nothing reads its result
+    jvp: object = None                 # expression strings over the argument's tangent `d` (None: shape only),
+                                       # or a function (params, ranks) -> tuple, as `vjp`
     refuse: str | None = None          # differentiable, but no rule here: why (an error message)
 
     @property
     def is_operator(self) -> bool:
-        return self.scalar in _OPERATOR_SYMBOLS
+        return isinstance(self.scalar, str) and self.scalar in _OPERATOR_SYMBOLS
+
+    def spelling(self, arrays: bool, params=(), count: int | None = None) -> str:
+        """How the printer spells the primitive: an operator, a dotted name, or a template over
+        `{0}`, `{1}`, ... (`{rest}`: the operands after the first, `{args}`: all of them)."""
+        text = self.array if arrays and self.array is not None else self.scalar
+        if text is None:
+            text = self.array or self.name
+        if callable(text):
+            text = text(dict(params), count)
+        return text
+
+    def vjp_for(self, params, ranks: tuple) -> tuple:
+        """The vector-Jacobian products for these static params and operand ranks."""
+        if callable(self.vjp):
+            return tuple(self.vjp(dict(params), tuple(ranks)))
+        if isinstance(self.vjp, dict):
+            return self.vjp["x".join(str(max(1, r)) for r in ranks)]
+        return self.vjp
+
+    def jvp_for(self, params, ranks: tuple) -> tuple:
+        """The Jacobian-vector products for these static params and operand ranks (one per operand;
+        None: the result depends on that operand's shape only)."""
+        if callable(self.jvp):
+            return tuple(self.jvp(dict(params), tuple(ranks)))
+        return self.jvp
 
     def partial_tree(self, index: int) -> ast.expr:
         return _parsed(self.partials[index])
@@ -87,7 +119,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
-            refuse=None):
+            scipy_names=(), examples=(), domain=(), effect=False, refuse=None):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -96,12 +128,14 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
     if math_name:
         names.append(("math", math_name))
     names += [("numpy", n) for n in numpy_names]
+    names += [("scipy.special", n) for n in scipy_names]
     if builtin:
         names.append(("builtins", builtin))
     prim = Primitive(name, arity, tuple(partials) if partials else None,
-                     vjp if isinstance(vjp, dict) or vjp is None else tuple(vjp),
-                     nondiff, scalar, array, sympy, result, evaluate, tuple(names),
-                     jvp=tuple(jvp) if jvp is not None else None, refuse=refuse)
+                     vjp if isinstance(vjp, dict) or vjp is None or callable(vjp) else tuple(vjp),
+                     nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
+                     domain=tuple(domain), effect=effect,
+                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -161,9 +195,94 @@ _math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y
                sympy="sqrt(x**2 + y**2)", arity=2)
 _math_function("erf", ("1.1283791670955126 * exp(-x ** 2)",), numpy_name="erf")
 _math_function("erfc", ("-1.1283791670955126 * exp(-x ** 2)",), numpy_name="erfc")
-# math.erf has no NumPy counterpart; scipy.special's would need a dependency
+# math.erf has no NumPy counterpart: SciPy's (scipy.special.erf) is the same function, and arrays go
+# through a runtime helper (Numba compiles math.erf, not scipy.special)
 USER_FUNCTIONS.pop(("numpy", "erf"))
 USER_FUNCTIONS.pop(("numpy", "erfc"))
+for _name in ("erf", "erfc"):
+    PRIMITIVES[_name] = replace(PRIMITIVES[_name], array=f"{_name}_array({{0}})",
+                                user_names=(("math", _name), ("scipy.special", _name)))
+    USER_FUNCTIONS[("scipy.special", _name)] = _name
+_math_function("asinh", ("1 / sqrt(x ** 2 + 1)",), numpy_name="arcsinh")
+_math_function("acosh", ("1 / sqrt(x ** 2 - 1)",), numpy_name="arccosh")
+_math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh")
+_define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="np.exp2", sympy="2 ** x",
+        result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
+_define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
+        result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",))
+_define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
+        sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
+        numpy_names=("deg2rad", "radians"))
+_define("rad2deg", 1, ("57.29577951308232",), scalar="math.degrees", array="np.rad2deg",
+        sympy="x * 180 / pi", result="float", evaluate=math.degrees, math_name="degrees",
+        numpy_names=("rad2deg", "degrees"))
+_define("sinc", 1, ("0.0 if x == 0 else (cos(3.141592653589793 * x) - out) / x",), scalar="np.sinc",
+        array="np.sinc", sympy="sinc(pi * x)", result="float",
+        evaluate=lambda x: 1.0 if x == 0 else math.sin(math.pi * x) / (math.pi * x), numpy_names=("sinc",))
+_define("cbrt", 1, ("1 / (3 * out ** 2)",), scalar="np.cbrt", array="np.cbrt",
+        sympy="sign(x) * Abs(x) ** Rational(1, 3)", result="float",
+        evaluate=lambda x: math.copysign(abs(x) ** (1 / 3), x), numpy_names=("cbrt",))
+_define("logaddexp", 2, ("exp(x - out)", "exp(y - out)"), scalar="np.logaddexp", array="np.logaddexp",
+        sympy="log(exp(x) + exp(y))", result="float",
+        evaluate=lambda x, y: max(x, y) + math.log1p(math.exp(-abs(x - y))), numpy_names=("logaddexp",))
+_define("logaddexp2", 2, ("exp2(x - out)", "exp2(y - out)"), scalar="np.logaddexp2", array="np.logaddexp2",
+        sympy="log(2 ** x + 2 ** y, 2)", result="float",
+        evaluate=lambda x, y: max(x, y) + math.log2(1 + 2.0 ** (-abs(x - y))), numpy_names=("logaddexp2",))
+def polygamma_scalar(n, x):
+    """The n-th derivative of the digamma function at x (n = 0: digamma): shifted up by the recurrence
+    psi_n(x) = psi_n(x + 1) - (-1)**n n! / x**(n + 1), then the asymptotic series (error < 1e-15)."""
+    if x <= 0.0 and x == math.floor(x):
+        return math.nan
+    factorial = 1.0
+    for k in range(2, n + 1):
+        factorial *= k
+    sign = 1.0 if n % 2 == 0 else -1.0
+    shift = 0.0
+    y = x
+    while y < 15.0:
+        shift -= sign * factorial / y ** (n + 1)
+        y += 1.0
+    if n == 0:
+        y2 = 1.0 / (y * y)
+        value = math.log(y) - 0.5 / y - y2 * (1.0 / 12 - y2 * (1.0 / 120 - y2 * (1.0 / 252 - y2 * (
+            1.0 / 240 - y2 * (1.0 / 132)))))
+        return value + shift
+    bernoulli = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
+    total = factorial / n / y ** n + factorial / (2.0 * y ** (n + 1))
+    for k in range(1, 8):
+        rising = 1.0
+        for j in range(2 * k + 1, 2 * k + n):
+            rising *= j
+        total += bernoulli[k - 1] * rising / y ** (2 * k + n)
+    return -sign * total + shift
+
+
+
+# SciPy's special functions (scipy.special.*): spelled with NumPy and the math module, or a runtime helper
+_define("expit", 1, ("out * (1 - out)",), scalar="expit_scalar({0})", array="expit_array({0})",
+        sympy="1 / (1 + exp(-x))", result="float",
+        evaluate=lambda x: 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x)),
+        scipy_names=("expit",))
+_define("logit", 1, ("1 / (x * (1 - x))",), scalar="logit({0})", array="logit({0})", sympy="log(x / (1 - x))",
+        result="float", evaluate=lambda x: math.log(x / (1 - x)), scipy_names=("logit",))
+_define("xlogy", 2, ("log(y)", "0.0 if x == 0 else x / y"), scalar="(0.0 if {0} == 0 else {0} * math.log({1}))",
+        array="np.where({0} == 0, 0.0, {0} * np.log({1}))", sympy="x * log(y)", result="float",
+        evaluate=lambda x, y: 0.0 if x == 0 else x * math.log(y), scipy_names=("xlogy",))
+_define("gammaln", 1, ("polygamma(0, x)",), scalar="math.lgamma", array="gammaln_array({0})",
+        sympy="log(Abs(gamma(x)))", result="float", evaluate=math.lgamma, math_name="lgamma",
+        scipy_names=("gammaln",))
+# polygamma(n, x): the n-th derivative of digamma; n is a count (no derivative)
+_define("polygamma", 2, ("0", "polygamma(x + 1, y)"), scalar="polygamma_scalar({0}, {1})",
+        array="polygamma_array({0}, {1})", sympy="polygamma(x, y)", result="float",
+        evaluate=lambda n, x: polygamma_scalar(n, x), scipy_names=("polygamma",),
+        domain=("int", "real"))
+_define("digamma", 1, ("polygamma(1, x)",), scalar="polygamma_scalar(0, {0})", array="polygamma_array(0, {0})",
+        sympy="polygamma(0, x)", result="float", evaluate=lambda x: polygamma_scalar(0, x),
+        scipy_names=("digamma", "psi"))
+# np.add and friends are the operators
+for _prim, _alias in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("copy", "positive")):
+    USER_FUNCTIONS[("numpy", _alias)] = _prim
+
 
 _define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
         evaluate=abs, math_name="fabs", numpy_names=("abs", "absolute", "fabs"), builtin="abs")
@@ -210,58 +329,239 @@ _define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) *
                     "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
         evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
-_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
-        evaluate=lambda x: x.copy())
+# a number (one element of a fused loop, a symbolic entry) is its own copy
+_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}", array="{0}.copy()", sympy="x", result="first",
+        evaluate=lambda x: x.copy() if getattr(x, "ndim", 0) else x)
 
-# Reductions, one primitive per axis (Numba has np.sum(axis=) but not np.max(axis=)).
-# Their adjoints are vector-Jacobian products over the cotangent `g`; a scalar
-# or lower-rank result broadcasts back when it is added to the adjoint.
-_define("sum", 1, vjp=("expand_like(g, x)",), jvp=("sum(d)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
-_define("sum_axis0", 1, vjp=("expand_like(g, x)",), jvp=("sum_axis0(d)",), array="sum_axis0({0})", result="reduce")
-_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), jvp=("sum_axis1(d)",), array="sum_axis1({0})", result="reduce")
-_define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array="np.mean", result="reduce", numpy_names=("mean",))
-_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), jvp=("mean_axis0(d)",), array="(sum_axis0({0}) / {0}.shape[0])",
-        result="reduce")
-_define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",), jvp=("mean_axis1(d)",),
-        array="(sum_axis1({0}) / {0}.shape[1])", result="reduce")
+
+def _typed(ndim: int, dtype: str = "float64") -> tuple:
+    """The type of an array of rank `ndim` (a number when it is 0), as `(kind, ndim, dtype)`: the fields
+    of `ir.nodes.Type`, which `ir.types` builds from it (the rule table comes before the IR)."""
+    if ndim:
+        return ("array", ndim, dtype)
+    return ("float", 0, "float64") if dtype.startswith("float") else ("bool", 0, "float64") if dtype == "bool" \
+        else ("int", 0, "float64")
+
+
+def _rank(t) -> int:
+    return t.ndim if t is not None and t.kind == "array" else 0
+
+
+def _dtype(t) -> str:
+    if t is not None and t.kind == "array":
+        return t.dtype
+    return "float64" if t is None or t.kind == "float" else "int64"
+
+
+def _params_text(p: dict, *names) -> str:
+    return ", ".join(f"{k}={p[k]!r}" for k in names)
+
+
+# Whole-array reductions.  Their adjoints are vector-Jacobian products over the cotangent `g`.
+_define("sum", 1, vjp=("expand_like(g, x)",), jvp=("sum(d)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",),
+        examples=(((2, 3),), ((2, 3, 2),)))
+_define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array="np.mean", result="reduce", numpy_names=("mean",),
+        examples=(((2, 3),), ((4,),)))
 _define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
         jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.max",
-        result="reduce", numpy_names=("max", "amax"))
-_define("amax_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
-        jvp=("sum_axis0(indicator(x == out) * d) / sum_axis0(indicator(x == out))",),
-        array="amax_axis0", result="reduce")
-_define("amax_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
-        jvp=("sum_axis1(indicator(x == as_column(out)) * d) / sum_axis1(indicator(x == as_column(out)))",),
-        array="amax_axis1", result="reduce")
+        result="reduce", numpy_names=("max", "amax"), examples=(((2, 3),),))
 _define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
         jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.min",
-        result="reduce", numpy_names=("min", "amin"))
-_define("amin_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
-        jvp=("sum_axis0(indicator(x == out) * d) / sum_axis0(indicator(x == out))",),
-        array="amin_axis0", result="reduce")
-_define("amin_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
-        jvp=("sum_axis1(indicator(x == as_column(out)) * d) / sum_axis1(indicator(x == as_column(out)))",),
-        array="amin_axis1", result="reduce")
-_define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",))
+        result="reduce", numpy_names=("min", "amin"), examples=(((2, 3),),))
+_define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",),
+        examples=(((2, 3),),))
 # each entry's partial of a product: the product of the others (no division, so exact at zeros)
-_define("prod_others", 1, array="prod_others", result="first",
-        refuse="second and higher derivatives through np.prod are not supported: write the product as a "
-               "loop (p = p * x[i]) to differentiate it again")
+_PROD_REFUSAL = ("second and higher derivatives through np.prod are not supported: write the product as a "
+                 "loop (p = p * x[i]) to differentiate it again")
+_define("prod_others", 1, array="prod_others", result="first", refuse=_PROD_REFUSAL)
 # helpers of the derived programs: linear in their first argument, so that derived programs can be
 # differentiated again (a zero derivative here would be a silently wrong second derivative)
-_define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.sum", result="reduce")
-# adjoint helpers: a broadcast operand's adjoint summed back to its shape (see runtime.sum_like*)
-_define("sum_like1", 2, vjp=("expand_like(g, x)",), jvp=("sum_like1(d, y)", None), array="sum_like1", result="first")
-_define("sum_like2", 2, jvp=("sum_like2(d, y)", None), array="sum_like2", result="first")
+_define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.sum", result="reduce",
+        examples=(((2, 3),),))
+
+# Reductions along axes, for arrays of any rank.  The front end writes `np.sum(x, axis=a, keepdims=k)`
+# as `sum_axes` with the params as written (`axis`, `keepdims`); `ir.types.specialise` resolves them
+# against the operand's rank into the params every rule below reads: `axes` (sorted, non-negative),
+# `keepdims` and `ndim` (the operand's rank).  One vjp per reduction, written over `unreduce`, which
+# broadcasts a reduced cotangent back to the operand's shape.
+
+
+def _reduced_type(mean: bool):
+    def result(types, p):
+        t = types[0]
+        if t is None:
+            return None
+        ndim = _rank(t)
+        if "axes" in p:
+            axes, keep = set(p["axes"]), p["keepdims"]
+        else:
+            axis, keep = p.get("axis"), bool(p.get("keepdims", False))
+            written = range(ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+            axes = {a % ndim for a in written} if ndim else set()
+        dtype = "float64" if mean or _dtype(t).startswith("float") else "int64"
+        return _typed(ndim if keep else ndim - len(axes), dtype)
+    return result
+
+
+def _sum_chain(text: str, axes) -> str:
+    for a in sorted(axes, reverse=True):
+        text = f"np.sum({text}, axis={a})"
+    return text
+
+
+def _expand_chain(text: str, axes) -> str:
+    """Size-1 axes inserted at `axes` (positions in the result), as keepdims leaves them."""
+    for a in sorted(axes):
+        text = f"np.expand_dims({text}, {a})"
+    return text
+
+
+def _count(axes, operand: str = "{0}") -> str:
+    return " * ".join(f"{operand}.shape[{a}]" for a in axes)
+
+
+def _ones(ndim: int) -> str:
+    return "(" + ", ".join(["1"] * ndim) + ",)"
+
+
+def _sum_axes_spelling(p, count):
+    axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
+    if len(axes) == ndim:            # a full reduction that keeps its dimensions
+        return f"(np.zeros({_ones(ndim)}) + np.sum({{0}}))"
+    if ndim == 2 and len(axes) == 1 and not keep:
+        # a matrix's rows or columns: runtime helpers Numba compiles in a tenth of the time of np.sum(axis=)
+        return f"sum_axis{axes[0]}({{0}})"
+    text = _sum_chain("{0}", axes)
+    return _expand_chain(text, axes) if keep else text
+
+
+def _mean_axes_spelling(p, count):
+    return f"({_sum_axes_spelling(p, count)} / ({_count(p['axes'])}))"
+
+
+def _rows_spelling(helper: str):
+    """amax/amin/prod along axes: the operand's reduced axes moved last, as the columns of a matrix
+    (runtime helpers `<helper>_rows`), the result reshaped to the reduced shape."""
+    def spelling(p, count):
+        axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
+        if ndim == 2 and len(axes) == 1 and not keep and helper in ("amax", "amin"):
+            return f"{helper}_axis{axes[0]}({{0}})"
+        kept = [a for a in range(ndim) if a not in axes]
+        perm = tuple(kept + list(axes))
+        shape = [("1" if a in axes else f"{{0}}.shape[{a}]") for a in range(ndim)] if keep else \
+            [f"{{0}}.shape[{a}]" for a in kept]
+        return f"reshape_to({helper}_rows({{0}}, {perm}, {_count(axes)}), ({', '.join(shape)},))"
+    return spelling
+
+
+def _reduction_vjp(kind: str):
+    def vjp(p, ranks):
+        P = _params_text(p, "axes", "keepdims", "ndim")
+        if kind == "sum":
+            return (f"unreduce(g, x, {P})",)
+        if kind == "mean":
+            return (f"unreduce(g / count_axes(x, axes={p['axes']!r}), x, {P})",)
+        if kind == "prod":
+            return (f"unreduce(g, x, {P}) * prod_others_axes(x, axes={p['axes']!r}, ndim={p['ndim']!r})",)
+        # amax / amin: the cotangent split evenly among the entries equal to the extremum
+        mask = f"indicator(x == unreduce(out, x, {P}))"
+        return (f"{mask} * unreduce(g / sum_axes({mask}, {P}), x, {P})",)
+    return vjp
+
+
+def _reduction_jvp(kind: str):
+    def jvp(p, ranks):
+        P = _params_text(p, "axes", "keepdims", "ndim")
+        if kind in ("sum", "mean"):
+            return (f"{kind}_axes(d, {P})",)
+        if kind == "prod":
+            return (f"sum_axes(prod_others_axes(x, axes={p['axes']!r}, ndim={p['ndim']!r}) * d, {P})",)
+        mask = f"indicator(x == unreduce(out, x, {P}))"
+        return (f"sum_axes({mask} * d, {P}) / sum_axes({mask}, {P})",)
+    return jvp
+
+
+_AXES_EXAMPLES = (((2, 3, 2), {"axes": (1,), "keepdims": False, "ndim": 3}),
+                  ((2, 3, 2), {"axes": (0, 2), "keepdims": True, "ndim": 3}),
+                  ((3, 2), {"axes": (0,), "keepdims": False, "ndim": 2}),
+                  ((2, 2, 2, 2), {"axes": (1, 3), "keepdims": False, "ndim": 4}))
+_define("sum_axes", 1, vjp=_reduction_vjp("sum"), jvp=_reduction_jvp("sum"), array=_sum_axes_spelling, result=_reduced_type(False),
+        examples=_AXES_EXAMPLES + (((3,), {"axes": (0,), "keepdims": True, "ndim": 1}),))
+_define("mean_axes", 1, vjp=_reduction_vjp("mean"), jvp=_reduction_jvp("mean"), array=_mean_axes_spelling, result=_reduced_type(True),
+        examples=_AXES_EXAMPLES)
+_define("amax_axes", 1, vjp=_reduction_vjp("amax"), jvp=_reduction_jvp("amax"), array=_rows_spelling("amax"), result=_reduced_type(False),
+        examples=_AXES_EXAMPLES)
+_define("amin_axes", 1, vjp=_reduction_vjp("amin"), jvp=_reduction_jvp("amin"), array=_rows_spelling("amin"), result=_reduced_type(False),
+        examples=_AXES_EXAMPLES)
+_define("prod_axes", 1, vjp=_reduction_vjp("prod"), jvp=_reduction_jvp("prod"), array=_rows_spelling("prod"), result=_reduced_type(False),
+        examples=_AXES_EXAMPLES)
+
+
+def _unreduce_spelling(p, count):
+    text = "{0}" if p["keepdims"] else _expand_chain("{0}", p["axes"])
+    return f"({text} + np.zeros_like({{1}}))"
+
+
+# a reduction's cotangent broadcast back to the full shape of its operand (the second operand, read
+# for its shape only); its own adjoint is the reduction
+_define("unreduce", 2, vjp=lambda p, ranks: (f"sum_axes(g, {_params_text(p, 'axes', 'keepdims', 'ndim')})",),
+        jvp=lambda p, ranks: (f"unreduce(d, y, {_params_text(p, 'axes', 'keepdims', 'ndim')})", None),
+        array=_unreduce_spelling, result=lambda types, p: _typed(_rank(types[1]), _dtype(types[0])),
+        examples=(((3,), (3, 2), {"axes": (1,), "keepdims": False, "ndim": 2}),
+                  ((2, 1, 2), (2, 3, 2), {"axes": (1,), "keepdims": True, "ndim": 3})))
+_define("count_axes", 1, nondiff=True, array=lambda p, count: f"({_count(p['axes'])})", result="count",
+        examples=(((2, 3, 2), {"axes": (0, 2)}),))
+_define("prod_others_axes", 1, refuse=_PROD_REFUSAL,
+        array=lambda p, count: "prod_others_rows({0}, %r, %r, %s)" % (
+            tuple([a for a in range(p["ndim"]) if a not in p["axes"]] + list(p["axes"])),
+            _inverse(tuple([a for a in range(p["ndim"]) if a not in p["axes"]] + list(p["axes"]))),
+            _count(p["axes"])), result="first", examples=(((2, 3, 2), {"axes": (1,), "ndim": 3}),))
+
+
+def _inverse(perm) -> tuple:
+    out = [0] * len(perm)
+    for k, a in enumerate(perm):
+        out[a] = k
+    return tuple(out)
+
+
+def _sum_like_spelling(p, count):
+    ndim = p.get("ndim", 0)
+    return {1: "sum_like1({0}, {1})", 2: "sum_like2({0}, {1})"}.get(ndim, "sum_like_nd({0}, {1})")
+
+
+# a broadcast operand's adjoint summed back to its shape (axes of length 1 that were broadcast; see
+# runtime.sum_like*); `adjoint_arrays.unbroadcast` sums the leading axes first
+_define("sum_like", 2, vjp=("expand_like(g, x)",), jvp=lambda p, ranks: (f"sum_like(d, y, ndim={p.get('ndim', 0)!r})", None),
+        array=_sum_like_spelling, result="first",
+        examples=(((2, 3), (1, 3), {"ndim": 2}), ((3,), (1,), {"ndim": 1}), ((2, 2, 3), (2, 1, 3), {"ndim": 3})))
+_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
 
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
                        "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
-        jvp=("dot(d, y)", "dot(x, d)"),
-        scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"))
+        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"),
+        examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
 _define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer", result="outer",
-        numpy_names=("outer",))
-_define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", numpy_names=("transpose",))
+        numpy_names=("outer",), examples=(((3,), (2,)),))
+# `.T` reverses every axis (its own inverse); `np.transpose(x, axes)` permutes them
+_define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))
+_define("transpose_axes", 1, vjp=lambda p, ranks: (f"transpose_axes(g, axes={_inverse(p['axes'])!r})",),
+        jvp=lambda p, ranks: (f"transpose_axes(d, axes={tuple(p['axes'])!r})",),
+        array=lambda p, count: f"np.transpose({{0}}, {tuple(p['axes'])!r})", result="first",
+        examples=(((2, 3, 2), {"axes": (2, 0, 1)}), ((2, 3), {"axes": (1, 0)})))
+# d det = det * trace(inv(x) d); d log|det| = trace(inv(x) d); d inv = -inv d inv; d solve(A, b) = solve(A, db - dA out)
+_define("det", 1, vjp=("g * out * transpose(inv(x))",), jvp=("out * sum(transpose(inv(x)) * d)",), array="np.linalg.det({0})",
+        result=lambda types, p: _typed(0), examples=(((3, 3),),))
+# log|det x| (slogdet's second result) and its sign (the first)
+_define("logabsdet", 1, vjp=("g * transpose(inv(x))",), jvp=("sum(transpose(inv(x)) * d)",), array="np.linalg.slogdet({0})[1]",
+        result=lambda types, p: _typed(0), examples=(((3, 3),),))
+_define("slogdet_sign", 1, nondiff=True, array="np.linalg.slogdet({0})[0]", result=lambda types, p: _typed(0))
+_define("inv", 1, vjp=("-dot(transpose(out), dot(g, transpose(out)))",), jvp=("-dot(out, dot(d, out))",), array="np.linalg.inv({0})",
+        result="first", examples=(((3, 3),),))
+_define("solve", 2, vjp={"2x1": ("-outer(solve(transpose(x), g), out)", "solve(transpose(x), g)"),
+                         "2x2": ("-dot(solve(transpose(x), g), transpose(out))", "solve(transpose(x), g)")},
+        jvp=("-solve(x, dot(d, out))", "solve(x, d)"), array="np.linalg.solve({0}, {1})", result="second", examples=(((3, 3), (3,)), ((3, 3), (3, 2))))
 
 # Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
 # it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
@@ -275,19 +575,146 @@ _define("shape1", 1, nondiff=True, array="{0}.shape[1]", result="count")
 _define("size", 1, nondiff=True, array="{0}.size", result="count")
 _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x**2", result="join",
         evaluate=lambda x: x * x, numpy_names=("square",))
-_define("as_column", 1, vjp=("first_column(g)",), jvp=("as_column(d)",), array="np.expand_dims({0}, 1)", result="column")
-_define("as_row", 1, vjp=("first_row(g)",), jvp=("as_row(d)",), array="np.expand_dims({0}, 0)", result="column")
-# a reduction's cotangent, broadcast back to the full shape of its operand
-_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
-_define("first_row", 1, jvp=("first_row(d)",), array="{0}[0]", result="drop")
-_define("first_column", 1, jvp=("first_column(d)",), array="{0}[:, 0]", result="drop")
+
+# Reshaping.  `reshape(x, d0, d1, ...)` (a `-1` dimension as NumPy has it); the others keep the
+# operand's entries and change only its axes.  Every adjoint reshapes the cotangent back.
+_define("reshape", None, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, out)",), array="reshape_to({0}, ({rest},))",
+        result=lambda types, p: None if types[0] is None else _typed(len(types) - 1, _dtype(types[0])),
+        examples=(((2, 3), 3, 2), ((2, 3), -1), ((6,), 2, -1, 3)))
+_define("reshape_as", 2, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, y)", None), array="reshape_to({0}, {1}.shape)",
+        result=lambda types, p: None if types[0] is None or types[1] is None else _typed(_rank(types[1]), _dtype(types[0])),
+        examples=(((6,), (2, 3)),))
+_define("expand_dims", 1, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, out)",), array=lambda p, count: _expand_chain("{0}", p["axes"]),
+        result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]) + len(p["axes"]), _dtype(types[0])),
+        examples=(((2, 3), {"axes": (0, 2)}), ((3,), {"axes": (1,)})))
+
+
+def _squeeze_spelling(p, count):
+    kept = [f"{{0}}.shape[{a}]" for a in range(p["ndim"]) if a not in p["axes"]]
+    if not kept:
+        return "squeeze_all({0})"
+    return f"reshape_to({{0}}, ({', '.join(kept)},))"
+
+
+# size-1 axes removed (a larger axis is an error, as in NumPy: the reshape does not fit)
+_define("squeeze", 1, vjp=("reshape_as(g, x)",),
+        jvp=lambda p, ranks: (f"squeeze(d, {_params_text(p, 'axes', 'ndim')})",), array=_squeeze_spelling,
+        result=lambda types, p: None if types[0] is None else _typed(p["ndim"] - len(p["axes"]), _dtype(types[0])),
+        examples=(((2, 1, 3), {"axes": (1,), "ndim": 3}), ((1, 1), {"axes": (0, 1), "ndim": 2})))
+
+
+# Joining.  `concatenate(a0, a1, ...)` along `axis` (non-negative); its adjoint splits the cotangent
+# back into the operands' parts along that axis.
+def _concatenate_vjp(p, ranks):
+    axis, out = p["axis"], []
+    for i in range(len(ranks)):
+        start = " + ".join(f"shape(a{j}, axis={axis})" for j in range(i)) or "0"
+        stop = " + ".join(f"shape(a{j}, axis={axis})" for j in range(i + 1))
+        out.append(f"slice_axis(g, {start}, {stop}, axis={axis}, ndim={ranks[0]})")
+    return out
+
+
+def _joined_type(types, p):
+    if any(t is None for t in types):
+        return None
+    acc = None
+    for t in types:
+        acc = t if acc is None or _dtype(t).startswith("float") else acc
+    return acc
+
+
+def _concatenate_jvp(p, ranks):
+    """Operand k's term: the concatenation with its tangent in its place and zeros elsewhere."""
+    count = len(ranks)
+    return tuple(f"concatenate({', '.join('d' if j == k else f'zeros_like(a{j})' for j in range(count))}, "
+                 f"axis={p['axis']})" for k in range(count))
+
+
+_define("concatenate", None, vjp=_concatenate_vjp, jvp=_concatenate_jvp,
+        array=lambda p, count: f"np.concatenate(({{args}},), axis={p['axis']})", result=_joined_type,
+        examples=(((2,), (3,), {"axis": 0}), ((2, 3), (2, 1), (2, 2), {"axis": 1})))
+_define("slice_axis", 3, jvp=lambda p, ranks: (f"slice_axis(d, y, z, {_params_text(p, 'axis', 'ndim')})", None, None),
+        array=lambda p, count: "{0}[" + ", ".join("{1}:{2}" if a == p["axis"] else ":"
+                                                  for a in range(p["ndim"])) + "]",
+        result="first", examples=(((2, 5), 1, 3, {"axis": 1, "ndim": 2}),))
+# numbers gathered into a vector (`np.array([a, b, c])`)
+_define("array_from", None, vjp=lambda p, ranks: tuple(f"g[{i}]" for i in range(len(ranks))),
+        jvp=lambda p, ranks: tuple("array_from(" + ", ".join("d" if j == k else "0.0" for j in range(len(ranks))) + ")"
+                                   for k in range(len(ranks))),
+        array="np.array(({args},))", scalar="np.array(({args},))",
+        result=lambda types, p: _typed(1), examples=((0.5, 1.5, -0.5),))
+
+# Matrix structure.
+_define("diagonal", 1, vjp=lambda p, ranks: (f"diag_embed(g, x, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diagonal(d, offset={p['offset']!r})",),
+        array="diagonal_of({0}, {offset})", result=lambda types, p: _typed(1, _dtype(types[0])),
+        examples=(((3, 3), {"offset": 0}), ((3, 4), {"offset": 1}), ((4, 3), {"offset": -2})))
+_define("diag_embed", 2, vjp=lambda p, ranks: (f"diagonal(g, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diag_embed(d, y, offset={p['offset']!r})", None),
+        array="diag_embed({0}, {1}, {offset})", result="second",
+        examples=(((3,), (3, 3), {"offset": 0}), ((2,), (3, 3), {"offset": 1}), ((2,), (3, 3), {"offset": -1})))
+_define("diag_matrix", 1, vjp=lambda p, ranks: (f"diagonal(g, offset={p['offset']!r})",),
+        jvp=lambda p, ranks: (f"diag_matrix(d, offset={p['offset']!r})",),
+        array="np.diag({0}, {offset})", result=lambda types, p: _typed(2, _dtype(types[0])),
+        examples=(((3,), {"offset": 0}), ((2,), {"offset": 1})))
+_define("triu", 1, vjp=lambda p, ranks: (f"triu(g, k={p['k']!r})",), jvp=lambda p, ranks: (f"triu(d, k={p['k']!r})",), array="np.triu({0}, {k})", result="first",
+        examples=(((3, 3), {"k": 0}), ((3, 4), {"k": 1})))
+_define("tril", 1, vjp=lambda p, ranks: (f"tril(g, k={p['k']!r})",), jvp=lambda p, ranks: (f"tril(d, k={p['k']!r})",), array="np.tril({0}, {k})", result="first",
+        examples=(((3, 3), {"k": 0}), ((3, 4), {"k": -1})))
+# sorting permutes the entries; the cotangent goes back through the (stable) permutation
+_define("sort", 1, vjp=("unsort(g, x)",), jvp=("sort_gather(d, x)",), array="np.sort({0})", result="first",
+        examples=(((5,),),))
+# the permutation np.sort applies to `y`, applied to `x` (sort's tangent), and its inverse (the cotangent's
+# way back): each the other's adjoint, linear in `x`; the order does not move with `y` (zero there)
+_define("unsort", 2, vjp=("sort_gather(g, y)",), jvp=("unsort(d, y)", None), array="unsort({0}, {1})", result="first",
+        examples=(((5,), (5,)),))
+_define("sort_gather", 2, vjp=("unsort(g, y)",), jvp=("sort_gather(d, y)", None), array="sort_gather({0}, {1})",
+        result="first", examples=(((5,), (5,)),))
+
+
+def _reversed(p) -> str:
+    if p["ndim"] == 1:
+        return "[::-1]"
+    return "[" + ", ".join("::-1" if a == p["axis"] else ":" for a in range(p["ndim"])) + "]"
+
+
+def _cumsum_spelling(reverse: bool):
+    def spelling(p, count):
+        flip = _reversed(p) if reverse else ""
+        inner = f"{{0}}{flip}" if reverse else "{0}"
+        axis = f", axis={p['axis']}" if p["ndim"] > 1 else ""
+        return f"np.cumsum({inner}{axis}){flip}"
+    return spelling
+
+
+_define("cumsum", 1, vjp=lambda p, ranks: (f"rev_cumsum(g, {_params_text(p, 'axis', 'ndim')})",),
+        jvp=lambda p, ranks: (f"cumsum(d, {_params_text(p, 'axis', 'ndim')})",),
+        array=_cumsum_spelling(False), result="first",
+        examples=(((4,), {"axis": 0, "ndim": 1}), ((3, 2), {"axis": 0, "ndim": 2}), ((2, 3), {"axis": 1, "ndim": 2})))
+# the sums from the end: cumsum's adjoint (and cumsum is its adjoint)
+_define("rev_cumsum", 1, vjp=lambda p, ranks: (f"cumsum(g, {_params_text(p, 'axis', 'ndim')})",),
+        jvp=lambda p, ranks: (f"rev_cumsum(d, {_params_text(p, 'axis', 'ndim')})",),
+        array=_cumsum_spelling(True), result="first",
+        examples=(((4,), {"axis": 0, "ndim": 1}), ((2, 3), {"axis": 1, "ndim": 2})))
+
+# Making arrays (no derivative)
 for _name in ("zeros", "ones", "empty"):
-    _define(_name, 1, nondiff=True, scalar=f"np.{_name}", array=f"np.{_name}", result="create",
-            numpy_names=(_name,))
+    _define(_name, None, nondiff=True,
+            scalar=lambda p, count, _name=_name: f"np.{_name}({{0}})" if count == 1 else f"np.{_name}(({{args}}))",
+            array=lambda p, count, _name=_name: f"np.{_name}({{0}})" if count == 1 else f"np.{_name}(({{args}}))",
+            result="create", numpy_names=(_name,), examples=((3,), (2, 3), (2, 1, 2)))
     _define(f"{_name}_like", 1, nondiff=True, array=f"np.{_name}_like", result="like",
             numpy_names=(f"{_name}_like",))
-    _define(f"{_name}2", 2, nondiff=True, scalar=f"np.{_name}(({{0}}, {{1}}))", array=f"np.{_name}(({{0}}, {{1}}))",
-            result="create")
+_define("arange", None, nondiff=True, scalar="np.arange({args})", array="np.arange({args})",
+        result=lambda types, p: _typed(1, "int64"))
+_define("linspace_unit", 1, nondiff=True, scalar="np.linspace(0.0, 1.0, {0})", array="np.linspace(0.0, 1.0, {0})",
+        result=lambda types, p: _typed(1))
+_define("eye", 1, nondiff=True, scalar="np.eye({0})", array="np.eye({0})", result=lambda types, p: _typed(2))
+_define("to_int", 1, nondiff=True, scalar="int({0})", array="{0}.astype(np.int64)",
+        result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]), "int64"))
+# `assert cond`: checked in the forward sweep (the runtime helper raises AssertionError(site))
+_define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {site})", array="assert_true({0}, {site})",
+        result="bool", evaluate=bool)
 
 # A spelling with placeholders ({0}, {rest}, {axis}) is printed as one atom: it must be a call,
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).

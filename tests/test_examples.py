@@ -22,6 +22,7 @@ EXAMPLES = {
     "scipy_newton.py": ["trust-ncg", "Newton-CG", "converged", "ok: both methods reach the minimum"],
     "scipy_least_squares.py": ["Rosenbrock residuals", "exponential fit", "nonlinear system",
                                "ok: all three converge"],
+    "mlp_dict.py": ["epoch 2000", "'W1': (2, 16)", "ok: trained, gradients in the structure of the parameters"],
     "dask_logistic_regression.py": ["8/8 chunks", "final loss", "compiled gradient, one process",
                                     "(ok, <= 1e-12)", "(ok, <= 1e-9)"],
 }

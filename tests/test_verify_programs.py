@@ -55,6 +55,9 @@ OPERANDS = {
     "sum_axis0": [("M",)], "sum_axis1": [("M",)], "mean_axis0": [("M",)], "mean_axis1": [("M",)],
     "amax_axis0": [("M",)], "amax_axis1": [("M",)], "amin_axis0": [("M",)], "amin_axis1": [("M",)],
     "slice_offset": [("V", 1)], "prod_others": [("V",)],
+    "acosh": [(1.4,), ("VB",)], "polygamma": [(1, 0.4), (0, "V")], "arange": [(3,), (1, 7, 2)],
+    "linspace_unit": [(4,)], "eye": [(3,)], "to_int": [("V",), (2.5,)], "assert_true": [(True,)],
+    "slogdet_sign": [((3, 3),)], "diag_embed": [("V", (3, 3), {"offset": 0})], "unsort": [("V", "V")],
 }
 
 
@@ -64,7 +67,13 @@ def _operand(tag, k):
         for index in np.ndindex(*values.shape):
             exprs[index] = sympy.Symbol(f"{name}{k}_{'_'.join(map(str, index))}", real=True)
         return SV(exprs, values.astype(float))
-    arrays = {"V": VEC, "V1": np.array([0.4]), "M": MAT, "MT": MAT.T, "R": np.array([[0.4, 0.5, 0.6]])}
+    arrays = {"V": VEC, "V1": np.array([0.4]), "M": MAT, "MT": MAT.T, "R": np.array([[0.4, 0.5, 0.6]]),
+              "VB": VEC + 1.0}
+    if isinstance(tag, tuple):      # a shape (the rule table's examples): entries 0.3, 0.4, ...
+        values = 0.3 + 0.1 * np.arange(int(np.prod(tag))).reshape(tag)
+        if len(tag) == 2 and tag[0] == tag[1]:
+            values = values + 2.0 * np.eye(tag[0])
+        return symbols(f"e{len(tag)}", values)
     if tag in arrays:
         return symbols(tag.lower(), arrays[tag])
     if tag == "B":
@@ -79,6 +88,8 @@ def _cases(name):
     prim = PRIMITIVES[name]
     if name in OPERANDS:
         return OPERANDS[name]
+    if prim.examples:
+        return list(prim.examples)
     if prim.result == "reduce":
         return [("V",), ("M",)]
     return {1: [(0.4,), ("V",)], 2: [(0.4, 1.3), ("V", 0.5), ("V", "V")],

@@ -54,21 +54,19 @@ class ModulePrinter:
         self.in_reverse = False
 
     # -------------------------------------------------------------- expressions
-    def spelling(self, prim: str, args) -> str:
+    def spelling(self, prim: str, args, params=()) -> str:
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
-        text = spec.array if arrays and spec.array is not None else spec.scalar
-        if text is None:
-            text = spec.array or prim
-        if text.startswith("math."):
+        text = spec.spelling(arrays, params, len(args))
+        if text.startswith("math.") or "math." in text:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
             self.modules.add("numpy")
-        first = text.split("(", 1)[0]
-        for helper in runtime.HELPERS:
-            if helper == first or f"({helper}(" in text:
-                self.helpers.add(helper)
-                self.modules.add("numpy")
+        for helper in _helpers_in(text):
+            self.helpers.add(helper)
+            self.modules.add("numpy")
+            if "math." in _helper_source(helper):
+                self.modules.add("math")
         return text
 
     def is_array(self, operand) -> bool:
@@ -114,14 +112,15 @@ class ModulePrinter:
         if prim == "neg" and _is_neg_pair(args[0]):
             prim, args = "mul", _cancel_negations("mul", args[0][1], force=True)
         spec = PRIMITIVES[prim]
-        symbol = self.spelling(prim, args)
+        symbol = self.spelling(prim, args, params)
         if "{" in symbol:
             # an operand that stands alone as a call's argument needs no parentheses; anywhere else in
             # a template (before `.attr` or `[...]`, beside an operator) it must be an atom
             texts = [self.expr(a)[0] if _argument_slot(symbol, k) else self.wrap(a, _ATOM)
                      for k, a in enumerate(args)]
             return symbol.format(*texts, rest=", ".join(self.expr(a)[0] for a in args[1:]),
-                                 **dict(params)), _ATOM
+                                 args=", ".join(self.expr(a)[0] for a in args),
+                                 **{k: v for k, v in params if k not in ("args", "rest")}), _ATOM
         if symbol == "":
             return self.expr(args[0])
         if spec.is_operator or symbol in ("not", "~"):
@@ -176,6 +175,8 @@ class ModulePrinter:
             # the name it replaces (`t1_bar += t2`, reading a name never assigned): keep the definition
             if isinstance(block[j], (Pop,)) or stmt.target in ir.assigned_in([block[j]]):
                 blocked = True
+            if isinstance(block[j], Assign) and _repeats_operand(block[j], stmt.target, self.types):
+                blocked = True      # the template writes that operand twice: it must be a name
             if not blocked:
                 folded.add(id(stmt))
                 leaf_reads[stmt.target] = reads - {stmt.target}
@@ -402,6 +403,39 @@ def _argument_slot(template: str, k: int) -> bool:
             return False
         start = template.find(placeholder, start + 1)
     return True
+
+
+def _helpers_in(text: str, seen=None) -> list:
+    """The runtime helpers a spelling calls, and the helpers those call."""
+    import re
+    seen = set() if seen is None else seen
+    called = re.findall(r"([A-Za-z_][A-Za-z_0-9]*)\(", text)
+    for name in called + ([text] if text.isidentifier() else []):     # a bare name spelling: `prod_others`
+        if name in runtime.HELPERS and name not in seen:
+            seen.add(name)
+            body = _helper_source(name).split(":", 1)[1]
+            _helpers_in(body, seen)
+    return sorted(seen)
+
+
+def _helper_source(name: str) -> str:
+    return inspect.getsource(getattr(runtime, name))
+
+
+def _repeats_operand(stmt, name: str, types: dict) -> bool:
+    """Does the spelling of `stmt` write its operand `name` more than once?"""
+    spec = PRIMITIVES[stmt.prim]
+    arrays = any(isinstance(a, Var) and types.get(a.name) is not None and types[a.name].is_array
+                 for a in stmt.args)
+    text = spec.spelling(arrays, stmt.params, len(stmt.args))
+    if "{" not in text:
+        return False
+    for k, arg in enumerate(stmt.args):
+        if arg == Var(name):
+            count = text.count("{%d}" % k) + text.count("{args}") + (text.count("{rest}") if k else 0)
+            if count > 1:
+                return True
+    return False
 
 
 def _header_reads(stmt) -> list[str]:

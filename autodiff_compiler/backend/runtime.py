@@ -5,7 +5,11 @@ Takes: nothing.  Guarantees: each helper is plain Python that Numba compiles
 source of exactly the helpers a module uses, so generated modules stay
 self-contained.
 """
+import math
+
 import numpy as np
+
+from ..rules import polygamma_scalar  # noqa: F401  (a helper: its source is copied like the others')
 
 
 def tape_grow(tape):
@@ -41,6 +45,11 @@ def prod_others(x):
         out[k] *= acc
         acc *= flat[k]
     return out.reshape(x.shape)
+
+
+def reshape_to(array, shape):
+    """`array` with the axes `shape` (NumPy's reshape; a non-contiguous array is copied first)."""
+    return np.ascontiguousarray(array).reshape(shape)
 
 
 def sum_like1(gradient, like):
@@ -85,6 +94,27 @@ def sum_axis1(matrix):
     return out
 
 
+def sum_like_nd(gradient, like):
+    """`gradient` summed over the axes where `like` (of the same rank) has length 1 and it has not."""
+    if gradient.shape == like.shape:
+        return gradient
+    flat = np.ascontiguousarray(gradient).ravel()
+    out = np.zeros(like.size)
+    ndim = len(like.shape)
+    for position in range(flat.shape[0]):
+        rest = position
+        offset = 0
+        stride = 1
+        for k in range(ndim - 1, -1, -1):
+            index = rest % gradient.shape[k]
+            rest //= gradient.shape[k]
+            if like.shape[k] != 1:
+                offset += index * stride
+            stride *= like.shape[k]
+        out[offset] += flat[position]
+    return out.reshape(like.shape)
+
+
 def amax_axis0(matrix):
     """np.max(matrix, axis=0)."""
     out = matrix[0].copy()
@@ -117,4 +147,163 @@ def amin_axis1(matrix):
     return out
 
 
-HELPERS = ["tape_grow", "slice_offset", "prod_others", "sum_like1", "sum_like2", "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"]
+def amax_rows(array, perm, k):
+    """The maxima over the last `k`-entry groups of `array` with its axes in the order `perm`."""
+    moved = np.ascontiguousarray(np.transpose(array, perm))
+    rows = moved.reshape((moved.size // k, k))
+    out = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        out[i] = np.max(rows[i])
+    return out
+
+
+def amin_rows(array, perm, k):
+    """The minima over the last `k`-entry groups of `array` with its axes in the order `perm`."""
+    moved = np.ascontiguousarray(np.transpose(array, perm))
+    rows = moved.reshape((moved.size // k, k))
+    out = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        out[i] = np.min(rows[i])
+    return out
+
+
+def prod_rows(array, perm, k):
+    """The products over the last `k`-entry groups of `array` with its axes in the order `perm`."""
+    moved = np.ascontiguousarray(np.transpose(array, perm))
+    rows = moved.reshape((moved.size // k, k))
+    out = np.empty(rows.shape[0])
+    for i in range(rows.shape[0]):
+        out[i] = np.prod(rows[i])
+    return out
+
+
+def prod_others_rows(array, perm, inverse, k):
+    """For each entry, the product of the other entries of its group (see `prod_rows`), in place."""
+    moved = np.ascontiguousarray(np.transpose(array, perm))
+    rows = moved.reshape((moved.size // k, k))
+    out = np.empty(rows.shape)
+    for i in range(rows.shape[0]):
+        acc = 1.0
+        for j in range(k):
+            out[i, j] = acc
+            acc *= rows[i, j]
+        acc = 1.0
+        for j in range(k - 1, -1, -1):
+            out[i, j] *= acc
+            acc *= rows[i, j]
+    return np.transpose(out.reshape(moved.shape), inverse)
+
+
+def squeeze_all(array):
+    """The one entry of an array of length-1 axes (np.squeeze of it)."""
+    if array.size != 1:
+        raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return np.ascontiguousarray(array).ravel()[0]
+
+
+def diagonal_of(matrix, offset):
+    """np.diagonal(matrix, offset), as a new vector."""
+    n = matrix.shape[0]
+    m = matrix.shape[1]
+    length = min(n, m - offset) if offset >= 0 else min(n + offset, m)
+    out = np.empty(max(length, 0))
+    for i in range(max(length, 0)):
+        if offset >= 0:
+            out[i] = matrix[i, i + offset]
+        else:
+            out[i] = matrix[i - offset, i]
+    return out
+
+
+def diag_embed(vector, like, offset):
+    """A matrix shaped like `like`, zero but for `vector` on its diagonal `offset`."""
+    out = np.zeros(like.shape)
+    for i in range(vector.shape[0]):
+        if offset >= 0:
+            out[i, i + offset] = vector[i]
+        else:
+            out[i - offset, i] = vector[i]
+    return out
+
+
+def unsort(gradient, values):
+    """The cotangent of np.sort(values) sent back to the positions the entries came from."""
+    out = np.empty(gradient.shape[0])
+    order = np.argsort(values, kind="mergesort")
+    for i in range(order.shape[0]):
+        out[order[i]] = gradient[i]
+    return out
+
+
+def sort_gather(tangent, values):
+    """`tangent` permuted as np.sort permutes `values` (the tangent of np.sort(values))."""
+    out = np.empty(tangent.shape[0])
+    order = np.argsort(values, kind="mergesort")
+    for i in range(order.shape[0]):
+        out[i] = tangent[order[i]]
+    return out
+
+
+def expit_scalar(x):
+    """The logistic function, without overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def expit_array(x):
+    """The logistic function of each entry, without overflow for large |x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def logit(x):
+    """log(x / (1 - x)), for numbers and arrays."""
+    return np.log(x) - np.log1p(-x)
+
+
+def gammaln_array(x):
+    """math.lgamma of each entry."""
+    out = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        out[index] = math.lgamma(x[index])
+    return out
+
+
+def erf_array(x):
+    """math.erf of each entry."""
+    out = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        out[index] = math.erf(x[index])
+    return out
+
+
+def erfc_array(x):
+    """math.erfc of each entry."""
+    out = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        out[index] = math.erfc(x[index])
+    return out
+
+
+def polygamma_array(n, x):
+    """polygamma_scalar(n, .) of each entry."""
+    out = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        out[index] = polygamma_scalar(n, x[index])
+    return out
+
+
+def assert_true(ok, site):
+    """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
+    if not ok:
+        raise AssertionError(site)
+    return True
+
+
+HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1", "sum_like2", "sum_like_nd",
+           "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
+           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "expit_scalar",
+           "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
+           "polygamma_array", "assert_true"]

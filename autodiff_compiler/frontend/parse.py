@@ -62,6 +62,45 @@ class CustomRef:
 @dataclass(frozen=True)
 class ConstantRef:
     value: object
+    read: object = field(default=None, compare=False)   # () -> the value now (a module's or closure's number)
+
+
+@dataclass(frozen=True, eq=False)
+class DataRef:
+    """Module-level data (or a closure's): an array, or a container holding arrays.  Read-only: the
+    arrays are hidden parameters of the derivative, read again at every call (`read()`); `write(v)` puts
+    another value in its place (verification runs the function on small instances)."""
+    key: str
+    name: str
+    value: object
+    read: object
+    write: object
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """A class: its static methods and class-level constants are reachable as attributes."""
+    cls: object
+
+
+@dataclass(frozen=True)
+class LibraryRef:
+    """A NumPy or SciPy function the front end writes in the rule table's primitives (`frontend.lower_numpy`)."""
+    name: str
+
+
+@dataclass(frozen=True)
+class ComputedRef:
+    """A module-level name whose value the module computes when it runs (the command line reads files
+    without running them)."""
+    name: str
+    line: int
+
+
+# (module, attribute) -> library function name; filled by `frontend.lower_numpy`
+LIBRARY: dict = {}
+_SUBMODULES = {("numpy", "linalg"): "numpy.linalg", ("scipy", "special"): "scipy.special"}
+_KNOWN_MODULES = ("math", "numpy", "numpy.linalg", "scipy", "scipy.special")
 
 
 @dataclass(frozen=True)
@@ -85,11 +124,22 @@ class Namespace:
     def lookup(self, name: str):
         raise NotImplementedError
 
-    def attribute(self, ref: ModuleRef, attr: str):
+    def attribute(self, ref, attr: str):
         """Resolve `module.attr` for a module this namespace produced."""
-        if ref.kind in ("math", "numpy"):
+        if isinstance(ref, ClassRef):
+            if attr not in vars(ref.cls) and not hasattr(ref.cls, attr):
+                return None
+            return _classify_named(getattr(ref.cls, attr), f"{ref.cls.__name__}.{attr}",
+                                   lambda: getattr(ref.cls, attr), None)
+        if ref.kind in _KNOWN_MODULES:
+            if (ref.kind, attr) in _SUBMODULES:
+                return ModuleRef(_SUBMODULES[(ref.kind, attr)])
             if (ref.kind, attr) in MODULE_CONSTANTS:
                 return ConstantRef(MODULE_CONSTANTS[(ref.kind, attr)])
+            if ref.kind == "numpy" and attr == "newaxis":
+                return MarkerRef("newaxis")
+            if (ref.kind, attr) in LIBRARY:
+                return LibraryRef(LIBRARY[(ref.kind, attr)])
             prim = USER_FUNCTIONS.get((ref.kind, attr))
             return PrimitiveRef(prim) if prim else None
         if ref.kind == "user" and ref.namespace is not None:
@@ -99,11 +149,15 @@ class Namespace:
         return None
 
 
+_BUILTIN_MARKERS = ("range", "len", "bool", "sum", "enumerate", "zip", "reversed", "tuple", "list", "dict",
+                    "print", "isinstance", "round", "any", "all", "sorted", "complex")
+
+
 def _builtin(name: str):
     prim = USER_FUNCTIONS.get(("builtins", name))
     if prim:
         return PrimitiveRef(prim)
-    if name in ("range", "len", "bool"):
+    if name in _BUILTIN_MARKERS:
         return MarkerRef(name)
     return None
 
@@ -113,35 +167,102 @@ class LiveNamespace(Namespace):
 
     def __init__(self, globals_: dict, closure: dict | None = None):
         self.globals = globals_
-        self.closure = closure or {}
+        self.closure = closure or {}        # name -> the function's cell (read and written in place)
 
     def lookup(self, name: str):
         if name in self.closure:
-            return classify_object(self.closure[name])
+            cell = self.closure[name]
+            return _classify_named(cell.cell_contents, name, lambda: _cell_value(cell),
+                                   lambda value: _set_cell(cell, value), f"closure:{id(cell)}:{name}")
         if name in self.globals:
-            return classify_object(self.globals[name])
+            scope = self.globals
+            return _classify_named(scope[name], name, lambda: scope[name],
+                                   lambda value: scope.__setitem__(name, value), f"global:{id(scope)}:{name}")
         return _builtin(name)
 
 
-_PRIMITIVE_BY_OBJECT: dict[int, str] = {}
+_PRIMITIVE_BY_OBJECT: dict[int, object] = {}
 
 
-def _primitive_for(obj) -> str | None:
+def _modules() -> dict:
+    import numpy
+    modules = {"math": math, "numpy": numpy, "numpy.linalg": numpy.linalg, "builtins": builtins}
+    try:
+        import scipy.special
+        modules["scipy.special"] = scipy.special
+        modules["scipy"] = scipy
+    except ImportError:          # pragma: no cover - scipy is optional
+        pass
+    return modules
+
+
+def _primitive_for(obj):
+    """The rule-table primitive (a name) or library function (a LibraryRef) a live object is."""
     if not _PRIMITIVE_BY_OBJECT:
-        import numpy
-        modules = {"math": math, "numpy": numpy, "builtins": builtins}
+        modules = _modules()
         for (module, attr), prim in USER_FUNCTIONS.items():
-            target = getattr(modules[module], attr, None)
+            target = getattr(modules[module], attr, None) if module in modules else None
             if target is not None:
                 _PRIMITIVE_BY_OBJECT.setdefault(id(target), prim)
+        for (module, attr), name in LIBRARY.items():
+            target = getattr(modules[module], attr, None) if module in modules else None
+            if target is not None:
+                _PRIMITIVE_BY_OBJECT.setdefault(id(target), LibraryRef(name))
     return _PRIMITIVE_BY_OBJECT.get(id(obj))
+
+
+def _cell_value(cell):
+    return cell.cell_contents
+
+
+def _set_cell(cell, value) -> None:
+    cell.cell_contents = value
+
+
+def _is_data(value) -> bool:
+    """An array, or a tuple/list/dict holding at least one array (and only numbers, arrays and such)."""
+    import numpy
+    if isinstance(value, numpy.ndarray):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_is_data(v) for v in value) and all(_is_value(v) for v in value)
+    if isinstance(value, dict):
+        return any(_is_data(v) for v in value.values()) and all(_is_value(v) for v in value.values()) \
+            and all(isinstance(k, str) for k in value)
+    return False
+
+
+def _is_value(value) -> bool:
+    import numpy
+    if isinstance(value, (bool, numbers.Number, numpy.ndarray)) and not isinstance(value, complex):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_is_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) for k in value) and all(_is_value(v) for v in value.values())
+    return False
+
+
+def _classify_named(obj, name: str, read, write, key: str | None = None):
+    """What a name of live code means: as `classify_object`, and for module data (arrays, containers of
+    numbers and arrays) a `DataRef` that reads it again at every call; numbers carry a reader too, so that
+    a changed module constant is noticed."""
+    if _is_data(obj) or (isinstance(obj, (tuple, list, dict)) and _is_value(obj) and obj):
+        return DataRef(key or f"name:{name}", name, obj, read, write)
+    if isinstance(obj, (bool, numbers.Number)) and not isinstance(obj, complex):
+        return ConstantRef(obj, read)
+    if isinstance(obj, type):
+        return ClassRef(obj)
+    if isinstance(obj, (staticmethod, classmethod)):
+        return classify_object(obj.__func__)
+    return classify_object(obj)
 
 
 def classify_object(obj):
     """What a live Python object means to the compiler."""
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
-        if name in ("math", "numpy"):
+        if name in _KNOWN_MODULES:
             return ModuleRef(name)
         if name == "autodiff_compiler":
             return ModuleRef("autodiff_compiler")
@@ -156,6 +277,8 @@ def classify_object(obj):
         return CustomRef(custom, UserFunctionRef(f"{obj.__code__.co_filename}:{obj.__qualname__}",
                                                  lambda obj=obj: source_of_function(obj)))
     prim = _primitive_for(obj)
+    if isinstance(prim, LibraryRef):
+        return prim
     if prim:
         return PrimitiveRef(prim)
     if getattr(obj, "__autodiff_wrapped__", None) is not None:   # a derivative (`@grad`), not a function
@@ -163,7 +286,7 @@ def classify_object(obj):
     if inspect.isfunction(obj):
         return UserFunctionRef(f"{getattr(obj, '__code__').co_filename}:{obj.__qualname__}",
                                lambda obj=obj: source_of_function(obj))
-    if obj is range or obj is len or obj is bool:
+    if getattr(obj, "__name__", None) in _BUILTIN_MARKERS and obj is getattr(builtins, obj.__name__, None):
         return MarkerRef(obj.__name__)
     return None
 
@@ -193,7 +316,7 @@ class FileNamespace(Namespace):
             if value is not None:
                 self.names[node.targets[0].id] = ("const", value)
             else:
-                self.names.pop(node.targets[0].id, None)
+                self.names[node.targets[0].id] = ("computed", node.lineno)
         elif isinstance(node, (ast.If, ast.Try)):
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.stmt):
@@ -228,6 +351,8 @@ class FileNamespace(Namespace):
                                    lambda node=node: Source(self.path, node, self.lines, self))
         if kind == "const":
             return ConstantRef(entry[1])
+        if kind == "computed":
+            return ComputedRef(name, entry[1])
         return None
 
 
@@ -272,7 +397,7 @@ _FILE_NAMESPACES: dict[str, FileNamespace] = {}
 
 
 def _module_ref(module: str, importer_path: str):
-    if module in ("math", "numpy"):
+    if module in _KNOWN_MODULES:
         return ModuleRef(module)
     if module == "autodiff_compiler":
         return ModuleRef("autodiff_compiler")
@@ -339,12 +464,9 @@ def source_of_function(fn) -> Source:
     fn = inspect.unwrap(fn)
     name = getattr(fn, "__name__", repr(fn))
     if inspect.ismethod(fn):
-        code = fn.__func__.__code__
-        raise SourceNotFoundError(
-            f"cannot differentiate the bound method {name!r}: its object ({type(fn.__self__).__name__}) "
-            f"is not a number or an array", filename=code.co_filename, line=code.co_firstlineno,
-            hint=f"differentiate a function of the numbers themselves: move the body into a module-level "
-                 f"'def {name}(...)' taking what it reads from self as parameters")
+        fn = fn.__func__         # the object is bound by the caller (api: `self` is data of the derivative)
+    if isinstance(fn, (staticmethod, classmethod)):
+        fn = fn.__func__
     if not inspect.isfunction(fn):
         raise SourceNotFoundError(
             f"cannot differentiate {name!r}: it is not a Python function defined with 'def' "
@@ -386,7 +508,8 @@ def source_of_function(fn) -> Source:
     _shift_columns(node, len(lines[firstline]) - len(lines[firstline].lstrip()))
     closure = {}
     if fn.__closure__:
-        closure = {var: cell.cell_contents for var, cell in zip(fn.__code__.co_freevars, fn.__closure__)
+        # the cells themselves: a closure's value is read at every call and a rebinding (`nonlocal`) is seen
+        closure = {var: cell for var, cell in zip(fn.__code__.co_freevars, fn.__closure__)
                    if _cell_filled(cell)}
     return Source(os.path.abspath(filename) if os.path.exists(filename) else filename, node, lines,
                   LiveNamespace(fn.__globals__, closure))
@@ -484,14 +607,15 @@ def _reject(source: Source, node: ast.AST, construct: str | None = None, hint: s
 
 
 def _check_for(source: Source, node: ast.For) -> None:
-    if not isinstance(node.target, ast.Name):
-        raise _reject(source, node.target, "for-loop target that is not a single name",
-                      "loop over an index: 'for i in range(n):'")
+    for target in ast.walk(node.target):
+        if not isinstance(target, (ast.Name, ast.Tuple, ast.List, ast.Store)):
+            raise _reject(source, node.target, "for-loop target that is not a name or a tuple of names",
+                          "loop over an index: 'for i in range(n):'")
     call = node.iter
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
-            and not call.keywords and 1 <= len(call.args) <= 3):
-        raise _reject(source, node.iter, "for-loop over something other than range(...)",
-                      "loop over indices: 'for i in range(len(xs)):' and read xs[i]")
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range" and \
+            (call.keywords or not 1 <= len(call.args) <= 3):
+        raise _reject(source, node.iter, "range() with keywords or more than three arguments",
+                      "write range(stop), range(start, stop) or range(start, stop, step)")
     if node.orelse:
         raise _reject(source, node, "for ... else", "move the else-block after the loop, guarded by a flag")
 
@@ -519,9 +643,15 @@ def _check_call(source: Source, node: ast.Call) -> None:
 
 
 def _check_constant(source: Source, node: ast.Constant) -> None:
-    if isinstance(node.value, (str, bytes)) or node.value is Ellipsis or isinstance(node.value, complex):
-        raise _reject(source, node, f"{type(node.value).__name__} literal",
-                      "differentiated code computes with numbers only")
+    if isinstance(node.value, bytes):
+        raise _reject(source, node, "bytes literal", "differentiated code computes with numbers only")
+    if isinstance(node.value, complex):
+        raise _reject(source, node, "complex number", "complex numbers are not supported: differentiate the "
+                      "real and imaginary parts as two real values")
+
+
+def _check_lambda(source: Source, node: ast.Lambda) -> None:
+    _check_arguments(source, node.args)
 
 
 def _check_arguments(source: Source, node: ast.arguments) -> None:
@@ -558,7 +688,7 @@ def _check_augassign(source: Source, node: ast.AugAssign) -> None:
 
 def _check_compare(source: Source, node: ast.Compare) -> None:
     for op in node.ops:
-        if type(op) in (ast.Is, ast.IsNot, ast.In, ast.NotIn):
+        if type(op) in (ast.Is, ast.IsNot):
             raise _reject(source, node, _CONSTRUCT_NAMES[type(op)], "compare numbers with < <= > >= == !=")
 
 
@@ -592,6 +722,9 @@ _FENCE = {
     ast.IfExp: _allowed, ast.Call: _check_call, ast.keyword: _allowed, ast.Name: _allowed,
     ast.Constant: _check_constant, ast.Attribute: _allowed, ast.Subscript: _allowed, ast.Slice: _allowed,
     ast.Tuple: _allowed, ast.Load: _allowed, ast.Store: _allowed,
+    ast.List: _allowed, ast.Dict: _allowed, ast.ListComp: _allowed, ast.GeneratorExp: _allowed,
+    ast.comprehension: _allowed, ast.Starred: _allowed, ast.Assert: _allowed, ast.Lambda: _check_lambda,
+    ast.Import: _allowed, ast.ImportFrom: _allowed, ast.alias: _allowed,
     ast.Add: _allowed, ast.Sub: _allowed, ast.Mult: _allowed, ast.Div: _allowed, ast.Pow: _allowed,
     ast.FloorDiv: _allowed, ast.Mod: _allowed, ast.MatMult: _allowed, ast.USub: _allowed,
     ast.UAdd: _allowed, ast.Not: _allowed, ast.And: _allowed, ast.Or: _allowed,
@@ -608,14 +741,24 @@ def fence(source: Source) -> None:
     docstrings = {id(node.value) for node in ast.walk(root)
                   if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
                   and isinstance(node.value.value, str)}
+    printed = {id(n) for node in ast.walk(root) if _is_print(node) for n in ast.walk(node) if n is not node}
     for node in _walk_without_decorators(root):
-        if id(node) in docstrings:
+        if id(node) in docstrings or id(node) in printed:
             continue
         check = _FENCE.get(type(node))
-        if check is None or (isinstance(node, ast.FunctionDef) and node is not root):
+        if check is None:
             raise _reject(source, node)
+        if isinstance(node, ast.FunctionDef) and node is not root:
+            if node.decorator_list:
+                raise _reject(source, node, "decorated function defined inside the function",
+                              "define it at module level, or drop the decorator")
         check(source, node)
-    _check_expression_statements(source, root)
+
+
+def _is_print(node) -> bool:
+    """`print(...)` as a statement: ignored by the compiler (its arguments are not checked or run)."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+        isinstance(node.value.func, ast.Name) and node.value.func.id == "print"
 
 
 def _walk_without_decorators(root: ast.FunctionDef):
@@ -625,18 +768,3 @@ def _walk_without_decorators(root: ast.FunctionDef):
         yield arg
     for stmt in root.body:
         yield from ast.walk(stmt)
-
-
-def _check_expression_statements(source: Source, root: ast.FunctionDef) -> None:
-    """A bare expression statement is allowed only as a docstring: calls for effect (print) are not."""
-    for node in ast.walk(root):
-        if isinstance(node, ast.Expr):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                continue
-            if isinstance(node.value, ast.Call):
-                func = node.value.func
-                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "call")
-                raise _reject(source, node, f"call for its side effect ({name}(...))",
-                              "differentiated code must be pure: remove the call, or move it outside")
-            raise _reject(source, node, "expression statement whose value is discarded",
-                          "assign the value to a variable, or remove the line")

@@ -189,9 +189,23 @@ class ArrayExpressions:
     def a_unary(self, shape, depth) -> E:
         a = self.aexpr(shape, depth)
         name = self.choose(["sin", "cos", "tanh", "arctan", "exp", "log", "sqrt", "abs", "square", "neg", "pow",
-                            "expm1", "log1p", "sinh", "cosh", "arcsin", "mod", "floor", "sign"])
+                            "expm1", "log1p", "sinh", "cosh", "arcsin", "mod", "floor", "sign", "arcsinh", "exp2",
+                            "flip", "cumsum"])
         if name in ("sin", "cos", "tanh", "arctan"):
             return E(f"np.{name}({a.code})", shape, 1.6)
+        if name == "arcsinh":
+            return E(f"np.arcsinh({a.code})", shape, math.log(2 * a.b + 1) + 1)
+        if name == "exp2":
+            a = self.small(a, 3.0)
+            return E(f"np.exp2({a.code})", shape, 2 ** a.b + 1)
+        if name == "flip":
+            axis = self.choose(range(len(shape)))
+            return E(f"np.flip({a.code}, axis={axis})", shape, a.b)
+        if name == "cumsum":
+            # along the last axis of a matrix, or the vector: the scan adds up to shape[-1] entries
+            a = self.squash(a, 10)
+            axis = f", axis={len(shape) - 1}" if len(shape) == 2 else ""
+            return E(f"np.cumsum({a.code}{axis})", shape, a.b * shape[-1])
         if name in ("exp", "expm1", "sinh", "cosh"):
             a = self.small(a, 3.0)
             return E(f"np.{name}({a.code})", shape, math.exp(a.b) + 1)
@@ -295,8 +309,24 @@ class ArrayExpressions:
         a = self.aexpr(shape, depth)
         kind = self.weighted([(4, "sum"), (2, "mean"), (1.5, "max"), (1.5, "min"), (0.6, "prod"),
                               (1, "method_sum"), (0.8, "method_mean"), (0.6, "axis"),
-                              (0.8 if len(shape) == 1 else 0, "moving"), (0.25, "subscript")])
+                              (0.8 if len(shape) == 1 else 0, "moving"), (0.25, "subscript"),
+                              (0.5 if len(shape) == 2 else 0, "axis_tuple"), (0.4, "var"), (0.5, "reshape")])
         n = _size(shape)
+        if kind == "axis_tuple":
+            fn = self.choose(["np.sum", "np.mean", "np.max"])
+            axes = self.choose(["(0, 1)", "(-1, -2)", "(1, 0)"])
+            return E(f"{fn}({a.code}, axis={axes})", F, a.b * n)
+        if kind == "var":
+            a = self.squash(a, 10)
+            if len(shape) == 2 and self.chance(0.5):
+                return E(f"np.sum(np.var({a.code}, axis={self.choose([0, 1, -1])}))", F, 4 * a.b * a.b * n)
+            return E(f"np.var({a.code})", F, 4 * a.b * a.b)
+        if kind == "reshape":
+            form = self.choose(["np.sum(np.reshape({0}, (-1,)) * np.reshape({0}, ({n},)))",
+                                "np.sum(({0}).ravel() ** 2)" if not _is_name(a.code) else "np.sum({0}.ravel() ** 2)",
+                                "np.sum(np.reshape({0}, ({n}, 1)) * np.reshape({0}, (1, {n})))"])
+            a = self.squash(a, 10)
+            return E(form.format(a.code, n=n), F, a.b * a.b * n * n)
         if kind == "moving":
             return self.moving_slice_sum(shape, depth)
         if kind == "subscript":

@@ -609,6 +609,12 @@ def _build_shims():
     mp_np.outer = np.outer
     mp_np.transpose = np.transpose
     mp_np.expand_dims = np.expand_dims
+    # the language's reshaping, joining and scan functions move entries without arithmetic (cumsum adds)
+    mp_np.reshape, mp_np.ravel, mp_np.flip, mp_np.concatenate = np.reshape, np.ravel, np.flip, np.concatenate
+    mp_np.cumsum = np.cumsum
+    mp_np.var = _reduction(np.var)
+    mp_np.arcsinh = _elementwise(_mp_scalar(mpmath.asinh), 1)
+    mp_np.exp2 = _elementwise(lambda x: mpmath.power(2, _to_mpf(x)), 1)
 
     def _filled(value):
         def make(shape, dtype=None):

@@ -86,8 +86,8 @@ class Staleness(dataflow.StructuredForward):
 
 # operands read only for their shape: a write into their memory does not change what these see
 _SHAPE_ONLY = {"zeros_like": (0,), "ones_like": (0,), "empty_like": (0,), "shape": (0,), "shape0": (0,),
-               "shape1": (0,), "size": (0,), "sum_like1": (1,), "sum_like2": (1,), "expand_like": (1,),
-               "slice_offset": (0,)}
+               "shape1": (0,), "size": (0,), "sum_like": (1,), "expand_like": (1,), "unreduce": (1,),
+               "slice_offset": (0,), "count_axes": (0,), "reshape_as": (1,), "diag_embed": (1,)}
 
 
 def _value_reads(stmt) -> list:
@@ -171,8 +171,10 @@ def make_values(function: ir.Function) -> bool:
 
 # primitives whose derivative does not read the value of the operand in question (shapes at most)
 _VALUE_BLIND = {"copy", "array_copy", "stop_gradient", "add", "sub", "neg", "subscript", "subscript_copy",
-                "transpose", "sum", "mean", "sum_axis0", "sum_axis1", "mean_axis0", "mean_axis1", "as_row",
-                "as_column", "shape", "shape0", "shape1", "size", "zeros_like", "ones_like", "empty_like"}
+                "transpose", "sum", "mean", "sum_axes", "mean_axes", "shape", "shape0", "shape1", "size",
+                "zeros_like", "ones_like", "empty_like", "transpose_axes", "reshape", "reshape_as",
+                "expand_dims", "squeeze", "concatenate", "unreduce", "cumsum", "rev_cumsum", "diagonal",
+                "diag_matrix", "triu", "tril", "array_from", "count_axes"}
 
 
 def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:

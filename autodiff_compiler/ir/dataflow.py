@@ -54,8 +54,15 @@ from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, Tap
 UNDEFINED = "undefined"
 
 # primitives whose array result shares memory with their first operand
-SHARING = {"copy", "stop_gradient", "subscript", "transpose", "as_row", "as_column", "first_row",
-           "first_column"}
+SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", "reshape", "reshape_as",
+           "expand_dims", "squeeze"}
+
+
+def _has_effect(stmt) -> bool:
+    """An assignment run for its effect (`assert`): kept although nothing reads its target."""
+    from ..rules import PRIMITIVES
+    prim = PRIMITIVES.get(stmt.prim)
+    return prim is not None and prim.effect
 
 
 def param_def(name: str) -> str:
@@ -342,7 +349,7 @@ class Dataflow(StructuredForward):
         for stmt in reversed(block):
             kind = type(stmt)
             if kind is Assign:
-                if not strong or stmt.target in live:
+                if not strong or stmt.target in live or _has_effect(stmt):
                     self._mark_needed(stmt, strong)
                     live.discard(stmt.target)
                     live.update(ir.operand_vars(stmt.args))

@@ -57,6 +57,9 @@ def _elementwise(kind: str, arg_types: list) -> Type | None:
 def result_type(stmt: Assign, types: dict) -> Type | None:
     arg_types = [type_of_operand(a, types) for a in stmt.args if not isinstance(a, ir.Slice)]
     prim = PRIMITIVES[stmt.prim]
+    if callable(prim.result):
+        found = prim.result(arg_types, dict(stmt.params))
+        return Type(*found) if isinstance(found, tuple) else found
     if prim.result in ("float", "join", "bool", "int", "first"):
         if any(t is None for t in arg_types[:1 if prim.result == "first" else None]):
             return None
@@ -151,7 +154,7 @@ def specialise(function: ir.Function) -> bool:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
     changed = False
     for stmt in ir.walk(function.body):
-        if isinstance(stmt, Assign) and dict(stmt.params).get("keepdims") is not None:
+        if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
             _specialise_reduction(stmt, function.types)
             changed = True
         if isinstance(stmt, Assign) and stmt.prim == "dot":
@@ -163,23 +166,30 @@ def specialise(function: ir.Function) -> bool:
 
 
 def _specialise_reduction(stmt: Assign, types: dict) -> None:
-    """`np.sum(x, axis=a, keepdims=k)` as written, against the rank of `x` now known."""
+    """`np.sum(x, axis=a, keepdims=k)` as written, against the rank of `x` now known: `sum_axes` with
+    the axes resolved (sorted, non-negative), or the whole-array `sum` when every axis goes."""
     written = dict(stmt.params)
-    axis, keep = written["axis"], written["keepdims"]
+    axis, keep = written["axis"], bool(written["keepdims"])
     t = type_of_operand(stmt.args[0], types)
     rank = t.ndim if t is not None and t.is_array else 0
     loc = stmt.loc
     where = dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}
-    if rank not in (1, 2) or not -rank <= axis < rank:
-        raise ArgumentError(f"axis={axis} is out of range for an array of rank {rank}", **where,
-                            hint="arrays here are vectors (axis 0 or -1) and matrices (axes 0, 1, -1, -2)")
-    if rank == 1 and keep:
-        raise ArgumentError("keepdims=True on a vector is not supported", **where,
-                            hint="reduce without keepdims (the result is a number)")
-    base = stmt.prim.rsplit("_axis", 1)[0]
-    # a vector reduced along its one axis is reduced whole
-    stmt.prim = base if rank == 1 else f"{base}_axis{axis % rank}"
-    stmt.params = ()
+    if rank == 0:
+        raise ArgumentError(f"a reduction along an axis of a number ({stmt.args[0]})", **where,
+                            hint="reduce arrays only, or drop the axis")
+    listed = tuple(range(rank)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    for a in listed:
+        if not -rank <= a < rank:
+            raise ArgumentError(f"axis={a} is out of range for an array of rank {rank}", **where,
+                                hint=f"an array of rank {rank} has axes 0 to {rank - 1} (or -1 to -{rank})")
+    axes = tuple(sorted({a % rank for a in listed}))
+    if len(axes) != len(listed):
+        raise ArgumentError(f"axis={axis} names an axis twice", **where, hint="name each axis once")
+    base = stmt.prim.rsplit("_axes", 1)[0]
+    if len(axes) == rank and not keep:
+        stmt.prim, stmt.params = base, ()       # every axis reduced: the whole-array reduction
+        return
+    stmt.params = (("axes", axes), ("keepdims", keep), ("ndim", rank))
 
 
 def _float_constants(block: list, types: dict) -> None:
@@ -207,8 +217,6 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     if first is None:
         return None
     if kind == "reduce":
-        if stmt.prim.endswith(("_axis0", "_axis1")) and first.ndim == 2:
-            return array_of(1)
         return FLOAT if first.dtype.startswith("float") or stmt.prim in ("mean",) or \
             stmt.prim.startswith("mean") else INT
     if kind == "dot":
@@ -218,6 +226,11 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
         ranks = (first.ndim if first.is_array else 0, second.ndim if second.is_array else 0)
         if 0 in ranks:
             return ir.join(first, second)
+        if max(ranks) > 2:
+            loc = stmt.loc
+            raise ArgumentError(f"np.dot / @ of arrays of rank {ranks[0]} and {ranks[1]}",
+                                **(dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}),
+                                hint="write the contraction with np.einsum or np.tensordot")
         return {(1, 1): FLOAT, (2, 1): array_of(1), (1, 2): array_of(1), (2, 2): array_of(2)}[ranks]
     if kind == "outer":
         return array_of(2)

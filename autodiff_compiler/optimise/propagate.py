@@ -47,7 +47,8 @@ from ..rules import PRIMITIVES
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
              "pow", "div", "floordiv", "mod", "max", "min", "abs"}
 _IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full",
-           "zeros2", "ones2", "empty2"}
+           "zeros2", "ones2", "empty2",
+           "assert_true"}
 
 
 class Facts:

@@ -27,10 +27,7 @@ def _rank(operand, types) -> int:
 
 
 def vjp_for(prim, stmt: Assign, types) -> tuple:
-    if isinstance(prim.vjp, dict):
-        key = "x".join(str(max(1, _rank(a, types))) for a in stmt.args)
-        return prim.vjp[key]
-    return prim.vjp
+    return prim.vjp_for(stmt.params, tuple(_rank(a, types) for a in stmt.args))
 
 
 def vjp_reads(stmt, prim, binding, active, types) -> set:
@@ -87,12 +84,16 @@ def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
     if arg_rank == 0:
         return make.apply("np_sum", (contribution,))
     if arg_rank < result_rank:
-        # a vector against a matrix: summed over the rows, then to length 1 if it was broadcast
-        return make.apply("sum_like1", (make.apply("sum_axis0", (contribution,)), arg))
-    others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
-    if not others:
-        return contribution     # only scalars broadcast against this operand: shapes agree
-    return make.apply(f"sum_like{arg_rank}", (contribution, arg))
+        # the leading axes the operand lacks are summed away (NumPy broadcasts from the right) ...
+        leading = tuple(range(result_rank - arg_rank))
+        contribution = make.apply("sum_axes", (contribution,),
+                                  (("axes", leading), ("keepdims", False), ("ndim", result_rank)))
+    else:
+        others = [a for a in stmt.args if isinstance(a, Var) and a != arg and _rank(a, types) > 0]
+        if not others:
+            return contribution     # only scalars broadcast against this operand: shapes agree
+    # ... then the axes where the operand has length 1 and the result has not
+    return make.apply("sum_like", (contribution, arg), (("ndim", arg_rank),))
 
 
 def store_reads(reverse, stmt: Store) -> set:

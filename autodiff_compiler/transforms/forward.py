@@ -99,6 +99,10 @@ class Forward:
     def is_active(self, operand) -> bool:
         return isinstance(operand, Var) and operand.name in self.active
 
+    def rank(self, operand) -> int:
+        t = self.types.get(operand.name) if isinstance(operand, Var) else None
+        return t.ndim if t is not None and t.is_array else 0
+
     def is_array(self, operand) -> bool:
         t = type_of_operand(operand, self.types)
         return t is not None and t.is_array
@@ -178,12 +182,14 @@ class Forward:
             raise _error_at(stmt.loc, prim.refuse, NoDerivativeRuleError)
         make = Instantiate(self.names, out.append, stmt.loc, self.types)
         binding = dict(zip(ARG_NAMES, stmt.args))
+        binding.update((f"a{k}", arg) for k, arg in enumerate(stmt.args))   # operands of variadic primitives
         binding["out"] = Var(stmt.target)
         terms = []
         broadcast = False
         if prim.jvp is not None:
+            rules = prim.jvp_for(stmt.params, tuple(self.rank(a) for a in stmt.args))
             for k in active_args:
-                rule = prim.jvp[k] if k < len(prim.jvp) else None
+                rule = rules[k] if k < len(rules) else None
                 if rule is None:
                     continue                     # the value depends on this argument's shape only
                 d = Var(self.tangent_of(stmt.args[k].name))

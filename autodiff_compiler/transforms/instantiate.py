@@ -29,7 +29,7 @@ class Instantiate:
         self.types = types or {}
         self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
                          ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
-                         ast.IfExp: self.ifexp}
+                         ast.IfExp: self.ifexp, ast.Subscript: self.subscript}
 
     def __call__(self, tree: ast.expr, bindings: dict):
         self.bindings = bindings
@@ -109,6 +109,10 @@ class Instantiate:
                 if t is not None and t.is_array:
                     return True
         return False
+
+    def subscript(self, node):
+        """`g[k]` with a constant k: one entry of an array."""
+        return self.apply("subscript", (self(node.value, self.bindings), Const(ast.literal_eval(node.slice))))
 
     def compare(self, node):
         return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),

@@ -157,18 +157,16 @@ def _start_values(builder: Builder, program: ir.Function, operands) -> list:
         if t is None:
             continue
         if t.is_array:
-            prim = {1: "zeros", 2: "zeros2"}.get(t.ndim)
-            if prim is None or t.dtype != "float64":
+            if t.dtype != "float64":
                 continue
-            out.append(Assign(operand.name, prim, (Const(0),) * t.ndim, builder.loc))
+            out.append(Assign(operand.name, "zeros", (Const(0),) * t.ndim, builder.loc))
         else:
             out.append(Assign(operand.name, "copy", ({"float": Const(0.0), "int": Const(0),
                                                      "bool": Const(False)}[t.kind],), builder.loc))
     return out
 
 
-_ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "zeros2",
-               "ones2", "empty2"}
+_ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy"}
 
 
 def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
@@ -307,7 +305,7 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
     for k in range(len(outputs)):
         for j, w in enumerate(wrt):
             block = builder.var(f"J_{k}_{j}" if len(outputs) > 1 or len(wrt) > 1 else "J", array_of(2))
-            body.append(Assign(block, "zeros2", (sizes_out[k], sizes_in[j])))
+            body.append(Assign(block, "zeros", (sizes_out[k], sizes_in[j])))
             blocks[k, j] = block
 
     def column_sink(out, j, c, tangents):

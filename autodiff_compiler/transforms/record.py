@@ -42,8 +42,8 @@ from ..ir import dataflow
 from ..ir.nodes import Assign, Const, For, If, Store, Var, While
 
 # primitives whose value is a new array or has an effect: never recomputed
-_NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
-                   "array_copy"}
+_NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
+                   "array_copy", "assert_true"}
 
 
 class RecordPlan:

@@ -33,10 +33,18 @@ from . import adjoint_arrays as arrays
 from .instantiate import Instantiate
 from .record import RecordPlan
 
-_ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "zeros2", "ones2", "empty2",
-               "array_copy"}
+_ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array_copy"}
 _ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
+
+
+def rule_binding(stmt: Assign) -> dict:
+    """What the names of a rule-table expression stand for: the operands as x, y, z and as a0, a1, ...
+    (for primitives of any number of operands), the result as `out`."""
+    binding = dict(zip(ARG_NAMES, stmt.args))
+    binding.update((f"a{k}", arg) for k, arg in enumerate(stmt.args))
+    binding["out"] = Var(stmt.target)
+    return binding
 
 
 class Reverse:
@@ -113,8 +121,7 @@ class Reverse:
     def partial_reads(self, stmt: Assign) -> set:
         """Primal variables the adjoint of `stmt` reads."""
         prim = PRIMITIVES[stmt.prim]
-        binding = dict(zip(ARG_NAMES, stmt.args))
-        binding["out"] = Var(stmt.target)
+        binding = rule_binding(stmt)
         names = set()
         if prim.partials is None:
             return arrays.vjp_reads(stmt, prim, binding, self.active, self.types)
@@ -263,8 +270,7 @@ class Reverse:
         prim = PRIMITIVES[stmt.prim]
         out_bar = Var(self.adjoint_of(stmt.target))
         make = Instantiate(self.names, out.append, stmt.loc, self.types)
-        binding = dict(zip(ARG_NAMES, stmt.args))
-        binding["out"] = Var(stmt.target)
+        binding = rule_binding(stmt)
         contributions = []
         if prim.partials is None:
             contributions = arrays.instantiate_vjp(self, stmt, prim, binding, out_bar, make)
@@ -318,8 +324,8 @@ class Reverse:
     def start_value(self, name: str) -> Assign:
         """`name = 0` in its type; an empty array of its rank for arrays."""
         t = self.types[name]
-        if t.is_array and t.ndim in (1, 2) and t.dtype == "float64":
-            return Assign(name, "zeros" if t.ndim == 1 else "zeros2", (Const(0),) * t.ndim)
+        if t.is_array and t.dtype == "float64":
+            return Assign(name, "zeros", (Const(0),) * t.ndim)
         if t.is_array:
             if name in self.plan.undefined_first:
                 raise InternalError(f"cannot start {name} ({t}) before its first assignment")

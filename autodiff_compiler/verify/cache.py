@@ -49,12 +49,33 @@ def _verifier_digest() -> str:
     return _VERIFIER_DIGEST[0]
 
 
+def _stable(value, digest) -> None:
+    """Feed `value` to `digest` the same way in every process: a rule given as a function (a
+    parameterised vjp, jvp, spelling or result type) by its code and closure, never by its address."""
+    if callable(value) and hasattr(value, "__code__"):
+        digest.update(getattr(value, "__qualname__", "").encode())
+        _code_digest(value.__code__, digest)
+        for cell in value.__closure__ or ():
+            _stable(cell.cell_contents, digest)
+    elif isinstance(value, (tuple, list)):
+        digest.update(b"(")
+        for item in value:
+            _stable(item, digest)
+        digest.update(b")")
+    elif isinstance(value, dict):
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _stable(value[key], digest)
+    else:
+        digest.update(repr(value).encode() + b"\0")
+
+
 def _rules_digest() -> str:
     digest = hashlib.sha256()
     for name in sorted(PRIMITIVES):
         p = PRIMITIVES[name]
-        digest.update(repr((p.name, p.arity, p.partials, p.vjp, p.nondiff, p.scalar, p.array, p.sympy,
-                            p.result)).encode())
+        _stable((p.name, p.arity, p.partials, p.vjp, p.jvp, p.nondiff, p.scalar, p.array, p.sympy, p.result),
+                digest)
     return digest.hexdigest()
 
 
@@ -71,6 +92,8 @@ def _code_digest(code, digest) -> None:
 def function_fingerprint(fn) -> str | None:
     if fn is None:
         return None
+    # the user's function behind a wrapper that rebuilds its containers and data (api._flat_function)
+    fn = getattr(fn, "__autodiff_user_function__", fn)
     digest = hashlib.sha256()
     digest.update(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
     code = getattr(fn, "__code__", None)
@@ -93,7 +116,7 @@ def proof_key(state, fn, plan) -> str:
         "module": state.text,
         "primal": str(state.primal),
         "adjoint": str(state.adjoint),
-        "wrt": list(state.wrt),
+        "wrt": list(state.leaf_wrt),
         "with_value": bool(getattr(state, "with_value", True)),
         "rules": _rules_digest(),
         "verifier": _verifier_digest(),

@@ -77,7 +77,8 @@ def _symbolic_globals(fn) -> dict:
     math_like = {id(math): _SymPyModule("math"), id(numpy): _SymPyModule("numpy")}
     by_object = {}
     for (module, attr), prim in USER_FUNCTIONS.items():
-        target = getattr({"math": math, "numpy": numpy, "builtins": builtins}[module], attr, None)
+        modules = {"math": math, "numpy": numpy, "builtins": builtins}
+        target = getattr(modules[module], attr, None) if module in modules else None
         if target is not None and PRIMITIVES[prim].sympy is not None:
             by_object.setdefault(id(target), sympy_lambda(PRIMITIVES[prim].sympy))
     for name in _global_names(fn.__code__):

@@ -111,7 +111,7 @@ class deep_recursion:
 
 def _new_report(state, args) -> VerificationReport:
     primal = state.primal
-    return VerificationReport(primal.name, list(primal.params), tuple(args), list(state.wrt))
+    return VerificationReport(primal.name, list(primal.params), tuple(args), list(state.leaf_wrt))
 
 
 # -------------------------------------------------------------- one instance
@@ -165,12 +165,12 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
     with_value = getattr(state, "with_value", True)
     value, grads = (returns[0], returns[1:]) if with_value else (None, returns)
     intermediates = tuple(getattr(state, "intermediates", ()) or ())
-    if len(grads) != len(state.wrt) + len(intermediates):
+    if len(grads) != len(state.leaf_wrt) + len(intermediates):
         report.value_ok = False
-        report.value_detail = (f"the adjoint returns {len(grads)} gradient(s) for {len(state.wrt)} wrt name(s)"
+        report.value_detail = (f"the adjoint returns {len(grads)} gradient(s) for {len(state.leaf_wrt)} wrt name(s)"
                                + (f" and {len(intermediates)} intermediate(s)" if intermediates else ""))
         return report
-    grads, intermediate_grads = grads[:len(state.wrt)], grads[len(state.wrt):]
+    grads, intermediate_grads = grads[:len(state.leaf_wrt)], grads[len(state.leaf_wrt):]
     if value is not None:
         method, err, where = compare_expressions(value.expr, V.expr, points, rel_tol)
         if method is None:
@@ -178,7 +178,7 @@ def _prove_at(state, args, fn=None) -> VerificationReport:
             report.value_detail = (f"the gradient program's value differs from the primal's "
                                    f"(max rel. error {err:.3g})")
 
-    for name, G in zip(state.wrt, grads):
+    for name, G in zip(state.leaf_wrt, grads):
         sym = symbols.get(name)
         if sym is None:
             report.unsupported = f"{name!r} has no symbol (not a float parameter)"
@@ -376,7 +376,7 @@ def _finite_derivatives(state, V, symbols, point) -> str | None:
     if isinstance(V.expr, np.ndarray):
         return None
     shown = []
-    for name in state.wrt:
+    for name in state.leaf_wrt:
         sym = symbols.get(name)
         if sym is None:
             return None

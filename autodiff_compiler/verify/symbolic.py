@@ -160,7 +160,9 @@ def apply(prim_name: str, args: list, params: tuple = ()) -> SV:
         raise Unsupported(f"primitive {prim_name!r} is not in the rule table")
     arrays = any(a.is_array for a in args)
     if prim.name in _EXTREMA and len(args) == 1 and args[0].is_array and not params:
-        return _extremum(prim, args[0])
+        return _extremum(prim.name, args[0])
+    if prim.name in ("amax_axes", "amin_axes") and args[0].is_array:
+        return _extremum_axes(prim.name[:4], args[0], dict(params))
     if prim.evaluate is not None and not params:
         if not arrays:
             return apply_scalar(prim, args)
@@ -355,16 +357,57 @@ class _DualNumPy:
         return getattr(np, name)
 
 
+class _DualLinalg:
+    """`np.linalg` on arrays of Duals: SymPy's matrix algebra on the expressions, NumPy's on the numbers."""
+
+    @staticmethod
+    def _split(array):
+        values = np.asarray(array, dtype=object)
+        nums = np.array([float(v.num) if isinstance(v, Dual) else float(v) for v in values.flat]).reshape(values.shape)
+        exprs = [v.expr if isinstance(v, Dual) else exact(v) for v in values.flat]
+        return sympy.Matrix(*values.shape, exprs) if values.ndim == 2 else sympy.Matrix(exprs), nums
+
+    @staticmethod
+    def _join(matrix, nums):
+        out = np.empty(nums.shape, dtype=object)
+        flat = list(matrix) if nums.ndim else [matrix]
+        for index, expr, num in zip(np.ndindex(*nums.shape), flat, nums.flat):
+            out[index] = Dual(expr, float(num))
+        return out
+
+    def det(self, a):
+        matrix, nums = self._split(a)
+        return Dual(matrix.det(method="berkowitz"), float(np.linalg.det(nums)))
+
+    def slogdet(self, a):
+        matrix, nums = self._split(a)
+        sign, logdet = np.linalg.slogdet(nums)
+        return float(sign), Dual(sympy.log(sign * matrix.det(method="berkowitz")), float(logdet))
+
+    def inv(self, a):
+        matrix, nums = self._split(a)
+        return self._join(matrix.inv(), np.linalg.inv(nums))
+
+    def solve(self, a, b):
+        matrix, nums = self._split(a)
+        rhs, rhs_nums = self._split(b)
+        return self._join(matrix.inv() * rhs, np.linalg.solve(nums, rhs_nums))
+
+    def __getattr__(self, name):
+        return getattr(np.linalg, name)
+
+
+_DualNumPy.linalg = _DualLinalg()
+
+
 def dual_extremum(name: str, array, axis=None):
-    """`name` (amax, amin, amax_axis0, ...) of an array of Duals, as `apply` computes it."""
-    if axis is not None:
-        name = f"{name}_axis{axis}"
+    """`name` (amax, amin) of an array of Duals, whole or along `axis`, as `apply` computes it."""
     values = np.asarray(array, dtype=object)
     if values.dtype == object and values.ndim and any(isinstance(v, Dual) for v in values.flat):
         nums = np.array([float(v.num) if isinstance(v, Dual) else float(v) for v in values.flat]).reshape(values.shape)
         exprs = np.array([v.expr if isinstance(v, Dual) else exact(v) for v in values.flat],
                          dtype=object).reshape(values.shape)
-        return to_dual(_extremum(PRIMITIVES[name], SV(exprs, nums)))
+        return to_dual(_extremum(name, SV(exprs, nums), axis))
     reduce = np.max if name.startswith("amax") else np.min
     return reduce(np.asarray(array), axis=None if axis is None else axis)
 
@@ -385,23 +428,22 @@ def _spelling_namespace(numeric: bool = False) -> dict:
         from ..backend import runtime
         numpy = np if numeric else _DUAL_NUMPY
         namespace = {"np": numpy, "numpy": numpy, "math": math, "__name__": "verify_runtime"}
-        exec(compile(inspect.getsource(runtime), "<runtime helpers>", "exec"), namespace)
+        helpers = [value for value in vars(runtime).values() if inspect.isfunction(value)]
+        source = "\n\n".join(inspect.getsource(helper) for helper in helpers)
+        exec(compile(source, "<runtime helpers>", "exec"), namespace)
         namespace["np"] = numpy
         _NAMESPACES[numeric] = namespace
     return namespace
 
 
-def spelling_of(prim, arrays: bool) -> str:
+def spelling_of(prim, arrays: bool, params: tuple = (), count: int | None = None) -> str:
     """How the printer spells `prim` for scalar or array operands."""
-    symbol = prim.array if arrays and prim.array is not None else prim.scalar
-    if symbol is None:
-        symbol = prim.array or prim.name
-    return symbol
+    return prim.spelling(arrays, params, count)
 
 
 def _spell(prim, values: list, params: tuple, arrays: bool, numeric: bool):
     """The printer's spelling of `prim` evaluated on `values` (Duals, or plain numbers)."""
-    symbol = spelling_of(prim, arrays)
+    symbol = spelling_of(prim, arrays, params, len(values))
     keywords = dict(params)
     try:
         with np.errstate(all="raise"):
@@ -409,7 +451,8 @@ def _spell(prim, values: list, params: tuple, arrays: bool, numeric: bool):
                 names = [f"_a{i}" for i in range(len(values))]
                 local = dict(zip(names, values))
                 local.update({f"_k_{k}": v for k, v in keywords.items()})
-                code = symbol.format(*names, rest=", ".join(names[1:]), **{k: f"_k_{k}" for k in keywords})
+                code = symbol.format(*names, rest=", ".join(names[1:]), args=", ".join(names),
+                                     **{k: f"_k_{k}" for k in keywords})
                 return eval(code, _spelling_namespace(numeric), local)
             if symbol == "":
                 return values[0]
@@ -424,6 +467,10 @@ def _spell(prim, values: list, params: tuple, arrays: bool, numeric: bool):
         raise Undefined(f"{prim.name}: {exc}") from None
     except (Undefined, Unsupported):
         raise
+    except AssertionError:
+        # an `assert` of the program (the user's, or a shape check of the lowering) does not hold:
+        # the program is not defined at these arguments
+        raise Undefined(f"{prim.name}: an assertion of the program does not hold") from None
     except Exception as exc:
         text = f"primitive {prim.name!r} ({symbol}) on these operands: {type(exc).__name__}: {exc}"
         if numeric:
@@ -438,19 +485,37 @@ def _by_spelling(prim, args: list, params: tuple) -> SV:
 
 # ------------------------------------------------------------- max and min
 
-_EXTREMA = {"amax": (np.max, None), "amax_axis0": (np.max, 0), "amax_axis1": (np.max, 1),
-            "amin": (np.min, None), "amin_axis0": (np.min, 0), "amin_axis1": (np.min, 1)}
+_EXTREMA = {"amax": np.max, "amin": np.min}
 
 
-def _extremum(prim, value: SV) -> SV:
+def _extremum_axes(name: str, value: SV, params: dict) -> SV:
+    """np.max / np.min along several axes (the reduced axes moved last and flattened into one),
+    ties split as `_extremum` splits them; keepdims as the params say."""
+    axes, keep, ndim = tuple(params["axes"]), params["keepdims"], params["ndim"]
+    kept = [a for a in range(ndim) if a not in axes]
+    perm = kept + list(axes)
+    nums, exprs = np.transpose(value.num, perm), np.transpose(value.expr, perm)
+    shape = nums.shape[:len(kept)]
+    nums = nums.reshape(shape + (-1,))
+    exprs = exprs.reshape(shape + (-1,))
+    out = _extremum(name, SV(exprs, nums), len(kept))
+    if keep:
+        full = tuple(1 if a in axes else value.num.shape[a] for a in range(ndim))
+        if not isinstance(out.num, np.ndarray):
+            return SV(np.array([out.expr], dtype=object).reshape(full), np.array([out.num]).reshape(full))
+        return SV(out.expr.reshape(full), out.num.reshape(full))
+    return out
+
+
+def _extremum(name: str, value: SV, axis=None) -> SV:
     """np.max / np.min (whole array or along an axis), a tie split evenly among the tied entries:
     the expression is the mean of the entries equal to the extremum."""
-    reduce, axis = _EXTREMA[prim.name]
+    reduce = _EXTREMA[name]
     nums, exprs = value.num, value.expr
     if axis is not None and axis >= nums.ndim:
-        raise Unsupported(f"primitive {prim.name!r} on an array of rank {nums.ndim}")
+        raise Unsupported(f"primitive {name!r} on an array of rank {nums.ndim}")
     if nums.size == 0:
-        raise Undefined(f"{prim.name} of an empty array")
+        raise Undefined(f"{name} of an empty array")
     if axis is None:
         nums, exprs = nums.reshape(1, -1), exprs.reshape(1, -1)
     else:
@@ -461,7 +526,7 @@ def _extremum(prim, value: SV) -> SV:
         best = out_nums[index]
         tied = [e for n, e in zip(nums[index], exprs[index]) if n == best]
         if not tied:                        # NaN
-            raise Undefined(f"{prim.name} of an array holding NaN")
+            raise Undefined(f"{name} of an array holding NaN")
         out_exprs[index] = tied[0] if len(tied) == 1 else sympy.Add(*tied) / len(tied)
     if axis is None:
         return SV(out_exprs[0], float(out_nums[0]))

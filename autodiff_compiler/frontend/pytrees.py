@@ -1,0 +1,194 @@
+"""Pytrees: parameters that are tuples, lists, dicts (nested) and objects, as flat leaves.
+
+Takes: call arguments (any nesting of tuples, lists, dicts with string keys,
+and objects whose attributes are numbers, arrays or such containers).
+Guarantees:
+
+* `tree_type(value, leaf_type)` describes an argument's structure as a
+  hashable `TreeType` (dict keys in the caller's order, so a gradient dict
+  comes back in the order the parameter dict was written), whose leaves are
+  the compiler's types of the numbers and arrays: two calls with the same
+  `TreeType` share one compiled gradient (a dict with the same keys in another
+  order is another structure and compiles once more);
+* `leaves(tree, value)` lists the leaves in one fixed order, `paths(tree)`
+  their keys and types in the same order, and `unflatten(tree, items)`
+  builds the same structure back from one item per leaf (how gradients come
+  back in the structure of the parameter);
+* `leaf_names(param, tree, names)` names the leaves as parameters of the
+  IR function (`params_W1`, `layers_0_1`), fresh against the user's names.
+
+Nothing after the front end sees a container: the lowering binds a
+structured parameter to its leaves, and the API flattens the arguments in the
+order `leaves` gives.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import ArgumentError
+
+
+@dataclass(frozen=True)
+class TreeType:
+    """The structure of a container argument: its kind, keys (in leaf order) and children's types."""
+    kind: str               # "tuple", "list", "dict" or "object"
+    keys: tuple
+    children: tuple         # one `ir.Type` or `TreeType` per key
+    name: str = ""          # the class of an object
+    cls: object = None      # ... and the class itself (its methods are inlined with the object as self)
+
+    @property
+    def is_array(self) -> bool:
+        return False
+
+    @property
+    def is_float(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        if self.kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children)) + "}"
+        if self.kind == "object":
+            return f"{self.name}(" + ", ".join(f"{k}={c}" for k, c in zip(self.keys, self.children)) + ")"
+        inner = ", ".join(map(str, self.children))
+        return f"({inner},)" if self.kind == "tuple" and len(self.children) == 1 else \
+            (f"({inner})" if self.kind == "tuple" else f"[{inner}]")
+
+
+def is_container(value) -> bool:
+    return isinstance(value, (tuple, list, dict))
+
+
+def tree_type(value, leaf_type, where: str = "argument"):
+    """The `TreeType` of a container (a leaf's `ir.Type` for anything else, from `leaf_type(value, where)`)."""
+    if isinstance(value, (tuple, list)):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return TreeType(kind, tuple(range(len(value))),
+                        tuple(tree_type(v, leaf_type, f"{where}[{k}]") for k, v in enumerate(value)))
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise ArgumentError(f"{where} is a dict with keys that are not strings",
+                                hint="use string keys ({'W': ..., 'b': ...}); the function reads them as constants")
+        keys = tuple(value)
+        return TreeType("dict", keys, tuple(tree_type(value[k], leaf_type, f"{where}[{k!r}]") for k in keys))
+    return leaf_type(value, where)
+
+
+def object_type(obj, leaf_type, where: str = "self") -> TreeType:
+    """An object's numbers, arrays and containers of them (its other attributes are not values here)."""
+    fields = {}
+    for key, value in sorted(vars(obj).items()):
+        if key.startswith("__"):
+            continue
+        try:
+            fields[key] = tree_type(value, leaf_type, f"{where}.{key}")
+        except ArgumentError:
+            continue
+    return TreeType("object", tuple(fields), tuple(fields.values()), type(obj).__name__, type(obj))
+
+
+def object_fields(obj, tree: TreeType) -> list:
+    return [getattr(obj, k) for k in tree.keys]
+
+
+def children_of(tree: TreeType, value) -> list:
+    if tree.kind == "object":
+        return [getattr(value, k) for k in tree.keys]
+    if tree.kind == "dict":
+        return [value[k] for k in tree.keys]
+    return list(value)
+
+
+def leaves(tree, value) -> list:
+    """The leaves of `value` (structured as `tree`), in the fixed order."""
+    if not isinstance(tree, TreeType):
+        return [value]
+    if tree.kind != "object" and (len(value) != len(tree.keys)):
+        raise ArgumentError(f"a {tree.kind} of {len(value)} items where {len(tree.keys)} were expected")
+    out = []
+    for child, item in zip(tree.children, children_of(tree, value)):
+        out += leaves(child, item)
+    return out
+
+
+def paths(tree, prefix: tuple = ()) -> list:
+    """(path of keys, leaf type) for every leaf, in the order `leaves` gives."""
+    if not isinstance(tree, TreeType):
+        return [(prefix, tree)]
+    out = []
+    for key, child in zip(tree.keys, tree.children):
+        out += paths(child, prefix + (key,))
+    return out
+
+
+def unflatten(tree, items):
+    """The structure `tree` with its leaves taken in order from the iterator `items` (objects come back
+    as dicts of their attributes)."""
+    if not isinstance(tree, TreeType):
+        return next(items)
+    values = [unflatten(child, items) for child in tree.children]
+    if tree.kind == "tuple":
+        return tuple(values)
+    if tree.kind == "list":
+        return list(values)
+    return dict(zip(tree.keys, values))
+
+
+def count(tree) -> int:
+    return len(paths(tree))
+
+
+def leaf_names(param: str, tree, names) -> list:
+    """Fresh IR parameter names for the leaves of `param`: `params_W1`, `layers_0_1`, ..."""
+    out = []
+    for path, _ in paths(tree):
+        parts = [re.sub(r"\W", "_", str(k)) or "key" for k in path]
+        out.append(names.fresh("_".join([param] + parts)))
+    return out
+
+
+def path_text(param: str, path: tuple) -> str:
+    return param + "".join(f"[{k!r}]" for k in path)
+
+
+def leaf_type(value, where: str = "argument"):
+    """The compiler's type of a number or an array (an `ArgumentError` saying what to pass otherwise).
+    Float arrays of any precision are float64 arrays here: float32 arguments are computed in float64 and
+    their gradients cast back (see the README)."""
+    import numbers
+
+    import numpy as np
+
+    from ..ir.nodes import BOOL, FLOAT, INT, array_of
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return INT
+    if isinstance(value, (complex, np.complexfloating)):
+        raise ArgumentError(f"{where} is a complex number ({value!r}): complex numbers are not supported",
+                            hint="differentiate the real and imaginary parts as two float arguments")
+    if isinstance(value, (numbers.Real, np.floating)):
+        return FLOAT
+    if isinstance(value, np.ndarray):
+        kind = value.dtype.kind
+        if kind == "c":
+            raise ArgumentError(f"{where} is a complex array ({value.dtype}): complex numbers are not supported",
+                                hint="pass the real and imaginary parts as two float arrays (x.real, x.imag)")
+        if value.ndim == 0:
+            if kind == "f":
+                return FLOAT
+            if kind in "iu":
+                return INT
+            if kind == "b":
+                return BOOL
+        elif kind == "f":
+            return array_of(value.ndim, "float64")
+        elif kind in "iu":
+            return array_of(value.ndim, "int64")
+        elif kind == "b":
+            return array_of(value.ndim, "bool")
+        raise ArgumentError(f"{where} is an array of {value.dtype}",
+                            hint="pass float (float64 or float32), integer or boolean NumPy arrays")
+    hint = "pass a float, an int, a NumPy array, or a tuple, list or dict of them"
+    raise ArgumentError(f"{where} has unsupported type {type(value).__name__}", hint=hint)

@@ -1,0 +1,335 @@
+"""The language of real numerical code (issue 10): every function of corpus_language.py through every
+path -- jit on and off, simplify on and off -- against central finite differences at three points, and
+the scalar and small-array ones proved against SymPy (verify=True).
+
+Numba compiles dominate the time: each case compiles once per mode and signature, and the three
+points share that compilation (the gradient objects are kept for the whole module)."""
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import corpus_language as L
+from autodiff_compiler import grad, value_and_grad
+
+POINTS = (0, 1, 2)
+_GRADIENTS: dict = {}
+
+
+def _params(fn) -> list:
+    names = list(inspect.signature(fn).parameters)
+    return names
+
+
+def _is_float_tree(value) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    if isinstance(value, (tuple, list)):
+        return all(_is_float_tree(v) for v in value)
+    if isinstance(value, dict):
+        return all(_is_float_tree(v) for v in value.values())
+    return False
+
+
+def _wrt(case, args) -> tuple:
+    names = _params(case["fn"])
+    if case["wrt"] is not None:
+        wrt = case["wrt"]
+        return (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    return tuple(n for n, a in zip(names, args) if _is_float_tree(a))
+
+
+def _leaves(value, path=()):
+    if isinstance(value, dict):
+        for k in value:
+            yield from _leaves(value[k], path + (k,))
+    elif isinstance(value, (tuple, list)):
+        for k, v in enumerate(value):
+            yield from _leaves(v, path + (k,))
+    else:
+        yield path, value
+
+
+def _replace(value, path, item):
+    if not path:
+        return item
+    if isinstance(value, dict):
+        out = dict(value)
+    else:
+        out = list(value)
+    out[path[0]] = _replace(value[path[0]], path[1:], item)
+    return out if not isinstance(value, tuple) else tuple(out)
+
+
+def _get(value, path):
+    for k in path:
+        value = value[k]
+    return value
+
+
+def finite_differences(fn, args, index, h=1e-6):
+    """Central differences of fn w.r.t. every float entry of args[index] (any nesting of containers)."""
+    base = list(args)
+    structure = base[index]
+    out = structure
+    for path, leaf in _leaves(structure):
+        if isinstance(leaf, np.ndarray):
+            leaf64 = leaf.astype(np.float64)
+            g = np.zeros_like(leaf64)
+            for idx in np.ndindex(leaf.shape):
+                step = h * max(1.0, abs(leaf64[idx]))
+                up, down = leaf64.copy(), leaf64.copy()
+                up[idx] += step
+                down[idx] -= step
+                a1, a2 = list(base), list(base)
+                a1[index] = _replace(structure, path, up)
+                a2[index] = _replace(structure, path, down)
+                g[idx] = (fn(*a1) - fn(*a2)) / (2 * step)
+            out = _replace(out, path, g)
+        elif isinstance(leaf, float):
+            step = h * max(1.0, abs(leaf))
+            a1, a2 = list(base), list(base)
+            a1[index] = _replace(structure, path, leaf + step)
+            a2[index] = _replace(structure, path, leaf - step)
+            out = _replace(out, path, (fn(*a1) - fn(*a2)) / (2 * step))
+    return out
+
+
+def assert_tree_close(got, want, rtol, where):
+    got_leaves, want_leaves = list(_leaves(got)), list(_leaves(want))
+    assert [p for p, _ in got_leaves] == [p for p, _ in want_leaves], f"{where}: structure {got!r} vs {want!r}"
+    for (path, g), (_, w) in zip(got_leaves, want_leaves):
+        assert np.shape(g) == np.shape(w), f"{where} {path}: shape {np.shape(g)} vs {np.shape(w)}"
+        np.testing.assert_allclose(np.asarray(g, dtype=float), np.asarray(w, dtype=float), rtol=rtol,
+                                   atol=max(1e-7, rtol * 0.1), err_msg=f"{where} {path}")
+
+
+def _gradient(case, jit: bool, simplify: bool, wrt):
+    key = (case["fn"], jit, simplify)
+    if key not in _GRADIENTS:
+        _GRADIENTS[key] = grad(case["fn"], wrt=wrt if len(wrt) > 1 else wrt[0], jit=jit, simplify=simplify)
+    return _GRADIENTS[key]
+
+
+def _modes(case):
+    modes = [(True, True), (False, True), (False, False)]
+    if case["jit_simplify_off"]:
+        modes.append((True, False))
+    return modes
+
+
+def _id(case):
+    fn = case["fn"]
+    return getattr(fn, "__qualname__", fn.__name__).replace(".", "_")
+
+
+@pytest.mark.parametrize("case", L.CASES, ids=[_id(c) for c in L.CASES])
+def test_against_finite_differences(case):
+    fn = case["fn"]
+    names = _params(fn)
+    for seed in POINTS:
+        args = case["make"](np.random.default_rng(seed))
+        wrt = _wrt(case, args)
+        reference = {name: finite_differences(fn, args, names.index(name)) for name in wrt}
+        for jit, simplify in _modes(case):
+            got = _gradient(case, jit, simplify, wrt)(*args)
+            got = got if len(wrt) > 1 else (got,)
+            for name, g in zip(wrt, got):
+                where = f"{_id(case)} d/d{name} at point {seed} (jit={jit}, simplify={simplify})"
+                original = args[names.index(name)]
+                if isinstance(original, np.ndarray):
+                    assert g.dtype == original.dtype, f"{where}: gradient dtype {g.dtype}, parameter {original.dtype}"
+                assert_tree_close(g, reference[name], case["rtol"], where)
+
+
+VERIFIED = [c for c in L.CASES if c["verify"]]
+
+
+@pytest.mark.parametrize("case", VERIFIED, ids=[_id(c) for c in VERIFIED])
+def test_proved_against_sympy(case):
+    fn = case["fn"]
+    args = case["make"](np.random.default_rng(0))
+    wrt = _wrt(case, args)
+    g = grad(fn, wrt=wrt if len(wrt) > 1 else wrt[0], jit=False, verify=True)
+    g(*args)     # raises VerificationError unless proved
+
+
+def test_value_and_grad_of_a_dict_parameter():
+    params = {"W1": np.ones((3, 4)) * 0.1, "b1": np.zeros(4), "W2": np.ones(4) * 0.2, "b2": 0.3}
+    X, y = np.arange(15.0).reshape(5, 3) / 10.0, np.linspace(0.0, 1.0, 5)
+    value, grads = value_and_grad(L.mlp_dict, wrt="params")(params, X, y)
+    assert value == pytest.approx(L.mlp_dict(params, X, y), rel=1e-12)
+    assert isinstance(grads, dict) and sorted(grads) == sorted(params)
+    assert isinstance(grads["b2"], float) and grads["W1"].shape == (3, 4)
+
+
+def test_gradients_come_back_in_the_structure_of_the_parameter():
+    layers = [(np.eye(3) * 0.5, np.zeros(3)), (np.ones((2, 3)) * 0.1, np.ones(2))]
+    g = grad(L.layers_loop, wrt="layers")(layers, np.array([0.1, 0.2, 0.3]))
+    assert isinstance(g, list) and len(g) == 2 and all(isinstance(t, tuple) and len(t) == 2 for t in g)
+    assert g[0][0].shape == (3, 3) and g[1][1].shape == (2,)
+
+
+def test_module_data_is_read_at_every_call(monkeypatch):
+    g = grad(L.module_array)
+    first = g(0.5)
+    assert first == pytest.approx(2 * np.sum((0.5 * L.DATA - 1.0) * L.DATA))
+    monkeypatch.setattr(L, "DATA", L.DATA * 2.0)
+    assert g(0.5) == pytest.approx(2 * np.sum((0.5 * L.DATA - 1.0) * L.DATA))
+
+
+def test_module_array_changed_in_place_after_compiling_is_seen():
+    """Module arrays are hidden parameters passed at every call, never baked into the compiled code: an
+    in-place change after the first call (same object, same shape and dtype) gives the new gradient."""
+    g = grad(L.module_array)
+    saved = L.DATA.copy()
+    try:
+        before = g(0.5)
+        L.DATA *= 3.0
+        L.DATA[0] = 0.75
+        after = g(0.5)
+        assert after == pytest.approx(finite_differences(L.module_array, (0.5,), 0), rel=1e-6)
+        assert after != pytest.approx(before)
+    finally:
+        L.DATA[:] = saved
+
+
+def test_module_array_of_another_rank_is_rederived(monkeypatch):
+    g = grad(L.module_array)
+    g(0.5)
+    monkeypatch.setattr(L, "DATA", np.linspace(-1.0, 1.0, 6).reshape(2, 3))
+    assert g(0.5) == pytest.approx(finite_differences(L.module_array, (0.5,), 0), rel=1e-6)
+
+
+def test_containers_are_refused_by_the_other_derivatives():
+    from autodiff_compiler import ArgumentError, jacobian, jvp
+    with pytest.raises(ArgumentError, match="containers"):
+        jacobian(L.dict_params, wrt="x")({"w": np.ones(3), "b": 0.5}, np.ones(3))
+    with pytest.raises(ArgumentError, match="module"):
+        jvp(L.module_array)(0.5, tangents=(1.0,))
+
+
+def test_a_changed_module_number_is_noticed(monkeypatch):
+    g = grad(L.module_dict)
+    x = np.array([0.1, 0.2, 0.3])
+    before = g(x)
+    monkeypatch.setitem(L.WEIGHTS, "scale", 3.0)
+    after = g(x)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, finite_differences(L.module_dict, (x,), 0), rtol=1e-6)
+
+
+def test_method_reads_the_current_attributes():
+    model = L.Model()
+    g = grad(model.loss)
+    x = np.array([0.3, -0.2, 0.5])
+    first = g(x)
+    model.W = model.W * 2.0
+    np.testing.assert_allclose(g(x), finite_differences(model.loss, (x,), 0), rtol=1e-6)
+    assert not np.allclose(first, g(x))
+
+
+def test_float32_in_float32_out():
+    x = np.array([0.5, -0.25, 1.0], dtype=np.float32)
+    g = grad(L.float32_sum)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, np.cos(x.astype(float)) * x + np.sin(x.astype(float)), rtol=1e-6)
+
+
+def test_assert_fails_with_the_line():
+    from autodiff_compiler.api import AssertionFailedError
+    with pytest.raises(AssertionError) as info:
+        grad(L.assert_inside)(np.ones(4))
+    assert isinstance(info.value, AssertionFailedError)
+    assert "corpus_language.py" in str(info.value) and "assert x.shape[0] == 3" in str(info.value)
+
+
+def test_containers_bound_in_branches_are_refused():
+    from autodiff_compiler import UnsupportedSyntaxError
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        grad(_branch_container)(0.5)
+    assert "branch" in str(info.value) and info.value.line is not None
+
+
+def _branch_container(a):
+    if a > 0:
+        t = (a, 2.0)
+    else:
+        t = (1.0, a)
+    return t[0] * t[1]
+
+
+def test_generated_code_stays_readable():
+    """A dict parameter's leaves are parameters of the generated module, named after their keys."""
+    g = grad(L.dict_params, wrt="params")
+    g({"w": np.ones(3), "b": 0.5}, np.ones(3))
+    assert "def dict_params_grad(params_b, params_w, x)" in g.source
+
+
+import corpus_language_refused as R
+
+REFUSED = [
+    # (function, arguments, derivative, text of the line, words of the construct)
+    (R.computed_axis, (np.ones((2, 3)), 1), "grad", "np.sum(np.sum(A, axis=k))", ("axis",)),
+    (R.pad_reflect, (np.ones(3),), "grad", 'np.pad(x, 1, mode="reflect")', ("pad",)),
+    (R.nan_mean, (np.ones(3),), "grad", "np.nanmean(x)", ("nanmean",)),
+    (R.eigenvalues, (np.eye(2),), "grad", "np.linalg.eigvals(A)", ("eigvals",)),
+    (R.sort_matrix, (np.ones((2, 2)),), "grad", "np.sort(A)", ("sort",)),
+    (R.nuclear_norm, (np.eye(2),), "grad", 'np.linalg.norm(A, "nuc")', ("norm",)),
+    (R.write_module_data, (0.5,), "grad", "DATA[0] = x", ("DATA",)),
+    (R.prod_second_derivative, (np.array([1.0, 2.0, 3.0]),), "hessian", "np.prod(x)", ("np.prod",)),
+    (R.set_literal, (0.5,), "grad", "s = {1.0, 2.0}", ("set",)),
+    (R.try_block, (0.5,), "grad", "try:", ("try",)),
+]
+
+
+@pytest.mark.parametrize("fn,args,kind,line,words", REFUSED, ids=[c[0].__name__ for c in REFUSED])
+def test_constructs_outside_the_language_are_refused_with_file_line_and_construct(fn, args, kind, line, words):
+    from autodiff_compiler import AutodiffError, hessian
+    make = {"grad": grad, "hessian": hessian}[kind]
+    with pytest.raises(AutodiffError) as info:
+        make(fn)(*args)
+    err = info.value
+    text = str(err)
+    assert "corpus_language_refused.py" in (err.filename or ""), text
+    assert err.line is not None and line in (err.source_line or ""), f"{text} (line {err.line}: {err.source_line!r})"
+    assert any(w in text for w in words), text
+
+
+def test_jvp_and_jacobian_see_a_changed_module_number(monkeypatch):
+    """Module numbers are constants of every derived program; changing one makes it derive again."""
+    from autodiff_compiler import jacobian, jvp
+    x = np.array([0.1, 0.2, 0.3])
+    J = jacobian(L.module_scaled)
+    t = jvp(L.module_scaled)
+    np.testing.assert_allclose(J(x), np.diag(L.SCALE * np.cos(x)), rtol=1e-12)
+    monkeypatch.setattr(L, "SCALE", 3.0)
+    np.testing.assert_allclose(J(x), np.diag(3.0 * np.cos(x)), rtol=1e-12)
+    np.testing.assert_allclose(t(x, tangents=(np.ones(3),))[1], 3.0 * np.cos(x), rtol=1e-12)
+
+
+def test_hvp_sees_a_changed_module_number(monkeypatch):
+    from autodiff_compiler import hvp
+    x, v = np.array([0.1, 0.2]), np.array([1.0, -1.0])
+    h = hvp(L.module_scaled_sum)
+    for _ in range(2):        # the second call would take a fast path if there were one
+        np.testing.assert_allclose(h(x, v), -L.SCALE * np.sin(x) * v, rtol=1e-12)
+    monkeypatch.setattr(L, "SCALE", 3.0)
+    np.testing.assert_allclose(h(x, v), -3.0 * np.sin(x) * v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [L.mixed_rank_stores, L.mixed_rank_stores_loop], ids=["straight", "loop"])
+@pytest.mark.parametrize("jit,simplify", [(True, True), (True, False), (False, True), (False, False)],
+                         ids=["jit-simp", "jit-nosimp", "nojit-simp", "nojit-nosimp"])
+def test_stores_of_parts_of_different_rank_into_one_array(fn, jit, simplify):
+    """The fuzzer's crash class (seed 31, arrays-31-184): an element store and a row store into one array
+    shared one tape.  Gradients against finite differences at two points, every parameter."""
+    for seed in (3, 4):
+        r = np.random.default_rng(seed)
+        args = (r.uniform(-1, 1, (3, 3)), r.uniform(-1, 1, 3), float(r.uniform(0.3, 1.2)))
+        got = grad(fn, wrt=(0, 1, 2), jit=jit, simplify=simplify)(*args)
+        for k in range(3):
+            np.testing.assert_allclose(got[k], finite_differences(fn, args, k), rtol=1e-6, atol=1e-8)

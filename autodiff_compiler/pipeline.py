@@ -21,7 +21,9 @@ from .ir.types import check_consistent, infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
+from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
+from .optimise.symbolic import symbolic_simplify
 from .transforms.reverse import reverse
 
 VERSION = "0.1.0"
@@ -208,6 +210,16 @@ def _fuse_loops(state: State) -> State:
     return state
 
 
+def _symbolic(state: State) -> State:
+    """SymPy on the adjoint's straight-line scalar regions (`optimise.symbolic`), then the clean-up."""
+    if state.runs("symbolic"):
+        from .backend.load import cache_dir
+        if symbolic_simplify(state.adjoint, cache_dir()):
+            # only the old definitions go: sharing `y_hat - y` again would undo `(y_hat - y) * x`
+            eliminate(state.adjoint)
+    return state
+
+
 def _audit(state: State) -> State:
     """The generated program must obey the rules it asks of the user's: no array read after a write
     through another name (a compiler bug if it happens: refuse rather than return a wrong number)."""
@@ -236,12 +248,12 @@ def header(state: State) -> str:
 PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("values", _values),
           ("fold", _fold), ("hoist", _hoist), ("fuse", _fuse),
           ("reverse", _reverse), ("simplify", _simplify), ("fuse_loops", _fuse_loops),
-          ("audit", _audit), ("print", _print)]
+          ("symbolic", _symbolic), ("audit", _audit), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "audit")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit")
 
 
 def run_until(state: State, last: str | None = None) -> State:

@@ -1,0 +1,287 @@
+"""Symbolic: straight-line scalar regions of the adjoint rewritten by SymPy, proved equal, never less accurate.
+
+Takes: an adjoint `ir.Function` after `simplify` (with `types` and
+`exact_names`, the program's own values).  Guarantees the same gradients, to
+rounding, and at least as accurate: where the chain rule leaves divisions that
+cancel (the sigmoid and binary cross-entropy's `1/(1 - y_hat) * ...`), the
+gradient is computed by the shorter form (`(y_hat - y) * x`).
+
+Legality (checked on `ir.dataflow`'s facts; where they cannot show it, nothing
+fires).  A *region* is a maximal run of consecutive statements of one block
+(comments aside) that are assignments of scalars with no effect besides their
+result: the target and every operand are floats, ints or bools, except the
+array read by a scalar `subscript` or a shape (no store can happen inside the
+run, so what it reads is fixed).  No statement of a region assigns a name
+that the region read before assigning it: its *inputs* hold their entry
+values throughout, and at the region's end every name holds its last value.
+The region's *outputs* are the names it assigns whose last value is live after
+its last statement (`Dataflow.live_out`).  Only outputs that the reverse pass
+added (adjoint values, not in `exact_names`) and that are floats are
+rewritten: adjoints flow only into sums and products that end in the
+returned gradients, so a rewrite that changes a signed zero cannot change
+what the program does.  A rewrite of an output:
+
+* reads only what holds its meaning at the region's end -- the inputs, and
+  the last value of a name the region assigns (never an earlier value of a
+  name assigned again, never another output being rewritten);
+* is proved equal: both are the same rational function of the region's
+  generators (`symbolic_algebra`), and a clamped value (`max(u, c)`) is
+  replaced by `u` only inside a product with the indicators that say they
+  are equal, emitted as a conditional whose other side is 0.0 and only when
+  the rest of the product is a polynomial (nothing there can raise);
+* is measured to be no less accurate, against 50-digit values of the region's
+  own expression on a fixed grid of points (`symbolic_accuracy`);
+* makes the region cheaper (fewer or cheaper live statements: divisions and
+  elementary functions cost most).
+
+The new statements go right after the region's last statement; the old
+definitions become dead and dead-code elimination (liveness) removes them.
+
+Cost and bounds.  SymPy is imported only when some region holds a division
+by a variable (nothing else is worth rewriting); regions longer than
+`MAX_REGION` statements are left alone, and a function's regions share a time
+budget (`SECONDS`: under SIGALRM in the main thread, checked between regions
+elsewhere) after which the rest stay as they are.  Each region's outcome is
+kept in `<cache>/symbolic/` keyed by the region's text, so a later process
+repeats neither the work nor the SymPy import.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from .. import ir
+from ..ir import FLOAT, Assign, Comment, Const, Var, dataflow
+from ..ir.names import Names
+from ..rules import PRIMITIVES
+
+PASS_VERSION = 1
+MAX_REGION = 80
+MAX_OUTPUTS = 16
+MAX_KEPT = 12
+OPTIONS_PER_OUTPUT = 4
+SECONDS = 3.0
+
+# primitives with a scalar result that read an array (their first operand)
+ARRAY_READS = {"subscript", "subscript_copy", "shape0", "shape1", "size"}
+
+# what the last call decided, region by region (for tests and the accuracy benchmark)
+LAST: list = []
+
+
+@dataclass
+class Region:
+    block: list
+    stmts: list
+
+
+# ------------------------------------------------------------------------ regions
+
+def _eligible(stmt, types: dict) -> bool:
+    if not isinstance(stmt, Assign) or stmt.inplace or stmt.params:
+        return False
+    t = types.get(stmt.target)
+    if t is None or t.is_array or stmt.prim not in PRIMITIVES:
+        return False
+    for k, a in enumerate(stmt.args):
+        if isinstance(a, ir.Slice):
+            return False
+        if isinstance(a, Var):
+            ta = types.get(a.name)
+            if ta is None or (ta.is_array and not (k == 0 and stmt.prim in ARRAY_READS)):
+                return False
+        elif isinstance(a, Const) and isinstance(a.value, float) and a.value - a.value != 0.0:
+            return False
+    return True
+
+
+def find_regions(function: ir.Function) -> list:
+    """Every region of every block (see the module docstring), in program order."""
+    types = function.types
+    regions = []
+
+    def scan(block: list) -> None:
+        current, exposed, assigned = [], set(), set()
+
+        def close():
+            nonlocal current, exposed, assigned
+            if current:
+                regions.append(Region(block, current))
+            current, exposed, assigned = [], set(), set()
+
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                if not (isinstance(stmt, ir.While) and child is stmt.test):
+                    scan(child)
+            if isinstance(stmt, Comment):
+                continue
+            if not _eligible(stmt, types):
+                close()
+                continue
+            reads = set(ir.operand_vars(stmt.args))
+            if stmt.target in exposed | (reads - assigned):
+                close()
+                if stmt.target in reads:
+                    continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
+            exposed |= reads - assigned
+            assigned.add(stmt.target)
+            current.append(stmt)
+        close()
+
+    scan(function.body)
+    return regions
+
+
+def _promising(region: Region, function: ir.Function) -> bool:
+    """Worth SymPy's time: a division by a variable, and an adjoint float among its assignments."""
+    exact = getattr(function, "exact_names", None) or set(function.types)
+    if len(region.stmts) > MAX_REGION or len(region.stmts) < 3:
+        return False
+    divides = any(s.prim == "div" and isinstance(s.args[1], Var) for s in region.stmts)
+    adjoint = any(function.types.get(s.target) == FLOAT and s.target not in exact for s in region.stmts)
+    return divides and adjoint
+
+
+# --------------------------------------------------------------------- the pass
+
+def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, seconds: float | None = None) -> bool:
+    """Rewrite the promising regions of `function` in place; True when something changed."""
+    LAST.clear()
+    seconds = SECONDS if seconds is None else seconds
+    regions = [r for r in find_regions(function) if _promising(r, function)]
+    if not regions:
+        return False
+    facts = dataflow.of(function)
+    exact = getattr(function, "exact_names", None) or set(function.types)
+    plans = []
+    for region in regions:
+        last = region.stmts[-1]
+        live = facts.live_out(last)
+        final = {s.target for s in region.stmts}
+        outputs = [s.target for s in region.stmts if s.target in live and s.target in final]
+        outputs = list(dict.fromkeys(outputs))
+        plans.append((region, outputs, set(live)))
+    names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    deadline = time.monotonic() + seconds
+    changed = False
+    for region, outputs, live in plans:
+        if time.monotonic() > deadline:
+            LAST.append({"outcome": "over the time budget"})
+            break
+        key = _key(region, outputs, function.types, exact)
+        decision = _cached(cache_dir, key)
+        if decision is None:
+            remaining = deadline - time.monotonic()
+            decision = _limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
+            if decision is None:
+                LAST.append({"outcome": "over the time budget"})
+                continue
+            _store(cache_dir, key, decision)
+        else:
+            decision = dict(decision, cached=True)
+        LAST.append(decision)
+        if decision["outcome"] == "rewritten":
+            _apply(region, decision, function, names)
+            changed = True
+    if changed:
+        dataflow.invalidate(function)
+    return changed
+
+
+def _decide(region: Region, outputs: list, live: set, types: dict, exact) -> dict:
+    from .symbolic_rewrite import rewrite_region
+    return rewrite_region(region.stmts, outputs, live, types, exact)
+
+
+def _apply(region: Region, decision: dict, function: ir.Function, names: Names) -> None:
+    """Insert the decided statements after the region's last statement (temporaries renamed fresh)."""
+    rename = {}
+    new = []
+    for target, prim, args, owner in decision["stmts"]:
+        if target.startswith("$"):
+            rename[target] = names.temp()
+            function.types[rename[target]] = FLOAT
+        operands = tuple(_operand(a, rename) for a in args)
+        loc = next((s.loc for s in reversed(region.stmts) if s.target == owner), None)
+        new.append(Assign(rename.get(target, target), prim, operands, loc))
+    position = next(k for k, s in enumerate(region.block) if s is region.stmts[-1])
+    region.block[position + 1:position + 1] = new
+
+
+def _operand(encoded, rename: dict):
+    if "v" in encoded:
+        return Var(rename.get(encoded["v"], encoded["v"]))
+    value = encoded["c"]
+    return Const({"int": int, "bool": bool, "float": float}[encoded["t"]](value))
+
+
+# ------------------------------------------------------------------ cache, budget
+
+def _key(region: Region, outputs: list, types: dict, exact) -> str:
+    names = set()
+    for s in region.stmts:
+        names.add(s.target)
+        names.update(ir.operand_vars(s.args))
+    text = "\n".join([f"v{PASS_VERSION}"] + [repr(str(s)) for s in region.stmts]
+                     + [f"{n}: {types.get(n)} {'exact' if n in exact else ''}" for n in sorted(names)]
+                     + ["outputs: " + ",".join(outputs)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _cached(cache_dir, key: str):
+    if not cache_dir:
+        return None
+    path = os.path.join(cache_dir, "symbolic", key + ".json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _store(cache_dir, key: str, decision: dict) -> None:
+    if not cache_dir:
+        return
+    folder = os.path.join(cache_dir, "symbolic")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(decision, out)
+        os.replace(temporary, os.path.join(folder, key + ".json"))
+    except OSError:          # a read-only cache: the work is simply not kept
+        pass
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _limited(fn, seconds: float):
+    """fn() under a time limit (SIGALRM in the main thread; elsewhere it runs unlimited but only when
+    time is left); None when the time ran out."""
+    if seconds <= 0:
+        return None
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        return fn()
+
+    def on_alarm(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    old = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn()
+    except _Timeout:
+        return None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if old[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(old[0] - seconds, 1e-3), old[1])

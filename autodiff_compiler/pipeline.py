@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
+from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.lower import lower
 from .frontend.parse import Source, fence
 from . import ir
@@ -161,30 +162,6 @@ def _check_wrt(state: State) -> None:
                 f"cannot differentiate {state.primal.name} with respect to {name!r}: it is {_a(t)} "
                 f"({t}), and only float scalars and float arrays have derivatives",
                 filename=state.source.filename, line=state.source.node.lineno, hint=hint)
-
-
-def counting_variables(function) -> set:
-    """Variables used as range bounds or array indices (directly or through integer arithmetic):
-    they drive control flow, so they are ints and have no derivative."""
-    from . import ir
-    direct = set()
-    for stmt in ir.walk(function.body):
-        if isinstance(stmt, ir.For):
-            direct |= set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
-        elif isinstance(stmt, ir.Assign) and stmt.prim == "subscript":
-            direct |= set(ir.operand_vars(stmt.args[1:]))
-        elif isinstance(stmt, ir.Store):
-            direct |= set(ir.operand_vars(stmt.index))
-    changed = True
-    while changed:
-        changed = False
-        for stmt in ir.walk(function.body):
-            if isinstance(stmt, ir.Assign) and stmt.target in direct:
-                for name in ir.operand_vars(stmt.args):
-                    if name not in direct:
-                        direct.add(name)
-                        changed = True
-    return direct
 
 
 def _a(t) -> str:

@@ -173,36 +173,53 @@ def _fast_key(args) -> tuple:
     return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
 
 
-class GradientFunction:
-    """The gradient of a Python function, compiled per argument signature."""
+def is_derivative(obj) -> bool:
+    """Is `obj` a derivative object made by this package (grad, jvp, jacobian, ...)?"""
+    return isinstance(obj, DerivedFunction)
 
-    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False,
-                 intermediates=(), accumulate=False, skip=()):
-        if isinstance(fn, GradientFunction):
-            raise ArgumentError(f"{fn!r} is already a derivative: a derivative of a derivative "
-                                f"(grad(grad(f))) is not computed by this version",
-                                hint="differentiate the original function; for second derivatives use "
-                                     "finite differences of the gradient until higher-order support lands")
+
+class DerivedFunction:
+    """What every derivative object shares: the function (or derivative object) it differentiates, the
+    parameters and `wrt`, one derivation and one compiled program per argument signature, argument
+    checks, pickling.  Subclasses say which derivation (`steps`) and how a call maps to the program."""
+
+    kind = "derivative"
+
+    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, skip=()):
         self.fn = fn
         self.jit = jit
         self.verify = verify
         self.simplify = simplify
         self.skip = tuple(skip)
-        self.with_value = with_value
-        self._source = source_of_function(fn)
+        # a derivative object as `fn` (grad(grad(f)), hessian(grad(f))): the function is the innermost
+        # plain one, wrapped in the derivatives between, innermost first
+        regions, inner = [], fn
+        while getattr(inner, "__autodiff_wrapped__", None) is not None:
+            spec = inner.region_spec() if hasattr(inner, "region_spec") else None
+            if spec is None:
+                raise ArgumentError(
+                    f"{self.kind} of {inner!r} is not supported",
+                    hint="derivatives compose with grad and value_and_grad objects (without intermediates=, "
+                         "accumulate= or has_aux=): differentiate the original function, e.g. hessian(f) "
+                         "rather than jacobian(jacobian(f)), hvp(f) rather than jvp(hvp(f))")
+            regions.append(spec)
+            inner = inner.fn
+        self.regions = tuple(reversed(regions))
+        self.plain = inner
+        self._source = source_of_function(inner)
         fence(self._source)        # unsupported syntax is reported here, not at the first call
         self.params = [a.arg for a in self._source.node.args.args]
         self.defaults = parameter_defaults(self._source)
         self.wrt, self.single = self._wrt_names(wrt)
-        self.intermediates = (intermediates,) if isinstance(intermediates, str) else tuple(intermediates)
-        self.accumulate = accumulate
         self._compiled: dict = {}
         self._fast: dict = {}
         self._states: dict = {}
         self._last_key = None
         self._last_args = None
         self._derivation_seconds = 0.0
-        functools.update_wrapper(self, fn)
+        # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
+        # state, or a @custom_derivative marker, would make this object something it is not)
+        functools.update_wrapper(self, fn, updated=())
         self.__autodiff_wrapped__ = fn
 
     def _wrt_names(self, wrt):
@@ -228,7 +245,6 @@ class GradientFunction:
             raise ArgumentError(f"wrt names a parameter twice: {names}")
         return names, single
 
-    # ------------------------------------------------------------------ compile
     def complete(self, args: tuple, kwargs: dict) -> tuple:
         """Arguments in parameter order, with keywords and defaults filled in as Python does."""
         if len(args) > len(self.params):
@@ -271,6 +287,80 @@ class GradientFunction:
                     raise
         return tuple(known.get(name, FLOAT) for name in self.params)
 
+    def _failed(self, exc):
+        """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
+        if isinstance(exc, AutodiffError):
+            raise exc
+        if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
+            self._undefined(exc)
+        raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
+                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                            hint="this is a bug in autodiff_compiler: please report it with the function; "
+                                 "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
+
+    def _undefined(self, exc):
+        text = str(exc)
+        if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
+            hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
+        else:
+            hint = "the function or its derivative is undefined here"
+        raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
+
+    def __reduce__(self):
+        """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
+        from .pickling import reduce_gradient
+        return reduce_gradient(self)
+
+    def __dask_tokenize__(self):
+        """Deterministic across processes: Dask's `client.map(g, ...)` and `delayed(g, pure=True)`."""
+        from .pickling import token
+        return (type(self).__qualname__, token(self))
+
+    def region_spec(self):
+        """How a call of this object inside differentiated code is derived: None, not supported."""
+        return None
+
+    def steps(self) -> tuple:
+        raise NotImplementedError
+
+    def pickle_options(self) -> dict:
+        """The keyword options that rebuild this object (`pickling.options_of`)."""
+        return dict(jit=self.jit, verify=self.verify, simplify=self.simplify, skip=self.skip)
+
+
+class GradientFunction(DerivedFunction):
+    """The gradient of a Python function, compiled per argument signature."""
+
+    kind = "grad"
+
+    def __init__(self, fn, wrt=0, *, jit=True, verify=False, simplify=True, with_value=False,
+                 intermediates=(), accumulate=False, skip=(), has_aux=False):
+        self.with_value = with_value
+        self.has_aux = has_aux
+        self.kind = "value_and_grad" if with_value else "grad"
+        super().__init__(fn, wrt, jit=jit, verify=verify, simplify=simplify, skip=skip)
+        self.intermediates = (intermediates,) if isinstance(intermediates, str) else tuple(intermediates)
+        self.accumulate = accumulate
+        if has_aux and self.intermediates:
+            raise ArgumentError("has_aux=True and intermediates= cannot be combined",
+                                hint="return the intermediate values as part of aux")
+        self._trees: dict = {}
+
+    def region_spec(self):
+        if self.intermediates or self.accumulate or self.has_aux:
+            return None
+        return ("grad", tuple(self.wrt), self.with_value, self.single)
+
+    def steps(self, with_value: bool | None = None) -> tuple:
+        from .pipeline import Step
+        with_value = self.with_value if with_value is None else with_value
+        return (Step("reverse", tuple(self.wrt), with_value, self.intermediates, aux=self.has_aux),)
+
+    def pickle_options(self) -> dict:
+        return dict(super().pickle_options(), with_value=self.with_value, intermediates=self.intermediates,
+                    accumulate=self.accumulate, has_aux=self.has_aux)
+
+    # ------------------------------------------------------------------ compile
     def state_for(self, signature: tuple, with_value: bool | None = None):
         """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module."""
         with_value = self.with_value if with_value is None else with_value
@@ -280,7 +370,7 @@ class GradientFunction:
             try:
                 self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
                                            with_value=with_value, intermediates=self.intermediates,
-                                           skip=self.skip)
+                                           skip=self.skip, steps=self.steps(with_value), regions=self.regions)
             except AutodiffError:
                 raise
             except RecursionError:
@@ -311,7 +401,11 @@ class GradientFunction:
             state = self.state_for(signature, with_value)
             self._derivation_seconds = time.perf_counter() - started
             compiled = load(state.text, state.adjoint.name, jit=self.jit)
-            if self.verify:
+            if self.verify and (self.regions or self.has_aux):
+                # grad of a grad object: proved against SymPy's derivatives of the plain function
+                from .verify_derivatives import verify_derived
+                verify_derived(self, state, [_convert(a) for a in args]).raise_if_failed()
+            elif self.verify:
                 from .verify import verify_gradient
                 verify_gradient(state, [_convert(a) for a in args], self.fn, cache=True).raise_if_failed()
             self._compiled[(signature, with_value)] = compiled
@@ -331,6 +425,11 @@ class GradientFunction:
         from .frontend.kinds import default_point
         from .pipeline import State, run_until
         from .verify.formula import formulas
+        if self.regions or self.has_aux:
+            raise ArgumentError(f"{self!r}: formulas are shown for first derivatives of a function returning "
+                                f"one number",
+                                hint="ask the plain gradient: grad(f).math(...); for a second derivative, "
+                                     "grad(f, verify=True) proves the code and hessian(f) computes it")
         if args or kwargs:
             args = tuple(_convert(a) for a in self.complete(args, kwargs))
         elif self._last_args is not None:
@@ -401,8 +500,11 @@ class GradientFunction:
         compiled = self._compile(signature, converted)
         self._last_key = signature
         self._last_args = tuple(converted)
+        if self.has_aux:
+            self._aux_tree = self.state_for(signature).primal.output_tree[1]
         # the compiled tuple already has the contract's shape unless it must be regrouped
-        direct = not self.intermediates and (self.single or (not self.with_value and len(self.wrt) > 1))
+        direct = not self.intermediates and not self.has_aux and \
+            (self.single or (not self.with_value and len(self.wrt) > 1))
         if direct and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
             self._fast[_fast_key(args)] = compiled
@@ -415,25 +517,6 @@ class GradientFunction:
         if watch is not None:
             watch.done()
         return self._finish(result, converted, out)
-
-    def _failed(self, exc):
-        """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
-        if isinstance(exc, AutodiffError):
-            raise exc
-        if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-            self._undefined(exc)
-        raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
-                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                            hint="this is a bug in autodiff_compiler: please report it with the function; "
-                                 "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
-
-    def _undefined(self, exc):
-        text = str(exc)
-        if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
-            hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
-        else:
-            hint = "the function or its derivative is undefined here"
-        raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
 
     @staticmethod
     def _finite(result) -> bool:
@@ -458,12 +541,18 @@ class GradientFunction:
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
                                               hint="gradients at NaN or infinity are undefined; check the input")
         value, outputs = (outputs[0], outputs[1:]) if self.with_value else (None, outputs)
+        aux = None
+        if self.has_aux:
+            leaves = _leaf_count(self._aux_tree)
+            aux, outputs = _rebuild(self._aux_tree, outputs[:leaves], 1), outputs[leaves:]
         count = len(self.wrt)
         grads = outputs[0] if self.single else tuple(outputs[:count])
         if buffers is not None:
             grads = self._into(buffers, outputs[:count])
         if self.intermediates:
             grads = (grads, dict(zip(self.intermediates, outputs[count:])))
+        if self.has_aux:
+            return ((value, aux), grads) if self.with_value else (grads, aux)
         return (value, grads) if self.with_value else grads
 
     def _into(self, buffers, grads):
@@ -482,16 +571,6 @@ class GradientFunction:
         return buffers[0] if self.single else buffers
 
     # ----------------------------------------------------------------- pickling
-    def __reduce__(self):
-        """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
-        from .pickling import reduce_gradient
-        return reduce_gradient(self)
-
-    def __dask_tokenize__(self):
-        """Deterministic across processes: Dask's `client.map(g, ...)` and `delayed(g, pure=True)`."""
-        from .pickling import token
-        return (type(self).__qualname__, token(self))
-
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
@@ -526,8 +605,21 @@ class _Watch:
                      "Numba and the first call" if self.g.jit else "the first call", elapsed - derivation)
 
 
+def _leaf_count(tree) -> int:
+    if isinstance(tree, tuple):
+        return sum(_leaf_count(t) for t in tree)
+    return 1
+
+
+def _rebuild(tree, leaves: tuple, first: int = 0):
+    """The nested tuples of `tree` (leaf numbers, counted from `first`) with the leaves' values."""
+    if isinstance(tree, tuple):
+        return tuple(_rebuild(t, leaves, first) for t in tree)
+    return leaves[tree - first]
+
+
 def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
-         intermediates=(), accumulate: bool = False, skip=()):
+         intermediates=(), accumulate: bool = False, skip=(), has_aux: bool = False):
     """The gradient of `fn` with respect to `wrt` (names or indices; default: the first parameter).
 
     Usable as `@grad`, `@grad(wrt="w")` or `grad(f, wrt=("w", "b"))`.  Options:
@@ -535,19 +627,26 @@ def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bo
     (PyTorch's `retain_grad`), as `(gradients, {"y": dy})`; calling with
     `out=buffers` writes the gradients into the caller's arrays, and with
     `accumulate=True` adds to them (PyTorch's `.grad` accumulation).  `skip=("hoist",)` switches
-    single optimisations off (`pipeline.OPTIMISATIONS`), to find which one is at fault."""
+    single optimisations off (`pipeline.OPTIMISATIONS`), to find which one is at fault.
+    `has_aux=True`: `fn` returns `(loss, aux)`; the result is `(gradient(s), aux)`.
+
+    `fn` may itself be a `grad` or `value_and_grad` object: `grad(grad(f))` is the second
+    derivative (reverse mode over the first derivative's forward-mode program), and a call of a
+    `grad` object inside `fn` is differentiated through.  A function returning an array or a tuple
+    has no gradient: that is an error pointing to `jacobian` (or to `has_aux`)."""
     options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates, accumulate=accumulate,
-                   skip=skip)
+                   skip=skip, has_aux=has_aux)
     if fn is None:
         return lambda f: GradientFunction(f, wrt, **options)
     return GradientFunction(fn, wrt, **options)
 
 
 def value_and_grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,
-                   intermediates=(), accumulate: bool = False, skip=()):
-    """Like `grad`, returning `(value, gradient(s))`."""
+                   intermediates=(), accumulate: bool = False, skip=(), has_aux: bool = False):
+    """Like `grad`, returning `(value, gradient(s))`; with `has_aux=True` (`fn` returns `(loss, aux)`),
+    `((loss, aux), gradient(s))`, as JAX does."""
     options = dict(jit=jit, verify=verify, simplify=simplify, intermediates=intermediates,
-                   accumulate=accumulate, with_value=True, skip=skip)
+                   accumulate=accumulate, with_value=True, skip=skip, has_aux=has_aux)
     if fn is None:
         return lambda f: GradientFunction(f, wrt, **options)
     return GradientFunction(fn, wrt, **options)

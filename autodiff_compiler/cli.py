@@ -1,9 +1,10 @@
-"""CLI: `autodiff-compiler grad FILE.py:FUNC` prints the derived gradient module; `check` checks a hand derivation.
+"""CLI: `autodiff-compiler grad|jvp|jacobian|hessian|hvp FILE.py:FUNC` prints the derived module; `check` checks a hand derivation.
 
 Takes: command-line arguments.  Guarantees:
 
-* `grad` reads FILE without executing it, and prints a complete, importable
-  Python module (with `--verify`, SymPy's derivative and the verdict follow as
+* `grad` (and `jvp`, `jacobian`, `hessian`, `hvp`: the same options, plus
+  `--mode` for `jacobian`) reads FILE without executing it, and prints a
+  complete, importable Python module (with `--verify`, SymPy's derivative and the verdict follow as
   comments, so the output stays valid Python); `--dump PASS` prints the IR
   after any pass of the pipeline instead;
 * `check` compares a hand-derived gradient (a function in a file, or
@@ -63,7 +64,7 @@ def counting_parameters(source) -> set:
     """Parameters the function counts with: range bounds and indices, as the compiler sees them."""
     from .frontend.lower import lower
     from .pipeline import counting_variables
-    primal, _ = lower(source)
+    primal, _ = lower(source, tuple_results=True)      # whether a tuple result is allowed is decided later
     return counting_variables(primal) & set(primal.params)
 
 
@@ -164,12 +165,31 @@ def _write(text: str, kind: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def _steps(command: str, wrt: list, args) -> tuple:
+    """The derivation a command prints (`pipeline.Step`s)."""
+    from .pipeline import Step
+    wrt = tuple(wrt)
+    if command == "jvp":
+        return (Step("forward", wrt, suffix="jvp"),)
+    if command == "jacobian":
+        return (Step("jacobian", wrt, mode=args.mode, suffix="jacobian"),)
+    if command == "hessian":
+        return (Step("reverse", wrt, with_value=False), Step("jacobian", wrt, mode="forward", suffix="hessian"))
+    if command == "hvp":
+        return (Step("reverse", wrt, with_value=False),
+                Step("forward", wrt, primal_outputs=False, suffix="hvp"))
+    return (Step("reverse", wrt, args.value),)
+
+
 def command_grad(args) -> int:
     from .frontend.parse import source_of_file_function
-    from .pipeline import ADJOINT_PASSES, OPTIMISATIONS, State, run_until
+    from .pipeline import OPTIMISATIONS, State, derived_pass, passes_of, run_until
     path, name = args.target
     source = source_of_file_function(path, name)
     wrt = _wrt(args.wrt, source.node)
+    command = getattr(args, "command", "grad")
+    if command == "hvp" and len(wrt) != 1:
+        raise argparse.ArgumentTypeError("hvp takes one --wrt parameter")
     point = parse_point(args.at, wrt, counting_parameters(source))
     types = param_types(source, point)
     skip = frozenset(s.strip() for s in (args.skip or "").split(",") if s.strip())
@@ -177,28 +197,47 @@ def command_grad(args) -> int:
     if unknown:
         raise argparse.ArgumentTypeError(f"--skip: unknown pass(es) {', '.join(sorted(unknown))}; "
                                          f"the optimisations are {', '.join(OPTIMISATIONS)}")
-    if args.math or args.latex:
+    if getattr(args, "math", False) or getattr(args, "latex", False):
         from .verify.formula import formulas
         state = run_until(State(source, types, wrt, True, True), "values")
         point = _full_point(types, point, "--math")
         shown = formulas(source, state.primal, [point[p] for p in state.primal.params], wrt)
         _write(shown.latex() if args.latex else shown.unicode(), "formula")
         return 0
-    state = run_until(State(source, types, wrt, not args.no_simplify, args.value, skip=skip), args.dump)
+    value = getattr(args, "value", False)
+    state = State(source, types, wrt, not args.no_simplify, value, skip=skip, steps=_steps(command, wrt, args))
+    names = [n for n, _ in passes_of(state) if n != "print"]
+    if args.dump and args.dump not in names:
+        raise argparse.ArgumentTypeError(f"--dump: {command} has no pass {args.dump!r}; its passes are "
+                                         f"{', '.join(names)}")
+    state = run_until(state, args.dump)
     if args.dump:
-        shown = state.adjoint if args.dump in ADJOINT_PASSES else state.primal
+        shown = state.adjoint if derived_pass(args.dump) else state.primal
         print(shown if shown is not None else state.source.text)
         return 0
     if not args.verify:
         _write(state.text, "python")
         return 0
-    from .verify import verify_gradient
     point = _full_point(types, point, "--verify")
     values = [point[p] for p in state.primal.params]
-    report = verify_gradient(state, values, None)
+    if command == "grad":
+        from .verify import verify_gradient
+        report = verify_gradient(state, values, None)
+    else:
+        from .verify_derivatives import verify_state
+        report = verify_state(command, state, values, _extra_inputs(command, state, values))
     text = state.text + "\n" + "\n".join(f"# {line}" if line else "#" for line in str(report).splitlines())
     _write(text, "python")
     return 0 if report.ok else 1
+
+
+def _extra_inputs(command: str, state, values: list) -> list:
+    """Tangents for jvp and the vector for hvp, for --verify: ones shaped like the wrt parameters."""
+    if command not in ("jvp", "hvp"):
+        return []
+    by_name = dict(zip(state.primal.params, values))
+    return [np.ones_like(by_name[w], dtype=float) if isinstance(by_name[w], np.ndarray) else 1.0
+            for w in state.wrt]
 
 
 def command_check(args) -> int:
@@ -276,8 +315,8 @@ EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     from .pipeline import OPTIMISATIONS, PASSES
     parser = argparse.ArgumentParser(prog="autodiff-compiler",
-                                     description="Reverse-mode differentiation of numerical Python, "
-                                                 "by source transformation.",
+                                     description="Differentiation of numerical Python (reverse and forward "
+                                                 "mode), by source transformation.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     grad = commands.add_parser("grad", help="print the derived gradient code of FILE.py:FUNC",
@@ -302,6 +341,29 @@ def build_parser() -> argparse.ArgumentParser:
                       help="switch these optimisations off (to find which one is at fault): "
                            + ", ".join(OPTIMISATIONS))
     grad.set_defaults(run=command_grad)
+    helps = {"jvp": "print the forward-mode derivative (Jacobian-vector product) code of FILE.py:FUNC",
+             "jacobian": "print the Jacobian code of FILE.py:FUNC (columns by forward, rows by reverse mode)",
+             "hessian": "print the Hessian code of FILE.py:FUNC (forward over reverse mode, by columns)",
+             "hvp": "print the Hessian-vector product code of FILE.py:FUNC (forward over reverse mode)"}
+    for command, text in helps.items():
+        sub = commands.add_parser(command, help=text, description=text[0].upper() + text[1:] + ".",
+                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("target", type=_target, metavar="FILE.py:FUNC")
+        sub.add_argument("--wrt", help="parameters to differentiate with respect to: names or indices, "
+                                       "comma-separated (default: the first)")
+        sub.add_argument("--at", action="append", metavar="NAME=VALUE,...", help=AT_HELP)
+        sub.add_argument("--verify", action="store_true",
+                         help="prove the result against SymPy at --at (tangents and vectors of ones)")
+        sub.add_argument("--no-simplify", action="store_true", help="print the code before simplification")
+        sub.add_argument("--dump", metavar="PASS", help="print the IR after this pass instead of the module "
+                                                        "(the passes are listed when the name is unknown)")
+        sub.add_argument("--skip", metavar="PASS,...",
+                         help="switch these optimisations off: " + ", ".join(OPTIMISATIONS))
+        if command == "jacobian":
+            sub.add_argument("--mode", choices=("auto", "forward", "reverse"), default="auto",
+                             help="columns by forward mode, rows by reverse mode, or whichever are fewer "
+                                  "(decided at run time from the shapes)")
+        sub.set_defaults(run=command_grad)
     check = commands.add_parser("check", help="check a hand-derived gradient against the compiler's",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("target", type=_target, metavar="FILE.py:FUNC")

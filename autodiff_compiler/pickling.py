@@ -247,10 +247,17 @@ def _unwrapped(obj):
 
 
 def options_of(g) -> dict:
-    """The options that rebuild `g`: wrt (names) and the keyword options."""
-    options = {name: getattr(g, name) for name in _OPTIONS}
+    """The options that rebuild `g`: wrt (names) and the keyword options (each derivative class says
+    which: `pickle_options()`; `grad` objects of other versions: the attributes in `_OPTIONS`)."""
+    if hasattr(g, "pickle_options"):
+        options = dict(g.pickle_options())
+    else:
+        options = {name: getattr(g, name) for name in _OPTIONS}
     options["wrt"] = g.wrt[0] if g.single else tuple(g.wrt)
-    options["intermediates"] = tuple(options["intermediates"])
+    if "intermediates" in options:
+        options["intermediates"] = tuple(options["intermediates"])
+    if "skip" in options:
+        options["skip"] = tuple(options["skip"])
     return options
 
 
@@ -260,6 +267,13 @@ def state_of(g) -> dict:
     cached = _STATES.get(g)
     if cached is not None and cached["options"] == options:
         return cached
+    if _is_gradient(g.fn):
+        # a derivative of a derivative (grad(grad(f)), hessian(grad(f))): the inner object pickles itself
+        state = {"version": 1, "class": type(g), "options": options, "reference": None, "function": None,
+                 "functions": None, "inner": g.fn}
+        state["token"] = _digest(state)
+        _STATES[g] = state
+        return state
     fn = inspect.unwrap(g.fn)
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     reference = None
@@ -346,8 +360,8 @@ def rebuild_gradient(state: dict):
         if g is not None:
             _REBUILT.move_to_end(tok)
             return g
-    fn = None
-    if state["reference"] is not None:
+    fn = state.get("inner")
+    if fn is None and state["reference"] is not None:
         fn = _imported(state)
     if fn is None:
         if state["functions"] is None:

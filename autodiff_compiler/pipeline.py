@@ -1,9 +1,15 @@
 """Pipeline: the passes, in order, as data.
 
-Takes: a `parse.Source`, the parameter types (the signature) and the `wrt`
-names.  Guarantees: `derive` runs every pass of `PASSES` in order and returns
-the final `State` (primal IR, adjoint IR, module text); `run_until` stops after
-a named pass, so the CLI can show the program after any of them.
+Takes: a `parse.Source`, the parameter types (the signature), the `wrt`
+names and the derivation's `steps` (transforms as data: `Step("reverse")` for
+a gradient, `Step("forward")` for a Jacobian-vector product, `Step("vjp")`,
+`Step("jacobian", mode=...)`, or a chain of them: forward over reverse is the
+Hessian-vector product).  Guarantees: `derive` runs every pass of
+`passes_of(state)` in order -- the primal's passes, then each step's
+transform and the optimisations that follow it, then `audit` and `print` --
+and returns the final `State` (primal IR, every derived program, module text);
+`run_until` stops after a named pass, so the CLI can show the program after
+any of them.  `PASSES` is the list for a gradient.
 """
 from __future__ import annotations
 
@@ -25,9 +31,29 @@ from .optimise.hoist import hoist_invariants
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
-from .transforms.reverse import reverse
+from .transforms.forward import forward, outputs_of
+from .transforms.jacobian import expand_regions, jacobian_program
+from .transforms.reverse import reverse, vjp
 
 VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transform of a derivation, as data.
+
+    `kind`: "reverse" (the gradient of the one result; `aux`: of the first of a tuple result, the rest
+    returned beside it), "forward" (tangents of every output; `primal_outputs=False`: the tangents
+    alone), "vjp" (cotangents in, gradients out), or "jacobian" (`mode` "forward": columns,
+    "reverse": rows, "auto": by the sizes).  `wrt`: parameter names of the program it transforms."""
+    kind: str
+    wrt: tuple
+    with_value: bool = True
+    intermediates: tuple = ()
+    aux: bool = False
+    primal_outputs: bool = True
+    mode: str = "forward"
+    suffix: str = ""          # the derived function's name: the primal's, then this (default: the transform's)
 
 
 @dataclass
@@ -41,12 +67,31 @@ class State:
     skip: frozenset = frozenset()     # optimisation passes switched off (see OPTIMISATIONS)
     primal: object = None
     sources: dict = field(default_factory=dict)
-    adjoint: object = None
+    adjoint: object = None            # the last derived program (the adjoint, for a gradient)
     text: str = ""
+    steps: tuple = ()                 # the derivation (default: one reverse step over `wrt`)
+    regions: tuple = ()               # derivative objects the function is wrapped in: (kind, wrt, with_value)
+    programs: list = field(default_factory=list)   # every derived program, in order
+    scratch: dict = field(default_factory=dict)    # a step's intermediate programs (the jacobian's tangent)
+
+    def __post_init__(self):
+        if not self.steps:
+            self.steps = (Step("reverse", tuple(self.wrt), self.with_value, tuple(self.intermediates)),)
 
     def runs(self, name: str) -> bool:
         """Does the optimisation pass `name` run?  (`simplify=False` switches them all off.)"""
         return self.simplify and name not in self.skip
+
+    @property
+    def tuple_results(self) -> bool:
+        """May the function return a tuple?  Not for a gradient: that needs one number."""
+        first = self.steps[0]
+        return first.kind != "reverse" or first.aux
+
+    @property
+    def program(self):
+        """The program the next step transforms: the last derived one, else the primal."""
+        return self.programs[-1] if self.programs else self.primal
 
 
 def _fence(state: State) -> State:
@@ -55,8 +100,40 @@ def _fence(state: State) -> State:
 
 
 def _lower(state: State) -> State:
-    state.primal, state.sources = lower(state.source)
+    state.primal, state.sources = lower(state.source, state.tuple_results or bool(state.regions))
+    for kind, wrt, with_value, single in state.regions:
+        state.primal = wrap_in_region(state.primal, kind, list(wrt), with_value, single)
     return state
+
+
+def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool = True):
+    """The function computing the derivative `kind` of `primal` (a `grad` object as a function of its
+    arguments): one `Region` over the primal's body, expanded by the `types` pass."""
+    names = ir.Names(set(primal.user_names) | set(primal.params))
+    for stmt in ir.walk(primal.body):
+        names.add(ir.writes(stmt))
+    outputs = outputs_of(primal)
+    targets, stub = [], []
+    if with_value:
+        value = names.fresh("value")
+        targets.append(value)
+        stub.append(ir.Assign(value, "copy", (outputs[0],)))
+    for w in wrt:
+        target = names.fresh(f"{w}_grad")
+        targets.append(target)
+        stub.append(ir.Assign(target, "copy", (ir.Var(w),)))
+    region = ir.Region(kind, list(primal.params), list(wrt), with_value, primal.body, tuple(outputs),
+                       tuple(targets), stub, None, primal.name)
+    wrapped = ir.Function(primal.name, list(primal.params), {}, [region], None, primal.filename,
+                          primal.firstline, docstring=primal.docstring, user_names=frozenset(names.taken))
+    first = 1 if with_value else 0
+    if len(targets) == 1 and single:
+        wrapped.result, wrapped.output_tree = ir.Var(targets[0]), None
+    else:
+        wrapped.returns = tuple(ir.Var(t) for t in targets)
+        tree = first if single else tuple(range(first, len(targets)))
+        wrapped.output_tree = (0, tree) if with_value else tree
+    return wrapped
 
 
 def _types(state: State) -> State:
@@ -72,6 +149,8 @@ def _types(state: State) -> State:
                                 filename=state.source.filename, line=state.source.node.lineno,
                                 hint="reshape it to a matrix, or loop over its leading axis")
     _retype(state)
+    if expand_regions(state.primal):
+        _retype(state)
     check_consistent(state.primal)
     _check_defined(state)
     _check_result(state)
@@ -94,12 +173,32 @@ def _check_defined(state: State) -> None:
 
 
 def _check_result(state: State) -> None:
-    """A gradient is of one number: an array result is an error naming the line that returns it."""
+    """A gradient is of one number: an array (or tuple) result is an error naming the line that returns
+    it and pointing to `jacobian` (or `has_aux`); with `has_aux`, the first of a tuple."""
     primal = state.primal
-    t = primal.types.get(primal.result.name) if isinstance(primal.result, ir.Var) else None
+    first = state.steps[0]
+    if first.kind != "reverse":
+        return
+    outputs = outputs_of(primal)
+    if first.aux:
+        if len(outputs) < 2 or not isinstance(primal.output_tree, tuple) or len(primal.output_tree) != 2:
+            raise ArgumentError(f"value_and_grad(..., has_aux=True) needs {primal.name} to return a pair "
+                                f"(loss, aux)", filename=state.source.filename, line=state.source.node.lineno,
+                                hint="return loss, aux -- aux may be a number, an array or a tuple of them")
+        if isinstance(primal.output_tree[0], tuple):
+            raise ArgumentError(f"{primal.name} returns a tuple as its loss: has_aux=True differentiates the "
+                                f"first of (loss, aux), which must be one number",
+                                filename=state.source.filename, line=state.source.node.lineno)
+    elif len(outputs) > 1:
+        raise ArgumentError(f"{primal.name} returns {len(outputs)} values: a gradient needs one number",
+                            filename=state.source.filename, line=state.source.node.lineno,
+                            hint="for the derivatives of several outputs use jacobian; for a loss with "
+                                 "extra outputs value_and_grad(f, has_aux=True)")
+    result = outputs[0]
+    t = primal.types.get(result.name) if isinstance(result, ir.Var) else None
     if t is not None and t.is_array:
         where = next((s.loc for s in ir.walk(primal.body) if isinstance(s, ir.Assign)
-                      and s.target == primal.result.name and s.loc is not None), None)
+                      and s.target == result.name and s.loc is not None), None)
         raise ArgumentError(
             f"{primal.name} returns an array ({t}) here: a gradient needs one number",
             filename=where.filename if where else state.source.filename,
@@ -127,9 +226,12 @@ def _fold(state: State) -> State:
     """Simplify the primal (fold its constants first, so that invariant arithmetic is recognisable)."""
     if state.runs("fold"):
         primal = state.primal
-        primal.returns = (primal.result,)
+        single = not primal.returns
+        if single:
+            primal.returns = (primal.result,)
         simplify(primal)
-        primal.result, primal.returns = primal.returns[0], ()
+        if single:
+            primal.result, primal.returns = primal.returns[0], ()
         dataflow.invalidate(primal)
     return state
 
@@ -168,14 +270,79 @@ def _a(t) -> str:
     return {"int": "an int", "bool": "a bool"}.get(t.kind, f"an array of {t.dtype}")
 
 
-def _reverse(state: State) -> State:
-    state.adjoint = reverse(state.primal, state.wrt, state.with_value, state.intermediates)
+def _derived(state: State, program) -> State:
+    state.programs.append(program)
+    state.adjoint = program
     return state
+
+
+def _reverse_step(step: Step):
+    def run(state: State) -> State:
+        program = state.program
+        outputs = outputs_of(program)
+        if step.aux:
+            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+                              results=[outputs[0]], outputs=outputs if step.with_value else outputs[1:])
+        else:
+            adjoint = reverse(program, list(step.wrt), step.with_value, step.intermediates,
+                              results=[outputs[0]])
+        return _derived(state, adjoint)
+    return run
+
+
+def _name(state: State, step: Step) -> str | None:
+    return f"{state.primal.name}_{step.suffix}" if step.suffix else None
+
+
+def _forward_step(step: Step, keep: str | None = None):
+    def run(state: State) -> State:
+        tangent = forward(state.program, list(step.wrt), primal_outputs=step.primal_outputs,
+                          name=None if keep else _name(state, step))
+        if keep:                      # a jacobian's tangent program: the driver runs it per column
+            state.scratch[keep] = tangent
+            state.adjoint = tangent
+            return state
+        return _derived(state, tangent)
+    return run
+
+
+def _vjp_step(step: Step, keep: str | None = None):
+    def run(state: State) -> State:
+        program = vjp(state.program, list(step.wrt), None if keep else _name(state, step))
+        if keep:
+            state.scratch[keep] = program
+            state.adjoint = program
+            return state
+        return _derived(state, program)
+    return run
+
+
+def _simplify_pass(keep: str | None = None):
+    def run(state: State) -> State:
+        if state.runs("simplify"):
+            if keep:
+                state.scratch[keep] = state.adjoint = simplify(state.scratch[keep])
+            else:
+                program = simplify(state.programs[-1])
+                state.programs[-1] = state.adjoint = program
+        return state
+    return run
+
+
+def _jacobian_step(step: Step):
+    def run(state: State) -> State:
+        program = state.program
+        driver = jacobian_program(program, list(step.wrt), step.mode, state.scratch.pop("tangent", None),
+                                  state.scratch.pop("vjp", None), _name(state, step))
+        return _derived(state, driver)
+    return run
 
 
 def _simplify(state: State) -> State:
     if state.runs("simplify"):
         state.adjoint = simplify(state.adjoint)
+        if state.programs:
+            state.programs[-1] = state.adjoint
     return state
 
 
@@ -184,6 +351,8 @@ def _fuse_loops(state: State) -> State:
         dataflow.invalidate(state.adjoint)
         if state.runs("simplify"):
             state.adjoint = simplify(state.adjoint)
+            if state.programs:
+                state.programs[-1] = state.adjoint
     return state
 
 
@@ -215,17 +384,108 @@ def header(state: State) -> str:
     where = f"{os.path.basename(primal.filename)}:{primal.firstline}"
     params = ", ".join(f"{p}: {primal.types[p]}" for p in primal.params)
     wrt = ", ".join(state.wrt)
-    returns = ("the value of " + primal.name + ", then " if state.with_value else "") + \
-        ", ".join(f"d{primal.name}/d{w}" for w in state.wrt)
-    return (f"Reverse-mode gradient of {primal.name} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
-            f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
+    name = primal.name
+    for kind, inner_wrt, with_value, single in state.regions:
+        wrt_text = "" if list(inner_wrt) == primal.params[:1] else f", wrt={', '.join(inner_wrt)}"
+        name = f"{'value_and_grad' if with_value else 'grad'}({name}{wrt_text})"
+    derivative = (lambda w: f"d/d{w} {name}") if state.regions else (lambda w: f"d{name}/d{w}")
+    if [s.kind for s in state.steps] == ["reverse"]:
+        step = state.steps[0]
+        returns = ("the value of " + name + ", then " if state.with_value else "") + \
+            ", ".join(derivative(w) for w in state.wrt)
+        if step.aux:
+            returns = (f"the value of {name} (loss, aux), then " if step.with_value else "aux, then ") + \
+                ", ".join(f"dloss/d{w}" for w in state.wrt)
+        return (f"Reverse-mode gradient of {name} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
+                f"Parameters: {params}\nDifferentiated with respect to: {wrt}\nReturns: {returns}\n")
+    program = state.adjoint
+    extra = [f"{p}: {program.types.get(p, '?')}" for p in program.params[len(primal.params):]]
+    what = describe_steps(state.steps, name)
+    return (f"{what} ({where}), derived by autodiff_compiler {VERSION}.\n\n"
+            f"Parameters: {', '.join([params] + extra) if extra else params}\n"
+            f"Differentiated with respect to: {wrt}\nReturns: {describe_returns(state.steps, name)}\n")
 
 
-# Every pass, in order: (name, function of the State).  `--dump NAME` shows the program after it.
-PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("values", _values),
-          ("fold", _fold), ("hoist", _hoist), ("fuse", _fuse),
-          ("reverse", _reverse), ("simplify", _simplify), ("fuse_loops", _fuse_loops),
-          ("symbolic", _symbolic), ("audit", _audit), ("print", _print)]
+def describe_steps(steps: tuple, name: str) -> str:
+    kinds = [s.kind for s in steps]
+    if kinds == ["forward"]:
+        return f"Forward-mode derivative (Jacobian-vector product) of {name}"
+    if kinds == ["vjp"]:
+        return f"Vector-Jacobian product (reverse mode) of {name}"
+    if kinds == ["reverse", "forward"]:
+        return f"Hessian-vector product (forward over reverse mode) of {name}"
+    if kinds == ["reverse", "jacobian"]:
+        return f"Hessian (columns by forward mode over the reverse-mode gradient) of {name}"
+    if kinds == ["jacobian"]:
+        how = {"forward": "columns by forward mode", "reverse": "rows by reverse mode",
+               "auto": "rows by reverse mode or columns by forward mode, whichever are fewer"}[steps[0].mode]
+        return f"Jacobian ({how}) of {name}"
+    return f"Derivative ({' over '.join(reversed(kinds))}) of {name}"
+
+
+def describe_returns(steps: tuple, name: str) -> str:
+    kinds = [s.kind for s in steps]
+    last = steps[-1]
+    if kinds == ["forward"]:
+        return f"the outputs of {name}, then their tangents (derivatives along the tangents given)"
+    if kinds == ["vjp"]:
+        return f"the outputs of {name}, then the gradients of sum_k ct_k . output_k with respect to " + \
+            ", ".join(last.wrt)
+    if last.kind == "forward" and not last.primal_outputs:
+        return "the tangents of the gradient (the Hessian times the tangent)"
+    if last.kind == "jacobian":
+        return f"the outputs, then d output_k / d w_j for each output k and each w_j in ({', '.join(last.wrt)}), " \
+               f"as (size of output, size of w_j) blocks"
+    return "the outputs, then their derivatives"
+
+
+def passes_of(state: State) -> list:
+    """Every pass of this derivation, in order: (name, function of the State).  A name that appears
+    again (the simplifier after a second transform) is numbered: `simplify2`."""
+    passes = list(PRIMAL_PASSES)
+    for number, step in enumerate(state.steps, 1):
+        if step.kind == "reverse":
+            passes += [("reverse", _reverse_step(step)), ("simplify", _simplify_pass()),
+                       ("fuse_loops", _fuse_loops)]
+            if number == len(state.steps):
+                # only on the program printed: a later transform would differentiate SymPy's forms
+                # (their indicator conditionals included), which nothing has proved it may
+                passes += [("symbolic", _symbolic)]
+        elif step.kind == "forward":
+            passes += [("forward", _forward_step(step)), ("simplify", _simplify_pass())]
+        elif step.kind == "vjp":
+            passes += [("vjp", _vjp_step(step)), ("simplify", _simplify_pass())]
+        elif step.kind == "jacobian":
+            if step.mode in ("forward", "auto"):
+                passes += [("forward", _forward_step(step, keep="tangent")),
+                           ("simplify", _simplify_pass(keep="tangent"))]
+            if step.mode in ("reverse", "auto"):
+                passes += [("vjp", _vjp_step(step, keep="vjp")), ("simplify", _simplify_pass(keep="vjp"))]
+            passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
+        else:  # pragma: no cover
+            raise ArgumentError(f"unknown derivation step {step.kind!r}")
+    passes += [("audit", _audit), ("print", _print)]
+    named, seen = [], {}
+    for name, run in passes:
+        seen[name] = seen.get(name, 0) + 1
+        named.append((name if seen[name] == 1 else f"{name}{seen[name]}", run))
+    return named
+
+
+def derived_pass(name: str) -> bool:
+    """Does `--dump name` show a derived program (else the primal)?"""
+    base = name.rstrip("0123456789")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "forward", "vjp", "jacobian")
+
+
+# The primal's passes, in order: (name, function of the State).
+PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("values", _values),
+                 ("fold", _fold), ("hoist", _hoist), ("fuse", _fuse)]
+# Every pass of a gradient, in order.  `--dump NAME` shows the program after it.  Other derivations
+# (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
+PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
+                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("audit", _audit),
+                          ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
 OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic")
@@ -234,7 +494,7 @@ ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit")
 
 
 def run_until(state: State, last: str | None = None) -> State:
-    for name, run in PASSES:
+    for name, run in passes_of(state):
         state = run(state)
         if name == last:
             break
@@ -242,10 +502,11 @@ def run_until(state: State, last: str | None = None) -> State:
 
 
 def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
-           with_value: bool = True, intermediates: tuple = (), skip=()) -> State:
+           with_value: bool = True, intermediates: tuple = (), skip=(), steps: tuple = (),
+           regions: tuple = ()) -> State:
     unknown = set(skip) - set(OPTIMISATIONS)
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
                             hint=f"the optimisations are: {', '.join(OPTIMISATIONS)}")
     return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
-                           frozenset(skip)))
+                           frozenset(skip), steps=tuple(steps), regions=tuple(regions)))

@@ -8,8 +8,19 @@ Takes: nothing.  Guarantees: `PRIMITIVES[name]` describes primitive `name` once:
   user code, and the tests check each against `sympy.diff` of `sympy`;
   or `vjp`: for structural array primitives, the vector-Jacobian product in
   the same language, over the cotangent `g`;
+  and `jvp`: the Jacobian-vector product, one expression per argument over
+  `d`, that argument's tangent (forward mode adds the terms of the arguments
+  that carry tangents; `None`: the result does not depend on that argument's
+  values, only on its shape).  Forward mode reads `partials` where there are
+  no `jvp` (`out_dot = sum_k partial_k * x_k_dot`); every primitive with a
+  `vjp` also has a `jvp`, so that both transforms read this one table and
+  derived programs (which use these helpers) can be differentiated again;
 * `nondiff`: the primitive has derivative zero everywhere it is defined
-  (comparisons, floor, sign, integer arithmetic) -- the explicit list;
+  (comparisons, floor, sign, integer arithmetic) -- the explicit list, which
+  holds only primitives whose derivative really is zero (a helper that is
+  linear in an argument is not on it: it has a `jvp`);
+* `refuse`: a primitive with a derivative that no rule here gives (a message
+  saying so): a transform that would need it raises an `AutodiffError`;
 * `scalar` / `array`: how the printer spells it for scalar and array operands
   (an operator symbol or a dotted function name);
 * `sympy`: the primitive as a SymPy expression over `x`, `y`, `z`;
@@ -43,6 +54,8 @@ class Primitive:
     evaluate: object = None            # numeric Python implementation, for folding and checks
     user_names: tuple = ()             # (module, name) pairs under which user code calls it
     custom: bool = False               # declared by the user (@custom_derivative), checked by verify=True
+    jvp: tuple | None = None           # expression strings over the argument's tangent `d` (None: shape only)
+    refuse: str | None = None          # differentiable, but no rule here: why (an error message)
 
     @property
     def is_operator(self) -> bool:
@@ -72,10 +85,13 @@ PRIMITIVES: dict[str, Primitive] = {}
 USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 
-def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None, array=None,
-            sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None):
-    if partials is None and vjp is None and not nondiff:
-        raise ValueError(f"primitive {name!r} needs partials, a vjp, or nondiff=True")
+def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
+            sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
+            refuse=None):
+    if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
+        raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
+    if vjp is not None and jvp is None:
+        raise ValueError(f"primitive {name!r} has a vjp but no jvp: forward mode reads this table too")
     names = []
     if math_name:
         names.append(("math", math_name))
@@ -84,7 +100,8 @@ def _define(name, arity, partials=None, *, vjp=None, nondiff=False, scalar=None,
         names.append(("builtins", builtin))
     prim = Primitive(name, arity, tuple(partials) if partials else None,
                      vjp if isinstance(vjp, dict) or vjp is None else tuple(vjp),
-                     nondiff, scalar, array, sympy, result, evaluate, tuple(names))
+                     nondiff, scalar, array, sympy, result, evaluate, tuple(names),
+                     jvp=tuple(jvp) if jvp is not None else None, refuse=refuse)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -106,7 +123,12 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
-_define("pow", 2, ("0.0 if y == 0 else y * x ** (y - 1)", "0.0 if out == 0 else out * log(x)"), scalar="**", array="**", sympy="x ** y",
+# pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
+# 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
+# computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
+# the plain ones, so that they differentiate again exactly.
+_define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
+                   "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
@@ -134,7 +156,9 @@ _math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)")
 _math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)")
 _math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)")
 _math_function("sqrt", ("0.5 / out",))
-_math_function("hypot", ("x / out", "y / out"), sympy="sqrt(x**2 + y**2)", arity=2)
+# at the origin, hypot is a kink (a cone): 0 is its smallest subgradient, as sign(0) is abs's
+_math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y / out"),
+               sympy="sqrt(x**2 + y**2)", arity=2)
 _math_function("erf", ("1.1283791670955126 * exp(-x ** 2)",), numpy_name="erf")
 _math_function("erfc", ("-1.1283791670955126 * exp(-x ** 2)",), numpy_name="erfc")
 # math.erf has no NumPy counterpart; scipy.special's would need a dependency
@@ -186,53 +210,64 @@ _define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) *
                     "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
         evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
-_define("array_copy", 1, ("1",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
+_define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}.copy()", array="{0}.copy()", sympy="x", result="first",
         evaluate=lambda x: x.copy())
 
 # Reductions, one primitive per axis (Numba has np.sum(axis=) but not np.max(axis=)).
 # Their adjoints are vector-Jacobian products over the cotangent `g`; a scalar
 # or lower-rank result broadcasts back when it is added to the adjoint.
-_define("sum", 1, vjp=("expand_like(g, x)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
-_define("sum_axis0", 1, vjp=("expand_like(g, x)",), array="np.sum({0}, axis=0)", result="reduce")
-_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), array="np.sum({0}, axis=1)", result="reduce")
-_define("mean", 1, vjp=("expand_like(g / size(x), x)",), array="np.mean", result="reduce", numpy_names=("mean",))
-_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), array="(np.sum({0}, axis=0) / {0}.shape[0])",
+_define("sum", 1, vjp=("expand_like(g, x)",), jvp=("sum(d)",), array="np.sum", sympy="x", result="reduce", numpy_names=("sum",))
+_define("sum_axis0", 1, vjp=("expand_like(g, x)",), jvp=("sum_axis0(d)",), array="np.sum({0}, axis=0)", result="reduce")
+_define("sum_axis1", 1, vjp=("expand_like(as_column(g), x)",), jvp=("sum_axis1(d)",), array="np.sum({0}, axis=1)", result="reduce")
+_define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array="np.mean", result="reduce", numpy_names=("mean",))
+_define("mean_axis0", 1, vjp=("expand_like(g / shape0(x), x)",), jvp=("mean_axis0(d)",), array="(np.sum({0}, axis=0) / {0}.shape[0])",
         result="reduce")
-_define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",),
+_define("mean_axis1", 1, vjp=("expand_like(as_column(g / shape1(x)), x)",), jvp=("mean_axis1(d)",),
         array="(np.sum({0}, axis=1) / {0}.shape[1])", result="reduce")
-_define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.max",
+_define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
+        jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.max",
         result="reduce", numpy_names=("max", "amax"))
 _define("amax_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
+        jvp=("sum_axis0(indicator(x == out) * d) / sum_axis0(indicator(x == out))",),
         array="amax_axis0", result="reduce")
 _define("amax_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
+        jvp=("sum_axis1(indicator(x == as_column(out)) * d) / sum_axis1(indicator(x == as_column(out)))",),
         array="amax_axis1", result="reduce")
-_define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",), array="np.min",
+_define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
+        jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.min",
         result="reduce", numpy_names=("min", "amin"))
 _define("amin_axis0", 1, vjp=("indicator(x == out) * (g / sum_axis0(indicator(x == out)))",),
+        jvp=("sum_axis0(indicator(x == out) * d) / sum_axis0(indicator(x == out))",),
         array="amin_axis0", result="reduce")
 _define("amin_axis1", 1, vjp=("indicator(x == as_column(out)) * as_column(g / sum_axis1(indicator(x == as_column(out))))",),
+        jvp=("sum_axis1(indicator(x == as_column(out)) * d) / sum_axis1(indicator(x == as_column(out)))",),
         array="amin_axis1", result="reduce")
-_define("prod", 1, vjp=("g * prod_others(x)",), array="np.prod", result="reduce", numpy_names=("prod",))
+_define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",))
 # each entry's partial of a product: the product of the others (no division, so exact at zeros)
-_define("prod_others", 1, nondiff=True, array="prod_others", result="first")
-_define("np_sum", 1, nondiff=True, array="np.sum", result="reduce")
+_define("prod_others", 1, array="prod_others", result="first",
+        refuse="second and higher derivatives through np.prod are not supported: write the product as a "
+               "loop (p = p * x[i]) to differentiate it again")
+# helpers of the derived programs: linear in their first argument, so that derived programs can be
+# differentiated again (a zero derivative here would be a silently wrong second derivative)
+_define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.sum", result="reduce")
 # adjoint helpers: a broadcast operand's adjoint summed back to its shape (see runtime.sum_like*)
-_define("sum_like1", 2, nondiff=True, array="sum_like1", result="first")
-_define("sum_like2", 2, nondiff=True, array="sum_like2", result="first")
+_define("sum_like1", 2, vjp=("expand_like(g, x)",), jvp=("sum_like1(d, y)", None), array="sum_like1", result="first")
+_define("sum_like2", 2, jvp=("sum_like2(d, y)", None), array="sum_like2", result="first")
 
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
                        "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
+        jvp=("dot(d, y)", "dot(x, d)"),
         scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"))
-_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), array="np.outer", result="outer",
+_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer", result="outer",
         numpy_names=("outer",))
-_define("transpose", 1, vjp=("transpose(g)",), array="{0}.T", result="first", numpy_names=("transpose",))
+_define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", numpy_names=("transpose",))
 
 # Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
 # it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
-_define("subscript", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
+_define("subscript", 1, vjp=("scatter",), jvp=("gather",), scalar="{0}[{rest}]", array="{0}[{rest}]", result="subscript")
 # a copy of the indexed part (never a view): what `ir.aliasing` makes of a view a later store would change
-_define("subscript_copy", 1, vjp=("scatter",), scalar="{0}[{rest}]", array="{0}[{rest}].copy()",
+_define("subscript_copy", 1, vjp=("scatter",), jvp=("gather",), scalar="{0}[{rest}]", array="{0}[{rest}].copy()",
         result="subscript")
 _define("shape", 1, nondiff=True, array="{0}.shape[{axis}]", result="count")
 _define("shape0", 1, nondiff=True, array="{0}.shape[0]", result="count")
@@ -240,12 +275,12 @@ _define("shape1", 1, nondiff=True, array="{0}.shape[1]", result="count")
 _define("size", 1, nondiff=True, array="{0}.size", result="count")
 _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x**2", result="join",
         evaluate=lambda x: x * x, numpy_names=("square",))
-_define("as_column", 1, vjp=("first_column(g)",), array="np.expand_dims({0}, 1)", result="column")
-_define("as_row", 1, vjp=("first_row(g)",), array="np.expand_dims({0}, 0)", result="column")
+_define("as_column", 1, vjp=("first_column(g)",), jvp=("as_column(d)",), array="np.expand_dims({0}, 1)", result="column")
+_define("as_row", 1, vjp=("first_row(g)",), jvp=("as_row(d)",), array="np.expand_dims({0}, 0)", result="column")
 # a reduction's cotangent, broadcast back to the full shape of its operand
-_define("expand_like", 2, nondiff=True, array="({0} + np.zeros_like({1}))", result="second")
-_define("first_row", 1, nondiff=True, array="{0}[0]", result="drop")
-_define("first_column", 1, nondiff=True, array="{0}[:, 0]", result="drop")
+_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
+_define("first_row", 1, jvp=("first_row(d)",), array="{0}[0]", result="drop")
+_define("first_column", 1, jvp=("first_column(d)",), array="{0}[:, 0]", result="drop")
 for _name in ("zeros", "ones", "empty"):
     _define(_name, 1, nondiff=True, scalar=f"np.{_name}", array=f"np.{_name}", result="create",
             numpy_names=(_name,))

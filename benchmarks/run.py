@@ -25,7 +25,7 @@ sys.path.insert(1, str(HERE.parent))          # run from a checkout without inst
 
 import harness  # noqa: E402
 
-GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "accuracy"]
+GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "higher", "accuracy"]
 
 
 def main(argv=None):

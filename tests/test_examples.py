@@ -19,6 +19,9 @@ EXAMPLES = {
     "tutorial_derivation_correct.py": ["PROVED"],
     "train_linear_regression.py": ["epoch 100", "w 2.0000"],
     "train_logistic_regression.py": ["epoch 500", "dL/dw: compiler"],
+    "scipy_newton.py": ["trust-ncg", "Newton-CG", "converged", "ok: both methods reach the minimum"],
+    "scipy_least_squares.py": ["Rosenbrock residuals", "exponential fit", "nonlinear system",
+                               "ok: all three converge"],
     "dask_logistic_regression.py": ["8/8 chunks", "final loss", "compiled gradient, one process",
                                     "(ok, <= 1e-12)", "(ok, <= 1e-9)"],
 }

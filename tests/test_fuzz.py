@@ -439,3 +439,14 @@ def test_shrinker_replacements_keep_conditions_and_types():
     assert shr.writes_parameter(aliasing, "f", (np.ones(2), 0.5))
     local = ast.parse(_program("def f(u, x):\n    b = u.copy()\n    b[0] = x\n    return np.sum(b)\n"))
     assert not shr.writes_parameter(local, "f", (np.ones(2), 0.5))
+
+
+def test_fixed_budget_of_forward_mode_and_hessian_vector_products(tmp_path):
+    """Issue 9's transforms as fuzz modes: jvp (the gradient rebuilt from unit tangents, against the
+    oracle) and hvp (forward over reverse, against reverse over forward mode's Hessian rows)."""
+    jobs = min(2, os.cpu_count() or 1)
+    summary = run.fuzz(60, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
+                       cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    total = summary.total()
+    assert not summary.fuzzer_bugs, summary.fuzzer_bugs
+    assert total["wrong"] + total["crash"] == 0, summary.table()

@@ -189,7 +189,16 @@ def test_nondifferentiable_primitives_have_no_partials(name):
 
 def test_every_primitive_is_differentiable_or_listed():
     for name, prim in PRIMITIVES.items():
-        assert prim.nondiff or prim.partials or prim.vjp, f"{name} has no rule and is not non-differentiable"
+        assert prim.nondiff or prim.partials or prim.vjp or prim.jvp or prim.refuse, \
+            f"{name} has no rule, is not non-differentiable, and does not say why it has no rule"
+
+
+def test_every_reverse_rule_has_a_forward_rule():
+    """Forward mode reads the same table: a primitive with a vjp declares its jvp beside it."""
+    for name, prim in PRIMITIVES.items():
+        if prim.vjp is not None:
+            assert prim.jvp is not None, f"{name} has a vjp but no jvp"
+            assert len(prim.jvp) == prim.arity or prim.jvp == ("gather",), f"{name}: one jvp term per argument"
 
 
 TEMPLATED = sorted({(name, text) for name, p in PRIMITIVES.items() for text in (p.scalar, p.array)

@@ -98,7 +98,8 @@ class ModulePrinter:
                 self.modules.add("math")
             return text, (_PRECEDENCE["unary"] if text.startswith("-") else _ATOM)
         if isinstance(node, ir.Slice):
-            parts = [self.expr(p)[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
+            # a bound may be a temporary folded into its use: print its expression
+            parts = [self.expr(self.operand(p))[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
             return (":".join(parts) if node.step is not None else ":".join(parts[:2])), _ATOM
         prim, args, params, _ = node
         return self.apply(prim, args, params)

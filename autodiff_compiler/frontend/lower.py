@@ -62,11 +62,14 @@ class Frame:
     uses_returned: bool = False
     result_arity: int | None = None
     call_site: Loc | None = None
+    result_tree: object = None      # the top function's tuple result: nested tuples of leaf numbers
 
 
 class Lowering:
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, tuple_results: bool = False):
         self.source = source
+        # may the top function return a tuple (jacobian, jvp, vjp, has_aux)?  A gradient needs one number.
+        self.tuple_results = tuple_results
         self.names = Names(identifiers(source.node))
         self.blocks: list[list] = []
         self.frames: list[Frame] = []
@@ -159,9 +162,16 @@ class Lowering:
             self.check_returns(node)
             self.lower_body(node.body)
         self.frames.pop()
-        return ir.Function(node.name, params, {}, body, Var(frame.result), self.source.filename,
-                           node.lineno, docstring=ast.get_docstring(node) or "",
-                           user_names=frozenset(self.names.taken))
+        function = ir.Function(node.name, params, {}, body, Var(frame.result), self.source.filename,
+                               node.lineno, docstring=ast.get_docstring(node) or "",
+                               user_names=frozenset(self.names.taken))
+        function.output_tree = None
+        if frame.result_tree is not None:
+            # a tuple result: the leaves, in order, are the outputs; the tree says how they nest
+            function.result = None
+            function.returns = tuple(Var(f"{frame.result}_{k}") for k in range(frame.result_arity))
+            function.output_tree = frame.result_tree
+        return function
 
     def check_returns(self, node: ast.FunctionDef) -> None:
         if not _always_returns(node.body):
@@ -315,6 +325,22 @@ class Lowering:
             raise self.error(UnsupportedSyntaxError, "return without a value", node,
                              "return the number (or array) the function computes", "bare return")
         value = self.lower_expr(node.value, target=None if isinstance(node.value, ast.Tuple) else frame.result)
+        if isinstance(value, tuple) and len(self.frames) == 1 and self.tuple_results:
+            if frame.result_tree is None and frame.result_arity is not None:
+                raise self.error(UnsupportedSyntaxError, "returns of different shapes of tuple", node,
+                                 "return the same tuple structure on every path")
+            leaves: list = []
+            tree = _flatten(value, leaves)
+            if frame.result_tree not in (None, tree):
+                raise self.error(UnsupportedSyntaxError, "returns of different shapes of tuple", node,
+                                 "return the same tuple structure on every path")
+            frame.result_tree, frame.result_arity = tree, len(leaves)
+            for k, operand in enumerate(leaves):
+                self.assign(f"{frame.result}_{k}", "copy", (operand,))
+            return
+        if len(self.frames) == 1 and frame.result_tree is not None:
+            raise self.error(UnsupportedSyntaxError, "returns of different shapes of tuple", node,
+                             "return the same tuple structure on every path")
         arity = len(value) if isinstance(value, tuple) else 1
         if frame.result_arity not in (None, arity):
             raise self.error(UnsupportedSyntaxError, "returns of different lengths", node,
@@ -327,6 +353,9 @@ class Lowering:
                              "for a loss with extra outputs value_and_grad(f, has_aux=True)", "tuple return")
         if isinstance(value, tuple):
             for k, operand in enumerate(value):
+                if isinstance(operand, tuple):
+                    raise self.error(UnsupportedSyntaxError, "a nested tuple returned by a called function",
+                                     node, "return a flat tuple of numbers and arrays")
                 self.assign(f"{frame.result}_{k}", "copy", (operand,))
         elif not (isinstance(value, Var) and value.name == frame.result):
             self.assign(frame.result, "copy", (value,))
@@ -606,6 +635,10 @@ class Lowering:
             return self.apply(ref.primitive, tuple(args) + (value,), target)
         if isinstance(ref, MarkerRef):
             return self.lower_marker(ref.name, node, target)
+        if isinstance(ref, DerivativeRef) and ref.obj is not None:
+            args = [self.lower_expr(a) for a in node.args]
+            keywords = {kw.arg: self.lower_expr(kw.value) for kw in node.keywords}
+            return self.materialise_result(self.lower_derivative_call(ref.obj, args, keywords, node), target)
         if isinstance(ref, DerivativeRef):
             raise self.error(UnsupportedSyntaxError,
                              f"{ref.name} is a derivative (made by @grad): differentiating through it needs "
@@ -661,6 +694,63 @@ class Lowering:
         if prim == "float" and isinstance(args[0], Const):
             return self.materialise(Const(float(args[0].value)), target)
         return self.apply(prim, args, target)
+
+    # ------------------------------------------------------------ derivative calls
+    def lower_derivative_call(self, obj, args: list, keywords: dict, node):
+        """A call of a derivative object (`@grad def`, `g = grad(f)`): a `Region` holding the called
+        function's own body, which the `types` pass replaces by the derivative's statements."""
+        from .parse import source_of_function
+        name = getattr(obj, "__name__", "function")
+        spec = obj.region_spec() if hasattr(obj, "region_spec") else None
+        if spec is None:
+            raise self.error(UnsupportedSyntaxError,
+                             f"{name} is {obj!r}: calling it inside differentiated code is not supported", node,
+                             "only grad and value_and_grad objects (without intermediates=, accumulate= or "
+                             "has_aux=) can be differentiated through; compute this outside the function",
+                             "call of a derivative")
+        kind, wrt, with_value, single = spec
+        inner = obj.fn
+        innermost = inner
+        while hasattr(innermost, "region_spec") and getattr(innermost, "__autodiff_wrapped__", None) is not None:
+            innermost = innermost.fn
+        callee = source_of_function(innermost)
+        params = [a.arg for a in callee.node.args.args]
+        for a in args:
+            if isinstance(a, tuple):
+                raise self.unsupported(node, "a tuple as an argument", "pass numbers or arrays")
+        args = self.bind_arguments(callee, params, args, keywords, node)
+        prefix = self.names.fresh(f"{name}_d")
+        region_params = [self.names.fresh(f"{prefix}_{p}") for p in params]
+        for param, arg in zip(region_params, args):
+            self.assign(param, "copy", (arg,))
+            if isinstance(arg, Var) and arg.name in self.parameter_aliases:
+                self.parameter_aliases.add(param)
+        body: list = []
+        loc = self.loc
+        with self.block(body):
+            operands = [Var(p) for p in region_params]
+            if innermost is inner:
+                key = f"{inner.__code__.co_filename}:{inner.__qualname__}"
+                result = self.inline(UserFunctionRef(key, lambda fn=inner: source_of_function(fn)), operands, node)
+            else:
+                result = self.lower_derivative_call(inner, operands, {}, node)
+        self.loc = loc
+        outputs = result if isinstance(result, tuple) else (result,)
+        wrt_params = [region_params[params.index(w)] for w in wrt]
+        targets, stub = [], []
+        if with_value:
+            value = self.names.fresh(f"{prefix}_value")
+            targets.append(value)
+            stub.append(Assign(value, "copy", (outputs[0],), loc))
+        for w in wrt_params:
+            target = self.names.fresh(f"{w}_grad")
+            targets.append(target)
+            stub.append(Assign(target, "copy", (Var(w),), loc))
+        self.emit(ir.Region(kind, region_params, wrt_params, with_value, body, tuple(outputs), tuple(targets),
+                            stub, loc, name))
+        grads = [Var(t) for t in targets[1 if with_value else 0:]]
+        grads_out = grads[0] if single else tuple(grads)
+        return (Var(targets[0]), grads_out) if with_value else grads_out
 
     # ------------------------------------------------------------------ inlining
     def bind_arguments(self, callee: Source, params: list, args: list, keywords: dict, node) -> list:
@@ -772,10 +862,19 @@ def _user_name_of(frame: Frame, ir_name: str) -> str | None:
     return None
 
 
-def lower(source: Source) -> tuple[ir.Function, dict]:
-    """Lower a fenced function; returns the IR and the sources of every function inlined."""
+def _flatten(value, leaves: list):
+    """The nesting of a tuple of operands as nested tuples of leaf numbers; the leaves appended in order."""
+    if isinstance(value, tuple):
+        return tuple(_flatten(v, leaves) for v in value)
+    leaves.append(value)
+    return len(leaves) - 1
+
+
+def lower(source: Source, tuple_results: bool = False) -> tuple[ir.Function, dict]:
+    """Lower a fenced function; returns the IR and the sources of every function inlined.
+    `tuple_results`: the function may return a tuple (its leaves become `returns`, see `output_tree`)."""
     fence(source)
-    lowering = Lowering(source)
+    lowering = Lowering(source, tuple_results)
     function = lowering.lower_function()
     version_straight_line(function, lowering.names)
     function.user_names = frozenset(lowering.names.taken)
@@ -842,7 +941,8 @@ def version_straight_line(function: ir.Function, names: Names) -> None:
             for inner in _walk_with_self(stmt):
                 for name in ir.writes(inner):
                     defined.add(name)
-    function.result = rename_operand(function.result)
+    function.result = rename_operand(function.result) if function.result is not None else None
+    function.returns = tuple(rename_operand(r) for r in function.returns)
 
 
 def _walk_with_self(stmt):

@@ -66,9 +66,11 @@ class ConstantRef:
 
 @dataclass(frozen=True)
 class DerivativeRef:
-    """A derivative the compiler made (`@grad def f`): calling it inside differentiated code would need
-    the derivative of a derivative."""
+    """A derivative the compiler made (`@grad def f`, `g = grad(f)`).  `obj` is the derivative object
+    where it is known (a live function's globals; a file read without running it gives the name only):
+    a call of it inside differentiated code is differentiated through (see `lower_derivative_call`)."""
     name: str
+    obj: object = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def classify_object(obj):
     if prim:
         return PrimitiveRef(prim)
     if getattr(obj, "__autodiff_wrapped__", None) is not None:   # a derivative (`@grad`), not a function
-        return DerivativeRef(getattr(obj, "__name__", "function"))
+        return DerivativeRef(getattr(obj, "__name__", "function"), obj)
     if inspect.isfunction(obj):
         return UserFunctionRef(f"{getattr(obj, '__code__').co_filename}:{obj.__qualname__}",
                                lambda obj=obj: source_of_function(obj))

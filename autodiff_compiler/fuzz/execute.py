@@ -56,6 +56,13 @@ MODES = {
     "jit-nosimp": (True, False),
 }
 APIS = ("grad", "vag")
+# derivatives beyond the gradient (issue 9), run when asked for (`--modes jit-simp:jvp,nojit-simp:hvp`,
+# or `--modes derivatives`): jvp rebuilds the gradient from one directional derivative per entry of the
+# wrt parameters and is checked against the oracle's gradient; hvp (forward over reverse mode) is checked
+# against the Jacobian of the gradient by rows (reverse over forward mode), a different derivation
+DERIVATIVE_APIS = ("jvp", "hvp")
+ALL_APIS = APIS + DERIVATIVE_APIS
+HVP_RTOL = 1e-6
 
 OUTCOMES = ("ok", "wrong", "crash", "refused", "skipped")
 SEVERITY = {"crash": 4, "wrong": 3, "refused": 2, "ok": 1, "skipped": 0}
@@ -152,12 +159,65 @@ def _cause(exc) -> str:
     return type(cause).__name__ if cause is not None else "compiler"
 
 
+def _unit_tangents(args, wrt_indices):
+    """(k, position, tangents) for every entry of every wrt parameter: that entry 1, everything else 0."""
+    for k, index in enumerate(wrt_indices):
+        shape = np.shape(args[index])
+        for position in (np.ndindex(*shape) if shape else [()]):
+            tangents = []
+            for j, other in enumerate(wrt_indices):
+                if isinstance(args[other], np.ndarray):
+                    t = np.zeros(np.shape(args[other]))
+                    if j == k:
+                        t[position] = 1.0
+                else:
+                    t = 1.0 if j == k else 0.0
+                tangents.append(t)
+            yield k, position, tuple(tangents)
+
+
+def _jvp_gradient(fn, args, wrt, wrt_indices, jit, simplify):
+    """(value, gradient rebuilt from one jvp per entry of the wrt parameters), in wrt order."""
+    from autodiff_compiler import jvp
+    j = jvp(fn, wrt=wrt, jit=jit, simplify=simplify)
+    grads = [np.zeros(np.shape(args[i])) if isinstance(args[i], np.ndarray) else 0.0 for i in wrt_indices]
+    value = None
+    for k, position, tangents in _unit_tangents(args, wrt_indices):
+        value, tangent = j(*_copy(args), tangents=tangents)
+        if isinstance(grads[k], np.ndarray):
+            grads[k][position] = tangent
+        else:
+            grads[k] = tangent
+    return value, grads
+
+
+def _hvp_against_rows(fn, args, wrt_indices, jit, simplify):
+    """(forward-over-reverse H v, reverse-over-forward H v or None when that derivation is refused)."""
+    from autodiff_compiler import grad, hvp, jacobian
+    from autodiff_compiler.errors import AutodiffError
+    index = wrt_indices[0]
+    x = args[index]
+    rng = np.random.default_rng(len(repr(args)))
+    v = rng.standard_normal(np.shape(x)) if isinstance(x, np.ndarray) else float(rng.standard_normal())
+    call = _copy(args)
+    got = hvp(fn, wrt=index, jit=jit, simplify=simplify)(*call[:index + 1], v, *call[index + 1:])
+    try:
+        H = jacobian(grad(fn, wrt=index, jit=jit, simplify=simplify), wrt=index, mode="reverse", jit=jit,
+                     simplify=simplify)(*_copy(args))
+    except AutodiffError:
+        return got, None
+    reference = np.tensordot(np.asarray(H), np.asarray(v), axes=np.ndim(v)) if np.ndim(v) else H * v
+    return got, reference
+
+
 def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:
     """Run one (mode, api) and classify it."""
     from autodiff_compiler import grad, value_and_grad
     from autodiff_compiler.errors import ArgumentError, AutodiffError, InternalError
     jit, simplify = MODES[mode]
     single = not isinstance(wrt, tuple)
+    if api in DERIVATIVE_APIS:
+        return run_derivative(fn, args, wrt, wrt_indices, oracle, mode, api)
     make = grad if api == "grad" else value_and_grad
     call_args = _copy(args)
     record = {"mode": mode, "api": api}
@@ -224,6 +284,75 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
             record["expected"] = describe(_expected(oracle, single, api))
             return record
     record["outcome"] = "ok"
+    return record
+
+
+def run_derivative(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:
+    """Run jvp or hvp in one mode and classify it (see DERIVATIVE_APIS)."""
+    from autodiff_compiler.errors import ArgumentError, AutodiffError, InternalError
+    jit, simplify = MODES[mode]
+    single = not isinstance(wrt, tuple)
+    record = {"mode": mode, "api": api}
+    start, cpu = time.perf_counter(), time.process_time()
+    call_args = _copy(args)
+    try:
+        if api == "jvp":
+            value, grads = _jvp_gradient(fn, call_args, wrt, wrt_indices, jit, simplify)
+        else:
+            got, reference = _hvp_against_rows(fn, call_args, wrt_indices, jit, simplify)
+    except ArgumentError as exc:
+        record.update(outcome="wrong", category=f"{api}: false-ArgumentError", exc=type(exc).__name__,
+                      detail=f"{api} raised {type(exc).__name__} where the function and its gradient are finite "
+                             f"and smooth: {str(exc).splitlines()[0][:300]}", got=str(exc).splitlines()[0][:200])
+        return _timed(record, start, cpu)
+    except InternalError as exc:
+        record.update(outcome="crash", category=f"{api}: InternalError: {_cause(exc)}", exc=type(exc).__name__,
+                      detail=str(exc)[:600], got=str(exc).splitlines()[0][:200])
+        return _timed(record, start, cpu)
+    except AutodiffError as exc:
+        record.update(outcome="refused", category=f"{api}: {type(exc).__name__}", exc=type(exc).__name__,
+                      detail=str(exc)[:600], got=str(exc).splitlines()[0][:200])
+        return _timed(record, start, cpu)
+    except Exception as exc:      # noqa: BLE001 -- every other exception is a crash
+        record.update(outcome="crash", category=f"{api}: {type(exc).__name__}", exc=type(exc).__name__,
+                      detail=_short_traceback(exc), got=str(exc).strip()[:200])
+        return _timed(record, start, cpu)
+    _timed(record, start, cpu)
+    for k, (before, after) in enumerate(zip(args, call_args)):
+        if isinstance(before, np.ndarray) and not np.array_equal(before, after):
+            record.update(outcome="wrong", category="mutated-argument", detail=f"argument {k} was modified")
+            return record
+    if api == "jvp":
+        record["expected"] = describe(_expected(oracle, single, "grad"))
+        record["got"] = describe(grads[0] if single else tuple(grads))
+        verdict, rel, method = oracle.check_grads(grads)
+        record.update(rel_error=rel, method=method)
+        if verdict == "inconclusive":
+            record.update(outcome="skipped", category="inconclusive", detail=f"no reference: {method}")
+        elif verdict == "wrong":
+            record.update(outcome="wrong", category="jvp",
+                          detail=f"jvp's columns disagree with the {method} gradient (relative error {rel:.3g})")
+        elif oracle.check_value(value)[0] != "ok":
+            record.update(outcome="wrong", category="jvp value", detail=f"value {value!r} != {oracle.value64!r}")
+        else:
+            record["outcome"] = "ok"
+        return record
+    record["got"], record["expected"] = describe(got), describe(reference)
+    if reference is None:
+        record.update(outcome="skipped", category="no reverse-over-forward reference")
+        return record
+    got, reference = np.asarray(got, dtype=float), np.asarray(reference, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
+    if got.shape != reference.shape:
+        record.update(outcome="wrong", category="hvp structure", detail=f"shape {got.shape}, not {reference.shape}")
+    elif not np.all(np.isfinite(got)) and np.all(np.isfinite(reference)):
+        record.update(outcome="wrong", category="hvp", detail="not finite where the other derivation is")
+    elif not np.allclose(got, reference, rtol=HVP_RTOL, atol=HVP_RTOL * scale, equal_nan=True):
+        rel = float(np.max(np.abs(got - reference))) / scale
+        record.update(outcome="wrong", category="hvp", rel_error=rel,
+                      detail=f"forward over reverse and reverse over forward disagree (relative {rel:.3g})")
+    else:
+        record["outcome"] = "ok"
     return record
 
 

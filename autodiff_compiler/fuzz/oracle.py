@@ -314,6 +314,9 @@ class Tracer:
             decision = _norm(_eq(x, expanded)) if isinstance(x, np.ndarray) else True
         elif kind == "atan2":
             y, x = args[0], args[1]
+            if np.any(np.logical_and(np.asarray(_eq(x, 0)), np.asarray(_eq(y, 0)))):
+                # the angle of the origin: no derivative exists (the function jumps there)
+                raise OracleUnsupported("singular point: atan2(0, 0)")
             decision = _norm(np.logical_and(_lt(x, 0), _lt(y, 0))) if _is_array(x, y) else \
                 bool(x < 0 and y < 0)
         elif kind == "mod":

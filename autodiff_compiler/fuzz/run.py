@@ -68,7 +68,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .execute import APIS, MODES, OUTCOMES, SEVERITY, describe, worst
+from .execute import ALL_APIS, APIS, DERIVATIVE_APIS, MODES, OUTCOMES, SEVERITY, describe, worst
 from .generate import KINDS, Program, format_value, generate
 
 RECYCLE = 400
@@ -83,14 +83,16 @@ def plan_runs(program: Program, modes: str) -> list[tuple[str, str]]:
     """The (mode, api) runs for one program under a plan."""
     if modes == "all":
         return [(m, a) for m in MODES for a in APIS]
+    if modes == "derivatives":
+        return [(m, a) for m in MODES for a in DERIVATIVE_APIS]
     if modes != "budget":
         runs = []
         for item in (m.strip() for m in modes.split(",") if m.strip()):
             mode, _, api = item.partition(":")
-            if mode not in MODES or (api and api not in APIS):
-                raise ValueError(f"unknown mode {item!r}; choose from budget, all, or MODE[:API] with MODE in "
-                                 f"{', '.join(MODES)} and API in {', '.join(APIS)}")
-            runs += [(mode, a) for a in APIS if not api or a == api]
+            if mode not in MODES or (api and api not in ALL_APIS):
+                raise ValueError(f"unknown mode {item!r}; choose from budget, all, derivatives, or MODE[:API] "
+                                 f"with MODE in {', '.join(MODES)} and API in {', '.join(ALL_APIS)}")
+            runs += [(mode, api)] if api in DERIVATIVE_APIS else [(mode, a) for a in APIS if not api or a == api]
         return runs
     runs = [("nojit-simp", a) for a in APIS] + [("nojit-nosimp", a) for a in APIS]
     k = program.index
@@ -301,7 +303,7 @@ def reproduction_source(task: dict, runs: list[dict], header_lines=()) -> str:
     lines += [f"# {line}" for line in header_lines]
     lines.append(f"# call: {task['func']}{args}, wrt={task['wrt']!r}")
     for r in runs:
-        lines.append(f"# {r['outcome'].upper()} in mode {r['mode']} ({'grad' if r['api'] == 'grad' else 'value_and_grad'})"
+        lines.append(f"# {r['outcome'].upper()} in mode {r['mode']} ({_API_NAMES.get(r['api'], r['api'])})"
                      f": {r.get('category', '')}")
         lines.append(f"#   expected: {_one_line(r.get('expected', ''))}")
         lines.append(f"#   got:      {_one_line(r.get('got', ''))}")
@@ -311,13 +313,29 @@ def reproduction_source(task: dict, runs: list[dict], header_lines=()) -> str:
     body = task["source"].rstrip() + "\n"
     first = runs[0] if runs else {"mode": "jit-simp", "api": "grad"}
     jit, simplify = MODES[first["mode"]]
-    api = "grad" if first["api"] == "grad" else "value_and_grad"
+    api = _API_NAMES.get(first["api"], "grad")
+    if first["api"] == "jvp":
+        call = (f"    print(\"jvp along ones:\", jvp({task['func']}, wrt={task['wrt']!r}, jit={jit}, simplify={simplify})"
+                f"(*args, tangents=tuple(np.ones_like(args[i]) if isinstance(args[i], np.ndarray) else 1.0 "
+                f"for i in {tuple(task['wrt_indices'])!r})))\n")
+    elif first["api"] == "hvp":
+        i = task["wrt_indices"][0]
+        call = (f"    h = hvp({task['func']}, wrt={i}, jit={jit}, simplify={simplify})\n"
+                f"    v = np.ones_like(args[{i}]) if isinstance(args[{i}], np.ndarray) else 1.0\n"
+                f"    print(\"hvp along ones:\", h(*args[:{i + 1}], v, *args[{i + 1}:]))\n"
+                f"    print(\"rows of the gradient's Jacobian:\", jacobian(grad({task['func']}, wrt={i}), wrt={i}, "
+                f"mode=\"reverse\")(*args))\n")
+    else:
+        call = f"    print(\"{api}:\", {api}({task['func']}, wrt={task['wrt']!r}, jit={jit}, simplify={simplify})(*args))\n"
     main = (f"\n\nif __name__ == \"__main__\":\n"
-            f"    from autodiff_compiler import grad, value_and_grad\n"
+            f"    from autodiff_compiler import grad, hvp, jacobian, jvp, value_and_grad\n"
             f"    args = {args}\n"
             f"    print(\"value:\", {task['func']}(*[a.copy() if isinstance(a, np.ndarray) else a for a in args]))\n"
-            f"    print(\"{api}:\", {api}({task['func']}, wrt={task['wrt']!r}, jit={jit}, simplify={simplify})(*args))\n")
+            + call)
     return "\n".join(lines) + body + main
+
+
+_API_NAMES = {"grad": "grad", "vag": "value_and_grad", "jvp": "jvp", "hvp": "hvp"}
 
 
 def _one_line(text) -> str:

@@ -3,7 +3,9 @@
 Takes: a typed IR function, the `wrt` names and the result variables.
 Guarantees: `activity` returns the active variables: float-typed, depending
 on a `wrt` input through differentiable primitives (varied) and reaching the
-result (useful).  Only active variables get adjoints.
+result (useful).  Only active variables get adjoints (reverse mode) or
+tangents (forward mode).  In derived programs a tape carries what is pushed
+on it to what is popped from it.
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ def _derivative_edges(function: ir.Function) -> list:
             edges.append((stmt.target, ir.operand_vars(stmt.args)))
         elif isinstance(stmt, Store):
             edges.append((stmt.array, ir.operand_vars([stmt.value])))
+        elif isinstance(stmt, ir.Push):          # derived programs: a tape holds what is pushed on it
+            edges.append((stmt.tape, ir.operand_vars([stmt.value])))
+        elif isinstance(stmt, ir.Pop):
+            edges.append((stmt.target, [stmt.tape]))
     return edges
 
 

@@ -40,7 +40,7 @@ def writes_into(stmt) -> str | None:
     return None
 
 
-class Staleness:
+class Staleness(dataflow.StructuredForward):
     """Forward analysis: which variables may hold memory written through another name since their definition."""
 
     def __init__(self, function: ir.Function, facts: dataflow.Dataflow):
@@ -64,50 +64,24 @@ class Staleness:
                 self._seen_reads.add((id(stmt), name))
                 self.stale_reads.append((stmt, name, writes))
 
-    def run(self, block: list, state: dict) -> dict:
-        state = dict(state)
-        for stmt in block:
-            if isinstance(stmt, If):
-                self.read(stmt, ir.operand_vars([stmt.cond]), state)
-                state = _union(self.run(stmt.body, state), self.run(stmt.orelse, state))
-            elif isinstance(stmt, For):
-                self.read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
-                head = state
-                while True:
-                    trip = dict(head)
-                    trip.pop(stmt.index, None)
-                    end = self.run(stmt.body, trip)
-                    new_head = _union(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                state = head
-            elif isinstance(stmt, While):
-                head = state
-                while True:
-                    tested = self.run(stmt.test, head)
-                    self.read(stmt, ir.operand_vars([stmt.cond]), tested)
-                    end = self.run(stmt.body, tested)
-                    new_head = _union(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                state = _union(tested, end)
-            elif isinstance(stmt, Comment):
-                continue
-            else:
-                self.read(stmt, _value_reads(stmt), state)
-                written = writes_into(stmt)
-                if written is not None and self.is_array(written):
-                    for other in self.facts.shared_at(stmt):
-                        state[other] = state.get(other, frozenset()) | {id(stmt)}
-                        if (id(stmt), other) not in self._seen_events:
-                            self._seen_events.add((id(stmt), other))
-                            self.events.append((stmt, other))
-                for name in ir.writes(stmt):
-                    if not isinstance(stmt, (Store, Push)):
-                        state.pop(name, None)      # a new value: its own memory
-        return state
+    def join(self, a: dict, b: dict) -> dict:
+        return _union(a, b)
+
+    def begin_trip(self, loop, state: dict) -> None:
+        state.pop(loop.index, None)
+
+    def simple(self, stmt, state: dict) -> None:
+        self.read(stmt, _value_reads(stmt), state)
+        written = writes_into(stmt)
+        if written is not None and self.is_array(written):
+            for other in self.facts.shared_at(stmt):
+                state[other] = state.get(other, frozenset()) | {id(stmt)}
+                if (id(stmt), other) not in self._seen_events:
+                    self._seen_events.add((id(stmt), other))
+                    self.events.append((stmt, other))
+        for name in ir.writes(stmt):
+            if not isinstance(stmt, (Store, Push)):
+                state.pop(name, None)      # a new value: its own memory
 
 
 # operands read only for their shape: a write into their memory does not change what these see
@@ -121,6 +95,8 @@ def _value_reads(stmt) -> list:
     if isinstance(stmt, Assign) and stmt.prim in _SHAPE_ONLY:
         shape_only = _SHAPE_ONLY[stmt.prim]
         return ir.operand_vars([a for k, a in enumerate(stmt.args) if k not in shape_only])
+    if isinstance(stmt, ir.TapeAlloc):
+        return ir.operand_vars([stmt.capacity])     # `shape_of` names the type of what it will hold
     return ir.reads(stmt)
 
 

@@ -50,7 +50,71 @@ def param_def(name: str) -> str:
     return f"param:{name}"
 
 
-class Dataflow:
+class StructuredForward:
+    """A forward dataflow analysis over the structured IR, to a fixed point at loops.
+
+    Subclasses give `simple` (the transfer of a statement that is not a
+    branch or loop: update the state in place), `join` (of two states), and
+    optionally `read` (a compound statement reads its condition or bounds)
+    and `begin_trip` (what the head of every `for` trip does: define the
+    index).  The traversal guarantees: a branch's state after is the join of
+    its sides; a loop's head is the join of its entry and the end of every
+    trip, iterated until it stops changing, so the state after a loop covers
+    zero trips; a `while` loop is left after a test, or after a trip that
+    set its exit flag (the rest of a trip after `break` is guarded by flags
+    in the IR, so the end of a trip covers it)."""
+
+    def read(self, stmt, names, state) -> None:
+        pass
+
+    def begin_trip(self, loop, state) -> None:
+        pass
+
+    def join(self, a, b):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def simple(self, stmt, state) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def run(self, block: list, state: dict) -> dict:
+        state = dict(state)
+        for stmt in block:
+            if isinstance(stmt, If):
+                self.read(stmt, ir.operand_vars([stmt.cond]), state)
+                state = self.join(self.run(stmt.body, state), self.run(stmt.orelse, state))
+            elif isinstance(stmt, For):
+                self.read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
+                head = state
+                while True:
+                    trip = dict(head)
+                    self.begin_trip(stmt, trip)
+                    end = self.run(stmt.body, trip)
+                    if stmt.exit_flag:
+                        self.read(stmt, [stmt.exit_flag], end)
+                    new_head = self.join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = head
+            elif isinstance(stmt, While):
+                head = state
+                while True:
+                    tested = self.run(stmt.test, head)
+                    self.read(stmt, ir.operand_vars([stmt.cond]), tested)
+                    end = self.run(stmt.body, tested)
+                    if stmt.exit_flag:
+                        self.read(stmt, [stmt.exit_flag], end)
+                    new_head = self.join(head, end)
+                    if new_head == head:
+                        break
+                    head = new_head
+                state = self.join(tested, end) if stmt.exit_flag else tested
+            elif not isinstance(stmt, Comment):
+                self.simple(stmt, state)
+        return state
+
+
+class Dataflow(StructuredForward):
     """Reaching definitions, def-use chains, liveness, loop and array facts of one function."""
 
     def __init__(self, function: ir.Function):
@@ -73,7 +137,7 @@ class Dataflow:
         # the objects an array may refer to feed back into what a store defines: iterate to agreement
         while True:
             before = dict(self._objects)
-            self.exit_state = self._forward(function.body, entry)
+            self.exit_state = self.run(function.body, entry)
             if self._objects == before:
                 break
         self.uses: dict = {}
@@ -136,62 +200,36 @@ class Dataflow:
         else:
             state[name] = frozenset({pos})
 
-    def _forward(self, block: list, state: dict) -> dict:
-        state = dict(state)
-        for stmt in block:
-            if isinstance(stmt, Assign):
-                self._read(stmt, ir.operand_vars(stmt.args), state)
-                if stmt.inplace:
-                    self._read(stmt, [stmt.inplace], state)      # `y += v` writes into y's array
-                    self._sharing_names(stmt, stmt.inplace, state)
-                self._note_objects(stmt, state)
-                self._define(stmt, stmt.target, state)
-            elif isinstance(stmt, Store):
-                self._read(stmt, [stmt.array] + ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]), state)
-                for name in self._sharing_names(stmt, stmt.array, state):
-                    self._define(stmt, name, state, partial=True)
-            elif isinstance(stmt, (Push, Pop, TapeAlloc)):
-                self._read(stmt, ir.reads(stmt), state)
-                for name in ir.writes(stmt):
-                    self._define(stmt, name, state, partial=isinstance(stmt, Push))
-                if isinstance(stmt, Pop):
-                    self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
-            elif isinstance(stmt, If):
-                self._read(stmt, ir.operand_vars([stmt.cond]), state)
-                state = _join(self._forward(stmt.body, state), self._forward(stmt.orelse, state))
-            elif isinstance(stmt, For):
-                self._read(stmt, ir.operand_vars([stmt.start, stmt.stop, stmt.step]), state)
-                head = state
-                while True:
-                    trip = dict(head)
-                    self._define(stmt, stmt.index, trip)
-                    end = self._forward(stmt.body, trip)
-                    if stmt.exit_flag:
-                        self._read(stmt, [stmt.exit_flag], end)
-                    new_head = _join(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                state = head
-            elif isinstance(stmt, While):
-                head = state
-                while True:
-                    tested = self._forward(stmt.test, head)
-                    self._read(stmt, ir.operand_vars([stmt.cond]), tested)
-                    end = self._forward(stmt.body, tested)
-                    if stmt.exit_flag:
-                        self._read(stmt, [stmt.exit_flag], end)
-                    new_head = _join(head, end)
-                    if new_head == head:
-                        break
-                    head = new_head
-                # the loop leaves after a test, or after a trip that set its exit flag
-                state = _join(tested, end) if stmt.exit_flag else tested
-            elif isinstance(stmt, Comment):
-                pass
-            else:  # pragma: no cover - every statement kind is listed above
-                raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
-        return state
+    # the StructuredForward hooks: reaching definitions (and the objects arrays refer to)
+    def read(self, stmt, names, state: dict) -> None:
+        self._read(stmt, names, state)
+
+    def join(self, a: dict, b: dict) -> dict:
+        return _join(a, b)
+
+    def begin_trip(self, loop, state: dict) -> None:
+        self._define(loop, loop.index, state)
+
+    def simple(self, stmt, state: dict) -> None:
+        if isinstance(stmt, Assign):
+            self._read(stmt, ir.operand_vars(stmt.args), state)
+            if stmt.inplace:
+                self._read(stmt, [stmt.inplace], state)      # `y += v` writes into y's array
+                self._sharing_names(stmt, stmt.inplace, state)
+            self._note_objects(stmt, state)
+            self._define(stmt, stmt.target, state)
+        elif isinstance(stmt, Store):
+            self._read(stmt, [stmt.array] + ir.operand_vars(stmt.index) + ir.operand_vars([stmt.value]), state)
+            for name in self._sharing_names(stmt, stmt.array, state):
+                self._define(stmt, name, state, partial=True)
+        elif isinstance(stmt, (Push, Pop, TapeAlloc)):
+            self._read(stmt, ir.reads(stmt), state)
+            for name in ir.writes(stmt):
+                self._define(stmt, name, state, partial=isinstance(stmt, Push))
+            if isinstance(stmt, Pop):
+                self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
+        else:  # pragma: no cover - every statement kind is handled
+            raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
 
     def reaching(self, stmt, name: str) -> frozenset:
         """Definitions of `name` that may reach its read by `stmt` (empty if `stmt` does not read it)."""

@@ -35,9 +35,9 @@ class Names:
         return self.fresh("t", numbered=True)
 
 
-_TEMPORARY = re.compile(r"^t\d+(_bar\d*)?$")
+_TEMPORARY = re.compile(r"^t\d+((_bar|_dot)\d*)*$")
 
 
 def is_temporary(name: str, user_names=frozenset()) -> bool:
-    """A compiler temporary (`t3`, `t3_bar`), not a name the user wrote."""
+    """A compiler temporary (`t3`, its adjoint `t3_bar`, its tangent `t3_dot`), not a name the user wrote."""
     return bool(_TEMPORARY.match(name)) and name not in user_names

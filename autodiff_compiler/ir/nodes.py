@@ -9,14 +9,16 @@ Takes: nothing (data definitions).  Guarantees:
 * `str(function)` prints a readable listing, used by tests and `--dump`.
 
 The reverse pass adds three statement kinds that only adjoint programs hold:
-`TapeAlloc`, `Push` and `Pop`, plus `Comment` markers for the printer.
+`TapeAlloc`, `Push` and `Pop`, plus `Comment` markers for the printer.  The
+front end adds `Region`s, calls of derivative objects (`@grad` functions),
+which the `types` pass replaces by the derivative's own statements.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'reads', 'writes', 'assigned_in', 'used_in']
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'reads', 'writes', 'assigned_in', 'used_in']
 
 
 # --------------------------------------------------------------------------- types
@@ -222,7 +224,30 @@ class Comment:
     text: str
 
 
-Stmt = Union[Assign, Store, If, For, While, TapeAlloc, Push, Pop, Comment]
+@dataclass
+class Region:
+    """A call of a derivative object inside differentiated code, until `types` expands it.
+
+    `body` computes the called function's outputs (`outputs`) from `params`
+    (the region's own variables, assigned before it); the region then stands
+    for the derivative `kind` ("grad": the gradient of the single output with
+    respect to the params named in `wrt`, the value first when `with_value`),
+    assigned to `targets`.  `stub` holds one placeholder assignment per target
+    (a gradient has its parameter's type, a value its output's), so that type
+    inference sees the targets' types before the region is expanded."""
+    kind: str
+    params: list
+    wrt: list
+    with_value: bool
+    body: list
+    outputs: tuple
+    targets: tuple
+    stub: list
+    loc: Loc | None = None
+    name: str = ""
+
+
+Stmt = Union[Assign, Store, If, For, While, TapeAlloc, Push, Pop, Comment, Region]
 
 
 @dataclass
@@ -282,6 +307,12 @@ def format_block(block: list, depth: int) -> list[str]:
             out.append(f"{pad}{stmt.target} = pop({stmt.tape})")
         elif isinstance(stmt, Comment):
             out.append(f"{pad}# {stmt.text}")
+        elif isinstance(stmt, Region):
+            targets = ", ".join(stmt.targets)
+            out.append(f"{pad}{targets} = {stmt.kind}[{stmt.name} wrt {', '.join(stmt.wrt)}]"
+                       f"({', '.join(stmt.params)}):{suffix}")
+            out += format_block(stmt.body, depth + 1) or [pad + "    pass"]
+            out.append(f"{pad}    -> {', '.join(map(str, stmt.outputs))}")
         else:
             out.append(f"{pad}{stmt}{suffix}")
     return out
@@ -302,6 +333,8 @@ def child_blocks(stmt) -> list:
         return [stmt.body]
     if isinstance(stmt, While):
         return [stmt.test, stmt.body]
+    if isinstance(stmt, Region):
+        return [stmt.body, stmt.stub]
     return []
 
 

@@ -120,6 +120,13 @@ def check_consistent(function: ir.Function) -> None:
         if isinstance(stmt, Assign):
             t, own = types.get(stmt.target), result_type(stmt, types)
             if t is not None and own is not None and t.is_array and not own.is_array:
+                results = set(ir.operand_vars(list(function.returns) or [function.result]))
+                if stmt.target in results:
+                    raise ArgumentError(
+                        f"{function.name} returns a number here and an array elsewhere: one function, one "
+                        f"kind of result", **where(stmt),
+                        hint="return a number on every path (a loss, for grad) or an array on every path "
+                             "(for its derivatives, jacobian)")
                 raise ArgumentError(
                     f"{stmt.target!r} holds a number here and an array elsewhere: one variable, one kind "
                     f"of value", **where(stmt),

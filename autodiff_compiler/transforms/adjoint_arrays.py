@@ -66,6 +66,17 @@ def instantiate_vjp(reverse, stmt: Assign, prim, binding: dict, out_bar: Var, ma
     return contributions
 
 
+def reads_shape(reverse, arg: Var, stmt: Assign) -> bool:
+    """Does `unbroadcast` read the shape of `arg` for this statement's contribution to it?"""
+    types = reverse.types
+    result_rank, arg_rank = _rank(Var(stmt.target), types), _rank(arg, types)
+    if result_rank == 0 or arg_rank == 0:
+        return False
+    if arg_rank < result_rank:
+        return True
+    return any(isinstance(a, Var) and a != arg and _rank(a, types) > 0 for a in stmt.args)
+
+
 def unbroadcast(reverse, contribution, arg: Var, stmt: Assign, make):
     """Sum a contribution of the result's shape back to the shape of operand `arg`."""
     types = reverse.types

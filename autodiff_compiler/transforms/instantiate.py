@@ -3,7 +3,8 @@
 Takes: a parsed partial or vector-Jacobian product from `rules.py` and the
 operands its names stand for.  Guarantees: statements in A-normal form
 computing it, emitted through the caller's `emit`, with constant arithmetic
-folded; `a if c else b` becomes an `If` (only the branch taken runs: `log(0)`
+folded, and the rule's own `0 * a`, `1 * a`, `a + 0`, `a ** 1` removed (a
+derivative's terms, where `0 * a` is 0 as AD tools take it); `a if c else b` becomes an `If` (only the branch taken runs: `log(0)`
 in the other is never evaluated) unless `c` is a constant, or an elementwise
 `where(c, a, b)` when the expression reads arrays.
 """
@@ -13,6 +14,9 @@ import ast
 
 from ..ir import Assign, Const, If, Names, Var
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+
+
+_FOLDED = {"add", "sub", "mul", "neg", "pow", "div", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator"}
 
 
 class Instantiate:
@@ -32,11 +36,27 @@ class Instantiate:
         return self.dispatch[type(tree)](tree)
 
     def apply(self, prim: str, args: tuple, params: tuple = ()):
-        if all(isinstance(a, Const) for a in args) and prim in ("add", "sub", "mul", "neg", "pow", "div", "eq", "ne"):
+        if all(isinstance(a, Const) for a in args) and prim in _FOLDED:
             try:
                 return Const(PRIMITIVES[prim].evaluate(*(a.value for a in args)))
             except (ArithmeticError, ValueError):
                 pass
+        # the algebra of a rule's own terms (a derivative, where `0 * x` is 0, as AD tools take it):
+        # `indicator(y == 0)` of a constant exponent leaves pow's partial as `2 * x`
+        zero = [isinstance(a, Const) and not isinstance(a.value, bool) and a.value == 0 for a in args]
+        one = [isinstance(a, Const) and not isinstance(a.value, bool) and a.value == 1 for a in args]
+        if prim == "mul" and any(zero):
+            return Const(0.0)
+        if prim == "mul" and one[0]:
+            return args[1]
+        if prim == "mul" and one[1]:
+            return args[0]
+        if prim == "add" and zero[0]:
+            return args[1]
+        if prim in ("add", "sub") and zero[1]:
+            return args[0]
+        if prim == "pow" and one[1]:
+            return args[0]
         target = self.names.temp()
         self.emit(Assign(target, prim, tuple(args), self.loc, params))
         return Var(target)

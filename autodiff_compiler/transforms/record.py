@@ -86,6 +86,11 @@ class RecordPlan:
                 readers.setdefault(name, []).append(stmt)
         reverse = self.reverse
         for stmt in self.facts.statements:
+            if isinstance(stmt, Assign) and stmt.target in reverse.active and self.facts.loops_of(stmt) \
+                    and self.types[stmt.target].is_array:
+                # the reset of its adjoint (zeros of its shape) reads the shape it has in that trip,
+                # which may differ from trip to trip (`np.sin(x[:i + 1])`)
+                add([stmt.target], stmt)
             if reverse.differentiable(stmt):
                 add(reverse.partial_reads(stmt), stmt)
             elif isinstance(stmt, Store) and self.store_has_work(stmt):

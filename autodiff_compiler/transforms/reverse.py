@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 
 from .. import ir
-from ..errors import ArgumentError, AutodiffError, InternalError
+from ..errors import ArgumentError, AutodiffError, InternalError, NoDerivativeRuleError
 from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from ..ir import Names, dataflow
 from ..ir.activity import activity
@@ -48,7 +48,7 @@ class Reverse:
         self.results = results or [function.result]
         self.active = activity(function, set(wrt), self.types,
                                set(ir.operand_vars(self.results)))
-        taken = set(function.user_names) | set(function.params)
+        taken = set(function.user_names) | set(function.params) | set(function.types)   # typed names too (stale ones)
         for stmt in ir.walk(function.body):
             taken.update(ir.writes(stmt))
             taken.update(ir.reads(stmt))
@@ -58,7 +58,27 @@ class Reverse:
         self.trips: dict[int, str] = {}
         self.loop_depth = 0
         self.intermediates: dict = {}
+        self.check_rules()
         self.plan = RecordPlan(self)
+
+    def check_rules(self) -> None:
+        """Refuse, naming the line, what reverse mode has no rule for (rather than derive a wrong adjoint):
+        a primitive with no partials and no vjp (helpers of derived programs, `refuse=` entries), and the
+        tapes of a derived program (reverse mode is applied to primal programs only)."""
+        for stmt in ir.walk(self.primal.body):
+            if isinstance(stmt, (Push, Pop, TapeAlloc)):
+                raise AutodiffError("reverse mode over a gradient program (one with tapes) is not supported",
+                                    hint="differentiate the gradient by forward mode: jvp, hvp, hessian, or "
+                                         "jacobian(..., mode='forward')")
+            if self.differentiable(stmt):
+                prim = PRIMITIVES[stmt.prim]
+                if prim.refuse or (prim.partials is None and prim.vjp is None):
+                    loc = stmt.loc
+                    raise NoDerivativeRuleError(
+                        prim.refuse or f"no reverse-mode rule for the primitive {stmt.prim!r}",
+                        filename=loc.filename if loc else None, line=loc.line if loc else None,
+                        source_line=loc.text if loc else None,
+                        hint="differentiate by forward mode (jvp, jacobian(..., mode='forward'))")
 
     # ------------------------------------------------------------- bookkeeping
     def adjoint_of(self, name: str) -> str:
@@ -104,8 +124,10 @@ class Reverse:
                     operand = binding.get(symbol)
                     if isinstance(operand, Var):
                         names.add(operand.name)
-        # `unbroadcast` reads operands' shapes only: no need to save their values (arrays keep
-        # one shape from trip to trip of a loop)
+                # `unbroadcast` reads the operand's shape, which may change from trip to trip of a loop
+                # (`x[i:n] * y[i:n]`): in a loop, the reversed trip needs the shape that trip had
+                if arrays.reads_shape(self, arg, stmt) and dataflow.of(self.primal).loops_of(stmt):
+                    names.add(arg.name)
         return names
 
     def needs_trips(self, loop) -> bool:
@@ -388,17 +410,33 @@ class Reverse:
             return out
         return head + place(forward)
 
-    def build(self, with_value: bool = True) -> ir.Function:
+    def build(self, with_value: bool = True, outputs: tuple | None = None, seeds: list | None = None,
+              extra_params: tuple = (), function_name: str | None = None) -> ir.Function:
+        """The adjoint program.  It returns `outputs` (default: the first result, when `with_value`),
+        then the gradients.  `seeds`: (result, cotangent operand) pairs (default: each result's adjoint
+        starts at 1.0); `extra_params` (the cotangents a vjp takes) follow the primal's parameters."""
         # a save may read a variable before its first assignment (a value made in a loop's first trip):
         # start such variables defined (the value saved then is never read back)
         starts = [start for start in map(self.start_value, self.undefined_at_start()) if start is not None]
         forward = starts + self.forward(self.primal.body)
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)
-        seeds: list = []
-        for result in self.results:
+        seed_statements: list = []
+        seeded: set = set()
+        if seeds is None:
+            seeds = [(result, Const(1.0)) for result in self.results]
+        for result, seed in seeds:
             if isinstance(result, Var) and result.name in self.active:
-                seeds.append(Assign(self.adjoint_of(result.name), "copy", (Const(1.0),)))
+                bar = self.adjoint_of(result.name)
+                if result.name in seeded:           # `return x, x`: both cotangents reach x
+                    seed_statements.append(Assign(bar, "add", (Var(bar), seed)))
+                elif self.types[result.name].is_array:
+                    # the reverse sweep writes into adjoint arrays: never into the caller's cotangent
+                    seed_statements.append(Assign(bar, "array_copy", (seed,)))
+                else:
+                    seed_statements.append(Assign(bar, "copy", (seed,)))
+                seeded.add(result.name)
+        seeds = seed_statements
         reverse_body = self.backward(self.primal.body)
         # every adjoint starts at zero (the simplifier drops the ones overwritten first)
         inits = [self.zero_assign(name) for name in sorted(self.active) if name in self.adjoints
@@ -413,20 +451,27 @@ class Reverse:
                 inits.append(Assign(capture, "copy", (Const(0.0),)))
             captured.append(Var(capture))
         grads += tuple(captured)
-        value = self.results[0]
-        if with_value and isinstance(value, Var) and value.name in self.recorded:
-            # the reverse sweep gives the result its earlier values back: return the one it had
-            value_out = self.names.fresh(f"{value.name}_out")
-            forward.append(Assign(value_out, "copy", (value,)))
-            value = Var(value_out)
-        returns = ((value,) if with_value else ()) + grads
+        if outputs is None:
+            outputs = (self.results[0],) if with_value else ()
+        values = []
+        for value in outputs:
+            if isinstance(value, Var) and value.name in self.recorded:
+                # the reverse sweep gives the result its earlier values back: return the one it had
+                value_out = self.names.fresh(f"{value.name}_out")
+                copy = "array_copy" if self.types[value.name].is_array else "copy"
+                forward.append(Assign(value_out, copy, (value,)))
+                value = Var(value_out)
+            values.append(value)
+        returns = tuple(values) + grads
         body = ([Comment("forward sweep")] + forward + [Comment("reverse sweep")] + inits + seeds
                 + reverse_body)
         suffix = "value_and_grad" if with_value else "grad"
-        adjoint = ir.Function(f"{self.primal.name}_{suffix}", list(self.primal.params), {}, body, None,
+        adjoint = ir.Function(function_name or f"{self.primal.name}_{suffix}",
+                              list(self.primal.params) + list(extra_params),
+                              {}, body, None,
                               self.primal.filename, self.primal.firstline, returns=returns,
                               docstring=self.primal.docstring, user_names=frozenset(self.names.taken))
-        param_types = {p: self.types[p] for p in self.primal.params}
+        param_types = {p: self.types[p] for p in adjoint.params}
         adjoint.types = infer_adjoint_types(adjoint, param_types, self.types)
         # the program's own values, which the simplifier must fold exactly (signed zeros and all)
         adjoint.exact_names = self.primal_names
@@ -438,6 +483,34 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     types = dict(primal_types)
     types.update(infer_types(adjoint, {**primal_types, **param_types}))
     return types
+
+
+def split_self_reads(function: ir.Function) -> None:
+    """`s = f(s, e)` becomes `t = f(s, e); s = t`: the reverse pass restores a statement's target before
+    its partials read their operands, so no statement may read its own target.  The front end never
+    makes one; a derived program (forward mode's tangents, which reverse mode differentiates again)
+    or an optimisation might."""
+    names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    changed = False
+
+    def visit(block: list) -> list:
+        nonlocal changed
+        out = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = visit(child)
+            if isinstance(stmt, Assign) and stmt.target in ir.operand_vars(stmt.args):
+                temp = names.temp()
+                function.types[temp] = function.types[stmt.target]
+                out.append(Assign(temp, stmt.prim, stmt.args, stmt.loc, stmt.params))
+                out.append(Assign(stmt.target, "copy", (Var(temp),), stmt.loc, (), stmt.inplace))
+                changed = True
+            else:
+                out.append(stmt)
+        return out
+    function.body = visit(function.body)
+    if changed:
+        dataflow.invalidate(function)
 
 
 def prepare_loops(function: ir.Function) -> None:
@@ -486,7 +559,9 @@ def prepare_loops(function: ir.Function) -> None:
 
 
 def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
-            intermediates: tuple = ()) -> ir.Function:
+            intermediates: tuple = (), results: list | None = None, outputs: tuple | None = None) -> ir.Function:
+    """The adjoint program of `function`: the gradients of its first result (or of `results`, summed)
+    with respect to `wrt`, after `outputs` (default: the value, when `with_value`)."""
     for name in wrt:
         t = function.types.get(name)
         if t is None or not t.is_float:
@@ -498,7 +573,32 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
                 f"intermediate {name!r} of {function.name} must be a float variable assigned exactly once "
                 f"(found {len(definitions)} assignment(s))",
                 hint="give the value you want the gradient of its own name: 'y = ...' once")
+    split_self_reads(function)
     prepare_loops(function)
-    builder = Reverse(function, wrt)
+    builder = Reverse(function, wrt, results)
     builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
-    return builder.build(with_value)
+    return builder.build(with_value, outputs)
+
+
+def vjp(function: ir.Function, wrt: list[str], name: str | None = None) -> ir.Function:
+    """The vector-Jacobian product program of `function`: it takes the function's parameters, then one
+    cotangent per output (shaped like it), and returns the outputs, then sum_k ct_k . d out_k / d wrt_j
+    for each `wrt` parameter j."""
+    from .forward import outputs_of
+    for w in wrt:
+        t = function.types.get(w)
+        if t is None or not t.is_float:
+            raise AutodiffError(f"cannot differentiate with respect to {w!r} of type {t}")
+    split_self_reads(function)
+    prepare_loops(function)
+    outputs = outputs_of(function)
+    builder = Reverse(function, wrt, list(outputs))
+    cotangents = []
+    for output in outputs:
+        base = output.name if isinstance(output, Var) else "output"
+        ct = builder.names.fresh(f"{base}_ct")
+        t = function.types.get(output.name) if isinstance(output, Var) else None
+        builder.types[ct] = t if t is not None and t.is_float else FLOAT
+        cotangents.append(ct)
+    seeds = [(o, Var(c)) for o, c in zip(outputs, cotangents)]
+    return builder.build(True, outputs, seeds, tuple(cotangents), name or f"{function.name}_vjp")

@@ -1,0 +1,440 @@
+"""Jacobian: whole Jacobians from directional derivatives -- columns by forward mode, rows by reverse mode.
+
+Takes: a program P (an IR function with `types`; its outputs are `returns`,
+or `result`), the names of the parameters to differentiate with respect to,
+and P's tangent program (`transforms.forward`) or its vector-Jacobian product
+program (`transforms.reverse.vjp`).  Guarantees IR in the same language as
+its inputs (so it is simplified, printed and, for gradients, differentiated
+again like any other program):
+
+* `jacobian_program`: a function of P's parameters returning P's outputs and
+  then, for every output k and every `wrt` parameter j, the block
+  `J[k][j]` of shape `(size(out_k), size(w_j))` (a float counts as size 1; a
+  matrix by rows, as `ravel` orders it).  Columns: P's tangent program runs
+  once per entry of each `w_j`, seeded with that unit vector (every other
+  tangent zero), and its output tangents are the columns.  Rows: the
+  vector-Jacobian product program runs once per entry of each output, seeded
+  with that unit cotangent, and its gradients are the rows.  `mode="auto"`
+  compares the sizes at run time (fewer rows than columns: rows) unless the
+  types decide it already (all outputs floats, or all `w_j` floats);
+* `gradient_statements`: the gradient of a one-float P, by columns, each
+  gradient shaped like its parameter: what a call of a `grad` object inside
+  differentiated code (`ir.Region`) becomes, so that it contains no tapes and
+  any transform applies to it;
+* P's parameters keep their values for every run: those the programs assign
+  are saved on entry and given back before each run;
+* `expand_regions` replaces every `Region` of a typed function (innermost
+  first) by its gradient statements, after checking that the called function
+  returns one float (else an `AutodiffError` at the call's line, pointing to
+  `jacobian`).
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..errors import ArgumentError, AutodiffError
+from ..ir import FLOAT, INT, Assign, Const, For, If, Names, Region, Slice, Store, Var, array_of
+from ..ir.types import infer_types
+from .forward import Forward, outputs_of
+
+
+def all_names(function: ir.Function) -> set:
+    names = set(function.user_names) | set(function.params) | set(function.types)
+    for stmt in ir.walk(function.body):
+        names.update(ir.writes(stmt))
+        names.update(ir.reads(stmt))
+        if isinstance(stmt, Region):
+            names.update(stmt.params)
+            names.update(stmt.targets)
+    return names
+
+
+class Builder:
+    """Emits the driver statements; every new variable gets a fresh name and a type."""
+
+    def __init__(self, names: Names, types: dict, loc=None):
+        self.names = names
+        self.types = types
+        self.loc = loc
+
+    def var(self, base: str, t) -> str:
+        name = self.names.fresh(base)
+        self.types[name] = t
+        return name
+
+    def temp(self, t) -> str:
+        name = self.names.temp()
+        self.types[name] = t
+        return name
+
+    def assign(self, out: list, target: str, prim: str, args: tuple) -> Var:
+        out.append(Assign(target, prim, tuple(args), self.loc))
+        return Var(target)
+
+    def is_array(self, operand) -> bool:
+        t = self.types.get(operand.name) if isinstance(operand, Var) else None
+        return t is not None and t.is_array
+
+    def rank(self, operand) -> int:
+        t = self.types.get(operand.name) if isinstance(operand, Var) else None
+        return t.ndim if t is not None and t.is_array else 0
+
+    def size(self, out: list, operand, base: str) -> object:
+        """The number of entries of `operand` (1 for a number)."""
+        if not self.is_array(operand):
+            return Const(1)
+        return self.assign(out, self.var(base, INT), "size", (operand,))
+
+    def unit(self, out: list, target: str, like, index) -> None:
+        """`target` = the unit vector number `index` of the shape of `like` (1.0 for a number)."""
+        rank = self.rank(like)
+        if rank == 0:
+            out.append(Assign(target, "copy", (Const(1.0),), self.loc))
+            return
+        out.append(Assign(target, "zeros_like", (like,), self.loc))
+        out.append(Store(target, self.flat_index(out, like, index), Const(1.0), "copy", self.loc))
+
+    def zero(self, out: list, target: str, like) -> None:
+        if self.is_array(like):
+            out.append(Assign(target, "zeros_like", (like,), self.loc))
+        else:
+            out.append(Assign(target, "copy", (Const(0.0),), self.loc))
+
+    def flat_index(self, out: list, array, index) -> tuple:
+        """The index of entry number `index` of `array`, counted by rows."""
+        if self.rank(array) == 1:
+            return (index,)
+        columns = self.assign(out, self.temp(INT), "shape1", (array,))
+        row = self.assign(out, self.temp(INT), "floordiv", (index, columns))
+        column = self.assign(out, self.temp(INT), "mod", (index, columns))
+        return (row, column)
+
+    def store_line(self, out: list, block: str, fixed, value, as_column: bool) -> None:
+        """Store `value` (a number, vector or matrix, by rows) into column (or row) `fixed` of `block`."""
+        rank = self.rank(value)
+        if rank == 0:
+            index = (Const(0), fixed) if as_column else (fixed, Const(0))
+            out.append(Store(block, index, value, "copy", self.loc))
+        elif rank == 1:
+            index = (Slice(), fixed) if as_column else (fixed, Slice())
+            out.append(Store(block, index, value, "copy", self.loc))
+        else:
+            rows = self.assign(out, self.temp(INT), "shape0", (value,))
+            width = self.assign(out, self.temp(INT), "shape1", (value,))
+            r = self.var("row", INT)
+            body: list = []
+            start = self.assign(body, self.temp(INT), "mul", (Var(r), width))
+            stop = self.assign(body, self.temp(INT), "add", (start, width))
+            line = self.assign(body, self.temp(array_of(1)), "subscript", (value, Var(r)))
+            index = (Slice(start, stop), fixed) if as_column else (fixed, Slice(start, stop))
+            body.append(Store(block, index, line, "copy", self.loc))
+            out.append(For(r, Const(0), rows, Const(1), body, self.loc))
+
+
+def _protect_params(builder: Builder, program: ir.Function, bodies: list) -> tuple[list, list]:
+    """(save, restore): statements keeping the parameters the bodies assign at their entry values."""
+    written = set()
+    for body in bodies:
+        written |= ir.assigned_in(body)
+    save, restore = [], []
+    for p in program.params:
+        if p in written:
+            keep = builder.var(f"{p}_entry", builder.types[p])
+            save.append(Assign(keep, "copy", (Var(p),), builder.loc))
+            restore.append(Assign(p, "copy", (Var(keep),), builder.loc))
+    return save, restore
+
+
+def _start_values(builder: Builder, program: ir.Function, operands) -> list:
+    """`v = 0` (an empty array for arrays) for each output `v` that no assignment may reach on some path
+    the dataflow layer cannot rule out (Numba types a variable only if every read of it has a value)."""
+    from ..ir import dataflow
+    facts = dataflow.of(program)
+    out = []
+    for operand in operands:
+        if not isinstance(operand, Var) or dataflow.UNDEFINED not in facts.reaching_exit(operand.name):
+            continue
+        t = builder.types.get(operand.name)
+        if t is None:
+            continue
+        if t.is_array:
+            prim = {1: "zeros", 2: "zeros2"}.get(t.ndim)
+            if prim is None or t.dtype != "float64":
+                continue
+            out.append(Assign(operand.name, prim, (Const(0),) * t.ndim, builder.loc))
+        else:
+            out.append(Assign(operand.name, "copy", ({"float": Const(0.0), "int": Const(0),
+                                                     "bool": Const(False)}[t.kind],), builder.loc))
+    return out
+
+
+_ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "zeros2",
+               "ones2", "empty2"}
+
+
+def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
+    """`body` (a copy of a tangent or vjp program's statements, run once per column or row) without the
+    statements that only compute again what the value section (`program`'s body, run once before the
+    loop) computed already: the primal doesn't change from column to column.
+
+    Legality: a statement goes when it is an assignment at the top level of `body`, the only definition
+    of its target there, equal to a top-level statement of `program` that is the only definition of that
+    target there too; every operand is a constant, a parameter neither program writes, or the target of
+    a statement that went (so it computes the same value as in the value section, which nothing changes
+    afterwards); it allocates no array; and no store writes its target, nor the array it is a view of."""
+    from ..ir.dataflow import SHARING
+
+    def single_top_level(block):
+        counts: dict = {}
+        for stmt in ir.walk(block):
+            for name in ir.writes(stmt):
+                counts[name] = counts.get(name, 0) + 1
+        return {s.target: s for s in block if isinstance(s, Assign) and counts.get(s.target) == 1}
+
+    in_program = single_top_level(program.body)
+    in_body = single_top_level(body)
+    stored = {s.array for s in ir.walk(program.body + body) if isinstance(s, Store)}
+    written = params_written | {p for p in program.params if p in ir.assigned_in(program.body + body)}
+    invariant = {p for p in program.params if p not in written}
+    kept = []
+    for stmt in body:
+        original = in_program.get(stmt.target) if isinstance(stmt, Assign) else None
+        if original is not None and in_body.get(stmt.target) is stmt and stmt.prim not in _ALLOCATING \
+                and (original.prim, original.args, original.params) == (stmt.prim, stmt.args, stmt.params) \
+                and all(isinstance(a, Const) or (isinstance(a, Var) and a.name in invariant) for a in stmt.args
+                        if not isinstance(a, Slice)) \
+                and all(isinstance(a, Var) and a.name in invariant or isinstance(a, Const) or a is None
+                        for sl in stmt.args if isinstance(sl, Slice) for a in (sl.start, sl.stop, sl.step)) \
+                and stmt.target not in stored \
+                and not (stmt.prim in SHARING and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
+            invariant.add(stmt.target)
+            continue
+        kept.append(stmt)
+    return kept
+
+
+def _copy_block(block: list) -> list:
+    """A fresh copy of a block's statements (a block is emitted more than once in a driver)."""
+    import copy
+    return copy.deepcopy(block)
+
+
+def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: list, sink, restore: list,
+            reuse: bool = True) -> list:
+    """For each wrt j and entry c of it: run `tangent` seeded with the unit vector c of w_j; `sink(out, j, c,
+    tangents)` stores the output tangents.  `restore` gives the parameters their entry values back before
+    each run.  Returns the statements."""
+    out: list = []
+    tangent_params = tangent.params[len(program.params):]
+    outputs = outputs_of(program)
+    tangents = tangent.returns[len(outputs):]
+    for j, w in enumerate(wrt):
+        count = builder.size(out, Var(w), f"{w}_size")
+        c = builder.var("column", INT)
+        trip: list = _copy_block(restore)
+        for i, (v, t) in enumerate(zip(wrt, tangent_params)):
+            if i == j:
+                builder.unit(trip, t, Var(v), Var(c))
+            else:
+                builder.zero(trip, t, Var(v))
+        trip += reuse_values(program, _copy_block(tangent.body), set()) if reuse else _copy_block(tangent.body)
+        sink(trip, j, Var(c), tangents)
+        if isinstance(count, Const):
+            out.append(Assign(c, "copy", (Const(0),), builder.loc))
+            out += trip
+        else:
+            out.append(For(c, Const(0), count, Const(1), trip, builder.loc))
+    return out
+
+
+def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list, sink, restore: list) -> list:
+    """For each output k and entry r of it: run `vjp` seeded with the unit cotangent r of output k;
+    `sink(out, k, r, grads)` stores the gradients.  `values`: the outputs' values, for their shapes."""
+    out: list = []
+    outputs = outputs_of(program)
+    cotangent_params = vjp.params[len(program.params):]
+    grads = vjp.returns[len(outputs):]
+    for k, value in enumerate(values):
+        t = builder.types.get(value.name) if isinstance(value, Var) else None
+        if t is None or not t.is_float:
+            continue                                 # an int or bool output: its rows are zero
+        count = builder.size(out, value, "output_size")
+        r = builder.var("row", INT)
+        trip: list = _copy_block(restore)
+        for i, (v, ct) in enumerate(zip(values, cotangent_params)):
+            if i == k:
+                builder.unit(trip, ct, v, Var(r))
+            else:
+                builder.zero(trip, ct, v if isinstance(v, Var) else Const(0.0))
+        trip += reuse_values(program, _copy_block(vjp.body), set())
+        sink(trip, k, Var(r), grads)
+        if isinstance(count, Const):
+            out.append(Assign(r, "copy", (Const(0),), builder.loc))
+            out += trip
+        else:
+            out.append(For(r, Const(0), count, Const(1), trip, builder.loc))
+    return out
+
+
+def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Function | None,
+                     vjp: ir.Function | None, name: str | None = None) -> ir.Function:
+    """The Jacobian of `program` by columns (`tangent`), rows (`vjp`) or either (see the module docstring)."""
+    types = dict(program.types)
+    for p in (tangent, vjp):
+        if p is not None:
+            types.update(p.types)
+    taken = all_names(program) | (all_names(tangent) if tangent else set()) | (all_names(vjp) if vjp else set())
+    builder = Builder(Names(taken), types, None)
+    outputs = outputs_of(program)
+    save, restore = _protect_params(builder, program, [program.body] + [p.body for p in (tangent, vjp) if p])
+    # outputs (and their tangents and gradients) every path assigns, as far as Numba can tell
+    restore = restore + _start_values(builder, program, outputs)
+    for derived in (tangent, vjp):
+        if derived is not None:
+            restore += _start_values(builder, derived, derived.returns[len(outputs):])
+    body: list = save + [ir.Comment("the value")] + _start_values(builder, program, outputs) \
+        + _copy_block(program.body)
+    values = []
+    for k, output in enumerate(outputs):
+        if isinstance(output, Var):
+            keep = builder.var(f"{output.name}_value", types[output.name])
+            body.append(Assign(keep, "copy", (output,)))
+            values.append(Var(keep))
+        else:
+            values.append(output)
+    sizes_out = [builder.size(body, v, "output_size") if isinstance(v, Var) else Const(1) for v in values]
+    sizes_in = [builder.size(body, Var(w), f"{w}_size") for w in wrt]
+    blocks = {}
+    for k in range(len(outputs)):
+        for j, w in enumerate(wrt):
+            block = builder.var(f"J_{k}_{j}" if len(outputs) > 1 or len(wrt) > 1 else "J", array_of(2))
+            body.append(Assign(block, "zeros2", (sizes_out[k], sizes_in[j])))
+            blocks[k, j] = block
+
+    def column_sink(out, j, c, tangents):
+        for k, t in enumerate(tangents):
+            if isinstance(t, Var):
+                builder.store_line(out, blocks[k, j], c, t, as_column=True)
+
+    def row_sink(out, k, r, grads):
+        for j, g in enumerate(grads):
+            if isinstance(g, Var):
+                builder.store_line(out, blocks[k, j], r, g, as_column=False)
+
+    if mode == "forward":
+        body += [ir.Comment("columns, by forward mode")] + columns(builder, program, tangent, wrt, column_sink,
+                                                                  restore)
+    elif mode == "reverse":
+        body += [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink, restore)
+    else:
+        total_out, total_in = _total(builder, body, sizes_out), _total(builder, body, sizes_in)
+        fewer_rows = builder.assign(body, builder.var("fewer_rows", ir.BOOL), "lt", (total_out, total_in))
+        body.append(If(fewer_rows,
+                       [ir.Comment("rows, by reverse mode")] + rows(builder, program, vjp, values, row_sink,
+                                                                    restore),
+                       [ir.Comment("columns, by forward mode")] + columns(builder, program, tangent, wrt,
+                                                                          column_sink, restore)))
+    returns = tuple(values) + tuple(Var(blocks[k, j]) for k in range(len(outputs)) for j in range(len(wrt)))
+    out = ir.Function(name or f"{program.name}_jacobian", list(program.params), {}, body, None,
+                      program.filename, program.firstline, returns=returns, docstring=program.docstring,
+                      user_names=frozenset(builder.names.taken))
+    param_types = {p: types[p] for p in program.params}
+    types.update(infer_types(out, {**types, **param_types}))
+    out.types = types
+    out.exact_names = getattr(program, "exact_names", None) or set(program.types)
+    return out
+
+
+def _total(builder: Builder, out: list, sizes: list):
+    total = sizes[0]
+    for size in sizes[1:]:
+        total = builder.assign(out, builder.temp(INT), "add", (total, size))
+    return total
+
+
+def gradient_statements(builder: Builder, program: ir.Function, wrt: list, targets: list,
+                        value_target: str | None) -> list:
+    """Statements assigning `targets[j]` = d program / d wrt[j] (shaped like wrt[j]) by forward mode,
+    and `value_target` = the program's value; `program` returns one float."""
+    tangent = Forward(program, wrt, taken=builder.names.taken).build(True, f"{program.name}_jvp")
+    builder.types.update(tangent.types)
+    builder.names.add(tangent.user_names)
+    out: list = []
+    (output,) = outputs_of(program)
+    (output_dot,) = tangent.returns[1:]
+    for w, g in zip(wrt, targets):
+        builder.zero(out, g, Var(w))
+
+    def sink(trip, j, c, tangents):
+        (t,) = tangents
+        w, g = Var(wrt[j]), targets[j]
+        if builder.is_array(w):
+            trip.append(Store(g, builder.flat_index(trip, w, c), t, "copy", builder.loc))
+        else:
+            trip.append(Assign(g, "copy", (t,), builder.loc))
+
+    value_first = value_target is not None and any(builder.is_array(Var(w)) for w in wrt)
+    save, restore = _protect_params(builder, program, [program.body, tangent.body])
+    restore = restore + _start_values(builder, tangent, tangent.returns)
+    out = save + out
+    if value_first:
+        out += _copy_block(program.body)
+        out.append(Assign(value_target, "copy", (output,), builder.loc))
+    # without the value computed first, every column computes the primal itself
+    out += columns(builder, program, tangent, wrt, sink, restore, reuse=value_first)
+    if value_target is not None and not value_first:
+        out.append(Assign(value_target, "copy", (output,), builder.loc))
+    return out
+
+
+def expand_regions(function: ir.Function) -> bool:
+    """Replace every `Region` of the typed `function` by its gradient statements (innermost first)."""
+    if not any(isinstance(s, Region) for s in ir.walk(function.body)):
+        return False
+    names = Names(all_names(function))
+    types = function.types
+
+    def expand(block: list) -> list:
+        out: list = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = expand(child)
+            if isinstance(stmt, Region):
+                out += expand_one(stmt)
+            else:
+                out.append(stmt)
+        return out
+
+    def expand_one(region: Region) -> list:
+        loc = region.loc
+        where = dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}
+        if len(region.outputs) != 1:
+            raise ArgumentError(f"{region.name} is the gradient of a function returning {len(region.outputs)} "
+                                f"values: a gradient needs one number", **where,
+                                hint="differentiate a function returning one float; for the derivatives of "
+                                     "several outputs use jacobian")
+        (output,) = region.outputs
+        t = types.get(output.name) if isinstance(output, Var) else FLOAT
+        if t is None or t.is_array or t.kind != "float":
+            raise ArgumentError(f"{region.name} is the gradient of a function returning {t}: a gradient needs "
+                                f"one float", **where,
+                                hint="reduce it to one number (np.sum(...)); for every element's derivatives "
+                                     "use jacobian")
+        for w in region.wrt:
+            wt = types.get(w)
+            if wt is None or not wt.is_float:
+                raise ArgumentError(f"{region.name} is called with {wt} for the parameter it differentiates "
+                                    f"with respect to: only floats and float arrays have derivatives", **where)
+        program = ir.Function(region.name or "region", list(region.params), types, region.body, None,
+                              loc.filename if loc else "<unknown>", loc.line if loc else 0,
+                              returns=tuple(region.outputs), user_names=frozenset(names.taken))
+        builder = Builder(names, types, loc)
+        grads = list(region.targets[1:] if region.with_value else region.targets)
+        value = region.targets[0] if region.with_value else None
+        statements = gradient_statements(builder, program, list(region.wrt), grads, value)
+        for stmt in ir.walk(statements):
+            if getattr(stmt, "loc", "absent") is None:
+                stmt.loc = loc
+        return statements
+
+    function.body = expand(function.body)
+    return True

@@ -1,0 +1,240 @@
+"""Functions for the tests of forward mode, Jacobians, Hessians and nested derivatives (issue 9).
+
+Ordinary Python that runs as is: the tests compare the compiler's derivatives
+with SymPy (verify=True) and with central finite differences of these
+functions themselves.
+"""
+import math
+
+import numpy as np
+
+from autodiff_compiler import grad, value_and_grad
+
+
+# ------------------------------------------------------------------ scalars, control flow
+
+def poly(x):
+    return 3.0 * x ** 3 - 2.0 * x + 1.0
+
+
+def trig_mix(x, y):
+    return math.sin(x * y) + math.exp(-x * x) * math.cos(y)
+
+
+def branchy(x, y):
+    if x > y:
+        z = x * x - y
+    else:
+        z = math.sin(x) * y
+    return z * z + x
+
+
+def looped(x, n):
+    s = 0.0
+    for i in range(n):
+        s = math.sin(s * x) + x
+        if s > 1.0:
+            s = s * 0.5
+    return s * s
+
+
+def halving(x):
+    k = 0
+    while x > 0.1:
+        x = x * 0.5
+        k = k + 1
+    return x ** 3 + k
+
+
+def early_exit(x, n):
+    s = x
+    for i in range(n):
+        s = s * 1.5 + math.cos(s)
+        if s > 10.0:
+            break
+    return s
+
+
+def _helper(a, b):
+    return a * math.tanh(b) + b
+
+
+def calls_helper(x, y):
+    return _helper(x, y) * _helper(y, x)
+
+
+def clamps(x):
+    return min(max(x * x, 0.5), 4.0) + abs(x - 1.0)
+
+
+def cube(x):
+    return x ** 3
+
+
+def sin_times(x):
+    return math.sin(x) * x
+
+
+def rosenbrock2(x, y):
+    return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+# ------------------------------------------------------------------ arrays
+
+def vec_sum(x):
+    return np.sum(np.sin(x) * x ** 2)
+
+
+def quad_form(x, A):
+    return np.dot(x, np.dot(A, x))
+
+
+def rosenbrock(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_loop(x):
+    s = 0.0
+    for i in range(x.shape[0] - 1):
+        s = s + 100.0 * (x[i + 1] - x[i] * x[i]) ** 2 + (1.0 - x[i]) ** 2
+    return s
+
+
+def softmax_ce(z, k):
+    m = np.max(z)
+    e = np.exp(z - m)
+    p = e / np.sum(e)
+    return -math.log(p[k])
+
+
+def matrix_loss(W, X, y):
+    r = np.dot(X, W) - y
+    return np.mean(r * r)
+
+
+def stores(x):
+    y = np.zeros(4)
+    y[0:2] = x
+    y[2:4] = x * x
+    return np.sum(y * y)
+
+
+def rows_loop(A, x):
+    Z = np.zeros_like(A)
+    for i in range(A.shape[0]):
+        Z[i] = x * A[i]
+    return np.sum(Z ** 2)
+
+
+def reductions(A):
+    return np.sum(np.max(A, axis=0)) + np.sum(np.mean(A, axis=1) ** 2) + np.sum(A.T * A.T)
+
+
+# ------------------------------------------------------------------ vector and tuple results
+
+def vec_out(x):
+    return 3.0 * x ** 2 + np.sin(x)
+
+
+def matvec(x, A):
+    return np.dot(A, x)
+
+
+def pair(x, y):
+    return x * y, math.sin(x) + y
+
+
+def vec_and_scalar(x, c):
+    return x * c, np.sum(x) * c
+
+
+def to_matrix(x):
+    return np.outer(x, x)
+
+
+def branchy_vec(x, c):
+    if c > 0.0:
+        return x * c
+    return np.cos(x)
+
+
+def loop_vec(x, n):
+    y = x.copy()
+    for i in range(n):
+        y = np.sin(y) + 0.5 * x
+    return y
+
+
+def exp_model(p, t, y):
+    """Residuals of y ~ a * exp(-b * t) + c."""
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+
+def rosen_residuals(x):
+    """Rosenbrock as least squares: r = (10 (x1 - x0^2), 1 - x0)."""
+    r = np.zeros(2)
+    r[0] = 10.0 * (x[1] - x[0] * x[0])
+    r[1] = 1.0 - x[0]
+    return r
+
+
+def nonlinear_system(x):
+    """x0^2 + x1^2 = 4, exp(x0) + x1 = 1."""
+    r = np.zeros(2)
+    r[0] = x[0] * x[0] + x[1] * x[1] - 4.0
+    r[1] = math.exp(x[0]) + x[1] - 1.0
+    return r
+
+
+def loss_and_aux(w, X):
+    r = np.dot(X, w)
+    return np.sum(r * r), r
+
+
+def loss_and_two(w, c):
+    return w * w * c, (w + c, np.sin(w))
+
+
+# ------------------------------------------------------------------ nested derivatives
+
+@grad
+def dcube(x):
+    return x ** 3
+
+
+def calls_decorated(x):
+    return dcube(x) * 2.0
+
+
+def square_plus(x):
+    return x * x + math.exp(x)
+
+
+dsquare_plus = grad(square_plus)
+
+
+def calls_grad_object(x):
+    return dsquare_plus(x) * x
+
+
+def _vec_energy(x):
+    return np.sum(np.sin(x) * x)
+
+
+dvec_energy = grad(_vec_energy)
+
+
+def calls_vector_grad(x):
+    return np.sum(dvec_energy(x) ** 2)
+
+
+vg_square = value_and_grad(square_plus)
+
+
+def calls_value_and_grad(x):
+    v, g = vg_square(x)
+    return v * g
+
+
+def prod_loss(x):
+    return np.prod(x)

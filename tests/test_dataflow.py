@@ -1,0 +1,195 @@
+"""The dataflow layer (ir/dataflow.py) and the legality checks that ask it.
+
+Facts are checked on small programs (corpus_dataflow.py) against what the
+program does; then each optimisation is shown to fire where its legality
+condition holds and not where it fails, and every pass of the pipeline can be
+dumped and switched off.  No Numba here: these are questions about programs.
+"""
+import numpy as np
+import pytest
+
+import corpus_dataflow as C
+from autodiff_compiler import AutodiffError, grad, value_and_grad
+from autodiff_compiler.frontend.parse import source_of_function
+from autodiff_compiler.ir import FLOAT, INT, array_of, dataflow
+from autodiff_compiler import ir
+from autodiff_compiler.pipeline import OPTIMISATIONS, PASSES, State, derive, run_until
+
+VEC = array_of(1)
+
+
+def primal_after(fn, types, last="values", **options):
+    state = run_until(State(source_of_function(fn), types, [next(iter(types))], **options), last)
+    return state.primal
+
+
+def find(function, text):
+    """The statement whose printed form contains `text` (exactly one)."""
+    found = [s for s in ir.walk(function.body) if text in str(s).split("\n")[0]]
+    assert len(found) == 1, (text, [str(s).split("\n")[0] for s in found])
+    return found[0]
+
+
+def loops(function):
+    return [s for s in ir.walk(function.body) if isinstance(s, (ir.For, ir.While))]
+
+
+# ------------------------------------------------------------------------------ reaching definitions
+
+def test_a_loop_index_is_a_definition_and_a_zero_trip_loop_defines_nothing():
+    f = primal_after(C.loop_index_after, {"x": FLOAT, "n": INT})
+    facts = dataflow.of(f)
+    read = find(f, "mul(x, i)")
+    loop = loops(f)[0]
+    assert facts.reaching(read, "i") == {facts.pos(loop), dataflow.UNDEFINED}
+
+
+def test_definitions_reach_through_the_back_edge_and_out_of_the_loop():
+    f = primal_after(C.carried_and_local, {"x": FLOAT, "n": INT})
+    facts = dataflow.of(f)
+    update = [s for s in ir.walk(f.body) if isinstance(s, ir.Assign) and s.target == "s"][-1]
+    add = find(f, "add(s, ")
+    start = [s for s in f.body if isinstance(s, ir.Assign) and s.target == "s"][0]
+    assert facts.reaching(add, "s") == {facts.pos(start), facts.pos(update)}
+    assert facts.uses_of(facts.pos(update)) >= {facts.pos(add)}
+
+
+def test_branches_join_their_definitions():
+    f = primal_after(C.branch_join, {"x": FLOAT, "c": FLOAT})
+    facts = dataflow.of(f)
+    defs = {facts.pos(s) for s in ir.walk(f.body) if isinstance(s, ir.Assign) and s.target == "y"}
+    result = [s for s in f.body if isinstance(s, ir.Assign) and s.target == "value"][0]
+    assert facts.reaching(result, "y") == defs and len(defs) == 2
+
+
+# ------------------------------------------------------------------------------ liveness and loops
+
+def test_strong_liveness_kills_a_dead_chain_at_once():
+    f = primal_after(C.dead_chain, {"x": FLOAT})
+    f.returns = (f.result,)
+    facts = dataflow.of(f)
+    chain = [s for s in f.body if isinstance(s, ir.Assign) and s.target in ("a", "b", "c")]
+    assert len(chain) == 3
+    assert all(not facts.needed(s) for s in chain)
+    assert "a" in facts.live_out(chain[0])            # plain liveness still sees b read a
+
+
+def test_loop_facts_carried_exposed_and_zero_trip():
+    f = primal_after(C.carried_and_local, {"x": FLOAT, "n": INT})
+    facts = dataflow.of(f)
+    loop = loops(f)[0]
+    assert "s" in facts.carried(loop)
+    assert "t" not in facts.upward_exposed(loop) and "t" in facts.written_in(loop)
+    assert facts.may_skip(loop)
+    g = primal_after(C.one_trip_defines, {"x": FLOAT})
+    assert not dataflow.of(g).may_skip(loops(g)[0])
+    h = primal_after(C.zero_trip_keeps_old, {"x": FLOAT})
+    assert dataflow.of(h).may_skip(loops(h)[0])
+
+
+# ------------------------------------------------------------------------------ arrays sharing memory
+
+def test_an_alias_shares_objects_and_a_store_writes_both_names():
+    f = primal_after(C.alias_then_store, {"x": VEC}, last="types")
+    facts = dataflow.of(f)
+    store = [s for s in ir.walk(f.body) if isinstance(s, ir.Store)][0]
+    assert set(facts.shared_at(store)) == {"a"}
+    b_def = find(f, "b = copy(a)")
+    assert facts.sharing_definition(facts.pos(b_def))
+
+
+def test_sharing_that_no_later_read_can_see_is_left_alone():
+    f = primal_after(C.alias_then_store, {"x": VEC})
+    assert "b = copy(a)" in str(f)          # `a` is never read again: no copy needed
+    x = np.array([1.0, 2.0])
+    for jit in (False, True):
+        np.testing.assert_allclose(grad(C.alias_then_store, jit=jit)(x), [6.0 * x[0], 0.0])
+
+
+def test_a_view_read_before_a_store_is_copied_not_refused():
+    f = primal_after(C.view_then_store, {"x": VEC})
+    assert "subscript_copy" in str(f)
+    x = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(grad(C.view_then_store, jit=False)(x), [0.0, 2 * x[1] + 1, 2 * x[2] + 1])
+
+
+# ------------------------------------------------------------------------------ each optimisation's legality
+
+def _loop_body_targets(function):
+    return {s.target for loop in loops(function) for s in loop.body if isinstance(s, ir.Assign)}
+
+
+def test_hoisting_fires_for_an_invariant_read_only_in_its_loop():
+    f = primal_after(C.invariant_in_loop, {"x": FLOAT, "n": INT}, last="hoist")
+    assert "k" not in _loop_body_targets(f)
+
+
+def test_hoisting_does_not_fire_past_a_loop_that_may_not_run_when_the_value_is_read_after():
+    f = primal_after(C.invariant_live_after_maybe_empty_loop, {"x": FLOAT, "n": INT}, last="hoist")
+    assert "k" in _loop_body_targets(f)
+    g = value_and_grad(C.invariant_live_after_maybe_empty_loop, jit=False)
+    assert g(0.5, 0) == (1.0, 0.0)
+    assert g(0.5, 2) == pytest.approx((4.5, 9.0))
+
+
+def test_fusion_fires_for_a_chain_ending_in_a_sum():
+    f = primal_after(C.chain_ending_in_sum, {"w": FLOAT, "x": VEC}, last="fuse")
+    assert loops(f), str(f)
+
+
+def test_fusion_does_not_fire_when_the_chain_reads_its_own_sum():
+    f = primal_after(C.reduction_read_in_chain, {"z": VEC}, last="fuse")
+    fused = [loop for loop in loops(f) if any(isinstance(s, ir.Assign) and s.target.startswith("t")
+                                              and s.prim == "div" for s in loop.body)]
+    assert not fused, str(f)
+    z = np.array([0.1, -0.3, 0.5])
+    e = np.exp(z)
+    p = e / e.sum()
+    want = p * (z - np.dot(p, z)) + p
+    np.testing.assert_allclose(grad(C.reduction_read_in_chain, jit=False)(z), want, rtol=1e-12)
+
+
+def test_loop_pairs_fuse_when_the_reverse_trips_only_accumulate():
+    state = derive(source_of_function(C.accumulating_loop), {"w": FLOAT, "x": VEC}, ["w"])
+    assert "reverse of this trip, in the same pass" in state.text
+
+
+def test_loop_pairs_do_not_fuse_over_a_carried_adjoint():
+    state = derive(source_of_function(C.carried_loop), {"w": FLOAT, "x": VEC}, ["w"])
+    assert "reverse of this trip, in the same pass" not in state.text
+    x = np.array([0.3, -0.2, 0.7])
+    s, ds = 0.0, 0.0
+    for v in x:
+        s, ds = 0.9 * s + 0.5 * v, 0.9 * ds + v
+    assert grad(C.carried_loop, jit=False)(0.5, x) == pytest.approx(2 * s * ds, rel=1e-12)
+
+
+def test_a_while_test_value_the_body_reads_is_saved_and_reversed():
+    for simplify in (True, False):
+        got = grad(C.while_with_test_value, jit=False, simplify=simplify)(0.4)
+        h = 1e-6
+        want = (C.while_with_test_value(0.4 + h) - C.while_with_test_value(0.4 - h)) / (2 * h)
+        assert got == pytest.approx(want, rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ the pipeline as data
+
+@pytest.mark.parametrize("name", [name for name, _ in PASSES])
+def test_every_pass_can_be_run_to_and_shown(name):
+    state = run_until(State(source_of_function(C.invariant_in_loop), {"x": FLOAT, "n": INT}, ["x"]), name)
+    shown = state.adjoint if state.adjoint is not None else state.primal
+    if name != "fence":
+        assert "def " in str(shown)
+
+
+@pytest.mark.parametrize("skipped", OPTIMISATIONS)
+def test_each_optimisation_switches_off_alone_and_the_gradient_stays(skipped):
+    x = np.array([0.3, -0.2, 0.7])
+    want = grad(C.accumulating_loop, jit=False)(0.5, x)
+    got = grad(C.accumulating_loop, jit=False, skip=(skipped,))(0.5, x)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_an_unknown_pass_to_skip_is_an_error():
+    with pytest.raises(AutodiffError, match="unknown optimisation"):
+        grad(C.accumulating_loop, skip=("nonsense",))(0.5, np.ones(2))

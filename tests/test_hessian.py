@@ -1,0 +1,120 @@
+"""Hessians and Hessian-vector products: forward mode over the reverse-mode gradient program (its tapes
+included), against central finite differences of the gradient and second differences of the function,
+against SymPy's Hessian, and against reverse mode over the forward-mode gradient (a different
+derivation of the same numbers); jit on and off, the simplifier on and off; SciPy's `hessp` argument
+order; pickling."""
+import pickle
+
+import numpy as np
+import pytest
+
+import corpus_forward as F
+from _derivative_reference import assert_close, copy_args, jacobian_fd
+
+from autodiff_compiler import ArgumentError, grad, hessian, hvp, jacobian, jvp
+
+RNG = np.random.default_rng(5)
+M = lambda *shape: RNG.normal(size=shape)
+
+# (function, wrt index, points): scalar-valued functions with control flow and arrays
+CASES = [
+    (F.poly, 0, [(0.5,), (-2.0,)]),
+    (F.trig_mix, 1, [(0.3, 1.2), (-1.0, 0.5)]),
+    (F.branchy, 0, [(2.0, 1.0), (0.5, 1.5)]),
+    (F.looped, 0, [(0.5, 3), (0.9, 5)]),
+    (F.halving, 0, [(3.0,), (1.7,)]),
+    (F.early_exit, 0, [(0.5, 10), (3.0, 4)]),
+    (F.calls_helper, 1, [(0.3, 0.8)]),
+    (F.rosenbrock2, 0, [(-1.2, 1.0), (0.5, 0.5)]),
+    (F.vec_sum, 0, [(M(3),), (M(1),)]),
+    (F.quad_form, 0, [(M(3), M(3, 3))]),
+    (F.rosenbrock, 0, [(M(4),), (M(2),)]),
+    (F.rosenbrock_loop, 0, [(M(4),)]),
+    (F.softmax_ce, 0, [(M(4), 1)]),
+    (F.matrix_loss, 0, [(M(3), M(5, 3), M(5))]),
+    (F.stores, 0, [(M(2),)]),
+    (F.rows_loop, 0, [(M(3, 2), 0.7)]),
+    (F.reductions, 0, [(M(3, 2),)]),
+]
+IDS = [c[0].__name__ for c in CASES]
+
+
+def _hessian_fd(fn, args, index):
+    """Central differences of the gradient, itself central differences of the function (h = 1e-4)."""
+    g = lambda *a: jacobian_fd(fn, a, index, h=1e-4)[0]
+    return jacobian_fd(g, args, index, h=1e-4)[0]
+
+
+def _insert(args, index, v):
+    args = copy_args(args)
+    return args[:index + 1] + [v] + args[index + 1:]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def test_hessian_and_hvp_match_finite_differences(fn, wrt, points, jit, simplify):
+    H = hessian(fn, wrt=wrt, jit=jit, simplify=simplify)
+    Hv = hvp(fn, wrt=wrt, jit=jit, simplify=simplify)
+    for args in points:
+        expected = _hessian_fd(fn, args, wrt)
+        got = H(*copy_args(args))
+        assert_close(got, expected, 1e-4, 1e-4, f"{fn.__name__} Hessian at {args}")
+        x = args[wrt]
+        v = M(*np.shape(x)) if isinstance(x, np.ndarray) else float(RNG.normal())
+        product = Hv(*_insert(args, wrt, v))
+        reference = np.tensordot(np.asarray(got), v, axes=np.ndim(v)) if np.ndim(v) else got * v
+        assert_close(product, reference, 1e-9, 1e-9, f"{fn.__name__} hvp at {args}")
+
+
+@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def test_forward_over_reverse_equals_reverse_over_forward(fn, wrt, points):
+    """hessian(f): forward mode over the adjoint; jacobian(grad(f), mode="reverse"): reverse mode over the
+    forward-mode gradient.  Two derivations, one Hessian."""
+    args = points[0]
+    a = hessian(fn, wrt=wrt, jit=False)(*copy_args(args))
+    b = jacobian(grad(fn, wrt=wrt, jit=False), wrt=wrt, mode="reverse", jit=False)(*copy_args(args))
+    assert_close(a, b, 1e-10, 1e-10, fn.__name__)
+
+
+@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def test_hessian_and_hvp_proved_against_sympy(fn, wrt, points):
+    args = points[0]
+    hessian(fn, wrt=wrt, jit=False, verify=True)(*copy_args(args))
+    x = args[wrt]
+    v = np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+    hvp(fn, wrt=wrt, jit=False, verify=True)(*_insert(args, wrt, v))
+
+
+def test_tuple_wrt_nests():
+    (hxx, hxy), (hyx, hyy) = hessian(F.rosenbrock2, wrt=(0, 1))(-1.2, 1.0)
+    x, y = -1.2, 1.0
+    assert (hxx, hxy, hyx, hyy) == pytest.approx((2 - 400 * (y - 3 * x * x), -400 * x, -400 * x, 200))
+    x, A = M(3), M(3, 3)
+    (hxx, hxA), (hAx, hAA) = hessian(F.quad_form, wrt=(0, 1))(x, A)
+    assert hxx.shape == (3, 3) and hxA.shape == (3, 3, 3) and hAx.shape == (3, 3, 3) and hAA.shape == (3, 3, 3, 3)
+    assert_close(hxx, A + A.T, 1e-12, 1e-12)
+
+
+def test_hvp_takes_the_vector_after_the_differentiated_argument():
+    x, A, v = M(3), M(3, 3), M(3)
+    assert_close(hvp(F.quad_form)(x, v, A), (A + A.T) @ v, 1e-12, 1e-12)            # SciPy's hessp(x, p, *args)
+    assert_close(hvp(F.quad_form, wrt=1)(x, A, np.outer(v, v)), np.zeros((3, 3)), 0, 0)   # linear in A
+    with pytest.raises(ArgumentError, match="one wrt"):
+        hvp(F.quad_form, wrt=(0, 1))
+    with pytest.raises(ArgumentError, match="shape"):
+        hvp(F.quad_form)(x, M(2), A)
+
+
+def test_jvp_of_grad_is_value_and_hessian_vector_product():
+    x, v = M(4), M(4)
+    g, Hv = jvp(grad(F.rosenbrock))(x, tangents=(v,))
+    assert_close(g, grad(F.rosenbrock)(x), 1e-12, 1e-12)
+    assert_close(Hv, hvp(F.rosenbrock)(x, v), 1e-12, 1e-12)
+
+
+def test_hessian_hvp_pickle():
+    x, A, v = M(3), M(3, 3), M(3)
+    for obj, args in ((hessian(F.quad_form), (x, A)), (hvp(F.quad_form), (x, v, A))):
+        again = pickle.loads(pickle.dumps(obj))
+        assert_close(again(*args), obj(*args), 0, 0)

@@ -1,0 +1,173 @@
+"""Jacobians (`jacobian`, by columns in forward mode, rows in reverse mode, or whichever are fewer) and
+vector-Jacobian products (`vjp`): against central finite differences at several points and against
+SymPy, with control flow and arrays, jit on and off, the simplifier on and off; shapes
+`output.shape + input.shape` and JAX's nesting for tuple results and tuple `wrt`; errors; pickling."""
+import pickle
+
+import numpy as np
+import pytest
+
+import corpus_forward as F
+from _derivative_reference import assert_close, copy_args, jacobian_fd
+
+from autodiff_compiler import AutodiffError, ArgumentError, grad, jacobian, vjp
+
+RNG = np.random.default_rng(11)
+M = lambda *shape: RNG.normal(size=shape)
+
+CASES = [
+    (F.vec_out, 0, [(M(3),), (M(1),)]),
+    (F.matvec, (0, 1), [(M(3), M(2, 3)), (M(1), M(4, 1))]),
+    (F.pair, (0, 1), [(0.3, 1.2), (-2.0, 0.5)]),
+    (F.vec_and_scalar, (0, 1), [(M(3), 0.5)]),
+    (F.to_matrix, 0, [(M(3),), (M(2),)]),
+    (F.branchy_vec, 0, [(M(3), 1.5), (M(2), -1.0)]),
+    (F.loop_vec, 0, [(M(3), 4), (M(2), 0)]),
+    (F.exp_model, 0, [(np.array([2.0, 0.5, 0.1]), np.linspace(0, 2, 5), M(5))]),
+    (F.rosen_residuals, 0, [(np.array([-1.2, 1.0]),), (np.array([0.5, 0.3]),)]),
+    (F.nonlinear_system, 0, [(np.array([1.0, -1.0]),)]),
+    (F.trig_mix, (0, 1), [(0.3, 1.2)]),                    # a float result: a gradient-shaped Jacobian
+    (F.rosenbrock, 0, [(M(4),)]),
+    (F.reductions, 0, [(M(3, 2),)]),                       # a matrix input: (3, 2) blocks
+    (F.looped, 0, [(0.5, 3)]),
+]
+IDS = [c[0].__name__ for c in CASES]
+MODES = ["forward", "reverse", "auto"]
+
+
+def _indices(fn, wrt):
+    import inspect
+    params = list(inspect.signature(fn).parameters)
+    items = wrt if isinstance(wrt, tuple) else (wrt,)
+    return [params.index(w) if isinstance(w, str) else w for w in items]
+
+
+def _blocks(J, fn, args, wrt):
+    """The Jacobian's blocks, outputs outer and wrt inner, as nested lists (the expected nesting)."""
+    value = fn(*copy_args(args))
+    outputs = list(value) if isinstance(value, tuple) else [value]
+    per_output = list(J) if isinstance(value, tuple) else [J]
+    assert len(per_output) == len(outputs)
+    out = []
+    for row in per_output:
+        out.append(list(row) if isinstance(wrt, tuple) else [row])
+    return out
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def test_jacobian_matches_finite_differences(fn, wrt, points, mode, jit):
+    indices = _indices(fn, wrt)
+    J = jacobian(fn, wrt=wrt, mode=mode, jit=jit)
+    for args in points:
+        got = _blocks(J(*copy_args(args)), fn, args, wrt)
+        references = [jacobian_fd(fn, args, i) for i in indices]     # [wrt][output]
+        for k, row in enumerate(got):
+            for j, block in enumerate(row):
+                expected = references[j][k]
+                assert np.shape(block) == expected.shape, f"{fn.__name__}: block {k},{j} shape"
+                if expected.ndim == 0:
+                    assert isinstance(block, float), f"{fn.__name__}: a float by a float is a float"
+                assert_close(block, expected, 1e-6, 1e-6, f"{fn.__name__} [{k}][{j}] at {args} ({mode})")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fn, wrt, points", CASES[:10], ids=IDS[:10])
+def test_jacobian_without_simplifier(fn, wrt, points, mode):
+    args = points[0]
+    simplified = jacobian(fn, wrt=wrt, mode=mode, jit=False)(*copy_args(args))
+    plain = jacobian(fn, wrt=wrt, mode=mode, jit=False, simplify=False)(*copy_args(args))
+    for a, b in zip(_blocks(simplified, fn, args, wrt), _blocks(plain, fn, args, wrt)):
+        for x, y in zip(a, b):
+            assert_close(x, y, 1e-12, 1e-12, fn.__name__)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def test_jacobian_proved_against_sympy(fn, wrt, points, mode):
+    jacobian(fn, wrt=wrt, mode=mode, jit=False, verify=True)(*copy_args(points[0]))
+
+
+def test_shapes_follow_output_then_input():
+    x, A = M(3), M(4, 3)
+    assert jacobian(F.matvec)(x, A).shape == (4, 3)
+    assert jacobian(F.matvec, wrt=1)(x, A).shape == (4, 4, 3)
+    assert jacobian(F.to_matrix)(x).shape == (3, 3, 3)
+    assert jacobian(F.reductions)(M(3, 2)).shape == (3, 2)
+    assert isinstance(jacobian(F.poly)(2.0), float)
+
+
+def test_tuples_nest_as_in_jax():
+    (a, b), (c, d) = jacobian(F.pair, wrt=(0, 1))(0.3, 1.2)
+    assert (a, b, c, d) == (1.2, 0.3, pytest.approx(np.cos(0.3)), 1.0)
+    first, second = jacobian(F.pair)(0.3, 1.2)                  # one wrt: one block per output
+    assert first == 1.2 and second == pytest.approx(np.cos(0.3))
+    dx, dc = jacobian(F.trig_mix, wrt=(0, 1))(0.3, 1.2)          # one output: one block per wrt
+    assert isinstance(dx, float) and isinstance(dc, float)
+
+
+def test_auto_picks_rows_for_few_outputs_and_columns_for_few_inputs():
+    wide, tall = jacobian(F.matvec, mode="auto"), jacobian(F.matvec, mode="auto")
+    x = M(6)
+    assert_close(wide(x, M(2, 6)).shape, (2, 6))
+    assert_close(tall(M(2), M(6, 2)).shape, (6, 2))
+    source = jacobian(F.matvec)
+    source(x, M(2, 6))
+    assert "fewer_rows" in source.source and "rows, by reverse mode" in source.source
+
+
+def test_vjp_pullback_against_the_jacobian():
+    x, A = M(3), M(4, 3)
+    value, pullback = vjp(F.matvec)(x, A)
+    assert_close(value, A @ x, 1e-12, 1e-12)
+    ct = M(4)
+    assert_close(pullback(ct), ct @ A, 1e-12, 1e-12)
+    value, pullback = vjp(F.pair, wrt=(0, 1))(0.3, 1.2)
+    gx, gy = pullback((1.0, 2.0))
+    assert gx == pytest.approx(1.2 + 2.0 * np.cos(0.3)) and gy == pytest.approx(0.3 + 2.0)
+
+
+def test_vjp_checks_the_cotangent():
+    value, pullback = vjp(F.vec_out)(M(3))
+    with pytest.raises(ArgumentError, match="shape"):
+        pullback(np.ones(2))
+    value, pullback = vjp(F.pair)(0.3, 1.2)
+    with pytest.raises(ArgumentError, match="tuple"):
+        pullback(1.0)
+
+
+def test_vjp_proved_against_sympy():
+    value, pullback = vjp(F.exp_model, verify=True)(np.array([2.0, 0.5, 0.1]), np.linspace(0, 1, 3), M(3))
+    pullback(M(3))
+    value, pullback = vjp(F.loop_vec, verify=True, jit=False)(M(2), 3)
+    pullback(M(2))
+
+
+def test_grad_of_a_vector_points_to_jacobian():
+    with pytest.raises(AutodiffError, match="jacobian") as info:
+        grad(F.vec_out)(M(3))
+    assert "corpus_forward.py" in str(info.value)
+    with pytest.raises(AutodiffError, match="jacobian|has_aux"):
+        grad(F.pair)(0.3, 1.2)
+
+
+def test_unknown_mode():
+    with pytest.raises(ArgumentError, match="mode"):
+        jacobian(F.vec_out, mode="sideways")
+
+
+def test_jacobian_and_vjp_pickle():
+    x, A = M(3), M(2, 3)
+    for mode in MODES:
+        J = jacobian(F.matvec, wrt=(0, 1), mode=mode)
+        again = pickle.loads(pickle.dumps(J))
+        for a, b in zip(J(x, A), again(x, A)):
+            assert_close(a, b, 0, 0)
+        assert again.mode == mode
+    V = vjp(F.matvec)
+    again = pickle.loads(pickle.dumps(V))
+    ct = M(2)
+    assert_close(V(x, A)[1](ct), again(x, A)[1](ct), 0, 0)
+    value, pullback = V(x, A)
+    assert_close(pickle.loads(pickle.dumps(pullback))(ct), pullback(ct), 0, 0)

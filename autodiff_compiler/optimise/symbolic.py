@@ -37,13 +37,25 @@ what the program does.  A rewrite of an output:
 The new statements go right after the region's last statement; the old
 definitions become dead and dead-code elimination (liveness) removes them.
 
+Every rewritten output is a float: SymPy's integers are written as float
+constants, and a form that is an int variable alone, or a conditional that
+may give an int, is refused (a gradient must never come back as the int 1).
+
 Cost and bounds.  SymPy is imported only when some region holds a division
-by a variable (nothing else is worth rewriting); regions longer than
-`MAX_REGION` statements are left alone, and a function's regions share a time
-budget (`SECONDS`: under SIGALRM in the main thread, checked between regions
-elsewhere) after which the rest stay as they are.  Each region's outcome is
-kept in `<cache>/symbolic/` keyed by the region's text, so a later process
-repeats neither the work nor the SymPy import.
+by a variable (nothing else is worth rewriting), and before the clock starts;
+regions longer than `MAX_REGION` statements are left alone, and a function's
+regions share a time budget (`SECONDS`: under SIGALRM in the main thread,
+checked between regions elsewhere; an alarm swallowed inside SymPy still
+counts) after which the rest stay as they are, today's code.  Each region's
+outcome is kept in `<cache>/symbolic/` keyed by the region's text and
+`PASS_VERSION`, so a later process repeats neither the work nor the SymPy
+import.
+
+Determinism.  A decision depends only on the region's text and types (SymPy's
+orderings are canonical, the accuracy grid fixed; the module text is the same
+under any PYTHONHASHSEED).  The one exception is the time budget: a region
+that runs out of it on an overloaded machine is not rewritten there, and that
+outcome is not cached, so a later compilation may rewrite it.
 """
 from __future__ import annotations
 
@@ -61,7 +73,7 @@ from ..ir import FLOAT, Assign, Comment, Const, Var, dataflow
 from ..ir.names import Names
 from ..rules import PRIMITIVES
 
-PASS_VERSION = 1
+PASS_VERSION = 2
 MAX_REGION = 80
 MAX_OUTPUTS = 16
 MAX_KEPT = 12
@@ -168,6 +180,8 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
         outputs = list(dict.fromkeys(outputs))
         plans.append((region, outputs, set(live)))
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    if any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
+        from . import symbolic_rewrite  # noqa: F401  (SymPy's import, 1-2 s, is not the regions' time)
     deadline = time.monotonic() + seconds
     changed = False
     for region, outputs, live in plans:
@@ -259,8 +273,8 @@ def _store(cache_dir, key: str, decision: dict) -> None:
         pass
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception: SymPy's own `except Exception` must not catch it and carry on."""
 
 
 def _limited(fn, seconds: float):
@@ -271,13 +285,18 @@ def _limited(fn, seconds: float):
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         return fn()
 
+    fired = []
+
     def on_alarm(signum, frame):
+        fired.append(True)
         raise _Timeout()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     old = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return fn()
+        result = fn()
+        # the exception can be swallowed where it lands (a weakref callback, a `del`): the time still ran out
+        return None if fired else result
     except _Timeout:
         return None
     finally:

@@ -460,6 +460,8 @@ class Lowerer:
     def emit(self, prim: str, args: tuple) -> Var:
         if prim in ("add", "sub", "mul", "neg", "pow") and all(self._is_int(a) for a in args):
             raise CannotLower("integer arithmetic")
+        if prim == "where" and self._is_int(args[1]):
+            raise CannotLower("a conditional that may give an int")     # temporaries are floats
         name = self.fresh()
         self.temps.add(name)
         stmt = Assign(name, prim, tuple(args))
@@ -602,6 +604,13 @@ def lower(alg: RegionAlgebra, exprs: dict, available: set, fresh, types: dict) -
     for r in results.values():
         if isinstance(r, Var):
             uses[r.name] = uses.get(r.name, 0) + 1
+    for name, operand in list(results.items()):
+        # every output is a float (an adjoint): an int constant is written as a float, and an int
+        # variable alone is not a form for it (`y_bar = n` would make the gradient an int)
+        if isinstance(operand, Const) and isinstance(operand.value, (bool, int)):
+            results[name] = Const(float(operand.value))
+        elif isinstance(operand, Var) and operand.name not in lowerer.temps and lowerer._is_int(operand):
+            raise CannotLower(f"{operand.name} is an int, {name} a float")
     out = list(stmts)
     for name, operand in results.items():
         if isinstance(operand, Var) and operand.name in lowerer.temps and uses.get(operand.name) == 1:

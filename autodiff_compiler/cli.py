@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--plot", metavar="VAR=LO:HI",
                        help="also draw the hand derivation and the compiler's gradient along VAR from LO to HI "
                             "(the other arguments as in --at) into a PNG (needs matplotlib: "
-                            "pip install 'autodiff_compiler[plot]')")
+                            "pip install '.[plot]' or pip install matplotlib)")
     check.add_argument("--plot-file", metavar="PATH", help="where --plot writes (default FUNC_VAR.png)")
     check.set_defaults(run=command_check)
     return parser

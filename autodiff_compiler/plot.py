@@ -14,7 +14,7 @@ Guarantees:
 * the figure is written to `path` (PNG, matplotlib's Agg backend: no display
   needed) and `path` is returned;
 * without matplotlib an `ArgumentError` says how to install it
-  (`pip install 'autodiff_compiler[plot]'`).
+  (`pip install '.[plot]' or pip install matplotlib`).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _matplotlib():
         import matplotlib.pyplot as plt
     except ImportError:
         raise ArgumentError("drawing needs matplotlib, which is not installed",
-                            hint="pip install 'autodiff_compiler[plot]' (or pip install matplotlib)") from None
+                            hint="pip install matplotlib (from a clone of this project: pip install '.[plot]')") from None
     return plt
 
 

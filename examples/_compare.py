@@ -27,15 +27,15 @@ def plot_path(default):
 
 
 def save_loss_curve(losses, path, ylabel, title=None):
-    """Save the loss per epoch as a PNG when matplotlib is installed (pip install 'autodiff_compiler[plot]');
+    """Save the loss per epoch as a PNG when matplotlib is installed (pip install '.[plot]' or pip install matplotlib);
     the examples run without it."""
     try:
         from autodiff_compiler.plot import save_loss_curve as save
         save(losses, path, ylabel, title)
     except ImportError:
-        print("(no loss curve saved: matplotlib is not installed; pip install 'autodiff_compiler[plot]')")
+        print("(no loss curve saved: matplotlib is not installed; pip install '.[plot]' or pip install matplotlib)")
         return
     except Exception as exc:        # e.g. ArgumentError: matplotlib missing
-        print(f"(no loss curve saved: {str(exc).splitlines()[0]}; pip install 'autodiff_compiler[plot]')")
+        print(f"(no loss curve saved: {str(exc).splitlines()[0]}; pip install '.[plot]' or pip install matplotlib)")
         return
     print(f"loss curve saved to {path}")

@@ -4,7 +4,7 @@
 printed every 20 epochs.  `loss.backward()` becomes one call to the compiled
 gradient; `optimizer.step()` is the two update lines.  A loss curve is saved to
 linear_regression_loss.png (or `--plot PATH`) when matplotlib is installed
-(`pip install 'autodiff_compiler[plot]'`).
+(`pip install '.[plot]' or pip install matplotlib`).
 
 After 100 epochs the fit is close: w = 2.0000 and b = 0.99 (the noise keeps
 b from exactly 1), with the loss near the noise variance, 0.0094.

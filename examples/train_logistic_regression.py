@@ -3,7 +3,7 @@
 Mean binary cross-entropy of sigmoid(w*x + b) over 200 points whose label is 1
 when x > 0.5; the loss and parameters are printed every 100 epochs, and a loss
 curve saved to logistic_regression_loss.png (or `--plot PATH`) when matplotlib
-is installed (`pip install 'autodiff_compiler[plot]'`).  The gradients are checked against
+is installed (`pip install '.[plot]' or pip install matplotlib`).  The gradients are checked against
 the hand formulas mean((y_hat - y) * x) and mean(y_hat - y) on the last step.
 """
 import numpy as np

@@ -308,7 +308,8 @@ EXAMPLES = """examples:
   autodiff-compiler grad examples/logistic.py:loss --wrt w,b --math  each partial as a formula
   autodiff-compiler grad model.py:loss --at w=[0.5,1.5],b=0.0 --verify
   autodiff-compiler check examples/tutorial_derivation_buggy.py:loss --against \\
-      examples/tutorial_derivation_buggy.py:hand_gradients --at w=1.0,b=0.0,x=6.7,y=0.0 --plot w=-3:3
+      examples/tutorial_derivation_buggy.py:hand_gradients --wrt w,b --at w=1.0,b=0.0,x=6.7,y=0.0 \\
+      --plot w=-1.5:1.5
 """
 
 

@@ -311,3 +311,20 @@ def test_the_same_module_text_from_fresh_processes(tmp_path):
                                     check=True).stdout)
     assert "((y_hat - y) * x) if t27 else 0.0" in texts[0]            # the clamped tutorial, under its clamp
     assert texts[0] == texts[1] == texts[2]
+
+
+def test_an_alarm_swallowed_in_a_weakref_callback_is_not_printed(monkeypatch):
+    """Python reports exceptions it cannot raise (in a weakref callback) to sys.unraisablehook: the
+    alarm's own is dropped while the budget runs, anything else still reaches the previous hook."""
+    from types import SimpleNamespace
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(type(u.exc_value).__name__))
+
+    def inside():
+        sys.unraisablehook(SimpleNamespace(exc_value=symbolic._Timeout(), object=None))
+        sys.unraisablehook(SimpleNamespace(exc_value=ValueError("other"), object=None))
+        return {"outcome": "unchanged"}
+    assert symbolic._limited(inside, 5.0) == {"outcome": "unchanged"}
+    assert seen == ["ValueError"]
+    sys.unraisablehook(SimpleNamespace(exc_value=symbolic._Timeout(), object=None))
+    assert seen == ["ValueError", "_Timeout"]          # restored afterwards

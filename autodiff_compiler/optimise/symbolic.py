@@ -63,6 +63,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -291,7 +292,12 @@ def _limited(fn, seconds: float):
         fired.append(True)
         raise _Timeout()
 
+    def quiet(unraisable, chained=sys.unraisablehook):
+        if not isinstance(unraisable.exc_value, _Timeout):     # an alarm swallowed in a weakref callback:
+            chained(unraisable)                                # counted by `fired`, not printed
+
     previous = signal.signal(signal.SIGALRM, on_alarm)
+    hook, sys.unraisablehook = sys.unraisablehook, quiet
     old = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         result = fn()
@@ -302,5 +308,6 @@ def _limited(fn, seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = hook
         if old[0] > 0:
             signal.setitimer(signal.ITIMER_REAL, max(old[0] - seconds, 1e-3), old[1])

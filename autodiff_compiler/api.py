@@ -579,7 +579,7 @@ class GradientFunction(DerivedFunction):
 class _Watch:
     """A first call's compilation: announced if it runs past SLOW_COMPILE, timed when it ends."""
 
-    def __init__(self, g: GradientFunction, signature: tuple):
+    def __init__(self, g: DerivedFunction, signature: tuple):
         self.g = g
         self.signature = signature
         self.started = time.perf_counter()
@@ -588,7 +588,7 @@ class _Watch:
         self.timer.start()
 
     def what(self) -> str:
-        kind = "value_and_grad" if self.g.with_value else "grad"
+        kind = self.g.kind
         params = ", ".join(f"{p}: {t}" for p, t in zip(self.g.params, self.signature))
         return f"{kind} of {self.g.fn.__name__}({params}) with respect to {', '.join(self.g.wrt)}"
 
@@ -599,7 +599,7 @@ class _Watch:
         self.timer.cancel()
         elapsed = time.perf_counter() - self.started
         if elapsed > SLOW_COMPILE:
-            derivation = self.g._derivation_seconds
+            derivation = getattr(self.g, "_derivation_seconds", 0.0)
             LOG.info("compiled %s in %.1f s (derivation %.2f s, %s %.1f s); later calls reuse it, and the "
                      "disk cache spares the next process most of it", self.what(), elapsed, derivation,
                      "Numba and the first call" if self.g.jit else "the first call", elapsed - derivation)

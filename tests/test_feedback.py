@@ -45,6 +45,24 @@ def test_a_long_first_call_says_what_it_compiles(caplog, monkeypatch):
     assert any("derivation" in m and "Numba" in m for m in messages)
 
 
+@pytest.mark.parametrize("make, call", [
+    ("hessian", lambda d: d(np.array([0.1, 0.2]))),
+    ("jvp", lambda d: d(np.array([0.1, 0.2]), tangents=(np.ones(2),))),
+    ("jacobian", lambda d: d(np.array([0.1, 0.2]))),
+])
+def test_every_derivative_says_what_it_compiles(caplog, monkeypatch, make, call):
+    import autodiff_compiler
+    monkeypatch.setattr(api, "SLOW_COMPILE", 0.0)
+    f = _fresh(f"def slow_{make}(x):\n    return np.sum(np.sin(x) * x)\n", f"slow_{make}")
+    derivative = getattr(autodiff_compiler, make)(f, jit=False)
+    with caplog.at_level(logging.INFO, logger="autodiff_compiler"):
+        call(derivative)
+        call(derivative)
+    messages = [r.getMessage() for r in caplog.records if r.name == "autodiff_compiler"]
+    compiled = [m for m in messages if m.startswith(f"compiled {make} of slow_{make}(x: float64[:]) with respect to x in ")]
+    assert len(compiled) == 1, messages            # the first call only
+
+
 def test_a_quick_call_says_nothing(caplog):
     f = _fresh("def quick(x):\n    return x * 2.0\n", "quick")
     g = grad(f, jit=False)

@@ -171,7 +171,9 @@ class ModulePrinter:
                 if (ir.assigned_in([block[k]]) | set(ir.writes(block[k]))) & reads:
                     blocked = True
                     break
-            if isinstance(block[j], (Pop,)):
+            # a use that reassigns the name (`t1_bar = t1_bar + t2`) would print the folded value under
+            # the name it replaces (`t1_bar += t2`, reading a name never assigned): keep the definition
+            if isinstance(block[j], (Pop,)) or stmt.target in ir.assigned_in([block[j]]):
                 blocked = True
             if not blocked:
                 folded.add(id(stmt))

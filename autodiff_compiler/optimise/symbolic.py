@@ -34,8 +34,10 @@ what the program does.  A rewrite of an output:
 * makes the region cheaper (fewer or cheaper live statements: divisions and
   elementary functions cost most).
 
-The new statements go right after the region's last statement; the old
-definitions become dead and dead-code elimination (liveness) removes them.
+The new statements go right after the region's last statement, under a
+comment naming the source lines they were computed from (they have no line
+of their own); the old definitions become dead and dead-code elimination
+(liveness) removes them.
 
 Every rewritten output is a float: SymPy's integers are written as float
 constants, and a form that is an int variable alone, or a conditional that
@@ -217,16 +219,47 @@ def _decide(region: Region, outputs: list, live: set, types: dict, exact) -> dic
 def _apply(region: Region, decision: dict, function: ir.Function, names: Names) -> None:
     """Insert the decided statements after the region's last statement (temporaries renamed fresh)."""
     rename = {}
-    new = []
+    new = [Comment(NOTE + ":" + "".join(f"\n  {_describe(loc, function)}"
+                                  for loc in _sources(region, {o for *_, o in decision["stmts"]})))]
     for target, prim, args, owner in decision["stmts"]:
         if target.startswith("$"):
             rename[target] = names.temp()
             function.types[rename[target]] = FLOAT
         operands = tuple(_operand(a, rename) for a in args)
-        loc = next((s.loc for s in reversed(region.stmts) if s.target == owner), None)
-        new.append(Assign(rename.get(target, target), prim, operands, loc))
+        # no line of its own: the note above names the lines it comes from
+        new.append(Assign(rename.get(target, target), prim, operands, None))
     position = next(k for k, s in enumerate(region.block) if s is region.stmts[-1])
     region.block[position + 1:position + 1] = new
+
+
+NOTE = "simplified by SymPy (the symbolic pass) from"
+
+
+def _sources(region: Region, outputs: set) -> list:
+    """The source lines of the region's statements the rewritten outputs were computed from, each once,
+    in the order the region first uses them."""
+    needed, used = set(outputs), []
+    for stmt in reversed(region.stmts):
+        if stmt.target in needed:
+            needed |= set(ir.operand_vars(stmt.args))
+            used.append(stmt)
+    seen, out = set(), []
+    for stmt in reversed(used):
+        chain, site = [], stmt.loc
+        while site is not None:          # an inlined helper's line: the calls that led there first
+            chain.append(site)
+            site = site.via
+        for site in reversed(chain):
+            if (site.filename, site.line) not in seen:
+                seen.add((site.filename, site.line))
+                out.append(site)
+    return out
+
+
+def _describe(loc, function: ir.Function) -> str:
+    where = f"line {loc.line}" if loc.filename == function.filename else \
+        f"{os.path.basename(loc.filename)} line {loc.line}"
+    return f"{where}: {loc.text}" if loc.text else where
 
 
 def _operand(encoded, rename: dict):

@@ -336,3 +336,49 @@ def test_an_alarm_swallowed_in_a_weakref_callback_is_not_printed(monkeypatch):
     assert seen == ["ValueError"]
     sys.unraisablehook(SimpleNamespace(exc_value=symbolic._Timeout(), object=None))
     assert seen == ["ValueError", "_Timeout"]          # restored afterwards
+
+
+def test_an_alarm_swallowed_once_is_repeated_until_it_gets_through():
+    """SymPy busy in a place that swallows the first alarm (the fuzzer's scalar-41-149 ran past 300 s
+    that way): the next one, REPEAT seconds later, ends it."""
+    import time
+    started = time.monotonic()
+
+    def swallows_the_first():
+        swallowed = False
+        while time.monotonic() - started < 20:
+            try:
+                time.sleep(0.01)
+            except symbolic._Timeout:
+                if swallowed:
+                    raise
+                swallowed = True
+        return {"outcome": "rewritten"}
+    assert symbolic._limited(swallows_the_first, 0.1) is None
+    assert time.monotonic() - started < 0.1 + 4 * symbolic.REPEAT
+
+
+def test_outside_the_main_thread_only_cached_decisions_apply(monkeypatch, tmp_path):
+    """No alarm reaches another thread, so SymPy is not started there: today's code, until the main
+    thread (or an earlier process) has decided the region."""
+    import threading
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+
+    def in_a_thread():
+        box = {}
+        thread = threading.Thread(target=lambda: box.update(source=_derived_source(), last=list(symbolic.LAST)))
+        thread.start()
+        thread.join()
+        return box
+    first = in_a_thread()
+    assert "w_bar = (y_hat - y) * x" not in first["source"] and "w_bar = x * z_bar" in first["source"]
+    assert first["last"] == [{"outcome": "not decided outside the main thread"}]
+    assert "w_bar = (y_hat - y) * x" in _derived_source()          # the main thread decides, and caches
+    second = in_a_thread()
+    assert "w_bar = (y_hat - y) * x" in second["source"] and second["last"][0]["cached"]
+
+
+def _derived_source():
+    from autodiff_compiler.frontend.parse import source_of_function
+    state = run_until(State(source_of_function(neuron), {p: FLOAT for p in ("w", "b", "x", "y")}, ["w", "b"]))
+    return state.text

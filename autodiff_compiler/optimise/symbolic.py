@@ -46,18 +46,21 @@ may give an int, is refused (a gradient must never come back as the int 1).
 Cost and bounds.  SymPy is imported only when some region holds a division
 by a variable (nothing else is worth rewriting), and before the clock starts;
 regions longer than `MAX_REGION` statements are left alone, and a function's
-regions share a time budget (`SECONDS`: under SIGALRM in the main thread,
-checked between regions elsewhere; an alarm swallowed inside SymPy still
-counts) after which the rest stay as they are, today's code.  Each region's
+regions share a time budget (`SECONDS`, under SIGALRM, repeated until it gets
+through: an alarm swallowed inside SymPy still ends the work) after which the
+rest stay as they are, today's code.  Only the main thread can be
+interrupted: in other threads (a Dask worker's, say) only decisions already
+in the cache are applied, and the other regions keep today's code.  Each region's
 outcome is kept in `<cache>/symbolic/` keyed by the region's text and
 `PASS_VERSION`, so a later process repeats neither the work nor the SymPy
 import.
 
 Determinism.  A decision depends only on the region's text and types (SymPy's
 orderings are canonical, the accuracy grid fixed; the module text is the same
-under any PYTHONHASHSEED).  The one exception is the time budget: a region
-that runs out of it on an overloaded machine is not rewritten there, and that
-outcome is not cached, so a later compilation may rewrite it.
+under any PYTHONHASHSEED).  The exceptions are the time budget and threads: a
+region that runs out of time on an overloaded machine, or that is met first
+outside the main thread, is not rewritten there, and that outcome is not
+cached, so a later compilation may rewrite it.
 """
 from __future__ import annotations
 
@@ -183,7 +186,8 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
         outputs = list(dict.fromkeys(outputs))
         plans.append((region, outputs, set(live)))
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
-    if any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
+    limited = can_limit()
+    if limited and any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
         from . import symbolic_rewrite  # noqa: F401  (SymPy's import, 1-2 s, is not the regions' time)
     deadline = time.monotonic() + seconds
     changed = False
@@ -193,6 +197,9 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
             break
         key = _key(region, outputs, function.types, exact)
         decision = _cached(cache_dir, key)
+        if decision is None and not limited:
+            LAST.append({"outcome": "not decided outside the main thread"})
+            continue
         if decision is None:
             remaining = deadline - time.monotonic()
             decision = _limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
@@ -311,17 +318,28 @@ class _Timeout(BaseException):
     """Not an Exception: SymPy's own `except Exception` must not catch it and carry on."""
 
 
+REPEAT = 0.25             # seconds between alarms once the budget is spent (see `_limited`)
+
+
+def can_limit() -> bool:
+    """Can SymPy's work be interrupted here?  Only the main thread receives SIGALRM."""
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+
 def _limited(fn, seconds: float):
-    """fn() under a time limit (SIGALRM in the main thread; elsewhere it runs unlimited but only when
-    time is left); None when the time ran out."""
+    """fn() under a time limit (SIGALRM; `can_limit()` must hold); None when the time ran out.
+
+    The alarm repeats every REPEAT seconds until it gets through: Python drops an exception raised
+    in a weakref callback or a `__del__`, and SymPy's work would otherwise go on unbounded (the
+    fuzzer saw a region run past 300 s that way).  A result reached after the first alarm is
+    discarded all the same."""
     if seconds <= 0:
         return None
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return fn()
-
-    fired = []
+    fired, disarmed = [], []
 
     def on_alarm(signum, frame):
+        if disarmed:
+            return
         fired.append(True)
         raise _Timeout()
 
@@ -331,14 +349,14 @@ def _limited(fn, seconds: float):
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     hook, sys.unraisablehook = sys.unraisablehook, quiet
-    old = signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
     try:
         result = fn()
-        # the exception can be swallowed where it lands (a weakref callback, a `del`): the time still ran out
         return None if fired else result
     except _Timeout:
         return None
     finally:
+        disarmed.append(True)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         sys.unraisablehook = hook

@@ -13,15 +13,26 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
 * `verify=True` proves each new signature's gradient against SymPy before
   returning anything (`VerificationError` otherwise);
 * gradient objects pickle, options included, and have deterministic Dask
-  tokens (`pickling.py`).
+  tokens (`pickling.py`);
+* `g.math()` / `g.latex()` give each partial derivative as a formula in the
+  user's names (`verify.formula`), and in Jupyter a gradient shows that formula
+  and its generated code (`_repr_markdown_`);
+* a first call that compiles for more than `SLOW_COMPILE` seconds logs what it
+  compiles and how long it took (logger `autodiff_compiler`, INFO; shown on a
+  terminal or in a notebook unless logging was configured otherwise).
 """
 from __future__ import annotations
 
 import copy as _copy
 import functools
 import inspect
+import logging
 import math
 import numbers
+import os
+import sys
+import threading
+import time
 
 import numpy as np
 
@@ -32,6 +43,34 @@ from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .frontend import pytrees
+
+
+LOG = logging.getLogger("autodiff_compiler")
+SLOW_COMPILE = 1.0        # seconds: a first call compiling longer than this is logged
+
+
+class _TerminalHandler(logging.StreamHandler):
+    """The package's own messages on stderr when nobody configured logging and someone is watching
+    (a terminal, or a Jupyter/IPython kernel); otherwise records go only where the user sends them."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("autodiff_compiler: %(message)s"))
+
+    def emit(self, record):
+        if logging.getLogger().handlers:
+            return                   # the user configured logging: the record reaches their handlers
+        stream = sys.stderr
+        self.stream = stream
+        watched = getattr(stream, "isatty", lambda: False)() or "ipykernel" in sys.modules
+        if watched:
+            super().emit(record)
+
+
+if not any(isinstance(h, _TerminalHandler) for h in LOG.handlers):
+    LOG.addHandler(_TerminalHandler())
+    if LOG.level == logging.NOTSET:
+        LOG.setLevel(logging.INFO)
 
 
 def stop_gradient(x):
@@ -222,6 +261,8 @@ class DerivedFunction:
         self._entry = _no_entry
         self._states: dict = {}
         self._last_key = None
+        self._last_args = None
+        self._derivation_seconds = 0.0
         # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
         # state, or a @custom_derivative marker, would make this object something it is not)
         functools.update_wrapper(self, fn, updated=())
@@ -272,14 +313,25 @@ class DerivedFunction:
                                 f"({', '.join(self.params)}), got {len(args)}")
         return tuple(type_of_argument(a, name, self.fn.__name__) for a, name in zip(args, self.params))
 
-    def _default_signature(self) -> tuple:
-        """From annotations where present (float, int, bool, np.ndarray), else float."""
+    def _default_signature(self, strict: bool = False) -> tuple:
+        """From annotations where present (float, int, bool, np.ndarray), else read from the body
+        (`frontend.kinds`: subscripted, reduced, ... is an array; a range bound an int).  When the body
+        cannot decide: the error with `strict`, else float."""
+        from .frontend.kinds import infer_kinds
         annotations = getattr(self.fn, "__annotations__", {})
-        out = []
+        known = {}
         for name in self.params:
-            hint = annotations.get(name, float)
-            out.append({int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(hint, FLOAT))
-        return tuple(out)
+            if name in annotations:
+                known[name] = {int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(annotations[name], FLOAT)
+            elif name in self.defaults:
+                known[name] = type_of_argument(self.defaults[name], name, self.fn.__name__)
+        if len(known) < len(self.params):
+            try:
+                known = infer_kinds(self._source, given=known)
+            except AutodiffError:
+                if strict:
+                    raise
+        return tuple(known.get(name, FLOAT) for name in self.params)
 
     def full_signature(self, signature: tuple) -> tuple:
         """The signature with the bound object's structure first (for methods)."""
@@ -413,7 +465,10 @@ class GradientFunction(DerivedFunction):
         again when a module number the derivation baked in has changed, or module data changed type."""
         with_value = self.with_value if with_value is None else with_value
         full = self.full_signature(signature)
+        started = time.perf_counter()
         state = self.state_for(full, with_value)
+        if (full, with_value) not in self._compiled:
+            self._derivation_seconds = time.perf_counter() - started     # reported by a slow first call
         if state.facts.watches and not _unchanged(state.facts.watches):
             self._forget()
             state = self.state_for(full, with_value)
@@ -505,6 +560,59 @@ class GradientFunction(DerivedFunction):
         signature = self._last_key or self._default_signature()
         return self.state_for(signature).text
 
+    # ------------------------------------------------------------ formulas
+    def formulas(self, *args, **kwargs):
+        """Each partial derivative as a formula in your names (`verify.formula.Formulas`), at the
+        arguments given, else at the last call's, else at a default point (straight-line code gives
+        the same formula everywhere; for branches and loops the formula is the path's at that point)."""
+        from .frontend.kinds import default_point
+        from .pipeline import State, run_until
+        from .verify.formula import formulas
+        if self.regions or self.has_aux:
+            raise ArgumentError(f"{self!r}: formulas are shown for first derivatives of a function returning "
+                                f"one number",
+                                hint="ask the plain gradient: grad(f).math(...); for a second derivative, "
+                                     "grad(f, verify=True) proves the code and hessian(f) computes it")
+        if args or kwargs:
+            args = tuple(_convert(a) for a in self.complete(args, kwargs))
+        elif self._last_args is not None:
+            args = self._last_args
+        else:
+            types = dict(zip(self.params, self._default_signature(strict=True)))
+            given = {p: v for p, v in zip(self.params, self.complete((), {})) if p in self.defaults}
+            point = {**default_point(types, given), **given}
+            missing = [p for p in self.params if point.get(p) is None]
+            if missing:
+                raise ArgumentError(f"{self.fn.__name__}: no value for {', '.join(missing)} to take the path at",
+                                    hint=f"pass the arguments: g.math({', '.join(self.params)})")
+            args = tuple(point[p] for p in self.params)
+        signature = self.signature(args)
+        state = run_until(State(self._source, dict(zip(self.params, signature)), list(self.wrt), True, True),
+                          "values")
+        return formulas(self._source, state.primal, args, self.wrt)
+
+    def math(self, *args, **kwargs) -> str:
+        """The partial derivatives as Unicode formulas: `∂loss/∂w = x·(ŷ − y)` (see `formulas`)."""
+        return self.formulas(*args, **kwargs).unicode()
+
+    def latex(self, *args, **kwargs) -> str:
+        """The partial derivatives as LaTeX: `\\frac{\\partial \\mathrm{loss}}{\\partial w} = ...`."""
+        return self.formulas(*args, **kwargs).latex()
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the formulas and the generated code."""
+        kind = "value_and_grad" if self.with_value else "grad"
+        head = f"**`{kind}` of `{self.fn.__name__}`** with respect to {', '.join(f'`{w}`' for w in self.wrt)}"
+        try:
+            shown = self.formulas().markdown()
+        except AutodiffError as exc:
+            shown = f"*(no formula: {str(exc).splitlines()[0]})*"
+        try:
+            code = f"```python\n{self.source.rstrip()}\n```"
+        except AutodiffError as exc:
+            code = f"*(no code yet: {str(exc).splitlines()[0]}; call it once)*"
+        return f"{head}\n\n{shown}\n\n{code}\n"
+
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
         if out is None and not kwargs:
@@ -527,8 +635,16 @@ class GradientFunction(DerivedFunction):
             if type(value) is float and not math.isfinite(value):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
-        compiled, state, converted = self._prepare(signature, args)
+        full = self.full_signature(signature)
+        watch = _Watch(self, signature) if (full, self.with_value) not in self._compiled else None
+        try:
+            compiled, state, converted = self._prepare(signature, args)
+        except BaseException:
+            if watch is not None:
+                watch.done()
+            raise
         self._last_key = signature
+        self._last_args = tuple(converted)
         if self.has_aux:
             self._aux_tree = state.primal.output_tree[1]
         # the compiled tuple already has the contract's shape unless it must be regrouped
@@ -542,7 +658,11 @@ class GradientFunction(DerivedFunction):
         try:
             result = compiled(*converted)
         except Exception as exc:
+            if watch is not None:
+                watch.done()
             self._failed(exc, state)
+        if watch is not None:
+            watch.done()        # Numba compiles on the first call: timed with it
         return self._finish(result, converted, out, state, args)
 
     @staticmethod
@@ -696,6 +816,35 @@ def _cast_like(grad, original):
     if isinstance(original, dict) and isinstance(grad, dict):
         return {k: _cast_like(g, original.get(k)) for k, g in grad.items()}
     return grad
+
+
+class _Watch:
+    """A first call's compilation: announced if it runs past SLOW_COMPILE, timed when it ends."""
+
+    def __init__(self, g: DerivedFunction, signature: tuple):
+        self.g = g
+        self.signature = signature
+        self.started = time.perf_counter()
+        self.timer = threading.Timer(SLOW_COMPILE, self.announce)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def what(self) -> str:
+        kind = self.g.kind
+        params = ", ".join(f"{p}: {t}" for p, t in zip(self.g.params, self.signature))
+        return f"{kind} of {self.g.fn.__name__}({params}) with respect to {', '.join(self.g.wrt)}"
+
+    def announce(self) -> None:
+        LOG.info("compiling %s%s ...", self.what(), " with Numba" if self.g.jit else "")
+
+    def done(self) -> None:
+        self.timer.cancel()
+        elapsed = time.perf_counter() - self.started
+        if elapsed > SLOW_COMPILE:
+            derivation = getattr(self.g, "_derivation_seconds", 0.0)
+            LOG.info("compiled %s in %.1f s (derivation %.2f s, %s %.1f s); later calls reuse it, and the "
+                     "disk cache spares the next process most of it", self.what(), elapsed, derivation,
+                     "Numba and the first call" if self.g.jit else "the first call", elapsed - derivation)
 
 
 def _leaf_count(tree) -> int:

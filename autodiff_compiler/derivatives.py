@@ -34,9 +34,11 @@ program, and:
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from .api import DerivedFunction, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .api import DerivedFunction, _Watch, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
 from .backend.load import load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .pipeline import Step, derive
@@ -112,11 +114,20 @@ class ProgramFunction(DerivedFunction):
         self.state_for(signature)          # derives again first when a module number has changed
         compiled = self._compiled.get(signature)
         if compiled is None:
-            state = self.state_for(signature)
-            compiled = load(state.text, state.adjoint.name, jit=self.jit)
-            if self.verify:
-                from .verify_derivatives import verify_derived
-                verify_derived(self, state, list(converted), list(extra)).raise_if_failed()
+            # a long first call (derivation, Numba, the run) is logged: api._Watch, ended by `run`
+            self._watch = _Watch(self, signature)
+            try:
+                started = time.perf_counter()
+                state = self.state_for(signature)
+                self._derivation_seconds = time.perf_counter() - started
+                compiled = load(state.text, state.adjoint.name, jit=self.jit)
+                if self.verify:
+                    from .verify_derivatives import verify_derived
+                    verify_derived(self, state, list(converted), list(extra)).raise_if_failed()
+            except BaseException:
+                self._watch.timer.cancel()
+                self._watch = None
+                raise
             self._compiled[signature] = compiled
         return compiled
 
@@ -126,13 +137,22 @@ class ProgramFunction(DerivedFunction):
         followed by this derivative's extra inputs (jvp: one tangent per wrt; hvp: the vector; vjp: one
         cotangent per output) and returns what the generated module returns (`.source` shows it)."""
         signature, converted = self.prepare(args, {})
-        return self.compiled(signature, converted)
+        compiled = self.compiled(signature, converted)
+        watch, self._watch = getattr(self, "_watch", None), None
+        if watch is not None:
+            watch.done()
+        return compiled
 
     def run(self, compiled, args):
+        watch, self._watch = getattr(self, "_watch", None), None
         try:
             result = compiled(*args)
         except Exception as exc:
+            if watch is not None:
+                watch.done()
             self._failed(exc)
+        if watch is not None:
+            watch.done()
         outputs = result if type(result) is tuple else (result,)
         if not self.jit:
             outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)

@@ -23,6 +23,7 @@ from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, V
 from ..ir import Names
 from ..rules import PRIMITIVES
 from ..ir.names import is_temporary
+from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
@@ -199,10 +200,11 @@ class ModulePrinter:
                 self.trees[stmt.target] = self.tree_of(stmt)
                 continue
             if isinstance(stmt, Comment):
-                self.in_reverse = stmt.text.startswith("reverse")
+                if not stmt.text.startswith(SYMBOLIC_NOTE):      # a note inside the reverse sweep
+                    self.in_reverse = stmt.text.startswith("reverse")
                 if lines:
                     lines.append("")
-                lines.append(f"{pad}# {stmt.text}")
+                lines += [f"{pad}# {part}" for part in stmt.text.split("\n")]
                 last_line = None
                 continue
             loc = getattr(stmt, "loc", None)

@@ -1024,3 +1024,44 @@ def mixed_rank_stores_while(A, s):
         Z[0, 1] = math.sin(t * s)
         Z[0] = np.tanh(np.max(Z, axis=0) + A[0])
     return np.sum(Z * Z) + np.sum(np.dot(Z[:, 0], Z))
+
+
+# ---- a view of an array, defined again after a store into that array: the reverse sweep records
+# the view's old value where it is redefined (found by the fuzzer, seed 9200: `y1[2:3] = y1[1:2]` in a
+# loop made the audit stop the derivation with an InternalError); each such view becomes a copy
+
+def view_redefined_copy_store(u, x, n):
+    y = u.copy()
+    for k in range(n):
+        if x > 0.3:
+            pass
+        else:
+            y[2:3] = y[1:2]
+    return np.sum(y * y) * x
+
+
+def view_redefined_loop(u, x, n):
+    y = u * 1.0
+    for k in range(n):
+        t = y[1:]
+        y[0:2] = np.tanh(t) * x
+    return np.sum(y * y)
+
+
+def view_redefined_straight(u, x):
+    y = u * x
+    t = y[1:3]
+    y[0:2] = t * 2.0
+    t = y[0:2]
+    y[1:3] = np.sin(t)
+    return np.sum(y * y)
+
+
+def view_redefined_while(u, x):
+    y = u.copy()
+    s = 0.0
+    while s < 1.0:
+        s = s + 0.4
+        r = y[-1:]
+        y[0:1] = r * x + s
+    return np.sum(y ** 3)

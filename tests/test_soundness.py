@@ -335,6 +335,21 @@ case("crash: element and row stores into one array (one tape each)", S.mixed_ran
      [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
 case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_while,
      [(M(1, 2), 0.6), (M(2, 3, 1), 1.3)])
+U3 = V(0.711763, -1.015895, -0.457812)
+case("crash: a view defined again after a store into its array", S.view_redefined_copy_store,
+     [(U3, 0.1, 2), (U3, 0.5, 2), (U3, 0.1, 0)])
+case("crash: a view defined again after a store into its array", S.view_redefined_loop,
+     [(U3, 0.7, 3), (V(0.2, -0.4, 0.3), 1.3, 1)])
+case("crash: a view defined again after a store into its array", S.view_redefined_loop,
+     [(U3, 0.7, 3), (V(0.2, -0.4, 0.3), 1.3, 1)], wrt=1, id="view_redefined_loop_x")
+case("crash: a view defined again after a store into its array", S.view_redefined_straight,
+     [(U3, 0.7), (V(0.2, -0.4, 0.9, 1.1), -1.3)])
+case("crash: a view defined again after a store into its array", S.view_redefined_straight,
+     [(U3, 0.7), (V(0.2, -0.4, 0.9, 1.1), -1.3)], wrt=1, id="view_redefined_straight_x")
+case("crash: a view defined again after a store into its array", S.view_redefined_while,
+     [(U3, 0.7), (V(0.2, -0.4), -1.3)])
+case("crash: a view defined again after a store into its array", S.view_redefined_while,
+     [(U3, 0.7), (V(0.2, -0.4), -1.3)], wrt=1, id="view_redefined_while_x")
 
 
 # ---- indented defs: defined here, at the indentation the issue names

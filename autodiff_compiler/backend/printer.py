@@ -305,12 +305,14 @@ class ModulePrinter:
         else:
             text = self.expr(cond)[0]
         lines = [f"{pad}{keyword} {text}:"]
-        lines += self.block(body, depth + 1)
+        # a branch whose statements print nothing (`if a < b <= c: pass`, unsimplified) still needs a body
+        lines += self.block(body, depth + 1) or [f"{pad}    pass"]
         if len(orelse) == 1 and isinstance(orelse[0], If) and orelse[0].body:
             lines += self.if_(orelse[0], depth, "elif")
         elif orelse:
-            lines.append(f"{pad}else:")
-            lines += self.block(orelse, depth + 1)
+            printed = self.block(orelse, depth + 1)
+            if printed:
+                lines += [f"{pad}else:"] + printed
         return lines
 
     def for_(self, stmt: For, depth: int) -> list[str]:

@@ -180,9 +180,15 @@ _VALUE_BLIND = {"copy", "array_copy", "stop_gradient", "add", "sub", "neg", "sub
 def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
     """May the value of `name` be read after `write` changed its memory?  By the program (it is live
     then), or by the reverse sweep (a derivative reads it: some statement uses it other than for
-    its shape or as a copy)."""
+    its shape or as a copy; or `name` is defined again, where its old value may be recorded)."""
     if name in facts.live_out(write):
         return True
+    # where `name` is defined again over a value it may still hold, the reverse sweep may record that
+    # value (a tape push reads it), after the write: `t = y[1:2]; y[2:3] = t` in a loop
+    for position in facts.definitions_of(name):
+        stmt = facts.statement_at(position)
+        if isinstance(stmt, Assign) and stmt.target == name and facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
+            return True
     for stmt in facts.statements:
         if name not in ir.reads(stmt):
             continue

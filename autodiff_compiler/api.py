@@ -200,7 +200,7 @@ def _make_entry(args, compiled, gradient):
               f"    try:\n"
               f"        result = compiled({', '.join(names)})\n"
               f"    except Exception as exc:\n"
-              f"        gradient._failed(exc)\n"
+              f"        gradient._failed(exc, None, args)\n"
               f"    if type(result) is float:\n"
               f"        if result - result == 0.0:\n"
               f"            return result\n"
@@ -339,8 +339,9 @@ class DerivedFunction:
             return tuple(signature)
         return (pytrees.object_type(self.bound, pytrees.leaf_type),) + tuple(signature)
 
-    def _failed(self, exc, state=None):
-        """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
+    def _failed(self, exc, state=None, args=None):
+        """The compiled gradient raised: say what that means for the caller, never pass on a raw error
+        (`args`, the call's arguments: a shape error is the caller's only where the function fails too)."""
         if isinstance(exc, AutodiffError):
             raise exc
         if isinstance(exc, AssertionError) and state is not None and exc.args and exc.args[0] in state.facts.asserts:
@@ -350,19 +351,35 @@ class DerivedFunction:
                                        hint="the assert is checked when the gradient runs, as Python "
                                             "checks it when the function runs") from None
         if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-            self._undefined(exc)
+            self._undefined(exc, args)
         raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
                             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                             hint="this is a bug in autodiff_compiler: please report it with the function; "
                                  "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
 
-    def _undefined(self, exc):
+    def _undefined(self, exc, args=None):
         text = str(exc)
         if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
+            if args is not None and self._function_runs(args):
+                raise InternalError(f"the derived gradient of {self.fn.__name__} failed where {self.fn.__name__} "
+                                    f"itself runs: {type(exc).__name__}: {text}",
+                                    hint="this is a bug in autodiff_compiler: please report it with the function "
+                                         "and the shapes of its arguments") from None
             hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
         else:
             hint = "the function or its derivative is undefined here"
         raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
+
+    def _function_runs(self, args) -> bool:
+        """Does the user's function run at these arguments (on copies)?  Asked only when the gradient failed."""
+        import warnings
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                self.fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        except Exception:
+            return False
+        return True
 
     def __reduce__(self):
         """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
@@ -660,7 +677,7 @@ class GradientFunction(DerivedFunction):
         except Exception as exc:
             if watch is not None:
                 watch.done()
-            self._failed(exc, state)
+            self._failed(exc, state, args)
         if watch is not None:
             watch.done()        # Numba compiles on the first call: timed with it
         return self._finish(result, converted, out, state, args)

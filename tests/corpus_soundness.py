@@ -1065,3 +1065,34 @@ def view_redefined_while(u, x):
         r = y[-1:]
         y[0:1] = r * x + s
     return np.sum(y ** 3)
+
+
+# ---- stores that broadcast their value (NumPy repeats a length-1 axis, or a lower-rank value, over
+# the part it writes): the part's adjoint sums back to the value's shape.  Found writing the tests
+# above: `y[0:2] = t` with t of length 1 gave half the gradient with jit (silently) and a shape error
+# without
+
+def broadcast_store_vector(u, x):
+    y = u * 1.0
+    t = y[1:]
+    y[0:2] = np.tanh(t) * x
+    return np.sum(y * y)
+
+
+def broadcast_store_rows(A, v):
+    Z = A * 1.0
+    Z[0:2, :] = np.sin(v) * 2.0
+    return np.sum(Z * Z * A)
+
+
+def broadcast_store_column(A, c):
+    Z = A * 1.0
+    Z[:, 1:3] = np.exp(Z[:, 0:1]) * c
+    return np.sum(Z ** 2)
+
+
+def broadcast_store_loop(u, x, n):
+    y = u * 1.0
+    for k in range(n):
+        y[0:3] = y[k:k + 1] * x + np.sin(y[0:3])
+    return np.sum(y ** 3)

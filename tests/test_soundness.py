@@ -350,6 +350,19 @@ case("crash: a view defined again after a store into its array", S.view_redefine
      [(U3, 0.7), (V(0.2, -0.4), -1.3)])
 case("crash: a view defined again after a store into its array", S.view_redefined_while,
      [(U3, 0.7), (V(0.2, -0.4), -1.3)], wrt=1, id="view_redefined_while_x")
+BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
+case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
+case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,
+     id="broadcast_store_vector_x")
+case(BROADCAST_STORE, S.broadcast_store_rows, [(M(3, 3), V(0.3, -0.2, 0.5)), (M(2, 2, 1), V(0.4, 0.9))])
+case(BROADCAST_STORE, S.broadcast_store_rows, [(M(3, 3), V(0.3, -0.2, 0.5)), (M(2, 2, 1), V(0.4, 0.9))], wrt=1,
+     id="broadcast_store_rows_v")
+case(BROADCAST_STORE, S.broadcast_store_column, [(M(2, 3), 0.7), (M(3, 4, 1), -1.1)])
+case(BROADCAST_STORE, S.broadcast_store_column, [(M(2, 3), 0.7), (M(3, 4, 1), -1.1)], wrt=1,
+     id="broadcast_store_column_c")
+case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3), (V(0.5, 0.1, -0.2), 1.2, 0)])
+case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3), (V(0.5, 0.1, -0.2), 1.2, 2)],
+     wrt=1, id="broadcast_store_loop_x")
 
 
 # ---- indented defs: defined here, at the indentation the issue names

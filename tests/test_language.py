@@ -263,10 +263,14 @@ def _branch_container(a):
 
 
 def test_generated_code_stays_readable():
-    """A dict parameter's leaves are parameters of the generated module, named after their keys."""
+    """A dict parameter's leaves are parameters of the generated module, named after their keys, in the
+    order the caller's dict has them (and so is its gradient)."""
     g = grad(L.dict_params, wrt="params")
-    g({"w": np.ones(3), "b": 0.5}, np.ones(3))
-    assert "def dict_params_grad(params_b, params_w, x)" in g.source
+    got = g({"w": np.ones(3), "b": 0.5}, np.ones(3))
+    assert "def dict_params_grad(params_w, params_b, x)" in g.source
+    assert list(got) == ["w", "b"]
+    got = g({"b": 0.5, "w": np.ones(3)}, np.ones(3))
+    assert list(got) == ["b", "w"]
 
 
 import corpus_language_refused as R

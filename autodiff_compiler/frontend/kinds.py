@@ -135,10 +135,55 @@ def consistent(function, types: dict) -> bool:
     return True
 
 
+def _provisional(source, given: dict) -> dict:
+    """Types to lower with when the lowering needs ranks: a parameter subscripted with k indices (k
+    summed along `p[i][j]`) is an array of rank k, 2 when its `.T` or `.shape[1]` is read; read for its
+    `.shape`/`.size` or passed to a reduction or product, rank 1; the others stay unknown."""
+    import ast
+    params = [a.arg for a in source.node.args.args]
+    rank: dict = {}
+
+    def depth(node) -> tuple:
+        """(parameter, indices) of a subscript chain `p[...][...]`."""
+        count = 0
+        while isinstance(node, ast.Subscript):
+            index = node.slice
+            count += len(index.elts) if isinstance(index, ast.Tuple) else 1
+            node = node.value
+        return (node.id, count) if isinstance(node, ast.Name) else (None, 0)
+
+    for node in ast.walk(source.node):
+        if isinstance(node, ast.Subscript):
+            name, count = depth(node)
+            if name in params:
+                rank[name] = max(rank.get(name, 1), count)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in params:
+            if node.attr == "T":
+                rank[node.value.id] = max(rank.get(node.value.id, 1), 2)
+            elif node.attr in ("shape", "size", "sum", "mean", "max", "min"):
+                rank.setdefault(node.value.id, 1)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            for side in (node.left, node.right):
+                if isinstance(side, ast.Name) and side.id in params:
+                    rank.setdefault(side.id, 2 if side.id[:1].isupper() else 1)
+    types = {p: array_of(r) for p, r in rank.items() if p not in given}
+    types.update(given)
+    return types
+
+
+def _lower_for_kinds(source, given: dict):
+    """The function lowered without types, or, where the lowering needs ranks, with provisional ones."""
+    try:
+        return lower(source)
+    except AutodiffError:
+        types = _provisional(source, given)
+        return lower(source, {p: types.get(p) for p in (a.arg for a in source.node.args.args)})
+
+
 def infer_kinds(source, given: dict | None = None) -> dict:
     """{parameter: Type} from the body (see the module docstring); `given` types are kept as they are."""
     given = dict(given or {})
-    function, _ = lower(source)
+    function, _ = _lower_for_kinds(source, given)
     params = list(function.params)
     counting = counting_variables(function) & set(params)
     evidence = _evidence(function, params)

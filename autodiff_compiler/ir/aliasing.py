@@ -184,10 +184,13 @@ def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
     if name in facts.live_out(write):
         return True
     # where `name` is defined again over a value it may still hold, the reverse sweep may record that
-    # value (a tape push reads it), after the write: `t = y[1:2]; y[2:3] = t` in a loop
+    # value (a tape push reads it), after the write: `t = y[1:2]; y[2:3] = t` in a loop.  Asked of the
+    # definitions `_copy_at` turns into copies in place (a slice, `b = a`); a view made otherwise is
+    # copied through a fresh temporary, which this rule would then ask about again without end
     for position in facts.definitions_of(name):
         stmt = facts.statement_at(position)
-        if isinstance(stmt, Assign) and stmt.target == name and facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
+        if isinstance(stmt, Assign) and stmt.target == name and stmt.prim in ("subscript", "copy") and \
+                facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
             return True
     for stmt in facts.statements:
         if name not in ir.reads(stmt):

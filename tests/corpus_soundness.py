@@ -1096,3 +1096,19 @@ def broadcast_store_loop(u, x, n):
     for k in range(n):
         y[0:3] = y[k:k + 1] * x + np.sin(y[0:3])
     return np.sum(y ** 3)
+
+
+# ---- np.where / np.array of numbers (0-d arrays) used as values: rebinding is fine; only augmented
+# assignment, which NumPy does in place, is refused (tests/test_language.py)
+
+def zero_d_rebound(z):
+    y = np.where(z > 0.0, z * z, z)
+    v = y
+    y = y / np.exp(z)
+    return v * 3.0 + y
+
+
+def zero_d_vector_inplace(v, z):
+    y = np.where(v > 0.0, v * z, z)
+    y *= 2.0
+    return np.sum(y * y)

@@ -287,6 +287,8 @@ REFUSED = [
     (R.prod_second_derivative, (np.array([1.0, 2.0, 3.0]),), "hessian", "np.prod(x)", ("np.prod",)),
     (R.set_literal, (0.5,), "grad", "s = {1.0, 2.0}", ("set",)),
     (R.try_block, (0.5,), "grad", "try:", ("try",)),
+    (R.zero_d_inplace, (0.6,), "grad", "y /= np.exp(np.tanh(z))", ("0-d",)),
+    (R.zero_d_alias_inplace, (0.6,), "grad", "v *= 3.0", ("0-d",)),
 ]
 
 

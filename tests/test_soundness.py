@@ -350,6 +350,9 @@ case("crash: a view defined again after a store into its array", S.view_redefine
      [(U3, 0.7), (V(0.2, -0.4), -1.3)])
 case("crash: a view defined again after a store into its array", S.view_redefined_while,
      [(U3, 0.7), (V(0.2, -0.4), -1.3)], wrt=1, id="view_redefined_while_x")
+case("np.where of numbers as a value", S.zero_d_rebound, [(0.7,), (-0.4,)])
+case("np.where of numbers as a value", S.zero_d_vector_inplace, [(V(0.5, -0.2), 1.5), (V(-0.3, 0.8, 0.1), -0.6)],
+     wrt=1)
 BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,

@@ -1112,3 +1112,28 @@ def zero_d_vector_inplace(v, z):
     y = np.where(v > 0.0, v * z, z)
     y *= 2.0
     return np.sum(y * y)
+
+
+# ---- array temporaries of another dtype (a boolean mask, an integer array) made under a branch in a
+# loop: the reverse sweep starts them before their first assignment (found by the fuzzer, seeds 9200 and
+# 9300: `np.where(y1 >= 0.1, y1, v)` under an `if` in a `while`, InternalError "cannot start t26 (bool[:])")
+
+def mask_temporary_in_loop(u, v, z):
+    y1 = np.zeros(4)
+    y = 0.0
+    t = 0.0
+    while t < 1.0 + u[1] * u[1]:
+        t = t + 0.3 + z * z
+        y1[1] = np.tanh(y1[1] + z)
+        if y1[0] < 0.6:
+            y = np.dot(np.where(y1 >= 0.1, y1, v), u)
+    return y * z
+
+
+def mask_temporary_for(u, z, n):
+    s = 0.0
+    for k in range(n):
+        w = u * z + k
+        if z > 0.0:
+            s = s + np.sum(np.where(w > 0.5, w * w, np.sin(w)))
+    return s

@@ -353,6 +353,12 @@ case("crash: a view defined again after a store into its array", S.view_redefine
 case("np.where of numbers as a value", S.zero_d_rebound, [(0.7,), (-0.4,)])
 case("np.where of numbers as a value", S.zero_d_vector_inplace, [(V(0.5, -0.2), 1.5), (V(-0.3, 0.8, 0.1), -0.6)],
      wrt=1)
+MASK = "a boolean array temporary under a branch in a loop"
+case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3, 0.6), 0.4),
+                                      (V(0.8, 0.2, -0.6, 0.1), V(-0.2, 0.5, 0.7, 0.3), -0.7)])
+case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3, 0.6), 0.4)], wrt=2,
+     id="mask_temporary_in_loop_z")
+case(MASK, S.mask_temporary_for, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 2), (V(0.6,), 1.1, 0)])
 BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,

@@ -34,6 +34,8 @@ from .instantiate import Instantiate
 from .record import RecordPlan
 
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array_copy"}
+# empty arrays of other dtypes, made from an empty float array: (primitive, extra operands)
+_CONVERT_EMPTY = {"bool": ("ne", (Const(0.0),)), "int64": ("to_int", ())}
 _ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
@@ -321,16 +323,22 @@ class Reverse:
         """An array defined once per trip of a loop, restored when its reversed trip starts."""
         return id(stmt) in self.plan.local_definitions and self.types[stmt.target].is_array
 
-    def start_value(self, name: str) -> Assign:
-        """`name = 0` in its type; an empty array of its rank for arrays."""
+    def start_value(self, name: str) -> list:
+        """`name = 0` in its type; an empty array of its rank and dtype for arrays (a boolean or integer
+        one made from an empty float array, as `ne`/`to_int` of it)."""
         t = self.types[name]
         if t.is_array and t.dtype == "float64":
-            return Assign(name, "zeros", (Const(0),) * t.ndim)
+            return [Assign(name, "zeros", (Const(0),) * t.ndim)]
+        if t.is_array and t.dtype in _CONVERT_EMPTY:
+            empty = self.names.temp()
+            self.types[empty] = ir.array_of(t.ndim)
+            prim, extra = _CONVERT_EMPTY[t.dtype]
+            return [Assign(empty, "zeros", (Const(0),) * t.ndim), Assign(name, prim, (Var(empty),) + extra)]
         if t.is_array:
             if name in self.plan.undefined_first:
                 raise InternalError(f"cannot start {name} ({t}) before its first assignment")
-            return None
-        return Assign(name, "copy", (_ZERO[t.kind],))
+            return []
+        return [Assign(name, "copy", (_ZERO[t.kind],))]
 
     def zero_assign(self, name: str, loc=None) -> Assign:
         """`name_bar = 0` in the type of `name` (a zero array of its shape for arrays)."""
@@ -423,7 +431,7 @@ class Reverse:
         starts at 1.0); `extra_params` (the cotangents a vjp takes) follow the primal's parameters."""
         # a save may read a variable before its first assignment (a value made in a loop's first trip):
         # start such variables defined (the value saved then is never read back)
-        starts = [start for start in map(self.start_value, self.undefined_at_start()) if start is not None]
+        starts = [start for name in self.undefined_at_start() for start in self.start_value(name)]
         forward = starts + self.forward(self.primal.body)
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)

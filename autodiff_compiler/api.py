@@ -177,11 +177,12 @@ def _no_entry(args):
     return _MISS
 
 
-def _make_entry(args, compiled, gradient):
+def _make_entry(args, compiled, gradient, shaped: str = "result"):
     """The fast path of one signature (that of `args`): a function of the argument tuple that tests each
     argument's type inline (as `_fast_key` tells them apart), calls the compiled code and returns its
-    result when it is finite -- else what the full path returns (`_finish` explains non-finite results)
-    -- and `_MISS` for arguments of another signature."""
+    result when it is finite, in the contract's shape (`shaped`, an expression of `result`) -- else what
+    the full path returns (`_finish` explains non-finite results) -- and `_MISS` for arguments of
+    another signature."""
     names = [f"a{i}" for i in range(len(args))]
     tests = []
     for name, value in zip(names, args):
@@ -203,9 +204,9 @@ def _make_entry(args, compiled, gradient):
               f"        gradient._failed(exc, None, args)\n"
               f"    if type(result) is float:\n"
               f"        if result - result == 0.0:\n"
-              f"            return result\n"
+              f"            return {shaped}\n"
               f"    elif finite(result):\n"
-              f"        return result\n"
+              f"        return {shaped}\n"
               f"    return gradient._finish(result, args, None)\n")
     namespace = {"MISS": _MISS, "ndarray": np.ndarray, "compiled": compiled, "gradient": gradient,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool}
@@ -664,14 +665,13 @@ class GradientFunction(DerivedFunction):
         self._last_args = tuple(converted)
         if self.has_aux:
             self._aux_tree = state.primal.output_tree[1]
-        # the compiled tuple already has the contract's shape unless it must be regrouped
-        direct = not self.intermediates and not self.has_aux and \
-            (self.single or (not self.with_value and len(self.wrt) > 1))
+        # the compiled tuple is (value?, one gradient per wrt): the contract's shape as `_finish` makes it
         facts = state.facts
-        plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None
-        if direct and plain and self.jit and all(type(a) in _SCALAR_TYPES or (
+        plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None \
+            and not self.intermediates and not self.has_aux
+        if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            self._entry = self._fast[_fast_key(args)] = _make_entry(args, compiled, self)
+            self._entry = self._fast[_fast_key(args)] = _make_entry(args, compiled, self, self._shaped())
         try:
             result = compiled(*converted)
         except Exception as exc:
@@ -681,6 +681,14 @@ class GradientFunction(DerivedFunction):
         if watch is not None:
             watch.done()        # Numba compiles on the first call: timed with it
         return self._finish(result, converted, out, state, args)
+
+    def _shaped(self) -> str:
+        """The contract's result as an expression of the compiled program's `result` (see `_finish`)."""
+        if self.single or (not self.with_value and len(self.wrt) > 1):
+            return "result"
+        if not self.with_value:
+            return "(result,)"              # grad(f, wrt=("x",)): a tuple of one gradient
+        return "(result[0], result[1:])"    # value_and_grad(f, wrt=(...)): (value, (gradients...))
 
     @staticmethod
     def _finite(result) -> bool:

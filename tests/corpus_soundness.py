@@ -1137,3 +1137,67 @@ def mask_temporary_for(u, z, n):
         if z > 0.0:
             s = s + np.sum(np.where(w > 0.5, w * w, np.sin(w)))
     return s
+
+
+# ---- a value that only a branch with a constant test defines: Numba decides the test from the
+# constants and drops that side before typing, while the reverse sweep's branch (on the recorded
+# test) stays, so the value it reads had no type (found by the fuzzer, seed 9400, control-9400-203,
+# jit on and simplifier off: TypingError "cannot determine type of t103").  The constant's name is
+# assigned twice, so only Numba's SSA form sees the constant on the path of the test
+
+def constant_test_else(x, y, n):
+    v = -3.0
+    if n > 0:
+        y = y * x
+        v = y
+    else:
+        if v != 2.5:
+            y = y + 1.0
+        else:
+            x = x * max(x / (2.0 + math.sin(y)), y)
+    return x + y
+
+
+def constant_test_taken(x, k):
+    c = 2
+    s = 0.0
+    if k > 5:
+        c = k
+        s = x
+    else:
+        if c == 2:
+            s = math.sin(x) * x
+        else:
+            s = math.cos(x) * math.exp(x)
+    if k > 1:
+        s = s * x
+    return s + c
+
+
+def constant_test_in_loop(x, n):
+    s = 0.0
+    level = 1.5
+    if x > 10.0:
+        level = x
+    else:
+        for i in range(n):
+            if level > 3.0:
+                t = math.tanh(x * s)
+                s = s + t * x
+            else:
+                s = s + x * math.sin(s + i)
+    return s * level
+
+
+def constant_test_array(u, x, m):
+    w = u * x
+    mode = 1
+    if m > 2:
+        w = w * w
+        mode = m
+    else:
+        if mode == 2:
+            w = np.exp(w) * np.sin(w)
+        else:
+            w = w * u
+    return np.sum(w * u) * mode

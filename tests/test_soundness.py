@@ -359,6 +359,14 @@ case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3,
 case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3, 0.6), 0.4)], wrt=2,
      id="mask_temporary_in_loop_z")
 case(MASK, S.mask_temporary_for, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 2), (V(0.6,), 1.1, 0)])
+CONSTANT_TEST = "a value only a branch with a constant test defines"
+case(CONSTANT_TEST, S.constant_test_else, [(1.3, 0.1, -1), (0.7, -0.4, 0), (1.1, 0.5, 2)])
+case(CONSTANT_TEST, S.constant_test_else, [(1.3, 0.1, -1), (0.7, -0.4, 2)], wrt=1, id="constant_test_else_y")
+case(CONSTANT_TEST, S.constant_test_taken, [(0.4, 2), (1.2, 0), (-0.8, 3)])
+case(CONSTANT_TEST, S.constant_test_in_loop, [(0.4, 3), (1.2, 0), (-0.8, 2)])
+case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)])
+case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)], wrt=1,
+     id="constant_test_array_x")
 BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,

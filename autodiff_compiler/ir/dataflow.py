@@ -524,6 +524,32 @@ class Dataflow(StructuredForward):
             return len(range(loop.start.value, loop.stop.value, loop.step.value)) == 0
         return True
 
+    def decided_by_constants(self, branch) -> bool:
+        """May the test of the `If` or `While` `branch` be computed from constants alone?  A compiler
+        may then decide it and drop the untaken side before typing (Numba prunes a branch whose test
+        compares two constants).  "May": False only when some value the test is made from reads a
+        parameter, a loop index, a tape, or a value that may be undefined or differ between paths."""
+        memo: dict = {}
+
+        def constant(stmt, operand) -> bool:
+            if isinstance(operand, Const):
+                return True
+            defs = self.reaching(stmt, operand.name)
+            if not defs:
+                return True                     # not asked of this read: assume the worst
+            for d in defs:
+                if not isinstance(d, int):
+                    return False                # a parameter, or undefined on some path
+                if d not in memo:
+                    memo[d] = False             # a cycle through a loop's back edge is not constant
+                    made = self.statements[d]
+                    memo[d] = isinstance(made, Assign) and not made.inplace and \
+                        all(constant(made, arg) for arg in made.args if isinstance(arg, (Const, Var)))
+                if not memo[d]:
+                    return False
+            return True
+        return constant(branch, branch.cond)
+
     # ---------------------------------------------------------------------- arrays
     def _is_array(self, name: str) -> bool:
         t = self.types.get(name)

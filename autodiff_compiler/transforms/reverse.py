@@ -312,12 +312,37 @@ class Reverse:
             if t is not None and t.is_array and name not in names and name not in self.primal.params \
                     and dataflow.UNDEFINED in facts.reaching_exit(name):
                 names.append(name)
+        # Numba drops a branch whose test compares constants before it types the function: a value
+        # only such branches define has no type where the reverse sweep (whose branches test a
+        # recorded condition, never constant to Numba) reads it
+        for name in sorted(facts.definitions):
+            if name in names or name in self.primal.params or not self._startable(name) \
+                    or dataflow.UNDEFINED not in facts.reaching_exit(name):
+                continue
+            if all(self._under_constant_test(facts, facts.statement_at(d)) for d in facts.definitions_of(name)):
+                names.append(name)
         # Numba types a variable only if every read it cannot rule out has a value: a result assigned
         # on every path that its path-blind analysis cannot see (`while c: return a` then `return b`)
         for result in ir.operand_vars(self.results):
             if result not in names and dataflow.UNDEFINED in facts.reaching_exit(result):
                 names.append(result)
         return names
+
+    def _startable(self, name: str) -> bool:
+        t = self.types.get(name)
+        if t is None:
+            return False
+        return t.dtype in ("float64", *_CONVERT_EMPTY) if t.is_array else t.kind in _ZERO
+
+    @staticmethod
+    def _under_constant_test(facts, stmt) -> bool:
+        """Is `stmt` inside a branch or loop whose test a compiler may decide from constants?"""
+        parent = facts.parent.get(id(stmt))
+        while parent is not None:
+            if isinstance(parent, (If, While)) and facts.decided_by_constants(parent):
+                return True
+            parent = facts.parent.get(id(parent))
+        return False
 
     def array_local(self, stmt) -> bool:
         """An array defined once per trip of a loop, restored when its reversed trip starts."""

@@ -1334,29 +1334,3 @@ CASES = [
     case(maximum_minimum, lambda r: (np.array([0.1, 0.6, -0.8]), np.array([0.5, -0.6, -0.1]) + _v(r, 3, -0.05, 0.05)),
          verify=True),
 ]
-
-
-# ---------------------------------------------------------------- found by the fuzzer (seed 31)
-# Stores of parts of different rank into one array (an element, then a row) whose overwritten values the
-# reverse sweep needs: each part rank has its own tape (one shared tape mixed floats and rows: a crash).
-
-def mixed_rank_stores(A, v, s):
-    Z = A * 1.0
-    y = np.sum(Z ** 2)
-    Z[0, 0] = s * s
-    t = np.sum(np.sin(Z))
-    Z[1] = v * s
-    u = np.sum(np.cos(Z) * Z)
-    Z[:, 0] = v * 2.0
-    return y + t + u + np.sum(Z * Z * Z)
-
-
-def mixed_rank_stores_loop(A, v, s):
-    Z = A * 1.0
-    total = 0.0
-    for i in range(A.shape[0]):
-        Z[i, i] = s * Z[i, i]
-        total = total + np.sum(np.sin(Z))
-        Z[i] = v * Z[i]
-        total = total + np.sum(Z ** 3)
-    return total

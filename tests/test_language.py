@@ -5,7 +5,6 @@ the scalar and small-array ones proved against SymPy (verify=True).
 Numba compiles dominate the time: each case compiles once per mode and signature, and the three
 points share that compilation (the gradient objects are kept for the whole module)."""
 import inspect
-import math
 
 import numpy as np
 import pytest
@@ -325,17 +324,3 @@ def test_hvp_sees_a_changed_module_number(monkeypatch):
         np.testing.assert_allclose(h(x, v), -L.SCALE * np.sin(x) * v, rtol=1e-12)
     monkeypatch.setattr(L, "SCALE", 3.0)
     np.testing.assert_allclose(h(x, v), -3.0 * np.sin(x) * v, rtol=1e-12)
-
-
-@pytest.mark.parametrize("fn", [L.mixed_rank_stores, L.mixed_rank_stores_loop], ids=["straight", "loop"])
-@pytest.mark.parametrize("jit,simplify", [(True, True), (True, False), (False, True), (False, False)],
-                         ids=["jit-simp", "jit-nosimp", "nojit-simp", "nojit-nosimp"])
-def test_stores_of_parts_of_different_rank_into_one_array(fn, jit, simplify):
-    """The fuzzer's crash class (seed 31, arrays-31-184): an element store and a row store into one array
-    shared one tape.  Gradients against finite differences at two points, every parameter."""
-    for seed in (3, 4):
-        r = np.random.default_rng(seed)
-        args = (r.uniform(-1, 1, (3, 3)), r.uniform(-1, 1, 3), float(r.uniform(0.3, 1.2)))
-        got = grad(fn, wrt=(0, 1, 2), jit=jit, simplify=simplify)(*args)
-        for k in range(3):
-            np.testing.assert_allclose(got[k], finite_differences(fn, args, k), rtol=1e-6, atol=1e-8)

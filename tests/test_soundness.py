@@ -333,6 +333,11 @@ case("crash: element and row stores into one array (one tape each)", S.mixed_ran
      [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
 case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_loop,
      [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
+for _k, _name in ((1, "v"), (2, "s")):
+    for _fn in (S.mixed_rank_stores, S.mixed_rank_stores_loop):
+        case("crash: element and row stores into one array (one tape each)", _fn,
+             [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)], wrt=_k,
+             id=f"{_fn.__name__}_{_name}")
 case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_while,
      [(M(1, 2), 0.6), (M(2, 3, 1), 1.3)])
 U3 = V(0.711763, -1.015895, -0.457812)

@@ -290,22 +290,23 @@ class Lowering(StatementLowering, CallLowering):
                                    "the real and imaginary parts as two real values")
         raise self.unsupported(node, f"{type(node.value).__name__} literal", "use numbers")
 
-    def local(self, name: str):
-        """What a name means in the function being lowered, or in the functions it is defined in."""
+    def _in_frames(self, table: str, name: str):
+        """`name` in the `table` (scope or imports) of the innermost frame that has it, else None."""
         frame = self.frame
         while frame is not None:
-            if name in frame.scope:
-                return frame.scope[name]
+            entries = getattr(frame, table)
+            if name in entries:
+                return entries[name]
             frame = frame.enclosing
         return None
 
+    def local(self, name: str):
+        """What a name means in the function being lowered, or in the functions it is defined in."""
+        return self._in_frames("scope", name)
+
     def imported(self, name: str):
-        frame = self.frame
-        while frame is not None:
-            if name in frame.imports:
-                return frame.imports[name]
-            frame = frame.enclosing
-        return None
+        """What an import inside the function (or the functions it is defined in) binds `name` to."""
+        return self._in_frames("imports", name)
 
     def lower_name(self, node: ast.Name):
         value = self.local(node.id)

@@ -340,6 +340,78 @@ class DerivedFunction:
             return tuple(signature)
         return (pytrees.object_type(self.bound, pytrees.leaf_type),) + tuple(signature)
 
+    def _per_parameter(self, state, items, names=None) -> list:
+        """Items given one per float leaf of the parameters `names` (default: wrt), in `state.leaf_wrt`
+        order, as one per parameter: a container parameter's items back in its structure."""
+        items = iter(items)
+        out = []
+        for name in self.wrt if names is None else names:
+            if name in state.facts.structures:
+                out.append(pytrees.unflatten(state.facts.structures[name][0], items))
+            else:
+                out.append(next(items))
+        return out
+
+    def _forget(self) -> None:
+        """Drop every derivation: a number or array the function reads from its module has changed."""
+        self._states.clear()
+        self._compiled.clear()
+        self._fast.clear()
+
+    def _flatten(self, state, args) -> list:
+        values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
+        flat = []
+        for name, value in zip(self.all_params, values):
+            if name in state.facts.structures:
+                tree, _ = state.facts.structures[name]
+                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
+            else:
+                flat.append(_convert(value))
+        for _, ref, path in state.facts.data:
+            flat.append(_convert(_at_path(ref.read(), path)))
+        return flat
+
+    def _data_types_agree(self, state, flat) -> bool:
+        names = [name for name, _, _ in state.facts.data]
+        for name, value in zip(names, flat[len(flat) - len(names):]):
+            try:
+                if pytrees.leaf_type(value, name) != state.facts.param_types.get(name):
+                    return False
+            except ArgumentError:
+                return False
+        return True
+
+    def _flat_function(self, state, args):
+        """The user's function as a function of the flat arguments (what verification calls on small
+        instances): containers rebuilt, the bound object's and module data's arrays put in place."""
+        structures = state.facts.structures
+        data = state.facts.data
+        fn = self.fn.__func__ if self.bound is not None else self.fn
+
+        def flat_fn(*flat):
+            items = iter(flat)
+            values = []
+            for name in self.all_params:
+                if name in structures:
+                    tree, _ = structures[name]
+                    values.append(pytrees.unflatten(tree, items))
+                else:
+                    values.append(next(items))
+            if self.bound is not None:
+                values[0] = _with_fields(self.bound, values[0])
+            saved = []
+            try:
+                for (_, ref, path), value in zip(data, items):
+                    saved.append((ref, ref.read()))
+                    ref.write(_replaced(ref.read(), path, value))
+                return fn(*values)
+            finally:
+                for ref, value in reversed(saved):
+                    ref.write(value)
+        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
+        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
+        return flat_fn
+
     def _failed(self, exc, state=None, args=None):
         """The compiled gradient raised: say what that means for the caller, never pass on a raw error
         (`args`, the call's arguments: a shape error is the caller's only where the function fails too)."""
@@ -512,66 +584,6 @@ class GradientFunction(DerivedFunction):
     def _compile(self, signature, args, with_value: bool | None = None):
         return self._prepare(signature, args, with_value)[0]
 
-    def _forget(self) -> None:
-        """Drop every derivation: a number or array the function reads from its module has changed."""
-        self._states.clear()
-        self._compiled.clear()
-        self._fast.clear()
-
-    def _flatten(self, state, args) -> list:
-        values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
-        flat = []
-        for name, value in zip(self.all_params, values):
-            if name in state.facts.structures:
-                tree, _ = state.facts.structures[name]
-                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
-            else:
-                flat.append(_convert(value))
-        for _, ref, path in state.facts.data:
-            flat.append(_convert(_at_path(ref.read(), path)))
-        return flat
-
-    def _data_types_agree(self, state, flat) -> bool:
-        names = [name for name, _, _ in state.facts.data]
-        for name, value in zip(names, flat[len(flat) - len(names):]):
-            try:
-                if pytrees.leaf_type(value, name) != state.facts.param_types.get(name):
-                    return False
-            except ArgumentError:
-                return False
-        return True
-
-    def _flat_function(self, state, args):
-        """The user's function as a function of the flat arguments (what verification calls on small
-        instances): containers rebuilt, the bound object's and module data's arrays put in place."""
-        structures = state.facts.structures
-        data = state.facts.data
-        fn = self.fn.__func__ if self.bound is not None else self.fn
-
-        def flat_fn(*flat):
-            items = iter(flat)
-            values = []
-            for name in self.all_params:
-                if name in structures:
-                    tree, _ = structures[name]
-                    values.append(pytrees.unflatten(tree, items))
-                else:
-                    values.append(next(items))
-            if self.bound is not None:
-                values[0] = _with_fields(self.bound, values[0])
-            saved = []
-            try:
-                for (_, ref, path), value in zip(data, items):
-                    saved.append((ref, ref.read()))
-                    ref.write(_replaced(ref.read(), path, value))
-                return fn(*values)
-            finally:
-                for ref, value in reversed(saved):
-                    ref.write(value)
-        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
-        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
-        return flat_fn
-
     @property
     def source(self) -> str:
         """The generated module for the last signature called (or the annotated/default one)."""
@@ -743,16 +755,9 @@ class GradientFunction(DerivedFunction):
     def _regroup(self, state, outputs, args):
         """The flat gradients (one per float leaf of wrt) as one gradient per wrt parameter, in its
         structure; float32 parameters get float32 gradients."""
-        items = iter(outputs[:len(state.leaf_wrt)])
         given = dict(zip(self.params, args))
-        grads = []
-        for name in self.wrt:
-            if name in state.facts.structures:
-                tree, _ = state.facts.structures[name]
-                grad = pytrees.unflatten(tree, items)
-            else:
-                grad = next(items)
-            grads.append(_cast_like(grad, given.get(name)))
+        grads = [_cast_like(grad, given.get(name))
+                 for name, grad in zip(self.wrt, self._per_parameter(state, outputs[:len(state.leaf_wrt)]))]
         return tuple(grads) + tuple(outputs[len(state.leaf_wrt):]), len(grads)
 
     def _into(self, buffers, grads):

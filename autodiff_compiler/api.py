@@ -683,7 +683,12 @@ class GradientFunction(DerivedFunction):
             and not self.intermediates and not self.has_aux
         if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            self._entry = self._fast[_fast_key(args)] = _make_entry(args, compiled, self, self._shaped())
+            key = _fast_key(args)
+            entry = self._fast.get(key)
+            if entry is None:
+                # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
+                entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped())
+            self._entry = entry
         try:
             result = compiled(*converted)
         except Exception as exc:

@@ -767,6 +767,20 @@ def test_fast_path_keeps_the_contract_shape(api, wrt):
                 np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-12)
     # the calls after the first of each signature went through entries (one per signature)
     assert len(derived._fast) == len({tuple((a.ndim, type(c)) for a in (w, x)) for w, x, c in points})
+    # a call the entries do not take (keywords) goes the full way and keeps the entry it has
+    entries = dict(derived._fast)
+    w, x, c = points[0]
+    by_keyword, by_position = derived(w=w, x=x, c=c), derived(w, x, c)
+    assert type(by_keyword) is type(by_position)
+    for a, b in zip(_flat_result(by_keyword), _flat_result(by_position)):
+        np.testing.assert_array_equal(a, b)
+    assert derived._fast == entries and all(derived._fast[k] is entries[k] for k in entries)
+
+
+def _flat_result(result):
+    if isinstance(result, tuple):
+        return [leaf for item in result for leaf in _flat_result(item)]
+    return [result]
 
 
 def test_fast_path_explains_nonfinite_results():

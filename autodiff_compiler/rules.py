@@ -662,14 +662,20 @@ _define("triu", 1, vjp=lambda p, ranks: (f"triu(g, k={p['k']!r})",), jvp=lambda 
 _define("tril", 1, vjp=lambda p, ranks: (f"tril(g, k={p['k']!r})",), jvp=lambda p, ranks: (f"tril(d, k={p['k']!r})",), array="np.tril({0}, {k})", result="first",
         examples=(((3, 3), {"k": 0}), ((3, 4), {"k": -1})))
 # sorting permutes the entries; the cotangent goes back through the (stable) permutation
-_define("sort", 1, vjp=("unsort(g, x)",), jvp=("sort_gather(d, x)",), array="np.sort({0})", result="first",
-        examples=(((5,),),))
+# (np.sort of a matrix sorts each row: the same, row by row)
+_define("sort", 1, vjp=lambda p, ranks: ("unsort(g, x)" if ranks[0] == 1 else "unsort_rows(g, x)",),
+        jvp=lambda p, ranks: ("sort_gather(d, x)" if ranks[0] == 1 else "sort_gather_rows(d, x)",),
+        array="np.sort({0})", result="first", examples=(((5,),), ((3, 4),)))
 # the permutation np.sort applies to `y`, applied to `x` (sort's tangent), and its inverse (the cotangent's
 # way back): each the other's adjoint, linear in `x`; the order does not move with `y` (zero there)
 _define("unsort", 2, vjp=("sort_gather(g, y)",), jvp=("unsort(d, y)", None), array="unsort({0}, {1})", result="first",
         examples=(((5,), (5,)),))
 _define("sort_gather", 2, vjp=("unsort(g, y)",), jvp=("sort_gather(d, y)", None), array="sort_gather({0}, {1})",
         result="first", examples=(((5,), (5,)),))
+_define("unsort_rows", 2, vjp=("sort_gather_rows(g, y)",), jvp=("unsort_rows(d, y)", None),
+        array="unsort_rows({0}, {1})", result="first", examples=(((3, 4), (3, 4)),))
+_define("sort_gather_rows", 2, vjp=("unsort_rows(g, y)",), jvp=("sort_gather_rows(d, y)", None),
+        array="sort_gather_rows({0}, {1})", result="first", examples=(((3, 4), (3, 4)),))
 
 
 def _reversed(p) -> str:

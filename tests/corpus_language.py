@@ -384,6 +384,19 @@ def sort_sum(x):
     return np.sum(np.sort(x) * np.arange(x.shape[0]))
 
 
+def sort_rows(A, w):
+    return np.sum(np.sort(A * A) * w)
+
+
+def sort_columns(A):
+    S = np.sort(np.sin(A), axis=0)
+    return np.sum(S[0] * S[-1]) + np.sum(S * A)
+
+
+def sort_flattened(A):
+    return np.sum(np.sort(A, axis=None) * np.linspace(0.0, 1.0, A.size))
+
+
 def cross_sum(x, y):
     return np.sum(np.cross(x, y) ** 2)
 
@@ -1186,6 +1199,9 @@ CASES = [
     case(roll_sum, lambda r: (_v(r, 5),), verify=True),
     case(roll_axis, lambda r: (_m(r, (2, 3)),), verify=True),
     case(sort_sum, lambda r: (_v(r, 5),), verify=True),
+    case(sort_rows, lambda r: (_m(r, (2, 3)), _v(r)), wrt=("A", "w"), verify=True),
+    case(sort_columns, lambda r: (_m(r, (3, 2)),), verify=True),
+    case(sort_flattened, lambda r: (_m(r, (2, 3)),), verify=True),
     case(cross_sum, lambda r: (_v(r), _v(r)), verify=True),
     case(cross_rows, lambda r: (_m(r, (2, 3)), _m(r, (2, 3))), verify=True),
     case(kron_sum, lambda r: (_m(r, (2, 2)), _m(r, (2, 2))), verify=True),

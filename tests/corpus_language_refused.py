@@ -21,8 +21,8 @@ def eigenvalues(A):
     return np.sum(np.linalg.eigvals(A))
 
 
-def sort_matrix(A):
-    return np.sum(np.sort(A) * A)
+def sort_rank3(T):
+    return np.sum(np.sort(T) * T)
 
 
 def nuclear_norm(A):

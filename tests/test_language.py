@@ -434,7 +434,7 @@ REFUSED = [
     (R.pad_reflect, (np.ones(3),), "grad", 'np.pad(x, 1, mode="reflect")', ("pad",)),
     (R.nan_mean, (np.ones(3),), "grad", "np.nanmean(x)", ("nanmean",)),
     (R.eigenvalues, (np.eye(2),), "grad", "np.linalg.eigvals(A)", ("eigvals",)),
-    (R.sort_matrix, (np.ones((2, 2)),), "grad", "np.sort(A)", ("sort",)),
+    (R.sort_rank3, (np.ones((2, 2, 2)),), "grad", "np.sort(T)", ("sort",)),
     (R.nuclear_norm, (np.eye(2),), "grad", 'np.linalg.norm(A, "nuc")', ("norm",)),
     (R.write_module_data, (0.5,), "grad", "DATA[0] = x", ("DATA",)),
     (R.prod_second_derivative, (np.array([1.0, 2.0, 3.0]),), "hessian", "np.prod(x)", ("np.prod",)),

@@ -244,6 +244,26 @@ def sort_gather(tangent, values):
     return out
 
 
+def unsort_rows(gradient, values):
+    """`unsort` of every row (np.sort of a matrix sorts each row)."""
+    out = np.empty(gradient.shape)
+    for r in range(values.shape[0]):
+        order = np.argsort(values[r], kind="mergesort")
+        for i in range(order.shape[0]):
+            out[r, order[i]] = gradient[r, i]
+    return out
+
+
+def sort_gather_rows(tangent, values):
+    """`sort_gather` of every row: `tangent` permuted as np.sort permutes each row of `values`."""
+    out = np.empty(tangent.shape)
+    for r in range(values.shape[0]):
+        order = np.argsort(values[r], kind="mergesort")
+        for i in range(order.shape[0]):
+            out[r, i] = tangent[r, order[i]]
+    return out
+
+
 def expit_scalar(x):
     """The logistic function, without overflow for large |x|."""
     if x >= 0:
@@ -304,6 +324,6 @@ def assert_true(ok, site):
 
 HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1", "sum_like2", "sum_like_nd",
            "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
-           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "expit_scalar",
+           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
            "polygamma_array", "assert_true"]

@@ -189,6 +189,9 @@ def _make_entry(args, compiled, gradient, shaped: str = "result"):
         if type(value) is np.ndarray:
             tests.append(f"type({name}) is ndarray and {name}.ndim == {value.ndim} "
                          f"and {name}.dtype.char == {value.dtype.char!r}")
+        elif type(value) is float:
+            # NaN or infinity: the full path says which argument
+            tests.append(f"type({name}) is float and {name} - {name} == 0.0")
         else:
             tests.append(f"type({name}) is {type(value).__name__}")
     unpack = f"    {', '.join(names)}{',' if len(names) == 1 else ''} = args\n" if names else ""
@@ -212,6 +215,22 @@ def _make_entry(args, compiled, gradient, shaped: str = "result"):
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool}
     exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
     return namespace["entry"]
+
+
+def _refuse_structures_in_regions(obj, types: tuple) -> None:
+    """A derivative of a `grad` object (jvp(grad(f)), jacobian(grad(f)), grad(grad(f)), ...) reads the
+    grad object's results one per wrt parameter: container parameters (one result per leaf there) and
+    methods are refused with a clear error (before deriving) rather than read wrongly."""
+    if not obj.regions:
+        return
+    containers = [name for name, t in zip(obj.all_params, types) if isinstance(t, pytrees.TreeType)]
+    if containers or inspect.ismethod(obj.plain):
+        what = f"container parameters ({', '.join(containers)})" if containers else "a method"
+        raise ArgumentError(f"{obj.kind} of a derivative object of {obj.plain.__name__}, which takes {what}: "
+                            f"derivatives of grad objects take numbers and arrays only",
+                            filename=obj._source.filename, line=obj._source.node.lineno,
+                            hint="differentiate the function itself (hessian(f), hvp(f), jacobian(f) take "
+                                 "containers and methods), or pass the arrays as arguments")
 
 
 def is_derivative(obj) -> bool:
@@ -386,7 +405,8 @@ class DerivedFunction:
         instances): containers rebuilt, the bound object's and module data's arrays put in place."""
         structures = state.facts.structures
         data = state.facts.data
-        fn = self.fn.__func__ if self.bound is not None else self.fn
+        # the plain function (not the grad object a derivative of a grad object wraps)
+        fn = self.fn.__func__ if self.bound is not None else self.plain
 
         def flat_fn(*flat):
             items = iter(flat)
@@ -515,6 +535,7 @@ class GradientFunction(DerivedFunction):
         signature = self.full_signature(signature) if len(signature) != len(self.all_params) else signature
         key = (signature, with_value)
         if key not in self._states:
+            _refuse_structures_in_regions(self, signature)
             types = dict(zip(self.all_params, signature))
             try:
                 self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
@@ -655,9 +676,11 @@ class GradientFunction(DerivedFunction):
             if np.ndarray in key:
                 key = _fast_key(args)
             entry = self._fast.get(key)
-            if entry is not None:
-                self._entry = entry
-                return entry(args)
+            if entry is not None and entry is not self._entry:
+                result = entry(args)
+                if result is not _MISS:          # (a NaN or infinite argument misses: the full path says so)
+                    self._entry = entry
+                    return result
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from .api import DerivedFunction, _Watch, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
 from .frontend import pytrees
 from .backend.load import load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
@@ -58,15 +58,16 @@ class ProgramFunction(DerivedFunction):
 
     def state_for(self, signature: tuple):
         """The derivation (IR and module text) for a signature (of the parameters after a method's self)."""
-        state = self._states.get(signature)
+        key = self.full_signature(signature)        # a method's object may change its attributes' types
+        state = self._states.get(key)
         if state is not None and state.facts.watches and not _unchanged(state.facts.watches):
             self._forget()      # a module number the derivation baked in has changed: derive again
-        if signature not in self._states:
-            types = dict(zip(self.all_params, self.full_signature(signature)))
+        if key not in self._states:
+            _refuse_structures_in_regions(self, key)
+            types = dict(zip(self.all_params, key))
             try:
-                self._states[signature] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                                 skip=self.skip, steps=self.steps(),
-                                                 regions=self.derivation_regions())
+                state = derive(self._source, types, self.wrt, simplify=self.simplify, skip=self.skip,
+                               steps=self.steps(), regions=self.derivation_regions())
             except AutodiffError:
                 raise
             except RecursionError:
@@ -77,7 +78,8 @@ class ProgramFunction(DerivedFunction):
                                     f"{type(exc).__name__}: {exc}",
                                     hint="this is a bug in autodiff_compiler: please report it with the "
                                          "function") from exc
-        return self._states[signature]
+            self._states[key] = state
+        return self._states[key]
 
     @property
     def source(self) -> str:
@@ -96,7 +98,7 @@ class ProgramFunction(DerivedFunction):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="derivatives at NaN or infinity are undefined; check the input")
         self._last_key = signature
-        first = signature not in self._compiled
+        first = self.full_signature(signature) not in self._compiled
         if first and getattr(self, "_watch", None) is None:
             self._watch = _Watch(self, signature)     # a long first call is logged; `run` ends the watch
         started = time.perf_counter()
@@ -125,7 +127,8 @@ class ProgramFunction(DerivedFunction):
 
     def compiled(self, signature, flat, extra=()):
         state = self.state_for(signature)          # derives again first when a module number has changed
-        compiled = self._compiled.get(signature)
+        key = self.full_signature(signature)
+        compiled = self._compiled.get(key)
         if compiled is None:
             if getattr(self, "_watch", None) is None:
                 self._watch = _Watch(self, signature)
@@ -138,7 +141,7 @@ class ProgramFunction(DerivedFunction):
             except BaseException:
                 self._cancel_watch()
                 raise
-            self._compiled[signature] = compiled
+            self._compiled[key] = compiled
         return compiled
 
     def leaves_of(self, value, name: str, what: str, state, flat) -> list:
@@ -224,7 +227,11 @@ def _region_tree(spec):
 def _shaped(value, like, name: str, what: str, fn_name: str):
     """`value` as the compiled program takes it: a float, or a float64 array of `like`'s shape."""
     if isinstance(like, np.ndarray):
-        array = np.asarray(value, dtype=np.float64)
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"the {what} for {name!r} of {fn_name} is {type(value).__name__}, not an array "
+                                f"of numbers", hint=f"give a float array of the shape of {name}") from None
         if array.shape != like.shape:
             raise ArgumentError(f"the {what} for {name!r} of {fn_name} has shape {array.shape}, "
                                 f"but {name} has shape {like.shape}", hint=f"give it the shape of {name}")
@@ -406,7 +413,7 @@ def _leaves(value, tree, what: str = "value") -> list:
 
 def _primal_program(obj: ProgramFunction, signature):
     """The compiled primal alone (its outputs), for shapes: printed from the primal IR."""
-    key = ("primal", signature)
+    key = ("primal", obj.full_signature(signature))
     compiled = obj._compiled.get(key)
     if compiled is None:
         from .backend.printer import print_module

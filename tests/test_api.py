@@ -795,3 +795,21 @@ def test_fast_path_explains_nonfinite_results():
 
 def lambda_log(x):
     return np.sum(np.log(x) * x)
+
+
+@pytest.mark.parametrize("wrt", [0, ("x",), ("x", "y")], ids=["int", "one-name", "two-names"])
+def test_fast_path_reports_nonfinite_arguments(wrt):
+    """A NaN or infinite float argument is reported at every call, also after its signature's entry exists."""
+    from autodiff_compiler import NonFiniteInputError
+    derived = grad(_plus_square, wrt=wrt)
+    for y in (2.0, float("nan"), 2.0, float("inf"), -float("inf"), 3.0):
+        if math.isfinite(y):
+            got = derived(1.5, y)
+            assert (got if wrt == 0 else got[0]) == pytest.approx(3.0)
+        else:
+            with pytest.raises(NonFiniteInputError, match="'y'"):
+                derived(1.5, y)
+
+
+def _plus_square(x, y):
+    return x * x + y

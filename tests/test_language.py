@@ -478,3 +478,74 @@ def test_hvp_sees_a_changed_module_number(monkeypatch):
         np.testing.assert_allclose(h(x, v), -L.SCALE * np.sin(x) * v, rtol=1e-12)
     monkeypatch.setattr(L, "SCALE", 3.0)
     np.testing.assert_allclose(h(x, v), -3.0 * np.sin(x) * v, rtol=1e-12)
+
+
+# ---- found by review: derivatives of grad objects read one result per wrt parameter, so container
+# parameters there were read wrongly (jacobian(grad(p)) of a tuple gave the gradient's entries as the
+# Hessian); they are refused, at the first call, in every kind
+
+def _tuple_cubic(t):
+    return t[0] ** 3 * t[1]
+
+
+def _dict_cubic(d):
+    return d["a"] ** 3 * d["b"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: jacobian_of(grad(_tuple_cubic))((2.0, 3.0)),
+    lambda: jacobian_of(grad(_dict_cubic), mode="reverse")({"a": 2.0, "b": 3.0}),
+    lambda: jvp_of(grad(_dict_cubic))({"a": 2.0, "b": 3.0}, tangents=({"a": 1.0, "b": 0.0},)),
+    lambda: jvp_of(value_and_grad(_dict_cubic))({"a": 2.0, "b": 3.0}, tangents=({"a": 1.0, "b": 0.0},)),
+    lambda: grad(grad(_tuple_cubic))((2.0, 3.0)),
+    lambda: hessian_of(grad(_tuple_cubic, wrt=0))((2.0, 3.0)),
+], ids=["jacobian", "jacobian-reverse", "jvp", "jvp-value", "grad", "hessian"])
+def test_derivatives_of_grad_objects_refuse_containers(make):
+    from autodiff_compiler import ArgumentError
+    for _ in range(2):          # refused again at the second call (nothing half-derived is kept)
+        with pytest.raises(ArgumentError, match="container parameters"):
+            make()
+
+
+def jacobian_of(*a, **k):
+    from autodiff_compiler import jacobian
+    return jacobian(*a, **k)
+
+
+def jvp_of(*a, **k):
+    from autodiff_compiler import jvp
+    return jvp(*a, **k)
+
+
+def hessian_of(*a, **k):
+    from autodiff_compiler import hessian
+    return hessian(*a, **k)
+
+
+def test_derivatives_of_grad_objects_of_module_data_are_verified():
+    """verify=True rebuilds the plain function (not the grad object) around the module data."""
+    w = np.linspace(-0.5, 0.8, L.DATA.size)
+    for e in (np.eye(L.DATA.size)[0], np.linspace(1.0, 2.0, L.DATA.size)):
+        value, tangent = jvp_of(grad(L.module_array), verify=True)(w, tangents=(e,))
+        np.testing.assert_allclose(value, 2 * (w * L.DATA - 1.0) * L.DATA, rtol=1e-12)
+        np.testing.assert_allclose(tangent, 2 * L.DATA ** 2 * e, rtol=1e-12)
+
+
+def test_a_method_whose_attributes_change_type_derives_again():
+    """jvp/hessian cache per the object's structure too (a float attribute becoming an array)."""
+    m = L.Model()
+    x = np.array([0.3, -0.6, 0.9])
+    H = hessian_of(m.loss)
+    np.testing.assert_allclose(H(x), _fd_hessian(m.loss, (x,), 0), rtol=1e-4, atol=1e-5)
+    m.scale = np.array([0.5, 1.5])
+    np.testing.assert_allclose(H(x), _fd_hessian(m.loss, (x,), 0), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", ["ab", {"a": 1.0}, [1.0, [2.0, 3.0]], None], ids=["str", "dict", "ragged", "None"])
+def test_extra_inputs_that_are_not_numbers_are_argument_errors(bad):
+    from autodiff_compiler import ArgumentError, hvp
+    params, x = {"w": np.ones(3), "b": 0.5}, np.ones(3)
+    with pytest.raises(ArgumentError):
+        jvp_of(L.dict_params)(params, x, tangents=({"w": bad, "b": 1.0},))
+    with pytest.raises(ArgumentError):
+        hvp(L.dict_params)(params, {"w": np.ones(3), "b": bad}, x)

@@ -1201,3 +1201,39 @@ def constant_test_array(u, x, m):
         else:
             w = w * u
     return np.sum(w * u) * mode
+
+
+# ---- an array made anew in each trip of a loop (any primitive), bound to another name, then written
+# through that name: where it is made again, the reverse sweep records its old value, which the write
+# had changed (found by the fuzzer, seed 9500, arrays-9500-2223: `y1[0:3] = ...; y1 = np.tanh(y1)` in a
+# loop, the audit's InternalError "reads t25 after a write through a name sharing its memory").  The
+# name bound to it becomes a copy
+
+def rebound_store_loop(x, w, n):
+    y1 = np.ones_like(w)
+    for i in range(n):
+        if x > 0.0:
+            y1[0:3] = np.tanh(x * np.abs(y1))
+            y1 = np.tanh(y1)
+    return np.sum(y1 * w)
+
+
+def rebound_store_named(u, x, n):
+    y = u * 1.0
+    s = 0.0
+    for i in range(n):
+        t = np.exp(0.5 * y)
+        s = s + np.sum(t * u)
+        y = t
+        y[1] = x * y[0]
+    return s + np.sum(y)
+
+
+def rebound_store_while(u, x):
+    y = u * x
+    k = 0
+    while k < 3:
+        y[0] = x * np.sum(y)
+        y = np.sin(y) * x
+        k = k + 1
+    return np.sum(y * y)

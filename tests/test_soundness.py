@@ -372,6 +372,18 @@ case(CONSTANT_TEST, S.constant_test_in_loop, [(0.4, 3), (1.2, 0), (-0.8, 2)])
 case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)])
 case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)], wrt=1,
      id="constant_test_array_x")
+REBOUND_STORE = "an array made anew in a loop, bound to another name and written through it"
+case(REBOUND_STORE, S.rebound_store_loop, [(0.3, V(0.4, -0.2, 0.7), 2), (0.8, V(0.1, 0.5), 3),
+                                           (-0.5, V(0.2, 0.3, 0.4), 2)])
+case(REBOUND_STORE, S.rebound_store_loop, [(0.3, V(0.4, -0.2, 0.7), 2), (0.8, V(0.1, 0.5), 3)],
+     wrt=1, id="rebound_store_loop_w")
+case(REBOUND_STORE, S.rebound_store_named, [(V(0.3, -0.4, 0.2), 0.7, 3), (V(0.5, 0.1), -0.6, 2),
+                                            (V(0.1, 0.2), 0.4, 0)])
+case(REBOUND_STORE, S.rebound_store_named, [(V(0.3, -0.4, 0.2), 0.7, 3), (V(0.5, 0.1), -0.6, 2)], wrt=1,
+     id="rebound_store_named_x")
+case(REBOUND_STORE, S.rebound_store_while, [(V(0.3, -0.4, 0.2), 0.7), (V(0.5, 0.1), -0.6)])
+case(REBOUND_STORE, S.rebound_store_while, [(V(0.3, -0.4, 0.2), 0.7), (V(0.5, 0.1), -0.6)], wrt=1,
+     id="rebound_store_while_x")
 BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
 case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,

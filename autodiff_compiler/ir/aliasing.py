@@ -155,13 +155,23 @@ def make_values(function: ir.Function) -> bool:
             return changed
         copied = False
         for write, other in staleness.events:
+            in_place_only = False
             if not _value_needed_after(function, facts, write, other):
-                continue
+                if not _redefined_over_held_value(facts, other):
+                    continue
+                # `other` is made again (any primitive) over a value it may still hold, and the reverse
+                # sweep may record that value there: `t = np.tanh(y); y = t; y[0:2] = ...` in a loop.
+                # Copied only where a copy is made in place (`b = a`, a slice), so this rule cannot make
+                # the fresh temporaries it would ask about again
+                in_place_only = True
             target = writes_into(write)
             defs = set(facts.shared_at(write).get(other, ()))
             defs |= facts.reaching(write, target)
             for definition in sorted(d for d in defs if facts.sharing_definition(d)):
-                copied |= _copy_at(function, facts.statement_at(definition))
+                stmt = facts.statement_at(definition)
+                if in_place_only and not (isinstance(stmt, Assign) and stmt.prim in ("copy", "subscript")):
+                    continue
+                copied |= _copy_at(function, stmt)
         if not copied:
             return changed       # what shares memory is never read for its value after the write
         dataflow.invalidate(function)
@@ -200,6 +210,16 @@ def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
         if isinstance(stmt, Store) and name not in ir.operand_vars(stmt.index):
             continue
         return True
+    return False
+
+
+def _redefined_over_held_value(facts, name: str) -> bool:
+    """Is `name` defined (by any statement) where it may still hold an earlier value?"""
+    for position in facts.definitions_of(name):
+        stmt = facts.statement_at(position)
+        if isinstance(stmt, Assign) and stmt.target == name and \
+                facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
+            return True
     return False
 
 

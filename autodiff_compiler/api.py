@@ -13,15 +13,26 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
 * `verify=True` proves each new signature's gradient against SymPy before
   returning anything (`VerificationError` otherwise);
 * gradient objects pickle, options included, and have deterministic Dask
-  tokens (`pickling.py`).
+  tokens (`pickling.py`);
+* `g.math()` / `g.latex()` give each partial derivative as a formula in the
+  user's names (`verify.formula`), and in Jupyter a gradient shows that formula
+  and its generated code (`_repr_markdown_`);
+* a first call that compiles for more than `SLOW_COMPILE` seconds logs what it
+  compiles and how long it took (logger `autodiff_compiler`, INFO; shown on a
+  terminal or in a notebook unless logging was configured otherwise).
 """
 from __future__ import annotations
 
 import copy as _copy
 import functools
 import inspect
+import logging
 import math
 import numbers
+import os
+import sys
+import threading
+import time
 
 import numpy as np
 
@@ -32,6 +43,34 @@ from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .frontend import pytrees
+
+
+LOG = logging.getLogger("autodiff_compiler")
+SLOW_COMPILE = 1.0        # seconds: a first call compiling longer than this is logged
+
+
+class _TerminalHandler(logging.StreamHandler):
+    """The package's own messages on stderr when nobody configured logging and someone is watching
+    (a terminal, or a Jupyter/IPython kernel); otherwise records go only where the user sends them."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("autodiff_compiler: %(message)s"))
+
+    def emit(self, record):
+        if logging.getLogger().handlers:
+            return                   # the user configured logging: the record reaches their handlers
+        stream = sys.stderr
+        self.stream = stream
+        watched = getattr(stream, "isatty", lambda: False)() or "ipykernel" in sys.modules
+        if watched:
+            super().emit(record)
+
+
+if not any(isinstance(h, _TerminalHandler) for h in LOG.handlers):
+    LOG.addHandler(_TerminalHandler())
+    if LOG.level == logging.NOTSET:
+        LOG.setLevel(logging.INFO)
 
 
 def stop_gradient(x):
@@ -103,10 +142,17 @@ def _all_finite(values) -> bool:
 
         @numba.njit(cache=True)
         def all_finite(flat):
-            for value in flat:
-                if value - value != 0.0:
-                    return False
-            return True
+            # x * 0.0 is 0.0 for finite x and NaN otherwise: four independent sums, no branch per entry
+            n = flat.shape[0]
+            s0 = s1 = s2 = s3 = 0.0
+            for k in range(0, n - 3, 4):
+                s0 += flat[k] * 0.0
+                s1 += flat[k + 1] * 0.0
+                s2 += flat[k + 2] * 0.0
+                s3 += flat[k + 3] * 0.0
+            for k in range(n - n % 4, n):
+                s0 += flat[k] * 0.0
+            return s0 + s1 + s2 + s3 == 0.0
         _SCAN = all_finite
     return _SCAN(values.ravel())
 
@@ -122,6 +168,69 @@ def _nonfinite(value, limit: int | None = None) -> bool:
 def _fast_key(args) -> tuple:
     """The call signature as cheaply as Python allows: types, and dtype and rank for arrays."""
     return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
+
+
+_MISS = object()     # an entry's answer when the call is not the signature it was made for
+
+
+def _no_entry(args):
+    return _MISS
+
+
+def _make_entry(args, compiled, gradient, shaped: str = "result"):
+    """The fast path of one signature (that of `args`): a function of the argument tuple that tests each
+    argument's type inline (as `_fast_key` tells them apart), calls the compiled code and returns its
+    result when it is finite, in the contract's shape (`shaped`, an expression of `result`) -- else what
+    the full path returns (`_finish` explains non-finite results) -- and `_MISS` for arguments of
+    another signature."""
+    names = [f"a{i}" for i in range(len(args))]
+    tests = []
+    for name, value in zip(names, args):
+        if type(value) is np.ndarray:
+            tests.append(f"type({name}) is ndarray and {name}.ndim == {value.ndim} "
+                         f"and {name}.dtype.char == {value.dtype.char!r}")
+        elif type(value) is float:
+            # NaN or infinity: the full path says which argument
+            tests.append(f"type({name}) is float and {name} - {name} == 0.0")
+        else:
+            tests.append(f"type({name}) is {type(value).__name__}")
+    unpack = f"    {', '.join(names)}{',' if len(names) == 1 else ''} = args\n" if names else ""
+    source = (f"def entry(args):\n"
+              f"    if len(args) != {len(args)}:\n"
+              f"        return MISS\n"
+              f"{unpack}"
+              f"    if not ({' and '.join(tests) or 'True'}):\n"
+              f"        return MISS\n"
+              f"    try:\n"
+              f"        result = compiled({', '.join(names)})\n"
+              f"    except Exception as exc:\n"
+              f"        gradient._failed(exc, None, args)\n"
+              f"    if type(result) is float:\n"
+              f"        if result - result == 0.0:\n"
+              f"            return {shaped}\n"
+              f"    elif finite(result):\n"
+              f"        return {shaped}\n"
+              f"    return gradient._finish(result, args, None)\n")
+    namespace = {"MISS": _MISS, "ndarray": np.ndarray, "compiled": compiled, "gradient": gradient,
+                 "finite": gradient._finite, "float": float, "int": int, "bool": bool}
+    exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
+    return namespace["entry"]
+
+
+def _refuse_structures_in_regions(obj, types: tuple) -> None:
+    """A derivative of a `grad` object (jvp(grad(f)), jacobian(grad(f)), grad(grad(f)), ...) reads the
+    grad object's results one per wrt parameter: container parameters (one result per leaf there) and
+    methods are refused with a clear error (before deriving) rather than read wrongly."""
+    if not obj.regions:
+        return
+    containers = [name for name, t in zip(obj.all_params, types) if isinstance(t, pytrees.TreeType)]
+    if containers or inspect.ismethod(obj.plain):
+        what = f"container parameters ({', '.join(containers)})" if containers else "a method"
+        raise ArgumentError(f"{obj.kind} of a derivative object of {obj.plain.__name__}, which takes {what}: "
+                            f"derivatives of grad objects take numbers and arrays only",
+                            filename=obj._source.filename, line=obj._source.node.lineno,
+                            hint="differentiate the function itself (hessian(f), hvp(f), jacobian(f) take "
+                                 "containers and methods), or pass the arrays as arguments")
 
 
 def is_derivative(obj) -> bool:
@@ -169,8 +278,11 @@ class DerivedFunction:
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._fast: dict = {}
+        self._entry = _no_entry
         self._states: dict = {}
         self._last_key = None
+        self._last_args = None
+        self._derivation_seconds = 0.0
         # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
         # state, or a @custom_derivative marker, would make this object something it is not)
         functools.update_wrapper(self, fn, updated=())
@@ -221,14 +333,25 @@ class DerivedFunction:
                                 f"({', '.join(self.params)}), got {len(args)}")
         return tuple(type_of_argument(a, name, self.fn.__name__) for a, name in zip(args, self.params))
 
-    def _default_signature(self) -> tuple:
-        """From annotations where present (float, int, bool, np.ndarray), else float."""
+    def _default_signature(self, strict: bool = False) -> tuple:
+        """From annotations where present (float, int, bool, np.ndarray), else read from the body
+        (`frontend.kinds`: subscripted, reduced, ... is an array; a range bound an int).  When the body
+        cannot decide: the error with `strict`, else float."""
+        from .frontend.kinds import infer_kinds
         annotations = getattr(self.fn, "__annotations__", {})
-        out = []
+        known = {}
         for name in self.params:
-            hint = annotations.get(name, float)
-            out.append({int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(hint, FLOAT))
-        return tuple(out)
+            if name in annotations:
+                known[name] = {int: INT, bool: BOOL, np.ndarray: array_of(1)}.get(annotations[name], FLOAT)
+            elif name in self.defaults:
+                known[name] = type_of_argument(self.defaults[name], name, self.fn.__name__)
+        if len(known) < len(self.params):
+            try:
+                known = infer_kinds(self._source, given=known)
+            except AutodiffError:
+                if strict:
+                    raise
+        return tuple(known.get(name, FLOAT) for name in self.params)
 
     def full_signature(self, signature: tuple) -> tuple:
         """The signature with the bound object's structure first (for methods)."""
@@ -236,8 +359,82 @@ class DerivedFunction:
             return tuple(signature)
         return (pytrees.object_type(self.bound, pytrees.leaf_type),) + tuple(signature)
 
-    def _failed(self, exc, state=None):
-        """The compiled gradient raised: say what that means for the caller, never pass on a raw error."""
+    def _per_parameter(self, state, items, names=None) -> list:
+        """Items given one per float leaf of the parameters `names` (default: wrt), in `state.leaf_wrt`
+        order, as one per parameter: a container parameter's items back in its structure."""
+        items = iter(items)
+        out = []
+        for name in self.wrt if names is None else names:
+            if name in state.facts.structures:
+                out.append(pytrees.unflatten(state.facts.structures[name][0], items))
+            else:
+                out.append(next(items))
+        return out
+
+    def _forget(self) -> None:
+        """Drop every derivation: a number or array the function reads from its module has changed."""
+        self._states.clear()
+        self._compiled.clear()
+        self._fast.clear()
+
+    def _flatten(self, state, args) -> list:
+        values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
+        flat = []
+        for name, value in zip(self.all_params, values):
+            if name in state.facts.structures:
+                tree, _ = state.facts.structures[name]
+                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
+            else:
+                flat.append(_convert(value))
+        for _, ref, path in state.facts.data:
+            flat.append(_convert(_at_path(ref.read(), path)))
+        return flat
+
+    def _data_types_agree(self, state, flat) -> bool:
+        names = [name for name, _, _ in state.facts.data]
+        for name, value in zip(names, flat[len(flat) - len(names):]):
+            try:
+                if pytrees.leaf_type(value, name) != state.facts.param_types.get(name):
+                    return False
+            except ArgumentError:
+                return False
+        return True
+
+    def _flat_function(self, state, args):
+        """The user's function as a function of the flat arguments (what verification calls on small
+        instances): containers rebuilt, the bound object's and module data's arrays put in place."""
+        structures = state.facts.structures
+        data = state.facts.data
+        # the plain function (not the grad object a derivative of a grad object wraps)
+        fn = self.fn.__func__ if self.bound is not None else self.plain
+
+        def flat_fn(*flat):
+            items = iter(flat)
+            values = []
+            for name in self.all_params:
+                if name in structures:
+                    tree, _ = structures[name]
+                    values.append(pytrees.unflatten(tree, items))
+                else:
+                    values.append(next(items))
+            if self.bound is not None:
+                values[0] = _with_fields(self.bound, values[0])
+            saved = []
+            try:
+                for (_, ref, path), value in zip(data, items):
+                    saved.append((ref, ref.read()))
+                    ref.write(_replaced(ref.read(), path, value))
+                return fn(*values)
+            finally:
+                for ref, value in reversed(saved):
+                    ref.write(value)
+        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
+        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
+        return flat_fn
+
+    def _failed(self, exc, state=None, args=None):
+        """The compiled gradient raised: say what that means for the caller, never pass on a raw error
+        (`args`, the call's arguments: a shape error is the caller's only where the function fails too)."""
         if isinstance(exc, AutodiffError):
             raise exc
         if isinstance(exc, AssertionError) and state is not None and exc.args and exc.args[0] in state.facts.asserts:
@@ -247,19 +444,35 @@ class DerivedFunction:
                                        hint="the assert is checked when the gradient runs, as Python "
                                             "checks it when the function runs") from None
         if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-            self._undefined(exc)
+            self._undefined(exc, args)
         raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
                             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                             hint="this is a bug in autodiff_compiler: please report it with the function; "
                                  "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
 
-    def _undefined(self, exc):
+    def _undefined(self, exc, args=None):
         text = str(exc)
         if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
+            if args is not None and self._function_runs(args):
+                raise InternalError(f"the derived gradient of {self.fn.__name__} failed where {self.fn.__name__} "
+                                    f"itself runs: {type(exc).__name__}: {text}",
+                                    hint="this is a bug in autodiff_compiler: please report it with the function "
+                                         "and the shapes of its arguments") from None
             hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
         else:
             hint = "the function or its derivative is undefined here"
         raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
+
+    def _function_runs(self, args) -> bool:
+        """Does the user's function run at these arguments (on copies)?  Asked only when the gradient failed."""
+        import warnings
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                self.fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        except Exception:
+            return False
+        return True
 
     def __reduce__(self):
         """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
@@ -322,6 +535,7 @@ class GradientFunction(DerivedFunction):
         signature = self.full_signature(signature) if len(signature) != len(self.all_params) else signature
         key = (signature, with_value)
         if key not in self._states:
+            _refuse_structures_in_regions(self, signature)
             types = dict(zip(self.all_params, signature))
             try:
                 self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
@@ -362,7 +576,10 @@ class GradientFunction(DerivedFunction):
         again when a module number the derivation baked in has changed, or module data changed type."""
         with_value = self.with_value if with_value is None else with_value
         full = self.full_signature(signature)
+        started = time.perf_counter()
         state = self.state_for(full, with_value)
+        if (full, with_value) not in self._compiled:
+            self._derivation_seconds = time.perf_counter() - started     # reported by a slow first call
         if state.facts.watches and not _unchanged(state.facts.watches):
             self._forget()
             state = self.state_for(full, with_value)
@@ -388,66 +605,6 @@ class GradientFunction(DerivedFunction):
     def _compile(self, signature, args, with_value: bool | None = None):
         return self._prepare(signature, args, with_value)[0]
 
-    def _forget(self) -> None:
-        """Drop every derivation: a number or array the function reads from its module has changed."""
-        self._states.clear()
-        self._compiled.clear()
-        self._fast.clear()
-
-    def _flatten(self, state, args) -> list:
-        values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
-        flat = []
-        for name, value in zip(self.all_params, values):
-            if name in state.facts.structures:
-                tree, _ = state.facts.structures[name]
-                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
-            else:
-                flat.append(_convert(value))
-        for _, ref, path in state.facts.data:
-            flat.append(_convert(_at_path(ref.read(), path)))
-        return flat
-
-    def _data_types_agree(self, state, flat) -> bool:
-        names = [name for name, _, _ in state.facts.data]
-        for name, value in zip(names, flat[len(flat) - len(names):]):
-            try:
-                if pytrees.leaf_type(value, name) != state.facts.param_types.get(name):
-                    return False
-            except ArgumentError:
-                return False
-        return True
-
-    def _flat_function(self, state, args):
-        """The user's function as a function of the flat arguments (what verification calls on small
-        instances): containers rebuilt, the bound object's and module data's arrays put in place."""
-        structures = state.facts.structures
-        data = state.facts.data
-        fn = self.fn.__func__ if self.bound is not None else self.fn
-
-        def flat_fn(*flat):
-            items = iter(flat)
-            values = []
-            for name in self.all_params:
-                if name in structures:
-                    tree, _ = structures[name]
-                    values.append(pytrees.unflatten(tree, items))
-                else:
-                    values.append(next(items))
-            if self.bound is not None:
-                values[0] = _with_fields(self.bound, values[0])
-            saved = []
-            try:
-                for (_, ref, path), value in zip(data, items):
-                    saved.append((ref, ref.read()))
-                    ref.write(_replaced(ref.read(), path, value))
-                return fn(*values)
-            finally:
-                for ref, value in reversed(saved):
-                    ref.write(value)
-        flat_fn.__name__ = getattr(self.fn, "__name__", "f")
-        flat_fn.__autodiff_user_function__ = fn       # what a cached proof is keyed by (verify.cache)
-        return flat_fn
-
     @property
     def source(self) -> str:
         """The generated module for the last signature called (or the annotated/default one)."""
@@ -463,24 +620,76 @@ class GradientFunction(DerivedFunction):
         state = self.state_for(signature)
         return state.jit_text if self.jit else state.text
 
+    # ------------------------------------------------------------ formulas
+    def formulas(self, *args, **kwargs):
+        """Each partial derivative as a formula in your names (`verify.formula.Formulas`), at the
+        arguments given, else at the last call's, else at a default point (straight-line code gives
+        the same formula everywhere; for branches and loops the formula is the path's at that point)."""
+        from .frontend.kinds import default_point
+        from .pipeline import State, run_until
+        from .verify.formula import formulas
+        if self.regions or self.has_aux:
+            raise ArgumentError(f"{self!r}: formulas are shown for first derivatives of a function returning "
+                                f"one number",
+                                hint="ask the plain gradient: grad(f).math(...); for a second derivative, "
+                                     "grad(f, verify=True) proves the code and hessian(f) computes it")
+        if args or kwargs:
+            args = tuple(_convert(a) for a in self.complete(args, kwargs))
+        elif self._last_args is not None:
+            args = self._last_args
+        else:
+            types = dict(zip(self.params, self._default_signature(strict=True)))
+            given = {p: v for p, v in zip(self.params, self.complete((), {})) if p in self.defaults}
+            point = {**default_point(types, given), **given}
+            missing = [p for p in self.params if point.get(p) is None]
+            if missing:
+                raise ArgumentError(f"{self.fn.__name__}: no value for {', '.join(missing)} to take the path at",
+                                    hint=f"pass the arguments: g.math({', '.join(self.params)})")
+            args = tuple(point[p] for p in self.params)
+        signature = self.signature(args)
+        state = run_until(State(self._source, dict(zip(self.params, signature)), list(self.wrt), True, True),
+                          "values")
+        return formulas(self._source, state.primal, args, self.wrt)
+
+    def math(self, *args, **kwargs) -> str:
+        """The partial derivatives as Unicode formulas: `∂loss/∂w = x·(ŷ − y)` (see `formulas`)."""
+        return self.formulas(*args, **kwargs).unicode()
+
+    def latex(self, *args, **kwargs) -> str:
+        """The partial derivatives as LaTeX: `\\frac{\\partial \\mathrm{loss}}{\\partial w} = ...`."""
+        return self.formulas(*args, **kwargs).latex()
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the formulas and the generated code."""
+        kind = "value_and_grad" if self.with_value else "grad"
+        head = f"**`{kind}` of `{self.fn.__name__}`** with respect to {', '.join(f'`{w}`' for w in self.wrt)}"
+        try:
+            shown = self.formulas().markdown()
+        except AutodiffError as exc:
+            shown = f"*(no formula: {str(exc).splitlines()[0]})*"
+        try:
+            code = f"```python\n{self.source.rstrip()}\n```"
+        except AutodiffError as exc:
+            code = f"*(no code yet: {str(exc).splitlines()[0]}; call it once)*"
+        return f"{head}\n\n{shown}\n\n{code}\n"
+
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
         if out is None and not kwargs:
-            # fast path: a scalar signature seen before goes straight to the compiled code
+            # fast path: the signature called last goes straight to its compiled code through an entry
+            # made for it (inline type tests, no key built); another signature seen before, by its key
+            result = self._entry(args)
+            if result is not _MISS:
+                return result
             key = tuple(map(type, args))
             if np.ndarray in key:
                 key = _fast_key(args)
-            compiled = self._fast.get(key)
-            if compiled is not None:
-                try:
-                    result = compiled(*args)
-                except Exception as exc:
-                    self._failed(exc)
-                if type(result) is float and result - result == 0.0:
+            entry = self._fast.get(key)
+            if entry is not None and entry is not self._entry:
+                result = entry(args)
+                if result is not _MISS:          # (a NaN or infinite argument misses: the full path says so)
+                    self._entry = entry
                     return result
-                if self._finite(result):
-                    return result
-                return self._finish(result, args, None)
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -488,23 +697,47 @@ class GradientFunction(DerivedFunction):
             if type(value) is float and not math.isfinite(value):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
-        compiled, state, converted = self._prepare(signature, args)
+        full = self.full_signature(signature)
+        watch = _Watch(self, signature) if (full, self.with_value) not in self._compiled else None
+        try:
+            compiled, state, converted = self._prepare(signature, args)
+        except BaseException:
+            if watch is not None:
+                watch.done()
+            raise
         self._last_key = signature
+        self._last_args = tuple(converted)
         if self.has_aux:
             self._aux_tree = state.primal.output_tree[1]
-        # the compiled tuple already has the contract's shape unless it must be regrouped
-        direct = not self.intermediates and not self.has_aux and \
-            (self.single or (not self.with_value and len(self.wrt) > 1))
+        # the compiled tuple is (value?, one gradient per wrt): the contract's shape as `_finish` makes it
         facts = state.facts
-        plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None
-        if direct and plain and self.jit and all(type(a) in _SCALAR_TYPES or (
+        plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None \
+            and not self.intermediates and not self.has_aux
+        if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            self._fast[_fast_key(args)] = compiled
+            key = _fast_key(args)
+            entry = self._fast.get(key)
+            if entry is None:
+                # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
+                entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped())
+            self._entry = entry
         try:
             result = compiled(*converted)
         except Exception as exc:
-            self._failed(exc, state)
+            if watch is not None:
+                watch.done()
+            self._failed(exc, state, args)
+        if watch is not None:
+            watch.done()        # Numba compiles on the first call: timed with it
         return self._finish(result, converted, out, state, args)
+
+    def _shaped(self) -> str:
+        """The contract's result as an expression of the compiled program's `result` (see `_finish`)."""
+        if self.single or (not self.with_value and len(self.wrt) > 1):
+            return "result"
+        if not self.with_value:
+            return "(result,)"              # grad(f, wrt=("x",)): a tuple of one gradient
+        return "(result[0], result[1:])"    # value_and_grad(f, wrt=(...)): (value, (gradients...))
 
     @staticmethod
     def _finite(result) -> bool:
@@ -559,16 +792,9 @@ class GradientFunction(DerivedFunction):
     def _regroup(self, state, outputs, args):
         """The flat gradients (one per float leaf of wrt) as one gradient per wrt parameter, in its
         structure; float32 parameters get float32 gradients."""
-        items = iter(outputs[:len(state.leaf_wrt)])
         given = dict(zip(self.params, args))
-        grads = []
-        for name in self.wrt:
-            if name in state.facts.structures:
-                tree, _ = state.facts.structures[name]
-                grad = pytrees.unflatten(tree, items)
-            else:
-                grad = next(items)
-            grads.append(_cast_like(grad, given.get(name)))
+        grads = [_cast_like(grad, given.get(name))
+                 for name, grad in zip(self.wrt, self._per_parameter(state, outputs[:len(state.leaf_wrt)]))]
         return tuple(grads) + tuple(outputs[len(state.leaf_wrt):]), len(grads)
 
     def _into(self, buffers, grads):
@@ -657,6 +883,35 @@ def _cast_like(grad, original):
     if isinstance(original, dict) and isinstance(grad, dict):
         return {k: _cast_like(g, original.get(k)) for k, g in grad.items()}
     return grad
+
+
+class _Watch:
+    """A first call's compilation: announced if it runs past SLOW_COMPILE, timed when it ends."""
+
+    def __init__(self, g: DerivedFunction, signature: tuple):
+        self.g = g
+        self.signature = signature
+        self.started = time.perf_counter()
+        self.timer = threading.Timer(SLOW_COMPILE, self.announce)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def what(self) -> str:
+        kind = self.g.kind
+        params = ", ".join(f"{p}: {t}" for p, t in zip(self.g.params, self.signature))
+        return f"{kind} of {self.g.fn.__name__}({params}) with respect to {', '.join(self.g.wrt)}"
+
+    def announce(self) -> None:
+        LOG.info("compiling %s%s ...", self.what(), " with Numba" if self.g.jit else "")
+
+    def done(self) -> None:
+        self.timer.cancel()
+        elapsed = time.perf_counter() - self.started
+        if elapsed > SLOW_COMPILE:
+            derivation = getattr(self.g, "_derivation_seconds", 0.0)
+            LOG.info("compiled %s in %.1f s (derivation %.2f s, %s %.1f s); later calls reuse it, and the "
+                     "disk cache spares the next process most of it", self.what(), elapsed, derivation,
+                     "Numba and the first call" if self.g.jit else "the first call", elapsed - derivation)
 
 
 def _leaf_count(tree) -> int:

@@ -14,7 +14,13 @@ Takes: command-line arguments.  Guarantees:
 
 Parameter types come from annotations, else from `--at` values (`x=6.7` is a
 float, `v=[1,2,3]` a float array, and `n=10` an int only for a parameter used
-as a range bound or an index; otherwise a float), else float.
+as a range bound or an index; otherwise a float), else from the body
+(`frontend.kinds`: subscripted, reduced, `@`/`np.dot`, `.T`, `.shape` make an
+array; a range bound or an index an int; the rest floats): when the body
+cannot decide, the error names the parameter and shows the `--at` that does.
+`grad --math` prints each partial derivative as a formula (`verify.formula`;
+`--latex` in LaTeX) instead of the module.  On a terminal the output is
+coloured (`backend.highlight`); piped, it is plain.
 """
 from __future__ import annotations
 
@@ -61,7 +67,7 @@ def counting_parameters(source, items=None, wrt=()) -> set:
     from .errors import AutodiffError
     from .frontend.lower import lower
     from .pipeline import counting_variables
-    provisional = param_types(source.node, parse_point(items, list(wrt)))
+    provisional = param_types(source, parse_point(items, list(wrt)))
     try:
         primal, _ = lower(source, provisional, tuple_results=True)   # tuple results are decided later
     except AutodiffError:
@@ -94,8 +100,11 @@ def parse_point(items: list[str] | None, wrt: list[str], counting: set | None = 
 _ANNOTATIONS = {"float": FLOAT, "int": INT, "bool": BOOL}
 
 
-def param_types(node: ast.FunctionDef, point: dict) -> dict:
+def param_types(source, point: dict) -> dict:
+    """Types from `--at` values, else annotations (and numeric defaults), else read from the body."""
     from .api import type_of_argument
+    from .frontend.kinds import infer_kinds
+    node = source.node
     types = {}
     defaults = dict(zip([a.arg for a in node.args.args][len(node.args.args) - len(node.args.defaults):],
                         node.args.defaults))
@@ -111,11 +120,11 @@ def param_types(node: ast.FunctionDef, point: dict) -> dict:
                 types[name] = _ANNOTATIONS[text]
             elif text.endswith("ndarray"):
                 types[name] = array_of(1)
-            else:
-                types[name] = FLOAT
-        else:
-            types[name] = FLOAT
-    return types
+    if len(types) < len(node.args.args):
+        inferred = infer_kinds(source, given=types)
+        for arg in node.args.args:
+            types.setdefault(arg.arg, inferred[arg.arg])
+    return {a.arg: types[a.arg] for a in node.args.args}
 
 
 def _wrt(text: str | None, node: ast.FunctionDef) -> list[str]:
@@ -137,20 +146,30 @@ def _wrt(text: str | None, node: ast.FunctionDef) -> list[str]:
     return names
 
 
-def _default_point(types: dict, given: dict) -> dict:
-    """A reproducible point for the parameters --at does not give, for --verify."""
-    point = {}
-    for k, (name, t) in enumerate(types.items()):
-        if name in given:
-            continue
-        if t == FLOAT:
-            point[name] = round(0.3 + 0.17 * k, 4)
-        elif t.kind == "array":
-            point[name] = np.linspace(0.2, 0.9, 3) + 0.1 * k if t.ndim == 1 else np.full((2, 2), 0.5 + 0.1 * k)
-        else:
-            raise SystemExit(f"autodiff-compiler: --verify needs a value for the {t} parameter {name!r}: "
-                             f"pass --at {name}=...")
+def _full_point(types: dict, given: dict, why: str) -> dict:
+    """`given` completed with reproducible values for the other parameters (ints must be given)."""
+    from .frontend.kinds import default_point
+    point = dict(given)
+    for name, value in default_point(types, given).items():
+        if value is None:
+            raise SystemExit(f"autodiff-compiler: {why} needs a value for the {types[name]} parameter "
+                             f"{name!r}: pass --at {name}=...")
+        point[name] = value
     return point
+
+
+def _write(text: str, kind: str) -> None:
+    """Print to stdout: coloured on a terminal, plain when piped; ASCII where Unicode cannot go."""
+    from .backend import highlight
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        from .verify.mathprint import ascii_text
+        text = ascii_text(text)
+    if highlight.wants_colour(sys.stdout):
+        text = highlight.python(text) if kind == "python" else highlight.formula(text)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _steps(command: str, wrt: list, args) -> tuple:
@@ -179,12 +198,19 @@ def command_grad(args) -> int:
     if command == "hvp" and len(wrt) != 1:
         raise argparse.ArgumentTypeError("hvp takes one --wrt parameter")
     point = parse_point(args.at, wrt, counting_parameters(source, args.at, wrt))
-    types = param_types(source.node, point)
+    types = param_types(source, point)
     skip = frozenset(s.strip() for s in (args.skip or "").split(",") if s.strip())
     unknown = skip - set(OPTIMISATIONS)
     if unknown:
         raise argparse.ArgumentTypeError(f"--skip: unknown pass(es) {', '.join(sorted(unknown))}; "
                                          f"the optimisations are {', '.join(OPTIMISATIONS)}")
+    if getattr(args, "math", False) or getattr(args, "latex", False):
+        from .verify.formula import formulas
+        state = run_until(State(source, types, wrt, True, True), "values")
+        point = _full_point(types, point, "--math")
+        shown = formulas(source, state.primal, [point[p] for p in state.primal.params], wrt)
+        _write(shown.latex() if args.latex else shown.unicode(), "formula")
+        return 0
     value = getattr(args, "value", False)
     state = State(source, types, wrt, not args.no_simplify, value, skip=skip, steps=_steps(command, wrt, args))
     names = [n for n, _ in passes_of(state) if n != "print"]
@@ -196,22 +222,20 @@ def command_grad(args) -> int:
         shown = state.adjoint if derived_pass(args.dump) else state.primal
         print(shown if shown is not None else state.source.text)
         return 0
-    sys.stdout.write(state.jit_text if getattr(args, "compiled", False) else state.text)
-    if args.verify:
-        for key, item in _default_point(types, point).items():
-            point.setdefault(key, item)
-        values = [point[p] for p in state.primal.params]
-        if command == "grad":
-            from .verify import verify_gradient
-            report = verify_gradient(state, values, None)
-        else:
-            from .verify_derivatives import verify_state
-            report = verify_state(command, state, values, _extra_inputs(command, state, values))
-        print()
-        for line in str(report).splitlines():
-            print(f"# {line}" if line else "#")
-        return 0 if report.ok else 1
-    return 0
+    if not args.verify:
+        _write(state.jit_text if getattr(args, "compiled", False) else state.text, "python")
+        return 0
+    point = _full_point(types, point, "--verify")
+    values = [point[p] for p in state.primal.params]
+    if command == "grad":
+        from .verify import verify_gradient
+        report = verify_gradient(state, values, None)
+    else:
+        from .verify_derivatives import verify_state
+        report = verify_state(command, state, values, _extra_inputs(command, state, values))
+    text = state.text + "\n" + "\n".join(f"# {line}" if line else "#" for line in str(report).splitlines())
+    _write(text, "python")
+    return 0 if report.ok else 1
 
 
 def _extra_inputs(command: str, state, values: list) -> list:
@@ -255,6 +279,13 @@ def command_check(args) -> int:
         raise argparse.ArgumentTypeError(f"--at must give every parameter; missing: {', '.join(missing)}")
     report = check_gradient(f, hand, wrt=tuple(wrt), at=point)
     print(report)
+    if args.plot:
+        from .plot import parse_range, plot_check
+        variable, lo, hi = parse_range(args.plot, params)
+        out = args.plot_file or f"{name}_{variable}.png"
+        plot_check(f, hand, list(wrt), point, variable, lo, hi, out)
+        print(f"\nplot of the hand derivation and the compiler's gradient along {variable} in "
+              f"[{lo:g}, {hi:g}]: {out}")
     return 0 if report.ok else 1
 
 
@@ -273,20 +304,43 @@ def _import_file(path: str):
     return module
 
 
+AT_HELP = ("argument values, comma-separated: x=6.7 (a float), v=[1.0,2.0] (a vector), "
+           "A=[[1.0,2.0],[3.0,4.0]] (a matrix), n=10 (an int where n is a range bound or an index). "
+           "Without --at the kinds are read from the body (subscripted, reduced, @ or np.dot, .T, .shape: "
+           "an array); --at overrides them, and is the point for --verify and --math (the path taken "
+           "through branches and loops; default: x=0.3, 0.47, ... and vectors of 3)")
+
+EXAMPLES = """examples:
+  autodiff-compiler grad examples/chain_rule.py:f                   the derived gradient module
+  autodiff-compiler grad examples/logistic.py:loss --wrt w,b --math  each partial as a formula
+  autodiff-compiler grad model.py:loss --at w=[0.5,1.5],b=0.0 --verify
+  autodiff-compiler check examples/tutorial_derivation_buggy.py:loss --against \\
+      examples/tutorial_derivation_buggy.py:hand_gradients --wrt w,b --at w=1.0,b=0.0,x=6.7,y=0.0 \\
+      --plot w=-1.5:1.5
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .pipeline import OPTIMISATIONS, PASSES
     parser = argparse.ArgumentParser(prog="autodiff-compiler",
                                      description="Differentiation of numerical Python (reverse and forward "
-                                                 "mode), by source transformation.")
+                                                 "mode), by source transformation.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    grad = commands.add_parser("grad", help="print the derived gradient code of FILE.py:FUNC")
+    grad = commands.add_parser("grad", help="print the derived gradient code of FILE.py:FUNC",
+                               description="Print the derived gradient of FILE.py:FUNC: a complete, importable "
+                                           "Python module (the file is read, not run), or with --math each "
+                                           "partial derivative as a formula.",
+                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     grad.add_argument("target", type=_target, metavar="FILE.py:FUNC")
     grad.add_argument("--wrt", help="parameters to differentiate with respect to: names or indices, "
                                     "comma-separated (default: the first)")
-    grad.add_argument("--at", action="append", metavar="NAME=VALUE,...",
-                      help="argument values: give the types, and the point for --verify (loops run "
-                           "and branches are taken as at this point)")
+    grad.add_argument("--at", action="append", metavar="NAME=VALUE,...", help=AT_HELP)
     grad.add_argument("--verify", action="store_true", help="prove the gradient equal to SymPy's derivative")
+    grad.add_argument("--math", action="store_true",
+                      help="print each partial derivative as a simplified formula in your names "
+                           "(the path taken at --at, for code that branches or loops)")
+    grad.add_argument("--latex", action="store_true", help="the --math formulas in LaTeX")
     grad.add_argument("--value", action="store_true", help="generate value_and_grad (return the value too)")
     grad.add_argument("--no-simplify", action="store_true", help="print the unsimplified adjoint")
     grad.add_argument("--compiled", action="store_true",
@@ -303,12 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
              "hessian": "print the Hessian code of FILE.py:FUNC (forward over reverse mode, by columns)",
              "hvp": "print the Hessian-vector product code of FILE.py:FUNC (forward over reverse mode)"}
     for command, text in helps.items():
-        sub = commands.add_parser(command, help=text)
+        sub = commands.add_parser(command, help=text, description=text[0].upper() + text[1:] + ".",
+                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("target", type=_target, metavar="FILE.py:FUNC")
         sub.add_argument("--wrt", help="parameters to differentiate with respect to: names or indices, "
                                        "comma-separated (default: the first)")
-        sub.add_argument("--at", action="append", metavar="NAME=VALUE,...",
-                         help="argument values: give the types, and the point for --verify")
+        sub.add_argument("--at", action="append", metavar="NAME=VALUE,...", help=AT_HELP)
         sub.add_argument("--verify", action="store_true",
                          help="prove the result against SymPy at --at (tangents and vectors of ones)")
         sub.add_argument("--no-simplify", action="store_true", help="print the code before simplification")
@@ -321,14 +375,21 @@ def build_parser() -> argparse.ArgumentParser:
                              help="columns by forward mode, rows by reverse mode, or whichever are fewer "
                                   "(decided at run time from the shapes)")
         sub.set_defaults(run=command_grad)
-    check = commands.add_parser("check", help="check a hand-derived gradient against the compiler's")
+    check = commands.add_parser("check", help="check a hand-derived gradient against the compiler's",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("target", type=_target, metavar="FILE.py:FUNC")
     check.add_argument("--against", type=_target, metavar="FILE.py:HAND",
                        help="a function with the same parameters returning the hand-derived gradient(s)")
     check.add_argument("--formula", action="append", metavar="NAME=EXPR",
                        help="a hand-derived formula for d FUNC / d NAME (SymPy syntax; may use locals of FUNC)")
     check.add_argument("--wrt", help="comma-separated parameter names (default: the --formula names, or the first)")
-    check.add_argument("--at", action="append", metavar="NAME=VALUE,...", help="the point to check at")
+    check.add_argument("--at", action="append", metavar="NAME=VALUE,...",
+                       help="the point to check at (every parameter): x=6.7, v=[1.0,2.0], n=10")
+    check.add_argument("--plot", metavar="VAR=LO:HI",
+                       help="also draw the hand derivation and the compiler's gradient along VAR from LO to HI "
+                            "(the other arguments as in --at) into a PNG (needs matplotlib: "
+                            "pip install '.[plot]' or pip install matplotlib)")
+    check.add_argument("--plot-file", metavar="PATH", help="where --plot writes (default FUNC_VAR.png)")
     check.set_defaults(run=command_check)
     return parser
 

@@ -30,13 +30,22 @@ program, and:
   `.source` (the generated module), and `verify=True` proves each new
   signature's result against SymPy (`verify_derivatives.py`);
 * arguments are checked as `grad` checks them; a tangent, vector or
-  cotangent of the wrong shape is an `ArgumentError` saying which shape.
+  cotangent of the wrong shape is an `ArgumentError` saying which shape;
+* the language is `grad`'s: a container parameter (in `wrt` or not), module
+  data, closures and methods reach the program flat, as `grad` passes them
+  (`DerivedFunction._flatten`).  For a container in `wrt`, tangents and
+  vectors have its structure, and results come back in it: gradients and hvp
+  as the parameter, a Jacobian's blocks per leaf in its structure, a
+  Hessian's as a structure of structures (`H[k][j]`, as JAX nests them).
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from .api import DerivedFunction, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .frontend import pytrees
 from .backend.load import load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .pipeline import Step, derive
@@ -48,22 +57,17 @@ class ProgramFunction(DerivedFunction):
     """A derivative computed by one generated program per signature (everything but `grad`)."""
 
     def state_for(self, signature: tuple):
-        """The derivation (IR and module text) for a signature."""
-        if self.bound is not None:
-            raise ArgumentError(f"{self.kind} of the method {self.fn.__name__}: only grad and value_and_grad "
-                                f"differentiate methods so far",
-                                hint="write the computation as a function of its arrays and numbers")
-        state = self._states.get(signature)
+        """The derivation (IR and module text) for a signature (of the parameters after a method's self)."""
+        key = self.full_signature(signature)        # a method's object may change its attributes' types
+        state = self._states.get(key)
         if state is not None and state.facts.watches and not _unchanged(state.facts.watches):
-            # a module number the derivation baked in has changed: derive again (every signature)
-            self._states.clear()
-            self._compiled.clear()
-        if signature not in self._states:
-            types = dict(zip(self.params, signature))
+            self._forget()      # a module number the derivation baked in has changed: derive again
+        if key not in self._states:
+            _refuse_structures_in_regions(self, key)
+            types = dict(zip(self.all_params, key))
             try:
-                self._states[signature] = derive(self._source, types, self.wrt, simplify=self.simplify,
-                                                 skip=self.skip, steps=self.steps(),
-                                                 regions=self.derivation_regions())
+                state = derive(self._source, types, self.wrt, simplify=self.simplify, skip=self.skip,
+                               steps=self.steps(), regions=self.derivation_regions())
             except AutodiffError:
                 raise
             except RecursionError:
@@ -74,22 +78,8 @@ class ProgramFunction(DerivedFunction):
                                     f"{type(exc).__name__}: {exc}",
                                     hint="this is a bug in autodiff_compiler: please report it with the "
                                          "function") from exc
-            self._refuse_language(self._states[signature])
-        return self._states[signature]
-
-    def _refuse_language(self, state) -> None:
-        """Containers, module arrays and methods are lowered to hidden parameters that only `grad` and
-        `value_and_grad` pass today: refuse them here rather than call the program with too few arguments.
-        Module numbers are constants of the program (re-derived when one changes, see `state_for`)."""
-        facts = state.facts
-        what = "takes containers (tuples, lists, dicts)" if facts.structures else \
-            "reads arrays from its module, a closure or an object" if facts.data else None
-        if what is not None:
-            self._states = {k: v for k, v in self._states.items() if v is not state}
-            raise ArgumentError(f"{self.kind} of {self.fn.__name__}: the function {what}, which only grad and "
-                                f"value_and_grad support so far", filename=state.source.filename,
-                                line=state.source.node.lineno,
-                                hint="pass the data as arguments (numbers and arrays), or use grad / value_and_grad")
+            self._states[key] = state
+        return self._states[key]
 
     @property
     def source(self) -> str:
@@ -103,7 +93,9 @@ class ProgramFunction(DerivedFunction):
         return state.jit_text if self.jit else state.text
 
     def prepare(self, args: tuple, kwargs: dict):
-        """(signature, converted arguments) of a call, checked as `grad` checks them."""
+        """(signature, flat arguments, state) of a call, checked as `grad` checks them.  The flat arguments
+        are what the program takes: each container as its leaves (`pytrees.leaves` order), then the bound
+        object's and the module data's arrays (`_flatten`, as for `grad`)."""
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -112,33 +104,92 @@ class ProgramFunction(DerivedFunction):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="derivatives at NaN or infinity are undefined; check the input")
         self._last_key = signature
-        return signature, [_convert(a) for a in args]
-
-    def compiled(self, signature, converted, extra=()):
-        self.state_for(signature)          # derives again first when a module number has changed
-        compiled = self._compiled.get(signature)
-        if compiled is None:
+        first = self.full_signature(signature) not in self._compiled
+        if first and getattr(self, "_watch", None) is None:
+            self._watch = _Watch(self, signature)     # a long first call is logged; `run` ends the watch
+        started = time.perf_counter()
+        try:
             state = self.state_for(signature)
-            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
-            if self.verify:
-                from .verify_derivatives import verify_derived
-                verify_derived(self, state, list(converted), list(extra)).raise_if_failed()
-            self._compiled[signature] = compiled
+            flat = self._flatten(state, args)
+            if state.facts.data and not self._data_types_agree(state, flat):
+                self._forget()                        # module data changed type: derive again
+                state = self.state_for(signature)
+                flat = self._flatten(state, args)
+        except BaseException:
+            self._cancel_watch()
+            raise
+        if first:
+            self._derivation_seconds = time.perf_counter() - started
+        return signature, flat, state
+
+    def _cancel_watch(self) -> None:
+        watch, self._watch = getattr(self, "_watch", None), None
+        if watch is not None:
+            watch.timer.cancel()
+
+    def _plain(self, state) -> bool:
+        """Does the program take the function's own arguments (no containers, module data or object)?"""
+        return not (state.facts.structures or state.facts.data) and self.bound is None
+
+    def compiled(self, signature, flat, extra=()):
+        state = self.state_for(signature)          # derives again first when a module number has changed
+        key = self.full_signature(signature)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            if getattr(self, "_watch", None) is None:
+                self._watch = _Watch(self, signature)
+            try:
+                compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
+                if self.verify:
+                    from .verify_derivatives import verify_derived
+                    fn = None if self._plain(state) else self._flat_function(state, None)
+                    verify_derived(self, state, list(flat), list(extra), fn=fn).raise_if_failed()
+            except BaseException:
+                self._cancel_watch()
+                raise
+            self._compiled[key] = compiled
         return compiled
+
+    def leaves_of(self, value, name: str, what: str, state, flat) -> list:
+        """A tangent, vector or cotangent for the parameter `name` as the program takes it: one float or
+        float64 array per float leaf, each shaped like the argument's leaf (an `ArgumentError` naming
+        the part that differs)."""
+        tree, leaf_names = state.facts.structures.get(name, (None, (name,)))
+        by_leaf = dict(zip(state.primal.params, flat))
+        parts = _tree_leaves(tree, value, name, what, self.fn.__name__)
+        labels = [pytrees.path_text(name, path) for path, _ in pytrees.paths(tree)] if tree is not None else [name]
+        return [_shaped(part, by_leaf[leaf], label, what, self.fn.__name__)
+                for part, leaf, label in zip(parts, leaf_names, labels)]
 
     def compiled_for(self, *args):
         """The compiled (Numba) function for these arguments' signature (the function's own arguments; not
         tangents or vectors), to call from your own `numba.njit` code.  It takes the function's arguments
         followed by this derivative's extra inputs (jvp: one tangent per wrt; hvp: the vector; vjp: one
-        cotangent per output) and returns what the generated module returns (`.source` shows it)."""
-        signature, converted = self.prepare(args, {})
-        return self.compiled(signature, converted)
+        cotangent per output) and returns what the generated module returns (`.source` shows it).  For a
+        function of containers, module data or a method, `flat_arguments(*args)` gives its arguments flat,
+        and the extra inputs of a container are its leaves, in the same order."""
+        signature, flat, _ = self.prepare(args, {})
+        compiled = self.compiled(signature, flat)
+        watch, self._watch = getattr(self, "_watch", None), None
+        if watch is not None:
+            watch.done()
+        return compiled
+
+    def flat_arguments(self, *args) -> tuple:
+        """The function's arguments as the compiled function takes them (before the extra inputs):
+        containers flattened into their leaves, the bound object's and module data's arrays after them."""
+        return tuple(self.prepare(args, {})[1])
 
     def run(self, compiled, args):
+        watch, self._watch = getattr(self, "_watch", None), None
         try:
             result = compiled(*args)
         except Exception as exc:
+            if watch is not None:
+                watch.done()
             self._failed(exc)
+        if watch is not None:
+            watch.done()
         outputs = result if type(result) is tuple else (result,)
         if not self.jit:
             outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)
@@ -182,7 +233,11 @@ def _region_tree(spec):
 def _shaped(value, like, name: str, what: str, fn_name: str):
     """`value` as the compiled program takes it: a float, or a float64 array of `like`'s shape."""
     if isinstance(like, np.ndarray):
-        array = np.asarray(value, dtype=np.float64)
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"the {what} for {name!r} of {fn_name} is {type(value).__name__}, not an array "
+                                f"of numbers", hint=f"give a float array of the shape of {name}") from None
         if array.shape != like.shape:
             raise ArgumentError(f"the {what} for {name!r} of {fn_name} has shape {array.shape}, "
                                 f"but {name} has shape {like.shape}", hint=f"give it the shape of {name}")
@@ -195,6 +250,38 @@ def _shaped(value, like, name: str, what: str, fn_name: str):
     except (TypeError, ValueError):
         raise ArgumentError(f"the {what} for {name!r} of {fn_name} is {type(value).__name__}, not a number",
                             hint="give a float, or an array of the parameter's shape") from None
+
+
+def _tree_leaves(tree, value, name: str, what: str, fn_name: str) -> list:
+    """The leaves of `value` (a tangent, vector or cotangent for the parameter `name`), structured as
+    `tree` (None: one leaf); an object's may be given as the object or as a dict of its attributes."""
+    if not isinstance(tree, pytrees.TreeType):
+        return [value]
+    if tree.kind == "dict" or (tree.kind == "object" and isinstance(value, dict)):
+        fits = isinstance(value, dict) and set(value) == set(tree.keys)
+        items = [value[k] for k in tree.keys] if fits else None
+    elif tree.kind == "object":
+        fits = all(hasattr(value, k) for k in tree.keys)
+        items = [getattr(value, k) for k in tree.keys] if fits else None
+    else:
+        fits = isinstance(value, (tuple, list)) and len(value) == len(tree.keys)
+        items = list(value) if fits else None
+    if not fits:
+        shown = {"dict": f"a dict with keys {list(tree.keys)}", "object": f"a dict with keys {list(tree.keys)}",
+                 "tuple": f"a tuple of {len(tree.keys)}", "list": f"a list of {len(tree.keys)}"}[tree.kind]
+        raise ArgumentError(f"the {what} for {name!r} of {fn_name} must have the structure of {name}: "
+                            f"{shown}, got {type(value).__name__}",
+                            hint=f"give the {what} as {name} is given, with a float or an array per leaf")
+    out = []
+    for key, child, item in zip(tree.keys, tree.children, items):
+        out += _tree_leaves(child, item, f"{name}[{key!r}]", what, fn_name)
+    return out
+
+
+def _leaf_shapes(state, flat) -> list:
+    """The shape of every float leaf of the wrt parameters (`state.leaf_wrt` order)."""
+    by_leaf = dict(zip(state.primal.params, flat))
+    return [np.shape(by_leaf[leaf]) for leaf in state.leaf_wrt]
 
 
 def _check_finite(outputs, converted, params, fn_name):
@@ -220,32 +307,45 @@ class JVPFunction(ProgramFunction):
         forward = Step("forward", tuple(self.wrt), suffix="jvp")
         return (self.gradient_step(), forward) if self.over_gradient() else (forward,)
 
-    def tangents_of(self, tangents, converted) -> list:
+    def tangents_of(self, tangents, state, flat) -> list:
         if tangents is None:
             raise ArgumentError(f"jvp of {self.fn.__name__} needs tangents=(...), one per wrt parameter "
                                 f"({', '.join(self.wrt)})", hint="e.g. tangents=(1.0,) or tangents=(v,)")
-        if self.single and not isinstance(tangents, (tuple, list)):
-            tangents = (tangents,)
+        if self.single:
+            name = self.wrt[0]
+            if not isinstance(tangents, (tuple, list)) or \
+                    (name in state.facts.structures and not _wrapped_once(tangents, state, name)):
+                tangents = (tangents,)          # the one tangent, given bare
         tangents = tuple(tangents)
         if len(tangents) != len(self.wrt):
             raise ArgumentError(f"jvp of {self.fn.__name__} got {len(tangents)} tangent(s) for "
                                 f"{len(self.wrt)} wrt parameter(s) ({', '.join(self.wrt)})",
                                 hint="give one tangent per wrt parameter, shaped like it")
-        by_name = dict(zip(self.params, converted))
-        return [_shaped(t, by_name[w], w, "tangent", self.fn.__name__) for t, w in zip(tangents, self.wrt)]
+        return [leaf for t, w in zip(tangents, self.wrt) for leaf in self.leaves_of(t, w, "tangent", state, flat)]
 
     def __call__(self, *args, tangents=None, **kwargs):
-        signature, converted = self.prepare(args, kwargs)
-        dots = self.tangents_of(tangents, converted)
-        compiled = self.compiled(signature, converted, dots)
-        outputs = self.run(compiled, list(converted) + dots)
-        _check_finite(outputs, converted, self.params, self.fn.__name__)
+        signature, flat, state = self.prepare(args, kwargs)
+        dots = self.tangents_of(tangents, state, flat)
+        compiled = self.compiled(signature, flat, dots)
+        outputs = self.run(compiled, list(flat) + dots)
+        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
         count = len(outputs) // 2
         tree = self.tree(signature)
         values, tangents_out = outputs[:count], outputs[count:]
         if tree is None:
             return values[0], tangents_out[0]
         return _rebuild(tree, values), _rebuild(tree, tangents_out)
+
+
+def _wrapped_once(tangents, state, name) -> bool:
+    """For one container wrt: is `tangents` the one-tuple `(t,)` around a tangent of the container's
+    structure (rather than the tangent itself, when the container is a tuple or list)?"""
+    tree = state.facts.structures[name][0]
+    if not isinstance(tangents, (tuple, list)) or len(tangents) != 1:
+        return False
+    if tree.kind in ("tuple", "list"):
+        return len(tree.keys) != 1 or isinstance(tangents[0], (tuple, list))
+    return True
 
 
 def jvp(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True, skip=()):
@@ -270,13 +370,13 @@ class VJPFunction(ProgramFunction):
         return (Step("vjp", tuple(self.wrt), suffix="vjp"),)
 
     def __call__(self, *args, **kwargs):
-        signature, converted = self.prepare(args, kwargs)
+        signature, flat, state = self.prepare(args, kwargs)
         tree = self.tree(signature)
         # the value, by the primal program alone; the pullback runs the reverse-mode program
-        values = self.run(_primal_program(self, signature), list(converted))
-        _check_finite(values, converted, self.params, self.fn.__name__)
+        values = self.run(_primal_program(self, signature), list(flat))
+        _check_finite(values, flat, state.primal.params, self.fn.__name__)
         value = values[0] if tree is None else _rebuild(tree, values)
-        return value, Pullback(self, tuple(converted), signature, tuple(values))
+        return value, Pullback(self, tuple(flat), signature, tuple(values))
 
 
 class Pullback:
@@ -299,7 +399,7 @@ class Pullback:
                for k, (c, v) in enumerate(zip(leaves, self.values))]
         compiled = owner.compiled(self.signature, self.args, cts)
         outputs = owner.run(compiled, list(self.args) + cts)
-        grads = outputs[len(self.values):]
+        grads = owner._per_parameter(owner.state_for(self.signature), outputs[len(self.values):])
         return grads[0] if owner.single else tuple(grads)
 
     def __repr__(self) -> str:
@@ -319,7 +419,7 @@ def _leaves(value, tree, what: str = "value") -> list:
 
 def _primal_program(obj: ProgramFunction, signature):
     """The compiled primal alone (its outputs), for shapes: printed from the primal IR."""
-    key = ("primal", signature)
+    key = ("primal", obj.full_signature(signature))
     compiled = obj._compiled.get(key)
     if compiled is None:
         from .backend.printer import print_module
@@ -375,22 +475,22 @@ class JacobianFunction(ProgramFunction):
         return dict(super().pickle_options(), mode=self.mode)
 
     def __call__(self, *args, **kwargs):
-        signature, converted = self.prepare(args, kwargs)
-        compiled = self.compiled(signature, converted)
-        outputs = self.run(compiled, converted)
-        _check_finite(outputs, converted, self.params, self.fn.__name__)
+        signature, flat, state = self.prepare(args, kwargs)
+        compiled = self.compiled(signature, flat)
+        outputs = self.run(compiled, flat)
+        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
         tree = self.tree(signature)
         count = 1 if tree is None else _leaf_count(tree)
         values, blocks = outputs[:count], outputs[count:]
-        by_name = dict(zip(self.params, converted))
-        shapes_in = [np.shape(by_name[w]) for w in self.wrt]
+        shapes_in = _leaf_shapes(state, flat)
         per_output = []
         for k, value in enumerate(values):
             row = []
             for j, shape in enumerate(shapes_in):
-                block = blocks[k * len(self.wrt) + j]
+                block = blocks[k * len(shapes_in) + j]
                 shaped = np.asarray(block).reshape(np.shape(value) + shape)
                 row.append(float(shaped) if shaped.ndim == 0 else shaped)
+            row = self._per_parameter(state, row)      # a container's blocks in its structure
             per_output.append(row[0] if self.single else tuple(row))
         return per_output[0] if tree is None else _rebuild(tree, tuple(per_output))
 
@@ -419,21 +519,22 @@ class HessianFunction(ProgramFunction):
                 Step("jacobian", tuple(self.wrt), mode="forward", suffix="hessian"))
 
     def __call__(self, *args, **kwargs):
-        signature, converted = self.prepare(args, kwargs)
-        compiled = self.compiled(signature, converted)
-        outputs = self.run(compiled, converted)
-        _check_finite(outputs, converted, self.params, self.fn.__name__)
-        n = len(self.wrt)
+        signature, flat, state = self.prepare(args, kwargs)
+        compiled = self.compiled(signature, flat)
+        outputs = self.run(compiled, flat)
+        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        shapes = _leaf_shapes(state, flat)
+        n = len(shapes)
         grads, blocks = outputs[:n], outputs[n:]
-        by_name = dict(zip(self.params, converted))
-        shapes = [np.shape(by_name[w]) for w in self.wrt]
         rows = []
         for k in range(n):
             row = []
             for j in range(n):
                 shaped = np.asarray(blocks[k * n + j]).reshape(shapes[k] + shapes[j])
                 row.append(float(shaped) if shaped.ndim == 0 else shaped)
+            row = self._per_parameter(state, row)      # d/dw_j of dF/dw_k, per wrt parameter j
             rows.append(row[0] if self.single else tuple(row))
+        rows = self._per_parameter(state, rows)        # ... per wrt parameter k: H[k][j], nested as JAX does
         return rows[0] if self.single else tuple(rows)
 
 
@@ -480,16 +581,16 @@ class HVPFunction(ProgramFunction):
             outputs = self.run(fast, args + (v,))
             if self._finite_fast(outputs[0]):
                 return outputs[0]
-        signature, converted = self.prepare(args, kwargs)
-        v = _shaped(v, converted[p], self.wrt[0], "vector v", self.fn.__name__)
-        compiled = self.compiled(signature, converted, [v])
-        watched = self.state_for(signature).facts.watches      # module numbers: checked at every call
-        if self.jit and not kwargs and not watched and all(
+        signature, flat, state = self.prepare(args, kwargs)
+        vs = self.leaves_of(v, self.wrt[0], "vector v", state, flat)
+        compiled = self.compiled(signature, flat, vs)
+        # the fast path takes the arguments as given: plain numbers and arrays, no module numbers to watch
+        if self.jit and not kwargs and not state.facts.watches and self._plain(state) and all(
                 type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
             self._fast[_fast_key(args)] = compiled
-        outputs = self.run(compiled, list(converted) + [v])
-        _check_finite(outputs, converted, self.params, self.fn.__name__)
-        return outputs[0]
+        outputs = self.run(compiled, list(flat) + vs)
+        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        return self._per_parameter(state, outputs[:len(vs)])[0]
 
     @staticmethod
     def _finite_fast(value) -> bool:

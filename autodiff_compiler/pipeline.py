@@ -13,11 +13,13 @@ any of them.  `PASSES` is the list for a gradient.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field, replace
 
 from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
+from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.lower import lower
 from .frontend.parse import Source, fence
 from . import ir
@@ -27,7 +29,9 @@ from .ir.types import check_consistent, infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
+from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
+from .optimise.symbolic import symbolic_simplify
 from .optimise.vectorise import plan_loops
 from .transforms.forward import forward, outputs_of
 from .transforms.jacobian import expand_regions, jacobian_program
@@ -293,30 +297,6 @@ def _check_wrt(state: State) -> None:
                 filename=state.source.filename, line=state.source.node.lineno, hint=hint)
 
 
-def counting_variables(function) -> set:
-    """Variables used as range bounds or array indices (directly or through integer arithmetic):
-    they drive control flow, so they are ints and have no derivative."""
-    from . import ir
-    direct = set()
-    for stmt in ir.walk(function.body):
-        if isinstance(stmt, ir.For):
-            direct |= set(ir.operand_vars([stmt.start, stmt.stop, stmt.step]))
-        elif isinstance(stmt, ir.Assign) and stmt.prim == "subscript":
-            direct |= set(ir.operand_vars(stmt.args[1:]))
-        elif isinstance(stmt, ir.Store):
-            direct |= set(ir.operand_vars(stmt.index))
-    changed = True
-    while changed:
-        changed = False
-        for stmt in ir.walk(function.body):
-            if isinstance(stmt, ir.Assign) and stmt.target in direct:
-                for name in ir.operand_vars(stmt.args):
-                    if name not in direct:
-                        direct.add(name)
-                        changed = True
-    return direct
-
-
 def _a(t) -> str:
     return {"int": "an int", "bool": "a bool"}.get(t.kind, f"an array of {t.dtype}")
 
@@ -405,6 +385,16 @@ def _fuse_loops(state: State) -> State:
             state.adjoint = simplify(state.adjoint)
             if state.programs:
                 state.programs[-1] = state.adjoint
+    return state
+
+
+def _symbolic(state: State) -> State:
+    """SymPy on the adjoint's straight-line scalar regions (`optimise.symbolic`), then the clean-up."""
+    if state.runs("symbolic"):
+        from .backend.load import cache_dir
+        if symbolic_simplify(state.adjoint, cache_dir()):
+            # only the old definitions go: sharing `y_hat - y` again would undo `(y_hat - y) * x`
+            eliminate(state.adjoint)
     return state
 
 
@@ -503,10 +493,14 @@ def passes_of(state: State) -> list:
     """Every pass of this derivation, in order: (name, function of the State).  A name that appears
     again (the simplifier after a second transform) is numbered: `simplify2`."""
     passes = list(PRIMAL_PASSES)
-    for step in state.steps:
+    for number, step in enumerate(state.steps, 1):
         if step.kind == "reverse":
             passes += [("reverse", _reverse_step(step)), ("simplify", _simplify_pass()),
                        ("fuse_loops", _fuse_loops)]
+            if number == len(state.steps):
+                # only on the program printed: a later transform would differentiate SymPy's forms
+                # (their indicator conditionals included), which nothing has proved it may
+                passes += [("symbolic", _symbolic)]
         elif step.kind == "forward":
             passes += [("forward", _forward_step(step)), ("simplify", _simplify_pass())]
         elif step.kind == "vjp":
@@ -531,7 +525,8 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "audit", "vectorise", "forward", "vjp", "jacobian")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise", "forward", "vjp",
+                    "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -540,13 +535,13 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # Every pass of a gradient, in order.  `--dump NAME` shows the program after it.  Other derivations
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
-                          ("fuse_loops", _fuse_loops), ("audit", _audit), ("vectorise", _vectorise),
-                          ("print", _print)]
+                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("audit", _audit),
+                          ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "vectorise")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "vectorise")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "audit", "vectorise")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:
@@ -564,5 +559,14 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
                             hint=f"the optimisations are: {', '.join(OPTIMISATIONS)}")
-    return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
-                           frozenset(skip), steps=tuple(steps), regions=tuple(regions)))
+    # the passes allocate many small sets and no garbage cycles worth collecting mid-way: CPython's
+    # cyclic collector, run every few hundred allocations over everything alive, made a long
+    # derivation quadratic; it runs once at the end instead
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
+                               frozenset(skip), steps=tuple(steps), regions=tuple(regions)))
+    finally:
+        if collecting:
+            gc.enable()

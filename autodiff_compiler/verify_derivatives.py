@@ -218,19 +218,22 @@ def _verify(kind, state, args, extra, fn):
                     _check(report, label, np.asarray(block, dtype=object).reshape(reference.shape), reference,
                            points, rel_tol)
         elif kind == "hvp":
+            # one vector leaf per float leaf of the parameter (a container has several): (H v)_a sums
+            # over every leaf b
             (value,) = values
-            (w,) = wrt
-            v_symbols = _flat(program_symbols[extra_names[0]])
-            entries = []
-            for s_a in _symbols_of(symbols, w):
-                first = V.derivative(value, s_a)
-                total = 0
-                for s_b, v_b in zip(_symbols_of(symbols, w), v_symbols):
-                    total = total + V.derivative(first, s_b) * v_b
-                entries.append(total)
-            reference = np.array(entries, dtype=object).reshape(np.shape(symbols[w])) \
-                if isinstance(symbols[w], np.ndarray) else entries[0]
-            _check(report, f"d2{report.target}/d{w}2 . v", results[0].expr, reference, points, rel_tol)
+            v_pairs = [(s_b, v_b) for w, name in zip(wrt, extra_names)
+                       for s_b, v_b in zip(_symbols_of(symbols, w), _flat(program_symbols[name]))]
+            for w, result in zip(wrt, results):
+                entries = []
+                for s_a in _symbols_of(symbols, w):
+                    first = V.derivative(value, s_a)
+                    total = 0
+                    for s_b, v_b in v_pairs:
+                        total = total + V.derivative(first, s_b) * v_b
+                    entries.append(total)
+                reference = np.array(entries, dtype=object).reshape(np.shape(symbols[w])) \
+                    if isinstance(symbols[w], np.ndarray) else entries[0]
+                _check(report, f"d2{report.target}/d{w}2 . v", result.expr, reference, points, rel_tol)
         elif kind == "grad":
             step = state.steps[0]
             (value,) = values[:1]
@@ -267,7 +270,9 @@ def _flattened(fn):
     return flat
 
 
-def verify_derived(obj, state, args, extra=()) -> V.VerificationReport:
-    """`verify=True` of a derivative object (`derivatives.py`, and `grad` of grad objects)."""
+def verify_derived(obj, state, args, extra=(), fn=None) -> V.VerificationReport:
+    """`verify=True` of a derivative object (`derivatives.py`, and `grad` of grad objects).  `args` are
+    the program's (flat) arguments; `fn`, the user's function of them when it takes others (containers,
+    module data, an object), else the plain function."""
     kind = {"value_and_grad": "grad"}.get(obj.kind, obj.kind)
-    return verify_state(kind, state, args, extra, obj.plain)
+    return verify_state(kind, state, args, extra, fn if fn is not None else obj.plain)

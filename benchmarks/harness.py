@@ -395,6 +395,9 @@ def report(results: list, markdown: bool = False) -> str:
             elif m.unit == "B":
                 v = "-" if m.value is None else f"{m.value / 1e6:.3f} MB"
                 tg = "" if m.target is None else f"<= {m.target / 1e6:.3f} MB"
+            elif m.unit == "rel":
+                v = "-" if m.value is None else f"{m.value:.2e}"
+                tg = "" if m.target is None else f"<= {m.target:.2e}"
             else:
                 v = "-" if m.value is None else f"{m.value:.2f} {m.unit}"
                 tg = "" if m.target is None else f"<= {m.target:g} {m.unit}"

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                      # every group
     python benchmarks/run.py --only scalar        # one group (repeatable, or a,b)
+    python benchmarks/run.py --only accuracy      # the symbolic pass's errors, before and after
     python benchmarks/run.py --quick --markdown   # shorter timings, Markdown tables
 
 Each group is a module `bench_<name>.py` in this directory defining
@@ -24,7 +25,8 @@ sys.path.insert(1, str(HERE.parent))          # run from a checkout without inst
 
 import harness  # noqa: E402
 
-GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "higher"]
+GROUPS = ["scalar", "control_flow", "arrays", "verify", "distributed", "higher", "workloads", "compile",
+          "accuracy"]
 
 
 def main(argv=None):

@@ -17,17 +17,25 @@ def compare(title, rows, source=None):
         print(source)
 
 
-def save_loss_curve(losses, path, ylabel):
-    """Save the loss per epoch as a plot when matplotlib is installed (the examples run without it)."""
+def plot_path(default):
+    """Where a training example saves its loss curve: `--plot PATH`, else `default` (in the current folder)."""
+    if "--plot" in sys.argv:
+        index = sys.argv.index("--plot")
+        if index + 1 < len(sys.argv):
+            return sys.argv[index + 1]
+    return default
+
+
+def save_loss_curve(losses, path, ylabel, title=None):
+    """Save the loss per epoch as a PNG when matplotlib is installed (pip install '.[plot]' or pip install matplotlib);
+    the examples run without it."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from autodiff_compiler.plot import save_loss_curve as save
+        save(losses, path, ylabel, title)
     except ImportError:
-        print("(matplotlib not installed: no loss curve saved)")
+        print("(no loss curve saved: matplotlib is not installed; pip install '.[plot]' or pip install matplotlib)")
         return
-    plt.plot(losses)
-    plt.xlabel("epoch")
-    plt.ylabel(ylabel)
-    plt.savefig(path)
+    except Exception as exc:        # e.g. ArgumentError: matplotlib missing
+        print(f"(no loss curve saved: {str(exc).splitlines()[0]}; pip install '.[plot]' or pip install matplotlib)")
+        return
     print(f"loss curve saved to {path}")

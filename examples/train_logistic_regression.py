@@ -2,14 +2,15 @@
 
 Mean binary cross-entropy of sigmoid(w*x + b) over 200 points whose label is 1
 when x > 0.5; the loss and parameters are printed every 100 epochs, and a loss
-curve saved when matplotlib is installed.  The gradients are checked against
+curve saved to logistic_regression_loss.png (or `--plot PATH`) when matplotlib
+is installed (`pip install '.[plot]' or pip install matplotlib`).  The gradients are checked against
 the hand formulas mean((y_hat - y) * x) and mean(y_hat - y) on the last step.
 """
 import numpy as np
 
 from autodiff_compiler import value_and_grad
 
-from _compare import save_loss_curve
+from _compare import plot_path, save_loss_curve
 
 
 def bce(w, b, x, y):
@@ -38,7 +39,8 @@ def main():
     print(f"dL/dw: compiler {dw:.6f}, hand mean((y_hat - y) * x) {np.mean((y_hat - y) * x):.6f}")
     print(f"dL/db: compiler {db:.6f}, hand mean(y_hat - y)       {np.mean(y_hat - y):.6f}")
     assert np.isclose(dw, np.mean((y_hat - y) * x)) and np.isclose(db, np.mean(y_hat - y))
-    save_loss_curve(losses, "logistic_regression_loss.png", "mean BCE")
+    save_loss_curve(losses, plot_path("logistic_regression_loss.png"), "mean BCE",
+                    "Logistic regression: mean BCE per epoch (lr 0.5)")
     return w, b
 
 

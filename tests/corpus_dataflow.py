@@ -113,3 +113,26 @@ def while_with_test_value(x):
     while t < math.tanh(x) + 1.0:
         t = t + math.tanh(x) * 0.5 + 0.25
     return t
+
+
+def copy_then_redefine(x):
+    y = x * 2.0
+    t = y
+    y = x + 1.0
+    return t * y
+
+
+def redefined_in_loop(x, n):
+    a = x * 2.0
+    s = 0.0
+    for i in range(n):
+        s = s + a
+        a = a + 1.0
+    return s
+
+
+def defined_in_branch(x, c):
+    y = 1.0
+    if c > 0.0:
+        y = x * 3.0
+    return y * x

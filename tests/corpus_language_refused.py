@@ -21,8 +21,8 @@ def eigenvalues(A):
     return np.sum(np.linalg.eigvals(A))
 
 
-def sort_matrix(A):
-    return np.sum(np.sort(A) * A)
+def sort_rank3(T):
+    return np.sum(np.sort(T) * T)
 
 
 def nuclear_norm(A):
@@ -48,3 +48,19 @@ def try_block(x):
         return x * 2.0
     except ValueError:
         return x
+
+
+# found by the fuzzer (seed 9200, scalar-9200-643): np.where of numbers returns a 0-d array, which
+# `y /= e` changes in place, and `v = y` with it; the compiler keeps numbers as values
+def zero_d_inplace(z):
+    y = np.where(z >= -2.0, -1.0, z)
+    v = y
+    y /= np.exp(np.tanh(z))
+    return v + z + y
+
+
+def zero_d_alias_inplace(z):
+    y = np.array(z * 2.0)
+    v = y
+    v *= 3.0
+    return y + v

@@ -988,3 +988,252 @@ def crash_transpose_expression(A, B):
 
 def crash_reduction_index(A):
     return np.sum(A, axis=0)[0] * np.sum(A * A)
+
+
+# ---- stores of parts of different rank into one array (an element, then a row) whose overwritten
+# values the reverse sweep needs: each part rank has its own tape (one shared tape mixed floats and rows)
+
+def mixed_rank_stores(A, v, s):
+    Z = A * 1.0
+    y = np.sum(Z ** 2)
+    Z[0, 0] = s * s
+    t = np.sum(np.sin(Z))
+    Z[1] = v * s
+    u = np.sum(np.cos(Z) * Z)
+    Z[:, 0] = v * 2.0
+    return y + t + u + np.sum(Z * Z * Z)
+
+
+def mixed_rank_stores_loop(A, v, s):
+    Z = A * 1.0
+    total = 0.0
+    for i in range(A.shape[0]):
+        Z[i, i] = s * Z[i, i]
+        total = total + np.sum(np.sin(Z))
+        Z[i] = v * Z[i]
+        total = total + np.sum(Z ** 3)
+    return total
+
+
+def mixed_rank_stores_while(A, s):
+    # the fuzzer's program (arrays-8000-892), shrunk by hand: element then row stores in a while loop
+    Z = np.zeros_like(A)
+    t = 0.0
+    while t < 1.0 + s * s:
+        t = t + 0.5
+        Z[0, 1] = math.sin(t * s)
+        Z[0] = np.tanh(np.max(Z, axis=0) + A[0])
+    return np.sum(Z * Z) + np.sum(np.dot(Z[:, 0], Z))
+
+
+# ---- a view of an array, defined again after a store into that array: the reverse sweep records
+# the view's old value where it is redefined (found by the fuzzer, seed 9200: `y1[2:3] = y1[1:2]` in a
+# loop made the audit stop the derivation with an InternalError); each such view becomes a copy
+
+def view_redefined_copy_store(u, x, n):
+    y = u.copy()
+    for k in range(n):
+        if x > 0.3:
+            pass
+        else:
+            y[2:3] = y[1:2]
+    return np.sum(y * y) * x
+
+
+def view_redefined_loop(u, x, n):
+    y = u * 1.0
+    for k in range(n):
+        t = y[1:]
+        y[0:2] = np.tanh(t) * x
+    return np.sum(y * y)
+
+
+def view_redefined_straight(u, x):
+    y = u * x
+    t = y[1:3]
+    y[0:2] = t * 2.0
+    t = y[0:2]
+    y[1:3] = np.sin(t)
+    return np.sum(y * y)
+
+
+def view_redefined_while(u, x):
+    y = u.copy()
+    s = 0.0
+    while s < 1.0:
+        s = s + 0.4
+        r = y[-1:]
+        y[0:1] = r * x + s
+    return np.sum(y ** 3)
+
+
+# ---- stores that broadcast their value (NumPy repeats a length-1 axis, or a lower-rank value, over
+# the part it writes): the part's adjoint sums back to the value's shape.  Found writing the tests
+# above: `y[0:2] = t` with t of length 1 gave half the gradient with jit (silently) and a shape error
+# without
+
+def broadcast_store_vector(u, x):
+    y = u * 1.0
+    t = y[1:]
+    y[0:2] = np.tanh(t) * x
+    return np.sum(y * y)
+
+
+def broadcast_store_rows(A, v):
+    Z = A * 1.0
+    Z[0:2, :] = np.sin(v) * 2.0
+    return np.sum(Z * Z * A)
+
+
+def broadcast_store_column(A, c):
+    Z = A * 1.0
+    Z[:, 1:3] = np.exp(Z[:, 0:1]) * c
+    return np.sum(Z ** 2)
+
+
+def broadcast_store_loop(u, x, n):
+    y = u * 1.0
+    for k in range(n):
+        y[0:3] = y[k:k + 1] * x + np.sin(y[0:3])
+    return np.sum(y ** 3)
+
+
+# ---- np.where / np.array of numbers (0-d arrays) used as values: rebinding is fine; only augmented
+# assignment, which NumPy does in place, is refused (tests/test_language.py)
+
+def zero_d_rebound(z):
+    y = np.where(z > 0.0, z * z, z)
+    v = y
+    y = y / np.exp(z)
+    return v * 3.0 + y
+
+
+def zero_d_vector_inplace(v, z):
+    y = np.where(v > 0.0, v * z, z)
+    y *= 2.0
+    return np.sum(y * y)
+
+
+# ---- array temporaries of another dtype (a boolean mask, an integer array) made under a branch in a
+# loop: the reverse sweep starts them before their first assignment (found by the fuzzer, seeds 9200 and
+# 9300: `np.where(y1 >= 0.1, y1, v)` under an `if` in a `while`, InternalError "cannot start t26 (bool[:])")
+
+def mask_temporary_in_loop(u, v, z):
+    y1 = np.zeros(4)
+    y = 0.0
+    t = 0.0
+    while t < 1.0 + u[1] * u[1]:
+        t = t + 0.3 + z * z
+        y1[1] = np.tanh(y1[1] + z)
+        if y1[0] < 0.6:
+            y = np.dot(np.where(y1 >= 0.1, y1, v), u)
+    return y * z
+
+
+def mask_temporary_for(u, z, n):
+    s = 0.0
+    for k in range(n):
+        w = u * z + k
+        if z > 0.0:
+            s = s + np.sum(np.where(w > 0.5, w * w, np.sin(w)))
+    return s
+
+
+# ---- a value that only a branch with a constant test defines: Numba decides the test from the
+# constants and drops that side before typing, while the reverse sweep's branch (on the recorded
+# test) stays, so the value it reads had no type (found by the fuzzer, seed 9400, control-9400-203,
+# jit on and simplifier off: TypingError "cannot determine type of t103").  The constant's name is
+# assigned twice, so only Numba's SSA form sees the constant on the path of the test
+
+def constant_test_else(x, y, n):
+    v = -3.0
+    if n > 0:
+        y = y * x
+        v = y
+    else:
+        if v != 2.5:
+            y = y + 1.0
+        else:
+            x = x * max(x / (2.0 + math.sin(y)), y)
+    return x + y
+
+
+def constant_test_taken(x, k):
+    c = 2
+    s = 0.0
+    if k > 5:
+        c = k
+        s = x
+    else:
+        if c == 2:
+            s = math.sin(x) * x
+        else:
+            s = math.cos(x) * math.exp(x)
+    if k > 1:
+        s = s * x
+    return s + c
+
+
+def constant_test_in_loop(x, n):
+    s = 0.0
+    level = 1.5
+    if x > 10.0:
+        level = x
+    else:
+        for i in range(n):
+            if level > 3.0:
+                t = math.tanh(x * s)
+                s = s + t * x
+            else:
+                s = s + x * math.sin(s + i)
+    return s * level
+
+
+def constant_test_array(u, x, m):
+    w = u * x
+    mode = 1
+    if m > 2:
+        w = w * w
+        mode = m
+    else:
+        if mode == 2:
+            w = np.exp(w) * np.sin(w)
+        else:
+            w = w * u
+    return np.sum(w * u) * mode
+
+
+# ---- an array made anew in each trip of a loop (any primitive), bound to another name, then written
+# through that name: where it is made again, the reverse sweep records its old value, which the write
+# had changed (found by the fuzzer, seed 9500, arrays-9500-2223: `y1[0:3] = ...; y1 = np.tanh(y1)` in a
+# loop, the audit's InternalError "reads t25 after a write through a name sharing its memory").  The
+# name bound to it becomes a copy
+
+def rebound_store_loop(x, w, n):
+    y1 = np.ones_like(w)
+    for i in range(n):
+        if x > 0.0:
+            y1[0:3] = np.tanh(x * np.abs(y1))
+            y1 = np.tanh(y1)
+    return np.sum(y1 * w)
+
+
+def rebound_store_named(u, x, n):
+    y = u * 1.0
+    s = 0.0
+    for i in range(n):
+        t = np.exp(0.5 * y)
+        s = s + np.sum(t * u)
+        y = t
+        y[1] = x * y[0]
+    return s + np.sum(y)
+
+
+def rebound_store_while(u, x):
+    y = u * x
+    k = 0
+    while k < 3:
+        y[0] = x * np.sum(y)
+        y = np.sin(y) * x
+        k = k + 1
+    return np.sum(y * y)

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 
 import corpus_control as C
@@ -718,3 +719,97 @@ def test_numpy_scalar_arguments(jit):
         assert_close(g(np.float64(a), np.int64(n)), expected)
         assert_close(g(a, np.int32(n)), expected)
         assert_close(g(np.float32(a), n), 2 ** n * float(np.float32(a)) ** (2 ** n - 1), rel=1e-6)
+
+
+# ------------------------------------------------------------------ the fast call path
+
+def scaled_norm(w, x, c):
+    return c * np.sum(np.sin(w) * x) + c * c * np.dot(w, w)
+
+
+def _scaled_norm_grads(w, x, c):
+    return {"w": c * np.cos(w) * x + 2 * c * c * w, "x": c * np.sin(w),
+            "c": np.sum(np.sin(w) * x) + 2 * c * np.dot(w, w)}
+
+
+FAST_FORMS = [("grad", 0), ("grad", "c"), ("grad", ("w",)), ("grad", ("w", "c")),
+              ("vag", 2), ("vag", ("c",)), ("vag", ("x", "w"))]
+
+
+@pytest.mark.parametrize("api, wrt", FAST_FORMS, ids=[f"{a}-{w}" for a, w in FAST_FORMS])
+def test_fast_path_keeps_the_contract_shape(api, wrt):
+    """After the first call of a signature, later calls take a per-signature entry; its results must
+    have the same shape and values as the first call's, for every wrt form, across signatures."""
+    make = grad if api == "grad" else value_and_grad
+    derived = make(scaled_norm, wrt=wrt)
+    rng = np.random.default_rng(7)
+    points = [(rng.normal(size=n), rng.normal(size=n), c) for n, c in ((3, 0.7), (5, -1.3), (3, 2.0), (1, 0.4))]
+    names = ("w", "x", "c")
+    chosen = set(wrt) if isinstance(wrt, tuple) else {wrt if isinstance(wrt, str) else names[wrt]}
+    if "c" not in chosen:
+        points.append((np.array([0.3, -0.2]), np.array([1.0, 0.5]), 3))  # an int c: another signature
+    for repeat in range(3):              # call 1 takes the full path; calls 2 and 3 the entry
+        for w, x, c in points:
+            got = derived(w, x, c)
+            expected = _scaled_norm_grads(w, x, c)
+            value = c * np.sum(np.sin(w) * x) + c * c * np.dot(w, w)
+            if api == "vag":
+                assert isinstance(got, tuple) and len(got) == 2, got
+                np.testing.assert_allclose(got[0], value, rtol=1e-12)
+                got = got[1]
+            if isinstance(wrt, tuple):
+                assert isinstance(got, tuple) and len(got) == len(wrt), (repeat, got)
+                for name, g in zip(wrt, got):
+                    np.testing.assert_allclose(g, expected[name], rtol=1e-10, atol=1e-12)
+            else:
+                name = wrt if isinstance(wrt, str) else names[wrt]
+                assert not isinstance(got, tuple), (repeat, got)
+                np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-12)
+    # the calls after the first of each signature went through entries (one per signature)
+    assert len(derived._fast) == len({tuple((a.ndim, type(c)) for a in (w, x)) for w, x, c in points})
+    # a call the entries do not take (keywords) goes the full way and keeps the entry it has
+    entries = dict(derived._fast)
+    w, x, c = points[0]
+    by_keyword, by_position = derived(w=w, x=x, c=c), derived(w, x, c)
+    assert type(by_keyword) is type(by_position)
+    for a, b in zip(_flat_result(by_keyword), _flat_result(by_position)):
+        np.testing.assert_array_equal(a, b)
+    assert derived._fast == entries and all(derived._fast[k] is entries[k] for k in entries)
+
+
+def _flat_result(result):
+    if isinstance(result, tuple):
+        return [leaf for item in result for leaf in _flat_result(item)]
+    return [result]
+
+
+def test_fast_path_explains_nonfinite_results():
+    """A non-finite gradient through the entry takes the full path's explanation, as the first call did."""
+    derived = grad(lambda_log, wrt=("x",))
+    assert derived(np.array([1.0, 2.0]))[0].shape == (2,)
+    for _ in range(2):
+        with pytest.raises(Exception) as first:
+            derived(np.array([1.0, np.inf]))
+        assert "x" in str(first.value)
+
+
+def lambda_log(x):
+    return np.sum(np.log(x) * x)
+
+
+@pytest.mark.parametrize("wrt", [0, ("x",), ("x", "y")], ids=["int", "one-name", "two-names"])
+def test_fast_path_reports_nonfinite_arguments(wrt):
+    """A NaN or infinite float argument is reported at every call, also after its signature's entry exists."""
+    from autodiff_compiler import NonFiniteInputError
+    derived = grad(_plus_square, wrt=wrt)
+    for y in (2.0, float("nan"), 2.0, float("inf"), -float("inf"), 3.0):
+        if math.isfinite(y):
+            got = derived(1.5, y)
+            assert (got if wrt == 0 else got[0]) == pytest.approx(3.0)
+        else:
+            with pytest.raises(NonFiniteInputError, match="'y'"):
+                derived(1.5, y)
+
+
+def _plus_square(x, y):
+    return x * x + y

@@ -193,3 +193,51 @@ def test_each_optimisation_switches_off_alone_and_the_gradient_stays(skipped):
 def test_an_unknown_pass_to_skip_is_an_error():
     with pytest.raises(AutodiffError, match="unknown optimisation"):
         grad(C.accumulating_loop, skip=("nonsense",))(0.5, np.ones(2))
+
+
+# ------------------------------------------------------------------------------ definition-clear paths
+
+def test_def_clear_sees_a_redefinition_between_origin_and_reader():
+    f = primal_after(C.redefined_in_loop, {"x": FLOAT, "n": INT})
+    facts = dataflow.of(f)
+    origin, reader = find(f, "a = mul(x, 2.0)"), find(f, "value = copy(s)")
+    assert not facts.def_clear("s", origin, reader) and not facts.def_clear("a", origin, reader)
+    assert facts.def_clear("x", origin, reader) and facts.def_clear("x", origin, None)
+    assert not facts.def_clear("a", origin, None)
+    inner = find(f, "t2 = add(a, 1.0)")
+    assert facts.def_clear("a", find(f, "t1 = add(s, a)"), inner)     # same trip, nothing between
+
+
+def test_def_clear_counts_a_loop_around_the_reader_whole():
+    f = primal_after(C.redefined_in_loop, {"x": FLOAT, "n": INT})
+    facts = dataflow.of(f)
+    origin, reader = find(f, "a = mul(x, 2.0)"), find(f, "add(s, a)")
+    assert not facts.def_clear("a", origin, reader)      # the trip before redefined it (back edge)
+    assert facts.def_clear("x", origin, reader)
+
+
+def test_def_clear_is_not_clear_from_an_origin_that_may_not_have_run():
+    f = primal_after(C.defined_in_branch, {"x": FLOAT, "c": FLOAT})
+    facts = dataflow.of(f)
+    origin, reader = find(f, "mul(x, 3.0)"), find(f, "mul(y, x)")
+    assert not facts.def_clear("x", origin, reader)     # the branch may not have run: undecided, so no
+
+
+def test_a_store_through_an_alias_is_a_partial_definition_of_both_names():
+    f = primal_after(C.alias_then_store, {"x": VEC}, last="types")
+    facts = dataflow.of(f)
+    b_def = find(f, "b = copy(a)")
+    store = [s for s in ir.walk(f.body) if isinstance(s, ir.Store)][0]
+    after = f.body[f.body.index(store) + 1] if store in f.body else None
+    assert {"a", "b"} <= facts.written_memory()
+    if after is not None:
+        assert not facts.def_clear("a", b_def, after) and not facts.def_clear("b", b_def, after)
+
+
+def test_propagation_never_reads_a_copy_past_a_redefinition_of_its_source():
+    for fn, args, want in ((C.copy_then_redefine, (1.5,), 2 * 2.0 * 1.5 + 2.0),
+                           (C.redefined_in_loop, (0.5, 3), 6.0),
+                           (C.defined_in_branch, (0.7, 1.0), 6 * 0.7)):
+        for simplify in (True, False):
+            got = grad(fn, jit=False, simplify=simplify)(*args)
+            assert got == pytest.approx(want), (fn.__name__, simplify, got)

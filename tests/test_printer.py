@@ -82,3 +82,50 @@ def test_a_definition_is_not_folded_into_the_statement_that_reassigns_its_name()
     namespace: dict = {}
     exec(text, namespace)
     assert namespace["f"](4.0, 1.5) == 6.0
+
+
+def _branches(rng: random.Random, depth: int) -> list:
+    """A block of `If`s nested up to `depth`, where any branch may be empty or hold only another such
+    `If` (blocks that print nothing, as `if a < b <= c: pass` lowers unsimplified), and some assign."""
+    block = []
+    for _ in range(rng.randint(1, 2)):
+        choice = rng.random()
+        if choice < 0.3:
+            block.append(Assign("s", "add", (Var("s"), Var("x"))))
+        cond = rng.choice(["x", "y"])
+        test = f"c{rng.randint(0, 99)}"
+        block.append(Assign(test, "gt", (Var(cond), Const(0.0))))
+        body = _branches(rng, depth - 1) if depth and rng.random() < 0.5 else \
+            ([Assign("s", "mul", (Var("s"), Const(2.0)))] if rng.random() < 0.4 else [])
+        orelse = _branches(rng, depth - 1) if depth and rng.random() < 0.5 else \
+            ([Assign("s", "sub", (Var("s"), Var("y")))] if rng.random() < 0.4 else [])
+        block.append(ir.If(Var(test), body, orelse))
+    return block
+
+
+def _run_block(block: list, env: dict) -> None:
+    for stmt in block:
+        if isinstance(stmt, ir.If):
+            _run_block(stmt.body if env[stmt.cond.name] else stmt.orelse, env)
+        else:
+            values = [a.value if isinstance(a, Const) else env[a.name] for a in stmt.args]
+            env[stmt.target] = PRIMITIVES[stmt.prim].evaluate(*values)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_branches_whose_blocks_print_nothing_still_parse_and_compute_the_ir(seed):
+    """Found by the fuzzer (seed 9200): `if 1.0 < y <= 1.5: pass` inside a loop, simplifier off, printed
+    `if not cond_:` with no body, a SyntaxError in the generated module.  Every mix of empty branches,
+    branches holding only empty `If`s, and branches that assign."""
+    rng = random.Random(seed)
+    body = [Assign("s", "copy", (Const(1.0),))] + _branches(rng, 2)
+    names = {s.target for s in ir.walk(body) if isinstance(s, Assign)}
+    types = {name: FLOAT for name in names | {"x", "y"}}
+    function = ir.Function("f", ["x", "y"], types, body, None, returns=(Var("s"),))
+    text = print_module(function, "printer test\n")
+    namespace: dict = {}
+    exec(compile(text, f"<printed {seed}>", "exec"), namespace)
+    for x, y in [(0.5, -1.25), (-2.0, 3.0), (0.75, 0.5), (-0.5, -0.5)]:
+        env = {"x": x, "y": y}
+        _run_block(body, env)
+        assert namespace["f"](x, y) == pytest.approx(env["s"], rel=1e-15), f"{function}\n---\n{text}"

@@ -329,6 +329,74 @@ case("crash: untaken-branch temporary", S.crash_untaken_temporary, [(1.0, V(0.5,
 case("crash: (B.T).sum()", S.crash_transpose_sum, [(M(2, 3),), (M(1, 1),)])
 case("crash: (A + B).T", S.crash_transpose_expression, [(M(2, 3), M(2, 3, 1)), (M(1, 1), M(1, 1, 1))])
 case("crash: np.sum(A, axis=0)[0]", S.crash_reduction_index, [(M(2, 3),), (M(1, 1),)])
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores,
+     [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_loop,
+     [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)])
+for _k, _name in ((1, "v"), (2, "s")):
+    for _fn in (S.mixed_rank_stores, S.mixed_rank_stores_loop):
+        case("crash: element and row stores into one array (one tape each)", _fn,
+             [(M(3, 3), V(0.3, -0.2, 0.5), 0.7), (M(2, 2, 1), V(-0.4, 0.9), 1.1)], wrt=_k,
+             id=f"{_fn.__name__}_{_name}")
+case("crash: element and row stores into one array (one tape each)", S.mixed_rank_stores_while,
+     [(M(1, 2), 0.6), (M(2, 3, 1), 1.3)])
+U3 = V(0.711763, -1.015895, -0.457812)
+case("crash: a view defined again after a store into its array", S.view_redefined_copy_store,
+     [(U3, 0.1, 2), (U3, 0.5, 2), (U3, 0.1, 0)])
+case("crash: a view defined again after a store into its array", S.view_redefined_loop,
+     [(U3, 0.7, 3), (V(0.2, -0.4, 0.3), 1.3, 1)])
+case("crash: a view defined again after a store into its array", S.view_redefined_loop,
+     [(U3, 0.7, 3), (V(0.2, -0.4, 0.3), 1.3, 1)], wrt=1, id="view_redefined_loop_x")
+case("crash: a view defined again after a store into its array", S.view_redefined_straight,
+     [(U3, 0.7), (V(0.2, -0.4, 0.9, 1.1), -1.3)])
+case("crash: a view defined again after a store into its array", S.view_redefined_straight,
+     [(U3, 0.7), (V(0.2, -0.4, 0.9, 1.1), -1.3)], wrt=1, id="view_redefined_straight_x")
+case("crash: a view defined again after a store into its array", S.view_redefined_while,
+     [(U3, 0.7), (V(0.2, -0.4), -1.3)])
+case("crash: a view defined again after a store into its array", S.view_redefined_while,
+     [(U3, 0.7), (V(0.2, -0.4), -1.3)], wrt=1, id="view_redefined_while_x")
+case("np.where of numbers as a value", S.zero_d_rebound, [(0.7,), (-0.4,)])
+case("np.where of numbers as a value", S.zero_d_vector_inplace, [(V(0.5, -0.2), 1.5), (V(-0.3, 0.8, 0.1), -0.6)],
+     wrt=1)
+MASK = "a boolean array temporary under a branch in a loop"
+case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3, 0.6), 0.4),
+                                      (V(0.8, 0.2, -0.6, 0.1), V(-0.2, 0.5, 0.7, 0.3), -0.7)])
+case(MASK, S.mask_temporary_in_loop, [(V(0.3, -0.5, 0.2, 0.9), V(0.1, 0.4, -0.3, 0.6), 0.4)], wrt=2,
+     id="mask_temporary_in_loop_z")
+case(MASK, S.mask_temporary_for, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 2), (V(0.6,), 1.1, 0)])
+CONSTANT_TEST = "a value only a branch with a constant test defines"
+case(CONSTANT_TEST, S.constant_test_else, [(1.3, 0.1, -1), (0.7, -0.4, 0), (1.1, 0.5, 2)])
+case(CONSTANT_TEST, S.constant_test_else, [(1.3, 0.1, -1), (0.7, -0.4, 2)], wrt=1, id="constant_test_else_y")
+case(CONSTANT_TEST, S.constant_test_taken, [(0.4, 2), (1.2, 0), (-0.8, 3)])
+case(CONSTANT_TEST, S.constant_test_in_loop, [(0.4, 3), (1.2, 0), (-0.8, 2)])
+case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)])
+case(CONSTANT_TEST, S.constant_test_array, [(V(0.3, -0.5, 0.9), 0.7, 3), (V(0.2, 0.1), -0.4, 1)], wrt=1,
+     id="constant_test_array_x")
+REBOUND_STORE = "an array made anew in a loop, bound to another name and written through it"
+case(REBOUND_STORE, S.rebound_store_loop, [(0.3, V(0.4, -0.2, 0.7), 2), (0.8, V(0.1, 0.5), 3),
+                                           (-0.5, V(0.2, 0.3, 0.4), 2)])
+case(REBOUND_STORE, S.rebound_store_loop, [(0.3, V(0.4, -0.2, 0.7), 2), (0.8, V(0.1, 0.5), 3)],
+     wrt=1, id="rebound_store_loop_w")
+case(REBOUND_STORE, S.rebound_store_named, [(V(0.3, -0.4, 0.2), 0.7, 3), (V(0.5, 0.1), -0.6, 2),
+                                            (V(0.1, 0.2), 0.4, 0)])
+case(REBOUND_STORE, S.rebound_store_named, [(V(0.3, -0.4, 0.2), 0.7, 3), (V(0.5, 0.1), -0.6, 2)], wrt=1,
+     id="rebound_store_named_x")
+case(REBOUND_STORE, S.rebound_store_while, [(V(0.3, -0.4, 0.2), 0.7), (V(0.5, 0.1), -0.6)])
+case(REBOUND_STORE, S.rebound_store_while, [(V(0.3, -0.4, 0.2), 0.7), (V(0.5, 0.1), -0.6)], wrt=1,
+     id="rebound_store_while_x")
+BROADCAST_STORE = "a store that broadcasts its value over the part it writes"
+case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)])
+case(BROADCAST_STORE, S.broadcast_store_vector, [(V(0.2, -0.4), 1.3), (V(0.5, 0.1), -0.7)], wrt=1,
+     id="broadcast_store_vector_x")
+case(BROADCAST_STORE, S.broadcast_store_rows, [(M(3, 3), V(0.3, -0.2, 0.5)), (M(2, 2, 1), V(0.4, 0.9))])
+case(BROADCAST_STORE, S.broadcast_store_rows, [(M(3, 3), V(0.3, -0.2, 0.5)), (M(2, 2, 1), V(0.4, 0.9))], wrt=1,
+     id="broadcast_store_rows_v")
+case(BROADCAST_STORE, S.broadcast_store_column, [(M(2, 3), 0.7), (M(3, 4, 1), -1.1)])
+case(BROADCAST_STORE, S.broadcast_store_column, [(M(2, 3), 0.7), (M(3, 4, 1), -1.1)], wrt=1,
+     id="broadcast_store_column_c")
+case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3), (V(0.5, 0.1, -0.2), 1.2, 0)])
+case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3), (V(0.5, 0.1, -0.2), 1.2, 2)],
+     wrt=1, id="broadcast_store_loop_x")
 
 
 # ---- indented defs: defined here, at the indentation the issue names

@@ -62,7 +62,13 @@ def load(text: str, name: str, jit: bool = True):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        # the printer wrote text Python cannot read: our bug, never the user's raw error
+        del sys.modules[module_name]
+        from ..errors import InternalError
+        raise InternalError(f"the generated module {path} does not parse: {exc.msg} (line {exc.lineno})") from None
     if jit:
         import numba
         # helpers first: Numba resolves them from the module's globals when compiling `name`

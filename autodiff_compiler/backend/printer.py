@@ -23,6 +23,7 @@ from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, V
 from ..ir import Names
 from ..rules import PRIMITIVES
 from ..ir.names import is_temporary
+from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
@@ -206,10 +207,11 @@ class ModulePrinter:
                 self.trees[stmt.target] = self.tree_of(stmt)
                 continue
             if isinstance(stmt, Comment):
-                self.in_reverse = stmt.text.startswith("reverse")
+                if not stmt.text.startswith(SYMBOLIC_NOTE):      # a note inside the reverse sweep
+                    self.in_reverse = stmt.text.startswith("reverse")
                 if lines:
                     lines.append("")
-                lines.append(f"{pad}# {stmt.text}")
+                lines += [f"{pad}# {part}" for part in stmt.text.split("\n")]
                 last_line = None
                 continue
             loc = getattr(stmt, "loc", None)
@@ -310,12 +312,14 @@ class ModulePrinter:
         else:
             text = self.expr(cond)[0]
         lines = [f"{pad}{keyword} {text}:"]
-        lines += self.block(body, depth + 1)
+        # a branch whose statements print nothing (`if a < b <= c: pass`, unsimplified) still needs a body
+        lines += self.block(body, depth + 1) or [f"{pad}    pass"]
         if len(orelse) == 1 and isinstance(orelse[0], If) and orelse[0].body:
             lines += self.if_(orelse[0], depth, "elif")
         elif orelse:
-            lines.append(f"{pad}else:")
-            lines += self.block(orelse, depth + 1)
+            printed = self.block(orelse, depth + 1)
+            if printed:
+                lines += [f"{pad}else:"] + printed
         return lines
 
     def for_(self, stmt: For, depth: int) -> list[str]:

@@ -65,9 +65,32 @@ def sum_like2(gradient, like):
         return gradient
     out = np.ascontiguousarray(gradient)
     if like.shape[0] == 1 and out.shape[0] != 1:
-        out = np.sum(out, axis=0).reshape((1, out.shape[1]))
+        rows = np.zeros((1, out.shape[1]))      # np.sum(out, axis=0) as loops: quicker to compile
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                rows[0, j] += out[i, j]
+        out = rows
     if like.shape[1] == 1 and out.shape[1] != 1:
-        out = np.sum(out, axis=1).reshape((out.shape[0], 1))
+        columns = np.empty((out.shape[0], 1))
+        for i in range(out.shape[0]):
+            columns[i, 0] = np.sum(out[i])
+        out = columns
+    return out
+
+
+def sum_axis0(matrix):
+    """np.sum(matrix, axis=0), row by row (Numba compiles this in a tenth of the time of np.sum(axis=))."""
+    out = np.zeros(matrix.shape[1])
+    for i in range(matrix.shape[0]):
+        out += matrix[i]
+    return out
+
+
+def sum_axis1(matrix):
+    """np.sum(matrix, axis=1), row by row."""
+    out = np.empty(matrix.shape[0])
+    for i in range(matrix.shape[0]):
+        out[i] = np.sum(matrix[i])
     return out
 
 
@@ -221,6 +244,26 @@ def sort_gather(tangent, values):
     return out
 
 
+def unsort_rows(gradient, values):
+    """`unsort` of every row (np.sort of a matrix sorts each row)."""
+    out = np.empty(gradient.shape)
+    for r in range(values.shape[0]):
+        order = np.argsort(values[r], kind="mergesort")
+        for i in range(order.shape[0]):
+            out[r, order[i]] = gradient[r, i]
+    return out
+
+
+def sort_gather_rows(tangent, values):
+    """`sort_gather` of every row: `tangent` permuted as np.sort permutes each row of `values`."""
+    out = np.empty(tangent.shape)
+    for r in range(values.shape[0]):
+        order = np.argsort(values[r], kind="mergesort")
+        for i in range(order.shape[0]):
+            out[r, i] = tangent[r, order[i]]
+    return out
+
+
 def expit_scalar(x):
     """The logistic function, without overflow for large |x|."""
     if x >= 0:
@@ -280,7 +323,7 @@ def assert_true(ok, site):
 
 
 HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1", "sum_like2", "sum_like_nd",
-           "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
-           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "expit_scalar",
+           "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
+           "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
            "polygamma_array", "assert_true"]

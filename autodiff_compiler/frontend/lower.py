@@ -57,6 +57,7 @@ class Lowering(StatementLowering, CallLowering):
         self.data_names: dict = {}       # (DataRef key, path) -> IR name
         self.watches: list = []          # (LiveNamespace-like reader, value): numbers baked into the code
         self.asserts: dict = {}          # site number -> Loc of an `assert`
+        self.zero_d: set = set()         # (frame, user name) holding a 0-d NumPy array (`note_zero_d`)
         self.names = Names(identifiers(source.node))
         self.blocks: list[list] = []
         self.frames: list[Frame] = []
@@ -193,10 +194,13 @@ class Lowering(StatementLowering, CallLowering):
     def check_size_one(self, array, node) -> None:
         self.apply_assert(self.apply("eq", (self.apply("size", (array,)), Const(1))), node)
 
+    def axis_length(self, array, axis: int):
+        """`array.shape[axis]` (axis >= 0) as an IR value."""
+        return self.apply({0: "shape0", 1: "shape1"}.get(axis, "shape"), (array,), None,
+                          () if axis < 2 else (("axis", axis),))
+
     def check_last_axis(self, array, length: int, node) -> None:
-        rank = self.rank_of(array, node)
-        last = self.apply({0: "shape0", 1: "shape1"}.get(rank - 1, "shape"), (array,), None,
-                          () if rank - 1 < 2 else (("axis", rank - 1),))
+        last = self.axis_length(array, self.rank_of(array, node) - 1)
         self.apply_assert(self.apply("eq", (last, Const(length))), node)
 
     def apply_assert(self, condition, node) -> None:
@@ -286,22 +290,23 @@ class Lowering(StatementLowering, CallLowering):
                                    "the real and imaginary parts as two real values")
         raise self.unsupported(node, f"{type(node.value).__name__} literal", "use numbers")
 
-    def local(self, name: str):
-        """What a name means in the function being lowered, or in the functions it is defined in."""
+    def _in_frames(self, table: str, name: str):
+        """`name` in the `table` (scope or imports) of the innermost frame that has it, else None."""
         frame = self.frame
         while frame is not None:
-            if name in frame.scope:
-                return frame.scope[name]
+            entries = getattr(frame, table)
+            if name in entries:
+                return entries[name]
             frame = frame.enclosing
         return None
 
+    def local(self, name: str):
+        """What a name means in the function being lowered, or in the functions it is defined in."""
+        return self._in_frames("scope", name)
+
     def imported(self, name: str):
-        frame = self.frame
-        while frame is not None:
-            if name in frame.imports:
-                return frame.imports[name]
-            frame = frame.enclosing
-        return None
+        """What an import inside the function (or the functions it is defined in) binds `name` to."""
+        return self._in_frames("imports", name)
 
     def lower_name(self, node: ast.Name):
         value = self.local(node.id)
@@ -492,6 +497,12 @@ class Lowering(StatementLowering, CallLowering):
         raise self.unsupported(node, f"attribute '.{node.attr}'", "see the supported language in the README")
 
     def lower_subscript(self, node: ast.Subscript, target=None):
+        if isinstance(node.value, (ast.Call, ast.Tuple, ast.List)):
+            # a computed base (`np.linalg.slogdet(S)[1]`, `(a, b)[0]`) is lowered once, then indexed as what it is
+            value = self.lower_expr(node.value)
+            if isinstance(value, Pack):
+                return self.materialise_result(containers.subscript(self, value, node), target)
+            return arrays.lower_subscript(self, node, target, array=value)
         base = self.lower_container_base(node.value)
         if isinstance(base, Pack):
             return self.materialise_result(containers.subscript(self, base, node), target)

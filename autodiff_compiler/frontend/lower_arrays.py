@@ -204,7 +204,8 @@ def _index(lowering, node: ast.Subscript, array, allow_new: bool = True):
     return tuple(out), new_axes
 
 
-def lower_subscript(lowering, node: ast.Subscript, target=None):
+def lower_subscript(lowering, node: ast.Subscript, target=None, array=None):
+    """`x[...]` (`array`: the base when the caller has lowered it already)."""
     value = node.value
     if isinstance(value, ast.Attribute) and value.attr == "shape":
         operand = lowering.lower_expr(value.value)
@@ -223,7 +224,8 @@ def lower_subscript(lowering, node: ast.Subscript, target=None):
         axis %= rank
         return lowering.apply({0: "shape0", 1: "shape1"}.get(axis, "shape"), (operand,), target,
                               () if axis < 2 else (("axis", axis),))
-    array = lowering.lower_expr(value)
+    if array is None:
+        array = lowering.lower_expr(value)
     parts = _parts(node)
     if len(parts) == 1 and isinstance(parts[0], (ast.List, ast.Tuple)) and isinstance(node.slice, ast.List):
         return _fancy(lowering, node, array, parts[0], target)

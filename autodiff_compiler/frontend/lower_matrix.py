@@ -90,9 +90,16 @@ def _sort(lowering, node, target):
     axis = call.constant("axis", -1)
     if axis is None:
         value, axis = reshape(lowering, value, [Const(-1)]), 0
-    if rank_of(lowering, value, node) != 1:
-        raise lowering.unsupported(node, "np.sort of an array of rank above 1",
-                                   "sort vectors (a loop over the rows of a matrix)")
+    rank = rank_of(lowering, value, node)
+    if rank > 2:
+        raise lowering.unsupported(node, "np.sort of an array of rank above 2",
+                                   "sort vectors or the rows or columns of a matrix")
+    if rank == 2 and axis in (0, -2):
+        # columns: the rows of the transpose
+        turned = lowering.apply("transpose", (value,))
+        return lowering.apply("transpose", (lowering.apply("sort", (turned,)),), target)
+    if axis not in (0, -1) if rank == 1 else axis not in (1, -1):
+        raise lowering.unsupported(node, f"np.sort with axis={axis!r} of a rank-{rank} array", "give an axis it has")
     return lowering.apply("sort", (value,), target)
 
 
@@ -211,6 +218,16 @@ def _np_einsum(lowering, node, target):
         if len(label) != rank_of(lowering, operand, node, "np.einsum"):
             raise lowering.unsupported(node, f"the einsum labels {label!r} for an array of rank "
                                        f"{rank_of(lowering, operand, node)}", "one letter per axis")
+    # one letter, one length: checked when the code runs (NumPy would broadcast a length-1 axis
+    # against a longer one; the contraction below would not, so such a call stops at this line)
+    lengths = {}
+    for label, operand in zip(labels, operands):
+        for axis, letter in enumerate(label):
+            length = lowering.axis_length(operand, axis)
+            if letter in lengths:
+                lowering.apply_assert(lowering.apply("eq", (lengths[letter], length)), node)
+            else:
+                lengths[letter] = length
     return einsum(lowering, labels, output, operands, node, target)
 
 

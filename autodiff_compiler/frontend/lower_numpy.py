@@ -27,7 +27,7 @@ from ..ir import Const, Var
 from .lower_containers import Pack, Text
 from .parse import LIBRARY, LibraryRef, MarkerRef
 from .lower_linalg import HANDLERS as _LINALG
-from .lower_matrix import HANDLERS as _MATRIX, cumsum_along, diagonal_of, moment, trace_of
+from .lower_matrix import HANDLERS as _MATRIX, cumsum_along, diagonal_of, matmul, moment, trace_of
 from .numpy_common import (Call, as_array, astype, axes_arg, axis_arg, constant, expand, rank_of, reshape, shape_of,
                            transpose)
 

@@ -20,6 +20,9 @@ from .lower_containers import Pack, Stale, Text
 from ..rules import BINARY_OPERATORS
 from .lower_frames import LocalFunction, Loop, _user_name_of
 
+_OPERATOR_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
+                  ast.FloorDiv: "//", ast.Mod: "%"}
+
 
 class StatementLowering:
     """The statement handlers of `Lowering` (a mixin: `self` is the lowering)."""
@@ -46,8 +49,7 @@ class StatementLowering:
                 self.lower_final_return(stmt)
                 return may_exit
             exits = self._stmt_dispatch[type(stmt)](stmt)
-            rest = [s for s in stmts[k + 1:] if not _is_docstring(s)]
-            if exits and rest:
+            if exits and any(not _is_docstring(s) for s in stmts[k + 1:]):
                 guard = self.exit_guard()
                 orelse: list = []
                 with self.block(orelse):
@@ -96,6 +98,7 @@ class StatementLowering:
                     self.bind_target(target, result)
                 elif not (isinstance(result, Var) and result.name == name):
                     self.assign(name, "copy", (result,))
+            self.note_zero_d(target.id, value)
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in value.elts):
@@ -197,8 +200,29 @@ class StatementLowering:
             return self.bind_fresh(user_name)
         return frame.scope[user_name]
 
+    def note_zero_d(self, user_name: str, value: ast.expr) -> None:
+        """Remember a name that holds a 0-d NumPy array: `np.where`, `np.array` or `np.asarray` of numbers
+        returns one (not a float), and so does a name bound to such a name.  Never forgotten: a later
+        augmented assignment to it is refused (see `lower_augassign`)."""
+        made = False
+        if isinstance(value, ast.Call):
+            ref = self.resolve(value.func)
+            made = getattr(ref, "name", None) in ("where", "array", "asarray", "asfarray")
+        elif isinstance(value, ast.Name):
+            made = (id(self.frame), value.id) in self.zero_d
+        if made and self.rank_of(Var(self.bind(user_name))) == 0:
+            self.zero_d.add((id(self.frame), user_name))
+
     def lower_augassign(self, node: ast.AugAssign) -> bool:
         prim = "dot" if isinstance(node.op, ast.MatMult) else BINARY_OPERATORS[type(node.op)]
+        if isinstance(node.target, ast.Name) and (id(self.frame), node.target.id) in self.zero_d:
+            # NumPy changes a 0-d array in place, and with it every name bound to the same array; the
+            # compiler keeps numbers as values, so it would differentiate another program
+            raise self.unsupported(node, f"augmented assignment to {node.target.id}, a 0-d NumPy array",
+                                   f"np.where/np.array of numbers returns a 0-d array, which `{node.target.id} "
+                                   f"{_OPERATOR_TEXT.get(type(node.op), 'op')}= ...` changes in place (and every "
+                                   f"name bound to it); write {node.target.id} = {node.target.id} "
+                                   f"{_OPERATOR_TEXT.get(type(node.op), 'op')} ..., or float(np.where(...))")
         if isinstance(node.target, ast.Name):
             current = self.lower_name(node.target)
             value = self.lower_expr(node.value)

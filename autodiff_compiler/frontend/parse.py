@@ -167,13 +167,13 @@ class LiveNamespace(Namespace):
 
     def __init__(self, globals_: dict, closure: dict | None = None):
         self.globals = globals_
-        self.closure = closure or {}
+        self.closure = closure or {}        # name -> the function's cell (read and written in place)
 
     def lookup(self, name: str):
         if name in self.closure:
-            cells = self.closure
-            return _classify_named(cells[name], name, lambda: _cell_value(cells, name),
-                                   lambda value: _set_cell(cells, name, value), f"closure:{id(cells)}:{name}")
+            cell = self.closure[name]
+            return _classify_named(cell.cell_contents, name, lambda: _cell_value(cell),
+                                   lambda value: _set_cell(cell, value), f"closure:{id(cell)}:{name}")
         if name in self.globals:
             scope = self.globals
             return _classify_named(scope[name], name, lambda: scope[name],
@@ -211,12 +211,12 @@ def _primitive_for(obj):
     return _PRIMITIVE_BY_OBJECT.get(id(obj))
 
 
-def _cell_value(cells: dict, name: str):
-    return cells[name]
+def _cell_value(cell):
+    return cell.cell_contents
 
 
-def _set_cell(cells: dict, name: str, value) -> None:
-    cells[name] = value
+def _set_cell(cell, value) -> None:
+    cell.cell_contents = value
 
 
 def _is_data(value) -> bool:
@@ -508,7 +508,8 @@ def source_of_function(fn) -> Source:
     _shift_columns(node, len(lines[firstline]) - len(lines[firstline].lstrip()))
     closure = {}
     if fn.__closure__:
-        closure = {var: cell.cell_contents for var, cell in zip(fn.__code__.co_freevars, fn.__closure__)
+        # the cells themselves: a closure's value is read at every call and a rebinding (`nonlocal`) is seen
+        closure = {var: cell for var, cell in zip(fn.__code__.co_freevars, fn.__closure__)
                    if _cell_filled(cell)}
     return Source(os.path.abspath(filename) if os.path.exists(filename) else filename, node, lines,
                   LiveNamespace(fn.__globals__, closure))

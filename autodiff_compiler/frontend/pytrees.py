@@ -5,9 +5,11 @@ and objects whose attributes are numbers, arrays or such containers).
 Guarantees:
 
 * `tree_type(value, leaf_type)` describes an argument's structure as a
-  hashable `TreeType` (dict keys sorted, as JAX sorts them), whose leaves
-  are the compiler's types of the numbers and arrays: two calls with the same
-  `TreeType` share one compiled gradient;
+  hashable `TreeType` (dict keys in the caller's order, so a gradient dict
+  comes back in the order the parameter dict was written), whose leaves are
+  the compiler's types of the numbers and arrays: two calls with the same
+  `TreeType` share one compiled gradient (a dict with the same keys in another
+  order is another structure and compiles once more);
 * `leaves(tree, value)` lists the leaves in one fixed order, `paths(tree)`
   their keys and types in the same order, and `unflatten(tree, items)`
   builds the same structure back from one item per leaf (how gradients come
@@ -68,7 +70,7 @@ def tree_type(value, leaf_type, where: str = "argument"):
         if not all(isinstance(k, str) for k in value):
             raise ArgumentError(f"{where} is a dict with keys that are not strings",
                                 hint="use string keys ({'W': ..., 'b': ...}); the function reads them as constants")
-        keys = tuple(sorted(value))
+        keys = tuple(value)
         return TreeType("dict", keys, tuple(tree_type(value[k], leaf_type, f"{where}[{k!r}]") for k in keys))
     return leaf_type(value, where)
 

@@ -155,13 +155,23 @@ def make_values(function: ir.Function) -> bool:
             return changed
         copied = False
         for write, other in staleness.events:
+            in_place_only = False
             if not _value_needed_after(function, facts, write, other):
-                continue
+                if not _redefined_over_held_value(facts, other):
+                    continue
+                # `other` is made again (any primitive) over a value it may still hold, and the reverse
+                # sweep may record that value there: `t = np.tanh(y); y = t; y[0:2] = ...` in a loop.
+                # Copied only where a copy is made in place (`b = a`, a slice), so this rule cannot make
+                # the fresh temporaries it would ask about again
+                in_place_only = True
             target = writes_into(write)
             defs = set(facts.shared_at(write).get(other, ()))
             defs |= facts.reaching(write, target)
             for definition in sorted(d for d in defs if facts.sharing_definition(d)):
-                copied |= _copy_at(function, facts.statement_at(definition))
+                stmt = facts.statement_at(definition)
+                if in_place_only and not (isinstance(stmt, Assign) and stmt.prim in ("copy", "subscript")):
+                    continue
+                copied |= _copy_at(function, stmt)
         if not copied:
             return changed       # what shares memory is never read for its value after the write
         dataflow.invalidate(function)
@@ -180,9 +190,18 @@ _VALUE_BLIND = {"copy", "array_copy", "stop_gradient", "add", "sub", "neg", "sub
 def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
     """May the value of `name` be read after `write` changed its memory?  By the program (it is live
     then), or by the reverse sweep (a derivative reads it: some statement uses it other than for
-    its shape or as a copy)."""
+    its shape or as a copy; or `name` is defined again, where its old value may be recorded)."""
     if name in facts.live_out(write):
         return True
+    # where `name` is defined again over a value it may still hold, the reverse sweep may record that
+    # value (a tape push reads it), after the write: `t = y[1:2]; y[2:3] = t` in a loop.  Asked of the
+    # definitions `_copy_at` turns into copies in place (a slice, `b = a`); a view made otherwise is
+    # copied through a fresh temporary, which this rule would then ask about again without end
+    for position in facts.definitions_of(name):
+        stmt = facts.statement_at(position)
+        if isinstance(stmt, Assign) and stmt.target == name and stmt.prim in ("subscript", "copy") and \
+                facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
+            return True
     for stmt in facts.statements:
         if name not in ir.reads(stmt):
             continue
@@ -191,6 +210,16 @@ def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
         if isinstance(stmt, Store) and name not in ir.operand_vars(stmt.index):
             continue
         return True
+    return False
+
+
+def _redefined_over_held_value(facts, name: str) -> bool:
+    """Is `name` defined (by any statement) where it may still hold an earlier value?"""
+    for position in facts.definitions_of(name):
+        stmt = facts.statement_at(position)
+        if isinstance(stmt, Assign) and stmt.target == name and \
+                facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
+            return True
     return False
 
 

@@ -25,8 +25,18 @@ guarantees, for the program exactly as written:
   (upward exposed and written in the loop: a loop-carried dependence), and
   `may_skip(loop)` (the loop may run zero trips; decided only for constant
   bounds, otherwise assumed);
+* **definition-clear paths** (`def_clear(name, origin, reader)`): no
+  definition of `name` -- full, or partial (a store or an in-place update into
+  any array that may share memory with it) -- lies on any path from the
+  statement `origin` to the read by `reader` (or to the function's exit).
+  Decided from positions and nesting: `origin` must run before `reader` on
+  every path (its block encloses the reader's), and a loop around the reader
+  but not the origin counts whole (its back edge); otherwise the answer is
+  "not clear".  Indexed (sorted definition positions per variable), so a
+  question costs a logarithm, not a scan;
 * **arrays** (`objects(stmt, var)`): which allocations an array variable may
-  refer to where it is read.  `b = a` makes an alias, slices, row reads and
+  refer to where it is read; `written_memory()`: every variable that may refer
+  to memory a store or an in-place update writes into.  `b = a` makes an alias, slices, row reads and
   transposes are views: they refer to the same objects as their base; every
   other primitive makes a new array.  Parameters are objects of their own.
 
@@ -35,6 +45,8 @@ the layer cannot decide gets the answer that keeps an optimisation from
 firing.
 """
 from __future__ import annotations
+
+import bisect
 
 from . import nodes as ir
 from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While
@@ -131,6 +143,10 @@ class Dataflow(StructuredForward):
         self.position: dict[int, int] = {}
         self.loops: dict[int, tuple] = {}
         self.parent: dict[int, object] = {}
+        self.block_of: dict[int, int] = {}       # statement -> id of the block (list) holding it
+        self._blocks: dict[int, list] = {}
+        self.end: dict[int, int] = {}            # compound statement -> last position inside it
+        self._top = id(function.body)
         self._number(function.body, (), None)
         self._reaching: dict[tuple, frozenset] = {}
         self._overwritten: dict[tuple, frozenset] = {}
@@ -151,24 +167,32 @@ class Dataflow(StructuredForward):
         for (pos, name), defs in self._reaching.items():
             for d in defs:
                 self.uses.setdefault(d, set()).add(pos)
-        self._live_out: dict[int, frozenset] = {}
+        self._live_out: dict[int, frozenset] = {}     # compound statements only
         self._live_in: dict[int, frozenset] = {}
+        self._block_end: dict[int, frozenset] = {}    # id of a block -> live at its end
+        self._strong_end: dict[int, frozenset] = {}
         results = ir.operand_vars(list(function.returns) or [function.result])
         self.live_at_exit = frozenset(results)
         self._backward(function.body, set(results))
         self._strong_out = self._strong_in = None
         self._upward: dict[int, frozenset] = {}
+        self._sorted_defs = None
+        self._written = None
 
     # ------------------------------------------------------------------ numbering
     def _number(self, block: list, loops: tuple, parent) -> None:
+        # the block as analysed: a pass may insert statements while it still asks these facts
+        self._blocks[id(block)] = list(block)
         for stmt in block:
             self.position[id(stmt)] = len(self.statements)
             self.statements.append(stmt)
             self.loops[id(stmt)] = loops
             self.parent[id(stmt)] = parent
+            self.block_of[id(stmt)] = id(block)
             inner = loops + ((stmt,) if isinstance(stmt, (For, While)) else ())
             for child in ir.child_blocks(stmt):
                 self._number(child, inner, stmt)
+            self.end[id(stmt)] = len(self.statements) - 1
 
     def pos(self, stmt) -> int:
         return self.position[id(stmt)]
@@ -260,38 +284,105 @@ class Dataflow(StructuredForward):
     def may_be_undefined(self, stmt, name: str) -> bool:
         return UNDEFINED in self.reaching(stmt, name)
 
+    # ------------------------------------------------------ definition-clear paths
+    def _all_definitions(self, name: str) -> list:
+        """Sorted positions of every full or partial definition of `name` (stores and in-place updates
+        through any array that may share its memory included)."""
+        if self._sorted_defs is None:
+            index: dict = {}
+            for name_, positions in self.definitions.items():
+                index.setdefault(name_, set()).update(positions)
+            for pos, shared in self._shared_at.items():
+                for other in shared:
+                    index.setdefault(other, set()).add(pos)
+            for pos, stmt in enumerate(self.statements):
+                if isinstance(stmt, Assign) and stmt.inplace:
+                    index.setdefault(stmt.inplace, set()).add(pos)
+            self._sorted_defs = {n: sorted(p) for n, p in index.items()}
+        return self._sorted_defs.get(name, [])
+
+    def def_clear(self, name: str, origin, reader=None, every_trip: bool = False) -> bool:
+        """Is every path from `origin` to the read by `reader` (None: the function's exit) free of
+        definitions of `name`, full or partial?  Only answered "clear" when `origin` runs before the reader
+        on every path: the block holding `origin` encloses the reader, which comes after it there.
+        `every_trip`: the reader is a loop that reads on every trip (a `while` condition, after its test):
+        what the loop defines counts too."""
+        start = self.position[id(origin)]
+        if reader is None:
+            if self.block_of[id(origin)] != self._top:
+                return False
+            defs = self._all_definitions(name)
+            return bisect.bisect_right(defs, start) == len(defs)
+        stop = self.position[id(reader)]
+        home, ancestor = self.block_of[id(origin)], reader
+        while self.block_of[id(ancestor)] != home:
+            ancestor = self.parent[id(ancestor)]
+            if ancestor is None:
+                return False
+        if self.position[id(ancestor)] <= start:
+            return False
+        defs = self._all_definitions(name)
+        if bisect.bisect_right(defs, start) != bisect.bisect_left(defs, stop):
+            return False
+        # a loop around the reader but not the origin: its back edge brings every definition in it
+        around = self.loops[id(reader)][len(self.loops[id(origin)]):] + ((reader,) if every_trip else ())
+        for loop in around:
+            first, last = self.position[id(loop)], self.end[id(loop)]
+            if bisect.bisect_left(defs, first) != bisect.bisect_right(defs, last):
+                return False
+        return True
+
     # ------------------------------------------------------------------- liveness
     def _backward(self, block: list, live: set, strong: bool = False) -> set:
         """Liveness, backwards over a block.  `strong`: only reads by statements whose own result is
-        live (or that have effects) count, so a chain of dead assignments is dead all at once."""
+        live (or that have effects) count, so a chain of dead assignments is dead all at once.
+
+        Live sets are stored at block ends and around compound statements only (unions over the
+        fixed-point passes, which only grow); a simple statement's are recomputed on demand from its
+        block's end (`_live_around`), so a long block costs linear time, not its length times the
+        number of live variables."""
         live = set(live)
+        ends = self._strong_end if strong else self._block_end
+        key = id(block)
+        ends[key] = ends[key] | live if key in ends else frozenset(live)
         outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
         for stmt in reversed(block):
-            pos = self.position[id(stmt)]
-            outs[pos] = outs.get(pos, frozenset()) | live
-            if isinstance(stmt, Assign):
+            kind = type(stmt)
+            if kind is Assign:
                 if not strong or stmt.target in live or _has_effect(stmt):
                     self._mark_needed(stmt, strong)
-                    live = (live - {stmt.target}) | set(ir.operand_vars(stmt.args))
+                    live.discard(stmt.target)
+                    live.update(ir.operand_vars(stmt.args))
                 else:
-                    live = live - {stmt.target}
-            elif isinstance(stmt, Store):
+                    live.discard(stmt.target)
+                continue
+            if kind is Store:
                 if not strong or stmt.array in live:
                     self._mark_needed(stmt, strong)
-                    live = live | set(ir.reads(stmt))
-            elif isinstance(stmt, Push):
+                    live.update(ir.reads(stmt))
+                continue
+            if kind is Push:
                 self._mark_needed(stmt, strong)
-                live = live | set(ir.reads(stmt))
-            elif isinstance(stmt, Pop):
+                live.update(ir.reads(stmt))
+                continue
+            if kind is Pop:
                 self._mark_needed(stmt, strong)
-                live = (live - {stmt.target}) | set(ir.reads(stmt))
-            elif isinstance(stmt, TapeAlloc):
+                live.discard(stmt.target)
+                live.update(ir.reads(stmt))
+                continue
+            if kind is TapeAlloc:
                 if not strong or stmt.tape in live:
                     self._mark_needed(stmt, strong)
-                    live = (live - {stmt.tape}) | set(ir.reads(stmt))
+                    live.discard(stmt.tape)
+                    live.update(ir.reads(stmt))
                 else:
-                    live = live - {stmt.tape}
-            elif isinstance(stmt, If):
+                    live.discard(stmt.tape)
+                continue
+            if kind is Comment:
+                continue
+            pos = self.position[id(stmt)]
+            outs[pos] = outs[pos] | live if pos in outs else frozenset(live)
+            if isinstance(stmt, If):
                 body = self._backward(stmt.body, live, strong)
                 orelse = self._backward(stmt.orelse, live, strong)
                 if strong and not self._holds_needed(stmt):
@@ -325,10 +416,50 @@ class Dataflow(StructuredForward):
                     if tested <= head:
                         break
                     head |= tested
-                live = head
+                live = set(head)
                 self._mark_needed(stmt, strong)     # a while loop stays: it may not end
-            ins[pos] = ins.get(pos, frozenset()) | live
+            ins[pos] = ins[pos] | live if pos in ins else frozenset(live)
         return live
+
+    def _live_around(self, stmt, strong: bool) -> tuple:
+        """(live before, live after) a statement: stored for compound ones, else walked back from the
+        end of its block with the same transfer as `_backward`."""
+        pos = self.position[id(stmt)]
+        outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
+        if pos in outs:
+            return ins.get(pos, frozenset()), outs[pos]
+        ends = self._strong_end if strong else self._block_end
+        block = self._blocks.get(self.block_of[id(stmt)])
+        live = set(ends.get(self.block_of[id(stmt)], frozenset()))
+        if block is None:
+            return frozenset(), frozenset()
+        for other in reversed(block):
+            if other is stmt:
+                after = frozenset(live)
+                self._transfer(other, live, strong)
+                return frozenset(live), after
+            self._transfer(other, live, strong)
+        return frozenset(), frozenset()    # pragma: no cover - a statement is in its block
+
+    def _transfer(self, stmt, live: set, strong: bool) -> None:
+        pos = self.position[id(stmt)]
+        outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
+        if pos in outs:
+            live.clear()
+            live.update(ins.get(pos, frozenset()))
+            return
+        if isinstance(stmt, Comment):
+            return
+        target = stmt.target if isinstance(stmt, (Assign, Pop)) else stmt.tape if isinstance(stmt, TapeAlloc) \
+            else stmt.array if isinstance(stmt, Store) else None
+        effect = isinstance(stmt, (Push, Pop))
+        if strong and not effect and target not in live:
+            if not isinstance(stmt, Store):
+                live.discard(target)
+            return
+        if not isinstance(stmt, (Store, Push)):
+            live.discard(target)
+        live.update(ir.reads(stmt))
 
     def _mark_needed(self, stmt, strong: bool) -> None:
         if strong:
@@ -344,23 +475,26 @@ class Dataflow(StructuredForward):
         `for` loop also when it has an exit flag or its index is read after it), a `while` loop."""
         if isinstance(stmt, Comment):
             return True
-        self.strongly_live_out(stmt)
+        self._strong()
         return self.position[id(stmt)] in self._needed
 
     def live_out(self, stmt) -> frozenset:
         """Variables that may be read after `stmt` before being fully redefined."""
-        return self._live_out.get(self.position[id(stmt)], frozenset())
+        return self._live_around(stmt, False)[1]
 
     def live_in(self, stmt) -> frozenset:
-        return self._live_in.get(self.position[id(stmt)], frozenset())
+        return self._live_around(stmt, False)[0]
 
     def strongly_live_out(self, stmt) -> frozenset:
         """Like `live_out`, counting only reads by statements that are themselves needed (what
         dead-code elimination asks: a chain of assignments nothing needs is dead as a whole)."""
+        self._strong()
+        return self._live_around(stmt, True)[1]
+
+    def _strong(self) -> None:
         if self._strong_out is None:
-            self._strong_out, self._strong_in, self._needed = {}, {}, set()
+            self._strong_out, self._strong_in, self._needed, self._strong_end = {}, {}, set(), {}
             self._backward(self.function.body, set(self.live_at_exit), strong=True)
-        return self._strong_out.get(self.position[id(stmt)], frozenset())
 
     # ---------------------------------------------------------------------- loops
     def written_in(self, compound) -> set:
@@ -389,6 +523,32 @@ class Dataflow(StructuredForward):
         if all(isinstance(b, Const) for b in (loop.start, loop.stop, loop.step)):
             return len(range(loop.start.value, loop.stop.value, loop.step.value)) == 0
         return True
+
+    def decided_by_constants(self, branch) -> bool:
+        """May the test of the `If` or `While` `branch` be computed from constants alone?  A compiler
+        may then decide it and drop the untaken side before typing (Numba prunes a branch whose test
+        compares two constants).  "May": False only when some value the test is made from reads a
+        parameter, a loop index, a tape, or a value that may be undefined or differ between paths."""
+        memo: dict = {}
+
+        def constant(stmt, operand) -> bool:
+            if isinstance(operand, Const):
+                return True
+            defs = self.reaching(stmt, operand.name)
+            if not defs:
+                return True                     # not asked of this read: assume the worst
+            for d in defs:
+                if not isinstance(d, int):
+                    return False                # a parameter, or undefined on some path
+                if d not in memo:
+                    memo[d] = False             # a cycle through a loop's back edge is not constant
+                    made = self.statements[d]
+                    memo[d] = isinstance(made, Assign) and not made.inplace and \
+                        all(constant(made, arg) for arg in made.args if isinstance(arg, (Const, Var)))
+                if not memo[d]:
+                    return False
+            return True
+        return constant(branch, branch.cond)
 
     # ---------------------------------------------------------------------- arrays
     def _is_array(self, name: str) -> bool:
@@ -448,6 +608,26 @@ class Dataflow(StructuredForward):
 
     def objects_of_definition(self, definition) -> frozenset:
         return self._objects_of_defs([definition])
+
+    def written_memory(self) -> frozenset:
+        """Every variable that may refer to memory something writes into (a store, or an in-place
+        update `y += v`), anywhere in the function: the written names, and each array variable one of
+        whose definitions (or whose parameter) may refer to a written object."""
+        if self._written is None:
+            names, written = set(), set()
+            for stmt in self.statements:
+                if isinstance(stmt, Store):
+                    names.add(stmt.array)
+                    written |= self.objects(stmt, stmt.array)
+                elif isinstance(stmt, Assign) and stmt.inplace:
+                    names.add(stmt.inplace)
+                    written |= self.objects(stmt, stmt.inplace)
+            for name, positions in self.definitions.items():
+                if self._is_array(name) and any(self.objects_of_definition(d) & written for d in positions):
+                    names.add(name)
+            names.update(p for p in self.function.params if param_def(p) in written)
+            self._written = frozenset(names)
+        return self._written
 
 
 def defined_by(stmt) -> list:

@@ -7,9 +7,8 @@ Takes: an `ir.Function` with `types`.  Guarantees the same results, with
 from __future__ import annotations
 
 from .. import ir
-from ..ir import Comment, Const, dataflow
+from ..ir import Comment, dataflow
 from .eliminate import eliminate
-from ..ir.names import is_temporary
 from .propagate import Propagate
 
 def _fingerprint(function: ir.Function) -> str:
@@ -20,13 +19,7 @@ def simplify(function: ir.Function, max_rounds: int = 20) -> ir.Function:
     """Propagate, fold and eliminate until nothing changes."""
     for _ in range(max_rounds):
         before = _fingerprint(function)
-        env: dict = {}
-        avail: dict = {}
-        propagate = Propagate(function)
-        function.body = propagate.block(function.body, env, avail)
-        # returned gradients keep their names (`b_bar = z_bar` reads better than returning `z_bar`)
-        function.returns = tuple(propagate.substitute(r, env) if isinstance(propagate.substitute(r, env), Const)
-                                 or is_temporary(r.name) else r for r in function.returns)
+        Propagate(function).run(function)
         dataflow.invalidate(function)
         eliminate(function)
         if _fingerprint(function) == before:

@@ -140,12 +140,27 @@ def adjoint_store(reverse, stmt: Store) -> list:
         if isinstance(value, Var) and value.name in reverse.active:
             make = Instantiate(reverse.names, out.append, loc, reverse.types)
             part = reverse.names.temp()
-            out.append(Assign(part, "subscript", (Var(bar),) + tuple(stmt.index), loc))
-            reverse.types[part] = _element_type(reverse, stmt)
+            part_type = _element_type(reverse, stmt)
+            value_is_array = reverse.types[value.name].is_array
+            # an array part summed back to the value's shape is a copy: `sum_like` returns its operand
+            # when the shapes agree, and a view of the adjoint would see the store below zero it
+            taken = "subscript_copy" if part_type.is_array and value_is_array else "subscript"
+            out.append(Assign(part, taken, (Var(bar),) + tuple(stmt.index), loc))
+            reverse.types[part] = part_type
             contribution = Var(part)
-            if not reverse.types[value.name].is_array and reverse.types[part].is_array:
-                contribution = make.apply("np_sum", (contribution,))
             value_bar = reverse.adjoint_of(value.name)
+            if not value_is_array and part_type.is_array:
+                contribution = make.apply("np_sum", (contribution,))
+            elif part_type.is_array:
+                # NumPy broadcasts the value into the part it stores (`y[0:2] = t`, t of length 1): the
+                # part's adjoint sums back to the value's shape, read from the value's adjoint (the
+                # value itself may not be kept for the reverse sweep)
+                part_rank, value_rank = reverse.types[part].ndim, reverse.types[value.name].ndim
+                if value_rank < part_rank:
+                    contribution = make.apply("sum_axes", (contribution,),
+                                              (("axes", tuple(range(part_rank - value_rank))), ("keepdims", False),
+                                               ("ndim", part_rank)))
+                contribution = make.apply("sum_like", (contribution, Var(value_bar)), (("ndim", value_rank),))
             out.append(Assign(value_bar, "add", (Var(value_bar), contribution), loc))
         if stmt.prim == "copy":
             out.append(Store(bar, tuple(stmt.index), Const(0.0), "copy", loc))

@@ -34,6 +34,8 @@ from .instantiate import Instantiate
 from .record import RecordPlan
 
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array_copy"}
+# empty arrays of other dtypes, made from an empty float array: (primitive, extra operands)
+_CONVERT_EMPTY = {"bool": ("ne", (Const(0.0),)), "int64": ("to_int", ())}
 _ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
@@ -310,6 +312,15 @@ class Reverse:
             if t is not None and t.is_array and name not in names and name not in self.primal.params \
                     and dataflow.UNDEFINED in facts.reaching_exit(name):
                 names.append(name)
+        # Numba drops a branch whose test compares constants before it types the function: a value
+        # only such branches define has no type where the reverse sweep (whose branches test a
+        # recorded condition, never constant to Numba) reads it
+        for name in sorted(facts.definitions):
+            if name in names or name in self.primal.params or not self._startable(name) \
+                    or dataflow.UNDEFINED not in facts.reaching_exit(name):
+                continue
+            if all(self._under_constant_test(facts, facts.statement_at(d)) for d in facts.definitions_of(name)):
+                names.append(name)
         # Numba types a variable only if every read it cannot rule out has a value: a result assigned
         # on every path that its path-blind analysis cannot see (`while c: return a` then `return b`)
         for result in ir.operand_vars(self.results):
@@ -317,20 +328,42 @@ class Reverse:
                 names.append(result)
         return names
 
+    def _startable(self, name: str) -> bool:
+        t = self.types.get(name)
+        if t is None:
+            return False
+        return t.dtype in ("float64", *_CONVERT_EMPTY) if t.is_array else t.kind in _ZERO
+
+    @staticmethod
+    def _under_constant_test(facts, stmt) -> bool:
+        """Is `stmt` inside a branch or loop whose test a compiler may decide from constants?"""
+        parent = facts.parent.get(id(stmt))
+        while parent is not None:
+            if isinstance(parent, (If, While)) and facts.decided_by_constants(parent):
+                return True
+            parent = facts.parent.get(id(parent))
+        return False
+
     def array_local(self, stmt) -> bool:
         """An array defined once per trip of a loop, restored when its reversed trip starts."""
         return id(stmt) in self.plan.local_definitions and self.types[stmt.target].is_array
 
-    def start_value(self, name: str) -> Assign:
-        """`name = 0` in its type; an empty array of its rank for arrays."""
+    def start_value(self, name: str) -> list:
+        """`name = 0` in its type; an empty array of its rank and dtype for arrays (a boolean or integer
+        one made from an empty float array, as `ne`/`to_int` of it)."""
         t = self.types[name]
         if t.is_array and t.dtype == "float64":
-            return Assign(name, "zeros", (Const(0),) * t.ndim)
+            return [Assign(name, "zeros", (Const(0),) * t.ndim)]
+        if t.is_array and t.dtype in _CONVERT_EMPTY:
+            empty = self.names.temp()
+            self.types[empty] = ir.array_of(t.ndim)
+            prim, extra = _CONVERT_EMPTY[t.dtype]
+            return [Assign(empty, "zeros", (Const(0),) * t.ndim), Assign(name, prim, (Var(empty),) + extra)]
         if t.is_array:
             if name in self.plan.undefined_first:
                 raise InternalError(f"cannot start {name} ({t}) before its first assignment")
-            return None
-        return Assign(name, "copy", (_ZERO[t.kind],))
+            return []
+        return [Assign(name, "copy", (_ZERO[t.kind],))]
 
     def zero_assign(self, name: str, loc=None) -> Assign:
         """`name_bar = 0` in the type of `name` (a zero array of its shape for arrays)."""
@@ -423,7 +456,7 @@ class Reverse:
         starts at 1.0); `extra_params` (the cotangents a vjp takes) follow the primal's parameters."""
         # a save may read a variable before its first assignment (a value made in a loop's first trip):
         # start such variables defined (the value saved then is never read back)
-        starts = [start for start in map(self.start_value, self.undefined_at_start()) if start is not None]
+        starts = [start for name in self.undefined_at_start() for start in self.start_value(name)]
         forward = starts + self.forward(self.primal.body)
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)

@@ -334,6 +334,22 @@ class _Runner:
         coverage: set = set()
         instance = Instance(tuple(args), label, is_call=is_call)
         primal_cov: set = set()
+        expected = None
+        if fn is not None and not is_call:
+            # first: is it an argument of the function at all (shapes that agree, its asserts hold)?
+            if self.fn_seconds > FUNCTION_SECONDS:
+                return None
+            start = time.perf_counter()
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")         # an empty mean, say: not the user's concern
+                    expected = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+            except Exception:                       # not an argument the function accepts
+                return None
+            finally:
+                self.fn_seconds += time.perf_counter() - start
+            if not _finite_number(expected):
+                return None
         try:
             value, _ = dry_run(primal, args, coverage=primal_cov, points=self.points["primal"],
                                budget=budget, role="primal program")
@@ -350,21 +366,6 @@ class _Runner:
             primal_error, value = str(exc), None
         except Exception as exc:           # anything else the numeric run trips over
             primal_error, value = f"the primal program raised {exc!r}", None
-        expected = None
-        if fn is not None and not is_call:
-            if self.fn_seconds > FUNCTION_SECONDS:
-                return None
-            start = time.perf_counter()
-            try:
-                with warnings.catch_warnings(), np.errstate(all="ignore"):
-                    warnings.simplefilter("ignore")         # an empty mean, say: not the user's concern
-                    expected = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-            except Exception:                       # not an argument the function accepts
-                return None
-            finally:
-                self.fn_seconds += time.perf_counter() - start
-            if not _finite_number(expected):
-                return None
         if primal_error is not None:
             if fn is None:
                 return None

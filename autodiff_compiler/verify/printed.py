@@ -111,6 +111,10 @@ def _function(text: str, name: str, symbolic: bool):
         for helper in ("amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1"):
             if helper in namespace:
                 namespace[helper] = lambda matrix, helper=helper: dual_extremum(helper[:4], matrix, int(helper[-1]))
+        # sums along an axis, on object arrays (the helpers start from a float array)
+        for helper, axis in (("sum_axis0", 0), ("sum_axis1", 1)):
+            if helper in namespace:
+                namespace[helper] = lambda matrix, axis=axis: np.sum(matrix, axis=axis)
         # a helper that computes a primitive by a series: the primitive itself, on Duals
         if "polygamma_scalar" in namespace:
             real = namespace["polygamma_scalar"]

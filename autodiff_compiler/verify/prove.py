@@ -406,8 +406,15 @@ def _raises(fn, args) -> str | None:
 
 def verify_gradient(state, args, fn=None, *, cache: bool = False) -> VerificationReport:
     """Prove the gradient program of `state` on the instances chosen for the call `args` (see the
-    module docstring).  The report is the first instance's, with the others in `instances`."""
+    module docstring).  The report is the first instance's, with the others in `instances`.  What
+    it does is logged (logger `autodiff_compiler`, INFO) when the call is proved on small instances
+    or the proof takes more than a second."""
+    import logging
+    import time
+    log = logging.getLogger("autodiff_compiler")
+    started = time.perf_counter()
     args = tuple(args)
+    name = state.primal.name
     try:
         plan = plan_instances(state, args, fn)
     except (Unsupported, Undefined, ProgramError, RecursionError, ValueError, TypeError, IndexError) as exc:
@@ -421,8 +428,18 @@ def verify_gradient(state, args, fn=None, *, cache: bool = False) -> Verificatio
         if stored is not None:
             report = _new_report(state, args)
             report.plan, report.cached, report.cached_text = plan, stored["path"], stored["report"]
+            log.debug("verify %s: proof read from the cache (%s)", name, stored["path"])
             return report
     first, *others = plan.instances
+    count = len(plan.instances)
+    if not first.is_call:
+        log.info("verify %s: the call is too large to prove as it is; proving the same generated code on %d "
+                 "small instance(s) (arrays of at most 3 entries per axis, loop bounds at most 3)", name, count)
+
+    def progress(k, instance):
+        if not first.is_call or time.perf_counter() - started > 1.0:
+            log.info("verify %s: instance %d of %d proved (%s), %.1f s so far", name, k, count, instance.label,
+                     time.perf_counter() - started)
     report = prove_at(state, first.args, fn, first.label)
     report.plan = plan
     if not first.is_call:
@@ -430,9 +447,14 @@ def verify_gradient(state, args, fn=None, *, cache: bool = False) -> Verificatio
     STATS["proved"] += 1
     if not report.ok:        # the first instance settles it; the others would only add time
         return report
-    for instance in others:
+    progress(1, first)
+    for k, instance in enumerate(others, start=2):
         other = prove_at(state, instance.args, fn, instance.label)
         report.instances.append(other)
+        progress(k, instance)
     if cache and report.ok:
         store_proof(state, key, report, plan)
+    elapsed = time.perf_counter() - started
+    if elapsed > 1.0 or not first.is_call:
+        log.info("verify %s: %s in %.1f s", name, "proved" if report.ok else "FAILED", elapsed)
     return report

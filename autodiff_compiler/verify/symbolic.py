@@ -467,6 +467,10 @@ def _spell(prim, values: list, params: tuple, arrays: bool, numeric: bool):
         raise Undefined(f"{prim.name}: {exc}") from None
     except (Undefined, Unsupported):
         raise
+    except AssertionError:
+        # an `assert` of the program (the user's, or a shape check of the lowering) does not hold:
+        # the program is not defined at these arguments
+        raise Undefined(f"{prim.name}: an assertion of the program does not hold") from None
     except Exception as exc:
         text = f"primitive {prim.name!r} ({symbol}) on these operands: {type(exc).__name__}: {exc}"
         if numeric:

@@ -1,0 +1,364 @@
+"""Symbolic: straight-line scalar regions of the adjoint rewritten by SymPy, proved equal, never less accurate.
+
+Takes: an adjoint `ir.Function` after `simplify` (with `types` and
+`exact_names`, the program's own values).  Guarantees the same gradients, to
+rounding, and at least as accurate: where the chain rule leaves divisions that
+cancel (the sigmoid and binary cross-entropy's `1/(1 - y_hat) * ...`), the
+gradient is computed by the shorter form (`(y_hat - y) * x`).
+
+Legality (checked on `ir.dataflow`'s facts; where they cannot show it, nothing
+fires).  A *region* is a maximal run of consecutive statements of one block
+(comments aside) that are assignments of scalars with no effect besides their
+result: the target and every operand are floats, ints or bools, except the
+array read by a scalar `subscript` or a shape (no store can happen inside the
+run, so what it reads is fixed).  No statement of a region assigns a name
+that the region read before assigning it: its *inputs* hold their entry
+values throughout, and at the region's end every name holds its last value.
+The region's *outputs* are the names it assigns whose last value is live after
+its last statement (`Dataflow.live_out`).  Only outputs that the reverse pass
+added (adjoint values, not in `exact_names`) and that are floats are
+rewritten: adjoints flow only into sums and products that end in the
+returned gradients, so a rewrite that changes a signed zero cannot change
+what the program does.  A rewrite of an output:
+
+* reads only what holds its meaning at the region's end -- the inputs, and
+  the last value of a name the region assigns (never an earlier value of a
+  name assigned again, never another output being rewritten);
+* is proved equal: both are the same rational function of the region's
+  generators (`symbolic_algebra`), and a clamped value (`max(u, c)`) is
+  replaced by `u` only inside a product with the indicators that say they
+  are equal, emitted as a conditional whose other side is 0.0 and only when
+  the rest of the product is a polynomial (nothing there can raise);
+* is measured to be no less accurate, against 50-digit values of the region's
+  own expression on a fixed grid of points (`symbolic_accuracy`);
+* makes the region cheaper (fewer or cheaper live statements: divisions and
+  elementary functions cost most).
+
+The new statements go right after the region's last statement, under a
+comment naming the source lines they were computed from (they have no line
+of their own); the old definitions become dead and dead-code elimination
+(liveness) removes them.
+
+Every rewritten output is a float: SymPy's integers are written as float
+constants, and a form that is an int variable alone, or a conditional that
+may give an int, is refused (a gradient must never come back as the int 1).
+
+Cost and bounds.  SymPy is imported only when some region holds a division
+by a variable (nothing else is worth rewriting), and before the clock starts;
+regions longer than `MAX_REGION` statements are left alone, and a function's
+regions share a time budget (`SECONDS`, under SIGALRM, repeated until it gets
+through: an alarm swallowed inside SymPy still ends the work) after which the
+rest stay as they are, today's code.  Only the main thread can be
+interrupted: in other threads (a Dask worker's, say) only decisions already
+in the cache are applied, and the other regions keep today's code.  Each region's
+outcome is kept in `<cache>/symbolic/` keyed by the region's text and
+`PASS_VERSION`, so a later process repeats neither the work nor the SymPy
+import.
+
+Determinism.  A decision depends only on the region's text and types (SymPy's
+orderings are canonical, the accuracy grid fixed; the module text is the same
+under any PYTHONHASHSEED).  The exceptions are the time budget and threads: a
+region that runs out of time on an overloaded machine, or that is met first
+outside the main thread, is not rewritten there, and that outcome is not
+cached, so a later compilation may rewrite it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from .. import ir
+from ..ir import FLOAT, Assign, Comment, Const, Var, dataflow
+from ..ir.names import Names
+from ..rules import PRIMITIVES
+
+PASS_VERSION = 2
+MAX_REGION = 80
+MAX_OUTPUTS = 16
+MAX_KEPT = 12
+OPTIONS_PER_OUTPUT = 4
+SECONDS = 3.0
+
+# primitives with a scalar result that read an array (their first operand)
+ARRAY_READS = {"subscript", "subscript_copy", "shape0", "shape1", "size"}
+
+# what the last call decided, region by region (for tests and the accuracy benchmark)
+LAST: list = []
+
+
+@dataclass
+class Region:
+    block: list
+    stmts: list
+
+
+# ------------------------------------------------------------------------ regions
+
+def _eligible(stmt, types: dict) -> bool:
+    if not isinstance(stmt, Assign) or stmt.inplace or stmt.params:
+        return False
+    t = types.get(stmt.target)
+    if t is None or t.is_array or stmt.prim not in PRIMITIVES:
+        return False
+    for k, a in enumerate(stmt.args):
+        if isinstance(a, ir.Slice):
+            return False
+        if isinstance(a, Var):
+            ta = types.get(a.name)
+            if ta is None or (ta.is_array and not (k == 0 and stmt.prim in ARRAY_READS)):
+                return False
+        elif isinstance(a, Const) and isinstance(a.value, float) and a.value - a.value != 0.0:
+            return False
+    return True
+
+
+def find_regions(function: ir.Function) -> list:
+    """Every region of every block (see the module docstring), in program order."""
+    types = function.types
+    regions = []
+
+    def scan(block: list) -> None:
+        current, exposed, assigned = [], set(), set()
+
+        def close():
+            nonlocal current, exposed, assigned
+            if current:
+                regions.append(Region(block, current))
+            current, exposed, assigned = [], set(), set()
+
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                if not (isinstance(stmt, ir.While) and child is stmt.test):
+                    scan(child)
+            if isinstance(stmt, Comment):
+                continue
+            if not _eligible(stmt, types):
+                close()
+                continue
+            reads = set(ir.operand_vars(stmt.args))
+            if stmt.target in exposed | (reads - assigned):
+                close()
+                if stmt.target in reads:
+                    continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
+            exposed |= reads - assigned
+            assigned.add(stmt.target)
+            current.append(stmt)
+        close()
+
+    scan(function.body)
+    return regions
+
+
+def _promising(region: Region, function: ir.Function) -> bool:
+    """Worth SymPy's time: a division by a variable, and an adjoint float among its assignments."""
+    exact = getattr(function, "exact_names", None) or set(function.types)
+    if len(region.stmts) > MAX_REGION or len(region.stmts) < 3:
+        return False
+    divides = any(s.prim == "div" and isinstance(s.args[1], Var) for s in region.stmts)
+    adjoint = any(function.types.get(s.target) == FLOAT and s.target not in exact for s in region.stmts)
+    return divides and adjoint
+
+
+# --------------------------------------------------------------------- the pass
+
+def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, seconds: float | None = None) -> bool:
+    """Rewrite the promising regions of `function` in place; True when something changed."""
+    LAST.clear()
+    seconds = SECONDS if seconds is None else seconds
+    regions = [r for r in find_regions(function) if _promising(r, function)]
+    if not regions:
+        return False
+    facts = dataflow.of(function)
+    exact = getattr(function, "exact_names", None) or set(function.types)
+    plans = []
+    for region in regions:
+        last = region.stmts[-1]
+        live = facts.live_out(last)
+        final = {s.target for s in region.stmts}
+        outputs = [s.target for s in region.stmts if s.target in live and s.target in final]
+        outputs = list(dict.fromkeys(outputs))
+        plans.append((region, outputs, set(live)))
+    names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    limited = can_limit()
+    if limited and any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
+        from . import symbolic_rewrite  # noqa: F401  (SymPy's import, 1-2 s, is not the regions' time)
+    deadline = time.monotonic() + seconds
+    changed = False
+    for region, outputs, live in plans:
+        if time.monotonic() > deadline:
+            LAST.append({"outcome": "over the time budget"})
+            break
+        key = _key(region, outputs, function.types, exact)
+        decision = _cached(cache_dir, key)
+        if decision is None and not limited:
+            LAST.append({"outcome": "not decided outside the main thread"})
+            continue
+        if decision is None:
+            remaining = deadline - time.monotonic()
+            decision = _limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
+            if decision is None:
+                LAST.append({"outcome": "over the time budget"})
+                continue
+            _store(cache_dir, key, decision)
+        else:
+            decision = dict(decision, cached=True)
+        LAST.append(decision)
+        if decision["outcome"] == "rewritten":
+            _apply(region, decision, function, names)
+            changed = True
+    if changed:
+        dataflow.invalidate(function)
+    return changed
+
+
+def _decide(region: Region, outputs: list, live: set, types: dict, exact) -> dict:
+    from .symbolic_rewrite import rewrite_region
+    return rewrite_region(region.stmts, outputs, live, types, exact)
+
+
+def _apply(region: Region, decision: dict, function: ir.Function, names: Names) -> None:
+    """Insert the decided statements after the region's last statement (temporaries renamed fresh)."""
+    rename = {}
+    new = [Comment(NOTE + ":" + "".join(f"\n  {_describe(loc, function)}"
+                                  for loc in _sources(region, {o for *_, o in decision["stmts"]})))]
+    for target, prim, args, owner in decision["stmts"]:
+        if target.startswith("$"):
+            rename[target] = names.temp()
+            function.types[rename[target]] = FLOAT
+        operands = tuple(_operand(a, rename) for a in args)
+        # no line of its own: the note above names the lines it comes from
+        new.append(Assign(rename.get(target, target), prim, operands, None))
+    position = next(k for k, s in enumerate(region.block) if s is region.stmts[-1])
+    region.block[position + 1:position + 1] = new
+
+
+NOTE = "simplified by SymPy (the symbolic pass) from"
+
+
+def _sources(region: Region, outputs: set) -> list:
+    """The source lines of the region's statements the rewritten outputs were computed from, each once,
+    in the order the region first uses them."""
+    needed, used = set(outputs), []
+    for stmt in reversed(region.stmts):
+        if stmt.target in needed:
+            needed |= set(ir.operand_vars(stmt.args))
+            used.append(stmt)
+    seen, out = set(), []
+    for stmt in reversed(used):
+        chain, site = [], stmt.loc
+        while site is not None:          # an inlined helper's line: the calls that led there first
+            chain.append(site)
+            site = site.via
+        for site in reversed(chain):
+            if (site.filename, site.line) not in seen:
+                seen.add((site.filename, site.line))
+                out.append(site)
+    return out
+
+
+def _describe(loc, function: ir.Function) -> str:
+    where = f"line {loc.line}" if loc.filename == function.filename else \
+        f"{os.path.basename(loc.filename)} line {loc.line}"
+    return f"{where}: {loc.text}" if loc.text else where
+
+
+def _operand(encoded, rename: dict):
+    if "v" in encoded:
+        return Var(rename.get(encoded["v"], encoded["v"]))
+    value = encoded["c"]
+    return Const({"int": int, "bool": bool, "float": float}[encoded["t"]](value))
+
+
+# ------------------------------------------------------------------ cache, budget
+
+def _key(region: Region, outputs: list, types: dict, exact) -> str:
+    names = set()
+    for s in region.stmts:
+        names.add(s.target)
+        names.update(ir.operand_vars(s.args))
+    text = "\n".join([f"v{PASS_VERSION}"] + [repr(str(s)) for s in region.stmts]
+                     + [f"{n}: {types.get(n)} {'exact' if n in exact else ''}" for n in sorted(names)]
+                     + ["outputs: " + ",".join(outputs)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _cached(cache_dir, key: str):
+    if not cache_dir:
+        return None
+    path = os.path.join(cache_dir, "symbolic", key + ".json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _store(cache_dir, key: str, decision: dict) -> None:
+    if not cache_dir:
+        return
+    folder = os.path.join(cache_dir, "symbolic")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(decision, out)
+        os.replace(temporary, os.path.join(folder, key + ".json"))
+    except OSError:          # a read-only cache: the work is simply not kept
+        pass
+
+
+class _Timeout(BaseException):
+    """Not an Exception: SymPy's own `except Exception` must not catch it and carry on."""
+
+
+REPEAT = 0.25             # seconds between alarms once the budget is spent (see `_limited`)
+
+
+def can_limit() -> bool:
+    """Can SymPy's work be interrupted here?  Only the main thread receives SIGALRM."""
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+
+def _limited(fn, seconds: float):
+    """fn() under a time limit (SIGALRM; `can_limit()` must hold); None when the time ran out.
+
+    The alarm repeats every REPEAT seconds until it gets through: Python drops an exception raised
+    in a weakref callback or a `__del__`, and SymPy's work would otherwise go on unbounded (the
+    fuzzer saw a region run past 300 s that way).  A result reached after the first alarm is
+    discarded all the same."""
+    if seconds <= 0:
+        return None
+    fired, disarmed = [], []
+
+    def on_alarm(signum, frame):
+        if disarmed:
+            return
+        fired.append(True)
+        raise _Timeout()
+
+    def quiet(unraisable, chained=sys.unraisablehook):
+        if not isinstance(unraisable.exc_value, _Timeout):     # an alarm swallowed in a weakref callback:
+            chained(unraisable)                                # counted by `fired`, not printed
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    hook, sys.unraisablehook = sys.unraisablehook, quiet
+    old = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
+    try:
+        result = fn()
+        return None if fired else result
+    except _Timeout:
+        return None
+    finally:
+        disarmed.append(True)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = hook
+        if old[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(old[0] - seconds, 1e-3), old[1])

@@ -1,0 +1,286 @@
+"""Accuracy for the `symbolic` pass: a rewrite is kept only where it is measured to be no less accurate.
+
+Takes: a region's statements, its algebra (`symbolic_algebra.RegionAlgebra`),
+an output name and the statements of a candidate rewrite.  Guarantees:
+
+* `Grid` is a fixed set of points (the same for the same region): every input
+  of the region, and every value the region reads that cannot be computed
+  from its inputs (an array entry, a shape), drawn from magnitudes between
+  1e-8 and 1e150 of both signs (ints and bools from small values); the
+  region is run on each point in float64 exactly as the generated code runs
+  it (the primitives' own implementations; an overflow is infinity, a
+  division by zero raises, as under Numba);
+* `reference(output)` is the output's exact value at each point, the
+  region's own expression evaluated in 50-digit arithmetic (mpmath) from
+  the point's values;
+* `verdict(original, candidate)` accepts the candidate only when, at every
+  point where the exact value is a finite real number, the candidate is
+  finite and does not raise wherever the original is finite, and its
+  relative error is at most the original's or within 16 roundings (2**-48)
+  -- a few roundings' difference at a point where the original happens to be
+  exact is not a loss; and over the points where the original is finite,
+  its largest and its mean relative error are at most the original's.  At
+  least `MIN_POINTS` points must be measured.  (Where the original is not
+  finite but the exact value is -- `1/(1 - y_hat)` at `y_hat == 1.0` -- the
+  rewrite may only gain; those points are counted as `repaired`.)
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import mpmath
+import sympy
+
+from ..ir import Var
+from ..rules import PRIMITIVES
+
+DIGITS = 50
+N_POINTS = 48
+MIN_POINTS = 8
+SEED = 20240612
+MAGNITUDES = (0.0, 1e-8, 1e-3, 0.1, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 6.7, 10.0, 37.0, 100.0, 1e3, 1e8,
+              1e150)
+STRUCTURED = (0.5, 1.0, -0.7, 2.0, 6.7, 0.1, -3.0)
+INTS = (0, 1, 2, 3, 5, -1, 7)
+ULP = 2.0 ** -52
+ROUNDING = 16 * ULP       # at a point, a rewrite may be off by a few roundings where the original is better
+
+
+class _Raised(Exception):
+    pass
+
+
+def _call(prim_name: str, values: list):
+    prim = PRIMITIVES[prim_name]
+    if prim.evaluate is None:
+        raise _Raised(prim_name)
+    try:
+        out = prim.evaluate(*values)
+    except OverflowError:
+        return math.inf
+    except ValueError:          # a math domain error: Numba gives nan
+        return math.nan
+    except (ZeroDivisionError, TypeError, IndexError) as exc:
+        raise _Raised(str(exc)) from None
+    if isinstance(out, complex):
+        return math.nan
+    return out
+
+
+def run(stmts: list, env: dict) -> dict:
+    """Run scalar statements on Python numbers (in place on a copy of `env`); a statement that raises
+    makes its target (and what reads it) `_RAISED`."""
+    env = dict(env)
+    for stmt in stmts:
+        values = []
+        for a in stmt.args:
+            if isinstance(a, Var):
+                values.append(env[a.name])
+            else:
+                values.append(a.value)
+        if any(v is _RAISED for v in values):
+            env[stmt.target] = _RAISED
+            continue
+        try:
+            env[stmt.target] = _call(stmt.prim, values)
+        except _Raised:
+            env[stmt.target] = _RAISED
+    return env
+
+
+_RAISED = object()
+
+
+def _finite(v) -> bool:
+    return v is not _RAISED and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+class Grid:
+    """The points a region is measured on, and its float64 run at each."""
+
+    def __init__(self, alg, stmts: list, types: dict):
+        self.alg = alg
+        self.stmts = stmts
+        free = []              # (name, type) of the values a point gives
+        for name in alg.inputs:
+            free.append((name, types.get(name)))
+        self.sampled = set()
+        for stmt in stmts:
+            prim = PRIMITIVES[stmt.prim]
+            arrays = any(isinstance(a, Var) and types.get(a.name) is not None and types[a.name].is_array
+                         for a in stmt.args)
+            if prim.evaluate is None or arrays:
+                free.append((stmt.target, types.get(stmt.target)))
+                self.sampled.add(stmt.target)
+        rng = random.Random(SEED + len(free))
+        self.points = []
+        for k in range(N_POINTS):
+            point = {}
+            for index, (name, t) in enumerate(free):
+                if t is not None and t.kind == "bool":
+                    point[name] = bool(rng.getrandbits(1)) if k >= 2 else bool(k)
+                elif t is not None and t.kind == "int":
+                    point[name] = rng.choice(INTS)
+                elif k < len(STRUCTURED):
+                    point[name] = STRUCTURED[k] * (1 if index % 2 == 0 else -1) if k >= 3 else STRUCTURED[k]
+                else:
+                    point[name] = rng.choice(MAGNITUDES) * rng.choice((1.0, -1.0))
+            self.points.append(point)
+        runs = [self._run(p) for p in self.points]
+        self.envs = [env for env, _ in runs]
+        self.values = [values for _, values in runs]     # per point: id(statement) -> its result
+        self._references: dict = {}
+
+    def _run(self, point: dict) -> tuple:
+        env = dict(point)
+        values = {}
+        for stmt in self.stmts:
+            if stmt.target in self.sampled:
+                env[stmt.target] = point[stmt.target]
+            else:
+                env = run([stmt], env)
+            values[id(stmt)] = env[stmt.target]
+        return env, values
+
+    def candidate_values(self, stmts: list, name: str) -> list:
+        """`name` after running `stmts` at the end of the region, at every point."""
+        return [run(stmts, env).get(name, _RAISED) for env in self.envs]
+
+    def original_values(self, name: str) -> list:
+        return [env.get(name, _RAISED) for env in self.envs]
+
+    def reference(self, name: str) -> list:
+        """The exact value of `name` at every point (None where it is not a finite real number)."""
+        if name in self._references:
+            return self._references[name]
+        expr = self.alg.full[name]
+        values = []
+        with mpmath.workdps(DIGITS):
+            for env, stmt_values in zip(self.envs, self.values):
+                known: dict = {}
+
+                def resolve(s):
+                    if s not in known:
+                        clamp = self.alg.exact_clamps.get(s)
+                        if clamp is not None:
+                            kind, args = clamp
+                            exact = [mp_value(a, resolve, {}) for a in args]
+                            known[s] = (max(exact) if kind == "max" else min(exact) if kind == "min"
+                                        else min(max(exact[0], exact[1]), exact[2]))
+                        else:
+                            v = self._generator_value(s, env, stmt_values)
+                            if v is None:
+                                raise _Unknown(str(s))
+                            known[s] = v
+                    return known[s]
+                try:
+                    r = mp_value(expr, resolve, {})
+                except (ZeroDivisionError, ValueError, TypeError, OverflowError, _Unknown):
+                    r = None
+                if isinstance(r, mpmath.mpc):
+                    r = r.real if r.imag == 0 else None
+                values.append(r if r is not None and mpmath.isfinite(r) else None)
+        self._references[name] = values
+        return values
+
+    def _generator_value(self, s, env: dict, stmt_values: dict):
+        info = self.alg.gens.get(s)
+        if info is None:
+            return None
+        if info["kind"] == "const":
+            return mpmath.mpf(info["value"])
+        if info["kind"] == "input":
+            v = env.get(info["name"])
+        else:
+            v = stmt_values.get(id(info["stmt"]))
+        if v is None or v is _RAISED:
+            return None
+        if isinstance(v, bool):
+            return mpmath.mpf(int(v))
+        if isinstance(v, int):
+            return mpmath.mpf(v)
+        if not math.isfinite(v):
+            return None
+        return mpmath.mpf(v)
+
+
+def errors(values: list, reference: list) -> list:
+    out = []
+    for v, r in zip(values, reference):
+        if r is None:
+            out.append(None)
+        elif not _finite(v):
+            out.append(math.inf)
+        else:
+            scale = abs(r) if r != 0 else mpmath.mpf(1e-300)
+            out.append(float(abs(mpmath.mpf(v) - r) / scale))
+    return out
+
+
+def verdict(original: list, candidate: list, reference: list) -> tuple[bool, dict]:
+    """(accepted?, figures) for two runs of one output against the exact values (see module doc)."""
+    before, after = errors(original, reference), errors(candidate, reference)
+    measured = [(b, a) for b, a in zip(before, after) if b is not None]
+    figures = {"points": len(measured)}
+    if len(measured) < MIN_POINTS:
+        return False, figures
+    for b, a in measured:
+        if math.isfinite(b) and not math.isfinite(a):
+            return False, figures
+        if math.isfinite(b) and a > max(b, ROUNDING):
+            return False, figures
+    # the largest and the mean error where the original is finite (elsewhere the rewrite can only gain)
+    finite = [(b, a) for b, a in measured if math.isfinite(b)]
+    figures["repaired"] = sum(1 for b, a in measured if not math.isfinite(b) and math.isfinite(a))
+    if not finite:
+        return False, figures
+    figures.update(max_before=max(b for b, _ in finite), max_after=max(a for _, a in finite),
+                   mean_before=sum(b for b, _ in finite) / len(finite),
+                   mean_after=sum(a for _, a in finite) / len(finite))
+    if figures["max_after"] > figures["max_before"] or figures["mean_after"] > figures["mean_before"]:
+        return False, figures
+    return True, figures
+
+
+class _Unknown(Exception):
+    pass
+
+
+_MP = {sympy.exp: mpmath.exp, sympy.log: mpmath.log, sympy.sin: mpmath.sin, sympy.cos: mpmath.cos,
+       sympy.tan: mpmath.tan, sympy.sinh: mpmath.sinh, sympy.cosh: mpmath.cosh, sympy.tanh: mpmath.tanh,
+       sympy.atan: mpmath.atan, sympy.asin: mpmath.asin, sympy.acos: mpmath.acos}
+
+
+def mp_value(expr, resolve, memo: dict):
+    """`expr` in mpmath's current precision, its symbols' values from `resolve(symbol)`, each
+    subexpression once."""
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol:
+        out = resolve(expr)
+    elif expr.is_Integer:
+        out = mpmath.mpf(int(expr))
+    elif expr.is_Rational:
+        out = mpmath.mpf(int(expr.p)) / int(expr.q)
+    elif isinstance(expr, sympy.Add):
+        out = mpmath.fsum(mp_value(a, resolve, memo) for a in expr.args)
+    elif isinstance(expr, sympy.Mul):
+        out = mpmath.mpf(1)
+        for a in expr.args:
+            out = out * mp_value(a, resolve, memo)
+    elif isinstance(expr, sympy.Pow):
+        base, exponent = expr.args
+        b = mp_value(base, resolve, memo)
+        if exponent.is_Integer:
+            out = b ** int(exponent)
+        elif exponent == sympy.Rational(1, 2):
+            out = mpmath.sqrt(b)
+        else:
+            out = b ** mp_value(exponent, resolve, memo)
+    elif type(expr) in _MP:
+        out = _MP[type(expr)](mp_value(expr.args[0], resolve, memo))
+    else:
+        raise _Unknown(type(expr).__name__)
+    memo[expr] = out
+    return out

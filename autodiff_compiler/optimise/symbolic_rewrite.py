@@ -1,0 +1,225 @@
+"""Rewrite one region for the `symbolic` pass: candidates, proof, cost and accuracy, and the choice.
+
+Takes: a region's statements (see `optimise.symbolic` for what a region is
+and which of its outputs may change), its outputs, what is live after it,
+the types and the program's own names.  Guarantees a decision, a dict that
+JSON can hold:
+
+* `outcome` "rewritten" with `stmts` -- the statements to insert at the
+  region's end, `[target, primitive, operands, output]` with temporaries
+  named `$0`, `$1`, ... -- only when every changed output's new form is proved
+  equal (`symbolic_algebra.proves_equal`), passes the accuracy verdict
+  (`symbolic_accuracy.verdict`) and the region's live statements cost less
+  than before; `figures` gives each changed output's largest and mean
+  relative error on the grid, before and after;
+* otherwise `outcome` says why nothing changed ("unchanged", "not readable").
+"""
+from __future__ import annotations
+
+import itertools
+
+import sympy
+
+from ..ir import FLOAT, Var
+from ..ir.names import is_temporary
+from .symbolic_accuracy import Grid, verdict
+from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_forms, join_terms, lower,
+                               masked_parts_polynomial, masked_terms, proves_equal, rewrite_with, size, useful,
+                               weight)
+
+MAX_KEPT = 12
+OPTIONS = 4
+MAX_PROOFS = 12
+
+
+def _region_cost(stmts: list, live: set) -> int:
+    """The cost of the statements still needed when `live` is what is read after them."""
+    needed = set(live)
+    total = 0
+    for stmt in reversed(stmts):
+        if stmt.target in needed:
+            total += weight(stmt)
+            needed.discard(stmt.target)
+            needed |= {v.name for v in stmt.args if isinstance(v, Var)}
+    return total
+
+
+class _Counter:
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"${self.n - 1}"
+
+
+def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) -> dict:
+    final_index = {}
+    for index, stmt in enumerate(stmts):
+        final_index[stmt.target] = index
+    try:
+        alg = RegionAlgebra(stmts, types, final_index)
+    except CannotRead as exc:
+        return {"outcome": "not readable", "why": str(exc)}
+    rewritable = [o for o in outputs if types.get(o) == FLOAT and o not in exact
+                  and o in alg.cur and not isinstance(alg.cur[o], sympy.Symbol)]
+    if not rewritable:
+        return {"outcome": "unchanged", "why": "no adjoint output to rewrite"}
+    # names a form may keep: the program's own values (computed anyway) and the outputs left as they
+    # are; never the adjoint's intermediate values, which the rewrite is there to replace
+    keepable = {n for n in alg.order if n not in rewritable and (n in exact or n in outputs)}
+    kept_names = [n for n in reversed(alg.order) if n in keepable
+                  and not isinstance(alg.defined[n], sympy.Symbol) and not alg.defined[n].is_Number
+                  and types.get(n) == FLOAT]
+    kept_names = sorted(kept_names, key=is_temporary)[:MAX_KEPT]          # the user's names first
+    available = alg.available(keepable) - {sympy.Symbol(n, real=True) for n in alg.order
+                                           if n not in keepable and sympy.Symbol(n, real=True) not in alg.gens}
+    available -= {sympy.Symbol(o, real=True) for o in rewritable}
+    references, options = {}, {}
+    for o in rewritable:
+        references[o], options[o] = _options(alg, alg.cur[o], kept_names, available, types)
+    base_stmts = list(stmts)
+    base_cost = _region_cost(base_stmts, live)
+
+    def assemble(choice: dict):
+        exprs = {o: e for o, e in choice.items() if e is not None}
+        if not exprs:
+            return [], {}, base_cost
+        new, owner, _ = lower(alg, exprs, available, _Counter(), types)
+        return new, owner, _region_cost(base_stmts + new, live)
+
+    choice = {o: None for o in rewritable}
+    best = (base_cost, dict(choice))
+    trials = [{o: (options[o][j] if j < len(options[o]) else None) for o in rewritable} for j in range(OPTIONS)]
+    for trial in trials:
+        cost = _cost_of(assemble, trial)
+        if cost is not None and cost < best[0]:
+            best = (cost, trial)
+    for _ in range(2):                      # then each output alone, the others fixed
+        for o in rewritable:
+            for option in [None] + options[o]:
+                trial = dict(best[1], **{o: option})
+                cost = _cost_of(assemble, trial)
+                if cost is not None and cost < best[0]:
+                    best = (cost, trial)
+    choice = best[1]
+    if all(e is None for e in choice.values()):
+        return {"outcome": "unchanged", "why": "no cheaper form", "cost": base_cost}
+    unproved = [o for o, e in choice.items() if e is not None and not proves_equal(alg, e, references[o])]
+    if unproved:               # never expected: every form comes from exact rewrites; drop it and choose again
+        for o in unproved:
+            options[o] = [e for e in options[o] if e is not choice[o]]
+        return _retry(stmts, outputs, live, types, exact, unproved)
+    grid = Grid(alg, stmts, types)
+    figures = {}
+    while True:
+        new, owner, cost = assemble(choice)
+        rejected = []
+        for o, expr in choice.items():
+            if expr is None:
+                continue
+            ok, numbers = verdict(grid.original_values(o), grid.candidate_values(new, o), grid.reference(o))
+            figures[o] = numbers
+            if not ok:
+                rejected.append(o)
+        if not rejected:
+            break
+        for o in rejected:
+            choice[o] = None
+            figures[o]["rejected"] = True
+        if all(e is None for e in choice.values()):
+            return {"outcome": "unchanged", "why": "less accurate", "figures": _plain(figures)}
+    if cost >= base_cost:
+        return {"outcome": "unchanged", "why": "no cheaper form", "figures": _plain(figures)}
+    return {"outcome": "rewritten", "cost_before": base_cost, "cost_after": cost,
+            "stmts": [[s.target, s.prim, [_encode(a, types) for a in s.args], owner.get(id(s))] for s in new],
+            "forms": {o: str(e) for o, e in choice.items() if e is not None},
+            "figures": _plain(figures)}
+
+
+def _retry(stmts, outputs, live, types, exact, unproved) -> dict:
+    """A candidate failed its proof: leave the outputs it was for as they are."""
+    kept = [o for o in outputs if o not in unproved]
+    if kept == outputs:
+        return {"outcome": "unchanged", "why": "a form was not proved equal"}
+    decision = rewrite_region(stmts, kept, live, types, exact) if kept else \
+        {"outcome": "unchanged", "why": "a form was not proved equal"}
+    return decision
+
+
+def _cost_of(assemble, trial):
+    try:
+        return assemble(trial)[2]
+    except CannotLower:
+        return None
+
+
+def _options(alg: RegionAlgebra, expr, kept: list, available: set, types: dict) -> tuple:
+    """(the reference the options must be proved equal to, the cheapest forms of `expr`, unproved)."""
+    terms = masked_terms(alg, expr)
+    reference = join_terms(terms, [c for _, c, _ in terms]) if terms else expr
+    candidates = []
+    if terms:
+        per_term = []
+        for present, coefficient, substituted in terms:
+            forms = _forms(alg, coefficient, kept, types)
+            per_term.append(_cheapest(alg, forms, available, types, polynomial=substituted)[:2])
+        if all(per_term):
+            for combination in itertools.product(*per_term):
+                candidates.append(join_terms(terms, list(combination)))
+    if not terms or not any(substituted for _, _, substituted in terms):
+        candidates += _forms(alg, expr, kept, types)
+    candidates = [c for c in candidates if masked_parts_polynomial(c)]
+    return reference, _cheapest(alg, candidates, available, types)[:OPTIONS]
+
+
+def _forms(alg: RegionAlgebra, expr, kept: list, types: dict) -> list:
+    """`expr` cancelled and factored, and rewritten with one kept name, then with a second one."""
+    forms = basic_forms(expr)
+    first = []
+    for name in kept:
+        if useful(alg, name, expr):
+            first += rewrite_with(alg, expr, name)
+    second = []
+    for f in _cheapest(alg, first, None, types)[:2]:
+        for name in kept:
+            if sympy.Symbol(name, real=True) not in f.free_symbols and useful(alg, name, f):
+                second += rewrite_with(alg, f, name)
+    return forms + first + second
+
+
+def _cheapest(alg: RegionAlgebra, forms: list, available, types: dict, polynomial: bool = False) -> list:
+    """The forms that can be written over `available` (None: any name), cheapest first; among equals,
+    those reading fewer compiler temporaries (the user's names read better)."""
+    scored = []
+    seen = set()
+    for f in forms:
+        key = f
+        if key in seen:
+            continue
+        seen.add(key)
+        if available is not None and not f.free_symbols <= available:
+            continue
+        if polynomial and not f.is_polynomial(*f.free_symbols):
+            continue
+        try:
+            new, _, _ = lower(alg, {"$out": f}, available if available is not None else f.free_symbols,
+                              _Counter(), types)
+        except CannotLower:
+            continue
+        temporaries = sum(1 for s in f.free_symbols if is_temporary(s.name))
+        scored.append((sum(weight(s) for s in new), temporaries, len(new), size(f), str(f), f))
+    scored.sort(key=lambda item: item[:5])
+    return [f for *_, f in scored]
+
+
+def _encode(operand, types: dict) -> dict:
+    if isinstance(operand, Var):
+        return {"v": operand.name}
+    value = operand.value
+    kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+    return {"c": value, "t": kind}
+
+
+def _plain(figures: dict) -> dict:
+    return {o: {k: (float(v) if isinstance(v, float) else v) for k, v in f.items()} for o, f in figures.items()}

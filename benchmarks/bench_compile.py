@@ -1,0 +1,114 @@
+"""Benchmark group "compile": how long deriving and compiling take.
+
+* derivation time (parse to printed module, no Numba) of generated straight-line
+  functions of 10, 100, 1000 and 3000 (not with --quick)
+  statements and of loops whose bodies hold 10 and 100 statements, with the
+  ratio for 10x more statements (target: at most about 12x);
+* the first call of the two-layer MLP gradient (784-128-10) and of Rosenbrock,
+  in fresh processes: with an empty cache directory (cold) and reusing it (warm),
+  wall and CPU seconds (targets, cold CPU: MLP < 3 s, Rosenbrock < 2 s).
+"""
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import Metric, guarded, run_fresh
+
+GROUP = "compile"
+
+_OPS = ["a{p} * x + y", "math.sin(a{p}) + a{q}", "a{p} * a{q} - x", "math.exp(-a{p} * a{p}) + y",
+        "a{p} / (1.0 + a{q} * a{q})", "math.tanh(a{p}) * a{q}"]
+
+
+def straight_source(n: int) -> str:
+    lines = ["import math", "", "", "def f(x, y):", "    a0 = x * y + 1.0"]
+    for i in range(1, n):
+        lines.append(f"    a{i} = " + _OPS[i % len(_OPS)].format(p=i - 1, q=max(0, i - 3)))
+    return "\n".join(lines + [f"    return a{n - 1}", ""])
+
+
+def loop_source(n: int) -> str:
+    lines = ["import math", "", "", "def f(x, y):", "    s = x", "    for i in range(5):",
+             "        a0 = s * y + 1.0"]
+    for i in range(1, n):
+        lines.append(f"        a{i} = " + _OPS[i % len(_OPS)].format(p=i - 1, q=max(0, i - 3)))
+    return "\n".join(lines + [f"        s = a{n - 1} * 0.5", "    return s", ""])
+
+
+def derivation_seconds(text: str, tag: str) -> float:
+    """CPU seconds to derive the gradient module of `f` in `text` (once: these are long)."""
+    import importlib.util
+    from autodiff_compiler.frontend.parse import source_of_function
+    from autodiff_compiler.ir import FLOAT
+    from autodiff_compiler.pipeline import derive
+    directory = tempfile.mkdtemp(prefix="adc-bench-derive-")
+    path = Path(directory, f"derive_{tag}.py")
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"derive_{tag}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    source = source_of_function(module.f)
+    t0 = time.process_time()     # one thread: CPU time is the wall time of an idle machine
+    derive(source, {"x": FLOAT, "y": FLOAT}, ["x"])
+    return time.process_time() - t0
+
+
+FIRST_CALL = """\
+import json, time
+t0, c0 = time.perf_counter(), time.process_time()
+import numpy as np
+import autodiff_compiler
+t1, c1 = time.perf_counter(), time.process_time()
+rng = np.random.default_rng(0)
+if {which!r} == "mlp":
+    import workload_fns as W
+    args = (rng.standard_normal((784, 128)) * 0.05, np.zeros(128), rng.standard_normal((128, 10)) * 0.1,
+            np.zeros(10), rng.standard_normal((256, 784)), np.eye(10)[rng.integers(0, 10, 256)])
+    g = autodiff_compiler.grad(W.mlp_loss, wrt=(0, 1, 2, 3))
+else:
+    import array_fns as A
+    args = (np.linspace(-1.0, 1.0, 1000),)
+    g = autodiff_compiler.grad(A.rosenbrock_vec)
+g(*args)
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({{"wall": t2 - t1, "cpu": c2 - c1, "import": t1 - t0}}))
+"""
+
+
+def first_calls(which: str, cfg):
+    code = FIRST_CALL.format(which=which)
+    with tempfile.TemporaryDirectory(prefix="adc-bench-compile-") as d:
+        cold = run_fresh(code, d, cfg)
+        warm = run_fresh(code, d, cfg)
+    return cold, warm
+
+
+def run(cfg):
+    out = []
+    sizes = [10, 100, 1000] + ([] if cfg.quick else [3000])
+    times = {}
+    for n in sizes:
+        t = guarded(cfg, GROUP, f"derive {n}", derivation_seconds, straight_source(n), f"s{n}")
+        times[n] = t
+        ratio = ""
+        if t is not None and times.get(n // 10):
+            ratio = f"; {t / times[n // 10]:.1f}x the time of {n // 10} statements (target <= 12x)"
+        elif t is not None and n == 3000 and times.get(1000):
+            ratio = f"; {t / times[1000]:.1f}x the time of 1000 statements"
+        out.append(Metric(GROUP, f"derive, straight line, {n} statements", t, "s",
+                          10.0 if n == 1000 else None, note="CPU s, parse to printed module, no Numba" + ratio))
+    for n in (10, 100):
+        t = guarded(cfg, GROUP, f"derive loop {n}", derivation_seconds, loop_source(n), f"l{n}")
+        out.append(Metric(GROUP, f"derive, loop body of {n} statements", t, "s"))
+    for which, target in (("mlp", 3.0), ("rosenbrock", 2.0)):
+        r = guarded(cfg, GROUP, f"{which} first call", first_calls, which, cfg)
+        if r is None:
+            continue
+        cold, warm = r
+        out.append(Metric(GROUP, f"{which} first call, empty cache (CPU)", cold["cpu"], "s", target,
+                          note=f"wall {cold['wall']:.2f} s; grad() + first call, fresh process"))
+        out.append(Metric(GROUP, f"{which} first call, cache reused (CPU)", warm["cpu"], "s",
+                          note=f"wall {warm['wall']:.2f} s"))
+    return out

@@ -17,8 +17,28 @@ text computes what the plain loop computes, in the plan's order:
 """
 from __future__ import annotations
 
-from ..ir import Assign, Store, Var, array_of
+from ..ir import Assign, Const, Store, Var, array_of
 from ..optimise.vectorise import BLOCK, PARALLEL_CHUNKS, LoopPlan, chunk_size
+
+
+def _plus_one(printer, operand) -> str:
+    """`operand + 1` as text (integers: `n - 1 + 1` is printed `n`)."""
+    node = printer.operand(operand)
+    if isinstance(node, Const):
+        return str(node.value + 1)
+    text, precedence = printer.expr(node)
+    if precedence == 6 and text.endswith(" - 1"):
+        return text[:-4]
+    return f"{printer.wrap(node, 6)} + 1"
+
+
+def _direction(printer, plan: LoopPlan) -> tuple[str, str]:
+    """The index of the first trip as text, and "+" or "-": trip k has index `first +- k`.  A falling
+    range planned to run forwards starts at its last index (`stop + 1`) and rises."""
+    loop = plan.loop
+    if plan.forwards:
+        return _plus_one(printer, loop.stop), "+"
+    return printer.wrap(printer.operand(loop.start), 7), "+" if loop.step.value == 1 else "-"
 
 
 def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
@@ -29,19 +49,29 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
     start = printer.expr(printer.operand(loop.start))[0]
     stop = printer.expr(printer.operand(loop.stop))[0]
     step = loop.step.value
-    first = printer.wrap(printer.operand(loop.start), 7)
-    span = f"{stop} - {first}" if step == 1 else f"{start} - {printer.wrap(printer.operand(loop.stop), 7)}"
+    if plan.forwards and not plan.chunked and not plan.blocked:
+        low, high = _plus_one(printer, loop.stop), _plus_one(printer, loop.start)
+        lines = [f"{pad}# trips in rising order: no trip reads what another writes (the same results)",
+                 f"{pad}for {loop.index} in range({high if low == '0' else f'{low}, {high}'}):"]
+        return lines + printer.block(loop.body, depth + 1)
+    first, sign = _direction(printer, plan)
+    if step == 1:
+        span = stop if first == "0" else f"{stop} - {first}"
+    else:
+        low = _plus_one(printer, loop.stop)
+        high = _plus_one(printer, loop.start)
+        span = high if low == "0" else f"{high} - ({low})"
     trips = names.fresh(f"{loop.index}_trips")
     lines = [f"{pad}{trips} = max({span}, 0)"]
     if not plan.chunked:
         lines.append(f"{pad}# the loop in blocks of {BLOCK} trips; between segments, vector calls "
                      f"(several lanes at a time)")
-        lines += _blocked(printer, plan, depth, "0", trips, first)
+        lines += _blocked(printer, plan, depth, "0", trips, first, sign)
         return lines
     chunk = chunk_size()
     function = _chunk_function(printer, plan, chunk)
     c = names.fresh("chunk")
-    call = f"{function}({c}, {trips}, {start}{''.join(', ' + n for n in plan.invariants)})"
+    call = f"{function}({c}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)})"
     parts = [names.fresh(f"{s}_parts") for s in plan.sums]
     count = names.fresh(f"{loop.index}_chunks")
     targets = ", ".join(f"{p}[{c}]" for p in parts)
@@ -53,7 +83,7 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
     threads = printer.threads
     if threads != 1:
         driver = _parallel_function(printer, function, plan, parts, threads)
-        arguments = f"{', '.join(parts)}, {trips}, {start}{''.join(', ' + n for n in plan.invariants)}"
+        arguments = f"{', '.join(parts)}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}"
         lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",
                   f"{pad}# runs again here, where it raises as the loop does",
                   f"{pad}if {count} < {PARALLEL_CHUNKS} or not {driver}({arguments}):",
@@ -103,20 +133,20 @@ def _chunk_function(printer, plan: LoopPlan, chunk: int) -> str:
              f'{pad}"""Trips {c} * {chunk} ... of the loop over {loop.index}; returns its partial sums."""',
              f"{pad}{lo} = {c} * {chunk}", f"{pad}{hi} = min({lo} + {chunk}, {trips})"]
     lines += [f"{pad}{s} = -0.0" for s in plan.sums]
+    sign = "+" if loop.step.value == 1 or plan.forwards else "-"
     if plan.blocked:
-        lines += _blocked(printer, plan, 1, lo, hi, first)
+        lines += _blocked(printer, plan, 1, lo, hi, first, sign)
     else:
-        step = "+" if loop.step.value == 1 else "-"
         trip = printer.names.fresh(f"{loop.index}_trip")
         lines.append(f"{pad}for {trip} in range({lo}, {hi}):")
-        lines.append(f"{pad}    {loop.index} = {first} {step} {trip}")
+        lines.append(f"{pad}    {loop.index} = {first} {sign} {trip}")
         lines += printer.block(loop.body, 2)
     lines.append(f"{pad}return {', '.join(plan.sums)}")
     printer.extra_functions.append("\n".join(lines))
     return name
 
 
-def _blocked(printer, plan: LoopPlan, depth: int, lo: str, hi: str, first: str) -> list[str]:
+def _blocked(printer, plan: LoopPlan, depth: int, lo: str, hi: str, first: str, step: str) -> list[str]:
     loop = plan.loop
     pad = "    " * depth
     names = printer.names
@@ -126,7 +156,6 @@ def _blocked(printer, plan: LoopPlan, depth: int, lo: str, hi: str, first: str) 
         printer.types[buffer] = array_of(1)
     block, lane, count = (names.fresh(f"{loop.index}_{w}") for w in ("block", "lane", "count"))
     printer.types[lane] = printer.types.get(loop.index)
-    step = "+" if loop.step.value == 1 else "-"
     lines = [f"{pad}{buffers[v]} = np.empty({BLOCK})" for v in plan.buffered]
     lines += [f"{pad}for {block} in range({lo}, {hi}, {BLOCK}):",
               f"{pad}    {count} = min({BLOCK}, {hi} - {block})"]

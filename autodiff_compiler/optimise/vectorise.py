@@ -24,6 +24,20 @@ dataflow facts (`ir.dataflow`) of the function as it is:
   printer reruns the chunks on the calling thread when a partial sum is not
   finite, so the error the loop raises is raised.)
 
+* **forwards** (`LoopPlan.forwards`): a loop over a falling range (the
+  reverse sweep's loops) whose trips share nothing runs over the rising
+  range instead, which Numba's loop vectoriser handles better (MSE's adjoint:
+  1.41x the hand-written gradient backwards, 1.10x forwards, as measured for
+  issue 11).  The results are the same bits in either order.
+
+Loops may store into arrays, each trip into its own element only
+(`_own_elements`: `a[i] = v` or `a[i] += v` at the loop index, every other
+access of `a` in the loop the same element, and `a` sharing memory with no
+other array the loop touches): trips then never touch each other's memory,
+so blocks keep every dependence of a trip and the order of trips is free.
+Such loops are not chunked (a chunk run again after a non-finite sum would
+add into its elements twice).
+
 Only the order of additions into the sums changes (chunks), and only the
 vector functions' last bits (blocks: libmvec against the scalar C library,
 within 1e-15 relative); every other value is computed as written.
@@ -34,7 +48,7 @@ import os
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..ir import Assign, Comment, Const, For, Var, dataflow
+from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
 PARALLEL_CHUNKS = 8              # fewer chunks than this run on the calling thread (same arithmetic)
@@ -59,6 +73,7 @@ class LoopPlan:
     chunked: bool = False
     sums: tuple = ()                                 # the float sums the chunks add to (chunked only)
     invariants: tuple = ()                           # what the trips read from before the loop
+    forwards: bool = False                           # a falling range run rising (`step` is -1)
 
     @property
     def blocked(self) -> bool:
@@ -72,7 +87,8 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     with step 1 or -1, no early exit, not inside another loop, and its body
     is straight-line assignments of scalars (array elements only read: no
     store, tape or nested block), so trips touch memory only by reading it;
-    its index is not live after it.  For blocks, each variable with a
+    its index is not live after it.  Stores are allowed into arrays each trip
+    writes at its own element only (`_own_elements`).  For blocks, each variable with a
     loop-carried dependence (`facts.carried`) or live after the loop is
     touched by one segment only (so its trip-by-trip order is kept), vector
     calls read and write only values of the trip, every value crossing
@@ -80,7 +96,10 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     (true, anti and output, between any two statements).  For chunks, every
     variable with a loop-carried dependence or live after the loop is a
     float sum: each statement writing it is `v = v + e` with `e` not reading
-    it, and nothing else in the loop reads it."""
+    it, and nothing else in the loop reads it, and the loop stores nothing.
+    Forwards: the step is -1 and no variable has a loop-carried dependence
+    or is written in the loop and live after it (only own elements are
+    stored): no trip reads what another wrote, so the order is free."""
     facts = dataflow.of(function)
     plans = {}
     for stmt in ir.walk(function.body):
@@ -107,33 +126,72 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     if loop.exit_flag or not (isinstance(loop.step, Const) and loop.step.value in (1, -1)):
         return None
     body = [s for s in loop.body if not isinstance(s, Comment)]
-    if not body or not all(isinstance(s, Assign) and _is_scalar(types, s.target) for s in body):
+    if not body or not all(isinstance(s, Store) or isinstance(s, Assign) and _is_scalar(types, s.target)
+                           for s in body):
         return None
     for s in body:
-        if s.prim != "subscript" and any(not _is_scalar(types, n) for n in ir.operand_vars(s.args)):
+        if isinstance(s, Store):
+            if not (isinstance(s.value, Const) or _is_scalar(types, s.value.name)):
+                return None
+        elif s.prim != "subscript" and any(not _is_scalar(types, n) for n in ir.operand_vars(s.args)):
             return None          # only element reads touch arrays
-        if s.prim == "subscript" and not all(isinstance(a, (Var, Const)) for a in s.args[1:]):
+        elif s.prim == "subscript" and not all(isinstance(a, (Var, Const)) for a in s.args[1:]):
             return None          # a slice: not an element
     if loop.index in facts.live_out(loop):
         return None
     written = set(ir.assigned_in(body))
     if loop.index in written:
         return None
-    confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index}
-    invariants = tuple(sorted(set(ir.used_in(body)) - written - {loop.index}))
+    own = _own_elements(facts, loop, body, types)
+    if own is None:
+        return None
+    confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
+    invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
     plan = LoopPlan(loop, invariants=invariants)
-    if chunks:
+    if chunks and not own:
         sums = _sums(body, confined, types)
         if sums is not None:
             plan.chunked, plan.sums = True, tuple(sorted(sums))
-    calls = {k for k, s in enumerate(body) if s.prim in vector_functions and _vector_call(s, types, written, confined)}
-    if not (calls and _segment(plan, loop, body, calls, written, confined, types)):
+    plan.forwards = loop.step.value == -1 and not confined
+    scalars = written - own
+    calls = {k for k, s in enumerate(body)
+             if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)}
+    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own)):
         plan.segments = [(body, [])]
         plan.loads, plan.remat, plan.stores = [[]], [[]], [[]]
         plan.uses_index = [True]
-    if not plan.chunked and not plan.blocked:
+    if not plan.chunked and not plan.blocked and not plan.forwards:
         return None
     return plan
+
+
+def _own_elements(facts, loop: For, body: list, types: dict):
+    """The arrays the loop stores into, when each trip writes only its own element of each: every store
+    into `a` is `a[i] = v` or `a[i] += v` with `i` the loop index, every read of `a` in the loop is
+    `a[i]`, `a` is one-dimensional, and no other array the loop reads or writes may share memory with it
+    (`dataflow.objects` where the loop stores).  Then two trips never touch one element, whatever their
+    order.  None when some store is not of that kind."""
+    index = Var(loop.index)
+    stored = {s.array for s in body if isinstance(s, Store)}
+    if not stored:
+        return frozenset()
+    for s in body:
+        if isinstance(s, Store):
+            if s.index != (index,) or s.prim not in ("copy", "add") or types.get(s.array) is None \
+                    or types[s.array].ndim != 1:
+                return None
+        elif any(name in stored for name in ir.operand_vars(s.args)):
+            if not (s.prim == "subscript" and s.args[0].name in stored and tuple(s.args[1:]) == (index,)):
+                return None
+    objects = {}                  # each array the loop touches: what it may refer to, where a trip reads it
+    for s in body:
+        for name in ir.reads(s):
+            if name not in objects and types.get(name) is not None and types[name].is_array:
+                objects[name] = facts.objects(s, name)
+    for name in stored:
+        if not objects[name] or any(objects[name] & objects[other] for other in objects if other != name):
+            return None
+    return frozenset(stored)
 
 
 def _vector_call(stmt: Assign, types: dict, written: set, confined: set) -> bool:
@@ -171,10 +229,13 @@ def _sums(body: list, confined: set, types: dict):
     return set(confined)
 
 
-def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, confined: set, types) -> bool:
+def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, confined: set, types,
+             own: frozenset = frozenset()) -> bool:
     """Split `body` at its vector calls (positions: segment k at 2k, calls after it at 2k+1), keeping
     every dependence; fills the plan's segments, buffers, loads and stores.  False when a confined
-    variable would span segments or a crossing value is not a float."""
+    variable would span segments or a crossing value is not a float.  Arrays stored at own elements
+    (`own`) stay where they are: a later segment reads its trip's element after every earlier segment
+    ran for the block, and no other trip touches that element."""
     n = len(body)
     reads = [set(ir.reads(s)) for s in body]
     writes = [set(ir.writes(s)) for s in body]
@@ -202,7 +263,8 @@ def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, co
     # values crossing segments: recomputed (element reads by the index or invariants) or buffered
     definitions = {}
     for k, s in enumerate(body):
-        definitions.setdefault(s.target, []).append(k)
+        if isinstance(s, Assign):
+            definitions.setdefault(s.target, []).append(k)
     remat_ok = {name for name, ks in definitions.items() if len(ks) == 1 and body[ks[0]].prim == "subscript"
                 and all(isinstance(a, Const) or a.name == loop.index or a.name not in written
                         for a in body[ks[0]].args[1:]) and body[ks[0]].args[0].name not in written}
@@ -214,7 +276,8 @@ def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, co
         exposed, defined = [], set()
         for s in stmts:
             for name in ir.reads(s):
-                if name in written and name not in defined and name not in exposed and name not in confined:
+                if name in written and name not in defined and name not in exposed and name not in confined \
+                        and name not in own:
                     exposed.append(name)
             defined.update(ir.writes(s))
         remat = [name for name in exposed if name in remat_ok]

@@ -336,6 +336,142 @@ def test_stores_into_memory_another_array_may_share_are_left_alone():
         assert _own_elements(Sharing(facts, a, b), loops[0], body, state.adjoint.types) is None, (a, b)
 
 
+def across_zero(w):
+    y = np.zeros(3)
+    for i in range(2, -2, -1):          # y[-1] is y[2]: two trips write one element
+        y[i] = 2.0 * y[i] + i * w
+    return y[2]
+
+
+def from_minus_one(x):
+    y = np.zeros(x.shape[0])
+    for i in range(-1, x.shape[0]):
+        y[i] = 0.5 * y[i] + math.exp(x[i]) * i
+    return np.sum(y * y)
+
+
+def start_reassigned(w, x):
+    k = x.shape[0] - 1
+    z = np.zeros(x.shape[0])
+    for i in range(k, -1, -1):
+        k = i // 2                      # range() read k once; the body's k is another value
+        z[i] = math.exp(w * x[i]) + k
+    return np.sum(z)
+
+
+def stop_reassigned(w, x):
+    m = x.shape[0] // 1000 - 1
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, m, -1):
+        m = i + 1
+        z[i] = math.exp(w * x[i]) + m
+    return np.sum(z)
+
+
+def sum_reassigned(w, x):
+    k = x.shape[0] - 1
+    s = 0.0
+    for i in range(k, -1, -1):
+        k = i // 2
+        s = s + math.exp(w * x[i]) + k
+    return s
+
+
+def asserts_rising(w, x):
+    for i in range(x.shape[0]):
+        assert x[i] > -10.0
+    return w * np.sum(x)
+
+
+def asserts_falling(w, x):
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert math.exp(x[i]) < 2.0 + i
+    return w * np.sum(x)
+
+
+def assert_then_divide(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] < 5.0
+        z[i] = w / x[i]
+    return np.sum(z)
+
+
+def divide_then_assert(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = w / x[i]
+        t = math.exp(z)
+        assert t < 5.0
+        s += t
+    return s
+
+
+def _same_outcome(fn, *args):
+    """value_and_grad with the planned loops and with the loops as written (`skip=("vectorise",)`; both
+    compiled, since Numba raises on a division by zero where NumPy's scalars give inf): the same numbers,
+    or the same error; numbers also as the interpreter gives them."""
+    outcomes = []
+    for options in ({}, {"skip": ("vectorise",)}, {"jit": False}):
+        try:
+            outcomes.append(value_and_grad(fn, **options)(*[a.copy() if isinstance(a, np.ndarray) else a
+                                                            for a in args]))
+        except Exception as exc:                 # noqa: BLE001 -- the error is the outcome compared
+            outcomes.append((type(exc).__name__, str(exc).splitlines()[0]))
+    planned, plain, interpreted = outcomes
+    if isinstance(plain[0], str):
+        assert planned == plain, (fn.__name__, planned, plain)
+        return
+    scale = 1e-12 * max(1.0, float(np.max(np.abs(args[-1]))) if isinstance(args[-1], np.ndarray) else 1.0)
+    for reference in (plain, interpreted):
+        for got, want in zip(planned, reference):            # the value, then the gradient
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=scale * 1e3, err_msg=fn.__name__)
+
+
+@pytest.mark.parametrize("fn", [across_zero, from_minus_one], ids=["across-zero", "from-minus-one"])
+def test_negative_indices_are_not_own_elements(setting, fn):
+    """A range reaching below 0 stores a[-1], which is another trip's a[n - 1]: not planned."""
+    import autodiff_compiler.ir as ir
+    setting(AUTODIFF_COMPILER_THREADS="")
+    args = (1.0,) if fn is across_zero else (np.linspace(-1, 1, 300),)
+    plans, _ = _plans(fn, *args)
+    for p in plans.values():
+        if any(isinstance(s, ir.Store) for s in ir.walk(p.loop.body)):
+            lowest = p.loop.start if p.loop.step.value == 1 else p.loop.stop
+            assert isinstance(lowest, ir.Const) and lowest.value >= (0 if p.loop.step.value == 1 else -1), p.loop
+    for point in ((0.5,), (-1.5,)) if fn is across_zero else ((np.linspace(-1, 1, n),) for n in (3, 257, 600)):
+        _same_outcome(fn, *point)
+
+
+@pytest.mark.parametrize("fn", [start_reassigned, stop_reassigned, sum_reassigned],
+                         ids=["start", "stop", "sum"])
+def test_bounds_the_body_reassigns(setting, fn):
+    """range() reads its bounds once: the blocked and chunked loops read them once too."""
+    setting(AUTODIFF_COMPILER_CHUNK=64, AUTODIFF_COMPILER_THREADS="")
+    for n in (8, 300, 1000):
+        _same_outcome(fn, 0.5, np.linspace(-1, 1, n))
+
+
+@pytest.mark.parametrize("fn", [asserts_rising, asserts_falling, assert_then_divide, divide_then_assert],
+                         ids=["asserts-rising", "asserts-falling", "assert-divide", "divide-assert"])
+def test_loops_that_may_raise_raise_what_the_plain_loop_raises(setting, fn):
+    """A loop of asserts only (no sums to chunk), and loops with two statements that may raise: run
+    forwards or in segments, another trip's other error could come first; the planned loop raises what
+    the plain one does."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(-1, 1, 600)
+    _same_outcome(fn, 0.7, x)
+    if fn in (asserts_rising, asserts_falling):
+        _same_outcome(fn, 0.7, 100 * x)
+    else:
+        bad = np.linspace(0.5, 2.0, 600)
+        bad[0], bad[1] = 9.0, 0.0            # trip 0 fails its assert, trip 1 divides by zero
+        _same_outcome(fn, 0.7, bad)
+        _same_outcome(fn, 0.7, bad[::-1].copy())
+        bad[0], bad[1] = 0.1, 0.0
+        _same_outcome(fn, 1.0, bad)
+
+
 def divides(w, x):
     s = 0.0
     for i in range(x.shape[0]):

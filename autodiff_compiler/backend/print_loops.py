@@ -63,6 +63,11 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
         span = high if low == "0" else f"{high} - ({low})"
     trips = names.fresh(f"{loop.index}_trips")
     lines = [f"{pad}{trips} = max({span}, 0)"]
+    if not first.lstrip("-").isdigit():
+        # the bounds as range() reads them, once: the body may assign the variables they are made of
+        name = names.fresh(f"{loop.index}_first")
+        lines.append(f"{pad}{name} = {first}")
+        first = name
     if not plan.chunked:
         lines.append(f"{pad}# the loop in blocks of {BLOCK} trips; between segments, vector calls "
                      f"(several lanes at a time)")

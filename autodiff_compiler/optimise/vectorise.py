@@ -48,6 +48,7 @@ import os
 from dataclasses import dataclass, field
 
 from .. import ir
+from ..rules import may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
@@ -99,7 +100,12 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     it, and nothing else in the loop reads it, and the loop stores nothing.
     Forwards: the step is -1 and no variable has a loop-carried dependence
     or is written in the loop and live after it (only own elements are
-    stored): no trip reads what another wrote, so the order is free."""
+    stored): no trip reads what another wrote, so the order is free.
+    Errors: at most one statement of the body may raise (`rules.may_raise`:
+    a division by what may be zero, an assert) when the plan runs trips out
+    of order (forwards) or splits a trip over segments, unless those
+    statements share one segment: the error a loop raises is then the one
+    its plain form raises."""
     facts = dataflow.of(function)
     plans = {}
     for stmt in ir.walk(function.body):
@@ -145,18 +151,19 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     own = _own_elements(facts, loop, body, types)
     if own is None:
         return None
+    raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and may_raise(s.prim, s.args)]
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
     invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
     plan = LoopPlan(loop, invariants=invariants)
     if chunks and not own:
         sums = _sums(body, confined, types)
-        if sums is not None:
+        if sums:
             plan.chunked, plan.sums = True, tuple(sorted(sums))
-    plan.forwards = loop.step.value == -1 and not confined
+    plan.forwards = loop.step.value == -1 and not confined and len(raising) <= 1
     scalars = written - own
     calls = {k for k, s in enumerate(body)
              if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)}
-    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own)):
+    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own, raising)):
         plan.segments = [(body, [])]
         plan.loads, plan.remat, plan.stores = [[]], [[]], [[]]
         plan.uses_index = [True]
@@ -169,12 +176,18 @@ def _own_elements(facts, loop: For, body: list, types: dict):
     """The arrays the loop stores into, when each trip writes only its own element of each: every store
     into `a` is `a[i] = v` or `a[i] += v` with `i` the loop index, every read of `a` in the loop is
     `a[i]`, `a` is one-dimensional, and no other array the loop reads or writes may share memory with it
-    (`dataflow.objects` where the loop stores).  Then two trips never touch one element, whatever their
-    order.  None when some store is not of that kind."""
+    (`dataflow.objects` where the loop stores), and the range's lowest index is a constant >= 0 (else
+    `a[-1]` of one trip is `a[n - 1]` of another).  Then two trips never touch one element, whatever
+    their order.  None when some store is not of that kind."""
     index = Var(loop.index)
     stored = {s.array for s in body if isinstance(s, Store)}
     if not stored:
         return frozenset()
+    # a negative index is an element counted from the end, which another trip's index may name: the
+    # lowest index the range reaches must be a constant >= 0
+    lowest = loop.start if loop.step.value == 1 else loop.stop
+    if not (isinstance(lowest, Const) and type(lowest.value) is int and lowest.value >= (0 if loop.step.value == 1 else -1)):
+        return None
     for s in body:
         if isinstance(s, Store):
             if s.index != (index,) or s.prim not in ("copy", "add") or types.get(s.array) is None \
@@ -230,7 +243,7 @@ def _sums(body: list, confined: set, types: dict):
 
 
 def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, confined: set, types,
-             own: frozenset = frozenset()) -> bool:
+             own: frozenset = frozenset(), raising: list = ()) -> bool:
     """Split `body` at its vector calls (positions: segment k at 2k, calls after it at 2k+1), keeping
     every dependence; fills the plan's segments, buffers, loads and stores.  False when a confined
     variable would span segments or a crossing value is not a float.  Arrays stored at own elements
@@ -260,6 +273,8 @@ def _segment(plan: LoopPlan, loop: For, body: list, calls: set, written: set, co
         where = {position[k] for k in range(n) if name in reads[k] | writes[k]}
         if len(where) > 1:
             return False
+    if len({position[k] for k in raising}) > 1:
+        return False             # two statements that may raise, in two segments: the first error could change
     # values crossing segments: recomputed (element reads by the index or invariants) or buffered
     definitions = {}
     for k, s in enumerate(body):

@@ -100,6 +100,9 @@ def type_of_argument(value, name: str, fn_name: str):
     arrays), or an ArgumentError saying what to pass."""
     t = _SCALAR_TYPES.get(type(value))
     if t is not None:
+        if type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+            raise ArgumentError(f"argument {name!r} of {fn_name} is {value}, beyond the 64-bit integers the "
+                                f"compiled code computes with", hint="pass a float, or an int of at most 19 digits")
         return t
 
     def leaf(item, where):
@@ -384,8 +387,11 @@ class DerivedFunction:
             self.__class__ = cls
         if entry is not None:
             cls.__call__ = entry
-        elif "__call__" in cls.__dict__:
-            del cls.__call__
+        else:
+            try:
+                del cls.__call__
+            except AttributeError:      # not there (another thread's `_forget` came first)
+                pass
 
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""

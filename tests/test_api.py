@@ -812,6 +812,24 @@ def test_entry_is_the_objects_own_call():
     assert "__call__" not in type(first).__dict__ and first(1.5, 2.0) == (3.0, 1.0)
 
 
+def _times(x, n):
+    return x * n
+
+
+def test_integers_beyond_64_bits_are_argument_errors():
+    """An int the compiled code cannot hold is the caller's error, on the first call and through the
+    entry alike (the first call raised Numba's typing error as an InternalError)."""
+    from autodiff_compiler import ArgumentError
+    for warm in (False, True):
+        g = grad(_times)
+        if warm:
+            assert g(1.0, 3) == 3.0 and g(1.0, 3) == 3.0
+        for n in (2 ** 63, -2 ** 63 - 1, 2 ** 70):
+            with pytest.raises(ArgumentError):
+                g(1.0, n)
+        assert g(2.0, 2 ** 62) == float(2 ** 62) and g(2.0, -2 ** 63) == float(-2 ** 63)
+
+
 def _flat_result(result):
     if isinstance(result, tuple):
         return [leaf for item in result for leaf in _flat_result(item)]

@@ -63,9 +63,10 @@ class Primitive:
     jvp: object = None                 # expression strings over the argument's tangent `d` (None: shape only),
                                        # or a function (params, ranks) -> tuple, as `vjp`
     refuse: str | None = None          # differentiable, but no rule here: why (an error message)
-    raises: object = False             # may raise where compiled code runs it: True, or "zero divisor" (only
-                                       # when its second operand may be 0); passes that reorder statements
-                                       # across loop trips keep such statements in order (`may_raise`)
+    raises: object = False             # may raise where compiled code runs it: True, "zero divisor" (only
+                                       # when its second operand may be 0) or "negative integer exponent";
+                                       # passes that reorder statements across loop trips keep such
+                                       # statements in order (`may_raise`)
 
     @property
     def is_operator(self) -> bool:
@@ -166,7 +167,8 @@ _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", r
 # the plain ones, so that they differentiate again exactly.
 _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
-        result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
+        result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
+        raises="negative integer exponent")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
@@ -212,7 +214,8 @@ _math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh")
 _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="np.exp2", sympy="2 ** x",
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
-        result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",))
+        result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",),
+        raises=True)
 _define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
         sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
         numpy_names=("deg2rad", "radians"))
@@ -731,11 +734,16 @@ _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {s
 # Python operators -> primitive names, for the lowering
 def may_raise(prim: str, args: tuple) -> bool:
     """May a statement applying `prim` to `args` raise in Numba-compiled code (`Primitive.raises`)?  A
-    division (/, %, //) by a nonzero constant cannot; Numba's math functions return inf or NaN instead."""
+    division (/, %, //) by a nonzero constant cannot, nor a power with a float or nonnegative constant
+    exponent (Numba raises for `0.0 ** -3`, not for `0.0 ** -3.0`); Numba's math functions return inf
+    or NaN instead of raising."""
     kind = PRIMITIVES[prim].raises if prim in PRIMITIVES else True
+    second = getattr(args[1], "value", None) if len(args) > 1 else None       # a constant's value
+    number = isinstance(second, (int, float)) and not isinstance(second, bool)
     if kind == "zero divisor":
-        divisor = getattr(args[1], "value", None) if len(args) > 1 else None     # a constant's value
-        return not (isinstance(divisor, (int, float)) and not isinstance(divisor, bool) and divisor != 0)
+        return not (number and second != 0)
+    if kind == "negative integer exponent":
+        return not (number and (isinstance(second, float) or second >= 0))
     return bool(kind)
 
 

@@ -479,19 +479,126 @@ def divides(w, x):
     return s
 
 
-def test_division_by_zero_in_a_parallel_chunk_raises_as_the_loop_does(setting):
-    """Numba's threads do not raise: the chunks run again on the calling thread, which does."""
+def test_division_by_zero_in_a_chunked_loop_raises_as_the_loop_does(setting):
+    """Numba's threads do not raise (an exception there is lost, an integer division by zero gives 0):
+    a loop with a statement that may raise keeps its chunks on the calling thread, which raises; a loop
+    without one runs them on threads."""
     from autodiff_compiler import AutodiffError
     x = np.linspace(-1, 1, 101)           # x[50] == 0
     setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
     g = value_and_grad(divides)
     with pytest.raises(AutodiffError, match="division by zero"):
         g(0.5, x)
-    assert "prange(" in g.compiled_source
+    assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
     x[50] = 0.25
     setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
     want = value_and_grad(divides)(0.5, x)
     np.testing.assert_allclose(g(0.5, x), want, rtol=1e-13)
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
+    threaded = value_and_grad(backwards)
+    threaded(0.5, x)
+    assert "prange(" in threaded.compiled_source
+
+
+def nested_sums(w, x):
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(x.shape[0]):
+        s2 = s2 + w * x[i]
+        s1 = s1 + s2                    # a sum added into another: not a sum chunks may split
+    return s1
+
+
+def running_product_sum(w, x):
+    p = 0.0
+    s = 0.0
+    for i in range(x.shape[0]):
+        p = p + w * w
+        s = s + p * x[i]
+    return s
+
+
+def assert_sum(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        assert x[i] < 5.0
+        s = s + w * x[i]
+    return s
+
+
+def integer_division(w, x):
+    d = x.shape[0] // 1000000
+    s = 0.0
+    for i in range(x.shape[0]):
+        q = i // d
+        s = s + w * x[i] * q
+    return s
+
+
+def negative_power(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] > -5.0
+        z[i] = w * x[i] ** -3
+    return np.sum(z)
+
+
+def reciprocal_after_assert(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] > -5.0
+        z[i] = w * np.reciprocal(x[i])
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
+def test_a_sum_added_into_another_is_not_split_into_chunks(setting, chunk):
+    """Each chunk starts its sums at -0.0: a sum read by anything but its own update (here, added into
+    another sum) would be wrong; value, gradient, jvp, jacobian and Hessian against the loop as written."""
+    from autodiff_compiler import hessian, jacobian, jvp
+    setting(AUTODIFF_COMPILER_CHUNK=chunk, AUTODIFF_COMPILER_THREADS="")
+    for n in (100, 70000):
+        x = np.linspace(0.5, 1.5, n)
+        _same_outcome(nested_sums, 1.0, x)
+        _same_outcome(running_product_sum, 0.7, x)
+    x = np.linspace(0.5, 1.5, 100)
+    for make in (jvp, jacobian, hessian):
+        kwargs = {"tangents": (1.0,)} if make is jvp else {}
+        for fn in (nested_sums, running_product_sum):
+            got = make(fn, wrt=0)(0.7, x, **kwargs)
+            want = make(fn, wrt=0, skip=("vectorise",))(0.7, x, **kwargs)
+            for a, b in zip(np.atleast_1d(got) if not isinstance(got, tuple) else got,
+                            np.atleast_1d(want) if not isinstance(want, tuple) else want):
+                np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"{make.__name__} {fn.__name__}")
+
+
+@pytest.mark.parametrize("fn", [assert_sum, integer_division], ids=["assert", "integer-division"])
+def test_chunks_that_may_raise_stay_on_the_calling_thread(setting, fn):
+    """An assert failing in one chunk, an integer division by zero: raised as the loop raises them."""
+    setting(AUTODIFF_COMPILER_CHUNK=16, AUTODIFF_COMPILER_THREADS=2)
+    for n, bad in ((200, 0), (200, 100), (200, 199), (300000, 150000)):
+        x = np.linspace(0.5, 1.5, n)
+        x[bad] = 9.0
+        _same_outcome(fn, 0.5, x)
+    from autodiff_compiler import AutodiffError
+    g = value_and_grad(fn)
+    try:
+        g(0.5, np.ones(200))
+    except AutodiffError:
+        assert fn is integer_division           # 200 // 1000000 is 0
+    assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
+
+
+@pytest.mark.parametrize("fn", [negative_power, reciprocal_after_assert], ids=["power", "reciprocal"])
+def test_powers_and_reciprocals_may_raise(setting, fn):
+    """Numba raises for 0.0 ** -3 and 1.0 / 0.0: with an assert in the same falling loop, the loop keeps
+    its order, so the error is the plain loop's, for either order of the bad elements."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(0.5, 2.0, 6)
+    x[0], x[5] = -9.0, 0.0
+    _same_outcome(fn, 1.0, x)
+    _same_outcome(fn, 1.0, x[::-1].copy())
+    _same_outcome(fn, 1.0, np.linspace(0.5, 2.0, 300))
 
 
 # ------------------------------------------------------------------ random loops, both paths

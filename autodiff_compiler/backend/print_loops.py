@@ -86,7 +86,7 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
               f"{pad}{count} = ({trips} + {chunk - 1}) // {chunk}"]
     lines += [f"{pad}{p} = np.empty({count})" for p in parts]
     threads = printer.threads
-    if threads != 1:
+    if threads != 1 and not plan.may_raise:      # (an error in Numba's threads would be lost)
         driver = _parallel_function(printer, function, plan, parts, threads)
         arguments = f"{', '.join(parts)}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}"
         lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",

@@ -19,7 +19,10 @@ dataflow facts (`ir.dataflow`) of the function as it is:
   from its own partial sums (starting at -0.0, the identity of IEEE
   addition), which are then added to the sums in chunk order.  The chunks do
   not depend on the number of threads, so neither does the result; chunks may
-  run in parallel (`prange`), since they share nothing but what they read.
+  run in parallel (`prange`), since they share nothing but what they read,
+  unless a statement may raise (`rules.may_raise`): an exception in Numba's
+  threads is lost, and their integer division by zero gives 0, so such
+  chunks run on the calling thread, where the loop raises as written.
   (Numba's threads compute divisions by IEEE's rules, never raising: the
   printer reruns the chunks on the calling thread when a partial sum is not
   finite, so the error the loop raises is raised.)
@@ -75,6 +78,7 @@ class LoopPlan:
     sums: tuple = ()                                 # the float sums the chunks add to (chunked only)
     invariants: tuple = ()                           # what the trips read from before the loop
     forwards: bool = False                           # a falling range run rising (`step` is -1)
+    may_raise: bool = False                          # some statement may raise: chunks stay on one thread
 
     @property
     def blocked(self) -> bool:
@@ -154,7 +158,7 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and may_raise(s.prim, s.args)]
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
     invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
-    plan = LoopPlan(loop, invariants=invariants)
+    plan = LoopPlan(loop, invariants=invariants, may_raise=bool(raising))
     if chunks and not own:
         sums = _sums(body, confined, types)
         if sums:
@@ -222,9 +226,17 @@ def _sums(body: list, confined: set, types: dict):
     `v + e`, `e + v` or `v - e` (`e` not `v`), whose result is `v` itself or a temporary read only by
     `v = copy(temporary)`, the only other kind of statement writing `v`."""
     def update(s, name):
+        """`s` adds to the sum `name`: `name + e`, `e + name` or `name - e`, into `name` itself or into a
+        temporary whose only reader is `name = copy(temporary)` (not into another sum)."""
         if not (isinstance(s, Assign) and len(s.args) == 2 and s.args[0] != s.args[1]):
             return False
-        return (s.prim == "add" and Var(name) in s.args) or (s.prim == "sub" and s.args[0] == Var(name))
+        if not ((s.prim == "add" and Var(name) in s.args) or (s.prim == "sub" and s.args[0] == Var(name))):
+            return False
+        if s.target == name:
+            return True
+        readers = [r for r in body if s.target in ir.reads(r)]
+        return s.target not in confined and bool(readers) and all(
+            isinstance(r, Assign) and r.prim == "copy" and r.target == name for r in readers)
     for name in confined:
         if not _is_float(types, name):
             return None

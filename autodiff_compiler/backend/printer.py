@@ -31,6 +31,11 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "=
 _ATOM = 10
 
 
+def _has_statement(lines: list) -> bool:
+    """Is some printed line code (not a comment or blank)?"""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
+
+
 def format_constant(value) -> str:
     if isinstance(value, bool):
         return repr(value)
@@ -191,11 +196,16 @@ class ModulePrinter:
         return folded
 
     def block(self, block: list, depth: int) -> list[str]:
+        """The lines of a block; a block of comments only (its statements simplified away) gets a `pass`,
+        so that whatever it is the body of still parses."""
         in_reverse = self.in_reverse
         try:
-            return self._block(block, depth)
+            lines = self._block(block, depth)
         finally:
             self.in_reverse = in_reverse      # a section marker inside a loop ends with the loop
+        if lines and not _has_statement(lines):
+            lines.append("    " * depth + "pass")
+        return lines
 
     def _block(self, block: list, depth: int) -> list[str]:
         pad = "    " * depth
@@ -318,8 +328,8 @@ class ModulePrinter:
             lines += self.if_(orelse[0], depth, "elif")
         elif orelse:
             printed = self.block(orelse, depth + 1)
-            if printed:
-                lines += [f"{pad}else:"] + printed
+            if printed and not (printed[-1].strip() == "pass" and not _has_statement(printed[:-1])):
+                lines += [f"{pad}else:"] + printed         # (an else of comments only is left out)
         return lines
 
     def for_(self, stmt: For, depth: int) -> list[str]:

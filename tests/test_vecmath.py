@@ -169,7 +169,8 @@ def test_chunked_sums_do_not_depend_on_the_thread_count(setting, fn, wrt):
     x, y = _data(1000, rng)
     args = (0.7, -0.2, x, y) if fn is not backwards else (0.7, x)
     g, compiled = _chunked(setting, fn, args, wrt)
-    assert "prange(" in g.compiled_source
+    # a loop that may raise (chain's divisions and powers) keeps its chunks on the calling thread
+    assert ("prange(" in g.compiled_source) == (fn is not chain), fn
     before = numba.get_num_threads()
     try:
         results = []

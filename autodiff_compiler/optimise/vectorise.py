@@ -105,9 +105,10 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     Forwards: the step is -1 and no variable has a loop-carried dependence
     or is written in the loop and live after it (only own elements are
     stored): no trip reads what another wrote, so the order is free.
-    Errors: at most one statement of the body may raise (`rules.may_raise`:
-    a division by what may be zero, an assert) when the plan runs trips out
-    of order (forwards) or splits a trip over segments, unless those
+    Errors: the statements of the body that may raise (`rules.may_raise`: a
+    division by what may be zero, an assert) all raise the same error
+    (`_error_of`: every division 'division by zero') when the plan runs trips
+    out of order (forwards) or splits a trip over segments, unless those
     statements share one segment: the error a loop raises is then the one
     its plain form raises."""
     facts = dataflow.of(function)
@@ -156,6 +157,8 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     if own is None:
         return None
     raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and may_raise(s.prim, s.args)]
+    # statements that raise the same error may swap places: the caller cannot tell which one raised
+    distinct = len({_error_of(body[k], types) for k in raising}) > 1
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
     invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
     plan = LoopPlan(loop, invariants=invariants, may_raise=bool(raising))
@@ -163,17 +166,30 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
         sums = _sums(body, confined, types)
         if sums:
             plan.chunked, plan.sums = True, tuple(sorted(sums))
-    plan.forwards = loop.step.value == -1 and not confined and len(raising) <= 1
+    plan.forwards = loop.step.value == -1 and not confined and not distinct
     scalars = written - own
     calls = {k for k, s in enumerate(body)
              if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)}
-    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own, raising)):
+    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own,
+                               raising if distinct else [])):
         plan.segments = [(body, [])]
         plan.loads, plan.remat, plan.stores = [[]], [[]], [[]]
         plan.uses_index = [True]
     if not plan.chunked and not plan.blocked and not plan.forwards:
         return None
     return plan
+
+
+def _error_of(stmt: Assign, types: dict):
+    """The error a statement that may raise raises, as the caller sees it: Numba's ZeroDivisionError
+    'division by zero' for /, reciprocal and pow; for // and %, its message depends on the operands'
+    kind; each assert is its own (its line)."""
+    if stmt.prim in ("div", "reciprocal", "pow"):
+        return "division by zero"
+    if stmt.prim == "assert_true":
+        return ("assert", id(stmt))
+    t = types.get(stmt.target)
+    return (stmt.prim, t.kind if t is not None else None)
 
 
 def _own_elements(facts, loop: For, body: list, types: dict):

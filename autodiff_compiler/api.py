@@ -100,6 +100,9 @@ def type_of_argument(value, name: str, fn_name: str):
     arrays), or an ArgumentError saying what to pass."""
     t = _SCALAR_TYPES.get(type(value))
     if t is not None:
+        if type(value) is int and not -2 ** 63 <= value < 2 ** 63:
+            raise ArgumentError(f"argument {name!r} of {fn_name} is {value}, beyond the 64-bit integers the "
+                                f"compiled code computes with", hint="pass a float, or an int of at most 19 digits")
         return t
 
     def leaf(item, where):
@@ -170,19 +173,17 @@ def _fast_key(args) -> tuple:
     return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
 
 
-_MISS = object()     # an entry's answer when the call is not the signature it was made for
-
-
-def _no_entry(args):
-    return _MISS
+_MISSING = object()     # a positional argument the call did not give (an entry's parameter default)
 
 
 def _make_entry(args, compiled, gradient, shaped: str = "result"):
-    """The fast path of one signature (that of `args`): a function of the argument tuple that tests each
-    argument's type inline (as `_fast_key` tells them apart), calls the compiled code and returns its
-    result when it is finite, in the contract's shape (`shaped`, an expression of `result`) -- else what
-    the full path returns (`_finish` explains non-finite results) -- and `_MISS` for arguments of
-    another signature."""
+    """The fast path of one signature (that of `args`), made to be the `__call__` of the gradient object's
+    own class (`GradientFunction._install`), so that a call in that signature runs one Python frame: it
+    tests each positional argument's type inline (as `_fast_key` tells them apart; a float also for NaN
+    and infinity), calls the compiled code and returns its result when it is finite, in the contract's
+    shape (`shaped`, an expression of `result`) -- else what the full path returns (`_finish` explains
+    non-finite results).  Any other call (keywords, `out=`, another signature, fewer or more arguments)
+    goes to the full path, `GradientFunction.__call__`, with the arguments as given."""
     names = [f"a{i}" for i in range(len(args))]
     tests = []
     for name, value in zip(names, args):
@@ -194,27 +195,28 @@ def _make_entry(args, compiled, gradient, shaped: str = "result"):
             tests.append(f"type({name}) is float and {name} - {name} == 0.0")
         else:
             tests.append(f"type({name}) is {type(value).__name__}")
-    unpack = f"    {', '.join(names)}{',' if len(names) == 1 else ''} = args\n" if names else ""
-    source = (f"def entry(args):\n"
-              f"    if len(args) != {len(args)}:\n"
-              f"        return MISS\n"
-              f"{unpack}"
-              f"    if not ({' and '.join(tests) or 'True'}):\n"
-              f"        return MISS\n"
-              f"    try:\n"
-              f"        result = compiled({', '.join(names)})\n"
-              f"    except Exception as exc:\n"
-              f"        gradient._failed(exc, None, args)\n"
-              f"    if type(result) is float:\n"
-              f"        if result - result == 0.0:\n"
+    given = "".join(f"{name}, " for name in names)
+    parameters = f"self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs" if names \
+        else "self, *rest, **kwargs"
+    source = (f"def __call__({parameters}):\n"
+              f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
+              f"        try:\n"
+              f"            result = compiled({given})\n"
+              f"        except Exception as exc:\n"
+              f"            self._failed(exc, None, ({given}))\n"
+              f"        if type(result) is float:\n"
+              f"            if result - result == 0.0:\n"
+              f"                return {shaped}\n"
+              f"        elif finite(result):\n"
               f"            return {shaped}\n"
-              f"    elif finite(result):\n"
-              f"        return {shaped}\n"
-              f"    return gradient._finish(result, args, None)\n")
-    namespace = {"MISS": _MISS, "ndarray": np.ndarray, "compiled": compiled, "gradient": gradient,
+              f"        return self._finish(result, ({given}), None)\n"
+              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
+    namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": GradientFunction.__call__,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool}
     exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
-    return namespace["entry"]
+    entry = namespace["__call__"]
+    entry.__doc__ = GradientFunction.__call__.__doc__
+    return entry
 
 
 def _refuse_structures_in_regions(obj, types: tuple) -> None:
@@ -278,7 +280,6 @@ class DerivedFunction:
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._fast: dict = {}
-        self._entry = _no_entry
         self._states: dict = {}
         self._last_key = None
         self._last_args = None
@@ -371,11 +372,33 @@ class DerivedFunction:
                 out.append(next(items))
         return out
 
+    def _install(self, entry) -> None:
+        """Make `entry` (a `_make_entry` function; None: the class's own full path) the `__call__` of this
+        object's own class.  Python looks `__call__` up on the class, and an entry called as the object's
+        `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient,
+        most of what a call from Python costs beyond the compiled code.  The own class is made at the first
+        entry (`_public_class` names the one this object was made as: pickling and tokens use that)."""
+        cls = type(self)
+        if "_public_class" not in cls.__dict__:
+            if entry is None:
+                return
+            cls = type(cls.__name__, (cls,), {"_public_class": cls, "__module__": cls.__module__,
+                                              "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+            self.__class__ = cls
+        if entry is not None:
+            cls.__call__ = entry
+        else:
+            try:
+                del cls.__call__
+            except AttributeError:      # not there (another thread's `_forget` came first)
+                pass
+
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""
         self._states.clear()
         self._compiled.clear()
         self._fast.clear()
+        self._install(None)
 
     def _flatten(self, state, args) -> list:
         values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
@@ -591,7 +614,7 @@ class GradientFunction(DerivedFunction):
         key = (full, with_value)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = load(state.text, state.adjoint.name, jit=self.jit)
+            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
             if self.verify and (self.regions or self.has_aux):
                 # grad of a grad object: proved against SymPy's derivatives of the plain function
                 from .verify_derivatives import verify_derived
@@ -610,6 +633,15 @@ class GradientFunction(DerivedFunction):
         """The generated module for the last signature called (or the annotated/default one)."""
         signature = self._last_key or self._default_signature()
         return self.state_for(signature).text
+
+    @property
+    def compiled_source(self) -> str:
+        """The module Numba compiles for that signature: `source`, with fused loops in blocks computing
+        their transcendental functions several lanes at a time (`vexp(...)`, libmvec) and fused sums in
+        fixed chunks (threads), where this machine and the settings allow."""
+        signature = self._last_key or self._default_signature()
+        state = self.state_for(signature)
+        return state.jit_text if self.jit else state.text
 
     # ------------------------------------------------------------ formulas
     def formulas(self, *args, **kwargs):
@@ -666,21 +698,17 @@ class GradientFunction(DerivedFunction):
 
     # --------------------------------------------------------------------- call
     def __call__(self, *args, out=None, **kwargs):
-        if out is None and not kwargs:
-            # fast path: the signature called last goes straight to its compiled code through an entry
-            # made for it (inline type tests, no key built); another signature seen before, by its key
-            result = self._entry(args)
-            if result is not _MISS:
-                return result
+        """The gradient (or value and gradient) at these arguments; `out=` writes it into your arrays."""
+        # A signature called before with plain numbers and arrays has an entry (`_make_entry`): the
+        # entry last used is this object's own `__call__`, and a call of another one comes here once
+        if out is None and not kwargs and self._fast:
             key = tuple(map(type, args))
             if np.ndarray in key:
                 key = _fast_key(args)
             entry = self._fast.get(key)
-            if entry is not None and entry is not self._entry:
-                result = entry(args)
-                if result is not _MISS:          # (a NaN or infinite argument misses: the full path says so)
-                    self._entry = entry
-                    return result
+            if entry is not None and entry is not type(self).__dict__.get("__call__"):
+                self._install(entry)
+                return entry(self, *args)
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -711,7 +739,7 @@ class GradientFunction(DerivedFunction):
             if entry is None:
                 # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
                 entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped())
-            self._entry = entry
+            self._install(entry)
         try:
             result = compiled(*converted)
         except Exception as exc:

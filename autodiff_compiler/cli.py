@@ -223,7 +223,7 @@ def command_grad(args) -> int:
         print(shown if shown is not None else state.source.text)
         return 0
     if not args.verify:
-        _write(state.text, "python")
+        _write(state.jit_text if getattr(args, "compiled", False) else state.text, "python")
         return 0
     point = _full_point(types, point, "--verify")
     values = [point[p] for p in state.primal.params]
@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--latex", action="store_true", help="the --math formulas in LaTeX")
     grad.add_argument("--value", action="store_true", help="generate value_and_grad (return the value too)")
     grad.add_argument("--no-simplify", action="store_true", help="print the unsimplified adjoint")
+    grad.add_argument("--compiled", action="store_true",
+                      help="print the module Numba compiles (fused loops in blocks with vector math, "
+                           "sums in chunks, as this machine and the AUTODIFF_COMPILER_* settings allow)")
     grad.add_argument("--dump", choices=[name for name, _ in PASSES if name != "print"],
                       help="print the IR after this pass instead of the module")
     grad.add_argument("--skip", metavar="PASS,...",

@@ -86,6 +86,12 @@ class ProgramFunction(DerivedFunction):
         """The generated module for the last signature called (or the annotated/default one)."""
         return self.state_for(self._last_key or self._default_signature()).text
 
+    @property
+    def compiled_source(self) -> str:
+        """The module Numba compiles (`source` with planned loops in blocks and chunks)."""
+        state = self.state_for(self._last_key or self._default_signature())
+        return state.jit_text if self.jit else state.text
+
     def prepare(self, args: tuple, kwargs: dict):
         """(signature, flat arguments, state) of a call, checked as `grad` checks them.  The flat arguments
         are what the program takes: each container as its leaves (`pytrees.leaves` order), then the bound
@@ -133,7 +139,7 @@ class ProgramFunction(DerivedFunction):
             if getattr(self, "_watch", None) is None:
                 self._watch = _Watch(self, signature)
             try:
-                compiled = load(state.text, state.adjoint.name, jit=self.jit)
+                compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
                 if self.verify:
                     from .verify_derivatives import verify_derived
                     fn = None if self._plain(state) else self._flat_function(state, None)

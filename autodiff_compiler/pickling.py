@@ -269,7 +269,7 @@ def state_of(g) -> dict:
         return cached
     if _is_gradient(g.fn):
         # a derivative of a derivative (grad(grad(f)), hessian(grad(f))): the inner object pickles itself
-        state = {"version": 1, "class": type(g), "options": options, "reference": None, "function": None,
+        state = {"version": 1, "class": getattr(type(g), "_public_class", type(g)), "options": options, "reference": None, "function": None,
                  "functions": None, "inner": g.fn}
         state["token"] = _digest(state)
         _STATES[g] = state
@@ -287,7 +287,7 @@ def state_of(g) -> dict:
             raise AutodiffError(f"cannot pickle the gradient of {fn.__name__}: its source cannot be read ({exc})",
                                 hint="define the function in a module the receiving process can import") from None
         main = None
-    state = {"version": 1, "class": type(g), "options": options, "reference": reference,
+    state = {"version": 1, "class": getattr(type(g), "_public_class", type(g)), "options": options, "reference": reference,
              "function": main, "functions": encoder.functions if main else None}
     state["token"] = _digest(state)
     _STATES[g] = state

@@ -32,6 +32,7 @@ from .optimise.hoist import hoist_invariants
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
+from .optimise.vectorise import plan_loops
 from .transforms.forward import forward, outputs_of
 from .transforms.jacobian import expand_regions, jacobian_program
 from .transforms.reverse import reverse, vjp
@@ -70,6 +71,9 @@ class State:
     sources: dict = field(default_factory=dict)
     adjoint: object = None            # the last derived program (the adjoint, for a gradient)
     text: str = ""
+    jit_text: str = ""                # the module Numba compiles (planned loops: blocks, chunks)
+    plans: dict = field(default_factory=dict)
+    threads: int = 1
     facts: object = None              # what the front end found (`frontend.lower.Facts`)
     leaf_wrt: list = field(default_factory=list)    # `wrt` with containers expanded to their float leaves
     steps: tuple = ()                 # the derivation (default: one reverse step over `wrt`)
@@ -402,8 +406,26 @@ def _audit(state: State) -> State:
     return state
 
 
+def _vectorise(state: State) -> State:
+    """Plan the loops of the module Numba compiles (`optimise.vectorise`): blocks with vector math where
+    this machine has libmvec, fixed chunks of fused sums (in parallel where threads are allowed)."""
+    state.plans, state.threads = {}, 1
+    if state.runs("vectorise") and any(isinstance(s, ir.For) for s in ir.walk(state.adjoint.body)):
+        from .backend import vecmath
+        from .backend.print_loops import thread_setting
+        threads = thread_setting()
+        dataflow.invalidate(state.adjoint)
+        state.plans = plan_loops(state.adjoint, vecmath.functions(), chunks=threads is not None)
+        state.threads = threads if threads is not None else 1
+    return state
+
+
 def _print(state: State) -> State:
+    """The module (what `jit=False` runs and the verifier checks), and the one Numba compiles: the same
+    text, with the planned loops in blocks and chunks."""
     state.text = print_module(state.adjoint, header(state))
+    state.jit_text = print_module(state.adjoint, header(state), state.plans, state.threads) \
+        if state.plans else state.text
     return state
 
 
@@ -492,7 +514,7 @@ def passes_of(state: State) -> list:
             passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
-    passes += [("audit", _audit), ("print", _print)]
+    passes += [("audit", _audit), ("vectorise", _vectorise), ("print", _print)]
     named, seen = [], {}
     for name, run in passes:
         seen[name] = seen.get(name, 0) + 1
@@ -503,7 +525,8 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "forward", "vjp", "jacobian")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise", "forward", "vjp",
+                    "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -513,12 +536,12 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
                           ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("audit", _audit),
-                          ("print", _print)]
+                          ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "vectorise")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

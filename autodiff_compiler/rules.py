@@ -63,6 +63,10 @@ class Primitive:
     jvp: object = None                 # expression strings over the argument's tangent `d` (None: shape only),
                                        # or a function (params, ranks) -> tuple, as `vjp`
     refuse: str | None = None          # differentiable, but no rule here: why (an error message)
+    raises: object = False             # may raise where compiled code runs it: True, "zero divisor" (only
+                                       # when its second operand may be 0) or "negative integer exponent";
+                                       # passes that reorder statements across loop trips keep such
+                                       # statements in order (`may_raise`)
 
     @property
     def is_operator(self) -> bool:
@@ -119,7 +123,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
-            scipy_names=(), examples=(), domain=(), effect=False, refuse=None):
+            scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -135,7 +139,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      vjp if isinstance(vjp, dict) or vjp is None or callable(vjp) else tuple(vjp),
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
                      domain=tuple(domain), effect=effect,
-                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse)
+                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -156,21 +160,22 @@ _define("add", 2, ("1", "1"), scalar="+", array="+", sympy="x + y", result="join
 _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="join", evaluate=operator.sub)
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
-        evaluate=operator.truediv, numpy_names=("divide", "true_divide"))
+        evaluate=operator.truediv, numpy_names=("divide", "true_divide"), raises="zero divisor")
 # pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
 # 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
 # computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
 # the plain ones, so that they differentiate again exactly.
 _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
-        result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow")
+        result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
+        raises="negative integer exponent")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
         builtin="float")
 _define("mod", 2, ("1", "-floor(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
-        evaluate=operator.mod, numpy_names=("mod", "remainder"))
+        evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor")
 
 # ---------------------------------------------------------- elementary functions
 _math_function("sin", ("cos(x)",))
@@ -209,7 +214,8 @@ _math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh")
 _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="np.exp2", sympy="2 ** x",
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
-        result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",))
+        result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",),
+        raises=True)
 _define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
         sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
         numpy_names=("deg2rad", "radians"))
@@ -295,7 +301,7 @@ _define("max", 2, ("indicator(x >= y)", "indicator(x < y)"), scalar="max", array
 _define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
         evaluate=lambda x: x)
 _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", evaluate=operator.floordiv,
-        numpy_names=("floor_divide",))
+        numpy_names=("floor_divide",), raises="zero divisor")
 _define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
         evaluate=math.floor, math_name="floor", numpy_names=("floor",))
 _define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
@@ -720,12 +726,27 @@ _define("to_int", 1, nondiff=True, scalar="int({0})", array="{0}.astype(np.int64
         result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]), "int64"))
 # `assert cond`: checked in the forward sweep (the runtime helper raises AssertionError(site))
 _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {site})", array="assert_true({0}, {site})",
-        result="bool", evaluate=bool)
+        result="bool", evaluate=bool, raises=True)
 
 # A spelling with placeholders ({0}, {rest}, {axis}) is printed as one atom: it must be a call,
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
+def may_raise(prim: str, args: tuple) -> bool:
+    """May a statement applying `prim` to `args` raise in Numba-compiled code (`Primitive.raises`)?  A
+    division (/, %, //) by a nonzero constant cannot, nor a power with a float or nonnegative constant
+    exponent (Numba raises for `0.0 ** -3`, not for `0.0 ** -3.0`); Numba's math functions return inf
+    or NaN instead of raising."""
+    kind = PRIMITIVES[prim].raises if prim in PRIMITIVES else True
+    second = getattr(args[1], "value", None) if len(args) > 1 else None       # a constant's value
+    number = isinstance(second, (int, float)) and not isinstance(second, bool)
+    if kind == "zero divisor":
+        return not (number and second != 0)
+    if kind == "negative integer exponent":
+        return not (number and (isinstance(second, float) or second >= 0))
+    return bool(kind)
+
+
 BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
                     ast.FloorDiv: "floordiv", ast.Mod: "mod"}
 UNARY_OPERATORS = {ast.USub: "neg", ast.Not: "not"}

@@ -11,7 +11,15 @@ Peak memory of one call is measured with tracemalloc (Numba's arrays come from
 Python's allocator, so it sees them): ours, beyond the gradient arrays it
 returns, against the primal's. `jax.jit(jax.grad(f))` is timed on the vectorised workloads only
 if jax is importable; otherwise the group prints 'jax: not installed'.
+
+Before/after in the same run: the workloads marked `paths` are timed again on
+the scalar path (`[scalar: SIMD=0, threads=0]`: AUTODIFF_COMPILER_SIMD=0 and
+AUTODIFF_COMPILER_THREADS=0, the loops as written, scalar `math.exp`) and with
+chunks on two threads (`[simd, 2 threads]`); the plain rows use the default
+settings (libmvec where present, fixed chunks on the calling thread).
 """
+import contextlib
+import os
 import time
 from dataclasses import replace
 
@@ -143,6 +151,28 @@ def _time_in_loop(F, args, cfg, skip_first=False):
     return _best_per_call(run_n, cfg)
 
 
+@contextlib.contextmanager
+def _settings(**env):
+    """Derive and compile under these AUTODIFF_COMPILER_* settings (SIMD detection re-read)."""
+    from autodiff_compiler.backend import vecmath
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    vecmath._state.clear()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        vecmath._state.clear()
+
+
+PATHS = [("[scalar: SIMD=0, threads=0]", {"AUTODIFF_COMPILER_SIMD": "0", "AUTODIFF_COMPILER_THREADS": "0"}),
+         ("[simd, 2 threads]", {"AUTODIFF_COMPILER_THREADS": "2"})]
+
+
 def _bench(name, fn, wrt, args, hand, cfg):
     from autodiff_compiler import grad
 
@@ -238,5 +268,11 @@ def run(cfg):
         m = guarded(cfg, GROUP, name + " memory", _memory, name, fn, wrt, args, hand)
         if m is not None:
             results.append(m)
+        if fn in (fns.logreg_vec, fns.mse_vec):
+            for label, env in PATHS:
+                with _settings(**env):
+                    t = guarded(cfg, GROUP, f"{name} {label}", _bench, f"{name} {label}", fn, wrt, args, hand, lcfg)
+                if t is not None:
+                    results.append(t)
     results.extend(_jax_metrics(workloads, lcfg))
     return results

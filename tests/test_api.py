@@ -777,6 +777,59 @@ def test_fast_path_keeps_the_contract_shape(api, wrt):
     assert derived._fast == entries and all(derived._fast[k] is entries[k] for k in entries)
 
 
+def test_entry_is_the_objects_own_call():
+    """A signature's entry becomes the object's own `__call__` (one frame per call): the object keeps its
+    public type, name and pickling; other objects of the same function keep theirs; every call the entry
+    does not take (fewer or more arguments, keywords, out=, another signature) gets the full path's
+    answer, checked against the hand gradient; forgetting the derivations drops the entry."""
+    import pickle
+    from autodiff_compiler import ArgumentError
+    from autodiff_compiler.api import GradientFunction
+    first, second = grad(_plus_square, wrt=("x", "y")), grad(_plus_square, wrt=("x", "y"))
+    assert first(1.5, 2.0) == (3.0, 1.0) and first(1.5, 2.0) == (3.0, 1.0)
+    assert type(first) is not GradientFunction and isinstance(first, GradientFunction)
+    assert type(first).__name__ == "GradientFunction" and type(first).__qualname__ == "GradientFunction"
+    assert "__call__" in type(first).__dict__ and type(second) is GradientFunction
+    assert second(0.5, -1.0) == (1.0, 1.0)
+    assert type(second) is not type(first)
+    for x, y in ((2.0, 1.0), (-0.25, 4.0)):
+        assert first(x, y) == (2 * x, 1.0) and first(x=x, y=y) == (2 * x, 1.0) and first(x, y=y) == (2 * x, 1.0)
+    with pytest.raises(ArgumentError, match="takes 2 argument"):
+        first(1.5)
+    with pytest.raises(ArgumentError, match="takes 2 argument"):
+        first(1.5, 2.0, 3.0)
+    assert first(np.float64(3.0), 2.0) == (6.0, 1.0) and first(1.5, 2.0) == (3.0, 1.0)   # not the entry's types
+    vector = grad(lambda_log, wrt="x")
+    x = np.array([1.0, 2.0, 3.0])
+    for _ in range(2):
+        np.testing.assert_allclose(vector(x), np.log(x) + 1.0, rtol=1e-14)
+    buffer = np.zeros(3)
+    assert vector(x, out=buffer) is buffer
+    np.testing.assert_allclose(buffer, np.log(x) + 1.0, rtol=1e-14)
+    again = pickle.loads(pickle.dumps(first))
+    assert type(again) is GradientFunction and again(1.5, 2.0) == (3.0, 1.0)
+    first._forget()
+    assert "__call__" not in type(first).__dict__ and first(1.5, 2.0) == (3.0, 1.0)
+
+
+def _times(x, n):
+    return x * n
+
+
+def test_integers_beyond_64_bits_are_argument_errors():
+    """An int the compiled code cannot hold is the caller's error, on the first call and through the
+    entry alike (the first call raised Numba's typing error as an InternalError)."""
+    from autodiff_compiler import ArgumentError
+    for warm in (False, True):
+        g = grad(_times)
+        if warm:
+            assert g(1.0, 3) == 3.0 and g(1.0, 3) == 3.0
+        for n in (2 ** 63, -2 ** 63 - 1, 2 ** 70):
+            with pytest.raises(ArgumentError):
+                g(1.0, n)
+        assert g(2.0, 2 ** 62) == float(2 ** 62) and g(2.0, -2 ** 63) == float(-2 ** 63)
+
+
 def _flat_result(result):
     if isinstance(result, tuple):
         return [leaf for item in result for leaf in _flat_result(item)]

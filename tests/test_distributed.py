@@ -125,7 +125,9 @@ def _args(g):
 def test_pickle_round_trip(kind, pickler):
     g = GRADIENTS[kind]()
     h = PICKLERS[pickler].loads(PICKLERS[pickler].dumps(g))
-    assert type(h) is type(g) and h is not g
+    # a called gradient object answers from its own class (one frame per call): the public type is its base
+    from autodiff_compiler.api import GradientFunction
+    assert isinstance(h, GradientFunction) and type(h).__qualname__ == type(g).__qualname__ and h is not g
     for option in ("wrt", "single", "jit", "verify", "simplify", "with_value", "intermediates", "accumulate"):
         assert getattr(h, option) == getattr(g, option), option
     assert_close(h(*_args(g)), g(*_args(g)), rel=0)

@@ -99,12 +99,17 @@ def _branches(rng: random.Random, depth: int) -> list:
             ([Assign("s", "mul", (Var("s"), Const(2.0)))] if rng.random() < 0.4 else [])
         orelse = _branches(rng, depth - 1) if depth and rng.random() < 0.5 else \
             ([Assign("s", "sub", (Var("s"), Var("y")))] if rng.random() < 0.4 else [])
+        for branch in (body, orelse):
+            if rng.random() < 0.4:           # a section comment whose statements were simplified away
+                branch.insert(rng.randint(0, len(branch)), ir.Comment(rng.choice(["reverse sweep", "line 3: x"])))
         block.append(ir.If(Var(test), body, orelse))
     return block
 
 
 def _run_block(block: list, env: dict) -> None:
     for stmt in block:
+        if isinstance(stmt, ir.Comment):
+            continue
         if isinstance(stmt, ir.If):
             _run_block(stmt.body if env[stmt.cond.name] else stmt.orelse, env)
         else:
@@ -115,8 +120,9 @@ def _run_block(block: list, env: dict) -> None:
 @pytest.mark.parametrize("seed", range(60))
 def test_branches_whose_blocks_print_nothing_still_parse_and_compute_the_ir(seed):
     """Found by the fuzzer (seed 9200): `if 1.0 < y <= 1.5: pass` inside a loop, simplifier off, printed
-    `if not cond_:` with no body, a SyntaxError in the generated module.  Every mix of empty branches,
-    branches holding only empty `If`s, and branches that assign."""
+    `if not cond_:` with no body, a SyntaxError in the generated module; and (seed 9700, control-9700-2371)
+    an `else:` holding only the comment `# reverse sweep`, its statements simplified away.  Every mix of
+    empty branches, branches holding only empty `If`s or comments, and branches that assign."""
     rng = random.Random(seed)
     body = [Assign("s", "copy", (Const(1.0),))] + _branches(rng, 2)
     names = {s.target for s in ir.walk(body) if isinstance(s, Assign)}
@@ -129,3 +135,16 @@ def test_branches_whose_blocks_print_nothing_still_parse_and_compute_the_ir(seed
         env = {"x": x, "y": y}
         _run_block(body, env)
         assert namespace["f"](x, y) == pytest.approx(env["s"], rel=1e-15), f"{function}\n---\n{text}"
+
+
+def test_a_loop_whose_body_is_only_comments_still_parses():
+    """A loop (or branch) whose statements were all simplified away, leaving its source-line comments."""
+    body = [Assign("s", "copy", (Const(1.0),)),
+            ir.For("i", Const(0), Const(3), Const(1), [ir.Comment("line 5: t = x * i")]),
+            ir.If(Var("x"), [ir.Comment("reverse sweep")], [ir.Comment("line 7: s = 2.0")]),
+            Assign("s", "add", (Var("s"), Var("x")))]
+    function = ir.Function("f", ["x"], {"x": FLOAT, "s": FLOAT}, body, None, returns=(Var("s"),))
+    text = print_module(function, "printer test\n")
+    namespace: dict = {}
+    exec(compile(text, "<printed>", "exec"), namespace)
+    assert namespace["f"](2.5) == 3.5 and "else:" not in text, text

@@ -31,6 +31,11 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "=
 _ATOM = 10
 
 
+def _has_statement(lines: list) -> bool:
+    """Is some printed line code (not a comment or blank)?"""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
+
+
 def format_constant(value) -> str:
     if isinstance(value, bool):
         return repr(value)
@@ -43,10 +48,17 @@ def format_constant(value) -> str:
 
 
 class ModulePrinter:
-    def __init__(self, function: ir.Function):
+    def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1):
         self.function = function
-        self.types = function.types
+        self.plans = plans or {}
+        self.threads = threads              # for chunked loops: 1 (no prange), 0 (Numba's count), n
+        self.types = dict(function.types) if self.plans else function.types
         self.names = Names(set(function.user_names) | set(function.types) | set(function.params))
+        if self.plans:
+            self.names.add(ir.assigned_in(function.body))
+        self.extra_functions: list[str] = []   # chunk functions of planned loops
+        self.vector_helpers: set[str] = set()
+        self.parallel = False
         self.tops: dict[str, str] = {}
         self.uses = _use_counts(function)
         self.trees: dict[str, tuple] = {}
@@ -184,11 +196,16 @@ class ModulePrinter:
         return folded
 
     def block(self, block: list, depth: int) -> list[str]:
+        """The lines of a block; a block of comments only (its statements simplified away) gets a `pass`,
+        so that whatever it is the body of still parses."""
         in_reverse = self.in_reverse
         try:
-            return self._block(block, depth)
+            lines = self._block(block, depth)
         finally:
             self.in_reverse = in_reverse      # a section marker inside a loop ends with the loop
+        if lines and not _has_statement(lines):
+            lines.append("    " * depth + "pass")
+        return lines
 
     def _block(self, block: list, depth: int) -> list[str]:
         pad = "    " * depth
@@ -311,12 +328,15 @@ class ModulePrinter:
             lines += self.if_(orelse[0], depth, "elif")
         elif orelse:
             printed = self.block(orelse, depth + 1)
-            if printed:
-                lines += [f"{pad}else:"] + printed
+            if printed and not (printed[-1].strip() == "pass" and not _has_statement(printed[:-1])):
+                lines += [f"{pad}else:"] + printed         # (an else of comments only is left out)
         return lines
 
     def for_(self, stmt: For, depth: int) -> list[str]:
         pad = "    " * depth
+        if id(stmt) in self.plans:
+            from .print_loops import planned_loop
+            return planned_loop(self, self.plans[id(stmt)], depth)
         start, stop, step = (self.expr(self.operand(b))[0] for b in (stmt.start, stmt.stop, stmt.step))
         if step == "1":
             bounds = stop if start == "0" else f"{start}, {stop}"
@@ -369,11 +389,20 @@ class ModulePrinter:
             imports.append("import math")
         if "numpy" in self.modules or self.helpers:
             imports.append("import numpy as np")
+        if self.parallel:
+            imports += ["import numba", "from numba import prange"]
+        if self.vector_helpers:
+            from . import vecmath
+            # the width is part of the text, hence of the cache key: another setting compiles anew
+            imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers))
+                           + f"    # {vecmath.describe()}")
         if imports:
             lines += [""] + imports
         for helper in runtime.HELPERS:      # in a fixed order, for deterministic output
             if helper in self.helpers:
                 lines += ["", ""] + inspect.getsource(getattr(runtime, helper)).rstrip().splitlines()
+        for text in self.extra_functions:
+            lines += ["", ""] + text.splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
         lines += body
         return "\n".join(lines) + "\n"
@@ -459,8 +488,10 @@ def _use_counts(function: ir.Function) -> dict:
     return counts
 
 
-def print_module(function: ir.Function, header: str) -> str:
-    return ModulePrinter(function).module(header)
+def print_module(function: ir.Function, header: str, plans: dict | None = None, threads: int = 1) -> str:
+    """The module's text; with `plans` (`optimise.vectorise.plan_loops`), the text Numba compiles: planned
+    loops in blocks (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
+    return ModulePrinter(function, plans, threads).module(header)
 
 
 def _within(loc, site) -> bool:

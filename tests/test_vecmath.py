@@ -1,0 +1,687 @@
+"""SIMD transcendentals (libmvec) and fixed-chunk fused sums: both paths agree, the chunked one is deterministic.
+
+* each vector kernel against Numba's scalar math, within 1e-15 relative, over
+  random inputs and edge values (0, -0, tiny, subnormal, huge, inf, nan), for
+  every length around the lane count and the block size;
+* gradients of elementwise chains and loops: the module Numba compiles with
+  blocks (vexp, vlog, ...) against the scalar path (AUTODIFF_COMPILER_SIMD=0)
+  and against jit=False;
+* chunked sums: bit-for-bit the same on 1 and 2 threads, and with
+  AUTODIFF_COMPILER_THREADS=1 (no prange) as with threads;
+* legality: no chunks for a loop that carries a product, no plan for a loop
+  whose index is read after it or that stores into elements other trips
+  touch; loops storing each trip's own element are blocked or run forwards.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler.backend import vecmath
+
+EDGE = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-310, 1e-300, -1e-300, 1e-16, -1e-16, 0.5, 1.0, -1.0,
+                 3.0, math.pi, -math.pi, 700.0, 709.7, 710.0, -745.0, -746.0, 1e22, -1e22, 1e300, -1e300,
+                 math.inf, -math.inf, math.nan, 2.0 ** 52, 1e6 * math.pi, -0.9999999999999999])
+
+
+@pytest.fixture
+def setting(monkeypatch):
+    """Switch the SIMD / thread settings for derivations made after the call."""
+    def apply(**env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        vecmath._state.clear()
+    yield apply
+    vecmath._state.clear()
+
+
+needs_simd = pytest.mark.skipif(vecmath.lanes() == 0, reason="no libmvec vector functions on this machine")
+
+
+def _inputs(prim: str, rng) -> tuple:
+    parts = [EDGE, rng.standard_normal(5000), 30 * rng.standard_normal(5000), rng.uniform(-1, 1, 5000),
+             np.exp(rng.uniform(-700, 700, 5000)), -np.exp(rng.uniform(-700, 700, 5000)),
+             np.arange(-500, 500) * math.pi / 2]
+    a = np.concatenate(parts)
+    if prim == "pow":
+        b = np.concatenate([4 * rng.standard_normal(a.shape[0]), np.full(EDGE.shape[0], 2.0), EDGE])
+        a = np.concatenate([np.abs(a), EDGE, np.full(EDGE.shape[0], 2.5)])
+        return a, b
+    return (a,)
+
+
+@needs_simd
+@pytest.mark.parametrize("prim", sorted(vecmath._TABLE))
+def test_vector_kernels_within_1e_15_of_scalar_math(prim):
+    import numba
+    if prim not in vecmath.functions():
+        pytest.skip(f"no vector {prim} here")
+    kernel = vecmath.kernel(prim)
+    name = vecmath._TABLE[prim][0]
+    inputs = _inputs(prim, np.random.default_rng(7))
+    namespace = {"math": math, "kernel": kernel}
+    args = ", ".join(f"a{k}" for k in range(len(inputs)))
+    elements = ", ".join(f"a{k}[j]" for k in range(len(inputs)))
+    exec(f"def scalar(out, {args}):\n    for j in range(out.shape[0]):\n        out[j] = math.{name}({elements})\n"
+         f"def vector(out, m, {args}):\n    kernel(out, m, {args})\n", namespace)
+    scalar, vector = numba.njit(namespace["scalar"]), numba.njit(namespace["vector"])
+    want = np.empty(inputs[0].shape[0])
+    scalar(want, *inputs)
+    for m in (0, 1, 3, 7, 8, 9, 255, 256, 257, want.shape[0]):   # remainders after whole lane groups
+        sliced = tuple(np.ascontiguousarray(a[:m]) for a in inputs)
+        got = np.full(m, 12345.0)
+        vector(got, m, *sliced)
+        ref = want[:m]
+        assert np.array_equal(np.isnan(got), np.isnan(ref)), prim
+        infinite = np.isinf(ref)
+        assert np.array_equal(got[infinite], ref[infinite]), prim
+        finite = np.isfinite(ref)
+        assert np.all(np.isfinite(got[finite])), prim
+        scale = np.maximum(np.abs(ref[finite]), np.finfo(float).tiny)
+        assert np.all(np.abs(got[finite] - ref[finite]) <= 1e-15 * scale), \
+            (prim, np.max(np.abs(got[finite] - ref[finite]) / scale))
+        zero = ref == 0
+        assert np.array_equal(np.signbit(got[zero]), np.signbit(ref[zero])), prim
+
+
+def test_simd_switch_off(setting):
+    setting(AUTODIFF_COMPILER_SIMD=0)
+    assert vecmath.lanes() == 0 and vecmath.functions() == frozenset() and vecmath.describe() == "scalar"
+
+
+# ------------------------------------------------------------------ gradients on both paths
+
+def chain(w, b, x, y):
+    return np.mean(np.tanh(0.3 * (w * x + b)) + np.sin(w * x) * np.cos(0.5 * x + b) + np.log1p(y * w * w)
+                   + np.expm1(-y * b) + y * np.log(x * x + 1.0) + (x * x + 1.0) ** (y * w)
+                   - np.exp(-(w * x + b)))
+
+
+def loop(w, b, x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = w * x[i] + b
+        s += math.exp(-z * z) + math.log(1.0 + y[i] * y[i]) * math.sin(z)
+    return s
+
+
+def backwards(w, x):
+    s = 0.0
+    for i in range(x.shape[0] - 1, -1, -1):
+        s = s + math.tanh(w * x[i]) * math.cos(x[i])
+    return s
+
+
+def _data(n, rng):
+    x = rng.uniform(-3, 3, n)
+    y = rng.uniform(0.05, 0.95, n)
+    if n > 4:
+        x[:4] = [0.0, -0.0, 1e-300, 2.5]
+    return x, y
+
+
+CASES = [(chain, ("w", "b")), (loop, ("w", "b"))]
+
+
+@needs_simd
+@pytest.mark.parametrize("fn,wrt", CASES, ids=[c[0].__name__ for c in CASES])
+def test_blocked_gradient_matches_scalar_path(setting, fn, wrt):
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 8, 9, 300, 1000):
+        x, y = _data(n, rng)
+        setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+        scalar = value_and_grad(fn, wrt=wrt)(0.7, -0.2, x, y)
+        setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
+        g = value_and_grad(fn, wrt=wrt)
+        blocked = g(0.7, -0.2, x, y)
+        assert "vexp(" in g.compiled_source and "for i_lane in range(" in g.compiled_source
+        python = value_and_grad(fn, wrt=wrt, jit=False)(0.7, -0.2, x, y)
+        for got in (blocked, python):
+            np.testing.assert_allclose(got[0], scalar[0], rtol=1e-13, atol=1e-13)
+            np.testing.assert_allclose(got[1], scalar[1], rtol=1e-12, atol=1e-13)
+
+
+@needs_simd
+def test_backwards_loop_is_blocked_in_its_own_order(setting):
+    setting(AUTODIFF_COMPILER_THREADS=0)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-2, 2, 515)
+    g = grad(backwards)
+    assert "vtanh(" in g.compiled_source if g(0.3, x) is not None else False
+    setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+    np.testing.assert_allclose(g(0.3, x), grad(backwards)(0.3, x), rtol=1e-13)
+
+
+# ------------------------------------------------------------------ chunks and threads
+
+def _chunked(setting, fn, args, wrt, **env):
+    setting(AUTODIFF_COMPILER_CHUNK=16, **dict({"AUTODIFF_COMPILER_THREADS": 2}, **env))
+    g = value_and_grad(fn, wrt=wrt)
+    g(*args)                      # the signature compiled_source shows
+    return g, g.compiled_for(*args)
+
+
+@pytest.mark.parametrize("fn,wrt", CASES + [(backwards, ("w",))], ids=["chain", "loop", "backwards"])
+def test_chunked_sums_do_not_depend_on_the_thread_count(setting, fn, wrt):
+    import numba
+    rng = np.random.default_rng(11)
+    x, y = _data(1000, rng)
+    args = (0.7, -0.2, x, y) if fn is not backwards else (0.7, x)
+    g, compiled = _chunked(setting, fn, args, wrt)
+    assert "prange(" in g.compiled_source
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            results.append(compiled(*args))
+    finally:
+        numba.set_num_threads(before)
+    for r in results[1:]:
+        assert all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(r, results[0])), (r, results[0])
+    # no prange at all (AUTODIFF_COMPILER_THREADS=1): the same chunks, the same bits
+    g1, serial = _chunked(setting, fn, args, wrt, AUTODIFF_COMPILER_THREADS=1)
+    assert "prange(" not in g1.compiled_source
+    assert all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(serial(*args), results[0]))
+    # loops as written (no chunks): equal up to the order of the additions
+    setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
+    plain = value_and_grad(fn, wrt=wrt).compiled_for(*args)(*args)
+    for u, v in zip(plain, results[0]):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_small_loops_run_one_chunk_on_the_calling_thread(setting):
+    setting(AUTODIFF_COMPILER_SIMD=0)
+    g = value_and_grad(loop, wrt=("w", "b"))
+    x, y = _data(50, np.random.default_rng(1))
+    v, (dw, db) = g(0.7, -0.2, x, y)
+    want = value_and_grad(loop, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
+    np.testing.assert_allclose([v, dw, db], [want[0], *want[1]], rtol=1e-13)
+    assert "_chunk(chunk" in g.compiled_source
+
+
+# ------------------------------------------------------------------ legality
+
+def stores(x):
+    out = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        out[i] = math.exp(x[i])
+    return np.sum(out * out)
+
+
+def product(x):
+    p = 1.0
+    for i in range(x.shape[0]):
+        p = p * math.exp(0.1 * x[i])
+    return p
+
+
+def index_after(x):
+    s = 0.0
+    i = 0
+    for i in range(x.shape[0]):
+        s += math.exp(x[i])
+    return s + i
+
+
+def _plans(fn, *args, wrt=0):
+    from autodiff_compiler.optimise.vectorise import plan_loops
+    g = grad(fn, wrt=wrt)
+    state = g.state_for(g.signature(args))
+    return plan_loops(state.adjoint, frozenset(vecmath._TABLE), chunks=True), state
+
+
+def test_no_chunks_for_a_carried_product_and_no_plan_for_a_read_index():
+    x = np.linspace(-1, 1, 10)
+    plans, _ = _plans(product, x)
+    assert not any(p.chunked for p in plans.values())
+    plans, state = _plans(index_after, x)
+    from autodiff_compiler.ir import dataflow
+    facts = dataflow.of(state.adjoint)
+    for p in plans.values():
+        assert p.loop.index not in facts.live_out(p.loop)
+
+
+def recurrence(x):
+    y = np.zeros(x.shape[0])
+    for i in range(1, x.shape[0]):
+        y[i] = 0.5 * y[i - 1] + math.exp(x[i])
+    return np.sum(y * y)
+
+
+def shifted(x):
+    y = np.zeros(x.shape[0] + 1)
+    for i in range(x.shape[0]):
+        y[i + 1] = math.sin(x[i])
+    return np.sum(y * y)
+
+
+def mse(w, X, y):
+    r = X * w - y
+    return np.mean(r * r)
+
+
+def sin_times(x):
+    return np.sum(np.sin(x) * x)
+
+
+OWN_ELEMENTS = [(stores, 1), (mse, 3), (sin_times, 1)]
+
+
+@pytest.mark.parametrize("fn,arity", OWN_ELEMENTS, ids=[c[0].__name__ for c in OWN_ELEMENTS])
+def test_loops_storing_their_own_elements_are_planned(setting, fn, arity):
+    """Each trip stores into its own element only: the loop is blocked (vector calls) or run forwards,
+    and the gradient is the scalar path's and the interpreter's, at several lengths around the block."""
+    import autodiff_compiler.ir as ir
+    rng = np.random.default_rng(11)
+    args = tuple(rng.uniform(-2, 2, 40) for _ in range(arity))
+    plans, _ = _plans(fn, *args)
+    assert any(isinstance(s, ir.Store) for p in plans.values() for s in ir.walk(p.loop.body))
+    assert any(p.forwards for p in plans.values())
+    for n in (1, 5, 255, 256, 257, 700):
+        args = tuple(rng.uniform(-2, 2, n) for _ in range(arity))
+        setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+        scalar = grad(fn)(*args)
+        setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS="")
+        g = grad(fn)
+        got = g(*args)
+        assert "trips in rising order" in g.compiled_source or "for i_block" in g.compiled_source
+        np.testing.assert_allclose(got, scalar, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(got, grad(fn, jit=False)(*args), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("fn", [recurrence, shifted], ids=["recurrence", "shifted"])
+def test_loops_storing_other_elements_are_left_alone(setting, fn):
+    """A store another trip reads (y[i - 1]) and a store off the index (y[i + 1]): no plan has such a
+    loop, and the gradient is the interpreter's."""
+    import autodiff_compiler.ir as ir
+    x = np.linspace(-1, 1, 300)
+    plans, state = _plans(fn, x)
+    for p in plans.values():
+        for s in ir.walk(p.loop.body):
+            if isinstance(s, ir.Store):
+                assert s.index == (ir.Var(p.loop.index),), s
+                reads = [r for r in ir.walk(p.loop.body) if isinstance(r, ir.Assign) and r.prim == "subscript"
+                         and r.args[0].name == s.array]
+                assert all(tuple(r.args[1:]) == (ir.Var(p.loop.index),) for r in reads), reads
+    setting(AUTODIFF_COMPILER_THREADS="")
+    np.testing.assert_allclose(grad(fn)(x), grad(fn, jit=False)(x), rtol=1e-13, atol=1e-14)
+
+
+def test_stores_into_memory_another_array_may_share_are_left_alone():
+    """The memory condition: when the dataflow facts say two arrays the loop touches may share memory
+    (a view or an alias), a loop storing into one of them is not planned; with the facts as they are,
+    it is (the adjoint loop of `stores` writes out_bar and x_bar, reads x)."""
+    import autodiff_compiler.ir as ir
+    from autodiff_compiler.ir import dataflow
+    from autodiff_compiler.optimise.vectorise import _own_elements
+    _, state = _plans(stores, np.linspace(-1, 1, 10))
+    facts = dataflow.of(state.adjoint)
+    loops = [s for s in ir.walk(state.adjoint.body) if isinstance(s, ir.For)
+             and sum(isinstance(b, ir.Store) for b in s.body) == 2]
+    assert loops
+    body = [s for s in loops[0].body if not isinstance(s, ir.Comment)]
+    assert _own_elements(facts, loops[0], body, state.adjoint.types) == {"out_bar", "x_bar"}
+
+    class Sharing:
+        def __init__(self, facts, a, b):
+            self.facts, self.a, self.b = facts, a, b
+
+        def objects(self, stmt, name):
+            found = self.facts.objects(stmt, name)
+            return found | {("shared",)} if name in (self.a, self.b) else found
+
+    for a, b in (("out_bar", "x_bar"), ("x_bar", "x"), ("out_bar", "x")):
+        assert _own_elements(Sharing(facts, a, b), loops[0], body, state.adjoint.types) is None, (a, b)
+
+
+def across_zero(w):
+    y = np.zeros(3)
+    for i in range(2, -2, -1):          # y[-1] is y[2]: two trips write one element
+        y[i] = 2.0 * y[i] + i * w
+    return y[2]
+
+
+def from_minus_one(x):
+    y = np.zeros(x.shape[0])
+    for i in range(-1, x.shape[0]):
+        y[i] = 0.5 * y[i] + math.exp(x[i]) * i
+    return np.sum(y * y)
+
+
+def start_reassigned(w, x):
+    k = x.shape[0] - 1
+    z = np.zeros(x.shape[0])
+    for i in range(k, -1, -1):
+        k = i // 2                      # range() read k once; the body's k is another value
+        z[i] = math.exp(w * x[i]) + k
+    return np.sum(z)
+
+
+def stop_reassigned(w, x):
+    m = x.shape[0] // 1000 - 1
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, m, -1):
+        m = i + 1
+        z[i] = math.exp(w * x[i]) + m
+    return np.sum(z)
+
+
+def sum_reassigned(w, x):
+    k = x.shape[0] - 1
+    s = 0.0
+    for i in range(k, -1, -1):
+        k = i // 2
+        s = s + math.exp(w * x[i]) + k
+    return s
+
+
+def asserts_rising(w, x):
+    for i in range(x.shape[0]):
+        assert x[i] > -10.0
+    return w * np.sum(x)
+
+
+def asserts_falling(w, x):
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert math.exp(x[i]) < 2.0 + i
+    return w * np.sum(x)
+
+
+def assert_then_divide(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] < 5.0
+        z[i] = w / x[i]
+    return np.sum(z)
+
+
+def divide_then_assert(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        z = w / x[i]
+        t = math.exp(z)
+        assert t < 5.0
+        s += t
+    return s
+
+
+def _same_outcome(fn, *args):
+    """value_and_grad with the planned loops and with the loops as written (`skip=("vectorise",)`; both
+    compiled, since Numba raises on a division by zero where NumPy's scalars give inf): the same numbers,
+    or the same error; numbers also as the interpreter gives them."""
+    outcomes = []
+    for options in ({}, {"skip": ("vectorise",)}, {"jit": False}):
+        try:
+            outcomes.append(value_and_grad(fn, **options)(*[a.copy() if isinstance(a, np.ndarray) else a
+                                                            for a in args]))
+        except Exception as exc:                 # noqa: BLE001 -- the error is the outcome compared
+            outcomes.append((type(exc).__name__, str(exc).splitlines()[0]))
+    planned, plain, interpreted = outcomes
+    if isinstance(plain[0], str):
+        assert planned == plain, (fn.__name__, planned, plain)
+        return
+    scale = 1e-12 * max(1.0, float(np.max(np.abs(args[-1]))) if isinstance(args[-1], np.ndarray) else 1.0)
+    for reference in (plain, interpreted):
+        for got, want in zip(planned, reference):            # the value, then the gradient
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=scale * 1e3, err_msg=fn.__name__)
+
+
+@pytest.mark.parametrize("fn", [across_zero, from_minus_one], ids=["across-zero", "from-minus-one"])
+def test_negative_indices_are_not_own_elements(setting, fn):
+    """A range reaching below 0 stores a[-1], which is another trip's a[n - 1]: not planned."""
+    import autodiff_compiler.ir as ir
+    setting(AUTODIFF_COMPILER_THREADS="")
+    args = (1.0,) if fn is across_zero else (np.linspace(-1, 1, 300),)
+    plans, _ = _plans(fn, *args)
+    for p in plans.values():
+        if any(isinstance(s, ir.Store) for s in ir.walk(p.loop.body)):
+            lowest = p.loop.start if p.loop.step.value == 1 else p.loop.stop
+            assert isinstance(lowest, ir.Const) and lowest.value >= (0 if p.loop.step.value == 1 else -1), p.loop
+    for point in ((0.5,), (-1.5,)) if fn is across_zero else ((np.linspace(-1, 1, n),) for n in (3, 257, 600)):
+        _same_outcome(fn, *point)
+
+
+@pytest.mark.parametrize("fn", [start_reassigned, stop_reassigned, sum_reassigned],
+                         ids=["start", "stop", "sum"])
+def test_bounds_the_body_reassigns(setting, fn):
+    """range() reads its bounds once: the blocked and chunked loops read them once too."""
+    setting(AUTODIFF_COMPILER_CHUNK=64, AUTODIFF_COMPILER_THREADS="")
+    for n in (8, 300, 1000):
+        _same_outcome(fn, 0.5, np.linspace(-1, 1, n))
+
+
+@pytest.mark.parametrize("fn", [asserts_rising, asserts_falling, assert_then_divide, divide_then_assert],
+                         ids=["asserts-rising", "asserts-falling", "assert-divide", "divide-assert"])
+def test_loops_that_may_raise_raise_what_the_plain_loop_raises(setting, fn):
+    """A loop of asserts only (no sums to chunk), and loops with two statements that may raise: run
+    forwards or in segments, another trip's other error could come first; the planned loop raises what
+    the plain one does."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(-1, 1, 600)
+    _same_outcome(fn, 0.7, x)
+    if fn in (asserts_rising, asserts_falling):
+        _same_outcome(fn, 0.7, 100 * x)
+    else:
+        bad = np.linspace(0.5, 2.0, 600)
+        bad[0], bad[1] = 9.0, 0.0            # trip 0 fails its assert, trip 1 divides by zero
+        _same_outcome(fn, 0.7, bad)
+        _same_outcome(fn, 0.7, bad[::-1].copy())
+        bad[0], bad[1] = 0.1, 0.0
+        _same_outcome(fn, 1.0, bad)
+
+
+def divides(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += w / x[i]
+    return s
+
+
+def test_division_by_zero_in_a_chunked_loop_raises_as_the_loop_does(setting):
+    """Numba's threads do not raise (an exception there is lost, an integer division by zero gives 0):
+    a loop with a statement that may raise keeps its chunks on the calling thread, which raises; a loop
+    without one runs them on threads."""
+    from autodiff_compiler import AutodiffError
+    x = np.linspace(-1, 1, 101)           # x[50] == 0
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
+    g = value_and_grad(divides)
+    with pytest.raises(AutodiffError, match="division by zero"):
+        g(0.5, x)
+    assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
+    x[50] = 0.25
+    setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
+    want = value_and_grad(divides)(0.5, x)
+    np.testing.assert_allclose(g(0.5, x), want, rtol=1e-13)
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
+    threaded = value_and_grad(backwards)
+    threaded(0.5, x)
+    assert "prange(" in threaded.compiled_source
+
+
+def nested_sums(w, x):
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(x.shape[0]):
+        s2 = s2 + w * x[i]
+        s1 = s1 + s2                    # a sum added into another: not a sum chunks may split
+    return s1
+
+
+def running_product_sum(w, x):
+    p = 0.0
+    s = 0.0
+    for i in range(x.shape[0]):
+        p = p + w * w
+        s = s + p * x[i]
+    return s
+
+
+def assert_sum(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        assert x[i] < 5.0
+        s = s + w * x[i]
+    return s
+
+
+def integer_division(w, x):
+    d = x.shape[0] // 1000000
+    s = 0.0
+    for i in range(x.shape[0]):
+        q = i // d
+        s = s + w * x[i] * q
+    return s
+
+
+def negative_power(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] > -5.0
+        z[i] = w * x[i] ** -3
+    return np.sum(z)
+
+
+def reciprocal_after_assert(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        assert x[i] > -5.0
+        z[i] = w * np.reciprocal(x[i])
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
+def test_a_sum_added_into_another_is_not_split_into_chunks(setting, chunk):
+    """Each chunk starts its sums at -0.0: a sum read by anything but its own update (here, added into
+    another sum) would be wrong; value, gradient, jvp, jacobian and Hessian against the loop as written."""
+    from autodiff_compiler import hessian, jacobian, jvp
+    setting(AUTODIFF_COMPILER_CHUNK=chunk, AUTODIFF_COMPILER_THREADS="")
+    for n in (100, 70000):
+        x = np.linspace(0.5, 1.5, n)
+        _same_outcome(nested_sums, 1.0, x)
+        _same_outcome(running_product_sum, 0.7, x)
+    x = np.linspace(0.5, 1.5, 100)
+    for make in (jvp, jacobian, hessian):
+        kwargs = {"tangents": (1.0,)} if make is jvp else {}
+        for fn in (nested_sums, running_product_sum):
+            got = make(fn, wrt=0)(0.7, x, **kwargs)
+            want = make(fn, wrt=0, skip=("vectorise",))(0.7, x, **kwargs)
+            for a, b in zip(np.atleast_1d(got) if not isinstance(got, tuple) else got,
+                            np.atleast_1d(want) if not isinstance(want, tuple) else want):
+                np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"{make.__name__} {fn.__name__}")
+
+
+@pytest.mark.parametrize("fn", [assert_sum, integer_division], ids=["assert", "integer-division"])
+def test_chunks_that_may_raise_stay_on_the_calling_thread(setting, fn):
+    """An assert failing in one chunk, an integer division by zero: raised as the loop raises them."""
+    setting(AUTODIFF_COMPILER_CHUNK=16, AUTODIFF_COMPILER_THREADS=2)
+    for n, bad in ((200, 0), (200, 100), (200, 199), (300000, 150000)):
+        x = np.linspace(0.5, 1.5, n)
+        x[bad] = 9.0
+        _same_outcome(fn, 0.5, x)
+    from autodiff_compiler import AutodiffError
+    g = value_and_grad(fn)
+    try:
+        g(0.5, np.ones(200))
+    except AutodiffError:
+        assert fn is integer_division           # 200 // 1000000 is 0
+    assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
+
+
+@pytest.mark.parametrize("fn", [negative_power, reciprocal_after_assert], ids=["power", "reciprocal"])
+def test_powers_and_reciprocals_may_raise(setting, fn):
+    """Numba raises for 0.0 ** -3 and 1.0 / 0.0: with an assert in the same falling loop, the loop keeps
+    its order, so the error is the plain loop's, for either order of the bad elements."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(0.5, 2.0, 6)
+    x[0], x[5] = -9.0, 0.0
+    _same_outcome(fn, 1.0, x)
+    _same_outcome(fn, 1.0, x[::-1].copy())
+    _same_outcome(fn, 1.0, np.linspace(0.5, 2.0, 300))
+
+
+# ------------------------------------------------------------------ random loops, both paths
+
+_UNARY = ["math.exp(math.sin({0}))", "math.log(1.0 + {0} * {0})", "math.sin({0})", "math.cos({0})",
+          "math.tanh({0})", "math.log1p({0} * {0})", "math.expm1(-{0} * {0})", "({0} * {0} + 1.0) ** y[i]",
+          "({0} * w)", "({0} + x[i])", "({0} / (2.0 + {0} * {0}))"]
+
+
+def _random_loop(rng, k: int) -> str:
+    """A loop over x and y: temporaries from random unary steps, two or three sums (+=, = s +, -=); every
+    other loop also stores a temporary at its own element of an array (=, +=, read back in the trip)."""
+    stores = k % 2 == 1
+    lines = [f"def loop{k}(w, b, x, y):", "    s0 = 0.0", "    s1 = 0.0", "    s2 = 0.0"]
+    if stores:
+        lines.append("    out = np.zeros(x.shape[0])")
+    header = rng.choice(["for i in range(x.shape[0]):", "for i in range(x.shape[0] - 1, -1, -1):",
+                         "for i in range(1, x.shape[0]):"])
+    lines.append(f"    {header}")
+    lines.append("        a = w * x[i] + b")
+    names = ["a"]
+    for t in range(rng.integers(2, 6)):
+        source = names[rng.integers(len(names))]
+        expr = _UNARY[rng.integers(len(_UNARY))].format(source)
+        lines.append(f"        t{t} = {expr}")
+        names.append(f"t{t}")
+        if stores and rng.random() < 0.4:
+            lines.append(f"        out[i] {'+=' if rng.random() < 0.5 else '='} {names[-1]}")
+            if rng.random() < 0.5:
+                lines.append(f"        c{t} = math.tanh(out[i]) * {names[rng.integers(len(names))]}")
+                names.append(f"c{t}")
+    updates = ["s0 += {0} * y[i]", "s1 = s1 + {0}", "s2 -= {0}"]
+    for u in range(rng.integers(1, 4)):
+        lines.append("        " + updates[u].format(names[rng.integers(1, len(names))]))
+    tail = " + np.sum(out * out)" if stores else ""
+    lines.append(f"    return s0 + 0.5 * s1 + 0.25 * s2{tail}")
+    return "\n".join(lines) + "\n"
+
+
+def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_path):
+    import importlib.util
+    import autodiff_compiler.ir as ir
+    rng = np.random.default_rng(2024)
+    sources = [_random_loop(rng, k) for k in range(16)]
+    path = tmp_path / "random_loops.py"
+    path.write_text("import math\n\nimport numpy as np\n\n\n" + "\n\n".join(sources))
+    spec = importlib.util.spec_from_file_location("random_loops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    setting(AUTODIFF_COMPILER_CHUNK=3, AUTODIFF_COMPILER_THREADS=2, AUTODIFF_COMPILER_SIMD=4)
+    x, y = _data(61, rng)
+    planned = stored = 0
+    for k in range(len(sources)):
+        fn = getattr(module, f"loop{k}")
+        g = value_and_grad(fn, wrt=("w", "b"))
+        got = g(0.7, -0.2, x, y)
+        text = g.compiled_source
+        planned += "_block[" in text or "_chunk(" in text or "rising order" in text
+        plans = g.state_for(g.signature((0.7, -0.2, x, y))).plans.values()
+        stored += any(isinstance(s, ir.Store) for p in plans for s in ir.walk(p.loop.body))
+        want = value_and_grad(fn, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-11, atol=1e-12, err_msg=sources[k])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12, err_msg=sources[k])
+    assert planned >= 8 and stored >= 3, (planned, stored)
+
+
+def clashing(w, x):
+    lo = 0.5 * w
+    hi = 2.0
+    chunk = 3.0
+    trips = 0.25
+    first = 1.5
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += math.exp(lo * x[i]) * hi + chunk * math.sin(trips * x[i]) + first
+    return s + chunk
+
+
+def test_names_of_the_printed_loops_never_clash_with_the_users(setting):
+    x = np.linspace(-1, 1, 300)
+    setting(AUTODIFF_COMPILER_CHUNK=7, AUTODIFF_COMPILER_THREADS=2)
+    g = value_and_grad(clashing)
+    got = g(0.3, x)
+    assert "_chunk(" in g.compiled_source
+    want = value_and_grad(clashing, jit=False)(0.3, x)
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -67,6 +67,9 @@ class Primitive:
                                        # when its second operand may be 0) or "negative integer exponent";
                                        # passes that reorder statements across loop trips keep such
                                        # statements in order (`may_raise`)
+    error: object = None               # what it raises there, as the caller sees it (`error_of`): Numba's
+                                       # message, or a dict from the result's kind to it; None: each
+                                       # statement its own error (an assert names its line)
 
     @property
     def is_operator(self) -> bool:
@@ -123,7 +126,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
-            scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False):
+            scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -139,7 +142,8 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      vjp if isinstance(vjp, dict) or vjp is None or callable(vjp) else tuple(vjp),
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
                      domain=tuple(domain), effect=effect,
-                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises)
+                     jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
+                     error=error)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -160,7 +164,8 @@ _define("add", 2, ("1", "1"), scalar="+", array="+", sympy="x + y", result="join
 _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="join", evaluate=operator.sub)
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
-        evaluate=operator.truediv, numpy_names=("divide", "true_divide"), raises="zero divisor")
+        evaluate=operator.truediv, numpy_names=("divide", "true_divide"), raises="zero divisor",
+        error="division by zero")
 # pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
 # 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
 # computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
@@ -168,14 +173,15 @@ _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", r
 _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
-        raises="negative integer exponent")
+        raises="negative integer exponent", error="division by zero")
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
         builtin="float")
 _define("mod", 2, ("1", "-floor(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
-        evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor")
+        evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor",
+        error={"float": "modulo by zero", "int": "integer modulo by zero"})
 
 # ---------------------------------------------------------- elementary functions
 _math_function("sin", ("cos(x)",))
@@ -215,7 +221,7 @@ _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
         result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",),
-        raises=True)
+        raises=True, error="division by zero")
 _define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
         sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
         numpy_names=("deg2rad", "radians"))
@@ -301,7 +307,8 @@ _define("max", 2, ("indicator(x >= y)", "indicator(x < y)"), scalar="max", array
 _define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
         evaluate=lambda x: x)
 _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", evaluate=operator.floordiv,
-        numpy_names=("floor_divide",), raises="zero divisor")
+        numpy_names=("floor_divide",), raises="zero divisor",
+        error={"float": "division by zero", "int": "integer division by zero"})
 _define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
         evaluate=math.floor, math_name="floor", numpy_names=("floor",))
 _define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
@@ -745,6 +752,16 @@ def may_raise(prim: str, args: tuple) -> bool:
     if kind == "negative integer exponent":
         return not (number and (isinstance(second, float) or second >= 0))
     return bool(kind)
+
+
+def error_of(prim: str, kind: str | None):
+    """The error a statement applying `prim` raises in Numba-compiled code, as its caller sees it
+    (`Primitive.error`: Numba's ZeroDivisionError message, for a result of `kind` "float" or "int"),
+    or None when nothing tells it apart from another statement's (an assert names its own line, an
+    unknown kind may be either).  Two statements with the same error may trade places: whichever
+    raises, the caller sees the same exception."""
+    error = PRIMITIVES[prim].error if prim in PRIMITIVES else None
+    return error.get(kind) if isinstance(error, dict) else error
 
 
 BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",

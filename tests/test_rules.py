@@ -453,3 +453,48 @@ def test_jvp_matches_finite_differences(name, case):
                                    atol=1e-7, err_msg=f"{name} example {case}, operand {k}: jvp vs finite differences")
         checked += 1
     assert checked or not _float_positions(values), f"{name} example {case}: no jvp term checked"
+
+
+# ------------------------------------------------------------------ errors raised in compiled code
+
+# operands at which each kind of `raises` condition holds, per kind of result ("float", "int")
+_RAISING_OPERANDS = {"zero divisor": {"float": (3.0, 0.0), "int": (3, 0)},
+                     "negative integer exponent": {"float": (0.0, -3)},
+                     True: {"float": (0.0,)}}
+RAISING = sorted(name for name, p in PRIMITIVES.items() if p.raises and not p.effect and not p.custom)
+
+
+def _compiled_statement(prim):
+    """A Numba function of the table's own scalar spelling of `prim` (as the printer spells it)."""
+    import numba
+    args = ", ".join(ARG_NAMES[:prim.arity])
+    if prim.scalar in ("/", "//", "%", "**"):
+        expr = f"x {prim.scalar} y"
+    elif "{0}" in prim.scalar:
+        expr = prim.scalar.format(*ARG_NAMES[:prim.arity])
+    else:
+        expr = f"{prim.scalar}({args})"
+    namespace = {"math": math}
+    exec(f"def statement({args}):\n    return {expr}\n", namespace)
+    return numba.njit(namespace["statement"])
+
+
+@pytest.mark.parametrize("name", RAISING)
+def test_the_table_names_the_error_compiled_code_raises(name):
+    """`rules.error_of` is what lets the vectorise pass reorder raising statements (two with the same
+    error may trade places): for every primitive that may raise, compiled code raises exactly the
+    error the table names, for each kind of result; `may_raise` says it may there."""
+    from autodiff_compiler.rules import error_of, may_raise
+    import autodiff_compiler.ir as ir
+    prim = PRIMITIVES[name]
+    assert prim.raises in _RAISING_OPERANDS, f"{name}: a new kind of raising; add its operands here"
+    statement = _compiled_statement(prim)
+    for kind, operands in _RAISING_OPERANDS[prim.raises].items():
+        if isinstance(prim.error, dict):
+            assert set(prim.error) == {"float", "int"}, name
+        elif kind == "int":
+            continue                         # one message for both kinds: the float case checks it
+        assert may_raise(name, tuple(ir.Const(v) for v in operands)), (name, operands)
+        with pytest.raises(ZeroDivisionError) as raised:
+            statement(*operands)
+        assert str(raised.value) == error_of(name, kind), (name, kind)

@@ -554,6 +554,43 @@ def reciprocal_after_assert(w, x):
     return np.sum(z)
 
 
+def divide_then_modulo(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t % (x[i] + 1.0)
+    return np.sum(z)
+
+
+def two_divisions(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t / (x[i] + 1.0)
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("fn", [divide_then_modulo, two_divisions], ids=["divide-modulo", "two-divisions"])
+def test_statements_trade_places_only_when_they_raise_the_same_error(setting, fn):
+    """Blocking splits a trip at its vector call, running forwards reorders trips: the division of
+    one trip then comes before another trip's modulo.  Statements raising different errors ('division by
+    zero', 'modulo by zero', `rules.error_of`) keep their loop as written; two divisions, which raise
+    the same error, may trade places, so that loop is planned.  Either way the error is the plain loop's."""
+    from autodiff_compiler import AutodiffError
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(0.5, 2.0, 300)
+    g = value_and_grad(fn)
+    g(0.7, x)
+    assert ("for i_lane in range(" in g.compiled_source) == (fn is two_divisions)
+    _same_outcome(fn, 0.7, x)
+    for n in (6, 300):
+        bad = np.linspace(0.5, 2.0, n)
+        bad[0], bad[n - 1] = 0.0, -1.0    # trip 0 divides by zero, trip n - 1 (run first) by x + 1 == 0
+        _same_outcome(fn, 0.7, bad)
+        with pytest.raises(AutodiffError, match="modulo by zero" if fn is divide_then_modulo else "division"):
+            g(0.7, bad)
+
+
 @pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
 def test_a_sum_added_into_another_is_not_split_into_chunks(setting, chunk):
     """Each chunk starts its sums at -0.0: a sum read by anything but its own update (here, added into

@@ -51,7 +51,7 @@ import os
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..rules import may_raise
+from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
@@ -107,7 +107,7 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     stored): no trip reads what another wrote, so the order is free.
     Errors: the statements of the body that may raise (`rules.may_raise`: a
     division by what may be zero, an assert) all raise the same error
-    (`_error_of`: every division 'division by zero') when the plan runs trips
+    (`rules.error_of`: every /, 'division by zero') when the plan runs trips
     out of order (forwards) or splits a trip over segments, unless those
     statements share one segment: the error a loop raises is then the one
     its plain form raises."""
@@ -181,15 +181,10 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
 
 
 def _error_of(stmt: Assign, types: dict):
-    """The error a statement that may raise raises, as the caller sees it: Numba's ZeroDivisionError
-    'division by zero' for /, reciprocal and pow; for // and %, its message depends on the operands'
-    kind; each assert is its own (its line)."""
-    if stmt.prim in ("div", "reciprocal", "pow"):
-        return "division by zero"
-    if stmt.prim == "assert_true":
-        return ("assert", id(stmt))
+    """What the caller sees when `stmt` raises (`rules.error_of`); a statement whose error the table
+    cannot name (an assert: its line) is its own."""
     t = types.get(stmt.target)
-    return (stmt.prim, t.kind if t is not None else None)
+    return error_of(stmt.prim, t.kind if t is not None else None) or ("statement", id(stmt))
 
 
 def _own_elements(facts, loop: For, body: list, types: dict):

@@ -1237,3 +1237,57 @@ def rebound_store_while(u, x):
         y = np.sin(y) * x
         k = k + 1
     return np.sum(y * y)
+
+
+# ---- views made again in the reversed trip (record.recomputable: `xs[t]`, `xs[t:k]` not taped)
+
+def remade_rows(W, xs):
+    h = np.zeros(W.shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def remade_window(w, x):
+    s = 0.0
+    for t in range(x.shape[0] - 1):
+        k = t + 2
+        v = x[t:k]
+        s = s + np.sum(np.sin(v * w))
+    return s
+
+
+def remade_active_rows(w, xs):
+    h = w * 0.5
+    for t in range(xs.shape[0]):
+        r = xs[t]
+        h = np.sum(np.tanh(r * h + w))
+    return h
+
+
+def remade_base_stored_after(w, x0):
+    z = x0.copy()
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w))
+    z[0] = z[1] * w                       # a store into the base after the loop: undone before it
+    return s + np.sum(z * z)
+
+
+def remade_base_written_in_loop(w, x0):
+    z = x0.copy()
+    for t in range(z.shape[0] - 1):
+        r = z[t]
+        z[t + 1] = np.tanh(r * w + z[t + 1])
+    return np.sum(z * z)
+
+
+def remade_base_rebound_after(w, x0):
+    z = x0 * w
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(r * r * w)
+    z = z * 2.0                            # the base bound anew after the loop: its old value is kept
+    return s + np.sum(z)

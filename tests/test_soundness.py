@@ -263,6 +263,24 @@ case(PRINTER, S.printer_axis0, [(1.5, M(2, 3), M(2, 3, 1)), (0.5, M(1, 1), M(1, 
 case(PRINTER, S.printer_negated, [(1.5, M(2, 3)), (0.5, M(1, 1)), (-1.0, M(3, 2))])
 case(PRINTER, S.printer_keepdims, [(1.5, M(2, 3), M(2, 3, 1)), (0.5, M(1, 1), M(1, 1, 1))])
 
+REMADE = "views made again in the reversed trip instead of taped"
+case(REMADE, S.remade_rows, [(M(3, 3, 1) * 0.5, M(4, 3, 2)), (M(2, 2, 3), M(1, 2, 4)), (M(3, 3, 5), M(3, 3, 6))])
+case(REMADE, S.remade_rows, [(M(3, 3, 1) * 0.5, M(4, 3, 2)), (M(2, 2, 3), M(5, 2, 4))], wrt=1,
+     id="remade_rows_wrt_xs")
+case(REMADE, S.remade_window, [(0.7, V(0.1, 0.5, 0.3, -0.4)), (1.5, V(0.2, 0.3)), (-0.3, V(0.5))])
+case(REMADE, S.remade_window, [(0.7, V(0.1, 0.5, 0.3, -0.4)), (1.5, V(0.2, 0.3, 0.9))], wrt=1,
+     id="remade_window_wrt_x")
+case(REMADE, S.remade_active_rows, [(0.7, M(3, 2, 7)), (-0.4, M(1, 4, 8)), (1.1, M(4, 3, 9))])
+case(REMADE, S.remade_active_rows, [(0.7, M(3, 2, 7)), (-0.4, M(2, 4, 8))], wrt=1,
+     id="remade_active_rows_wrt_xs")
+case(REMADE, S.remade_base_stored_after, [(0.7, M(3, 2, 10)), (-0.4, M(2, 4, 11)), (1.3, M(4, 3, 12))])
+case(REMADE, S.remade_base_stored_after, [(0.7, M(3, 2, 10)), (-0.4, M(2, 4, 11))], wrt=1,
+     id="remade_base_stored_after_wrt_x0")
+case(REMADE, S.remade_base_written_in_loop, [(0.7, M(3, 2, 13)), (-0.4, M(2, 4, 14)), (1.3, M(4, 3, 15))])
+case(REMADE, S.remade_base_written_in_loop, [(0.7, M(3, 2, 13)), (1.3, M(4, 3, 15))], wrt=1,
+     id="remade_base_written_in_loop_wrt_x0")
+case(REMADE, S.remade_base_rebound_after, [(0.7, M(3, 2, 16)), (-0.4, M(2, 4, 17)), (1.3, M(4, 3, 18))])
+
 TAPEARR = "array temporaries on the tape under branches / break"
 case(TAPEARR, S.tapearr_issue, [(V(0.0, 0.8), 0.5), (V(0.3, -0.9), 1.5), (V(0.2, 0.4), -1.0)])
 case(TAPEARR, S.tapearr_break, [(V(0.1, 0.2), 2), (V(0.5), 0), (V(0.1, -0.3, 0.2), 4)])
@@ -670,3 +688,19 @@ def test_soundness(c, jit, simplify, api):
 
 def test_known_failures_name_real_cases():
     assert set(KNOWN_FAILURES) <= set(CASES_BY_ID), set(KNOWN_FAILURES) - set(CASES_BY_ID)
+
+
+@pytest.mark.parametrize("fn, name, taped", [
+    (S.remade_window, "v", False), (S.remade_active_rows, "r", False), (S.remade_base_stored_after, "r", False),
+    (S.remade_base_rebound_after, "r", False), (S.remade_base_written_in_loop, "r", True)])
+def test_views_of_arrays_the_loop_does_not_write_are_made_again(fn, name, taped):
+    """A row or window of an array the loop does not write is made again when its reversed trip starts
+    (O(1)), not copied onto a tape each trip; a view of an array the loop writes is taped.  Gradients:
+    the REMADE cases above."""
+    c = next(c for c in CASES if c.fn is fn)
+    g = value_and_grad(fn, wrt=0, jit=False)
+    g(*_copy(c.points[0]))
+    text = g.compiled_source
+    assert (f"{name}_tape" in text) == taped, text
+    if not taped:
+        assert f"{name} = " in text.split("# reverse sweep")[1], text      # made again in the reverse sweep

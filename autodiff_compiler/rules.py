@@ -400,6 +400,7 @@ _define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.s
 
 
 def _reduced_type(mean: bool):
+    """The result type of a reduction along axes (its `result`, marked `reduces_axes`)."""
     def result(types, p):
         t = types[0]
         if t is None:
@@ -413,6 +414,7 @@ def _reduced_type(mean: bool):
             axes = {a % ndim for a in written} if ndim else set()
         dtype = "float64" if mean or _dtype(t).startswith("float") else "int64"
         return _typed(ndim if keep else ndim - len(axes), dtype)
+    result.reduces_axes = True
     return result
 
 
@@ -441,9 +443,10 @@ def _sum_axes_spelling(p, count):
     axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
     if len(axes) == ndim:            # a full reduction that keeps its dimensions
         return f"(np.zeros({_ones(ndim)}) + np.sum({{0}}))"
-    if ndim == 2 and len(axes) == 1 and not keep:
-        # a matrix's rows or columns: runtime helpers Numba compiles in a tenth of the time of np.sum(axis=)
-        return f"sum_axis{axes[0]}({{0}})"
+    if ndim == 2 and len(axes) == 1:
+        # a matrix's rows or columns: runtime helpers Numba compiles in a tenth of the time of np.sum(axis=),
+        # and runs in a sixth (1000x100 rows: 41 us against 235 us)
+        return _expand_chain(f"sum_axis{axes[0]}({{0}})", axes) if keep else f"sum_axis{axes[0]}({{0}})"
     text = _sum_chain("{0}", axes)
     return _expand_chain(text, axes) if keep else text
 
@@ -457,8 +460,9 @@ def _rows_spelling(helper: str):
     (runtime helpers `<helper>_rows`), the result reshaped to the reduced shape."""
     def spelling(p, count):
         axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
-        if ndim == 2 and len(axes) == 1 and not keep and helper in ("amax", "amin"):
-            return f"{helper}_axis{axes[0]}({{0}})"
+        if ndim == 2 and len(axes) == 1 and helper in ("amax", "amin"):
+            text = f"{helper}_axis{axes[0]}({{0}})"
+            return _expand_chain(text, axes) if keep else text
         kept = [a for a in range(ndim) if a not in axes]
         perm = tuple(kept + list(axes))
         shape = [("1" if a in axes else f"{{0}}.shape[{a}]") for a in range(ndim)] if keep else \
@@ -752,6 +756,25 @@ def may_raise(prim: str, args: tuple) -> bool:
     if kind == "negative integer exponent":
         return not (number and (isinstance(second, float) or second >= 0))
     return bool(kind)
+
+
+# result kinds of primitives applied element by element (NumPy broadcasting their array operands)
+_ELEMENTWISE_RESULTS = {"float", "join", "bool", "int", "first", "pow", "where"}
+
+
+def is_elementwise(prim: str) -> bool:
+    """Is `prim` applied element by element, its array result of the broadcast shape of its operands?
+    (A differentiable primitive with scalar partials, or a non-differentiable one, whose result kind
+    is one of the elementwise kinds; not an effect.)"""
+    p = PRIMITIVES.get(prim)
+    return p is not None and isinstance(p.result, str) and p.result in _ELEMENTWISE_RESULTS \
+        and (p.partials is not None or p.nondiff) and not p.effect
+
+
+def reduces_axes(prim: str) -> bool:
+    """Is `prim` a reduction along axes (`sum_axes`, `amax_axes`, ...: params `axes`, `keepdims`)?"""
+    p = PRIMITIVES.get(prim)
+    return p is not None and getattr(p.result, "reduces_axes", False)
 
 
 def error_of(prim: str, kind: str | None):

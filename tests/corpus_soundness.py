@@ -1291,3 +1291,46 @@ def remade_base_rebound_after(w, x0):
         s = s + np.sum(r * r * w)
     z = z * 2.0                            # the base bound anew after the loop: its old value is kept
     return s + np.sum(z)
+
+
+# ---- broadcasts read through (optimise.broadcasts: op(a, expand(g, x)) -> op(a, g) when a has x's shape)
+
+def bcast_softmax_rows(Z, Y):
+    m = np.max(Z, axis=1, keepdims=True)
+    E = np.exp(Z - m)
+    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
+    return -np.sum(Y * (Z - lse)) / Z.shape[0]
+
+
+def bcast_column_max(Z):
+    m = np.max(Z, axis=0, keepdims=True)
+    return np.sum(np.exp(Z - m) * Z)
+
+
+def bcast_row_mean_scaled(A, w):
+    c = A - np.mean(A, axis=1, keepdims=True)
+    return np.sum(np.tanh(c * w) * c)
+
+
+def bcast_smaller_operand(A):
+    # the mean (1, m) multiplies A's adjoint broadcast: it must not stand in for A's shape
+    r = np.mean(A, axis=0, keepdims=True)
+    return np.sum(r * A) + np.sum(np.sin(A))
+
+
+def bcast_vector_against_matrix(A, v):
+    return np.sum(np.exp(A * v) * v)
+
+
+def bcast_sum_kept(A):
+    s = np.sum(A, axis=1, keepdims=True)
+    return np.sum(np.sqrt(s * s + 1.0) * A) + np.sum(np.max(A, axis=1, keepdims=True) * s)
+
+
+def bcast_in_loop(Z, k):
+    total = 0.0
+    for i in range(k):
+        m = np.max(Z, axis=1, keepdims=True)
+        Z = np.tanh(Z - m) * 1.5
+        total = total + np.sum(Z * Z)
+    return total

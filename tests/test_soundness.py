@@ -281,6 +281,19 @@ case(REMADE, S.remade_base_written_in_loop, [(0.7, M(3, 2, 13)), (1.3, M(4, 3, 1
      id="remade_base_written_in_loop_wrt_x0")
 case(REMADE, S.remade_base_rebound_after, [(0.7, M(3, 2, 16)), (-0.4, M(2, 4, 17)), (1.3, M(4, 3, 18))])
 
+BCAST = "broadcasts read through by the elementwise operation that uses them"
+case(BCAST, S.bcast_softmax_rows, [(M(3, 4, 1), np.eye(4)[[0, 2, 1]]), (M(1, 3, 2), np.eye(3)[[2]]),
+                                    (M(4, 1, 3), np.ones((4, 1)))])
+case(BCAST, S.bcast_column_max, [(M(3, 4, 4),), (M(1, 3, 5),), (M(4, 1, 6),)])
+case(BCAST, S.bcast_row_mean_scaled, [(M(3, 4, 7), 0.7), (M(1, 3, 8), -1.3), (M(4, 1, 9), 2.0)])
+case(BCAST, S.bcast_row_mean_scaled, [(M(3, 4, 7), 0.7), (M(2, 3, 8), -1.3)], wrt=1, id="bcast_row_mean_scaled_w")
+case(BCAST, S.bcast_smaller_operand, [(M(3, 4, 10),), (M(1, 3, 11),), (M(4, 1, 12),)])
+case(BCAST, S.bcast_vector_against_matrix, [(M(3, 4, 13), V(0.1, -0.2, 0.3, 0.5)), (M(2, 1, 14), V(0.4))])
+case(BCAST, S.bcast_vector_against_matrix, [(M(3, 4, 13), V(0.1, -0.2, 0.3, 0.5)), (M(2, 1, 14), V(0.4))],
+     wrt=1, id="bcast_vector_against_matrix_v")
+case(BCAST, S.bcast_sum_kept, [(M(3, 4, 15),), (M(1, 3, 16),), (M(4, 1, 17),)])
+case(BCAST, S.bcast_in_loop, [(M(3, 4, 18), 2), (M(2, 3, 19), 0), (M(1, 2, 20), 3)])
+
 TAPEARR = "array temporaries on the tape under branches / break"
 case(TAPEARR, S.tapearr_issue, [(V(0.0, 0.8), 0.5), (V(0.3, -0.9), 1.5), (V(0.2, 0.4), -1.0)])
 case(TAPEARR, S.tapearr_break, [(V(0.1, 0.2), 2), (V(0.5), 0), (V(0.1, -0.3, 0.2), 4)])

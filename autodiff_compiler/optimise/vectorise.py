@@ -41,9 +41,16 @@ so blocks keep every dependence of a trip and the order of trips is free.
 Such loops are not chunked (a chunk run again after a non-finite sum would
 add into its elements twice).
 
+**Array calls** (`ArrayCall`, from `plan_array_calls`): a whole-array call of
+a unary vector function (`E = np.exp(Z - m)`) on a float array runs through
+the same libmvec call (`vector_map(vexp, Z - m)`): an elementwise function
+of a float64 array, which raises nothing (`rules.may_raise`), on a result of
+the operand's shape.
+
 Only the order of additions into the sums changes (chunks), and only the
-vector functions' last bits (blocks: libmvec against the scalar C library,
-within 1e-15 relative); every other value is computed as written.
+vector functions' last bits (blocks and array calls: libmvec against the
+scalar C library, within 1e-15 relative); every other value is computed as
+written.
 """
 from __future__ import annotations
 
@@ -55,6 +62,8 @@ from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
+# the vector functions of one operand, which `vector_map` applies to whole arrays
+UNARY_VECTOR_FUNCTIONS = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tanh"})
 PARALLEL_CHUNKS = 8              # fewer chunks than this run on the calling thread (same arithmetic)
 
 
@@ -83,6 +92,30 @@ class LoopPlan:
     @property
     def blocked(self) -> bool:
         return any(calls for _, calls in self.segments)
+
+
+@dataclass(frozen=True)
+class ArrayCall:
+    """Print this statement's whole-array call as `vector_map(v<prim>, operand)`."""
+    prim: str
+
+
+def plan_array_calls(function: ir.Function, vector_functions: frozenset) -> dict:
+    """id(statement) -> ArrayCall, for each `t = f(a)` with `f` a unary vector function of this machine,
+    `a` and `t` float arrays, and `f` raising nothing there (`rules.may_raise`)."""
+    types = function.types
+    calls = {}
+    for stmt in ir.walk(function.body):
+        if not (isinstance(stmt, Assign) and stmt.prim in vector_functions & UNARY_VECTOR_FUNCTIONS
+                and len(stmt.args) == 1 and isinstance(stmt.args[0], Var) and not stmt.params):
+            continue
+        operand, result = types.get(stmt.args[0].name), types.get(stmt.target)
+        if operand is None or result is None or not (operand.is_array and result.is_array):
+            continue
+        if operand.dtype != "float64" or result.dtype != "float64" or may_raise(stmt.prim, stmt.args):
+            continue
+        calls[id(stmt)] = ArrayCall(stmt.prim)
+    return calls
 
 
 def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool) -> dict:

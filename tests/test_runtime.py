@@ -53,3 +53,15 @@ def test_row_extrema_of_empty_rows_raise_as_numpy_does(name, word):
     for run in (getattr(runtime, name), numba.njit(getattr(runtime, name))):
         with pytest.raises(ValueError, match=f"zero-size array to reduction operation {word}"):
             run(np.zeros((3, 0)))
+
+
+def test_sum_like1_sums_a_broadcast_back():
+    """A gradient of the vector's own length is returned as it is (the same object); one broadcast from
+    a length-1 vector is summed as Numba's np.sum sums it, into a vector of that length."""
+    compiled = numba.njit(runtime.sum_like1)
+    reference = numba.njit(lambda g, like: np.full(like.shape[0], np.sum(g)))
+    rng = np.random.default_rng(3)
+    for g in (rng.standard_normal(37), np.array([-0.0, -0.0]), np.array([np.inf, 1.0, np.nan]), np.zeros(0)):
+        for run in (runtime.sum_like1, compiled):
+            assert run(g, g) is g
+            assert _same(run(g, np.ones(1)), reference(g, np.ones(1)))

@@ -56,7 +56,13 @@ def sum_like1(gradient, like):
     """`gradient` summed back to the shape of the vector `like` it was broadcast from."""
     if gradient.shape[0] == like.shape[0]:
         return gradient
-    return np.full(like.shape[0], np.sum(gradient))
+    total = 0.0                                   # np.sum's order, in a loop: quicker to compile
+    for k in range(gradient.shape[0]):
+        total += gradient[k]
+    out = np.empty(like.shape[0])
+    for k in range(out.shape[0]):
+        out[k] = total
+    return out
 
 
 def sum_like2(gradient, like):

@@ -144,12 +144,14 @@ def amax_axis1(matrix):
         raise ValueError("zero-size array to reduction operation maximum which has no identity")
     for i in range(matrix.shape[0]):
         best = matrix[i, 0]
-        for j in range(1, matrix.shape[1]):
-            if best != best:
-                break
-            value = matrix[i, j]
-            if value > best or value != value:
-                best = value
+        if best == best:                        # not NaN: look further
+            for j in range(1, matrix.shape[1]):
+                value = matrix[i, j]
+                if value > best:
+                    best = value
+                elif value != value:
+                    best = value
+                    break
         out[i] = best
     return out
 
@@ -170,12 +172,14 @@ def amin_axis1(matrix):
         raise ValueError("zero-size array to reduction operation minimum which has no identity")
     for i in range(matrix.shape[0]):
         best = matrix[i, 0]
-        for j in range(1, matrix.shape[1]):
-            if best != best:
-                break
-            value = matrix[i, j]
-            if value < best or value != value:
-                best = value
+        if best == best:                        # not NaN: look further
+            for j in range(1, matrix.shape[1]):
+                value = matrix[i, j]
+                if value < best:
+                    best = value
+                elif value != value:
+                    best = value
+                    break
         out[i] = best
     return out
 

@@ -68,8 +68,9 @@ class Primitive:
                                        # passes that reorder statements across loop trips keep such
                                        # statements in order (`may_raise`)
     error: object = None               # what it raises there, as the caller sees it (`error_of`): Numba's
-                                       # message, or a dict from the result's kind to it; None: each
-                                       # statement its own error (an assert names its line)
+                                       # message, or a dict from the operands' kind ("int": all of them
+                                       # integers or bools, else "float") to it; None: each statement its
+                                       # own error (an assert names its line)
 
     @property
     def is_operator(self) -> bool:
@@ -173,7 +174,8 @@ _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", r
 _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
-        raises="negative integer exponent", error="division by zero")
+        raises="negative integer exponent",
+        error={"float": "division by zero", "int": "0 cannot be raised to a negative power"})
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
@@ -777,14 +779,19 @@ def reduces_axes(prim: str) -> bool:
     return p is not None and getattr(p.result, "reduces_axes", False)
 
 
-def error_of(prim: str, kind: str | None):
+def error_of(prim: str, operand_kinds: tuple):
     """The error a statement applying `prim` raises in Numba-compiled code, as its caller sees it
-    (`Primitive.error`: Numba's ZeroDivisionError message, for a result of `kind` "float" or "int"),
-    or None when nothing tells it apart from another statement's (an assert names its own line, an
-    unknown kind may be either).  Two statements with the same error may trade places: whichever
-    raises, the caller sees the same exception."""
+    (`Primitive.error`: Numba's ZeroDivisionError message, which for //, % and ** depends on whether
+    every operand is an integer or a bool), given its operands' kinds ("float", "int", "bool"; None
+    when unknown); None when nothing tells it apart from another statement's (an assert names its own
+    line; an operand of unknown kind may be either).  Two statements with the same error may trade
+    places: whichever raises, the caller sees the same exception."""
     error = PRIMITIVES[prim].error if prim in PRIMITIVES else None
-    return error.get(kind) if isinstance(error, dict) else error
+    if not isinstance(error, dict):
+        return error
+    if any(kind not in ("float", "int", "bool") for kind in operand_kinds):
+        return None
+    return error["int" if all(kind in ("int", "bool") for kind in operand_kinds) else "float"]
 
 
 BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",

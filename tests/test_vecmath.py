@@ -570,6 +570,52 @@ def two_divisions(w, x):
     return np.sum(z)
 
 
+def divide_and_integer_power(w, x, k, m):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t * k[i] ** m
+    return np.sum(z)
+
+
+def integer_division_into_a_float(w, x, k, d):
+    z = np.zeros(x.shape[0])
+    q = 0.5                                  # q is a float: its statements' errors come from the operands
+    for i in range(x.shape[0] - 1, -1, -1):
+        q = k[i] // d[i]
+        z[i] = math.exp(w / x[i]) + q
+    return np.sum(z)
+
+
+def integer_modulo_into_a_float(w, x, k, d):
+    z = np.zeros(x.shape[0])
+    q = 0.5
+    for i in range(x.shape[0] - 1, -1, -1):
+        q = k[i] % d[i]
+        z[i] = math.exp(w % x[i]) * w + q
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("fn", [divide_and_integer_power, integer_division_into_a_float, integer_modulo_into_a_float],
+                         ids=["int-power", "int-floordiv", "int-mod"])
+def test_errors_are_named_by_the_operands_kinds(setting, fn):
+    """An int ** negative int raises '0 cannot be raised to a negative power', an int // int 'integer
+    division by zero', whatever type the target has elsewhere: not a float division's error, so the
+    loop keeps its order and raises the plain loop's error (found by review of the same-error rule)."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    n = 300
+    x = np.linspace(0.5, 2.0, n)
+    k = np.arange(1, n + 1)
+    x[0] = 0.0                                 # trip 0 divides by zero (runs last as written)
+    if fn is divide_and_integer_power:
+        k[n - 1] = 0                           # trip n - 1 (runs first): 0 ** -1
+        _same_outcome(fn, 0.7, x, k, -1)
+    else:
+        d = np.ones(n, dtype=np.int64)
+        d[n - 1] = 0                           # trip n - 1: k // 0, k % 0
+        _same_outcome(fn, 0.7, x, k, d)
+
+
 @pytest.mark.parametrize("fn", [divide_then_modulo, two_divisions], ids=["divide-modulo", "two-divisions"])
 def test_statements_trade_places_only_when_they_raise_the_same_error(setting, fn):
     """Blocking splits a trip at its vector call, running forwards reorders trips: the division of

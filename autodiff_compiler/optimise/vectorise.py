@@ -214,10 +214,17 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
 
 
 def _error_of(stmt: Assign, types: dict):
-    """What the caller sees when `stmt` raises (`rules.error_of`); a statement whose error the table
-    cannot name (an assert: its line) is its own."""
-    t = types.get(stmt.target)
-    return error_of(stmt.prim, t.kind if t is not None else None) or ("statement", id(stmt))
+    """What the caller sees when `stmt` raises (`rules.error_of`, from its operands' kinds); a statement
+    whose error the table cannot name (an assert: its line) is its own."""
+    return error_of(stmt.prim, tuple(_kind_of(a, types) for a in stmt.args)) or ("statement", id(stmt))
+
+
+def _kind_of(operand, types: dict):
+    """"float", "int" or "bool" for a scalar operand; None for an array or an unknown type."""
+    if isinstance(operand, Const):
+        return "bool" if isinstance(operand.value, bool) else "int" if isinstance(operand.value, int) else "float"
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.kind if t is not None and not t.is_array else None
 
 
 def _own_elements(facts, loop: For, body: list, types: dict):

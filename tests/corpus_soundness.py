@@ -1334,3 +1334,47 @@ def bcast_in_loop(Z, k):
         Z = np.tanh(Z - m) * 1.5
         total = total + np.sum(Z * Z)
     return total
+
+
+def remade_alias_plain(w, x0):
+    a = x0 * 1.0
+    z = a
+    s = 0.1
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w * s))
+    a[0] = a[0] * s
+    return s + np.sum(a * a)
+
+
+def remade_alias_transposed(w, x0):
+    a = x0 * 1.0
+    z = a.T
+    s = 0.1
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w * s))
+    a[0] = a[0] * s
+    return s + np.sum(a * a)
+
+
+def remade_alias_slice(w, x0):
+    a = x0 * 1.0
+    z = a[1:]
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w))
+    a[1] = a[1] * s
+    return s + np.sum(a)
+
+
+def remade_alias_store_via_view(w, x0):
+    a = x0 * 1.0
+    s = 0.1
+    for t in range(a.shape[0]):
+        r = a[t]
+        s = s + np.sum(np.sin(r * w * s))
+    b = a[1:]
+    b[0] = b[0] * s
+    return s + np.sum(b * b)

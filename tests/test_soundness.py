@@ -279,6 +279,9 @@ case(REMADE, S.remade_base_stored_after, [(0.7, M(3, 2, 10)), (-0.4, M(2, 4, 11)
 case(REMADE, S.remade_base_written_in_loop, [(0.7, M(3, 2, 13)), (-0.4, M(2, 4, 14)), (1.3, M(4, 3, 15))])
 case(REMADE, S.remade_base_written_in_loop, [(0.7, M(3, 2, 13)), (1.3, M(4, 3, 15))], wrt=1,
      id="remade_base_written_in_loop_wrt_x0")
+for _fn in (S.remade_alias_plain, S.remade_alias_transposed, S.remade_alias_slice, S.remade_alias_store_via_view):
+    # the base written after the loop through another name: taped (undone name by name), not made again
+    case(REMADE, _fn, [(0.7, M(3, 2, 21)), (-0.4, M(2, 3, 22)), (1.3, M(4, 2, 23))])
 case(REMADE, S.remade_base_rebound_after, [(0.7, M(3, 2, 16)), (-0.4, M(2, 4, 17)), (1.3, M(4, 3, 18))])
 
 BCAST = "broadcasts read through by the elementwise operation that uses them"

@@ -208,7 +208,7 @@ class RecordPlan:
         t = self.types.get(stmt.target)
         if t is None or stmt.prim in _NOT_RECOMPUTED or stmt.params:
             return False
-        if t.is_array and not self.is_view(stmt):
+        if t.is_array and not (self.is_view(stmt) and not self.written_through_another_name(stmt)):
             return False
         for arg in self.operands(stmt):
             if isinstance(arg, Const):
@@ -235,6 +235,23 @@ class RecordPlan:
                                                  or self.types[operand.name].is_array):
                     return False
         return True
+
+    def written_through_another_name(self, view: Assign) -> bool:
+        """May a store or in-place update anywhere in the function write the memory of the view's base
+        through another name (`z = a[1:]`, then `a[1] = ...`)?  The reverse sweep undoes writes name by
+        name: a write through `a` is undone into `a`, which the view made again from `z` would see only
+        through their shared memory, and the audit refuses that program (an InternalError where
+        taping the view gives the gradient)."""
+        base = view.args[0]
+        if not isinstance(base, Var):
+            return True
+        facts = self.facts
+        for stmt in facts.statements:
+            written = stmt.array if isinstance(stmt, Store) else \
+                stmt.inplace if isinstance(stmt, Assign) and stmt.inplace else None
+            if written is not None and written != base.name and base.name in facts.shared_at(stmt):
+                return True
+        return False
 
     def operands(self, stmt: Assign) -> list:
         """The operands a statement reads: its arguments, a slice's bounds in place of the slice."""

@@ -1378,3 +1378,24 @@ def remade_alias_store_via_view(w, x0):
     b = a[1:]
     b[0] = b[0] * s
     return s + np.sum(b * b)
+
+
+# ---- an integer to a possibly negative integer power is a float (Python), never Numba's integer power
+
+def intpow_variable(w, k, m):
+    return w * k ** m + w * w
+
+
+def intpow_constant(w, k):
+    return w * k ** -2 + w * (k ** 2)
+
+
+def intpow_elements(w, k, m):
+    s = 0.0
+    for i in range(k.shape[0]):
+        s = s + w * k[i] ** m
+    return s
+
+
+def intpow_bool_base(w, k, m):
+    return w * (k > 1) ** m + w * 2 ** m

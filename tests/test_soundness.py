@@ -297,6 +297,16 @@ case(BCAST, S.bcast_vector_against_matrix, [(M(3, 4, 13), V(0.1, -0.2, 0.3, 0.5)
 case(BCAST, S.bcast_sum_kept, [(M(3, 4, 15),), (M(1, 3, 16),), (M(4, 1, 17),)])
 case(BCAST, S.bcast_in_loop, [(M(3, 4, 18), 2), (M(2, 3, 19), 0), (M(1, 2, 20), 3)])
 
+INTPOW = "an integer to a negative integer power"
+case(INTPOW, S.intpow_variable, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 2, 3), (-0.7, 5, 0)],
+     ref=lambda w, k, m: k ** m + 2 * w)
+case(INTPOW, S.intpow_constant, [(3.0, 2), (0.5, 3), (-1.5, -4)], ref=lambda w, k: k ** -2 + k ** 2)
+# (NumPy's own integer scalars refuse negative powers: the elements of an int array get exponents >= 0)
+case(INTPOW, S.intpow_elements, [(3.0, np.array([1, 2, 4]), 1), (0.5, np.array([3, 5]), 3),
+                                 (1.2, np.array([2, 2, 2, 7]), 2)], ref=lambda w, k, m: sum(float(v) ** m for v in k))
+case(INTPOW, S.intpow_bool_base, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 1, 3)],
+     ref=lambda w, k, m: float(k > 1) ** m + 2.0 ** m)
+
 TAPEARR = "array temporaries on the tape under branches / break"
 case(TAPEARR, S.tapearr_issue, [(V(0.0, 0.8), 0.5), (V(0.3, -0.9), 1.5), (V(0.2, 0.4), -1.0)])
 case(TAPEARR, S.tapearr_break, [(V(0.1, 0.2), 2), (V(0.5), 0), (V(0.1, -0.3, 0.2), 4)])

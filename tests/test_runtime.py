@@ -65,3 +65,17 @@ def test_sum_like1_sums_a_broadcast_back():
         for run in (runtime.sum_like1, compiled):
             assert run(g, g) is g
             assert _same(run(g, np.ones(1)), reference(g, np.ones(1)))
+
+
+def test_helper_sources_are_read_once_at_import(tmp_path, monkeypatch):
+    """A generated module copies the helpers' text: it is the text read when the package was imported,
+    so an edit or upgrade of runtime.py on disk while a process runs cannot put another helper's body
+    under a name (the review saw a NameError and a wrong Hessian while runtime.py changed mid-run)."""
+    import inspect
+    from autodiff_compiler.backend import printer
+    assert set(runtime.SOURCES) == set(runtime.HELPERS)
+    for name in runtime.HELPERS:
+        assert runtime.SOURCES[name].startswith(f"def {name}("), name
+    original = runtime.SOURCES["sum_axis1"]
+    monkeypatch.setattr(inspect, "getsource", lambda obj: "def broken(:\n")   # the file as changed on disk
+    assert printer._helper_source("sum_axis1") == original

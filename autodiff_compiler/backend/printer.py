@@ -13,7 +13,6 @@ Takes: a simplified `ir.Function` with `types`.  Guarantees:
 """
 from __future__ import annotations
 
-import inspect
 import math
 import os
 
@@ -428,7 +427,7 @@ class ModulePrinter:
             lines += [""] + imports
         for helper in runtime.HELPERS:      # in a fixed order, for deterministic output
             if helper in self.helpers:
-                lines += ["", ""] + inspect.getsource(getattr(runtime, helper)).rstrip().splitlines()
+                lines += ["", ""] + runtime.SOURCES[helper].rstrip().splitlines()
         for text in self.extra_functions:
             lines += ["", ""] + text.splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
@@ -480,7 +479,7 @@ def _helpers_in(text: str, seen=None) -> list:
 
 
 def _helper_source(name: str) -> str:
-    return inspect.getsource(getattr(runtime, name))
+    return runtime.SOURCES[name]
 
 
 def _repeats_operand(stmt, name: str, types: dict) -> bool:

@@ -364,3 +364,8 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
            "polygamma_array", "assert_true"]
+
+# The helpers' source text, read once when this module is imported: a generated module copies it, and it
+# must be the code this process runs (reading the file again later would pick up an edit or an upgrade
+# of the package made since, a helper under another's name).
+SOURCES = {name: __import__("inspect").getsource(globals()[name]) for name in HELPERS}

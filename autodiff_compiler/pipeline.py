@@ -29,10 +29,11 @@ from .ir.types import check_consistent, infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
+from .optimise.broadcasts import absorb_broadcasts
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
-from .optimise.vectorise import plan_loops
+from .optimise.vectorise import UNARY_VECTOR_FUNCTIONS, plan_array_calls, plan_loops
 from .transforms.forward import forward, outputs_of
 from .transforms.jacobian import expand_regions, jacobian_program
 from .transforms.reverse import reverse, vjp
@@ -398,6 +399,17 @@ def _symbolic(state: State) -> State:
     return state
 
 
+def _broadcasts(state: State) -> State:
+    """Elementwise operations read what a broadcast was made from (`optimise.broadcasts`), then the
+    broadcasts nothing reads go."""
+    if state.runs("broadcasts"):
+        dataflow.invalidate(state.adjoint)
+        if absorb_broadcasts(state.adjoint):
+            dataflow.invalidate(state.adjoint)
+            eliminate(state.adjoint)
+    return state
+
+
 def _audit(state: State) -> State:
     """The generated program must obey the rules it asks of the user's: no array read after a write
     through another name (a compiler bug if it happens: refuse rather than return a wrong number)."""
@@ -410,13 +422,16 @@ def _vectorise(state: State) -> State:
     """Plan the loops of the module Numba compiles (`optimise.vectorise`): blocks with vector math where
     this machine has libmvec, fixed chunks of fused sums (in parallel where threads are allowed)."""
     state.plans, state.threads = {}, 1
-    if state.runs("vectorise") and any(isinstance(s, ir.For) for s in ir.walk(state.adjoint.body)):
+    if state.runs("vectorise"):
         from .backend import vecmath
         from .backend.print_loops import thread_setting
-        threads = thread_setting()
-        dataflow.invalidate(state.adjoint)
-        state.plans = plan_loops(state.adjoint, vecmath.functions(), chunks=threads is not None)
-        state.threads = threads if threads is not None else 1
+        if any(isinstance(s, ir.For) for s in ir.walk(state.adjoint.body)):
+            threads = thread_setting()
+            dataflow.invalidate(state.adjoint)
+            state.plans = plan_loops(state.adjoint, vecmath.functions(), chunks=threads is not None)
+            state.threads = threads if threads is not None else 1
+        if any(isinstance(s, ir.Assign) and s.prim in UNARY_VECTOR_FUNCTIONS for s in ir.walk(state.adjoint.body)):
+            state.plans.update(plan_array_calls(state.adjoint, vecmath.functions()))
     return state
 
 
@@ -514,7 +529,7 @@ def passes_of(state: State) -> list:
             passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
-    passes += [("audit", _audit), ("vectorise", _vectorise), ("print", _print)]
+    passes += [("broadcasts", _broadcasts), ("audit", _audit), ("vectorise", _vectorise), ("print", _print)]
     named, seen = [], {}
     for name, run in passes:
         seen[name] = seen.get(name, 0) + 1
@@ -525,7 +540,7 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise", "forward", "vjp",
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "vectorise", "forward", "vjp",
                     "jacobian")
 
 
@@ -535,13 +550,14 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # Every pass of a gradient, in order.  `--dump NAME` shows the program after it.  Other derivations
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
-                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("audit", _audit),
+                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("broadcasts", _broadcasts),
+                          ("audit", _audit),
                           ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "vectorise")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "vectorise")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "audit", "vectorise")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

@@ -1237,3 +1237,165 @@ def rebound_store_while(u, x):
         y = np.sin(y) * x
         k = k + 1
     return np.sum(y * y)
+
+
+# ---- views made again in the reversed trip (record.recomputable: `xs[t]`, `xs[t:k]` not taped)
+
+def remade_rows(W, xs):
+    h = np.zeros(W.shape[0])
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def remade_window(w, x):
+    s = 0.0
+    for t in range(x.shape[0] - 1):
+        k = t + 2
+        v = x[t:k]
+        s = s + np.sum(np.sin(v * w))
+    return s
+
+
+def remade_active_rows(w, xs):
+    h = w * 0.5
+    for t in range(xs.shape[0]):
+        r = xs[t]
+        h = np.sum(np.tanh(r * h + w))
+    return h
+
+
+def remade_base_stored_after(w, x0):
+    z = x0.copy()
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w))
+    z[0] = z[1] * w                       # a store into the base after the loop: undone before it
+    return s + np.sum(z * z)
+
+
+def remade_base_written_in_loop(w, x0):
+    z = x0.copy()
+    for t in range(z.shape[0] - 1):
+        r = z[t]
+        z[t + 1] = np.tanh(r * w + z[t + 1])
+    return np.sum(z * z)
+
+
+def remade_base_rebound_after(w, x0):
+    z = x0 * w
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(r * r * w)
+    z = z * 2.0                            # the base bound anew after the loop: its old value is kept
+    return s + np.sum(z)
+
+
+# ---- broadcasts read through (optimise.broadcasts: op(a, expand(g, x)) -> op(a, g) when a has x's shape)
+
+def bcast_softmax_rows(Z, Y):
+    m = np.max(Z, axis=1, keepdims=True)
+    E = np.exp(Z - m)
+    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
+    return -np.sum(Y * (Z - lse)) / Z.shape[0]
+
+
+def bcast_column_max(Z):
+    m = np.max(Z, axis=0, keepdims=True)
+    return np.sum(np.exp(Z - m) * Z)
+
+
+def bcast_row_mean_scaled(A, w):
+    c = A - np.mean(A, axis=1, keepdims=True)
+    return np.sum(np.tanh(c * w) * c)
+
+
+def bcast_smaller_operand(A):
+    # the mean (1, m) multiplies A's adjoint broadcast: it must not stand in for A's shape
+    r = np.mean(A, axis=0, keepdims=True)
+    return np.sum(r * A) + np.sum(np.sin(A))
+
+
+def bcast_vector_against_matrix(A, v):
+    return np.sum(np.exp(A * v) * v)
+
+
+def bcast_sum_kept(A):
+    s = np.sum(A, axis=1, keepdims=True)
+    return np.sum(np.sqrt(s * s + 1.0) * A) + np.sum(np.max(A, axis=1, keepdims=True) * s)
+
+
+def bcast_in_loop(Z, k):
+    total = 0.0
+    for i in range(k):
+        m = np.max(Z, axis=1, keepdims=True)
+        Z = np.tanh(Z - m) * 1.5
+        total = total + np.sum(Z * Z)
+    return total
+
+
+def remade_alias_plain(w, x0):
+    a = x0 * 1.0
+    z = a
+    s = 0.1
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w * s))
+    a[0] = a[0] * s
+    return s + np.sum(a * a)
+
+
+def remade_alias_transposed(w, x0):
+    a = x0 * 1.0
+    z = a.T
+    s = 0.1
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w * s))
+    a[0] = a[0] * s
+    return s + np.sum(a * a)
+
+
+def remade_alias_slice(w, x0):
+    a = x0 * 1.0
+    z = a[1:]
+    s = 0.0
+    for t in range(z.shape[0]):
+        r = z[t]
+        s = s + np.sum(np.sin(r * w))
+    a[1] = a[1] * s
+    return s + np.sum(a)
+
+
+def remade_alias_store_via_view(w, x0):
+    a = x0 * 1.0
+    s = 0.1
+    for t in range(a.shape[0]):
+        r = a[t]
+        s = s + np.sum(np.sin(r * w * s))
+    b = a[1:]
+    b[0] = b[0] * s
+    return s + np.sum(b * b)
+
+
+# ---- an integer to a possibly negative integer power is a float (Python), never Numba's integer power
+
+def intpow_variable(w, k, m):
+    return w * k ** m + w * w
+
+
+def intpow_constant(w, k):
+    return w * k ** -2 + w * (k ** 2)
+
+
+def intpow_elements(w, k, m):
+    s = 0.0
+    for i in range(k.shape[0]):
+        s = s + w * k[i] ** m
+    return s
+
+
+def intpow_bool_base(w, k, m):
+    return w * (k > 1) ** m + w * 2 ** m

@@ -453,3 +453,51 @@ def test_jvp_matches_finite_differences(name, case):
                                    atol=1e-7, err_msg=f"{name} example {case}, operand {k}: jvp vs finite differences")
         checked += 1
     assert checked or not _float_positions(values), f"{name} example {case}: no jvp term checked"
+
+
+# ------------------------------------------------------------------ errors raised in compiled code
+
+# operands at which each kind of `raises` condition holds, by the kinds of the operands
+_ZERO = {"float": 0.0, "int": 0, "bool": False}
+_SOME = {"float": 3.0, "int": 3, "bool": True}
+_RAISING_OPERANDS = {
+    "zero divisor": {(a, b): (_SOME[a], _ZERO[b]) for a in _ZERO for b in _ZERO},
+    "negative integer exponent": {(a, "int"): (_ZERO[a], -3) for a in ("float", "int")},
+    True: {("float",): (0.0,), ("int",): (0,)},
+}
+RAISING = sorted(name for name, p in PRIMITIVES.items() if p.raises and not p.effect and not p.custom)
+
+
+def _compiled_statement(prim):
+    """A Numba function of the table's own scalar spelling of `prim` (as the printer spells it)."""
+    import numba
+    args = ", ".join(ARG_NAMES[:prim.arity])
+    if prim.scalar in ("/", "//", "%", "**"):
+        expr = f"x {prim.scalar} y"
+    elif "{0}" in prim.scalar:
+        expr = prim.scalar.format(*ARG_NAMES[:prim.arity])
+    else:
+        expr = f"{prim.scalar}({args})"
+    namespace = {"math": math}
+    exec(f"def statement({args}):\n    return {expr}\n", namespace)
+    return numba.njit(namespace["statement"])
+
+
+@pytest.mark.parametrize("name", RAISING)
+def test_the_table_names_the_error_compiled_code_raises(name):
+    """`rules.error_of` is what lets the vectorise pass reorder raising statements (two with the same
+    error may trade places): for every primitive that may raise, and every combination of float, int
+    and bool operands, compiled code raises exactly the error the table names for those kinds (int ** a
+    negative int: '0 cannot be raised to a negative power'; int // int: 'integer division by zero');
+    `may_raise` says it may there."""
+    from autodiff_compiler.rules import error_of, may_raise
+    import autodiff_compiler.ir as ir
+    prim = PRIMITIVES[name]
+    assert prim.raises in _RAISING_OPERANDS, f"{name}: a new kind of raising; add its operands here"
+    statement = _compiled_statement(prim)
+    for kinds, operands in _RAISING_OPERANDS[prim.raises].items():
+        assert may_raise(name, tuple(ir.Const(v) for v in operands)), (name, operands)
+        with pytest.raises(ZeroDivisionError) as raised:
+            statement(*operands)
+        assert str(raised.value) == error_of(name, kinds), (name, kinds)
+    assert error_of(name, (None,) * prim.arity) in (None, error_of(name, ("float",) * prim.arity))

@@ -135,9 +135,9 @@ def test_blocked_gradient_matches_scalar_path(setting, fn, wrt):
         setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
         g = value_and_grad(fn, wrt=wrt)
         blocked = g(0.7, -0.2, x, y)
-        # chain's adjoint divides in two segments: two statements that may raise are not split apart
-        # (the error a loop raises stays its plain form's), so it runs as written
-        assert ("vexp(" in g.compiled_source and "for i_lane in range(" in g.compiled_source) == (fn is loop)
+        # chain's adjoint divides in two segments: divisions all raise 'division by zero', so they may
+        # be split apart and the loop is blocked
+        assert "vexp(" in g.compiled_source and "for i_lane in range(" in g.compiled_source
         python = value_and_grad(fn, wrt=wrt, jit=False)(0.7, -0.2, x, y)
         for got in (blocked, python):
             np.testing.assert_allclose(got[0], scalar[0], rtol=1e-13, atol=1e-13)
@@ -554,6 +554,89 @@ def reciprocal_after_assert(w, x):
     return np.sum(z)
 
 
+def divide_then_modulo(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t % (x[i] + 1.0)
+    return np.sum(z)
+
+
+def two_divisions(w, x):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t / (x[i] + 1.0)
+    return np.sum(z)
+
+
+def divide_and_integer_power(w, x, k, m):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / x[i])
+        z[i] = t * k[i] ** m
+    return np.sum(z)
+
+
+def integer_division_into_a_float(w, x, k, d):
+    z = np.zeros(x.shape[0])
+    q = 0.5                                  # q is a float: its statements' errors come from the operands
+    for i in range(x.shape[0] - 1, -1, -1):
+        q = k[i] // d[i]
+        z[i] = math.exp(w / x[i]) + q
+    return np.sum(z)
+
+
+def integer_modulo_into_a_float(w, x, k, d):
+    z = np.zeros(x.shape[0])
+    q = 0.5
+    for i in range(x.shape[0] - 1, -1, -1):
+        q = k[i] % d[i]
+        z[i] = math.exp(w % x[i]) * w + q
+    return np.sum(z)
+
+
+@pytest.mark.parametrize("fn", [divide_and_integer_power, integer_division_into_a_float, integer_modulo_into_a_float],
+                         ids=["int-power", "int-floordiv", "int-mod"])
+def test_errors_are_named_by_the_operands_kinds(setting, fn):
+    """An int ** negative int raises '0 cannot be raised to a negative power', an int // int 'integer
+    division by zero', whatever type the target has elsewhere: not a float division's error, so the
+    loop keeps its order and raises the plain loop's error (found by review of the same-error rule)."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    n = 300
+    x = np.linspace(0.5, 2.0, n)
+    k = np.arange(1, n + 1)
+    x[0] = 0.0                                 # trip 0 divides by zero (runs last as written)
+    if fn is divide_and_integer_power:
+        k[n - 1] = 0                           # trip n - 1 (runs first): 0 ** -1
+        _same_outcome(fn, 0.7, x, k, -1)
+    else:
+        d = np.ones(n, dtype=np.int64)
+        d[n - 1] = 0                           # trip n - 1: k // 0, k % 0
+        _same_outcome(fn, 0.7, x, k, d)
+
+
+@pytest.mark.parametrize("fn", [divide_then_modulo, two_divisions], ids=["divide-modulo", "two-divisions"])
+def test_statements_trade_places_only_when_they_raise_the_same_error(setting, fn):
+    """Blocking splits a trip at its vector call, running forwards reorders trips: the division of
+    one trip then comes before another trip's modulo.  Statements raising different errors ('division by
+    zero', 'modulo by zero', `rules.error_of`) keep their loop as written; two divisions, which raise
+    the same error, may trade places, so that loop is planned.  Either way the error is the plain loop's."""
+    from autodiff_compiler import AutodiffError
+    setting(AUTODIFF_COMPILER_THREADS="")
+    x = np.linspace(0.5, 2.0, 300)
+    g = value_and_grad(fn)
+    g(0.7, x)
+    assert ("for i_lane in range(" in g.compiled_source) == (fn is two_divisions)
+    _same_outcome(fn, 0.7, x)
+    for n in (6, 300):
+        bad = np.linspace(0.5, 2.0, n)
+        bad[0], bad[n - 1] = 0.0, -1.0    # trip 0 divides by zero, trip n - 1 (run first) by x + 1 == 0
+        _same_outcome(fn, 0.7, bad)
+        with pytest.raises(AutodiffError, match="modulo by zero" if fn is divide_then_modulo else "division"):
+            g(0.7, bad)
+
+
 @pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
 def test_a_sum_added_into_another_is_not_split_into_chunks(setting, chunk):
     """Each chunk starts its sums at -0.0: a sum read by anything but its own update (here, added into
@@ -688,3 +771,65 @@ def test_names_of_the_printed_loops_never_clash_with_the_users(setting):
     assert "_chunk(" in g.compiled_source
     want = value_and_grad(clashing, jit=False)(0.3, x)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ whole-array vector calls
+
+def array_math(x, A):
+    a = np.sum(np.exp(x) * np.log1p(x * x) + np.sin(x) * np.expm1(-x * x))
+    B = np.tanh(A) * np.cos(A.T).T + np.log(1.0 + A * A)
+    return a + np.sum(B * np.exp(A.T).T)
+
+
+@needs_simd
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (8, 4), (17, 33)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_whole_array_calls_match_the_scalar_path(setting, shape):
+    """np.exp(A) and the other unary vector functions of whole float arrays (transposed ones included:
+    not contiguous) run through libmvec (`<name>_vector_exp`); values and gradients within 1e-15
+    relative of the scalar C library's, at edge values too."""
+    rng = np.random.default_rng(sum(shape))
+    x = rng.uniform(-2.0, 2.0, shape[0] * shape[1])
+    x[:3] = [0.0, -0.0, 1e-300][:x.size] if x.size >= 3 else x[:3]
+    A = rng.uniform(-3.0, 3.0, shape)
+    setting(AUTODIFF_COMPILER_SIMD=0, AUTODIFF_COMPILER_THREADS=0)
+    scalar = value_and_grad(array_math, wrt=(0, 1))(x, A)
+    setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
+    g = value_and_grad(array_math, wrt=(0, 1))
+    vector = g(x, A)
+    assert "_vector_exp(" in g.compiled_source and "_vector_tanh(" in g.compiled_source
+    np.testing.assert_allclose(vector[0], scalar[0], rtol=1e-14)
+    for got, want in zip(vector[1], scalar[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+    python = value_and_grad(array_math, wrt=(0, 1), jit=False)(x, A)
+    for got, want in zip(python[1], vector[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@needs_simd
+def test_whole_array_calls_are_cached(setting, tmp_path, monkeypatch):
+    """The array functions call the block function by name: Numba caches the module (a kernel passed as
+    a value would make it 'dynamic globals' and compile it anew in every process)."""
+    import warnings
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+    setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g = grad(array_math, wrt=(0, 1))
+        g(np.linspace(-1.0, 1.0, 6), np.ones((2, 3)))
+    assert "_vector_exp(" in g.compiled_source
+    assert not [w for w in caught if "cannot cache" in str(w.message).lower()]
+
+
+def test_whole_array_calls_need_float_arrays():
+    """Only float64 arrays (and no raising): an integer array's exp, or a scalar's, is printed as written."""
+    from autodiff_compiler import ir
+    from autodiff_compiler.optimise.vectorise import plan_array_calls
+    types = {"a": ir.array_of(1), "k": ir.array_of(1, "int64"), "s": ir.FLOAT, "t1": ir.array_of(1),
+             "t2": ir.array_of(1), "t3": ir.FLOAT, "t4": ir.array_of(1)}
+    function = ir.Function("f", ["a", "k", "s"], types, [
+        ir.Assign("t1", "exp", (ir.Var("a"),)), ir.Assign("t2", "exp", (ir.Var("k"),)),
+        ir.Assign("t3", "exp", (ir.Var("s"),)), ir.Assign("t4", "pow", (ir.Var("a"), ir.Var("a")))],
+        ir.Var("t1"))
+    calls = plan_array_calls(function, frozenset({"exp", "pow"}))
+    assert [c.prim for c in calls.values()] == ["exp"]
+    assert set(calls) == {id(function.body[0])}

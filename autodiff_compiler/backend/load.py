@@ -76,11 +76,11 @@ def load(text: str, name: str, jit: bool = True):
         for helper in HELPERS:
             if hasattr(module, helper):
                 setattr(module, helper, numba.njit(cache=True)(getattr(module, helper)))
-        # the chunk functions of planned loops (print_loops), before the functions that call them; only
-        # the drivers running chunks on threads are compiled with parallel=True (it changes how Numba
-        # compiles array expressions: they would not broadcast)
+        # the chunk functions of planned loops (print_loops) and the whole-array vector calls (printer),
+        # before the functions that call them; only the drivers running chunks on threads are compiled
+        # with parallel=True (it changes how Numba compiles array expressions: they would not broadcast)
         for attribute in sorted(vars(module)):
-            if attribute.startswith((f"{name}_chunk", f"{name}_parallel")):
+            if attribute.startswith((f"{name}_chunk", f"{name}_parallel", f"{name}_vector_")):
                 parallel = attribute.startswith(f"{name}_parallel")
                 setattr(module, attribute, numba.njit(cache=True, parallel=parallel)(getattr(module, attribute)))
         function = numba.njit(cache=True)(getattr(module, name))

@@ -13,7 +13,6 @@ Takes: a simplified `ir.Function` with `types`.  Guarantees:
 """
 from __future__ import annotations
 
-import inspect
 import math
 import os
 
@@ -23,7 +22,17 @@ from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, V
 from ..ir import Names
 from ..rules import PRIMITIVES
 from ..ir.names import is_temporary
+from ..optimise.vectorise import ArrayCall
 from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
+
+# an expression tree whose "primitive" is (_VECTOR_MAP, prim): a planned whole-array vector call
+_VECTOR_MAP = "vector_map"
+_VECTOR_MAP_TEMPLATE = '''def {helper}(array):
+    """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
+    flat = np.ascontiguousarray(array).reshape(array.size)
+    out = np.empty(array.size)
+    v{prim}(out, array.size, flat)
+    return out.reshape(array.shape)'''
 
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
@@ -58,6 +67,7 @@ class ModulePrinter:
             self.names.add(ir.assigned_in(function.body))
         self.extra_functions: list[str] = []   # chunk functions of planned loops
         self.vector_helpers: set[str] = set()
+        self.array_helpers: set[str] = set()     # whole-array vector calls' functions, made once each
         self.parallel = False
         self.tops: dict[str, str] = {}
         self.uses = _use_counts(function)
@@ -93,7 +103,22 @@ class ModulePrinter:
     def tree_of(self, stmt: Assign) -> tuple:
         args = tuple(self.operand(a) for a in stmt.args)
         t = self.types.get(stmt.target)
-        return (stmt.prim, args, stmt.params, bool(t is not None and t.is_array))
+        plan = self.plans.get(id(stmt))
+        prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
+        return (prim, args, stmt.params, bool(t is not None and t.is_array))
+
+    def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
+        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): a function of the
+        module, `<name>_vector_<prim>(array)`, calling the block function `v<prim>` over the array's
+        elements (a function of its own, not the kernel passed as an argument: Numba does not cache a
+        function given a dispatcher as a value)."""
+        helper = f"{self.function.name}_vector_{prim}"
+        if helper not in self.array_helpers:
+            self.array_helpers.add(helper)
+            self.vector_helpers.add(f"v{prim}")
+            self.modules.add("numpy")
+            self.extra_functions.append(_VECTOR_MAP_TEMPLATE.format(helper=helper, prim=prim))
+        return f"{helper}({self.expr(args[0])[0]})", _ATOM
 
     def operand(self, operand):
         if isinstance(operand, Var) and operand.name in self.trees:
@@ -114,6 +139,8 @@ class ModulePrinter:
             parts = [self.expr(self.operand(p))[0] if p is not None else "" for p in (node.start, node.stop, node.step)]
             return (":".join(parts) if node.step is not None else ":".join(parts[:2])), _ATOM
         prim, args, params, _ = node
+        if isinstance(prim, tuple):
+            return self.vector_map(prim[1], args)
         return self.apply(prim, args, params)
 
     def wrap(self, node, minimum: int) -> str:
@@ -250,7 +277,7 @@ class ModulePrinter:
 
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
-        text, _ = self.apply(stmt.prim, tuple(self.operand(a) for a in stmt.args), stmt.params)
+        text, _ = self.expr(self.tree_of(stmt))
         # `x = x + e` reads better as `x += e`
         if stmt.prim in ("add", "sub", "mul") and stmt.args and stmt.args[0] == Var(stmt.target) \
                 and not self.is_array(stmt.args[0]):
@@ -400,7 +427,7 @@ class ModulePrinter:
             lines += [""] + imports
         for helper in runtime.HELPERS:      # in a fixed order, for deterministic output
             if helper in self.helpers:
-                lines += ["", ""] + inspect.getsource(getattr(runtime, helper)).rstrip().splitlines()
+                lines += ["", ""] + runtime.SOURCES[helper].rstrip().splitlines()
         for text in self.extra_functions:
             lines += ["", ""] + text.splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
@@ -452,7 +479,7 @@ def _helpers_in(text: str, seen=None) -> list:
 
 
 def _helper_source(name: str) -> str:
-    return inspect.getsource(getattr(runtime, name))
+    return runtime.SOURCES[name]
 
 
 def _repeats_operand(stmt, name: str, types: dict) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import nodes as ir
 from ..errors import ArgumentError, AutodiffError
 from ..rules import PRIMITIVES
+from .names import Names
 from .nodes import BOOL, FLOAT, INT, Assign, Const, For, Pop, Slice, Type, Var, array_of, join
 
 
@@ -152,7 +153,7 @@ def check_consistent(function: ir.Function) -> None:
 def specialise(function: ir.Function) -> bool:
     """Give primitives whose meaning depends on their operands' types their specific form:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
-    changed = False
+    changed = _float_powers(function, function.body, None)
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
             _specialise_reduction(stmt, function.types)
@@ -162,6 +163,39 @@ def specialise(function: ir.Function) -> bool:
             if any(t is not None and not t.is_array for t in ranks):
                 stmt.prim = "mul"
                 changed = True
+    return changed
+
+
+def _float_powers(function: ir.Function, block: list, names) -> bool:
+    """An integer to an integer power that may be negative is a float in Python (`2 ** -1 == 0.5`) and
+    in this IR, but Numba computes it in integers (`2 ** -1 == 0`): its base becomes a float first
+    (`float(k) ** m`), so that every path computes Python's value.  A constant exponent >= 0 keeps the
+    integer power (`k ** 2` is an int).  A bool base keeps its power: its values (0 and 1) are the
+    same either way, and Numba has no float() of a bool."""
+    changed = False
+    k = 0
+    while k < len(block):
+        stmt = block[k]
+        for child in ir.child_blocks(stmt):
+            if _float_powers(function, child, names):
+                changed = True
+        if isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2:
+            base, exponent = (type_of_operand(a, function.types) for a in stmt.args)
+            whole = (INT, BOOL)
+            if base == INT and exponent in whole and function.types.get(stmt.target) == FLOAT:
+                operand = stmt.args[0]
+                if isinstance(operand, Const):
+                    stmt.args = (Const(float(operand.value)),) + stmt.args[1:]
+                else:
+                    if names is None:
+                        names = Names(set(function.types) | set(function.params) | set(function.user_names))
+                    converted = names.temp()
+                    block.insert(k, Assign(converted, "float", (operand,), stmt.loc))
+                    function.types[converted] = FLOAT
+                    stmt.args = (Var(converted),) + stmt.args[1:]
+                    k += 1
+                changed = True
+        k += 1
     return changed
 
 

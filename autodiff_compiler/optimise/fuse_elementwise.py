@@ -10,11 +10,10 @@ from __future__ import annotations
 from .. import ir
 from ..ir import dataflow
 from ..ir import Assign, Const, Slice, Var
-from ..rules import PRIMITIVES
+from ..rules import is_elementwise
 
 # ------------------------------------------------------- elementwise fusion
 
-_ELEMENTWISE_RESULTS = {"float", "join", "bool", "int", "first", "pow", "where"}
 _FUSED_REDUCTIONS = {"sum": "sum", "mean": "mean"}
 
 
@@ -23,10 +22,8 @@ def _is_vector(t) -> bool:
 
 
 def _elementwise(stmt, types) -> bool:
-    if not isinstance(stmt, Assign) or stmt.prim in ("subscript", "copy", "stop_gradient"):
-        return False
-    prim = PRIMITIVES[stmt.prim]
-    if prim.result not in _ELEMENTWISE_RESULTS or (prim.partials is None and not prim.nondiff):
+    if not isinstance(stmt, Assign) or stmt.prim in ("subscript", "copy", "stop_gradient") \
+            or not is_elementwise(stmt.prim):
         return False
     operand_types = [types.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
     return _is_vector(types.get(stmt.target)) and all(t is None or not t.is_array or _is_vector(t)

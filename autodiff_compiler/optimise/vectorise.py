@@ -41,9 +41,16 @@ so blocks keep every dependence of a trip and the order of trips is free.
 Such loops are not chunked (a chunk run again after a non-finite sum would
 add into its elements twice).
 
+**Array calls** (`ArrayCall`, from `plan_array_calls`): a whole-array call of
+a unary vector function (`E = np.exp(Z - m)`) on a float array runs through
+the same libmvec call (`vector_map(vexp, Z - m)`): an elementwise function
+of a float64 array, which raises nothing (`rules.may_raise`), on a result of
+the operand's shape.
+
 Only the order of additions into the sums changes (chunks), and only the
-vector functions' last bits (blocks: libmvec against the scalar C library,
-within 1e-15 relative); every other value is computed as written.
+vector functions' last bits (blocks and array calls: libmvec against the
+scalar C library, within 1e-15 relative); every other value is computed as
+written.
 """
 from __future__ import annotations
 
@@ -51,10 +58,12 @@ import os
 from dataclasses import dataclass, field
 
 from .. import ir
-from ..rules import may_raise
+from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
+# the vector functions of one operand, which `vector_map` applies to whole arrays
+UNARY_VECTOR_FUNCTIONS = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos", "tanh"})
 PARALLEL_CHUNKS = 8              # fewer chunks than this run on the calling thread (same arithmetic)
 
 
@@ -85,6 +94,30 @@ class LoopPlan:
         return any(calls for _, calls in self.segments)
 
 
+@dataclass(frozen=True)
+class ArrayCall:
+    """Print this statement's whole-array call as `vector_map(v<prim>, operand)`."""
+    prim: str
+
+
+def plan_array_calls(function: ir.Function, vector_functions: frozenset) -> dict:
+    """id(statement) -> ArrayCall, for each `t = f(a)` with `f` a unary vector function of this machine,
+    `a` and `t` float arrays, and `f` raising nothing there (`rules.may_raise`)."""
+    types = function.types
+    calls = {}
+    for stmt in ir.walk(function.body):
+        if not (isinstance(stmt, Assign) and stmt.prim in vector_functions & UNARY_VECTOR_FUNCTIONS
+                and len(stmt.args) == 1 and isinstance(stmt.args[0], Var) and not stmt.params):
+            continue
+        operand, result = types.get(stmt.args[0].name), types.get(stmt.target)
+        if operand is None or result is None or not (operand.is_array and result.is_array):
+            continue
+        if operand.dtype != "float64" or result.dtype != "float64" or may_raise(stmt.prim, stmt.args):
+            continue
+        calls[id(stmt)] = ArrayCall(stmt.prim)
+    return calls
+
+
 def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool) -> dict:
     """Plans for the loops of `function` (by `id` of the `For`): see the module's docstring.
 
@@ -105,9 +138,10 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     Forwards: the step is -1 and no variable has a loop-carried dependence
     or is written in the loop and live after it (only own elements are
     stored): no trip reads what another wrote, so the order is free.
-    Errors: at most one statement of the body may raise (`rules.may_raise`:
-    a division by what may be zero, an assert) when the plan runs trips out
-    of order (forwards) or splits a trip over segments, unless those
+    Errors: the statements of the body that may raise (`rules.may_raise`: a
+    division by what may be zero, an assert) all raise the same error
+    (`rules.error_of`: every /, 'division by zero') when the plan runs trips
+    out of order (forwards) or splits a trip over segments, unless those
     statements share one segment: the error a loop raises is then the one
     its plain form raises."""
     facts = dataflow.of(function)
@@ -156,6 +190,8 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     if own is None:
         return None
     raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and may_raise(s.prim, s.args)]
+    # statements that raise the same error may swap places: the caller cannot tell which one raised
+    distinct = len({_error_of(body[k], types) for k in raising}) > 1
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
     invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
     plan = LoopPlan(loop, invariants=invariants, may_raise=bool(raising))
@@ -163,17 +199,32 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
         sums = _sums(body, confined, types)
         if sums:
             plan.chunked, plan.sums = True, tuple(sorted(sums))
-    plan.forwards = loop.step.value == -1 and not confined and len(raising) <= 1
+    plan.forwards = loop.step.value == -1 and not confined and not distinct
     scalars = written - own
     calls = {k for k, s in enumerate(body)
              if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)}
-    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own, raising)):
+    if not (calls and _segment(plan, loop, body, calls, written, confined, types, own,
+                               raising if distinct else [])):
         plan.segments = [(body, [])]
         plan.loads, plan.remat, plan.stores = [[]], [[]], [[]]
         plan.uses_index = [True]
     if not plan.chunked and not plan.blocked and not plan.forwards:
         return None
     return plan
+
+
+def _error_of(stmt: Assign, types: dict):
+    """What the caller sees when `stmt` raises (`rules.error_of`, from its operands' kinds); a statement
+    whose error the table cannot name (an assert: its line) is its own."""
+    return error_of(stmt.prim, tuple(_kind_of(a, types) for a in stmt.args)) or ("statement", id(stmt))
+
+
+def _kind_of(operand, types: dict):
+    """"float", "int" or "bool" for a scalar operand; None for an array or an unknown type."""
+    if isinstance(operand, Const):
+        return "bool" if isinstance(operand.value, bool) else "int" if isinstance(operand.value, int) else "float"
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.kind if t is not None and not t.is_array else None
 
 
 def _own_elements(facts, loop: For, body: list, types: dict):

@@ -39,7 +39,7 @@ from __future__ import annotations
 from .. import ir
 from ..errors import InternalError
 from ..ir import dataflow
-from ..ir.nodes import Assign, Const, For, If, Store, Var, While
+from ..ir.nodes import Assign, Const, For, If, Slice, Store, Var, While
 
 # primitives whose value is a new array or has an effect: never recomputed
 _NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
@@ -185,7 +185,7 @@ class RecordPlan:
             needed_names = set(wanted)
             for stmt in reversed(loop.body):
                 if isinstance(stmt, Assign) and stmt.target in needed_names:
-                    needed_names |= {a.name for a in stmt.args if isinstance(a, Var) and a.name in recomputable}
+                    needed_names |= {a.name for a in self.operands(stmt) if isinstance(a, Var) and a.name in recomputable}
             chain = [s for s in loop.body if isinstance(s, Assign) and s.target in needed_names
                      and recomputable.get(s.target) is s]
             if chain:
@@ -198,11 +198,19 @@ class RecordPlan:
                 and name not in self.primal.params and id(stmt) not in self._test_statements)
 
     def recomputable(self, stmt: Assign, loop, written: set, recomputable: dict) -> bool:
+        """A scalar, or a view `x[t]` / `x[a:b]` (basic indexing: O(1) to make again; its copy, when
+        `ir.aliasing` made one: no dearer than the copy a tape would take), computed from
+        constants, loop indices, values the loop does not write and other recomputed locals.  A view
+        reads the memory of its base: the aliasing pass refuses a program that writes that memory
+        through another name and reads it afterwards, and later writes into the base itself are
+        undone before the reversed trip (its operands become reverse readers), so the view made again
+        sees the elements the forward trip saw."""
         t = self.types.get(stmt.target)
-        if t is None or t.is_array or stmt.prim in _NOT_RECOMPUTED or stmt.params:
+        if t is None or stmt.prim in _NOT_RECOMPUTED or stmt.params:
             return False
-        facts = self.facts
-        for arg in stmt.args:
+        if t.is_array and not (self.is_view(stmt) and not self.written_through_another_name(stmt)):
+            return False
+        for arg in self.operands(stmt):
             if isinstance(arg, Const):
                 continue
             if not isinstance(arg, Var):
@@ -215,6 +223,45 @@ class RecordPlan:
             if name in written:
                 return False
         return True
+
+    def is_view(self, stmt: Assign) -> bool:
+        """Is `stmt` a basic subscript of an array (integers and slices, no index arrays), as a view or
+        as the copy `ir.aliasing` makes of a view a later store would change?"""
+        if stmt.prim not in ("subscript", "subscript_copy"):
+            return False
+        for index in stmt.args[1:]:
+            for operand in self.operands_of_index(index):
+                if isinstance(operand, Var) and (self.types.get(operand.name) is None
+                                                 or self.types[operand.name].is_array):
+                    return False
+        return True
+
+    def written_through_another_name(self, view: Assign) -> bool:
+        """May a store or in-place update anywhere in the function write the memory of the view's base
+        through another name (`z = a[1:]`, then `a[1] = ...`)?  The reverse sweep undoes writes name by
+        name: a write through `a` is undone into `a`, which the view made again from `z` would see only
+        through their shared memory, and the audit refuses that program (an InternalError where
+        taping the view gives the gradient)."""
+        base = view.args[0]
+        if not isinstance(base, Var):
+            return True
+        facts = self.facts
+        for stmt in facts.statements:
+            written = stmt.array if isinstance(stmt, Store) else \
+                stmt.inplace if isinstance(stmt, Assign) and stmt.inplace else None
+            if written is not None and written != base.name and base.name in facts.shared_at(stmt):
+                return True
+        return False
+
+    def operands(self, stmt: Assign) -> list:
+        """The operands a statement reads: its arguments, a slice's bounds in place of the slice."""
+        return [operand for arg in stmt.args for operand in self.operands_of_index(arg)]
+
+    @staticmethod
+    def operands_of_index(arg) -> list:
+        if isinstance(arg, Slice):
+            return [b for b in (arg.start, arg.stop, arg.step) if b is not None]
+        return [arg]
 
     def is_index(self, name: str, stmt) -> bool:
         """Is `name` the index of a loop enclosing `stmt`, defined by that loop alone?"""

@@ -428,8 +428,9 @@ def _spelling_namespace(numeric: bool = False) -> dict:
         from ..backend import runtime
         numpy = np if numeric else _DUAL_NUMPY
         namespace = {"np": numpy, "numpy": numpy, "math": math, "__name__": "verify_runtime"}
-        helpers = [value for value in vars(runtime).values() if inspect.isfunction(value)]
-        source = "\n\n".join(inspect.getsource(helper) for helper in helpers)
+        helpers = [name for name, value in vars(runtime).items() if inspect.isfunction(value)]
+        source = "\n\n".join(runtime.SOURCES.get(name) or inspect.getsource(getattr(runtime, name))
+                               for name in helpers)
         exec(compile(source, "<runtime helpers>", "exec"), namespace)
         namespace["np"] = numpy
         _NAMESPACES[numeric] = namespace

@@ -1,0 +1,99 @@
+"""Broadcasts: an elementwise operation reads the value a broadcast was made from, not the broadcast.
+
+Takes: a typed adjoint `ir.Function` (the program printed: after the last
+transform and its clean-up).  Guarantees the same results, with fewer full-size
+temporaries: `op(a, b)` where `b = expand_like(g, x)` or `b = unreduce(g, x,
+keepdims=True)` (`g` broadcast to `x`'s shape, `g + np.zeros_like(x)`: what the
+adjoints of sums and reductions make) becomes `op(a, g)`, and the broadcast
+goes when nothing else reads it.  NumPy broadcasts `g` inside `op` to the same
+shape, element for element, so the values are the same; only a zero's sign can
+differ, where `g + 0.0` would have made a `-0.0` in `g` a `0.0`.
+
+Legality, asked of the shared analyses:
+
+* `op` is elementwise (`rules.is_elementwise`): its result has the broadcast
+  shape of its operands and each element depends on the matching elements;
+* another operand of `op` has `x`'s shape (`ir.shapes`: the same shape
+  class): the broadcast of the operands then has `x`'s shape without `b`, so
+  the result's shape is the same;
+* `g` is a float (scalar or array): the result type is the one `g + zeros`
+  gave, and no integer arithmetic changes meaning (`x ** 2` and `x ** 2.0`);
+* `g` holds at `op` the value it held where `b` was made
+  (`Dataflow.def_clear`, partial definitions through shared memory included),
+  and `b` is read through one definition (a chain of copies is followed).
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..ir import Assign, Var, dataflow, shapes
+from ..rules import is_elementwise
+
+_BROADCASTS = ("expand_like", "unreduce")
+
+
+def absorb_broadcasts(function: ir.Function) -> bool:
+    """Rewrite every legal `op(a, broadcast(g, x))` to `op(a, g)`; True if anything changed."""
+    changed = False
+    for _ in range(20):
+        facts = dataflow.of(function)
+        classes = shapes.of(function)
+        rewrites = []
+        for stmt in ir.walk(function.body):
+            if isinstance(stmt, Assign) and is_elementwise(stmt.prim) and not stmt.inplace:
+                for k, arg in enumerate(stmt.args):
+                    source = _broadcast_source(function, facts, classes, stmt, k)
+                    if source is not None:
+                        rewrites.append((stmt, k, source))
+                        break              # one operand per statement and sweep: the facts are stale after it
+        if not rewrites:
+            break
+        for stmt, k, source in rewrites:
+            stmt.args = stmt.args[:k] + (source,) + stmt.args[k + 1:]
+        dataflow.invalidate(function)
+        changed = True
+    return changed
+
+
+def _broadcast_source(function, facts, classes, stmt: Assign, k: int):
+    """The `g` of a broadcast `stmt` reads as its operand `k`, when reading `g` there is legal."""
+    arg = stmt.args[k]
+    if not isinstance(arg, Var):
+        return None
+    made = _made_by(facts, stmt, arg.name)
+    if made is None or made.prim not in _BROADCASTS:
+        return None
+    if made.prim == "unreduce" and dict(made.params).get("keepdims") is not True:
+        return None                # the reduced axes would have to be put back first
+    g, x = made.args[0], made.args[1]
+    t = function.types.get(g.name) if isinstance(g, Var) else None
+    if isinstance(g, Var):
+        if t is None or not t.is_float:
+            return None
+        if not facts.def_clear(g.name, made, stmt):
+            return None
+    elif not isinstance(getattr(g, "value", None), float):
+        return None
+    target = classes.key(made, x)
+    if target is None:
+        return None
+    others = [a for j, a in enumerate(stmt.args) if j != k]
+    if not any(classes.key(stmt, a) == target for a in others if isinstance(a, Var)):
+        return None
+    return g
+
+
+def _made_by(facts, stmt, name: str, depth: int = 0):
+    """The assignment that made the value `stmt` reads from `name`, through copies; None if more than
+    one definition may reach a read on the way."""
+    defs = facts.reaching(stmt, name)
+    if len(defs) != 1 or depth > 20:
+        return None
+    (d,) = defs
+    if not isinstance(d, int):
+        return None
+    made = facts.statement_at(d)
+    if not isinstance(made, Assign) or made.inplace:
+        return None
+    if made.prim == "copy" and isinstance(made.args[0], Var):
+        return _made_by(facts, made, made.args[0].name, depth + 1)
+    return made

@@ -1,0 +1,86 @@
+"""optimise.broadcasts and ir.shapes: elementwise operations read what a broadcast was made from.
+
+Every case of the soundness class BCAST (tests/test_soundness.py) checks the
+gradients against finite differences in every mode; here: the pass fires
+where the shape analysis shows it may (the broadcasts of a row-wise softmax
+go), never where the other operand is smaller than the broadcast, and gives
+the same numbers as the program without it (`skip=("broadcasts",)`).
+"""
+import numpy as np
+import pytest
+
+import corpus_soundness as S
+from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler.pipeline import derive
+from autodiff_compiler.ir import shapes, dataflow, Assign, Var
+
+
+def _rng_matrix(rows, cols, seed):
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, (rows, cols))
+
+
+CASES = [
+    (S.bcast_softmax_rows, lambda: (_rng_matrix(5, 4, 1), np.eye(4)[[0, 2, 1, 3, 0]])),
+    (S.bcast_column_max, lambda: (_rng_matrix(5, 4, 2),)),
+    (S.bcast_row_mean_scaled, lambda: (_rng_matrix(5, 4, 3), 0.7)),
+    (S.bcast_smaller_operand, lambda: (_rng_matrix(5, 4, 4),)),
+    (S.bcast_vector_against_matrix, lambda: (_rng_matrix(5, 4, 5), np.array([0.1, -0.2, 0.3, 0.5]))),
+    (S.bcast_sum_kept, lambda: (_rng_matrix(5, 4, 6),)),
+]
+
+
+@pytest.mark.parametrize("fn, args", CASES, ids=[c[0].__name__ for c in CASES])
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_same_numbers_as_without_the_pass(fn, args, jit):
+    """Only a zero's sign may differ (`g + 0.0`): every value and gradient is the same number."""
+    a = args()
+    got = value_and_grad(fn, jit=jit)(*a)
+    want = value_and_grad(fn, jit=jit, skip=("broadcasts",))(*a)
+    for x, y in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_a_softmax_keeps_no_full_size_broadcast():
+    """Z == m and E * (g broadcast to E) read the column m and g: no `+ np.zeros_like(Z)` is left for
+    them (the one left is the mean's seed broadcast to Y * (Z - lse), whose shape no operand has)."""
+    Z, Y = _rng_matrix(5, 4, 1), np.eye(4)[[0, 2, 1, 3, 0]]
+    g = grad(S.bcast_softmax_rows, jit=False)
+    g(Z, Y)
+    without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts",))
+    without(Z, Y)
+    assert without.compiled_source.count("np.zeros_like(") == 4
+    assert g.compiled_source.count("np.zeros_like(") == 1
+    assert "(Z == m)" in g.compiled_source
+
+
+def test_a_smaller_operand_does_not_stand_in_for_the_shape():
+    """r (1, m) times A's broadcast adjoint: r * g would be (1, m), not A's shape; the broadcast stays
+    and the gradient has A's shape."""
+    A = _rng_matrix(5, 4, 4)
+    gradient = grad(S.bcast_smaller_operand)(A)
+    assert gradient.shape == A.shape
+
+
+def test_shape_classes_of_a_row_softmax():
+    """ir.shapes on the primal of a row softmax: Z - m and exp(Z - m) have Z's class (m fits it: a
+    reduction keeping its dimensions); the row maximum and the row sums fit Z but are of other
+    classes; Y, a parameter of the same rank, is a class of its own, and so is Y * (Z - lse)."""
+    from autodiff_compiler.frontend.parse import source_of_function
+    from autodiff_compiler.ir import array_of
+    state = derive(source_of_function(S.bcast_softmax_rows), {"Z": array_of(2), "Y": array_of(2)}, ["Z"])
+    primal = state.primal
+    facts = dataflow.of(primal)
+    classes = shapes.of(primal)
+    made = {s.target: s for s in facts.statements if isinstance(s, Assign)}
+    e = made["E"]
+    difference = made[e.args[0].name]                 # Z - m
+    z_class = classes.key(difference, Var("Z"))
+    assert classes.key(e, e.args[0]) == z_class
+    assert classes.fits(difference, Var("m"), z_class)
+    assert classes.key(difference, Var("m")) != z_class
+    last = next(s for s in facts.statements if isinstance(s, Assign) and Var("lse") in s.args)
+    assert classes.fits(last, Var("lse"), z_class) and classes.key(last, Var("lse")) != z_class
+    product = next(s for s in facts.statements if isinstance(s, Assign) and s.prim == "mul"
+                   and Var("Y") in s.args)
+    assert classes.key(product, Var("Y")) != z_class
+    assert not classes.fits(product, Var("Y"), z_class)

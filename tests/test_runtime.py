@@ -1,0 +1,81 @@
+"""backend/runtime.py: the helpers generated modules call, against what they stand for.
+
+The row helpers (`sum_axis1`, `amax_axis1`, `amin_axis1`) are loops Numba
+compiles quickly; compiled, each must give exactly what Numba's own
+`np.sum` / `np.max` / `np.min` of each row gives (the first NaN of a row,
+the first of equal extrema, the signs of zeros, the error on empty rows),
+and run as Python (jit=False) the same numbers up to NaN payloads.
+"""
+import numba
+import numpy as np
+import pytest
+
+from autodiff_compiler.backend import runtime
+
+
+def _matrices():
+    rng = np.random.default_rng(7)
+    special = np.array([[np.nan, 1.0, 2.0], [1.0, np.nan, 3.0], [-0.0, 0.0, -1.0], [0.0, -0.0, 1.0],
+                        [np.inf, -np.inf, np.nan], [-0.0, -0.0, -0.0], [2.0, 2.0, -np.inf]])
+    return [rng.standard_normal((9, 6)), special, special.T.copy(), np.zeros((0, 4)),
+            rng.integers(-3, 3, (5, 4)).astype(float), rng.standard_normal((4, 1)), rng.standard_normal((40, 37))[:, ::3]]
+
+
+_NUMBA_ROWS = {
+    "sum_axis1": numba.njit(lambda m: np.array([np.sum(m[i]) for i in range(m.shape[0])])),
+    "amax_axis1": numba.njit(lambda m: np.array([np.max(m[i]) for i in range(m.shape[0])])),
+    "amin_axis1": numba.njit(lambda m: np.array([np.min(m[i]) for i in range(m.shape[0])])),
+}
+
+
+def _same(a, b, signs=True):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+        return False
+    numbers = ~np.isnan(a)
+    return not signs or np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers]))
+
+
+@pytest.mark.parametrize("name", sorted(_NUMBA_ROWS))
+def test_row_helpers_are_numbas_reductions(name):
+    helper = getattr(runtime, name)
+    compiled = numba.njit(helper)
+    for m in _matrices():
+        want = _NUMBA_ROWS[name](m) if m.shape[0] else np.empty(0)
+        assert _same(compiled(m), want), (name, m)
+        assert _same(helper(m), want), (name, m)
+        reference = {"sum_axis1": np.sum, "amax_axis1": np.max, "amin_axis1": np.min}[name](m, axis=1)
+        np.testing.assert_allclose(compiled(m), reference, rtol=1e-14, atol=0.0)
+
+
+@pytest.mark.parametrize("name, word", [("amax_axis1", "maximum"), ("amin_axis1", "minimum")])
+def test_row_extrema_of_empty_rows_raise_as_numpy_does(name, word):
+    for run in (getattr(runtime, name), numba.njit(getattr(runtime, name))):
+        with pytest.raises(ValueError, match=f"zero-size array to reduction operation {word}"):
+            run(np.zeros((3, 0)))
+
+
+def test_sum_like1_sums_a_broadcast_back():
+    """A gradient of the vector's own length is returned as it is (the same object); one broadcast from
+    a length-1 vector is summed as Numba's np.sum sums it, into a vector of that length."""
+    compiled = numba.njit(runtime.sum_like1)
+    reference = numba.njit(lambda g, like: np.full(like.shape[0], np.sum(g)))
+    rng = np.random.default_rng(3)
+    for g in (rng.standard_normal(37), np.array([-0.0, -0.0]), np.array([np.inf, 1.0, np.nan]), np.zeros(0)):
+        for run in (runtime.sum_like1, compiled):
+            assert run(g, g) is g
+            assert _same(run(g, np.ones(1)), reference(g, np.ones(1)))
+
+
+def test_helper_sources_are_read_once_at_import(tmp_path, monkeypatch):
+    """A generated module copies the helpers' text: it is the text read when the package was imported,
+    so an edit or upgrade of runtime.py on disk while a process runs cannot put another helper's body
+    under a name (the review saw a NameError and a wrong Hessian while runtime.py changed mid-run)."""
+    import inspect
+    from autodiff_compiler.backend import printer
+    assert set(runtime.SOURCES) == set(runtime.HELPERS)
+    for name in runtime.HELPERS:
+        assert runtime.SOURCES[name].startswith(f"def {name}("), name
+    original = runtime.SOURCES["sum_axis1"]
+    monkeypatch.setattr(inspect, "getsource", lambda obj: "def broken(:\n")   # the file as changed on disk
+    assert printer._helper_source("sum_axis1") == original

@@ -243,7 +243,7 @@ def _retype(state: State) -> None:
     primal = state.primal
     params = {p: state.facts.param_types[p] for p in primal.params}
     primal.types = infer_types(primal, params)
-    if specialise(primal):
+    if specialise(primal, params):
         primal.types = infer_types(primal, params)
     dataflow.invalidate(primal)
 

@@ -1399,3 +1399,14 @@ def intpow_elements(w, k, m):
 
 def intpow_bool_base(w, k, m):
     return w * (k > 1) ** m + w * 2 ** m
+
+
+def intpow_augmented(w, k, m):
+    k **= m                              # an int parameter the body makes a float
+    return w * k
+
+
+def intpow_reassigned_in_loop(w, k, m):
+    for i in range(2):
+        k = k ** m
+    return w * k

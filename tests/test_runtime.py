@@ -79,3 +79,13 @@ def test_helper_sources_are_read_once_at_import(tmp_path, monkeypatch):
     original = runtime.SOURCES["sum_axis1"]
     monkeypatch.setattr(inspect, "getsource", lambda obj: "def broken(:\n")   # the file as changed on disk
     assert printer._helper_source("sum_axis1") == original
+
+
+@pytest.mark.parametrize("name, word", [("amax_axis0", "maximum"), ("amin_axis0", "minimum")])
+def test_column_extrema_of_no_rows_raise_as_numpy_does(name, word):
+    """A matrix of no rows: NumPy's ValueError, compiled too (Numba does not check `matrix[0]`: the review
+    found uninitialised memory returned as the maximum of a 0 x 3 matrix)."""
+    for run in (getattr(runtime, name), numba.njit(getattr(runtime, name))):
+        with pytest.raises(ValueError, match=f"zero-size array to reduction operation {word}"):
+            run(np.zeros((0, 3)))
+        assert run(np.zeros((2, 0))).shape == (0,)

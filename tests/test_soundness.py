@@ -304,6 +304,9 @@ case(INTPOW, S.intpow_constant, [(3.0, 2), (0.5, 3), (-1.5, -4)], ref=lambda w, 
 # (NumPy's own integer scalars refuse negative powers: the elements of an int array get exponents >= 0)
 case(INTPOW, S.intpow_elements, [(3.0, np.array([1, 2, 4]), 1), (0.5, np.array([3, 5]), 3),
                                  (1.2, np.array([2, 2, 2, 7]), 2)], ref=lambda w, k, m: sum(float(v) ** m for v in k))
+case(INTPOW, S.intpow_augmented, [(1.5, 2, -1), (0.5, 3, 2), (-1.5, 4, -2)], ref=lambda w, k, m: k ** m)
+case(INTPOW, S.intpow_reassigned_in_loop, [(1.5, 2, -1), (0.5, 3, 2), (-1.5, 2, -2)],
+     ref=lambda w, k, m: (k ** m) ** m)
 case(INTPOW, S.intpow_bool_base, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 1, 3)],
      ref=lambda w, k, m: float(k > 1) ** m + 2.0 ** m)
 

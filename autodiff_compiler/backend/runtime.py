@@ -129,7 +129,9 @@ def sum_like_nd(gradient, like):
 
 
 def amax_axis0(matrix):
-    """np.max(matrix, axis=0)."""
+    """np.max(matrix, axis=0) (a matrix of no rows: NumPy's error, never an unchecked matrix[0])."""
+    if matrix.shape[0] == 0:
+        raise ValueError("zero-size array to reduction operation maximum which has no identity")
     out = matrix[0].copy()
     for i in range(1, matrix.shape[0]):
         out = np.maximum(out, matrix[i])
@@ -157,7 +159,9 @@ def amax_axis1(matrix):
 
 
 def amin_axis0(matrix):
-    """np.min(matrix, axis=0)."""
+    """np.min(matrix, axis=0) (a matrix of no rows: NumPy's error, never an unchecked matrix[0])."""
+    if matrix.shape[0] == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no identity")
     out = matrix[0].copy()
     for i in range(1, matrix.shape[0]):
         out = np.minimum(out, matrix[i])

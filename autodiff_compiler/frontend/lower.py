@@ -534,8 +534,12 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     function = lowering.lower_function()
     version_straight_line(function, lowering.names)
     function.user_names = frozenset(lowering.names.taken)
+    # a parameter's type is what the caller gives (an int stays an int even where the body makes the
+    # name a float: `k **= m`); a container's leaves and module data get the types the lowering gave them
+    declared = {p: t for p, t in lowering.param_types.items() if isinstance(t, ir.Type)}
     function.facts = Facts(lowering.structures, lowering.data, lowering.watches, lowering.asserts,
-                           {p: lowering.types[p] for p in function.params if p in lowering.types})
+                           {p: declared.get(p, lowering.types.get(p)) for p in function.params
+                            if p in declared or p in lowering.types})
     return function, lowering.sources
 
 

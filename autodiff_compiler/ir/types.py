@@ -150,10 +150,11 @@ def check_consistent(function: ir.Function) -> None:
                     **where(stmt), hint=f"keep {name} an int throughout, or give the float its own name")
 
 
-def specialise(function: ir.Function) -> bool:
+def specialise(function: ir.Function, param_types: dict | None = None) -> bool:
     """Give primitives whose meaning depends on their operands' types their specific form:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
-    changed = _float_powers(function, function.body, None)
+    changed = _float_parameters(function, param_types or {})
+    changed = _float_powers(function, function.body, None, param_types or {}) or changed
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
             _specialise_reduction(stmt, function.types)
@@ -166,23 +167,26 @@ def specialise(function: ir.Function) -> bool:
     return changed
 
 
-def _float_powers(function: ir.Function, block: list, names) -> bool:
+def _float_powers(function: ir.Function, block: list, names, param_types: dict) -> bool:
     """An integer to an integer power that may be negative is a float in Python (`2 ** -1 == 0.5`) and
     in this IR, but Numba computes it in integers (`2 ** -1 == 0`): its base becomes a float first
     (`float(k) ** m`), so that every path computes Python's value.  A constant exponent >= 0 keeps the
-    integer power (`k ** 2` is an int).  A bool base keeps its power: its values (0 and 1) are the
-    same either way, and Numba has no float() of a bool."""
+    integer power (`k ** 2` is an int).  The base counts as an integer when it is typed int, or when
+    any definition reaching it makes an int (`k **= m` on an int parameter: the variable is typed
+    float, but Numba compiles the parameter as the int it is given).  A bool base keeps its power:
+    its values (0 and 1) are the same either way, and Numba has no float() of a bool."""
     changed = False
     k = 0
     while k < len(block):
         stmt = block[k]
         for child in ir.child_blocks(stmt):
-            if _float_powers(function, child, names):
+            if _float_powers(function, child, names, param_types):
                 changed = True
         if isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2:
             base, exponent = (type_of_operand(a, function.types) for a in stmt.args)
             whole = (INT, BOOL)
-            if base == INT and exponent in whole and function.types.get(stmt.target) == FLOAT:
+            if (base == INT or base == FLOAT and _may_be_int(function, stmt, stmt.args[0], param_types)) \
+                    and exponent in whole and function.types.get(stmt.target) == FLOAT:
                 operand = stmt.args[0]
                 if isinstance(operand, Const):
                     stmt.args = (Const(float(operand.value)),) + stmt.args[1:]
@@ -197,6 +201,80 @@ def _float_powers(function: ir.Function, block: list, names) -> bool:
                 changed = True
         k += 1
     return changed
+
+
+def _float_parameters(function: ir.Function, param_types: dict) -> bool:
+    """A parameter the caller gives as an int that the body also makes a float (`k **= m`, `k = k / 2`)
+    is one variable of type float in this IR, but Numba types the parameter by the int it is given and
+    computes `k ** m` in integers (0 for 2 ** -1): the body reads a float copy made on entry instead
+    (`k_float = float(k)`), so that the parameter is an int and the variable a float, as Python has
+    them."""
+    changed = False
+    for p in function.params:
+        if param_types.get(p) != INT or function.types.get(p) != FLOAT:
+            continue
+        names = Names(set(function.types) | set(function.params) | set(function.user_names))
+        copy = names.fresh(f"{p}_float")
+        mapping = {p: copy}
+        for stmt in ir.walk(function.body):
+            _rename(stmt, mapping)
+        function.result = _renamed(function.result, mapping) if function.result is not None else None
+        function.returns = tuple(_renamed(r, mapping) for r in function.returns)
+        loc = function.body[0].loc if function.body and hasattr(function.body[0], "loc") else None
+        function.body.insert(0, Assign(copy, "float", (Var(p),), loc))
+        function.types[copy] = FLOAT
+        function.types[p] = INT
+        changed = True
+    return changed
+
+
+def _renamed(operand, mapping: dict):
+    if isinstance(operand, Var) and operand.name in mapping:
+        return Var(mapping[operand.name])
+    if isinstance(operand, Slice):
+        return Slice(*(_renamed(b, mapping) if b is not None else None for b in (operand.start, operand.stop, operand.step)))
+    return operand
+
+
+def _rename(stmt, mapping: dict) -> None:
+    """Every read and write of a name in `mapping` in this statement (not its nested blocks) renamed."""
+    if isinstance(stmt, Assign):
+        stmt.args = tuple(_renamed(a, mapping) for a in stmt.args)
+        stmt.params = tuple((k, _renamed(v, mapping)) for k, v in stmt.params)
+        stmt.inplace = mapping.get(stmt.inplace, stmt.inplace) if stmt.inplace else stmt.inplace
+        stmt.target = mapping.get(stmt.target, stmt.target)
+    elif isinstance(stmt, ir.Store):
+        stmt.array = mapping.get(stmt.array, stmt.array)
+        stmt.index = tuple(_renamed(i, mapping) for i in stmt.index)
+        stmt.value = _renamed(stmt.value, mapping)
+    elif isinstance(stmt, ir.If):
+        stmt.cond = _renamed(stmt.cond, mapping)
+    elif isinstance(stmt, For):
+        stmt.start, stmt.stop, stmt.step = (_renamed(b, mapping) for b in (stmt.start, stmt.stop, stmt.step))
+        stmt.index = mapping.get(stmt.index, stmt.index)
+        if stmt.exit_flag:
+            stmt.exit_flag = mapping.get(stmt.exit_flag, stmt.exit_flag)
+    elif isinstance(stmt, ir.While):
+        stmt.cond = _renamed(stmt.cond, mapping)
+        if stmt.exit_flag:
+            stmt.exit_flag = mapping.get(stmt.exit_flag, stmt.exit_flag)
+
+
+def _may_be_int(function: ir.Function, stmt: Assign, operand, param_types: dict) -> bool:
+    """May the value `stmt` reads from `operand` be an int at run time: a definition reaching it (a
+    parameter given an int, or an assignment whose own result is an int) makes one?"""
+    from . import dataflow
+    if not isinstance(operand, Var):
+        return False
+    for d in dataflow.of(function).reaching(stmt, operand.name):
+        if isinstance(d, str) and d.startswith("param:"):
+            if param_types.get(operand.name) in (INT, BOOL):
+                return True
+        elif isinstance(d, int):
+            made = dataflow.of(function).statement_at(d)
+            if isinstance(made, Assign) and result_type(made, function.types) in (INT, BOOL):
+                return True
+    return False
 
 
 def _specialise_reduction(stmt: Assign, types: dict) -> None:

@@ -171,10 +171,11 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
     """An integer to an integer power that may be negative is a float in Python (`2 ** -1 == 0.5`) and
     in this IR, but Numba computes it in integers (`2 ** -1 == 0`): its base becomes a float first
     (`float(k) ** m`), so that every path computes Python's value.  A constant exponent >= 0 keeps the
-    integer power (`k ** 2` is an int).  The base counts as an integer when it is typed int, or when
-    any definition reaching it makes an int (`k **= m` on an int parameter: the variable is typed
-    float, but Numba compiles the parameter as the int it is given).  A bool base keeps its power:
-    its values (0 and 1) are the same either way, and Numba has no float() of a bool."""
+    integer power (`k ** 2` is an int).  A variable that is an int on some paths and a float on
+    others is a float in Numba too (its types are unified where the paths meet), except a parameter,
+    which Numba types by the int it is given: `_float_parameters` gives the body a float copy of it
+    first.  A bool base keeps its power: its values (0 and 1) are the same either way, and Numba has
+    no float() of a bool."""
     changed = False
     k = 0
     while k < len(block):
@@ -185,8 +186,7 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
         if isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2:
             base, exponent = (type_of_operand(a, function.types) for a in stmt.args)
             whole = (INT, BOOL)
-            if (base == INT or base == FLOAT and _may_be_int(function, stmt, stmt.args[0], param_types)) \
-                    and exponent in whole and function.types.get(stmt.target) == FLOAT:
+            if base == INT and exponent in whole and function.types.get(stmt.target) == FLOAT:
                 operand = stmt.args[0]
                 if isinstance(operand, Const):
                     stmt.args = (Const(float(operand.value)),) + stmt.args[1:]
@@ -210,6 +210,9 @@ def _float_parameters(function: ir.Function, param_types: dict) -> bool:
     (`k_float = float(k)`), so that the parameter is an int and the variable a float, as Python has
     them."""
     changed = False
+    renameable = (Assign, ir.Store, ir.If, For, ir.While, ir.Comment)
+    if not all(isinstance(stmt, renameable) for stmt in ir.walk(function.body)):
+        return False        # a Region (a call of a grad object) is expanded first; this runs again after it
     for p in function.params:
         if param_types.get(p) != INT or function.types.get(p) != FLOAT:
             continue
@@ -258,23 +261,6 @@ def _rename(stmt, mapping: dict) -> None:
         stmt.cond = _renamed(stmt.cond, mapping)
         if stmt.exit_flag:
             stmt.exit_flag = mapping.get(stmt.exit_flag, stmt.exit_flag)
-
-
-def _may_be_int(function: ir.Function, stmt: Assign, operand, param_types: dict) -> bool:
-    """May the value `stmt` reads from `operand` be an int at run time: a definition reaching it (a
-    parameter given an int, or an assignment whose own result is an int) makes one?"""
-    from . import dataflow
-    if not isinstance(operand, Var):
-        return False
-    for d in dataflow.of(function).reaching(stmt, operand.name):
-        if isinstance(d, str) and d.startswith("param:"):
-            if param_types.get(operand.name) in (INT, BOOL):
-                return True
-        elif isinstance(d, int):
-            made = dataflow.of(function).statement_at(d)
-            if isinstance(made, Assign) and result_type(made, function.types) in (INT, BOOL):
-                return True
-    return False
 
 
 def _specialise_reduction(stmt: Assign, types: dict) -> None:

@@ -1,5 +1,6 @@
 """Constructs still outside the language of issue 10: each must be refused with an AutodiffError naming
 this file, the line (the text asserted in test_language.py) and the construct."""
+import math
 import numpy as np
 
 DATA = np.linspace(0.0, 1.0, 4)
@@ -64,3 +65,30 @@ def zero_d_alias_inplace(z):
     v = y
     v *= 3.0
     return y + v
+
+
+# found by the fuzzer (seed 10300, scalar-10300-135: a wrong value and gradient, no error, since
+# at least 5669193): the 0-d array goes through a helper, whose augmented assignment changes the
+# caller's array, or whose return is shared with every name it is bound to
+def _scale_in_place(a, b=0.9):
+    b *= 2.0 * a
+    return b
+
+
+def zero_d_through_a_parameter(z):
+    return _scale_in_place(z, np.where(z > 1.5, z, z))
+
+
+def _pass_through(b):
+    return b
+
+
+def zero_d_through_a_return(z):
+    v2 = _pass_through(np.where(z > 1.5, z, z))
+    v3 = v2
+    v2 *= math.cosh(z)
+    return v3 + v2
+
+
+def zero_d_keyword_argument(z):
+    return _scale_in_place(z, b=np.array(z))

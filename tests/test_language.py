@@ -442,6 +442,9 @@ REFUSED = [
     (R.try_block, (0.5,), "grad", "try:", ("try",)),
     (R.zero_d_inplace, (0.6,), "grad", "y /= np.exp(np.tanh(z))", ("0-d",)),
     (R.zero_d_alias_inplace, (0.6,), "grad", "v *= 3.0", ("0-d",)),
+    (R.zero_d_through_a_parameter, (0.6,), "grad", "b *= 2.0 * a", ("0-d",)),
+    (R.zero_d_through_a_return, (0.6,), "grad", "v2 *= math.cosh(z)", ("0-d",)),
+    (R.zero_d_keyword_argument, (0.6,), "grad", "b *= 2.0 * a", ("0-d",)),
 ]
 
 

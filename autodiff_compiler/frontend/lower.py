@@ -58,6 +58,7 @@ class Lowering(StatementLowering, CallLowering):
         self.watches: list = []          # (LiveNamespace-like reader, value): numbers baked into the code
         self.asserts: dict = {}          # site number -> Loc of an `assert`
         self.zero_d: set = set()         # (frame, user name) holding a 0-d NumPy array (`note_zero_d`)
+        self.zero_d_calls: set = set()   # ids of inlined calls (ast nodes) that may return one
         self.names = Names(identifiers(source.node))
         self.blocks: list[list] = []
         self.frames: list[Frame] = []

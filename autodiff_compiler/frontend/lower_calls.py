@@ -277,12 +277,18 @@ class CallLowering:
         loc = self.loc
         frame = Frame(callee, {}, self.names.fresh(f"{prefix}_value"), self.names.fresh(f"{prefix}_returned"),
                       prefix=prefix, call_site=loc, enclosing=enclosing)
+        frame.call_node = node if isinstance(node, ast.Call) else None
+        # the arguments' expressions, by parameter, for the 0-d arrays the callee may change or return
+        written = dict(zip(params, getattr(node, "args", []) or []))
+        written.update({k.arg: k.value for k in getattr(node, "keywords", []) or [] if k.arg})
         for param, arg in zip(params, args):
             if isinstance(arg, (Pack, Text, LocalFunction)):
                 frame.scope[param] = arg
                 continue
             frame.scope[param] = self.names.fresh(f"{prefix}_{param}")
             self.assign(frame.scope[param], "copy", (arg,))
+            if param in written and self.is_zero_d(written[param], self.frame) and self.rank_of(arg) == 0:
+                self.zero_d.add((id(frame), param))
             if isinstance(arg, Var) and arg.name in self.parameter_aliases:
                 self.parameter_aliases.add(frame.scope[param])
         self.frames.append(frame)

@@ -43,6 +43,7 @@ class Frame:
     imports: dict = field(default_factory=dict)   # modules imported inside the function
     enclosing: "Frame | None" = None  # for a function defined inside another: the frame it reads
     result_tree: object = None        # the top function's tuple result: nested tuples of leaf numbers
+    call_node: object = None          # the ast.Call an inlined function was lowered for (None: the top one)
 
 
 @dataclass

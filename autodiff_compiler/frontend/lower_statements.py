@@ -204,14 +204,22 @@ class StatementLowering:
         """Remember a name that holds a 0-d NumPy array: `np.where`, `np.array` or `np.asarray` of numbers
         returns one (not a float), and so does a name bound to such a name.  Never forgotten: a later
         augmented assignment to it is refused (see `lower_augassign`)."""
-        made = False
+        if self.is_zero_d(value, self.frame) and self.rank_of(Var(self.bind(user_name))) == 0:
+            self.zero_d.add((id(self.frame), user_name))
+
+    def is_zero_d(self, value: ast.expr, frame) -> bool:
+        """May `value`, read in `frame`, be a 0-d NumPy array object: `np.where`, `np.array` or
+        `np.asarray` of numbers, a name holding one, or a call of an inlined function that returned one
+        (its parameters and returns are followed: `b *= ...` inside a helper given `np.where(c, x, y)`
+        changes the caller's array, and a returned one is shared with every name bound to it)."""
         if isinstance(value, ast.Call):
             ref = self.resolve(value.func)
-            made = getattr(ref, "name", None) in ("where", "array", "asarray", "asfarray")
-        elif isinstance(value, ast.Name):
-            made = (id(self.frame), value.id) in self.zero_d
-        if made and self.rank_of(Var(self.bind(user_name))) == 0:
-            self.zero_d.add((id(self.frame), user_name))
+            if getattr(ref, "name", None) in ("where", "array", "asarray", "asfarray"):
+                return True
+            return id(value) in self.zero_d_calls
+        if isinstance(value, ast.Name):
+            return (id(frame), value.id) in self.zero_d
+        return False
 
     def lower_augassign(self, node: ast.AugAssign) -> bool:
         prim = "dot" if isinstance(node.op, ast.MatMult) else BINARY_OPERATORS[type(node.op)]
@@ -266,6 +274,8 @@ class StatementLowering:
                              "return the number (or array) the function computes", "bare return")
         value = self.lower_expr(node.value, target=None if isinstance(node.value, (ast.Tuple, ast.List, ast.Dict))
                                 else frame.result)
+        if frame.call_node is not None and self.is_zero_d(node.value, frame):
+            self.zero_d_calls.add(id(frame.call_node))
         if isinstance(value, Pack) and len(self.frames) == 1 and self.tuple_results and value.kind == "tuple":
             if frame.result_tree is None and frame.result_arity is not None:
                 raise self.error(UnsupportedSyntaxError, "returns of different shapes of tuple", node,

@@ -1410,3 +1410,45 @@ def intpow_reassigned_in_loop(w, k, m):
     for i in range(2):
         k = k ** m
     return w * k
+
+
+# ---- arrays of any layout (transposes 'F', strided views 'A', 'C') carried by loops, taped and accumulated:
+# Numba must type each such variable one layout, or an array expression over it gets layout 'A' (a crash)
+
+def layout_issue(n, y, A, x):
+    Q2 = x * A.T
+    for i in range(0, n, 3):
+        y = y * (0.5 + 0.5 * math.tanh(np.sum(np.max(Q2, axis=1, keepdims=True))))
+    return y + np.sum(A)
+
+
+def layout_transposed_carried(A, n):
+    Q = A.T * 2.0                        # 'F' before the loop, 'C' in it
+    for i in range(n):
+        Q = np.sin(Q) + A
+    return np.sum(Q * 3.0)
+
+
+def layout_strided_views(A, n):
+    s = 0.1
+    B = A.T
+    for i in range(n):
+        C = B[:, ::2] * s + B[:, ::2]    # strided views of a transpose, taped
+        s = s + np.sum(np.tanh(C) * B[:, ::2])
+    return s
+
+
+def layout_transposed_taped(A, n):
+    y = 1.0
+    Q = A.T
+    for i in range(n):
+        R = Q * y                        # 'F', taped; its adjoint accumulated across trips
+        y = y * math.tanh(np.sum(np.max(R, axis=0, keepdims=True) * R))
+    return y + np.sum(Q * A.T)
+
+
+def layout_fortran_accumulator(A, n):
+    G = np.zeros_like(A.T)               # 'F' zeros (A square), accumulated with 'C' terms
+    for i in range(n):
+        G = G + np.sin(A * (i + 1.0))
+    return np.sum(G * A) + np.sum(2.0 * G)

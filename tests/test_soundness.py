@@ -310,6 +310,14 @@ case(INTPOW, S.intpow_reassigned_in_loop, [(1.5, 2, -1), (0.5, 3, 2), (-1.5, 2, 
 case(INTPOW, S.intpow_bool_base, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 1, 3)],
      ref=lambda w, k, m: float(k > 1) ** m + 2.0 ** m)
 
+LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
+case(LAYOUT, S.layout_issue, [(3, -1.9, M(1, 1, 40), -1.7), (4, 0.8, M(2, 3, 41), 0.6), (0, 1.2, M(3, 2, 42), -0.4)],
+     wrt=2)
+case(LAYOUT, S.layout_transposed_carried, [(M(2, 2, 43), 3), (M(3, 3, 44), 1), (M(1, 1, 45), 0)])
+case(LAYOUT, S.layout_strided_views, [(M(3, 4, 46), 2), (M(2, 3, 47), 1), (M(4, 1, 48), 0)])
+case(LAYOUT, S.layout_transposed_taped, [(M(2, 3, 49), 3), (M(3, 2, 50), 1), (M(1, 1, 51), 2)])
+case(LAYOUT, S.layout_fortran_accumulator, [(M(2, 2, 52), 2), (M(3, 3, 53), 0), (M(1, 1, 54), 3)])
+
 TAPEARR = "array temporaries on the tape under branches / break"
 case(TAPEARR, S.tapearr_issue, [(V(0.0, 0.8), 0.5), (V(0.3, -0.9), 1.5), (V(0.2, 0.4), -1.0)])
 case(TAPEARR, S.tapearr_break, [(V(0.1, 0.2), 2), (V(0.5), 0), (V(0.1, -0.3, 0.2), 4)])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 from .. import ir
 from . import runtime
@@ -75,6 +76,12 @@ class ModulePrinter:
         self.modules: set[str] = set()
         self.helpers: set[str] = set()
         self.in_reverse = False
+        self.definitions = _definitions(function)
+        self.one_layout = {name for name, defs in self.definitions.items()
+                           if len(defs) + (name in function.params) > 1 and self._has_layout(name)}
+        self._contiguous: dict[str, bool] = {}
+        if any(name in self.one_layout for name in function.params):
+            self.modules.add("numpy")
 
     # -------------------------------------------------------------- expressions
     def spelling(self, prim: str, args, params=()) -> str:
@@ -184,6 +191,61 @@ class ModulePrinter:
                            for k, v in params)
         return f"{symbol}({', '.join(self.expr(a)[0] for a in args)}{keywords})", _ATOM
 
+    # ------------------------------------------------------------------- layouts
+    # Numba types a variable once for the function: the join of the types of its definitions, found a
+    # pass at a time, and never narrowed again.  A variable defined again in a loop is first typed from
+    # its definition before the loop; if the loop's definition has another layout (a transpose 'F'
+    # before, an elementwise result 'C' in the loop), its type widens to 'A' on a later pass.  An array
+    # expression over it was then typed once with the first layout and once with the wider one ('F', then
+    # 'C' for `x * Q` with Q 'F' then 'A'), and its result joins the two as 'A', which Numba cannot
+    # allocate ("Don't know how to allocate array with layout 'A'").  So every array variable defined more
+    # than once (and a parameter that is assigned) holds a C-contiguous array in every definition:
+    # `np.ascontiguousarray` around a definition that may not be one (a no-op, at compile time, on an
+    # array Numba types 'C'; a copy of a transpose or strided view, which are values here: ir.aliasing),
+    # and its type never changes between passes.
+    def _has_layout(self, name: str) -> bool:
+        t = self.types.get(name)
+        return t is not None and t.is_array and t.ndim >= 1
+
+    def contiguous(self, operand) -> bool:
+        """Does Numba type this operand as a C-contiguous array, whatever the layouts of the arguments?"""
+        if not isinstance(operand, Var):
+            return False
+        name = operand.name
+        if name in self.one_layout:
+            return True          # made so at each definition
+        if name not in self._contiguous:
+            self._contiguous[name] = False       # (a cycle: not known to be)
+            defs = self.definitions.get(name, [])
+            self._contiguous[name] = name not in self.function.params and len(defs) == 1 \
+                and self.contiguous_definition(defs[0])
+        return self._contiguous[name]
+
+    def contiguous_definition(self, stmt) -> bool:
+        """Is the array `stmt` defines C-contiguous in Numba's types?"""
+        if isinstance(stmt, Pop):
+            return True          # tapes hold copies, typed 'C' (tape_alloc)
+        if not isinstance(stmt, Assign):
+            return False
+        if stmt.prim in _CONTIGUOUS_RESULTS:
+            return True
+        arrays = [a for a in stmt.args if self.is_array(a)]
+        if stmt.prim in ("copy", "zeros_like", "ones_like", "empty_like"):
+            return all(self.contiguous(a) for a in arrays)
+        if stmt.prim == "expand_dims":       # a vector's one new axis keeps 'C' (np_expand_dims), else 'A'
+            axes = dict(stmt.params).get("axes", ())
+            axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+            return len(axes) == 1 and len(arrays) == 1 and self.types[arrays[0].name].ndim == 1 \
+                and self.contiguous(arrays[0])
+        spec = PRIMITIVES[stmt.prim]
+        if spec.result in _ELEMENTWISE_RESULTS and arrays:
+            template = spec.array if isinstance(spec.array, str) else None
+            if template is not None and _UFUNC_SPELLING.fullmatch(template) and template != "np.clip":
+                # a ufunc's result is 'C' when one operand is (npydecl.Numpy_rules_ufunc)
+                return any(self.contiguous(a) for a in arrays)
+            return all(self.contiguous(a) for a in arrays)
+        return False
+
     # --------------------------------------------------------------- statements
     def plan_inlining(self, block: list) -> set:
         """Temporaries of this block to fold into their single use; returns their definitions."""
@@ -278,6 +340,14 @@ class ModulePrinter:
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
         text, _ = self.expr(self.tree_of(stmt))
+        if stmt.target in self.one_layout and not self.contiguous_definition(stmt):
+            self.modules.add("numpy")
+            t = self.types[stmt.target]
+            if stmt.prim in ("zeros_like", "ones_like", "empty_like") and t.dtype == "float64":
+                # a new array of the shape, 'C' (np.zeros_like keeps a transpose's 'F')
+                like = self.wrap(self.operand(stmt.args[0]), _ATOM)
+                return [f"{pad}{stmt.target} = np.{stmt.prim[:-len('_like')]}({like}.shape)"]
+            return [f"{pad}{stmt.target} = np.ascontiguousarray({text})"]
         # `x = x + e` reads better as `x += e`
         if stmt.prim in ("add", "sub", "mul") and stmt.args and stmt.args[0] == Var(stmt.target) \
                 and not self.is_array(stmt.args[0]):
@@ -304,12 +374,12 @@ class ModulePrinter:
         self.modules.add("numpy")
         capacity = self.expr(self.operand(stmt.capacity))[0]
         if stmt.shape_of:
-            # arrays go on a list: each keeps its own shape.  The empty list's items are typed from a
-            # strided array ('A' layout), which every array of that rank and dtype converts to.
+            # arrays go on a list: each keeps its own shape.  The list's items are typed 'C' (from an
+            # empty array): what is pushed is a copy, which Numba types 'C' whatever the layout of the
+            # array copied, and what is popped is then 'C' too (see `contiguous`).
             ndim = self.types[stmt.shape_of].ndim
-            strided = "[::2]" if ndim == 1 else "[" + ", ".join([":"] * (ndim - 1)) + ", ::2]"
             ones = "1" if ndim == 1 else "(" + ", ".join(["1"] * ndim) + ")"
-            return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype}){strided}][:0]"]
+            return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype})][:0]"]
         return [f"{pad}{stmt.tape} = np.empty({capacity}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
 
     def push(self, stmt: Push, depth: int) -> list[str]:
@@ -431,6 +501,8 @@ class ModulePrinter:
         for text in self.extra_functions:
             lines += ["", ""] + text.splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
+        # a parameter the function assigns is made C-contiguous first, as its other definitions are
+        lines += [f"    {name} = np.ascontiguousarray({name})" for name in fn.params if name in self.one_layout]
         lines += body
         return "\n".join(lines) + "\n"
 
@@ -496,6 +568,22 @@ def _repeats_operand(stmt, name: str, types: dict) -> bool:
             if count > 1:
                 return True
     return False
+
+
+# primitives whose result Numba types 'C' whatever their operands' layouts
+_CONTIGUOUS_RESULTS = {"zeros", "ones", "empty", "array_copy", "dot", "outer", "reshape", "eye", "arange",
+                       "linspace_unit"}
+_ELEMENTWISE_RESULTS = {"join", "float", "pow", "int", "bool"}
+_UFUNC_SPELLING = re.compile(r"[-+*/%<>=!]+|\*\*|//|np\.[a-z_0-9]+")
+
+
+def _definitions(function: ir.Function) -> dict:
+    """Variable -> the statements that assign it (assignments and tape pops), in program order."""
+    out: dict[str, list] = {}
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, (Assign, Pop)):
+            out.setdefault(stmt.target, []).append(stmt)
+    return out
 
 
 def _header_reads(stmt) -> list[str]:

@@ -587,6 +587,35 @@ class GradientFunction(DerivedFunction):
         compiled, _, _ = self._prepare(self.signature(args), args, with_value=value)
         return compiled
 
+    def native(self, *args):
+        """A Numba function that computes what this object computes, for arguments of these types, and
+        costs from Python what a bare Numba call costs: for hot loops that call a gradient of numbers.
+
+        It checks as the object does (an int is not taken for a float, NaN and infinite arguments,
+        errors in the gradient and non-finite results are explained by the object's own path, which it
+        calls for anything but a plain call in this signature).  Arguments are positional or by name;
+        it takes no `out=`.  Built once per machine and signature (Numba's disk cache), for functions of
+        numbers and float64/int64 arrays without containers, module data or `has_aux`."""
+        from .backend.entry import native_entry
+        if not self.jit:
+            raise ArgumentError("native() compiles: this gradient was made with jit=False",
+                                hint="make it with jit=True, or call the gradient object itself")
+        args = self.complete(args, {})
+        compiled, state, converted = self._prepare(self.signature(args), args)
+        facts = state.facts
+        covered = not (facts.structures or facts.data or facts.watches or facts.asserts) \
+            and self.bound is None and not self.intermediates and not self.has_aux \
+            and all(type(a) in (float, int, bool) or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl")
+                    for a in converted)
+        entry = native_entry(compiled, tuple(converted), list(self.params), self._shaped(), self) if covered \
+            else None
+        if entry is None:
+            raise ArgumentError(f"native() covers gradients of numbers and float64/int64 arrays; "
+                                f"{self.fn.__name__} at these arguments is not one",
+                                hint="call the gradient object itself (it takes every argument kind), or "
+                                     "compiled_for(...) from your own njit code")
+        return entry
+
     def flat_arguments(self, *args, value: bool = True) -> tuple:
         """The arguments as the compiled function takes them: containers flattened into their leaves (in
         `pytrees.leaves` order), the bound object's and module data's arrays after them."""

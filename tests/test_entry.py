@@ -1,0 +1,218 @@
+"""backend/entry.py: `g.native(...)`, the checked native entry, against the gradient object itself.
+
+Every number is compared with an independent reference (a hand formula) at
+several points, and with what the gradient object returns; every call the
+entry does not take itself (other types, NaN or infinite floats, an exception
+in the gradient, a non-finite result, missing arguments) must end exactly as
+the gradient object's own call ends: the same value, or the same error class
+and message.  The fast path must run no Python code (counted through the
+object's full path), and the entry must be cacheable on disk.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler.api import GradientFunction
+from autodiff_compiler.backend import entry as entry_module
+from autodiff_compiler.errors import ArgumentError, AutodiffError
+
+
+def loss(x):
+    return math.sin(x ** 2)
+
+
+def ratio(x, y):
+    return x / y + math.log(x)
+
+
+def counted(k, x):
+    # an int parameter: an int is not a float to the entry (x // 2 depends on it)
+    return x ** k + math.cos(x)
+
+
+def layer(w, X):
+    return np.sum(np.tanh(X @ w))
+
+
+POINTS = (0.3, 1.3, -2.1, 4.0)
+
+
+def _outcome(call):
+    try:
+        return "value", call()
+    except AutodiffError as exc:
+        return type(exc), str(exc)
+
+
+def _same_outcome(a, b):
+    return a[0] == b[0] and (_same(a[1], b[1]) if a[0] == "value" else a[1] == b[1])
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b, equal_nan=True)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+@pytest.fixture
+def full_path_calls(monkeypatch):
+    """How often a gradient object's full path ran (the entry's fallback calls it)."""
+    calls = []
+    original = GradientFunction.__call__
+
+    def counting(self, *args, **kwargs):
+        calls.append(args)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(GradientFunction, "__call__", counting)
+    return calls
+
+
+def test_native_matches_hand_formula_and_object():
+    g = grad(loss)
+    native = g.native(1.0)
+    for x in POINTS:
+        assert native(x) == pytest.approx(2 * x * math.cos(x * x), rel=1e-14)
+        assert _same(native(x), g(x))
+        assert _same(native(x=x), g(x))
+
+
+def test_value_and_grad_of_several_parameters():
+    g = value_and_grad(ratio, wrt=("x", "y"))
+    native = g.native(1.0, 2.0)
+    for x, y in ((1.0, 2.0), (0.5, -3.0), (7.0, 0.25)):
+        value, (dx, dy) = native(x, y)
+        assert value == pytest.approx(x / y + math.log(x), rel=1e-14)
+        assert dx == pytest.approx(1 / y + 1 / x, rel=1e-14)
+        assert dy == pytest.approx(-x / y ** 2, rel=1e-14)
+        assert _same(native(x, y), g(x, y))
+    single = value_and_grad(ratio, wrt="y").native(1.0, 2.0)
+    assert _same(single(3.0, 2.0), value_and_grad(ratio, wrt="y")(3.0, 2.0))
+    one = grad(ratio, wrt=("x",)).native(1.0, 2.0)
+    assert _same(one(3.0, 2.0), grad(ratio, wrt=("x",))(3.0, 2.0))
+
+
+def test_arrays():
+    g = grad(layer)
+    rng = np.random.default_rng(3)
+    w, X = rng.standard_normal(3), rng.standard_normal((4, 3))
+    native = g.native(w, X)
+    for _ in range(3):
+        w, X = rng.standard_normal(3), rng.standard_normal((4, 3))
+        expected = X.T @ (1 - np.tanh(X @ w) ** 2)
+        assert np.allclose(native(w, X), expected, rtol=1e-13, atol=0)
+        assert _same(native(w, X), g(w, X))
+    # another layout is another type: the object's path takes it, with the same numbers
+    assert _same(native(w, np.asfortranarray(X)), g(w, np.asfortranarray(X)))
+
+
+def test_fast_path_runs_no_python_and_the_rest_goes_through_the_object(full_path_calls):
+    g = grad(loss)
+    native = g.native(1.0)
+    full_path_calls.clear()
+    for x in POINTS:
+        native(x)
+    assert full_path_calls == []
+    with pytest.raises(ArgumentError):
+        native(math.nan)
+    assert len(full_path_calls) == 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f(math.nan), lambda f: f(math.inf), lambda f: f(-math.inf),     # non-finite floats
+    lambda f: f(2),                                                           # an int for the float wrt
+    lambda f: f(True),
+    lambda f: f(np.float32(1.5)),
+    lambda f: f(),                                                            # a missing argument
+    lambda f: f("1.0"),
+])
+def test_calls_it_does_not_take_end_as_the_objects_do(call):
+    g = grad(loss)
+    native = g.native(1.0)
+    assert _same_outcome(_outcome(lambda: call(native)), _outcome(lambda: call(g)))
+
+
+@pytest.mark.parametrize("x, y", [(1.0, 0.0), (0.0, 1.0), (-1.0, 1.0), (1e-320, 1e-320), (1e308, 1e-308)])
+def test_errors_and_non_finite_results_as_the_object(x, y):
+    # division by zero raises in the gradient; log of a negative number is NaN, returned as the object does
+    g = value_and_grad(ratio, wrt=("x", "y"))
+    native = g.native(1.0, 2.0)
+    assert _same_outcome(_outcome(lambda: native(x, y)), _outcome(lambda: g(x, y)))
+
+
+def test_an_int_is_not_taken_for_a_float():
+    g = grad(counted, wrt="x")
+    native = g.native(3, 1.5)
+    for k, x in ((3, 1.5), (2, -0.5), (-1, 2.0)):
+        assert native(k, x) == pytest.approx(k * x ** (k - 1) - math.sin(x), rel=1e-14)
+    # a float k is another signature: the object's path derives it, with the same numbers
+    assert _same(native(3.0, 1.5), g(3.0, 1.5))
+    assert native(3.0, 1.5) == pytest.approx(3 * 1.5 ** 2 - math.sin(1.5), rel=1e-14)
+
+
+def test_more_arguments_than_parameters_is_a_type_error():
+    native = grad(loss).native(1.0)
+    with pytest.raises(TypeError, match="too many arguments"):
+        native(1.0, 2.0)
+
+
+def test_what_it_does_not_cover_is_refused_clearly():
+    with pytest.raises(ArgumentError, match="jit=False"):
+        grad(loss, jit=False).native(1.0)
+
+    def of_a_list(xs):
+        return xs[0] * xs[1]
+    with pytest.raises(ArgumentError, match="native"):
+        grad(of_a_list).native([1.0, 2.0])
+
+
+def test_entry_is_cached_on_disk():
+    g = grad(lambda_free_square)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # Numba warns when it cannot cache a function
+        native = g.native(2.0)
+    assert native(3.0) == 6.0
+    assert native.stats.cache_misses or native.stats.cache_hits
+    assert native._cache._cache_path       # a cache locator was found for the module's file
+
+
+def lambda_free_square(x):
+    return x * x
+
+
+def test_entry_source_is_readable():
+    g = grad(ratio, wrt="y")
+    native = g.native(1.0, 2.0)
+    source = open(native.py_func.__code__.co_filename).read()
+    assert "def entry(x=None, y=None):" in source
+    assert "x - x == 0.0 and y - y == 0.0" in source
+    assert "numba.objmode" in source and "fallback(" in source
+
+
+def test_owners_share_an_entry_and_a_dead_owner_is_replaced():
+    first = grad(loss)
+    native = first.native(1.0)
+    second = grad(loss)
+    assert second.native(1.0) is native
+    del first
+    import gc
+    gc.collect()
+    with pytest.raises(ArgumentError):
+        native(math.nan)                     # the second object's path explains it
+
+
+def test_objmode_spelling_of_types():
+    from numba import typeof
+    from numba.core import types
+    assert entry_module.spelled(types.float64) == "float64"
+    assert entry_module.spelled(typeof(np.ones((2, 3)))) == "float64[:, ::1]"
+    assert entry_module.spelled(typeof(np.ones((2, 3)).T)) == "float64[::1, :]"
+    assert entry_module.spelled(typeof(np.ones(4)[::2])) == "float64[:]"
+    assert entry_module.spelled(types.Tuple((types.float64, types.UniTuple(types.float64, 2)))) == \
+        "Tuple((float64, Tuple((float64, float64, )), ))"
+    assert entry_module.spelled(typeof(np.ones(3, np.float32))) is None
+    assert entry_module.spelled(types.complex128) is None

@@ -216,3 +216,39 @@ def test_objmode_spelling_of_types():
         "Tuple((float64, Tuple((float64, float64, )), ))"
     assert entry_module.spelled(typeof(np.ones(3, np.float32))) is None
     assert entry_module.spelled(types.complex128) is None
+
+
+CALLS = [(1.0, 2.0), (0.5, -3.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 1.0), (math.nan, 1.0), (1.0, math.inf),
+         (2, 1.0), (True, 1.0), (np.float64(1.5), 2.0), (1.0,), (1.0, 2.0, 3.0)]
+
+
+def test_a_hot_signature_becomes_native_and_every_call_ends_as_before(monkeypatch):
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 0)          # the reference never becomes native
+    reference = value_and_grad(ratio, wrt=("x", "y"))
+    reference(1.0, 2.0)
+    monkeypatch.setattr(api, "NATIVE_AFTER", 3)
+    g = value_and_grad(ratio, wrt=("x", "y"))
+    for _ in range(3):                                # the first call derives; its entry counts from then
+        g(1.0, 2.0)
+    assert type(g).__dict__["__call__"].__code__.co_filename != "<native path>"
+    g(1.0, 2.0)
+    assert type(g).__dict__["__call__"].__code__.co_filename == "<native path>"
+    for args in CALLS:
+        assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
+    assert _same_outcome(_outcome(lambda: g(x=1.0, y=2.0)), _outcome(lambda: reference(1.0, 2.0)))
+    assert _same_outcome(_outcome(lambda: g(1.0, z=2.0)), _outcome(lambda: reference(1.0, z=2.0)))
+    assert _outcome(lambda: g(1.0, 2.0, out=1))[0] is ArgumentError
+    # back on the promoted signature after calls in others
+    value, (dx, dy) = g(3.0, 2.0)
+    assert (value, dx, dy) == pytest.approx((1.5 + math.log(3.0), 0.5 + 1 / 3.0, -0.75), rel=1e-14)
+
+
+def test_a_signature_with_arrays_is_not_counted(monkeypatch):
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    g = grad(layer)
+    w, X = np.ones(3), np.ones((2, 3))
+    for _ in range(4):
+        g(w, X)
+    assert "<native path>" != type(g).__dict__["__call__"].__code__.co_filename

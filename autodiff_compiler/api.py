@@ -253,7 +253,10 @@ def _make_native_entry(args, native):
     given = "".join(f"{name}, " for name in names)
     source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
               f"    if not rest and not kwargs and {names[-1]} is not MISSING:\n"
-              f"        return native({given})\n"
+              f"        try:\n"
+              f"            return native({given})\n"
+              f"        except OverflowError:\n"
+              f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "native": native, "full": GradientFunction.__call__}
     exec(compile(source, "<native path>", "exec"), namespace)
@@ -323,6 +326,7 @@ class DerivedFunction:
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._fast: dict = {}
+        self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
         self._last_key = None
         self._last_args = None
@@ -441,6 +445,7 @@ class DerivedFunction:
         self._states.clear()
         self._compiled.clear()
         self._fast.clear()
+        self._natives.clear()
         self._install(None)
 
     def _flatten(self, state, args) -> list:
@@ -636,9 +641,12 @@ class GradientFunction(DerivedFunction):
 
         It checks as the object does (an int is not taken for a float, NaN and infinite arguments,
         errors in the gradient and non-finite results are explained by the object's own path, which it
-        calls for anything but a plain call in this signature).  Arguments are positional or by name;
-        it takes no `out=`.  Built once per machine and signature (Numba's disk cache), for functions of
-        numbers and float64/int64 arrays without containers, module data or `has_aux`."""
+        calls for anything but a plain call in this signature; it keeps this object alive for that).
+        Arguments are positional or by name.  Numba itself refuses, with a TypeError or OverflowError,
+        more arguments than parameters, `out=`, unknown keywords and ints beyond 64 bits.  Built once
+        per machine and signature (Numba's disk cache), for functions of numbers and float64/int64
+        arrays without containers, module data, asserts or `has_aux`.  From `njit` code, call
+        `compiled_for(...)` instead."""
         from .backend.entry import native_entry
         if not self.jit:
             raise ArgumentError("native() compiles: this gradient was made with jit=False",
@@ -646,15 +654,25 @@ class GradientFunction(DerivedFunction):
         args = self.complete(args, {})
         compiled, state, converted = self._prepare(self.signature(args), args)
         facts = state.facts
-        covered = not (facts.structures or facts.data or facts.watches or facts.asserts) \
-            and self.bound is None and not self.intermediates and not self.has_aux \
-            and all(type(a) in (float, int, bool) or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl")
+        why_not = next((why for refused, why in (
+            (self.bound is not None, "it is a method"),
+            (facts.structures, "it takes containers"),
+            (facts.data or facts.watches, "it reads arrays or numbers of its module (checked at every call)"),
+            (facts.asserts, "it asserts (the object names the failed assert)"),
+            (self.intermediates or self.has_aux, "intermediates= and has_aux= are the object's"),
+            (not all(type(a) in (float, int, bool) or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl")
+                     for a in converted), "native() covers numbers and float64/int64 arrays only"),
+        ) if refused), None)
+        key = tuple(type(a) if type(a) is not np.ndarray else (a.dtype.char, a.ndim, a.flags.c_contiguous,
+                                                                a.flags.f_contiguous, a.flags.writeable)
                     for a in converted)
-        entry = native_entry(compiled, tuple(converted), list(self.params), self._shaped(), self) if covered \
-            else None
-        if entry is None:
-            raise ArgumentError(f"native() covers gradients of numbers and float64/int64 arrays; "
-                                f"{self.fn.__name__} at these arguments is not one",
+        entry = None if why_not else self._natives.get(key)
+        if entry is None and not why_not:
+            entry = native_entry(compiled, tuple(converted), list(self.params), self._shaped(), self)
+            why_not = "its result is not numbers or float arrays" if entry is None else None
+            self._natives[key] = entry
+        if why_not:
+            raise ArgumentError(f"native() of {self.fn.__name__} at these arguments: {why_not}",
                                 hint="call the gradient object itself (it takes every argument kind), or "
                                      "compiled_for(...) from your own njit code")
         return entry
@@ -785,7 +803,7 @@ class GradientFunction(DerivedFunction):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
         for value, name in zip(args, self.params):
-            if type(value) is float and not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):     # np.float64 too
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         full = self.full_signature(signature)

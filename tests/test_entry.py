@@ -164,11 +164,6 @@ def test_what_it_does_not_cover_is_refused_clearly():
     with pytest.raises(ArgumentError, match="jit=False"):
         grad(loss, jit=False).native(1.0)
 
-    def of_a_list(xs):
-        return xs[0] * xs[1]
-    with pytest.raises(ArgumentError, match="native"):
-        grad(of_a_list).native([1.0, 2.0])
-
 
 def test_entry_is_cached_on_disk():
     g = grad(lambda_free_square)
@@ -193,16 +188,20 @@ def test_entry_source_is_readable():
     assert "numba.objmode" in source and "fallback(" in source
 
 
-def test_owners_share_an_entry_and_a_dead_owner_is_replaced():
+def test_owners_of_one_function_share_its_module_and_each_has_its_own_dispatcher():
     first = grad(loss)
     native = first.native(1.0)
     second = grad(loss)
-    assert second.native(1.0) is native
+    other = second.native(1.0)
+    assert other is not native and other.py_func is native.py_func
+    assert first.native(1.0) is native                  # asked again: the same one
     del first
     import gc
     gc.collect()
     with pytest.raises(ArgumentError):
-        native(math.nan)                     # the second object's path explains it
+        native(math.nan)                     # it keeps its object alive
+    with pytest.raises(ArgumentError):
+        other(math.nan)
 
 
 def test_objmode_spelling_of_types():
@@ -252,3 +251,152 @@ def test_a_signature_with_arrays_is_not_counted(monkeypatch):
     for _ in range(4):
         g(w, X)
     assert "<native path>" != type(g).__dict__["__call__"].__code__.co_filename
+
+
+# ---- found by an adversarial review of the first version; each a test of its class
+
+def defaults(x, y=2.0, z=3.0):
+    return x * y * y + z * x
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f(1.0, z=5.0), lambda f: f(x=1.0, z=5.0), lambda f: f(y=4.0), lambda f: f(1.0),
+    lambda f: f(1.0, y=4.0), lambda f: f(z=1.0, x=2.0, y=3.0), lambda f: f(1.0, 2.0, 3.0), lambda f: f(),
+])
+def test_omitted_parameters_are_filled_by_name(call):
+    # an omitted parameter with a default, skipped by keyword, must not shift the later ones
+    g = grad(defaults, wrt=("x", "y", "z"))
+    native = g.native(1.0, 2.0, 3.0)
+    assert _same_outcome(_outcome(lambda: call(native)), _outcome(lambda: call(g)))
+    x, y, z = 1.0, 2.0, 5.0
+    assert native(1.0, z=5.0) == pytest.approx((y * y + z, 2 * x * y, x), rel=1e-14)
+
+
+def test_njit_code_cannot_add_unchecked_versions():
+    import numba
+    g = grad(loss)
+    native = g.native(1.0)
+
+    @numba.njit
+    def loop(k):
+        total = 0.0
+        for i in range(k):
+            total += native(i)          # an int: the entry was built for a float
+        return total
+    with pytest.raises(numba.core.errors.TypingError, match="compiled_for"):
+        loop(3)
+    assert list(native.overloads) == [(numba.float64,)]
+    assert _same_outcome(_outcome(lambda: native(2)), _outcome(lambda: g(2)))
+
+
+def test_functions_of_the_same_text_have_their_own_entries(tmp_path):
+    import importlib.util
+    modules = []
+    for folder, default in (("va", 1.0), ("vb", 10.0)):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "model.py"
+        path.write_text(f"def f(x, y={default}):\n    return x * y\n")
+        spec = importlib.util.spec_from_file_location(f"native_{folder}_model", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    g1, g2 = (value_and_grad(m.f) for m in modules)
+    n1, n2 = g1.native(3.0, 1.0), g2.native(3.0, 10.0)
+    assert n1 is not n2
+    for g, n, y in ((g1, n1, 1.0), (g2, n2, 10.0)):
+        assert _same(n(3.0), g(3.0)) and n(3.0) == (3.0 * y, y)      # the default, through the object
+        assert _same(n(3.0, 2.0), g(3.0, 2.0))
+
+
+def test_a_nan_numpy_float_is_refused_as_a_float():
+    def branchy(x):
+        return x * x if x > 0.0 else 1.0
+    g = grad(branchy)
+    native = g.native(1.0)
+    for bad in (np.float64("nan"), np.float64("inf"), math.nan):
+        expected = _outcome(lambda: g(bad))
+        assert expected[0] is not None and expected[0] != "value"
+        assert "argument 'x' of branchy is" in expected[1]
+        assert _same_outcome(_outcome(lambda: native(bad)), expected)
+
+
+def test_ints_beyond_64_bits():
+    g = grad(counted, wrt="x")
+    native = g.native(3, 1.5)
+    expected = _outcome(lambda: g(2 ** 63, 1.5))
+    assert expected[0] is ArgumentError
+    with pytest.raises(OverflowError):
+        native(2 ** 63, 1.5)               # Numba's own typing refuses it (documented)
+
+
+def test_the_entry_keeps_its_object_alive():
+    native = grad(loss).native(1.0)        # nothing else holds the object
+    import gc
+    gc.collect()
+    with pytest.raises(ArgumentError, match="is nan"):
+        native(math.nan)
+    assert native(2.0) == pytest.approx(4.0 * math.cos(4.0), rel=1e-14)
+
+
+def clashing(x, fallback, numba, np):
+    return x * fallback + numba * np
+
+
+def test_parameters_named_like_the_entrys_globals():
+    g = grad(clashing, wrt=("x", "fallback", "numba", "np"))
+    native = g.native(1.0, 2.0, 3.0, 4.0)
+    for args in ((1.0, 2.0, 3.0, 4.0), (1.0, math.nan, 3.0, 4.0), (1.0, 2.0, 3, 4.0)):
+        assert _same_outcome(_outcome(lambda: native(*args)), _outcome(lambda: g(*args)))
+    assert native(1.0, 2.0, 3.0, 4.0) == (2.0, 1.0, 4.0, 3.0)
+
+
+def test_native_after_another_layout_was_compiled():
+    g = grad(layer)
+    w, X = np.ones(3), np.arange(6.0).reshape(2, 3)
+    g(w, np.asfortranarray(X))
+    native = g.native(w, X)
+    assert _same(native(w, X), g(w, X))
+
+
+def test_calls_handed_over_leave_nothing_behind():
+    native = grad(loss).native(1.0)
+    for k in range(1, 30):
+        with pytest.raises(AutodiffError):
+            native((1.0,) * k)             # a tuple of k floats: a new type each time
+    assert len(native._types_active_call) == 0
+
+
+def of_a_dict(p):
+    return p["a"] * p["b"]
+
+
+class Model:
+    def __init__(self):
+        self.scale = 2.0
+
+    def loss(self, x):
+        return self.scale * x * x
+
+
+def asserting(x):
+    assert x > 0.0
+    return x * x
+
+
+@pytest.mark.parametrize("fn, args, reason", [
+    (of_a_dict, ({"a": 1.0, "b": 2.0},), "containers"),
+    (Model().loss, (1.5,), "method"),
+    (asserting, (1.5,), "asserts"),
+])
+def test_refusals_say_why(fn, args, reason):
+    with pytest.raises(ArgumentError, match=reason):
+        grad(fn).native(*args)
+
+
+def test_float32_arrays_go_through_the_object():
+    # the object converts them (float32 to float64, and the gradients back): the entry, built for the
+    # converted kinds, hands such calls to it
+    g = grad(layer)
+    w, X = np.ones(3, np.float32), np.ones((2, 3), np.float32)
+    native = g.native(w, X)
+    assert _same(native(w, X), g(w, X)) and native(w, X).dtype == np.float32

@@ -15,18 +15,24 @@ Guarantees (`native_entry`):
   scanned, as in the gradient object's own check), it returns the owner's
   result in the contract's shape and runs no Python code: the cost of a bare
   Numba call;
-* every other call -- other types, fewer or more arguments, a NaN or infinite
-  float, an exception in the gradient, a non-finite result -- runs the owner's
+* every other call -- other types, fewer arguments, a NaN or infinite float, an exception in the gradient, a non-finite result -- runs the owner's
   full path (`GradientFunction.__call__`) with the same arguments, which checks,
   explains and raises exactly as a call of the gradient object does (other
   types through the dispatcher's compile hook, the rest through an `objmode`
   block: both are taken only when the fast path is not);
-* arguments are positional or by parameter name; more arguments than
-  parameters, `out=` or unknown keywords are Numba's own `TypeError` (a
-  parameter for the extra ones, `*rest`, would cost every call a third more:
-  this entry is for hot loops, the gradient object for everything else);
-* its source is a module in the cache directory, compiled with `cache=True`:
-  built once per machine and signature, then loaded.
+* arguments are positional or by parameter name (an omitted one is filled by
+  the object, by name); more arguments than parameters, `out=` or unknown
+  keywords are Numba's own `TypeError`, an int beyond 64 bits its
+  `OverflowError` (a parameter for the extra ones, `*rest`, would cost every
+  call a third more: this entry is for hot loops, the gradient object for
+  everything else);
+* it compiles no other signature: `njit` code calling it with other types
+  gets a TypingError naming `compiled_for` (such a version would run without
+  the checks, for Python's calls too);
+* one dispatcher per gradient object, which keeps its object alive; the
+  objects of one function and options (`owner_token`) share its source, a
+  module in the cache directory compiled with `cache=True`: built once per
+  machine and signature, then loaded.
 """
 from __future__ import annotations
 
@@ -36,47 +42,68 @@ import sys
 import weakref
 
 import numba
-from numba.core import types as nbtypes
+from numba.core import sigutils, types as nbtypes
 from numba.core.dispatcher import OmittedArg
+from numba.core.errors import TypingError
 from numba.core.registry import CPUDispatcher
 
 from .load import PACKAGE, import_module, write_module
 
 SCAN_LIMIT = 65536          # as api.SCAN_LIMIT: longer arrays in results are not scanned for NaN
 
-# the gradient objects a native entry module serves, by module name: its fallback calls one of them
+# the gradient objects a native entry module serves, by its key: its object-mode block calls one of them
+# (all of them are the same function with the same options: the key covers both, `owner_token`)
 _OWNERS: dict[str, list] = {}
 
 
 class EntryDispatcher(CPUDispatcher):
-    """A Numba dispatcher whose calls that match no compiled signature go to the owner's full path
-    instead of compiling one: Numba calls `_compile_for_args` with the folded arguments and then calls
-    what it returns with them."""
+    """A Numba dispatcher of one signature, that of the example arguments.  A call from Python that
+    matches it not exactly goes to the owner's full path: Numba calls `_compile_for_args` with the
+    folded arguments (an omitted one as OmittedArg) and then what it returns with them.  Compiling any
+    other signature, as Numba does when `njit` code calls it with other types, is refused: that version
+    would run without the object's checks, for Python's calls too."""
 
     def _compile_for_args(self, *args, **kws):
         if not self.overloads:              # the first, explicit compile
             return super()._compile_for_args(*args, **kws)
-        return _unfolded_fallback(self._entry_key)
+        self._types_active_call.clear()     # as Numba's own does: it keeps the types of each call
+        return _by_name(self._entry_key, self._entry_params)
+
+    def compile(self, sig):
+        args, _ = sigutils.normalize_signature(sig)
+        if self.overloads and tuple(args) not in self.overloads:
+            raise TypingError(f"g.native(...) was built for {self._entry_types} and takes only those types; "
+                              f"from njit code, call g.compiled_for(...) (no checks) instead")
+        return super().compile(sig)
 
 
-def _unfolded_fallback(key: str):
+def _by_name(key: str, params: list):
     def call(*folded, **kws):
-        # the folded arguments: one per parameter, an omitted one as OmittedArg
-        return fallback(key, *[value for value in folded if not isinstance(value, OmittedArg)], **kws)
+        # by name, an omitted parameter left out: the object fills defaults and names what is missing
+        named = {name: value for name, value in zip(params, folded) if not isinstance(value, OmittedArg)}
+        return fallback(key, **named, **kws)
     return call
 
 
 def fallback(key: str, *args, **kwargs):
-    """The full path of a gradient object this entry serves (all of them derive the same module)."""
+    """The full path of the gradient object this entry serves."""
     from ..api import GradientFunction
-    owners = _OWNERS.get(key, [])
-    for ref in reversed(owners):
+    for ref in reversed(_OWNERS.get(key, [])):
         owner = ref()
         if owner is not None:
             return GradientFunction.__call__(owner, *args, **kwargs)
-    from ..errors import InternalError
-    raise InternalError("a native gradient entry outlived its gradient object",
-                        hint="keep the gradient object alive while you use g.native(...)")
+    from ..errors import InternalError           # the dispatcher keeps its owner alive: never expected
+    raise InternalError("a native gradient entry has no gradient object")
+
+
+def owner_token(owner) -> str:
+    """What tells apart gradient objects whose derived modules are the same text: the function (its file,
+    name and line) and what the object adds to the module at a call (parameter defaults, options)."""
+    fn = owner.plain
+    code = getattr(fn, "__code__", None)
+    where = (getattr(code, "co_filename", ""), getattr(fn, "__qualname__", ""), getattr(code, "co_firstlineno", 0))
+    return repr((where, sorted(owner.defaults.items(), key=repr), owner.wrt, owner.with_value, owner.single,
+                 owner.verify, owner.simplify, owner.skip))
 
 
 _SCALAR_SPELLING = {nbtypes.float64: "float64", nbtypes.int64: "int64", nbtypes.boolean: "boolean"}
@@ -122,7 +149,7 @@ def _finite_test(expression: str, numba_type) -> str | None:
     if isinstance(numba_type, nbtypes.Array):
         if numba_type.dtype != nbtypes.float64:
             return None
-        return f"({expression}.size > {SCAN_LIMIT} or np.isfinite({expression}).all())"
+        return f"({expression}.size > {SCAN_LIMIT} or NP.isfinite({expression}).all())"
     raise TypeError(numba_type)
 
 
@@ -140,18 +167,20 @@ def entry_text(module_key: str, params: list, arg_types: tuple, result_type, sha
         taken.add(name)
         return name
     adjoint, result, ok, out = (fresh(n) for n in ("adjoint", "result", "ok", "out"))
+    nb, np_, fallback_ = (fresh(n) for n in ("numba", "np", "fallback"))
     argument_tests = [f"{p} - {p} == 0.0" for p, t in zip(params, arg_types) if t == nbtypes.float64]
     leaves = list(result_type.types) if isinstance(result_type, nbtypes.BaseTuple) else [result_type]
     paths = [f"{result}[{i}]" for i in range(len(leaves))] if isinstance(result_type, nbtypes.BaseTuple) \
         else [result]
-    result_tests = [test for test in (_finite_test(path, leaf) for path, leaf in zip(paths, leaves)) if test]
+    result_tests = [test.replace("NP.", f"{np_}.")
+                    for test in (_finite_test(path, leaf) for path, leaf in zip(paths, leaves)) if test]
     call = ", ".join(params)
     lines = [
         f'"""Native entry of {module_key}: the gradient object\'s checks and call in one Numba function."""',
-        "import numba",
-        "import numpy as np",
+        f"import numba{' as ' + nb if nb != 'numba' else ''}",
+        f"import numpy{' as ' + np_}",
         "",
-        "from autodiff_compiler.backend.entry import fallback",
+        f"from autodiff_compiler.backend.entry import fallback{' as ' + fallback_ if fallback_ != 'fallback' else ''}",
         "",
         f"{adjoint} = None     # the compiled gradient, set before this module is compiled",
         "",
@@ -167,8 +196,8 @@ def entry_text(module_key: str, params: list, arg_types: tuple, result_type, sha
         f"        if {ok} and {' and '.join(result_tests) or 'True'}:",
         f"            return {shaped.replace('result', result)}",
         "    # anything else: the gradient object's own path explains it (or returns what it returns)",
-        f"    with numba.objmode({out}={declared!r}):",
-        f"        {out} = fallback({module_key!r}, {call})",
+        f"    with {nb}.objmode({out}={declared!r}):",
+        f"        {out} = {fallback_}({module_key!r}, {call})",
         f"    return {out}",
         "",
     ]
@@ -176,35 +205,33 @@ def entry_text(module_key: str, params: list, arg_types: tuple, result_type, sha
 
 
 def native_entry(compiled, example_args: tuple, params: list, shaped: str, owner):
-    """The native entry of `compiled` for the signature of `example_args` (None: not covered)."""
+    """The native entry of `compiled` for the signature of `example_args`, serving `owner` (None: not
+    covered).  One dispatcher per owner, which keeps its owner alive; its module is shared by the
+    owners of one `owner_token` (and so is Numba's disk cache of it)."""
     from numba import typeof
     arg_types = tuple(typeof(a) for a in example_args)
-    if not compiled.nopython_signatures:
-        compiled(*example_args)
-    signature = next((s for s in compiled.nopython_signatures if tuple(s.args) == arg_types), None)
-    if signature is None:
-        return None
-    source_key = f"{getattr(compiled, '__module__', '')}.{compiled.__name__}"
-    text = entry_text("K", params, arg_types, signature.return_type, shaped)
+    if tuple(arg_types) not in compiled.overloads:
+        compiled.compile(arg_types)
+    result_type = compiled.overloads[tuple(arg_types)].signature.return_type
+    text = entry_text("{key}", params, arg_types, result_type, shaped)
     if text is None:
         return None
-    # named after what it calls and how it is typed, so that its text (and Numba's cache) is its own
-    digest = hashlib.sha256(f"{source_key}|{arg_types}|{shaped}|{text}".encode()).hexdigest()[:16]
-    name = f"{compiled.__name__}_entry_{digest}"
-    text = entry_text(name, params, arg_types, signature.return_type, shaped)
+    # named after what it calls, how it is typed and whom it serves: its text (and Numba's cache) is its own
+    source_key = f"{getattr(compiled, '__module__', '')}.{compiled.__name__}"
+    digest = hashlib.sha256(f"{source_key}|{arg_types}|{shaped}|{owner_token(owner)}|{text}".encode())
+    name = f"{compiled.__name__}_entry_{digest.hexdigest()[:16]}"
+    text = entry_text(name, params, arg_types, result_type, shaped)
     path = write_module(text, name)
     module_name = f"{PACKAGE}.{os.path.basename(path)[:-3]}"
     module = sys.modules.get(module_name) or import_module(path, module_name)
     module.__dict__[_adjoint_name(params)] = compiled
     owners = _OWNERS.setdefault(name, [])
     owners[:] = [ref for ref in owners if ref() is not None and ref() is not owner] + [weakref.ref(owner)]
-    dispatcher = getattr(module, "_native_dispatcher", None)
-    if dispatcher is None:
-        dispatcher = EntryDispatcher(module.entry, targetoptions={"nopython": True})
-        dispatcher._entry_key = name
-        dispatcher.enable_caching()
-        dispatcher.compile(arg_types)
-        module._native_dispatcher = dispatcher
+    dispatcher = EntryDispatcher(module.entry, targetoptions={"nopython": True})
+    dispatcher._entry_key, dispatcher._entry_params, dispatcher._entry_types = name, list(params), arg_types
+    dispatcher._owner = owner
+    dispatcher.enable_caching()
+    dispatcher.compile(arg_types)
     return dispatcher
 
 

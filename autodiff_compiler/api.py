@@ -176,14 +176,32 @@ def _fast_key(args) -> tuple:
 _MISSING = object()     # a positional argument the call did not give (an entry's parameter default)
 
 
-def _make_entry(args, compiled, gradient, shaped: str = "result"):
+def _finite_result_test(result) -> tuple[str, str]:
+    """(statement, test): the test that a result of the compiled program is finite, as `_finite` has it,
+    spelled for this result's structure (fixed for a signature): a tuple of floats is unpacked and each
+    tested inline, which costs a third of calling `_finite` on it."""
+    if type(result) is float:
+        return "", "result - result == 0.0"
+    if type(result) is tuple and result and all(type(item) in (float, np.ndarray) for item in result):
+        leaves = [f"r{i}" for i in range(len(result))]
+        tests = [f"{leaf} - {leaf} == 0.0" if type(item) is float else f"not nonfinite({leaf}, SCAN_LIMIT)"
+                 for leaf, item in zip(leaves, result)]
+        return f"{', '.join(leaves)}, = result", " and ".join(tests)
+    return "", "finite(result)"
+
+
+NATIVE_AFTER = 100_000    # calls of a signature of numbers before its entry becomes native (`_promote`)
+
+
+def _make_entry(args, compiled, gradient, shaped: str = "result", result=None):
     """The fast path of one signature (that of `args`), made to be the `__call__` of the gradient object's
     own class (`GradientFunction._install`), so that a call in that signature runs one Python frame: it
     tests each positional argument's type inline (as `_fast_key` tells them apart; a float also for NaN
     and infinity), calls the compiled code and returns its result when it is finite, in the contract's
     shape (`shaped`, an expression of `result`) -- else what the full path returns (`_finish` explains
     non-finite results).  Any other call (keywords, `out=`, another signature, fewer or more arguments)
-    goes to the full path, `GradientFunction.__call__`, with the arguments as given."""
+    goes to the full path, `GradientFunction.__call__`, with the arguments as given.  `result`, what the
+    compiled code returned for `args`, says how its finiteness is tested (`_finite_result_test`)."""
     names = [f"a{i}" for i in range(len(args))]
     tests = []
     for name, value in zip(names, args):
@@ -198,22 +216,50 @@ def _make_entry(args, compiled, gradient, shaped: str = "result"):
     given = "".join(f"{name}, " for name in names)
     parameters = f"self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs" if names \
         else "self, *rest, **kwargs"
+    statement, test = _finite_result_test(result) if result is not None else ("", "finite(result)")
+    unpack = f"        {statement}\n" if statement else ""
+    # a signature of numbers counts its calls: at NATIVE_AFTER the object asks for its native entry
+    counted = bool(names) and NATIVE_AFTER > 0 and all(type(a) in _SCALAR_TYPES for a in args)
+    count = (f"            left[0] -= 1\n"
+             f"            if left[0] == 0:\n"
+             f"                self._promote(({given}))\n") if counted else ""
     source = (f"def __call__({parameters}):\n"
               f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
               f"        try:\n"
               f"            result = compiled({given})\n"
               f"        except Exception as exc:\n"
               f"            self._failed(exc, None, ({given}))\n"
-              f"        if type(result) is float:\n"
-              f"            if result - result == 0.0:\n"
-              f"                return {shaped}\n"
-              f"        elif finite(result):\n"
+              f"{unpack}"
+              f"        if {test}:\n"
+              f"{count}"
               f"            return {shaped}\n"
               f"        return self._finish(result, ({given}), None)\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": GradientFunction.__call__,
-                 "finite": gradient._finite, "float": float, "int": int, "bool": bool}
+                 "finite": gradient._finite, "float": float, "int": int, "bool": bool,
+                 "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [NATIVE_AFTER]}
     exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
+    entry = namespace["__call__"]
+    entry.__doc__ = GradientFunction.__call__.__doc__
+    return entry
+
+
+def _make_native_entry(args, native):
+    """The entry of a signature of numbers once it is hot: one Python frame around its native entry
+    (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
+    everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
+    the full path directly, as the counted entry's did."""
+    names = [f"a{i}" for i in range(len(args))]
+    given = "".join(f"{name}, " for name in names)
+    source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
+              f"    if not rest and not kwargs and {names[-1]} is not MISSING:\n"
+              f"        try:\n"
+              f"            return native({given})\n"
+              f"        except OverflowError:\n"
+              f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
+              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
+    namespace = {"MISSING": _MISSING, "native": native, "full": GradientFunction.__call__}
+    exec(compile(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = GradientFunction.__call__.__doc__
     return entry
@@ -280,6 +326,7 @@ class DerivedFunction:
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._fast: dict = {}
+        self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
         self._last_key = None
         self._last_args = None
@@ -398,6 +445,7 @@ class DerivedFunction:
         self._states.clear()
         self._compiled.clear()
         self._fast.clear()
+        self._natives.clear()
         self._install(None)
 
     def _flatten(self, state, args) -> list:
@@ -587,6 +635,48 @@ class GradientFunction(DerivedFunction):
         compiled, _, _ = self._prepare(self.signature(args), args, with_value=value)
         return compiled
 
+    def native(self, *args):
+        """A Numba function that computes what this object computes, for arguments of these types, and
+        costs from Python what a bare Numba call costs: for hot loops that call a gradient of numbers.
+
+        It checks as the object does (an int is not taken for a float, NaN and infinite arguments,
+        errors in the gradient and non-finite results are explained by the object's own path, which it
+        calls for anything but a plain call in this signature; it keeps this object alive for that).
+        Arguments are positional or by name.  Numba itself refuses, with a TypeError or OverflowError,
+        more arguments than parameters, `out=`, unknown keywords and ints beyond 64 bits.  Built once
+        per machine and signature (Numba's disk cache), for functions of numbers and float64/int64
+        arrays without containers, module data, asserts or `has_aux`.  From `njit` code, call
+        `compiled_for(...)` instead."""
+        from .backend.entry import native_entry
+        if not self.jit:
+            raise ArgumentError("native() compiles: this gradient was made with jit=False",
+                                hint="make it with jit=True, or call the gradient object itself")
+        args = self.complete(args, {})
+        compiled, state, converted = self._prepare(self.signature(args), args)
+        facts = state.facts
+        why_not = next((why for refused, why in (
+            (self.bound is not None, "it is a method"),
+            (facts.structures, "it takes containers"),
+            (facts.data or facts.watches, "it reads arrays or numbers of its module (checked at every call)"),
+            (facts.asserts, "it asserts (the object names the failed assert)"),
+            (self.intermediates or self.has_aux, "intermediates= and has_aux= are the object's"),
+            (not all(type(a) in (float, int, bool) or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl")
+                     for a in converted), "native() covers numbers and float64/int64 arrays only"),
+        ) if refused), None)
+        key = tuple(type(a) if type(a) is not np.ndarray else (a.dtype.char, a.ndim, a.flags.c_contiguous,
+                                                                a.flags.f_contiguous, a.flags.writeable)
+                    for a in converted)
+        entry = None if why_not else self._natives.get(key)
+        if entry is None and not why_not:
+            entry = native_entry(compiled, tuple(converted), list(self.params), self._shaped(), self)
+            why_not = "its result is not numbers or float arrays" if entry is None else None
+            self._natives[key] = entry
+        if why_not:
+            raise ArgumentError(f"native() of {self.fn.__name__} at these arguments: {why_not}",
+                                hint="call the gradient object itself (it takes every argument kind), or "
+                                     "compiled_for(...) from your own njit code")
+        return entry
+
     def flat_arguments(self, *args, value: bool = True) -> tuple:
         """The arguments as the compiled function takes them: containers flattened into their leaves (in
         `pytrees.leaves` order), the bound object's and module data's arrays after them."""
@@ -713,7 +803,7 @@ class GradientFunction(DerivedFunction):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
         for value, name in zip(args, self.params):
-            if type(value) is float and not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):     # np.float64 too
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         full = self.full_signature(signature)
@@ -732,14 +822,6 @@ class GradientFunction(DerivedFunction):
         facts = state.facts
         plain = not (facts.structures or facts.data or facts.watches or facts.asserts) and self.bound is None \
             and not self.intermediates and not self.has_aux
-        if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
-                type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            key = _fast_key(args)
-            entry = self._fast.get(key)
-            if entry is None:
-                # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
-                entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped())
-            self._install(entry)
         try:
             result = compiled(*converted)
         except Exception as exc:
@@ -748,7 +830,29 @@ class GradientFunction(DerivedFunction):
             self._failed(exc, state, args)
         if watch is not None:
             watch.done()        # Numba compiles on the first call: timed with it
+        if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
+                type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
+            key = _fast_key(args)
+            entry = self._fast.get(key)
+            if entry is None:
+                # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
+                entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped(), result)
+            self._install(entry)
         return self._finish(result, converted, out, state, args)
+
+    def _promote(self, args) -> None:
+        """The signature of `args` (numbers) was called NATIVE_AFTER times through its counted entry: from
+        now on its entry is a frame around `native(*args)`, which costs from Python about what a bare
+        Numba call costs (building it compiles once per machine, ~0.2 s, then Numba's disk cache has it).
+        If it cannot be built, the counted entry stays: nothing but speed depends on it."""
+        key = _fast_key(args)
+        try:
+            entry = _make_native_entry(args, self.native(*args))
+        except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
+            LOG.debug("no native entry for %s%s: %s: %s", self.fn.__name__, key, type(exc).__name__, exc)
+            return
+        self._fast[key] = entry
+        self._install(entry)
 
     def _shaped(self) -> str:
         """The contract's result as an expression of the compiled program's `result` (see `_finish`)."""
@@ -818,7 +922,13 @@ class GradientFunction(DerivedFunction):
 
     def _into(self, buffers, grads):
         """Write (or, with accumulate=True, add) the gradients into the caller's arrays."""
-        buffers = (buffers,) if self.single and not isinstance(buffers, tuple) else tuple(buffers)
+        if self.single and not isinstance(buffers, tuple):
+            buffers = (buffers,)
+        elif isinstance(buffers, (tuple, list)):
+            buffers = tuple(buffers)
+        else:
+            raise ArgumentError(f"out= takes a tuple of arrays, one per wrt ({', '.join(self.wrt)}), "
+                                f"got {type(buffers).__name__}")
         if len(buffers) != len(grads):
             raise ArgumentError(f"out= needs {len(grads)} array(s), one per wrt, got {len(buffers)}")
         for buffer, gradient, name in zip(buffers, grads, self.wrt):

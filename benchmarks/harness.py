@@ -36,6 +36,7 @@ class Timing:
     hand: float | None = None            # hand-written njit gradient, from Python
     ours: float | None = None            # our compiled gradient, from Python
     ours_dispatcher: float | None = None # its Numba dispatcher called directly, from Python
+    ours_native: float | None = None     # g.native(*args): the checked native entry, from Python
     primal_loop: float | None = None     # the same three, called inside an njit loop
     hand_loop: float | None = None
     ours_loop: float | None = None
@@ -191,6 +192,7 @@ class Workload:
 
 def bench_workload(group: str, w: Workload, cfg: Config) -> Timing:
     from autodiff_compiler import grad
+    from autodiff_compiler.errors import ArgumentError
 
     g = grad(w.fn) if w.wrt is None else grad(w.fn, wrt=w.wrt)
     check_agree(w.name, g, w.hand, (w.args,) + tuple(w.check_points))
@@ -199,6 +201,13 @@ def bench_workload(group: str, w: Workload, cfg: Config) -> Timing:
     t.primal = time_from_python(primal, w.args, cfg)
     t.hand = time_from_python(w.hand, w.args, cfg)
     t.ours = time_from_python(g, w.args, cfg)
+    try:
+        native = g.native(*w.args)
+    except ArgumentError:
+        native = None                   # not a function of numbers and float arrays
+    if native is not None:
+        check_agree(w.name + " (g.native)", native, w.hand, (w.args,) + tuple(w.check_points))
+        t.ours_native = time_from_python(native, w.args, cfg)
     t.primal_loop = time_in_njit_loop(primal, w.args, cfg)
     t.hand_loop = time_in_njit_loop(w.hand, w.args, cfg)
     found = compiled_dispatcher(g, w.args)
@@ -359,6 +368,7 @@ def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
 
 OURS_VS_HAND = 1.25
 GRAD_VS_PRIMAL = 3.0
+FROM_PYTHON = 1.3        # issue 11: a gradient of numbers called from Python, against a bare njit call
 
 
 def report(results: list, markdown: bool = False) -> str:
@@ -379,10 +389,11 @@ def report(results: list, markdown: bool = False) -> str:
                 row = [f"{t.group}/{t.workload}", _fmt_time(p), _fmt_time(h), _fmt_time(o),
                        _fmt_ratio(_ratio(o, h), OURS_VS_HAND), _fmt_ratio(_ratio(o, p), GRAD_VS_PRIMAL)]
                 if extra:
-                    row.append(_fmt_time(t.ours_dispatcher))
+                    row += [_fmt_time(t.ours_native), _fmt_ratio(_ratio(t.ours_native, h), FROM_PYTHON),
+                            _fmt_time(t.ours_dispatcher)]
                 rows.append(row)
-            parts.append(title + "\n" + _table(heads + (["our dispatcher, direct"] if extra else []),
-                                               rows, markdown))
+            more = ["g.native(...)", f"native/hand (<= {FROM_PYTHON})", "our dispatcher, direct"]
+            parts.append(title + "\n" + _table(heads + (more if extra else []), rows, markdown))
         notes = sorted({t.note for t in timings if t.note})
         if notes:
             parts.append("\n".join("note: " + n for n in notes))

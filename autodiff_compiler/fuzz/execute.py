@@ -255,6 +255,11 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
     _timed(record, start, cpu)
     record["expected"] = describe(_expected(oracle, single, api))
     record["got"] = describe(result)
+    if mode == NATIVE_MODE:
+        differs = _native_differs(g, args, result)
+        if differs:
+            record.update(outcome="wrong" if "differs" in differs else "crash", category="native", detail=differs)
+            return record
     # arguments must be unchanged
     for k, (before, after) in enumerate(zip(args, call_args)):
         if isinstance(before, np.ndarray) and not np.array_equal(before, after):
@@ -285,6 +290,40 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
             return record
     record["outcome"] = "ok"
     return record
+
+
+NATIVE_MODE = "jit-simp"     # the mode whose gradient objects also build `g.native(...)` (issue 11)
+
+
+def _native_differs(g, args, result) -> str:
+    """'' when `g.native(*args)` (the checked native entry) gives exactly the object's result, or the
+    function is not one it covers; else what went wrong."""
+    from autodiff_compiler.errors import ArgumentError, AutodiffError
+    try:
+        native = g.native(*_copy(args))
+    except ArgumentError:
+        return ""                   # containers, module data...: the entry covers numbers and float arrays
+    except Exception as exc:        # noqa: BLE001
+        return f"g.native() raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+    try:
+        got = native(*_copy(args))
+    except AutodiffError as exc:
+        return f"g.native(...)(*args) differs: raised {type(exc).__name__} where the object returned"
+    except Exception as exc:        # noqa: BLE001
+        return f"g.native(...)(*args) raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+    if not _identical(got, result):
+        return f"g.native(...)(*args) differs: {describe(got)} where the object gave {describe(result)}"
+    return ""
+
+
+def _identical(a, b) -> bool:
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) and \
+            all(_identical(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and \
+            np.array_equal(a, b, equal_nan=True)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
 def run_derivative(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:

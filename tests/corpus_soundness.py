@@ -1452,3 +1452,50 @@ def layout_fortran_accumulator(A, n):
     for i in range(n):
         G = G + np.sin(A * (i + 1.0))
     return np.sum(G * A) + np.sum(2.0 * G)
+
+
+# ---------------------------------------------------------------- indices: in range as Python has them, out of range an error
+
+def bounds_index_arg(w, k):
+    return w[k] * w[k] + np.sum(w)       # k from the caller; negative k counts from the end
+
+
+def bounds_loop_other(x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        r = 2.0 * x[i] - y[i]            # y may be shorter than x
+        s += r * r
+    return s / x.shape[0]
+
+
+def bounds_store(x, k):
+    z = np.zeros(3)
+    z[k] = x[0] * x[1]
+    return np.sum(z * z) + x[0]
+
+
+def bounds_matrix(A, i, j):
+    return A[i, j] ** 2 + np.sum(A[i] * A[i])
+
+
+def bounds_while(x, n):
+    i = 0
+    s = 0.0
+    while i < n:
+        s += math.sin(x[i]) * x[i]
+        i += 1
+    return s
+
+
+def bounds_wrapping(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[i - 1]             # x[-1] at i = 0: the last entry, as in Python
+    return s
+
+
+def bounds_row_loop(A, n):
+    s = 0.0
+    for t in range(n):
+        s += np.sum(np.tanh(A[t]) * A[t])
+    return s

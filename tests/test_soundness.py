@@ -453,6 +453,16 @@ case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3),
 case(BROADCAST_STORE, S.broadcast_store_loop, [(V(0.2, -0.4, 0.3, 0.1), 0.6, 3), (V(0.5, 0.1, -0.2), 1.2, 2)],
      wrt=1, id="broadcast_store_loop_x")
 
+BOUNDS = "indices in range as Python has them (an index out of range is an error, never a number)"
+W3, X4 = V(0.3, -1.2, 0.7), V(0.5, -0.4, 1.1, 0.2)
+case(BOUNDS, S.bounds_index_arg, [(W3, 1), (W3, -1), (W3, -3), (V(2.0), 0)])
+case(BOUNDS, S.bounds_loop_other, [(X4, V(0.1, 0.2, 0.3, 0.4)), (X4, V(0.1, 0.2, 0.3, 0.4, 0.5)), (V(0.5), V(1.0))])
+case(BOUNDS, S.bounds_store, [(W3, 0), (W3, 2), (W3, -1)])
+case(BOUNDS, S.bounds_matrix, [(M(3, 4, 5), 1, 2), (M(3, 4, 5), -1, -4), (M(2, 2, 6), 0, 1)])
+case(BOUNDS, S.bounds_while, [(X4, 4), (X4, 2), (X4, 0)])
+case(BOUNDS, S.bounds_wrapping, [(X4,), (V(0.7),), (W3,)])
+case(BOUNDS, S.bounds_row_loop, [(M(3, 4, 7), 3), (M(3, 4, 7), 1), (M(3, 4, 7), 0)])
+
 
 # ---- indented defs: defined here, at the indentation the issue names
 
@@ -741,3 +751,27 @@ def test_views_of_arrays_the_loop_does_not_write_are_made_again(fn, name, taped)
     assert (f"{name}_tape" in text) == taped, text
     if not taped:
         assert f"{name} = " in text.split("# reverse sweep")[1], text      # made again in the reverse sweep
+
+
+
+# indices out of range: Python raises IndexError; compiled without bounds checks, x[k] read whatever lay
+# beyond the array (a wrong number with no error, found by an adversarial review of g.native).  Every mode
+# must raise an AutodiffError that says so, as the function itself raises.
+OUT_OF_RANGE = [
+    (S.bounds_index_arg, (W3, 3)), (S.bounds_index_arg, (W3, -4)), (S.bounds_index_arg, (V(2.0), 7)),
+    (S.bounds_loop_other, (X4, V(0.1, 0.2, 0.3))), (S.bounds_loop_other, (X4, V(0.1))),
+    (S.bounds_store, (W3, 3)), (S.bounds_store, (W3, -4)),
+    (S.bounds_matrix, (M(3, 4, 5), 3, 0)), (S.bounds_matrix, (M(3, 4, 5), 0, 4)), (S.bounds_matrix, (M(3, 4, 5), -4, 0)),
+    (S.bounds_while, (X4, 5)), (S.bounds_row_loop, (M(3, 4, 7), 4)),
+]
+
+
+@pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])
+@pytest.mark.parametrize("fn, args", OUT_OF_RANGE, ids=[f"{fn.__name__}{k}" for k, (fn, _) in enumerate(OUT_OF_RANGE)])
+def test_indices_out_of_range_are_errors(fn, args, jit, simplify, api):
+    with pytest.raises(IndexError):
+        fn(*_copy(args))                                 # Python's own verdict
+    make = grad if api == "grad" else value_and_grad
+    g = make(fn, wrt=0, jit=jit, simplify=simplify)
+    with pytest.raises(AutodiffError, match="out of bounds"):
+        g(*_copy(args))

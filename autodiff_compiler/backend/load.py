@@ -10,7 +10,12 @@ Guarantees:
 * the module is imported from that file, so `inspect`, tracebacks and
   pickling see real source;
 * with `jit=True` every function of the module is compiled with
-  `numba.njit(cache=True)`; with `jit=False` the same code runs in Python.
+  `numba.njit(cache=True, boundscheck=True)`; with `jit=False` the same code
+  runs in Python.  Bounds are checked because an index out of range is an
+  error in Python and, unchecked, a read of whatever lies beyond the array in
+  compiled code: a wrong number with no error (`x[k]` with a `k` from the
+  caller, `y[i]` in a loop over a longer `x`).  Numba raises IndexError, which
+  the API reports as Python's interpreter would (`api._failed`).
 
 The cache directory is `$AUTODIFF_COMPILER_CACHE`, else `$XDG_CACHE_HOME/autodiff_compiler`,
 else `~/.cache/autodiff_compiler`.
@@ -96,15 +101,16 @@ def load(text: str, name: str, jit: bool = True):
         from .runtime import HELPERS
         for helper in HELPERS:
             if hasattr(module, helper):
-                setattr(module, helper, numba.njit(cache=True)(getattr(module, helper)))
+                setattr(module, helper, numba.njit(cache=True, boundscheck=True)(getattr(module, helper)))
         # the chunk functions of planned loops (print_loops) and the whole-array vector calls (printer),
         # before the functions that call them; only the drivers running chunks on threads are compiled
         # with parallel=True (it changes how Numba compiles array expressions: they would not broadcast)
         for attribute in sorted(vars(module)):
             if attribute.startswith((f"{name}_chunk", f"{name}_parallel", f"{name}_vector_")):
                 parallel = attribute.startswith(f"{name}_parallel")
-                setattr(module, attribute, numba.njit(cache=True, parallel=parallel)(getattr(module, attribute)))
-        function = numba.njit(cache=True)(getattr(module, name))
+                setattr(module, attribute, numba.njit(cache=True, parallel=parallel, boundscheck=True)(
+                    getattr(module, attribute)))
+        function = numba.njit(cache=True, boundscheck=True)(getattr(module, name))
     else:
         function = getattr(module, name)
     _LOADED[key] = function

@@ -42,6 +42,8 @@ from .backend.load import load
 from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
+from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, make_entry,  # noqa: F401
+                           make_native_entry)
 from .frontend import pytrees
 
 
@@ -93,6 +95,7 @@ class no_grad:
 
 
 _SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}
+NATIVE_AFTER = 100_000    # calls of a signature of numbers before its entry becomes native (`_promote`)
 
 
 def type_of_argument(value, name: str, fn_name: str):
@@ -131,140 +134,6 @@ def _convert(value):
 
 # A scan for NaN/inf costs as much as a fast gradient on a large array: results larger than this are
 # not scanned (scalars, and so every value, always are).
-SCAN_LIMIT = 65536
-
-
-_SCAN = None
-
-
-def _all_finite(values) -> bool:
-    """Are all entries of a float array finite?  Compiled once: NumPy's per-call cost dominates small arrays."""
-    global _SCAN
-    if _SCAN is None:
-        import numba
-
-        @numba.njit(cache=True)
-        def all_finite(flat):
-            # x * 0.0 is 0.0 for finite x and NaN otherwise: four independent sums, no branch per entry
-            n = flat.shape[0]
-            s0 = s1 = s2 = s3 = 0.0
-            for k in range(0, n - 3, 4):
-                s0 += flat[k] * 0.0
-                s1 += flat[k + 1] * 0.0
-                s2 += flat[k + 2] * 0.0
-                s3 += flat[k + 3] * 0.0
-            for k in range(n - n % 4, n):
-                s0 += flat[k] * 0.0
-            return s0 + s1 + s2 + s3 == 0.0
-        _SCAN = all_finite
-    return _SCAN(values.ravel())
-
-
-def _nonfinite(value, limit: int | None = None) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and (limit is None or value.size <= limit):
-        return not _all_finite(value)
-    return False
-
-
-def _fast_key(args) -> tuple:
-    """The call signature as cheaply as Python allows: types, and dtype and rank for arrays."""
-    return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
-
-
-_MISSING = object()     # a positional argument the call did not give (an entry's parameter default)
-
-
-def _finite_result_test(result) -> tuple[str, str]:
-    """(statement, test): the test that a result of the compiled program is finite, as `_finite` has it,
-    spelled for this result's structure (fixed for a signature): a tuple of floats is unpacked and each
-    tested inline, which costs a third of calling `_finite` on it."""
-    if type(result) is float:
-        return "", "result - result == 0.0"
-    if type(result) is tuple and result and all(type(item) in (float, np.ndarray) for item in result):
-        leaves = [f"r{i}" for i in range(len(result))]
-        tests = [f"{leaf} - {leaf} == 0.0" if type(item) is float else f"not nonfinite({leaf}, SCAN_LIMIT)"
-                 for leaf, item in zip(leaves, result)]
-        return f"{', '.join(leaves)}, = result", " and ".join(tests)
-    return "", "finite(result)"
-
-
-NATIVE_AFTER = 100_000    # calls of a signature of numbers before its entry becomes native (`_promote`)
-
-
-def _make_entry(args, compiled, gradient, shaped: str = "result", result=None):
-    """The fast path of one signature (that of `args`), made to be the `__call__` of the gradient object's
-    own class (`GradientFunction._install`), so that a call in that signature runs one Python frame: it
-    tests each positional argument's type inline (as `_fast_key` tells them apart; a float also for NaN
-    and infinity), calls the compiled code and returns its result when it is finite, in the contract's
-    shape (`shaped`, an expression of `result`) -- else what the full path returns (`_finish` explains
-    non-finite results).  Any other call (keywords, `out=`, another signature, fewer or more arguments)
-    goes to the full path, `GradientFunction.__call__`, with the arguments as given.  `result`, what the
-    compiled code returned for `args`, says how its finiteness is tested (`_finite_result_test`)."""
-    names = [f"a{i}" for i in range(len(args))]
-    tests = []
-    for name, value in zip(names, args):
-        if type(value) is np.ndarray:
-            tests.append(f"type({name}) is ndarray and {name}.ndim == {value.ndim} "
-                         f"and {name}.dtype.char == {value.dtype.char!r}")
-        elif type(value) is float:
-            # NaN or infinity: the full path says which argument
-            tests.append(f"type({name}) is float and {name} - {name} == 0.0")
-        else:
-            tests.append(f"type({name}) is {type(value).__name__}")
-    given = "".join(f"{name}, " for name in names)
-    parameters = f"self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs" if names \
-        else "self, *rest, **kwargs"
-    statement, test = _finite_result_test(result) if result is not None else ("", "finite(result)")
-    unpack = f"        {statement}\n" if statement else ""
-    # a signature of numbers counts its calls: at NATIVE_AFTER the object asks for its native entry
-    counted = bool(names) and NATIVE_AFTER > 0 and all(type(a) in _SCALAR_TYPES for a in args)
-    count = (f"            left[0] -= 1\n"
-             f"            if left[0] == 0:\n"
-             f"                self._promote(({given}))\n") if counted else ""
-    source = (f"def __call__({parameters}):\n"
-              f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
-              f"        try:\n"
-              f"            result = compiled({given})\n"
-              f"        except Exception as exc:\n"
-              f"            self._failed(exc, None, ({given}))\n"
-              f"{unpack}"
-              f"        if {test}:\n"
-              f"{count}"
-              f"            return {shaped}\n"
-              f"        return self._finish(result, ({given}), None)\n"
-              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
-    namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": GradientFunction.__call__,
-                 "finite": gradient._finite, "float": float, "int": int, "bool": bool,
-                 "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [NATIVE_AFTER]}
-    exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
-    entry = namespace["__call__"]
-    entry.__doc__ = GradientFunction.__call__.__doc__
-    return entry
-
-
-def _make_native_entry(args, native):
-    """The entry of a signature of numbers once it is hot: one Python frame around its native entry
-    (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
-    everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
-    the full path directly, as the counted entry's did."""
-    names = [f"a{i}" for i in range(len(args))]
-    given = "".join(f"{name}, " for name in names)
-    source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
-              f"    if not rest and not kwargs and {names[-1]} is not MISSING:\n"
-              f"        try:\n"
-              f"            return native({given})\n"
-              f"        except OverflowError:\n"
-              f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
-              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
-    namespace = {"MISSING": _MISSING, "native": native, "full": GradientFunction.__call__}
-    exec(compile(source, "<native path>", "exec"), namespace)
-    entry = namespace["__call__"]
-    entry.__doc__ = GradientFunction.__call__.__doc__
-    return entry
-
-
 def _refuse_structures_in_regions(obj, types: tuple) -> None:
     """A derivative of a `grad` object (jvp(grad(f)), jacobian(grad(f)), grad(grad(f)), ...) reads the
     grad object's results one per wrt parameter: container parameters (one result per leaf there) and
@@ -420,7 +289,7 @@ class DerivedFunction:
         return out
 
     def _install(self, entry) -> None:
-        """Make `entry` (a `_make_entry` function; None: the class's own full path) the `__call__` of this
+        """Make `entry` (a `call_entries.make_entry` function; None: the class's own full path) the `__call__` of this
         object's own class.  Python looks `__call__` up on the class, and an entry called as the object's
         `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient,
         most of what a call from Python costs beyond the compiled code.  The own class is made at the first
@@ -787,9 +656,14 @@ class GradientFunction(DerivedFunction):
         return f"{head}\n\n{shown}\n\n{code}\n"
 
     # --------------------------------------------------------------------- call
-    def __call__(self, *args, out=None, **kwargs):
+    def __call__(self, /, *args, out=None, **kwargs):
         """The gradient (or value and gradient) at these arguments; `out=` writes it into your arrays."""
-        # A signature called before with plain numbers and arrays has an entry (`_make_entry`): the
+        return self._call(args, kwargs, out)
+
+    def _call(self, args: tuple, kwargs: dict, out=None):
+        """`__call__` with the arguments as given: what a native entry hands over calls it too, with the
+        function's parameters by name (one named `out`, `self` or `key` among them) and no `out=`."""
+        # A signature called before with plain numbers and arrays has an entry (`call_entries.make_entry`): the
         # entry last used is this object's own `__call__`, and a call of another one comes here once
         if out is None and not kwargs and self._fast:
             key = tuple(map(type, args))
@@ -836,7 +710,8 @@ class GradientFunction(DerivedFunction):
             entry = self._fast.get(key)
             if entry is None:
                 # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
-                entry = self._fast[key] = _make_entry(args, compiled, self, self._shaped(), result)
+                entry = self._fast[key] = make_entry(args, compiled, self, GradientFunction.__call__, self._shaped(),
+                                                     result, NATIVE_AFTER)
             self._install(entry)
         return self._finish(result, converted, out, state, args)
 
@@ -847,7 +722,7 @@ class GradientFunction(DerivedFunction):
         If it cannot be built, the counted entry stays: nothing but speed depends on it."""
         key = _fast_key(args)
         try:
-            entry = _make_native_entry(args, self.native(*args))
+            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__)
         except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
             LOG.debug("no native entry for %s%s: %s: %s", self.fn.__name__, key, type(exc).__name__, exc)
             return

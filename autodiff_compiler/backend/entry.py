@@ -78,20 +78,25 @@ class EntryDispatcher(CPUDispatcher):
 
 
 def _by_name(key: str, params: list):
-    def call(*folded, **kws):
+    def call(*folded):
         # by name, an omitted parameter left out: the object fills defaults and names what is missing
-        named = {name: value for name, value in zip(params, folded) if not isinstance(value, OmittedArg)}
-        return fallback(key, **named, **kws)
+        return _owner_call(key, (), {name: value for name, value in zip(params, folded)
+                                     if not isinstance(value, OmittedArg)})
     return call
 
 
-def fallback(key: str, *args, **kwargs):
-    """The full path of the gradient object this entry serves."""
-    from ..api import GradientFunction
+def fallback(key, /, *args):
+    """The full path of the gradient object this entry serves (its object-mode block's call)."""
+    return _owner_call(key, args, {})
+
+
+def _owner_call(key: str, args: tuple, named: dict):
+    # the object's own call with the arguments as given: parameters by name go in as data, so that one
+    # named like a keyword of the call itself (`out`) is the parameter, as it is in a positional call
     for ref in reversed(_OWNERS.get(key, [])):
         owner = ref()
         if owner is not None:
-            return GradientFunction.__call__(owner, *args, **kwargs)
+            return owner._call(args, named)
     from ..errors import InternalError           # the dispatcher keeps its owner alive: never expected
     raise InternalError("a native gradient entry has no gradient object")
 

@@ -340,7 +340,10 @@ class ModulePrinter:
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
         text, _ = self.expr(self.tree_of(stmt))
-        if stmt.target in self.one_layout and not self.contiguous_definition(stmt):
+        if stmt.target in self.one_layout and not self.contiguous_definition(stmt) \
+                and any(self.is_array(a) for a in stmt.args):
+            # (a definition of no array operand is a number or a new array, never a view: a number must
+            # stay one -- np.ascontiguousarray(2.0) is an array of shape (1,))
             self.modules.add("numpy")
             t = self.types[stmt.target]
             if stmt.prim in ("zeros_like", "ones_like", "empty_like") and t.dtype == "float64":

@@ -1,0 +1,151 @@
+"""Call entries: the fast paths of a gradient object's signatures, as Python source compiled per signature.
+
+Takes: the arguments and compiled gradient of a call the object's full path
+(`api.GradientFunction.__call__`) has just served, that full path itself, and
+the contract's shape of the result.  Guarantees (`make_entry`): a function
+that, made the `__call__` of the object's own class, returns for a call in that
+signature what the full path returns -- testing each argument's type inline
+(NaN and infinite floats, the result's finiteness spelled for its structure)
+and handing every other call, and every failure, to the full path; with
+`native_after`, an entry of numbers counts its calls and asks the object to
+promote it (`make_native_entry`: a frame around `backend/entry.py`'s native
+entry) when the signature is hot.  Also the finiteness checks the API shares
+(`_nonfinite`, `SCAN_LIMIT`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SCAN_LIMIT = 65536
+
+
+_SCAN = None
+
+
+def _all_finite(values) -> bool:
+    """Are all entries of a float array finite?  Compiled once: NumPy's per-call cost dominates small arrays."""
+    global _SCAN
+    if _SCAN is None:
+        import numba
+
+        @numba.njit(cache=True)
+        def all_finite(flat):
+            # x * 0.0 is 0.0 for finite x and NaN otherwise: four independent sums, no branch per entry
+            n = flat.shape[0]
+            s0 = s1 = s2 = s3 = 0.0
+            for k in range(0, n - 3, 4):
+                s0 += flat[k] * 0.0
+                s1 += flat[k + 1] * 0.0
+                s2 += flat[k + 2] * 0.0
+                s3 += flat[k + 3] * 0.0
+            for k in range(n - n % 4, n):
+                s0 += flat[k] * 0.0
+            return s0 + s1 + s2 + s3 == 0.0
+        _SCAN = all_finite
+    return _SCAN(values.ravel())
+
+
+def _nonfinite(value, limit: int | None = None) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and (limit is None or value.size <= limit):
+        return not _all_finite(value)
+    return False
+
+
+def _fast_key(args) -> tuple:
+    """The call signature as cheaply as Python allows: types, and dtype and rank for arrays."""
+    return tuple((a.dtype.char, a.ndim) if type(a) is np.ndarray else type(a) for a in args)
+
+
+_MISSING = object()     # a positional argument the call did not give (an entry's parameter default)
+
+
+def _finite_result_test(result) -> tuple[str, str]:
+    """(statement, test): the test that a result of the compiled program is finite, as `_finite` has it,
+    spelled for this result's structure (fixed for a signature): a tuple of floats is unpacked and each
+    tested inline, which costs a third of calling `_finite` on it."""
+    if type(result) is float:
+        return "", "result - result == 0.0"
+    if type(result) is tuple and result and all(type(item) in (float, np.ndarray) for item in result):
+        leaves = [f"r{i}" for i in range(len(result))]
+        tests = [f"{leaf} - {leaf} == 0.0" if type(item) is float else f"not nonfinite({leaf}, SCAN_LIMIT)"
+                 for leaf, item in zip(leaves, result)]
+        return f"{', '.join(leaves)}, = result", " and ".join(tests)
+    return "", "finite(result)"
+
+
+def make_entry(args, compiled, gradient, full, shaped: str = "result", result=None, native_after: int = 0):
+    """The fast path of one signature (that of `args`), made to be the `__call__` of the gradient object's
+    own class (`GradientFunction._install`), so that a call in that signature runs one Python frame: it
+    tests each positional argument's type inline (as `_fast_key` tells them apart; a float also for NaN
+    and infinity), calls the compiled code and returns its result when it is finite, in the contract's
+    shape (`shaped`, an expression of `result`) -- else what the full path returns (`_finish` explains
+    non-finite results).  Any other call (keywords, `out=`, another signature, fewer or more arguments)
+    goes to the full path, `GradientFunction.__call__`, with the arguments as given.  `result`, what the
+    compiled code returned for `args`, says how its finiteness is tested (`_finite_result_test`)."""
+    names = [f"a{i}" for i in range(len(args))]
+    tests = []
+    for name, value in zip(names, args):
+        if type(value) is np.ndarray:
+            tests.append(f"type({name}) is ndarray and {name}.ndim == {value.ndim} "
+                         f"and {name}.dtype.char == {value.dtype.char!r}")
+        elif type(value) is float:
+            # NaN or infinity: the full path says which argument
+            tests.append(f"type({name}) is float and {name} - {name} == 0.0")
+        else:
+            tests.append(f"type({name}) is {type(value).__name__}")
+    given = "".join(f"{name}, " for name in names)
+    parameters = f"self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs" if names \
+        else "self, *rest, **kwargs"
+    statement, test = _finite_result_test(result) if result is not None else ("", "finite(result)")
+    unpack = f"        {statement}\n" if statement else ""
+    # a signature of numbers counts its calls: at NATIVE_AFTER the object asks for its native entry
+    counted = bool(names) and native_after > 0 and all(type(a) in (bool, int, float) for a in args)
+    count = (f"            left[0] -= 1\n"
+             f"            if left[0] == 0:\n"
+             f"                self._promote(({given}))\n") if counted else ""
+    source = (f"def __call__({parameters}):\n"
+              f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
+              f"        try:\n"
+              f"            result = compiled({given})\n"
+              f"        except OverflowError:\n"
+              f"            return full(self, {given})     # an int beyond 64 bits: the full path names it\n"
+              f"        except Exception as exc:\n"
+              f"            self._failed(exc, None, ({given}))\n"
+              f"{unpack}"
+              f"        if {test}:\n"
+              f"{count}"
+              f"            return {shaped}\n"
+              f"        return self._finish(result, ({given}), None)\n"
+              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
+    namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": full,
+                 "finite": gradient._finite, "float": float, "int": int, "bool": bool,
+                 "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}
+    exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
+    entry = namespace["__call__"]
+    entry.__doc__ = full.__doc__
+    return entry
+
+
+def make_native_entry(args, native, full):
+    """The entry of a signature of numbers once it is hot: one Python frame around its native entry
+    (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
+    everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
+    the full path directly, as the counted entry's did."""
+    names = [f"a{i}" for i in range(len(args))]
+    given = "".join(f"{name}, " for name in names)
+    source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
+              f"    if not rest and not kwargs and {names[-1]} is not MISSING:\n"
+              f"        try:\n"
+              f"            return native({given})\n"
+              f"        except OverflowError:\n"
+              f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
+              f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
+    namespace = {"MISSING": _MISSING, "native": native, "full": full}
+    exec(compile(source, "<native path>", "exec"), namespace)
+    entry = namespace["__call__"]
+    entry.__doc__ = full.__doc__
+    return entry

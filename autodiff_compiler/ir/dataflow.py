@@ -59,21 +59,10 @@ SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", 
 
 
 def _has_effect(stmt) -> bool:
-    """A statement run for its effect, kept although nothing reads what it defines: an `assert`, and an
-    element read or store with an integer index (`x[k]`, `A[t]`, `A[i, :]`, `z[k] = v`), whose effect is
-    Python's IndexError when the index is out of range -- a function that raises there has no gradient,
-    and a derivative must not be a number where the function raises.  (A slice clamps, never raises.)"""
-    if isinstance(stmt, Store):
-        return _integer_index(stmt.index)
+    """An assignment run for its effect (`assert`): kept although nothing reads its target."""
     from ..rules import PRIMITIVES
     prim = PRIMITIVES.get(stmt.prim)
-    if prim is not None and prim.effect:
-        return True
-    return stmt.prim in ("subscript", "subscript_copy") and _integer_index(stmt.args[1:])
-
-
-def _integer_index(index) -> bool:
-    return any(not isinstance(component, Slice) for component in index)
+    return prim is not None and prim.effect
 
 
 def param_def(name: str) -> str:
@@ -368,7 +357,7 @@ class Dataflow(StructuredForward):
                     live.discard(stmt.target)
                 continue
             if kind is Store:
-                if not strong or stmt.array in live or _has_effect(stmt):
+                if not strong or stmt.array in live:
                     self._mark_needed(stmt, strong)
                     live.update(ir.reads(stmt))
                 continue
@@ -463,7 +452,7 @@ class Dataflow(StructuredForward):
             return
         target = stmt.target if isinstance(stmt, (Assign, Pop)) else stmt.tape if isinstance(stmt, TapeAlloc) \
             else stmt.array if isinstance(stmt, Store) else None
-        effect = isinstance(stmt, (Push, Pop)) or (isinstance(stmt, (Assign, Store)) and _has_effect(stmt))
+        effect = isinstance(stmt, (Push, Pop))
         if strong and not effect and target not in live:
             if not isinstance(stmt, Store):
                 live.discard(target)

@@ -5,10 +5,8 @@ removed whose effect nothing needs.  Legality, asked of `ir.dataflow`
 (`Dataflow.needed`, from *strong* liveness: only reads by statements that are
 themselves needed count, so a chain of dead assignments goes at once): an
 assignment, a store or a tape allocation goes when its target is not strongly
-live after it (the primitives have no effects besides their result and their
-errors: an `assert`, and an element read or store with an integer index, which
-raises IndexError out of range, stay: a gradient is never a number where the
-function raises); pushes and pops move a tape's top and stay; a branch goes when nothing in it is
+live after it (the primitives have no effects besides their result); pushes
+and pops move a tape's top and stay; a branch goes when nothing in it is
 needed, and so does a `for` loop, unless it has an exit flag or its index is
 read after it (a loop leaves its index at the last value); `while` loops
 stay (they may not end).

@@ -462,6 +462,10 @@ case(BOUNDS, S.bounds_matrix, [(M(3, 4, 5), 1, 2), (M(3, 4, 5), -1, -4), (M(2, 2
 case(BOUNDS, S.bounds_while, [(X4, 4), (X4, 2), (X4, 0)])
 case(BOUNDS, S.bounds_wrapping, [(X4,), (V(0.7),), (W3,)])
 case(BOUNDS, S.bounds_row_loop, [(M(3, 4, 7), 3), (M(3, 4, 7), 1), (M(3, 4, 7), 0)])
+case(BOUNDS, S.bounds_dead_other, [(X4, V(1.0, 2.0), 1), (X4, V(1.0, 2.0), -2)])
+case(BOUNDS, S.bounds_dead_loop, [(X4, X4), (V(0.5), V(1.0, 2.0))])
+case(BOUNDS, S.bounds_dead_local, [(X4, 0), (X4, -1)])
+case(BOUNDS, S.bounds_dead_store, [(X4, 1), (X4, -2)])
 
 
 # ---- indented defs: defined here, at the indentation the issue names
@@ -763,6 +767,8 @@ OUT_OF_RANGE = [
     (S.bounds_store, (W3, 3)), (S.bounds_store, (W3, -4)),
     (S.bounds_matrix, (M(3, 4, 5), 3, 0)), (S.bounds_matrix, (M(3, 4, 5), 0, 4)), (S.bounds_matrix, (M(3, 4, 5), -4, 0)),
     (S.bounds_while, (X4, 5)), (S.bounds_row_loop, (M(3, 4, 7), 4)),
+    (S.bounds_dead_other, (X4, V(1.0, 2.0), 2)), (S.bounds_dead_loop, (X4, V(1.0, 2.0))),
+    (S.bounds_dead_stopped, (X4, 4)), (S.bounds_dead_local, (X4, -5)), (S.bounds_dead_store, (X4, 2)),
 ]
 
 
@@ -776,3 +782,13 @@ def test_indices_out_of_range_are_errors(fn, args, jit, simplify, api):
     with pytest.raises(AutodiffError, match="out of bounds"):
         g(*_copy(args))
 
+
+@pytest.mark.parametrize("fn, args", OUT_OF_RANGE[-5:], ids=[fn.__name__ for fn, _ in OUT_OF_RANGE[-5:]])
+def test_indices_out_of_range_are_errors_in_every_derivative(fn, args):
+    # the gradient-only, Hessian and forward modules keep reads and stores whose values they do not need:
+    # where the function raises, no derivative is a number
+    from autodiff_compiler import hessian, jvp
+    with pytest.raises(AutodiffError, match="out of bounds"):
+        hessian(fn)(*_copy(args))
+    with pytest.raises(AutodiffError, match="out of bounds"):
+        jvp(fn, wrt=0)(*_copy(args), tangents=(np.ones_like(args[0]),))

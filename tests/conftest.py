@@ -1,12 +1,25 @@
 """Test configuration: the compiler's cache goes to a per-session temporary
-directory (never into $HOME), and the tests directory is importable so that the
-corpus modules (and the helper module they import) can be found."""
+directory (never into $HOME), each file's tests run in one worker process
+(the largest files in a few groups: `SPLIT_FILES`), the tests
+directory is importable so that the corpus modules (and the helper module they
+import) can be found, and Numba optimises at level 1.
+
+Why level 1: the suite compiles some 4,000 gradients, and LLVM's level 3 costs
+most of their compile time (a rank-4 broadcast `Q + R` alone: 15 s at level 3,
+0.4 s at level 1) without changing what a correct program computes.  The
+end-to-end corpus also runs once at the users' level
+(`test_end_to_end.test_the_corpus_at_the_users_optimisation_level`), and
+`NUMBA_OPT=3 python -m pytest` runs the whole suite there."""
 import os
 import shutil
 import sys
 import tempfile
+import zlib
 
-import pytest
+# before anything imports numba (it reads its settings once)
+os.environ.setdefault("NUMBA_OPT", "1")
+
+import pytest  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
@@ -27,6 +40,24 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if _SESSION_CACHE is not None:
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
+
+# Files whose tests are spread over several xdist groups (`--dist loadgroup` in pyproject.toml), by how
+# long they take: each other file is one group, run in one worker process as with `--dist loadfile`.
+# These two took 23 and 15 of the suite's 57 CPU minutes at level 3; as one group each they ran last,
+# on one worker each, while the other waited.
+SPLIT_FILES = {"test_soundness.py": 4, "test_language.py": 3}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path, _, name = item.nodeid.partition("::")
+        filename = os.path.basename(path)
+        group = filename
+        if filename in SPLIT_FILES:
+            case = name.split("[", 1)[-1].split("-", 1)[0]       # every mode of one case in one group
+            group += f"/{zlib.crc32(case.encode()) % SPLIT_FILES[filename]}"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -1500,3 +1500,30 @@ def bounds_row_loop(A, n):
         s += np.sum(np.tanh(A[t]) * A[t])
     return s
 
+
+# out of range where the gradient needs no value of the read: the read is still Python's, and raises
+
+def bounds_dead_other(x, y, k):
+    return np.sum(x ** 2) + y[k]         # y, k not differentiated
+
+
+def bounds_dead_loop(x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] ** 2 + y[i]            # y shorter than x
+    return s
+
+
+def bounds_dead_stopped(x, k):
+    return np.sum(x ** 2) + stop_gradient(x[k])
+
+
+def bounds_dead_local(x, k):
+    t = x[k]                             # read, never used
+    return np.sum(x ** 2)
+
+
+def bounds_dead_store(x, k):
+    z = np.zeros(2)
+    z[k] = 1.0                           # stored, never read
+    return np.sum(x ** 2)

@@ -7,6 +7,9 @@ central finite differences of the function itself (compared at rel 1e-6).
 """
 import inspect
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -657,3 +660,19 @@ def test_reference_helpers_self_check():
             ref = ref if isinstance(ref, tuple) else (ref,)
             for r, d in zip(ref, fd):
                 assert math.isclose(r, d, rel_tol=1e-5, abs_tol=1e-6), (case.name, args, ref, fd)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_OPT") == "3", reason="the suite itself runs at the users' level")
+def test_the_corpus_at_the_users_optimisation_level(subprocess_env):
+    """The suite compiles at Numba's level 1 (conftest.py: compile time); users' gradients compile at
+    level 3.  This file's corpus (every case, jit on and off, simplify on and off, its references)
+    runs once more, in a child process at level 3, so that nothing only LLVM's full optimisation shows
+    (reads of memory never written, say) goes unseen."""
+    env = dict(subprocess_env, NUMBA_OPT="3")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+                             os.path.abspath(__file__), "-k", "not users_optimisation_level"],
+                            env=env, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__))))
+    tail = result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.returncode == 0, tail
+    assert " passed" in result.stdout and " failed" not in result.stdout, tail

@@ -125,19 +125,21 @@ class Lowering(StatementLowering, CallLowering):
     def unsupported(self, node, construct, hint):
         return self.error(UnsupportedSyntaxError, f"unsupported construct: {construct}", node, hint, construct)
 
-    def assign(self, target: str, prim: str, args: tuple, params: tuple = ()) -> Var:
-        self.emit(Assign(target, prim, tuple(args), None, params))
+    def assign(self, target: str, prim: str, args: tuple, params: tuple = (), bounds_effect: bool = False) -> Var:
+        self.emit(Assign(target, prim, tuple(args), None, params, bounds_effect=bounds_effect))
         return Var(target)
 
-    def apply(self, prim: str, args, target: str | None = None, params: tuple = ()) -> Var:
-        """Emit `target = prim(args)`; a temporary when no target is given or the target is an argument."""
+    def apply(self, prim: str, args, target: str | None = None, params: tuple = (),
+              bounds_effect: bool = False) -> Var:
+        """Emit `target = prim(args)`; a temporary when no target is given or the target is an argument.
+        `bounds_effect`: see `ir.Assign`."""
         args = tuple(args)
         if target is None or target in ir.operand_vars(args):
-            temp = self.assign(self.names.temp(), prim, args, params)
+            temp = self.assign(self.names.temp(), prim, args, params, bounds_effect)
             if target is None:
                 return temp
             return self.assign(target, "copy", (temp,))
-        return self.assign(target, prim, args, params)
+        return self.assign(target, prim, args, params, bounds_effect)
 
     def materialise(self, operand, target: str | None) -> object:
         """Put an operand into `target` (a copy) when a target is wanted."""

@@ -59,7 +59,14 @@ SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", 
 
 
 def _has_effect(stmt) -> bool:
-    """An assignment run for its effect (`assert`): kept although nothing reads its target."""
+    """A statement run for its effect, kept although nothing reads what it defines: an `assert`, and an
+    element read or store the user wrote with an integer index (`bounds_effect`: Python's IndexError
+    when it is out of range is part of the function's meaning, and a derivative must not be a number
+    where the function raises)."""
+    if stmt.bounds_effect:
+        return True
+    if type(stmt) is Store:
+        return False
     from ..rules import PRIMITIVES
     prim = PRIMITIVES.get(stmt.prim)
     return prim is not None and prim.effect
@@ -357,7 +364,7 @@ class Dataflow(StructuredForward):
                     live.discard(stmt.target)
                 continue
             if kind is Store:
-                if not strong or stmt.array in live:
+                if not strong or stmt.array in live or stmt.bounds_effect:
                     self._mark_needed(stmt, strong)
                     live.update(ir.reads(stmt))
                 continue
@@ -452,7 +459,7 @@ class Dataflow(StructuredForward):
             return
         target = stmt.target if isinstance(stmt, (Assign, Pop)) else stmt.tape if isinstance(stmt, TapeAlloc) \
             else stmt.array if isinstance(stmt, Store) else None
-        effect = isinstance(stmt, (Push, Pop))
+        effect = isinstance(stmt, (Push, Pop)) or (isinstance(stmt, (Assign, Store)) and _has_effect(stmt))
         if strong and not effect and target not in live:
             if not isinstance(stmt, Store):
                 live.discard(target)

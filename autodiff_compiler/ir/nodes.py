@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'reads', 'writes', 'assigned_in', 'used_in']
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
 
 
 # --------------------------------------------------------------------------- types
@@ -116,13 +116,22 @@ class Assign:
     `inplace`: the user wrote an augmented assignment (`y += v`), which for an
     array changes the array object of `y` itself (every other name for it sees
     the change): the variable named here.  The IR rebinds the target, and
-    `ir.aliasing` checks that nothing can tell the difference."""
+    `ir.aliasing` checks that nothing can tell the difference.
+
+    `bounds_effect`: an element read the user wrote (`x[k]`, `A[t, :]`: an
+    integer in its index), whose IndexError when the index is out of range is
+    part of the function's meaning.  Dead-code elimination keeps it although
+    nothing needs its value (`ir.dataflow`), so that a derivative is never a
+    number where the function raises.  Only the lowering sets it; statements
+    the transforms make (adjoints, recomputations) index where a marked
+    statement already did."""
     target: str
     prim: str
     args: tuple
     loc: Loc | None = None
     params: tuple = ()
     inplace: str | None = None
+    bounds_effect: bool = False
 
     def __str__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params)
@@ -133,12 +142,15 @@ class Assign:
 class Store:
     """`array[index] = value` (`prim == "copy"`) or `array[index] += value` (`prim == "add"`).
 
-    `index` is a tuple of operands and `Slice`s, as `subscript` reads them."""
+    `index` is a tuple of operands and `Slice`s, as `subscript` reads them;
+    `bounds_effect` as for `Assign` (a store the user wrote with an integer in
+    its index: kept although nothing reads the array after it)."""
     array: str
     index: tuple
     value: Operand
     prim: str = "copy"
     loc: Loc | None = None
+    bounds_effect: bool = False
 
     def __str__(self) -> str:
         op = "=" if self.prim == "copy" else "+="
@@ -336,6 +348,12 @@ def child_blocks(stmt) -> list:
     if isinstance(stmt, Region):
         return [stmt.body, stmt.stub]
     return []
+
+
+def integer_index(index) -> bool:
+    """Does an index (operands and `Slice`s) hold an integer, which Python checks against the axis's
+    length (a slice clamps, never raises)?"""
+    return any(not isinstance(component, Slice) for component in index)
 
 
 def operand_vars(operands) -> list[str]:

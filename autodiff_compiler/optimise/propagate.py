@@ -199,7 +199,7 @@ class Propagate:
         key = (prim, args, stmt.params)
         reads_target = stmt.target in ir.operand_vars(args)
         if prim != "copy" and prim not in _IMPURE and not reads_target \
-                and self.available(key, facts, stmt) == stmt.target:
+                and self.available(key, facts, stmt) == stmt.target and self.checks_as_well(stmt, key, facts):
             return None     # the target already holds this value (the same computation ran before)
         facts.forget(stmt.target)
         if prim == "zeros_like":
@@ -211,14 +211,23 @@ class Propagate:
                     facts.copies[stmt.target] = (source, frozenset({self.df.pos(stmt)}))
         elif prim not in _IMPURE:
             holder = self.available(key, facts, stmt)
-            if holder is not None and holder != stmt.target:
+            if holder is not None and holder != stmt.target and self.checks_as_well(stmt, key, facts):
                 source = Var(holder)
                 prim, args = "copy", (source,)
                 if self.prefer(stmt.target, source):
                     facts.copies[stmt.target] = (source, frozenset({self.df.pos(stmt)}))
             elif not reads_target:
                 facts.exprs[key] = (stmt.target, frozenset({self.df.pos(stmt)}))
-        return Assign(stmt.target, prim, args, stmt.loc, stmt.params)
+        return Assign(stmt.target, prim, args, stmt.loc, stmt.params,
+                      bounds_effect=stmt.bounds_effect and prim == stmt.prim)
+
+    def checks_as_well(self, stmt: Assign, key, facts: Facts) -> bool:
+        """May `stmt` give way to the earlier computation of `key`?  Always, unless `stmt` is a read the
+        user wrote (`bounds_effect`): then only when every statement that made the fact is one too, so
+        that the index check stays in the program (dead-code elimination keeps those)."""
+        if not stmt.bounds_effect:
+            return True
+        return all(self.df.statement_at(origin).bounds_effect for origin in facts.exprs[key][1])
 
     def would_share_written_memory(self, target: str, source) -> bool:
         """Would `target = source` make two names for an array that something writes into?"""
@@ -312,7 +321,7 @@ class Propagate:
         # what the store changes (this array, and every array that may share its memory) is a partial
         # definition in the dataflow layer: facts about them stop holding past here by `def_clear`
         return Store(stmt.array, tuple(self.substitute(i, facts, stmt) for i in stmt.index),
-                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc)
+                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc, stmt.bounds_effect)
 
     def push(self, stmt: Push, facts: Facts):
         return Push(stmt.tape, self.substitute(stmt.value, facts, stmt), stmt.growable, stmt.loc)

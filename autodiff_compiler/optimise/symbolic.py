@@ -67,10 +67,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
@@ -78,6 +75,7 @@ from .. import ir
 from ..ir import FLOAT, Assign, Comment, Const, Var, dataflow
 from ..ir.names import Names
 from ..rules import PRIMITIVES
+from ..timelimit import can_limit, limited
 
 PASS_VERSION = 2
 MAX_REGION = 80
@@ -186,8 +184,8 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
         outputs = list(dict.fromkeys(outputs))
         plans.append((region, outputs, set(live)))
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
-    limited = can_limit()
-    if limited and any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
+    interruptible = can_limit()
+    if interruptible and any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
         from . import symbolic_rewrite  # noqa: F401  (SymPy's import, 1-2 s, is not the regions' time)
     deadline = time.monotonic() + seconds
     changed = False
@@ -197,12 +195,12 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
             break
         key = _key(region, outputs, function.types, exact)
         decision = _cached(cache_dir, key)
-        if decision is None and not limited:
+        if decision is None and not interruptible:
             LAST.append({"outcome": "not decided outside the main thread"})
             continue
         if decision is None:
             remaining = deadline - time.monotonic()
-            decision = _limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
+            decision = limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
             if decision is None:
                 LAST.append({"outcome": "over the time budget"})
                 continue
@@ -314,51 +312,3 @@ def _store(cache_dir, key: str, decision: dict) -> None:
         pass
 
 
-class _Timeout(BaseException):
-    """Not an Exception: SymPy's own `except Exception` must not catch it and carry on."""
-
-
-REPEAT = 0.25             # seconds between alarms once the budget is spent (see `_limited`)
-
-
-def can_limit() -> bool:
-    """Can SymPy's work be interrupted here?  Only the main thread receives SIGALRM."""
-    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-
-
-def _limited(fn, seconds: float):
-    """fn() under a time limit (SIGALRM; `can_limit()` must hold); None when the time ran out.
-
-    The alarm repeats every REPEAT seconds until it gets through: Python drops an exception raised
-    in a weakref callback or a `__del__`, and SymPy's work would otherwise go on unbounded (the
-    fuzzer saw a region run past 300 s that way).  A result reached after the first alarm is
-    discarded all the same."""
-    if seconds <= 0:
-        return None
-    fired, disarmed = [], []
-
-    def on_alarm(signum, frame):
-        if disarmed:
-            return
-        fired.append(True)
-        raise _Timeout()
-
-    def quiet(unraisable, chained=sys.unraisablehook):
-        if not isinstance(unraisable.exc_value, _Timeout):     # an alarm swallowed in a weakref callback:
-            chained(unraisable)                                # counted by `fired`, not printed
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    hook, sys.unraisablehook = sys.unraisablehook, quiet
-    old = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
-    try:
-        result = fn()
-        return None if fired else result
-    except _Timeout:
-        return None
-    finally:
-        disarmed.append(True)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        sys.unraisablehook = hook
-        if old[0] > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(old[0] - seconds, 1e-3), old[1])

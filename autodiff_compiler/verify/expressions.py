@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import math
 import random
-import signal
-import threading
 
 import mpmath
 import numpy as np
 import sympy
 
+from ..timelimit import limited
 from . import limits
 from .limits import (ABS_TOL, DIGITS, EXACT_MAX_ELEMENTS, EXACT_MAX_NODES, EXACT_MAX_OPS, EXACT_SECONDS,
                      N_RANDOM_POINTS, PERTURBATION, REL_TOL, SEED, Undefined, Unsupported)
@@ -221,30 +220,10 @@ def as_list(value):
     return [value]
 
 
-class _Timeout(Exception):
-    pass
-
-
 def with_time_limit(fn, seconds: float):
-    """fn() under a time limit (SIGALRM, main thread only); None when it ran out of time or
-    cannot be limited (then it is not run at all)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return None
-
-    def on_alarm(signum, frame):
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    old_timer = signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn()
-    except _Timeout:
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if old_timer[0] > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(old_timer[0] - seconds, 1e-3), old_timer[1])
+    """fn() under a time limit (`timelimit.limited`); None when it ran out of time or cannot be
+    limited (then it is not run at all)."""
+    return limited(fn, seconds)
 
 
 def small_enough_for_simplify(*exprs) -> bool:

@@ -1527,3 +1527,32 @@ def bounds_dead_store(x, k):
     z = np.zeros(2)
     z[k] = 1.0                           # stored, never read
     return np.sum(x ** 2)
+
+
+# ---------------------------------------------------------------- a bool where a number is read (Numba has no float() of a bool)
+
+def boolarg_issue(x, k):
+    return x * k                         # the adjoint of x is k, a float made from a bool
+
+
+def boolarg_float_call(x, k):
+    return float(k) * x ** 2
+
+
+def boolarg_numpy_float(x, k):
+    return k * x ** 2 + np.float64(k)
+
+
+def boolarg_array(x, k):
+    return np.sum(x * k) + np.sum(np.sin(x)) * k
+
+
+def boolarg_loop(x, k):
+    s = 0.0
+    for i in range(3):
+        s = s + x * k * i
+    return s
+
+
+def boolarg_power(x, k):
+    return x ** k + x * x

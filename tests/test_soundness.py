@@ -473,6 +473,14 @@ case(BOUNDS, S.bounds_dead_loop, [(X4, X4), (V(0.5), V(1.0, 2.0))])
 case(BOUNDS, S.bounds_dead_local, [(X4, 0), (X4, -1)])
 case(BOUNDS, S.bounds_dead_store, [(X4, 1), (X4, -2)])
 
+BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
+case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
+case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])
+case(BOOLARG, S.boolarg_numpy_float, [(1.5, True), (-0.5, False)])
+case(BOOLARG, S.boolarg_array, [(X4, True), (X4, False)])
+case(BOOLARG, S.boolarg_loop, [(1.5, True), (-0.5, False)])
+case(BOOLARG, S.boolarg_power, [(1.5, True), (1.5, False)])
+
 
 # ---- indented defs: defined here, at the indentation the issue names
 

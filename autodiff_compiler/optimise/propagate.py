@@ -40,7 +40,7 @@ import dataclasses
 
 from .. import ir
 from ..ir.names import is_temporary
-from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
+from ..ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from ..ir import dataflow
 from ..rules import PRIMITIVES
 
@@ -293,8 +293,8 @@ class Propagate:
             if one(args[1]) and same(args[0]):
                 return args[0]
             for unit, other in ((args[0], args[1]), (args[1], args[0])):
-                if one(unit) and isinstance(other, Var) and target_type == FLOAT:
-                    return ("float", (other,))     # 1.0 * i, with i an int
+                if one(unit) and isinstance(other, Var) and target_type == FLOAT and self.types.get(other.name) == INT:
+                    return ("float", (other,))     # 1.0 * i, with i an int (Numba has no float() of a bool)
             if isinstance(args[1], Const) and args[1].value == -1:
                 return ("neg", (args[0],))
             if isinstance(args[0], Const) and args[0].value == -1:

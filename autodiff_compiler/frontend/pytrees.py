@@ -171,6 +171,13 @@ def leaf_type(value, where: str = "argument"):
     if isinstance(value, (numbers.Real, np.floating)):
         return FLOAT
     if isinstance(value, np.ndarray):
+        if type(value) not in (np.ndarray, np.memmap):
+            # a subclass may give the operators another meaning (np.matrix: `*` is a matrix product) or
+            # carry data the compiled code would ignore (a masked array's mask): never read as plain
+            raise ArgumentError(f"{where} is a {type(value).__module__}.{type(value).__name__}, a subclass of "
+                                f"numpy.ndarray whose meaning the compiled code would not keep",
+                                hint="pass a plain array: np.asarray(x) (for a masked array, x.filled(value) or "
+                                     "x.compressed() says what its masked entries should be)")
         kind = value.dtype.kind
         if kind == "c":
             raise ArgumentError(f"{where} is a complex array ({value.dtype}): complex numbers are not supported",

@@ -1556,3 +1556,31 @@ def boolarg_loop(x, k):
 
 def boolarg_power(x, k):
     return x ** k + x * x
+
+
+# ---------------------------------------------------------------- slices of one vector proved of one length (no fallback)
+
+def slicelen_issue(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def slicelen_inner(x):
+    return np.sum(x[1:-1] * x[2:] + np.sin(x[:-2]))
+
+
+def slicelen_heads(x):
+    return np.sum(x[:3] * x[-3:])
+
+
+def slicelen_unequal(x):
+    return np.sum(x[1:] * x[:-2] ** 2)         # lengths n - 1 and n - 2: they broadcast at n = 2 and 3
+
+
+def slicelen_two_arrays(x, y):
+    return np.sum(x[1:] * y[:-1])              # other arrays: lengths not known to agree
+
+
+def slicelen_rebound(x, k):
+    a = x[1:]
+    x = x[:k]
+    return np.sum(a * x[1:])                    # the second base is another value of x

@@ -473,6 +473,14 @@ case(BOUNDS, S.bounds_dead_loop, [(X4, X4), (V(0.5), V(1.0, 2.0))])
 case(BOUNDS, S.bounds_dead_local, [(X4, 0), (X4, -1)])
 case(BOUNDS, S.bounds_dead_store, [(X4, 1), (X4, -2)])
 
+SLICELEN = "unit-step slices of one vector proved of one length (the fused loop without a fallback)"
+case(SLICELEN, S.slicelen_issue, [(V(0.3, -1.2, 0.7, 1.1),), (V(0.5, 2.0),), (V(0.4),)])
+case(SLICELEN, S.slicelen_inner, [(V(0.3, -1.2, 0.7, 1.1, 0.2),), (V(0.5, 2.0, -0.3),), (V(0.5, 2.0),)])
+case(SLICELEN, S.slicelen_heads, [(V(0.3, -1.2, 0.7, 1.1, 0.2),), (V(0.5, 2.0, -0.3),), (V(0.5, 2.0),)])
+case(SLICELEN, S.slicelen_unequal, [(V(0.3, -1.2),), (V(0.3, -1.2, 0.7),)])
+case(SLICELEN, S.slicelen_two_arrays, [(V(0.3, -1.2, 0.7), V(0.5, 2.0, -0.3)), (V(0.3, -1.2), V(0.5, 2.0, -0.3, 0.1))])
+case(SLICELEN, S.slicelen_rebound, [(V(0.3, -1.2, 0.7, 0.2), 4), (V(0.3, -1.2, 0.7, 0.2), 2), (V(0.3, -1.2, 0.7), 3)])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])

@@ -1584,3 +1584,43 @@ def slicelen_rebound(x, k):
     a = x[1:]
     x = x[:k]
     return np.sum(a * x[1:])                    # the second base is another value of x
+
+
+# ---------------------------------------------------------------- a division by zero whose value no derivative needs
+
+def zerodiv_dead_issue(x, k):
+    t = 1.0 / k                          # computed, never used: Python raises at k == 0
+    return x * x
+
+
+def zerodiv_dead_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        r = 1.0 / (i - 2)                # raises at the trip i == 2
+        s = s + x * i
+    return s
+
+
+def zerodiv_dead_in_branch(x, k):
+    if x > 0.0:
+        u = x / k                        # raises where the branch runs
+    return x ** 3
+
+
+def zerodiv_dead_modulo(x, m):
+    j = 7 % m
+    return math.sin(x) * x
+
+
+def zerodiv_dead_power(x, k):
+    p = k ** -1                          # an int to a negative power: 0 ** -1 raises
+    return x * x * x
+
+
+def zerodiv_stopped(x, k):
+    return x * x + stop_gradient(x / k) * 0.0
+
+
+def zerodiv_dead_array_sum(x, k):
+    t = np.sum(x) / k                    # NumPy's float64 divided by 0.0 is inf in Python (never an error case)
+    return np.sum(x ** 2)

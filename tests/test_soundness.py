@@ -481,6 +481,15 @@ case(SLICELEN, S.slicelen_unequal, [(V(0.3, -1.2),), (V(0.3, -1.2, 0.7),)])
 case(SLICELEN, S.slicelen_two_arrays, [(V(0.3, -1.2, 0.7), V(0.5, 2.0, -0.3)), (V(0.3, -1.2), V(0.5, 2.0, -0.3, 0.1))])
 case(SLICELEN, S.slicelen_rebound, [(V(0.3, -1.2, 0.7, 0.2), 4), (V(0.3, -1.2, 0.7, 0.2), 2), (V(0.3, -1.2, 0.7), 3)])
 
+ZERODIV = "a division of numbers that raises, whose value no derivative needs (an error, never a number)"
+case(ZERODIV, S.zerodiv_dead_issue, [(1.5, 2), (-0.5, 0.5)])
+case(ZERODIV, S.zerodiv_dead_in_loop, [(1.5, 2), (-0.5, 0)])
+case(ZERODIV, S.zerodiv_dead_in_branch, [(1.5, 2.0), (-0.5, 0.0)])
+case(ZERODIV, S.zerodiv_dead_modulo, [(1.5, 2), (-0.5, 5)])
+case(ZERODIV, S.zerodiv_dead_power, [(1.5, 2), (-0.5, -1)])
+case(ZERODIV, S.zerodiv_stopped, [(1.5, 2.0), (-0.5, -1.0)])
+case(ZERODIV, S.zerodiv_dead_array_sum, [(X4, 2.0), (W3, -1.0)])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])
@@ -800,6 +809,34 @@ OUT_OF_RANGE = [
     (S.bounds_dead_other, (X4, V(1.0, 2.0), 2)), (S.bounds_dead_loop, (X4, V(1.0, 2.0))),
     (S.bounds_dead_stopped, (X4, 4)), (S.bounds_dead_local, (X4, -5)), (S.bounds_dead_store, (X4, 2)),
 ]
+
+
+ZERO_DIVISORS = [
+    (S.zerodiv_dead_issue, (1.5, 0)), (S.zerodiv_dead_issue, (1.5, 0.0)), (S.zerodiv_dead_in_loop, (1.5, 3)),
+    (S.zerodiv_dead_in_branch, (1.5, 0.0)), (S.zerodiv_dead_modulo, (1.5, 0)), (S.zerodiv_dead_power, (1.5, 0)),
+    (S.zerodiv_stopped, (1.5, 0.0)),
+]
+
+
+@pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])
+@pytest.mark.parametrize("fn, args", ZERO_DIVISORS, ids=[f"{fn.__name__}{k}" for k, (fn, _) in enumerate(ZERO_DIVISORS)])
+def test_divisions_by_zero_are_errors(fn, args, jit, simplify, api):
+    with pytest.raises(ZeroDivisionError):
+        fn(*_copy(args))                                 # Python's own verdict
+    make = grad if api == "grad" else value_and_grad
+    g = make(fn, wrt=0, jit=jit, simplify=simplify)
+    with pytest.raises(AutodiffError, match="by zero|negative power"):
+        g(*_copy(args))
+
+
+@pytest.mark.parametrize("fn, args", ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-2:],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_divisions_by_zero_are_errors_in_every_derivative(fn, args):
+    from autodiff_compiler import hessian, jvp
+    with pytest.raises(AutodiffError, match="by zero"):
+        hessian(fn)(*_copy(args))
+    with pytest.raises(AutodiffError, match="by zero"):
+        jvp(fn, wrt=0)(*_copy(args), tangents=(np.ones_like(args[0]),))
 
 
 @pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])

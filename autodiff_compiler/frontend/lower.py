@@ -38,7 +38,7 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
 from .lower_statements import StatementLowering, _always_returns
@@ -125,21 +125,34 @@ class Lowering(StatementLowering, CallLowering):
     def unsupported(self, node, construct, hint):
         return self.error(UnsupportedSyntaxError, f"unsupported construct: {construct}", node, hint, construct)
 
-    def assign(self, target: str, prim: str, args: tuple, params: tuple = (), bounds_effect: bool = False) -> Var:
-        self.emit(Assign(target, prim, tuple(args), None, params, bounds_effect=bounds_effect))
+    def assign(self, target: str, prim: str, args: tuple, params: tuple = (), error_effect: bool = False) -> Var:
+        args = tuple(args)
+        error_effect = error_effect or self._raises_as_python_does(prim, args)
+        self.emit(Assign(target, prim, args, None, params, error_effect=error_effect))
         return Var(target)
 
+    def _raises_as_python_does(self, prim: str, args: tuple) -> bool:
+        """Does this statement of the user's raise for some values of its operands, in Python and in the
+        compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k ** -1` with numbers, not arrays,
+        whose division by zero NumPy answers with inf)?  Then the error is part of the function's
+        meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`)."""
+        spec = PRIMITIVES.get(prim)
+        if spec is None or not spec.raises or spec.effect or not may_raise(prim, args):
+            return False
+        known = [self.type_of(a) for a in args if not isinstance(a, Const)]
+        return not any(t is not None and t.is_array for t in known)     # a loop's index is not typed yet
+
     def apply(self, prim: str, args, target: str | None = None, params: tuple = (),
-              bounds_effect: bool = False) -> Var:
+              error_effect: bool = False) -> Var:
         """Emit `target = prim(args)`; a temporary when no target is given or the target is an argument.
-        `bounds_effect`: see `ir.Assign`."""
+        `error_effect`: see `ir.Assign`."""
         args = tuple(args)
         if target is None or target in ir.operand_vars(args):
-            temp = self.assign(self.names.temp(), prim, args, params, bounds_effect)
+            temp = self.assign(self.names.temp(), prim, args, params, error_effect)
             if target is None:
                 return temp
             return self.assign(target, "copy", (temp,))
-        return self.assign(target, prim, args, params, bounds_effect)
+        return self.assign(target, prim, args, params, error_effect)
 
     def materialise(self, operand, target: str | None) -> object:
         """Put an operand into `target` (a copy) when a target is wanted."""

@@ -219,15 +219,15 @@ class Propagate:
             elif not reads_target:
                 facts.exprs[key] = (stmt.target, frozenset({self.df.pos(stmt)}))
         return Assign(stmt.target, prim, args, stmt.loc, stmt.params,
-                      bounds_effect=stmt.bounds_effect and prim == stmt.prim)
+                      error_effect=stmt.error_effect and prim == stmt.prim)
 
     def checks_as_well(self, stmt: Assign, key, facts: Facts) -> bool:
-        """May `stmt` give way to the earlier computation of `key`?  Always, unless `stmt` is a read the
-        user wrote (`bounds_effect`): then only when every statement that made the fact is one too, so
-        that the index check stays in the program (dead-code elimination keeps those)."""
-        if not stmt.bounds_effect:
+        """May `stmt` give way to the earlier computation of `key`?  Always, unless `stmt` is a statement
+        the user wrote whose error is part of the function (`error_effect`): then only when every statement that made the fact is one too, so
+        that the check (an index, a divisor) stays in the program (dead-code elimination keeps those)."""
+        if not stmt.error_effect:
             return True
-        return all(self.df.statement_at(origin).bounds_effect for origin in facts.exprs[key][1])
+        return all(self.df.statement_at(origin).error_effect for origin in facts.exprs[key][1])
 
     def would_share_written_memory(self, target: str, source) -> bool:
         """Would `target = source` make two names for an array that something writes into?"""
@@ -321,7 +321,7 @@ class Propagate:
         # what the store changes (this array, and every array that may share its memory) is a partial
         # definition in the dataflow layer: facts about them stop holding past here by `def_clear`
         return Store(stmt.array, tuple(self.substitute(i, facts, stmt) for i in stmt.index),
-                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc, stmt.bounds_effect)
+                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc, stmt.error_effect)
 
     def push(self, stmt: Push, facts: Facts):
         return Push(stmt.tape, self.substitute(stmt.value, facts, stmt), stmt.growable, stmt.loc)

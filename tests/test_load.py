@@ -30,6 +30,18 @@ def _program(*types):
     return Function("f", [f"p{k}" for k in range(len(types))], {f"p{k}": t for k, t in enumerate(types)}, [], None)
 
 
+def _record_compiles(monkeypatch) -> list:
+    """(function name, LLVM level in force) of every Numba compile from now on."""
+    seen = []
+    compile_ = CPUDispatcher.compile
+
+    def recording(self, sig):
+        seen.append((self.py_func.__name__, int(config.OPT)))
+        return compile_(self, sig)
+    monkeypatch.setattr(CPUDispatcher, "compile", recording)
+    return seen
+
+
 def test_which_programs_compile_at_the_high_rank_level(monkeypatch):
     monkeypatch.delenv("AUTODIFF_COMPILER_HIGH_RANK_OPT", raising=False)
     assert load.llvm_level(_program(FLOAT, array_of(1), array_of(3))) is None
@@ -63,13 +75,7 @@ def test_a_rank4_gradient_compiles_at_its_level_with_its_helpers(monkeypatch, si
     at the program's level; the numbers are those of the same code in Python and of finite differences."""
     monkeypatch.setattr(config, "OPT", type(config.OPT)(3))         # as a user's Numba has it
     monkeypatch.setenv("AUTODIFF_COMPILER_HIGH_RANK_OPT", "2")
-    seen = []
-    compile_ = CPUDispatcher.compile
-
-    def recording(self, sig):
-        seen.append((self.py_func.__name__, int(config.OPT)))
-        return compile_(self, sig)
-    monkeypatch.setattr(CPUDispatcher, "compile", recording)
+    seen = _record_compiles(monkeypatch)
     rng = np.random.default_rng(4)
     for Q, v in ((rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(5)),
                  (rng.standard_normal((3, 1, 2, 4)), rng.standard_normal((1, 4)))):
@@ -90,13 +96,7 @@ def test_a_rank4_gradient_compiles_at_its_level_with_its_helpers(monkeypatch, si
 
 def test_rank3_programs_keep_numbas_level(monkeypatch):
     monkeypatch.setenv("AUTODIFF_COMPILER_HIGH_RANK_OPT", "0")
-    seen = []
-    compile_ = CPUDispatcher.compile
-
-    def recording(self, sig):
-        seen.append((self.py_func.__name__, int(config.OPT)))
-        return compile_(self, sig)
-    monkeypatch.setattr(CPUDispatcher, "compile", recording)
+    seen = _record_compiles(monkeypatch)
     T, w = np.linspace(-1.0, 1.0, 24).reshape(2, 3, 4), np.linspace(0.5, 1.5, 4)
     value, gradient = value_and_grad(rank3_product)(T, w)
     np.testing.assert_allclose(gradient, np.sin(T * w) + T * w * np.cos(T * w), rtol=1e-13)

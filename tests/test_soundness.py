@@ -818,44 +818,34 @@ ZERO_DIVISORS = [
 ]
 
 
-@pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])
-@pytest.mark.parametrize("fn, args", ZERO_DIVISORS, ids=[f"{fn.__name__}{k}" for k, (fn, _) in enumerate(ZERO_DIVISORS)])
-def test_divisions_by_zero_are_errors(fn, args, jit, simplify, api):
-    with pytest.raises(ZeroDivisionError):
-        fn(*_copy(args))                                 # Python's own verdict
-    make = grad if api == "grad" else value_and_grad
-    g = make(fn, wrt=0, jit=jit, simplify=simplify)
-    with pytest.raises(AutodiffError, match="by zero|negative power"):
-        g(*_copy(args))
-
-
-@pytest.mark.parametrize("fn, args", ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-2:],
-                         ids=lambda v: getattr(v, "__name__", ""))
-def test_divisions_by_zero_are_errors_in_every_derivative(fn, args):
-    from autodiff_compiler import hessian, jvp
-    with pytest.raises(AutodiffError, match="by zero"):
-        hessian(fn)(*_copy(args))
-    with pytest.raises(AutodiffError, match="by zero"):
-        jvp(fn, wrt=0)(*_copy(args), tangents=(np.ones_like(args[0]),))
+# what the function raises in Python, and what our error says: (Python's exception, a pattern)
+_OUT_OF_RANGE_ERROR = (IndexError, "out of bounds")
+_ZERO_DIVISOR_ERROR = (ZeroDivisionError, "by zero|negative power")
+RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS]
+# the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
+# no derivative needs their values
+RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]]
 
 
 @pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])
-@pytest.mark.parametrize("fn, args", OUT_OF_RANGE, ids=[f"{fn.__name__}{k}" for k, (fn, _) in enumerate(OUT_OF_RANGE)])
-def test_indices_out_of_range_are_errors(fn, args, jit, simplify, api):
-    with pytest.raises(IndexError):
+@pytest.mark.parametrize("fn, args, error, message", RAISING,
+                         ids=[f"{fn.__name__}{k}" for k, (fn, *_) in enumerate(RAISING)])
+def test_where_the_function_raises_every_mode_raises(fn, args, error, message, jit, simplify, api):
+    """An index out of range, a division by zero: an error, never a number."""
+    with pytest.raises(error):
         fn(*_copy(args))                                 # Python's own verdict
     make = grad if api == "grad" else value_and_grad
     g = make(fn, wrt=0, jit=jit, simplify=simplify)
-    with pytest.raises(AutodiffError, match="out of bounds"):
+    with pytest.raises(AutodiffError, match=message):
         g(*_copy(args))
 
 
-@pytest.mark.parametrize("fn, args", OUT_OF_RANGE[-5:], ids=[fn.__name__ for fn, _ in OUT_OF_RANGE[-5:]])
-def test_indices_out_of_range_are_errors_in_every_derivative(fn, args):
-    # the gradient-only, Hessian and forward modules keep reads and stores whose values they do not need:
-    # where the function raises, no derivative is a number
+@pytest.mark.parametrize("fn, args, error, message", RAISING_DEAD, ids=[fn.__name__ for fn, *_ in RAISING_DEAD])
+def test_where_the_function_raises_every_derivative_raises(fn, args, error, message):
     from autodiff_compiler import hessian, jvp
-    with pytest.raises(AutodiffError, match="out of bounds"):
+    with pytest.raises(AutodiffError, match=message):
         hessian(fn)(*_copy(args))
-    with pytest.raises(AutodiffError, match="out of bounds"):
+    with pytest.raises(AutodiffError, match=message):
         jvp(fn, wrt=0)(*_copy(args), tangents=(np.ones_like(args[0]),))

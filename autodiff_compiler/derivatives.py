@@ -233,6 +233,7 @@ def _region_tree(spec):
 
 def _shaped(value, like, name: str, what: str, fn_name: str):
     """`value` as the compiled program takes it: a float, or a float64 array of `like`'s shape."""
+    pytrees.refuse_array_subclass(value, f"the {what} for {name!r} of {fn_name}")
     if isinstance(like, np.ndarray):
         try:
             array = np.asarray(value, dtype=np.float64)

@@ -1624,3 +1624,16 @@ def zerodiv_stopped(x, k):
 def zerodiv_dead_array_sum(x, k):
     t = np.sum(x) / k                    # NumPy's float64 divided by 0.0 is inf in Python (never an error case)
     return np.sum(x ** 2)
+
+
+def zerodiv_numpy_element(x, k):
+    s = 0.0
+    for i in range(x.shape[0]):
+        r = x[i] / k                     # NumPy's float64 divided by 0.0: inf and a warning, no error
+        s = s + x[i] * x[i]
+    return s
+
+
+def zerodiv_numpy_mean(x, k):
+    t = np.mean(x) / k                   # likewise: the function has a value at every k
+    return np.sum(x ** 3)

@@ -260,6 +260,25 @@ def test_ndarray_subclasses_are_refused(kind, api, position, jit):
     assert "np.asarray" in info.value.hint
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("kind", sorted(_subclassed()))
+def test_ndarray_subclasses_are_refused_as_tangents_vectors_and_cotangents(kind, jit):
+    """What a derivative takes besides the arguments (jvp's tangents, hvp's vector, a pullback's
+    cotangent) is refused the same way: a masked tangent's hidden entries would be read."""
+    from autodiff_compiler import hvp, jvp, vjp
+    plain = np.array([0.5, -1.0, 2.0])
+    other = _subclassed()[kind]
+    calls = {"jvp tangent": lambda: jvp(E.weighted_squares, jit=jit)(plain, plain, tangents=(other,)),
+             "hvp vector": lambda: hvp(E.weighted_squares, jit=jit)(plain, plain, other),
+             "vjp cotangent": lambda: vjp(E.weighted_squares, jit=jit)(plain, plain)[1](
+                 np.ma.array(1.0, mask=True) if kind == "masked" else other)}
+    for what, call in calls.items():
+        with pytest.raises(ArgumentError, match="subclass") as info:
+            call()
+        assert "np.asarray" in info.value.hint, what
+
+
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
 def test_a_memory_mapped_array_is_a_plain_array(jit, tmp_path):
     """np.memmap is an ndarray subclass with no meaning of its own: accepted, with the plain gradient."""

@@ -489,6 +489,8 @@ case(ZERODIV, S.zerodiv_dead_modulo, [(1.5, 2), (-0.5, 5)])
 case(ZERODIV, S.zerodiv_dead_power, [(1.5, 2), (-0.5, -1)])
 case(ZERODIV, S.zerodiv_stopped, [(1.5, 2.0), (-0.5, -1.0)])
 case(ZERODIV, S.zerodiv_dead_array_sum, [(X4, 2.0), (W3, -1.0)])
+case(ZERODIV, S.zerodiv_numpy_element, [(X4, 2.0), (W3, -1.0)])
+case(ZERODIV, S.zerodiv_numpy_mean, [(X4, 2.0), (W3, -1.0)])
 
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
@@ -827,6 +829,22 @@ RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn", [S.zerodiv_dead_array_sum, S.zerodiv_numpy_element, S.zerodiv_numpy_mean],
+                         ids=lambda fn: fn.__name__)
+def test_a_dead_division_of_numpys_numbers_by_zero_is_no_error(fn, jit):
+    """NumPy divides its own numbers by zero to inf with a warning, where Python's raise: an unused
+    division of an element, a sum or a mean is not kept for an error the function does not raise, so
+    the gradient at k = 0 is the one at any other k.  (With simplify=False nothing unused is removed,
+    and Numba raises for a float division by zero where NumPy gives inf: a difference of Numba's.)"""
+    x = V(0.5, -0.4, 1.1, 0.2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fn(x, 0.0)                                       # Python gives a value
+    g = grad(fn, jit=jit)
+    np.testing.assert_allclose(g(x, 0.0), g(x, 2.0), rtol=0, atol=0)
+    np.testing.assert_allclose(g(x, 2.0), _fd_gradient(fn, (x, 2.0), 0), rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])

@@ -135,7 +135,9 @@ class Lowering(StatementLowering, CallLowering):
         """Does this statement of the user's raise for some values of its operands, in Python and in the
         compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k ** -1` with numbers, not arrays,
         whose division by zero NumPy answers with inf)?  Then the error is part of the function's
-        meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`)."""
+        meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`).
+        Numbers that may be NumPy's (`np.sum(x)`, `x[i]`: inf, not an error) lose the mark once the
+        whole function is lowered (`_python_errors_only`)."""
         spec = PRIMITIVES.get(prim)
         if spec is None or not spec.raises or spec.effect or not may_raise(prim, args):
             return False
@@ -253,6 +255,7 @@ class Lowering(StatementLowering, CallLowering):
             self.check_returns(node)
             self.lower_body(node.body)
         self.frames.pop()
+        _python_errors_only(body, self.types, {name for name, _, _ in self.data})
         flat += [name for name, _, _ in self.data]
         function = ir.Function(node.name, flat, {}, body, Var(frame.result), self.source.filename,
                                node.lineno, docstring=ast.get_docstring(node) or "",
@@ -538,6 +541,35 @@ class Facts:
     watches: list
     asserts: dict
     param_types: dict
+
+
+def _python_errors_only(body: list, types: dict, module_data: set) -> None:
+    """Clear the mark of a division (modulo, power) any of whose operands may be a NumPy number: NumPy
+    answers a division by zero with inf or 0 and a warning, where Python's own numbers raise, so the
+    statement is not kept for an error the function would not raise.  A number may be NumPy's when it
+    comes from an array (an element, a reduction), from module data, or from arithmetic on such a number,
+    in any statement of the function (names are followed without regard to order: a loop's later trip
+    reads what its earlier one wrote)."""
+    marked = [s for s in ir.walk(body) if isinstance(s, Assign) and s.error_effect
+              and PRIMITIVES[s.prim].raises and not PRIMITIVES[s.prim].effect]
+    if not marked:
+        return
+    is_array = lambda operand: isinstance(operand, Var) and types.get(operand.name) is not None \
+        and types[operand.name].is_array                                                    # noqa: E731
+    numpy_numbers = set(module_data)
+    assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for stmt in assigns:
+            if stmt.target in numpy_numbers or is_array(Var(stmt.target)):
+                continue
+            if any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
+                numpy_numbers.add(stmt.target)
+                changed = True
+    for stmt in marked:
+        if any(isinstance(a, Var) and a.name in numpy_numbers for a in stmt.args):
+            stmt.error_effect = False
 
 
 def lower(source: Source, param_types: dict | None = None, tuple_results: bool = False) -> tuple[ir.Function, dict]:

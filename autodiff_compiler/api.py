@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .ir import BOOL, FLOAT, INT, array_of
-from .backend.load import load
+from .backend.load import llvm_level, load
 from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
@@ -573,7 +573,8 @@ class GradientFunction(DerivedFunction):
         key = (full, with_value)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
+            compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit,
+                            level=llvm_level(state.adjoint))
             if self.verify and (self.regions or self.has_aux):
                 # grad of a grad object: proved against SymPy's derivatives of the plain function
                 from .verify_derivatives import verify_derived

@@ -46,7 +46,7 @@ import numpy as np
 
 from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
 from .frontend import pytrees
-from .backend.load import load
+from .backend.load import llvm_level, load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
 from .pipeline import Step, derive
 
@@ -139,7 +139,8 @@ class ProgramFunction(DerivedFunction):
             if getattr(self, "_watch", None) is None:
                 self._watch = _Watch(self, signature)
             try:
-                compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit)
+                compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit,
+                                level=llvm_level(state.adjoint))
                 if self.verify:
                     from .verify_derivatives import verify_derived
                     fn = None if self._plain(state) else self._flat_function(state, None)
@@ -232,6 +233,7 @@ def _region_tree(spec):
 
 def _shaped(value, like, name: str, what: str, fn_name: str):
     """`value` as the compiled program takes it: a float, or a float64 array of `like`'s shape."""
+    pytrees.refuse_array_subclass(value, f"the {what} for {name!r} of {fn_name}")
     if isinstance(like, np.ndarray):
         try:
             array = np.asarray(value, dtype=np.float64)
@@ -432,7 +434,7 @@ def _primal_program(obj: ProgramFunction, signature):
             primal.returns = (primal.result,)
         dataflow.invalidate(primal)
         text = print_module(primal, f"The value of {obj.plain.__name__}, derived by autodiff_compiler.\n")
-        compiled = load(text, primal.name, jit=obj.jit)
+        compiled = load(text, primal.name, jit=obj.jit, level=llvm_level(primal))
         obj._compiled[key] = compiled
     return compiled
 

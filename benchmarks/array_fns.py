@@ -31,3 +31,8 @@ def mse_loop(w, b, x, y):
 
 def rosenbrock_vec(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rank4_broadcast(Q, v):
+    """A rank-4 array with a broadcast operand: compiled at LLVM level 2 (backend/load.py)."""
+    return np.sum(np.tanh(Q * v) + Q[:, 0:1] * 0.5)

@@ -140,3 +140,7 @@ def star_args(*xs):
 def undefined_name(x):
     y = x * 2.0
     return undefined_function(y)  # noqa: F821
+
+
+def weighted_squares(x, w):
+    return np.sum(w * x * x)

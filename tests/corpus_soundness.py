@@ -1527,3 +1527,113 @@ def bounds_dead_store(x, k):
     z = np.zeros(2)
     z[k] = 1.0                           # stored, never read
     return np.sum(x ** 2)
+
+
+# ---------------------------------------------------------------- a bool where a number is read (Numba has no float() of a bool)
+
+def boolarg_issue(x, k):
+    return x * k                         # the adjoint of x is k, a float made from a bool
+
+
+def boolarg_float_call(x, k):
+    return float(k) * x ** 2
+
+
+def boolarg_numpy_float(x, k):
+    return k * x ** 2 + np.float64(k)
+
+
+def boolarg_array(x, k):
+    return np.sum(x * k) + np.sum(np.sin(x)) * k
+
+
+def boolarg_loop(x, k):
+    s = 0.0
+    for i in range(3):
+        s = s + x * k * i
+    return s
+
+
+def boolarg_power(x, k):
+    return x ** k + x * x
+
+
+# ---------------------------------------------------------------- slices of one vector proved of one length (no fallback)
+
+def slicelen_issue(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def slicelen_inner(x):
+    return np.sum(x[1:-1] * x[2:] + np.sin(x[:-2]))
+
+
+def slicelen_heads(x):
+    return np.sum(x[:3] * x[-3:])
+
+
+def slicelen_unequal(x):
+    return np.sum(x[1:] * x[:-2] ** 2)         # lengths n - 1 and n - 2: they broadcast at n = 2 and 3
+
+
+def slicelen_two_arrays(x, y):
+    return np.sum(x[1:] * y[:-1])              # other arrays: lengths not known to agree
+
+
+def slicelen_rebound(x, k):
+    a = x[1:]
+    x = x[:k]
+    return np.sum(a * x[1:])                    # the second base is another value of x
+
+
+# ---------------------------------------------------------------- a division by zero whose value no derivative needs
+
+def zerodiv_dead_issue(x, k):
+    t = 1.0 / k                          # computed, never used: Python raises at k == 0
+    return x * x
+
+
+def zerodiv_dead_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        r = 1.0 / (i - 2)                # raises at the trip i == 2
+        s = s + x * i
+    return s
+
+
+def zerodiv_dead_in_branch(x, k):
+    if x > 0.0:
+        u = x / k                        # raises where the branch runs
+    return x ** 3
+
+
+def zerodiv_dead_modulo(x, m):
+    j = 7 % m
+    return math.sin(x) * x
+
+
+def zerodiv_dead_power(x, k):
+    p = k ** -1                          # an int to a negative power: 0 ** -1 raises
+    return x * x * x
+
+
+def zerodiv_stopped(x, k):
+    return x * x + stop_gradient(x / k) * 0.0
+
+
+def zerodiv_dead_array_sum(x, k):
+    t = np.sum(x) / k                    # NumPy's float64 divided by 0.0 is inf in Python (never an error case)
+    return np.sum(x ** 2)
+
+
+def zerodiv_numpy_element(x, k):
+    s = 0.0
+    for i in range(x.shape[0]):
+        r = x[i] / k                     # NumPy's float64 divided by 0.0: inf and a warning, no error
+        s = s + x[i] * x[i]
+    return s
+
+
+def zerodiv_numpy_mean(x, k):
+    t = np.mean(x) / k                   # likewise: the function has a value at every k
+    return np.sum(x ** 3)

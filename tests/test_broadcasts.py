@@ -84,3 +84,39 @@ def test_shape_classes_of_a_row_softmax():
                    and Var("Y") in s.args)
     assert classes.key(product, Var("Y")) != z_class
     assert not classes.fits(product, Var("Y"), z_class)
+
+
+def test_slice_length_classes_agree_with_numpy_for_every_length():
+    """Two constant unit-step slices get one length signature exactly when they have the same length
+    for every len(x) (checked up to 400, far past the signature's 64 values), bounds up to 30."""
+    from autodiff_compiler.ir.nodes import Const, Slice
+    rng = np.random.default_rng(11)
+    small = [None] + list(range(-6, 7))
+    large = [None, -30, -29, -17, -1, 0, 1, 16, 29, 30]
+    pairs = [(a, b) for a in small for b in small] + [(a, b) for a in large for b in large]
+    pieces = [Slice(None if a is None else Const(a), None if b is None else Const(b)) for a, b in pairs]
+    signatures = [shapes._slice_lengths(p) for p in pieces]
+    lengths = [tuple(len(range(*slice(a, b).indices(n))) for n in range(400)) for a, b in pairs]
+    for k in rng.choice(len(pairs), min(300, len(pairs)), replace=False):
+        for m in range(len(pairs)):
+            assert (signatures[k] == signatures[m]) == (lengths[k] == lengths[m]), (pairs[k], pairs[m])
+    assert shapes._slice_lengths(Slice(Const(31), None)) is None            # too large: a class of its own
+    assert shapes._slice_lengths(Slice(Const(1), None, Const(2))) is None   # not unit step
+    assert shapes._slice_lengths(Slice(Var("k"), None)) is None             # not a constant
+
+
+@pytest.mark.parametrize("fn, fallback", [(S.slicelen_issue, False), (S.slicelen_inner, False),
+                                          (S.slicelen_heads, False), (S.slicelen_unequal, True),
+                                          (S.slicelen_two_arrays, True), (S.slicelen_rebound, True)],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_a_fused_loop_keeps_its_fallback_only_where_lengths_may_differ(fn, fallback):
+    """Slices of one value with one length function need no test and no copy as written; slices whose
+    lengths differ, of other arrays, or of another value of the same name keep them (the soundness
+    class SLICELEN checks the numbers of each, lengths where they broadcast included)."""
+    params = list(__import__("inspect").signature(fn).parameters)
+    length = 3 if fn is S.slicelen_unequal else 5          # where its slices broadcast (n - 1 against n - 2)
+    args = {"x": np.linspace(0.1, 0.9, length), "y": np.linspace(0.2, 0.4, length), "k": 2}
+    g = grad(fn)
+    g(*[args[p] for p in params])
+    assert ("if same_length" in g.source) == fallback, g.source
+    assert ("for i in range(" in g.source), g.source

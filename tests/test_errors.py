@@ -215,6 +215,80 @@ def test_complex_arguments_are_refused(bad):
     assert "complex" in str(info.value) and info.value.hint
 
 
+class _Tagged(np.ndarray):
+    """A user's subclass of ndarray: its methods and operators may mean anything."""
+
+
+def _subclassed():
+    import warnings
+    plain = np.array([0.5, -1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)      # np.matrix's own deprecation
+        matrix = np.asmatrix(plain)                                      # `*` is a matrix product there
+    return {"masked": np.ma.array(plain, mask=[False, True, False]),
+            "matrix": matrix,
+            "user_subclass": plain.view(_Tagged)}
+
+
+def _apis():
+    from autodiff_compiler import hessian, jacobian, jvp
+    return {"grad": lambda f, jit: grad(f, jit=jit),
+            "value_and_grad": lambda f, jit: value_and_grad(f, jit=jit),
+            "hessian": lambda f, jit: hessian(f, jit=jit),
+            "jacobian": lambda f, jit: jacobian(f, jit=jit),
+            "jvp": lambda f, jit: (lambda x, w: jvp(f, jit=jit)(x, w, tangents=(np.ones(3),)))}
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("api", sorted(_apis()))
+@pytest.mark.parametrize("kind", sorted(_subclassed()))
+@pytest.mark.parametrize("position", [0, 1], ids=["wrt", "other"])
+def test_ndarray_subclasses_are_refused(kind, api, position, jit):
+    """A masked array's mask would be ignored and a matrix's `*` read as elementwise: a number computed
+    from either would be wrong with no error, so every derivative refuses them, naming the parameter,
+    even after a good call with plain arrays has compiled the signature."""
+    derived = _apis()[api](E.weighted_squares, jit)
+    plain = np.array([0.5, -1.0, 2.0])
+    derived(plain, plain)                   # compiled for plain arrays first
+    args = [plain, plain.copy()]
+    args[position] = _subclassed()[kind]
+    with pytest.raises(ArgumentError) as info:
+        derived(*args)
+    text = str(info.value)
+    assert "subclass" in text and repr("xw"[position]) in text, text
+    assert "np.asarray" in info.value.hint
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("kind", sorted(_subclassed()))
+def test_ndarray_subclasses_are_refused_as_tangents_vectors_and_cotangents(kind, jit):
+    """What a derivative takes besides the arguments (jvp's tangents, hvp's vector, a pullback's
+    cotangent) is refused the same way: a masked tangent's hidden entries would be read."""
+    from autodiff_compiler import hvp, jvp, vjp
+    plain = np.array([0.5, -1.0, 2.0])
+    other = _subclassed()[kind]
+    calls = {"jvp tangent": lambda: jvp(E.weighted_squares, jit=jit)(plain, plain, tangents=(other,)),
+             "hvp vector": lambda: hvp(E.weighted_squares, jit=jit)(plain, plain, other),
+             "vjp cotangent": lambda: vjp(E.weighted_squares, jit=jit)(plain, plain)[1](
+                 np.ma.array(1.0, mask=True) if kind == "masked" else other)}
+    for what, call in calls.items():
+        with pytest.raises(ArgumentError, match="subclass") as info:
+            call()
+        assert "np.asarray" in info.value.hint, what
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_a_memory_mapped_array_is_a_plain_array(jit, tmp_path):
+    """np.memmap is an ndarray subclass with no meaning of its own: accepted, with the plain gradient."""
+    x = np.memmap(tmp_path / "x.dat", dtype=np.float64, mode="w+", shape=(3,))
+    x[:] = [0.5, -1.0, 2.0]
+    w = np.array([1.0, 2.0, 3.0])
+    expected = 2.0 * w * np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(grad(E.weighted_squares, jit=jit)(x, w), expected, rtol=1e-14)
+
+
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
 def test_a_list_where_a_number_is_used(jit):
     """A list is a parameter structure now: arithmetic on it is refused at the line that does it."""

@@ -450,3 +450,19 @@ def test_fixed_budget_of_forward_mode_and_hessian_vector_products(tmp_path):
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs
     assert total["wrong"] + total["crash"] == 0, summary.table()
+
+
+def test_a_candidate_that_never_returns_is_rejected_in_time(tmp_path):
+    """The shrinker runs each candidate in plain Python under the shared time limit: one that loops for
+    ever, or that catches Exception around its loop (which swallowed an Exception-based alarm), is
+    rejected within about its budget, and a candidate that returns a finite float is accepted."""
+    import time
+    forever = _program("def f(x):\n    while x > 0.0:\n        x = x + 1.0\n    return x\n")
+    stubborn = _program("def f(x):\n    s = 0.0\n    while True:\n        try:\n            s = s + x\n"
+                        "        except Exception:\n            pass\n    return s\n")
+    fine = _program("def f(x):\n    return x * 2.0\n")
+    for source, expected in ((forever, False), (stubborn, False), (fine, True)):
+        case = shr.Case(source, "f", (0.5,), 0, ("x",))
+        start = time.perf_counter()
+        assert shr.runs_in_python(case, str(tmp_path), seconds=0.5, strict=False) is expected, source
+        assert time.perf_counter() - start < 5.0, source

@@ -148,3 +148,23 @@ def test_a_loop_whose_body_is_only_comments_still_parses():
     namespace: dict = {}
     exec(compile(text, "<printed>", "exec"), namespace)
     assert namespace["f"](2.5) == 3.5 and "else:" not in text, text
+
+
+def test_statements_kept_for_their_error_say_so():
+    """A read with an integer index, a store and a division the user wrote that nothing reads are kept
+    (`error_effect`) and say why, in the plain and the compiled module; a read that is used says nothing."""
+    import numpy as np
+    import corpus_soundness as S
+    from autodiff_compiler import grad
+    from autodiff_compiler.backend.printer import KEPT_NOTE
+    x = np.array([0.5, -0.4, 1.1, 0.2])
+    for fn, args, kept in ((S.bounds_dead_local, (x, 1), "= x[k]"), (S.bounds_dead_store, (x, 1), "z[k] = 1.0"),
+                           (S.zerodiv_dead_issue, (1.5, 2), "= 1.0 / k"), (S.bounds_index_arg, (x, 1), None)):
+        g = grad(fn)
+        g(*args)
+        for text in (g.source, g.compiled_source):
+            noted = [line for line in text.splitlines() if KEPT_NOTE in line]
+            if kept is None:
+                assert not noted, text
+            else:
+                assert len(noted) == 1 and kept in noted[0], text

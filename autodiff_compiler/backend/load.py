@@ -15,13 +15,24 @@ Guarantees:
   error in Python and, unchecked, a read of whatever lies beyond the array in
   compiled code: a wrong number with no error (`x[k]` with a `k` from the
   caller, `y[i]` in a loop over a longer `x`).  Numba raises IndexError, which
-  the API reports as Python's interpreter would (`api._failed`).
+  the API reports as Python's interpreter would (`api._failed`);
+* a program with an array of rank 4 or more (`llvm_level`) is compiled at
+  LLVM level 2 at most (`$AUTODIFF_COMPILER_HIGH_RANK_OPT`; never above
+  Numba's own `NUMBA_OPT`).  At level 3, LLVM's loop unswitching copies the
+  broadcasting loop nest of each whole-array expression once per combination
+  of its operands' stride checks: 15-20 s for one rank-4 `A + B` with Numba
+  0.68, a minute for a small rank-4 gradient, against 9 s at level 2, whose
+  loops run about twice as long (figures in the README).  Rank 3 costs a few
+  seconds per expression at level 3 and runs up to four times faster there,
+  so it keeps Numba's level, as every other program does.
 
 The cache directory is `$AUTODIFF_COMPILER_CACHE`, else `$XDG_CACHE_HOME/autodiff_compiler`,
 else `~/.cache/autodiff_compiler`.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import os
@@ -30,6 +41,56 @@ import tempfile
 import types
 
 _LOADED: dict[tuple, object] = {}
+
+HIGH_RANK = 4           # arrays of this rank or more: compiled at `high_rank_level()` at most
+
+
+def high_rank_level() -> int:
+    """`$AUTODIFF_COMPILER_HIGH_RANK_OPT` (default 2; 3 keeps Numba's level for every program)."""
+    return int(os.environ.get("AUTODIFF_COMPILER_HIGH_RANK_OPT", "2"))
+
+
+def llvm_level(program) -> int | None:
+    """The LLVM optimisation level a derived program is compiled at: None (Numba's own, `NUMBA_OPT`)
+    unless it holds an array of rank HIGH_RANK or more, then `high_rank_level()`."""
+    if any(t.is_array and t.ndim >= HIGH_RANK for t in program.types.values()):
+        return high_rank_level()
+    return None
+
+
+@contextlib.contextmanager
+def compiling_at(level: int | None):
+    """Numba compiles at LLVM level min(level, NUMBA_OPT) inside this block.  Numba reads its setting
+    each time it builds a pass pipeline; the compiler's own lock (re-entrant) is held throughout, so
+    that no other thread's compile runs at this level."""
+    from numba.core import config
+    from numba.core.compiler_lock import global_compiler_lock
+    if level is None or level >= int(config.OPT):
+        yield
+        return
+    with global_compiler_lock:
+        saved = config.OPT
+        config.OPT = type(saved)(level)
+        try:
+            yield
+        finally:
+            config.OPT = saved
+
+
+@functools.cache
+def _dispatcher_class():
+    from numba.core.registry import CPUDispatcher
+
+    class LevelledDispatcher(CPUDispatcher):
+        """Numba's dispatcher, compiling each signature at `llvm_level` (helpers it calls are compiled
+        inside that compile, at the same level)."""
+        llvm_level = None
+
+        def compile(self, sig):
+            with compiling_at(self.llvm_level):
+                return super().compile(sig)
+
+    return LevelledDispatcher
 
 
 def cache_dir() -> str:
@@ -87,30 +148,40 @@ def import_module(path: str, module_name: str):
     return module
 
 
-def load(text: str, name: str, jit: bool = True):
-    """The function `name` of the module `text`, compiled with Numba when `jit`."""
+def _compiled(fn, level: int | None, parallel: bool = False):
+    import numba
+    from numba.core import config
+    if level is None or config.DISABLE_JIT:
+        return numba.njit(cache=True, parallel=parallel, boundscheck=True)(fn)
+    dispatcher = _dispatcher_class()(fn, targetoptions={"nopython": True, "parallel": parallel, "boundscheck": True})
+    dispatcher.llvm_level = level
+    dispatcher.enable_caching()
+    return dispatcher
+
+
+def load(text: str, name: str, jit: bool = True, level: int | None = None):
+    """The function `name` of the module `text`, compiled with Numba when `jit` (at LLVM level `level`
+    at most, `llvm_level`; None: Numba's own)."""
     path = module_path(text, name)
-    key = (path, jit)
+    key = (path, jit, level)
     if key in _LOADED:
         return _LOADED[key]
     write_module(text, name)
     module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}{'' if jit else '_py'}")
     if jit:
-        import numba
         # helpers first: Numba resolves them from the module's globals when compiling `name`
         from .runtime import HELPERS
         for helper in HELPERS:
             if hasattr(module, helper):
-                setattr(module, helper, numba.njit(cache=True, boundscheck=True)(getattr(module, helper)))
+                setattr(module, helper, _compiled(getattr(module, helper), level))
         # the chunk functions of planned loops (print_loops) and the whole-array vector calls (printer),
         # before the functions that call them; only the drivers running chunks on threads are compiled
         # with parallel=True (it changes how Numba compiles array expressions: they would not broadcast)
         for attribute in sorted(vars(module)):
             if attribute.startswith((f"{name}_chunk", f"{name}_parallel", f"{name}_vector_")):
                 parallel = attribute.startswith(f"{name}_parallel")
-                setattr(module, attribute, numba.njit(cache=True, parallel=parallel, boundscheck=True)(
-                    getattr(module, attribute)))
-        function = numba.njit(cache=True, boundscheck=True)(getattr(module, name))
+                setattr(module, attribute, _compiled(getattr(module, attribute), level, parallel))
+        function = _compiled(getattr(module, name), level)
     else:
         function = getattr(module, name)
     _LOADED[key] = function

@@ -57,6 +57,22 @@ def format_constant(value) -> str:
     return repr(value)
 
 
+KEPT_NOTE = "not read: kept to raise where the function does"
+
+
+def _kept_for_errors(function: ir.Function) -> set:
+    """The statements the user wrote that nothing reads after them, kept for their error
+    (`ir.Assign.error_effect`: an index out of range, a division by zero)."""
+    marked = [s for s in ir.walk(function.body) if isinstance(s, (Assign, Store)) and s.error_effect]
+    if not marked:
+        return set()
+    from ..ir import dataflow
+    dataflow.invalidate(function)            # asked afresh: the printer must not trust an earlier pass's facts
+    facts = dataflow.of(function)
+    return {id(s) for s in marked
+            if (s.target if isinstance(s, Assign) else s.array) not in facts.live_out(s)}
+
+
 class ModulePrinter:
     def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1):
         self.function = function
@@ -72,6 +88,7 @@ class ModulePrinter:
         self.parallel = False
         self.tops: dict[str, str] = {}
         self.uses = _use_counts(function)
+        self.kept_for_errors = _kept_for_errors(function)
         self.trees: dict[str, tuple] = {}
         self.modules: set[str] = set()
         self.helpers: set[str] = set()
@@ -357,7 +374,11 @@ class ModulePrinter:
             symbol = PRIMITIVES[stmt.prim].scalar
             rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
             return [f"{pad}{stmt.target} {symbol}= {rest}"]
-        return [f"{pad}{stmt.target} = {text}"]
+        return [f"{pad}{stmt.target} = {text}{self.why_kept(stmt)}"]
+
+    def why_kept(self, stmt) -> str:
+        """A note on a statement nothing reads, kept for the error it raises where the function does."""
+        return f"    # {KEPT_NOTE}" if id(stmt) in self.kept_for_errors else ""
 
     def index_text(self, index: tuple) -> str:
         return ", ".join(self.expr(self.operand(i))[0] for i in index)
@@ -365,7 +386,8 @@ class ModulePrinter:
     def store(self, stmt: Store, depth: int) -> list[str]:
         pad = "    " * depth
         op = "=" if stmt.prim == "copy" else "+="
-        return [f"{pad}{stmt.array}[{self.index_text(stmt.index)}] {op} {self.expr(self.operand(stmt.value))[0]}"]
+        return [f"{pad}{stmt.array}[{self.index_text(stmt.index)}] {op} {self.expr(self.operand(stmt.value))[0]}"
+                f"{self.why_kept(stmt)}"]
 
     def top_of(self, tape: str) -> str:
         if tape not in self.tops:

@@ -38,7 +38,7 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
 from .lower_statements import StatementLowering, _always_returns
@@ -125,21 +125,36 @@ class Lowering(StatementLowering, CallLowering):
     def unsupported(self, node, construct, hint):
         return self.error(UnsupportedSyntaxError, f"unsupported construct: {construct}", node, hint, construct)
 
-    def assign(self, target: str, prim: str, args: tuple, params: tuple = (), bounds_effect: bool = False) -> Var:
-        self.emit(Assign(target, prim, tuple(args), None, params, bounds_effect=bounds_effect))
+    def assign(self, target: str, prim: str, args: tuple, params: tuple = (), error_effect: bool = False) -> Var:
+        args = tuple(args)
+        error_effect = error_effect or self._raises_as_python_does(prim, args)
+        self.emit(Assign(target, prim, args, None, params, error_effect=error_effect))
         return Var(target)
 
+    def _raises_as_python_does(self, prim: str, args: tuple) -> bool:
+        """Does this statement of the user's raise for some values of its operands, in Python and in the
+        compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k ** -1` with numbers, not arrays,
+        whose division by zero NumPy answers with inf)?  Then the error is part of the function's
+        meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`).
+        Numbers that may be NumPy's (`np.sum(x)`, `x[i]`: inf, not an error) lose the mark once the
+        whole function is lowered (`_python_errors_only`)."""
+        spec = PRIMITIVES.get(prim)
+        if spec is None or not spec.raises or spec.effect or not may_raise(prim, args):
+            return False
+        known = [self.type_of(a) for a in args if not isinstance(a, Const)]
+        return not any(t is not None and t.is_array for t in known)     # a loop's index is not typed yet
+
     def apply(self, prim: str, args, target: str | None = None, params: tuple = (),
-              bounds_effect: bool = False) -> Var:
+              error_effect: bool = False) -> Var:
         """Emit `target = prim(args)`; a temporary when no target is given or the target is an argument.
-        `bounds_effect`: see `ir.Assign`."""
+        `error_effect`: see `ir.Assign`."""
         args = tuple(args)
         if target is None or target in ir.operand_vars(args):
-            temp = self.assign(self.names.temp(), prim, args, params, bounds_effect)
+            temp = self.assign(self.names.temp(), prim, args, params, error_effect)
             if target is None:
                 return temp
             return self.assign(target, "copy", (temp,))
-        return self.assign(target, prim, args, params, bounds_effect)
+        return self.assign(target, prim, args, params, error_effect)
 
     def materialise(self, operand, target: str | None) -> object:
         """Put an operand into `target` (a copy) when a target is wanted."""
@@ -240,6 +255,7 @@ class Lowering(StatementLowering, CallLowering):
             self.check_returns(node)
             self.lower_body(node.body)
         self.frames.pop()
+        _python_errors_only(body, self.types, {name for name, _, _ in self.data})
         flat += [name for name, _, _ in self.data]
         function = ir.Function(node.name, flat, {}, body, Var(frame.result), self.source.filename,
                                node.lineno, docstring=ast.get_docstring(node) or "",
@@ -525,6 +541,35 @@ class Facts:
     watches: list
     asserts: dict
     param_types: dict
+
+
+def _python_errors_only(body: list, types: dict, module_data: set) -> None:
+    """Clear the mark of a division (modulo, power) any of whose operands may be a NumPy number: NumPy
+    answers a division by zero with inf or 0 and a warning, where Python's own numbers raise, so the
+    statement is not kept for an error the function would not raise.  A number may be NumPy's when it
+    comes from an array (an element, a reduction), from module data, or from arithmetic on such a number,
+    in any statement of the function (names are followed without regard to order: a loop's later trip
+    reads what its earlier one wrote)."""
+    marked = [s for s in ir.walk(body) if isinstance(s, Assign) and s.error_effect
+              and PRIMITIVES[s.prim].raises and not PRIMITIVES[s.prim].effect]
+    if not marked:
+        return
+    is_array = lambda operand: isinstance(operand, Var) and types.get(operand.name) is not None \
+        and types[operand.name].is_array                                                    # noqa: E731
+    numpy_numbers = set(module_data)
+    assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for stmt in assigns:
+            if stmt.target in numpy_numbers or is_array(Var(stmt.target)):
+                continue
+            if any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
+                numpy_numbers.add(stmt.target)
+                changed = True
+    for stmt in marked:
+        if any(isinstance(a, Var) and a.name in numpy_numbers for a in stmt.args):
+            stmt.error_effect = False
 
 
 def lower(source: Source, param_types: dict | None = None, tuple_results: bool = False) -> tuple[ir.Function, dict]:

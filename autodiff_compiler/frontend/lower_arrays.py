@@ -232,7 +232,7 @@ def lower_subscript(lowering, node: ast.Subscript, target=None, array=None):
         return _fancy(lowering, node, array, parts[0], target)
     index, new_axes = _index(lowering, node, array)
     result = lowering.apply("subscript", (array,) + index, None if new_axes else target,
-                            bounds_effect=ir.integer_index(index)) if index else array
+                            error_effect=ir.integer_index(index)) if index else array
     if new_axes:
         if not lowering.rank_of(result):
             raise lowering.unsupported(node, "np.newaxis on a single entry", "index a slice (x[i:i + 1])")
@@ -249,7 +249,7 @@ def _fancy(lowering, node, array, items, target):
             raise lowering.unsupported(item, "indexing with a list of values known only at run time",
                                        "index with constant positions, or loop")
         positions.append(value.value)
-    rows = [lowering.apply("subscript", (array, Const(k)), bounds_effect=True) for k in positions]
+    rows = [lowering.apply("subscript", (array, Const(k)), error_effect=True) for k in positions]
     if lowering.rank_of(array) == 1:
         return lowering.apply("array_from", tuple(lowering.as_float(r) for r in rows), target)
     expanded = [lowering.apply("expand_dims", (r,), None, (("axes", (0,)),)) for r in rows]
@@ -267,4 +267,4 @@ def lower_store(lowering, node: ast.Subscript, value, prim: str) -> None:
                              node, f"work on a copy: {base.id} = {base.id}.copy() before the loop, "
                                    "or build a new array with np.zeros_like", "store into a parameter")
     index, _ = _index(lowering, node, Var(array), allow_new=False)
-    lowering.emit(Store(array, index, value, prim, None, bounds_effect=ir.integer_index(index)))
+    lowering.emit(Store(array, index, value, prim, None, error_effect=ir.integer_index(index)))

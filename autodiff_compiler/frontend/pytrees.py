@@ -152,6 +152,18 @@ def path_text(param: str, path: tuple) -> str:
     return param + "".join(f"[{k!r}]" for k in path)
 
 
+def refuse_array_subclass(value, where: str) -> None:
+    """An ArgumentError for a subclass of ndarray other than np.memmap: it may give the operators another
+    meaning (np.matrix: `*` is a matrix product) or carry data the compiled code would ignore (a masked
+    array's mask), so it is never read as a plain array.  Arguments, tangents, vectors and cotangents."""
+    import numpy as np
+    if isinstance(value, np.ndarray) and type(value) not in (np.ndarray, np.memmap):
+        raise ArgumentError(f"{where} is a {type(value).__module__}.{type(value).__name__}, a subclass of "
+                            f"numpy.ndarray whose meaning the compiled code would not keep",
+                            hint="pass a plain array: np.asarray(x) (for a masked array, x.filled(value) or "
+                                 "x.compressed() says what its masked entries should be)")
+
+
 def leaf_type(value, where: str = "argument"):
     """The compiler's type of a number or an array (an `ArgumentError` saying what to pass otherwise).
     Float arrays of any precision are float64 arrays here: float32 arguments are computed in float64 and
@@ -171,6 +183,7 @@ def leaf_type(value, where: str = "argument"):
     if isinstance(value, (numbers.Real, np.floating)):
         return FLOAT
     if isinstance(value, np.ndarray):
+        refuse_array_subclass(value, where)
         kind = value.dtype.kind
         if kind == "c":
             raise ArgumentError(f"{where} is a complex array ({value.dtype}): complex numbers are not supported",

@@ -27,12 +27,12 @@ from __future__ import annotations
 import ast
 import copy
 import re
-import signal
 import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..timelimit import limited
 from .execute import load_module, process
 from .oracle import is_float_result
 
@@ -113,14 +113,6 @@ def _normalise_message(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- running candidates
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout()
-
 
 def has_dead_code(tree) -> bool:
     """A statement after return/break/continue in the same block (the generator never writes one)."""
@@ -378,21 +370,18 @@ def runs_in_python(case: Case, directory: str, seconds: float = 2.0, strict: boo
     if strict and (has_dead_code(tree) or not type_stable(tree, case.func, case.args) or
                    writes_parameter(tree, case.func, case.args)):
         return False
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        module, _ = load_module(case.source, directory, stem="shrink")
-        fn = getattr(module, case.func)
-        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            value = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in case.args])
-        return is_float_result(value) and np.isfinite(value)
-    except BaseException as exc:      # noqa: BLE001 -- anything, including the alarm, rejects the candidate
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        return False
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+
+    def runs_to_a_finite_float() -> bool:
+        try:
+            module, _ = load_module(case.source, directory, stem="shrink")
+            fn = getattr(module, case.func)
+            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                value = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in case.args])
+            return bool(is_float_result(value) and np.isfinite(value))
+        except Exception:          # noqa: BLE001 -- any error rejects the candidate
+            return False
+
+    return limited(runs_to_a_finite_float, seconds) is True     # None: out of time (or not limitable)
 
 
 class Checker:

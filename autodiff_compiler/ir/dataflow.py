@@ -59,11 +59,11 @@ SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", 
 
 
 def _has_effect(stmt) -> bool:
-    """A statement run for its effect, kept although nothing reads what it defines: an `assert`, and an
-    element read or store the user wrote with an integer index (`bounds_effect`: Python's IndexError
-    when it is out of range is part of the function's meaning, and a derivative must not be a number
-    where the function raises)."""
-    if stmt.bounds_effect:
+    """A statement run for its effect, kept although nothing reads what it defines: an `assert`, and a
+    statement the user wrote whose error is part of the function's meaning (`error_effect`: an element
+    read or store with an integer index, Python's IndexError out of range; a division of numbers,
+    ZeroDivisionError): a derivative must not be a number where the function raises."""
+    if stmt.error_effect:
         return True
     if type(stmt) is Store:
         return False
@@ -364,7 +364,7 @@ class Dataflow(StructuredForward):
                     live.discard(stmt.target)
                 continue
             if kind is Store:
-                if not strong or stmt.array in live or stmt.bounds_effect:
+                if not strong or stmt.array in live or stmt.error_effect:
                     self._mark_needed(stmt, strong)
                     live.update(ir.reads(stmt))
                 continue

@@ -118,20 +118,21 @@ class Assign:
     the change): the variable named here.  The IR rebinds the target, and
     `ir.aliasing` checks that nothing can tell the difference.
 
-    `bounds_effect`: an element read the user wrote (`x[k]`, `A[t, :]`: an
-    integer in its index), whose IndexError when the index is out of range is
-    part of the function's meaning.  Dead-code elimination keeps it although
-    nothing needs its value (`ir.dataflow`), so that a derivative is never a
-    number where the function raises.  Only the lowering sets it; statements
-    the transforms make (adjoints, recomputations) index where a marked
-    statement already did."""
+    `error_effect`: a statement the user wrote whose error is part of the
+    function's meaning: an element read with an integer in its index (`x[k]`,
+    `A[t, :]`: IndexError out of range), a division, modulo or power of
+    numbers that may raise (`1.0 / k`: ZeroDivisionError).  Dead-code
+    elimination keeps it although nothing needs its value (`ir.dataflow`), so
+    that a derivative is never a number where the function raises.  Only the
+    lowering sets it; statements the transforms make (adjoints,
+    recomputations) index or divide where a marked statement already did."""
     target: str
     prim: str
     args: tuple
     loc: Loc | None = None
     params: tuple = ()
     inplace: str | None = None
-    bounds_effect: bool = False
+    error_effect: bool = False
 
     def __str__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params)
@@ -143,14 +144,14 @@ class Store:
     """`array[index] = value` (`prim == "copy"`) or `array[index] += value` (`prim == "add"`).
 
     `index` is a tuple of operands and `Slice`s, as `subscript` reads them;
-    `bounds_effect` as for `Assign` (a store the user wrote with an integer in
+    `error_effect` as for `Assign` (a store the user wrote with an integer in
     its index: kept although nothing reads the array after it)."""
     array: str
     index: tuple
     value: Operand
     prim: str = "copy"
     loc: Loc | None = None
-    bounds_effect: bool = False
+    error_effect: bool = False
 
     def __str__(self) -> str:
         op = "=" if self.prim == "copy" else "+="

@@ -18,6 +18,10 @@ What it knows (anything else is a class of its own):
   shape is the broadcast of the operands' shapes);
 * a reduction that keeps its dimensions (`keepdims=True`) fits its operand's
   class, and so does an elementwise result of values that all fit it;
+* a unit-step slice along the first axis with constant bounds, `x[a:b]`, has
+  a class shared by every such slice of a value of `x`'s class whose length
+  is the same function of `len(x)` (`x[1:]` and `x[:-1]` both have
+  `max(len(x) - 1, 0)` elements; `_slice_lengths`);
 * `expand_like(g, x)` and `unreduce(g, x, keepdims=True)` (`g` broadcast to
   `x`'s shape, the adjoints of sums and reductions) have `x`'s class when
   `g` fits it, and `sum_like(c, like)` (`c` summed back to `like`'s shape)
@@ -28,7 +32,7 @@ own at that read.
 from __future__ import annotations
 
 from . import dataflow
-from .nodes import Assign, Const, Var
+from .nodes import Assign, Const, Slice, Var
 from ..rules import is_elementwise, reduces_axes
 
 # g broadcast to the shape of its second operand (the adjoints of sums and keepdims reductions)
@@ -112,6 +116,11 @@ class Shapes:
             c, like = stmt.args[0], stmt.args[1]
             cls = self.key(stmt, like)
             return cls if cls is not None and self.key(stmt, c) == cls else own
+        if prim == "subscript" and len(stmt.args) == 2 and isinstance(stmt.args[1], Slice) \
+                and self._is_array(stmt.args[0]):
+            lengths = _slice_lengths(stmt.args[1])
+            if lengths is not None:
+                return ("slice", self.key(stmt, stmt.args[0]), lengths)
         return own
 
     def _def_fits(self, definition, cls) -> bool:
@@ -132,6 +141,29 @@ class Shapes:
                 result = all(self.fits(stmt, a, cls) for a in stmt.args if isinstance(a, (Var, Const)))
         self._fits[memo] = result
         return result
+
+
+_LARGEST_BOUND = 30          # slices with larger constant bounds get classes of their own
+
+
+def _slice_lengths(piece: Slice) -> tuple | None:
+    """The length of `x[start:stop]` for len(x) = 0, 1, ..., 63, when its bounds are constants (or
+    omitted) of at most _LARGEST_BOUND in size and its step is 1; else None.  With such bounds both
+    clipped ends are fixed or `len(x) - c` once len(x) >= 30, and their difference crosses 0 by
+    len(x) = 60 at the latest: past that the length is one affine function of len(x), which the last
+    two values give.  So two slices with the same tuple have the same length for every len(x)."""
+    bounds = []
+    for bound in (piece.start, piece.stop):
+        if bound is None:
+            bounds.append(None)
+        elif isinstance(bound, Const) and type(bound.value) is int and abs(bound.value) <= _LARGEST_BOUND:
+            bounds.append(bound.value)
+        else:
+            return None
+    if piece.step is not None and not (isinstance(piece.step, Const) and piece.step.value == 1
+                                       and type(piece.step.value) is int):
+        return None
+    return tuple(len(range(*slice(*bounds).indices(n))) for n in range(2 * _LARGEST_BOUND + 4))
 
 
 def of(function) -> Shapes:

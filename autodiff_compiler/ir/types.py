@@ -152,12 +152,17 @@ def check_consistent(function: ir.Function) -> None:
 
 def specialise(function: ir.Function, param_types: dict | None = None) -> bool:
     """Give primitives whose meaning depends on their operands' types their specific form:
-    `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling."""
+    `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling;
+    `float(b)` of a bool is `1.0 * b` (Numba has no float() of a bool)."""
     changed = _float_parameters(function, param_types or {})
     changed = _float_powers(function, function.body, None, param_types or {}) or changed
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
             _specialise_reduction(stmt, function.types)
+            changed = True
+        if isinstance(stmt, Assign) and stmt.prim == "float" and type_of_operand(stmt.args[0], function.types) == BOOL:
+            # Numba has no float() of a bool; `1.0 * b` is the same number in Python and in Numba
+            stmt.prim, stmt.args = "mul", (Const(1.0), stmt.args[0])
             changed = True
         if isinstance(stmt, Assign) and stmt.prim == "dot":
             ranks = [type_of_operand(a, function.types) for a in stmt.args]

@@ -3,12 +3,14 @@
 Takes: a typed primal `ir.Function`.  Guarantees: the function computes the
 same values; a fused group runs as one loop over the elements when every
 vector involved has one length, and as written otherwise (broadcasting a
-length-1 vector), so the meaning never changes.
+length-1 vector), so the meaning never changes.  When the shapes analysis
+(`ir.shapes`) proves the vectors have one length on every run, the loop is
+all there is: no test, no copy as written.
 """
 from __future__ import annotations
 
 from .. import ir
-from ..ir import dataflow
+from ..ir import dataflow, shapes
 from ..ir import Assign, Const, Slice, Var
 from ..rules import is_elementwise
 
@@ -49,7 +51,12 @@ def fuse_elementwise(function: ir.Function, names, keep=frozenset()) -> bool:
     `a` unchanged from the slice to the group; its offset is computed as
     NumPy does (negative and too-large starts included).  Vectors named in
     `keep` (intermediates whose gradients the caller wants) are never fused
-    away."""
+    away.
+
+    The copy as written is left out when every vector the group reads from
+    before it has one shape class where the group reads it (`ir.shapes`: one
+    length on every run, `x[1:]` and `x[:-1]` for instance): the test it
+    would stand behind always holds."""
     types = function.types
     body, changed, k = function.body, False, 0
     while k < len(body):
@@ -65,7 +72,8 @@ def fuse_elementwise(function: ir.Function, names, keep=frozenset()) -> bool:
                      and facts.uses_of(facts.pos(body[m])) <= positions
                      and body[m].target not in facts.live_out(last)]
             arrays = {s.target for s in group if s.prim not in _FUSED_REDUCTIONS}
-            body[k:j] = _fused_loop(group, arrays, types, names, views, moved)
+            body[k:j] = _fused_loop(group, arrays, types, names, views, moved,
+                                    one_length=_one_length(group, arrays, types, shapes.of(function)))
             for stmt in moved:
                 body.remove(stmt)
                 k -= 1
@@ -121,6 +129,16 @@ def _legal(group: list, facts) -> bool:
     return True
 
 
+def _one_length(group: list, arrays: set, types: dict, classes) -> bool:
+    """Do the vectors the group reads from before it share one shape class where it reads them?"""
+    seen = set()
+    for stmt in group:
+        for a in stmt.args:
+            if isinstance(a, Var) and a.name not in arrays and _is_vector(types.get(a.name)):
+                seen.add(classes.key(stmt, a))
+    return len(seen) == 1 and None not in seen
+
+
 def _unit_slices(body: list, k: int, j: int, types: dict, facts) -> dict:
     """Vectors `v = x[start:stop]` (unit step) read by the group body[k:j], whose base `x` and start
     nothing writes between the slice and the end of the group: name -> (x, start)."""
@@ -142,7 +160,7 @@ def _unit_slices(body: list, k: int, j: int, types: dict, facts) -> dict:
 
 
 def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None = None,
-                moved: list = ()) -> list:
+                moved: list = (), one_length: bool = False) -> list:
     loc = group[0].loc
     inputs = []
     for stmt in group:
@@ -161,8 +179,10 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
         return Var(name)
     length = names.fresh("n_elements")
     out.append(Assign(length, "shape0", (length_of(inputs[0]),), loc))
-    same = names.fresh("same_length")
-    if len(inputs) == 1:
+    same = None if one_length else names.fresh("same_length")
+    if one_length:
+        pass                    # the shapes analysis proved it: no test
+    elif len(inputs) == 1:
         out.append(Assign(same, "copy", (Const(True),), loc))
     elif len(inputs) == 2:
         other = names.temp()
@@ -214,5 +234,7 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
         args = tuple(Var(element[a.name]) if isinstance(a, Var) and a.name in element else a for a in stmt.args)
         loop_body.append(Assign(scalar, stmt.prim, args, stmt.loc, stmt.params))
     fused = before + [ir.For(index, Const(0), Var(length), Const(1), loop_body, loc)] + after
+    if one_length:
+        return out + fused
     return out + [ir.If(Var(same), fused, list(moved) + list(group), loc)]
 

@@ -40,7 +40,7 @@ import dataclasses
 
 from .. import ir
 from ..ir.names import is_temporary
-from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
+from ..ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from ..ir import dataflow
 from ..rules import PRIMITIVES
 
@@ -219,15 +219,15 @@ class Propagate:
             elif not reads_target:
                 facts.exprs[key] = (stmt.target, frozenset({self.df.pos(stmt)}))
         return Assign(stmt.target, prim, args, stmt.loc, stmt.params,
-                      bounds_effect=stmt.bounds_effect and prim == stmt.prim)
+                      error_effect=stmt.error_effect and prim == stmt.prim)
 
     def checks_as_well(self, stmt: Assign, key, facts: Facts) -> bool:
-        """May `stmt` give way to the earlier computation of `key`?  Always, unless `stmt` is a read the
-        user wrote (`bounds_effect`): then only when every statement that made the fact is one too, so
-        that the index check stays in the program (dead-code elimination keeps those)."""
-        if not stmt.bounds_effect:
+        """May `stmt` give way to the earlier computation of `key`?  Always, unless `stmt` is a statement
+        the user wrote whose error is part of the function (`error_effect`): then only when every statement that made the fact is one too, so
+        that the check (an index, a divisor) stays in the program (dead-code elimination keeps those)."""
+        if not stmt.error_effect:
             return True
-        return all(self.df.statement_at(origin).bounds_effect for origin in facts.exprs[key][1])
+        return all(self.df.statement_at(origin).error_effect for origin in facts.exprs[key][1])
 
     def would_share_written_memory(self, target: str, source) -> bool:
         """Would `target = source` make two names for an array that something writes into?"""
@@ -293,8 +293,8 @@ class Propagate:
             if one(args[1]) and same(args[0]):
                 return args[0]
             for unit, other in ((args[0], args[1]), (args[1], args[0])):
-                if one(unit) and isinstance(other, Var) and target_type == FLOAT:
-                    return ("float", (other,))     # 1.0 * i, with i an int
+                if one(unit) and isinstance(other, Var) and target_type == FLOAT and self.types.get(other.name) == INT:
+                    return ("float", (other,))     # 1.0 * i, with i an int (Numba has no float() of a bool)
             if isinstance(args[1], Const) and args[1].value == -1:
                 return ("neg", (args[0],))
             if isinstance(args[0], Const) and args[0].value == -1:
@@ -321,7 +321,7 @@ class Propagate:
         # what the store changes (this array, and every array that may share its memory) is a partial
         # definition in the dataflow layer: facts about them stop holding past here by `def_clear`
         return Store(stmt.array, tuple(self.substitute(i, facts, stmt) for i in stmt.index),
-                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc, stmt.bounds_effect)
+                     self.substitute(stmt.value, facts, stmt), stmt.prim, stmt.loc, stmt.error_effect)
 
     def push(self, stmt: Push, facts: Facts):
         return Push(stmt.tape, self.substitute(stmt.value, facts, stmt), stmt.growable, stmt.loc)

@@ -67,10 +67,14 @@ def _kept_for_errors(function: ir.Function) -> set:
     if not marked:
         return set()
     from ..ir import dataflow
-    dataflow.invalidate(function)            # asked afresh: the printer must not trust an earlier pass's facts
     facts = dataflow.of(function)
+    if any(id(s) not in facts.position for s in marked):      # facts of an earlier form of the program
+        dataflow.invalidate(function)
+        facts = dataflow.of(function)
+    # an assignment's value: no statement reads it (def-use chains, computed once); a store: the array is
+    # not live after it (stores are few)
     return {id(s) for s in marked
-            if (s.target if isinstance(s, Assign) else s.array) not in facts.live_out(s)}
+            if (not facts.uses_of(facts.pos(s)) if isinstance(s, Assign) else s.array not in facts.live_out(s))}
 
 
 class ModulePrinter:

@@ -238,3 +238,19 @@ def calls_value_and_grad(x):
 
 def prod_loss(x):
     return np.prod(x)
+
+
+# ------------------------------------------------------------------ a result assigned on every path Numba cannot see
+
+def while_return(x):
+    t = 0.0
+    while t < math.tanh(x):
+        return t * x + math.sin(x)
+    return x * x
+
+
+def for_return(x, n):
+    for i in range(n):
+        if x > 0.5 * i:
+            return x * i + math.exp(x)
+    return x ** 3

@@ -1613,7 +1613,7 @@ def zerodiv_dead_modulo(x, m):
 
 
 def zerodiv_dead_power(x, k):
-    p = k ** -1                          # an int to a negative power: 0 ** -1 raises
+    p = k ** -1                          # 0 ** -1 raises, but a power is not kept for it (lower.py): no k == 0 here
     return x * x * x
 
 

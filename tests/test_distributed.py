@@ -342,7 +342,7 @@ def _compilations(name):
     from autodiff_compiler import pickling
     from autodiff_compiler.backend import load
     modules = [(len(d.overloads), sum(d.stats.cache_hits.values()) + sum(d.stats.cache_misses.values()))
-               for (path, _), d in load._LOADED.items() if os.path.basename(path).startswith(name + "_")]
+               for key, d in load._LOADED.items() if os.path.basename(key[0]).startswith(name + "_")]
     rebuilt = [(len(g._states), len(g._compiled)) for g in pickling._REBUILT.values() if g.fn.__name__ == name]
     return modules, rebuilt
 

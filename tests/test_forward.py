@@ -128,3 +128,22 @@ def test_prod_second_derivative_is_refused_with_its_line():
     # the first derivative by forward mode is fine
     value, tangent = jvp(F.prod_loss)(np.array([1.0, 2.0, 3.0]), tangents=(np.array([1.0, 0.0, 0.0]),))
     assert tangent == 6.0
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+def test_results_returned_from_inside_loops(jit, simplify):
+    """`while c: return a` then `return b`: the result is assigned on every path, which Numba's
+    path-blind typing cannot see; the tangent program starts it (and its tangent) as a zero, as the
+    reverse program does.  jvp and hvp against finite differences, where the loop returns and where
+    it does not run."""
+    from autodiff_compiler import hvp, jvp
+    for fn, points in ((F.while_return, [(1.0,), (-1.0,)]), (F.for_return, [(0.7, 3), (-2.0, 3), (0.7, 0)])):
+        for args in points:
+            x, rest = args[0], args[1:]
+            h = 1e-6
+            slope = (fn(x + h, *rest) - fn(x - h, *rest)) / (2 * h)
+            curvature = (fn(x + h, *rest) - 2 * fn(x, *rest) + fn(x - h, *rest)) / h ** 2
+            value, tangent = jvp(fn, jit=jit, simplify=simplify)(*args, tangents=(1.0,))
+            assert value == pytest.approx(fn(*args), rel=1e-12) and tangent == pytest.approx(slope, rel=1e-6)
+            assert hvp(fn, jit=jit, simplify=simplify)(x, 1.0, *rest) == pytest.approx(curvature, rel=1e-3, abs=1e-4)

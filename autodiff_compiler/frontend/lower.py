@@ -133,13 +133,15 @@ class Lowering(StatementLowering, CallLowering):
 
     def _raises_as_python_does(self, prim: str, args: tuple) -> bool:
         """Does this statement of the user's raise for some values of its operands, in Python and in the
-        compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k ** -1` with numbers, not arrays,
+        compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k // m` with numbers, not arrays,
         whose division by zero NumPy answers with inf)?  Then the error is part of the function's
         meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`).
         Numbers that may be NumPy's (`np.sum(x)`, `x[i]`: inf, not an error) lose the mark once the
         whole function is lowered (`_python_errors_only`)."""
         spec = PRIMITIVES.get(prim)
-        if spec is None or not spec.raises or spec.effect or not may_raise(prim, args):
+        if spec is None or spec.raises not in ("zero divisor", True) or spec.effect or not may_raise(prim, args):
+            # (a power is not kept: `x ** i` raises only at x == 0 with i < 0, and gradients rarely need
+            # its value -- every polynomial loop would compute it again for nothing)
             return False
         known = [self.type_of(a) for a in args if not isinstance(a, Const)]
         return not any(t is not None and t.is_array for t in known)     # a loop's index is not typed yet

@@ -120,8 +120,8 @@ class Assign:
 
     `error_effect`: a statement the user wrote whose error is part of the
     function's meaning: an element read with an integer in its index (`x[k]`,
-    `A[t, :]`: IndexError out of range), a division, modulo or power of
-    numbers that may raise (`1.0 / k`: ZeroDivisionError).  Dead-code
+    `A[t, :]`: IndexError out of range), a division or modulo of numbers
+    that may raise (`1.0 / k`: ZeroDivisionError).  Dead-code
     elimination keeps it although nothing needs its value (`ir.dataflow`), so
     that a derivative is never a number where the function raises.  Only the
     lowering sets it; statements the transforms make (adjoints,

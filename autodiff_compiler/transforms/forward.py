@@ -41,10 +41,13 @@ from ..errors import AutodiffError, NoDerivativeRuleError
 from ..ir import FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
 from ..ir.activity import useful_for, varied_by
+from ..ir import dataflow
 from ..ir.dataflow import SHARING
 from ..ir.types import infer_types, type_of_operand
 from ..rules import ARG_NAMES, PRIMITIVES, _parsed
 from .instantiate import Instantiate
+
+_ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 
 
 def outputs_of(function: ir.Function) -> tuple:
@@ -293,6 +296,17 @@ class Forward:
         for p in function.params:
             if p in self.active and p not in self.wrt:
                 self.zero(p, None, head.append)
+        # Numba types a variable only if every read it cannot rule out has a value: a result assigned on
+        # every path that its path-blind analysis cannot see (`while c: return a` then `return b`)
+        # starts as a zero of its type, and so does its tangent (as the reverse transform does)
+        facts = dataflow.of(function)
+        for output in ir.operand_vars(self.outputs):
+            t = self.types.get(output)
+            if output not in function.params and t is not None and not t.is_array \
+                    and dataflow.UNDEFINED in facts.reaching_exit(output):
+                head.append(Assign(output, "copy", (_ZERO[t.kind],)))
+                if self.is_active(Var(output)):
+                    self.zero(output, None, head.append)
         # the input's statements are kept: work on copies, so that passes over the output never change the input
         body = head + self.block(copy.deepcopy(function.body))
         tail: list = []

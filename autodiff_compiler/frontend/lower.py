@@ -126,25 +126,8 @@ class Lowering(StatementLowering, CallLowering):
         return self.error(UnsupportedSyntaxError, f"unsupported construct: {construct}", node, hint, construct)
 
     def assign(self, target: str, prim: str, args: tuple, params: tuple = (), error_effect: bool = False) -> Var:
-        args = tuple(args)
-        error_effect = error_effect or self._raises_as_python_does(prim, args)
-        self.emit(Assign(target, prim, args, None, params, error_effect=error_effect))
+        self.emit(Assign(target, prim, tuple(args), None, params, error_effect=error_effect))
         return Var(target)
-
-    def _raises_as_python_does(self, prim: str, args: tuple) -> bool:
-        """Does this statement of the user's raise for some values of its operands, in Python and in the
-        compiled code alike (`rules.may_raise`: `1.0 / k`, `k % m`, `k // m` with numbers, not arrays,
-        whose division by zero NumPy answers with inf)?  Then the error is part of the function's
-        meaning: the statement is kept although nothing reads its value (`ir.Assign.error_effect`).
-        Numbers that may be NumPy's (`np.sum(x)`, `x[i]`: inf, not an error) lose the mark once the
-        whole function is lowered (`_python_errors_only`)."""
-        spec = PRIMITIVES.get(prim)
-        if spec is None or spec.raises not in ("zero divisor", True) or spec.effect or not may_raise(prim, args):
-            # (a power is not kept: `x ** i` raises only at x == 0 with i < 0, and gradients rarely need
-            # its value -- every polynomial loop would compute it again for nothing)
-            return False
-        known = [self.type_of(a) for a in args if not isinstance(a, Const)]
-        return not any(t is not None and t.is_array for t in known)     # a loop's index is not typed yet
 
     def apply(self, prim: str, args, target: str | None = None, params: tuple = (),
               error_effect: bool = False) -> Var:
@@ -257,7 +240,7 @@ class Lowering(StatementLowering, CallLowering):
             self.check_returns(node)
             self.lower_body(node.body)
         self.frames.pop()
-        _python_errors_only(body, self.types, {name for name, _, _ in self.data})
+        _mark_python_errors(body, self.types, {name for name, _, _ in self.data})
         flat += [name for name, _, _ in self.data]
         function = ir.Function(node.name, flat, {}, body, Var(frame.result), self.source.filename,
                                node.lineno, docstring=ast.get_docstring(node) or "",
@@ -545,21 +528,23 @@ class Facts:
     param_types: dict
 
 
-def _python_errors_only(body: list, types: dict, module_data: set) -> None:
-    """Clear the mark of a division (modulo, power) any of whose operands may be a NumPy number: NumPy
-    answers a division by zero with inf or 0 and a warning, where Python's own numbers raise, so the
-    statement is not kept for an error the function would not raise.  A number may be NumPy's when it
-    comes from an array (an element, a reduction), from module data, or from arithmetic on such a number,
-    in any statement of the function (names are followed without regard to order: a loop's later trip
-    reads what its earlier one wrote)."""
-    marked = [s for s in ir.walk(body) if isinstance(s, Assign) and s.error_effect
-              and PRIMITIVES[s.prim].raises and not PRIMITIVES[s.prim].effect]
-    if not marked:
+def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
+    """Mark (`ir.Assign.error_effect`) the divisions and modulos of Python's numbers that may raise
+    (`rules.may_raise`: `1.0 / k`, `k % m`, `k // m`): the error is part of the function's meaning, so
+    the statement is kept although nothing reads its value.  Not marked: arrays, and numbers that may
+    be NumPy's, which answers a division by zero with inf or 0 and a warning -- a number from an array
+    (an element, a reduction), from module data, or from arithmetic on such a number, in any statement
+    of the function (names are followed without regard to order: a loop's later trip reads what its
+    earlier one wrote).  Nor a power: `x ** i` raises only at x == 0 with i < 0, and gradients rarely
+    need its value (every polynomial loop would compute it again for nothing)."""
+    assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
+    candidates = [s for s in assigns if PRIMITIVES[s.prim].raises in ("zero divisor", True)
+                  and not PRIMITIVES[s.prim].effect and may_raise(s.prim, s.args)]
+    if not candidates:
         return
     is_array = lambda operand: isinstance(operand, Var) and types.get(operand.name) is not None \
         and types[operand.name].is_array                                                    # noqa: E731
     numpy_numbers = set(module_data)
-    assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
     changed = True
     while changed:
         changed = False
@@ -569,9 +554,9 @@ def _python_errors_only(body: list, types: dict, module_data: set) -> None:
             if any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
                 numpy_numbers.add(stmt.target)
                 changed = True
-    for stmt in marked:
-        if any(isinstance(a, Var) and a.name in numpy_numbers for a in stmt.args):
-            stmt.error_effect = False
+    for stmt in candidates:
+        if not any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
+            stmt.error_effect = True
 
 
 def lower(source: Source, param_types: dict | None = None, tuple_results: bool = False) -> tuple[ir.Function, dict]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'ZERO_OF_KIND', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
 
 
 # --------------------------------------------------------------------------- types
@@ -93,6 +93,9 @@ class Const:
 
 
 Operand = Union[Var, Const]
+
+# the zero of each scalar kind, as a constant (a value started before its first assignment)
+ZERO_OF_KIND = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,6 @@ from ..ir.types import infer_types, type_of_operand
 from ..rules import ARG_NAMES, PRIMITIVES, _parsed
 from .instantiate import Instantiate
 
-_ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
-
 
 def outputs_of(function: ir.Function) -> tuple:
     """The operands a program returns: `returns` for derived programs and tuple results, else `result`."""
@@ -304,7 +302,7 @@ class Forward:
             t = self.types.get(output)
             if output not in function.params and t is not None and not t.is_array \
                     and dataflow.UNDEFINED in facts.reaching_exit(output):
-                head.append(Assign(output, "copy", (_ZERO[t.kind],)))
+                head.append(Assign(output, "copy", (ir.ZERO_OF_KIND[t.kind],)))
                 if self.is_active(Var(output)):
                     self.zero(output, None, head.append)
         # the input's statements are kept: work on copies, so that passes over the output never change the input

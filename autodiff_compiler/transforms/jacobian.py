@@ -161,8 +161,7 @@ def _start_values(builder: Builder, program: ir.Function, operands) -> list:
                 continue
             out.append(Assign(operand.name, "zeros", (Const(0),) * t.ndim, builder.loc))
         else:
-            out.append(Assign(operand.name, "copy", ({"float": Const(0.0), "int": Const(0),
-                                                     "bool": Const(False)}[t.kind],), builder.loc))
+            out.append(Assign(operand.name, "copy", (ir.ZERO_OF_KIND[t.kind],), builder.loc))
     return out
 
 

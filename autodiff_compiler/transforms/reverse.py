@@ -36,7 +36,7 @@ from .record import RecordPlan
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array_copy"}
 # empty arrays of other dtypes, made from an empty float array: (primitive, extra operands)
 _CONVERT_EMPTY = {"bool": ("ne", (Const(0.0),)), "int64": ("to_int", ())}
-_ZERO = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
+_ZERO = ir.ZERO_OF_KIND
 _TAPE_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
 
 

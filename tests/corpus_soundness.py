@@ -1558,6 +1558,36 @@ def boolarg_power(x, k):
     return x ** k + x * x
 
 
+# ---------------------------------------------------------------- the largest or smallest of bools is a bool (Numba has no float() of a bool)
+
+def extremum_issue(x, p, q):
+    return x * max(p, q)                 # the adjoint of x is max(p, q): a bool, read as a number
+
+
+def extremum_min_float(x, p, q):
+    return float(min(p, q)) * x ** 2
+
+
+def extremum_bool_and_int(x, p):
+    return x * max(p, 3) + x * min(p, 0)  # a bool and an int: an int
+
+
+def extremum_reduce(x, b):
+    return x * np.max(b) + x * x * float(np.min(b))
+
+
+def extremum_axis(x, b):
+    return np.sum(x * np.max(b, axis=0)) + np.sum(x * np.min(b, axis=1, keepdims=True))
+
+
+def extremum_elementwise(x, b):
+    return np.sum(x * np.maximum(b, b[::-1]) + x * np.minimum(b, True))
+
+
+def extremum_in_power(x, p, q):
+    return x ** max(p, q) + x * x
+
+
 # ---------------------------------------------------------------- slices of one vector proved of one length (no fallback)
 
 def slicelen_issue(x):

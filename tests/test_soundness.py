@@ -500,6 +500,16 @@ case(BOOLARG, S.boolarg_array, [(X4, True), (X4, False)])
 case(BOOLARG, S.boolarg_loop, [(1.5, True), (-0.5, False)])
 case(BOOLARG, S.boolarg_power, [(1.5, True), (1.5, False)])
 
+EXTREMUM = "the largest or smallest of bools read as a number (a bool, never an int, in the types)"
+B22 = np.array([[True, False], [False, False]])
+case(EXTREMUM, S.extremum_issue, [(1.5, True, False), (-0.5, False, False), (0.7, True, True)])
+case(EXTREMUM, S.extremum_min_float, [(1.5, True, False), (-0.5, True, True)])
+case(EXTREMUM, S.extremum_bool_and_int, [(1.5, True), (-0.5, False)])
+case(EXTREMUM, S.extremum_reduce, [(1.5, B22), (-0.5, ~B22), (0.5, B22 & False)])
+case(EXTREMUM, S.extremum_axis, [(1.5, B22), (-0.5, ~B22)])
+case(EXTREMUM, S.extremum_elementwise, [(1.5, B22), (-0.5, ~B22)])
+case(EXTREMUM, S.extremum_in_power, [(1.5, True, False), (1.5, False, False)])
+
 
 # ---- indented defs: defined here, at the indentation the issue names
 

@@ -21,7 +21,7 @@ from .. import ir
 from . import runtime
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
-from ..rules import PRIMITIVES
+from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
 from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
@@ -602,7 +602,9 @@ def _repeats_operand(stmt, name: str, types: dict) -> bool:
 # primitives whose result Numba types 'C' whatever their operands' layouts
 _CONTIGUOUS_RESULTS = {"zeros", "ones", "empty", "array_copy", "dot", "outer", "reshape", "eye", "arange",
                        "linspace_unit"}
-_ELEMENTWISE_RESULTS = {"join", "float", "pow", "int", "bool"}
+# elementwise results whose layout follows their operands' (a stop_gradient ("first") prints as its operand,
+# np.where ("where") as its own helper)
+_ELEMENTWISE_RESULTS = ELEMENTWISE_RESULTS - {"first", "where"}
 _UFUNC_SPELLING = re.compile(r"[-+*/%<>=!]+|\*\*|//|np\.[a-z_0-9]+")
 
 

@@ -30,17 +30,21 @@ def type_of_operand(operand, types: dict) -> Type | None:
 
 
 def _elementwise(kind: str, arg_types: list) -> Type | None:
+    """The type of an elementwise primitive's result, by its result kind (`rules.ELEMENTWISE_RESULTS`)."""
     arrays = [t for t in arg_types if t is not None and t.kind == "array"]
+    all_bools = all(t is not None and (t == BOOL or (t.kind == "array" and t.dtype == "bool")) for t in arg_types)
     if arrays:
         ndim = max(t.ndim for t in arrays)
-        if kind == "bool":
+        if kind == "bool" or (kind == "extremum" and all_bools):
             return array_of(ndim, "bool")
-        if kind in ("join", "first"):
+        if kind in ("join", "first", "extremum"):
             acc = None
             for t in arg_types:
                 acc = join(acc, t)
             return acc if acc.dtype != "bool" or kind == "first" else array_of(ndim, "int64")
         return array_of(ndim)
+    if kind == "extremum" and all_bools:
+        return BOOL
     if kind == "float":
         return FLOAT
     if kind == "bool":
@@ -61,7 +65,7 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
     if callable(prim.result):
         found = prim.result(arg_types, dict(stmt.params))
         return Type(*found) if isinstance(found, tuple) else found
-    if prim.result in ("float", "join", "bool", "int", "first"):
+    if prim.result in ("float", "join", "extremum", "bool", "int", "first"):
         if any(t is None for t in arg_types[:1 if prim.result == "first" else None]):
             return None
         return _elementwise(prim.result, arg_types)
@@ -322,6 +326,8 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     if kind == "reduce":
         return FLOAT if first.dtype.startswith("float") or stmt.prim in ("mean",) or \
             stmt.prim.startswith("mean") else INT
+    if kind == "reduce_extremum":           # the largest of bools is a bool
+        return FLOAT if first.dtype.startswith("float") else ir.BOOL if first.dtype == "bool" else INT
     if kind == "dot":
         second = arg_types[1]
         if second is None:

@@ -1588,6 +1588,44 @@ def extremum_in_power(x, p, q):
     return x ** max(p, q) + x * x
 
 
+# ---------------------------------------------------------------- programs specialised on which axes agree at dispatch
+
+def dispatch_softmax(Z, Y):
+    m = np.max(Z, axis=1, keepdims=True)
+    E = np.exp(Z - m)
+    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
+    return -np.sum(Y * (Z - lse)) / Z.shape[0]      # Y: Z's shape, a row, a column
+
+
+def dispatch_mse(w, b, x, y):
+    return np.mean((w * x + b - y) ** 2)              # y: x's length or one element
+
+
+def dispatch_recurrence(W, b, h, n):
+    for t in range(n):
+        h = np.tanh(W @ h + b)                        # W square or not, b a vector or one element
+    return 0.5 * np.sum(h * h)
+
+
+def dispatch_outer(A, u, v):
+    return np.sum(A * np.outer(u, v)) + np.sum(np.sin(u)) * np.sum(v * v)
+
+
+def dispatch_transpose(A, B, C):
+    return np.sum(np.tanh(A @ B + C) * (A @ B))       # C broadcast to A @ B in every way
+
+
+def dispatch_accumulate(x, y, n):
+    s = np.zeros_like(x)
+    for i in range(n):
+        s = s + x * y                                 # y: x's length or one element
+    return np.sum(s * s)
+
+
+def dispatch_slices(x, y):
+    return np.sum(x[1:] * y[:-1] + x[:-1] ** 2)       # lengths agree, or y[:-1] has one element
+
+
 # ---------------------------------------------------------------- slices of one vector proved of one length (no fallback)
 
 def slicelen_issue(x):

@@ -500,6 +500,29 @@ case(BOOLARG, S.boolarg_array, [(X4, True), (X4, False)])
 case(BOOLARG, S.boolarg_loop, [(1.5, True), (-0.5, False)])
 case(BOOLARG, S.boolarg_power, [(1.5, True), (1.5, False)])
 
+DISPATCH = ("one gradient object called with arrays whose axes agree in different ways (a program per "
+            "pattern, checked on entry: never one pattern's program on another's arrays)")
+Z54, Z44 = M(5, 4, 1), M(4, 4, 2)
+ONEHOT54 = np.eye(4)[[0, 2, 1, 3, 0]]
+case(DISPATCH, S.dispatch_softmax, [(Z54, ONEHOT54), (Z54, M(1, 4, 3)), (Z54, M(5, 1, 4)), (Z44, M(4, 4, 5)),
+                                    (Z54, ONEHOT54), (Z54, M(1, 1, 6))])
+case(DISPATCH, S.dispatch_mse, [(0.5, 0.1, V(0.3, -1.2, 0.7), V(0.1, 0.2, 0.3)), (0.5, 0.1, V(0.3, -1.2, 0.7), V(0.4)),
+                                (-0.5, 0.3, V(0.3, -1.2), V(0.1, 0.9)), (0.5, 0.1, V(0.3), V(0.4))])
+case(DISPATCH, S.dispatch_recurrence, [(M(3, 3, 1) * 0.5, V(0.1, -0.2, 0.3), V(0.5, -0.4, 0.2), 3),
+                                       (M(3, 3, 1) * 0.5, V(0.1), V(0.5, -0.4, 0.2), 2),
+                                       (M(2, 3, 2) * 0.5, V(0.1, -0.2), V(0.5, -0.4, 0.2), 1),
+                                       (M(3, 3, 1) * 0.5, V(0.1, -0.2, 0.3), V(0.5, -0.4, 0.2), 0)])
+case(DISPATCH, S.dispatch_outer, [(M(3, 4, 1), V(0.1, 0.2, 0.3), V(0.5, -0.4, 0.2, 0.7)),
+                                  (M(3, 3, 2), V(0.1, 0.2, 0.3), V(0.5, -0.4, 0.2)),
+                                  (M(1, 3, 3), V(0.1), V(0.5, -0.4, 0.2))])
+case(DISPATCH, S.dispatch_transpose, [(M(3, 2, 1), M(2, 4, 2), M(3, 4, 3)), (M(3, 2, 1), M(2, 4, 2), M(1, 4, 4)),
+                                      (M(3, 2, 1), M(2, 4, 2), M(3, 1, 5)), (M(3, 3, 1), M(3, 3, 2), M(3, 3, 6)),
+                                      (M(3, 2, 1), M(2, 4, 2), V(0.1, 0.2, -0.3, 0.4)), (M(3, 2, 1), M(2, 4, 2), M(1, 1, 7))])
+case(DISPATCH, S.dispatch_accumulate, [(V(0.3, -1.2, 0.7), V(0.1, 0.2, 0.3), 3), (V(0.3, -1.2, 0.7), V(0.4), 2),
+                                       (V(0.3), V(0.4, 0.5), 2), (V(0.3, -1.2, 0.7), V(0.1, 0.2, 0.3), 1)])
+case(DISPATCH, S.dispatch_slices, [(V(0.3, -1.2, 0.7), V(0.1, 0.2, 0.3)), (V(0.3, -1.2, 0.7), V(0.1, 0.2)),
+                                   (V(0.3, -1.2, 0.7, 0.2), V(0.5, 0.4, 0.1, 0.9)), (V(0.3, -1.2), V(0.1, 0.2))])
+
 EXTREMUM = "the largest or smallest of bools read as a number (a bool, never an int, in the types)"
 B22 = np.array([[True, False], [False, False]])
 case(EXTREMUM, S.extremum_issue, [(1.5, True, False), (-0.5, False, False), (0.7, True, True)])

@@ -503,7 +503,10 @@ class GradientFunction(DerivedFunction):
         It returns `(value, grads...)`, or with `value=False` what the gradient-only
         module returns (the function a `grad` object calls).  Call it from your own
         `numba.njit` code to skip the Python-level checks.  It takes the arguments flat: for a
-        function of containers, module data or a method, `flat_arguments(*args)` gives them."""
+        function of containers, module data or a method, `flat_arguments(*args)` gives them.  It is
+        derived for these arrays' pattern of agreeing axes (which have equal lengths, which length 1:
+        any batch size of the same pattern will do) and raises `ShapesDiffer` for arrays of another
+        pattern; `skip=("shapes",)` makes one program for all shapes."""
         args = self.complete(args, {})
         compiled, _, _ = self._prepare(self.signature(args), args, with_value=value)
         return compiled
@@ -688,7 +691,7 @@ class GradientFunction(DerivedFunction):
         if out is None and not kwargs and self._fast:
             key = tuple(map(type, args))
             if np.ndarray in key:
-                key = _fast_key(args)
+                key = self._entry_key(args)
             entry = self._fast.get(key)
             if entry is not None and entry is not type(self).__dict__.get("__call__"):
                 self._install(entry)
@@ -728,7 +731,7 @@ class GradientFunction(DerivedFunction):
             watch.done()        # Numba compiles on the first call: timed with it
         if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            key = _fast_key(args)
+            key = self._entry_key(args)
             entry = self._fast.get(key)
             if entry is None:
                 # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
@@ -736,6 +739,13 @@ class GradientFunction(DerivedFunction):
                                                      result, NATIVE_AFTER)
             self._install(entry)
         return self._finish(result, converted, out, state, args)
+
+    def _entry_key(self, args) -> tuple:
+        """The key of a signature's fast entry: the argument types, and for arrays also the pattern of
+        agreeing axes its program was derived for (so that calls alternating between two patterns each
+        find their own entry, not one whose program refuses their arrays)."""
+        key = _fast_key(args)
+        return (key, self._dims_for(args)) if any(type(a) is np.ndarray for a in args) else key
 
     def _promote(self, args) -> None:
         """The signature of `args` (numbers) was called NATIVE_AFTER times through its counted entry: from

@@ -17,7 +17,7 @@ import tempfile
 import zlib
 
 # before anything imports numba (it reads its settings once)
-os.environ.setdefault("NUMBA_OPT", "1")
+os.environ.setdefault("NUMBA_OPT", "0")
 
 import pytest  # noqa: E402
 

@@ -85,6 +85,8 @@ def test_the_fast_path_hands_another_pattern_to_a_program_of_its_own(jit):
             want = finite_difference(lambda v: S.dispatch_mse(*args[:k], v, *args[k + 1:]), args[k])
             np.testing.assert_allclose(got[k], want, rtol=1e-6)
     assert len({key[2] for key in g._compiled}) == 2      # two patterns, each derived and compiled once
+    if jit:     # one fast entry per pattern: alternating calls each find theirs
+        assert len(g._fast) == 2 and type(g).__dict__["__call__"] is g._fast[g._entry_key(args)]
 
 
 def test_native_entry_falls_back_for_another_pattern():

@@ -558,7 +558,7 @@ def _shape_guard(fn: ir.Function) -> list:
         else:
             tests.append(f"{name}.shape[{axis}] != {term[0]}.shape[{term[1]}]")
             facts.append(f"{name}.shape[{axis}] == {term[0]}.shape[{term[1]}]")
-    lines = [f"    # derived for arrays with {', '.join(facts)}"]
+    lines = ["    # derived for arrays whose axes agree as tested here (a gradient object derives anew for others)"]
     test = " or ".join(tests)
     if len(test) > 90:
         test = "(\n            " + "\n            or ".join(tests) + ")"

@@ -14,7 +14,7 @@ Guarantees:
 from __future__ import annotations
 
 from . import nodes as ir
-from ..errors import ArgumentError, AutodiffError
+from ..errors import ArgumentError, AutodiffError, UnsupportedSyntaxError
 from ..rules import PRIMITIVES
 from .names import Names
 from .nodes import BOOL, FLOAT, INT, Assign, Const, For, Pop, Slice, Type, Var, array_of, join
@@ -139,6 +139,14 @@ def check_consistent(function: ir.Function) -> None:
                     f"{stmt.target!r} holds a number here and an array elsewhere: one variable, one kind "
                     f"of value", **where(stmt),
                     hint=f"start it as an array (np.zeros_like(...)), or use two names")
+        if isinstance(stmt, Assign) and stmt.prim in _BOOL_ARITHMETIC and stmt.args and all(
+                _is_bool(type_of_operand(a, types)) for a in stmt.args):
+            raise UnsupportedSyntaxError(
+                f"{_BOOL_ARITHMETIC[stmt.prim]} of bools: Python's bools are the numbers 0 and 1 (True + True "
+                f"is 2), NumPy's are logical values (np.True_ + np.True_ is True, and its bool arrays add "
+                f"by logical or), and the compiled code cannot follow both", **where(stmt),
+                hint="make them numbers first (int(a) + int(b), 1.0 * mask), or write the logic you mean "
+                     "(a or b, a and b, np.where(...))", construct="arithmetic on bools")
         indices = []
         if isinstance(stmt, Assign) and stmt.prim in ("subscript", "subscript_copy"):
             indices = ir.operand_vars(stmt.args[1:])
@@ -152,6 +160,14 @@ def check_consistent(function: ir.Function) -> None:
                 raise ArgumentError(
                     f"{name!r} is used as an index or a range bound here but holds a float elsewhere",
                     **where(stmt), hint=f"keep {name} an int throughout, or give the float its own name")
+
+
+# arithmetic whose meaning differs between Python's bools and NumPy's (`check_consistent` refuses it)
+_BOOL_ARITHMETIC = {"add": "a sum", "sub": "a difference", "mul": "a product", "neg": "a negation"}
+
+
+def _is_bool(t) -> bool:
+    return t is not None and (t == BOOL or (t.is_array and t.dtype == "bool"))
 
 
 def specialise(function: ir.Function, param_types: dict | None = None) -> bool:

@@ -565,8 +565,9 @@ class GradientFunction(DerivedFunction):
         have equal lengths (`ir.shapes.dims_of_arguments`), so that the `shapes` analysis can prove
         broadcasts and fallbacks unneeded; the program checks it on entry (`ShapesDiffer`), and each
         pattern of agreeing axes is derived and compiled once.  () when nothing agrees, or when the
-        optimisation `shapes` is off."""
-        if not self.simplify or "shapes" in self.skip:
+        optimisation `shapes` is off, and with `verify=True`: the proof runs the program on smaller
+        instances of other shapes (`verify.instances`), so it proves the program for all shapes."""
+        if not self.simplify or "shapes" in self.skip or self.verify:
             return ()
         arrays = {name: a.shape for name, a in zip(self.params, args) if isinstance(a, np.ndarray) and a.ndim}
         if not arrays:

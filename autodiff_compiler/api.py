@@ -42,6 +42,7 @@ from .backend.load import llvm_level, load
 from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
+from .ir.shapes import dims_of_arguments, guard_conditions
 from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, make_entry,  # noqa: F401
                            make_native_entry)
 from .frontend import pytrees
@@ -198,6 +199,7 @@ class DerivedFunction:
         self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
         self._last_key = None
+        self._last_dims = ()
         self._last_args = None
         self._derivation_seconds = 0.0
         # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
@@ -469,18 +471,20 @@ class GradientFunction(DerivedFunction):
                     accumulate=self.accumulate, has_aux=self.has_aux)
 
     # ------------------------------------------------------------------ compile
-    def state_for(self, signature: tuple, with_value: bool | None = None):
-        """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module."""
+    def state_for(self, signature: tuple, with_value: bool | None = None, dims: tuple = ()):
+        """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module.
+        `dims`: what dispatch knows of the array arguments' axes (`_dims_for`), () for any shapes."""
         with_value = self.with_value if with_value is None else with_value
         signature = self.full_signature(signature) if len(signature) != len(self.all_params) else signature
-        key = (signature, with_value)
+        key = (signature, with_value, dims)
         if key not in self._states:
             _refuse_structures_in_regions(self, signature)
             types = dict(zip(self.all_params, signature))
             try:
                 self._states[key] = derive(self._source, types, self.wrt, simplify=self.simplify,
                                            with_value=with_value, intermediates=self.intermediates,
-                                           skip=self.skip, steps=self.steps(with_value), regions=self.regions)
+                                           skip=self.skip, steps=self.steps(with_value), regions=self.regions,
+                                           param_dims=dims)
             except AutodiffError:
                 raise
             except RecursionError:
@@ -499,7 +503,10 @@ class GradientFunction(DerivedFunction):
         It returns `(value, grads...)`, or with `value=False` what the gradient-only
         module returns (the function a `grad` object calls).  Call it from your own
         `numba.njit` code to skip the Python-level checks.  It takes the arguments flat: for a
-        function of containers, module data or a method, `flat_arguments(*args)` gives them."""
+        function of containers, module data or a method, `flat_arguments(*args)` gives them.  It is
+        derived for these arrays' pattern of agreeing axes (which have equal lengths, which length 1:
+        any batch size of the same pattern will do) and raises `ShapesDiffer` for arrays of another
+        pattern; `skip=("shapes",)` makes one program for all shapes."""
         args = self.complete(args, {})
         compiled, _, _ = self._prepare(self.signature(args), args, with_value=value)
         return compiled
@@ -553,24 +560,40 @@ class GradientFunction(DerivedFunction):
         _, _, flat = self._prepare(self.signature(args), args, with_value=value)
         return tuple(flat)
 
+    def _dims_for(self, args) -> tuple:
+        """What dispatch tells the derivation of the array arguments' axes: which have length 1 and which
+        have equal lengths (`ir.shapes.dims_of_arguments`), so that the `shapes` analysis can prove
+        broadcasts and fallbacks unneeded; the program checks it on entry (`ShapesDiffer`), and each
+        pattern of agreeing axes is derived and compiled once.  () when nothing agrees, or when the
+        optimisation `shapes` is off, and with `verify=True`: the proof runs the program on smaller
+        instances of other shapes (`verify.instances`), so it proves the program for all shapes."""
+        if not self.simplify or "shapes" in self.skip or self.verify:
+            return ()
+        arrays = {name: a.shape for name, a in zip(self.params, args) if isinstance(a, np.ndarray) and a.ndim}
+        if not arrays:
+            return ()
+        dims = dims_of_arguments(self.params, arrays)
+        return dims if guard_conditions(dims) else ()
+
     def _prepare(self, signature, args, with_value: bool | None = None):
         """(compiled function, state, flat arguments) for a call: derived and compiled on first use, and
         again when a module number the derivation baked in has changed, or module data changed type."""
         with_value = self.with_value if with_value is None else with_value
         full = self.full_signature(signature)
+        dims = self._dims_for(args)
         started = time.perf_counter()
-        state = self.state_for(full, with_value)
-        if (full, with_value) not in self._compiled:
+        state = self.state_for(full, with_value, dims)
+        if (full, with_value, dims) not in self._compiled:
             self._derivation_seconds = time.perf_counter() - started     # reported by a slow first call
         if state.facts.watches and not _unchanged(state.facts.watches):
             self._forget()
-            state = self.state_for(full, with_value)
+            state = self.state_for(full, with_value, dims)
         flat = self._flatten(state, args)
         if state.facts.data and not self._data_types_agree(state, flat):
             self._forget()
-            state = self.state_for(full, with_value)
+            state = self.state_for(full, with_value, dims)
             flat = self._flatten(state, args)
-        key = (full, with_value)
+        key = (full, with_value, dims)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = load(state.jit_text if self.jit else state.text, state.adjoint.name, jit=self.jit,
@@ -592,7 +615,7 @@ class GradientFunction(DerivedFunction):
     def source(self) -> str:
         """The generated module for the last signature called (or the annotated/default one)."""
         signature = self._last_key or self._default_signature()
-        return self.state_for(signature).text
+        return self.state_for(signature, dims=self._last_dims if self._last_key else ()).text
 
     @property
     def compiled_source(self) -> str:
@@ -600,7 +623,7 @@ class GradientFunction(DerivedFunction):
         their transcendental functions several lanes at a time (`vexp(...)`, libmvec) and fused sums in
         fixed chunks (threads), where this machine and the settings allow."""
         signature = self._last_key or self._default_signature()
-        state = self.state_for(signature)
+        state = self.state_for(signature, dims=self._last_dims if self._last_key else ())
         return state.jit_text if self.jit else state.text
 
     # ------------------------------------------------------------ formulas
@@ -669,7 +692,7 @@ class GradientFunction(DerivedFunction):
         if out is None and not kwargs and self._fast:
             key = tuple(map(type, args))
             if np.ndarray in key:
-                key = _fast_key(args)
+                key = self._entry_key(args)
             entry = self._fast.get(key)
             if entry is not None and entry is not type(self).__dict__.get("__call__"):
                 self._install(entry)
@@ -682,7 +705,8 @@ class GradientFunction(DerivedFunction):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         full = self.full_signature(signature)
-        watch = _Watch(self, signature) if (full, self.with_value) not in self._compiled else None
+        watch = _Watch(self, signature) if (full, self.with_value, self._dims_for(args)) not in self._compiled \
+            else None
         try:
             compiled, state, converted = self._prepare(signature, args)
         except BaseException:
@@ -690,6 +714,7 @@ class GradientFunction(DerivedFunction):
                 watch.done()
             raise
         self._last_key = signature
+        self._last_dims = self._dims_for(args)
         self._last_args = tuple(converted)
         if self.has_aux:
             self._aux_tree = state.primal.output_tree[1]
@@ -707,7 +732,7 @@ class GradientFunction(DerivedFunction):
             watch.done()        # Numba compiles on the first call: timed with it
         if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            key = _fast_key(args)
+            key = self._entry_key(args)
             entry = self._fast.get(key)
             if entry is None:
                 # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
@@ -715,6 +740,13 @@ class GradientFunction(DerivedFunction):
                                                      result, NATIVE_AFTER)
             self._install(entry)
         return self._finish(result, converted, out, state, args)
+
+    def _entry_key(self, args) -> tuple:
+        """The key of a signature's fast entry: the argument types, and for arrays also the pattern of
+        agreeing axes its program was derived for (so that calls alternating between two patterns each
+        find their own entry, not one whose program refuses their arrays)."""
+        key = _fast_key(args)
+        return (key, self._dims_for(args)) if any(type(a) is np.ndarray for a in args) else key
 
     def _promote(self, args) -> None:
         """The signature of `args` (numbers) was called NATIVE_AFTER times through its counted entry: from

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .errors import ShapesDiffer
+
 SCAN_LIMIT = 65536
 
 
@@ -113,6 +115,8 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
               f"            result = compiled({given})\n"
               f"        except OverflowError:\n"
               f"            return full(self, {given})     # an int beyond 64 bits: the full path names it\n"
+              f"        except ShapesDiffer:\n"
+              f"            return full(self, {given})     # arrays whose axes agree otherwise: derived anew\n"
               f"        except Exception as exc:\n"
               f"            self._failed(exc, None, ({given}))\n"
               f"{unpack}"
@@ -122,6 +126,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
               f"        return self._finish(result, ({given}), None)\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": full,
+                 "ShapesDiffer": ShapesDiffer,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool,
                  "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}
     exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)

@@ -65,6 +65,12 @@ class ArgumentError(AutodiffError, TypeError):
     """Wrong number, type, shape or value of arguments, or a bad `wrt`."""
 
 
+class ShapesDiffer(ArgumentError):
+    """A program derived for arrays whose axes agree in one pattern (`ir.shapes.dims_of_arguments`) was
+    called with arrays whose axes do not: the gradient object derives again for them; called directly
+    (`compiled_for`), it says so rather than compute with lengths it was not made for."""
+
+
 class NonFiniteInputError(ArgumentError, ValueError):
     """An argument holds NaN or infinity."""
 

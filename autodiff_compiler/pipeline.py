@@ -79,6 +79,7 @@ class State:
     leaf_wrt: list = field(default_factory=list)    # `wrt` with containers expanded to their float leaves
     steps: tuple = ()                 # the derivation (default: one reverse step over `wrt`)
     regions: tuple = ()               # derivative objects the function is wrapped in: (kind, wrt, with_value)
+    param_dims: tuple = ()            # what dispatch proved of the array arguments' axes (`ir.shapes`)
     programs: list = field(default_factory=list)   # every derived program, in order
     scratch: dict = field(default_factory=dict)    # a step's intermediate programs (the jacobian's tangent)
 
@@ -112,6 +113,9 @@ def _lower(state: State) -> State:
     if missing:
         raise ArgumentError(f"no type for parameter(s) {', '.join(missing)} of {state.source.name}")
     state.primal, state.sources = lower(state.source, state.param_types, state.tuple_results or bool(state.regions))
+    # the specialisation holds for the parameters as called: the flat leaves of containers have none
+    state.primal.param_dims = tuple((name, terms) for name, terms in state.param_dims
+                                    if name in state.primal.params)
     state.facts = state.primal.facts
     state.leaf_wrt = []
     for name in state.wrt:
@@ -167,7 +171,8 @@ def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool 
     region = ir.Region(kind, list(primal.params), list(wrt), with_value, primal.body, tuple(outputs),
                        tuple(targets), stub, None, primal.name)
     wrapped = ir.Function(primal.name, list(primal.params), {}, [region], None, primal.filename,
-                          primal.firstline, docstring=primal.docstring, user_names=frozenset(names.taken))
+                          primal.firstline, docstring=primal.docstring, user_names=frozenset(names.taken),
+                          param_dims=primal.param_dims)
     first = 1 if with_value else 0
     if len(targets) == 1 and single:
         wrapped.result, wrapped.output_tree = ir.Var(targets[0]), None
@@ -555,7 +560,7 @@ PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0]
                           ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "vectorise")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "vectorise", "shapes")
 # After these, `--dump` shows the adjoint; after the others, the primal.
 ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "vectorise")
 
@@ -570,7 +575,7 @@ def run_until(state: State, last: str | None = None) -> State:
 
 def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
            with_value: bool = True, intermediates: tuple = (), skip=(), steps: tuple = (),
-           regions: tuple = ()) -> State:
+           regions: tuple = (), param_dims: tuple = ()) -> State:
     unknown = set(skip) - set(OPTIMISATIONS)
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
@@ -582,7 +587,8 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
     gc.disable()
     try:
         return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
-                               frozenset(skip), steps=tuple(steps), regions=tuple(regions)))
+                               frozenset(skip), steps=tuple(steps), regions=tuple(regions),
+                               param_dims=tuple(param_dims) if simplify and "shapes" not in skip else ()))
     finally:
         if collecting:
             gc.enable()

@@ -52,8 +52,9 @@ class Primitive:
     array: object = None               # the same for array operands; either may be a function
                                        # (params, operand count) -> template, for parameterised primitives
     sympy: str | None = None           # SymPy expression over x, y, z
-    result: object = "float"           # "float", "join", "bool", "int", "first", "reduce", "dot", ..., or a
-                                       # function (argument types, params) -> result type
+    result: object = "float"           # "float", "join", "extremum", "bool", "int", "first", "reduce", "dot", ...
+                                       # (see ELEMENTWISE_RESULTS and ir.types), or a function
+                                       # (argument types, params) -> result type
     evaluate: object = None            # numeric Python implementation, for folding and checks
     user_names: tuple = ()             # (module, name) pairs under which user code calls it
     custom: bool = False               # declared by the user (@custom_derivative), checked by verify=True
@@ -301,9 +302,9 @@ for _prim, _alias in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), 
 _define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
         evaluate=abs, math_name="fabs", numpy_names=("abs", "absolute", "fabs"), builtin="abs")
 _define("min", 2, ("indicator(x <= y)", "indicator(x > y)"), scalar="min", array="np.minimum", sympy="Min(x, y)",
-        result="join", evaluate=min, numpy_names=("minimum", "fmin"), builtin="min")
+        result="extremum", evaluate=min, numpy_names=("minimum", "fmin"), builtin="min")
 _define("max", 2, ("indicator(x >= y)", "indicator(x < y)"), scalar="max", array="np.maximum", sympy="Max(x, y)",
-        result="join", evaluate=max, numpy_names=("maximum", "fmax"), builtin="max")
+        result="extremum", evaluate=max, numpy_names=("maximum", "fmax"), builtin="max")
 
 # ------------------------------------------------ the non-differentiable list
 _define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
@@ -379,10 +380,10 @@ _define("mean", 1, vjp=("expand_like(g / size(x), x)",), jvp=("mean(d)",), array
         examples=(((2, 3),), ((4,),)))
 _define("amax", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
         jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.max",
-        result="reduce", numpy_names=("max", "amax"), examples=(((2, 3),),))
+        result="reduce_extremum", numpy_names=("max", "amax"), examples=(((2, 3),),))
 _define("amin", 1, vjp=("indicator(x == out) * (g / np_sum(indicator(x == out)))",),
         jvp=("sum(indicator(x == out) * d) / sum(indicator(x == out))",), array="np.min",
-        result="reduce", numpy_names=("min", "amin"), examples=(((2, 3),),))
+        result="reduce_extremum", numpy_names=("min", "amin"), examples=(((2, 3),),))
 _define("prod", 1, vjp=("g * prod_others(x)",), jvp=("sum(prod_others(x) * d)",), array="np.prod", result="reduce", numpy_names=("prod",),
         examples=(((2, 3),),))
 # each entry's partial of a product: the product of the others (no division, so exact at zeros)
@@ -401,8 +402,10 @@ _define("np_sum", 1, vjp=("expand_like(g, x)",), jvp=("np_sum(d)",), array="np.s
 # broadcasts a reduced cotangent back to the operand's shape.
 
 
-def _reduced_type(mean: bool):
-    """The result type of a reduction along axes (its `result`, marked `reduces_axes`)."""
+def _reduced_type(kind: str):
+    """The result type of a reduction along axes (its `result`, marked `reduces_axes`): "sum" (of bools
+    or ints an int, as NumPy), "mean" (a float) or "extremum" (the operand's dtype: the largest of bools
+    is a bool)."""
     def result(types, p):
         t = types[0]
         if t is None:
@@ -414,7 +417,8 @@ def _reduced_type(mean: bool):
             axis, keep = p.get("axis"), bool(p.get("keepdims", False))
             written = range(ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
             axes = {a % ndim for a in written} if ndim else set()
-        dtype = "float64" if mean or _dtype(t).startswith("float") else "int64"
+        dtype = "float64" if kind == "mean" or _dtype(t).startswith("float") else \
+            _dtype(t) if kind == "extremum" else "int64"
         return _typed(ndim if keep else ndim - len(axes), dtype)
     result.reduces_axes = True
     return result
@@ -504,15 +508,15 @@ _AXES_EXAMPLES = (((2, 3, 2), {"axes": (1,), "keepdims": False, "ndim": 3}),
                   ((2, 3, 2), {"axes": (0, 2), "keepdims": True, "ndim": 3}),
                   ((3, 2), {"axes": (0,), "keepdims": False, "ndim": 2}),
                   ((2, 2, 2, 2), {"axes": (1, 3), "keepdims": False, "ndim": 4}))
-_define("sum_axes", 1, vjp=_reduction_vjp("sum"), jvp=_reduction_jvp("sum"), array=_sum_axes_spelling, result=_reduced_type(False),
+_define("sum_axes", 1, vjp=_reduction_vjp("sum"), jvp=_reduction_jvp("sum"), array=_sum_axes_spelling, result=_reduced_type("sum"),
         examples=_AXES_EXAMPLES + (((3,), {"axes": (0,), "keepdims": True, "ndim": 1}),))
-_define("mean_axes", 1, vjp=_reduction_vjp("mean"), jvp=_reduction_jvp("mean"), array=_mean_axes_spelling, result=_reduced_type(True),
+_define("mean_axes", 1, vjp=_reduction_vjp("mean"), jvp=_reduction_jvp("mean"), array=_mean_axes_spelling, result=_reduced_type("mean"),
         examples=_AXES_EXAMPLES)
-_define("amax_axes", 1, vjp=_reduction_vjp("amax"), jvp=_reduction_jvp("amax"), array=_rows_spelling("amax"), result=_reduced_type(False),
+_define("amax_axes", 1, vjp=_reduction_vjp("amax"), jvp=_reduction_jvp("amax"), array=_rows_spelling("amax"), result=_reduced_type("extremum"),
         examples=_AXES_EXAMPLES)
-_define("amin_axes", 1, vjp=_reduction_vjp("amin"), jvp=_reduction_jvp("amin"), array=_rows_spelling("amin"), result=_reduced_type(False),
+_define("amin_axes", 1, vjp=_reduction_vjp("amin"), jvp=_reduction_jvp("amin"), array=_rows_spelling("amin"), result=_reduced_type("extremum"),
         examples=_AXES_EXAMPLES)
-_define("prod_axes", 1, vjp=_reduction_vjp("prod"), jvp=_reduction_jvp("prod"), array=_rows_spelling("prod"), result=_reduced_type(False),
+_define("prod_axes", 1, vjp=_reduction_vjp("prod"), jvp=_reduction_jvp("prod"), array=_rows_spelling("prod"), result=_reduced_type("sum"),
         examples=_AXES_EXAMPLES)
 
 
@@ -760,8 +764,11 @@ def may_raise(prim: str, args: tuple) -> bool:
     return bool(kind)
 
 
-# result kinds of primitives applied element by element (NumPy broadcasting their array operands)
-_ELEMENTWISE_RESULTS = {"float", "join", "bool", "int", "first", "pow", "where"}
+# Result kinds of primitives applied element by element (NumPy broadcasting their array operands);
+# `ir.types` gives each its type: "float" a float, "bool" a bool, "int" an int, "first" the first
+# operand's, "join" the widest operand's with a bool counted as an int (True + True is 2), "extremum"
+# the widest operand's with bools kept (max(True, False) is True), "pow" and "where" their own.
+ELEMENTWISE_RESULTS = frozenset({"float", "join", "extremum", "bool", "int", "first", "pow", "where"})
 
 
 def is_elementwise(prim: str) -> bool:
@@ -769,7 +776,7 @@ def is_elementwise(prim: str) -> bool:
     (A differentiable primitive with scalar partials, or a non-differentiable one, whose result kind
     is one of the elementwise kinds; not an effect.)"""
     p = PRIMITIVES.get(prim)
-    return p is not None and isinstance(p.result, str) and p.result in _ELEMENTWISE_RESULTS \
+    return p is not None and isinstance(p.result, str) and p.result in ELEMENTWISE_RESULTS \
         and (p.partials is not None or p.nondiff) and not p.effect
 
 

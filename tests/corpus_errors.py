@@ -144,3 +144,26 @@ def undefined_name(x):
 
 def weighted_squares(x, w):
     return np.sum(w * x * x)
+
+
+# arithmetic on bools: a number for Python's bools, a logical value for NumPy's
+def bool_sum_of_numpy_bools(x):
+    m = np.max(x > 0.0)                      # np.True_: m + m is True in NumPy, 2 in Python's ints
+    return np.sum(x * (m + m))
+
+
+def bool_sum_of_masks(x):
+    j = np.max(x > 0.0, axis=0, keepdims=True)
+    return np.sum(x * (j + j + j))           # bool arrays add by logical or
+
+
+def bool_product_then_sum(x, p, q):
+    return np.sum(x) * (p * q + p)           # np.True_ * np.True_ + np.True_ is True; True * True + True is 2
+
+
+def bool_difference(x, p, q):
+    return x * (p - q)                       # np.True_ - np.False_ raises in NumPy
+
+
+def bool_negation(x, p):
+    return x * -p

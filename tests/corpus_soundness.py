@@ -1558,6 +1558,74 @@ def boolarg_power(x, k):
     return x ** k + x * x
 
 
+# ---------------------------------------------------------------- the largest or smallest of bools is a bool (Numba has no float() of a bool)
+
+def extremum_issue(x, p, q):
+    return x * max(p, q)                 # the adjoint of x is max(p, q): a bool, read as a number
+
+
+def extremum_min_float(x, p, q):
+    return float(min(p, q)) * x ** 2
+
+
+def extremum_bool_and_int(x, p):
+    return x * max(p, 3) + x * min(p, 0)  # a bool and an int: an int
+
+
+def extremum_reduce(x, b):
+    return x * np.max(b) + x * x * float(np.min(b))
+
+
+def extremum_axis(x, b):
+    return np.sum(x * np.max(b, axis=0)) + np.sum(x * np.min(b, axis=1, keepdims=True))
+
+
+def extremum_elementwise(x, b):
+    return np.sum(x * np.maximum(b, b[::-1]) + x * np.minimum(b, True))
+
+
+def extremum_in_power(x, p, q):
+    return x ** max(p, q) + x * x
+
+
+# ---------------------------------------------------------------- programs specialised on which axes agree at dispatch
+
+def dispatch_softmax(Z, Y):
+    m = np.max(Z, axis=1, keepdims=True)
+    E = np.exp(Z - m)
+    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
+    return -np.sum(Y * (Z - lse)) / Z.shape[0]      # Y: Z's shape, a row, a column
+
+
+def dispatch_mse(w, b, x, y):
+    return np.mean((w * x + b - y) ** 2)              # y: x's length or one element
+
+
+def dispatch_recurrence(W, b, h, n):
+    for t in range(n):
+        h = np.tanh(W @ h + b)                        # W square or not, b a vector or one element
+    return 0.5 * np.sum(h * h)
+
+
+def dispatch_outer(A, u, v):
+    return np.sum(A * np.outer(u, v)) + np.sum(np.sin(u)) * np.sum(v * v)
+
+
+def dispatch_transpose(A, B, C):
+    return np.sum(np.tanh(A @ B + C) * (A @ B))       # C broadcast to A @ B in every way
+
+
+def dispatch_accumulate(x, y, n):
+    s = np.zeros_like(x)
+    for i in range(n):
+        s = s + x * y                                 # y: x's length or one element
+    return np.sum(s * s)
+
+
+def dispatch_slices(x, y):
+    return np.sum(x[1:] * y[:-1] + x[:-1] ** 2)       # lengths agree, or y[:-1] has one element
+
+
 # ---------------------------------------------------------------- slices of one vector proved of one length (no fallback)
 
 def slicelen_issue(x):

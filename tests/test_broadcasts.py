@@ -42,15 +42,22 @@ def test_same_numbers_as_without_the_pass(fn, args, jit):
 
 def test_a_softmax_keeps_no_full_size_broadcast():
     """Z == m and E * (g broadcast to E) read the column m and g: no `+ np.zeros_like(Z)` is left for
-    them (the one left is the mean's seed broadcast to Y * (Z - lse), whose shape no operand has)."""
+    them.  Without what dispatch proves of the axes (`skip=("shapes",)`), one is left: the mean's seed
+    broadcast to Y * (Z - lse), whose shape no operand is known to have; with it, Y has Z's shape and
+    that one goes too, and the sums back to Z's shape with it."""
     Z, Y = _rng_matrix(5, 4, 1), np.eye(4)[[0, 2, 1, 3, 0]]
     g = grad(S.bcast_softmax_rows, jit=False)
     g(Z, Y)
-    without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts",))
+    unproved = grad(S.bcast_softmax_rows, jit=False, skip=("shapes",))
+    unproved(Z, Y)
+    without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts", "shapes"))
     without(Z, Y)
     assert without.compiled_source.count("np.zeros_like(") == 4
-    assert g.compiled_source.count("np.zeros_like(") == 1
+    assert unproved.compiled_source.count("np.zeros_like(") == 1
+    assert g.compiled_source.count("np.zeros_like(") == 0
+    assert g.compiled_source.count("sum_like2(") < unproved.compiled_source.count("sum_like2(")
     assert "(Z == m)" in g.compiled_source
+    np.testing.assert_allclose(g(Z, Y), unproved(Z, Y), rtol=1e-14, atol=1e-16)
 
 
 def test_a_smaller_operand_does_not_stand_in_for_the_shape():
@@ -115,7 +122,9 @@ def test_a_fused_loop_keeps_its_fallback_only_where_lengths_may_differ(fn, fallb
     class SLICELEN checks the numbers of each, lengths where they broadcast included)."""
     params = list(__import__("inspect").signature(fn).parameters)
     length = 3 if fn is S.slicelen_unequal else 5          # where its slices broadcast (n - 1 against n - 2)
-    args = {"x": np.linspace(0.1, 0.9, length), "y": np.linspace(0.2, 0.4, length), "k": 2}
+    # y of another length than x (y[:-1] of one element broadcasts): with one length, dispatch would
+    # prove the two slices of one length (test_shapes)
+    args = {"x": np.linspace(0.1, 0.9, length), "y": np.linspace(0.2, 0.4, 2), "k": 2}
     g = grad(fn)
     g(*[args[p] for p in params])
     assert ("if same_length" in g.source) == fallback, g.source

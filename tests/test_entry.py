@@ -165,7 +165,10 @@ def test_what_it_does_not_cover_is_refused_clearly():
         grad(loss, jit=False).native(1.0)
 
 
-def test_entry_is_cached_on_disk():
+def test_entry_is_cached_on_disk(monkeypatch):
+    from numba.core import config
+    # at the users' levels (the suite compiles at 0, where Numba declines to cache many modules)
+    monkeypatch.setattr(config, "OPT", type(config.OPT)(1))
     g = grad(lambda_free_square)
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # Numba warns when it cannot cache a function

@@ -71,6 +71,14 @@ SYNTAX_CASES = [
     ("star_args", E.star_args, (1.0,), ("def star_args",), ("*", "star", "var", "args"),
      (UnsupportedSyntaxError,)),
     ("import_inside", E.bad_import_inside, (1.0,), ("import cmath",), ("import",), (UnsupportedSyntaxError,)),
+    ("bool_sum", E.bool_sum_of_numpy_bools, (np.array([0.5, -0.2, 0.3]),), ("np.sum(x * (m + m))",),
+     ("bools",), (UnsupportedSyntaxError,)),
+    ("bool_masks", E.bool_sum_of_masks, (np.array([0.5, -0.2, 0.3]),), ("(j + j + j)",), ("bools",),
+     (UnsupportedSyntaxError,)),
+    ("bool_product", E.bool_product_then_sum, (np.array([0.5, -0.2]), True, False), ("p * q + p",), ("bools",),
+     (UnsupportedSyntaxError,)),
+    ("bool_difference", E.bool_difference, (1.5, True, False), ("p - q",), ("bools",), (UnsupportedSyntaxError,)),
+    ("bool_negation", E.bool_negation, (1.5, True), ("x * -p",), ("bools",), (UnsupportedSyntaxError,)),
 ]
 
 

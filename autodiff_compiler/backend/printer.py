@@ -21,7 +21,8 @@ from .. import ir
 from . import runtime
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
-from ..rules import PRIMITIVES
+from ..ir.shapes import ONE, guard_conditions
+from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
 from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
@@ -522,6 +523,9 @@ class ModulePrinter:
             # the width is part of the text, hence of the cache key: another setting compiles anew
             imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers))
                            + f"    # {vecmath.describe()}")
+        guard = _shape_guard(fn)
+        if guard:
+            imports.append("from autodiff_compiler.errors import ShapesDiffer")
         if imports:
             lines += [""] + imports
         for helper in runtime.HELPERS:      # in a fixed order, for deterministic output
@@ -530,10 +534,37 @@ class ModulePrinter:
         for text in self.extra_functions:
             lines += ["", ""] + text.splitlines()
         lines += ["", "", f"def {fn.name}({', '.join(fn.params)}):"]
+        lines += guard
         # a parameter the function assigns is made C-contiguous first, as its other definitions are
         lines += [f"    {name} = np.ascontiguousarray({name})" for name in fn.params if name in self.one_layout]
         lines += body
         return "\n".join(lines) + "\n"
+
+
+def _shape_guard(fn: ir.Function) -> list:
+    """The lines that check, on entry, what dispatch proved of the arrays' axes (`fn.param_dims`), which
+    the shapes analysis may have used: another call's arrays get a program of their own."""
+    conditions = [(name, axis, term) for name, axis, term in guard_conditions(fn.param_dims)
+                  if name in fn.params and (term == ONE or term[0] in fn.params)]
+    if len(conditions) != len(guard_conditions(fn.param_dims)):
+        raise AssertionError(f"{fn.name}: the axes dispatch proved name arrays it does not take")
+    if not conditions:
+        return []
+    tests, facts = [], []
+    for name, axis, term in conditions:
+        if term == ONE:
+            tests.append(f"{name}.shape[{axis}] != 1")
+            facts.append(f"{name}.shape[{axis}] == 1")
+        else:
+            tests.append(f"{name}.shape[{axis}] != {term[0]}.shape[{term[1]}]")
+            facts.append(f"{name}.shape[{axis}] == {term[0]}.shape[{term[1]}]")
+    lines = ["    # derived for arrays whose axes agree as tested here (a gradient object derives anew for others)"]
+    test = " or ".join(tests)
+    if len(test) > 90:
+        test = "(\n            " + "\n            or ".join(tests) + ")"
+    lines += [f"    if {test}:",
+              f"        raise ShapesDiffer(\"{fn.name} was derived for arrays with {', '.join(facts)}\")"]
+    return lines
 
 
 def _negation_distributes(node) -> bool:
@@ -602,7 +633,9 @@ def _repeats_operand(stmt, name: str, types: dict) -> bool:
 # primitives whose result Numba types 'C' whatever their operands' layouts
 _CONTIGUOUS_RESULTS = {"zeros", "ones", "empty", "array_copy", "dot", "outer", "reshape", "eye", "arange",
                        "linspace_unit"}
-_ELEMENTWISE_RESULTS = {"join", "float", "pow", "int", "bool"}
+# elementwise results whose layout follows their operands' (a stop_gradient ("first") prints as its operand,
+# np.where ("where") as its own helper)
+_ELEMENTWISE_RESULTS = ELEMENTWISE_RESULTS - {"first", "where"}
 _UFUNC_SPELLING = re.compile(r"[-+*/%<>=!]+|\*\*|//|np\.[a-z_0-9]+")
 
 

@@ -280,6 +280,9 @@ class Function:
     returns: tuple = ()
     docstring: str = ""
     user_names: frozenset = frozenset()
+    # what dispatch proved of the array parameters' axes (`ir.shapes.dims_of_arguments`), which the
+    # printed program checks on entry; () when the program is for any shapes
+    param_dims: tuple = ()
 
     def __str__(self) -> str:
         sig = ", ".join(f"{p}: {self.types.get(p, '?')}" for p in self.params)

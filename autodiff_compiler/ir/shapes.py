@@ -1,42 +1,95 @@
 """Shapes: which array values have one shape, and which broadcast into a shape without changing it.
 
-Takes: a typed `ir.Function` and its dataflow facts (`ir.dataflow.of`).
+Takes: a typed `ir.Function` and its dataflow facts (`ir.dataflow.of`), and
+the function's `param_dims`: what the call's dispatch proved of its array
+arguments' axes (`dims_of_arguments`; the generated code checks it on entry,
+`guard_conditions`).
 Guarantees, for the value a statement reads from an operand:
 
-* `key(stmt, operand)`: a shape class.  Two values with the same class have
-  the same shape on every run that reaches both reads.  A class is named by
-  a definition (a statement's position, or a parameter), never by a
-  variable, so a name defined again gets a new class;
+* `key(stmt, operand)`: a shape class, a tuple with one *term* per axis.
+  Two values with the same class have the same shape on every run that
+  reaches both reads.  A term is `ONE` (an axis of length 1), a parameter's
+  axis as dispatch named it (every axis of the same length among the
+  arguments has the same term), an axis sliced with constant bounds, or an
+  axis of its own, named by a definition (a statement's position or a
+  parameter), never by a variable, so a name defined again gets new terms;
 * `fits(stmt, operand, cls)`: the value broadcasts into every array of class
   `cls` without changing its shape (NumPy's rules: its rank is at most that
   class's, and each of its axes has length 1 or that class's length there).
   Scalars fit everything.
 
-What it knows (anything else is a class of its own):
-* an elementwise primitive (`rules.is_elementwise`) has the class its array
-  operands share, when every other operand fits that class (NumPy's result
-  shape is the broadcast of the operands' shapes);
-* a reduction that keeps its dimensions (`keepdims=True`) fits its operand's
-  class, and so does an elementwise result of values that all fit it;
-* a unit-step slice along the first axis with constant bounds, `x[a:b]`, has
-  a class shared by every such slice of a value of `x`'s class whose length
-  is the same function of `len(x)` (`x[1:]` and `x[:-1]` both have
+What it knows, axis by axis (anything else is an axis of its own):
+* an elementwise primitive (`rules.is_elementwise`) has the broadcast of its
+  operands' axes: equal terms give that term, `ONE` gives the other; two
+  terms not known to be equal give an axis of its own;
+* a reduction along axes (`rules.reduces_axes`) drops them, or makes them
+  `ONE` with `keepdims=True`; `expand_dims` inserts `ONE`s; `x.T` and
+  `np.transpose` permute the terms; `np.dot`, `@` and `np.outer` of vectors
+  and matrices take their result's axes from their operands'; a copy, and
+  `np.zeros_like(x)` and its kind, have `x`'s terms;
+* `x[...]`: an integer index drops its axis, a whole slice `:` keeps its
+  term, and a unit-step slice with constant bounds, `x[a:b]`, gives a term
+  shared by every such slice of an axis with the same term whose length is
+  the same function of that axis's length (`x[1:]` and `x[:-1]` both have
   `max(len(x) - 1, 0)` elements; `_slice_lengths`);
 * `expand_like(g, x)` and `unreduce(g, x, keepdims=True)` (`g` broadcast to
   `x`'s shape, the adjoints of sums and reductions) have `x`'s class when
   `g` fits it, and `sum_like(c, like)` (`c` summed back to `like`'s shape)
-  has `like`'s class when `c` has it.
-A value read where more than one definition may reach it has a class of its
-own at that read.
+  has `like`'s class when each of `like`'s axes is `ONE` or `c`'s;
+* a store into an array keeps the array's class; a value popped from a tape
+  has the class every value pushed onto that tape has, when they agree;
+* a value read where more than one definition may reach it has their class
+  when they all agree, else a class of its own at that read.
+Fits also holds, beyond the axes, for a reduction keeping its dimensions of a
+value of the class, and for an elementwise result of values that all fit it.
 """
 from __future__ import annotations
 
 from . import dataflow
-from .nodes import Assign, Const, Slice, Var
+from .nodes import Assign, Const, Pop, Push, Slice, Store, Var, walk
 from ..rules import is_elementwise, reduces_axes
+
+ONE = 1                                   # the term of an axis of length 1
 
 # g broadcast to the shape of its second operand (the adjoints of sums and keepdims reductions)
 _BROADCAST_TO_SECOND = {"expand_like", "unreduce"}
+# the result has the shape of the first operand
+_SAME_SHAPE = {"array_copy", "zeros_like", "ones_like", "empty_like"}
+
+
+def dims_of_arguments(params, shapes: dict) -> tuple:
+    """What dispatch knows of the array arguments' axes, given their shapes (`name -> shape tuple`,
+    arrays only): each axis of length 1 is `ONE`, every other axis is named by the first axis of the
+    same length in parameter order, `(parameter, axis)`.  As a hashable tuple of `(name, terms)`."""
+    first: dict = {}
+    out = []
+    for name in params:
+        shape = shapes.get(name)
+        if shape is None:
+            continue
+        terms = []
+        for axis, length in enumerate(shape):
+            if length == 1:
+                terms.append(ONE)
+            else:
+                terms.append(first.setdefault(length, (name, axis)))
+        out.append((name, tuple(terms)))
+    return tuple(out)
+
+
+def guard_conditions(param_dims) -> list:
+    """The tests, as `(name, axis, other)` (`other`: `ONE`, or the `(name, axis)` it equals), that the
+    arguments' axes are as `param_dims` says: what a program specialised on them checks on entry."""
+    out = []
+    for name, terms in param_dims:
+        for axis, term in enumerate(terms):
+            if term == ONE or term != (name, axis):
+                out.append((name, axis, term))
+    return out
+
+
+class _Pending(Exception):
+    """An operand's shape is not known yet in this round of `Shapes._solve`."""
 
 
 class Shapes:
@@ -44,24 +97,98 @@ class Shapes:
         self.function = function
         self.types = function.types
         self.facts = dataflow.of(function)
-        self._class: dict = {}            # definition -> class
+        self._params = dict(getattr(function, "param_dims", ()) or ())
         self._fits: dict = {}             # (definition, class) -> bool
+        self._pushes: dict = {}           # tape -> the pushes onto it
+        for stmt in walk(function.body):
+            if isinstance(stmt, Push):
+                self._pushes.setdefault(stmt.tape, []).append(stmt)
+        self._shape: dict = {}            # definition -> shape (a tuple of terms), or None: not known yet
+        self._solve()
 
     # ------------------------------------------------------------------ asked by passes
     def key(self, stmt, operand):
         """The shape class of the value `stmt` reads from `operand` (a Var); None for a scalar."""
         if not self._is_array(operand):
             return None
-        return self._class_of_def(self._definition(stmt, operand.name), (self.facts.pos(stmt), operand.name))
+        shape = self._read_shape(stmt, operand.name)
+        if shape is None:
+            raise _Pending
+        return shape
 
     def fits(self, stmt, operand, cls) -> bool:
         """Does the value `stmt` reads from `operand` broadcast into class `cls` unchanged?"""
         if not self._is_array(operand):
             return True
+        if cls is not None and _broadcasts_into(self.key(stmt, operand), cls):
+            return True
         definition = self._definition(stmt, operand.name)
         if definition is None:
             return False
         return self._def_fits(definition, cls)
+
+    # ------------------------------------------------------------------ the fixed point
+    def _solve(self) -> None:
+        """Every array definition's shape, by rounds to a fixed point.  Optimistic, as constant
+        propagation is: a definition not known yet is left out where reads meet (a loop's value meets
+        its value before the loop, which its next trip must then agree with), and a definition that
+        stays unknown at the end gets axes of its own and the rounds run again.  The result is a fixed
+        point of the rules with nothing left unknown, so every rule holds of every value a run makes
+        (by induction over the run); if the rounds do not settle, nothing is claimed."""
+        definitions = []
+        for name in self.function.params:
+            if self._rank(name):
+                definitions.append((dataflow.param_def(name), None, name))
+        for stmt in self.facts.statements:
+            if isinstance(stmt, (Assign, Store, Pop)):
+                name = stmt.array if isinstance(stmt, Store) else stmt.target
+                if self._rank(name):
+                    definitions.append((self.facts.pos(stmt), stmt, name))
+        for d, _, _ in definitions:
+            self._shape[d] = None
+        for _ in range(50):
+            changed = False
+            self._fits = {}                            # asked of this round's shapes
+            for d, stmt, name in definitions:
+                try:
+                    found = self._rule(d, stmt, name)
+                except _Pending:
+                    continue
+                if found != self._shape[d]:
+                    self._shape[d], changed = found, True
+            if changed:
+                continue
+            unknown = [(d, name) for d, _, name in definitions if self._shape[d] is None]
+            if not unknown:
+                self._fits = {}
+                return
+            for d, name in unknown:
+                self._shape[d] = self._own(d, name)
+        for d, _, name in definitions:                 # not settled: nothing known
+            self._shape[d] = self._own(d, name)
+        self._fits = {}
+
+    def _own(self, definition, name: str) -> tuple:
+        return tuple(("definition", definition, k) for k in range(self._rank(name)))
+
+    def _rule(self, definition, stmt, name: str) -> tuple:
+        own = self._own(definition, name)
+        if stmt is None:                               # a parameter as called
+            terms = self._params.get(name)
+            return tuple(terms) if terms is not None and len(terms) == len(own) else own
+        found = None
+        if isinstance(stmt, Assign):
+            rule = None if stmt.inplace else _RULES.get(stmt.prim)
+            if rule is None and not stmt.inplace and is_elementwise(stmt.prim):
+                rule = Shapes._elementwise
+            elif rule is None and not stmt.inplace and reduces_axes(stmt.prim):
+                rule = Shapes._reduction
+            found = rule(self, stmt) if rule is not None else None
+        elif isinstance(stmt, Store):                 # a partial write keeps the array's shape
+            found = self.key(stmt, Var(stmt.array))
+        elif isinstance(stmt, Pop):
+            found = self._popped(stmt)
+        return tuple(found) if found is not None and len(found) == len(own) else own
 
     # ------------------------------------------------------------------ definitions
     def _is_array(self, operand) -> bool:
@@ -69,6 +196,10 @@ class Shapes:
             return False
         t = self.types.get(operand.name) if isinstance(operand, Var) else None
         return t is not None and t.is_array
+
+    def _rank(self, name: str) -> int:
+        t = self.types.get(name)
+        return t.ndim if t is not None and t.is_array else 0
 
     def _definition(self, stmt, name: str):
         """The one definition of `name` reaching its read by `stmt`, or None."""
@@ -80,6 +211,21 @@ class Shapes:
             return None
         return d
 
+    def _read_shape(self, stmt, name: str):
+        """The meet of the shapes of the definitions reaching this read, axis by axis (an axis where they
+        differ is the read's own); None while none of them is known."""
+        defs = self.facts.reaching(stmt, name)
+        rank = self._rank(name)
+        if not defs or dataflow.UNDEFINED in defs:
+            return tuple(("read", self.facts.pos(stmt), name, k) for k in range(rank))
+        known = {self._shape.get(d, self._own(d, name)) for d in defs} - {None}
+        if not known:
+            return None
+        if len(known) == 1:
+            return known.pop()
+        return tuple(next(iter(terms)) if len(terms) == 1 else ("read", self.facts.pos(stmt), name, k)
+                     for k, terms in enumerate({shape[k] for shape in known} for k in range(rank)))
+
     def _assignment(self, definition):
         if isinstance(definition, int):
             stmt = self.facts.statement_at(definition)
@@ -87,45 +233,117 @@ class Shapes:
                 return stmt
         return None
 
-    def _class_of_def(self, definition, fallback):
-        if definition is None:
-            return ("read",) + fallback
-        if definition in self._class:
-            return self._class[definition]
-        self._class[definition] = ("definition", definition)       # a cycle through a loop: its own
-        stmt = self._assignment(definition)
-        if stmt is not None:
-            self._class[definition] = self._derived_class(stmt, definition)
-        return self._class[definition]
+    # ------------------------------------------------------------------ rules, by primitive
+    def _operand_shape(self, stmt, operand):
+        """The operand's terms; () for a scalar or a constant."""
+        if isinstance(operand, Var) and self._is_array(operand):
+            return self.key(stmt, operand)
+        return ()
 
-    def _derived_class(self, stmt: Assign, definition):
-        own = ("definition", definition)
-        prim = stmt.prim
-        if is_elementwise(prim):
-            arrays = [a for a in stmt.args if self._is_array(a)]
-            for candidate in arrays:
-                cls = self.key(stmt, candidate)
-                if all(self.fits(stmt, other, cls) for other in arrays):
-                    return cls
-            return own
-        if prim in _BROADCAST_TO_SECOND and (prim == "expand_like" or dict(stmt.params).get("keepdims")):
-            g, x = stmt.args[0], stmt.args[1]
-            cls = self.key(stmt, x)
-            return cls if cls is not None and self.fits(stmt, g, cls) else own
-        if prim == "sum_like":
-            c, like = stmt.args[0], stmt.args[1]
-            cls = self.key(stmt, like)
-            return cls if cls is not None and self.key(stmt, c) == cls else own
-        if prim == "subscript" and len(stmt.args) == 2 and isinstance(stmt.args[1], Slice) \
-                and self._is_array(stmt.args[0]):
-            lengths = _slice_lengths(stmt.args[1])
-            if lengths is not None:
-                return ("slice", self.key(stmt, stmt.args[0]), lengths)
-        return own
+    def _elementwise(self, stmt):
+        shapes = [self._operand_shape(stmt, a) for a in stmt.args if isinstance(a, (Var, Const))]
+        rank = max((len(s) for s in shapes), default=0)
+        out = []
+        for k in range(rank):                         # axis k of the result, counted from the right end
+            terms = {s[len(s) - rank + k] for s in shapes if len(s) - rank + k >= 0}
+            terms.discard(ONE)
+            out.append(terms.pop() if len(terms) == 1 else ONE if not terms else None)
+        if None in out:
+            own = [("definition", self.facts.pos(stmt), k) for k in range(rank)]
+            out = [term if term is not None else own[k] for k, term in enumerate(out)]
+        return tuple(out)
 
+    def _reduction(self, stmt):
+        params = dict(stmt.params)
+        source = self._operand_shape(stmt, stmt.args[0])
+        axes = params.get("axes")
+        if axes is None or not isinstance(axes, (tuple, list)) or "keepdims" not in params:
+            return None
+        axes = {a % len(source) for a in axes} if source else set()
+        if params["keepdims"] is True:
+            return tuple(ONE if k in axes else term for k, term in enumerate(source))
+        return tuple(term for k, term in enumerate(source) if k not in axes)
+
+    def _same_as_first(self, stmt):
+        return self._operand_shape(stmt, stmt.args[0])
+
+    def _broadcast_to_second(self, stmt):
+        if stmt.prim == "unreduce" and not dict(stmt.params).get("keepdims"):
+            return None
+        g, x = stmt.args[0], stmt.args[1]
+        cls = self.key(stmt, x) if isinstance(x, Var) else None
+        return cls if cls is not None and self.fits(stmt, g, cls) else None
+
+    def _sum_like(self, stmt):
+        # `runtime.sum_like*` sums the axes where `like` has length 1 and `c` has not: where each axis of
+        # `like` is ONE or `c`'s, the result has `like`'s axes
+        c, like = stmt.args[0], stmt.args[1]
+        cls = self.key(stmt, like) if isinstance(like, Var) else None
+        source = self.key(stmt, c) if isinstance(c, Var) else None
+        if cls is None or source is None or len(source) != len(cls):
+            return None
+        return cls if all(term == ONE or term == source[k] for k, term in enumerate(cls)) else None
+
+    def _dot(self, stmt):
+        # only the operands' axes the result keeps are asked (by rank, from the types): an adjoint's
+        # `np.dot(W.T, g_bar)` then does not depend on the cycle through `g_bar` a loop makes
+        a, b = stmt.args[:2]
+        ranks = tuple(self._rank(x.name) if isinstance(x, Var) else 0 for x in (a, b))
+        if ranks == (2, 1):
+            return self._operand_shape(stmt, a)[:1]
+        if ranks == (1, 2):
+            return self._operand_shape(stmt, b)[1:]
+        if ranks == (2, 2):
+            return self._operand_shape(stmt, a)[:1] + self._operand_shape(stmt, b)[1:]
+        return None
+
+    def _outer(self, stmt):
+        a, b = (self._operand_shape(stmt, x) for x in stmt.args[:2])
+        return (a[0], b[0]) if len(a) == 1 and len(b) == 1 else None
+
+    def _transpose(self, stmt):
+        return tuple(reversed(self._operand_shape(stmt, stmt.args[0])))
+
+    def _transpose_axes(self, stmt):
+        source = self._operand_shape(stmt, stmt.args[0])
+        axes = tuple(dict(stmt.params).get("axes", ()))
+        return tuple(source[a] for a in axes) if sorted(axes) == list(range(len(source))) else None
+
+    def _expand_dims(self, stmt):
+        terms = list(self._operand_shape(stmt, stmt.args[0]))
+        axes = dict(stmt.params).get("axes", ())
+        for a in (tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)):
+            if not (isinstance(a, int) and 0 <= a <= len(terms)):
+                return None
+            terms.insert(a, ONE)                      # one axis after another, as the printed chain
+        return tuple(terms)
+
+    def _subscript(self, stmt):
+        base = self._operand_shape(stmt, stmt.args[0])
+        indices = stmt.args[1:]
+        if len(indices) > len(base) or any(isinstance(i, Var) and self._is_array(i) for i in indices):
+            return None                               # an array of indices picks its own shape
+        out = []
+        for k, index in enumerate(indices):
+            if not isinstance(index, Slice):
+                continue                              # an integer drops its axis
+            if index.start is None and index.stop is None and index.step is None:
+                out.append(base[k])
+                continue
+            lengths = _slice_lengths(index)
+            out.append(("slice", base[k], lengths) if lengths is not None
+                       else ("definition", self.facts.pos(stmt), len(out)))
+        return tuple(out) + tuple(base[len(indices):])
+
+    def _popped(self, pop: Pop):
+        pushes = self._pushes.get(pop.tape, [])
+        if not pushes or not all(isinstance(p.value, Var) and self._is_array(p.value) for p in pushes):
+            return None
+        shapes = {self.key(p, p.value) for p in pushes}
+        return shapes.pop() if len(shapes) == 1 else None
+
+    # ------------------------------------------------------------------ fits, beyond the terms
     def _def_fits(self, definition, cls) -> bool:
-        if self._class_of_def(definition, ()) == cls:
-            return True
         memo = (definition, cls)
         if memo in self._fits:
             return self._fits[memo]
@@ -141,6 +359,22 @@ class Shapes:
                 result = all(self.fits(stmt, a, cls) for a in stmt.args if isinstance(a, (Var, Const)))
         self._fits[memo] = result
         return result
+
+
+_RULES = {"expand_like": Shapes._broadcast_to_second, "unreduce": Shapes._broadcast_to_second,
+          "sum_like": Shapes._sum_like, "dot": Shapes._dot, "outer": Shapes._outer,
+          "transpose": Shapes._transpose, "transpose_axes": Shapes._transpose_axes,
+          "expand_dims": Shapes._expand_dims, "subscript": Shapes._subscript,
+          "subscript_copy": Shapes._subscript,
+          **{prim: Shapes._same_as_first for prim in _SAME_SHAPE}}
+
+
+def _broadcasts_into(shape, cls) -> bool:
+    """Do values of `shape` broadcast into `cls` unchanged, axis by axis (`ONE` or the same term)?"""
+    if shape is None or cls is None or len(shape) > len(cls):
+        return False
+    offset = len(cls) - len(shape)
+    return all(term == ONE or term == cls[offset + k] for k, term in enumerate(shape))
 
 
 _LARGEST_BOUND = 30          # slices with larger constant bounds get classes of their own

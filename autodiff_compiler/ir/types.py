@@ -14,7 +14,7 @@ Guarantees:
 from __future__ import annotations
 
 from . import nodes as ir
-from ..errors import ArgumentError, AutodiffError
+from ..errors import ArgumentError, AutodiffError, UnsupportedSyntaxError
 from ..rules import PRIMITIVES
 from .names import Names
 from .nodes import BOOL, FLOAT, INT, Assign, Const, For, Pop, Slice, Type, Var, array_of, join
@@ -30,17 +30,21 @@ def type_of_operand(operand, types: dict) -> Type | None:
 
 
 def _elementwise(kind: str, arg_types: list) -> Type | None:
+    """The type of an elementwise primitive's result, by its result kind (`rules.ELEMENTWISE_RESULTS`)."""
     arrays = [t for t in arg_types if t is not None and t.kind == "array"]
+    all_bools = all(t is not None and (t == BOOL or (t.kind == "array" and t.dtype == "bool")) for t in arg_types)
     if arrays:
         ndim = max(t.ndim for t in arrays)
-        if kind == "bool":
+        if kind == "bool" or (kind == "extremum" and all_bools):
             return array_of(ndim, "bool")
-        if kind in ("join", "first"):
+        if kind in ("join", "first", "extremum"):
             acc = None
             for t in arg_types:
                 acc = join(acc, t)
             return acc if acc.dtype != "bool" or kind == "first" else array_of(ndim, "int64")
         return array_of(ndim)
+    if kind == "extremum" and all_bools:
+        return BOOL
     if kind == "float":
         return FLOAT
     if kind == "bool":
@@ -61,7 +65,7 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
     if callable(prim.result):
         found = prim.result(arg_types, dict(stmt.params))
         return Type(*found) if isinstance(found, tuple) else found
-    if prim.result in ("float", "join", "bool", "int", "first"):
+    if prim.result in ("float", "join", "extremum", "bool", "int", "first"):
         if any(t is None for t in arg_types[:1 if prim.result == "first" else None]):
             return None
         return _elementwise(prim.result, arg_types)
@@ -135,6 +139,14 @@ def check_consistent(function: ir.Function) -> None:
                     f"{stmt.target!r} holds a number here and an array elsewhere: one variable, one kind "
                     f"of value", **where(stmt),
                     hint=f"start it as an array (np.zeros_like(...)), or use two names")
+        if isinstance(stmt, Assign) and stmt.prim in _BOOL_ARITHMETIC and stmt.args and all(
+                _is_bool(type_of_operand(a, types)) for a in stmt.args):
+            raise UnsupportedSyntaxError(
+                f"{_BOOL_ARITHMETIC[stmt.prim]} of bools: Python's bools are the numbers 0 and 1 (True + True "
+                f"is 2), NumPy's are logical values (np.True_ + np.True_ is True, and its bool arrays add "
+                f"by logical or), and the compiled code cannot follow both", **where(stmt),
+                hint="make them numbers first (int(a) + int(b), 1.0 * mask), or write the logic you mean "
+                     "(a or b, a and b, np.where(...))", construct="arithmetic on bools")
         indices = []
         if isinstance(stmt, Assign) and stmt.prim in ("subscript", "subscript_copy"):
             indices = ir.operand_vars(stmt.args[1:])
@@ -148,6 +160,14 @@ def check_consistent(function: ir.Function) -> None:
                 raise ArgumentError(
                     f"{name!r} is used as an index or a range bound here but holds a float elsewhere",
                     **where(stmt), hint=f"keep {name} an int throughout, or give the float its own name")
+
+
+# arithmetic whose meaning differs between Python's bools and NumPy's (`check_consistent` refuses it)
+_BOOL_ARITHMETIC = {"add": "a sum", "sub": "a difference", "mul": "a product", "neg": "a negation"}
+
+
+def _is_bool(t) -> bool:
+    return t is not None and (t == BOOL or (t.is_array and t.dtype == "bool"))
 
 
 def specialise(function: ir.Function, param_types: dict | None = None) -> bool:
@@ -322,6 +342,8 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     if kind == "reduce":
         return FLOAT if first.dtype.startswith("float") or stmt.prim in ("mean",) or \
             stmt.prim.startswith("mean") else INT
+    if kind == "reduce_extremum":           # the largest of bools is a bool
+        return FLOAT if first.dtype.startswith("float") else ir.BOOL if first.dtype == "bool" else INT
     if kind == "dot":
         second = arg_types[1]
         if second is None:

@@ -21,6 +21,13 @@ Legality, asked of the shared analyses:
 * `g` holds at `op` the value it held where `b` was made
   (`Dataflow.def_clear`, partial definitions through shared memory included),
   and `b` is read through one definition (a chain of copies is followed).
+
+And the other way: `sum_like(c, like)` (`c` summed back to the shape `like`
+was broadcast from) becomes `c` itself (a `copy`, which shares it), as
+`runtime.sum_like*` returns it when the shapes agree.  Legality: `c` and
+`like` have the same shape class where the statement reads them (`ir.shapes`;
+the classes may rest on what dispatch proved of the arguments' axes, which
+the program checks on entry).
 """
 from __future__ import annotations
 
@@ -45,9 +52,17 @@ def absorb_broadcasts(function: ir.Function) -> bool:
                     if source is not None:
                         rewrites.append((stmt, k, source))
                         break              # one operand per statement and sweep: the facts are stale after it
+            if isinstance(stmt, Assign) and stmt.prim == "sum_like" and not stmt.inplace \
+                    and isinstance(stmt.args[0], Var) and isinstance(stmt.args[1], Var) \
+                    and classes.key(stmt, stmt.args[0]) is not None \
+                    and classes.key(stmt, stmt.args[0]) == classes.key(stmt, stmt.args[1]):
+                rewrites.append((stmt, None, stmt.args[0]))
         if not rewrites:
             break
         for stmt, k, source in rewrites:
+            if k is None:                  # a sum back to the shape it has: the value itself
+                stmt.prim, stmt.args, stmt.params = "copy", (source,), ()
+                continue
             stmt.args = stmt.args[:k] + (source,) + stmt.args[k + 1:]
         dataflow.invalidate(function)
         changed = True

@@ -10,25 +10,34 @@ and pops move a tape's top and stay; a branch goes when nothing in it is
 needed, and so does a `for` loop, unless it has an exit flag or its index is
 read after it (a loop leaves its index at the last value); `while` loops
 stay (they may not end).
+
+A tape goes as a whole -- its allocation, pushes and pops -- when no pop's
+value is strongly live after the pop (a value recorded and restored that
+nothing needed reads: a value the adjoint needs only for its shape, once the
+shape is proved, or the input of `tanh` whose adjoint reads its output).
+Legality: a tape is the transform's own stack, read only by its pops (`ir.reads`
+of every other statement never names it), so with no pop needed, nothing
+depends on its contents or its top; a push only copies its value.
 """
 from __future__ import annotations
 
 import dataclasses
 
 from .. import ir
-from ..ir import For, If, While, dataflow
+from ..ir import For, If, Pop, Push, TapeAlloc, While, dataflow
 
 
 def eliminate(function: ir.Function) -> bool:
     """Remove the dead statements of `function`; True when something went."""
     facts = dataflow.of(function)
+    dead_tapes = _dead_tapes(function, facts)
     removed = False
 
     def sweep(block: list) -> list:
         nonlocal removed
         out = []
         for stmt in block:
-            if not facts.needed(stmt):
+            if not facts.needed(stmt) or (isinstance(stmt, (Push, Pop, TapeAlloc)) and stmt.tape in dead_tapes):
                 removed = True
                 continue
             if isinstance(stmt, If):
@@ -42,4 +51,20 @@ def eliminate(function: ir.Function) -> bool:
 
     function.body = sweep(function.body)
     dataflow.invalidate(function)
+    if dead_tapes:
+        eliminate(function)     # what only the tapes' pushes read is dead now too
     return removed
+
+
+def _dead_tapes(function: ir.Function, facts) -> set:
+    """The tapes none of whose popped values is strongly live after its pop (see the module's note)."""
+    pops: dict = {}
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Pop):
+            pops.setdefault(stmt.tape, []).append(stmt)
+        elif isinstance(stmt, (TapeAlloc, Push)):
+            pops.setdefault(stmt.tape, [])
+    readers = {name for stmt in ir.walk(function.body) if not isinstance(stmt, (Push, Pop, TapeAlloc))
+               for name in ir.reads(stmt)}
+    return {tape for tape, tape_pops in pops.items() if tape not in readers
+            and all(pop.target not in facts.strongly_live_out(pop) for pop in tape_pops)}

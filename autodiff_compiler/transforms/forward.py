@@ -313,7 +313,8 @@ class Forward:
         returns = (tuple(self.outputs) if primal_outputs else ()) + tangents
         out = ir.Function(name or f"{function.name}_jvp", list(function.params) + tangent_params, {},
                           body + tail, None, function.filename, function.firstline, returns=returns,
-                          docstring=function.docstring, user_names=frozenset(self.names.taken))
+                          docstring=function.docstring, user_names=frozenset(self.names.taken),
+                          param_dims=function.param_dims)
         param_types = {p: self.types[p] for p in out.params}
         types = dict(self.types)
         types.update(infer_types(out, {**self.types, **param_types}))

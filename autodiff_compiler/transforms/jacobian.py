@@ -333,7 +333,7 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
     returns = tuple(values) + tuple(Var(blocks[k, j]) for k in range(len(outputs)) for j in range(len(wrt)))
     out = ir.Function(name or f"{program.name}_jacobian", list(program.params), {}, body, None,
                       program.filename, program.firstline, returns=returns, docstring=program.docstring,
-                      user_names=frozenset(builder.names.taken))
+                      user_names=frozenset(builder.names.taken), param_dims=program.param_dims)
     param_types = {p: types[p] for p in program.params}
     types.update(infer_types(out, {**types, **param_types}))
     out.types = types

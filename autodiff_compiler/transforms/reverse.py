@@ -509,7 +509,8 @@ class Reverse:
                               list(self.primal.params) + list(extra_params),
                               {}, body, None,
                               self.primal.filename, self.primal.firstline, returns=returns,
-                              docstring=self.primal.docstring, user_names=frozenset(self.names.taken))
+                              docstring=self.primal.docstring, user_names=frozenset(self.names.taken),
+                              param_dims=self.primal.param_dims)
         param_types = {p: self.types[p] for p in adjoint.params}
         adjoint.types = infer_adjoint_types(adjoint, param_types, self.types)
         # the program's own values, which the simplifier must fold exactly (signed zeros and all)

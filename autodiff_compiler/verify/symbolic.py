@@ -33,7 +33,7 @@ import numpy as np
 import sympy
 from sympy.core.operations import AssocOp
 
-from ..rules import PRIMITIVES, USER_FUNCTIONS
+from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES, USER_FUNCTIONS
 from .forms import _DUMMIES, _template, exact, resolve_kinks, sympy_lambda
 from .limits import BIG_NODES, ProgramError, Undefined, Unsupported
 
@@ -147,8 +147,6 @@ def _unevaluated(template, mapping: dict):
     return func(*args)
 
 
-# Result kinds of elementwise primitives (applied element by element on arrays).
-_ELEMENTWISE = {"float", "join", "bool", "int", "first", "pow", "where"}
 
 
 def apply(prim_name: str, args: list, params: tuple = ()) -> SV:
@@ -166,7 +164,7 @@ def apply(prim_name: str, args: list, params: tuple = ()) -> SV:
     if prim.evaluate is not None and not params:
         if not arrays:
             return apply_scalar(prim, args)
-        if prim.result in _ELEMENTWISE:
+        if prim.result in ELEMENTWISE_RESULTS:
             try:
                 return _elementwise(prim, args)
             except (AttributeError, TypeError):      # an evaluate written for whole arrays (x.copy())

@@ -664,7 +664,7 @@ def test_reference_helpers_self_check():
 
 @pytest.mark.skipif(os.environ.get("NUMBA_OPT") == "3", reason="the suite itself runs at the users' level")
 def test_the_corpus_at_the_users_optimisation_level(subprocess_env):
-    """The suite compiles at Numba's level 1 (conftest.py: compile time); users' gradients compile at
+    """The suite compiles at Numba's level 0 (conftest.py: compile time); users' gradients compile at
     level 3.  This file's corpus (every case, jit on and off, simplify on and off, its references)
     runs once more, in a child process at level 3, so that nothing only LLVM's full optimisation shows
     (reads of memory never written, say) goes unseen."""

@@ -743,7 +743,8 @@ def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_pat
         got = g(0.7, -0.2, x, y)
         text = g.compiled_source
         planned += "_block[" in text or "_chunk(" in text or "rising order" in text
-        plans = g.state_for(g.signature((0.7, -0.2, x, y))).plans.values()
+        args = (0.7, -0.2, x, y)
+        plans = g.state_for(g.signature(args), dims=g._dims_for(args)).plans.values()     # the program called
         stored += any(isinstance(s, ir.Store) for p in plans for s in ir.walk(p.loop.body))
         want = value_and_grad(fn, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-11, atol=1e-12, err_msg=sources[k])

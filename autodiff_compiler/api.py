@@ -541,7 +541,7 @@ class GradientFunction(DerivedFunction):
         ) if refused), None)
         key = tuple(type(a) if type(a) is not np.ndarray else (a.dtype.char, a.ndim, a.flags.c_contiguous,
                                                                 a.flags.f_contiguous, a.flags.writeable)
-                    for a in converted)
+                    for a in converted) + (self._dims_for(args),)    # each pattern of agreeing axes its own
         entry = None if why_not else self._natives.get(key)
         if entry is None and not why_not:
             entry = native_entry(compiled, tuple(converted), list(self.params), self._shaped(), self)

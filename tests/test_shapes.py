@@ -93,6 +93,8 @@ def test_native_entry_falls_back_for_another_pattern():
     g = value_and_grad(S.dispatch_mse, wrt=0)
     x, y = np.linspace(-1.0, 1.0, 7), np.linspace(0.0, 1.0, 7)
     native = g.native(0.7, -0.2, x, y)
+    other = g.native(0.7, -0.2, x, np.array([0.3]))
+    assert other is not native and g.native(0.7, -0.2, x, y * 2.0) is native    # one entry per pattern
     for yy in (y, np.array([0.3]), y):
         value, dw = native(0.7, -0.2, x, yy)
         assert value == pytest.approx(S.dispatch_mse(0.7, -0.2, x, yy), rel=1e-12)

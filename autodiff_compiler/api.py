@@ -575,12 +575,13 @@ class GradientFunction(DerivedFunction):
         dims = dims_of_arguments(self.params, arrays)
         return dims if guard_conditions(dims) else ()
 
-    def _prepare(self, signature, args, with_value: bool | None = None):
+    def _prepare(self, signature, args, with_value: bool | None = None, dims: tuple | None = None):
         """(compiled function, state, flat arguments) for a call: derived and compiled on first use, and
-        again when a module number the derivation baked in has changed, or module data changed type."""
+        again when a module number the derivation baked in has changed, or module data changed type.
+        `dims`: the arguments' pattern of agreeing axes, when the caller has it (`_dims_for`)."""
         with_value = self.with_value if with_value is None else with_value
         full = self.full_signature(signature)
-        dims = self._dims_for(args)
+        dims = self._dims_for(args) if dims is None else dims
         started = time.perf_counter()
         state = self.state_for(full, with_value, dims)
         if (full, with_value, dims) not in self._compiled:
@@ -705,16 +706,16 @@ class GradientFunction(DerivedFunction):
                 raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} is {value}",
                                           hint="gradients at NaN or infinity are undefined; check the input")
         full = self.full_signature(signature)
-        watch = _Watch(self, signature) if (full, self.with_value, self._dims_for(args)) not in self._compiled \
-            else None
+        dims = self._dims_for(args)
+        watch = _Watch(self, signature) if (full, self.with_value, dims) not in self._compiled else None
         try:
-            compiled, state, converted = self._prepare(signature, args)
+            compiled, state, converted = self._prepare(signature, args, dims=dims)
         except BaseException:
             if watch is not None:
                 watch.done()
             raise
         self._last_key = signature
-        self._last_dims = self._dims_for(args)
+        self._last_dims = dims
         self._last_args = tuple(converted)
         if self.has_aux:
             self._aux_tree = state.primal.output_tree[1]

@@ -544,9 +544,8 @@ class ModulePrinter:
 def _shape_guard(fn: ir.Function) -> list:
     """The lines that check, on entry, what dispatch proved of the arrays' axes (`fn.param_dims`), which
     the shapes analysis may have used: another call's arrays get a program of their own."""
-    conditions = [(name, axis, term) for name, axis, term in guard_conditions(fn.param_dims)
-                  if name in fn.params and (term == ONE or term[0] in fn.params)]
-    if len(conditions) != len(guard_conditions(fn.param_dims)):
+    conditions = guard_conditions(fn.param_dims)
+    if any(name not in fn.params or (term != ONE and term[0] not in fn.params) for name, _, term in conditions):
         raise AssertionError(f"{fn.name}: the axes dispatch proved name arrays it does not take")
     if not conditions:
         return []

@@ -32,7 +32,7 @@ def type_of_operand(operand, types: dict) -> Type | None:
 def _elementwise(kind: str, arg_types: list) -> Type | None:
     """The type of an elementwise primitive's result, by its result kind (`rules.ELEMENTWISE_RESULTS`)."""
     arrays = [t for t in arg_types if t is not None and t.kind == "array"]
-    all_bools = all(t is not None and (t == BOOL or (t.kind == "array" and t.dtype == "bool")) for t in arg_types)
+    all_bools = all(_is_bool(t) for t in arg_types)
     if arrays:
         ndim = max(t.ndim for t in arrays)
         if kind == "bool" or (kind == "extremum" and all_bools):

@@ -53,10 +53,10 @@ def absorb_broadcasts(function: ir.Function) -> bool:
                         rewrites.append((stmt, k, source))
                         break              # one operand per statement and sweep: the facts are stale after it
             if isinstance(stmt, Assign) and stmt.prim == "sum_like" and not stmt.inplace \
-                    and isinstance(stmt.args[0], Var) and isinstance(stmt.args[1], Var) \
-                    and classes.key(stmt, stmt.args[0]) is not None \
-                    and classes.key(stmt, stmt.args[0]) == classes.key(stmt, stmt.args[1]):
-                rewrites.append((stmt, None, stmt.args[0]))
+                    and isinstance(stmt.args[0], Var) and isinstance(stmt.args[1], Var):
+                cls = classes.key(stmt, stmt.args[0])
+                if cls is not None and cls == classes.key(stmt, stmt.args[1]):
+                    rewrites.append((stmt, None, stmt.args[0]))
         if not rewrites:
             break
         for stmt, k, source in rewrites:

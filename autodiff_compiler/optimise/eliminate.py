@@ -59,12 +59,13 @@ def eliminate(function: ir.Function) -> bool:
 def _dead_tapes(function: ir.Function, facts) -> set:
     """The tapes none of whose popped values is strongly live after its pop (see the module's note)."""
     pops: dict = {}
+    readers = set()             # names read by statements other than a tape's own
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Pop):
             pops.setdefault(stmt.tape, []).append(stmt)
         elif isinstance(stmt, (TapeAlloc, Push)):
             pops.setdefault(stmt.tape, [])
-    readers = {name for stmt in ir.walk(function.body) if not isinstance(stmt, (Push, Pop, TapeAlloc))
-               for name in ir.reads(stmt)}
+        else:
+            readers.update(ir.reads(stmt))
     return {tape for tape, tape_pops in pops.items() if tape not in readers
             and all(pop.target not in facts.strongly_live_out(pop) for pop in tape_pops)}

@@ -1800,3 +1800,20 @@ def pruned_array_for(x, n):
                 break
         s = np.sum(x)
     return s
+
+
+# ---- BCAST, sums back of negations (`sum_like(-a, like)` summed first, then negated)
+
+def bcast_negated_column(Z, c):
+    return np.sum(np.sin(Z - c) * Z)
+
+
+def bcast_negated_row(x, b):
+    return np.sum((x - b) ** 2) - np.sum(-b * x)
+
+
+def bcast_negated_in_loop(x, c, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(np.tanh(x - c * i))
+    return s

@@ -306,6 +306,12 @@ case(BCAST, S.bcast_vector_against_matrix, [(M(3, 4, 13), V(0.1, -0.2, 0.3, 0.5)
      wrt=1, id="bcast_vector_against_matrix_v")
 case(BCAST, S.bcast_sum_kept, [(M(3, 4, 15),), (M(1, 3, 16),), (M(4, 1, 17),)])
 case(BCAST, S.bcast_in_loop, [(M(3, 4, 18), 2), (M(2, 3, 19), 0), (M(1, 2, 20), 3)])
+case(BCAST, S.bcast_negated_column, [(M(3, 4, 21), M(3, 1, 22)), (M(3, 4, 23), M(1, 1, 24)), (M(1, 3, 25), M(1, 3, 26))],
+     wrt=1)
+case(BCAST, S.bcast_negated_row, [(M(3, 4, 27), V(0.1, -0.2, 0.3, 0.5)), (M(2, 1, 28), V(0.4, -0.7)), (M(2, 3, 29), V(0.4))],
+     wrt=1)
+case(BCAST, S.bcast_negated_in_loop, [(M(3, 4, 30), M(3, 1, 31), 3), (M(3, 4, 32), M(1, 4, 33), 2),
+                                      (M(2, 2, 34), M(1, 1, 35), 0)], wrt=1)
 
 INTPOW = "an integer to a negative integer power"
 case(INTPOW, S.intpow_variable, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 2, 3), (-0.7, 5, 0)],

@@ -1705,3 +1705,115 @@ def zerodiv_numpy_element(x, k):
 def zerodiv_numpy_mean(x, k):
     t = np.mean(x) / k                   # likewise: the function has a value at every k
     return np.sum(x ** 3)
+
+
+# ---- PRUNED: loops in branches whose tests compare constants (Numba drops those branches before
+# typing; the reverse sweep's branches test recorded conditions, which it keeps)
+
+def pruned_while_in_elif(x, n):
+    c = 0.18
+    if c - c > 1.0:
+        y = x * 2.0
+    elif c != 0.4:
+        y = x * 1.5
+    else:
+        y = x * 0.5
+        t = 0.0
+        while t < 2.0:
+            t = t + 0.5 + math.atan(y) ** 2
+            y = 0.8 * y + 0.1
+    return y * x
+
+
+def pruned_while_taken(x, n):
+    c = 0.25
+    y = x
+    if c < 0.5:
+        t = 0.0
+        while t < 1.0 + n:
+            t = t + 0.5
+            y = math.sin(y) * x
+    else:
+        y = y * 3.0
+    return y
+
+
+def pruned_for_break(x, n):
+    c = 2.0
+    y = x
+    if c > 3.0:
+        for i in range(n):
+            y = y * x
+            if y > 4.0:
+                break
+    return y + x
+
+
+def pruned_nested(x, n):
+    c = 1.0
+    y = x
+    if c == 2.0:
+        for i in range(n):
+            t = 0.0
+            while t < 1.0:
+                t = t + 0.25 + 0.1 * y * y
+                y = y * 0.9 + x
+    return y * y
+
+
+def pruned_array_while(x, n):
+    c = 0.5
+    s = np.sum(x * x)
+    if c > 1.0:
+        k = 0
+        while k < n:
+            x = np.sin(x) * 0.5
+            k = k + 1
+        s = np.sum(x)
+    return s
+
+
+def pruned_elif_for_exit(x, n):
+    c = 0.3
+    y = x * x
+    if c > 1.0:
+        y = y + 1.0
+    elif c < 0.0:
+        for i in range(n):
+            y = y * 0.5 + x
+            if y < 0.1:
+                return y
+    return y * x
+
+
+def pruned_array_for(x, n):
+    c = 0.5
+    s = np.sum(x * x)
+    if c > 1.0:
+        for k in range(n):
+            x = np.sin(x) * 0.5 + x
+        s = np.sum(x * x)
+    elif c > 2.0:
+        for k in range(n):
+            x = np.cos(x) * x
+            if np.sum(x) > 5.0:
+                break
+        s = np.sum(x)
+    return s
+
+
+# ---- BCAST, sums back of negations (`sum_like(-a, like)` summed first, then negated)
+
+def bcast_negated_column(Z, c):
+    return np.sum(np.sin(Z - c) * Z)
+
+
+def bcast_negated_row(x, b):
+    return np.sum((x - b) ** 2) - np.sum(-b * x)
+
+
+def bcast_negated_in_loop(x, c, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(np.tanh(x - c * i))
+    return s

@@ -277,7 +277,13 @@ sys.stdout.write(json.dumps(g.source))
 """
 
 
-@pytest.mark.parametrize("name,func,wrt,args", SOURCE_FUNCS, ids=[s[0] for s in SOURCE_FUNCS])
+# across processes (two fresh processes each): one function of each kind (scalar, helpers and partials,
+# a loop, branches); every one of SOURCE_FUNCS is compared in process above
+ACROSS_PROCESSES = [s for s in SOURCE_FUNCS if s[0] in ("sin_of_square", "logistic_loss", "pendulum_energy",
+                                                        "nested_branches")]
+
+
+@pytest.mark.parametrize("name,func,wrt,args", ACROSS_PROCESSES, ids=[s[0] for s in ACROSS_PROCESSES])
 def test_source_is_deterministic_across_processes(name, func, wrt, args, subprocess_env, tmp_path):
     """Two fresh compilations (separate processes, caches and hash seeds) give byte-identical source."""
     script = _DETERMINISM_SCRIPT.format(tests=TESTS_DIR, module=func.__module__, func=func.__name__,

@@ -26,6 +26,9 @@ CASES = [
     (S.bcast_smaller_operand, lambda: (_rng_matrix(5, 4, 4),)),
     (S.bcast_vector_against_matrix, lambda: (_rng_matrix(5, 4, 5), np.array([0.1, -0.2, 0.3, 0.5]))),
     (S.bcast_sum_kept, lambda: (_rng_matrix(5, 4, 6),)),
+    (S.bcast_negated_column, lambda: (_rng_matrix(5, 4, 7), _rng_matrix(5, 1, 8))),
+    (S.bcast_negated_row, lambda: (_rng_matrix(5, 4, 9), np.array([0.1, -0.2, 0.3, 0.5]))),
+    (S.bcast_negated_in_loop, lambda: (_rng_matrix(3, 4, 10), _rng_matrix(1, 4, 11), 2)),
 ]
 
 
@@ -58,6 +61,22 @@ def test_a_softmax_keeps_no_full_size_broadcast():
     assert g.compiled_source.count("sum_like2(") < unproved.compiled_source.count("sum_like2(")
     assert "(Z == m)" in g.compiled_source
     np.testing.assert_allclose(g(Z, Y), unproved(Z, Y), rtol=1e-14, atol=1e-16)
+
+
+def test_a_sum_back_of_a_negation_negates_the_sum():
+    """`sum_like(-a, like)` sums `a` and negates the (smaller) sum: no full-size `-a` is made for it, and
+    `b + -s` prints as `b - s`.  The numbers are those of the program without the pass (above)."""
+    Z, Y = _rng_matrix(5, 4, 1), np.eye(4)[[0, 2, 1, 3, 0]]
+    g = grad(S.bcast_softmax_rows, jit=False)
+    g(Z, Y)
+    without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts",))
+    without(Z, Y)
+    assert "sum_like2(-" in without.compiled_source
+    assert "sum_like2(-" not in g.compiled_source and "-sum_like2(" in g.compiled_source
+    r = grad(S.bcast_negated_row, wrt=1, jit=False)
+    r(_rng_matrix(5, 4, 9), np.array([0.1, -0.2, 0.3, 0.5]))
+    assert "b_bar = b_bar - sum_axis0(" in r.compiled_source
+    assert "sum_axis0(-" not in r.compiled_source
 
 
 def test_a_smaller_operand_does_not_stand_in_for_the_shape():

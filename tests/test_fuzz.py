@@ -399,9 +399,9 @@ def test_message_keys_ignore_names_and_numbers():
 def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
     jobs = min(2, os.cpu_count() or 1)
     # a fixed budget, kept small (the gates of each stop run 700-1,000 programs in every mode)
-    interpreted = run.fuzz(160, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
+    interpreted = run.fuzz(100, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
                            cache_dir=str(tmp_path / "cache"), numba_opt=0)
-    compiled = run.fuzz(16, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(tmp_path / "cache"),
+    compiled = run.fuzz(12, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(tmp_path / "cache"),
                         numba_opt=0)
     report = interpreted.table() + "\n" + compiled.table()
     for summary in (interpreted, compiled):
@@ -446,7 +446,7 @@ def test_fixed_budget_of_forward_mode_and_hessian_vector_products(tmp_path):
     """Issue 9's transforms as fuzz modes: jvp (the gradient rebuilt from unit tangents, against the
     oracle) and hvp (forward over reverse, against reverse over forward mode's Hessian rows)."""
     jobs = min(2, os.cpu_count() or 1)
-    summary = run.fuzz(40, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
+    summary = run.fuzz(28, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
                        cache_dir=str(tmp_path / "cache"), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs

@@ -1,9 +1,10 @@
 """Hessians and Hessian-vector products: forward mode over the reverse-mode gradient program (its tapes
 included), against central finite differences of the gradient and second differences of the function,
 against SymPy's Hessian, and against reverse mode over the forward-mode gradient (a different
-derivation of the same numbers); jit on and off, the simplifier on and off; SciPy's `hessp` argument
-order; pickling."""
+derivation of the same numbers); jit on and off, the simplifier on and off (see `_modes`); SciPy's
+`hessp` argument order; pickling."""
 import pickle
+import zlib
 
 import numpy as np
 import pytest
@@ -50,9 +51,22 @@ def _insert(args, index, v):
     return args[:index + 1] + [v] + args[index + 1:]
 
 
-@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
-@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
-@pytest.mark.parametrize("fn, wrt, points", CASES, ids=IDS)
+def _modes(name: str) -> list:
+    """Every case in the default mode (jit, simplifier on) and both interpreted ones; jit with the
+    simplifier off, the costliest compile, for a third of them, chosen by name (compiles are most of this
+    file's time; the interpreted modes run the same programs)."""
+    modes = [(True, True), (False, True), (False, False)]
+    if zlib.crc32(name.encode()) % 3 == 0:
+        modes.append((True, False))
+    return modes
+
+
+MODE_PARAMS = [pytest.param(c[0], c[1], c[2], jit, simplify,
+                            id=f"{name}-{'simp' if simplify else 'nosimp'}-{'jit' if jit else 'nojit'}")
+               for c, name in zip(CASES, IDS) for jit, simplify in _modes(name)]
+
+
+@pytest.mark.parametrize("fn, wrt, points, jit, simplify", MODE_PARAMS)
 def test_hessian_and_hvp_match_finite_differences(fn, wrt, points, jit, simplify):
     H = hessian(fn, wrt=wrt, jit=jit, simplify=simplify)
     Hv = hvp(fn, wrt=wrt, jit=jit, simplify=simplify)

@@ -1,10 +1,11 @@
-"""The language of real numerical code (issue 10): every function of corpus_language.py through every
-path -- jit on and off, simplify on and off -- against central finite differences at three points, and
-the scalar and small-array ones proved against SymPy (verify=True).
+"""The language of real numerical code (issue 10): every function of corpus_language.py interpreted with
+simplify on and off, and compiled for about half of them (`_modes`), against central finite differences
+at three points, and the scalar and small-array ones proved against SymPy (verify=True).
 
 Numba compiles dominate the time: each case compiles once per mode and signature, and the three
 points share that compilation (the gradient objects are kept for the whole module)."""
 import inspect
+import zlib
 
 import numpy as np
 import pytest
@@ -114,7 +115,13 @@ def _gradient(case, jit: bool, simplify: bool, wrt):
 
 
 def _modes(case):
-    modes = [(True, True), (False, True), (False, False)]
+    """Both interpreted modes for every case; compiled (the default mode) for half of them, chosen by
+    name, and with the simplifier off where the case asks for it (compiles are most of this file's
+    time; the interpreted modes run the same generated programs, the compiled one checks what Numba
+    makes of them)."""
+    modes = [(False, True), (False, False)]
+    if zlib.crc32(_id(case).encode()) % 2 == 0:
+        modes.insert(0, (True, True))
     if case["jit_simplify_off"]:
         modes.append((True, False))
     return modes

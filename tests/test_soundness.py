@@ -5,7 +5,8 @@ variations of the same pattern (other primitives, positions, nesting, sizes and
 trip counts, 0 and 1 included), in corpus_soundness.py.  Every raw crash of the
 issue's list is a case too.  Each case runs at two to four points in the
 four interpreted modes (simplifier on/off x `grad`, `value_and_grad`) and in
-one of the four compiled ones, decided by the case's id, so that every
+one of the four compiled ones, decided by the case's id (or those a class's
+failure shows in, `Case.compiled`), so that every
 compiled mode runs about a quarter of each class (compiles are most of this
 file's time: two compiled modes per case took 19 of the suite's 71 CPU
 minutes, all eight modes for every case 23 of 57 at the time).  The
@@ -94,6 +95,7 @@ class Case:
     build: Optional[Callable] = None      # build(maker, jit, simplify) -> gradient object (compositions)
     isolate: bool = False                 # run the jit modes in a child process
     rtol: float = 1e-6
+    compiled: tuple = ()                  # the compiled modes a class's failure shows in (default: one by id)
 
     def wrt_index(self):
         if isinstance(self.wrt, int):
@@ -304,6 +306,12 @@ case(BCAST, S.bcast_vector_against_matrix, [(M(3, 4, 13), V(0.1, -0.2, 0.3, 0.5)
      wrt=1, id="bcast_vector_against_matrix_v")
 case(BCAST, S.bcast_sum_kept, [(M(3, 4, 15),), (M(1, 3, 16),), (M(4, 1, 17),)])
 case(BCAST, S.bcast_in_loop, [(M(3, 4, 18), 2), (M(2, 3, 19), 0), (M(1, 2, 20), 3)])
+case(BCAST, S.bcast_negated_column, [(M(3, 4, 21), M(3, 1, 22)), (M(3, 4, 23), M(1, 1, 24)), (M(1, 3, 25), M(1, 3, 26))],
+     wrt=1)
+case(BCAST, S.bcast_negated_row, [(M(3, 4, 27), V(0.1, -0.2, 0.3, 0.5)), (M(2, 1, 28), V(0.4, -0.7)), (M(2, 3, 29), V(0.4))],
+     wrt=1)
+case(BCAST, S.bcast_negated_in_loop, [(M(3, 4, 30), M(3, 1, 31), 3), (M(3, 4, 32), M(1, 4, 33), 2),
+                                      (M(2, 2, 34), M(1, 1, 35), 0)], wrt=1)
 
 INTPOW = "an integer to a negative integer power"
 case(INTPOW, S.intpow_variable, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 2, 3), (-0.7, 5, 0)],
@@ -535,6 +543,18 @@ case(EXTREMUM, S.extremum_axis, [(1.5, B22), (-0.5, ~B22)])
 case(EXTREMUM, S.extremum_elementwise, [(1.5, B22), (-0.5, ~B22)])
 case(EXTREMUM, S.extremum_in_power, [(1.5, True, False), (1.5, False, False)])
 
+PRUNED = ("a loop under a test of constants, which Numba drops before typing: the reversed loop, "
+          "under a recorded test, reads the trip counter and tapes the dropped branch made")
+JIT_NOSIMP = ("jit-nosimp-grad", "jit-nosimp-vag")   # the simplifier folds such tests away
+V3 = V(0.3, -0.2, 0.5)
+case(PRUNED, S.pruned_while_in_elif, [(0.7, 2), (-1.2, 0)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_while_taken, [(0.7, 2), (-0.4, 0), (1.1, 1)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_for_break, [(0.7, 3), (-1.5, 1)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_nested, [(0.7, 2), (0.3, 0)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_array_while, [(V3, 2), (V3, 0)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_elif_for_exit, [(0.7, 3), (-0.6, 2)], compiled=JIT_NOSIMP)
+case(PRUNED, S.pruned_array_for, [(V3, 2), (V(1.5), 1)], compiled=JIT_NOSIMP)
+
 
 # ---- indented defs: defined here, at the indentation the issue names
 
@@ -628,11 +648,16 @@ def mode_id(jit, simplify, api):
 
 
 def modes_of(case_id: str) -> list:
-    """The modes a case runs in (see the module's docstring)."""
+    """The modes a case runs in (see the module's docstring): a class found in one compiled mode
+    names it (`Case.compiled`)."""
     if os.environ.get("AUTODIFF_COMPILER_ALL_MODES") == "1":
         return list(MODES)
+    interpreted = [m for m in MODES if not m[0]]
+    named = CASES_BY_ID[case_id].compiled
+    if named:
+        return [m for m in MODES if mode_id(*m) in named] + interpreted
     compiled = [m for m in MODES if m[0]]
-    return [compiled[zlib.crc32(case_id.encode()) % len(compiled)]] + [m for m in MODES if not m[0]]
+    return [compiled[zlib.crc32(case_id.encode()) % len(compiled)]] + interpreted
 
 
 _GRADIENTS: dict = {}

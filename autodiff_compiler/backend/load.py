@@ -148,15 +148,41 @@ def import_module(path: str, module_name: str):
     return module
 
 
-def _compiled(fn, level: int | None, parallel: bool = False):
+def _compiled(fn, level: int | None, parallel: bool = False, cache: bool = True):
     import numba
     from numba.core import config
     if level is None or config.DISABLE_JIT:
-        return numba.njit(cache=True, parallel=parallel, boundscheck=True)(fn)
+        return numba.njit(cache=cache, parallel=parallel, boundscheck=True)(fn)
     dispatcher = _dispatcher_class()(fn, targetoptions={"nopython": True, "parallel": parallel, "boundscheck": True})
     dispatcher.llvm_level = level
-    dispatcher.enable_caching()
+    if cache:
+        dispatcher.enable_caching()
     return dispatcher
+
+
+_SHARED_HELPERS: dict = {}
+
+
+def shared_helper(name: str, level: int | None):
+    """The process's one Numba function for the runtime helper `name` at `level`.  A generated module
+    holds a copy of the helper's text (`runtime.SOURCES`, the code this process runs), so every module
+    may call the same compiled helper: each signature is typed and compiled once per process, not once
+    per gradient.  Not cached on disk: Numba's cache of a package file does not tell levels apart (the
+    suite's level-0 helpers would serve a user's level-3 gradient); a gradient cached on disk holds
+    its helpers' code already."""
+    namespace = _SHARED_HELPERS.get(level)
+    if namespace is None:
+        # the helpers of one level live in a namespace of their own, in which each helper's name is its
+        # Numba function, as in a generated module: a helper calling another calls the compiled one
+        from . import runtime
+        namespace = dict(vars(runtime))
+        for helper in runtime.HELPERS:
+            fn = getattr(runtime, helper)
+            rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+            rebound.__qualname__, rebound.__module__ = fn.__qualname__, fn.__module__
+            namespace[helper] = _compiled(rebound, level, cache=False)
+        _SHARED_HELPERS[level] = namespace
+    return namespace[name]
 
 
 def load(text: str, name: str, jit: bool = True, level: int | None = None):
@@ -173,7 +199,7 @@ def load(text: str, name: str, jit: bool = True, level: int | None = None):
         from .runtime import HELPERS
         for helper in HELPERS:
             if hasattr(module, helper):
-                setattr(module, helper, _compiled(getattr(module, helper), level))
+                setattr(module, helper, shared_helper(helper, level))
         # the chunk functions of planned loops (print_loops) and the whole-array vector calls (printer),
         # before the functions that call them; only the drivers running chunks on threads are compiled
         # with parallel=True (it changes how Numba compiles array expressions: they would not broadcast)

@@ -178,6 +178,8 @@ class ModulePrinter:
 
     def apply(self, prim: str, args: tuple, params: tuple = ()) -> tuple[str, int]:
         args = _cancel_negations(prim, args)
+        if prim == "add" and len(args) == 2 and _tree_prim(args[1]) == "neg":
+            prim, args = "sub", (args[0], _through_copies(args[1])[1][0])    # a + -b is a - b exactly (IEEE)
         if prim == "neg" and _is_neg_pair(args[0]):
             prim, args = "mul", _cancel_negations("mul", args[0][1], force=True)
         spec = PRIMITIVES[prim]
@@ -686,6 +688,18 @@ def _negated(node):
     if isinstance(node, Const) and not isinstance(node.value, bool) and node.value < 0:
         return Const(-node.value)
     return None
+
+
+def _through_copies(node):
+    """The expression a tree of copies prints (a copy prints as its operand)."""
+    while isinstance(node, tuple) and node[0] == "copy":
+        node = node[1][0]
+    return node
+
+
+def _tree_prim(node):
+    node = _through_copies(node)
+    return node[0] if isinstance(node, tuple) else None
 
 
 def _is_neg_pair(node) -> bool:

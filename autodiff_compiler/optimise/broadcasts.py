@@ -28,6 +28,15 @@ was broadcast from) becomes `c` itself (a `copy`, which shares it), as
 `like` have the same shape class where the statement reads them (`ir.shapes`;
 the classes may rest on what dispatch proved of the arguments' axes, which
 the program checks on entry).
+
+And `sum_like(-a, like)` becomes `-sum_like(a, like)` (as do `sum_axes` and
+`np_sum` of a negation): the negation runs on the summed (smaller) array or
+number instead of making a full-size one.  Negation is
+exact and rounding is symmetric, so the sums are the same numbers (a zero's
+sign aside).  Legality: `-a` is read through one definition (`_made_by`),
+`a` is a float array holding there the value it held where `-a` was made
+(`Dataflow.def_clear`), and, for `sum_like`, the shapes of `-a` and `like`
+are not known to agree (then the sum is a copy, above).
 """
 from __future__ import annotations
 
@@ -36,6 +45,8 @@ from ..ir import Assign, Var, dataflow, shapes
 from ..rules import is_elementwise
 
 _BROADCASTS = ("expand_like", "unreduce")
+# the sums the adjoints of broadcasts make: back to an operand's shape, over leading axes, of everything
+_SUMS = ("sum_like", "sum_axes", "np_sum")
 
 
 def absorb_broadcasts(function: ir.Function) -> bool:
@@ -52,21 +63,66 @@ def absorb_broadcasts(function: ir.Function) -> bool:
                     if source is not None:
                         rewrites.append((stmt, k, source))
                         break              # one operand per statement and sweep: the facts are stale after it
-            if isinstance(stmt, Assign) and stmt.prim == "sum_like" and not stmt.inplace \
-                    and isinstance(stmt.args[0], Var) and isinstance(stmt.args[1], Var):
-                cls = classes.key(stmt, stmt.args[0])
-                if cls is not None and cls == classes.key(stmt, stmt.args[1]):
-                    rewrites.append((stmt, None, stmt.args[0]))
+            if not isinstance(stmt, Assign) or stmt.prim not in _SUMS or stmt.inplace \
+                    or not isinstance(stmt.args[0], Var):
+                continue
+            if stmt.prim == "sum_like" and isinstance(stmt.args[1], Var) \
+                    and classes.key(stmt, stmt.args[0]) is not None \
+                    and classes.key(stmt, stmt.args[0]) == classes.key(stmt, stmt.args[1]):
+                rewrites.append((stmt, None, stmt.args[0]))
+            elif _negated(function, facts, stmt) is not None:
+                rewrites.append((stmt, "neg", _negated(function, facts, stmt)))
         if not rewrites:
             break
+        sums_of_negations = {}
+        names = _names(function) if any(k == "neg" for _, k, _ in rewrites) else None
         for stmt, k, source in rewrites:
             if k is None:                  # a sum back to the shape it has: the value itself
                 stmt.prim, stmt.args, stmt.params = "copy", (source,), ()
-                continue
-            stmt.args = stmt.args[:k] + (source,) + stmt.args[k + 1:]
+            elif k == "neg":               # -sum_like(a, like), the sum made first (see _sum_first)
+                sums_of_negations[id(stmt)] = Assign(names.temp(), stmt.prim, (source,) + stmt.args[1:],
+                                                     stmt.loc, stmt.params)
+            else:
+                stmt.args = stmt.args[:k] + (source,) + stmt.args[k + 1:]
+        if sums_of_negations:
+            _sum_first(function, function.body, sums_of_negations)
         dataflow.invalidate(function)
         changed = True
     return changed
+
+
+def _negated(function, facts, stmt: Assign):
+    """The `a` of `sum_like(-a, like)`, when summing `a` there instead is legal (module docstring)."""
+    made = _made_by(facts, stmt, stmt.args[0].name)
+    if made is None or made.prim != "neg" or not isinstance(made.args[0], Var):
+        return None
+    a = made.args[0]
+    t = function.types.get(a.name)
+    if t is None or not t.is_array or not t.is_float or not facts.def_clear(a.name, made, stmt):
+        return None
+    return a
+
+
+def _names(function) -> ir.Names:
+    taken = set(function.user_names) | set(function.types) | set(function.params)
+    taken.update(name for s in ir.walk(function.body) for name in ir.writes(s))
+    return ir.Names(taken)
+
+
+def _sum_first(function, block: list, sums: dict) -> None:
+    """Put each new sum right before its statement, which becomes the sum's negation."""
+    k = 0
+    while k < len(block):
+        stmt = block[k]
+        for child in ir.child_blocks(stmt):
+            _sum_first(function, child, sums)
+        total = sums.get(id(stmt))
+        if total is not None:
+            function.types[total.target] = function.types[stmt.target]
+            stmt.prim, stmt.args, stmt.params = "neg", (Var(total.target),), ()
+            block.insert(k, total)
+            k += 1
+        k += 1
 
 
 def _broadcast_source(function, facts, classes, stmt: Assign, k: int):

@@ -66,6 +66,8 @@ class Reverse:
         self.adjoints: dict[str, str] = {}
         self.tapes: dict[str, str] = {}
         self.trips: dict[int, str] = {}
+        self.trip_starts: list = []         # trip counters started at the top (see forward_loop)
+        self.pruned_loops: set = set()      # forward-sweep loops under a test of constants (ids)
         self.loop_depth = 0
         self.intermediates: dict = {}
         self.check_rules()
@@ -166,9 +168,15 @@ class Reverse:
         out: list = []
         reverse_work = self.has_reverse_work(self.trip_of(loop))
         trips = None
+        # Numba may drop a branch whose test compares constants before it types the function, and
+        # then cannot type the reversed loop, whose branch tests a recorded condition: the loop's
+        # trip counter and tapes start defined at the top as well
+        pruned = self._under_constant_test(dataflow.of(self.primal), loop)
         if reverse_work and self.needs_trips(loop):
             trips = self.trips[id(loop)] = self.names.fresh("trips")
             out.append(Assign(trips, "copy", (Const(0),), loop.loc))
+            if pruned:
+                self.trip_starts.append(Assign(trips, "copy", (Const(0),), loop.loc))
         self.loop_depth += 1
         body = self.forward(loop.body)
         self.loop_depth -= 1
@@ -179,6 +187,8 @@ class Reverse:
                 out.append(Push(self.tape_of(loop.index), Var(loop.index), loc=loop.loc))
             out.append(For(loop.index, loop.start, loop.stop, loop.step, body, loop.loc, loop.exit_flag,
                            pair=id(loop)))
+            if pruned:
+                self.pruned_loops.add(id(out[-1]))
         else:
             self.loop_depth += 1
             test = self.forward(loop.test)
@@ -421,6 +431,8 @@ class Reverse:
             if loop is None:
                 head.append(alloc)
                 continue
+            if id(loop) in self.pruned_loops:       # see forward_loop: an empty tape at the top too
+                head.append(TapeAlloc(tape, alloc.dtype, Const(0), False, alloc.shape_of))
             statements: list = []
             make = Instantiate(self.names, statements.append, loop.loc)
             _, _, per_trip = alloc.capacity
@@ -457,7 +469,8 @@ class Reverse:
         # a save may read a variable before its first assignment (a value made in a loop's first trip):
         # start such variables defined (the value saved then is never read back)
         starts = [start for name in self.undefined_at_start() for start in self.start_value(name)]
-        forward = starts + self.forward(self.primal.body)
+        forward = self.forward(self.primal.body)
+        forward = starts + self.trip_starts + forward
         allocations = self.tape_allocations(forward)
         forward = self.place_allocations(forward, allocations)
         seed_statements: list = []

@@ -170,18 +170,19 @@ def shared_helper(name: str, level: int | None):
     per gradient.  Not cached on disk: Numba's cache of a package file does not tell levels apart (the
     suite's level-0 helpers would serve a user's level-3 gradient); a gradient cached on disk holds
     its helpers' code already."""
-    namespace = _SHARED_HELPERS.get(level)
-    if namespace is None:
-        # the helpers of one level live in a namespace of their own, in which each helper's name is its
-        # Numba function, as in a generated module: a helper calling another calls the compiled one
-        from . import runtime
-        namespace = dict(vars(runtime))
-        for helper in runtime.HELPERS:
-            fn = getattr(runtime, helper)
-            rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-            rebound.__qualname__, rebound.__module__ = fn.__qualname__, fn.__module__
-            namespace[helper] = _compiled(rebound, level, cache=False)
-        _SHARED_HELPERS[level] = namespace
+    from . import runtime
+    # the helpers of one level live in a namespace of their own, in which each helper's name is its Numba
+    # function once asked for, as in a generated module: a helper calling another calls the compiled one
+    namespace = _SHARED_HELPERS.setdefault(level, dict(vars(runtime)))
+    if not isinstance(namespace[name], types.FunctionType):
+        return namespace[name]
+    fn = getattr(runtime, name)
+    rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    rebound.__qualname__, rebound.__module__ = fn.__qualname__, fn.__module__
+    namespace[name] = _compiled(rebound, level, cache=False)
+    for called in fn.__code__.co_names:          # the helpers it calls, made Numba functions first
+        if called in runtime.HELPERS and called != name:
+            shared_helper(called, level)
     return namespace[name]
 
 

@@ -5,7 +5,9 @@ Programs with an array of rank 4 or more compile at `high_rank_level()` at most
 at Numba's own level.  Checked here: which programs qualify, that the level is
 the one in force while Numba compiles them (helpers included) and is restored
 afterwards, errors included, that it never exceeds NUMBA_OPT, and that the
-gradients so compiled are the right numbers.
+gradients so compiled are the right numbers.  And the runtime helpers: one
+Numba function per helper and level for the process, shared by every
+generated module that calls it (`load.shared_helper`).
 """
 import numpy as np
 import pytest
@@ -104,3 +106,60 @@ def test_rank3_programs_keep_numbas_level(monkeypatch):
     assert value == pytest.approx(rank3_product(T, w), rel=1e-13)
     assert [level for name, level in seen if name.startswith("rank3_product")] and \
         all(level == 1 for name, level in seen if name.startswith("rank3_product")), seen
+
+
+def row_logsumexp(Z):
+    m = np.max(Z, axis=1, keepdims=True)
+    return np.sum(np.log(np.sum(np.exp(Z - m), axis=1)) + m[:, 0])
+
+
+def row_energy(Z):
+    return np.sum(np.sum(Z * Z, axis=1) * np.max(Z, axis=1))
+
+
+def trigamma_sum(x):
+    import scipy.special
+    return np.sum(scipy.special.polygamma(1, x) * x)
+
+
+def _fd_matrix(fn, Z, h=1e-6):
+    out = np.zeros_like(Z)
+    for index in np.ndindex(Z.shape):
+        step = np.zeros_like(Z)
+        step[index] = h
+        out[index] = (fn(Z + step) - fn(Z - step)) / (2 * h)
+    return out
+
+
+def test_gradients_share_the_runtime_helpers_they_call(monkeypatch):
+    """A runtime helper (`amax_axis1`, `sum_axis1`) is one Numba function per level for the process
+    (`load.shared_helper`): two gradients calling it with the same types compile it once between them,
+    or not at all when an earlier test did (one compile per generated module before), and both give
+    the finite-difference numbers."""
+    compiled_anew = []           # (name, signature) of every compile Numba did not have already
+    compile_ = CPUDispatcher.compile
+
+    def recording(self, sig):
+        if tuple(sig) not in self.overloads:
+            compiled_anew.append((self.py_func.__name__, tuple(sig)))
+        return compile_(self, sig)
+    monkeypatch.setattr(CPUDispatcher, "compile", recording)
+    Z = np.random.default_rng(3).uniform(-1.0, 1.0, (4, 3))
+    for fn in (row_logsumexp, row_energy):
+        compiled = grad(fn)(Z)
+        np.testing.assert_allclose(compiled, grad(fn, jit=False)(Z), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(compiled, _fd_matrix(fn, Z), rtol=1e-6, atol=1e-8)
+    names = [name for name, _ in compiled_anew]
+    assert any(name.startswith("row_energy_grad") for name in names), names     # each gradient compiled
+    assert names.count("amax_axis1") <= 1 and names.count("sum_axis1") <= 1, names
+    assert load.shared_helper("amax_axis1", None) is load.shared_helper("amax_axis1", None)
+
+
+def test_a_shared_helper_calls_the_shared_helpers_it_needs():
+    """`polygamma_array` calls `polygamma_scalar`: in the shared namespace that name is the compiled one."""
+    x = np.array([0.5, 1.5, 2.5])
+    compiled = grad(trigamma_sum)(x)
+    np.testing.assert_allclose(compiled, grad(trigamma_sum, jit=False)(x), rtol=1e-12)
+    np.testing.assert_allclose(compiled, [_fd_matrix(trigamma_sum, x, 1e-5)[k] for k in range(3)], rtol=1e-5)
+    helpers = load._SHARED_HELPERS[None]
+    assert not isinstance(helpers["polygamma_scalar"], type(trigamma_sum)), "a plain function: not compiled"

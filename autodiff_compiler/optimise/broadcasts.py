@@ -70,8 +70,8 @@ def absorb_broadcasts(function: ir.Function) -> bool:
                     and classes.key(stmt, stmt.args[0]) is not None \
                     and classes.key(stmt, stmt.args[0]) == classes.key(stmt, stmt.args[1]):
                 rewrites.append((stmt, None, stmt.args[0]))
-            elif _negated(function, facts, stmt) is not None:
-                rewrites.append((stmt, "neg", _negated(function, facts, stmt)))
+            elif (negated := _negated(function, facts, stmt)) is not None:
+                rewrites.append((stmt, "neg", negated))
         if not rewrites:
             break
         sums_of_negations = {}

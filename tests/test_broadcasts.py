@@ -74,11 +74,36 @@ def test_a_sum_back_of_a_negation_negates_the_sum():
     without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts",))
     without(Z, Y)
     assert "sum_like2(-" in without.compiled_source
-    assert "sum_like2(-" not in g.compiled_source and "-sum_like2(" in g.compiled_source
+    assert "sum_like2(-" not in g.compiled_source and "-np.expand_dims(sum_axis1(t15), 1)" in g.compiled_source
+    unproved = grad(S.bcast_softmax_rows, jit=False, skip=("shapes",))    # the axes summed not known
+    unproved(Z, Y)
+    assert "sum_like2(-" not in unproved.compiled_source and "-sum_like2(" in unproved.compiled_source
     r = grad(S.bcast_negated_row, wrt=1, jit=False)
     r(_rng_matrix(5, 4, 9), np.array([0.1, -0.2, 0.3, 0.5]))
     assert "b_bar = b_bar - sum_axis0(" in r.compiled_source
     assert "sum_axis0(-" not in r.compiled_source
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_a_sum_back_over_one_known_axis_is_that_axis_sum(jit):
+    """`sum_like(c, like)` where the shape classes prove `like` has length 1 on one axis and `c` not:
+    the sum over that axis (`sum_axis1` for a column, `sum_axis0` for a row), the same numbers as
+    `sum_like2` (test above) and no `sum_like2` to compile.  Without the proof (`skip=("shapes",)`),
+    `sum_like2` decides at run time."""
+    cases = [(S.bcast_negated_column, (_rng_matrix(5, 4, 7), _rng_matrix(5, 1, 8)), "np.expand_dims(sum_axis1("),
+             (S.bcast_negated_in_loop, (_rng_matrix(3, 4, 10), _rng_matrix(1, 4, 11), 2), "np.expand_dims(sum_axis0(")]
+    for fn, args, spelled in cases:
+        proved = grad(fn, wrt=1, jit=jit)
+        unproved = grad(fn, wrt=1, jit=jit, skip=("shapes",))
+        got, want = proved(*args), unproved(*args)
+        assert got.shape == args[1].shape
+        np.testing.assert_array_equal(got, want)
+        assert spelled in proved.compiled_source and "sum_like2(" not in proved.compiled_source
+        assert "sum_like2(" in unproved.compiled_source
+        h = 1e-6
+        direction = np.random.default_rng(3).standard_normal(args[1].shape)
+        fd = (fn(args[0], args[1] + h * direction, *args[2:]) - fn(args[0], args[1] - h * direction, *args[2:])) / (2 * h)
+        assert np.sum(got * direction) == pytest.approx(fd, rel=1e-6)
 
 
 def test_a_smaller_operand_does_not_stand_in_for_the_shape():

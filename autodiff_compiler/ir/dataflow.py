@@ -53,9 +53,10 @@ from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, Tap
 
 UNDEFINED = "undefined"
 
-# primitives whose array result shares memory with their first operand
+# primitives whose array result shares (or may share) memory with their first operand: views, and
+# `sum_like` (its helpers return the operand itself when the shapes agree) and `slice_axis` (a slice)
 SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", "reshape", "reshape_as",
-           "expand_dims", "squeeze"}
+           "expand_dims", "squeeze", "sum_like", "slice_axis"}
 
 
 def _has_effect(stmt) -> bool:

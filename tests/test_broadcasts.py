@@ -60,7 +60,7 @@ def test_a_softmax_keeps_no_full_size_broadcast():
     assert unproved.compiled_source.count("np.zeros_like(") == 1
     assert g.compiled_source.count("np.zeros_like(") == 0
     assert g.compiled_source.count("sum_like2(") < unproved.compiled_source.count("sum_like2(")
-    assert "Z_bar = Z_bar + spread_axis1(Z, m_bar[:, 0], True)" in g.compiled_source
+    assert "Z_bar += spread_axis1(Z, m_bar[:, 0], True)" in g.compiled_source      # (accumulate)
     assert "(Z == m)" not in g.compiled_source
     np.testing.assert_allclose(g(Z, Y), unproved(Z, Y), rtol=1e-14, atol=1e-16)
 

@@ -447,6 +447,8 @@ def _ones(ndim: int) -> str:
 
 def _sum_axes_spelling(p, count):
     axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
+    if not axes:                     # a sum over no axes: a new array of the same numbers, as NumPy's
+        return "np.copy({0})"
     if len(axes) == ndim:            # a full reduction that keeps its dimensions
         return f"(np.zeros({_ones(ndim)}) + np.sum({{0}}))"
     if ndim == 2 and len(axes) == 1:

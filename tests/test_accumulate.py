@@ -138,3 +138,46 @@ def test_an_accumulation_nothing_proves_legal_is_not_marked(fn, types, name):
     sums = [s for s in ir.walk(state.adjoint.body) if isinstance(s, ir.Assign) and s.prim == "add"
             and ir.Var(name) in s.args]
     assert sums, "the program has the summation the test is about"
+
+
+def sum_no_axes_accumulated(x, n):
+    y = np.sum(x, axis=())          # NumPy: a new array of x's numbers
+    for i in range(n):
+        y = y + np.sin(x)
+    return np.sum(y * y)
+
+
+def store_into_sum_no_axes(x):
+    y = np.sum(x, axis=())
+    y[0] = 5.0                      # into y's own array, not the caller's
+    return np.sum(y * x)
+
+
+NO_AXES = [(sum_no_axes_accumulated, lambda r: (r.standard_normal(5), 2), 0),
+           (store_into_sum_no_axes, lambda r: (r.standard_normal(4),), 0)]
+
+
+@pytest.mark.parametrize("fn, make, wrt", NO_AXES, ids=[c[0].__name__ for c in NO_AXES])
+@JIT
+def test_a_sum_over_no_axes_is_a_new_array(fn, make, wrt, jit):
+    """The review found `np.sum(x, axis=())` printed as `x` itself while the dataflow layer took it for a
+    new array: `y += ...` wrote into the caller's x (wrong value and gradient).  It prints as a copy now."""
+    test_the_numbers_of_the_program_without_the_pass(fn, make, wrt, jit)
+
+
+def test_a_statement_printed_as_its_operand_shares_its_memory(monkeypatch):
+    """Whatever the primitive, a statement the printer spells as its operand itself (the rule table's
+    spelling is `{0}`) makes an alias in the dataflow layer (`dataflow.prints_operand`): with the old
+    spelling of a sum over no axes, the accumulation into it is refused and the caller's array kept."""
+    import dataclasses
+    from autodiff_compiler import rules
+    spelled = rules.PRIMITIVES["sum_axes"].array
+    monkeypatch.setitem(rules.PRIMITIVES, "sum_axes", dataclasses.replace(
+        rules.PRIMITIVES["sum_axes"], array=lambda p, count: "{0}" if not p["axes"] else spelled(p, count)))
+    marked, state = _marked(sum_no_axes_accumulated, {"x": array_of(1), "n": ir.INT}, ["x"])
+    assert not [s for s in marked if s.target == "y"], [str(s) for s in marked]
+    x = np.linspace(0.1, 0.6, 6)
+    kept = x.copy()
+    got = grad(sum_no_axes_accumulated, jit=False, skip=("symbolic",))(x, 2)
+    np.testing.assert_array_equal(x, kept)
+    np.testing.assert_allclose(got, _fd(sum_no_axes_accumulated, [kept.copy(), 2], 0), rtol=1e-6)

@@ -30,6 +30,7 @@ from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
 from .optimise.broadcasts import absorb_broadcasts
+from .optimise.accumulate import accumulate
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
@@ -423,6 +424,15 @@ def _audit(state: State) -> State:
     return state
 
 
+def _accumulate(state: State) -> State:
+    """Adjoints summed into their own arrays, `x += e` (`optimise.accumulate`), where nothing else can
+    see the write: after the audit, on the program as printed."""
+    if state.runs("accumulate"):
+        dataflow.invalidate(state.adjoint)
+        accumulate(state.adjoint)
+    return state
+
+
 def _vectorise(state: State) -> State:
     """Plan the loops of the module Numba compiles (`optimise.vectorise`): blocks with vector math where
     this machine has libmvec, fixed chunks of fused sums (in parallel where threads are allowed)."""
@@ -534,7 +544,8 @@ def passes_of(state: State) -> list:
             passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
-    passes += [("broadcasts", _broadcasts), ("audit", _audit), ("vectorise", _vectorise), ("print", _print)]
+    passes += [("broadcasts", _broadcasts), ("audit", _audit), ("accumulate", _accumulate), ("vectorise", _vectorise),
+               ("print", _print)]
     named, seen = [], {}
     for name, run in passes:
         seen[name] = seen.get(name, 0) + 1
@@ -545,8 +556,8 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "vectorise", "forward", "vjp",
-                    "jacobian")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "accumulate", "vectorise",
+                    "forward", "vjp", "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -556,13 +567,14 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
                           ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("broadcasts", _broadcasts),
-                          ("audit", _audit),
+                          ("audit", _audit), ("accumulate", _accumulate),
                           ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "vectorise", "shapes")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "accumulate", "vectorise",
+                 "shapes")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "vectorise")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "accumulate", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

@@ -447,6 +447,8 @@ def _ones(ndim: int) -> str:
 
 def _sum_axes_spelling(p, count):
     axes, keep, ndim = p["axes"], p["keepdims"], p["ndim"]
+    if not axes:                     # a sum over no axes: a new array of the same numbers, as NumPy's
+        return "np.copy({0})"
     if len(axes) == ndim:            # a full reduction that keeps its dimensions
         return f"(np.zeros({_ones(ndim)}) + np.sum({{0}}))"
     if ndim == 2 and len(axes) == 1:
@@ -486,9 +488,9 @@ def _reduction_vjp(kind: str):
             return (f"unreduce(g / count_axes(x, axes={p['axes']!r}), x, {P})",)
         if kind == "prod":
             return (f"unreduce(g, x, {P}) * prod_others_axes(x, axes={p['axes']!r}, ndim={p['ndim']!r})",)
-        # amax / amin: the cotangent split evenly among the entries equal to the extremum
-        mask = f"indicator(x == unreduce(out, x, {P}))"
-        return (f"{mask} * unreduce(g / sum_axes({mask}, {P}), x, {P})",)
+        # amax / amin: the cotangent split evenly among the entries equal to the extremum, by one
+        # primitive (a pass over each row) rather than a mask, its row counts and a broadcast product
+        return (f"spread_axes(x, g, largest={kind == 'amax'!r}, {P})",)
     return vjp
 
 
@@ -516,6 +518,42 @@ _define("amax_axes", 1, vjp=_reduction_vjp("amax"), jvp=_reduction_jvp("amax"), 
         examples=_AXES_EXAMPLES)
 _define("amin_axes", 1, vjp=_reduction_vjp("amin"), jvp=_reduction_jvp("amin"), array=_rows_spelling("amin"), result=_reduced_type("extremum"),
         examples=_AXES_EXAMPLES)
+
+
+def _spread_spelling(p, count):
+    """`spread_axes`: a matrix's rows by `spread_axis1`; any other axes moved last and grouped into rows
+    by `spread_rows`, the result's axes put back (a view of a new array)."""
+    axes, keep, ndim, largest = p["axes"], p["keepdims"], p["ndim"], p["largest"]
+    if ndim == 2 and tuple(axes) == (1,):
+        return f"spread_axis1({{0}}, {'{1}[:, 0]' if keep else '{1}'}, {largest!r})"
+    kept = [a for a in range(ndim) if a not in axes]
+    perm = tuple(kept + list(axes))
+    inverse = tuple(perm.index(a) for a in range(ndim))
+    return f"spread_rows({{0}}, {{1}}, {perm}, {inverse}, {_count(axes)}, {largest!r})"
+
+
+def _spread_vjp(p, ranks):
+    # the transpose of the spread: the cotangent's mean over the extremum's entries, the extremum's jvp
+    P = _params_text(p, "axes", "keepdims", "ndim")
+    mask = f"indicator(x == unreduce({'amax' if p['largest'] else 'amin'}_axes(x, {P}), x, {P}))"
+    return (None, f"sum_axes({mask} * g, {P}) / sum_axes({mask}, {P})")
+
+
+def _spread_jvp(p, ranks):
+    return (None, f"spread_axes(x, d, {_params_text(p, 'largest', 'axes', 'keepdims', 'ndim')})")
+
+
+# The adjoint of `amax_axes` / `amin_axes` (`largest`): the cotangent `y` of the extremum of `x` along
+# `axes` split evenly among the entries equal to it, zero elsewhere; NaN along a group holding NaN.
+# Linear in `y`; constant in `x` where it is differentiable (a tie moves only where entries are equal).
+_define("spread_axes", 2, vjp=_spread_vjp, jvp=_spread_jvp, array=_spread_spelling,
+        result=lambda types, p: _typed(_rank(types[0]), "float64"),
+        examples=(((3, 4), (3,), {"largest": True, "axes": (1,), "keepdims": False, "ndim": 2}),
+                  ((3, 4), (3, 1), {"largest": False, "axes": (1,), "keepdims": True, "ndim": 2}),
+                  ((3, 4), (4,), {"largest": True, "axes": (0,), "keepdims": False, "ndim": 2}),
+                  ((2, 3, 2), (2, 1, 2), {"largest": True, "axes": (1,), "keepdims": True, "ndim": 3}),
+                  ((2, 3, 2), (3,), {"largest": False, "axes": (0, 2), "keepdims": False, "ndim": 3}),
+                  ((2, 2, 2, 2), (2, 2), {"largest": True, "axes": (1, 3), "keepdims": False, "ndim": 4})))
 _define("prod_axes", 1, vjp=_reduction_vjp("prod"), jvp=_reduction_jvp("prod"), array=_rows_spelling("prod"), result=_reduced_type("sum"),
         examples=_AXES_EXAMPLES)
 

@@ -151,3 +151,18 @@ def mse_vectorised(w, b, x, y):
 
 def rosenbrock_vectorised(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def max_rows_weighted(Z, W):
+    """Each row's largest entry (kept as a column), weighted."""
+    m = np.max(Z, axis=1, keepdims=True)
+    return np.sum(m * W)
+
+
+def min_over_axes(T):
+    """The smallest entry over the first and last axes of a rank-3 array, squared."""
+    return np.sum(np.min(T, axis=(0, 2)) ** 2)
+
+
+def max_columns_squared(Z):
+    return np.sum(np.max(Z, axis=0) ** 2)

@@ -254,3 +254,11 @@ def for_return(x, n):
         if x > 0.5 * i:
             return x * i + math.exp(x)
     return x ** 3
+
+
+def cube_sum_rank3(T):
+    return np.sum(T ** 3)
+
+
+def rank3_tanh(T):
+    return np.tanh(T) * 2.0

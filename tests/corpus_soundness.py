@@ -1817,3 +1817,45 @@ def bcast_negated_in_loop(x, c, n):
     for i in range(n):
         s = s + np.sum(np.tanh(x - c * i))
     return s
+
+
+# ---- RESHAPED: an array variable assigned again, in a branch, with another shape.  The reversal of what
+# read it before reads the shape it had then (its adjoint's zeros, the sum of a broadcast back to it):
+# the old value must be recorded although nothing reads its numbers (the review of session 13 found the
+# gradient of `c` summed back to the new value's shape, wrong numbers of the wrong shape, no error)
+
+def reshaped_in_branch(Z, c, t):
+    if t > 0:
+        c = np.sum(Z, axis=1, keepdims=True) * 0.2
+    return np.sum(np.sin(Z - c))
+
+
+def reshaped_after_use(Z, c, t):
+    s = np.sum(np.sin(Z - c))
+    if t > 0:
+        c = np.sum(Z, axis=1, keepdims=True) * 0.2
+    return s + np.sum(np.cos(Z * c))
+
+
+def reshaped_vector(x, v, t):
+    s = np.sum(np.tanh(x * v))
+    if t > 0:
+        v = np.sum(v, keepdims=True) * x[0:1]
+    elif t < -1.0:
+        v = v[0:2] * 2.0
+    return s + np.sum(v * v)
+
+
+def reshaped_local(x, t):
+    a = x * 2.0
+    s = np.sum(a * x)
+    if t > 0:
+        a = np.ones(1) * s
+    return s + np.sum(a * a)
+
+
+def reshaped_row_to_column(Z, w, t):
+    s = np.sum(Z * w)
+    if t > 0:
+        w = Z[:, 0:1] * 0.5
+    return s + np.sum(np.sin(Z * w))

@@ -385,3 +385,67 @@ def test_vector_chain_becomes_one_loop_without_temporaries():
     assert fused.count("for i in range(") == 1, g.source
     assert "np.zeros" not in fused and "np.empty" not in fused, g.source
     assert "reverse of this trip, in the same pass" in fused, g.source
+
+
+# ------------------------------------------------------------------ extrema along axes, ties included
+
+def _split_evenly(array, axes, largest):
+    """The entries equal to the extremum along `axes`, each weighted 1/(how many there are)."""
+    extremum = (np.max if largest else np.min)(array, axis=axes, keepdims=True)
+    mask = 1.0 * (array == extremum)
+    return mask / np.sum(mask, axis=axes, keepdims=True), extremum
+
+
+def _points(shape, rng):
+    """Random points (no ties) and points of small integers (many ties, a whole group tied)."""
+    tied = np.round(rng.standard_normal(shape))
+    tied.reshape(shape[0], -1)[0] = 1.0
+    return [rng.standard_normal(shape), rng.standard_normal(shape), tied, np.round(2.0 * rng.standard_normal(shape))]
+
+
+@JIT
+@pytest.mark.parametrize("simplify", [True, False], ids=["simplify", "nosimplify"])
+def test_extrema_along_axes_split_a_tie_evenly(jit, simplify):
+    """The adjoint of np.max/np.min along axes (one pass per row, `spread_axes`): the cotangent split
+    evenly among the tied entries, against the hand formula at ties and finite differences elsewhere."""
+    rng = np.random.default_rng(41)
+    g_rows = grad(A.max_rows_weighted, wrt=(0, 1), jit=jit, simplify=simplify)
+    g_axes = grad(A.min_over_axes, jit=jit, simplify=simplify)
+    g_cols = grad(A.max_columns_squared, jit=jit, simplify=simplify)
+    for k, Z in enumerate(_points((6, 5), rng)):
+        W = rng.standard_normal((6, 1))
+        share, m = _split_evenly(Z, 1, True)
+        dZ, dW = g_rows(Z, W)
+        close(dZ, share * W)
+        close(dW, m)
+        share, m = _split_evenly(Z, 0, True)
+        close(g_cols(Z), share * 2.0 * m)
+        if k < 2:
+            close(dZ, fd(A.max_rows_weighted, (Z, W), 0), rtol=1e-6, atol=1e-8)
+            close(g_cols(Z), fd(A.max_columns_squared, (Z,), 0), rtol=1e-6, atol=1e-8)
+    for k, T in enumerate(_points((3, 4, 2), rng)):
+        share, m = _split_evenly(T, (0, 2), False)
+        close(g_axes(T), share * 2.0 * m)
+        if k < 2:
+            close(g_axes(T), fd(A.min_over_axes, (T,), 0), rtol=1e-6, atol=1e-8)
+
+
+@JIT
+def test_second_derivatives_through_an_extremum_along_an_axis(jit):
+    """hvp and hessian differentiate the spread again (its vjp: the mean over the tied entries):
+    H v = 2 * share * sum(share * v) per column, against the formula at ties and against finite
+    differences of the gradient elsewhere."""
+    from autodiff_compiler import hessian, hvp
+    rng = np.random.default_rng(43)
+    g = grad(A.max_columns_squared, jit=jit)
+    product = hvp(A.max_columns_squared, jit=jit)
+    full = hessian(A.max_columns_squared, jit=jit)
+    for k, Z in enumerate(_points((4, 3), rng)):
+        v = rng.standard_normal(Z.shape)
+        share, _ = _split_evenly(Z, 0, True)
+        want = 2.0 * share * np.sum(share * v, axis=0, keepdims=True)
+        close(product(Z, v), want)
+        close(np.tensordot(full(Z), v, axes=2), want)
+        if k < 2:
+            h = 1e-6
+            close(product(Z, v), (g(Z + h * v) - g(Z - h * v)) / (2 * h), rtol=1e-6, atol=1e-7)

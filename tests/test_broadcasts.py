@@ -44,10 +44,11 @@ def test_same_numbers_as_without_the_pass(fn, args, jit):
 
 
 def test_a_softmax_keeps_no_full_size_broadcast():
-    """Z == m and E * (g broadcast to E) read the column m and g: no `+ np.zeros_like(Z)` is left for
-    them.  Without what dispatch proves of the axes (`skip=("shapes",)`), one is left: the mean's seed
-    broadcast to Y * (Z - lse), whose shape no operand is known to have; with it, Y has Z's shape and
-    that one goes too, and the sums back to Z's shape with it."""
+    """E * (g broadcast to E) reads the column g: no `+ np.zeros_like(E)` is left for it (the max's
+    adjoint makes none: `spread_axis1` reads the row's cotangent).  Without what dispatch proves of the
+    axes (`skip=("shapes",)`), one is left: the mean's seed broadcast to Y * (Z - lse), whose shape no
+    operand is known to have; with it, Y has Z's shape and that one goes too, and the sums back to Z's
+    shape with it."""
     Z, Y = _rng_matrix(5, 4, 1), np.eye(4)[[0, 2, 1, 3, 0]]
     g = grad(S.bcast_softmax_rows, jit=False)
     g(Z, Y)
@@ -55,11 +56,12 @@ def test_a_softmax_keeps_no_full_size_broadcast():
     unproved(Z, Y)
     without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts", "shapes"))
     without(Z, Y)
-    assert without.compiled_source.count("np.zeros_like(") == 4
+    assert without.compiled_source.count("np.zeros_like(") == 2
     assert unproved.compiled_source.count("np.zeros_like(") == 1
     assert g.compiled_source.count("np.zeros_like(") == 0
     assert g.compiled_source.count("sum_like2(") < unproved.compiled_source.count("sum_like2(")
-    assert "(Z == m)" in g.compiled_source
+    assert "Z_bar += spread_axis1(Z, m_bar[:, 0], True)" in g.compiled_source      # (accumulate)
+    assert "(Z == m)" not in g.compiled_source
     np.testing.assert_allclose(g(Z, Y), unproved(Z, Y), rtol=1e-14, atol=1e-16)
 
 
@@ -72,11 +74,36 @@ def test_a_sum_back_of_a_negation_negates_the_sum():
     without = grad(S.bcast_softmax_rows, jit=False, skip=("broadcasts",))
     without(Z, Y)
     assert "sum_like2(-" in without.compiled_source
-    assert "sum_like2(-" not in g.compiled_source and "-sum_like2(" in g.compiled_source
+    assert "sum_like2(-" not in g.compiled_source and "-np.expand_dims(sum_axis1(t15), 1)" in g.compiled_source
+    unproved = grad(S.bcast_softmax_rows, jit=False, skip=("shapes",))    # the axes summed not known
+    unproved(Z, Y)
+    assert "sum_like2(-" not in unproved.compiled_source and "-sum_like2(" in unproved.compiled_source
     r = grad(S.bcast_negated_row, wrt=1, jit=False)
     r(_rng_matrix(5, 4, 9), np.array([0.1, -0.2, 0.3, 0.5]))
     assert "b_bar = b_bar - sum_axis0(" in r.compiled_source
     assert "sum_axis0(-" not in r.compiled_source
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_a_sum_back_over_one_known_axis_is_that_axis_sum(jit):
+    """`sum_like(c, like)` where the shape classes prove `like` has length 1 on one axis and `c` not:
+    the sum over that axis (`sum_axis1` for a column, `sum_axis0` for a row), the same numbers as
+    `sum_like2` (test above) and no `sum_like2` to compile.  Without the proof (`skip=("shapes",)`),
+    `sum_like2` decides at run time."""
+    cases = [(S.bcast_negated_column, (_rng_matrix(5, 4, 7), _rng_matrix(5, 1, 8)), "np.expand_dims(sum_axis1("),
+             (S.bcast_negated_in_loop, (_rng_matrix(3, 4, 10), _rng_matrix(1, 4, 11), 2), "np.expand_dims(sum_axis0(")]
+    for fn, args, spelled in cases:
+        proved = grad(fn, wrt=1, jit=jit)
+        unproved = grad(fn, wrt=1, jit=jit, skip=("shapes",))
+        got, want = proved(*args), unproved(*args)
+        assert got.shape == args[1].shape
+        np.testing.assert_array_equal(got, want)
+        assert spelled in proved.compiled_source and "sum_like2(" not in proved.compiled_source
+        assert "sum_like2(" in unproved.compiled_source
+        h = 1e-6
+        direction = np.random.default_rng(3).standard_normal(args[1].shape)
+        fd = (fn(args[0], args[1] + h * direction, *args[2:]) - fn(args[0], args[1] - h * direction, *args[2:])) / (2 * h)
+        assert np.sum(got * direction) == pytest.approx(fd, rel=1e-6)
 
 
 def test_a_smaller_operand_does_not_stand_in_for_the_shape():

@@ -171,3 +171,20 @@ def test_jacobian_and_vjp_pickle():
     assert_close(V(x, A)[1](ct), again(x, A)[1](ct), 0, 0)
     value, pullback = V(x, A)
     assert_close(pickle.loads(pickle.dumps(pullback))(ct), pullback(ct), 0, 0)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_jacobians_of_rank_3_arrays_are_refused_by_name(jit):
+    """Blocks are written by rows of vectors and matrices: an input or output of rank 3 is an
+    ArgumentError naming it (it was one naming no reason, and an entry-by-entry store into a rank-3
+    array wrote whole slabs), while the gradient and hvp of the same function are right."""
+    from autodiff_compiler import hessian, hvp
+    T = np.arange(12.0).reshape(2, 3, 2) * 0.1 + 0.1
+    for make, fn in ((hessian, F.cube_sum_rank3), (jacobian, F.rank3_tanh), (jacobian, F.cube_sum_rank3)):
+        with pytest.raises(ArgumentError, match=r"rank 3 \(T\) are not supported"):
+            make(fn, jit=jit)(T)
+    v = np.linspace(-1.0, 1.0, 12).reshape(T.shape)
+    np.testing.assert_allclose(grad(F.cube_sum_rank3, jit=jit)(T), 3 * T ** 2, rtol=1e-14)
+    np.testing.assert_allclose(hvp(F.cube_sum_rank3, jit=jit)(T, v), 6 * T * v, rtol=1e-14)
+    M = T.reshape(4, 3)
+    np.testing.assert_allclose(hessian(F.cube_sum_rank3, jit=jit)(M).reshape(12, 12), np.diag(6 * M.ravel()), rtol=1e-14)

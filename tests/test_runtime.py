@@ -89,3 +89,52 @@ def test_column_extrema_of_no_rows_raise_as_numpy_does(name, word):
         with pytest.raises(ValueError, match=f"zero-size array to reduction operation {word}"):
             run(np.zeros((0, 3)))
         assert run(np.zeros((2, 0))).shape == (0,)
+
+
+def _spread_by_masks(array, gradient, axes, largest):
+    """The extremum's adjoint as the rule table wrote it before `spread_axes`: a mask of the entries
+    equal to the extremum times the cotangent over their count (NaN where the count is zero)."""
+    extremum = (np.max if largest else np.min)(array, axis=axes, keepdims=True)
+    mask = 1.0 * (array == extremum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mask * (np.reshape(gradient, extremum.shape) / np.sum(mask, axis=axes, keepdims=True))
+
+
+@pytest.mark.parametrize("largest", [True, False], ids=["max", "min"])
+def test_spread_axis1_is_the_mask_formula_in_one_pass(largest):
+    """The adjoint of a row's max or min: its cotangent split evenly among the tied entries, NaN along a
+    row holding NaN, exactly the numbers of the mask formula (ties, signed zeros, infinities)."""
+    compiled = numba.njit(runtime.spread_axis1)
+    rng = np.random.default_rng(11)
+    ties = np.array([[1.0, 3.0, 3.0, 3.0], [2.0, 2.0, 0.5, -1.0], [0.0, -0.0, -0.0, 1.0], [-1.0, -1.0, -1.0, -1.0]])
+    for m in _matrices() + [ties, np.round(rng.standard_normal((30, 7)))]:
+        if m.shape[1] == 0:
+            continue
+        g = rng.standard_normal(m.shape[0])
+        want = _spread_by_masks(m, g, 1, largest)
+        for run in (runtime.spread_axis1, compiled):
+            assert _same(run(m, g, largest), want, signs=False), (m, largest)
+    # a tie of three shares the cotangent in thirds; the other entries get exact zeros
+    np.testing.assert_array_equal(compiled(ties[:1], np.array([3.0]), True), [[0.0, 1.0, 1.0, 1.0]])
+
+
+@pytest.mark.parametrize("largest", [True, False], ids=["max", "min"])
+@pytest.mark.parametrize("shape, axes", [((5, 4), (0,)), ((3, 4, 5), (1,)), ((3, 4, 5), (0, 2)),
+                                         ((2, 3, 2, 3), (1, 3)), ((2, 3), (0, 1))])
+def test_spread_rows_moves_the_reduced_axes_last_and_back(shape, axes, largest):
+    from autodiff_compiler.backend.load import shared_helper
+    compiled = shared_helper("spread_rows", None)           # calls the compiled spread_axis1
+    rng = np.random.default_rng(5)
+    array = np.round(rng.standard_normal(shape))          # many ties
+    array.flat[3] = np.nan                                # one group holding NaN
+    kept = [a for a in range(len(shape)) if a not in axes]
+    perm = tuple(kept + list(axes))
+    inverse = tuple(perm.index(a) for a in range(len(shape)))
+    k = int(np.prod([shape[a] for a in axes]))
+    reduced = [shape[a] for a in kept]
+    g = rng.standard_normal(reduced) if reduced else rng.standard_normal(1)
+    want = _spread_by_masks(array, g, axes, largest)
+    for run in (runtime.spread_rows, compiled):
+        got = run(array, g, perm, inverse, k, largest)
+        assert got.shape == array.shape
+        assert _same(got, want, signs=False), (shape, axes, largest)

@@ -555,6 +555,19 @@ case(PRUNED, S.pruned_array_while, [(V3, 2), (V3, 0)], compiled=JIT_NOSIMP)
 case(PRUNED, S.pruned_elif_for_exit, [(0.7, 3), (-0.6, 2)], compiled=JIT_NOSIMP)
 case(PRUNED, S.pruned_array_for, [(V3, 2), (V(1.5), 1)], compiled=JIT_NOSIMP)
 
+RESHAPED = ("an array variable assigned again in a branch with another shape: the reversal of what read it "
+            "before reads the shape it had then, so its old value is recorded")
+case(RESHAPED, S.reshaped_in_branch, [(M(4, 5, 1), M(1, 5, 2), 1.0), (M(4, 5, 1), M(1, 5, 2), -1.0),
+                                      (M(3, 2, 3), M(1, 2, 4), 0.5)], wrt=1)
+case(RESHAPED, S.reshaped_after_use, [(M(4, 5, 1), M(1, 5, 2), 1.0), (M(4, 5, 1), M(1, 5, 2), -1.0),
+                                      (M(2, 3, 5), M(1, 3, 6), 2.0)], wrt=1)
+case(RESHAPED, S.reshaped_vector, [(V(0.3, -0.2, 0.5), V(0.1, 0.4, -0.6), 1.0),
+                                   (V(0.3, -0.2, 0.5), V(0.1, 0.4, -0.6), -2.0),
+                                   (V(0.3, -0.2, 0.5), V(0.1, 0.4, -0.6), -0.5)], wrt=1)
+case(RESHAPED, S.reshaped_local, [(V(0.3, -0.2, 0.5), 1.0), (V(0.3, -0.2, 0.5), -1.0)])
+case(RESHAPED, S.reshaped_row_to_column, [(M(4, 3, 7), M(1, 3, 8), 1.0), (M(4, 3, 7), M(1, 3, 8), -1.0)],
+     wrt=1)
+
 
 # ---- indented defs: defined here, at the indentation the issue names
 

@@ -837,3 +837,23 @@ def test_whole_array_calls_need_float_arrays():
     calls = plan_array_calls(function, frozenset({"exp", "pow"}))
     assert [c.prim for c in calls.values()] == ["exp"]
     assert set(calls) == {id(function.body[0])}
+
+
+@needs_simd
+def test_the_self_tested_exp_kernel_is_the_one_gradients_call(setting):
+    """Detection calls the exp kernel from Python in the signature generated code calls it in, and keeps
+    it: a gradient through np.exp adds no compile of it (a test wrapper cost every process a second)."""
+    setting()
+    assert vecmath.lanes()
+    tested = vecmath.kernel("exp")
+    assert tested is vecmath._state[("tested", vecmath._setting()[1], vecmath.lanes())]
+    assert len(tested.signatures) == 1
+
+    def f(x):
+        return np.sum(np.exp(x) * x)
+    x = np.linspace(-2.0, 2.0, 37)
+    g = grad(f)
+    got = g(x)
+    np.testing.assert_allclose(got, np.exp(x) * (1.0 + x), rtol=1e-14)
+    assert "vexp(" in g.compiled_source
+    assert vecmath.kernel("exp") is tested and len(tested.signatures) == 1

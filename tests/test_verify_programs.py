@@ -190,6 +190,9 @@ def _corpus_args(fn):
         "read_2d": (rng.normal(size=(n, m)), 4, 2),
         "int_data": (rng.normal(size=n), np.arange(n)),
         "writes_param": None,
+        "max_rows_weighted": (rng.normal(size=(n, m)), rng.normal(size=(n, 1))),
+        "min_over_axes": (rng.normal(size=(n, 3, m)),),
+        "max_columns_squared": (rng.normal(size=(n, m)),),
     }
     name = fn.__name__
     if name in special:

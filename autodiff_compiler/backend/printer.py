@@ -20,6 +20,7 @@ import re
 from .. import ir
 from . import runtime
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
+from ..optimise.accumulate import operator_of
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
@@ -363,6 +364,10 @@ class ModulePrinter:
 
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
+        if stmt.accumulate:             # into the target's own array (optimise.accumulate proved it legal)
+            symbol = operator_of(stmt)
+            rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
+            return [f"{pad}{stmt.target} {symbol}= {rest}"]
         text, _ = self.expr(self.tree_of(stmt))
         if stmt.target in self.one_layout and not self.contiguous_definition(stmt) \
                 and any(self.is_array(a) for a in stmt.args):

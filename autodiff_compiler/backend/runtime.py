@@ -188,6 +188,44 @@ def amin_axis1(matrix):
     return out
 
 
+def spread_axis1(matrix, gradient, largest):
+    """The adjoint of np.max (`largest`) or np.min of each row of `matrix`: the row's cotangent
+    `gradient[i]` split evenly among the row's entries equal to its extremum, zero elsewhere -- the mask
+    formula `(matrix == m) * (g / count)` in one pass over each row, without its full-size temporaries.
+    The extremum is found as `amax_axis1` finds it: a row holding NaN has NaN for extremum, equal to
+    none of its entries, and is NaN throughout, as the mask formula gives."""
+    out = np.empty(matrix.shape)
+    for i in range(matrix.shape[0]):
+        if matrix.shape[1] == 0:
+            break
+        best = matrix[i, 0]
+        for j in range(1, matrix.shape[1]):
+            value = matrix[i, j]
+            if value != value:
+                best = value
+                break
+            if (value > best) if largest else (value < best):
+                best = value
+        ties = 0
+        for j in range(matrix.shape[1]):
+            if matrix[i, j] == best:
+                ties += 1
+        share = gradient[i] / ties if ties else np.nan
+        rest = 0.0 if ties else np.nan
+        for j in range(matrix.shape[1]):
+            out[i, j] = share if matrix[i, j] == best else rest
+    return out
+
+
+def spread_rows(array, gradient, perm, inverse, k, largest):
+    """`spread_axis1` over the groups of `k` entries of `array` with its axes in the order `perm`
+    (the reduced axes last), the result's axes put back in `array`'s order (`inverse`)."""
+    moved = np.ascontiguousarray(np.transpose(array, perm))
+    rows = moved.reshape((moved.size // k, k))
+    spread = spread_axis1(rows, np.ascontiguousarray(gradient).reshape(rows.shape[0]), largest)
+    return np.transpose(spread.reshape(moved.shape), inverse)
+
+
 def amax_rows(array, perm, k):
     """The maxima over the last `k`-entry groups of `array` with its axes in the order `perm`."""
     moved = np.ascontiguousarray(np.transpose(array, perm))
@@ -365,6 +403,7 @@ def assert_true(ok, site):
 
 HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1", "sum_like2", "sum_like_nd",
            "sum_axis0", "sum_axis1", "amax_axis0", "amax_axis1", "amin_axis0", "amin_axis1", "amax_rows", "amin_rows", "prod_rows",
+           "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
            "polygamma_array", "assert_true"]

@@ -53,9 +53,24 @@ from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, Tap
 
 UNDEFINED = "undefined"
 
-# primitives whose array result shares memory with their first operand
+# primitives whose array result shares (or may share) memory with their first operand: views, and
+# `sum_like` (its helpers return the operand itself when the shapes agree) and `slice_axis` (a slice)
 SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", "reshape", "reshape_as",
-           "expand_dims", "squeeze"}
+           "expand_dims", "squeeze", "sum_like", "slice_axis"}
+
+
+def prints_operand(stmt) -> bool:
+    """Does the printer spell this assignment as its first operand itself?  Then the result is that
+    array, whatever the primitive: `np.sum(x, axis=())` prints as `x` (the rule table's spelling for
+    these params is `{0}`)."""
+    from ..rules import PRIMITIVES
+    prim = PRIMITIVES.get(stmt.prim)
+    if prim is None or prim.array is None or not callable(prim.array) and prim.array not in ("", "{0}"):
+        return False
+    try:
+        return prim.spelling(True, stmt.params, len(stmt.args)) in ("", "{0}")
+    except (KeyError, TypeError):       # params not yet resolved (`ir.types.specialise`): not printable yet
+        return False
 
 
 def _has_effect(stmt) -> bool:
@@ -576,8 +591,8 @@ class Dataflow(StructuredForward):
     def _note_objects(self, stmt: Assign, state: dict) -> None:
         """What the array an assignment makes may refer to: its operand's objects when it shares memory."""
         pos = self.position[id(stmt)]
-        if self._is_array(stmt.target) and stmt.prim in SHARING and isinstance(stmt.args[0], Var) \
-                and self._is_array(stmt.args[0].name):
+        if self._is_array(stmt.target) and stmt.args and isinstance(stmt.args[0], Var) \
+                and self._is_array(stmt.args[0].name) and (stmt.prim in SHARING or prints_operand(stmt)):
             base = self._objects_of_defs(state.get(stmt.args[0].name, frozenset()))
             self._objects[pos] = self._objects.get(pos, frozenset()) | base
         else:

@@ -128,7 +128,11 @@ class Assign:
     elimination keeps it although nothing needs its value (`ir.dataflow`), so
     that a derivative is never a number where the function raises.  Only the
     lowering sets it; statements the transforms make (adjoints,
-    recomputations) index or divide where a marked statement already did."""
+    recomputations) index or divide where a marked statement already did.
+
+    `accumulate`: printed `target += e` (or `-=`): the sum is written into the
+    target's own array, which `optimise.accumulate` proved no other name can
+    see (`inplace` names the target too, for the analyses asked later)."""
     target: str
     prim: str
     args: tuple
@@ -136,6 +140,7 @@ class Assign:
     params: tuple = ()
     inplace: str | None = None
     error_effect: bool = False
+    accumulate: bool = False
 
     def __str__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params)

@@ -54,7 +54,7 @@ ONE = 1                                   # the term of an axis of length 1
 # g broadcast to the shape of its second operand (the adjoints of sums and keepdims reductions)
 _BROADCAST_TO_SECOND = {"expand_like", "unreduce"}
 # the result has the shape of the first operand
-_SAME_SHAPE = {"array_copy", "zeros_like", "ones_like", "empty_like"}
+_SAME_SHAPE = {"array_copy", "zeros_like", "ones_like", "empty_like", "spread_axes"}
 
 
 def dims_of_arguments(params, shapes: dict) -> tuple:

@@ -37,6 +37,12 @@ sign aside).  Legality: `-a` is read through one definition (`_made_by`),
 `a` is a float array holding there the value it held where `-a` was made
 (`Dataflow.def_clear`), and, for `sum_like`, the shapes of `-a` and `like`
 are not known to agree (then the sum is a copy, above).
+
+And `sum_like(c, like)` of a matrix `c` whose shape class differs from
+`like`'s on exactly one axis, where `like`'s has length 1 (`shapes.ONE`),
+becomes the sum over that axis keeping it (`sum_axis0`/`sum_axis1`): the same
+additions in the same order as `runtime.sum_like2`, and one helper fewer to
+compile (`_summed_axis` states the legality).
 """
 from __future__ import annotations
 
@@ -70,6 +76,8 @@ def absorb_broadcasts(function: ir.Function) -> bool:
                     and classes.key(stmt, stmt.args[0]) is not None \
                     and classes.key(stmt, stmt.args[0]) == classes.key(stmt, stmt.args[1]):
                 rewrites.append((stmt, None, stmt.args[0]))
+            elif stmt.prim == "sum_like" and (axis := _summed_axis(function, classes, stmt)) is not None:
+                rewrites.append((stmt, "axis", axis))
             elif (negated := _negated(function, facts, stmt)) is not None:
                 rewrites.append((stmt, "neg", negated))
         if not rewrites:
@@ -79,6 +87,9 @@ def absorb_broadcasts(function: ir.Function) -> bool:
         for stmt, k, source in rewrites:
             if k is None:                  # a sum back to the shape it has: the value itself
                 stmt.prim, stmt.args, stmt.params = "copy", (source,), ()
+            elif k == "axis":              # a sum back over one known axis of a matrix
+                stmt.prim, stmt.args = "sum_axes", stmt.args[:1]
+                stmt.params = (("axes", (source,)), ("keepdims", True), ("ndim", 2))
             elif k == "neg":               # -sum_like(a, like), the sum made first (see _sum_first)
                 sums_of_negations[id(stmt)] = Assign(names.temp(), stmt.prim, (source,) + stmt.args[1:],
                                                      stmt.loc, stmt.params)
@@ -101,6 +112,28 @@ def _negated(function, facts, stmt: Assign):
     if t is None or not t.is_array or not t.is_float or not facts.def_clear(a.name, made, stmt):
         return None
     return a
+
+
+def _summed_axis(function, classes, stmt: Assign):
+    """The one axis `sum_like(c, like)` sums a matrix `c` over, when the shape classes prove it: `like`'s
+    axis has length 1 (`shapes.ONE`) and `c`'s does not, the other axis of both is the same term, both
+    are float matrices.  `runtime.sum_like2` then adds the same numbers in the same order as
+    `sum_axis0`/`sum_axis1` (from 0.0, along the axis in order); were `c`'s axis of length 1 after all,
+    the shapes would agree and `sum_like2` return `c` itself, and the sum `0.0 + c` differs from it only
+    in a zero's sign."""
+    c, like = stmt.args
+    if not isinstance(like, Var):
+        return None
+    types = [function.types.get(a.name) for a in (c, like)]
+    if any(t is None or not t.is_array or not t.is_float or t.ndim != 2 for t in types):
+        return None
+    shape, target = classes.key(stmt, c), classes.key(stmt, like)
+    if shape is None or target is None or len(shape) != 2 or len(target) != 2:
+        return None
+    summed = [k for k in (0, 1) if target[k] == shapes.ONE and shape[k] != shapes.ONE]
+    if len(summed) != 1 or shape[1 - summed[0]] != target[1 - summed[0]]:
+        return None
+    return summed[0]
 
 
 def _names(function) -> ir.Names:

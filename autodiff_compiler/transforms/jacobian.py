@@ -272,9 +272,24 @@ def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list,
     return out
 
 
+def _refuse_high_ranks(program: ir.Function, wrt: list) -> None:
+    """Blocks are written by rows of vectors and matrices (`Builder.flat_index`, `store_line`): an input or
+    output of rank 3 or more is refused by name, never written into the wrong entries."""
+    named = [(w, program.types.get(w)) for w in wrt]
+    named += [(o.name, program.types.get(o.name)) for o in outputs_of(program) if isinstance(o, Var)]
+    high = [(name, t.ndim) for name, t in named if t is not None and t.is_array and t.ndim > 2]
+    if high:
+        name, ndim = high[0]
+        raise ArgumentError(f"Jacobians and Hessians of arrays of rank {ndim} ({name}) are not supported: "
+                            f"vectors and matrices only",
+                            hint=f"reshape {name} to a matrix or a vector first (the gradient, jvp and hvp "
+                                 f"take any rank)")
+
+
 def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Function | None,
                      vjp: ir.Function | None, name: str | None = None) -> ir.Function:
     """The Jacobian of `program` by columns (`tangent`), rows (`vjp`) or either (see the module docstring)."""
+    _refuse_high_ranks(program, wrt)
     types = dict(program.types)
     for p in (tangent, vjp):
         if p is not None:

@@ -86,10 +86,11 @@ class RecordPlan:
                 readers.setdefault(name, []).append(stmt)
         reverse = self.reverse
         for stmt in self.facts.statements:
-            if isinstance(stmt, Assign) and stmt.target in reverse.active and self.facts.loops_of(stmt) \
-                    and self.types[stmt.target].is_array:
-                # the reset of its adjoint (zeros of its shape) reads the shape it has in that trip,
-                # which may differ from trip to trip (`np.sin(x[:i + 1])`)
+            if isinstance(stmt, Assign) and stmt.target in reverse.active and self.types[stmt.target].is_array \
+                    and (self.facts.loops_of(stmt) or self.facts.overwritten(stmt, stmt.target) - {dataflow.UNDEFINED}):
+                # the reset of its adjoint (zeros of its shape) reads the shape of the value it overwrites,
+                # which may differ from trip to trip (`np.sin(x[:i + 1])`) or from the new value's (`c = ...`
+                # in a branch, with another shape): see `plan_saves`
                 add([stmt.target], stmt)
             if reverse.differentiable(stmt):
                 add(reverse.partial_reads(stmt), stmt)
@@ -137,7 +138,9 @@ class RecordPlan:
                 old = facts.overwritten(stmt, name)
                 if old and old <= {dataflow.UNDEFINED}:
                     continue           # it can only overwrite nothing
-                if any(self.runs_after(stmt, r) for r in readers.get(name, ())):
+                # (an assignment is a reader of its own target where its reversal resets the adjoint to
+                # the zeros of the overwritten value's shape: it needs that value back, loop or not)
+                if any(self.runs_after(stmt, r) or r is stmt for r in readers.get(name, ())):
                     saves.add(id(stmt))
             elif isinstance(stmt, For):
                 entry = self.index_on_entry(stmt)

@@ -136,8 +136,11 @@ class Reverse:
                     if isinstance(operand, Var):
                         names.add(operand.name)
                 # `unbroadcast` reads the operand's shape, which may change from trip to trip of a loop
-                # (`x[i:n] * y[i:n]`): in a loop, the reversed trip needs the shape that trip had
-                if arrays.reads_shape(self, arg, stmt) and dataflow.of(self.primal).loops_of(stmt):
+                # (`x[i:n] * y[i:n]`), or where the variable is assigned again (`c = ...` in a branch, with
+                # another shape): the reversal needs the shape the operand had here
+                facts = dataflow.of(self.primal)
+                if arrays.reads_shape(self, arg, stmt) and \
+                        (facts.loops_of(stmt) or len(facts.definitions_of(arg.name)) > 1):
                     names.add(arg.name)
         return names
 

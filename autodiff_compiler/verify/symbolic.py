@@ -495,8 +495,9 @@ def _extremum_axes(name: str, value: SV, params: dict) -> SV:
     perm = kept + list(axes)
     nums, exprs = np.transpose(value.num, perm), np.transpose(value.expr, perm)
     shape = nums.shape[:len(kept)]
-    nums = nums.reshape(shape + (-1,))
-    exprs = exprs.reshape(shape + (-1,))
+    k = int(np.prod(nums.shape[len(kept):], dtype=np.int64))   # not -1: no groups at all is an empty result
+    nums = nums.reshape(shape + (k,))
+    exprs = exprs.reshape(shape + (k,))
     out = _extremum(name, SV(exprs, nums), len(kept))
     if keep:
         full = tuple(1 if a in axes else value.num.shape[a] for a in range(ndim))

@@ -1,0 +1,148 @@
+"""Accumulate: an array summed into its own memory (`x += e`), not into a new array.
+
+Takes: a typed adjoint `ir.Function` as it will be printed (after `audit`: no
+transform or clean-up runs after this pass).  Guarantees the same numbers, with
+one array allocation fewer per accumulation: `x = x + e`, `x = e + x` and
+`x = x - e` of a float64 array `x` -- or `t = x + e; ...; x = t` where the
+copy is the sum's only reader and `x` and `e` are unchanged until it (the sum
+moves to the copy), as the forward sweep writes a loop's `x = x + e` --
+become `x += e` / `x -= e` (NumPy and Numba write the sum into `x`'s array),
+marked `Assign.accumulate` for the printer and `Assign.inplace` (a write into
+`x`'s array) for every analysis asked later.
+Each element is the same addition or subtraction, so the numbers are the
+same.  What an adjoint does most -- `W_bar = W_bar + np.outer(d, h)` in a loop,
+`Z_bar = Z_bar + t` -- then allocates only what it adds.
+
+Legality, asked of the shared analyses:
+
+* types (`function.types`): `x` is a float64 array, the statement's result
+  has `x`'s type, and `e` is a float (number or array): no promotion, no
+  change of rank;
+* shapes (`ir.shapes`): `e` broadcasts into `x`'s shape class where the
+  statement reads it (`Shapes.fits`), so the result has `x`'s shape, which
+  writing into `x` requires;
+* memory (`ir.dataflow`, with the statement as a write into `x`'s array): no
+  other array variable may share memory with `x` there (`Dataflow.shared_at`
+  is empty), so nothing but `x` can see the write -- neither a read after it
+  nor an operand the printer folds into it (`x += v * 2.0` with `v` a view
+  of `x` would read what it writes) -- and `x` may refer to no parameter's
+  array (`Dataflow.objects`: the caller's memory).  After the statement, the
+  old array is `x`'s alone, so the layer's reading of the statement as a new
+  array for `x` tells later questions nothing false.
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..ir import Assign, Var, dataflow, shapes
+
+# (primitive, the position of `x` among its operands) -> the printed operator
+_ACCUMULATIONS = {("add", 0): "+", ("add", 1): "+", ("sub", 0): "-"}
+
+
+def accumulate(function: ir.Function) -> bool:
+    """Mark every legal accumulation (module docstring); True if any was marked."""
+    facts, classes = dataflow.of(function), shapes.of(function)
+    candidates = []     # (the statement that becomes `x += e`, the sum, x)
+    for block in _blocks(function.body):
+        for k, stmt in enumerate(block):
+            found = _accumulated(function, facts, classes, stmt, block[k + 1:])
+            if found is not None:
+                candidates.append(found)
+    if not candidates:
+        return False
+    for site, _, x in candidates:
+        site.inplace = x            # asked as a write into x's array there
+    # the facts are monotone in the marks (a mark adds a write, not a definition or a sharing): those
+    # refused in one round are refused in every later one, and a round that refuses none is the answer
+    while candidates:
+        dataflow.invalidate(function)
+        facts = dataflow.of(function)
+        refused = [c for c in candidates if _sharers(facts, *c) or
+                   any(isinstance(o, str) and o.startswith("param:") for o in facts.objects(c[0], c[2]))]
+        if not refused:
+            break
+        for site, _, _ in refused:
+            site.inplace = None
+        candidates = [c for c in candidates if all(c[0] is not r[0] for r in refused)]
+    sums = set()
+    for site, total, x in candidates:
+        args = total.args
+        if args[1] == Var(x) and total.prim == "add":
+            args = (args[1], args[0])            # x first: `x += e`
+        site.prim, site.args, site.params, site.target, site.accumulate = total.prim, args, (), x, True
+        if site is not total:
+            sums.add(id(total))
+    if sums:
+        _drop(function.body, sums)
+    dataflow.invalidate(function)
+    return bool(candidates)
+
+
+def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
+    """(site, sum, x) when `stmt` is `x = x + e` (or `e + x`, `x - e`; the site is `stmt`), or `t = x + e`
+    whose only reader is a copy `x = t` later in its block (`rest`), with `x` and `e` unchanged in between
+    (the site is the copy: the sum moves there), of a float64 array `x` and a float `e` that broadcasts
+    into `x`'s shape; else None."""
+    if not isinstance(stmt, Assign) or stmt.inplace or stmt.accumulate or len(stmt.args) != 2 \
+            or stmt.prim not in ("add", "sub"):
+        return None
+    site, x = stmt, stmt.target
+    if Var(x) not in stmt.args:
+        uses = facts.uses_of(facts.position[id(stmt)])
+        copy = next((s for s in rest if id(s) in {id(facts.statement_at(p)) for p in uses}), None)
+        if len(uses) != 1 or not isinstance(copy, Assign) or copy.prim != "copy" or copy.inplace \
+                or copy.args != (Var(stmt.target),) or stmt.target in facts.live_out(copy):
+            return None
+        x = copy.target
+        if not facts.def_clear(x, stmt, copy) or any(isinstance(a, Var) and not facts.def_clear(a.name, stmt, copy)
+                                                    for a in stmt.args):
+            return None
+        site = copy
+    position = next((k for k, a in enumerate(stmt.args) if a == Var(x)), None)
+    if position is None or (stmt.prim, position) not in _ACCUMULATIONS:
+        return None
+    other, x_type = stmt.args[1 - position], function.types.get(x)
+    if isinstance(other, Var):
+        e = function.types.get(other.name)
+        if e is None or not e.is_float or other.name == x:
+            return None
+    elif not isinstance(other, ir.Const) or type(other.value) is not float:
+        return None
+    if x_type is None or not x_type.is_array or x_type.dtype != "float64" or function.types.get(stmt.target) != x_type:
+        return None
+    try:
+        cls = classes.key(stmt, Var(x))
+        return (site, stmt, x) if cls is not None and classes.fits(stmt, other, cls) else None
+    except shapes._Pending:     # a class the analysis has not decided: not proved
+        return None
+
+
+def _sharers(facts, site, total, x) -> set:
+    """The other array variables that may share memory with `x` where the sum is written into it.  Not
+    the sum `t` of `t = x + e; ...; x = t`: it goes, and where the copy reads it, it holds the array this
+    trip's sum made (its one definition there runs before, in the same block), which no earlier value of
+    `x` can be (the layer names arrays by the statement that makes them, so a loop's `x = t` of an
+    earlier trip looks like sharing)."""
+    names = set(facts.shared_at(site))
+    if site is not total:
+        names.discard(total.target)
+    return names
+
+
+def _blocks(block: list):
+    yield block
+    for stmt in block:
+        for child in ir.child_blocks(stmt):
+            yield from _blocks(child)
+
+
+def _drop(block: list, ids: set) -> None:
+    block[:] = [stmt for stmt in block if id(stmt) not in ids]
+    for stmt in block:
+        for child in ir.child_blocks(stmt):
+            _drop(child, ids)
+
+
+def operator_of(stmt: Assign) -> str:
+    """The printed operator of a marked accumulation (`+` or `-`)."""
+    return _ACCUMULATIONS[(stmt.prim, 0)]

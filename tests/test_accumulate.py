@@ -181,3 +181,11 @@ def test_a_statement_printed_as_its_operand_shares_its_memory(monkeypatch):
     got = grad(sum_no_axes_accumulated, jit=False, skip=("symbolic",))(x, 2)
     np.testing.assert_array_equal(x, kept)
     np.testing.assert_allclose(got, _fd(sum_no_axes_accumulated, [kept.copy(), 2], 0), rtol=1e-6)
+
+
+def test_the_ir_dump_shows_an_accumulation():
+    """`--dump accumulate` (the IR after the pass) shows a marked sum as the module prints it."""
+    marked, state = _marked(alias_read_after, {"x": array_of(1), "n": ir.INT}, ["x"])
+    assert "s_bar" in [s.target for s in marked]
+    text = "\n".join(ir.format_block(state.adjoint.body, 0))
+    assert "s_bar += " in text and "s_bar = add(s_bar" not in text

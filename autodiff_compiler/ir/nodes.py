@@ -331,6 +331,10 @@ def format_block(block: list, depth: int) -> list[str]:
             out.append(f"{pad}{stmt.target} = pop({stmt.tape})")
         elif isinstance(stmt, Comment):
             out.append(f"{pad}# {stmt.text}")
+        elif isinstance(stmt, Assign) and stmt.accumulate:
+            # summed into the target's own array (`optimise.accumulate`), as the module prints it
+            operator = {"add": "+", "sub": "-"}[stmt.prim]
+            out.append(f"{pad}{stmt.target} {operator}= {stmt.args[1]}{suffix}")
         elif isinstance(stmt, Region):
             targets = ", ".join(stmt.targets)
             out.append(f"{pad}{targets} = {stmt.kind}[{stmt.name} wrt {', '.join(stmt.wrt)}]"

@@ -20,7 +20,6 @@ import re
 from .. import ir
 from . import runtime
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
-from ..optimise.accumulate import operator_of
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
@@ -365,7 +364,7 @@ class ModulePrinter:
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
         if stmt.accumulate:             # into the target's own array (optimise.accumulate proved it legal)
-            symbol = operator_of(stmt)
+            symbol = PRIMITIVES[stmt.prim].scalar     # `+` or `-`, as `x += e` of numbers below
             rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
             return [f"{pad}{stmt.target} {symbol}= {rest}"]
         text, _ = self.expr(self.tree_of(stmt))

@@ -35,8 +35,8 @@ from __future__ import annotations
 from .. import ir
 from ..ir import Assign, Var, dataflow, shapes
 
-# (primitive, the position of `x` among its operands) -> the printed operator
-_ACCUMULATIONS = {("add", 0): "+", ("add", 1): "+", ("sub", 0): "-"}
+# (primitive, the position of `x` among its operands) that sum into `x`
+_ACCUMULATIONS = {("add", 0), ("add", 1), ("sub", 0)}
 
 
 def accumulate(function: ir.Function) -> bool:
@@ -89,8 +89,8 @@ def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
     site, x = stmt, stmt.target
     if Var(x) not in stmt.args:
         uses = facts.uses_of(facts.position[id(stmt)])
-        copy = next((s for s in rest if id(s) in {id(facts.statement_at(p)) for p in uses}), None)
-        if len(uses) != 1 or not isinstance(copy, Assign) or copy.prim != "copy" or copy.inplace \
+        copy = next((s for s in rest if {facts.position.get(id(s))} == uses), None)
+        if not isinstance(copy, Assign) or copy.prim != "copy" or copy.inplace \
                 or copy.args != (Var(stmt.target),) or stmt.target in facts.live_out(copy):
             return None
         x = copy.target
@@ -141,8 +141,3 @@ def _drop(block: list, ids: set) -> None:
     for stmt in block:
         for child in ir.child_blocks(stmt):
             _drop(child, ids)
-
-
-def operator_of(stmt: Assign) -> str:
-    """The printed operator of a marked accumulation (`+` or `-`)."""
-    return _ACCUMULATIONS[(stmt.prim, 0)]

@@ -109,13 +109,18 @@ def module_path(text: str, name: str) -> str:
 
 def write_module(text: str, name: str) -> str:
     path = module_path(text, name)
+    write_text(path, text)
+    return path
+
+
+def write_text(path: str, text: str) -> None:
+    """`text` at `path` unless a file is there already (its name holds the digest of its text)."""
     if not os.path.exists(path):
         # write then rename, so a concurrent process never imports half a file
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(temporary, path)
-    return path
 
 
 PACKAGE = "autodiff_compiler_generated"
@@ -148,7 +153,8 @@ def import_module(path: str, module_name: str):
     return module
 
 
-def _compiled(fn, level: int | None, parallel: bool = False, cache: bool = True):
+def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True):
+    """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most."""
     import numba
     from numba.core import config
     if level is None or config.DISABLE_JIT:
@@ -160,30 +166,13 @@ def _compiled(fn, level: int | None, parallel: bool = False, cache: bool = True)
     return dispatcher
 
 
-_SHARED_HELPERS: dict = {}
-
-
 def shared_helper(name: str, level: int | None):
-    """The process's one Numba function for the runtime helper `name` at `level`.  A generated module
-    holds a copy of the helper's text (`runtime.SOURCES`, the code this process runs), so every module
-    may call the same compiled helper: each signature is typed and compiled once per process, not once
-    per gradient.  Not cached on disk: Numba's cache of a package file does not tell levels apart (the
-    suite's level-0 helpers would serve a user's level-3 gradient); a gradient cached on disk holds
-    its helpers' code already."""
-    from . import runtime
-    # the helpers of one level live in a namespace of their own, in which each helper's name is its Numba
-    # function once asked for, as in a generated module: a helper calling another calls the compiled one
-    namespace = _SHARED_HELPERS.setdefault(level, dict(vars(runtime)))
-    if not isinstance(namespace[name], types.FunctionType):
-        return namespace[name]
-    fn = getattr(runtime, name)
-    rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-    rebound.__qualname__, rebound.__module__ = fn.__qualname__, fn.__module__
-    namespace[name] = _compiled(rebound, level, cache=False)
-    for called in fn.__code__.co_names:          # the helpers it calls, made Numba functions first
-        if called in runtime.HELPERS and called != name:
-            shared_helper(called, level)
-    return namespace[name]
+    """The compiled library function `name` at `level` (`backend.library`): the runtime helpers and the
+    vector-math functions.  A generated module holds a copy of its text, so every module may call the
+    same compiled function: each signature is compiled once per machine, not once per gradient or per
+    process."""
+    from . import library
+    return library.function(name, level)
 
 
 def load(text: str, name: str, jit: bool = True, level: int | None = None):
@@ -196,19 +185,19 @@ def load(text: str, name: str, jit: bool = True, level: int | None = None):
     write_module(text, name)
     module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}{'' if jit else '_py'}")
     if jit:
-        # helpers first: Numba resolves them from the module's globals when compiling `name`
-        from .runtime import HELPERS
-        for helper in HELPERS:
+        # the library's functions first: Numba resolves them from the module's globals when compiling `name`
+        from . import library
+        for helper in sorted(library.names()):
             if hasattr(module, helper):
                 setattr(module, helper, shared_helper(helper, level))
-        # the chunk functions of planned loops (print_loops) and the whole-array vector calls (printer),
-        # before the functions that call them; only the drivers running chunks on threads are compiled
-        # with parallel=True (it changes how Numba compiles array expressions: they would not broadcast)
+        # the chunk functions of planned loops (print_loops), before the functions that call them; only
+        # the drivers running chunks on threads are compiled with parallel=True (it changes how Numba
+        # compiles array expressions: they would not broadcast)
         for attribute in sorted(vars(module)):
-            if attribute.startswith((f"{name}_chunk", f"{name}_parallel", f"{name}_vector_")):
+            if attribute.startswith((f"{name}_chunk", f"{name}_parallel")):
                 parallel = attribute.startswith(f"{name}_parallel")
-                setattr(module, attribute, _compiled(getattr(module, attribute), level, parallel))
-        function = _compiled(getattr(module, name), level)
+                setattr(module, attribute, compiled(getattr(module, attribute), level, parallel))
+        function = compiled(getattr(module, name), level)
     else:
         function = getattr(module, name)
     _LOADED[key] = function

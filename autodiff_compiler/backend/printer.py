@@ -29,13 +29,6 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 
 # an expression tree whose "primitive" is (_VECTOR_MAP, prim): a planned whole-array vector call
 _VECTOR_MAP = "vector_map"
-_VECTOR_MAP_TEMPLATE = '''def {helper}(array):
-    """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
-    flat = np.ascontiguousarray(array).reshape(array.size)
-    out = np.empty(array.size)
-    v{prim}(out, array.size, flat)
-    return out.reshape(array.shape)'''
-
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
                "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "@": 7, "unary": 8, "**": 9}
@@ -79,8 +72,10 @@ def _kept_for_errors(function: ir.Function) -> set:
 
 
 class ModulePrinter:
-    def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1):
+    def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1,
+                 compiled: bool = False):
         self.function = function
+        self.compiled = compiled            # the module Numba compiles: the rule table's `compiled` spellings
         self.plans = plans or {}
         self.threads = threads              # for chunked loops: 1 (no prange), 0 (Numba's count), n
         self.types = dict(function.types) if self.plans else function.types
@@ -110,6 +105,8 @@ class ModulePrinter:
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
+        if self.compiled and arrays and spec.compiled:
+            text = spec.compiled
         if text.startswith("math.") or "math." in text:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
@@ -137,16 +134,17 @@ class ModulePrinter:
         return (prim, args, stmt.params, bool(t is not None and t.is_array))
 
     def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
-        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): a function of the
-        module, `<name>_vector_<prim>(array)`, calling the block function `v<prim>` over the array's
-        elements (a function of its own, not the kernel passed as an argument: Numba does not cache a
-        function given a dispatcher as a value)."""
-        helper = f"{self.function.name}_vector_{prim}"
+        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): the library's
+        `vector_<prim>(array)` (`backend.library`, its text copied here), calling the block function
+        `v<prim>` over the array's elements (a function of its own, not the kernel passed as an
+        argument: Numba does not cache a function given a dispatcher as a value)."""
+        from .library import VECTOR_TEMPLATE
+        helper = f"vector_{prim}"
         if helper not in self.array_helpers:
             self.array_helpers.add(helper)
             self.vector_helpers.add(f"v{prim}")
             self.modules.add("numpy")
-            self.extra_functions.append(_VECTOR_MAP_TEMPLATE.format(helper=helper, prim=prim))
+            self.extra_functions.append(VECTOR_TEMPLATE.format(prim=prim))
         return f"{helper}({self.expr(args[0])[0]})", _ATOM
 
     def operand(self, operand):
@@ -670,10 +668,17 @@ def _use_counts(function: ir.Function) -> dict:
     return counts
 
 
-def print_module(function: ir.Function, header: str, plans: dict | None = None, threads: int = 1) -> str:
-    """The module's text; with `plans` (`optimise.vectorise.plan_loops`), the text Numba compiles: planned
-    loops in blocks (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
-    return ModulePrinter(function, plans, threads).module(header)
+def print_module(function: ir.Function, header: str, plans: dict | None = None, threads: int = 1,
+                 compiled: bool = False) -> str:
+    """The module's text; `compiled`: the text Numba compiles, with the rule table's `compiled` spellings
+    (library functions) and the `plans` (`optimise.vectorise.plan_loops`): planned loops in blocks
+    (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
+    return ModulePrinter(function, plans, threads, compiled).module(header)
+
+
+def spelled_otherwise_when_compiled(function: ir.Function) -> bool:
+    """Does the module Numba compiles spell a statement of `function` otherwise (`Primitive.compiled`)?"""
+    return any(isinstance(s, Assign) and PRIMITIVES[s.prim].compiled for s in ir.walk(function.body))
 
 
 def _within(loc, site) -> bool:

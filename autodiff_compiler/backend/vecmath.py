@@ -101,7 +101,7 @@ def _detect() -> tuple:
     for isa, n in candidates:
         found = {prim: (base, arity) for prim, (base, arity) in _TABLE.items()
                  if binding.address_of_symbol(symbol(base, isa, n, arity))}
-        if "exp" in found and _self_test(isa, n):
+        if "exp" in found and _self_test(isa, n, found):
             return n, isa, found
     return 0, "", {}
 
@@ -123,7 +123,11 @@ def functions() -> frozenset:
 
 
 def describe() -> str:
-    n, isa, found = _setting()
+    return describe_setting(_setting())
+
+
+def describe_setting(setting: tuple) -> str:
+    n, isa, found = setting
     if not n:
         return "scalar"
     return f"libmvec {({'e': 'AVX-512', 'd': 'AVX2', 'n': 'AdvSIMD'}[isa])}, {n} lanes"
@@ -131,7 +135,7 @@ def describe() -> str:
 
 # ------------------------------------------------------------------ kernels
 
-def _lanes_intrinsic(name: str, n: int, arity: int):
+def lanes_intrinsic(name: str, n: int, arity: int):
     """An intrinsic `call(dst, k, *srcs)`: dst[k:k+n] = name(srcs[k:k+n]...), one vector call."""
     from llvmlite import ir as llir
 
@@ -162,37 +166,13 @@ def _lanes_intrinsic(name: str, n: int, arity: int):
     return intrinsic(call)
 
 
-def _kernel(prim: str, isa: str, n: int):
-    """`vf(dst, m, *srcs)` for one primitive: groups of `n` lanes through libmvec, the rest scalar."""
-    base, arity = _TABLE[prim]
-    call = _lanes_intrinsic(symbol(base, isa, n, arity), n, arity)
-    scalar = getattr(math, base)
-    if arity == 1:
-        def vf(dst, m, a):
-            k = 0
-            while k + n <= m:
-                call(dst, k, a)
-                k += n
-            for j in range(k, m):
-                dst[j] = scalar(a[j])
-    else:
-        def vf(dst, m, a, b):
-            k = 0
-            while k + n <= m:
-                call(dst, k, a, b)
-                k += n
-            for j in range(k, m):
-                dst[j] = scalar(a[j], b[j])
-    vf.__name__ = f"v{prim}"
-    return numba.njit(vf)
-
-
-def _self_test(isa: str, n: int) -> bool:
-    """Does the vector exp agree with the scalar one here (ABI and library sane)?  The kernel is called
-    from Python, in the signature generated code calls it in (C-contiguous float64 vectors, an int64
-    count), and kept when it passes: a process compiles it once, not once more for a test wrapper."""
+def _self_test(isa: str, n: int, found: dict) -> bool:
+    """Does the vector exp agree with the scalar one here (ABI and library sane)?  The kernel tested is
+    the library's (`library.module`, compiled once per machine), called from Python in the signature
+    generated code calls it in (C-contiguous float64 vectors, an int64 count)."""
+    from . import library
     try:
-        vexp = _kernel("exp", isa, n)
+        vexp = library.module(None, (n, isa, found)).vexp
         a = np.linspace(-3.0, 3.0, 4 * n + 1)
         got = np.empty(a.shape[0])
         vexp(got, a.shape[0], a)
@@ -206,15 +186,13 @@ def _self_test(isa: str, n: int) -> bool:
 
 
 def kernel(prim: str):
-    """The block function `v<prim>` for this machine (`lanes()` must be non-zero)."""
+    """The block function `v<prim>` for this machine (`lanes()` must be non-zero): the library's
+    (`library.module`), compiled once per machine."""
+    from . import library
     n, isa, found = _setting()
-    key = ("kernel", prim)
-    if key not in _state:
-        if not n or prim not in found:
-            raise KeyError(f"no vector {prim} on this machine")
-        tested = _state.get(("tested", isa, n)) if prim == "exp" else None
-        _state[key] = tested if tested is not None else _kernel(prim, isa, n)
-    return _state[key]
+    if not n or prim not in found:
+        raise KeyError(f"no vector {prim} on this machine")
+    return library.function(f"v{prim}", None)
 
 
 def __getattr__(name: str):

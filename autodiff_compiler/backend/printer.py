@@ -13,6 +13,8 @@ Takes: a simplified `ir.Function` with `types`.  Guarantees:
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import os
 import re
@@ -674,6 +676,16 @@ def print_module(function: ir.Function, header: str, plans: dict | None = None, 
     (library functions) and the `plans` (`optimise.vectorise.plan_loops`): planned loops in blocks
     (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
     return ModulePrinter(function, plans, threads, compiled).module(header)
+
+
+@functools.cache
+def module_globals() -> frozenset:
+    """The names a generated module binds at its top level besides its own functions: its imports, the
+    runtime helpers and the library's vector-math functions (any machine's).  A variable of the function
+    with one of these names would hide them inside it; the front end renames such locals."""
+    from .vecmath import _TABLE
+    vector = {f"{kind}{prim}" for prim in _TABLE for kind in ("v", "vector_")}
+    return frozenset(runtime.HELPERS) | vector | {"np", "math", "numba", "prange", "ShapesDiffer"}
 
 
 def spelled_otherwise_when_compiled(function: ir.Function) -> bool:

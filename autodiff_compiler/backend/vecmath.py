@@ -11,15 +11,17 @@ Guarantees:
   printer emits the plain scalar loop everywhere.  `AUTODIFF_COMPILER_SIMD=0`
   forces 0; `AUTODIFF_COMPILER_SIMD=4` (or 8, 2) asks for at most that width;
 * `functions()` names the primitives with a vector version on this machine;
-* for each such primitive `f`, `vf(dst, m, src)` (`vf(dst, m, a, b)` for the
-  binary ones) writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
+* for each such primitive `f`, `kernel(f)` is `vf(dst, m, src)` (`vf(dst, m,
+  a, b)` for the binary ones), a function of the library (`backend.library`,
+  its text there: compiled once per machine, the self-test's included), which
+  writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
   lanes through the libmvec call, the remainder (fewer than a group) through
   Numba's scalar `math.f`, so each element is the vector or the scalar
   function's value (libmvec's are within 4 ulp of the correctly rounded
   result; the tests hold them to 1e-15 relative of the scalar path over
   random and edge inputs: 0, -0, tiny, huge, inf, nan);
-* the vector call is emitted directly (a Numba `@intrinsic` declaring the
-  libmvec symbol and calling it on a `<lanes x double>` loaded from the
+* the vector call is emitted directly (`lanes_intrinsic`: a Numba
+  `@intrinsic` declaring the libmvec symbol and calling it on a `<lanes x double>` loaded from the
   buffer): LLVM's `-vector-library` option does not reach Numba's pipeline.
   The buffers are C-contiguous float64 vectors (the printer allocates them).
 """

@@ -103,7 +103,11 @@ def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
     site, x = stmt, stmt.target
     if Var(x) not in stmt.args:
         uses = facts.uses_of(facts.position[id(stmt)])
-        copy = next((s for s in rest if {facts.position.get(id(s))} == uses), None)
+        copy = facts.statements[next(iter(uses))] if len(uses) == 1 else None
+        # the one reader, later in the same block (asked of the layer: a scan of the block was quadratic)
+        if copy is not None and (facts.block_of[id(copy)] != facts.block_of[id(stmt)]
+                                 or facts.position[id(copy)] < facts.position[id(stmt)]):
+            copy = None
         if not isinstance(copy, Assign) or copy.prim != "copy" or copy.inplace \
                 or copy.args != (Var(stmt.target),) or stmt.target in facts.live_out(copy):
             return None

@@ -131,3 +131,54 @@ def test_the_kernels_text_is_one_per_setting(lanes, isa):
     assert f'lanes_pow = lanes_intrinsic("_ZGV{isa}N{lanes}vv_pow", {lanes}, 2)' in text
     assert "def vector_exp(array):" in text and "def vpow(dst, m, a, b):" in text
     assert "lanes_intrinsic" not in library.text((0, "", {}))
+
+
+_SETTINGS_PROCESS = textwrap.dedent('''
+    import json
+    import numpy as np
+    import autodiff_compiler
+
+    def dot_tanh(x, y):
+        return np.tanh(x @ y)
+
+    def rank4_dot(W, x, T):
+        return np.sum((W @ x) * x) + np.sum(T * T) * np.sum(x)
+
+    rng = np.random.default_rng(0)
+    x, y = np.array([0.1, 0.2, 0.3]), np.array([1.0, -0.5, 0.25])
+    W, v, T = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal((2, 2, 2, 2))
+    first = autodiff_compiler.grad(dot_tanh, wrt=(0, 1))(x, y)
+    second = autodiff_compiler.grad(rank4_dot, wrt=(0, 1))(W, v, T)
+    print(json.dumps([[a.tolist() for a in first], [a.tolist() for a in second]]))
+''')
+
+
+@pytest.mark.parametrize("setting", [{"AUTODIFF_COMPILER_SIMD": "0"}, {"AUTODIFF_COMPILER_HIGH_RANK_OPT": "3"},
+                                     {"NUMBA_OPT": "2"}], ids=["scalar math", "level 3", "numba opt 2"])
+def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path, setting):
+    """The review found a gradient cached on disk by a process with one setting (vector math, the level
+    of rank-4 programs, Numba's level) loaded by a process with another: the same module text, hence
+    the same file and Numba cache entry, whose code called the first setting's library module, never
+    imported in the second (`ModuleNotFoundError`, an InternalError).  The module's file now names its
+    library too: each process gets its own, and the same numbers."""
+    script = tmp_path / "settings.py"
+    script.write_text(_SETTINGS_PROCESS)
+    results = []
+    for extra in ({}, setting):
+        env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"), NUMBA_OPT="1",
+                   PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.update(extra)
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    (dx, dy), (dW, dv) = results[0]
+    t = np.tanh(np.dot([0.1, 0.2, 0.3], [1.0, -0.5, 0.25]))
+    np.testing.assert_allclose(dx, (1 - t * t) * np.array([1.0, -0.5, 0.25]), rtol=1e-13)
+    np.testing.assert_allclose(dy, (1 - t * t) * np.array([0.1, 0.2, 0.3]), rtol=1e-13)
+    rng = np.random.default_rng(0)
+    W, v, T = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal((2, 2, 2, 2))
+    np.testing.assert_allclose(dW, np.outer(v, v), rtol=1e-13)
+    np.testing.assert_allclose(dv, W @ v + W.T @ v + np.sum(T * T), rtol=1e-12)
+    for other in results[1:]:
+        np.testing.assert_allclose(np.concatenate([np.ravel(a) for pair in other for a in pair]),
+                                   np.concatenate([np.ravel(a) for pair in results[0] for a in pair]), rtol=1e-13)

@@ -5,8 +5,10 @@ Guarantees:
 
 * the text is written once to `<cache>/<name>_<hash>.py` (the hash covers the
   text, which covers the function's source, signature, `wrt` and the compiler
-  version), never rewritten, so that Numba's on-disk cache (`cache=True`) is
-  reused by later processes;
+  version, and, compiled, the name of the library module its functions call:
+  `backend.library`, one per level, vector-math setting and NUMBA_OPT), never
+  rewritten, so that Numba's on-disk cache (`cache=True`) is reused by later
+  processes, and only by those that call the same library;
 * the module is imported from that file, so `inspect`, tracebacks and
   pickling see real source;
 * with `jit=True` every function of the module is compiled with
@@ -102,13 +104,15 @@ def cache_dir() -> str:
     return path
 
 
-def module_path(text: str, name: str) -> str:
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+def module_path(text: str, name: str, library: str = "") -> str:
+    """The file of the module `text` in the cache directory; `library`: the name of the library module
+    (`backend.library`) its compiled functions call, which the digest covers too."""
+    digest = hashlib.sha256((text + library).encode()).hexdigest()[:16]
     return os.path.join(cache_dir(), f"{name}_{digest}.py")
 
 
-def write_module(text: str, name: str) -> str:
-    path = module_path(text, name)
+def write_module(text: str, name: str, library: str = "") -> str:
+    path = module_path(text, name, library)
     write_text(path, text)
     return path
 
@@ -178,15 +182,19 @@ def shared_helper(name: str, level: int | None):
 def load(text: str, name: str, jit: bool = True, level: int | None = None):
     """The function `name` of the module `text`, compiled with Numba when `jit` (at LLVM level `level`
     at most, `llvm_level`; None: Numba's own)."""
-    path = module_path(text, name)
+    from . import library
+    # Numba's disk cache of a compiled function refers to the library module it calls by name, and
+    # another level or vector-math setting has another library: compiled, the file is one per library
+    # (the same text under two settings would otherwise load code calling a library never imported)
+    library_name = library.module(level).__name__ if jit else ""
+    path = module_path(text, name, library_name)
     key = (path, jit, level)
     if key in _LOADED:
         return _LOADED[key]
-    write_module(text, name)
+    write_module(text, name, library_name)
     module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}{'' if jit else '_py'}")
     if jit:
         # the library's functions first: Numba resolves them from the module's globals when compiling `name`
-        from . import library
         for helper in sorted(library.names()):
             if hasattr(module, helper):
                 setattr(module, helper, shared_helper(helper, level))

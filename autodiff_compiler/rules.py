@@ -600,7 +600,20 @@ def _sum_like_spelling(p, count):
 _define("sum_like", 2, vjp=("expand_like(g, x)",), jvp=lambda p, ranks: (f"sum_like(d, y, ndim={p.get('ndim', 0)!r})", None),
         array=_sum_like_spelling, result="first",
         examples=(((2, 3), (1, 3), {"ndim": 2}), ((3,), (1,), {"ndim": 1}), ((2, 2, 3), (2, 1, 3), {"ndim": 3})))
-_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
+def _expand_like_vjp(p, ranks):
+    """The adjoint of broadcasting `x` to `like`'s shape: the cotangent summed back to `x`'s shape
+    (leading axes `x` lacks summed away, then the axes where `x` has length 1)."""
+    x, like = ranks
+    if x == 0:
+        return ("np_sum(g)",)
+    if x < like:
+        leading = tuple(range(like - x))
+        return (f"sum_like(sum_axes(g, axes={leading!r}, keepdims=False, ndim={like}), x, ndim={x})",)
+    return (f"sum_like(g, x, ndim={x})",)
+
+
+_define("expand_like", 2, vjp=_expand_like_vjp, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))",
+        result="second", examples=(((1, 3), (2, 3)), ((3,), (2, 3)), ((1,), (4,))))
 
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),

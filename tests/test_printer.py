@@ -195,7 +195,7 @@ def _parameter_named_like_a_helper(matmul, X):
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
 def test_locals_named_like_the_modules_helpers_are_renamed(jit):
     """A local named like a function the generated module binds (`matmul`, `sum_axis0`, `vector_tanh`,
-    `vexp`, a loop index `sum_like1`) would hide it inside the derived function; the front end gives it
+    `vexp`, a loop index `sum_like1`) would hide it inside the derived function; the printer gives it
     another name (an InternalError from Numba before)."""
     from autodiff_compiler import grad
     rng = np.random.default_rng(11)
@@ -208,8 +208,14 @@ def test_locals_named_like_the_modules_helpers_are_renamed(jit):
     assert "sum_like1_ in range" in g.compiled_source
 
 
-def test_a_parameter_named_like_a_helper_is_refused_by_name():
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
+def test_a_parameter_named_like_a_helper_is_renamed_where_printed(jit):
+    """A parameter is renamed in the printed function only (callers pass it by position)."""
     from autodiff_compiler import grad
-    from autodiff_compiler.errors import UnsupportedSyntaxError
-    with pytest.raises(UnsupportedSyntaxError, match=r"(?s)test_printer\.py:\d+.*parameter 'matmul'.*rename the parameter"):
-        grad(_parameter_named_like_a_helper)(np.ones((3, 2)), np.ones((4, 3)))
+    from _derivative_reference import jacobian_fd
+    W, X = np.linspace(-1.0, 1.0, 6).reshape(3, 2), np.linspace(0.5, 2.0, 12).reshape(4, 3)
+    g = grad(_parameter_named_like_a_helper, jit=jit)
+    np.testing.assert_allclose(g(W, X), jacobian_fd(_parameter_named_like_a_helper, (W, X), 0)[0],
+                               rtol=1e-6, atol=1e-8)
+    assert "(matmul_, X)" in g.compiled_source
+    np.testing.assert_allclose(grad(_parameter_named_like_a_helper, jit=jit, verify=True)(W, X), g(W, X), rtol=1e-13)

@@ -57,7 +57,8 @@ def test_vector_kernels_within_1e_15_of_scalar_math(prim):
     import numba
     if prim not in vecmath.functions():
         pytest.skip(f"no vector {prim} here")
-    kernel = vecmath.kernel(prim)
+    from autodiff_compiler.backend import library
+    kernel = library.kernel(prim)
     name = vecmath._TABLE[prim][0]
     inputs = _inputs(prim, np.random.default_rng(7))
     namespace = {"math": math, "kernel": kernel}
@@ -840,20 +841,18 @@ def test_whole_array_calls_need_float_arrays():
 
 
 @needs_simd
-def test_the_self_tested_exp_kernel_is_the_one_gradients_call(setting):
-    """Detection calls the exp kernel from Python in the signature generated code calls it in, and keeps
-    it: a gradient through np.exp adds no compile of it (a test wrapper cost every process a second)."""
+def test_the_self_test_and_the_gradients_call_kernels_of_the_same_text(setting):
+    """Detection tests a `vexp` compiled from the text the library's is compiled from (each once per
+    machine: `test_library` checks a second process compiles neither), and a gradient through np.exp
+    calls the library's."""
+    from autodiff_compiler.backend import library
     setting()
-    assert vecmath.lanes()
-    tested = vecmath.kernel("exp")
-    assert tested is vecmath._state[("tested", vecmath._setting()[1], vecmath.lanes())]
-    assert len(tested.signatures) == 1
+    n, isa, found = vecmath._setting()
+    assert n and vecmath.kernel_source("exp", isa, n) in library.text((n, isa, found))
 
     def f(x):
         return np.sum(np.exp(x) * x)
     x = np.linspace(-2.0, 2.0, 37)
     g = grad(f)
-    got = g(x)
-    np.testing.assert_allclose(got, np.exp(x) * (1.0 + x), rtol=1e-14)
-    assert "vexp(" in g.compiled_source
-    assert vecmath.kernel("exp") is tested and len(tested.signatures) == 1
+    np.testing.assert_allclose(g(x), np.exp(x) * (1.0 + x), rtol=1e-14)
+    assert "vexp(" in g.compiled_source and "from autodiff_compiler.backend.library import vexp" in g.compiled_source

@@ -32,6 +32,7 @@ import os
 import sys
 
 from . import runtime, vecmath
+from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
 
 _MODULES: dict = {}
 
@@ -41,23 +42,6 @@ VECTOR_TEMPLATE = '''def vector_{prim}(array):
     out = np.empty(array.size)
     v{prim}(out, array.size, flat)
     return out.reshape(array.shape)'''
-
-
-def kernel_source(prim: str, isa: str, lanes: int) -> str:
-    """The block kernel `v<prim>` as module text: groups of `lanes` lanes through the libmvec intrinsic
-    `lanes_<prim>`, the remainder (fewer than a group) through Numba's scalar `math.<base>`."""
-    base, arity = vecmath._TABLE[prim]
-    operands = ", ".join("ab"[:arity])
-    reads = ", ".join(f"{a}[j]" for a in "ab"[:arity])
-    return (f'lanes_{prim} = lanes_intrinsic("{vecmath.symbol(base, isa, lanes, arity)}", {lanes}, {arity})\n\n\n'
-            f'def v{prim}(dst, m, {operands}):\n'
-            f'    """dst[j] = {base}({reads}) for j < m: groups of {lanes} through libmvec, the rest scalar."""\n'
-            f'    k = 0\n'
-            f'    while k + {lanes} <= m:\n'
-            f'        lanes_{prim}(dst, k, {operands})\n'
-            f'        k += {lanes}\n'
-            f'    for j in range(k, m):\n'
-            f'        dst[j] = math.{base}({reads})')
 
 
 def text(setting: tuple) -> str:
@@ -71,7 +55,7 @@ def text(setting: tuple) -> str:
         parts[-1] += "\n\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic"
     parts += [runtime.SOURCES[name].rstrip() for name in runtime.HELPERS]
     for prim in sorted(found) if lanes else ():
-        parts += [kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
+        parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
     return "\n\n\n".join(parts) + "\n"
 
 
@@ -84,20 +68,19 @@ def _versions() -> str:
 
 def module(level: int | None, setting: tuple | None = None):
     """The library for `level` and the vector-math `setting` (default: this machine's), compiled."""
-    from . import load
     from numba.core import config
     setting = vecmath._setting() if setting is None else setting
     source = text(setting)
     digest = hashlib.sha256(f"{source}\n{_versions()}\n{config.OPT}".encode()).hexdigest()[:16]
     name = f"library_{'default' if level is None else level}"
-    path = os.path.join(load.cache_dir(), f"{name}_{digest}.py")
+    path = os.path.join(cache_dir(), f"{name}_{digest}.py")
     if path in _MODULES:
         return _MODULES[path]
-    load.write_text(path, source)
-    library = load.import_module(path, f"{load.PACKAGE}.{os.path.basename(path)[:-3]}")
+    write_text(path, source)
+    library = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
     for attribute, value in list(vars(library).items()):
         if inspect.isfunction(value) and value.__module__ == library.__name__:
-            setattr(library, attribute, load.compiled(value, level, cache=True))
+            setattr(library, attribute, compiled(value, level, cache=True))
     _MODULES[path] = library
     return library
 
@@ -105,6 +88,20 @@ def module(level: int | None, setting: tuple | None = None):
 def function(name: str, level: int | None):
     """The library's compiled function `name` at `level`, on this machine's vector-math setting."""
     return getattr(module(level), name)
+
+
+def kernel(prim: str):
+    """The block function `v<prim>` for this machine (`vecmath.lanes()` must be non-zero)."""
+    if prim not in vecmath.functions():
+        raise KeyError(f"no vector {prim} on this machine")
+    return function(f"v{prim}", None)
+
+
+def __getattr__(name: str):
+    """`from autodiff_compiler.backend.library import vexp` (what the module Numba compiles writes)."""
+    if name.startswith("v") and name[1:] in vecmath.functions():
+        return kernel(name[1:])
+    raise AttributeError(name)
 
 
 def names() -> frozenset:

@@ -364,8 +364,11 @@ class ModulePrinter:
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
         if stmt.accumulate:             # into the target's own array (optimise.accumulate proved it legal)
-            symbol = PRIMITIVES[stmt.prim].scalar     # `+` or `-`, as `x += e` of numbers below
-            rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
+            prim, summand = stmt.prim, self.operand(stmt.args[1])
+            if _tree_prim(summand) == "neg":    # x + -s is x - s exactly (IEEE), as `apply` prints it
+                prim, summand = ("sub" if prim == "add" else "add"), _through_copies(summand)[1][0]
+            symbol = PRIMITIVES[prim].scalar     # `+` or `-`, as `x += e` of numbers below
+            rest = self.wrap(summand, _PRECEDENCE[symbol] + 1)
             return [f"{pad}{stmt.target} {symbol}= {rest}"]
         text, _ = self.expr(self.tree_of(stmt))
         if stmt.target in self.one_layout and not self.contiguous_definition(stmt) \
@@ -527,7 +530,7 @@ class ModulePrinter:
         if self.vector_helpers:
             from . import vecmath
             # the width is part of the text, hence of the cache key: another setting compiles anew
-            imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers))
+            imports.append("from autodiff_compiler.backend.library import " + ", ".join(sorted(self.vector_helpers))
                            + f"    # {vecmath.describe()}")
         guard = _shape_guard(fn)
         if guard:
@@ -674,8 +677,39 @@ def print_module(function: ir.Function, header: str, plans: dict | None = None, 
                  compiled: bool = False) -> str:
     """The module's text; `compiled`: the text Numba compiles, with the rule table's `compiled` spellings
     (library functions) and the `plans` (`optimise.vectorise.plan_loops`): planned loops in blocks
-    (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
+    (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`).  A variable
+    named like one of the module's globals (`module_globals`: `matmul`, `sum_axis0`, `np`) would hide it
+    inside the function: such a program is printed from a copy with those variables renamed (`matmul_`),
+    parameters included (callers pass them by position), and without loop plans (they name the
+    original's statements)."""
+    clashes = _names_in(function) & module_globals()
+    if clashes:
+        function, plans = _renamed(function, clashes), None
     return ModulePrinter(function, plans, threads, compiled).module(header)
+
+
+def _names_in(function: ir.Function) -> set:
+    return set(function.params) | set(function.types) | ir.assigned_in(function.body) | ir.used_in(function.body)
+
+
+def _renamed(function: ir.Function, clashes: set) -> ir.Function:
+    """A copy of `function` with each name in `clashes` renamed to a fresh one."""
+    import copy
+    from ..ir.types import rename_statement
+    names = Names(_names_in(function) | set(function.user_names))
+    mapping = {name: names.fresh(f"{name}_") for name in sorted(clashes)}
+    renamed = copy.deepcopy(function)
+    for stmt in ir.walk(renamed.body):
+        rename_statement(stmt, mapping)
+    operand = lambda o: Var(mapping[o.name]) if isinstance(o, Var) and o.name in mapping else o
+    renamed.params = [mapping.get(p, p) for p in renamed.params]
+    renamed.types = {mapping.get(k, k): v for k, v in renamed.types.items()}
+    renamed.returns = tuple(operand(r) for r in renamed.returns)
+    renamed.result = operand(renamed.result) if renamed.result is not None else None
+    renamed.param_dims = tuple((mapping.get(name, name), tuple(
+        term if term == ONE else (mapping.get(term[0], term[0]), term[1]) for term in terms))
+        for name, terms in renamed.param_dims)
+    return renamed
 
 
 @functools.cache

@@ -11,10 +11,10 @@ Guarantees:
   printer emits the plain scalar loop everywhere.  `AUTODIFF_COMPILER_SIMD=0`
   forces 0; `AUTODIFF_COMPILER_SIMD=4` (or 8, 2) asks for at most that width;
 * `functions()` names the primitives with a vector version on this machine;
-* for each such primitive `f`, `kernel(f)` is `vf(dst, m, src)` (`vf(dst, m,
-  a, b)` for the binary ones), a function of the library (`backend.library`,
-  its text there: compiled once per machine, the self-test's included), which
-  writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
+* for each such primitive `f`, `kernel_source(f, ...)` is the text of
+  `vf(dst, m, src)` (`vf(dst, m, a, b)` for the binary ones), a function of
+  the library (`backend.library.kernel(f)`: compiled once per machine; the
+  self-test compiles its own `vexp` the same way), which writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
   lanes through the libmvec call, the remainder (fewer than a group) through
   Numba's scalar `math.f`, so each element is the vector or the scalar
   function's value (libmvec's are within 4 ulp of the correctly rounded
@@ -103,7 +103,7 @@ def _detect() -> tuple:
     for isa, n in candidates:
         found = {prim: (base, arity) for prim, (base, arity) in _TABLE.items()
                  if binding.address_of_symbol(symbol(base, isa, n, arity))}
-        if "exp" in found and _self_test(isa, n, found):
+        if "exp" in found and _self_test(isa, n):
             return n, isa, found
     return 0, "", {}
 
@@ -168,13 +168,39 @@ def lanes_intrinsic(name: str, n: int, arity: int):
     return intrinsic(call)
 
 
-def _self_test(isa: str, n: int, found: dict) -> bool:
-    """Does the vector exp agree with the scalar one here (ABI and library sane)?  The kernel tested is
-    the library's (`library.module`, compiled once per machine), called from Python in the signature
-    generated code calls it in (C-contiguous float64 vectors, an int64 count)."""
-    from . import library
+def kernel_source(prim: str, isa: str, lanes: int) -> str:
+    """The block kernel `v<prim>` as module text: groups of `lanes` lanes through the libmvec intrinsic
+    `lanes_<prim>` (made by `lanes_intrinsic`, imported by the module), the remainder (fewer than a
+    group) through Numba's scalar `math.<base>`."""
+    base, arity = _TABLE[prim]
+    operands = ", ".join("ab"[:arity])
+    reads = ", ".join(f"{a}[j]" for a in "ab"[:arity])
+    return (f'lanes_{prim} = lanes_intrinsic("{symbol(base, isa, lanes, arity)}", {lanes}, {arity})\n\n\n'
+            f'def v{prim}(dst, m, {operands}):\n'
+            f'    """dst[j] = {base}({reads}) for j < m: groups of {lanes} through libmvec, the rest scalar."""\n'
+            f'    k = 0\n'
+            f'    while k + {lanes} <= m:\n'
+            f'        lanes_{prim}(dst, k, {operands})\n'
+            f'        k += {lanes}\n'
+            f'    for j in range(k, m):\n'
+            f'        dst[j] = math.{base}({reads})')
+
+
+def _self_test(isa: str, n: int) -> bool:
+    """Does the vector exp agree with the scalar one here (ABI and library sane)?  Its kernel is a module
+    of its own in the cache directory, compiled with `cache=True` (once per machine, loaded after),
+    called from Python in the signature generated code calls it in."""
+    import hashlib
+    import inspect
+    from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
     try:
-        vexp = library.module(None, (n, isa, found)).vexp
+        text = ("import math\n\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic\n\n\n"
+                + kernel_source("exp", isa, n) + "\n")
+        digest = hashlib.sha256((text + numba.__version__ + inspect.getsource(lanes_intrinsic)).encode())
+        path = os.path.join(cache_dir(), f"vecmath_test_{isa}{n}_{digest.hexdigest()[:16]}.py")
+        write_text(path, text)
+        module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
+        vexp = compiled(module.vexp, None, cache=True)
         a = np.linspace(-3.0, 3.0, 4 * n + 1)
         got = np.empty(a.shape[0])
         vexp(got, a.shape[0], a)
@@ -183,22 +209,4 @@ def _self_test(isa: str, n: int, found: dict) -> bool:
             return False
     except Exception:           # noqa: BLE001 -- any failure: the scalar path
         return False
-    _state[("tested", isa, n)] = vexp
     return True
-
-
-def kernel(prim: str):
-    """The block function `v<prim>` for this machine (`lanes()` must be non-zero): the library's
-    (`library.module`), compiled once per machine."""
-    from . import library
-    n, isa, found = _setting()
-    if not n or prim not in found:
-        raise KeyError(f"no vector {prim} on this machine")
-    return library.function(f"v{prim}", None)
-
-
-def __getattr__(name: str):
-    """`from autodiff_compiler.backend.vecmath import vexp` (what generated modules write)."""
-    if name.startswith("v") and name[1:] in _TABLE:
-        return kernel(name[1:])
-    raise AttributeError(name)

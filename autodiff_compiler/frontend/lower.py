@@ -214,15 +214,8 @@ class Lowering(StatementLowering, CallLowering):
 
     # -------------------------------------------------------------------- entry
     def lower_function(self) -> ir.Function:
-        from ..backend.printer import module_globals
         node = self.source.node
         params = [a.arg for a in node.args.args]
-        for arg in node.args.args:
-            if arg.arg in module_globals():
-                # a local is renamed (`bind`); a parameter keeps its name, the caller's keyword
-                raise self.source.error(UnsupportedSyntaxError, f"the parameter {arg.arg!r} has the name of a "
-                                        f"function the derived code calls", arg, hint="rename the parameter",
-                                        construct="a parameter named like a runtime helper")
         frame = Frame(self.source, {p: p for p in params}, self.names.fresh("value"),
                       self.names.fresh("returned"))
         self.lengths: dict = {}

@@ -166,18 +166,8 @@ class StatementLowering:
     def bind_fresh(self, user_name: str) -> str:
         """A name that held a container or a constant now holds a variable."""
         frame = self.frame
-        frame.scope[user_name] = self._variable_for(user_name)
+        frame.scope[user_name] = user_name if not frame.prefix else self.names.fresh(f"{frame.prefix}_{user_name}")
         return frame.scope[user_name]
-
-    def _variable_for(self, user_name: str) -> str:
-        """The IR variable of a new local: the user's name in the top function, unless generated modules
-        bind it at their top level (`printer.module_globals`: a local `matmul` would hide the helper the
-        derived code calls); a fresh name in an inlined callee."""
-        from ..backend.printer import module_globals      # the printer knows what a module binds
-        frame = self.frame
-        if frame.prefix:
-            return self.names.fresh(f"{frame.prefix}_{user_name}")
-        return self.names.fresh(f"{user_name}_") if user_name in module_globals() else user_name
 
     def lower_container_base(self, node):
         """The value a subscript target indexes, when it is a container (else None: an array store)."""
@@ -205,7 +195,7 @@ class StatementLowering:
         """The IR variable a user name assigns to, creating it for new locals of inlined callees."""
         frame = self.frame
         if user_name not in frame.scope:
-            frame.scope[user_name] = self._variable_for(user_name)
+            frame.scope[user_name] = user_name if not frame.prefix else self.names.fresh(f"{frame.prefix}_{user_name}")
         if not isinstance(frame.scope[user_name], str):
             return self.bind_fresh(user_name)
         return frame.scope[user_name]

@@ -41,7 +41,7 @@ import dataclasses
 from .. import ir
 from ..ir.names import is_temporary
 from ..ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
-from ..ir import dataflow, shapes
+from ..ir import dataflow
 from ..rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
@@ -113,7 +113,6 @@ class Propagate:
         self.exact = getattr(function, "exact_names", None) or set(function.types)
         dataflow.invalidate(function)      # the facts of exactly this program
         self.df = dataflow.of(function)
-        self.function = function
         # arrays that may refer to memory something writes into: never give them a second name
         self.mutable = self.df.written_memory()
         for stmt in ir.walk(function.body):
@@ -237,27 +236,15 @@ class Propagate:
                 and (source.name in self.mutable or target in self.mutable))
 
     def add_to_zero_array(self, stmt: Assign, args: tuple, facts: Facts, folded):
-        """`z + c` where `z` is known to be a zero array of the target's type is `c` (or a copy of it),
-        when the shape classes prove `c` has `z`'s shape there: a larger zero array broadcasts `c` (the
-        tangent of `r - c` for a vector `r` and a length-1 `c` is `-c_dot + zeros_like(r - c)`)."""
+        """`z + c` where `z` is known to be a zero array of the target's type is `c` (or a copy of it)."""
         target = stmt.target
         target_type = self.types.get(target)
         for zero, other in ((args[0], args[1]), (args[1], args[0])):
             if isinstance(zero, Var) and isinstance(other, Var) and self.types.get(other.name) == target_type:
                 origins = facts.zeros.get(zero.name)
-                if origins is not None and self.holds(zero.name, origins, (), stmt) \
-                        and self.same_shape(stmt, zero, other):
+                if origins is not None and self.holds(zero.name, origins, (), stmt):
                     return ("array_copy", (other,)) if target in self.mutable else other
         return folded
-
-    def same_shape(self, stmt: Assign, a: Var, b: Var) -> bool:
-        """Do the arrays `a` and `b` have one shape where `stmt` reads them (`ir.shapes`: one class)?"""
-        try:
-            classes = shapes.of(self.function)
-            first, second = classes.key(stmt, a), classes.key(stmt, b)
-        except shapes._Pending:        # a class the analysis has not decided: not proved
-            return False
-        return first is not None and first == second
 
     def prefer(self, target: str, source) -> bool:
         """Replace uses of `target` by `source`?  Not when that trades a nice name for a temporary."""

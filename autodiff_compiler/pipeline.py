@@ -17,7 +17,7 @@ import gc
 import os
 from dataclasses import dataclass, field, replace
 
-from .backend.printer import print_module
+from .backend.printer import print_module, spelled_otherwise_when_compiled
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.lower import lower
@@ -452,10 +452,11 @@ def _vectorise(state: State) -> State:
 
 def _print(state: State) -> State:
     """The module (what `jit=False` runs and the verifier checks), and the one Numba compiles: the same
-    text, with the planned loops in blocks and chunks."""
+    text, with the planned loops in blocks and chunks and the library's functions where the rule table
+    spells them (`matmul`)."""
     state.text = print_module(state.adjoint, header(state))
-    state.jit_text = print_module(state.adjoint, header(state), state.plans, state.threads) \
-        if state.plans else state.text
+    state.jit_text = print_module(state.adjoint, header(state), state.plans, state.threads, compiled=True) \
+        if state.plans or spelled_otherwise_when_compiled(state.adjoint) else state.text
     return state
 
 

@@ -72,6 +72,9 @@ class Primitive:
                                        # message, or a dict from the operands' kind ("int": all of them
                                        # integers or bools, else "float") to it; None: each statement its
                                        # own error (an assert names its line)
+    compiled: str | None = None        # the spelling for array operands in the module Numba compiles, when
+                                       # it differs: a function of the library (`backend.library`), compiled
+                                       # once per machine, not once per process
 
     @property
     def is_operator(self) -> bool:
@@ -128,7 +131,8 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
-            scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None):
+            scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
+            compiled=None):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -145,7 +149,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
-                     error=error)
+                     error=error, compiled=compiled)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -596,12 +600,25 @@ def _sum_like_spelling(p, count):
 _define("sum_like", 2, vjp=("expand_like(g, x)",), jvp=lambda p, ranks: (f"sum_like(d, y, ndim={p.get('ndim', 0)!r})", None),
         array=_sum_like_spelling, result="first",
         examples=(((2, 3), (1, 3), {"ndim": 2}), ((3,), (1,), {"ndim": 1}), ((2, 2, 3), (2, 1, 3), {"ndim": 3})))
-_define("expand_like", 2, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))", result="second")
+def _expand_like_vjp(p, ranks):
+    """The adjoint of broadcasting `x` to `like`'s shape: the cotangent summed back to `x`'s shape
+    (leading axes `x` lacks summed away, then the axes where `x` has length 1)."""
+    x, like = ranks
+    if x == 0:
+        return ("np_sum(g)",)
+    if x < like:
+        leading = tuple(range(like - x))
+        return (f"sum_like(sum_axes(g, axes={leading!r}, keepdims=False, ndim={like}), x, ndim={x})",)
+    return (f"sum_like(g, x, ndim={x})",)
+
+
+_define("expand_like", 2, vjp=_expand_like_vjp, jvp=("expand_like(d, y)", None), array="({0} + np.zeros_like({1}))",
+        result="second", examples=(((1, 3), (2, 3)), ((3,), (2, 3)), ((1,), (4,))))
 
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
                        "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
-        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", result="dot", numpy_names=("dot", "matmul"),
+        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", compiled="matmul", result="dot", numpy_names=("dot", "matmul"),
         examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
 _define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer", result="outer",
         numpy_names=("outer",), examples=(((3,), (2,)),))

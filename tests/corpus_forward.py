@@ -262,3 +262,15 @@ def cube_sum_rank3(T):
 
 def rank3_tanh(T):
     return np.tanh(T) * 2.0
+
+
+def broadcast_length_one(c, r):
+    """A length-1 vector broadcast against a longer one, only it varying: its tangent must broadcast
+    too (the fuzzer's arrays-14500-21 got -1 for the tangent of np.sum(r - c): `0 + zeros_like(...)`
+    folded away the broadcast)."""
+    return np.sum(r - c) + np.sum(r * 0.5 + c * 2.0) + np.sum(np.sin(r) - c * 3.0)
+
+
+def broadcast_row_column(b, A, k):
+    """A (1, n) row and an (m, 1) column broadcast against a matrix that does not vary."""
+    return np.sum(A - b * 2.0) + np.sum(A + k) + np.sum(np.tanh(A + k)) + np.sum(b * 0.5 - A)

@@ -189,3 +189,80 @@ def test_the_ir_dump_shows_an_accumulation():
     assert "s_bar" in [s.target for s in marked]
     text = "\n".join(ir.format_block(state.adjoint.body, 0))
     assert "s_bar += " in text and "s_bar = add(s_bar" not in text
+
+
+# ------------------------------------------------ sharers nothing reads any more
+
+def softmax_rows(Z, Y):
+    m = np.max(Z, axis=1, keepdims=True)
+    E = np.exp(Z - m)
+    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
+    return -np.sum(Y * (Z - lse)) / Z.shape[0]
+
+
+def _softmax_args(r):
+    return r.standard_normal((6, 4)), np.eye(4)[r.integers(0, 4, 6)]
+
+
+@JIT
+def test_a_copy_of_a_dead_temporary_is_summed_into(jit):
+    """The adjoint starts `Z_bar = copy(t)`: `Z_bar` shares `t`'s array, which nothing reads after the
+    later `Z_bar = Z_bar + ...` (nor does any temporary the printer folds there): the sum goes into
+    `Z_bar`'s array, with the numbers of the program without the pass and of finite differences."""
+    test_the_numbers_of_the_program_without_the_pass(softmax_rows, _softmax_args, 0, jit)
+    g = grad(softmax_rows, jit=jit)
+    g(*_softmax_args(np.random.default_rng(0)))
+    assert "Z_bar = Z_bar +" not in g.compiled_source and g.compiled_source.count("Z_bar += ") == 2
+    assert "m_bar -= " in g.compiled_source
+
+
+def _program(body: list, returns: tuple) -> ir.Function:
+    """A float64-vector program of `x` (the memory conditions' test bench: each statement as written)."""
+    vector = array_of(1)
+    names = {s.target for s in body} | {"x"}
+    return ir.Function("bench", ["x"], {name: vector for name in names}, body, None, returns=returns)
+
+
+def _run(function: ir.Function, x):
+    from autodiff_compiler.backend.printer import print_module
+    namespace: dict = {}
+    exec(compile(print_module(function, "bench"), "<bench>", "exec"), namespace)
+    return namespace["bench"](x.copy())
+
+
+def _sharer_programs():
+    A, V = ir.Assign, ir.Var
+    # y shares a's array; a is read by a temporary folded into a statement after the sum into y
+    folded_after = ([A("a", "mul", (V("x"), ir.Const(1.0))), A("y", "copy", (V("a"),)),
+                     A("t1", "mul", (V("a"), ir.Const(2.0))), A("y", "add", (V("y"), ir.Const(1.0))),
+                     A("r", "add", (V("y"), V("t1")))], (V("r"),))
+    # y shares a's array; a is read itself after the sum
+    read_after = ([A("a", "mul", (V("x"), ir.Const(1.0))), A("y", "copy", (V("a"),)),
+                   A("y", "add", (V("y"), ir.Const(1.0))), A("r", "mul", (V("y"), V("a")))], (V("r"),))
+    # y shares a's array, which nothing reads after the sum: marked
+    dead = ([A("a", "mul", (V("x"), ir.Const(1.0))), A("y", "copy", (V("a"),)),
+             A("t1", "mul", (V("a"), ir.Const(2.0))), A("r", "add", (V("y"), V("t1"))),
+             A("y", "add", (V("y"), ir.Const(1.0))), A("s", "mul", (V("y"), V("r")))], (V("s"),))
+    return {"folded_after": folded_after, "read_after": read_after, "dead": dead}
+
+
+@pytest.mark.parametrize("name", ["folded_after", "read_after", "dead"])
+def test_a_sharer_read_at_or_after_the_sum_refuses_it(name):
+    """`y = copy(a)` shares `a`'s array.  The sum into `y` is refused while `a` is read after it, itself
+    or through a temporary the printer folds into a later statement (`r = y + a * 2.0`, which would
+    read the sum's result); it is marked once nothing reads `a`.  Each program gives the numbers of the
+    program as written, with the pass or without it."""
+    from autodiff_compiler.optimise.accumulate import accumulate
+    body, returns = _sharer_programs()[name]
+    x = np.array([0.5, -1.25, 2.0])
+    want = _run(_program([dataclasses_copy(s) for s in body], returns), x)
+    function = _program([dataclasses_copy(s) for s in body], returns)
+    accumulate(function)
+    marked = [s.target for s in ir.walk(function.body) if isinstance(s, ir.Assign) and s.accumulate]
+    assert marked == (["y"] if name == "dead" else []), marked
+    np.testing.assert_array_equal(_run(function, x), want)
+
+
+def dataclasses_copy(stmt):
+    import dataclasses
+    return dataclasses.replace(stmt)

@@ -80,7 +80,7 @@ def test_a_sum_back_of_a_negation_negates_the_sum():
     assert "sum_like2(-" not in unproved.compiled_source and "-sum_like2(" in unproved.compiled_source
     r = grad(S.bcast_negated_row, wrt=1, jit=False)
     r(_rng_matrix(5, 4, 9), np.array([0.1, -0.2, 0.3, 0.5]))
-    assert "b_bar = b_bar - sum_axis0(" in r.compiled_source
+    assert "b_bar -= sum_axis0(" in r.compiled_source            # (accumulate)
     assert "sum_axis0(-" not in r.compiled_source
 
 

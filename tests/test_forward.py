@@ -38,6 +38,8 @@ CASES = [
     (F.vec_out, 0, [(M(3),), (M(1),)]),
     (F.matvec, (0, 1), [(M(3), M(2, 3))]),
     (F.pair, (0, 1), [(0.3, 1.2), (-2.0, 0.5)]),
+    (F.broadcast_length_one, 0, [(M(1), M(6)), (M(1), M(1)), (M(1), M(3))]),
+    (F.broadcast_row_column, (0, 2), [(M(1, 3), M(4, 3), M(4, 1)), (M(1, 2), M(1, 2), M(1, 1))]),
     (F.vec_and_scalar, (0, 1), [(M(3), 0.5)]),
     (F.to_matrix, 0, [(M(3),)]),
     (F.branchy_vec, 0, [(M(3), 1.5), (M(3), -1.0)]),

@@ -11,6 +11,7 @@ as `t1_bar += t2`, a read of a name never assigned.)
 """
 import random
 
+import numpy as np
 import pytest
 
 from autodiff_compiler import ir
@@ -168,3 +169,53 @@ def test_statements_kept_for_their_error_say_so():
                 assert not noted, text
             else:
                 assert len(noted) == 1 and kept in noted[0], text
+
+
+# ------------------------------------------------ names a generated module binds
+
+def _locals_named_like_helpers(W, X):
+    matmul = np.tanh(X @ W)
+    sum_axis0 = np.sum(matmul, axis=0)
+    vector_tanh = np.sum(sum_axis0 ** 2)
+    return vector_tanh * np.sum(np.tanh(W))
+
+
+def _loop_index_named_like_a_helper(x):
+    vexp = np.exp(x)
+    total = 0.0
+    for sum_like1 in range(x.shape[0]):
+        total += vexp[sum_like1] * x[sum_like1]
+    return total
+
+
+def _parameter_named_like_a_helper(matmul, X):
+    return np.sum(np.tanh(X @ matmul))
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
+def test_locals_named_like_the_modules_helpers_are_renamed(jit):
+    """A local named like a function the generated module binds (`matmul`, `sum_axis0`, `vector_tanh`,
+    `vexp`, a loop index `sum_like1`) would hide it inside the derived function; the printer gives it
+    another name (an InternalError from Numba before)."""
+    from autodiff_compiler import grad
+    rng = np.random.default_rng(11)
+    W, X, x = rng.standard_normal((3, 2)), rng.standard_normal((4, 3)), np.linspace(-1.0, 1.0, 5)
+    from _derivative_reference import jacobian_fd
+    got = grad(_locals_named_like_helpers, jit=jit)(W, X)
+    np.testing.assert_allclose(got, jacobian_fd(_locals_named_like_helpers, (W, X), 0)[0], rtol=1e-6, atol=1e-8)
+    g = grad(_loop_index_named_like_a_helper, jit=jit)
+    np.testing.assert_allclose(g(x), np.exp(x) * (1.0 + x), rtol=1e-13)
+    assert "sum_like1_ in range" in g.compiled_source
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
+def test_a_parameter_named_like_a_helper_is_renamed_where_printed(jit):
+    """A parameter is renamed in the printed function only (callers pass it by position)."""
+    from autodiff_compiler import grad
+    from _derivative_reference import jacobian_fd
+    W, X = np.linspace(-1.0, 1.0, 6).reshape(3, 2), np.linspace(0.5, 2.0, 12).reshape(4, 3)
+    g = grad(_parameter_named_like_a_helper, jit=jit)
+    np.testing.assert_allclose(g(W, X), jacobian_fd(_parameter_named_like_a_helper, (W, X), 0)[0],
+                               rtol=1e-6, atol=1e-8)
+    assert "(matmul_, X)" in g.compiled_source
+    np.testing.assert_allclose(grad(_parameter_named_like_a_helper, jit=jit, verify=True)(W, X), g(W, X), rtol=1e-13)

@@ -13,6 +13,8 @@ Takes: a simplified `ir.Function` with `types`.  Guarantees:
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import os
 import re
@@ -29,13 +31,6 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 
 # an expression tree whose "primitive" is (_VECTOR_MAP, prim): a planned whole-array vector call
 _VECTOR_MAP = "vector_map"
-_VECTOR_MAP_TEMPLATE = '''def {helper}(array):
-    """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
-    flat = np.ascontiguousarray(array).reshape(array.size)
-    out = np.empty(array.size)
-    v{prim}(out, array.size, flat)
-    return out.reshape(array.shape)'''
-
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
                "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "@": 7, "unary": 8, "**": 9}
@@ -79,8 +74,10 @@ def _kept_for_errors(function: ir.Function) -> set:
 
 
 class ModulePrinter:
-    def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1):
+    def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1,
+                 compiled: bool = False):
         self.function = function
+        self.compiled = compiled            # the module Numba compiles: the rule table's `compiled` spellings
         self.plans = plans or {}
         self.threads = threads              # for chunked loops: 1 (no prange), 0 (Numba's count), n
         self.types = dict(function.types) if self.plans else function.types
@@ -110,6 +107,8 @@ class ModulePrinter:
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
+        if self.compiled and arrays and spec.compiled:
+            text = spec.compiled
         if text.startswith("math.") or "math." in text:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
@@ -137,16 +136,17 @@ class ModulePrinter:
         return (prim, args, stmt.params, bool(t is not None and t.is_array))
 
     def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
-        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): a function of the
-        module, `<name>_vector_<prim>(array)`, calling the block function `v<prim>` over the array's
-        elements (a function of its own, not the kernel passed as an argument: Numba does not cache a
-        function given a dispatcher as a value)."""
-        helper = f"{self.function.name}_vector_{prim}"
+        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): the library's
+        `vector_<prim>(array)` (`backend.library`, its text copied here), calling the block function
+        `v<prim>` over the array's elements (a function of its own, not the kernel passed as an
+        argument: Numba does not cache a function given a dispatcher as a value)."""
+        from .library import VECTOR_TEMPLATE
+        helper = f"vector_{prim}"
         if helper not in self.array_helpers:
             self.array_helpers.add(helper)
             self.vector_helpers.add(f"v{prim}")
             self.modules.add("numpy")
-            self.extra_functions.append(_VECTOR_MAP_TEMPLATE.format(helper=helper, prim=prim))
+            self.extra_functions.append(VECTOR_TEMPLATE.format(prim=prim))
         return f"{helper}({self.expr(args[0])[0]})", _ATOM
 
     def operand(self, operand):
@@ -364,8 +364,11 @@ class ModulePrinter:
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
         if stmt.accumulate:             # into the target's own array (optimise.accumulate proved it legal)
-            symbol = PRIMITIVES[stmt.prim].scalar     # `+` or `-`, as `x += e` of numbers below
-            rest = self.wrap(self.operand(stmt.args[1]), _PRECEDENCE[symbol] + 1)
+            prim, summand = stmt.prim, self.operand(stmt.args[1])
+            if _tree_prim(summand) == "neg":    # x + -s is x - s exactly (IEEE), as `apply` prints it
+                prim, summand = ("sub" if prim == "add" else "add"), _through_copies(summand)[1][0]
+            symbol = PRIMITIVES[prim].scalar     # `+` or `-`, as `x += e` of numbers below
+            rest = self.wrap(summand, _PRECEDENCE[symbol] + 1)
             return [f"{pad}{stmt.target} {symbol}= {rest}"]
         text, _ = self.expr(self.tree_of(stmt))
         if stmt.target in self.one_layout and not self.contiguous_definition(stmt) \
@@ -527,7 +530,7 @@ class ModulePrinter:
         if self.vector_helpers:
             from . import vecmath
             # the width is part of the text, hence of the cache key: another setting compiles anew
-            imports.append("from autodiff_compiler.backend.vecmath import " + ", ".join(sorted(self.vector_helpers))
+            imports.append("from autodiff_compiler.backend.library import " + ", ".join(sorted(self.vector_helpers))
                            + f"    # {vecmath.describe()}")
         guard = _shape_guard(fn)
         if guard:
@@ -670,10 +673,58 @@ def _use_counts(function: ir.Function) -> dict:
     return counts
 
 
-def print_module(function: ir.Function, header: str, plans: dict | None = None, threads: int = 1) -> str:
-    """The module's text; with `plans` (`optimise.vectorise.plan_loops`), the text Numba compiles: planned
-    loops in blocks (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`)."""
-    return ModulePrinter(function, plans, threads).module(header)
+def print_module(function: ir.Function, header: str, plans: dict | None = None, threads: int = 1,
+                 compiled: bool = False) -> str:
+    """The module's text; `compiled`: the text Numba compiles, with the rule table's `compiled` spellings
+    (library functions) and the `plans` (`optimise.vectorise.plan_loops`): planned loops in blocks
+    (vector calls) or chunks (`threads`: 1 runs them on the calling thread, else `prange`).  A variable
+    named like one of the module's globals (`module_globals`: `matmul`, `sum_axis0`, `np`) would hide it
+    inside the function: such a program is printed from a copy with those variables renamed (`matmul_`),
+    parameters included (callers pass them by position), and without loop plans (they name the
+    original's statements)."""
+    clashes = _names_in(function) & module_globals()
+    if clashes:
+        function, plans = _renamed(function, clashes), None
+    return ModulePrinter(function, plans, threads, compiled).module(header)
+
+
+def _names_in(function: ir.Function) -> set:
+    return set(function.params) | set(function.types) | ir.assigned_in(function.body) | ir.used_in(function.body)
+
+
+def _renamed(function: ir.Function, clashes: set) -> ir.Function:
+    """A copy of `function` with each name in `clashes` renamed to a fresh one."""
+    import copy
+    from ..ir.types import rename_statement
+    names = Names(_names_in(function) | set(function.user_names))
+    mapping = {name: names.fresh(f"{name}_") for name in sorted(clashes)}
+    renamed = copy.deepcopy(function)
+    for stmt in ir.walk(renamed.body):
+        rename_statement(stmt, mapping)
+    operand = lambda o: Var(mapping[o.name]) if isinstance(o, Var) and o.name in mapping else o
+    renamed.params = [mapping.get(p, p) for p in renamed.params]
+    renamed.types = {mapping.get(k, k): v for k, v in renamed.types.items()}
+    renamed.returns = tuple(operand(r) for r in renamed.returns)
+    renamed.result = operand(renamed.result) if renamed.result is not None else None
+    renamed.param_dims = tuple((mapping.get(name, name), tuple(
+        term if term == ONE else (mapping.get(term[0], term[0]), term[1]) for term in terms))
+        for name, terms in renamed.param_dims)
+    return renamed
+
+
+@functools.cache
+def module_globals() -> frozenset:
+    """The names a generated module binds at its top level besides its own functions: its imports, the
+    runtime helpers and the library's vector-math functions (any machine's).  A variable of the function
+    with one of these names would hide them inside it; the front end renames such locals."""
+    from .vecmath import _TABLE
+    vector = {f"{kind}{prim}" for prim in _TABLE for kind in ("v", "vector_")}
+    return frozenset(runtime.HELPERS) | vector | {"np", "math", "numba", "prange", "ShapesDiffer"}
+
+
+def spelled_otherwise_when_compiled(function: ir.Function) -> bool:
+    """Does the module Numba compiles spell a statement of `function` otherwise (`Primitive.compiled`)?"""
+    return any(isinstance(s, Assign) and PRIMITIVES[s.prim].compiled for s in ir.walk(function.body))
 
 
 def _within(loc, site) -> bool:

@@ -394,6 +394,13 @@ def polygamma_array(n, x):
     return out
 
 
+def matmul(a, b):
+    """np.dot(a, b), in the module Numba compiles: a library function (`backend.library`), so that
+    Numba's np.dot of each pair of layouts is compiled once per machine, not once per process (about
+    0.5 s each)."""
+    return np.dot(a, b)
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -406,7 +413,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "assert_true"]
+           "polygamma_array", "matmul", "assert_true"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -11,15 +11,17 @@ Guarantees:
   printer emits the plain scalar loop everywhere.  `AUTODIFF_COMPILER_SIMD=0`
   forces 0; `AUTODIFF_COMPILER_SIMD=4` (or 8, 2) asks for at most that width;
 * `functions()` names the primitives with a vector version on this machine;
-* for each such primitive `f`, `vf(dst, m, src)` (`vf(dst, m, a, b)` for the
-  binary ones) writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
+* for each such primitive `f`, `kernel_source(f, ...)` is the text of
+  `vf(dst, m, src)` (`vf(dst, m, a, b)` for the binary ones), a function of
+  the library (`backend.library.kernel(f)`: compiled once per machine; the
+  self-test compiles its own `vexp` the same way), which writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
   lanes through the libmvec call, the remainder (fewer than a group) through
   Numba's scalar `math.f`, so each element is the vector or the scalar
   function's value (libmvec's are within 4 ulp of the correctly rounded
   result; the tests hold them to 1e-15 relative of the scalar path over
   random and edge inputs: 0, -0, tiny, huge, inf, nan);
-* the vector call is emitted directly (a Numba `@intrinsic` declaring the
-  libmvec symbol and calling it on a `<lanes x double>` loaded from the
+* the vector call is emitted directly (`lanes_intrinsic`: a Numba
+  `@intrinsic` declaring the libmvec symbol and calling it on a `<lanes x double>` loaded from the
   buffer): LLVM's `-vector-library` option does not reach Numba's pipeline.
   The buffers are C-contiguous float64 vectors (the printer allocates them).
 """
@@ -123,7 +125,11 @@ def functions() -> frozenset:
 
 
 def describe() -> str:
-    n, isa, found = _setting()
+    return describe_setting(_setting())
+
+
+def describe_setting(setting: tuple) -> str:
+    n, isa, found = setting
     if not n:
         return "scalar"
     return f"libmvec {({'e': 'AVX-512', 'd': 'AVX2', 'n': 'AdvSIMD'}[isa])}, {n} lanes"
@@ -131,7 +137,7 @@ def describe() -> str:
 
 # ------------------------------------------------------------------ kernels
 
-def _lanes_intrinsic(name: str, n: int, arity: int):
+def lanes_intrinsic(name: str, n: int, arity: int):
     """An intrinsic `call(dst, k, *srcs)`: dst[k:k+n] = name(srcs[k:k+n]...), one vector call."""
     from llvmlite import ir as llir
 
@@ -162,37 +168,39 @@ def _lanes_intrinsic(name: str, n: int, arity: int):
     return intrinsic(call)
 
 
-def _kernel(prim: str, isa: str, n: int):
-    """`vf(dst, m, *srcs)` for one primitive: groups of `n` lanes through libmvec, the rest scalar."""
+def kernel_source(prim: str, isa: str, lanes: int) -> str:
+    """The block kernel `v<prim>` as module text: groups of `lanes` lanes through the libmvec intrinsic
+    `lanes_<prim>` (made by `lanes_intrinsic`, imported by the module), the remainder (fewer than a
+    group) through Numba's scalar `math.<base>`."""
     base, arity = _TABLE[prim]
-    call = _lanes_intrinsic(symbol(base, isa, n, arity), n, arity)
-    scalar = getattr(math, base)
-    if arity == 1:
-        def vf(dst, m, a):
-            k = 0
-            while k + n <= m:
-                call(dst, k, a)
-                k += n
-            for j in range(k, m):
-                dst[j] = scalar(a[j])
-    else:
-        def vf(dst, m, a, b):
-            k = 0
-            while k + n <= m:
-                call(dst, k, a, b)
-                k += n
-            for j in range(k, m):
-                dst[j] = scalar(a[j], b[j])
-    vf.__name__ = f"v{prim}"
-    return numba.njit(vf)
+    operands = ", ".join("ab"[:arity])
+    reads = ", ".join(f"{a}[j]" for a in "ab"[:arity])
+    return (f'lanes_{prim} = lanes_intrinsic("{symbol(base, isa, lanes, arity)}", {lanes}, {arity})\n\n\n'
+            f'def v{prim}(dst, m, {operands}):\n'
+            f'    """dst[j] = {base}({reads}) for j < m: groups of {lanes} through libmvec, the rest scalar."""\n'
+            f'    k = 0\n'
+            f'    while k + {lanes} <= m:\n'
+            f'        lanes_{prim}(dst, k, {operands})\n'
+            f'        k += {lanes}\n'
+            f'    for j in range(k, m):\n'
+            f'        dst[j] = math.{base}({reads})')
 
 
 def _self_test(isa: str, n: int) -> bool:
-    """Does the vector exp agree with the scalar one here (ABI and library sane)?  The kernel is called
-    from Python, in the signature generated code calls it in (C-contiguous float64 vectors, an int64
-    count), and kept when it passes: a process compiles it once, not once more for a test wrapper."""
+    """Does the vector exp agree with the scalar one here (ABI and library sane)?  Its kernel is a module
+    of its own in the cache directory, compiled with `cache=True` (once per machine, loaded after),
+    called from Python in the signature generated code calls it in."""
+    import hashlib
+    import inspect
+    from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
     try:
-        vexp = _kernel("exp", isa, n)
+        text = ("import math\n\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic\n\n\n"
+                + kernel_source("exp", isa, n) + "\n")
+        digest = hashlib.sha256((text + numba.__version__ + inspect.getsource(lanes_intrinsic)).encode())
+        path = os.path.join(cache_dir(), f"vecmath_test_{isa}{n}_{digest.hexdigest()[:16]}.py")
+        write_text(path, text)
+        module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
+        vexp = compiled(module.vexp, None, cache=True)
         a = np.linspace(-3.0, 3.0, 4 * n + 1)
         got = np.empty(a.shape[0])
         vexp(got, a.shape[0], a)
@@ -201,24 +209,4 @@ def _self_test(isa: str, n: int) -> bool:
             return False
     except Exception:           # noqa: BLE001 -- any failure: the scalar path
         return False
-    _state[("tested", isa, n)] = vexp
     return True
-
-
-def kernel(prim: str):
-    """The block function `v<prim>` for this machine (`lanes()` must be non-zero)."""
-    n, isa, found = _setting()
-    key = ("kernel", prim)
-    if key not in _state:
-        if not n or prim not in found:
-            raise KeyError(f"no vector {prim} on this machine")
-        tested = _state.get(("tested", isa, n)) if prim == "exp" else None
-        _state[key] = tested if tested is not None else _kernel(prim, isa, n)
-    return _state[key]
-
-
-def __getattr__(name: str):
-    """`from autodiff_compiler.backend.vecmath import vexp` (what generated modules write)."""
-    if name.startswith("v") and name[1:] in _TABLE:
-        return kernel(name[1:])
-    raise AttributeError(name)

@@ -197,6 +197,7 @@ class Dataflow(StructuredForward):
         self.live_at_exit = frozenset(results)
         self._backward(function.body, set(results))
         self._strong_out = self._strong_in = None
+        self._around: dict[tuple, tuple] = {}     # (strong, position) -> (live before, live after)
         self._upward: dict[int, frozenset] = {}
         self._sorted_defs = None
         self._written = None
@@ -445,23 +446,27 @@ class Dataflow(StructuredForward):
 
     def _live_around(self, stmt, strong: bool) -> tuple:
         """(live before, live after) a statement: stored for compound ones, else walked back from the
-        end of its block with the same transfer as `_backward`."""
+        end of its block with the same transfer as `_backward`, once per block: the walk keeps what it
+        finds for every statement of the block (asking of each pop in turn was quadratic)."""
         pos = self.position[id(stmt)]
         outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
         if pos in outs:
             return ins.get(pos, frozenset()), outs[pos]
+        found = self._around.get((strong, pos))
+        if found is not None:
+            return found
         ends = self._strong_end if strong else self._block_end
         block = self._blocks.get(self.block_of[id(stmt)])
-        live = set(ends.get(self.block_of[id(stmt)], frozenset()))
         if block is None:
             return frozenset(), frozenset()
+        live = set(ends.get(self.block_of[id(stmt)], frozenset()))
+        after = frozenset(live)
         for other in reversed(block):
-            if other is stmt:
-                after = frozenset(live)
-                self._transfer(other, live, strong)
-                return frozenset(live), after
             self._transfer(other, live, strong)
-        return frozenset(), frozenset()    # pragma: no cover - a statement is in its block
+            before = frozenset(live)
+            self._around[(strong, self.position[id(other)])] = (before, after)
+            after = before
+        return self._around.get((strong, pos), (frozenset(), frozenset()))
 
     def _transfer(self, stmt, live: set, strong: bool) -> None:
         pos = self.position[id(stmt)]

@@ -245,7 +245,7 @@ def _float_parameters(function: ir.Function, param_types: dict) -> bool:
         copy = names.fresh(f"{p}_float")
         mapping = {p: copy}
         for stmt in ir.walk(function.body):
-            _rename(stmt, mapping)
+            rename_statement(stmt, mapping)
         function.result = _renamed(function.result, mapping) if function.result is not None else None
         function.returns = tuple(_renamed(r, mapping) for r in function.returns)
         loc = function.body[0].loc if function.body and hasattr(function.body[0], "loc") else None
@@ -264,9 +264,16 @@ def _renamed(operand, mapping: dict):
     return operand
 
 
-def _rename(stmt, mapping: dict) -> None:
+def rename_statement(stmt, mapping: dict) -> None:
     """Every read and write of a name in `mapping` in this statement (not its nested blocks) renamed."""
-    if isinstance(stmt, Assign):
+    if isinstance(stmt, ir.Push):
+        stmt.tape, stmt.value = mapping.get(stmt.tape, stmt.tape), _renamed(stmt.value, mapping)
+    elif isinstance(stmt, ir.Pop):
+        stmt.tape, stmt.target = mapping.get(stmt.tape, stmt.tape), mapping.get(stmt.target, stmt.target)
+    elif isinstance(stmt, ir.TapeAlloc):
+        stmt.tape, stmt.capacity = mapping.get(stmt.tape, stmt.tape), _renamed(stmt.capacity, mapping)
+        stmt.shape_of = mapping.get(stmt.shape_of, stmt.shape_of) if stmt.shape_of else stmt.shape_of
+    elif isinstance(stmt, Assign):
         stmt.args = tuple(_renamed(a, mapping) for a in stmt.args)
         stmt.params = tuple((k, _renamed(v, mapping)) for k, v in stmt.params)
         stmt.inplace = mapping.get(stmt.inplace, stmt.inplace) if stmt.inplace else stmt.inplace

@@ -22,18 +22,26 @@ Legality, asked of the shared analyses:
   statement reads it (`Shapes.fits`), so the result has `x`'s shape, which
   writing into `x` requires;
 * memory (`ir.dataflow`, with the statement as a write into `x`'s array): no
-  other array variable may share memory with `x` there (`Dataflow.shared_at`
-  is empty), so nothing but `x` can see the write -- neither a read after it
-  nor an operand the printer folds into it (`x += v * 2.0` with `v` a view
-  of `x` would read what it writes) -- and `x` may refer to no parameter's
-  array (`Dataflow.objects`: the caller's memory).  After the statement, the
-  old array is `x`'s alone, so the layer's reading of the statement as a new
-  array for `x` tells later questions nothing false.
+  other array variable `v` that shares memory with `x` there
+  (`Dataflow.shared_at`) may be read at or after the statement, so nothing
+  but `x` can see the write -- neither a read after it nor an operand the
+  printer folds into it (`x += v * 2.0` with `v` a view of `x` would read
+  what it writes).  Read means: `v` is live on entry to the statement
+  (`Dataflow.live_in`), or so is a temporary computed from `v` through
+  temporaries (the printer folds a temporary into its use, so its read of
+  `v` happens there).  A sharer nothing reads any more (the `t` of
+  `x_bar = copy(t)`, the adjoint's usual start) is no obstacle; for a sum
+  moved to its copy every sharer is, since the sum's operands are read where
+  it moves (and such operands count as read after every other statement).  And `x` may refer to no parameter's array (`Dataflow.objects`:
+  the caller's memory).  After the statement, the old array is `x`'s or dead,
+  so the layer's reading of the statement as a new array for `x` tells later
+  questions nothing false.
 """
 from __future__ import annotations
 
 from .. import ir
 from ..ir import Assign, Var, dataflow, shapes
+from ..ir.names import is_temporary
 
 # (primitive, the position of `x` among its operands) that sum into `x`
 _ACCUMULATIONS = {("add", 0), ("add", 1), ("sub", 0)}
@@ -42,6 +50,7 @@ _ACCUMULATIONS = {("add", 0), ("add", 1), ("sub", 0)}
 def accumulate(function: ir.Function) -> bool:
     """Mark every legal accumulation (module docstring); True if any was marked."""
     facts, classes = dataflow.of(function), shapes.of(function)
+    folded_from = _temporaries_computed_from(function)
     candidates = []     # (the statement that becomes `x += e`, the sum, x)
     for block in _blocks(function.body):
         for k, stmt in enumerate(block):
@@ -52,12 +61,17 @@ def accumulate(function: ir.Function) -> bool:
         return False
     for site, _, x in candidates:
         site.inplace = x            # asked as a write into x's array there
+    # a moved sum's operands are read where it moves (its copy), not where the facts see them read
+    moved_reads = set()
+    for site, total, _ in candidates:
+        if site is not total:
+            moved_reads |= set(ir.operand_vars(total.args))
     # the facts are monotone in the marks (a mark adds a write, not a definition or a sharing): those
     # refused in one round are refused in every later one, and a round that refuses none is the answer
     while candidates:
         dataflow.invalidate(function)
         facts = dataflow.of(function)
-        refused = [c for c in candidates if _sharers(facts, *c) or
+        refused = [c for c in candidates if _sharers(facts, *c, folded_from, moved_reads) or
                    any(isinstance(o, str) and o.startswith("param:") for o in facts.objects(c[0], c[2]))]
         if not refused:
             break
@@ -89,7 +103,11 @@ def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
     site, x = stmt, stmt.target
     if Var(x) not in stmt.args:
         uses = facts.uses_of(facts.position[id(stmt)])
-        copy = next((s for s in rest if {facts.position.get(id(s))} == uses), None)
+        copy = facts.statements[next(iter(uses))] if len(uses) == 1 else None
+        # the one reader, later in the same block (asked of the layer: a scan of the block was quadratic)
+        if copy is not None and (facts.block_of[id(copy)] != facts.block_of[id(stmt)]
+                                 or facts.position[id(copy)] < facts.position[id(stmt)]):
+            copy = None
         if not isinstance(copy, Assign) or copy.prim != "copy" or copy.inplace \
                 or copy.args != (Var(stmt.target),) or stmt.target in facts.live_out(copy):
             return None
@@ -117,16 +135,48 @@ def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
         return None
 
 
-def _sharers(facts, site, total, x) -> set:
-    """The other array variables that may share memory with `x` where the sum is written into it.  Not
-    the sum `t` of `t = x + e; ...; x = t`: it goes, and where the copy reads it, it holds the array this
-    trip's sum made (its one definition there runs before, in the same block), which no earlier value of
-    `x` can be (the layer names arrays by the statement that makes them, so a loop's `x = t` of an
-    earlier trip looks like sharing)."""
+def _sharers(facts, site, total, x, folded_from: dict, moved_reads: set) -> set:
+    """The other array variables that may share memory with `x` where the sum is written into it and may
+    be read at or after it (module docstring).  Not the sum `t` of `t = x + e; ...; x = t`: it goes, and
+    where the copy reads it, it holds the array this trip's sum made (its one definition there runs
+    before, in the same block), which no earlier value of `x` can be (the layer names arrays by the
+    statement that makes them, so a loop's `x = t` of an earlier trip looks like sharing)."""
     names = set(facts.shared_at(site))
     if site is not total:
         names.discard(total.target)
-    return names
+        return names            # the sum's operands are read where it moves: every sharer counts
+    read = facts.live_in(site) | moved_reads
+    return {v for v in names if v in read or folded_from.get(v, frozenset()) & read}
+
+
+def _temporaries_computed_from(function: ir.Function) -> dict:
+    """Each variable -> the temporaries computed from it through temporaries (`t1 = f(v)`, `t2 = g(t1)`)
+    that the printer may fold into a later statement, reading `v` there.  The printer folds a temporary
+    (by the name's form, `is_temporary`) read by one statement (`backend.printer.plan_inlining`, counting
+    as `_use_counts` does, asked here of the same program); one read by two or more is computed where it
+    is defined, reading `v` there, and a read after the sum shows as `v` live there."""
+    uses: dict[str, int] = {}
+    for stmt in ir.walk(function.body):
+        for name in ir.reads(stmt):
+            uses[name] = uses.get(name, 0) + 1
+    for name in ir.operand_vars(function.returns):
+        uses[name] = uses.get(name, 0) + 1
+    readers: dict[str, set] = {}
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and is_temporary(stmt.target) and uses.get(stmt.target, 0) <= 1:
+            for name in ir.operand_vars(stmt.args):
+                readers.setdefault(name, set()).add(stmt.target)
+    closure: dict[str, frozenset] = {}
+
+    def reach(name: str) -> frozenset:
+        if name not in closure:
+            closure[name] = frozenset()         # a cycle (loops) adds nothing new
+            found = set(readers.get(name, ()))
+            for temporary in list(found):
+                found |= reach(temporary)
+            closure[name] = frozenset(found)
+        return closure[name]
+    return {name: reach(name) for name in readers}
 
 
 def _blocks(block: list):

@@ -226,8 +226,10 @@ class Forward:
         for term in terms[1:]:
             total = make.apply("add", (total, term))
         if broadcast:
-            zeros = make.apply("zeros_like", (Var(stmt.target),))
-            total = make.apply("add", (total, zeros))
+            # the tangent takes the value's shape: `expand_like`, not `total + zeros_like(value)`, which
+            # the simplifier folds to `total` for a zero array of its type (the broadcast lost: the
+            # tangent of `np.sum(r - c)` for a length-1 `c` was -1, not -len(r))
+            total = make.apply("expand_like", (total, Var(stmt.target)))
         dot = self.tangent_of(stmt.target)
         # (never into a statement that reads the tangent it would assign: reverse mode relies on no
         # statement reading its own target)

@@ -1,0 +1,112 @@
+"""The library: the functions generated modules call (runtime helpers, vector math), compiled once per machine.
+
+Takes: an LLVM level (None: Numba's own) and the vector-math setting
+(`vecmath._setting()`: lanes, ISA letter, the primitives with a libmvec version).
+Guarantees:
+
+* `module(level)` is one Python module for that level and setting, written
+  to the cache directory as `library_<level>_<digest>.py` (the digest covers
+  its text, which holds the helpers' source this process runs, and the
+  versions of Python, Numba and this package), imported from there and
+  never rewritten.  It holds:
+  - every runtime helper (`runtime.SOURCES`);
+  - with libmvec, for each primitive `f` with a vector version, the block
+    kernel `vf(dst, m, *srcs)` (`vecmath` documents it; the libmvec call is
+    the intrinsic `lanes_f`) and the whole-array function `vector_f(array)`;
+* every function of it is compiled with `numba.njit(cache=True)` at that
+  level, and its name in the module is the compiled function, so a function
+  calling another calls the compiled one.  A signature is compiled once per
+  machine: later processes load the machine code from Numba's cache beside
+  the file.  Before this, each process compiled every helper, kernel and
+  `np.dot` layout it used: about 5 s of a two-layer MLP's first gradient.
+* `function(name, level)` is the compiled function `name`; `NAMES` are the
+  names a generated module may hold a copy of, which the loader replaces by
+  these (`load.load`), so that modules share one compile of each.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import os
+import sys
+
+from . import runtime, vecmath
+from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
+
+_MODULES: dict = {}
+
+VECTOR_TEMPLATE = '''def vector_{prim}(array):
+    """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
+    flat = np.ascontiguousarray(array).reshape(array.size)
+    out = np.empty(array.size)
+    v{prim}(out, array.size, flat)
+    return out.reshape(array.shape)'''
+
+
+def text(setting: tuple) -> str:
+    """The library module's text for a vector-math setting (lanes, ISA letter, primitives)."""
+    from .. import __version__
+    lanes, isa, found = setting
+    parts = [f'"""The functions generated modules call, compiled once per machine (autodiff_compiler '
+             f'{__version__}; {vecmath.describe_setting(setting)})."""',
+             "import math\n\nimport numpy as np"]
+    if lanes:
+        parts[-1] += "\n\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic"
+    parts += [runtime.SOURCES[name].rstrip() for name in runtime.HELPERS]
+    for prim in sorted(found) if lanes else ():
+        parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
+    return "\n\n\n".join(parts) + "\n"
+
+
+@functools.cache
+def _versions() -> str:
+    import numba
+    # the intrinsic's code generation is part of every kernel's machine code: an edit of it compiles anew
+    return f"{sys.version} {numba.__version__} {inspect.getsource(vecmath.lanes_intrinsic)}"
+
+
+def module(level: int | None, setting: tuple | None = None):
+    """The library for `level` and the vector-math `setting` (default: this machine's), compiled."""
+    from numba.core import config
+    setting = vecmath._setting() if setting is None else setting
+    source = text(setting)
+    digest = hashlib.sha256(f"{source}\n{_versions()}\n{config.OPT}".encode()).hexdigest()[:16]
+    name = f"library_{'default' if level is None else level}"
+    path = os.path.join(cache_dir(), f"{name}_{digest}.py")
+    if path in _MODULES:
+        return _MODULES[path]
+    write_text(path, source)
+    library = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
+    for attribute, value in list(vars(library).items()):
+        if inspect.isfunction(value) and value.__module__ == library.__name__:
+            setattr(library, attribute, compiled(value, level, cache=True))
+    _MODULES[path] = library
+    return library
+
+
+def function(name: str, level: int | None):
+    """The library's compiled function `name` at `level`, on this machine's vector-math setting."""
+    return getattr(module(level), name)
+
+
+def kernel(prim: str):
+    """The block function `v<prim>` for this machine (`vecmath.lanes()` must be non-zero)."""
+    if prim not in vecmath.functions():
+        raise KeyError(f"no vector {prim} on this machine")
+    return function(f"v{prim}", None)
+
+
+def __getattr__(name: str):
+    """`from autodiff_compiler.backend.library import vexp` (what the module Numba compiles writes)."""
+    if name.startswith("v") and name[1:] in vecmath.functions():
+        return kernel(name[1:])
+    raise AttributeError(name)
+
+
+def names() -> frozenset:
+    """What a generated module may hold a copy of that the library has: the helpers and the vector-math
+    functions of this machine."""
+    lanes, _, found = vecmath._setting()
+    vector = {f"{kind}{prim}" for prim in (found if lanes else ()) for kind in ("v", "vector_")}
+    return frozenset(runtime.HELPERS) | vector

@@ -9,7 +9,9 @@ Guarantees:
   its text, which holds the helpers' source this process runs, and the
   versions of Python, Numba and this package), imported from there and
   never rewritten.  It holds:
-  - every runtime helper (`runtime.SOURCES`);
+  - every runtime helper (`runtime.SOURCES`), `matmul` among them: the
+    `np.dot` of the module Numba compiles (the rule table's `compiled`
+    spelling), so that each pair of layouts is compiled once per machine;
   - with libmvec, for each primitive `f` with a vector version, the block
     kernel `vf(dst, m, *srcs)` (`vecmath` documents it; the libmvec call is
     the intrinsic `lanes_f`) and the whole-array function `vector_f(array)`;
@@ -19,9 +21,11 @@ Guarantees:
   machine: later processes load the machine code from Numba's cache beside
   the file.  Before this, each process compiled every helper, kernel and
   `np.dot` layout it used: about 5 s of a two-layer MLP's first gradient.
-* `function(name, level)` is the compiled function `name`; `NAMES` are the
-  names a generated module may hold a copy of, which the loader replaces by
-  these (`load.load`), so that modules share one compile of each.
+* `function(name, level)` is the compiled function `name`, `kernel(prim)` the
+  block kernel `v<prim>` at Numba's level (what the module Numba compiles
+  imports from here); `names()` are the names a generated module may hold a
+  copy of, which the loader replaces by these (`load.load`), so that modules
+  share one compile of each.
 """
 from __future__ import annotations
 

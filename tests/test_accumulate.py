@@ -9,6 +9,8 @@ the condition, each of them gives a wrong number or changes the caller's array.
 import numpy as np
 import pytest
 
+import corpus_soundness as S
+
 from autodiff_compiler import grad, value_and_grad
 from autodiff_compiler.frontend.parse import source_of_function
 from autodiff_compiler.ir import array_of, FLOAT
@@ -193,13 +195,6 @@ def test_the_ir_dump_shows_an_accumulation():
 
 # ------------------------------------------------ sharers nothing reads any more
 
-def softmax_rows(Z, Y):
-    m = np.max(Z, axis=1, keepdims=True)
-    E = np.exp(Z - m)
-    lse = np.log(np.sum(E, axis=1, keepdims=True)) + m
-    return -np.sum(Y * (Z - lse)) / Z.shape[0]
-
-
 def _softmax_args(r):
     return r.standard_normal((6, 4)), np.eye(4)[r.integers(0, 4, 6)]
 
@@ -209,6 +204,7 @@ def test_a_copy_of_a_dead_temporary_is_summed_into(jit):
     """The adjoint starts `Z_bar = copy(t)`: `Z_bar` shares `t`'s array, which nothing reads after the
     later `Z_bar = Z_bar + ...` (nor does any temporary the printer folds there): the sum goes into
     `Z_bar`'s array, with the numbers of the program without the pass and of finite differences."""
+    softmax_rows = S.bcast_softmax_rows        # the row-wise softmax cross-entropy of the soundness corpus
     test_the_numbers_of_the_program_without_the_pass(softmax_rows, _softmax_args, 0, jit)
     g = grad(softmax_rows, jit=jit)
     g(*_softmax_args(np.random.default_rng(0)))

@@ -167,16 +167,16 @@ def _temporaries_computed_from(function: ir.Function) -> dict:
             for name in ir.operand_vars(stmt.args):
                 readers.setdefault(name, set()).add(stmt.target)
     closure: dict[str, frozenset] = {}
-
-    def reach(name: str) -> frozenset:
-        if name not in closure:
-            closure[name] = frozenset()         # a cycle (loops) adds nothing new
-            found = set(readers.get(name, ()))
-            for temporary in list(found):
-                found |= reach(temporary)
-            closure[name] = frozenset(found)
-        return closure[name]
-    return {name: reach(name) for name in readers}
+    for name in readers:
+        # each closure found on its own (a memo cut at a cycle, as loops make, would leave it short)
+        found, todo = set(), [name]
+        while todo:
+            for temporary in readers.get(todo.pop(), ()):
+                if temporary not in found:
+                    found.add(temporary)
+                    todo.append(temporary)
+        closure[name] = frozenset(found)
+    return closure
 
 
 def _blocks(block: list):

@@ -436,7 +436,11 @@ def _fuse_rows(state: State) -> State:
                                        and state.adjoint.types[s.target].ndim == 2 for s in state.adjoint.body):
         compiled = copy.deepcopy(state.adjoint)
         dataflow.invalidate(compiled)
-        if fuse_rows(compiled):
+        vector = frozenset()
+        if state.runs("vectorise"):
+            from .backend import vecmath
+            vector = vecmath.functions() & UNARY_VECTOR_FUNCTIONS
+        if fuse_rows(compiled, vector):
             dataflow.invalidate(compiled)
             state.compiled = compiled
     return state

@@ -62,15 +62,16 @@ ONE = shapes.ONE
 # NumPy's ufuncs do) and raises nothing; a division is NumPy's (`ieee_div`: inf or nan, no exception)
 _ON_NUMBERS = {"add": "add", "sub": "sub", "mul": "mul", "neg": "neg", "div": "ieee_div",
                "exp": "exp", "log": "log", "tanh": "tanh", "sin": "sin", "cos": "cos", "sqrt": "sqrt",
-               "expm1": "expm1", "log1p": "log1p", "abs": "abs", "square": "mul_self",
-               "copy": "copy", "stop_gradient": "copy"}
+               "expm1": "expm1", "log1p": "log1p", "abs": "abs", "square": "mul_self"}
 
 _AXIS_ONE = ((1,), (-1,))
 
 
-def fuse_rows(function: ir.Function) -> bool:
+def fuse_rows(function: ir.Function, vector_functions: frozenset = frozenset()) -> bool:
     """Turn every legal, profitable run of row-wise statements into one loop over the rows (module
-    docstring); True if any was.  The runs are found on the program as written (one set of facts), then
+    docstring); True if any was.  `vector_functions`: the unary primitives the compiled module computes
+    on whole arrays through libmvec (`optimise.vectorise.plan_array_calls`); a row of such a function
+    is computed that way, between the loops over its entries, rather than entry by entry.  The runs are found on the program as written (one set of facts), then
     replaced from the last: a run's replacement changes nothing an earlier run was decided on."""
     body = function.body
     facts, classes = dataflow.of(function), shapes.of(function)
@@ -85,7 +86,7 @@ def fuse_rows(function: ir.Function) -> bool:
     if not runs:
         return False
     names = ir.Names(set(function.params) | {n for s in ir.walk(body) for n in ir.writes(s) + ir.reads(s)})
-    built = [(k, run, _RowLoop(function, facts, classes, run, names).build()) for k, run in runs]
+    built = [(k, run, _RowLoop(function, facts, classes, run, names, vector_functions).build()) for k, run in runs]
     for k, run, replacement in reversed(built):
         body[k:k + len(run.statements)] = replacement
     dataflow.invalidate(function)
@@ -236,6 +237,8 @@ def _operand_fits(function, facts, classes, stmt, operand, rows, columns, made_r
 
 def _form(function, classes, stmt, rows, columns):
     """The row form of the statement's primitive, if it has one for these operands."""
+    if stmt.prim in ("copy", "stop_gradient"):
+        return "same"
     if stmt.prim in _ON_NUMBERS:
         return "elementwise"
     params = dict(stmt.params)
@@ -306,10 +309,12 @@ class _RowLoop:
 
     * ("element", loop, operand): a matrix's entry, defined in that loop over the entries;
     * ("number", operand): a row's number, defined in the row's body before what reads it;
-    * ("fold", name, loop): a row's number a loop over the entries computes: read after that loop."""
+    * ("fold", name, loop): a row's number a loop over the entries computes: read after that loop;
+    * ("array", name): a matrix's row as a vector of its own (a vector function's result)."""
 
-    def __init__(self, function, facts, classes, run, names):
+    def __init__(self, function, facts, classes, run, names, vector_functions=frozenset()):
         self.function, self.facts, self.classes, self.run, self.names = function, facts, classes, run, names
+        self.vector_functions = vector_functions
         self.types = function.types
         self.loc = run.statements[0].loc
         # the arrays the run makes (its numbers are computed before the loop, read as themselves)
@@ -323,7 +328,9 @@ class _RowLoop:
         self.value = {}             # id(stmt) -> its value (class docstring)
         self.buffers = {}           # id(stmt) -> the row buffer of a matrix read by a later loop
         self.outputs = {}           # id(stmt) -> (matrix, kind) of a value live after the run
+        self.stored = {}            # a value (its key) -> the output (matrix, kind) already holding it
         self.row_numbers = {}       # name read from before the run -> its number in this row
+        self.read_from = {}         # an entry read from an array -> (that array, its index for entry j)
         self.after = []
 
     # -------------------------------------------------------------------- the whole
@@ -351,9 +358,8 @@ class _RowLoop:
         self._close()
         lines = sorted({s.loc.line for s in run.statements if getattr(s, "loc", None) is not None
                         and getattr(s.loc, "line", None)})
-        comment = Comment(f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}: row by row "
-                          f"(a row's values as numbers, or one row at a time; each row of {run.source} read "
-                          f"where the statements as written read it)")
+        comment = Comment(f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}: one loop over the rows "
+                          f"of {run.source} (a row's values are numbers, or one row at a time)")
         row_loop = For(self.row, Const(0), Var(self.rows_count), Const(1), self.row_top + self.row_body, loc)
         return [comment] + self.before + [row_loop] + self.after
 
@@ -427,6 +433,8 @@ class _RowLoop:
         made = self._made_by(stmt, operand)
         if made is not None:
             value = self.value[id(made)]
+            if value[0] == "array":
+                return self._entry_of_vector(value[1], ("made", id(made)))
             if value[0] != "element":
                 return value[1] if value[0] == "number" else Var(value[1])
             loop = self._open()
@@ -438,6 +446,7 @@ class _RowLoop:
                 element = self._fresh(f"{made.target}_j", FLOAT)
                 loop.body.append(Assign(element, "subscript", (Var(array),) + index(Var(loop.index)), self.loc))
                 loop.elements[key] = Var(element)
+                self.read_from[element] = (array, index)
             return loop.elements[key]
         cls = self.classes.key(stmt, operand)
         if cls[-1] == ONE:
@@ -450,13 +459,46 @@ class _RowLoop:
             element = self._fresh(f"{operand.name}_j", FLOAT)
             loop.body.append(Assign(element, "subscript", (operand,) + index, self.loc))
             loop.elements[key] = Var(element)
+            row = index[0] if len(index) == 2 else None
+            self.read_from[element] = (operand.name, (lambda j: (row, j)) if row is not None else (lambda j: (j,)))
         return loop.elements[key]
+
+    def _entry_of_vector(self, vector: str, key):
+        loop = self._open()
+        if key not in loop.elements:
+            element = self._fresh(f"{vector}_j", FLOAT)
+            loop.body.append(Assign(element, "subscript", (Var(vector), Var(loop.index)), self.loc))
+            loop.elements[key] = Var(element)
+        return loop.elements[key]
+
+    def _row_vector(self, stmt, operand):
+        """The operand's row as a vector (a row buffer it is kept in, or a view of the row of a matrix
+        from before the run), complete: the loop making it is closed."""
+        made = self._made_by(stmt, operand)
+        if made is not None and self.value[id(made)][0] == "array":
+            return self.value[id(made)][1]
+        if made is not None:
+            array, index = self._kept(made)
+            if self.loop is not None and self.value[id(made)][0] == "element" and self.value[id(made)][1] is self.loop:
+                self._close()
+            if id(made) not in self.outputs:
+                return array
+            view = self._fresh(f"{made.target}_row_view", array_of(1))
+            self.row_body.append(Assign(view, "subscript", (Var(array), Var(self.row)), self.loc))
+            return view
+        self._close()
+        view = self._fresh(f"{operand.name}_row", array_of(1))
+        self.row_top.append(Assign(view, "subscript", (operand, Var(self.row)), self.loc))
+        return view
 
     def _kept(self, made):
         """Where a matrix the run made is read by a later loop: its output's row, or a row buffer
         (allocated once before the loop over the rows, stored into at the end of the loop making it)."""
         if id(made) in self.outputs:
             return self.outputs[id(made)][0], lambda j: (Var(self.row), j)
+        element = self.value[id(made)][2]
+        if isinstance(element, Var) and element.name in self.read_from:
+            return self.read_from[element.name]     # a copy of what a row of an array already holds
         if id(made) not in self.buffers:
             _, home, element = self.value[id(made)]
             buffer = self._fresh(f"{made.target}_row", array_of(1))
@@ -482,6 +524,18 @@ class _RowLoop:
     def _store_output(self, stmt) -> None:
         matrix, kind = self.outputs[id(stmt)]
         value = self.value[id(stmt)]
+        # a value another output already holds (`t11 = copy(t10)`, both read after the run): that matrix,
+        # as the copy as written shares its array
+        key = (value[0], id(value[1]) if value[0] == "element" else None, str(value[-1]))
+        if key in self.stored and self.stored[key][1] == kind:
+            other = self.stored[key][0]
+            self.before = [s for s in self.before if not (isinstance(s, Assign) and s.target == matrix
+                                                          and s.prim == "empty")]
+            self.after = [s for s in self.after if not (isinstance(s, Assign) and s.args == (Var(matrix),))]
+            self.after.append(Assign(stmt.target, "copy", (Var(other),), self.loc))
+            self.outputs[id(stmt)] = (other, kind)
+            return
+        self.stored[key] = (matrix, kind)
         if kind == "row":
             number = value[1] if value[0] == "number" else Var(value[1])
             if value[0] == "fold" and value[2] is self.loop:
@@ -491,6 +545,10 @@ class _RowLoop:
         if value[0] == "element":
             _, home, element = value
             home.body.append(Store(matrix, (Var(self.row), Var(home.index)), element, "copy", self.loc))
+            return
+        if value[0] == "array":
+            element = self._entry_of_vector(value[1], ("made", id(stmt)))
+            self.loop.body.append(Store(matrix, (Var(self.row), Var(self.loop.index)), element, "copy", self.loc))
             return
         number = value[1] if value[0] == "number" else Var(value[1])
         if value[0] == "fold" and value[2] is self.loop:
@@ -507,11 +565,29 @@ class _RowLoop:
             self._number(self._apply(number, prim, args))
             self.value[id(stmt)] = ("number", Var(number))
             return
+        if stmt.prim in self.vector_functions and len(stmt.args) == 1 and isinstance(stmt.args[0], Var) \
+                and self.types[stmt.args[0].name].is_array and self._full_row(stmt, stmt.args[0]):
+            # a vector function of a whole row: computed on the row at once, several lanes at a time
+            # (libmvec, `vectorise.plan_array_calls`), between the loops over the row's entries
+            vector = self._row_vector(stmt, stmt.args[0])
+            self._close()
+            result = self._fresh(f"{stmt.target}_row", array_of(1))
+            self.row_body.append(Assign(result, stmt.prim, (Var(vector),), self.loc))
+            self.value[id(stmt)] = ("array", result)
+            return
         args = tuple(self._element_of(stmt, a) for a in stmt.args)
         loop = self._open()
         element = self._fresh(f"{stmt.target}_j", FLOAT)
         loop.body.append(self._apply(element, prim, args))
         self.value[id(stmt)] = ("element", loop, Var(element))
+
+    def _full_row(self, stmt, operand) -> bool:
+        """Is the operand a matrix of the run's class (r, c), each row a vector of entries (not a row's
+        number the run broadcasts)?"""
+        made = self._made_by(stmt, operand)
+        if made is not None and self.value[id(made)][0] not in ("element", "array"):
+            return False
+        return self.classes.key(stmt, operand) == (self.run.rows, self.run.columns)
 
     def _apply(self, target, prim, args):
         if prim == "mul_self":

@@ -128,7 +128,10 @@ def _run_at(function, facts, classes, k):
         kinds.pop()
     if not statements:
         return None
-    source = _source_matrix(function, facts, classes, statements, kinds, rows, columns)
+    try:
+        source = _source_matrix(function, facts, classes, statements, kinds, rows, columns)
+    except shapes.Pending:
+        return None
     if source is None:
         return None
     # it pays when a matrix the run makes is read only inside it
@@ -199,9 +202,9 @@ def _kind(function, facts, classes, stmt, rows, columns, made, before):
                 return None
             if isinstance(a, Const) and type(a.value) not in (float, int):
                 return None
-    except shapes.Pending:
+        form = _form(function, classes, stmt, rows, columns)
+    except shapes.Pending:          # a class the analysis has not decided: nothing proved
         return None
-    form = _form(function, classes, stmt, rows, columns)
     if form is None:
         return None
     return "matrix" if cls == (rows, columns) else "row"

@@ -45,6 +45,22 @@ def row_ratio(Z):
     return np.sum(np.tanh(Z / s) * Z)
 
 
+def _exp_sum(a, b):
+    return np.sum(np.exp(a) * b - 1.0)
+
+
+def inlined_copy(B, x):
+    # the helper's parameter is a copy of B.T that nothing reads after the rows: a row's exp reads the
+    # row of B.T the copy stands for (fuzz: arrays-4000-432, whose gradient read all of B.T there)
+    return _exp_sum(B.T, x) ** 2 + np.sum(B * B)
+
+
+def exp_of_output(Z):
+    # S is read after the rows are done (S[0]): its row is in its matrix when exp reads it
+    S = Z * 2.0 - np.min(Z, axis=1, keepdims=True)
+    return np.sum(np.exp(S) * Z) + np.sum(S[0])
+
+
 def column_centered(Z):
     # a maximum along axis 0 is not a row's: nothing fuses across it
     return np.sum(np.exp(Z - np.max(Z, axis=0, keepdims=True)) * Z)
@@ -73,6 +89,8 @@ CASES = [
     (shifted_lse, lambda s: (_matrix(6, 4, s), _matrix(1, 4, s + 1)[0], _matrix(6, 1, s + 2)), 1),
     (probabilities_read_after, lambda s: (_matrix(5, 3, s),), 0),
     (row_ratio, lambda s: (_matrix(4, 6, s) + 3.0,), 0),
+    (inlined_copy, lambda s: (_matrix(3, 5, s), 0.7 + s), 0),
+    (exp_of_output, lambda s: (_matrix(4, 3, s) * 0.5,), 0),
 ]
 
 

@@ -484,10 +484,12 @@ class _RowLoop:
             array, index = self._kept(made)
             if self.loop is not None and self.value[id(made)][0] == "element" and self.value[id(made)][1] is self.loop:
                 self._close()
-            if id(made) not in self.outputs:
-                return array
+            where = index(Const(0))
+            if len(where) == 1:
+                return array            # a row buffer
+            # a row of a matrix: an output's, or of the matrix from before the run a copy reads
             view = self._fresh(f"{made.target}_row_view", array_of(1))
-            self.row_body.append(Assign(view, "subscript", (Var(array), Var(self.row)), self.loc))
+            self.row_body.append(Assign(view, "subscript", (Var(array), where[0]), self.loc))
             return view
         self._close()
         view = self._fresh(f"{operand.name}_row", array_of(1))

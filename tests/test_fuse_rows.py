@@ -13,7 +13,7 @@ the same numbers (NaN where it has NaN) or the same error.
 import numpy as np
 import pytest
 
-from autodiff_compiler import grad, value_and_grad
+from autodiff_compiler import grad, stop_gradient, value_and_grad
 from autodiff_compiler.errors import AutodiffError
 
 MARK = "one loop over the rows"
@@ -55,6 +55,13 @@ def inlined_copy(B, x):
     return _exp_sum(B.T, x) ** 2 + np.sum(B * B)
 
 
+def stopped_exp(Z):
+    # exp of a matrix from before the rows, through stop_gradient (review: a TypingError as above)
+    C = stop_gradient(Z)
+    s = np.sum(np.exp(C), axis=1, keepdims=True)
+    return np.sum(np.log(s) * Z)
+
+
 def exp_of_output(Z):
     # S is read after the rows are done (S[0]): its row is in its matrix when exp reads it
     S = Z * 2.0 - np.min(Z, axis=1, keepdims=True)
@@ -91,6 +98,7 @@ CASES = [
     (row_ratio, lambda s: (_matrix(4, 6, s) + 3.0,), 0),
     (inlined_copy, lambda s: (_matrix(3, 5, s), 0.7 + s), 0),
     (exp_of_output, lambda s: (_matrix(4, 3, s) * 0.5,), 0),
+    (stopped_exp, lambda s: (_matrix(4, 4, s),), 0),
 ]
 
 

@@ -532,7 +532,10 @@ class _RowLoop:
         # a value another output already holds (`t11 = copy(t10)`, both read after the run): that matrix,
         # as the copy as written shares its array
         key = (value[0], id(value[1]) if value[0] == "element" else None, str(value[-1]))
-        if key in self.stored and self.stored[key][1] == kind:
+        # only where the statement as written may share its operand's array (`dataflow.SHARING`: a copy,
+        # `sum_like` of equal shapes), which the audit has checked no write through either name breaks;
+        # `expand_like` makes an array of its own
+        if key in self.stored and self.stored[key][1] == kind and stmt.prim in dataflow.SHARING:
             other = self.stored[key][0]
             self.before = [s for s in self.before if not (isinstance(s, Assign) and s.target == matrix
                                                           and s.prim == "empty")]

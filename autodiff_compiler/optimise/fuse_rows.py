@@ -407,17 +407,19 @@ class _RowLoop:
         (self.loop.before if self.loop is not None else self.row_body).append(assign)
 
     # -------------------------------------------------------------------- reading operands
+    def _is_number(self, operand) -> bool:
+        if not isinstance(operand, Var):
+            return True
+        t = self.types.get(operand.name)
+        return t is None or not t.is_array
+
     def _number_of(self, stmt, operand):
         """The row's number an operand of class (r, 1), (1, 1), (1,), or a number, stands for."""
-        if not isinstance(operand, Var):
-            return operand
-        t = self.types.get(operand.name)
-        if t is None or not t.is_array:
+        if self._is_number(operand):
             return operand
         made = self._made_by(stmt, operand)
         if made is not None:
-            value = self.value[id(made)]
-            return value[1] if value[0] == "number" else Var(value[1])
+            return _number_in(self.value[id(made)])
         if operand.name not in self.row_numbers:
             cls = self.classes.key(stmt, operand)
             index = (Var(self.row) if cls[0] != ONE else Const(0),) + ((Const(0),) if len(cls) == 2 else ())
@@ -428,10 +430,7 @@ class _RowLoop:
 
     def _element_of(self, stmt, operand):
         """Entry j of the row the operand stands for, in the open loop (a number stands for itself)."""
-        if not isinstance(operand, Var):
-            return operand
-        t = self.types.get(operand.name)
-        if t is None or not t.is_array:
+        if self._is_number(operand):
             return operand
         made = self._made_by(stmt, operand)
         if made is not None:
@@ -439,7 +438,7 @@ class _RowLoop:
             if value[0] == "array":
                 return self._entry_of_vector(value[1], ("made", id(made)))
             if value[0] != "element":
-                return value[1] if value[0] == "number" else Var(value[1])
+                return _number_in(value)
             loop = self._open()
             if value[1] is loop:
                 return value[2]
@@ -545,7 +544,7 @@ class _RowLoop:
             return
         self.stored[key] = (matrix, kind)
         if kind == "row":
-            number = value[1] if value[0] == "number" else Var(value[1])
+            number = _number_in(value)
             if value[0] == "fold" and value[2] is self.loop:
                 self._close()
             self._number(Store(matrix, (Var(self.row), Const(0)), number, "copy", self.loc))
@@ -558,7 +557,7 @@ class _RowLoop:
             element = self._entry_of_vector(value[1], ("made", id(stmt)))
             self.loop.body.append(Store(matrix, (Var(self.row), Var(self.loop.index)), element, "copy", self.loc))
             return
-        number = value[1] if value[0] == "number" else Var(value[1])
+        number = _number_in(value)
         if value[0] == "fold" and value[2] is self.loop:
             self._close()
         loop = self._open()
@@ -685,6 +684,11 @@ class _RowLoop:
         loop.body += [Assign(at, "eq", (element, Var(best)), self.loc),
                       Assign(out, "where", (Var(at), Var(share), Var(rest)), self.loc)]
         self.value[id(stmt)] = ("element", loop, Var(out))
+
+
+def _number_in(value):
+    """The operand a row's number value ("number" or "fold") is read as."""
+    return value[1] if value[0] == "number" else Var(value[1])
 
 
 _ROW_FORMS = {"elementwise": _RowLoop._elementwise, "same": _RowLoop._same, "reduce": _RowLoop._reduce,

@@ -2,10 +2,11 @@
 
 Takes: a typed adjoint `ir.Function` as it will be printed (after `audit`, before
 `accumulate`; the pipeline hands it a copy made for the compiled module, so
-the module users read keeps its array code).  Guarantees: the same numbers
-(up to the sign of a zero maximum), the same exceptions in the same order,
-and no full-size temporary for a value the run makes and nothing after it
-reads.
+the module users read keeps its array code), and the unary primitives the
+compiled module computes through libmvec.  Guarantees: the same numbers (up
+to the sign of a zero maximum, and the last bit of a vector function, as
+`vectorise` has it), the same exceptions in the same order, and no
+full-size temporary for a value the run makes and nothing after it reads.
 
 A row-wise softmax and its adjoint -- `m = np.max(Z, axis=1, keepdims=True)`,
 `E = np.exp(Z - m)`, row sums, `E * (1 / s * g)`, the spread of `m`'s
@@ -16,7 +17,8 @@ numbers (a row's scalar: its maximum, its sum) or one row at a time (a
 buffer of k numbers reused by every row); only what is read after the run
 is written whole.  Inside a row, elementwise statements run in loops over
 the row's entries (`for j in range(k)`), and a row's reduction is a fold in
-the loop that makes its operand.
+the loop that makes its operand; a libmvec function of a whole row (`exp`)
+is one vector call on the row between those loops.
 
 Legality, asked of the shared analyses (`ir.shapes`, `ir.dataflow`):
 
@@ -44,8 +46,10 @@ Legality, asked of the shared analyses (`ir.shapes`, `ir.dataflow`):
   their order: the row loop raises nothing, and a maximum of rows of length
   0, which raises, is checked before the loop at its place in that order);
 * what is live after the run (`Dataflow.live_out`) is written into a new
-  matrix, row by row; nothing the run reads is written by it, so reading row
-  `i` at trip `i` reads what the statements as written read.
+  matrix, row by row (two such values hold one matrix only where the second
+  statement as written may share the first's array, `dataflow.SHARING`: the
+  audit has checked those); nothing the run reads is written by it, so
+  reading row `i` at trip `i` reads what the statements as written read.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ any of them.  `PASSES` is the list for a gradient.
 """
 from __future__ import annotations
 
+import copy
 import gc
 import os
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,7 @@ from .optimise.fuse_loops import fuse_mirrored_loops
 from .optimise.hoist import hoist_invariants
 from .optimise.broadcasts import absorb_broadcasts
 from .optimise.accumulate import accumulate
+from .optimise.fuse_rows import fuse_rows
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
@@ -75,6 +77,7 @@ class State:
     text: str = ""
     jit_text: str = ""                # the module Numba compiles (planned loops: blocks, chunks)
     plans: dict = field(default_factory=dict)
+    compiled: object = None           # the program Numba compiles when it is not the adjoint (`fuse_rows`)
     threads: int = 1
     facts: object = None              # what the front end found (`frontend.lower.Facts`)
     leaf_wrt: list = field(default_factory=list)    # `wrt` with containers expanded to their float leaves
@@ -424,12 +427,33 @@ def _audit(state: State) -> State:
     return state
 
 
+def _fuse_rows(state: State) -> State:
+    """Runs of row-wise matrix statements as one loop over the rows (`optimise.fuse_rows`), in a copy of
+    the adjoint made for the module Numba compiles: the module users read keeps its array code."""
+    state.compiled = None
+    if state.runs("fuse_rows") and any(isinstance(s, ir.Assign) and state.adjoint.types.get(s.target) is not None
+                                       and state.adjoint.types[s.target].is_array
+                                       and state.adjoint.types[s.target].ndim == 2 for s in state.adjoint.body):
+        compiled = copy.deepcopy(state.adjoint)
+        dataflow.invalidate(compiled)
+        vector = frozenset()
+        if state.runs("vectorise"):
+            from .backend import vecmath
+            vector = vecmath.functions() & UNARY_VECTOR_FUNCTIONS
+        if fuse_rows(compiled, vector):
+            dataflow.invalidate(compiled)
+            state.compiled = compiled
+    return state
+
+
 def _accumulate(state: State) -> State:
     """Adjoints summed into their own arrays, `x += e` (`optimise.accumulate`), where nothing else can
-    see the write: after the audit, on the program as printed."""
+    see the write: after the audit, on the program as printed (and on the one Numba compiles)."""
     if state.runs("accumulate"):
-        dataflow.invalidate(state.adjoint)
-        accumulate(state.adjoint)
+        for program in (state.adjoint, state.compiled):
+            if program is not None:
+                dataflow.invalidate(program)
+                accumulate(program)
     return state
 
 
@@ -440,13 +464,14 @@ def _vectorise(state: State) -> State:
     if state.runs("vectorise"):
         from .backend import vecmath
         from .backend.print_loops import thread_setting
-        if any(isinstance(s, ir.For) for s in ir.walk(state.adjoint.body)):
+        program = state.compiled if state.compiled is not None else state.adjoint
+        if any(isinstance(s, ir.For) for s in ir.walk(program.body)):
             threads = thread_setting()
-            dataflow.invalidate(state.adjoint)
-            state.plans = plan_loops(state.adjoint, vecmath.functions(), chunks=threads is not None)
+            dataflow.invalidate(program)
+            state.plans = plan_loops(program, vecmath.functions(), chunks=threads is not None)
             state.threads = threads if threads is not None else 1
-        if any(isinstance(s, ir.Assign) and s.prim in UNARY_VECTOR_FUNCTIONS for s in ir.walk(state.adjoint.body)):
-            state.plans.update(plan_array_calls(state.adjoint, vecmath.functions()))
+        if any(isinstance(s, ir.Assign) and s.prim in UNARY_VECTOR_FUNCTIONS for s in ir.walk(program.body)):
+            state.plans.update(plan_array_calls(program, vecmath.functions()))
     return state
 
 
@@ -455,8 +480,9 @@ def _print(state: State) -> State:
     text, with the planned loops in blocks and chunks and the library's functions where the rule table
     spells them (`matmul`)."""
     state.text = print_module(state.adjoint, header(state))
-    state.jit_text = print_module(state.adjoint, header(state), state.plans, state.threads, compiled=True) \
-        if state.plans or spelled_otherwise_when_compiled(state.adjoint) else state.text
+    program = state.compiled if state.compiled is not None else state.adjoint
+    state.jit_text = print_module(program, header(state), state.plans, state.threads, compiled=True) \
+        if state.plans or state.compiled is not None or spelled_otherwise_when_compiled(program) else state.text
     return state
 
 
@@ -545,8 +571,8 @@ def passes_of(state: State) -> list:
             passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
-    passes += [("broadcasts", _broadcasts), ("audit", _audit), ("accumulate", _accumulate), ("vectorise", _vectorise),
-               ("print", _print)]
+    passes += [("broadcasts", _broadcasts), ("audit", _audit), ("fuse_rows", _fuse_rows), ("accumulate", _accumulate),
+               ("vectorise", _vectorise), ("print", _print)]
     named, seen = [], {}
     for name, run in passes:
         seen[name] = seen.get(name, 0) + 1
@@ -557,8 +583,8 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "accumulate", "vectorise",
-                    "forward", "vjp", "jacobian")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "fuse_rows", "accumulate",
+                    "vectorise", "forward", "vjp", "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -568,14 +594,15 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
                           ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("broadcasts", _broadcasts),
-                          ("audit", _audit), ("accumulate", _accumulate),
+                          ("audit", _audit), ("fuse_rows", _fuse_rows), ("accumulate", _accumulate),
                           ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "accumulate", "vectorise",
-                 "shapes")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "fuse_rows", "accumulate",
+                 "vectorise", "shapes")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "accumulate", "vectorise")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "fuse_rows", "accumulate",
+                  "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

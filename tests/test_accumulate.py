@@ -203,10 +203,11 @@ def _softmax_args(r):
 def test_a_copy_of_a_dead_temporary_is_summed_into(jit):
     """The adjoint starts `Z_bar = copy(t)`: `Z_bar` shares `t`'s array, which nothing reads after the
     later `Z_bar = Z_bar + ...` (nor does any temporary the printer folds there): the sum goes into
-    `Z_bar`'s array, with the numbers of the program without the pass and of finite differences."""
+    `Z_bar`'s array, with the numbers of the program without the pass and of finite differences.  (The
+    array code, as `fuse_rows` does not leave it: its loop over the rows writes each sum once.)"""
     softmax_rows = S.bcast_softmax_rows        # the row-wise softmax cross-entropy of the soundness corpus
     test_the_numbers_of_the_program_without_the_pass(softmax_rows, _softmax_args, 0, jit)
-    g = grad(softmax_rows, jit=jit)
+    g = grad(softmax_rows, jit=jit, skip=("fuse_rows",))
     g(*_softmax_args(np.random.default_rng(0)))
     assert "Z_bar = Z_bar +" not in g.compiled_source and g.compiled_source.count("Z_bar += ") == 2
     assert "m_bar -= " in g.compiled_source

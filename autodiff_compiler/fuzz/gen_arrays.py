@@ -32,8 +32,9 @@ class ArrayExpressions:
         leaves = self.array_leaves(shape, depth)
         if depth <= 0 or self.chance(0.25):
             return self.choose(leaves)() if leaves else self.array_fallback(shape)
+        # a matrix normalised row by row is what fuse_rows fuses: drawn more often than a vector's
         table = [(3 if leaves else 0, "leaf"), (3, "unary"), (4, "binary"), (1.2, "select"),
-                 (1.2, "scale"), (0.8, "normalize")]
+                 (1.2, "scale"), (2.0 if len(shape) == 2 and shape[1] > 1 else 0.8, "normalize")]
         what = self.weighted(table)
         if what == "leaf":
             return self.choose(leaves)()
@@ -285,9 +286,23 @@ class ArrayExpressions:
         return E(f"{fn}({a.code}, {b.code})", shape, max(a.b, b.b))
 
     def a_normalize(self, shape, depth) -> E:
-        """Reductions inside the chain: e * sum(e), e / sum(e), e - max(e), (e - mean(e)) / std."""
+        """Reductions inside the chain: e * sum(e), e / sum(e), e - max(e), (e - mean(e)) / std; for a
+        matrix also row by row (axis 1, keeping it): a row softmax, a row log-softmax, a row's minimum
+        subtracted (what `optimise.fuse_rows` turns into one loop over the rows)."""
         a = self.aexpr(shape, depth)
-        kind = self.rng.randrange(5)
+        rows = len(shape) == 2 and shape[1] > 1
+        kind = self.rng.randrange(8 if rows else 5)
+        if kind >= 5:
+            p = self.squash(a, 3.0)
+            axis = self.choose(["axis=1", "axis=-1"])
+            m = f"np.{self.choose(['max', 'max', 'min'])}({p.code}, {axis}, keepdims=True)"
+            if kind == 5:
+                e = f"np.exp({p.code} - {m})"
+                return E(f"({e} / np.sum({e}, {axis}, keepdims=True))", shape, 1.0)
+            if kind == 6:
+                lse = f"(np.log(np.sum(np.exp({p.code} - {m}), {axis}, keepdims=True)) + {m})"
+                return E(f"({p.code} - {lse})", shape, 2 * p.b + math.log(shape[1]) + 1.0)
+            return E(f"({p.code} - {m})", shape, 2 * p.b)
         if kind == 0:
             a = self.small(a, 3.0)
             return self.squash(E(f"({a.code} * np.sum({a.code}))", shape, a.b * a.b * _size(shape)), 100)

@@ -92,6 +92,9 @@ class _Pending(Exception):
     """An operand's shape is not known yet in this round of `Shapes._solve`."""
 
 
+Pending = _Pending       # asked by passes: a class the analysis has not decided (nothing proved)
+
+
 class Shapes:
     def __init__(self, function):
         self.function = function
@@ -112,6 +115,15 @@ class Shapes:
         if not self._is_array(operand):
             return None
         shape = self._read_shape(stmt, operand.name)
+        if shape is None:
+            raise _Pending
+        return shape
+
+    def definition_class(self, stmt):
+        """The shape class of the array `stmt` (an assignment) defines; None for a number."""
+        if not isinstance(stmt, Assign) or not self._rank(stmt.target):
+            return None
+        shape = self._shape.get(self.facts.pos(stmt))
         if shape is None:
             raise _Pending
         return shape

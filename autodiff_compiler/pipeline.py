@@ -96,6 +96,11 @@ class State:
         return self.simplify and name not in self.skip
 
     @property
+    def compiled_program(self):
+        """The program the module Numba compiles is printed from: `fuse_rows`'s copy, else the adjoint."""
+        return self.compiled if self.compiled is not None else self.adjoint
+
+    @property
     def tuple_results(self) -> bool:
         """May the function return a tuple?  Not for a gradient: that needs one number."""
         first = self.steps[0]
@@ -464,7 +469,7 @@ def _vectorise(state: State) -> State:
     if state.runs("vectorise"):
         from .backend import vecmath
         from .backend.print_loops import thread_setting
-        program = state.compiled if state.compiled is not None else state.adjoint
+        program = state.compiled_program
         if any(isinstance(s, ir.For) for s in ir.walk(program.body)):
             threads = thread_setting()
             dataflow.invalidate(program)
@@ -480,7 +485,7 @@ def _print(state: State) -> State:
     text, with the planned loops in blocks and chunks and the library's functions where the rule table
     spells them (`matmul`)."""
     state.text = print_module(state.adjoint, header(state))
-    program = state.compiled if state.compiled is not None else state.adjoint
+    program = state.compiled_program
     state.jit_text = print_module(program, header(state), state.plans, state.threads, compiled=True) \
         if state.plans or state.compiled is not None or spelled_otherwise_when_compiled(program) else state.text
     return state

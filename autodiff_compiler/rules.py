@@ -181,6 +181,8 @@ _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
         raises="negative integer exponent",
         error={"float": "division by zero", "int": "0 cannot be raised to a negative power"})
+
+
 def _ieee_divide(x, y) -> float:
     """x / y as IEEE arithmetic has it (NumPy's float division): no exception at y == 0."""
     if y != 0 or x != x or y != y:
@@ -193,7 +195,7 @@ def _ieee_divide(x, y) -> float:
 # division as NumPy divides arrays, entry by entry: inf or nan at a zero divisor, never an exception (the
 # row loops of `optimise.fuse_rows` compute an array division on numbers; made after differentiation)
 _define("ieee_div", 2, nondiff=True, scalar="np.divide({0}, {1})", array="np.divide({0}, {1})", result="float",
-        evaluate=lambda x, y: _ieee_divide(x, y))
+        evaluate=_ieee_divide)
 _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", evaluate=operator.neg,
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)

@@ -100,10 +100,12 @@ def fuse_rows(function: ir.Function, vector_functions: frozenset = frozenset()) 
 # ------------------------------------------------------------------------------------------ the run
 
 class _Run:
-    """A run of statements body[k:k+len] over rows of class `rows` and columns of class `columns`."""
+    """A run of statements body[k:k+len] over rows of class `rows` and columns of class `columns`: each
+    statement's kind and row form (`_kind`), and the statements whose values are live after the run."""
 
-    def __init__(self, statements, kinds, rows, columns, source):
-        self.statements, self.kinds, self.rows, self.columns, self.source = statements, kinds, rows, columns, source
+    def __init__(self, statements, kinds, forms, rows, columns, source, live):
+        self.statements, self.kinds, self.forms = statements, kinds, forms
+        self.rows, self.columns, self.source, self.live = rows, columns, source, live
 
 
 def _run_at(function, facts, classes, k):
@@ -114,22 +116,23 @@ def _run_at(function, facts, classes, k):
     if terms is None:
         return None
     rows, columns = terms
-    statements, kinds, made = [], [], set()
+    statements, kinds, forms, made = [], [], [], set()
     for stmt in body[k:]:
         if isinstance(stmt, Comment):       # "reverse sweep": the run's own comment says what it is
-            statements.append(stmt)
-            kinds.append("comment")
-            continue
-        kind = _kind(function, facts, classes, stmt, rows, columns, made, statements)
-        if kind is None:
-            break
+            kind, form = "comment", None
+        else:
+            kind, form = _kind(function, facts, classes, stmt, rows, columns, made, statements)
+            if kind is None:
+                break
+            made.add(id(stmt))
         statements.append(stmt)
         kinds.append(kind)
-        made.add(id(stmt))
+        forms.append(form)
     # numbers computed after the last row statement need no loop
     while kinds and kinds[-1] in ("number", "comment"):
         statements.pop()
         kinds.pop()
+        forms.pop()
     if not statements:
         return None
     try:
@@ -138,18 +141,17 @@ def _run_at(function, facts, classes, k):
         return None
     if source is None:
         return None
+    # the values read after the run: its last definition of each variable live there
+    live_names = facts.live_out(statements[-1])
+    last_def = {s.target: s for s in statements if isinstance(s, Assign)}
+    live = {id(s) for s, kind in zip(statements, kinds)
+            if kind in ("matrix", "row") and s.target in live_names and last_def[s.target] is s}
     # it pays when a matrix the run makes is read only inside it
-    last = statements[-1]
-    live = facts.live_out(last)
-    last_def = {}
-    for stmt in statements:
-        if isinstance(stmt, Assign):
-            last_def[stmt.target] = stmt
-    temporaries = [s for s, kind in zip(statements, kinds) if kind == "matrix"
-                   and not (s.target in live and last_def[s.target] is s) and _makes_array(s)]
+    temporaries = [s for s, kind in zip(statements, kinds) if kind == "matrix" and id(s) not in live
+                   and _makes_array(s)]
     if len([kind for kind in kinds if kind in ("matrix", "row")]) < 3 or not temporaries:
         return None
-    return _Run(statements, kinds, rows, columns, source)
+    return _Run(statements, kinds, forms, rows, columns, source, live)
 
 
 def _makes_array(stmt) -> bool:
@@ -177,9 +179,11 @@ def _terms_of_first(function, classes, stmt):
 
 
 def _kind(function, facts, classes, stmt, rows, columns, made, before):
-    """"matrix" (a (r, c) result), "row" (an (r, 1) result), "number" (moved before the loop), or None."""
+    """(kind, row form): "matrix" (a (r, c) result), "row" (an (r, 1) result), "number" (moved before the
+    loop; no form), or (None, None): not in the run."""
+    refused = (None, None)
     if not isinstance(stmt, Assign) or stmt.inplace or stmt.accumulate:
-        return None
+        return refused
     types = function.types
     result = types.get(stmt.target)
     made_reads = set()          # arrays the run makes (the numbers it makes are computed before the loop)
@@ -187,31 +191,31 @@ def _kind(function, facts, classes, stmt, rows, columns, made, before):
         defs = facts.reaching(stmt, name)
         inside = {d for d in defs if isinstance(d, int) and id(facts.statement_at(d)) in made}
         if inside and inside != defs:
-            return None
+            return refused
         t = types.get(name)
         if inside and t is not None and t.is_array:
             made_reads.add(name)
     if result is None:
-        return None
+        return refused
     if not result.is_array:
-        return _number(facts, stmt, made_reads, before)
+        return _number(facts, stmt, made_reads, before), None
     if stmt.error_effect or result.ndim != 2 or result.dtype != "float64":
-        return None
+        return refused
     try:
         cls = classes.definition_class(stmt)
         if cls not in ((rows, columns), (rows, ONE)):
-            return None
+            return refused
         for a in stmt.args:
             if isinstance(a, Var) and not _operand_fits(function, facts, classes, stmt, a, rows, columns, made_reads):
-                return None
+                return refused
             if isinstance(a, Const) and type(a.value) not in (float, int):
-                return None
+                return refused
         form = _form(function, classes, stmt, rows, columns)
     except shapes.Pending:          # a class the analysis has not decided: nothing proved
-        return None
+        return refused
     if form is None:
-        return None
-    return "matrix" if cls == (rows, columns) else "row"
+        return refused
+    return ("matrix" if cls == (rows, columns) else "row"), form
 
 
 def _number(facts, stmt, made_reads, before):
@@ -346,18 +350,15 @@ class _RowLoop:
         source = Var(run.source)
         self.before += [Assign(self.rows_count, "shape", (source,), loc, (("axis", 0),)),
                         Assign(self.entries, "shape", (source,), loc, (("axis", 1),))]
-        live = self.facts.live_out(run.statements[-1])
-        last_def = {s.target: s for s in run.statements if isinstance(s, Assign)}
         for stmt, kind in zip(run.statements, run.kinds):
-            if kind in ("matrix", "row") and stmt.target in live and last_def[stmt.target] is stmt:
+            if id(stmt) in run.live:
                 self._output(stmt, kind)
-        for stmt, kind in zip(run.statements, run.kinds):
+        for stmt, kind, form in zip(run.statements, run.kinds, run.forms):
             if kind == "comment":
                 continue
             if kind == "number":
                 self.before.append(stmt)
                 continue
-            form = _form(self.function, self.classes, stmt, run.rows, run.columns)
             self._close_for(stmt)
             _ROW_FORMS[form](self, stmt, kind)
             if id(stmt) in self.outputs:

@@ -90,6 +90,10 @@ def test_generator_covers_the_language():
                    "np.dot(", " @ ", "np.outer(", ".T", "np.zeros_like(", "np.zeros(", "np.ones(", ".copy()",
                    "] = ", "] += ", ":]", "/ np.sum("]:
         assert needle in text["arrays"], needle
+    for needle in ["axis=1, keepdims=True", "axis=-1, keepdims=True", "np.log(np.sum(np.exp(", "np.min(",
+                   "np.mean(", "row_softmax(", "row_lse(", "t=2.0", "stop_gradient(", ".copy()", " @ W",
+                   "axis=0)", ":1]", "for i in range(", "] = ", "np.arctan("]:
+        assert needle in text["rows"], needle
     # wrt: single names, indices and tuples
     wrts = [generate(k, 5, i).wrt for k in KINDS for i in range(60)]
     assert any(isinstance(w, str) for w in wrts) and any(isinstance(w, int) for w in wrts)
@@ -412,6 +416,18 @@ def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
     bad = interpreted.total()["wrong"] + interpreted.total()["crash"] + compiled.total()["wrong"] + \
         compiled.total()["crash"]
     assert bad == 0, report
+
+
+def test_row_programs_reach_the_row_pass(tmp_path):
+    """The `rows` kind exists so that the fuzzer reaches `optimise.fuse_rows`, which rewrites only the module
+    Numba compiles: most of its programs, compiled, run the pass's loop over the rows, and agree with the
+    oracle there."""
+    summary = run.fuzz(8, 20243, ["rows"], jobs=min(2, os.cpu_count() or 1), modes="jit-simp:grad",
+                       cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    total = summary.total()
+    assert not summary.fuzzer_bugs and total["wrong"] + total["crash"] == 0, summary.table()
+    fused = [path for path in (tmp_path / "cache").glob("*.py") if "one loop over the rows" in path.read_text()]
+    assert len(fused) >= 3, summary.table()           # 4 of these 8 programs when written
 
 
 def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():

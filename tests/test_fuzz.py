@@ -41,7 +41,7 @@ def test_generator_is_deterministic_in_process_and_across_processes():
     assert here == {kind: _digest(kind, 11, 25) for kind in KINDS}
     code = textwrap.dedent("""
         import hashlib
-        from autodiff_compiler.fuzz.generate import generate
+        from autodiff_compiler.fuzz.generate import KINDS, generate
         def digest(kind, seed, count):
             h = hashlib.sha256()
             for i in range(count):
@@ -50,7 +50,7 @@ def test_generator_is_deterministic_in_process_and_across_processes():
                 h.update(p.args_source().encode())
                 h.update(repr(p.wrt).encode())
             return h.hexdigest()
-        print(' '.join(digest(k, 11, 25) for k in ('scalar', 'control', 'arrays')))
+        print(' '.join(digest(k, 11, 25) for k in KINDS))
     """)
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=REPO)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,

@@ -172,7 +172,7 @@ def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path,
     script.write_text(_SETTINGS_PROCESS)
     results = []
     for extra in ({}, setting):
-        env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"), NUMBA_OPT="1",
+        env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"), NUMBA_OPT="0",
                    PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
         env.update(extra)
         done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)

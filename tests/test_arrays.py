@@ -4,7 +4,7 @@ import pytest
 from scipy.optimize import rosen_der
 
 import corpus_arrays as A
-from autodiff_compiler import AutodiffError, grad
+from autodiff_compiler import AutodiffError, grad, value_and_grad
 
 JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
 RNG = np.random.default_rng(1234)
@@ -483,3 +483,35 @@ def test_int_arrays_in_matrix_products(fn, make, jit, simplify):
         args = make(np.random.default_rng(seed))
         assert args[1].dtype.kind == "i"
         close(g(*args), fd(fn, args, 0), rtol=1e-6, atol=1e-8)
+
+
+def _bool_reach(x, A):
+    M = (A > 0.5) @ (A > 0.5).T        # NumPy: a bool matrix, the logical OR of ANDs (not a count)
+    return np.sum(np.tanh(M @ x))
+
+
+def _bool_dot(x, a, b):
+    return x * np.dot(a > 0, b > 0)
+
+
+def _int_dot_beyond_doubles(x, a, b):
+    return x * (np.dot(a, b) - 2 ** 53)   # an int64 product: exact where a float64 one rounds
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_bool_reach, (np.array([0.3, -0.2]), np.array([[1.0, 1.0], [1.0, 0.0]]))),
+    (_bool_dot, (1.5, np.array([1.0, 2.0, -1.0]), np.array([1.0, 3.0, 2.0]))),
+    (_int_dot_beyond_doubles, (1.5, np.array([2 ** 53 + 1]), np.array([1]))),
+], ids=["bool-matrices", "bool-vectors", "int-beyond-2**53"])
+def test_products_of_ints_or_bools_alone_are_never_a_wrong_number(fn, args):
+    """NumPy multiplies bools alone as bools (an OR of ANDs) and ints alone as int64, not as float64: the
+    review found the library's float64 product counting paths (2 for True).  Compiled, such a product is
+    NumPy's or an error, never another number; `jit=False` gives NumPy's."""
+    for jit in (True, False):
+        try:
+            value, gradient = value_and_grad(fn, jit=jit)(*args)
+        except AutodiffError:
+            assert jit
+            continue
+        assert value == fn(*args)
+        close(gradient, fd(fn, args, 0), rtol=1e-6, atol=1e-8)

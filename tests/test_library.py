@@ -189,3 +189,29 @@ def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path,
     for other in results[1:]:
         np.testing.assert_allclose(np.concatenate([np.ravel(a) for pair in other for a in pair]),
                                    np.concatenate([np.ravel(a) for pair in results[0] for a in pair]), rtol=1e-13)
+
+
+def test_a_library_function_is_never_handed_to_python_as_a_null_object():
+    """Library functions are typed for calls only (no address: `backend.cache.CalledDispatcher`).  The
+    review returned one from `njit` code, alone and in a tuple: Python got a null object.  Now compiling
+    such a function fails, saying why; calling it from compiled code still works."""
+    import numba
+    matmul = library.function("matmul", None)
+
+    @numba.njit
+    def handed_out():
+        return matmul
+
+    @numba.njit
+    def in_a_tuple():
+        return (matmul, 1)
+
+    @numba.njit
+    def called(a, b):
+        return matmul(a, b)
+
+    for function in (handed_out, in_a_tuple):
+        with pytest.raises(Exception, match="never returned to Python"):
+            function()
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(called(a, a.T), a @ a.T)

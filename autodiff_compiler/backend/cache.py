@@ -49,7 +49,7 @@ def _dispatcher_class(called_only: bool = False):
     from numba.core import types as numba_types
     from numba.core.imputils import lower_constant
     from numba.core.registry import CPUDispatcher
-    from numba.extending import models, register_model
+    from numba.extending import box, models, register_model
 
     class LevelledDispatcher(CPUDispatcher):
         """Numba's dispatcher, compiling each signature at `llvm_level` (helpers it calls are compiled
@@ -76,6 +76,11 @@ def _dispatcher_class(called_only: bool = False):
         # that unused load, and Numba refuses to cache a function holding one: every process would
         # compile again each function calling a library helper (its warning: "Cannot cache ...").
         return context.get_dummy_value()
+
+    @box(CalledType)
+    def refuse_to_box(numba_type, value, c):
+        # such a value is no function: returned to Python (alone or in a tuple) it would be a null object
+        raise NotImplementedError(f"{numba_type} is called by compiled code, never returned to Python")
 
     class CalledDispatcher(LevelledDispatcher):
         """A Numba function that compiled code calls and never passes as a value (the library's helpers

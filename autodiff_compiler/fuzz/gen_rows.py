@@ -81,6 +81,7 @@ class RowPrograms:
 
     def rows_body(self):
         self.row_lo: dict[str, float] = {}          # positive values: name -> lower bound of every entry
+        self._locals_made = False
         table = [(5, "map"), (3, "softmax"), (2, "reduce"), (2, "shift"), (1.5, "logsoftmax"), (1, "ratio"),
                  (0.8, "copy"), (0.8 if self.row_helpers else 0, "helper"), (1.5, "interrupt"),
                  (0.6, "reassign")]
@@ -96,12 +97,20 @@ class RowPrograms:
         return E(v.name, v.t, v.b, self.row_lo.get(v.name))
 
     def _matrix(self, limit: float = 20.0) -> E:
-        """A recent matrix (or column), squashed to `limit`."""
-        return self.squash(self._value(self.recent(self._matrices())), limit)
+        """A recent matrix (a column now and then: row statements of a column are of little use), squashed
+        to `limit`; the first statement reads `Z`, the matrix `wrt` names most often."""
+        if not self._locals_made:
+            chosen = self.scope.values["Z"]
+        else:
+            matrices = self._matrices()
+            wide = [v for v in matrices if v.t[1] > 1]
+            chosen = self.recent(wide if wide and self.chance(0.85) else matrices)
+        return self.squash(self._value(chosen), limit)
 
     def _assign(self, e: E, name: str | None = None) -> str:
         name = name or self.fresh("M")
         self.emit(f"{name} = {e.code}")
+        self._locals_made = True
         self.scope.values[name] = Var(name, e.t, e.b, local_array=True)
         self.types[name] = e.t
         if e.lo is not None and e.lo > 0:
@@ -113,9 +122,10 @@ class RowPrograms:
     def _axis(self) -> str:
         return self.choose(["axis=1", "axis=-1", "axis=1"])
 
-    def _operand(self, shape) -> E | None:
-        """Something that broadcasts into `shape` without changing it: a matrix, a column, a bias, a float."""
-        options = [v for v in self.array_vars() if broadcast(shape, v.t) == tuple(shape)]
+    def _operand(self, shape, besides: str = "") -> E | None:
+        """Something that broadcasts into `shape` without changing it: a matrix, a column, a bias, a float
+        (not the variable `besides`: `M - M` says little)."""
+        options = [v for v in self.array_vars() if broadcast(shape, v.t) == tuple(shape) and v.name != besides]
         floats = self.vars_of(F)
         pick = self.weighted([(3 if options else 0, "array"), (1.5 if floats else 0, "float"), (0.7, "const")])
         if pick == "array":
@@ -126,7 +136,7 @@ class RowPrograms:
         return self.const()
 
     def _combine(self, a: E) -> E:
-        other = self._operand(a.t)
+        other = self._operand(a.t, besides=a.code)
         op = self.choose(["+", "-", "*", "+"])
         bound = a.b * other.b if op == "*" else a.b + other.b
         return E(f"({a.code} {op} {other.code})" if self.chance(0.5) else f"({other.code} {op} {a.code})",

@@ -232,7 +232,7 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
         candidates = [k for k, (p, t) in enumerate(params) if t != I]
         count = 1 if rng.random() < 0.5 else rng.randint(1, len(candidates))
         chosen = sorted(rng.sample(candidates, count)) if rng.random() < 0.7 else rng.sample(candidates, count)
-        if kind == "rows" and rng.random() < 0.6:
+        if kind == "rows" and rng.random() < 0.75:
             # the matrix the rows are of: most row statements are active then
             matrix = next(k for k, (p, _) in enumerate(params) if p == "Z")
             chosen = chosen if matrix in chosen else [matrix] + chosen[1:]

@@ -191,6 +191,7 @@ def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path,
                                    np.concatenate([np.ravel(a) for pair in results[0] for a in pair]), rtol=1e-13)
 
 
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
 def test_a_library_function_is_never_handed_to_python_as_a_null_object():
     """Library functions are typed for calls only (no address: `backend.cache.CalledDispatcher`).  The
     review returned one from `njit` code, alone and in a tuple: Python got a null object.  Now compiling

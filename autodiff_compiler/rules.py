@@ -74,7 +74,9 @@ class Primitive:
                                        # own error (an assert names its line)
     compiled: str | None = None        # the spelling for array operands in the module Numba compiles, when
                                        # it differs: a function of the library (`backend.library`), compiled
-                                       # once per machine, not once per process
+                                       # once per machine, not once per process; it computes in float64, so
+                                       # it is used only where an operand is a float array (NumPy's result is
+                                       # then float64; of ints or bools alone it is not)
 
     @property
     def is_operator(self) -> bool:

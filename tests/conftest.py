@@ -7,9 +7,9 @@ import) can be found, and Numba optimises at level 0.
 Why level 0: the suite compiles some 4,000 gradients, and LLVM's optimisation
 is most of their compile time (a rank-4 broadcast `Q + R` alone: 15 s at level
 3, 0.4 s at level 1; the whole suite took 31% less CPU at level 0 than at 1)
-without changing what a correct program computes.  At level 0 Numba declines
-to cache many modules on disk ("dynamic globals"); the tests of the disk cache
-raise the level for themselves, and the warning is not shown.  The end-to-end
+without changing what a correct program computes.  Numba caches at level 0
+too (`backend.cache.CalledDispatcher`: the library's functions leave no
+"dynamic global" in their callers; `test_library` checks it).  The end-to-end
 corpus also runs once at the users' level
 (`test_end_to_end.test_the_corpus_at_the_users_optimisation_level`), and
 `NUMBA_OPT=3 python -m pytest` runs the whole suite there."""

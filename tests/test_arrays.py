@@ -4,7 +4,7 @@ import pytest
 from scipy.optimize import rosen_der
 
 import corpus_arrays as A
-from autodiff_compiler import AutodiffError, grad
+from autodiff_compiler import AutodiffError, grad, value_and_grad
 
 JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
 RNG = np.random.default_rng(1234)
@@ -449,3 +449,69 @@ def test_second_derivatives_through_an_extremum_along_an_axis(jit):
         if k < 2:
             h = 1e-6
             close(product(Z, v), (g(Z + h * v) - g(Z - h * v)) / (2 * h), rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ int data beside float parameters
+
+def _int_features_logreg(w, X, y):
+    p = 1 / (1 + np.exp(-(X @ w)))
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _int_matrix_products(x, A):
+    return np.sum(np.tanh(A @ x)) + np.sum(np.dot(x, A.T) ** 2) + np.sum(np.outer(A[0], x) ** 2)
+
+
+def _int_matrix_times_weights(W, A):
+    return np.sum(np.tanh(A @ W) ** 2) + np.sum((W.T @ A.T) * 0.5)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("fn, make", [
+    (_int_features_logreg, lambda rng: (rng.standard_normal(3) * 0.5, rng.integers(0, 3, (5, 3)),
+                                        rng.integers(0, 2, 5))),
+    (_int_matrix_products, lambda rng: (rng.standard_normal(3), rng.integers(-3, 4, (2, 3)))),
+    (_int_matrix_times_weights, lambda rng: (rng.standard_normal((3, 2)) * 0.3, rng.integers(-2, 3, (4, 3)))),
+], ids=["logreg", "products", "weights"])
+@JIT
+def test_int_arrays_in_matrix_products(fn, make, jit, simplify):
+    """An int matrix (data: counts, one-hot features) times float parameters: NumPy multiplies it as
+    float64, and the compiled module does too (Numba's np.dot takes floats only: this was an
+    InternalError when compiled).  Against central differences at three points."""
+    g = grad(fn, wrt=0, jit=jit, simplify=simplify)
+    for seed in range(3):
+        args = make(np.random.default_rng(seed))
+        assert args[1].dtype.kind == "i"
+        close(g(*args), fd(fn, args, 0), rtol=1e-6, atol=1e-8)
+
+
+def _bool_reach(x, A):
+    M = (A > 0.5) @ (A > 0.5).T        # NumPy: a bool matrix, the logical OR of ANDs (not a count)
+    return np.sum(np.tanh(M @ x))
+
+
+def _bool_dot(x, a, b):
+    return x * np.dot(a > 0, b > 0)
+
+
+def _int_dot_beyond_doubles(x, a, b):
+    return x * (np.dot(a, b) - 2 ** 53)   # an int64 product: exact where a float64 one rounds
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_bool_reach, (np.array([0.3, -0.2]), np.array([[1.0, 1.0], [1.0, 0.0]]))),
+    (_bool_dot, (1.5, np.array([1.0, 2.0, -1.0]), np.array([1.0, 3.0, 2.0]))),
+    (_int_dot_beyond_doubles, (1.5, np.array([2 ** 53 + 1]), np.array([1]))),
+], ids=["bool-matrices", "bool-vectors", "int-beyond-2**53"])
+def test_products_of_ints_or_bools_alone_are_never_a_wrong_number(fn, args):
+    """NumPy multiplies bools alone as bools (an OR of ANDs) and ints alone as int64, not as float64: the
+    review found the library's float64 product counting paths (2 for True).  Compiled, such a product is
+    NumPy's or an error, never another number; `jit=False` gives NumPy's."""
+    for jit in (True, False):
+        try:
+            value, gradient = value_and_grad(fn, jit=jit)(*args)
+        except AutodiffError:
+            assert jit
+            continue
+        assert value == fn(*args)
+        close(gradient, fd(fn, args, 0), rtol=1e-6, atol=1e-8)

@@ -41,7 +41,7 @@ def test_generator_is_deterministic_in_process_and_across_processes():
     assert here == {kind: _digest(kind, 11, 25) for kind in KINDS}
     code = textwrap.dedent("""
         import hashlib
-        from autodiff_compiler.fuzz.generate import generate
+        from autodiff_compiler.fuzz.generate import KINDS, generate
         def digest(kind, seed, count):
             h = hashlib.sha256()
             for i in range(count):
@@ -50,7 +50,7 @@ def test_generator_is_deterministic_in_process_and_across_processes():
                 h.update(p.args_source().encode())
                 h.update(repr(p.wrt).encode())
             return h.hexdigest()
-        print(' '.join(digest(k, 11, 25) for k in ('scalar', 'control', 'arrays')))
+        print(' '.join(digest(k, 11, 25) for k in KINDS))
     """)
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=REPO)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
@@ -90,6 +90,10 @@ def test_generator_covers_the_language():
                    "np.dot(", " @ ", "np.outer(", ".T", "np.zeros_like(", "np.zeros(", "np.ones(", ".copy()",
                    "] = ", "] += ", ":]", "/ np.sum("]:
         assert needle in text["arrays"], needle
+    for needle in ["axis=1, keepdims=True", "axis=-1, keepdims=True", "np.log(np.sum(np.exp(", "np.min(",
+                   "np.mean(", "row_softmax(", "row_lse(", "t=2.0", "stop_gradient(", ".copy()", " @ W",
+                   "axis=0)", ":1]", "for i in range(", "] = ", "np.arctan("]:
+        assert needle in text["rows"], needle
     # wrt: single names, indices and tuples
     wrts = [generate(k, 5, i).wrt for k in KINDS for i in range(60)]
     assert any(isinstance(w, str) for w in wrts) and any(isinstance(w, int) for w in wrts)
@@ -396,12 +400,19 @@ def test_message_keys_ignore_names_and_numbers():
 
 # ---------------------------------------------------------------------------- the fixed budget
 
-def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
+@pytest.fixture(scope="module")
+def fuzz_cache(tmp_path_factory):
+    """One cache directory for this file's fuzz runs: the library of helpers their worker processes call
+    is compiled by the first and loaded by the others (Numba caches it at LLVM level 0 too)."""
+    return tmp_path_factory.mktemp("fuzz_cache")
+
+
+def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(fuzz_cache):
     jobs = min(2, os.cpu_count() or 1)
     # a fixed budget, kept small (the gates of each stop run 700-1,000 programs in every mode)
     interpreted = run.fuzz(100, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
-                           cache_dir=str(tmp_path / "cache"), numba_opt=0)
-    compiled = run.fuzz(12, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(tmp_path / "cache"),
+                           cache_dir=str(fuzz_cache), numba_opt=0)
+    compiled = run.fuzz(12, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
                         numba_opt=0)
     report = interpreted.table() + "\n" + compiled.table()
     for summary in (interpreted, compiled):
@@ -412,6 +423,19 @@ def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(tmp_path):
     bad = interpreted.total()["wrong"] + interpreted.total()["crash"] + compiled.total()["wrong"] + \
         compiled.total()["crash"]
     assert bad == 0, report
+
+
+def test_row_programs_reach_the_row_pass(fuzz_cache):
+    """The `rows` kind exists so that the fuzzer reaches `optimise.fuse_rows`, which rewrites only the module
+    Numba compiles: most of its programs, compiled, run the pass's loop over the rows, and agree with the
+    oracle there."""
+    before = set(fuzz_cache.glob("*.py"))
+    summary = run.fuzz(8, 20243, ["rows"], jobs=min(2, os.cpu_count() or 1), modes="jit-simp:grad",
+                       cache_dir=str(fuzz_cache), numba_opt=0)
+    total = summary.total()
+    assert not summary.fuzzer_bugs and total["wrong"] + total["crash"] == 0, summary.table()
+    fused = [path for path in set(fuzz_cache.glob("*.py")) - before if "one loop over the rows" in path.read_text()]
+    assert len(fused) >= 3, summary.table()           # 4 of these 8 programs when written
 
 
 def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():

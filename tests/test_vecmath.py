@@ -810,11 +810,9 @@ def test_whole_array_calls_match_the_scalar_path(setting, shape):
 @needs_simd
 def test_whole_array_calls_are_cached(setting, tmp_path, monkeypatch):
     """The array functions call the block function by name: Numba caches the module (a kernel passed as
-    a value would make it 'dynamic globals' and compile it anew in every process)."""
+    a value would make it 'dynamic globals' and compile it anew in every process), at the suite's LLVM
+    level 0 too (`backend.cache.CalledDispatcher`)."""
     import warnings
-    from numba.core import config
-    # at the users' levels (the suite compiles at 0, where Numba declines to cache many modules)
-    monkeypatch.setattr(config, "OPT", type(config.OPT)(1))
     monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
     setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
     with warnings.catch_warnings(record=True) as caught:

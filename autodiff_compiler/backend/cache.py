@@ -8,7 +8,8 @@ Takes: module text and Python functions.  Guarantees:
   half of it) and `import_module` imports it under `PACKAGE`, so that `inspect`, tracebacks, pickling
   and Numba's disk cache see a real module;
 * `compiled(fn, level)` is `fn` as a Numba function (nopython, bounds checked), compiling at LLVM
-  level `level` at most (`compiling_at`: never above Numba's own `NUMBA_OPT`).
+  level `level` at most (`compiling_at`: never above Numba's own `NUMBA_OPT`); with `called_only`,
+  one whose callers Numba caches at every level, `NUMBA_OPT=0` included.
 
 The loader (`load`), the library of helpers (`library`) and vector math's self-test (`vecmath`)
 use these; none of those imports another for them.
@@ -44,8 +45,11 @@ def compiling_at(level: int | None):
 
 
 @functools.cache
-def _dispatcher_class():
+def _dispatcher_class(called_only: bool = False):
+    from numba.core import types as numba_types
+    from numba.core.imputils import lower_constant
     from numba.core.registry import CPUDispatcher
+    from numba.extending import box, models, register_model
 
     class LevelledDispatcher(CPUDispatcher):
         """Numba's dispatcher, compiling each signature at `llvm_level` (helpers it calls are compiled
@@ -56,7 +60,37 @@ def _dispatcher_class():
             with compiling_at(self.llvm_level):
                 return super().compile(sig)
 
-    return LevelledDispatcher
+    if not called_only:
+        return LevelledDispatcher
+
+    class CalledType(numba_types.Dispatcher):
+        """The Numba type of a `CalledDispatcher`: a dispatcher compiled code only calls."""
+
+    register_model(CalledType)(models.OpaqueModel)
+
+    @lower_constant(CalledType)
+    def no_address(context, builder, numba_type, value):
+        # A call names its target statically (the overload's symbol, linked in): the value of the name
+        # itself is never read.  Numba lowers a dispatcher as its object's address, a "dynamic
+        # global", so that it can be passed as a first-class function; at LLVM level 0 nothing deletes
+        # that unused load, and Numba refuses to cache a function holding one: every process would
+        # compile again each function calling a library helper (its warning: "Cannot cache ...").
+        return context.get_dummy_value()
+
+    @box(CalledType)
+    def refuse_to_box(numba_type, value, c):
+        # such a value is no function: returned to Python (alone or in a tuple) it would be a null object
+        raise NotImplementedError(f"{numba_type} is called by compiled code, never returned to Python")
+
+    class CalledDispatcher(LevelledDispatcher):
+        """A Numba function that compiled code calls and never passes as a value (the library's helpers
+        and kernels, a module's chunk functions): typed as `CalledType`, whose constant is no address."""
+
+        @property
+        def _numba_type_(self):
+            return CalledType(self)
+
+    return CalledDispatcher
 
 
 def cache_dir() -> str:
@@ -108,13 +142,16 @@ def import_module(path: str, module_name: str):
     return module
 
 
-def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True):
-    """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most."""
+def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, called_only: bool = False):
+    """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most; `called_only`:
+    one that compiled code calls and never passes as a value (`_dispatcher_class`), so that the
+    functions calling it can be cached at every LLVM level."""
     import numba
     from numba.core import config
-    if level is None or config.DISABLE_JIT:
+    if config.DISABLE_JIT or (level is None and not called_only):
         return numba.njit(cache=cache, parallel=parallel, boundscheck=True)(fn)
-    dispatcher = _dispatcher_class()(fn, targetoptions={"nopython": True, "parallel": parallel, "boundscheck": True})
+    dispatcher = _dispatcher_class(called_only)(fn, targetoptions={"nopython": True, "parallel": parallel,
+                                                                   "boundscheck": True})
     dispatcher.llvm_level = level
     if cache:
         dispatcher.enable_caching()

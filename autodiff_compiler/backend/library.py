@@ -84,7 +84,7 @@ def module(level: int | None, setting: tuple | None = None):
     library = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
     for attribute, value in list(vars(library).items()):
         if inspect.isfunction(value) and value.__module__ == library.__name__:
-            setattr(library, attribute, compiled(value, level, cache=True))
+            setattr(library, attribute, compiled(value, level, cache=True, called_only=True))
     _MODULES[path] = library
     return library
 

@@ -103,7 +103,7 @@ def load(text: str, name: str, jit: bool = True, level: int | None = None):
         for attribute in sorted(vars(module)):
             if attribute.startswith((f"{name}_chunk", f"{name}_parallel")):
                 parallel = attribute.startswith(f"{name}_parallel")
-                setattr(module, attribute, compiled(getattr(module, attribute), level, parallel))
+                setattr(module, attribute, compiled(getattr(module, attribute), level, parallel, called_only=True))
         function = compiled(getattr(module, name), level)
     else:
         function = getattr(module, name)

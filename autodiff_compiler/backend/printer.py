@@ -107,7 +107,7 @@ class ModulePrinter:
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
-        if self.compiled and arrays and spec.compiled:
+        if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
         if text.startswith("math.") or "math." in text:
             self.modules.add("math")
@@ -120,20 +120,28 @@ class ModulePrinter:
                 self.modules.add("math")
         return text
 
-    def is_array(self, operand) -> bool:
-        if isinstance(operand, tuple):           # an inlined expression tree
+    def type_of(self, operand):
+        """An operand's type: a variable's, or an inlined expression tree's (its statement's target's)."""
+        if isinstance(operand, tuple):
             return operand[3]
         if isinstance(operand, Var):
-            t = self.types.get(operand.name)
-            return t is not None and t.is_array
-        return False
+            return self.types.get(operand.name)
+        return None
+
+    def is_array(self, operand) -> bool:
+        t = self.type_of(operand)
+        return t is not None and t.is_array
+
+    def is_float_array(self, operand) -> bool:
+        t = self.type_of(operand)
+        return t is not None and t.is_array and t.dtype.startswith("float")
 
     def tree_of(self, stmt: Assign) -> tuple:
         args = tuple(self.operand(a) for a in stmt.args)
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
-        return (prim, args, stmt.params, bool(t is not None and t.is_array))
+        return (prim, args, stmt.params, t)
 
     def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
         """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): the library's

@@ -397,8 +397,10 @@ def polygamma_array(n, x):
 def matmul(a, b):
     """np.dot(a, b), in the module Numba compiles: a library function (`backend.library`), so that
     Numba's np.dot of each pair of layouts is compiled once per machine, not once per process (about
-    0.5 s each)."""
-    return np.dot(a, b)
+    0.5 s each).  Numba's np.dot multiplies floats only: an int or bool operand is taken as float64, as
+    NumPy takes it beside a float one (`np.asarray` of a float64 array is that array, no copy).  The
+    printer calls it only where an operand is a float array (`rules.Primitive.compiled`)."""
+    return np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
 
 def assert_true(ok, site):

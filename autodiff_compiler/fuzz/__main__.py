@@ -22,7 +22,7 @@ def main(argv=None) -> int:
                                      description="Differential fuzzer for autodiff_compiler (issue 8).")
     parser.add_argument("--n", type=int, default=300, help="number of programs (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="comma list of scalar,control,arrays")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma list of {','.join(KINDS)}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     parser.add_argument("--modes", default="budget",
                         help="budget (default), all, derivatives (jvp and hvp in every mode), or a comma list "

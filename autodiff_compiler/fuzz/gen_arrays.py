@@ -16,6 +16,28 @@ class ArrayExpressions:
     """Methods of `generate.Generator`; see its module docstring."""
 
     # ------------------------------------------------------------------ arrays
+    def arrays_parameters(self) -> list:
+        """(name, shape) of the array parameters of an `arrays` program."""
+        rng = self.rng
+        n = rng.randint(1, 4)
+        m = rng.randint(1, 3)
+        specs = [("u", (n,))]
+        if rng.random() < 0.5:
+            specs.append(("v", (n,)))
+        if rng.random() < 0.8:
+            specs.append(("A", (m, n)))
+        if rng.random() < 0.3:
+            specs.append(("B", (n, rng.randint(1, 3))))
+        if rng.random() < 0.3:
+            specs.append(("c", (1,)))
+        if rng.random() < 0.2:
+            specs.append(("C", (m, 1)))
+        if rng.random() < 0.3:
+            specs.append(("w", (m,)))
+        if rng.random() < 0.3 and n > 1:
+            specs.append(("r", (n + rng.randint(1, 2),)))
+        return specs
+
     def array_vars(self, t=None) -> list[Var]:
         return [v for v in self.scope.values.values() if is_array(v.t) and (t is None or v.t == t)]
 

@@ -1,6 +1,6 @@
 """Generator: seeded random programs inside the documented language, with arguments and `wrt`.
 
-Takes: a kind (`scalar`, `control`, `arrays`), a seed and an index.
+Takes: a kind (`scalar`, `control`, `arrays`, `rows`), a seed and an index.
 Guarantees:
 
 * determinism: `generate(kind, seed, index)` depends on nothing else (no hash
@@ -34,7 +34,8 @@ Guarantees:
   and keepdims, `.sum()`/`.mean()`, `np.dot`/`@` in all rank combinations,
   `np.outer`, `.T`, element/row reads, slices with negative and computed
   bounds, local arrays with element, slice and row stores, aliasing, `.copy()`,
-  loops with array code);
+  loops with array code), `rows` (matrices worked on row by row, softmax and
+  log-sum-exp, between statements that end such a run: `gen_rows.py`);
 * argument values are random doubles (scalars in about [-2, 2], array entries
   distinct), int parameters small (including zero and negative trip counts),
   and `wrt` is one or several float parameters, given by name or index, single
@@ -46,12 +47,13 @@ import random
 
 from .program import F, I, E, HEADER, Helper, KINDS, Loop, Program, SAFE_FLOATS, Scope, Var, _array, _names_in, _normalise, _point, fmt, format_value  # noqa: F401 (KINDS, Program, format_value: re-exported)
 from .gen_arrays import ArrayExpressions
+from .gen_rows import RowPrograms
 from .gen_scalars import ScalarExpressions
 from .gen_statements import Statements
 
 
 
-class Generator(ScalarExpressions, ArrayExpressions, Statements):
+class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
     """Builds one program; see the module docstring for what it guarantees."""
 
     MAX_TRIPS = 60            # bound on the total iterations of a loop nest
@@ -147,29 +149,13 @@ class Generator(ScalarExpressions, ArrayExpressions, Statements):
         for name in ["x", "y", "z"][:nfloat]:
             params.append((name, F))
             values.append(_point(rng))
-        nint = 0 if kind == "scalar" and rng.random() < 0.7 else rng.randint(1, 2)
+        nint = 0 if kind == "rows" or (kind == "scalar" and rng.random() < 0.7) else rng.randint(1, 2)
         for name in ["n", "m"][:nint]:
             params.append((name, I))
             values.append(rng.choice([0, 1, 2, 3, 4, -1, 2, 3]))
-        if kind == "arrays":
+        if kind in ("arrays", "rows"):
             shapes = []
-            n = rng.randint(1, 4)
-            m = rng.randint(1, 3)
-            specs = [("u", (n,))]
-            if rng.random() < 0.5:
-                specs.append(("v", (n,)))
-            if rng.random() < 0.8:
-                specs.append(("A", (m, n)))
-            if rng.random() < 0.3:
-                specs.append(("B", (n, rng.randint(1, 3))))
-            if rng.random() < 0.3:
-                specs.append(("c", (1,)))
-            if rng.random() < 0.2:
-                specs.append(("C", (m, 1)))
-            if rng.random() < 0.3:
-                specs.append(("w", (m,)))
-            if rng.random() < 0.3 and n > 1:
-                specs.append(("r", (n + rng.randint(1, 2),)))
+            specs = self.arrays_parameters() if kind == "arrays" else self.rows_parameters()
             order = list(specs)
             rng.shuffle(order)
             for name, shape in order:
@@ -196,9 +182,12 @@ class Generator(ScalarExpressions, ArrayExpressions, Statements):
         for _ in range(rng.choice([0, 0, 1, 2])):
             self.module_constant()
         helper_sources = []
-        for k in range(rng.choice([0, 0, 1, 1, 2])):
-            self.loop_entry_names = []
-            helper_sources.append(self.helper(k))
+        if kind == "rows":
+            helper_sources += self.rows_helpers()
+        else:
+            for k in range(rng.choice([0, 0, 1, 1, 2])):
+                self.loop_entry_names = []
+                helper_sources.append(self.helper(k))
 
         # the main function
         self.scope = Scope()
@@ -219,9 +208,13 @@ class Generator(ScalarExpressions, ArrayExpressions, Statements):
         self.indent = 1
         self.loops = []
         self.loop_entry_names = []
-        count = {"scalar": (2, 7), "control": (2, 5), "arrays": (2, 5)}[kind]
-        depth = 1 if kind == "scalar" else (3 if rng.random() < 0.3 else 2)
-        leaves = self.block(rng.randint(*count), depth)
+        if kind == "rows":
+            self.rows_body()
+            leaves = True
+        else:
+            count = {"scalar": (2, 7), "control": (2, 5), "arrays": (2, 5)}[kind]
+            depth = 1 if kind == "scalar" else (3 if rng.random() < 0.3 else 2)
+            leaves = self.block(rng.randint(*count), depth)
         if not leaves:
             ret = self.final_return()
             self.emit(f"return {ret}")
@@ -239,6 +232,10 @@ class Generator(ScalarExpressions, ArrayExpressions, Statements):
         candidates = [k for k, (p, t) in enumerate(params) if t != I]
         count = 1 if rng.random() < 0.5 else rng.randint(1, len(candidates))
         chosen = sorted(rng.sample(candidates, count)) if rng.random() < 0.7 else rng.sample(candidates, count)
+        if kind == "rows" and rng.random() < 0.75:
+            # the matrix the rows are of: most row statements are active then
+            matrix = next(k for k, (p, _) in enumerate(params) if p == "Z")
+            chosen = chosen if matrix in chosen else [matrix] + chosen[1:]
         spell = rng.random()
         items = tuple(params[k][0] if spell < 0.5 else k for k in chosen)
         if count == 1 and rng.random() < 0.6:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("scalar", "control", "arrays")
+KINDS = ("scalar", "control", "arrays", "rows")
 
 HEADER = "import math\nimport numpy as np\nfrom autodiff_compiler import stop_gradient\n"
 

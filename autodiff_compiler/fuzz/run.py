@@ -40,6 +40,8 @@ per program for both simplify settings and both APIs, the oracle 2-5 ms.
 * control and array programs: `jit-simp` for one program in `JIT_EVERY` (2),
   alternating grad and value_and_grad, so that Numba typing and compiled
   semantics are covered over the whole run without dominating it;
+* row programs: `jit-simp` for every one (the same alternation): the pass they
+  exist for, `fuse_rows`, rewrites only the module Numba compiles;
 * `jit-nosimp`: one program in `JIT_NOSIMP_EVERY` (10) of every kind.
 
 That is about 0.42 CPU-s per program on average: 10,000 programs take about
@@ -98,7 +100,7 @@ def plan_runs(program: Program, modes: str) -> list[tuple[str, str]]:
     k = program.index
     if program.kind == "scalar":
         runs += [("jit-simp", a) for a in APIS]
-    elif k % JIT_EVERY == 0:
+    elif program.kind == "rows" or k % JIT_EVERY == 0:
         runs.append(("jit-simp", APIS[(k // JIT_EVERY) % 2]))
     if k % JIT_NOSIMP_EVERY == 3:
         runs.append(("jit-nosimp", APIS[(k // JIT_NOSIMP_EVERY) % 2]))

@@ -198,6 +198,7 @@ class Dataflow(StructuredForward):
         self._backward(function.body, set(results))
         self._strong_out = self._strong_in = None
         self._around: dict[tuple, tuple] = {}     # (strong, position) -> (live before, live after)
+        self._marks: dict[tuple, tuple] = {}      # (strong, block) -> `_checkpoints`
         self._upward: dict[int, frozenset] = {}
         self._sorted_defs = None
         self._written = None
@@ -444,10 +445,15 @@ class Dataflow(StructuredForward):
             ins[pos] = ins[pos] | live if pos in ins else frozenset(live)
         return live
 
+    # a block's live sets are kept after every CHECKPOINT-th statement from its end: a query walks back at
+    # most that many statements from the nearest one (keeping every statement's sets cost the block's
+    # length times the number of live variables: quadratic in a straight-line gradient)
+    CHECKPOINT = 32
+
     def _live_around(self, stmt, strong: bool) -> tuple:
         """(live before, live after) a statement: stored for compound ones, else walked back from the
-        end of its block with the same transfer as `_backward`, once per block: the walk keeps what it
-        finds for every statement of the block (asking of each pop in turn was quadratic)."""
+        nearest checkpoint after it in its block (`_checkpoints`: one walk per block, from its end,
+        with the same transfer as `_backward`)."""
         pos = self.position[id(stmt)]
         outs, ins = (self._strong_out, self._strong_in) if strong else (self._live_out, self._live_in)
         if pos in outs:
@@ -455,18 +461,38 @@ class Dataflow(StructuredForward):
         found = self._around.get((strong, pos))
         if found is not None:
             return found
-        ends = self._strong_end if strong else self._block_end
         block = self._blocks.get(self.block_of[id(stmt)])
         if block is None:
             return frozenset(), frozenset()
-        live = set(ends.get(self.block_of[id(stmt)], frozenset()))
-        after = frozenset(live)
-        for other in reversed(block):
+        marks, index_of = self._checkpoints(self.block_of[id(stmt)], block, strong)
+        index = index_of.get(id(stmt))
+        if index is None:               # inserted by a pass after the analysis: not in the block analysed
+            return frozenset(), frozenset()
+        last = len(block) - 1
+        start = index + (last - index) % self.CHECKPOINT
+        live = set(marks[start])            # live after block[start]
+        for other in block[start:index:-1]:
             self._transfer(other, live, strong)
-            before = frozenset(live)
-            self._around[(strong, self.position[id(other)])] = (before, after)
-            after = before
-        return self._around.get((strong, pos), (frozenset(), frozenset()))
+        after = frozenset(live)
+        self._transfer(stmt, live, strong)
+        found = self._around[(strong, pos)] = (frozenset(live), after)
+        return found
+
+    def _checkpoints(self, key: int, block: list, strong: bool) -> tuple:
+        """({index: live after block[index]} at every CHECKPOINT-th statement from the block's end, and
+        {id(statement): index}), walked once per block and strength."""
+        found = self._marks.get((strong, key))
+        if found is None:
+            ends = self._strong_end if strong else self._block_end
+            live = set(ends.get(key, frozenset()))
+            marks = {}
+            last = len(block) - 1
+            for index in range(last, -1, -1):
+                if (last - index) % self.CHECKPOINT == 0:
+                    marks[index] = frozenset(live)
+                self._transfer(block[index], live, strong)
+            found = self._marks[(strong, key)] = (marks, {id(s): k for k, s in enumerate(block)})
+        return found
 
     def _transfer(self, stmt, live: set, strong: bool) -> None:
         pos = self.position[id(stmt)]

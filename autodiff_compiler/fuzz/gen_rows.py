@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 
-from .program import F, E, Var, broadcast, fmt
+from .program import F, E, Var, _atom, _is_name, broadcast, fmt
 
 # (template, bound of the value given the operand's bound b, lower bound > 0 or None); the operand is
 # squashed to |x| <= 3 for the exponentials and to 10 for the rest first
@@ -225,7 +225,7 @@ class RowPrograms:
     def row_copy(self):
         a = self._matrix(1e6)
         form = self.choose(["{0}.copy()", "stop_gradient({0})", "{0}.copy()"])
-        self._assign(E(form.format(a.code if a.code.isidentifier() else f"({a.code})"), a.t, a.b, a.lo))
+        self._assign(E(form.format(_atom(a.code)), a.t, a.b, a.lo))
 
     def row_helper(self):
         name = self.choose(self.row_helpers)
@@ -261,17 +261,16 @@ class RowPrograms:
             self._assign(E(f"{fn}({a.code}, axis=0)", (c,), a.b * (r if fn == "np.sum" else 1)), self.fresh("v"))
         elif what == "slice":
             j = self.rng.randrange(c)
-            self._assign(E(f"{a.code}[:, {j}:{j + 1}]" if a.code.isidentifier() else f"({a.code})[:, {j}:{j + 1}]",
-                           (r, 1), a.b, a.lo))
+            self._assign(E(f"{_atom(a.code)}[:, {j}:{j + 1}]", (r, 1), a.b, a.lo))
         elif what == "element":
             name = self.fresh("s")
             i, j = self.rng.randrange(r), self.rng.randrange(c)
-            self.emit(f"{name} = {a.code}[{i}, {j}] * {self.const().code}" if a.code.isidentifier()
-                      else f"{name} = ({a.code})[{i}, {j}]")
+            scale = f" * {self.const().code}" if _is_name(a.code) else ""
+            self.emit(f"{name} = {_atom(a.code)}[{i}, {j}]{scale}")
             self.scope.values[name] = Var(name, F, a.b * 3.0)
             self.types[name] = F
         elif what == "store":
-            name = self._assign(E(f"{a.code}.copy()" if a.code.isidentifier() else f"({a.code}).copy()", a.t, a.b))
+            name = self._assign(E(f"{_atom(a.code)}.copy()", a.t, a.b))
             floats = self.vars_of(F)
             value = self.squash(E(self.choose(floats).name, F, 2.0), 10.0) if floats else self.const()
             i = self.rng.randrange(r)
@@ -287,8 +286,8 @@ class RowPrograms:
             self.emit(f"{name} = 0.0")
             self.emit(f"for i in range({r}):")
             self.types["i"] = "i"
-            self.emit(f"    {name} = {name} + {a.code}[i, {k}] * {fmt(0.5)}" if a.code.isidentifier()
-                      else f"    {name} = {name} + ({a.code})[i, {k}]")
+            scale = f" * {fmt(0.5)}" if _is_name(a.code) else ""
+            self.emit(f"    {name} = {name} + {_atom(a.code)}[i, {k}]{scale}")
             self.scope.values[name] = Var(name, F, a.b * r)
             self.types[name] = F
 
@@ -297,7 +296,7 @@ class RowPrograms:
         terms = []
         arrays = [v for v in self.array_vars() if v.local_array]
         last = arrays[-1:] if arrays else []
-        others = [v for v in arrays[:-1]]
+        others = arrays[:-1]
         picked = last + self.rng.sample(others, min(len(others), self.rng.randint(0, 3)))
         targets = {v.t: v for v in self.array_vars() if v.name == "Y"}
         for v in picked:

@@ -155,6 +155,11 @@ def _is_name(code: str) -> bool:
     return code.isidentifier()
 
 
+def _atom(code: str) -> str:
+    """An expression as the operand of a subscript, a call or an attribute: parenthesised unless a name."""
+    return code if _is_name(code) else f"({code})"
+
+
 def _size(shape) -> int:
     n = 1
     for d in shape:

@@ -73,6 +73,32 @@ def test_generated_programs_parse_and_run_in_plain_python(kind, tmp_path):
             value = module.f(*args)
         assert orc.is_float_result(value) and math.isfinite(value), (p.id, value)
         assert p.wrt_indices and all(not isinstance(p.args[k], int) for k in p.wrt_indices)
+        assert all(np.asarray(p.args[k]).dtype == np.float64 for k in p.wrt_indices), (p.id, p.wrt)
+
+
+def test_int_data_is_read_beside_floats_and_never_differentiated():
+    """`arrays` programs now and then take an int64 array K, `rows` programs int one-hot labels Y; both
+    reach products, broadcasts, masks and the result, and no `wrt` names them.  Drawn from a random
+    stream of their own: an `arrays` program without K is the program the generator made before."""
+    seen = {"arrays": [], "rows": []}
+    for kind in seen:
+        for i in range(150):
+            p = generate(kind, 5, i)
+            ints = [k for k, a in enumerate(p.args) if isinstance(a, np.ndarray) and a.dtype == np.int64]
+            assert not set(ints) & set(p.wrt_indices), (p.id, p.wrt)
+            if ints:
+                seen[kind].append(p)
+            if kind == "arrays" and ints:
+                assert p.params[ints[0]] == "K" and "np.array([" in p.args_source()
+                assert all(isinstance(v, int) for v in p.args[ints[0]].ravel().tolist())
+    arrays = "\n".join(p.source for p in seen["arrays"])
+    for needle in ["K @ ", "@ K", "np.where(K ", "K * ", "np.sum(K * ", "np.tanh(K @ "]:
+        assert needle in arrays, needle
+    assert 30 <= len(seen["arrays"]) <= 90 and 15 <= len(seen["rows"]) <= 60
+    for p in seen["rows"]:
+        labels = p.args[p.params.index("Y")]
+        assert labels.dtype == np.int64 and (labels.sum(axis=1) == 1).all()
+    assert "* Y)" in "\n".join(p.source for p in seen["rows"])
 
 
 def test_generator_covers_the_language():

@@ -2,13 +2,16 @@
 
 Takes: the generator's state.  Guarantees: broadcasting-correct array
 expressions and statements (local arrays, element/slice/row stores, aliases,
-copies) whose shapes are the ones the generator assumed.
+copies) whose shapes are the ones the generator assumed.  Int data (an int64
+parameter `K`, see `generate.Generator.int_data_parameters`) is read only beside
+a float operand -- a broadcast partner, a mask in `np.where`, a product with a
+float vector or matrix -- so that every expression drawn as a float array is one.
 """
 from __future__ import annotations
 
 import math
 
-from .program import F, I, E, Var, _is_name, _size, fmt, is_array
+from .program import F, I, E, Var, _is_name, _size, broadcast, fmt, is_array
 
 
 
@@ -128,7 +131,40 @@ class ArrayExpressions:
                         for w in self.array_vars():
                             if len(w.t) == 1 and w.t[0] == C:
                                 out.append(lambda v=v, w=w: E(f"np.outer({v.name}, {w.name})", shape, v.b * w.b))
+        out += self.int_data_products(shape, depth)
         return out
+
+    def int_data_products(self, shape, depth) -> list:
+        """Leaves multiplying int data by float operands: K @ x, x @ K, K @ W, V @ K."""
+        out = []
+        if depth <= 0:
+            return out
+        for v in self.int_data_vars():
+            r, c = self.int_data[v.name] if len(self.int_data[v.name]) == 2 else (None, None)
+            if r is None:
+                continue
+            if len(shape) == 1:
+                if r == shape[0]:
+                    out.append(lambda v=v, c=c: self.matvec(v, (c,), shape, depth))
+                if c == shape[0]:
+                    out.append(lambda v=v, r=r: self.vecmat(v, (r,), shape, depth))
+                continue
+            R, C = shape
+            for w in self.array_vars():
+                if len(w.t) != 2:
+                    continue
+                if r == R and w.t == (c, C):
+                    out.append(lambda v=v, w=w: E(f"({v.name} @ {w.name})", shape, min(v.b * w.b * c, 1e4)))
+                if c == C and w.t == (R, r):
+                    out.append(lambda v=v, w=w: E(f"({w.name} @ {v.name})", shape, min(v.b * w.b * r, 1e4)))
+        return out
+
+    def int_data_vars(self) -> list[Var]:
+        return [self.scope.values[name] for name in self.int_data if name in self.scope.values]
+
+    def int_data_to(self, shape) -> list[Var]:
+        """Int data parameters whose shape broadcasts to exactly `shape`."""
+        return [v for v in self.int_data_vars() if broadcast(self.int_data[v.name], shape) == tuple(shape)]
 
     def index_code(self, length: int) -> str:
         """An index valid for an axis of `length`: a loop index, an int variable, or a constant."""
@@ -185,7 +221,14 @@ class ArrayExpressions:
             options.append((1, "one"))
         else:
             options += [(2, "row"), (1, "rowk"), (1.5, "col"), (0.5, "one")]
+        data = self.int_data_to(shape)
+        if data:
+            options.append((3, "ints"))
         what = self.weighted(options)
+        if what == "ints":
+            # int data beside a float operand (the result is float, as in NumPy)
+            v = self.choose(data)
+            return E(v.name, self.int_data[v.name], v.b)
         if what == "scalar":
             return self.fexpr(depth)
         if what == "same":
@@ -293,7 +336,15 @@ class ArrayExpressions:
 
     def a_select(self, shape, depth) -> E:
         a = self.aexpr(shape, depth)
-        kind = self.rng.randrange(4)
+        data = self.int_data_to(shape)
+        kind = self.rng.randrange(5 if data else 4)
+        if kind == 4:
+            # a mask of int data: np.where(K > 0, a, b)
+            v = self.choose(data)
+            b = self.broadcast_partner(shape, depth)
+            op = self.choose([">", "<=", "=="])
+            return E(f"np.where({v.name} {op} {self.rng.randint(-1, 2)}, {a.code}, {b.code})", shape,
+                     max(a.b, b.b))
         if kind == 0:
             b = self.broadcast_partner(shape, depth)
             c = self.const()

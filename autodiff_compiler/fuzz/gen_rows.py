@@ -2,8 +2,9 @@
 
 Takes: the generator's state, for kind `rows`.  Guarantees: a function of a
 matrix `Z` (r rows and c columns, mostly both above 1, now and then one of them
-1), some of a target `Y` of its shape, a bias `b` (c,), a column `C` (r, 1), a
-weight `W` (c, k) and floats, whose body is a straight run of 3-8 assignments:
+1), some of a target `Y` of its shape (half the time int64 one-hot labels, which
+every row statement may read as it reads a float matrix), a bias `b` (c,), a
+column `C` (r, 1), a weight `W` (c, k) and floats, whose body is a straight run of 3-8 assignments:
 
 * row statements: elementwise functions of matrices with columns, biases,
   matrices and floats broadcast in; sums, means, maxima and minima along axis 1

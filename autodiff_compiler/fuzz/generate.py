@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import random
 
-from .program import F, I, E, HEADER, Helper, KINDS, Loop, Program, SAFE_FLOATS, Scope, Var, _array, _names_in, _normalise, _point, fmt, format_value  # noqa: F401 (KINDS, Program, format_value: re-exported)
+from .program import F, I, INTS, E, HEADER, Helper, KINDS, Loop, Program, SAFE_FLOATS, Scope, Var, _array, _int_array, _names_in, _normalise, _point, broadcast, fmt, format_value, is_array  # noqa: F401 (KINDS, Program, format_value: re-exported)
 from .gen_arrays import ArrayExpressions
 from .gen_rows import RowPrograms
 from .gen_scalars import ScalarExpressions
@@ -71,6 +71,7 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
         self.lines: list[str] = []
         self.indent = 1
         self.array_shapes: list = []
+        self.int_data: dict = {}                    # int data parameter -> its shape (kind arrays)
         self.in_helper = False
         self.allow_returns = True
 
@@ -177,6 +178,7 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
         rng.shuffle(order)
         params = [params[k] for k in order]
         values = [values[k] for k in order]
+        int_params = self.int_data_parameters(seed, index, params, values)
         self.params_set = {p for p, _ in params}
 
         for _ in range(rng.choice([0, 0, 1, 2])):
@@ -198,6 +200,8 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
                 self.scope.values[name] = Var(name, I, lo=value, hi=value)
             elif t == F:
                 self.scope.values[name] = Var(name, F, 2.0)
+            elif t == INTS:
+                self.scope.values[name] = Var(name, INTS, 3.0)
             else:
                 self.scope.values[name] = Var(name, t, 1.5)
         defaults = {}
@@ -229,7 +233,7 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
         source = _normalise("\n".join(parts))
 
         # wrt: float parameters (scalars and arrays), by name or index, single or a tuple
-        candidates = [k for k, (p, t) in enumerate(params) if t != I]
+        candidates = [k for k, (p, t) in enumerate(params) if t not in (I, INTS) and p not in int_params]
         count = 1 if rng.random() < 0.5 else rng.randint(1, len(candidates))
         chosen = sorted(rng.sample(candidates, count)) if rng.random() < 0.7 else rng.sample(candidates, count)
         if kind == "rows" and rng.random() < 0.75:
@@ -245,6 +249,34 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
         args = tuple(values)
         return Program(kind, seed, index, source, "f", args, wrt, tuple(p for p, _ in params))
 
+    def int_data_parameters(self, seed: int, index: int, params: list, values: list) -> set:
+        """Int data, drawn from a random stream of its own, so that a program without it is the one the
+        generator made before it had int data.  `arrays`: now and then an int64 array `K` (counts in
+        [-2, 3]) of a float array's shape, or a matrix whose product with `u` is defined, placed among
+        the parameters.  `rows`: now and then the target `Y` as int one-hot labels.  Fills
+        `self.int_data` (name -> shape of the `arrays` parameter) and returns the names no `wrt` may
+        name; `params` and `values` are changed in place."""
+        self.int_data = {}
+        if self.kind not in ("arrays", "rows"):
+            return set()
+        side = random.Random(f"autodiff-fuzz:int-data:{self.kind}:{seed}:{index}")
+        if self.kind == "rows":
+            where = [k for k, (p, _) in enumerate(params) if p == "Y"]
+            if not where or side.random() >= 0.5:
+                return set()
+            values[where[0]] = _int_array(side, params[where[0]][1], one_hot=True)
+            return {"Y"}
+        if side.random() >= 0.4:
+            return set()
+        shapes = [t for _, t in params if is_array(t)]
+        n = next(t[0] for p, t in params if p == "u")
+        shape = side.choice(shapes + [(side.randint(1, 3), n)])
+        at = side.randrange(len(params) + 1)
+        params.insert(at, ("K", INTS))
+        values.insert(at, _int_array(side, shape))
+        self.int_data["K"] = shape
+        return {"K"}
+
     def final_return(self) -> str:
         """A float combining the live values, so that most of the work reaches the result."""
         terms = []
@@ -258,9 +290,23 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
                 fn = self.choose(["np.sum", "np.mean", "np.sum"])
                 inner = v.name if self.chance(0.5) else f"{v.name} * {v.name}"
                 terms.append(f"{fn}({inner})")
+            terms += self.int_data_terms()
         if not terms or self.chance(0.3):
             terms.append(self.squash(self.fexpr(2), 1e3).code)
         return " + ".join(terms)
+
+    def int_data_terms(self) -> list[str]:
+        """Int data read by the result: np.sum(K * v) for a float array v it broadcasts to, and for a
+        matrix K a layer's loss, np.sum(np.tanh(K @ v)) (logistic regression on int features)."""
+        terms = []
+        for name, shape in self.int_data.items():
+            partners = [v for v in self.array_vars() if broadcast(shape, v.t) == v.t]
+            if partners and self.chance(0.6):
+                terms.append(f"np.sum({name} * {self.choose(partners).name})")
+            inputs = [v for v in self.array_vars() if len(shape) == 2 and v.t == shape[1:]]
+            if inputs and self.chance(0.6):
+                terms.append(f"np.sum(np.{self.choose(['tanh', 'sin', 'arctan'])}({name} @ {self.choose(inputs).name}))")
+        return terms
 
 
 def generate(kind: str, seed: int, index: int) -> Program:

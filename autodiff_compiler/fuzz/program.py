@@ -59,7 +59,7 @@ def format_value(value) -> str:
 def _format_list(items) -> str:
     if isinstance(items, list):
         return "[" + ", ".join(_format_list(i) for i in items) + "]"
-    return repr(float(items))
+    return repr(items) if isinstance(items, int) else repr(float(items))
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -76,6 +76,7 @@ class E:
 
 
 F, I = "f", "i"
+INTS = "int data"      # an int64 array parameter: read beside floats, never differentiated
 
 
 def is_array(t) -> bool:
@@ -183,6 +184,16 @@ def _array(rng: random.Random, shape) -> np.ndarray:
         if abs(x * 4 - round(x * 4)) > 0.02 and all(abs(x - y) > 0.05 for y in values):
             values.append(x)
     return np.array(values, dtype=np.float64).reshape(shape)
+
+
+def _int_array(rng: random.Random, shape, one_hot: bool = False) -> np.ndarray:
+    """Int data: small counts in [-2, 3], or (one_hot) a 1 in each row of a matrix, as class labels."""
+    if one_hot:
+        out = np.zeros(shape, dtype=np.int64)
+        for row in range(shape[0]):
+            out[row, rng.randrange(shape[1])] = 1
+        return out
+    return np.array([rng.randint(-2, 3) for _ in range(_size(shape))], dtype=np.int64).reshape(shape)
 
 
 def _normalise(source: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 import sympy
 
 import corpus_verify as C
+import corpus_verify_arrays as K
 
 from autodiff_compiler import grad, value_and_grad
 from autodiff_compiler.api import type_of_argument
@@ -100,6 +101,43 @@ def test_straight_line_is_proved_exactly_and_shows_sympys_derivative():
     text = str(report)
     assert "verified against SymPy" in text and "proved exactly" in text
     assert "x**3" in text
+
+
+def test_a_two_layer_tanh_network_is_proved_exactly_by_expanding(monkeypatch):
+    # simplify() ran out of its time on these (3 s per element, 24 s for the network) and the proof
+    # fell back to numbers; expanding both sides makes them one.  simplify is made to fail here, so
+    # that the proof cannot come from it
+    rng = np.random.default_rng(3)
+    monkeypatch.setattr(sympy, "simplify", _no_simplify)
+    for _ in range(2):
+        args = (rng.standard_normal((2, 2)), rng.standard_normal(2), rng.standard_normal((2, 2)),
+                rng.standard_normal(2), rng.standard_normal(2))
+        report = verified(K.two_layer_tanh, args)
+        assert report.ok, str(report)
+        assert [e.name for e in report.entries] == ["W1", "b1", "W2", "b2", "x"]
+        assert all(e.method == "exact" for e in report.entries), str(report)
+
+
+def _no_simplify(expr, *args, **kwargs):
+    raise RuntimeError("simplify is not to be called here")
+
+
+def test_expanding_proves_only_what_is_equal(monkeypatch):
+    u, v, w = sympy.symbols("u v w", real=True)
+    t = sympy.tanh(u * v + w)
+    factored = 2 * u * (1 - t ** 2) * (t + v * (1 - t ** 2))
+    distributed = 2 * u * t * (1 - t ** 2) + 2 * u * v * (1 - t ** 2) ** 2
+    assert expressions.simplified_difference(factored, distributed) == 0
+    # a dropped term, a changed constant: never 0, and simplify (not expand) says what is left
+    dropped = 2 * u * t * (1 - t ** 2)
+    left = expressions.simplified_difference(factored, dropped)
+    assert left is not None and left != 0
+    assert sympy.simplify(left - 2 * u * v * (1 - t ** 2) ** 2) == 0
+    assert expressions.simplified_difference(factored, distributed + 1e-20 * u) != 0
+    monkeypatch.setattr(sympy, "simplify", _no_simplify)
+    assert expressions.simplified_difference(factored, distributed) == 0
+    assert expressions.simplified_difference(factored, dropped) is None      # not proved, not refuted
+    assert expressions.compare_expressions(factored, distributed, [])[0] == "exact"
 
 
 def test_long_loops_are_proved_numerically_in_high_precision():

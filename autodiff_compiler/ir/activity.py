@@ -30,18 +30,24 @@ def _derivative_edges(function: ir.Function) -> list:
 
 
 def _closure(start: set, edges: list, forward: bool) -> set:
-    """Everything reachable from `start` along the edges (sources -> target when `forward`)."""
+    """Everything reachable from `start` along the edges: forward, a target is reached when one of its
+    sources is; backward, every source of a reached target is.  One walk over an index from each name
+    to its neighbours (the edges once rescanned until nothing changed took a pass per statement of a
+    straight line, backward: quadratic, 3.6 s of a 3,000-statement derivation)."""
+    neighbours: dict = {}
+    for target, sources in edges:
+        if forward:
+            for name in sources:
+                neighbours.setdefault(name, []).append(target)
+        else:
+            neighbours.setdefault(target, []).extend(sources)
     reached = set(start)
-    changed = True
-    while changed:
-        changed = False
-        for target, sources in edges:
-            if forward and target not in reached and any(name in reached for name in sources):
-                reached.add(target)
-                changed = True
-            elif not forward and target in reached and not reached.issuperset(sources):
-                reached.update(sources)
-                changed = True
+    pending = list(reached)
+    while pending:
+        for name in neighbours.get(pending.pop(), ()):
+            if name not in reached:
+                reached.add(name)
+                pending.append(name)
     return reached
 
 

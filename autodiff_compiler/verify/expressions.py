@@ -9,8 +9,9 @@ simplification when large -- and points ({symbol: number}).  Guarantees:
 * `evaluate(e, point)` is e at the point in `DIGITS`-digit arithmetic
   (mpmath), visiting each distinct subexpression once;
 * `compare_expressions(derived, reference, points)` says how two expressions
-  (or arrays of them) were found equal: "exact" when `simplify(a - b) == 0`
-  (tried only when both are small, under a time limit), "numeric" when they
+  (or arrays of them) were found equal: "exact" when `expand(a - b)` or
+  `simplify(a - b)` is 0 (tried only when both are small -- simplify on
+  smaller ones than expand -- each under a time limit), "numeric" when they
   agree to a relative `REL_TOL` at every point where both can be evaluated
   (at least one), None with the worst error and a disagreeing point when not;
 * `short(e)` prints an expression, or a summary when printing would be long
@@ -28,6 +29,7 @@ import sympy
 from ..timelimit import limited
 from . import limits
 from .limits import (ABS_TOL, DIGITS, EXACT_MAX_ELEMENTS, EXACT_MAX_NODES, EXACT_MAX_OPS, EXACT_SECONDS,
+                     EXPAND_SECONDS,
                      N_RANDOM_POINTS, PERTURBATION, REL_TOL, SEED, Undefined, Unsupported)
 from .symbolic import tree_size
 
@@ -227,27 +229,42 @@ def with_time_limit(fn, seconds: float):
 
 
 def small_enough_for_simplify(*exprs) -> bool:
-    for e in exprs:
-        e = sympy.sympify(e)
-        if tree_size(e, EXACT_MAX_NODES) > EXACT_MAX_NODES:
-            return False
-        if sympy.count_ops(e) > EXACT_MAX_OPS:
-            return False
-    return True
+    return small_enough_for_expand(*exprs) and all(sympy.count_ops(sympy.sympify(e)) <= EXACT_MAX_OPS
+                                                   for e in exprs)
+
+
+def small_enough_for_expand(*exprs) -> bool:
+    # tree_size first: count_ops is exponential on DAGs
+    return all(tree_size(sympy.sympify(e), EXACT_MAX_NODES) <= EXACT_MAX_NODES for e in exprs)
 
 
 def simplified_difference(a, b, seconds: float = EXACT_SECONDS):
-    """simplify(a - b) when cheap, under a time limit; None when not attempted or too slow."""
+    """a - b in a simplest form found cheaply: 0 when `expand` makes it 0 (under EXPAND_SECONDS; for
+    trees of up to EXACT_MAX_NODES nodes), else simplify(a - b) under `seconds` (when each side also
+    has at most EXACT_MAX_OPS operations); None when not attempted or too slow.
+
+    Why expand first: a gradient and SymPy's derivative are mostly the same products of the same
+    function applications grouped differently (the chain rule's factors distributed or not), which
+    expanding both sides makes identical in milliseconds, where simplify's trigonometric and
+    factoring passes ran out of their 3 s on a two-layer tanh network (and the proof fell back to
+    numbers).  A nonzero expansion is not returned: simplify's form is what a report prints."""
     a, b = sympy.sympify(a), sympy.sympify(b)
     if a is b:
         return sympy.Integer(0)
-    if not small_enough_for_simplify(a, b):
+    if not small_enough_for_expand(a, b):
         return None
     if a == b:
         return sympy.Integer(0)
     difference = a - b
     if difference == 0:
         return sympy.Integer(0)
+    try:
+        if with_time_limit(lambda: sympy.expand(difference), EXPAND_SECONDS) == 0:
+            return sympy.Integer(0)
+    except Exception:          # noqa: BLE001 -- expand gives up in ways of its own: simplify may not
+        pass
+    if not small_enough_for_simplify(a, b):
+        return None
     try:
         return with_time_limit(lambda: sympy.simplify(difference), seconds)
     except Exception:          # simplify gives up in many ways; the numerical comparison remains

@@ -29,6 +29,7 @@ SEED = 20240605
 EXACT_MAX_OPS = 150         # simplify() only below this many operations per side
 EXACT_MAX_NODES = 1500      # ... and this many tree nodes (count_ops is exponential on DAGs)
 EXACT_SECONDS = 3.0         # time guard for simplify()
+EXPAND_SECONDS = 0.5        # time guard for expand(), tried first (the cheap normal form)
 EXACT_MAX_ELEMENTS = 16     # arrays with more elements are compared numerically only
 SYMPY_DIFF_MAX_NODES = 4000  # above this, differentiate node by node over the DAG
 BIG_NODES = 300             # larger expressions are built without SymPy's automatic simplification

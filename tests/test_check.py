@@ -191,6 +191,32 @@ def test_hand_that_cannot_be_symbolic_is_compared_numerically():
     assert float(report["w"].where_compiler) == pytest.approx(2 * p * p * (1 - p) * 1.3, rel=1e-12)
 
 
+def cubes(v):
+    return np.sum(v ** 3)
+
+
+def test_an_element_not_proved_leaves_the_rest_to_the_numbers(monkeypatch):
+    # each element's exact attempt may take up to EXPAND_SECONDS (+ simplify's): once one element is
+    # not proved the numbers decide, so the others are not tried -- unless the hand gradient differs,
+    # when every element's difference is shown
+    import autodiff_compiler.verify.check as check_module
+    tried = []
+    monkeypatch.setattr(check_module, "simplified_difference", lambda h, d: tried.append((h, d)))   # None
+    at = dict(v=np.array([0.5, 1.5, -2.0, 0.7]))
+    report = check_gradient(cubes, lambda v: 3 * v ** 2, at=at)
+    assert report["v"].status == "agrees numerically" and len(tried) == 1, str(report)
+    tried.clear()
+    report = check_gradient(cubes, lambda v: 3 * v ** 2 + v, at=at)
+    assert report["v"].status == "differs" and len(tried) == 4, str(report)
+    monkeypatch.undo()
+    report = check_gradient(cubes, lambda v: 3 * v ** 2 + v, at=at)
+    difference = report["v"].difference
+    assert report["v"].status == "differs" and np.shape(difference) == (4,)
+    assert all(len(element.free_symbols) == 1 and sympy.expand(element - next(iter(element.free_symbols))) == 0
+               for element in difference), difference
+    assert check_gradient(cubes, lambda v: 3 * v ** 2, at=at)["v"].status == "proved"
+
+
 def test_hand_with_different_parameter_names_is_matched_by_position():
     def hand(weight, feature):
         p = 1.0 / (1.0 + math.exp(-weight * feature))

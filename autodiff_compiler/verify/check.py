@@ -349,8 +349,12 @@ def _compare_symbolic(entry: CheckEntry, hand_expr, derivative, points, at_point
         entry.status = "differs"
         entry.note = f"the hand gradient has {len(h_list)} element(s), the parameter {len(d_list)}"
         return None
-    diffs = [simplified_difference(h, d) for h, d in zip(h_list, d_list)]
-    if all(d is not None and d == 0 for d in diffs):
+    diffs = []
+    for h, d in zip(h_list, d_list):
+        diffs.append(simplified_difference(h, d))
+        if diffs[-1] is None or diffs[-1] != 0:
+            break       # not proved: the numbers decide, and the rest are simplified only to show a difference
+    if len(diffs) == len(h_list) and all(d is not None and d == 0 for d in diffs):
         entry.status = "proved"
         return None
     mismatch, evaluated = _numeric_mismatch(hand_expr, derivative, points)
@@ -359,6 +363,7 @@ def _compare_symbolic(entry: CheckEntry, hand_expr, derivative, points, at_point
         entry.note = f"equal to 50 digits at {evaluated} point(s) near the one given; not proved symbolically"
         return None
     entry.status = "differs"
+    diffs += [simplified_difference(h, d) for h, d in zip(h_list[len(diffs):], d_list[len(diffs):])]
     if all(d is not None for d in diffs):
         difference = diffs[0] if not isinstance(hand_expr, np.ndarray) else \
             np.array(diffs, dtype=object).reshape(np.shape(hand_expr))

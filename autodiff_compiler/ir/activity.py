@@ -33,7 +33,7 @@ def _closure(start: set, edges: list, forward: bool) -> set:
     """Everything reachable from `start` along the edges: forward, a target is reached when one of its
     sources is; backward, every source of a reached target is.  One walk over an index from each name
     to its neighbours (the edges once rescanned until nothing changed took a pass per statement of a
-    straight line, backward: quadratic, 3.6 s of a 3,000-statement derivation)."""
+    straight line, backward: quadratic, 36 s of a 10,000-statement derivation)."""
     neighbours: dict = {}
     for target, sources in edges:
         if forward:

@@ -228,14 +228,13 @@ def with_time_limit(fn, seconds: float):
     return limited(fn, seconds)
 
 
-def small_enough_for_simplify(*exprs) -> bool:
-    return small_enough_for_expand(*exprs) and all(sympy.count_ops(sympy.sympify(e)) <= EXACT_MAX_OPS
-                                                   for e in exprs)
-
-
 def small_enough_for_expand(*exprs) -> bool:
-    # tree_size first: count_ops is exponential on DAGs
     return all(tree_size(sympy.sympify(e), EXACT_MAX_NODES) <= EXACT_MAX_NODES for e in exprs)
+
+
+def few_enough_operations_for_simplify(*exprs) -> bool:
+    """Asked only of trees `small_enough_for_expand` admitted: count_ops is exponential on DAGs."""
+    return all(sympy.count_ops(sympy.sympify(e)) <= EXACT_MAX_OPS for e in exprs)
 
 
 def simplified_difference(a, b, seconds: float = EXACT_SECONDS):
@@ -263,7 +262,7 @@ def simplified_difference(a, b, seconds: float = EXACT_SECONDS):
             return sympy.Integer(0)
     except Exception:          # noqa: BLE001 -- expand gives up in ways of its own: simplify may not
         pass
-    if not small_enough_for_simplify(a, b):
+    if not few_enough_operations_for_simplify(a, b):
         return None
     try:
         return with_time_limit(lambda: sympy.simplify(difference), seconds)

@@ -18,7 +18,7 @@ import gc
 import os
 from dataclasses import dataclass, field, replace
 
-from .backend.printer import print_module, spelled_otherwise_when_compiled
+from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.lower import lower
@@ -482,12 +482,11 @@ def _vectorise(state: State) -> State:
 
 def _print(state: State) -> State:
     """The module (what `jit=False` runs and the verifier checks), and the one Numba compiles: the same
-    text, with the planned loops in blocks and chunks and the library's functions where the rule table
-    spells them (`matmul`)."""
+    text, with the planned loops in blocks and chunks, the library's functions where the rule table
+    spells them (`matmul`) and element indices proved >= 0 unsigned (`ir.signs`)."""
     state.text = print_module(state.adjoint, header(state))
     program = state.compiled_program
-    state.jit_text = print_module(program, header(state), state.plans, state.threads, compiled=True) \
-        if state.plans or state.compiled is not None or spelled_otherwise_when_compiled(program) else state.text
+    state.jit_text = print_module(program, header(state), state.plans, state.threads, compiled=True)
     return state
 
 

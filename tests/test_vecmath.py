@@ -195,6 +195,32 @@ def test_chunked_sums_do_not_depend_on_the_thread_count(setting, fn, wrt):
         np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
 
 
+def line_mse(w, b, x, y):
+    return np.mean((w * x + b - y) ** 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_reverse_sweep_of_sums_in_chunks_runs_rising(setting, threads):
+    """The gradient's loop falls (the reverse sweep); in chunks it runs rising, which adds each sum's
+    terms in another order only: the same numbers as the loop as written and the hand formulas."""
+    setting(AUTODIFF_COMPILER_CHUNK=16, AUTODIFF_COMPILER_THREADS=threads)
+    rng = np.random.default_rng(17)
+    for n in (1, 15, 16, 17, 300):
+        x, y = _data(n, rng)
+        for w, b in [(0.7, -0.2), (-1.3, 2.5)]:
+            plans, state = _plans(line_mse, w, b, x, y, wrt=("w", "b"))
+            (plan,) = plans.values()
+            assert plan.chunked and plan.forwards and plan.loop.step.value == -1
+            g = grad(line_mse, wrt=("w", "b"))
+            got = g(w, b, x, y)
+            assert "_chunk(chunk" in g.compiled_source
+            r = w * x + b - y
+            want = (2 * np.mean(r * x), 2 * np.mean(r))
+            as_written = grad(line_mse, wrt=("w", "b"), jit=False)(w, b, x, y)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got, as_written, rtol=1e-12, atol=1e-14)
+
+
 def test_small_loops_run_one_chunk_on_the_calling_thread(setting):
     setting(AUTODIFF_COMPILER_SIMD=0)
     g = value_and_grad(loop, wrt=("w", "b"))

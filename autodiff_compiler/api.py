@@ -96,7 +96,7 @@ class no_grad:
 
 
 _SCALAR_TYPES = {bool: BOOL, int: INT, float: FLOAT}
-NATIVE_AFTER = 100_000    # calls of a signature of numbers before its entry becomes native (`_promote`)
+NATIVE_AFTER = 100_000    # calls of a signature of numbers (and arrays) before its entry becomes native (`_promote`)
 
 
 def type_of_argument(value, name: str, fn_name: str):
@@ -750,11 +750,12 @@ class GradientFunction(DerivedFunction):
         return (key, self._dims_for(args)) if any(type(a) is np.ndarray for a in args) else key
 
     def _promote(self, args) -> None:
-        """The signature of `args` (numbers) was called NATIVE_AFTER times through its counted entry: from
-        now on its entry is a frame around `native(*args)`, which costs from Python about what a bare
-        Numba call costs (building it compiles once per machine, ~0.2 s, then Numba's disk cache has it).
-        If it cannot be built, the counted entry stays: nothing but speed depends on it."""
-        key = _fast_key(args)
+        """The signature of `args` (numbers, float64/int64 arrays) was called NATIVE_AFTER times through
+        its counted entry: from now on its entry is a frame around `native(*args)`, which costs from
+        Python about what a bare Numba call costs, the result's check included (building it compiles
+        once per machine, ~0.2 s, then Numba's disk cache has it).  If it cannot be built, the counted
+        entry stays: nothing but speed depends on it."""
+        key = self._entry_key(args)
         try:
             entry = make_native_entry(args, self.native(*args), GradientFunction.__call__)
         except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call

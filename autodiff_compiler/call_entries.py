@@ -104,8 +104,10 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
         else "self, *rest, **kwargs"
     statement, test = _finite_result_test(result) if result is not None else ("", "finite(result)")
     unpack = f"        {statement}\n" if statement else ""
-    # a signature of numbers counts its calls: at NATIVE_AFTER the object asks for its native entry
-    counted = bool(names) and native_after > 0 and all(type(a) in (bool, int, float) for a in args)
+    # a signature of numbers and float64/int64 arrays (what `native` covers) counts its calls: at
+    # NATIVE_AFTER the object asks for its native entry
+    counted = bool(names) and native_after > 0 and all(
+        type(a) in (bool, int, float) or type(a) is np.ndarray and a.ndim and a.dtype.char in "dl" for a in args)
     count = (f"            left[0] -= 1\n"
              f"            if left[0] == 0:\n"
              f"                self._promote(({given}))\n") if counted else ""
@@ -136,7 +138,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
 
 
 def make_native_entry(args, native, full):
-    """The entry of a signature of numbers once it is hot: one Python frame around its native entry
+    """The entry of a signature of numbers and arrays once it is hot: one Python frame around its native entry
     (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
     everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
     the full path directly, as the counted entry's did."""

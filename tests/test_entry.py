@@ -246,14 +246,44 @@ def test_a_hot_signature_becomes_native_and_every_call_ends_as_before(monkeypatc
     assert (value, dx, dy) == pytest.approx((1.5 + math.log(3.0), 0.5 + 1 / 3.0, -0.75), rel=1e-14)
 
 
-def test_a_signature_with_arrays_is_not_counted(monkeypatch):
+def _readonly(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def test_a_hot_signature_of_arrays_becomes_native_and_every_call_ends_as_before(monkeypatch):
     from autodiff_compiler import api
-    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
-    g = grad(layer)
-    w, X = np.ones(3), np.ones((2, 3))
-    for _ in range(4):
+    rng = np.random.default_rng(8)
+    w, X = rng.standard_normal(3), rng.standard_normal((4, 3))
+    monkeypatch.setattr(api, "NATIVE_AFTER", 0)          # the reference never becomes native
+    reference = grad(layer, wrt=("w", "X"))
+    reference(w, X)
+    monkeypatch.setattr(api, "NATIVE_AFTER", 3)
+    g = grad(layer, wrt=("w", "X"))
+    for _ in range(3):
         g(w, X)
-    assert "<native path>" != type(g).__dict__["__call__"].__code__.co_filename
+    assert type(g).__dict__["__call__"].__code__.co_filename != "<native path>"
+    g(w, X)
+    assert type(g).__dict__["__call__"].__code__.co_filename == "<native path>"
+    X_nan = X.copy()
+    X_nan[1, 2] = math.nan
+    calls = [(w, X), (2 * w, X - 1), (w, np.asfortranarray(X)), (w, X[::2]), (w[::-1].copy(), X),
+             (w.astype(np.float32), X), (np.ones(3, dtype=np.int64), X), (w, rng.standard_normal((7, 3))),
+             (w, rng.standard_normal((3, 3))), (w, _readonly(X)), (w, X_nan), (w, np.full((4, 3), math.inf)),
+             (w,), (w, X, X), (w, rng.standard_normal((4, 2)))]
+    for args in calls:
+        assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
+        if len(args) == 2 and args[0].dtype.kind == "f" and np.all(np.isfinite(args[1])) and args[1].shape[1] == 3:
+            # d/dw = X^T (1 - tanh(Xw)^2), d/dX = (1 - tanh(Xw)^2) w^T
+            d = 1 - np.tanh(args[1] @ args[0]) ** 2
+            got = g(*args)
+            rtol = 1e-12 if args[0].dtype == np.float64 else 1e-6      # float32 gradients for float32 w
+            np.testing.assert_allclose(got[0], args[1].T @ d, rtol=rtol)
+            np.testing.assert_allclose(got[1], np.outer(d, args[0]), rtol=rtol)
+    assert _same_outcome(_outcome(lambda: g(X=X, w=w)), _outcome(lambda: reference(w, X)))
+    assert _outcome(lambda: g(w, X, out=1))[0] is ArgumentError
+    assert _same(g(w, X), reference(w, X))
 
 
 # ---- found by an adversarial review of the first version; each a test of its class

@@ -336,6 +336,51 @@ def hoist_two_levels(x, m):
     return s
 
 
+# ---------------------------------------------------------------- a statement that may raise, in a zero-trip loop
+# (found in session 19: `t = A * B` was hoisted out of the loop, so a loop that runs no trips raised the
+# broadcast error the function never raises; the gradient failed where the function runs)
+
+def hoist_raising_mul(x, A, B, n):
+    s = np.sum(x * x)
+    for i in range(n):
+        t = A * B
+        s = s + np.sum(t) * x[0]
+    return s
+
+
+def hoist_raising_sub(x, A, B, n):
+    s = np.sum(x * x)
+    for i in range(n):
+        t = A - B
+        s = s + np.sum(t * t) * x[1]
+    return s
+
+
+def hoist_raising_compare(x, A, B, n):
+    s = np.sum(x * x)
+    for i in range(n):
+        t = A > B
+        s = s + np.sum(t * x[0])
+    return s
+
+
+def hoist_raising_partial(x, A, B, n):
+    s = np.sum(x * x)
+    for i in range(n):
+        t = A * 2.0 + B          # A * 2.0 cannot raise (and may move); + B may
+        s = s + np.sum(t) * x[2]
+    return s
+
+
+def hoist_raising_nested(x, A, B, n):
+    s = np.sum(x * x)
+    for j in range(2):
+        for i in range(n):
+            t = A + B
+            s = s + np.sum(t) * x[j]
+    return s
+
+
 # ---------------------------------------------------------------- unit-step slice reads in a fused chain
 
 def slice_issue_rebind(x, k):

@@ -169,6 +169,14 @@ case(HOIST, S.hoist_shrinking, [(1.0, 3), (1.5, 2), (0.5, 4)])
 case(HOIST, S.hoist_while, [(1.0, 4), (1.5, 3)])
 case(HOIST, S.hoist_two_levels, [(1.0, 3), (1.5, 2)])
 
+HOIST_RAISING = "a statement that may raise, in a loop of no trips"
+A2, A3, B3 = V(0.5, -1.0), V(0.5, -1.0, 2.0), V(1.5, 0.25, -0.5)
+for fn in (S.hoist_raising_mul, S.hoist_raising_sub, S.hoist_raising_compare, S.hoist_raising_nested):
+    # zero trips with arrays that never broadcast together (the function runs), then trips that run
+    case(HOIST_RAISING, fn, [(V(0.3, -0.7, 1.1), A2, B3, 0), (V(0.3, -0.7, 1.1), A3, B3, 2),
+                             (V(1.5, 0.2, -0.4), A3, B3, 1)])
+case(HOIST_RAISING, S.hoist_raising_partial, [(V(0.3, -0.7, 1.1), A2, B3, 0), (V(0.3, -0.7, 1.1), A3, B3, 3)])
+
 SLICE = "fused unit-step slice reads"
 case(SLICE, S.slice_issue_rebind, [(V(0.1, 0.2, 0.3, 0.4), 1), (V(0.5, 0.6, 0.7), 2), (V(0.3), 0)])
 case(SLICE, S.slice_issue_negative, [(V(0.1, 0.2),), (V(0.5),), (V(0.1, 0.2, 0.3, 0.4, 0.5, 0.6),)], isolate=True)

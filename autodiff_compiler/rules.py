@@ -77,6 +77,26 @@ class Primitive:
                                        # once per machine, not once per process; it computes in float64, so
                                        # it is used only where an operand is a float array (NumPy's result is
                                        # then float64; of ints or bools alone it is not)
+    python_number: bool = False        # applied to numbers, it makes Python's number whatever its operands are
+                                       # (`float(np.float64(0.0))` is Python's 0.0, which raises when divided
+                                       # by; `ir.numbers`)
+    numpy_numbers: object = None       # the spelling in the module Numba compiles where an operand may be
+                                       # NumPy's (an array, or a number `ir.numbers` finds) and the statement
+                                       # may raise (`may_raise`): Numba's operators raise ZeroDivisionError
+                                       # as Python's do, its NumPy functions give inf or nan as NumPy's do.
+                                       # A template for numbers, or a dict from the operands' kind to one:
+                                       # "int" (numbers, all of them integers or bools), "float" (other
+                                       # numbers), "array" (an operand a float array: Numba's array
+                                       # operators are NumPy's ufuncs but for `**`); no entry: `scalar`
+
+    def numpy_spelling(self, operand_kinds: tuple, arrays: bool = False) -> str | None:
+        """`numpy_numbers` for operands of these kinds ("float", "int", "bool"; `arrays`: one of them a
+        float array), or None."""
+        text = self.numpy_numbers
+        if isinstance(text, dict):
+            key = "array" if arrays else "int" if all(k in ("int", "bool") for k in operand_kinds) else "float"
+            return text.get(key)
+        return None if arrays else text
 
     @property
     def is_operator(self) -> bool:
@@ -134,7 +154,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
-            compiled=None):
+            compiled=None, numpy_numbers=None, python_number=False):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -151,7 +171,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
-                     error=error, compiled=compiled)
+                     error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -173,7 +193,7 @@ _define("sub", 2, ("1", "-1"), scalar="-", array="-", sympy="x - y", result="joi
 _define("mul", 2, ("y", "x"), scalar="*", array="*", sympy="x * y", result="join", evaluate=operator.mul)
 _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", result="float",
         evaluate=operator.truediv, numpy_names=("divide", "true_divide"), raises="zero divisor",
-        error="division by zero")
+        error="division by zero", numpy_numbers="np.divide({0}, {1})")
 # pow's partials at a zero base: 0 ** y is 0 (y > 0), 1 (y == 0) or inf, and the plain formulas would give
 # 0 * inf.  The base is nudged to 1 exactly where they would (no branch: on arrays both sides of a branch are
 # computed, and a second derivative through the side not taken would be nan); elsewhere the formulas are
@@ -182,7 +202,8 @@ _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
         raises="negative integer exponent",
-        error={"float": "division by zero", "int": "0 cannot be raised to a negative power"})
+        error={"float": "division by zero", "int": "0 cannot be raised to a negative power"},
+        numpy_numbers={"float": "np.power({0}, {1})", "array": "np.power({0}, {1})"})   # NumPy's ints raise too
 
 
 def _ieee_divide(x, y) -> float:
@@ -202,10 +223,10 @@ _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", eva
         numpy_names=("negative",))
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
-        builtin="float")
+        builtin="float", python_number=True)
 _define("mod", 2, ("1", "-floor(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
         evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor",
-        error={"float": "modulo by zero", "int": "integer modulo by zero"})
+        error={"float": "modulo by zero", "int": "integer modulo by zero"}, numpy_numbers="np.remainder({0}, {1})")
 
 # ---------------------------------------------------------- elementary functions
 _math_function("sin", ("cos(x)",))
@@ -245,7 +266,7 @@ _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
         result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",),
-        raises=True, error="division by zero")
+        raises=True, error="division by zero", numpy_numbers="np.divide(1.0, {0})")
 _define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
         sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
         numpy_names=("deg2rad", "radians"))
@@ -332,14 +353,16 @@ _define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result
         evaluate=lambda x: x)
 _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", evaluate=operator.floordiv,
         numpy_names=("floor_divide",), raises="zero divisor",
-        error={"float": "division by zero", "int": "integer division by zero"})
+        error={"float": "division by zero", "int": "integer division by zero"},
+        numpy_numbers="np.floor_divide({0}, {1})")
 _define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
         evaluate=math.floor, math_name="floor", numpy_names=("floor",))
 _define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
         evaluate=math.ceil, math_name="ceil", numpy_names=("ceil",))
 _define("trunc", 1, nondiff=True, scalar="math.trunc", array="np.trunc", result="int",
         evaluate=math.trunc, math_name="trunc", numpy_names=("trunc",))
-_define("int", 1, nondiff=True, scalar="int", array="", result="int", evaluate=int, builtin="int")
+_define("int", 1, nondiff=True, scalar="int", array="", result="int", evaluate=int, builtin="int",
+        python_number=True)
 _define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(x)", result="float",
         evaluate=lambda x: float((x > 0) - (x < 0)), numpy_names=("sign",))
 for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le), ("gt", ">", operator.gt),

@@ -1752,6 +1752,61 @@ def zerodiv_numpy_mean(x, k):
     return np.sum(x ** 3)
 
 
+# ---- NUMPYDIV: a division of NumPy's numbers by zero, where the function runs: NumPy gives inf or nan (and
+# a warning), never an error.  The module Numba compiles turned array operations into loops over elements
+# and divided the elements with Numba's operators, which raise as Python's do: the gradient failed
+# ("division by zero at these arguments") where the function has a finite gradient.  The zero divisor's
+# inf is masked by a minimum (or a where) here, so the gradient with respect to x is finite.
+
+def numpydiv_issue(x, y):
+    return np.sum(x * np.minimum(1.0 / y, 5.0))
+
+
+def numpydiv_arrays(x, y, z):
+    return np.sum(x * np.minimum(z / y, 5.0))
+
+
+def numpydiv_reciprocal(x, y):
+    return np.sum(np.minimum(np.reciprocal(y), 4.0) * x)
+
+
+def numpydiv_floordiv(x, y, z):
+    return np.sum(x * np.fmin(np.abs(z // y), 5.0))
+
+
+def numpydiv_modulo(x, y):
+    return np.sum(np.where(y == 0.0, x * x, x % y))          # x % 0.0 is nan, and the where drops it
+
+
+def numpydiv_power(x, y):
+    return np.sum(x * np.minimum(y ** -2, 5.0) + x * x * np.minimum(y ** -3, 2.0))
+
+
+def numpydiv_loop(x, y):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] * min(1.0 / y[i], 5.0)                  # np.float64(1.0) / 0.0 is inf in Python too
+    return s
+
+
+def numpydiv_loop_ops(x, y, z):
+    s = 0.0
+    for i in range(x.shape[0]):
+        q = min(abs(z[i] // y[i]), 3.0)
+        p = min(y[i] ** -2, 4.0)
+        r = z[i] % y[i]
+        if y[i] != 0.0:
+            s = s + x[i] * (q + p + r)
+        else:
+            s = s + x[i] * (q + p)
+    return s
+
+
+def numpydiv_sum_divisor(x, y):
+    t = np.sum(y * y)                                         # a reduction is NumPy's number too
+    return np.sum(x * x) * min(1.0 / t, 3.0) + np.sum(x) * min(2.0 / t, 4.0)    # t == 0 when y is
+
+
 # ---- PRUNED: loops in branches whose tests compare constants (Numba drops those branches before
 # typing; the reverse sweep's branches test recorded conditions, which it keeps)
 

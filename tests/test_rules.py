@@ -501,3 +501,48 @@ def test_the_table_names_the_error_compiled_code_raises(name):
             statement(*operands)
         assert str(raised.value) == error_of(name, kinds), (name, kinds)
     assert error_of(name, (None,) * prim.arity) in (None, error_of(name, ("float",) * prim.arity))
+
+
+# ------------------------------------------------------------------ NumPy's numbers in compiled code
+
+NUMPY_SPELLED = sorted(name for name, p in PRIMITIVES.items() if p.numpy_numbers is not None)
+_NUMPY_SCALARS = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+
+
+@pytest.mark.parametrize("name", NUMPY_SPELLED)
+def test_numpy_spellings_compute_what_numpy_computes_and_raise_nothing(name):
+    """`Primitive.numpy_numbers`: where an operand is NumPy's number, the module Numba compiles spells
+    the primitive so that it computes what Python computes on NumPy's numbers -- inf or nan at a zero
+    divisor (`np.float64(1.0) / 0.0`), no exception -- for every kind of operands it names, at the
+    operands where the table says the scalar spelling raises and at ordinary ones; on float arrays too
+    where it has an "array" spelling (Numba's `**` raises there)."""
+    import numba
+    prim = PRIMITIVES[name]
+    operands = dict(_RAISING_OPERANDS[prim.raises])
+    operands.update({kinds: tuple(_SOME[k] for k in kinds) for kinds in list(operands)})
+    checked = 0
+    for kinds in operands:
+        spelling = prim.numpy_spelling(kinds)
+        if spelling is None:
+            continue
+        for values in (_RAISING_OPERANDS[prim.raises][kinds], tuple(_SOME[k] for k in kinds)):
+            names = ARG_NAMES[:prim.arity]
+            namespace = {"np": np}
+            exec(f"def statement({', '.join(names)}):\n    return {spelling.format(*names)}\n", namespace)
+            got = numba.njit(namespace["statement"])(*values)
+            # Python on NumPy's numbers: the first operand NumPy's (the element), as the user's code has it
+            numpy_values = (_NUMPY_SCALARS[kinds[0]](values[0]),) + values[1:]
+            with np.errstate(all="ignore"):
+                want = prim.evaluate(*numpy_values)
+            np.testing.assert_array_equal(np.float64(got), np.float64(want), err_msg=f"{name} {kinds} {values}")
+            checked += 1
+    assert checked, f"{name}: no kind of operands has a NumPy spelling"
+    if prim.numpy_spelling(("float",) * prim.arity, True) is not None:
+        spelling = prim.numpy_spelling(("float",) * prim.arity, True)
+        names = ARG_NAMES[:prim.arity]
+        namespace = {"np": np}
+        exec(f"def statement({', '.join(names)}):\n    return {spelling.format(*names)}\n", namespace)
+        values = (np.array([0.0, 2.0, -0.0]),) + _RAISING_OPERANDS[prim.raises][("float", "int")][1:]
+        with np.errstate(all="ignore"):
+            want = prim.evaluate(*values)
+        np.testing.assert_array_equal(numba.njit(namespace["statement"])(*values), want, err_msg=name)

@@ -619,6 +619,16 @@ if _rosen is not None:
     case("crash: grad(scipy.optimize.rosen)", _rosen, [(V(0.5, 1.5, -0.3),), (V(1.2, 0.8),)], id="scipy_rosen",
          contract=GRAD_OR_LOCATED)
 
+NUMPYDIV = ("a division of NumPy's numbers by zero (inf or nan, never an error), masked: the compiled module "
+            "divided elements with Numba's operators, which raise")
+JIT_ALL = ("jit-simp-grad", "jit-simp-vag", "jit-nosimp-grad", "jit-nosimp-vag")
+XD, YZ, YZ2, YN, ZD = V(0.3, 1.2, 0.7), V(1.0, 0.0, 2.0), V(0.0, -0.5, 0.25), V(0.5, -2.0, 4.0), V(1.5, 0.7, 2.5)
+for fn in (S.numpydiv_issue, S.numpydiv_reciprocal, S.numpydiv_modulo, S.numpydiv_power, S.numpydiv_loop):
+    case(NUMPYDIV, fn, [(XD, YZ), (XD, YZ2), (XD, YN)], compiled=JIT_ALL)
+for fn in (S.numpydiv_arrays, S.numpydiv_floordiv, S.numpydiv_loop_ops):
+    case(NUMPYDIV, fn, [(XD, YZ, ZD), (XD, YZ2, ZD), (XD, YN, ZD)], compiled=JIT_ALL)
+case(NUMPYDIV, S.numpydiv_sum_divisor, [(XD, V(0.0, 0.0, 0.0)), (XD, YZ), (XD, YN)], compiled=JIT_ALL)
+
 CASES_BY_ID = {c.id: c for c in CASES}
 
 

@@ -419,19 +419,23 @@ def asserts_falling(w, x):
     return w * np.sum(x)
 
 
-def assert_then_divide(w, x):
+# The divisions that raise divide Python's numbers (the loop's index and parameters: ZeroDivisionError at
+# the trip i == j, in Python and compiled); a division of an element, NumPy's number, gives inf or nan and
+# raises nothing (`ir.numbers`; `test_divisions_of_elements_raise_nothing_and_are_planned`).
+
+def assert_then_divide(w, x, j):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
         assert x[i] < 5.0
-        z[i] = w / x[i]
+        z[i] = x[i] * (w / (i - j))
     return np.sum(z)
 
 
-def divide_then_assert(w, x):
+def divide_then_assert(w, x, j):
     s = 0.0
     for i in range(x.shape[0]):
-        z = w / x[i]
-        t = math.exp(z)
+        z = w / (i - j)
+        t = math.exp(z * x[i])
         assert t < 5.0
         s += t
     return s
@@ -490,22 +494,23 @@ def test_loops_that_may_raise_raise_what_the_plain_loop_raises(setting, fn):
     the plain one does."""
     setting(AUTODIFF_COMPILER_THREADS="")
     x = np.linspace(-1, 1, 600)
-    _same_outcome(fn, 0.7, x)
     if fn in (asserts_rising, asserts_falling):
+        _same_outcome(fn, 0.7, x)
         _same_outcome(fn, 0.7, 100 * x)
     else:
+        _same_outcome(fn, 0.7, x, -1)        # no trip divides by zero
         bad = np.linspace(0.5, 2.0, 600)
-        bad[0], bad[1] = 9.0, 0.0            # trip 0 fails its assert, trip 1 divides by zero
-        _same_outcome(fn, 0.7, bad)
-        _same_outcome(fn, 0.7, bad[::-1].copy())
-        bad[0], bad[1] = 0.1, 0.0
-        _same_outcome(fn, 1.0, bad)
+        bad[0] = 9.0                         # trip 0 fails its assert, trip 1 divides by zero
+        _same_outcome(fn, 0.7, bad, 1)
+        _same_outcome(fn, 0.7, bad[::-1].copy(), 598)
+        bad[0] = 0.1
+        _same_outcome(fn, 1.0, bad, 1)
 
 
-def divides(w, x):
+def divides(w, x, j):
     s = 0.0
     for i in range(x.shape[0]):
-        s += w / x[i]
+        s += x[i] * (w / (i - j))
     return s
 
 
@@ -514,16 +519,15 @@ def test_division_by_zero_in_a_chunked_loop_raises_as_the_loop_does(setting):
     a loop with a statement that may raise keeps its chunks on the calling thread, which raises; a loop
     without one runs them on threads."""
     from autodiff_compiler import AutodiffError
-    x = np.linspace(-1, 1, 101)           # x[50] == 0
+    x = np.linspace(-1, 1, 101)
     setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
     g = value_and_grad(divides)
     with pytest.raises(AutodiffError, match="division by zero"):
-        g(0.5, x)
+        g(0.5, x, 50)                     # the trip i == 50 divides by zero
     assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
-    x[50] = 0.25
     setting(AUTODIFF_COMPILER_THREADS=0, AUTODIFF_COMPILER_CHUNK="")
-    want = value_and_grad(divides)(0.5, x)
-    np.testing.assert_allclose(g(0.5, x), want, rtol=1e-13)
+    want = value_and_grad(divides)(0.5, x, -1)
+    np.testing.assert_allclose(g(0.5, x, -1), want, rtol=1e-13)
     setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
     threaded = value_and_grad(backwards)
     threaded(0.5, x)
@@ -565,11 +569,11 @@ def integer_division(w, x):
     return s
 
 
-def negative_power(w, x):
+def negative_power(w, x, j):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
         assert x[i] > -5.0
-        z[i] = w * x[i] ** -3
+        z[i] = w * x[i] * float(i - j) ** -3       # float(): Python's number, 0.0 ** -3 raises
     return np.sum(z)
 
 
@@ -577,31 +581,45 @@ def reciprocal_after_assert(w, x):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
         assert x[i] > -5.0
-        z[i] = w * np.reciprocal(x[i])
+        z[i] = w * np.reciprocal(x[i])           # NumPy's number: inf at 0.0, no error
     return np.sum(z)
 
 
-def divide_then_modulo(w, x):
+def divides_elements(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += w / x[i]
+    return s
+
+
+def element_powers(w, x):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
-        t = math.exp(w / x[i])
-        z[i] = t % (x[i] + 1.0)
+        z[i] = math.exp(w * x[i]) * x[i] ** -3 + x[i] // (x[i] - 1.0) + w % x[i]
     return np.sum(z)
 
 
-def two_divisions(w, x):
+def divide_then_modulo(w, x, j, m):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
-        t = math.exp(w / x[i])
-        z[i] = t / (x[i] + 1.0)
+        t = math.exp(w / (i - j))
+        z[i] = x[i] * (t % (i - m))
     return np.sum(z)
 
 
-def divide_and_integer_power(w, x, k, m):
+def two_divisions(w, x, j, m):
     z = np.zeros(x.shape[0])
     for i in range(x.shape[0] - 1, -1, -1):
-        t = math.exp(w / x[i])
-        z[i] = t * k[i] ** m
+        t = math.exp(w / (i - j))
+        z[i] = x[i] * (t / (i - m))
+    return np.sum(z)
+
+
+def divide_and_integer_power(w, x, k, m, j):
+    z = np.zeros(x.shape[0])
+    for i in range(x.shape[0] - 1, -1, -1):
+        t = math.exp(w / (i - j))
+        z[i] = t * x[i] * k ** (i + m)
     return np.sum(z)
 
 
@@ -609,8 +627,8 @@ def integer_division_into_a_float(w, x, k, d):
     z = np.zeros(x.shape[0])
     q = 0.5                                  # q is a float: its statements' errors come from the operands
     for i in range(x.shape[0] - 1, -1, -1):
-        q = k[i] // d[i]
-        z[i] = math.exp(w / x[i]) + q
+        q = k // (d - i)
+        z[i] = math.exp(w / (i - k)) * x[i] + q
     return np.sum(z)
 
 
@@ -618,8 +636,8 @@ def integer_modulo_into_a_float(w, x, k, d):
     z = np.zeros(x.shape[0])
     q = 0.5
     for i in range(x.shape[0] - 1, -1, -1):
-        q = k[i] % d[i]
-        z[i] = math.exp(w % x[i]) * w + q
+        q = k % (d - i)
+        z[i] = math.exp(w % (i - k)) * x[i] * w + q
     return np.sum(z)
 
 
@@ -632,15 +650,13 @@ def test_errors_are_named_by_the_operands_kinds(setting, fn):
     setting(AUTODIFF_COMPILER_THREADS="")
     n = 300
     x = np.linspace(0.5, 2.0, n)
-    k = np.arange(1, n + 1)
-    x[0] = 0.0                                 # trip 0 divides by zero (runs last as written)
+    # trip 0 divides by zero (runs last as written); trip n - 1 (runs first): 0 ** -1, 0 // 0, 0 % 0
     if fn is divide_and_integer_power:
-        k[n - 1] = 0                           # trip n - 1 (runs first): 0 ** -1
-        _same_outcome(fn, 0.7, x, k, -1)
+        _same_outcome(fn, 0.7, x, 0, n - 2, 0)
+        _same_outcome(fn, 0.7, x, 2, n - 1, -1)       # nothing raises
     else:
-        d = np.ones(n, dtype=np.int64)
-        d[n - 1] = 0                           # trip n - 1: k // 0, k % 0
-        _same_outcome(fn, 0.7, x, k, d)
+        _same_outcome(fn, 0.7, x, 0, n - 1)
+        _same_outcome(fn, 0.7, x, -1, n)              # nothing raises
 
 
 @pytest.mark.parametrize("fn", [divide_then_modulo, two_divisions], ids=["divide-modulo", "two-divisions"])
@@ -653,15 +669,15 @@ def test_statements_trade_places_only_when_they_raise_the_same_error(setting, fn
     setting(AUTODIFF_COMPILER_THREADS="")
     x = np.linspace(0.5, 2.0, 300)
     g = value_and_grad(fn)
-    g(0.7, x)
+    g(0.7, x, -1, -1)
     assert ("for i_lane in range(" in g.compiled_source) == (fn is two_divisions)
-    _same_outcome(fn, 0.7, x)
+    _same_outcome(fn, 0.7, x, -1, -1)
     for n in (6, 300):
-        bad = np.linspace(0.5, 2.0, n)
-        bad[0], bad[n - 1] = 0.0, -1.0    # trip 0 divides by zero, trip n - 1 (run first) by x + 1 == 0
-        _same_outcome(fn, 0.7, bad)
+        x = np.linspace(0.5, 2.0, n)
+        # trip 0 divides by zero, trip n - 1 (run first) by i - m == 0
+        _same_outcome(fn, 0.7, x, 0, n - 1)
         with pytest.raises(AutodiffError, match="modulo by zero" if fn is divide_then_modulo else "division"):
-            g(0.7, bad)
+            g(0.7, x, 0, n - 1)
 
 
 @pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
@@ -702,16 +718,15 @@ def test_chunks_that_may_raise_stay_on_the_calling_thread(setting, fn):
     assert "_chunk(" in g.compiled_source and "prange(" not in g.compiled_source
 
 
-@pytest.mark.parametrize("fn", [negative_power, reciprocal_after_assert], ids=["power", "reciprocal"])
-def test_powers_and_reciprocals_may_raise(setting, fn):
-    """Numba raises for 0.0 ** -3 and 1.0 / 0.0: with an assert in the same falling loop, the loop keeps
-    its order, so the error is the plain loop's, for either order of the bad elements."""
+def test_powers_may_raise(setting):
+    """Numba raises for 0.0 ** -3 (Python's number): with an assert in the same falling loop, the loop
+    keeps its order, so the error is the plain loop's, for either order of the bad trips."""
     setting(AUTODIFF_COMPILER_THREADS="")
     x = np.linspace(0.5, 2.0, 6)
-    x[0], x[5] = -9.0, 0.0
-    _same_outcome(fn, 1.0, x)
-    _same_outcome(fn, 1.0, x[::-1].copy())
-    _same_outcome(fn, 1.0, np.linspace(0.5, 2.0, 300))
+    x[0] = -9.0
+    _same_outcome(negative_power, 1.0, x, 5)               # trip 0 fails its assert, trip 5: 0.0 ** -3
+    _same_outcome(negative_power, 1.0, x[::-1].copy(), 0)
+    _same_outcome(negative_power, 1.0, np.linspace(0.5, 2.0, 300), -1)
 
 
 # ------------------------------------------------------------------ random loops, both paths

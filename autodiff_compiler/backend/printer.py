@@ -24,6 +24,7 @@ from . import runtime
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
+from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
@@ -110,6 +111,9 @@ class ModulePrinter:
         # to a negative index, a select per read that keeps LLVM from proving the bounds check
         # redundant in a loop (MSE's chunked adjoint: 1.33x the hand-written gradient, 1.00x unsigned)
         self.nonnegative = nonnegative_integers(function) if compiled else frozenset()
+        # numbers that may be NumPy's (`ir.numbers`): in the module Numba compiles, a division of them is
+        # spelled as NumPy divides (inf or nan), not with Numba's operator (ZeroDivisionError)
+        self.numpy_numbers = numpy_numbers(function.body, function.types) if compiled else frozenset()
 
     # -------------------------------------------------------------- expressions
     def spelling(self, prim: str, args, params=()) -> str:
@@ -118,6 +122,8 @@ class ModulePrinter:
         text = spec.spelling(arrays, params, len(args))
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
+        if self.compiled and spec.numpy_numbers is not None:
+            text = numpy_spelling(prim, args, self.operand_facts) or text
         if text.startswith("math.") or "math." in text:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
@@ -140,6 +146,30 @@ class ModulePrinter:
     def is_array(self, operand) -> bool:
         t = self.type_of(operand)
         return t is not None and t.is_array
+
+    def is_numpy_number(self, operand) -> bool:
+        """May this number be NumPy's (`ir.numbers`)?  A variable by the function's analysis; an inlined
+        expression tree by the same rule applied to its operands."""
+        if isinstance(operand, Var):
+            return operand.name in self.numpy_numbers
+        if isinstance(operand, tuple) and isinstance(operand[0], str):
+            prim, args = operand[0], operand[1]
+            return makes_numpy_number(prim, [self.is_array(a) for a in args],
+                                      [self.is_numpy_number(a) for a in args])
+        return False
+
+    def operand_facts(self, operand) -> tuple:
+        """(kind, is an array, is a float array, may be NumPy's): what `ir.numbers.numpy_spelling` asks."""
+        return self.kind_of(operand), self.is_array(operand), self.is_float_array(operand), \
+            self.is_numpy_number(operand)
+
+    def kind_of(self, operand) -> str | None:
+        """An operand's kind ("float", "int", "bool"; None when unknown)."""
+        if isinstance(operand, Const):
+            value = operand.value
+            return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+        t = self.type_of(operand)
+        return t.kind if t is not None else None
 
     def is_float_array(self, operand) -> bool:
         t = self.type_of(operand)

@@ -38,6 +38,7 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
+from ..ir.numbers import is_numpy_operand, numpy_numbers
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
@@ -532,30 +533,19 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     """Mark (`ir.Assign.error_effect`) the divisions and modulos of Python's numbers that may raise
     (`rules.may_raise`: `1.0 / k`, `k % m`, `k // m`): the error is part of the function's meaning, so
     the statement is kept although nothing reads its value.  Not marked: arrays, and numbers that may
-    be NumPy's, which answers a division by zero with inf or 0 and a warning -- a number from an array
-    (an element, a reduction), from module data, or from arithmetic on such a number, in any statement
-    of the function (names are followed without regard to order: a loop's later trip reads what its
-    earlier one wrote).  Nor a power: `x ** i` raises only at x == 0 with i < 0, and gradients rarely
-    need its value (every polynomial loop would compute it again for nothing)."""
+    be NumPy's (`ir.numbers`), which answers a division by zero with inf or 0 and a warning -- a number
+    from an array (an element, a reduction; not an axis length), from module data, or from arithmetic
+    on such a number, in any statement of the function.  Nor a power: `x ** i` raises only at x == 0
+    with i < 0, and gradients rarely need its value (every polynomial loop would compute it again for
+    nothing)."""
     assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
     candidates = [s for s in assigns if PRIMITIVES[s.prim].raises in ("zero divisor", True)
                   and not PRIMITIVES[s.prim].effect and may_raise(s.prim, s.args)]
     if not candidates:
         return
-    is_array = lambda operand: isinstance(operand, Var) and types.get(operand.name) is not None \
-        and types[operand.name].is_array                                                    # noqa: E731
-    numpy_numbers = set(module_data)
-    changed = True
-    while changed:
-        changed = False
-        for stmt in assigns:
-            if stmt.target in numpy_numbers or is_array(Var(stmt.target)):
-                continue
-            if any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
-                numpy_numbers.add(stmt.target)
-                changed = True
+    found = numpy_numbers(body, types, frozenset(module_data))
     for stmt in candidates:
-        if not any(is_array(a) or (isinstance(a, Var) and a.name in numpy_numbers) for a in stmt.args):
+        if not any(is_numpy_operand(a, types, found) for a in stmt.args):
             stmt.error_effect = True
 
 

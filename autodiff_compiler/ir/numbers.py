@@ -1,0 +1,125 @@
+"""Numbers: which scalar variables may hold NumPy's numbers rather than Python's.
+
+Takes: a list of statements (a function's body, before or after any
+transform) and the variables' types.  Guarantees (`numpy_numbers`): the set
+of scalar variables that may hold a NumPy number (`np.float64`, `np.int64`)
+on some run, where the rest hold Python's.  The two divide differently:
+Python's `1.0 / 0.0` (and `%`, `//`, `0.0 ** -2`) raises ZeroDivisionError,
+NumPy's gives inf or nan with a warning.  So a division of numbers is
+NumPy's when one of its operands may be NumPy's (`is_numpy_operand`): the
+front end keeps only Python's for their error (`frontend.lower`,
+`ir.Assign.error_effect`), and the module Numba compiles spells NumPy's with
+NumPy's functions (`rules.Primitive.numpy_numbers`), which Numba computes as
+NumPy does, where its operators raise as Python's do.
+
+A variable may hold a NumPy number when some statement that writes it (the
+least fixed point over every statement, without regard to order: a loop's
+later trip reads what its earlier one wrote):
+
+* reads an array and makes a number from it (an element, a reduction); not
+  an axis length (`result="count"` in the rule table: `x.shape[0]` is
+  Python's int);
+* applies any primitive to a number that may be NumPy's (arithmetic on an
+  element is NumPy's arithmetic: `np.float64(1.0) + 1` is an `np.float64`),
+  but for the casts to Python's numbers (`python_number` in the rule table:
+  `float(x[i])` is Python's float, and so is the float base
+  `ir.types` makes of an int raised to an int that may be negative);
+* pops a tape some push onto which pushes such a number.
+
+A loop's index, a constant and a parameter passed as a number are Python's.
+
+`numpy_spelling` is the one decision, asked by the printer and by the passes
+that plan the compiled module's loops (`optimise.vectorise`: a statement so
+spelled raises nothing, so its loop's trips may run in any order, on threads).
+"""
+from __future__ import annotations
+
+from ..rules import PRIMITIVES, may_raise
+from .nodes import Assign, Pop, Push, Var, walk
+
+
+def _is_array(operand, types: dict) -> bool:
+    return isinstance(operand, Var) and types.get(operand.name) is not None and types[operand.name].is_array
+
+
+def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list) -> bool:
+    """Does applying `prim` to operands (each an array or not, a NumPy number or not) make a number that
+    may be NumPy's?  (The rule of the module's docstring, for one statement or one printed expression.)"""
+    spec = PRIMITIVES.get(prim)
+    if spec is not None and (spec.result == "count" or spec.python_number and not any(operands_array)):
+        return False
+    return any(operands_array) or any(operands_numpy)
+
+
+def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset:
+    """The scalar variables of `body` that may hold NumPy's numbers (the module's docstring);
+    `module_data`: names of hidden parameters holding module data (NumPy's, whatever their type)."""
+    assigns, pops, pushed = [], [], {}
+    for stmt in walk(body):
+        if isinstance(stmt, Assign):
+            assigns.append(stmt)
+        elif isinstance(stmt, Pop):
+            pops.append(stmt)
+        elif isinstance(stmt, Push):
+            pushed.setdefault(stmt.tape, []).append(stmt.value)
+    found = set(module_data)
+    numpy = lambda a: isinstance(a, Var) and a.name in found                 # noqa: E731
+    changed = True
+    while changed:
+        changed = False
+        for stmt in assigns:
+            if stmt.target in found or _is_array(Var(stmt.target), types):
+                continue
+            if makes_numpy_number(stmt.prim, [_is_array(a, types) for a in stmt.args],
+                                  [numpy(a) for a in stmt.args]):
+                found.add(stmt.target)
+                changed = True
+        for stmt in pops:
+            if stmt.target not in found and any(numpy(v) or _is_array(v, types)
+                                                for v in pushed.get(stmt.tape, ())):
+                if not _is_array(Var(stmt.target), types):
+                    found.add(stmt.target)
+                    changed = True
+    return frozenset(found)
+
+
+def is_numpy_operand(operand, types: dict, found: frozenset) -> bool:
+    """May this operand be an array or a NumPy number (`numpy_numbers`' set `found`)?"""
+    return _is_array(operand, types) or (isinstance(operand, Var) and operand.name in found)
+
+
+def numpy_spelling(prim: str, args: tuple, facts) -> str | None:
+    """How the module Numba compiles spells `prim` applied to `args` when NumPy's meaning differs from
+    Numba's operator (the rule table's `numpy_numbers`): where the statement may raise
+    (`rules.may_raise`) and an operand may be NumPy's -- a float array, or, when no operand is an array,
+    a number `numpy_numbers` finds.  None: the ordinary spelling (which may raise, as Python's does).
+    `facts(operand)` -> (kind: "float"/"int"/"bool"/None, is an array, is a float array, may be NumPy's)."""
+    spec = PRIMITIVES.get(prim)
+    if spec is None or spec.numpy_numbers is None or not may_raise(prim, args):
+        return None
+    described = [facts(a) for a in args]
+    arrays = any(d[1] for d in described)
+    if not (any(d[2] for d in described) if arrays else any(d[3] for d in described)):
+        return None
+    return spec.numpy_spelling(tuple(d[0] for d in described), arrays)
+
+
+def operand_facts(types: dict, found: frozenset):
+    """`numpy_spelling`'s `facts` for the operands of statements (variables and constants)."""
+    def facts(operand):
+        if isinstance(operand, Var):
+            t = types.get(operand.name)
+            if t is None:
+                return None, False, False, operand.name in found
+            return t.kind, t.is_array, t.is_array and t.dtype.startswith("float"), operand.name in found
+        value = getattr(operand, "value", None)
+        kind = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+        return kind, False, False, False
+    return facts
+
+
+def raises_in_compiled(stmt, types: dict, found: frozenset) -> bool:
+    """May this assignment raise in the module Numba compiles?  `rules.may_raise`, unless it is spelled
+    as NumPy computes it there (`numpy_spelling`: inf or nan, no exception)."""
+    return may_raise(stmt.prim, stmt.args) and numpy_spelling(stmt.prim, stmt.args,
+                                                              operand_facts(types, found)) is None

@@ -136,8 +136,8 @@ def test_blocked_gradient_matches_scalar_path(setting, fn, wrt):
         setting(AUTODIFF_COMPILER_SIMD="", AUTODIFF_COMPILER_THREADS=0)
         g = value_and_grad(fn, wrt=wrt)
         blocked = g(0.7, -0.2, x, y)
-        # chain's adjoint divides in two segments: divisions all raise 'division by zero', so they may
-        # be split apart and the loop is blocked
+        # chain's adjoint divides in two segments: divisions of elements raise nothing (`ir.numbers`),
+        # so they may be split apart and the loop is blocked
         assert "vexp(" in g.compiled_source and "for i_lane in range(" in g.compiled_source
         python = value_and_grad(fn, wrt=wrt, jit=False)(0.7, -0.2, x, y)
         for got in (blocked, python):
@@ -172,8 +172,10 @@ def test_chunked_sums_do_not_depend_on_the_thread_count(setting, fn, wrt):
     x, y = _data(1000, rng)
     args = (0.7, -0.2, x, y) if fn is not backwards else (0.7, x)
     g, compiled = _chunked(setting, fn, args, wrt)
-    # a loop that may raise (chain's divisions and powers) keeps its chunks on the calling thread
-    assert ("prange(" in g.compiled_source) == (fn is not chain), fn
+    # chain's divisions and powers are of elements, NumPy's numbers, which raise nothing (`ir.numbers`):
+    # its chunks run on threads too (a loop that may raise keeps them on the calling thread:
+    # test_division_by_zero_in_a_chunked_loop_raises_as_the_loop_does)
+    assert "prange(" in g.compiled_source, fn
     before = numba.get_num_threads()
     try:
         results = []
@@ -727,6 +729,39 @@ def test_powers_may_raise(setting):
     _same_outcome(negative_power, 1.0, x, 5)               # trip 0 fails its assert, trip 5: 0.0 ** -3
     _same_outcome(negative_power, 1.0, x[::-1].copy(), 0)
     _same_outcome(negative_power, 1.0, np.linspace(0.5, 2.0, 300), -1)
+
+
+@pytest.mark.parametrize("fn", [reciprocal_after_assert, divides_elements, element_powers],
+                         ids=["reciprocal", "divides", "powers"])
+def test_divisions_of_elements_raise_nothing_and_are_planned(setting, fn):
+    """An element is NumPy's number: its division by zero (/, //, %, a negative power, a reciprocal) is
+    inf or nan, never an error, in Python and in the module Numba compiles (`ir.numbers`), which spells
+    it with NumPy's functions.  Such a statement raises nothing, so it does not keep its loop in order
+    or its chunks on the calling thread: the loop is planned, its chunks run on threads."""
+    setting(AUTODIFF_COMPILER_THREADS="")
+    for n in (6, 300):
+        x = np.linspace(0.5, 2.0, n)
+        x[1], x[n - 2] = 0.0, -0.0
+        if fn is element_powers:
+            x[2] = 1.0                                        # x // (x - 1.0): a division by 0.0
+        with np.errstate(all="ignore"):
+            fn(0.7, x)                                        # Python gives a value
+        _same_outcome(fn, 0.7, x)
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=2)
+    g = value_and_grad(fn)
+    x = np.linspace(-1, 1, 101)                               # x[50] == 0
+    with np.errstate(all="ignore"):
+        want = value_and_grad(fn, jit=False)(0.7, x)
+    got = g(0.7, x)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    forward = g.compiled_source.split("# forward sweep")[1].split("# reverse sweep")[0]
+    if fn is divides_elements:
+        assert "prange(" in g.compiled_source                 # chunks on threads
+    elif fn is reciprocal_after_assert:
+        assert "trips in rising order" in forward             # an assert alone keeps no order
+    else:
+        assert "for i_block in range(" in forward and "vexp(" in forward
 
 
 # ------------------------------------------------------------------ random loops, both paths

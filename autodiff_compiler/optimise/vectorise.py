@@ -20,7 +20,8 @@ dataflow facts (`ir.dataflow`) of the function as it is:
   addition), which are then added to the sums in chunk order.  The chunks do
   not depend on the number of threads, so neither does the result; chunks may
   run in parallel (`prange`), since they share nothing but what they read,
-  unless a statement may raise (`rules.may_raise`): an exception in Numba's
+  unless a statement may raise (`rules.may_raise`, as the module spells it:
+  `ir.numbers.raises_in_compiled`): an exception in Numba's
   threads is lost, and their integer division by zero gives 0, so such
   chunks run on the calling thread, where the loop raises as written.
   (Numba's threads compute divisions by IEEE's rules, never raising: the
@@ -62,6 +63,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
+from ..ir.numbers import numpy_numbers, raises_in_compiled
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
 # the vector functions of one operand, which `vector_map` applies to whole arrays
@@ -143,17 +145,19 @@ def plan_loops(function: ir.Function, vector_functions: frozenset, chunks: bool)
     no trip reads what another wrote, so the order is free (up to the order
     of additions into the sums, which chunks change anyway).
     Errors: the statements of the body that may raise (`rules.may_raise`: a
-    division by what may be zero, an assert) all raise the same error
+    division by what may be zero, an assert; not a division of NumPy's numbers,
+    which the compiled module spells as NumPy divides, `ir.numbers`) all raise the same error
     (`rules.error_of`: every /, 'division by zero') when the plan runs trips
     out of order (forwards) or splits a trip over segments, unless those
     statements share one segment: the error a loop raises is then the one
     its plain form raises."""
     facts = dataflow.of(function)
+    found = numpy_numbers(function.body, function.types)
     plans = {}
     for stmt in ir.walk(function.body):
         if not isinstance(stmt, For) or facts.loops_of(stmt):
             continue
-        plan = _plan(function, facts, stmt, vector_functions, chunks)
+        plan = _plan(function, facts, stmt, vector_functions, chunks, found)
         if plan is not None:
             plans[id(stmt)] = plan
     return plans
@@ -169,7 +173,7 @@ def _is_float(types: dict, name: str) -> bool:
     return t is not None and not t.is_array and t.kind == "float"
 
 
-def _plan(function, facts, loop: For, vector_functions, chunks: bool):
+def _plan(function, facts, loop: For, vector_functions, chunks: bool, found: frozenset = frozenset()):
     types = function.types
     if loop.exit_flag or not (isinstance(loop.step, Const) and loop.step.value in (1, -1)):
         return None
@@ -193,7 +197,9 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool):
     own = _own_elements(facts, loop, body, types)
     if own is None:
         return None
-    raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and may_raise(s.prim, s.args)]
+    # what may raise as the module Numba compiles spells it: not a division of NumPy's numbers, which is
+    # spelled as NumPy divides (inf or nan: `ir.numbers`)
+    raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and raises_in_compiled(s, types, found)]
     # statements that raise the same error may swap places: the caller cannot tell which one raised
     distinct = len({_error_of(body[k], types) for k in raising}) > 1
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own

@@ -921,20 +921,46 @@ RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]]
 
 
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
 @pytest.mark.parametrize("fn", [S.zerodiv_dead_array_sum, S.zerodiv_numpy_element, S.zerodiv_numpy_mean],
                          ids=lambda fn: fn.__name__)
-def test_a_dead_division_of_numpys_numbers_by_zero_is_no_error(fn, jit):
+def test_a_dead_division_of_numpys_numbers_by_zero_is_no_error(fn, jit, simplify):
     """NumPy divides its own numbers by zero to inf with a warning, where Python's raise: an unused
     division of an element, a sum or a mean is not kept for an error the function does not raise, so
-    the gradient at k = 0 is the one at any other k.  (With simplify=False nothing unused is removed,
-    and Numba raises for a float division by zero where NumPy gives inf: a difference of Numba's.)"""
+    the gradient at k = 0 is the one at any other k.  With simplify=False nothing unused is removed:
+    the module Numba compiles divides NumPy's numbers as NumPy does (`ir.numbers`), to inf."""
     x = V(0.5, -0.4, 1.1, 0.2)
     with np.errstate(divide="ignore", invalid="ignore"):
         fn(x, 0.0)                                       # Python gives a value
-    g = grad(fn, jit=jit)
+    g = grad(fn, jit=jit, simplify=simplify)
     np.testing.assert_allclose(g(x, 0.0), g(x, 2.0), rtol=0, atol=0)
     np.testing.assert_allclose(g(x, 2.0), _fd_gradient(fn, (x, 2.0), 0), rtol=1e-6, atol=1e-8)
+
+
+ADJOINT_DIVISIONS = [(S.numpydiv_issue, (XD, YZ)), (S.numpydiv_arrays, (XD, YZ, ZD)),
+                     (S.numpydiv_reciprocal, (XD, YZ)), (S.numpydiv_floordiv, (XD, YZ, ZD)),
+                     (S.numpydiv_power, (XD, YZ2)), (S.numpydiv_loop, (XD, YZ)),
+                     (S.numpydiv_sum_divisor, (XD, V(0.0, 0.0, 0.0)))]
+
+
+@pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])
+@pytest.mark.parametrize("fn, args", ADJOINT_DIVISIONS, ids=[fn.__name__ for fn, _ in ADJOINT_DIVISIONS])
+def test_adjoints_dividing_numpys_numbers_by_zero_raise_nothing(fn, args, jit, simplify, api):
+    """The reverse sweep's divisions (`g / y`, `-out / y`, `y ** -3`) of NumPy's numbers are NumPy's too:
+    with respect to the divisor, where it is 0 the gradient is AD's 0 * inf = nan (the minimum masks the
+    entry), never an error; elsewhere it is the finite differences' value.  (NUMPYDIV holds the
+    gradients with respect to x.)"""
+    make = grad if api == "grad" else value_and_grad
+    got = make(fn, wrt=1, jit=jit, simplify=simplify)(*_copy(args))
+    if api == "vag":
+        got = got[1]
+    y = args[1]
+    want = _fd_gradient(fn, args, 1)
+    finite = y != 0.0
+    if fn is S.numpydiv_floordiv:                       # floor division: a derivative of 0 everywhere
+        finite = np.ones_like(finite)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("jit, simplify, api", MODES, ids=[mode_id(*m) for m in MODES])

@@ -26,6 +26,7 @@ from .frontend.parse import Source, fence
 from . import ir
 from .ir import Names, dataflow
 from .ir.aliasing import check_values, make_values
+from .ir.shapes import mark_shape_errors
 from .ir.types import check_consistent, infer_types, specialise
 from .optimise.fuse_elementwise import fuse_elementwise
 from .optimise.fuse_loops import fuse_mirrored_loops
@@ -265,6 +266,9 @@ def _retype(state: State) -> None:
 def _values(state: State) -> State:
     if make_values(state.primal):
         _retype(state)
+    # what may raise on its arrays (a product of shapes that never broadcast) is kept although unread:
+    # a derivative is never a number where the function raises
+    mark_shape_errors(state.primal)
     return state
 
 

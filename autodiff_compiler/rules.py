@@ -97,6 +97,9 @@ class Primitive:
             key = "array" if arrays else "int" if all(k in ("int", "bool") for k in operand_kinds) else "float"
             return text.get(key)
         return None if arrays else text
+    raises_on_arrays: bool = False     # NumPy raises on its arrays' values or shapes (a singular matrix, a
+                                       # reshape to another size): a statement the user wrote is kept
+                                       # although unread (`ir.shapes.mark_shape_errors`)
 
     @property
     def is_operator(self) -> bool:
@@ -154,7 +157,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
-            compiled=None, numpy_numbers=None, python_number=False):
+            raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -171,7 +174,8 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      nondiff, scalar, array, sympy, result, evaluate, tuple(names), examples=tuple(examples),
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
-                     error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number)
+                     error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number,
+                     raises_on_arrays=raises_on_arrays)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -670,16 +674,18 @@ _define("transpose_axes", 1, vjp=lambda p, ranks: (f"transpose_axes(g, axes={_in
         examples=(((2, 3, 2), {"axes": (2, 0, 1)}), ((2, 3), {"axes": (1, 0)})))
 # d det = det * trace(inv(x) d); d log|det| = trace(inv(x) d); d inv = -inv d inv; d solve(A, b) = solve(A, db - dA out)
 _define("det", 1, vjp=("g * out * transpose(inv(x))",), jvp=("out * sum(transpose(inv(x)) * d)",), array="np.linalg.det({0})",
-        result=lambda types, p: _typed(0), examples=(((3, 3),),))
+        result=lambda types, p: _typed(0), examples=(((3, 3),),), raises_on_arrays=True)
 # log|det x| (slogdet's second result) and its sign (the first)
 _define("logabsdet", 1, vjp=("g * transpose(inv(x))",), jvp=("sum(transpose(inv(x)) * d)",), array="np.linalg.slogdet({0})[1]",
-        result=lambda types, p: _typed(0), examples=(((3, 3),),))
-_define("slogdet_sign", 1, nondiff=True, array="np.linalg.slogdet({0})[0]", result=lambda types, p: _typed(0))
+        result=lambda types, p: _typed(0), examples=(((3, 3),),), raises_on_arrays=True)
+_define("slogdet_sign", 1, nondiff=True, array="np.linalg.slogdet({0})[0]", result=lambda types, p: _typed(0),
+        raises_on_arrays=True)
 _define("inv", 1, vjp=("-dot(transpose(out), dot(g, transpose(out)))",), jvp=("-dot(out, dot(d, out))",), array="np.linalg.inv({0})",
-        result="first", examples=(((3, 3),),))
+        result="first", examples=(((3, 3),),), raises_on_arrays=True)
 _define("solve", 2, vjp={"2x1": ("-outer(solve(transpose(x), g), out)", "solve(transpose(x), g)"),
                          "2x2": ("-dot(solve(transpose(x), g), transpose(out))", "solve(transpose(x), g)")},
-        jvp=("-solve(x, dot(d, out))", "solve(x, d)"), array="np.linalg.solve({0}, {1})", result="second", examples=(((3, 3), (3,)), ((3, 3), (3, 2))))
+        jvp=("-solve(x, dot(d, out))", "solve(x, d)"), array="np.linalg.solve({0}, {1})", result="second", examples=(((3, 3), (3,)), ((3, 3), (3, 2))),
+        raises_on_arrays=True)
 
 # Reading and building arrays.  `subscript`'s adjoint is the one statement-form rule:
 # it adds the cotangent into the indexed part of the array's adjoint (`x_bar[i] += g`).
@@ -698,7 +704,7 @@ _define("square", 1, ("2 * x",), scalar="np.square", array="np.square", sympy="x
 # operand's entries and change only its axes.  Every adjoint reshapes the cotangent back.
 _define("reshape", None, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, out)",), array="reshape_to({0}, ({rest},))",
         result=lambda types, p: None if types[0] is None else _typed(len(types) - 1, _dtype(types[0])),
-        examples=(((2, 3), 3, 2), ((2, 3), -1), ((6,), 2, -1, 3)))
+        examples=(((2, 3), 3, 2), ((2, 3), -1), ((6,), 2, -1, 3)), raises_on_arrays=True)
 _define("reshape_as", 2, vjp=("reshape_as(g, x)",), jvp=("reshape_as(d, y)", None), array="reshape_to({0}, {1}.shape)",
         result=lambda types, p: None if types[0] is None or types[1] is None else _typed(_rank(types[1]), _dtype(types[0])),
         examples=(((6,), (2, 3)),))
@@ -750,7 +756,7 @@ def _concatenate_jvp(p, ranks):
 
 _define("concatenate", None, vjp=_concatenate_vjp, jvp=_concatenate_jvp,
         array=lambda p, count: f"np.concatenate(({{args}},), axis={p['axis']})", result=_joined_type,
-        examples=(((2,), (3,), {"axis": 0}), ((2, 3), (2, 1), (2, 2), {"axis": 1})))
+        examples=(((2,), (3,), {"axis": 0}), ((2, 3), (2, 1), (2, 2), {"axis": 1})), raises_on_arrays=True)
 _define("slice_axis", 3, jvp=lambda p, ranks: (f"slice_axis(d, y, z, {_params_text(p, 'axis', 'ndim')})", None, None),
         array=lambda p, count: "{0}[" + ", ".join("{1}:{2}" if a == p["axis"] else ":"
                                                   for a in range(p["ndim"])) + "]",

@@ -1959,3 +1959,46 @@ def reshaped_row_to_column(Z, w, t):
     if t > 0:
         w = Z[:, 0:1] * 0.5
     return s + np.sum(np.sin(Z * w))
+
+
+# ---------------------------------------------------------------- NumPy raises on arrays' shapes or values:
+# an unread statement that may raise is kept (ir.shapes.mark_shape_errors)
+
+def shape_dead_product(x, A, B):
+    t = A * B                            # (2, 3) * (3, 2): ValueError, never read
+    return np.sum(x ** 2)
+
+
+def shape_dead_matmul(x, A, B):
+    t = A @ B                            # inner axes 3 and 2: ValueError
+    return np.sum(x * x * x)
+
+
+def shape_dead_inv(x, A):
+    t = np.linalg.inv(A)                 # LinAlgError for a singular matrix
+    return np.sum(np.sin(x))
+
+
+def shape_value_only(x, A, B):
+    return np.sum(x ** 2) + np.sum(A * B)     # the gradient wrt x needs no A * B
+
+
+def shape_folded_zero(x, A, B):
+    return np.sum(x * x) + 0.0 * np.sum(A - B)
+
+
+def shape_in_branch(x, A, B, flag):
+    if flag:
+        t = A @ B
+        u = np.sum(t)
+    return np.sum(x * x)
+
+
+def shape_dead_reshape(x):
+    t = x.reshape(2, -1)                 # an odd number of elements: ValueError
+    return np.sum(x ** 3)
+
+
+def shape_same_class(x, y):
+    t = x * y                            # one class (dispatch proved the lengths equal): never raises
+    return np.sum(x ** 2)

@@ -510,6 +510,17 @@ case(ZERODIV, S.zerodiv_dead_array_sum, [(X4, 2.0), (W3, -1.0)])
 case(ZERODIV, S.zerodiv_numpy_element, [(X4, 2.0), (W3, -1.0)])
 case(ZERODIV, S.zerodiv_numpy_mean, [(X4, 2.0), (W3, -1.0)])
 
+SHAPE_ERRORS = "a statement NumPy raises on (shapes that never broadcast, a singular matrix), unread"
+A23, B23, B32 = M(2, 3), M(2, 3, 1), M(3, 2)
+case(SHAPE_ERRORS, S.shape_dead_product, [(W3, A23, B23), (X4, A23, M(1, 3))])
+case(SHAPE_ERRORS, S.shape_dead_matmul, [(W3, A23, B32), (X4, M(2, 2), M(2, 4))])
+case(SHAPE_ERRORS, S.shape_dead_inv, [(W3, np.eye(2) + M(2, 2) * 0.1), (X4, np.eye(3))])
+case(SHAPE_ERRORS, S.shape_value_only, [(W3, A23, B23), (X4, A23, V(0.5, 1.0, -1.0))])
+case(SHAPE_ERRORS, S.shape_folded_zero, [(W3, A23, B23), (X4, M(3, 1), M(1, 2))])
+case(SHAPE_ERRORS, S.shape_in_branch, [(W3, A23, B32, True), (X4, A23, A23, False)])
+case(SHAPE_ERRORS, S.shape_dead_reshape, [(X4,), (V(0.5, -1.5),)])
+case(SHAPE_ERRORS, S.shape_same_class, [(W3, V(1.0, 2.0, 3.0)), (X4, V(0.5, -0.5, 1.0, 2.0))])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])
@@ -913,12 +924,22 @@ ZERO_DIVISORS = [
 # what the function raises in Python, and what our error says: (Python's exception, a pattern)
 _OUT_OF_RANGE_ERROR = (IndexError, "out of bounds")
 _ZERO_DIVISOR_ERROR = (ZeroDivisionError, "by zero")
+# where NumPy raises on arrays (broadcasting, product and reshape shapes; a singular matrix), in an
+# unread statement or one only the value reads
+_SHAPES = (ValueError, "broadcast|align|mismatch|incompatible|size|shape|reshape")
+SHAPE_RAISING = [
+    (S.shape_dead_product, (W3, A23, B32)) + _SHAPES, (S.shape_dead_product, (X4, A23, V(1.0, 2.0))) + _SHAPES,
+    (S.shape_dead_matmul, (W3, A23, B23)) + _SHAPES, (S.shape_dead_inv, (W3, np.ones((2, 2)))) + (ValueError, "ingular"),
+    (S.shape_value_only, (W3, A23, B32)) + _SHAPES, (S.shape_folded_zero, (W3, A23, B32)) + _SHAPES,
+    (S.shape_in_branch, (W3, A23, B23, True)) + _SHAPES, (S.shape_dead_reshape, (W3,)) + _SHAPES,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
-    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS]
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
-    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]]
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
+    SHAPE_RAISING
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])

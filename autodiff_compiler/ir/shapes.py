@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from . import dataflow
 from .nodes import Assign, Const, Pop, Push, Slice, Store, Var, walk
-from ..rules import is_elementwise, reduces_axes
+from ..rules import PRIMITIVES, is_elementwise, reduces_axes
 
 ONE = 1                                   # the term of an axis of length 1
 
@@ -138,6 +138,26 @@ class Shapes:
         if definition is None:
             return False
         return self._def_fits(definition, cls)
+
+    def may_raise_on_arrays(self, stmt: Assign) -> bool:
+        """May `stmt` raise on its array operands' shapes or values (`mark_shape_errors`)?"""
+        arrays = [a for a in stmt.args if isinstance(a, Var) and self._is_array(a)]
+        if not arrays:
+            return False
+        if PRIMITIVES[stmt.prim].raises_on_arrays:
+            return True
+        try:
+            if stmt.prim == "dot" and len(arrays) == 2:
+                first, second = (self.key(stmt, a) for a in stmt.args[:2])
+                # the last axis of the first against the first of the second (ranks 1 and 2: np.dot's rule)
+                return len(first) > 2 or len(second) > 2 or first[-1] != second[0]
+            if is_elementwise(stmt.prim) and len(arrays) > 1:
+                classes = [self.key(stmt, a) for a in arrays]
+                rank = max(len(c) for c in classes)
+                return any(len({c[-k] for c in classes if len(c) >= k} - {ONE}) > 1 for k in range(1, rank + 1))
+        except _Pending:            # a read no definition's shape reaches: nothing proved
+            return True
+        return False
 
     # ------------------------------------------------------------------ the fixed point
     def _solve(self) -> None:
@@ -410,6 +430,24 @@ def _slice_lengths(piece: Slice) -> tuple | None:
                                        and type(piece.step.value) is int):
         return None
     return tuple(len(range(*slice(*bounds).indices(n))) for n in range(2 * _LARGEST_BOUND + 4))
+
+
+def mark_shape_errors(function) -> None:
+    """Mark (`ir.Assign.error_effect`) the statements of a primal that may raise where NumPy would, on
+    their arrays' shapes or values: an elementwise primitive of two or more arrays whose classes are not
+    proved to broadcast together (axis by axis from the right, one term besides `ONE`: `(2, 3) * (3, 2)`
+    raises), a product (`np.dot`, `@`) whose inner axes are not proved equal, and a primitive that
+    raises on its arrays themselves (`rules.Primitive.raises_on_arrays`: inv of a singular
+    matrix, solve, det of a non-square one, reshape to another size, concatenate).  Dead-code
+    elimination keeps marked statements, so a derivative is never a number where the function raises
+    (`grad` of `np.sum(x ** 2)` with an unused `t = A * B` that cannot broadcast).  Proved with the
+    call's axes (`param_dims`); a statement nothing proves is marked, which only keeps it.  Not
+    covered: stores (`A[i, :] = v` of a value that does not fit) and reductions of empty arrays
+    (`np.max` of no elements)."""
+    shapes = of(function)
+    for stmt in walk(function.body):
+        if isinstance(stmt, Assign) and not stmt.error_effect and shapes.may_raise_on_arrays(stmt):
+            stmt.error_effect = True
 
 
 def of(function) -> Shapes:

@@ -9,7 +9,7 @@ simplified, printed as a Python module, loaded and JIT-compiled with Numba, and
 """
 from .errors import (AutodiffError, ArgumentError, InternalError, NonFiniteInputError, NoDerivativeRuleError,
                      RecursionNotSupportedError, SourceNotFoundError, UnsupportedSyntaxError,
-                     VerificationError)
+                     VerificationError, AssertionFailedError, UnboundNameError)
 from .api import custom_derivative, grad, no_grad, stop_gradient, value_and_grad
 from .derivatives import hessian, hvp, jacobian, jvp, vjp
 
@@ -18,4 +18,5 @@ __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "vjp", "jacobian", "hessian", "hvp", "stop_gradient", "no_grad", "custom_derivative", "AutodiffError", "ArgumentError",
            "InternalError",
            "NonFiniteInputError", "NoDerivativeRuleError", "RecursionNotSupportedError",
-           "SourceNotFoundError", "UnsupportedSyntaxError", "VerificationError", "__version__"]
+           "SourceNotFoundError", "UnsupportedSyntaxError", "VerificationError", "AssertionFailedError",
+           "UnboundNameError", "__version__"]

@@ -36,7 +36,9 @@ import time
 
 import numpy as np
 
-from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
+from .errors import (ArgumentError, AssertionFailedError, AutodiffError, InternalError,  # noqa: F401
+                     NonFiniteInputError, UnboundNameError)
+from .failures import explain
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .frontend.parse import fence, parameter_defaults, source_of_function
@@ -375,46 +377,8 @@ class DerivedFunction:
         return flat_fn
 
     def _failed(self, exc, state=None, args=None):
-        """The compiled gradient raised: say what that means for the caller, never pass on a raw error
-        (`args`, the call's arguments: a shape error is the caller's only where the function fails too)."""
-        if isinstance(exc, AutodiffError):
-            raise exc
-        if isinstance(exc, AssertionError) and state is not None and exc.args and exc.args[0] in state.facts.asserts:
-            loc = state.facts.asserts[exc.args[0]]
-            raise AssertionFailedError(f"assertion failed in {self.fn.__name__}", filename=loc.filename,
-                                       line=loc.line, source_line=loc.text,
-                                       hint="the assert is checked when the gradient runs, as Python "
-                                            "checks it when the function runs") from None
-        if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-            self._undefined(exc, args)
-        raise InternalError(f"the derived gradient of {self.fn.__name__} failed to run: "
-                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                            hint="this is a bug in autodiff_compiler: please report it with the function; "
-                                 "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
-
-    def _undefined(self, exc, args=None):
-        text = str(exc)
-        if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
-            if args is not None and self._function_runs(args):
-                raise InternalError(f"the derived gradient of {self.fn.__name__} failed where {self.fn.__name__} "
-                                    f"itself runs: {type(exc).__name__}: {text}",
-                                    hint="this is a bug in autodiff_compiler: please report it with the function "
-                                         "and the shapes of its arguments") from None
-            hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
-        else:
-            hint = "the function or its derivative is undefined here"
-        raise ArgumentError(f"{self.fn.__name__}: {text} at these arguments", hint=hint) from None
-
-    def _function_runs(self, args) -> bool:
-        """Does the user's function run at these arguments (on copies)?  Asked only when the gradient failed."""
-        import warnings
-        try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                self.fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-        except Exception:
-            return False
-        return True
+        """The compiled code raised: an `AutodiffError` saying what that means (`failures.explain`)."""
+        explain(self.fn, exc, state, args)
 
     def __reduce__(self):
         """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
@@ -534,7 +498,7 @@ class GradientFunction(DerivedFunction):
             (self.bound is not None, "it is a method"),
             (facts.structures, "it takes containers"),
             (facts.data or facts.watches, "it reads arrays or numbers of its module (checked at every call)"),
-            (facts.asserts, "it asserts (the object names the failed assert)"),
+            (facts.asserts, "it asserts, or reads a name a loop or branch may leave unassigned (the object names the line)"),
             (self.intermediates or self.has_aux, "intermediates= and has_aux= are the object's"),
             (not all(type(a) in (float, int, bool) or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl")
                      for a in converted), "native() covers numbers and float64/int64 arrays only"),
@@ -855,10 +819,6 @@ class GradientFunction(DerivedFunction):
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
-
-
-class AssertionFailedError(AutodiffError, AssertionError):
-    """An `assert` of the differentiated function failed (checked when the gradient runs)."""
 
 
 def _unchanged(watches) -> bool:

@@ -85,3 +85,12 @@ class InternalError(AutodiffError):
 
 class VerificationError(AutodiffError):
     """The derived gradient disagrees with SymPy's derivative of the function."""
+
+
+class AssertionFailedError(AutodiffError, AssertionError):
+    """An `assert` of the differentiated function failed (checked when the gradient runs)."""
+
+
+class UnboundNameError(AutodiffError, UnboundLocalError):
+    """The differentiated function reads a variable that is unassigned on this call, where Python
+    raises UnboundLocalError (`frontend.bound_checks`)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
+from .frontend.bound_checks import insert_bound_checks
 from .frontend.lower import lower
 from .frontend.parse import Source, fence
 from . import ir
@@ -199,6 +200,8 @@ def _types(state: State) -> State:
         _retype(state)
     check_consistent(state.primal)
     _check_defined(state)
+    if _insert_bound_checks(state):
+        _retype(state)
     _check_result(state)
     _check_wrt(state)
     return state
@@ -216,6 +219,19 @@ def _check_defined(state: State) -> None:
                     filename=loc.filename if loc else state.source.filename,
                     line=loc.line if loc else None, source_line=loc.text if loc else None,
                     hint="assign it before this line (on every path that reaches it)")
+
+
+def _insert_bound_checks(state: State) -> bool:
+    """Reads of a name a loop or branch may leave unassigned get a check (`frontend.bound_checks`);
+    after the regions are expanded, so that the checks of an inlined gradient's body are this
+    derivation's sites too."""
+    primal = state.primal
+    names = ir.Names(set(primal.user_names) | set(primal.params))
+    for stmt in ir.walk(primal.body):
+        names.add(ir.writes(stmt))
+    sites = insert_bound_checks(primal, names, state.facts.asserts, state.facts.user_variables)
+    state.facts.unbound_reads.update(sites)
+    return bool(sites)
 
 
 def _check_result(state: State) -> None:

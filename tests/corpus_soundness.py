@@ -2002,3 +2002,117 @@ def shape_dead_reshape(x):
 def shape_same_class(x, y):
     t = x * y                            # one class (dispatch proved the lengths equal): never raises
     return np.sum(x ** 2)
+
+
+# ---- a read of a name a loop of no trips or an untaken branch leaves unassigned: Python raises
+# UnboundLocalError; compiled, Numba read the unbound slot as 0 (a gradient where the function raises)
+
+def unbound_issue(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i]
+    s += x[i] * 3.0                      # n == 0: i is unbound
+    return s
+
+
+def unbound_branch(x, c):
+    if c > 0.0:
+        y = x * x
+    return y * x                         # c <= 0: y is unbound
+
+
+def unbound_loop_local(x, n):
+    for i in range(n):
+        t = x[i] * x[i]
+    return np.sum(x) + t
+
+
+def unbound_result(x, n):
+    for i in range(n):
+        y = np.sin(x) * i
+    return y                             # the result itself
+
+
+def unbound_while(x, n):
+    k = 0
+    while k < n:
+        last = x[k] ** 2
+        k += 1
+    return last * x[0]
+
+
+def unbound_nested(x, m, n):
+    s = 0.0
+    for i in range(m):
+        for j in range(n):
+            s += x[j] * x[i]
+        s += x[j]                        # n == 0 (m > 0): j is unbound
+    return s
+
+
+def unbound_guarded(x, n):
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s += prev * x[i]             # never unbound: the first trip assigns it first
+        prev = x[i] ** 2
+    return s + x[0]
+
+
+def unbound_redefined(x, n):
+    for i in range(n):
+        y = x[i] * 2.0
+    y = np.sum(x ** 2)                   # bound on every path: no check
+    return y * x[i]                      # but i is not (n == 0)
+
+
+# ---- an inner loop's index read after it, in an enclosing loop, and unassigned before the enclosing
+# loop: the reversed enclosing trip read the index the reversed inner loop left (its first value), not
+# the one the forward trip read (a wrong gradient in every mode, found with the bound checks above)
+
+def innerindex_issue(x, m, n):
+    s = 0.0
+    for i in range(m):
+        for j in range(n):
+            s += x[j] * x[i]
+        s += x[j]
+    return s
+
+
+def innerindex_as_number(x, m, n):
+    s = 0.0
+    for i in range(m):
+        for j in range(n):
+            s += x[i] * x[j]
+        s += x[i] * j                    # the index as a number
+    return s
+
+
+def innerindex_while_outer(x, m, n):
+    s = 0.0
+    k = 0
+    while k < m:
+        for j in range(n):
+            s += np.sin(x[j])
+        s += x[j] ** 2
+        k += 1
+    return s
+
+
+def innerindex_three_levels(x, n):
+    s = 0.0
+    for a in range(2):
+        for b in range(2):
+            for j in range(n):
+                s += x[j] * x[b]
+            s += x[j] * x[a]
+    return s
+
+
+def innerindex_varying_trips(x, m):
+    s = 0.0
+    for i in range(1, m):
+        for j in range(i):
+            s += x[j] * x[i]
+        s += x[j] ** 3                   # a different last index on every trip
+    return s

@@ -30,6 +30,7 @@ STAGES = {
     "verify": 6,
     "pipeline": 7,
     "api": 8, "call_entries": 8, "check": 8, "verify.check": 8, "pickling": 8, "derivatives": 8, "verify_derivatives": 8,
+    "failures": 8,
     "dask": 9, "plot": 9, "cli": 9, "fuzz": 10,
     "__init__": 11, "__main__": 11,
 }

@@ -49,6 +49,16 @@ class Unbound(Exception):
     pass
 
 
+def _check_bound(ok):
+    """`assert_true` of a bound flag (`frontend.bound_checks`): the run stops as Python's would."""
+    if not ok:
+        raise Unbound("checked")
+    return True
+
+
+_PRIMS["assert_true"] = _check_bound
+
+
 class Run:
     """Runs a lowered function's statements, recording each value every variable takes."""
 

@@ -521,6 +521,23 @@ case(SHAPE_ERRORS, S.shape_in_branch, [(W3, A23, B32, True), (X4, A23, A23, Fals
 case(SHAPE_ERRORS, S.shape_dead_reshape, [(X4,), (V(0.5, -1.5),)])
 case(SHAPE_ERRORS, S.shape_same_class, [(W3, V(1.0, 2.0, 3.0)), (X4, V(0.5, -0.5, 1.0, 2.0))])
 
+UNBOUND = "a name a loop of no trips or an untaken branch may leave unassigned, read (bound here)"
+case(UNBOUND, S.unbound_issue, [(X4, 2), (X4, 4), (W3, 1)], wrt=0)
+case(UNBOUND, S.unbound_branch, [(0.7, 1.0), (-1.3, 2.0)])
+case(UNBOUND, S.unbound_loop_local, [(X4, 2), (W3, 1)])
+case(UNBOUND, S.unbound_result, [(0.7, 2), (-1.3, 1)])
+case(UNBOUND, S.unbound_while, [(X4, 2), (W3, 3)])
+case(UNBOUND, S.unbound_nested, [(X4, 2, 3), (W3, 1, 1), (X4, 0, 0)])
+case(UNBOUND, S.unbound_guarded, [(X4, 0), (X4, 1), (X4, 4), (W3, 2)])
+case(UNBOUND, S.unbound_redefined, [(X4, 2), (W3, 3)])
+
+INNERINDEX = "an inner loop's index read after it in an enclosing loop, unassigned before that loop"
+case(INNERINDEX, S.innerindex_issue, [(X4, 2, 3), (W3, 3, 1), (X4, 1, 4)])
+case(INNERINDEX, S.innerindex_as_number, [(X4, 2, 3), (W3, 3, 2)])
+case(INNERINDEX, S.innerindex_while_outer, [(X4, 2, 3), (W3, 3, 1)])
+case(INNERINDEX, S.innerindex_three_levels, [(X4, 3), (W3, 2)])
+case(INNERINDEX, S.innerindex_varying_trips, [(X4, 4), (W3, 3), (X4, 2)])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])
@@ -933,13 +950,21 @@ SHAPE_RAISING = [
     (S.shape_value_only, (W3, A23, B32)) + _SHAPES, (S.shape_folded_zero, (W3, A23, B32)) + _SHAPES,
     (S.shape_in_branch, (W3, A23, B23, True)) + _SHAPES, (S.shape_dead_reshape, (W3,)) + _SHAPES,
 ]
+# a name read where the loop that assigns it ran no trips (or the branch was not taken)
+_UNBOUND = (UnboundLocalError, "before it is assigned")
+UNBOUND_RAISING = [
+    (S.unbound_issue, (X4, 0)) + _UNBOUND, (S.unbound_branch, (0.7, -1.0)) + _UNBOUND,
+    (S.unbound_loop_local, (X4, 0)) + _UNBOUND, (S.unbound_result, (0.7, 0)) + _UNBOUND,
+    (S.unbound_while, (X4, 0)) + _UNBOUND, (S.unbound_nested, (X4, 2, 0)) + _UNBOUND,
+    (S.unbound_redefined, (X4, 0)) + _UNBOUND,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
-    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
-    SHAPE_RAISING
+    SHAPE_RAISING + UNBOUND_RAISING
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])

@@ -26,7 +26,7 @@ import ast
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import ir
 from ..errors import AutodiffError, UnsupportedSyntaxError
@@ -58,6 +58,7 @@ class Lowering(StatementLowering, CallLowering):
         self.data_names: dict = {}       # (DataRef key, path) -> IR name
         self.watches: list = []          # (LiveNamespace-like reader, value): numbers baked into the code
         self.asserts: dict = {}          # site number -> Loc of an `assert`
+        self.user_variables: set = set()  # IR names the user's own assignments and loops bind (`bind`)
         self.zero_d: set = set()         # (frame, user name) holding a 0-d NumPy array (`note_zero_d`)
         self.zero_d_calls: set = set()   # ids of inlined calls (ast nodes) that may return one
         self.names = Names(identifiers(source.node))
@@ -527,6 +528,11 @@ class Facts:
     watches: list
     asserts: dict
     param_types: dict
+    # the IR names the user's assignments and loops bind (the compiler's own, such as a return's value
+    # and flag, are bound wherever they are read by construction), and the `assert_true` sites that
+    # check one is bound (site -> name; `frontend.bound_checks`)
+    user_variables: frozenset = frozenset()
+    unbound_reads: dict = field(default_factory=dict)
 
 
 def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
@@ -564,7 +570,8 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     declared = {p: t for p, t in lowering.param_types.items() if isinstance(t, ir.Type)}
     function.facts = Facts(lowering.structures, lowering.data, lowering.watches, lowering.asserts,
                            {p: declared.get(p, lowering.types.get(p)) for p in function.params
-                            if p in declared or p in lowering.types})
+                            if p in declared or p in lowering.types},
+                           frozenset(lowering.user_variables))
     return function, lowering.sources
 
 

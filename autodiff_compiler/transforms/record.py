@@ -152,8 +152,14 @@ class RecordPlan:
         self.save_sites, self.index_saves = saves, index_saves
 
     def index_on_entry(self, loop: For) -> frozenset:
-        """Definitions of a for loop's index that may reach the loop's entry (not its own trips)."""
+        """Definitions of a for loop's index that may reach the loop's entry (not its own trips).  In an
+        enclosing loop, the loop's own definitions (its trips, its body's) reach its entry again from the
+        enclosing loop's previous trip: the dataflow layer's set cannot tell those from its own trips'
+        back edge, so they are kept (an index read after the inner loop needs its value restored when
+        the enclosing trip is reversed, though on the first trip nothing assigned it)."""
         facts = self.facts
+        if facts.loops_of(loop):
+            return frozenset(facts.overwritten(loop, loop.index))
         return frozenset(d for d in facts.overwritten(loop, loop.index)
                          if not (isinstance(d, int) and (d == facts.pos(loop) or
                                                          facts.inside(facts.statement_at(d), loop))))

@@ -228,7 +228,7 @@ _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", eva
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
         builtin="float", python_number=True)
-_define("mod", 2, ("1", "-floor(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
+_define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
         evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor",
         error={"float": "modulo by zero", "int": "integer modulo by zero"}, numpy_numbers="np.remainder({0}, {1})")
 
@@ -348,9 +348,19 @@ for _prim, _alias in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), 
 _define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
         evaluate=abs, math_name="fabs", numpy_names=("abs", "absolute", "fabs"), builtin="abs")
 _define("min", 2, ("indicator(x <= y)", "indicator(x > y)"), scalar="min", array="np.minimum", sympy="Min(x, y)",
-        result="extremum", evaluate=min, numpy_names=("minimum", "fmin"), builtin="min")
+        result="extremum", evaluate=min, numpy_names=("minimum",), builtin="min")
 _define("max", 2, ("indicator(x >= y)", "indicator(x < y)"), scalar="max", array="np.maximum", sympy="Max(x, y)",
-        result="extremum", evaluate=max, numpy_names=("maximum", "fmax"), builtin="max")
+        result="extremum", evaluate=max, numpy_names=("maximum",), builtin="max")
+# np.fmin / np.fmax: a NaN operand is ignored (the other one is the result, and gets the derivative),
+# where min / np.minimum propagate it -- so not the same primitive (elements in a fused loop too)
+_define("fmin", 2, ("indicator(x <= y) + indicator(y != y) * indicator(x == x)",
+                    "indicator(x > y) + indicator(x != x) * indicator(y == y)"),
+        scalar="np.fmin", array="np.fmin", sympy="Min(x, y)", result="extremum",
+        evaluate=lambda x, y: y if x != x else x if y != y else min(x, y), numpy_names=("fmin",))
+_define("fmax", 2, ("indicator(x >= y) + indicator(y != y) * indicator(x == x)",
+                    "indicator(x < y) + indicator(x != x) * indicator(y == y)"),
+        scalar="np.fmax", array="np.fmax", sympy="Max(x, y)", result="extremum",
+        evaluate=lambda x, y: y if x != x else x if y != y else max(x, y), numpy_names=("fmax",))
 
 # ------------------------------------------------ the non-differentiable list
 _define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
@@ -360,11 +370,19 @@ _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", eva
         error={"float": "division by zero", "int": "integer division by zero"},
         numpy_numbers="np.floor_divide({0}, {1})")
 _define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
-        evaluate=math.floor, math_name="floor", numpy_names=("floor",))
+        evaluate=math.floor, math_name="floor")
 _define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
-        evaluate=math.ceil, math_name="ceil", numpy_names=("ceil",))
+        evaluate=math.ceil, math_name="ceil")
 _define("trunc", 1, nondiff=True, scalar="math.trunc", array="np.trunc", result="int",
-        evaluate=math.trunc, math_name="trunc", numpy_names=("trunc",))
+        evaluate=math.trunc, math_name="trunc")
+# NumPy's: a float (of a number too), and inf and NaN are their own floor -- where math.floor gives an
+# int and raises on them (compiled, Numba's int conversion of inf is -2**63: a wrong number).  An
+# element of an array in a fused loop is NumPy's number, so it is printed np.floor as well.
+for _name, _math, _sympy in (("floor", math.floor, "floor(x)"), ("ceil", math.ceil, "ceiling(x)"),
+                             ("trunc", math.trunc, None)):
+    _define(f"{_name}_float", 1, nondiff=True, scalar=f"np.{_name}", array=f"np.{_name}", sympy=_sympy,
+            result="float", numpy_names=(_name,),
+            evaluate=lambda x, _math=_math: float(_math(x)) if math.isfinite(x) else float(x))
 _define("int", 1, nondiff=True, scalar="int", array="", result="int", evaluate=int, builtin="int",
         python_number=True)
 _define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(x)", result="float",

@@ -2116,3 +2116,43 @@ def innerindex_varying_trips(x, m):
             s += x[j] * x[i]
         s += x[j] ** 3                   # a different last index on every trip
     return s
+
+
+# ---- NumPy's floor, ceil, trunc, fmin, fmax: NumPy's semantics on elements and on numbers.  np.floor
+# of inf is inf (a float), where math.floor raises and compiled gave -2**63 as an int; np.fmin ignores
+# a NaN operand, where np.minimum and min propagate it.  Both were spelled as the other in fused loops.
+
+def npfloor_issue(x, y):
+    return np.sum(x * np.fmin(np.abs(np.floor(y / x)), 5.0))     # x holds 0: floor(inf) is inf
+
+
+def npfloor_ceil(x, y):
+    return np.sum(x ** 2 * np.fmax(-np.abs(np.ceil(y / x)), -3.0))        # ceil(-inf) is -inf
+
+
+def npfloor_trunc(x, y):
+    t = np.trunc(y / x)
+    return np.sum(np.sin(x) * np.minimum(np.abs(t), 2.0))
+
+
+def npfloor_number(x, y, z):
+    k = np.floor(np.sum(y) / np.sum(z))  # a NumPy number: the sum of z is 0, so inf
+    return np.sum(x * x) * min(k, 3.0)
+
+
+def npfloor_is_float(x, y):
+    k = np.floor(y)                      # a float, as NumPy gives it
+    return np.sum(x * k / 2.0)
+
+
+def npfmin_nan(x, y, z):
+    return np.sum(np.fmin(x, y / z) * x)                   # 0 / 0: NaN, ignored
+
+
+def npfmax_nan_first(x, y, z):
+    return np.sum(np.fmax(y / z, x) ** 2)                  # the NaN operand first
+
+
+def npfmin_numbers(x, y, z):
+    m = np.fmin(np.sum(y) / np.sum(z), 0.5)                # a NaN number for sums of 0: 0.5
+    return np.sum(x) * m + np.fmax(np.sum(y) / np.sum(z), -1.0) * x[0]

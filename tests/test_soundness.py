@@ -538,6 +538,20 @@ case(INNERINDEX, S.innerindex_while_outer, [(X4, 2, 3), (W3, 3, 1)])
 case(INNERINDEX, S.innerindex_three_levels, [(X4, 3), (W3, 2)])
 case(INNERINDEX, S.innerindex_varying_trips, [(X4, 4), (W3, 3), (X4, 2)])
 
+NUMPYROUND = "NumPy's floor/ceil/trunc (inf stays inf, a float) and fmin/fmax (a NaN operand ignored)"
+XZ, YZ3 = V(0.0, 1.3, -0.7), V(1.0, 3.0, -7.0)
+XN, YN, ZN = V(0.3, -1.2, 2.0), V(0.0, 2.0, 0.5), V(0.0, 1.0, 2.0)
+case(NUMPYROUND, S.npfloor_issue, [(XZ, YZ3), (V(0.6, 0.0, 2.0), V(-2.0, -1.0, 1.5))])
+case(NUMPYROUND, S.npfloor_ceil, [(XZ, YZ3), (V(0.6, 0.0, 2.0), V(-2.0, 1.0, 1.5))])
+case(NUMPYROUND, S.npfloor_trunc, [(XZ, YZ3), (V(0.5, -0.3), V(1.2, 0.4))])
+case(NUMPYROUND, S.npfloor_number, [(V(0.3, -1.2), V(1.0, 2.0), V(1.0, -1.0)),
+                                    (V(0.3, -1.2), V(1.0, 2.0), V(1.0, 0.5))])
+case(NUMPYROUND, S.npfloor_is_float, [(V(0.3, -1.2), 2.5), (V(0.3, -1.2), -1.5)])
+case(NUMPYROUND, S.npfmin_nan, [(XN, YN, ZN), (XN, V(1.0, 2.0, 3.0), V(1.0, 0.5, 2.0))])
+case(NUMPYROUND, S.npfmax_nan_first, [(XN, YN, ZN), (XN, V(1.0, 2.0, 3.0), V(1.0, 0.5, 2.0))])
+case(NUMPYROUND, S.npfmin_numbers, [(V(0.3, -1.2), V(1.0, -1.0), V(1.0, -1.0)),
+                                    (V(0.3, -1.2), V(1.0, 2.0), V(1.0, 5.0))])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])

@@ -65,7 +65,8 @@ class Primitive:
                                        # or a function (params, ranks) -> tuple, as `vjp`
     refuse: str | None = None          # differentiable, but no rule here: why (an error message)
     raises: object = False             # may raise where compiled code runs it: True, "zero divisor" (only
-                                       # when its second operand may be 0) or "negative integer exponent";
+                                       # when its second operand may be 0), "negative integer exponent" or
+                                       # "non-finite" (an int of a float: NaN or infinity, of NumPy's too);
                                        # passes that reorder statements across loop trips keep such
                                        # statements in order (`may_raise`)
     error: object = None               # what it raises there, as the caller sees it (`error_of`): Numba's
@@ -369,12 +370,14 @@ _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", eva
         numpy_names=("floor_divide",), raises="zero divisor",
         error={"float": "division by zero", "int": "integer division by zero"},
         numpy_numbers="np.floor_divide({0}, {1})")
-_define("floor", 1, nondiff=True, scalar="math.floor", array="np.floor", sympy="floor(x)", result="int",
-        evaluate=math.floor, math_name="floor")
-_define("ceil", 1, nondiff=True, scalar="math.ceil", array="np.ceil", sympy="ceiling(x)", result="int",
-        evaluate=math.ceil, math_name="ceil")
-_define("trunc", 1, nondiff=True, scalar="math.trunc", array="np.trunc", result="int",
-        evaluate=math.trunc, math_name="trunc")
+# Python's: an int, and NaN or infinity raise (ValueError, OverflowError), also of NumPy's numbers;
+# Numba's conversion gives -2**63 instead, so the operand is checked first (`runtime.integral`)
+_define("floor", 1, nondiff=True, scalar="math.floor(integral({0}))", array="np.floor", sympy="floor(x)",
+        result="int", evaluate=math.floor, math_name="floor", raises="non-finite")
+_define("ceil", 1, nondiff=True, scalar="math.ceil(integral({0}))", array="np.ceil", sympy="ceiling(x)",
+        result="int", evaluate=math.ceil, math_name="ceil", raises="non-finite")
+_define("trunc", 1, nondiff=True, scalar="math.trunc(integral({0}))", array="np.trunc", result="int",
+        evaluate=math.trunc, math_name="trunc", raises="non-finite")
 # NumPy's: a float (of a number too), and inf and NaN are their own floor -- where math.floor gives an
 # int and raises on them (compiled, Numba's int conversion of inf is -2**63: a wrong number).  An
 # element of an array in a fused loop is NumPy's number, so it is printed np.floor as well.
@@ -383,8 +386,8 @@ for _name, _math, _sympy in (("floor", math.floor, "floor(x)"), ("ceil", math.ce
     _define(f"{_name}_float", 1, nondiff=True, scalar=f"np.{_name}", array=f"np.{_name}", sympy=_sympy,
             result="float", numpy_names=(_name,),
             evaluate=lambda x, _math=_math: float(_math(x)) if math.isfinite(x) else float(x))
-_define("int", 1, nondiff=True, scalar="int", array="", result="int", evaluate=int, builtin="int",
-        python_number=True)
+_define("int", 1, nondiff=True, scalar="int(integral({0}))", array="", result="int", evaluate=int,
+        builtin="int", python_number=True, raises="non-finite")
 _define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(x)", result="float",
         evaluate=lambda x: float((x > 0) - (x < 0)), numpy_names=("sign",))
 for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le), ("gt", ">", operator.gt),
@@ -880,6 +883,9 @@ def may_raise(prim: str, args: tuple) -> bool:
         return not (number and second != 0)
     if kind == "negative integer exponent":
         return not (number and (isinstance(second, float) or second >= 0))
+    if kind == "non-finite":
+        first = getattr(args[0], "value", None)
+        return not (isinstance(first, (int, float)) and math.isfinite(first))
     return bool(kind)
 
 

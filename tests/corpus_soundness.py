@@ -2156,3 +2156,32 @@ def npfmax_nan_first(x, y, z):
 def npfmin_numbers(x, y, z):
     m = np.fmin(np.sum(y) / np.sum(z), 0.5)                # a NaN number for sums of 0: 0.5
     return np.sum(x) * m + np.fmax(np.sum(y) / np.sum(z), -1.0) * x[0]
+
+
+# ---- an int of a float (math.floor, math.ceil, math.trunc, int()) at NaN or infinity: Python raises
+# (ValueError, OverflowError), NumPy's numbers too; compiled, Numba's conversion gave -2**63 (a wrong
+# number), and an unread one was removed
+
+def pyint_issue(x, y):
+    return min(math.floor(y * 1e308 * 10.0), 5) * x      # y * 1e308 * 10.0 overflows to inf
+
+
+def pyint_unread(x, y):
+    k = math.floor(y * 1e308 * 10.0)
+    return x * x
+
+
+def pyint_nan(x, y):
+    t = y * 1e308 * 10.0
+    return x * int(t - t)                # inf - inf is NaN: ValueError
+
+
+def pyint_numpy_number(x, v):
+    return x * math.ceil(np.sum(v) * 1e308)
+
+
+def pyint_trunc_in_loop(x, y, n):
+    s = 0.0
+    for i in range(n):
+        s += x * math.trunc(y * 1e300 * 10.0 ** (10 * i))     # inf at i = 1 for y > 1e-10
+    return s

@@ -465,6 +465,11 @@ _RAISING_OPERANDS = {
     "negative integer exponent": {(a, "int"): (_ZERO[a], -3) for a in ("float", "int")},
     True: {("float",): (0.0,), ("int",): (0,)},
 }
+# an int of a float: NaN and infinity raise as Python's do, two errors (so `error` is None: each
+# statement its own, never reordered)
+_NON_FINITE = [((math.nan,), ValueError, "cannot convert float NaN to integer"),
+               ((math.inf,), OverflowError, "cannot convert float infinity to integer"),
+               ((-math.inf,), OverflowError, "cannot convert float infinity to integer")]
 RAISING = sorted(name for name, p in PRIMITIVES.items() if p.raises and not p.effect and not p.custom)
 
 
@@ -478,7 +483,8 @@ def _compiled_statement(prim):
         expr = prim.scalar.format(*ARG_NAMES[:prim.arity])
     else:
         expr = f"{prim.scalar}({args})"
-    namespace = {"math": math}
+    from autodiff_compiler.backend import runtime
+    namespace = {"math": math, "integral": numba.njit(runtime.integral)}
     exec(f"def statement({args}):\n    return {expr}\n", namespace)
     return numba.njit(namespace["statement"])
 
@@ -493,8 +499,18 @@ def test_the_table_names_the_error_compiled_code_raises(name):
     from autodiff_compiler.rules import error_of, may_raise
     import autodiff_compiler.ir as ir
     prim = PRIMITIVES[name]
-    assert prim.raises in _RAISING_OPERANDS, f"{name}: a new kind of raising; add its operands here"
     statement = _compiled_statement(prim)
+    if prim.raises == "non-finite":
+        assert error_of(name, ("float",)) is None
+        for operands, error, message in _NON_FINITE:
+            assert may_raise(name, tuple(ir.Const(v) for v in operands)), (name, operands)
+            with pytest.raises(error, match=message):
+                statement(*operands)
+            with pytest.raises(error, match=message):          # as Python's own
+                PRIMITIVES[name].evaluate(*operands)
+        assert not may_raise(name, (ir.Const(2.5),)) and statement(2.5) == PRIMITIVES[name].evaluate(2.5)
+        return
+    assert prim.raises in _RAISING_OPERANDS, f"{name}: a new kind of raising; add its operands here"
     for kinds, operands in _RAISING_OPERANDS[prim.raises].items():
         assert may_raise(name, tuple(ir.Const(v) for v in operands)), (name, operands)
         with pytest.raises(ZeroDivisionError) as raised:

@@ -552,6 +552,13 @@ case(NUMPYROUND, S.npfmax_nan_first, [(XN, YN, ZN), (XN, V(1.0, 2.0, 3.0), V(1.0
 case(NUMPYROUND, S.npfmin_numbers, [(V(0.3, -1.2), V(1.0, -1.0), V(1.0, -1.0)),
                                     (V(0.3, -1.2), V(1.0, 2.0), V(1.0, 5.0))])
 
+PYINT = "an int of a float (math.floor, int()) where it is finite: NaN and infinity raise (PYINT_RAISING)"
+case(PYINT, S.pyint_issue, [(0.5, 1e-310), (-1.5, 3e-309)])
+case(PYINT, S.pyint_unread, [(0.5, 1e-310), (-1.5, -2e-309)])
+case(PYINT, S.pyint_nan, [(0.5, 1e-310), (-1.5, 0.0)])
+case(PYINT, S.pyint_numpy_number, [(0.5, V(1e-300, 2e-300)), (-1.5, V(0.0, -1e-301))])
+case(PYINT, S.pyint_trunc_in_loop, [(0.5, 1e-320, 2), (-1.5, 1e-300, 0)])
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])
@@ -972,13 +979,21 @@ UNBOUND_RAISING = [
     (S.unbound_while, (X4, 0)) + _UNBOUND, (S.unbound_nested, (X4, 2, 0)) + _UNBOUND,
     (S.unbound_redefined, (X4, 0)) + _UNBOUND,
 ]
+# an int of NaN or of an infinity
+_INFINITE = (OverflowError, "infinity to integer")
+PYINT_RAISING = [
+    (S.pyint_issue, (0.5, 1.0)) + _INFINITE, (S.pyint_unread, (0.5, -1.0)) + _INFINITE,
+    (S.pyint_nan, (0.5, 1.0), ValueError, "NaN to integer"), (S.pyint_numpy_number, (0.5, V(1.0, 2.0))) + _INFINITE,
+    (S.pyint_trunc_in_loop, (0.5, 1.0, 2)) + _INFINITE,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
-    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING
+    [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
+    PYINT_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
-    SHAPE_RAISING + UNBOUND_RAISING
+    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])

@@ -403,6 +403,16 @@ def matmul(a, b):
     return np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
 
+def integral(x):
+    """The operand of `math.floor`, `math.ceil`, `math.trunc` or `int()`, checked as Python checks it:
+    NaN raises ValueError, an infinity OverflowError (Numba's conversion gives -2**63)."""
+    if x != x:
+        raise ValueError("cannot convert float NaN to integer")
+    if x == np.inf or x == -np.inf:
+        raise OverflowError("cannot convert float infinity to integer")
+    return x
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -415,7 +425,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "assert_true"]
+           "polygamma_array", "matmul", "assert_true", "integral"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -543,8 +543,15 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     from an array (an element, a reduction; not an axis length), from module data, or from arithmetic
     on such a number, in any statement of the function.  Nor a power: `x ** i` raises only at x == 0
     with i < 0, and gradients rarely need its value (every polynomial loop would compute it again for
-    nothing)."""
+    nothing).  An int of a float (`math.floor(t)`, `int(t)`) raises on NaN and infinity, NumPy's
+    numbers included: marked unless the operand is an int or a bool."""
     assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
+    for stmt in assigns:
+        if PRIMITIVES[stmt.prim].raises == "non-finite" and may_raise(stmt.prim, stmt.args):
+            operand = stmt.args[0]
+            t = types.get(operand.name) if isinstance(operand, Var) else None
+            if t is None or (not t.is_array and t.kind == "float"):
+                stmt.error_effect = True
     candidates = [s for s in assigns if PRIMITIVES[s.prim].raises in ("zero divisor", True)
                   and not PRIMITIVES[s.prim].effect and may_raise(s.prim, s.args)]
     if not candidates:

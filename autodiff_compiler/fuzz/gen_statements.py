@@ -1,7 +1,8 @@
 """Generator, statements: assignments, branches, loops, helper functions and module constants.
 
 Takes: the generator's state.  Guarantees: statements that keep every name
-definitely assigned and of one type, loops that terminate, and helpers called
+definitely assigned (but a loop index, now and then, read after a loop that may run no trips)
+and of one type, loops that terminate, and helpers called
 with their defaults and keywords.
 """
 from __future__ import annotations
@@ -311,8 +312,14 @@ class Statements:
             self.scope.values[acc] = Var(acc, F, 1.0 + 2.0 * max(1, trips))
         self.types[index] = I
         self.emit(f"for {index} in range({code}):")
+        unassigned_before = index not in self.scope.values
         self.body_of_loop(Loop("for", trips, frozen=(index,), accumulators=(acc,) if acc else ()),
                           depth, index_var=Var(index, I, lo=min(lo, hi), hi=max(lo, hi)))
+        if pre is None and unassigned_before and self.chance(0.15):
+            # the index read after its loop, unassigned before it: where the loop runs no trips the
+            # function raises UnboundLocalError (the oracle skips that point); elsewhere the gradient
+            # runs with its bound check (`frontend.bound_checks`)
+            self.scope.values[index] = Var(index, I, lo=min(lo, hi), hi=max(lo, hi))
         if pre is not None:
             v = self.scope.values.get(index)
             if v is not None:

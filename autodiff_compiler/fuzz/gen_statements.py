@@ -1,8 +1,8 @@
 """Generator, statements: assignments, branches, loops, helper functions and module constants.
 
 Takes: the generator's state.  Guarantees: statements that keep every name
-definitely assigned (but a loop index, now and then, read after a loop that may run no trips)
-and of one type, loops that terminate, and helpers called
+definitely assigned (a loop index, now and then, read after a loop that runs at every point, which
+the compiler cannot prove) and of one type, loops that terminate, and helpers called
 with their defaults and keywords.
 """
 from __future__ import annotations
@@ -293,10 +293,13 @@ class Statements:
             else:
                 trips, lo, hi = L, 0, L - 1
             lo, hi = min(lo, hi), max(lo, hi)
+            runs = trips >= 1                # a trip at every point (the program's shapes are fixed)
         else:
             code, trips, lo, hi = self.range_args()
+            runs = False
         if self.trips_total() * max(1, trips) > self.MAX_TRIPS:
             code, trips, lo, hi = "2", 2, 0, 1
+            runs = True
         pre = None
         if self.chance(0.35) and index not in self.scope.values:
             pre = self.rng.randint(-1, 3)
@@ -315,10 +318,10 @@ class Statements:
         unassigned_before = index not in self.scope.values
         self.body_of_loop(Loop("for", trips, frozen=(index,), accumulators=(acc,) if acc else ()),
                           depth, index_var=Var(index, I, lo=min(lo, hi), hi=max(lo, hi)))
-        if pre is None and unassigned_before and self.chance(0.15):
-            # the index read after its loop, unassigned before it: where the loop runs no trips the
-            # function raises UnboundLocalError (the oracle skips that point); elsewhere the gradient
-            # runs with its bound check (`frontend.bound_checks`)
+        if pre is None and unassigned_before and runs and self.chance(0.3):
+            # the index read after its loop, unassigned before it: the loop runs at every point of the
+            # program, but the dataflow layer cannot know it, so the gradient runs with its bound check
+            # (`frontend.bound_checks`; the raising side is tests/test_soundness.py's UNBOUND class)
             self.scope.values[index] = Var(index, I, lo=min(lo, hi), hi=max(lo, hi))
         if pre is not None:
             v = self.scope.values.get(index)

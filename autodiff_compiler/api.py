@@ -197,6 +197,7 @@ class DerivedFunction:
         self.defaults = parameter_defaults(self._source)
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
+        self._compiled_states: dict = {}   # id(compiled function) -> its derivation (names a failed check)
         self._fast: dict = {}
         self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
@@ -317,6 +318,7 @@ class DerivedFunction:
         """Drop every derivation: a number or array the function reads from its module has changed."""
         self._states.clear()
         self._compiled.clear()
+        self._compiled_states.clear()
         self._fast.clear()
         self._natives.clear()
         self._install(None)

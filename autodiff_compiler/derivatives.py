@@ -149,15 +149,8 @@ class ProgramFunction(DerivedFunction):
                 self._cancel_watch()
                 raise
             self._compiled[key] = compiled
-            self._state_of_compiled()[id(compiled)] = state
+            self._compiled_states[id(compiled)] = state
         return compiled
-
-    def _state_of_compiled(self) -> dict:
-        """id(compiled function) -> the derivation it runs (what `run` needs to name a failed check)."""
-        states = self.__dict__.get("_states_by_compiled")
-        if states is None:
-            states = self.__dict__["_states_by_compiled"] = {}
-        return states
 
     def leaves_of(self, value, name: str, what: str, state, flat) -> list:
         """A tangent, vector or cotangent for the parameter `name` as the program takes it: one float or
@@ -197,7 +190,7 @@ class ProgramFunction(DerivedFunction):
             if watch is not None:
                 watch.done()
             # the state names a failed `assert` or unbound read; the arguments are not the function's
-            self._failed(exc, self._state_of_compiled().get(id(compiled)))
+            self._failed(exc, self._compiled_states.get(id(compiled)))
         if watch is not None:
             watch.done()
         outputs = result if type(result) is tuple else (result,)
@@ -445,7 +438,7 @@ def _primal_program(obj: ProgramFunction, signature):
         text = print_module(primal, f"The value of {obj.plain.__name__}, derived by autodiff_compiler.\n")
         compiled = load(text, primal.name, jit=obj.jit, level=llvm_level(primal))
         obj._compiled[key] = compiled
-        obj._state_of_compiled()[id(compiled)] = state
+        obj._compiled_states[id(compiled)] = state
     return compiled
 
 

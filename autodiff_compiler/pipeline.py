@@ -163,12 +163,19 @@ def _leaf_names(state: State, names) -> list:
     return out
 
 
-def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool = True):
-    """The function computing the derivative `kind` of `primal` (a `grad` object as a function of its
-    arguments): one `Region` over the primal's body, expanded by the `types` pass."""
+def _names_of(primal) -> ir.Names:
+    """Fresh names for new variables of `primal`: none it already uses (the user's, parameters, any
+    name a statement writes)."""
     names = ir.Names(set(primal.user_names) | set(primal.params))
     for stmt in ir.walk(primal.body):
         names.add(ir.writes(stmt))
+    return names
+
+
+def wrap_in_region(primal, kind: str, wrt: list, with_value: bool, single: bool = True):
+    """The function computing the derivative `kind` of `primal` (a `grad` object as a function of its
+    arguments): one `Region` over the primal's body, expanded by the `types` pass."""
+    names = _names_of(primal)
     outputs = outputs_of(primal)
     targets, stub = [], []
     if with_value:
@@ -226,10 +233,7 @@ def _insert_bound_checks(state: State) -> bool:
     after the regions are expanded, so that the checks of an inlined gradient's body are this
     derivation's sites too."""
     primal = state.primal
-    names = ir.Names(set(primal.user_names) | set(primal.params))
-    for stmt in ir.walk(primal.body):
-        names.add(ir.writes(stmt))
-    sites = insert_bound_checks(primal, names, state.facts.asserts, state.facts.user_variables)
+    sites = insert_bound_checks(primal, _names_of(primal), state.facts.asserts, state.facts.user_variables)
     state.facts.unbound_reads.update(sites)
     return bool(sites)
 

@@ -68,9 +68,8 @@ def insert_bound_checks(function: ir.Function, names: ir.Names, asserts: dict, u
 
 
 def _set_flags(stmt, flags: dict) -> list:
-    written = list(stmt.targets) if isinstance(stmt, ir.Region) else ir.writes(stmt)
     return [Assign(flags[name], "copy", (Const(True),), getattr(stmt, "loc", None))
-            for name in written if name in flags]
+            for name in ir.writes(stmt) if name in flags]
 
 
 def _rewrite(block: list, flags: dict, checks_before: dict) -> list:
@@ -91,8 +90,6 @@ def _rewrite(block: list, flags: dict, checks_before: dict) -> list:
         if isinstance(stmt, If):
             stmt.body = _rewrite(stmt.body, flags, checks_before)
             stmt.orelse = _rewrite(stmt.orelse, flags, checks_before)
-        elif isinstance(stmt, ir.Region):
-            stmt.body = _rewrite(stmt.body, flags, checks_before)
         out.append(stmt)
         out += _set_flags(stmt, flags)
     return out

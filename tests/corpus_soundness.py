@@ -2066,6 +2066,16 @@ def unbound_redefined(x, n):
     return y * x[i]                      # but i is not (n == 0)
 
 
+def _last_square(x, n):
+    for i in range(n):
+        last = x[i] * x[i]
+    return last * 3.0                    # n == 0: `last` is unbound in the inlined helper
+
+
+def unbound_in_helper(x, n):
+    return _last_square(x, n) + x[0]
+
+
 # ---- an inner loop's index read after it, in an enclosing loop, and unassigned before the enclosing
 # loop: the reversed enclosing trip read the index the reversed inner loop left (its first value), not
 # the one the forward trip read (a wrong gradient in every mode, found with the bound checks above)

@@ -530,6 +530,7 @@ case(UNBOUND, S.unbound_while, [(X4, 2), (W3, 3)])
 case(UNBOUND, S.unbound_nested, [(X4, 2, 3), (W3, 1, 1), (X4, 0, 0)])
 case(UNBOUND, S.unbound_guarded, [(X4, 0), (X4, 1), (X4, 4), (W3, 2)])
 case(UNBOUND, S.unbound_redefined, [(X4, 2), (W3, 3)])
+case(UNBOUND, S.unbound_in_helper, [(X4, 2), (W3, 3)])
 
 INNERINDEX = "an inner loop's index read after it in an enclosing loop, unassigned before that loop"
 case(INNERINDEX, S.innerindex_issue, [(X4, 2, 3), (W3, 3, 1), (X4, 1, 4)])
@@ -978,6 +979,8 @@ UNBOUND_RAISING = [
     (S.unbound_loop_local, (X4, 0)) + _UNBOUND, (S.unbound_result, (0.7, 0)) + _UNBOUND,
     (S.unbound_while, (X4, 0)) + _UNBOUND, (S.unbound_nested, (X4, 2, 0)) + _UNBOUND,
     (S.unbound_redefined, (X4, 0)) + _UNBOUND,
+    # an inlined helper's name, as its user wrote it (not its IR name, `_last_square2_last`)
+    (S.unbound_in_helper, (X4, 0), UnboundLocalError, "reads 'last' before it is assigned"),
 ]
 # an int of NaN or of an infinity
 _INFINITE = (OverflowError, "infinity to integer")

@@ -6,7 +6,7 @@ function's entry with no assignment on the way -- a loop index read after a loop
 trips, a name bound in one branch only -- is preceded by a check that fails when the name is unbound
 on this call.  The check is an `assert_true` of a bool flag (`<name>_bound`), False on entry and set
 True right after every statement that assigns the name; its site is recorded in `unbound_reads`
-(site -> name), so that the API raises `UnboundNameError` naming the line, where Python raises
+(site -> the name as the user wrote it), so that the API raises `UnboundNameError` naming the line, where Python raises
 UnboundLocalError.
 
 Why a check and not a refusal: `for i in range(n): ...` followed by `x[i]` is a valid program whenever
@@ -25,9 +25,10 @@ from ..ir import dataflow
 from ..ir.nodes import Assign, Const, For, If, Loc, Var, While
 
 
-def insert_bound_checks(function: ir.Function, names: ir.Names, asserts: dict, user_variables) -> dict:
-    """Insert the checks and flags (in place); returns the new sites, site -> unbound name.  `asserts`
-    (site -> Loc) gains one entry per check.  Only `user_variables` are checked: the names the
+def insert_bound_checks(function: ir.Function, names: ir.Names, asserts: dict, user_variables: dict) -> dict:
+    """Insert the checks and flags (in place); returns the new sites, site -> the unbound name as the
+    user wrote it (an inlined callee's `s`, not its IR name `helper2_s`).  `asserts` (site -> Loc) gains
+    one entry per check.  Only `user_variables` (IR name -> user's name) are checked: the names the
     lowering makes for itself (a return's value and flag, temporaries) are bound wherever they are
     read, by construction, though a path-insensitive analysis cannot see it (`if x > 1: return a`,
     then `return b`: the value is set on both paths, guarded by the flag)."""
@@ -53,7 +54,7 @@ def insert_bound_checks(function: ir.Function, names: ir.Names, asserts: dict, u
     def check(name: str, loc: Loc | None) -> Assign:
         site = len(asserts) + 1
         asserts[site] = loc if loc is not None else Loc(function.filename, function.firstline, "")
-        sites[site] = name
+        sites[site] = user_variables[name]
         return Assign(names.fresh("checked"), "assert_true", (Var(flags[name]),), loc, (("site", site),))
 
     checks_before: dict = {}      # id(statement) -> checks to run just before it

@@ -58,7 +58,7 @@ class Lowering(StatementLowering, CallLowering):
         self.data_names: dict = {}       # (DataRef key, path) -> IR name
         self.watches: list = []          # (LiveNamespace-like reader, value): numbers baked into the code
         self.asserts: dict = {}          # site number -> Loc of an `assert`
-        self.user_variables: set = set()  # IR names the user's own assignments and loops bind (`bind`)
+        self.user_variables: dict = {}   # IR name -> the user's name, for what their assignments and loops bind (`bind`)
         self.zero_d: set = set()         # (frame, user name) holding a 0-d NumPy array (`note_zero_d`)
         self.zero_d_calls: set = set()   # ids of inlined calls (ast nodes) that may return one
         self.names = Names(identifiers(source.node))
@@ -528,10 +528,11 @@ class Facts:
     watches: list
     asserts: dict
     param_types: dict
-    # the IR names the user's assignments and loops bind (the compiler's own, such as a return's value
-    # and flag, are bound wherever they are read by construction), and the `assert_true` sites that
-    # check one is bound (site -> name; `frontend.bound_checks`)
-    user_variables: frozenset = frozenset()
+    # the IR names the user's assignments and loops bind, each with the name the user wrote (the
+    # compiler's own, such as a return's value and flag, are bound wherever they are read by
+    # construction), and the `assert_true` sites that check one is bound (site -> the user's name;
+    # `frontend.bound_checks`)
+    user_variables: dict = field(default_factory=dict)
     unbound_reads: dict = field(default_factory=dict)
 
 
@@ -578,7 +579,7 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     function.facts = Facts(lowering.structures, lowering.data, lowering.watches, lowering.asserts,
                            {p: declared.get(p, lowering.types.get(p)) for p in function.params
                             if p in declared or p in lowering.types},
-                           frozenset(lowering.user_variables))
+                           dict(lowering.user_variables))
     return function, lowering.sources
 
 

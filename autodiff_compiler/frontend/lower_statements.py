@@ -167,7 +167,7 @@ class StatementLowering:
         """A name that held a container or a constant now holds a variable."""
         frame = self.frame
         frame.scope[user_name] = user_name if not frame.prefix else self.names.fresh(f"{frame.prefix}_{user_name}")
-        self.user_variables.add(frame.scope[user_name])
+        self.user_variables[frame.scope[user_name]] = user_name
         return frame.scope[user_name]
 
     def lower_container_base(self, node):
@@ -199,7 +199,7 @@ class StatementLowering:
             frame.scope[user_name] = user_name if not frame.prefix else self.names.fresh(f"{frame.prefix}_{user_name}")
         if not isinstance(frame.scope[user_name], str):
             return self.bind_fresh(user_name)
-        self.user_variables.add(frame.scope[user_name])
+        self.user_variables[frame.scope[user_name]] = user_name
         return frame.scope[user_name]
 
     def note_zero_d(self, user_name: str, value: ast.expr) -> None:

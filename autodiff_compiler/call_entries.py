@@ -64,6 +64,33 @@ def _fast_key(args) -> tuple:
 
 _MISSING = object()     # a positional argument the call did not give (an entry's parameter default)
 
+_NUMBERS = (bool, int, float)
+
+
+def direct_call(dispatcher, args):
+    """The compiled wrapper a Numba dispatcher calls for `args`, Python numbers all, or None.
+
+    Numba's dispatcher spends about half of a scalar call (~60 ns of ~120) typing the arguments and
+    choosing an overload; an entry that has already tested each argument's exact type (`type(a) is
+    float`: Numba types every float as float64, every bool as boolean, every int as int64 -- or, beyond
+    64 bits, as something this wrapper refuses with OverflowError, which the entries hand to the full
+    path) knows the overload and may call its wrapper itself.  That wrapper is exactly what the
+    dispatcher would call, with the same arguments.  Numbers only: an array's Numba type also depends
+    on its layout, alignment and writability, which an inline test would have to repeat.  The entry
+    keeps the dispatcher too, which keeps the wrapper's compiled code alive."""
+    if not args or not all(type(a) in _NUMBERS for a in args):
+        return None
+    overloads = getattr(dispatcher, "overloads", None)
+    if not overloads:
+        return None
+    import numba
+
+    try:
+        found = overloads.get(tuple(numba.typeof(a) for a in args))
+    except Exception:       # noqa: BLE001 -- an argument Numba cannot type: the dispatcher says so
+        return None
+    return getattr(found, "entry_point", None)
+
 
 def _finite_result_test(result) -> tuple[str, str]:
     """(statement, test): the test that a result of the compiled program is finite, as `_finite` has it,
@@ -111,10 +138,12 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
     count = (f"            left[0] -= 1\n"
              f"            if left[0] == 0:\n"
              f"                self._promote(({given}))\n") if counted else ""
+    # numbers of tested types: the overload is known, its wrapper is called without the dispatcher
+    call = "wrapper" if direct_call(compiled, args) is not None else "compiled"
     source = (f"def __call__({parameters}):\n"
               f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
               f"        try:\n"
-              f"            result = compiled({given})\n"
+              f"            result = {call}({given})\n"
               f"        except OverflowError:\n"
               f"            return full(self, {given})     # an int beyond 64 bits: the full path names it\n"
               f"        except ShapesDiffer:\n"
@@ -128,6 +157,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
               f"        return self._finish(result, ({given}), None)\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": full,
+                 "wrapper": direct_call(compiled, args),
                  "ShapesDiffer": ShapesDiffer,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool,
                  "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}
@@ -141,17 +171,28 @@ def make_native_entry(args, native, full):
     """The entry of a signature of numbers and arrays once it is hot: one Python frame around its native entry
     (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
     everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
-    the full path directly, as the counted entry's did."""
+    the full path directly, as the counted entry's did.  A signature of Python numbers tests each
+    argument's exact type inline and calls the native entry's compiled wrapper itself (`direct_call`):
+    what it would cost through Numba's dispatcher, less the dispatcher's typing of the arguments --
+    which pays for the frame; a call of other types goes to the full path, as the dispatcher's compile
+    hook would send it."""
     names = [f"a{i}" for i in range(len(args))]
     given = "".join(f"{name}, " for name in names)
+    wrapper = direct_call(native, args)
+    if wrapper is not None:
+        test = " and ".join(f"type({name}) is {type(value).__name__}" for name, value in zip(names, args))
+        call = "wrapper"
+    else:
+        test, call = f"{names[-1]} is not MISSING", "native"
     source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
-              f"    if not rest and not kwargs and {names[-1]} is not MISSING:\n"
+              f"    if not rest and not kwargs and {test}:\n"
               f"        try:\n"
-              f"            return native({given})\n"
+              f"            return {call}({given})\n"
               f"        except OverflowError:\n"
               f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
-    namespace = {"MISSING": _MISSING, "native": native, "full": full}
+    namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper,
+                 "float": float, "int": int, "bool": bool}
     exec(compile(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__

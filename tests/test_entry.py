@@ -480,3 +480,45 @@ def test_an_int_beyond_64_bits_is_named_whatever_ran_before():
     expected = _outcome(lambda: fresh(2 ** 63, 1.0))
     assert expected[0] is ArgumentError and "64-bit" in expected[1]
     assert _outcome(lambda: used(2 ** 63, 1.0)) == expected
+
+
+# ---- a signature of Python numbers: its entries call the compiled wrapper of the overload their inline
+# type tests chose, not Numba's dispatcher (which would type the arguments again); every call of other
+# types must still end as on an object whose entries go through the dispatcher
+
+def scaled_power(flag, k, x):
+    return x ** k * (2.0 if flag else 1.0) + x
+
+
+def _scaled_power_dx(flag, k, x):
+    return k * x ** (k - 1) * (2.0 if flag else 1.0) + 1.0
+
+
+SCALED_CALLS = [(True, 3, 1.5), (False, 2, -0.7), (True, 2 ** 63, 1.5), (True, -2 ** 63 - 1, 1.5), (1, 3, 1.5),
+                (True, 3, 2), (True, 3.0, 1.5), (np.bool_(True), 3, 1.5), (True, np.int64(3), 1.5),
+                (True, 3, np.float64(1.5)), (True, 3, math.nan), (True, 3, math.inf), (True, 3), (True, 3, 1.5, 1.0)]
+
+
+@pytest.mark.parametrize("promote", [False, True], ids=["counted", "native"])
+def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
+    from autodiff_compiler import api, call_entries
+    monkeypatch.setattr(api, "NATIVE_AFTER", 0)
+    monkeypatch.setattr(call_entries, "direct_call", lambda dispatcher, args: None)
+    reference = grad(scaled_power, wrt="x")          # entries through the dispatcher, never native
+    for args in SCALED_CALLS:
+        _outcome(lambda: reference(*args))
+    monkeypatch.undo()
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2 if promote else 10 ** 9)
+    g = grad(scaled_power, wrt="x")
+    for _ in range(4):
+        g(True, 3, 1.5)
+    entry = type(g).__dict__["__call__"]
+    assert (entry.__code__.co_filename == "<native path>") is promote
+    wrapper = entry.__globals__["wrapper"]
+    dispatcher = entry.__globals__["native" if promote else "compiled"]
+    assert wrapper is dispatcher.overloads[dispatcher.signatures[0]].entry_point
+    for args in SCALED_CALLS:
+        assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
+    for args in [(True, 3, 1.5), (False, 2, -0.7), (True, 4, 0.3), (False, 5, -2.1)]:
+        assert g(*args) == pytest.approx(_scaled_power_dx(*args), rel=1e-14)
+    assert type(g).__dict__["__call__"] is entry          # back on the hot signature, back on its entry

@@ -101,6 +101,12 @@ class Primitive:
     raises_on_arrays: bool = False     # NumPy raises on its arrays' values or shapes (a singular matrix, a
                                        # reshape to another size): a statement the user wrote is kept
                                        # although unread (`ir.shapes.mark_shape_errors`)
+    python_errors: str | None = None   # called from Python's math module (`math.sqrt(x)`, not `np.sqrt`), it
+                                       # raises as CPython does where Numba's gives NaN or an infinity: a
+                                       # test of the operand `{0}` outside its domain (ValueError), or
+                                       # "overflow": an infinity from a finite operand (OverflowError).
+                                       # The lowering marks such a call `error_effect`; the module Numba
+                                       # compiles checks it (`runtime.math_domain`, `runtime.math_range`)
 
     @property
     def is_operator(self) -> bool:
@@ -158,7 +164,7 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
-            raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False):
+            raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False, python_errors=None):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -176,20 +182,23 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
                      error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number,
-                     raises_on_arrays=raises_on_arrays)
+                     raises_on_arrays=raises_on_arrays, python_errors=python_errors)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
     return prim
 
 
-def _math_function(name, partial, *, math_name=None, numpy_name=None, sympy=None, arity=1, evaluate=None):
-    """A function of the math module with the NumPy ufunc of the same meaning."""
+def _math_function(name, partial, *, math_name=None, numpy_name=None, sympy=None, arity=1, evaluate=None,
+                   python_errors=None):
+    """A function of the math module with the NumPy ufunc of the same meaning; `python_errors`: where the
+    math module's raises (`Primitive.python_errors`)."""
     math_name = math_name or name
     numpy_name = numpy_name or name
     _define(name, arity, partial, scalar=f"math.{math_name}", array=f"np.{numpy_name}",
             sympy=sympy or f"{name}({', '.join(ARG_NAMES[:arity])})", result="float",
-            evaluate=evaluate or getattr(math, math_name), math_name=math_name, numpy_names=(numpy_name,))
+            evaluate=evaluate or getattr(math, math_name), math_name=math_name, numpy_names=(numpy_name,),
+            python_errors=python_errors)
 
 
 # ----------------------------------------------------------------- arithmetic
@@ -234,23 +243,26 @@ _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mo
         error={"float": "modulo by zero", "int": "integer modulo by zero"}, numpy_numbers="np.remainder({0}, {1})")
 
 # ---------------------------------------------------------- elementary functions
-_math_function("sin", ("cos(x)",))
-_math_function("cos", ("-sin(x)",))
-_math_function("tan", ("1 + out ** 2",))
-_math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin")
-_math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos")
+# Python's math module raises where CPython's `math_1` finds NaN from an operand that is not NaN (ValueError:
+# outside the domain, tested on the operand) or an infinity from a finite one (ValueError at a pole, as
+# log(0.0); OverflowError where the function "overflow"s); NumPy's functions give them back
+_math_function("sin", ("cos(x)",), python_errors="math.isinf({0})")
+_math_function("cos", ("-sin(x)",), python_errors="math.isinf({0})")
+_math_function("tan", ("1 + out ** 2",), python_errors="math.isinf({0})")
+_math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin", python_errors="abs({0}) > 1.0")
+_math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos", python_errors="abs({0}) > 1.0")
 _math_function("atan", ("1 / (1 + x ** 2)",), numpy_name="arctan")
 _math_function("atan2", ("y / (x ** 2 + y ** 2)", "-x / (x ** 2 + y ** 2)"), numpy_name="arctan2", arity=2)
-_math_function("sinh", ("cosh(x)",))
-_math_function("cosh", ("sinh(x)",))
+_math_function("sinh", ("cosh(x)",), python_errors="overflow")
+_math_function("cosh", ("sinh(x)",), python_errors="overflow")
 _math_function("tanh", ("1 - out ** 2",))
-_math_function("exp", ("out",))
-_math_function("expm1", ("out + 1",), sympy="exp(x) - 1")
-_math_function("log", ("1 / x",))
-_math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)")
-_math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)")
-_math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)")
-_math_function("sqrt", ("0.5 / out",))
+_math_function("exp", ("out",), python_errors="overflow")
+_math_function("expm1", ("out + 1",), sympy="exp(x) - 1", python_errors="overflow")
+_math_function("log", ("1 / x",), python_errors="{0} <= 0.0")
+_math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)", python_errors="{0} <= -1.0")
+_math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)", python_errors="{0} <= 0.0")
+_math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)", python_errors="{0} <= 0.0")
+_math_function("sqrt", ("0.5 / out",), python_errors="{0} < 0.0")
 # at the origin, hypot is a kink (a cone): 0 is its smallest subgradient, as sign(0) is abs's
 _math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y / out"),
                sympy="sqrt(x**2 + y**2)", arity=2)
@@ -265,8 +277,8 @@ for _name in ("erf", "erfc"):
                                 user_names=(("math", _name), ("scipy.special", _name)))
     USER_FUNCTIONS[("scipy.special", _name)] = _name
 _math_function("asinh", ("1 / sqrt(x ** 2 + 1)",), numpy_name="arcsinh")
-_math_function("acosh", ("1 / sqrt(x ** 2 - 1)",), numpy_name="arccosh")
-_math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh")
+_math_function("acosh", ("1 / sqrt(x ** 2 - 1)",), numpy_name="arccosh", python_errors="{0} < 1.0")
+_math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh", python_errors="abs({0}) >= 1.0")
 _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="np.exp2", sympy="2 ** x",
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
@@ -871,11 +883,22 @@ _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {s
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
-def may_raise(prim: str, args: tuple) -> bool:
+def may_raise(prim: str, args: tuple, python_math: bool = False) -> bool:
     """May a statement applying `prim` to `args` raise in Numba-compiled code (`Primitive.raises`)?  A
     division (/, %, //) by a nonzero constant cannot, nor a power with a float or nonnegative constant
     exponent (Numba raises for `0.0 ** -3`, not for `0.0 ** -3.0`); Numba's math functions return inf
-    or NaN instead of raising."""
+    or NaN instead of raising -- but a call from Python's math module (`python_math`: a statement the
+    lowering marked, `Primitive.python_errors`) is checked as CPython checks it, unless its operand is
+    a constant it takes."""
+    if python_math and prim in PRIMITIVES and PRIMITIVES[prim].python_errors:
+        value = getattr(args[0], "value", None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                PRIMITIVES[prim].evaluate(value)
+            except (ValueError, OverflowError):
+                return True
+            return False
+        return True
     kind = PRIMITIVES[prim].raises if prim in PRIMITIVES else True
     second = getattr(args[1], "value", None) if len(args) > 1 else None       # a constant's value
     number = isinstance(second, (int, float)) and not isinstance(second, bool)

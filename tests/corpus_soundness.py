@@ -7,6 +7,7 @@ Plain module-level Python (the compiler reads the source); nothing here is
 differentiated by hand.  The references live in the test file.
 """
 import math
+from math import sqrt as imported_sqrt
 
 import numpy as np
 
@@ -2195,3 +2196,63 @@ def pyint_trunc_in_loop(x, y, n):
     for i in range(n):
         s += x * math.trunc(y * 1e300 * 10.0 ** (10 * i))     # inf at i = 1 for y > 1e-10
     return s
+
+
+# ---- Python's math module raises where NumPy's functions, and Numba's math module, give NaN or an
+# infinity (CPython's `math_1`: NaN from an operand that is not NaN, an infinity from a finite one): a
+# value that then only steers a branch or a min, or that nothing reads, gave a gradient where the
+# function raises (the raising points are PYMATH_RAISING)
+
+def pymath_issue(x):
+    t = math.sqrt(x)                     # x < 0: ValueError; Numba's NaN steered the branch
+    if t > 1.0:
+        return x * x
+    return x
+
+
+def pymath_unread_log(x, y):
+    t = math.log(y)                      # y <= 0: ValueError, although nothing reads t
+    return x * 3.0 + y * y
+
+
+def pymath_exp_overflow(x):
+    t = math.exp(x)                      # x > 709.78: OverflowError
+    return min(t, 2.0) * x
+
+
+def pymath_acos_branch(x):
+    t = math.acos(x)                     # |x| > 1: ValueError
+    return x * 2.0 if t > 0.5 else x * x
+
+
+def pymath_cos_of_infinity(x, s):
+    u = s * 1e308 * 10.0                 # a Python float overflows to inf (no error) for s >= 1
+    t = math.cos(u)                      # cos(inf): ValueError
+    return x * x + min(t, 2.0) * 0.0
+
+
+def pymath_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.log(x[i])              # of NumPy's number too: x[i] <= 0 raises
+    return s
+
+
+def pymath_imported(x):
+    r = imported_sqrt(x - 1.0)           # `from math import sqrt`: the math module's own function
+    return x * 2.0 if r >= 0.0 else x
+
+
+def pymath_log1p_atanh(x, y):
+    return math.log1p(y) * x + math.atanh(y * 0.5) * x * x
+
+
+def pymath_numpy_gives_nan(x):
+    t = np.sqrt(x)                       # NumPy's: NaN and a warning, the function runs (no check)
+    if t > 1.0:
+        return x * x
+    return x
+
+
+def pymath_log_base(x, b):
+    return math.log(x * x + 1.0, b) * x  # log(., b) / log(b): b <= 0 ValueError, b == 1 ZeroDivisionError

@@ -35,6 +35,10 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 _VECTOR_MAP = "vector_map"
 # ... (_UNSIGNED,): an element index proved >= 0 (`ir.signs`), given to Numba as an unsigned integer
 _UNSIGNED = "unsigned"
+# ... (_PYTHON_MATH, prim): a call from Python's math module, checked as CPython checks it (`rules.Primitive.python_errors`)
+_PYTHON_MATH = "python_math"
+# ... (_DOMAIN, test): that call's operand, checked against its domain (`runtime.math_domain`)
+_DOMAIN = "domain"
 # the primitives reading elements of an array at integer indices (operands after the first)
 _ELEMENT_READS = frozenset({"subscript", "subscript_copy"})
 # precedence of Python's operators, loosest first
@@ -124,6 +128,11 @@ class ModulePrinter:
             text = spec.compiled
         if self.compiled and spec.numpy_numbers is not None:
             text = numpy_spelling(prim, args, self.operand_facts) or text
+        self.note_helpers(text)
+        return text
+
+    def note_helpers(self, text: str) -> None:
+        """The modules and runtime helpers a spelling calls, for the module's imports and helper copies."""
         if text.startswith("math.") or "math." in text:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
@@ -133,7 +142,6 @@ class ModulePrinter:
             self.modules.add("numpy")
             if "math." in _helper_source(helper):
                 self.modules.add("math")
-        return text
 
     def type_of(self, operand):
         """An operand's type: a variable's, or an inlined expression tree's (its statement's target's)."""
@@ -182,7 +190,35 @@ class ModulePrinter:
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
+        if self.checks_python_math(stmt):
+            prim = (_PYTHON_MATH, stmt.prim)
         return (prim, args, stmt.params, t)
+
+    def checks_python_math(self, stmt) -> bool:
+        """Is `stmt` a call from Python's math module that the module Numba compiles must check
+        (`rules.Primitive.python_errors`: Numba's `math.sqrt(-1.0)` is NaN, Python's raises ValueError)?
+        The module printed for Python (`jit=False`, and for reading) calls the math module itself."""
+        return self.compiled and isinstance(stmt, Assign) and stmt.error_effect \
+            and PRIMITIVES[stmt.prim].python_errors is not None and not any(self.is_array(a) for a in stmt.args)
+
+    def python_math(self, prim: tuple, args: tuple) -> tuple[str, int]:
+        """`math.log(math_domain(x, x <= 0.0))` or `math_range(math.exp(x), x)`: the call checked as CPython
+        checks it (`rules.Primitive.python_errors`); its operand is a name or a constant (`plan_inlining`
+        folds nothing into it), written twice."""
+        test = PRIMITIVES[prim[1]].python_errors
+        operand = self.expr(args[0])[0]
+        if test == "overflow":
+            call, _ = self.apply(prim[1], args)
+            self.note_helpers("math_range")
+            return f"math_range({call}, {operand})", _ATOM
+        checked = ((_DOMAIN, test), (args[0],), (), self.type_of(args[0]))
+        return self.apply(prim[1], (checked,) + tuple(args[1:]))
+
+    def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
+        operand = self.expr(args[0])[0]
+        text = f"math_domain({operand}, {prim[1].format(operand)})"
+        self.note_helpers(text)
+        return text, _ATOM
 
     def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
         """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): the library's
@@ -234,7 +270,7 @@ class ModulePrinter:
 
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
-                   _UNSIGNED: unsigned}
+                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _DOMAIN: domain}
 
     def wrap(self, node, minimum: int) -> str:
         text, precedence = self.expr(node)
@@ -365,7 +401,8 @@ class ModulePrinter:
             # the name it replaces (`t1_bar += t2`, reading a name never assigned): keep the definition
             if isinstance(block[j], (Pop,)) or stmt.target in ir.assigned_in([block[j]]):
                 blocked = True
-            if isinstance(block[j], Assign) and _repeats_operand(block[j], stmt.target, self.types):
+            if isinstance(block[j], Assign) and (_repeats_operand(block[j], stmt.target, self.types)
+                                                 or self.checks_python_math(block[j])):
                 blocked = True      # the template writes that operand twice: it must be a name
             if not blocked:
                 folded.add(id(stmt))

@@ -413,6 +413,23 @@ def integral(x):
     return x
 
 
+def math_domain(x, outside):
+    """The operand `x` of a math-module function (`math.log(x)`), checked as CPython checks it: `outside`
+    the function's domain it raises ValueError (Numba's math functions give NaN or an infinity there).
+    Tested on the operand, so that a call nobody reads costs a compare, not the function."""
+    if outside:
+        raise ValueError("math domain error")
+    return x
+
+
+def math_range(out, x):
+    """The result `out` of a math-module function that may overflow (`math.exp(x)`), checked as CPython's
+    `math_1` checks it: an infinity from a finite `x` raises OverflowError (Numba's gives the infinity)."""
+    if out - out != 0.0 and out == out and x - x == 0.0:
+        raise OverflowError("math range error")
+    return out
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -425,7 +442,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "assert_true", "integral"]
+           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -548,6 +548,13 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     numbers included: marked unless the operand is an int or a bool."""
     assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
     for stmt in assigns:
+        if stmt.error_effect and PRIMITIVES[stmt.prim].python_errors:
+            # marked by the lowering (a call from the math module): not of an array (NumPy's function
+            # then, elementwise), nor of a constant the function takes
+            operand = stmt.args[0]
+            t = types.get(operand.name) if isinstance(operand, Var) else None
+            if (t is not None and t.is_array) or not may_raise(stmt.prim, stmt.args, python_math=True):
+                stmt.error_effect = False
         if PRIMITIVES[stmt.prim].raises == "non-finite" and may_raise(stmt.prim, stmt.args):
             operand = stmt.args[0]
             t = types.get(operand.name) if isinstance(operand, Var) else None

@@ -83,7 +83,7 @@ class CallLowering:
                              f"compute the derivative outside the function being differentiated",
                              "call of a derivative")
         if isinstance(ref, PrimitiveRef):
-            return self.lower_primitive_call(ref.name, node, target)
+            return self.lower_primitive_call(ref.name, node, target, ref.python_math)
         handled = arrays.lower_call(self, node, ref, target)
         if handled is not None:
             return handled
@@ -124,7 +124,11 @@ class CallLowering:
             return handled
         raise self.unsupported(node, f"{name}(...) here", "range() may only appear in 'for i in range(...)'")
 
-    def lower_primitive_call(self, prim: str, node: ast.Call, target):
+    def lower_primitive_call(self, prim: str, node: ast.Call, target, python_math: bool = False):
+        """`python_math`: called from Python's math module, whose errors are the function's own
+        (`rules.Primitive.python_errors`): the statement is marked `error_effect`, kept although unread,
+        and checked where Numba compiles it; `_mark_python_errors` unmarks those of arrays and of
+        constants the function takes."""
         handled = arrays.lower_primitive_call(self, prim, node, target)
         if handled is not None:
             return handled
@@ -140,12 +144,17 @@ class CallLowering:
             return self.apply(prim, (acc, args[-1]), target)
         if prim == "pow" and len(args) == 3:
             raise self.unsupported(node, "pow with a modulus", "use pow(x, y)")
+        if prim == "log" and len(args) == 2 and python_math:
+            # math.log(x, base) is log(x) / log(base), as CPython computes it (ZeroDivisionError at base 1)
+            checked = PRIMITIVES["log"].python_errors is not None
+            logs = [self.apply("log", (a,), error_effect=checked) for a in args]
+            return self.apply("div", tuple(logs), target)
         if len(args) != arity:
             raise self.error(AutodiffError, f"{ast.unparse(node.func)} takes {arity} argument(s), got {len(args)}",
                              node, construct=ast.unparse(node.func))
         if prim == "float" and isinstance(args[0], Const):
             return self.materialise(Const(float(args[0].value)), target)
-        return self.apply(prim, args, target)
+        return self.apply(prim, args, target, error_effect=python_math and PRIMITIVES[prim].python_errors is not None)
 
     # ------------------------------------------------------------ derivative calls
     def lower_derivative_call(self, obj, args: list, keywords: dict, node):

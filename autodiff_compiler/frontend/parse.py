@@ -44,6 +44,7 @@ class ModuleRef:
 @dataclass(frozen=True)
 class PrimitiveRef:
     name: str
+    python_math: bool = False    # called from Python's math module, which raises where NumPy gives NaN or inf
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class Namespace:
             if (ref.kind, attr) in LIBRARY:
                 return LibraryRef(LIBRARY[(ref.kind, attr)])
             prim = USER_FUNCTIONS.get((ref.kind, attr))
-            return PrimitiveRef(prim) if prim else None
+            return PrimitiveRef(prim, ref.kind == "math") if prim else None
         if ref.kind == "user" and ref.namespace is not None:
             return ref.namespace.lookup(attr)
         if ref.kind == "autodiff_compiler" and attr in ("stop_gradient", "no_grad"):
@@ -280,7 +281,8 @@ def classify_object(obj):
     if isinstance(prim, LibraryRef):
         return prim
     if prim:
-        return PrimitiveRef(prim)
+        # `from math import sqrt`: the math module's own function
+        return PrimitiveRef(prim, getattr(math, getattr(obj, "__name__", ""), None) is obj)
     if getattr(obj, "__autodiff_wrapped__", None) is not None:   # a derivative (`@grad`), not a function
         return DerivativeRef(getattr(obj, "__name__", "function"), obj)
     if inspect.isfunction(obj):

@@ -120,6 +120,7 @@ def operand_facts(types: dict, found: frozenset):
 
 def raises_in_compiled(stmt, types: dict, found: frozenset) -> bool:
     """May this assignment raise in the module Numba compiles?  `rules.may_raise`, unless it is spelled
-    as NumPy computes it there (`numpy_spelling`: inf or nan, no exception)."""
-    return may_raise(stmt.prim, stmt.args) and numpy_spelling(stmt.prim, stmt.args,
-                                                              operand_facts(types, found)) is None
+    as NumPy computes it there (`numpy_spelling`: inf or nan, no exception); a call from Python's math
+    module the lowering marked (`error_effect`) is checked there as CPython checks it."""
+    return may_raise(stmt.prim, stmt.args, stmt.error_effect) and numpy_spelling(
+        stmt.prim, stmt.args, operand_facts(types, found)) is None

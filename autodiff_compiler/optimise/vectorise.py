@@ -213,8 +213,11 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool, found: fro
     # them over the rising range changes nothing else, and Numba compiles the rising loop better
     plan.forwards = loop.step.value == -1 and (not confined or plan.chunked) and not distinct
     scalars = written - own
+    # a statement that may raise (a call from Python's math module, checked there) raises in its own
+    # trip: a vector call would compute it for the block's trips at once, unchecked
     calls = {k for k, s in enumerate(body)
-             if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)}
+             if isinstance(s, Assign) and s.prim in vector_functions and _vector_call(s, types, scalars, confined)
+             and k not in raising}
     if not (calls and _segment(plan, loop, body, calls, written, confined, types, own,
                                raising if distinct else [])):
         plan.segments = [(body, [])]

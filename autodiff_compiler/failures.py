@@ -53,7 +53,34 @@ def _undefined(fn, exc, args=None):
         hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
     else:
         hint = "the function or its derivative is undefined here"
+        where = _where_python_raises(fn, args, type(exc)) if args is not None else None
+        if where is not None:
+            filename, line, source_line = where
+            raise ArgumentError(f"{fn.__name__}: {text} at these arguments (Python raises it here too)",
+                                filename=filename, line=line, source_line=source_line,
+                                hint="the function itself fails on this line at these arguments, so its "
+                                     "derivative is undefined there") from None
     raise ArgumentError(f"{fn.__name__}: {text} at these arguments", hint=hint) from None
+
+
+def _where_python_raises(fn, args, kind):
+    """(file, line, source line) where the user's function itself raises `kind` at these arguments (run on
+    copies, warnings silenced): the innermost frame of the user's code, which is where a math-module call
+    outside its domain or a division by zero is (NumPy's own frames are skipped).  None when it runs."""
+    import traceback
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+    except kind as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)[1:]
+                  if "site-packages" not in f.filename and "/numpy/" not in f.filename]
+        if frames:
+            return frames[-1].filename, frames[-1].lineno, frames[-1].line
+    except Exception:       # noqa: BLE001 -- another error, or none: the plain message says enough
+        return None
+    return None
 
 
 def _function_runs(fn, args) -> bool:

@@ -1020,6 +1020,18 @@ RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5
     SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_math_modules_error_names_the_line_python_raises_it_on(jit):
+    from autodiff_compiler.errors import ArgumentError
+    with pytest.raises(ArgumentError, match="math domain error") as info:
+        grad(S.pymath_unread_log, wrt=0, jit=jit)(0.5, -1.0)
+    assert info.value.line == S.pymath_unread_log.__code__.co_firstlineno + 1        # t = math.log(y)
+    assert "math.log(y)" in info.value.source_line and info.value.filename == S.__file__
+    with pytest.raises(ArgumentError, match="math domain error") as info:
+        grad(S.pymath_in_loop, wrt=0, jit=jit)(V(1.0, -2.0), 2)
+    assert info.value.line == S.pymath_in_loop.__code__.co_firstlineno + 3           # s += math.log(x[i])
+
+
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 def test_numpys_functions_of_numbers_are_not_checked(simplify):
     """`np.sqrt(x)` of a negative number is NaN with a warning, and the function runs: the compiled

@@ -101,12 +101,13 @@ class Primitive:
     raises_on_arrays: bool = False     # NumPy raises on its arrays' values or shapes (a singular matrix, a
                                        # reshape to another size): a statement the user wrote is kept
                                        # although unread (`ir.shapes.mark_shape_errors`)
-    python_errors: str | None = None   # called from Python's math module (`math.sqrt(x)`, not `np.sqrt`), it
-                                       # raises as CPython does where Numba's gives NaN or an infinity: a
-                                       # test of the operand `{0}` outside its domain (ValueError), or
-                                       # "overflow": an infinity from a finite operand (OverflowError).
-                                       # The lowering marks such a call `error_effect`; the module Numba
-                                       # compiles checks it (`runtime.math_domain`, `runtime.math_range`)
+    python_errors: tuple | None = None # called from Python's math module (`math.sqrt(x)`, not `np.sqrt`), it
+                                       # raises as CPython does where Numba's gives NaN or an infinity; the
+                                       # checks: a test of the operands `{0}`, `{1}` outside the domain
+                                       # (ValueError), "overflow": an infinity from a finite operand
+                                       # (OverflowError), "pow": `math.pow`'s own.  The lowering marks
+                                       # such a call `error_effect`; the module Numba compiles checks it
+                                       # (`runtime.math_domain`, `math_range`, `math_pow`)
 
     @property
     def is_operator(self) -> bool:
@@ -215,7 +216,7 @@ _define("div", 2, ("1 / y", "-out / y"), scalar="/", array="/", sympy="x / y", r
 _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
                    "out * log(x + indicator(out == 0))"), scalar="**", array="**", sympy="x ** y",
         result="pow", evaluate=operator.pow, math_name="pow", numpy_names=("power",), builtin="pow",
-        raises="negative integer exponent",
+        raises="negative integer exponent", python_errors=("pow",),
         error={"float": "division by zero", "int": "0 cannot be raised to a negative power"},
         numpy_numbers={"float": "np.power({0}, {1})", "array": "np.power({0}, {1})"})   # NumPy's ints raise too
 
@@ -246,23 +247,23 @@ _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mo
 # Python's math module raises where CPython's `math_1` finds NaN from an operand that is not NaN (ValueError:
 # outside the domain, tested on the operand) or an infinity from a finite one (ValueError at a pole, as
 # log(0.0); OverflowError where the function "overflow"s); NumPy's functions give them back
-_math_function("sin", ("cos(x)",), python_errors="math.isinf({0})")
-_math_function("cos", ("-sin(x)",), python_errors="math.isinf({0})")
-_math_function("tan", ("1 + out ** 2",), python_errors="math.isinf({0})")
-_math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin", python_errors="abs({0}) > 1.0")
-_math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos", python_errors="abs({0}) > 1.0")
+_math_function("sin", ("cos(x)",), python_errors=("math.isinf({0})",))
+_math_function("cos", ("-sin(x)",), python_errors=("math.isinf({0})",))
+_math_function("tan", ("1 + out ** 2",), python_errors=("math.isinf({0})",))
+_math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin", python_errors=("abs({0}) > 1.0",))
+_math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos", python_errors=("abs({0}) > 1.0",))
 _math_function("atan", ("1 / (1 + x ** 2)",), numpy_name="arctan")
 _math_function("atan2", ("y / (x ** 2 + y ** 2)", "-x / (x ** 2 + y ** 2)"), numpy_name="arctan2", arity=2)
-_math_function("sinh", ("cosh(x)",), python_errors="overflow")
-_math_function("cosh", ("sinh(x)",), python_errors="overflow")
+_math_function("sinh", ("cosh(x)",), python_errors=("overflow",))
+_math_function("cosh", ("sinh(x)",), python_errors=("overflow",))
 _math_function("tanh", ("1 - out ** 2",))
-_math_function("exp", ("out",), python_errors="overflow")
-_math_function("expm1", ("out + 1",), sympy="exp(x) - 1", python_errors="overflow")
-_math_function("log", ("1 / x",), python_errors="{0} <= 0.0")
-_math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)", python_errors="{0} <= -1.0")
-_math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)", python_errors="{0} <= 0.0")
-_math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)", python_errors="{0} <= 0.0")
-_math_function("sqrt", ("0.5 / out",), python_errors="{0} < 0.0")
+_math_function("exp", ("out",), python_errors=("overflow",))
+_math_function("expm1", ("out + 1",), sympy="exp(x) - 1", python_errors=("overflow",))
+_math_function("log", ("1 / x",), python_errors=("{0} <= 0.0",))
+_math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)", python_errors=("{0} <= -1.0",))
+_math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)", python_errors=("{0} <= 0.0",))
+_math_function("log10", ("1 / (x * 2.302585092994046)",), sympy="log(x, 10)", python_errors=("{0} <= 0.0",))
+_math_function("sqrt", ("0.5 / out",), python_errors=("{0} < 0.0",))
 # at the origin, hypot is a kink (a cone): 0 is its smallest subgradient, as sign(0) is abs's
 _math_function("hypot", ("0.0 if out == 0 else x / out", "0.0 if out == 0 else y / out"),
                sympy="sqrt(x**2 + y**2)", arity=2)
@@ -277,8 +278,8 @@ for _name in ("erf", "erfc"):
                                 user_names=(("math", _name), ("scipy.special", _name)))
     USER_FUNCTIONS[("scipy.special", _name)] = _name
 _math_function("asinh", ("1 / sqrt(x ** 2 + 1)",), numpy_name="arcsinh")
-_math_function("acosh", ("1 / sqrt(x ** 2 - 1)",), numpy_name="arccosh", python_errors="{0} < 1.0")
-_math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh", python_errors="abs({0}) >= 1.0")
+_math_function("acosh", ("1 / sqrt(x ** 2 - 1)",), numpy_name="arccosh", python_errors=("{0} < 1.0",))
+_math_function("atanh", ("1 / (1 - x ** 2)",), numpy_name="arctanh", python_errors=("abs({0}) >= 1.0",))
 _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="np.exp2", sympy="2 ** x",
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
@@ -344,6 +345,7 @@ _define("xlogy", 2, ("log(y)", "0.0 if x == 0 else x / y"), scalar="(0.0 if {0} 
         evaluate=lambda x, y: 0.0 if x == 0 else x * math.log(y), scipy_names=("xlogy",))
 _define("gammaln", 1, ("polygamma(0, x)",), scalar="math.lgamma", array="gammaln_array({0})",
         sympy="log(Abs(gamma(x)))", result="float", evaluate=math.lgamma, math_name="lgamma",
+        python_errors=("{0} <= 0.0 and {0} > -math.inf and {0} == np.floor({0})", "overflow"),
         scipy_names=("gammaln",))
 # polygamma(n, x): the n-th derivative of digamma; n is a count (no derivative)
 _define("polygamma", 2, ("0", "polygamma(x + 1, y)"), scalar="polygamma_scalar({0}, {1})",
@@ -891,11 +893,11 @@ def may_raise(prim: str, args: tuple, python_math: bool = False) -> bool:
     lowering marked, `Primitive.python_errors`) is checked as CPython checks it, unless its operand is
     a constant it takes."""
     if python_math and prim in PRIMITIVES and PRIMITIVES[prim].python_errors:
-        value = getattr(args[0], "value", None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        values = [getattr(a, "value", None) for a in args]
+        if all(isinstance(v, (int, float)) for v in values):
             try:
-                PRIMITIVES[prim].evaluate(value)
-            except (ValueError, OverflowError):
+                PRIMITIVES[prim].evaluate(*values)
+            except (ValueError, OverflowError, ZeroDivisionError):
                 return True
             return False
         return True

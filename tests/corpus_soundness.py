@@ -2256,3 +2256,25 @@ def pymath_numpy_gives_nan(x):
 
 def pymath_log_base(x, b):
     return math.log(x * x + 1.0, b) * x  # log(., b) / log(b): b <= 0 ValueError, b == 1 ZeroDivisionError
+
+
+def pymath_where(x):
+    y = np.where(x > 0, math.log(x), 0.0)     # Python evaluates both operands: x <= 0 raises
+    return y * x + x
+
+
+def pymath_where_division(x, n):
+    y = np.where(x > 0, 1.0 / n, 0.0)         # n == 0 raises, whichever side the condition takes
+    return y * x + x
+
+
+def pymath_pow(x, y):
+    return min(math.pow(x, y), 5.0) * x       # a negative x to a fractional y, 0 to a negative one, overflow
+
+
+def pymath_lgamma(x):
+    return min(math.lgamma(x), 5.0) * x + x   # the poles 0, -1, -2, ... raise
+
+
+def pymath_of_array(x):
+    return np.sum(math.sqrt(x))               # Python: TypeError (the math module takes numbers)

@@ -570,6 +570,10 @@ case(PYMATH, S.pymath_in_loop, [(V(1.0, 2.0, 0.5), 3), (V(0.3, 4.0), 2), (V(-1.0
 case(PYMATH, S.pymath_imported, [(2.0,), (1.5,), (5.0,)])
 case(PYMATH, S.pymath_log1p_atanh, [(0.5, 0.3), (-1.2, -0.5)])
 case(PYMATH, S.pymath_log_base, [(2.0, 3.0), (-0.5, 10.0), (1.5, 0.5)])
+case(PYMATH, S.pymath_where, [(2.0,), (0.5,)])
+case(PYMATH, S.pymath_where_division, [(2.0, 3), (-1.5, 2)])
+case(PYMATH, S.pymath_pow, [(1.5, 2.0), (0.5, 3.0), (-2.0, 2.0)])
+case(PYMATH, S.pymath_lgamma, [(2.5,), (-2.5,), (0.3,)])
 
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
@@ -1009,6 +1013,9 @@ PYMATH_RAISING = [
     (S.pymath_in_loop, (V(1.0, -2.0), 2)) + _DOMAIN, (S.pymath_imported, (0.5,)) + _DOMAIN,
     (S.pymath_log1p_atanh, (0.5, -1.0)) + _DOMAIN, (S.pymath_log1p_atanh, (0.5, 2.0)) + _DOMAIN,
     (S.pymath_log_base, (2.0, -3.0)) + _DOMAIN, (S.pymath_log_base, (2.0, 1.0), ZeroDivisionError, "division by zero"),
+    (S.pymath_where, (-1.0,)) + _DOMAIN, (S.pymath_where_division, (-1.0, 0), ZeroDivisionError, "division by zero"),
+    (S.pymath_pow, (-1.0, 0.5)) + _DOMAIN, (S.pymath_pow, (10.0, 400.0)) + _RANGE, (S.pymath_pow, (0.0, -1.0)) + _DOMAIN,
+    (S.pymath_lgamma, (0.0,)) + _DOMAIN, (S.pymath_lgamma, (-3.0,)) + _DOMAIN,
 ]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
@@ -1030,6 +1037,15 @@ def test_a_math_modules_error_names_the_line_python_raises_it_on(jit):
     with pytest.raises(ArgumentError, match="math domain error") as info:
         grad(S.pymath_in_loop, wrt=0, jit=jit)(V(1.0, -2.0), 2)
     assert info.value.line == S.pymath_in_loop.__code__.co_firstlineno + 3           # s += math.log(x[i])
+
+
+def test_a_math_module_function_of_an_array_is_refused():
+    from autodiff_compiler.errors import UnsupportedSyntaxError
+    with pytest.raises(TypeError):
+        S.pymath_of_array(V(4.0, 9.0))
+    with pytest.raises(UnsupportedSyntaxError, match="math.sqrt of an array") as info:
+        grad(S.pymath_of_array)(V(4.0, 9.0))
+    assert info.value.line == S.pymath_of_array.__code__.co_firstlineno + 1 and "np.sqrt" in info.value.hint
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])

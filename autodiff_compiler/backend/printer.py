@@ -190,33 +190,55 @@ class ModulePrinter:
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
-        if self.checks_python_math(stmt):
+        if self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
         return (prim, args, stmt.params, t)
 
+    def is_python_math(self, stmt) -> bool:
+        """Is `stmt` a call from Python's math module that raises where Numba's gives NaN or inf
+        (`rules.Primitive.python_errors`, marked `error_effect` by the lowering)?"""
+        return isinstance(stmt, Assign) and stmt.error_effect and PRIMITIVES[stmt.prim].python_errors is not None \
+            and not any(self.is_array(a) for a in stmt.args)
+
     def checks_python_math(self, stmt) -> bool:
-        """Is `stmt` a call from Python's math module that the module Numba compiles must check
-        (`rules.Primitive.python_errors`: Numba's `math.sqrt(-1.0)` is NaN, Python's raises ValueError)?
-        The module printed for Python (`jit=False`, and for reading) calls the math module itself."""
-        return self.compiled and isinstance(stmt, Assign) and stmt.error_effect \
-            and PRIMITIVES[stmt.prim].python_errors is not None and not any(self.is_array(a) for a in stmt.args)
+        """Must the module Numba compiles check `stmt` as CPython checks it (`math.sqrt(-1.0)`: Numba's
+        NaN, Python's ValueError)?  The module printed for Python (`jit=False`, and for reading) calls
+        the math module itself, which checks."""
+        return self.compiled and self.is_python_math(stmt)
 
     def python_math(self, prim: tuple, args: tuple) -> tuple[str, int]:
-        """`math.log(math_domain(x, x <= 0.0))` or `math_range(math.exp(x), x)`: the call checked as CPython
-        checks it (`rules.Primitive.python_errors`); its operand is a name or a constant (`plan_inlining`
-        folds nothing into it), written twice."""
-        test = PRIMITIVES[prim[1]].python_errors
-        operand = self.expr(args[0])[0]
-        if test == "overflow":
-            call, _ = self.apply(prim[1], args)
+        """For Python, the math module's own call (`math.pow(x, y)`, not `x ** y`, which is complex for a
+        negative x); compiled, the call checked as CPython checks it (`rules.Primitive.python_errors`):
+        `math.log(math_domain(x, x <= 0.0))`, `math_range(math.exp(x), x)`, `math_pow(x ** y, x, y)`.
+        Its operands are names or constants (`plan_inlining` folds nothing into it), written twice."""
+        spec = PRIMITIVES[prim[1]]
+        operands = [self.expr(a)[0] for a in args]
+        if not self.compiled:
+            name = next(n for module, n in spec.user_names if module == "math")
+            self.modules.add("math")
+            return f"math.{name}({', '.join(operands)})", _ATOM
+        domains = [test for test in spec.python_errors if test not in ("overflow", "pow")]
+        call_args = tuple(args)
+        if domains:
+            call_args = (((_DOMAIN, " or ".join(f"({d})" if len(domains) > 1 else d for d in domains)),
+                          (args[0],) + tuple(args[1:]), (), self.type_of(args[0])),) + tuple(args[1:])
+        if "pow" in spec.python_errors:
+            self.modules.add("math")
+            text, precedence = f"math.pow({', '.join(operands)})", _ATOM      # NaN or inf, as Numba's `**`
+        else:
+            text, precedence = self.apply(prim[1], call_args)
+        if "overflow" in spec.python_errors:
             self.note_helpers("math_range")
-            return f"math_range({call}, {operand})", _ATOM
-        checked = ((_DOMAIN, test), (args[0],), (), self.type_of(args[0]))
-        return self.apply(prim[1], (checked,) + tuple(args[1:]))
+            text, precedence = f"math_range({text}, {operands[0]})", _ATOM
+        if "pow" in spec.python_errors:
+            self.note_helpers("math_pow")
+            text, precedence = f"math_pow({text}, {', '.join(operands)})", _ATOM
+        return text, precedence
 
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
-        operand = self.expr(args[0])[0]
-        text = f"math_domain({operand}, {prim[1].format(operand)})"
+        operands = [self.expr(a)[0] for a in args]
+        operand = operands[0]
+        text = f"math_domain({operand}, {prim[1].format(*operands)})"
         self.note_helpers(text)
         return text, _ATOM
 
@@ -379,6 +401,7 @@ class ModulePrinter:
             for name in _header_reads(stmt):
                 positions.setdefault(name, []).append(index)
         leaf_reads: dict[str, set] = {}
+        raising: set = set()     # folded temporaries whose expression holds a statement kept for its error
         for i, stmt in enumerate(block):
             if not (isinstance(stmt, Assign) and is_temporary(stmt.target) and self.uses.get(stmt.target) == 1):
                 continue
@@ -404,9 +427,17 @@ class ModulePrinter:
             if isinstance(block[j], Assign) and (_repeats_operand(block[j], stmt.target, self.types)
                                                  or self.checks_python_math(block[j])):
                 blocked = True      # the template writes that operand twice: it must be a name
+            # a statement that may raise (`error_effect`: a division, a math-module call) runs whatever the
+            # use does with its value: not folded into an operand the use's spelling evaluates only on
+            # one side of a condition (`np.where` of numbers, `(b if c else d)`; Python evaluates both)
+            risky = stmt.error_effect or any(n in raising for n in ir.operand_vars(stmt.args))
+            if risky and isinstance(block[j], Assign) and _lazy_operand(block[j], stmt.target, self.types):
+                blocked = True
             if not blocked:
                 folded.add(id(stmt))
                 leaf_reads[stmt.target] = reads - {stmt.target}
+                if risky:
+                    raising.add(stmt.target)
         return folded
 
     def block(self, block: list, depth: int) -> list[str]:
@@ -739,6 +770,19 @@ def _repeats_operand(stmt, name: str, types: dict) -> bool:
             if count > 1:
                 return True
     return False
+
+
+def _lazy_operand(stmt, name: str, types: dict) -> bool:
+    """Does the spelling of `stmt` evaluate its operand `name` only on one side of a condition (`np.where`
+    of numbers printed `(b if c else d)`: b and d; the condition itself always runs)?"""
+    spec = PRIMITIVES[stmt.prim]
+    arrays = any(isinstance(a, Var) and types.get(a.name) is not None and types[a.name].is_array
+                 for a in stmt.args)
+    text = spec.spelling(arrays, stmt.params, len(stmt.args))
+    if " if " not in text:
+        return False
+    condition = text.split(" if ", 1)[1].split(" else ", 1)[0]
+    return any(arg == Var(name) and "{%d}" % k not in condition for k, arg in enumerate(stmt.args))
 
 
 # primitives whose result Numba types 'C' whatever their operands' layouts

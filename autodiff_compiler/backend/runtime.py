@@ -430,6 +430,17 @@ def math_range(out, x):
     return out
 
 
+def math_pow(out, x, y):
+    """The result `out` of `math.pow(x, y)`, checked as CPython's `math_pow` checks it: of finite `x` and
+    `y`, NaN (a negative `x` to a fractional power) or an infinity at `x == 0` raises ValueError, another
+    infinity OverflowError (Numba's `x ** y` gives them back)."""
+    if x - x == 0.0 and y - y == 0.0 and out - out != 0.0:
+        if out != out or x == 0.0:
+            raise ValueError("math domain error")
+        raise OverflowError("math range error")
+    return out
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -442,7 +453,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range"]
+           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range", "math_pow"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -551,8 +551,16 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
         if stmt.error_effect and PRIMITIVES[stmt.prim].python_errors:
             # marked by the lowering (a call from the math module): not of an array (NumPy's function
             # then, elementwise), nor of a constant the function takes
-            operand = stmt.args[0]
-            t = types.get(operand.name) if isinstance(operand, Var) else None
+            kinds = [types.get(a.name) for a in stmt.args if isinstance(a, Var)]
+            t = next((k for k in kinds if k is not None and k.is_array), None)
+            if t is not None and t.ndim >= 1:     # a rank the lowering did not know yet
+                loc = stmt.loc
+                raise UnsupportedSyntaxError(
+                    f"math.{next((n for m, n in PRIMITIVES[stmt.prim].user_names if m == 'math'), stmt.prim)} of an array: Python's math module takes numbers "
+                    f"(NumPy raises TypeError for an array that is not 0-d)",
+                    filename=loc.filename if loc else None, line=loc.line if loc else None,
+                    source_line=loc.text if loc else None, construct="math module call",
+                    hint="use NumPy's function of arrays")
             if (t is not None and t.is_array) or not may_raise(stmt.prim, stmt.args, python_math=True):
                 stmt.error_effect = False
         if PRIMITIVES[stmt.prim].raises == "non-finite" and may_raise(stmt.prim, stmt.args):

@@ -136,6 +136,15 @@ class CallLowering:
             raise self.unsupported(node, f"keyword arguments to {ast.unparse(node.func)}",
                                    "pass arguments by position")
         args = [library.as_array(self, self.lower_expr(a), a) for a in node.args]
+        if python_math:
+            for arg, arg_node in zip(args, node.args):
+                t = self.type_of(arg)
+                if t is not None and t.is_array and t.ndim >= 1:
+                    raise self.error(UnsupportedSyntaxError, f"{ast.unparse(node.func)} of an array: Python's math "
+                                     f"module takes numbers (NumPy raises TypeError for an array that is not 0-d)",
+                                     arg_node, "use NumPy's function of arrays (np." + next(
+                                         (n for m, n in PRIMITIVES[prim].user_names if m == "numpy"), prim) + ")",
+                                     ast.unparse(node.func))
         arity = PRIMITIVES[prim].arity
         if prim in ("min", "max") and len(args) > 2:
             acc = self.apply(prim, (args[0], args[1]))

@@ -756,12 +756,16 @@ def _helper_source(name: str) -> str:
     return runtime.SOURCES[name]
 
 
-def _repeats_operand(stmt, name: str, types: dict) -> bool:
-    """Does the spelling of `stmt` write its operand `name` more than once?"""
-    spec = PRIMITIVES[stmt.prim]
+def _template_of(stmt, types: dict) -> str:
+    """The rule table's spelling of `stmt` (for its operands' kinds: numbers or arrays)."""
     arrays = any(isinstance(a, Var) and types.get(a.name) is not None and types[a.name].is_array
                  for a in stmt.args)
-    text = spec.spelling(arrays, stmt.params, len(stmt.args))
+    return PRIMITIVES[stmt.prim].spelling(arrays, stmt.params, len(stmt.args))
+
+
+def _repeats_operand(stmt, name: str, types: dict) -> bool:
+    """Does the spelling of `stmt` write its operand `name` more than once?"""
+    text = _template_of(stmt, types)
     if "{" not in text:
         return False
     for k, arg in enumerate(stmt.args):
@@ -775,10 +779,7 @@ def _repeats_operand(stmt, name: str, types: dict) -> bool:
 def _lazy_operand(stmt, name: str, types: dict) -> bool:
     """Does the spelling of `stmt` evaluate its operand `name` only on one side of a condition (`np.where`
     of numbers printed `(b if c else d)`: b and d; the condition itself always runs)?"""
-    spec = PRIMITIVES[stmt.prim]
-    arrays = any(isinstance(a, Var) and types.get(a.name) is not None and types[a.name].is_array
-                 for a in stmt.args)
-    text = spec.spelling(arrays, stmt.params, len(stmt.args))
+    text = _template_of(stmt, types)
     if " if " not in text:
         return False
     condition = text.split(" if ", 1)[1].split(" else ", 1)[0]

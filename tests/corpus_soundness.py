@@ -2278,3 +2278,40 @@ def pymath_lgamma(x):
 
 def pymath_of_array(x):
     return np.sum(math.sqrt(x))               # Python: TypeError (the math module takes numbers)
+
+
+# ---- a view of every element of an array (`Z.ravel()`, `Z.T`, a reshape) that a loop writes, made again
+# in a trip that may skip it (`continue`): the reverse sweep recorded the view's old value for its shape
+# after the write had changed it (an InternalError of the audit, found by the fuzzer: arrays-70-128)
+
+def viewtape_issue(A, r, n):
+    s1 = 0.3
+    Z = np.zeros_like(A)
+    for j in range(0, n, 2):
+        Z[0, j] = math.sin(np.mean(r) + s1)
+        if s1 > 1.0:
+            continue
+        s1 = math.atan(s1 + np.sum(Z.ravel() ** 2))
+    return s1
+
+
+def viewtape_transpose(A, r, n):
+    s = 0.2
+    Z = A.copy()
+    for j in range(n):
+        Z[0, j] = Z[0, j] * r[0] + s
+        if s > 3.0:
+            continue
+        s = s + np.sum(np.tanh(Z.T) * 0.5)
+    return s
+
+
+def viewtape_reshape(A, r, n):
+    s = 0.1
+    Z = A * 1.0
+    for j in range(n):
+        Z[0, j] = r[1] * s
+        if j == 1:
+            continue
+        s = s + np.sum(np.sin(Z.reshape(2, 2)))
+    return s

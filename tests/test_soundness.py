@@ -575,6 +575,12 @@ case(PYMATH, S.pymath_where_division, [(2.0, 3), (-1.5, 2)])
 case(PYMATH, S.pymath_pow, [(1.5, 2.0), (0.5, 3.0), (-2.0, 2.0)])
 case(PYMATH, S.pymath_lgamma, [(2.5,), (-2.5,), (0.3,)])
 
+VIEWTAPE = "a view of every element of an array a loop writes, made again in a trip that may skip it"
+AV, RV = np.array([[0.3, -0.2, 0.5, 0.1]]), V(0.1, 0.2)
+case(VIEWTAPE, S.viewtape_issue, [(AV, RV, 4), (AV * 2.0, V(-0.3, 0.4), 3)], wrt=1)
+case(VIEWTAPE, S.viewtape_transpose, [(AV, RV, 4), (AV - 0.5, V(0.7, -0.1), 2)], wrt=0)
+case(VIEWTAPE, S.viewtape_reshape, [(AV, RV, 4), (AV + 0.3, V(0.5, -0.6), 3)], wrt=0)
+
 BOOLARG = "a bool argument read as a number (Numba has no float() of a bool)"
 case(BOOLARG, S.boolarg_issue, [(1.5, True), (1.5, False)])
 case(BOOLARG, S.boolarg_float_call, [(1.5, True), (-0.5, False)])

@@ -169,7 +169,10 @@ def make_values(function: ir.Function) -> bool:
             defs |= facts.reaching(write, target)
             for definition in sorted(d for d in defs if facts.sharing_definition(d)):
                 stmt = facts.statement_at(definition)
-                if in_place_only and not (isinstance(stmt, Assign) and stmt.prim in ("copy", "subscript")):
+                if in_place_only and not (isinstance(stmt, Assign) and stmt.prim in ("copy", "subscript")) \
+                        and not (isinstance(stmt, Assign) and _read_for_value(facts, stmt.target)):
+                    # another view (`t = Z.ravel()`, read by `t ** 2` in a loop that writes Z) is copied
+                    # through a fresh temporary, which only that copy reads: never asked about again
                     continue
                 copied |= _copy_at(function, stmt)
         if not copied:
@@ -202,6 +205,12 @@ def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
         if isinstance(stmt, Assign) and stmt.target == name and stmt.prim in ("subscript", "copy") and \
                 facts.overwritten(stmt, name) - {dataflow.UNDEFINED}:
             return True
+    return _read_for_value(facts, name)
+
+
+def _read_for_value(facts, name: str) -> bool:
+    """Does some statement read `name` for its values (a derivative may need them: not only its shape,
+    not as a copy's operand)?"""
     for stmt in facts.statements:
         if name not in ir.reads(stmt):
             continue
@@ -237,12 +246,26 @@ def _copy_at(function: ir.Function, stmt: Assign) -> bool:
     from .names import Names
     names = Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
                                                                      for s in ir.writes(t)})
+    k = next(i for i, s in enumerate(block) if s is stmt)
+    base = stmt.args[0]
+    if stmt.prim in _WHOLE_VIEWS and isinstance(base, Var) and function.types.get(base.name) is not None:
+        # a view of every element (`Z.ravel()`, `Z.T`): a view of a copy of its operand, which nothing
+        # else names -- a view variable of the operand itself would still share its memory, and a
+        # reverse sweep that records it for its shape would read it after the write
+        copy = names.temp()
+        function.types[copy] = function.types[base.name]
+        block[k:k + 1] = [Assign(copy, "array_copy", (base,), stmt.loc),
+                          Assign(stmt.target, stmt.prim, (Var(copy),) + tuple(stmt.args[1:]), stmt.loc, stmt.params)]
+        return True
     view = names.temp()
     function.types[view] = function.types[stmt.target]
-    k = next(i for i, s in enumerate(block) if s is stmt)
     block[k:k + 1] = [Assign(view, stmt.prim, stmt.args, stmt.loc, stmt.params),
                       Assign(stmt.target, "array_copy", (Var(view),), stmt.loc)]
     return True
+
+
+# views holding every element of their operand: a copy of the operand costs what a copy of the view does
+_WHOLE_VIEWS = {"transpose", "transpose_axes", "reshape", "reshape_as", "expand_dims", "squeeze"}
 
 
 def _block_holding(block: list, stmt):

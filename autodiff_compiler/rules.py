@@ -885,6 +885,20 @@ _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {s
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
+def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
+    """Does a math-module call of `prim` raise nothing for any operand in [lo, hi] (NaN aside, which
+    raises nothing)?  Only for checks that are all tests of the operand against its domain, each false
+    on an interval once false at its ends (`sqrt: x < 0`, `acos: abs(x) > 1`, `sin: isinf(x)`); not
+    overflows, `math.pow`, or `lgamma`'s poles."""
+    import numpy as np
+
+    tests = PRIMITIVES[prim].python_errors or ()
+    if not tests or any(t in ("overflow", "pow") or "floor" in t for t in tests):
+        return False
+    return not any(eval(t.format(repr(end)), {"math": math, "np": np, "inf": math.inf})   # noqa: S307
+                   for t in tests for end in (lo, hi))
+
+
 def may_raise(prim: str, args: tuple, python_math: bool = False) -> bool:
     """May a statement applying `prim` to `args` raise in Numba-compiled code (`Primitive.raises`)?  A
     division (/, %, //) by a nonzero constant cannot, nor a power with a float or nonnegative constant

@@ -39,7 +39,8 @@ from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
 from ..ir.numbers import is_numpy_operand, numpy_numbers
-from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
+from ..ir.ranges import float_bounds
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise, python_domain_holds
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
 from .lower_statements import StatementLowering, _always_returns
@@ -576,6 +577,24 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     for stmt in candidates:
         if not any(is_numpy_operand(a, types, found) for a in stmt.args):
             stmt.error_effect = True
+
+
+def unmark_clamped_math(function: ir.Function) -> None:
+    """A math-module call of a clamped operand (`math.log(p)` of `p = min(max(q, 1e-8), 1 - 1e-8)`)
+    cannot leave its domain: it raises nothing, needs no check and may go unread
+    (`rules.python_domain_holds` on the operand's bounds, `ir.ranges`).  Asked of the typed primal
+    (`pipeline._types`: after `version_straight_line` gave each top-level reassignment its own name,
+    and regions are expanded)."""
+    types = function.types
+    marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.error_effect
+              and PRIMITIVES[s.prim].python_errors and isinstance(s.args[0], Var)]
+    if not marked:
+        return
+    bounds = float_bounds(function.body, types, function.params)
+    for stmt in marked:
+        bound = bounds.get(stmt.args[0].name)
+        if bound is not None and python_domain_holds(stmt.prim, *bound):
+            stmt.error_effect = False
 
 
 def lower(source: Source, param_types: dict | None = None, tuple_results: bool = False) -> tuple[ir.Function, dict]:

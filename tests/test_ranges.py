@@ -1,0 +1,130 @@
+"""ir/ranges.py: bounds on float numbers from constants and clamps, and the math-module checks they drop.
+
+A bound must hold for every value a variable takes on a run: the random programs below are run by
+Python and every value of every bounded variable is compared with its bound; the hand-checked cases
+say what must and must not be bounded.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from autodiff_compiler import AutodiffError, grad
+from autodiff_compiler.frontend.parse import source_of_function
+from autodiff_compiler.ir import FLOAT, INT
+from autodiff_compiler.ir.ranges import float_bounds
+from autodiff_compiler.pipeline import State, run_until
+from autodiff_compiler.rules import python_domain_holds
+
+
+def _typed(fn, types):
+    source = source_of_function(fn)
+    params = [a.arg for a in source.node.args.args]
+    state = run_until(State(source, {p: types.get(p, FLOAT) for p in params}, [params[0]], True, False), "types")
+    return state.primal
+
+
+def clamped(q, y):
+    eps = 1e-8
+    p = min(max(q, eps), 1 - eps)
+    r = 1 - p
+    s = p * r - 0.5
+    a = abs(s)
+    return math.log(p) * y + math.log(r) + a
+
+
+def reassigned(q):
+    q = min(max(q, 1.0), 2.0)       # a parameter: it held the caller's value before
+    t = min(max(q, 1.0), 2.0)
+    t = t - 5.0                     # assigned twice: each version has its own name
+    return t
+
+
+def looped(q, n):
+    s = 0.5
+    for i in range(n):
+        s = s * 2.0                 # two definitions (before and in the loop): no bound
+    return s + q
+
+
+def test_clamps_and_what_follows_from_them():
+    bounds = float_bounds(*(lambda f: (f.body, f.types, f.params))(_typed(clamped, {})))
+    assert bounds["eps"] == (1e-8, 1e-8)
+    assert bounds["p"] == (1e-8, 1 - 1e-8)
+    assert bounds["r"] == (1 - (1 - 1e-8), 1 - 1e-8)
+    assert bounds["a"][0] == 0.0 and bounds["a"][1] <= 0.5
+    assert "q" not in bounds and "y" not in bounds
+
+
+def test_parameters_and_names_defined_twice_are_not_bounded():
+    f = _typed(reassigned, {})
+    bounds = float_bounds(f.body, f.types, f.params)
+    assert "q" not in bounds
+    assert bounds.get("t") == (1.0, 2.0)                    # the first version
+    assert any(b == (-4.0, -3.0) for name, b in bounds.items() if name.startswith("t") and name != "t")
+    f = _typed(looped, {"n": INT})
+    assert "s" not in float_bounds(f.body, f.types, f.params)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_clamped_programs_stay_in_their_bounds(seed, tmp_path):
+    """Straight-line programs of clamps and arithmetic, run by Python at random inputs: every value of
+    every bounded variable lies in its bound."""
+    rng = np.random.default_rng(seed)
+    names, lines = ["q", "u"], []
+    for k in range(8):
+        a, b = rng.choice(names, 2)
+        c = float(np.round(rng.normal() * 3, 2))
+        kind = rng.integers(7)
+        expr = [f"min(max({a}, {min(c, -c)}), {max(c, -c)})", f"{a} + {b}", f"{a} - {c}", f"{a} * {b}",
+                f"abs({a})", f"-{a}", f"max({a}, {c})"][kind]
+        lines.append(f"    v{k} = {expr}")
+        names.append(f"v{k}")
+    text = "def prog(q, u):\n" + "\n".join(lines) + f"\n    return {' + '.join(names)}\n"
+    path = tmp_path / f"prog{seed}.py"
+    path.write_text("import math\n\n" + text)
+    namespace: dict = {}
+    exec(compile("import math\n\n" + text, str(path), "exec"), namespace)
+    f = _typed(namespace["prog"], {})
+    bounds = float_bounds(f.body, f.types, f.params)
+    assert bounds, text
+    tracer = "def trace(q, u):\n" + "\n".join(lines) + f"\n    return {{{', '.join(f'{n!r}: {n}' for n in names)}}}\n"
+    exec(tracer, namespace)
+    for q, u in rng.normal(size=(30, 2)) * rng.choice([0.1, 1.0, 100.0, 1e200], size=(30, 1)):
+        values = namespace["trace"](float(q), float(u))
+        for name, (lo, hi) in bounds.items():
+            if name in values and values[name] == values[name]:
+                assert lo <= values[name] <= hi, (text, name, values[name], (lo, hi))
+
+
+def test_which_domains_an_interval_proves():
+    assert python_domain_holds("log", 1e-8, 1.0) and not python_domain_holds("log", 0.0, 1.0)
+    assert python_domain_holds("sqrt", 0.0, 5.0) and not python_domain_holds("sqrt", -1e-300, 5.0)
+    assert python_domain_holds("acos", -1.0, 1.0) and not python_domain_holds("acos", -1.0, 1.0000000000000002)
+    assert python_domain_holds("sin", -1e308, 1e308) and not python_domain_holds("sin", 0.0, math.inf)
+    assert not python_domain_holds("exp", -1.0, 1.0)          # an overflow check: not proved here
+    assert not python_domain_holds("gammaln", -2.5, -0.5)     # poles inside, none at the ends
+    assert not python_domain_holds("pow", 1.0, 2.0)
+
+
+def clamped_log(q, y):
+    p = min(max(q, 1e-8), 1.0 - 1e-8)
+    return y * math.log(p) + (1.0 - y) * math.log(1.0 - p)
+
+
+def clamped_not_enough(q, y):
+    p = min(max(q, -1.0), 1.0)          # may be <= 0: math.log raises there
+    return y * math.log(p) + y
+
+
+def test_a_clamped_log_needs_no_check_and_one_not_clamped_enough_keeps_it():
+    g = grad(clamped_log, wrt=1)
+    assert g(0.3, 0.7) == pytest.approx(math.log(0.3) - math.log(0.7), rel=1e-14)
+    assert g(-5.0, 0.7) == pytest.approx(math.log(1e-8) - math.log(1 - 1e-8), rel=1e-14)
+    assert "math_domain" not in g.compiled_source and "math.log" not in g.source.split("reverse sweep")[0]
+    h = grad(clamped_not_enough, wrt=1)
+    assert h(0.5, 2.0) == pytest.approx(math.log(0.5) + 1.0, rel=1e-14)
+    with pytest.raises(ValueError):
+        clamped_not_enough(-0.5, 2.0)
+    with pytest.raises(AutodiffError, match="math domain error"):
+        h(-0.5, 2.0)

@@ -139,7 +139,8 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
              f"            if left[0] == 0:\n"
              f"                self._promote(({given}))\n") if counted else ""
     # numbers of tested types: the overload is known, its wrapper is called without the dispatcher
-    call = "wrapper" if direct_call(compiled, args) is not None else "compiled"
+    wrapper = direct_call(compiled, args)
+    call = "wrapper" if wrapper is not None else "compiled"
     source = (f"def __call__({parameters}):\n"
               f"    if not rest and not kwargs and {' and '.join(tests) or 'True'}:\n"
               f"        try:\n"
@@ -157,7 +158,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
               f"        return self._finish(result, ({given}), None)\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": full,
-                 "wrapper": direct_call(compiled, args),
+                 "wrapper": wrapper,
                  "ShapesDiffer": ShapesDiffer,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool,
                  "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}

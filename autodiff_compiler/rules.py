@@ -109,6 +109,10 @@ class Primitive:
                                        # such a call `error_effect`; the module Numba compiles checks it
                                        # (`runtime.math_domain`, `math_range`, `math_pow`)
 
+    def user_name(self, module: str) -> str:
+        """The name user code calls it by in `module` ("math", "numpy"), or the primitive's own."""
+        return next((n for m, n in self.user_names if m == module), self.name)
+
     @property
     def is_operator(self) -> bool:
         return isinstance(self.scalar, str) and self.scalar in _OPERATOR_SYMBOLS
@@ -345,7 +349,7 @@ _define("xlogy", 2, ("log(y)", "0.0 if x == 0 else x / y"), scalar="(0.0 if {0} 
         evaluate=lambda x, y: 0.0 if x == 0 else x * math.log(y), scipy_names=("xlogy",))
 _define("gammaln", 1, ("polygamma(0, x)",), scalar="math.lgamma", array="gammaln_array({0})",
         sympy="log(Abs(gamma(x)))", result="float", evaluate=math.lgamma, math_name="lgamma",
-        python_errors=("{0} <= 0.0 and {0} > -math.inf and {0} == np.floor({0})", "overflow"),
+        python_errors=("poles", "overflow"),
         scipy_names=("gammaln",))
 # polygamma(n, x): the n-th derivative of digamma; n is a count (no derivative)
 _define("polygamma", 2, ("0", "polygamma(x + 1, y)"), scalar="polygamma_scalar({0}, {1})",
@@ -885,6 +889,17 @@ _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {s
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
+# the checks of `Primitive.python_errors` that are named, not written as a test of the operand: of the result
+# ("overflow", "pow"), and of the operand but true at points inside an interval ("poles": lgamma's 0, -1, ...)
+NAMED_CHECKS = {"overflow": None, "pow": None, "poles": "{0} <= 0.0 and {0} > -math.inf and {0} == np.floor({0})"}
+
+
+def domain_tests(prim: str) -> list:
+    """The tests of the operand, `{0}`, for which a math-module call of `prim` raises ValueError."""
+    tests = PRIMITIVES[prim].python_errors or ()
+    return [NAMED_CHECKS.get(t) or t for t in tests if NAMED_CHECKS.get(t, t) is not None]
+
+
 def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
     """Does a math-module call of `prim` raise nothing for any operand in [lo, hi] (NaN aside, which
     raises nothing)?  Only for checks that are all tests of the operand against its domain, each false
@@ -893,7 +908,7 @@ def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
     import numpy as np
 
     tests = PRIMITIVES[prim].python_errors or ()
-    if not tests or any(t in ("overflow", "pow") or "floor" in t for t in tests):
+    if not tests or any(t in NAMED_CHECKS for t in tests):
         return False
     return not any(eval(t.format(repr(end)), {"math": math, "np": np, "inf": math.inf})   # noqa: S307
                    for t in tests for end in (lo, hi))

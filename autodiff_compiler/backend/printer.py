@@ -26,7 +26,7 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
+from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES, domain_tests
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
 from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
@@ -209,36 +209,29 @@ class ModulePrinter:
     def python_math(self, prim: tuple, args: tuple) -> tuple[str, int]:
         """For Python, the math module's own call (`math.pow(x, y)`, not `x ** y`, which is complex for a
         negative x); compiled, the call checked as CPython checks it (`rules.Primitive.python_errors`):
-        `math.log(math_domain(x, x <= 0.0))`, `math_range(math.exp(x), x)`, `math_pow(x ** y, x, y)`.
+        `math.log(math_domain(x, x <= 0.0))`, `math_range(math.exp(x), x)`, `math_pow(math.pow(x, y), x, y)`.
         Its operands are names or constants (`plan_inlining` folds nothing into it), written twice."""
         spec = PRIMITIVES[prim[1]]
-        operands = [self.expr(a)[0] for a in args]
-        if not self.compiled:
-            name = next(n for module, n in spec.user_names if module == "math")
+        operands = ", ".join(self.expr(a)[0] for a in args)
+        if not self.compiled or "pow" in spec.python_errors:
+            # (compiled: Numba's math.pow gives NaN or inf, as its `**` does)
             self.modules.add("math")
-            return f"math.{name}({', '.join(operands)})", _ATOM
-        domains = [test for test in spec.python_errors if test not in ("overflow", "pow")]
-        call_args = tuple(args)
-        if domains:
-            call_args = (((_DOMAIN, " or ".join(f"({d})" if len(domains) > 1 else d for d in domains)),
-                          (args[0],) + tuple(args[1:]), (), self.type_of(args[0])),) + tuple(args[1:])
-        if "pow" in spec.python_errors:
-            self.modules.add("math")
-            text, precedence = f"math.pow({', '.join(operands)})", _ATOM      # NaN or inf, as Numba's `**`
-        else:
-            text, precedence = self.apply(prim[1], call_args)
+            text = f"math.{spec.user_name('math')}({operands})"
+            if not self.compiled:
+                return text, _ATOM
+            self.note_helpers("math_pow")
+            return f"math_pow({text}, {operands})", _ATOM
+        tests = domain_tests(prim[1])
+        checked = ((_DOMAIN, " or ".join(tests)), args[:1], (), self.type_of(args[0])) if tests else args[0]
+        text, precedence = self.apply(prim[1], (checked,) + tuple(args[1:]))
         if "overflow" in spec.python_errors:
             self.note_helpers("math_range")
-            text, precedence = f"math_range({text}, {operands[0]})", _ATOM
-        if "pow" in spec.python_errors:
-            self.note_helpers("math_pow")
-            text, precedence = f"math_pow({text}, {', '.join(operands)})", _ATOM
+            return f"math_range({text}, {self.expr(args[0])[0]})", _ATOM
         return text, precedence
 
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
-        operands = [self.expr(a)[0] for a in args]
-        operand = operands[0]
-        text = f"math_domain({operand}, {prim[1].format(*operands)})"
+        operand = self.expr(args[0])[0]
+        text = f"math_domain({operand}, {prim[1].format(operand)})"
         self.note_helpers(text)
         return text, _ATOM
 

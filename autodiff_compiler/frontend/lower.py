@@ -557,7 +557,7 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
             if t is not None and t.ndim >= 1:     # a rank the lowering did not know yet
                 loc = stmt.loc
                 raise UnsupportedSyntaxError(
-                    f"math.{next((n for m, n in PRIMITIVES[stmt.prim].user_names if m == 'math'), stmt.prim)} of an array: Python's math module takes numbers "
+                    f"math.{PRIMITIVES[stmt.prim].user_name('math')} of an array: Python's math module takes numbers "
                     f"(NumPy raises TypeError for an array that is not 0-d)",
                     filename=loc.filename if loc else None, line=loc.line if loc else None,
                     source_line=loc.text if loc else None, construct="math module call",

@@ -142,8 +142,7 @@ class CallLowering:
                 if t is not None and t.is_array and t.ndim >= 1:
                     raise self.error(UnsupportedSyntaxError, f"{ast.unparse(node.func)} of an array: Python's math "
                                      f"module takes numbers (NumPy raises TypeError for an array that is not 0-d)",
-                                     arg_node, "use NumPy's function of arrays (np." + next(
-                                         (n for m, n in PRIMITIVES[prim].user_names if m == "numpy"), prim) + ")",
+                                     arg_node, f"use NumPy's function of arrays (np.{PRIMITIVES[prim].user_name('numpy')})",
                                      ast.unparse(node.func))
         arity = PRIMITIVES[prim].arity
         if prim in ("min", "max") and len(args) > 2:

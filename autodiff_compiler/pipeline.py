@@ -22,7 +22,7 @@ from .backend.printer import print_module
 from .errors import ArgumentError, UnsupportedSyntaxError
 from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.bound_checks import insert_bound_checks
-from .frontend.lower import lower, unmark_clamped_math
+from .frontend.lower import lower, settle_python_checks
 from .frontend.parse import Source, fence
 from . import ir
 from .ir import Names, dataflow
@@ -206,7 +206,7 @@ def _types(state: State) -> State:
     if expand_regions(state.primal):
         _retype(state)
     check_consistent(state.primal)
-    unmark_clamped_math(state.primal)
+    settle_python_checks(state.primal)
     _check_defined(state)
     if _insert_bound_checks(state):
         _retype(state)

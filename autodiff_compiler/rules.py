@@ -105,9 +105,11 @@ class Primitive:
                                        # raises as CPython does where Numba's gives NaN or an infinity; the
                                        # checks: a test of the operands `{0}`, `{1}` outside the domain
                                        # (ValueError), "overflow": an infinity from a finite operand
-                                       # (OverflowError), "pow": `math.pow`'s own.  The lowering marks
-                                       # such a call `error_effect`; the module Numba compiles checks it
-                                       # (`runtime.math_domain`, `math_range`, `math_pow`)
+                                       # (OverflowError), "pow": the power's own, `math.pow`'s and those of
+                                       # Python's `x ** y` of its numbers, which differ
+                                       # (`python_errors.python_check`).  The lowering marks such a call
+                                       # `error_effect`; the module Numba compiles checks it
+                                       # (`runtime.math_domain`, `math_range`, `math_pow`, `python_power`)
 
     def user_name(self, module: str) -> str:
         """The name user code calls it by in `module` ("math", "numpy"), or the primitive's own."""
@@ -889,31 +891,6 @@ _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {s
 # a subscript, an attribute, or parenthesised (tests/test_rules.py checks this for every entry).
 
 # Python operators -> primitive names, for the lowering
-# the checks of `Primitive.python_errors` that are named, not written as a test of the operand: of the result
-# ("overflow", "pow"), and of the operand but true at points inside an interval ("poles": lgamma's 0, -1, ...)
-NAMED_CHECKS = {"overflow": None, "pow": None, "poles": "{0} <= 0.0 and {0} > -math.inf and {0} == np.floor({0})"}
-
-
-def domain_tests(prim: str) -> list:
-    """The tests of the operand, `{0}`, for which a math-module call of `prim` raises ValueError."""
-    tests = PRIMITIVES[prim].python_errors or ()
-    return [NAMED_CHECKS.get(t) or t for t in tests if NAMED_CHECKS.get(t, t) is not None]
-
-
-def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
-    """Does a math-module call of `prim` raise nothing for any operand in [lo, hi] (NaN aside, which
-    raises nothing)?  Only for checks that are all tests of the operand against its domain, each false
-    on an interval once false at its ends (`sqrt: x < 0`, `acos: abs(x) > 1`, `sin: isinf(x)`); not
-    overflows, `math.pow`, or `lgamma`'s poles."""
-    import numpy as np
-
-    tests = PRIMITIVES[prim].python_errors or ()
-    if not tests or any(t in NAMED_CHECKS for t in tests):
-        return False
-    return not any(eval(t.format(repr(end)), {"math": math, "np": np, "inf": math.inf})   # noqa: S307
-                   for t in tests for end in (lo, hi))
-
-
 def may_raise(prim: str, args: tuple, python_math: bool = False) -> bool:
     """May a statement applying `prim` to `args` raise in Numba-compiled code (`Primitive.raises`)?  A
     division (/, %, //) by a nonzero constant cannot, nor a power with a float or nonnegative constant

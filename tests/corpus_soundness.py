@@ -2280,6 +2280,69 @@ def pymath_of_array(x):
     return np.sum(math.sqrt(x))               # Python: TypeError (the math module takes numbers)
 
 
+# ---- Python's `x ** y` of its own numbers raises where Numba's (and NumPy's) give inf or NaN (CPython's
+# `float_pow`): 0.0 to a negative power ZeroDivisionError (`0.0 ** -1.0` too, where Numba raises only
+# for an int exponent), an infinity from finite operands OverflowError; a negative base to a fractional
+# power is a complex number, which a comparison then refuses (TypeError).  The compiled gradient went on
+# with inf or NaN: a number where the function raises (the raising points are PYPOW_RAISING)
+
+def pypow_issue(x):
+    t = x ** -1.0                        # x == 0: ZeroDivisionError; Numba's inf steered the branch
+    if t > 1.0:
+        return x * x
+    return x
+
+
+def pypow_overflow_branch(x):
+    t = x ** 400.0                       # |x| > 5.9: OverflowError
+    return x * x if t > 1.0 else x
+
+
+def pypow_unread(x, y):
+    t = y ** 3                           # |y| > 5.6e102: OverflowError, although nothing reads t
+    return x * 3.0 + y
+
+
+def pypow_exponent(x):
+    return min(10.0 ** x, 5.0) * x       # x > 308.25: OverflowError
+
+
+def pypow_complex_branch(x):
+    t = x ** 2.5                         # x < 0: complex; Python's `>` then raises TypeError
+    return x * x if t > 1.0 else x
+
+
+def pypow_complex_unread(x):
+    t = x ** 0.5                         # complex for x < 0, but nothing reads it: no error
+    return x * 3.0 + x * x
+
+
+def pypow_ints(x, n, m):
+    t = n ** m                           # 0 ** -1: ZeroDivisionError (an int to a negative power is a float)
+    return x * 2.0 + x * x
+
+
+def pypow_builtin(x, y):
+    return min(pow(x, y), 5.0) * x + x   # the builtin is the operator
+
+
+def pypow_in_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        s += min(x ** i, 2.0) * x        # |x| ** i past the largest float: OverflowError
+    return s
+
+
+def pypow_clamped(x):
+    p = min(max(x, 0.001), 10.0)         # in [0.001, 10]: p ** -2.0 raises nothing, and is not checked
+    return p ** -2.0 * x + p ** 2.5
+
+
+def pypow_numpy_number(x, v):
+    t = v[0] ** -1.0                     # NumPy's number: inf and a warning at 0, no error
+    return x * 2.0 if t > 1.0 else x
+
+
 # ---- a view of every element of an array (`Z.ravel()`, `Z.T`, a reshape) that a loop writes, made again
 # in a trip that may skip it (`continue`): the reverse sweep recorded the view's old value for its shape
 # after the write had changed it (an InternalError of the audit, found by the fuzzer: arrays-70-128)

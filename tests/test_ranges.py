@@ -14,7 +14,7 @@ from autodiff_compiler.frontend.parse import source_of_function
 from autodiff_compiler.ir import FLOAT, INT
 from autodiff_compiler.ir.ranges import float_bounds
 from autodiff_compiler.pipeline import State, run_until
-from autodiff_compiler.rules import python_domain_holds
+from autodiff_compiler.python_errors import python_domain_holds, python_power_holds, python_power_may_raise
 
 
 def _typed(fn, types):
@@ -105,6 +105,54 @@ def test_which_domains_an_interval_proves():
     assert not python_domain_holds("exp", -1.0, 1.0)          # an overflow check: not proved here
     assert not python_domain_holds("gammaln", -2.5, -0.5)     # poles inside, none at the ends
     assert not python_domain_holds("pow", 1.0, 2.0)
+
+
+def _python_power_fails(x, e) -> bool:
+    try:
+        return isinstance(x ** e, complex)
+    except (ZeroDivisionError, OverflowError):
+        return True
+
+
+def test_which_powers_an_interval_proves():
+    assert python_power_holds(0.001, 10.0, -2.0) and not python_power_holds(-1.0, 10.0, -2.0)
+    assert python_power_holds(-3.0, 3.0, 2) and not python_power_holds(-1e200, 3.0, 2)
+    assert python_power_holds(0.0, 3.0, 2.5) and not python_power_holds(-1e-300, 3.0, 2.5)
+    assert python_power_holds(-1e300, 1e300, 1) and python_power_holds(0.0, 1e300, 0.5)
+    assert not python_power_holds(0.0, math.inf, 0.5) and not python_power_holds(1e-200, 1.0, -2.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_intervals_proved_for_a_power_raise_nowhere_inside(seed):
+    """Whatever `python_power_holds` proves, Python's `x ** e` at the ends, at 0 and at 50 random points
+    inside raises nothing and makes no complex number; and it proves some."""
+    rng = np.random.default_rng(seed)
+    proved = 0
+    for _ in range(300):
+        ends = np.sort(rng.choice([-1.0, 1.0], 2) * 10.0 ** rng.uniform(-320, 307, 2))
+        e = float(rng.choice([2, 3, 2.0, 0.5, 1.5, -1.0, -2.0, -0.5, 0.0, 1.0, 40.0, 200.0, -300.0]))
+        lo, hi = float(ends[0]), float(ends[1])
+        if not python_power_holds(lo, hi, e):
+            continue
+        proved += 1
+        inside = [lo, hi] + ([0.0] if lo <= 0.0 <= hi else []) + list(rng.uniform(lo, hi, 50))
+        assert not any(_python_power_fails(float(x), e) for x in inside), (lo, hi, e)
+    assert proved > 30
+
+
+def test_which_powers_may_raise():
+    """Constants as Python computes them; two ints to a power >= 0 never (an int); x ** 1, x ** 0, 1 ** y
+    never; any other power of a number may."""
+    from autodiff_compiler.ir import Const, Var
+    for base, exponent in [(0.0, -1.0), (10.0, 400.0), (-8.0, 0.5), (2.0, 3.0), (0, -1), (4, 2)]:
+        assert python_power_may_raise(Const(base), Const(exponent), None, None) == _python_power_fails(base, exponent)
+    x, k = Var("x"), Var("k")
+    assert not python_power_may_raise(k, Const(3), "int", "int")
+    assert python_power_may_raise(k, Var("m"), "int", "int")              # 0 ** -1
+    assert not python_power_may_raise(x, Const(1), "float", "int") and not python_power_may_raise(x, Const(0.0), "float", "float")
+    assert not python_power_may_raise(Const(1.0), x, "float", "float")
+    assert python_power_may_raise(x, Const(2), "float", "int")            # 1e200 ** 2
+    assert python_power_may_raise(Const(10.0), x, "float", "float")
 
 
 def clamped_log(q, y):

@@ -575,6 +575,18 @@ case(PYMATH, S.pymath_where_division, [(2.0, 3), (-1.5, 2)])
 case(PYMATH, S.pymath_pow, [(1.5, 2.0), (0.5, 3.0), (-2.0, 2.0)])
 case(PYMATH, S.pymath_lgamma, [(2.5,), (-2.5,), (0.3,)])
 
+PYPOW = "Python's power of its numbers where it is defined: 0 to a negative power, overflow, a complex result raise (PYPOW_RAISING)"
+case(PYPOW, S.pypow_issue, [(0.5,), (2.0,), (-0.3,)])
+case(PYPOW, S.pypow_overflow_branch, [(0.5,), (1.5,), (-3.0,)])
+case(PYPOW, S.pypow_unread, [(0.5, 2.0), (-1.5, -7.0)])
+case(PYPOW, S.pypow_exponent, [(0.5,), (-2.0,), (300.0,)])
+case(PYPOW, S.pypow_complex_branch, [(0.5,), (2.0,)])
+case(PYPOW, S.pypow_complex_unread, [(-4.0,), (4.0,), (-0.5,)])
+case(PYPOW, S.pypow_ints, [(0.5, 2, -1), (-1.5, 0, 3), (0.7, 3, 0)])
+case(PYPOW, S.pypow_builtin, [(1.5, 2.0), (0.5, -1.0), (3.0, 0.5)])
+case(PYPOW, S.pypow_in_loop, [(0.5, 3), (1.5, 4), (-2.0, 0)])
+case(PYPOW, S.pypow_clamped, [(0.5,), (-1.0,), (20.0,)])
+
 VIEWTAPE = "a view of every element of an array a loop writes, made again in a trip that may skip it"
 AV, RV = np.array([[0.3, -0.2, 0.5, 0.1]]), V(0.1, 0.2)
 case(VIEWTAPE, S.viewtape_issue, [(AV, RV, 4), (AV * 2.0, V(-0.3, 0.4), 3)], wrt=1)
@@ -1023,14 +1035,26 @@ PYMATH_RAISING = [
     (S.pymath_pow, (-1.0, 0.5)) + _DOMAIN, (S.pymath_pow, (10.0, 400.0)) + _RANGE, (S.pymath_pow, (0.0, -1.0)) + _DOMAIN,
     (S.pymath_lgamma, (0.0,)) + _DOMAIN, (S.pymath_lgamma, (-3.0,)) + _DOMAIN,
 ]
+# CPython's float_pow: ZeroDivisionError for 0 to a negative power, OverflowError past the range; a
+# complex number refused where the function reads it (Python's TypeError when it compares it)
+_ZERO_POWER = (ZeroDivisionError, "0.0 cannot be raised to a negative power")
+_POWER_RANGE = (OverflowError, "Numerical result out of range")
+PYPOW_RAISING = [
+    (S.pypow_issue, (0.0,)) + _ZERO_POWER, (S.pypow_overflow_branch, (10.0,)) + _POWER_RANGE,
+    (S.pypow_unread, (0.5, 1e200)) + _POWER_RANGE, (S.pypow_exponent, (400.0,)) + _POWER_RANGE,
+    (S.pypow_complex_branch, (-4.0,), TypeError, "complex number in Python"),
+    (S.pypow_ints, (0.5, 0, -1)) + _ZERO_POWER, (S.pypow_builtin, (0.0, -1.0)) + _ZERO_POWER,
+    (S.pypow_builtin, (-2.0, 0.5), TypeError, "complex number in Python"),
+    (S.pypow_in_loop, (1e200, 3)) + _POWER_RANGE,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
-    PYINT_RAISING + PYMATH_RAISING
+    PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
-    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING
+    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING
 
 
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
@@ -1064,6 +1088,52 @@ def test_numpys_functions_of_numbers_are_not_checked(simplify):
         for x in (-4.0, 0.5, 4.0):
             got = grad(S.pymath_numpy_gives_nan, simplify=simplify)(x)
             assert got == pytest.approx(_fd_gradient(S.pymath_numpy_gives_nan, (x,), 0), rel=1e-6)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_power_whose_python_value_is_complex_is_refused_where_the_function_reads_it(jit, simplify):
+    """`x ** 1.5` of a negative float is a complex number in Python: a function returning it has no real
+    gradient, and the compiled one (NaN) must not give a number.  Where nothing reads the power, the
+    complex number is harmless, and the gradient is the function's."""
+    from autodiff_compiler.errors import ArgumentError
+
+    def returns_it(x):
+        return x ** 1.5 + x
+
+    assert isinstance(returns_it(-4.0), complex)
+    with pytest.raises(ArgumentError, match="complex number in Python"):
+        grad(returns_it, jit=jit, simplify=simplify)(-4.0)
+    assert grad(returns_it, jit=jit, simplify=simplify)(4.0) == pytest.approx(1.5 * 2.0 + 1.0, rel=1e-12)
+    for x in (-4.0, -0.5, 3.0):
+        assert grad(S.pypow_complex_unread, jit=jit, simplify=simplify)(x) == pytest.approx(3.0 + 2 * x, rel=1e-12)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_power_of_numpys_numbers_is_not_checked(jit, simplify):
+    """NumPy's `np.float64(0.0) ** -1.0` is inf with a warning, no error: the gradient follows the branch
+    inf takes, as Python does (only Python's own numbers are checked)."""
+    with np.errstate(divide="ignore"):
+        assert S.pypow_numpy_number(0.5, V(0.0, 1.0)) == 1.0
+        for v in (V(0.0, 1.0), V(2.0, 1.0), V(0.5, -1.0)):
+            want = 2.0 if 1.0 / v[0] > 1.0 else 1.0
+            assert grad(S.pypow_numpy_number, jit=jit, simplify=simplify)(0.7, v) == want
+
+
+def test_only_powers_that_may_raise_are_checked():
+    """The module Numba compiles checks Python's `x ** y` (`runtime.python_power`) unless the constants
+    or a clamp prove it raises nothing; the module printed for Python spells an integer power `x ** 2`
+    (Python raises the errors itself) and a fractional one the helper, which refuses a complex value."""
+    def square(x):
+        return x ** 2 + x ** 1
+
+    assert "python_power(x, 2, False)" in grad(square).compiled_source
+    assert "python_power(x, 1" not in grad(square).compiled_source
+    assert "python_power" not in grad(square, jit=False).source and "x ** 2" in grad(square, jit=False).source
+    assert "python_power" not in grad(S.pypow_clamped).compiled_source
+    assert "python_power(x, 2.5, True)" in grad(S.pypow_complex_branch, jit=False).source
+    assert "python_power" not in grad(S.pypow_complex_unread, jit=False).source
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])

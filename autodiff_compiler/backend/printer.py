@@ -26,7 +26,8 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES, domain_tests
+from ..python_errors import POWER_UNREAD, domain_tests, python_check
+from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
 from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
@@ -37,6 +38,8 @@ _VECTOR_MAP = "vector_map"
 _UNSIGNED = "unsigned"
 # ... (_PYTHON_MATH, prim): a call from Python's math module, checked as CPython checks it (`rules.Primitive.python_errors`)
 _PYTHON_MATH = "python_math"
+# ... (_PYTHON_POWER, "pow"): Python's `x ** y` of its numbers, checked as CPython checks it (`python_errors.python_check`)
+_PYTHON_POWER = "python_power"
 # ... (_DOMAIN, test): that call's operand, checked against its domain (`runtime.math_domain`)
 _DOMAIN = "domain"
 # the primitives reading elements of an array at integer indices (operands after the first)
@@ -192,25 +195,31 @@ class ModulePrinter:
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
         if self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
+            if python_check(stmt) == "power":
+                prim = (_PYTHON_POWER, stmt.prim, POWER_UNREAD not in stmt.params)
         return (prim, args, stmt.params, t)
 
     def is_python_math(self, stmt) -> bool:
-        """Is `stmt` a call from Python's math module that raises where Numba's gives NaN or inf
-        (`rules.Primitive.python_errors`, marked `error_effect` by the lowering)?"""
-        return isinstance(stmt, Assign) and stmt.error_effect and PRIMITIVES[stmt.prim].python_errors is not None \
+        """Is `stmt` a statement of numbers that raises in Python where Numba gives NaN or inf: a call of
+        the math module's function, or Python's `x ** y` (`python_errors.python_check`, marked by the lowering)?"""
+        return isinstance(stmt, Assign) and python_check(stmt) is not None \
             and not any(self.is_array(a) for a in stmt.args)
 
     def checks_python_math(self, stmt) -> bool:
-        """Must the module Numba compiles check `stmt` as CPython checks it (`math.sqrt(-1.0)`: Numba's
-        NaN, Python's ValueError)?  The module printed for Python (`jit=False`, and for reading) calls
-        the math module itself, which checks."""
-        return self.compiled and self.is_python_math(stmt)
+        """Must the module Numba compiles check `stmt`, a call of the math module's function, as CPython
+        checks it (`math.sqrt(-1.0)`: Numba's NaN, Python's ValueError), writing an operand twice?  The
+        module printed for Python (`jit=False`, and for reading) calls the math module itself, which
+        checks."""
+        return self.compiled and self.is_python_math(stmt) and python_check(stmt) == "math"
 
     def python_math(self, prim: tuple, args: tuple) -> tuple[str, int]:
         """For Python, the math module's own call (`math.pow(x, y)`, not `x ** y`, which is complex for a
         negative x); compiled, the call checked as CPython checks it (`rules.Primitive.python_errors`):
         `math.log(math_domain(x, x <= 0.0))`, `math_range(math.exp(x), x)`, `math_pow(math.pow(x, y), x, y)`.
-        Its operands are names or constants (`plan_inlining` folds nothing into it), written twice."""
+        Its operands are names or constants (`plan_inlining` folds nothing into it), written twice.
+        Python's `x ** y` of its numbers: `python_power`."""
+        if prim[0] == _PYTHON_POWER:
+            return self.python_power(args, read=prim[2])
         spec = PRIMITIVES[prim[1]]
         operands = ", ".join(self.expr(a)[0] for a in args)
         if not self.compiled or "pow" in spec.python_errors:
@@ -228,6 +237,20 @@ class ModulePrinter:
             self.note_helpers("math_range")
             return f"math_range({text}, {self.expr(args[0])[0]})", _ATOM
         return text, precedence
+
+    def python_power(self, args: tuple, read: bool) -> tuple[str, int]:
+        """Python's `x ** y` of its own numbers (`python_errors.python_check`: "power").  Compiled,
+        `python_power(x, y, read)` (`runtime.python_power`: CPython's errors where Numba's `**` gives
+        inf or NaN, and, where the function reads the value, a complex result refused).  For Python,
+        `x ** y`, which raises those errors itself, unless a complex result must be refused (a value the
+        function reads, of an exponent that may be fractional)."""
+        exponent = args[1]
+        integral = self.kind_of(exponent) in ("int", "bool") or (
+            isinstance(exponent, Const) and float(exponent.value).is_integer())
+        if not self.compiled and (integral or not read):
+            return self.apply("pow", args)
+        self.note_helpers("python_power")
+        return f"python_power({self.expr(args[0])[0]}, {self.expr(args[1])[0]}, {read and not integral})", _ATOM
 
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
         operand = self.expr(args[0])[0]
@@ -285,7 +308,8 @@ class ModulePrinter:
 
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
-                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _DOMAIN: domain}
+                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_POWER: python_math,
+                   _DOMAIN: domain}
 
     def wrap(self, node, minimum: int) -> str:
         text, precedence = self.expr(node)

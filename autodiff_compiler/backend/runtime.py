@@ -441,6 +441,23 @@ def math_pow(out, x, y):
     return out
 
 
+def python_power(x, y, complex_raises):
+    """`x ** y` of Python's numbers, as CPython's `float_pow` computes it where Numba's `**` gives inf or
+    NaN: 0.0 to a negative power raises ZeroDivisionError, an infinity from finite operands
+    OverflowError.  A negative finite `x` to a fractional finite `y` is a complex number in Python, which
+    a gradient of a real function cannot go on with: ValueError where `complex_raises` (a value the
+    function reads), tested first, so that the same text raises when Python runs the helper, where
+    `x ** y` would be complex."""
+    if complex_raises and x < 0.0 and x - x == 0.0 and y - y == 0.0 and y % 1.0 != 0.0:
+        raise ValueError("a negative number to a fractional power is a complex number in Python")
+    if x == 0.0 and y < 0.0 and y - y == 0.0:
+        raise ZeroDivisionError("0.0 cannot be raised to a negative power")
+    out = x ** y
+    if out - out != 0.0 and out == out and x - x == 0.0 and y - y == 0.0:
+        raise OverflowError("(34, 'Numerical result out of range')")
+    return out
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -453,7 +470,8 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range", "math_pow"]
+           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range", "math_pow",
+           "python_power"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -39,8 +39,10 @@ from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
 from ..ir.numbers import is_numpy_operand, numpy_numbers
+from ..ir import dataflow
 from ..ir.ranges import float_bounds
-from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise, python_domain_holds
+from ..python_errors import POWER_UNREAD, python_check, python_domain_holds, python_power_holds, python_power_may_raise
+from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
 from .lower_statements import StatementLowering, _always_returns
@@ -543,10 +545,12 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     the statement is kept although nothing reads its value.  Not marked: arrays, and numbers that may
     be NumPy's (`ir.numbers`), which answers a division by zero with inf or 0 and a warning -- a number
     from an array (an element, a reduction; not an axis length), from module data, or from arithmetic
-    on such a number, in any statement of the function.  Nor a power: `x ** i` raises only at x == 0
-    with i < 0, and gradients rarely need its value (every polynomial loop would compute it again for
-    nothing).  An int of a float (`math.floor(t)`, `int(t)`) raises on NaN and infinity, NumPy's
-    numbers included: marked unless the operand is an int or a bool."""
+    on such a number, in any statement of the function.  Python's power of its numbers likewise
+    (`python_errors.python_check`: "power"; `0.0 ** -1.0` raises ZeroDivisionError, `10.0 ** 400` OverflowError,
+    where Numba's and NumPy's give inf), unless its constants make it safe
+    (`python_errors.python_power_may_raise`: `x ** 1`, two ints to a power >= 0).  An int of a float
+    (`math.floor(t)`, `int(t)`) raises on NaN and infinity, NumPy's numbers included: marked unless the
+    operand is an int or a bool."""
     assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
     for stmt in assigns:
         if stmt.error_effect and PRIMITIVES[stmt.prim].python_errors:
@@ -571,6 +575,9 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
                 stmt.error_effect = True
     candidates = [s for s in assigns if PRIMITIVES[s.prim].raises in ("zero divisor", True)
                   and not PRIMITIVES[s.prim].effect and may_raise(s.prim, s.args)]
+    candidates += [s for s in assigns if s.prim == "pow" and not s.error_effect and len(s.args) == 2
+                   and not any(_is_array_operand(a, types) for a in s.args)
+                   and python_power_may_raise(*s.args, *(_kind_of(a, types) for a in s.args))]
     if not candidates:
         return
     found = numpy_numbers(body, types, frozenset(module_data))
@@ -579,22 +586,51 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
             stmt.error_effect = True
 
 
-def unmark_clamped_math(function: ir.Function) -> None:
-    """A math-module call of a clamped operand (`math.log(p)` of `p = min(max(q, 1e-8), 1 - 1e-8)`)
-    cannot leave its domain: it raises nothing, needs no check and may go unread
-    (`rules.python_domain_holds` on the operand's bounds, `ir.ranges`).  Asked of the typed primal
-    (`pipeline._types`: after `version_straight_line` gave each top-level reassignment its own name,
-    and regions are expanded)."""
+def _is_array_operand(operand, types: dict) -> bool:
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t is not None and t.is_array
+
+
+def _kind_of(operand, types: dict) -> str | None:
+    """A number's kind ("int", "float", "bool"; None when not known yet)."""
+    if isinstance(operand, Const):
+        value = operand.value
+        return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.kind if t is not None else None
+
+
+def settle_python_checks(function: ir.Function) -> None:
+    """Settle the checks `_mark_python_errors` made, once the typed primal is whole (`pipeline._types`:
+    after `version_straight_line` gave each top-level reassignment its own name, and regions are
+    expanded):
+
+    * a math-module call of a clamped operand (`math.log(p)` of `p = min(max(q, 1e-8), 1 - 1e-8)`)
+      cannot leave its domain: it raises nothing, needs no check and may go unread
+      (`python_errors.python_domain_holds` on the operand's bounds, `ir.ranges`); Python's `x ** c` of a
+      clamped x likewise (`python_errors.python_power_holds`), and `x ** y` of an array, known only now, is
+      NumPy's;
+    * Python's `x ** y` whose value nothing the function needs reads (`ir.dataflow`'s strong liveness)
+      is complex harmlessly where its base is negative: it is marked `POWER_UNREAD`, checked for
+      CPython's errors only."""
     types = function.types
-    marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.error_effect
-              and PRIMITIVES[s.prim].python_errors and isinstance(s.args[0], Var)]
+    marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)
+              and isinstance(s.args[0], Var)]
     if not marked:
         return
     bounds = float_bounds(function.body, types, function.params)
+    facts = dataflow.of(function)
     for stmt in marked:
         bound = bounds.get(stmt.args[0].name)
-        if bound is not None and python_domain_holds(stmt.prim, *bound):
+        if python_check(stmt) == "math":
+            if bound is not None and python_domain_holds(stmt.prim, *bound):
+                stmt.error_effect = False
+        elif any(_is_array_operand(a, types) for a in stmt.args) or (
+                bound is not None and isinstance(stmt.args[1], Const) and python_power_holds(*bound, stmt.args[1].value)):
             stmt.error_effect = False
+        elif stmt.target not in facts.strongly_live_out(stmt):
+            stmt.params = tuple(stmt.params) + (POWER_UNREAD,)
+    dataflow.invalidate(function)
 
 
 def lower(source: Source, param_types: dict | None = None, tuple_results: bool = False) -> tuple[ir.Function, dict]:

@@ -20,6 +20,7 @@ from . import lower_numpy as library
 from .lower_containers import Pack, Text
 from .parse import (ClassRef, CustomRef, DerivativeRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
                     fence)
+from ..python_errors import MATH_MODULE_PARAM
 from ..rules import PRIMITIVES
 from .lower_frames import Frame, LocalFunction
 from .lower_statements import _always_returns
@@ -162,7 +163,10 @@ class CallLowering:
                              node, construct=ast.unparse(node.func))
         if prim == "float" and isinstance(args[0], Const):
             return self.materialise(Const(float(args[0].value)), target)
-        return self.apply(prim, args, target, error_effect=python_math and PRIMITIVES[prim].python_errors is not None)
+        checked = python_math and PRIMITIVES[prim].python_errors is not None
+        # `math.pow(x, y)` is told from `x ** y`, which raises other errors (`python_errors.python_check`)
+        params = (MATH_MODULE_PARAM,) if checked and prim == "pow" else ()
+        return self.apply(prim, args, target, params, error_effect=checked)
 
     # ------------------------------------------------------------ derivative calls
     def lower_derivative_call(self, obj, args: list, keywords: dict, node):

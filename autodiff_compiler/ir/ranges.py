@@ -8,7 +8,7 @@ and its bound follows from its operands' (a constant's own value, a bounded vari
 other operand (-inf, inf)).  Sound by induction over a run: each value is made by that one
 statement from values made earlier, and IEEE rounding is monotone, so rounding the bounds'
 arithmetic as the run rounds its own keeps every result inside.  NaN escapes every bound, and
-every reader (`rules.python_domain_holds`) must be one that NaN cannot trip.
+every reader (`python_errors.python_domain_holds`) must be one that NaN cannot trip.
 
 What it knows: `copy`, `float`, `neg`, `abs`, `add`, `sub`, `mul`, `min`, `max`, `clip` -- enough
 for a clamp, `min(max(p, eps), 1 - eps)`, and what is computed from it (`1 - p`).

@@ -1,0 +1,106 @@
+"""Python's errors of values: where CPython raises on numbers, and Numba's code gives NaN or inf.
+
+Takes: statements of the IR and the rule table's `Primitive.python_errors`.
+Guarantees the one answer to "is this statement checked as CPython checks it,
+and how" (`python_check`): a call of the math module's function (`math.sqrt(-1.0)`
+raises ValueError, `math.exp(1000.0)` OverflowError) or Python's `x ** y` of its
+own numbers (`0.0 ** -1.0` ZeroDivisionError, `10.0 ** 400` OverflowError, a
+negative base to a fractional power a complex number); which constants make a
+power safe (`python_power_may_raise`); and which intervals of an operand
+prove a check unnecessary (`python_domain_holds`, `python_power_holds`, read
+with `ir.ranges`' bounds).  The front end marks the statements
+(`frontend.lower._mark_python_errors`, `settle_python_checks`), the printer
+spells the checks (`backend.runtime.math_domain`, `math_range`, `math_pow`,
+`python_power`).
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+from .rules import PRIMITIVES
+
+
+# the checks of `Primitive.python_errors` that are named, not written as a test of the operand: of the result
+# ("overflow", "pow"), and of the operand but true at points inside an interval ("poles": lgamma's 0, -1, ...)
+NAMED_CHECKS = {"overflow": None, "pow": None, "poles": "{0} <= 0.0 and {0} > -math.inf and {0} == np.floor({0})"}
+
+
+def domain_tests(prim: str) -> list:
+    """The tests of the operand, `{0}`, for which a math-module call of `prim` raises ValueError."""
+    tests = PRIMITIVES[prim].python_errors or ()
+    return [NAMED_CHECKS.get(t) or t for t in tests if NAMED_CHECKS.get(t, t) is not None]
+
+
+def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
+    """Does a math-module call of `prim` raise nothing for any operand in [lo, hi] (NaN aside, which
+    raises nothing)?  Only for checks that are all tests of the operand against its domain, each false
+    on an interval once false at its ends (`sqrt: x < 0`, `acos: abs(x) > 1`, `sin: isinf(x)`); not
+    overflows, `math.pow`, or `lgamma`'s poles."""
+    import numpy as np
+
+    tests = PRIMITIVES[prim].python_errors or ()
+    if not tests or any(t in NAMED_CHECKS for t in tests):
+        return False
+    return not any(eval(t.format(repr(end)), {"math": math, "np": np, "inf": math.inf})   # noqa: S307
+                   for t in tests for end in (lo, hi))
+
+
+# the param a `math.pow(x, y)` call carries, which tells it from Python's `x ** y` (both the primitive
+# "pow"): they raise different errors where Numba's `**` gives NaN or an infinity (`python_check`)
+MATH_MODULE_PARAM = ("module", "math")
+# the param of Python's `x ** y` whose value nothing the function needs reads (`frontend.lower`'s
+# `settle_python_checks`): a complex result (a negative base to a fractional power) is no error there
+POWER_UNREAD = ("value", "unread")
+
+
+def python_check(stmt) -> str | None:
+    """How the module Numba compiles must check a statement of numbers as CPython checks it, where Numba
+    gives NaN or an infinity and Python raises: "math" a call of the math module's function
+    (`Primitive.python_errors`: `math.sqrt(-1.0)`, `math.pow(0.0, -1.0)` raise ValueError), "power"
+    Python's `x ** y` of its own numbers (CPython's `float_pow`: ZeroDivisionError for 0.0 to a negative
+    power, OverflowError for an infinity from finite operands, and a complex number for a negative base
+    to a fractional power, which a real gradient cannot go on with); None: not checked.  The lowering
+    marks both `error_effect` (`frontend.lower._mark_python_errors`); a caller asks only of statements
+    whose operands are numbers."""
+    if not stmt.error_effect or stmt.prim not in PRIMITIVES or PRIMITIVES[stmt.prim].python_errors is None:
+        return None
+    if stmt.prim == "pow" and MATH_MODULE_PARAM not in tuple(stmt.params):
+        return "power"
+    return "math"
+
+
+def python_power_may_raise(base, exponent, base_kind: str | None, exponent_kind: str | None) -> bool:
+    """May Python's `base ** exponent` of its own numbers raise (or make a complex number) where Numba's
+    gives inf or NaN (`python_check`: "power")?  Never of two ints to a power >= 0 (an int; Python's are
+    unbounded), to the power 0 or 1, or of the base 1; of two constants, as Python computes them."""
+    b, e = getattr(base, "value", None), getattr(exponent, "value", None)
+    if isinstance(b, (int, float)) and isinstance(e, (int, float)):
+        try:
+            return isinstance(operator.pow(b, e), complex)
+        except (ZeroDivisionError, OverflowError):
+            return True
+    if e in (0, 1) and not isinstance(e, bool) or b == 1 and not isinstance(b, bool):
+        return False
+    integers = base_kind in ("int", "bool") and exponent_kind in ("int", "bool")
+    return not (integers and isinstance(e, int) and e >= 0)
+
+
+def python_power_holds(lo: float, hi: float, exponent) -> bool:
+    """Does Python's `x ** exponent` (a constant) raise nothing, and make no complex number, for every x in
+    [lo, hi]?  No negative x to a fractional power, no 0 to a negative one, and the largest magnitude
+    (at the end farthest from 0 for a positive power, nearest for a negative one) well inside the range:
+    below 1e300, far more than `pow`'s last-place error away from the largest float."""
+    e = exponent
+    if isinstance(e, bool) or not isinstance(e, (int, float)) or not math.isfinite(e) \
+            or not (math.isfinite(lo) and math.isfinite(hi)):
+        return False
+    if lo < 0.0 and e != int(e) or e < 0 and lo <= 0.0 <= hi:
+        return False
+    if 0 <= e <= 1:
+        return True
+    magnitude = max(abs(lo), abs(hi)) if e > 0 else min(abs(lo), abs(hi))
+    try:
+        return float(magnitude) ** e < 1e300
+    except OverflowError:
+        return False

@@ -517,3 +517,70 @@ def test_a_candidate_that_never_returns_is_rejected_in_time(tmp_path):
         start = time.perf_counter()
         assert shr.runs_in_python(case, str(tmp_path), seconds=0.5, strict=False) is expected, source
         assert time.perf_counter() - start < 5.0, source
+
+
+# ---------------------------------------------------------------------------- where the function raises
+
+def test_raising_programs_leave_domains_and_the_other_kinds_do_not_change():
+    """Kind `raising`: scalar and control programs whose guards are now and then left out, so that the
+    function raises (or makes a complex number) at some of their points; the other kinds' programs are
+    the ones they were (the risky choices draw nothing from their random stream)."""
+    verdicts = []
+    for i in range(80):
+        p = generate("raising", 6, i)
+        assert p.kind == "raising" and p.id == f"raising-6-{i}"
+        module = {}
+        exec(compile(p.source, "<p>", "exec"), module)
+        verdicts.append(execute.python_raises(module["f"], p.args))
+    raised = [v for v in verdicts if v is not None]
+    assert 5 <= len(raised) <= 60, verdicts
+    assert len({v.split(":")[0] for v in raised}) >= 2, raised      # more than one kind of error
+
+
+def test_where_python_raises_a_number_is_wrong_and_an_error_is_ok(monkeypatch):
+    """`run_raising`: a derivative that gives a number where the function raises is `wrong`, one that
+    raises the caller's error `ok`, an InternalError a `crash`."""
+    import autodiff_compiler
+    from autodiff_compiler.errors import InternalError
+
+    def f(x):
+        t = x ** -1.0
+        return x * x if t > 1.0 else x
+
+    verdict = execute.python_raises(f, (0.0,))
+    assert verdict.startswith("raises ZeroDivisionError")
+    assert execute.python_raises(f, (0.5,)) is None
+    assert execute.python_raises(lambda x: x ** 1.5, (-4.0,)) == "returns a complex number"
+    for mode in ("nojit-simp", "jit-nosimp"):
+        for api in ("grad", "vag", "jvp", "hvp"):
+            record = execute.run_raising(f, (0.0,), 0, [0], verdict, mode, api)
+            assert record["outcome"] == "ok" and record["exc"] == "ArgumentError", record
+
+    class Number:
+        def __init__(self, *a, **k):
+            pass
+
+        def __call__(self, *args):
+            return 1.0
+
+    monkeypatch.setattr(autodiff_compiler, "grad", Number)
+    assert execute.run_raising(f, (0.0,), 0, [0], verdict, "nojit-simp", "grad")["outcome"] == "wrong"
+
+    class Broken(Number):
+        def __call__(self, *args):
+            raise InternalError("a bug")
+
+    monkeypatch.setattr(autodiff_compiler, "grad", Broken)
+    assert execute.run_raising(f, (0.0,), 0, [0], verdict, "nojit-simp", "grad")["outcome"] == "crash"
+
+
+def test_fixed_budget_of_raising_programs(tmp_path):
+    """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
+    mode raises; elsewhere the gradients are right with the checks in place."""
+    jobs = min(2, os.cpu_count() or 1)
+    summary = run.fuzz(40, 20243, ("raising",), jobs=jobs, modes="nojit-simp,nojit-nosimp,jit-nosimp:grad",
+                       cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    total = summary.total()
+    assert not summary.fuzzer_bugs, summary.fuzzer_bugs
+    assert total["wrong"] + total["crash"] == 0, summary.table()
+    assert summary.raising["raising"] >= 3, summary.table()

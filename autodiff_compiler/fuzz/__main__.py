@@ -14,7 +14,7 @@ import sys
 import time
 
 from .execute import MODES
-from .generate import KINDS
+from .generate import ALL_KINDS, KINDS
 
 
 def main(argv=None) -> int:
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         options.n = len(failure_files(options.replay))
     kinds = [k.strip() for k in options.kinds.split(",") if k.strip()]
     for k in kinds:
-        if k not in KINDS:
+        if k not in ALL_KINDS:
             parser.error(f"unknown kind {k!r}")
     last = [time.monotonic()]
 

@@ -25,7 +25,17 @@ Guarantees, per run, one outcome:
   generated programs, which are inside the documented language, a finding of
   its own, counted separately);
 * `skipped`: the oracle has no trustworthy reference (primal raised or is not
-  finite, kink within the step, inconclusive) -- then no mode is run at all.
+  finite, kink within the step, inconclusive) -- then no mode is run at all;
+  but where the function itself, run as the user runs it, raises Python's
+  error of a value (ValueError, ZeroDivisionError, OverflowError; a TypeError
+  of a complex number) or returns a complex number (`python_raises`), every run
+  must raise too (`run_raising`): an `ArgumentError` (or another error of the
+  function's own: a failed assert) is `ok`, a number `wrong`, an
+  `InternalError` or a raw exception a `crash`.
+
+A gradient that raises ArgumentError because Python made a complex number the
+function reads (a negative base to a fractional power) where Python then
+carries on with it (`abs` of it, `==`) is `refused`: a documented refusal.
 
 A task may carry `fault` = {"what": "segv"|"hang"|"exit", "when": substring of
 the source, "run": (mode, api)}: the worker then kills or hangs itself before
@@ -210,6 +220,65 @@ def _hvp_against_rows(fn, args, wrt_indices, jit, simplify):
     return got, reference
 
 
+# Python's errors of a value: where the function raises one, every derivative must raise
+PYTHON_VALUE_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+# what a gradient says where the function reads a complex number Python made (`runtime.python_power`)
+COMPLEX_REFUSAL = "complex number in Python"
+
+
+def python_raises(fn, args) -> str | None:
+    """How the function, run as the user runs it (NumPy's warnings silenced, not raised), fails at these
+    arguments: Python's error of a value (`PYTHON_VALUE_ERRORS`, or a TypeError of a complex number), or
+    a complex result; None when it returns something else or fails otherwise."""
+    import warnings
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            value = fn(*_copy(args))
+    except PYTHON_VALUE_ERRORS as exc:
+        return f"raises {type(exc).__name__}: {str(exc)[:80]}"
+    except TypeError as exc:
+        return f"raises TypeError: {str(exc)[:80]}" if "complex" in str(exc) else None
+    except Exception:             # noqa: BLE001 -- not an error of a value: no verdict
+        return None
+    return "returns a complex number" if isinstance(value, complex) else None
+
+
+def run_raising(fn, args, wrt, wrt_indices, verdict: str, mode: str, api: str) -> dict:
+    """Run one (mode, api) where the function itself fails (`python_raises`): the derivative must raise
+    an error of the caller's, never give a number."""
+    from autodiff_compiler import grad, hvp, value_and_grad
+    from autodiff_compiler.errors import AutodiffError, InternalError
+    jit, simplify = MODES[mode]
+    record = {"mode": mode, "api": api, "expected": f"an error (the function {verdict})"}
+    start, cpu = time.perf_counter(), time.process_time()
+    call_args = _copy(args)
+    try:
+        if api == "jvp":
+            result = _jvp_gradient(fn, call_args, wrt, wrt_indices, jit, simplify)
+        elif api == "hvp":
+            index = wrt_indices[0]
+            v = np.ones(np.shape(args[index])) if isinstance(args[index], np.ndarray) else 1.0
+            result = hvp(fn, wrt=index, jit=jit, simplify=simplify)(*call_args[:index + 1], v, *call_args[index + 1:])
+        else:
+            make = grad if api == "grad" else value_and_grad
+            result = make(fn, wrt=wrt, jit=jit, simplify=simplify)(*call_args)
+    except InternalError as exc:
+        record.update(outcome="crash", category=f"InternalError: {_cause(exc)}", exc=type(exc).__name__,
+                      detail=str(exc)[:600], got=str(exc).splitlines()[0][:200])
+        return _timed(record, start, cpu)
+    except AutodiffError as exc:
+        record.update(outcome="ok", exc=type(exc).__name__, got=str(exc).splitlines()[0][:200])
+        return _timed(record, start, cpu)
+    except Exception as exc:      # noqa: BLE001 -- every other exception is a crash
+        record.update(outcome="crash", category=type(exc).__name__, exc=type(exc).__name__,
+                      detail=_short_traceback(exc), got=str(exc).strip()[:200])
+        return _timed(record, start, cpu)
+    record.update(outcome="wrong", category="number where Python raises", got=describe(result),
+                  detail=f"gave a number where the function {verdict}")
+    return _timed(record, start, cpu)
+
+
 def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> dict:
     """Run one (mode, api) and classify it."""
     from autodiff_compiler import grad, value_and_grad
@@ -229,6 +298,10 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
         phase = "call"
         result = g(*call_args)
     except ArgumentError as exc:
+        if COMPLEX_REFUSAL in str(exc):
+            record.update(outcome="refused", category="complex intermediate", exc=type(exc).__name__,
+                          detail=str(exc)[:600], got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            return _timed(record, start, cpu)
         record.update(outcome="wrong", category="false-ArgumentError", exc=type(exc).__name__,
                       detail=f"raised {type(exc).__name__} ({phase}) where the function and its gradient are "
                              f"finite and smooth: {str(exc).splitlines()[0][:300]}",
@@ -431,8 +504,16 @@ def process(program: dict, runs: list, directory: str):
         return
     info = {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "notes": list(oracle.notes)}
     if reason is not None:
-        info["skip"] = reason
+        verdict = python_raises(fn, args)
+        if verdict is None:
+            info["skip"] = reason
+            yield ("oracle", info)
+            return
+        info["raises"] = verdict
         yield ("oracle", info)
+        for mode, api in runs:
+            with np.errstate(all="ignore"):
+                yield ("run", run_raising(fn, args, wrt, wrt_indices, verdict, mode, api))
         return
     info["method"] = oracle.reference.method
     info["value"] = oracle.value64

@@ -2,7 +2,12 @@
 
 Takes: the generator's state (`self`: random source, scope, loops).  Guarantees:
 expressions of the documented scalar language whose values stay bounded and in
-the domain of every function they pass through.
+the domain of every function they pass through -- but for the kind `raising`
+(`self.raising`), where now and then a guard is left out (`_risky`): an operand
+of `log`, `sqrt`, a division or a negative power that may be zero or negative, an
+`asin` of any value, an exponent that may overflow, a fractional power of a
+negative base -- so that Python raises (or makes a complex number) at some
+points, and the fuzzer checks that every derivative raises there too.
 """
 from __future__ import annotations
 
@@ -31,8 +36,14 @@ class ScalarExpressions:
             return E(f"math.atan({e.code})", F, 1.6)
         return E(f"({e.code} / {fmt(2 * e.b)})", F, 0.5)
 
+    def _risky(self) -> bool:
+        """Leave a guard out this time?  (Kind `raising` only, see the module's docstring.)"""
+        return self.raising and self.chance(0.2)
+
     def small(self, e: E, limit: float = 3.0) -> E:
-        """Squash to |e| <= limit (for exp, sinh, cosh, powers)."""
+        """Squash to |e| <= limit (for exp, sinh, cosh, powers); risky: scaled up instead."""
+        if not is_array(e.t) and self._risky():
+            return E(f"({e.code} * 400.0)", F, limit)
         if e.b <= limit:
             return e
         if is_array(e.t):
@@ -102,8 +113,12 @@ class ScalarExpressions:
         return E(f"({c.code} * {a.code})", F, c.b * a.b)
 
     def positive(self, depth) -> E:
-        """An expression with value >= lo > 0."""
+        """An expression with value >= lo > 0; risky: of any sign (not made zero: a zero base of a fractional
+        power or of `sqrt` is no error in Python, but a partial derivative there is infinite, and the chain
+        rule's inf * 0 is AD's NaN where the function's derivative may be finite)."""
         a = self.fexpr(depth)
+        if self._risky():
+            return E(a.code, F, max(a.b, 1.0), 0.5)
         kind = self.rng.randrange(8)
         if kind == 0:
             a = self.squash(a, 10)
@@ -128,6 +143,9 @@ class ScalarExpressions:
 
     def f_div(self, depth) -> E:
         a, p = self.fexpr(depth), self.positive(depth)
+        if self._risky() and self.chance(0.3):
+            # a divisor that is zero where a condition holds: ZeroDivisionError there
+            return E(f"({a.code} / ({p.code} if {self.cond(depth)} else 0.0))", F, a.b / p.lo)
         if self.chance(0.15):
             # a / c with a non-zero constant
             c = self.choose([2.0, -4.0, 0.5, 3.0])
@@ -138,6 +156,9 @@ class ScalarExpressions:
         kind = self.rng.randrange(6)
         if kind <= 1:
             a = self.squash(self.fexpr(depth), 5)
+            if self._risky():
+                k = self.choose([400.0, 1.5, 0.5, -1.0, 2.5])
+                return E(f"({a.code} ** {k!r})", F, 5.0)
             k = self.choose([2, 3, 2, 2.0])
             return E(f"({a.code} ** {k!r})", F, a.b ** k)
         p = self.positive(depth)
@@ -162,7 +183,7 @@ class ScalarExpressions:
                 a = E(f"math.tanh({a.code})", F, 1.0)
             return E(f"math.tan({a.code})", F, 1.6)
         if name in ("asin", "acos"):
-            inner = self.choose(["(0.9 * math.tanh({a}))", "(0.5 * math.sin({a}))"])
+            inner = self.choose(["(0.9 * math.tanh({a}))", "(0.5 * math.sin({a}))"] if not self._risky() else ["{a}"])
             return E(f"math.{name}({inner.format(a=a.code)})", F, 3.2)
         if name == "atan2":
             b = self.fexpr(depth)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import random
 
-from .program import F, I, INTS, E, HEADER, Helper, KINDS, Loop, Program, SAFE_FLOATS, Scope, Var, _array, _int_array, _names_in, _normalise, _point, broadcast, fmt, format_value, is_array  # noqa: F401 (KINDS, Program, format_value: re-exported)
+from .program import F, I, INTS, E, HEADER, Helper, ALL_KINDS, KINDS, Loop, Program, SAFE_FLOATS, Scope, Var, _array, _int_array, _names_in, _normalise, _point, broadcast, fmt, format_value, is_array  # noqa: F401 (KINDS, Program, format_value: re-exported)
 from .gen_arrays import ArrayExpressions
 from .gen_rows import RowPrograms
 from .gen_scalars import ScalarExpressions
@@ -58,9 +58,10 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
 
     MAX_TRIPS = 60            # bound on the total iterations of a loop nest
 
-    def __init__(self, kind: str, rng: random.Random):
+    def __init__(self, kind: str, rng: random.Random, raising: bool = False):
         self.kind = kind
         self.rng = rng
+        self.raising = raising          # kind "raising": values may leave a function's domain (`gen_scalars`)
         self.constants: list[tuple[str, str]] = []
         self.constant_values: dict[str, Var] = {}
         self.helpers: list[Helper] = []
@@ -311,7 +312,11 @@ class Generator(ScalarExpressions, ArrayExpressions, RowPrograms, Statements):
 
 def generate(kind: str, seed: int, index: int) -> Program:
     """Program number `index` of `kind` for `seed`."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if kind not in ALL_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(ALL_KINDS)}")
     rng = random.Random(f"autodiff-fuzz:{kind}:{seed}:{index}")
+    if kind == "raising":
+        program = Generator(rng.choice(["scalar", "control"]), rng, raising=True).program(seed, index)
+        program.kind = kind
+        return program
     return Generator(kind, rng).program(seed, index)

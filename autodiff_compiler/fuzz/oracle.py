@@ -856,7 +856,10 @@ class Oracle:
                             return "kink: path changes within 1e-12"
                         values.append(mpmath.mpf(v))
                     estimates.append((values[0] - values[1]) / (2 * h))
-                err = abs(estimates[0] - estimates[1])
+                # the working precision's rounding of a large value, over the smaller step: a value of
+                # 1e57 carries no digit of a unit step 2**-50 at 50 digits (both estimates 0, agreeing)
+                rounding = abs(value_mp) * mpmath.mpf(10) ** -MP_DPS / (mpmath.mpf(2) ** -50 * max(1, abs(x0)))
+                err = abs(estimates[0] - estimates[1]) + rounding
                 magnitude.append(abs(estimates[0]))
                 self._store(grads, errors, slot, flat, float(estimates[0]), float(err))
             scale = max([float(m) for m in magnitude] + [0.0])

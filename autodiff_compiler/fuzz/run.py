@@ -71,7 +71,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from .execute import ALL_APIS, APIS, DERIVATIVE_APIS, MODES, OUTCOMES, SEVERITY, describe, worst
-from .generate import KINDS, Program, format_value, generate
+from .generate import ALL_KINDS, KINDS, Program, format_value, generate
 
 RECYCLE = 400
 JIT_EVERY = 2
@@ -357,6 +357,7 @@ class Summary:
         self.run_programs = collections.defaultdict(set)                 # (kind, mode) -> program ids
         self.oracle_seconds = collections.defaultdict(float)
         self.skip_reasons = collections.Counter()
+        self.raising = collections.Counter()          # kind -> programs the function raises at (`execute.python_raises`)
         self.records = []
         self.fuzzer_bugs = []
         self.start = time.monotonic()
@@ -368,6 +369,8 @@ class Summary:
         oracle = record.get("oracle", {})
         self.oracle_seconds[kind] += oracle.get("seconds", 0.0)
         self.oracle_cpu[kind] += oracle.get("cpu", 0.0)
+        if "raises" in oracle:
+            self.raising[kind] += 1
         if "skip" in oracle:
             self.skip_reasons[_reason_class(oracle["skip"])] += 1
             if oracle.get("generator_bug") or oracle.get("oracle_bug"):
@@ -403,6 +406,10 @@ class Summary:
                                                                       k[2])):
             c = self.per_run[(kind, mode, api)]
             lines.append(f"  {kind:<9}{mode:<14}{api:<6}" + "".join(f"{c[o]:>9}" for o in cols[:4]))
+        if self.raising:
+            lines.append("")
+            lines.append("where the function raises (every run must raise too): " +
+                         ", ".join(f"{n} {k}" for k, n in self.raising.items()))
         if self.skip_reasons:
             lines.append("")
             lines.append("skipped (oracle): " + ", ".join(f"{n} {r}" for r, n in self.skip_reasons.most_common()))
@@ -463,10 +470,10 @@ def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "
 
     With `minutes`, no new program starts after that much wall time (the ones running finish)."""
     if ids:
-        kinds = sorted({parse_id(i)[0] for i in ids}, key=KINDS.index)
+        kinds = sorted({parse_id(i)[0] for i in ids}, key=ALL_KINDS.index)
     replayed = [load_failure_file(f) for f in failure_files(replay)] if replay else None
     if replayed:
-        kinds = sorted({t["kind"] for t in replayed}, key=KINDS.index)
+        kinds = sorted({t["kind"] for t in replayed}, key=ALL_KINDS.index)
     kinds = list(kinds)
     jobs = jobs or os.cpu_count() or 1
     scratch = tempfile.mkdtemp(prefix="autodiff-fuzz-")
@@ -580,7 +587,7 @@ def load_failure_file(path: str) -> dict:
     kind, seed, index = (m.group(2), int(m.group(3)), int(m.group(4))) if m else ("scalar", 0, 0)
     ident = (m.group(1) if m else os.path.splitext(os.path.basename(path))[0]) + "@file"
     items = wrt if isinstance(wrt, tuple) else (wrt,)
-    return {"id": ident, "kind": kind if kind in KINDS else "scalar", "seed": seed, "index": index,
+    return {"id": ident, "kind": kind if kind in ALL_KINDS else "scalar", "seed": seed, "index": index,
             "source": source, "func": func, "args": tuple(args), "wrt": wrt,
             "wrt_indices": [params.index(w) if isinstance(w, str) else w for w in items], "params": params,
             "file": path}

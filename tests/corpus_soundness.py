@@ -2338,6 +2338,32 @@ def pypow_clamped(x):
     return p ** -2.0 * x + p ** 2.5
 
 
+def pypow_complex_dead_compare(x):
+    t = x ** 0.5                         # x < 0: complex, and Python's `>` raises TypeError although
+    b = t > 1.0                          # nothing reads b (the review's F1)
+    return x * x
+
+
+def pypow_float_of_numpy(x, v):
+    t = float(v[0]) ** -1.0              # float() makes Python's number of NumPy's: 0 raises (the simplifier
+    return x * 2.0 if t > 1.0 else x     # folded float(a) into a, the review's F2)
+
+
+def zerodiv_float_of_numpy(x, v):
+    t = 1.0 / float(v[0])                # the same for a division
+    return x * 2.0 if t > 1.0 else x
+
+
+def pypow_math_of_numpy(x, v):
+    t = math.sqrt(v[0]) ** -1.0          # the math module gives Python's float of NumPy's (the review's F4)
+    return x * 2.0 if t > 1.0 else x
+
+
+def zerodiv_math_of_numpy(x, v):
+    t = 1.0 / math.tanh(v[0])            # tanh: no domain check of its own, its float is Python's
+    return x * 2.0 if t > 1.0 else x
+
+
 def pypow_numpy_number(x, v):
     t = v[0] ** -1.0                     # NumPy's number: inf and a warning at 0, no error
     return x * 2.0 if t > 1.0 else x

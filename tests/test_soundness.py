@@ -586,6 +586,11 @@ case(PYPOW, S.pypow_ints, [(0.5, 2, -1), (-1.5, 0, 3), (0.7, 3, 0)])
 case(PYPOW, S.pypow_builtin, [(1.5, 2.0), (0.5, -1.0), (3.0, 0.5)])
 case(PYPOW, S.pypow_in_loop, [(0.5, 3), (1.5, 4), (-2.0, 0)])
 case(PYPOW, S.pypow_clamped, [(0.5,), (-1.0,), (20.0,)])
+case(PYPOW, S.pypow_complex_dead_compare, [(4.0,), (0.25,)])
+case(PYPOW, S.pypow_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
+case(PYPOW, S.zerodiv_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
+case(PYPOW, S.pypow_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
+case(PYPOW, S.zerodiv_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 
 VIEWTAPE = "a view of every element of an array a loop writes, made again in a trip that may skip it"
 AV, RV = np.array([[0.3, -0.2, 0.5, 0.1]]), V(0.1, 0.2)
@@ -1046,6 +1051,11 @@ PYPOW_RAISING = [
     (S.pypow_ints, (0.5, 0, -1)) + _ZERO_POWER, (S.pypow_builtin, (0.0, -1.0)) + _ZERO_POWER,
     (S.pypow_builtin, (-2.0, 0.5), TypeError, "complex number in Python"),
     (S.pypow_in_loop, (1e200, 3)) + _POWER_RANGE,
+    (S.pypow_complex_dead_compare, (-4.0,), TypeError, "complex number in Python"),
+    (S.pypow_float_of_numpy, (0.5, V(0.0, 1.0))) + _ZERO_POWER,
+    (S.zerodiv_float_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
+    (S.pypow_math_of_numpy, (0.5, V(0.0, 1.0))) + _ZERO_POWER,
+    (S.zerodiv_math_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
 ]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \

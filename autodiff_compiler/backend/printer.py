@@ -26,7 +26,7 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import POWER_UNREAD, domain_tests, python_check
+from ..python_errors import FACT_PARAMS, POWER_UNREAD, domain_tests, python_check
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -166,7 +166,7 @@ class ModulePrinter:
         if isinstance(operand, tuple) and isinstance(operand[0], str):
             prim, args = operand[0], operand[1]
             return makes_numpy_number(prim, [self.is_array(a) for a in args],
-                                      [self.is_numpy_number(a) for a in args])
+                                      [self.is_numpy_number(a) for a in args], operand[2])
         return False
 
     def operand_facts(self, operand) -> tuple:
@@ -316,6 +316,7 @@ class ModulePrinter:
         return f"({text})" if precedence < minimum else text
 
     def apply(self, prim: str, args: tuple, params: tuple = ()) -> tuple[str, int]:
+        params = tuple(p for p in params if p[0] not in FACT_PARAMS)
         args = _cancel_negations(prim, args)
         if prim == "add" and len(args) == 2 and _tree_prim(args[1]) == "neg":
             prim, args = "sub", (args[0], _through_copies(args[1])[1][0])    # a + -b is a - b exactly (IEEE)

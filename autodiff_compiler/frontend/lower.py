@@ -41,7 +41,7 @@ from ..ir import Names
 from ..ir.numbers import is_numpy_operand, numpy_numbers
 from ..ir import dataflow
 from ..ir.ranges import float_bounds
-from ..python_errors import POWER_UNREAD, python_check, python_domain_holds, python_power_holds, python_power_may_raise
+from ..python_errors import MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds, python_power_may_raise
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
@@ -610,10 +610,23 @@ def settle_python_checks(function: ir.Function) -> None:
       (`python_errors.python_domain_holds` on the operand's bounds, `ir.ranges`); Python's `x ** c` of a
       clamped x likewise (`python_errors.python_power_holds`), and `x ** y` of an array, known only now, is
       NumPy's;
-    * Python's `x ** y` whose value nothing the function needs reads (`ir.dataflow`'s strong liveness)
-      is complex harmlessly where its base is negative: it is marked `POWER_UNREAD`, checked for
-      CPython's errors only."""
+    * a math-module call keeps the param that says its float is Python's (`MATH_MODULE_PARAM`, which
+      `ir.numbers` reads) only where an operand may be NumPy's number, the one case where it tells
+      something (`math.sqrt(v[0])`); elsewhere the call is an ordinary statement (the symbolic
+      simplifier and recomputation take only statements without params), `math.pow` aside;
+    * Python's `x ** y` whose value no statement reads (`ir.dataflow`'s liveness, counting the reads of
+      statements nothing needs: Python's `t > 1.0` raises TypeError on a complex `t` even when nothing
+      reads the comparison) is complex harmlessly where its base is negative: it is marked
+      `POWER_UNREAD`, checked for CPython's errors only."""
     types = function.types
+    facts_of_front_end = getattr(function, "facts", None)
+    module_data = frozenset(d[0] for d in facts_of_front_end.data) if facts_of_front_end is not None else frozenset()
+    numbers = None
+    for stmt in ir.walk(function.body):
+        if isinstance(stmt, Assign) and MATH_MODULE_PARAM in stmt.params and stmt.prim != "pow":
+            numbers = numpy_numbers(function.body, types, module_data) if numbers is None else numbers
+            if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
+                stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
     marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)
               and isinstance(s.args[0], Var)]
     if not marked:
@@ -628,7 +641,7 @@ def settle_python_checks(function: ir.Function) -> None:
         elif any(_is_array_operand(a, types) for a in stmt.args) or (
                 bound is not None and isinstance(stmt.args[1], Const) and python_power_holds(*bound, stmt.args[1].value)):
             stmt.error_effect = False
-        elif stmt.target not in facts.strongly_live_out(stmt):
+        elif stmt.target not in facts.live_out(stmt):
             stmt.params = tuple(stmt.params) + (POWER_UNREAD,)
     dataflow.invalidate(function)
 

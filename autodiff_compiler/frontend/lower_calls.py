@@ -164,8 +164,9 @@ class CallLowering:
         if prim == "float" and isinstance(args[0], Const):
             return self.materialise(Const(float(args[0].value)), target)
         checked = python_math and PRIMITIVES[prim].python_errors is not None
-        # `math.pow(x, y)` is told from `x ** y`, which raises other errors (`python_errors.python_check`)
-        params = (MATH_MODULE_PARAM,) if checked and prim == "pow" else ()
+        # a math-module call makes Python's float of NumPy's too (`ir.numbers`), and `math.pow(x, y)` is
+        # told from `x ** y`, which raises other errors (`python_errors.python_check`)
+        params = (MATH_MODULE_PARAM,) if python_math else ()
         return self.apply(prim, args, target, params, error_effect=checked)
 
     # ------------------------------------------------------------ derivative calls

@@ -21,7 +21,9 @@ later trip reads what its earlier one wrote):
   Python's int);
 * applies any primitive to a number that may be NumPy's (arithmetic on an
   element is NumPy's arithmetic: `np.float64(1.0) + 1` is an `np.float64`),
-  but for the casts to Python's numbers (`python_number` in the rule table:
+  but for a call of the math module's function (`math.sqrt(x[i])` is
+  Python's float: `python_errors.MATH_MODULE_PARAM`) and the casts to
+  Python's numbers (`python_number` in the rule table:
   `float(x[i])` is Python's float, and so is the float base
   `ir.types` makes of an int raised to an int that may be negative);
 * pops a tape some push onto which pushes such a number.
@@ -34,6 +36,7 @@ spelled raises nothing, so its loop's trips may run in any order, on threads).
 """
 from __future__ import annotations
 
+from ..python_errors import MATH_MODULE_PARAM
 from ..rules import PRIMITIVES, may_raise
 from .nodes import Assign, Pop, Push, Var, walk
 
@@ -42,12 +45,15 @@ def _is_array(operand, types: dict) -> bool:
     return isinstance(operand, Var) and types.get(operand.name) is not None and types[operand.name].is_array
 
 
-def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list) -> bool:
-    """Does applying `prim` to operands (each an array or not, a NumPy number or not) make a number that
-    may be NumPy's?  (The rule of the module's docstring, for one statement or one printed expression.)"""
+def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list, params=()) -> bool:
+    """Does applying `prim` (with `params`) to operands (each an array or not, a NumPy number or not) make
+    a number that may be NumPy's?  (The rule of the module's docstring, for one statement or one printed
+    expression.)"""
     spec = PRIMITIVES.get(prim)
     if spec is not None and (spec.result == "count" or spec.python_number and not any(operands_array)):
         return False
+    if MATH_MODULE_PARAM in tuple(params):
+        return False        # the math module's functions give Python's float (`math.sqrt(v[0])`)
     return any(operands_array) or any(operands_numpy)
 
 
@@ -71,7 +77,7 @@ def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset
             if stmt.target in found or _is_array(Var(stmt.target), types):
                 continue
             if makes_numpy_number(stmt.prim, [_is_array(a, types) for a in stmt.args],
-                                  [numpy(a) for a in stmt.args]):
+                                  [numpy(a) for a in stmt.args], stmt.params):
                 found.add(stmt.target)
                 changed = True
         for stmt in pops:

@@ -27,7 +27,9 @@ between arrays one of which may refer to written memory
 never creates two names for written memory.  Folding is exact in IEEE
 arithmetic for the program's own values (signed zeros and NaNs included:
 never `0.0 + x -> x` or `0 * x -> 0` there); the loose folds apply only to
-what the reverse pass adds.
+what the reverse pass adds.  `float(a)` of a float is `a` only where `a` is
+Python's number: of one that may be NumPy's (`ir.numbers`) it makes Python's,
+whose division or power by zero raises where NumPy's gives inf.
 
 Cost: a use asks `def_clear` once per variable of the fact (a binary search
 in the layer's sorted definition positions), and a redefinition forgets the
@@ -42,6 +44,7 @@ from .. import ir
 from ..ir.names import is_temporary
 from ..ir import (FLOAT, INT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from ..ir import dataflow
+from ..ir.numbers import numpy_numbers
 from ..rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
@@ -115,6 +118,9 @@ class Propagate:
         self.df = dataflow.of(function)
         # arrays that may refer to memory something writes into: never give them a second name
         self.mutable = self.df.written_memory()
+        # numbers that may be NumPy's (`ir.numbers`): `float()` of one makes Python's number, which
+        # raises where NumPy's gives inf (`1.0 / float(v[0])`), so it is not folded away
+        self.numpy_numbers = numpy_numbers(function.body, function.types)
         for stmt in ir.walk(function.body):
             if isinstance(stmt, (For, While)) and stmt.exit_flag:
                 self.protected.add(stmt.exit_flag)
@@ -313,7 +319,7 @@ class Propagate:
             if one(args[1]) and same(args[0]):
                 return args[0]
         elif prim == "float":
-            if same(args[0]):
+            if same(args[0]) and not (isinstance(args[0], Var) and args[0].name in self.numpy_numbers):
                 return args[0]
         return prim, args
 

@@ -33,6 +33,7 @@ import sympy
 from .. import ir
 from ..errors import ArgumentError
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While
+from ..python_errors import FACT_PARAMS
 from ..rules import PRIMITIVES
 from .forms import exact
 from .limits import MAX_LOOP_TRIPS, ProgramError, Unsupported
@@ -145,8 +146,10 @@ class Executor:
         raise Unsupported(f"operand {op!r}")
 
     def params(self, params: tuple) -> tuple:
-        """Static keyword data, operands read as their numbers."""
-        return tuple((k, self.operand(v).num if isinstance(v, (Var, Const)) else v) for k, v in params)
+        """Static keyword data, operands read as their numbers (not the facts for analyses,
+        `python_errors.FACT_PARAMS`)."""
+        return tuple((k, self.operand(v).num if isinstance(v, (Var, Const)) else v) for k, v in params
+                     if k not in FACT_PARAMS)
 
     def index(self, index: tuple):
         out = []

@@ -216,10 +216,7 @@ class ModulePrinter:
         """For Python, the math module's own call (`math.pow(x, y)`, not `x ** y`, which is complex for a
         negative x); compiled, the call checked as CPython checks it (`rules.Primitive.python_errors`):
         `math.log(math_domain(x, x <= 0.0))`, `math_range(math.exp(x), x)`, `math_pow(math.pow(x, y), x, y)`.
-        Its operands are names or constants (`plan_inlining` folds nothing into it), written twice.
-        Python's `x ** y` of its numbers: `python_power`."""
-        if prim[0] == _PYTHON_POWER:
-            return self.python_power(args, read=prim[2])
+        Its operands are names or constants (`plan_inlining` folds nothing into it), written twice."""
         spec = PRIMITIVES[prim[1]]
         operands = ", ".join(self.expr(a)[0] for a in args)
         if not self.compiled or "pow" in spec.python_errors:
@@ -239,9 +236,10 @@ class ModulePrinter:
         return text, precedence
 
     def python_power(self, args: tuple, read: bool) -> tuple[str, int]:
-        """Python's `x ** y` of its own numbers (`python_errors.python_check`: "power").  Compiled,
-        `python_power(x, y, read)` (`runtime.python_power`: CPython's errors where Numba's `**` gives
-        inf or NaN, and, where the function reads the value, a complex result refused).  For Python,
+        """Python's `x ** y` of its own numbers (`python_errors.python_check`: "power"; `read`: the function
+        reads its value, `POWER_UNREAD` not set).  Compiled, `python_power(x, y, complex_raises)`
+        (`runtime.python_power`: CPython's errors where Numba's `**` gives inf or NaN, and a complex
+        result refused where the function reads it and the exponent may be fractional).  For Python,
         `x ** y`, which raises those errors itself, unless a complex result must be refused (a value the
         function reads, of an exponent that may be fractional)."""
         exponent = args[1]
@@ -308,8 +306,8 @@ class ModulePrinter:
 
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
-                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_POWER: python_math,
-                   _DOMAIN: domain}
+                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math,
+                   _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain}
 
     def wrap(self, node, minimum: int) -> str:
         text, precedence = self.expr(node)

@@ -38,10 +38,11 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..ir.numbers import is_numpy_operand, numpy_numbers
+from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import float_bounds
-from ..python_errors import MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds, python_power_may_raise
+from ..python_errors import (MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
+                             python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
@@ -576,28 +577,14 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     candidates = [s for s in assigns if PRIMITIVES[s.prim].raises in ("zero divisor", True)
                   and not PRIMITIVES[s.prim].effect and may_raise(s.prim, s.args)]
     candidates += [s for s in assigns if s.prim == "pow" and not s.error_effect and len(s.args) == 2
-                   and not any(_is_array_operand(a, types) for a in s.args)
-                   and python_power_may_raise(*s.args, *(_kind_of(a, types) for a in s.args))]
+                   and not any(is_array_operand(a, types) for a in s.args)
+                   and python_power_may_raise(*s.args, *(scalar_kind(a, types) for a in s.args))]
     if not candidates:
         return
     found = numpy_numbers(body, types, frozenset(module_data))
     for stmt in candidates:
         if not any(is_numpy_operand(a, types, found) for a in stmt.args):
             stmt.error_effect = True
-
-
-def _is_array_operand(operand, types: dict) -> bool:
-    t = types.get(operand.name) if isinstance(operand, Var) else None
-    return t is not None and t.is_array
-
-
-def _kind_of(operand, types: dict) -> str | None:
-    """A number's kind ("int", "float", "bool"; None when not known yet)."""
-    if isinstance(operand, Const):
-        value = operand.value
-        return "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
-    t = types.get(operand.name) if isinstance(operand, Var) else None
-    return t.kind if t is not None else None
 
 
 def settle_python_checks(function: ir.Function) -> None:
@@ -627,18 +614,17 @@ def settle_python_checks(function: ir.Function) -> None:
             numbers = numpy_numbers(function.body, types, module_data) if numbers is None else numbers
             if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
                 stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
-    marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)
-              and isinstance(s.args[0], Var)]
+    marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)]
     if not marked:
         return
     bounds = float_bounds(function.body, types, function.params)
     facts = dataflow.of(function)
     for stmt in marked:
-        bound = bounds.get(stmt.args[0].name)
+        bound = bounds.get(stmt.args[0].name) if isinstance(stmt.args[0], Var) else None
         if python_check(stmt) == "math":
             if bound is not None and python_domain_holds(stmt.prim, *bound):
                 stmt.error_effect = False
-        elif any(_is_array_operand(a, types) for a in stmt.args) or (
+        elif any(is_array_operand(a, types) for a in stmt.args) or (
                 bound is not None and isinstance(stmt.args[1], Const) and python_power_holds(*bound, stmt.args[1].value)):
             stmt.error_effect = False
         elif stmt.target not in facts.live_out(stmt):

@@ -38,11 +38,21 @@ from __future__ import annotations
 
 from ..python_errors import MATH_MODULE_PARAM
 from ..rules import PRIMITIVES, may_raise
-from .nodes import Assign, Pop, Push, Var, walk
+from .nodes import Assign, Const, Pop, Push, Var, walk
 
 
-def _is_array(operand, types: dict) -> bool:
+def is_array_operand(operand, types: dict) -> bool:
+    """Is this operand a variable of array type?"""
     return isinstance(operand, Var) and types.get(operand.name) is not None and types[operand.name].is_array
+
+
+def scalar_kind(operand, types: dict) -> str | None:
+    """"float", "int" or "bool" for a number (a constant, or a variable of that type); None for an array or
+    an unknown type."""
+    if isinstance(operand, Const):
+        return "bool" if isinstance(operand.value, bool) else "int" if isinstance(operand.value, int) else "float"
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    return t.kind if t is not None and not t.is_array else None
 
 
 def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list, params=()) -> bool:
@@ -74,16 +84,16 @@ def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset
     while changed:
         changed = False
         for stmt in assigns:
-            if stmt.target in found or _is_array(Var(stmt.target), types):
+            if stmt.target in found or is_array_operand(Var(stmt.target), types):
                 continue
-            if makes_numpy_number(stmt.prim, [_is_array(a, types) for a in stmt.args],
+            if makes_numpy_number(stmt.prim, [is_array_operand(a, types) for a in stmt.args],
                                   [numpy(a) for a in stmt.args], stmt.params):
                 found.add(stmt.target)
                 changed = True
         for stmt in pops:
-            if stmt.target not in found and any(numpy(v) or _is_array(v, types)
+            if stmt.target not in found and any(numpy(v) or is_array_operand(v, types)
                                                 for v in pushed.get(stmt.tape, ())):
-                if not _is_array(Var(stmt.target), types):
+                if not is_array_operand(Var(stmt.target), types):
                     found.add(stmt.target)
                     changed = True
     return frozenset(found)
@@ -91,7 +101,7 @@ def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset
 
 def is_numpy_operand(operand, types: dict, found: frozenset) -> bool:
     """May this operand be an array or a NumPy number (`numpy_numbers`' set `found`)?"""
-    return _is_array(operand, types) or (isinstance(operand, Var) and operand.name in found)
+    return is_array_operand(operand, types) or (isinstance(operand, Var) and operand.name in found)
 
 
 def numpy_spelling(prim: str, args: tuple, facts) -> str | None:

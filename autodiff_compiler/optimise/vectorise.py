@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from .. import ir
 from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
-from ..ir.numbers import numpy_numbers, raises_in_compiled
+from ..ir.numbers import numpy_numbers, raises_in_compiled, scalar_kind
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
 # the vector functions of one operand, which `vector_map` applies to whole arrays
@@ -231,15 +231,7 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool, found: fro
 def _error_of(stmt: Assign, types: dict):
     """What the caller sees when `stmt` raises (`rules.error_of`, from its operands' kinds); a statement
     whose error the table cannot name (an assert: its line) is its own."""
-    return error_of(stmt.prim, tuple(_kind_of(a, types) for a in stmt.args)) or ("statement", id(stmt))
-
-
-def _kind_of(operand, types: dict):
-    """"float", "int" or "bool" for a scalar operand; None for an array or an unknown type."""
-    if isinstance(operand, Const):
-        return "bool" if isinstance(operand.value, bool) else "int" if isinstance(operand.value, int) else "float"
-    t = types.get(operand.name) if isinstance(operand, Var) else None
-    return t.kind if t is not None and not t.is_array else None
+    return error_of(stmt.prim, tuple(scalar_kind(a, types) for a in stmt.args)) or ("statement", id(stmt))
 
 
 def _own_elements(facts, loop: For, body: list, types: dict):

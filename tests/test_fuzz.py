@@ -574,6 +574,17 @@ def test_where_python_raises_a_number_is_wrong_and_an_error_is_ok(monkeypatch):
     assert execute.run_raising(f, (0.0,), 0, [0], verdict, "nojit-simp", "grad")["outcome"] == "crash"
 
 
+def test_a_periodic_function_of_a_huge_argument_has_no_reference():
+    """`sin` of 8e136: float64's argument differs from the high-precision one by its rounding, far more
+    than a period, so neither reference means anything there (a false 'wrong' in seed 78's gate)."""
+    o = orc.Oracle(_program("def f(x):\n    return math.sin(x * 1e136) * 1e-130 + x\n"), "f", (0.7,), [0])
+    o.prepare()
+    reason = o._mp_reference()        # asked when float64's differences are inconclusive or disagree
+    assert reason is not None and "ill-conditioned" in reason, reason
+    fine = orc.Oracle(_program("def f(x):\n    return math.sin(x * 1e3) + x\n"), "f", (0.7,), [0])
+    assert fine.prepare() is None and fine._mp_reference() is None
+
+
 def test_fixed_budget_of_raising_programs(tmp_path):
     """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
     mode raises; elsewhere the gradients are right with the checks in place."""

@@ -1118,6 +1118,18 @@ def test_a_power_whose_python_value_is_complex_is_refused_where_the_function_rea
     for x in (-4.0, -0.5, 3.0):
         assert grad(S.pypow_complex_unread, jit=jit, simplify=simplify)(x) == pytest.approx(3.0 + 2 * x, rel=1e-12)
 
+    def returns_a_constant_one(x):          # a power of constants is not folded into a complex constant
+        return x * x + (-2.0) ** 1.5
+
+    def reads_none(x):
+        t = (-2.0) ** 1.5
+        return x * x
+
+    assert isinstance(returns_a_constant_one(1.0), complex)
+    with pytest.raises(ArgumentError, match="complex number in Python"):
+        grad(returns_a_constant_one, jit=jit, simplify=simplify)(1.5)
+    assert grad(reads_none, jit=jit, simplify=simplify)(1.5) == 3.0
+
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])

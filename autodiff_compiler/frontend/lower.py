@@ -407,9 +407,11 @@ class Lowering(StatementLowering, CallLowering):
             return library.matmul(self, node, left, right, target)
         if isinstance(left, Const) and isinstance(right, Const) and prim in ("add", "sub", "mul", "pow"):
             try:
-                return self.materialise(Const(PRIMITIVES[prim].evaluate(left.value, right.value)), target)
+                value = PRIMITIVES[prim].evaluate(left.value, right.value)
             except (ArithmeticError, ValueError):
-                pass
+                value = None
+            if isinstance(value, (int, float)):     # not `(-2.0) ** 1.5`, a complex number (checked where read)
+                return self.materialise(Const(value), target)
         return self.apply(prim, (left, right), target)
 
     def lower_unaryop(self, node: ast.UnaryOp, target=None):

@@ -430,6 +430,22 @@ def _mp_scalar(fn):
     return call
 
 
+# past this magnitude, float64 keeps too few digits of a trigonometric function's phase: the high-precision
+# run, whose argument differs from float64's by its rounding, computes another value (`1e136`: any)
+PERIODIC_LIMIT = 1e8
+
+
+def _mp_periodic(fn):
+    """sin, cos, tan at high precision; of an argument beyond `PERIODIC_LIMIT`, no reference
+    (ill-conditioned: the derivative through it, AD's and the differences', depends on the rounding)."""
+    def call(x):
+        x = _to_mpf(x)
+        if abs(x) > PERIODIC_LIMIT:
+            raise OracleUnsupported(f"ill-conditioned: a periodic function of {mpmath.nstr(x, 3)}")
+        return _real(fn(x))
+    return call
+
+
 def _mp_floordiv(a, b):
     if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
         return a // b
@@ -546,7 +562,7 @@ def _build_shims():
     asin = _mp_checked_domain(mpmath.asin, lo=-1, hi=1)
     acos = _mp_checked_domain(mpmath.acos, lo=-1, hi=1)
     scalar = {
-        "sin": _mp_scalar(mpmath.sin), "cos": _mp_scalar(mpmath.cos), "tan": _mp_scalar(mpmath.tan),
+        "sin": _mp_periodic(mpmath.sin), "cos": _mp_periodic(mpmath.cos), "tan": _mp_periodic(mpmath.tan),
         "asin": asin, "acos": acos, "atan": _mp_scalar(mpmath.atan),
         "atan2": _mp_scalar(mpmath.atan2), "sinh": _mp_scalar(mpmath.sinh), "cosh": _mp_scalar(mpmath.cosh),
         "tanh": _mp_scalar(mpmath.tanh), "exp": _mp_scalar(mpmath.exp), "expm1": _mp_scalar(mpmath.expm1),

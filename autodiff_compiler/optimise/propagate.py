@@ -270,6 +270,8 @@ class Propagate:
                 value = spec.evaluate(*(a.value for a in args))
             except (ArithmeticError, ValueError, TypeError):
                 value = None
+            if isinstance(value, complex):
+                value = None        # Python's `(-2.0) ** 1.5`: the statement stays, checked where read
             if value is not None and value == value and abs(value) != float("inf"):
                 if target_type == FLOAT:
                     value = float(value)

@@ -245,6 +245,11 @@ _define("neg", 1, ("-1",), scalar="-", array="-", sympy="-x", result="join", eva
 _define("copy", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("float", 1, ("1",), scalar="float", array="", sympy="x", result="float", evaluate=float,
         builtin="float", python_number=True)
+# the value unchanged, known to be Python's number: the front end writes it only in the branch a runtime
+# flag says the operand holds Python's number there (`frontend.number_flags`), so that the division
+# reading it is checked as Python's (`ir.numbers`) whatever the name holds on other runs
+_define("as_python", 1, ("1",), scalar="", array="", sympy="x", result="first", evaluate=lambda x: x,
+        python_number=True)
 _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
         evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor",
         error={"float": "modulo by zero", "int": "integer modulo by zero"}, numpy_numbers="np.remainder({0}, {1})")

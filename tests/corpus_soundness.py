@@ -2369,6 +2369,89 @@ def pypow_numpy_number(x, v):
     return x * 2.0 if t > 1.0 else x
 
 
+# ---- a name that holds NumPy's number on some runs and Python's on others: a sum of elements over a loop
+# that may run no trips (Python's 0.0 then), a number from an array in one branch only.  `ir.numbers`
+# called it NumPy's, so its division (power, modulo) was spelled as NumPy's, inf and no error, where
+# Python's raises: a number where the function raises (the raising points are MIXEDNUM_RAISING)
+
+def mixednum_issue(x, v, n):
+    s = 0.0
+    for i in range(n):
+        s += v[i]
+    t = 1.0 / s                          # n == 0: Python's 0.0, ZeroDivisionError; a zero sum: inf
+    if t > 1.0:
+        return x * x
+    return x
+
+
+def mixednum_branch_power(x, v):
+    if x > 5.0:
+        s = 0.0
+    else:
+        s = v[0]
+    t = s ** -1.0                        # x > 5: ZeroDivisionError; v[0] == 0: inf
+    return x * x if t > 1.0 else x
+
+
+def mixednum_dead(x, v, n):
+    s = 0.0
+    for i in range(n):
+        s += v[i] * v[i]
+    t = 1.0 / s                          # nothing reads t: kept for its error, when Python's
+    return x * 3.0
+
+
+def mixednum_two_operands(x, v, c):
+    a = c
+    b = c - 1.0
+    if x > 0.0:
+        a = v[0]
+    elif x < -1.0:
+        b = v[1]
+    t = a / b                            # NumPy's when either is: raises for c == 1 in [-1, 0] only
+    return x * x if t > 1.0 else x
+
+
+def mixednum_chain(x, v, n):
+    s = 0.0
+    for i in range(n):
+        s = s + v[i]
+    u = s * 2.0 + 0.0                    # u is NumPy's exactly when s is
+    k = float(u)                         # Python's always: checked
+    return min(1.0 / u, 2.0) * x + min(1.0 / k, 3.0) * x
+
+
+def mixednum_in_loop(x, v, c, n):
+    s = 1.0
+    total = 0.0
+    for i in range(n):
+        total += min(1.0 / s, 4.0) * x   # Python's c == 0 raises; NumPy's v[i] == 0 gives inf
+        s = v[i] if i % 2 == 0 else c
+    return total
+
+
+def mixednum_reassigned_param(x, y, v):
+    if y > 1.0:
+        y = v[0]
+    return x * x if 2.0 % y > 1.0 else x     # y == 0 from the caller: modulo by zero
+
+
+def mixednum_complex(x, v, n):
+    s = -1.0
+    for i in range(n):
+        s = s + v[i]
+    t = s ** 0.5                         # Python's -1.0: complex (its `>` raises); NumPy's: nan
+    return x * x if t > 0.5 else x
+
+
+def mixednum_floordiv(x, v, n):
+    s = 0.0
+    for i in range(n):
+        s += v[i]
+    q = 7.0 // s                         # n == 0: ZeroDivisionError; NumPy's zero: nan
+    return x * x if q > 1.0 else x
+
+
 # ---- a view of every element of an array (`Z.ravel()`, `Z.T`, a reshape) that a loop writes, made again
 # in a trip that may skip it (`continue`): the reverse sweep recorded the view's old value for its shape
 # after the write had changed it (an InternalError of the audit, found by the fuzzer: arrays-70-128)

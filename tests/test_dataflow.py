@@ -241,3 +241,71 @@ def test_propagation_never_reads_a_copy_past_a_redefinition_of_its_source():
         for simplify in (True, False):
             got = grad(fn, jit=False, simplify=simplify)(*args)
             assert got == pytest.approx(want), (fn.__name__, simplify, got)
+
+
+# ---- which numbers are NumPy's and which Python's (ir/numbers.py): both analyses over-approximate, checked
+# against the types Python's own run gives every local variable, line by line
+
+def _observed_kinds(fn, args) -> dict:
+    """user's name -> the set of {"numpy", "python"} its values had while `fn(*args)` ran."""
+    import sys
+    seen: dict = {}
+
+    def tracer(frame, event, arg):
+        if frame.f_code is fn.__code__:
+            for name, value in frame.f_locals.items():
+                if isinstance(value, np.generic):
+                    seen.setdefault(name, set()).add("numpy")
+                elif isinstance(value, (float, int)):
+                    seen.setdefault(name, set()).add("python")
+        return tracer
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        with np.errstate(all="ignore"):
+            fn(*args)
+    except (ZeroDivisionError, TypeError):
+        pass
+    finally:
+        sys.settrace(old)
+    return seen
+
+
+@pytest.mark.parametrize("fn, args", [
+    ("mixednum_issue", [(0.5, np.array([1.0, -1.0]), 0), (0.5, np.array([1.0, -1.0]), 2)]),
+    ("mixednum_branch_power", [(6.0, np.array([1.0])), (0.5, np.array([2.0]))]),
+    ("mixednum_two_operands", [(0.5, np.array([2.0, 3.0]), 1.0), (-0.5, np.array([2.0, 3.0]), 2.0),
+                               (-2.0, np.array([2.0, 3.0]), 2.0)]),
+    ("mixednum_chain", [(0.5, np.array([1.0]), 0), (0.5, np.array([0.5]), 1)]),
+    ("mixednum_in_loop", [(0.5, np.array([1.0, 2.0, 3.0]), 2.0, 3)]),
+    ("mixednum_reassigned_param", [(0.5, 0.5, np.array([1.0])), (0.5, 3.0, np.array([1.0]))]),
+])
+def test_numpy_and_python_numbers_cover_what_python_runs(fn, args):
+    """Every name Python's run shows holding NumPy's number is in `numpy_numbers`, every one holding
+    Python's in `python_numbers`; a name in one only holds that kind on every run seen."""
+    import corpus_soundness as S
+    from autodiff_compiler.ir.numbers import numpy_numbers, python_numbers
+    fn = getattr(S, fn)
+    names = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
+    types = {n: (VEC if isinstance(a, np.ndarray) else INT if isinstance(a, int) else FLOAT)
+             for n, a in zip(names, args[0])}
+    state = run_until(State(source_of_function(fn), types, [names[0]]), "types")
+    primal, users = state.primal, state.facts.user_variables
+    numpy = numpy_numbers(primal.body, primal.types)
+    python = python_numbers(primal.body, primal.types, primal.params)
+    observed: dict = {}
+    for point in args:
+        for name, kinds in _observed_kinds(fn, point).items():
+            observed.setdefault(name, set()).update(kinds)
+    versions = lambda user: {n for n, u in users.items() if u == user} | ({user} if user in primal.params else set())  # noqa: E731
+    for name, kinds in observed.items():
+        if isinstance(types.get(name), ir.Type) and types[name].is_array or name == "i":
+            continue
+        mine = versions(name)
+        assert mine, name
+        if "numpy" in kinds:
+            assert mine & numpy, (name, kinds)
+        if "python" in kinds:
+            assert mine & python, (name, kinds)
+    assert {"s", "a", "b", "y", "u"} & {n for n, k in observed.items() if k == {"numpy", "python"}}

@@ -592,6 +592,17 @@ case(PYPOW, S.zerodiv_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
 case(PYPOW, S.pypow_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 case(PYPOW, S.zerodiv_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 
+MIXEDNUM = "a name NumPy's on some runs and Python's on others: its division by zero raises only when Python's (MIXEDNUM_RAISING)"
+case(MIXEDNUM, S.mixednum_issue, [(0.5, V(1.0, -0.5), 2), (-1.5, V(0.5, 1.0), 1), (2.0, V(0.25, 4.0), 2)])
+case(MIXEDNUM, S.mixednum_branch_power, [(0.5, V(2.0)), (-1.5, V(0.25)), (3.0, V(-2.0))])
+case(MIXEDNUM, S.mixednum_dead, [(0.5, V(1.0), 1), (-1.5, V(2.0, 1.0), 2)])
+case(MIXEDNUM, S.mixednum_two_operands, [(0.5, V(2.0, 3.0), 1.0), (-0.5, V(2.0, 4.0), 3.0), (-2.0, V(1.0, 0.5), 1.0)])
+case(MIXEDNUM, S.mixednum_chain, [(0.5, V(0.25), 1), (-1.5, V(1.0, 2.0), 2)])
+case(MIXEDNUM, S.mixednum_in_loop, [(0.5, V(0.5, 1.0, 2.0), 2.0, 3), (-1.5, V(4.0, 1.0), 0.5, 2), (0.5, V(1.0), 0.0, 0)])
+case(MIXEDNUM, S.mixednum_reassigned_param, [(0.5, 3.0, V(1.5)), (-1.5, 0.5, V(0.0)), (1.5, 3.0, V(0.25))])
+case(MIXEDNUM, S.mixednum_complex, [(0.5, V(3.0), 1), (-1.5, V(0.5, 4.0), 2), (1.5, V(1.0, 0.5), 1)])
+case(MIXEDNUM, S.mixednum_floordiv, [(0.5, V(0.25), 1), (-1.5, V(2.0, 4.0), 2)])
+
 VIEWTAPE = "a view of every element of an array a loop writes, made again in a trip that may skip it"
 AV, RV = np.array([[0.3, -0.2, 0.5, 0.1]]), V(0.1, 0.2)
 case(VIEWTAPE, S.viewtape_issue, [(AV, RV, 4), (AV * 2.0, V(-0.3, 0.4), 3)], wrt=1)
@@ -1057,14 +1068,27 @@ PYPOW_RAISING = [
     (S.pypow_math_of_numpy, (0.5, V(0.0, 1.0))) + _ZERO_POWER,
     (S.zerodiv_math_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
 ]
+# Python's number in a name that holds NumPy's on other runs (a loop of no trips, the other branch)
+MIXEDNUM_RAISING = [
+    (S.mixednum_issue, (0.5, V(1.0, -1.0), 0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_branch_power, (6.0, V(1.0))) + _ZERO_POWER,
+    (S.mixednum_dead, (0.5, V(1.0), 0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_two_operands, (-0.5, V(2.0, 3.0), 1.0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_chain, (0.5, V(1.0), 0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_chain, (0.5, V(0.0), 1)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_in_loop, (0.5, V(0.0, 1.0, 2.0), 0.0, 3)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_reassigned_param, (0.5, 0.0, V(1.0)), ZeroDivisionError, "modulo by zero"),
+    (S.mixednum_complex, (0.5, V(1.0), 0), TypeError, "complex number in Python"),
+    (S.mixednum_floordiv, (0.5, V(1.0), 0)) + _ZERO_DIVISOR_ERROR,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
-    PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING
+    PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
-    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING
+    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING
 
 
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
@@ -1141,6 +1165,48 @@ def test_a_power_of_numpys_numbers_is_not_checked(jit, simplify):
         for v in (V(0.0, 1.0), V(2.0, 1.0), V(0.5, -1.0)):
             want = 2.0 if 1.0 / v[0] > 1.0 else 1.0
             assert grad(S.pypow_numpy_number, jit=jit, simplify=simplify)(0.7, v) == want
+
+
+# where the name holds NumPy's number, a zero divisor is inf or nan with a warning, and the function runs
+MIXEDNUM_NUMPY_ZERO = [
+    (S.mixednum_issue, (0.5, V(1.0, -1.0), 2)), (S.mixednum_branch_power, (0.5, V(0.0))),
+    (S.mixednum_dead, (0.5, V(0.0), 1)), (S.mixednum_two_operands, (-2.0, V(2.0, 0.0), 1.0)),
+    (S.mixednum_two_operands, (0.5, V(2.0, 3.0), 1.0)), (S.mixednum_in_loop, (0.5, V(0.0, 1.0, 2.0), 0.0, 2)),
+    (S.mixednum_reassigned_param, (0.5, 3.0, V(0.0))), (S.mixednum_complex, (0.5, V(0.0), 1)),
+    (S.mixednum_floordiv, (0.5, V(0.0), 1)),
+]
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn, args", MIXEDNUM_NUMPY_ZERO, ids=[f"{fn.__name__}{k}" for k, (fn, _) in
+                                                                enumerate(MIXEDNUM_NUMPY_ZERO)])
+def test_where_a_mixed_name_holds_numpys_number_its_division_by_zero_is_no_error(fn, args, jit, simplify):
+    """The same division, on a run where its divisor is NumPy's zero: inf (nan for 0/0 or a fractional
+    power of a negative number), a warning, and the branch that value takes -- the gradient is the
+    function's (finite differences), with no error (`frontend.number_flags` decides as the function runs)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fn(*_copy(args))                                 # Python runs it
+        want = _fd_gradient(fn, args, 0)
+        got = grad(fn, wrt=0, jit=jit, simplify=simplify)(*_copy(args))
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_only_names_of_both_kinds_get_flags():
+    """A flag is written for a name that holds NumPy's number on some runs and Python's on others, and
+    only where a division (power, modulo) of it needs one; the division is split on it."""
+    def accumulates(x, v, n):
+        s = 0.0
+        for i in range(n):
+            s += v[i]
+        return s * x / 2.0 + x / (1.0 + v[0] * v[0])     # a division, by no such name
+
+    for jit in (True, False):
+        assert "_is_numpy" not in grad(accumulates, jit=jit).source
+        text = grad(S.mixednum_issue, jit=jit).source
+        assert "s_is_numpy = True" in text and "if s_is_numpy:" in text and "s_python = s" in text
+    compiled = grad(S.mixednum_issue).compiled_source
+    assert "np.divide(1.0, s)" in compiled and "1.0 / s_python" in compiled
 
 
 def test_only_powers_that_may_raise_are_checked():

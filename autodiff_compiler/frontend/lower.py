@@ -38,7 +38,7 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, scalar_kind
+from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import float_bounds
 from ..python_errors import (MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
@@ -46,6 +46,7 @@ from ..python_errors import (MATH_MODULE_PARAM, POWER_UNREAD, python_check, pyth
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
+from .number_flags import insert_number_flags
 from .lower_statements import StatementLowering, _always_returns
 
 
@@ -246,7 +247,7 @@ class Lowering(StatementLowering, CallLowering):
             self.check_returns(node)
             self.lower_body(node.body)
         self.frames.pop()
-        _mark_python_errors(body, self.types, {name for name, _, _ in self.data})
+        _mark_python_errors(body, self.types, {name for name, _, _ in self.data}, flat, self.names)
         flat += [name for name, _, _ in self.data]
         function = ir.Function(node.name, flat, {}, body, Var(frame.result), self.source.filename,
                                node.lineno, docstring=ast.get_docstring(node) or "",
@@ -542,7 +543,7 @@ class Facts:
     unbound_reads: dict = field(default_factory=dict)
 
 
-def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
+def _mark_python_errors(body: list, types: dict, module_data: set, params: list, names: Names) -> None:
     """Mark (`ir.Assign.error_effect`) the divisions and modulos of Python's numbers that may raise
     (`rules.may_raise`: `1.0 / k`, `k % m`, `k // m`): the error is part of the function's meaning, so
     the statement is kept although nothing reads its value.  Not marked: arrays, and numbers that may
@@ -584,9 +585,16 @@ def _mark_python_errors(body: list, types: dict, module_data: set) -> None:
     if not candidates:
         return
     found = numpy_numbers(body, types, frozenset(module_data))
+    python = python_numbers(body, types, params, frozenset(module_data))
+    dynamic = []
     for stmt in candidates:
-        if not any(is_numpy_operand(a, types, found) for a in stmt.args):
+        numpy_operands = [a for a in stmt.args if is_numpy_operand(a, types, found)]
+        if not numpy_operands:
             stmt.error_effect = True
+        elif not any(is_array_operand(a, types) or a.name not in python for a in numpy_operands):
+            dynamic.append(stmt)        # Python's on some runs, NumPy's on others: decided as it runs
+    if dynamic:
+        body[:] = insert_number_flags(body, dynamic, types, params, found, python, names)
 
 
 def settle_python_checks(function: ir.Function) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from ..python_errors import MATH_MODULE_PARAM
 from ..rules import PRIMITIVES, may_raise
-from .nodes import Assign, Const, Pop, Push, Var, walk
+from .nodes import Assign, Const, For, Pop, Push, Var, walk
 
 
 def is_array_operand(operand, types: dict) -> bool:
@@ -96,6 +96,47 @@ def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset
                 if not is_array_operand(Var(stmt.target), types):
                     found.add(stmt.target)
                     changed = True
+    return frozenset(found)
+
+
+def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> frozenset:
+    """The scalar variables of `body` that may hold Python's numbers on some run: as `numpy_numbers`,
+    an over-approximation (the least fixed point over every statement, without regard to order), so
+    that a variable `numpy_numbers` finds and this does not surely holds NumPy's number, and one both
+    find holds either, run by run (`frontend.number_flags` then tells them apart as the function runs).
+
+    A variable may hold Python's number when it is a parameter passed as a number (not module data),
+    a loop's index, or some statement that writes it makes one: a primitive whose result is Python's
+    whatever its operands (an axis length, `float()`, a math-module call), or, with no array operand,
+    one whose every operand may be Python's (a constant, or such a variable); or a pop of a tape
+    some push onto which pushes such a number."""
+    found = {p for p in params if p not in module_data and not is_array_operand(Var(p), types)}
+    assigns, pops, pushed = [], [], {}
+    for stmt in walk(body):
+        if isinstance(stmt, Assign):
+            assigns.append(stmt)
+        elif isinstance(stmt, Pop):
+            pops.append(stmt)
+        elif isinstance(stmt, Push):
+            pushed.setdefault(stmt.tape, []).append(stmt.value)
+        elif isinstance(stmt, For):
+            found.add(stmt.index)
+    python = lambda a: isinstance(a, Const) or (isinstance(a, Var) and a.name in found)    # noqa: E731
+    changed = True
+    while changed:
+        changed = False
+        for stmt in assigns:
+            if stmt.target in found or is_array_operand(Var(stmt.target), types):
+                continue
+            arrays = [is_array_operand(a, types) for a in stmt.args]
+            always = not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params)
+            if always or (not any(arrays) and all(python(a) for a in stmt.args)):
+                found.add(stmt.target)
+                changed = True
+        for stmt in pops:
+            if stmt.target not in found and any(python(v) for v in pushed.get(stmt.tape, ())):
+                found.add(stmt.target)
+                changed = True
     return frozenset(found)
 
 

@@ -1,0 +1,156 @@
+"""Number flags: a name that holds NumPy's number on some runs and Python's on others says which, as it runs.
+
+Takes the lowered body (`frontend.lower`, before versioning), its types so far, its parameters, and the
+divisions, modulos and powers of numbers (`rules.Primitive.numpy_numbers`) that `ir.numbers` cannot
+settle: no operand is an array or surely NumPy's, and some operand may be either (`numpy_numbers` and
+`python_numbers` both find it).  Guarantees: each such statement becomes
+
+    if <an operand holds NumPy's number>:      # NumPy's: inf or nan and a warning, no exception
+        t = a / s
+    else:                                      # Python's: raises ZeroDivisionError, as CPython does
+        s_python = as_python(s)
+        t = a / s_python                       # marked (`ir.Assign.error_effect`)
+
+where the condition reads bool flags (`s_is_numpy`) that hold, at every point, whether the name's value
+is NumPy's, exactly as Python's own types would say on this run: each is set right after every
+statement that writes its name, from the rule of `ir.numbers` applied to the operands' flags (an
+element or a reduction makes NumPy's number, arithmetic on one keeps it, `float()` and an axis length
+make Python's); a parameter's is False on entry, a loop index's False at the top of each trip.
+
+Why at run time: `s = 0.0; for i in range(n): s += v[i]` holds Python's 0.0 when n == 0 and NumPy's
+sum otherwise, so `1.0 / s` raises on one run and gives inf on another; a static answer either misses
+the error (the gradient was a number where the function raises, soundness class MIXEDNUM) or raises
+where Python gives inf.  Where a flag cannot be known (a value popped from a tape, a gradient's
+result), it is False: checked as Python's, which raises where NumPy's would give inf -- an error,
+never a number where the function raises.
+
+The flags are bools nothing differentiates, written only for names a split statement needs (and the
+names their values come from); the `as_python` copy (`rules`) changes no value, it only tells
+`ir.numbers` (and so the printer) that the division below it is Python's.
+"""
+from __future__ import annotations
+
+from .. import ir
+from ..ir.names import Names
+from ..ir.numbers import is_array_operand, makes_numpy_number
+from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
+
+
+class NumberFlags:
+    """The split of `dynamic` statements and the flags they need, for one lowered body."""
+
+    def __init__(self, body: list, types: dict, numpy: frozenset, python: frozenset, names: Names):
+        self.types, self.numpy, self.python, self.names = types, numpy, python, names
+        # a region's stub stands for the gradient it computes (no flag can follow it there)
+        stubs = {id(s) for r in ir.walk(body) if isinstance(r, Region) for s in r.stub}
+        self.writers: dict = {}
+        for stmt in ir.walk(body):
+            if isinstance(stmt, Assign) and id(stmt) not in stubs:
+                self.writers.setdefault(stmt.target, []).append(stmt)
+        self.flags: dict = {}       # name -> its flag's name
+
+    def mixed(self, operand) -> bool:
+        return isinstance(operand, Var) and operand.name in self.numpy and operand.name in self.python
+
+    def need(self, name: str) -> None:
+        """Give `name` a flag, and every name its flag is computed from one too."""
+        work = [name]
+        while work:
+            n = work.pop()
+            if n in self.flags:
+                continue
+            self.flags[n] = self.names.fresh(f"{n}_is_numpy")
+            for writer in self.writers.get(n, ()):
+                terms = self.terms(writer)
+                if isinstance(terms, list):
+                    work += [a.name for a in terms]
+
+    def terms(self, stmt: Assign):
+        """Whether `stmt` makes NumPy's number, as a constant (True, False), or as the list of operands
+        (mixed variables) whose flags it is the `or` of."""
+        arrays = [is_array_operand(a, self.types) for a in stmt.args]
+        if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
+            return False
+        if any(arrays):
+            return True
+        mixed = []
+        for a in stmt.args:
+            if isinstance(a, Var) and a.name in self.numpy:
+                if a.name not in self.python:
+                    return True
+                if a not in mixed:
+                    mixed.append(a)
+        return mixed if mixed else False
+
+    def either(self, target: str, operands: list, loc) -> list:
+        """Statements assigning `target` the `or` of the flags of `operands` (mixed variables); the last
+        one writes `target`, after every flag is read (`s_is_numpy` of `s = s + c` is its own operand)."""
+        flags = [Var(self.flags[a.name]) for a in operands]
+        if len(flags) == 1:
+            return [Assign(target, "copy", (flags[0],), loc)]
+        out, value = [], flags[-1]
+        for k in range(len(flags) - 2, -1, -1):
+            name = target if k == 0 else self.names.temp()
+            out.append(Assign(name, "where", (flags[k], Const(True), value), loc))
+            value = Var(name)
+        return out
+
+    def set_flag(self, stmt: Assign) -> list:
+        """The statements right after `stmt` that set its target's flag."""
+        terms = self.terms(stmt)
+        flag = self.flags[stmt.target]
+        if isinstance(terms, bool):
+            return [Assign(flag, "copy", (Const(terms),), stmt.loc)]
+        return self.either(flag, terms, stmt.loc)
+
+    def split(self, stmt: Assign) -> list:
+        """`stmt` as NumPy's where an operand's flag says so, as Python's (checked) elsewhere."""
+        mixed = []
+        for a in stmt.args:
+            if self.mixed(a) and a not in mixed:
+                mixed.append(a)
+        before: list = []
+        if len(mixed) == 1:
+            cond = Var(self.flags[mixed[0].name])
+        else:
+            cond = Var(self.names.temp())
+            before = self.either(cond.name, mixed, stmt.loc)
+        casts, renamed = [], {}
+        for a in mixed:
+            renamed[a.name] = Var(self.names.fresh(f"{a.name}_python"))
+            casts.append(Assign(renamed[a.name].name, "as_python", (a,), stmt.loc))
+        python = Assign(stmt.target, stmt.prim, tuple(renamed.get(a.name, a) if isinstance(a, Var) else a
+                                                      for a in stmt.args), stmt.loc, stmt.params,
+                        error_effect=True)
+        return before + [If(cond, [stmt], casts + [python], stmt.loc)]
+
+    def rewrite(self, block: list, dynamic: set, unknown_at_start=()) -> list:
+        out = [Assign(self.flags[n], "copy", (Const(False),)) for n in unknown_at_start if n in self.flags]
+        for stmt in block:
+            if isinstance(stmt, Region):
+                # the region's body is a function of its own: its parameters' flags start unknown
+                stmt.body[:] = self.rewrite(stmt.body, dynamic, stmt.params)
+            else:
+                for child in ir.child_blocks(stmt):
+                    child[:] = self.rewrite(child, dynamic)
+            if isinstance(stmt, For) and stmt.index in self.flags:
+                stmt.body.insert(0, Assign(self.flags[stmt.index], "copy", (Const(False),), stmt.loc))
+            out += self.split(stmt) if id(stmt) in dynamic else [stmt]
+            if isinstance(stmt, Assign) and stmt.target in self.flags:
+                out += self.set_flag(stmt)
+            unknown = [stmt.target] if isinstance(stmt, Pop) else list(stmt.targets) if isinstance(stmt, Region) else []
+            out += [Assign(self.flags[n], "copy", (Const(False),), getattr(stmt, "loc", None))
+                    for n in unknown if n in self.flags]
+        return out
+
+
+def insert_number_flags(body: list, dynamic: list, types: dict, params, numpy: frozenset, python: frozenset,
+                        names: Names) -> list:
+    """The body with each statement of `dynamic` split on its operands' flags (the module's docstring);
+    `numpy`, `python`: `ir.numbers.numpy_numbers` and `python_numbers` of `body`."""
+    flags = NumberFlags(body, types, numpy, python, names)
+    for stmt in dynamic:
+        for a in stmt.args:
+            if flags.mixed(a):
+                flags.need(a.name)
+    return flags.rewrite(body, {id(s) for s in dynamic}, params)

@@ -87,7 +87,7 @@ class NumberFlags:
         one writes `target`, after every flag is read (`s_is_numpy` of `s = s + c` is its own operand)."""
         flags = [Var(self.flags[a.name]) for a in operands]
         if len(flags) == 1:
-            return [Assign(target, "copy", (flags[0],), loc)]
+            return [Assign(target, "copy", (flags[0],), loc)] if flags[0].name != target else []
         out, value = [], flags[-1]
         for k in range(len(flags) - 2, -1, -1):
             name = target if k == 0 else self.names.temp()

@@ -316,7 +316,8 @@ def generate(kind: str, seed: int, index: int) -> Program:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(ALL_KINDS)}")
     rng = random.Random(f"autodiff-fuzz:{kind}:{seed}:{index}")
     if kind == "raising":
-        program = Generator(rng.choice(["scalar", "control"]), rng, raising=True).program(seed, index)
+        # arrays too: a divisor that is Python's zero on some runs and an element on others (MIXEDNUM)
+        program = Generator(rng.choice(["scalar", "control", "arrays"]), rng, raising=True).program(seed, index)
         program.kind = kind
         return program
     return Generator(kind, rng).program(seed, index)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 KINDS = ("scalar", "control", "arrays", "rows")
-# kinds run only when asked for (`--kinds raising`): scalar and control programs whose values may leave a
+# kinds run only when asked for (`--kinds raising`): scalar, control and arrays programs whose values may leave a
 # function's domain, so that Python raises (or makes a complex number) at some of their points, and every
 # derivative must raise there too (`execute`: the verdict "raises")
 RISKY_KINDS = ("raising",)

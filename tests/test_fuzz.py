@@ -595,3 +595,26 @@ def test_fixed_budget_of_raising_programs(tmp_path):
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs
     assert total["wrong"] + total["crash"] == 0, summary.table()
     assert summary.raising["raising"] >= 3, summary.table()
+
+
+def test_an_infinite_gradient_near_the_largest_float_is_inconclusive(tmp_path):
+    """`1 / v ** 390` near 1e303: its derivative is finite, but the chain rule's `-1 / (v ** 390) ** 2`
+    underflows to 0 and the gradient overflows to inf (JAX's too): no verdict there (seed 83's raising
+    gate); an inf where the reference is modest stays wrong."""
+    source = "def f(y):\n    v = 0.5 / (2.0 + math.sin(y))\n    return 1.0 / pow(v, 390.0)\n"
+    o = orc.Oracle(_program(source), "f", (1.638398647972986,), [0])
+    assert o.prepare() is None
+    assert abs(o.reference.grads[0]) > orc.NEAR_OVERFLOW and np.isfinite(o.reference.grads[0])
+    import importlib.util
+    from autodiff_compiler import grad
+    path = tmp_path / "near_overflow.py"
+    path.write_text("import math\n" + source)
+    spec = importlib.util.spec_from_file_location("near_overflow", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    got = grad(module.f, jit=False)(1.638398647972986)                   # what AD gives there
+    assert math.isinf(got)
+    verdict, _, why = o.check_grads([got])
+    assert verdict == "inconclusive" and "largest float" in why
+    modest = orc.Oracle(_program("def f(x):\n    return x * x\n"), "f", (0.7,), [0])
+    assert modest.prepare() is None and modest.check_grads([math.inf])[0] == "wrong"

@@ -327,6 +327,14 @@ class Statements:
             v = self.scope.values.get(index)
             if v is not None:
                 v.lo, v.hi = min(pre, lo), max(pre, hi)
+        if acc is not None and self.raising and acc in self.scope.values and self.chance(0.4):
+            # a division by the accumulator, clamped: Python's 0.0 where the loop ran no trips (and its
+            # init was 0.0) raises; NumPy's zero (a sum of elements) gives inf, which the clamp hides
+            # (the soundness class MIXEDNUM: the gradient was the clamp's number where Python raises)
+            name = self.fresh("v")
+            self.types[name] = F
+            self.emit(f"{name} = min(max({self.squash(self.fexpr(1), 10).code} / {acc}, -5.0), 5.0)")
+            self.scope.values[name] = Var(name, F, 5.0)
 
     def body_of_loop(self, loop: Loop, depth: int, index_var: Var | None = None, first_line: str | None = None):
         before = self.scope
@@ -400,7 +408,10 @@ class Statements:
         else:
             t = self.fresh("t")
             self.types[t] = F
+            # a loop's limit leaves no guard out (kind `raising`): `x ** 400.0` there is a loop of 1e22 trips
+            raising, self.raising = self.raising, False
             limit = self.squash(self.fexpr(1), 2.0)
+            self.raising = raising
             limit_code = f"1.0 + {limit.code} * {limit.code}" if self.chance(0.5) else f"2.0 + {limit.code}"
             bound = 10
             if self.trips_total() * bound > self.MAX_TRIPS:

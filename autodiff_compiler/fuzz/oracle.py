@@ -430,6 +430,9 @@ def _mp_scalar(fn):
     return call
 
 
+# a derivative past this magnitude may be inf although finite: its chain rule multiplies partials
+# that overflow first (`x ** 400` near 1e303 times its exponent)
+NEAR_OVERFLOW = 1e290
 # past this magnitude, float64 keeps too few digits of a trigonometric function's phase: the high-precision
 # run, whose argument differs from float64's by its rounding, computes another value (`1e136`: any)
 PERIODIC_LIMIT = 1e8
@@ -919,6 +922,9 @@ class Oracle:
         ok, rel, where = self._compare(ref, got)
         if ok:
             return "ok", rel, ref.method
+        if self._overflows_near_the_largest_float(ref, got):
+            return "inconclusive", rel, (f"the gradient is within {NEAR_OVERFLOW:.0e} of the largest float, where the "
+                                         f"chain rule's products overflow to inf (AD's limit, JAX's too)")
         if self.mp is None:
             reason = self._mp_reference()
             if reason is None:
@@ -929,6 +935,16 @@ class Oracle:
                 return "wrong", rel, "fd64 (high precision unavailable: " + reason + ")"
             return "inconclusive", rel, reason
         return "wrong", rel, ref.method
+
+    @staticmethod
+    def _overflows_near_the_largest_float(ref, got) -> bool:
+        """Is some derivative we gave infinite where the reference is finite but so large that the chain
+        rule's intermediate products (a factor of the exponent, of a logarithm) pass the largest float?"""
+        for g, r in zip(got, ref.grads):
+            g, r = np.asarray(g, dtype=float), np.asarray(r, dtype=float)
+            if np.any(np.isinf(g) & np.isfinite(r) & (np.abs(r) > NEAR_OVERFLOW)):
+                return True
+        return False
 
     def _fd_conclusive(self) -> bool:
         scale = self.fd.scale()

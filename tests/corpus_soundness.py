@@ -2452,6 +2452,61 @@ def mixednum_floordiv(x, v, n):
     return x * x if q > 1.0 else x
 
 
+# ---- a value nothing reads, overwritten in a loop (where the straight line's versions cannot tell the two
+# apart): its adjoint is zero, but the reverse sweep multiplied that zero by its partial, which is inf at
+# NumPy's zero (`x / v[i]`, `np.sqrt(v[i] * x)`): NaN in the gradient with simplify=False, where the
+# function's derivative is finite (DEADADJ; found by the fuzzer, raising-84-102)
+
+def deadadj_issue(x, v):
+    s = 0.0
+    for i in range(v.shape[0]):
+        t = x / v[i]                     # inf at v[i] == 0 (NumPy's: a warning), never read
+        t = x * 3.0
+        s += t
+    return s
+
+
+def deadadj_chain(x, v):
+    s = 0.0
+    for i in range(v.shape[0]):
+        t = x / v[i]
+        u = t * 2.0                      # read only by u, which nothing reads
+        t = x * x
+        s += t
+    return s
+
+
+def deadadj_sqrt(x, v):
+    s = 0.0
+    for i in range(v.shape[0]):
+        a = x / (v[i] * v[i])            # inf at 0
+        b = np.sqrt(v[i] * x)            # an infinite partial at 0
+        a = x * 0.5
+        b = a + x
+        s += a * b
+    return s
+
+
+def deadadj_while(x, v):
+    s = 0.0
+    k = 0
+    while k < v.shape[0]:
+        t = x / v[k]
+        t = np.sin(x)
+        s += t
+        k += 1
+    return s
+
+
+def deadadj_arrays(x, V):
+    s = 0.0
+    for i in range(2):
+        T = x / V                        # elementwise inf where V is 0
+        T = V * x
+        s += np.sum(T)
+    return s
+
+
 # ---- a view of every element of an array (`Z.ravel()`, `Z.T`, a reshape) that a loop writes, made again
 # in a trip that may skip it (`continue`): the reverse sweep recorded the view's old value for its shape
 # after the write had changed it (an InternalError of the audit, found by the fuzzer: arrays-70-128)

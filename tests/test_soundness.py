@@ -603,6 +603,15 @@ case(MIXEDNUM, S.mixednum_reassigned_param, [(0.5, 3.0, V(1.5)), (-1.5, 0.5, V(0
 case(MIXEDNUM, S.mixednum_complex, [(0.5, V(3.0), 1), (-1.5, V(0.5, 4.0), 2), (1.5, V(1.0, 0.5), 1)])
 case(MIXEDNUM, S.mixednum_floordiv, [(0.5, V(0.25), 1), (-1.5, V(2.0, 4.0), 2)])
 
+DEADADJ = "a value nothing reads, overwritten in a loop: its zero adjoint times an infinite partial was NaN"
+VZ = V(0.0, 2.0, 0.0)
+case(DEADADJ, S.deadadj_issue, [(0.5, VZ), (-1.5, V(1.0, 0.0)), (2.0, V(0.5))], ref=lambda x, v: 3.0 * len(v))
+case(DEADADJ, S.deadadj_chain, [(0.5, VZ), (-1.5, V(1.0, 0.0)), (2.0, V(0.5))], ref=lambda x, v: 2.0 * x * len(v))
+case(DEADADJ, S.deadadj_sqrt, [(0.5, VZ), (1.5, V(1.0, 0.0)), (2.0, V(0.5))],
+     ref=lambda x, v: 1.5 * x * len(v))              # a * b = 0.5x * 1.5x = 0.75 x^2 per trip
+case(DEADADJ, S.deadadj_while, [(0.5, VZ), (-1.5, V(1.0, 0.0)), (2.0, V(0.5))], ref=lambda x, v: math.cos(x) * len(v))
+case(DEADADJ, S.deadadj_arrays, [(0.5, VZ), (-1.5, V(1.0, 0.0)), (2.0, V(0.5, 3.0))], ref=lambda x, v: 2.0 * np.sum(v))
+
 VIEWTAPE = "a view of every element of an array a loop writes, made again in a trip that may skip it"
 AV, RV = np.array([[0.3, -0.2, 0.5, 0.1]]), V(0.1, 0.2)
 case(VIEWTAPE, S.viewtape_issue, [(AV, RV, 4), (AV * 2.0, V(-0.3, 0.4), 3)], wrt=1)

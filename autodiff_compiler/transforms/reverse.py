@@ -287,7 +287,12 @@ class Reverse:
         make = Instantiate(self.names, out.append, stmt.loc, self.types)
         binding = rule_binding(stmt)
         contributions = []
-        if prim.partials is None:
+        if stmt.target not in dataflow.of(self.primal).strongly_live_out(stmt):
+            # nothing the results need reads this value (it is overwritten first, in a loop where the
+            # straight line's versions cannot tell it apart): its adjoint is exactly zero, and zero times a
+            # partial that is inf (`x / v[i]` at NumPy's zero) would be a NaN in the gradient
+            pass
+        elif prim.partials is None:
             contributions = arrays.instantiate_vjp(self, stmt, prim, binding, out_bar, make)
         else:
             for index, arg in enumerate(stmt.args):

@@ -169,6 +169,9 @@ class Dataflow(StructuredForward):
         self._blocks: dict[int, list] = {}
         self.end: dict[int, int] = {}            # compound statement -> last position inside it
         self._top = id(function.body)
+        # the block analysed: a pass may put an equal new list in `function.body` (rebuilt, unchanged,
+        # so not invalidated) -- strong liveness, computed later on demand, must walk this one
+        self._body = function.body
         self._number(function.body, (), None)
         self._reaching: dict[tuple, frozenset] = {}
         self._overwritten: dict[tuple, frozenset] = {}
@@ -547,7 +550,7 @@ class Dataflow(StructuredForward):
     def _strong(self) -> None:
         if self._strong_out is None:
             self._strong_out, self._strong_in, self._needed, self._strong_end = {}, {}, set(), {}
-            self._backward(self.function.body, set(self.live_at_exit), strong=True)
+            self._backward(self._body, set(self.live_at_exit), strong=True)
 
     # ---------------------------------------------------------------------- loops
     def written_in(self, compound) -> set:

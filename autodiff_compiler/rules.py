@@ -419,7 +419,7 @@ for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le),
                             ("ge", ">=", operator.ge), ("eq", "==", operator.eq), ("ne", "!=", operator.ne)):
     _define(_name, 2, nondiff=True, scalar=_symbol, array=_symbol, result="bool", evaluate=_fn)
 _define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate=operator.not_,
-        numpy_names=("logical_not",))
+        numpy_names=("logical_not",), python_number=True)      # `not np.True_` is Python's False
 
 _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="(1.0 * ({0}))",
         result="float", evaluate=lambda c: 1.0 if c else 0.0)

@@ -2452,6 +2452,58 @@ def mixednum_floordiv(x, v, n):
     return x * x if q > 1.0 else x
 
 
+# the review of the flags: `min` and `max` give one operand as it is (Python's 0.0 beside NumPy's number),
+# `not` and `bool()` give Python's bool, and a gradient object Python's float
+def mixednum_max(x, v, n):
+    s = 1.0
+    for i in range(n):
+        s = v[i]
+    u = max(s, 0.0)                      # Python's 0.0 where v[i] <= 0: its division raises
+    t = 1.0 / u
+    return x * x if t > 1.0 else x
+
+
+def mixednum_max_loop(x, v, c):
+    m = c
+    for i in range(v.shape[0]):
+        m = max(m, v[i])                 # Python's c until an element is larger
+    return x * x if min(1.0 / m, 3.0) > 1.0 else x
+
+
+def mixednum_min_element(x, v):
+    u = min(v[0], 1.0)                   # Python's 1.0 where v[0] >= 1
+    return x * x if 1.0 / (u - 1.0) > 1.0 else x
+
+
+def mixednum_not(x, v):
+    b = not (v[0] > 0.0)                 # Python's bool of NumPy's np.bool_
+    return x * x if 1 / b > 0.5 else x
+
+
+def mixednum_bool(x, v):
+    b = bool(v[0])                       # Python's bool: 1 / False raises
+    return x * x if 1 / b > 0.5 else x
+
+
+def _mixednum_inner(x, v):
+    return x * v[0]
+
+
+_mixednum_inner_grad = grad(_mixednum_inner)
+
+
+def mixednum_gradient_value(x, v):
+    d = _mixednum_inner_grad(x, v)       # v[0], as Python's float: a gradient object gives one
+    return x * x if 1.0 / d > 1.0 else x
+
+
+MIXEDNUM_EPS = np.float64(0.25)             # NumPy's number at module level: Python's float in the code
+
+
+def mixednum_module_numpy_scalar(x):
+    return x * MIXEDNUM_EPS + x * x / (MIXEDNUM_EPS + 1.0)
+
+
 # ---- a value nothing reads, overwritten in a loop (where the straight line's versions cannot tell the two
 # apart): its adjoint is zero, but the reverse sweep multiplied that zero by its partial, which is inf at
 # NumPy's zero (`x / v[i]`, `np.sqrt(v[i] * x)`): NaN in the gradient with simplify=False, where the

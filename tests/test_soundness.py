@@ -602,6 +602,13 @@ case(MIXEDNUM, S.mixednum_in_loop, [(0.5, V(0.5, 1.0, 2.0), 2.0, 3), (-1.5, V(4.
 case(MIXEDNUM, S.mixednum_reassigned_param, [(0.5, 3.0, V(1.5)), (-1.5, 0.5, V(0.0)), (1.5, 3.0, V(0.25))])
 case(MIXEDNUM, S.mixednum_complex, [(0.5, V(3.0), 1), (-1.5, V(0.5, 4.0), 2), (1.5, V(1.0, 0.5), 1)])
 case(MIXEDNUM, S.mixednum_floordiv, [(0.5, V(0.25), 1), (-1.5, V(2.0, 4.0), 2)])
+case(MIXEDNUM, S.mixednum_max, [(0.5, V(0.25), 1), (-1.5, V(2.0), 0), (1.5, V(0.5, 4.0), 2)])
+case(MIXEDNUM, S.mixednum_max_loop, [(0.5, V(0.25, 2.0), 0.5), (-1.5, V(0.1, 0.2), 4.0)])
+case(MIXEDNUM, S.mixednum_min_element, [(0.5, V(0.25)), (-1.5, V(-2.0))])
+case(MIXEDNUM, S.mixednum_not, [(0.5, V(-0.25)), (-1.5, V(-2.0))])
+case(MIXEDNUM, S.mixednum_bool, [(0.5, V(0.25)), (-1.5, V(-2.0))])
+case(MIXEDNUM, S.mixednum_gradient_value, [(0.5, V(0.25)), (-1.5, V(2.0))])
+case(MIXEDNUM, S.mixednum_module_numpy_scalar, [(0.5,), (-1.5,)], ref=lambda x: 0.25 + 2.0 * x / 1.25)
 
 DEADADJ = "a value nothing reads, overwritten in a loop: its zero adjoint times an infinite partial was NaN"
 VZ = V(0.0, 2.0, 0.0)
@@ -1089,6 +1096,12 @@ MIXEDNUM_RAISING = [
     (S.mixednum_reassigned_param, (0.5, 0.0, V(1.0)), ZeroDivisionError, "modulo by zero"),
     (S.mixednum_complex, (0.5, V(1.0), 0), TypeError, "complex number in Python"),
     (S.mixednum_floordiv, (0.5, V(1.0), 0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_max, (0.5, V(-1.0), 1)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_max_loop, (0.5, V(-1.0, -2.0), 0.0)) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_min_element, (0.5, V(3.0))) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_not, (0.5, V(1.0))) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_bool, (0.5, V(0.0))) + _ZERO_DIVISOR_ERROR,
+    (S.mixednum_gradient_value, (0.5, V(0.0))) + _ZERO_DIVISOR_ERROR,
 ]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
@@ -1183,6 +1196,8 @@ MIXEDNUM_NUMPY_ZERO = [
     (S.mixednum_two_operands, (0.5, V(2.0, 3.0), 1.0)), (S.mixednum_in_loop, (0.5, V(0.0, 1.0, 2.0), 0.0, 2)),
     (S.mixednum_reassigned_param, (0.5, 3.0, V(0.0))), (S.mixednum_complex, (0.5, V(0.0), 1)),
     (S.mixednum_floordiv, (0.5, V(0.0), 1)),
+    (S.mixednum_max, (0.5, V(0.0), 1)), (S.mixednum_max_loop, (0.5, V(-1.0, 0.0), -2.0)),
+    (S.mixednum_min_element, (0.5, V(1.0))),                 # min(np.float64(1.0), 1.0) is the first
 ]
 
 

@@ -42,6 +42,11 @@ _PYTHON_MATH = "python_math"
 _PYTHON_POWER = "python_power"
 # ... (_DOMAIN, test): that call's operand, checked against its domain (`runtime.math_domain`)
 _DOMAIN = "domain"
+# ... (_PYTHON_NUMBERS, prim): a division (modulo, floor division) of Python's numbers the lowering marked
+# (`error_effect`), spelled with the operator that raises whatever this module's own analysis of the
+# derived code says its operands may be (the front end decided, run by run where it had to:
+# `frontend.number_flags`; a pass may since have joined a NumPy definition to a Python one)
+_PYTHON_NUMBERS = "python_numbers"
 # the primitives reading elements of an array at integer indices (operands after the first)
 _ELEMENT_READS = frozenset({"subscript", "subscript_copy"})
 # precedence of Python's operators, loosest first
@@ -123,13 +128,15 @@ class ModulePrinter:
         self.numpy_numbers = numpy_numbers(function.body, function.types) if compiled else frozenset()
 
     # -------------------------------------------------------------- expressions
-    def spelling(self, prim: str, args, params=()) -> str:
+    def spelling(self, prim: str, args, params=(), python: bool = False) -> str:
+        """How `prim` of `args` is printed; `python`: a marked statement of Python's numbers (the
+        operator, which raises as Python's does, never NumPy's spelling)."""
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
-        if self.compiled and spec.numpy_numbers is not None:
+        if self.compiled and spec.numpy_numbers is not None and not python:
             text = numpy_spelling(prim, args, self.operand_facts) or text
         self.note_helpers(text)
         return text
@@ -197,6 +204,9 @@ class ModulePrinter:
             prim = (_PYTHON_MATH, stmt.prim)
             if python_check(stmt) == "power":
                 prim = (_PYTHON_POWER, stmt.prim, POWER_UNREAD not in stmt.params)
+        elif stmt.error_effect and PRIMITIVES[stmt.prim].numpy_numbers is not None and \
+                not any(self.is_array(a) for a in stmt.args):
+            prim = (_PYTHON_NUMBERS, stmt.prim)
         return (prim, args, stmt.params, t)
 
     def is_python_math(self, stmt) -> bool:
@@ -307,13 +317,14 @@ class ModulePrinter:
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
                    _UNSIGNED: unsigned, _PYTHON_MATH: python_math,
-                   _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain}
+                   _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain,
+                   _PYTHON_NUMBERS: lambda self, prim, args: self.apply(prim[1], args, python=True)}
 
     def wrap(self, node, minimum: int) -> str:
         text, precedence = self.expr(node)
         return f"({text})" if precedence < minimum else text
 
-    def apply(self, prim: str, args: tuple, params: tuple = ()) -> tuple[str, int]:
+    def apply(self, prim: str, args: tuple, params: tuple = (), python: bool = False) -> tuple[str, int]:
         params = tuple(p for p in params if p[0] not in FACT_PARAMS)
         args = _cancel_negations(prim, args)
         if prim == "add" and len(args) == 2 and _tree_prim(args[1]) == "neg":
@@ -321,7 +332,7 @@ class ModulePrinter:
         if prim == "neg" and _is_neg_pair(args[0]):
             prim, args = "mul", _cancel_negations("mul", args[0][1], force=True)
         spec = PRIMITIVES[prim]
-        symbol = self.spelling(prim, args, params)
+        symbol = self.spelling(prim, args, params, python)
         if "{" in symbol:
             # an operand that stands alone as a call's argument needs no parentheses; anywhere else in
             # a template (before `.attr` or `[...]`, beside an operator) it must be an atom

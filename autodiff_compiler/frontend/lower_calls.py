@@ -119,7 +119,8 @@ class CallLowering:
         if name == "stop_gradient":
             return self.apply("stop_gradient", (self.lower_expr(node.args[0]),), target)
         if name == "bool":
-            return self.apply("ne", (self.lower_expr(node.args[0]), Const(0)), target)
+            # Python's bool, also of NumPy's number (where `v[0] != 0` would be NumPy's np.bool_)
+            return self.apply("not", (self.apply("eq", (self.lower_expr(node.args[0]), Const(0))),), target)
         handled = arrays.lower_call(self, node, MarkerRef(name), target)
         if handled is not None:
             return handled
@@ -216,11 +217,12 @@ class CallLowering:
         if with_value:
             value = self.names.fresh(f"{prefix}_value")
             targets.append(value)
-            stub.append(Assign(value, "copy", (outputs[0],), loc))
+            stub.append(Assign(value, "as_python", (outputs[0],), loc))
         for w in wrt_params:
             target = self.names.fresh(f"{w}_grad")
             targets.append(target)
-            stub.append(Assign(target, "copy", (Var(w),), loc))
+            # the types of what the region gives; Python's numbers, as a gradient object gives them
+            stub.append(Assign(target, "as_python", (Var(w),), loc))
         self.emit(ir.Region(kind, region_params, wrt_params, with_value, body, tuple(outputs), tuple(targets),
                             stub, loc, name))
         grads = [Var(t) for t in targets[1 if with_value else 0:]]

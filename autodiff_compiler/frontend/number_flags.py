@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from .. import ir
 from ..ir.names import Names
-from ..ir.numbers import is_array_operand, makes_numpy_number
+from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand
 from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
 
 
@@ -64,22 +64,34 @@ class NumberFlags:
                 terms = self.terms(writer)
                 if isinstance(terms, list):
                     work += [a.name for a in terms]
+                elif isinstance(terms, tuple):
+                    work += [k.name for k in terms if isinstance(k, Var)]
+
+    def kind_of(self, operand):
+        """True: surely NumPy's; False: surely Python's (a constant too); the variable itself: either."""
+        if not isinstance(operand, Var) or operand.name not in self.numpy:
+            return False
+        return True if operand.name not in self.python else operand
 
     def terms(self, stmt: Assign):
-        """Whether `stmt` makes NumPy's number, as a constant (True, False), or as the list of operands
-        (mixed variables) whose flags it is the `or` of."""
+        """Whether `stmt` makes NumPy's number: a constant (True, False); the list of operands (mixed
+        variables) whose flags it is the `or` of; or, for `min` and `max` of numbers, which give one
+        operand as it is (`ir.numbers.selects_an_operand`), the tuple of the operands' kinds
+        (`kind_of`), the flag being the picked operand's."""
         arrays = [is_array_operand(a, self.types) for a in stmt.args]
         if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
             return False
         if any(arrays):
             return True
+        kinds = [self.kind_of(a) for a in stmt.args]
+        if selects_an_operand(stmt.prim) and len(kinds) == 2:
+            return kinds[0] if kinds[0] is kinds[1] and isinstance(kinds[0], bool) else tuple(kinds)
+        if any(k is True for k in kinds):
+            return True
         mixed = []
-        for a in stmt.args:
-            if isinstance(a, Var) and a.name in self.numpy:
-                if a.name not in self.python:
-                    return True
-                if a not in mixed:
-                    mixed.append(a)
+        for k in kinds:
+            if isinstance(k, Var) and k not in mixed:
+                mixed.append(k)
         return mixed if mixed else False
 
     def either(self, target: str, operands: list, loc) -> list:
@@ -95,13 +107,22 @@ class NumberFlags:
             value = Var(name)
         return out
 
-    def set_flag(self, stmt: Assign) -> list:
-        """The statements right after `stmt` that set its target's flag."""
+    def set_flag(self, stmt: Assign) -> tuple:
+        """The statements right before and right after `stmt` that set its target's flag."""
         terms = self.terms(stmt)
         flag = self.flags[stmt.target]
         if isinstance(terms, bool):
-            return [Assign(flag, "copy", (Const(terms),), stmt.loc)]
-        return self.either(flag, terms, stmt.loc)
+            return [], [Assign(flag, "copy", (Const(terms),), stmt.loc)]
+        if isinstance(terms, tuple):
+            # Python's max(a, b) is b exactly where b > a (min: b < a), NaN aside: compared before the
+            # statement, which may overwrite an operand (`s = max(s, v[i])`)
+            a, b = stmt.args
+            picks_b = Var(self.names.temp())
+            compare = "gt" if stmt.prim == "max" else "lt"
+            flag_of = [Const(k) if isinstance(k, bool) else Var(self.flags[k.name]) for k in terms]
+            return ([Assign(picks_b.name, compare, (b, a), stmt.loc)],
+                    [Assign(flag, "where", (picks_b, flag_of[1], flag_of[0]), stmt.loc)])
+        return [], self.either(flag, terms, stmt.loc)
 
     def split(self, stmt: Assign) -> list:
         """`stmt` as NumPy's where an operand's flag says so, as Python's (checked) elsewhere."""
@@ -135,9 +156,10 @@ class NumberFlags:
                     child[:] = self.rewrite(child, dynamic)
             if isinstance(stmt, For) and stmt.index in self.flags:
                 stmt.body.insert(0, Assign(self.flags[stmt.index], "copy", (Const(False),), stmt.loc))
+            before, after = self.set_flag(stmt) if isinstance(stmt, Assign) and stmt.target in self.flags else ([], [])
+            out += before
             out += self.split(stmt) if id(stmt) in dynamic else [stmt]
-            if isinstance(stmt, Assign) and stmt.target in self.flags:
-                out += self.set_flag(stmt)
+            out += after
             unknown = [stmt.target] if isinstance(stmt, Pop) else list(stmt.targets) if isinstance(stmt, Region) else []
             out += [Assign(self.flags[n], "copy", (Const(False),), getattr(stmt, "loc", None))
                     for n in unknown if n in self.flags]

@@ -251,12 +251,25 @@ def _classify_named(obj, name: str, read, write, key: str | None = None):
     if _is_data(obj) or (isinstance(obj, (tuple, list, dict)) and _is_value(obj) and obj):
         return DataRef(key or f"name:{name}", name, obj, read, write)
     if isinstance(obj, (bool, numbers.Number)) and not isinstance(obj, complex):
-        return ConstantRef(obj, read)
+        return ConstantRef(_python_number(obj), read)
     if isinstance(obj, type):
         return ClassRef(obj)
     if isinstance(obj, (staticmethod, classmethod)):
         return classify_object(obj.__func__)
     return classify_object(obj)
+
+
+def _python_number(obj):
+    """A module-level number as a constant of the generated code: NumPy's float64 as Python's float of
+    the same value, which is what the code Numba compiles computes with (printed as `np.float64(0.0)`
+    it named a module the Python module does not import, and Numba could not type it: an
+    InternalError).  The two compute alike but where NumPy's gives inf or nan (a division by zero, a
+    power out of range), where Python's raises: there the gradient raises, an error, never a number
+    where the function raises.  NumPy's ints and bools are left as they are (their arithmetic differs
+    from Python's: `np.True_ + np.True_` is True, `np.int64(2) ** -1` raises)."""
+    if type(obj).__module__ == "numpy" and type(obj).__name__ == "float64":
+        return obj.item()
+    return obj
 
 
 def classify_object(obj):
@@ -269,7 +282,7 @@ def classify_object(obj):
             return ModuleRef("autodiff_compiler")
         return ModuleRef("user", LiveNamespace(vars(obj)))
     if isinstance(obj, (bool, numbers.Number)) and not isinstance(obj, complex):
-        return ConstantRef(obj)
+        return ConstantRef(_python_number(obj))
     marker = getattr(obj, "__autodiff_marker__", None)
     if marker:
         return MarkerRef(marker)

@@ -67,6 +67,14 @@ def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list, pa
     return any(operands_array) or any(operands_numpy)
 
 
+def selects_an_operand(prim: str) -> bool:
+    """Is the result of `prim` of numbers one of its operands, as it is?  Python's `max(v[0], 0.0)` is
+    the float 0.0 where that is the larger: Python's number although the other operand is NumPy's
+    (`np.maximum` of numbers would be NumPy's; the rule table has one primitive for both, and a
+    variable that may hold either kind is decided as the function runs, `frontend.number_flags`)."""
+    return prim in ("min", "max")
+
+
 def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset:
     """The scalar variables of `body` that may hold NumPy's numbers (the module's docstring);
     `module_data`: names of hidden parameters holding module data (NumPy's, whatever their type)."""
@@ -107,9 +115,10 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
 
     A variable may hold Python's number when it is a parameter passed as a number (not module data),
     a loop's index, or some statement that writes it makes one: a primitive whose result is Python's
-    whatever its operands (an axis length, `float()`, a math-module call), or, with no array operand,
-    one whose every operand may be Python's (a constant, or such a variable); or a pop of a tape
-    some push onto which pushes such a number."""
+    whatever its operands (an axis length, `float()`, `not`, a math-module call), or, with no array
+    operand, one whose every operand may be Python's (a constant, or such a variable), or `min` or
+    `max` of which one operand may be (`selects_an_operand`); or a pop of a tape some push onto which
+    pushes such a number."""
     found = {p for p in params if p not in module_data and not is_array_operand(Var(p), types)}
     assigns, pops, pushed = [], [], {}
     for stmt in walk(body):
@@ -130,7 +139,8 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
                 continue
             arrays = [is_array_operand(a, types) for a in stmt.args]
             always = not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params)
-            if always or (not any(arrays) and all(python(a) for a in stmt.args)):
+            picked = selects_an_operand(stmt.prim) and any(python(a) for a in stmt.args)
+            if always or (not any(arrays) and (picked or all(python(a) for a in stmt.args))):
                 found.add(stmt.target)
                 changed = True
         for stmt in pops:
@@ -178,6 +188,9 @@ def operand_facts(types: dict, found: frozenset):
 def raises_in_compiled(stmt, types: dict, found: frozenset) -> bool:
     """May this assignment raise in the module Numba compiles?  `rules.may_raise`, unless it is spelled
     as NumPy computes it there (`numpy_spelling`: inf or nan, no exception); a call from Python's math
-    module the lowering marked (`error_effect`) is checked there as CPython checks it."""
-    return may_raise(stmt.prim, stmt.args, stmt.error_effect) and numpy_spelling(
-        stmt.prim, stmt.args, operand_facts(types, found)) is None
+    module the lowering marked (`error_effect`) is checked there as CPython checks it, and so is a
+    division the lowering marked Python's (the printer spells it with the raising operator whatever
+    `found` says of the derived code)."""
+    python = stmt.error_effect and not any(is_array_operand(a, types) for a in stmt.args)
+    return may_raise(stmt.prim, stmt.args, stmt.error_effect) and (python or numpy_spelling(
+        stmt.prim, stmt.args, operand_facts(types, found)) is None)

@@ -404,6 +404,7 @@ def expand_regions(function: ir.Function) -> bool:
         return False
     names = Names(all_names(function))
     types = function.types
+    read = ir.used_in(function.body)
 
     def expand(block: list) -> list:
         out: list = []
@@ -443,6 +444,10 @@ def expand_regions(function: ir.Function) -> bool:
         grads = list(region.targets[1:] if region.with_value else region.targets)
         value = region.targets[0] if region.with_value else None
         statements = gradient_statements(builder, program, list(region.wrt), grads, value)
+        # a gradient object gives Python's float: where the function reads it (a division by it raises
+        # at 0, `ir.numbers`), say so; the derivative a derivation returns needs nothing
+        statements += [Assign(t, "float", (Var(t),), loc) for t in region.targets if t in read
+                       and types.get(t) is not None and not types[t].is_array and types[t].kind == "float"]
         for stmt in ir.walk(statements):
             if getattr(stmt, "loc", "absent") is None:
                 stmt.loc = loc

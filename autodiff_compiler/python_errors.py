@@ -52,6 +52,9 @@ MATH_MODULE_PARAM = ("module", "math")
 # the param of Python's `x ** y` whose value nothing the function needs reads (`frontend.lower`'s
 # `settle_python_checks`): a complex result (a negative base to a fractional power) is no error there
 POWER_UNREAD = ("value", "unread")
+# the param of a copy of a statement that only checks it, as Python's numbers (`frontend.number_flags`):
+# its own value is never read, but it stands for one that may be, so a complex power raises there
+CHECK_COPY = ("value", "check")
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
 FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0]})
 

@@ -1218,7 +1218,9 @@ def test_where_a_mixed_name_holds_numpys_number_its_division_by_zero_is_no_error
 
 def test_only_names_of_both_kinds_get_flags():
     """A flag is written for a name that holds NumPy's number on some runs and Python's on others, and
-    only where a division (power, modulo) of it needs one; the division is split on it."""
+    only where a division (power, modulo) of it needs one; a copy of the division, as Python's, checks
+    it where the flag says Python's.  A flag set in every trip of a loop is set after it, from the
+    trip count: the loop stays an accumulation that runs in chunks."""
     def accumulates(x, v, n):
         s = 0.0
         for i in range(n):
@@ -1228,9 +1230,14 @@ def test_only_names_of_both_kinds_get_flags():
     for jit in (True, False):
         assert "_is_numpy" not in grad(accumulates, jit=jit).source
         text = grad(S.mixednum_issue, jit=jit).source
-        assert "s_is_numpy = True" in text and "if s_is_numpy:" in text and "s_python = s" in text
-    compiled = grad(S.mixednum_issue).compiled_source
+        assert "s_is_numpy2 = (True if (len(range(0, n, 1)) > 0) else False)" in text
+        assert "s_is_python = not s_is_numpy2" in text and "s_python = s" in text
+        assert "t_checked = 1.0 / s_python" in text and "t = 1.0 / s\n" in text
+    g = grad(S.mixednum_issue)
+    g(0.5, V(1.0, 2.0), 2)
+    compiled = g.compiled_source
     assert "np.divide(1.0, s)" in compiled and "1.0 / s_python" in compiled
+    assert "_chunk(" in compiled and "s_is_numpy = True" not in compiled
 
 
 def test_only_powers_that_may_raise_are_checked():

@@ -41,7 +41,7 @@ from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import float_bounds
-from ..python_errors import (MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
+from ..python_errors import (CHECK_COPY, MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
@@ -637,7 +637,7 @@ def settle_python_checks(function: ir.Function) -> None:
         elif any(is_array_operand(a, types) for a in stmt.args) or (
                 bound is not None and isinstance(stmt.args[1], Const) and python_power_holds(*bound, stmt.args[1].value)):
             stmt.error_effect = False
-        elif stmt.target not in facts.live_out(stmt):
+        elif stmt.target not in facts.live_out(stmt) and CHECK_COPY not in stmt.params:
             stmt.params = tuple(stmt.params) + (POWER_UNREAD,)
     dataflow.invalidate(function)
 

@@ -34,6 +34,7 @@ from .. import ir
 from ..ir.names import Names
 from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand
 from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
+from ..python_errors import CHECK_COPY
 
 
 class NumberFlags:
@@ -48,6 +49,7 @@ class NumberFlags:
             if isinstance(stmt, Assign) and id(stmt) not in stubs:
                 self.writers.setdefault(stmt.target, []).append(stmt)
         self.flags: dict = {}       # name -> its flag's name
+        self.after: dict = {}       # id of a loop -> statements right after it (`set_after_the_loop`)
 
     def mixed(self, operand) -> bool:
         return isinstance(operand, Var) and operand.name in self.numpy and operand.name in self.python
@@ -125,25 +127,54 @@ class NumberFlags:
         return [], self.either(flag, terms, stmt.loc)
 
     def split(self, stmt: Assign) -> list:
-        """`stmt` as NumPy's where an operand's flag says so, as Python's (checked) elsewhere."""
+        """`stmt` as it was (NumPy's spelling: its operands may be NumPy's), after a copy of it that only
+        checks it, as Python's numbers, where no operand's flag says NumPy's: the copy raises where Python
+        raises, and its value is never read, so nothing differentiates it and the adjoint has no branch
+        (a sum over a loop and its reversal stay one pass, `optimise.fuse_loops`).  The check runs
+        first: `stmt` may overwrite an operand (`s = 1.0 / s`)."""
         mixed = []
         for a in stmt.args:
             if self.mixed(a) and a not in mixed:
                 mixed.append(a)
         before: list = []
         if len(mixed) == 1:
-            cond = Var(self.flags[mixed[0].name])
+            numpy = Var(self.flags[mixed[0].name])
         else:
-            cond = Var(self.names.temp())
-            before = self.either(cond.name, mixed, stmt.loc)
+            numpy = Var(self.names.temp())
+            before = self.either(numpy.name, mixed, stmt.loc)
+        python = Var(self.names.fresh(f"{mixed[0].name}_is_python"))
+        before.append(Assign(python.name, "not", (numpy,), stmt.loc))
         casts, renamed = [], {}
         for a in mixed:
             renamed[a.name] = Var(self.names.fresh(f"{a.name}_python"))
             casts.append(Assign(renamed[a.name].name, "as_python", (a,), stmt.loc))
-        python = Assign(stmt.target, stmt.prim, tuple(renamed.get(a.name, a) if isinstance(a, Var) else a
-                                                      for a in stmt.args), stmt.loc, stmt.params,
-                        error_effect=True)
-        return before + [If(cond, [stmt], casts + [python], stmt.loc)]
+        check = Assign(self.names.fresh(f"{stmt.target}_checked"), stmt.prim,
+                       tuple(renamed.get(a.name, a) if isinstance(a, Var) else a for a in stmt.args), stmt.loc,
+                       tuple(stmt.params) + (CHECK_COPY,), error_effect=True)
+        return before + [If(python, casts + [check], [], stmt.loc), stmt]
+
+    def set_after_the_loop(self, loop: For) -> list:
+        """Move out of `loop` each flag set to True on every trip and read in none: the statements, to
+        run before the loop, that count its trips, and the loop's `after` list is returned by
+        `rewrite` through `self.after`.
+
+        Legality: the flag's statement is at the top level of a `for` loop's body (every trip that
+        starts runs it: `break` and `continue` guard what follows them with a branch), it assigns the
+        constant True, and no statement of the loop reads the flag.  Then after the loop the flag is
+        True exactly where a trip ran -- where the range, evaluated once before the loop as Python
+        evaluates it, is not empty -- and what it held before otherwise.  Why: a store in every trip of
+        an accumulating loop keeps it from the chunks that run on threads (`optimise.vectorise`)."""
+        flags = set(self.flags.values())
+        moved = [s for s in loop.body if isinstance(s, Assign) and s.target in flags and s.prim == "copy"
+                 and s.args == (Const(True),) and s.target not in ir.used_in(loop.body)]
+        if not moved:
+            return []
+        loop.body[:] = [s for s in loop.body if not any(s is m for m in moved)]
+        trips, ran = self.names.temp(), self.names.temp()
+        self.after[id(loop)] = [Assign(ran, "gt", (Var(trips), Const(0)), loop.loc)] + [
+            Assign(m.target, "where", (Var(ran), Const(True), Var(m.target)), loop.loc)
+            for m in dict((m.target, m) for m in moved).values()]
+        return [Assign(trips, "range_length", (loop.start, loop.stop, loop.step), loop.loc)]
 
     def rewrite(self, block: list, dynamic: set, unknown_at_start=()) -> list:
         out = [Assign(self.flags[n], "copy", (Const(False),)) for n in unknown_at_start if n in self.flags]
@@ -156,9 +187,12 @@ class NumberFlags:
                     child[:] = self.rewrite(child, dynamic)
             if isinstance(stmt, For) and stmt.index in self.flags:
                 stmt.body.insert(0, Assign(self.flags[stmt.index], "copy", (Const(False),), stmt.loc))
+            if isinstance(stmt, For):
+                out += self.set_after_the_loop(stmt)
             before, after = self.set_flag(stmt) if isinstance(stmt, Assign) and stmt.target in self.flags else ([], [])
             out += before
             out += self.split(stmt) if id(stmt) in dynamic else [stmt]
+            out += self.after.pop(id(stmt), [])
             out += after
             unknown = [stmt.target] if isinstance(stmt, Pop) else list(stmt.targets) if isinstance(stmt, Region) else []
             out += [Assign(self.flags[n], "copy", (Const(False),), getattr(stmt, "loc", None))

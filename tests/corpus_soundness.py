@@ -2497,6 +2497,15 @@ def mixednum_gradient_value(x, v):
     return x * x if 1.0 / d > 1.0 else x
 
 
+def mixednum_first_in_loop(x, v, n, c):
+    for i in range(n):
+        s = v[i]                         # its flag is set after the loop, from the trip count
+    if c > 0.0:
+        s = 0.0
+    t = 1.0 / s
+    return x * x if t > 1.0 else x
+
+
 MIXEDNUM_EPS = np.float64(0.25)             # NumPy's number at module level: Python's float in the code
 
 

@@ -50,6 +50,7 @@ class NumberFlags:
                 self.writers.setdefault(stmt.target, []).append(stmt)
         self.flags: dict = {}       # name -> its flag's name
         self.after: dict = {}       # id of a loop -> statements right after it (`set_after_the_loop`)
+        self.moved: list = []       # per function (or region body) being rewritten: the flags moved
 
     def mixed(self, operand) -> bool:
         return isinstance(operand, Var) and operand.name in self.numpy and operand.name in self.python
@@ -170,14 +171,21 @@ class NumberFlags:
         if not moved:
             return []
         loop.body[:] = [s for s in loop.body if not any(s is m for m in moved)]
+        self.moved[-1].update(m.target for m in moved)
         trips, ran = self.names.temp(), self.names.temp()
         self.after[id(loop)] = [Assign(ran, "gt", (Var(trips), Const(0)), loop.loc)] + [
             Assign(m.target, "where", (Var(ran), Const(True), Var(m.target)), loop.loc)
             for m in dict((m.target, m) for m in moved).values()]
         return [Assign(trips, "range_length", (loop.start, loop.stop, loop.step), loop.loc)]
 
-    def rewrite(self, block: list, dynamic: set, unknown_at_start=()) -> list:
-        out = [Assign(self.flags[n], "copy", (Const(False),)) for n in unknown_at_start if n in self.flags]
+    def rewrite(self, block: list, dynamic: set, unknown_at_start=None) -> list:
+        """`block` with its flags set and its `dynamic` statements split.  `unknown_at_start`: the
+        parameters of a function (or a region's body, a function of its own) whose block this is; None
+        for a nested block."""
+        top = unknown_at_start is not None
+        if top:
+            self.moved.append(set())
+        out = []
         for stmt in block:
             if isinstance(stmt, Region):
                 # the region's body is a function of its own: its parameters' flags start unknown
@@ -197,6 +205,13 @@ class NumberFlags:
             unknown = [stmt.target] if isinstance(stmt, Pop) else list(stmt.targets) if isinstance(stmt, Region) else []
             out += [Assign(self.flags[n], "copy", (Const(False),), getattr(stmt, "loc", None))
                     for n in unknown if n in self.flags]
+        if top:
+            # parameters start as Python's numbers; a flag set after a loop reads what it held before,
+            # which must be defined where the name is not (`for i in range(n): s = v[i]`, none before)
+            moved = self.moved.pop()
+            starts = [self.flags[n] for n in unknown_at_start if n in self.flags]
+            starts += sorted(f for f in moved if f not in starts)
+            out[:0] = [Assign(f, "copy", (Const(False),)) for f in starts]
         return out
 
 

@@ -3,13 +3,13 @@
 Takes the lowered body (`frontend.lower`, before versioning), its types so far, its parameters, and the
 divisions, modulos and powers of numbers (`rules.Primitive.numpy_numbers`) that `ir.numbers` cannot
 settle: no operand is an array or surely NumPy's, and some operand may be either (`numpy_numbers` and
-`python_numbers` both find it).  Guarantees: each such statement becomes
+`python_numbers` both find it).  Guarantees: each such statement `t = a / s` is preceded by its check
 
-    if <an operand holds NumPy's number>:      # NumPy's: inf or nan and a warning, no exception
-        t = a / s
-    else:                                      # Python's: raises ZeroDivisionError, as CPython does
+    s_is_python = not s_is_numpy
+    if s_is_python:                            # Python's: raises ZeroDivisionError, as CPython does
         s_python = as_python(s)
-        t = a / s_python                       # marked (`ir.Assign.error_effect`)
+        t_checked = a / s_python               # marked (`ir.Assign.error_effect`), never read
+    t = a / s                                  # as before: NumPy's spelling, inf or nan, no exception
 
 where the condition reads bool flags (`s_is_numpy`) that hold, at every point, whether the name's value
 is NumPy's, exactly as Python's own types would say on this run: each is set right after every
@@ -24,9 +24,11 @@ where Python gives inf.  Where a flag cannot be known (a value popped from a tap
 result), it is False: checked as Python's, which raises where NumPy's would give inf -- an error,
 never a number where the function raises.
 
-The flags are bools nothing differentiates, written only for names a split statement needs (and the
-names their values come from); the `as_python` copy (`rules`) changes no value, it only tells
-`ir.numbers` (and so the printer) that the division below it is Python's.
+The flags are bools nothing differentiates, written only for names a checked statement needs (and
+the names their values come from); the `as_python` copy (`rules`) changes no value, it only tells
+`ir.numbers` (and so the printer) that the division below it is Python's.  The check's value is never
+read, so the adjoint has no branch on a flag (`split`), and a flag set in every trip of a loop is set
+after it (`set_after_the_loop`): a sum over data and its reversal stay one pass, on threads.
 """
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ where the condition reads bool flags (`s_is_numpy`) that hold, at every point, w
 is NumPy's, exactly as Python's own types would say on this run: each is set right after every
 statement that writes its name, from the rule of `ir.numbers` applied to the operands' flags (an
 element or a reduction makes NumPy's number, arithmetic on one keeps it, `float()` and an axis length
-make Python's); a parameter's is False on entry, a loop index's False at the top of each trip.
+make Python's, and `min` and `max` give the flag of the operand they pick); a parameter's is False on
+entry, a loop index's False at the top of each trip.
 
 Why at run time: `s = 0.0; for i in range(n): s += v[i]` holds Python's 0.0 when n == 0 and NumPy's
 sum otherwise, so `1.0 / s` raises on one run and gives inf on another; a static answer either misses

@@ -75,9 +75,11 @@ def selects_an_operand(prim: str) -> bool:
     return prim in ("min", "max")
 
 
-def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset:
-    """The scalar variables of `body` that may hold NumPy's numbers (the module's docstring);
-    `module_data`: names of hidden parameters holding module data (NumPy's, whatever their type)."""
+def _least_fixed_point(body: list, types: dict, found: set, makes, holds) -> frozenset:
+    """The scalar variables of `body` some statement may give a kind of number, grown from `found`
+    until nothing changes (without regard to order: a loop's later trip reads what its earlier one
+    wrote): an assignment where `makes(stmt, has)` (`has(operand)`: may the operand hold that kind
+    now?), a pop of a tape some push onto which pushes an operand where `holds(operand, has)`."""
     assigns, pops, pushed = [], [], {}
     for stmt in walk(body):
         if isinstance(stmt, Assign):
@@ -86,25 +88,30 @@ def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset
             pops.append(stmt)
         elif isinstance(stmt, Push):
             pushed.setdefault(stmt.tape, []).append(stmt.value)
-    found = set(module_data)
-    numpy = lambda a: isinstance(a, Var) and a.name in found                 # noqa: E731
+    has = lambda a: isinstance(a, Var) and a.name in found                   # noqa: E731
     changed = True
     while changed:
         changed = False
         for stmt in assigns:
-            if stmt.target in found or is_array_operand(Var(stmt.target), types):
-                continue
-            if makes_numpy_number(stmt.prim, [is_array_operand(a, types) for a in stmt.args],
-                                  [numpy(a) for a in stmt.args], stmt.params):
+            if stmt.target not in found and not is_array_operand(Var(stmt.target), types) and makes(stmt, has):
                 found.add(stmt.target)
                 changed = True
         for stmt in pops:
-            if stmt.target not in found and any(numpy(v) or is_array_operand(v, types)
-                                                for v in pushed.get(stmt.tape, ())):
-                if not is_array_operand(Var(stmt.target), types):
-                    found.add(stmt.target)
-                    changed = True
+            if stmt.target not in found and not is_array_operand(Var(stmt.target), types) and \
+                    any(holds(v, has) for v in pushed.get(stmt.tape, ())):
+                found.add(stmt.target)
+                changed = True
     return frozenset(found)
+
+
+def numpy_numbers(body: list, types: dict, module_data=frozenset()) -> frozenset:
+    """The scalar variables of `body` that may hold NumPy's numbers (the module's docstring);
+    `module_data`: names of hidden parameters holding module data (NumPy's, whatever their type)."""
+    def makes(stmt, has):
+        return makes_numpy_number(stmt.prim, [is_array_operand(a, types) for a in stmt.args],
+                                  [has(a) for a in stmt.args], stmt.params)
+    return _least_fixed_point(body, types, set(module_data), makes,
+                              lambda v, has: has(v) or is_array_operand(v, types))
 
 
 def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> frozenset:
@@ -120,34 +127,15 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
     `max` of which one operand may be (`selects_an_operand`); or a pop of a tape some push onto which
     pushes such a number."""
     found = {p for p in params if p not in module_data and not is_array_operand(Var(p), types)}
-    assigns, pops, pushed = [], [], {}
-    for stmt in walk(body):
-        if isinstance(stmt, Assign):
-            assigns.append(stmt)
-        elif isinstance(stmt, Pop):
-            pops.append(stmt)
-        elif isinstance(stmt, Push):
-            pushed.setdefault(stmt.tape, []).append(stmt.value)
-        elif isinstance(stmt, For):
-            found.add(stmt.index)
-    python = lambda a: isinstance(a, Const) or (isinstance(a, Var) and a.name in found)    # noqa: E731
-    changed = True
-    while changed:
-        changed = False
-        for stmt in assigns:
-            if stmt.target in found or is_array_operand(Var(stmt.target), types):
-                continue
-            arrays = [is_array_operand(a, types) for a in stmt.args]
-            always = not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params)
-            picked = selects_an_operand(stmt.prim) and any(python(a) for a in stmt.args)
-            if always or (not any(arrays) and (picked or all(python(a) for a in stmt.args))):
-                found.add(stmt.target)
-                changed = True
-        for stmt in pops:
-            if stmt.target not in found and any(python(v) for v in pushed.get(stmt.tape, ())):
-                found.add(stmt.target)
-                changed = True
-    return frozenset(found)
+    found.update(stmt.index for stmt in walk(body) if isinstance(stmt, For))
+
+    def makes(stmt, has):
+        python = [isinstance(a, Const) or has(a) for a in stmt.args]
+        arrays = [is_array_operand(a, types) for a in stmt.args]
+        if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
+            return True
+        return not any(arrays) and (all(python) or selects_an_operand(stmt.prim) and any(python))
+    return _least_fixed_point(body, types, found, makes, lambda v, has: isinstance(v, Const) or has(v))
 
 
 def is_numpy_operand(operand, types: dict, found: frozenset) -> bool:

@@ -49,6 +49,9 @@ def python_domain_holds(prim: str, lo: float, hi: float) -> bool:
 # the param a `math.pow(x, y)` call carries, which tells it from Python's `x ** y` (both the primitive
 # "pow"): they raise different errors where Numba's `**` gives NaN or an infinity (`python_check`)
 MATH_MODULE_PARAM = ("module", "math")
+# the param of `np.power(k, m)` until the front end has checked it (`frontend.lower`): of Python's ints too,
+# NumPy's ints to a negative int power raise ValueError
+NUMPY_FUNCTION_PARAM = ("module", "numpy")
 # the param of Python's `x ** y` whose value nothing the function needs reads (`frontend.lower`'s
 # `settle_python_checks`): a complex result (a negative base to a fractional power) is no error there
 POWER_UNREAD = ("value", "unread")

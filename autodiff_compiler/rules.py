@@ -227,6 +227,13 @@ _define("pow", 2, ("y * (x + indicator(x == 0) * indicator(y == 0)) ** (y - 1)",
         numpy_numbers={"float": "np.power({0}, {1})", "array": "np.power({0}, {1})"})   # NumPy's ints raise too
 
 
+def _numpy_int_power_check(exponent) -> bool:
+    """What NumPy checks before raising its ints to the int power `exponent` (a number or an array)."""
+    if any(e < 0 for e in getattr(exponent, "flat", (exponent,))):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return True
+
+
 def _ieee_divide(x, y) -> float:
     """x / y as IEEE arithmetic has it (NumPy's float division): no exception at y == 0."""
     if y != 0 or x != x or y != y:
@@ -888,6 +895,12 @@ _define("linspace_unit", 1, nondiff=True, scalar="np.linspace(0.0, 1.0, {0})", a
 _define("eye", 1, nondiff=True, scalar="np.eye({0})", array="np.eye({0})", result=lambda types, p: _typed(2))
 _define("to_int", 1, nondiff=True, scalar="int({0})", array="{0}.astype(np.int64)",
         result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]), "int64"))
+# NumPy's ints to an int power (an element of an int array, an int array, np.power of ints): a negative
+# exponent raises ValueError there, where Python's ints give a float (`2 ** -1 == 0.5`) and Numba's give
+# 0.  Its operand is the exponent; the front end puts it before such a power (`frontend.lower`)
+_define("int_power_check", 1, nondiff=True, effect=True, scalar="int_power_check({0})",
+        array="int_powers_check({0})", result=lambda types, p: _typed(0, "bool"),
+        evaluate=lambda e: _numpy_int_power_check(e), raises=True)
 # `assert cond`: checked in the forward sweep (the runtime helper raises AssertionError(site))
 _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {site})", array="assert_true({0}, {site})",
         result="bool", evaluate=bool, raises=True)

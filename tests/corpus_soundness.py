@@ -2603,3 +2603,52 @@ def viewtape_reshape(A, r, n):
             continue
         s = s + np.sum(np.sin(Z.reshape(2, 2)))
     return s
+
+
+# ---- NumPy's ints to a negative int power: NumPy raises ValueError ("Integers to negative integer powers
+# are not allowed"), where Python's ints give a float (2 ** -1 == 0.5) and Numba's ints 0; every mode gave
+# a number (0.5, or -1.0 for the sum of an int array's powers) where the function raises (NUMPYINT)
+
+def numpyint_issue(x, iv):
+    return x * iv[0] ** iv[1]            # an element to an element's power
+
+
+def numpyint_python_base(x, iv):
+    return x * x * 2 ** iv[0]            # Python's int to NumPy's: NumPy's power
+
+
+def numpyint_np_power(x, n):
+    k = n - 3                            # Python's ints; np.power makes NumPy's of them
+    return x * np.power(2, k)
+
+
+def numpyint_array_base(x, iv):
+    return x * np.sum(iv ** iv[0])
+
+
+def numpyint_array_exponent(x, iv):
+    return np.sum(x * 2 ** iv)
+
+
+def numpyint_dead(x, iv):
+    t = iv[0] ** iv[1]                   # nothing reads it: kept for its error
+    return x * 3.0
+
+
+def numpyint_in_loop(x, iv, m):
+    s = 0
+    for i in range(iv.shape[0]):
+        s += iv[i] ** m
+    return x * s
+
+
+def numpyint_mixed(x, iv, c, m):
+    k = 2
+    if c > 0.0:
+        k = iv[0]                        # NumPy's here, Python's 2 otherwise: a flag decides
+    return x * x * k ** m
+
+
+def numpyint_bool_base(x, iv, m):
+    b = iv[0] > 0                        # NumPy's bool
+    return x * b ** m + x

@@ -335,6 +335,19 @@ case(INTPOW, S.intpow_reassigned_in_loop, [(1.5, 2, -1), (0.5, 3, 2), (-1.5, 2, 
 case(INTPOW, S.intpow_bool_base, [(3.0, 2, -1), (0.5, 3, -2), (1.5, 1, 3)],
      ref=lambda w, k, m: float(k > 1) ** m + 2.0 ** m)
 
+NUMPYINT = "NumPy's ints to an int power where it is >= 0: a negative power raises ValueError (NUMPYINT_RAISING)"
+I = lambda *values: np.array(values, dtype=np.int64)      # noqa: E731
+case(NUMPYINT, S.numpyint_issue, [(1.5, I(2, 3)), (0.5, I(3, 0)), (-1.5, I(-2, 2))])
+case(NUMPYINT, S.numpyint_python_base, [(1.5, I(2)), (0.5, I(0)), (-1.5, I(5, -1))])
+case(NUMPYINT, S.numpyint_np_power, [(1.5, 5), (0.5, 3), (-1.5, 4)])
+case(NUMPYINT, S.numpyint_array_base, [(1.5, I(2, 3)), (0.5, I(0, -3)), (-1.5, I(1))])
+case(NUMPYINT, S.numpyint_array_exponent, [(1.5, I(2, 3)), (0.5, I(0, 0)), (-1.5, I(4))])
+case(NUMPYINT, S.numpyint_dead, [(1.5, I(2, 3)), (0.5, I(-3, 0))])
+case(NUMPYINT, S.numpyint_in_loop, [(1.5, I(2, 3), 2), (0.5, I(-3), 0), (-1.5, I(), -1)])
+case(NUMPYINT, S.numpyint_mixed, [(1.5, I(3), 1.0, 2), (0.5, I(3), -1.0, -1), (-1.5, I(-2), -1.0, -2),
+                                  (1.5, I(0), 1.0, 0)])
+case(NUMPYINT, S.numpyint_bool_base, [(1.5, I(2), 2), (0.5, I(-3), 0), (-1.5, I(0), 3)])
+
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
 case(LAYOUT, S.layout_issue, [(3, -1.9, M(1, 1, 40), -1.7), (4, 0.8, M(2, 3, 41), 0.6), (0, 1.2, M(3, 2, 42), -0.4)],
      wrt=2)
@@ -1106,14 +1119,28 @@ MIXEDNUM_RAISING = [
     (S.mixednum_gradient_value, (0.5, V(0.0))) + _ZERO_DIVISOR_ERROR,
     (S.mixednum_first_in_loop, (0.5, V(1.0), 1, 1.0)) + _ZERO_DIVISOR_ERROR,
 ]
+# NumPy's ints to a negative int power (Python's give a float, Numba's 0)
+_NEGATIVE_INT_POWER = (ValueError, "Integers to negative integer powers are not allowed")
+NUMPYINT_RAISING = [
+    (S.numpyint_issue, (1.5, I(2, -1))) + _NEGATIVE_INT_POWER,
+    (S.numpyint_python_base, (1.5, I(-1))) + _NEGATIVE_INT_POWER,
+    (S.numpyint_np_power, (1.5, 2)) + _NEGATIVE_INT_POWER,
+    (S.numpyint_array_base, (1.5, I(-1, 2))) + _NEGATIVE_INT_POWER,
+    (S.numpyint_array_exponent, (1.5, I(2, -3))) + _NEGATIVE_INT_POWER,
+    (S.numpyint_dead, (1.5, I(2, -1))) + _NEGATIVE_INT_POWER,
+    (S.numpyint_in_loop, (1.5, I(2, 3), -1)) + _NEGATIVE_INT_POWER,
+    (S.numpyint_mixed, (1.5, I(2), 1.0, -1)) + _NEGATIVE_INT_POWER,
+    (S.numpyint_bool_base, (1.5, I(2), -1)) + _NEGATIVE_INT_POWER,
+]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
-    PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING
+    PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING + NUMPYINT_RAISING
 # the dead reads, stores and divisions: the gradient-only, Hessian and forward modules keep them although
 # no derivative needs their values
 RAISING_DEAD = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE[-5:]] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS[:1] + ZERO_DIVISORS[2:3] + ZERO_DIVISORS[-3:]] + \
-    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING
+    SHAPE_RAISING + UNBOUND_RAISING + PYINT_RAISING + PYMATH_RAISING + PYPOW_RAISING + MIXEDNUM_RAISING + \
+    NUMPYINT_RAISING
 
 
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])

@@ -458,6 +458,22 @@ def python_power(x, y, complex_raises):
     return out
 
 
+def int_power_check(exponent):
+    """The exponent of NumPy's ints raised to an int power, checked as NumPy checks it: a negative one
+    raises ValueError (Python's ints give a float, Numba's ints 0)."""
+    if exponent < 0:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return True
+
+
+def int_powers_check(exponents):
+    """`int_power_check` of each entry of an int array."""
+    for e in exponents.flat:
+        if e < 0:
+            raise ValueError("Integers to negative integer powers are not allowed.")
+    return True
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -470,7 +486,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "assert_true", "integral", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "assert_true", "integral", "math_domain", "math_range", "math_pow",
            "python_power"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

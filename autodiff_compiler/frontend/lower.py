@@ -41,12 +41,12 @@ from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import float_bounds
-from ..python_errors import (CHECK_COPY, MATH_MODULE_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
+from ..python_errors import (CHECK_COPY, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
 from .lower_frames import Frame, LocalFunction, _at_path, identifiers
-from .number_flags import insert_number_flags
+from .number_flags import insert_number_flags, int_powers
 from .lower_statements import StatementLowering, _always_returns
 
 
@@ -554,7 +554,8 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
     where Numba's and NumPy's give inf), unless its constants make it safe
     (`python_errors.python_power_may_raise`: `x ** 1`, two ints to a power >= 0).  An int of a float
     (`math.floor(t)`, `int(t)`) raises on NaN and infinity, NumPy's numbers included: marked unless the
-    operand is an int or a bool."""
+    operand is an int or a bool.  NumPy's ints to an int power (`number_flags.int_powers`) are checked
+    for a negative exponent, where NumPy raises ValueError."""
     assigns = [s for s in ir.walk(body) if isinstance(s, Assign)]
     for stmt in assigns:
         if stmt.error_effect and PRIMITIVES[stmt.prim].python_errors:
@@ -582,9 +583,20 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
     candidates += [s for s in assigns if s.prim == "pow" and not s.error_effect and len(s.args) == 2
                    and not any(is_array_operand(a, types) for a in s.args)
                    and python_power_may_raise(*s.args, *(scalar_kind(a, types) for a in s.args))]
-    if not candidates:
+    numbers: list = []          # numpy_numbers of the body, once asked
+
+    def numpy_of() -> frozenset:
+        if not numbers:
+            numbers.append(numpy_numbers(body, types, frozenset(module_data)))
+        return numbers[0]
+
+    int_checks = int_powers(body, types, numpy_of)
+    for stmt in assigns:
+        if NUMPY_FUNCTION_PARAM in stmt.params:     # said by now (`int_powers`), and a bare power simplifies
+            stmt.params = tuple(p for p in stmt.params if p != NUMPY_FUNCTION_PARAM)
+    if not candidates and not any(int_checks):
         return
-    found = numpy_numbers(body, types, frozenset(module_data))
+    found = numpy_of()
     python = python_numbers(body, types, params, frozenset(module_data))
     dynamic = []
     for stmt in candidates:
@@ -593,8 +605,8 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
             stmt.error_effect = True
         elif not any(is_array_operand(a, types) or a.name not in python for a in numpy_operands):
             dynamic.append(stmt)        # Python's on some runs, NumPy's on others: decided as it runs
-    if dynamic:
-        body[:] = insert_number_flags(body, dynamic, types, params, found, python, names)
+    if dynamic or any(int_checks):
+        body[:] = insert_number_flags(body, dynamic, types, params, found, python, names, int_checks)
 
 
 def settle_python_checks(function: ir.Function) -> None:

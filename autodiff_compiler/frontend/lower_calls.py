@@ -20,7 +20,7 @@ from . import lower_numpy as library
 from .lower_containers import Pack, Text
 from .parse import (ClassRef, CustomRef, DerivativeRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
                     fence)
-from ..python_errors import MATH_MODULE_PARAM
+from ..python_errors import MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM
 from ..rules import PRIMITIVES
 from .lower_frames import Frame, LocalFunction
 from .lower_statements import _always_returns
@@ -84,7 +84,7 @@ class CallLowering:
                              f"compute the derivative outside the function being differentiated",
                              "call of a derivative")
         if isinstance(ref, PrimitiveRef):
-            return self.lower_primitive_call(ref.name, node, target, ref.python_math)
+            return self.lower_primitive_call(ref.name, node, target, ref.python_math, ref.numpy)
         handled = arrays.lower_call(self, node, ref, target)
         if handled is not None:
             return handled
@@ -126,11 +126,13 @@ class CallLowering:
             return handled
         raise self.unsupported(node, f"{name}(...) here", "range() may only appear in 'for i in range(...)'")
 
-    def lower_primitive_call(self, prim: str, node: ast.Call, target, python_math: bool = False):
+    def lower_primitive_call(self, prim: str, node: ast.Call, target, python_math: bool = False,
+                             numpy_call: bool = False):
         """`python_math`: called from Python's math module, whose errors are the function's own
         (`rules.Primitive.python_errors`): the statement is marked `error_effect`, kept although unread,
         and checked where Numba compiles it; `_mark_python_errors` unmarks those of arrays and of
-        constants the function takes."""
+        constants the function takes.  `numpy_call`: called from NumPy; `np.power` says so in a param
+        until `_mark_python_errors` has checked its ints."""
         handled = arrays.lower_primitive_call(self, prim, node, target)
         if handled is not None:
             return handled
@@ -167,7 +169,7 @@ class CallLowering:
         checked = python_math and PRIMITIVES[prim].python_errors is not None
         # a math-module call makes Python's float of NumPy's too (`ir.numbers`), and `math.pow(x, y)` is
         # told from `x ** y`, which raises other errors (`python_errors.python_check`)
-        params = (MATH_MODULE_PARAM,) if python_math else ()
+        params = (MATH_MODULE_PARAM,) if python_math else (NUMPY_FUNCTION_PARAM,) if numpy_call and prim == "pow" else ()
         return self.apply(prim, args, target, params, error_effect=checked)
 
     # ------------------------------------------------------------ derivative calls

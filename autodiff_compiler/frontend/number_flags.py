@@ -25,6 +25,12 @@ where Python gives inf.  Where a flag cannot be known (a value popped from a tap
 result), it is False: checked as Python's, which raises where NumPy's would give inf -- an error,
 never a number where the function raises.
 
+The same flags decide NumPy's ints raised to an int power (`int_powers`): a negative exponent raises
+ValueError there, where Python's ints give a float (`2 ** -1 == 0.5`).  Such a power is preceded by
+`checked = int_power_check(m)` (`rules`, kept for its error) where an operand is surely NumPy's (an
+element or an array of ints, `np.power`), and by `if k_is_numpy: checked = int_power_check(m)` where
+an operand may be either.
+
 The flags are bools nothing differentiates, written only for names a checked statement needs (and
 the names their values come from); the `as_python` copy (`rules`) changes no value, it only tells
 `ir.numbers` (and so the printer) that the division below it is Python's.  The check's value is never
@@ -37,7 +43,7 @@ from .. import ir
 from ..ir.names import Names
 from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand
 from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
-from ..python_errors import CHECK_COPY
+from ..python_errors import CHECK_COPY, NUMPY_FUNCTION_PARAM
 
 
 class NumberFlags:
@@ -54,6 +60,8 @@ class NumberFlags:
         self.flags: dict = {}       # name -> its flag's name
         self.after: dict = {}       # id of a loop -> statements right after it (`set_after_the_loop`)
         self.moved: list = []       # per function (or region body) being rewritten: the flags moved
+        self.int_powers: set = set()    # ids of powers of NumPy's ints (`int_powers`) to check
+        self.surely_numpy: set = set()  # those of them checked always
 
     def mixed(self, operand) -> bool:
         return isinstance(operand, Var) and operand.name in self.numpy and operand.name in self.python
@@ -157,6 +165,21 @@ class NumberFlags:
                        tuple(stmt.params) + (CHECK_COPY,), error_effect=True)
         return before + [If(python, casts + [check], [], stmt.loc), stmt]
 
+    def check_int_power(self, stmt: Assign) -> list:
+        """The check of NumPy's ints raised to an int power (`int_powers`), to run before `stmt`: always where
+        an operand is surely NumPy's, else where the mixed operands' flags say NumPy's."""
+        check = Assign(self.names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc)
+        if id(stmt) in self.surely_numpy:
+            return [check]
+        mixed = []
+        for a in stmt.args:
+            if self.mixed(a) and a not in mixed:
+                mixed.append(a)
+        if len(mixed) == 1:
+            return [If(Var(self.flags[mixed[0].name]), [check], [], stmt.loc)]
+        numpy = Var(self.names.temp())
+        return self.either(numpy.name, mixed, stmt.loc) + [If(numpy, [check], [], stmt.loc)]
+
     def set_after_the_loop(self, loop: For) -> list:
         """Move out of `loop` each flag set to True on every trip and read in none: the statements, to
         run before the loop, that count its trips, and the loop's `after` list is returned by
@@ -202,6 +225,8 @@ class NumberFlags:
                 out += self.set_after_the_loop(stmt)
             before, after = self.set_flag(stmt) if isinstance(stmt, Assign) and stmt.target in self.flags else ([], [])
             out += before
+            if id(stmt) in self.int_powers:
+                out += self.check_int_power(stmt)
             out += self.split(stmt) if id(stmt) in dynamic else [stmt]
             out += self.after.pop(id(stmt), [])
             out += after
@@ -218,13 +243,50 @@ class NumberFlags:
         return out
 
 
+def _whole(t) -> bool:
+    """Is this type an int or bool number, or an array of them?"""
+    return t.dtype.startswith(("int", "uint", "bool")) if t.is_array else t.kind in ("int", "bool")
+
+
+def int_powers(body: list, types: dict, numpy_of) -> tuple[list, list]:
+    """The powers `k ** m` of ints (or bools) that NumPy may compute, where a negative `m` raises ValueError:
+    (those surely NumPy's -- of an int array, `np.power`, or a number `numpy` holds and Python's
+    analysis does not (the caller removes those) --, those that may be).  Not: a constant exponent >= 0.
+    `numpy_of()`: `ir.numbers.numpy_numbers` of `body`, asked only where an int power is found."""
+    surely, maybe, numpy = [], [], None
+    for stmt in ir.walk(body):
+        if not (isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2):
+            continue
+        kinds = [types.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
+        if not all(isinstance(a, Const) and type(a.value) in (int, bool) or t is not None and _whole(t)
+                   for a, t in zip(stmt.args, kinds)):
+            continue
+        exponent = stmt.args[1]
+        if isinstance(exponent, Const) and exponent.value >= 0:
+            continue
+        if NUMPY_FUNCTION_PARAM in stmt.params or any(t is not None and t.is_array for t in kinds):
+            surely.append(stmt)
+        elif any(isinstance(a, Var) and a.name in (numpy := numpy if numpy is not None else numpy_of())
+                 for a in stmt.args):
+            maybe.append(stmt)
+    return surely, maybe
+
+
 def insert_number_flags(body: list, dynamic: list, types: dict, params, numpy: frozenset, python: frozenset,
-                        names: Names) -> list:
-    """The body with each statement of `dynamic` split on its operands' flags (the module's docstring);
-    `numpy`, `python`: `ir.numbers.numpy_numbers` and `python_numbers` of `body`."""
+                        names: Names, int_checks: tuple = ((), ())) -> list:
+    """The body with each statement of `dynamic` split on its operands' flags (the module's docstring), and
+    each power of `int_checks` (`int_powers`: surely NumPy's, maybe) checked; `numpy`, `python`:
+    `ir.numbers.numpy_numbers` and `python_numbers` of `body`."""
     flags = NumberFlags(body, types, numpy, python, names)
-    for stmt in dynamic:
-        for a in stmt.args:
-            if flags.mixed(a):
-                flags.need(a.name)
+    surely, maybe = int_checks
+    for stmt in maybe:
+        if not any(flags.mixed(a) for a in stmt.args):
+            surely = list(surely) + [stmt]      # an operand NumPy's and no operand of both kinds
+    flags.surely_numpy = {id(s) for s in surely}
+    flags.int_powers = flags.surely_numpy | {id(s) for s in maybe}
+    for stmt in list(dynamic) + list(maybe):
+        if id(stmt) not in flags.surely_numpy:
+            for a in stmt.args:
+                if flags.mixed(a):
+                    flags.need(a.name)
     return flags.rewrite(body, {id(s) for s in dynamic}, params)

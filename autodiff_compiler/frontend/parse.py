@@ -45,6 +45,7 @@ class ModuleRef:
 class PrimitiveRef:
     name: str
     python_math: bool = False    # called from Python's math module, which raises where NumPy gives NaN or inf
+    numpy: bool = False          # called from NumPy, whose functions make NumPy's numbers of Python's too
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Namespace:
             if (ref.kind, attr) in LIBRARY:
                 return LibraryRef(LIBRARY[(ref.kind, attr)])
             prim = USER_FUNCTIONS.get((ref.kind, attr))
-            return PrimitiveRef(prim, ref.kind == "math") if prim else None
+            return PrimitiveRef(prim, ref.kind == "math", ref.kind == "numpy") if prim else None
         if ref.kind == "user" and ref.namespace is not None:
             return ref.namespace.lookup(attr)
         if ref.kind == "autodiff_compiler" and attr in ("stop_gradient", "no_grad"):

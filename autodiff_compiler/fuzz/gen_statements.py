@@ -156,6 +156,8 @@ class Statements:
         if arrays:
             table += [(4, "array"), (2, "local"), (2.5 if self.local_arrays() else 0, "store"),
                       (0.6 if self.local_arrays() else 0, "alias"), (0.5, "template")]
+            # kind `raising` only (a zero weight draws nothing: the other kinds draw what they drew before)
+            table += [(0.8 if self.raising and self.int_data_vars() else 0, "int power")]
         what = self.weighted(table)
         if what == "float":
             self.assign_float(2 if depth > 0 else 1)
@@ -179,6 +181,8 @@ class Statements:
             self.indent += 1
             self.emit(f"return {self.squash(self.fexpr(2), 1e4).code}")
             self.indent -= 1
+        elif what == "int power":
+            self.int_power()
         elif what == "array":
             self.assign_array(2)
         elif what == "local":
@@ -335,6 +339,19 @@ class Statements:
             self.types[name] = F
             self.emit(f"{name} = min(max({self.squash(self.fexpr(1), 10).code} / {acc}, -5.0), 5.0)")
             self.scope.values[name] = Var(name, F, 5.0)
+
+    def int_power(self):
+        """An element of int data raised to an int, or an int to an element's power, as NumPy's ints: a
+        negative exponent raises ValueError there, where Python's ints give a float (the soundness class
+        NUMPYINT: the gradient was Numba's or Python's number where the function raises)."""
+        k = self.choose(self.int_data_vars())
+        element = f"{k.name}[{', '.join('0' for _ in self.int_data[k.name])}]"
+        code, lo, hi = self.clamp_int(*self.iexpr(), -2, 4)
+        power = f"{element} ** {code}" if self.chance(0.6) else f"{code} ** {element}"
+        name = self.fresh("v")
+        self.types[name] = F
+        self.emit(f"{name} = {self.squash(self.fexpr(1), 10).code} * float({power})")
+        self.scope.values[name] = Var(name, F, 10.0 * 81.0)
 
     def body_of_loop(self, loop: Loop, depth: int, index_var: Var | None = None, first_line: str | None = None):
         before = self.scope

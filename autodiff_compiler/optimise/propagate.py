@@ -49,9 +49,9 @@ from ..rules import PRIMITIVES
 
 _FOLDABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float",
              "pow", "div", "floordiv", "mod", "max", "min", "abs"}
+# a new array each time, or run for an effect (`rules.Primitive.effect`: an assert, a check)
 _IMPURE = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy", "full",
-           "zeros2", "ones2", "empty2",
-           "assert_true"}
+           "zeros2", "ones2", "empty2"} | {name for name, p in PRIMITIVES.items() if p.effect}
 
 
 class Facts:

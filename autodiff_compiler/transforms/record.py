@@ -40,10 +40,11 @@ from .. import ir
 from ..errors import InternalError
 from ..ir import dataflow
 from ..ir.nodes import Assign, Const, For, If, Slice, Store, Var, While
+from ..rules import PRIMITIVES
 
 # primitives whose value is a new array or has an effect: never recomputed
 _NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
-                   "array_copy", "assert_true"}
+                   "array_copy"} | {name for name, p in PRIMITIVES.items() if p.effect}
 
 
 class RecordPlan:

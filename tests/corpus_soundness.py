@@ -2364,6 +2364,11 @@ def zerodiv_math_of_numpy(x, v):
     return x * 2.0 if t > 1.0 else x
 
 
+def zerodiv_fabs_of_numpy(x, v):
+    t = 1.0 / math.fabs(v[0])            # fabs: the builtin abs() would keep NumPy's number (jit=False)
+    return x * 2.0 if t > 1.0 else x
+
+
 def pypow_numpy_number(x, v):
     t = v[0] ** -1.0                     # NumPy's number: inf and a warning at 0, no error
     return x * 2.0 if t > 1.0 else x

@@ -26,7 +26,7 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import FACT_PARAMS, POWER_UNREAD, domain_tests, python_check
+from ..python_errors import FACT_PARAMS, MATH_MODULE_PARAM, POWER_UNREAD, domain_tests, python_check
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -128,12 +128,18 @@ class ModulePrinter:
         self.numpy_numbers = numpy_numbers(function.body, function.types) if compiled else frozenset()
 
     # -------------------------------------------------------------- expressions
-    def spelling(self, prim: str, args, params=(), python: bool = False) -> str:
+    def spelling(self, prim: str, args, params=(), python: bool = False, math_module: bool = False) -> str:
         """How `prim` of `args` is printed; `python`: a marked statement of Python's numbers (the
-        operator, which raises as Python's does, never NumPy's spelling)."""
+        operator, which raises as Python's does, never NumPy's spelling); `math_module`: a call of
+        Python's math module the front end kept so (`MATH_MODULE_PARAM`)."""
         spec = PRIMITIVES[prim]
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
+        if math_module and not arrays and ("math", spec.user_name("math")) in spec.user_names \
+                and not text.startswith("math."):
+            # the math module's own function (`math.fabs`, where the operator is `abs`): its float is
+            # Python's also of NumPy's number, which a division then raises on, as the function does
+            text = f"math.{spec.user_name('math')}"
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
         if self.compiled and spec.numpy_numbers is not None and not python:
@@ -325,6 +331,7 @@ class ModulePrinter:
         return f"({text})" if precedence < minimum else text
 
     def apply(self, prim: str, args: tuple, params: tuple = (), python: bool = False) -> tuple[str, int]:
+        math_module = MATH_MODULE_PARAM in params
         params = tuple(p for p in params if p[0] not in FACT_PARAMS)
         args = _cancel_negations(prim, args)
         if prim == "add" and len(args) == 2 and _tree_prim(args[1]) == "neg":
@@ -332,7 +339,7 @@ class ModulePrinter:
         if prim == "neg" and _is_neg_pair(args[0]):
             prim, args = "mul", _cancel_negations("mul", args[0][1], force=True)
         spec = PRIMITIVES[prim]
-        symbol = self.spelling(prim, args, params, python)
+        symbol = self.spelling(prim, args, params, python, math_module)
         if "{" in symbol:
             # an operand that stands alone as a call's argument needs no parentheses; anywhere else in
             # a template (before `.attr` or `[...]`, beside an operator) it must be an atom

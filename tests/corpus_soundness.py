@@ -11,7 +11,7 @@ from math import sqrt as imported_sqrt
 
 import numpy as np
 
-from autodiff_compiler import grad, stop_gradient
+from autodiff_compiler import custom_derivative, grad, stop_gradient
 
 
 # ---------------------------------------------------------------- a reduction in the middle of a fused chain
@@ -2366,6 +2366,16 @@ def zerodiv_math_of_numpy(x, v):
 
 def zerodiv_fabs_of_numpy(x, v):
     t = 1.0 / math.fabs(v[0])            # fabs: the builtin abs() would keep NumPy's number (jit=False)
+    return x * 2.0 if t > 1.0 else x
+
+
+@custom_derivative("2 * x")
+def square_as_python(x):
+    return float(x * x)                  # Python's float, also of NumPy's number
+
+
+def zerodiv_custom_of_numpy(x, v):
+    t = 1.0 / square_as_python(v[0])     # its value is the body's: Python's float, whatever its operand
     return x * 2.0 if t > 1.0 else x
 
 

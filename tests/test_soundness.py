@@ -606,6 +606,7 @@ case(PYPOW, S.zerodiv_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
 case(PYPOW, S.pypow_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 case(PYPOW, S.zerodiv_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 case(PYPOW, S.zerodiv_fabs_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(-4.0, 1.0))])
+case(PYPOW, S.zerodiv_custom_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(-4.0, 1.0))])
 
 MIXEDNUM = "a name NumPy's on some runs and Python's on others: its division by zero raises only when Python's (MIXEDNUM_RAISING)"
 case(MIXEDNUM, S.mixednum_issue, [(0.5, V(1.0, -0.5), 2), (-1.5, V(0.5, 1.0), 1), (2.0, V(0.25, 4.0), 2)])
@@ -1100,6 +1101,7 @@ PYPOW_RAISING = [
     (S.pypow_math_of_numpy, (0.5, V(0.0, 1.0))) + _ZERO_POWER,
     (S.zerodiv_math_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
     (S.zerodiv_fabs_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
+    (S.zerodiv_custom_of_numpy, (0.5, V(0.0, 1.0)), ZeroDivisionError, "division by zero"),
 ]
 # Python's number in a name that holds NumPy's on other runs (a loop of no trips, the other branch)
 MIXEDNUM_RAISING = [

@@ -44,6 +44,7 @@ from ..ir.names import Names
 from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand
 from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
 from ..python_errors import CHECK_COPY, NUMPY_FUNCTION_PARAM
+from ..rules import PRIMITIVES
 
 
 class NumberFlags:
@@ -92,12 +93,14 @@ class NumberFlags:
         variables) whose flags it is the `or` of; or, for `min` and `max` of numbers, which give one
         operand as it is (`ir.numbers.selects_an_operand`), the tuple of the operands' kinds
         (`kind_of`), the flag being the picked operand's."""
-        arrays = [is_array_operand(a, self.types) for a in stmt.args]
-        if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
+        # a `@custom_derivative` function's value is its last operand (`ir.numbers.makes_numpy_number`)
+        args = stmt.args[-1:] if stmt.prim in PRIMITIVES and PRIMITIVES[stmt.prim].custom else stmt.args
+        arrays = [is_array_operand(a, self.types) for a in args]
+        if not makes_numpy_number(stmt.prim, arrays, [True] * len(args), stmt.params):
             return False
         if any(arrays):
             return True
-        kinds = [self.kind_of(a) for a in stmt.args]
+        kinds = [self.kind_of(a) for a in args]
         if selects_an_operand(stmt.prim) and len(kinds) == 2:
             return kinds[0] if kinds[0] is kinds[1] and isinstance(kinds[0], bool) else tuple(kinds)
         if any(k is True for k in kinds):

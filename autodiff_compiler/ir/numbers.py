@@ -60,6 +60,10 @@ def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list, pa
     a number that may be NumPy's?  (The rule of the module's docstring, for one statement or one printed
     expression.)"""
     spec = PRIMITIVES.get(prim)
+    if spec is not None and spec.custom:
+        # a `@custom_derivative` function's value is its last operand, the body's result as it is
+        # (`float(z)` there is Python's float, `z` NumPy's, whatever the other operands)
+        operands_array, operands_numpy = operands_array[-1:], operands_numpy[-1:]
     if spec is not None and (spec.result == "count" or spec.python_number and not any(operands_array)):
         return False
     if MATH_MODULE_PARAM in tuple(params):
@@ -125,7 +129,7 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
     whatever its operands (an axis length, `float()`, `not`, a math-module call), or, with no array
     operand, one whose every operand may be Python's (a constant, or such a variable), or `min` or
     `max` of which one operand may be (`selects_an_operand`); or a pop of a tape some push onto which
-    pushes such a number."""
+    pushes such a number.  A `@custom_derivative` function's value is its last operand's kind."""
     found = {p for p in params if p not in module_data and not is_array_operand(Var(p), types)}
     found.update(stmt.index for stmt in walk(body) if isinstance(stmt, For))
 
@@ -134,6 +138,8 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
         arrays = [is_array_operand(a, types) for a in stmt.args]
         if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
             return True
+        if stmt.prim in PRIMITIVES and PRIMITIVES[stmt.prim].custom:
+            return python[-1] and not arrays[-1]        # its value is its last operand (`makes_numpy_number`)
         return not any(arrays) and (all(python) or selects_an_operand(stmt.prim) and any(python))
     return _least_fixed_point(body, types, found, makes, lambda v, has: isinstance(v, Const) or has(v))
 

@@ -58,8 +58,21 @@ POWER_UNREAD = ("value", "unread")
 # the param of a copy of a statement that only checks it, as Python's numbers (`frontend.number_flags`):
 # its own value is never read, but it stands for one that may be, so a complex power raises there
 CHECK_COPY = ("value", "check")
+# the param of arithmetic of Python's ints that may leave 64 bits (`frontend.lower.settle_python_checks`):
+# Python's ints are unbounded, Numba's wrap around, so the module Numba compiles checks it
+# (`runtime.int_add`, `int_sub`, `int_mul`, `int_pow`: OverflowError, `INT64_OVERFLOW`)
+INT64_PARAM = ("ints", "unbounded")
+INT64_OVERFLOW = "an integer beyond the 64 bits compiled code computes with"
+# the primitives so checked, by the runtime helper that checks each
+INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow"}
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
-FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0]})
+FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0]})
+
+
+def checks_int64(stmt) -> bool:
+    """Is this statement arithmetic of Python's ints that the module Numba compiles checks for leaving 64
+    bits (`INT64_PARAM`)?  It may raise there, OverflowError, where Python computes on."""
+    return INT64_PARAM in tuple(getattr(stmt, "params", ()))
 
 
 def python_check(stmt) -> str | None:

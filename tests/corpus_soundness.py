@@ -2667,3 +2667,43 @@ def numpyint_mixed(x, iv, c, m):
 def numpyint_bool_base(x, iv, m):
     b = iv[0] > 0                        # NumPy's bool
     return x * b ** m + x
+
+
+# ---- Python's ints beyond 64 bits: Python's are unbounded, Numba's wrap around.  The compiled gradient
+# computed with the wrapped number (n ** 30 % 7 of 5 is 1, wrapped 4): a wrong number with no error
+# (INTWRAP).  Now arithmetic of Python's ints that may leave 64 bits is checked there, and raises
+
+def intwrap_factorial(x, n):
+    s = 0.0
+    fact = 1
+    for k in range(n):
+        if k > 0:
+            fact *= k                    # 21! is beyond 64 bits
+        s += x ** k / fact
+    return s
+
+
+def intwrap_power(x, n):
+    return x * (n ** 30 % 7)
+
+
+def intwrap_sum(x, n):
+    k = n + n
+    return x * float(k % 5)
+
+
+def intwrap_int_of_float(x, y):
+    k = int(y * 1e20)                    # Python's exact int; Numba's conversion gives -2**63 beyond 64 bits
+    return x * float(k % 7)
+
+
+def intwrap_floor(x, y):
+    return x * (math.floor(y) % 5)
+
+
+def intwrap_index_arithmetic(x, v):
+    s = 0.0
+    n = v.shape[0]
+    for i in range(n // 2):
+        s += x * v[2 * i + 1] - v[n - 1 - i] * x * x     # provably inside 64 bits: no check
+    return s

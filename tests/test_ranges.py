@@ -11,8 +11,8 @@ import pytest
 
 from autodiff_compiler import AutodiffError, grad
 from autodiff_compiler.frontend.parse import source_of_function
-from autodiff_compiler.ir import FLOAT, INT
-from autodiff_compiler.ir.ranges import float_bounds
+from autodiff_compiler.ir import FLOAT, INT, array_of
+from autodiff_compiler.ir.ranges import COUNT_BOUND, float_bounds, int_bounds
 from autodiff_compiler.pipeline import State, run_until
 from autodiff_compiler.python_errors import python_domain_holds, python_power_holds, python_power_may_raise
 
@@ -95,6 +95,63 @@ def test_random_clamped_programs_stay_in_their_bounds(seed, tmp_path):
         for name, (lo, hi) in bounds.items():
             if name in values and values[name] == values[name]:
                 assert lo <= values[name] <= hi, (text, name, values[name], (lo, hi))
+
+
+def indices(v, n):
+    m = v.shape[0]
+    h = m // 2
+    s = 0.0
+    for i in range(h):
+        j = 2 * i + 1
+        k = m - 1 - i
+        r = (j * 3) % 4
+        p = i ** 2
+        s += v[j] + v[k] + r + p
+    for i in range(1, m, 2):        # the index reused: the union of the two loops' ranges
+        s += i
+    c = 1
+    for q in range(n):              # a parameter's range: unbounded
+        c = c * 3                   # written twice: unbounded
+    return s + c + n
+
+
+def test_int_bounds_of_lengths_indices_and_their_arithmetic():
+    f = _typed(indices, {"v": array_of(1), "n": INT})
+    bounds = int_bounds(f.body, f.types, f.params)
+    assert bounds["m"] == (0.0, COUNT_BOUND) and bounds["h"] == (0.0, COUNT_BOUND // 2)
+    assert bounds["j"] == (1.0, 2 * COUNT_BOUND + 1) and bounds["r"] == (0.0, 3.0)
+    assert bounds["p"][1] == COUNT_BOUND ** 2                # beyond 64 bits: i ** 2 is checked
+    assert bounds["i"] == (0.0, COUNT_BOUND)
+    assert "c" not in bounds and "n" not in bounds and "q" not in bounds
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_int_bounds_hold_on_runs(seed):
+    """Every value a bounded int takes, run by Python over arrays of random lengths, lies in its bound."""
+    import sys
+    rng = np.random.default_rng(seed)
+    f = _typed(indices, {"v": array_of(1), "n": INT})
+    bounds = int_bounds(f.body, f.types, f.params)
+    seen: dict = {}
+
+    def tracer(frame, event, arg):
+        if frame.f_code is indices.__code__ and event == "line":
+            for name, value in frame.f_locals.items():
+                if type(value) is int:
+                    seen.setdefault(name, []).append(value)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for _ in range(5):
+            indices(rng.normal(size=int(rng.integers(0, 9))), int(rng.integers(0, 4)))
+    finally:
+        sys.settrace(None)
+    checked = [name for name in seen if name in bounds]
+    assert {"m", "h"} <= set(checked)
+    for name in checked:
+        lo, hi = bounds[name]
+        assert all(lo <= value <= hi for value in seen[name]), (name, seen[name], bounds[name])
 
 
 def test_which_domains_an_interval_proves():

@@ -348,6 +348,14 @@ case(NUMPYINT, S.numpyint_mixed, [(1.5, I(3), 1.0, 2), (0.5, I(3), -1.0, -1), (-
                                   (1.5, I(0), 1.0, 0)])
 case(NUMPYINT, S.numpyint_bool_base, [(1.5, I(2), 2), (0.5, I(-3), 0), (-1.5, I(0), 3)])
 
+INTWRAP = "Python's ints inside 64 bits: beyond them the compiled gradient raises (test_python_ints_beyond_64_bits)"
+case(INTWRAP, S.intwrap_factorial, [(1.5, 10), (-0.5, 21), (2.0, 0)])
+case(INTWRAP, S.intwrap_power, [(1.5, 3), (-0.5, -4), (2.0, 0)])
+case(INTWRAP, S.intwrap_sum, [(1.5, 3), (-0.5, 2 ** 61), (2.0, -7)])
+case(INTWRAP, S.intwrap_int_of_float, [(1.5, 0.0123), (-0.5, -0.07), (2.0, 1e-19)])
+case(INTWRAP, S.intwrap_floor, [(1.5, 7.5), (-0.5, -1e15), (2.0, 0.25)])
+case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
+
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
 case(LAYOUT, S.layout_issue, [(3, -1.9, M(1, 1, 40), -1.7), (4, 0.8, M(2, 3, 41), 0.6), (0, 1.2, M(3, 2, 42), -0.4)],
      wrt=2)
@@ -1353,3 +1361,44 @@ def test_where_the_function_raises_every_derivative_raises(fn, args, error, mess
         hessian(fn)(*_copy(args))
     with pytest.raises(AutodiffError, match=message):
         jvp(fn, wrt=0)(*_copy(args), tangents=(np.ones_like(args[0]),))
+
+
+# beyond 64 bits: Python's exact value, from which the gradient's (the hand formula)
+INTWRAP_BEYOND = [
+    (S.intwrap_factorial, (1.5, 25), sum(k * 1.5 ** (k - 1) / math.factorial(k) for k in range(1, 25))),
+    (S.intwrap_factorial, (-0.75, 30), sum(k * (-0.75) ** (k - 1) / math.factorial(k) for k in range(1, 30))),
+    (S.intwrap_power, (1.5, 5), float(5 ** 30 % 7)),
+    (S.intwrap_power, (1.5, -9), float((-9) ** 30 % 7)),
+    (S.intwrap_sum, (1.5, 2 ** 62), float(2 ** 63 % 5)),
+    (S.intwrap_sum, (1.5, -2 ** 62 - 5), float((-2 ** 63 - 10) % 5)),
+    (S.intwrap_int_of_float, (1.5, 3.0), float(int(3.0 * 1e20) % 7)),
+    (S.intwrap_floor, (1.5, 1e25), float(math.floor(1e25) % 5)),
+]
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn, args, want", INTWRAP_BEYOND, ids=[f"{fn.__name__}-{args[1]}" for fn, args, _ in INTWRAP_BEYOND])
+def test_python_ints_beyond_64_bits(fn, args, want, jit, simplify):
+    """Python's ints are unbounded: where the function's go beyond 64 bits, the compiled gradient raises an
+    ArgumentError saying so (Numba's would wrap around: a wrong number), and the gradient for Python
+    (jit=False) computes with Python's own ints, exactly."""
+    from autodiff_compiler.errors import ArgumentError
+    fn(*args)                                   # the function runs
+    if jit:
+        with pytest.raises(ArgumentError, match="beyond the 64 bits") as info:
+            grad(fn, wrt=0, jit=True, simplify=simplify)(*args)
+        assert "float" in info.value.hint and "jit=False" in info.value.hint
+    else:
+        assert grad(fn, wrt=0, jit=False, simplify=simplify)(*args) == pytest.approx(want, rel=1e-12)
+
+
+def test_index_arithmetic_inside_64_bits_is_not_checked():
+    """`2 * i + 1`, `n - 1 - i` of a loop index and an axis length stay inside 64 bits (`ir.ranges.int_bounds`):
+    compiled as Numba's ints, with no check; `fact *= k` of an int that grows is checked."""
+    g = grad(S.intwrap_index_arithmetic, wrt=0)
+    g(1.5, V(0.5, 1.0, 2.0, -1.0))
+    assert not any(h in g.compiled_source for h in ("int_add(", "int_sub(", "int_mul(", "int_pow("))
+    g = grad(S.intwrap_factorial, wrt=0)
+    g(1.5, 5)
+    assert "int_mul(fact, k)" in g.compiled_source and "int_mul" not in g.source

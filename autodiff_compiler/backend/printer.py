@@ -26,7 +26,8 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import FACT_PARAMS, MATH_MODULE_PARAM, POWER_UNREAD, domain_tests, python_check
+from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, POWER_UNREAD, checks_int64, domain_tests,
+                             python_check)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -40,6 +41,8 @@ _UNSIGNED = "unsigned"
 _PYTHON_MATH = "python_math"
 # ... (_PYTHON_POWER, "pow"): Python's `x ** y` of its numbers, checked as CPython checks it (`python_errors.python_check`)
 _PYTHON_POWER = "python_power"
+# ... (_PYTHON_INTS, prim): arithmetic of Python's ints that may leave 64 bits (`python_errors.INT64_PARAM`)
+_PYTHON_INTS = "python_ints"
 # ... (_DOMAIN, test): that call's operand, checked against its domain (`runtime.math_domain`)
 _DOMAIN = "domain"
 # ... (_PYTHON_NUMBERS, prim): a division (modulo, floor division) of Python's numbers the lowering marked
@@ -144,6 +147,8 @@ class ModulePrinter:
             text = spec.compiled
         if self.compiled and spec.numpy_numbers is not None and not python:
             text = numpy_spelling(prim, args, self.operand_facts) or text
+        if self.compiled and "integral(" in text:
+            text = text.replace("integral(", "integral64(")     # Numba's ints have 64 bits, Python's more
         self.note_helpers(text)
         return text
 
@@ -206,7 +211,9 @@ class ModulePrinter:
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
-        if self.is_python_math(stmt):
+        if self.compiled and checks_int64(stmt):
+            prim = (_PYTHON_INTS, stmt.prim)
+        elif self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
             if python_check(stmt) == "power":
                 prim = (_PYTHON_POWER, stmt.prim, POWER_UNREAD not in stmt.params)
@@ -266,6 +273,14 @@ class ModulePrinter:
         self.note_helpers("python_power")
         return f"python_power({self.expr(args[0])[0]}, {self.expr(args[1])[0]}, {read and not integral})", _ATOM
 
+    def python_ints(self, prim: tuple, args: tuple) -> tuple[str, int]:
+        """Arithmetic of Python's ints that may leave 64 bits (`python_errors.checks_int64`), compiled: the
+        runtime's checked helper (`int_mul(a, b)`), which raises OverflowError where Numba's ints would
+        wrap around.  (For Python, the operator: Python's ints are unbounded.)"""
+        helper = INT64_HELPERS[prim[1]]
+        self.note_helpers(helper)
+        return f"{helper}({', '.join(self.expr(a)[0] for a in args)})", _ATOM
+
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
         operand = self.expr(args[0])[0]
         text = f"math_domain({operand}, {prim[1].format(operand)})"
@@ -322,7 +337,7 @@ class ModulePrinter:
 
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
-                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math,
+                   _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_INTS: python_ints,
                    _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain,
                    _PYTHON_NUMBERS: lambda self, prim, args: self.apply(prim[1], args, python=True)}
 
@@ -587,7 +602,9 @@ class ModulePrinter:
             ndim = self.types[stmt.shape_of].ndim
             ones = "1" if ndim == 1 else "(" + ", ".join(["1"] * ndim) + ")"
             return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype})][:0]"]
-        return [f"{pad}{stmt.tape} = np.empty({capacity}, {stmt.dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
+        # for Python, a tape of ints holds Python's own: unbounded, as the function computes them
+        dtype = "object" if stmt.dtype == "np.int64" and not self.compiled else stmt.dtype
+        return [f"{pad}{stmt.tape} = np.empty({capacity}, {dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
 
     def push(self, stmt: Push, depth: int) -> list[str]:
         pad = "    " * depth

@@ -413,6 +413,18 @@ def integral(x):
     return x
 
 
+def integral64(x):
+    """`integral` in the module Numba compiles, whose ints have 64 bits: a float beyond them raises
+    OverflowError (Python's `int(1e30)` is an exact int; Numba's conversion is -2**63)."""
+    if x != x:
+        raise ValueError("cannot convert float NaN to integer")
+    if x == np.inf or x == -np.inf:
+        raise OverflowError("cannot convert float infinity to integer")
+    if not -9.223372036854775808e18 <= x < 9.223372036854775808e18:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return x
+
+
 def math_domain(x, outside):
     """The operand `x` of a math-module function (`math.log(x)`), checked as CPython checks it: `outside`
     the function's domain it raises ValueError (Numba's math functions give NaN or an infinity there).
@@ -474,6 +486,51 @@ def int_powers_check(exponents):
     return True
 
 
+# Python's ints are unbounded, Numba's int64 wrap around: arithmetic of Python's ints that may leave 64
+# bits (`python_errors.INT64_PARAM`) is computed by these, which raise where it would wrap (the message is
+# python_errors.INT64_OVERFLOW).  A float estimate below 9.2e18 (2 ** 63 is 9.223e18, far more than a
+# product's rounding away) is inside; above 9.3e18 outside; between, exact integer arithmetic decides.
+
+
+def int_add(a, b):
+    """a + b of Python's ints, or OverflowError where it leaves 64 bits."""
+    out = a + b
+    if (a >= 0) == (b >= 0) and (out >= 0) != (a >= 0):
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return out
+
+
+def int_sub(a, b):
+    """a - b of Python's ints, or OverflowError where it leaves 64 bits."""
+    out = a - b
+    if (a >= 0) != (b >= 0) and (out >= 0) != (a >= 0):
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return out
+
+
+def int_mul(a, b):
+    """a * b of Python's ints, or OverflowError where it leaves 64 bits: the float product decides, and
+    near 2 ** 63, where it could round either way, a division does."""
+    estimate = abs(float(a) * float(b))
+    out = a * b
+    if estimate < 9.2e18:
+        return out
+    if estimate > 9.3e18 or (a == -1 and b == out) or (b == -1 and a == out) or out // b != a \
+            or out % b != 0:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return out
+
+
+def int_pow(a, m):
+    """a ** m of Python's ints (m >= 0), or OverflowError where it leaves 64 bits."""
+    if abs(float(a)) ** m < 9.2e18:
+        return a ** m
+    out = 1
+    for _ in range(m):          # |a| >= 2 here: it leaves 64 bits within 63 trips
+        out = int_mul(out, a)
+    return out
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -486,7 +543,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "assert_true", "integral", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
            "python_power"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

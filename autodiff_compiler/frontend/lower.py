@@ -40,8 +40,8 @@ from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source,
 from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
-from ..ir.ranges import float_bounds
-from ..python_errors import (CHECK_COPY, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM, POWER_UNREAD, python_check, python_domain_holds, python_power_holds,
+from ..ir.ranges import float_bounds, int_bound_of, int_bounds
+from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM, POWER_UNREAD, checks_int64, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering
@@ -609,6 +609,38 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
         body[:] = insert_number_flags(body, dynamic, types, params, found, python, names, int_checks)
 
 
+# the largest magnitude of an int result `int_bounds` must show for its arithmetic to go unchecked: below
+# 2 ** 63 by a margin far beyond the rounding of the bounds' float arithmetic
+_INT64_SAFE = float(2 ** 62)
+
+
+def _check_int64(function: ir.Function, module_data: frozenset) -> None:
+    """Mark (`INT64_PARAM`) the `+`, `-`, `*` and `**` of Python's ints whose result may leave 64 bits:
+    Python's ints are unbounded, Numba's wrap around (`fact *= k` past 20!, `n ** 30`), so the module
+    Numba compiles checks them and raises OverflowError where they would wrap.  Not marked: NumPy's ints
+    (an element of an int array, arithmetic on one: NumPy wraps them too), and a result whose bounds
+    (`ir.ranges.int_bounds`: axis lengths, loop indices, constants) stay within 2 ** 62."""
+    types = function.types
+    candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
+                  and len(s.args) == 2 and not checks_int64(s)
+                  and all(scalar_kind(a, types) in ("int", "bool") for a in s.args)
+                  and scalar_kind(Var(s.target), types) == "int"]
+    if not candidates:
+        return
+    numbers = numpy_numbers(function.body, types, module_data)
+    bounds = int_bounds(function.body, types, function.params)
+    for stmt in candidates:
+        if any(isinstance(a, Var) and a.name in numbers for a in stmt.args):
+            continue
+        bound = bounds.get(stmt.target)
+        if bound is None:
+            operands = [(float(a.value),) * 2 if isinstance(a, Const) else bounds.get(a.name) for a in stmt.args]
+            if all(o is not None for o in operands):
+                bound = int_bound_of(stmt.prim, *operands)
+        if bound is None or max(abs(bound[0]), abs(bound[1])) >= _INT64_SAFE:
+            stmt.params = tuple(stmt.params) + (INT64_PARAM,)
+
+
 def settle_python_checks(function: ir.Function) -> None:
     """Settle the checks `_mark_python_errors` made, once the typed primal is whole (`pipeline._types`:
     after `version_straight_line` gave each top-level reassignment its own name, and regions are
@@ -636,6 +668,7 @@ def settle_python_checks(function: ir.Function) -> None:
             numbers = numpy_numbers(function.body, types, module_data) if numbers is None else numbers
             if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
                 stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
+    _check_int64(function, module_data)
     marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)]
     if not marked:
         return

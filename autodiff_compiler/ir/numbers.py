@@ -36,7 +36,7 @@ spelled raises nothing, so its loop's trips may run in any order, on threads).
 """
 from __future__ import annotations
 
-from ..python_errors import MATH_MODULE_PARAM
+from ..python_errors import MATH_MODULE_PARAM, checks_int64
 from ..rules import PRIMITIVES, may_raise
 from .nodes import Assign, Const, For, Pop, Push, Var, walk
 
@@ -184,7 +184,9 @@ def raises_in_compiled(stmt, types: dict, found: frozenset) -> bool:
     as NumPy computes it there (`numpy_spelling`: inf or nan, no exception); a call from Python's math
     module the lowering marked (`error_effect`) is checked there as CPython checks it, and so is a
     division the lowering marked Python's (the printer spells it with the raising operator whatever
-    `found` says of the derived code)."""
+    `found` says of the derived code); arithmetic of Python's ints checked for 64 bits raises there too."""
+    if checks_int64(stmt):
+        return True         # Python's ints that may leave 64 bits: OverflowError there
     python = stmt.error_effect and not any(is_array_operand(a, types) for a in stmt.args)
     return may_raise(stmt.prim, stmt.args, stmt.error_effect) and (python or numpy_spelling(
         stmt.prim, stmt.args, operand_facts(types, found)) is None)

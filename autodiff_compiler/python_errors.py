@@ -60,11 +60,13 @@ POWER_UNREAD = ("value", "unread")
 CHECK_COPY = ("value", "check")
 # the param of arithmetic of Python's ints that may leave 64 bits (`frontend.lower.settle_python_checks`):
 # Python's ints are unbounded, Numba's wrap around, so the module Numba compiles checks it
-# (`runtime.int_add`, `int_sub`, `int_mul`, `int_pow`: OverflowError, `INT64_OVERFLOW`)
+# (`runtime.int_add`, `int_sub`, `int_mul`, `int_pow`, `int_neg`, `int_abs`, `int_floordiv`: OverflowError,
+# `INT64_OVERFLOW`)
 INT64_PARAM = ("ints", "unbounded")
 INT64_OVERFLOW = "an integer beyond the 64 bits compiled code computes with"
 # the primitives so checked, by the runtime helper that checks each
-INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow"}
+INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow", "neg": "int_neg",
+                 "abs": "int_abs", "floordiv": "int_floordiv"}
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
 FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0]})
 

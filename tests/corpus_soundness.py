@@ -2707,3 +2707,69 @@ def intwrap_index_arithmetic(x, v):
     for i in range(n // 2):
         s += x * v[2 * i + 1] - v[n - 1 - i] * x * x     # provably inside 64 bits: no check
     return s
+
+
+def intwrap_add_one(x, n):
+    m = n + 1                            # the helper tests before it adds: Numba's `+` is LLVM's `add nsw`
+    return float(m % 1000) * x
+
+
+def intwrap_double(x, n):
+    m = n * 2
+    return float(m % 1000) * x
+
+
+def intwrap_sub_one(x, n):
+    m = n - 1
+    return float(m % 1000) * x
+
+
+def intwrap_square(x, n):
+    m = n * n                            # 3037000501 ** 2 is just past 2 ** 63: the exact test decides
+    return float(m) * x
+
+
+def intwrap_neg(x, n):
+    m = -n                               # of the smallest int64
+    return float(m) * x
+
+
+def intwrap_abs(x, n):
+    m = abs(n)
+    return float(m) * x
+
+
+def intwrap_floordiv(x, n):
+    m = n // -1
+    return float(m) * x
+
+
+def intwrap_times_minus_one(x, n):
+    m = n * -1                           # the simplifier makes it a negation
+    return float(m) * x
+
+
+def intwrap_big_constant(x, n):
+    k = n * 10 ** 400                    # a constant beyond 64 bits, and beyond any float
+    return float(k % 7) * x
+
+
+def intwrap_folded_constant(x):
+    k = 2 ** 70                          # folded by the simplifier into a constant beyond 64 bits
+    return float(k % 7) * x
+
+
+def intwrap_mixed(x, iv, n, c):
+    k = n if c > 0.0 else iv[0]          # Python's int on this run: checked
+    m = k * 4
+    return float(m % 1000) * x
+
+
+def numpyint_mixed_base(x, iv, c):
+    k = 2 if c > 0.0 else iv[0]          # either kind; the exponent is surely NumPy's
+    m = k ** iv[1]
+    return x * m
+
+
+def pypow_math_pow_constant(x, y):
+    return x * math.pow(1.0 + 0.4 * 0.4, 0.75) + y * math.fabs(-2.0)

@@ -618,3 +618,16 @@ def test_an_infinite_gradient_near_the_largest_float_is_inconclusive(tmp_path):
     assert verdict == "inconclusive" and "largest float" in why
     modest = orc.Oracle(_program("def f(x):\n    return x * x\n"), "f", (0.7,), [0])
     assert modest.prepare() is None and modest.check_grads([math.inf])[0] == "wrong"
+
+
+def test_a_periodic_function_of_a_huge_argument_is_inconclusive():
+    """`tan(sin(x))` at 7.8e33: no high-precision reference (its derivative depends on the rounding of x),
+    and the float64 differences, with a step of 8e27, are no reference either: no verdict (seed 88's
+    raising-88-114, where AD's -3.0e32 was called wrong against the differences' 4.5e33)."""
+    source = "def f(x):\n    x *= 1e33\n    return math.tan(math.sin(x)) + x\n"
+    o = orc.Oracle(_program(source), "f", (7.773296734923,), [0])
+    assert o.prepare() is None
+    verdict, _, why = o.check_grads([-2.965e32])
+    assert verdict == "inconclusive" and "periodic" in why
+    modest = orc.Oracle(_program("def f(x):\n    return math.sin(x) * x\n"), "f", (0.7,), [0])
+    assert modest.prepare() is None and modest.check_grads([5.0])[0] == "wrong"

@@ -346,6 +346,7 @@ case(NUMPYINT, S.numpyint_dead, [(1.5, I(2, 3)), (0.5, I(-3, 0))])
 case(NUMPYINT, S.numpyint_in_loop, [(1.5, I(2, 3), 2), (0.5, I(-3), 0), (-1.5, I(), -1)])
 case(NUMPYINT, S.numpyint_mixed, [(1.5, I(3), 1.0, 2), (0.5, I(3), -1.0, -1), (-1.5, I(-2), -1.0, -2),
                                   (1.5, I(0), 1.0, 0)])
+case(NUMPYINT, S.numpyint_mixed_base, [(1.5, I(2, 3), 1.0), (0.5, I(3, 0), -1.0)])
 case(NUMPYINT, S.numpyint_bool_base, [(1.5, I(2), 2), (0.5, I(-3), 0), (-1.5, I(0), 3)])
 
 INTWRAP = "Python's ints inside 64 bits: beyond them the compiled gradient raises (test_python_ints_beyond_64_bits)"
@@ -354,6 +355,10 @@ case(INTWRAP, S.intwrap_power, [(1.5, 3), (-0.5, -4), (2.0, 0)])
 case(INTWRAP, S.intwrap_sum, [(1.5, 3), (-0.5, 2 ** 61), (2.0, -7)])
 case(INTWRAP, S.intwrap_int_of_float, [(1.5, 0.0123), (-0.5, -0.07), (2.0, 1e-19)])
 case(INTWRAP, S.intwrap_floor, [(1.5, 7.5), (-0.5, -1e15), (2.0, 0.25)])
+for _fn in (S.intwrap_add_one, S.intwrap_double, S.intwrap_sub_one, S.intwrap_square, S.intwrap_neg, S.intwrap_abs,
+            S.intwrap_floordiv, S.intwrap_times_minus_one):
+    case(INTWRAP, _fn, [(1.5, 3), (-0.5, -2 ** 30), (2.0, 0)])
+case(INTWRAP, S.intwrap_mixed, [(1.5, np.array([1, 2]), 7, 1.0), (-0.5, np.array([5]), 2 ** 40, -1.0)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
@@ -613,6 +618,7 @@ case(PYPOW, S.pypow_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
 case(PYPOW, S.zerodiv_float_of_numpy, [(0.5, V(0.5, 1.0)), (-1.5, V(2.0, 1.0))])
 case(PYPOW, S.pypow_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
 case(PYPOW, S.zerodiv_math_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(4.0, 1.0))])
+case(PYPOW, S.pypow_math_pow_constant, [(1.5, 0.5), (-0.5, 2.0)])
 case(PYPOW, S.zerodiv_fabs_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(-4.0, 1.0))])
 case(PYPOW, S.zerodiv_custom_of_numpy, [(0.5, V(0.25, 1.0)), (-1.5, V(-4.0, 1.0))])
 
@@ -1143,6 +1149,7 @@ NUMPYINT_RAISING = [
     (S.numpyint_in_loop, (1.5, I(2, 3), -1)) + _NEGATIVE_INT_POWER,
     (S.numpyint_mixed, (1.5, I(2), 1.0, -1)) + _NEGATIVE_INT_POWER,
     (S.numpyint_bool_base, (1.5, I(2), -1)) + _NEGATIVE_INT_POWER,
+    (S.numpyint_mixed_base, (1.5, I(2, -1), 1.0)) + _NEGATIVE_INT_POWER,
 ]
 RAISING = [(fn, args) + _OUT_OF_RANGE_ERROR for fn, args in OUT_OF_RANGE] + \
     [(fn, args) + _ZERO_DIVISOR_ERROR for fn, args in ZERO_DIVISORS] + SHAPE_RAISING + UNBOUND_RAISING + \
@@ -1373,12 +1380,22 @@ INTWRAP_BEYOND = [
     (S.intwrap_sum, (1.5, -2 ** 62 - 5), float((-2 ** 63 - 10) % 5)),
     (S.intwrap_int_of_float, (1.5, 3.0), float(int(3.0 * 1e20) % 7)),
     (S.intwrap_floor, (1.5, 1e25), float(math.floor(1e25) % 5)),
+    (S.intwrap_add_one, (1.5, 2 ** 63 - 1), float(2 ** 63 % 1000)),
+    (S.intwrap_double, (1.5, 2 ** 62), float(2 ** 63 % 1000)),
+    (S.intwrap_sub_one, (1.5, -2 ** 63), float((-2 ** 63 - 1) % 1000)),
+    (S.intwrap_square, (1.5, 3037000501), float(3037000501 ** 2)),
+    (S.intwrap_neg, (1.5, -2 ** 63), float(2 ** 63)),
+    (S.intwrap_abs, (1.5, -2 ** 63), float(2 ** 63)),
+    (S.intwrap_floordiv, (1.5, -2 ** 63), float(2 ** 63)),
+    (S.intwrap_times_minus_one, (1.5, -2 ** 63), float(2 ** 63)),
+    (S.intwrap_big_constant, (1.5, 3), float(3 * 10 ** 400 % 7)),
+    (S.intwrap_mixed, (1.5, np.array([1, 2]), 2 ** 62, 1.0), float(2 ** 64 % 1000)),
 ]
 
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
-@pytest.mark.parametrize("fn, args, want", INTWRAP_BEYOND, ids=[f"{fn.__name__}-{args[1]}" for fn, args, _ in INTWRAP_BEYOND])
+@pytest.mark.parametrize("fn, args, want", INTWRAP_BEYOND, ids=[f"{fn.__name__}-{k}" for k, (fn, _, _) in enumerate(INTWRAP_BEYOND)])
 def test_python_ints_beyond_64_bits(fn, args, want, jit, simplify):
     """Python's ints are unbounded: where the function's go beyond 64 bits, the compiled gradient raises an
     ArgumentError saying so (Numba's would wrap around: a wrong number), and the gradient for Python
@@ -1402,3 +1419,62 @@ def test_index_arithmetic_inside_64_bits_is_not_checked():
     g = grad(S.intwrap_factorial, wrt=0)
     g(1.5, 5)
     assert "int_mul(fact, k)" in g.compiled_source and "int_mul" not in g.source
+
+
+def test_the_checked_int_helpers_agree_with_pythons_ints_compiled():
+    """Each of `runtime`'s checked int helpers, compiled by Numba, returns Python's exact result where it fits
+    in 64 bits and raises OverflowError where it does not, at the edges (the largest and smallest int64,
+    products near 2 ** 63 either side) and at random pairs.  A test of the result after the operation
+    would be folded away (Numba's `add nsw`): these test before."""
+    import itertools
+    import random
+    import numba
+    from autodiff_compiler.backend import runtime
+    top, bottom = 2 ** 63 - 1, -2 ** 63
+    mul = numba.njit(runtime.int_mul)
+    compiled = {name: numba.njit(getattr(runtime, name)) for name in ("int_add", "int_sub", "int_neg", "int_abs",
+                                                                      "int_floordiv")}
+    compiled["int_mul"] = mul
+    namespace = dict(vars(runtime), int_mul=mul)
+    exec(runtime.SOURCES["int_pow"], namespace)
+    compiled["int_pow"] = numba.njit(namespace["int_pow"])
+    exact = {"int_add": lambda a, b: a + b, "int_sub": lambda a, b: a - b, "int_mul": lambda a, b: a * b,
+             "int_pow": lambda a, m: a ** m, "int_neg": lambda a: -a, "int_abs": abs, "int_floordiv": lambda a, b: a // b}
+    rng = random.Random(7)
+    edges = [0, 1, -1, 2, -2, 3, top, bottom, top - 1, bottom + 1, 2 ** 62, -2 ** 62, 3037000499, 3037000500,
+             -3037000500, 3037000501, 6074000998, 2 ** 32, -2 ** 32, 2 ** 31 + 1, 2 ** 62 - 1, -2 ** 62 - 1]
+    values = edges + [rng.randint(bottom, top) for _ in range(25)] + [rng.randint(-2 ** 33, 2 ** 33) for _ in range(25)]
+    checked = 0
+    for name, fn in compiled.items():
+        if name in ("int_neg", "int_abs"):
+            cases = [(a,) for a in values]
+        elif name == "int_pow":
+            cases = [(a, m) for a in values[:30] for m in range(0, 66, 3)]
+        else:
+            cases = [(a, b) for a, b in itertools.product(values, values) if not (name == "int_floordiv" and b == 0)]
+        for args in cases:
+            want = exact[name](*args)
+            if bottom <= want <= top:
+                assert fn(*args) == want, (name, args)
+            else:
+                with pytest.raises(OverflowError):
+                    fn(*args)
+            checked += 1
+    assert checked > 20000
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+def test_an_int_constant_beyond_64_bits(simplify):
+    """`2 ** 70` (a constant the simplifier folds) and `10 ** 400`: the module Numba compiles has no such int,
+    so it raises where it computes with one (the simplifier may fold the whole expression first: then the
+    gradient is exact); for Python the gradient is exact."""
+    from autodiff_compiler.errors import ArgumentError
+    assert grad(S.intwrap_folded_constant, jit=False, simplify=simplify)(1.5) == float(2 ** 70 % 7)
+    if simplify:        # folded whole: float(2 ** 70 % 7) is a float constant
+        assert grad(S.intwrap_folded_constant, jit=True, simplify=True)(1.5) == float(2 ** 70 % 7)
+    else:
+        with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+            grad(S.intwrap_folded_constant, jit=True, simplify=False)(1.5)
+    assert grad(S.intwrap_big_constant, jit=False, simplify=simplify)(1.5, 0) == 0.0
+    with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+        grad(S.intwrap_big_constant, jit=True, simplify=simplify)(1.5, 0)     # its constant, even times 0

@@ -139,7 +139,7 @@ class ModulePrinter:
         arrays = any(self.is_array(a) for a in args)
         text = spec.spelling(arrays, params, len(args))
         if math_module and not arrays and ("math", spec.user_name("math")) in spec.user_names \
-                and not text.startswith("math."):
+                and text.isidentifier():
             # the math module's own function (`math.fabs`, where the operator is `abs`): its float is
             # Python's also of NumPy's number, which a division then raises on, as the function does
             text = f"math.{spec.user_name('math')}"
@@ -211,8 +211,8 @@ class ModulePrinter:
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
-        if self.compiled and checks_int64(stmt):
-            prim = (_PYTHON_INTS, stmt.prim)
+        if self.compiled and checks_int64(stmt) and stmt.prim in INT64_HELPERS:
+            prim = (_PYTHON_INTS, stmt.prim)        # (a pass may have made a copy of it: nothing to check)
         elif self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
             if python_check(stmt) == "power":
@@ -311,6 +311,10 @@ class ModulePrinter:
         if isinstance(node, Var):
             return node.name, _ATOM
         if isinstance(node, Const):
+            if self.compiled and type(node.value) is int and not -2 ** 63 <= node.value < 2 ** 63:
+                # an int of the function beyond 64 bits (`2 ** 70`, folded): Numba has none; it raises where used
+                self.note_helpers("beyond_64_bits")
+                return "beyond_64_bits(1)", _ATOM
             text = format_constant(node.value)
             if "math." in text:
                 self.modules.add("math")

@@ -488,37 +488,48 @@ def int_powers_check(exponents):
 
 # Python's ints are unbounded, Numba's int64 wrap around: arithmetic of Python's ints that may leave 64
 # bits (`python_errors.INT64_PARAM`) is computed by these, which raise where it would wrap (the message is
-# python_errors.INT64_OVERFLOW).  A float estimate below 9.2e18 (2 ** 63 is 9.223e18, far more than a
-# product's rounding away) is inside; above 9.3e18 outside; between, exact integer arithmetic decides.
+# python_errors.INT64_OVERFLOW).  Each tests its operands before it computes: Numba's integer arithmetic
+# is LLVM's `nsw` (no signed wrap), so a test of the result after the fact may be folded away.
+# 9223372036854775807 is 2 ** 63 - 1, the largest int64; the smallest is written -9223372036854775807 - 1.
 
 
 def int_add(a, b):
     """a + b of Python's ints, or OverflowError where it leaves 64 bits."""
-    out = a + b
-    if (a >= 0) == (b >= 0) and (out >= 0) != (a >= 0):
+    if b > 0 and a > 9223372036854775807 - b or b < 0 and a < -9223372036854775807 - 1 - b:
         raise OverflowError("an integer beyond the 64 bits compiled code computes with")
-    return out
+    return a + b
 
 
 def int_sub(a, b):
     """a - b of Python's ints, or OverflowError where it leaves 64 bits."""
-    out = a - b
-    if (a >= 0) != (b >= 0) and (out >= 0) != (a >= 0):
+    if b < 0 and a > 9223372036854775807 + b or b > 0 and a < -9223372036854775807 - 1 + b:
         raise OverflowError("an integer beyond the 64 bits compiled code computes with")
-    return out
+    return a - b
 
 
 def int_mul(a, b):
-    """a * b of Python's ints, or OverflowError where it leaves 64 bits: the float product decides, and
-    near 2 ** 63, where it could round either way, a division does."""
+    """a * b of Python's ints, or OverflowError where it leaves 64 bits.  The float product decides: below
+    9.2e18 it is inside (2 ** 63 is 9.223e18, far more than its rounding away), above 9.3e18 outside;
+    between, the magnitudes are compared with the largest one the sign allows, in exact integers."""
     estimate = abs(float(a) * float(b))
-    out = a * b
     if estimate < 9.2e18:
-        return out
-    if estimate > 9.3e18 or (a == -1 and b == out) or (b == -1 and a == out) or out // b != a \
-            or out % b != 0:
+        return a * b
+    if estimate > 9.3e18:
         raise OverflowError("an integer beyond the 64 bits compiled code computes with")
-    return out
+    smallest = -9223372036854775807 - 1
+    if a == smallest or b == smallest:          # its magnitude has no int64: only a product by 1 is inside
+        if a == 1 or b == 1:
+            return a * b
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    magnitude_a, magnitude_b = abs(a), abs(b)
+    if magnitude_b == 1:
+        return a * b                                        # |a| itself, which fits
+    largest = 9223372036854775807 // magnitude_b            # floor(MAX / |b|)
+    if (a < 0) != (b < 0) and 9223372036854775807 % magnitude_b == magnitude_b - 1:
+        largest += 1                                        # floor(2 ** 63 / |b|): a negative product
+    if magnitude_a > largest:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return a * b
 
 
 def int_pow(a, m):
@@ -529,6 +540,35 @@ def int_pow(a, m):
     for _ in range(m):          # |a| >= 2 here: it leaves 64 bits within 63 trips
         out = int_mul(out, a)
     return out
+
+
+def int_neg(a):
+    """-a of a Python int, or OverflowError for the smallest int64, whose negation has no int64."""
+    if a == -9223372036854775807 - 1:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return -a
+
+
+def int_abs(a):
+    """abs(a) of a Python int, or OverflowError as `int_neg`."""
+    if a == -9223372036854775807 - 1:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return abs(a)
+
+
+def int_floordiv(a, b):
+    """a // b of Python's ints, or OverflowError for the smallest int64 by -1 (Numba's gives 0)."""
+    if b == -1 and a == -9223372036854775807 - 1:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return a // b
+
+
+def beyond_64_bits(raises):
+    """An int constant of the function beyond 64 bits, in the module Numba compiles, which has no such int:
+    OverflowError where it is computed with (called with 1; typed as the int it stands for)."""
+    if raises != 0:
+        raise OverflowError("an integer beyond the 64 bits compiled code computes with")
+    return raises
 
 
 def assert_true(ok, site):
@@ -543,7 +583,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "beyond_64_bits", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
            "python_power"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

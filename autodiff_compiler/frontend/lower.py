@@ -615,28 +615,37 @@ _INT64_SAFE = float(2 ** 62)
 
 
 def _check_int64(function: ir.Function, module_data: frozenset) -> None:
-    """Mark (`INT64_PARAM`) the `+`, `-`, `*` and `**` of Python's ints whose result may leave 64 bits:
-    Python's ints are unbounded, Numba's wrap around (`fact *= k` past 20!, `n ** 30`), so the module
-    Numba compiles checks them and raises OverflowError where they would wrap.  Not marked: NumPy's ints
-    (an element of an int array, arithmetic on one: NumPy wraps them too), and a result whose bounds
-    (`ir.ranges.int_bounds`: axis lengths, loop indices, constants) stay within 2 ** 62."""
+    """Mark (`INT64_PARAM`) the `+`, `-`, `*`, `**`, negation, `abs` and `//` of Python's ints whose result
+    may leave 64 bits: Python's ints are unbounded, Numba's wrap around (`fact *= k` past 20!, `n ** 30`,
+    `-n` of the smallest int64), so the module Numba compiles checks them and raises OverflowError where
+    they would wrap.  Not marked: arithmetic with an operand surely NumPy's (an element of an int array,
+    arithmetic on one: NumPy wraps too; a name NumPy's on some runs only is checked, an error where NumPy
+    would wrap rather than a wrapped number where Python's would not), a floor division by a constant
+    other than -1, and a result whose bounds (`ir.ranges.int_bounds`: axis lengths, loop indices,
+    constants) stay within 2 ** 62."""
     types = function.types
     candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
-                  and len(s.args) == 2 and not checks_int64(s)
+                  and len(s.args) == (1 if s.prim in ("neg", "abs") else 2) and not checks_int64(s)
                   and all(scalar_kind(a, types) in ("int", "bool") for a in s.args)
-                  and scalar_kind(Var(s.target), types) == "int"]
+                  and scalar_kind(Var(s.target), types) == "int"
+                  and not (s.prim == "floordiv" and isinstance(s.args[1], Const) and s.args[1].value != -1)]
     if not candidates:
         return
     numbers = numpy_numbers(function.body, types, module_data)
+    python = python_numbers(function.body, types, function.params, module_data)
     bounds = int_bounds(function.body, types, function.params)
     for stmt in candidates:
-        if any(isinstance(a, Var) and a.name in numbers for a in stmt.args):
+        if any(isinstance(a, Var) and a.name in numbers and a.name not in python for a in stmt.args):
             continue
         bound = bounds.get(stmt.target)
         if bound is None:
-            operands = [(float(a.value),) * 2 if isinstance(a, Const) else bounds.get(a.name) for a in stmt.args]
+            operands = [(float(a.value),) * 2 if isinstance(a, Const) and abs(a.value) < 2 ** 1000
+                        else bounds.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
             if all(o is not None for o in operands):
                 bound = int_bound_of(stmt.prim, *operands)
+        if stmt.prim == "floordiv":     # only the smallest int64 by -1 leaves 64 bits
+            dividend = bounds.get(stmt.args[0].name) if isinstance(stmt.args[0], Var) else None
+            bound = dividend if dividend is not None else bound
         if bound is None or max(abs(bound[0]), abs(bound[1])) >= _INT64_SAFE:
             stmt.params = tuple(stmt.params) + (INT64_PARAM,)
 

@@ -283,8 +283,8 @@ def insert_number_flags(body: list, dynamic: list, types: dict, params, numpy: f
     flags = NumberFlags(body, types, numpy, python, names)
     surely, maybe = int_checks
     for stmt in maybe:
-        if not any(flags.mixed(a) for a in stmt.args):
-            surely = list(surely) + [stmt]      # an operand NumPy's and no operand of both kinds
+        if any(flags.kind_of(a) is True for a in stmt.args) or not any(flags.mixed(a) for a in stmt.args):
+            surely = list(surely) + [stmt]      # an operand surely NumPy's (the others' kinds then do not matter)
     flags.surely_numpy = {id(s) for s in surely}
     flags.int_powers = flags.surely_numpy | {id(s) for s in maybe}
     for stmt in list(dynamic) + list(maybe):

@@ -56,6 +56,8 @@ def _is_float_number(t) -> bool:
 
 def _operand(operand, bounds: dict) -> tuple:
     if isinstance(operand, Const) and isinstance(operand.value, (int, float)):
+        if isinstance(operand.value, int) and abs(operand.value) >= 2 ** 1000:
+            return _UNBOUNDED           # an int constant beyond any float
         value = float(operand.value)
         return (value, value) if not math.isnan(value) else _UNBOUNDED
     if isinstance(operand, Var):
@@ -166,7 +168,9 @@ def _constant(b) -> float | None:
 
 def _floordiv(a, b):
     c = _constant(b)
-    return (math.floor(a[0] / c), math.floor(a[1] / c)) if c is not None and c > 0 else None
+    if c is None or c <= 0:
+        return None
+    return tuple(math.floor(q) if math.isfinite(q) else q for q in (a[0] / c, a[1] / c))
 
 
 def _mod(a, b):

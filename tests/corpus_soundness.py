@@ -2773,3 +2773,18 @@ def numpyint_mixed_base(x, iv, c):
 
 def pypow_math_pow_constant(x, y):
     return x * math.pow(1.0 + 0.4 * 0.4, 0.75) + y * math.fabs(-2.0)
+
+
+def intwrap_big_constant_as_float(x):
+    return x * 10 ** 20 + x / 2 ** 70    # Python makes these ints floats: the compiled code too
+
+
+def intwrap_big_constant_compared(x, n):
+    return x * 2.0 if n < 10 ** 20 else x     # every int64 is below it
+
+
+def intwrap_neighbours(x, v, n):
+    s = 0.0
+    for i in range(1, n):                # any int64 n: i - 1 and i + 1 stay inside 64 bits
+        s += v[i] * v[i - 1] * x + v[(i + 1) % n] * x * x
+    return s

@@ -118,11 +118,12 @@ def indices(v, n):
 def test_int_bounds_of_lengths_indices_and_their_arithmetic():
     f = _typed(indices, {"v": array_of(1), "n": INT})
     bounds = int_bounds(f.body, f.types, f.params)
-    assert bounds["m"] == (0.0, COUNT_BOUND) and bounds["h"] == (0.0, COUNT_BOUND // 2)
-    assert bounds["j"] == (1.0, 2 * COUNT_BOUND + 1) and bounds["r"] == (0.0, 3.0)
-    assert bounds["p"][1] == COUNT_BOUND ** 2                # beyond 64 bits: i ** 2 is checked
-    assert bounds["i"] == (0.0, COUNT_BOUND)
-    assert "c" not in bounds and "n" not in bounds and "q" not in bounds
+    assert bounds["m"] == (0, COUNT_BOUND) and bounds["h"] == (0, COUNT_BOUND // 2)
+    assert bounds["i"] == (0, COUNT_BOUND - 1)               # range(h) and range(1, m, 2): below the stop
+    assert bounds["j"] == (1, 2 * COUNT_BOUND - 1) and bounds["r"] == (0, 3)
+    assert bounds["p"] == (0, 2 ** 63 - 1)   # i ** 2 may pass 2 ** 63: checked, so what p holds is an int64
+    assert bounds["q"] == (0, 2 ** 63 - 2)                   # range(n) of any int64 n: i + 1 fits
+    assert "c" not in bounds and "n" not in bounds           # written from itself; a parameter: INT64
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -358,7 +358,10 @@ case(INTWRAP, S.intwrap_floor, [(1.5, 7.5), (-0.5, -1e15), (2.0, 0.25)])
 for _fn in (S.intwrap_add_one, S.intwrap_double, S.intwrap_sub_one, S.intwrap_square, S.intwrap_neg, S.intwrap_abs,
             S.intwrap_floordiv, S.intwrap_times_minus_one):
     case(INTWRAP, _fn, [(1.5, 3), (-0.5, -2 ** 30), (2.0, 0)])
+case(INTWRAP, S.intwrap_big_constant_as_float, [(1.5,), (-0.5,)])
+case(INTWRAP, S.intwrap_big_constant_compared, [(1.5, 3), (-0.5, 2 ** 63 - 1), (2.0, -2 ** 63)])
 case(INTWRAP, S.intwrap_mixed, [(1.5, np.array([1, 2]), 7, 1.0), (-0.5, np.array([5]), 2 ** 40, -1.0)])
+case(INTWRAP, S.intwrap_neighbours, [(1.5, V(0.5, 1.0, 2.0, -1.0), 4), (-0.5, V(3.0, 0.25), 2), (2.0, V(1.0), 0)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
@@ -1411,11 +1414,14 @@ def test_python_ints_beyond_64_bits(fn, args, want, jit, simplify):
 
 
 def test_index_arithmetic_inside_64_bits_is_not_checked():
-    """`2 * i + 1`, `n - 1 - i` of a loop index and an axis length stay inside 64 bits (`ir.ranges.int_bounds`):
-    compiled as Numba's ints, with no check; `fact *= k` of an int that grows is checked."""
-    g = grad(S.intwrap_index_arithmetic, wrt=0)
-    g(1.5, V(0.5, 1.0, 2.0, -1.0))
-    assert not any(h in g.compiled_source for h in ("int_add(", "int_sub(", "int_mul(", "int_pow("))
+    """`2 * i + 1`, `n - 1 - i` of a loop index and an axis length, `i - 1` and `i + 1` of `range(1, n)` for
+    any int64 n stay inside 64 bits (`ir.ranges.int_bounds`): compiled as Numba's ints, with no check (a
+    check would cost the loop its fused reverse sweep); `fact *= k` of an int that grows is checked."""
+    for fn, args in ((S.intwrap_index_arithmetic, (1.5, V(0.5, 1.0, 2.0, -1.0))),
+                     (S.intwrap_neighbours, (1.5, V(0.5, 1.0, 2.0, -1.0), 4))):
+        g = grad(fn, wrt=0)
+        g(*args)
+        assert not any(h in g.compiled_source for h in ("int_add(", "int_sub(", "int_mul(", "int_pow(")), fn
     g = grad(S.intwrap_factorial, wrt=0)
     g(1.5, 5)
     assert "int_mul(fact, k)" in g.compiled_source and "int_mul" not in g.source

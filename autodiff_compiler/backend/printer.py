@@ -206,6 +206,13 @@ class ModulePrinter:
 
     def tree_of(self, stmt: Assign) -> tuple:
         args = tuple(self.operand(a) for a in stmt.args)
+        if self.compiled and stmt.prim in _FLOAT_OR_COMPARED and any(_beyond_int64(a) for a in args):
+            # an int constant beyond 64 bits (`x * 10 ** 20`, `n < 2 ** 70`) where Python makes it a float or
+            # compares it: the float it is (a comparison with an int64 comes out the same); Python's own
+            # OverflowError where no float holds it
+            if self.types.get(stmt.target) is not None and (stmt.prim in _COMPARED or self.types[stmt.target].kind == "float"):
+                args = tuple(Const(_as_float(a.value)) if _beyond_int64(a) and _as_float(a.value) is not None else a
+                             for a in args)
         if stmt.prim in _ELEMENT_READS and self.is_array(stmt.args[0]):
             args = args[:1] + tuple(self.index_operand(a, tree) for a, tree in zip(stmt.args[1:], args[1:]))
         t = self.types.get(stmt.target)
@@ -792,6 +799,21 @@ def _argument_slot(template: str, k: int) -> bool:
             return False
         start = template.find(placeholder, start + 1)
     return True
+
+
+_COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
+_FLOAT_OR_COMPARED = _COMPARED | {"add", "sub", "mul", "div", "pow", "min", "max", "copy", "float"}
+
+
+def _beyond_int64(operand) -> bool:
+    return isinstance(operand, Const) and type(operand.value) is int and not -2 ** 63 <= operand.value < 2 ** 63
+
+
+def _as_float(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _helpers_in(text: str, seen=None) -> list:

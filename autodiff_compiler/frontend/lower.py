@@ -40,7 +40,7 @@ from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source,
 from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
-from ..ir.ranges import float_bounds, int_bound_of, int_bounds
+from ..ir.ranges import INT64, float_bounds, int_bound_of, int_bounds, int_operand_bound
 from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM, POWER_UNREAD, checks_int64, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
@@ -609,26 +609,20 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
         body[:] = insert_number_flags(body, dynamic, types, params, found, python, names, int_checks)
 
 
-# the largest magnitude of an int result `int_bounds` must show for its arithmetic to go unchecked: below
-# 2 ** 63 by a margin far beyond the rounding of the bounds' float arithmetic
-_INT64_SAFE = float(2 ** 62)
-
-
 def _check_int64(function: ir.Function, module_data: frozenset) -> None:
     """Mark (`INT64_PARAM`) the `+`, `-`, `*`, `**`, negation, `abs` and `//` of Python's ints whose result
     may leave 64 bits: Python's ints are unbounded, Numba's wrap around (`fact *= k` past 20!, `n ** 30`,
     `-n` of the smallest int64), so the module Numba compiles checks them and raises OverflowError where
     they would wrap.  Not marked: arithmetic with an operand surely NumPy's (an element of an int array,
     arithmetic on one: NumPy wraps too; a name NumPy's on some runs only is checked, an error where NumPy
-    would wrap rather than a wrapped number where Python's would not), a floor division by a constant
-    other than -1, and a result whose bounds (`ir.ranges.int_bounds`: axis lengths, loop indices,
-    constants) stay within 2 ** 62."""
+    would wrap rather than a wrapped number where Python's would not), and a statement whose exact result
+    bound, from its operands' (`ir.ranges.int_bounds`: constants, axis lengths, loop indices -- `i + 1`
+    and `i - 1` of `for i in range(1, n)` -- and `INT64` for any other int), lies in `INT64`."""
     types = function.types
     candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
                   and len(s.args) == (1 if s.prim in ("neg", "abs") else 2) and not checks_int64(s)
                   and all(scalar_kind(a, types) in ("int", "bool") for a in s.args)
-                  and scalar_kind(Var(s.target), types) == "int"
-                  and not (s.prim == "floordiv" and isinstance(s.args[1], Const) and s.args[1].value != -1)]
+                  and scalar_kind(Var(s.target), types) == "int"]
     if not candidates:
         return
     numbers = numpy_numbers(function.body, types, module_data)
@@ -637,16 +631,14 @@ def _check_int64(function: ir.Function, module_data: frozenset) -> None:
     for stmt in candidates:
         if any(isinstance(a, Var) and a.name in numbers and a.name not in python for a in stmt.args):
             continue
-        bound = bounds.get(stmt.target)
-        if bound is None:
-            operands = [(float(a.value),) * 2 if isinstance(a, Const) and abs(a.value) < 2 ** 1000
-                        else bounds.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
-            if all(o is not None for o in operands):
-                bound = int_bound_of(stmt.prim, *operands)
+        operands = [int_operand_bound(a, bounds) for a in stmt.args]
         if stmt.prim == "floordiv":     # only the smallest int64 by -1 leaves 64 bits
-            dividend = bounds.get(stmt.args[0].name) if isinstance(stmt.args[0], Var) else None
-            bound = dividend if dividend is not None else bound
-        if bound is None or max(abs(bound[0]), abs(bound[1])) >= _INT64_SAFE:
+            (lo, _), (d_lo, d_hi) = operands
+            beyond = lo == INT64[0] and d_lo <= -1 <= d_hi
+        else:
+            lo, hi = int_bound_of(stmt.prim, *operands)
+            beyond = lo < INT64[0] or hi > INT64[1]
+        if beyond:
             stmt.params = tuple(stmt.params) + (INT64_PARAM,)
 
 

@@ -97,20 +97,23 @@ _RULES = {
 
 
 # ------------------------------------------------------------------ ints
+# every int the module Numba compiles holds is an int64: a parameter is refused beyond (the API), a
+# checked arithmetic raises beyond (`frontend.lower`'s 64-bit check), NumPy's ints are int64
+INT64 = (-2 ** 63, 2 ** 63 - 1)
 # an array's length or size: at most this (2 ** 48 bytes is more memory than any machine addresses)
-COUNT_BOUND = float(2 ** 48)
+COUNT_BOUND = 2 ** 48
 
 
 def int_bounds(body: list, types: dict, params=()) -> dict:
-    """Int variable -> (lo, hi), as `float_bounds` for Python's ints: every value the variable holds on
-    every run lies in [lo, hi].  Flow-insensitive: a variable is bounded where every statement that
-    writes it is one of these, each bounded -- the bound is then the union of theirs: an assignment of
-    `_INT_RULES`' primitives, an axis length or size (`result="count"` in the rule table: [0,
-    COUNT_BOUND]), or a `for` loop over a range whose start and stop are bounded (its index lies between
-    them; a loop index is often reused by the next loop).  A writer that reads what it writes (`k = k + 1`)
-    is never bounded, nor is a parameter.  Sound by induction over a run, as `float_bounds`: bounds are
-    floats, and below 2 ** 53 their arithmetic is exact; above it, the caller (`frontend.lower`'s 64-bit
-    check) keeps a margin."""
+    """Int (and bool) variable -> (lo, hi), exact ints: every value the variable holds on every run lies in
+    [lo, hi], and [lo, hi] lies in `INT64`.  Flow-insensitive: the bound is the union of those of every
+    statement that writes the variable, where each is one the rules know: an assignment of `_INT_RULES`'
+    primitives, an axis length or size (`result="count"`: [0, COUNT_BOUND]), a bool ([0, 1]), or a `for`
+    loop over a range (its index lies in [start, stop - 1] for a positive constant step, [stop + 1, start]
+    for a negative one, between them for any step: a loop index is often reused by the next loop).  Any
+    other int (a parameter, a pop, a writer that reads what it writes, `k = k + 1`) has the bound
+    `INT64`, and so has a result of the rules beyond it (a checked statement raises there).  Sound by
+    induction over a run: each value is made by one writer from values made earlier."""
     from ..rules import PRIMITIVES
 
     writers: dict[str, list] = {name: [None] for name in params}
@@ -124,7 +127,7 @@ def int_bounds(body: list, types: dict, params=()) -> dict:
 
     candidates = {name: stmts for name, stmts in writers.items()
                   if _is_int_number(types.get(name)) and all(s is not None and boundable(s) for s in stmts)}
-    bounds: dict = {}
+    bounds: dict = {name: (0, 1) for name, t in types.items() if t is not None and not t.is_array and t.kind == "bool"}
     changed = True
     while changed:
         changed = False
@@ -133,57 +136,87 @@ def int_bounds(body: list, types: dict, params=()) -> dict:
             if name in bounds or any(isinstance(a, Var) and a.name in candidates and a.name not in bounds
                                      for a in operands):
                 continue
-            bound = None
-            for stmt in stmts:
-                one = _int_writer_bound(stmt, bounds, PRIMITIVES)
-                bound = one if bound is None else (min(bound[0], one[0]), max(bound[1], one[1]))
-            bounds[name] = bound if not any(math.isnan(b) for b in bound) and bound[0] <= bound[1] else _UNBOUNDED
+            ones = [b for b in (_int_writer_bound(stmt, bounds, PRIMITIVES) for stmt in stmts) if b is not None]
+            bound = (min(b[0] for b in ones), max(b[1] for b in ones)) if ones else INT64
+            bounds[name] = (max(bound[0], INT64[0]), min(bound[1], INT64[1]))
             changed = True
-    return {name: b for name, b in bounds.items() if b != _UNBOUNDED}
+    return bounds
 
 
-def _int_writer_bound(stmt, bounds: dict, primitives) -> tuple:
+def int_operand_bound(operand, bounds: dict) -> tuple:
+    """The bound of an int operand: a constant's own value, a variable's from `int_bounds` (`INT64` for one
+    it does not know)."""
+    if isinstance(operand, Const) and isinstance(operand.value, int):
+        return int(operand.value), int(operand.value)
+    if isinstance(operand, Var):
+        return bounds.get(operand.name, INT64)
+    return INT64
+
+
+def _int_writer_bound(stmt, bounds: dict, primitives):
+    """The bound of what one writer assigns (None: nothing, a loop of no trips), possibly beyond `INT64`."""
     if isinstance(stmt, For):
-        start, stop = (_operand(a, bounds) for a in (stmt.start, stmt.stop))
-        return min(start[0], stop[0]), max(start[1], stop[1])
+        start, stop = (int_operand_bound(a, bounds) for a in (stmt.start, stmt.stop))
+        step = stmt.step.value if isinstance(stmt.step, Const) and isinstance(stmt.step.value, int) else None
+        if step is not None and step > 0:
+            lo, hi = start[0], stop[1] - 1
+        elif step is not None and step < 0:
+            lo, hi = stop[0] + 1, start[1]
+        else:
+            lo, hi = min(start[0], stop[0]), max(start[1], stop[1])
+        return (lo, hi) if lo <= hi else None
     if primitives[stmt.prim].result == "count":
-        return 0.0, COUNT_BOUND
-    return int_bound_of(stmt.prim, *[_operand(a, bounds) for a in stmt.args])
+        return 0, COUNT_BOUND
+    return int_bound_of(stmt.prim, *[int_operand_bound(a, bounds) for a in stmt.args])
 
 
 def int_bound_of(prim: str, *operands: tuple) -> tuple:
-    """The bound of `prim` of ints in these bounds (each (lo, hi)); unbounded where no rule knows it."""
+    """The exact bound of `prim` of ints in these bounds (each (lo, hi)), possibly beyond `INT64`; `INT64`
+    itself where no rule knows the primitive."""
     rule = _INT_RULES.get(prim)
     bound = rule(*operands) if rule is not None else None
-    return bound if bound is not None else _UNBOUNDED
+    return bound if bound is not None else INT64
 
 
 def _is_int_number(t) -> bool:
     return t is not None and not t.is_array and t.kind in ("int", "bool")
 
 
-def _constant(b) -> float | None:
-    return b[0] if b[0] == b[1] and math.isfinite(b[0]) else None
+def _int_mul(a, b):
+    products = [x * y for x in a for y in b]
+    return min(products), max(products)
 
 
-def _floordiv(a, b):
-    c = _constant(b)
-    if c is None or c <= 0:
+def _int_abs(a):
+    lo, hi = a
+    return a if lo >= 0 else (-hi, -lo) if hi <= 0 else (0, max(-lo, hi))
+
+
+def _int_floordiv(a, b):
+    c = b[0] if b[0] == b[1] else None
+    return (a[0] // c, a[1] // c) if c is not None and c > 0 else None
+
+
+def _int_mod(a, b):
+    c = b[0] if b[0] == b[1] else None
+    return (0, c - 1) if c is not None and c > 0 else (c + 1, 0) if c is not None and c < 0 else None
+
+
+def _int_pow(a, b):
+    e = b[0] if b[0] == b[1] else None
+    if e is None or e < 0:
         return None
-    return tuple(math.floor(q) if math.isfinite(q) else q for q in (a[0] / c, a[1] / c))
+    magnitude = max(abs(a[0]), abs(a[1]))
+    if magnitude >= 2 and e > 64:
+        return -2 ** 64, 2 ** 64            # beyond 64 bits (without computing a huge power)
+    return (a[0] ** e, a[1] ** e) if a[0] >= 0 else (-magnitude ** e, magnitude ** e)
 
 
-def _mod(a, b):
-    c = _constant(b)
-    return (0.0, c - 1) if c is not None and c > 0 else None
-
-
-def _pow(a, b):
-    e = _constant(b)
-    if e is None or e < 0 or e != int(e):
-        return None
-    magnitude = max(abs(a[0]), abs(a[1])) ** e
-    return -magnitude, magnitude
-
-
-_INT_RULES = dict({k: v for k, v in _RULES.items() if k != "float"}, floordiv=_floordiv, mod=_mod, pow=_pow)
+_INT_RULES = {
+    "copy": lambda a: a, "neg": lambda a: (-a[1], -a[0]), "abs": _int_abs,
+    "add": lambda a, b: (a[0] + b[0], a[1] + b[1]), "sub": lambda a, b: (a[0] - b[1], a[1] - b[0]),
+    "mul": _int_mul, "min": lambda a, b: (min(a[0], b[0]), min(a[1], b[1])),
+    "max": lambda a, b: (max(a[0], b[0]), max(a[1], b[1])),
+    "clip": lambda x, lo, hi: (min(max(x[0], lo[0]), hi[0]), min(max(x[1], lo[1]), hi[1])),
+    "floordiv": _int_floordiv, "mod": _int_mod, "pow": _int_pow,
+}

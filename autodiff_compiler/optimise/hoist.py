@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from .. import ir
 from ..ir import Assign, Const, For, Var, While, dataflow
-from ..python_errors import checks_int64
 
 _HOISTABLE = {"add", "sub", "mul", "neg", "copy", "lt", "le", "gt", "ge", "eq", "ne", "not", "float"}
 
@@ -66,14 +65,14 @@ _SCALAR_ONLY = {"not", "float"}
 
 def _cannot_raise(stmt: Assign, types: dict) -> bool:
     """`stmt` raises on no run: arithmetic and comparisons of numbers, of one array with numbers (a
-    scalar broadcasts into any shape), a copy or negation of anything, a division by a nonzero constant;
-    not arithmetic of Python's ints checked for 64 bits (`python_errors.checks_int64`).
+    scalar broadcasts into any shape), a copy or negation of anything, a division by a nonzero constant.
+    (Arithmetic of Python's ints checked for 64 bits, `python_errors.checks_int64`, raises only at the
+    compiled code's own limit, where Numba's ints would wrap: no trip lifts it, and moved before a loop of
+    no trips it is an error where Python runs on, never a number.)
     Two array operands may not broadcast together (`(2,) * (3,)` raises): such a statement is not moved,
     since a loop that runs no trips must not raise it."""
     arrays = sum(1 for a in stmt.args if isinstance(a, Var) and types.get(a.name) is not None
                  and types[a.name].is_array)
-    if checks_int64(stmt):
-        return False        # Python's ints that may leave 64 bits: compiled, OverflowError there
     if stmt.prim in _SCALAR_ONLY:
         return arrays == 0
     if stmt.prim not in _HOISTABLE and not (stmt.prim == "div" and isinstance(stmt.args[1], Const)

@@ -2788,3 +2788,18 @@ def intwrap_neighbours(x, v, n):
     for i in range(1, n):                # any int64 n: i - 1 and i + 1 stay inside 64 bits
         s += v[i] * v[i - 1] * x + v[(i + 1) % n] * x * x
     return s
+
+
+def numpyint_reassigned(x, iv):
+    k = iv[0]
+    k **= iv[1]                          # a name of two types: the front end sees a float, versioning an int
+    return x * k
+
+
+def numpyint_reassigned_in_loop(x, iv):
+    s = 0.0
+    for i in range(iv.shape[0]):
+        k = iv[i]
+        k **= iv[1]                      # no second name in a loop: the definitions reaching it decide
+        s += k
+    return x * s

@@ -175,6 +175,7 @@ def specialise(function: ir.Function, param_types: dict | None = None) -> bool:
     `np.dot` with a scalar operand is a product (NumPy's meaning), which has one rule and one spelling;
     `float(b)` of a bool is `1.0 * b` (Numba has no float() of a bool)."""
     changed = _float_parameters(function, param_types or {})
+    changed = _check_element_powers(function) or changed
     changed = _float_powers(function, function.body, None, param_types or {}) or changed
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
@@ -200,8 +201,14 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
     others is a float in Numba too (its types are unified where the paths meet), except a parameter,
     which Numba types by the int it is given: `_float_parameters` gives the body a float copy of it
     first.  A bool base keeps its power: its values (0 and 1) are the same either way, and Numba has
-    no float() of a bool."""
+    no float() of a bool.
+
+    Such a power of NumPy's ints raises ValueError for a negative exponent (NumPy's rule): where an
+    operand is surely NumPy's and the front end put no check before it (a name of two types when it
+    lowered, `k = iv[0]; k **= m`, one int here, after versioning), `int_power_check(m)` goes first
+    (`frontend.number_flags.int_powers` has the others)."""
     changed = False
+    surely_numpy = None
     k = 0
     while k < len(block):
         stmt = block[k]
@@ -212,6 +219,15 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
             base, exponent = (type_of_operand(a, function.types) for a in stmt.args)
             whole = (INT, BOOL)
             if base == INT and exponent in whole and function.types.get(stmt.target) == FLOAT:
+                checked = k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check"
+                if not checked:
+                    surely_numpy = _surely_numpy(function) if surely_numpy is None else surely_numpy
+                    if any(isinstance(a, Var) and a.name in surely_numpy for a in stmt.args):
+                        if names is None:
+                            names = Names(set(function.types) | set(function.params) | set(function.user_names))
+                        block.insert(k, Assign(names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc))
+                        function.types[block[k].target] = BOOL
+                        k += 1
                 operand = stmt.args[0]
                 if isinstance(operand, Const):
                     stmt.args = (Const(float(operand.value)),) + stmt.args[1:]
@@ -226,6 +242,64 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
                 changed = True
         k += 1
     return changed
+
+
+def _check_element_powers(function: ir.Function) -> bool:
+    """A name of two types is a float in this IR (`k = iv[i]; k **= m` in a loop, where versioning gives no
+    second name), but where every definition of it that reaches a power `k ** m` reads an element of an
+    int array, it holds NumPy's int there, and `m` an int: NumPy raises ValueError for a negative `m`.
+    `int_power_check(m)` goes first (unless one is there: `_float_powers`, `frontend.number_flags`)."""
+    from . import dataflow
+    pows = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim == "pow" and len(s.args) == 2
+            and isinstance(s.args[0], Var) and type_of_operand(s.args[0], function.types) == FLOAT
+            and type_of_operand(s.args[1], function.types) in (INT, BOOL)]
+    if not pows or any(isinstance(s, ir.Region) for s in ir.walk(function.body)):
+        return False        # (a region is expanded first: the types run again after it)
+    facts = dataflow.of(function)
+
+    def element_of_ints(definition) -> bool:
+        stmt = facts.statement_at(definition) if isinstance(definition, int) else None
+        if not (isinstance(stmt, Assign) and stmt.prim == "subscript" and isinstance(stmt.args[0], Var)):
+            return False
+        t = function.types.get(stmt.args[0].name)
+        return t is not None and t.is_array and t.dtype.startswith(("int", "uint", "bool")) \
+            and all(type_of_operand(a, function.types) in (INT, BOOL) for a in stmt.args[1:])
+
+    checked = [s for s in pows if facts.reaching(s, s.args[0].name)
+               and all(element_of_ints(d) for d in facts.reaching(s, s.args[0].name))]
+    names = None
+    for stmt in checked:
+        block = _block_holding(function.body, stmt)
+        k = next(i for i, s in enumerate(block) if s is stmt)
+        if k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check":
+            continue
+        names = names or Names(set(function.types) | set(function.params) | set(function.user_names))
+        block.insert(k, Assign(names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc))
+        function.types[block[k].target] = BOOL
+    if names is not None:
+        dataflow.invalidate(function)
+    return names is not None
+
+
+def _block_holding(body: list, stmt) -> list:
+    if any(s is stmt for s in body):
+        return body
+    for s in body:
+        for child in ir.child_blocks(s):
+            found = _block_holding(child, stmt)
+            if found is not None:
+                return found
+    return None
+
+
+def _surely_numpy(function: ir.Function) -> frozenset:
+    """The scalar variables that surely hold NumPy's numbers (`ir.numbers`: NumPy's on some run, Python's
+    on none)."""
+    from .numbers import numpy_numbers, python_numbers
+    facts = getattr(function, "facts", None)
+    data = frozenset(d[0] for d in facts.data) if facts is not None else frozenset()
+    return numpy_numbers(function.body, function.types, data) - python_numbers(function.body, function.types,
+                                                                                function.params, data)
 
 
 def _float_parameters(function: ir.Function, param_types: dict) -> bool:

@@ -631,3 +631,19 @@ def test_a_periodic_function_of_a_huge_argument_is_inconclusive():
     assert verdict == "inconclusive" and "periodic" in why
     modest = orc.Oracle(_program("def f(x):\n    return math.sin(x) * x\n"), "f", (0.7,), [0])
     assert modest.prepare() is None and modest.check_grads([5.0])[0] == "wrong"
+
+
+def test_an_int_beyond_64_bits_is_a_refusal_compiled_and_exact_for_python(tmp_path):
+    """Kind `raising` draws `(m) ** 45 % 7` of an int: past 64 bits for |m| >= 3, where Python computes it
+    exactly.  The compiled gradient's ArgumentError ("an integer beyond the 64 bits ...") is a refusal;
+    the gradient for Python must be right (the oracle's)."""
+    source = "def f(x, n):\n    return x * float(n ** 45 % 7) + x * x\n"
+    info, records = _run(_task(source, (0.7, 3), "x", ("x", "n")),
+                         [("jit-simp", "grad"), ("jit-nosimp", "vag"), ("nojit-simp", "grad"), ("nojit-nosimp", "vag")],
+                         tmp_path)
+    assert "skip" not in info
+    assert [r["outcome"] for r in records] == ["refused", "refused", "ok", "ok"]
+    assert all(r["category"] == "int beyond 64 bits" for r in records[:2])
+    info, records = _run(_task(source, (0.7, 2), "x", ("x", "n")), [("jit-simp", "grad")], tmp_path)
+    assert [r["outcome"] for r in records] == ["ok"]                 # 2 ** 45 fits: no refusal
+    assert any("** 45 % 7" in generate("raising", 91, i).source for i in range(40))   # the generator draws it

@@ -41,7 +41,8 @@ from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import INT64, float_bounds, int_bound_of, int_bounds, int_operand_bound
-from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM, POWER_UNREAD, checks_int64, python_check, python_domain_holds, python_power_holds,
+from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM,
+                             POWER_UNREAD, checks_int64, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
 from .lower_calls import CallLowering

@@ -252,10 +252,11 @@ def _whole(t) -> bool:
 
 
 def int_powers(body: list, types: dict, numpy_of) -> tuple[list, list]:
-    """The powers `k ** m` of ints (or bools) that NumPy may compute, where a negative `m` raises ValueError:
-    (those surely NumPy's -- of an int array, `np.power`, or a number `numpy` holds and Python's
-    analysis does not (the caller removes those) --, those that may be).  Not: a constant exponent >= 0.
-    `numpy_of()`: `ir.numbers.numpy_numbers` of `body`, asked only where an int power is found."""
+    """The powers `k ** m` of ints (or bools) that NumPy may compute, where a negative `m` raises ValueError,
+    as (surely, maybe): surely NumPy's where an operand is an int array or the call is `np.power`; maybe
+    where an operand may hold NumPy's int (`numpy_of()`: `ir.numbers.numpy_numbers` of `body`, asked only
+    once an int power is found), which `insert_number_flags` sorts further with Python's analysis.  Not:
+    a constant exponent >= 0."""
     surely, maybe, numpy = [], [], None
     for stmt in ir.walk(body):
         if not (isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2):
@@ -269,8 +270,9 @@ def int_powers(body: list, types: dict, numpy_of) -> tuple[list, list]:
             continue
         if NUMPY_FUNCTION_PARAM in stmt.params or any(t is not None and t.is_array for t in kinds):
             surely.append(stmt)
-        elif any(isinstance(a, Var) and a.name in (numpy := numpy if numpy is not None else numpy_of())
-                 for a in stmt.args):
+            continue
+        numpy = numpy_of() if numpy is None else numpy
+        if any(isinstance(a, Var) and a.name in numpy for a in stmt.args):
             maybe.append(stmt)
     return surely, maybe
 

@@ -35,7 +35,10 @@ Guarantees, per run, one outcome:
 
 A gradient that raises ArgumentError because Python made a complex number the
 function reads (a negative base to a fractional power) where Python then
-carries on with it (`abs` of it, `==`) is `refused`: a documented refusal.
+carries on with it (`abs` of it, `==`) is `refused`: a documented refusal; so
+is a compiled gradient's "an integer beyond the 64 bits" where Python's ints
+go past them (`python_errors.INT64_OVERFLOW`; for Python, `jit=False` must
+give the gradient).
 
 A task may carry `fault` = {"what": "segv"|"hang"|"exit", "when": substring of
 the source, "run": (mode, api)}: the worker then kills or hangs itself before
@@ -57,6 +60,7 @@ import traceback
 
 import numpy as np
 
+from ..python_errors import INT64_OVERFLOW
 from .oracle import Oracle, is_float_result
 
 MODES = {
@@ -302,6 +306,10 @@ def run_one(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: str) -> 
             record.update(outcome="refused", category="complex intermediate", exc=type(exc).__name__,
                           detail=str(exc)[:600], got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             return _timed(record, start, cpu)
+        if jit and INT64_OVERFLOW in str(exc):
+            record.update(outcome="refused", category="int beyond 64 bits", exc=type(exc).__name__,
+                          detail=str(exc)[:600], got=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            return _timed(record, start, cpu)
         record.update(outcome="wrong", category="false-ArgumentError", exc=type(exc).__name__,
                       detail=f"raised {type(exc).__name__} ({phase}) where the function and its gradient are "
                              f"finite and smooth: {str(exc).splitlines()[0][:300]}",
@@ -413,6 +421,10 @@ def run_derivative(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: s
         else:
             got, reference = _hvp_against_rows(fn, call_args, wrt_indices, jit, simplify)
     except ArgumentError as exc:
+        if jit and INT64_OVERFLOW in str(exc):
+            record.update(outcome="refused", category=f"{api}: int beyond 64 bits", exc=type(exc).__name__,
+                          detail=str(exc)[:600], got=str(exc).splitlines()[0][:200])
+            return _timed(record, start, cpu)
         record.update(outcome="wrong", category=f"{api}: false-ArgumentError", exc=type(exc).__name__,
                       detail=f"{api} raised {type(exc).__name__} where the function and its gradient are finite "
                              f"and smooth: {str(exc).splitlines()[0][:300]}", got=str(exc).splitlines()[0][:200])

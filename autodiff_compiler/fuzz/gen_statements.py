@@ -152,6 +152,7 @@ class Statements:
             (0.6 if control and self.in_loop() else 0, "break"),
             (0.6 if control and self.in_loop() else 0, "continue"),
             (0.5 if control and self.allow_returns and (self.in_loop() or self.in_branch) else 0, "return"),
+            (0.4 if self.raising else 0, "int overflow"),   # (kind `raising` only: the others draw as before)
         ]
         if arrays:
             table += [(4, "array"), (2, "local"), (2.5 if self.local_arrays() else 0, "store"),
@@ -183,6 +184,8 @@ class Statements:
             self.indent -= 1
         elif what == "int power":
             self.int_power()
+        elif what == "int overflow":
+            self.int_overflow()
         elif what == "array":
             self.assign_array(2)
         elif what == "local":
@@ -352,6 +355,16 @@ class Statements:
         self.types[name] = F
         self.emit(f"{name} = {self.squash(self.fexpr(1), 10).code} * float({power})")
         self.scope.values[name] = Var(name, F, 10.0 * 81.0)
+
+    def int_overflow(self):
+        """A power of Python's ints that passes 64 bits where the base's magnitude is 3 or more (`3 ** 45` is
+        2.9e21), reduced to a small float: Python computes it exactly; the compiled gradient raises its
+        ArgumentError there (a refusal, `execute`), and the gradient for Python (`jit=False`) is exact."""
+        code, lo, hi = self.clamp_int(*self.iexpr(), -4, 4)
+        name = self.fresh("v")
+        self.types[name] = F
+        self.emit(f"{name} = {self.squash(self.fexpr(1), 10).code} * float(({code}) ** 45 % 7)")
+        self.scope.values[name] = Var(name, F, 60.0)
 
     def body_of_loop(self, loop: Loop, depth: int, index_var: Var | None = None, first_line: str | None = None):
         before = self.scope

@@ -240,7 +240,7 @@ def _copy_at(function: ir.Function, stmt: Assign) -> bool:
     if stmt.prim == "subscript":
         stmt.prim = "subscript_copy"
         return True
-    block = _block_holding(function.body, stmt)
+    block = ir.block_holding(function.body, stmt)
     if block is None:  # pragma: no cover
         return False
     from .names import Names
@@ -268,15 +268,6 @@ def _copy_at(function: ir.Function, stmt: Assign) -> bool:
 _WHOLE_VIEWS = {"transpose", "transpose_axes", "reshape", "reshape_as", "expand_dims", "squeeze"}
 
 
-def _block_holding(block: list, stmt):
-    if any(s is stmt for s in block):
-        return block
-    for s in block:
-        for child in ir.child_blocks(s):
-            found = _block_holding(child, stmt)
-            if found is not None:
-                return found
-    return None
 
 
 def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) -> None:

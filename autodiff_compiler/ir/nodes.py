@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'ZERO_OF_KIND', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'ZERO_OF_KIND', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'block_holding', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
 
 
 # --------------------------------------------------------------------------- types
@@ -364,6 +364,18 @@ def child_blocks(stmt) -> list:
     if isinstance(stmt, Region):
         return [stmt.body, stmt.stub]
     return []
+
+
+def block_holding(block: list, stmt) -> list | None:
+    """The statement list, `block` or one nested in it, that holds `stmt` itself (None: none does)."""
+    if any(s is stmt for s in block):
+        return block
+    for s in block:
+        for child in child_blocks(s):
+            found = block_holding(child, stmt)
+            if found is not None:
+                return found
+    return None
 
 
 def integer_index(index) -> bool:

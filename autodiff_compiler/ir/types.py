@@ -269,7 +269,7 @@ def _check_element_powers(function: ir.Function) -> bool:
                and all(element_of_ints(d) for d in facts.reaching(s, s.args[0].name))]
     names = None
     for stmt in checked:
-        block = _block_holding(function.body, stmt)
+        block = ir.block_holding(function.body, stmt)
         k = next(i for i, s in enumerate(block) if s is stmt)
         if k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check":
             continue
@@ -281,15 +281,6 @@ def _check_element_powers(function: ir.Function) -> bool:
     return names is not None
 
 
-def _block_holding(body: list, stmt) -> list:
-    if any(s is stmt for s in body):
-        return body
-    for s in body:
-        for child in ir.child_blocks(s):
-            found = _block_holding(child, stmt)
-            if found is not None:
-                return found
-    return None
 
 
 def _surely_numpy(function: ir.Function) -> frozenset:

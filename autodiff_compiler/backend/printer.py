@@ -210,7 +210,8 @@ class ModulePrinter:
             # an int constant beyond 64 bits (`x * 10 ** 20`, `n < 2 ** 70`) where Python makes it a float or
             # compares it: the float it is (a comparison with an int64 comes out the same); Python's own
             # OverflowError where no float holds it
-            if self.types.get(stmt.target) is not None and (stmt.prim in _COMPARED or self.types[stmt.target].kind == "float"):
+            target = self.types.get(stmt.target)
+            if target is not None and (stmt.prim in _COMPARED or target.kind == "float"):
                 args = tuple(Const(_as_float(a.value)) if _beyond_int64(a) and _as_float(a.value) is not None else a
                              for a in args)
         if stmt.prim in _ELEMENT_READS and self.is_array(stmt.args[0]):

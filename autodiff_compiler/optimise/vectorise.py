@@ -64,6 +64,7 @@ from .. import ir
 from ..rules import error_of, may_raise
 from ..ir import Assign, Comment, Const, For, Store, Var, dataflow
 from ..ir.numbers import numpy_numbers, raises_in_compiled, scalar_kind
+from ..python_errors import checks_int64
 
 BLOCK = 256                      # trips per block: buffers of 2 KiB stay in the L1 cache
 # the vector functions of one operand, which `vector_map` applies to whole arrays
@@ -200,8 +201,11 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool, found: fro
     # what may raise as the module Numba compiles spells it: not a division of NumPy's numbers, which is
     # spelled as NumPy divides (inf or nan: `ir.numbers`)
     raising = [k for k, s in enumerate(body) if isinstance(s, Assign) and raises_in_compiled(s, types, found)]
-    # statements that raise the same error may swap places: the caller cannot tell which one raised
-    distinct = len({_error_of(body[k], types) for k in raising}) > 1
+    # statements that raise the same error may swap places: the caller cannot tell which one raised.  An int
+    # beyond 64 bits (`python_errors.checks_int64`) is the compiled code's own limit, not an error of the
+    # function's (Python's ints run on): whichever trip meets it first, the caller sees an error where
+    # Python would not, so it may swap places with any statement
+    distinct = len({_error_of(body[k], types) for k in raising if not checks_int64(body[k])}) > 1
     confined = (facts.carried(loop) | (facts.live_out(loop) & written)) - {loop.index} - own
     invariants = tuple(sorted(((set(ir.used_in(body)) - written) | own) - {loop.index}))
     plan = LoopPlan(loop, invariants=invariants, may_raise=bool(raising))

@@ -38,7 +38,8 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
+from ..ir.numbers import (is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind,
+                          surely_numpy_numbers)
 from ..ir import dataflow
 from ..ir.ranges import INT64, float_bounds, int_bound_of, int_bounds, int_operand_bound
 from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM,
@@ -626,11 +627,10 @@ def _check_int64(function: ir.Function, module_data: frozenset) -> None:
                   and scalar_kind(Var(s.target), types) == "int"]
     if not candidates:
         return
-    numbers = numpy_numbers(function.body, types, module_data)
-    python = python_numbers(function.body, types, function.params, module_data)
+    surely_numpy = surely_numpy_numbers(function.body, types, function.params, module_data)
     bounds = int_bounds(function.body, types, function.params)
     for stmt in candidates:
-        if any(isinstance(a, Var) and a.name in numbers and a.name not in python for a in stmt.args):
+        if any(isinstance(a, Var) and a.name in surely_numpy for a in stmt.args):
             continue
         operands = [int_operand_bound(a, bounds) for a in stmt.args]
         if stmt.prim == "floordiv":     # only the smallest int64 by -1 leaves 64 bits

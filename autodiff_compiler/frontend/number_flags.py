@@ -246,11 +246,6 @@ class NumberFlags:
         return out
 
 
-def _whole(t) -> bool:
-    """Is this type an int or bool number, or an array of them?"""
-    return t.dtype.startswith(("int", "uint", "bool")) if t.is_array else t.kind in ("int", "bool")
-
-
 def int_powers(body: list, types: dict, numpy_of) -> tuple[list, list]:
     """The powers `k ** m` of ints (or bools) that NumPy may compute, where a negative `m` raises ValueError,
     as (surely, maybe): surely NumPy's where an operand is an int array or the call is `np.power`; maybe
@@ -262,7 +257,7 @@ def int_powers(body: list, types: dict, numpy_of) -> tuple[list, list]:
         if not (isinstance(stmt, Assign) and stmt.prim == "pow" and len(stmt.args) == 2):
             continue
         kinds = [types.get(a.name) if isinstance(a, Var) else None for a in stmt.args]
-        if not all(isinstance(a, Const) and type(a.value) in (int, bool) or t is not None and _whole(t)
+        if not all(isinstance(a, Const) and type(a.value) in (int, bool) or t is not None and t.is_whole
                    for a, t in zip(stmt.args, kinds)):
             continue
         exponent = stmt.args[1]

@@ -44,6 +44,11 @@ class Type:
     def is_array(self) -> bool:
         return self.kind == "array"
 
+    @property
+    def is_whole(self) -> bool:
+        """An int or bool number, or an array of ints or bools."""
+        return self.dtype.startswith(("int", "uint", "bool")) if self.kind == "array" else self.kind in ("int", "bool")
+
 
 FLOAT = Type("float")
 INT = Type("int")

@@ -144,6 +144,12 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
     return _least_fixed_point(body, types, found, makes, lambda v, has: isinstance(v, Const) or has(v))
 
 
+def surely_numpy_numbers(body: list, types: dict, params, module_data=frozenset()) -> frozenset:
+    """The scalar variables of `body` that surely hold NumPy's numbers: `numpy_numbers` finds them and
+    `python_numbers` does not (NumPy's on some run, Python's on none)."""
+    return numpy_numbers(body, types, module_data) - python_numbers(body, types, params, module_data)
+
+
 def is_numpy_operand(operand, types: dict, found: frozenset) -> bool:
     """May this operand be an array or a NumPy number (`numpy_numbers`' set `found`)?"""
     return is_array_operand(operand, types) or (isinstance(operand, Var) and operand.name in found)

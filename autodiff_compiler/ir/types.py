@@ -219,15 +219,10 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
             base, exponent = (type_of_operand(a, function.types) for a in stmt.args)
             whole = (INT, BOOL)
             if base == INT and exponent in whole and function.types.get(stmt.target) == FLOAT:
-                checked = k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check"
-                if not checked:
-                    surely_numpy = _surely_numpy(function) if surely_numpy is None else surely_numpy
-                    if any(isinstance(a, Var) and a.name in surely_numpy for a in stmt.args):
-                        if names is None:
-                            names = Names(set(function.types) | set(function.params) | set(function.user_names))
-                        block.insert(k, Assign(names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc))
-                        function.types[block[k].target] = BOOL
-                        k += 1
+                surely_numpy = _surely_numpy(function) if surely_numpy is None else surely_numpy
+                if any(isinstance(a, Var) and a.name in surely_numpy for a in stmt.args):
+                    put, names = _put_int_power_check(function, block, k, names)
+                    k += put
                 operand = stmt.args[0]
                 if isinstance(operand, Const):
                     stmt.args = (Const(float(operand.value)),) + stmt.args[1:]
@@ -262,35 +257,41 @@ def _check_element_powers(function: ir.Function) -> bool:
         if not (isinstance(stmt, Assign) and stmt.prim == "subscript" and isinstance(stmt.args[0], Var)):
             return False
         t = function.types.get(stmt.args[0].name)
-        return t is not None and t.is_array and t.dtype.startswith(("int", "uint", "bool")) \
+        return t is not None and t.is_array and t.is_whole \
             and all(type_of_operand(a, function.types) in (INT, BOOL) for a in stmt.args[1:])
 
     checked = [s for s in pows if facts.reaching(s, s.args[0].name)
                and all(element_of_ints(d) for d in facts.reaching(s, s.args[0].name))]
-    names = None
+    names, put = None, 0
     for stmt in checked:
         block = ir.block_holding(function.body, stmt)
-        k = next(i for i, s in enumerate(block) if s is stmt)
-        if k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check":
-            continue
-        names = names or Names(set(function.types) | set(function.params) | set(function.user_names))
-        block.insert(k, Assign(names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc))
-        function.types[block[k].target] = BOOL
-    if names is not None:
+        one, names = _put_int_power_check(function, block, next(i for i, s in enumerate(block) if s is stmt), names)
+        put += one
+    if put:
         dataflow.invalidate(function)
-    return names is not None
+    return put > 0
 
 
 
 
 def _surely_numpy(function: ir.Function) -> frozenset:
-    """The scalar variables that surely hold NumPy's numbers (`ir.numbers`: NumPy's on some run, Python's
-    on none)."""
-    from .numbers import numpy_numbers, python_numbers
+    """`ir.numbers.surely_numpy_numbers` of the function, its module data NumPy's."""
+    from .numbers import surely_numpy_numbers
     facts = getattr(function, "facts", None)
     data = frozenset(d[0] for d in facts.data) if facts is not None else frozenset()
-    return numpy_numbers(function.body, function.types, data) - python_numbers(function.body, function.types,
-                                                                                function.params, data)
+    return surely_numpy_numbers(function.body, function.types, function.params, data)
+
+
+def _put_int_power_check(function: ir.Function, block: list, k: int, names):
+    """`int_power_check(m)` of the power `block[k]`, put before it unless one is there already:
+    (how many statements were put, the Names, made on first need)."""
+    if k > 0 and isinstance(block[k - 1], Assign) and block[k - 1].prim == "int_power_check":
+        return 0, names
+    names = names or Names(set(function.types) | set(function.params) | set(function.user_names))
+    stmt = block[k]
+    block.insert(k, Assign(names.fresh("checked"), "int_power_check", (stmt.args[1],), stmt.loc))
+    function.types[block[k].target] = BOOL
+    return 1, names
 
 
 def _float_parameters(function: ir.Function, param_types: dict) -> bool:

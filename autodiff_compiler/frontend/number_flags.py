@@ -41,10 +41,9 @@ from __future__ import annotations
 
 from .. import ir
 from ..ir.names import Names
-from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand
+from ..ir.numbers import is_array_operand, makes_numpy_number, selects_an_operand, value_operands
 from ..ir.nodes import Assign, Const, For, If, Pop, Region, Var
 from ..python_errors import CHECK_COPY, NUMPY_FUNCTION_PARAM
-from ..rules import PRIMITIVES
 
 
 class NumberFlags:
@@ -93,8 +92,7 @@ class NumberFlags:
         variables) whose flags it is the `or` of; or, for `min` and `max` of numbers, which give one
         operand as it is (`ir.numbers.selects_an_operand`), the tuple of the operands' kinds
         (`kind_of`), the flag being the picked operand's."""
-        # a `@custom_derivative` function's value is its last operand (`ir.numbers.makes_numpy_number`)
-        args = stmt.args[-1:] if stmt.prim in PRIMITIVES and PRIMITIVES[stmt.prim].custom else stmt.args
+        args = value_operands(stmt.prim, stmt.args)     # a `@custom_derivative` function's: its value
         arrays = [is_array_operand(a, self.types) for a in args]
         if not makes_numpy_number(stmt.prim, arrays, [True] * len(args), stmt.params):
             return False

@@ -71,6 +71,13 @@ def makes_numpy_number(prim: str, operands_array: list, operands_numpy: list, pa
     return any(operands_array) or any(operands_numpy)
 
 
+def value_operands(prim: str, args: tuple) -> tuple:
+    """The operands whose kind of number the result of `prim` takes: all of them, but for a
+    `@custom_derivative` function, whose value is its last operand, the body's result as it is."""
+    spec = PRIMITIVES.get(prim)
+    return tuple(args[-1:]) if spec is not None and spec.custom else tuple(args)
+
+
 def selects_an_operand(prim: str) -> bool:
     """Is the result of `prim` of numbers one of its operands, as it is?  Python's `max(v[0], 0.0)` is
     the float 0.0 where that is the larger: Python's number although the other operand is NumPy's
@@ -134,12 +141,11 @@ def python_numbers(body: list, types: dict, params, module_data=frozenset()) -> 
     found.update(stmt.index for stmt in walk(body) if isinstance(stmt, For))
 
     def makes(stmt, has):
-        python = [isinstance(a, Const) or has(a) for a in stmt.args]
-        arrays = [is_array_operand(a, types) for a in stmt.args]
-        if not makes_numpy_number(stmt.prim, arrays, [True] * len(stmt.args), stmt.params):
+        args = value_operands(stmt.prim, stmt.args)
+        python = [isinstance(a, Const) or has(a) for a in args]
+        arrays = [is_array_operand(a, types) for a in args]
+        if not makes_numpy_number(stmt.prim, arrays, [True] * len(args), stmt.params):
             return True
-        if stmt.prim in PRIMITIVES and PRIMITIVES[stmt.prim].custom:
-            return python[-1] and not arrays[-1]        # its value is its last operand (`makes_numpy_number`)
         return not any(arrays) and (all(python) or selects_an_operand(stmt.prim) and any(python))
     return _least_fixed_point(body, types, found, makes, lambda v, has: isinstance(v, Const) or has(v))
 

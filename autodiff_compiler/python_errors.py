@@ -15,8 +15,10 @@ spells the checks (`backend.runtime.math_domain`, `math_range`, `math_pow`,
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
+import struct
 
 from .rules import PRIMITIVES
 
@@ -69,6 +71,19 @@ INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "i
                  "abs": "int_abs", "floordiv": "int_floordiv"}
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
 FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0]})
+
+
+def beyond_int64(operand) -> bool:
+    """Is this operand an int constant beyond 64 bits (`2 ** 70`, folded), which Numba's ints cannot hold?"""
+    return type(getattr(operand, "value", None)) is int and not -2 ** 63 <= operand.value < 2 ** 63
+
+
+def int_as_float(value: int) -> float | None:
+    """The float Python makes of an int (`x * 10 ** 20`), None where none holds it (Python's OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def checks_int64(stmt) -> bool:
@@ -127,3 +142,39 @@ def python_power_holds(lo: float, hi: float, exponent) -> bool:
         return float(magnitude) ** e < 1e300
     except OverflowError:
         return False
+
+
+# the largest int exponent `python_power_limit` answers for: beyond it Numba computes `x ** n` with `math.pow`
+POWER_LIMIT_EXPONENTS = 0x10000
+
+
+@functools.cache
+def python_power_limit(n: int) -> float:
+    """The largest float `x` for which Python's `x ** n` (a constant int 2 <= n <= `POWER_LIMIT_EXPONENTS`)
+    and Numba's (squarings: `numba.cpython.numbers.static_power_impl`) are both finite.  A finite `x`
+    beyond it in magnitude raises OverflowError in Python, or makes Numba's power inf where Python's is a
+    number just below the largest float: raising there too is the checked side.  Both powers grow with
+    `|x|` (rounding is monotone), so the limit is found by bisection over the floats' bit patterns; the
+    256 floats below it are tested again, so that a libm `pow` not quite monotone there cannot leave a
+    float that overflows inside the limit."""
+    def finite(x: float) -> bool:
+        squared, power, k = x, 1.0, n
+        while k:
+            if k & 1:
+                power *= squared
+            k >>= 1
+            squared *= squared
+        try:
+            return math.isfinite(power) and math.isfinite(x ** n)
+        except OverflowError:
+            return False
+
+    def as_float(bits: int) -> float:
+        return struct.unpack("<d", struct.pack("<q", bits))[0]
+
+    below, above = struct.unpack("<q", struct.pack("<d", 1.0))[0], struct.unpack("<q", struct.pack("<d", math.inf))[0]
+    while above - below > 1:
+        middle = (below + above) // 2
+        below, above = (middle, above) if finite(as_float(middle)) else (below, middle)
+    lowest_overflow = next((bits for bits in range(below - 256, below + 1) if not finite(as_float(bits))), None)
+    return as_float(below if lowest_overflow is None else lowest_overflow - 1)

@@ -61,6 +61,8 @@ class Primitive:
     examples: tuple = ()               # operand cases for the rule tests: (shapes or numbers, ..., {params})
     domain: tuple = ()                 # per argument: "real" (default), "int" (a small count), "positive"
     effect: bool = False               # run for its effect (assert): kept although nothing reads its result
+    compiled_only: bool = False        # an effect that checks Numba's 64-bit ints, whose limits Python's
+                                       # unbounded ints do not have: the module printed for Python leaves it out
     jvp: object = None                 # expression strings over the argument's tangent `d` (None: shape only),
                                        # or a function (params, ranks) -> tuple, as `vjp`
     refuse: str | None = None          # differentiable, but no rule here: why (an error message)
@@ -171,7 +173,8 @@ USER_FUNCTIONS: dict[tuple[str, str], str] = {}
 def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, scalar=None, array=None,
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
-            raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False, python_errors=None):
+            raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False, python_errors=None,
+            compiled_only=False):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -189,7 +192,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
                      error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number,
-                     raises_on_arrays=raises_on_arrays, python_errors=python_errors)
+                     raises_on_arrays=raises_on_arrays, python_errors=python_errors, compiled_only=compiled_only)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -901,6 +904,12 @@ _define("to_int", 1, nondiff=True, scalar="int({0})", array="{0}.astype(np.int64
 _define("int_power_check", 1, nondiff=True, effect=True, scalar="int_power_check({0})",
         array="int_powers_check({0})", result=lambda types, p: _typed(0, "bool"),
         evaluate=lambda e: _numpy_int_power_check(e), raises=True)
+# `for i in range(start, stop, step)` of ints whose bounds do not prove it: Numba computes the trip count
+# from `stop - start` in int64, and the reverse sweep `start - step` and `trips * step`; where any of them
+# would leave 64 bits (Python's ints are unbounded) the module Numba compiles raises OverflowError before
+# the loop, `python_errors.INT64_OVERFLOW` (`frontend.lower._check_ranges` puts it there)
+_define("range_check", 3, nondiff=True, effect=True, compiled_only=True, scalar="range_check({0}, {1}, {2})",
+        array="range_check({0}, {1}, {2})", result=lambda types, p: _typed(0, "bool"), raises=True)
 # `assert cond`: checked in the forward sweep (the runtime helper raises AssertionError(site))
 _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {site})", array="assert_true({0}, {site})",
         result="bool", evaluate=bool, raises=True)

@@ -2303,6 +2303,12 @@ def pypow_unread(x, y):
     return x * 3.0 + y
 
 
+def pypow_int_boundary(x, y):
+    t = y ** 17                          # Python's pow overflows from 1.3571577374844447e18 on, where
+    u = x ** 22                          # Numba's squarings do one float later; for x ** 22 one float sooner
+    return x * 3.0 + min(max(y, -1.0), 1.0) + min(u, 1.0)
+
+
 def pypow_exponent(x):
     return min(10.0 ** x, 5.0) * x       # x > 308.25: OverflowError
 
@@ -2763,6 +2769,38 @@ def intwrap_mixed(x, iv, n, c):
     k = n if c > 0.0 else iv[0]          # Python's int on this run: checked
     m = k * 4
     return float(m % 1000) * x
+
+
+# Numba computes a range's trip count from `stop - start` in int64, and the reverse sweep goes back over it
+# with `start - step`, `-step` and the trip count times the step: past 64 bits they wrapped (two trips in
+# Python, none compiled; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1 trips)
+def intwrap_range_step(x, n, k):
+    s = x
+    for i in range(0, n, k):
+        s = s * x
+    return s
+
+
+def intwrap_range_down(x, n, k):
+    s = x
+    for i in range(n, 0, -k):
+        s = s * x + 0.5
+    return s
+
+
+def intwrap_range_from_one(x, n):
+    s = x
+    for i in range(1, n):
+        s = s * x
+    return s
+
+
+def intwrap_range_nested(x, v, n, k):
+    s = 0.0
+    for j in range(v.shape[0]):
+        for i in range(0, n, k):
+            s = s + x * v[j]
+    return s
 
 
 def numpyint_mixed_base(x, iv, c):

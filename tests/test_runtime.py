@@ -138,3 +138,72 @@ def test_spread_rows_moves_the_reduced_axes_last_and_back(shape, axes, largest):
         got = run(array, g, perm, inverse, k, largest)
         assert got.shape == array.shape
         assert _same(got, want, signs=False), (shape, axes, largest)
+
+
+_POWER_INT = numba.njit(runtime.python_power_int)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 17, 22, 25, 76, 118, 150, 197, 4097, 65536])
+def test_python_power_int_raises_from_the_limit_where_python_or_numba_overflows(n):
+    """`python_power_int(x, n, limit)` tests the base before the power.  Below the limit
+    (`python_errors.python_power_limit`) Python's `x ** n` and Numba's (squarings) are both finite; one
+    float past it, one of them overflows, so the gradient raises, of either sign, compiled and not.
+    The exponents include those where Python's pow and Numba's squarings overflow a float apart in
+    either order (17: Python's first; 22: Numba's first)."""
+    import math
+
+    from autodiff_compiler.python_errors import python_power_limit
+
+    limit = python_power_limit(n)
+    past = math.nextafter(limit, math.inf)
+    for sign in (1.0, -1.0):
+        x = sign * limit
+        assert math.isfinite(x ** n) and math.isfinite(_POWER_INT(x, n, limit))
+        # Numba's squarings round once per multiplication: within about n roundings of Python's pow
+        assert _POWER_INT(x, n, limit) == pytest.approx(x ** n, rel=2 * n * 2.0 ** -53)
+        assert runtime.python_power_int(x, n, limit) == x ** n
+        try:
+            python_overflows = not math.isfinite(sign * past ** n)
+        except OverflowError:
+            python_overflows = True
+        numba_overflows = not math.isfinite(numba.njit(lambda y: y ** n)(sign * past))
+        assert python_overflows or numba_overflows, (n, past)
+        for helper in (_POWER_INT, runtime.python_power_int):
+            with pytest.raises(OverflowError, match="Numerical result out of range"):
+                helper(sign * past, n, limit)
+    for x in (math.inf, -math.inf, math.nan, 0.0, -0.0, 1.0):     # no finite base: no error, as in Python
+        assert _POWER_INT(x, n, limit) == x ** n or math.isnan(x)
+
+
+def _compiled_with_callees(name: str):
+    """A runtime helper compiled by Numba with the helpers it calls compiled too, as a generated module
+    has them (each its own `njit` function)."""
+    namespace = dict(vars(runtime))
+    namespace.update({callee: numba.njit(getattr(runtime, callee))
+                      for callee in ("int_add", "int_sub", "int_neg", "int_abs")})
+    exec(runtime.SOURCES[name], namespace)
+    return numba.njit(namespace[name])
+
+
+_RANGE_CHECK = _compiled_with_callees("range_check")
+_EDGES = (0, 1, -1, 2, 5, 2 ** 61, 3 * 2 ** 61, 2 ** 62, 2 ** 62 + 1, 2 ** 63 - 1, -2 ** 63, -2 ** 63 + 1, -2 ** 62)
+
+
+@pytest.mark.parametrize("start", _EDGES)
+def test_range_check_raises_where_a_loops_int64_bounds_would_wrap(start):
+    """`range_check(start, stop, step)`, compiled, passes exactly where `stop - start`, `start - step`,
+    `-step` and, where the loop runs, `|stop - start| + |step| - 1` (a bound of the trip count times the
+    step) all lie in int64, computed with Python's ints; elsewhere OverflowError, never a wrapped pass."""
+    def fits(start, stop, step):
+        values = [stop - start, start - step, -step]
+        if (stop - start) * step > 0:
+            values.append(abs(stop - start) + abs(step) - 1)
+        return all(-2 ** 63 <= v < 2 ** 63 for v in values)
+
+    for stop in _EDGES:
+        for step in (s for s in _EDGES if s != 0):
+            if fits(start, stop, step):
+                assert _RANGE_CHECK(start, stop, step) is True
+            else:
+                with pytest.raises(OverflowError, match="beyond the 64 bits"):
+                    _RANGE_CHECK(start, stop, step)

@@ -364,6 +364,10 @@ case(INTWRAP, S.intwrap_big_constant_as_float, [(1.5,), (-0.5,)])
 case(INTWRAP, S.intwrap_big_constant_compared, [(1.5, 3), (-0.5, 2 ** 63 - 1), (2.0, -2 ** 63)])
 case(INTWRAP, S.intwrap_mixed, [(1.5, np.array([1, 2]), 7, 1.0), (-0.5, np.array([5]), 2 ** 40, -1.0)])
 case(INTWRAP, S.intwrap_neighbours, [(1.5, V(0.5, 1.0, 2.0, -1.0), 4), (-0.5, V(3.0, 0.25), 2), (2.0, V(1.0), 0)])
+case(INTWRAP, S.intwrap_range_step, [(1.5, 7, 2), (-0.5, 0, 3), (1.1, 10, 4), (0.9, -5, 1)])
+case(INTWRAP, S.intwrap_range_down, [(1.5, 7, 2), (-0.5, 0, 3), (1.1, 10, 4), (0.9, 5, -1)])
+case(INTWRAP, S.intwrap_range_from_one, [(1.5, 4), (-0.5, 1), (1.1, -2 ** 62)])
+case(INTWRAP, S.intwrap_range_nested, [(1.5, V(0.5, 2.0), 5, 2), (-0.5, V(1.0), 0, 4), (1.1, V(2.0, -1.0), 2 ** 62, 2 ** 61)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
@@ -611,6 +615,7 @@ PYPOW = "Python's power of its numbers where it is defined: 0 to a negative powe
 case(PYPOW, S.pypow_issue, [(0.5,), (2.0,), (-0.3,)])
 case(PYPOW, S.pypow_overflow_branch, [(0.5,), (1.5,), (-3.0,)])
 case(PYPOW, S.pypow_unread, [(0.5, 2.0), (-1.5, -7.0)])
+case(PYPOW, S.pypow_int_boundary, [(0.5, 2.0), (-1.5, -1.3571577374844447e18), (1.0e14, 3.0)])
 case(PYPOW, S.pypow_exponent, [(0.5,), (-2.0,), (300.0,)])
 case(PYPOW, S.pypow_complex_branch, [(0.5,), (2.0,)])
 case(PYPOW, S.pypow_complex_unread, [(-4.0,), (4.0,), (-0.5,)])
@@ -1111,6 +1116,8 @@ _POWER_RANGE = (OverflowError, "Numerical result out of range")
 PYPOW_RAISING = [
     (S.pypow_issue, (0.0,)) + _ZERO_POWER, (S.pypow_overflow_branch, (10.0,)) + _POWER_RANGE,
     (S.pypow_unread, (0.5, 1e200)) + _POWER_RANGE, (S.pypow_exponent, (400.0,)) + _POWER_RANGE,
+    (S.pypow_int_boundary, (0.5, 1.357157737484445e18)) + _POWER_RANGE,     # one float past Python's limit
+    (S.pypow_int_boundary, (0.5, -1.357157737484445e18)) + _POWER_RANGE,
     (S.pypow_complex_branch, (-4.0,), TypeError, "complex number in Python"),
     (S.pypow_ints, (0.5, 0, -1)) + _ZERO_POWER, (S.pypow_builtin, (0.0, -1.0)) + _ZERO_POWER,
     (S.pypow_builtin, (-2.0, 0.5), TypeError, "complex number in Python"),
@@ -1306,7 +1313,7 @@ def test_only_powers_that_may_raise_are_checked():
     def square(x):
         return x ** 2 + x ** 1
 
-    assert "python_power(x, 2, False)" in grad(square).compiled_source
+    assert "python_power_int(x, 2, 1.3407807929942596e+154)" in grad(square).compiled_source
     assert "python_power(x, 1" not in grad(square).compiled_source
     assert "python_power" not in grad(square, jit=False).source and "x ** 2" in grad(square, jit=False).source
     assert "python_power" not in grad(S.pypow_clamped).compiled_source
@@ -1398,6 +1405,12 @@ INTWRAP_BEYOND = [
     (S.intwrap_times_minus_one, (1.5, -2 ** 63), float(2 ** 63)),
     (S.intwrap_big_constant, (1.5, 3), float(3 * 10 ** 400 % 7)),
     (S.intwrap_mixed, (1.5, np.array([1, 2]), 2 ** 62, 1.0), float(2 ** 64 % 1000)),
+    # Numba's range of these ran no trips (Python's two), or its reverse sweep wrapped
+    (S.intwrap_range_step, (1.5, 2 ** 63 - 1, 3 * 2 ** 61), 3 * 1.5 ** 2),
+    (S.intwrap_range_step, (1.5, 5, -2 ** 63), 1.0),                    # -step leaves 64 bits; no trips
+    (S.intwrap_range_down, (1.5, 2 ** 63 - 1, 3 * 2 ** 61), 3 * 1.5 ** 2 + 0.5),
+    (S.intwrap_range_from_one, (1.5, -2 ** 63), 1.0),                  # no trips in Python
+    (S.intwrap_range_nested, (1.5, V(0.5, 2.0), 2 ** 63 - 1, 3 * 2 ** 61), 5.0),
 ]
 
 
@@ -1430,6 +1443,31 @@ def test_index_arithmetic_inside_64_bits_is_not_checked():
     g = grad(S.intwrap_factorial, wrt=0)
     g(1.5, 5)
     assert "int_mul(fact, k)" in g.compiled_source and "int_mul" not in g.source
+
+
+def test_only_ranges_whose_bounds_may_wrap_are_checked():
+    """`range(n)` of any int, and loops over an axis, stay inside 64 bits (`frontend.lower._range_fits`): no
+    check.  `range(1, n)` (`1 - n` wraps at the smallest int64) and a range of an unknown step are checked in
+    the module Numba compiles, before the loop and its tape; the module for Python has no check."""
+    def counted(x, n):
+        s = x
+        for i in range(n):
+            s = s * x
+        return s
+
+    for fn, args, checked, loop in (
+            (counted, (1.5, 3), None, None), (S.loopfuse_horner, (1.5, V(1.0, 2.0, 3.0)), None, None),
+            (S.intwrap_range_from_one, (1.5, 3), "range_check(1, n, 1)", "for i in range(1, n)"),
+            (S.intwrap_range_step, (1.5, 7, 2), "range_check(0, n, k)", "len(range(0, n, k))"),    # the tape's size
+            (S.intwrap_range_nested, (1.5, V(0.5, 2.0), 5, 2), "range_check(0, n, k)", "for i in range(0, n, k)")):
+        g = grad(fn, wrt=0)
+        g(*args)
+        assert "range_check" not in g.source
+        if checked is None:
+            assert "range_check(" not in g.compiled_source, fn
+        else:
+            body = g.compiled_source.split(f"def {fn.__name__}_grad(")[1]
+            assert checked in body and body.index(checked) < body.index(loop), (fn, g.compiled_source)
 
 
 def test_the_checked_int_helpers_agree_with_pythons_ints_compiled():

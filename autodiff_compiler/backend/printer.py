@@ -26,8 +26,8 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, POWER_UNREAD, checks_int64, domain_tests,
-                             python_check)
+from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, POWER_LIMIT_EXPONENTS, POWER_UNREAD,
+                             beyond_int64, checks_int64, domain_tests, int_as_float, python_check, python_power_limit)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -206,13 +206,13 @@ class ModulePrinter:
 
     def tree_of(self, stmt: Assign) -> tuple:
         args = tuple(self.operand(a) for a in stmt.args)
-        if self.compiled and stmt.prim in _FLOAT_OR_COMPARED and any(_beyond_int64(a) for a in args):
+        if self.compiled and stmt.prim in _FLOAT_OR_COMPARED and any(beyond_int64(a) for a in args):
             # an int constant beyond 64 bits (`x * 10 ** 20`, `n < 2 ** 70`) where Python makes it a float or
             # compares it: the float it is (a comparison with an int64 comes out the same); Python's own
             # OverflowError where no float holds it
             target = self.types.get(stmt.target)
             if target is not None and (stmt.prim in _COMPARED or target.kind == "float"):
-                args = tuple(Const(_as_float(a.value)) if _beyond_int64(a) and _as_float(a.value) is not None else a
+                args = tuple(Const(int_as_float(a.value)) if beyond_int64(a) and int_as_float(a.value) is not None else a
                              for a in args)
         if stmt.prim in _ELEMENT_READS and self.is_array(stmt.args[0]):
             args = args[:1] + tuple(self.index_operand(a, tree) for a, tree in zip(stmt.args[1:], args[1:]))
@@ -278,6 +278,12 @@ class ModulePrinter:
             isinstance(exponent, Const) and float(exponent.value).is_integer())
         if not self.compiled and (integral or not read):
             return self.apply("pow", args)
+        if isinstance(exponent, Const) and type(exponent.value) is int and self.kind_of(args[0]) == "float" \
+                and 2 <= exponent.value <= POWER_LIMIT_EXPONENTS:
+            # its one error is of the base's magnitude: tested before the power, which LLVM drops if unread
+            self.note_helpers("python_power_int")
+            limit = format_constant(python_power_limit(exponent.value))
+            return f"python_power_int({self.expr(args[0])[0]}, {exponent.value}, {limit})", _ATOM
         self.note_helpers("python_power")
         return f"python_power({self.expr(args[0])[0]}, {self.expr(args[1])[0]}, {read and not integral})", _ATOM
 
@@ -556,6 +562,8 @@ class ModulePrinter:
 
     def assign(self, stmt: Assign, depth: int) -> list[str]:
         pad = "    " * depth
+        if not self.compiled and stmt.prim in PRIMITIVES and PRIMITIVES[stmt.prim].compiled_only:
+            return []                   # a check of Numba's ints: Python's are unbounded
         if stmt.accumulate:             # into the target's own array (optimise.accumulate proved it legal)
             prim, summand = stmt.prim, self.operand(stmt.args[1])
             if _tree_prim(summand) == "neg":    # x + -s is x - s exactly (IEEE), as `apply` prints it
@@ -804,17 +812,6 @@ def _argument_slot(template: str, k: int) -> bool:
 
 _COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
 _FLOAT_OR_COMPARED = _COMPARED | {"add", "sub", "mul", "div", "pow", "min", "max", "copy", "float"}
-
-
-def _beyond_int64(operand) -> bool:
-    return isinstance(operand, Const) and type(operand.value) is int and not -2 ** 63 <= operand.value < 2 ** 63
-
-
-def _as_float(value: int) -> float | None:
-    try:
-        return float(value)
-    except OverflowError:
-        return None
 
 
 def _helpers_in(text: str, seen=None) -> list:

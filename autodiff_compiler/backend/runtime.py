@@ -470,6 +470,16 @@ def python_power(x, y, complex_raises):
     return out
 
 
+def python_power_int(x, n, limit):
+    """`x ** n` of Python's float `x` and a constant int `n` >= 2, checked as `python_power` checks it
+    but before computing it: its one error, OverflowError, is where a finite `x` passes `limit` in
+    magnitude (`python_errors.python_power_limit`).  A test of the operand, not of the result, so
+    that where nothing reads the power, LLVM drops it and the test costs a comparison."""
+    if abs(x) > limit and x - x == 0.0:
+        raise OverflowError("(34, 'Numerical result out of range')")
+    return x ** n
+
+
 def int_power_check(exponent):
     """The exponent of NumPy's ints raised to an int power, checked as NumPy checks it: a negative one
     raises ValueError (Python's ints give a float, Numba's ints 0)."""
@@ -571,6 +581,18 @@ def beyond_64_bits(raises):
     return raises
 
 
+def range_check(start, stop, step):
+    """A loop over `range(start, stop, step)` of Python's ints, or OverflowError before it where Numba's
+    trip count (from `stop - start`) or the reverse sweep's bounds (`start - step`, `-step`, and the trip
+    count times the step: at most `|stop - start| + |step| - 1` where the loop runs) would leave 64 bits."""
+    span = int_sub(stop, start)
+    int_sub(start, step)
+    int_neg(step)
+    if span > 0 and step > 0 or span < 0 and step < 0:
+        int_add(int_abs(span), int_abs(step) - 1)
+    return True
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -583,8 +605,8 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "beyond_64_bits", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
-           "python_power"]
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "beyond_64_bits", "range_check", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
+           "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade

@@ -643,6 +643,45 @@ def _check_int64(function: ir.Function, module_data: frozenset) -> None:
             stmt.params = tuple(stmt.params) + (INT64_PARAM,)
 
 
+def _check_ranges(function: ir.Function) -> None:
+    """Put `range_check(start, stop, step)` (`rules`) before each `for` over a range whose operands' bounds
+    (`ir.ranges.int_bounds`) do not prove what its helper tests (`runtime.range_check`): Numba computes the
+    trip count from `stop - start`, in int64, and the reverse sweep its bounds from `start - step`,
+    `-step` and the trip count times the step (`range(0, 2 ** 63 - 1, 3 * 2 ** 61)`, two trips in
+    Python, ran none; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1).  `range(n)` of any int needs
+    none."""
+    loops = [s for s in ir.walk(function.body) if isinstance(s, For)]
+    if not loops:
+        return
+    bounds = int_bounds(function.body, function.types, function.params)
+    unproved = {id(loop) for loop in loops if not _range_fits(
+        *(int_operand_bound(x, bounds) for x in (loop.start, loop.stop, loop.step)))}
+    names = Names(set(function.types) | set(function.params) | set(function.user_names))
+
+    def put(block: list) -> list:
+        out = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = put(child)
+            if id(stmt) in unproved:
+                out.append(Assign(names.fresh("checked"), "range_check", (stmt.start, stmt.stop, stmt.step), stmt.loc))
+                function.types[out[-1].target] = ir.BOOL
+            out.append(stmt)
+        return out
+    if unproved:
+        function.body[:] = put(function.body)
+        dataflow.invalidate(function)
+
+
+def _range_fits(start: tuple, stop: tuple, step: tuple) -> bool:
+    """Do `stop - start`, `start - step` and `-step` lie in `INT64` for ints in these bounds, and so does
+    the trip count times the step: at most the span in the step's direction plus `|step| - 1`?"""
+    (a, b), (c, d), (e, f) = start, stop, step
+    inside = all(INT64[0] <= lo and hi <= INT64[1] for lo, hi in ((c - b, d - a), (a - f, b - e), (-f, -e)))
+    onward = max(d - a, 0) if f > 0 else 0, max(b - c, 0) if e < 0 else 0
+    return inside and max(onward) + max(abs(e), abs(f)) - 1 <= INT64[1]
+
+
 def settle_python_checks(function: ir.Function) -> None:
     """Settle the checks `_mark_python_errors` made, once the typed primal is whole (`pipeline._types`:
     after `version_straight_line` gave each top-level reassignment its own name, and regions are
@@ -671,6 +710,7 @@ def settle_python_checks(function: ir.Function) -> None:
             if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
                 stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
     _check_int64(function, module_data)
+    _check_ranges(function)
     marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)]
     if not marked:
         return

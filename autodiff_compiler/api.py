@@ -45,6 +45,7 @@ from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .ir.shapes import dims_of_arguments, guard_conditions
+from .ir.numbers import int_parameter_uses
 from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, make_entry,  # noqa: F401
                            make_native_entry)
 from .frontend import pytrees
@@ -133,6 +134,36 @@ def _convert(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _refuse_numpy_ints(fn_name: str, state, given: list) -> None:
+    """An ArgumentError for an argument whose conversion (`_convert`: NumPy's int numbers to Python's ints,
+    int arrays of another width to int64 ones) would change what the function computes from it
+    (`ir.numbers.int_parameter_uses`): NumPy's ints to a negative power raise; int arithmetic wraps at
+    the array's own width; NumPy's functions of 8- and 16-bit ints are float16 and float32; a uint64
+    beyond int64 has no int64."""
+    if state.int_uses is None:
+        state.int_uses = int_parameter_uses(state.primal)
+    names = list(state.primal.params)
+    for name, value in zip(names, given):
+        uses = state.int_uses.get(name, frozenset())
+        dtype = value.dtype if isinstance(value, (np.ndarray, np.generic)) else None
+        if dtype is None or dtype.kind not in "iu":
+            continue
+        why = None
+        if "power" in uses and (isinstance(value, np.generic) or value.ndim == 0 or dtype != np.int64):
+            why = "NumPy's ints raised to a negative int power raise ValueError, where Python's give a float"
+        elif "arithmetic" in uses and dtype != np.int64:
+            why = f"NumPy computes its arithmetic in {dtype} (wrapping around at {8 * dtype.itemsize} bits)"
+        elif "function" in uses and dtype.itemsize <= 2:
+            why = f"NumPy's functions of {dtype} numbers are float{16 * dtype.itemsize} ones"
+        elif dtype == np.uint64 and np.size(value) and int(np.max(value)) >= 2 ** 63:
+            why = "its values are beyond the 64-bit signed ints the gradient computes with"
+        if why is not None:
+            raise ArgumentError(f"argument {name!r} of {fn_name} is NumPy's {dtype} "
+                                f"{'array' if np.ndim(value) else 'number'}: {why}",
+                                hint="pass Python's int (int(k)), an int64 array (v.astype(np.int64)) or floats: "
+                                     "the gradient computes with those as Python and NumPy do")
 
 
 # A scan for NaN/inf costs as much as a fast gradient on a large array: results larger than this are
@@ -325,16 +356,18 @@ class DerivedFunction:
 
     def _flatten(self, state, args) -> list:
         values = ((self.bound,) if self.bound is not None else ()) + tuple(args)
-        flat = []
+        given = []
         for name, value in zip(self.all_params, values):
             if name in state.facts.structures:
                 tree, _ = state.facts.structures[name]
-                flat += [_convert(v) for v in pytrees.leaves(tree, value)]
+                given += pytrees.leaves(tree, value)
             else:
-                flat.append(_convert(value))
-        for _, ref, path in state.facts.data:
-            flat.append(_convert(_at_path(ref.read(), path)))
-        return flat
+                given.append(value)
+        given += [_at_path(ref.read(), path) for _, ref, path in state.facts.data]
+        if any(isinstance(v, np.generic) or type(v) is np.ndarray and v.dtype.kind in "iu" and v.dtype != np.int64
+               for v in given):
+            _refuse_numpy_ints(self.fn.__name__, state, given)
+        return [_convert(v) for v in given]
 
     def _data_types_agree(self, state, flat) -> bool:
         names = [name for name, _, _ in state.facts.data]

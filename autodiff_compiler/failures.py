@@ -36,9 +36,9 @@ def explain(fn, exc, state=None, args=None):
                                         "checks it when the function runs") from None
     if isinstance(exc, OverflowError) and INT64_OVERFLOW in str(exc):
         raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
-                            hint="Python's ints are unbounded and the compiled gradient's have 64 bits, so it "
-                                 "raises where they would wrap around: make such a number a float (fact = 1.0), "
-                                 "or derive with jit=False") from None
+                            hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
+                                 "have 64 bits and may do neither, so it raises where they would leave them: make "
+                                 "such a number a float (fact = 1.0), or derive with jit=False") from None
     if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
         _undefined(fn, exc, args)
     raise InternalError(f"the derived gradient of {fn.__name__} failed to run: "

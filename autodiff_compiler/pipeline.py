@@ -88,6 +88,7 @@ class State:
     param_dims: tuple = ()            # what dispatch proved of the array arguments' axes (`ir.shapes`)
     programs: list = field(default_factory=list)   # every derived program, in order
     scratch: dict = field(default_factory=dict)    # a step's intermediate programs (the jacobian's tangent)
+    int_uses: dict | None = None      # what the primal computes from its int parameters (`api`, on first need)
 
     def __post_init__(self):
         if not self.steps:

@@ -2803,6 +2803,34 @@ def intwrap_range_nested(x, v, n, k):
     return s
 
 
+def intwrap_numpy_wrap_range(x, iv):
+    m = iv[0] + 1                        # NumPy wraps the largest int64 to the smallest: the range is empty;
+    s = x                                # Numba's `add nsw` let LLVM assume it does not, and the loop ran
+    for i in range(1, m):
+        s = s + x
+        if i >= 2:
+            break
+    return s
+
+
+def intwrap_numpy_negation(x, iv):
+    m = -iv[0]                           # of the smallest int64: itself, in NumPy
+    s = x
+    for i in range(1, m):
+        s = s + 2.0 * x
+        if i >= 2:
+            break
+    return s
+
+
+def intwrap_range_trap(x, v, a, b, k):
+    s = 1.0                              # Python's 0.0 or NumPy's number: a flag counts the loop's trips first,
+    for i in range(a, b, k):             # `len(range(a, b, k))`: the smallest int64 divided by -1 is a hardware
+        s = v[0] * x                     # trap in Numba, which killed the process
+        break
+    return x * x / s
+
+
 def numpyint_mixed_base(x, iv, c):
     k = 2 if c > 0.0 else iv[0]          # either kind; the exponent is surely NumPy's
     m = k ** iv[1]
@@ -2841,3 +2869,41 @@ def numpyint_reassigned_in_loop(x, iv):
         k **= iv[1]                      # no second name in a loop: the definitions reaching it decide
         s += k
     return x * s
+
+
+# NumPy's int arguments the API converts (NumPy's int numbers to Python's ints, int arrays of another width
+# to int64 ones): where what the function computes from them would change, the call is refused (NUMPYARG)
+def numpyarg_square_element(x, v):
+    return x * (v[0] * v[0])             # int8: 100 * 100 wraps to 16
+
+
+def numpyarg_negate(x, v):
+    return x * float(-v[0])              # int8: -(-128) is -128
+
+
+def numpyarg_power(x, k, m):
+    return x * k ** m                    # np.int64(2) ** -1 raises ValueError; Python's 2 ** -1 is 0.5
+
+
+def numpyarg_power_of_two(x, m):
+    return x * 2 ** m                    # 2 ** np.int64(-1) raises too
+
+
+def numpyarg_sqrt(x, v):
+    return np.sum(x * np.sqrt(v))        # int8: a float16 array
+
+
+def numpyarg_float_data(x, v):
+    return np.sum(x * v)                 # a float64 array, whatever the ints' width
+
+
+def numpyarg_index(x, v, w):
+    return x * w[v[0]]                   # an index, of any width
+
+
+def numpyarg_compare(x, v):
+    return x * 2.0 if v[0] > 3 else x    # uint64 beyond int64 would change sign
+
+
+def numpyarg_float_power(x, n):
+    return x ** n                        # a float to NumPy's int power: a float, as Python's

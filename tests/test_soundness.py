@@ -368,6 +368,9 @@ case(INTWRAP, S.intwrap_range_step, [(1.5, 7, 2), (-0.5, 0, 3), (1.1, 10, 4), (0
 case(INTWRAP, S.intwrap_range_down, [(1.5, 7, 2), (-0.5, 0, 3), (1.1, 10, 4), (0.9, 5, -1)])
 case(INTWRAP, S.intwrap_range_from_one, [(1.5, 4), (-0.5, 1), (1.1, -2 ** 62)])
 case(INTWRAP, S.intwrap_range_nested, [(1.5, V(0.5, 2.0), 5, 2), (-0.5, V(1.0), 0, 4), (1.1, V(2.0, -1.0), 2 ** 62, 2 ** 61)])
+case(INTWRAP, S.intwrap_numpy_wrap_range, [(1.5, np.array([4])), (-0.5, np.array([-3])), (1.1, np.array([2 ** 62]))])
+case(INTWRAP, S.intwrap_numpy_negation, [(1.5, np.array([-4])), (-0.5, np.array([3])), (1.1, np.array([-9]))])
+case(INTWRAP, S.intwrap_range_trap, [(1.5, V(2.0), 0, 3, 1), (-0.5, V(0.5), 5, -1, -2), (1.1, V(4.0), 2, 2, 1)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
 LAYOUT = "arrays of any layout (transposed, strided) carried by loops, taped, accumulated (Numba layout 'A')"
@@ -1411,6 +1414,9 @@ INTWRAP_BEYOND = [
     (S.intwrap_range_down, (1.5, 2 ** 63 - 1, 3 * 2 ** 61), 3 * 1.5 ** 2 + 0.5),
     (S.intwrap_range_from_one, (1.5, -2 ** 63), 1.0),                  # no trips in Python
     (S.intwrap_range_nested, (1.5, V(0.5, 2.0), 2 ** 63 - 1, 3 * 2 ** 61), 5.0),
+    # NumPy's ints wrap around, and Numba's wrapped values are undefined (`add nsw`): the loops ran
+    (S.intwrap_numpy_wrap_range, (1.5, np.array([2 ** 63 - 1])), 1.0),
+    (S.intwrap_numpy_negation, (1.5, np.array([-2 ** 63])), 1.0),
 ]
 
 
@@ -1439,10 +1445,74 @@ def test_index_arithmetic_inside_64_bits_is_not_checked():
                      (S.intwrap_neighbours, (1.5, V(0.5, 1.0, 2.0, -1.0), 4))):
         g = grad(fn, wrt=0)
         g(*args)
-        assert not any(h in g.compiled_source for h in ("int_add(", "int_sub(", "int_mul(", "int_pow(")), fn
+        body = g.compiled_source.split(f"def {fn.__name__}_grad(")[1]      # (`range_check` calls some)
+        assert not any(h in body for h in ("int_add(", "int_sub(", "int_mul(", "int_pow(")), fn
     g = grad(S.intwrap_factorial, wrt=0)
     g(1.5, 5)
     assert "int_mul(fact, k)" in g.compiled_source and "int_mul" not in g.source
+
+
+I8, I32, U64 = np.int8, np.int32, np.uint64
+# (function, arguments, the gradient in x, or None: refused with an ArgumentError naming the argument)
+NUMPYARG = [
+    (S.numpyarg_square_element, (1.5, np.array([100], I8)), None),
+    (S.numpyarg_square_element, (1.5, np.array([100], I32)), None),
+    (S.numpyarg_square_element, (1.5, np.array([100])), 10000.0),
+    (S.numpyarg_negate, (1.5, np.array([-128], I8)), None),
+    (S.numpyarg_negate, (1.5, np.array([-128])), 128.0),
+    (S.numpyarg_power, (1.5, np.int64(2), -1), None),
+    (S.numpyarg_power, (1.5, 2, np.int64(-1)), None),
+    (S.numpyarg_power, (1.5, 2, -1), 0.5),
+    (S.numpyarg_power_of_two, (1.5, np.int64(-1)), None),
+    (S.numpyarg_power_of_two, (1.5, np.int32(3)), None),
+    (S.numpyarg_power_of_two, (1.5, 3), 8.0),
+    (S.numpyarg_sqrt, (1.5, np.array([4, 9], I8)), None),
+    (S.numpyarg_sqrt, (1.5, np.array([4, 9], I32)), 5.0),
+    (S.numpyarg_float_data, (1.5, np.array([100, -3], I8)), 97.0),
+    (S.numpyarg_float_data, (1.5, np.array([7, 2], U64)), 9.0),
+    (S.numpyarg_index, (1.5, np.array([1], I8), V(0.5, 2.0)), 2.0),
+    (S.numpyarg_compare, (1.5, np.array([5], I8)), 2.0),
+    (S.numpyarg_compare, (1.5, np.array([2 ** 64 - 1], U64)), None),
+    (S.numpyarg_compare, (1.5, np.array([2], U64)), 1.0),
+    (S.numpyarg_float_power, (1.5, np.int64(-2)), -2 * 1.5 ** -3),
+    (S.numpyarg_float_power, (1.5, np.int32(3)), 3 * 1.5 ** 2),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn, args, want", NUMPYARG, ids=[f"{fn.__name__}-{k}" for k, (fn, _, _) in enumerate(NUMPYARG)])
+def test_numpys_int_arguments_are_refused_where_converting_them_changes_the_function(fn, args, want, jit):
+    """The API computes with Python's ints and int64 arrays: NumPy's int numbers and int arrays of other
+    widths are converted.  Where the function computes from them what the conversion would change
+    (`ir.numbers.int_parameter_uses`: arithmetic wrapping at the array's width, NumPy's int powers, which
+    raise for a negative exponent, float16 results of NumPy's functions of 8-bit ints, a uint64 beyond
+    int64), the call is an ArgumentError; elsewhere the gradient is the hand formula's.  Before, each
+    refused case gave a number where Python gives another one or raises."""
+    from autodiff_compiler.errors import ArgumentError
+    with np.errstate(over="ignore"):
+        try:
+            fn(*args)
+        except ValueError:
+            assert want is None                              # NumPy's ints to a negative power
+    g = grad(fn, wrt=0, jit=jit)
+    if want is None:
+        with pytest.raises(ArgumentError, match="NumPy's"):
+            g(*args)
+    else:
+        assert g(*args) == pytest.approx(want, rel=1e-12)
+
+
+def test_a_trip_count_that_would_trap_raises_compiled():
+    """`len(range(2 ** 63 - 1, -1, -1))` divides the smallest int64 by -1 in Numba's code: a hardware trap
+    that kills the process.  The trip count a flag reads (`frontend.number_flags`) is checked first, so
+    the compiled gradient raises an ArgumentError.  (Python's `len` of that range raises OverflowError
+    too: `jit=False` refuses it as well, a false error of a loop of 2 ** 63 trips.)"""
+    from autodiff_compiler.errors import ArgumentError
+    args = (1.5, V(2.0), 2 ** 63 - 1, -1, -1)
+    assert S.intwrap_range_trap(*args) == pytest.approx(1.5 / 2.0)
+    for simplify in (True, False):
+        with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+            grad(S.intwrap_range_trap, wrt=0, simplify=simplify)(*args)
 
 
 def test_only_ranges_whose_bounds_may_wrap_are_checked():

@@ -38,8 +38,7 @@ from . import pytrees
 from .lower_containers import Pack, Stale, Text
 from .parse import ClassRef, ConstantRef, DataRef, MarkerRef, ModuleRef, Source, fence
 from ..ir import Names
-from ..ir.numbers import (is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind,
-                          surely_numpy_numbers)
+from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import INT64, float_bounds, int_bound_of, int_bounds, int_operand_bound
 from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM,
@@ -611,15 +610,15 @@ def _mark_python_errors(body: list, types: dict, module_data: set, params: list,
         body[:] = insert_number_flags(body, dynamic, types, params, found, python, names, int_checks)
 
 
-def _check_int64(function: ir.Function, module_data: frozenset) -> None:
-    """Mark (`INT64_PARAM`) the `+`, `-`, `*`, `**`, negation, `abs` and `//` of Python's ints whose result
-    may leave 64 bits: Python's ints are unbounded, Numba's wrap around (`fact *= k` past 20!, `n ** 30`,
-    `-n` of the smallest int64), so the module Numba compiles checks them and raises OverflowError where
-    they would wrap.  Not marked: arithmetic with an operand surely NumPy's (an element of an int array,
-    arithmetic on one: NumPy wraps too; a name NumPy's on some runs only is checked, an error where NumPy
-    would wrap rather than a wrapped number where Python's would not), and a statement whose exact result
-    bound, from its operands' (`ir.ranges.int_bounds`: constants, axis lengths, loop indices -- `i + 1`
-    and `i - 1` of `for i in range(1, n)` -- and `INT64` for any other int), lies in `INT64`."""
+def _check_int64(function: ir.Function) -> None:
+    """Mark (`INT64_PARAM`) the `+`, `-`, `*`, `**`, negation, `abs` and `//` of int numbers whose result
+    may leave 64 bits, so that the module Numba compiles checks them and raises OverflowError where they
+    would: Python's ints are unbounded (`fact *= k` past 20!, `n ** 30`, `-n` of the smallest int64), and
+    NumPy's wrap around, which Numba's cannot be trusted to do -- its int arithmetic tells LLVM that it
+    never wraps (`add nsw`), so a wrapped value is undefined there (`v[0] + 1` of the largest int64 made a
+    loop `range(1, m)` run where NumPy's is empty).  Not marked: a statement whose exact result bound,
+    from its operands' (`ir.ranges.int_bounds`: constants, axis lengths, loop indices -- `i + 1` and
+    `i - 1` of `for i in range(1, n)` -- and `INT64` for any other int), lies in `INT64`."""
     types = function.types
     candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
                   and len(s.args) == (1 if s.prim in ("neg", "abs") else 2) and not checks_int64(s)
@@ -627,11 +626,10 @@ def _check_int64(function: ir.Function, module_data: frozenset) -> None:
                   and scalar_kind(Var(s.target), types) == "int"]
     if not candidates:
         return
-    surely_numpy = surely_numpy_numbers(function.body, types, function.params, module_data)
-    bounds = int_bounds(function.body, types, function.params)
+    # each candidate is either inside 64 bits or marked below, to raise beyond them: its bound may be cut there
+    will_check = {id(s) for s in candidates}
+    bounds = int_bounds(function.body, types, function.params, lambda s: checks_int64(s) or id(s) in will_check)
     for stmt in candidates:
-        if any(isinstance(a, Var) and a.name in surely_numpy for a in stmt.args):
-            continue
         operands = [int_operand_bound(a, bounds) for a in stmt.args]
         if stmt.prim == "floordiv":     # only the smallest int64 by -1 leaves 64 bits
             (lo, _), (d_lo, d_hi) = operands
@@ -650,12 +648,17 @@ def _check_ranges(function: ir.Function) -> None:
     `-step` and the trip count times the step (`range(0, 2 ** 63 - 1, 3 * 2 ** 61)`, two trips in
     Python, ran none; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1).  `range(n)` of any int needs
     none."""
-    loops = [s for s in ir.walk(function.body) if isinstance(s, For)]
-    if not loops:
+    def operands_of(stmt) -> tuple:
+        return (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
+
+    # the loops, and the trip counts `frontend.number_flags` evaluates before a loop (Numba's `len(range)`
+    # divides by the step: the smallest int64 by -1 is a hardware trap, which kills the process)
+    ranges = [s for s in ir.walk(function.body)
+              if isinstance(s, For) or isinstance(s, Assign) and s.prim == "range_length"]
+    if not ranges:
         return
     bounds = int_bounds(function.body, function.types, function.params)
-    unproved = {id(loop) for loop in loops if not _range_fits(
-        *(int_operand_bound(x, bounds) for x in (loop.start, loop.stop, loop.step)))}
+    unproved = {id(s) for s in ranges if not _range_fits(*(int_operand_bound(x, bounds) for x in operands_of(s)))}
     names = Names(set(function.types) | set(function.params) | set(function.user_names))
 
     def put(block: list) -> list:
@@ -663,14 +666,26 @@ def _check_ranges(function: ir.Function) -> None:
         for stmt in block:
             for child in ir.child_blocks(stmt):
                 child[:] = put(child)
-            if id(stmt) in unproved:
-                out.append(Assign(names.fresh("checked"), "range_check", (stmt.start, stmt.stop, stmt.step), stmt.loc))
+            if id(stmt) in unproved and not _checked_just_before(out, operands_of(stmt)):
+                out.append(Assign(names.fresh("checked"), "range_check", operands_of(stmt), stmt.loc))
                 function.types[out[-1].target] = ir.BOOL
             out.append(stmt)
         return out
     if unproved:
         function.body[:] = put(function.body)
         dataflow.invalidate(function)
+
+
+def _checked_just_before(out: list, operands: tuple) -> bool:
+    """Is there a `range_check` of these operands among the statements just put, with nothing after it
+    but assignments of other names (the trip count `number_flags` evaluates before the loop)?"""
+    written = {a.name for a in operands if isinstance(a, Var)}
+    for stmt in reversed(out):
+        if not isinstance(stmt, Assign) or stmt.target in written:
+            return False
+        if stmt.prim == "range_check":
+            return stmt.args == operands
+    return False
 
 
 def _range_fits(start: tuple, stop: tuple, step: tuple) -> bool:
@@ -709,7 +724,7 @@ def settle_python_checks(function: ir.Function) -> None:
             numbers = numpy_numbers(function.body, types, module_data) if numbers is None else numbers
             if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
                 stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
-    _check_int64(function, module_data)
+    _check_int64(function)
     _check_ranges(function)
     marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)]
     if not marked:

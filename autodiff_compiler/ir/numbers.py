@@ -202,3 +202,76 @@ def raises_in_compiled(stmt, types: dict, found: frozenset) -> bool:
     python = stmt.error_effect and not any(is_array_operand(a, types) for a in stmt.args)
     return may_raise(stmt.prim, stmt.args, stmt.error_effect) and (python or numpy_spelling(
         stmt.prim, stmt.args, operand_facts(types, found)) is None)
+
+
+# the primitives that move, select, compare or count ints without computing new ones (or, the reductions,
+# compute them in NumPy's 64-bit int whatever the operands' width): an int array of any width gives them
+# what its int64 copy gives
+_WIDTH_FREE = frozenset({
+    "copy", "subscript", "subscript_copy", "slice_axis", "slice_offset", "reshape", "reshape_as", "transpose",
+    "transpose_axes", "squeeze", "expand_dims", "expand_like", "concatenate", "array_copy", "array_from", "where",
+    "min", "max", "amax", "amin", "amax_axes", "amin_axes", "clip", "sort", "diagonal", "tril", "triu",
+    "stop_gradient", "as_python", "range_length", "range_check", "shape", "shape0", "shape1", "size",
+    "count_axes", "int", "to_int", "float", "sum", "np_sum", "sum_axes", "prod", "prod_axes", "cumsum", "mean",
+    "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
+
+
+def int_parameter_uses(function) -> dict:
+    """Parameter -> what the function computes from its int values (a number or an int array): "power"
+    where they reach the base of `**`, or the exponent of an int base; "arithmetic" where they reach an
+    int-valued statement other than the `_WIDTH_FREE` ones (`v[0] * v[0]`, `n - 1`, `-v`); "function"
+    where they reach a float-valued function of one operand (`np.sqrt(v)`).  Through the int-valued
+    statements they reach (and casts to float), over every statement without regard to order (a loop's
+    later trip reads what an earlier one wrote): an over-approximation.  The API asks it of the
+    arguments it converts to Python's ints or to int64 arrays, whose arithmetic differs from NumPy's
+    there (an int8 array's wraps at 8 bits, `np.int64(2) ** -1` raises, `np.sqrt` of an int8 array is a
+    float16 one)."""
+    types = function.types
+
+    def is_int(name) -> bool:
+        t = types.get(name)
+        return t is not None and (t.kind in ("int", "bool") or t.is_array and not t.dtype.startswith("float"))
+
+    reach = {p: {p} for p in function.params if is_int(p)}
+    uses: dict = {p: set() for p in reach}
+    statements = [s for s in walk(function.body) if isinstance(s, Assign)]
+    # floats made of ints: the base `ir.types` makes of `k ** m` for an m that may be negative
+    of_ints = {s.target for s in statements if s.prim == "float" and is_int(getattr(s.args[0], "name", None))}
+
+    def int_base(base) -> bool:
+        # (a constant of an integral value: `float(2)` is folded to 2.0)
+        return isinstance(base, Const) and float(base.value).is_integer() or isinstance(base, Var) and (
+            is_int(base.name) or base.name in of_ints)
+
+    def power_reached(stmt) -> set:
+        """The parameters a power of ints reaches (NumPy's `k ** -1` raises for a NumPy int on either side)."""
+        base, exponent = stmt.args
+        found = set(reach.get(base.name, ())) if isinstance(base, Var) else set()
+        if int_base(base) and isinstance(exponent, Var):
+            found |= reach.get(exponent.name, set())
+        return found
+
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            sources = set().union(*(reach.get(a.name, ()) for a in stmt.args if isinstance(a, Var)))
+            if not sources:
+                continue
+            if stmt.prim == "pow" and len(stmt.args) == 2:
+                marked = {(p, "power") for p in power_reached(stmt)}
+            else:
+                use = ("arithmetic" if is_int(stmt.target) and stmt.prim not in _WIDTH_FREE else
+                       "function" if not is_int(stmt.target) and len(stmt.args) == 1 and stmt.prim not in _WIDTH_FREE
+                       else None)
+                marked = {(p, use) for p in sources} if use is not None else set()
+            for p, use in marked:
+                if use not in uses[p]:
+                    uses[p].add(use)
+                    changed = True
+            # (through a cast to float too: `ir.types` makes the float base of `k ** m` for an m that may be
+            # negative, where NumPy's k raises)
+            if (is_int(stmt.target) or stmt.prim == "float") and not sources <= reach.get(stmt.target, set()):
+                reach[stmt.target] = reach.get(stmt.target, set()) | sources
+                changed = True
+    return {p: frozenset(u) for p, u in uses.items()}

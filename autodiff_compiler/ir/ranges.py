@@ -104,7 +104,7 @@ INT64 = (-2 ** 63, 2 ** 63 - 1)
 COUNT_BOUND = 2 ** 48
 
 
-def int_bounds(body: list, types: dict, params=()) -> dict:
+def int_bounds(body: list, types: dict, params=(), checked=None) -> dict:
     """Int (and bool) variable -> (lo, hi), exact ints: every value the variable holds on every run lies in
     [lo, hi], and [lo, hi] lies in `INT64`.  Flow-insensitive: the bound is the union of those of every
     statement that writes the variable, where each is one the rules know: an assignment of `_INT_RULES`'
@@ -112,9 +112,20 @@ def int_bounds(body: list, types: dict, params=()) -> dict:
     loop over a range (its index lies in [start, stop - 1] for a positive constant step, [stop + 1, start]
     for a negative one, between them for any step: a loop index is often reused by the next loop).  Any
     other int (a parameter, a pop, a writer that reads what it writes, `k = k + 1`) has the bound
-    `INT64`, and so has a result of the rules beyond it (a checked statement raises there).  Sound by
-    induction over a run: each value is made by one writer from values made earlier."""
+    `INT64`.  A writer whose exact bound leaves `INT64` is cut to it where it is `checked` (a predicate of
+    the statement; default `python_errors.checks_int64`: it raises there), and else gives `INT64` whole:
+    NumPy's ints wrap around (`v[0] + 1` of the largest int64 is the smallest).  Sound by induction over a
+    run: each value is made by one writer from values made earlier."""
+    from ..python_errors import checks_int64
     from ..rules import PRIMITIVES
+
+    checked = checks_int64 if checked is None else checked
+
+    def writer_bound(stmt):
+        bound = _int_writer_bound(stmt, bounds, PRIMITIVES)
+        if bound is not None and not (INT64[0] <= bound[0] and bound[1] <= INT64[1]) and not checked(stmt):
+            return INT64                    # it wraps around: any int64
+        return bound
 
     writers: dict[str, list] = {name: [None] for name in params}
     for stmt in walk(body):
@@ -136,7 +147,7 @@ def int_bounds(body: list, types: dict, params=()) -> dict:
             if name in bounds or any(isinstance(a, Var) and a.name in candidates and a.name not in bounds
                                      for a in operands):
                 continue
-            ones = [b for b in (_int_writer_bound(stmt, bounds, PRIMITIVES) for stmt in stmts) if b is not None]
+            ones = [b for b in (writer_bound(stmt) for stmt in stmts) if b is not None]
             bound = (min(b[0] for b in ones), max(b[1] for b in ones)) if ones else INT64
             bounds[name] = (max(bound[0], INT64[0]), min(bound[1], INT64[1]))
             changed = True

@@ -2907,3 +2907,11 @@ def numpyarg_compare(x, v):
 
 def numpyarg_float_power(x, n):
     return x ** n                        # a float to NumPy's int power: a float, as Python's
+
+
+def numpyarg_arctan2(x, v):
+    return x * np.arctan2(v[0], v[1])    # int8: a float16
+
+
+def numpyarg_true_division(x, v):
+    return np.sum(x * (v / 3))           # float64 of any width

@@ -1476,6 +1476,9 @@ NUMPYARG = [
     (S.numpyarg_compare, (1.5, np.array([2], U64)), 1.0),
     (S.numpyarg_float_power, (1.5, np.int64(-2)), -2 * 1.5 ** -3),
     (S.numpyarg_float_power, (1.5, np.int32(3)), 3 * 1.5 ** 2),
+    (S.numpyarg_arctan2, (1.5, np.array([1, 2], I8)), None),
+    (S.numpyarg_arctan2, (1.5, np.array([1, 2], I32)), math.atan2(1, 2)),
+    (S.numpyarg_true_division, (1.5, np.array([4, 9], I8)), 13 / 3),
 ]
 
 

@@ -216,11 +216,17 @@ _WIDTH_FREE = frozenset({
     "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
 
 
+# float-valued primitives NumPy computes in float64 of ints of any width (its other functions of ints alone
+# take the smallest float that holds them: `np.sqrt`, `np.arctan2` of int8 ones are float16)
+_FLOAT64_OF_INTS = frozenset({"div", "ieee_div"})
+
+
 def int_parameter_uses(function) -> dict:
     """Parameter -> what the function computes from its int values (a number or an int array): "power"
     where they reach the base of `**`, or the exponent of an int base; "arithmetic" where they reach an
     int-valued statement other than the `_WIDTH_FREE` ones (`v[0] * v[0]`, `n - 1`, `-v`); "function"
-    where they reach a float-valued function of one operand (`np.sqrt(v)`).  Through the int-valued
+    where they reach a float-valued function of ints alone (`np.sqrt(v)`, `np.arctan2(v[0], v[1])`; not
+    a true division, nor one with a float operand: float64 in NumPy).  Through the int-valued
     statements they reach (and casts to float), over every statement without regard to order (a loop's
     later trip reads what an earlier one wrote): an over-approximation.  The API asks it of the
     arguments it converts to Python's ints or to int64 arrays, whose arithmetic differs from NumPy's
@@ -261,9 +267,11 @@ def int_parameter_uses(function) -> dict:
             if stmt.prim == "pow" and len(stmt.args) == 2:
                 marked = {(p, "power") for p in power_reached(stmt)}
             else:
+                of_ints_only = all(isinstance(a, Var) and reach.get(a.name) or isinstance(a, Const) and
+                                   type(a.value) in (int, bool) for a in stmt.args)
                 use = ("arithmetic" if is_int(stmt.target) and stmt.prim not in _WIDTH_FREE else
-                       "function" if not is_int(stmt.target) and len(stmt.args) == 1 and stmt.prim not in _WIDTH_FREE
-                       else None)
+                       "function" if not is_int(stmt.target) and of_ints_only
+                       and stmt.prim not in _WIDTH_FREE | _FLOAT64_OF_INTS else None)
                 marked = {(p, use) for p in sources} if use is not None else set()
             for p, use in marked:
                 if use not in uses[p]:

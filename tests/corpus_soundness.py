@@ -2915,3 +2915,14 @@ def numpyarg_arctan2(x, v):
 
 def numpyarg_true_division(x, v):
     return np.sum(x * (v / 3))           # float64 of any width
+
+
+def numpyarg_outer(x, v):
+    return x * np.sum(np.outer(v, v))    # int32: the products wrap at 32 bits
+
+
+def numpyarg_length(x, y):
+    s = 0.0
+    for i in range(y.shape[0] - 1):      # a count of an int32 array's axis: Python's int
+        s += x * (y[i] == 2)
+    return s

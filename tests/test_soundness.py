@@ -1479,6 +1479,9 @@ NUMPYARG = [
     (S.numpyarg_arctan2, (1.5, np.array([1, 2], I8)), None),
     (S.numpyarg_arctan2, (1.5, np.array([1, 2], I32)), math.atan2(1, 2)),
     (S.numpyarg_true_division, (1.5, np.array([4, 9], I8)), 13 / 3),
+    (S.numpyarg_outer, (1.5, np.array([50000, 50000], I32)), None),
+    (S.numpyarg_outer, (1.5, np.array([5, 7])), 144.0),
+    (S.numpyarg_length, (1.5, np.array([2, 1, 2], I32)), 1.0),
 ]
 
 

@@ -216,6 +216,11 @@ _WIDTH_FREE = frozenset({
     "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
 
 
+# what carries no int value of its operands on: counts of their axes and comparisons
+_NO_VALUES = frozenset({"shape", "shape0", "shape1", "size", "count_axes", "range_length", "range_check", "eq",
+                        "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
+# products NumPy computes in the ints' own width, whatever type this IR gives their result
+_INT_PRODUCTS = frozenset({"dot", "outer"})
 # float-valued primitives NumPy computes in float64 of ints of any width (its other functions of ints alone
 # take the smallest float that holds them: `np.sqrt`, `np.arctan2` of int8 ones are float16)
 _FLOAT64_OF_INTS = frozenset({"div", "ieee_div"})
@@ -262,14 +267,15 @@ def int_parameter_uses(function) -> dict:
         changed = False
         for stmt in statements:
             sources = set().union(*(reach.get(a.name, ()) for a in stmt.args if isinstance(a, Var)))
-            if not sources:
+            if not sources or stmt.prim in _NO_VALUES:
                 continue
             if stmt.prim == "pow" and len(stmt.args) == 2:
                 marked = {(p, "power") for p in power_reached(stmt)}
             else:
-                of_ints_only = all(isinstance(a, Var) and reach.get(a.name) or isinstance(a, Const) and
-                                   type(a.value) in (int, bool) for a in stmt.args)
-                use = ("arithmetic" if is_int(stmt.target) and stmt.prim not in _WIDTH_FREE else
+                of_ints_only = all(isinstance(a, Var) and is_int(a.name) and reach.get(a.name) or isinstance(a, Const)
+                                   and type(a.value) in (int, bool) for a in stmt.args)
+                use = ("arithmetic" if is_int(stmt.target) and stmt.prim not in _WIDTH_FREE or
+                       stmt.prim in _INT_PRODUCTS and of_ints_only else
                        "function" if not is_int(stmt.target) and of_ints_only
                        and stmt.prim not in _WIDTH_FREE | _FLOAT64_OF_INTS else None)
                 marked = {(p, use) for p in sources} if use is not None else set()

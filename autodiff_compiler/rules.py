@@ -80,6 +80,11 @@ class Primitive:
                                        # once per machine, not once per process; it computes in float64, so
                                        # it is used only where an operand is a float array (NumPy's result is
                                        # then float64; of ints or bools alone it is not)
+    compiled_ints: str | None = None   # the runtime helper that computes it in the module Numba compiles where
+                                       # every operand is an int or bool array (NumPy's result is then int64,
+                                       # or bool of bools alone; the printer passes the dtype): Numba's own multiplies
+                                       # floats only, and NumPy's int products wrap around where Numba's are
+                                       # undefined, so the helper checks each (OverflowError beyond 64 bits)
     python_number: bool = False        # applied to numbers, it makes Python's number whatever its operands are
                                        # (`float(np.float64(0.0))` is Python's 0.0, which raises when divided
                                        # by; `ir.numbers`)
@@ -174,7 +179,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
             raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False, python_errors=None,
-            compiled_only=False):
+            compiled_only=False, compiled_ints=None):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -192,7 +197,8 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      domain=tuple(domain), effect=effect,
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
                      error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number,
-                     raises_on_arrays=raises_on_arrays, python_errors=python_errors, compiled_only=compiled_only)
+                     raises_on_arrays=raises_on_arrays, python_errors=python_errors, compiled_only=compiled_only,
+                     compiled_ints=compiled_ints)
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -718,9 +724,10 @@ _define("expand_like", 2, vjp=_expand_like_vjp, jvp=("expand_like(d, y)", None),
 # Linear algebra: the adjoint depends on the operands' ranks, so `vjp` is keyed by them.
 _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(transpose(x), g)"),
                        "1x2": ("dot(y, g)", "outer(x, g)"), "2x2": ("dot(g, transpose(y))", "dot(transpose(x), g)")},
-        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", compiled="matmul", result="dot", numpy_names=("dot", "matmul"),
+        jvp=("dot(d, y)", "dot(x, d)"), scalar="np.dot", array="np.dot", compiled="matmul", compiled_ints="int_dot", result="dot", numpy_names=("dot", "matmul"),
         examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
-_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer", result="outer",
+_define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer",
+        compiled_ints="int_outer", result="outer",
         numpy_names=("outer",), examples=(((3,), (2,)),))
 # `.T` reverses every axis (its own inverse); `np.transpose(x, axes)` permutes them
 _define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))

@@ -141,6 +141,12 @@ def int_data(w, x):
     return np.sum(w * x)
 
 
+def int_products(x, iv, iA):
+    k = np.dot(iv, iv) % 3              # NumPy's dot of ints is an int: here an index
+    m = (iA @ iv) // 2                  # ints, floor-divided
+    return x[k] * np.sum(m) + x[0] ** np.dot(iv, iv) + np.sum(x[:2] * np.outer(iv[:2], iv[:1]).ravel()[:2])
+
+
 def method_on_expression(x):
     return (x * x).sum() + (2.0 * x).mean()
 

@@ -2823,6 +2823,35 @@ def intwrap_numpy_negation(x, iv):
     return s
 
 
+def intwrap_numpy_array_compare(x, iv):
+    # NumPy's `iv + 1` wraps the largest int64 to the smallest, elementwise; in the fused loop Numba's
+    # `add nsw` let LLVM fold `t + 1 > t` to true
+    return np.sum(x * np.where(iv + 1 > iv, 1.0, 2.0))
+
+
+def intwrap_numpy_array_negation(x, iv):
+    w = -iv                              # of the smallest int64: itself, in NumPy
+    return np.sum(x * np.where(w < 0, 1.0, 3.0)) + x * w[0]
+
+
+def intwrap_numpy_array_broadcast(x, iv):
+    d = iv[:, None] - iv[None, :]        # an array statement of ints, not fused: computed element by element
+    return np.sum(x * np.where(d > 0, 2.0, 0.5))
+
+
+def intwrap_numpy_dot(x, iv):
+    return x * np.dot(iv * 3, iv)        # NumPy's int dot (Numba's np.dot multiplies floats only)
+
+
+def intwrap_numpy_matvec(x, iv, iA):
+    return np.sum(x * (iA @ (iv - 1))) + x * np.sum(np.outer(iv, iv + 2))
+
+
+def intwrap_numpy_bool_dot(x, iv):
+    hits = np.dot(iv > 0, iv < 3)        # of bools alone, a bool: any pair both true
+    return x * hits + x
+
+
 def intwrap_range_trap(x, v, a, b, k):
     s = 1.0                              # Python's 0.0 or NumPy's number: a flag counts the loop's trips first,
     for i in range(a, b, k):             # `len(range(a, b, k))`: the smallest int64 divided by -1 is a hardware

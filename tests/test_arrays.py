@@ -324,6 +324,23 @@ def test_integer_data_ok(jit):
         close(g(w, x), x.astype(float))
 
 
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@JIT
+def test_products_of_int_arrays_are_ints(jit, simplify):
+    """np.dot, @ and np.outer of int arrays are NumPy's ints (an index, a floor division, an int power):
+    they were typed as floats (a float index was refused), and Numba's np.dot of ints did not compile."""
+    g = grad(A.int_products, jit=jit, simplify=simplify)
+    for iv, iA, x in ((np.array([1, -2, 1]), np.array([[3, 1, 4], [1, 5, 9]]), np.array([0.7, 1.3, -0.4])),
+                      (np.array([2, 0, -1]), np.array([[-3, 2, 2], [7, 1, 0]]), np.array([-1.1, 0.2, 0.9])),
+                      (np.array([0, 0, 1]), np.array([[1, 1, 1], [0, 2, 0]]), np.array([0.5, 2.5, 1.5]))):
+        k, m, p = int(iv @ iv) % 3, (iA @ iv) // 2, int(iv @ iv)
+        want = np.zeros(3)
+        want[k] += np.sum(m)
+        want[0] += p * x[0] ** (p - 1)
+        want[:2] += np.outer(iv[:2], iv[:1]).ravel()[:2]
+        close(g(x, iv, iA), want)
+
+
 @JIT
 def test_method_on_an_expression(jit):
     g = grad(A.method_on_expression, jit=jit)

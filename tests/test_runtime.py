@@ -180,7 +180,7 @@ def _compiled_with_callees(name: str):
     has them (each its own `njit` function)."""
     namespace = dict(vars(runtime))
     namespace.update({callee: numba.njit(getattr(runtime, callee))
-                      for callee in ("int_add", "int_sub", "int_neg", "int_abs")})
+                      for callee in ("int_add", "int_sub", "int_mul", "int_neg", "int_abs", "int_floordiv")})
     exec(runtime.SOURCES[name], namespace)
     return numba.njit(namespace[name])
 
@@ -207,3 +207,74 @@ def test_range_check_raises_where_a_loops_int64_bounds_would_wrap(start):
             else:
                 with pytest.raises(OverflowError, match="beyond the 64 bits"):
                     _RANGE_CHECK(start, stop, step)
+
+
+_ELEMENT_OPS = {"int_add": lambda a, b: a + b, "int_sub": lambda a, b: a - b, "int_mul": lambda a, b: a * b,
+                "int_floordiv": lambda a, b: a // b, "int_neg": lambda a: -a, "int_abs": abs}
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "python"])
+@pytest.mark.parametrize("op", sorted(_ELEMENT_OPS))
+def test_int_elements_are_numpys_where_they_fit_and_raise_where_it_wraps(op, compiled):
+    """`int_elements1(op, a)` and `int_elements2(op, a, b)` (NumPy's arithmetic of int arrays in the module
+    Numba compiles, broadcast as NumPy does): each element is NumPy's where the exact result of every
+    element lies in int64, and OverflowError is raised where one would wrap around."""
+    exact = _ELEMENT_OPS[op]
+    edges = np.array([e for e in _EDGES if op != "int_floordiv" or e != 0], dtype=np.int64)
+    if compiled:
+        helper = _compiled_with_callees("int_elements2" if op not in ("int_neg", "int_abs") else "int_elements1")
+        op_fn = numba.njit(getattr(runtime, op))
+    else:
+        helper = runtime.int_elements2 if op not in ("int_neg", "int_abs") else runtime.int_elements1
+        op_fn = getattr(runtime, op)
+    unary = op in ("int_neg", "int_abs")
+    pairs = [(edges,)] if unary else [(edges[:, None], edges[None, :])] + \
+        [(np.array([a]), b) for a in edges for b in (int(edges[3]), int(edges[-1]))]
+    for operands in pairs:
+        values = [np.broadcast_to(o, np.broadcast_shapes(*(np.shape(p) for p in operands))) for o in operands]
+        want = np.vectorize(lambda *xs: exact(*(int(x) for x in xs)), otypes=[object])(*values)
+        if all(-2 ** 63 <= w < 2 ** 63 for w in want.ravel()):
+            got = helper(op_fn, *operands)
+            assert got.dtype == np.int64 and got.shape == want.shape
+            assert [int(g) for g in got.ravel()] == list(want.ravel())
+        else:
+            with pytest.raises(OverflowError, match="beyond the 64 bits"):
+                helper(op_fn, *operands)
+    if not unary:           # a bool array beside an int one: NumPy's int64
+        mask = np.array([True, False, True])
+        got = helper(op_fn, mask, np.array([3, 4, 5]))
+        assert [int(g) for g in got] == [exact(int(m), k) for m, k in zip(mask, (3, 4, 5))]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "python"])
+def test_int_dot_and_outer_are_numpys_where_they_fit_and_raise_where_they_wrap(compiled):
+    """`int_dot(a, b, dtype)` and `int_outer(a, b, dtype)`: NumPy's np.dot (every pair of ranks 1 and 2,
+    views with strides) and np.outer of int and bool arrays where every product and partial sum lies in
+    int64, with NumPy's dtype (bool of bools alone); OverflowError where a product or sum leaves it, and
+    ValueError where the shapes do not align."""
+    dot = _compiled_with_callees("int_dot") if compiled else runtime.int_dot
+    outer = _compiled_with_callees("int_outer") if compiled else runtime.int_outer
+    rng = np.random.default_rng(5)
+    A = rng.integers(-50, 50, (4, 3))
+    B = rng.integers(-50, 50, (3, 5))
+    v, w = rng.integers(-9, 9, 3), rng.integers(-9, 9, 4)
+    for a, b in ((v, v), (A, v), (w, A), (A, B), (A[::2, ::-1], B[:, 1::2]), (B.T[1:4], A.T), (w > 0, A),
+                 (A > 0, v)):
+        got, want = dot(a, b, np.int64), np.dot(a, b)
+        assert np.shape(got) == np.shape(want) and np.array_equal(got, want), (a, b)
+    assert dot(v > 0, v < 3, np.bool_) == np.dot(v > 0, v < 3)
+    assert dot(v > 100, v < 3, np.bool_) == np.dot(v > 100, v < 3)
+    bools = dot(A > 0, B < 0, np.bool_)
+    assert bools.dtype == np.bool_ and np.array_equal(bools, np.dot(A > 0, B < 0))
+    assert np.array_equal(outer(A, w, np.int64), np.outer(A, w))
+    assert np.array_equal(outer(v > 0, w > 0, np.bool_), np.outer(v > 0, w > 0))
+    big = np.array([2 ** 32, 1])
+    for a, b in ((big, big), (big[None, :], big), (np.array([2 ** 62, 2 ** 62]), np.array([1, 1])),
+                 (np.array([2 ** 62, 2 ** 62, -2 ** 62]), np.array([1, 1, 1]))):
+        with pytest.raises(OverflowError, match="beyond the 64 bits"):
+            dot(a, b, np.int64)
+    with pytest.raises(OverflowError, match="beyond the 64 bits"):
+        outer(big, big, np.int64)
+    assert dot(np.array([2 ** 62, -2 ** 62]), np.array([1, 1]), np.int64) == 0
+    with pytest.raises(ValueError, match="not aligned"):
+        dot(A, w, np.int64)

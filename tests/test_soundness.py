@@ -370,6 +370,12 @@ case(INTWRAP, S.intwrap_range_from_one, [(1.5, 4), (-0.5, 1), (1.1, -2 ** 62)])
 case(INTWRAP, S.intwrap_range_nested, [(1.5, V(0.5, 2.0), 5, 2), (-0.5, V(1.0), 0, 4), (1.1, V(2.0, -1.0), 2 ** 62, 2 ** 61)])
 case(INTWRAP, S.intwrap_numpy_wrap_range, [(1.5, np.array([4])), (-0.5, np.array([-3])), (1.1, np.array([2 ** 62]))])
 case(INTWRAP, S.intwrap_numpy_negation, [(1.5, np.array([-4])), (-0.5, np.array([3])), (1.1, np.array([-9]))])
+case(INTWRAP, S.intwrap_numpy_array_compare, [(1.5, np.array([4, -2])), (-0.5, np.array([2 ** 62])), (1.1, np.array([0, 7, 1]))])
+case(INTWRAP, S.intwrap_numpy_array_negation, [(1.5, np.array([4, -2])), (-0.5, np.array([-2 ** 62])), (1.1, np.array([0, 7, 1]))])
+case(INTWRAP, S.intwrap_numpy_array_broadcast, [(1.5, np.array([4, -2])), (-0.5, np.array([2 ** 62])), (1.1, np.array([0, 7, 1]))])
+case(INTWRAP, S.intwrap_numpy_dot, [(1.5, np.array([4, -2])), (-0.5, np.array([2 ** 30])), (1.1, np.array([0, 7, 1]))])
+case(INTWRAP, S.intwrap_numpy_matvec, [(1.5, np.array([4, -2]), np.array([[1, -2], [3, 4], [0, 5]])), (-0.5, np.array([2 ** 20, 1]), np.array([[1, -2], [3, 4], [0, 5]]))])
+case(INTWRAP, S.intwrap_numpy_bool_dot, [(1.5, np.array([4, -2])), (-0.5, np.array([2, 1])), (1.1, np.array([0, 7, 1]))])
 case(INTWRAP, S.intwrap_range_trap, [(1.5, V(2.0), 0, 3, 1), (-0.5, V(0.5), 5, -1, -2), (1.1, V(4.0), 2, 2, 1)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
@@ -1417,6 +1423,14 @@ INTWRAP_BEYOND = [
     # NumPy's ints wrap around, and Numba's wrapped values are undefined (`add nsw`): the loops ran
     (S.intwrap_numpy_wrap_range, (1.5, np.array([2 ** 63 - 1])), 1.0),
     (S.intwrap_numpy_negation, (1.5, np.array([-2 ** 63])), 1.0),
+    # ... elementwise in arrays, and in their products (a fused loop folded `t + 1 > t`; np.dot of ints
+    # failed to compile)
+    (S.intwrap_numpy_array_compare, (1.5, np.array([2 ** 63 - 1, 0])), 3.0),
+    (S.intwrap_numpy_array_negation, (1.5, np.array([-2 ** 63, 5])), 2.0 - 2.0 ** 63),
+    (S.intwrap_numpy_array_broadcast, (1.5, np.array([2 ** 62, -2 ** 62])), 2.0),
+    (S.intwrap_numpy_dot, (1.5, np.array([2 ** 31, 0])), 3.0 * 2 ** 62 - 2.0 ** 64),
+    (S.intwrap_numpy_matvec, (1.5, np.array([2 ** 32, 1]), np.array([[2 ** 31, 1]])),
+     float(2 ** 63 - 2 ** 31) + float(2 ** 33 + 2 ** 34 + 5)),        # (2 ** 32) * (2 ** 32 + 2) wraps
 ]
 
 

@@ -145,6 +145,9 @@ class ModulePrinter:
             text = f"math.{spec.user_name('math')}"
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
+        elif self.compiled and spec.compiled_ints and all(self.is_array(a) for a in args):
+            bools = all(self.type_of(a).dtype == "bool" for a in args)     # NumPy's product of bools alone is bool
+            text = f"{spec.compiled_ints}({{args}}, {'np.bool_' if bools else 'np.int64'})"
         if self.compiled and spec.numpy_numbers is not None and not python:
             text = numpy_spelling(prim, args, self.operand_facts) or text
         if self.compiled and "integral(" in text:
@@ -292,8 +295,13 @@ class ModulePrinter:
         runtime's checked helper (`int_mul(a, b)`), which raises OverflowError where Numba's ints would
         wrap around.  (For Python, the operator: Python's ints are unbounded.)"""
         helper = INT64_HELPERS[prim[1]]
-        self.note_helpers(helper)
-        return f"{helper}({', '.join(self.expr(a)[0] for a in args)})", _ATOM
+        self.note_helpers(f"{helper}()")
+        operands = ', '.join(self.expr(a)[0] for a in args)
+        if any(self.is_array(a) for a in args):     # NumPy's arithmetic of int arrays, element by element
+            elements = f"int_elements{len(args)}"
+            self.note_helpers(f"{elements}()")
+            return f"{elements}({helper}, {operands})", _ATOM
+        return f"{helper}({operands})", _ATOM
 
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
         operand = self.expr(args[0])[0]

@@ -521,7 +521,7 @@ def int_mul(a, b):
     """a * b of Python's ints, or OverflowError where it leaves 64 bits.  The float product decides: below
     9.2e18 it is inside (2 ** 63 is 9.223e18, far more than its rounding away), above 9.3e18 outside;
     between, the magnitudes are compared with the largest one the sign allows, in exact integers."""
-    estimate = abs(float(a) * float(b))
+    estimate = abs((a * 1.0) * (b * 1.0))          # (Numba has no float() of a bool)
     if estimate < 9.2e18:
         return a * b
     if estimate > 9.3e18:
@@ -544,7 +544,7 @@ def int_mul(a, b):
 
 def int_pow(a, m):
     """a ** m of Python's ints (m >= 0), or OverflowError where it leaves 64 bits."""
-    if abs(float(a)) ** m < 9.2e18:
+    if abs(a * 1.0) ** m < 9.2e18:
         return a ** m
     out = 1
     for _ in range(m):          # |a| >= 2 here: it leaves 64 bits within 63 trips
@@ -571,6 +571,54 @@ def int_floordiv(a, b):
     if b == -1 and a == -9223372036854775807 - 1:
         raise OverflowError("an integer beyond the 64 bits compiled code computes with")
     return a // b
+
+
+def int_elements1(op, a):
+    """`op` (a checked helper above: `int_neg`, `int_abs`) of each element of the int array `a`: NumPy's
+    would wrap around, Numba's is undefined there, so it raises OverflowError where one leaves 64 bits."""
+    out = np.empty(a.shape, np.int64)
+    for k in np.ndindex(a.shape):
+        out[k] = op(a[k])
+    return out
+
+
+def int_elements2(op, a, b):
+    """`op` (a checked helper above: `int_add`, `int_mul`...) of int arrays or numbers `a` and `b`,
+    broadcast as NumPy does, element by element: OverflowError where one leaves 64 bits."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    left, right = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    out = np.empty(shape, np.int64)
+    for k in np.ndindex(shape):
+        out[k] = op(left[k], right[k])
+    return out
+
+
+def int_dot(a, b, dtype):
+    """np.dot (and @) of int or bool arrays of rank 1 or 2, in the module Numba compiles: Numba's np.dot
+    multiplies floats only, and NumPy's int products wrap around where Numba's are undefined, so each
+    product and sum is checked (`int_mul`, `int_add`: OverflowError beyond 64 bits).  `dtype`: NumPy's
+    result, int64 (bool of bools alone: a sum stored as a bool is "any pair both true")."""
+    n = a.shape[-1]
+    if b.shape[0] != n:
+        raise ValueError("shapes not aligned")
+    out = np.zeros(a.shape[:-1] + b.shape[1:], dtype)
+    for i in np.ndindex(a.shape[:-1]):
+        for j in np.ndindex(b.shape[1:]):
+            total = 0
+            for k in range(n):
+                total = int_add(total, int_mul(a[i + (k,)], b[(k,) + j]))
+            out[i + j] = total
+    return out[()]
+
+
+def int_outer(a, b, dtype):
+    """np.outer of int or bool arrays, as `int_dot` computes np.dot: each product checked (`int_mul`)."""
+    left, right = np.ravel(a), np.ravel(b)
+    out = np.empty((left.shape[0], right.shape[0]), dtype)
+    for i in range(left.shape[0]):
+        for j in range(right.shape[0]):
+            out[i, j] = int_mul(left[i], right[j])
+    return out
 
 
 def beyond_64_bits(raises):
@@ -605,7 +653,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "beyond_64_bits", "range_check", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
            "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

@@ -622,8 +622,8 @@ def _check_int64(function: ir.Function) -> None:
     types = function.types
     candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
                   and len(s.args) == (1 if s.prim in ("neg", "abs") else 2) and not checks_int64(s)
-                  and all(scalar_kind(a, types) in ("int", "bool") for a in s.args)
-                  and scalar_kind(Var(s.target), types) == "int"]
+                  and all(_element_kind(a, types) in ("int", "bool") for a in s.args)
+                  and _element_kind(Var(s.target), types) == "int"]
     if not candidates:
         return
     # each candidate is either inside 64 bits or marked below, to raise beyond them: its bound may be cut there
@@ -639,6 +639,15 @@ def _check_int64(function: ir.Function) -> None:
             beyond = lo < INT64[0] or hi > INT64[1]
         if beyond:
             stmt.params = tuple(stmt.params) + (INT64_PARAM,)
+
+
+def _element_kind(operand, types: dict) -> str | None:
+    """"float", "int" or "bool": of a number, or of an array's elements (NumPy's `v + 1` of an int64 array
+    wraps around elementwise, and Numba's element arithmetic is `nsw` as its numbers' is); None unknown."""
+    t = types.get(operand.name) if isinstance(operand, Var) else None
+    if t is not None and t.is_array:
+        return "bool" if t.dtype == "bool" else "int" if t.dtype.startswith(("int", "uint")) else "float"
+    return scalar_kind(operand, types)
 
 
 def _check_ranges(function: ir.Function) -> None:

@@ -399,6 +399,13 @@ def _float_constants(block: list, types: dict) -> None:
                 stmt.args = (Const(int(value)),)
 
 
+def _element_dtype(t: Type) -> str:
+    """The dtype of an array of `t`'s elements (`t` an array or a number)."""
+    if t.is_array:
+        return t.dtype
+    return {"int": "int64", "bool": "bool"}.get(t.kind, "float64")
+
+
 def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     kind = prim.result
     first = arg_types[0] if arg_types else None
@@ -429,9 +436,11 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
             raise ArgumentError(f"np.dot / @ of arrays of rank {ranks[0]} and {ranks[1]}",
                                 **(dict(filename=loc.filename, line=loc.line, source_line=loc.text) if loc else {}),
                                 hint="write the contraction with np.einsum or np.tensordot")
-        return {(1, 1): FLOAT, (2, 1): array_of(1), (1, 2): array_of(1), (2, 2): array_of(2)}[ranks]
+        dtype = _element_dtype(ir.join(first, second))      # NumPy's: int64 of ints, bool of bools alone
+        ndim = {(1, 1): 0, (2, 1): 1, (1, 2): 1, (2, 2): 2}[ranks]
+        return array_of(ndim, dtype) if ndim else {"int64": INT, "bool": BOOL}.get(dtype, FLOAT)
     if kind == "outer":
-        return array_of(2)
+        return array_of(2, _element_dtype(ir.join(first, arg_types[1])))
     if kind == "subscript":
         if not first.is_array:
             raise ArgumentError(f"cannot subscript {stmt.args[0]}: it is a {first}")

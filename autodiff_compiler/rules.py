@@ -37,6 +37,8 @@ import math
 import operator
 from dataclasses import dataclass, field, replace
 
+from .special import polygamma_scalar
+
 ARG_NAMES = ("x", "y", "z")
 
 
@@ -330,36 +332,6 @@ _define("logaddexp", 2, ("exp(x - out)", "exp(y - out)"), scalar="np.logaddexp",
 _define("logaddexp2", 2, ("exp2(x - out)", "exp2(y - out)"), scalar="np.logaddexp2", array="np.logaddexp2",
         sympy="log(2 ** x + 2 ** y, 2)", result="float",
         evaluate=lambda x, y: max(x, y) + math.log2(1 + 2.0 ** (-abs(x - y))), numpy_names=("logaddexp2",))
-def polygamma_scalar(n, x):
-    """The n-th derivative of the digamma function at x (n = 0: digamma): shifted up by the recurrence
-    psi_n(x) = psi_n(x + 1) - (-1)**n n! / x**(n + 1), then the asymptotic series (error < 1e-15)."""
-    if x <= 0.0 and x == math.floor(x):
-        return math.nan
-    factorial = 1.0
-    for k in range(2, n + 1):
-        factorial *= k
-    sign = 1.0 if n % 2 == 0 else -1.0
-    shift = 0.0
-    y = x
-    while y < 15.0:
-        shift -= sign * factorial / y ** (n + 1)
-        y += 1.0
-    if n == 0:
-        y2 = 1.0 / (y * y)
-        value = math.log(y) - 0.5 / y - y2 * (1.0 / 12 - y2 * (1.0 / 120 - y2 * (1.0 / 252 - y2 * (
-            1.0 / 240 - y2 * (1.0 / 132)))))
-        return value + shift
-    bernoulli = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
-    total = factorial / n / y ** n + factorial / (2.0 * y ** (n + 1))
-    for k in range(1, 8):
-        rising = 1.0
-        for j in range(2 * k + 1, 2 * k + n):
-            rising *= j
-        total += bernoulli[k - 1] * rising / y ** (2 * k + n)
-    return -sign * total + shift
-
-
-
 # SciPy's special functions (scipy.special.*): spelled with NumPy and the math module, or a runtime helper
 _define("expit", 1, ("out * (1 - out)",), scalar="expit_scalar({0})", array="expit_array({0})",
         sympy="1 / (1 + exp(-x))", result="float",
@@ -441,6 +413,10 @@ _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="(1.
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
 _define("slice_offset", 2, nondiff=True, array="slice_offset({0}, {1})", result="count",
         evaluate=lambda x, start: range(len(x))[start:].start if start is not None else 0)
+# Python's int of an int: `operator.index`, which `range` calls on its operands (`frontend.lower`
+# puts it before a loop over a range of NumPy's ints, whose trip count and reversed bounds are then
+# computed in Python's ints, as Python's range computes them)
+_define("index", 1, nondiff=True, scalar="int", result="int", evaluate=int, python_number=True)
 _define("range_length", 3, nondiff=True, scalar="len(range({0}, {1}, {2}))", result="int",
         evaluate=lambda a, b, c: len(range(a, b, c)))
 

@@ -2852,6 +2852,20 @@ def intwrap_numpy_bool_dot(x, iv):
     return x * hits + x
 
 
+def intwrap_numpy_range_bounds(x, iv):
+    s = x                                # Python's range takes Python's ints of NumPy's: the reverse sweep's
+    for i in range(iv[0], iv[1], iv[2]): # bounds (`start + (trips - 1) * step`) wrapped in NumPy's ints
+        s = s * x + 0.5
+    return s
+
+
+def intwrap_numpy_range_stop(x, iv):
+    s = x
+    for i in range(iv[0]):               # of the smallest int64: empty; reversed from `iv[0] - 1`, wrapped
+        s = s * x + 0.5
+    return s
+
+
 def intwrap_range_trap(x, v, a, b, k):
     s = 1.0                              # Python's 0.0 or NumPy's number: a flag counts the loop's trips first,
     for i in range(a, b, k):             # `len(range(a, b, k))`: the smallest int64 divided by -1 is a hardware

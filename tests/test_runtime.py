@@ -192,10 +192,11 @@ _EDGES = (0, 1, -1, 2, 5, 2 ** 61, 3 * 2 ** 61, 2 ** 62, 2 ** 62 + 1, 2 ** 63 - 
 @pytest.mark.parametrize("start", _EDGES)
 def test_range_check_raises_where_a_loops_int64_bounds_would_wrap(start):
     """`range_check(start, stop, step)`, compiled, passes exactly where `stop - start`, `start - step`,
-    `-step` and, where the loop runs, `|stop - start| + |step| - 1` (a bound of the trip count times the
-    step) all lie in int64, computed with Python's ints; elsewhere OverflowError, never a wrapped pass."""
+    `-step`, `stop - 1`, `stop - start -+ 1` (the reverse sweep's first index) and, where the loop runs,
+    `|stop - start| + |step| - 1` (a bound of the trip count times the step) all lie in int64, computed
+    with Python's ints; elsewhere OverflowError, never a wrapped pass."""
     def fits(start, stop, step):
-        values = [stop - start, start - step, -step]
+        values = [stop - start, start - step, -step, stop - 1, stop - start - 1, stop - start + 1]
         if (stop - start) * step > 0:
             values.append(abs(stop - start) + abs(step) - 1)
         return all(-2 ** 63 <= v < 2 ** 63 for v in values)

@@ -376,6 +376,8 @@ case(INTWRAP, S.intwrap_numpy_array_broadcast, [(1.5, np.array([4, -2])), (-0.5,
 case(INTWRAP, S.intwrap_numpy_dot, [(1.5, np.array([4, -2])), (-0.5, np.array([2 ** 30])), (1.1, np.array([0, 7, 1]))])
 case(INTWRAP, S.intwrap_numpy_matvec, [(1.5, np.array([4, -2]), np.array([[1, -2], [3, 4], [0, 5]])), (-0.5, np.array([2 ** 20, 1]), np.array([[1, -2], [3, 4], [0, 5]]))])
 case(INTWRAP, S.intwrap_numpy_bool_dot, [(1.5, np.array([4, -2])), (-0.5, np.array([2, 1])), (1.1, np.array([0, 7, 1]))])
+case(INTWRAP, S.intwrap_numpy_range_bounds, [(1.5, np.array([0, 7, 2])), (-0.5, np.array([5, -4, -3])), (1.1, np.array([2, 2, 1]))])
+case(INTWRAP, S.intwrap_numpy_range_stop, [(1.5, np.array([3])), (-0.5, np.array([-2])), (1.1, np.array([0]))])
 case(INTWRAP, S.intwrap_range_trap, [(1.5, V(2.0), 0, 3, 1), (-0.5, V(0.5), 5, -1, -2), (1.1, V(4.0), 2, 2, 1)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
@@ -1451,6 +1453,34 @@ def test_python_ints_beyond_64_bits(fn, args, want, jit, simplify):
         assert grad(fn, wrt=0, jit=False, simplify=simplify)(*args) == pytest.approx(want, rel=1e-12)
 
 
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_loops_over_numpys_ints_run_as_pythons_range(jit, simplify):
+    """`range` takes Python's ints of NumPy's int operands, so a loop runs exactly as in Python however
+    large its bounds; the gradient's reverse sweep computes its bounds from those ints too (they were
+    NumPy's, and wrapped: 6.125 where the gradient is 15.5, an IndexError for `range(iv[0])` of the
+    smallest int64).  Compiled, a loop whose bounds or reverse bounds leave 64 bits raises (`range_check`):
+    `range(n)` of the smallest int64 was reversed from a wrapped `n - 1`, undefined in Numba's ints (a
+    build of this change died there of a hardware trap)."""
+    from autodiff_compiler.errors import ArgumentError
+    huge = ((S.intwrap_numpy_range_bounds, np.array([2 ** 63 - 1, -2 ** 63, -3 * 2 ** 61]), 15.5),
+            (S.intwrap_numpy_range_bounds, np.array([-2 ** 63, 2 ** 63 - 1, 3 * 2 ** 61]), 15.5),
+            (S.intwrap_numpy_range_stop, np.array([-2 ** 63]), 1.0),
+            (S.intwrap_numpy_range_stop, np.array([-2 ** 63 + 1]), 1.0))
+    for fn, iv, want in huge:
+        assert (fn(1.5 + 1e-6, iv) - fn(1.5 - 1e-6, iv)) / 2e-6 == pytest.approx(want, rel=1e-6)
+        g = grad(fn, wrt=0, jit=jit, simplify=simplify)
+        if jit and (fn is S.intwrap_numpy_range_bounds or iv[0] == -2 ** 63):       # (`n - 1` has no int64)
+            with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+                g(1.5, iv)
+        else:
+            assert g(1.5, iv) == pytest.approx(want, rel=1e-12)
+    if not jit:
+        g = grad(S.intwrap_numpy_range_bounds, wrt=0, jit=False)
+        g(1.5, np.array([0, 7, 2]))
+        assert "int(iv[0])" in g.compiled_source and "range(start, stop, step)" in g.compiled_source
+
+
 def test_index_arithmetic_inside_64_bits_is_not_checked():
     """`2 * i + 1`, `n - 1 - i` of a loop index and an axis length, `i - 1` and `i + 1` of `range(1, n)` for
     any int64 n stay inside 64 bits (`ir.ranges.int_bounds`): compiled as Numba's ints, with no check (a
@@ -1536,8 +1566,9 @@ def test_a_trip_count_that_would_trap_raises_compiled():
 
 
 def test_only_ranges_whose_bounds_may_wrap_are_checked():
-    """`range(n)` of any int, and loops over an axis, stay inside 64 bits (`frontend.lower._range_fits`): no
-    check.  `range(1, n)` (`1 - n` wraps at the smallest int64) and a range of an unknown step are checked in
+    """Loops over an axis, and `range(k)` of a loop index, stay inside 64 bits (`frontend.lower._range_fits`):
+    no check.  `range(n)` of an int parameter (the reverse sweep starts at `n - 1`, which wraps at the
+    smallest int64), `range(1, n)` (`1 - n` wraps there too) and a range of an unknown step are checked in
     the module Numba compiles, before the loop and its tape; the module for Python has no check."""
     def counted(x, n):
         s = x
@@ -1545,8 +1576,19 @@ def test_only_ranges_whose_bounds_may_wrap_are_checked():
             s = s * x
         return s
 
+    def triangle(x, n):
+        s = x
+        for i in range(n):
+            for j in range(i):          # i lies in [0, n - 1]: no check
+                s = s * x
+        return s
+
+    g = grad(triangle, wrt=0)
+    assert g(1.5, 4) == pytest.approx(7 * 1.5 ** 6)
+    assert g.compiled_source.count("= range_check(") == 1 and "= range_check(0, n, 1)" in g.compiled_source
     for fn, args, checked, loop in (
-            (counted, (1.5, 3), None, None), (S.loopfuse_horner, (1.5, V(1.0, 2.0, 3.0)), None, None),
+            (counted, (1.5, 3), "range_check(0, n, 1)", "for i in range(n)"),
+            (S.loopfuse_horner, (1.5, V(1.0, 2.0, 3.0)), None, None),
             (S.intwrap_range_from_one, (1.5, 3), "range_check(1, n, 1)", "for i in range(1, n)"),
             (S.intwrap_range_step, (1.5, 7, 2), "range_check(0, n, k)", "len(range(0, n, k))"),    # the tape's size
             (S.intwrap_range_nested, (1.5, V(0.5, 2.0), 5, 2), "range_check(0, n, k)", "for i in range(0, n, k)")):

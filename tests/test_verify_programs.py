@@ -189,6 +189,7 @@ def _corpus_args(fn):
         "read_index": (rng.normal(size=n), 5),
         "read_2d": (rng.normal(size=(n, m)), 4, 2),
         "int_data": (rng.normal(size=n), np.arange(n)),
+        "int_products": (rng.normal(size=n), np.array([1, -2, 1]), np.array([[3, 1, 4], [1, 5, 9]])),
         "writes_param": None,
         "max_rows_weighted": (rng.normal(size=(n, m)), rng.normal(size=(n, 1))),
         "min_over_axes": (rng.normal(size=(n, 3, m)),),

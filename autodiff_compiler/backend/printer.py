@@ -145,7 +145,7 @@ class ModulePrinter:
             text = f"math.{spec.user_name('math')}"
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
             text = spec.compiled
-        elif self.compiled and spec.compiled_ints and all(self.is_array(a) for a in args):
+        elif self.compiled and spec.compiled_ints and all(self.is_int_array(a) for a in args):
             bools = all(self.type_of(a).dtype == "bool" for a in args)     # NumPy's product of bools alone is bool
             text = f"{spec.compiled_ints}({{args}}, {'np.bool_' if bools else 'np.int64'})"
         if self.compiled and spec.numpy_numbers is not None and not python:
@@ -161,7 +161,7 @@ class ModulePrinter:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
             self.modules.add("numpy")
-        for helper in _helpers_in(text):
+        for helper in runtime.helpers_called(text):
             self.helpers.add(helper)
             self.modules.add("numpy")
             if "math." in _helper_source(helper):
@@ -206,6 +206,10 @@ class ModulePrinter:
     def is_float_array(self, operand) -> bool:
         t = self.type_of(operand)
         return t is not None and t.is_array and t.dtype.startswith("float")
+
+    def is_int_array(self, operand) -> bool:
+        t = self.type_of(operand)
+        return t is not None and t.is_array and t.dtype.startswith(("int", "uint", "bool"))
 
     def tree_of(self, stmt: Assign) -> tuple:
         args = tuple(self.operand(a) for a in stmt.args)
@@ -820,19 +824,6 @@ def _argument_slot(template: str, k: int) -> bool:
 
 _COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
 _FLOAT_OR_COMPARED = _COMPARED | {"add", "sub", "mul", "div", "pow", "min", "max", "copy", "float"}
-
-
-def _helpers_in(text: str, seen=None) -> list:
-    """The runtime helpers a spelling calls, and the helpers those call."""
-    import re
-    seen = set() if seen is None else seen
-    called = re.findall(r"([A-Za-z_][A-Za-z_0-9]*)\(", text)
-    for name in called + ([text] if text.isidentifier() else []):     # a bare name spelling: `prod_others`
-        if name in runtime.HELPERS and name not in seen:
-            seen.add(name)
-            body = _helper_source(name).split(":", 1)[1]
-            _helpers_in(body, seen)
-    return sorted(seen)
 
 
 def _helper_source(name: str) -> str:

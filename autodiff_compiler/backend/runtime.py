@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..rules import polygamma_scalar  # noqa: F401  (a helper: its source is copied like the others')
+from ..special import polygamma_scalar  # noqa: F401  (a helper: its source is copied like the others')
 
 
 def tape_grow(tape):
@@ -631,11 +631,15 @@ def beyond_64_bits(raises):
 
 def range_check(start, stop, step):
     """A loop over `range(start, stop, step)` of Python's ints, or OverflowError before it where Numba's
-    trip count (from `stop - start`) or the reverse sweep's bounds (`start - step`, `-step`, and the trip
-    count times the step: at most `|stop - start| + |step| - 1` where the loop runs) would leave 64 bits."""
+    trip count (from `stop - start`) or the reverse sweep's bounds (`start - step`, `-step`, its first
+    index from `stop - 1` or `stop - start -+ 1`, and the trip count times the step: at most
+    `|stop - start| + |step| - 1` where the loop runs) would leave 64 bits."""
     span = int_sub(stop, start)
     int_sub(start, step)
     int_neg(step)
+    int_sub(stop, 1)
+    int_sub(span, 1)
+    int_add(span, 1)
     if span > 0 and step > 0 or span < 0 and step < 0:
         int_add(int_abs(span), int_abs(step) - 1)
     return True
@@ -660,3 +664,15 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
 # must be the code this process runs (reading the file again later would pick up an edit or an upgrade
 # of the package made since, a helper under another's name).
 SOURCES = {name: __import__("inspect").getsource(globals()[name]) for name in HELPERS}
+
+
+def helpers_called(text: str, seen=None) -> list:
+    """The helpers a spelling (or a helper's source) calls, and the helpers those call, by name."""
+    import re
+    seen = set() if seen is None else seen
+    called = re.findall(r"([A-Za-z_][A-Za-z_0-9]*)\(", text)
+    for name in called + ([text] if text.isidentifier() else []):     # a bare name spelling: `prod_others`
+        if name in HELPERS and name not in seen:
+            seen.add(name)
+            helpers_called(SOURCES[name].split(":", 1)[1], seen)
+    return sorted(seen)

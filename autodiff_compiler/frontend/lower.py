@@ -650,13 +650,60 @@ def _element_kind(operand, types: dict) -> str | None:
     return scalar_kind(operand, types)
 
 
+def _python_range_operands(function: ir.Function, module_data: frozenset) -> None:
+    """Give each loop over a range (and each trip count `frontend.number_flags` evaluates before one) the
+    Python ints Python's `range` takes of its operands (`operator.index`, the primitive `index`) where an
+    operand may be NumPy's int number (`ir.numbers.numpy_numbers`: `range(iv[0])`): the reverse sweep
+    computes its bounds from them (`iv[0] - 1`), which NumPy's ints would wrap where Python's range does
+    not (`range(iv[0])` of the smallest int64, empty, was reversed from the largest in the gradient for
+    Python).  In the module Numba compiles, `int` of an int64 is itself."""
+    loops = [s for s in ir.walk(function.body)
+             if isinstance(s, For) or isinstance(s, Assign) and s.prim == "range_length"]
+    if not loops:
+        return
+    found = numpy_numbers(function.body, function.types, module_data)
+    names = Names(set(function.types) | set(function.params) | set(function.user_names))
+
+    def put(block: list) -> list:
+        out = []
+        for stmt in block:
+            for child in ir.child_blocks(stmt):
+                child[:] = put(child)
+            if isinstance(stmt, For) or isinstance(stmt, Assign) and stmt.prim == "range_length":
+                operands = (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
+                python = tuple(_python_int_of(a, role, out, names, function.types, stmt.loc)
+                               if isinstance(a, Var) and is_numpy_operand(a, function.types, found) else a
+                               for a, role in zip(operands, ("start", "stop", "step")))
+                if isinstance(stmt, For):
+                    stmt.start, stmt.stop, stmt.step = python
+                else:
+                    stmt.args = python
+            out.append(stmt)
+        return out
+    function.body[:] = put(function.body)
+    dataflow.invalidate(function)
+
+
+def _python_int_of(operand: Var, role: str, out: list, names, types: dict, loc) -> Var:
+    """A name for Python's int of `operand`: one put just before (for the trip count `number_flags`
+    evaluates before the loop), or a new `index` statement appended to `out`."""
+    for stmt in reversed(out):
+        if not isinstance(stmt, Assign) or stmt.target == operand.name:
+            break
+        if stmt.prim == "index" and stmt.args == (operand,):
+            return Var(stmt.target)
+    out.append(Assign(names.fresh(role), "index", (operand,), loc))
+    types[out[-1].target] = ir.INT
+    return Var(out[-1].target)
+
+
 def _check_ranges(function: ir.Function) -> None:
     """Put `range_check(start, stop, step)` (`rules`) before each `for` over a range whose operands' bounds
     (`ir.ranges.int_bounds`) do not prove what its helper tests (`runtime.range_check`): Numba computes the
     trip count from `stop - start`, in int64, and the reverse sweep its bounds from `start - step`,
     `-step` and the trip count times the step (`range(0, 2 ** 63 - 1, 3 * 2 ** 61)`, two trips in
-    Python, ran none; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1).  `range(n)` of any int needs
-    none."""
+    Python, ran none; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1; `range(n)` of it, empty, was
+    reversed from `n - 1`, wrapped: a hardware trap once).  A loop over an axis needs none."""
     def operands_of(stmt) -> tuple:
         return (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
 
@@ -698,10 +745,12 @@ def _checked_just_before(out: list, operands: tuple) -> bool:
 
 
 def _range_fits(start: tuple, stop: tuple, step: tuple) -> bool:
-    """Do `stop - start`, `start - step` and `-step` lie in `INT64` for ints in these bounds, and so does
-    the trip count times the step: at most the span in the step's direction plus `|step| - 1`?"""
+    """Do `stop - start`, `start - step`, `-step`, `stop - 1` and `stop - start -+ 1` (the reverse sweep's
+    first index, `transforms.reverse`) lie in `INT64` for ints in these bounds, and so does the trip count
+    times the step: at most the span in the step's direction plus `|step| - 1`?"""
     (a, b), (c, d), (e, f) = start, stop, step
-    inside = all(INT64[0] <= lo and hi <= INT64[1] for lo, hi in ((c - b, d - a), (a - f, b - e), (-f, -e)))
+    inside = all(INT64[0] <= lo and hi <= INT64[1]
+                 for lo, hi in ((c - b - 1, d - a + 1), (a - f, b - e), (-f, -e), (c - 1, d)))
     onward = max(d - a, 0) if f > 0 else 0, max(b - c, 0) if e < 0 else 0
     return inside and max(onward) + max(abs(e), abs(f)) - 1 <= INT64[1]
 
@@ -733,6 +782,7 @@ def settle_python_checks(function: ir.Function) -> None:
             numbers = numpy_numbers(function.body, types, module_data) if numbers is None else numbers
             if not any(is_numpy_operand(a, types, numbers) for a in stmt.args):
                 stmt.params = tuple(p for p in stmt.params if p != MATH_MODULE_PARAM)
+    _python_range_operands(function, module_data)
     _check_int64(function)
     _check_ranges(function)
     marked = [s for s in ir.walk(function.body) if isinstance(s, Assign) and python_check(s)]

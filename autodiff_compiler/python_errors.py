@@ -69,6 +69,9 @@ INT64_OVERFLOW = "an integer beyond the 64 bits compiled code computes with"
 # the primitives so checked, by the runtime helper that checks each
 INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow", "neg": "int_neg",
                  "abs": "int_abs", "floordiv": "int_floordiv"}
+# ... where the operands are NumPy's (an array's elements; a statement not marked `error_effect`), by these
+# where they differ: NumPy's int division by zero is 0 (a warning), Python's raises
+NUMPY_INT64_HELPERS = {**INT64_HELPERS, "floordiv": "int_floordiv_numpy"}
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
 FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0]})
 

@@ -270,7 +270,10 @@ _define("as_python", 1, ("1",), scalar="", array="", sympy="x", result="first", 
         python_number=True)
 _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mod(x, y)", result="join",
         evaluate=operator.mod, numpy_names=("mod", "remainder"), raises="zero divisor",
-        error={"float": "modulo by zero", "int": "integer modulo by zero"}, numpy_numbers="np.remainder({0}, {1})")
+        error={"float": "modulo by zero", "int": "integer modulo by zero"},
+        # (Numba's np.remainder of the smallest int64 by -1 is a hardware trap; its `%` gives NumPy's 0)
+        numpy_numbers={"int": "(0 if {1} == 0 else {0} % {1})", "float": "np.remainder({0}, {1})",
+                       "array": "np.remainder({0}, {1})"})
 
 # ---------------------------------------------------------- elementary functions
 # Python's math module raises where CPython's `math_1` finds NaN from an operand that is not NaN (ValueError:
@@ -867,10 +870,15 @@ _define("rev_cumsum", 1, vjp=lambda p, ranks: (f"cumsum(g, {_params_text(p, 'axi
         examples=(((4,), {"axis": 0, "ndim": 1}), ((2, 3), {"axis": 1, "ndim": 2})))
 
 # Making arrays (no derivative)
-for _name in ("zeros", "ones", "empty"):
-    _define(_name, None, nondiff=True,
-            scalar=lambda p, count, _name=_name: f"np.{_name}({{0}})" if count == 1 else f"np.{_name}(({{args}}))",
-            array=lambda p, count, _name=_name: f"np.{_name}({{0}})" if count == 1 else f"np.{_name}(({{args}}))",
+def _creator_spelling(name: str):
+    def spelling(p, count):
+        shape = "{0}" if count == 1 else "({args})"
+        return f"np.{name}({shape}, np.{p['dtype']})" if "dtype" in p else f"np.{name}({shape})"
+    return spelling
+
+
+for _name in ("zeros", "ones", "empty"):       # float64, or the `dtype` param: "int64", "bool_"
+    _define(_name, None, nondiff=True, scalar=_creator_spelling(_name), array=_creator_spelling(_name),
             result="create", numpy_names=(_name,), examples=((3,), (2, 3), (2, 1, 2)))
     _define(f"{_name}_like", 1, nondiff=True, array=f"np.{_name}_like", result="like",
             numpy_names=(f"{_name}_like",))

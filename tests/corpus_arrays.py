@@ -147,6 +147,16 @@ def int_products(x, iv, iA):
     return x[k] * np.sum(m) + x[0] ** np.dot(iv, iv) + np.sum(x[:2] * np.outer(iv[:2], iv[:1]).ravel()[:2])
 
 
+def made_with_dtypes(x, k):
+    n = x.shape[0]
+    a = np.zeros(n, dtype=np.int64) + k           # NumPy's ints: checked for 64 bits, k // 2 floors exactly
+    b = np.ones((n,), int) * k
+    c = np.full(n, k) // 2
+    m = np.empty(n, dtype=bool)
+    m[:] = x > 0.0
+    return np.sum(x * (a + b + c)) + np.sum(np.where(m, x, 0.0)) + np.sum(np.full(n, 0.5) * x)
+
+
 def method_on_expression(x):
     return (x * x).sum() + (2.0 * x).mean()
 

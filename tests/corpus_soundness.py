@@ -2866,6 +2866,38 @@ def intwrap_numpy_range_stop(x, iv):
     return s
 
 
+def intwrap_numpy_remainder(x, iv, k):
+    w = iv % k                           # of the smallest int64 by -1: Numba's np.remainder traps
+    n = iv[0]
+    return np.sum(x * w) + x * (n % k + 1)
+
+
+def intwrap_numpy_floordiv_zero(x, iv, jv):
+    return np.sum(x * (iv // jv)) + np.sum(x * (iv[:, None] // jv[0]))     # NumPy's int // 0 is 0
+
+
+def intwrap_numpy_power_array(x, iv, k):
+    w = iv ** k                          # NumPy's ints: an int64 array (it was made float64)
+    return np.sum(x * np.where(w % 2 == 1, 1.0, 2.0)) + x * float(w[0] % 1000)
+
+
+def intwrap_numpy_where_ints(x, iv):
+    c = np.where(iv > 0, iv, 0)          # ints (it was made float64), checked where c + 1 wraps
+    return np.sum(x * np.where(c + 1 > c, 1.0, 2.0)) + x * float(c[0] % 1000)
+
+
+def intwrap_numpy_made_ints(x, k):
+    a = np.zeros(2, dtype=np.int64) + k  # dtype= was dropped: floats
+    b = np.full(2, k) * 3
+    return np.sum(x * np.where(a - 1 < a, 1.0, 2.0)) + x * float((a[0] + b[1]) % 1000)
+
+
+def intwrap_numpy_axis_extrema(x, iA):
+    s = np.max(iA, axis=1)               # ints beyond 2 ** 53: the helpers computed in floats
+    t = np.sum(iA, axis=0)
+    return np.sum(x * (s % 1000)) + np.sum(x * (t % 1000))
+
+
 def intwrap_range_trap(x, v, a, b, k):
     s = 1.0                              # Python's 0.0 or NumPy's number: a flag counts the loop's trips first,
     for i in range(a, b, k):             # `len(range(a, b, k))`: the smallest int64 divided by -1 is a hardware

@@ -341,6 +341,36 @@ def test_products_of_int_arrays_are_ints(jit, simplify):
         close(g(x, iv, iA), want)
 
 
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@JIT
+def test_arrays_made_with_a_dtype_are_numpys(jit, simplify):
+    """`dtype=` of np.zeros, np.ones and np.empty, and np.full of an int, make NumPy's int64 or bool arrays
+    (the dtype was dropped: floats, which round beyond 2 ** 53 and never wrap)."""
+    g = grad(A.made_with_dtypes, jit=jit, simplify=simplify)
+    for x, k in ((np.array([0.5, -1.0, 2.0]), 7), (np.array([-0.1, 0.3, 1.1]), 2 ** 60 + 1), (np.zeros(3) + 0.2, -5)):
+        want = (2 * k + k // 2) + (x > 0.0) + 0.5
+        close(g(x, k), want)
+
+
+@pytest.mark.parametrize("source, construct", [
+    ("np.sum(x * np.zeros(3, dtype=np.int32))", "dtype np.int32"),
+    ("np.sum(x * np.full(3, True))", "np.full of a bool"),
+    ("np.sum(x * np.full_like(np.arange(3), 2.5))", "np.full_like"),
+    ("np.sum(x * np.eye(3, dtype=int)[0])", "np.eye of ints"),
+])
+def test_arrays_of_other_dtypes_are_refused(tmp_path, source, construct):
+    """A dtype the compiled code would compute as another one (int32 wraps at 32 bits; np.full_like casts
+    its value to the array's dtype) is an UnsupportedSyntaxError naming the construct, never a number."""
+    import importlib.util
+    path = tmp_path / "made.py"
+    path.write_text(f"import numpy as np\n\n\ndef f(x):\n    return {source}\n")
+    spec = importlib.util.spec_from_file_location("made", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(AutodiffError, match=construct.replace(".", "\\.")):
+        grad(module.f)(np.array([0.5, 1.0, 2.0]))
+
+
 @JIT
 def test_method_on_an_expression(jit):
     g = grad(A.method_on_expression, jit=jit)

@@ -378,6 +378,15 @@ case(INTWRAP, S.intwrap_numpy_matvec, [(1.5, np.array([4, -2]), np.array([[1, -2
 case(INTWRAP, S.intwrap_numpy_bool_dot, [(1.5, np.array([4, -2])), (-0.5, np.array([2, 1])), (1.1, np.array([0, 7, 1]))])
 case(INTWRAP, S.intwrap_numpy_range_bounds, [(1.5, np.array([0, 7, 2])), (-0.5, np.array([5, -4, -3])), (1.1, np.array([2, 2, 1]))])
 case(INTWRAP, S.intwrap_numpy_range_stop, [(1.5, np.array([3])), (-0.5, np.array([-2])), (1.1, np.array([0]))])
+case(INTWRAP, S.intwrap_numpy_remainder, [(1.5, np.array([-2 ** 63, 3]), -1), (-0.5, np.array([7, -3]), 4),
+                                           (1.1, np.array([5, 2]), 0)])
+case(INTWRAP, S.intwrap_numpy_floordiv_zero, [(1.5, np.array([7, 3]), np.array([0, 2])),
+                                              (-0.5, np.array([-7, 9]), np.array([2, -4]))])
+case(INTWRAP, S.intwrap_numpy_power_array, [(1.5, np.array([3]), 39), (-0.5, np.array([3, 5]), 3), (1.1, np.array([-7, 2]), 0)])
+case(INTWRAP, S.intwrap_numpy_where_ints, [(1.5, np.array([2 ** 62 + 1, -1])), (-0.5, np.array([5, 3]))])
+case(INTWRAP, S.intwrap_numpy_made_ints, [(1.5, -2 ** 61 + 1), (-0.5, 2 ** 60 + 7), (1.1, 3)])
+case(INTWRAP, S.intwrap_numpy_axis_extrema, [(1.5, np.array([[2 ** 62 + 3, 5], [-1, 2 ** 61 + 9]])),
+                                             (-0.5, np.array([[3, 5], [7, 1]]))])
 case(INTWRAP, S.intwrap_range_trap, [(1.5, V(2.0), 0, 3, 1), (-0.5, V(0.5), 5, -1, -2), (1.1, V(4.0), 2, 2, 1)])
 case(INTWRAP, S.intwrap_index_arithmetic, [(1.5, V(0.5, 1.0, 2.0, -1.0)), (-0.5, V(3.0, 0.25, 1.0)), (2.0, V(1.0))])
 
@@ -1430,6 +1439,8 @@ INTWRAP_BEYOND = [
     (S.intwrap_numpy_array_compare, (1.5, np.array([2 ** 63 - 1, 0])), 3.0),
     (S.intwrap_numpy_array_negation, (1.5, np.array([-2 ** 63, 5])), 2.0 - 2.0 ** 63),
     (S.intwrap_numpy_array_broadcast, (1.5, np.array([2 ** 62, -2 ** 62])), 2.0),
+    (S.intwrap_numpy_power_array, (1.5, np.array([3]), 40), 1.0 + float(((3 ** 40 + 2 ** 63) % 2 ** 64 - 2 ** 63) % 1000)),
+    (S.intwrap_numpy_where_ints, (1.5, np.array([2 ** 63 - 1, 1])), 3.0 + float((2 ** 63 - 1) % 1000)),
     (S.intwrap_numpy_dot, (1.5, np.array([2 ** 31, 0])), 3.0 * 2 ** 62 - 2.0 ** 64),
     (S.intwrap_numpy_matvec, (1.5, np.array([2 ** 32, 1]), np.array([[2 ** 31, 1]])),
      float(2 ** 63 - 2 ** 31) + float(2 ** 33 + 2 ** 34 + 5)),        # (2 ** 32) * (2 ** 32 + 2) wraps
@@ -1550,6 +1561,32 @@ def test_numpys_int_arguments_are_refused_where_converting_them_changes_the_func
             g(*args)
     else:
         assert g(*args) == pytest.approx(want, rel=1e-12)
+
+
+def _numpy_int_successor(x, k):
+    m = k + 1                           # of NumPy's largest int64: the smallest
+    return x * (m > k) + x * float(k * k)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+def test_numpys_int64_numbers_wrap_for_python_and_raise_compiled(simplify):
+    """An `np.int64` argument is NumPy's number in the function: its arithmetic wraps around.  The gradient
+    for Python computes with it as it is (it was made Python's int, which grows: 1.0 + 8.5e37 where NumPy
+    gives 0.0 + 0.0); the compiled gradient raises where it would wrap (`INT64_PARAM`), and both give the
+    function's derivative inside 64 bits."""
+    from autodiff_compiler.errors import ArgumentError
+    with np.errstate(over="ignore"):
+        for k in (np.int64(2 ** 63 - 1), np.int64(2 ** 32), np.int64(-7), np.int64(3)):
+            d = 0.25
+            want = (_numpy_int_successor(1.5 + d, k) - _numpy_int_successor(1.5 - d, k)) / (2 * d)
+            assert grad(_numpy_int_successor, wrt=0, jit=False, simplify=simplify)(1.5, k) == pytest.approx(want)
+            compiled = grad(_numpy_int_successor, wrt=0, simplify=simplify)
+            if abs(int(k)) >= 2 ** 31:
+                with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+                    compiled(1.5, k)
+            else:
+                assert compiled(1.5, k) == pytest.approx(want)
+                assert compiled(1.5, int(k)) == pytest.approx(want)
 
 
 def test_a_trip_count_that_would_trap_raises_compiled():

@@ -26,8 +26,8 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, POWER_LIMIT_EXPONENTS, POWER_UNREAD,
-                             beyond_int64, checks_int64, domain_tests, int_as_float, python_check, python_power_limit)
+from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS,
+                             POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests, int_as_float, python_check, python_power_limit)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -227,7 +227,8 @@ class ModulePrinter:
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
         if self.compiled and checks_int64(stmt) and stmt.prim in INT64_HELPERS:
-            prim = (_PYTHON_INTS, stmt.prim)        # (a pass may have made a copy of it: nothing to check)
+            # (a pass may have made a copy of it: nothing to check); NumPy's where it raises nothing
+            prim = (_PYTHON_INTS, stmt.prim, not stmt.error_effect or any(self.is_array(a) for a in stmt.args))
         elif self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
             if python_check(stmt) == "power":
@@ -297,8 +298,9 @@ class ModulePrinter:
     def python_ints(self, prim: tuple, args: tuple) -> tuple[str, int]:
         """Arithmetic of Python's ints that may leave 64 bits (`python_errors.checks_int64`), compiled: the
         runtime's checked helper (`int_mul(a, b)`), which raises OverflowError where Numba's ints would
-        wrap around.  (For Python, the operator: Python's ints are unbounded.)"""
-        helper = INT64_HELPERS[prim[1]]
+        wrap around; NumPy's own where it differs (`int_floordiv_numpy`: 0 for a zero divisor), and of
+        arrays element by element.  (For Python, the operator: Python's ints are unbounded.)"""
+        helper = (NUMPY_INT64_HELPERS if prim[2] else INT64_HELPERS)[prim[1]]
         self.note_helpers(f"{helper}()")
         operands = ', '.join(self.expr(a)[0] for a in args)
         if any(self.is_array(a) for a in args):     # NumPy's arithmetic of int arrays, element by element

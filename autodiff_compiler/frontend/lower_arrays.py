@@ -111,7 +111,9 @@ def lower_primitive_call(lowering, prim: str, node: ast.Call, target):
         dims = shape.values() if isinstance(shape, Pack) else [shape]
         if not dims or any(isinstance(d, Pack) for d in dims):
             raise lowering.unsupported(node, "this shape", "give the shape as an int or a tuple of ints")
-        return lowering.apply(prim, tuple(dims), target)
+        from .numpy_common import creation_dtype
+        dtype = creation_dtype(lowering, node.args[1] if len(node.args) > 1 else keywords.get("dtype"), node)
+        return lowering.apply(prim, tuple(dims), target, dtype)
     if prim in ("zeros_like", "ones_like", "empty_like"):
         return lowering.apply(prim, (as_array(lowering, lowering.lower_expr(node.args[0]), node.args[0]),), target)
     if prim == "pow" and isinstance(node.func, ast.Attribute) and node.func.attr == "square":

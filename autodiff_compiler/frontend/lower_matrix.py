@@ -14,8 +14,8 @@ import string
 
 from ..ir import Const, Slice
 from .lower_containers import Pack, Text
-from .numpy_common import (Call, along_axis, as_array, astype, axes_arg, axis_arg, count_of, expand, product_of,
-                           rank_of, reduce, reshape, shape_of, transpose)
+from .numpy_common import (Call, along_axis, as_array, astype, axes_arg, axis_arg, count_of, creation_dtype, expand,
+                           product_of, rank_of, reduce, reshape, shape_of, transpose)
 
 
 def _flip(lowering, value, axes, rank, target=None):
@@ -337,21 +337,43 @@ def _arange(lowering, node, target):
 
 
 def _full(lowering, node, target):
+    """`zeros + fill_value`, of NumPy's dtype: the one given, else the fill value's (int64 of an int)."""
     call = Call(lowering, node, ("shape", "fill_value", "dtype"))
     shape = call.value("shape")
     dims = shape.values() if isinstance(shape, Pack) else [shape]
-    return lowering.apply("add", (lowering.apply("zeros", tuple(dims)), call.value("fill_value")), target)
+    fill = call.value("fill_value")
+    dtype = creation_dtype(lowering, call.node_of("dtype"), node) if call.has("dtype") else \
+        _fill_dtype(lowering, fill, node)
+    if dtype and dtype != _fill_dtype(lowering, fill, node):
+        raise lowering.unsupported(node, "np.full of a value of another dtype", "give a fill value of the dtype")
+    return lowering.apply("add", (lowering.apply("zeros", tuple(dims), None, dtype), fill), target)
+
+
+def _fill_dtype(lowering, fill, node) -> tuple:
+    t = lowering.type_of(fill)
+    if t is not None and t.kind == "bool":      # (zeros of bools + True would count, not OR)
+        raise lowering.unsupported(node, "np.full of a bool", "make a bool array by a comparison")
+    return (("dtype", "int64"),) if t is not None and t.kind == "int" else ()
 
 
 def _full_like(lowering, node, target):
+    """`zeros_like + fill_value`: NumPy casts the fill value to the array's dtype, so only a value of it."""
     call = Call(lowering, node, ("a", "fill_value", "dtype"))
-    return lowering.apply("add", (lowering.apply("zeros_like", (call.array("a"),)), call.value("fill_value")), target)
+    like, fill = call.array("a"), call.value("fill_value")
+    like_type, fill_type = lowering.type_of(like), lowering.type_of(fill)
+    if call.has("dtype") or like_type is None or not (like_type.dtype == "float64" or like_type.dtype == "int64"
+                                                       and fill_type is not None and fill_type.kind == "int"):
+        raise lowering.unsupported(node, "np.full_like with another dtype than the value's",
+                                   "np.full_like(a, value) of a float array and a float value")
+    return lowering.apply("add", (lowering.apply("zeros_like", (like,)), fill), target)
 
 
 def _eye(lowering, node, target):
     call = Call(lowering, node, ("N", "M", "k", "dtype"))
     if call.has("M") or call.constant("k", 0):
         raise lowering.unsupported(node, "np.eye with M or k", "np.eye(n)")
+    if creation_dtype(lowering, call.node_of("dtype"), node):
+        raise lowering.unsupported(node, "np.eye of ints or bools", "np.eye(n) (floats)")
     return lowering.apply("eye", (call.value("N"),), target)
 
 

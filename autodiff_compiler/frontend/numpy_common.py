@@ -183,3 +183,19 @@ def astype(lowering, value, dtype_node, node, target):
         return lowering.apply("ne", (value, Const(0)), target)
     raise lowering.unsupported(node, f"astype({text})", "cast to float, float64, float32 or int"
                                + ("; complex numbers are not supported" if "complex" in text else ""))
+
+
+def creation_dtype(lowering, dtype_node, node) -> tuple:
+    """The params of an array made with `dtype=` (`np.zeros`, `np.ones`, `np.empty`): () for floats (float32
+    computed in float64, as `astype`), `(("dtype", "int64"),)` or `(("dtype", "bool_"),)`; another dtype
+    (int32 wraps around at 32 bits) is refused, never computed as another one."""
+    if dtype_node is None:
+        return ()
+    text = ast.unparse(dtype_node).strip("'\"")
+    if text in _FLOAT_TYPES:
+        return ()
+    if text in _INT_TYPES and "32" not in text and text != "i4":
+        return (("dtype", "int64"),)
+    if text in ("bool", "np.bool_", "numpy.bool_"):
+        return (("dtype", "bool_"),)
+    raise lowering.unsupported(node, f"an array of dtype {text} made here", "make it float64, int64 or bool")

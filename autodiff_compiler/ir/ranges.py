@@ -214,10 +214,17 @@ def _int_mod(a, b):
 
 
 def _int_pow(a, b):
-    e = b[0] if b[0] == b[1] else None
-    if e is None or e < 0:
-        return None
     magnitude = max(abs(a[0]), abs(a[1]))
+    if b[1] < 0:
+        return None
+    if b[0] != b[1]:
+        # an exponent in [max(b[0], 0), b[1]] (a negative one raises for NumPy's ints, and makes Python's
+        # a float): over-approximated by the largest magnitude, of either sign where the base may be negative
+        if magnitude <= 1:
+            return -1, 1
+        top = magnitude ** b[1] if b[1] <= 64 else 2 ** 64
+        return (0 if a[0] >= 0 else -top), top
+    e = b[0]
     if magnitude >= 2 and e > 64:
         return -2 ** 64, 2 ** 64            # beyond 64 bits (without computing a huge power)
     return (a[0] ** e, a[1] ** e) if a[0] >= 0 else (-magnitude ** e, magnitude ** e)

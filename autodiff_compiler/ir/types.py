@@ -82,6 +82,9 @@ def result_type(stmt: Assign, types: dict) -> Type | None:
         integral = base in (INT, BOOL) and exponent in (INT, BOOL)
         if integral and isinstance(stmt.args[1], Const) and stmt.args[1].value >= 0:
             return INT
+        if any(t.is_array for t in arg_types) and all(_element_dtype(t) in ("int64", "bool") for t in arg_types):
+            # NumPy's ints to an int power are ints (a negative exponent raises: `frontend.number_flags`)
+            return array_of(max(t.ndim for t in arg_types if t.is_array), "int64")
         return _elementwise("float", arg_types)
     return array_result_type(stmt, prim, arg_types)
 
@@ -416,7 +419,8 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
         for t in arg_types:
             acc = ir.join(acc, t if t.kind != "bool" else None) if t is not None else acc
         ndim = max((t.ndim for t in arg_types if t is not None and t.is_array), default=0)
-        return array_of(ndim) if ndim else (acc or FLOAT)
+        # of arrays, NumPy's dtype of the two values (int64 of ints, bool of bools), not the condition's
+        return array_of(ndim, _element_dtype(ir.join(*arg_types[1:3]))) if ndim else (acc or FLOAT)
     if first is None:
         return None
     if kind == "reduce":
@@ -456,7 +460,7 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     if kind == "drop":
         return array_of(first.ndim - 1) if first.ndim > 1 else FLOAT
     if kind == "create":
-        return array_of(len(stmt.args))
+        return array_of(len(stmt.args), {"int64": "int64", "bool_": "bool"}.get(dict(stmt.params).get("dtype"), "float64"))
     if kind == "like":
         return array_of(first.ndim, first.dtype) if first.is_array else FLOAT
     return None

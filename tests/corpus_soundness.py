@@ -3001,3 +3001,16 @@ def numpyarg_length(x, y):
     for i in range(y.shape[0] - 1):      # a count of an int32 array's axis: Python's int
         s += x * (y[i] == 2)
     return s
+
+
+def _cosh_half_square(a):
+    v1 = 0.5 * a
+    a -= -(v1 if v1 < -2.5 else a)
+    return math.cosh(v1 * v1)
+
+
+def symbolic_reference_beyond_float64(x):
+    # the symbolic pass's mpmath reference of tanh(cosh((x / 2) ** 2)) at its sample points needed memory in
+    # proportion to the operand's exponent: a MemoryError while deriving (fuzz seed 94, scalar-60)
+    x *= -x / (1.5 + math.tanh(_cosh_half_square(x)))
+    return math.cosh(1.0) + x + 1.0

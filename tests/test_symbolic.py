@@ -355,3 +355,16 @@ def _derived_source():
     from autodiff_compiler.frontend.parse import source_of_function
     state = run_until(State(source_of_function(neuron), {p: FLOAT for p in ("w", "b", "x", "y")}, ["w", "b"]))
     return state.text
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_reference_beyond_float64_is_no_reference(jit):
+    """The symbolic pass judges a rewrite by mpmath references at sample points; an operand beyond every
+    float64 (`tanh(cosh(cosh(y)))`) has none (mpmath needed memory in proportion to its exponent: a
+    MemoryError while deriving).  The gradient is derived and matches central differences."""
+    import corpus_soundness as CS
+    from autodiff_compiler import grad
+    f = CS.symbolic_reference_beyond_float64
+    for x in (0.7927442655170998, -0.4, 1.3):
+        want = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6
+        assert grad(f, jit=jit)(x) == pytest.approx(want, rel=1e-6)

@@ -279,7 +279,12 @@ def mp_value(expr, resolve, memo: dict):
         else:
             out = b ** mp_value(exponent, resolve, memo)
     elif type(expr) in _MP:
-        out = _MP[type(expr)](mp_value(expr.args[0], resolve, memo))
+        operand = mp_value(expr.args[0], resolve, memo)
+        if mpmath.mag(operand) > 1100:
+            # beyond every float64 (2 ** 1024): no float64 reference, and mpmath's `tanh(cosh(cosh(y)))` of
+            # such an operand needs memory in proportion to its exponent (a MemoryError, seed 94's scalar-60)
+            raise _Unknown(f"{type(expr).__name__} of a number beyond float64")
+        out = _MP[type(expr)](operand)
     else:
         raise _Unknown(type(expr).__name__)
     memo[expr] = out

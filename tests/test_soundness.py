@@ -39,13 +39,16 @@ crash the interpreter) run their jit modes in a child process.
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import math
 import os
+import random
 import re
 import subprocess
 import sys
 import textwrap
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -1696,3 +1699,121 @@ def test_an_int_constant_beyond_64_bits(simplify):
     assert grad(S.intwrap_big_constant, jit=False, simplify=simplify)(1.5, 0) == 0.0
     with pytest.raises(ArgumentError, match="beyond the 64 bits"):
         grad(S.intwrap_big_constant, jit=True, simplify=simplify)(1.5, 0)     # its constant, even times 0
+
+
+# ---- random int64 programs against NumPy (the class of NUMPYWRAP)
+
+_INT_EDGES = (0, 1, -1, 2, 7, -9, 2 ** 31, -2 ** 31 - 1, 3037000500, 2 ** 62, 2 ** 63 - 1, -2 ** 63)
+_LOW, _HIGH = -2 ** 63, 2 ** 63 - 1
+
+
+class _Wrapped(Exception):
+    """An exact intermediate beyond int64, where NumPy's would wrap around."""
+
+
+# NumPy's int64 operations of Python ints, exactly (NumPy's `//` and `%` by 0 are 0)
+_EXACT_INT = {"neg": lambda a: -a, "abs": abs, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+              "mul": lambda a, b: a * b, "floordiv": lambda a, b: 0 if b == 0 else a // b,
+              "mod": lambda a, b: 0 if b == 0 else a % b, "pow": lambda a, b: a ** b, "max": max,
+              "where": lambda c, a, b: a if c > 0 else b}
+
+
+def _exact_int(op, *xs):
+    r = _EXACT_INT[op](*xs)
+    if not _LOW <= r <= _HIGH:
+        raise _Wrapped
+    return r
+
+
+def _draw_int_vector(rng, depth):
+    """(source, exact evaluator of (iv, jv, k) as lists of Python ints) of an int64 vector expression."""
+    if depth == 0 or rng.random() < 0.25:
+        leaf = rng.choice(["iv", "jv", "iv[::-1]", "k"])
+        if leaf == "k":
+            return "(iv * 0 + k)", lambda e: [e["k"]] * len(e["iv"])
+        if leaf == "iv[::-1]":
+            return leaf, lambda e: e["iv"][::-1]
+        return leaf, lambda e, leaf=leaf: list(e[leaf])
+    op = rng.choice(["neg", "abs", "add", "sub", "mul", "floordiv", "mod", "pow", "max", "where", "const"])
+    a_src, a = _draw_int_vector(rng, depth - 1)
+    if op in ("neg", "abs"):
+        src = f"(-{a_src})" if op == "neg" else f"np.abs({a_src})"
+        return src, lambda e: [_exact_int(op, x) for x in a(e)]
+    if op == "pow":
+        p = rng.choice([2, 3])
+        return f"({a_src} ** {p})", lambda e: [_exact_int("pow", x, p) for x in a(e)]
+    if op == "const":
+        c = rng.choice([1, -1, 3, 0, 1000])
+        sym = rng.choice(["add", "mul", "floordiv", "mod"])
+        text = {"add": "+", "mul": "*", "floordiv": "//", "mod": "%"}[sym]
+        return f"({a_src} {text} {c})", lambda e: [_exact_int(sym, x, c) for x in a(e)]
+    b_src, b = _draw_int_vector(rng, depth - 1)
+    if op == "max":
+        return f"np.maximum({a_src}, {b_src})", lambda e: [_exact_int("max", x, y) for x, y in zip(a(e), b(e))]
+    if op == "where":
+        c_src, c = _draw_int_vector(rng, depth - 1)
+        return (f"np.where({c_src} > 0, {a_src}, {b_src})",
+                lambda e: [_exact_int("where", z, x, y) for z, x, y in zip(c(e), a(e), b(e))])
+    text = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "mod": "%"}[op]
+    return f"({a_src} {text} {b_src})", lambda e: [_exact_int(op, x, y) for x, y in zip(a(e), b(e))]
+
+
+_INT_PROGRAM = """import numpy as np
+
+
+def f(x, iv, jv, k):
+    e = {expr}
+    return np.sum(x * np.where(e > 0, 1.0, 2.0)) + x * float(e[0] % 1000)
+"""
+
+
+def _int_program(seed, tmp_path):
+    rng = random.Random(seed)
+    src, evaluate = _draw_int_vector(rng, 3)
+    path = tmp_path / f"ints_{seed}.py"
+    path.write_text(_INT_PROGRAM.format(expr=src))
+    spec = importlib.util.spec_from_file_location(f"ints_{seed}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    points = []
+    for _ in range(3):
+        iv = [rng.choice(_INT_EDGES) for _ in range(3)]
+        jv = [rng.choice(_INT_EDGES) for _ in range(3)]
+        points.append((iv, jv, rng.choice(_INT_EDGES[:8])))
+    return src, module.f, evaluate, points
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_int_array_programs_are_numpys_or_raise_beyond_64_bits(seed, tmp_path):
+    """Random int64 vector expressions (+ - * // % **, negation, abs, np.maximum, np.where, constants and a
+    parameter) at points drawn from the int64 edges: the gradient for Python is NumPy's, wrapped values
+    included; the compiled one is NumPy's too, or (only where an exact intermediate leaves 64 bits, which
+    `_exact_int` evaluates in Python's ints) an ArgumentError saying so.  The class of NUMPYWRAP's
+    findings: LLVM folded `t + 1 > t`, Numba's np.remainder trapped, a product was float64."""
+    from autodiff_compiler.errors import ArgumentError
+    src, f, evaluate, points = _int_program(seed, tmp_path)
+    for iv, jv, k in points:
+        args = (1.5, np.array(iv, dtype=np.int64), np.array(jv, dtype=np.int64), k)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                numpy_says = f(1.0, *args[1:]) - f(0.0, *args[1:])
+            except (ValueError, OverflowError) as exc:
+                numpy_says = exc
+        try:
+            exact = evaluate({"iv": iv, "jv": jv, "k": k})
+        except _Wrapped:
+            exact = None
+        for jit in (True, False):
+            g = grad(f, wrt=0, jit=jit)
+            where = f"seed {seed}: {src} at {args[1:]} jit={jit}"
+            if isinstance(numpy_says, Exception):
+                continue
+            try:
+                got = g(*args)
+            except ArgumentError as err:
+                assert jit and exact is None and "64 bits" in str(err), f"{where}: {err}"
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert got == numpy_says, f"{where}: got {got}, NumPy's {numpy_says}"

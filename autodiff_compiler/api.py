@@ -367,10 +367,6 @@ class DerivedFunction:
         if any(isinstance(v, np.generic) or type(v) is np.ndarray and v.dtype.kind in "iu" and v.dtype != np.int64
                for v in given):
             _refuse_numpy_ints(self.fn.__name__, state, given)
-        if not self.jit:
-            # the module for Python computes with NumPy's int64 numbers as the function does: they wrap
-            # around where Python's ints would grow (the compiled module raises there, INT64_PARAM)
-            return [v if type(v) is np.int64 else _convert(v) for v in given]
         return [_convert(v) for v in given]
 
     def _data_types_agree(self, state, flat) -> bool:

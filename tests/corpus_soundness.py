@@ -3014,3 +3014,17 @@ def symbolic_reference_beyond_float64(x):
     # proportion to the operand's exponent: a MemoryError while deriving (fuzz seed 94, scalar-60)
     x *= -x / (1.5 + math.tanh(_cosh_half_square(x)))
     return math.cosh(1.0) + x + 1.0
+
+
+def intwrap_argument_range_step(x, k):
+    s = x
+    for i in range(k, k + 9, 3):         # an np.int64 argument near the smallest int64: reversed from k - 3
+        s = s * x + 1.0
+    return s
+
+
+def intwrap_argument_range_from_one(x, k):
+    s = x
+    for i in range(1, k):                # the tape's size max(k - 1, 0)
+        s = s * x
+    return s

@@ -59,7 +59,7 @@ import pytest
 import autodiff_compiler
 import corpus_soundness as S
 from _reference import finite_difference
-from autodiff_compiler import AutodiffError, grad, value_and_grad
+from autodiff_compiler import AutodiffError, grad, hessian, value_and_grad
 
 GRAD = "grad"
 GRAD_OR_LOCATED = "grad or located AutodiffError"
@@ -1590,6 +1590,27 @@ def test_numpys_int64_numbers_raise_compiled_where_they_wrap(simplify):
                 for g in (compiled, grad(_numpy_int_successor, wrt=0, jit=False, simplify=simplify)):
                     assert g(1.5, k) == pytest.approx(want)
                     assert g(1.5, int(k)) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+def test_numpys_int64_arguments_bound_loops_as_pythons_ints(simplify):
+    """`np.int64` arguments as loop bounds near the int64 edges: the gradient for Python computes the
+    reverse sweep's bounds and the tape's size in Python's ints (the second review found a gradient of
+    1.0 where it is 17.5, a loop of 2 ** 63 trips and an InternalError when they were NumPy's); compiled,
+    the derivative or an ArgumentError beyond 64 bits.  Against central differences and hand values."""
+    from autodiff_compiler.errors import ArgumentError
+    cases = ((S.intwrap_argument_range_step, np.int64(-2 ** 63 + 1), 17.5),
+             (S.intwrap_argument_range_step, np.int64(2), 17.5),
+             (S.intwrap_argument_range_from_one, np.int64(-2 ** 63), 1.0),
+             (S.intwrap_argument_range_from_one, np.int64(4), 4 * 1.5 ** 3))
+    for fn, k, want in cases:
+        assert (fn(1.5 + 1e-6, k) - fn(1.5 - 1e-6, k)) / 2e-6 == pytest.approx(want, rel=1e-6)
+        assert grad(fn, wrt=0, jit=False, simplify=simplify)(1.5, k) == pytest.approx(want, rel=1e-12)
+        try:
+            assert grad(fn, wrt=0, simplify=simplify)(1.5, k) == pytest.approx(want, rel=1e-12)
+        except ArgumentError as err:
+            assert abs(int(k)) > 2 ** 62 and "beyond the 64 bits" in str(err)
+    assert hessian(S.intwrap_argument_range_step, wrt=0, jit=False)(1.5, np.int64(-2 ** 63 + 1)) == pytest.approx(29.0)
 
 
 def test_a_trip_count_that_would_trap_raises_compiled():

@@ -371,6 +371,25 @@ def test_arrays_of_other_dtypes_are_refused(tmp_path, source, construct):
         grad(module.f)(np.array([0.5, 1.0, 2.0]))
 
 
+@pytest.mark.parametrize("body", ["a = np.zeros(3, dtype=int)\n    a += x", "a = (x > 0.5).copy()\n    a *= 2",
+                                  "a = np.arange(3)\n    a *= x"])
+def test_in_place_arithmetic_that_widens_an_int_or_bool_array_is_refused(tmp_path, body):
+    """NumPy changes an int (bool) array in place only by ints (bools): `a += x` of floats raises
+    UFuncTypeError in the function, so the compiler refuses it, naming the line, where it computed a number."""
+    import importlib.util
+    path = tmp_path / "widen.py"
+    path.write_text(f"import numpy as np\n\n\ndef f(x):\n    {body}\n    return np.sum(a * x)\n")
+    spec = importlib.util.spec_from_file_location("widen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(Exception, match="UFuncTypeError|Cannot cast"):
+        module.f(np.array([0.5, 1.0, 2.0]))
+    for jit in (True, False):
+        with pytest.raises(AutodiffError, match="in place") as info:
+            grad(module.f, jit=jit)(np.array([0.5, 1.0, 2.0]))
+        assert info.value.line == 6
+
+
 @JIT
 def test_method_on_an_expression(jit):
     g = grad(A.method_on_expression, jit=jit)

@@ -150,6 +150,12 @@ def check_consistent(function: ir.Function) -> None:
                 f"by logical or), and the compiled code cannot follow both", **where(stmt),
                 hint="make them numbers first (int(a) + int(b), 1.0 * mask), or write the logic you mean "
                      "(a or b, a and b, np.where(...))", construct="arithmetic on bools")
+        if isinstance(stmt, Assign) and stmt.inplace and _widens(types.get(stmt.inplace), types.get(stmt.target)):
+            raise UnsupportedSyntaxError(
+                f"{stmt.inplace} is an array of {types[stmt.inplace].dtype}, which NumPy changes in place only by "
+                f"values of its own kind: the {types[stmt.target].dtype} result raises UFuncTypeError there",
+                **where(stmt), hint=f"make {stmt.inplace} = {stmt.inplace} + ... a new array, or {stmt.inplace} a "
+                                    f"float array (.astype(float))", construct="in-place arithmetic")
         indices = []
         if isinstance(stmt, Assign) and stmt.prim in ("subscript", "subscript_copy"):
             indices = ir.operand_vars(stmt.args[1:])
@@ -163,6 +169,14 @@ def check_consistent(function: ir.Function) -> None:
                 raise ArgumentError(
                     f"{name!r} is used as an index or a range bound here but holds a float elsewhere",
                     **where(stmt), hint=f"keep {name} an int throughout, or give the float its own name")
+
+
+def _widens(held, made) -> bool:
+    """Is `made` an array of a wider kind (bool < int < float) than the array `held` it is written into in
+    place?  NumPy's same-kind casting refuses that (`a += 0.5` of an int array)."""
+    def rank(t):
+        return 0 if t.dtype == "bool" else 1 if t.dtype.startswith(("int", "uint")) else 2
+    return held is not None and made is not None and held.is_array and made.is_array and rank(made) > rank(held)
 
 
 # arithmetic whose meaning differs between Python's bools and NumPy's (`check_consistent` refuses it)

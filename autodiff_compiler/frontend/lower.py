@@ -657,27 +657,41 @@ def _python_range_operands(function: ir.Function, module_data: frozenset) -> Non
     computes its bounds from them (`iv[0] - 1`), which NumPy's ints would wrap where Python's range does
     not (`range(iv[0])` of the smallest int64, empty, was reversed from the largest in the gradient for
     Python).  In the module Numba compiles, `int` of an int64 is itself."""
-    loops = [s for s in ir.walk(function.body)
-             if isinstance(s, For) or isinstance(s, Assign) and s.prim == "range_length"]
-    if not loops:
+    if not any(_is_range(s) for s in ir.walk(function.body)):
         return
     found = numpy_numbers(function.body, function.types, module_data)
     names = Names(set(function.types) | set(function.params) | set(function.user_names))
 
+    def visit(stmt, out: list) -> None:
+        python = tuple(_python_int_of(a, role, out, names, function.types, stmt.loc)
+                       if isinstance(a, Var) and is_numpy_operand(a, function.types, found) else a
+                       for a, role in zip(_range_operands(stmt), ("start", "stop", "step")))
+        if isinstance(stmt, For):
+            stmt.start, stmt.stop, stmt.step = python
+        else:
+            stmt.args = python
+    _before_ranges(function, visit)
+
+
+def _is_range(stmt) -> bool:
+    """A loop over a range, or a trip count `frontend.number_flags` evaluates before one."""
+    return isinstance(stmt, For) or isinstance(stmt, Assign) and stmt.prim == "range_length"
+
+
+def _range_operands(stmt) -> tuple:
+    return (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
+
+
+def _before_ranges(function: ir.Function, visit) -> None:
+    """The body rebuilt block by block, `visit(stmt, out)` called with each range statement (`_is_range`)
+    and the statements put before it in its block, to which it may append."""
     def put(block: list) -> list:
         out = []
         for stmt in block:
             for child in ir.child_blocks(stmt):
                 child[:] = put(child)
-            if isinstance(stmt, For) or isinstance(stmt, Assign) and stmt.prim == "range_length":
-                operands = (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
-                python = tuple(_python_int_of(a, role, out, names, function.types, stmt.loc)
-                               if isinstance(a, Var) and is_numpy_operand(a, function.types, found) else a
-                               for a, role in zip(operands, ("start", "stop", "step")))
-                if isinstance(stmt, For):
-                    stmt.start, stmt.stop, stmt.step = python
-                else:
-                    stmt.args = python
+            if _is_range(stmt):
+                visit(stmt, out)
             out.append(stmt)
         return out
     function.body[:] = put(function.body)
@@ -704,32 +718,22 @@ def _check_ranges(function: ir.Function) -> None:
     `-step` and the trip count times the step (`range(0, 2 ** 63 - 1, 3 * 2 ** 61)`, two trips in
     Python, ran none; `range(1, n)` of the smallest int64 ran 2 ** 63 - 1; `range(n)` of it, empty, was
     reversed from `n - 1`, wrapped: a hardware trap once).  A loop over an axis needs none."""
-    def operands_of(stmt) -> tuple:
-        return (stmt.start, stmt.stop, stmt.step) if isinstance(stmt, For) else stmt.args
-
     # the loops, and the trip counts `frontend.number_flags` evaluates before a loop (Numba's `len(range)`
     # divides by the step: the smallest int64 by -1 is a hardware trap, which kills the process)
-    ranges = [s for s in ir.walk(function.body)
-              if isinstance(s, For) or isinstance(s, Assign) and s.prim == "range_length"]
+    ranges = [s for s in ir.walk(function.body) if _is_range(s)]
     if not ranges:
         return
     bounds = int_bounds(function.body, function.types, function.params)
-    unproved = {id(s) for s in ranges if not _range_fits(*(int_operand_bound(x, bounds) for x in operands_of(s)))}
+    unproved = {id(s) for s in ranges
+                if not _range_fits(*(int_operand_bound(x, bounds) for x in _range_operands(s)))}
     names = Names(set(function.types) | set(function.params) | set(function.user_names))
 
-    def put(block: list) -> list:
-        out = []
-        for stmt in block:
-            for child in ir.child_blocks(stmt):
-                child[:] = put(child)
-            if id(stmt) in unproved and not _checked_just_before(out, operands_of(stmt)):
-                out.append(Assign(names.fresh("checked"), "range_check", operands_of(stmt), stmt.loc))
-                function.types[out[-1].target] = ir.BOOL
-            out.append(stmt)
-        return out
+    def visit(stmt, out: list) -> None:
+        if id(stmt) in unproved and not _checked_just_before(out, _range_operands(stmt)):
+            out.append(Assign(names.fresh("checked"), "range_check", _range_operands(stmt), stmt.loc))
+            function.types[out[-1].target] = ir.BOOL
     if unproved:
-        function.body[:] = put(function.body)
-        dataflow.invalidate(function)
+        _before_ranges(function, visit)
 
 
 def _checked_just_before(out: list, operands: tuple) -> bool:

@@ -873,11 +873,12 @@ _define("rev_cumsum", 1, vjp=lambda p, ranks: (f"cumsum(g, {_params_text(p, 'axi
 def _creator_spelling(name: str):
     def spelling(p, count):
         shape = "{0}" if count == 1 else "({args})"
-        return f"np.{name}({shape}, np.{p['dtype']})" if "dtype" in p else f"np.{name}({shape})"
+        return f"np.{name}({shape}, np.{_NUMPY_DTYPE[p['dtype']]})" if "dtype" in p else f"np.{name}({shape})"
     return spelling
 
 
-for _name in ("zeros", "ones", "empty"):       # float64, or the `dtype` param: "int64", "bool_"
+_NUMPY_DTYPE = {"int64": "int64", "bool": "bool_"}      # a dtype param's NumPy name
+for _name in ("zeros", "ones", "empty"):       # float64, or the `dtype` param: "int64", "bool"
     _define(_name, None, nondiff=True, scalar=_creator_spelling(_name), array=_creator_spelling(_name),
             result="create", numpy_names=(_name,), examples=((3,), (2, 3), (2, 1, 2)))
     _define(f"{_name}_like", 1, nondiff=True, array=f"np.{_name}_like", result="like",

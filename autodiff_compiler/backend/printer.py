@@ -27,7 +27,8 @@ from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
 from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS,
-                             POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests, int_as_float, python_check, python_power_limit)
+                             POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests,
+                             int_as_float, python_check, python_power_limit)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall

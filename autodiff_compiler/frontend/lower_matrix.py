@@ -342,9 +342,9 @@ def _full(lowering, node, target):
     shape = call.value("shape")
     dims = shape.values() if isinstance(shape, Pack) else [shape]
     fill = call.value("fill_value")
-    dtype = creation_dtype(lowering, call.node_of("dtype"), node) if call.has("dtype") else \
-        _fill_dtype(lowering, fill, node)
-    if dtype and dtype != _fill_dtype(lowering, fill, node):
+    own = _fill_dtype(lowering, fill, node)
+    dtype = creation_dtype(lowering, call.node_of("dtype"), node) if call.has("dtype") else own
+    if dtype and dtype != own:              # (a float dtype takes any number)
         raise lowering.unsupported(node, "np.full of a value of another dtype", "give a fill value of the dtype")
     return lowering.apply("add", (lowering.apply("zeros", tuple(dims), None, dtype), fill), target)
 
@@ -361,8 +361,10 @@ def _full_like(lowering, node, target):
     call = Call(lowering, node, ("a", "fill_value", "dtype"))
     like, fill = call.array("a"), call.value("fill_value")
     like_type, fill_type = lowering.type_of(like), lowering.type_of(fill)
-    if call.has("dtype") or like_type is None or not (like_type.dtype == "float64" or like_type.dtype == "int64"
-                                                       and fill_type is not None and fill_type.kind == "int"):
+    of_floats = like_type is not None and like_type.dtype == "float64"
+    ints_of_an_int = like_type is not None and like_type.dtype == "int64" and fill_type is not None \
+        and fill_type.kind == "int"
+    if call.has("dtype") or not (of_floats or ints_of_an_int):
         raise lowering.unsupported(node, "np.full_like with another dtype than the value's",
                                    "np.full_like(a, value) of a float array and a float value")
     return lowering.apply("add", (lowering.apply("zeros_like", (like,)), fill), target)

@@ -187,7 +187,7 @@ def astype(lowering, value, dtype_node, node, target):
 
 def creation_dtype(lowering, dtype_node, node) -> tuple:
     """The params of an array made with `dtype=` (`np.zeros`, `np.ones`, `np.empty`): () for floats (float32
-    computed in float64, as `astype`), `(("dtype", "int64"),)` or `(("dtype", "bool_"),)`; another dtype
+    computed in float64, as `astype`), `(("dtype", "int64"),)` or `(("dtype", "bool"),)`; another dtype
     (int32 wraps around at 32 bits) is refused, never computed as another one."""
     if dtype_node is None:
         return ()
@@ -197,5 +197,5 @@ def creation_dtype(lowering, dtype_node, node) -> tuple:
     if text in _INT_TYPES and "32" not in text and text != "i4":
         return (("dtype", "int64"),)
     if text in ("bool", "np.bool_", "numpy.bool_"):
-        return (("dtype", "bool_"),)
+        return (("dtype", "bool"),)
     raise lowering.unsupported(node, f"an array of dtype {text} made here", "make it float64, int64 or bool")

@@ -474,7 +474,7 @@ def array_result_type(stmt: Assign, prim, arg_types: list) -> Type | None:
     if kind == "drop":
         return array_of(first.ndim - 1) if first.ndim > 1 else FLOAT
     if kind == "create":
-        return array_of(len(stmt.args), {"int64": "int64", "bool_": "bool"}.get(dict(stmt.params).get("dtype"), "float64"))
+        return array_of(len(stmt.args), dict(stmt.params).get("dtype", "float64"))
     if kind == "like":
         return array_of(first.ndim, first.dtype) if first.is_array else FLOAT
     return None

@@ -65,6 +65,11 @@ CHECK_COPY = ("value", "check")
 # (`runtime.int_add`, `int_sub`, `int_mul`, `int_pow`, `int_neg`, `int_abs`, `int_floordiv`: OverflowError,
 # `INT64_OVERFLOW`)
 INT64_PARAM = ("ints", "unbounded")
+# ... and of int *arrays*, NumPy's, which wrap around: compiled, checked as Python's are (a wrapped value is
+# undefined in Numba's `nsw` arithmetic); in the module printed for Python, where a fused loop's elements
+# of such an array may be Python's ints (`np.where(c, 2 ** 40, 3)`, `np.maximum(v, 2 ** 40)`), which would
+# grow where the array's wrap, computed with NumPy's own ufunc of int64 numbers
+INT64_NUMPY_PARAM = ("ints", "numpy")
 INT64_OVERFLOW = "an integer beyond the 64 bits compiled code computes with"
 # the primitives so checked, by the runtime helper that checks each
 INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow", "neg": "int_neg",
@@ -72,8 +77,11 @@ INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "i
 # ... where the operands are NumPy's (an array's elements; a statement not marked `error_effect`), by these
 # where they differ: NumPy's int division by zero is 0 (a warning), Python's raises
 NUMPY_INT64_HELPERS = {**INT64_HELPERS, "floordiv": "int_floordiv_numpy"}
+# ... and, in the module printed for Python, by NumPy's ufunc of int64 numbers (`INT64_NUMPY_PARAM`)
+NUMPY_INT64_UFUNCS = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "pow": "np.power",
+                      "neg": "np.negative", "abs": "np.absolute", "floordiv": "np.floor_divide"}
 # the keys of those params: facts for the analyses and the printer's choice, never arguments of a call
-FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0]})
+FACT_PARAMS = frozenset({MATH_MODULE_PARAM[0], POWER_UNREAD[0], INT64_PARAM[0], INT64_NUMPY_PARAM[0]})
 
 
 def beyond_int64(operand) -> bool:
@@ -90,9 +98,17 @@ def int_as_float(value: int) -> float | None:
 
 
 def checks_int64(stmt) -> bool:
-    """Is this statement arithmetic of Python's ints that the module Numba compiles checks for leaving 64
-    bits (`INT64_PARAM`)?  It may raise there, OverflowError, where Python computes on."""
-    return INT64_PARAM in tuple(getattr(stmt, "params", ()))
+    """Is this statement arithmetic of ints that the module Numba compiles checks for leaving 64 bits
+    (`INT64_PARAM`, `INT64_NUMPY_PARAM`)?  It may raise there, OverflowError, where Python computes on
+    and NumPy wraps around."""
+    params = tuple(getattr(stmt, "params", ()))
+    return INT64_PARAM in params or INT64_NUMPY_PARAM in params
+
+
+def wraps_as_numpy(stmt) -> bool:
+    """Is this statement arithmetic of NumPy's int arrays (or of their elements, once fused) that may leave
+    64 bits (`INT64_NUMPY_PARAM`): NumPy's, which wraps around, whatever numbers its operands hold?"""
+    return INT64_NUMPY_PARAM in tuple(getattr(stmt, "params", ()))
 
 
 def python_check(stmt) -> str | None:

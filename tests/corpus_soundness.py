@@ -2886,6 +2886,16 @@ def intwrap_numpy_where_ints(x, iv):
     return np.sum(x * np.where(c + 1 > c, 1.0, 2.0)) + x * float(c[0] % 1000)
 
 
+def intwrap_fused_constants(x, v):
+    m = np.where(v > 0, 2 ** 40, 3)      # fused, its elements are the constants: Python's ints for Python
+    return np.sum(x * (m * m % 7))       # NumPy's 2 ** 80 wraps to 0; Python's int gave 2 ** 80 % 7
+
+
+def intwrap_fused_maximum(x, v):
+    m = np.maximum(v, -2 ** 40)          # Python's max(v_i, -2 ** 40) is the constant itself, a Python int
+    return np.sum(x * (m * m % 7))
+
+
 def intwrap_numpy_made_ints(x, k):
     a = np.zeros(2, dtype=np.int64) + k  # dtype= was dropped: floats
     b = np.full(2, k) * 3

@@ -387,6 +387,8 @@ case(INTWRAP, S.intwrap_numpy_floordiv_zero, [(1.5, np.array([7, 3]), np.array([
                                               (-0.5, np.array([-7, 9]), np.array([2, -4]))])
 case(INTWRAP, S.intwrap_numpy_power_array, [(1.5, np.array([3]), 39), (-0.5, np.array([3, 5]), 3), (1.1, np.array([-7, 2]), 0)])
 case(INTWRAP, S.intwrap_numpy_where_ints, [(1.5, np.array([2 ** 62 + 1, -1])), (-0.5, np.array([5, 3]))])
+case(INTWRAP, S.intwrap_fused_constants, [(1.5, np.array([-1, 0])), (-0.5, np.array([-4, -2, -7]))])
+case(INTWRAP, S.intwrap_fused_maximum, [(1.5, np.array([1, -2])), (-0.5, np.array([5, 0, -7]))])
 case(INTWRAP, S.intwrap_numpy_made_ints, [(1.5, -2 ** 61 + 1), (-0.5, 2 ** 60 + 7), (1.1, 3)])
 case(INTWRAP, S.intwrap_numpy_axis_extrema, [(1.5, np.array([[2 ** 62 + 3, 5], [-1, 2 ** 61 + 9]])),
                                              (-0.5, np.array([[3, 5], [7, 1]]))])
@@ -1447,6 +1449,9 @@ INTWRAP_BEYOND = [
     (S.intwrap_numpy_dot, (1.5, np.array([2 ** 31, 0])), 3.0 * 2 ** 62 - 2.0 ** 64),
     (S.intwrap_numpy_matvec, (1.5, np.array([2 ** 32, 1]), np.array([[2 ** 31, 1]])),
      float(2 ** 63 - 2 ** 31) + float(2 ** 33 + 2 ** 34 + 5)),        # (2 ** 32) * (2 ** 32 + 2) wraps
+    # ... also where a fused loop's elements are made from constants alone (Python's ints, for Python)
+    (S.intwrap_fused_constants, (1.5, np.array([1, -1])), 0.0 + 2.0),           # 2 ** 80 wraps to 0
+    (S.intwrap_fused_maximum, (1.5, np.array([-2 ** 41, 3])), 0.0 + 2.0),
 ]
 
 
@@ -1749,9 +1754,12 @@ def _exact_int(op, *xs):
 def _draw_int_vector(rng, depth):
     """(source, exact evaluator of (iv, jv, k) as lists of Python ints) of an int64 vector expression."""
     if depth == 0 or rng.random() < 0.25:
-        leaf = rng.choice(["iv", "jv", "iv[::-1]", "k"])
+        leaf = rng.choice(["iv", "jv", "iv[::-1]", "k", "where", "where"])
         if leaf == "k":
             return "(iv * 0 + k)", lambda e: [e["k"]] * len(e["iv"])
+        if leaf == "where":     # elements made from constants alone: Python's ints in a fused loop for Python
+            yes, no = rng.choice([(3037000500, -9), (2 ** 62, -2 ** 62), (2 ** 63 - 1, 7)])
+            return f"np.where(jv > 0, {yes}, {no})", lambda e: [yes if y > 0 else no for y in e["jv"]]
         if leaf == "iv[::-1]":
             return leaf, lambda e: e["iv"][::-1]
         return leaf, lambda e, leaf=leaf: list(e[leaf])
@@ -1764,8 +1772,10 @@ def _draw_int_vector(rng, depth):
         p = rng.choice([2, 3])
         return f"({a_src} ** {p})", lambda e: [_exact_int("pow", x, p) for x in a(e)]
     if op == "const":
-        c = rng.choice([1, -1, 3, 0, 1000])
-        sym = rng.choice(["add", "mul", "floordiv", "mod"])
+        c = rng.choice([1, -1, 3, 0, 1000, 3037000500])
+        sym = rng.choice(["add", "mul", "floordiv", "mod", "max"])
+        if sym == "max":        # np.maximum's element may be the constant itself
+            return f"np.maximum({a_src}, {c})", lambda e: [_exact_int("max", x, c) for x in a(e)]
         text = {"add": "+", "mul": "*", "floordiv": "//", "mod": "%"}[sym]
         return f"({a_src} {text} {c})", lambda e: [_exact_int(sym, x, c) for x in a(e)]
     b_src, b = _draw_int_vector(rng, depth - 1)
@@ -1784,15 +1794,18 @@ _INT_PROGRAM = """import numpy as np
 
 def f(x, iv, jv, k):
     e = {expr}
-    return np.sum(x * np.where(e > 0, 1.0, 2.0)) + x * float(e[0] % 1000)
+    return {result}
 """
+# what f returns of e, by seed: e kept as an array (read at e[0]); e only inside one sum, fused into its loop
+_INT_RESULTS = ("np.sum(x * np.where(e > 0, 1.0, 2.0)) + x * float(e[0] % 1000)",
+                "np.sum(x * np.where(e > 0, 1.0, 2.0) + x * (e % 1000))")
 
 
 def _int_program(seed, tmp_path):
     rng = random.Random(seed)
     src, evaluate = _draw_int_vector(rng, 3)
     path = tmp_path / f"ints_{seed}.py"
-    path.write_text(_INT_PROGRAM.format(expr=src))
+    path.write_text(_INT_PROGRAM.format(expr=src, result=_INT_RESULTS[seed % 2]))
     spec = importlib.util.spec_from_file_location(f"ints_{seed}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -1804,10 +1817,11 @@ def _int_program(seed, tmp_path):
     return src, module.f, evaluate, points
 
 
-@pytest.mark.parametrize("seed", range(8))
+# (35 and 53 gave Python's ints where NumPy wraps, in a fused loop of elements made from constants alone)
+@pytest.mark.parametrize("seed", [*range(8), 35, 53])
 def test_random_int_array_programs_are_numpys_or_raise_beyond_64_bits(seed, tmp_path):
     """Random int64 vector expressions (+ - * // % **, negation, abs, np.maximum, np.where, constants and a
-    parameter) at points drawn from the int64 edges: the gradient for Python is NumPy's, wrapped values
+    parameter; elements made from constants alone, which a fused loop for Python held as Python's ints) at points drawn from the int64 edges: the gradient for Python is NumPy's, wrapped values
     included; the compiled one is NumPy's too, or (only where an exact intermediate leaves 64 bits, which
     `_exact_int` evaluates in Python's ints) an ArgumentError saying so.  The class of NUMPYWRAP's
     findings: LLVM folded `t + 1 > t`, Numba's np.remainder trapped, a product was float64."""

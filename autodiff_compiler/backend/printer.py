@@ -26,9 +26,9 @@ from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
-from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS,
+from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS, NUMPY_INT64_UFUNCS,
                              POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests,
-                             int_as_float, python_check, python_power_limit)
+                             int_as_float, python_check, python_power_limit, wraps_as_numpy)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
 from ..optimise.vectorise import ArrayCall
@@ -227,15 +227,16 @@ class ModulePrinter:
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
-        if self.compiled and checks_int64(stmt) and stmt.prim in INT64_HELPERS:
-            # (a pass may have made a copy of it: nothing to check); NumPy's where it raises nothing
-            prim = (_PYTHON_INTS, stmt.prim, not stmt.error_effect or any(self.is_array(a) for a in stmt.args))
+        arrays = any(self.is_array(a) for a in stmt.args)
+        if checks_int64(stmt) and stmt.prim in INT64_HELPERS and (self.compiled or wraps_as_numpy(stmt) and not arrays):
+            # compiled (a pass may have made a copy of it: nothing to check): NumPy's where it raises nothing;
+            # for Python, a fused element of int arrays, whose operands may be Python's ints, which do not wrap
+            prim = (_PYTHON_INTS, stmt.prim, not stmt.error_effect or arrays)
         elif self.is_python_math(stmt):
             prim = (_PYTHON_MATH, stmt.prim)
             if python_check(stmt) == "power":
                 prim = (_PYTHON_POWER, stmt.prim, POWER_UNREAD not in stmt.params)
-        elif stmt.error_effect and PRIMITIVES[stmt.prim].numpy_numbers is not None and \
-                not any(self.is_array(a) for a in stmt.args):
+        elif stmt.error_effect and PRIMITIVES[stmt.prim].numpy_numbers is not None and not arrays:
             prim = (_PYTHON_NUMBERS, stmt.prim)
         return (prim, args, stmt.params, t)
 
@@ -297,10 +298,14 @@ class ModulePrinter:
         return f"python_power({self.expr(args[0])[0]}, {self.expr(args[1])[0]}, {read and not integral})", _ATOM
 
     def python_ints(self, prim: tuple, args: tuple) -> tuple[str, int]:
-        """Arithmetic of Python's ints that may leave 64 bits (`python_errors.checks_int64`), compiled: the
-        runtime's checked helper (`int_mul(a, b)`), which raises OverflowError where Numba's ints would
-        wrap around; NumPy's own where it differs (`int_floordiv_numpy`: 0 for a zero divisor), and of
-        arrays element by element.  (For Python, the operator: Python's ints are unbounded.)"""
+        """Arithmetic of ints that may leave 64 bits (`python_errors.checks_int64`), compiled: the checked
+        runtime helper (`int_mul(a, b)`: OverflowError where Numba's ints would wrap around), NumPy's own
+        where it differs (`int_floordiv_numpy`), of arrays element by element.  For Python, Python's ints
+        are unbounded: only a fused element of int arrays (`INT64_NUMPY_PARAM`) is spelled, as NumPy's ufunc."""
+        if not self.compiled:
+            text = f"{NUMPY_INT64_UFUNCS[prim[1]]}({', '.join(f'np.int64({self.expr(a)[0]})' for a in args)})"
+            self.note_helpers(text)
+            return text, _ATOM
         helper = (NUMPY_INT64_HELPERS if prim[2] else INT64_HELPERS)[prim[1]]
         self.note_helpers(f"{helper}()")
         operands = ', '.join(self.expr(a)[0] for a in args)

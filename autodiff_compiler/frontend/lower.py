@@ -41,7 +41,7 @@ from ..ir import Names
 from ..ir.numbers import is_array_operand, is_numpy_operand, numpy_numbers, python_numbers, scalar_kind
 from ..ir import dataflow
 from ..ir.ranges import INT64, float_bounds, int_bound_of, int_bounds, int_operand_bound
-from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM,
+from ..python_errors import (CHECK_COPY, INT64_HELPERS, INT64_NUMPY_PARAM, INT64_PARAM, MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM,
                              POWER_UNREAD, checks_int64, python_check, python_domain_holds, python_power_holds,
                              python_power_may_raise)
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES, may_raise
@@ -618,7 +618,9 @@ def _check_int64(function: ir.Function) -> None:
     never wraps (`add nsw`), so a wrapped value is undefined there (`v[0] + 1` of the largest int64 made a
     loop `range(1, m)` run where NumPy's is empty).  Not marked: a statement whose exact result bound,
     from its operands' (`ir.ranges.int_bounds`: constants, axis lengths, loop indices -- `i + 1` and
-    `i - 1` of `for i in range(1, n)` -- and `INT64` for any other int), lies in `INT64`."""
+    `i - 1` of `for i in range(1, n)` -- and `INT64` for any other int), lies in `INT64`.  Arithmetic of int
+    arrays is marked NumPy's (`INT64_NUMPY_PARAM`): it wraps around, also once fused into a loop over
+    elements that may be Python's ints, in the module printed for Python."""
     types = function.types
     candidates = [s for s in ir.walk(function.body) if isinstance(s, Assign) and s.prim in INT64_HELPERS
                   and len(s.args) == (1 if s.prim in ("neg", "abs") else 2) and not checks_int64(s)
@@ -638,7 +640,8 @@ def _check_int64(function: ir.Function) -> None:
             lo, hi = int_bound_of(stmt.prim, *operands)
             beyond = lo < INT64[0] or hi > INT64[1]
         if beyond:
-            stmt.params = tuple(stmt.params) + (INT64_PARAM,)
+            arrays = any(is_array_operand(a, types) for a in (Var(stmt.target), *stmt.args))
+            stmt.params = tuple(stmt.params) + (INT64_NUMPY_PARAM if arrays else INT64_PARAM,)
 
 
 def _element_kind(operand, types: dict) -> str | None:

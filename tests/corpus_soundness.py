@@ -2896,6 +2896,11 @@ def intwrap_fused_maximum(x, v):
     return np.sum(x * (m * m % 7))
 
 
+def intwrap_fused_int_sum(x, v):
+    s = np.sum(np.where(v > 0, 2 ** 53 + 1, 7))     # fused, its total was a float: rounded, and never wrapped
+    return x * float(s % 1000)
+
+
 def intwrap_numpy_made_ints(x, k):
     a = np.zeros(2, dtype=np.int64) + k  # dtype= was dropped: floats
     b = np.full(2, k) * 3

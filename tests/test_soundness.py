@@ -389,6 +389,7 @@ case(INTWRAP, S.intwrap_numpy_power_array, [(1.5, np.array([3]), 39), (-0.5, np.
 case(INTWRAP, S.intwrap_numpy_where_ints, [(1.5, np.array([2 ** 62 + 1, -1])), (-0.5, np.array([5, 3]))])
 case(INTWRAP, S.intwrap_fused_constants, [(1.5, np.array([-1, 0])), (-0.5, np.array([-4, -2, -7]))])
 case(INTWRAP, S.intwrap_fused_maximum, [(1.5, np.array([1, -2])), (-0.5, np.array([5, 0, -7]))])
+case(INTWRAP, S.intwrap_fused_int_sum, [(1.5, np.array([1, 1])), (-0.5, np.array([-4, 2, -7]))])
 case(INTWRAP, S.intwrap_numpy_made_ints, [(1.5, -2 ** 61 + 1), (-0.5, 2 ** 60 + 7), (1.1, 3)])
 case(INTWRAP, S.intwrap_numpy_axis_extrema, [(1.5, np.array([[2 ** 62 + 3, 5], [-1, 2 ** 61 + 9]])),
                                              (-0.5, np.array([[3, 5], [7, 1]]))])
@@ -1474,6 +1475,22 @@ def test_python_ints_beyond_64_bits(fn, args, want, jit, simplify):
 
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_an_int_sum_is_numpys_also_fused(jit, simplify):
+    """NumPy's sum of ints is int64, which wraps around.  Fused into a loop, its total was a float: 2 ** 53 + 1
+    rounded, and 1024 of them did not wrap (a wrong number in every mode).  Now the total is an int:
+    NumPy's for Python; compiled, NumPy's, or (fused, where the total would wrap) the ArgumentError."""
+    from autodiff_compiler.errors import ArgumentError
+    for v in (np.array([1, 1]), np.array([1] * 1024), np.array([-1, 1, 1])):
+        want = S.intwrap_fused_int_sum(1.0, v) - S.intwrap_fused_int_sum(0.0, v)
+        g = grad(S.intwrap_fused_int_sum, wrt=0, jit=jit, simplify=simplify)
+        try:
+            assert g(1.5, v) == want, (v, want)
+        except ArgumentError as err:
+            assert jit and len(v) == 1024 and "64 bits" in str(err)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
 def test_loops_over_numpys_ints_run_as_pythons_range(jit, simplify):
     """`range` takes Python's ints of NumPy's int operands, so a loop runs exactly as in Python however
     large its bounds; the gradient's reverse sweep computes its bounds from those ints too (they were
@@ -1796,8 +1813,11 @@ def f(x, iv, jv, k):
     e = {expr}
     return {result}
 """
-# what f returns of e, by seed: e kept as an array (read at e[0]); e only inside one sum, fused into its loop
+# what f returns of e, by seed: e kept as an array (read at e[0]); e only inside one sum, fused into its loop;
+# the int sum of e, fused (its total was a float: 2 ** 53 + 1 rounded, 2 ** 63 - 1 + 7 did not wrap)
 _INT_RESULTS = ("np.sum(x * np.where(e > 0, 1.0, 2.0)) + x * float(e[0] % 1000)",
+                "np.sum(x * np.where(e > 0, 1.0, 2.0) + x * (e % 1000))",
+                "x * float(np.sum(e) % 1000)",
                 "np.sum(x * np.where(e > 0, 1.0, 2.0) + x * (e % 1000))")
 
 
@@ -1805,7 +1825,7 @@ def _int_program(seed, tmp_path):
     rng = random.Random(seed)
     src, evaluate = _draw_int_vector(rng, 3)
     path = tmp_path / f"ints_{seed}.py"
-    path.write_text(_INT_PROGRAM.format(expr=src, result=_INT_RESULTS[seed % 2]))
+    path.write_text(_INT_PROGRAM.format(expr=src, result=_INT_RESULTS[seed % 4]))
     spec = importlib.util.spec_from_file_location(f"ints_{seed}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -1817,7 +1837,8 @@ def _int_program(seed, tmp_path):
     return src, module.f, evaluate, points
 
 
-# (35 and 53 gave Python's ints where NumPy wraps, in a fused loop of elements made from constants alone)
+# (35 and 53 gave Python's ints where NumPy wraps, in a fused loop of elements made from constants alone;
+# 2 and 6, a float total of an int sum)
 @pytest.mark.parametrize("seed", [*range(8), 35, 53])
 def test_random_int_array_programs_are_numpys_or_raise_beyond_64_bits(seed, tmp_path):
     """Random int64 vector expressions (+ - * // % **, negation, abs, np.maximum, np.where, constants and a
@@ -1837,6 +1858,8 @@ def test_random_int_array_programs_are_numpys_or_raise_beyond_64_bits(seed, tmp_
                 numpy_says = exc
         try:
             exact = evaluate({"iv": iv, "jv": jv, "k": k})
+            if seed % 4 == 2 and not _LOW <= sum(exact) <= _HIGH:     # the sum's total, NumPy's, wraps
+                exact = None
         except _Wrapped:
             exact = None
         for jit in (True, False):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .. import ir
 from ..ir import dataflow, shapes
 from ..ir import Assign, Const, Slice, Var
+from ..python_errors import INT64_NUMPY_PARAM
 from ..rules import is_elementwise
 
 # ------------------------------------------------------- elementwise fusion
@@ -223,8 +224,16 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
     for stmt in group:
         if stmt.prim in _FUSED_REDUCTIONS:
             total = names.fresh(f"{stmt.target}_sum")
-            before.append(Assign(total, "copy", (Const(0.0),), stmt.loc))
-            loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc))
+            summed = types.get(stmt.args[0].name)
+            if stmt.prim == "sum" and summed is not None and not summed.dtype.startswith("float"):
+                # NumPy's sum of ints (or bools) is int64, which wraps around: the total is an int, its
+                # additions NumPy's (`INT64_NUMPY_PARAM`: checked compiled, wrapping for Python)
+                before.append(Assign(total, "copy", (Const(0),), stmt.loc))
+                loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc,
+                                        (INT64_NUMPY_PARAM,)))
+            else:
+                before.append(Assign(total, "copy", (Const(0.0),), stmt.loc))
+                loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc))
             if stmt.prim == "mean":
                 after.append(Assign(stmt.target, "div", (Var(total), Var(length)), stmt.loc))
             else:

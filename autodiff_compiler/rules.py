@@ -780,6 +780,13 @@ def _concatenate_vjp(p, ranks):
     return out
 
 
+def _gathered_dtype(types) -> str:
+    """NumPy's dtype of an array of these numbers: bool of bools alone, int64 of ints alone (the lowering
+    makes floats of a mixture), float64 otherwise (`np.array([2 ** 40, 3])` is int64, which wraps)."""
+    kinds = {t.kind if t is not None else "float" for t in types}
+    return "bool" if kinds == {"bool"} else "int64" if kinds == {"int"} else "float64"
+
+
 def _joined_type(types, p):
     if any(t is None for t in types):
         return None
@@ -808,7 +815,7 @@ _define("array_from", None, vjp=lambda p, ranks: tuple(f"g[{i}]" for i in range(
         jvp=lambda p, ranks: tuple("array_from(" + ", ".join("d" if j == k else "0.0" for j in range(len(ranks))) + ")"
                                    for k in range(len(ranks))),
         array="np.array(({args},))", scalar="np.array(({args},))",
-        result=lambda types, p: _typed(1), examples=((0.5, 1.5, -0.5),))
+        result=lambda types, p: _typed(1, _gathered_dtype(types)), examples=((0.5, 1.5, -0.5),))
 
 # Matrix structure.
 _define("diagonal", 1, vjp=lambda p, ranks: (f"diag_embed(g, x, offset={p['offset']!r})",),

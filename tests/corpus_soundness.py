@@ -2901,6 +2901,11 @@ def intwrap_fused_int_sum(x, v):
     return x * float(s % 1000)
 
 
+def intwrap_gathered_ints(x, v):
+    m = np.array([2 ** 40, 3, 5, 7])     # NumPy's int64 (it was float64: 2 ** 80 never wrapped)
+    return np.sum(x * ((m * v * m) % 7))
+
+
 def intwrap_numpy_made_ints(x, k):
     a = np.zeros(2, dtype=np.int64) + k  # dtype= was dropped: floats
     b = np.full(2, k) * 3

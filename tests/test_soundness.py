@@ -390,6 +390,7 @@ case(INTWRAP, S.intwrap_numpy_where_ints, [(1.5, np.array([2 ** 62 + 1, -1])), (
 case(INTWRAP, S.intwrap_fused_constants, [(1.5, np.array([-1, 0])), (-0.5, np.array([-4, -2, -7]))])
 case(INTWRAP, S.intwrap_fused_maximum, [(1.5, np.array([1, -2])), (-0.5, np.array([5, 0, -7]))])
 case(INTWRAP, S.intwrap_fused_int_sum, [(1.5, np.array([1, 1])), (-0.5, np.array([-4, 2, -7]))])
+case(INTWRAP, S.intwrap_gathered_ints, [(1.5, np.array([0, -1, 1, 1])), (-0.5, np.array([0, 2, -3, 5]))])
 case(INTWRAP, S.intwrap_numpy_made_ints, [(1.5, -2 ** 61 + 1), (-0.5, 2 ** 60 + 7), (1.1, 3)])
 case(INTWRAP, S.intwrap_numpy_axis_extrema, [(1.5, np.array([[2 ** 62 + 3, 5], [-1, 2 ** 61 + 9]])),
                                              (-0.5, np.array([[3, 5], [7, 1]]))])
@@ -1453,6 +1454,7 @@ INTWRAP_BEYOND = [
     # ... also where a fused loop's elements are made from constants alone (Python's ints, for Python)
     (S.intwrap_fused_constants, (1.5, np.array([1, -1])), 0.0 + 2.0),           # 2 ** 80 wraps to 0
     (S.intwrap_fused_maximum, (1.5, np.array([-2 ** 41, 3])), 0.0 + 2.0),
+    (S.intwrap_gathered_ints, (1.5, np.array([1, -1, 1, 1])), 9.0),           # 2 ** 80 wraps to 0
 ]
 
 

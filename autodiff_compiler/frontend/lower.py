@@ -193,6 +193,12 @@ class Lowering(StatementLowering, CallLowering):
         ok = self.apply("eq", (length, Const(count)))
         self.apply_assert(ok, node)
 
+    def gathered(self, operands) -> tuple:
+        """Numbers gathered into an array (`np.array([k, 3])`, `x[[0, 2]]`): as they are where all are ints or
+        all bools (NumPy's int64 or bool array, `rules.array_from`), else each a float."""
+        kinds = {self.type_of(a).kind if self.type_of(a) is not None else None for a in operands}
+        return tuple(operands) if kinds in ({"int"}, {"bool"}) else tuple(self.as_float(a) for a in operands)
+
     def as_float(self, operand):
         """A number as a float (`np.array([1, x])` holds floats)."""
         if isinstance(operand, Const) and not isinstance(operand.value, float):

@@ -253,7 +253,7 @@ def _fancy(lowering, node, array, items, target):
         positions.append(value.value)
     rows = [lowering.apply("subscript", (array, Const(k)), error_effect=True) for k in positions]
     if lowering.rank_of(array) == 1:
-        return lowering.apply("array_from", tuple(lowering.as_float(r) for r in rows), target)
+        return lowering.apply("array_from", lowering.gathered(rows), target)
     expanded = [lowering.apply("expand_dims", (r,), None, (("axes", (0,)),)) for r in rows]
     return lowering.apply("concatenate", tuple(expanded), target, (("axis", 0),))
 

@@ -99,7 +99,7 @@ def as_array(lowering, value, node):
                                    "build each row the same way")
     rank = ranks.pop()
     if rank == 0:
-        result = lowering.apply("array_from", tuple(lowering.as_float(v) for v in items))
+        result = lowering.apply("array_from", lowering.gathered(items))
         lowering.lengths[result.name] = len(items)
         return result
     expanded = [lowering.apply("expand_dims", (v,), None, (("axes", (0,)),)) for v in items]

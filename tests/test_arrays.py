@@ -355,13 +355,14 @@ def test_arrays_made_with_a_dtype_are_numpys(jit, simplify):
 @pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
 @JIT
 def test_arrays_gathered_from_ints_are_numpys(jit, simplify):
-    """`np.array([k, 3])` of ints alone, `np.array([k > 0, False])` of bools alone and `iv[[0, 2]]` of an int
-    array are NumPy's int64 and bool arrays (all were floats: 2 ** 53 + 1 rounded to even)."""
+    """`np.array([k, 3])` of ints alone, `np.array([k > 0, False])` of bools alone, `np.array([k, k < 0])` of
+    both and `iv[[0, 2]]` of an int array are NumPy's int64 and bool arrays (all were floats: 2 ** 53 + 1
+    rounded to even)."""
     g = grad(A.gathered_numbers, jit=jit, simplify=simplify)
     iv = np.array([2 ** 53 + 3, 0, 2 ** 60 + 7])
     for x, k in ((np.array([0.5, -1.0, 2.0]), 7), (np.array([-0.1, 0.3, 1.1]), 2 ** 53 + 1), (np.zeros(3) + 0.2, -5)):
         want = np.zeros(3)
-        want[:2] = np.array([k % 10, 3]) + np.array([k > 0, False]) + iv[[0, 2]] % 10
+        want[:2] = np.array([k % 10, 3]) + np.array([k > 0, False]) + iv[[0, 2]] % 10 + np.array([k % 10, k < 0])
         close(g(x, k, iv), want)
 
 

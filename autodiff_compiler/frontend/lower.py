@@ -195,9 +195,20 @@ class Lowering(StatementLowering, CallLowering):
 
     def gathered(self, operands) -> tuple:
         """Numbers gathered into an array (`np.array([k, 3])`, `x[[0, 2]]`): as they are where all are ints or
-        all bools (NumPy's int64 or bool array, `rules.array_from`), else each a float."""
+        all bools (NumPy's int64 or bool array, `rules.array_from`), bools as ints among ints (int64 too),
+        else each a float."""
         kinds = {self.type_of(a).kind if self.type_of(a) is not None else None for a in operands}
-        return tuple(operands) if kinds in ({"int"}, {"bool"}) else tuple(self.as_float(a) for a in operands)
+        if kinds in ({"int"}, {"bool"}):
+            return tuple(operands)
+        if kinds == {"int", "bool"}:
+            return tuple(self.as_int(a) if self.type_of(a).kind == "bool" else a for a in operands)
+        return tuple(self.as_float(a) for a in operands)
+
+    def as_int(self, operand):
+        """A bool as an int (`operator.index`: True is 1)."""
+        if isinstance(operand, Const):
+            return Const(int(operand.value))
+        return self.apply("index", (operand,))
 
     def as_float(self, operand):
         """A number as a float (`np.array([1, x])` holds floats)."""

@@ -781,8 +781,7 @@ def _concatenate_vjp(p, ranks):
 
 
 def _gathered_dtype(types) -> str:
-    """NumPy's dtype of an array of these numbers: bool of bools alone, int64 of ints alone (the lowering
-    makes floats of a mixture), float64 otherwise (`np.array([2 ** 40, 3])` is int64, which wraps)."""
+    """NumPy's dtype of an array of numbers: bool of bools alone, int64 of ints (`np.array([2 ** 40, 3])`)."""
     kinds = {t.kind if t is not None else "float" for t in types}
     return "bool" if kinds == {"bool"} else "int64" if kinds == {"int"} else "float64"
 
@@ -895,6 +894,8 @@ _define("arange", None, nondiff=True, scalar="np.arange({args})", array="np.aran
 _define("linspace_unit", 1, nondiff=True, scalar="np.linspace(0.0, 1.0, {0})", array="np.linspace(0.0, 1.0, {0})",
         result=lambda types, p: _typed(1))
 _define("eye", 1, nondiff=True, scalar="np.eye({0})", array="np.eye({0})", result=lambda types, p: _typed(2))
+_define("to_float", 1, nondiff=True, scalar="float({0})", array="{0}.astype(np.float64)",    # of int arrays
+        result=lambda types, p: None if types[0] is None else _typed(_rank(types[0])))
 _define("to_int", 1, nondiff=True, scalar="int({0})", array="{0}.astype(np.int64)",
         result=lambda types, p: None if types[0] is None else _typed(_rank(types[0]), "int64"))
 # NumPy's ints to an int power (an element of an int array, an int array, np.power of ints): a negative

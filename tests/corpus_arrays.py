@@ -147,15 +147,6 @@ def int_products(x, iv, iA):
     return x[k] * np.sum(m) + x[0] ** np.dot(iv, iv) + np.sum(x[:2] * np.outer(iv[:2], iv[:1]).ravel()[:2])
 
 
-def gathered_numbers(x, k, iv):
-    m = np.array([k, 3])                          # NumPy's int64: 2 ** 53 + 1 stays odd (it was a float)
-    b = np.array([k > 0, False])                  # a bool array
-    c = np.array([k, k < 0])                      # int64 of an int and a bool
-    w = iv[[0, 2]]                                # int64 too
-    return np.sum(x[:2] * (m % 10)) + np.sum(np.where(b, x[:2], 0.0)) + np.sum(x[:2] * (w % 10)) \
-        + np.sum(x[:2] * (c % 10))
-
-
 def made_with_dtypes(x, k):
     n = x.shape[0]
     a = np.zeros(n, dtype=np.int64) + k           # NumPy's ints: checked for 64 bits, k // 2 floors exactly

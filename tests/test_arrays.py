@@ -4,6 +4,7 @@ import pytest
 from scipy.optimize import rosen_der
 
 import corpus_arrays as A
+import corpus_dtypes as D
 from autodiff_compiler import AutodiffError, grad, value_and_grad
 
 JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
@@ -358,12 +359,32 @@ def test_arrays_gathered_from_ints_are_numpys(jit, simplify):
     """`np.array([k, 3])` of ints alone, `np.array([k > 0, False])` of bools alone, `np.array([k, k < 0])` of
     both and `iv[[0, 2]]` of an int array are NumPy's int64 and bool arrays (all were floats: 2 ** 53 + 1
     rounded to even)."""
-    g = grad(A.gathered_numbers, jit=jit, simplify=simplify)
+    g = grad(D.gathered_numbers, jit=jit, simplify=simplify)
     iv = np.array([2 ** 53 + 3, 0, 2 ** 60 + 7])
     for x, k in ((np.array([0.5, -1.0, 2.0]), 7), (np.array([-0.1, 0.3, 1.1]), 2 ** 53 + 1), (np.zeros(3) + 0.2, -5)):
         want = np.zeros(3)
         want[:2] = np.array([k % 10, 3]) + np.array([k > 0, False]) + iv[[0, 2]] % 10 + np.array([k % 10, k < 0])
         close(g(x, k, iv), want)
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@JIT
+def test_an_int_array_rebound_to_floats_is_a_float_array(jit, simplify):
+    """A variable holding an int array on one line and a float array on another (rebound in a loop, joined
+    after a branch) is Numba's float array, made so where the int array is assigned (`ir.types.
+    _float_arrays`): it was an InternalError compiled (Numba cannot unify the two), and for Python a
+    gradient of the int type.  `iv.astype(float)` is a float array (it stayed int64: `** -1` raised, and
+    `* 2 ** 62` wrapped)."""
+    for x, k in ((1.5, 4), (-0.5, 2 ** 53 + 1), (2.0, -3)):
+        close(grad(D.rebound_to_floats, jit=jit, simplify=simplify)(x, k), 3 * x ** 2 * (k + 1) + 4)
+        got = grad(D.joined_by_branch, jit=jit, simplify=simplify)(x, k)
+        assert type(got) is float
+        close(got, k + 3 if x > 0 else 2 * x + 2)
+    iv = np.array([3, 5, -7])
+    want = np.sum(1.0 / iv) + 1.0 / iv[0] ** 2
+    close(grad(D.ints_as_floats, jit=jit, simplify=simplify)(1.5, iv), want)
+    # of an int8 array: NumPy's float64 of the same values, accepted at any width
+    close(grad(D.ints_as_floats, jit=jit, simplify=simplify)(1.5, iv.astype(np.int8)), want)
 
 
 @pytest.mark.parametrize("source, construct", [

@@ -174,7 +174,11 @@ def count_of(lowering, value, axis, rank):
 def astype(lowering, value, dtype_node, node, target):
     text = ast.unparse(dtype_node).strip("'\"")
     if text in _FLOAT_TYPES:
-        # float32 and float64 alike: the derivative is computed in float64 (see the README)
+        # float32 and float64 alike: the derivative is computed in float64 (see the README); an int or bool
+        # array becomes NumPy's float array (it stayed an int array: `iv.astype(float) * 2 ** 62` wrapped)
+        held = lowering.type_of(value)
+        if lowering.rank_of(value) and held is not None and not held.dtype.startswith("float"):
+            return lowering.apply("to_float", (value,), target)
         return lowering.apply("array_copy", (value,), target) if lowering.rank_of(value) else \
             lowering.apply("float", (value,), target)
     if text in _INT_TYPES:

@@ -212,8 +212,8 @@ _WIDTH_FREE = frozenset({
     "transpose_axes", "squeeze", "expand_dims", "expand_like", "concatenate", "array_copy", "array_from", "where",
     "min", "max", "amax", "amin", "amax_axes", "amin_axes", "clip", "sort", "diagonal", "tril", "triu",
     "stop_gradient", "as_python", "range_length", "range_check", "shape", "shape0", "shape1", "size",
-    "count_axes", "int", "to_int", "float", "sum", "np_sum", "sum_axes", "prod", "prod_axes", "cumsum", "mean",
-    "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
+    "count_axes", "int", "to_int", "to_float", "float", "sum", "np_sum", "sum_axes", "prod", "prod_axes", "cumsum",
+    "mean", "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
 
 
 # what carries no int value of its operands on: counts of their axes and comparisons

@@ -194,6 +194,7 @@ def specialise(function: ir.Function, param_types: dict | None = None) -> bool:
     changed = _float_parameters(function, param_types or {})
     changed = _check_element_powers(function) or changed
     changed = _float_powers(function, function.body, None, param_types or {}) or changed
+    changed = _float_arrays(function, function.body) or changed
     for stmt in ir.walk(function.body):
         if isinstance(stmt, Assign) and "axis" in dict(stmt.params) and stmt.prim.endswith("_axes"):
             _specialise_reduction(stmt, function.types)
@@ -252,6 +253,29 @@ def _float_powers(function: ir.Function, block: list, names, param_types: dict) 
                     stmt.args = (Var(converted),) + stmt.args[1:]
                     k += 1
                 changed = True
+        k += 1
+    return changed
+
+
+def _float_arrays(function: ir.Function, block: list) -> bool:
+    """An int or bool array (`np.array([k, 1])`, `np.zeros(n, dtype=int)`, NumPy's dtypes) assigned to a
+    variable that is a float array on another line (`t = t * x` in a loop after it: NumPy's `t` is an
+    int array until rebound) is made a float array there (`to_float`): Numba's one type per variable
+    is the float array, and NumPy's values once the int array meets a float (exact below 2 ** 53)."""
+    changed = False
+    k = 0
+    while k < len(block):
+        stmt = block[k]
+        for child in ir.child_blocks(stmt):
+            changed = _float_arrays(function, child) or changed
+        held = function.types.get(stmt.target) if isinstance(stmt, Assign) else None
+        own = result_type(stmt, function.types) if held is not None and held.is_array else None
+        if own is not None and own.is_array and held.dtype.startswith("float") and not own.dtype.startswith("float"):
+            made = Names(set(function.types) | set(function.params) | set(function.user_names)).temp()
+            block.insert(k + 1, Assign(stmt.target, "to_float", (Var(made),), stmt.loc))
+            stmt.target = made
+            function.types[made] = own
+            changed, k = True, k + 1
         k += 1
     return changed
 

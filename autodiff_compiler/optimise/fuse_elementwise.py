@@ -227,10 +227,11 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
             summed = types.get(stmt.args[0].name)
             if stmt.prim == "sum" and summed is not None and not summed.dtype.startswith("float"):
                 # NumPy's sum of ints (or bools) is int64, which wraps around: the total is an int, its
-                # additions NumPy's (`INT64_NUMPY_PARAM`: checked compiled, wrapping for Python)
+                # additions of ints NumPy's (`INT64_NUMPY_PARAM`: checked compiled, wrapping for Python);
+                # a count of bools cannot leave 64 bits
                 before.append(Assign(total, "copy", (Const(0),), stmt.loc))
                 loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc,
-                                        (INT64_NUMPY_PARAM,)))
+                                        () if summed.dtype == "bool" else (INT64_NUMPY_PARAM,)))
             else:
                 before.append(Assign(total, "copy", (Const(0.0),), stmt.loc))
                 loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc))

@@ -70,6 +70,7 @@ INT64_PARAM = ("ints", "unbounded")
 # of such an array may be Python's ints (`np.where(c, 2 ** 40, 3)`, `np.maximum(v, 2 ** 40)`), which would
 # grow where the array's wrap, computed with NumPy's own ufunc of int64 numbers
 INT64_NUMPY_PARAM = ("ints", "numpy")
+INT64_PARAMS = (INT64_PARAM, INT64_NUMPY_PARAM)
 INT64_OVERFLOW = "an integer beyond the 64 bits compiled code computes with"
 # the primitives so checked, by the runtime helper that checks each
 INT64_HELPERS = {"add": "int_add", "sub": "int_sub", "mul": "int_mul", "pow": "int_pow", "neg": "int_neg",
@@ -101,8 +102,7 @@ def checks_int64(stmt) -> bool:
     """Is this statement arithmetic of ints that the module Numba compiles checks for leaving 64 bits
     (`INT64_PARAM`, `INT64_NUMPY_PARAM`)?  It may raise there, OverflowError, where Python computes on
     and NumPy wraps around."""
-    params = tuple(getattr(stmt, "params", ()))
-    return INT64_PARAM in params or INT64_NUMPY_PARAM in params
+    return any(p in INT64_PARAMS for p in getattr(stmt, "params", ()))
 
 
 def wraps_as_numpy(stmt) -> bool:

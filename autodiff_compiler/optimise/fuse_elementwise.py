@@ -224,17 +224,14 @@ def _fused_loop(group: list, arrays: set, types: dict, names, views: dict | None
     for stmt in group:
         if stmt.prim in _FUSED_REDUCTIONS:
             total = names.fresh(f"{stmt.target}_sum")
+            # NumPy's sum of ints (or bools) is int64, which wraps around: the total is an int, its additions
+            # of ints NumPy's (`INT64_NUMPY_PARAM`: checked compiled, wrapping for Python); a count of bools
+            # cannot leave 64 bits
             summed = types.get(stmt.args[0].name)
-            if stmt.prim == "sum" and summed is not None and not summed.dtype.startswith("float"):
-                # NumPy's sum of ints (or bools) is int64, which wraps around: the total is an int, its
-                # additions of ints NumPy's (`INT64_NUMPY_PARAM`: checked compiled, wrapping for Python);
-                # a count of bools cannot leave 64 bits
-                before.append(Assign(total, "copy", (Const(0),), stmt.loc))
-                loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc,
-                                        () if summed.dtype == "bool" else (INT64_NUMPY_PARAM,)))
-            else:
-                before.append(Assign(total, "copy", (Const(0.0),), stmt.loc))
-                loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc))
+            integral = stmt.prim == "sum" and summed is not None and not summed.dtype.startswith("float")
+            wraps = (INT64_NUMPY_PARAM,) if integral and summed.dtype != "bool" else ()
+            before.append(Assign(total, "copy", (Const(0 if integral else 0.0),), stmt.loc))
+            loop_body.append(Assign(total, "add", (Var(total), Var(element[stmt.args[0].name])), stmt.loc, wraps))
             if stmt.prim == "mean":
                 after.append(Assign(stmt.target, "div", (Var(total), Var(length)), stmt.loc))
             else:

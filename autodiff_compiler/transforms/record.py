@@ -40,7 +40,7 @@ from .. import ir
 from ..errors import InternalError
 from ..ir import dataflow
 from ..ir.nodes import Assign, Const, For, If, Slice, Store, Var, While
-from ..python_errors import INT64_NUMPY_PARAM, INT64_PARAM
+from ..python_errors import INT64_PARAMS
 from ..rules import PRIMITIVES
 
 # primitives whose value is a new array or has an effect: never recomputed
@@ -217,7 +217,7 @@ class RecordPlan:
         undone before the reversed trip (its operands become reverse readers), so the view made again
         sees the elements the forward trip saw."""
         t = self.types.get(stmt.target)
-        if t is None or stmt.prim in _NOT_RECOMPUTED or any(p not in (INT64_PARAM, INT64_NUMPY_PARAM) for p in stmt.params):
+        if t is None or stmt.prim in _NOT_RECOMPUTED or any(p not in INT64_PARAMS for p in stmt.params):
             return False
         if t.is_array and not (self.is_view(stmt) and not self.written_through_another_name(stmt)):
             return False

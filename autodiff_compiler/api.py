@@ -621,7 +621,8 @@ class GradientFunction(DerivedFunction):
     def compiled_source(self) -> str:
         """The module Numba compiles for that signature: `source`, with fused loops in blocks computing
         their transcendental functions several lanes at a time (`vexp(...)`, libmvec) and fused sums in
-        fixed chunks (threads), where this machine and the settings allow."""
+        fixed chunks (threads), where this machine and the settings allow.  The loader gives Numba this text
+        with the names its front end could confuse renamed (`backend.numba_names`)."""
         signature = self._last_key or self._default_signature()
         state = self.state_for(signature, dims=self._last_dims if self._last_key else ())
         return state.jit_text if self.jit else state.text

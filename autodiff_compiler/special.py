@@ -22,9 +22,9 @@ def polygamma_scalar(n, x):
         shift -= sign * factorial / y ** (n + 1)
         y += 1.0
     if n == 0:
-        y2 = 1.0 / (y * y)
-        value = math.log(y) - 0.5 / y - y2 * (1.0 / 12 - y2 * (1.0 / 120 - y2 * (1.0 / 252 - y2 * (
-            1.0 / 240 - y2 * (1.0 / 132)))))
+        inverse_square = 1.0 / (y * y)
+        value = math.log(y) - 0.5 / y - inverse_square * (1.0 / 12 - inverse_square * (
+            1.0 / 120 - inverse_square * (1.0 / 252 - inverse_square * (1.0 / 240 - inverse_square * (1.0 / 132)))))
         return value + shift
     bernoulli = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
     total = factorial / n / y ** n + factorial / (2.0 * y ** (n + 1))

@@ -48,6 +48,7 @@ from numba.core.errors import TypingError
 from numba.core.registry import CPUDispatcher
 
 from .load import PACKAGE, import_module, write_module
+from .numba_names import unambiguous
 
 SCAN_LIMIT = 65536          # as api.SCAN_LIMIT: longer arrays in results are not scanned for NaN
 
@@ -234,7 +235,7 @@ def native_entry(compiled, example_args: tuple, params: list, shaped: str, owner
     source_key = f"{getattr(compiled, '__module__', '')}.{compiled.__name__}"
     digest = hashlib.sha256(f"{source_key}|{arg_types}|{shaped}|{owner_token(owner)}|{text}".encode())
     name = f"{compiled.__name__}_entry_{digest.hexdigest()[:16]}"
-    text = entry_text(name, params, arg_types, result_type, shaped)
+    text = unambiguous(entry_text(name, params, arg_types, result_type, shaped))
     path = write_module(text, name)
     module_name = f"{PACKAGE}.{os.path.basename(path)[:-3]}"
     module = sys.modules.get(module_name) or import_module(path, module_name)

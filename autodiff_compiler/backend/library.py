@@ -37,6 +37,7 @@ import sys
 
 from . import runtime, vecmath
 from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
+from .numba_names import unambiguous
 
 _MODULES: dict = {}
 
@@ -60,7 +61,7 @@ def text(setting: tuple) -> str:
     parts += [runtime.SOURCES[name].rstrip() for name in runtime.HELPERS]
     for prim in sorted(found) if lanes else ():
         parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
-    return "\n\n\n".join(parts) + "\n"
+    return unambiguous("\n\n\n".join(parts) + "\n")
 
 
 @functools.cache

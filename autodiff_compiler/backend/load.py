@@ -37,6 +37,7 @@ import hashlib
 import os
 
 from .cache import PACKAGE, cache_dir, compiled, compiling_at, import_module, write_text  # noqa: F401 (the loader's API)
+from .numba_names import unambiguous
 
 _LOADED: dict[tuple, object] = {}
 
@@ -86,6 +87,8 @@ def load(text: str, name: str, jit: bool = True, level: int | None = None):
     # another level or vector-math setting has another library: compiled, the file is one per library
     # (the same text under two settings would otherwise load code calling a library never imported)
     library_name = library.module(level).__name__ if jit else ""
+    if jit:
+        text = unambiguous(text)        # names Numba's front end cannot confuse (`numba_names`)
     path = module_path(text, name, library_name)
     key = (path, jit, level)
     if key in _LOADED:

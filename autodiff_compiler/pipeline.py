@@ -38,6 +38,7 @@ from .optimise.fuse_rows import fuse_rows
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
+from .optimise.factor import factor_common
 from .optimise.vectorise import UNARY_VECTOR_FUNCTIONS, plan_array_calls, plan_loops
 from .transforms.forward import forward, outputs_of
 from .transforms.jacobian import expand_regions, jacobian_program
@@ -439,6 +440,14 @@ def _symbolic(state: State) -> State:
     return state
 
 
+def _factor(state: State) -> State:
+    """A factor common to every term of an adjoint's sum multiplied once (`optimise.factor`), then the
+    definitions it absorbed go."""
+    if state.runs("factor") and factor_common(state.adjoint):
+        eliminate(state.adjoint)
+    return state
+
+
 def _broadcasts(state: State) -> State:
     """Elementwise operations read what a broadcast was made from (`optimise.broadcasts`), then the
     broadcasts nothing reads go."""
@@ -587,7 +596,7 @@ def passes_of(state: State) -> list:
             if number == len(state.steps):
                 # only on the program printed: a later transform would differentiate SymPy's forms
                 # (their indicator conditionals included), which nothing has proved it may
-                passes += [("symbolic", _symbolic)]
+                passes += [("symbolic", _symbolic), ("factor", _factor)]
         elif step.kind == "forward":
             passes += [("forward", _forward_step(step)), ("simplify", _simplify_pass())]
         elif step.kind == "vjp":
@@ -613,8 +622,8 @@ def passes_of(state: State) -> list:
 def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
-    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "fuse_rows", "accumulate",
-                    "vectorise", "forward", "vjp", "jacobian")
+    return base in ("reverse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "audit", "fuse_rows",
+                    "accumulate", "vectorise", "forward", "vjp", "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -623,16 +632,16 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 # Every pass of a gradient, in order.  `--dump NAME` shows the program after it.  Other derivations
 # (forward mode, Jacobians, Hessians) have their own list: `passes_of(state)`.
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
-                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("broadcasts", _broadcasts),
-                          ("audit", _audit), ("fuse_rows", _fuse_rows), ("accumulate", _accumulate),
-                          ("vectorise", _vectorise), ("print", _print)]
+                          ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("factor", _factor),
+                          ("broadcasts", _broadcasts), ("audit", _audit), ("fuse_rows", _fuse_rows),
+                          ("accumulate", _accumulate), ("vectorise", _vectorise), ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
-OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "broadcasts", "fuse_rows", "accumulate",
-                 "vectorise", "shapes")
+OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "fuse_rows",
+                 "accumulate", "vectorise", "shapes")
 # After these, `--dump` shows the adjoint; after the others, the primal.
-ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "broadcasts", "audit", "fuse_rows", "accumulate",
-                  "vectorise")
+ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "audit", "fuse_rows",
+                  "accumulate", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

@@ -647,3 +647,17 @@ def test_an_int_beyond_64_bits_is_a_refusal_compiled_and_exact_for_python(tmp_pa
     info, records = _run(_task(source, (0.7, 2), "x", ("x", "n")), [("jit-simp", "grad")], tmp_path)
     assert [r["outcome"] for r in records] == ["ok"]                 # 2 ** 45 fits: no refusal
     assert any("** 45 % 7" in generate("raising", 91, i).source for i in range(40))   # the generator draws it
+
+
+def test_the_high_precision_reference_takes_numpy_integers_and_bools(tmp_path):
+    """mpmath.mpf takes Python's ints only: an np.int64 (an element of an int array, a count) reaching the
+    mpmath shim failed the oracle itself (raising-101-120 and -199, reported as fuzzer problems)."""
+    import mpmath
+    _to_mpf = orc._to_mpf
+    assert _to_mpf(np.int64(3)) == 3 and isinstance(_to_mpf(np.int64(3)), mpmath.mpf)
+    assert _to_mpf(np.int8(-2)) == -2 and _to_mpf(np.bool_(True)) == 1 and _to_mpf(np.float32(0.5)) == 0.5
+    assert list(_to_mpf(np.array([1, 2], dtype=np.int64))) == [1, 2]
+    program = generate("raising", 101, 120)
+    info, records = _run(run.program_task(program, [("nojit-simp", "grad")]), [("nojit-simp", "grad")], tmp_path)
+    assert not info.get("oracle_bug") and info.get("method") == "mp", info
+    assert [r["outcome"] for r in records] == ["ok"]

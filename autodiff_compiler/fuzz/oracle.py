@@ -413,7 +413,11 @@ def _to_mpf(x):
         return x
     if isinstance(x, np.ndarray):
         return np.frompyfunc(_to_mpf, 1, 1)(x)
-    return mpmath.mpf(float(x)) if isinstance(x, (float, np.floating)) else mpmath.mpf(x)
+    if isinstance(x, (float, np.floating)):
+        return mpmath.mpf(float(x))
+    if isinstance(x, (np.integer, np.bool_)):       # mpmath takes Python's ints only
+        return mpmath.mpf(int(x))
+    return mpmath.mpf(x)
 
 
 def _real(value):

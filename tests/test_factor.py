@@ -283,3 +283,42 @@ def test_generated_programs_where_the_pass_fires_agree_with_the_oracle(tmp_path)
         outcomes += [(task["id"], r["mode"], r["outcome"], r.get("detail", "")) for r in records]
     assert len(outcomes) >= 10
     assert all(outcome in ("ok", "refused") for _, _, outcome, _ in outcomes), outcomes
+
+
+# ------------------------------------------------------------------ cost
+
+_OPS = ["a{p} * x + y", "math.sin(a{p}) + a{q}", "a{p} * a{q} - x", "math.exp(-a{p} * a{p}) + y",
+        "a{p} / (1.0 + a{q} * a{q})", "math.tanh(a{p}) * a{q}", "a{p} * a{q} * x + a{q} * x"]
+
+
+def _straight_line(n: int) -> str:
+    lines = ["import math", "", "", "def f(x, y):", "    a0 = x * y + 1.0"]
+    lines += [f"    a{i} = " + _OPS[i % len(_OPS)].format(p=i - 1, q=max(0, i - 3)) for i in range(1, n)]
+    return "\n".join(lines + [f"    return a{n - 1}", ""])
+
+
+def test_the_reading_is_linear_in_the_function_length(tmp_path, monkeypatch):
+    """Every sum is read, and products others read are read through: unbounded, a chain of shared
+    products was read again for every sum above it (13 s of a 1,000-statement derivation).  The
+    statements read, counted, grow as the function does (each sum reads at most MAX_STATEMENTS)."""
+    from autodiff_compiler.frontend.parse import source_of_function
+    from autodiff_compiler.optimise import factor
+    reads = []
+    original = factor._Reader.terms
+
+    def counted(self, stmt):
+        reads.append(1)
+        return original(self, stmt)
+    monkeypatch.setattr(factor._Reader, "terms", counted)
+    counts, fired = {}, {}
+    for n in (400, 800):
+        path = tmp_path / f"straight{n}.py"
+        path.write_text(_straight_line(n))
+        namespace = {}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        reads.clear()
+        state = pipeline.derive(source_of_function(namespace["f"]), {"x": FLOAT, "y": FLOAT}, ["x", "y"])
+        counts[n] = len(reads)
+        fired[n] = "* (" in state.text
+    assert counts[400] > 400 and all(fired.values()), (counts, fired)
+    assert counts[800] <= 2.5 * counts[400], counts       # 22,567 and 48,635 when written

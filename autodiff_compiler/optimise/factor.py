@@ -25,8 +25,8 @@ computed) by `add`, `sub`, `neg`, `mul` or `copy`:
 * *absorbed* when nothing else reads it (`Dataflow.uses_of` is that one
   read): its terms join the sum's, and once the sum is rewritten it is dead;
 * *read through* when other statements read it too and it is a product: its
-  factors join the term, and it stays (as does everything it reads), so it
-  saves nothing.  Each sum is read both ways, with such products as one
+  two operands join the term as factors, and it stays (as does everything it
+  reads), so it saves nothing.  Each sum is read both ways, with such products as one
   factor and read through, and the cheaper form is taken (the first on a
   tie): `g = x*x` read by `a*g + b*g` and elsewhere is the factor `g`;
 * a product is read only when each side is one term (a product of sums is
@@ -47,6 +47,10 @@ term that is only the common factors is 1.0), computed into fresh
 temporaries with the sum's own line, and the absorbed definitions, which
 nothing else reads, become dead for `eliminate`.
 
+Cost.  A sum is read through at most `MAX_STATEMENTS` definitions into at
+most `MAX_TERMS` terms (a longer one keeps its form; the sums inside it are
+read on their own), so the pass is linear in the length of a region.
+
 What may differ.  `c1*f + c2*f` and `(c1 + c2)*f` are equal in real
 arithmetic; in floats they differ by rounding (one rounding fewer), and a
 product read through is reassociated (`a*(x*f)` becomes `(a*x)*f`), rounding
@@ -59,6 +63,7 @@ the sums and products that end in the returned gradients, as
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from .. import ir
@@ -70,6 +75,10 @@ ABSORBED = {"add", "sub", "neg", "mul", "copy"}
 SUMS = {"add", "sub"}
 # operations each primitive of the new form costs (a copy costs nothing: propagation removes it)
 COST = {"add": 1, "sub": 1, "neg": 1, "mul": 1, "copy": 0}
+# bounds on one sum's reading, so that the pass stays linear in the region's length (a longer sum
+# keeps its form; the sums inside it are still read on their own)
+MAX_STATEMENTS = 64
+MAX_TERMS = 32
 
 
 @dataclass(frozen=True)
@@ -104,9 +113,12 @@ def factor_common(function: ir.Function) -> bool:
     if not plans:
         return False
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
+    replaced: dict = {}                  # per block: id of a rewritten sum -> its new statements
     for block, stmt, common, members, terms in plans:
-        position = next(k for k, s in enumerate(block) if s is stmt)
-        block[position:position + 1] = _emit(stmt, common, members, terms, function.types, names)
+        replaced.setdefault(id(block), (block, {}))[1][id(stmt)] = \
+            _emit(stmt, common, members, terms, function.types, names)
+    for block, new in replaced.values():
+        block[:] = [out for stmt in block for out in new.get(id(stmt), (stmt,))]
     dataflow.invalidate(function)
     return True
 
@@ -115,6 +127,9 @@ def _plans(region, facts, types: dict, exact) -> list:
     """(block, sum, common factors, the terms that hold them, terms) of each sum of `region` to rewrite,
     read last to first so that a definition absorbed into a later rewritten sum is not a sum of its own."""
     order = {id(s): k for k, s in enumerate(region.stmts)}
+    assigned: dict = {}                  # name -> the positions in the region of its assignments, ascending
+    for k, stmt in enumerate(region.stmts):
+        assigned.setdefault(stmt.target, []).append(k)
     absorbed: set = set()
     plans = []
     for stmt in reversed(region.stmts):
@@ -123,7 +138,7 @@ def _plans(region, facts, types: dict, exact) -> list:
         best = None
         # products others read too taken as one factor, then read through: the cheaper form, the first on a tie
         for read_through in (False, True):
-            reader = _Reader(region, order, facts, types, exact, stmt, read_through)
+            reader = _Reader(region, order, assigned, facts, types, exact, stmt, read_through)
             try:
                 terms = reader.terms(stmt)
             except _NotFactorable:
@@ -134,30 +149,36 @@ def _plans(region, facts, types: dict, exact) -> list:
                 best = (cost, (region.block, stmt, common, members, terms), reader.inside)
         if best is not None:
             plans.append(best[1])
-            absorbed |= best[2]
+            absorbed.update(best[2])
     return plans
 
 
 class _Reader:
     """The terms of one sum, and the definitions absorbed into them (with what they cost)."""
 
-    def __init__(self, region, order: dict, facts, types: dict, exact, root, read_through: bool):
-        self.region, self.order, self.facts, self.types, self.exact = region, order, facts, types, exact
+    def __init__(self, region, order: dict, assigned: dict, facts, types: dict, exact, root, read_through: bool):
+        self.region, self.order, self.assigned = region, order, assigned
+        self.facts, self.types, self.exact = facts, types, exact
         self.root, self.read_through = root, read_through
-        self.inside = {id(root)}
+        self.inside = [id(root)]
         self.cost = COST[root.prim]
         self.counting = True        # False inside a product read through (module docstring)
+        self.visited = 0
 
     def terms(self, stmt) -> list:
+        self.visited += 1
+        if self.visited > MAX_STATEMENTS:
+            raise _NotFactorable
         left = self.operand(stmt, 0)
         if stmt.prim == "copy":
             return left
         if stmt.prim == "neg":
             return [Term(-t.sign, t.factors) for t in left]
-        if stmt.prim == "add":
-            return left + self.operand(stmt, 1)
-        if stmt.prim == "sub":
-            return left + [Term(-t.sign, t.factors) for t in self.operand(stmt, 1)]
+        if stmt.prim in SUMS:
+            right = self.operand(stmt, 1)
+            if len(left) + len(right) > MAX_TERMS:
+                raise _NotFactorable
+            return left + (right if stmt.prim == "add" else [Term(-t.sign, t.factors) for t in right])
         # mul: a product of one term by one term (a sum on either side is a factor of its own)
         right = self.operand(stmt, 1)
         return [Term(left[0].sign * right[0].sign, left[0].factors + right[0].factors)]
@@ -166,19 +187,22 @@ class _Reader:
         """The terms of `reader`'s operand `k` (module docstring: *absorbed*, *read through*); when
         `reader` is a product, a sum there is one factor."""
         arg = reader.args[k]
+        if not self.counting:           # inside a product read through: its operands are factors
+            return [self.leaf(reader, arg)]
         definition, only_reader = self.definition(reader, arg)
         if definition is None or not only_reader and (definition.prim != "mul" or not self.read_through):
             return [self.leaf(reader, arg)]
-        inside, cost, counting = set(self.inside), self.cost, self.counting
-        if only_reader and counting:
-            self.inside.add(id(definition))
+        inside, cost = len(self.inside), self.cost
+        if only_reader:
+            self.inside.append(id(definition))
             self.cost += COST[definition.prim]
         # a product read through stays, and so does everything it reads: nothing there is saved
-        self.counting = counting and only_reader
+        self.counting = only_reader
         terms = self.terms(definition)
-        self.counting = counting
+        self.counting = True
         if len(terms) != 1 and reader.prim == "mul":
-            self.inside, self.cost = inside, cost
+            del self.inside[inside:]
+            self.cost = cost
             return [self.leaf(reader, arg)]
         return terms
 
@@ -208,7 +232,9 @@ class _Reader:
         # the value read here must be the one the sum's place sees: nothing from the reader (which may
         # assign what it read) to the sum assigns it (the new statements assign the sum's target last)
         start, end = self.order[id(reader)], self.order[id(self.root)]
-        if any(s.target == arg.name for s in self.region.stmts[start:end]):
+        positions = self.assigned.get(arg.name, ())
+        k = bisect.bisect_left(positions, start)
+        if k < len(positions) and positions[k] < end:
             raise _NotFactorable
         return Term(1, [Factor(arg.name, self.facts.reaching(reader, arg.name))])
 

@@ -322,3 +322,41 @@ def test_the_reading_is_linear_in_the_function_length(tmp_path, monkeypatch):
         fired[n] = "* (" in state.text
     assert counts[400] > 400 and all(fired.values()), (counts, fired)
     assert counts[800] <= 2.5 * counts[400], counts       # 22,567 and 48,635 when written
+
+
+# ------------------------------------------------------------------ int constants (found by the review)
+
+def int_constants(x, a):
+    y = 3 * (2 * x) + 5 * (7 * x) + a*x*x
+    return y*y
+
+
+def big_int_constants(x, a):
+    y = 10**10 * (10**10 * x) + a*x*x
+    return y*y
+
+
+def huge_int_constants(x, a):
+    y = 10**200 * (10**200 * x) + a*x*x
+    return y*y*1e-300
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_int_constants_are_never_multiplied_as_ints(jit):
+    """The rests' products of int constants alone were computed in ints: 10**10 * 10**10 folded to a
+    literal beyond 64 bits (compiled: an InternalError, Numba's TypingError), 10**200 * 10**200 an int
+    no float holds (a false ArgumentError).  They are floats now, and ints beyond 2**53 are not
+    factored at all."""
+    for x, a in [(0.5, 1.5), (-0.3, 2.0), (1.7, -0.4)]:
+        y = 41*x + a*x*x
+        got = grad(int_constants, wrt=(0, 1), jit=jit)(x, a)
+        assert got == pytest.approx((2*y*(41 + 2*a*x), 2*y*x*x), rel=1e-13)
+        y = 1e20*x + a*x*x
+        got = grad(big_int_constants, wrt=(0, 1), jit=jit)(x, a)
+        assert got == pytest.approx((2*y*(1e20 + 2*a*x), 2*y*x*x), rel=1e-13)
+    g = grad(int_constants, wrt=(0, 1), jit=False)
+    g(0.5, 1.5)
+    assert "7.0 * 5 + 2.0 * 3" in g.source
+    x, a = 1e-300, 1.5
+    got = grad(huge_int_constants, wrt=(0, 1), jit=False)(x, a)
+    assert got == grad(huge_int_constants, wrt=(0, 1), jit=False, skip=("factor",))(x, a)

@@ -37,7 +37,9 @@ definitions that reach its read.  A factor read by statement `s` must hold
 the same value at the sum: no statement of the region between `s` and the
 sum assigns it (the region is straight-line, so its order decides).  Every
 factor variable is a float: an int's sum would be computed in 64-bit ints,
-which may wrap where the products, in floats, did not.
+which may wrap where the products, in floats, did not; for the same reason
+int constants are taken only up to 2**53, and a product of int constants
+alone is computed in floats.
 
 The rewrite fires when every term holds (as a multiset) at least one common
 float variable, read with the same reaching definitions in each, and the new
@@ -224,8 +226,8 @@ class _Reader:
 
     def leaf(self, reader, arg) -> Term:
         if isinstance(arg, Const):
-            if type(arg.value) not in (int, float):
-                raise _NotFactorable
+            if type(arg.value) not in (int, float) or type(arg.value) is int and abs(arg.value) > 2 ** 53:
+                raise _NotFactorable        # an int beyond 2**53 has no float of its own value
             return Term(1, [Factor(None, value=arg.value)])
         if self.types.get(arg.name) != FLOAT:
             raise _NotFactorable
@@ -302,6 +304,10 @@ def _emit(stmt: Assign, common: list, members: list, terms: list, types: dict, n
         if not factors:
             return Const(1.0)
         value = factors[0].operand()
+        if all(f.name is None and type(f.value) is int for f in factors):
+            # ints alone: one of them as a float, so that nothing is computed in 64-bit ints (each
+            # was multiplied into a float adjoint before; below 2**53 the float is the int's value)
+            value = Const(float(factors[0].value))
         for factor in factors[1:]:
             value = assign("mul", value, factor.operand())
         return value

@@ -223,6 +223,40 @@ def digit_parameters(x1, x12, x):
     return x1 * math.sin(x12) + x ** 2
 
 
+def out_parameter(out1, x):
+    return out1 * x + x * x
+
+
+def test_an_objmode_variable_is_renamed_with_its_keyword(tmp_path, monkeypatch):
+    """A parameter `out1` extends the native entry's local `out`, which `with numba.objmode(out=...)`
+    names by keyword: renaming the variable alone left objmode naming one that no longer existed (a raw
+    TypingError from g.native; the review of cda65bd)."""
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+    g = grad(out_parameter)
+    assert g(2.0, 3.0) == 3.0
+    native = g.native(2.0, 3.0)
+    assert native(2.0, 3.0) == 3.0 and native(out1=-1.5, x=0.5) == 0.5
+    text = unambiguous('import numba\ndef f(out1, x):\n    with numba.objmode(out="float64"):\n'
+                       '        out = g(out1)\n    return out\n')
+    assert 'numba.objmode(out_="float64")' in text and "out_ = g(out1_)" in text
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x0b", "\x1c"])
+def test_lines_are_counted_as_ast_counts_them(tmp_path, monkeypatch, separator):
+    """`ast` counts lines at \\n and \\r only; str.splitlines also breaks at a form feed or U+2028, which a
+    comment the printer copies from the user's line may hold: the renames landed on the wrong lines and
+    the module did not parse (an InternalError)."""
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "separated.py"
+    path.write_text(f"def f(x1, x):\n    y = x1 * x  # scale{separator}by x\n    return y * x1\n", encoding="utf-8")
+    namespace = {}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    for jit in (True, False):
+        assert grad(namespace["f"], jit=jit)(2.0, 3.0) == pytest.approx(12.0, rel=1e-15)
+    text = unambiguous(path.read_text(encoding="utf-8"))
+    assert text.count("\n") == 5 and "x1_ = x1" in text and separator in text
+
+
 # ------------------------------------------------------------------------ the fuzzer's program
 
 def fuzz_scalar_96_79(z, x, y):

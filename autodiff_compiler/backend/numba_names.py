@@ -41,7 +41,8 @@ def unambiguous(text: str) -> str:
     """`text` with every function's names made unambiguous for Numba (see the module docstring)."""
     tree = ast.parse(text)
     taken = {tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.NAME}
-    lines = text.splitlines(keepends=True)
+    # `ast` counts lines at \n, \r and \r\n only (str.splitlines also breaks at \f, \u2028...)
+    lines = io.StringIO(text, newline="").readlines()
     # later functions first, so that the positions of earlier ones stay valid when lines are inserted
     functions = sorted((node for node in tree.body if isinstance(node, ast.FunctionDef)),
                        key=lambda node: node.lineno, reverse=True)
@@ -85,12 +86,15 @@ def _rename(function: ast.FunctionDef, lines: list, taken: set) -> None:
     # every load and store but a copy's read of its parameter, right to left within a line so that
     # earlier columns stay valid
     reads_of_params = {id(statement.value) for statement in body[:copies]}
-    renamed = [n for n in nodes if n.id in mapping and id(n) not in reads_of_params]
-    for node in sorted(renamed, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+    renamed = [(n, n.id) for n in nodes if n.id in mapping and id(n) not in reads_of_params]
+    # `with numba.objmode(out="float64"):` names a variable by keyword: renamed with it
+    renamed += [(k, k.arg) for statement in body for n in ast.walk(statement) if _is_objmode(n)
+                for k in n.keywords if k.arg in mapping]
+    for node, name in sorted(renamed, key=lambda item: (item[0].lineno, item[0].col_offset), reverse=True):
         index = node.lineno - 1
         line = lines[index]
         start = len(line.encode()[:node.col_offset].decode())      # ast's columns count bytes
-        lines[index] = line[:start] + mapping[node.id] + line[start + len(node.id):]
+        lines[index] = line[:start] + mapping[name] + line[start + len(name):]
     first = body[0]
     lines[first.lineno - 1:first.lineno - 1] = [f"{' ' * first.col_offset}{mapping[p]} = {p}\n"
                                                 for p in params if p in mapping]
@@ -101,3 +105,9 @@ def _is_copy(statement, params: list) -> bool:
     return isinstance(statement, ast.Assign) and len(statement.targets) == 1 and \
         isinstance(statement.targets[0], ast.Name) and isinstance(statement.value, ast.Name) and \
         statement.value.id in params
+
+
+def _is_objmode(node) -> bool:
+    """A call of Numba's `objmode` (`numba.objmode(...)` or `objmode(...)`)."""
+    return isinstance(node, ast.Call) and (isinstance(node.func, ast.Attribute) and node.func.attr == "objmode" or
+                                           isinstance(node.func, ast.Name) and node.func.id == "objmode")

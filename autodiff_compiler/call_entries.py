@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .errors import ShapesDiffer
+from . import syntax
 
 SCAN_LIMIT = 65536
 
@@ -162,7 +163,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
                  "ShapesDiffer": ShapesDiffer,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool,
                  "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}
-    exec(compile(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
+    exec(syntax.compile_code(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__
     return entry
@@ -194,7 +195,7 @@ def make_native_entry(args, native, full):
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper,
                  "float": float, "int": int, "bool": bool}
-    exec(compile(source, "<native path>", "exec"), namespace)
+    exec(syntax.compile_code(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__
     return entry

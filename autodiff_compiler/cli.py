@@ -31,6 +31,7 @@ import sys
 
 import numpy as np
 
+from . import syntax
 from .errors import AutodiffError, SourceNotFoundError
 from .ir import BOOL, FLOAT, INT, array_of
 
@@ -84,7 +85,7 @@ def parse_point(items: list[str] | None, wrt: list[str], counting: set | None = 
                 raise argparse.ArgumentTypeError(f"--at expects name=value, got {part!r}")
             name = name.strip()
             try:
-                parsed = ast.literal_eval(value.strip())
+                parsed = syntax.literal(value)
             except (ValueError, SyntaxError):
                 raise argparse.ArgumentTypeError(f"--at {name}: {value!r} is not a number or a list") from None
             if isinstance(parsed, (list, tuple)):

@@ -14,6 +14,7 @@ import inspect
 
 from .errors import ArgumentError
 from .rules import ARG_NAMES, Primitive, register
+from . import syntax
 
 
 def custom_derivative(*partials: str):
@@ -38,7 +39,7 @@ def custom_derivative(*partials: str):
         renamed = []
         for text in partials:
             try:
-                tree = ast.parse(text, mode="eval")
+                tree = syntax.parse(text, mode="eval")
             except SyntaxError as exc:
                 raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
             for node in ast.walk(tree):

@@ -49,6 +49,7 @@ import numpy as np
 
 from .custom import custom_derivative
 from .errors import AutodiffError
+from . import syntax
 
 # Modules imported by name on the receiving side (the standard library, NumPy and the compiler itself);
 # any other module a function reads is carried as a stand-in holding the attributes it uses.
@@ -418,7 +419,7 @@ def _provide_lines(filename: str, rows: dict[int, str]) -> None:
 
 def _definition(spec: _FunctionSpec) -> types.CodeType:
     """The code of a module holding only the bare `def` (no decorators, defaults or annotations)."""
-    tree = ast.parse(textwrap.dedent("\n".join(spec.lines)))
+    tree = syntax.parse(textwrap.dedent("\n".join(spec.lines)))
     node = tree.body[0]
     if not isinstance(node, ast.FunctionDef) or node.name != spec.name:
         raise AutodiffError(f"cannot unpickle {spec.qualname}: the carried source is not its definition",
@@ -431,7 +432,7 @@ def _definition(spec: _FunctionSpec) -> types.CodeType:
         arg.annotation = None
     tree.body = [node]
     ast.increment_lineno(tree, spec.firstline)
-    return compile(tree, spec.filename, "exec")
+    return syntax.compile_code(tree, spec.filename, "exec")
 
 
 def rebuild_functions(specs: dict) -> dict:

@@ -33,11 +33,13 @@ refuses it.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 from dataclasses import dataclass, field, replace
 
 from .special import polygamma_scalar
+from . import syntax
 
 ARG_NAMES = ("x", "y", "z")
 
@@ -162,13 +164,11 @@ class Primitive:
 
 
 _OPERATOR_SYMBOLS = {"+", "-", "*", "/", "//", "%", "**", "<", "<=", ">", ">=", "==", "!=", "@"}
-_PARSED: dict[str, ast.expr] = {}
 
 
+@functools.cache
 def _parsed(expr: str) -> ast.expr:
-    if expr not in _PARSED:
-        _PARSED[expr] = ast.parse(expr, mode="eval").body
-    return _PARSED[expr]
+    return syntax.expression(expr)
 
 
 PRIMITIVES: dict[str, Primitive] = {}

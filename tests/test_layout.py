@@ -21,7 +21,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 # module-name prefix -> stage rank (the longest matching prefix wins)
 STAGES = {
-    "errors": 0, "rules": 0, "special": 0, "python_errors": 0, "custom": 0, "timelimit": 0,
+    "errors": 0, "rules": 0, "special": 0, "python_errors": 0, "custom": 0, "timelimit": 0, "syntax": 0,
     "ir": 1,
     "frontend": 2,
     "transforms": 3,
@@ -151,3 +151,42 @@ def test_the_resolver_sees_real_imports():
     """The checks above would pass vacuously if imports were not resolved: the pipeline imports many stages."""
     assert {"ir", "frontend.lower", "transforms.reverse", "backend.printer"} <= GRAPH["pipeline"] | \
         {m.rsplit(".", 1)[0] for m in GRAPH["pipeline"]}
+
+
+# the calls that convert trees between C and Python: CPython 3.11 counts their depth per interpreter
+_PARSER_CALLS = {("ast", "parse"), (None, "compile")}
+
+
+def _parser_calls(tree: ast.AST) -> list:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        if isinstance(function, ast.Name) and (None, function.id) in _PARSER_CALLS:
+            found.append((node.lineno, function.id))
+        elif isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) \
+                and (function.value.id, function.attr) in _PARSER_CALLS:
+            found.append((node.lineno, f"{function.value.id}.{function.attr}"))
+        elif isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) \
+                and function.value.id == "ast" and function.attr == "literal_eval" \
+                and node.args and isinstance(node.args[0], ast.Constant | ast.JoinedStr | ast.Call):
+            found.append((node.lineno, "ast.literal_eval of text"))
+    return found
+
+
+def test_every_parse_and_compile_goes_through_the_serialised_parser():
+    """`syntax` serialises them: two threads converting trees at once raise a SystemError on 3.11."""
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        if module == "syntax":
+            continue
+        with open(path, encoding="utf-8") as handle:
+            wrong += [f"{module}:{line} {call}" for line, call in _parser_calls(ast.parse(handle.read()))]
+    assert not wrong, "call syntax.parse / syntax.compile_code instead: " + ", ".join(wrong)
+
+
+def test_the_parser_call_finder_sees_each_form():
+    found = _parser_calls(ast.parse("ast.parse(t)\ncompile(t, 'f', 'exec')\nast.literal_eval(s.strip())\n"
+                                    "ast.literal_eval(node)\nre.compile('x')\nself.compile(sig)\n"))
+    assert [call for _, call in found] == ["ast.parse", "compile", "ast.literal_eval of text"]

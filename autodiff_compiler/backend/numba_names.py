@@ -28,6 +28,7 @@ import ast
 import io
 import re
 import tokenize
+from .. import syntax
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -39,7 +40,7 @@ def extends_by_digits(longer: str, shorter: str) -> bool:
 
 def unambiguous(text: str) -> str:
     """`text` with every function's names made unambiguous for Numba (see the module docstring)."""
-    tree = ast.parse(text)
+    tree = syntax.parse(text)
     taken = {tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.NAME}
     # `ast` counts lines at \n, \r and \r\n only (str.splitlines also breaks at \f, \u2028...)
     lines = io.StringIO(text, newline="").readlines()

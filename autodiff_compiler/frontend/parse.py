@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SourceNotFoundError, UnsupportedSyntaxError
 from ..rules import MODULE_CONSTANTS, USER_FUNCTIONS
+from .. import syntax
 
 
 # ------------------------------------------------------------------ resolution
@@ -436,7 +437,7 @@ def file_namespace(path: str) -> FileNamespace:
     if path not in _FILE_NAMESPACES:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-        tree = ast.parse(text, filename=path)
+        tree = syntax.parse(text, filename=path)
         _FILE_NAMESPACES[path] = FileNamespace(path, tree, text.splitlines())
     return _FILE_NAMESPACES[path]
 
@@ -513,7 +514,7 @@ def source_of_function(fn) -> Source:
             hint="differentiate a function whose source is plain Python in a .py file") from None
     text = textwrap.dedent("\n".join(block))
     try:
-        tree = ast.parse(text)
+        tree = syntax.parse(text)
     except SyntaxError as exc:
         raise SourceNotFoundError(f"cannot parse the source of {name!r}: {exc}", filename=filename) from None
     node = tree.body[0]

@@ -38,6 +38,7 @@ import math
 import types
 
 import numpy as np
+from .. import syntax
 
 try:
     import mpmath
@@ -186,7 +187,7 @@ class _Instrument(ast.NodeTransformer):
 
 
 def _as_load(target: ast.expr) -> ast.expr:
-    node = ast.parse(ast.unparse(target), mode="eval").body
+    node = syntax.expression(ast.unparse(target))
     return node
 
 
@@ -209,7 +210,7 @@ class Instrumented:
     """The instrumented module, executable against float64 or mpmath arithmetic."""
 
     def __init__(self, source: str, filename: str = "<fuzz>"):
-        tree = ast.parse(source)
+        tree = syntax.parse(source)
         self.modules, self.names = _import_table(tree)
         body = []
         for node in tree.body:
@@ -225,7 +226,7 @@ class Instrumented:
         transformer = _Instrument(self.modules, self.names)
         tree = transformer.visit(tree)
         ast.fix_missing_locations(tree)
-        self.code = compile(tree, filename + " [instrumented]", "exec")
+        self.code = syntax.compile_code(tree, filename + " [instrumented]", "exec")
         self._namespaces: dict[str, dict] = {}
 
     def namespace(self, arith: str, tracer: "Tracer") -> dict:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 import numpy as np
+from .. import syntax
 
 KINDS = ("scalar", "control", "arrays", "rows")
 # kinds run only when asked for (`--kinds raising`): scalar, control and arrays programs whose values may leave a
@@ -151,7 +152,7 @@ class Scope:
 
 def _names_in(code: str) -> list[str]:
     try:
-        tree = ast.parse(code.strip(), mode="eval")
+        tree = syntax.parse(code.strip(), mode="eval")
     except SyntaxError:
         return []
     return [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
@@ -203,7 +204,7 @@ def _int_array(rng: random.Random, shape, one_hot: bool = False) -> np.ndarray:
 
 def _normalise(source: str) -> str:
     """Canonical formatting via `ast.unparse` (minimal parentheses, deterministic)."""
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     out = []
     for node in tree.body:
         text = ast.unparse(node)

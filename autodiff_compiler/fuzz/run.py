@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 
 from .execute import ALL_APIS, APIS, DERIVATIVE_APIS, MODES, OUTCOMES, SEVERITY, describe, worst
 from .generate import ALL_KINDS, KINDS, Program, format_value, generate
+from .. import syntax
 
 RECYCLE = 400
 JIT_EVERY = 2
@@ -559,7 +560,7 @@ def load_failure_file(path: str) -> dict:
     import re
     import numpy as np
     text = open(path, encoding="utf-8").read()
-    tree = ast.parse(text)
+    tree = syntax.parse(text)
     body, main = [], None
     for node in tree.body:
         if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
@@ -571,7 +572,7 @@ def load_failure_file(path: str) -> dict:
     args, wrt, func = None, 0, None
     for node in ast.walk(main):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "args" for t in node.targets):
-            args = eval(compile(ast.Expression(node.value), path, "eval"), {"np": np})
+            args = eval(syntax.compile_code(ast.Expression(node.value), path, "eval"), {"np": np})
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("grad", "value_and_grad"):
             func = node.args[0].id
             for k in node.keywords:

@@ -35,6 +35,7 @@ import numpy as np
 from ..timelimit import limited
 from .execute import load_module, process
 from .oracle import is_float_result
+from .. import syntax
 
 
 @dataclass
@@ -362,7 +363,7 @@ def runs_in_python(case: Case, directory: str, seconds: float = 2.0, strict: boo
     becoming an array), are refused too: a reduction must not turn a failure into
     one about dead code or a program outside the generator's discipline."""
     try:
-        tree = ast.parse(case.source)
+        tree = syntax.parse(case.source)
     except SyntaxError:
         return False
     if not any(isinstance(n, ast.FunctionDef) and n.name == case.func for n in tree.body):
@@ -460,7 +461,7 @@ def _unparse(tree) -> str | None:
     try:
         ast.fix_missing_locations(tree)
         text = ast.unparse(tree)
-        ast.parse(text)
+        syntax.parse(text)
         return text + "\n"
     except Exception:
         return None
@@ -647,7 +648,7 @@ def _with_source(case: Case, tree) -> Case | None:
 
 
 def parameter_drops(case: Case):
-    tree = ast.parse(case.source)
+    tree = syntax.parse(case.source)
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == case.func)
     loads = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
     wrt_idx = case.wrt_indices
@@ -741,7 +742,7 @@ def _shrink_axes(a: np.ndarray, d: int) -> np.ndarray:
 
 
 def source_candidates(case: Case):
-    tree = ast.parse(case.source)
+    tree = syntax.parse(case.source)
     dropped = drop_unused_definitions(tree, case.func)
     if dropped is not None:
         c = _with_source(case, dropped)
@@ -808,7 +809,7 @@ def shrink(case: Case, check, budget_seconds: float = 120.0, log=None) -> Case:
                 if not success:
                     break
     # tidy: unused definitions once more
-    tree = ast.parse(current.source)
+    tree = syntax.parse(current.source)
     dropped = drop_unused_definitions(tree, current.func)
     if dropped is not None:
         c = _with_source(current, dropped)
@@ -821,7 +822,7 @@ def shrink(case: Case, check, budget_seconds: float = 120.0, log=None) -> Case:
 
 def features(source: str, func: str = "f") -> tuple:
     """A coarse structural fingerprint of a (shrunk) program: the constructs and calls it uses."""
-    tree = ast.parse(source)
+    tree = syntax.parse(source)
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.If, ast.For, ast.While, ast.Return, ast.Break, ast.Continue, ast.AugAssign,

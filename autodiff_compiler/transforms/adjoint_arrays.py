@@ -18,6 +18,7 @@ import ast
 from .. import ir
 from .instantiate import Instantiate
 from ..ir import FLOAT, Assign, Const, Pop, Push, Slice, Store, Type, Var, array_of
+from .. import syntax
 
 # ----------------------------------------------------------------- reversal
 
@@ -40,7 +41,7 @@ def vjp_reads(stmt, prim, binding, active, types) -> set:
                 continue
             if expression is None:
                 continue
-            tree = ast.parse(expression, mode="eval").body
+            tree = syntax.expression(expression)
             for node in ast.walk(tree):
                 if isinstance(node, ast.Name) and isinstance(binding.get(node.id), Var):
                     names.add(binding[node.id].name)
@@ -58,7 +59,7 @@ def instantiate_vjp(reverse, stmt: Assign, prim, binding: dict, out_bar: Var, ma
             bar = reverse.adjoint_of(arg.name)
             make.emit(Store(bar, tuple(stmt.args[1:]), out_bar, "add", stmt.loc))
             continue
-        contribution = make(ast.parse(expressions[index], mode="eval").body, binding)
+        contribution = make(syntax.expression(expressions[index]), binding)
         contributions.append((arg.name, contribution))
     return contributions
 

@@ -32,6 +32,7 @@ from ..rules import ARG_NAMES, PRIMITIVES
 from . import adjoint_arrays as arrays
 from .instantiate import Instantiate
 from .record import RecordPlan
+from .. import syntax
 
 _ALLOCATING = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "array_copy"}
 # empty arrays of other dtypes, made from an empty float array: (primitive, extra operands)
@@ -260,20 +261,20 @@ class Reverse:
         make = Instantiate(self.names, emit, loop.loc)
         if trips:
             # the indices run: start + (trips - 1) * step, ..., start
-            last = make(ast.parse("start + (trips - 1) * step", mode="eval").body,
+            last = make(syntax.expression("start + (trips - 1) * step"),
                         {"start": start, "trips": Var(trips), "step": step})
         elif isinstance(step, Const) and step.value == 1:
-            last = make(ast.parse("stop - 1", mode="eval").body, {"stop": loop.stop})
+            last = make(syntax.expression("stop - 1"), {"stop": loop.stop})
         elif isinstance(step, Const):
             # the last index range(start, stop, step) produces (any value past the end if it is empty)
             formula = ("start + (stop - start - 1) // step * step" if step.value > 0
                        else "start + (stop - start + 1) // step * step")
-            last = make(ast.parse(formula, mode="eval").body, {"start": start, "stop": loop.stop, "step": step})
+            last = make(syntax.expression(formula), {"start": start, "stop": loop.stop, "step": step})
         else:
-            last = make(ast.parse("start + (range_length(start, stop, step) - 1) * step", mode="eval").body,
+            last = make(syntax.expression("start + (range_length(start, stop, step) - 1) * step"),
                         {"start": start, "stop": loop.stop, "step": step})
-        end = make(ast.parse("start - step", mode="eval").body, {"start": start, "step": step})
-        backstep = make(ast.parse("-step", mode="eval").body, {"step": step})
+        end = make(syntax.expression("start - step"), {"start": start, "step": step})
+        backstep = make(syntax.expression("-step"), {"step": step})
         out.append(For(loop.index, last, end, backstep, body, loop.loc, pair=id(loop), reverses=True))
         if id(loop) in self.plan.index_saves:
             # the reversed loop leaves its index at the first trip's: give back what it held before the loop
@@ -446,16 +447,16 @@ class Reverse:
             _, _, per_trip = alloc.capacity
             step = loop.step
             if isinstance(step, Const) and step.value == 1:
-                count = make(ast.parse("max(stop - start, 0) * per", mode="eval").body,
+                count = make(syntax.expression("max(stop - start, 0) * per"),
                              {"start": loop.start, "stop": loop.stop, "per": Const(per_trip)})
             elif isinstance(step, Const) and step.value > 0:
-                count = make(ast.parse("max(stop - start + step - 1, 0) // step * per", mode="eval").body,
+                count = make(syntax.expression("max(stop - start + step - 1, 0) // step * per"),
                              {"start": loop.start, "stop": loop.stop, "step": step, "per": Const(per_trip)})
             elif isinstance(step, Const):
-                count = make(ast.parse("max(start - stop - step - 1, 0) // (-step) * per", mode="eval").body,
+                count = make(syntax.expression("max(start - stop - step - 1, 0) // (-step) * per"),
                              {"start": loop.start, "stop": loop.stop, "step": step, "per": Const(per_trip)})
             else:
-                count = make(ast.parse("range_length(start, stop, step) * per", mode="eval").body,
+                count = make(syntax.expression("range_length(start, stop, step) * per"),
                              {"start": loop.start, "stop": loop.stop, "step": step, "per": Const(per_trip)})
             alloc.capacity = count
             before.setdefault(id(loop), []).extend(statements + [alloc])

@@ -32,6 +32,7 @@ from ..rules import PRIMITIVES, USER_FUNCTIONS
 from .forms import exact
 from .limits import ProgramError, Undefined, Unsupported
 from .symbolic import _DUAL_NUMPY, Dual, apply_scalar, dual_extremum, from_dual, to_dual
+from .. import syntax
 
 _CODE: dict = {}
 
@@ -94,10 +95,10 @@ def _function(text: str, name: str, symbolic: bool):
     key = (hashlib.sha256(text.encode()).hexdigest(), symbolic)
     code = _CODE.get(key)
     if code is None:
-        tree = ast.parse(text)
+        tree = syntax.parse(text)
         if symbolic:
             tree = ast.fix_missing_locations(_ExactLiterals().visit(tree))
-        code = compile(tree, f"<generated module {name}>", "exec")
+        code = syntax.compile_code(tree, f"<generated module {name}>", "exec")
         _CODE[key] = code
     scope = dict(vars(builtins))
     scope["__import__"] = _importer(symbolic)

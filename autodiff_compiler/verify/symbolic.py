@@ -36,6 +36,7 @@ from sympy.core.operations import AssocOp
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES, USER_FUNCTIONS
 from .forms import _DUMMIES, _template, exact, resolve_kinks, sympy_lambda
 from .limits import BIG_NODES, ProgramError, Undefined, Unsupported
+from .. import syntax
 
 
 # ------------------------------------------------------------------- values
@@ -429,7 +430,7 @@ def _spelling_namespace(numeric: bool = False) -> dict:
         helpers = [name for name, value in vars(runtime).items() if inspect.isfunction(value)]
         source = "\n\n".join(runtime.SOURCES.get(name) or inspect.getsource(getattr(runtime, name))
                                for name in helpers)
-        exec(compile(source, "<runtime helpers>", "exec"), namespace)
+        exec(syntax.compile_code(source, "<runtime helpers>", "exec"), namespace)
         namespace["np"] = numpy
         _NAMESPACES[numeric] = namespace
     return namespace

@@ -812,6 +812,14 @@ for fn in (S.numpydiv_arrays, S.numpydiv_floordiv, S.numpydiv_loop_ops):
     case(NUMPYDIV, fn, [(XD, YZ, ZD), (XD, YZ2, ZD), (XD, YN, ZD)], compiled=JIT_ALL)
 case(NUMPYDIV, S.numpydiv_sum_divisor, [(XD, V(0.0, 0.0, 0.0)), (XD, YZ), (XD, YN)], compiled=JIT_ALL)
 
+EXPANDED = "a symbolic rewrite that cancels where the chain rule's form did not"
+
+
+case(EXPANDED, S.symbolic_expansion_cancels, S.EXPANSION_POINTS, id="symbolic_expansion_cancels_x",
+     ref=lambda x, y: S.symbolic_expansion_cancels_partials(x, y)[0])
+case(EXPANDED, S.symbolic_expansion_cancels, S.EXPANSION_POINTS, id="symbolic_expansion_cancels_y", wrt=1,
+     ref=lambda x, y: S.symbolic_expansion_cancels_partials(x, y)[1])
+
 CASES_BY_ID = {c.id: c for c in CASES}
 
 

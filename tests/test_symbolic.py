@@ -368,3 +368,44 @@ def test_a_reference_beyond_float64_is_no_reference(jit):
     for x in (0.7927442655170998, -0.4, 1.3):
         want = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6
         assert grad(f, jit=jit)(x) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_rewrite_whose_sum_cancels_at_a_root_is_refused(jit, monkeypatch, tmp_path):
+    """SymPy's cancel distributes: 1 + t5*(t3**2 - 1) became 1 + t5*t3**2 - t5, which loses the 1 when
+    t3 = tanh(x) is exactly -1.0 and t5 is beyond 2**53.  The fixed grid never drew such a point; the
+    cancellation points put t3 on the sum's root with t5 = 1e20, and the form is refused there."""
+    import corpus_soundness as CS
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))       # decided here, not read from a cache
+    g = grad(CS.symbolic_expansion_cancels, wrt=("x", "y"), jit=jit)
+    for x, y in CS.EXPANSION_POINTS:
+        want = CS.symbolic_expansion_cancels_partials(x, y)
+        assert g(x, y) == pytest.approx(want, rel=1e-9), (x, y)
+    # the measurement happened: a form of x's adjoint was measured at cancellation points and refused
+    refused = [f for d in symbolic.LAST for f in d.get("figures", {}).values()
+               if f.get("cancellation_points") and f.get("rejected")]
+    assert refused and not any(d.get("cached") for d in symbolic.LAST)
+
+
+def test_cancellation_points_lie_on_the_roots_of_a_candidates_sums():
+    """An independent check of the points: the expanded form's sum is (nearly) zero at each."""
+    import sympy
+    from autodiff_compiler.optimise.symbolic_accuracy import cancellation_points, cancellation_verdict
+    adjoint, region, live, alg = _region(neuron, ("w", "b"))
+    grid = Grid(alg, region.stmts, adjoint.types)
+    w, y, y_hat = (sympy.Symbol(n, real=True) for n in ("w", "y", "y_hat"))
+    points = cancellation_points(grid, 1 + 3 * w ** 2 - y)
+    assert len(points) >= 4, "roots in y (one) and in w (two, where y > 1), at two sizes"
+    for point in points:
+        assert abs(1 + 3 * point["w"] ** 2 - point["y"]) <= 1e-12 * max(1.0, abs(point["y"]))
+    # over a kept name: y_hat is the program's sigmoid of w * x + b, so the root in y is that sigmoid
+    points = cancellation_points(grid, y_hat - y)
+    assert points
+    for point in points:
+        sigmoid = 1 / (1 + math.exp(-(point["w"] * point["x"] + point["b"])))
+        assert point["y"] == pytest.approx(sigmoid, rel=1e-15)
+    # the verdict: as accurate, or 4 times the original's error, passes; losing every digit does not
+    reference = [mpmath.mpf(1), mpmath.mpf(2), None]
+    assert cancellation_verdict([1.0, 2.0, 5.0], [1.0, 2.0 * (1 + 2 ** -40), 0.0], reference)
+    assert not cancellation_verdict([1.0, 2.0, 5.0], [0.0, 2.0, 5.0], reference)
+    assert not cancellation_verdict([1.0, 2.0, 5.0], [1.0, float("nan"), 5.0], reference)

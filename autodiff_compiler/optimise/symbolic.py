@@ -30,7 +30,8 @@ what the program does.  A rewrite of an output:
   are equal, emitted as a conditional whose other side is 0.0 and only when
   the rest of the product is a polynomial (nothing there can raise);
 * is measured to be no less accurate, against 50-digit values of the region's
-  own expression on a fixed grid of points (`symbolic_accuracy`);
+  own expression on a fixed grid of points, and never far less accurate
+  where one of its sums vanishes (`symbolic_accuracy`);
 * makes the region cheaper (fewer or cheaper live statements: divisions and
   elementary functions cost most).
 
@@ -77,7 +78,7 @@ from ..ir.names import Names
 from ..rules import PRIMITIVES
 from ..timelimit import can_limit, limited
 
-PASS_VERSION = 2
+PASS_VERSION = 3
 MAX_REGION = 80
 MAX_OUTPUTS = 16
 MAX_KEPT = 12

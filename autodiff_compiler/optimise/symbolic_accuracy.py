@@ -23,6 +23,20 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   least `MIN_POINTS` points must be measured.  (Where the original is not
   finite but the exact value is -- `1/(1 - y_hat)` at `y_hat == 1.0` -- the
   rewrite may only gain; those points are counted as `repaired`.)
+* `cancellation_points(grid, expr)` are points a random grid almost never
+  draws: where a sum the candidate computes vanishes.  For each sum, and each
+  float input of the region it is a polynomial of degree 1 or 2 in, the
+  sum's other inputs are set large (beyond 2**53, where a unit added is lost)
+  or moderate, in alternating signs starting with either, the rest to 1, and the input to the float nearest each real
+  root.  An expansion that the original did not compute (`1 + t5*t3**2 - t5`
+  for `1 + t5*(t3**2 - 1)`: t5 = 2e100 and t3 = tanh(x) = 1.0 gave 0 for 1,
+  a gradient of 0.99 for -0.41, found by the fuzzer at x = -9.5e99) cancels
+  there catastrophically and the original does not.  `cancellation_verdict`
+  accepts the candidate when, wherever the original is finite and the exact
+  value a finite real number, the candidate is finite with a relative error
+  at most 4 times the original's or 2**-30: at a root both may lose digits
+  (the exact value is small), but never all of them where the original kept
+  them.
 """
 from __future__ import annotations
 
@@ -97,9 +111,9 @@ def _finite(v) -> bool:
 
 
 class Grid:
-    """The points a region is measured on, and its float64 run at each."""
+    """The points a region is measured on (`points`, or the fixed grid), and its float64 run at each."""
 
-    def __init__(self, alg, stmts: list, types: dict):
+    def __init__(self, alg, stmts: list, types: dict, points: list | None = None):
         self.alg = alg
         self.stmts = stmts
         free = []              # (name, type) of the values a point gives
@@ -113,8 +127,17 @@ class Grid:
             if prim.evaluate is None or arrays:
                 free.append((stmt.target, types.get(stmt.target)))
                 self.sampled.add(stmt.target)
+        self.free = free
+        self.points = self._fixed_points(free) if points is None else points
+        runs = [self._run(p) for p in self.points]
+        self.envs = [env for env, _ in runs]
+        self.values = [values for _, values in runs]     # per point: id(statement) -> its result
+        self._references: dict = {}
+
+    @staticmethod
+    def _fixed_points(free: list) -> list:
         rng = random.Random(SEED + len(free))
-        self.points = []
+        points = []
         for k in range(N_POINTS):
             point = {}
             for index, (name, t) in enumerate(free):
@@ -126,11 +149,8 @@ class Grid:
                     point[name] = STRUCTURED[k] * (1 if index % 2 == 0 else -1) if k >= 3 else STRUCTURED[k]
                 else:
                     point[name] = rng.choice(MAGNITUDES) * rng.choice((1.0, -1.0))
-            self.points.append(point)
-        runs = [self._run(p) for p in self.points]
-        self.envs = [env for env, _ in runs]
-        self.values = [values for _, values in runs]     # per point: id(statement) -> its result
-        self._references: dict = {}
+            points.append(point)
+        return points
 
     def _run(self, point: dict) -> tuple:
         env = dict(point)
@@ -245,6 +265,93 @@ def verdict(original: list, candidate: list, reference: list) -> tuple[bool, dic
 
 class _Unknown(Exception):
     pass
+
+
+LARGE = 1e20                  # beyond 2**53: 1.0 added to it is lost
+MODERATE = 3.7
+MAX_CANCELLATION_POINTS = 24
+FACTOR = 4                    # at a root, the candidate may lose at most 2 bits more than the original...
+LOOSE = 2.0 ** -30            # ...or keep 30
+
+
+def cancellation_points(grid: Grid, expr) -> list:
+    """Points where a sum of the candidate `expr` vanishes (see the module docstring), at most
+    `MAX_CANCELLATION_POINTS`, the same for the same region and candidate."""
+    alg = grid.alg
+    kinds = {name: t.kind if t is not None else "float" for name, t in grid.free}
+    settable = {s for s, info in alg.gens.items() if info["kind"] == "input" and kinds.get(info["name"]) == "float"}
+    # a kept name is the program's own value: a sum over it is a sum over what it is computed from
+    kept = {s: alg.defined[s.name] for s in expr.free_symbols if s not in alg.gens and s.name in alg.defined}
+    sums = sorted({node for node in sympy.preorder_traversal(expr) if isinstance(node, sympy.Add)},
+                  key=sympy.default_sort_key)
+    points, seen = [], set()
+    for node in sums:
+        numerator = sympy.fraction(sympy.together(node.xreplace(kept)))[0]
+        inputs = sorted(numerator.free_symbols & settable, key=sympy.default_sort_key)
+        for unknown in inputs:
+            try:
+                poly = sympy.Poly(numerator, unknown)
+            except sympy.PolynomialError:
+                continue
+            if not 1 <= poly.degree() <= 2:
+                continue
+            for size in (LARGE, -LARGE, MODERATE, -MODERATE):
+                for point in _roots(grid, poly, unknown, inputs, size, kinds):
+                    key = tuple(sorted(point.items()))
+                    if key not in seen:
+                        seen.add(key)
+                        points.append(point)
+                    if len(points) == MAX_CANCELLATION_POINTS:
+                        return points
+    return points
+
+
+def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict) -> list:
+    """The points where `poly` (in `unknown`) vanishes, the sum's other inputs `size` in alternating
+    signs (the first `size`'s) and every other value 1."""
+    alg = grid.alg
+    names = {alg.gens[s]["name"] for s in inputs if s != unknown}
+    base, sign = {}, 1.0
+    for name, kind in kinds.items():
+        if name in names:
+            base[name] = sign * size
+            sign = -sign
+        else:
+            base[name] = {"bool": True, "int": 1}.get(kind, 1.0)
+    env, values = grid._run(base)
+    known: dict = {}
+
+    def resolve(s):
+        if s not in known:
+            v = grid._generator_value(s, env, values)
+            if v is None:
+                raise _Unknown(str(s))
+            known[s] = v
+        return known[s]
+    out = []
+    with mpmath.workdps(DIGITS):
+        try:
+            coefficients = [mp_value(c, resolve, {}) for c in poly.all_coeffs()]
+            roots = mpmath.polyroots(coefficients) if coefficients[0] != 0 else []
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError, _Unknown, mpmath.libmp.NoConvergence):
+            return []
+    for root in roots:
+        if isinstance(root, mpmath.mpc):
+            if root.imag != 0:
+                continue
+            root = root.real
+        value = float(root)
+        if math.isfinite(value):
+            out.append(dict(base, **{alg.gens[unknown]["name"]: value}))
+    return out
+
+
+def cancellation_verdict(original: list, candidate: list, reference: list) -> bool:
+    """Is the candidate, at the cancellation points, never far less accurate than the original?"""
+    for b, a in zip(errors(original, reference), errors(candidate, reference)):
+        if b is not None and math.isfinite(b) and not (math.isfinite(a) and a <= max(FACTOR * b, LOOSE)):
+            return False
+    return True
 
 
 _MP = {sympy.exp: mpmath.exp, sympy.log: mpmath.log, sympy.sin: mpmath.sin, sympy.cos: mpmath.cos,

@@ -8,8 +8,9 @@ JSON can hold:
 * `outcome` "rewritten" with `stmts` -- the statements to insert at the
   region's end, `[target, primitive, operands, output]` with temporaries
   named `$0`, `$1`, ... -- only when every changed output's new form is proved
-  equal (`symbolic_algebra.proves_equal`), passes the accuracy verdict
-  (`symbolic_accuracy.verdict`) and the region's live statements cost less
+  equal (`symbolic_algebra.proves_equal`), passes the accuracy verdicts
+  (`symbolic_accuracy.verdict` on the grid, `cancellation_verdict` where
+  its sums vanish) and the region's live statements cost less
   than before; `figures` gives each changed output's largest and mean
   relative error on the grid, before and after;
 * otherwise `outcome` says why nothing changed ("unchanged", "not readable").
@@ -22,7 +23,7 @@ import sympy
 
 from ..ir import FLOAT, Var
 from ..ir.names import is_temporary
-from .symbolic_accuracy import Grid, verdict
+from .symbolic_accuracy import Grid, cancellation_points, cancellation_verdict, verdict
 from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_forms, join_terms, lower,
                                masked_parts_polynomial, masked_terms, proves_equal, rewrite_with, size, useful,
                                weight)
@@ -120,6 +121,12 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
                 continue
             ok, numbers = verdict(grid.original_values(o), grid.candidate_values(new, o), grid.reference(o))
             figures[o] = numbers
+            if ok:
+                points = cancellation_points(grid, expr)
+                roots = Grid(alg, stmts, types, points) if points else None
+                numbers["cancellation_points"] = len(points)
+                ok = roots is None or cancellation_verdict(roots.original_values(o), roots.candidate_values(new, o),
+                                                           roots.reference(o))
             if not ok:
                 rejected.append(o)
         if not rejected:

@@ -661,3 +661,30 @@ def test_the_high_precision_reference_takes_numpy_integers_and_bools(tmp_path):
     info, records = _run(run.program_task(program, [("nojit-simp", "grad")]), [("nojit-simp", "grad")], tmp_path)
     assert not info.get("oracle_bug") and info.get("method") == "mp", info
     assert [r["outcome"] for r in records] == ["ok"]
+
+
+def test_scaled_programs_move_float_arguments_only_and_reproducibly():
+    """`--scale`: each float argument (an array whole) times scale, 1 or 1/scale, drawn from the id."""
+    powers = {-1: 0, 0: 0, 1: 0}
+    for kind in ("scalar", "arrays", "control"):
+        for index in range(12):
+            program = generate(kind, 5, index)
+            scaled = program.scaled(1e100)
+            again = generate(kind, 5, index).scaled(1e100)
+            assert (scaled.source, scaled.wrt, scaled.id) == (program.source, program.wrt, program.id)
+            for before, after, repeat in zip(program.args, scaled.args, again.args):
+                if isinstance(before, np.ndarray):
+                    assert np.array_equal(after, repeat)
+                else:
+                    assert after == repeat and type(after) is type(before)
+                if isinstance(before, float) or (isinstance(before, np.ndarray) and before.dtype.kind == "f"):
+                    nonzero = np.asarray(before) != 0
+                    if not nonzero.any():
+                        continue
+                    ratios = np.asarray(after)[nonzero] / np.asarray(before)[nonzero]
+                    power = round(math.log10(float(ratios.flat[0])) / 100)
+                    assert power in powers and np.allclose(ratios, 1e100 ** power, rtol=1e-15)
+                    powers[power] += 1
+                else:
+                    assert after is before
+    assert all(count > 0 for count in powers.values()), powers

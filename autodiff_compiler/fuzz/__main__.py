@@ -45,6 +45,9 @@ def main(argv=None) -> int:
                              "e.g. to re-check them after a fix or to shrink them")
     parser.add_argument("--minutes", type=float, default=None,
                         help="start no new program after this many minutes (a time-boxed run)")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="run each program with its float arguments times SCALE, 1 or 1/SCALE (drawn per "
+                             "argument from the program's id): e.g. 1e100, where floats saturate and cancel")
     parser.add_argument("--quiet", action="store_true")
     options = parser.parse_args(argv)
 
@@ -80,7 +83,8 @@ def main(argv=None) -> int:
     numba_opt = None if options.numba_opt < 0 else options.numba_opt
     summary = fuzz(options.n, options.seed, kinds, jobs=options.jobs, modes=options.modes, out=options.out,
                    timeout=options.timeout, numba_opt=numba_opt, boundscheck=not options.no_boundscheck,
-                   progress=progress, ids=ids, minutes=options.minutes, replay=options.replay)
+                   progress=progress, ids=ids, minutes=options.minutes, replay=options.replay,
+                   scale=options.scale)
     print()
     print("python -m autodiff_compiler.fuzz " + " ".join(sys.argv[1:] if argv is None else argv))
     print(summary.table())

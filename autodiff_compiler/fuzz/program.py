@@ -50,6 +50,21 @@ class Program:
     def args_source(self) -> str:
         return "(" + "".join(format_value(a) + ", " for a in self.args).rstrip(" ") + ")"
 
+    def scaled(self, scale: float) -> "Program":
+        """The program at magnitudes the generator never draws: each float argument (a float array
+        whole) times `scale`, 1 or 1/`scale`, drawn from the program's id.  Saturation (tanh(x) = 1.0
+        exactly) and cancellation (1 + 2e100 - 2e100) live there: the symbolic pass's expanded sum was
+        found so, at `--scale 1e100`."""
+        rng = random.Random(f"autodiff-fuzz-scale:{self.id}:{scale!r}")
+
+        def one(value):
+            power = rng.choice((-1, 0, 1))
+            if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+                return value * scale ** power
+            return value
+        return Program(self.kind, self.seed, self.index, self.source, self.func,
+                       tuple(one(a) for a in self.args), self.wrt, self.params)
+
 
 def format_value(value) -> str:
     """Python source for an argument value (exact: floats by repr)."""

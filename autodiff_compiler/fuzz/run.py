@@ -466,10 +466,11 @@ def parse_id(ident: str) -> tuple[str, int, int]:
 def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "budget", out: str | None = None,
          timeout: float = DEFAULT_TIMEOUT, numba_opt: int | None = 0, boundscheck: bool = True,
          progress=None, cache_dir: str | None = None, write_refused: bool = True, ids=None,
-         minutes: float | None = None, replay=None) -> Summary:
+         minutes: float | None = None, replay=None, scale: float | None = None) -> Summary:
     """Run `n` programs (or the programs named by `ids`); return the Summary.  Files go to `out` when given.
 
-    With `minutes`, no new program starts after that much wall time (the ones running finish)."""
+    With `minutes`, no new program starts after that much wall time (the ones running finish); with
+    `scale`, each program runs at its arguments scaled (`Program.scaled`)."""
     if ids:
         kinds = sorted({parse_id(i)[0] for i in ids}, key=ALL_KINDS.index)
     replayed = [load_failure_file(f) for f in failure_files(replay)] if replay else None
@@ -497,6 +498,8 @@ def fuzz(n: int, seed: int, kinds=KINDS, jobs: int | None = None, modes: str = "
             progress(summary, record)
 
     chosen = (generate(*parse_id(i)) for i in ids) if ids else programs(n, seed, kinds)
+    if scale is not None:
+        chosen = (program.scaled(scale) for program in chosen)
     deadline = time.monotonic() + 60 * minutes if minutes else None
     if replayed:
         tasks = (dict(t, runs=plan_runs(Program(t["kind"], t["seed"], t["index"], t["source"], t["func"], t["args"],

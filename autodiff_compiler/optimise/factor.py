@@ -222,6 +222,10 @@ class _Reader:
         if (id(definition) not in self.order or definition.prim not in ABSORBED or definition.target in self.exact
                 or self.types.get(definition.target) not in (FLOAT, INT)):
             return None, False
+        if self.order[id(definition)] >= self.order[id(reader)]:
+            # a region is straight-line, so this cannot be; if it ever were (a definition reaching around a
+            # loop), reading through it would move a later value before its reader: not read
+            return None, False
         return definition, self.facts.uses_of(position) == {self.facts.pos(reader)}
 
     def leaf(self, reader, arg) -> Term:

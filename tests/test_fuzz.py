@@ -688,3 +688,18 @@ def test_scaled_programs_move_float_arguments_only_and_reproducibly():
                 else:
                     assert after is before
     assert all(count > 0 for count in powers.values()), powers
+
+
+def test_the_high_precision_reference_doubles_its_digits_until_it_settles():
+    """x beside 1e50 keeps no digit at 40 digits: the reference said 0 for a gradient of 1e-9 (raising-105-56:
+    x beside exp(119)).  At 80 and 160 digits the two agree on 1e-9, and that is the reference."""
+    source = _program("def f(x):\n    return ((x + 1e50) - 1e50) * 1e-9 + 1.0\n")
+    at_40 = orc.Oracle(source, "f", (0.7,), [0])
+    assert at_40.prepare() is None and at_40._mp_at(orc.MP_DPS) is None
+    assert at_40.mp.grads[0] == 0.0                     # what one precision alone gave
+    o = orc.Oracle(source, "f", (0.7,), [0])
+    assert o.prepare() is None
+    assert o._mp_reference() is None
+    assert o.mp.grads[0] == pytest.approx(1e-9, rel=1e-12)
+    assert o.check_grads([1e-9])[0] == "ok"
+    assert o.check_grads([0.0])[0] == "wrong"

@@ -53,6 +53,7 @@ ATOL = 1e-10
 VALUE_RTOL = 1e-9
 FD_CONCLUSIVE = 2e-8
 MP_DPS = 40
+MP_DIGITS = (MP_DPS, 2 * MP_DPS, 4 * MP_DPS, 8 * MP_DPS)    # until two successive references agree
 # NumPy floating-point events that make a primal evaluation fail (as Python floats do); underflow is harmless
 FP_ERRORS = dict(over="raise", divide="raise", invalid="raise", under="ignore")
 
@@ -696,6 +697,17 @@ class Reference:
                     if not isinstance(g, np.ndarray) else 0.0 for g in self.grads] + [0.0])
 
 
+def _references_agree(first: "Reference", second: "Reference") -> bool:
+    """Do two high-precision references (at different precisions) give the same gradient, within the
+    error each estimates for itself?"""
+    scale = max(second.scale(), 1e-300)
+    for a, b, e in zip(first.grads, second.grads, second.errors):
+        a, b, e = (np.asarray(v, dtype=float) for v in (a, b, e))
+        if np.any(~(np.abs(a - b) <= 1e-9 * (np.abs(b) + scale) + 3 * e + 1e-20)):
+            return False
+    return True
+
+
 class Oracle:
     """References for one program at one point (see the module docstring)."""
 
@@ -843,9 +855,23 @@ class Oracle:
         return reason
 
     def _mp_compute(self) -> str | None:
+        """The reference at MP_DPS digits, then at twice as many, ... until two agree: a value the
+        program adds to a far larger one (x beside exp(119) = 4.4e51) changes nothing at 40 digits, and
+        the reference said 0 for a gradient of 1 (raising-105-56)."""
         if mpmath is None:
             return "inconclusive (mpmath missing)"
-        with mpmath.workdps(MP_DPS):
+        previous = None
+        for digits in MP_DIGITS:
+            reason = self._mp_at(digits)
+            if reason is not None:
+                return reason
+            if previous is not None and _references_agree(previous, self.mp):
+                return None
+            previous, self.mp = self.mp, None
+        return f"inconclusive: the high-precision reference still changes at {MP_DIGITS[-1]} digits"
+
+    def _mp_at(self, digits: int) -> str | None:
+        with mpmath.workdps(digits):
             try:
                 value, path, seen = self._eval("mp", _mp_args(self.args))
             except OracleUnsupported as exc:
@@ -882,7 +908,7 @@ class Oracle:
                     estimates.append((values[0] - values[1]) / (2 * h))
                 # the working precision's rounding of a large value, over the smaller step: a value of
                 # 1e57 carries no digit of a unit step 2**-50 at 50 digits (both estimates 0, agreeing)
-                rounding = abs(value_mp) * mpmath.mpf(10) ** -MP_DPS / (mpmath.mpf(2) ** -50 * max(1, abs(x0)))
+                rounding = abs(value_mp) * mpmath.mpf(10) ** -digits / (mpmath.mpf(2) ** -50 * max(1, abs(x0)))
                 err = abs(estimates[0] - estimates[1]) + rounding
                 magnitude.append(abs(estimates[0]))
                 self._store(grads, errors, slot, flat, float(estimates[0]), float(err))

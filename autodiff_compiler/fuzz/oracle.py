@@ -698,8 +698,7 @@ class Reference:
 
 
 def _references_agree(first: "Reference", second: "Reference") -> bool:
-    """Do two high-precision references (at different precisions) give the same gradient, within the
-    error each estimates for itself?"""
+    """Do two high-precision references (two precisions) give the same gradient, within their errors?"""
     scale = max(second.scale(), 1e-300)
     for a, b, e in zip(first.grads, second.grads, second.errors):
         a, b, e = (np.asarray(v, dtype=float) for v in (a, b, e))

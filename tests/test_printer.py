@@ -9,12 +9,13 @@ evaluated statement by statement.  (Found by `x ** 0 + x` with the simplifier
 off: `t1_bar = 0.0` was folded into `t1_bar = t1_bar + t2`, which then printed
 as `t1_bar += t2`, a read of a name never assigned.)
 """
+import math
 import random
 
 import numpy as np
 import pytest
 
-from autodiff_compiler import ir
+from autodiff_compiler import AutodiffError, grad, ir
 from autodiff_compiler.backend.printer import print_module
 from autodiff_compiler.ir.nodes import FLOAT, Assign, Const, Var
 from autodiff_compiler.rules import PRIMITIVES
@@ -219,3 +220,50 @@ def test_a_parameter_named_like_a_helper_is_renamed_where_printed(jit):
                                rtol=1e-6, atol=1e-8)
     assert "(matmul_, X)" in g.compiled_source
     np.testing.assert_allclose(grad(_parameter_named_like_a_helper, jit=jit, verify=True)(W, X), g(W, X), rtol=1e-13)
+
+
+def _atan_sum(x):
+    return math.atan(x) + math.asinh(x) + math.erf(x)
+
+
+def _atan2_of(x, y):
+    return math.atan2(y, x) + math.atan(x * 1e-3)
+
+
+def _quotient(x, y):
+    y = -0.6 / (1.0 + float(y) * float(y))
+    return x + y
+
+
+def _own_square(x):
+    return x ** 2 + math.atan(x)
+
+
+# (function, point, the gradient by hand): squares the derivative computes overflow past 1e154
+HUGE_SQUARES = [
+    (_atan_sum, (1e200,), lambda x: (1 / (1 + x * x) + 1 / math.sqrt(x * x + 1)
+                                     + 1.1283791670955126 * math.exp(-x * x),)),
+    (_atan2_of, (1e200, -3e180), lambda x, y: (-y / (x * x + y * y) + 1e-3 / (1 + (x * 1e-3) * (x * 1e-3)),
+                                               x / (x * x + y * y))),
+    (_quotient, (3.7e-101, -1.9e100), lambda x, y: (1.0, 1.2 * y / (1 + y * y) / (1 + y * y))),
+]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("fn, point, partials", HUGE_SQUARES, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_square_only_the_derivative_computes_is_inf_not_an_error(fn, point, partials, jit, simplify):
+    """jit=False printed the chain rule's x ** 2 as Python's float **, which raises OverflowError past 1e154:
+    "undefined here" of atan(1e200), whose derivative is 0.  Printed x * x, it is inf, as Numba's is."""
+    wrt = tuple(range(len(point)))
+    got = grad(fn, wrt=wrt, jit=jit, simplify=simplify)(*point)
+    assert got == pytest.approx(partials(*point), rel=1e-12, abs=1e-290)
+    if not jit:
+        assert "** 2" not in grad(fn, wrt=wrt, jit=False, simplify=simplify).source
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
+def test_a_square_the_function_computes_still_raises_as_python(jit):
+    with pytest.raises(AutodiffError, match="range"):
+        grad(_own_square, jit=jit)(1e200)
+    assert grad(_own_square, jit=jit)(3.0) == pytest.approx(6.0 + 1 / 10.0, rel=1e-15)

@@ -21,6 +21,7 @@ import re
 
 from .. import ir
 from . import runtime
+from .print_trees import _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
@@ -36,6 +37,8 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 
 # an expression tree whose "primitive" is (_VECTOR_MAP, prim): a planned whole-array vector call
 _VECTOR_MAP = "vector_map"
+# ... (_SQUARED,): for Python, a float square the derivative computes: `runtime.squared`, inf past 1e154
+_SQUARED = "squared"
 # ... (_UNSIGNED,): an element index proved >= 0 (`ir.signs`), given to Numba as an unsigned integer
 _UNSIGNED = "unsigned"
 # ... (_PYTHON_MATH, prim): a call from Python's math module, checked as CPython checks it (`rules.Primitive.python_errors`)
@@ -238,6 +241,12 @@ class ModulePrinter:
                 prim = (_PYTHON_POWER, stmt.prim, POWER_UNREAD not in stmt.params)
         elif stmt.error_effect and PRIMITIVES[stmt.prim].numpy_numbers is not None and not arrays:
             prim = (_PYTHON_NUMBERS, stmt.prim)
+        elif not self.compiled and stmt.prim == "pow" and python_check(stmt) is None and _squares_a_float(self, args):
+            # for Python, a square the derivative computes (atan's 1 / (1 + x ** 2)) is x * x (of an
+            # expression, `squared(...)`), the same x²: Python's float ** raises OverflowError past 1e154,
+            # where Numba gives inf (jit=False said "undefined here" of atan at 1e200); a power the
+            # function computes raises as Python's does
+            prim, args = ("mul", (args[0], args[0])) if isinstance(args[0], Var) else ((_SQUARED,), args[:1])
         return (prim, args, stmt.params, t)
 
     def is_python_math(self, stmt) -> bool:
@@ -370,12 +379,17 @@ class ModulePrinter:
             return ((_UNSIGNED,), (tree,), (), self.types.get(operand.name))
         return tree
 
+    def helper_call(self, helper: str, args: tuple) -> tuple[str, int]:
+        self.note_helpers(helper + "(")
+        return f"{helper}({', '.join(self.expr(a)[0] for a in args)})", _ATOM
+
     def unsigned(self, prim: tuple, args: tuple) -> tuple[str, int]:
         return f"np.uint64({self.expr(args[0])[0]})", _ATOM
 
     # expression trees only the printer makes, by their marker
     _print_only = {_VECTOR_MAP: lambda self, prim, args: self.vector_map(prim[1], args),
                    _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_INTS: python_ints,
+                   _SQUARED: lambda self, prim, args: self.helper_call("squared", args),
                    _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain,
                    _PYTHON_NUMBERS: lambda self, prim, args: self.apply(prim[1], args, python=True)}
 
@@ -959,42 +973,3 @@ def _within(loc, site) -> bool:
             return True
         loc = loc.via
     return False
-
-
-def _negated(node):
-    """The operand under a unary minus, for an expression tree `-a` (or a negative constant)."""
-    if isinstance(node, tuple) and node[0] == "neg":
-        return node[1][0]
-    if isinstance(node, Const) and not isinstance(node.value, bool) and node.value < 0:
-        return Const(-node.value)
-    return None
-
-
-def _through_copies(node):
-    """The expression a tree of copies prints (a copy prints as its operand)."""
-    while isinstance(node, tuple) and node[0] == "copy":
-        node = node[1][0]
-    return node
-
-
-def _tree_prim(node):
-    node = _through_copies(node)
-    return node[0] if isinstance(node, tuple) else None
-
-
-def _is_neg_pair(node) -> bool:
-    """`a * -b` or `-a * b` (one negation): then `-(a * -b)` prints as `a * b`."""
-    return isinstance(node, tuple) and node[0] == "mul" and \
-        (_negated(node[1][0]) is not None) != (_negated(node[1][1]) is not None)
-
-
-def _cancel_negations(prim: str, args: tuple, force: bool = False) -> tuple:
-    """`-a * -b` is `a * b` exactly (IEEE negation is exact): print the shorter form."""
-    if prim != "mul" or len(args) != 2:
-        return args
-    left, right = _negated(args[0]), _negated(args[1])
-    if left is not None and right is not None:
-        return (left, right)
-    if force:
-        return (left if left is not None else args[0], right if right is not None else args[1])
-    return args

@@ -405,6 +405,12 @@ def matmul(a, b):
     return np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
 
+def squared(x):
+    """x * x, a square the derivative computes, for Python (`jit=False`): Python's float power raises
+    OverflowError past 1e154, where this gives inf, as the module Numba compiles does."""
+    return x * x
+
+
 def integral(x):
     """The operand of `math.floor`, `math.ceil`, `math.trunc` or `int()`, checked as Python checks it:
     NaN raises ValueError, an infinity OverflowError (Numba's conversion gives -2**63)."""
@@ -666,7 +672,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "assert_true", "integral", "integral64", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "assert_true", "squared", "integral", "integral64", "math_domain", "math_range", "math_pow",
            "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

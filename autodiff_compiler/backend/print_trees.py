@@ -1,0 +1,58 @@
+"""Expression trees as the printer sees them: negations that cancel, copies seen through, squares.
+
+Takes: the printer's operand trees (`Var`, `Const`, or `(prim, args, params, type)` tuples).  Guarantees
+pure functions of them: `-a * -b` found as `a * b`, a tree of copies as the expression it prints,
+a square of a float name recognised (`Printer.tree_of` prints it `x * x` for Python).
+"""
+from __future__ import annotations
+
+from ..ir import Const, Var
+
+
+def _negated(node):
+    """The operand under a unary minus, for an expression tree `-a` (or a negative constant)."""
+    if isinstance(node, tuple) and node[0] == "neg":
+        return node[1][0]
+    if isinstance(node, Const) and not isinstance(node.value, bool) and node.value < 0:
+        return Const(-node.value)
+    return None
+
+
+def _through_copies(node):
+    """The expression a tree of copies prints (a copy prints as its operand)."""
+    while isinstance(node, tuple) and node[0] == "copy":
+        node = node[1][0]
+    return node
+
+
+def _squares_a_float(printer, args: tuple) -> bool:
+    exponent = args[1]
+    base = _through_copies(args[0])
+    if isinstance(base, tuple):         # an expression: its type is the tree's
+        float_base = base[3] is not None and base[3].kind == "float" and not base[3].is_array
+    else:
+        float_base = isinstance(base, Var) and printer.kind_of(base) == "float" and not printer.is_array(base)
+    return isinstance(exponent, Const) and type(exponent.value) in (int, float) and exponent.value == 2 and float_base
+
+
+def _tree_prim(node):
+    node = _through_copies(node)
+    return node[0] if isinstance(node, tuple) else None
+
+
+def _is_neg_pair(node) -> bool:
+    """`a * -b` or `-a * b` (one negation): then `-(a * -b)` prints as `a * b`."""
+    return isinstance(node, tuple) and node[0] == "mul" and \
+        (_negated(node[1][0]) is not None) != (_negated(node[1][1]) is not None)
+
+
+def _cancel_negations(prim: str, args: tuple, force: bool = False) -> tuple:
+    """`-a * -b` is `a * b` exactly (IEEE negation is exact): print the shorter form."""
+    if prim != "mul" or len(args) != 2:
+        return args
+    left, right = _negated(args[0]), _negated(args[1])
+    if left is not None and right is not None:
+        return (left, right)
+    if force:
+        return (left if left is not None else args[0], right if right is not None else args[1])
+    return args

@@ -703,3 +703,18 @@ def test_the_high_precision_reference_doubles_its_digits_until_it_settles():
     assert o.mp.grads[0] == pytest.approx(1e-9, rel=1e-12)
     assert o.check_grads([1e-9])[0] == "ok"
     assert o.check_grads([0.0])[0] == "wrong"
+
+
+def test_the_high_precision_step_is_the_coordinates_own_size():
+    """A step of 2**-50 beside r = 1e-100 moved v * r by 1e85 through a saturating tanh: the reference was the
+    secant, v alone, and called the compiler's right gradient wrong (arrays-107-37 at --scale 1e100)."""
+    source = _program("def f(r, v):\n    return math.tanh(v * r) + v * r\n")
+    o = orc.Oracle(source, "f", (1e-100, 1e100), [0])
+    o.prepare()
+    assert o._mp_reference() is None
+    exact = 1e100 * (2.0 - math.tanh(1.0) ** 2)
+    assert o.mp.grads[0] == pytest.approx(exact, rel=1e-12)
+    assert o.check_grads([exact])[0] == "ok"
+    assert o.check_grads([1e100])[0] == "wrong"
+    # a zero coordinate steps by the smallest argument's size
+    assert orc.step_size(0, (1e-100, 1e100)) == 1e-100 and orc.step_size(0, (3.0,)) == 1.0

@@ -39,6 +39,7 @@ import types
 
 import numpy as np
 from .. import syntax
+from .precision import decades as _decades, references_agree as _references_agree, step_size
 
 try:
     import mpmath
@@ -53,7 +54,7 @@ ATOL = 1e-10
 VALUE_RTOL = 1e-9
 FD_CONCLUSIVE = 2e-8
 MP_DPS = 40
-MP_DIGITS = (MP_DPS, 2 * MP_DPS, 4 * MP_DPS, 8 * MP_DPS)    # until two successive references agree
+MP_DOUBLINGS = 4           # MP_DPS (more for arguments far apart in magnitude), doubled until two agree
 # NumPy floating-point events that make a primal evaluation fail (as Python floats do); underflow is harmless
 FP_ERRORS = dict(over="raise", divide="raise", invalid="raise", under="ignore")
 
@@ -697,16 +698,6 @@ class Reference:
                     if not isinstance(g, np.ndarray) else 0.0 for g in self.grads] + [0.0])
 
 
-def _references_agree(first: "Reference", second: "Reference") -> bool:
-    """Do two high-precision references (two precisions) give the same gradient, within their errors?"""
-    scale = max(second.scale(), 1e-300)
-    for a, b, e in zip(first.grads, second.grads, second.errors):
-        a, b, e = (np.asarray(v, dtype=float) for v in (a, b, e))
-        if np.any(~(np.abs(a - b) <= 1e-9 * (np.abs(b) + scale) + 3 * e + 1e-20)):
-            return False
-    return True
-
-
 class Oracle:
     """References for one program at one point (see the module docstring)."""
 
@@ -860,14 +851,16 @@ class Oracle:
         if mpmath is None:
             return "inconclusive (mpmath missing)"
         previous = None
-        for digits in MP_DIGITS:
+        # two precisions that both lose y beside x = 1e100 agree on 0: start with the digits between them
+        digits = MP_DPS + _decades(self.args)
+        for digits in (digits * 2 ** k for k in range(MP_DOUBLINGS)):
             reason = self._mp_at(digits)
             if reason is not None:
                 return reason
             if previous is not None and _references_agree(previous, self.mp):
                 return None
             previous, self.mp = self.mp, None
-        return f"inconclusive: the high-precision reference still changes at {MP_DIGITS[-1]} digits"
+        return f"inconclusive: the high-precision reference still changes at {digits} digits"
 
     def _mp_at(self, digits: int) -> str | None:
         with mpmath.workdps(digits):
@@ -890,9 +883,10 @@ class Oracle:
             magnitude = []
             for slot, index, flat in self._coordinates():
                 x0 = mpmath.mpf(self._base_coordinate(index, flat))
+                size = step_size(x0, self.args)
                 estimates = []
                 for exponent in (-50, -40):
-                    h = mpmath.mpf(2) ** exponent * max(1, abs(x0))
+                    h = mpmath.mpf(2) ** exponent * size
                     values = []
                     for x in (x0 + h, x0 - h):
                         try:
@@ -907,7 +901,7 @@ class Oracle:
                     estimates.append((values[0] - values[1]) / (2 * h))
                 # the working precision's rounding of a large value, over the smaller step: a value of
                 # 1e57 carries no digit of a unit step 2**-50 at 50 digits (both estimates 0, agreeing)
-                rounding = abs(value_mp) * mpmath.mpf(10) ** -digits / (mpmath.mpf(2) ** -50 * max(1, abs(x0)))
+                rounding = abs(value_mp) * mpmath.mpf(10) ** -digits / (mpmath.mpf(2) ** -50 * size)
                 err = abs(estimates[0] - estimates[1]) + rounding
                 magnitude.append(abs(estimates[0]))
                 self._store(grads, errors, slot, flat, float(estimates[0]), float(err))

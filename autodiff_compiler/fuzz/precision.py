@@ -1,0 +1,43 @@
+"""Precision of the oracle's high-precision reference: where to start, and when to stop doubling.
+
+Takes: a program's arguments; two references (`oracle.Reference`) computed at two precisions.
+Guarantees: `decades` is how far apart the arguments' magnitudes are, the digits a reference needs
+beyond its own to keep the smaller ones beside the larger; `step_size` is the size a coordinate's
+difference steps are a power of two of; `references_agree` says whether two references give the
+same gradient within the errors they estimate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def decades(args) -> int:
+    """How many decades apart the arguments' nonzero finite floats are (at most 2,000)."""
+    values = np.abs(np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in args
+                                    if isinstance(a, (float, np.ndarray)) and np.asarray(a).dtype.kind == "f"]
+                                   or [np.zeros(0)]))
+    values = values[np.isfinite(values) & (values > 0)]
+    return 0 if not values.size else min(2000, int(np.ceil(np.log10(values.max() / values.min()))))
+
+
+def references_agree(first: object, second: object) -> bool:
+    """Do two high-precision references (two precisions) give the same gradient, within their errors?"""
+    scale = max(second.scale(), 1e-300)
+    for a, b, e in zip(first.grads, second.grads, second.errors):
+        a, b, e = (np.asarray(v, dtype=float) for v in (a, b, e))
+        if np.any(~(np.abs(a - b) <= 1e-9 * (np.abs(b) + scale) + 3 * e + 1e-20)):
+            return False
+    return True
+
+
+def step_size(x0, args):
+    """The coordinate's own magnitude; for a zero, the smallest nonzero argument's (at most 1).  A step
+    of 2**-50 beside r = 1e-100 moved v @ r by 1e85, through a tanh that saturated: the secant, not the
+    derivative, and two steps that agreed on it (arrays-107-37, scaled by 1e100)."""
+    if x0 != 0:
+        return abs(x0)
+    values = np.abs(np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in args
+                                    if isinstance(a, (float, np.ndarray)) and np.asarray(a).dtype.kind == "f"]
+                                   or [np.zeros(0)]))
+    values = values[np.isfinite(values) & (values > 0)]
+    return min(1.0, float(values.min())) if values.size else 1.0

@@ -409,3 +409,46 @@ def test_cancellation_points_lie_on_the_roots_of_a_candidates_sums():
     assert cancellation_verdict([1.0, 2.0, 5.0], [1.0, 2.0 * (1 + 2 ** -40), 0.0], reference)
     assert not cancellation_verdict([1.0, 2.0, 5.0], [0.0, 2.0, 5.0], reference)
     assert not cancellation_verdict([1.0, 2.0, 5.0], [1.0, float("nan"), 5.0], reference)
+
+
+def _exp_share(x, y):
+    e = math.exp(x)
+    return y * e / (1.0 + e) + x
+
+
+def _sqrt_share(x, y):
+    u = math.sqrt(x)
+    return y * u / (1.0 + u) + x
+
+
+def _sinh_share(x, y):
+    u = math.sinh(x)
+    return y * u * u / (2.0 + u) + x
+
+
+def _cubic_quotient(x, y):
+    return (y + x * x * x) / (1.0 + x * x * x) + x
+
+
+def _lorentzian(x, y):
+    return x / (1.0 + x * x) + y
+
+
+# helper-48's review of 3db54f4: rewrites the cancellation points do not reach (open; see the stop note).
+# A: a sum over a function's value (1 + exp(x) is 1.0 at x = -40) is held at the value x = 1 gives;
+# B: the grid has no magnitude between 1e8 and 1e150, where x * x or x ** 6 overflows and the original does not
+OPEN_GAPS = [
+    (_exp_share, (-40.0, 1e20), 1 + 1e20 * math.exp(-40.0) / (1 + math.exp(-40.0)) ** 2),
+    (_sqrt_share, (1e-24, 2.0), 1 + 2.0 / (2 * 1e-12 * (1 + 1e-12) ** 2)),
+    (_sinh_share, (1e-12, 1e16), 10000.9999999925),
+    (_cubic_quotient, (1e52, 2.0), 1.0),
+    (_lorentzian, (1e155, 1.0), 0.0),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="open: the symbolic pass's accuracy check misses these (helper-48); "
+                                       "skip=('symbolic',) gives the right gradient")
+@pytest.mark.parametrize("fn, point, want", OPEN_GAPS, ids=lambda v: getattr(v, "__name__", ""))
+def test_open_gaps_of_the_accuracy_check(fn, point, want):
+    assert grad(fn, wrt="x", jit=False, skip=("symbolic",))(*point) == pytest.approx(want, rel=1e-9, abs=1e-300)
+    assert grad(fn, wrt="x", jit=False)(*point) == pytest.approx(want, rel=1e-9, abs=1e-300)

@@ -11,12 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def decades(args) -> int:
-    """How many decades apart the arguments' nonzero finite floats are (at most 2,000)."""
+def _magnitudes(args) -> np.ndarray:
+    """The absolute values of the arguments' nonzero finite floats (float arrays' entries included)."""
     values = np.abs(np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in args
                                     if isinstance(a, (float, np.ndarray)) and np.asarray(a).dtype.kind == "f"]
                                    or [np.zeros(0)]))
-    values = values[np.isfinite(values) & (values > 0)]
+    return values[np.isfinite(values) & (values > 0)]
+
+
+def decades(args) -> int:
+    """How many decades apart the arguments' nonzero finite floats are (at most 2,000)."""
+    values = _magnitudes(args)
     return 0 if not values.size else min(2000, int(np.ceil(np.log10(values.max() / values.min()))))
 
 
@@ -36,8 +41,5 @@ def step_size(x0, args):
     derivative, and two steps that agreed on it (arrays-107-37, scaled by 1e100)."""
     if x0 != 0:
         return abs(x0)
-    values = np.abs(np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in args
-                                    if isinstance(a, (float, np.ndarray)) and np.asarray(a).dtype.kind == "f"]
-                                   or [np.zeros(0)]))
-    values = values[np.isfinite(values) & (values > 0)]
+    values = _magnitudes(args)
     return min(1.0, float(values.min())) if values.size else 1.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from .. import syntax
@@ -62,8 +62,7 @@ class Program:
             if isinstance(value, float) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
                 return value * scale ** power
             return value
-        return Program(self.kind, self.seed, self.index, self.source, self.func,
-                       tuple(one(a) for a in self.args), self.wrt, self.params)
+        return replace(self, args=tuple(one(a) for a in self.args))
 
 
 def format_value(value) -> str:

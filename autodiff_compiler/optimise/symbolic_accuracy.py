@@ -27,8 +27,8 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   draws: where a sum the candidate computes vanishes.  For each sum, and each
   float input of the region it is a polynomial of degree 1 or 2 in, the
   sum's other inputs are set large (beyond 2**53, where a unit added is lost)
-  or moderate, in alternating signs starting with either, the rest to 1, and the input to the float nearest each real
-  root.  An expansion that the original did not compute (`1 + t5*t3**2 - t5`
+  or moderate, in alternating signs starting with either, the rest to 1, and
+  the input to the float nearest each real root.  An expansion that the original did not compute (`1 + t5*t3**2 - t5`
   for `1 + t5*(t3**2 - 1)`: t5 = 2e100 and t3 = tanh(x) = 1.0 gave 0 for 1,
   a gradient of 0.99 for -0.41, found by the fuzzer at x = -9.5e99) cancels
   there catastrophically and the original does not.  `cancellation_verdict`

@@ -112,7 +112,9 @@ def test_a_gradient_shows_its_formula_and_code_in_jupyter():
     shown = g._repr_markdown_()
     assert shown.startswith("**`grad` of `neuron`** with respect to `w`, `b`")
     assert "$$\\frac{\\partial \\mathrm{loss}}{\\partial w} = x \\left(\\hat{y} - y\\right)$$" in shown
-    assert "```python\n\"\"\"Reverse-mode gradient of neuron" in shown and "w_bar = (y_hat - y) * x" in shown
+    # the formula is the mathematics, x(y_hat - y); the code computes it as (1 - y - y*e)/(1 + e) with
+    # e = exp(-z), which keeps every digit where y_hat - y, read from the rounded y_hat, does not
+    assert "```python\n\"\"\"Reverse-mode gradient of neuron" in shown and " = 1 - y - t3 * y\n" in shown
 
 
 def test_a_function_defined_in_a_cell_is_differentiated():

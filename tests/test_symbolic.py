@@ -1,11 +1,13 @@
 """The `symbolic` optimisation (issue 12): SymPy on the adjoint's straight-line scalar regions.
 
-The tutorial's one-neuron binary cross-entropy is the target: its gradient
-prints as `(y_hat - y) * x` and is exact to the last bit at the tutorial's
-point, the clamped version keeps its clamp, and `skip=("symbolic",)` gives the
-chain rule's divisions back.  The pass's guards are tested one by one: what a
-region is, the proof, the accuracy verdict (a cheaper but less accurate form
-is refused), the time budget, and the cache that spares a later process SymPy.
+The tutorial's one-neuron binary cross-entropy is the target: the chain rule
+loses four digits where the neuron is confidently wrong (1/(1 - y_hat)), the
+hand derivation's `y_hat - y` where it is confidently right; the pass refuses
+the second there and finds `(1 - y - y*e)/(1 + e)`, e = exp(-z), exact to the
+last bit at both and at the tutorial's point.  The pass's guards are tested one by one: what
+a region is, the proof, the accuracy verdicts (a cheaper but less accurate
+form is refused, on the grid, where its sums cancel and where its squares
+overflow), the time budget, and the cache that spares a later process SymPy.
 """
 import math
 import os
@@ -50,15 +52,32 @@ def relative_error(got, exact):
         return float(abs(mpmath.mpf(got) - exact) / abs(exact))
 
 
-def test_the_tutorial_gradient_prints_as_the_hand_derivation():
+SATURATED = (1.0, 0.0, 27.6, 1.0)      # confidently right: 1 - y_hat is about 1e-12
+WRONG = (1.0, 0.0, 27.6, 0.0)          # confidently wrong, as far
+
+
+def test_the_tutorial_gradient_keeps_every_digit_where_the_neuron_saturates():
+    """Three forms of dloss/dz are proved equal.  The chain rule's divides by 1 - y_hat, read from the
+    rounded y_hat: 1e-4 of the gradient where y = 0 and 1 - y_hat is 1e-12.  The hand derivation's
+    y_hat - y reads the rounded y_hat too: 1e-4 where y = 1.  The pass refuses that one where it loses
+    digits, and keeps (1 - y - y*e)/(1 + e), e = exp(-z), which reads neither and keeps every digit."""
     g = grad(neuron, wrt=("w", "b"))
     g(*TUTORIAL)
-    assert "b_bar = y_hat - y" in g.source
-    assert "w_bar = (y_hat - y) * x" in g.source
-    assert "1 - y_hat" not in _code(g.source.split("reverse sweep")[1])
+    assert re.search(r"(\w+) = 1 - y - t3 \* y\n    b_bar = \1 / \(t3 \+ 1\)\n", g.source), g.source
     # the comment above the rewritten statements names the lines they come from
     assert "# simplified by SymPy (the symbolic pass) from:\n    #   line " in g.source
     assert "y_hat = 1 / (1 + math.exp(-z))\n    #   line " in g.source
+    decision = symbolic.LAST[0]
+    assert decision["outcome"] == "rewritten" and decision["figures"]["b_bar"]["rejected"] >= 1
+    chain_rule = grad(neuron, wrt=("w", "b"), skip=("symbolic",))
+    for point in (SATURATED, WRONG):
+        w, b, x, y = point
+        exact_w, exact_b = exact_gradient(*point)
+        dw, db = g(*point)
+        assert relative_error(dw, exact_w) <= 1e-15 and relative_error(db, exact_b) <= 1e-15, point
+        y_hat = 1 / (1 + math.exp(-(w * x + b)))
+        lost = [relative_error(y_hat - y, exact_b), relative_error(chain_rule(*point)[1], exact_b)]
+        assert max(lost) > 1e-5 and min(lost) <= 1e-15, (point, lost)
 
 
 def _code(text: str) -> str:
@@ -66,14 +85,18 @@ def _code(text: str) -> str:
     return "\n".join(line.split("#")[0] for line in text.splitlines())
 
 
-def test_the_tutorial_gradient_is_exact_to_the_last_bit():
-    dw, db = grad(neuron, wrt=("w", "b"))(*TUTORIAL)
-    exact_w, exact_b = exact_gradient(*TUTORIAL)
-    assert relative_error(dw, exact_w) <= 1e-15
-    assert relative_error(db, exact_b) <= 1e-15
-    # the chain rule's divisions, kept when the pass is switched off, are far less accurate here
-    dw_off, _ = grad(neuron, wrt=("w", "b"), skip=("symbolic",))(*TUTORIAL)
-    assert relative_error(dw_off, exact_w) > 1e-14
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_the_tutorial_gradient_is_exact_to_the_last_bit(jit):
+    """At the tutorial's point, at both saturations, and at ordinary points; the chain rule's
+    divisions, kept when the pass is switched off, are far less accurate at the tutorial's point."""
+    g = grad(neuron, wrt=("w", "b"), jit=jit)
+    for point in (TUTORIAL, SATURATED, WRONG, (0.5, 0.1, 2.0, 1.0), (-1.2, 0.3, -0.7, 1.0), (1.0, 0.0, -30.0, 0.0),
+                  (1.0, 0.0, 36.0, 1.0), (0.7, -0.2, 0.4, 0.3)):
+        exact_w, exact_b = exact_gradient(*point)
+        dw, db = g(*point)
+        assert relative_error(dw, exact_w) <= 1e-15 and relative_error(db, exact_b) <= 1e-15, point
+    dw_off, _ = grad(neuron, wrt=("w", "b"), skip=("symbolic",), jit=jit)(*TUTORIAL)
+    assert relative_error(dw_off, exact_gradient(*TUTORIAL)[0]) > 1e-14
 
 
 def _divides_by_one_minus_y_hat(source: str) -> bool:
@@ -96,9 +119,14 @@ def test_the_clamped_tutorial_keeps_its_clamp():
     value, (dw, db) = g(*TUTORIAL)
     reverse = _code(g.source.split("reverse sweep")[1])
     assert ">= 1e-08" in reverse and "<= 0.99999999" in reverse
-    assert "(y_hat - y) * x" in reverse and "/" not in reverse
     exact_w, exact_b = exact_gradient(*TUTORIAL)
-    assert relative_error(dw, exact_w) <= 1e-15 and relative_error(db, exact_b) <= 1e-15
+    assert relative_error(dw, exact_w) <= 1e-13 and relative_error(db, exact_b) <= 1e-13
+    # just inside the clamp, 1 - y_hat from 2e-8 to 6e-8 with y = 1: the masked y_hat - y, which reads
+    # y_hat rounded, lost 8 digits here (4e-9); a label point (y = 1 beside y_hat = 1 - 3e-8) refuses it
+    for z in (17.0, 17.3, 17.6, 18.0):
+        exact_w, exact_b = exact_gradient(1.0, 0.0, z, 1.0)
+        _, (dw, db) = g(1.0, 0.0, z, 1.0)
+        assert relative_error(dw, exact_w) <= 1e-13 and relative_error(db, exact_b) <= 1e-13, z
     # where the clamp holds the prediction at 1 - eps, the loss is flat: zero, as before
     _, clamped = g(5.0, 0.0, 6.7, 0.0)
     assert clamped == (0.0, 0.0)
@@ -112,14 +140,16 @@ def neuron_numpy(w, b, x, y):
 
 @pytest.mark.parametrize("jit", [True, False])
 def test_the_rewrite_gives_a_value_where_the_chain_rule_divided_by_zero(jit):
-    """At z = 40, y_hat rounds to 1.0: the chain rule's 1/(1 - y_hat) divides by zero; (y_hat - y)*x
-    is the gradient there (the limit, and what the hand derivation gives).  With NumPy's log the loss
-    is inf there, with a warning; with the math module's, Python raises (log of 0.0), and so does the
-    gradient."""
+    """At z = 40, y_hat rounds to 1.0: the chain rule's 1/(1 - y_hat) divides by zero; the rewritten
+    (1 - y - y*e)/(1 + e) is the gradient there (the limit, and what the hand derivation gives).  With
+    NumPy's log the loss is inf there, with a warning; with the math module's, Python raises (log of
+    0.0), and so does the gradient."""
     with np.errstate(divide="ignore"):
         assert neuron_numpy(1.0, 0.0, 40.0, 0.0) == math.inf
     dw, db = grad(neuron_numpy, wrt=("w", "b"), jit=jit)(1.0, 0.0, 40.0, 0.0)
     assert (dw, db) == (40.0, 1.0)
+    with pytest.raises(AutodiffError, match="division by zero"):
+        grad(neuron_numpy, wrt=("w", "b"), jit=jit, skip=("symbolic",))(1.0, 0.0, 40.0, 0.0)
     with pytest.raises(ValueError, match="math domain error"):
         neuron(1.0, 0.0, 40.0, 0.0)
     with pytest.raises(AutodiffError, match="math domain error"):
@@ -154,13 +184,23 @@ def test_a_cheaper_but_less_accurate_form_is_refused():
         assert ok is accepted, (form, figures)
 
 
+REWRITTEN = "x_bar = 3 - 1 / "           # int_literals' gradient, 3 - 1/(x + 2)**2, as printed
+
+
 def test_a_decision_says_what_it_measured():
-    grad(neuron, wrt=("w", "b"), skip=("fuse",))(*TUTORIAL)      # another module text: decided afresh or cached
+    g = grad(S.int_literals, skip=("fuse",))        # another module text: decided afresh or cached
+    assert g(0.5) == pytest.approx(3 - 1 / 2.5 ** 2, rel=1e-15)
+    assert REWRITTEN in g.source
     decision = symbolic.LAST[0]
     assert decision["outcome"] == "rewritten"
-    figures = decision["figures"]["w_bar"]
+    figures = decision["figures"]["x_bar"]
     assert figures["max_after"] <= figures["max_before"] and figures["mean_after"] <= figures["mean_before"]
-    assert figures["points"] >= 8 and figures["repaired"] >= 1
+    assert figures["points"] >= 8 and figures["cancellation_points"] >= 6
+    # a refusal is counted too: the tutorial's y_hat - y, less accurate where its sum cancels
+    grad(neuron, wrt=("w", "b"), skip=("fuse",))(*TUTORIAL)
+    decision = symbolic.LAST[0]
+    assert decision["outcome"] == "rewritten"
+    assert all(f["rejected"] >= 1 and f["repaired"] >= 1 for f in decision["figures"].values())
 
 
 def test_regions_stop_at_statements_that_reread_what_they_write():
@@ -187,11 +227,18 @@ def symbolic_int():
     return INT
 
 
+def quotient_times_divisor(x, y):
+    r = x / y
+    return r * y + x
+
+
 def test_only_adjoint_values_are_rewritten():
-    """The program's own values (here `value`) keep their definitions, exactly as written."""
-    g = value_and_grad(neuron, wrt=("w", "b"))
-    g(*TUTORIAL)
-    assert "value = -(y * math.log(y_hat) + (1 - y) * math.log(1 - y_hat))" in g.source
+    """The program's own values (here `r` and `value`) keep their definitions, exactly as written; the
+    adjoint, (1/y)*y + 1, is the 2.0 it is proved equal to."""
+    g = value_and_grad(quotient_times_divisor, wrt="x")
+    assert g(1.5, 2.5) == (1.5 / 2.5 * 2.5 + 1.5, 2.0)
+    assert "r = x / y\n    value = r * y + x\n" in g.source and "x_bar = 2.0" in g.source
+    assert symbolic.LAST[0]["outcome"] == "rewritten"
 
 
 def test_over_the_time_budget_nothing_changes(monkeypatch, tmp_path):
@@ -226,10 +273,10 @@ def test_a_later_process_reads_the_decision_from_the_cache(tmp_path):
         from autodiff_compiler import grad
         from autodiff_compiler.optimise import symbolic
         import corpus_scalar as S
-        g = grad(S.logistic_loss, wrt=("w", "b"), jit=False)
-        g(1.0, 0.0, 6.7, 0.0)
-        print(symbolic.LAST[0].get("cached", False), "sympy" in sys.modules, "(y_hat - y) * x" in g.source)
-    """ % os.path.dirname(os.path.abspath(__file__)))
+        g = grad(S.int_literals, jit=False)
+        g(0.5)
+        print(symbolic.LAST[0].get("cached", False), "sympy" in sys.modules, %r in g.source)
+    """ % (os.path.dirname(os.path.abspath(__file__)), REWRITTEN))
     env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path))
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -317,7 +364,7 @@ def test_the_same_module_text_from_fresh_processes(tmp_path):
         from autodiff_compiler import grad
         import corpus_scalar as S
         for fn, wrt, args in [(S.logistic_loss, ("w", "b"), (1.0, 0.0, 6.7, 0.0)), (S.p_atan, 0, (0.5,)),
-                              (S.p_hypot, (0, 1), (0.5, 1.5))]:
+                              (S.p_hypot, (0, 1), (0.5, 1.5)), (S.int_literals, 0, (0.5,))]:
             g = grad(fn, wrt=wrt, jit=False)
             g(*args)
             print(g.source)
@@ -327,7 +374,7 @@ def test_the_same_module_text_from_fresh_processes(tmp_path):
         env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / cache), PYTHONHASHSEED=seed)
         texts.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                     check=True).stdout)
-    assert "((y_hat - y) * x) if t27 else 0.0" in texts[0]            # the clamped tutorial, under its clamp
+    assert REWRITTEN in texts[0]
     assert texts[0] == texts[1] == texts[2]
 
 
@@ -344,16 +391,16 @@ def test_outside_the_main_thread_only_cached_decisions_apply(monkeypatch, tmp_pa
         thread.join()
         return box
     first = in_a_thread()
-    assert "w_bar = (y_hat - y) * x" not in first["source"] and "w_bar = x * z_bar" in first["source"]
+    assert REWRITTEN not in first["source"] and "simplified by SymPy" not in first["source"]
     assert first["last"] == [{"outcome": "not decided outside the main thread"}]
-    assert "w_bar = (y_hat - y) * x" in _derived_source()          # the main thread decides, and caches
+    assert REWRITTEN in _derived_source()          # the main thread decides, and caches
     second = in_a_thread()
-    assert "w_bar = (y_hat - y) * x" in second["source"] and second["last"][0]["cached"]
+    assert REWRITTEN in second["source"] and second["last"][0]["cached"]
 
 
 def _derived_source():
     from autodiff_compiler.frontend.parse import source_of_function
-    state = run_until(State(source_of_function(neuron), {p: FLOAT for p in ("w", "b", "x", "y")}, ["w", "b"]))
+    state = run_until(State(source_of_function(S.int_literals), {"x": FLOAT}, ["x"], True, False))
     return state.text
 
 
@@ -388,22 +435,41 @@ def test_a_rewrite_whose_sum_cancels_at_a_root_is_refused(jit, monkeypatch, tmp_
 
 
 def test_cancellation_points_lie_on_the_roots_of_a_candidates_sums():
-    """An independent check of the points: the expanded form's sum is (nearly) zero at each."""
+    """An independent check of the points: each is an overflow point (every float at one of
+    `OVERFLOWING`'s sizes), a label point (one of the sum's inputs at 1, 0 or -1, the other at one of
+    `SIZES`), or the expanded form's sum is (nearly) zero there, on a root or beside it."""
     import sympy
-    from autodiff_compiler.optimise.symbolic_accuracy import cancellation_points, cancellation_verdict
+    from autodiff_compiler.optimise.symbolic_accuracy import (LABELS, NEAR, OVERFLOWING, SIZES,
+                                                              cancellation_points, cancellation_verdict)
     adjoint, region, live, alg = _region(neuron, ("w", "b"))
-    grid = Grid(alg, region.stmts, adjoint.types)
+    grid = Grid(alg, region.stmts, adjoint.types, [], free_generators=True)
+    floats = [name for name, t in grid.free if t is None or t.kind == "float"]
+
+    def overflowing(point):
+        return any(all(abs(point[n]) == size for n in floats) for size in OVERFLOWING)
+
+    def label(point):
+        sizes = {abs(size) for size in SIZES}
+        return any(point[a] in LABELS and abs(point[b]) in sizes for a, b in (("w", "y"), ("y", "w")))
     w, y, y_hat = (sympy.Symbol(n, real=True) for n in ("w", "y", "y_hat"))
     points = cancellation_points(grid, 1 + 3 * w ** 2 - y)
-    assert len(points) >= 4, "roots in y (one) and in w (two, where y > 1), at two sizes"
-    for point in points:
-        assert abs(1 + 3 * point["w"] ** 2 - point["y"]) <= 1e-12 * max(1.0, abs(point["y"]))
-    # over a kept name: y_hat is the program's sigmoid of w * x + b, so the root in y is that sigmoid
-    points = cancellation_points(grid, y_hat - y)
-    assert points
-    for point in points:
-        sigmoid = 1 / (1 + math.exp(-(point["w"] * point["x"] + point["b"])))
-        assert point["y"] == pytest.approx(sigmoid, rel=1e-15)
+    on_roots = [p for p in points if not overflowing(p) and not label(p)]
+    assert len(points) - len(on_roots) >= 2 * len(OVERFLOWING) + len(LABELS)
+    assert len(on_roots) >= 12, "roots in y (one) and in w (two, where y > 1), beside them, at several sizes"
+    for point in on_roots:
+        terms = (1.0, 3 * point["w"] ** 2, point["y"])
+        assert abs(1 + 3 * point["w"] ** 2 - point["y"]) <= 10 * NEAR * max(terms), point
+    # over a kept name: y_hat is the program's sigmoid, 1/(1 + e) with e = exp(-z) a value a point gives,
+    # so y_hat - y vanishes where 1 - y - y*e does (in y, or in e)
+    e = next(stmt.target for stmt in region.stmts if stmt.prim == "exp")
+    points = [p for p in cancellation_points(grid, y_hat - y) if not overflowing(p)]
+    assert {"y", e} <= {name for p in points for name in p if p[name] not in (1.0, True, 1)}
+    on_roots = [p for p in points if not (p["y"] in LABELS or p[e] in LABELS)]
+    assert len(on_roots) >= 12
+    for point in on_roots:
+        terms = (1.0, point["y"], point["y"] * point[e])
+        residual = terms[0] - terms[1] - terms[2]
+        assert abs(residual) <= 10 * NEAR * max(abs(t) for t in terms), point
     # the verdict: as accurate, or 4 times the original's error, passes; losing every digit does not
     reference = [mpmath.mpf(1), mpmath.mpf(2), None]
     assert cancellation_verdict([1.0, 2.0, 5.0], [1.0, 2.0 * (1 + 2 ** -40), 0.0], reference)
@@ -434,10 +500,12 @@ def _lorentzian(x, y):
     return x / (1.0 + x * x) + y
 
 
-# helper-48's review of 3db54f4: rewrites the cancellation points do not reach (open; see the stop note).
-# A: a sum over a function's value (1 + exp(x) is 1.0 at x = -40) is held at the value x = 1 gives;
-# B: the grid has no magnitude between 1e8 and 1e150, where x * x or x ** 6 overflows and the original does not
-OPEN_GAPS = [
+# helper-48's review of 3db54f4: rewrites that lose every digit at points the grid did not reach, one per
+# way of missing them.  A: a sum over a function's value (1 + exp(x) is 1.0 at x = -40) held at the value
+# x = 1 gives (now: the value is one a point gives, and is put on the sum's roots); B: no magnitude where
+# x * x or x ** 6 overflows and the original does not (now: 1e52, 1e155 and 1e-12 points); C: a double
+# root, on which mpmath's root finder does not converge (now: the square-free part's roots).
+EXTREME_POINTS = [
     (_exp_share, (-40.0, 1e20), 1 + 1e20 * math.exp(-40.0) / (1 + math.exp(-40.0)) ** 2),
     (_sqrt_share, (1e-24, 2.0), 1 + 2.0 / (2 * 1e-12 * (1 + 1e-12) ** 2)),
     (_sinh_share, (1e-12, 1e16), 10000.9999999925),
@@ -446,9 +514,34 @@ OPEN_GAPS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="open: the symbolic pass's accuracy check misses these (helper-48); "
-                                       "skip=('symbolic',) gives the right gradient")
-@pytest.mark.parametrize("fn, point, want", OPEN_GAPS, ids=lambda v: getattr(v, "__name__", ""))
-def test_open_gaps_of_the_accuracy_check(fn, point, want):
-    assert grad(fn, wrt="x", jit=False, skip=("symbolic",))(*point) == pytest.approx(want, rel=1e-9, abs=1e-300)
-    assert grad(fn, wrt="x", jit=False)(*point) == pytest.approx(want, rel=1e-9, abs=1e-300)
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn, point, want", EXTREME_POINTS, ids=lambda v: getattr(v, "__name__", ""))
+def test_rewrites_that_lose_digits_at_extreme_points_are_refused(fn, point, want, jit):
+    """The hand formula at the point where a rewrite lost every digit, and at two ordinary points
+    against central differences, with the pass on and off."""
+    for skip in ((), ("symbolic",)):
+        g = grad(fn, wrt="x", jit=jit, skip=skip)
+        assert g(*point) == pytest.approx(want, rel=1e-9, abs=1e-300), skip
+        for x, y in ((0.7, 1.3), (2.5, -0.4)):
+            h = 1e-6
+            central = (fn(x + h, y) - fn(x - h, y)) / (2 * h)
+            assert g(x, y) == pytest.approx(central, rel=1e-6), (skip, x, y)
+
+
+def _power_quotient(y):
+    v = 0.5 / (2.0 + math.sin(y))
+    return 1.0 / pow(v, 390.0)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_rewrite_never_raises_where_the_chain_rule_gives_a_value(jit):
+    """A fallback form divided by t3 * t3, t3 = v ** 390, which underflows to 0 near y = 1.6384 where the
+    chain rule's value overflows to -inf: the rewrite raised "division by zero", an error that says the
+    derivative is undefined where it is not.  A form that raises where the original does not is
+    refused (`raises_anew`); elsewhere the gradient is checked against central differences."""
+    g, chain_rule = grad(_power_quotient, jit=jit), grad(_power_quotient, jit=jit, skip=("symbolic",))
+    assert g(1.638398647972986) == chain_rule(1.638398647972986) == -math.inf
+    for y in (-1.2, -1.5, -2.0):           # where v ** 390 squared does not underflow
+        h = 1e-6
+        central = (_power_quotient(y + h) - _power_quotient(y - h)) / (2 * h)
+        assert g(y) == pytest.approx(central, rel=1e-6), y

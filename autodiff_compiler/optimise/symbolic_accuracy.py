@@ -24,22 +24,47 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   finite but the exact value is -- `1/(1 - y_hat)` at `y_hat == 1.0` -- the
   rewrite may only gain; those points are counted as `repaired`.)
 * `cancellation_points(grid, expr)` are points a random grid almost never
-  draws: where a sum the candidate computes vanishes.  For each sum, and each
-  float input of the region it is a polynomial of degree 1 or 2 in, the
-  sum's other inputs are set large (beyond 2**53, where a unit added is lost)
-  or moderate, in alternating signs starting with either, the rest to 1, and
-  the input to the float nearest each real root.  An expansion that the original did not compute (`1 + t5*t3**2 - t5`
-  for `1 + t5*(t3**2 - 1)`: t5 = 2e100 and t3 = tanh(x) = 1.0 gave 0 for 1,
-  a gradient of 0.99 for -0.41, found by the fuzzer at x = -9.5e99) cancels
-  there catastrophically and the original does not.  `cancellation_verdict`
-  accepts the candidate when, wherever the original is finite and the exact
-  value a finite real number, the candidate is finite with a relative error
-  at most 4 times the original's or 2**-30: at a root both may lose digits
-  (the exact value is small), but never all of them where the original kept
-  them.
+  draws: where a sum the candidate computes vanishes, where an input is a
+  label, and where a square overflows.  The values of the region's
+  functions (exp(x), tanh(x)) are given by a point, as its inputs are
+  (`cancellation_grid`; clamps and comparisons are still computed, as the
+  proof relates them to their operands), so a sum over one can be put on
+  its root whatever x would give it (1 + exp(x) is 1.0 at x = -40).  First
+  come six points with every float at 1e52, 1e155 or 1e-12, in one sign or
+  alternating, where `x**6`, `x*x` or their reciprocals overflow and the
+  original may not.  Then, for each sum and each such float value the
+  sum's numerator is a polynomial of degree 1 to 4 in (its square-free
+  part: the root finder does not converge on a double root), in four tiers
+  (`_Group`): the float nearest each real root with one other input of the
+  sum at +-1e20 (beyond 2**53, where a unit added is lost) and the rest 1;
+  the same with every other input at +-1e20, +-3.7, +-1e-12 or +-3e-8 in
+  alternating signs; the value at 1, 0 and -1 (a label: y = 1 beside
+  y_hat = 1 - 3e-8 is no root of y_hat - y, but y_hat's rounding is 4e-9
+  of it) with the others at each size; and a relative 1e-12 beside each
+  root (at the root itself both forms may be exact; beside it a sum that
+  cancels loses digits).  Within a tier the sums and values take turns, so
+  that the cut at 96 points leaves none unmeasured; the points are the
+  same for the same region and candidate.  An expansion that the original
+  did not compute (`1 + t5*t3**2 - t5` for `1 + t5*(t3**2 - 1)`: t5 = 2e100
+  and t3 = tanh(x) = 1.0 gave 0 for 1, a gradient of 0.99 for -0.41, found
+  by the fuzzer at x = -9.5e99) cancels there catastrophically and the
+  original does not.  `cancellation_verdict` accepts the candidate when,
+  wherever the original is finite and the exact value a finite real
+  number, the candidate is finite with a relative error at most 16 times
+  the original's (4 bits) or 2**-30; where the original keeps no digit
+  itself (relative error 1 or more: on a root it may give 0 for 4e-18), at
+  most 2**30 times the original's.  At a root both may lose digits (the
+  exact value is small), but never all of them where the original kept
+  them.  The measure is relative everywhere, and that decides the
+  tutorial's case: the binary cross-entropy's `y_hat - y` reads `y_hat`
+  rounded to a unit in the last place of 1.0, 1e-4 of the gradient where
+  y = 1 and 1 - y_hat = 1e-12, and is refused; `(1 - y - y*e)/(1 + e)`,
+  e = exp(-z), reads neither and keeps every digit there and where y = 0,
+  where the chain rule's 1/(1 - y_hat) loses the same four.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -113,7 +138,7 @@ def _finite(v) -> bool:
 class Grid:
     """The points a region is measured on (`points`, or the fixed grid), and its float64 run at each."""
 
-    def __init__(self, alg, stmts: list, types: dict, points: list | None = None):
+    def __init__(self, alg, stmts: list, types: dict, points: list | None = None, free_generators: bool = False):
         self.alg = alg
         self.stmts = stmts
         free = []              # (name, type) of the values a point gives
@@ -127,7 +152,18 @@ class Grid:
             if prim.evaluate is None or arrays:
                 free.append((stmt.target, types.get(stmt.target)))
                 self.sampled.add(stmt.target)
+        if free_generators:
+            # a function's value (exp(x)) taken as given, as an input is: points may then put it where a
+            # sum over it cancels (1 + exp(-40) is 1.0), whatever x would give it
+            for info in alg.gens.values():
+                # not an opaque value (a clamp, a comparison): the proof relates those to their operands
+                if info["kind"] == "function" and info["name"] not in self.sampled:
+                    free.append((info["name"], info.get("type")))
+                    self.sampled.add(info["name"])
         self.free = free
+        # with functions' values given, the exact value is over them (`cur`), not over what they spell (`full`)
+        self.expressions = alg.cur if free_generators else alg.full
+        self.clamps = alg.given_clamps if free_generators else alg.exact_clamps
         self.points = self._fixed_points(free) if points is None else points
         runs = [self._run(p) for p in self.points]
         self.envs = [env for env, _ in runs]
@@ -174,7 +210,7 @@ class Grid:
         """The exact value of `name` at every point (None where it is not a finite real number)."""
         if name in self._references:
             return self._references[name]
-        expr = self.alg.full[name]
+        expr = self.expressions[name]
         values = []
         with mpmath.workdps(DIGITS):
             for env, stmt_values in zip(self.envs, self.values):
@@ -182,7 +218,7 @@ class Grid:
 
                 def resolve(s):
                     if s not in known:
-                        clamp = self.alg.exact_clamps.get(s)
+                        clamp = self.clamps.get(s)
                         if clamp is not None:
                             kind, args = clamp
                             exact = [mp_value(a, resolve, {}) for a in args]
@@ -238,12 +274,20 @@ def errors(values: list, reference: list) -> list:
     return out
 
 
+def raises_anew(original: list, candidate: list, reference: list) -> bool:
+    """Does the candidate raise at a point where the exact value is finite and the original does not
+    raise?  (`1/(t*t)` divides by zero where `t*t` underflows; the original's inf is wrong too, but a
+    rewrite must not turn a value into an error that says the derivative is undefined.)"""
+    return any(c is _RAISED and o is not _RAISED and r is not None
+               for o, c, r in zip(original, candidate, reference))
+
+
 def verdict(original: list, candidate: list, reference: list) -> tuple[bool, dict]:
     """(accepted?, figures) for two runs of one output against the exact values (see module doc)."""
     before, after = errors(original, reference), errors(candidate, reference)
     measured = [(b, a) for b, a in zip(before, after) if b is not None]
     figures = {"points": len(measured)}
-    if len(measured) < MIN_POINTS:
+    if len(measured) < MIN_POINTS or raises_anew(original, candidate, reference):
         return False, figures
     for b, a in measured:
         if math.isfinite(b) and not math.isfinite(a):
@@ -269,48 +313,117 @@ class _Unknown(Exception):
 
 LARGE = 1e20                  # beyond 2**53: 1.0 added to it is lost
 MODERATE = 3.7
-MAX_CANCELLATION_POINTS = 24
-FACTOR = 4                    # at a root, the candidate may lose at most 2 bits more than the original...
+MAX_CANCELLATION_POINTS = 96
+NEAR = 1e-12
+TINY = 1e-12
+SMALL = 3e-8                  # 1 - SMALL read from its rounding is off by up to 4 times LOOSE, relatively
+SIZES = (LARGE, -LARGE, MODERATE, -MODERATE, TINY, -TINY, SMALL, -SMALL)
+LABELS = (1.0, 0.0, -1.0)
+MAX_DEGREE = 4
+OVERFLOWING = (1e52, 1e155, 1e-12)
+FACTOR = 16                   # at a root, the candidate may lose at most 4 bits more than the original...
 LOOSE = 2.0 ** -30            # ...or keep 30
 
 
+def cancellation_grid(alg, stmts: list, types: dict, expr) -> Grid | None:
+    """The cancellation points of `expr`, the region run at each with its functions' values given."""
+    points = cancellation_points(Grid(alg, stmts, types, [], free_generators=True), expr)
+    return Grid(alg, stmts, types, points, free_generators=True) if points else None
+
+
 def cancellation_points(grid: Grid, expr) -> list:
-    """Points where a sum of the candidate `expr` vanishes (see the module docstring), at most
-    `MAX_CANCELLATION_POINTS`, the same for the same region and candidate."""
+    """Points where a sum of the candidate `expr` vanishes or beside it, and where every float is large
+    enough for a square or a sixth power to overflow, at most `MAX_CANCELLATION_POINTS`."""
     alg = grid.alg
     kinds = {name: t.kind if t is not None else "float" for name, t in grid.free}
-    settable = {s for s, info in alg.gens.items() if info["kind"] == "input" and kinds.get(info["name"]) == "float"}
+    settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
+                and kinds.get(info["name"]) == "float"}
+    floats = sorted(name for name, kind in kinds.items() if kind == "float")
+    points = []
+    for size in OVERFLOWING:
+        for alternate in (False, True):
+            point = {name: {"bool": True, "int": 1}.get(kind, 1.0) for name, kind in kinds.items()}
+            point.update({name: size * (-1.0 if alternate and k % 2 else 1.0) for k, name in enumerate(floats)})
+            points.append(point)
+    seen = {tuple(sorted(p.items())) for p in points}
     # a kept name is the program's own value: a sum over it is a sum over what it is computed from
     kept = {s: alg.defined[s.name] for s in expr.free_symbols if s not in alg.gens and s.name in alg.defined}
     sums = sorted({node for node in sympy.preorder_traversal(expr) if isinstance(node, sympy.Add)},
                   key=sympy.default_sort_key)
-    points, seen = [], set()
+    groups = []                 # per sum and value it is a polynomial in
     for node in sums:
         numerator = sympy.fraction(sympy.together(node.xreplace(kept)))[0]
         inputs = sorted(numerator.free_symbols & settable, key=sympy.default_sort_key)
         for unknown in inputs:
             try:
-                poly = sympy.Poly(numerator, unknown)
+                # square-free: mpmath's polyroots does not converge on a double root (2u(1 + u)**2)
+                poly = sympy.Poly(numerator, unknown).sqf_part()
             except sympy.PolynomialError:
                 continue
-            if not 1 <= poly.degree() <= 2:
-                continue
-            for size in (LARGE, -LARGE, MODERATE, -MODERATE):
-                for point in _roots(grid, poly, unknown, inputs, size, kinds):
-                    key = tuple(sorted(point.items()))
-                    if key not in seen:
-                        seen.add(key)
-                        points.append(point)
-                    if len(points) == MAX_CANCELLATION_POINTS:
-                        return points
+            if 1 <= poly.degree() <= MAX_DEGREE:
+                groups.append(_Group(grid, poly, unknown, inputs, kinds))
+    # tier by tier (see `_Group`), one point of each group in turn, so that a cut leaves no sum and no
+    # value unmeasured; the roots are found only for the points taken
+    for tier in range(_Group.TIERS):
+        pending = [group.points(tier) for group in groups]
+        while pending:
+            for source in list(pending):
+                point = next(source, None)
+                if point is None:
+                    pending.remove(source)
+                    continue
+                key = tuple(sorted(point.items()))
+                if key not in seen:
+                    seen.add(key)
+                    points.append(point)
+                if len(points) == MAX_CANCELLATION_POINTS:
+                    return points
     return points
 
 
-def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict) -> list:
-    """The points where `poly` (in `unknown`) vanishes, the sum's other inputs `size` in alternating
-    signs (the first `size`'s) and every other value 1."""
-    alg = grid.alg
-    names = {alg.gens[s]["name"] for s in inputs if s != unknown}
+class _Group:
+    """The points of one sum and one value it is a polynomial in (`unknown`), in tiers: 0, the roots with
+    one other input of the sum at +-1e20 and the rest 1 (a unit added to it is lost, as the 1 of
+    1 + t*u**2 - t); 1, the roots with every other input at each of `SIZES`; 2, `unknown` at the
+    `LABELS` with the others at each size; 3, beside the roots of tiers 0 and 1."""
+    TIERS = 4
+
+    def __init__(self, grid: Grid, poly, unknown, inputs: list, kinds: dict):
+        self.grid, self.poly, self.unknown, self.inputs, self.kinds = grid, poly, unknown, inputs, kinds
+        others = [s for s in inputs if s != unknown]
+        self.configs = ([(size, other) for other in others for size in (LARGE, -LARGE)]
+                        + [(size, None) for size in SIZES])
+        self._found: dict = {}
+
+    def _roots(self, config) -> list:
+        if config not in self._found:
+            size, only = config
+            self._found[config] = _roots(self.grid, self.poly, self.unknown, self.inputs, size, self.kinds, only)
+        return self._found[config]
+
+    def points(self, tier: int):
+        alg = self.grid.alg
+        if tier == 0:
+            configs = [c for c in self.configs if c[1] is not None]
+        elif tier == 1:
+            configs = [c for c in self.configs if c[1] is None]
+        elif tier == 2:
+            for size in SIZES:
+                yield from _labels(alg, self.inputs, self.unknown, size, self.kinds)
+            return
+        else:
+            for k in (1, 2):
+                for config in self.configs:
+                    yield from self._roots(config)[k::3]
+            return
+        for config in configs:
+            yield from self._roots(config)[0::3]
+
+
+def _base(alg, inputs: list, unknown, size: float, kinds: dict, only=None) -> dict:
+    """The sum's inputs other than `unknown` (or only `only`) at `size` in alternating signs (the first
+    `size`'s), every other value 1."""
+    names = {alg.gens[s]["name"] for s in inputs if s != unknown and (only is None or s == only)}
     base, sign = {}, 1.0
     for name, kind in kinds.items():
         if name in names:
@@ -318,6 +431,21 @@ def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict) ->
             sign = -sign
         else:
             base[name] = {"bool": True, "int": 1}.get(kind, 1.0)
+    return base
+
+
+def _labels(alg, inputs: list, unknown, size: float, kinds: dict) -> list:
+    """`unknown` at 1, 0 and -1 (a label, an indicator), the sum's other inputs at `size`: y = 1 beside
+    y_hat = 1 - 3e-8 is no root of y_hat - y, but y_hat's rounding is 4e-9 of it."""
+    base = _base(alg, inputs, unknown, size, kinds)
+    return [dict(base, **{alg.gens[unknown]["name"]: value}) for value in LABELS]
+
+
+def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict, only=None) -> list:
+    """The points where `poly` (in `unknown`) vanishes, the sum's other inputs `size` in alternating
+    signs (the first `size`'s) and every other value 1."""
+    alg = grid.alg
+    base = _base(alg, inputs, unknown, size, kinds, only)
     env, values = grid._run(base)
     known: dict = {}
 
@@ -341,15 +469,27 @@ def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict) ->
                 continue
             root = root.real
         value = float(root)
-        if math.isfinite(value):
-            out.append(dict(base, **{alg.gens[unknown]["name"]: value}))
+        # at the root itself (0.0, say) both forms may be exact; beside it, a relative NEAR away (NEAR
+        # itself beside 0), a sum that cancels loses digits
+        if not math.isfinite(value):
+            continue
+        step = NEAR * abs(value) if value != 0 else NEAR
+        for near in (value, value + step, value - step):          # three per root, in this order
+            out.append(dict(base, **{alg.gens[unknown]["name"]: near}))
     return out
 
 
 def cancellation_verdict(original: list, candidate: list, reference: list) -> bool:
     """Is the candidate, at the cancellation points, never far less accurate than the original?"""
+    if raises_anew(original, candidate, reference):
+        return False
     for b, a in zip(errors(original, reference), errors(candidate, reference)):
-        if b is not None and math.isfinite(b) and not (math.isfinite(a) and a <= max(FACTOR * b, LOOSE)):
+        if b is None or not math.isfinite(b):
+            continue
+        # where the original keeps no digit (on a root it may give 0 for 4e-18) no digit can be lost:
+        # the candidate may then be off by 2**30 times the original's error, never by more
+        allowed = max(FACTOR * b, LOOSE) if b < 1 else b / LOOSE
+        if not (math.isfinite(a) and a <= allowed):
             return False
     return True
 

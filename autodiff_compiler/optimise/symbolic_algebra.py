@@ -79,6 +79,7 @@ class RegionAlgebra:
         self.relations: dict[sympy.Symbol, tuple] = {}        # condition generator -> (op, lhs, rhs)
         self.clamps: dict[sympy.Symbol, tuple] = {}           # clamp generator -> (kind, args)
         self.exact_clamps: dict[sympy.Symbol, tuple] = {}     # clamp generator -> (kind, full args)
+        self.given_clamps: dict[sympy.Symbol, tuple] = {}     # ... -> (kind, args over functions' values)
         self.inputs: list[str] = []
         self.order: list[str] = []        # names in the order of their final definitions
         self._consts: dict[float, sympy.Symbol] = {}
@@ -156,6 +157,7 @@ class RegionAlgebra:
                 self.clamps[g] = (prim, tuple(args))
                 # its exact value, for the accuracy reference: the clamp of the exact arguments
                 self.exact_clamps[g] = (prim, tuple(self.operand(a, full=True) for a in stmt.args))
+                self.given_clamps[g] = (prim, tuple(self.operand(a) for a in stmt.args))
         if final:
             self.defined[stmt.target] = self.cur[stmt.target]
             self.order.append(stmt.target)
@@ -540,7 +542,9 @@ class Lowerer:
         return self.emit("pow", (b, Const(exponent)))
 
     def _sum(self, expr):
-        terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), bool(t.is_Number)))
+        # positive terms first (no negation), numbers last among them; then fewer factors first, so
+        # that 1 - y - t*y is (1 - y) - t*y: exact where y is near 1, which the verdicts then measure
+        terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), bool(t.is_Number), _factors(t)))
         first = terms[0]
         if first.could_extract_minus_sign():
             acc = self.emit("neg", (self.value(-first),))
@@ -586,6 +590,18 @@ class Lowerer:
                 den = operand if den is None else self.emit("mul", (den, operand))
             acc = self.emit("div", (acc, den))
         return acc
+
+
+def _factors(term) -> int:
+    """How many symbols a term multiplies (with their powers): t*y**2 has 3."""
+    total = 0
+    for factor in sympy.Mul.make_args(term):
+        base, exponent = factor.as_base_exp()
+        if base.is_Symbol:
+            total += int(exponent) if exponent.is_Integer and exponent > 0 else 1
+        elif not factor.is_Number:
+            total += 1
+    return total
 
 
 def lower(alg: RegionAlgebra, exprs: dict, available: set, fresh, types: dict) -> tuple:

@@ -12,7 +12,14 @@ JSON can hold:
   (`symbolic_accuracy.verdict` on the grid, `cancellation_verdict` where
   its sums vanish) and the region's live statements cost less
   than before; `figures` gives each changed output's largest and mean
-  relative error on the grid, before and after;
+  relative error on the grid, before and after, and how many of its forms
+  were refused before the one kept;
+* each output's forms are tried cheapest first: the cost search picks a
+  combination among the first `OPTIONS` of each, and a form the proof or a
+  verdict refuses falls back to the next of its first `FALLBACKS` that keeps
+  the region cheaper (the binary cross-entropy's `y_hat - y` is refused
+  where it loses digits, and `(1 - y - y*e)/(1 + e)` is kept); every form
+  kept has passed every check;
 * otherwise `outcome` says why nothing changed ("unchanged", "not readable").
 """
 from __future__ import annotations
@@ -23,13 +30,15 @@ import sympy
 
 from ..ir import FLOAT, Var
 from ..ir.names import is_temporary
-from .symbolic_accuracy import Grid, cancellation_points, cancellation_verdict, verdict
+from .symbolic_accuracy import Grid, cancellation_grid, cancellation_verdict, verdict
 from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_forms, join_terms, lower,
                                masked_parts_polynomial, masked_terms, proves_equal, rewrite_with, size, useful,
                                weight)
 
 MAX_KEPT = 12
-OPTIONS = 4
+OPTIONS = 4               # the forms of each output tried together in the cost search
+FALLBACKS = 12            # the forms an output may fall back on, cheapest first, when one is less accurate
+PER_TERM = 2              # the forms of each masked term combined
 MAX_PROOFS = 12
 
 
@@ -98,7 +107,7 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
             best = (cost, trial)
     for _ in range(2):                      # then each output alone, the others fixed
         for o in rewritable:
-            for option in [None] + options[o]:
+            for option in [None] + options[o][:OPTIONS]:
                 trial = dict(best[1], **{o: option})
                 cost = _cost_of(assemble, trial)
                 if cost is not None and cost < best[0]:
@@ -106,34 +115,37 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
     choice = best[1]
     if all(e is None for e in choice.values()):
         return {"outcome": "unchanged", "why": "no cheaper form", "cost": base_cost}
-    unproved = [o for o, e in choice.items() if e is not None and not proves_equal(alg, e, references[o])]
-    if unproved:               # never expected: every form comes from exact rewrites; drop it and choose again
-        for o in unproved:
-            options[o] = [e for e in options[o] if e is not choice[o]]
-        return _retry(stmts, outputs, live, types, exact, unproved)
     grid = Grid(alg, stmts, types)
-    figures = {}
+    figures, refusals = {}, {o: 0 for o in rewritable}     # per output: the last measure; forms refused
     while True:
         new, owner, cost = assemble(choice)
         rejected = []
         for o, expr in choice.items():
             if expr is None:
                 continue
+            if not proves_equal(alg, expr, references[o]):
+                # never expected: every form comes from exact rewrites
+                figures[o] = {"unproved": True}
+                rejected.append(o)
+                continue
             ok, numbers = verdict(grid.original_values(o), grid.candidate_values(new, o), grid.reference(o))
             figures[o] = numbers
             if ok:
-                points = cancellation_points(grid, expr)
-                roots = Grid(alg, stmts, types, points) if points else None
-                numbers["cancellation_points"] = len(points)
+                roots = cancellation_grid(alg, stmts, types, expr)
+                numbers["cancellation_points"] = len(roots.points) if roots is not None else 0
                 ok = roots is None or cancellation_verdict(roots.original_values(o), roots.candidate_values(new, o),
                                                            roots.reference(o))
             if not ok:
                 rejected.append(o)
+        for o in rejected:
+            # the next form of this output that keeps the region cheaper, the others as they are; with
+            # none, the output is left as it is
+            refusals[o] += 1
+            choice[o] = _fallback(assemble, choice, o, options[o], base_cost)
+        for o in figures:
+            figures[o]["rejected"] = refusals[o]
         if not rejected:
             break
-        for o in rejected:
-            choice[o] = None
-            figures[o]["rejected"] = True
         if all(e is None for e in choice.values()):
             return {"outcome": "unchanged", "why": "less accurate", "figures": _plain(figures)}
     if cost >= base_cost:
@@ -144,14 +156,16 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
             "figures": _plain(figures)}
 
 
-def _retry(stmts, outputs, live, types, exact, unproved) -> dict:
-    """A candidate failed its proof: leave the outputs it was for as they are."""
-    kept = [o for o in outputs if o not in unproved]
-    if kept == outputs:
-        return {"outcome": "unchanged", "why": "a form was not proved equal"}
-    decision = rewrite_region(stmts, kept, live, types, exact) if kept else \
-        {"outcome": "unchanged", "why": "a form was not proved equal"}
-    return decision
+def _fallback(assemble, choice: dict, output: str, options: list, base_cost: int):
+    """The first form after `choice[output]` in `options` (cheapest first) that keeps the region cheaper
+    than before, the other outputs' forms as chosen; None when there is none."""
+    current = choice[output]
+    position = next(k for k, form in enumerate(options) if form is current)
+    for form in options[position + 1:]:
+        cost = _cost_of(assemble, dict(choice, **{output: form}))
+        if cost is not None and cost < base_cost:
+            return form
+    return None
 
 
 def _cost_of(assemble, trial):
@@ -170,14 +184,14 @@ def _options(alg: RegionAlgebra, expr, kept: list, available: set, types: dict) 
         per_term = []
         for present, coefficient, substituted in terms:
             forms = _forms(alg, coefficient, kept, types)
-            per_term.append(_cheapest(alg, forms, available, types, polynomial=substituted)[:2])
+            per_term.append(_cheapest(alg, forms, available, types, polynomial=substituted)[:PER_TERM])
         if all(per_term):
             for combination in itertools.product(*per_term):
                 candidates.append(join_terms(terms, list(combination)))
     if not terms or not any(substituted for _, _, substituted in terms):
         candidates += _forms(alg, expr, kept, types)
     candidates = [c for c in candidates if masked_parts_polynomial(c)]
-    return reference, _cheapest(alg, candidates, available, types)[:OPTIONS]
+    return reference, _cheapest(alg, candidates, available, types)[:FALLBACKS]
 
 
 def _forms(alg: RegionAlgebra, expr, kept: list, types: dict) -> list:

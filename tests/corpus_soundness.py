@@ -3076,3 +3076,22 @@ def symbolic_expansion_cancels_partials(x, y):
 
 # tanh saturated with its quotient beyond 2**53 (the first three), saturated with a small quotient, ordinary
 EXPANSION_POINTS = [(-1e20, 0.7), (-9.5e99, 1.27e-100), (-3e15, 0.5), (40.0, 0.3), (0.8, -0.4), (-2.0, 1.5)]
+
+
+def symbolic_overflowed_input(x, n):
+    # fuzz seed 109, control-44, at --scale 1e100: at x = -2e99, x**2 * x**2 overflows and the region's
+    # input t = sqrt(x**4 + 0.5) is inf; the pass wrote u + v/t as (t*u + v)/t, nan there (inf * 0),
+    # where the chain rule gives 0, the exact value's float
+    if x >= 0.5:
+        x = stop_gradient(math.sqrt(math.hypot(x, 0.75)))
+    elif (x if -1.5 < 0.25 * n <= 1.0 else -1.5) <= 0.9:
+        x /= math.sqrt(x ** 2 * x ** 2 + 0.5)
+    else:
+        j = 2
+        s2 = 1.0
+        for j in range(n, -1, -1):
+            s2 = math.atan(s2 + math.tanh(s2))
+            s2 = s2 + math.tanh(-np.where(s2 <= 2.0, x, 0.25 * j))
+            s2 = s2 * (0.5 + 0.5 * math.tanh(x))
+    v3 = math.fabs(math.pow(1.0 + 0.5 * 0.5, 1.8 * math.tanh(x)))
+    return v3 + x

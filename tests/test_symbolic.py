@@ -545,3 +545,18 @@ def test_a_rewrite_never_raises_where_the_chain_rule_gives_a_value(jit):
         h = 1e-6
         central = (_power_quotient(y + h) - _power_quotient(y - h)) / (2 * h)
         assert g(y) == pytest.approx(central, rel=1e-6), y
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_rewrite_stays_finite_where_an_input_overflowed(jit):
+    """A region's input at inf (the forward sweep's x**4 overflowed) has no exact value to measure
+    against; wherever the chain rule is finite there, a rewrite must be too (`overflow_verdict`, each
+    input at +-inf).  At ordinary points, against central differences."""
+    import corpus_soundness as CS
+    f = CS.symbolic_overflowed_input
+    g, chain_rule = grad(f, wrt="x", jit=jit), grad(f, wrt="x", jit=jit, skip=("symbolic",))
+    assert g(-1.9982963602789504e+99, 3) == chain_rule(-1.9982963602789504e+99, 3) == 0.0
+    for x, n in ((0.2, 3), (-0.7, 1), (-3.0, 2)):
+        h = 1e-6
+        central = (f(x + h, n) - f(x - h, n)) / (2 * h)
+        assert g(x, n) == pytest.approx(central, rel=1e-6), (x, n)

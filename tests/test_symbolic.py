@@ -560,3 +560,65 @@ def test_a_rewrite_stays_finite_where_an_input_overflowed(jit):
         h = 1e-6
         central = (f(x + h, n) - f(x - h, n)) / (2 * h)
         assert g(x, n) == pytest.approx(central, rel=1e-6), (x, n)
+
+
+# helper-49's review: forms that square or multiply what the chain rule only divides, wrong where ONE value
+# is extreme and the rest moderate (every earlier overflow point set all of them at once, where the
+# original overflowed too).  Now measured one value at a time (`extreme_grids`).
+
+def _log_reciprocal(x, y):
+    r = 1.0 / x
+    return math.log(r) * y + r
+
+
+def _sigmoid_entropy(x, y):
+    s = 1.0 / (1.0 + math.exp(-x))
+    return y * math.log(s) + (1.0 - y) * math.log(1.0 - s)
+
+
+def _log_sigmoid_plus(x, y):
+    e = math.exp(x)
+    s = 1.0 / (1.0 + e)
+    return math.log(s) * y + s
+
+
+def _sqrt_ratio(x, y):
+    s = math.sqrt(x)
+    return y * math.log(s) + s / y
+
+
+def _exact_partials(fn, x, y):
+    """The hand partials, in 60-digit arithmetic (the floats would overflow on the way)."""
+    with mpmath.workdps(60):
+        x, y = mpmath.mpf(x), mpmath.mpf(y)
+        if fn is _log_reciprocal:
+            return -y / x - 1 / x ** 2, -mpmath.log(x)
+        if fn is _sigmoid_entropy:
+            s = 1 / (1 + mpmath.exp(-x))
+            return y - s, mpmath.log(s) - mpmath.log(1 - s)
+        if fn is _log_sigmoid_plus:
+            s = 1 / (1 + mpmath.exp(x))
+            return -(1 - s) * (y + s), mpmath.log(s)
+        s = mpmath.sqrt(x)
+        return y / (2 * x) + 1 / (2 * s * y), mpmath.log(s) - s / y ** 2
+
+
+ONE_VALUE_EXTREME = [
+    (_log_reciprocal, (1e155, 1.0)), (_sigmoid_entropy, (-355.0, 1.0)), (_sigmoid_entropy, (-355.0, 0.5)),
+    (_sigmoid_entropy, (-14.62, -1e300)), (_log_sigmoid_plus, (355.0, 1.0)), (_log_sigmoid_plus, (16.92, -1e300)),
+    (_sqrt_ratio, (1e-200, 1e-165)), (_sqrt_ratio, (1e-300, 1e-160)),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("fn, point", ONE_VALUE_EXTREME, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_rewrite_keeps_the_digits_where_one_value_is_extreme(fn, point, jit):
+    got = grad(fn, wrt=(0, 1), jit=jit)(*point)
+    for value, exact in zip(got, _exact_partials(fn, *point)):
+        if abs(exact) > 1.7e308:       # the true partial overflows: inf, as the chain rule's
+            assert value == math.copysign(math.inf, exact)
+        else:
+            assert relative_error(value, exact) <= 1e-12, (point, got)
+    for x, y in ((0.7, 1.3), (2.5, 0.4)):
+        assert grad(fn, wrt=(0, 1), jit=jit)(x, y) == pytest.approx(
+            tuple(float(v) for v in _exact_partials(fn, x, y)), rel=1e-12)

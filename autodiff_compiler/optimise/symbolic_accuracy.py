@@ -331,6 +331,28 @@ def cancellation_grid(alg, stmts: list, types: dict, expr) -> Grid | None:
     return Grid(alg, stmts, types, points, free_generators=True) if points else None
 
 
+# one value at a time at these, the rest 1: its square overflows (1e155), its sixth power does (1e52), its
+# square is subnormal (1e-160) or 0 (1e-200); and near the end of the range with the rest at 1e4, where
+# a product of three overflows
+ALONE = (1e155, -1e155, 1e52, 1e-160, -1e-160, 1e-200)
+FAR, AROUND_FAR = (1e300, -1e300), 1e4
+
+
+def extreme_grids(alg, stmts: list, types: dict) -> list:
+    """`overflow_grid`, and one value at a time at `ALONE` and `FAR`, the region's functions' values
+    given as its inputs are: `(-x*y - 1)/x**2` for `-1/x - y/x` (the chain rule's) is 0 for -1e-155
+    at x = 1e155, y = 1, the squares `(1 + e)**2` and `y**2` overflow or underflow where only e = exp(x)
+    or y is extreme (helper-49's review).  `overflow_verdict` judges them all."""
+    given = Grid(alg, stmts, types, [], free_generators=True)
+    kinds = {name: t.kind if t is not None else "float" for name, t in given.free}
+    floats = sorted(name for name, kind in kinds.items() if kind == "float")
+    ones = {name: {"bool": True, "int": 1}.get(kind, 1.0) for name, kind in kinds.items()}
+    points = [dict(ones, **{name: size}) for name in floats for size in ALONE]
+    around = dict(ones, **{other: AROUND_FAR for other in floats})
+    points += [dict(around, **{name: size}) for name in floats for size in FAR]
+    return [overflow_grid(alg, stmts, types), Grid(alg, stmts, types, points, free_generators=True)]
+
+
 def overflow_grid(alg, stmts: list, types: dict) -> Grid:
     """Six points with every float the region reads at 1e52, 1e155 or 1e-12, in one sign or
     alternating, the region's functions computed from them; and, for each float it reads, that value at

@@ -30,7 +30,7 @@ import sympy
 
 from ..ir import FLOAT, Var
 from ..ir.names import is_temporary
-from .symbolic_accuracy import (Grid, cancellation_grid, cancellation_verdict, overflow_grid, overflow_verdict,
+from .symbolic_accuracy import (Grid, cancellation_grid, cancellation_verdict, extreme_grids, overflow_verdict,
                                 verdict)
 from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_forms, join_terms, lower,
                                masked_parts_polynomial, masked_terms, proves_equal, rewrite_with, size, useful,
@@ -117,7 +117,7 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
     if all(e is None for e in choice.values()):
         return {"outcome": "unchanged", "why": "no cheaper form", "cost": base_cost}
     grid = Grid(alg, stmts, types)
-    extremes = overflow_grid(alg, stmts, types)
+    extremes = extreme_grids(alg, stmts, types)
     figures, refusals = {}, {o: 0 for o in rewritable}     # per output: the last measure; forms refused
     while True:
         new, owner, cost = assemble(choice)
@@ -135,8 +135,8 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
             if ok:
                 roots = cancellation_grid(alg, stmts, types, expr)
                 numbers["cancellation_points"] = len(roots.points) if roots is not None else 0
-                ok = overflow_verdict(extremes.original_values(o), extremes.candidate_values(new, o),
-                                      extremes.reference(o))
+                ok = all(overflow_verdict(g.original_values(o), g.candidate_values(new, o), g.reference(o))
+                         for g in extremes)
                 ok = ok and (roots is None or cancellation_verdict(roots.original_values(o),
                                                                    roots.candidate_values(new, o), roots.reference(o)))
             if not ok:

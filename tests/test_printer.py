@@ -243,8 +243,10 @@ def _own_square(x):
 HUGE_SQUARES = [
     (_atan_sum, (1e200,), lambda x: (1 / (1 + x * x) + 1 / math.sqrt(x * x + 1)
                                      + 1.1283791670955126 * math.exp(-x * x),)),
-    (_atan2_of, (1e200, -3e180), lambda x, y: (-y / (x * x + y * y) + 1e-3 / (1 + (x * 1e-3) * (x * 1e-3)),
-                                               x / (x * x + y * y))),
+    # atan2's partials are over hypot (x * x + y * y overflows here, and gave 0 for 3e-220 and 1e-200)
+    (_atan2_of, (1e200, -3e180), lambda x, y: (-y / math.hypot(x, y) / math.hypot(x, y)
+                                               + 1e-3 / (1 + (x * 1e-3) * (x * 1e-3)),
+                                               x / math.hypot(x, y) / math.hypot(x, y))),
     (_quotient, (3.7e-101, -1.9e100), lambda x, y: (1.0, 1.2 * y / (1 + y * y) / (1 + y * y))),
 ]
 

@@ -562,9 +562,9 @@ def test_a_rewrite_stays_finite_where_an_input_overflowed(jit):
         assert g(x, n) == pytest.approx(central, rel=1e-6), (x, n)
 
 
-# helper-49's review: forms that square or multiply what the chain rule only divides, wrong where ONE value
-# is extreme and the rest moderate (every earlier overflow point set all of them at once, where the
-# original overflowed too).  Now measured one value at a time (`extreme_grids`).
+# helper-49's and helper-50's reviews: forms that square or multiply what the chain rule only divides, wrong
+# where ONE value is extreme and the rest moderate (every earlier overflow point set all of them at once,
+# where the original overflowed too).  Now measured one value at a time (`extreme_grids`).
 
 def _log_reciprocal(x, y):
     r = 1.0 / x
@@ -587,6 +587,20 @@ def _sqrt_ratio(x, y):
     return y * math.log(s) + s / y
 
 
+def _square_quotient(x, y):
+    return (y + x * x) / (1.0 + x * x)
+
+
+def _softplus_ratio(x, y):
+    e = math.exp(-x)
+    return y * math.log(1.0 + e) + x / y
+
+
+def _sinh_log(x, y):
+    u = math.sinh(x)
+    return y * math.log(1.0 + u * u) + u / y
+
+
 def _exact_partials(fn, x, y):
     """The hand partials, in 60-digit arithmetic (the floats would overflow on the way)."""
     with mpmath.workdps(60):
@@ -599,6 +613,14 @@ def _exact_partials(fn, x, y):
         if fn is _log_sigmoid_plus:
             s = 1 / (1 + mpmath.exp(x))
             return -(1 - s) * (y + s), mpmath.log(s)
+        if fn is _square_quotient:
+            return 2 * x * (1 - y) / (1 + x * x) ** 2, 1 / (1 + x * x)
+        if fn is _softplus_ratio:
+            e = mpmath.exp(-x)
+            return -y * e / (1 + e) + 1 / y, mpmath.log(1 + e) - x / y ** 2
+        if fn is _sinh_log:
+            u = mpmath.sinh(x)
+            return (2 * y * u / (1 + u * u) + 1 / y) * mpmath.cosh(x), mpmath.log(1 + u * u) - u / y ** 2
         s = mpmath.sqrt(x)
         return y / (2 * x) + 1 / (2 * s * y), mpmath.log(s) - s / y ** 2
 
@@ -607,6 +629,9 @@ ONE_VALUE_EXTREME = [
     (_log_reciprocal, (1e155, 1.0)), (_sigmoid_entropy, (-355.0, 1.0)), (_sigmoid_entropy, (-355.0, 0.5)),
     (_sigmoid_entropy, (-14.62, -1e300)), (_log_sigmoid_plus, (355.0, 1.0)), (_log_sigmoid_plus, (16.92, -1e300)),
     (_sqrt_ratio, (1e-200, 1e-165)), (_sqrt_ratio, (1e-300, 1e-160)),
+    # helper-50's: (1 + x*x)**2 overflows from x = 1e77; e*y and u*y overflow where neither is extreme
+    (_square_quotient, (1e78, 1e300)), (_square_quotient, (1e100, 1e200)), (_softplus_ratio, (-700.0, 1e5)),
+    (_softplus_ratio, (-700.0, -1e20)), (_sinh_log, (200.0, 1e250)), (_sinh_log, (50.0, 1e300)),
 ]
 
 

@@ -25,14 +25,20 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   rewrite may only gain; those points are counted as `repaired`.)
 * `cancellation_points(grid, expr)` are points a random grid almost never
   draws: where a sum the candidate computes vanishes, where an input is a
-  label, and where a square overflows.  The values of the region's
+  label, and where a square overflows or underflows.  The values of the region's
   functions (exp(x), tanh(x)) are given by a point, as its inputs are
   (`cancellation_grid`; clamps and comparisons are still computed, as the
   proof relates them to their operands), so a sum over one can be put on
-  its root whatever x would give it (1 + exp(x) is 1.0 at x = -40).  First
-  come six points with every float at 1e52, 1e155 or 1e-12, in one sign or
-  alternating, where `x**6`, `x*x` or their reciprocals overflow and the
-  original may not.  Then, for each sum and each such float value the
+  its root whatever x would give it (1 + exp(x) is 1.0 at x = -40).  First,
+  (`extreme_grids`, with the functions computed) six points with every
+  float at 1e52, 1e155 or 1e-12, in one sign or alternating, and each value
+  the region reads alone at +-inf (the forward sweep overflowed; no exact
+  value there, so `overflow_verdict` asks only that the candidate be finite
+  where the original is); and (with the functions' values given) each value
+  alone at +-1e155, 1e52, +-1e-160 or 1e-200, the rest 1, at +-1e100, the
+  rest 3, and at +-1e300, the rest 1e4 or 1e10: where `x**6`, `x*x`,
+  `(1 + x*x)**2` or a product overflow or underflow and
+  the original, which only divides, does not.  Then, for each sum and each such float value the
   sum's numerator is a polynomial of degree 1 to 4 in (its square-free
   part: the root finder does not converge on a double root), in four tiers
   (`_Group`): the float nearest each real root with one other input of the
@@ -331,25 +337,27 @@ def cancellation_grid(alg, stmts: list, types: dict, expr) -> Grid | None:
     return Grid(alg, stmts, types, points, free_generators=True) if points else None
 
 
-# one value at a time at these, the rest 1: its square overflows (1e155), its sixth power does (1e52), its
-# square is subnormal (1e-160) or 0 (1e-200); and near the end of the range with the rest at 1e4, where
-# a product of three overflows
-ALONE = (1e155, -1e155, 1e52, 1e-160, -1e-160, 1e-200)
-FAR, AROUND_FAR = (1e300, -1e300), 1e4
+# one value at a time at these sizes, the rest at the second: its square overflows (1e155), its sixth
+# power does (1e52), its square is subnormal (1e-160) or 0 (1e-200); the square of 1 + x*x overflows
+# (1e100; the rest 3, not 1, where 1 - y would vanish); a product with moderate values overflows (1e300)
+ALONE = (((1e155, -1e155, 1e52, 1e-160, -1e-160, 1e-200), 1.0), ((1e100, -1e100), 3.0), ((1e300, -1e300), 1e4),
+         ((1e300, -1e300), 1e10))
 
 
 def extreme_grids(alg, stmts: list, types: dict) -> list:
-    """`overflow_grid`, and one value at a time at `ALONE` and `FAR`, the region's functions' values
-    given as its inputs are: `(-x*y - 1)/x**2` for `-1/x - y/x` (the chain rule's) is 0 for -1e-155
-    at x = 1e155, y = 1, the squares `(1 + e)**2` and `y**2` overflow or underflow where only e = exp(x)
-    or y is extreme (helper-49's review).  `overflow_verdict` judges them all."""
+    """`overflow_grid`, and one value at a time at `ALONE`, the region's functions' values given as its
+    inputs are: `(-x*y - 1)/x**2` for `-1/x - y/x` (the chain rule's) is 0 for -1e-155 at x = 1e155,
+    y = 1, the squares `(1 + e)**2` and `y**2` overflow or underflow where only e = exp(x) or y is
+    extreme (helper-49's review); `(1 - y)*x/(1 + x*x)**2` is 0 at x = 1e100, `e*y` overflows at
+    e = exp(700) = 1e304, y = 1e5 (helper-50's).  `overflow_verdict` judges them all."""
     given = Grid(alg, stmts, types, [], free_generators=True)
     kinds = {name: t.kind if t is not None else "float" for name, t in given.free}
     floats = sorted(name for name, kind in kinds.items() if kind == "float")
     ones = {name: {"bool": True, "int": 1}.get(kind, 1.0) for name, kind in kinds.items()}
-    points = [dict(ones, **{name: size}) for name in floats for size in ALONE]
-    around = dict(ones, **{other: AROUND_FAR for other in floats})
-    points += [dict(around, **{name: size}) for name in floats for size in FAR]
+    points = []
+    for sizes, rest in ALONE:
+        around = dict(ones, **{other: rest for other in floats})
+        points += [dict(around, **{name: size}) for name in floats for size in sizes]
     return [overflow_grid(alg, stmts, types), Grid(alg, stmts, types, points, free_generators=True)]
 
 
@@ -380,8 +388,8 @@ def overflow_verdict(original: list, candidate: list, reference: list) -> bool:
 
 
 def cancellation_points(grid: Grid, expr) -> list:
-    """Points where a sum of the candidate `expr` vanishes or beside it, and where every float is large
-    enough for a square or a sixth power to overflow, at most `MAX_CANCELLATION_POINTS`."""
+    """Points where a sum of the candidate `expr` vanishes, beside them, and at labels (see `_Group`), at
+    most `MAX_CANCELLATION_POINTS`."""
     alg = grid.alg
     kinds = {name: t.kind if t is not None else "float" for name, t in grid.free}
     settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")

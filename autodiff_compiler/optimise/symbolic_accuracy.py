@@ -350,15 +350,26 @@ def extreme_grids(alg, stmts: list, types: dict) -> list:
     y = 1, the squares `(1 + e)**2` and `y**2` overflow or underflow where only e = exp(x) or y is
     extreme (helper-49's review); `(1 - y)*x/(1 + x*x)**2` is 0 at x = 1e100, `e*y` overflows at
     e = exp(700) = 1e304, y = 1e5 (helper-50's).  `overflow_verdict` judges them all."""
-    given = Grid(alg, stmts, types, [], free_generators=True)
-    kinds = {name: t.kind if t is not None else "float" for name, t in given.free}
-    floats = sorted(name for name, kind in kinds.items() if kind == "float")
-    ones = {name: {"bool": True, "int": 1}.get(kind, 1.0) for name, kind in kinds.items()}
-    points = []
-    for sizes, rest in ALONE:
-        around = dict(ones, **{other: rest for other in floats})
-        points += [dict(around, **{name: size}) for name in floats for size in sizes]
+    kinds = _kinds(Grid(alg, stmts, types, [], free_generators=True).free)
+    points = [point for sizes, rest in ALONE for point in _alone(kinds, sizes, rest)]
     return [overflow_grid(alg, stmts, types), Grid(alg, stmts, types, points, free_generators=True)]
+
+
+def _kinds(free: list) -> dict:
+    """name -> "float", "int" or "bool", for the values a point gives."""
+    return {name: t.kind if t is not None else "float" for name, t in free}
+
+
+def _unit(kind: str):
+    """The value a point gives a name it does not set: 1 of its kind."""
+    return {"bool": True, "int": 1}.get(kind, 1.0)
+
+
+def _alone(kinds: dict, sizes: tuple, rest: float) -> list:
+    """Each float at each of `sizes` in turn, the other floats at `rest`, ints and bools at 1."""
+    floats = sorted(name for name, kind in kinds.items() if kind == "float")
+    around = {name: rest if kind == "float" else _unit(kind) for name, kind in kinds.items()}
+    return [dict(around, **{name: size}) for name in floats for size in sizes]
 
 
 def overflow_grid(alg, stmts: list, types: dict) -> Grid:
@@ -367,15 +378,15 @@ def overflow_grid(alg, stmts: list, types: dict) -> Grid:
     +inf and -inf, the rest 1 (a value the forward sweep overflowed).  `(t*u + v)/t` for `u + v/t` is
     nan where t = sqrt(x**4 + 0.5) is inf and u = 0, and the chain rule gives 0 (fuzz seed 109,
     control-44, x = -2e99 at --scale 1e100); `overflow_verdict` judges these points."""
-    kinds = {name: t.kind if t is not None else "float" for name, t in Grid(alg, stmts, types, []).free}
+    kinds = _kinds(Grid(alg, stmts, types, []).free)
     floats = sorted(name for name, kind in kinds.items() if kind == "float")
-    ones = {name: {"bool": True, "int": 1}.get(kind, 1.0) for name, kind in kinds.items()}
+    ones = {name: _unit(kind) for name, kind in kinds.items()}
     points = []
     for size in OVERFLOWING:
         for alternate in (False, True):
             points.append(dict(ones, **{name: size * (-1.0 if alternate and k % 2 else 1.0)
                                         for k, name in enumerate(floats)}))
-    points += [dict(ones, **{name: infinity}) for name in floats for infinity in (math.inf, -math.inf)]
+    points += _alone(kinds, (math.inf, -math.inf), 1.0)
     return Grid(alg, stmts, types, points)
 
 
@@ -391,7 +402,7 @@ def cancellation_points(grid: Grid, expr) -> list:
     """Points where a sum of the candidate `expr` vanishes, beside them, and at labels (see `_Group`), at
     most `MAX_CANCELLATION_POINTS`."""
     alg = grid.alg
-    kinds = {name: t.kind if t is not None else "float" for name, t in grid.free}
+    kinds = _kinds(grid.free)
     settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
                 and kinds.get(info["name"]) == "float"}
     points = []
@@ -480,7 +491,7 @@ def _base(alg, inputs: list, unknown, size: float, kinds: dict, only=None) -> di
             base[name] = sign * size
             sign = -sign
         else:
-            base[name] = {"bool": True, "int": 1}.get(kind, 1.0)
+            base[name] = _unit(kind)
     return base
 
 

@@ -4,7 +4,8 @@ Takes: an adjoint `ir.Function` after `simplify` (with `types` and
 `exact_names`, the program's own values).  Guarantees the same gradients, to
 rounding, and at least as accurate: where the chain rule leaves divisions that
 cancel at no cost in accuracy, the gradient is computed by the shorter form
-(`3 - 1/(x + 2)**2` for `-(1/(2 + x))/(2 + x) + 3`).  Where the shorter form
+(`3 - (1/(2 + x))**2` for `-(1/(2 + x))/(2 + x) + 3`, squaring the reciprocal the
+function computes).  Where the shorter form
 loses digits the chain rule keeps, it is refused: the binary cross-entropy's
 `y_hat - y` reads `y_hat` rounded near 1, 1e-4 of the gradient where y = 1 and
 1 - y_hat = 1e-12 (`symbolic_accuracy`).
@@ -81,7 +82,7 @@ from ..ir.names import Names
 from ..rules import PRIMITIVES
 from ..timelimit import can_limit, limited
 
-PASS_VERSION = 4
+PASS_VERSION = 5
 MAX_REGION = 80
 MAX_OUTPUTS = 16
 MAX_KEPT = 12

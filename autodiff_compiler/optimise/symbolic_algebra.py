@@ -389,7 +389,13 @@ def useful(alg: RegionAlgebra, name: str, expr) -> bool:
         return False
     if any(expr.has(g) for g, _ in solve_for(alg, name)):
         return True
-    return isinstance(value, (sympy.Add, sympy.Mul)) and value.free_symbols <= expr.free_symbols and size(value) >= 4
+    return _replaceable(value) and value.free_symbols <= expr.free_symbols and size(value) >= 4
+
+
+def _replaceable(value) -> bool:
+    """Is a kept definition worth replacing where it appears: a sum or product of terms, or a
+    reciprocal (`y_hat = 1/(1 + e)` turns a division by `1 + e` into a product with `y_hat`)?"""
+    return isinstance(value, (sympy.Add, sympy.Mul)) or (value.is_Pow and value.exp.is_negative)
 
 
 def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
@@ -403,10 +409,13 @@ def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
     for g, solution in solve_for(alg, name):
         if expr.has(g):
             out += basic_forms(expr.xreplace({g: solution}))[1:]
-    if isinstance(value, (sympy.Add, sympy.Mul)) and size(expr) <= SIMPLIFY_MAX_NODES:
-        replaced = expr.subs(value, y)
-        if replaced != expr and replaced.has(y):
-            out += [replaced] + basic_forms(replaced)[2:]
+    if _replaceable(value) and size(expr) <= SIMPLIFY_MAX_NODES:
+        # in the expression as it is and cancelled: a reciprocal shows as a divisor only in the
+        # cancelled p/q form
+        for form in basic_forms(expr)[:2]:
+            replaced = form.subs(value, y)
+            if replaced != form and replaced.has(y):
+                out += [replaced] + basic_forms(replaced)[2:]
     return _unique(out)
 
 

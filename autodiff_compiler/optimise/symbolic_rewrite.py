@@ -39,7 +39,7 @@ from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_for
 MAX_KEPT = 12
 OPTIONS = 4               # the forms of each output tried together in the cost search
 FALLBACKS = 12            # the forms an output may fall back on, cheapest first, when one is less accurate
-PER_TERM = 2              # the forms of each masked term combined
+PER_TERM = 2              # the forms of each masked term combined, at least
 MAX_PROOFS = 12
 
 
@@ -186,9 +186,11 @@ def _options(alg: RegionAlgebra, expr, kept: list, available: set, types: dict) 
     candidates = []
     if terms:
         per_term = []
+        # each term's cheapest forms, as many as keep the combinations within the fallbacks
+        each = max(PER_TERM, int(FALLBACKS ** (1 / len(terms)) + 1e-9))
         for present, coefficient, substituted in terms:
             forms = _forms(alg, coefficient, kept, types)
-            per_term.append(_cheapest(alg, forms, available, types, polynomial=substituted)[:PER_TERM])
+            per_term.append(_cheapest(alg, forms, available, types, polynomial=substituted)[:each])
         if all(per_term):
             for combination in itertools.product(*per_term):
                 candidates.append(join_terms(terms, list(combination)))

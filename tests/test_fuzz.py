@@ -585,6 +585,35 @@ def test_a_periodic_function_of_a_huge_argument_has_no_reference():
     assert fine.prepare() is None and fine._mp_reference() is None
 
 
+def test_a_value_far_above_the_step_gets_the_digits_it_needs():
+    """`hypot(x, x) + x + 1.7` at 5e-101: the float64 differences' step (2**-10) crosses the turn at 0 and
+    they agree on 1.0, the mean of the slopes on either side; at 40 digits the high-precision steps
+    (2**-50 of 5e-101) are lost in the rounding of 1.7.  It now starts with the 101 digits more that
+    the value lies above the step, and AD's 1 + sqrt(2) is right (scalar-109-95 at --scale 1e100 called
+    it wrong against the differences)."""
+    source = "def f(x):\n    return math.hypot(x, x) + x + 1.7\n"
+    o = orc.Oracle(_program(source), "f", (5.073684000838741e-101,), [0])
+    assert o.prepare() is None and o.reference.method == "fd64"
+    assert o.reference.grads[0] == pytest.approx(1.0)
+    assert o.check_grads([1 + math.sqrt(2)])[:1] == ("ok",)
+    assert o.mp.grads[0] == pytest.approx(1 + math.sqrt(2), rel=1e-12)
+    assert o.check_grads([1.0])[0] == "wrong"
+
+
+def test_a_function_finer_than_the_float64_step_has_no_verdict():
+    """`x + 1e-20 * sin(1e20 * x)`: the float64 differences see only x (slope 1, conclusive), the
+    high-precision ones see the sine turn within their steps and disagree.  The differences' agreement
+    proves nothing there, so no gradient is called wrong against them; a smooth function's still is."""
+    source = "def f(x):\n    return x + 1e-20 * math.sin(1e20 * x)\n"
+    o = orc.Oracle(_program(source), "f", (0.7,), [0])
+    assert o.prepare() is None and o.reference.grads[0] == pytest.approx(1.0)
+    for got in (1.0 + math.cos(0.7 * 1e20), 0.25):
+        verdict, _, why = o.check_grads([got])
+        assert verdict == "inconclusive" and any(m in why for m in orc.FINER_THAN_FD), (got, verdict, why)
+    smooth = orc.Oracle(_program("def f(x):\n    return x + 1e-20 * math.sin(x)\n"), "f", (0.7,), [0])
+    assert smooth.prepare() is None and smooth.check_grads([0.25])[0] == "wrong"
+
+
 def test_fixed_budget_of_raising_programs(tmp_path):
     """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
     mode raises; elsewhere the gradients are right with the checks in place."""

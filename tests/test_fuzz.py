@@ -614,6 +614,17 @@ def test_a_function_finer_than_the_float64_step_has_no_verdict():
     assert smooth.prepare() is None and smooth.check_grads([0.25])[0] == "wrong"
 
 
+def test_a_loop_without_end_is_skipped_without_running_it(tmp_path):
+    """`while t < 2 + x` at x = 1.5e100 would run 1e100 trips: the oracle's own run stops after
+    `MAX_DECISIONS` tests and the program is skipped, the function never run for its errors and no mode
+    run (control-109-52 at --scale 1e100 hung a worker for 300 s); the same loop at x = 3 is checked."""
+    source = "def f(x):\n    t = 0.0\n    while t < 2.0 + x:\n        t = t + 0.5 + math.tanh(x) ** 2\n    return t * x\n"
+    info, records = _run(_task(source, (1.4657788624268328e+100,), "x", ("x",)), [("nojit-simp", "grad")], tmp_path)
+    assert orc.ENDLESS in info["skip"] and "raises" not in info and records == []
+    info, records = _run(_task(source, (3.0,), "x", ("x",)), [("nojit-simp", "grad")], tmp_path)
+    assert "skip" not in info and [r["outcome"] for r in records] == ["ok"]
+
+
 def test_fixed_budget_of_raising_programs(tmp_path):
     """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
     mode raises; elsewhere the gradients are right with the checks in place."""

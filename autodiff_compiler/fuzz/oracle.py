@@ -53,10 +53,10 @@ RTOL = 1e-7
 ATOL = 1e-10
 VALUE_RTOL = 1e-9
 FD_CONCLUSIVE = 2e-8
+MAX_DECISIONS = 10 ** 6    # an evaluation's tests of ifs and whiles; past them, the program is not run
+ENDLESS = "a loop without end"
 # what the high-precision reference says when the function changes on a scale finer than the float64
-# differences' step (2**-10 of the point): their agreement then proves nothing.  At x = 5e-101,
-# hypot(x, x) turns at 0 within the step, and the differences agreed on 1.0, the mean of the slopes on
-# either side, against the gradient's 2.414 (scalar-109-95 at --scale 1e100)
+# differences' step (2**-10 of the point): their agreement then proves nothing (x + 1e-20*sin(1e20*x))
 FINER_THAN_FD = ("ill-conditioned", "disagree", "kink", "still changes")
 MP_DPS = 40
 MP_DOUBLINGS = 4           # MP_DPS (more for arguments far apart in magnitude), doubled until two agree
@@ -290,6 +290,8 @@ class Tracer:
 
     # decisions
     def t(self, site, value):
+        if len(self.path) > MAX_DECISIONS:      # `while t < 2 + x` at x = 1.5e100 (control-109-52, scaled)
+            raise OracleUnsupported(f"more than {MAX_DECISIONS} tests of ifs and whiles: {ENDLESS}")
         if isinstance(value, np.ndarray):
             self.path.append((site, _norm(np.asarray(value, dtype=bool))))
         else:
@@ -735,16 +737,7 @@ class Oracle:
         except OracleUnsupported as exc:
             return f"oracle: {exc}"
         self._tracers = {"f64": Tracer("f64"), "mp": Tracer("mp")}
-        # 1. the real function, as the user runs it
-        if self.function is not None:
-            try:
-                with np.errstate(**FP_ERRORS):
-                    plain = self.function(*_copy_args(self.args))
-            except Exception as exc:
-                return f"primal raised {type(exc).__name__}: {str(exc)[:80]}"
-        else:
-            plain = None
-        # 2. the instrumented float64 run: same value, and the base path
+        # 1. the instrumented float64 run (first: it stops a loop without end), and the base path
         try:
             with np.errstate(**FP_ERRORS):
                 value, path, seen = self._eval("f64", _copy_args(self.args))
@@ -752,6 +745,14 @@ class Oracle:
             return f"oracle: {exc}"
         except Exception as exc:
             return f"primal raised {type(exc).__name__}: {str(exc)[:80]}"
+        # 2. the real function, as the user runs it: the same value
+        plain = None
+        if self.function is not None:
+            try:
+                with np.errstate(**FP_ERRORS):
+                    plain = self.function(*_copy_args(self.args))
+            except Exception as exc:
+                return f"primal raised {type(exc).__name__}: {str(exc)[:80]}"
         if plain is not None and not (type(plain) is type(value) and
                                       (plain == value or (plain != plain and value != value))):
             raise AssertionError(f"oracle drift: instrumented float64 value {value!r} != function value {plain!r}")

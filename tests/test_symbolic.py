@@ -82,6 +82,22 @@ def test_the_tutorial_gradient_keeps_every_digit_where_the_neuron_saturates():
         assert max(lost) > 1e-5 and min(lost) <= 1e-15, (point, lost)
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_sums_quotient_comes_before_its_scaling(jit):
+    """Deep in the tail where the neuron is confidently wrong (z = -709, e = exp(709) = 8e307), the
+    gradient x * (1 - y - y*e) / (1 + e) is finite (709, 1e200), but (1 - y - y*e) * x overflows before
+    y_hat = 1/(1 + e) brings it back.  The product takes the sum's quotient first, (1 - y - y*e) * y_hat,
+    and then x: exact there, where the chain rule (the pass off) gives 0 (helper-51's review)."""
+    g = grad(neuron, wrt=("w", "b"), jit=jit)
+    chain_rule = grad(neuron, wrt=("w", "b"), skip=("symbolic",), jit=jit)
+    for point in ((1.0, 0.0, -709.0, 1.0), (1e-3, 0.0, -7e5, 1.0), (5e-198, 0.0, -1e200, 1.0),
+                  (1e-3, 0.0, -7.05e5, 0.5), (0.5, 0.1, 2.0, 1.0)):
+        exact_w, exact_b = exact_gradient(*point)
+        dw, db = g(*point)
+        assert relative_error(dw, exact_w) <= 1e-15 and relative_error(db, exact_b) <= 1e-15, (point, dw, db)
+    assert chain_rule(1.0, 0.0, -709.0, 1.0)[0] == 0.0          # what the pass improves on
+
+
 def _code(text: str) -> str:
     """`text` without its comments."""
     return "\n".join(line.split("#")[0] for line in text.splitlines())

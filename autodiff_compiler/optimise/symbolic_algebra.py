@@ -566,6 +566,11 @@ class Lowerer:
                 acc = self.emit("add", (acc, self.value(t)))
         return acc
 
+    def _reciprocal(self, factor) -> bool:
+        """Is `factor` a kept name whose value is a reciprocal (`y_hat = 1/(1 + e)`)?"""
+        value = self.alg.defined.get(factor.name) if factor.is_Symbol else None
+        return value is not None and value.is_Pow and value.exp.is_negative
+
     def _product(self, expr):
         coefficient, factors = expr.as_coeff_mul()
         if coefficient < 0:
@@ -582,7 +587,9 @@ class Lowerer:
                 denominator.append(f.args[0] ** -f.args[1])
             else:
                 numerator.append(f)
-        numerator.sort(key=lambda f: 0 if isinstance(f, (sympy.Add, _Masked)) else 1)
+        # the sums first, then the kept reciprocals, then the rest: a sum's quotient before its scaling,
+        # (1 - y - y*e) * y_hat * x, finite where (1 - y - y*e) * x overflows (e = exp(709))
+        numerator.sort(key=lambda f: 0 if isinstance(f, (sympy.Add, _Masked)) else 1 if self._reciprocal(f) else 2)
         acc = None
         p, q = sympy.Rational(coefficient).p, sympy.Rational(coefficient).q
         if p != 1:

@@ -98,6 +98,29 @@ def test_a_sums_quotient_comes_before_its_scaling(jit):
     assert chain_rule(1.0, 0.0, -709.0, 1.0)[0] == 0.0          # what the pass improves on
 
 
+def clamped_neuron_1e7(w, b, x, y):
+    z = w*x + b
+    y_hat = 1 / (1 + math.exp(-z))
+    p = min(max(y_hat, 1e-7), 1 - 1e-7)
+    return -(y*math.log(p) + (1 - y)*math.log(1 - p))
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_clamps_boundary_is_measured(jit):
+    """Clamped to [1e-7, 1 - 1e-7], the loss's y_hat - y lost up to 9 digits where y = 1 and 1 - y_hat is
+    between 1e-7 and 1e-4, and no point of the grid lay there: it was kept (2.2e-10 at z = 15, against
+    1e-17 for the chain rule; helper-51's review).  The boundary points put 1 - y_hat just inside and
+    outside each bound; the pass now keeps (1 - y - y*e) * y_hat, exact there."""
+    g = grad(clamped_neuron_1e7, wrt=("w", "b"), jit=jit)
+    for point in ((1.0, 0.0, 15.0, 1.0), (1.0, 0.0, 16.1, 1.0), (0.5, 15.0, 2.0, 1.0), (1.0, 0.0, 12.0, 1.0),
+                  (1.0, 0.0, -15.0, 0.0), (0.3, -0.2, 1.5, 1.0)):
+        exact_w, exact_b = exact_gradient(*point)      # inside the clamp: the unclamped gradient
+        dw, db = g(*point)
+        assert relative_error(dw, exact_w) <= 1e-15 and relative_error(db, exact_b) <= 1e-15, (point, dw, db)
+    assert "y_hat - y" not in _code(g.source)
+    assert g(1.0, 0.0, 17.0, 1.0) == (0.0, 0.0)         # outside: the loss is flat
+
+
 def _code(text: str) -> str:
     """`text` without its comments."""
     return "\n".join(line.split("#")[0] for line in text.splitlines())

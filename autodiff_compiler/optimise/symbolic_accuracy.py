@@ -67,6 +67,11 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   y = 1 and 1 - y_hat = 1e-12, and is refused; `(1 - y - y*e)/(1 + e)`,
   e = exp(-z), reads neither and keeps every digit there and where y = 0,
   where the chain rule's 1/(1 - y_hat) loses the same four.
+* `boundary_grid` puts the value a point gives where each comparison with a
+  constant bound (a clamp's) is the bound plus or minus 1e-12 to 1e-3 of its
+  size, through what a clamp clamps, the rest 1 (y = 1 beside y_hat = 1 - 1e-6
+  inside a clamp at 1 - 1e-7); `boundary_verdict` is the grid's pointwise test
+  there: at most the original's error or 16 roundings.
 """
 from __future__ import annotations
 
@@ -538,6 +543,90 @@ def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict, on
         for near in (value, value + step, value - step):          # three per root, in this order
             out.append(dict(base, **{alg.gens[unknown]["name"]: near}))
     return out
+
+
+# how far either side of a comparison's constant bound the boundary points lie, relative to the bound
+# (at least 1): 1 - y_hat from 1e-8 to 1e-3 inside a clamp of y_hat to [1e-8, 1 - 1e-8]
+BOUNDARY_STEPS = (1e-12, 1e-9, 1e-6, 1e-3)
+MAX_BOUNDARY_POINTS = 96
+
+
+def boundary_grid(alg, stmts: list, types: dict) -> Grid | None:
+    """Points just either side of each comparison with a constant bound (a clamp's: `y_hat >= 1e-7`,
+    `max(y_hat, 1e-7) <= 1 - 1e-7`), through what a clamp clamps: the value a point gives (1 + e, with
+    e = exp(-z) given) put where the compared value is the bound plus or minus each of `BOUNDARY_STEPS`
+    times the bound's size, every other value 1; the region's functions' values given, as for
+    `cancellation_grid`.  The grid draws no point with y = 1 and 1 - y_hat between 1e-7 and 1e-4, where
+    the clamped loss's `y_hat - y` loses up to 9 digits the chain rule keeps (helper-51's review)."""
+    grid = Grid(alg, stmts, types, [], free_generators=True)
+    kinds = _kinds(grid.free)
+    settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
+                and kinds.get(info["name"]) == "float"}
+    points, seen = [], set()
+    for condition in sorted(alg.relations, key=sympy.default_sort_key):
+        _, lhs, rhs = alg.relations[condition]
+        for side, bound in ((lhs, rhs), (rhs, lhs)):
+            c = _constant(alg, bound)
+            side = _unclamped(alg, side)
+            if c is None or side is None:
+                continue
+            for unknown in sorted(side.free_symbols & settable, key=sympy.default_sort_key):
+                for step in BOUNDARY_STEPS:
+                    for target in (c - step * max(abs(c), 1.0), c + step * max(abs(c), 1.0)):
+                        numerator = sympy.fraction(sympy.together(side - sympy.Rational(target)))[0]
+                        try:
+                            poly = sympy.Poly(numerator, unknown).sqf_part()
+                        except sympy.PolynomialError:
+                            continue
+                        if not 1 <= poly.degree() <= MAX_DEGREE:
+                            continue
+                        for point in _roots(grid, poly, unknown, [unknown], 1.0, kinds)[0::3]:
+                            key = tuple(sorted(point.items()))
+                            if key not in seen:
+                                seen.add(key)
+                                points.append(point)
+    points = points[:MAX_BOUNDARY_POINTS]
+    return Grid(alg, stmts, types, points, free_generators=True) if points else None
+
+
+def _constant(alg, value) -> float | None:
+    """`value` as a float when it is a constant (a number, or a constant the algebra named)."""
+    if value is None:
+        return None
+    if value.is_Number:
+        return float(value)
+    info = alg.gens.get(value) if value.is_Symbol else None
+    return float(info["value"]) if info is not None and info["kind"] == "const" else None
+
+
+def _unclamped(alg, side):
+    """`side` with each clamp of one non-constant value replaced by that value (`max(y_hat, 1e-7)` by
+    `y_hat`), or None when it is a constant or holds a clamp of several."""
+    if side is None or _constant(alg, side) is not None:
+        return None
+    for _ in range(8):
+        clamps = [g for g in side.free_symbols if g in alg.given_clamps]
+        if not clamps:
+            return side
+        replace = {}
+        for g in clamps:
+            varying = [a for a in alg.given_clamps[g][1] if a is None or _constant(alg, a) is None]
+            if len(varying) != 1 or varying[0] is None:
+                return None
+            replace[g] = varying[0]
+        side = side.xreplace(replace)
+    return None
+
+
+def boundary_verdict(original: list, candidate: list, reference: list) -> bool:
+    """At the boundary points, as at the grid's: wherever the original is finite and the exact value a
+    finite real number, the candidate is finite and its error at most the original's or 16 roundings."""
+    if raises_anew(original, candidate, reference):
+        return False
+    for b, a in zip(errors(original, reference), errors(candidate, reference)):
+        if b is not None and math.isfinite(b) and not (math.isfinite(a) and a <= max(b, ROUNDING)):
+            return False
+    return True
 
 
 def cancellation_verdict(original: list, candidate: list, reference: list) -> bool:

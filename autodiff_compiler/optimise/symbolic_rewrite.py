@@ -10,7 +10,8 @@ JSON can hold:
   named `$0`, `$1`, ... -- only when every changed output's new form is proved
   equal (`symbolic_algebra.proves_equal`), passes the accuracy verdicts
   (`symbolic_accuracy.verdict` on the grid, `cancellation_verdict` where
-  its sums vanish) and the region's live statements cost less
+  its sums vanish, `overflow_verdict` at extremes, `boundary_verdict` beside
+  its clamps' bounds) and the region's live statements cost less
   than before; `figures` gives each changed output's largest and mean
   relative error on the grid, before and after, and how many of its forms
   were refused before the one kept;
@@ -30,8 +31,8 @@ import sympy
 
 from ..ir import FLOAT, Var
 from ..ir.names import is_temporary
-from .symbolic_accuracy import (Grid, cancellation_grid, cancellation_verdict, extreme_grids, overflow_verdict,
-                                verdict)
+from .symbolic_accuracy import (Grid, boundary_grid, boundary_verdict, cancellation_grid, cancellation_verdict,
+                                extreme_grids, overflow_verdict, verdict)
 from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_forms, join_terms, lower,
                                masked_parts_polynomial, masked_terms, proves_equal, rewrite_with, size, useful,
                                weight)
@@ -118,6 +119,7 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
         return {"outcome": "unchanged", "why": "no cheaper form", "cost": base_cost}
     grid = Grid(alg, stmts, types)
     extremes = extreme_grids(alg, stmts, types)
+    boundary = boundary_grid(alg, stmts, types) if alg.relations else None
     figures, refusals = {}, {o: 0 for o in rewritable}     # per output: the last measure; forms refused
     while True:
         new, owner, cost = assemble(choice)
@@ -139,6 +141,8 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
                          for g in extremes)
                 ok = ok and (roots is None or cancellation_verdict(roots.original_values(o),
                                                                    roots.candidate_values(new, o), roots.reference(o)))
+                ok = ok and (boundary is None or boundary_verdict(boundary.original_values(o),
+                                                                  boundary.candidate_values(new, o), boundary.reference(o)))
             if not ok:
                 rejected.append(o)
         for o in rejected:

@@ -98,6 +98,35 @@ def test_a_sums_quotient_comes_before_its_scaling(jit):
     assert chain_rule(1.0, 0.0, -709.0, 1.0)[0] == 0.0          # what the pass improves on
 
 
+def two_sigmoids(z1, z2, x, y):
+    s1 = 1 / (1 + math.exp(-z1))
+    s2 = 1 / (1 + math.exp(-z2))
+    p = s1 * s2
+    return -(y*math.log(p) + (1 - y)*math.log(1 - p)) * x
+
+
+def _two_sigmoids_exact(z1, z2, x, y):
+    with mpmath.workdps(80):
+        z1, z2, x, y = (mpmath.mpf(v) for v in (z1, z2, x, y))
+        s1, s2 = 1 / (1 + mpmath.exp(-z1)), 1 / (1 + mpmath.exp(-z2))
+        p = s1 * s2
+        outer = -x * (y / p - (1 - y) / (1 - p))
+        return outer * p * (1 - s1), outer * p * (1 - s2)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_reciprocal_is_multiplied_beside_what_it_divides(jit):
+    """A kept reciprocal is multiplied first with the factor its denominator shares a value with:
+    `(y - p) * (t5 * s2) * x` with s2 = 1/(1 + t5).  Sorted with the sums, `(y - p) * s2` underflowed
+    to 0 at z2 = -350 (both 1e-152) and the gradient was 0 (helper-52's review)."""
+    g = grad(two_sigmoids, wrt=("z1", "z2"), jit=jit)
+    for point in ((-350.0, -350.0, 1e300, 0.0), (-300.0, -300.0, 1e250, 0.0), (-1.0, -360.0, 1e300, 0.0),
+                  (0.3, 0.5, 1.2, 1.0), (2.0, -1.0, 0.5, 0.3)):
+        got = g(*point)
+        for value, exact in zip(got, _two_sigmoids_exact(*point)):
+            assert relative_error(value, exact) <= 1e-14, (point, got)
+
+
 def clamped_neuron_1e7(w, b, x, y):
     z = w*x + b
     y_hat = 1 / (1 + math.exp(-z))

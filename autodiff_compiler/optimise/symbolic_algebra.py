@@ -571,6 +571,24 @@ class Lowerer:
         value = self.alg.defined.get(factor.name) if factor.is_Symbol else None
         return value is not None and value.is_Pow and value.exp.is_negative
 
+    def _quotients_first(self, factors: list) -> list:
+        """The factors of a product in the order they are multiplied, each kept reciprocal `1/d` beside
+        the first other factor that shares a value with `d`, the pair multiplied first: a quotient before
+        its scaling.  `(1 - y - y*e) * y_hat` then `* x` is exact at z = -709 (e = exp(709)), where
+        `(1 - y - y*e) * x` overflows; `(y - p) * (t5 * s2) * x`, with s2 = 1/(1 + t5), where
+        `(y - p) * s2` underflows (helper-52's review).  Sums come first, as SymPy's order has them last."""
+        groups = [[f] for f in factors if not self._reciprocal(f)]
+        groups.sort(key=lambda g: 0 if isinstance(g[0], (sympy.Add, _Masked)) else 1)
+        unpaired = []
+        for r in (f for f in factors if self._reciprocal(f)):
+            shared = self.alg.defined[r.name].base.free_symbols
+            group = next((g for g in groups if len(g) == 1 and g[0].free_symbols & shared), None)
+            if group is None:
+                unpaired.append([r])
+            else:
+                group.append(r)
+        return groups + unpaired
+
     def _product(self, expr):
         coefficient, factors = expr.as_coeff_mul()
         if coefficient < 0:
@@ -587,15 +605,14 @@ class Lowerer:
                 denominator.append(f.args[0] ** -f.args[1])
             else:
                 numerator.append(f)
-        # the sums first, then the kept reciprocals, then the rest: a sum's quotient before its scaling,
-        # (1 - y - y*e) * y_hat * x, finite where (1 - y - y*e) * x overflows (e = exp(709))
-        numerator.sort(key=lambda f: 0 if isinstance(f, (sympy.Add, _Masked)) else 1 if self._reciprocal(f) else 2)
         acc = None
         p, q = sympy.Rational(coefficient).p, sympy.Rational(coefficient).q
         if p != 1:
             acc = Const(int(p))
-        for f in numerator:
-            operand = self.value(f)
+        for group in self._quotients_first(numerator):
+            operand = self.value(group[0])
+            if len(group) == 2:
+                operand = self.emit("mul", (operand, self.value(group[1])))
             acc = operand if acc is None else self.emit("mul", (acc, operand))
         if acc is None:
             acc = Const(1)

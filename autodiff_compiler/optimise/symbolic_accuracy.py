@@ -418,7 +418,7 @@ def cancellation_points(grid: Grid, expr) -> list:
                   key=sympy.default_sort_key)
     groups = []                 # per sum and value it is a polynomial in
     for node in sums:
-        numerator = sympy.fraction(sympy.together(node.xreplace(kept)))[0]
+        numerator, denominator = sympy.fraction(sympy.together(node.xreplace(kept)))
         inputs = sorted(numerator.free_symbols & settable, key=sympy.default_sort_key)
         for unknown in inputs:
             try:
@@ -427,7 +427,7 @@ def cancellation_points(grid: Grid, expr) -> list:
             except sympy.PolynomialError:
                 continue
             if 1 <= poly.degree() <= MAX_DEGREE:
-                groups.append(_Group(grid, poly, unknown, inputs, kinds))
+                groups.append(_Group(grid, poly, unknown, inputs, kinds, (numerator, denominator)))
     # tier by tier (see `_Group`), one point of each group in turn, so that a cut leaves no sum and no
     # value unmeasured; the roots are found only for the points taken
     for tier in range(_Group.TIERS):
@@ -450,12 +450,14 @@ def cancellation_points(grid: Grid, expr) -> list:
 class _Group:
     """The points of one sum and one value it is a polynomial in (`unknown`), in tiers: 0, the roots with
     one other input of the sum at +-1e20 and the rest 1 (a unit added to it is lost, as the 1 of
-    1 + t*u**2 - t); 1, the roots with every other input at each of `SIZES`; 2, `unknown` at the
-    `LABELS` with the others at each size; 3, beside the roots of tiers 0 and 1."""
-    TIERS = 4
+    1 + t*u**2 - t); 1, where the sum is each of `NEAR_SUMS` instead of 0, every other value 1; 2, the
+    roots with every other input at each of `SIZES`; 3, `unknown` at the `LABELS` with the others at
+    each size; 4, beside the roots of tiers 0 and 2."""
+    TIERS = 5
 
-    def __init__(self, grid: Grid, poly, unknown, inputs: list, kinds: dict):
+    def __init__(self, grid: Grid, poly, unknown, inputs: list, kinds: dict, fraction: tuple):
         self.grid, self.poly, self.unknown, self.inputs, self.kinds = grid, poly, unknown, inputs, kinds
+        self.fraction = fraction
         others = [s for s in inputs if s != unknown]
         self.configs = ([(size, other) for other in others for size in (LARGE, -LARGE)]
                         + [(size, None) for size in SIZES])
@@ -472,8 +474,11 @@ class _Group:
         if tier == 0:
             configs = [c for c in self.configs if c[1] is not None]
         elif tier == 1:
-            configs = [c for c in self.configs if c[1] is None]
+            yield from self._near_sums()
+            return
         elif tier == 2:
+            configs = [c for c in self.configs if c[1] is None]
+        elif tier == 3:
             for size in SIZES:
                 yield from _labels(alg, self.inputs, self.unknown, size, self.kinds)
             return
@@ -484,6 +489,28 @@ class _Group:
             return
         for config in configs:
             yield from self._roots(config)[0::3]
+
+
+    def _near_sums(self):
+        """Where the sum is a small value `d` of `NEAR_SUMS`, every other value 1: `y - p` with y = 1 and
+        p = ea/(ea + eb) = 1 - 1e-9 reads p rounded to a unit in the last place of 1.0, 1e-7 of itself,
+        where the chain rule keeps every digit (a softmax of two; helper-52's review).  No root of the
+        sum is there, so no other tier draws it."""
+        try:
+            numerator, denominator = (sympy.Poly(part, self.unknown) for part in self.fraction)
+        except sympy.PolynomialError:
+            return
+        if max(numerator.degree(), denominator.degree()) > MAX_DEGREE:
+            return
+        for d in NEAR_SUMS:
+            # no square-free part: a double root of the sum minus d is a coincidence, and mpmath's
+            # failure to converge on one is a point fewer (`_roots`), not an error
+            poly = numerator - denominator * sympy.Rational(d)
+            if poly.degree() >= 1:
+                yield from _roots(self.grid, poly, self.unknown, [self.unknown], 1.0, self.kinds)[0::3]
+
+
+NEAR_SUMS = (1e-9, -1e-9, 1e-6, -1e-6, 1e-3, -1e-3)
 
 
 def _base(alg, inputs: list, unknown, size: float, kinds: dict, only=None) -> dict:

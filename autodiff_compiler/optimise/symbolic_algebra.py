@@ -410,11 +410,14 @@ def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
         if expr.has(g):
             out += basic_forms(expr.xreplace({g: solution}))[1:]
     if _replaceable(value) and size(expr) <= SIMPLIFY_MAX_NODES:
-        # in the expression as it is and cancelled: a reciprocal shows as a divisor only in the
-        # cancelled p/q form
-        for form in basic_forms(expr)[:2]:
-            replaced = form.subs(value, y)
-            if replaced != form and replaced.has(y):
+        replaced = expr.subs(value, y)
+        if replaced != expr and replaced.has(y):
+            out += [replaced] + basic_forms(replaced)[2:]
+        # a reciprocal shows as a divisor only in the cancelled p/q form: replaced there too
+        cancelled = basic_forms(expr)[1:2]
+        if value.is_Pow and cancelled:
+            replaced = cancelled[0].subs(value, y)
+            if replaced != cancelled[0] and replaced.has(y):
                 out += [replaced] + basic_forms(replaced)[2:]
     return _unique(out)
 

@@ -40,10 +40,12 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   `(1 + x*x)**2` or a product overflow or underflow and
   the original, which only divides, does not.  Then, for each sum and each such float value the
   sum's numerator is a polynomial of degree 1 to 4 in (its square-free
-  part: the root finder does not converge on a double root), in four tiers
+  part: the root finder does not converge on a double root), in five tiers
   (`_Group`): the float nearest each real root with one other input of the
   sum at +-1e20 (beyond 2**53, where a unit added is lost) and the rest 1;
-  the same with every other input at +-1e20, +-3.7, +-1e-12 or +-3e-8 in
+  where the sum is +-1e-9, +-1e-6 or +-1e-3 instead of 0, every other value
+  1 (`y - p` with y = 1 beside p = 1 - 1e-9 reads p's rounding, 1e-7 of it);
+  the roots with every other input at +-1e20, +-3.7, +-1e-12 or +-3e-8 in
   alternating signs; the value at 1, 0 and -1 (a label: y = 1 beside
   y_hat = 1 - 3e-8 is no root of y_hat - y, but y_hat's rounding is 4e-9
   of it) with the others at each size; and a relative 1e-12 beside each

@@ -304,6 +304,31 @@ def test_driver_records_a_dying_and_a_hanging_worker_as_crashes(tmp_path):
     assert run.program_outcome(by_id[p.id]) == "crash"
 
 
+def test_a_slow_worker_start_is_no_hang(tmp_path, monkeypatch):
+    """The hang clock of a new worker starts when its imports are done: on a machine whose cores CI
+    loads, a worker's start (numpy, Numba, the compiler) took longer than the test's 15 s and a program
+    was recorded as 'worker died in the oracle: timeout'.  Here every start takes 7 s (a sitecustomize
+    that sleeps) against a 5 s hang clock; a program that hangs is still caught."""
+    slow = tmp_path / "slow_start"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(7)\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(slow), REPO] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    p = generate("scalar", 1, 0)
+    task = run.program_task(p, [("nojit-simp", "grad")])
+    hang = dict(task, id="hang", fault={"what": "hang", "run": ("nojit-simp", "grad")})
+    pool = run.Pool(2, run.worker_environment(str(tmp_path / "cache"), None, False), str(tmp_path / "programs"),
+                    timeout=5)
+    records = []
+    try:
+        pool.run([task, hang], records.append)
+    finally:
+        pool.close()
+    by_id = {r["id"]: r for r in records}
+    assert "skip" not in by_id[p.id]["oracle"], by_id[p.id]["oracle"]
+    assert [(r["mode"], r["outcome"]) for r in by_id[p.id]["runs"]] == [("nojit-simp", "ok")]
+    assert [(r["outcome"], r.get("category")) for r in by_id["hang"]["runs"]] == [("crash", "timeout")]
+
+
 def test_failure_files_reproduce_standalone(tmp_path):
     p = generate("scalar", 2, 4)
     task = run.program_task(p, [])

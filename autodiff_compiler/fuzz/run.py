@@ -78,6 +78,7 @@ RECYCLE = 400
 JIT_EVERY = 2
 JIT_NOSIMP_EVERY = 10
 DEFAULT_TIMEOUT = 300.0
+STARTUP = 120.0        # seconds a new worker may take to import what it runs (CI loads both cores)
 
 
 # ------------------------------------------------------------------------ mode plans
@@ -132,6 +133,7 @@ def _worker_main(conn, env: dict, workdir: str):
     warnings.simplefilter("ignore")
     from .execute import process
     os.makedirs(workdir, exist_ok=True)
+    conn.send(("ready", None))      # the hang clock starts here, not before the imports
     while True:
         try:
             task = conn.recv()
@@ -156,6 +158,7 @@ class _Worker:
     record: dict | None = None
     last: float = 0.0
     served: int = 0
+    ready: bool = False           # imports done: until then a loaded machine's slow start is no hang
 
 
 class Pool:
@@ -229,7 +232,7 @@ class Pool:
                         continue
                     w.last = time.monotonic()
                     self._message(w, message, on_record)
-                elif now - w.last > self.timeout:
+                elif now - w.last > (self.timeout if w.ready else max(self.timeout, STARTUP)):
                     self._died(w, queue, on_record, f"timeout: no result within {self.timeout:.0f} s (hang)",
                                kill=True)
 
@@ -243,7 +246,9 @@ class Pool:
 
     def _message(self, w: _Worker, message, on_record):
         kind, payload = message
-        if kind == "oracle":
+        if kind == "ready":
+            w.ready = True
+        elif kind == "oracle":
             if "oracle" not in w.record:
                 w.record["oracle"] = payload
         elif kind == "run":

@@ -282,19 +282,24 @@ def test_instrumented_program_reproduces_the_function_bit_for_bit():
 
 # ---------------------------------------------------------------------------- the driver
 
+def _pool_records(tasks: list, tmp_path, timeout: float) -> dict:
+    """Run `tasks` on two workers of the fuzzer's pool; their records by id."""
+    pool = run.Pool(2, run.worker_environment(str(tmp_path / "cache"), None, False), str(tmp_path / "programs"),
+                    timeout=timeout)
+    records = []
+    try:
+        pool.run(tasks, records.append)
+    finally:
+        pool.close()
+    return {r["id"]: r for r in records}
+
+
 def test_driver_records_a_dying_and_a_hanging_worker_as_crashes(tmp_path):
     p = generate("scalar", 1, 0)
     task = run.program_task(p, [("nojit-simp", "grad"), ("nojit-nosimp", "grad"), ("nojit-simp", "vag")])
     task["fault"] = {"what": "segv", "run": ("nojit-nosimp", "grad")}
     hang = dict(task, id="hang", fault={"what": "hang", "run": ("nojit-simp", "vag")})
-    env = run.worker_environment(str(tmp_path / "cache"), None, False)
-    pool = run.Pool(2, env, str(tmp_path / "programs"), timeout=15)
-    records = []
-    try:
-        pool.run([task, hang], records.append)
-    finally:
-        pool.close()
-    by_id = {r["id"]: r for r in records}
+    by_id = _pool_records([task, hang], tmp_path, timeout=15)
     outcomes = {(r["mode"], r["api"]): (r["outcome"], r.get("category")) for r in by_id[p.id]["runs"]}
     assert outcomes[("nojit-nosimp", "grad")] == ("crash", "worker-died")
     assert outcomes[("nojit-simp", "grad")][0] in ("ok", "wrong", "crash", "refused")
@@ -316,14 +321,7 @@ def test_a_slow_worker_start_is_no_hang(tmp_path, monkeypatch):
     p = generate("scalar", 1, 0)
     task = run.program_task(p, [("nojit-simp", "grad")])
     hang = dict(task, id="hang", fault={"what": "hang", "run": ("nojit-simp", "grad")})
-    pool = run.Pool(2, run.worker_environment(str(tmp_path / "cache"), None, False), str(tmp_path / "programs"),
-                    timeout=5)
-    records = []
-    try:
-        pool.run([task, hang], records.append)
-    finally:
-        pool.close()
-    by_id = {r["id"]: r for r in records}
+    by_id = _pool_records([task, hang], tmp_path, timeout=5)
     assert "skip" not in by_id[p.id]["oracle"], by_id[p.id]["oracle"]
     assert [(r["mode"], r["outcome"]) for r in by_id[p.id]["runs"]] == [("nojit-simp", "ok")]
     assert [(r["outcome"], r.get("category")) for r in by_id["hang"]["runs"]] == [("crash", "timeout")]

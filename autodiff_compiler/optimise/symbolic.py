@@ -34,8 +34,9 @@ what the program does.  A rewrite of an output:
   are equal, emitted as a conditional whose other side is 0.0 and only when
   the rest of the product is a polynomial (nothing there can raise);
 * is measured to be no less accurate, against 50-digit values of the region's
-  own expression on a fixed grid of points, and never far less accurate
-  where one of its sums vanishes (`symbolic_accuracy`);
+  own expression on a fixed grid of points and just either side of its
+  comparisons' constant bounds, and never far less accurate where one of its
+  sums vanishes or nearly does (`symbolic_accuracy`);
 * makes the region cheaper (fewer or cheaper live statements: divisions and
   elementary functions cost most).
 

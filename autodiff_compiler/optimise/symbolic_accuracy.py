@@ -492,7 +492,6 @@ class _Group:
         for config in configs:
             yield from self._roots(config)[0::3]
 
-
     def _near_sums(self):
         """Where the sum is a small value `d` of `NEAR_SUMS`, every other value 1: `y - p` with y = 1 and
         p = ea/(ea + eb) = 1 - 1e-9 reads p rounded to a unit in the last place of 1.0, 1e-7 of itself,
@@ -588,10 +587,23 @@ def boundary_grid(alg, stmts: list, types: dict) -> Grid | None:
     `cancellation_grid`.  The grid draws no point with y = 1 and 1 - y_hat between 1e-7 and 1e-4, where
     the clamped loss's `y_hat - y` loses up to 9 digits the chain rule keeps (helper-51's review)."""
     grid = Grid(alg, stmts, types, [], free_generators=True)
+    points, seen = [], set()
+    for point in _boundary_points(grid):
+        key = tuple(sorted(point.items()))
+        if key not in seen:
+            seen.add(key)
+            points.append(point)
+            if len(points) == MAX_BOUNDARY_POINTS:
+                break
+    return Grid(alg, stmts, types, points, free_generators=True) if points else None
+
+
+def _boundary_points(grid: Grid):
+    """The boundary points of `boundary_grid`, comparison by comparison (found as they are taken)."""
+    alg = grid.alg
     kinds = _kinds(grid.free)
     settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
                 and kinds.get(info["name"]) == "float"}
-    points, seen = [], set()
     for condition in sorted(alg.relations, key=sympy.default_sort_key):
         _, lhs, rhs = alg.relations[condition]
         for side, bound in ((lhs, rhs), (rhs, lhs)):
@@ -600,22 +612,14 @@ def boundary_grid(alg, stmts: list, types: dict) -> Grid | None:
             if c is None or side is None:
                 continue
             for unknown in sorted(side.free_symbols & settable, key=sympy.default_sort_key):
-                for step in BOUNDARY_STEPS:
-                    for target in (c - step * max(abs(c), 1.0), c + step * max(abs(c), 1.0)):
-                        numerator = sympy.fraction(sympy.together(side - sympy.Rational(target)))[0]
-                        try:
-                            poly = sympy.Poly(numerator, unknown).sqf_part()
-                        except sympy.PolynomialError:
-                            continue
-                        if not 1 <= poly.degree() <= MAX_DEGREE:
-                            continue
-                        for point in _roots(grid, poly, unknown, [unknown], 1.0, kinds)[0::3]:
-                            key = tuple(sorted(point.items()))
-                            if key not in seen:
-                                seen.add(key)
-                                points.append(point)
-    points = points[:MAX_BOUNDARY_POINTS]
-    return Grid(alg, stmts, types, points, free_generators=True) if points else None
+                for target in (c + sign * step * max(abs(c), 1.0) for step in BOUNDARY_STEPS for sign in (-1, 1)):
+                    numerator = sympy.fraction(sympy.together(side - sympy.Rational(target)))[0]
+                    try:
+                        poly = sympy.Poly(numerator, unknown).sqf_part()
+                    except sympy.PolynomialError:
+                        continue
+                    if 1 <= poly.degree() <= MAX_DEGREE:
+                        yield from _roots(grid, poly, unknown, [unknown], 1.0, kinds)[0::3]
 
 
 def _constant(alg, value) -> float | None:

@@ -395,7 +395,12 @@ def useful(alg: RegionAlgebra, name: str, expr) -> bool:
 def _replaceable(value) -> bool:
     """Is a kept definition worth replacing where it appears: a sum or product of terms, or a
     reciprocal (`y_hat = 1/(1 + e)` turns a division by `1 + e` into a product with `y_hat`)?"""
-    return isinstance(value, (sympy.Add, sympy.Mul)) or (value.is_Pow and value.exp.is_negative)
+    return isinstance(value, (sympy.Add, sympy.Mul)) or is_reciprocal(value)
+
+
+def is_reciprocal(value) -> bool:
+    """Is `value` one over something (`1/(1 + e)`, `(2 + x)**-2`)?"""
+    return value is not None and value.is_Pow and value.exp.is_negative
 
 
 def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
@@ -415,7 +420,7 @@ def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
             out += [replaced] + basic_forms(replaced)[2:]
         # a reciprocal shows as a divisor only in the cancelled p/q form: replaced there too
         cancelled = basic_forms(expr)[1:2]
-        if value.is_Pow and cancelled:
+        if is_reciprocal(value) and cancelled:
             replaced = cancelled[0].subs(value, y)
             if replaced != cancelled[0] and replaced.has(y):
                 out += [replaced] + basic_forms(replaced)[2:]
@@ -571,8 +576,7 @@ class Lowerer:
 
     def _reciprocal(self, factor) -> bool:
         """Is `factor` a kept name whose value is a reciprocal (`y_hat = 1/(1 + e)`)?"""
-        value = self.alg.defined.get(factor.name) if factor.is_Symbol else None
-        return value is not None and value.is_Pow and value.exp.is_negative
+        return factor.is_Symbol and is_reciprocal(self.alg.defined.get(factor.name))
 
     def _quotients_first(self, factors: list) -> list:
         """The factors of a product in the order they are multiplied, each kept reciprocal `1/d` beside

@@ -157,6 +157,33 @@ def test_a_sum_near_zero_is_measured_where_it_reads_a_rounded_value(jit):
         assert relative_error(db, exact_db) <= 1e-14, (a, b, y, db)
 
 
+def weighted_clamped_loss(z, y, w):
+    e = math.exp(-z)
+    p = 1 / (1 + e)
+    if p > 1 - 1e-7:
+        p = 1 - 1e-7
+    return -(y * math.log(p) + (1 - y) * math.log(1 - p)) * w
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_two_terms_of_a_longer_sum_are_measured_where_they_cancel(jit):
+    """dL/dw is -(y*log(p) + (1 - y)*log(1 - p)); the pass wrote it expanded, `t8*y - t8 - t4*y`, whose
+    `t8*y - t8` loses what `(1 - y)*t8` keeps where y = 1 + 1e-7 beside the clamped log(1e-7): 1.4e-8
+    of the gradient against 1e-16 (helper-54's review).  The whole sum does not vanish there; the
+    cancellation points now also take two terms that share a value, beside their own roots."""
+    g = grad(weighted_clamped_loss, wrt=("z", "y", "w"), jit=jit)
+    chain_rule = grad(weighted_clamped_loss, wrt=("z", "y", "w"), jit=jit, skip=("symbolic",))
+    for z, y, w in ((16.2, 1.0000001, 1.7), (10.0, 1.0000001, 1.7), (16.2, 0.999999999, 1.7), (20.0, 1.0 - 2 ** -40, 0.5),
+                    (0.3, 0.2, 1.1)):
+        with mpmath.workdps(60):
+            p = 1 / (1 + mpmath.exp(-mpmath.mpf(z)))
+            p = min(p, mpmath.mpf(1 - 1e-7))
+            exact_w = -(y * mpmath.log(p) + (1 - mpmath.mpf(y)) * mpmath.log(1 - p))
+        # at z = 10, 1 - p is read rounded by both forms (1e-12)
+        allowed = max(1e-14, 2 * relative_error(chain_rule(z, y, w)[2], exact_w))
+        assert relative_error(g(z, y, w)[2], exact_w) <= allowed, (z, y, w)
+
+
 def clamped_neuron_1e7(w, b, x, y):
     z = w*x + b
     y_hat = 1 / (1 + math.exp(-z))

@@ -44,7 +44,10 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   (`_Group`): the float nearest each real root with one other input of the
   sum at +-1e20 (beyond 2**53, where a unit added is lost) and the rest 1;
   where the sum is +-1e-9, +-1e-6 or +-1e-3 instead of 0, every other value
-  1 (`y - p` with y = 1 beside p = 1 - 1e-9 reads p's rounding, 1e-7 of it);
+  1 (`y - p` with y = 1 beside p = 1 - 1e-9 reads p's rounding, 1e-7 of it),
+  and beside the roots of any two of its terms that share a value, the
+  values only the other terms read at 1e-12 (`t8*y - t8` in
+  `t8*y - t8 - t4*y` at y = 1 + 1e-9; `_PairGroup`);
   the roots with every other input at +-1e20, +-3.7, +-1e-12 or +-3e-8 in
   alternating signs; the value at 1, 0 and -1 (a label: y = 1 beside
   y_hat = 1 - 3e-8 is no root of y_hat - y, but y_hat's rounding is 4e-9
@@ -430,6 +433,7 @@ def cancellation_points(grid: Grid, expr) -> list:
                 continue
             if 1 <= poly.degree() <= MAX_DEGREE:
                 groups.append(_Group(grid, poly, unknown, inputs, kinds, (numerator, denominator)))
+    groups += _pair_groups(grid, sums, kept, settable, kinds)
     # tier by tier (see `_Group`), one point of each group in turn, so that a cut leaves no sum and no
     # value unmeasured; the roots are found only for the points taken
     for tier in range(_Group.TIERS):
@@ -447,6 +451,62 @@ def cancellation_points(grid: Grid, expr) -> list:
                 if len(points) == MAX_CANCELLATION_POINTS:
                     return points
     return points
+
+
+MAX_PAIRED_TERMS = 6
+PAIR_OFFSETS = (1e-9, 1e-6)
+
+
+def _pair_groups(grid: Grid, sums: list, kept: dict, settable: set, kinds: dict) -> list:
+    """A `_PairGroup` for each two terms of a sum of 3 to `MAX_PAIRED_TERMS` terms that share a value,
+    and each value the two terms' sum is a polynomial in."""
+    groups = []
+    for node in sums:
+        if not 3 <= len(node.args) <= MAX_PAIRED_TERMS:
+            continue
+        for a, b in itertools.combinations(node.args, 2):
+            shared = a.free_symbols & b.free_symbols
+            if not shared:
+                continue
+            pair = sympy.Add(a, b).xreplace(kept)
+            others = set().union(*(t.xreplace(kept).free_symbols for t in node.args if t is not a and t is not b))
+            inputs = pair.free_symbols & settable
+            rest = (others & settable) - inputs
+            numerator = sympy.fraction(sympy.together(pair))[0]
+            for unknown in sorted(inputs, key=sympy.default_sort_key):
+                try:
+                    poly = sympy.Poly(numerator, unknown).sqf_part()
+                except sympy.PolynomialError:
+                    continue
+                if 1 <= poly.degree() <= MAX_DEGREE:
+                    groups.append(_PairGroup(grid, poly, unknown, inputs, rest, kinds))
+    return groups
+
+
+class _PairGroup:
+    """Two terms of a longer sum that share a value (`t8*y` and `-t8` in `t8*y - t8 - t4*y`), and one
+    value their sum is a polynomial in: at tier 1, beside each root of the two terms' sum (relatively
+    `PAIR_OFFSETS` away), their other values at 3.7 and the values only the other terms read at
+    1e-12, every other value 1.  The whole sum does not vanish there, so no other tier draws where the
+    expanded `t8*y - t8` loses what the chain rule's `(1 - y)*t8` keeps: y = 1 + 1e-9 beside the
+    clamped t8 = log(1e-7), 1e-8 of the gradient (helper-54's review)."""
+
+    def __init__(self, grid: Grid, poly, unknown, inputs: set, rest: set, kinds: dict):
+        self.grid, self.poly, self.unknown, self.kinds = grid, poly, unknown, kinds
+        names = {grid.alg.gens[s]["name"]: MODERATE for s in inputs if s != unknown}
+        names.update({grid.alg.gens[s]["name"]: TINY for s in rest})
+        self.base = {name: names.get(name, _unit(kind)) for name, kind in kinds.items()}
+
+    def points(self, tier: int):
+        if tier != 1:
+            return
+        name = self.grid.alg.gens[self.unknown]["name"]
+        for point in _roots(self.grid, self.poly, self.unknown, [], 1.0, self.kinds, base=self.base)[0::3]:
+            root = point[name]
+            for offset in PAIR_OFFSETS:
+                step = offset * abs(root) if root != 0 else offset
+                yield dict(point, **{name: root + step})
+                yield dict(point, **{name: root - step})
 
 
 class _Group:
@@ -535,11 +595,11 @@ def _labels(alg, inputs: list, unknown, size: float, kinds: dict) -> list:
     return [dict(base, **{alg.gens[unknown]["name"]: value}) for value in LABELS]
 
 
-def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict, only=None) -> list:
+def _roots(grid: Grid, poly, unknown, inputs: list, size: float, kinds: dict, only=None, base=None) -> list:
     """The points where `poly` (in `unknown`) vanishes, the sum's other inputs `size` in alternating
-    signs (the first `size`'s) and every other value 1."""
+    signs (the first `size`'s) and every other value 1 (or the values `base` gives)."""
     alg = grid.alg
-    base = _base(alg, inputs, unknown, size, kinds, only)
+    base = _base(alg, inputs, unknown, size, kinds, only) if base is None else base
     env, values = grid._run(base)
     known: dict = {}
 

@@ -269,3 +269,34 @@ def test_a_square_the_function_computes_still_raises_as_python(jit):
     with pytest.raises(AutodiffError, match="range"):
         grad(_own_square, jit=jit)(1e200)
     assert grad(_own_square, jit=jit)(3.0) == pytest.approx(6.0 + 1 / 10.0, rel=1e-15)
+
+
+def _negative_powers(a, b, c):
+    n = (a + b) ** -2
+    return n * c + n * a * b + (a * c) ** -3
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
+def test_a_float_to_a_negative_int_power_is_pythons(jit):
+    """Python's `x ** -2` of a float is C's `pow` of two doubles; Numba's `x ** -2` is 1 / x**2, which
+    overflows first: 0.0 for 7.5e160 ** -2 where Python gives 1.8e-322 (the value and the gradient were 0
+    in compiled code), a last bit apart at 0.7, and ZeroDivisionError for 1e-200 ** -2 where Python
+    raises OverflowError (helper-54's review).  The compiled module raises the power to the float."""
+    from autodiff_compiler import value_and_grad
+    from autodiff_compiler.errors import ArgumentError
+    g = value_and_grad(_negative_powers, wrt=("a", "b"), jit=jit)
+    python = value_and_grad(_negative_powers, wrt=("a", "b"), jit=False)
+    for point in ((7.52e160, 2.94, 1.078), (0.7, 0.0, 1.0), (-3.004797373479336, 2.152297470249014, -1.03e-09),
+                  (1.1e103, 0.0, 1.0), (0.3, 0.4, 0.5)):
+        value, gradient = g(*point)
+        assert value == _negative_powers(*point), point           # bitwise, as Python computes it
+        assert gradient == python(*point)[1], point
+    assert g(7.52e160, 2.94, 1.078)[0] > 0.0
+    with pytest.raises(ArgumentError, match="Python raises it here too"):
+        g(1e-200, 0.0, 1.0)
+    if jit:
+        import re
+        code = "\n".join(line.split("#")[0] for line in
+                         g.compiled_source.split("def _negative_powers_value_and_grad")[1].splitlines())
+        assert "-2.0" in code and "-3.0" in code
+        assert not re.search(r"\*\* -\d+(?![.\d])|python_power\([^)]*, -\d+, ", code), code

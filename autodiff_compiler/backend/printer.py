@@ -227,6 +227,10 @@ class ModulePrinter:
                              for a in args)
         if stmt.prim in _ELEMENT_READS and self.is_array(stmt.args[0]):
             args = args[:1] + tuple(self.index_operand(a, tree) for a, tree in zip(stmt.args[1:], args[1:]))
+        if self.compiled and stmt.prim == "pow" and _negative_int(args[1]) and self.kind_of(args[0]) == "float":
+            # Python's float ** int is C's pow of two doubles; Numba's is 1 / x**n, which overflows first
+            # (0.0 for 7.5e160 ** -2, Python's 1.8e-322; ZeroDivisionError for 1e-200 ** -2; helper-54)
+            args = (args[0], Const(float(args[1].value)))
         t = self.types.get(stmt.target)
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
@@ -845,6 +849,13 @@ def _argument_slot(template: str, k: int) -> bool:
 
 
 _COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
+
+
+def _negative_int(operand) -> bool:
+    """Is `operand` a negative int constant (not a bool)?"""
+    return isinstance(operand, Const) and type(operand.value) is int and operand.value < 0
+
+
 _FLOAT_OR_COMPARED = _COMPARED | {"add", "sub", "mul", "div", "pow", "min", "max", "copy", "float"}
 
 

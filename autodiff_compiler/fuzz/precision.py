@@ -40,8 +40,11 @@ def step_size(x0, args):
     """The coordinate's own magnitude; for a zero, the smallest nonzero argument's (at most 1).  A step
     of 2**-50 beside r = 1e-100 moved v @ r by 1e85, through a tanh that saturated: the secant, not the
     derivative, and two steps that agreed on it (arrays-107-37, scaled by 1e100)."""
-    if x0 != 0:
-        return abs(x0)
+    return abs(x0) if x0 != 0 else _smallest(args)
+
+
+def _smallest(args) -> float:
+    """The smallest nonzero argument's magnitude, at most 1."""
     values = _magnitudes(args)
     return min(1.0, float(values.min())) if values.size else 1.0
 
@@ -50,8 +53,6 @@ def step_decades(value: float, args) -> int:
     """How many decades the value lies above the smallest difference step's size (at most 2,000): the
     digits a reference needs beyond its own for a step of 2**-50 of 5e-101 to move a value of 1.7
     (scalar-109-95 at --scale 1e100: at 40 digits both steps were lost in its rounding)."""
-    values = _magnitudes(args)
-    smallest = min(1.0, float(values.min())) if values.size else 1.0
     if not np.isfinite(value) or value == 0:
         return 0
-    return max(0, min(2000, int(np.ceil(np.log10(abs(value) / smallest)))))
+    return max(0, min(2000, int(np.ceil(np.log10(abs(value) / _smallest(args))))))

@@ -370,6 +370,22 @@ def _kinds(free: list) -> dict:
     return {name: t.kind if t is not None else "float" for name, t in free}
 
 
+def _settable(alg, kinds: dict) -> set:
+    """The generators a point may set: the float inputs and the functions' values."""
+    return {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
+            and kinds.get(info["name"]) == "float"}
+
+
+def _polynomial(numerator, unknown):
+    """`numerator` as a polynomial in `unknown` of degree 1 to `MAX_DEGREE`, square-free (mpmath's
+    polyroots does not converge on a double root, 2u(1 + u)**2); None when it is none."""
+    try:
+        poly = sympy.Poly(numerator, unknown).sqf_part()
+    except sympy.PolynomialError:
+        return None
+    return poly if 1 <= poly.degree() <= MAX_DEGREE else None
+
+
 def _unit(kind: str):
     """The value a point gives a name it does not set: 1 of its kind."""
     return {"bool": True, "int": 1}.get(kind, 1.0)
@@ -413,8 +429,7 @@ def cancellation_points(grid: Grid, expr) -> list:
     most `MAX_CANCELLATION_POINTS`."""
     alg = grid.alg
     kinds = _kinds(grid.free)
-    settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
-                and kinds.get(info["name"]) == "float"}
+    settable = _settable(alg, kinds)
     points = []
     seen = set()
     # a kept name is the program's own value: a sum over it is a sum over what it is computed from
@@ -426,12 +441,8 @@ def cancellation_points(grid: Grid, expr) -> list:
         numerator, denominator = sympy.fraction(sympy.together(node.xreplace(kept)))
         inputs = sorted(numerator.free_symbols & settable, key=sympy.default_sort_key)
         for unknown in inputs:
-            try:
-                # square-free: mpmath's polyroots does not converge on a double root (2u(1 + u)**2)
-                poly = sympy.Poly(numerator, unknown).sqf_part()
-            except sympy.PolynomialError:
-                continue
-            if 1 <= poly.degree() <= MAX_DEGREE:
+            poly = _polynomial(numerator, unknown)
+            if poly is not None:
                 groups.append(_Group(grid, poly, unknown, inputs, kinds, (numerator, denominator)))
     groups += _pair_groups(grid, sums, kept, settable, kinds)
     # tier by tier (see `_Group`), one point of each group in turn, so that a cut leaves no sum and no
@@ -474,11 +485,8 @@ def _pair_groups(grid: Grid, sums: list, kept: dict, settable: set, kinds: dict)
             rest = (others & settable) - inputs
             numerator = sympy.fraction(sympy.together(pair))[0]
             for unknown in sorted(inputs, key=sympy.default_sort_key):
-                try:
-                    poly = sympy.Poly(numerator, unknown).sqf_part()
-                except sympy.PolynomialError:
-                    continue
-                if 1 <= poly.degree() <= MAX_DEGREE:
+                poly = _polynomial(numerator, unknown)
+                if poly is not None:
                     groups.append(_PairGroup(grid, poly, unknown, inputs, rest, kinds))
     return groups
 
@@ -662,8 +670,7 @@ def _boundary_points(grid: Grid):
     """The boundary points of `boundary_grid`, comparison by comparison (found as they are taken)."""
     alg = grid.alg
     kinds = _kinds(grid.free)
-    settable = {s for s, info in alg.gens.items() if info["kind"] in ("input", "function")
-                and kinds.get(info["name"]) == "float"}
+    settable = _settable(alg, kinds)
     for condition in sorted(alg.relations, key=sympy.default_sort_key):
         _, lhs, rhs = alg.relations[condition]
         for side, bound in ((lhs, rhs), (rhs, lhs)):
@@ -673,12 +680,8 @@ def _boundary_points(grid: Grid):
                 continue
             for unknown in sorted(side.free_symbols & settable, key=sympy.default_sort_key):
                 for target in (c + sign * step * max(abs(c), 1.0) for step in BOUNDARY_STEPS for sign in (-1, 1)):
-                    numerator = sympy.fraction(sympy.together(side - sympy.Rational(target)))[0]
-                    try:
-                        poly = sympy.Poly(numerator, unknown).sqf_part()
-                    except sympy.PolynomialError:
-                        continue
-                    if 1 <= poly.degree() <= MAX_DEGREE:
+                    poly = _polynomial(sympy.fraction(sympy.together(side - sympy.Rational(target)))[0], unknown)
+                    if poly is not None:
                         yield from _roots(grid, poly, unknown, [unknown], 1.0, kinds)[0::3]
 
 

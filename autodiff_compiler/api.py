@@ -697,7 +697,7 @@ class GradientFunction(DerivedFunction):
             entry = self._fast.get(key)
             if entry is not None and entry is not type(self).__dict__.get("__call__"):
                 self._install(entry)
-                return entry(self, *args)
+                return self(*args)      # the entry as installed: a function of the object, or a router
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)
@@ -751,13 +751,14 @@ class GradientFunction(DerivedFunction):
 
     def _promote(self, args) -> None:
         """The signature of `args` (numbers, float64/int64 arrays) was called NATIVE_AFTER times through
-        its counted entry: from now on its entry is a frame around `native(*args)`, which costs from
-        Python about what a bare Numba call costs, the result's check included (building it compiles
+        its counted entry: from now on its entry is a builtin router to `native(*args)` (or a frame around it,
+        `make_native_entry`), which costs from Python no more than a bare Numba call, the result's check
+        included (building it compiles
         once per machine, ~0.2 s, then Numba's disk cache has it).  If it cannot be built, the counted
         entry stays: nothing but speed depends on it."""
         key = self._entry_key(args)
         try:
-            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__)
+            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__, self)
         except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
             LOG.debug("no native entry for %s%s: %s: %s", self.fn.__name__, key, type(exc).__name__, exc)
             return

@@ -14,7 +14,9 @@ entry) when the signature is hot.  Also the finiteness checks the API shares
 """
 from __future__ import annotations
 
+import logging
 import math
+from types import BuiltinFunctionType, MethodType
 
 import numpy as np
 
@@ -22,6 +24,8 @@ from .errors import ShapesDiffer
 from . import syntax
 
 SCAN_LIMIT = 65536
+
+LOG = logging.getLogger("autodiff_compiler")
 
 
 _SCAN = None
@@ -169,8 +173,13 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
     return entry
 
 
-def make_native_entry(args, native, full):
-    """The entry of a signature of numbers and arrays once it is hot: one Python frame around its native entry
+def make_native_entry(args, native, full, owner=None):
+    """The entry of a signature of numbers and arrays once it is hot.  Given the gradient object (`owner`), a
+    builtin made by `backend/router.py`, which does what the frame below does and runs no Python code on
+    the way to the compiled wrapper (it saves ~100 ns a call); when that cannot be built, and without
+    `owner`, the frame.
+
+    The frame: one Python frame around its native entry
     (`backend/entry.py`), which checks and calls as the counted entry did, in compiled code, and hands
     everything else to the full path.  A call with keywords, `out=`, or more or fewer arguments goes to
     the full path directly, as the counted entry's did.  A signature of Python numbers tests each
@@ -178,9 +187,17 @@ def make_native_entry(args, native, full):
     what it would cost through Numba's dispatcher, less the dispatcher's typing of the arguments --
     which pays for the frame; a call of other types goes to the full path, as the dispatcher's compile
     hook would send it."""
+    wrapper = direct_call(native, args)
+    if owner is not None:
+        from .backend.router import make_router
+        try:
+            return make_router(native if wrapper is None else wrapper,
+                               None if wrapper is None else tuple(map(type, args)), len(args),
+                               MethodType(full, owner), full.__doc__)
+        except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~100 ns slower
+            LOG.debug("no router for %s: %s: %s", getattr(owner.fn, "__name__", owner), type(exc).__name__, exc)
     names = [f"a{i}" for i in range(len(args))]
     given = "".join(f"{name}, " for name in names)
-    wrapper = direct_call(native, args)
     if wrapper is not None:
         test = " and ".join(f"type({name}) is {type(value).__name__}" for name, value in zip(names, args))
         call = "wrapper"
@@ -199,3 +216,9 @@ def make_native_entry(args, native, full):
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__
     return entry
+
+
+def is_native_entry(entry) -> bool:
+    """Is `entry` (an object's installed `__call__`) a hot signature's entry: a router or the native frame?"""
+    return isinstance(entry, BuiltinFunctionType) or getattr(getattr(entry, "__code__", None), "co_filename",
+                                                             None) == "<native path>"

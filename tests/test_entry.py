@@ -8,8 +8,12 @@ the gradient object's own call ends: the same value, or the same error class
 and message.  The fast path must run no Python code (counted through the
 object's full path), and the entry must be cacheable on disk.
 """
+import gc
 import math
+import sys
 import warnings
+import weakref
+from types import BuiltinFunctionType
 
 import numpy as np
 import pytest
@@ -18,6 +22,26 @@ from autodiff_compiler import grad, value_and_grad
 from autodiff_compiler.api import GradientFunction
 from autodiff_compiler.backend import entry as entry_module
 from autodiff_compiler.errors import ArgumentError, AutodiffError
+
+# a hot signature's entry is a builtin router (`backend/router.py`) or, where that cannot be built, a frame:
+# the tests of promoted calls run on both
+KINDS = ["router", "frame"]
+
+
+def _use(kind, monkeypatch):
+    if kind == "frame":
+        from autodiff_compiler.backend import router
+
+        def refuse(*args, **kwargs):
+            raise RuntimeError("no router on this machine")
+        monkeypatch.setattr(router, "make_router", refuse)
+
+
+def _is_native(g, kind) -> bool:
+    entry = type(g).__dict__["__call__"]
+    if kind == "router":
+        return isinstance(entry, BuiltinFunctionType)
+    return getattr(getattr(entry, "__code__", None), "co_filename", None) == "<native path>"
 
 
 def loss(x):
@@ -224,18 +248,20 @@ CALLS = [(1.0, 2.0), (0.5, -3.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 1.0), (math.nan
          (2, 1.0), (True, 1.0), (np.float64(1.5), 2.0), (1.0,), (1.0, 2.0, 3.0)]
 
 
-def test_a_hot_signature_becomes_native_and_every_call_ends_as_before(monkeypatch):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hot_signature_becomes_native_and_every_call_ends_as_before(monkeypatch, kind):
     from autodiff_compiler import api
     monkeypatch.setattr(api, "NATIVE_AFTER", 0)          # the reference never becomes native
     reference = value_and_grad(ratio, wrt=("x", "y"))
     reference(1.0, 2.0)
     monkeypatch.setattr(api, "NATIVE_AFTER", 3)
+    _use(kind, monkeypatch)
     g = value_and_grad(ratio, wrt=("x", "y"))
     for _ in range(3):                                # the first call derives; its entry counts from then
         g(1.0, 2.0)
-    assert type(g).__dict__["__call__"].__code__.co_filename != "<native path>"
+    assert not _is_native(g, "router") and not _is_native(g, "frame")
     g(1.0, 2.0)
-    assert type(g).__dict__["__call__"].__code__.co_filename == "<native path>"
+    assert _is_native(g, kind)
     for args in CALLS:
         assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
     assert _same_outcome(_outcome(lambda: g(x=1.0, y=2.0)), _outcome(lambda: reference(1.0, 2.0)))
@@ -252,7 +278,8 @@ def _readonly(a):
     return a
 
 
-def test_a_hot_signature_of_arrays_becomes_native_and_every_call_ends_as_before(monkeypatch):
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_hot_signature_of_arrays_becomes_native_and_every_call_ends_as_before(monkeypatch, kind):
     from autodiff_compiler import api
     rng = np.random.default_rng(8)
     w, X = rng.standard_normal(3), rng.standard_normal((4, 3))
@@ -260,12 +287,13 @@ def test_a_hot_signature_of_arrays_becomes_native_and_every_call_ends_as_before(
     reference = grad(layer, wrt=("w", "X"))
     reference(w, X)
     monkeypatch.setattr(api, "NATIVE_AFTER", 3)
+    _use(kind, monkeypatch)
     g = grad(layer, wrt=("w", "X"))
     for _ in range(3):
         g(w, X)
-    assert type(g).__dict__["__call__"].__code__.co_filename != "<native path>"
+    assert not _is_native(g, "router") and not _is_native(g, "frame")
     g(w, X)
-    assert type(g).__dict__["__call__"].__code__.co_filename == "<native path>"
+    assert _is_native(g, kind)
     X_nan = X.copy()
     X_nan[1, 2] = math.nan
     calls = [(w, X), (2 * w, X - 1), (w, np.asfortranarray(X)), (w, X[::2]), (w[::-1].copy(), X),
@@ -455,16 +483,18 @@ def self_named(self, x):
     (key_named, (2.0, 2.0), [(2, 2.0), (1.0, 2), (2.0, math.inf), (True, 1.5)]),
     (self_named, (2.0, 2.0), [(2, 2.0), (1.0, 2), (2.0, np.float64("nan"))]),
 ])
-def test_promoted_parameters_named_like_keywords(monkeypatch, fn, hot, calls):
+@pytest.mark.parametrize("kind", KINDS)
+def test_promoted_parameters_named_like_keywords(monkeypatch, fn, hot, calls, kind):
     from autodiff_compiler import api
     monkeypatch.setattr(api, "NATIVE_AFTER", 0)
     reference = grad(fn, wrt="x")
     reference(*hot)
     monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    _use(kind, monkeypatch)
     g = grad(fn, wrt="x")
     for _ in range(3):
         g(*hot)
-    assert type(g).__dict__["__call__"].__code__.co_filename == "<native path>"
+    assert _is_native(g, kind)
     for args in calls:
         assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
     if fn is out_named:                      # df/dx = out ** 2, out passed positionally
@@ -499,7 +529,7 @@ SCALED_CALLS = [(True, 3, 1.5), (False, 2, -0.7), (True, 2 ** 63, 1.5), (True, -
                 (True, 3, np.float64(1.5)), (True, 3, math.nan), (True, 3, math.inf), (True, 3), (True, 3, 1.5, 1.0)]
 
 
-@pytest.mark.parametrize("promote", [False, True], ids=["counted", "native"])
+@pytest.mark.parametrize("promote", [False, "router", "frame"], ids=["counted", "router", "frame"])
 def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
     from autodiff_compiler import api, call_entries
     monkeypatch.setattr(api, "NATIVE_AFTER", 0)
@@ -509,16 +539,71 @@ def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
         _outcome(lambda: reference(*args))
     monkeypatch.undo()
     monkeypatch.setattr(api, "NATIVE_AFTER", 2 if promote else 10 ** 9)
+    if promote:
+        _use(promote, monkeypatch)
     g = grad(scaled_power, wrt="x")
     for _ in range(4):
         g(True, 3, 1.5)
     entry = type(g).__dict__["__call__"]
-    assert (entry.__code__.co_filename == "<native path>") is promote
-    wrapper = entry.__globals__["wrapper"]
-    dispatcher = entry.__globals__["native" if promote else "compiled"]
+    if promote == "router":
+        assert _is_native(g, "router")
+        wrapper, dispatcher = entry.__self__[0], g.native(True, 3, 1.5)    # the closure: (fast, full, ...)
+    else:
+        assert _is_native(g, "frame") is bool(promote)
+        wrapper = entry.__globals__["wrapper"]
+        dispatcher = entry.__globals__["native" if promote else "compiled"]
     assert wrapper is dispatcher.overloads[dispatcher.signatures[0]].entry_point
     for args in SCALED_CALLS:
         assert _same_outcome(_outcome(lambda: g(*args)), _outcome(lambda: reference(*args))), args
     for args in [(True, 3, 1.5), (False, 2, -0.7), (True, 4, 0.3), (False, 5, -2.1)]:
         assert g(*args) == pytest.approx(_scaled_power_dx(*args), rel=1e-14)
     assert type(g).__dict__["__call__"] is entry          # back on the hot signature, back on its entry
+
+
+# ---- the router: no Python code on its way to the compiled code, and it keeps no object alive
+
+def test_a_routed_call_runs_no_python_code(monkeypatch):
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    g = value_and_grad(ratio, wrt=("x", "y"))
+    for _ in range(3):
+        g(1.0, 2.0)
+    assert _is_native(g, "router")
+    frames = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            frames.append(frame.f_code.co_name)
+    for args in [(1.0, 2.0), (2.0, 0.5)]:
+        sys.setprofile(profile)
+        try:
+            value, (dx, dy) = g(*args)
+        finally:
+            sys.setprofile(None)
+        x, y = args
+        assert (value, dx, dy) == pytest.approx((x / y + math.log(x), 1 / y + 1 / x, -x / y ** 2), rel=1e-14)
+    assert frames == []
+    sys.setprofile(profile)
+    try:
+        g(np.float64(1.0), 2.0)               # another type: the full path, in Python
+    finally:
+        sys.setprofile(None)
+    assert "__call__" in frames
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_promoted_object_is_collected(monkeypatch, kind):
+    # the router's closure holds the object's full path, bound to it: a cycle through its own class,
+    # which the garbage collector must see through
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    _use(kind, monkeypatch)
+    g = grad(loss)
+    for _ in range(3):
+        g(0.5)
+    assert _is_native(g, kind)
+    assert g(1.3) == pytest.approx(2 * 1.3 * math.cos(1.3 ** 2), rel=1e-14)
+    ref = weakref.ref(g)
+    del g
+    gc.collect()
+    assert ref() is None

@@ -87,8 +87,14 @@ def make_router(fast, expected_types: tuple | None, count: int, full_bound, doc:
     """The builtin `__call__` described in the module docstring: `count` positional arguments, each of
     `expected_types` (None: `fast` tests them), go to `fast`; every other call to `full_bound`."""
     global _ROUTE, _METHOD_DEF
+    if isinstance(_ROUTE, Exception):
+        raise _ROUTE                    # it could not be built in this process: not tried again per signature
     if _METHOD_DEF is None:
-        _ROUTE = _compile_route()
+        try:
+            _ROUTE = _compile_route()
+        except Exception as exc:        # noqa: BLE001 -- the caller keeps its frame
+            _ROUTE = exc
+            raise
         _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
                                    (doc or "").encode())
     new_function = ctypes.pythonapi.PyCFunction_NewEx

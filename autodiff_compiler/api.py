@@ -33,6 +33,7 @@ import os
 import sys
 import threading
 import time
+from types import BuiltinFunctionType, MethodType
 
 import numpy as np
 
@@ -339,6 +340,10 @@ class DerivedFunction:
             self.__class__ = cls
         if entry is not None:
             cls.__call__ = entry
+            if isinstance(entry, BuiltinFunctionType) and "__call__" not in self.__dict__:
+                # a router binds no `self`: `g.__call__` stays a method of the object (its `__self__`, a
+                # WeakMethod of it, pickling it), the full path, which serves every call
+                self.__call__ = MethodType(GradientFunction.__call__, self)
         else:
             try:
                 del cls.__call__
@@ -683,6 +688,12 @@ class GradientFunction(DerivedFunction):
     # --------------------------------------------------------------------- call
     def __call__(self, /, *args, out=None, **kwargs):
         """The gradient (or value and gradient) at these arguments; `out=` writes it into your arrays."""
+        if args and args[0] is self:
+            # `type(g).__call__(g, ...)`: once a signature is hot, its router (`backend/router.py`) is the
+            # class's `__call__`, a builtin, which hands the object on as an argument
+            raise ArgumentError(f"the gradient object of {self.fn.__name__} was given as its own first argument",
+                                hint="call it as g(...) (or g.__call__(...)); once a signature is hot, "
+                                     "type(g).__call__ is a builtin that binds no self")
         return self._call(args, kwargs, out)
 
     def _call(self, args: tuple, kwargs: dict, out=None):

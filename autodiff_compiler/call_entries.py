@@ -191,18 +191,18 @@ def make_native_entry(args, native, full, owner=None):
     if owner is not None:
         from .backend.router import make_router
         try:
-            return make_router(native if wrapper is None else wrapper,
-                               None if wrapper is None else tuple(map(type, args)), len(args),
+            # each argument of its exact type, arrays too: Numba types an ndarray subclass (a masked
+            # array) as a plain array, which the full path refuses
+            return make_router(native if wrapper is None else wrapper, tuple(map(type, args)), len(args),
                                MethodType(full, owner), full.__doc__)
         except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~100 ns slower
             LOG.debug("no router for %s: %s: %s", getattr(owner.fn, "__name__", owner), type(exc).__name__, exc)
     names = [f"a{i}" for i in range(len(args))]
     given = "".join(f"{name}, " for name in names)
-    if wrapper is not None:
-        test = " and ".join(f"type({name}) is {type(value).__name__}" for name, value in zip(names, args))
-        call = "wrapper"
-    else:
-        test, call = f"{names[-1]} is not MISSING", "native"
+    # each argument of its exact type (an ndarray subclass, which Numba types as a plain array, goes to
+    # the full path, which refuses it)
+    test = " and ".join(f"type({name}) is {type(value).__name__}" for name, value in zip(names, args))
+    call = "native" if wrapper is None else "wrapper"
     source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
               f"    if not rest and not kwargs and {test}:\n"
               f"        try:\n"
@@ -211,7 +211,7 @@ def make_native_entry(args, native, full, owner=None):
               f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper,
-                 "float": float, "int": int, "bool": bool}
+                 "float": float, "int": int, "bool": bool, "ndarray": np.ndarray}
     exec(syntax.compile_code(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__

@@ -2,8 +2,8 @@
 
 Takes: the callable that serves a hot signature (a native entry's compiled wrapper
 for a signature of numbers, else the native entry's dispatcher: `backend/entry.py`),
-the example arguments' exact types (None: no test, the callable types them itself),
-and the gradient object's full path bound to the object.
+the example arguments' exact types, and the gradient object's full path bound to
+the object.
 
 Guarantees (`make_router`): a builtin function that, made the `__call__` of the
 object's own class (builtins bind no `self`, so Python calls it with the call's
@@ -68,12 +68,11 @@ def _compile_route():
         if count != as_count(tuple_item(closure, _COUNT)):
             return call(full, args, kwargs)
         expected = tuple_item(closure, _EXPECTED)
-        if tuple_size(expected) == count:               # empty: the callable types its arguments itself
-            for i in range(count):
-                kind = type_of(tuple_item(args, i))
-                decref(kind)                            # a type the tuple `expected` holds: kept alive there
-                if kind != tuple_item(expected, i):
-                    return call(full, args, kwargs)
+        for i in range(count):
+            kind = type_of(tuple_item(args, i))
+            decref(kind)                                # a type the tuple `expected` holds: kept alive there
+            if kind != tuple_item(expected, i):
+                return call(full, args, kwargs)
         result = call(tuple_item(closure, _FAST), args, 0)
         if result == 0 and raised(tuple_item(closure, _OVERFLOW)) != 0:
             clear()
@@ -83,9 +82,9 @@ def _compile_route():
     return route
 
 
-def make_router(fast, expected_types: tuple | None, count: int, full_bound, doc: str | None):
+def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | None):
     """The builtin `__call__` described in the module docstring: `count` positional arguments, each of
-    `expected_types` (None: `fast` tests them), go to `fast`; every other call to `full_bound`."""
+    exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`."""
     global _ROUTE, _METHOD_DEF
     if isinstance(_ROUTE, Exception):
         raise _ROUTE                    # it could not be built in this process: not tried again per signature
@@ -100,7 +99,7 @@ def make_router(fast, expected_types: tuple | None, count: int, full_bound, doc:
     new_function = ctypes.pythonapi.PyCFunction_NewEx
     new_function.restype = ctypes.py_object
     new_function.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
-    if expected_types is not None and len(expected_types) != count:
+    if len(expected_types) != count:
         raise ValueError("one expected type per argument")
-    closure = (fast, full_bound, tuple(expected_types or ()), count, OverflowError)
+    closure = (fast, full_bound, tuple(expected_types), count, OverflowError)
     return new_function(ctypes.byref(_METHOD_DEF), closure, None)

@@ -18,6 +18,10 @@ and returns the same result or raises the same exception:
   unbox; or an overflow the gradient itself raises, which the full path explains):
   the full path with the same arguments, as the frame's `except OverflowError`.
 
+What a builtin cannot do is bind: `type(g).__call__(g, x)` hands the object on as
+an argument (the full path names that), and `g.__call__` would not be a method of
+`g`; the object keeps one in its own `__dict__` for that (`GradientFunction._install`).
+
 Why: a Python frame around the compiled call costs ~100 ns on this machine, most
 of a scalar gradient's call (the compiled wrapper itself ~50 ns, a bare Numba
 dispatcher ~115 ns); the C function costs ~15 ns.  It is one `cfunc` for every
@@ -29,9 +33,11 @@ symbols the JIT cannot resolve), `make_router` raises and the frame stays.
 from __future__ import annotations
 
 import ctypes
+import threading
 
 _ROUTE = None           # the cfunc, compiled (or loaded from Numba's cache) at the first router
 _METHOD_DEF = None      # the PyMethodDef every router shares: it must outlive them, so it lives here
+_BUILDING = threading.Lock()
 
 
 class _PyMethodDef(ctypes.Structure):
@@ -86,16 +92,17 @@ def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | 
     """The builtin `__call__` described in the module docstring: `count` positional arguments, each of
     exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`."""
     global _ROUTE, _METHOD_DEF
-    if isinstance(_ROUTE, Exception):
-        raise _ROUTE                    # it could not be built in this process: not tried again per signature
-    if _METHOD_DEF is None:
-        try:
-            _ROUTE = _compile_route()
-        except Exception as exc:        # noqa: BLE001 -- the caller keeps its frame
-            _ROUTE = exc
-            raise
-        _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
-                                   (doc or "").encode())
+    with _BUILDING:     # one PyMethodDef, ever: a second, made by a racing thread, would free the first
+        if isinstance(_ROUTE, Exception):
+            raise _ROUTE                # it could not be built in this process: not tried again per signature
+        if _METHOD_DEF is None:
+            try:
+                _ROUTE = _compile_route()
+            except Exception as exc:    # noqa: BLE001 -- the caller keeps its frame
+                _ROUTE = exc
+                raise
+            _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
+                                       (doc or "").encode())
     new_function = ctypes.pythonapi.PyCFunction_NewEx
     new_function.restype = ctypes.py_object
     new_function.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]

@@ -781,3 +781,36 @@ def test_the_high_precision_step_is_the_coordinates_own_size():
     assert o.check_grads([1e100])[0] == "wrong"
     # a zero coordinate steps by the smallest argument's size
     assert orc.step_size(0, (1e-100, 1e100)) == 1e-100 and orc.step_size(0, (3.0,)) == 1.0
+
+
+def _fuzzed_sine(x, y):
+    return math.sin(x * y) + x
+
+
+@pytest.mark.parametrize("broken", [None, "native", "router"])
+def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
+    # jit-simp runs compare g.native(...) and the object once hot (its router) with the object's result:
+    # each check must be able to fail
+    from autodiff_compiler import api, call_entries, grad
+    g = grad(_fuzzed_sine, wrt=("x", "y"))
+    args = (0.7, 1.3)
+    result = g(*args)
+    assert result == pytest.approx((1.3 * math.cos(0.91) + 1, 0.7 * math.cos(0.91)), rel=1e-14)
+    if broken == "native":
+        built = api.GradientFunction.native
+        monkeypatch.setattr(api.GradientFunction, "native",
+                            lambda self, *a: (lambda *b: (1.0, 2.0)) if a == args else built(self, *a))
+    elif broken == "router":
+        real = call_entries.make_native_entry
+
+        def wrong_entry(args_, native, full, owner=None):
+            from autodiff_compiler.backend.router import make_router
+            return make_router(lambda *a: (1.0, 2.0), tuple(map(type, args_)), len(args_),
+                               full.__get__(owner), None) if owner is not None else real(args_, native, full)
+        monkeypatch.setattr(api, "make_native_entry", wrong_entry)
+    differs = execute._native_differs(g, args, result)
+    if broken is None:
+        assert differs == ""
+        assert call_entries.is_native_entry(type(g).__dict__["__call__"])
+    else:
+        assert "differs" in differs and ("once hot" in differs) == (broken == "router")

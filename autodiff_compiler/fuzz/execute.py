@@ -377,8 +377,8 @@ NATIVE_MODE = "jit-simp"     # the mode whose gradient objects also build `g.nat
 
 
 def _native_differs(g, args, result) -> str:
-    """'' when `g.native(*args)` (the checked native entry) gives exactly the object's result, or the
-    function is not one it covers; else what went wrong."""
+    """'' when `g.native(*args)` (the checked native entry), and the object itself once the signature is
+    hot, give exactly the object's result, or the function is not one they cover; else what went wrong."""
     from autodiff_compiler.errors import ArgumentError, AutodiffError
     try:
         native = g.native(*_copy(args))
@@ -394,6 +394,18 @@ def _native_differs(g, args, result) -> str:
         return f"g.native(...)(*args) raised {type(exc).__name__}: {str(exc).strip()[:300]}"
     if not _identical(got, result):
         return f"g.native(...)(*args) differs: {describe(got)} where the object gave {describe(result)}"
+    # the object itself once this signature is hot: its `__call__` is then the router to that native entry
+    # (`backend/router.py`), or the frame around it
+    from autodiff_compiler.call_entries import is_native_entry
+    g._promote(tuple(_copy(args)))
+    if not is_native_entry(type(g).__dict__.get("__call__")):
+        return "g(*args) once hot: no native entry installed where g.native(...) was built"
+    try:
+        again = g(*_copy(args))
+    except Exception as exc:        # noqa: BLE001
+        return f"g(*args) once hot raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+    if not _identical(again, result):
+        return f"g(*args) once hot differs: {describe(again)} where the object gave {describe(result)}"
     return ""
 
 

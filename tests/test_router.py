@@ -90,15 +90,22 @@ def test_other_exceptions_propagate_and_nothing_leaks():
     assert route(x, k) == 1.25 * 123457
 
 
+def _hot(make, args, kind, monkeypatch):
+    """A gradient object (`make()`) whose signature of `args` has been promoted: its entry is of `kind`."""
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    _use(kind, monkeypatch)
+    g = make()
+    for _ in range(3):
+        g(*args)
+    assert _is_native(g, kind)
+    return g
+
+
 # ---- promoted gradient objects: no Python code on the way to the compiled code, and no object kept alive
 
 def test_a_routed_call_runs_no_python_code(monkeypatch):
-    from autodiff_compiler import api
-    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
-    g = value_and_grad(ratio, wrt=("x", "y"))
-    for _ in range(3):
-        g(1.0, 2.0)
-    assert _is_native(g, "router")
+    g = _hot(lambda: value_and_grad(ratio, wrt=("x", "y")), (1.0, 2.0), "router", monkeypatch)
     frames = []
 
     def profile(frame, event, arg):
@@ -125,13 +132,7 @@ def test_a_routed_call_runs_no_python_code(monkeypatch):
 def test_a_promoted_object_is_collected(monkeypatch, kind):
     # the router's closure holds the object's full path, bound to it: a cycle through its own class,
     # which the garbage collector must see through
-    from autodiff_compiler import api
-    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
-    _use(kind, monkeypatch)
-    g = grad(loss)
-    for _ in range(3):
-        g(0.5)
-    assert _is_native(g, kind)
+    g = _hot(lambda: grad(loss), (0.5,), kind, monkeypatch)
     assert g(1.3) == pytest.approx(2 * 1.3 * math.cos(1.3 ** 2), rel=1e-14)
     ref = weakref.ref(g)
     del g
@@ -158,12 +159,7 @@ def test_an_ndarray_subclass_is_refused_after_promotion_too(monkeypatch, kind):
     monkeypatch.setattr(api, "NATIVE_AFTER", 0)
     reference = grad(weighted)
     reference(a)
-    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
-    _use(kind, monkeypatch)
-    g = grad(weighted)
-    for _ in range(3):
-        g(a)
-    assert _is_native(g, kind)
+    g = _hot(lambda: grad(weighted), (a,), kind, monkeypatch)
     for other in (a.view(Sub), np.ma.array(a, mask=[1, 0, 0, 0, 0]), a.view(np.recarray)):
         with pytest.raises(ArgumentError, match="subclass of numpy.ndarray") as expected:
             reference(other)
@@ -176,13 +172,7 @@ def test_an_ndarray_subclass_is_refused_after_promotion_too(monkeypatch, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_promoted_objects_call_attribute_is_its_method(monkeypatch, kind):
     import pickle
-    from autodiff_compiler import api
-    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
-    _use(kind, monkeypatch)
-    g = grad(loss)
-    for _ in range(3):
-        g(1.5)
-    assert _is_native(g, kind)
+    g = _hot(lambda: grad(loss), (1.5,), kind, monkeypatch)
     expected = 2 * 1.5 * math.cos(1.5 ** 2)
     assert g.__call__.__self__ is g
     assert g.__call__(1.5) == pytest.approx(expected, rel=1e-15)

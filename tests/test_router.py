@@ -186,3 +186,64 @@ def test_a_promoted_objects_call_attribute_is_its_method(monkeypatch, kind):
             type(g).__call__(g, 1.5)
     with pytest.raises(ArgumentError, match="given as its own first argument"):
         g(g, 1.5)
+
+
+# ---- found by the second review (helper-56)
+
+def product(x, y):
+    return x * y + math.sin(x) * y ** 2
+
+
+def test_a_router_that_cannot_be_built_keeps_no_object_alive(monkeypatch):
+    # the reason it could not be built was kept as an exception and raised again at each promotion:
+    # its traceback gathered every caller's frame, and their gradient objects with them
+    from autodiff_compiler.backend import router
+
+    def unbuildable():
+        raise RuntimeError("no C API here")
+    monkeypatch.setattr(router, "_ROUTE", None)
+    monkeypatch.setattr(router, "_METHOD_DEF", None)
+    monkeypatch.setattr(router, "_compile_route", unbuildable)
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    refs = []
+    for _ in range(3):
+        g = grad(product, wrt=("x", "y"))
+        for _ in range(3):
+            g(1.5, 2.0)
+        assert _is_native(g, "frame")
+        dx, dy = g(1.5, 2.0)
+        assert (dx, dy) == pytest.approx((2.0 + math.cos(1.5) * 4.0, 1.5 + 2 * math.sin(1.5) * 2.0), rel=1e-14)
+        refs.append(weakref.ref(g))
+        del g
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    assert isinstance(router._ROUTE, str) and "no C API here" in router._ROUTE
+
+
+def test_the_route_is_loaded_from_numbas_disk_cache_in_a_later_process(tmp_path):
+    # its C API functions were a closure's cells, which pickle to other bytes in each process: Numba's
+    # index never matched, and each process compiled it again and added a file to the cache
+    import subprocess
+    code = ("import numba\n"
+            "numba.njit(lambda x: x + 1)(1.0)\n"        # Numba's target set up, as it is at any promotion
+            "from autodiff_compiler.backend import router\n"
+            "print(router._compile_route().cache_hits)\n")
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    hits = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            .stdout.split()[-1] for _ in range(2)]
+    assert hits[1] == "1"
+
+
+def cubes(x):
+    return np.sum(x ** 3)
+
+
+def test_another_signature_is_served_by_the_object_called(monkeypatch):
+    # the native dispatcher's compile hook called the last object made of the same function and options
+    g1 = _hot(lambda: grad(cubes), (np.ones(3),), "router", monkeypatch)
+    g2 = _hot(lambda: grad(cubes), (np.ones(3),), "router", monkeypatch)
+    before = g2._last_key
+    matrix = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(g1(matrix), 3 * matrix ** 2, rtol=1e-15)
+    assert g1._last_key != before and g2._last_key == before

@@ -35,7 +35,9 @@ from __future__ import annotations
 import ctypes
 import threading
 
-_ROUTE = None           # the cfunc, compiled (or loaded from Numba's cache) at the first router
+from numba import cfunc, types
+
+_ROUTE = None           # the cfunc, compiled (or loaded from Numba's cache) at the first router; or why not
 _METHOD_DEF = None      # the PyMethodDef every router shares: it must outlive them, so it lives here
 _BUILDING = threading.Lock()
 
@@ -51,41 +53,45 @@ _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple
 _FAST, _FULL, _EXPECTED, _COUNT, _OVERFLOW = range(5)
 
 
+# The C API functions the route calls, by name (resolved in this process, as Numba's own wrappers resolve
+# theirs).  Every PyObject* is an integer: Numba has no type for it, and the ABI is the same.  Module
+# globals, not a closure's cells: Numba's disk cache keys a function by its cells, and these pickle to
+# other bytes in every process (helper-56: the cache never hit, and grew a file per process).
+_WORD = types.intp
+tuple_size = types.ExternalFunction("PyTuple_Size", _WORD(_WORD))
+tuple_item = types.ExternalFunction("PyTuple_GetItem", _WORD(_WORD, _WORD))      # borrowed
+dict_size = types.ExternalFunction("PyDict_Size", _WORD(_WORD))
+as_count = types.ExternalFunction("PyLong_AsSsize_t", _WORD(_WORD))
+type_of = types.ExternalFunction("PyObject_Type", _WORD(_WORD))                 # new reference
+decref = types.ExternalFunction("Py_DecRef", types.void(_WORD))
+call = types.ExternalFunction("PyObject_Call", _WORD(_WORD, _WORD, _WORD))      # new reference, 0: raised
+raised = types.ExternalFunction("PyErr_ExceptionMatches", types.int32(_WORD))
+clear = types.ExternalFunction("PyErr_Clear", types.void())
+
+
+def route(closure, args, kwargs):
+    """The builtin's C function (compiled by `_compile_route`): `meth(m_self, args, kwargs)`."""
+    full = tuple_item(closure, _FULL)
+    if kwargs != 0 and dict_size(kwargs) != 0:
+        return call(full, args, kwargs)
+    count = tuple_size(args)
+    if count != as_count(tuple_item(closure, _COUNT)):
+        return call(full, args, kwargs)
+    expected = tuple_item(closure, _EXPECTED)
+    for i in range(count):
+        kind = type_of(tuple_item(args, i))
+        decref(kind)                                # a type the tuple `expected` holds: kept alive there
+        if kind != tuple_item(expected, i):
+            return call(full, args, kwargs)
+    result = call(tuple_item(closure, _FAST), args, 0)
+    if result == 0 and raised(tuple_item(closure, _OVERFLOW)) != 0:
+        clear()
+        return call(full, args, kwargs)
+    return result
+
+
 def _compile_route():
-    from numba import cfunc, types
-
-    word = types.intp       # every PyObject* as an integer: Numba has no type for it, the ABI is the same
-    tuple_size = types.ExternalFunction("PyTuple_Size", word(word))
-    tuple_item = types.ExternalFunction("PyTuple_GetItem", word(word, word))    # borrowed
-    dict_size = types.ExternalFunction("PyDict_Size", word(word))
-    as_count = types.ExternalFunction("PyLong_AsSsize_t", word(word))
-    type_of = types.ExternalFunction("PyObject_Type", word(word))               # new reference
-    decref = types.ExternalFunction("Py_DecRef", types.void(word))
-    call = types.ExternalFunction("PyObject_Call", word(word, word, word))      # new reference, 0: raised
-    raised = types.ExternalFunction("PyErr_ExceptionMatches", types.int32(word))
-    clear = types.ExternalFunction("PyErr_Clear", types.void())
-
-    @cfunc(word(word, word, word), cache=True)
-    def route(closure, args, kwargs):
-        full = tuple_item(closure, _FULL)
-        if kwargs != 0 and dict_size(kwargs) != 0:
-            return call(full, args, kwargs)
-        count = tuple_size(args)
-        if count != as_count(tuple_item(closure, _COUNT)):
-            return call(full, args, kwargs)
-        expected = tuple_item(closure, _EXPECTED)
-        for i in range(count):
-            kind = type_of(tuple_item(args, i))
-            decref(kind)                                # a type the tuple `expected` holds: kept alive there
-            if kind != tuple_item(expected, i):
-                return call(full, args, kwargs)
-        result = call(tuple_item(closure, _FAST), args, 0)
-        if result == 0 and raised(tuple_item(closure, _OVERFLOW)) != 0:
-            clear()
-            return call(full, args, kwargs)
-        return result
-
-    return route
+    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=True)(route)
 
 
 def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | None):
@@ -93,14 +99,17 @@ def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | 
     exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`."""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef, ever: a second, made by a racing thread, would free the first
-        if isinstance(_ROUTE, Exception):
-            raise _ROUTE                # it could not be built in this process: not tried again per signature
+        if isinstance(_ROUTE, str):
+            # it could not be built in this process: not tried again per signature.  A new exception each
+            # time: one kept and raised again would gather every caller's frame in its traceback, and keep
+            # their gradient objects alive (helper-56)
+            raise RuntimeError(_ROUTE)
         if _METHOD_DEF is None:
             try:
                 _ROUTE = _compile_route()
             except Exception as exc:    # noqa: BLE001 -- the caller keeps its frame
-                _ROUTE = exc
-                raise
+                _ROUTE = f"no router in this process: {type(exc).__name__}: {exc}"
+                raise RuntimeError(_ROUTE) from None
             _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
                                        (doc or "").encode())
     new_function = ctypes.pythonapi.PyCFunction_NewEx

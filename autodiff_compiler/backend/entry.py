@@ -68,7 +68,7 @@ class EntryDispatcher(CPUDispatcher):
         if not self.overloads:              # the first, explicit compile
             return super()._compile_for_args(*args, **kws)
         self._types_active_call.clear()     # as Numba's own does: it keeps the types of each call
-        return _by_name(self._entry_key, self._entry_params)
+        return _by_name(self._owner, self._entry_params)
 
     def compile(self, sig):
         args, _ = sigutils.normalize_signature(sig)
@@ -78,26 +78,25 @@ class EntryDispatcher(CPUDispatcher):
         return super().compile(sig)
 
 
-def _by_name(key: str, params: list):
+def _by_name(owner, params: list):
+    """The call of another signature, for the object this dispatcher serves (not another of its token: a
+    call changes the state of the object called, its last signature and derivations; helper-56)."""
     def call(*folded):
         # by name, an omitted parameter left out: the object fills defaults and names what is missing
-        return _owner_call(key, (), {name: value for name, value in zip(params, folded)
-                                     if not isinstance(value, OmittedArg)})
+        return owner._call((), {name: value for name, value in zip(params, folded)
+                                if not isinstance(value, OmittedArg)})
     return call
 
 
 def fallback(key, /, *args):
-    """The full path of the gradient object this entry serves (its object-mode block's call)."""
-    return _owner_call(key, args, {})
-
-
-def _owner_call(key: str, args: tuple, named: dict):
-    # the object's own call with the arguments as given: parameters by name go in as data, so that one
-    # named like a keyword of the call itself (`out`) is the parameter, as it is in a positional call
+    """The full path of a gradient object this entry's module serves (its object-mode block's call): the
+    module is shared by the objects of one function and options (`owner_token`), so it is the last of
+    them made, whose result is the same (the compiled code knows no owner; the dispatcher's compile
+    hook, `_by_name`, does)."""
     for ref in reversed(_OWNERS.get(key, [])):
         owner = ref()
         if owner is not None:
-            return owner._call(args, named)
+            return owner._call(args, {})
     from ..errors import InternalError           # the dispatcher keeps its owner alive: never expected
     raise InternalError("a native gradient entry has no gradient object")
 

@@ -559,3 +559,18 @@ def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
         assert g(*args) == pytest.approx(_scaled_power_dx(*args), rel=1e-14)
     assert type(g).__dict__["__call__"] is entry          # back on the hot signature, back on its entry
 
+
+
+def scaled_sum(x, y):
+    return np.sum(x * x) * y
+
+
+def test_a_big_endian_array_is_not_taken_for_a_native_one():
+    # its dtype's char is 'd' too: the signature's entry took it, and the compiled code refused it
+    # (InternalError from Numba's typing) on every call after the first (helper-56)
+    g = grad(scaled_sum, wrt="x")
+    native = np.linspace(0.0, 1.0, 5)
+    swapped = native.astype(">f8")
+    for _ in range(3):
+        np.testing.assert_allclose(g(swapped, 2.0), 4.0 * native, rtol=1e-15)
+        np.testing.assert_allclose(g(native, 2.0), 4.0 * native, rtol=1e-15)

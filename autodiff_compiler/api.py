@@ -33,7 +33,6 @@ import os
 import sys
 import threading
 import time
-from types import BuiltinFunctionType, MethodType
 
 import numpy as np
 
@@ -47,7 +46,7 @@ from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .ir.shapes import dims_of_arguments, guard_conditions
 from .ir.numbers import int_parameter_uses
-from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, make_entry,  # noqa: F401
+from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, install, make_entry,  # noqa: F401
                            make_native_entry)
 from .frontend import pytrees
 
@@ -326,29 +325,9 @@ class DerivedFunction:
         return out
 
     def _install(self, entry) -> None:
-        """Make `entry` (a `call_entries.make_entry` function; None: the class's own full path) the `__call__` of this
-        object's own class.  Python looks `__call__` up on the class, and an entry called as the object's
-        `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient,
-        most of what a call from Python costs beyond the compiled code.  The own class is made at the first
-        entry (`_public_class` names the one this object was made as: pickling and tokens use that)."""
-        cls = type(self)
-        if "_public_class" not in cls.__dict__:
-            if entry is None:
-                return
-            cls = type(cls.__name__, (cls,), {"_public_class": cls, "__module__": cls.__module__,
-                                              "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
-            self.__class__ = cls
-        if entry is not None:
-            cls.__call__ = entry
-            if isinstance(entry, BuiltinFunctionType) and "__call__" not in self.__dict__:
-                # a router binds no `self`: `g.__call__` stays a method of the object (its `__self__`, a
-                # WeakMethod of it, pickling it), the full path, which serves every call
-                self.__call__ = MethodType(GradientFunction.__call__, self)
-        else:
-            try:
-                del cls.__call__
-            except AttributeError:      # not there (another thread's `_forget` came first)
-                pass
+        """Make `entry` (None: the class's own full path) the `__call__` of this object's own class
+        (`call_entries.install`)."""
+        install(self, entry, GradientFunction.__call__)
 
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""

@@ -8,9 +8,10 @@ signature what the full path returns -- testing each argument's type inline
 (NaN and infinite floats, the result's finiteness spelled for its structure)
 and handing every other call, and every failure, to the full path; with
 `native_after`, an entry of numbers counts its calls and asks the object to
-promote it (`make_native_entry`: a frame around `backend/entry.py`'s native
-entry) when the signature is hot.  Also the finiteness checks the API shares
-(`_nonfinite`, `SCAN_LIMIT`).
+promote it (`make_native_entry`: the builtin router of `backend/router.py` to
+`backend/entry.py`'s native entry, or a frame around it) when the signature is
+hot; `install` makes an entry the `__call__` of the object's own class.  Also
+the finiteness checks the API shares (`_nonfinite`, `SCAN_LIMIT`).
 """
 from __future__ import annotations
 
@@ -223,3 +224,29 @@ def is_native_entry(entry) -> bool:
     """Is `entry` (an object's installed `__call__`) a hot signature's entry: a router or the native frame?"""
     return isinstance(entry, BuiltinFunctionType) or getattr(getattr(entry, "__code__", None), "co_filename",
                                                              None) == "<native path>"
+
+
+def install(owner, entry, full) -> None:
+    """Make `entry` (a `make_entry` function, a native entry; None: the class's own full path) the `__call__`
+    of `owner`'s own class.  Python looks `__call__` up on the class, and an entry called as the object's
+    `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient, most
+    of what a call from Python costs beyond the compiled code.  The own class is made at the first entry
+    (`_public_class` names the one the object was made as: pickling and tokens use that)."""
+    cls = type(owner)
+    if "_public_class" not in cls.__dict__:
+        if entry is None:
+            return
+        cls = type(cls.__name__, (cls,), {"_public_class": cls, "__module__": cls.__module__,
+                                          "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+        owner.__class__ = cls
+    if entry is not None:
+        cls.__call__ = entry
+        if isinstance(entry, BuiltinFunctionType) and "__call__" not in owner.__dict__:
+            # a router binds no `self`: `g.__call__` stays a method of the object (its `__self__`, a
+            # WeakMethod of it, pickling it), the full path, which serves every call
+            owner.__call__ = MethodType(full, owner)
+    else:
+        try:
+            del cls.__call__
+        except AttributeError:      # not there (another thread's `_forget` came first)
+            pass

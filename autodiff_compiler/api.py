@@ -741,11 +741,10 @@ class GradientFunction(DerivedFunction):
 
     def _promote(self, args) -> None:
         """The signature of `args` (numbers, float64/int64 arrays) was called NATIVE_AFTER times through
-        its counted entry: from now on its entry is a builtin router to `native(*args)` (or a frame around it,
-        `make_native_entry`), which costs from Python no more than a bare Numba call, the result's check
-        included (building it compiles
-        once per machine, ~0.2 s, then Numba's disk cache has it).  If it cannot be built, the counted
-        entry stays: nothing but speed depends on it."""
+        its counted entry: from now on its entry is a builtin router to `native(*args)` (or a frame around
+        it, `make_native_entry`), which costs from Python no more than a bare Numba call, the result's
+        check included (building it compiles once per machine, ~0.2 s, then Numba's disk cache has it).
+        If it cannot be built, the counted entry stays: nothing but speed depends on it."""
         key = self._entry_key(args)
         try:
             entry = make_native_entry(args, self.native(*args), GradientFunction.__call__, self)

@@ -82,7 +82,9 @@ def _by_name(owner, params: list):
     """The call of another signature, for the object this dispatcher serves (not another of its token: a
     call changes the state of the object called, its last signature and derivations; helper-56)."""
     def call(*folded):
-        # by name, an omitted parameter left out: the object fills defaults and names what is missing
+        # by name, an omitted parameter left out: the object fills defaults and names what is missing.
+        # Parameters go in as data (`_call`), so that one named like a keyword of the call itself (`out`)
+        # is the parameter, as it is in a positional call
         return owner._call((), {name: value for name, value in zip(params, folded)
                                 if not isinstance(value, OmittedArg)})
     return call

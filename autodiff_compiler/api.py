@@ -33,6 +33,7 @@ import os
 import sys
 import threading
 import time
+from types import BuiltinFunctionType
 
 import numpy as np
 
@@ -687,7 +688,8 @@ class GradientFunction(DerivedFunction):
             entry = self._fast.get(key)
             if entry is not None and entry is not type(self).__dict__.get("__call__"):
                 self._install(entry)
-                return self(*args)      # the entry as installed: a function of the object, or a router
+                # a router binds no self (`backend/router.py`); an entry of Python source is a method
+                return entry(*args) if isinstance(entry, BuiltinFunctionType) else entry(self, *args)
         if kwargs or len(args) < len(self.params):
             args = self.complete(args, kwargs)
         signature = self.signature(args)

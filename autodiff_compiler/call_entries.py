@@ -196,14 +196,14 @@ def make_native_entry(args, native, full, owner=None):
             # each argument of its exact type, arrays too: Numba types an ndarray subclass (a masked
             # array) as a plain array, which the full path refuses
             return make_router(native if wrapper is None else wrapper, tuple(map(type, args)), len(args),
-                               MethodType(full, owner), full.__doc__)
+                               MethodType(full, owner), full.__doc__, keep=native)
         except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~100 ns slower
             LOG.debug("no router for %s: %s: %s", getattr(owner.fn, "__name__", owner), type(exc).__name__, exc)
     names = [f"a{i}" for i in range(len(args))]
     given = "".join(f"{name}, " for name in names)
     # each argument of its exact type (an ndarray subclass, which Numba types as a plain array, goes to
     # the full path, which refuses it)
-    test = " and ".join(f"type({name}) is {type(value).__name__}" for name, value in zip(names, args))
+    test = " and ".join(f"type({name}) is T{i}" for i, name in enumerate(names))
     call = "native" if wrapper is None else "wrapper"
     source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
               f"    if not rest and not kwargs and {test}:\n"
@@ -213,7 +213,7 @@ def make_native_entry(args, native, full, owner=None):
               f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
     namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper,
-                 "float": float, "int": int, "bool": bool, "ndarray": np.ndarray}
+                 **{f"T{i}": type(value) for i, value in enumerate(args)}}
     exec(syntax.compile_code(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__
@@ -243,10 +243,19 @@ def install(owner, entry, full) -> None:
         cls.__call__ = entry
         if isinstance(entry, BuiltinFunctionType) and "__call__" not in owner.__dict__:
             # a router binds no `self`: `g.__call__` stays a method of the object (its `__self__`, a
-            # WeakMethod of it, pickling it), the full path, which serves every call
-            owner.__call__ = MethodType(full, owner)
+            # WeakMethod of it, pickling it), which calls the object as `g(...)` does, entries included
+            owner.__call__ = MethodType(_call_object, owner)
     else:
         try:
             del cls.__call__
         except AttributeError:      # not there (another thread's `_forget` came first)
             pass
+
+
+def _call_object(self, /, *args, **kwargs):
+    """`g.__call__(...)` of an object whose class's `__call__` is a router: the object called, through
+    whatever entry its class has now."""
+    return self(*args, **kwargs)
+
+
+_call_object.__name__ = "__call__"      # a bound method pickles as getattr(obj, name): the object's `__call__`

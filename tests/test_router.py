@@ -122,6 +122,13 @@ def test_a_routed_call_runs_no_python_code(monkeypatch):
     assert frames == []
     sys.setprofile(profile)
     try:
+        assert g.__call__(1.0, 2.0) == g(1.0, 2.0)     # the object's method calls the object: its router
+    finally:
+        sys.setprofile(None)
+    assert frames == ["_call_object"]
+    frames.clear()
+    sys.setprofile(profile)
+    try:
         g(np.float64(1.0), 2.0)               # another type: the full path, in Python
     finally:
         sys.setprofile(None)
@@ -247,3 +254,52 @@ def test_another_signature_is_served_by_the_object_called(monkeypatch):
     matrix = np.arange(6.0).reshape(2, 3)
     np.testing.assert_allclose(g1(matrix), 3 * matrix ** 2, rtol=1e-15)
     assert g1._last_key != before and g2._last_key == before
+
+
+
+# ---- found by a reading of the whole change (helper-57)
+
+def test_a_c_api_name_the_jit_cannot_resolve_leaves_the_frame(monkeypatch):
+    # an ExternalFunction of a name the JIT cannot find compiles, and crashes at its first call: every name
+    # is looked up before the route is compiled
+    from autodiff_compiler.backend import router
+    monkeypatch.setattr(router, "_ROUTE", None)
+    monkeypatch.setattr(router, "_METHOD_DEF", None)
+    monkeypatch.setattr(router, "_C_API", router._C_API + ("NoSuchSymbol_xyz",))
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 2)
+    g = grad(loss)
+    for _ in range(3):
+        g(0.5)
+    assert _is_native(g, "frame")
+    assert "NoSuchSymbol_xyz" in router._ROUTE
+    assert g(1.3) == pytest.approx(2 * 1.3 * math.cos(1.3 ** 2), rel=1e-14)
+
+
+def test_a_router_holds_its_method_definition_and_leaves_ctypes_alone(monkeypatch):
+    import ctypes
+    from autodiff_compiler.backend import router
+    before = ctypes.pythonapi.PyCFunction_NewEx.argtypes
+    route = make_router(fast, (float, int), 2, Recorder(), None)
+    assert ctypes.pythonapi.PyCFunction_NewEx.argtypes == before      # the library's prototype, not ours
+    held = route.__self__[5]
+    assert isinstance(held, router._PyMethodDef) and held.ml_meth == router._ROUTE.address
+    monkeypatch.setattr(router, "_METHOD_DEF", None)     # as a reload of the module would
+    gc.collect()
+    assert route(1.5, 2) == 3.0 and route.__name__ == "__call__"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_signature_of_numpy_scalars_promoted_by_hand(monkeypatch, kind):
+    # the frame spelled each type by its name, which its namespace had only for bool, int, float and ndarray
+    # (the fuzzer promotes whatever signature `g.native` takes)
+    from autodiff_compiler import api
+    monkeypatch.setattr(api, "NATIVE_AFTER", 10 ** 9)
+    _use(kind, monkeypatch)
+    g = grad(loss)
+    x = np.float64(0.5)
+    expected = 2 * 0.5 * math.cos(0.25)
+    assert g(x) == pytest.approx(expected, rel=1e-15)
+    g._promote((x,))
+    assert _is_native(g, kind)
+    assert g(x) == pytest.approx(expected, rel=1e-15) and g(0.5) == pytest.approx(expected, rel=1e-15)

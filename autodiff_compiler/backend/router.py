@@ -19,8 +19,10 @@ and returns the same result or raises the same exception:
   the full path with the same arguments, as the frame's `except OverflowError`.
 
 What a builtin cannot do is bind: `type(g).__call__(g, x)` hands the object on as
-an argument (the full path names that), and `g.__call__` would not be a method of
-`g`; the object keeps one in its own `__dict__` for that (`GradientFunction._install`).
+an argument (the full path names that; the frame took it), `g.__call__` would not
+be a method of `g` (the object keeps one in its own `__dict__`, which calls the
+object: `call_entries.install`), and `type(g).__call__` shows itself as a method of
+its closure tuple.
 
 Why: a Python frame around the compiled call costs ~100 ns on this machine, most
 of a scalar gradient's call (the compiled wrapper itself ~50 ns, a bare Numba
@@ -28,7 +30,9 @@ dispatcher ~115 ns); the C function costs ~15 ns.  It is one `cfunc` for every
 router (cached on disk by Numba), reading its callables from the closure the
 builtin carries (`m_self`): it calls only the C API functions declared below, by
 name, as Numba's own wrappers do.  When it cannot be built (a Python whose C API
-symbols the JIT cannot resolve), `make_router` raises and the frame stays.
+symbols the JIT cannot resolve: each is looked up before compiling, since an
+unresolved one would compile and crash at the first call), `make_router` raises
+and the frame stays.
 """
 from __future__ import annotations
 
@@ -58,6 +62,8 @@ _FAST, _FULL, _EXPECTED, _COUNT, _OVERFLOW = range(5)
 # globals, not a closure's cells: Numba's disk cache keys a function by its cells, and these pickle to
 # other bytes in every process (helper-56: the cache never hit, and grew a file per process).
 _WORD = types.intp
+_C_API = ("PyTuple_Size", "PyTuple_GetItem", "PyDict_Size", "PyLong_AsSsize_t", "PyObject_Type", "Py_DecRef",
+          "PyObject_Call", "PyErr_ExceptionMatches", "PyErr_Clear")
 tuple_size = types.ExternalFunction("PyTuple_Size", _WORD(_WORD))
 tuple_item = types.ExternalFunction("PyTuple_GetItem", _WORD(_WORD, _WORD))      # borrowed
 dict_size = types.ExternalFunction("PyDict_Size", _WORD(_WORD))
@@ -91,14 +97,29 @@ def route(closure, args, kwargs):
 
 
 def _compile_route():
+    """The route, compiled (or loaded from Numba's disk cache), once each C API name it calls is found in
+    this process: a name the JIT cannot resolve compiles and then crashes at the first call (helper-57)."""
+    from llvmlite import binding
+    from numba.core.registry import cpu_target
+
+    cpu_target.target_context       # Numba's JIT set up: the symbols it resolves are then the ones it sees
+    missing = [name for name in _C_API if not binding.address_of_symbol(name)]
+    if missing:
+        raise RuntimeError(f"the C API functions {', '.join(missing)} are not visible to the JIT here")
     return cfunc(_WORD(_WORD, _WORD, _WORD), cache=True)(route)
 
 
-def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | None):
+# `PyCFunction_NewEx` with its own prototype: setting `ctypes.pythonapi`'s would change it for every library
+_NEW_FUNCTION = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.POINTER(_PyMethodDef), ctypes.py_object,
+                                  ctypes.py_object)(("PyCFunction_NewEx", ctypes.pythonapi))
+
+
+def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | None, keep=None):
     """The builtin `__call__` described in the module docstring: `count` positional arguments, each of
-    exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`."""
+    exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`.  `keep`: what
+    `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin."""
     global _ROUTE, _METHOD_DEF
-    with _BUILDING:     # one PyMethodDef, ever: a second, made by a racing thread, would free the first
+    with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):
             # it could not be built in this process: not tried again per signature.  A new exception each
             # time: one kept and raised again would gather every caller's frame in its traceback, and keep
@@ -112,10 +133,10 @@ def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | 
                 raise RuntimeError(_ROUTE) from None
             _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
                                        (doc or "").encode())
-    new_function = ctypes.pythonapi.PyCFunction_NewEx
-    new_function.restype = ctypes.py_object
-    new_function.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
+        method_def = _METHOD_DEF
     if len(expected_types) != count:
         raise ValueError("one expected type per argument")
-    closure = (fast, full_bound, tuple(expected_types), count, OverflowError)
-    return new_function(ctypes.byref(_METHOD_DEF), closure, None)
+    # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
+    # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
+    closure = (fast, full_bound, tuple(expected_types), count, OverflowError, method_def, keep)
+    return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

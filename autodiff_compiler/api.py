@@ -328,7 +328,7 @@ class DerivedFunction:
     def _install(self, entry) -> None:
         """Make `entry` (None: the class's own full path) the `__call__` of this object's own class
         (`call_entries.install`)."""
-        install(self, entry, GradientFunction.__call__)
+        install(self, entry)
 
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""

@@ -195,7 +195,7 @@ def make_native_entry(args, native, full, owner=None):
         try:
             # each argument of its exact type, arrays too: Numba types an ndarray subclass (a masked
             # array) as a plain array, which the full path refuses
-            return make_router(native if wrapper is None else wrapper, tuple(map(type, args)), len(args),
+            return make_router(native if wrapper is None else wrapper, tuple(map(type, args)),
                                MethodType(full, owner), full.__doc__, keep=native)
         except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~100 ns slower
             LOG.debug("no router for %s: %s: %s", getattr(owner.fn, "__name__", owner), type(exc).__name__, exc)
@@ -226,7 +226,7 @@ def is_native_entry(entry) -> bool:
                                                              None) == "<native path>"
 
 
-def install(owner, entry, full) -> None:
+def install(owner, entry) -> None:
     """Make `entry` (a `make_entry` function, a native entry; None: the class's own full path) the `__call__`
     of `owner`'s own class.  Python looks `__call__` up on the class, and an entry called as the object's
     `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient, most

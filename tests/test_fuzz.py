@@ -805,7 +805,7 @@ def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
 
         def wrong_entry(args_, native, full, owner=None):
             from autodiff_compiler.backend.router import make_router
-            return make_router(lambda *a: (1.0, 2.0), tuple(map(type, args_)), len(args_),
+            return make_router(lambda *a: (1.0, 2.0), tuple(map(type, args_)),
                                full.__get__(owner), None) if owner is not None else real(args_, native, full)
         monkeypatch.setattr(api, "make_native_entry", wrong_entry)
     differs = execute._native_differs(g, args, result)

@@ -62,7 +62,7 @@ def fast(x, k):
 ])
 def test_each_call_reaches_the_callable_it_names(args, kwargs, expected):
     full = Recorder()
-    route = make_router(fast, (float, int), 2, full, "doc")
+    route = make_router(fast, (float, int), full, "doc")
     assert isinstance(route, BuiltinFunctionType)
     assert route(*args, **kwargs) == expected
     assert len(full.calls) == (expected != 3.0)
@@ -70,7 +70,7 @@ def test_each_call_reaches_the_callable_it_names(args, kwargs, expected):
 
 def test_other_exceptions_propagate_and_nothing_leaks():
     full = Recorder()
-    route = make_router(fast, (float, int), 2, full, None)
+    route = make_router(fast, (float, int), full, None)
     with pytest.raises(ArgumentError, match="negative k"):
         route(1.5, -1)
     assert full.calls == []
@@ -265,7 +265,9 @@ def test_a_c_api_name_the_jit_cannot_resolve_leaves_the_frame(monkeypatch):
     from autodiff_compiler.backend import router
     monkeypatch.setattr(router, "_ROUTE", None)
     monkeypatch.setattr(router, "_METHOD_DEF", None)
-    monkeypatch.setattr(router, "_C_API", router._C_API + ("NoSuchSymbol_xyz",))
+    from numba import types
+    missing = types.ExternalFunction("NoSuchSymbol_xyz", types.intp(types.intp))
+    monkeypatch.setattr(router, "_C_API", router._C_API + (missing,))
     from autodiff_compiler import api
     monkeypatch.setattr(api, "NATIVE_AFTER", 2)
     g = grad(loss)
@@ -280,9 +282,9 @@ def test_a_router_holds_its_method_definition_and_leaves_ctypes_alone(monkeypatc
     import ctypes
     from autodiff_compiler.backend import router
     before = ctypes.pythonapi.PyCFunction_NewEx.argtypes
-    route = make_router(fast, (float, int), 2, Recorder(), None)
+    route = make_router(fast, (float, int), Recorder(), None)
     assert ctypes.pythonapi.PyCFunction_NewEx.argtypes == before      # the library's prototype, not ours
-    held = route.__self__[5]
+    held = route.__self__[4]
     assert isinstance(held, router._PyMethodDef) and held.ml_meth == router._ROUTE.address
     monkeypatch.setattr(router, "_METHOD_DEF", None)     # as a reload of the module would
     gc.collect()

@@ -54,7 +54,7 @@ class _PyMethodDef(ctypes.Structure):
 _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple, kwargs dict or NULL)
 
 # the closure's items, by position (a tuple: `PyTuple_GetItem` reads it without a reference count)
-_FAST, _FULL, _EXPECTED, _COUNT, _OVERFLOW = range(5)
+_FAST, _FULL, _EXPECTED, _OVERFLOW = range(4)
 
 
 # The C API functions the route calls, by name (resolved in this process, as Numba's own wrappers resolve
@@ -62,17 +62,15 @@ _FAST, _FULL, _EXPECTED, _COUNT, _OVERFLOW = range(5)
 # globals, not a closure's cells: Numba's disk cache keys a function by its cells, and these pickle to
 # other bytes in every process (helper-56: the cache never hit, and grew a file per process).
 _WORD = types.intp
-_C_API = ("PyTuple_Size", "PyTuple_GetItem", "PyDict_Size", "PyLong_AsSsize_t", "PyObject_Type", "Py_DecRef",
-          "PyObject_Call", "PyErr_ExceptionMatches", "PyErr_Clear")
 tuple_size = types.ExternalFunction("PyTuple_Size", _WORD(_WORD))
 tuple_item = types.ExternalFunction("PyTuple_GetItem", _WORD(_WORD, _WORD))      # borrowed
 dict_size = types.ExternalFunction("PyDict_Size", _WORD(_WORD))
-as_count = types.ExternalFunction("PyLong_AsSsize_t", _WORD(_WORD))
 type_of = types.ExternalFunction("PyObject_Type", _WORD(_WORD))                 # new reference
 decref = types.ExternalFunction("Py_DecRef", types.void(_WORD))
 call = types.ExternalFunction("PyObject_Call", _WORD(_WORD, _WORD, _WORD))      # new reference, 0: raised
 raised = types.ExternalFunction("PyErr_ExceptionMatches", types.int32(_WORD))
 clear = types.ExternalFunction("PyErr_Clear", types.void())
+_C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear)
 
 
 def route(closure, args, kwargs):
@@ -81,9 +79,9 @@ def route(closure, args, kwargs):
     if kwargs != 0 and dict_size(kwargs) != 0:
         return call(full, args, kwargs)
     count = tuple_size(args)
-    if count != as_count(tuple_item(closure, _COUNT)):
-        return call(full, args, kwargs)
     expected = tuple_item(closure, _EXPECTED)
+    if count != tuple_size(expected):
+        return call(full, args, kwargs)
     for i in range(count):
         kind = type_of(tuple_item(args, i))
         decref(kind)                                # a type the tuple `expected` holds: kept alive there
@@ -103,7 +101,7 @@ def _compile_route():
     from numba.core.registry import cpu_target
 
     cpu_target.target_context       # Numba's JIT set up: the symbols it resolves are then the ones it sees
-    missing = [name for name in _C_API if not binding.address_of_symbol(name)]
+    missing = [f.symbol for f in _C_API if not binding.address_of_symbol(f.symbol)]
     if missing:
         raise RuntimeError(f"the C API functions {', '.join(missing)} are not visible to the JIT here")
     return cfunc(_WORD(_WORD, _WORD, _WORD), cache=True)(route)
@@ -114,9 +112,9 @@ _NEW_FUNCTION = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.POINTER(_PyMethodDef)
                                   ctypes.py_object)(("PyCFunction_NewEx", ctypes.pythonapi))
 
 
-def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | None, keep=None):
-    """The builtin `__call__` described in the module docstring: `count` positional arguments, each of
-    exactly its type in `expected_types`, go to `fast`; every other call to `full_bound`.  `keep`: what
+def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None):
+    """The builtin `__call__` described in the module docstring: one positional argument per type in
+    `expected_types`, each of exactly that type, go to `fast`; every other call to `full_bound`.  `keep`: what
     `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin."""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
@@ -134,9 +132,7 @@ def make_router(fast, expected_types: tuple, count: int, full_bound, doc: str | 
             _METHOD_DEF = _PyMethodDef(b"__call__", _ROUTE.address, _METH_VARARGS_KEYWORDS,
                                        (doc or "").encode())
         method_def = _METHOD_DEF
-    if len(expected_types) != count:
-        raise ValueError("one expected type per argument")
     # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
     # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
-    closure = (fast, full_bound, tuple(expected_types), count, OverflowError, method_def, keep)
+    closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep)
     return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

@@ -236,7 +236,7 @@ def test_the_route_is_loaded_from_numbas_disk_cache_in_a_later_process(tmp_path)
             "numba.njit(lambda x: x + 1)(1.0)\n"        # Numba's target set up, as it is at any promotion
             "from autodiff_compiler.backend import router\n"
             "print(router._compile_route().cache_hits)\n")
-    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_OPT": "3"}
     hits = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
             .stdout.split()[-1] for _ in range(2)]
     assert hits[1] == "1"

@@ -104,7 +104,11 @@ def _compile_route():
     missing = [f.symbol for f in _C_API if not binding.address_of_symbol(f.symbol)]
     if missing:
         raise RuntimeError(f"the C API functions {', '.join(missing)} are not visible to the JIT here")
-    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=True)(route)
+    # Numba's disk cache does not key a function by the optimisation level: one compiled at NUMBA_OPT=0
+    # (the test suite's) would serve every later process, 10 ns a call slower; only the default level writes
+    from numba.core import config
+
+    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=int(config.OPT) == 3)(route)
 
 
 # `PyCFunction_NewEx` with its own prototype: setting `ctypes.pythonapi`'s would change it for every library

@@ -32,27 +32,30 @@ LOG = logging.getLogger("autodiff_compiler")
 _SCAN = None
 
 
-def _all_finite(values) -> bool:
-    """Are all entries of a float array finite?  Compiled once: NumPy's per-call cost dominates small arrays."""
+def _scan():
+    """The compiled test that every entry of a 1-d float array is finite, compiled at the first use: NumPy's
+    per-call cost (`np.isfinite(a).all()` allocates) dominates small arrays."""
     global _SCAN
     if _SCAN is None:
         import numba
 
-        @numba.njit(cache=True)
+        from .backend.cache import disk_cacheable
+
+        @numba.njit(cache=disk_cacheable())
         def all_finite(flat):
-            # x * 0.0 is 0.0 for finite x and NaN otherwise: four independent sums, no branch per entry
-            n = flat.shape[0]
-            s0 = s1 = s2 = s3 = 0.0
-            for k in range(0, n - 3, 4):
-                s0 += flat[k] * 0.0
-                s1 += flat[k + 1] * 0.0
-                s2 += flat[k + 2] * 0.0
-                s3 += flat[k + 3] * 0.0
-            for k in range(n - n % 4, n):
-                s0 += flat[k] * 0.0
-            return s0 + s1 + s2 + s3 == 0.0
+            # x - x is 0.0 for finite x and NaN otherwise; an `and` of comparisons needs no order of float
+            # additions, so LLVM vectorises it (1,000 entries: 0.27 us, against 0.65 us for four sums of x * 0.0)
+            finite = True
+            for k in range(flat.shape[0]):
+                finite &= flat[k] - flat[k] == 0.0
+            return finite
         _SCAN = all_finite
-    return _SCAN(values.ravel())
+    return _SCAN
+
+
+def _all_finite(values) -> bool:
+    """Are all entries of a float array finite?"""
+    return _scan()(values.ravel())
 
 
 def _nonfinite(value, limit: int | None = None) -> bool:
@@ -100,16 +103,30 @@ def direct_call(dispatcher, args):
 
 def _finite_result_test(result) -> tuple[str, str]:
     """(statement, test): the test that a result of the compiled program is finite, as `_finite` has it,
-    spelled for this result's structure (fixed for a signature): a tuple of floats is unpacked and each
-    tested inline, which costs a third of calling `_finite` on it."""
+    spelled for this result's structure (fixed for a signature): a tuple is unpacked and each item
+    tested inline, which costs a third of calling `_finite` on it; a float64 array by `_array_test`."""
     if type(result) is float:
         return "", "result - result == 0.0"
-    if type(result) is tuple and result and all(type(item) in (float, np.ndarray) for item in result):
+    if _is_float_array(result):
+        return "", _array_test("result", result.ndim)
+    if type(result) is tuple and result and all(type(item) is float or _is_float_array(item) for item in result):
         leaves = [f"r{i}" for i in range(len(result))]
-        tests = [f"{leaf} - {leaf} == 0.0" if type(item) is float else f"not nonfinite({leaf}, SCAN_LIMIT)"
+        tests = [f"{leaf} - {leaf} == 0.0" if type(item) is float else _array_test(leaf, item.ndim)
                  for leaf, item in zip(leaves, result)]
         return f"{', '.join(leaves)}, = result", " and ".join(tests)
     return "", "finite(result)"
+
+
+def _is_float_array(value) -> bool:
+    return type(value) is np.ndarray and value.dtype == np.float64
+
+
+def _array_test(name: str, ndim: int) -> str:
+    """A float64 array `name` (of `ndim` axes) is finite, or too long to scan (SCAN_LIMIT, as `_finite`):
+    the compiled scan called directly, without `_finite`'s three Python frames (1,000 entries: 0.3 us
+    against 1.0 us)."""
+    flat = name if ndim == 1 else f"{name}.ravel()"
+    return f"({name}.size > SCAN_LIMIT or scan({flat}))"
 
 
 def make_entry(args, compiled, gradient, full, shaped: str = "result", result=None, native_after: int = 0):
@@ -168,7 +185,8 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
                  "wrapper": wrapper,
                  "ShapesDiffer": ShapesDiffer,
                  "finite": gradient._finite, "float": float, "int": int, "bool": bool,
-                 "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after]}
+                 "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after],
+                 "scan": _scan()}
     exec(syntax.compile_code(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__

@@ -858,6 +858,36 @@ def lambda_log(x):
     return np.sum(np.log(x) * x)
 
 
+def _cubes(x):
+    return np.sum(x ** 3)
+
+
+def _cubes_of_two(x, y):
+    return np.sum(x ** 3) + np.sum(y ** 3)
+
+
+@pytest.mark.parametrize("shape", [(1,), (4,), (5,), (1000,), (3, 7)], ids=str)
+def test_the_counted_entry_finds_every_non_finite_entry_of_an_array_result(shape):
+    """The counted entry tests an array result in compiled code (`call_entries._array_test`): a NaN or an
+    infinity at any position (the vectorised loop's body and its remainder, a matrix's ravel) sends the
+    call to the full path, which names the argument, at every call; finite arrays keep their gradient."""
+    from autodiff_compiler import NonFiniteInputError
+    g, both = grad(_cubes), grad(_cubes_of_two, wrt=("x", "y"))
+    size = int(np.prod(shape))
+    for position in sorted({0, size // 2, size - 1}):
+        for bad in (np.nan, np.inf, -np.inf):
+            x = np.linspace(0.5, 1.5, size).reshape(shape)
+            for _ in range(2):
+                np.testing.assert_allclose(g(x), 3 * x ** 2, rtol=1e-14)
+                np.testing.assert_allclose(both(x, x)[1], 3 * x ** 2, rtol=1e-14)
+            x.flat[position] = bad
+            for _ in range(2):
+                with pytest.raises(NonFiniteInputError, match="'x'"):
+                    g(x)
+                with pytest.raises(NonFiniteInputError, match="'y'"):
+                    both(np.ones(shape), x)
+
+
 @pytest.mark.parametrize("wrt", [0, ("x",), ("x", "y")], ids=["int", "one-name", "two-names"])
 def test_fast_path_reports_nonfinite_arguments(wrt):
     """A NaN or infinite float argument is reported at every call, also after its signature's entry exists."""

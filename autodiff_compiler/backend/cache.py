@@ -7,6 +7,9 @@ Takes: module text and Python functions.  Guarantees:
 * `write_text(path, text)` writes a file once (write then rename: a concurrent process never reads
   half of it) and `import_module` imports it under `PACKAGE`, so that `inspect`, tracebacks, pickling
   and Numba's disk cache see a real module;
+* `disk_cacheable()` says whether a Numba function of the package's own source may use Numba's disk
+  cache, whose index does not key by the optimisation level (modules in the cache directory key
+  their names by it instead: `library`, and through it every generated module);
 * `compiled(fn, level)` is `fn` as a Numba function (nopython, bounds checked), compiling at LLVM
   level `level` at most (`compiling_at`: never above Numba's own `NUMBA_OPT`); with `called_only`,
   one whose callers Numba caches at every level, `NUMBA_OPT=0` included.
@@ -42,6 +45,16 @@ def compiling_at(level: int | None):
             yield
         finally:
             config.OPT = saved
+
+
+def disk_cacheable() -> bool:
+    """May a Numba function of this package's own source (the result scan, the router) be cached on
+    disk?  Only at Numba's default level, 3.  Numba's index keys a function by its source, signature and
+    CPU, not by `NUMBA_OPT`: one compiled at level 0 (the test suite's, `tests/conftest.py`) would serve
+    every later process from the same files (the scan of 1,000 floats took 4.2 us so, 0.6 us at level 3).
+    A module in the cache directory keys its name by the level instead, and is cached at every level."""
+    from numba.core import config
+    return int(config.OPT) == 3
 
 
 @functools.cache

@@ -41,6 +41,8 @@ import threading
 
 from numba import cfunc, types
 
+from .cache import disk_cacheable
+
 _ROUTE = None           # the cfunc, compiled (or loaded from Numba's cache) at the first router; or why not
 _METHOD_DEF = None      # the PyMethodDef every router shares: it must outlive them, so it lives here
 _BUILDING = threading.Lock()
@@ -104,11 +106,8 @@ def _compile_route():
     missing = [f.symbol for f in _C_API if not binding.address_of_symbol(f.symbol)]
     if missing:
         raise RuntimeError(f"the C API functions {', '.join(missing)} are not visible to the JIT here")
-    # Numba's disk cache does not key a function by the optimisation level: one compiled at NUMBA_OPT=0
-    # (the test suite's) would serve every later process, 10 ns a call slower; only the default level writes
-    from numba.core import config
-
-    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=int(config.OPT) == 3)(route)
+    # one compiled at NUMBA_OPT=0 (the test suite's) would serve later processes, 10 ns a call slower
+    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=disk_cacheable())(route)
 
 
 # `PyCFunction_NewEx` with its own prototype: setting `ctypes.pythonapi`'s would change it for every library

@@ -196,7 +196,9 @@ def _self_test(isa: str, n: int) -> bool:
     try:
         text = ("import math\n\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic\n\n\n"
                 + kernel_source("exp", isa, n) + "\n")
-        digest = hashlib.sha256((text + numba.__version__ + inspect.getsource(lanes_intrinsic)).encode())
+        # the level too: Numba's index does not key by it (`cache.disk_cacheable`)
+        digest = hashlib.sha256(f"{text}{numba.__version__}{inspect.getsource(lanes_intrinsic)}"
+                                f"{numba.core.config.OPT}".encode())
         path = os.path.join(cache_dir(), f"vecmath_test_{isa}{n}_{digest.hexdigest()[:16]}.py")
         write_text(path, text)
         module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")

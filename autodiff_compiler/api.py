@@ -923,22 +923,25 @@ class _Watch:
         self.timer.daemon = True
         self.timer.start()
 
-    def what(self) -> str:
-        kind = self.g.kind
-        params = ", ".join(f"{p}: {t}" for p, t in zip(self.g.params, self.signature))
-        return f"{kind} of {self.g.fn.__name__}({params}) with respect to {', '.join(self.g.wrt)}"
+    def what(self, g) -> str:
+        params = ", ".join(f"{p}: {t}" for p, t in zip(g.params, self.signature))
+        return f"{g.kind} of {g.fn.__name__}({params}) with respect to {', '.join(g.wrt)}"
 
     def announce(self) -> None:
-        LOG.info("compiling %s%s ...", self.what(), " with Numba" if self.g.jit else "")
+        g = self.g
+        if g is not None:
+            LOG.info("compiling %s%s ...", self.what(g), " with Numba" if g.jit else "")
 
     def done(self) -> None:
         self.timer.cancel()
+        # the timer's thread holds `announce` until it wakes: not the object, which may go before
+        g, self.g = self.g, None
         elapsed = time.perf_counter() - self.started
-        if elapsed > SLOW_COMPILE:
-            derivation = getattr(self.g, "_derivation_seconds", 0.0)
+        if g is not None and elapsed > SLOW_COMPILE:
+            derivation = getattr(g, "_derivation_seconds", 0.0)
             LOG.info("compiled %s in %.1f s (derivation %.2f s, %s %.1f s); later calls reuse it, and the "
-                     "disk cache spares the next process most of it", self.what(), elapsed, derivation,
-                     "Numba and the first call" if self.g.jit else "the first call", elapsed - derivation)
+                     "disk cache spares the next process most of it", self.what(g), elapsed, derivation,
+                     "Numba and the first call" if g.jit else "the first call", elapsed - derivation)
 
 
 def _leaf_count(tree) -> int:

@@ -33,6 +33,8 @@ _PROCESS = textwrap.dedent('''
     for _ in range(5):
         assert abs(g(0.7) - 2 * 0.7 * math.cos(0.7 ** 2)) < 1e-14
         assert np.allclose(h(x), 3 * x ** 2, rtol=1e-14)
+    g._promote((0.7,))              # numbers are routed from the second call, and promoted only so
+    assert abs(g(0.7) - 2 * 0.7 * math.cos(0.7 ** 2)) < 1e-14
     hits = []
     for obj in gc.get_objects():
         kind = type(obj)            # (not isinstance: a dead weak proxy raises there)

@@ -529,8 +529,12 @@ SCALED_CALLS = [(True, 3, 1.5), (False, 2, -0.7), (True, 2 ** 63, 1.5), (True, -
                 (True, 3, np.float64(1.5)), (True, 3, math.nan), (True, 3, math.inf), (True, 3), (True, 3, 1.5, 1.0)]
 
 
-@pytest.mark.parametrize("promote", [False, "router", "frame"], ids=["counted", "router", "frame"])
-def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
+@pytest.mark.parametrize("promote", [False, True], ids=["counted", "hot"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote, kind):
+    # a signature of numbers is routed from its second call (a checked router to the derived program's
+    # wrapper: `call_entries._checked_router`), and once hot to the native entry's wrapper; where no router
+    # can be built, a frame calls those wrappers
     from autodiff_compiler import api, call_entries
     monkeypatch.setattr(api, "NATIVE_AFTER", 0)
     monkeypatch.setattr(call_entries, "direct_call", lambda dispatcher, args: None)
@@ -539,17 +543,20 @@ def test_number_signatures_call_the_compiled_wrapper(monkeypatch, promote):
         _outcome(lambda: reference(*args))
     monkeypatch.undo()
     monkeypatch.setattr(api, "NATIVE_AFTER", 2 if promote else 10 ** 9)
-    if promote:
-        _use(promote, monkeypatch)
+    _use(kind, monkeypatch)
     g = grad(scaled_power, wrt="x")
     for _ in range(4):
         g(True, 3, 1.5)
+    if promote and kind == "router":
+        assert not _is_native(g, "frame")       # a checked router counts no calls: promoted by hand
+        g._promote((True, 3, 1.5))
     entry = type(g).__dict__["__call__"]
-    if promote == "router":
-        assert _is_native(g, "router")
-        wrapper, dispatcher = entry.__self__[0], g.native(True, 3, 1.5)    # the closure: (fast, full, ...)
+    assert _is_native(g, kind) if promote else isinstance(entry, BuiltinFunctionType) is (kind == "router")
+    if kind == "router":
+        # the closure: (fast, full, types, OverflowError, method, keep, checks)
+        wrapper, dispatcher = entry.__self__[0], entry.__self__[5]
+        assert (dispatcher is g.native(True, 3, 1.5)) is promote and bool(entry.__self__[6]) is not promote
     else:
-        assert _is_native(g, "frame") is bool(promote)
         wrapper = entry.__globals__["wrapper"]
         dispatcher = entry.__globals__["native" if promote else "compiled"]
     assert wrapper is dispatcher.overloads[dispatcher.signatures[0]].entry_point

@@ -787,11 +787,16 @@ def _fuzzed_sine(x, y):
     return math.sin(x * y) + x
 
 
-@pytest.mark.parametrize("broken", [None, "native", "router"])
+@pytest.mark.parametrize("broken", [None, "entry", "native", "router"])
 def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
-    # jit-simp runs compare g.native(...) and the object once hot (its router) with the object's result:
-    # each check must be able to fail
+    # jit-simp runs compare the object called again (its entry), g.native(...) and the object once hot (its
+    # router) with the object's result: each check must be able to fail
     from autodiff_compiler import api, call_entries, grad
+    if broken == "entry":            # the entry a signature of numbers gets at its first call
+        from autodiff_compiler.backend import router
+        made = router.make_router
+        monkeypatch.setattr(router, "make_router", lambda fast, *a, **k: made(lambda *b: (1.0, 2.0), *a, **k)
+                            if k.get("checked") else made(fast, *a, **k))
     g = grad(_fuzzed_sine, wrt=("x", "y"))
     args = (0.7, 1.3)
     result = g(*args)
@@ -813,4 +818,5 @@ def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
         assert differs == ""
         assert call_entries.is_native_entry(type(g).__dict__["__call__"])
     else:
-        assert "differs" in differs and ("once hot" in differs) == (broken == "router")
+        assert "differs" in differs and ("once hot" in differs) == (broken == "router") \
+            and ("called again" in differs) == (broken == "entry")

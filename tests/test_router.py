@@ -20,7 +20,7 @@ from autodiff_compiler import grad, value_and_grad
 from autodiff_compiler.backend.router import make_router
 from autodiff_compiler.errors import ArgumentError
 
-from test_entry import KINDS, _is_native, _use
+from test_entry import KINDS, _is_native, _outcome, _same_outcome, _use
 
 
 def ratio(x, y):
@@ -305,3 +305,116 @@ def test_a_signature_of_numpy_scalars_promoted_by_hand(monkeypatch, kind):
     g._promote((x,))
     assert _is_native(g, kind)
     assert g(x) == pytest.approx(expected, rel=1e-15) and g(0.5) == pytest.approx(expected, rel=1e-15)
+
+
+# ---- checked routers: a signature of numbers is routed from its second call (`call_entries._checked_router`)
+
+def overflowing(x, y):
+    return x * 1e300 * y + x ** 2 / y         # a finite x and y: an infinite gradient, or Python's errors
+
+
+def _hand_overflowing(x, y):
+    return (1e300 * y + 2 * x / y, x * 1e300 - x ** 2 / y ** 2)
+
+
+CHECKED_CALLS = [(1.5, 2.0), (0.5, -3.0), (1e10, 1e-5),            # finite
+                 (1e10, 1e10),                                      # an infinite gradient of finite x, y
+                 (1.5, 0.0),                                        # ZeroDivisionError in the gradient
+                 (1e200, 2.0),                                      # OverflowError: Python's x ** 2
+                 (math.nan, 2.0), (1.5, math.inf), (-math.inf, 1.0),   # NaN and infinite arguments
+                 (1, 2.0), (1.5, True), (np.float64(1.5), 2.0),     # other types: the full path
+                 (2 ** 70, 2.0), (1.5,), (1.5, 2.0, 3.0)]          # an int beyond 64 bits, too few, too many
+
+
+def linear(x, y):
+    return 3.0 * x + y                      # a gradient that does not read its arguments: (3.0, 1.0) at NaN too
+
+
+CHECKED_MAKERS = {"linear": lambda: grad(linear, wrt=("x", "y")),
+                  "grad-two": lambda: grad(overflowing, wrt=("x", "y")),
+                  "vag-one": lambda: value_and_grad(overflowing, wrt="x"),
+                  "grad-one": lambda: grad(overflowing, wrt="y")}
+
+
+@pytest.mark.parametrize("made", CHECKED_MAKERS)
+def test_a_checked_router_ends_every_call_as_the_full_path(monkeypatch, made):
+    make = CHECKED_MAKERS[made]
+    from autodiff_compiler.backend import router
+    monkeypatch.setattr(router, "make_router", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("refused")))
+    reference = make()                              # its entries: counted frames, never routers
+    outcomes = {}
+    for args in CHECKED_CALLS:
+        for _ in range(2):
+            outcomes[args] = _outcome(lambda: reference(*args))
+    monkeypatch.undo()
+    g = make()
+    for _ in range(2):
+        g(1.5, 2.0)
+    entry = type(g).__dict__["__call__"]
+    assert isinstance(entry, BuiltinFunctionType) and entry.__self__[6] == (float,)
+    for args in CHECKED_CALLS + CHECKED_CALLS[::-1]:
+        assert _same_outcome(_outcome(lambda: g(*args)), outcomes[args]), args
+    g(1.5, 2.0)
+    assert type(g).__dict__["__call__"] is entry        # (another signature has its own entry meanwhile)
+    for x, y in CHECKED_CALLS[:3]:
+        dx, dy = _hand_overflowing(x, y)
+        got = g(x, y)
+        expected = {"grad-two": (dx, dy), "vag-one": (overflowing(x, y), dx), "grad-one": dy, "linear": (3.0, 1.0)}[made]
+        assert got == pytest.approx(expected, rel=1e-13)
+    # an infinite gradient of finite arguments is returned, as the full path returns it; NaN is refused
+    kind, value = outcomes[(1e10, 1e10)]
+    assert kind == "value" and any(math.isinf(v) for v in _flat(value)) is (made != "linear"), outcomes[(1e10, 1e10)]
+    assert outcomes[(math.nan, 2.0)][0].__name__ == "NonFiniteInputError"
+
+
+def _flat(value):
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def test_numbers_are_routed_from_the_second_call_and_run_no_python_code():
+    g = grad(ratio, wrt=("x", "y"))
+    frames = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            frames.append(frame.f_code.co_name)
+    g(1.0, 2.0)
+    g(1.0, 2.0)
+    for args in [(1.0, 2.0), (2.0, 0.5), (3.0, -1.5)]:
+        sys.setprofile(profile)
+        try:
+            dx, dy = g(*args)
+        finally:
+            sys.setprofile(None)
+        x, y = args
+        assert (dx, dy) == pytest.approx((1 / y + 1 / x, -x / y ** 2), rel=1e-14)
+    assert frames == []
+
+
+def test_a_checked_router_leaks_nothing_on_any_path():
+    g = grad(overflowing, wrt=("x", "y"))
+    g(1.5, 2.0)
+    x, y, big, zero = 1.25, float("2.5"), float("1e10"), float("0.0")     # fresh objects
+    watched = (x, y, big, zero, g)
+
+    def counts(calls):
+        for _ in range(calls):
+            g(x, y)                                     # finite
+            try:
+                g(big, big)                             # an infinite result: the full path
+            except Exception:       # noqa: BLE001 -- whatever the full path says, as often
+                pass
+            try:
+                g(x, zero)                              # an exception in the gradient
+            except Exception:       # noqa: BLE001
+                pass
+        return [sys.getrefcount(v) for v in watched]
+    assert all(abs(a - b) < 100 for a, b in zip(counts(100), counts(2_000)))
+
+
+def test_a_finished_first_call_keeps_no_reference_to_its_object():
+    # the compile watch's timer thread held `_Watch.announce`, and the watch the object, until the thread woke:
+    # an object dropped right after its first call outlived it (a checked router made that window visible)
+    g = grad(loss)
+    g(0.5)
+    assert not [r for r in gc.get_referrers(g) if type(r).__name__ == "_Watch"]

@@ -39,7 +39,7 @@ from __future__ import annotations
 import ctypes
 import threading
 
-from numba import cfunc, types
+from numba import cfunc, njit, types
 
 from .cache import disk_cacheable
 
@@ -56,7 +56,9 @@ class _PyMethodDef(ctypes.Structure):
 _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple, kwargs dict or NULL)
 
 # the closure's items, by position (a tuple: `PyTuple_GetItem` reads it without a reference count)
-_FAST, _FULL, _EXPECTED, _OVERFLOW = range(4)
+_FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED = range(7)
+# `_CHECKED` of a router that checks (`make_router(..., checked=True)`): the type whose values it tests
+_FLOAT = 0
 
 
 # The C API functions the route calls, by name (resolved in this process, as Numba's own wrappers resolve
@@ -72,7 +74,19 @@ decref = types.ExternalFunction("Py_DecRef", types.void(_WORD))
 call = types.ExternalFunction("PyObject_Call", _WORD(_WORD, _WORD, _WORD))      # new reference, 0: raised
 raised = types.ExternalFunction("PyErr_ExceptionMatches", types.int32(_WORD))
 clear = types.ExternalFunction("PyErr_Clear", types.void())
-_C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear)
+as_double = types.ExternalFunction("PyFloat_AsDouble", types.float64(_WORD))    # of an exact float: no error
+_C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear, as_double)
+
+
+@njit(inline="always")
+def _finite_number(value, checked) -> bool:
+    """Is `value` a float that is finite, or no float (`checked`: the closure's `_CHECKED`)?"""
+    kind = type_of(value)
+    decref(kind)                                    # `float`, if it is: held by `checked`
+    if kind != tuple_item(checked, _FLOAT):
+        return True
+    number = as_double(value)
+    return number - number == 0.0
 
 
 def route(closure, args, kwargs):
@@ -84,15 +98,21 @@ def route(closure, args, kwargs):
     expected = tuple_item(closure, _EXPECTED)
     if count != tuple_size(expected):
         return call(full, args, kwargs)
+    checked = tuple_item(closure, _CHECKED)
+    checks = tuple_size(checked) != 0
     for i in range(count):
         kind = type_of(tuple_item(args, i))
         decref(kind)                                # a type the tuple `expected` holds: kept alive there
         if kind != tuple_item(expected, i):
             return call(full, args, kwargs)
+        if checks and not _finite_number(tuple_item(args, i), checked):
+            return call(full, args, kwargs)         # NaN or infinity: the full path names the argument
     result = call(tuple_item(closure, _FAST), args, 0)
-    if result == 0 and raised(tuple_item(closure, _OVERFLOW)) != 0:
-        clear()
-        return call(full, args, kwargs)
+    if result == 0:
+        if checks or raised(tuple_item(closure, _OVERFLOW)) != 0:
+            clear()
+            return call(full, args, kwargs)
+        return result
     return result
 
 
@@ -115,10 +135,14 @@ _NEW_FUNCTION = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.POINTER(_PyMethodDef)
                                   ctypes.py_object)(("PyCFunction_NewEx", ctypes.pythonapi))
 
 
-def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None):
+def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None, checked: bool = False):
     """The builtin `__call__` described in the module docstring: one positional argument per type in
     `expected_types`, each of exactly that type, go to `fast`; every other call to `full_bound`.  `keep`: what
-    `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin."""
+    `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin.  `checked`:
+    `fast` checks nothing (a derived program's compiled wrapper, of numbers), so the router does what the
+    counted entry does around it: a NaN or infinite float argument and any exception out of `fast` go to
+    the full path, which names the argument or explains the error.  (A non-finite result of finite
+    numbers is returned: the full path would return it too, having no argument to blame.)"""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):
@@ -137,5 +161,6 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
         method_def = _METHOD_DEF
     # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
     # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
-    closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep)
+    closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep,
+               (float,) if checked else ())
     return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

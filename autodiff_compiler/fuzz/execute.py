@@ -377,9 +377,17 @@ NATIVE_MODE = "jit-simp"     # the mode whose gradient objects also build `g.nat
 
 
 def _native_differs(g, args, result) -> str:
-    """'' when `g.native(*args)` (the checked native entry), and the object itself once the signature is
-    hot, give exactly the object's result, or the function is not one they cover; else what went wrong."""
+    """'' when the object called again (through its signature's entry: a checked router for numbers,
+    `call_entries.make_entry`), `g.native(*args)` (the checked native entry), and the object itself once
+    the signature is hot, give exactly the object's result, or the function is not one they cover; else
+    what went wrong."""
     from autodiff_compiler.errors import ArgumentError, AutodiffError
+    try:
+        again = g(*_copy(args))
+    except Exception as exc:        # noqa: BLE001
+        return f"g(*args) called again raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+    if not _identical(again, result):
+        return f"g(*args) called again differs: {describe(again)} where its first call gave {describe(result)}"
     try:
         native = g.native(*_copy(args))
     except ArgumentError:

@@ -205,18 +205,25 @@ def _checked_router(args, compiled, gradient, full, shaped: str, result):
     it.  From the second call on, ~95 ns a call instead of ~250 ns for the frame (a bare Numba call of
     a hand-written gradient: ~115 ns), with no compile per signature (the route is one cfunc, cached
     by Numba).  Such a signature is never promoted: the native entry would check the same in compiled
-    code.  None where it does not apply (a result the contract reshapes: `shaped`) or cannot be built."""
-    if shaped != "result" or not args or not all(type(a) in _NUMBERS for a in args):
+    code.  The router shapes the result as the contract does (`shaped`: `(value, (gradients...))` of
+    `value_and_grad` with several wrt, a tuple of one gradient for a one-name tuple wrt).  None where it
+    does not apply or cannot be built."""
+    from .backend import router
+    shape = {"result": router.AS_IS, "(result,)": router.IN_A_TUPLE,
+             "(result[0], result[1:])": router.VALUE_AND_REST}.get(shaped)
+    if shape is None or not args or not all(type(a) in _NUMBERS for a in args):
         return None
-    if not (type(result) is float or type(result) is tuple and result and all(type(v) is float for v in result)):
+    floats = type(result) is tuple and result and all(type(v) is float for v in result)
+    takes = {router.AS_IS: type(result) is float or floats, router.IN_A_TUPLE: type(result) is float,
+             router.VALUE_AND_REST: floats and len(result) >= 2}
+    if not takes[shape]:
         return None
     wrapper = direct_call(compiled, args)
     if wrapper is None:
         return None
-    from .backend.router import make_router
     try:
-        return make_router(wrapper, tuple(map(type, args)), MethodType(full, gradient), full.__doc__,
-                           keep=compiled, checked=True)
+        return router.make_router(wrapper, tuple(map(type, args)), MethodType(full, gradient), full.__doc__,
+                                  keep=compiled, checked=shape)
     except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~150 ns slower
         LOG.debug("no router for %s: %s: %s", getattr(gradient.fn, "__name__", gradient), type(exc).__name__, exc)
         return None

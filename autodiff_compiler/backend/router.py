@@ -57,8 +57,9 @@ _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple
 
 # the closure's items, by position (a tuple: `PyTuple_GetItem` reads it without a reference count)
 _FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED = range(7)
-# `_CHECKED` of a router that checks (`make_router(..., checked=True)`): the type whose values it tests
-_FLOAT = 0
+# `_CHECKED` of a router that checks (`make_router(..., checked=...)`): the type whose values it tests, and
+# the shape of its result
+_FLOAT, _SHAPE = range(2)
 
 
 # The C API functions the route calls, by name (resolved in this process, as Numba's own wrappers resolve
@@ -75,7 +76,16 @@ call = types.ExternalFunction("PyObject_Call", _WORD(_WORD, _WORD, _WORD))      
 raised = types.ExternalFunction("PyErr_ExceptionMatches", types.int32(_WORD))
 clear = types.ExternalFunction("PyErr_Clear", types.void())
 as_double = types.ExternalFunction("PyFloat_AsDouble", types.float64(_WORD))    # of an exact float: no error
-_C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear, as_double)
+as_word = types.ExternalFunction("PyLong_AsSsize_t", _WORD(_WORD))              # of a small int: no error
+incref = types.ExternalFunction("Py_IncRef", types.void(_WORD))
+new_tuple = types.ExternalFunction("PyTuple_New", _WORD(_WORD))                  # new reference, 0: raised
+set_item = types.ExternalFunction("PyTuple_SetItem", types.int32(_WORD, _WORD, _WORD))   # steals the item
+tuple_slice = types.ExternalFunction("PyTuple_GetSlice", _WORD(_WORD, _WORD, _WORD))     # new, 0: raised
+_C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear, as_double, as_word, incref,
+          new_tuple, set_item, tuple_slice)
+
+# `_CHECKED`'s second item: how the contract shapes the compiled program's result (`call_entries`' `shaped`)
+AS_IS, IN_A_TUPLE, VALUE_AND_REST = range(3)        # result, (result,), (result[0], result[1:])
 
 
 @njit(inline="always")
@@ -87,6 +97,32 @@ def _finite_number(value, checked) -> bool:
         return True
     number = as_double(value)
     return number - number == 0.0
+
+
+@njit(inline="always")
+def _shaped(result, shape):
+    """`result` (a reference the caller owns, handed over) as the contract shapes it (`AS_IS`...); 0 with
+    the exception set where Python could not allocate the tuple."""
+    if shape == AS_IS:
+        return result
+    out = new_tuple(1 if shape == IN_A_TUPLE else 2)
+    if out == 0:
+        decref(result)
+        return 0
+    if shape == IN_A_TUPLE:
+        set_item(out, 0, result)
+        return out
+    first = tuple_item(result, 0)
+    incref(first)
+    rest = tuple_slice(result, 1, tuple_size(result))
+    decref(result)
+    if rest == 0:
+        decref(first)
+        decref(out)
+        return 0
+    set_item(out, 0, first)
+    set_item(out, 1, rest)
+    return out
 
 
 def route(closure, args, kwargs):
@@ -113,6 +149,8 @@ def route(closure, args, kwargs):
             clear()
             return call(full, args, kwargs)
         return result
+    if checks:
+        return _shaped(result, as_word(tuple_item(checked, _SHAPE)))
     return result
 
 
@@ -135,14 +173,15 @@ _NEW_FUNCTION = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.POINTER(_PyMethodDef)
                                   ctypes.py_object)(("PyCFunction_NewEx", ctypes.pythonapi))
 
 
-def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None, checked: bool = False):
+def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None, checked: int | None = None):
     """The builtin `__call__` described in the module docstring: one positional argument per type in
     `expected_types`, each of exactly that type, go to `fast`; every other call to `full_bound`.  `keep`: what
     `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin.  `checked`:
-    `fast` checks nothing (a derived program's compiled wrapper, of numbers), so the router does what the
-    counted entry does around it: a NaN or infinite float argument and any exception out of `fast` go to
-    the full path, which names the argument or explains the error.  (A non-finite result of finite
-    numbers is returned: the full path would return it too, having no argument to blame.)"""
+    if not None, `fast` checks nothing (a derived program's compiled wrapper, of numbers), so the router
+    does what the counted entry does around it: a NaN or infinite float argument and any exception out of
+    `fast` go to the full path, which names the argument or explains the error, and the result is shaped
+    as `checked` says (`AS_IS`, `IN_A_TUPLE`, `VALUE_AND_REST`).  (A non-finite result of finite numbers is
+    returned: the full path would return it too, having no argument to blame.)"""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):
@@ -162,5 +201,5 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
     # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
     closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep,
-               (float,) if checked else ())
+               () if checked is None else (float, checked))
     return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

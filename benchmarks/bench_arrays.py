@@ -27,7 +27,7 @@ import numba
 import numpy as np
 
 import array_fns as fns
-from harness import Metric, Timing, _best_per_call, as_tuple, guarded, time_from_python
+from harness import Metric, Timing, _best_per_call, as_tuple, guarded, time_from_python, time_unpromoted
 
 GROUP = "arrays"
 N = 10**6
@@ -186,7 +186,8 @@ def _bench(name, fn, wrt, args, hand, cfg):
     t = Timing(GROUP, name)
     t.primal = time_from_python(primal, args, cfg)
     t.hand = time_from_python(hand, args, cfg)
-    t.ours = time_from_python(g, args, cfg)
+    t.ours = time_unpromoted(g, args, cfg)
+    t.ours_native = time_from_python(g.native(*args), args, cfg)
     t.ours_dispatcher = time_from_python(d, args, cfg)
     t.primal_loop = _time_in_loop(primal, args, cfg)
     t.hand_loop = _time_in_loop(hand, args, cfg)

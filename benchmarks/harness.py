@@ -128,6 +128,20 @@ def time_from_python(f: Callable, args: tuple, cfg: Config) -> float:
     return _best_per_call(lambda n: loop(f, *args, n), cfg)
 
 
+def time_unpromoted(g, args: tuple, cfg: Config) -> float:
+    """Best per-call time of the gradient object g(*args) from Python as a user's loop meets it from its
+    second call on: through the signature's entry (`call_entries.make_entry`: a checked router for
+    numbers, a counted frame for arrays), never promoted to the native entry however long the timing
+    runs (`api.NATIVE_AFTER` calls would mix the two regimes in one figure)."""
+    from autodiff_compiler import api
+    saved, api.NATIVE_AFTER = api.NATIVE_AFTER, 10 ** 15
+    try:
+        g(*args)
+        return time_from_python(g, args, cfg)
+    finally:
+        api.NATIVE_AFTER = saved
+
+
 def _njit_loop(dispatcher, args: tuple, skip_first: bool = False):
     """An njit'ed loop calling `dispatcher` n times from compiled code.
 
@@ -200,7 +214,7 @@ def bench_workload(group: str, w: Workload, cfg: Config) -> Timing:
     t = Timing(group, w.name)
     t.primal = time_from_python(primal, w.args, cfg)
     t.hand = time_from_python(w.hand, w.args, cfg)
-    t.ours = time_from_python(g, w.args, cfg)
+    t.ours = time_unpromoted(g, w.args, cfg)
     try:
         native = g.native(*w.args)
     except ArgumentError:
@@ -376,18 +390,20 @@ def report(results: list, markdown: bool = False) -> str:
     metrics = [r for r in results if isinstance(r, Metric)]
     parts = []
     if timings:
-        heads = ["workload", "primal", "hand grad", "our grad",
-                 f"ours/hand (<= {OURS_VS_HAND})", f"ours/primal (<= {GRAD_VS_PRIMAL:g})"]
         for title, keys, extra in (
-                ("Per call, called from Python (includes ~100-200 ns of dispatch):",
+                ("Per call, called from Python (includes ~100-200 ns of dispatch; ours: g(*args) from its "
+                 "second call, unpromoted):",
                  ("primal", "hand", "ours"), True),
                 ("Per call, called from inside an njit loop (no dispatch overhead):",
                  ("primal_loop", "hand_loop", "ours_loop"), False)):
+            limit = FROM_PYTHON if extra else OURS_VS_HAND      # issue 11's targets, from Python and in njit
+            heads = ["workload", "primal", "hand grad", "our grad",
+                     f"ours/hand (<= {limit})", f"ours/primal (<= {GRAD_VS_PRIMAL:g})"]
             rows = []
             for t in timings:
                 p, h, o = (getattr(t, k) for k in keys)
                 row = [f"{t.group}/{t.workload}", _fmt_time(p), _fmt_time(h), _fmt_time(o),
-                       _fmt_ratio(_ratio(o, h), OURS_VS_HAND), _fmt_ratio(_ratio(o, p), GRAD_VS_PRIMAL)]
+                       _fmt_ratio(_ratio(o, h), limit), _fmt_ratio(_ratio(o, p), GRAD_VS_PRIMAL)]
                 if extra:
                     row += [_fmt_time(t.ours_native), _fmt_ratio(_ratio(t.ours_native, h), FROM_PYTHON),
                             _fmt_time(t.ours_dispatcher)]

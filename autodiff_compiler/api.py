@@ -669,11 +669,10 @@ class GradientFunction(DerivedFunction):
     def __call__(self, /, *args, out=None, **kwargs):
         """The gradient (or value and gradient) at these arguments; `out=` writes it into your arrays."""
         if args and args[0] is self:
-            # `type(g).__call__(g, ...)`: once a signature is hot, its router (`backend/router.py`) is the
-            # class's `__call__`, a builtin, which hands the object on as an argument
-            raise ArgumentError(f"the gradient object of {self.fn.__name__} was given as its own first argument",
-                                hint="call it as g(...) (or g.__call__(...)); once a signature is hot, "
-                                     "type(g).__call__ is a builtin that binds no self")
+            # `type(g).__call__(g, ...)`: a routed signature's `__call__` is a builtin (`backend/router.py`),
+            # which binds no self and hands the object on as an argument -- from a number signature's second
+            # call on (helper-58).  The object is no value a function can take: it is the call's self
+            args = args[1:]
         return self._call(args, kwargs, out)
 
     def _call(self, args: tuple, kwargs: dict, out=None):

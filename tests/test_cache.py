@@ -10,6 +10,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
+
+import numba
+import numpy as np
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,3 +75,46 @@ def test_no_function_compiled_at_another_level_serves_the_default_level(tmp_path
     assert any(name.endswith("scalar_loss_grad") for name in again["hits"]), again["hits"]
     assert sum(name == "entry" for name in again["hits"]) == 2, again["hits"]
     assert again["hot"] == ["builtin_function_or_method"] * 2, again["hot"]     # both hot: routed
+
+
+def _square(x):
+    return x ** 2
+
+
+def _scaled_sum(a, y):
+    return np.sum(a * a) * y
+
+
+def test_where_numba_finds_no_place_for_its_cache_the_package_compiles_without_it(monkeypatch):
+    # a read-only install and an unwritable home: `numba.njit(cache=True)` raises RuntimeError ("no locator
+    # available") at decoration, and did so out of every counted entry, whose result scan is compiled with
+    # the package's own source (helper-58)
+    from numba.core import caching
+    from autodiff_compiler import call_entries, grad
+    from autodiff_compiler.backend import cache, router
+    import autodiff_compiler
+    package = os.path.dirname(autodiff_compiler.__file__)
+
+    def nowhere_in_the_package(locator):
+        found = locator.from_function.__func__
+
+        def from_function(cls, py_func, py_file):
+            return None if os.path.abspath(py_file).startswith(package) else found(cls, py_func, py_file)
+        return classmethod(from_function)
+    for locator in caching.CacheImpl._locator_classes:
+        monkeypatch.setattr(locator, "from_function", nowhere_in_the_package(locator))
+    monkeypatch.setattr(cache, "disk_cacheable", lambda: True)
+    monkeypatch.setattr(call_entries, "_SCAN", None)
+    monkeypatch.setattr(router, "_ROUTE", None)
+    monkeypatch.setattr(router, "_METHOD_DEF", None)
+    with pytest.raises(RuntimeError, match="no locator available"):     # the condition is there
+        numba.njit(cache=True)(call_entries.direct_call)
+    g, h = grad(_square, wrt=("x",)), grad(_scaled_sum, wrt="y")
+    a = np.array([1.0, 2.0])
+    for x in (1.5, -0.5, 3.0):
+        assert g(x) == (2 * x,) and g(x) == (2 * x,)
+        assert h(a, x) == 5.0 and h(a, x) == 5.0
+    f = grad(_square)
+    f(2.0)
+    assert isinstance(type(f).__dict__["__call__"], types.BuiltinFunctionType)    # the route compiled uncached
+    assert f(2.5) == 5.0

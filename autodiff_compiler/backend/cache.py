@@ -10,6 +10,8 @@ Takes: module text and Python functions.  Guarantees:
 * `disk_cacheable()` says whether a Numba function of the package's own source may use Numba's disk
   cache, whose index does not key by the optimisation level (modules in the cache directory key
   their names by it instead: `library`, and through it every generated module);
+* `cached_where_possible(decorate)` applies a Numba decorator with the disk cache where that is allowed
+  and possible, else without;
 * `compiled(fn, level)` is `fn` as a Numba function (nopython, bounds checked), compiling at LLVM
   level `level` at most (`compiling_at`: never above Numba's own `NUMBA_OPT`); with `called_only`,
   one whose callers Numba caches at every level, `NUMBA_OPT=0` included.
@@ -55,6 +57,20 @@ def disk_cacheable() -> bool:
     A module in the cache directory keys its name by the level instead, and is cached at every level."""
     from numba.core import config
     return int(config.OPT) == 3
+
+
+def cached_where_possible(decorate):
+    """`decorate(cache)`, a Numba decorator applied with `cache=`: with Numba's disk cache where
+    `disk_cacheable()` allows it and Numba finds a place to write it, else without.  A read-only install
+    and an unwritable home leave no place: Numba then raises RuntimeError ("no locator available") at
+    decoration, which reached users from every counted entry (helper-58)."""
+    if disk_cacheable():
+        try:
+            return decorate(True)
+        except RuntimeError as exc:
+            if "no locator available" not in str(exc):
+                raise
+    return decorate(False)
 
 
 @functools.cache

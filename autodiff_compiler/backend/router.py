@@ -41,7 +41,7 @@ import threading
 
 from numba import cfunc, njit, types
 
-from .cache import disk_cacheable
+from .cache import cached_where_possible
 
 _ROUTE = None           # the cfunc, compiled (or loaded from Numba's cache) at the first router; or why not
 _METHOD_DEF = None      # the PyMethodDef every router shares: it must outlive them, so it lives here
@@ -165,12 +165,17 @@ def _compile_route():
     if missing:
         raise RuntimeError(f"the C API functions {', '.join(missing)} are not visible to the JIT here")
     # one compiled at NUMBA_OPT=0 (the test suite's) would serve later processes, 10 ns a call slower
-    return cfunc(_WORD(_WORD, _WORD, _WORD), cache=disk_cacheable())(route)
+    return cached_where_possible(lambda cache: cfunc(_WORD(_WORD, _WORD, _WORD), cache=cache)(route))
 
 
 # `PyCFunction_NewEx` with its own prototype: setting `ctypes.pythonapi`'s would change it for every library
 _NEW_FUNCTION = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.POINTER(_PyMethodDef), ctypes.py_object,
                                   ctypes.py_object)(("PyCFunction_NewEx", ctypes.pythonapi))
+
+
+def checks(router) -> bool:
+    """Is `router` (a builtin `make_router` made) a checked one?"""
+    return bool(router.__self__[_CHECKED])
 
 
 def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None, checked: int | None = None):

@@ -382,12 +382,9 @@ def _native_differs(g, args, result) -> str:
     the signature is hot, give exactly the object's result, or the function is not one they cover; else
     what went wrong."""
     from autodiff_compiler.errors import ArgumentError, AutodiffError
-    try:
-        again = g(*_copy(args))
-    except Exception as exc:        # noqa: BLE001
-        return f"g(*args) called again raised {type(exc).__name__}: {str(exc).strip()[:300]}"
-    if not _identical(again, result):
-        return f"g(*args) called again differs: {describe(again)} where its first call gave {describe(result)}"
+    differs = _call_again(g, args, result, "called again")
+    if differs:
+        return differs
     try:
         native = g.native(*_copy(args))
     except ArgumentError:
@@ -408,12 +405,17 @@ def _native_differs(g, args, result) -> str:
     g._promote(tuple(_copy(args)))
     if not is_native_entry(type(g).__dict__.get("__call__")):
         return "g(*args) once hot: no native entry installed where g.native(...) was built"
+    return _call_again(g, args, result, "once hot")
+
+
+def _call_again(g, args, result, when: str) -> str:
+    """'' when g(*args) now returns exactly `result` (the object's first call); else what it did."""
     try:
         again = g(*_copy(args))
     except Exception as exc:        # noqa: BLE001
-        return f"g(*args) once hot raised {type(exc).__name__}: {str(exc).strip()[:300]}"
+        return f"g(*args) {when} raised {type(exc).__name__}: {str(exc).strip()[:300]}"
     if not _identical(again, result):
-        return f"g(*args) once hot differs: {describe(again)} where the object gave {describe(result)}"
+        return f"g(*args) {when} differs: {describe(again)} where the object gave {describe(result)}"
     return ""
 
 

@@ -197,7 +197,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
 
 def _checked_router(args, compiled, gradient, full, shaped: str, result):
     """For a signature of Python numbers whose compiled program returns a float or a tuple of them, as the
-    contract shapes it: a builtin router (`backend/router.py`, `checked=True`) to the program's compiled
+    contract shapes it: a builtin router (`backend/router.py`, `checked=`) to the program's compiled
     wrapper, which does what the counted frame below does, in C: each argument's exact type, and a NaN
     or infinite float or any exception to the full path, which names the argument or explains the
     error.  A non-finite result (of finite numbers, then) is returned as the frame's `_finish` returns

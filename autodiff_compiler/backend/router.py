@@ -1,9 +1,10 @@
-"""Router: a hot signature's `__call__` as a C function, so that a call from Python runs no Python frame.
+"""Router: a signature's `__call__` as a C function, so that a call from Python runs no Python frame.
 
 Takes: the callable that serves a hot signature (a native entry's compiled wrapper
 for a signature of numbers, else the native entry's dispatcher: `backend/entry.py`),
-the example arguments' exact types, and the gradient object's full path bound to
-the object.
+or, for a signature of numbers from its second call, the derived program's own
+compiled wrapper (a checked router: `call_entries._checked_router`); the example
+arguments' exact types, and the gradient object's full path bound to the object.
 
 Guarantees (`make_router`): a builtin function that, made the `__call__` of the
 object's own class (builtins bind no `self`, so Python calls it with the call's
@@ -16,7 +17,10 @@ and returns the same result or raises the same exception:
   type -- the full path with the arguments as given;
 * an `OverflowError` out of `fast` (an int beyond 64 bits, which Numba refuses to
   unbox; or an overflow the gradient itself raises, which the full path explains):
-  the full path with the same arguments, as the frame's `except OverflowError`.
+  the full path with the same arguments, as the frame's `except OverflowError`;
+* a checked router also sends a NaN or infinite float argument and any exception
+  out of `fast` to the full path, as the counted frame of `call_entries.make_entry`
+  does, and shapes the result as the contract says (`_shaped`).
 
 What a builtin cannot do is bind: `type(g).__call__(g, x)` hands the object on as
 an argument (the full path names that; the frame took it), `g.__call__` would not

@@ -128,12 +128,11 @@ def test_an_accumulation_nothing_proves_legal_is_not_marked(fn, types, name):
     For the memory conditions (alias, parameter, view) the summation is typed and shaped as one the pass
     takes: only the memory condition refuses it."""
     from autodiff_compiler.ir import dataflow, shapes
-    from autodiff_compiler.optimise.accumulate import _accumulated, _blocks
+    from autodiff_compiler.optimise.accumulate import _accumulated
     if name in ("s", "x") and fn is not grows_by_broadcast:
         plain = derive(source_of_function(fn), types, [next(iter(types))], skip=("accumulate",)).adjoint
         facts, classes = dataflow.of(plain), shapes.of(plain)
-        found = [c[2] for block in _blocks(plain.body) for k, stmt in enumerate(block)
-                 if (c := _accumulated(plain, facts, classes, stmt, block[k + 1:])) is not None]
+        found = [c[2] for stmt in ir.walk(plain.body) if (c := _accumulated(plain, facts, classes, stmt)) is not None]
         assert name in found, found
     marked, state = _marked(fn, types, [next(iter(types))])
     assert not [s for s in marked if s.target == name], [str(s) for s in marked]

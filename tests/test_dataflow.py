@@ -195,6 +195,100 @@ def test_an_unknown_pass_to_skip_is_an_error():
         grad(C.accumulating_loop, skip=("nonsense",))(0.5, np.ones(2))
 
 
+# ------------------------------------------------------------------------------ what the facts cost
+# The facts of a long function are its derivation's largest cost (15 builds of a 1,000-statement one):
+# a pass with nothing to do asks for none, and a program whose arrays share no memory is read once.
+
+def read_after_write_through_alias(x):
+    a = np.zeros_like(x)
+    b = a
+    b[0] = 3.0 * x[0]
+    return np.sum(a * x)
+
+
+def numbers_only(x, y):
+    a = x * y + 1.0
+    b = np.sin(a) * x
+    c = b / (1.0 + a * a)
+    return c * c + a
+
+
+def summed_in_a_loop_and_broadcast(x, A, n):
+    s = np.zeros_like(x)
+    for i in range(n):
+        s = s + np.sin(x)
+    return np.sum(s * s) + np.sum(np.tanh(A + x))
+
+
+def _builds_by_pass(monkeypatch, fn, types):
+    """{pass name: (facts built while it ran, statements visited by those builds, statements they hold)}."""
+    from autodiff_compiler import pipeline
+    builds, current = {}, [None]
+
+    class Counted(dataflow.Dataflow):
+        def __init__(self, function):
+            self.visits = 0
+            super().__init__(function)
+            made, visited, held = builds.get(current[0], (0, 0, 0))
+            simple = [s for s in ir.walk(function.body) if not isinstance(s, (ir.If, ir.For, ir.While, ir.Comment))]
+            builds[current[0]] = (made + 1, visited + self.visits, held + len(simple))
+
+        def simple(self, stmt, state):
+            self.visits += 1
+            super().simple(stmt, state)
+
+    def tagged(name, run):
+        def run_tagged(state):
+            current[0] = name
+            return run(state)
+        return run_tagged
+    original = pipeline.passes_of
+    monkeypatch.setattr(dataflow, "Dataflow", Counted)
+    monkeypatch.setattr(pipeline, "passes_of", lambda state: [(n, tagged(n, r)) for n, r in original(state)])
+    derive(source_of_function(fn), types, [next(iter(types))])
+    return builds
+
+
+def test_the_passes_about_arrays_ask_no_facts_of_a_function_of_numbers(monkeypatch):
+    """Broadcasts, the audit and accumulation each rewrite or refuse only statements that make or
+    write arrays: of a function of numbers none asks for the facts (each built them, three of 15
+    builds of a 1,000-statement derivation), and every build reads each statement once."""
+    builds = _builds_by_pass(monkeypatch, numbers_only, {"x": FLOAT, "y": FLOAT})
+    assert not {"broadcasts", "audit", "accumulate"} & set(builds), builds
+    assert sum(made for made, _, _ in builds.values()) >= 5, builds           # the other passes still ask
+    assert all(visited == held for _, visited, held in builds.values()), builds
+
+
+def test_the_passes_about_arrays_still_ask_where_there_are_arrays(monkeypatch):
+    """The counterpart: an adjoint that sums into an array in a loop and sums a broadcast back to a
+    vector: all three ask for the facts (and the audit reads it again: the adjoint's arrays share)."""
+    builds = _builds_by_pass(monkeypatch, summed_in_a_loop_and_broadcast, {"x": VEC, "A": array_of(2), "n": INT})
+    assert {"broadcasts", "audit", "accumulate"} <= set(builds), builds
+
+
+def test_the_audit_still_refuses_a_stale_read_of_a_program_that_writes_into_an_array():
+    """`check_values` passes a program that writes into no array without asking; one that does is
+    asked: `a` read after a write through `b`, which shares its memory, is an InternalError."""
+    from autodiff_compiler.errors import InternalError
+    from autodiff_compiler.ir.aliasing import check_values
+    stale = primal_after(read_after_write_through_alias, {"x": VEC}, last="types")
+    with pytest.raises(InternalError, match="reads a after a write through a name sharing its memory"):
+        check_values(stale)
+    check_values(primal_after(numbers_only, {"x": FLOAT, "y": FLOAT}, last="types"))
+
+
+def test_a_view_in_a_loop_is_read_again_until_its_objects_agree():
+    """The objects of a view feed back into what a later store defines: a program whose arrays do share
+    memory is still read until they stop changing (the view of a view made in a loop)."""
+    f = primal_after(C.alias_then_store, {"x": VEC}, last="types")
+    facts = dataflow.of(f)
+    b_def = find(f, "b = copy(a)")
+    a_def = find(f, "a = zeros_like(x)")
+    assert facts.sharing_definition(facts.pos(b_def)) and not facts.sharing_definition(facts.pos(a_def))
+    assert facts.objects_of_definition(facts.pos(b_def)) == facts.objects_of_definition(facts.pos(a_def)) \
+        == frozenset({("new", facts.pos(a_def))})
+
+
 # ------------------------------------------------------------------------------ definition-clear paths
 
 def test_def_clear_sees_a_redefinition_between_origin_and_reader():

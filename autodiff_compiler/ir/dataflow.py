@@ -52,6 +52,7 @@ from . import nodes as ir
 from .nodes import Assign, Comment, Const, For, If, Pop, Push, Slice, Store, TapeAlloc, Var, While
 
 UNDEFINED = "undefined"
+_ONLY_UNDEFINED = frozenset({UNDEFINED})
 
 # primitives whose array result shares (or may share) memory with their first operand: views, and
 # `sum_like` (its helpers return the operand itself when the shapes agree) and `slice_axis` (a slice)
@@ -179,7 +180,7 @@ class Dataflow(StructuredForward):
         for stmt in self.statements:
             for name in defined_by(stmt):
                 self.definitions.setdefault(name, set()).add(self.position[id(stmt)])
-        self._objects: dict = {}        # definition -> frozenset of objects (arrays)
+        self._objects: dict = {}        # definition that may share memory -> frozenset of objects (arrays)
         self._shared_at: dict = {}      # store position -> {other array name: its reaching definitions}
         entry = {p: frozenset({param_def(p)}) for p in function.params}
         # the objects an array may refer to feed back into what a store defines: iterate to agreement
@@ -241,20 +242,25 @@ class Dataflow(StructuredForward):
         return self.statements[position]
 
     # -------------------------------------------------------- reaching definitions
+    # the sets are immutable and shared between the facts and the states: a first visit stores the state's
+    # own set, a later one (a loop's next round) unites (most facts of a long function are first visits)
     def _read(self, stmt, names, state) -> None:
         pos = self.position[id(stmt)]
+        reaching = self._reaching
         for name in names:
             key = (pos, name)
-            defs = state.get(name, frozenset({UNDEFINED}))
-            self._reaching[key] = self._reaching.get(key, frozenset()) | defs
+            defs = state.get(name, _ONLY_UNDEFINED)
+            known = reaching.get(key)
+            reaching[key] = defs if known is None else known | defs
 
     def _define(self, stmt, name: str, state: dict, partial: bool = False) -> None:
         pos = self.position[id(stmt)]
         key = (pos, name)
-        self._overwritten[key] = self._overwritten.get(key, frozenset()) | \
-            state.get(name, frozenset({UNDEFINED}))
+        before = state.get(name, _ONLY_UNDEFINED)
+        known = self._overwritten.get(key)
+        self._overwritten[key] = before if known is None else known | before
         if partial:
-            state[name] = state.get(name, frozenset({UNDEFINED})) | {pos}
+            state[name] = before | {pos}
         else:
             state[name] = frozenset({pos})
 
@@ -284,8 +290,6 @@ class Dataflow(StructuredForward):
             self._read(stmt, ir.reads(stmt), state)
             for name in ir.writes(stmt):
                 self._define(stmt, name, state, partial=isinstance(stmt, Push))
-            if isinstance(stmt, Pop):
-                self._objects[self.position[id(stmt)]] = frozenset({("new", self.position[id(stmt)])})
         else:  # pragma: no cover - every statement kind is handled
             raise TypeError(f"dataflow: unknown statement {type(stmt).__name__}")
 
@@ -294,7 +298,7 @@ class Dataflow(StructuredForward):
         return self._reaching.get((self.position[id(stmt)], name), frozenset())
 
     def reaching_exit(self, name: str) -> frozenset:
-        return self.exit_state.get(name, frozenset({UNDEFINED}))
+        return self.exit_state.get(name, _ONLY_UNDEFINED)
 
     def uses_of(self, definition) -> set:
         """Positions of the statements that read a value `definition` may have made."""
@@ -629,8 +633,8 @@ class Dataflow(StructuredForward):
                 and self._is_array(stmt.args[0].name) and (stmt.prim in SHARING or prints_operand(stmt)):
             base = self._objects_of_defs(state.get(stmt.args[0].name, frozenset()))
             self._objects[pos] = self._objects.get(pos, frozenset()) | base
-        else:
-            self._objects[pos] = frozenset({("new", pos)})
+        # else a new array (or no array): the objects of a definition not in `_objects`, `("new", pos)`,
+        # not stored, so that a program whose arrays share nothing agrees with itself after one run
 
     def _sharing_names(self, stmt, array: str, state: dict) -> list:
         """The array written into and every array variable that may share memory with it here."""
@@ -656,7 +660,8 @@ class Dataflow(StructuredForward):
         if not isinstance(definition, int):
             return False
         stmt = self.statements[definition]
-        return isinstance(stmt, Assign) and self._objects.get(definition) != frozenset({("new", definition)})
+        new = frozenset({("new", definition)})
+        return isinstance(stmt, Assign) and self._objects.get(definition, new) != new
 
     def objects(self, stmt, name: str) -> frozenset:
         """The array objects `name` may refer to where `stmt` reads it."""
@@ -698,7 +703,7 @@ def defined_by(stmt) -> list:
 def _join(a: dict, b: dict) -> dict:
     out = dict(a)
     for name, defs in b.items():
-        out[name] = out.get(name, frozenset({UNDEFINED})) | defs
+        out[name] = out.get(name, _ONLY_UNDEFINED) | defs
     for name in a:
         if name not in b:
             out[name] = out[name] | {UNDEFINED}

@@ -49,16 +49,21 @@ _ACCUMULATIONS = {("add", 0), ("add", 1), ("sub", 0)}
 
 def accumulate(function: ir.Function) -> bool:
     """Mark every legal accumulation (module docstring); True if any was marked."""
+    # every accumulation is an addition or subtraction whose result is a float64 array (the copy's
+    # target has the sum's type): where there is none, nothing is asked of the analyses
+    additions = [stmt for stmt in ir.walk(function.body) if isinstance(stmt, Assign)
+                 and stmt.prim in ("add", "sub") and _is_float64_array(function.types.get(stmt.target))]
+    if not additions:
+        return False
     facts, classes = dataflow.of(function), shapes.of(function)
-    folded_from = _temporaries_computed_from(function)
     candidates = []     # (the statement that becomes `x += e`, the sum, x)
-    for block in _blocks(function.body):
-        for k, stmt in enumerate(block):
-            found = _accumulated(function, facts, classes, stmt, block[k + 1:])
-            if found is not None:
-                candidates.append(found)
+    for stmt in additions:
+        found = _accumulated(function, facts, classes, stmt)
+        if found is not None:
+            candidates.append(found)
     if not candidates:
         return False
+    folded_from = _temporaries_computed_from(function)
     for site, _, x in candidates:
         site.inplace = x            # asked as a write into x's array there
     # a moved sum's operands are read where it moves (its copy), not where the facts see them read
@@ -92,9 +97,13 @@ def accumulate(function: ir.Function) -> bool:
     return bool(candidates)
 
 
-def _accumulated(function: ir.Function, facts, classes, stmt, rest: list):
+def _is_float64_array(t) -> bool:
+    return t is not None and t.is_array and t.dtype == "float64"
+
+
+def _accumulated(function: ir.Function, facts, classes, stmt):
     """(site, sum, x) when `stmt` is `x = x + e` (or `e + x`, `x - e`; the site is `stmt`), or `t = x + e`
-    whose only reader is a copy `x = t` later in its block (`rest`), with `x` and `e` unchanged in between
+    whose only reader is a copy `x = t` later in its block, with `x` and `e` unchanged in between
     (the site is the copy: the sum moves there), of a float64 array `x` and a float `e` that broadcasts
     into `x`'s shape; else None."""
     if not isinstance(stmt, Assign) or stmt.inplace or stmt.accumulate or len(stmt.args) != 2 \
@@ -177,13 +186,6 @@ def _temporaries_computed_from(function: ir.Function) -> dict:
                     todo.append(temporary)
         closure[name] = frozenset(found)
     return closure
-
-
-def _blocks(block: list):
-    yield block
-    for stmt in block:
-        for child in ir.child_blocks(stmt):
-            yield from _blocks(child)
 
 
 def _drop(block: list, ids: set) -> None:

@@ -57,6 +57,10 @@ _SUMS = ("sum_like", "sum_axes", "np_sum")
 
 def absorb_broadcasts(function: ir.Function) -> bool:
     """Rewrite every legal `op(a, broadcast(g, x))` to `op(a, g)`; True if anything changed."""
+    # each rewrite reads a broadcast or rewrites a sum: where the program makes neither, nothing is
+    # asked of the analyses (and the rewrites make no new one)
+    if not any(isinstance(stmt, Assign) and stmt.prim in _BROADCASTS + _SUMS for stmt in ir.walk(function.body)):
+        return False
     changed = False
     for _ in range(20):
         facts = dataflow.of(function)

@@ -266,28 +266,29 @@ def test_source_is_deterministic_in_process(name, func, wrt, args):
 
 
 _DETERMINISM_SCRIPT = """
-import json, sys
+import importlib, json, sys
 sys.path.insert(0, {tests!r})
-import {module} as M
 from autodiff_compiler import grad
-wrt = {wrt!r}
-g = grad(M.{func}, **({{}} if wrt is None else {{"wrt": wrt}}))
-g(*{args!r})
-sys.stdout.write(json.dumps(g.source))
+sources = {{}}
+for name, module, func, wrt, args in {functions!r}:
+    g = grad(getattr(importlib.import_module(module), func), **({{}} if wrt is None else {{"wrt": wrt}}))
+    g(*args)
+    sources[name] = g.source
+sys.stdout.write(json.dumps(sources))
 """
 
 
-# across processes (two fresh processes each): one function of each kind (scalar, helpers and partials,
-# a loop, branches); every one of SOURCE_FUNCS is compared in process above
+# across processes (two fresh processes, each deriving all of them): one function of each kind (scalar,
+# helpers and partials, a loop, branches); every one of SOURCE_FUNCS is compared in process above
 ACROSS_PROCESSES = [s for s in SOURCE_FUNCS if s[0] in ("sin_of_square", "logistic_loss", "pendulum_energy",
                                                         "nested_branches")]
 
 
-@pytest.mark.parametrize("name,func,wrt,args", ACROSS_PROCESSES, ids=[s[0] for s in ACROSS_PROCESSES])
-def test_source_is_deterministic_across_processes(name, func, wrt, args, subprocess_env, tmp_path):
-    """Two fresh compilations (separate processes, caches and hash seeds) give byte-identical source."""
-    script = _DETERMINISM_SCRIPT.format(tests=TESTS_DIR, module=func.__module__, func=func.__name__,
-                                        wrt=wrt, args=args)
+def test_source_is_deterministic_across_processes(subprocess_env, tmp_path):
+    """Two fresh compilations (separate processes, caches and hash seeds) give byte-identical source,
+    the source this process gives."""
+    functions = [(name, func.__module__, func.__name__, wrt, args) for name, func, wrt, args in ACROSS_PROCESSES]
+    script = _DETERMINISM_SCRIPT.format(tests=TESTS_DIR, functions=functions)
     sources = []
     for seed in ("1", "12345"):
         env = dict(subprocess_env, PYTHONHASHSEED=seed, AUTODIFF_COMPILER_CACHE=str(tmp_path / f"cache{seed}"))
@@ -296,7 +297,9 @@ def test_source_is_deterministic_across_processes(name, func, wrt, args, subproc
         assert proc.returncode == 0, proc.stderr
         sources.append(json.loads(proc.stdout))
     assert sources[0] == sources[1]
-    assert sources[0] == compiled_source(func, wrt, args), "in-process source differs from a fresh process's"
+    assert sorted(sources[0]) == sorted(name for name, *_ in ACROSS_PROCESSES)
+    for name, func, wrt, args in ACROSS_PROCESSES:
+        assert sources[0][name] == compiled_source(func, wrt, args), f"{name}: in-process source differs"
 
 
 SOURCE_REFS = {

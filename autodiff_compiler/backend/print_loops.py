@@ -13,7 +13,9 @@ text computes what the plain loop computes, in the plan's order:
 * chunks: a function `<name>_chunk<k>(chunk, trips, first, ...)` running the
   trips of one chunk from partial sums of -0.0 and returning them, called for
   every chunk (`prange` when there are at least `PARALLEL_CHUNKS` and threads
-  are allowed), and the partial sums added to the sums in chunk order.
+  are allowed), and the partial sums added to the sums in chunk order (on
+  the calling thread as each chunk returns them, allocating nothing; from
+  threads through arrays of them).
 """
 from __future__ import annotations
 
@@ -77,24 +79,27 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
     function = _chunk_function(printer, plan, chunk)
     c = names.fresh("chunk")
     call = f"{function}({c}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)})"
-    parts = [names.fresh(f"{s}_parts") for s in plan.sums]
     count = names.fresh(f"{loop.index}_chunks")
-    targets = ", ".join(f"{p}[{c}]" for p in parts)
-    printer.modules.add("numpy")
     lines += [f"{pad}# the loop in chunks of {chunk} trips, from partial sums added in chunk order "
               f"(the same for any number of threads)",
               f"{pad}{count} = ({trips} + {chunk - 1}) // {chunk}"]
+    if printer.threads == 1 or plan.may_raise:   # (an error in Numba's threads would be lost)
+        # on this thread, each chunk's partial sums are added as they come: the same additions in the
+        # same order as from arrays of them, and nothing allocated
+        part = [names.fresh(f"{s}_part") for s in plan.sums]
+        lines += [f"{pad}for {c} in range({count}):", f"{pad}    {', '.join(part)} = {call}"]
+        lines += [f"{pad}    {s} += {p}" for s, p in zip(plan.sums, part)]
+        return lines
+    parts = [names.fresh(f"{s}_parts") for s in plan.sums]
+    targets = ", ".join(f"{p}[{c}]" for p in parts)
+    printer.modules.add("numpy")
     lines += [f"{pad}{p} = np.empty({count})" for p in parts]
-    threads = printer.threads
-    if threads != 1 and not plan.may_raise:      # (an error in Numba's threads would be lost)
-        driver = _parallel_function(printer, function, plan, parts, threads)
-        arguments = f"{', '.join(parts)}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}"
-        lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",
-                  f"{pad}# runs again here, where it raises as the loop does",
-                  f"{pad}if {count} < {PARALLEL_CHUNKS} or not {driver}({arguments}):",
-                  f"{pad}    for {c} in range({count}):", f"{pad}        {targets} = {call}"]
-    else:
-        lines += [f"{pad}for {c} in range({count}):", f"{pad}    {targets} = {call}"]
+    driver = _parallel_function(printer, function, plan, parts, printer.threads)
+    arguments = f"{', '.join(parts)}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)}"
+    lines += [f"{pad}# on threads, a division by zero gives inf instead of raising: a chunk that is not finite",
+              f"{pad}# runs again here, where it raises as the loop does",
+              f"{pad}if {count} < {PARALLEL_CHUNKS} or not {driver}({arguments}):",
+              f"{pad}    for {c} in range({count}):", f"{pad}        {targets} = {call}"]
     lines.append(f"{pad}for {c} in range({count}):")
     lines += [f"{pad}    {s} += {p}[{c}]" for s, p in zip(plan.sums, parts)]
     return lines

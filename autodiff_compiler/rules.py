@@ -116,7 +116,11 @@ class Primitive:
                                        # raises as CPython does where Numba's gives NaN or an infinity; the
                                        # checks: a test of the operands `{0}`, `{1}` outside the domain
                                        # (ValueError), "overflow": an infinity from a finite operand
-                                       # (OverflowError), "pow": the power's own, `math.pow`'s and those of
+                                       # (OverflowError), tested on the result; "overflow above" /
+                                       # "overflow beyond": the same error, of a function whose operand
+                                       # overflows exactly past a limit (x > L; |x| > L), tested on the
+                                       # operand (`python_errors.overflow_test`, the limit found from the
+                                       # math module's function); "pow": the power's own, `math.pow`'s and those of
                                        # Python's `x ** y` of its numbers, which differ
                                        # (`python_errors.python_check`).  The lowering marks such a call
                                        # `error_effect`; the module Numba compiles checks it
@@ -278,7 +282,8 @@ _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mo
 # ---------------------------------------------------------- elementary functions
 # Python's math module raises where CPython's `math_1` finds NaN from an operand that is not NaN (ValueError:
 # outside the domain, tested on the operand) or an infinity from a finite one (ValueError at a pole, as
-# log(0.0); OverflowError where the function "overflow"s); NumPy's functions give them back
+# log(0.0); OverflowError where the function "overflow"s: past a limit of the operand for exp, expm1, sinh and
+# cosh, which grow with |x|); NumPy's functions give them back
 _math_function("sin", ("cos(x)",), python_errors=("math.isinf({0})",))
 _math_function("cos", ("-sin(x)",), python_errors=("math.isinf({0})",))
 _math_function("tan", ("1 + out ** 2",), python_errors=("math.isinf({0})",))
@@ -286,11 +291,11 @@ _math_function("asin", ("1 / sqrt(1 - x ** 2)",), numpy_name="arcsin", python_er
 _math_function("acos", ("-1 / sqrt(1 - x ** 2)",), numpy_name="arccos", python_errors=("abs({0}) > 1.0",))
 _math_function("atan", ("1 / (1 + x ** 2)",), numpy_name="arctan")
 _math_function("atan2", ("y / hypot(x, y) / hypot(x, y)", "-x / hypot(x, y) / hypot(x, y)"), numpy_name="arctan2", arity=2)  # not x**2 + y**2: 0 at 1e-160 (a false division by zero, fuzz seed 110, scalar-21), inf at 1e155
-_math_function("sinh", ("cosh(x)",), python_errors=("overflow",))
-_math_function("cosh", ("sinh(x)",), python_errors=("overflow",))
+_math_function("sinh", ("cosh(x)",), python_errors=("overflow beyond",))
+_math_function("cosh", ("sinh(x)",), python_errors=("overflow beyond",))
 _math_function("tanh", ("1 - out ** 2",))
-_math_function("exp", ("out",), python_errors=("overflow",))
-_math_function("expm1", ("out + 1",), sympy="exp(x) - 1", python_errors=("overflow",))
+_math_function("exp", ("out",), python_errors=("overflow above",))
+_math_function("expm1", ("out + 1",), sympy="exp(x) - 1", python_errors=("overflow above",))
 _math_function("log", ("1 / x",), python_errors=("{0} <= 0.0",))
 _math_function("log1p", ("1 / (1 + x)",), sympy="log(1 + x)", python_errors=("{0} <= -1.0",))
 _math_function("log2", ("1 / (x * 0.6931471805599453)",), sympy="log(x, 2)", python_errors=("{0} <= 0.0",))

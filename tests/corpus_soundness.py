@@ -3095,3 +3095,19 @@ def symbolic_overflowed_input(x, n):
             s2 = s2 * (0.5 + 0.5 * math.tanh(x))
     v3 = math.fabs(math.pow(1.0 + 0.5 * 0.5, 1.8 * math.tanh(x)))
     return v3 + x
+
+
+# fuzz seed 122, raising-19 (a known failure, `KNOWN_FAILURES`): where the branch makes x a constant, the
+# derivative of asin (sqrt) at it is infinite, and the adjoint's 1 / sqrt(1 - x*x) (0.5 / sqrt(x)) raises
+# ZeroDivisionError, an ArgumentError "the function or its derivative is undefined here", though nothing
+# of it reaches the gradient, 0 (the constant's adjoint drops it)
+def overwritten_at_a_pole_asin(x, n):
+    if x > 0.3:
+        x = 0.5 * n
+    return x + math.asin(x)
+
+
+def overwritten_at_a_pole_sqrt(x, n):
+    if x > 0.3:
+        x = 0.0 * n
+    return x + math.sqrt(x)

@@ -175,6 +175,50 @@ def test_python_power_int_raises_from_the_limit_where_python_or_numba_overflows(
         assert _POWER_INT(x, n, limit) == x ** n or math.isnan(x)
 
 
+_OVERFLOWING = [("exp", 1.0), ("expm1", 1.0), ("sinh", 1.0), ("sinh", -1.0), ("cosh", 1.0), ("cosh", -1.0)]
+
+
+@pytest.mark.parametrize("prim,sign", _OVERFLOWING, ids=[f"{p}{'+' if s > 0 else '-'}" for p, s in _OVERFLOWING])
+def test_math_functions_raise_past_their_operands_limit_exactly_where_python_does(prim, sign, tmp_path):
+    """`math.exp(x)` (expm1, sinh, cosh) raises OverflowError exactly for a finite x past a limit
+    (`python_errors.overflow_limit`, found from the math module's function): the compiled gradient tests
+    the operand against it (`runtime.math_overflow`), before the function.  At the limit and one float
+    past it, every mode raises where Python raises and gives the derivative where it does not, the
+    function's value read or not; inf, which Python's function takes, raises nothing."""
+    import importlib.util
+    import math
+
+    from autodiff_compiler import AutodiffError, grad, value_and_grad
+    from autodiff_compiler.python_errors import overflow_limit, overflow_test
+
+    limit = overflow_limit(prim, sign)
+    function = getattr(math, prim)
+    assert math.isfinite(function(sign * limit))
+    with pytest.raises(OverflowError):
+        function(sign * math.nextafter(limit, math.inf))
+    assert repr(limit) in overflow_test(prim)
+    path = tmp_path / f"overflowing_{prim}.py"
+    path.write_text(f"import math\n\n\ndef read(x):\n    return math.{prim}(x) * 0.5\n\n\n"
+                    f"def unread(x):\n    y = math.{prim}(x)\n    return x * 3.0\n")
+    spec = importlib.util.spec_from_file_location(f"overflowing_{prim}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    derivative = {"exp": math.exp, "expm1": math.exp, "sinh": math.cosh, "cosh": math.sinh}[prim]
+    for fn, slope in ((module.read, lambda x: 0.5 * derivative(x)), (module.unread, lambda x: 3.0)):
+        for jit in (True, False):
+            for make in (grad, value_and_grad):
+                g = make(fn, jit=jit)
+                for x in (sign * limit, sign * math.nextafter(limit, math.inf), sign * 700.0):
+                    try:
+                        fn(x)
+                    except OverflowError:
+                        with pytest.raises(AutodiffError, match="math range error"):
+                            g(x)
+                        continue
+                    got = g(x)[1] if make is value_and_grad else g(x)
+                    assert got == pytest.approx(slope(x), rel=1e-12), (fn.__name__, jit, make.__name__, x)
+
+
 def _compiled_with_callees(name: str):
     """A runtime helper compiled by Numba with the helpers it calls compiled too, as a generated module
     has them (each its own `njit` function)."""

@@ -820,6 +820,11 @@ case(EXPANDED, S.symbolic_expansion_cancels, S.EXPANSION_POINTS, id="symbolic_ex
 case(EXPANDED, S.symbolic_expansion_cancels, S.EXPANSION_POINTS, id="symbolic_expansion_cancels_y", wrt=1,
      ref=lambda x, y: S.symbolic_expansion_cancels_partials(x, y)[1])
 
+POLE = ("an infinite derivative of a value the input no longer reaches: the adjoint raises (an ArgumentError) "
+        "where the gradient is 0")
+for fn in (S.overwritten_at_a_pole_asin, S.overwritten_at_a_pole_sqrt):
+    case(POLE, fn, [(1.5, 2), (0.9, 2)], ref=lambda x, n: 0.0)
+
 CASES_BY_ID = {c.id: c for c in CASES}
 
 
@@ -1026,7 +1031,14 @@ def check_in_child(c: Case, jit: bool, simplify: bool, api: str):
 # Regenerate after a fix: pytest tests/test_soundness.py --runxfail --junitxml=...
 # and list the failing modes per case (measured on main at afd1ef7, checked at 94b56cf).
 
-KNOWN_FAILURES: dict = {}
+# case id -> the modes it fails in ("all", or mode tokens: "jit", "py-simp-grad"), each run an xfail(strict)
+KNOWN_FAILURES: dict = {
+    # found by the fuzzer in session 36 (seed 122, raising-19), not fixed: the adjoint's arithmetic of
+    # Python's numbers raises Python's errors eagerly, even where its value never reaches the gradient; a
+    # fix runs it in IEEE arithmetic once the function is known to run (failures._undefined) and returns
+    # the gradient where it comes out finite
+    "overwritten_at_a_pole_asin": "all", "overwritten_at_a_pole_sqrt": "all",
+}
 
 
 # ------------------------------------------------------------------ the parametrisation

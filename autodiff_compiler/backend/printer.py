@@ -28,7 +28,7 @@ from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
 from ..ir.signs import nonnegative_integers
 from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS, NUMPY_INT64_UFUNCS,
-                             POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests,
+                             POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests, overflow_test,
                              int_as_float, python_check, python_power_limit, wraps_as_numpy)
 from ..rules import ELEMENTWISE_RESULTS, PRIMITIVES
 from ..ir.names import is_temporary
@@ -49,6 +49,8 @@ _PYTHON_POWER = "python_power"
 _PYTHON_INTS = "python_ints"
 # ... (_DOMAIN, test): that call's operand, checked against its domain (`runtime.math_domain`)
 _DOMAIN = "domain"
+# ... (_OVERFLOW, test): that call's operand, checked against the limit past which it overflows (`runtime.math_overflow`)
+_OVERFLOW = "overflow"
 # ... (_PYTHON_NUMBERS, prim): a division (modulo, floor division) of Python's numbers the lowering marked
 # (`error_effect`), spelled with the operator that raises whatever this module's own analysis of the
 # derived code says its operands may be (the front end decided, run by run where it had to:
@@ -283,6 +285,9 @@ class ModulePrinter:
             return f"math_pow({text}, {operands})", _ATOM
         tests = domain_tests(prim[1])
         checked = ((_DOMAIN, " or ".join(tests)), args[:1], (), self.type_of(args[0])) if tests else args[0]
+        overflow = overflow_test(prim[1])
+        if overflow is not None:
+            checked = ((_OVERFLOW, overflow), (checked,), (), self.type_of(args[0]))
         text, precedence = self.apply(prim[1], (checked,) + tuple(args[1:]))
         if "overflow" in spec.python_errors:
             self.note_helpers("math_range")
@@ -331,6 +336,12 @@ class ModulePrinter:
     def domain(self, prim: tuple, args: tuple) -> tuple[str, int]:
         operand = self.expr(args[0])[0]
         text = f"math_domain({operand}, {prim[1].format(operand)})"
+        self.note_helpers(text)
+        return text, _ATOM
+
+    def overflow(self, prim: tuple, args: tuple) -> tuple[str, int]:
+        operand = self.expr(args[0])[0]
+        text = f"math_overflow({operand}, {prim[1].format(operand)})"
         self.note_helpers(text)
         return text, _ATOM
 
@@ -395,6 +406,7 @@ class ModulePrinter:
                    _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_INTS: python_ints,
                    _SQUARED: lambda self, prim, args: self.helper_call("squared", args),
                    _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain,
+                   _OVERFLOW: overflow,
                    _PYTHON_NUMBERS: lambda self, prim, args: self.apply(prim[1], args, python=True)}
 
     def wrap(self, node, minimum: int) -> str:

@@ -442,6 +442,17 @@ def math_domain(x, outside):
     return x
 
 
+def math_overflow(x, beyond):
+    """The operand `x` of a math-module function that overflows past a limit of its operand
+    (`math.exp(x)`: `python_errors.overflow_test`), checked as CPython's `math_1` checks the result:
+    `beyond` the limit, a finite `x` raises OverflowError (Numba's function gives the infinity).  Tested
+    on the operand, so that the test need not wait for the function, and a call nobody reads costs a
+    compare."""
+    if beyond:
+        raise OverflowError("math range error")
+    return x
+
+
 def math_range(out, x):
     """The result `out` of a math-module function that may overflow (`math.exp(x)`), checked as CPython's
     `math_1` checks it: an infinity from a finite `x` raises OverflowError (Numba's gives the infinity)."""
@@ -672,7 +683,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "assert_true", "squared", "integral", "integral64", "math_domain", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "assert_true", "squared", "integral", "integral64", "math_domain", "math_overflow", "math_range", "math_pow",
            "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

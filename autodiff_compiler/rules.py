@@ -116,13 +116,9 @@ class Primitive:
                                        # raises as CPython does where Numba's gives NaN or an infinity; the
                                        # checks: a test of the operands `{0}`, `{1}` outside the domain
                                        # (ValueError), "overflow": an infinity from a finite operand
-                                       # (OverflowError), tested on the result; "overflow above" /
-                                       # "overflow beyond": the same error, of a function whose operand
-                                       # overflows exactly past a limit (x > L; |x| > L), tested on the
-                                       # operand (`python_errors.overflow_test`, the limit found from the
-                                       # math module's function); "pow": the power's own, `math.pow`'s and those of
-                                       # Python's `x ** y` of its numbers, which differ
-                                       # (`python_errors.python_check`).  The lowering marks such a call
+                                       # (OverflowError; "overflow above"/"beyond": past a limit of x, |x|:
+                                       # `python_errors.overflow_test`), "pow": the power's own, `math.pow`'s
+                                       # and Python's `x ** y`'s, which differ (`python_check`).  The lowering marks such a call
                                        # `error_effect`; the module Numba compiles checks it
                                        # (`runtime.math_domain`, `math_range`, `math_pow`, `python_power`)
 
@@ -282,8 +278,7 @@ _define("mod", 2, ("1", "-floor_float(x / y)"), scalar="%", array="%", sympy="Mo
 # ---------------------------------------------------------- elementary functions
 # Python's math module raises where CPython's `math_1` finds NaN from an operand that is not NaN (ValueError:
 # outside the domain, tested on the operand) or an infinity from a finite one (ValueError at a pole, as
-# log(0.0); OverflowError where the function "overflow"s: past a limit of the operand for exp, expm1, sinh and
-# cosh, which grow with |x|); NumPy's functions give them back
+# log(0.0); OverflowError where the function "overflow"s, past a limit of x for exp); NumPy's give them back
 _math_function("sin", ("cos(x)",), python_errors=("math.isinf({0})",))
 _math_function("cos", ("-sin(x)",), python_errors=("math.isinf({0})",))
 _math_function("tan", ("1 + out ** 2",), python_errors=("math.isinf({0})",))

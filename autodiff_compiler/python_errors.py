@@ -202,17 +202,26 @@ def overflow_limit(prim: str, sign: float) -> float:
         except OverflowError:
             return False
 
-    def as_float(bits: int) -> float:
-        return struct.unpack("<d", struct.pack("<q", bits))[0]
+    return math.inf if number(_as_float(_INF_BITS - 1)) else _last_finite(number)
 
-    below, above = struct.unpack("<q", struct.pack("<d", 1.0))[0], struct.unpack("<q", struct.pack("<d", math.inf))[0]
-    if number(as_float(above - 1)):
-        return math.inf
+
+_INF_BITS = struct.unpack("<q", struct.pack("<d", math.inf))[0]
+
+
+def _as_float(bits: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", bits))[0]
+
+
+def _last_finite(finite) -> float:
+    """The largest float >= 1.0 at which `finite` (true at 1.0, false past some magnitude) holds: a
+    bisection over the floats' bit patterns, the 256 floats below tested again, so that a function not
+    quite monotone there cannot leave one false inside the limit (`python_power_limit`, `overflow_limit`)."""
+    below, above = struct.unpack("<q", struct.pack("<d", 1.0))[0], _INF_BITS
     while above - below > 1:
         middle = (below + above) // 2
-        below, above = (middle, above) if number(as_float(middle)) else (below, middle)
-    lowest_overflow = next((bits for bits in range(below - 256, below + 1) if not number(as_float(bits))), None)
-    return as_float(below if lowest_overflow is None else lowest_overflow - 1)
+        below, above = (middle, above) if finite(_as_float(middle)) else (below, middle)
+    lowest_false = next((bits for bits in range(below - 256, below + 1) if not finite(_as_float(bits))), None)
+    return _as_float(below if lowest_false is None else lowest_false - 1)
 
 
 @functools.cache
@@ -236,12 +245,4 @@ def python_power_limit(n: int) -> float:
         except OverflowError:
             return False
 
-    def as_float(bits: int) -> float:
-        return struct.unpack("<d", struct.pack("<q", bits))[0]
-
-    below, above = struct.unpack("<q", struct.pack("<d", 1.0))[0], struct.unpack("<q", struct.pack("<d", math.inf))[0]
-    while above - below > 1:
-        middle = (below + above) // 2
-        below, above = (middle, above) if finite(as_float(middle)) else (below, middle)
-    lowest_overflow = next((bits for bits in range(below - 256, below + 1) if not finite(as_float(bits))), None)
-    return as_float(below if lowest_overflow is None else lowest_overflow - 1)
+    return _last_finite(finite)

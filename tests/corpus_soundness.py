@@ -3111,3 +3111,38 @@ def overwritten_at_a_pole_sqrt(x, n):
     if x > 0.3:
         x = 0.0 * n
     return x + math.sqrt(x)
+
+
+# fuzz seed 125 at --scale 1e100, raising-269: a statement that reads one value in two operands has two
+# partials of it, here +-1/(2y) = -+3.4e99 at y = -1.5e-100, which cancel exactly.  Added to y's adjoint
+# one at a time, with y's other contributions (about 1.6) between them, those were lost: 0.549 for 1.633
+# in the modes without the simplifier.  The reverse transform now adds one statement's partials of a name
+# together first.
+def cancelling_atan2(x, n, y):
+    x = x * y + math.asin(0.9 * math.tanh(y))
+    v1 = math.atan2(y, y) / (y + math.e)
+    return v1 + y + x
+
+
+def cancelling_atan2_partials(x, n, y):
+    # atan2(y, y) is the constant -3pi/4 (pi/4) for y < 0 (y > 0)
+    a = math.atan2(y, y)
+    return -a / (y + math.e) ** 2 + 1.0 + x + 0.9 * (1 - math.tanh(y) ** 2) / math.sqrt(1 - (0.9 * math.tanh(y)) ** 2)
+
+
+def cancelling_difference(y):
+    return y + 1e300 * (y - y) + math.sin(y)
+
+
+def cancelling_difference_loop(y, n):
+    s = 0.0
+    for i in range(n):
+        s = s + y + 1e300 * (y - y)
+    return s + math.cos(y)
+
+
+def cancelling_difference_arrays(v):
+    return np.sum(np.sin(v)) + 1e300 * np.sum(v - v)
+
+
+CANCELLING_POINTS = [(-0.35, 3, -1.4884695425240588e-100), (0.7, 1, 2.5e-120), (1.5, 2, -0.8), (-2.0, 0, 3.0)]

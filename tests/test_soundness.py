@@ -825,6 +825,14 @@ POLE = ("an infinite derivative of a value the input no longer reaches: the adjo
 for fn in (S.overwritten_at_a_pole_asin, S.overwritten_at_a_pole_sqrt):
     case(POLE, fn, [(1.5, 2), (0.9, 2)], ref=lambda x, n: 0.0)
 
+CANCELLING = ("one statement's partials of one value that cancel exactly (atan2(y, y), y - y), reaching its "
+              "adjoint one at a time with its other contributions in between")
+case(CANCELLING, S.cancelling_atan2, S.CANCELLING_POINTS, wrt=2, ref=S.cancelling_atan2_partials)
+case(CANCELLING, S.cancelling_difference, [(0.5,), (-1.25,), (3.0,)], ref=lambda y: 1.0 + math.cos(y))
+case(CANCELLING, S.cancelling_difference_loop, [(0.5, 3), (-1.25, 1), (3.0, 0)],
+     ref=lambda y, n: n - math.sin(y))
+case(CANCELLING, S.cancelling_difference_arrays, [(V(0.5, -1.0, 2.0),), (V(0.25),)], ref=lambda v: np.cos(v))
+
 CASES_BY_ID = {c.id: c for c in CASES}
 
 

@@ -307,6 +307,7 @@ class Reverse:
             out.append(Assign(self.intermediates[stmt.target], "copy", (out_bar,), stmt.loc))
         # a contribution that is the target's adjoint itself must be read before that is reset
         contributions = [(name, make.apply("copy", (c,)) if c == out_bar else c) for name, c in contributions]
+        contributions = self.summed_per_operand(contributions, make)
         if self.saves(stmt):
             out.append(Pop(self.tape_of(stmt.target), stmt.target, stmt.loc))
         # the target was overwritten here: the adjoint of its earlier value (restored just now, so an
@@ -319,6 +320,18 @@ class Reverse:
             bar = self.adjoint_of(name)
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
         return out
+
+    @staticmethod
+    def summed_per_operand(contributions: list, make) -> list:
+        """One contribution per operand name: a statement that reads a name in several operands
+        (`atan2(y, y)`, `y - y`) adds that name's partials together before their sum reaches the name's
+        adjoint.  Their terms may cancel exactly (atan2's +-1/(2y), about 3e99 at y = -1.5e-100), and
+        once added to the adjoint one at a time, with other contributions in between, the adjoint's
+        own terms were lost beside them (fuzz raising-125-269: 0.549 for 1.633)."""
+        summed: dict = {}
+        for name, contribution in contributions:
+            summed[name] = contribution if name not in summed else make.apply("add", (summed[name], contribution))
+        return list(summed.items())
 
     def undefined_at_start(self) -> list:
         """Variables to start defined: those a save may push before their first assignment, and the

@@ -39,9 +39,10 @@ import numpy as np
 
 from .errors import (ArgumentError, AssertionFailedError, AutodiffError, InternalError,  # noqa: F401
                      NonFiniteInputError, UnboundNameError)
-from .failures import explain
+from .failures import careful_gradient, explain
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
+from .python_errors import INT64_OVERFLOW
 from .frontend.parse import fence, parameter_defaults, source_of_function
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
@@ -50,6 +51,7 @@ from .ir.numbers import int_parameter_uses
 from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, install, make_entry,  # noqa: F401
                            make_native_entry)
 from .frontend import pytrees
+from .frontend.pytrees import leaf_count as _leaf_count, rebuild as _rebuild  # noqa: F401 (derivatives.py's too)
 
 
 LOG = logging.getLogger("autodiff_compiler")
@@ -233,6 +235,7 @@ class DerivedFunction:
         self._fast: dict = {}
         self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
+        self._careful_modules: dict = {}     # (signature, with_value) -> `failures.careful_gradient`'s module
         self._last_key = None
         self._last_dims = ()
         self._last_args = None
@@ -333,6 +336,7 @@ class DerivedFunction:
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""
         self._states.clear()
+        self._careful_modules.clear()
         self._compiled.clear()
         self._compiled_states.clear()
         self._fast.clear()
@@ -399,6 +403,15 @@ class DerivedFunction:
     def _failed(self, exc, state=None, args=None):
         """The compiled code raised: an `AutodiffError` saying what that means (`failures.explain`)."""
         explain(self.fn, exc, state, args)
+
+    def _recover(self, exc, state, args):
+        """The compiled code raised `exc` at `args`: for an error of Python's arithmetic, the careful
+        rerun's gradient if it has one (`failures.careful_gradient`); else `_failed`'s `AutodiffError`."""
+        if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError)) and INT64_OVERFLOW not in str(exc):
+            result = careful_gradient(self, args)
+            if result is not None:
+                return result
+        self._failed(exc, state, args)
 
     def __reduce__(self):
         """By reference to the function where it imports, with its source and the values it reads (pickling.py)."""
@@ -719,7 +732,8 @@ class GradientFunction(DerivedFunction):
         except Exception as exc:
             if watch is not None:
                 watch.done()
-            self._failed(exc, state, args)
+                watch = None
+            result = self._recover(exc, state, args)
         if watch is not None:
             watch.done()        # Numba compiles on the first call: timed with it
         if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
@@ -789,6 +803,10 @@ class GradientFunction(DerivedFunction):
                 if _nonfinite(arg):
                     raise NonFiniteInputError(f"argument {name!r} of {self.fn.__name__} holds NaN or infinity",
                                               hint="gradients at NaN or infinity are undefined; check the input")
+            # of finite arguments: the careful rerun's gradient, where it has a finite one
+            careful = careful_gradient(self, args if args is not None else converted)
+            if careful is not None:
+                outputs = careful if type(careful) is tuple else (careful,)
         value, outputs = (outputs[0], outputs[1:]) if self.with_value else (None, outputs)
         aux = None
         if self.has_aux:
@@ -941,19 +959,6 @@ class _Watch:
             LOG.info("compiled %s in %.1f s (derivation %.2f s, %s %.1f s); later calls reuse it, and the "
                      "disk cache spares the next process most of it", self.what(g), elapsed, derivation,
                      "Numba and the first call" if g.jit else "the first call", elapsed - derivation)
-
-
-def _leaf_count(tree) -> int:
-    if isinstance(tree, tuple):
-        return sum(_leaf_count(t) for t in tree)
-    return 1
-
-
-def _rebuild(tree, leaves: tuple, first: int = 0):
-    """The nested tuples of `tree` (leaf numbers, counted from `first`) with the leaves' values."""
-    if isinstance(tree, tuple):
-        return tuple(_rebuild(t, leaves, first) for t in tree)
-    return leaves[tree - first]
 
 
 def grad(fn=None, wrt=0, *, jit: bool = True, verify: bool = False, simplify: bool = True,

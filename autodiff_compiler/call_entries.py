@@ -176,7 +176,7 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
               f"        except ShapesDiffer:\n"
               f"            return full(self, {given})     # arrays whose axes agree otherwise: derived anew\n"
               f"        except Exception as exc:\n"
-              f"            self._failed(exc, None, ({given}))\n"
+              f"            result = self._recover(exc, None, ({given}))\n"
               f"{unpack}"
               f"        if {test}:\n"
               f"{count}"
@@ -199,9 +199,8 @@ def _checked_router(args, compiled, gradient, full, shaped: str, result):
     """For a signature of Python numbers whose compiled program returns a float or a tuple of them, as the
     contract shapes it: a builtin router (`backend/router.py`, `checked=`) to the program's compiled
     wrapper, which does what the counted frame below does, in C: each argument's exact type, and a NaN
-    or infinite float or any exception to the full path, which names the argument or explains the
-    error.  A non-finite result (of finite numbers, then) is returned as the frame's `_finish` returns
-    it.  From the second call on, ~95 ns a call instead of ~250 ns for the frame (a bare Numba call of
+    or infinite float, any exception and a non-finite result to the full path, which names the argument,
+    explains the error or reruns the gradient carefully (`failures.careful_gradient`).  From the second call on, ~95 ns a call instead of ~250 ns for the frame (a bare Numba call of
     a hand-written gradient: ~115 ns), with no compile per signature (the route is one cfunc, cached
     by Numba).  Such a signature is never promoted: the native entry would check the same in compiled
     code.  The router shapes the result as the contract does (`shaped`: `(value, (gradients...))` of

@@ -7,6 +7,10 @@ always raises, and always an `AutodiffError`: a failed `assert` or a read of an 
 function's own error naming its line; a division by zero, a domain or shape error as the caller's
 `ArgumentError` where the function itself fails there too; anything else as an `InternalError` (a
 bug of ours, never a raw error passed on).
+
+Where the function runs to a finite value but its gradient failed on Python's arithmetic or came out
+non-finite, `careful_gradient` reruns it with structural zeros (`backend.strong_zero`): the gradient
+where that is finite, else None, and the caller raises (or returns) what it did before.
 """
 from __future__ import annotations
 
@@ -89,12 +93,67 @@ def _where_python_raises(fn, args, kind):
     return None
 
 
+def _run(fn, args):
+    """The user's function at these arguments (on copies of the arrays), warnings silenced."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+
+
 def _function_runs(fn, args) -> bool:
     """Does the user's function run at these arguments (on copies)?  Asked only when the gradient failed."""
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        _run(fn, args)
     except Exception:
         return False
     return True
+
+
+def finite_value(fn, args) -> float | None:
+    """The user's function's value at these arguments as a float, where it runs to a finite number; else
+    None.  Asked only when the gradient failed (`api.GradientFunction._careful`)."""
+    try:
+        value = _run(fn, args)
+        value = float(value)
+    except Exception:
+        return None
+    return value if value - value == 0.0 else None
+
+
+
+def careful_gradient(gradient, args):
+    """The gradient at `args` by the careful rerun (`backend.strong_zero`), as the compiled program returns
+    it (the value first for `value_and_grad`: the function's own), where the fast gradient failed (an error
+    of Python's arithmetic, or a non-finite result) while the function itself runs there to a finite value.
+    None where it does not apply (containers, module arrays, methods, `has_aux`, `intermediates`,
+    derivative objects inside) or its gradient is not finite either.  Module numbers are baked in as the
+    fast derivation saw them (a change `_forget`s the careful module too).  `gradient`: the
+    `api.GradientFunction` whose call failed."""
+    from .backend import strong_zero
+    from .pipeline import derive
+
+    g = gradient
+    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None or g.regions or args is None:
+        return None
+    try:
+        args = g.complete(tuple(args), {})
+        signature = g.full_signature(g.signature(args))
+        state = g.state_for(signature, g.with_value, g._dims_for(args))
+        if state.facts.structures or state.facts.data:
+            return None
+        value = finite_value(g.fn, args)
+        if value is None:
+            return None
+        key = (signature, g.with_value)
+        if key not in g._careful_modules:
+            careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
+                             with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
+            g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>"),
+                                       careful.adjoint.name)
+    except AutodiffError:
+        return None
+    namespace, name = g._careful_modules[key]
+    result = strong_zero.run(namespace, name, g._flatten(state, args))
+    if result is not None and g.with_value:
+        result = (value,) + result[1:] if type(result) is tuple else value
+    return result

@@ -90,6 +90,7 @@ class State:
     programs: list = field(default_factory=list)   # every derived program, in order
     scratch: dict = field(default_factory=dict)    # a step's intermediate programs (the jacobian's tangent)
     int_uses: dict | None = None      # what the primal computes from its int parameters (`api`, on first need)
+    careful: bool = False             # structural zeros marked, for the careful rerun (`backend.strong_zero`)
 
     def __post_init__(self):
         if not self.steps:
@@ -355,10 +356,11 @@ def _reverse_step(step: Step):
         outputs = outputs_of(program)
         if step.aux:
             adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
-                              results=[outputs[0]], outputs=outputs if step.with_value else outputs[1:])
+                              results=[outputs[0]], outputs=outputs if step.with_value else outputs[1:],
+                              careful=state.careful)
         else:
             adjoint = reverse(program, _leaf_names(state, step.wrt), step.with_value, step.intermediates,
-                              results=[outputs[0]])
+                              results=[outputs[0]], careful=state.careful)
         return _derived(state, adjoint)
     return run
 
@@ -654,7 +656,7 @@ def run_until(state: State, last: str | None = None) -> State:
 
 def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = True,
            with_value: bool = True, intermediates: tuple = (), skip=(), steps: tuple = (),
-           regions: tuple = (), param_dims: tuple = ()) -> State:
+           regions: tuple = (), param_dims: tuple = (), careful: bool = False) -> State:
     unknown = set(skip) - set(OPTIMISATIONS)
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
@@ -667,7 +669,8 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
     try:
         return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
                                frozenset(skip), steps=tuple(steps), regions=tuple(regions),
-                               param_dims=tuple(param_dims) if simplify and "shapes" not in skip else ()))
+                               param_dims=tuple(param_dims) if simplify and "shapes" not in skip else (),
+                               careful=careful))
     finally:
         if collecting:
             gc.enable()

@@ -38,8 +38,8 @@ import math
 import operator
 from dataclasses import dataclass, field, replace
 
-from .special import polygamma_scalar
 from . import syntax
+from .special import polygamma_scalar
 
 ARG_NAMES = ("x", "y", "z")
 
@@ -347,8 +347,7 @@ _define("xlogy", 2, ("log(y)", "0.0 if x == 0 else x / y"), scalar="(0.0 if {0} 
         evaluate=lambda x, y: 0.0 if x == 0 else x * math.log(y), scipy_names=("xlogy",))
 _define("gammaln", 1, ("polygamma(0, x)",), scalar="math.lgamma", array="gammaln_array({0})",
         sympy="log(Abs(gamma(x)))", result="float", evaluate=math.lgamma, math_name="lgamma",
-        python_errors=("poles", "overflow"),
-        scipy_names=("gammaln",))
+        python_errors=("poles", "overflow"), scipy_names=("gammaln",))
 # polygamma(n, x): the n-th derivative of digamma; n is a count (no derivative)
 _define("polygamma", 2, ("0", "polygamma(x + 1, y)"), scalar="polygamma_scalar({0}, {1})",
         array="polygamma_array({0}, {1})", sympy="polygamma(x, y)", result="float",
@@ -380,8 +379,7 @@ _define("fmax", 2, ("indicator(x >= y) + indicator(y != y) * indicator(x == x)",
         evaluate=lambda x, y: y if x != x else x if y != y else max(x, y), numpy_names=("fmax",))
 
 # ------------------------------------------------ the non-differentiable list
-_define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first",
-        evaluate=lambda x: x)
+_define("stop_gradient", 1, nondiff=True, scalar="", array="", sympy="x", result="first", evaluate=lambda x: x)
 _define("floordiv", 2, nondiff=True, scalar="//", array="//", result="join", evaluate=operator.floordiv,
         numpy_names=("floor_divide",), raises="zero divisor",
         error={"float": "division by zero", "int": "integer division by zero"},
@@ -409,11 +407,13 @@ _define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(
 for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le), ("gt", ">", operator.gt),
                             ("ge", ">=", operator.ge), ("eq", "==", operator.eq), ("ne", "!=", operator.ne)):
     _define(_name, 2, nondiff=True, scalar=_symbol, array=_symbol, result="bool", evaluate=_fn)
-_define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate=operator.not_,
-        numpy_names=("logical_not",), python_number=True)      # `not np.True_` is Python's False
+_define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate=operator.not_,    # `not np.True_`
+        numpy_names=("logical_not",), python_number=True)      # is Python's False
 
 _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="(1.0 * ({0}))",
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
+# a partial or adjoint of the careful rerun whose zero stays zero when multiplied (`backend.strong_zero`)
+_define("structural", 1, nondiff=True, scalar="structural({0})", array="({0})", result="first", evaluate=lambda x: x)
 _define("slice_offset", 2, nondiff=True, array="slice_offset({0}, {1})", result="count",
         evaluate=lambda x, start: range(len(x))[start:].start if start is not None else 0)
 # Python's int of an int: `operator.index`, which `range` calls on its operands (`frontend.lower`

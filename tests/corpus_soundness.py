@@ -3097,10 +3097,10 @@ def symbolic_overflowed_input(x, n):
     return v3 + x
 
 
-# fuzz seed 122, raising-19 (a known failure, `KNOWN_FAILURES`): where the branch makes x a constant, the
-# derivative of asin (sqrt) at it is infinite, and the adjoint's 1 / sqrt(1 - x*x) (0.5 / sqrt(x)) raises
-# ZeroDivisionError, an ArgumentError "the function or its derivative is undefined here", though nothing
-# of it reaches the gradient, 0 (the constant's adjoint drops it)
+# fuzz seed 122, raising-19: where the branch makes x a constant, the derivative of asin (sqrt) at it is
+# infinite, and the adjoint's 1 / sqrt(1 - x*x) (0.5 / sqrt(x)) raised ZeroDivisionError, an ArgumentError
+# "the function or its derivative is undefined here", though nothing of it reaches the gradient, 0 (the
+# constant's adjoint drops it).  The careful rerun (`backend.strong_zero`) gives the 0.
 def overwritten_at_a_pole_asin(x, n):
     if x > 0.3:
         x = 0.5 * n
@@ -3146,3 +3146,50 @@ def cancelling_difference_arrays(v):
 
 
 CANCELLING_POINTS = [(-0.35, 3, -1.4884695425240588e-100), (0.7, 1, 2.5e-120), (1.5, 2, -0.8), (-2.0, 0, 3.0)]
+
+
+
+# A structural zero times an infinite or NaN partial: the famous NaN gradient of `np.where` (JAX's FAQ), a
+# clamp followed by a function with a pole at the clamp's bound, and a constant zero exponent of a negative
+# base (fuzz seed 125 at --scale 1e100, raising-18).  The fast gradient raised a false ArgumentError
+# (Python's math errors) or returned NaN (Numba's); the careful rerun keeps a zero that is zero near the
+# point a zero when it multiplies.
+def structural_where_sqrt(x):
+    return np.where(x > 0, np.sqrt(x), 0.0) + x
+
+
+def structural_where_log(x):
+    safe = np.where(x > 0.0, x, 1.0)
+    return np.where(x > 0.0, np.log(safe), x) + np.where(x > 0.0, np.log(x), 0.0)
+
+
+def structural_clamp_pole(x):
+    y = min(x, 1.0)
+    return math.sqrt(1.0 - y * y) + x
+
+
+def structural_clip_pole(x):
+    y = np.clip(x, -1.0, 1.0)
+    return math.asin(y) + 0.5 * x
+
+
+def structural_constant_exponent(x, n):
+    p = 1.8 * math.tanh(x * float(n % 1))       # 0 for every x: x ** p is 1
+    return np.clip(x ** p, -1.0, 0.25) + x
+
+
+def structural_where_loop(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + np.where(x > i, np.sqrt(x - i), 0.0)
+    return s + x
+
+
+def structural_where_sqrt_arrays(v):
+    return np.sum(np.where(v > 0, np.sqrt(v), 0.0)) + np.sum(v)
+
+
+# a zero that is not structural: sqrt(x) * sqrt(x) at 0, whose adjoint 0 * inf is NaN in the careful
+# rerun too, so the gradient raises (it is undefined there: the function is not defined left of 0)
+def nonstructural_product_at_zero(x):
+    return math.sqrt(x) * math.sqrt(x)

@@ -18,9 +18,10 @@ and returns the same result or raises the same exception:
 * an `OverflowError` out of `fast` (an int beyond 64 bits, which Numba refuses to
   unbox; or an overflow the gradient itself raises, which the full path explains):
   the full path with the same arguments, as the frame's `except OverflowError`;
-* a checked router also sends a NaN or infinite float argument and any exception
-  out of `fast` to the full path, as the counted frame of `call_entries.make_entry`
-  does, and shapes the result as the contract says (`_shaped`).
+* a checked router also sends a NaN or infinite float argument, any exception
+  out of `fast` and a result that is not finite to the full path, as the counted
+  frame of `call_entries.make_entry` does, and shapes the result as the contract
+  says (`_shaped`).
 
 What a builtin cannot do is bind: `type(g).__call__(g, x)` hands the object on as
 an argument (the full path names that; the frame took it), `g.__call__` would not
@@ -104,6 +105,19 @@ def _finite_number(value, checked) -> bool:
 
 
 @njit(inline="always")
+def _finite_result(result, checked) -> bool:
+    """Is the compiled program's result (a float, or a tuple of floats) finite?"""
+    kind = type_of(result)
+    decref(kind)
+    if kind == tuple_item(checked, _FLOAT):
+        return _finite_number(result, checked)
+    for i in range(tuple_size(result)):
+        if not _finite_number(tuple_item(result, i), checked):
+            return False
+    return True
+
+
+@njit(inline="always")
 def _shaped(result, shape):
     """`result` (a reference the caller owns, handed over) as the contract shapes it (`AS_IS`...); 0 with
     the exception set where Python could not allocate the tuple."""
@@ -154,6 +168,9 @@ def route(closure, args, kwargs):
             return call(full, args, kwargs)
         return result
     if checks:
+        if not _finite_result(result, checked):
+            decref(result)
+            return call(full, args, kwargs)         # its careful rerun (`failures.careful_gradient`)
         return _shaped(result, as_word(tuple_item(checked, _SHAPE)))
     return result
 
@@ -189,8 +206,8 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     if not None, `fast` checks nothing (a derived program's compiled wrapper, of numbers), so the router
     does what the counted entry does around it: a NaN or infinite float argument and any exception out of
     `fast` go to the full path, which names the argument or explains the error, and the result is shaped
-    as `checked` says (`AS_IS`, `IN_A_TUPLE`, `VALUE_AND_REST`).  (A non-finite result of finite numbers is
-    returned: the full path would return it too, having no argument to blame.)"""
+    as `checked` says (`AS_IS`, `IN_A_TUPLE`, `VALUE_AND_REST`).  A non-finite result goes to the full path
+    too, whose careful rerun may have the gradient (`failures.careful_gradient`)."""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):

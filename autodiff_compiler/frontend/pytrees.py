@@ -205,3 +205,17 @@ def leaf_type(value, where: str = "argument"):
                             hint="pass float (float64 or float32), integer or boolean NumPy arrays")
     hint = "pass a float, an int, a NumPy array, or a tuple, list or dict of them"
     raise ArgumentError(f"{where} has unsupported type {type(value).__name__}", hint=hint)
+
+
+def leaf_count(tree) -> int:
+    """The leaves of a tree of nested tuples (an output tree: leaf numbers)."""
+    if isinstance(tree, tuple):
+        return sum(leaf_count(t) for t in tree)
+    return 1
+
+
+def rebuild(tree, leaves: tuple, first: int = 0):
+    """The nested tuples of `tree` (leaf numbers, counted from `first`) with the leaves' values."""
+    if isinstance(tree, tuple):
+        return tuple(rebuild(t, leaves, first) for t in tree)
+    return leaves[tree - first]

@@ -51,8 +51,9 @@ def rule_binding(stmt: Assign) -> dict:
 
 
 class Reverse:
-    def __init__(self, function: ir.Function, wrt: list[str], results: list | None = None):
+    def __init__(self, function: ir.Function, wrt: list[str], results: list | None = None, careful: bool = False):
         self.primal = function
+        self.careful = careful          # structural zeros marked for the careful rerun (`structural`)
         self.types = function.types
         self.primal_names = frozenset(function.types)
         self.wrt = list(wrt)
@@ -299,6 +300,8 @@ class Reverse:
             for index, arg in enumerate(stmt.args):
                 if isinstance(arg, Var) and arg.name in self.active:
                     partial = make(prim.partial_tree(index), binding)
+                    if self.careful and not isinstance(partial, Const) and self.structural(prim, index, binding):
+                        partial = make.apply("structural", (partial,))
                     contribution = make.apply("mul", (partial, out_bar))
                     contribution = arrays.unbroadcast(self, contribution, arg, stmt, make)
                     contributions.append((arg.name, contribution))
@@ -320,6 +323,20 @@ class Reverse:
             bar = self.adjoint_of(name)
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
         return out
+
+    def structural(self, prim, index: int, binding: dict) -> bool:
+        """Is the partial for operand `index` constant near this point wherever it is zero: does it read
+        no active value but through `indicator(...)` (piecewise constant: a mask of `min`, `clip`,
+        `where`)?  The careful rerun (`backend.strong_zero`) keeps such a zero a zero when it multiplies
+        an infinite or NaN adjoint, since nothing near the point moves that value."""
+        def reads_active(node) -> bool:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                return node.func.id != "indicator" and any(reads_active(a) for a in node.args)
+            if isinstance(node, ast.Name):
+                bound = binding.get(node.id)
+                return isinstance(bound, Var) and bound.name in self.active
+            return any(reads_active(child) for child in ast.iter_child_nodes(node))
+        return not reads_active(prim.partial_tree(index))
 
     @staticmethod
     def summed_per_operand(contributions: list, make) -> list:
@@ -402,7 +419,7 @@ class Reverse:
         bar = self.adjoint_of(name)
         if self.types[name].is_array:
             return Assign(bar, "zeros_like", (Var(name),), loc)
-        return Assign(bar, "copy", (Const(0.0),), loc)
+        return Assign(bar, "structural" if self.careful else "copy", (Const(0.0),), loc)
 
     # ---------------------------------------------------------------- assembly
     def tape_allocations(self, forward: list) -> list:
@@ -634,9 +651,11 @@ def prepare_loops(function: ir.Function) -> None:
 
 
 def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
-            intermediates: tuple = (), results: list | None = None, outputs: tuple | None = None) -> ir.Function:
+            intermediates: tuple = (), results: list | None = None, outputs: tuple | None = None,
+            careful: bool = False) -> ir.Function:
     """The adjoint program of `function`: the gradients of its first result (or of `results`, summed)
-    with respect to `wrt`, after `outputs` (default: the value, when `with_value`)."""
+    with respect to `wrt`, after `outputs` (default: the value, when `with_value`); `careful`: with its
+    structural zeros marked (`Reverse.structural`), for the rerun of `backend.strong_zero`."""
     for name in wrt:
         t = function.types.get(name)
         if t is None or not t.is_float:
@@ -650,7 +669,7 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
                 hint="give the value you want the gradient of its own name: 'y = ...' once")
     split_self_reads(function)
     prepare_loops(function)
-    builder = Reverse(function, wrt, results)
+    builder = Reverse(function, wrt, results, careful)
     builder.intermediates = {name: builder.names.fresh(f"{name}_grad") for name in intermediates}
     return builder.build(with_value, outputs)
 

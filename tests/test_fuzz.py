@@ -239,6 +239,22 @@ def test_oracle_skips_kinks(source, args):
     assert reason is not None and ("kink" in reason or "path" in reason), reason
 
 
+def test_oracle_erfc_of_a_huge_argument_and_a_periodic_function_past_it_are_inconclusive():
+    # mpmath's erfc raises OverflowError near 3e200; the oracle's is its asymptotic series there, so that the
+    # high-precision run goes on to sin of -4e199, ill-conditioned: the secant of float64 differences is no
+    # reference there (scalar-126-8 at --scale 1e100 was a false "wrong" against it)
+    import mpmath
+    for x in (1e10, 3e10, 1e12):
+        assert orc._mp_erfc(x) == pytest.approx(mpmath.erfc(mpmath.mpf(x)), rel=1e-30)
+    assert 0 < orc._mp_erfc(3e200) < mpmath.mpf(10) ** -10 ** 100
+    src = ("def f(x):\n    x += x * x\n    v = math.erfc(x)\n    w = x * math.log10(0.75) - v\n"
+           "    return w + math.sin(w)\n")
+    o = orc.Oracle(_program(src), "f", (1.8364012603756043e+100,), [0])
+    o.prepare()
+    verdict, _, reason = o.check_grads([123.0])
+    assert verdict == "inconclusive" and "periodic" in reason, (verdict, reason)
+
+
 def test_oracle_respects_stop_gradient_and_uses_high_precision_when_needed():
     o = orc.Oracle(_program("def f(x):\n    return x * stop_gradient(x * x)\n"), "f", (1.5,), [0])
     assert o.prepare() is None

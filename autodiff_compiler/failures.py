@@ -148,8 +148,8 @@ def careful_gradient(gradient, args):
         if key not in g._careful_modules:
             careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
                              with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
-            g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>"),
-                                       careful.adjoint.name)
+            g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>",
+                                                        careful.adjoint.name), careful.adjoint.name)
     except AutodiffError:
         return None
     namespace, name = g._careful_modules[key]

@@ -413,7 +413,7 @@ _define("not", 1, nondiff=True, scalar="not", array="~", result="bool", evaluate
 _define("indicator", 1, nondiff=True, scalar="(1.0 if {0} else 0.0)", array="(1.0 * ({0}))",
         result="float", evaluate=lambda c: 1.0 if c else 0.0)
 # a partial or adjoint of the careful rerun whose zero stays zero when multiplied (`backend.strong_zero`)
-_define("structural", 1, nondiff=True, scalar="structural({0})", array="({0})", result="first", evaluate=lambda x: x)
+_define("structural", 1, nondiff=True, scalar="structural({0})", array="structural({0})", result="first", evaluate=lambda x: x)
 _define("slice_offset", 2, nondiff=True, array="slice_offset({0}, {1})", result="count",
         evaluate=lambda x, start: range(len(x))[start:].start if start is not None else 0)
 # Python's int of an int: `operator.index`, which `range` calls on its operands (`frontend.lower`

@@ -493,7 +493,7 @@ class ModulePrinter:
         if stmt.prim in _CONTIGUOUS_RESULTS:
             return True
         arrays = [a for a in stmt.args if self.is_array(a)]
-        if stmt.prim in ("copy", "zeros_like", "ones_like", "empty_like"):
+        if stmt.prim in ("copy", "structural", "zeros_like", "ones_like", "empty_like"):
             return all(self.contiguous(a) for a in arrays)
         if stmt.prim == "expand_dims":       # a vector's one new axis keeps 'C' (np_expand_dims), else 'A'
             axes = dict(stmt.params).get("axes", ())

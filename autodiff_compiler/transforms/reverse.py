@@ -221,7 +221,7 @@ class Reverse:
                     if stmt.target in self.active and not self.array_local(stmt):
                         # overwritten with a value that carries no derivative (`v = np.ones_like(x)`):
                         # the adjoint of its earlier value starts from zero all the same
-                        out.append(self.zero_assign(stmt.target, stmt.loc))
+                        out += self.zero_assigns(stmt.target, stmt.loc)
             elif isinstance(stmt, Store):
                 out += arrays.adjoint_store(self, stmt)
             elif isinstance(stmt, If):
@@ -243,8 +243,8 @@ class Reverse:
         self.loop_depth += 1
         body = [Pop(self.tape_of(name), name, loop.loc) for name in self.plan.iteration_locals.get(id(loop), [])]
         body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.plan.recomputed.get(id(loop), [])]
-        body += [self.zero_assign(s.target, s.loc) for s in loop.body if self.array_local(s)
-                 and s.target in self.active]
+        body += [zero for s in loop.body if self.array_local(s) and s.target in self.active
+                 for zero in self.zero_assigns(s.target, s.loc)]
         body += self.backward(loop.body)
         if isinstance(loop, While):
             # forward: test, body, test, body, ..., the test that ends it; reversed trip by trip
@@ -318,7 +318,7 @@ class Reverse:
         # itself, when the statement read its own target (`s = s + e`).  An array made afresh in
         # each trip starts its adjoint when its reversed trip starts instead: its shape may change.
         if not self.array_local(stmt):
-            out.append(self.zero_assign(stmt.target, stmt.loc))
+            out += self.zero_assigns(stmt.target, stmt.loc)
         for name, contribution in contributions:
             bar = self.adjoint_of(name)
             out.append(Assign(bar, "add", (Var(bar), contribution), stmt.loc))
@@ -414,12 +414,17 @@ class Reverse:
             return []
         return [Assign(name, "copy", (_ZERO[t.kind],))]
 
-    def zero_assign(self, name: str, loc=None) -> Assign:
-        """`name_bar = 0` in the type of `name` (a zero array of its shape for arrays)."""
+    def zero_assigns(self, name: str, loc=None) -> list:
+        """`name_bar = 0` in the type of `name` (a zero array of its shape for arrays); careful, a
+        structural zero (`backend.strong_zero`): no result has reached that adjoint yet."""
         bar = self.adjoint_of(name)
-        if self.types[name].is_array:
-            return Assign(bar, "zeros_like", (Var(name),), loc)
-        return Assign(bar, "structural" if self.careful else "copy", (Const(0.0),), loc)
+        if not self.types[name].is_array:
+            return [Assign(bar, "structural" if self.careful else "copy", (Const(0.0),), loc)]
+        if not self.careful:
+            return [Assign(bar, "zeros_like", (Var(name),), loc)]
+        zeros = self.names.temp()
+        self.types[zeros] = self.types[name]
+        return [Assign(zeros, "zeros_like", (Var(name),), loc), Assign(bar, "structural", (Var(zeros),), loc)]
 
     # ---------------------------------------------------------------- assembly
     def tape_allocations(self, forward: list) -> list:
@@ -530,11 +535,12 @@ class Reverse:
         seeds = seed_statements
         reverse_body = self.backward(self.primal.body)
         # every adjoint starts at zero (the simplifier drops the ones overwritten first)
-        inits = [self.zero_assign(name) for name in sorted(self.active) if name in self.adjoints
-                 and not any(isinstance(r, Var) and r.name == name for r in self.results)]
+        inits = [zero for name in sorted(self.active) if name in self.adjoints
+                 and not any(isinstance(r, Var) and r.name == name for r in self.results)
+                 for zero in self.zero_assigns(name)]
         for name in self.wrt:
             if name not in self.adjoints:
-                inits.append(self.zero_assign(name))
+                inits += self.zero_assigns(name)
         grads = tuple(Var(self.adjoint_of(name)) for name in self.wrt)
         captured = []
         for name, capture in self.intermediates.items():

@@ -308,6 +308,7 @@ _GUARDS = {
     "np.amax": lambda v: _repeats(v[0]), "np.amin": lambda v: _repeats(v[0]),
     "np.mod": lambda v: _remainder_jumps(v[0], v[1]), "np.floor_divide": lambda v: _remainder_jumps(v[0], v[1]),
     "np.remainder": lambda v: _remainder_jumps(v[0], v[1]), "math.fmod": lambda v: _remainder_jumps(v[0], v[1]),
+    "np.fmod": lambda v: _remainder_jumps(v[0], v[1]), "divmod": lambda v: _remainder_jumps(v[0], v[1]),
 }
 
 

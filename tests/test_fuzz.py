@@ -255,6 +255,14 @@ def test_oracle_erfc_of_a_huge_argument_and_a_periodic_function_past_it_are_inco
     assert verdict == "inconclusive" and "periodic" in reason, (verdict, reason)
 
 
+def test_step_decades_of_a_value_whose_ratio_to_the_smallest_argument_passes_the_largest_float():
+    # 1e300 beside an argument of 1e-100 (--scale 1e100): the ratio is inf, and int(inf) raised OverflowError
+    # in the oracle (arrays-126-59, scalar-126-77, reported as fuzzer problems)
+    from autodiff_compiler.fuzz.precision import step_decades
+    assert step_decades(1e300, (1e-100,)) == 2000
+    assert step_decades(1.7, (5e-101,)) == 101 and step_decades(2.0, (1.0,)) == 1
+
+
 def test_oracle_respects_stop_gradient_and_uses_high_precision_when_needed():
     o = orc.Oracle(_program("def f(x):\n    return x * stop_gradient(x * x)\n"), "f", (1.5,), [0])
     assert o.prepare() is None

@@ -55,4 +55,6 @@ def step_decades(value: float, args) -> int:
     (scalar-109-95 at --scale 1e100: at 40 digits both steps were lost in its rounding)."""
     if not np.isfinite(value) or value == 0:
         return 0
-    return max(0, min(2000, int(np.ceil(np.log10(abs(value) / _smallest(args))))))
+    with np.errstate(over="ignore"):
+        decades = np.log10(abs(value) / _smallest(args))    # inf past the largest float (1e300 / 1e-100)
+    return 2000 if not np.isfinite(decades) else max(0, min(2000, int(np.ceil(decades))))

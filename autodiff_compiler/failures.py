@@ -14,6 +14,7 @@ where that is finite, else None, and the caller raises (or returns) what it did 
 """
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -133,7 +134,8 @@ def careful_gradient(gradient, args):
     from .pipeline import derive
 
     g = gradient
-    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None or g.regions or args is None:
+    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None \
+            or g.regions or args is None:
         return None
     try:
         args = g.complete(tuple(args), {})
@@ -150,7 +152,10 @@ def careful_gradient(gradient, args):
                              with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
             g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>",
                                                         careful.adjoint.name), careful.adjoint.name)
-    except AutodiffError:
+    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
+        if not isinstance(exc, AutodiffError):
+            logging.getLogger("autodiff_compiler").debug("no careful rerun of %s: %s: %s", g.fn.__name__,
+                                                         type(exc).__name__, exc)
         return None
     namespace, name = g._careful_modules[key]
     result = strong_zero.run(namespace, name, g._flatten(state, args))

@@ -103,16 +103,16 @@ def d_on_arrays(w, x):
 CASES = [
     (two_stage, d_two_stage, ("x", "a", "b"), [(1.0, 2.0, 3.0), (-0.7, 0.3, 1.5), (2.5, -1.1, 0.2)],
      "x_bar = y_bar * (b + 2 * x * a)"),
-    # t9 = x*t7 is b_bar and feeds a_bar too: one factor (read through, the form costs as much)
+    # t10 = x*t8 is b_bar and feeds a_bar too: one factor (read through, the form costs as much)
     (negative_terms, d_negative_terms, ("x", "a", "b"), [(1.0, 2.0, 3.0), (-0.7, 0.3, 1.5), (0.4, -1.1, 0.2)],
-     "x_bar = t7 * (b + t1) + a * t9"),
+     "x_bar = t8 * (b + t1) + a * t10"),
     # y_bar's three terms end in `value` (the seed); x_bar's common factor is already multiplied once
     # (CSE shares x*y*value), so it stays
     (three_uses, d_three_uses, ("x", "y"), [(0.3, 0.5), (-0.7, 0.2), (0.9, -0.4)],
      "y_bar = value * (1.0 + t2 + x)"),
     # c*y, from another line, has no y_bar: the terms that do are grouped
     (partly_shared, d_partly_shared, ("x", "a", "b", "c"), [(1.0, 2.0, 3.0, 0.5), (-0.7, 0.3, 1.5, 2.0)],
-     "x_bar = c * y + y_bar * (b + t1) + a * t16"),
+     "x_bar = c * y + y_bar * (b + t1) + a * t17"),
 ]
 UNCHANGED = [
     # the sum `x_bar += ...` after the loop rereads what it writes: no region holds it

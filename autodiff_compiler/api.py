@@ -228,7 +228,11 @@ class DerivedFunction:
         if self.bound is not None and not self.all_params:
             raise ArgumentError(f"{fn.__name__} is a method without a self parameter")
         self.params = self.all_params[1:] if self.bound is not None else list(self.all_params)
-        self.defaults = parameter_defaults(self._source)
+        # Python evaluated the defaults when it ran the `def`: those values, not the source's names now
+        # (`def f(x, c=C0)` with C0 rebound since), where the function keeps them (helper-61)
+        own = inspect.signature(inner).parameters if callable(inner) else {}
+        self.defaults = {name: own[name].default if name in own and isinstance(own[name].default, (int, float, bool))
+                         else value for name, value in parameter_defaults(self._source).items()}
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._compiled_states: dict = {}   # id(compiled function) -> its derivation (names a failed check)

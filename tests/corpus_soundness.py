@@ -3244,6 +3244,35 @@ def tie_where_two(x, y):
     return np.where(x > y, np.sqrt(x - y), 0.0) + x * y
 
 
+def tie_truth_if(x):
+    c = 1.0 if (x - 0.25) else 0.0
+    return np.where(c > 0.5, np.sqrt(np.abs(x - 0.25)), x - 0.25)
+
+
+def tie_truth_and(x):
+    c = (x - 0.25) and 1.0
+    return np.where(c > 0.5, np.sqrt(np.abs(x - 0.25)), x - 0.25)
+
+
+def tie_truth_not(x):
+    c = 0.0 if not (x - 0.25) else 1.0
+    return np.where(c > 0.5, np.sqrt(np.abs(x - 0.25)), x - 0.25)
+
+
+def tie_truth_while(x):
+    t = x - 0.25
+    c = 0.0
+    while t:
+        c = 1.0
+        t = 0.0
+    return np.where(c > 0.5, np.sqrt(np.abs(x - 0.25)), x - 0.25)
+
+
+def tie_astype(x):
+    n = x.astype(np.int64)
+    return np.sum(np.where(n >= 1, x - 1.0, np.sqrt(np.abs(x - 1.0))))
+
+
 def big_int_in_the_rerun(x, n):
     k = (n * n) % 7
     return x * k + np.where(x > 0, np.sqrt(x), 0.0)

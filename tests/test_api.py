@@ -907,3 +907,32 @@ def test_fast_path_reports_nonfinite_arguments(wrt):
 
 def _plus_square(x, y):
     return x * x + y
+
+
+_REBOUND = 2.0
+
+
+def _scaled_by_a_rebound_default(x, c=_REBOUND):
+    return 5.0 * x * c + x * x
+
+
+_REBOUND = 3.0     # Python evaluated the default at the `def`: c is 2.0
+
+
+def _scaled_by_a_default(x, c=2.0):
+    return 5.0 * x * c + x * x
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_defaults_are_the_values_python_evaluated_when_it_ran_the_def(jit):
+    # helper-61: the defaults were read from the source's names at derivation time, so both the value and
+    # the gradient used C0's later value (15, 15 for 10, 10): a wrong number with no error
+    def changed(x, c=2.0):
+        return 5.0 * x * c + x * x
+    changed.__defaults__ = (3.0,)
+    for fn, c in ((_scaled_by_a_rebound_default, 2.0), (_scaled_by_a_default, 2.0), (changed, 3.0)):
+        for x in (1.0, -0.5, 2.5):
+            value, slope = value_and_grad(fn, jit=jit)(x)
+            assert value == fn(x) == 5.0 * x * c + x * x
+            assert slope == pytest.approx(5.0 * c + 2 * x, rel=1e-15)
+            assert grad(fn, wrt=1, jit=jit)(x) == pytest.approx(5.0 * x, rel=1e-15)

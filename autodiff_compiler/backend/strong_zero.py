@@ -335,6 +335,27 @@ def _guarded(spelling, function, *args, **kwargs):
     return function(*args, **kwargs)
 
 
+def _truth(value):
+    """A value tested for truth (`if t:`, `a and b`, `not t`): a float's test jumps at 0 and is NaN's."""
+    if _floats(value) and _tied(value, 0.0):
+        raise Tie(f"{value!r} tested for truth")
+    return value
+
+
+def _astype(array, dtype, *args, **kwargs):
+    """`array.astype(dtype)`: to an integer type it truncates, and jumps at the integers."""
+    if np.dtype(dtype).kind in "iub" and _integral(array):
+        raise Tie("astype of an integer")
+    return array.astype(dtype, *args, **kwargs)
+
+
+def _truth_test(node):
+    return ast.Call(ast.Name("_truth", ast.Load()), [node], [])
+
+
+_GUARDED_NODES = (ast.Compare, ast.BinOp, ast.Call, ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.UnaryOp)
+
+
 def _spelling(node) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -360,10 +381,28 @@ class _Guard(ast.NodeTransformer):
                 return self.generic_visit(node)
             finally:
                 self.inside_structural -= 1
-        if isinstance(node, (ast.Compare, ast.BinOp, ast.Call)) and not self.inside_structural \
+        if isinstance(node, _GUARDED_NODES) and not self.inside_structural \
                 and getattr(node, "lineno", 0) >= self.reverse:
             return self.generic_visit(node)
         return super().visit(node)
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        node.test = _truth_test(node.test)
+        return node
+
+    visit_While = visit_IfExp = visit_If
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        node.values = [_truth_test(value) for value in node.values]
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not):
+            node.operand = _truth_test(node.operand)
+        return node
 
     def visit_Compare(self, node):
         self.generic_visit(node)
@@ -385,6 +424,8 @@ class _Guard(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "astype":
+            return ast.Call(ast.Name("_astype", ast.Load()), [node.func.value] + node.args, node.keywords)
         spelling = _spelling(node.func)
         if spelling in _GUARDS:
             return ast.Call(ast.Name("_guarded", ast.Load()), [ast.Constant(spelling), node.func] + node.args,
@@ -408,7 +449,7 @@ def _guard(text: str, filename: str, name: str) -> ast.Module:
     return tree
 
 
-_GUARD_NAMES = {"_compare": _compare, "_guarded": _guarded, "_mod": operator.mod, "_floordiv": operator.floordiv,
+_GUARD_NAMES = {"_compare": _compare, "_guarded": _guarded, "_truth": _truth, "_astype": _astype, "_mod": operator.mod, "_floordiv": operator.floordiv,
                 **{f"_{op.__name__}": function for op, function in _COMPARISONS.items()}}
 
 
@@ -436,6 +477,7 @@ def run(namespace: dict, name: str, args) -> object | None:
     out = []
     for item in items:
         if isinstance(item, np.ndarray):
+            item = item.view(np.ndarray)        # a plain array: its zeros IEEE's again in the caller's hands
             if item.dtype.kind == "f" and not np.all(np.isfinite(item)):
                 return None
             out.append(item)

@@ -1,5 +1,6 @@
 """The PyTorch autograd ideas, in a compiler: requires_grad, detach/no_grad, retain_grad,
-gradient accumulation and zeroing, and a custom derivative (autograd.Function)."""
+gradient accumulation and zeroing, a custom derivative (autograd.Function), and a safe square
+root by `where` (whose gradient is NaN in PyTorch and JAX where the other side is taken)."""
 import math
 
 import numpy as np
@@ -33,6 +34,11 @@ def neuron(w, x):
     return sigmoid(w * x)
 
 
+def safe_sqrt(v):
+    # torch.where(v > 0, v.sqrt(), 0): sqrt(-1) is NaN on the side not taken, and so is its gradient there
+    return np.sum(np.where(v > 0, np.sqrt(v), 0.0))
+
+
 def main():
     # requires_grad=True is wrt=
     print("d/dx x**2 at 3:", grad(square, wrt="x")(3.0))
@@ -53,6 +59,10 @@ def main():
     s = 1 / (1 + math.exp(-0.6))
     print("d sigmoid(w*x) / dw at w=0.5, x=1.2:", grad(neuron, verify=True)(0.5, 1.2),
           "(hand: s*(1-s)*x =", s * (1 - s) * 1.2, ")")
+    # where: the gradient of the side taken, 0 for v <= 0 (the careful rerun; README, How it works)
+    with np.errstate(invalid="ignore"):
+        print("d/dv sum(where(v > 0, sqrt(v), 0)) at [-1, 4]:", grad(safe_sqrt)(np.array([-1.0, 4.0])),
+              "(hand: [0, 1/(2*sqrt(4))] = [0, 0.25])")
 
 
 if __name__ == "__main__":

@@ -56,3 +56,8 @@ def bad_square(x):
 
 def uses_bad(x):
     return bad_square(x) + x
+
+
+def safe_sqrt(v):
+    # torch.where(v > 0, v.sqrt(), 0): sqrt(-1) is NaN on the side not taken, and so is its gradient there
+    return np.sum(np.where(v > 0, np.sqrt(v), 0.0))

@@ -3273,6 +3273,25 @@ def tie_astype(x):
     return np.sum(np.where(n >= 1, x - 1.0, np.sqrt(np.abs(x - 1.0))))
 
 
+def tie_max_along_rows(X):
+    return np.sum(np.max(X, axis=1)) + np.sum(np.where(X < 0, X, np.sqrt(X)))
+
+
+def min_along_columns(X):
+    return np.sum(np.min(X, axis=0)) + np.sum(np.where(X < 0, X, np.sqrt(X)))
+
+
+# helper-62: np.where of a float condition tests each number for truth, but the rule's indicator of an array
+# was `1.0 * c`, c itself: without the simplifier a wrong gradient at every point (10.27 for 7.27 here),
+# and with the careful rerun in every mode where the other side's sqrt is NaN
+def where_float_condition(x, c):
+    return np.sum(np.where(c, x * x, x)) + np.sum(np.where(x < 0, x, np.sqrt(x)))
+
+
+def where_float_condition_scalar(x, c):
+    return np.where(c, x * x, x) + x
+
+
 def big_int_in_the_rerun(x, n):
     k = (n * n) % 7
     return x * k + np.where(x > 0, np.sqrt(x), 0.0)

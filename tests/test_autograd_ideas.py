@@ -105,3 +105,14 @@ def test_wrong_custom_rule_caught_by_verify(jit):
 def test_wrong_custom_rule_used_without_verify(jit):
     # without verify the declared (wrong) rule is used as is: d/dx (x*x + x) reported as 3x + 1
     assert grad(C.uses_bad, jit=jit)(2.0) == pytest.approx(7.0)
+
+
+@JIT
+@pytest.mark.parametrize("simplify", [True, False])
+def test_safe_sqrt_by_where_has_the_gradient_of_the_side_taken(jit, simplify):
+    # torch.where / jnp.where give NaN at v <= 0 here (the other side's sqrt); examples/autograd_ideas.py
+    g = grad(C.safe_sqrt, jit=jit, simplify=simplify)
+    with np.errstate(invalid="ignore"):
+        for v in (np.array([-1.0, 4.0]), np.array([2.0, -0.5, 0.25]), np.array([-3.0])):
+            expected = np.where(v > 0, 0.5 / np.sqrt(np.abs(v)), 0.0)
+            np.testing.assert_allclose(g(v), expected, rtol=1e-13)

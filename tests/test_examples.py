@@ -14,7 +14,7 @@ EXAMPLES = {
     "two_stage.py": ["98", "14", "ok"],
     "logistic.py": ["6.70123", "6.69176", "0.99877", "ok"],
     "autograd_ideas.py": ["x.grad = 2.0", "x.grad = 4.0", "x.grad = 6.0", "after zeroing: x.grad = 0.0",
-                          "d/dy: 4.0"],
+                          "d/dy: 4.0", "at [-1, 4]: [0.   0.25]"],
     "tutorial_derivation_buggy.py": ["DIFFERS", "WRONG for w, b"],
     "tutorial_derivation_correct.py": ["PROVED"],
     "train_linear_regression.py": ["epoch 100", "w 2.0000"],

@@ -869,6 +869,17 @@ case(TIES, S.tie_where_two, [(1.0, 1.0)], wrt=1, contract=UNDEFINED)
 for fn in (S.tie_truth_if, S.tie_truth_and, S.tie_truth_not, S.tie_truth_while):
     case(TIES, fn, [(0.25,)], contract=UNDEFINED)
 case(TIES, S.tie_astype, [(V(1.0, 3.0),)], contract=UNDEFINED)
+# helper-62: np.max along an axis is a runtime helper, guarded too; a tie elsewhere in the matrix is no tie
+case(TIES, S.tie_max_along_rows, [(np.array([[1.0, 1.0], [-1.0, 2.0]]),)], contract=UNDEFINED)
+case(TIES, S.min_along_columns, [(np.array([[1.0, 1.0], [-1.0, 2.0]]),), (np.array([[1.0, 3.0], [-1.0, 2.0]]),)],
+     ref=lambda X: np.where(X < 0, 1.0, 0.5 / np.sqrt(np.abs(X))) + (X == np.min(X, axis=0)))
+
+WHERE_NUMBERS = "np.where of a float condition: the rule's indicator of an array was the condition itself"
+case(WHERE_NUMBERS, S.where_float_condition, [(V(3.5, -1.0), V(1.5, -3.0)), (V(3.5, 2.0), V(1.5, 0.0)),
+                                              (V(0.25, 4.0), V(0.0, -0.5))],
+     ref=lambda x, c: np.where(c != 0, 2 * x, 1.0) + np.where(x < 0, 1.0, 0.5 / np.sqrt(np.abs(x))))
+case(WHERE_NUMBERS, S.where_float_condition_scalar, [(2.0, 0.5), (2.0, 0.0), (-1.5, -2.0)],
+     ref=lambda x, c: (2 * x if c != 0 else 1.0) + 1.0)
 # Python's int, not a wrapping int64: (2**32)**2 % 7 is 2
 case(TIES, S.big_int_in_the_rerun, [(-1.0, 2 ** 32), (-1.0, 3037000500)], contract=GRAD_OR_ERROR,
      ref=lambda x, n: float((n * n) % 7))

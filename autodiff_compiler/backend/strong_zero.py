@@ -306,6 +306,11 @@ _GUARDS = {
     "np.argsort": lambda v: _repeats(v[0]), "np.sort": lambda v: _repeats(v[0]),
     "np.max": lambda v: _repeats(v[0]), "np.min": lambda v: _repeats(v[0]),
     "np.amax": lambda v: _repeats(v[0]), "np.amin": lambda v: _repeats(v[0]),
+    # np.max / np.min along axes, as the runtime's helpers compute them: an extremum attained twice (of a
+    # group of the helpers of more axes, any repeated entry: conservative)
+    "amax_axis0": lambda v: _extremum_tied(v[0], 0, np.max), "amax_axis1": lambda v: _extremum_tied(v[0], 1, np.max),
+    "amin_axis0": lambda v: _extremum_tied(v[0], 0, np.min), "amin_axis1": lambda v: _extremum_tied(v[0], 1, np.min),
+    "amax_rows": lambda v: _repeats(v[0]), "amin_rows": lambda v: _repeats(v[0]),
     "np.mod": lambda v: _remainder_jumps(v[0], v[1]), "np.floor_divide": lambda v: _remainder_jumps(v[0], v[1]),
     "np.remainder": lambda v: _remainder_jumps(v[0], v[1]), "math.fmod": lambda v: _remainder_jumps(v[0], v[1]),
     "np.fmod": lambda v: _remainder_jumps(v[0], v[1]), "divmod": lambda v: _remainder_jumps(v[0], v[1]),
@@ -318,6 +323,15 @@ def _repeats(x) -> bool:
         return False
     flat = np.sort(np.ravel(_plain(x)))
     return bool(np.any(flat[1:] == flat[:-1]) or np.any(flat != flat))
+
+
+def _extremum_tied(x, axis: int, extremum) -> bool:
+    """Is the maximum (minimum) of some row or column of a float matrix attained twice, or NaN?"""
+    x = np.asarray(_plain(x), dtype=float)
+    if x.size == 0:
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.any(np.sum(x == extremum(x, axis=axis, keepdims=True), axis=axis) > 1) or np.any(x != x))
 
 
 def _remainder_jumps(a, b) -> bool:

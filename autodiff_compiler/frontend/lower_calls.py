@@ -166,6 +166,12 @@ class CallLowering:
                              node, construct=ast.unparse(node.func))
         if prim == "float" and isinstance(args[0], Const):
             return self.materialise(Const(float(args[0].value)), target)
+        condition = self.type_of(args[0]) if not isinstance(args[0], Const) else None
+        if prim == "where" and condition is not None and condition != ir.BOOL \
+                and not (condition.is_array and condition.dtype == "bool"):
+            # np.where of numbers tests each for truth: its condition as bools, as the rule's indicator
+            # reads it (`1.0 * c` of floats was c itself: helper-62)
+            args[0] = self.apply("ne", (args[0], Const(0)))
         checked = python_math and PRIMITIVES[prim].python_errors is not None
         # a math-module call makes Python's float of NumPy's too (`ir.numbers`), and `math.pow(x, y)` is
         # told from `x ** y`, which raises other errors (`python_errors.python_check`)

@@ -221,7 +221,7 @@ def _checked_router(args, compiled, gradient, full, shaped: str, result):
         return None
     try:
         return router.make_router(wrapper, tuple(map(type, args)), MethodType(full, gradient), full.__doc__,
-                                  keep=compiled, checked=shape)
+                                  keep=compiled, checked=shape, floats=len(result) if floats else 0)
     except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~150 ns slower
         LOG.debug("no router for %s: %s: %s", getattr(gradient.fn, "__name__", gradient), type(exc).__name__, exc)
         return None

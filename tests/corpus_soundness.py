@@ -3301,3 +3301,36 @@ def big_int_in_the_rerun(x, n):
 # rerun too, so the gradient raises (it is undefined there: the function is not defined left of 0)
 def nonstructural_product_at_zero(x):
     return math.sqrt(x) * math.sqrt(x)
+
+
+# A known failure (`KNOWN_FAILURES`), fuzz seed 128 at --scale 1e100, control-128-76: atan2(-x, x) is 3pi/4 for
+# every x < 0, its two partials -+1/(2x) (1.65e100 at -3e-101) cancel exactly, but they reach x's adjoint
+# by two statements (the negation's adjoint, then atan2's own), with `return v + x`'s 1 added first: 0 for 1.
+# The same-name case is summed first (CANCELLING); across statements the sum of reverse mode is
+# ill-conditioned where the derivative is not.  The simplifier merges the short form; the fuzz program's
+# longer one defeats it too.
+def cancelling_across_statements(x):
+    v = math.atan2(-x, x)
+    return v + x
+
+
+def _cancelling_h1(a, b):
+    k3 = math.floor(0.1 * a)
+    return max(a - b, -0.9)
+
+
+def cancelling_across_statements_fuzz(x, n, m):
+    v4 = math.atan2(-x, x)
+    if np.cos(float(m)) > v4 / math.cosh(2.7 * math.tanh(v4)):
+        x *= (1.0 + (0.25 * m + v4) * (0.25 * m + v4)) ** (-0.5)
+    if max(v4, v4) < 3.0:
+        c8 = 0
+        j = -1
+        s12 = 0.5
+        for j in range(0, c8, 3):
+            for i13 in range(n):
+                v4 = math.tanh(v4 * (math.acos(0.5 * math.sin(0.75)) / 6.4))
+            if x >= 0.2:
+                continue
+            s12 = s12 + math.tanh(math.sinh(2.7 * math.tanh(_cancelling_h1(math.tanh(v4), x / 17.269626515938324))))
+    return v4 + x

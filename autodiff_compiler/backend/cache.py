@@ -174,13 +174,17 @@ def import_module(path: str, module_name: str):
 def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, called_only: bool = False):
     """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most; `called_only`:
     one that compiled code calls and never passes as a value (`_dispatcher_class`), so that the
-    functions calling it can be cached at every LLVM level."""
+    functions calling it can be cached at every LLVM level.
+
+    Without Numba's C-callable wrapper (`no_cfunc_wrapper`): it is for `cfunc`s and first-class function
+    values, which no derived program or library function is (the router calls the Python-callable entry),
+    and lowering it was about a tenth of a small gradient's compile."""
     import numba
     from numba.core import config
     if config.DISABLE_JIT or (level is None and not called_only):
-        return numba.njit(cache=cache, parallel=parallel, boundscheck=True)(fn)
+        return numba.njit(cache=cache, parallel=parallel, boundscheck=True, no_cfunc_wrapper=True)(fn)
     dispatcher = _dispatcher_class(called_only)(fn, targetoptions={"nopython": True, "parallel": parallel,
-                                                                   "boundscheck": True})
+                                                                   "boundscheck": True, "no_cfunc_wrapper": True})
     dispatcher.llvm_level = level
     if cache:
         dispatcher.enable_caching()

@@ -48,6 +48,7 @@ from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchan
 from .frontend import pytrees
 from .backend.load import llvm_level, load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
+from .failures import explain
 from .pipeline import Step, derive
 
 _MODES = ("auto", "forward", "reverse")
@@ -189,8 +190,13 @@ class ProgramFunction(DerivedFunction):
         except Exception as exc:
             if watch is not None:
                 watch.done()
-            # the state names a failed `assert` or unbound read; the arguments are not the function's
-            self._failed(exc, self._compiled_states.get(id(compiled)))
+            # the state names a failed `assert` or unbound read; the function's own (flat) arguments come
+            # first, before the tangents or vectors: through the flat function, the line Python raises on
+            state = self._compiled_states.get(id(compiled))
+            if state is None:
+                self._failed(exc)
+            own = tuple(args[:len(state.primal.params)])
+            explain(self._flat_function(state, own), exc, state, own)
         if watch is not None:
             watch.done()
         outputs = result if type(result) is tuple else (result,)

@@ -483,7 +483,7 @@ def fuzz_cache(tmp_path_factory):
 def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(fuzz_cache):
     jobs = min(2, os.cpu_count() or 1)
     # a fixed budget, kept small (the gates of each stop run 700-1,000 programs in every mode)
-    interpreted = run.fuzz(72, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
+    interpreted = run.fuzz(60, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
                            cache_dir=str(fuzz_cache), numba_opt=0)
     compiled = run.fuzz(10, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
                         numba_opt=0)

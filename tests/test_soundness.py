@@ -837,7 +837,9 @@ case(CANCELLING, S.cancelling_difference, [(0.5,), (-1.25,), (3.0,)], ref=lambda
 case(CANCELLING, S.cancelling_difference_loop, [(0.5, 3), (-1.25, 1), (3.0, 0)],
      ref=lambda y, n: n - math.sin(y))
 case(CANCELLING, S.cancelling_difference_arrays, [(V(0.5, -1.0, 2.0),), (V(0.25),)], ref=lambda v: np.cos(v))
-case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0)
+# the known failures run in a compiled mode they fail in, so that their XPASS says when one is fixed
+case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0,
+     compiled=("jit-nosimp-grad",))
 case(CANCELLING, S.cancelling_across_statements_fuzz, [(-3.0244159442892915e-101, 4, 4)], ref=lambda x, n, m: 1.0)
 
 STRUCTURAL = ("a partial that is zero near the point (a mask of np.where, min, clip; a constant) times an "
@@ -863,7 +865,7 @@ TIES = ("a piecewise choice at its boundary (np.sign or floor of x at a jump, a 
 for fn in (S.tie_sign, S.tie_floor_ceil, S.tie_max_min, S.tie_branch, S.tie_where_constants):
     case(TIES, fn, [(0.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 1.0)
 case(TIES, S.tie_sign_loop, [(1.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 2.0)
-case(TIES, S.tie_nan_max, [(1.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 1.0)
+case(TIES, S.tie_nan_max, [(1.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 1.0, compiled=("jit-simp-grad",))
 for fn in (S.tie_where_pole, S.tie_max_pole):
     case(TIES, fn, [(0.0,)], contract=UNDEFINED)
 case(TIES, S.tie_min_pole, [(1.0,)], contract=UNDEFINED)

@@ -77,8 +77,10 @@ class State:
     primal: object = None
     sources: dict = field(default_factory=dict)
     adjoint: object = None            # the last derived program (the adjoint, for a gradient)
-    text: str = ""
-    jit_text: str = ""                # the module Numba compiles (planned loops: blocks, chunks)
+    # the printed modules (`text`, `jit_text`), each printed on first use once the `print` pass has run:
+    # a gradient Numba runs never needs `text`, one Python runs never `jit_text`, and printing is a
+    # sixth of a derivation.  None until `print`, when the texts are "" (a `--dump` stops earlier)
+    printed: dict | None = field(default=None, repr=False)
     plans: dict = field(default_factory=dict)
     compiled: object = None           # the program Numba compiles when it is not the adjoint (`fuse_rows`)
     threads: int = 1
@@ -95,6 +97,40 @@ class State:
     def __post_init__(self):
         if not self.steps:
             self.steps = (Step("reverse", tuple(self.wrt), self.with_value, tuple(self.intermediates)),)
+
+    @property
+    def text(self) -> str:
+        """The module `jit=False` runs and the verifier checks."""
+        return self._printed("text", lambda: print_module(self.adjoint, header(self)))
+
+    @text.setter
+    def text(self, module: str) -> None:
+        self.printed = dict(self.printed or {}, text=module)
+
+    @property
+    def jit_text(self) -> str:
+        """The module Numba compiles: `text` with the planned loops in blocks and chunks, the library's
+        functions where the rule table spells them (`matmul`), element indices proved >= 0 unsigned."""
+        return self._printed("jit_text", lambda: print_module(self.compiled_program, header(self), self.plans,
+                                                              self.threads, compiled=True))
+
+    @jit_text.setter
+    def jit_text(self, module: str) -> None:
+        self.printed = dict(self.printed or {}, jit_text=module)
+
+    def _printed(self, which: str, printing) -> str:
+        if self.printed is None:
+            return ""
+        if which not in self.printed:
+            # no cyclic collection while printing, as in `derive`: the printer allocates many small objects
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self.printed[which] = printing()
+            finally:
+                if collecting:
+                    gc.enable()
+        return self.printed[which]
 
     def runs(self, name: str) -> bool:
         """Does the optimisation pass `name` run?  (`simplify=False` switches them all off.)"""
@@ -518,12 +554,9 @@ def _vectorise(state: State) -> State:
 
 
 def _print(state: State) -> State:
-    """The module (what `jit=False` runs and the verifier checks), and the one Numba compiles: the same
-    text, with the planned loops in blocks and chunks, the library's functions where the rule table
-    spells them (`matmul`) and element indices proved >= 0 unsigned (`ir.signs`)."""
-    state.text = print_module(state.adjoint, header(state))
-    program = state.compiled_program
-    state.jit_text = print_module(program, header(state), state.plans, state.threads, compiled=True)
+    """The program is final: its modules (`State.text`, what `jit=False` runs and the verifier checks, and
+    `State.jit_text`, the one Numba compiles) may be printed, each when first asked for."""
+    state.printed = {}
     return state
 
 

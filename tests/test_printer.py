@@ -300,3 +300,33 @@ def test_a_float_to_a_negative_int_power_is_pythons(jit):
                          g.compiled_source.split("def _negative_powers_value_and_grad")[1].splitlines())
         assert "-2.0" in code and "-3.0" in code
         assert not re.search(r"\*\* -\d+(?![.\d])|python_power\([^)]*, -\d+, ", code), code
+
+
+@pytest.mark.parametrize("name", ["pendulum_energy", "logreg", "softmax_xent", "rosen_loop"])
+def test_the_modules_printed_on_first_use_are_those_the_derivation_finished_with(name):
+    """`State.text` and `State.jit_text` are printed when first asked for (`pipeline._print`), not when the
+    derivation ends: nothing done with a gradient before (running it compiled and interpreted, its
+    value and gradient, its proof against SymPy, its Hessian) may change what they say."""
+    import corpus_arrays
+    import corpus_control
+    from autodiff_compiler import hessian, value_and_grad
+    fn = getattr(corpus_control, name, None) or getattr(corpus_arrays, name)
+    rng = np.random.default_rng(3)
+    args = {"pendulum_energy": (0.3, 0.1, 9.81, 5), "logreg": (0.7, 0.2, rng.normal(size=6), (rng.random(6) > 0.5) * 1.0), "softmax_xent": (rng.normal(size=5), 2),
+            "rosen_loop": (rng.normal(size=4),)}[name]
+    first = grad(fn)
+    state = first.state_for(first.signature(args))
+    before = (state.text, state.jit_text)          # printed as the derivation ended
+    assert "def " in before[0] and "def " in before[1]
+    used = grad(fn)
+    signature = used.signature(args)
+    used_state = used.state_for(signature)
+    assert used_state.printed == {}                # nothing printed yet
+    used(*args)
+    grad(fn, jit=False)(*args)
+    value_and_grad(fn)(*args)
+    if name != "pendulum_energy":                  # a loop of n trips: no formula to prove
+        grad(fn, verify=True)(*args)
+    hessian(fn, jit=False)(*args)
+    assert used.state_for(signature) is used_state
+    assert (used_state.text, used_state.jit_text) == before

@@ -40,10 +40,14 @@ def explain(fn, exc, state=None, args=None):
                                    hint="the assert is checked when the gradient runs, as Python "
                                         "checks it when the function runs") from None
     if isinstance(exc, OverflowError) and INT64_OVERFLOW in str(exc):
-        raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
-                            hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
-                                 "have 64 bits and may do neither, so it raises where they would leave them: make "
-                                 "such a number a float (fact = 1.0), or derive with jit=False") from None
+        failure = _python_failure(fn, args) if args is not None else None
+        if failure is None or failure[1] is None:     # Python runs on: its ints are unbounded
+            raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
+                                hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
+                                     "have 64 bits and may do neither, so it raises where they would leave them: "
+                                     "make such a number a float (fact = 1.0), or derive with jit=False") from None
+        _raise_where_python_raises(fn, failure, "the function itself fails on this line at these arguments, so its "
+                                                "derivative is undefined there")
     if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
         _undefined(fn, exc, args)
     raise InternalError(f"the derived gradient of {fn.__name__} failed to run: "
@@ -53,44 +57,58 @@ def explain(fn, exc, state=None, args=None):
 
 
 def _undefined(fn, exc, args=None):
-    """A shape error is the caller's only where the function fails too; a domain error is the caller's."""
-    text = str(exc)
-    if any(word in text for word in ("shape", "size", "align", "broadcast", "index")):
-        if args is not None and _function_runs(fn, args):
-            raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
-                                f"itself runs: {type(exc).__name__}: {text}",
-                                hint="this is a bug in autodiff_compiler: please report it with the function "
-                                     "and the shapes of its arguments") from None
-        hint = "the arrays' shapes do not fit the operations of the function (it fails here too)"
+    """A shape error is the caller's only where the function fails too; a domain error is the caller's.
+    Where the function itself raises at these arguments, the error names that line and says what Python
+    says there."""
+    text = str(exc).strip()
+    shapes = any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
+    failure = _python_failure(fn, args) if args is not None else None
+    if shapes and args is not None and failure is None:
+        raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
+                            f"itself runs: {type(exc).__name__}: {text}",
+                            hint="this is a bug in autodiff_compiler: please report it with the function "
+                                 "and the shapes of its arguments") from None
+    if failure is not None and failure[1] is not None:
+        if shapes:      # NumPy's words name the shapes (Numba's, its own module)
+            _raise_where_python_raises(fn, failure, "the arrays' shapes do not fit this line's operations")
+        # Python's words where it raises the same kind of error (ours may be Numba's spelling of it)
+        _raise_where_python_raises(fn, failure, "the function itself fails on this line at these arguments, so "
+                                   "its derivative is undefined there",
+                                   ours=None if isinstance(failure[0], type(exc)) else text)
+    hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if shapes else \
+        "the function or its derivative is undefined here"
+    # the first line only: Numba's messages go on with a location in the generated module
+    raise ArgumentError(f"{fn.__name__}: {text.splitlines()[0] if text else type(exc).__name__} at these "
+                        f"arguments", hint=hint) from None
+
+
+def _raise_where_python_raises(fn, failure, hint, ours: str | None = None):
+    """The caller's error, located where Python raises at these arguments (`failure`, from
+    `_python_failure`).  `ours`: the derived code's words, where they say what Python's do not (a complex
+    power the compiled code refused to make, where Python raises later, comparing it); None for Python's."""
+    python_exc, (filename, line, source_line) = failure
+    said = str(python_exc).strip().splitlines()[0] if str(python_exc).strip() else type(python_exc).__name__
+    if ours is None:
+        message = f"{said} at these arguments (Python raises it here too)"
     else:
-        hint = "the function or its derivative is undefined here"
-        where = _where_python_raises(fn, args, type(exc)) if args is not None else None
-        if where is not None:
-            filename, line, source_line = where
-            raise ArgumentError(f"{fn.__name__}: {text} at these arguments (Python raises it here too)",
-                                filename=filename, line=line, source_line=source_line,
-                                hint="the function itself fails on this line at these arguments, so its "
-                                     "derivative is undefined there") from None
-    raise ArgumentError(f"{fn.__name__}: {text} at these arguments", hint=hint) from None
+        message = f"{ours.splitlines()[0]} at these arguments (Python raises {type(python_exc).__name__} here: {said})"
+    raise ArgumentError(f"{fn.__name__}: {message}", filename=filename, line=line, source_line=source_line,
+                        hint=hint) from None
 
 
-def _where_python_raises(fn, args, kind):
-    """(file, line, source line) where the user's function itself raises `kind` at these arguments (run on
-    copies, warnings silenced): the innermost frame of the user's code, which is where a math-module call
-    outside its domain or a division by zero is (NumPy's own frames are skipped).  None when it runs."""
+def _python_failure(fn, args):
+    """How the user's function itself fails at these arguments (`_run`): (the exception, (file, line,
+    source line) of the innermost frame of the user's code, which is where a math-module call outside its
+    domain, a division by zero or NumPy's shape error is (NumPy's own frames and ours skipped), or None),
+    or None where it runs."""
     import traceback
 
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-    except kind as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)[1:]
-                  if "site-packages" not in f.filename and "/numpy/" not in f.filename]
-        if frames:
-            return frames[-1].filename, frames[-1].lineno, frames[-1].line
-    except Exception:       # noqa: BLE001 -- another error, or none: the plain message says enough
-        return None
+        _run(fn, args)
+    except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if f.filename != __file__ and "site-packages" not in f.filename and "/numpy/" not in f.filename]
+        return exc, ((frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
     return None
 
 
@@ -99,15 +117,6 @@ def _run(fn, args):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
-
-
-def _function_runs(fn, args) -> bool:
-    """Does the user's function run at these arguments (on copies)?  Asked only when the gradient failed."""
-    try:
-        _run(fn, args)
-    except Exception:
-        return False
-    return True
 
 
 def finite_value(fn, args) -> float | None:

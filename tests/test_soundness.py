@@ -1500,13 +1500,23 @@ def _raising_params():
 
 @pytest.mark.parametrize("fn, args, error, message, jit, simplify, api", _raising_params())
 def test_where_the_function_raises_every_mode_raises(fn, args, error, message, jit, simplify, api):
-    """An index out of range, a division by zero: an error, never a number."""
-    with pytest.raises(error):
+    """An index out of range, a division by zero, shapes that do not fit: an error, never a number, and
+    one naming the line of the function that raises in Python."""
+    with pytest.raises(error) as by_python:
         fn(*_copy(args))                                 # Python's own verdict
     make = grad if api == "grad" else value_and_grad
     g = make(fn, wrt=0, jit=jit, simplify=simplify)
-    with pytest.raises(AutodiffError, match=message):
+    with pytest.raises(AutodiffError, match=message) as by_gradient:
         g(*_copy(args))
+    line = _raising_line(fn, by_python.value)
+    assert (os.path.basename(by_gradient.value.filename or ""), by_gradient.value.line) == \
+        (os.path.basename(fn.__code__.co_filename), line), str(by_gradient.value)
+
+
+def _raising_line(fn, exc) -> int:
+    """The line of `fn`'s file where Python raised `exc` (the innermost frame there)."""
+    import traceback
+    return [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == fn.__code__.co_filename][-1]
 
 
 @pytest.mark.parametrize("fn, args, error, message", RAISING_DEAD, ids=[fn.__name__ for fn, *_ in RAISING_DEAD])

@@ -483,9 +483,9 @@ def fuzz_cache(tmp_path_factory):
 def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(fuzz_cache):
     jobs = min(2, os.cpu_count() or 1)
     # a fixed budget, kept small (the gates of each stop run 700-1,000 programs in every mode)
-    interpreted = run.fuzz(60, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
+    interpreted = run.fuzz(40, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
                            cache_dir=str(fuzz_cache), numba_opt=0)
-    compiled = run.fuzz(10, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
+    compiled = run.fuzz(8, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
                         numba_opt=0)
     report = interpreted.table() + "\n" + compiled.table()
     for summary in (interpreted, compiled):
@@ -543,7 +543,7 @@ def test_fixed_budget_of_forward_mode_and_hessian_vector_products(tmp_path):
     """Issue 9's transforms as fuzz modes: jvp (the gradient rebuilt from unit tangents, against the
     oracle) and hvp (forward over reverse, against reverse over forward mode's Hessian rows)."""
     jobs = min(2, os.cpu_count() or 1)
-    summary = run.fuzz(22, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
+    summary = run.fuzz(16, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
                        cache_dir=str(tmp_path / "cache"), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs
@@ -676,7 +676,7 @@ def test_fixed_budget_of_raising_programs(tmp_path):
     """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
     mode raises; elsewhere the gradients are right with the checks in place."""
     jobs = min(2, os.cpu_count() or 1)
-    summary = run.fuzz(30, 20243, ("raising",), jobs=jobs, modes="nojit-simp,nojit-nosimp,jit-nosimp:grad",
+    summary = run.fuzz(20, 20243, ("raising",), jobs=jobs, modes="nojit-simp,nojit-nosimp,jit-nosimp:grad",
                        cache_dir=str(tmp_path / "cache"), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs

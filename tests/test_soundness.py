@@ -5,12 +5,13 @@ variations of the same pattern (other primitives, positions, nesting, sizes and
 trip counts, 0 and 1 included), in corpus_soundness.py.  Every raw crash of the
 issue's list is a case too.  Each case runs at two to four points in the
 four interpreted modes (simplifier on/off x `grad`, `value_and_grad`) and,
-for half of the cases, in one of the four compiled ones, decided by the
-case's id (or those a class's failure shows in, `Case.compiled`), so that
-every compiled mode runs about an eighth of each class (compiles are most of
-this file's time: two compiled modes per case took 19 of the suite's 71 CPU
-minutes, all eight modes for every case 23 of 57 at the time; one compiled
-mode per case 300 of the suite's 2,140 test seconds at stop 48).  The
+for a quarter of each class's cases (its first, fifth, ...: every class), in
+one of the four compiled ones, in turn (or those a class's failure shows in,
+`Case.compiled`), so that every compiled mode runs about a sixteenth of each
+class (compiles are most of this file's time: two compiled modes per case
+took 19 of the suite's 71 CPU minutes, all eight modes for every case 23 of
+57 at the time; one compiled mode per case 300 of the suite's 2,140 test
+seconds at stop 48, for half of the cases 170 of 1,850 at stop 49).  The
 interpreted modes run the same generated programs; the compiled one checks
 what Numba makes of them.  `AUTODIFF_COMPILER_ALL_MODES=1` runs every case in
 all eight.
@@ -947,11 +948,27 @@ def modes_of(case_id: str) -> list:
     named = CASES_BY_ID[case_id].compiled
     if named:
         return [m for m in MODES if mode_id(*m) in named] + interpreted
+    mode = _COMPILED_MODE.get(case_id)
+    return ([mode] if mode else []) + interpreted
+
+
+def _compiled_modes() -> dict:
+    """Case id -> the compiled mode it runs in, for a quarter of each class: its first case, fifth, ...,
+    the four compiled modes in turn (from a place decided by the class's name), so that every class
+    runs compiled, and a class of five or more cases in more than one compiled mode."""
     compiled = [m for m in MODES if m[0]]
-    digest = zlib.crc32(case_id.encode())
-    if digest % 2 == 0:         # half of the cases run interpreted only
-        return interpreted
-    return [compiled[digest // 2 % len(compiled)]] + interpreted
+    by_class: dict = {}
+    for c in CASES:
+        by_class.setdefault(c.cls, []).append(c.id)
+    chosen = {}
+    for cls, ids in by_class.items():
+        start = zlib.crc32(cls.encode())
+        for k, case_id in enumerate(ids[::4]):
+            chosen[case_id] = compiled[(start + k) % len(compiled)]
+    return chosen
+
+
+_COMPILED_MODE = _compiled_modes()
 
 
 _GRADIENTS: dict = {}
@@ -1484,14 +1501,14 @@ def test_adjoints_dividing_numpys_numbers_by_zero_raise_nothing(fn, args, jit, s
 
 
 def _raising_params():
-    """Each raising case in the four interpreted modes and in two compiled ones, one with the simplifier
-    and one without (it may fold a raising expression away), `grad` in one and `value_and_grad` in the
-    other, which way round decided by the case's index: every compiled mode runs half the cases
+    """Each raising case in the four interpreted modes and in one compiled one, the four in turn down the
+    list (with and without the simplifier, which may fold a raising expression away; `grad` and
+    `value_and_grad`): every compiled mode runs a quarter of the cases, of every kind
     (`AUTODIFF_COMPILER_ALL_MODES=1`: all eight)."""
     out = []
+    compiled = [m for m in MODES if m[0]]
     for k, (fn, args, error, message) in enumerate(RAISING):
-        first, second = ("grad", "vag") if zlib.crc32(f"{fn.__name__}{k}".encode()) % 2 else ("vag", "grad")
-        modes = [(True, True, first), (True, False, second)] + [m for m in MODES if not m[0]]
+        modes = [compiled[k % len(compiled)]] + [m for m in MODES if not m[0]]
         for jit, simplify, api in MODES if os.environ.get("AUTODIFF_COMPILER_ALL_MODES") == "1" else modes:
             out.append(pytest.param(fn, args, error, message, jit, simplify, api,
                                     id=f"{fn.__name__}{k}-{mode_id(jit, simplify, api)}"))

@@ -15,6 +15,7 @@ where that is finite, else None, and the caller raises (or returns) what it did 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -40,8 +41,8 @@ def explain(fn, exc, state=None, args=None):
                                    hint="the assert is checked when the gradient runs, as Python "
                                         "checks it when the function runs") from None
     if isinstance(exc, OverflowError) and INT64_OVERFLOW in str(exc):
-        failure = _python_failure(fn, args) if args is not None else None
-        if failure is None or failure[1] is None:     # Python runs on: its ints are unbounded
+        failure = _python_failure(fn, args, bounded=True) if args is not None else None
+        if failure in (None, UNKNOWN) or failure[1] is None:    # Python runs on: its ints are unbounded
             raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
                                 hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
                                      "have 64 bits and may do neither, so it raises where they would leave them: "
@@ -63,12 +64,14 @@ def _undefined(fn, exc, args=None):
     text = str(exc).strip()
     shapes = any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
     failure = _python_failure(fn, args) if args is not None else None
+    if failure == UNKNOWN:      # Python ran on past the time given to it: the plain message
+        failure = "unlocated"
     if shapes and args is not None and failure is None:
         raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
                             f"itself runs: {type(exc).__name__}: {text}",
                             hint="this is a bug in autodiff_compiler: please report it with the function "
                                  "and the shapes of its arguments") from None
-    if failure is not None and failure[1] is not None:
+    if isinstance(failure, tuple) and failure[1] is not None:
         if shapes:      # NumPy's words name the shapes (Numba's, its own module)
             _raise_where_python_raises(fn, failure, "the arrays' shapes do not fit this line's operations")
         # Python's words where it raises the same kind of error (ours may be Numba's spelling of it)
@@ -96,20 +99,43 @@ def _raise_where_python_raises(fn, failure, hint, ours: str | None = None):
                         hint=hint) from None
 
 
-def _python_failure(fn, args):
-    """How the user's function itself fails at these arguments (`_run`): (the exception, (file, line,
-    source line) of the innermost frame of the user's code, which is where a math-module call outside its
-    domain, a division by zero or NumPy's shape error is (NumPy's own frames and ours skipped), or None),
-    or None where it runs."""
+# how long the function may run again to find where it raises: Python's ints never overflow, so where
+# the compiled code's did, Python's may go on for very long (a loop doubling until it passes zero)
+RERUN_SECONDS = 2.0
+UNKNOWN = "unknown"         # `_python_failure`: it ran out of time (or could not be timed)
+_OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_NUMPYS = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+
+
+def _python_failure(fn, args, bounded: bool = False):
+    """How the user's function itself fails at these arguments (`_run`), within RERUN_SECONDS: (the
+    exception, (file, line, source line) of the innermost frame of the user's code, which is where a
+    math-module call outside its domain, a division by zero or NumPy's shape error is (NumPy's frames and
+    ours skipped), or None); None where it runs; UNKNOWN where it ran out of time, or, `bounded`, where
+    it cannot be timed (not the main thread).  A derivative object's own error inside the function is
+    raised as it is: it names the line already."""
     import traceback
 
-    try:
-        _run(fn, args)
-    except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if f.filename != __file__ and "site-packages" not in f.filename and "/numpy/" not in f.filename]
-        return exc, ((frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
-    return None
+    from .timelimit import can_limit, limited
+
+    def attempt():
+        try:
+            _run(fn, args)
+        except AutodiffError:
+            raise
+        except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
+            frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                      if not os.path.abspath(f.filename).startswith((_OURS, _NUMPYS))]
+            return exc, ((frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
+        return "runs"
+
+    if can_limit():
+        outcome = limited(attempt, RERUN_SECONDS)
+    else:
+        outcome = None if bounded else attempt()
+    if outcome is None:
+        return UNKNOWN
+    return None if outcome == "runs" else outcome
 
 
 def _run(fn, args):

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from .backend.printer import print_module
-from .errors import ArgumentError, UnsupportedSyntaxError
+from .errors import ArgumentError, InternalError, UnsupportedSyntaxError
 from .frontend.kinds import counting_variables  # noqa: F401  (the CLI and the tests ask it here)
 from .frontend.bound_checks import insert_bound_checks
 from .frontend.lower import lower, settle_python_checks
@@ -127,6 +127,14 @@ class State:
             gc.disable()
             try:
                 self.printed[which] = printing()
+            except RecursionError:
+                raise InternalError(f"{self.primal.name} is too deeply nested to print",
+                                    hint="split long expressions into statements") from None
+            except Exception as exc:    # the printer's bug, told as the derivation's would be (`api.state_for`)
+                raise InternalError(f"printing the derived module of {self.primal.name} failed: "
+                                    f"{type(exc).__name__}: {exc}",
+                                    hint="this is a bug in autodiff_compiler: please report it with the "
+                                         "function") from exc
             finally:
                 if collecting:
                     gc.enable()

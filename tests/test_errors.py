@@ -376,3 +376,84 @@ def test_errors_derive_from_autodiff_error(cls):
               construct="thing")
     assert (err.filename, err.line, err.construct, err.hint) == ("f.py", 3, "thing", "do this")
     assert "f.py:3:5" in str(err) and "y = x" in str(err) and "do this" in str(err)
+
+
+_RERUN_SOURCE = '''import math
+
+import numpy as np
+
+from autodiff_compiler import grad
+
+
+def doubling_until_negative(x, n):
+    k = n
+    while k > 0:
+        k = k * 2          # compiled: an int64 overflow; Python's int never overflows
+    return x * 2.0
+
+
+def inner(y):
+    return math.log(y) * y
+
+
+d_inner = grad(inner)
+
+
+def outer(x):
+    return d_inner(x - 1.0) * x
+
+
+def wrong_shapes(w, x):
+    return np.sum(w * x)
+'''
+
+
+def _rerun_module(directory, name):
+    import importlib.util
+    path = directory / f"{name}.py"
+    path.write_text(_RERUN_SOURCE)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, str(path)
+
+
+def test_finding_where_python_raises_never_runs_on_unbounded(tmp_path):
+    """To name the line, a failed call runs the function again in Python.  Where the compiled code's ints
+    overflowed, Python's may run on for ever (review of e1c91fb: the call hung): the rerun is timed, and
+    the 64-bit explanation stands."""
+    import time
+    from autodiff_compiler import failures
+    module, _ = _rerun_module(tmp_path, "rerun_doubling")
+    g = grad(module.doubling_until_negative)
+    assert g(1.5, -1) == 2.0
+    start = time.perf_counter()
+    with pytest.raises(ArgumentError, match="beyond the 64 bits"):
+        g(1.5, 1)
+    assert time.perf_counter() - start < failures.RERUN_SECONDS + 30     # the compile included
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_a_derivative_objects_error_inside_the_function_is_passed_on_as_it_is(tmp_path, jit):
+    """A gradient object called inside the differentiated function raises its own located error: the
+    outer one passes it on (it named a line of the compiler's api.py, with the inner message nested)."""
+    module, path = _rerun_module(tmp_path, f"rerun_nested_{jit}")
+    with pytest.raises(ArgumentError, match="math domain error") as raised:
+        grad(module.outer, jit=jit)(1.0)
+    assert raised.value.filename == path and raised.value.line == _RERUN_SOURCE.splitlines().index(
+        "    return math.log(y) * y") + 1, str(raised.value)
+    assert "api.py" not in str(raised.value)
+
+
+@pytest.mark.parametrize("folder", ["site-packages", "numpy"])
+def test_the_users_line_is_found_in_any_folder(tmp_path, folder):
+    """Frames are the user's unless they are NumPy's or the compiler's own files: a project under a
+    folder named site-packages or numpy is still located (review of e1c91fb)."""
+    directory = tmp_path / folder / "project"
+    directory.mkdir(parents=True)
+    module, path = _rerun_module(directory, f"rerun_{folder.replace('-', '_')}")
+    for jit in (True, False):
+        with pytest.raises(ArgumentError, match="could not be broadcast") as raised:
+            grad(module.wrong_shapes, jit=jit)(np.ones(3), np.ones((2, 3, 2)))
+        assert raised.value.filename == path and raised.value.line == len(_RERUN_SOURCE.splitlines()), \
+            str(raised.value)

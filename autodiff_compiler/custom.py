@@ -17,6 +17,25 @@ from .rules import ARG_NAMES, Primitive, register
 from . import syntax
 
 
+# primitive name -> the function (module, qualified name) that declared it: two functions of one name
+# (`sq` of two modules) shared one entry, and the later declaration's partials were used for both
+_DECLARED: dict = {}
+
+
+def _primitive_name(fn) -> str:
+    """The rule table's name for `fn`'s declaration: `custom_NAME`, numbered where another function of
+    that name holds it.  The same function declared again (a module reloaded) keeps its name: the new
+    partials replace the old."""
+    owner = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", fn.__name__))
+    base = name = f"custom_{fn.__name__}"
+    number = 1
+    while _DECLARED.get(name, owner) != owner:
+        number += 1
+        name = f"{base}_{number}"
+    _DECLARED[name] = owner
+    return name
+
+
 def custom_derivative(*partials: str):
     """Declare the derivative of your own function (`autograd.Function`, `jax.custom_vjp`).
 
@@ -46,7 +65,7 @@ def custom_derivative(*partials: str):
                 if isinstance(node, ast.Name) and node.id in params:
                     node.id = ARG_NAMES[params.index(node.id)]
             renamed.append(ast.unparse(tree))
-        name = f"custom_{fn.__name__}"
+        name = _primitive_name(fn)
         # the value is computed by the function's own (inlined) body and passed as the last operand
         register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,
                            "{%d}" % len(params), "{%d}" % len(params), ARG_NAMES[len(params)] if len(params) < 3

@@ -63,9 +63,7 @@ def _undefined(fn, exc, args=None):
     says there."""
     text = str(exc).strip()
     shapes = any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
-    failure = _python_failure(fn, args) if args is not None else None
-    if failure == UNKNOWN:      # Python ran on past the time given to it: the plain message
-        failure = "unlocated"
+    failure = _python_failure(fn, args) if args is not None else None     # UNKNOWN: the plain message
     if shapes and args is not None and failure is None:
         raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
                             f"itself runs: {type(exc).__name__}: {text}",

@@ -13,6 +13,7 @@ any of them.  `PASSES` is the list for a gradient.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import os
@@ -122,11 +123,9 @@ class State:
         if self.printed is None:
             return ""
         if which not in self.printed:
-            # no cyclic collection while printing, as in `derive`: the printer allocates many small objects
-            collecting = gc.isenabled()
-            gc.disable()
             try:
-                self.printed[which] = printing()
+                with without_cyclic_collection():
+                    self.printed[which] = printing()
             except RecursionError:
                 raise InternalError(f"{self.primal.name} is too deeply nested to print",
                                     hint="split long expressions into statements") from None
@@ -135,9 +134,6 @@ class State:
                                     f"{type(exc).__name__}: {exc}",
                                     hint="this is a bug in autodiff_compiler: please report it with the "
                                          "function") from exc
-            finally:
-                if collecting:
-                    gc.enable()
         return self.printed[which]
 
     def runs(self, name: str) -> bool:
@@ -702,16 +698,22 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
     if unknown:
         raise ArgumentError(f"unknown optimisation(s) to skip: {', '.join(sorted(unknown))}",
                             hint=f"the optimisations are: {', '.join(OPTIMISATIONS)}")
-    # the passes allocate many small sets and no garbage cycles worth collecting mid-way: CPython's
-    # cyclic collector, run every few hundred allocations over everything alive, made a long
-    # derivation quadratic; it runs once at the end instead
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with without_cyclic_collection():
         return run_until(State(source, param_types, list(wrt), simplify, with_value, tuple(intermediates),
                                frozenset(skip), steps=tuple(steps), regions=tuple(regions),
                                param_dims=tuple(param_dims) if simplify and "shapes" not in skip else (),
                                careful=careful))
+
+
+@contextlib.contextmanager
+def without_cyclic_collection():
+    """The passes and the printer allocate many small sets and no garbage cycles worth collecting mid-way:
+    CPython's cyclic collector, run every few hundred allocations over everything alive, made a long
+    derivation quadratic; it runs once at the end instead."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()

@@ -136,6 +136,16 @@ def vec_out(x):
     return 3.0 * x ** 2 + np.sin(x)
 
 
+def times_entry(x, i):
+    # forward mode's tangent of x[i] is a number times an array, reverse mode's adjoint of it a sum:
+    # mode="auto" holds both programs, and their temporaries must not share names
+    return x * x[i]
+
+
+def scaled_matvec(A, x):
+    return (A * x[1]) @ x
+
+
 def matvec(x, A):
     return np.dot(A, x)
 

@@ -84,6 +84,25 @@ def test_jacobian_matches_finite_differences(fn, wrt, points, mode, jit):
                 assert_close(block, expected, 1e-6, 1e-6, f"{fn.__name__} [{k}][{j}] at {args} ({mode})")
 
 
+@pytest.mark.parametrize("fn, wrt, points", [
+    (F.times_entry, 0, [(M(3), 1), (M(4), 0)]),
+    (F.scaled_matvec, (0, 1), [(M(2, 3), M(3)), (M(3, 3), M(3))]),
+], ids=["times_entry", "scaled_matvec"])
+def test_auto_mode_compiles_both_programs_apart(fn, wrt, points):
+    """mode="auto" puts forward mode's columns and reverse mode's rows in one compiled program: where a
+    temporary of one was a number and of the other an array, Numba refused the program (an InternalError).
+    Compiled and interpreted, against finite differences."""
+    indices = _indices(fn, wrt)
+    for jit in (True, False):
+        J = jacobian(fn, wrt=wrt, mode="auto", jit=jit)
+        for args in points:
+            got = _blocks(J(*copy_args(args)), fn, args, wrt)
+            references = [jacobian_fd(fn, args, i) for i in indices]
+            for k, row in enumerate(got):
+                for j, block in enumerate(row):
+                    assert_close(block, references[j][k], 1e-6, 1e-6, f"{fn.__name__} [{k}][{j}] at {args}")
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fn, wrt, points", CASES[:10], ids=IDS[:10])
 def test_jacobian_without_simplifier(fn, wrt, points, mode):

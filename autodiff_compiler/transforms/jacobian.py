@@ -31,7 +31,7 @@ again like any other program):
 from __future__ import annotations
 
 from .. import ir
-from ..errors import ArgumentError, AutodiffError
+from ..errors import ArgumentError, AutodiffError, InternalError
 from ..ir import FLOAT, INT, Assign, Const, For, If, Names, Region, Slice, Store, Var, array_of
 from ..ir.types import infer_types
 from .forward import Forward, outputs_of
@@ -171,7 +171,24 @@ _ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like"
 def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
     """`body` (a copy of a tangent or vjp program's statements, run once per column or row) without the
     statements that only compute again what the value section (`program`'s body, run once before the
-    loop) computed already: the primal doesn't change from column to column.
+    loop) computed already (`reused_targets`)."""
+    reused = reused_targets(program, body, params_written)
+    return [stmt for stmt in body if not (isinstance(stmt, Assign) and stmt.target in reused
+                                          and _single_top_level(body).get(stmt.target) is stmt)]
+
+
+def _single_top_level(block: list) -> dict:
+    """target -> its assignment at the top level of `block`, for targets nothing else there writes."""
+    counts: dict = {}
+    for stmt in ir.walk(block):
+        for name in ir.writes(stmt):
+            counts[name] = counts.get(name, 0) + 1
+    return {s.target: s for s in block if isinstance(s, Assign) and counts.get(s.target) == 1}
+
+
+def reused_targets(program: ir.Function, body: list, params_written: set) -> set:
+    """The targets of `body`'s statements that compute again what `program`'s body computed: the primal
+    doesn't change from column to column, so the value section's results serve every run of `body`.
 
     Legality: a statement goes when it is an assignment at the top level of `body`, the only definition
     of its target there, equal to a top-level statement of `program` that is the only definition of that
@@ -179,20 +196,12 @@ def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
     a statement that went (so it computes the same value as in the value section, which nothing changes
     afterwards); it allocates no array; and no store writes its target, nor the array it is a view of."""
     from ..ir.dataflow import SHARING
-
-    def single_top_level(block):
-        counts: dict = {}
-        for stmt in ir.walk(block):
-            for name in ir.writes(stmt):
-                counts[name] = counts.get(name, 0) + 1
-        return {s.target: s for s in block if isinstance(s, Assign) and counts.get(s.target) == 1}
-
-    in_program = single_top_level(program.body)
-    in_body = single_top_level(body)
+    in_program = _single_top_level(program.body)
+    in_body = _single_top_level(body)
     stored = {s.array for s in ir.walk(program.body + body) if isinstance(s, Store)}
     written = params_written | {p for p in program.params if p in ir.assigned_in(program.body + body)}
     invariant = {p for p in program.params if p not in written}
-    kept = []
+    reused = set()
     for stmt in body:
         original = in_program.get(stmt.target) if isinstance(stmt, Assign) else None
         if original is not None and in_body.get(stmt.target) is stmt and stmt.prim not in _ALLOCATING \
@@ -204,9 +213,8 @@ def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
                 and stmt.target not in stored \
                 and not (stmt.prim in SHARING and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
             invariant.add(stmt.target)
-            continue
-        kept.append(stmt)
-    return kept
+            reused.add(stmt.target)
+    return reused
 
 
 def _copy_block(block: list) -> list:
@@ -290,12 +298,22 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
                      vjp: ir.Function | None, name: str | None = None) -> ir.Function:
     """The Jacobian of `program` by columns (`tangent`), rows (`vjp`) or either (see the module docstring)."""
     _refuse_high_ranks(program, wrt)
+    names = Names(all_names(program) | set().union(*(all_names(p) for p in (tangent, vjp) if p is not None)))
+    typed = {name: program.types.get(name) for name in all_names(program)}
+    if tangent is not None:
+        tangent = _apart(tangent, program, typed, names)
+        typed.update({name: tangent.types.get(name) for name in all_names(tangent)})
+    if vjp is not None:
+        vjp = _apart(vjp, program, typed, names)
     types = dict(program.types)
     for p in (tangent, vjp):
         if p is not None:
+            differing = sorted(n for n, t in p.types.items() if n in types and types[n] != t)
+            if differing:           # one name, two types: one of them would be printed wrong
+                raise InternalError(f"{differing[0]} is {types[differing[0]]} and {p.types[differing[0]]} "
+                                    f"in the programs of {program.name}'s Jacobian")
             types.update(p.types)
-    taken = all_names(program) | (all_names(tangent) if tangent else set()) | (all_names(vjp) if vjp else set())
-    builder = Builder(Names(taken), types, None)
+    builder = Builder(names, types, None)
     outputs = outputs_of(program)
     save, restore = _protect_params(builder, program, [program.body] + [p.body for p in (tangent, vjp) if p])
     # outputs (and their tangents and gradients) every path assigns, as far as Numba can tell
@@ -354,6 +372,41 @@ def jacobian_program(program: ir.Function, wrt: list, mode: str, tangent: ir.Fun
     out.types = types
     out.exact_names = getattr(program, "exact_names", None) or set(program.types)
     return out
+
+
+def _apart(derived: ir.Function, program: ir.Function, typed: dict, names: Names) -> ir.Function:
+    """A copy of `derived` (a tangent or vjp program of `program`) in which each name that `typed` (name ->
+    type, of the programs already in the driver) has with another type is renamed to a fresh one (from
+    `names`).
+
+    Why: the driver holds `program`'s body and each derived program's, and each program named its
+    temporaries on its own; one name of two types had one type in the driver (`t11` a number in the
+    value section and a matrix in the columns; in mode "auto" a sum's number in the rows and an array in
+    the columns, which Numba refused).  A name of one type in both stays (`y`, `i`: the printed driver
+    reads as the programs do): each derived program assigns every name it reads before reading it, but
+    for its parameters and the values `reused_targets` proves equal to the value section's, so its runs
+    never read another program's value of a name they share.  The parameters and those values are never
+    renamed (the types of both agree, which `jacobian_program` checks)."""
+    from ..ir.names import is_temporary
+    from ..ir.types import _renamed, rename_statement
+    shared = set(program.params) | reused_targets(program, derived.body, set())
+    clashes = sorted(name for name in all_names(derived) - shared
+                     if name in typed and typed[name] != derived.types.get(name))
+    if not clashes:
+        return derived
+    mapping = {name: names.temp() if is_temporary(name) else names.fresh(name) for name in clashes}
+    renamed = _copy_block([derived])[0]
+    for stmt in ir.walk(renamed.body):
+        if isinstance(stmt, Region):
+            raise InternalError(f"a call of a derivative object left in {derived.name} "
+                                f"(regions are expanded before Jacobians)")
+        rename_statement(stmt, mapping)
+    renamed.params = [mapping.get(p, p) for p in renamed.params]
+    renamed.returns = tuple(_renamed(r, mapping) for r in renamed.returns)
+    renamed.result = _renamed(renamed.result, mapping) if renamed.result is not None else None
+    renamed.types = {mapping.get(name, name): t for name, t in renamed.types.items()}
+    renamed.user_names = frozenset(mapping.get(name, name) for name in renamed.user_names)
+    return renamed
 
 
 def _total(builder: Builder, out: list, sizes: list):

@@ -739,6 +739,23 @@ def test_statements_trade_places_only_when_they_raise_the_same_error(setting, fn
         assert raised.value.line == fn.__code__.co_firstlineno + 3, str(raised.value)
 
 
+def test_the_chunk_size_is_the_one_set_when_the_gradient_was_derived(setting):
+    """Modules are printed on first use, after the derivation: the chunk size (on which the sums' last bits
+    depend) is read when the loops are planned, as the thread count is, never when the text is printed."""
+    rng = np.random.default_rng(4)
+    x, y = _data(1000, rng)
+    setting(AUTODIFF_COMPILER_CHUNK=16, AUTODIFF_COMPILER_THREADS=1)
+    g = value_and_grad(chain, wrt=("w", "b"))
+    state = g.state_for(g.signature((0.7, -0.2, x, y)))
+    assert state.printed == {}                           # derived, not printed yet
+    setting(AUTODIFF_COMPILER_CHUNK=4, AUTODIFF_COMPILER_THREADS=1)
+    printed_later = state.jit_text
+    assert "chunks of 16 trips" in printed_later and "chunks of 4 " not in printed_later, printed_later
+    setting(AUTODIFF_COMPILER_CHUNK=16, AUTODIFF_COMPILER_THREADS=1)
+    fresh = value_and_grad(chain, wrt=("w", "b"))
+    assert fresh.state_for(fresh.signature((0.7, -0.2, x, y))).jit_text == printed_later
+
+
 @pytest.mark.parametrize("chunk", ["", 16], ids=["default-chunks", "chunks-of-16"])
 def test_a_sum_added_into_another_is_not_split_into_chunks(setting, chunk):
     """Each chunk starts its sums at -0.0: a sum read by anything but its own update (here, added into

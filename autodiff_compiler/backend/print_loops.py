@@ -20,7 +20,7 @@ text computes what the plain loop computes, in the plan's order:
 from __future__ import annotations
 
 from ..ir import Assign, Const, Store, Var, array_of
-from ..optimise.vectorise import BLOCK, PARALLEL_CHUNKS, LoopPlan, chunk_size
+from ..optimise.vectorise import BLOCK, PARALLEL_CHUNKS, LoopPlan
 
 
 def _plus_one(printer, operand) -> str:
@@ -75,7 +75,7 @@ def planned_loop(printer, plan: LoopPlan, depth: int) -> list[str]:
                      f"(several lanes at a time)")
         lines += _blocked(printer, plan, depth, "0", trips, first, sign)
         return lines
-    chunk = chunk_size()
+    chunk = plan.chunk          # read when the loop was planned: the setting at derivation time
     function = _chunk_function(printer, plan, chunk)
     c = names.fresh("chunk")
     call = f"{function}({c}, {trips}, {first}{''.join(', ' + n for n in plan.invariants)})"

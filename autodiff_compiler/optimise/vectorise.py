@@ -89,6 +89,7 @@ class LoopPlan:
     buffered: list = field(default_factory=list)     # every buffer's variable, in a fixed order
     uses_index: list = field(default_factory=list)   # per segment: does it read the loop index?
     chunked: bool = False
+    chunk: int = 0                                   # trips per chunk (chunked only), read when planned
     sums: tuple = ()                                 # the float sums the chunks add to (chunked only)
     invariants: tuple = ()                           # what the trips read from before the loop
     forwards: bool = False                           # a falling range run rising (`step` is -1)
@@ -212,7 +213,7 @@ def _plan(function, facts, loop: For, vector_functions, chunks: bool, found: fro
     if chunks and not own:
         sums = _sums(body, confined, types)
         if sums:
-            plan.chunked, plan.sums = True, tuple(sorted(sums))
+            plan.chunked, plan.sums, plan.chunk = True, tuple(sorted(sums)), chunk_size()
     # chunks already add each sum's terms in another order than the loop's (legal: `_sums`); running
     # them over the rising range changes nothing else, and Numba compiles the rising loop better
     plan.forwards = loop.step.value == -1 and (not confined or plan.chunked) and not distinct

@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import (ArgumentError, AssertionFailedError, AutodiffError, InternalError,  # noqa: F401
                      NonFiniteInputError, UnboundNameError)
-from .failures import careful_gradient, explain
+from .failures import careful_gradient, explain, remember_given
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .python_errors import INT64_OVERFLOW
@@ -360,7 +360,7 @@ class DerivedFunction:
         if any(isinstance(v, np.generic) or type(v) is np.ndarray and v.dtype.kind in "iu" and v.dtype != np.int64
                for v in given):
             _refuse_numpy_ints(self.fn.__name__, state, given)
-        return [_convert(v) for v in given]
+        return remember_given([_convert(v) for v in given], given)
 
     def _data_types_agree(self, state, flat) -> bool:
         names = [name for name, _, _ in state.facts.data]

@@ -48,7 +48,7 @@ from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchan
 from .frontend import pytrees
 from .backend.load import llvm_level, load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
-from .failures import explain
+from .failures import explain, given_leaves
 from .pipeline import Step, derive
 
 _MODES = ("auto", "forward", "reverse")
@@ -195,7 +195,7 @@ class ProgramFunction(DerivedFunction):
             state = self._compiled_states.get(id(compiled))
             if state is None:
                 self._failed(exc)
-            own = tuple(args[:len(state.primal.params)])
+            own = given_leaves(args[:len(state.primal.params)])
             explain(self._flat_function(state, own), exc, state, own)
         if watch is not None:
             watch.done()

@@ -14,9 +14,13 @@ where that is finite, else None, and the caller raises (or returns) what it did 
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,14 +45,13 @@ def explain(fn, exc, state=None, args=None):
                                    hint="the assert is checked when the gradient runs, as Python "
                                         "checks it when the function runs") from None
     if isinstance(exc, OverflowError) and INT64_OVERFLOW in str(exc):
-        failure = _python_failure(fn, args, bounded=True) if args is not None else None
-        if failure in (None, UNKNOWN) or failure[1] is None:    # Python runs on: its ints are unbounded
+        python = PythonRun.of(fn, args, bounded=True)
+        if not python.located:          # Python runs on (its ints are unbounded), or no line to name
             raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
                                 hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
                                      "have 64 bits and may do neither, so it raises where they would leave them: "
                                      "make such a number a float (fact = 1.0), or derive with jit=False") from None
-        _raise_where_python_raises(fn, failure, "the function itself fails on this line at these arguments, so its "
-                                                "derivative is undefined there")
+        _raise_where_python_raises(fn, python, FAILS_HERE)
     if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
         _undefined(fn, exc, args)
     raise InternalError(f"the derived gradient of {fn.__name__} failed to run: "
@@ -57,42 +60,76 @@ def explain(fn, exc, state=None, args=None):
                              "grad(f, skip=(...)) with optimisations switched off may work meanwhile") from exc
 
 
+# the last call's converted leaves (`api.DerivedFunction._flatten`) with the caller's own: a failure of
+# the compiled code is explained by running the function again on the caller's values, and NumPy's
+# float64 divides by zero to inf where the Python float it was converted to raises
+_GIVEN_LEAVES = contextvars.ContextVar("given_leaves", default=((), ()))
+
+
+def remember_given(flat: list, given: list) -> list:
+    """`flat`, the flat arguments converted from `given`, the caller's own; remembered where they differ."""
+    if any(v is not c for v, c in zip(given, flat)):
+        _GIVEN_LEAVES.set((tuple(flat), tuple(given)))
+    return flat
+
+
+def given_leaves(flat) -> tuple:
+    """The caller's own values of these flat arguments (`remember_given`), where known."""
+    converted, given = _GIVEN_LEAVES.get()
+    if len(converted) >= len(flat) and all(a is b for a, b in zip(converted, flat)):
+        return tuple(given[:len(flat)])
+    return tuple(flat)
+
+
+FAILS_HERE = "the function itself fails on this line at these arguments, so its derivative is undefined there"
+SHAPES_DO_NOT_FIT = "the arrays' shapes do not fit this line's operations"
+
+
+_VALUE_ERRORS = (ArithmeticError, ValueError, LookupError)
+
+
+def _about_shapes(exc) -> bool:
+    text = str(exc)
+    return any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
+
+
 def _undefined(fn, exc, args=None):
     """A shape error is the caller's only where the function fails too; a domain error is the caller's.
     Where the function itself raises at these arguments, the error names that line and says what Python
     says there."""
     text = str(exc).strip()
-    shapes = any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
-    failure = _python_failure(fn, args) if args is not None else None     # UNKNOWN: the plain message
-    if shapes and args is not None and failure is None:
+    python = PythonRun.of(fn, args)
+    if _about_shapes(exc) and python.runs:
         raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
                             f"itself runs: {type(exc).__name__}: {text}",
                             hint="this is a bug in autodiff_compiler: please report it with the function "
                                  "and the shapes of its arguments") from None
-    if isinstance(failure, tuple) and failure[1] is not None:
-        if shapes:      # NumPy's words name the shapes (Numba's, its own module)
-            _raise_where_python_raises(fn, failure, "the arrays' shapes do not fit this line's operations")
-        # Python's words where it raises the same kind of error (ours may be Numba's spelling of it)
-        _raise_where_python_raises(fn, failure, "the function itself fails on this line at these arguments, so "
-                                   "its derivative is undefined there",
-                                   ours=None if isinstance(failure[0], type(exc)) else text)
-    hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if shapes else \
-        "the function or its derivative is undefined here"
+    if python.located:
+        # Python's words where it raises an error of a value there (Numba's may be another spelling of it:
+        # "Maximum allowed size exceeded" for np.arange's step of 0, and NumPy's name the shapes); ours
+        # where Python raises later, of another kind (a complex power: a TypeError comparing it)
+        of_a_value = isinstance(python.exception, type(exc)) or isinstance(python.exception, _VALUE_ERRORS)
+        _raise_where_python_raises(fn, python, SHAPES_DO_NOT_FIT if _about_shapes(python.exception) else FAILS_HERE,
+                                   ours=None if of_a_value else text)
+    hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if _about_shapes(exc) \
+        else "the function or its derivative is undefined here"
     # the first line only: Numba's messages go on with a location in the generated module
     raise ArgumentError(f"{fn.__name__}: {text.splitlines()[0] if text else type(exc).__name__} at these "
                         f"arguments", hint=hint) from None
 
 
-def _raise_where_python_raises(fn, failure, hint, ours: str | None = None):
-    """The caller's error, located where Python raises at these arguments (`failure`, from
-    `_python_failure`).  `ours`: the derived code's words, where they say what Python's do not (a complex
-    power the compiled code refused to make, where Python raises later, comparing it); None for Python's."""
-    python_exc, (filename, line, source_line) = failure
-    said = str(python_exc).strip().splitlines()[0] if str(python_exc).strip() else type(python_exc).__name__
+def _raise_where_python_raises(fn, python: "PythonRun", hint, ours: str | None = None):
+    """The caller's error, located where Python raises at these arguments (`python.located`).  `ours`: the
+    derived code's words, where they say what Python's do not (a complex power the compiled code refused
+    to make, where Python raises later, comparing it); None for Python's."""
+    filename, line, source_line = python.where
+    said = str(python.exception).strip().splitlines()[0] if str(python.exception).strip() \
+        else type(python.exception).__name__
     if ours is None:
         message = f"{said} at these arguments (Python raises it here too)"
     else:
-        message = f"{ours.splitlines()[0]} at these arguments (Python raises {type(python_exc).__name__} here: {said})"
+        message = f"{ours.splitlines()[0]} at these arguments (Python raises {type(python.exception).__name__} " \
+                  f"here: {said})"
     raise ArgumentError(f"{fn.__name__}: {message}", filename=filename, line=line, source_line=source_line,
                         hint=hint) from None
 
@@ -100,45 +137,62 @@ def _raise_where_python_raises(fn, failure, hint, ours: str | None = None):
 # how long the function may run again to find where it raises: Python's ints never overflow, so where
 # the compiled code's did, Python's may go on for very long (a loop doubling until it passes zero)
 RERUN_SECONDS = 2.0
-UNKNOWN = "unknown"         # `_python_failure`: it ran out of time (or could not be timed)
 _OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _NUMPYS = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 
-def _python_failure(fn, args, bounded: bool = False):
-    """How the user's function itself fails at these arguments (`_run`), within RERUN_SECONDS: (the
-    exception, (file, line, source line) of the innermost frame of the user's code, which is where a
-    math-module call outside its domain, a division by zero or NumPy's shape error is (NumPy's frames and
-    ours skipped), or None); None where it runs; UNKNOWN where it ran out of time, or, `bounded`, where
-    it cannot be timed (not the main thread).  A derivative object's own error inside the function is
-    raised as it is: it names the line already."""
-    import traceback
+@dataclass(frozen=True)
+class PythonRun:
+    """What the user's function does when run again in Python at the arguments a derivative failed at.
 
-    from .timelimit import can_limit, limited
+    known: it ran within RERUN_SECONDS (False: out of time, not timed, or no arguments to run it on);
+    exception: what it raised (None: it returned); where: (file, line, source line) of the innermost
+    frame of the user's code when it raised -- where a math-module call outside its domain, a division by
+    zero or NumPy's shape error is (NumPy's frames and ours skipped) -- or None."""
+    known: bool
+    exception: BaseException | None = None
+    where: tuple | None = None
 
-    def attempt():
-        try:
-            _run(fn, args)
-        except AutodiffError:
-            raise
-        except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
-            frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                      if not os.path.abspath(f.filename).startswith((_OURS, _NUMPYS))]
-            return exc, ((frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
-        return "runs"
+    @property
+    def runs(self) -> bool:
+        return self.known and self.exception is None
 
-    if can_limit():
-        outcome = limited(attempt, RERUN_SECONDS)
-    else:
-        outcome = None if bounded else attempt()
-    if outcome is None:
-        return UNKNOWN
-    return None if outcome == "runs" else outcome
+    @property
+    def located(self) -> bool:
+        return self.known and self.exception is not None and self.where is not None
+
+    @classmethod
+    def of(cls, fn, args, bounded: bool = False) -> "PythonRun":
+        """`fn` at `args` (`_run`), within RERUN_SECONDS where it can be timed; `bounded`: not at all where
+        it cannot (off the main thread).  A derivative object's own error inside the function is raised
+        as it is: it names the line already."""
+        import traceback
+
+        from .timelimit import can_limit, limited
+        if args is None:
+            return cls(False)
+
+        def attempt():
+            try:
+                _run(fn, args)
+            except AutodiffError:
+                raise
+            except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
+                frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                          if not os.path.abspath(f.filename).startswith((_OURS, _NUMPYS))]
+                return cls(True, exc, (frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
+            return cls(True)
+
+        if can_limit():
+            return limited(attempt, RERUN_SECONDS) or cls(False)
+        return cls(False) if bounded else attempt()
 
 
 def _run(fn, args):
-    """The user's function at these arguments (on copies of the arrays), warnings silenced."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    """The user's function at these arguments (on copies of the arrays), warnings silenced, and what it
+    prints too (the caller's own call printed it already)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"), \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
 

@@ -405,6 +405,19 @@ def outer(x):
 
 def wrong_shapes(w, x):
     return np.sum(w * x)
+
+
+def reciprocal_plus(x):
+    return 1.0 / x + x
+
+
+def stepped(x, k):
+    return np.sum(x * np.arange(0, 5, k))
+
+
+def prints_then_fails(x):
+    print("printed by the function")
+    return math.log(x) * x
 '''
 
 
@@ -455,5 +468,55 @@ def test_the_users_line_is_found_in_any_folder(tmp_path, folder):
     for jit in (True, False):
         with pytest.raises(ArgumentError, match="could not be broadcast") as raised:
             grad(module.wrong_shapes, jit=jit)(np.ones(3), np.ones((2, 3, 2)))
-        assert raised.value.filename == path and raised.value.line == len(_RERUN_SOURCE.splitlines()), \
+        assert raised.value.filename == path and \
+            raised.value.line == _RERUN_SOURCE.splitlines().index("    return np.sum(w * x)") + 1, \
             str(raised.value)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_the_function_is_run_again_on_the_callers_own_numbers(tmp_path, jit):
+    """Derivative objects convert NumPy's float64 to Python's float; to say where Python raises, the
+    function runs again on what the caller gave: 1 / np.float64(0.0) is inf there, so no line is
+    claimed (a Hessian said "Python raises it here too"), as grad says; at 0.0 it is claimed."""
+    from autodiff_compiler import hessian, jvp
+    module, path = _rerun_module(tmp_path, f"rerun_numpy_float_{jit}")
+    line = _RERUN_SOURCE.splitlines().index("    return 1.0 / x + x") + 1
+    calls = {"grad": lambda x: grad(module.reciprocal_plus, jit=jit)(x),
+             "hessian": lambda x: hessian(module.reciprocal_plus, jit=jit)(x),
+             "jvp": lambda x: jvp(module.reciprocal_plus, jit=jit)(x, tangents=(1.0,))}
+    for name, call in calls.items():
+        with pytest.raises(ArgumentError, match="division by zero") as raised:
+            call(np.float64(0.0))
+        assert "Python raises" not in str(raised.value) and raised.value.line is None, (name, str(raised.value))
+        with pytest.raises(ArgumentError, match="division by zero") as raised:
+            call(0.0)
+        assert "Python raises it here too" in str(raised.value), (name, str(raised.value))
+        assert (raised.value.filename, raised.value.line) == (path, line), (name, str(raised.value))
+
+
+def test_where_python_raises_an_error_of_a_value_its_words_are_given(tmp_path):
+    """np.arange with a step of 0: Numba says "Maximum allowed size exceeded", NumPy raises a
+    ZeroDivisionError; the caller hears NumPy's words at that line, and no hint about shapes."""
+    module, path = _rerun_module(tmp_path, "rerun_arange_step")
+    line = _RERUN_SOURCE.splitlines().index("    return np.sum(x * np.arange(0, 5, k))") + 1
+    for jit in (True, False):
+        with pytest.raises(ArgumentError, match="division by zero at these arguments .Python raises it here too") \
+                as raised:
+            grad(module.stepped, jit=jit)(np.ones(5), 0)
+        assert (raised.value.filename, raised.value.line) == (path, line), str(raised.value)
+        assert "shape" not in str(raised.value) and "size" not in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_running_the_function_again_prints_nothing(tmp_path, capsys, jit):
+    """A failed call runs the function again to find the line: what the function prints is not printed
+    a second time (the caller's call prints what it prints, the rerun nothing)."""
+    from autodiff_compiler import hessian
+    module, path = _rerun_module(tmp_path, f"rerun_prints_{jit}")
+    grad(module.prints_then_fails, jit=jit)(2.0)
+    printed_by_a_call = capsys.readouterr().out.count("printed by the function")
+    for make in (grad, hessian):
+        with pytest.raises(ArgumentError, match="math domain error") as raised:
+            make(module.prints_then_fails, jit=jit)(-1.0)
+        assert raised.value.filename == path
+        assert capsys.readouterr().out.count("printed by the function") == printed_by_a_call, make.__name__

@@ -406,7 +406,7 @@ class DerivedFunction:
 
     def _failed(self, exc, state=None, args=None):
         """The compiled code raised: an `AutodiffError` saying what that means (`failures.explain`)."""
-        explain(self.fn, exc, state, args)
+        explain(self.fn, exc, state, args, converted=[_convert(a) for a in args] if args is not None else None)
 
     def _recover(self, exc, state, args):
         """The compiled code raised `exc` at `args`: for an error of Python's arithmetic, the careful

@@ -183,7 +183,9 @@ class ProgramFunction(DerivedFunction):
         containers flattened into their leaves, the bound object's and module data's arrays after them."""
         return tuple(self.prepare(args, {})[1])
 
-    def run(self, compiled, args):
+    def run(self, compiled, args, given=None):
+        """The compiled program at `args` (the flat arguments, then tangents or vectors); `given`: the
+        caller's own values of the flat arguments (`failures.given_leaves`, by default this call's)."""
         watch, self._watch = getattr(self, "_watch", None), None
         try:
             result = compiled(*args)
@@ -195,8 +197,9 @@ class ProgramFunction(DerivedFunction):
             state = self._compiled_states.get(id(compiled))
             if state is None:
                 self._failed(exc)
-            own = given_leaves(args[:len(state.primal.params)])
-            explain(self._flat_function(state, own), exc, state, own)
+            own = tuple(args[:len(state.primal.params)])
+            users = tuple(given[:len(own)]) if given is not None else given_leaves(own)
+            explain(self._flat_function(state, own), exc, state, users, converted=own)
         if watch is not None:
             watch.done()
         outputs = result if type(result) is tuple else (result,)
@@ -395,6 +398,7 @@ class Pullback:
     def __init__(self, owner: VJPFunction, args: tuple, signature: tuple, values: tuple):
         self.owner = owner
         self.args = args
+        self.given = given_leaves(args)      # the caller's values, for a failure's explanation
         self.signature = signature
         self.values = values
 
@@ -408,7 +412,7 @@ class Pullback:
         cts = [_shaped(c, v if isinstance(v, np.ndarray) else 0.0, f"output {k}", "cotangent", owner.fn.__name__)
                for k, (c, v) in enumerate(zip(leaves, self.values))]
         compiled = owner.compiled(self.signature, self.args, cts)
-        outputs = owner.run(compiled, list(self.args) + cts)
+        outputs = owner.run(compiled, list(self.args) + cts, given=self.given)
         grads = owner._per_parameter(owner.state_for(self.signature), outputs[len(self.values):])
         return grads[0] if owner.single else tuple(grads)
 
@@ -441,7 +445,9 @@ def _primal_program(obj: ProgramFunction, signature):
         if not primal.returns:
             primal.returns = (primal.result,)
         dataflow.invalidate(primal)
-        text = print_module(primal, f"The value of {obj.plain.__name__}, derived by autodiff_compiler.\n")
+        # the module Numba compiles checks what Python raises (`math.log(-1.0)`), where Numba's gives nan
+        text = print_module(primal, f"The value of {obj.plain.__name__}, derived by autodiff_compiler.\n",
+                            compiled=obj.jit)
         compiled = load(text, primal.name, jit=obj.jit, level=llvm_level(primal))
         obj._compiled[key] = compiled
         obj._compiled_states[id(compiled)] = state

@@ -14,9 +14,7 @@ where that is finite, else None, and the caller raises (or returns) what it did 
 """
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import io
 import logging
 import os
 import warnings
@@ -28,7 +26,10 @@ from .errors import ArgumentError, AssertionFailedError, AutodiffError, Internal
 from .python_errors import INT64_OVERFLOW
 
 
-def explain(fn, exc, state=None, args=None):
+def explain(fn, exc, state=None, args=None, converted=None):
+    """Raise the `AutodiffError` that says what `exc` means (see the module docstring).  `args`: the
+    caller's values; `converted`: those the derived code ran on (Python's numbers, float64 arrays), where
+    known, for the function's rerun when it runs to the end on the caller's own."""
     if isinstance(exc, AutodiffError):
         raise exc
     site = exc.args[0] if isinstance(exc, AssertionError) and state is not None and exc.args else None
@@ -45,7 +46,7 @@ def explain(fn, exc, state=None, args=None):
                                    hint="the assert is checked when the gradient runs, as Python "
                                         "checks it when the function runs") from None
     if isinstance(exc, OverflowError) and INT64_OVERFLOW in str(exc):
-        python = PythonRun.of(fn, args, bounded=True)
+        python = PythonRun.of(fn, args, bounded=True, converted=converted)
         if not python.located:          # Python runs on (its ints are unbounded), or no line to name
             raise ArgumentError(f"{fn.__name__} makes {INT64_OVERFLOW} at these arguments",
                                 hint="Python's ints are unbounded, NumPy's wrap around, and the compiled gradient's "
@@ -53,7 +54,7 @@ def explain(fn, exc, state=None, args=None):
                                      "make such a number a float (fact = 1.0), or derive with jit=False") from None
         _raise_where_python_raises(fn, python, FAILS_HERE)
     if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-        _undefined(fn, exc, args)
+        _undefined(fn, exc, args, converted)
     raise InternalError(f"the derived gradient of {fn.__name__} failed to run: "
                         f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                         hint="this is a bug in autodiff_compiler: please report it with the function; "
@@ -67,9 +68,9 @@ _GIVEN_LEAVES = contextvars.ContextVar("given_leaves", default=((), ()))
 
 
 def remember_given(flat: list, given: list) -> list:
-    """`flat`, the flat arguments converted from `given`, the caller's own; remembered where they differ."""
-    if any(v is not c for v, c in zip(given, flat)):
-        _GIVEN_LEAVES.set((tuple(flat), tuple(given)))
+    """`flat`, the flat arguments converted from `given`, the caller's own; remembered for this call (every
+    call: matched by identity, a small int of an earlier call's would be this one's)."""
+    _GIVEN_LEAVES.set((tuple(flat), tuple(given)))
     return flat
 
 
@@ -93,12 +94,12 @@ def _about_shapes(exc) -> bool:
     return any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
 
 
-def _undefined(fn, exc, args=None):
+def _undefined(fn, exc, args=None, converted=None):
     """A shape error is the caller's only where the function fails too; a domain error is the caller's.
     Where the function itself raises at these arguments, the error names that line and says what Python
     says there."""
     text = str(exc).strip()
-    python = PythonRun.of(fn, args)
+    python = PythonRun.of(fn, args, converted=converted)
     if _about_shapes(exc) and python.runs:
         raise InternalError(f"the derived gradient of {fn.__name__} failed where {fn.__name__} "
                             f"itself runs: {type(exc).__name__}: {text}",
@@ -125,7 +126,10 @@ def _raise_where_python_raises(fn, python: "PythonRun", hint, ours: str | None =
     filename, line, source_line = python.where
     said = str(python.exception).strip().splitlines()[0] if str(python.exception).strip() \
         else type(python.exception).__name__
-    if ours is None:
+    if python.converted:
+        message = f"{said} at these arguments (Python raises it here on them as the derivative takes them: " \
+                  f"Python's numbers, float64 arrays)"
+    elif ours is None:
         message = f"{said} at these arguments (Python raises it here too)"
     else:
         message = f"{ours.splitlines()[0]} at these arguments (Python raises {type(python.exception).__name__} " \
@@ -152,6 +156,7 @@ class PythonRun:
     known: bool
     exception: BaseException | None = None
     where: tuple | None = None
+    converted: bool = False          # raised on the converted arguments, where the caller's ran to the end
 
     @property
     def runs(self) -> bool:
@@ -162,10 +167,22 @@ class PythonRun:
         return self.known and self.exception is not None and self.where is not None
 
     @classmethod
-    def of(cls, fn, args, bounded: bool = False) -> "PythonRun":
-        """`fn` at `args` (`_run`), within RERUN_SECONDS where it can be timed; `bounded`: not at all where
-        it cannot (off the main thread).  A derivative object's own error inside the function is raised
-        as it is: it names the line already."""
+    def of(cls, fn, args, bounded: bool = False, converted=None) -> "PythonRun":
+        """`fn` at `args` (`_run`), within RERUN_SECONDS where it can be timed (off the main thread it
+        cannot: then without a limit, or, `bounded`, not at all); where it runs to the end and `converted`
+        (the arguments as the derived code took them) differ, at those too (a float32 rounded otherwise
+        picks another index; NumPy's float64 divides by zero to inf, Python's float raises).  A
+        derivative object's own error inside the function is raised as it is: it names the line already."""
+        from dataclasses import replace
+        found = cls._at(fn, args, bounded)
+        if found.runs and converted is not None and any(a is not c for a, c in zip(args, converted)):
+            again = cls._at(fn, converted, bounded)
+            if again.located:
+                return replace(again, converted=True)
+        return found
+
+    @classmethod
+    def _at(cls, fn, args, bounded: bool) -> "PythonRun":
         import traceback
 
         from .timelimit import can_limit, limited
@@ -189,10 +206,9 @@ class PythonRun:
 
 
 def _run(fn, args):
-    """The user's function at these arguments (on copies of the arrays), warnings silenced, and what it
-    prints too (the caller's own call printed it already)."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    """The user's function at these arguments (on copies of the arrays), warnings silenced.  What it prints
+    is printed (derived code prints nothing, and silencing sys.stdout would silence every thread)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 
 
 class _Timeout(BaseException):
@@ -52,6 +53,7 @@ def limited(fn, seconds: float):
     previous = signal.signal(signal.SIGALRM, on_alarm)
     hook, sys.unraisablehook = sys.unraisablehook, quiet
     old = signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
+    started = time.monotonic()
     try:
         result = fn()
         return None if fired else result
@@ -62,5 +64,5 @@ def limited(fn, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         sys.unraisablehook = hook
-        if old[0] > 0:
-            signal.setitimer(signal.ITIMER_REAL, max(old[0] - seconds, 1e-3), old[1])
+        if old[0] > 0:      # an enclosing limit: what was left of it, less the time this one took
+            signal.setitimer(signal.ITIMER_REAL, max(old[0] - (time.monotonic() - started), 1e-3), old[1])

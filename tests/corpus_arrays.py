@@ -137,6 +137,37 @@ def writes_param(x):
     return np.sum(x)
 
 
+# what the refusal's hint says to do: the store is into the function's own copy (refused by the name
+# once; the dataflow layer knows what each name holds at the store)
+def copies_then_writes(x):
+    x = x.copy()
+    x[0] = 2.0 * x[1] * x[2]
+    return np.sum(x * x)
+
+
+def _set_first(a, v):
+    a[0] = v
+    return a
+
+
+def helper_writes_a_copy(x, y):
+    z = _set_first(x.copy(), y * x[1])
+    return np.sum(z * x)
+
+
+# still the caller's array at the store: refused, in the user's names
+def helper_writes_the_parameter(x, y):
+    z = _set_first(x, y)
+    return np.sum(z * y)
+
+
+def alias_written_after_a_copy(x):
+    y = x
+    x = x.copy()
+    y[0] = 3.0
+    return np.sum(x)
+
+
 def int_data(w, x):
     return np.sum(w * x)
 

@@ -301,6 +301,44 @@ def test_non_contiguous_argument(jit, view):
 
 
 @JIT
+def test_writing_into_a_copy_of_a_parameter_is_the_functions_own(jit):
+    """`x = x.copy()` then `x[0] = ...` (what the refusal's hint says to do) was refused: the check went
+    by the name.  Against central finite differences at several points."""
+    from _reference import finite_difference
+
+    def entrywise(fn, x, *rest):
+        def at(k):
+            return lambda v: fn(np.concatenate([x[:k], [v], x[k + 1:]]), *rest)
+        return np.array([finite_difference(at(k), (x[k],), 0) for k in range(x.size)])
+
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        x = rng.normal(size=3)
+        kept = x.copy()
+        got = grad(A.copies_then_writes, jit=jit)(x)
+        np.testing.assert_allclose(got, entrywise(A.copies_then_writes, x), rtol=1e-6, atol=1e-8)
+        got = grad(A.helper_writes_a_copy, jit=jit)(x, 0.7)
+        np.testing.assert_allclose(got, entrywise(A.helper_writes_a_copy, x, 0.7), rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(x, kept)
+
+
+@JIT
+@pytest.mark.parametrize("fn, args, said", [
+    (A.helper_writes_the_parameter, (np.ones(3), 2.0), "'x' (a shares its memory)"),
+    (A.alias_written_after_a_copy, (np.ones(3),), "'x' (y shares its memory)"),
+], ids=["helper", "alias"])
+def test_a_write_into_the_callers_array_is_refused_in_the_users_names(jit, fn, args, said):
+    import inspect
+    with pytest.raises(AutodiffError, match="caller's array") as info:
+        grad(fn, jit=jit)(*args)
+    assert said in str(info.value), str(info.value)
+    if fn is A.helper_writes_the_parameter:        # the helper's line, and the call that led there
+        call_line = inspect.getsourcelines(fn)[1] + 1
+        assert info.value.line == inspect.getsourcelines(A._set_first)[1] + 1, str(info.value)
+        assert f"called from corpus_arrays.py:{call_line}" in str(info.value), str(info.value)
+
+
+@JIT
 def test_writing_parameter_raises(jit):
     g = grad(A.writes_param, jit=jit)
     with pytest.raises(AutodiffError) as info:

@@ -15,7 +15,7 @@ import pytest
 
 import corpus_errors as E
 from _reference import assert_close
-from autodiff_compiler import AutodiffError, grad, value_and_grad
+from autodiff_compiler import AutodiffError, grad, jacobian, value_and_grad
 from autodiff_compiler.errors import (ArgumentError, NoDerivativeRuleError, NonFiniteInputError,
                                       RecursionNotSupportedError, SourceNotFoundError,
                                       UnsupportedSyntaxError, VerificationError)
@@ -415,9 +415,13 @@ def stepped(x, k):
     return np.sum(x * np.arange(0, 5, k))
 
 
-def prints_then_fails(x):
-    print("printed by the function")
-    return math.log(x) * x
+def index_from_float(x, a):
+    k = int(a * 31.0)
+    return x[4 - 2 * k] * a * x[0]
+
+
+def over_k_less_2(x, k):
+    return x * x / (k - 2)
 '''
 
 
@@ -474,24 +478,46 @@ def test_the_users_line_is_found_in_any_folder(tmp_path, folder):
 
 
 @pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
-def test_the_function_is_run_again_on_the_callers_own_numbers(tmp_path, jit):
-    """Derivative objects convert NumPy's float64 to Python's float; to say where Python raises, the
-    function runs again on what the caller gave: 1 / np.float64(0.0) is inf there, so no line is
-    claimed (a Hessian said "Python raises it here too"), as grad says; at 0.0 it is claimed."""
+def test_the_function_is_run_again_on_the_callers_numbers_then_on_the_derivatives(tmp_path, jit):
+    """To say where Python raises, the function runs again on what the caller gave, and where that runs
+    to the end, on the arguments as the derivative took them: 1 / np.float64(0.0) is inf, 1 / 0.0
+    raises (a Hessian said "Python raises it here too" of the float64); np.float32(2/31) * 31 rounds to
+    another int than in float64, and the index out of range is the float64's (derivative objects gave
+    "a bug in autodiff_compiler")."""
     from autodiff_compiler import hessian, jvp
     module, path = _rerun_module(tmp_path, f"rerun_numpy_float_{jit}")
-    line = _RERUN_SOURCE.splitlines().index("    return 1.0 / x + x") + 1
-    calls = {"grad": lambda x: grad(module.reciprocal_plus, jit=jit)(x),
-             "hessian": lambda x: hessian(module.reciprocal_plus, jit=jit)(x),
-             "jvp": lambda x: jvp(module.reciprocal_plus, jit=jit)(x, tangents=(1.0,))}
-    for name, call in calls.items():
-        with pytest.raises(ArgumentError, match="division by zero") as raised:
-            call(np.float64(0.0))
-        assert "Python raises" not in str(raised.value) and raised.value.line is None, (name, str(raised.value))
-        with pytest.raises(ArgumentError, match="division by zero") as raised:
-            call(0.0)
-        assert "Python raises it here too" in str(raised.value), (name, str(raised.value))
-        assert (raised.value.filename, raised.value.line) == (path, line), (name, str(raised.value))
+    lines = _RERUN_SOURCE.splitlines()
+    reciprocal = lines.index("    return 1.0 / x + x") + 1
+    indexed = lines.index("    return x[4 - 2 * k] * a * x[0]") + 1
+    as_taken = "Python raises it here on them as the derivative takes them"
+    for make in (grad, hessian, jvp, jacobian):
+        call = (lambda f, *a: make(f, jit=jit)(*a, tangents=(1.0,))) if make is jvp else \
+            (lambda f, *a: make(f, jit=jit)(*a))
+        for x, said in ((np.float64(0.0), as_taken), (0.0, "Python raises it here too")):
+            with pytest.raises(ArgumentError, match="division by zero") as raised:
+                call(module.reciprocal_plus, x)
+            assert said in str(raised.value), (make.__name__, x, str(raised.value))
+            assert (raised.value.filename, raised.value.line) == (path, reciprocal), (make.__name__, str(raised.value))
+        if make is not jvp:
+            with pytest.raises(ArgumentError, match="out of bounds") as raised:
+                call(module.index_from_float, np.array([1.0, 2.0]), np.float32(2 / 31))
+            assert as_taken in str(raised.value), (make.__name__, str(raised.value))
+            assert (raised.value.filename, raised.value.line) == (path, indexed), (make.__name__, str(raised.value))
+
+
+def test_an_earlier_calls_numbers_are_never_taken_for_this_ones(tmp_path):
+    """The caller's own values are matched to the converted ones by identity: a small int is one object
+    in Python, so an earlier call's np.int64(2) was taken for this call's 2 (and Python's line was not
+    named)."""
+    module, path = _rerun_module(tmp_path, "rerun_stale_ints")
+    line = _RERUN_SOURCE.splitlines().index("    return x * x / (k - 2)") + 1
+    d = jacobian(module.over_k_less_2)
+    x = 1.5
+    with pytest.raises(ArgumentError, match="on them as the derivative takes them"):
+        d(x, np.int64(2))
+    with pytest.raises(ArgumentError, match="Python raises it here too") as raised:
+        d(x, 2)
+    assert (raised.value.filename, raised.value.line) == (path, line), str(raised.value)
 
 
 def test_where_python_raises_an_error_of_a_value_its_words_are_given(tmp_path):
@@ -505,18 +531,3 @@ def test_where_python_raises_an_error_of_a_value_its_words_are_given(tmp_path):
             grad(module.stepped, jit=jit)(np.ones(5), 0)
         assert (raised.value.filename, raised.value.line) == (path, line), str(raised.value)
         assert "shape" not in str(raised.value) and "size" not in str(raised.value), str(raised.value)
-
-
-@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
-def test_running_the_function_again_prints_nothing(tmp_path, capsys, jit):
-    """A failed call runs the function again to find the line: what the function prints is not printed
-    a second time (the caller's call prints what it prints, the rerun nothing)."""
-    from autodiff_compiler import hessian
-    module, path = _rerun_module(tmp_path, f"rerun_prints_{jit}")
-    grad(module.prints_then_fails, jit=jit)(2.0)
-    printed_by_a_call = capsys.readouterr().out.count("printed by the function")
-    for make in (grad, hessian):
-        with pytest.raises(ArgumentError, match="math domain error") as raised:
-            make(module.prints_then_fails, jit=jit)(-1.0)
-        assert raised.value.filename == path
-        assert capsys.readouterr().out.count("printed by the function") == printed_by_a_call, make.__name__

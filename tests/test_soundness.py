@@ -1538,9 +1538,9 @@ def _raising_line(fn, exc) -> int:
 
 @pytest.mark.parametrize("fn, args, error, message", RAISING_DEAD, ids=[fn.__name__ for fn, *_ in RAISING_DEAD])
 def test_where_the_function_raises_every_derivative_raises(fn, args, error, message):
-    """Hessians and forward mode raise too: compiled for half of the cases (by name), interpreted for the
-    others (compiles are most of this test's time)."""
-    from autodiff_compiler import hessian, jvp
+    """Hessians, forward mode and a vjp's value (its own primal program) raise too: compiled for half of the
+    cases (by name), interpreted for the others (compiles are most of this test's time)."""
+    from autodiff_compiler import hessian, jvp, vjp
     jit = zlib.crc32(fn.__name__.encode()) % 2 == 0
     with pytest.raises(AutodiffError, match=message) as by_grad:
         grad(fn, wrt=0, jit=jit)(*_copy(args))
@@ -1548,10 +1548,12 @@ def test_where_the_function_raises_every_derivative_raises(fn, args, error, mess
         hessian(fn, jit=jit)(*_copy(args))
     with pytest.raises(AutodiffError, match=message) as by_jvp:
         jvp(fn, wrt=0, jit=jit)(*_copy(args), tangents=(np.ones_like(args[0]),))
+    with pytest.raises(AutodiffError, match=message) as by_vjp:
+        vjp(fn, wrt=0, jit=jit)(*_copy(args))
     # located as the gradient's error is: the line Python raises on, where the function fails there
     where = (by_grad.value.filename, by_grad.value.line)
-    assert (by_hessian.value.filename, by_hessian.value.line) == where, str(by_hessian.value)
-    assert (by_jvp.value.filename, by_jvp.value.line) == where, str(by_jvp.value)
+    for by in (by_hessian, by_jvp, by_vjp):
+        assert (by.value.filename, by.value.line) == where, str(by.value)
 
 
 # beyond 64 bits: Python's exact value, from which the gradient's (the hand formula)

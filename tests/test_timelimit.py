@@ -73,3 +73,23 @@ def test_the_verifier_s_limit_is_not_swallowed_by_except_exception():
     assert with_time_limit(catches_everything_sympy_catches, 0.1) is None
     assert time.monotonic() - started < 2.0
     assert with_time_limit(lambda: 42, 5.0) == 42
+
+
+def test_an_enclosing_limit_keeps_the_time_it_had_left():
+    """A limit inside another (a derivative object derived inside a function that runs again under a
+    limit): the outer alarm is re-armed with what was left of it less the time the inner region took, not
+    less the inner region's whole budget (a 2 s outer limit fired 0.5 s in, after an inner limit of 3 s
+    had taken a few milliseconds, and the failure's line was lost)."""
+    def outer():
+        assert timelimit.limited(lambda: "inner", 3.0) == "inner"       # a budget longer than the outer's
+        time.sleep(0.3)
+        return "outer"
+    assert timelimit.limited(outer, 2.0) == "outer"
+
+    def outer_runs_over():
+        timelimit.limited(lambda: None, 0.1)
+        time.sleep(1.5)
+        return "finished"
+    started = time.monotonic()
+    assert timelimit.limited(outer_runs_over, 0.5) is None               # the outer limit still holds
+    assert time.monotonic() - started < 1.2

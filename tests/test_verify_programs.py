@@ -192,6 +192,9 @@ def _corpus_args(fn):
         "int_products": (rng.normal(size=n), np.array([1, -2, 1]), np.array([[3, 1, 4], [1, 5, 9]])),
         "made_with_dtypes": (rng.normal(size=n), 7),
         "writes_param": None,
+        "helper_writes_a_copy": (rng.normal(size=n), 0.4),
+        "helper_writes_the_parameter": None,
+        "alias_written_after_a_copy": None,
         "max_rows_weighted": (rng.normal(size=(n, m)), rng.normal(size=(n, 1))),
         "min_over_axes": (rng.normal(size=(n, 3, m)),),
         "max_columns_squared": (rng.normal(size=(n, m)),),
@@ -203,7 +206,8 @@ def _corpus_args(fn):
     return tuple(rng.normal(size=shapes[p]) if p in shapes else 0.4 for p in params)
 
 
-CORPUS = [f for _, f in inspect.getmembers(A, inspect.isfunction) if f.__module__ == A.__name__]
+CORPUS = [f for name, f in inspect.getmembers(A, inspect.isfunction)
+          if f.__module__ == A.__name__ and not name.startswith("_")]        # helpers are called, not derived
 
 
 @pytest.mark.parametrize("fn", CORPUS, ids=[f.__name__ for f in CORPUS])

@@ -258,7 +258,6 @@ class Lowering(StatementLowering, CallLowering):
                 flat.append(p)
                 if t is not None:
                     self.types[p] = t
-        self.parameter_aliases = set(flat)
         self.frames.append(frame)
         body: list = []
         with self.block(body):
@@ -392,7 +391,6 @@ class Lowering(StatementLowering, CallLowering):
             self.data_names[key] = name
             self.data.append((name, ref, path))
             self.types[name] = tree
-            self.parameter_aliases.add(name)
         return Var(self.data_names[key])
 
     def lower_tuple(self, node: ast.Tuple):

@@ -25,8 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma list of {','.join(KINDS)}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: cores)")
     parser.add_argument("--modes", default="budget",
-                        help="budget (default), all, derivatives (jvp, hvp and the auto Jacobian in every mode), or a comma list "
-                             "of MODE[:API] with MODE in " + ", ".join(MODES) + " and API in grad, vag, jvp, hvp, jacobian")
+                        help="budget (default), all, derivatives (jvp and hvp in every mode), or a comma list "
+                             "of MODE[:API] with MODE in " + ", ".join(MODES) + " and API in grad, vag, jvp, hvp")
     parser.add_argument("--out", default="fuzz-failures", help="directory for failing programs (default fuzz-failures)")
     parser.add_argument("--shrink", action="store_true", help="shrink one program per failure class")
     parser.add_argument("--shrink-time", type=float, default=90.0, help="seconds per failure class (default 90)")

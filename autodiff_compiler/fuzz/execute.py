@@ -73,10 +73,8 @@ APIS = ("grad", "vag")
 # derivatives beyond the gradient (issue 9), run when asked for (`--modes jit-simp:jvp,nojit-simp:hvp`,
 # or `--modes derivatives`): jvp rebuilds the gradient from one directional derivative per entry of the
 # wrt parameters and is checked against the oracle's gradient; hvp (forward over reverse mode) is checked
-# against the Jacobian of the gradient by rows (reverse over forward mode), a different derivation; jacobian
-# is the Jacobian of the gradient in mode "auto" (forward's columns and reverse's rows in one program, the
-# sizes choosing at run time: both are compiled) times v, checked against hvp
-DERIVATIVE_APIS = ("jvp", "hvp", "jacobian")
+# against the Jacobian of the gradient by rows (reverse over forward mode), a different derivation
+DERIVATIVE_APIS = ("jvp", "hvp")
 ALL_APIS = APIS + DERIVATIVE_APIS
 HVP_RTOL = 1e-6
 
@@ -207,20 +205,6 @@ def _jvp_gradient(fn, args, wrt, wrt_indices, jit, simplify):
     return value, grads
 
 
-def _auto_hessian_against_hvp(fn, args, wrt_indices, jit, simplify):
-    """(H v from the gradient's Jacobian in mode "auto", forward-over-reverse H v)."""
-    from autodiff_compiler import grad, hvp, jacobian
-    index = wrt_indices[0]
-    x = args[index]
-    rng = np.random.default_rng(len(repr(args)))
-    v = rng.standard_normal(np.shape(x)) if isinstance(x, np.ndarray) else float(rng.standard_normal())
-    H = jacobian(grad(fn, wrt=index, jit=jit, simplify=simplify), wrt=index, mode="auto", jit=jit,
-                 simplify=simplify)(*_copy(args))
-    got = np.tensordot(np.asarray(H), np.asarray(v), axes=np.ndim(v)) if np.ndim(v) else H * v
-    call = _copy(args)
-    return got, hvp(fn, wrt=index, jit=jit, simplify=simplify)(*call[:index + 1], v, *call[index + 1:])
-
-
 def _hvp_against_rows(fn, args, wrt_indices, jit, simplify):
     """(forward-over-reverse H v, reverse-over-forward H v or None when that derivation is refused)."""
     from autodiff_compiler import grad, hvp, jacobian
@@ -280,8 +264,6 @@ def run_raising(fn, args, wrt, wrt_indices, verdict: str, mode: str, api: str) -
             index = wrt_indices[0]
             v = np.ones(np.shape(args[index])) if isinstance(args[index], np.ndarray) else 1.0
             result = hvp(fn, wrt=index, jit=jit, simplify=simplify)(*call_args[:index + 1], v, *call_args[index + 1:])
-        elif api == "jacobian":
-            result = _auto_hessian_against_hvp(fn, call_args, wrt_indices, jit, simplify)[0]
         else:
             make = grad if api == "grad" else value_and_grad
             result = make(fn, wrt=wrt, jit=jit, simplify=simplify)(*call_args)
@@ -458,8 +440,6 @@ def run_derivative(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: s
     try:
         if api == "jvp":
             value, grads = _jvp_gradient(fn, call_args, wrt, wrt_indices, jit, simplify)
-        elif api == "jacobian":
-            got, reference = _auto_hessian_against_hvp(fn, call_args, wrt_indices, jit, simplify)
         else:
             got, reference = _hvp_against_rows(fn, call_args, wrt_indices, jit, simplify)
     except ArgumentError as exc:
@@ -509,16 +489,14 @@ def run_derivative(fn, args, wrt, wrt_indices, oracle: Oracle, mode: str, api: s
         return record
     got, reference = np.asarray(got, dtype=float), np.asarray(reference, dtype=float)
     scale = max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
-    pair = "forward over reverse and reverse over forward" if api == "hvp" else \
-        "the gradient's Jacobian in mode 'auto' and hvp"
     if got.shape != reference.shape:
-        record.update(outcome="wrong", category=f"{api} structure", detail=f"shape {got.shape}, not {reference.shape}")
+        record.update(outcome="wrong", category="hvp structure", detail=f"shape {got.shape}, not {reference.shape}")
     elif not np.all(np.isfinite(got)) and np.all(np.isfinite(reference)):
-        record.update(outcome="wrong", category=api, detail="not finite where the other derivation is")
+        record.update(outcome="wrong", category="hvp", detail="not finite where the other derivation is")
     elif not np.allclose(got, reference, rtol=HVP_RTOL, atol=HVP_RTOL * scale, equal_nan=True):
         rel = float(np.max(np.abs(got - reference))) / scale
-        record.update(outcome="wrong", category=api, rel_error=rel,
-                      detail=f"{pair} disagree (relative {rel:.3g})")
+        record.update(outcome="wrong", category="hvp", rel_error=rel,
+                      detail=f"forward over reverse and reverse over forward disagree (relative {rel:.3g})")
     else:
         record["outcome"] = "ok"
     return record

@@ -333,12 +333,6 @@ def reproduction_source(task: dict, runs: list[dict], header_lines=()) -> str:
                 f"    print(\"hvp along ones:\", h(*args[:{i + 1}], v, *args[{i + 1}:]))\n"
                 f"    print(\"rows of the gradient's Jacobian:\", jacobian(grad({task['func']}, wrt={i}), wrt={i}, "
                 f"mode=\"reverse\")(*args))\n")
-    elif first["api"] == "jacobian":
-        i = task["wrt_indices"][0]
-        call = (f"    print(\"the gradient's Jacobian, mode 'auto':\", jacobian(grad({task['func']}, wrt={i}, jit={jit}, "
-                f"simplify={simplify}), wrt={i}, mode=\"auto\", jit={jit}, simplify={simplify})(*args))\n"
-                f"    print(\"rows of the gradient's Jacobian:\", jacobian(grad({task['func']}, wrt={i}), wrt={i}, "
-                f"mode=\"reverse\")(*args))\n")
     else:
         call = f"    print(\"{api}:\", {api}({task['func']}, wrt={task['wrt']!r}, jit={jit}, simplify={simplify})(*args))\n"
     main = (f"\n\nif __name__ == \"__main__\":\n"
@@ -349,7 +343,7 @@ def reproduction_source(task: dict, runs: list[dict], header_lines=()) -> str:
     return "\n".join(lines) + body + main
 
 
-_API_NAMES = {"grad": "grad", "vag": "value_and_grad", "jvp": "jvp", "hvp": "hvp", "jacobian": "jacobian"}
+_API_NAMES = {"grad": "grad", "vag": "value_and_grad", "jvp": "jvp", "hvp": "hvp"}
 
 
 def _one_line(text) -> str:

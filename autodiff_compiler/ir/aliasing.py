@@ -25,6 +25,8 @@ generated (an adjoint): there a stale read is a compiler bug, and raises
 """
 from __future__ import annotations
 
+import os
+
 from ..errors import InternalError, UnsupportedSyntaxError
 from . import dataflow
 from . import nodes as ir
@@ -286,13 +288,28 @@ def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) ->
         params = sorted(o[len("param:"):] for o in facts.objects(stmt, target)
                         if isinstance(o, str) and o.startswith("param:"))
         if params:
-            how = "" if target == params[0] else f" ({target} shares its memory)"
+            # the user's names (an inlined helper's parameter is `_h2_a` in the IR, `a` in its source)
+            users = getattr(getattr(function, "facts", None), "user_variables", None) or {}
+            shown = users.get(target, target)
+            how = "" if target == params[0] else f" ({shown} shares its memory)"
             raise UnsupportedSyntaxError(
-                f"writing into the parameter array {params[0]!r}{how} would change the caller's array",
-                hint=f"work on a copy: {target} = {params[0]}.copy(), or build a new array with np.zeros_like"
-                     + (f"; `{target} += ...` on an array writes into it: write `{target} = {target} + ...`"
+                f"writing into the parameter array {params[0]!r}{how} would change the caller's array"
+                f"{_called_from(stmt)}",
+                hint=f"work on a copy: {shown} = {shown}.copy() before writing into it, or build a new array "
+                     f"with np.zeros_like"
+                     + (f"; `{shown} += ...` on an array writes into it: write `{shown} = {shown} + ...`"
                         if isinstance(stmt, Assign) else ""),
                 construct="store into a parameter", **_where(stmt))
+
+
+def _called_from(stmt) -> str:
+    """` (called from f.py:12)` for a statement of an inlined function: the user's line that led there."""
+    loc = getattr(stmt, "loc", None)
+    sites = []
+    while loc is not None and loc.via is not None:
+        loc = loc.via
+        sites.append(f"{os.path.basename(loc.filename)}:{loc.line}")
+    return f" (called from {', from '.join(sites)})" if sites else ""
 
 
 def check_values(function: ir.Function) -> None:

@@ -137,9 +137,16 @@ def writes_param(x):
     return np.sum(x)
 
 
-# what the refusal's hint says to do: the store is into the function's own copy (refused by the name
-# once; the dataflow layer knows what each name holds at the store)
+# what the refusal's hint says to do: the store is into the function's own copy
 def copies_then_writes(x):
+    y = x.copy()
+    y[0] = 2.0 * y[1] * y[2]
+    return np.sum(y * y)
+
+
+# the parameter's own name rebound to a copy: refused by the name (a NumPy call that returns its operand's
+# memory, np.asarray(x, dtype=float), is a copy in the IR, so the dataflow layer alone may not refuse it)
+def copies_into_the_same_name(x):
     x = x.copy()
     x[0] = 2.0 * x[1] * x[2]
     return np.sum(x * x)
@@ -213,3 +220,140 @@ def min_over_axes(T):
 
 def max_columns_squared(Z):
     return np.sum(np.max(Z, axis=0) ** 2)
+
+
+
+# NumPy calls that return their operand itself (no conversion needed), then a write through the result:
+# Python's operand changes too.  Each was a copy in the IR: a gradient of the unchanged operand, silently.
+# (`shared_*` write then read the operand: refused; `shared_*_result_only` read only the result: derived;
+# `copied_*` are NumPy's copies: derived)
+
+
+def shared_asarray_dtype(x):
+    y = x * 1.0
+    w = np.asarray(y, dtype=float)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_asarray_dtype_result_only(x):
+    y = x * 1.0
+    w = np.asarray(y, dtype=float)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_astype_no_copy(x):
+    y = x * 1.0
+    w = y.astype(float, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_astype_no_copy_result_only(x):
+    y = x * 1.0
+    w = y.astype(float, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_array_no_copy(x):
+    y = x * 1.0
+    w = np.array(y, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_array_no_copy_result_only(x):
+    y = x * 1.0
+    w = np.array(y, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_array_dtype_no_copy(x):
+    y = x * 1.0
+    w = np.array(y, dtype=np.float64, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_array_dtype_no_copy_result_only(x):
+    y = x * 1.0
+    w = np.array(y, dtype=np.float64, copy=False)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_float64_of_array(x):
+    y = x * 1.0
+    w = np.float64(y)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_float64_of_array_result_only(x):
+    y = x * 1.0
+    w = np.float64(y)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_rot90_by_0(x):
+    y = x * 1.0
+    w = np.rot90(y, 0)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_rot90_by_0_result_only(x):
+    y = x * 1.0
+    w = np.rot90(y, 0)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def shared_rot90_by_4(x):
+    y = x * 1.0
+    w = np.rot90(y, 4)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w)
+
+
+def shared_rot90_by_4_result_only(x):
+    y = x * 1.0
+    w = np.rot90(y, 4)
+    w[0] = 5.0 * w[1]
+    return np.sum(w * w)
+
+
+def copied_astype(x):
+    y = x * 1.0
+    w = y.astype(float)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w * w)
+
+
+def copied_array_dtype(x):
+    y = x * 1.0
+    w = np.array(y, dtype=float)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w * w)
+
+
+def copied_array(x):
+    y = x * 1.0
+    w = np.array(y)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w * w)
+
+
+def copied_np_copy(x):
+    y = x * 1.0
+    w = np.copy(y)
+    w[0] = 5.0 * w[1]
+    return np.sum(y * y) + np.sum(w * w)
+
+
+SHARED_BY_NUMPY = ['array_dtype_no_copy', 'array_no_copy', 'asarray_dtype', 'astype_no_copy', 'float64_of_array', 'rot90_by_0', 'rot90_by_4']
+COPIED_BY_NUMPY = ['array', 'array_dtype', 'astype', 'np_copy']

@@ -195,6 +195,7 @@ def _corpus_args(fn):
         "helper_writes_a_copy": (rng.normal(size=n), 0.4),
         "helper_writes_the_parameter": None,
         "alias_written_after_a_copy": None,
+        "copies_into_the_same_name": None,
         "max_rows_weighted": (rng.normal(size=(n, m)), rng.normal(size=(n, 1))),
         "min_over_axes": (rng.normal(size=(n, 3, m)),),
         "max_columns_squared": (rng.normal(size=(n, m)),),
@@ -202,6 +203,10 @@ def _corpus_args(fn):
     name = fn.__name__
     if name in special:
         return special[name]
+    if name.startswith("shared_") and not name.endswith("_result_only"):
+        return None                     # refused: a write through NumPy's shared result, then a read
+    if name.startswith("shared_rot90"):
+        return (rng.normal(size=(n, m)),)
     params = list(inspect.signature(fn).parameters)
     return tuple(rng.normal(size=shapes[p]) if p in shapes else 0.4 for p in params)
 
@@ -214,7 +219,7 @@ CORPUS = [f for name, f in inspect.getmembers(A, inspect.isfunction)
 def test_every_array_corpus_function_verifies(fn):
     args = _corpus_args(fn)
     if args is None:
-        pytest.skip("the compiler refuses this function (it writes into a parameter)")
+        pytest.skip("the compiler refuses this function (a write the caller or a later read would see)")
     state = state_for(fn, args)
     report = verify_gradient(state, args, fn)
     assert report.ok, str(report)

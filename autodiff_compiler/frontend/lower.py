@@ -258,6 +258,7 @@ class Lowering(StatementLowering, CallLowering):
                 flat.append(p)
                 if t is not None:
                     self.types[p] = t
+        self.parameter_aliases = set(flat)
         self.frames.append(frame)
         body: list = []
         with self.block(body):
@@ -391,6 +392,7 @@ class Lowering(StatementLowering, CallLowering):
             self.data_names[key] = name
             self.data.append((name, ref, path))
             self.types[name] = tree
+            self.parameter_aliases.add(name)
         return Var(self.data_names[key])
 
     def lower_tuple(self, node: ast.Tuple):

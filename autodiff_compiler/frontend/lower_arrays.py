@@ -263,7 +263,11 @@ def lower_store(lowering, node: ast.Subscript, value, prim: str) -> None:
     if not (isinstance(base, ast.Name) and isinstance(lowering.local(base.id), str)):
         raise lowering.unsupported(node, "assignment into this expression", "assign into an array variable: y[i] = v")
     array = lowering.local(base.id)
-    # a store into the caller's array is refused by the dataflow layer, which knows what each name
-    # holds at the store (`ir.aliasing.make_values`: `x = x.copy()` first makes it the function's own)
+    if lowering.aliases_parameter(array):
+        raise lowering.error(UnsupportedSyntaxError,
+                             f"writing into the parameter array {base.id!r} would change the caller's array",
+                             node, f"work on a copy under a name of its own ({base.id}_own = {base.id}.copy(), "
+                                   f"and write into {base.id}_own: a parameter's name stays the caller's array "
+                                   "here), or build a new array with np.zeros_like", "store into a parameter")
     index, _ = _index(lowering, node, Var(array), allow_new=False)
     lowering.emit(Store(array, index, value, prim, None, error_effect=ir.integer_index(index)))

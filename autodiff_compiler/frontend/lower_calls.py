@@ -207,6 +207,8 @@ class CallLowering:
         region_params = [self.names.fresh(f"{prefix}_{p}") for p in params]
         for param, arg in zip(region_params, args):
             self.assign(param, "copy", (arg,))
+            if isinstance(arg, Var) and arg.name in self.parameter_aliases:
+                self.parameter_aliases.add(param)
         body: list = []
         loc = self.loc
         with self.block(body):
@@ -320,6 +322,8 @@ class CallLowering:
             self.user_variables[frame.scope[param]] = param        # what an error about it calls it
             if param in written and self.is_zero_d(written[param], self.frame) and self.rank_of(arg) == 0:
                 self.zero_d.add((id(frame), param))
+            if isinstance(arg, Var) and arg.name in self.parameter_aliases:
+                self.parameter_aliases.add(frame.scope[param])
         self.frames.append(frame)
         depth, self.static_depth = self.static_depth, self.static_depth
         try:

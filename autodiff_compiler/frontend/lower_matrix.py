@@ -51,8 +51,8 @@ def _rot90(lowering, node, target):
     a, b = (axis_arg(lowering, x, rank, node) for x in call.constant("axes", (0, 1)))
     perm = list(range(rank))
     perm[a], perm[b] = perm[b], perm[a]
-    if k == 0:
-        return lowering.apply("array_copy", (value,), target)
+    if k == 0:                      # NumPy's m[:]: a view of every element, written through as m itself
+        return lowering.materialise(value, target)
     if k == 2:
         return _flip(lowering, value, (a, b), rank, target)
     if k == 1:
@@ -494,16 +494,22 @@ def _np_array(copy: bool):
         call = Call(lowering, node, ("object", "dtype", "copy", "order", "ndmin"))
         value = call.value("object")
         array = as_array(lowering, value, node)
+        # np.asarray, and np.array(..., copy=False or None), return the array itself where its dtype fits
+        copies = copy and call.constant("copy", True) is True
         if call.has("dtype"):
-            return astype(lowering, array, call.node_of("dtype"), node, target)
-        if copy and not isinstance(value, Pack) and lowering.rank_of(array):
+            return astype(lowering, array, call.node_of("dtype"), node, target, shares=not copies)
+        if copies and not isinstance(value, Pack) and lowering.rank_of(array):
             return lowering.apply("array_copy", (array,), target)
         return lowering.materialise(array, target)
     return lower
 
 
 def _np_float(lowering, node, target):
+    """np.float64(x) of a number is a float; of a float array, NumPy's is the array itself."""
     value = Call(lowering, node, ("x",)).array("x")
+    held = lowering.type_of(value)
+    if lowering.rank_of(value) and held is not None and held.dtype.startswith("float"):
+        return lowering.materialise(value, target)
     return lowering.apply("float" if not lowering.rank_of(value) else "array_copy", (value,), target)
 
 

@@ -140,7 +140,9 @@ def _method(lowering, node: ast.Call, target):
         return _squeeze(lowering, value, constant(lowering, node.args[0]) if node.args else
                         Call(lowering, node, ("axis",)).constant("axis"), rank, node, target)
     if method == "astype":
-        return astype(lowering, value, node.args[0] if node.args else node.keywords[0].value, node, target)
+        copies = [constant(lowering, k.value) for k in node.keywords if k.arg == "copy"]
+        dtype = node.args[0] if node.args else next(k.value for k in node.keywords if k.arg == "dtype")
+        return astype(lowering, value, dtype, node, target, shares=bool(copies) and copies[0] is not True)
     if method == "transpose":
         axes = [constant(lowering, a) for a in node.args]
         if len(axes) == 1 and isinstance(axes[0], tuple):

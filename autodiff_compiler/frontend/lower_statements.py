@@ -188,6 +188,10 @@ class StatementLowering:
             return value if isinstance(value, Pack) else None
         return None
 
+    def aliases_parameter(self, name: str) -> bool:
+        """Is `name` the caller's array (a parameter, or a callee's parameter bound to one)?"""
+        return name in self.parameter_aliases
+
     def bind(self, user_name: str) -> str:
         """The IR variable a user name assigns to, creating it for new locals of inlined callees."""
         frame = self.frame

@@ -171,7 +171,10 @@ def count_of(lowering, value, axis, rank):
     return product_of(lowering, [shape_of(lowering, value, rank)[a % rank] for a in axes])
 
 
-def astype(lowering, value, dtype_node, node, target):
+def astype(lowering, value, dtype_node, node, target, shares: bool = False):
+    """`value` as the dtype `dtype_node` names.  `shares`: NumPy returns the operand itself where no
+    conversion is needed (`np.asarray(x, dtype=float)`, `x.astype(float, copy=False)`): then so does the
+    IR (a write through either name is seen through the other, as in Python), else a new array."""
     text = ast.unparse(dtype_node).strip("'\"")
     if text in _FLOAT_TYPES:
         # float32 and float64 alike: the derivative is computed in float64 (see the README); an int or bool
@@ -179,6 +182,8 @@ def astype(lowering, value, dtype_node, node, target):
         held = lowering.type_of(value)
         if lowering.rank_of(value) and held is not None and not held.dtype.startswith("float"):
             return lowering.apply("to_float", (value,), target)
+        if lowering.rank_of(value) and shares:
+            return lowering.materialise(value, target)
         return lowering.apply("array_copy", (value,), target) if lowering.rank_of(value) else \
             lowering.apply("float", (value,), target)
     if text in _INT_TYPES:

@@ -197,6 +197,9 @@ class PythonRun:
             except Exception as exc:    # noqa: BLE001 -- whatever the function raises is the answer
                 frames = [f for f in traceback.extract_tb(exc.__traceback__)
                           if not os.path.abspath(f.filename).startswith((_OURS, _NUMPYS))]
+                # only its words and type are kept: its frames (and the failed call's exception, its
+                # context) would wait for the cyclic collector, a call's worth of garbage per failed call
+                exc.__traceback__, exc.__context__ = None, None
                 return cls(True, exc, (frames[-1].filename, frames[-1].lineno, frames[-1].line) if frames else None)
             return cls(True)
 

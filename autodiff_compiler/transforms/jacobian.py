@@ -173,8 +173,9 @@ def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
     statements that only compute again what the value section (`program`'s body, run once before the
     loop) computed already (`reused_targets`)."""
     reused = reused_targets(program, body, params_written)
+    single = _single_top_level(body)
     return [stmt for stmt in body if not (isinstance(stmt, Assign) and stmt.target in reused
-                                          and _single_top_level(body).get(stmt.target) is stmt)]
+                                          and single.get(stmt.target) is stmt)]
 
 
 def _single_top_level(block: list) -> dict:

@@ -21,7 +21,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 # module-name prefix -> stage rank (the longest matching prefix wins)
 STAGES = {
-    "errors": 0, "rules": 0, "special": 0, "python_errors": 0, "custom": 0, "timelimit": 0, "syntax": 0,
+    "errors": 0, "primitive": 0, "rules": 0, "special": 0, "python_errors": 0, "custom": 0, "timelimit": 0, "syntax": 0,
     "ir": 1,
     "frontend": 2,
     "transforms": 3,

@@ -44,7 +44,8 @@ from ..ir.activity import useful_for, varied_by
 from ..ir import dataflow
 from ..ir.dataflow import SHARING
 from ..ir.types import infer_types, type_of_operand
-from ..rules import ARG_NAMES, PRIMITIVES, _parsed
+from ..primitive import _parsed
+from ..rules import ARG_NAMES, PRIMITIVES
 from .instantiate import Instantiate
 
 

@@ -50,11 +50,11 @@ class Primitive:
                                        # message, or a dict from the operands' kind ("int": all of them
                                        # integers or bools, else "float") to it; None: each statement its
                                        # own error (an assert names its line)
-    compiled: str | None = None        # the spelling for array operands in the module Numba compiles, when
-                                       # it differs: a function of the library (`backend.library`), compiled
-                                       # once per machine, not once per process; it computes in float64, so
-                                       # it is used only where an operand is a float array (NumPy's result is
-                                       # then float64; of ints or bools alone it is not)
+    compiled: object = None            # the spelling for array operands in the module Numba compiles, when
+                                       # it differs: a library function (`backend.library`), compiled once per
+                                       # machine; in float64, so only where an operand is a float array (NumPy's
+                                       # result is then float64).  A dict: from the ranks of operands that are
+                                       # all float64 arrays ("2x2") to it, "": the others (`compiled_spelling`)
     compiled_ints: str | None = None   # the runtime helper that computes it in the module Numba compiles where
                                        # every operand is an int or bool array (NumPy's result is then int64,
                                        # or bool of bools alone; the printer passes the dtype): Numba's own multiplies
@@ -92,6 +92,14 @@ class Primitive:
                                        # and Python's `x ** y`'s, which differ (`python_check`).  The lowering marks such a call
                                        # `error_effect`; the module Numba compiles checks it
                                        # (`runtime.math_domain`, `math_range`, `math_pow`, `python_power`)
+
+    def compiled_spelling(self, operand_types) -> str:
+        """`compiled` for operands of these IR types (`Primitive.compiled`)."""
+        if not isinstance(self.compiled, dict):
+            return self.compiled
+        floats = [t for t in operand_types if t is not None and t.is_array and t.dtype == "float64"]
+        return self.compiled.get("x".join(str(t.ndim) for t in floats) if len(floats) == len(operand_types) else "",
+                                 self.compiled[""])
 
     def user_name(self, module: str) -> str:
         """The name user code calls it by in `module` ("math", "numpy"), or the primitive's own."""

@@ -5,9 +5,10 @@ library function a gradient calls, and the gradient, from Numba's disk cache
 (at LLVM level 0 too), compiling none, and
 gives the same numbers bit for bit; a program of another gradient in that
 process compiles only its own function; the library's file is one per level and
-setting and holds the helpers' source; the module Numba compiles spells matrix
-products by the library's `matmul` while the one users read keeps `np.dot`,
-and both give the finite-difference gradient.
+setting and holds the helpers' source; the module Numba compiles spells
+products of float matrices by the library's `matrix_product` (`backend.blas`)
+while the one users read keeps `np.dot`, and both give the finite-difference
+gradient.
 """
 import json
 import os
@@ -83,9 +84,9 @@ def test_a_second_process_compiles_nothing(tmp_path, level):
     `CalledDispatcher`: the library's functions have no address)."""
     cold = _run(tmp_path, level)
     assert _library_compiles(cold["compiled_first"]), cold      # it did compile them: the test can fail
-    assert any("matmul" in name for name in cold["compiled_first"]), cold["compiled_first"]
+    assert any("matrix_product" in name for name in cold["compiled_first"]), cold["compiled_first"]
     # the second gradient of the first process shares the library's compiled functions
-    assert not [name for name in _library_compiles(cold["compiled_second"]) if "matmul" in name
+    assert not [name for name in _library_compiles(cold["compiled_second"]) if "matrix_product" in name
                 or "amax_axis1" in name], cold["compiled_second"]
     warm = _run(tmp_path, level)
     # but the package's own result scan, which Numba's disk cache keeps only at its default level 3 (its
@@ -116,17 +117,17 @@ def test_one_library_file_per_level_holding_the_helpers_source():
     assert library.function("sum_axis0", 2).llvm_level == 2
 
 
-def test_matrix_products_call_the_library_matmul_where_numba_compiles_them():
+def test_matrix_products_call_the_library_where_numba_compiles_them():
     def two_layers(W1, W2, X):
         return np.sum(np.tanh(X @ W1) @ W2)
     rng = np.random.default_rng(7)
     W1, W2, X = rng.standard_normal((3, 5)), rng.standard_normal((5, 2)), rng.standard_normal((4, 3))
     g = grad(two_layers, wrt=(0, 1))
     compiled = g(W1, W2, X)
-    assert "matmul(" in g.compiled_source and "np.dot(" not in g.compiled_source.split("def two_layers")[-1]
+    assert "matrix_product(" in g.compiled_source and "np.dot(" not in g.compiled_source.split("def two_layers")[-1]
     plain = grad(two_layers, wrt=(0, 1), jit=False)
     python = plain(W1, W2, X)
-    assert "np.dot(" in plain.compiled_source and "matmul(" not in plain.compiled_source
+    assert "np.dot(" in plain.compiled_source and "matrix_product(" not in plain.compiled_source
     for got, want in zip(compiled, python):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
     for k in range(2):

@@ -74,8 +74,8 @@ def cached_where_possible(decorate):
 
 
 @functools.cache
-def _dispatcher_class(called_only: bool = False):
-    from numba.core import types as numba_types
+def _dispatcher_class(called_only: bool = False, any_layout: bool = False):
+    from numba.core import sigutils, types as numba_types
     from numba.core.imputils import lower_constant
     from numba.core.registry import CPUDispatcher
     from numba.extending import box, models, register_model
@@ -119,7 +119,20 @@ def _dispatcher_class(called_only: bool = False):
         def _numba_type_(self):
             return CalledType(self)
 
-    return CalledDispatcher
+    if not any_layout:
+        return CalledDispatcher
+
+    class AnyLayoutDispatcher(CalledDispatcher):
+        """A `CalledDispatcher` compiling one signature for every layout of its array operands: each is
+        typed as an any-layout array ("A"), which callers' row-major, column-major and strided arrays
+        convert to for free (one data model), so that Numba compiles it once, not once per layout."""
+
+        def compile(self, sig):
+            args, return_type = sigutils.normalize_signature(sig)
+            args = tuple(a.copy(layout="A") if isinstance(a, numba_types.Array) else a for a in args)
+            return super().compile(args if return_type is None else return_type(*args))
+
+    return AnyLayoutDispatcher
 
 
 def cache_dir() -> str:
@@ -171,10 +184,12 @@ def import_module(path: str, module_name: str):
     return module
 
 
-def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, called_only: bool = False):
+def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, called_only: bool = False,
+             any_layout: bool = False):
     """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most; `called_only`:
     one that compiled code calls and never passes as a value (`_dispatcher_class`), so that the
-    functions calling it can be cached at every LLVM level.
+    functions calling it can be cached at every LLVM level; `any_layout` (with `called_only`): compiled
+    once for all layouts of its array operands, which it must read through their strides.
 
     Without Numba's C-callable wrapper (`no_cfunc_wrapper`): it is for `cfunc`s and first-class function
     values, which no derived program or library function is (the router calls the Python-callable entry),
@@ -183,7 +198,7 @@ def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, 
     from numba.core import config
     if config.DISABLE_JIT or (level is None and not called_only):
         return numba.njit(cache=cache, parallel=parallel, boundscheck=True, no_cfunc_wrapper=True)(fn)
-    dispatcher = _dispatcher_class(called_only)(fn, targetoptions={"nopython": True, "parallel": parallel,
+    dispatcher = _dispatcher_class(called_only, any_layout)(fn, targetoptions={"nopython": True, "parallel": parallel,
                                                                    "boundscheck": True, "no_cfunc_wrapper": True})
     dispatcher.llvm_level = level
     if cache:

@@ -182,7 +182,7 @@ def _blocked(printer, plan: LoopPlan, depth: int, lo: str, hi: str, first: str, 
             lines += printer.block(body, depth + 2)
         for call in calls:
             helper = f"v{call.prim}"
-            printer.vector_helpers.add(helper)
+            printer.library_imports.add(helper)
             operands = "".join(f", {buffers[a.name]}" for a in call.args)
             lines.append(f"{pad}    {helper}({buffers[call.target]}, {count}{operands})"
                          f"    # {call.target} = {call.prim}(...) for the block")

@@ -20,7 +20,7 @@ import os
 import re
 
 from .. import ir
-from . import runtime
+from . import blas, runtime
 from .print_trees import _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
@@ -112,7 +112,7 @@ class ModulePrinter:
         if self.plans:
             self.names.add(ir.assigned_in(function.body))
         self.extra_functions: list[str] = []   # chunk functions of planned loops
-        self.vector_helpers: set[str] = set()
+        self.library_imports: set[str] = set()     # vector kernels (`v<prim>`) and BLAS calls (`blas`)
         self.array_helpers: set[str] = set()     # whole-array vector calls' functions, made once each
         self.parallel = False
         self.tops: dict[str, str] = {}
@@ -150,7 +150,7 @@ class ModulePrinter:
             # Python's also of NumPy's number, which a division then raises on, as the function does
             text = f"math.{spec.user_name('math')}"
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
-            text = spec.compiled
+            text = spec.compiled_spelling([self.type_of(a) for a in args])
         elif self.compiled and spec.compiled_ints and all(self.is_int_array(a) for a in args):
             bools = all(self.type_of(a).dtype == "bool" for a in args)     # NumPy's product of bools alone is bool
             text = f"{spec.compiled_ints}({{args}}, {'np.bool_' if bools else 'np.int64'})"
@@ -167,6 +167,8 @@ class ModulePrinter:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
             self.modules.add("numpy")
+        if text in blas.ANY_LAYOUT:
+            self.library_imports.add(text)
         for helper in runtime.helpers_called(text):
             self.helpers.add(helper)
             self.modules.add("numpy")
@@ -354,7 +356,7 @@ class ModulePrinter:
         helper = f"vector_{prim}"
         if helper not in self.array_helpers:
             self.array_helpers.add(helper)
-            self.vector_helpers.add(f"v{prim}")
+            self.library_imports.add(f"v{prim}")
             self.modules.add("numpy")
             self.extra_functions.append(VECTOR_TEMPLATE.format(prim=prim))
         return f"{helper}({self.expr(args[0])[0]})", _ATOM
@@ -782,11 +784,11 @@ class ModulePrinter:
             imports.append("import numpy as np")
         if self.parallel:
             imports += ["import numba", "from numba import prange"]
-        if self.vector_helpers:
+        if self.library_imports:
             from . import vecmath
-            # the width is part of the text, hence of the cache key: another setting compiles anew
-            imports.append("from autodiff_compiler.backend.library import " + ", ".join(sorted(self.vector_helpers))
-                           + f"    # {vecmath.describe()}")
+            # a kernel's width is part of the text, hence of the cache key: another setting compiles anew
+            width = f"    # {vecmath.describe()}" if self.library_imports - blas.ANY_LAYOUT else ""
+            imports.append("from autodiff_compiler.backend.library import " + ", ".join(sorted(self.library_imports)) + width)
         guard = _shape_guard(fn)
         if guard:
             imports.append("from autodiff_compiler.errors import ShapesDiffer")

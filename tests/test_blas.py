@@ -2,8 +2,8 @@
 
 Checked here: `matrix_product` equals NumPy's `np.dot` for every pair of
 operand layouts (row-major, column-major, transposed views, slices with a unit
-stride along one axis, slices with none, one-row and one-column matrices,
-empty axes), called from Python and from compiled code; Numba compiles it once
+stride along one axis, slices with none, negative strides, one-row and
+one-column matrices, empty axes), called from Python and from compiled code; Numba compiles it once
 for all of them (one signature); it raises Numba's errors for inner axes that
 differ; a gradient of matrix products through transposes and slices equals
 central differences, compiled and interpreted; the module users read keeps
@@ -34,6 +34,8 @@ def _layouts(rows: int, cols: int):
         "rows of a wider matrix": tall[2:rows + 2, 1:cols + 1],                 # unit column stride
         "columns of a taller one": np.asfortranarray(tall)[2:rows + 2, 1:cols + 1],     # unit row stride
         "no unit stride": wide[1:2 * rows + 1:2, 2:3 * cols + 2:3],
+        "rows reversed": np.ascontiguousarray(base[::-1])[::-1],          # negative strides: copied
+        "columns reversed": np.asfortranarray(base[:, ::-1])[:, ::-1],
     }
 
 

@@ -6,7 +6,7 @@ library function a gradient calls, and the gradient, from Numba's disk cache
 gives the same numbers bit for bit; a program of another gradient in that
 process compiles only its own function; the library's file is one per level and
 setting and holds the helpers' source; the module Numba compiles spells
-products of float matrices by the library's `matrix_product` (`backend.blas`)
+products of float matrices by the library's `matrix_product` (`backend.products`)
 while the one users read keeps `np.dot`, and both give the finite-difference
 gradient.
 """

@@ -123,13 +123,14 @@ def _dispatcher_class(called_only: bool = False, any_layout: bool = False):
         return CalledDispatcher
 
     class AnyLayoutDispatcher(CalledDispatcher):
-        """A `CalledDispatcher` compiling one signature for every layout of its array operands: each is
-        typed as an any-layout array ("A"), which callers' row-major, column-major and strided arrays
-        convert to for free (one data model), so that Numba compiles it once, not once per layout."""
+        """A `CalledDispatcher` compiling one signature for every layout of its array operands, which it
+        only reads: each is typed as a read-only any-layout array ("A"), which callers' row-major,
+        column-major, strided and read-only arrays convert to for free (one data model), so that Numba
+        compiles it once, not once per layout."""
 
         def compile(self, sig):
             args, return_type = sigutils.normalize_signature(sig)
-            args = tuple(a.copy(layout="A") if isinstance(a, numba_types.Array) else a for a in args)
+            args = tuple(a.copy(layout="A", readonly=True) if isinstance(a, numba_types.Array) else a for a in args)
             return super().compile(args if return_type is None else return_type(*args))
 
     return AnyLayoutDispatcher
@@ -189,7 +190,7 @@ def compiled(fn, level: int | None, parallel: bool = False, cache: bool = True, 
     """`fn` as a Numba function (nopython, bounds checked) compiling at `level` at most; `called_only`:
     one that compiled code calls and never passes as a value (`_dispatcher_class`), so that the
     functions calling it can be cached at every LLVM level; `any_layout` (with `called_only`): compiled
-    once for all layouts of its array operands, which it must read through their strides.
+    once for all layouts of its array operands, which it must only read, through their strides.
 
     Without Numba's C-callable wrapper (`no_cfunc_wrapper`): it is for `cfunc`s and first-class function
     values, which no derived program or library function is (the router calls the Python-callable entry),

@@ -12,8 +12,9 @@ Guarantees:
   - every runtime helper (`runtime.SOURCES`), `matmul` among them: the
     `np.dot` of the module Numba compiles (the rule table's `compiled`
     spelling), so that each pair of layouts is compiled once per machine;
-  - `blas.matrix_product`, the product of two float matrices, compiled once
-    for every pair of layouts (`blas.ANY_LAYOUT`);
+  - `backend.products`' functions (`matrix_product`, `matrix_vector`,
+    `outer_product`, ...), products of float arrays, each compiled once for
+    every layout of its operands (`products.ANY_LAYOUT`);
   - with libmvec, for each primitive `f` with a vector version, the block
     kernel `vf(dst, m, *srcs)` (`vecmath` documents it; the libmvec call is
     the intrinsic `lanes_f`) and the whole-array function `vector_f(array)`;
@@ -37,7 +38,7 @@ import inspect
 import os
 import sys
 
-from . import blas, runtime, vecmath
+from . import products, runtime, vecmath
 from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
 from .numba_names import unambiguous
 
@@ -64,11 +65,11 @@ def _text(lanes: int, isa: str, found: tuple) -> str:
     setting = (lanes, isa, found)
     parts = [f'"""The functions generated modules call, compiled once per machine (autodiff_compiler '
              f'{__version__}; {vecmath.describe_setting(setting)})."""',
-             "import math\n\nimport numpy as np\n\nfrom autodiff_compiler.backend.blas import dgemm"]
+             "import math\n\nimport numpy as np\n\nfrom autodiff_compiler.backend.products import dgemm, dgemv"]
     if lanes:
         parts[-1] += "\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic"
     parts += [runtime.SOURCES[name].rstrip() for name in runtime.HELPERS]
-    parts += [inspect.getsource(getattr(blas, name)).rstrip() for name in sorted(blas.ANY_LAYOUT)]
+    parts += [inspect.getsource(getattr(products, name)).rstrip() for name in sorted(products.ANY_LAYOUT)]
     for prim in sorted(found) if lanes else ():
         parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
     return unambiguous("\n\n\n".join(parts) + "\n")
@@ -96,15 +97,15 @@ def module(level: int | None, setting: tuple | None = None):
     for attribute, value in list(vars(library).items()):
         if inspect.isfunction(value) and value.__module__ == library.__name__:
             setattr(library, attribute, compiled(value, level, cache=True, called_only=True,
-                                                 any_layout=attribute in blas.ANY_LAYOUT))
+                                                 any_layout=attribute in products.ANY_LAYOUT))
     _MODULES[path] = library
     return library
 
 
 def function(name: str, level: int | None):
     """The library's compiled function `name` at `level`, on this machine's vector-math setting."""
-    if name in blas.ANY_LAYOUT:
-        blas.ensure_blas()
+    if name in products.CALLS_BLAS:
+        products.ensure_blas()
     return getattr(module(level), name)
 
 
@@ -119,7 +120,7 @@ def __getattr__(name: str):
     """`from autodiff_compiler.backend.library import vexp` (what the module Numba compiles writes)."""
     if name.startswith("v") and name[1:] in vecmath.functions():
         return kernel(name[1:])
-    if name in blas.ANY_LAYOUT:
+    if name in products.ANY_LAYOUT:
         return function(name, None)
     raise AttributeError(name)
 
@@ -129,4 +130,4 @@ def names() -> frozenset:
     functions of this machine."""
     lanes, _, found = vecmath._setting()
     vector = {f"{kind}{prim}" for prim in (found if lanes else ()) for kind in ("v", "vector_")}
-    return frozenset(runtime.HELPERS) | vector | blas.ANY_LAYOUT
+    return frozenset(runtime.HELPERS) | vector | products.ANY_LAYOUT

@@ -20,7 +20,7 @@ import os
 import re
 
 from .. import ir
-from . import blas, runtime
+from . import products, runtime
 from .print_trees import _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
@@ -150,7 +150,7 @@ class ModulePrinter:
             # Python's also of NumPy's number, which a division then raises on, as the function does
             text = f"math.{spec.user_name('math')}"
         if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
-            text = spec.compiled_spelling([self.type_of(a) for a in args])
+            text = spec.compiled_spelling([self.type_of(a) for a in args]) or text
         elif self.compiled and spec.compiled_ints and all(self.is_int_array(a) for a in args):
             bools = all(self.type_of(a).dtype == "bool" for a in args)     # NumPy's product of bools alone is bool
             text = f"{spec.compiled_ints}({{args}}, {'np.bool_' if bools else 'np.int64'})"
@@ -167,7 +167,7 @@ class ModulePrinter:
             self.modules.add("math")
         elif text.startswith("np.") or "np." in text:
             self.modules.add("numpy")
-        if text in blas.ANY_LAYOUT:
+        if text in products.ANY_LAYOUT:
             self.library_imports.add(text)
         for helper in runtime.helpers_called(text):
             self.helpers.add(helper)
@@ -787,7 +787,7 @@ class ModulePrinter:
         if self.library_imports:
             from . import vecmath
             # a kernel's width is part of the text, hence of the cache key: another setting compiles anew
-            width = f"    # {vecmath.describe()}" if self.library_imports - blas.ANY_LAYOUT else ""
+            width = f"    # {vecmath.describe()}" if self.library_imports - products.ANY_LAYOUT else ""
             imports.append("from autodiff_compiler.backend.library import " + ", ".join(sorted(self.library_imports)) + width)
         guard = _shape_guard(fn)
         if guard:

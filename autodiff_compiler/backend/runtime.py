@@ -401,8 +401,9 @@ def matmul(a, b):
     Numba's np.dot of each pair of layouts is compiled once per machine, not once per process (about
     0.5 s each).  Numba's np.dot multiplies floats only: an int or bool operand is taken as float64, as
     NumPy takes it beside a float one (`np.asarray` of a float64 array is that array, no copy).  The
-    printer calls it only where an operand is a float array and they are not two float matrices, whose
-    product is `blas.matrix_product`, compiled once for all layouts (`primitive.Primitive.compiled`)."""
+    printer calls it only where an operand is a float array and `backend.products` has no function for
+    them (a float matrix or vector with a float matrix: `matrix_product`, `matrix_vector`,
+    `vector_matrix`, compiled once for all layouts; `primitive.Primitive.compiled`)."""
     return np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
 

@@ -48,6 +48,12 @@ def custom_derivative(*partials: str):
     is called in differentiated code, its value comes from its body and its
     derivative from these partials: one more entry in the rule table.
     `verify=True` proves the declaration against SymPy like a built-in rule."""
+    for text in partials:
+        if not isinstance(text, str):
+            raise ArgumentError(f"@custom_derivative takes each partial as a string in the rule language, not "
+                                f"{type(text).__name__} {text!r}",
+                                hint='write the partial over the parameters and `out`: @custom_derivative("out * (1 - out)")')
+
     def declare(fn):
         params = list(inspect.signature(fn).parameters)
         if len(params) != len(partials):

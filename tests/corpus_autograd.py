@@ -61,3 +61,44 @@ def uses_bad(x):
 def safe_sqrt(v):
     # torch.where(v > 0, v.sqrt(), 0): sqrt(-1) is NaN on the side not taken, and so is its gradient there
     return np.sum(np.where(v > 0, np.sqrt(v), 0.0))
+
+
+# A @custom_derivative function's value is its body's result as it is: returning its argument, it
+# returns that array, as Python's call does (a second name for it, not a copy)
+@custom_derivative("1.0")
+def same_array(v):
+    return v
+
+
+@custom_derivative("2.0")
+def doubled(v):
+    return v * 2.0
+
+
+def written_through_custom_identity(x):
+    y = x * 1.0
+    z = same_array(y)
+    z[0] = 5.0              # changes y too: Python reads 5.0 in y below
+    return np.sum(y * x)
+
+
+def written_through_custom_new_array(x):
+    y = x * 1.0
+    z = doubled(y)
+    z[0] = 5.0              # z is an array of its own: y is unchanged
+    return np.sum(y * x) + np.sum(z * z)
+
+
+def read_through_custom_identity(x):
+    y = x * x
+    z = same_array(y)
+    return np.sum(z * y)
+
+
+@custom_derivative("out * (1 - out)")
+def sigmoid_rule(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def logistic_of_arrays(w, x):
+    return np.sum(sigmoid_rule(x * w) * w)

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 import corpus_autograd as C
-from autodiff_compiler import AutodiffError, VerificationError, grad, value_and_grad
+from _derivative_reference import jacobian_fd
+
+from autodiff_compiler import AutodiffError, ArgumentError, UnsupportedSyntaxError, VerificationError, custom_derivative, \
+    grad, value_and_grad
 
 JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
 POINTS = [0.5, 2.0, -1.3]
@@ -156,3 +159,49 @@ def test_functions_of_one_name_in_two_modules_keep_their_own_derivatives(tmp_pat
     assert again.sq.__autodiff_primitive__ == squares.sq.__autodiff_primitive__
     assert cubes.sq.__autodiff_primitive__ != squares.sq.__autodiff_primitive__
     assert grad(again.loss, jit=jit)(3.0) == pytest.approx(7.0, rel=1e-12)
+
+
+@JIT
+@pytest.mark.parametrize("simplify", [True, False])
+def test_a_custom_functions_value_is_its_bodys_array_as_it_is(jit, simplify):
+    """Returning its argument, a @custom_derivative function returns that array, as Python's call does.
+    The review found it taken for a new array: a write through the result left the other name unchanged
+    in the derived program, where Python changes it (a silent wrong value and gradient; the derived
+    program even wrote into the caller's array).  It is now refused, as every write through a second
+    name of an array that is read afterwards is; a custom function returning an array of its own, or
+    whose result is only read, is differentiated."""
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(UnsupportedSyntaxError, match=r"y and z share memory since line \d+ \(z = same_array\(y\)\)"):
+        value_and_grad(C.written_through_custom_identity, jit=jit, simplify=simplify)(x.copy())
+    for fn in (C.written_through_custom_new_array, C.read_through_custom_identity):
+        for point in (x, np.array([-0.5, 0.25, 2.0, 1.5])):
+            kept = point.copy()
+            value, gradient = value_and_grad(fn, jit=jit, simplify=simplify)(point)
+            np.testing.assert_array_equal(point, kept)
+            assert value == pytest.approx(fn(point.copy()), rel=1e-13)
+            np.testing.assert_allclose(gradient, jacobian_fd(fn, (point,), 0)[0], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("partial", [lambda g, x: (g,), 2.0, None])
+def test_a_partial_that_is_not_a_string_is_refused_clearly(partial):
+    with pytest.raises(ArgumentError, match="takes each partial as a string in the rule language"):
+        custom_derivative(partial)
+
+
+@JIT
+def test_a_custom_rule_applies_to_each_entry_of_arrays(jit):
+    """A declared partial of an array function is its entry-by-entry derivative (a sigmoid of arrays).
+    Reverse mode gave the body's value, whose partial is a structural 0, a zero adjoint of the wrong shape
+    (a number where an array was read: InternalError); forward mode skipped it already."""
+    from autodiff_compiler import hessian, jacobian
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        w, x = rng.standard_normal(4), rng.standard_normal(4)
+        dw, dx = grad(C.logistic_of_arrays, wrt=(0, 1), jit=jit)(w, x)
+        np.testing.assert_allclose(dw, jacobian_fd(C.logistic_of_arrays, (w, x), 0)[0], rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(dx, jacobian_fd(C.logistic_of_arrays, (w, x), 1)[0], rtol=1e-6, atol=1e-8)
+        gradient = grad(C.logistic_of_arrays, jit=jit)
+        np.testing.assert_allclose(jacobian(gradient, jit=jit)(w, x), jacobian_fd(gradient, (w, x), 0)[0],
+                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(hessian(C.logistic_of_arrays, jit=jit)(w, x), jacobian_fd(gradient, (w, x), 0)[0],
+                                   rtol=1e-6, atol=1e-7)

@@ -60,14 +60,28 @@ SHARING = {"copy", "stop_gradient", "subscript", "transpose", "transpose_axes", 
            "expand_dims", "squeeze", "sum_like", "slice_axis"}
 
 
-def prints_operand(stmt) -> bool:
-    """Does the printer spell this assignment as its first operand itself?  Then the result is that
-    array, whatever the primitive: `np.sum(x, axis=())` prints as `x` (the rule table's spelling for
-    these params is `{0}`)."""
+def shared_operand(stmt) -> int | None:
+    """The index of the operand whose array this assignment's result may be, or be a view of: the first of
+    a view or alias (`SHARING`), or the operand the printer spells the assignment as, whatever the
+    primitive (`np.sum(x, axis=())` prints as `x`: the rule table's spelling for these params is `{0}`; a
+    `@custom_derivative` function's value is its last operand, the body's result as it is: `{1}` of one
+    parameter).  None: the result is a new array (or no array)."""
+    if stmt.prim in SHARING:
+        return 0
     from ..rules import PRIMITIVES
     prim = PRIMITIVES.get(stmt.prim)
-    if prim is None or prim.array is None or not callable(prim.array) and prim.array not in ("", "{0}"):
-        return False
+    if prim is None or prim.array is None:
+        return None
+    try:
+        text = prim.spelling(True, stmt.params, len(stmt.args))
+    except (KeyError, TypeError):       # params not yet resolved (`ir.types.specialise`): not printable yet
+        return None
+    if text == "":
+        return 0
+    if isinstance(text, str) and text.startswith("{") and text.endswith("}") and text[1:-1].isdigit() \
+            and int(text[1:-1]) < len(stmt.args):
+        return int(text[1:-1])
+    return None
     try:
         return prim.spelling(True, stmt.params, len(stmt.args)) in ("", "{0}")
     except (KeyError, TypeError):       # params not yet resolved (`ir.types.specialise`): not printable yet
@@ -629,9 +643,10 @@ class Dataflow(StructuredForward):
     def _note_objects(self, stmt: Assign, state: dict) -> None:
         """What the array an assignment makes may refer to: its operand's objects when it shares memory."""
         pos = self.position[id(stmt)]
-        if self._is_array(stmt.target) and stmt.args and isinstance(stmt.args[0], Var) \
-                and self._is_array(stmt.args[0].name) and (stmt.prim in SHARING or prints_operand(stmt)):
-            base = self._objects_of_defs(state.get(stmt.args[0].name, frozenset()))
+        index = shared_operand(stmt) if self._is_array(stmt.target) else None
+        operand = stmt.args[index] if index is not None else None
+        if isinstance(operand, Var) and self._is_array(operand.name):
+            base = self._objects_of_defs(state.get(operand.name, frozenset()))
             self._objects[pos] = self._objects.get(pos, frozenset()) | base
         # else a new array (or no array): the objects of a definition not in `_objects`, `("new", pos)`,
         # not stored, so that a program whose arrays share nothing agrees with itself after one run

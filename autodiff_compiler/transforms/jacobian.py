@@ -196,7 +196,7 @@ def reused_targets(program: ir.Function, body: list, params_written: set) -> set
     target there too; every operand is a constant, a parameter neither program writes, or the target of
     a statement that went (so it computes the same value as in the value section, which nothing changes
     afterwards); it allocates no array; and no store writes its target, nor the array it is a view of."""
-    from ..ir.dataflow import SHARING
+    from ..ir.dataflow import shared_operand
     in_program = _single_top_level(program.body)
     in_body = _single_top_level(body)
     stored = {s.array for s in ir.walk(program.body + body) if isinstance(s, Store)}
@@ -212,7 +212,8 @@ def reused_targets(program: ir.Function, body: list, params_written: set) -> set
                 and all(isinstance(a, Var) and a.name in invariant or isinstance(a, Const) or a is None
                         for sl in stmt.args if isinstance(sl, Slice) for a in (sl.start, sl.stop, sl.step)) \
                 and stmt.target not in stored \
-                and not (stmt.prim in SHARING and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
+                and not (shared_operand(stmt) is not None
+                         and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
             invariant.add(stmt.target)
             reused.add(stmt.target)
     return reused

@@ -300,6 +300,8 @@ class Reverse:
             for index, arg in enumerate(stmt.args):
                 if isinstance(arg, Var) and arg.name in self.active:
                     partial = make(prim.partial_tree(index), binding)
+                    if isinstance(partial, Const) and partial.value == 0 and not isinstance(partial.value, bool):
+                        continue        # a structural zero (a custom rule's value), as in forward mode
                     if self.careful and not isinstance(partial, Const) and self.structural(prim, index, binding):
                         partial = make.apply("structural", (partial,))
                     contribution = make.apply("mul", (partial, out_bar))

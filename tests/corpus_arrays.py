@@ -357,3 +357,26 @@ def copied_np_copy(x):
 
 SHARED_BY_NUMPY = ['array_dtype_no_copy', 'array_no_copy', 'asarray_dtype', 'astype_no_copy', 'float64_of_array', 'rot90_by_0', 'rot90_by_4']
 COPIED_BY_NUMPY = ['array', 'array_dtype', 'astype', 'np_copy']
+
+
+# np.diagonal (and x.diagonal()) return a read-only view: Python raises on a write into it
+def written_diagonal(x):
+    y = x * 2.0
+    d = np.diagonal(y)
+    d[0] = 1.0
+    return np.sum(y) + np.sum(d)
+
+
+def written_view_of_the_diagonal(x):
+    y = x * 2.0
+    d = y.diagonal()
+    e = d[1:]
+    e += 1.0
+    return np.sum(d)
+
+
+def written_copy_of_the_diagonal(x):
+    y = x * 2.0
+    d = np.diagonal(y).copy()
+    d[0] = 1.0
+    return np.sum(y * y) + np.sum(d * d)

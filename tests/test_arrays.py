@@ -1,6 +1,7 @@
 """Array programs: gradients vs closed forms, scipy.optimize.rosen_der, or central finite differences."""
 import numpy as np
 import pytest
+from _derivative_reference import jacobian_fd
 from scipy.optimize import rosen_der
 
 import corpus_arrays as A
@@ -367,6 +368,23 @@ def test_numpys_calls_that_return_their_operand_share_it(jit):
         fn = getattr(A, f"copied_{name}")
         np.testing.assert_allclose(grad(fn, jit=jit)(x.copy()), entrywise(fn, x), rtol=1e-6, atol=1e-8,
                                    err_msg=name)
+
+
+@JIT
+def test_a_write_into_numpys_read_only_diagonal_is_refused_as_python_raises(jit):
+    """np.diagonal returns a read-only view: Python raises ValueError on a write into it (or into a view
+    of it).  The derived program's diagonal is an array of its own, which took the write: a gradient
+    where Python raises.  Refused now, naming both lines; a copy of the diagonal is the function's own."""
+    x = np.arange(1.0, 10.0).reshape(3, 3) / 4
+    for fn, line in ((A.written_diagonal, "d[0] = 1.0"), (A.written_view_of_the_diagonal, "e += 1.0")):
+        with pytest.raises(ValueError, match="read-only"):
+            fn(x.copy())
+        with pytest.raises(AutodiffError, match="np.diagonal returns a read-only view") as info:
+            grad(fn, jit=jit)(x.copy())
+        assert line in str(info.value) and "raises ValueError" in str(info.value), str(info.value)
+    for point in (x, np.random.default_rng(3).normal(size=(3, 3))):
+        np.testing.assert_allclose(grad(A.written_copy_of_the_diagonal, jit=jit)(point.copy()),
+                                   jacobian_fd(A.written_copy_of_the_diagonal, (point,), 0)[0], rtol=1e-6, atol=1e-8)
 
 
 @JIT

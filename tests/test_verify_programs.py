@@ -199,6 +199,9 @@ def _corpus_args(fn):
         "max_rows_weighted": (rng.normal(size=(n, m)), rng.normal(size=(n, 1))),
         "min_over_axes": (rng.normal(size=(n, 3, m)),),
         "max_columns_squared": (rng.normal(size=(n, m)),),
+        "written_diagonal": None,
+        "written_view_of_the_diagonal": None,
+        "written_copy_of_the_diagonal": (rng.normal(size=(m, m)),),
     }
     name = fn.__name__
     if name in special:

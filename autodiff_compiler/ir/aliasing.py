@@ -9,7 +9,8 @@ this pass makes that true, and refuses what it cannot make true:
 
 * a write into a parameter's array (directly, through an alias or a view, or
   by `x += ...` on an array) is an `UnsupportedSyntaxError`: it would change
-  the caller's array;
+  the caller's array; so is a write into NumPy's read-only view
+  (`np.diagonal`, `READ_ONLY_RESULTS`), where Python raises;
 * a variable read after a write through another name changed its memory (a
   *stale* read: Python would see the change) is an `UnsupportedSyntaxError`
   naming the read, the write and the line that made them share memory, with
@@ -277,7 +278,14 @@ _WHOLE_VIEWS = {"transpose", "transpose_axes", "reshape", "reshape_as", "expand_
 
 
 
+# primitives whose NumPy result is a read-only view of their operand: a write into it raises in Python
+# (ValueError: assignment destination is read-only), where the derived program's own array would take it
+READ_ONLY_RESULTS = {"diagonal": "np.diagonal"}
+
+
 def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) -> None:
+    """Refuse a write into a parameter's array (it would change the caller's), or into NumPy's read-only
+    view (Python raises there)."""
     for stmt in facts.statements:
         target = writes_into(stmt)
         if target is None:
@@ -285,8 +293,17 @@ def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) ->
         t = function.types.get(target)
         if t is None or not t.is_array:
             continue
-        params = sorted(o[len("param:"):] for o in facts.objects(stmt, target)
-                        if isinstance(o, str) and o.startswith("param:"))
+        objects = facts.objects(stmt, target)
+        made = [facts.statement_at(o[1]) for o in objects if isinstance(o, tuple) and o[0] == "new"]
+        read_only = [m for m in made if isinstance(m, Assign) and m.prim in READ_ONLY_RESULTS]
+        if read_only:
+            raise UnsupportedSyntaxError(
+                f"{READ_ONLY_RESULTS[read_only[0].prim]} returns a read-only view in NumPy ({_line(read_only[0])}: "
+                f"{_text(read_only[0])}): writing into it at {_line(stmt)} ({_text(stmt)}) raises ValueError "
+                f"(assignment destination is read-only) in Python{_called_from(stmt)}",
+                hint="write into a copy: `d = np.diagonal(x).copy()`",
+                construct="store into a read-only array", **_where(stmt))
+        params = sorted(o[len("param:"):] for o in objects if isinstance(o, str) and o.startswith("param:"))
         if params:
             # the user's names (an inlined helper's parameter is `_h2_a` in the IR, `a` in its source)
             users = getattr(getattr(function, "facts", None), "user_variables", None) or {}

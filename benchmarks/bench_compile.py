@@ -85,6 +85,11 @@ if {which!r} == "mlp":
     args = (rng.standard_normal((784, 128)) * 0.05, np.zeros(128), rng.standard_normal((128, 10)) * 0.1,
             np.zeros(10), rng.standard_normal((256, 784)), np.eye(10)[rng.integers(0, 10, 256)])
     g = autodiff_compiler.grad(pick(W.mlp_loss), wrt=(0, 1, 2, 3))
+elif {which!r} == "rnn":
+    import workload_fns as W
+    args = (rng.standard_normal((64, 64)) * 0.1, rng.standard_normal((64, 32)) * 0.1, np.zeros(64),
+            rng.standard_normal((100, 32)), np.zeros(64))
+    g = autodiff_compiler.grad(pick(W.rnn_loss), wrt=(0, 1, 2))
 elif {which!r} == "rank4":
     import array_fns as A
     args = (rng.standard_normal((8, 16, 32, 64)), rng.standard_normal(64))
@@ -130,7 +135,7 @@ def run(cfg):
     for n in (10, 100):
         t = guarded(cfg, GROUP, f"derive loop {n}", derivation_seconds, loop_source(n), f"l{n}")
         out.append(Metric(GROUP, f"derive, loop body of {n} statements", t, "s"))
-    for which, target in (("mlp", 3.0), ("rosenbrock", 2.0), ("rank4", None)):
+    for which, target in (("mlp", 3.0), ("rosenbrock", 2.0), ("rnn", None), ("rank4", None)):
         r = guarded(cfg, GROUP, f"{which} first call", first_calls, which, cfg)
         if r is None:
             continue

@@ -380,3 +380,11 @@ def written_copy_of_the_diagonal(x):
     d = np.diagonal(y).copy()
     d[0] = 1.0
     return np.sum(y * y) + np.sum(d * d)
+
+
+def reassigned_view_then_written(x):
+    y = x * 2.0
+    y = y.T                 # `y` again (a version of it in the IR)
+    z = y
+    z[0, 0] = 1.0
+    return np.sum(y * y)

@@ -388,6 +388,14 @@ def test_a_write_into_numpys_read_only_diagonal_is_refused_as_python_raises(jit)
 
 
 @JIT
+def test_a_refusal_names_a_reassigned_variable_as_the_user_wrote_it(jit):
+    """`y = y.T` makes a second version of `y` in the IR (`y2`); the refusal said `y2`."""
+    with pytest.raises(AutodiffError, match=r"y and z share memory since line \d+ \(y = y\.T\)") as info:
+        grad(A.reassigned_view_then_written, jit=jit)(np.ones((2, 2)))
+    assert "y2" not in str(info.value), str(info.value)
+
+
+@JIT
 def test_writing_parameter_raises(jit):
     g = grad(A.writes_param, jit=jit)
     with pytest.raises(AutodiffError) as info:

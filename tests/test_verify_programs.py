@@ -202,6 +202,7 @@ def _corpus_args(fn):
         "written_diagonal": None,
         "written_view_of_the_diagonal": None,
         "written_copy_of_the_diagonal": (rng.normal(size=(m, m)),),
+        "reassigned_view_then_written": None,
     }
     name = fn.__name__
     if name in special:

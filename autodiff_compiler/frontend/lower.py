@@ -835,26 +835,31 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     fence(source)
     lowering = Lowering(source, param_types, tuple_results)
     function = lowering.lower_function()
-    version_straight_line(function, lowering.names)
+    versions = version_straight_line(function, lowering.names)
     function.user_names = frozenset(lowering.names.taken)
+    # a version (`y2`) is the user's variable too: errors name it as they wrote it
+    user_variables = dict(lowering.user_variables)
+    user_variables.update({new: user_variables[base] for new, base in versions.items() if base in user_variables})
     # a parameter's type is what the caller gives (an int stays an int even where the body makes the
     # name a float: `k **= m`); a container's leaves and module data get the types the lowering gave them
     declared = {p: t for p, t in lowering.param_types.items() if isinstance(t, ir.Type)}
     function.facts = Facts(lowering.structures, lowering.data, lowering.watches, lowering.asserts,
                            {p: declared.get(p, lowering.types.get(p)) for p in function.params
                             if p in declared or p in lowering.types},
-                           dict(lowering.user_variables))
+                           user_variables)
     return function, lowering.sources
 
 
-def version_straight_line(function: ir.Function, names: Names) -> None:
-    """Give each top-level reassignment of a variable a new name (`y`, then `y2`), SSA-style.
+def version_straight_line(function: ir.Function, names: Names) -> dict:
+    """Give each top-level reassignment of a variable a new name (`y`, then `y2`), SSA-style; returns
+    each new name's variable (`{"y2": "y"}`).
 
     Only statements at the top level of the body are versioned; an assignment
     inside a branch or loop writes the version current there.  This keeps
     straight-line code free of overwrites, so the reverse pass needs no tape
     for it, and the printed code says which value is which."""
     current: dict[str, str] = {}
+    versions: dict[str, str] = {}
     defined = set(function.params)
 
     def rename_operand(operand):
@@ -900,6 +905,7 @@ def version_straight_line(function: ir.Function, names: Names) -> None:
             if base in defined:
                 stmt.target = names.fresh(base)
                 current[base] = stmt.target
+                versions[stmt.target] = versions.get(base, base)
             defined.add(base)
             defined.add(stmt.target)
         else:
@@ -909,6 +915,7 @@ def version_straight_line(function: ir.Function, names: Names) -> None:
                     defined.add(name)
     function.result = rename_operand(function.result) if function.result is not None else None
     function.returns = tuple(rename_operand(r) for r in function.returns)
+    return versions
 
 
 def _walk_with_self(stmt):

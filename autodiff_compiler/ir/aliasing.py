@@ -128,12 +128,22 @@ def _line(stmt) -> str:
 
 
 def _text(stmt) -> str:
+    """The statement's source line, without its comment."""
+    import io
+    import tokenize
     loc = getattr(stmt, "loc", None)
-    return (loc.text if loc is not None and loc.text else str(stmt)).strip()
+    text = (loc.text if loc is not None and loc.text else str(stmt)).strip()
+    try:
+        comments = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError):       # a line of a statement spanning several
+        return text
+    return text[:comments[0].start[1]].rstrip() if comments else text
 
 
-def _user(name: str) -> str:
-    return name
+def _user(function: ir.Function, name: str) -> str:
+    """The user's name for an IR variable (`y` for its version `y2`, `a` for an inlined helper's `_h2_a`)."""
+    users = getattr(getattr(function, "facts", None), "user_variables", None) or {}
+    return users.get(name, name)
 
 
 def make_values(function: ir.Function) -> bool:
@@ -153,9 +163,9 @@ def make_values(function: ir.Function) -> bool:
             origin = facts.statement_at(linking[0]) if linking else None
             since = f" since {_line(origin)} ({_text(origin)})" if origin is not None else ""
             raise UnsupportedSyntaxError(
-                f"{_user(name)} and {_user(target)} share memory{since}: writing into {_user(target)} at "
-                f"{_line(write)} ({_text(write)}) changes {_user(name)} too, and {_line(stmt)} reads "
-                f"{_user(name)} afterwards",
+                f"{_user(function, name)} and {_user(function, target)} share memory{since}: writing into "
+                f"{_user(function, target)} at {_line(write)} ({_text(write)}) changes {_user(function, name)} "
+                f"too, and {_line(stmt)} reads {_user(function, name)} afterwards",
                 hint="make a copy where they start to share (`b = a.copy()`, `v = x[1:].copy()`): "
                      "`b = a`, slices, rows and `.T` of an array share its memory",
                 construct="aliasing", **_where(stmt))
@@ -306,8 +316,7 @@ def _refuse_parameter_writes(function: ir.Function, facts: dataflow.Dataflow) ->
         params = sorted(o[len("param:"):] for o in objects if isinstance(o, str) and o.startswith("param:"))
         if params:
             # the user's names (an inlined helper's parameter is `_h2_a` in the IR, `a` in its source)
-            users = getattr(getattr(function, "facts", None), "user_variables", None) or {}
-            shown = users.get(target, target)
+            shown = _user(function, target)
             how = "" if target == params[0] else f" ({shown} shares its memory)"
             raise UnsupportedSyntaxError(
                 f"writing into the parameter array {params[0]!r}{how} would change the caller's array"

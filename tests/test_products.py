@@ -203,3 +203,23 @@ def test_the_library_holds_its_source_and_imports_it_for_modules():
     with open(library.module(None).__file__, encoding="utf-8") as handle:
         assert "def matrix_product(a, b):" in handle.read()
     assert "matrix_product" in library.names() and products.ANY_LAYOUT <= library.names()
+
+
+def _signs_times(W, I, v):
+    S = np.sign(I)          # NumPy's and Numba's: int64 (the IR says float64, which it is beside W)
+    return np.sum(np.sin(S @ W)) + np.sum(np.cos(W @ np.floor(I[0]))) + np.sum(np.floor(I[1]) @ W) \
+        + np.sum(np.outer(np.sign(I[2]), v) * W)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_int_arrays_typed_as_floats_are_taken_as_floats(jit):
+    """`np.sign`, `np.floor` of an int array: NumPy's and Numba's result is int64, the IR's float64 (what
+    it is beside a float operand).  The products trusted the IR's type, and Numba failed to unify an
+    int64 operand with its float64 copy (an InternalError; review).  They take any operand as float64."""
+    rng = np.random.default_rng(12)
+    for _ in range(2):
+        W, v = rng.standard_normal((3, 3)), rng.standard_normal(3)
+        I = rng.integers(-3, 4, size=(3, 3))
+        for k in (0, 2):
+            got = grad(_signs_times, wrt=k, jit=jit)(W, I, v)
+            np.testing.assert_allclose(got, jacobian_fd(_signs_times, (W, I, v), k)[0], rtol=1e-6, atol=1e-8)

@@ -78,8 +78,10 @@ def _text(lanes: int, isa: str, found: tuple) -> str:
 @functools.cache
 def _versions() -> str:
     import numba
-    # the intrinsic's code generation is part of every kernel's machine code: an edit of it compiles anew
-    return f"{sys.version} {numba.__version__} {inspect.getsource(vecmath.lanes_intrinsic)}"
+    # the intrinsic's code generation is part of every kernel's machine code, BLAS's signatures of every
+    # product's: an edit of either compiles anew
+    return (f"{sys.version} {numba.__version__} {inspect.getsource(vecmath.lanes_intrinsic)} "
+            f"{inspect.getsource(products._blas_types)}")
 
 
 def module(level: int | None, setting: tuple | None = None):

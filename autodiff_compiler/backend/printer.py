@@ -984,11 +984,11 @@ def _renamed(function: ir.Function, clashes: set) -> ir.Function:
 @functools.cache
 def module_globals() -> frozenset:
     """The names a generated module binds at its top level besides its own functions: its imports, the
-    runtime helpers and the library's vector-math functions (any machine's).  A variable of the function
-    with one of these names would hide them inside it; the front end renames such locals."""
+    runtime helpers, the library's vector-math functions (any machine's) and products.  A variable of the
+    function with one of these names would hide them inside it; the front end renames such locals."""
     from .vecmath import _TABLE
     vector = {f"{kind}{prim}" for prim in _TABLE for kind in ("v", "vector_")}
-    return frozenset(runtime.HELPERS) | vector | {"np", "math", "numba", "prange", "ShapesDiffer"}
+    return frozenset(runtime.HELPERS) | vector | products.ANY_LAYOUT | {"np", "math", "numba", "prange", "ShapesDiffer"}
 
 
 def _within(loc, site) -> bool:

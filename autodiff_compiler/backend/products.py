@@ -48,7 +48,9 @@ def ensure_blas() -> None:
     try:
         import scipy.linalg.cython_blas  # noqa: F401
     except ImportError:
-        raise ImportError("matrix products in compiled code call BLAS through SciPy: pip install scipy") from None
+        from ..errors import AutodiffError
+        raise AutodiffError("matrix products in compiled code call BLAS through SciPy, which is not installed",
+                            hint="pip install scipy, or derive with jit=False") from None
 
 
 def __getattr__(name: str):
@@ -79,6 +81,10 @@ def blas_operand(x):
 
 def matrix_product(a, b):
     """np.dot(a, b) of 2-D float64 arrays of any layout, by BLAS's dgemm (`backend.products`)."""
+    # the IR's float64 may be Numba's int64 (`np.sign` of ints): taken as float64, as NumPy's np.dot
+    # takes it beside a float operand (`np.asarray` of a float64 array is that array)
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
     m, k = a.shape
     n = b.shape[1]
     if b.shape[0] != k:
@@ -100,13 +106,16 @@ def matrix_product(a, b):
     # row-major out is column-major out^T = b^T a^T: b is BLAS's first operand ('n': read as it is)
     status = dgemm(100, 110 if b_transposed else 116, 110 if a_transposed else 116, n, m, k, scalars.ctypes.data,
                    dense_b.ctypes.data, ldb, dense_a.ctypes.data, lda, scalars.ctypes.data + 8, out.ctypes.data, n)
-    if status != 0:
+    # BLAS got addresses only: the arrays are read after the call, so that Numba keeps them until then
+    if status != 0 or dense_a.size + dense_b.size + scalars.size < 0:
         raise RuntimeError("BLAS's dgemm returned an error")
     return out
 
 
 def matrix_vector(a, x):
     """np.dot(a, x) of a 2-D and a 1-D float64 array of any layout, by BLAS's dgemv (`backend.products`)."""
+    a = np.asarray(a, dtype=np.float64)       # as `matrix_product`
+    x = np.asarray(x, dtype=np.float64)
     m, k = a.shape
     if x.shape[0] != k:
         raise ValueError("incompatible array sizes for np.dot(a, b) (matrix * vector)")
@@ -131,7 +140,7 @@ def matrix_vector(a, x):
     status = dgemv(100, 116 if transposed else 110, k if transposed else m, m if transposed else k,
                    scalars.ctypes.data, dense_a.ctypes.data, lda, dense_x.ctypes.data, scalars.ctypes.data + 8,
                    out.ctypes.data)
-    if status != 0:
+    if status != 0 or dense_a.size + dense_x.size + scalars.size < 0:       # kept alive (`matrix_product`)
         raise RuntimeError("BLAS's dgemv returned an error")
     return out
 
@@ -145,6 +154,8 @@ def vector_matrix(x, b):
 
 def outer_product(a, b):
     """np.outer(a, b) of 1-D float64 arrays of any layout (`backend.products`)."""
+    a = np.asarray(a, dtype=np.float64)       # as `matrix_product`
+    b = np.asarray(b, dtype=np.float64)
     out = np.empty((a.shape[0], b.shape[0]))
     for i in range(a.shape[0]):
         left = a[i]

@@ -54,7 +54,8 @@ class Primitive:
                                        # it differs: a library function (`backend.library`), compiled once per
                                        # machine; in float64, so only where an operand is a float array (NumPy's
                                        # result is then float64).  A dict: from the ranks of operands that are
-                                       # all float64 arrays ("2x2") to it, "": the others (None: `array`)
+                                       # all float64 arrays ("2x2") to it, "": the others (None: `array`); a
+                                       # function (operand types, operands) -> it or None, for any operands
     compiled_ints: str | None = None   # the runtime helper that computes it in the module Numba compiles where
                                        # every operand is an int or bool array (NumPy's result is then int64,
                                        # or bool of bools alone; the printer passes the dtype): Numba's own multiplies
@@ -93,8 +94,10 @@ class Primitive:
                                        # `error_effect`; the module Numba compiles checks it
                                        # (`runtime.math_domain`, `math_range`, `math_pow`, `python_power`)
 
-    def compiled_spelling(self, operand_types) -> str:
+    def compiled_spelling(self, operand_types, operands=()) -> str | None:
         """`compiled` for operands of these IR types (`Primitive.compiled`; None: `array`'s spelling)."""
+        if callable(self.compiled):
+            return self.compiled(list(operand_types), list(operands))
         if not isinstance(self.compiled, dict):
             return self.compiled
         floats = [t for t in operand_types if t is not None and t.is_array and t.dtype == "float64"]

@@ -302,10 +302,23 @@ _define("where", 3, ("0", "indicator(x)", "1.0 - indicator(x)"), scalar="({1} if
         sympy="Piecewise((y, x), (z, True))", result="where", evaluate=lambda c, a, b: a if c else b,
         numpy_names=("where",))
 # clip(x, lo, hi) is min(max(x, lo), hi), also when lo > hi (then it is hi, as np.clip)
+def _clip_compiled(types, operands):
+    """Numba's np.clip keeps an int or bool array's dtype, where NumPy's result is float beside a float bound
+    (0.5 clipped to 0, silently): that array is clipped as float64."""
+    def is_float(t, operand):
+        return t is not None and (t.kind == "float" or t.is_array and t.dtype.startswith("float")) \
+            or type(getattr(operand, "value", None)) is float
+    first = types[0]
+    if first is not None and first.is_array and not first.dtype.startswith("float") \
+            and any(is_float(t, o) for t, o in zip(types[1:], operands[1:])):
+        return "np.clip(np.asarray({0}, np.float64), {1}, {2})"
+    return None
+
+
 _define("clip", 3, ("indicator(x >= y) * indicator(x <= z)", "indicator(x < y) * indicator(y <= z)",
                     "indicator(max(x, y) > z)"),
         scalar="min(max({0}, {1}), {2})", array="np.clip", sympy="Min(Max(x, y), z)", result="join",
-        evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",))
+        evaluate=lambda x, lo, hi: min(max(x, lo), hi), numpy_names=("clip",), compiled=_clip_compiled)
 # a number (one element of a fused loop, a symbolic entry) is its own copy
 _define("array_copy", 1, ("1",), jvp=("array_copy(d)",), scalar="{0}", array="{0}.copy()", sympy="x", result="first",
         evaluate=lambda x: x.copy() if getattr(x, "ndim", 0) else x)

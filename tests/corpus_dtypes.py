@@ -34,3 +34,9 @@ def joined_by_branch(x, k):
 
 def ints_as_floats(x, iv):
     return x * np.sum(iv.astype(float) ** -1) + x * float(iv.astype(np.float64)[0] ** -2)   # ints would raise
+
+
+def clipped_ints(W, I):
+    """np.clip of int and bool arrays with float bounds (numbers, a float array): NumPy's result is float."""
+    return np.sum(np.clip(I, 0.5, 2) * W) + np.sum(np.clip(I > 0, 0.25, 0.75) * W) \
+        + np.sum(np.clip(I, -1, 1) * W) + np.sum(np.clip(I[0], W[1], 2.5) * W[0])

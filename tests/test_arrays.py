@@ -396,6 +396,18 @@ def test_a_refusal_names_a_reassigned_variable_as_the_user_wrote_it(jit):
 
 
 @JIT
+def test_int_arrays_clipped_with_float_bounds_are_clipped_as_floats(jit):
+    """Numba's np.clip keeps an int array's dtype: `np.clip(I, 0.5, 2)` gave 0 where NumPy gives 0.5, a
+    silently wrong value and gradient in compiled code (review).  Against Python and central differences."""
+    rng = np.random.default_rng(13)
+    for _ in range(3):
+        W, I = rng.normal(size=(3, 3)), rng.integers(-2, 4, size=(3, 3))
+        value, gradient = value_and_grad(D.clipped_ints, jit=jit)(W, I)
+        assert value == pytest.approx(D.clipped_ints(W, I), rel=1e-13)
+        np.testing.assert_allclose(gradient, jacobian_fd(D.clipped_ints, (W, I), 0)[0], rtol=1e-6, atol=1e-8)
+
+
+@JIT
 def test_writing_parameter_raises(jit):
     g = grad(A.writes_param, jit=jit)
     with pytest.raises(AutodiffError) as info:

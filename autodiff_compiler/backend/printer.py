@@ -149,8 +149,8 @@ class ModulePrinter:
             # the math module's own function (`math.fabs`, where the operator is `abs`): its float is
             # Python's also of NumPy's number, which a division then raises on, as the function does
             text = f"math.{spec.user_name('math')}"
-        if self.compiled and arrays and spec.compiled and any(self.is_float_array(a) for a in args):
-            text = spec.compiled_spelling([self.type_of(a) for a in args]) or text
+        if self.compiled and arrays and spec.compiled and (callable(spec.compiled) or any(map(self.is_float_array, args))):
+            text = spec.compiled_spelling([self.type_of(a) for a in args], args) or text
         elif self.compiled and spec.compiled_ints and all(self.is_int_array(a) for a in args):
             bools = all(self.type_of(a).dtype == "bool" for a in args)     # NumPy's product of bools alone is bool
             text = f"{spec.compiled_ints}({{args}}, {'np.bool_' if bools else 'np.int64'})"

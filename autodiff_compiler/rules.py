@@ -593,7 +593,7 @@ _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(tr
         examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
 _define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer",
         compiled={"1x1": "outer_product", "": None}, compiled_ints="int_outer", result="outer",
-        numpy_names=("outer",), examples=(((3,), (2,)),))
+        examples=(((3,), (2,)),))     # np.outer flattens its operands first: `frontend.lower_matrix._outer`
 # `.T` reverses every axis (its own inverse); `np.transpose(x, axes)` permutes them
 _define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))
 _define("transpose_axes", 1, vjp=lambda p, ranks: (f"transpose_axes(g, axes={_inverse(p['axes'])!r})",),

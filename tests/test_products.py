@@ -223,3 +223,19 @@ def test_int_arrays_typed_as_floats_are_taken_as_floats(jit):
         for k in (0, 2):
             got = grad(_signs_times, wrt=k, jit=jit)(W, I, v)
             np.testing.assert_allclose(got, jacobian_fd(_signs_times, (W, I, v), k)[0], rtol=1e-6, atol=1e-8)
+
+
+def _outer_of_matrices(A, B, v):
+    return np.sum(np.sin(np.outer(A, B))) + np.sum(np.outer(v, A[0]) ** 2)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_np_outer_flattens_its_operands_as_numpy_does(jit):
+    """np.outer of matrices is the outer product of their flattened entries; the rule's adjoint took
+    vectors, and the front end passed matrices (an InternalError in both modes; review)."""
+    rng = np.random.default_rng(14)
+    for _ in range(2):
+        A, B, v = rng.standard_normal((2, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3)
+        for k in range(3):
+            got = grad(_outer_of_matrices, wrt=k, jit=jit)(A, B, v)
+            np.testing.assert_allclose(got, jacobian_fd(_outer_of_matrices, (A, B, v), k)[0], rtol=1e-6, atol=1e-8)

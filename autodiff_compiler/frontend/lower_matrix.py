@@ -124,6 +124,14 @@ def _cross(lowering, node, target):
     return lowering.apply("concatenate", tuple(expand(lowering, p, (1,)) for p in parts), target, (("axis", 1),))
 
 
+def _outer(lowering, node, target):
+    """np.outer(a, b): NumPy flattens each operand first (the primitive `outer` takes vectors)."""
+    call = Call(lowering, node, ("a", "b"))
+    flat = [x if rank_of(lowering, x, node) == 1 else reshape(lowering, x, [Const(-1)])
+            for x in (call.array("a"), call.array("b"))]
+    return lowering.apply("outer", tuple(flat), target)
+
+
 def _kron(lowering, node, target):
     call = Call(lowering, node, ("a", "b"))
     a, b = call.array("a"), call.array("b")
@@ -522,7 +530,7 @@ def _nan_reduction(base: str):
 
 HANDLERS = {
     "flip": _np_flip, "fliplr": _fliplr, "flipud": _flipud, "rot90": _rot90, "roll": _roll, "sort": _sort,
-    "cross": _cross, "kron": _kron, "inner": _inner, "vdot": _vdot, "tensordot": _tensordot, "einsum": _np_einsum,
+    "cross": _cross, "outer": _outer, "kron": _kron, "inner": _inner, "vdot": _vdot, "tensordot": _tensordot, "einsum": _np_einsum,
     "linspace": _linspace, "arange": _arange, "full": _full, "full_like": _full_like, "eye": _eye, "identity": _eye,
     "trace": _np_trace, "diag": _diag, "diagonal": _np_diagonal, "triu": _triangle("triu"),
     "tril": _triangle("tril"), "cumsum": _np_cumsum, "diff": _diff, "var": _np_moment("var"),

@@ -33,7 +33,7 @@ from .numpy_common import (Call, as_array, astype, axes_arg, axis_arg, constant,
 
 _NUMPY = ("concatenate", "stack", "vstack", "hstack", "column_stack", "dstack", "row_stack", "append", "pad",
           "tile", "repeat", "reshape", "ravel", "squeeze", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d",
-          "transpose", "swapaxes", "moveaxis", "flip", "fliplr", "flipud", "rot90", "roll", "sort", "cross", "kron",
+          "transpose", "swapaxes", "moveaxis", "flip", "fliplr", "flipud", "rot90", "roll", "sort", "cross", "outer", "kron",
           "inner", "vdot", "tensordot", "einsum", "linspace", "arange", "full", "full_like", "eye", "identity",
           "trace", "diag", "diagonal", "triu", "tril", "cumsum", "diff", "var", "std", "average", "array",
           "asarray", "asfarray", "copy", "float64", "float32", "double", "nanmean", "nansum")

@@ -46,7 +46,10 @@ def custom_derivative(*partials: str):
     One partial per parameter, in the rule language (Python syntax over the
     parameter names and `out`, the function's value).  Wherever the function
     is called in differentiated code, its value comes from its body and its
-    derivative from these partials: one more entry in the rule table.
+    derivative from these partials: one more entry in the rule table.  On
+    arrays a partial is entry by entry (an elementwise function: a sigmoid of
+    arrays), and the value is the body's result as it is (returning its
+    argument, the function returns that array, as Python's call does).
     `verify=True` proves the declaration against SymPy like a built-in rule."""
     for text in partials:
         if not isinstance(text, str):

@@ -82,10 +82,6 @@ def shared_operand(stmt) -> int | None:
             and int(text[1:-1]) < len(stmt.args):
         return int(text[1:-1])
     return None
-    try:
-        return prim.spelling(True, stmt.params, len(stmt.args)) in ("", "{0}")
-    except (KeyError, TypeError):       # params not yet resolved (`ir.types.specialise`): not printable yet
-        return False
 
 
 def _has_effect(stmt) -> bool:

@@ -592,7 +592,7 @@ _define("dot", 2, vjp={"1x1": ("g * y", "g * x"), "2x1": ("outer(g, y)", "dot(tr
         compiled={"2x2": "matrix_product", "2x1": "matrix_vector", "1x2": "vector_matrix", "": "matmul"}, compiled_ints="int_dot", result="dot", numpy_names=("dot", "matmul"),
         examples=(((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2))))
 _define("outer", 2, vjp=("dot(g, y)", "dot(transpose(g), x)"), jvp=("outer(d, y)", "outer(x, d)"), array="np.outer",
-        compiled={"1x1": "outer_product", "": None}, compiled_ints="int_outer", result="outer",
+        compiled_ints="int_outer", result="outer",
         examples=(((3,), (2,)),))     # np.outer flattens its operands first: `frontend.lower_matrix._outer`
 # `.T` reverses every axis (its own inverse); `np.transpose(x, axes)` permutes them
 _define("transpose", 1, vjp=("transpose(g)",), jvp=("transpose(d)",), array="{0}.T", result="first", examples=(((2, 3),), ((2, 3, 2),)))

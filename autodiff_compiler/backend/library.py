@@ -13,8 +13,8 @@ Guarantees:
     `np.dot` of the module Numba compiles (the rule table's `compiled`
     spelling), so that each pair of layouts is compiled once per machine;
   - `backend.products`' functions (`matrix_product`, `matrix_vector`,
-    `outer_product`, ...), products of float arrays, each compiled once for
-    every layout of its operands (`products.ANY_LAYOUT`);
+    `vector_matrix`), products of float matrices and vectors, each compiled
+    once for every layout of its operands (`products.ANY_LAYOUT`);
   - with libmvec, for each primitive `f` with a vector version, the block
     kernel `vf(dst, m, *srcs)` (`vecmath` documents it; the libmvec call is
     the intrinsic `lanes_f`) and the whole-array function `vector_f(array)`;

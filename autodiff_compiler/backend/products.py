@@ -1,4 +1,4 @@
-"""Products of float arrays for the module Numba compiles, compiled once for every layout of their operands.
+"""Matrix products for the module Numba compiles, compiled once for every layout of their operands.
 
 Takes: float64 arrays of any layout (row-major, column-major, strided):
 matrices and vectors.
@@ -14,22 +14,23 @@ Guarantees:
   transpose of the column-major matrix BLAS reads, a column-major one is that
   matrix); only one with neither, and a vector without unit stride, is copied
   (Numba's `np.dot` copies every operand not typed contiguous);
-* `outer_product(a, b)` is `np.outer(a, b)` of two vectors, each entry the one
-  product NumPy computes;
 * each is compiled once for all layouts: the library compiles them with their
   operands typed as any-layout arrays (`ANY_LAYOUT`, `cache.compiled`), read
   through their strides.  Numba's `np.dot` is compiled once per pair of
   layouts (a two-layer MLP's gradient has three: about 0.5 s each on an empty
-  cache), and its `np.outer` takes 1.5 s, once per gradient that uses it;
+  cache).  A loop over any-layout operands is not vectorised: an outer
+  product written so (compiled in 0.2 s where Numba's `np.outer` takes 1.6 s)
+  made a 100-step RNN's gradient 25% slower per call, so `np.outer` stays
+  Numba's;
 * they run only in compiled code (`dgemm`, `dgemv` are C symbols Numba links);
-  the interpreted module spells `np.dot` and `np.outer`.
+  the interpreted module spells `np.dot`.
 """
 import functools
 
 import numpy as np
 
 # the library compiles these once for all layouts of their operands
-ANY_LAYOUT = frozenset({"blas_operand", "matrix_product", "matrix_vector", "vector_matrix", "outer_product"})
+ANY_LAYOUT = frozenset({"blas_operand", "matrix_product", "matrix_vector", "vector_matrix"})
 CALLS_BLAS = frozenset({"matrix_product", "matrix_vector", "vector_matrix"})
 
 
@@ -151,14 +152,3 @@ def vector_matrix(x, b):
         raise ValueError("incompatible array sizes for np.dot(a, b) (vector * matrix)")
     return matrix_vector(b.T, x)
 
-
-def outer_product(a, b):
-    """np.outer(a, b) of 1-D float64 arrays of any layout (`backend.products`)."""
-    a = np.asarray(a, dtype=np.float64)       # as `matrix_product`
-    b = np.asarray(b, dtype=np.float64)
-    out = np.empty((a.shape[0], b.shape[0]))
-    for i in range(a.shape[0]):
-        left = a[i]
-        for j in range(b.shape[0]):
-            out[i, j] = left * b[j]
-    return out

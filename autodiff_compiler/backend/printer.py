@@ -112,7 +112,7 @@ class ModulePrinter:
         if self.plans:
             self.names.add(ir.assigned_in(function.body))
         self.extra_functions: list[str] = []   # chunk functions of planned loops
-        self.library_imports: set[str] = set()     # vector kernels (`v<prim>`) and BLAS calls (`blas`)
+        self.library_imports: set[str] = set()     # vector kernels (`v<prim>`) and products (`products`)
         self.array_helpers: set[str] = set()     # whole-array vector calls' functions, made once each
         self.parallel = False
         self.tops: dict[str, str] = {}

@@ -127,8 +127,10 @@ def _cross(lowering, node, target):
 def _outer(lowering, node, target):
     """np.outer(a, b): NumPy flattens each operand first (the primitive `outer` takes vectors)."""
     call = Call(lowering, node, ("a", "b"))
-    flat = [x if rank_of(lowering, x, node) == 1 else reshape(lowering, x, [Const(-1)])
-            for x in (call.array("a"), call.array("b"))]
+    # a vector as it is; anything else, or a value whose rank the lowering does not know yet (one a loop
+    # assigns), reshaped to a vector (a view of a vector is itself)
+    flat = [x if lowering.type_of(x) is not None and rank_of(lowering, x, node) == 1
+            else reshape(lowering, x, [Const(-1)]) for x in (call.array("a"), call.array("b"))]
     return lowering.apply("outer", tuple(flat), target)
 
 

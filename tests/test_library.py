@@ -144,6 +144,30 @@ def test_the_kernels_text_is_one_per_setting(lanes, isa):
     assert "lanes_intrinsic" not in library.text((0, "", {}))
 
 
+def test_the_renamed_text_is_made_once_per_machine(tmp_path, monkeypatch):
+    """The rename of the library's 2,000 lines (`numba_names.unambiguous`, 70 ms) is kept in the cache
+    directory: a later process reads it back (here: the in-process memo cleared, and the rename made
+    to fail), under the digest of the text it renames, so another text renames anew."""
+    from autodiff_compiler.backend import numba_names
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+    setting = (4, "d", {"exp": ("exp", 1)})
+    library._text.cache_clear()
+    try:
+        made = library.text(setting)
+        kept = list(tmp_path.glob("library_text_*.txt"))
+        assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == made
+        library._text.cache_clear()
+
+        def no_rename(text):
+            raise AssertionError("renamed again")
+        monkeypatch.setattr(numba_names, "unambiguous", no_rename)
+        assert library.text(setting) == made
+        with pytest.raises(AssertionError, match="renamed again"):
+            library.text((4, "d", {"exp": ("exp", 1), "log": ("log", 1)}))
+    finally:
+        library._text.cache_clear()
+
+
 _SETTINGS_PROCESS = textwrap.dedent('''
     import json
     import numpy as np

@@ -38,9 +38,8 @@ import inspect
 import os
 import sys
 
-from . import products, runtime, vecmath
+from . import numba_names, products, runtime, vecmath
 from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
-from .numba_names import unambiguous
 
 _MODULES: dict = {}
 
@@ -72,7 +71,18 @@ def _text(lanes: int, isa: str, found: tuple) -> str:
     parts += [inspect.getsource(getattr(products, name)).rstrip() for name in sorted(products.ANY_LAYOUT)]
     for prim in sorted(found) if lanes else ():
         parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
-    return unambiguous("\n\n\n".join(parts) + "\n")
+    written = "\n\n\n".join(parts) + "\n"
+    # the rename parses and tokenises 2,000 lines, 0.2 s of every process's first gradient (a third of a
+    # cached one's): done once per machine, kept under the digest of what it reads
+    digest = hashlib.sha256(f"{written}\n{inspect.getsource(numba_names)}".encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir(), f"library_text_{digest}.txt")
+    try:
+        with open(path, encoding="utf-8") as kept:
+            return kept.read()
+    except OSError:
+        renamed = numba_names.unambiguous(written)
+        write_text(path, renamed)
+        return renamed
 
 
 @functools.cache

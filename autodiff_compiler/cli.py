@@ -221,8 +221,8 @@ def command_grad(args) -> int:
     state = run_until(state, args.dump)
     if args.dump:
         shown = state.adjoint if derived_pass(args.dump) else state.primal
-        if args.dump.rstrip("0123456789") == "fuse_rows" and state.compiled is not None:
-            shown = state.compiled          # the program Numba compiles: the row loops are only there
+        if args.dump.rstrip("0123456789") in ("fuse_rows", "rank_one") and state.compiled is not None:
+            shown = state.compiled          # the program Numba compiles: these passes' loops are only there
         print(shown if shown is not None else state.source.text)
         return 0
     if not args.verify:

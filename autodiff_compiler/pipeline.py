@@ -36,6 +36,7 @@ from .optimise.hoist import hoist_invariants
 from .optimise.broadcasts import absorb_broadcasts
 from .optimise.accumulate import accumulate
 from .optimise.fuse_rows import fuse_rows
+from .optimise.rank_one import rank_one_loops
 from .optimise.eliminate import eliminate
 from .optimise.simplify import simplify
 from .optimise.symbolic import symbolic_simplify
@@ -539,6 +540,21 @@ def _accumulate(state: State) -> State:
     return state
 
 
+def _rank_one(state: State) -> State:
+    """Rank-one updates `x += np.outer(u, v)` as loops over x's entries (`optimise.rank_one`), in the
+    program Numba compiles (a copy of the adjoint where `fuse_rows` made none): the module users read
+    keeps `np.outer`."""
+    if state.runs("rank_one"):
+        program = state.compiled_program
+        if any(isinstance(s, ir.Assign) and s.prim == "outer" for s in ir.walk(program.body)) \
+                and any(isinstance(s, ir.Assign) and s.accumulate for s in ir.walk(program.body)):
+            candidate = program if state.compiled is not None else copy.deepcopy(program)
+            dataflow.invalidate(candidate)
+            if rank_one_loops(candidate):
+                state.compiled = candidate
+    return state
+
+
 def _vectorise(state: State) -> State:
     """Plan the loops of the module Numba compiles (`optimise.vectorise`): blocks with vector math where
     this machine has libmvec, fixed chunks of fused sums (in parallel where threads are allowed)."""
@@ -650,7 +666,7 @@ def passes_of(state: State) -> list:
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
     passes += [("broadcasts", _broadcasts), ("audit", _audit), ("fuse_rows", _fuse_rows), ("accumulate", _accumulate),
-               ("vectorise", _vectorise), ("print", _print)]
+               ("rank_one", _rank_one), ("vectorise", _vectorise), ("print", _print)]
     named, seen = [], {}
     for name, run in passes:
         seen[name] = seen.get(name, 0) + 1
@@ -662,7 +678,7 @@ def derived_pass(name: str) -> bool:
     """Does `--dump name` show a derived program (else the primal)?"""
     base = name.rstrip("0123456789")
     return base in ("reverse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "audit", "fuse_rows",
-                    "accumulate", "vectorise", "forward", "vjp", "jacobian")
+                    "accumulate", "rank_one", "vectorise", "forward", "vjp", "jacobian")
 
 
 # The primal's passes, in order: (name, function of the State).
@@ -673,14 +689,15 @@ PRIMAL_PASSES = [("fence", _fence), ("lower", _lower), ("types", _types), ("valu
 PASSES = PRIMAL_PASSES + [("reverse", lambda state: _reverse_step(state.steps[0])(state)), ("simplify", _simplify),
                           ("fuse_loops", _fuse_loops), ("symbolic", _symbolic), ("factor", _factor),
                           ("broadcasts", _broadcasts), ("audit", _audit), ("fuse_rows", _fuse_rows),
-                          ("accumulate", _accumulate), ("vectorise", _vectorise), ("print", _print)]
+                          ("accumulate", _accumulate), ("rank_one", _rank_one), ("vectorise", _vectorise),
+                          ("print", _print)]
 # The passes that only make the program faster or shorter: each can be switched off alone
 # (`skip=`, the CLI's `--skip`) to find which one is at fault when a result looks wrong.
 OPTIMISATIONS = ("fold", "hoist", "fuse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "fuse_rows",
-                 "accumulate", "vectorise", "shapes")
+                 "accumulate", "rank_one", "vectorise", "shapes")
 # After these, `--dump` shows the adjoint; after the others, the primal.
 ADJOINT_PASSES = ("reverse", "simplify", "fuse_loops", "symbolic", "factor", "broadcasts", "audit", "fuse_rows",
-                  "accumulate", "vectorise")
+                  "accumulate", "rank_one", "vectorise")
 
 
 def run_until(state: State, last: str | None = None) -> State:

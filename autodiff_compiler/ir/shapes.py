@@ -139,6 +139,31 @@ class Shapes:
             return False
         return self._def_fits(definition, cls)
 
+    def kept_by_accumulations(self, stmt, name: str):
+        """The shape class of the array `stmt` reads from `name`, where the definitions reaching it are
+        accumulations into it (`x += e`, `Assign.accumulate`: an in-place sum never changes its array's
+        shape) and definitions before them, all of one class: a loop's `W_bar += ...`, whose read joins
+        the definition before the loop with the loop's own (`key` gives that read a class of its own).
+        None where they are not of one class, or one is a parameter's or not known."""
+        seen, todo, found = set(), [stmt], set()
+        while todo:
+            reader = todo.pop()
+            for definition in self.facts.reaching(reader, name):
+                if not isinstance(definition, int):
+                    return None
+                if definition in seen:
+                    continue
+                seen.add(definition)
+                definer = self.facts.statement_at(definition)
+                if isinstance(definer, Assign) and definer.accumulate and definer.target == name:
+                    todo.append(definer)
+                    continue
+                try:
+                    found.add(self.definition_class(definer))
+                except _Pending:
+                    return None
+        return found.pop() if len(found) == 1 and None not in found else None
+
     def may_raise_on_arrays(self, stmt: Assign) -> bool:
         """May `stmt` raise on its array operands' shapes or values (`mark_shape_errors`)?"""
         arrays = [a for a in stmt.args if isinstance(a, Var) and self._is_array(a)]

@@ -212,6 +212,12 @@ def _outer_in_a_loop(A, B, v):
     return s
 
 
+def _outer_of_numbers(A, B, v):
+    # a number is a vector of one entry (review: a TypingError compiled, an AttributeError interpreted)
+    s = A[0, 1]
+    return np.sum(np.outer(s, v) ** 2) + np.sum(np.sin(np.outer(B[0], s))) + np.sum(np.outer(s, B[1, 2]) * s)
+
+
 @pytest.mark.parametrize("jit", [True, False])
 def test_np_outer_flattens_its_operands_as_numpy_does(jit):
     """np.outer of matrices is the outer product of their flattened entries; the rule's adjoint took
@@ -220,6 +226,21 @@ def test_np_outer_flattens_its_operands_as_numpy_does(jit):
     for _ in range(2):
         A, B, v = rng.standard_normal((2, 2)), rng.standard_normal((2, 3)), rng.standard_normal(3)
         for k in range(3):
-            for fn in (_outer_of_matrices, _outer_in_a_loop):
+            for fn in (_outer_of_matrices, _outer_in_a_loop, _outer_of_numbers):
                 got = grad(fn, wrt=k, jit=jit)(A, B, v)
                 np.testing.assert_allclose(got, jacobian_fd(fn, (A, B, v), k)[0], rtol=1e-6, atol=1e-8)
+
+
+def _outer_of_a_float(a, v):
+    return np.sum(np.outer(a, v) ** 2) + np.sum(np.outer(a, a * 2.0)) + np.sum(np.cos(np.outer(v, a)))
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_np_outer_of_a_python_float_is_of_a_vector_of_one_entry(jit):
+    """A float argument has no shape: the adjoint reshaped to it (an AttributeError interpreted, a
+    TypingError compiled; review)."""
+    v = np.random.default_rng(15).standard_normal(3)
+    for a in (0.7, -1.3):
+        got = grad(_outer_of_a_float, wrt=(0, 1), jit=jit)(a, v)
+        for k in range(2):
+            np.testing.assert_allclose(got[k], jacobian_fd(_outer_of_a_float, (a, v), k)[0], rtol=1e-6, atol=1e-8)

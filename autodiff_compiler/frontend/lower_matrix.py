@@ -127,11 +127,19 @@ def _cross(lowering, node, target):
 def _outer(lowering, node, target):
     """np.outer(a, b): NumPy flattens each operand first (the primitive `outer` takes vectors)."""
     call = Call(lowering, node, ("a", "b"))
+    operands = (call.array("a"), call.array("b"))
+    numbers = [lowering.type_of(x) is not None and rank_of(lowering, x, node) == 0 for x in operands]
     # a vector as it is; anything else, or a value whose rank the lowering does not know yet (one a loop
     # assigns), reshaped to a vector (a view of a vector is itself)
-    flat = [x if lowering.type_of(x) is not None and rank_of(lowering, x, node) == 1
-            else reshape(lowering, x, [Const(-1)]) for x in (call.array("a"), call.array("b"))]
-    return lowering.apply("outer", tuple(flat), target)
+    flat = [x if number or lowering.type_of(x) is not None and rank_of(lowering, x, node) == 1
+            else reshape(lowering, x, [Const(-1)]) for x, number in zip(operands, numbers)]
+    if not any(numbers):
+        return lowering.apply("outer", tuple(flat), target)
+    # a number is a vector of one entry: each product is the number times an entry, as NumPy's
+    product = lowering.apply("mul", tuple(flat))
+    if all(numbers):
+        return lowering.apply("add", (lowering.apply("zeros", (Const(1), Const(1))), product), target)
+    return expand(lowering, product, (0,) if numbers[0] else (1,), target)
 
 
 def _kron(lowering, node, target):

@@ -4,7 +4,8 @@ Takes: the generator's state, for kind `rows`.  Guarantees: a function of a
 matrix `Z` (r rows and c columns, mostly both above 1, now and then one of them
 1), some of a target `Y` of its shape (half the time int64 one-hot labels, which
 every row statement may read as it reads a float matrix), a bias `b` (c,), a
-column `C` (r, 1), a weight `W` (c, k) and floats, whose body is a straight run of 3-8 assignments:
+column `C` (r, 1), a weight `W` (c, k), a recurrent weight `V` (c, c) and floats,
+whose body is a straight run of 3-8 assignments:
 
 * row statements: elementwise functions of matrices with columns, biases,
   matrices and floats broadcast in; sums, means, maxima and minima along axis 1
@@ -14,7 +15,9 @@ column `C` (r, 1), a weight `W` (c, k) and floats, whose body is a straight run 
   softmax, a log-sum-exp with a keyword default);
 * statements that end a run of row statements: a product with `W`, a sum along
   axis 0 used later as a bias, a column sliced out, an element read, a store
-  into a copy, a loop over the rows, a name assigned again;
+  into a copy, a loop over the rows, a recurrence `h = np.tanh(V @ h + M[i])`
+  over them (whose adjoint sums an outer product into V's every trip), a name
+  assigned again;
 * a return reading the last value and some earlier ones (so that values the
   run makes are read after it).
 
@@ -72,6 +75,8 @@ class RowPrograms:
             specs.append(("C", (r, 1)))
         if rng.random() < 0.3:
             specs.append(("W", (c, rng.randint(2, 4))))
+        if rng.random() < 0.4:
+            specs.append(("V", (c, c)))
         return specs
 
     def rows_helpers(self) -> list[str]:
@@ -251,8 +256,9 @@ class RowPrograms:
     def row_interrupt(self):
         a = self._matrix()
         r, c = a.t
+        recurrent = [v for v in self.array_vars() if v.name == "V" and v.t == (c, c)]
         what = self.weighted([(1, "product"), (1.2, "bias"), (1, "slice"), (1, "element"), (1, "store"),
-                              (1, "loop")])
+                              (1, "loop"), (4 if recurrent else 0, "recurrence")])
         products = [v for v in self.array_vars() if len(v.t) == 2 and v.t[0] == c and v.name == "W"]
         if what == "product" and products:
             w = products[0]
@@ -281,6 +287,16 @@ class RowPrograms:
                 self.emit(f"{name}[{i}] = {name}[{i}] * {value.code}")
             self.scope.values[name].b = max(a.b, value.b) * max(1.0, value.b)
             self.row_lo.pop(name, None)
+        elif what == "recurrence":
+            # a recurrence over the rows, h = tanh(V @ h + row): its adjoint sums an outer product into
+            # V's every trip (`optimise.rank_one` writes it as a loop in the module Numba compiles)
+            name = self.fresh("h")
+            self.emit(f"{name} = {_atom(a.code)}[0] * {fmt(0.5)}")
+            self.emit(f"for i in range({r}):")
+            self.types["i"] = "i"
+            self.emit(f"    {name} = np.tanh({recurrent[0].name} @ {name} + {_atom(a.code)}[i])")
+            self.scope.values[name] = Var(name, (c,), 1.0, local_array=True)
+            self.types[name] = (c,)
         else:
             name = self.fresh("s")
             k = self.rng.randrange(c)

@@ -37,7 +37,11 @@ Legality, asked of the shared analyses (`ir.shapes`, `ir.dataflow`):
   folds in the order the helpers `sum_axis1` / `amax_axis1` add and compare);
   `sum_like` / `expand_like` where the classes make them a copy, a row sum or
   a broadcast of a row's number; `spread_axes` along axis 1 (the helper's
-  three passes over the row);
+  three passes over the row); a sum along axis 0 of a matrix of class
+  `(r, c)`, added into a vector of zeros as each row is made (row after
+  row, the order `sum_axis0` adds in), which no statement of the run reads
+  (its class is `(c,)` or `(1, c)`, which no operand of a row statement
+  has); a float array squared (`x ** 2`: NumPy's and Numba's `x * x`);
 * definitions: every variable a statement reads has all its reaching
   definitions in the run (then the one before it: the run is straight-line)
   or none there (`Dataflow.reaching`); numbers that read nothing the run

@@ -34,6 +34,17 @@ def residual(W, xs, h):
     return s
 
 
+def rows_then_recurrence(Z, V):
+    # a row softmax (a loop over the rows in the module Numba compiles, writing matrices it made of Z's
+    # lengths: `Shapes._created` gives them Z's classes) read by a recurrence
+    E = np.exp(Z - np.max(Z, axis=1, keepdims=True))
+    P = E / np.sum(E, axis=1, keepdims=True)
+    h = P[0] * 0.5
+    for i in range(Z.shape[0]):
+        h = np.tanh(V @ h + P[i])
+    return np.sum(h)
+
+
 def deflated(M, u, v, n):
     # the forward sweep's `A = A - np.outer(...)`: the reverse sweep reads each trip's A (a tape), so
     # nothing is summed into A's array, and the product stays NumPy's
@@ -68,6 +79,7 @@ CASES = [
     (rnn, _rnn_args, (0, 1, 2), True),
     (rnn, _rnn_args, (4,), False),          # no outer product in h0's adjoint
     (residual, lambda r: (r.standard_normal((3, 4)), r.standard_normal((5, 3)), r.standard_normal(4)), (0, 2), True),
+    (rows_then_recurrence, lambda r: (r.standard_normal((5, 3)), 0.5 * r.standard_normal((3, 3))), (0, 1), True),
     (deflated, lambda r: (r.standard_normal((3, 4)), r.standard_normal(3), r.standard_normal(4), 3), (0, 1, 2),
      False),
     (row_broadcast, lambda r: (r.standard_normal((3, 4)), r.standard_normal(2), r.standard_normal(4), 2), (0, 1, 2),

@@ -168,3 +168,32 @@ def test_a_value_rebound_in_a_loop_to_another_length_has_a_class_of_its_own():
     x = np.linspace(0.2, 1.0, 5)
     for n in (0, 1, 3):
         np.testing.assert_allclose(g(x, n), finite_difference(lambda v: shrink(v, n), x), rtol=1e-6)
+
+
+def test_arrays_made_of_lengths_read_from_axes_have_those_axes_classes():
+    """np.zeros / np.ones / np.empty of `X.shape[k]` take X's axis k (the length's one definition), of 1
+    take ONE, of any other length a class of their own; a length the loop changes is not X's."""
+    def made(X, v, n):
+        A = np.zeros((X.shape[0], X.shape[1]))
+        B = np.ones((X.shape[1], 1))
+        C = np.empty((X.shape[0], n))
+        k = X.shape[0]
+        for i in range(n):
+            k = k + 1
+        D = np.zeros(k)
+        return np.sum(A * X) + np.sum(B * v[:, None]) + np.sum(C[:, 0:0]) + np.sum(D)
+    types = {"X": array_of(2), "v": array_of(1), "n": INT}
+    state = derive(source_of_function(made), types, ["X"],
+                   param_dims=dims_of_arguments(["X", "v", "n"], {"X": (3, 4), "v": (4,)}))
+    primal = state.primal
+    facts = dataflow.of(primal)
+    classes = shapes.of(primal)
+    made_by = {s.target: s for s in facts.statements if isinstance(s, Assign)}
+    assert classes.definition_class(made_by["A"]) == (("X", 0), ("X", 1))
+    assert classes.definition_class(made_by["B"]) == (("X", 1), ONE)      # v's length is X's axis 1
+    c = classes.definition_class(made_by["C"])
+    assert c[0] == ("X", 0) and c[1] not in (ONE, ("X", 0), ("X", 1))
+    assert classes.definition_class(made_by["D"])[0] not in (("X", 0), ("X", 1), ONE)
+    g = grad(made)
+    X, v = _m(3, 4, 1), np.linspace(0.1, 0.4, 4)
+    np.testing.assert_allclose(g(X, v, 2), finite_difference(lambda Y: made(Y, v, 2), X), rtol=1e-6, atol=1e-9)

@@ -324,6 +324,35 @@ class Shapes:
     def _same_as_first(self, stmt):
         return self._operand_shape(stmt, stmt.args[0])
 
+    def _created(self, stmt):
+        """`zeros` / `ones` / `empty` of lengths given: a length 1 is `ONE`, a length read from an array's
+        axis (`n = X.shape[k]`, the one definition of `n` reaching here, through copies) is that axis's
+        term, any other length a term of its own."""
+        own = self._own(self.facts.pos(stmt), stmt.target)
+        if len(stmt.args) != len(own):
+            return None
+        return tuple(self._length_term(stmt, length) or own[k] for k, length in enumerate(stmt.args))
+
+    def _length_term(self, stmt, length):
+        if isinstance(length, Const):
+            return ONE if type(length.value) is int and length.value == 1 else None
+        definer = stmt
+        while isinstance(length, Var):          # through copies of the length (`item_0 = copy(t1)`)
+            definition = self._definition(definer, length.name)
+            definer = self._assignment(definition) if definition is not None else None
+            if definer is None or definer.prim != "copy":
+                break
+            length = definer.args[0]
+        if definer is None or definer is stmt or not definer.args or not self._is_array(definer.args[0]):
+            return None
+        axis = {"shape0": 0, "shape1": 1}.get(definer.prim)
+        if definer.prim == "shape":
+            axis = dict(definer.params).get("axis")
+        if not isinstance(axis, int):
+            return None
+        source = self.key(definer, definer.args[0])
+        return source[axis] if -len(source) <= axis < len(source) else None
+
     def _broadcast_to_second(self, stmt):
         if stmt.prim == "unreduce" and not dict(stmt.params).get("keepdims"):
             return None
@@ -422,8 +451,8 @@ _RULES = {"expand_like": Shapes._broadcast_to_second, "unreduce": Shapes._broadc
           "sum_like": Shapes._sum_like, "dot": Shapes._dot, "outer": Shapes._outer,
           "transpose": Shapes._transpose, "transpose_axes": Shapes._transpose_axes,
           "expand_dims": Shapes._expand_dims, "subscript": Shapes._subscript,
-          "subscript_copy": Shapes._subscript,
-          **{prim: Shapes._same_as_first for prim in _SAME_SHAPE}}
+          "subscript_copy": Shapes._subscript, "zeros": Shapes._created, "ones": Shapes._created,
+          "empty": Shapes._created, **{prim: Shapes._same_as_first for prim in _SAME_SHAPE}}
 
 
 def _broadcasts_into(shape, cls) -> bool:

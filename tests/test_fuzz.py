@@ -483,9 +483,9 @@ def fuzz_cache(tmp_path_factory):
 def test_fixed_budget_finds_no_wrong_gradient_and_no_crash(fuzz_cache):
     jobs = min(2, os.cpu_count() or 1)
     # a fixed budget, kept small (the gates of each stop run 700-1,000 programs in every mode)
-    interpreted = run.fuzz(40, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
+    interpreted = run.fuzz(24, 20240, KINDS, jobs=jobs, modes="nojit-simp,nojit-nosimp",
                            cache_dir=str(fuzz_cache), numba_opt=0)
-    compiled = run.fuzz(8, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
+    compiled = run.fuzz(5, 20241, KINDS, jobs=jobs, modes="jit-simp:grad", cache_dir=str(fuzz_cache),
                         numba_opt=0)
     report = interpreted.table() + "\n" + compiled.table()
     for summary in (interpreted, compiled):
@@ -503,12 +503,12 @@ def test_row_programs_reach_the_row_pass(fuzz_cache):
     Numba compiles: most of its programs, compiled, run the pass's loop over the rows, and agree with the
     oracle there."""
     before = set(fuzz_cache.glob("*.py"))
-    summary = run.fuzz(8, 20243, ["rows"], jobs=min(2, os.cpu_count() or 1), modes="jit-simp:grad",
+    summary = run.fuzz(6, 20243, ["rows"], jobs=min(2, os.cpu_count() or 1), modes="jit-simp:grad",
                        cache_dir=str(fuzz_cache), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs and total["wrong"] + total["crash"] == 0, summary.table()
     fused = [path for path in set(fuzz_cache.glob("*.py")) - before if "one loop over the rows" in path.read_text()]
-    assert len(fused) >= 3, summary.table()           # 4 of these 8 programs when written
+    assert len(fused) >= 3, summary.table()           # 4 of these 6 programs when written
 
 
 def test_generated_programs_keep_one_type_per_name_and_the_shrinker_checks_it():
@@ -539,12 +539,12 @@ def test_shrinker_replacements_keep_conditions_and_types():
     assert not shr.writes_parameter(local, "f", (np.ones(2), 0.5))
 
 
-def test_fixed_budget_of_forward_mode_and_hessian_vector_products(tmp_path):
+def test_fixed_budget_of_forward_mode_and_hessian_vector_products(fuzz_cache):
     """Issue 9's transforms as fuzz modes: jvp (the gradient rebuilt from unit tangents, against the
     oracle) and hvp (forward over reverse, against reverse over forward mode's Hessian rows)."""
     jobs = min(2, os.cpu_count() or 1)
-    summary = run.fuzz(16, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
-                       cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    summary = run.fuzz(10, 20242, KINDS, jobs=jobs, modes="nojit-simp:jvp,nojit-simp:hvp,nojit-nosimp:hvp",
+                       cache_dir=str(fuzz_cache), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs
     assert total["wrong"] + total["crash"] == 0, summary.table()
@@ -694,12 +694,13 @@ def test_a_loop_without_end_is_skipped_without_running_it(tmp_path):
     assert "skip" not in info and [r["outcome"] for r in records] == ["ok"]
 
 
-def test_fixed_budget_of_raising_programs(tmp_path):
+def test_fixed_budget_of_raising_programs(fuzz_cache):
     """The fuzzer's check of the soundness classes PYMATH, PYPOW, ZERODIV: where the function raises, every
     mode raises; elsewhere the gradients are right with the checks in place."""
     jobs = min(2, os.cpu_count() or 1)
-    summary = run.fuzz(20, 20243, ("raising",), jobs=jobs, modes="nojit-simp,nojit-nosimp,jit-nosimp:grad",
-                       cache_dir=str(tmp_path / "cache"), numba_opt=0)
+    # 3 of these 12 programs raise (seed 20243 drew 1)
+    summary = run.fuzz(12, 20250, ("raising",), jobs=jobs, modes="nojit-simp,nojit-nosimp,jit-nosimp:grad",
+                       cache_dir=str(fuzz_cache), numba_opt=0)
     total = summary.total()
     assert not summary.fuzzer_bugs, summary.fuzzer_bugs
     assert total["wrong"] + total["crash"] == 0, summary.table()

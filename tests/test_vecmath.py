@@ -879,7 +879,7 @@ def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_pat
     import importlib.util
     import autodiff_compiler.ir as ir
     rng = np.random.default_rng(2024)
-    sources = [_random_loop(rng, k) for k in range(16)]
+    sources = [_random_loop(rng, k) for k in range(10)]
     path = tmp_path / "random_loops.py"
     path.write_text("import math\n\nimport numpy as np\n\n\n" + "\n\n".join(sources))
     spec = importlib.util.spec_from_file_location("random_loops", path)
@@ -900,7 +900,7 @@ def test_random_loops_blocked_and_chunked_match_the_interpreter(setting, tmp_pat
         want = value_and_grad(fn, wrt=("w", "b"), jit=False)(0.7, -0.2, x, y)
         np.testing.assert_allclose(got[0], want[0], rtol=1e-11, atol=1e-12, err_msg=sources[k])
         np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12, err_msg=sources[k])
-    assert planned >= 8 and stored >= 3, (planned, stored)
+    assert planned >= 5 and stored >= 2, (planned, stored)
 
 
 def clashing(w, x):

@@ -990,8 +990,9 @@ def test_whole_array_calls_need_float_arrays():
 
 @needs_simd
 def test_the_self_test_and_the_gradients_call_kernels_of_the_same_text(setting):
-    """Detection tests the library's `vexp` (compiled once per machine: `test_library` checks a second
-    process compiles none of the library), and a gradient through np.exp calls it."""
+    """Detection tests a `vexp` compiled from the text the library's is compiled from (each once per
+    machine: `test_library` checks a second process compiles neither), and a gradient through np.exp
+    calls the library's."""
     from autodiff_compiler.backend import library
     setting()
     n, isa, found = vecmath._setting()

@@ -16,8 +16,8 @@ Takes: module text and Python functions.  Guarantees:
   level `level` at most (`compiling_at`: never above Numba's own `NUMBA_OPT`); with `called_only`,
   one whose callers Numba caches at every level, `NUMBA_OPT=0` included.
 
-The loader (`load`) and the library of helpers (`library`) use these; neither imports the other for
-them.
+The loader (`load`), the library of helpers (`library`) and vector math's self-test (`vecmath`)
+use these; none of those imports another for them.
 """
 from __future__ import annotations
 

@@ -224,6 +224,16 @@ def _outcome(call):
         return type(exc).__name__, str(exc).splitlines()[0]
 
 
+def shifted_by_row_maximum(Z):
+    m = np.max(Z, axis=1, keepdims=True)
+    return np.sum(np.exp(Z - m))
+
+
+def shifted_by_row_minimum(Z):
+    m = np.min(Z, axis=1, keepdims=True)
+    return np.sum(np.exp(Z - m))
+
+
 @pytest.mark.parametrize("shape", [(3, 0), (0, 4)], ids=["rows-of-length-0", "no-rows"])
 def test_empty_rows_end_as_the_array_code(shape):
     """Rows of length 0: np.max along axis 1 raises (checked before the loop, where the array code
@@ -241,6 +251,15 @@ def test_empty_rows_end_as_the_array_code(shape):
         assert got[1].shape == shape
     else:
         assert got[1] == want[1]
+    # rows of length 0 and a finite value (a sum of nothing): only the check before the loop raises
+    for fn in (shifted_by_row_maximum, shifted_by_row_minimum):
+        fused = grad(fn)
+        fused(np.ones((3, 4)))
+        assert MARK in fused.compiled_source and "empty_rows_check(" in fused.compiled_source
+        got = _outcome(lambda: fused(Z))
+        want = _outcome(lambda: grad(fn, skip=("fuse_rows",))(Z))
+        assert got == want if got[0] != "value" else np.array_equal(got[1], want[1])
+        assert (got[0] == "value") == (shape[0] == 0), got
 
 
 def test_a_reduction_along_axis_0_stays_before_the_loop():

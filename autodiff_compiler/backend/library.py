@@ -45,7 +45,7 @@ _MODULES: dict = {}
 
 VECTOR_TEMPLATE = '''def vector_{prim}(array):
     """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
-    if array.ndim == 1:         # Numba drops the branch its type does not take: no reshape, compiled in half the time
+    if array.ndim == 1:         # Numba compiles only the branch of the array's rank: a vector's has no reshape
         contiguous = np.ascontiguousarray(array)
         row = np.empty(array.size)
         v{prim}(row, array.size, contiguous)

@@ -710,12 +710,11 @@ class _RowLoop:
 
     def _guard(self, stmt) -> None:
         """np.max / np.min along axis 1 raises for rows of length 0 (when there are rows); the fold would
-        not: the same reduction of the first row of a matrix of the same shape, before the loop, in its
-        place among the numbers computed there, raises exactly then."""
-        first = self._fresh(f"{self.run.source}_first", array_of(2))
-        probe = self._fresh("rows_checked", array_of(2))
-        self.before += [Assign(first, "subscript", (Var(self.run.source), Slice(Const(0), Const(1))), self.loc),
-                        Assign(probe, stmt.prim, (Var(first),), self.loc, stmt.params, error_effect=True)]
+        not: `empty_rows_check` of the run's row and entry counts, before the loop, in its place among the
+        numbers computed there, raises exactly then (the message of `amax_axis1` / `amin_axis1`)."""
+        probe = self._fresh("rows_checked", BOOL)
+        self.before.append(Assign(probe, "empty_rows_check", (Var(self.rows_count), Var(self.entries)), self.loc,
+                                  (("largest", stmt.prim == "amax_axes"),), error_effect=True))
 
     def _spread(self, stmt, kind) -> None:
         """The helper's three passes over each row: its extremum, how many entries equal it, and the

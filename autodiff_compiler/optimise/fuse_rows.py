@@ -48,7 +48,8 @@ Legality, asked of the shared analyses (`ir.shapes`, `ir.dataflow`):
   makes are computed before the loop, in order, if nothing in the run reads
   their variable before them (their effects -- a division by zero -- keep
   their order: the row loop raises nothing, and a maximum of rows of length
-  0, which raises, is checked before the loop at its place in that order);
+  0, which raises, is checked before the loop at its place in that order,
+  by `empty_rows_check` of the run's row and entry counts);
 * what is live after the run (`Dataflow.live_out`) is written into a new
   matrix, row by row (two such values hold one matrix only where the second
   statement as written may share the first's array, `dataflow.SHARING`: the

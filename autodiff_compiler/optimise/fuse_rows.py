@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 
 from .. import ir
-from ..ir import Assign, Comment, Const, For, Slice, Store, Var, dataflow, shapes
+from ..ir import Assign, Comment, Const, For, Store, Var, dataflow, shapes
 from ..ir.nodes import BOOL, FLOAT, INT, array_of
 
 ONE = shapes.ONE

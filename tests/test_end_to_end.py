@@ -672,7 +672,8 @@ def test_the_corpus_at_the_users_optimisation_level(subprocess_env):
     env = dict(subprocess_env, NUMBA_OPT="3")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
                              os.path.abspath(__file__), "-k",
-                             "not users_optimisation_level and not nojit and not nosimplify and not test_verify"],
+                             "not users_optimisation_level and not nojit and not nosimplify and not test_verify"
+                             " and not test_value_and_grad and not reference_helpers"],
                             env=env, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
                                 os.path.abspath(__file__))))
     tail = result.stdout[-3000:] + result.stderr[-2000:]

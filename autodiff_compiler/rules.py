@@ -798,9 +798,9 @@ _define("range_check", 3, nondiff=True, effect=True, compiled_only=True, scalar=
         array="range_check({0}, {1}, {2})", result=lambda types, p: _typed(0, "bool"), raises=True)
 # `np.max` / `np.min` along axis 1 folded into a loop over the rows (`optimise.fuse_rows`): ValueError
 # before the loop where NumPy's raises, rows of no entries (`runtime.empty_rows_check`)
+# (its operands are numbers: the scalar spelling is the only one)
 _define("empty_rows_check", 2, nondiff=True, effect=True, compiled_only=True, result="bool", raises=True,
         scalar=lambda p, count: f"empty_rows_check({{0}}, {{1}}, {p['largest']!r})",
-        array=lambda p, count: f"empty_rows_check({{0}}, {{1}}, {p['largest']!r})",
         examples=(((), (), {"largest": True}), ((), (), {"largest": False})))
 # `assert cond`: checked in the forward sweep (the runtime helper raises AssertionError(site))
 _define("assert_true", 1, nondiff=True, effect=True, scalar="assert_true({0}, {site})", array="assert_true({0}, {site})",

@@ -211,14 +211,13 @@ _WIDTH_FREE = frozenset({
     "copy", "subscript", "subscript_copy", "slice_axis", "slice_offset", "reshape", "reshape_as", "transpose",
     "transpose_axes", "squeeze", "expand_dims", "expand_like", "concatenate", "array_copy", "array_from", "where",
     "min", "max", "amax", "amin", "amax_axes", "amin_axes", "clip", "sort", "diagonal", "tril", "triu",
-    "stop_gradient", "as_python", "range_length", "range_check", "empty_rows_check", "shape", "shape0", "shape1", "size",
+    "stop_gradient", "as_python", "range_length", "range_check", "shape", "shape0", "shape1", "size",
     "count_axes", "int", "to_int", "to_float", "float", "sum", "np_sum", "sum_axes", "prod", "prod_axes", "cumsum",
     "mean", "mean_axes", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
 
 
 # what carries no int value of its operands on: counts of their axes and comparisons
-_NO_VALUES = frozenset({"shape", "shape0", "shape1", "size", "count_axes", "range_length", "range_check",
-                        "empty_rows_check", "eq",
+_NO_VALUES = frozenset({"shape", "shape0", "shape1", "size", "count_axes", "range_length", "range_check", "eq",
                         "ne", "lt", "le", "gt", "ge", "not", "indicator", "assert_true", "int_power_check"})
 # products NumPy computes in the ints' own width, whatever type this IR gives their result
 _INT_PRODUCTS = frozenset({"dot", "outer"})

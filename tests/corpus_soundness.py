@@ -554,6 +554,73 @@ def alias_chain(x):
     return a[1] * x
 
 
+# an array added in place into memory it shares (NumPy reads the operand as it was before the write;
+# a compiled loop read each element after the writes before it: a running sum, found in session 44)
+
+def overlap_issue(x):
+    y = x * 1.0
+    y[1:] += y[:-1]
+    return np.sum(y * y)
+
+
+def overlap_backward(x):
+    y = x * 1.0
+    y[:-1] += y[1:]
+    return np.sum(y * y * x)
+
+
+def overlap_reversed(x):
+    y = x * 1.0
+    y[::-1] += y
+    return np.sum(y * y)
+
+
+def overlap_whole_reversed(x):
+    y = x * 1.0
+    y[:] += y[::-1]
+    return np.sum(y * np.sin(y))
+
+
+def overlap_strided(x):
+    y = x * 1.0
+    y[2:] += y[:-2]
+    y[1:] += y[:-1]
+    return np.sum(y * y * x)
+
+
+def overlap_through_alias(x):
+    y = x * 1.0
+    z = y
+    y[1:] += z[:-1]
+    return np.sum(y * y)
+
+
+def overlap_in_loop(x, n):
+    y = x * 1.0
+    for i in range(n):
+        y[1:] += y[:-1] * 1.0
+        y[1:] += y[:-1]
+    return np.sum(y * y)
+
+
+def overlap_transpose(A):
+    B = A * 1.0
+    B[:, :] += B.T
+    return np.sum(B * B * A)
+
+
+def overlap_column(A):
+    B = A * 1.0
+    B[1:, 0] += B[:-1, 0]
+    return np.sum(B * B * A)
+
+
+def overlap_disjoint(x):
+    y = x * 1.0
+    y[2:4] += y[:2]         # no element in common: no copy is needed, and none changes a number
+    return np.sum(y * y * x)
+
+
 # ---------------------------------------------------------------- higher order
 
 def hi_cube(x):

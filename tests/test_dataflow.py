@@ -277,6 +277,33 @@ def test_the_audit_still_refuses_a_stale_read_of_a_program_that_writes_into_an_a
     check_values(primal_after(numbers_only, {"x": FLOAT, "y": FLOAT}, last="types"))
 
 
+def added_into_its_own_memory(x):
+    y = x * 1.0
+    y[1:] += y[:-1]
+    y[::-1] += y
+    return np.sum(y * y)
+
+
+def test_an_array_added_in_place_into_memory_it_shares_is_added_through_a_copy():
+    """`y[1:] += y[:-1]` (a view of the array written) and `y[::-1] += y` (the array itself): NumPy reads
+    the operand as it was before the write, Numba's compiled loop would read elements already written.
+    Before the values pass the audit refuses both (a compiler bug in a generated program); the pass
+    adds each through a copy made just before the store, after which the audit passes and the IR
+    holds the two copies."""
+    from autodiff_compiler.errors import InternalError
+    from autodiff_compiler.ir.aliasing import check_values, make_values, overlapping_update
+    typed = primal_after(added_into_its_own_memory, {"x": VEC}, last="types")
+    facts = dataflow.of(typed)
+    stores = [s for s in ir.walk(typed.body) if isinstance(s, ir.Store)]
+    assert [overlapping_update(facts, s, typed.types) for s in stores] == [stores[0].value.name, "y"]
+    with pytest.raises(InternalError, match="adds .* in place into memory it may share"):
+        check_values(typed)
+    assert make_values(typed)
+    check_values(typed)
+    copies = [s for s in ir.walk(typed.body) if isinstance(s, ir.Assign) and s.prim == "array_copy"]
+    assert {s.target for s in copies} == {s.value.name for s in stores}, (copies, stores)
+
+
 def _readings(function) -> int:
     """How many times the facts of `function` read it whole before its arrays' objects agreed."""
     readings = []

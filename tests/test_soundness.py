@@ -838,6 +838,18 @@ case(CANCELLING, S.cancelling_difference, [(0.5,), (-1.25,), (3.0,)], ref=lambda
 case(CANCELLING, S.cancelling_difference_loop, [(0.5, 3), (-1.25, 1), (3.0, 0)],
      ref=lambda y, n: n - math.sin(y))
 case(CANCELLING, S.cancelling_difference_arrays, [(V(0.5, -1.0, 2.0),), (V(0.25),)], ref=lambda v: np.cos(v))
+
+OVERLAP = "an array added in place into memory it shares (a running sum in compiled code)"
+for _fn in (S.overlap_issue, S.overlap_backward, S.overlap_reversed, S.overlap_whole_reversed,
+            S.overlap_strided, S.overlap_through_alias, S.overlap_disjoint):
+    # compiled, where the class's failure showed: in every mode, in turn (the interpreter was right)
+    case(OVERLAP, _fn, [(V(1.0, 2.0, 3.0, 4.5),), (V(0.5, -1.5, 2.0, 0.25, -3.0),)],
+         compiled=(JIT_ALL[len(CASES) % len(JIT_ALL)],))
+case(OVERLAP, S.overlap_in_loop, [(V(1.0, 2.0, 3.0, 4.5), 2), (V(0.5, -1.5, 2.0), 0), (V(0.5, -1.5, 2.0), 1)],
+     compiled=JIT_ALL[:2])
+case(OVERLAP, S.overlap_transpose, [(M(3, 3),), (M(4, 4, seed=3),)], compiled=JIT_ALL[1:3])
+case(OVERLAP, S.overlap_column, [(M(3, 2),), (M(4, 3, seed=3),)], compiled=JIT_ALL[2:])
+
 # the known failures run in a compiled mode they fail in, so that their XPASS says when one is fixed
 case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0,
      compiled=("jit-nosimp-grad",))

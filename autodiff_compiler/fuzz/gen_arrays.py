@@ -571,6 +571,14 @@ class ArrayExpressions:
                 if sub.b > 1.0:
                     sub = E(f"np.tanh({sub.code})", sub.t, 1.0)
                 spelled = f"{v.name}[{a}:{b}]" if b < n or self.chance(0.5) else f"{v.name}[{a}:]"
+                if self.chance(0.4) and not in_loop:
+                    # a slice of the same array, added in place: NumPy reads it as it was before the
+                    # write where the two overlap (Numba's compiled loop would not: `aliasing`)
+                    c = self.rng.randint(0, n - (b - a))
+                    other = f"{v.name}[{c}:{c + b - a}]" + ("[::-1]" if self.chance(0.3) else "")
+                    self.emit(f"{spelled} += {other}")
+                    v.b = 2 * bound
+                    return
                 if self.chance(0.3) and not in_loop:
                     self.emit(f"{spelled} += {sub.code}")
                     v.b = bound + 1.0
@@ -581,6 +589,10 @@ class ArrayExpressions:
             self.emit(f"{v.name}[0] = {e.code}")
             return
         r, c = shape
+        if r == c and not in_loop and self.chance(0.3):
+            self.emit(f"{v.name}[:, :] += {v.name}.T")     # its own transpose, added in place (as above)
+            v.b = 2 * bound
+            return
         if kind <= 1:
             row = self.aexpr((c,), 2)
             row = self.squash(row, 1.0)

@@ -18,10 +18,18 @@ this pass makes that true, and refuses what it cannot make true:
 * otherwise, every alias or view that a later write would make stale (though
   nothing reads it then) becomes a copy, so the write changes one variable
   only.  This changes no value the program reads, and makes every value the
-  reverse sweep reads the one the forward sweep saw.
+  reverse sweep reads the one the forward sweep saw;
+* an array added in place into memory it may share (`y[1:] += y[:-1]`,
+  `y[::-1] += y`: `overlapping_update`) is added through a copy made just
+  before the store.  NumPy reads such an operand as it was before the write
+  (it buffers overlapping operands); Numba's compiled loop reads each element
+  after the writes before it, so the compiled function would compute a
+  running sum, a wrong number with no error.  A copying store (`y[1:] =
+  y[:-1]`) needs none: Numba copies an overlapping source first, as NumPy does.
 
-`check_values(function)` asks the same question of a program the compiler
-generated (an adjoint): there a stale read is a compiler bug, and raises
+`check_values(function)` asks the same questions of a program the compiler
+generated (an adjoint): there a stale read, or an in-place sum of an operand
+sharing the memory it writes into, is a compiler bug, and raises
 `InternalError` rather than let a wrong number out.
 """
 from __future__ import annotations
@@ -153,6 +161,14 @@ def make_values(function: ir.Function) -> bool:
     for _ in range(100):
         facts = dataflow.of(function)
         _refuse_parameter_writes(function, facts)
+        overlapping = [(stmt, name) for stmt in facts.statements
+                       if (name := overlapping_update(facts, stmt, function.types)) is not None]
+        if overlapping:
+            for stmt, name in overlapping:
+                _add_through_copy(function, stmt, name)
+            dataflow.invalidate(function)
+            changed = True
+            continue
         staleness = Staleness(function, facts)
         if staleness.stale_reads:
             stmt, name, writes = staleness.stale_reads[0]
@@ -206,6 +222,30 @@ _VALUE_BLIND = {"copy", "array_copy", "stop_gradient", "add", "sub", "neg", "sub
                 "zeros_like", "ones_like", "empty_like", "transpose_axes", "reshape", "reshape_as",
                 "expand_dims", "squeeze", "concatenate", "unreduce", "cumsum", "rev_cumsum", "diagonal",
                 "diag_matrix", "triu", "tril", "array_from", "count_axes"}
+
+
+def overlapping_update(facts, stmt, types: dict) -> str | None:
+    """The array `stmt` adds in place (`y[1:] += v`, a `Store` of `add`) when it may share memory with
+    the array written into (it is that array, or `Dataflow.shared_at` lists it), else None."""
+    if not (isinstance(stmt, Store) and stmt.prim == "add" and isinstance(stmt.value, Var)):
+        return None
+    name = stmt.value.name
+    if types.get(name) is None or not types[name].is_array:
+        return None
+    return name if name == stmt.array or name in facts.shared_at(stmt) else None
+
+
+def _add_through_copy(function: ir.Function, stmt: Store, name: str) -> None:
+    """`y[i] += v` -> `t = v.copy(); y[i] += t`: the sum reads v as it was before the write."""
+    from .names import Names
+    block = ir.block_holding(function.body, stmt)
+    names = Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
+                                                                     for s in ir.writes(t)})
+    copy = names.temp()
+    function.types[copy] = function.types[name]
+    k = next(i for i, s in enumerate(block) if s is stmt)
+    block.insert(k, Assign(copy, "array_copy", (Var(name),), stmt.loc))
+    stmt.value = Var(copy)
 
 
 def _value_needed_after(function: ir.Function, facts, write, name: str) -> bool:
@@ -351,3 +391,8 @@ def check_values(function: ir.Function) -> None:
         stmt, name, _ = staleness.stale_reads[0]
         raise InternalError(f"generated code reads {name} after a write through a name sharing its memory "
                             f"({_line(stmt)}: {stmt})")
+    for stmt in facts.statements:
+        name = overlapping_update(facts, stmt, types)
+        if name is not None:
+            raise InternalError(f"generated code adds {name} in place into memory it may share "
+                                f"({_line(stmt)}: {stmt}): Numba would read elements already written")

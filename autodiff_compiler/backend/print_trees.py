@@ -2,11 +2,24 @@
 
 Takes: the printer's operand trees (`Var`, `Const`, or `(prim, args, params, type)` tuples).  Guarantees
 pure functions of them: `-a * -b` found as `a * b`, a tree of copies as the expression it prints,
-a square of a float name recognised (`Printer.tree_of` prints it `x * x` for Python).
+a square of a float name recognised (`Printer.tree_of` prints it `x * x` for Python); and
+`selects_a_view(printer, store)`: does a store's index select a sub-array NumPy returns as a view?
 """
 from __future__ import annotations
 
-from ..ir import Const, Var
+from ..ir import Const, Slice, Var
+
+
+def selects_a_view(printer, store) -> bool:
+    """Is `store.array[store.index]` a view (a basic index: slices and integer numbers, fewer numbers
+    than the array's axes)?  Then `a[i] += v` is the same sum written through that view: the module
+    Numba compiles spells it so (`Printer.store`), since Numba stores `a[i] += v`'s result back by
+    slice assignment, whose error message alone takes about 3.5 s to compile in each process."""
+    t = printer.types.get(store.array)
+    if t is None or not t.is_array:
+        return False
+    numbers = [i for i in store.index if not isinstance(i, Slice)]
+    return len(numbers) < t.ndim and all(not printer.is_array(i) and printer.kind_of(i) == "int" for i in numbers)
 
 
 def _negated(node):

@@ -21,6 +21,7 @@ import re
 
 from .. import ir
 from . import products, runtime
+from .print_memory import MemoryPrinter
 from .print_trees import _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
@@ -100,7 +101,7 @@ def _kept_for_errors(function: ir.Function) -> set:
             if (not facts.uses_of(facts.pos(s)) if isinstance(s, Assign) else s.array not in facts.live_out(s))}
 
 
-class ModulePrinter:
+class ModulePrinter(MemoryPrinter):
     def __init__(self, function: ir.Function, plans: dict | None = None, threads: int = 1,
                  compiled: bool = False):
         self.function = function
@@ -647,61 +648,6 @@ class ModulePrinter:
         """A note on a statement nothing reads, kept for the error it raises where the function does."""
         return f"    # {KEPT_NOTE}" if id(stmt) in self.kept_for_errors else ""
 
-    def index_text(self, index: tuple, array: str) -> str:
-        element = self.is_array(Var(array))
-        return ", ".join(self.expr(self.index_operand(i, self.operand(i)) if element else self.operand(i))[0]
-                         for i in index)
-
-    def store(self, stmt: Store, depth: int) -> list[str]:
-        pad = "    " * depth
-        op = "=" if stmt.prim == "copy" else "+="
-        return [f"{pad}{stmt.array}[{self.index_text(stmt.index, stmt.array)}] {op} {self.expr(self.operand(stmt.value))[0]}"
-                f"{self.why_kept(stmt)}"]
-
-    def top_of(self, tape: str) -> str:
-        if tape not in self.tops:
-            self.tops[tape] = self.names.fresh(f"{tape}_top")
-        return self.tops[tape]
-
-    def tape_alloc(self, stmt: TapeAlloc, depth: int) -> list[str]:
-        pad = "    " * depth
-        self.modules.add("numpy")
-        capacity = self.expr(self.operand(stmt.capacity))[0]
-        if stmt.shape_of:
-            # arrays go on a list: each keeps its own shape.  The list's items are typed 'C' (from an
-            # empty array): what is pushed is a copy, which Numba types 'C' whatever the layout of the
-            # array copied, and what is popped is then 'C' too (see `contiguous`).
-            ndim = self.types[stmt.shape_of].ndim
-            ones = "1" if ndim == 1 else "(" + ", ".join(["1"] * ndim) + ")"
-            return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype})][:0]"]
-        # for Python, a tape of ints holds Python's own: unbounded, as the function computes them
-        dtype = "object" if stmt.dtype == "np.int64" and not self.compiled else stmt.dtype
-        return [f"{pad}{stmt.tape} = np.empty({capacity}, {dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
-
-    def push(self, stmt: Push, depth: int) -> list[str]:
-        pad = "    " * depth
-        if self.is_array(stmt.value):
-            return [f"{pad}{stmt.tape}.append({self.expr(self.operand(stmt.value))[0]}.copy())"]
-        top = self.top_of(stmt.tape)
-        lines = []
-        if stmt.growable:
-            self.helpers.add("tape_grow")
-            lines += [f"{pad}if {top} == {stmt.tape}.shape[0]:", f"{pad}    {stmt.tape} = tape_grow({stmt.tape})"]
-        value = self.expr(self.operand(stmt.value))[0]
-        lines += [f"{pad}{stmt.tape}[{top}] = {value}", f"{pad}{top} += 1"]
-        return lines
-
-    def pop(self, stmt: Pop, depth: int) -> list[str]:
-        pad = "    " * depth
-        t = self.types.get(stmt.target)
-        if t is not None and t.is_array:
-            return [f"{pad}{stmt.target} = {stmt.tape}.pop()"]
-        top = self.top_of(stmt.tape)
-        value = f"{stmt.tape}[{top}]"
-        if t is not None and t.kind in ("int", "bool", "float"):
-            value = f"{t.kind}({stmt.tape}[{top}])" if t.kind != "float" else value
-        return [f"{pad}{top} -= 1", f"{pad}{stmt.target} = {value}"]
-
     def comment(self, stmt: Comment, depth: int) -> list[str]:
         return ["    " * depth + f"# {stmt.text}"]
 
@@ -766,7 +712,8 @@ class ModulePrinter:
             body += [f"{pad}    if {stmt.exit_flag}:", f"{pad}        break"]
         return lines + (body or [f"{pad}    pass"])
 
-    handlers = {Assign: assign, Store: store, TapeAlloc: tape_alloc, Push: push, Pop: pop, Comment: comment,
+    handlers = {Assign: assign, Store: MemoryPrinter.store, TapeAlloc: MemoryPrinter.tape_alloc,
+                Push: MemoryPrinter.push, Pop: MemoryPrinter.pop, Comment: comment,
                 If: if_, For: for_, While: while_}
 
     # ------------------------------------------------------------------ module

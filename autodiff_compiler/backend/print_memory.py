@@ -1,0 +1,77 @@
+"""Print the statements that write into memory: stores into arrays, and the tapes' pushes and pops.
+
+Takes: what `printer.ModulePrinter` holds (types, names, the expression printer); it is a part of that
+class.  Guarantees:
+
+* `a[i] = v` / `a[i] += v` as written, except that in the module Numba compiles an in-place sum into a
+  sub-array NumPy returns as a view (`print_trees.selects_a_view`) is written through that view
+  (`a_view = a[i]; a_view += v`): the same additions into the same memory (the IR holds no such sum
+  of an operand sharing that memory: `ir.aliasing`), without the slice assignment Numba would
+  compile for storing the view back onto itself;
+* a tape of numbers is an array with a top index (grown by `tape_grow` where it may fill), a tape of
+  arrays a list of copies.
+"""
+from __future__ import annotations
+
+from ..ir import Pop, Push, Store, TapeAlloc, Var
+from .print_trees import selects_a_view
+
+
+class MemoryPrinter:
+    """The store and tape statements of `printer.ModulePrinter`."""
+
+    def index_text(self, index: tuple, array: str) -> str:
+        element = self.is_array(Var(array))
+        return ", ".join(self.expr(self.index_operand(i, self.operand(i)) if element else self.operand(i))[0]
+                         for i in index)
+
+    def store(self, stmt: Store, depth: int) -> list[str]:
+        pad, value, index = "    " * depth, self.expr(self.operand(stmt.value))[0], self.index_text(stmt.index, stmt.array)
+        if stmt.prim == "add" and self.compiled and selects_a_view(self, stmt):     # (`selects_a_view`: why)
+            view = self.names.fresh(f"{stmt.array}_view")
+            return [f"{pad}{view} = {stmt.array}[{index}]", f"{pad}{view} += {value}{self.why_kept(stmt)}"]
+        return [f"{pad}{stmt.array}[{index}] {'=' if stmt.prim == 'copy' else '+='} {value}{self.why_kept(stmt)}"]
+
+    def top_of(self, tape: str) -> str:
+        if tape not in self.tops:
+            self.tops[tape] = self.names.fresh(f"{tape}_top")
+        return self.tops[tape]
+
+    def tape_alloc(self, stmt: TapeAlloc, depth: int) -> list[str]:
+        pad = "    " * depth
+        self.modules.add("numpy")
+        capacity = self.expr(self.operand(stmt.capacity))[0]
+        if stmt.shape_of:
+            # arrays go on a list: each keeps its own shape.  The list's items are typed 'C' (from an
+            # empty array): what is pushed is a copy, which Numba types 'C' whatever the layout of the
+            # array copied, and what is popped is then 'C' too (see `contiguous`).
+            ndim = self.types[stmt.shape_of].ndim
+            ones = "1" if ndim == 1 else "(" + ", ".join(["1"] * ndim) + ")"
+            return [f"{pad}{stmt.tape} = [np.empty({ones}, {stmt.dtype})][:0]"]
+        # for Python, a tape of ints holds Python's own: unbounded, as the function computes them
+        dtype = "object" if stmt.dtype == "np.int64" and not self.compiled else stmt.dtype
+        return [f"{pad}{stmt.tape} = np.empty({capacity}, {dtype})", f"{pad}{self.top_of(stmt.tape)} = 0"]
+
+    def push(self, stmt: Push, depth: int) -> list[str]:
+        pad = "    " * depth
+        if self.is_array(stmt.value):
+            return [f"{pad}{stmt.tape}.append({self.expr(self.operand(stmt.value))[0]}.copy())"]
+        top = self.top_of(stmt.tape)
+        lines = []
+        if stmt.growable:
+            self.helpers.add("tape_grow")
+            lines += [f"{pad}if {top} == {stmt.tape}.shape[0]:", f"{pad}    {stmt.tape} = tape_grow({stmt.tape})"]
+        value = self.expr(self.operand(stmt.value))[0]
+        lines += [f"{pad}{stmt.tape}[{top}] = {value}", f"{pad}{top} += 1"]
+        return lines
+
+    def pop(self, stmt: Pop, depth: int) -> list[str]:
+        pad = "    " * depth
+        t = self.types.get(stmt.target)
+        if t is not None and t.is_array:
+            return [f"{pad}{stmt.target} = {stmt.tape}.pop()"]
+        top = self.top_of(stmt.tape)
+        value = f"{stmt.tape}[{top}]"
+        if t is not None and t.kind in ("int", "bool", "float"):
+            value = f"{t.kind}({stmt.tape}[{top}])" if t.kind != "float" else value
+        return [f"{pad}{top} -= 1", f"{pad}{stmt.target} = {value}"]

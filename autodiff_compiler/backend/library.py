@@ -18,6 +18,12 @@ Guarantees:
   - with libmvec, for each primitive `f` with a vector version, the block
     kernel `vf(dst, m, *srcs)` (`vecmath` documents it; the libmvec call is
     the intrinsic `lanes_f`) and the whole-array function `vector_f(array)`;
+  - NumPy's array makers (`ARRAY_MAKERS`: `np.zeros`, `np.empty_like`, ...),
+    each `array_<maker>` calling NumPy's own with the same arguments.  Numba
+    implements them as overloads it compiles in every process for every
+    signature (0.3-0.6 s of a new MLP or RNN gradient); `numpy_view(level)`
+    is NumPy with these in their places, the `np` of the module Numba
+    compiles (`load.load`), so that they are compiled once per machine too;
 * every function of it is compiled with `numba.njit(cache=True)` at that
   level, and its name in the module is the compiled function, so a function
   calling another calls the compiled one.  A signature is compiled once per
@@ -37,11 +43,27 @@ import hashlib
 import inspect
 import os
 import sys
+import types
+
+import numpy as np
 
 from . import numba_names, products, runtime, vecmath
 from .cache import PACKAGE, cache_dir, compiled, import_module, write_text
 
 _MODULES: dict = {}
+_VIEWS: dict = {}
+
+# NumPy's array makers Numba compiles as overloads (per process), with the parameters they are called with
+ARRAY_MAKERS = {"empty": "shape, dtype=float", "zeros": "shape, dtype=float", "ones": "shape, dtype=float",
+                "empty_like": "a, dtype=None", "zeros_like": "a, dtype=None", "ones_like": "a, dtype=None",
+                "full": "shape, fill_value, dtype=None"}
+
+
+def _maker_source(maker: str) -> str:
+    parameters = ARRAY_MAKERS[maker]
+    arguments = ", ".join(p.split("=")[0] for p in parameters.split(", "))
+    return (f"def array_{maker}({parameters}):\n    \"\"\"np.{maker}, compiled once per machine.\"\"\"\n"
+            f"    return np.{maker}({arguments})")
 
 VECTOR_TEMPLATE = '''def vector_{prim}(array):
     """np.{prim}(array), several lanes at a time (v{prim}: libmvec)."""
@@ -74,6 +96,7 @@ def _text(lanes: int, isa: str, found: tuple) -> str:
         parts[-1] += "\nfrom autodiff_compiler.backend.vecmath import lanes_intrinsic"
     parts += [runtime.SOURCES[name].rstrip() for name in runtime.HELPERS]
     parts += [inspect.getsource(getattr(products, name)).rstrip() for name in sorted(products.ANY_LAYOUT)]
+    parts += [_maker_source(maker) for maker in ARRAY_MAKERS]
     for prim in sorted(found) if lanes else ():
         parts += [vecmath.kernel_source(prim, isa, lanes), VECTOR_TEMPLATE.format(prim=prim)]
     written = "\n\n\n".join(parts) + "\n"
@@ -117,6 +140,25 @@ def module(level: int | None, setting: tuple | None = None):
                                                  any_layout=attribute in products.ANY_LAYOUT))
     _MODULES[path] = library
     return library
+
+
+class NumpyView(types.ModuleType):
+    """NumPy, with the library's compiled array makers in the places of NumPy's (`numpy_view`)."""
+
+    def __getattr__(self, name: str):
+        return getattr(np, name)
+
+
+def numpy_view(level: int | None):
+    """The `np` of a module Numba compiles at `level`: every name NumPy's, except the array makers,
+    which are the library's `array_<maker>` (the same calls, compiled once per machine)."""
+    library = module(level)
+    if library.__name__ not in _VIEWS:
+        view = NumpyView(f"numpy_with_{library.__name__}")
+        for maker in ARRAY_MAKERS:
+            setattr(view, maker, getattr(library, f"array_{maker}"))
+        _VIEWS[library.__name__] = view
+    return _VIEWS[library.__name__]
 
 
 def function(name: str, level: int | None):

@@ -12,7 +12,9 @@ Guarantees:
 * the module is imported from that file, so `inspect`, tracebacks and
   pickling see real source;
 * with `jit=True` every function of the module is compiled with
-  `numba.njit(cache=True, boundscheck=True)`; with `jit=False` the same code
+  `numba.njit(cache=True, boundscheck=True)`, its `np` being NumPy with the
+  library's compiled array makers in place of Numba's per-process overloads
+  (`library.numpy_view`: the same calls); with `jit=False` the same code
   runs in Python.  Bounds are checked because an index out of range is an
   error in Python and, unchecked, a read of whatever lies beyond the array in
   compiled code: a wrong number with no error (`x[k]` with a `k` from the
@@ -100,6 +102,8 @@ def load(text: str, name: str, jit: bool = True, level: int | None = None):
         for helper in sorted(library.names()):
             if hasattr(module, helper):
                 setattr(module, helper, shared_helper(helper, level))
+        if hasattr(module, "np"):       # its array makers compiled once per machine (`library.numpy_view`)
+            module.np = library.numpy_view(level)
         # the chunk functions of planned loops (print_loops), before the functions that call them; only
         # the drivers running chunks on threads are compiled with parallel=True (it changes how Numba
         # compiles array expressions: they would not broadcast)

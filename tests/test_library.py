@@ -104,6 +104,71 @@ def test_a_second_process_compiles_nothing(tmp_path, level):
     np.testing.assert_allclose(cold["first"], jacobian_fd(layer_loss, (W, X), 0)[0], rtol=1e-6, atol=1e-8)
 
 
+_NEW_FUNCTION = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    from numba.core import event
+    import autodiff_compiler
+
+    compiled = []
+
+    class Compiles(event.Listener):
+        def on_start(self, ev):
+            function = getattr(ev.data["dispatcher"], "py_func", None)
+            compiled.append((function.__module__ or "") + "." + function.__qualname__)
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", Compiles())
+
+    def {name}(W, X, v):
+        H = np.tanh(X @ W) * v
+        return np.sum(np.exp(H - np.max(H, axis=1, keepdims=True))) + np.sum(H[1:] * H[:-1])
+
+    rng = np.random.default_rng(0)
+    W, X, v = rng.standard_normal((4, 3)), rng.standard_normal((6, 4)), rng.standard_normal(3)
+    g = autodiff_compiler.grad({name}, wrt=(0, 2))
+    gradients = g(W, X, v)
+    print(json.dumps({{"gradients": [a.tolist() for a in gradients], "compiled": compiled,
+                      "makers": sorted(set(__import__("re").findall(r"np\\.(\\w+)\\(", g.compiled_source)))}}))
+''')
+
+
+def test_numpys_array_makers_are_compiled_once_per_machine(tmp_path):
+    """A gradient compiled in a process whose cache directory an earlier process filled (a new function,
+    the same program under another name) compiles no array maker: its `np.zeros`, `np.empty`, ... are
+    the library's (`numpy_view`), which the first process compiled, where Numba compiles its own
+    overloads in every process.  Both give the finite-difference gradient."""
+    outputs = []
+    for name in ("layer_loss", "layer_loss_again"):
+        script = tmp_path / f"{name}.py"
+        script.write_text(_NEW_FUNCTION.format(name=name))
+        env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"),
+                   PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outputs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first, second = outputs
+    makers = [m for m in first["makers"] if m in library.ARRAY_MAKERS]
+    assert len(makers) >= 2, first["makers"]        # the module does make arrays: the test can fail
+    made_by_library = {name.rsplit(".", 1)[1] for name in first["compiled"] if ".array_" in name}
+    assert {f"array_{m}" for m in makers} <= made_by_library, first["compiled"]
+    overloads = [name for name in second["compiled"] if name.startswith("numba.np.arrayobj.ol_np_")
+                 and name.split(".")[3][len("ol_np_"):] in library.ARRAY_MAKERS]
+    assert overloads == [] and not [name for name in second["compiled"] if ".library_" in name], second["compiled"]
+    assert any("layer_loss_again" in name for name in second["compiled"]), second["compiled"]
+    assert first["gradients"] == second["gradients"]        # bit for bit
+    rng = np.random.default_rng(0)
+    W, X, v = rng.standard_normal((4, 3)), rng.standard_normal((6, 4)), rng.standard_normal(3)
+
+    def layer_loss(W, X, v):
+        H = np.tanh(X @ W) * v
+        return np.sum(np.exp(H - np.max(H, axis=1, keepdims=True))) + np.sum(H[1:] * H[:-1])
+    np.testing.assert_allclose(first["gradients"][0], jacobian_fd(layer_loss, (W, X, v), 0)[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(first["gradients"][1], jacobian_fd(layer_loss, (W, X, v), 2)[0], rtol=1e-6, atol=1e-8)
+
+
 def test_one_library_file_per_level_holding_the_helpers_source():
     default, level_two = library.module(None), library.module(2)
     assert default is library.module(None) and default is not level_two

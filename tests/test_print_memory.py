@@ -28,6 +28,19 @@ def vector_slices_in_a_loop(x, n):
     return s
 
 
+def shifted_copy(x):
+    y = x * 1.0
+    y[1:] = y[:-1]          # overlapping: the store reads y as it was
+    return np.sum(y * y * x)
+
+
+def row_copy(A, v):
+    B = A * 1.0
+    B[0] = np.tanh(B[1] * v)
+    B[2:, 1:] = B[:-2, :-1] * 0.5
+    return np.sum(B * B * A)
+
+
 def elements(A, v):
     return np.sum(A[1, 2] * v) * A[0, 1]
 
@@ -36,6 +49,8 @@ def _points(fn, seed):
     rng = np.random.default_rng(seed)
     if fn is vector_slices_in_a_loop:
         return (rng.standard_normal(6), 1 + seed % 3)
+    if fn is shifted_copy:
+        return (rng.standard_normal(5),)
     return (rng.standard_normal((4, 3)), rng.standard_normal(3))
 
 
@@ -51,7 +66,7 @@ def _central_differences(fn, args):
     return out
 
 
-FUNCTIONS = [slice_of_a_matrix, row_of_a_matrix, vector_slices_in_a_loop, elements]
+FUNCTIONS = [slice_of_a_matrix, row_of_a_matrix, vector_slices_in_a_loop, shifted_copy, row_copy, elements]
 
 
 @pytest.mark.parametrize("simplify", [True, False])
@@ -85,7 +100,41 @@ def test_a_sum_into_a_view_is_written_through_it_in_the_compiled_module_only(fn,
     assert f"{view} += " in interpreted, interpreted
 
 
-def test_elements_sums_keep_their_form():
+@pytest.mark.parametrize("fn, stores", [(shifted_copy, ["y[1:]"]), (row_copy, ["B[0]", "B[2:, 1:]"])],
+                         ids=lambda p: getattr(p, "__name__", str(p)))
+def test_a_store_of_an_array_into_a_view_is_the_librarys_in_the_compiled_module_only(fn, stores):
+    """`store_into(a[i], v)` compiled (Numba's slice assignment, compiled once per machine); `a[i] = v`
+    interpreted."""
+    g = value_and_grad(fn)
+    g(*_points(fn, 0))
+    forward = g.compiled_source[g.compiled_source.index("# forward sweep"):]
+    interpreted = g.source[g.source.index("# forward sweep"):]
+    for store in stores:
+        written = re.compile(rf"^\s+{re.escape(store)} = ", re.MULTILINE)        # a statement, not a comment
+        assert f"store_into({store}, " in forward and not written.search(forward), forward
+        assert written.search(interpreted), interpreted
+
+
+def mismatched_store(x):
+    y = x * 1.0
+    y[1:] = x[:3]
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_a_store_of_the_wrong_shape_raises_where_python_does(jit):
+    """Python raises ValueError at the store; so does the derived function, compiled (the library's
+    slice assignment) or not, reported with the line (`ArgumentError`)."""
+    from autodiff_compiler import AutodiffError
+    x = np.arange(6.0)
+    with pytest.raises(ValueError):
+        mismatched_store(x.copy())
+    with pytest.raises(AutodiffError, match=r"test_print_memory.py:\d+.*mismatched_store"):
+        value_and_grad(mismatched_store, jit=jit)(x)
+    assert value_and_grad(mismatched_store, jit=jit)(np.arange(4.0))[0] == mismatched_store(np.arange(4.0))
+
+
+def test_sums_into_elements_keep_their_form():
     """`A[1, 2]` is an element and `A[rows]` a copy (an integer array index): neither is a view, so
     both stay `a[i] += v` in the compiled module."""
     g = value_and_grad(elements)

@@ -3,11 +3,13 @@
 Takes: what `printer.ModulePrinter` holds (types, names, the expression printer); it is a part of that
 class.  Guarantees:
 
-* `a[i] = v` / `a[i] += v` as written, except that in the module Numba compiles an in-place sum into a
-  sub-array NumPy returns as a view (`print_trees.selects_a_view`) is written through that view
-  (`a_view = a[i]; a_view += v`): the same additions into the same memory (the IR holds no such sum
-  of an operand sharing that memory: `ir.aliasing`), without the slice assignment Numba would
-  compile for storing the view back onto itself;
+* `a[i] = v` / `a[i] += v` as written, except in the module Numba compiles, where `a[i]` is a
+  sub-array NumPy returns as a view (`print_trees.selects_a_view`): an in-place sum is written
+  through that view (`a_view = a[i]; a_view += v`): the same additions into the same memory (the IR
+  holds no such sum of an operand sharing that memory: `ir.aliasing`), without the slice assignment
+  Numba would compile for storing the view back onto itself; a store of an array is
+  `store_into(a[i], v)`, the library's slice assignment (`runtime.store_into`), compiled once per
+  machine.  Numba compiles its slice assignment's error message in every process: about 3.5 s;
 * a tape of numbers is an array with a top index (grown by `tape_grow` where it may fill), a tape of
   arrays a list of copies.
 """
@@ -30,6 +32,9 @@ class MemoryPrinter:
         if stmt.prim == "add" and self.compiled and selects_a_view(self, stmt):     # (`selects_a_view`: why)
             view = self.names.fresh(f"{stmt.array}_view")
             return [f"{pad}{view} = {stmt.array}[{index}]", f"{pad}{view} += {value}{self.why_kept(stmt)}"]
+        if stmt.prim == "copy" and self.compiled and self.is_array(stmt.value) and selects_a_view(self, stmt):
+            self.note_helpers("store_into(")        # the library's: compiled once per machine (`runtime`)
+            return [f"{pad}store_into({stmt.array}[{index}], {value}){self.why_kept(stmt)}"]
         return [f"{pad}{stmt.array}[{index}] {'=' if stmt.prim == 'copy' else '+='} {value}{self.why_kept(stmt)}"]
 
     def top_of(self, tape: str) -> str:

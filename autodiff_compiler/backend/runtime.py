@@ -683,6 +683,14 @@ def empty_rows_check(rows, entries, largest):
     return True
 
 
+def store_into(view, value):
+    """`a[i] = value` of an array into the sub-array `view = a[i]` (`print_memory`): Numba's slice
+    assignment, with its overlap copy and its ValueError, compiled once per machine (its error message
+    took about 3.5 s to compile in each process)."""
+    view[...] = value
+    return True
+
+
 def assert_true(ok, site):
     """`assert` in the function: AssertionError(site) when it fails (the API names the line)."""
     if not ok:
@@ -695,7 +703,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "empty_rows_check", "assert_true", "squared", "integral", "integral64", "math_domain", "math_overflow", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "empty_rows_check", "store_into", "assert_true", "squared", "integral", "integral64", "math_domain", "math_overflow", "math_range", "math_pow",
            "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

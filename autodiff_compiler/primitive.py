@@ -61,6 +61,9 @@ class Primitive:
                                        # or bool of bools alone; the printer passes the dtype): Numba's own multiplies
                                        # floats only, and NumPy's int products wrap around where Numba's are
                                        # undefined, so the helper checks each (OverflowError beyond 64 bits)
+    refused_kinds: tuple = ()          # ((kind, why), ...): operands of these kinds ("int", "bool"), for
+                                       # which NumPy computes another function than this rule's (an integer
+                                       # reciprocal) or raises: refused (`ir.types.check_consistent`)
     python_number: bool = False        # applied to numbers, it makes Python's number whatever its operands are
                                        # (`float(np.float64(0.0))` is Python's 0.0, which raises when divided
                                        # by; `ir.numbers`)

@@ -53,7 +53,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
             sympy=None, result="float", evaluate=None, math_name=None, numpy_names=(), builtin=None,
             scipy_names=(), examples=(), domain=(), effect=False, refuse=None, raises=False, error=None,
             raises_on_arrays=False, compiled=None, numpy_numbers=None, python_number=False, python_errors=None,
-            compiled_only=False, compiled_ints=None):
+            compiled_only=False, compiled_ints=None, refused_kinds=()):
     if partials is None and vjp is None and jvp is None and not nondiff and refuse is None:
         raise ValueError(f"primitive {name!r} needs partials, a vjp or jvp, nondiff=True, or refuse=")
     if vjp is not None and jvp is None:
@@ -72,7 +72,7 @@ def _define(name, arity, partials=None, *, vjp=None, jvp=None, nondiff=False, sc
                      jvp=jvp if jvp is None or callable(jvp) else tuple(jvp), refuse=refuse, raises=raises,
                      error=error, compiled=compiled, numpy_numbers=numpy_numbers, python_number=python_number,
                      raises_on_arrays=raises_on_arrays, python_errors=python_errors, compiled_only=compiled_only,
-                     compiled_ints=compiled_ints)
+                     compiled_ints=compiled_ints, refused_kinds=tuple(refused_kinds))
     PRIMITIVES[name] = prim
     for key in names:
         USER_FUNCTIONS[key] = name
@@ -188,7 +188,9 @@ _define("exp2", 1, ("out * 0.6931471805599453",), scalar="(2.0 ** {0})", array="
         result="float", evaluate=lambda x: 2.0 ** x, numpy_names=("exp2",))
 _define("reciprocal", 1, ("-out ** 2",), scalar="(1.0 / {0})", array="(1.0 / {0})", sympy="1 / x",
         result="float", evaluate=lambda x: 1.0 / x, numpy_names=("reciprocal",),
-        raises=True, error="division by zero", numpy_numbers="np.divide(1.0, {0})")
+        raises=True, error="division by zero", numpy_numbers="np.divide(1.0, {0})",
+        refused_kinds=[(kind, "np.reciprocal of integers is NumPy's integer reciprocal (0 for every integer but "
+                              "1 and -1), not 1 / x") for kind in ("int", "bool")])
 _define("deg2rad", 1, ("0.017453292519943295",), scalar="math.radians", array="np.deg2rad",
         sympy="x * pi / 180", result="float", evaluate=math.radians, math_name="radians",
         numpy_names=("deg2rad", "radians"))
@@ -275,7 +277,8 @@ for _name, _math, _sympy in (("floor", math.floor, "floor(x)"), ("ceil", math.ce
 _define("int", 1, nondiff=True, scalar="int(integral({0}))", array="", result="int", evaluate=int,
         builtin="int", python_number=True, raises="non-finite")
 _define("sign", 1, nondiff=True, scalar="np.sign", array="np.sign", sympy="sign(x)", result="float",
-        evaluate=lambda x: float((x > 0) - (x < 0)), numpy_names=("sign",))
+        evaluate=lambda x: float((x > 0) - (x < 0)), numpy_names=("sign",),
+        refused_kinds=[("bool", "np.sign of bools raises UFuncTypeError in NumPy")])
 for _name, _symbol, _fn in (("lt", "<", operator.lt), ("le", "<=", operator.le), ("gt", ">", operator.gt),
                             ("ge", ">=", operator.ge), ("eq", "==", operator.eq), ("ne", "!=", operator.ne)):
     _define(_name, 2, nondiff=True, scalar=_symbol, array=_symbol, result="bool", evaluate=_fn)

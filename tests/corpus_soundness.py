@@ -621,6 +621,45 @@ def overlap_disjoint(x):
     return np.sum(y * y * x)
 
 
+# NumPy's functions of ints and bools that are not the float rule's (found by a review, session 44)
+
+def kinds_reciprocal_int(x):
+    a = np.arange(1, 6)
+    return np.sum(np.reciprocal(a) * x)
+
+
+def kinds_reciprocal_signed(x):
+    a = np.arange(1, 6) * 2 - 5
+    return np.sum(np.reciprocal(a) * x * x)
+
+
+def kinds_reciprocal_number(x, n):
+    return np.sum(x) * np.reciprocal(n)
+
+
+def kinds_reciprocal_float(x):
+    return np.sum(np.reciprocal(x + 3.0) * x)
+
+
+def kinds_sign_bool(x):
+    b = x > 0
+    return np.sum(np.sign(b) * x)
+
+
+def kinds_sign_int(x):
+    return np.sum(np.sign(np.arange(-2, 3)) * x)
+
+
+def kinds_astype_int32(x):
+    k = np.arange(5).astype(np.int32) * 1000000000
+    return np.sum(x * k)
+
+
+def kinds_zeros_int32(x):
+    k = np.zeros(5, dtype=np.int32) + np.arange(5) * 1000000000
+    return np.sum(x * k)
+
+
 # ---------------------------------------------------------------- higher order
 
 def hi_cube(x):

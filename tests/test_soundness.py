@@ -850,6 +850,13 @@ case(OVERLAP, S.overlap_in_loop, [(V(1.0, 2.0, 3.0, 4.5), 2), (V(0.5, -1.5, 2.0)
 case(OVERLAP, S.overlap_transpose, [(M(3, 3),), (M(4, 4, seed=3),)], compiled=JIT_ALL[1:3])
 case(OVERLAP, S.overlap_column, [(M(3, 2),), (M(4, 3, seed=3),)], compiled=JIT_ALL[2:])
 
+KINDS = "a NumPy function of ints or bools that is not the float rule (np.reciprocal, np.sign, int32)"
+X5 = V(0.3, -1.2, 0.7, 1.5, -0.4)
+for _fn in (S.kinds_reciprocal_int, S.kinds_reciprocal_signed, S.kinds_reciprocal_float, S.kinds_sign_bool,
+            S.kinds_sign_int, S.kinds_astype_int32, S.kinds_zeros_int32):
+    case(KINDS, _fn, [(X5,), (V(1.0, 2.0, -2.5, 0.5, 0.25),)], contract=GRAD_OR_LOCATED)
+case(KINDS, S.kinds_reciprocal_number, [(X5, 3), (X5, 1)], contract=GRAD_OR_LOCATED)
+
 # the known failures run in a compiled mode they fail in, so that their XPASS says when one is fixed
 case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0,
      compiled=("jit-nosimp-grad",))

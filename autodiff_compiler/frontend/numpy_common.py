@@ -171,6 +171,12 @@ def count_of(lowering, value, axis, rank):
     return product_of(lowering, [shape_of(lowering, value, rank)[a % rank] for a in axes])
 
 
+def _wraps_at_32_bits(text: str) -> bool:
+    """An int dtype of 32 bits (`np.int32`, "i4"): its values wrap around where int64's do not, so it is
+    refused rather than computed as int64."""
+    return "32" in text or text == "i4"
+
+
 def astype(lowering, value, dtype_node, node, target, shares: bool = False):
     """`value` as the dtype `dtype_node` names.  `shares`: NumPy returns the operand itself where no
     conversion is needed (`np.asarray(x, dtype=float)`, `x.astype(float, copy=False)`): then so does the
@@ -186,11 +192,12 @@ def astype(lowering, value, dtype_node, node, target, shares: bool = False):
             return lowering.materialise(value, target)
         return lowering.apply("array_copy", (value,), target) if lowering.rank_of(value) else \
             lowering.apply("float", (value,), target)
-    if text in _INT_TYPES:
+    if text in _INT_TYPES and not _wraps_at_32_bits(text):
         return lowering.apply("to_int", (value,), target)
     if text in ("bool", "np.bool_"):
         return lowering.apply("ne", (value, Const(0)), target)
-    raise lowering.unsupported(node, f"astype({text})", "cast to float, float64, float32 or int"
+    raise lowering.unsupported(node, f"astype({text})", "cast to float, float64, float32 or int (int64: int32 "
+                               "wraps around at 32 bits)"
                                + ("; complex numbers are not supported" if "complex" in text else ""))
 
 
@@ -203,7 +210,7 @@ def creation_dtype(lowering, dtype_node, node) -> tuple:
     text = ast.unparse(dtype_node).strip("'\"")
     if text in _FLOAT_TYPES:
         return ()
-    if text in _INT_TYPES and "32" not in text and text != "i4":
+    if text in _INT_TYPES and not _wraps_at_32_bits(text):
         return (("dtype", "int64"),)
     if text in ("bool", "np.bool_", "numpy.bool_"):
         return (("dtype", "bool"),)

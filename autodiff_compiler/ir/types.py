@@ -150,6 +150,14 @@ def check_consistent(function: ir.Function) -> None:
                 f"by logical or), and the compiled code cannot follow both", **where(stmt),
                 hint="make them numbers first (int(a) + int(b), 1.0 * mask), or write the logic you mean "
                      "(a or b, a and b, np.where(...))", construct="arithmetic on bools")
+        refused = dict(PRIMITIVES[stmt.prim].refused_kinds) if isinstance(stmt, Assign) and \
+            stmt.prim in PRIMITIVES else {}
+        for kind in [_kind(type_of_operand(a, types)) for a in stmt.args] if refused else ():
+            if kind in refused:
+                raise UnsupportedSyntaxError(
+                    f"{refused[kind]}, which the derived code cannot follow", **where(stmt),
+                    hint="make the operand a float first (x.astype(float), float(n)), or write what you mean",
+                    construct=f"{PRIMITIVES[stmt.prim].name} of {kind}s")
         if isinstance(stmt, Assign) and stmt.inplace and _widens(types.get(stmt.inplace), types.get(stmt.target)):
             raise UnsupportedSyntaxError(
                 f"{stmt.inplace} is an array of {types[stmt.inplace].dtype}, which NumPy changes in place only by "
@@ -181,6 +189,13 @@ def _widens(held, made) -> bool:
 
 # arithmetic whose meaning differs between Python's bools and NumPy's (`check_consistent` refuses it)
 _BOOL_ARITHMETIC = {"add": "a sum", "sub": "a difference", "mul": "a product", "neg": "a negation"}
+
+
+def _kind(t) -> str | None:
+    """A type's kind of elements ("int", "bool", "float"), None when unknown."""
+    if t is None or not t.is_array:
+        return None if t is None else t.kind
+    return "bool" if t.dtype == "bool" else "int" if t.dtype.startswith(("int", "uint")) else "float"
 
 
 def _is_bool(t) -> bool:

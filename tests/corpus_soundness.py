@@ -660,6 +660,47 @@ def kinds_zeros_int32(x):
     return np.sum(x * k)
 
 
+# Python's ints beyond 2**53 with its floats: compared exactly, divided with one rounding (compiled, Numba
+# rounded the int to a float first; found by a review, session 44)
+
+def exact_int_float_greater(x, n):
+    if n > 9007199254740992.0:
+        return x[0] * 2.0
+    return x[0] * 3.0
+
+
+def exact_int_float_equal(x, n):
+    if n == 9007199254740992.0:
+        return x[0] * 2.0
+    return x[0] * 3.0
+
+
+def exact_float_int_less(x, n):
+    if 4611686018427387904.0 < n:       # the float first
+        return x[0] * 2.0
+    return x[0] * 3.0
+
+
+def exact_int_float_in_loop(x, n):
+    s = 0.0
+    k = n
+    for i in range(3):
+        if k >= 9007199254740994.0:
+            s = s + x[0] * (i + 1)
+        k = k + 1
+    return s + x[1]
+
+
+def exact_int_true_divide(x, n):
+    q = n / 3
+    return (q - 3002399751580330.0) * x[0]
+
+
+def exact_int_true_divide_negative(x, n):
+    q = -n / 7
+    return (q + 1286742750677284.0) * x[0] * x[1]
+
+
 # ---------------------------------------------------------------- higher order
 
 def hi_cube(x):

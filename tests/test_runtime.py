@@ -323,3 +323,61 @@ def test_int_dot_and_outer_are_numpys_where_they_fit_and_raise_where_they_wrap(c
     assert dot(np.array([2 ** 62, -2 ** 62]), np.array([1, 1]), np.int64) == 0
     with pytest.raises(ValueError, match="not aligned"):
         dot(A, w, np.int64)
+
+
+_INT_FLOAT_COMPARISONS = [lambda a, b: a < b, lambda a, b: a <= b, lambda a, b: a > b, lambda a, b: a >= b,
+                          lambda a, b: a == b, lambda a, b: a != b]
+
+
+def _big_ints(rng, count):
+    """Python's ints across int64, many beyond 2**53 (where float(n) rounds), and the edges."""
+    edges = [0, 1, -1, 2 ** 53, 2 ** 53 + 1, -2 ** 53 - 1, 2 ** 62 + 1, 2 ** 63 - 1, -2 ** 63, -2 ** 63 + 1, 3]
+    return edges + [int(rng.integers(-2 ** 63, 2 ** 63 - 1)) for _ in range(count)] + \
+        [int(rng.choice([1, -1]) * rng.integers(2 ** 53, 2 ** 54)) for _ in range(count)]
+
+
+def test_int_float_compare_is_pythons_exact_comparison():
+    """Every comparison of an int64 and a float, as Python makes it (exactly; Numba rounds the int first),
+    over ints beyond 2**53 and floats at and between them, inf, -inf, NaN, -0.0 and 2**63."""
+    compare = numba.njit(runtime.int_float_compare)
+
+    @numba.njit
+    def table(ints, floats, out):
+        for i in range(ints.shape[0]):
+            for j in range(floats.shape[0]):
+                for op in range(6):
+                    out[i, j, op] = compare(ints[i], floats[j], op)
+    rng = np.random.default_rng(0)
+    ints = _big_ints(rng, 150)
+    floats = [0.0, -0.0, 0.5, 2.0 ** 53, 2.0 ** 53 + 2, 2.0 ** 62, 2.0 ** 63, -2.0 ** 63, 9.3e18, -9.3e18, 1e300,
+              np.inf, -np.inf, np.nan] + [float(n) + d for n in ints[:60] for d in (0.0, 0.5, -0.25)]
+    out = np.empty((len(ints), len(floats), 6), dtype=np.bool_)
+    table(np.array(ints, dtype=np.int64), np.array(floats), out)
+    want = np.array([[[c(n, f) for c in _INT_FLOAT_COMPARISONS] for f in floats] for n in ints])
+    assert np.array_equal(out, want), np.argwhere(out != want)[:5]
+    rounded = [n for n in ints if float(n) != n]
+    assert len(rounded) > 100      # ints Numba's comparison gets wrong: the test can fail
+
+
+def test_int_true_divide_is_pythons_correctly_rounded_division():
+    """`n / d` of int64s, bit for bit Python's (one rounding; Numba's float(n) / float(d) rounds twice beyond
+    2**53), signs and zeros included; ZeroDivisionError for d == 0."""
+    divide = numba.njit(runtime.int_true_divide)
+
+    @numba.njit
+    def quotients(ns, ds, out):
+        for i in range(ns.shape[0]):
+            out[i] = divide(ns[i], ds[i])
+    rng = np.random.default_rng(1)
+    ints = _big_ints(rng, 100)
+    pairs = [(n, d) for n in ints for d in ints if d != 0]
+    pairs += [(int(rng.integers(-2 ** 63, 2 ** 63 - 1)), int(rng.choice([1, -1]) * rng.integers(1, 2 ** int(rng.integers(1, 63)))))
+              for _ in range(20000)]
+    ns, ds = np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)
+    out = np.empty(len(pairs))
+    quotients(ns, ds, out)
+    want = np.array([n / d for n, d in pairs])
+    assert np.array_equal(out, want) and np.array_equal(np.signbit(out), np.signbit(want))
+    assert sum(float(n) / float(d) != n / d for n, d in pairs) > 100       # where rounding twice differs
+    with pytest.raises(ZeroDivisionError):
+        divide(2 ** 60, 0)

@@ -857,6 +857,14 @@ for _fn in (S.kinds_reciprocal_int, S.kinds_reciprocal_signed, S.kinds_reciproca
     case(KINDS, _fn, [(X5,), (V(1.0, 2.0, -2.5, 0.5, 0.25),)], contract=GRAD_OR_LOCATED)
 case(KINDS, S.kinds_reciprocal_number, [(X5, 3), (X5, 1)], contract=GRAD_OR_LOCATED)
 
+EXACT_INTS = "Python's int beyond 2**53 compared with a float or divided by `/` (Numba rounds it to a float first)"
+X3 = V(0.3, -1.2, 0.7)
+for _fn in (S.exact_int_float_greater, S.exact_int_float_equal, S.exact_int_float_in_loop):
+    case(EXACT_INTS, _fn, [(X3, 2 ** 53 + 1), (X3, 2 ** 53), (X3, 2 ** 53 - 1)], wrt=0, compiled=JIT_ALL[:2])
+case(EXACT_INTS, S.exact_float_int_less, [(X3, 2 ** 62 + 1), (X3, 2 ** 62)], compiled=JIT_ALL[2:])
+case(EXACT_INTS, S.exact_int_true_divide, [(X3, 2 ** 53 + 1), (X3, 2 ** 53 + 5), (X3, 9)], compiled=JIT_ALL[1:3])
+case(EXACT_INTS, S.exact_int_true_divide_negative, [(X3, 2 ** 53 + 3), (X3, 2 ** 60 + 11)], compiled=JIT_ALL[::3])
+
 # the known failures run in a compiled mode they fail in, so that their XPASS says when one is fixed
 case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0,
      compiled=("jit-nosimp-grad",))

@@ -40,6 +40,9 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 _VECTOR_MAP = "vector_map"
 # ... (_SQUARED,): for Python, a float square the derivative computes: `runtime.squared`, inf past 1e154
 _SQUARED = "squared"
+# ... (_EXACT_INTS, helper, swapped): a comparison of Python's int and float, or `/` of its ints, computed
+# exactly (`ModulePrinter.exact_python_ints`); `swapped`: the float is the first operand
+_EXACT_INTS = "exact_ints"
 # ... (_UNSIGNED,): an element index proved >= 0 (`ir.signs`), given to Numba as an unsigned integer
 _UNSIGNED = "unsigned"
 # ... (_PYTHON_MATH, prim): a call from Python's math module, checked as CPython checks it (`rules.Primitive.python_errors`)
@@ -240,7 +243,10 @@ class ModulePrinter(MemoryPrinter):
         plan = self.plans.get(id(stmt))
         prim = (_VECTOR_MAP, plan.prim) if isinstance(plan, ArrayCall) else stmt.prim
         arrays = any(self.is_array(a) for a in stmt.args)
-        if checks_int64(stmt) and stmt.prim in INT64_HELPERS and (self.compiled or wraps_as_numpy(stmt) and not arrays):
+        exact = self.exact_python_ints(stmt) if self.compiled and not arrays else None
+        if exact is not None:
+            prim = exact
+        elif checks_int64(stmt) and stmt.prim in INT64_HELPERS and (self.compiled or wraps_as_numpy(stmt) and not arrays):
             # compiled (a pass may have made a copy of it: nothing to check): NumPy's where it raises nothing;
             # for Python, a fused element of int arrays, whose operands may be Python's ints, which do not wrap
             prim = (_PYTHON_INTS, stmt.prim, not stmt.error_effect or arrays)
@@ -257,6 +263,19 @@ class ModulePrinter(MemoryPrinter):
             # function computes raises as Python's does
             prim, args = ("mul", (args[0], args[0])) if isinstance(args[0], Var) else ((_SQUARED,), args[:1])
         return (prim, args, stmt.params, t)
+
+    def exact_python_ints(self, stmt) -> tuple | None:
+        """Python computes with its ints exactly where Numba converts them to floats first: a comparison
+        of its int and its float, and `/` of two of its ints (correctly rounded), differ beyond 2**53.
+        The print-only primitive of the helper that computes it as Python does, else None."""
+        if stmt.prim not in _COMPARED and stmt.prim != "div" or len(stmt.args) != 2:
+            return None
+        kinds = [self.kind_of(a) if not self.is_numpy_number(a) else None for a in stmt.args]
+        if stmt.prim == "div":
+            return (_EXACT_INTS, "int_true_divide", False, None) if kinds == ["int", "int"] else None
+        if sorted(map(str, kinds)) == ["float", "int"]:
+            return (_EXACT_INTS, "int_float_compare", kinds[0] == "float", stmt.prim)
+        return None
 
     def is_python_math(self, stmt) -> bool:
         """Is `stmt` a statement of numbers that raises in Python where Numba gives NaN or inf: a call of
@@ -342,6 +361,15 @@ class ModulePrinter(MemoryPrinter):
         self.note_helpers(text)
         return text, _ATOM
 
+    def exact_ints(self, prim: tuple, args: tuple) -> tuple[str, int]:
+        """`int_true_divide(n, d)`, or `int_float_compare(n, f, op)` with the int first."""
+        _, helper, swapped, comparison = prim
+        if helper == "int_true_divide":
+            return self.helper_call(helper, args)
+        if swapped:         # f < n is n > f
+            args, comparison = args[::-1], _MIRRORED.get(comparison, comparison)
+        return self.helper_call(helper, args + (Const(_COMPARISON_CODES[comparison]),))
+
     def overflow(self, prim: tuple, args: tuple) -> tuple[str, int]:
         operand = self.expr(args[0])[0]
         text = f"math_overflow({operand}, {prim[1].format(operand)})"
@@ -409,7 +437,7 @@ class ModulePrinter(MemoryPrinter):
                    _UNSIGNED: unsigned, _PYTHON_MATH: python_math, _PYTHON_INTS: python_ints,
                    _SQUARED: lambda self, prim, args: self.helper_call("squared", args),
                    _PYTHON_POWER: lambda self, prim, args: self.python_power(args, read=prim[2]), _DOMAIN: domain,
-                   _OVERFLOW: overflow,
+                   _OVERFLOW: overflow, _EXACT_INTS: exact_ints,
                    _PYTHON_NUMBERS: lambda self, prim, args: self.apply(prim[1], args, python=True)}
 
     def wrap(self, node, minimum: int) -> str:
@@ -810,6 +838,9 @@ def _argument_slot(template: str, k: int) -> bool:
 
 
 _COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
+# `runtime.int_float_compare`'s operation codes, and each comparison with its operands swapped
+_COMPARISON_CODES = {"lt": 0, "le": 1, "gt": 2, "ge": 3, "eq": 4, "ne": 5}
+_MIRRORED = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
 def _negative_int(operand) -> bool:

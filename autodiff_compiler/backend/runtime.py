@@ -683,6 +683,62 @@ def empty_rows_check(rows, entries, largest):
     return True
 
 
+def int_float_compare(n, f, op):
+    """Python's comparison `op` (0 `<`, 1 `<=`, 2 `>`, 3 `>=`, 4 `==`, 5 `!=`) of its int `n` and the float
+    `f`, which Python makes exactly: Numba compares float(n), rounded beyond 2**53 (`2**53 + 1 > 2.0**53`
+    is True in Python, False of the rounded int)."""
+    if -9007199254740992 <= n <= 9007199254740992:      # float(n) is n: the float comparison is exact
+        x = float(n)
+        return (x < f, x <= f, x > f, x >= f, x == f, x != f)[op]
+    if f != f:
+        return op == 5
+    if f >= 9.223372036854775808e18:
+        order = -1
+    elif f < -9.223372036854775808e18:
+        order = 1
+    else:
+        whole = int(math.floor(f))      # exact: a float this large or small is whole, and fits int64
+        order = -1 if n < whole else 1 if n > whole else (-1 if f > whole else 0)
+    return (order < 0, order <= 0, order > 0, order >= 0, order == 0, order != 0)[op]
+
+
+def int_true_divide(n, d):
+    """`n / d` of Python's ints, correctly rounded as Python's is: Numba divides float(n) by float(d), rounded
+    twice beyond 2**53.  ZeroDivisionError for d == 0, as Python raises."""
+    if d == 0:
+        raise ZeroDivisionError("division by zero")
+    if n == 0 or -9007199254740992 <= n <= 9007199254740992 and -9007199254740992 <= d <= 9007199254740992:
+        return float(n) / float(d)      # both exact: one rounding (of 0: 0.0 or -0.0, as Python's)
+    negative = (n < 0) != (d < 0)
+    # |n|, |d| as uint64 (|-2**63| does not fit int64): long division, bit by bit, in unsigned arithmetic
+    a = np.uint64(n) if n >= 0 else np.uint64(0) - np.uint64(n)
+    b = np.uint64(d) if d >= 0 else np.uint64(0) - np.uint64(d)
+    quotient = a // b
+    rest = a - quotient * b
+    mantissa = quotient
+    bits = 0                # significant bits in `mantissa`
+    while bits < 64 and (mantissa >> np.uint64(bits)) != np.uint64(0):      # (a shift by 64 is undefined)
+        bits += 1
+    scale = 0               # the value is mantissa * 2**-scale, plus what `rest` / b adds below it
+    while bits < 55:        # 53 bits, a rounding bit and one more: the rest decides ties (sticky)
+        rest = rest + rest
+        bit = rest >= b
+        if bit:
+            rest = rest - b
+        mantissa = mantissa + mantissa + np.uint64(1 if bit else 0)
+        scale += 1
+        if mantissa != np.uint64(0):
+            bits += 1
+    drop = bits - 53        # 2 or more when the quotient alone had more than 55 bits
+    kept = mantissa >> np.uint64(drop)
+    dropped = mantissa - (kept << np.uint64(drop))
+    half = np.uint64(1) << np.uint64(drop - 1)
+    if dropped > half or (dropped == half and (rest != np.uint64(0) or kept & np.uint64(1))):
+        kept = kept + np.uint64(1)
+    value = math.ldexp(float(kept), drop - scale)
+    return -value if negative else value
+
+
 def store_into(view, value):
     """`a[i] = value` of an array into the sub-array `view = a[i]` (`print_memory`): Numba's slice
     assignment, with its overlap copy and its ValueError, compiled once per machine (its error message
@@ -703,7 +759,7 @@ HELPERS = ["tape_grow", "slice_offset", "prod_others", "reshape_to", "sum_like1"
            "spread_axis1", "spread_rows",
            "prod_others_rows", "squeeze_all", "diagonal_of", "diag_embed", "unsort", "sort_gather", "unsort_rows", "sort_gather_rows", "expit_scalar",
            "expit_array", "logit", "gammaln_array", "erf_array", "erfc_array", "polygamma_scalar",
-           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "empty_rows_check", "store_into", "assert_true", "squared", "integral", "integral64", "math_domain", "math_overflow", "math_range", "math_pow",
+           "polygamma_array", "matmul", "int_power_check", "int_powers_check", "int_add", "int_sub", "int_mul", "int_pow", "int_neg", "int_abs", "int_floordiv", "int_floordiv_numpy", "int_elements1", "int_elements2", "int_dot", "int_outer", "beyond_64_bits", "range_check", "empty_rows_check", "int_float_compare", "int_true_divide", "store_into", "assert_true", "squared", "integral", "integral64", "math_domain", "math_overflow", "math_range", "math_pow",
            "python_power", "python_power_int"]
 
 # The helpers' source text, read once when this module is imported: a generated module copies it, and it

@@ -25,7 +25,8 @@ from autodiff_compiler.backend import library, runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_PROCESS = textwrap.dedent('''
+# what each child process runs first: a record of every function Numba compiles in it
+_LISTENER = textwrap.dedent('''
     import json, sys
     import numpy as np
     from numba.core import event
@@ -42,6 +43,9 @@ _PROCESS = textwrap.dedent('''
             pass
 
     event.register("numba:compile", Compiles())
+''')
+
+_PROCESS = _LISTENER + textwrap.dedent('''
 
     def layer_loss(W, X):
         H = np.tanh(X @ W)
@@ -104,23 +108,7 @@ def test_a_second_process_compiles_nothing(tmp_path, level):
     np.testing.assert_allclose(cold["first"], jacobian_fd(layer_loss, (W, X), 0)[0], rtol=1e-6, atol=1e-8)
 
 
-_NEW_FUNCTION = textwrap.dedent('''
-    import json, sys
-    import numpy as np
-    from numba.core import event
-    import autodiff_compiler
-
-    compiled = []
-
-    class Compiles(event.Listener):
-        def on_start(self, ev):
-            function = getattr(ev.data["dispatcher"], "py_func", None)
-            compiled.append((function.__module__ or "") + "." + function.__qualname__)
-
-        def on_end(self, ev):
-            pass
-
-    event.register("numba:compile", Compiles())
+_NEW_FUNCTION = _LISTENER + textwrap.dedent('''
 
     def {name}(W, X, v):
         H = np.tanh(X @ W) * v

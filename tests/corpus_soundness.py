@@ -701,6 +701,14 @@ def exact_int_true_divide_negative(x, n):
     return (q + 1286742750677284.0) * x[0] * x[1]
 
 
+def complex_power_recomputed(x, n):
+    # CPython folds (-0.3) ** 2.5 into a complex constant; the reverse sweep's recomputation of it did not
+    # compile (a TypingError; found by the fuzzer, raising-145-44)
+    for i in range(n):
+        x = x * (0.5 + 0.5 * math.tanh((-0.3) ** 2.5))
+    return x
+
+
 # ---------------------------------------------------------------- higher order
 
 def hi_cube(x):

@@ -865,6 +865,10 @@ case(EXACT_INTS, S.exact_float_int_less, [(X3, 2 ** 62 + 1), (X3, 2 ** 62)], com
 case(EXACT_INTS, S.exact_int_true_divide, [(X3, 2 ** 53 + 1), (X3, 2 ** 53 + 5), (X3, 9)], compiled=JIT_ALL[1:3])
 case(EXACT_INTS, S.exact_int_true_divide_negative, [(X3, 2 ** 53 + 3), (X3, 2 ** 60 + 11)], compiled=JIT_ALL[::3])
 
+COMPLEX_POWER = "a power of constants that is complex in Python (CPython folds it), recomputed in compiled code"
+case(COMPLEX_POWER, S.complex_power_recomputed, [(1.5, 2), (1.5, 0), (-0.5, 1)], contract=GRAD_OR_LOCATED,
+     compiled=JIT_ALL)
+
 # the known failures run in a compiled mode they fail in, so that their XPASS says when one is fixed
 case(CANCELLING, S.cancelling_across_statements, [(-3.0244159442892915e-101,), (-1e-30,), (-0.5,)], ref=lambda x: 1.0,
      compiled=("jit-nosimp-grad",))

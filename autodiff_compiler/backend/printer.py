@@ -235,6 +235,10 @@ class ModulePrinter(MemoryPrinter):
                              for a in args)
         if stmt.prim in _ELEMENT_READS and self.is_array(stmt.args[0]):
             args = args[:1] + tuple(self.index_operand(a, tree) for a, tree in zip(stmt.args[1:], args[1:]))
+        if self.compiled and stmt.prim == "pow" and _complex_constant_power(args):
+            # CPython folds `(-0.3) ** 2.5` of two literals into a complex constant, which Numba cannot type:
+            # `float(-0.3) ** 2.5` is a float power (NaN) where a statement before it raises Python's error
+            args = (("float", (args[0],), (), None), args[1])
         if self.compiled and stmt.prim == "pow" and _negative_int(args[1]) and self.kind_of(args[0]) == "float":
             # Python's float ** int is C's pow of two doubles; Numba's is 1 / x**n, which overflows first
             # (0.0 for 7.5e160 ** -2, Python's 1.8e-322; ZeroDivisionError for 1e-200 ** -2; helper-54)
@@ -841,6 +845,13 @@ _COMPARED = {"lt", "le", "gt", "ge", "eq", "ne"}
 # `runtime.int_float_compare`'s operation codes, and each comparison with its operands swapped
 _COMPARISON_CODES = {"lt": 0, "le": 1, "gt": 2, "ge": 3, "eq": 4, "ne": 5}
 _MIRRORED = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _complex_constant_power(args) -> bool:
+    """Are these a negative number and a fractional exponent, both constants (a complex power in Python)?"""
+    base, exponent = args
+    return isinstance(base, Const) and isinstance(exponent, Const) and not isinstance(base.value, bool) and \
+        base.value < 0 and isinstance(exponent.value, float) and not exponent.value.is_integer()
 
 
 def _negative_int(operand) -> bool:

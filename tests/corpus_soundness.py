@@ -3382,6 +3382,26 @@ def tie_nan_max(x):
     return max(x, np.sqrt(x - 2.0))
 
 
+def tie_nan_beside_max(x):
+    a = np.log(x[1])          # NaN where x[1] < 0: Python's max(x[2], nan) is x[2]
+    m = max(x[2], a)
+    return x[3] * m
+
+
+def tie_nan_beside_min(x):
+    a = np.log(x[1])
+    m = min(x[2], a)
+    return x[3] * m * m
+
+
+def tie_nan_running_max(x):
+    m = -np.inf
+    t = np.log(x)
+    for i in range(5):
+        m = max(m, t[i])
+    return m * x[0]
+
+
 # no derivative: 0 on one side, infinite on the other
 def tie_where_pole(x):
     return np.where(x > 0, np.sqrt(x), 0.0)

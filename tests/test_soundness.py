@@ -898,6 +898,13 @@ for fn in (S.tie_sign, S.tie_floor_ceil, S.tie_max_min, S.tie_branch, S.tie_wher
     case(TIES, fn, [(0.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 1.0)
 case(TIES, S.tie_sign_loop, [(1.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 2.0)
 case(TIES, S.tie_nan_max, [(1.0,)], contract=GRAD_OR_ERROR, ref=lambda x: 1.0, compiled=("jit-simp-grad",))
+# a NaN beside a finite operand of Python's max or min: the partial goes to the operand max returns (the
+# interpreted gradient raises math.log's domain error of np.log's NaN, unlocated: an error, not a number)
+for _fn in (S.tie_nan_beside_max, S.tie_nan_beside_min):
+    case(TIES, _fn, [(V(0.3, -1.2, 0.7, 1.5),), (V(0.3, -0.1, -2.0, 0.5),), (V(0.3, 1.2, 0.7, 1.5),)],
+         contract=GRAD_OR_ERROR, compiled=JIT_ALL[:2])
+case(TIES, S.tie_nan_running_max, [(V(0.3, -1.2, 0.7, 1.5, -0.4),), (V(2.3, -1.2, 0.7, 1.5, 0.4),)],
+     compiled=JIT_ALL[2:])
 for fn in (S.tie_where_pole, S.tie_max_pole):
     case(TIES, fn, [(0.0,)], contract=UNDEFINED)
 case(TIES, S.tie_min_pole, [(1.0,)], contract=UNDEFINED)

@@ -237,11 +237,12 @@ for _prim, _alias in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), 
 
 _define("abs", 1, ("sign(x)",), scalar="abs", array="np.abs", sympy="Abs(x)", result="join",
         evaluate=abs, math_name="fabs", numpy_names=("abs", "absolute", "fabs"), builtin="abs")
-# Python's min(x, y) is x unless y < x (max: unless y > x), NaN or not: the partial goes where its value
-# comes from (`max(x, nan)` is x, partial 1; `indicator(x >= y)` gave 0 to both; found by a review)
-_define("min", 2, ("1 - indicator(x > y)", "indicator(x > y)"), scalar="min", array="np.minimum",
+# Python's min(x, y) is x unless y < x (max: unless y > x): beside a NaN y it is x, which takes the partial
+# (`indicator(x >= y)` alone gave 0 to both; found by a review).  A NaN x makes the value NaN either way.
+# Of a constant y the NaN test folds away (the clamp `max(y_hat, 1e-8)` prints its one mask)
+_define("min", 2, ("indicator(x <= y) + indicator(y != y)", "indicator(x > y)"), scalar="min", array="np.minimum",
         sympy="Min(x, y)", result="extremum", evaluate=min, numpy_names=("minimum",), builtin="min")
-_define("max", 2, ("1 - indicator(x < y)", "indicator(x < y)"), scalar="max", array="np.maximum",
+_define("max", 2, ("indicator(x >= y) + indicator(y != y)", "indicator(x < y)"), scalar="max", array="np.maximum",
         sympy="Max(x, y)", result="extremum", evaluate=max, numpy_names=("maximum",), builtin="max")
 # np.fmin / np.fmax: a NaN operand is ignored (the other one is the result, and gets the derivative),
 # where min / np.minimum propagate it -- so not the same primitive (elements in a fused loop too)

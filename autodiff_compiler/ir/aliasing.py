@@ -235,13 +235,17 @@ def overlapping_update(facts, stmt, types: dict) -> str | None:
     return name if name == stmt.array or name in facts.shared_at(stmt) else None
 
 
+def _fresh_names(function: ir.Function):
+    """Names for new temporaries: none the function's types, user names or statements hold."""
+    from .names import Names
+    return Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
+                                                                   for s in ir.writes(t)})
+
+
 def _add_through_copy(function: ir.Function, stmt: Store, name: str) -> None:
     """`y[i] += v` -> `t = v.copy(); y[i] += t`: the sum reads v as it was before the write."""
-    from .names import Names
     block = ir.block_holding(function.body, stmt)
-    names = Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
-                                                                     for s in ir.writes(t)})
-    copy = names.temp()
+    copy = _fresh_names(function).temp()
     function.types[copy] = function.types[name]
     k = next(i for i, s in enumerate(block) if s is stmt)
     block.insert(k, Assign(copy, "array_copy", (Var(name),), stmt.loc))
@@ -301,9 +305,7 @@ def _copy_at(function: ir.Function, stmt: Assign) -> bool:
     block = ir.block_holding(function.body, stmt)
     if block is None:  # pragma: no cover
         return False
-    from .names import Names
-    names = Names(set(function.types) | set(function.user_names) | {s for t in ir.walk(function.body)
-                                                                     for s in ir.writes(t)})
+    names = _fresh_names(function)
     k = next(i for i, s in enumerate(block) if s is stmt)
     base = stmt.args[0]
     if stmt.prim in _WHOLE_VIEWS and isinstance(base, Var) and function.types.get(base.name) is not None:

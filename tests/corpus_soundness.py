@@ -701,6 +701,26 @@ def exact_int_true_divide_negative(x, n):
     return (q + 1286742750677284.0) * x[0] * x[1]
 
 
+def exact_int_bounded_beyond_doubles(x, n):
+    # k's bound is known (a loop index plus a constant) and reaches past 2**53: the exact helpers stay
+    s = 0.0
+    for i in range(4):
+        k = i + 9007199254740991
+        if k > 9007199254740992.0:
+            s = s + x[0] * (i + 1)
+        s = s + (k / 3 - 3002399751580330.0) * x[1]
+    return s * n
+
+
+def exact_int_axis_length_mean(x, n):
+    # an axis length and a loop index are within 2**53: plain `/` and comparison, as Python computes them
+    s = 0.0
+    for i in range(x.shape[0]):
+        if i < 1.5:
+            s = s + x[i] * n
+    return s / x.shape[0] + np.sum(x * x) / (x.shape[0] + 1)
+
+
 def complex_power_recomputed(x, n):
     # CPython folds (-0.3) ** 2.5 into a complex constant; the reverse sweep's recomputation of it did not
     # compile (a TypingError; found by the fuzzer, raising-145-44)

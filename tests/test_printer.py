@@ -349,3 +349,21 @@ def test_the_modules_printed_on_first_use_are_those_the_derivation_finished_with
     hessian(fn, jit=False)(*args)
     assert used.state_for(signature) is used_state
     assert (used_state.text, used_state.jit_text) == before
+
+
+def test_pythons_exact_int_helpers_are_called_only_where_an_int_may_pass_2_to_the_53():
+    """Python's `/` of ints and its comparison of an int with a float are exact; Numba converts to float first.
+    The compiled module calls the exact helpers only where an int may lie beyond 2**53 (`ir.ranges`): a
+    parameter, a bounded index arithmetic that reaches past it.  An axis length or a loop index over it is a
+    float exactly: the plain operator, with no helper to compile (an MLP's mean, `/ X.shape[0]`)."""
+    import corpus_soundness as S
+    x = np.array([0.3, -1.2, 0.7])
+    exact = {"int_true_divide", "int_float_compare"}
+    plain = grad(S.exact_int_axis_length_mean)
+    plain(x, 1.5)
+    assert not any(name in plain.compiled_source for name in exact)
+    for fn, n, helpers in ((S.exact_int_bounded_beyond_doubles, 1, exact), (S.exact_int_true_divide, 9, {"int_true_divide"}),
+                           (S.exact_int_float_greater, 2 ** 53 + 1, {"int_float_compare"})):
+        g = grad(fn, wrt=0)
+        g(x, n)
+        assert all(name in g.compiled_source for name in helpers), fn.__name__

@@ -863,6 +863,8 @@ for _fn in (S.exact_int_float_greater, S.exact_int_float_equal, S.exact_int_floa
     case(EXACT_INTS, _fn, [(X3, 2 ** 53 + 1), (X3, 2 ** 53), (X3, 2 ** 53 - 1)], wrt=0, compiled=JIT_ALL[:2])
 case(EXACT_INTS, S.exact_float_int_less, [(X3, 2 ** 62 + 1), (X3, 2 ** 62)], compiled=JIT_ALL[2:])
 case(EXACT_INTS, S.exact_int_true_divide, [(X3, 2 ** 53 + 1), (X3, 2 ** 53 + 5), (X3, 9)], compiled=JIT_ALL[1:3])
+case(EXACT_INTS, S.exact_int_bounded_beyond_doubles, [(X3, 1), (X3, -2)], wrt=0, compiled=JIT_ALL[1:])
+case(EXACT_INTS, S.exact_int_axis_length_mean, [(X3, 1.5), (V(0.2, 0.4, -0.5, 2.0), -1.0)], compiled=JIT_ALL[::2])
 case(EXACT_INTS, S.exact_int_true_divide_negative, [(X3, 2 ** 53 + 3), (X3, 2 ** 60 + 11)], compiled=JIT_ALL[::3])
 
 COMPLEX_POWER = "a power of constants that is complex in Python (CPython folds it), recomputed in compiled code"

@@ -27,6 +27,7 @@ from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, V
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
 from ..ir.numbers import makes_numpy_number, numpy_numbers, numpy_spelling
+from ..ir.ranges import int_bounds, int_operand_bound
 from ..ir.signs import nonnegative_integers
 from ..python_errors import (FACT_PARAMS, INT64_HELPERS, MATH_MODULE_PARAM, NUMPY_INT64_HELPERS, NUMPY_INT64_UFUNCS,
                              POWER_LIMIT_EXPONENTS, POWER_UNREAD, beyond_int64, checks_int64, domain_tests, overflow_test,
@@ -40,8 +41,7 @@ from ..optimise.symbolic import NOTE as SYMBOLIC_NOTE
 _VECTOR_MAP = "vector_map"
 # ... (_SQUARED,): for Python, a float square the derivative computes: `runtime.squared`, inf past 1e154
 _SQUARED = "squared"
-# ... (_EXACT_INTS, helper, swapped): a comparison of Python's int and float, or `/` of its ints, computed
-# exactly (`ModulePrinter.exact_python_ints`); `swapped`: the float is the first operand
+# ... (_EXACT_INTS, helper, swapped): Python's exact int arithmetic (`exact_python_ints`); `swapped`: float first
 _EXACT_INTS = "exact_ints"
 # ... (_UNSIGNED,): an element index proved >= 0 (`ir.signs`), given to Numba as an unsigned integer
 _UNSIGNED = "unsigned"
@@ -269,17 +269,28 @@ class ModulePrinter(MemoryPrinter):
         return (prim, args, stmt.params, t)
 
     def exact_python_ints(self, stmt) -> tuple | None:
-        """Python computes with its ints exactly where Numba converts them to floats first: a comparison
-        of its int and its float, and `/` of two of its ints (correctly rounded), differ beyond 2**53.
-        The print-only primitive of the helper that computes it as Python does, else None."""
+        """Python's comparison of its int and float and its `/` of two ints (correctly rounded) are exact, where
+        Numba converts to float first: the print-only primitive of a helper computing it as Python does, or None
+        where the ints are provably within 2**53 (`exact_in_a_float`), where both agree."""
         if stmt.prim not in _COMPARED and stmt.prim != "div" or len(stmt.args) != 2:
             return None
         kinds = [self.kind_of(a) if not self.is_numpy_number(a) else None for a in stmt.args]
+        if all(self.exact_in_a_float(a) for a, kind in zip(stmt.args, kinds) if kind == "int"):
+            return None
         if stmt.prim == "div":
             return (_EXACT_INTS, "int_true_divide", False, None) if kinds == ["int", "int"] else None
         if sorted(map(str, kinds)) == ["float", "int"]:
             return (_EXACT_INTS, "int_float_compare", kinds[0] == "float", stmt.prim)
         return None
+
+    @functools.cached_property
+    def int_bounds(self) -> dict:     # of the module's int variables, computed when first asked
+        return int_bounds(self.function.body, self.types, self.function.params)
+
+    def exact_in_a_float(self, operand) -> bool:
+        # within 2**53, every int is a float exactly (`ir.ranges`: constants, axis lengths, loop indices, ...)
+        lo, hi = int_operand_bound(operand, self.int_bounds)
+        return -2 ** 53 <= lo and hi <= 2 ** 53
 
     def is_python_math(self, stmt) -> bool:
         """Is `stmt` a statement of numbers that raises in Python where Numba gives NaN or inf: a call of

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from ..ir import Const, Slice, Var
 
+# the precedence of a name, a constant or a call: never parenthesised (the printer's table has the operators)
+ATOM = 10
+
 
 def selects_a_view(printer, store) -> bool:
     """Is `store.array[store.index]` a view (a basic index: slices and integer numbers, fewer numbers

@@ -22,7 +22,7 @@ import re
 from .. import ir
 from . import products, runtime
 from .print_memory import MemoryPrinter
-from .print_trees import _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
+from .print_trees import ATOM as _ATOM, _cancel_negations, _is_neg_pair, _negated, _squares_a_float, _through_copies, _tree_prim
 from ..ir import Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While
 from ..ir import Names
 from ..ir.shapes import ONE, guard_conditions
@@ -65,7 +65,6 @@ _ELEMENT_READS = frozenset({"subscript", "subscript_copy"})
 # precedence of Python's operators, loosest first
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4,
                "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "@": 7, "unary": 8, "**": 9}
-_ATOM = 10
 
 
 def _has_statement(lines: list) -> bool:
@@ -391,20 +390,6 @@ class ModulePrinter(MemoryPrinter):
         self.note_helpers(text)
         return text, _ATOM
 
-    def vector_map(self, prim: str, args: tuple) -> tuple[str, int]:
-        """A whole-array call planned through libmvec (`optimise.vectorise.ArrayCall`): the library's
-        `vector_<prim>(array)` (`backend.library`, its text copied here), calling the block function
-        `v<prim>` over the array's elements (a function of its own, not the kernel passed as an
-        argument: Numba does not cache a function given a dispatcher as a value)."""
-        from .library import VECTOR_TEMPLATE
-        helper = f"vector_{prim}"
-        if helper not in self.array_helpers:
-            self.array_helpers.add(helper)
-            self.library_imports.add(f"v{prim}")
-            self.modules.add("numpy")
-            self.extra_functions.append(VECTOR_TEMPLATE.format(prim=prim))
-        return f"{helper}({self.expr(args[0])[0]})", _ATOM
-
     def operand(self, operand):
         if isinstance(operand, Var) and operand.name in self.trees:
             return self.trees[operand.name]
@@ -667,6 +652,8 @@ class ModulePrinter(MemoryPrinter):
             symbol = PRIMITIVES[prim].scalar     # `+` or `-`, as `x += e` of numbers below
             rest = self.wrap(summand, _PRECEDENCE[symbol] + 1)
             return [f"{pad}{stmt.target} {symbol}= {rest}"]
+        if self.compiled and self.fills_a_new_vector(stmt):
+            return self.vector_into(stmt, depth)
         text, _ = self.expr(self.tree_of(stmt))
         if stmt.target in self.one_layout and not self.contiguous_definition(stmt) \
                 and any(self.is_array(a) for a in stmt.args):

@@ -49,7 +49,11 @@ def custom_derivative(*partials: str):
     derivative from these partials: one more entry in the rule table.  On
     arrays a partial is entry by entry (an elementwise function: a sigmoid of
     arrays), and the value is the body's result as it is (returning its
-    argument, the function returns that array, as Python's call does).
+    argument, the function returns that array, as Python's call does).  A
+    function reducing its array (a norm, `@custom_derivative("x / out")`,
+    column sums) declares the partial of each value entry with respect to the
+    operand entries aligned with it as NumPy broadcasts the value against the
+    operand: forward and reverse mode sum over the entries it reduces.
     `verify=True` proves the declaration against SymPy like a built-in rule."""
     for text in partials:
         if not isinstance(text, str):

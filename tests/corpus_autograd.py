@@ -102,3 +102,41 @@ def sigmoid_rule(z):
 
 def logistic_of_arrays(w, x):
     return np.sum(sigmoid_rule(x * w) * w)
+
+
+# custom rules of functions reducing their arrays: each partial is of the value's entry with respect to the
+# operand's entries aligned with it (a norm's x / out); forward mode gave the tangent of the operand's shape
+@custom_derivative("x / out")
+def norm_rule(x):
+    return np.sqrt(np.sum(x * x))
+
+
+@custom_derivative("A / out")
+def column_norms_rule(A):
+    return np.sqrt(np.sum(A * A, axis=0))
+
+
+@custom_derivative("A / out")
+def column_norms_kept_rule(A):
+    return np.sqrt(np.sum(A * A, axis=0, keepdims=True))
+
+
+@custom_derivative("x", "w")
+def weighted_sum_rule(w, x):
+    return np.sum(w * x)
+
+
+def norm_cubed(x):
+    return norm_rule(x) ** 3 + norm_rule(x * x) * x[0]
+
+
+def column_norms_loss(A):
+    return np.sum(np.sin(column_norms_rule(A)) * (np.arange(A.shape[1]) + 1.0)) + column_norms_rule(A)[0] ** 2
+
+
+def column_norms_kept_loss(A):
+    return np.sum(np.sin(column_norms_kept_rule(A)) * A) + np.max(column_norms_kept_rule(A))
+
+
+def weighted_sum_loss(w, x):
+    return weighted_sum_rule(w, x) ** 2 + weighted_sum_rule(np.tanh(w), x * x)

@@ -205,3 +205,40 @@ def test_a_custom_rule_applies_to_each_entry_of_arrays(jit):
                                    rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(hessian(C.logistic_of_arrays, jit=jit)(w, x), jacobian_fd(gradient, (w, x), 0)[0],
                                    rtol=1e-6, atol=1e-7)
+
+
+REDUCING_RULES = [(C.norm_cubed, [(np.array([0.5, -1.2, 0.8]),), (np.array([2.0, 0.3, -0.7, 1.1]),)]),
+                  (C.column_norms_loss, [(np.array([[0.5, -1.2, 0.8], [0.3, 0.9, -0.4]]),),
+                                         (np.array([[1.5, 0.2], [-0.6, 0.8], [0.4, -1.1]]),)]),
+                  (C.column_norms_kept_loss, [(np.array([[0.5, -1.2, 0.8], [0.3, 0.9, -0.4]]),),
+                                              (np.array([[1.5, 0.2], [-0.6, 0.8], [0.4, -1.1]]),)]),
+                  (C.weighted_sum_loss, [(np.array([0.5, -1.2, 0.8]), np.array([0.3, 0.9, -0.4])),
+                                         (np.array([1.1, 0.4]), np.array([-0.7, 0.6]))])]
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@JIT
+@pytest.mark.parametrize("fn, points", REDUCING_RULES, ids=[fn.__name__ for fn, _ in REDUCING_RULES])
+def test_a_custom_rule_of_a_reducing_function_sums_the_tangents_it_reduces(fn, points, jit, simplify):
+    """A custom function that reduces its array (a norm, column norms, a weighted sum) declares each partial
+    entry by entry: of the value's entry with respect to the operand's entries aligned with it.  Reverse
+    mode's adjoint (partial * the value's adjoint, broadcast) was right; forward mode gave the value a
+    tangent of the operand's shape: `jvp` returned an array for a number, the Hessian only its diagonal."""
+    from autodiff_compiler import hessian, jvp
+    from _derivative_reference import directional
+    rng = np.random.default_rng(11)
+    for args in points:
+        wrt = tuple(range(len(args)))
+        reference = [jacobian_fd(fn, args, k)[0] for k in wrt]
+        got = grad(fn, wrt=wrt if len(wrt) > 1 else 0, jit=jit, simplify=simplify)(*args)
+        for g, want in zip(got if len(wrt) > 1 else (got,), reference):
+            np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)
+        tangents = [rng.standard_normal(a.shape) for a in args]
+        value, tangent = jvp(fn, wrt=wrt if len(wrt) > 1 else 0, jit=jit, simplify=simplify)(
+            *args, tangents=tuple(tangents))
+        assert np.ndim(tangent) == 0
+        np.testing.assert_allclose(tangent, directional(fn, args, wrt, tangents)[0], rtol=1e-6, atol=1e-8)
+        if len(args) == 1:
+            gradient = grad(fn, jit=jit, simplify=simplify)
+            np.testing.assert_allclose(hessian(fn, jit=jit, simplify=simplify)(*args),
+                                       jacobian_fd(gradient, args, 0)[0], rtol=1e-5, atol=1e-7)

@@ -200,7 +200,7 @@ class Forward:
                     continue
                 terms.append(make(_parsed(rule), dict(binding, d=d)))
         elif prim.partials is not None:
-            covered = set()
+            covered, widest = set(), 0
             for k in active_args:
                 partial = make(prim.partial_tree(k), binding)
                 names = prim.names_in_partial(k)
@@ -210,6 +210,7 @@ class Forward:
                 if isinstance(partial, Const) and partial.value == 0 and not isinstance(partial.value, bool):
                     continue                     # a structural zero (a condition, a custom rule's value)
                 d = Var(self.tangent_of(stmt.args[k].name))
+                widest = max(widest, self.rank(stmt.args[k]))
                 if isinstance(partial, Const) and partial.value == 1:
                     terms.append(d)
                 elif isinstance(partial, Const) and partial.value == -1:
@@ -218,6 +219,8 @@ class Forward:
                     terms.append(make.apply("mul", (partial, d)))
             broadcast = self.is_array(Var(stmt.target)) and any(
                 self.is_array(a) for k, a in enumerate(stmt.args) if k not in covered)
+            if prim.result == "last" and not broadcast and terms and widest:
+                terms = [self.summed_to_value(make, terms, stmt, widest)]
         else:
             raise _error_at(stmt.loc, f"no forward-mode rule for the primitive {stmt.prim!r}", NoDerivativeRuleError)
         if not terms:
@@ -245,6 +248,23 @@ class Forward:
         else:
             out.append(Assign(dot, "copy", (total,), stmt.loc))
         return out
+
+    def summed_to_value(self, make, terms: list, stmt: Assign, widest: int):
+        """The tangent of a value a custom rule declares entry by entry (`result="last"`: the function's body
+        makes it), from its terms, whose operands have up to `widest` axes.  Where the body reduces an
+        operand (a norm of a vector), the value has fewer axes or axes of length 1: each entry's tangent is
+        the sum of those of the operand entries aligned with it, as NumPy broadcasts the value against the
+        operand (reverse mode's adjoint, partial * the value's adjoint, is that broadcast)."""
+        total = terms[0]
+        for term in terms[1:]:
+            total = make.apply("add", (total, term))
+        value, rank = Var(stmt.target), self.rank(Var(stmt.target))
+        if rank == 0:
+            return make.apply("np_sum", (total,))
+        if widest > rank:
+            total = make.apply("sum_axes", (total,), (("axes", tuple(range(widest - rank))), ("keepdims", False),
+                                                     ("ndim", widest)))
+        return make.apply("sum_like", (total, value), (("ndim", rank),))
 
     def store(self, stmt: Store) -> list:
         out: list = [stmt]

@@ -894,6 +894,33 @@ def unpack_rows(A):
     return np.sum(r0 * r1 + r2)
 
 
+def starred_unpack_first(x, y):
+    a, *rest = [x, 2.0 * y, x * y]
+    return a * rest[0] + rest[1] ** 2 * len(rest)
+
+
+def starred_unpack_middle(p):
+    first, *middle, last = (p[0], p[1] * p[0], p[2], np.sin(p[1]))
+    *none, only = [last]
+    return first * last + sum(middle) * only + len(none)
+
+
+def starred_unpack_in_loop(params, x):
+    s = 0.0
+    for w, *extra in params:
+        s = s + np.sum(w * x) * (1.0 + sum(extra))
+    return s
+
+
+def float_of_text(x, y):
+    best = float("inf")
+    for v in (x, y, x * y):
+        if v < best:
+            best = v
+    worst = max(float("-inf"), x - y)
+    return best * worst + (1.0 if float("nan") != float("nan") else 0.0) * x
+
+
 def for_over_rows(A):
     s = 0.0
     for row in A:
@@ -1313,6 +1340,10 @@ CASES = [
     case(container_arg_helper, lambda r: ({"w": _v(r), "b": _s(r)}, _v(r)), wrt="params", verify=True),
     case(unpack_array, lambda r: (_v(r, 2),), verify=True),
     case(unpack_rows, lambda r: (_m(r, (3, 2)),), verify=True),
+    case(starred_unpack_first, lambda r: (_s(r), _s(r)), verify=True),
+    case(starred_unpack_middle, lambda r: (_v(r),), verify=True),
+    case(starred_unpack_in_loop, lambda r: ([(_v(r), _s(r)), (_v(r), _s(r), _s(r))], _v(r)), wrt="params"),
+    case(float_of_text, lambda r: (_away(r), _away(r)), wrt=None),
     case(for_over_rows, lambda r: (_m(r, (3, 2)),), verify=True, jit_simplify_off=True),
     case(list_append, lambda r: (_s(r), _s(r)), verify=True),
     case(tuple_concat, lambda r: (_s(r), _s(r)), verify=True),

@@ -92,3 +92,12 @@ def zero_d_through_a_return(z):
 
 def zero_d_keyword_argument(z):
     return _scale_in_place(z, b=np.array(z))
+
+
+def starred_unpack_of_an_array(x):
+    first, *rest = x
+    return first * x[1]
+
+
+def float_of_bad_text(x):
+    return float("one") * x

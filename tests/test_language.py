@@ -460,6 +460,8 @@ REFUSED = [
     (R.zero_d_through_a_parameter, (0.6,), "grad", "b *= 2.0 * a", ("0-d",)),
     (R.zero_d_through_a_return, (0.6,), "grad", "v2 *= math.cosh(z)", ("0-d",)),
     (R.zero_d_keyword_argument, (0.6,), "grad", "b *= 2.0 * a", ("0-d",)),
+    (R.starred_unpack_of_an_array, (np.ones(3),), "grad", "first, *rest = x", ("starred unpacking of an array",)),
+    (R.float_of_bad_text, (0.5,), "grad", 'float("one")', ("could not convert string to float",)),
 ]
 
 

@@ -126,6 +126,14 @@ class CallLowering:
             return handled
         raise self.unsupported(node, f"{name}(...) here", "range() may only appear in 'for i in range(...)'")
 
+    def float_of_text(self, node: ast.Constant) -> float:
+        """Python's float of a string literal (`float("inf")`, `float("nan")`, `float("1e-3")`)."""
+        try:
+            return float(node.value)
+        except ValueError:
+            raise self.error(AutodiffError, f"could not convert string to float: {node.value!r}", node,
+                             'write a number: float("inf"), float("nan"), or the literal itself', "float") from None
+
     def lower_primitive_call(self, prim: str, node: ast.Call, target, python_math: bool = False,
                              numpy_call: bool = False):
         """`python_math`: called from Python's math module, whose errors are the function's own
@@ -139,6 +147,9 @@ class CallLowering:
         if node.keywords:
             raise self.unsupported(node, f"keyword arguments to {ast.unparse(node.func)}",
                                    "pass arguments by position")
+        if prim == "float" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            return self.materialise(Const(self.float_of_text(node.args[0])), target)     # float("inf")
         args = [library.as_array(self, self.lower_expr(a), a) for a in node.args]
         if python_math:
             for arg, arg_node in zip(args, node.args):

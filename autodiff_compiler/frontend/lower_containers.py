@@ -183,12 +183,24 @@ def check_static(lowering, node, what: str) -> None:
                                    "known when compiling); assigning to an existing key or index is fine")
 
 
-def unpack(lowering, value, count: int, node) -> list:
-    """`a, b = value` for a tuple or list (its items) or an array (its rows, checked to be `count`)."""
+def unpack(lowering, value, count: int, node, starred: int | None = None) -> list:
+    """`a, b = value` for a tuple or list (its items) or an array (its rows, checked to be `count`).
+    `starred`: the position of a starred target (`a, *rest = value`), which takes a list of the items
+    the others leave, as Python's unpacking does (of a container: its length is known here)."""
     if isinstance(value, Pack):
-        if value.kind == "dict":
-            return _unpack_count(lowering, [Text(k) for k in value.keys()], count, node)
-        return _unpack_count(lowering, value.values(), count, node)
+        items = [Text(k) for k in value.keys()] if value.kind == "dict" else value.values()
+        if starred is None:
+            return _unpack_count(lowering, items, count, node)
+        after = count - 1 - starred
+        if len(items) < count - 1:
+            raise lowering.error(UnsupportedSyntaxError, f"cannot unpack {len(items)} values into at least "
+                                 f"{count - 1} names", node, "unpack at least as many values as plain names",
+                                 "unpacking")
+        rest = items[starred:len(items) - after]
+        return items[:starred] + [Pack("list", dict(enumerate(rest)))] + items[len(items) - after:]
+    if starred is not None:
+        raise lowering.unsupported(node, "starred unpacking of an array (a, *rest = x)",
+                                   "index it: a, rest = x[0], x[1:]")
     rank = lowering.rank_of(value)
     if rank:
         lowering.check_length(value, count, node)

@@ -101,7 +101,8 @@ class StatementLowering:
             self.note_zero_d(target.id, value)
             return
         if isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred) for e in value.elts):
+            if isinstance(value, (ast.Tuple, ast.List)) and not any(isinstance(e, ast.Starred)
+                                                                     for e in value.elts + target.elts):
                 if len(value.elts) != len(target.elts):
                     raise self.error(UnsupportedSyntaxError, "tuple assignment with mismatched lengths",
                                      target, "unpack exactly as many values as there are names")
@@ -141,12 +142,10 @@ class StatementLowering:
             return
         if isinstance(target, (ast.Tuple, ast.List)):
             starred = [k for k, e in enumerate(target.elts) if isinstance(e, ast.Starred)]
-            if starred:
-                raise self.unsupported(target, "starred unpacking (a, *rest = ...)", "unpack into plain names")
-            items = containers.unpack(self, value, len(target.elts), target)
-            items = [self.snapshot(v) if not (static and isinstance(v, Const)) else v for v in items]
+            items = containers.unpack(self, value, len(target.elts), target, starred[0] if starred else None)
+            items = [self.snapshot(v) if not (static and isinstance(v, (Const, Pack))) else v for v in items]
             for element, item in zip(target.elts, items):
-                self.bind_target(element, item, static)
+                self.bind_target(element.value if isinstance(element, ast.Starred) else element, item, static)
             return
         if isinstance(target, ast.Subscript):
             base = self.lower_container_base(target.value)

@@ -625,6 +625,8 @@ def _reject(source: Source, node: ast.AST, construct: str | None = None, hint: s
 
 def _check_for(source: Source, node: ast.For) -> None:
     for target in ast.walk(node.target):
+        if isinstance(target, ast.Starred) and target is not node.target:
+            continue                # `for w, *rest in pairs`: unpacked as an assignment's target is
         if not isinstance(target, (ast.Name, ast.Tuple, ast.List, ast.Store)):
             raise _reject(source, node.target, "for-loop target that is not a name or a tuple of names",
                           "loop over an index: 'for i in range(n):'")

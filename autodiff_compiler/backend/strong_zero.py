@@ -343,8 +343,24 @@ def _remainder_jumps(a, b) -> bool:
         return bool(np.any((r == 0) | (r != r)))
 
 
+# the extremum of a whole array (and its index) stays where it is near the point unless it is attained twice
+# or NaN: other equal entries (two zeros below the maximum) choose nothing (helper-69: a NaN gradient)
+_WHOLE_ARRAY_EXTREMA = {"np.max": np.max, "np.amax": np.max, "np.argmax": np.max,
+                        "np.min": np.min, "np.amin": np.min, "np.argmin": np.min}
+
+
+def _extremum_twice(x, extremum) -> bool:
+    """Is the maximum (minimum) of a float array attained twice, or is an entry NaN?"""
+    if not _floats(x):
+        return False
+    flat = np.ravel(np.asarray(_plain(x), dtype=float))
+    with np.errstate(all="ignore"):
+        return flat.size > 0 and bool(np.sum(flat == extremum(flat)) > 1 or np.any(flat != flat))
+
+
 def _guarded(spelling, function, *args, **kwargs):
-    if _GUARDS[spelling](args):
+    extremum = _WHOLE_ARRAY_EXTREMA.get(spelling) if len(args) == 1 and not kwargs else None
+    if _extremum_twice(args[0], extremum) if extremum is not None else _GUARDS[spelling](args):
         raise Tie(f"{spelling} at a jump")
     return function(*args, **kwargs)
 

@@ -142,8 +142,15 @@ def _binding_tests(bindings) -> tuple[list, dict]:
 
 
 def guards_of(bindings) -> tuple:
-    """The bindings as the router's closure holds them (`backend/router.py`: kind, scope, key, expected)."""
-    return tuple(item for b in bindings for item in (b.kind, b.scope, b.key, b.expected))
+    """The bindings as the router's closure holds them (`backend/router.py`'s `_bindings_hold`): () for
+    none, else those in module dicts (dict, key, expected, flat), the others (kind, scope, key,
+    expected, flat) and the kinds with None."""
+    from .frontend.bindings import IN_DICT, KINDS
+    if not bindings:
+        return ()
+    in_dicts = tuple(item for b in bindings if b.kind is IN_DICT for item in (b.scope, b.key, b.expected))
+    others = tuple(item for b in bindings if b.kind is not IN_DICT for item in (b.kind, b.scope, b.key, b.expected))
+    return in_dicts, others, KINDS + (None,)
 
 
 def make_entry(args, compiled, gradient, full, shaped: str = "result", result=None, native_after: int = 0,

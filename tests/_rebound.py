@@ -71,3 +71,17 @@ class Tools:
 
 def f_static(x):
     return Tools.helper(x) + 1.0
+
+
+def make_closure():
+    """`outer` calls `inner` through its closure's cell; `rebind` puts another function in the cell."""
+    def inner(x):
+        return x ** 2
+
+    def outer(x):
+        return inner(x) * 2.0
+
+    def rebind(fn):
+        nonlocal inner
+        inner = fn
+    return outer, rebind

@@ -210,6 +210,17 @@ def test_a_method_or_static_method_set_on_the_class(jit, monkeypatch):
             assert _twice(ds, x) == pytest.approx((x ** power + 1.0, power * x ** (power - 1)), rel=1e-12)
 
 
+@pytest.mark.parametrize("jit", [True, False])
+def test_a_function_in_a_closure_cell_rebound(jit):
+    outer, rebind = M.make_closure()
+    original = outer.__closure__[0].cell_contents
+    dg = value_and_grad(outer, jit=jit)
+    for helper, power in [(original, 2), (cube, 3), (original, 2)]:
+        rebind(helper)
+        for x in (1.5, -0.5):
+            assert _twice(dg, x) == pytest.approx((2.0 * x ** power, 2.0 * power * x ** (power - 1)), rel=1e-12)
+
+
 def test_other_derivatives_follow_a_rebinding(monkeypatch):
     """jacobian, hessian and hvp (the programs of `derivatives.py`, and hvp's own fast path)."""
     jac, hess, hv = jacobian(M.f), hessian(M.f), hvp(M.f)

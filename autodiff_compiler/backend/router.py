@@ -47,6 +47,7 @@ import ctypes
 import threading
 
 from numba import cfunc, njit, types
+from numba.extending import intrinsic
 
 from .cache import cached_where_possible
 
@@ -63,7 +64,9 @@ class _PyMethodDef(ctypes.Structure):
 _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple, kwargs dict or NULL)
 
 # the closure's items, by position (a tuple: `PyTuple_GetItem` reads it without a reference count)
-_FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED, _GUARDS, _KINDS = range(9)
+_FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED, _GUARDS = range(8)
+# where CPython lays out a tuple's items (`PyTupleObject.ob_item`), read in place by `_item`
+_ITEMS, _ITEM_SIZE = tuple.__basicsize__, tuple.__itemsize__
 # `_CHECKED` of a router that checks (`make_router(..., checked=...)`): the type whose values it tests, and
 # one word: the shape of its result (`AS_IS`...) plus 4 times the number of floats in the tuple the compiled
 # program returns (0: it returns one float) -- read once a call, both told by arithmetic
@@ -89,7 +92,7 @@ incref = types.ExternalFunction("Py_IncRef", types.void(_WORD))
 new_tuple = types.ExternalFunction("PyTuple_New", _WORD(_WORD))                  # new reference, 0: raised
 set_item = types.ExternalFunction("PyTuple_SetItem", types.int32(_WORD, _WORD, _WORD))   # steals the item
 tuple_slice = types.ExternalFunction("PyTuple_GetSlice", _WORD(_WORD, _WORD, _WORD))     # new, 0: raised
-dict_item = types.ExternalFunction("PyDict_GetItem", _WORD(_WORD, _WORD))       # borrowed, 0: absent
+dict_item = types.ExternalFunction("PyDict_GetItemWithError", _WORD(_WORD, _WORD))   # borrowed, 0: absent
 cell_get = types.ExternalFunction("PyCell_Get", _WORD(_WORD))                   # new reference, 0: empty
 get_attr = types.ExternalFunction("PyObject_GetAttr", _WORD(_WORD, _WORD))      # new reference, 0: raised
 defaults_of = types.ExternalFunction("PyFunction_GetDefaults", _WORD(_WORD))    # borrowed, 0: none
@@ -151,28 +154,48 @@ def _shaped(result, shape):
     return out
 
 
+@intrinsic
+def _word_at(typingctx, address):
+    """The word at `address`: a tuple's item read in place (`_item`), without a call."""
+    def codegen(context, builder, signature, args):
+        word = context.get_value_type(_WORD)
+        return builder.load(builder.inttoptr(args[0], word.as_pointer()))
+    return _WORD(_WORD), codegen
+
+
 @njit(inline="always")
-def _bindings_hold(guards, kinds) -> bool:
-    """Is each object the derivation used as code still where it found it (`_GUARDS`: kind, scope, key,
-    expected, four items a binding, as `frontend.bindings` reads them; `_KINDS`: its kinds and None)?
+def _item(tuple_, i):
+    """`PyTuple_GET_ITEM`: item `i` of a tuple (borrowed), where CPython lays it out (`_ITEMS`)."""
+    return _word_at(tuple_ + _ITEMS + _ITEM_SIZE * i)
+
+
+@njit(inline="always")
+def _bindings_hold(guards) -> bool:
+    """Is each object the derivation used as code still where it found it?  `guards` (`_GUARDS`, not
+    empty): the bindings in module dicts, three items each (dict, key, expected); the others, four
+    each (kind, scope, key, expected); and their kinds and None, as `frontend.bindings` has them.
     Identity: a pointer compared; a new reference is given back before (the expected object is held by
     the closure, so an equal pointer is that object's)."""
-    for i in range(0, tuple_size(guards), 4):
-        kind = tuple_item(guards, i)
-        scope = tuple_item(guards, i + 1)
-        if kind == tuple_item(kinds, 0):                        # IN_DICT: a module's dict
-            now = dict_item(scope, tuple_item(guards, i + 2))
-        elif kind == tuple_item(kinds, 3):                      # DEFAULTS: None where it has none
+    in_dicts = _item(guards, 0)
+    for i in range(0, tuple_size(in_dicts), 3):
+        if dict_item(_item(in_dicts, i), _item(in_dicts, i + 1)) != _item(in_dicts, i + 2):
+            return False            # another object, or none (an exception only hashing could raise: none)
+    others = _item(guards, 1)
+    kinds = _item(guards, 2)
+    for i in range(0, tuple_size(others), 4):
+        kind = _item(others, i)
+        scope = _item(others, i + 1)
+        if kind == _item(kinds, 3):                             # DEFAULTS: None where it has none
             now = defaults_of(scope)
             if now == 0:
-                now = tuple_item(kinds, 4)
+                now = _item(kinds, 4)
         else:                                                   # IN_CELL, ATTRIBUTE
-            now = cell_get(scope) if kind == tuple_item(kinds, 1) else get_attr(scope, tuple_item(guards, i + 2))
+            now = cell_get(scope) if kind == _item(kinds, 1) else get_attr(scope, _item(others, i + 2))
             if now == 0:
                 clear()
                 return False
             decref(now)
-        if now != tuple_item(guards, i + 3):
+        if now != _item(others, i + 3):
             return False
     return True
 
@@ -187,7 +210,7 @@ def route(closure, args, kwargs):
     if count != tuple_size(expected):
         return call(full, args, kwargs)
     guards = tuple_item(closure, _GUARDS)
-    if tuple_size(guards) != 0 and not _bindings_hold(guards, tuple_item(closure, _KINDS)):
+    if tuple_size(guards) != 0 and not _bindings_hold(guards):
         return call(full, args, kwargs)             # a function it calls was rebound: derived again
     checked = tuple_item(closure, _CHECKED)
     checks = tuple_size(checked) != 0
@@ -250,7 +273,6 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     (`floats` 0) or a tuple of `floats` floats.  `guards`: the bindings of the derivation `fast` runs
     (`call_entries.guards_of`: kind, scope, key, expected object, flat): while one is another object,
     every call goes to `full_bound`, which derives again."""
-    from ..frontend.bindings import KINDS
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):
@@ -270,5 +292,5 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
     # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
     closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep,
-               () if checked is None else (float, checked + 4 * floats), tuple(guards), KINDS + (None,))
+               () if checked is None else (float, checked + 4 * floats), tuple(guards))
     return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

@@ -44,6 +44,7 @@ from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .python_errors import INT64_OVERFLOW
 from .frontend.parse import fence, parameter_defaults, source_of_function
+from .frontend.bindings import current, unchanged as _unchanged  # noqa: F401 (derivatives.py's too)
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .ir.shapes import dims_of_arguments, guard_conditions
@@ -228,11 +229,7 @@ class DerivedFunction:
         if self.bound is not None and not self.all_params:
             raise ArgumentError(f"{fn.__name__} is a method without a self parameter")
         self.params = self.all_params[1:] if self.bound is not None else list(self.all_params)
-        # Python evaluated the defaults when it ran the `def`: those values, not the source's names now
-        # (`def f(x, c=C0)` with C0 rebound since), where the function keeps them (helper-61)
-        own = inspect.signature(inner).parameters if callable(inner) else {}
-        self.defaults = {name: own[name].default if name in own and isinstance(own[name].default, (int, float, bool))
-                         else value for name, value in parameter_defaults(self._source).items()}
+        self._defaults_of = _MISSING      # the `__defaults__` that `defaults` was read from
         self.wrt, self.single = self._wrt_names(wrt)
         self._compiled: dict = {}
         self._compiled_states: dict = {}   # id(compiled function) -> its derivation (names a failed check)
@@ -248,6 +245,19 @@ class DerivedFunction:
         # state, or a @custom_derivative marker, would make this object something it is not)
         functools.update_wrapper(self, fn, updated=())
         self.__autodiff_wrapped__ = fn
+
+    @property
+    def defaults(self) -> dict:
+        """Python evaluated the defaults when it ran the `def`: those values, not the source's names now
+        (`def f(x, c=C0)` with C0 rebound since), where the function keeps them (helper-61) -- read again
+        when its `__defaults__` is another tuple (set since)."""
+        now = getattr(self.plain, "__defaults__", None)
+        if now is not self._defaults_of:
+            own = inspect.signature(self.plain).parameters if callable(self.plain) else {}
+            self._defaults = {name: own[name].default if name in own and isinstance(own[name].default, (int, float, bool))
+                              else value for name, value in parameter_defaults(self._source).items()}
+            self._defaults_of = now
+        return self._defaults
 
     def _wrt_names(self, wrt):
         single = not isinstance(wrt, (tuple, list))
@@ -523,7 +533,9 @@ class GradientFunction(DerivedFunction):
         Arguments are positional or by name.  Numba itself refuses, with a TypeError or OverflowError,
         more arguments than parameters, `out=`, unknown keywords and ints beyond 64 bits.  Built once
         per machine and signature (Numba's disk cache), for functions of numbers and float64/int64
-        arrays without containers, module data, asserts or `has_aux`.  From `njit` code, call
+        arrays without containers, module data, asserts or `has_aux`.  Like `compiled_for`'s, it is the
+        code of the functions the function calls as they are now: the object itself derives again when
+        one is rebound (its entries check), the native function you hold does not.  From `njit` code, call
         `compiled_for(...)` instead."""
         from .backend.entry import native_entry
         if not self.jit:
@@ -588,7 +600,7 @@ class GradientFunction(DerivedFunction):
         state = self.state_for(full, with_value, dims)
         if (full, with_value, dims) not in self._compiled:
             self._derivation_seconds = time.perf_counter() - started     # reported by a slow first call
-        if state.facts.watches and not _unchanged(state.facts.watches):
+        if not current(state.facts):       # a module number changed, or a function used is another object
             self._forget()
             state = self.state_for(full, with_value, dims)
         flat = self._flatten(state, args)
@@ -748,7 +760,7 @@ class GradientFunction(DerivedFunction):
             if entry is None:
                 # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
                 entry = self._fast[key] = make_entry(args, compiled, self, GradientFunction.__call__, self._shaped(),
-                                                     result, NATIVE_AFTER)
+                                                     result, NATIVE_AFTER, facts.bindings)
             self._install(entry)
         return self._finish(result, converted, out, state, args)
 
@@ -767,7 +779,8 @@ class GradientFunction(DerivedFunction):
         If it cannot be built, the counted entry stays: nothing but speed depends on it."""
         key = self._entry_key(args)
         try:
-            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__, self)
+            bindings = self._prepare(self.signature(args), args)[1].facts.bindings     # what its router checks
+            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__, self, bindings)
         except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
             LOG.debug("no native entry for %s%s: %s: %s", self.fn.__name__, key, type(exc).__name__, exc)
             return
@@ -869,18 +882,6 @@ class GradientFunction(DerivedFunction):
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
-
-
-def _unchanged(watches) -> bool:
-    """Do the module numbers a derivation baked in still have the values it saw?"""
-    for read, value in watches:
-        try:
-            now = read()
-        except Exception:
-            return False
-        if now is not value and now != value:
-            return False
-    return True
 
 
 def _at_path(value, path):

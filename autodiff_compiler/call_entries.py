@@ -128,7 +128,33 @@ def _array_test(name: str, ndim: int) -> str:
     return f"({name}.size > SCAN_LIMIT or scan({flat}))"
 
 
-def make_entry(args, compiled, gradient, full, shaped: str = "result", result=None, native_after: int = 0):
+def _binding_tests(bindings) -> tuple[list, dict]:
+    """(tests, namespace): each binding of the derivation (`frontend.bindings`) read again inline, as its
+    kind says, and compared by identity with the object the derivation used."""
+    from .frontend.bindings import ATTRIBUTE, DEFAULTS, IN_CELL
+    tests, namespace = [], {}
+    for i, binding in enumerate(bindings):
+        namespace.update({f"S{i}": binding.scope, f"K{i}": binding.key, f"E{i}": binding.expected})
+        read = {IN_CELL: f"S{i}.cell_contents", DEFAULTS: f"S{i}.__defaults__",
+                ATTRIBUTE: f"getattr(S{i}, K{i}, MISSING)"}.get(binding.kind, f"S{i}.get(K{i}, MISSING)")
+        tests.append(f"{read} is E{i}")
+    return tests, namespace
+
+
+def guards_of(bindings) -> tuple:
+    """The bindings as the router's closure holds them (`backend/router.py`'s `_bindings_hold`): () for
+    none, else those in module dicts (dict, key, expected, flat), the others (kind, scope, key,
+    expected, flat) and the kinds with None."""
+    from .frontend.bindings import IN_DICT, KINDS
+    if not bindings:
+        return ()
+    in_dicts = tuple(item for b in bindings if b.kind is IN_DICT for item in (b.scope, b.key, b.expected))
+    others = tuple(item for b in bindings if b.kind is not IN_DICT for item in (b.kind, b.scope, b.key, b.expected))
+    return in_dicts, others, KINDS + (None,)
+
+
+def make_entry(args, compiled, gradient, full, shaped: str = "result", result=None, native_after: int = 0,
+               bindings=()):
     """The fast path of one signature (that of `args`), made to be the `__call__` of the gradient object's
     own class (`GradientFunction._install`), so that a call in that signature runs one Python frame: it
     tests each positional argument's type inline (as `_fast_key` tells them apart; a float also for NaN
@@ -136,8 +162,10 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
     shape (`shaped`, an expression of `result`) -- else what the full path returns (`_finish` explains
     non-finite results).  Any other call (keywords, `out=`, another signature, fewer or more arguments)
     goes to the full path, `GradientFunction.__call__`, with the arguments as given.  `result`, what the
-    compiled code returned for `args`, says how its finiteness is tested (`_finite_result_test`)."""
-    router = _checked_router(args, compiled, gradient, full, shaped, result)
+    compiled code returned for `args`, says how its finiteness is tested (`_finite_result_test`).
+    `bindings`: where the derivation found the functions it used (`frontend.bindings`): a call when one
+    is another object now goes to the full path, which derives again."""
+    router = _checked_router(args, compiled, gradient, full, shaped, result, bindings)
     if router is not None:
         return router
     names = [f"a{i}" for i in range(len(args))]
@@ -152,6 +180,8 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
             tests.append(f"type({name}) is float and {name} - {name} == 0.0")
         else:
             tests.append(f"type({name}) is {type(value).__name__}")
+    held, bound = _binding_tests(bindings)
+    tests += held
     given = "".join(f"{name}, " for name in names)
     parameters = f"self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs" if names \
         else "self, *rest, **kwargs"
@@ -186,16 +216,16 @@ def make_entry(args, compiled, gradient, full, shaped: str = "result", result=No
     namespace = {"MISSING": _MISSING, "ndarray": np.ndarray, "compiled": compiled, "full": full,
                  "wrapper": wrapper,
                  "ShapesDiffer": ShapesDiffer,
-                 "finite": gradient._finite, "float": float, "int": int, "bool": bool,
+                 "finite": gradient._finite, "float": float, "int": int, "bool": bool, "getattr": getattr,
                  "nonfinite": _nonfinite, "SCAN_LIMIT": SCAN_LIMIT, "left": [native_after],
-                 "scan": _scan()}
+                 "scan": _scan(), **bound}
     exec(syntax.compile_code(source, f"<fast path of {gradient.fn.__name__}>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__
     return entry
 
 
-def _checked_router(args, compiled, gradient, full, shaped: str, result):
+def _checked_router(args, compiled, gradient, full, shaped: str, result, bindings=()):
     """For a signature of Python numbers whose compiled program returns a float or a tuple of them, as the
     contract shapes it: a builtin router (`backend/router.py`, `checked=`) to the program's compiled
     wrapper, which does what the counted frame below does, in C: each argument's exact type, and a NaN
@@ -221,13 +251,14 @@ def _checked_router(args, compiled, gradient, full, shaped: str, result):
         return None
     try:
         return router.make_router(wrapper, tuple(map(type, args)), MethodType(full, gradient), full.__doc__,
-                                  keep=compiled, checked=shape, floats=len(result) if floats else 0)
+                                  keep=compiled, checked=shape, floats=len(result) if floats else 0,
+                                  guards=guards_of(bindings))
     except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~150 ns slower
         LOG.debug("no router for %s: %s: %s", getattr(gradient.fn, "__name__", gradient), type(exc).__name__, exc)
         return None
 
 
-def make_native_entry(args, native, full, owner=None):
+def make_native_entry(args, native, full, owner=None, bindings=()):
     """The entry of a signature of numbers and arrays once it is hot.  Given the gradient object (`owner`), a
     builtin made by `backend/router.py`, which does what the frame below does and runs no Python code on
     the way to the compiled wrapper (it saves ~100 ns a call); when that cannot be built, and without
@@ -240,7 +271,7 @@ def make_native_entry(args, native, full, owner=None):
     argument's exact type inline and calls the native entry's compiled wrapper itself (`direct_call`):
     what it would cost through Numba's dispatcher, less the dispatcher's typing of the arguments --
     which pays for the frame; a call of other types goes to the full path, as the dispatcher's compile
-    hook would send it."""
+    hook would send it.  `bindings`, as `make_entry`'s: the router and the frame check them before the call."""
     wrapper = direct_call(native, args)
     if owner is not None:
         from .backend.router import make_router
@@ -248,14 +279,15 @@ def make_native_entry(args, native, full, owner=None):
             # each argument of its exact type, arrays too: Numba types an ndarray subclass (a masked
             # array) as a plain array, which the full path refuses
             return make_router(native if wrapper is None else wrapper, tuple(map(type, args)),
-                               MethodType(full, owner), full.__doc__, keep=native)
+                               MethodType(full, owner), full.__doc__, keep=native, guards=guards_of(bindings))
         except Exception as exc:        # noqa: BLE001 -- the frame does the same, ~100 ns slower
             LOG.debug("no router for %s: %s: %s", getattr(owner.fn, "__name__", owner), type(exc).__name__, exc)
     names = [f"a{i}" for i in range(len(args))]
     given = "".join(f"{name}, " for name in names)
     # each argument of its exact type (an ndarray subclass, which Numba types as a plain array, goes to
     # the full path, which refuses it)
-    test = " and ".join(f"type({name}) is T{i}" for i, name in enumerate(names))
+    held, bound = _binding_tests(bindings)
+    test = " and ".join([f"type({name}) is T{i}" for i, name in enumerate(names)] + held)
     call = "native" if wrapper is None else "wrapper"
     source = (f"def __call__(self, {''.join(f'{name}=MISSING, ' for name in names)}/, *rest, **kwargs):\n"
               f"    if not rest and not kwargs and {test}:\n"
@@ -264,8 +296,8 @@ def make_native_entry(args, native, full, owner=None):
               f"        except OverflowError:\n"
               f"            pass        # an int beyond 64 bits, refused by Numba's typing: the object says so\n"
               f"    return full(self, *[a for a in ({given}) if a is not MISSING], *rest, **kwargs)\n")
-    namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper,
-                 **{f"T{i}": type(value) for i, value in enumerate(args)}}
+    namespace = {"MISSING": _MISSING, "native": native, "full": full, "wrapper": wrapper, "getattr": getattr,
+                 **{f"T{i}": type(value) for i, value in enumerate(args)}, **bound}
     exec(syntax.compile_code(source, "<native path>", "exec"), namespace)
     entry = namespace["__call__"]
     entry.__doc__ = full.__doc__

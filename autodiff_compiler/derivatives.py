@@ -44,7 +44,8 @@ import time
 
 import numpy as np
 
-from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _unchanged, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .api import DerivedFunction, _Watch, _refuse_structures_in_regions, _convert, _leaf_count, _rebuild, _SCALAR_TYPES, _fast_key
+from .frontend.bindings import current, hold
 from .frontend import pytrees
 from .backend.load import llvm_level, load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
@@ -61,8 +62,8 @@ class ProgramFunction(DerivedFunction):
         """The derivation (IR and module text) for a signature (of the parameters after a method's self)."""
         key = self.full_signature(signature)        # a method's object may change its attributes' types
         state = self._states.get(key)
-        if state is not None and state.facts.watches and not _unchanged(state.facts.watches):
-            self._forget()      # a module number the derivation baked in has changed: derive again
+        if state is not None and not current(state.facts):
+            self._forget()      # a module number it baked in changed, or a function it used was rebound
         if key not in self._states:
             _refuse_structures_in_regions(self, key)
             types = dict(zip(self.all_params, key))
@@ -594,8 +595,8 @@ class HVPFunction(ProgramFunction):
         key = _fast_key(args) if not kwargs else None
         fast = self._fast.get(key) if key is not None else None
         if fast is not None and type(v) is type(args[p]) and np.shape(v) == np.shape(args[p]) and \
-                (type(v) is float or v.dtype.char == "d"):
-            outputs = self.run(fast, args + (v,))
+                (type(v) is float or v.dtype.char == "d") and hold(fast[1]):
+            outputs = self.run(fast[0], args + (v,))
             if self._finite_fast(outputs[0]):
                 return outputs[0]
         signature, flat, state = self.prepare(args, kwargs)
@@ -604,7 +605,7 @@ class HVPFunction(ProgramFunction):
         # the fast path takes the arguments as given: plain numbers and arrays, no module numbers to watch
         if self.jit and not kwargs and not state.facts.watches and self._plain(state) and all(
                 type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            self._fast[_fast_key(args)] = compiled
+            self._fast[_fast_key(args)] = (compiled, state.facts.bindings)     # checked at each use
         outputs = self.run(compiled, list(flat) + vs)
         _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
         return self._per_parameter(state, outputs[:len(vs)])[0]

@@ -14,7 +14,9 @@ and returns the same result or raises the same exception:
 * exactly as many positional arguments as the signature, no keywords, and each
   argument of its example's exact type: `fast(*args)`;
 * anything else -- keywords (`out=` among them), more or fewer arguments, another
-  type -- the full path with the arguments as given;
+  type, a function the derivation used that is another object now (`guards`:
+  a rebound helper, `ACT = np.sin`, new `__defaults__`; the full path derives
+  again) -- the full path with the arguments as given;
 * an `OverflowError` out of `fast` (an int beyond 64 bits, which Numba refuses to
   unbox; or an overflow the gradient itself raises, which the full path explains):
   the full path with the same arguments, as the frame's `except OverflowError`;
@@ -45,6 +47,7 @@ import ctypes
 import threading
 
 from numba import cfunc, njit, types
+from numba.extending import intrinsic
 
 from .cache import cached_where_possible
 
@@ -61,7 +64,9 @@ class _PyMethodDef(ctypes.Structure):
 _METH_VARARGS_KEYWORDS = 0x0001 | 0x0002    # called as meth(closure, args tuple, kwargs dict or NULL)
 
 # the closure's items, by position (a tuple: `PyTuple_GetItem` reads it without a reference count)
-_FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED = range(7)
+_FAST, _FULL, _EXPECTED, _OVERFLOW, _METHOD, _KEEP, _CHECKED, _GUARDS = range(8)
+# where CPython lays out a tuple's items (`PyTupleObject.ob_item`), read in place by `_item`
+_ITEMS, _ITEM_SIZE = tuple.__basicsize__, tuple.__itemsize__
 # `_CHECKED` of a router that checks (`make_router(..., checked=...)`): the type whose values it tests, and
 # one word: the shape of its result (`AS_IS`...) plus 4 times the number of floats in the tuple the compiled
 # program returns (0: it returns one float) -- read once a call, both told by arithmetic
@@ -87,8 +92,12 @@ incref = types.ExternalFunction("Py_IncRef", types.void(_WORD))
 new_tuple = types.ExternalFunction("PyTuple_New", _WORD(_WORD))                  # new reference, 0: raised
 set_item = types.ExternalFunction("PyTuple_SetItem", types.int32(_WORD, _WORD, _WORD))   # steals the item
 tuple_slice = types.ExternalFunction("PyTuple_GetSlice", _WORD(_WORD, _WORD, _WORD))     # new, 0: raised
+dict_item = types.ExternalFunction("PyDict_GetItemWithError", _WORD(_WORD, _WORD))   # borrowed, 0: absent
+cell_get = types.ExternalFunction("PyCell_Get", _WORD(_WORD))                   # new reference, 0: empty
+get_attr = types.ExternalFunction("PyObject_GetAttr", _WORD(_WORD, _WORD))      # new reference, 0: raised
+defaults_of = types.ExternalFunction("PyFunction_GetDefaults", _WORD(_WORD))    # borrowed, 0: none
 _C_API = (tuple_size, tuple_item, dict_size, type_of, decref, call, raised, clear, as_double, as_word, incref,
-          new_tuple, set_item, tuple_slice)
+          new_tuple, set_item, tuple_slice, dict_item, cell_get, get_attr, defaults_of)
 
 # `_CHECKED`'s second item: how the contract shapes the compiled program's result (`call_entries`' `shaped`)
 AS_IS, IN_A_TUPLE, VALUE_AND_REST = range(3)        # result, (result,), (result[0], result[1:])
@@ -145,6 +154,52 @@ def _shaped(result, shape):
     return out
 
 
+@intrinsic
+def _word_at(typingctx, address):
+    """The word at `address`: a tuple's item read in place (`_item`), without a call."""
+    def codegen(context, builder, signature, args):
+        word = context.get_value_type(_WORD)
+        return builder.load(builder.inttoptr(args[0], word.as_pointer()))
+    return _WORD(_WORD), codegen
+
+
+@njit(inline="always")
+def _item(tuple_, i):
+    """`PyTuple_GET_ITEM`: item `i` of a tuple (borrowed), where CPython lays it out (`_ITEMS`)."""
+    return _word_at(tuple_ + _ITEMS + _ITEM_SIZE * i)
+
+
+@njit(inline="always")
+def _bindings_hold(guards) -> bool:
+    """Is each object the derivation used as code still where it found it?  `guards` (`_GUARDS`, not
+    empty): the bindings in module dicts, three items each (dict, key, expected); the others, four
+    each (kind, scope, key, expected); and their kinds and None, as `frontend.bindings` has them.
+    Identity: a pointer compared; a new reference is given back before (the expected object is held by
+    the closure, so an equal pointer is that object's)."""
+    in_dicts = _item(guards, 0)
+    for i in range(0, tuple_size(in_dicts), 3):
+        if dict_item(_item(in_dicts, i), _item(in_dicts, i + 1)) != _item(in_dicts, i + 2):
+            return False            # another object, or none (an exception only hashing could raise: none)
+    others = _item(guards, 1)
+    kinds = _item(guards, 2)
+    for i in range(0, tuple_size(others), 4):
+        kind = _item(others, i)
+        scope = _item(others, i + 1)
+        if kind == _item(kinds, 3):                             # DEFAULTS: None where it has none
+            now = defaults_of(scope)
+            if now == 0:
+                now = _item(kinds, 4)
+        else:                                                   # IN_CELL, ATTRIBUTE
+            now = cell_get(scope) if kind == _item(kinds, 1) else get_attr(scope, _item(others, i + 2))
+            if now == 0:
+                clear()
+                return False
+            decref(now)
+        if now != _item(others, i + 3):
+            return False
+    return True
+
+
 def route(closure, args, kwargs):
     """The builtin's C function (compiled by `_compile_route`): `meth(m_self, args, kwargs)`."""
     full = tuple_item(closure, _FULL)
@@ -154,6 +209,9 @@ def route(closure, args, kwargs):
     expected = tuple_item(closure, _EXPECTED)
     if count != tuple_size(expected):
         return call(full, args, kwargs)
+    guards = tuple_item(closure, _GUARDS)
+    if tuple_size(guards) != 0 and not _bindings_hold(guards):
+        return call(full, args, kwargs)             # a function it calls was rebound: derived again
     checked = tuple_item(closure, _CHECKED)
     checks = tuple_size(checked) != 0
     for i in range(count):
@@ -203,7 +261,7 @@ def checks(router) -> bool:
 
 
 def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=None, checked: int | None = None,
-                floats: int = 0):
+                floats: int = 0, guards: tuple = ()):
     """The builtin `__call__` described in the module docstring: one positional argument per type in
     `expected_types`, each of exactly that type, go to `fast`; every other call to `full_bound`.  `keep`: what
     `fast` needs alive (the dispatcher whose compiled code a wrapper runs), held by the builtin.  `checked`:
@@ -212,7 +270,9 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     `fast` go to the full path, which names the argument or explains the error, and the result is shaped
     as `checked` says (`AS_IS`, `IN_A_TUPLE`, `VALUE_AND_REST`).  A non-finite result goes to the full path
     too, whose careful rerun may have the gradient (`failures.careful_gradient`): `fast` returns one float
-    (`floats` 0) or a tuple of `floats` floats."""
+    (`floats` 0) or a tuple of `floats` floats.  `guards`: the bindings of the derivation `fast` runs
+    (`call_entries.guards_of`: kind, scope, key, expected object, flat): while one is another object,
+    every call goes to `full_bound`, which derives again."""
     global _ROUTE, _METHOD_DEF
     with _BUILDING:     # one PyMethodDef at a time (each builtin also holds its own: see the closure)
         if isinstance(_ROUTE, str):
@@ -232,5 +292,5 @@ def make_router(fast, expected_types: tuple, full_bound, doc: str | None, keep=N
     # the builtin points at its PyMethodDef without owning it: the closure holds it, so that rebinding
     # `_METHOD_DEF` (a reload of this module, a test) cannot free it under a live builtin
     closure = (fast, full_bound, tuple(expected_types), OverflowError, method_def, keep,
-               () if checked is None else (float, checked + 4 * floats))
+               () if checked is None else (float, checked + 4 * floats), tuple(guards))
     return _NEW_FUNCTION(ctypes.byref(method_def), closure, None)

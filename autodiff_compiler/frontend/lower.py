@@ -63,6 +63,7 @@ class Lowering(StatementLowering, CallLowering):
         self.data: list = []             # hidden parameters: (IR name, DataRef, path) of module data read
         self.data_names: dict = {}       # (DataRef key, path) -> IR name
         self.watches: list = []          # (LiveNamespace-like reader, value): numbers baked into the code
+        self.bindings: dict = {}         # `bindings.Binding`s of what it used as code, by `ident()` (`note_code`)
         self.asserts: dict = {}          # site number -> Loc of an `assert`
         self.user_variables: dict = {}   # IR name -> the user's name, for what their assignments and loops bind (`bind`)
         self.zero_d: set = set()         # (frame, user name) holding a 0-d NumPy array (`note_zero_d`)
@@ -547,7 +548,9 @@ class Facts:
     """What the front end learnt that the rest of the derivation and the API need: the containers it
     flattened (parameter -> (TreeType, leaf names)), the module data it made hidden parameters
     ((IR name, DataRef, path) in parameter order), the module numbers it baked in ((reader, value): the
-    API notices when one changes), the `assert` sites (number -> Loc), and every IR parameter's type."""
+    API notices when one changes), the `assert` sites (number -> Loc), and every IR parameter's type.
+    `bindings`: where it found each function (class, user module, parameter defaults) it used as code
+    (`frontend.bindings.Binding`s): the API derives again when one is another object now."""
     structures: dict
     data: list
     watches: list
@@ -559,6 +562,7 @@ class Facts:
     # `frontend.bound_checks`)
     user_variables: dict = field(default_factory=dict)
     unbound_reads: dict = field(default_factory=dict)
+    bindings: tuple = ()
 
 
 def _mark_python_errors(body: list, types: dict, module_data: set, params: list, names: Names) -> None:
@@ -846,7 +850,7 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     function.facts = Facts(lowering.structures, lowering.data, lowering.watches, lowering.asserts,
                            {p: declared.get(p, lowering.types.get(p)) for p in function.params
                             if p in declared or p in lowering.types},
-                           user_variables)
+                           user_variables, bindings=tuple(lowering.bindings.values()))
     return function, lowering.sources
 
 

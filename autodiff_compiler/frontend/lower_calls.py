@@ -18,8 +18,9 @@ from . import lower_arrays as arrays
 from . import lower_containers as containers
 from . import lower_numpy as library
 from .lower_containers import Pack, Text
-from .parse import (ClassRef, CustomRef, DerivativeRef, MarkerRef, ModuleRef, PrimitiveRef, Source, UserFunctionRef,
-                    fence)
+from .bindings import DEFAULTS, Binding
+from .parse import (ClassRef, ConstantRef, CustomRef, DataRef, DerivativeRef, MarkerRef, ModuleRef, PrimitiveRef, Source,
+                    UserFunctionRef, fence)
 from ..python_errors import MATH_MODULE_PARAM, NUMPY_FUNCTION_PARAM
 from ..rules import PRIMITIVES
 from .lower_frames import Frame, LocalFunction
@@ -36,14 +37,31 @@ class CallLowering:
             local = self.local(func.id)
             if local is not None:
                 return local if isinstance(local, LocalFunction) else None
-            return self.imported(func.id) or namespace.lookup(func.id)
+            imported = self.imported(func.id)
+            if imported is not None:
+                return imported
+            ref = namespace.lookup(func.id)
+            self.note_code(ref, namespace.binding(func.id))
+            return ref
         if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Name, ast.Attribute)):
             if isinstance(func.value, ast.Name) and self.local(func.value.id) is not None:
                 return None
             base = self.resolve(func.value)
             if isinstance(base, (ModuleRef, ClassRef)):
-                return namespace.attribute(base, func.attr)
+                ref = namespace.attribute(base, func.attr)
+                self.note_code(ref, namespace.attribute_binding(base, func.attr))
+                return ref
         return None
+
+    def note_code(self, ref, binding) -> None:
+        """Remember where a name the code uses as code was read (`frontend.bindings`): a function (the
+        user's, a library's through an alias, a custom derivative's, a derivative object), a class, a
+        user module.  Numbers and data are watched by value (`value_of_ref`); NumPy, math and SciPy
+        themselves are what they are."""
+        if binding is None or ref is None or isinstance(ref, (ConstantRef, DataRef)) or \
+                isinstance(ref, ModuleRef) and ref.kind != "user":
+            return
+        self.bindings.setdefault(binding.ident(), binding)
 
     def lower_call(self, node: ast.Call, target=None):
         for argument in node.args:
@@ -268,8 +286,18 @@ class CallLowering:
             bound[key] = value
         arguments = definition.args
         with_defaults = [a.arg for a in arguments.args][len(arguments.args) - len(arguments.defaults):]
+        # Python binds the defaults it evaluated when it ran the `def` (`__defaults__`, which may have been
+        # set since), not the source's names now: those of a live function where they are numbers, watched
+        live = callee.function if definition is callee.node and callee.function is not None else None
+        own = tuple(getattr(live, "__defaults__", None) or ())
+        own = dict(zip(params[len(params) - len(own):], own))
         for key, default in zip(with_defaults, arguments.defaults):
             if key not in bound:
+                if live is not None:
+                    self.note_code(live, Binding(DEFAULTS, live, None, live.__defaults__))
+                if isinstance(own.get(key), (int, float, bool)):
+                    bound[key] = Const(own[key])
+                    continue
                 value = default_value(callee, default)
                 if value is None:
                     value = self.lower_expr(default)

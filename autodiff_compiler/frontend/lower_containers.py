@@ -393,6 +393,7 @@ def method(lowering, pack: Pack, call: ast.Call, target):
         if function is None or name in pack.items:
             raise lowering.unsupported(call, f"calling .{name} of the {pack.name} object",
                                        "call its methods, or functions of its numbers and arrays")
+        from .bindings import ATTRIBUTE, Binding, stable
         from .parse import classify_object, UserFunctionRef
         raw = pack.cls.__dict__.get(name, function)
         if isinstance(raw, staticmethod):
@@ -405,6 +406,8 @@ def method(lowering, pack: Pack, call: ast.Call, target):
             bound = [pack] + args
         if not isinstance(ref, UserFunctionRef):
             raise lowering.unsupported(call, f"calling .{name} of the {pack.name} object", "call Python methods")
+        binding = Binding(ATTRIBUTE, pack.cls, name, function)     # a method set on the class since is seen
+        lowering.note_code(ref, binding if stable(binding) else None)
         keywords = {kw.arg: lowering.lower_expr(kw.value) for kw in call.keywords}
         return lowering.materialise_result(lowering.inline(ref, bound, call, keywords), target)
     if name == "get" and pack.kind == "dict" and 1 <= len(args) <= 2:

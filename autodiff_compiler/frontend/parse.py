@@ -29,6 +29,7 @@ import types
 from dataclasses import dataclass, field
 
 from ..errors import SourceNotFoundError, UnsupportedSyntaxError
+from .bindings import ATTRIBUTE, IN_CELL, IN_DICT, Binding, stable
 from ..rules import MODULE_CONSTANTS, USER_FUNCTIONS
 from .. import syntax
 
@@ -127,6 +128,20 @@ class Namespace:
     def lookup(self, name: str):
         raise NotImplementedError
 
+    def binding(self, name: str):
+        """Where a live namespace reads `name` again (a `bindings.Binding` of the object there now); None
+        where it reads no live object (a file read without running it, a builtin)."""
+        return None
+
+    def attribute_binding(self, ref, attr: str):
+        """As `binding`, for `module.attr` of a module this namespace produced (or a class's attribute)."""
+        if isinstance(ref, ClassRef):
+            found = Binding(ATTRIBUTE, ref.cls, attr, getattr(ref.cls, attr, None))
+            return found if stable(found) else None
+        if ref.kind == "user" and ref.namespace is not None:
+            return ref.namespace.binding(attr)
+        return None
+
     def attribute(self, ref, attr: str):
         """Resolve `module.attr` for a module this namespace produced."""
         if isinstance(ref, ClassRef):
@@ -182,6 +197,14 @@ class LiveNamespace(Namespace):
             return _classify_named(scope[name], name, lambda: scope[name],
                                    lambda value: scope.__setitem__(name, value), f"global:{id(scope)}:{name}")
         return _builtin(name)
+
+    def binding(self, name: str):
+        if name in self.closure:
+            cell = self.closure[name]
+            return Binding(IN_CELL, cell, name, _cell_value(cell)) if _cell_filled(cell) else None
+        if name in self.globals:
+            return Binding(IN_DICT, self.globals, name, self.globals[name])
+        return None
 
 
 _PRIMITIVE_BY_OBJECT: dict[int, object] = {}
@@ -452,6 +475,8 @@ class Source:
     lines: list
     namespace: Namespace
     text: str = field(default="")
+    # the live function it is the source of (its `__defaults__` are what Python binds), None for a file's
+    function: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if not self.text:
@@ -529,7 +554,7 @@ def source_of_function(fn) -> Source:
         closure = {var: cell for var, cell in zip(fn.__code__.co_freevars, fn.__closure__)
                    if _cell_filled(cell)}
     return Source(os.path.abspath(filename) if os.path.exists(filename) else filename, node, lines,
-                  LiveNamespace(fn.__globals__, closure))
+                  LiveNamespace(fn.__globals__, closure), function=fn)
 
 
 def _cell_filled(cell) -> bool:

@@ -44,6 +44,7 @@ from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .python_errors import INT64_OVERFLOW
 from .frontend.parse import fence, parameter_defaults, source_of_function
+from .frontend.lower_frames import _at_path
 from .frontend.bindings import current, unchanged as _unchanged  # noqa: F401 (derivatives.py's too)
 from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
@@ -882,12 +883,6 @@ class GradientFunction(DerivedFunction):
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
-
-
-def _at_path(value, path):
-    for key in path:
-        value = value[key] if isinstance(value, (tuple, list, dict)) else getattr(value, key)
-    return value
 
 
 def _replaced(value, path, item):

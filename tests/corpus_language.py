@@ -1021,6 +1021,26 @@ class Model:
 MODEL = Model()
 
 
+class Rated:
+    rate = 0.5           # numbers of the class (and of its bases), read through self
+    power = 2
+
+
+class RatedModel(Rated):
+    def __init__(self):
+        self.offset = 0.25
+
+    @property
+    def doubled(self):
+        return 2.0
+
+    def loss(self, x):
+        return self.rate * np.sum(x ** self.power) + self.offset * np.sum(x)
+
+    def loss_of_a_property(self, x):
+        return self.doubled * np.sum(x)
+
+
 # ================================================================ float32 and autograd classics
 
 def float32_sum(x):

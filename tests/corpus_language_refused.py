@@ -101,3 +101,15 @@ def starred_unpack_of_an_array(x):
 
 def float_of_bad_text(x):
     return float("one") * x
+
+
+class Settings:
+    def __init__(self):
+        self.rate = 0.5
+
+
+SETTINGS = Settings()
+
+
+def module_object_attribute(x):
+    return SETTINGS.rate * x * x

@@ -400,6 +400,26 @@ def test_method_reads_the_current_attributes():
     assert not np.allclose(first, g(x))
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_a_method_reads_numbers_of_its_class_and_sees_them_change(jit, monkeypatch):
+    """`self.rate` of a class attribute (of the class or a base) is a number baked in and watched, as a module
+    number is: it was refused as "not a number" (helper-69).  A property is no number: still refused."""
+    from autodiff_compiler import UnsupportedSyntaxError
+    model = L.RatedModel()
+    g = grad(model.loss, jit=jit)
+    for x in (np.array([0.3, -0.2, 0.5]), np.array([1.5, 0.7])):
+        np.testing.assert_allclose(g(x), 2 * 0.5 * x + 0.25, rtol=1e-12)
+        np.testing.assert_allclose(g(x), finite_differences(model.loss, (x,), 0), rtol=1e-6)
+    monkeypatch.setattr(L.Rated, "rate", 1.5)
+    monkeypatch.setattr(L.Rated, "power", 3)
+    x = np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(g(x), 3 * 1.5 * x ** 2 + 0.25, rtol=1e-12)
+    model.rate = 4.0            # an attribute of the object now: its own value, a parameter of the call
+    np.testing.assert_allclose(grad(model.loss, jit=jit)(x), 3 * 4.0 * x ** 2 + 0.25, rtol=1e-12)
+    with pytest.raises(UnsupportedSyntaxError, match="doubled"):
+        grad(model.loss_of_a_property, jit=jit)(x)
+
+
 def test_float32_in_float32_out():
     x = np.array([0.5, -0.25, 1.0], dtype=np.float32)
     g = grad(L.float32_sum)(x)
@@ -462,6 +482,7 @@ REFUSED = [
     (R.zero_d_keyword_argument, (0.6,), "grad", "b *= 2.0 * a", ("0-d",)),
     (R.starred_unpack_of_an_array, (np.ones(3),), "grad", "first, *rest = x", ("starred unpacking of an array",)),
     (R.float_of_bad_text, (0.5,), "grad", 'float("one")', ("could not convert string to float",)),
+    (R.module_object_attribute, (0.5,), "grad", "SETTINGS.rate * x * x", ("a Settings object of the module",)),
 ]
 
 

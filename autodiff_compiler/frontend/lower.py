@@ -363,6 +363,13 @@ class Lowering(StatementLowering, CallLowering):
         if isinstance(ref, DataRef):
             return self.data_value(ref, node)
         if ref is None:
+            scope = getattr(self.frame.source.namespace, "globals", {})
+            head = name.split(".")[0]
+            if head in scope:       # defined, but as nothing a derivation reads from a module
+                raise self.unsupported(node, f"{head!r}, a {type(scope[head]).__name__} object of the module (a "
+                                       f"function reads numbers, arrays, containers of them, functions, classes "
+                                       f"and modules from its module)", "pass it as an argument, or differentiate "
+                                       f"its method itself: grad({head}.method) reads its numbers and arrays")
             raise self.error(AutodiffError, f"name {name!r} is not defined (or is used before it is assigned)",
                              node, "assign it before use, or define it at module level", "undefined name")
         if isinstance(ref, MarkerRef) and ref.name == "newaxis":
@@ -516,6 +523,9 @@ class Lowering(StatementLowering, CallLowering):
         if isinstance(base, Pack):
             if base.kind == "object" and node.attr in base.items:
                 return self.materialise_result(base.items[node.attr], target)
+            number = self.class_number(base, node.attr) if base.kind == "object" else None
+            if number is not None:
+                return self.materialise(number, target)
             if base.kind == "object":
                 raise self.unsupported(node, f"the attribute .{node.attr} of the {base.name} object (it is not a "
                                        f"number, an array or a container of them)",
@@ -527,6 +537,18 @@ class Lowering(StatementLowering, CallLowering):
         if handled is not None:
             return handled
         raise self.unsupported(node, f"attribute '.{node.attr}'", "see the supported language in the README")
+
+    def class_number(self, obj, attr: str):
+        """A number the object's class holds (`class Model: rate = 0.1`, read as `self.rate`), baked in as a
+        module number is and watched the same way (a new value derives again); None for anything else."""
+        cls = obj.cls
+        # where Python's attribute lookup finds it on the class (a property or method is no number)
+        owner = next((klass for klass in getattr(cls, "__mro__", ()) if attr in vars(klass)), None)
+        value = vars(owner)[attr] if owner is not None else None
+        if type(value) not in (bool, int, float):
+            return None
+        self.watches.append((lambda cls=cls, attr=attr: getattr(cls, attr), value))
+        return Const(value)
 
     def lower_subscript(self, node: ast.Subscript, target=None):
         if isinstance(node.value, (ast.Call, ast.Tuple, ast.List)):

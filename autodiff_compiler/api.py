@@ -237,7 +237,7 @@ class DerivedFunction:
         self._fast: dict = {}
         self._natives: dict = {}         # native() entries by argument kinds
         self._states: dict = {}
-        self._careful_modules: dict = {}     # (kind, signature, ...) -> a rerun module (`failures._rerun`)
+        self._careful_modules: dict = {}     # (signature, with_value) -> `failures.careful_gradient`'s module
         self._last_key = None
         self._last_dims = ()
         self._last_args = None

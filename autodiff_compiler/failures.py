@@ -228,47 +228,6 @@ def finite_value(fn, args) -> float | None:
 
 
 
-def _rerun_point(g, args):
-    """(arguments completed, signature, state, the function's own value) for a rerun at `args`, or None where
-    no rerun applies: containers, module arrays, methods, `has_aux`, `intermediates`, derivative objects
-    inside, or a function that does not run there to a finite value."""
-    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None \
-            or g.regions or args is None:
-        return None
-    args = g.complete(tuple(args), {})
-    signature = g.full_signature(g.signature(args))
-    state = g.state_for(signature, g.with_value, g._dims_for(args))
-    if state.facts.structures or state.facts.data:
-        return None
-    value = finite_value(g.fn, args)
-    return None if value is None else (args, signature, state, value)
-
-
-def _rerun(g, args, kind: str, module):
-    """The gradient at `args` by a rerun module (`module(signature, state)`: its namespace and function name,
-    made once per signature and kept), with the function's own value first for `value_and_grad`; None
-    where no rerun applies, or the rerun raises or comes out non-finite (`strong_zero.run`)."""
-    from .backend import strong_zero
-    try:
-        point = _rerun_point(g, args)
-        if point is None:
-            return None
-        args, signature, state, value = point
-        key = (kind, signature, g.with_value, g._dims_for(args))
-        if key not in g._careful_modules:
-            g._careful_modules[key] = module(signature, state)
-    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
-        if not isinstance(exc, AutodiffError):
-            logging.getLogger("autodiff_compiler").debug("no %s rerun of %s: %s: %s", kind, g.fn.__name__,
-                                                         type(exc).__name__, exc)
-        return None
-    namespace, name = g._careful_modules[key]
-    result = strong_zero.run(namespace, name, g._flatten(state, args))
-    if result is not None and g.with_value:
-        result = (value,) + result[1:] if type(result) is tuple else value
-    return result
-
-
 def ieee_gradient(gradient, args):
     """The gradient at `args` by the interpreted module in IEEE arithmetic (the math module's functions and
     `/` giving NaN or an infinity where Python's, and Numba's division, raise: `backend.strong_zero.load`
@@ -276,29 +235,67 @@ def ieee_gradient(gradient, args):
     (`0.5 / math.sqrt(v)` at v = 0, of a `v` the input does not move at run time).  An infinity leaves
     IEEE's sums only as NaN (times a zero) or through an adjoint nothing reads further, so a finite result
     is the gradient, what compiled code computes wherever it does not raise.  None where it does not apply
-    (`_rerun_point`), or its result is not finite either."""
+    (as `careful_gradient`), or its result is not finite either."""
     from .backend import strong_zero
-
-    def module(signature, state):
-        name = state.adjoint.name
-        return strong_zero.load(state.text, f"<IEEE gradient of {gradient.fn.__name__}>", name, guarded=False), name
-    return _rerun(gradient, args, "ieee", module)
+    g = gradient
+    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None \
+            or g.regions or args is None:
+        return None
+    try:
+        args = g.complete(tuple(args), {})
+        signature = g.full_signature(g.signature(args))
+        state = g.state_for(signature, g.with_value, g._dims_for(args))
+        if state.facts.structures or state.facts.data or finite_value(g.fn, args) is None:
+            return None
+        key = ("ieee", signature, g.with_value, g._dims_for(args))
+        if key not in g._careful_modules:
+            g._careful_modules[key] = strong_zero.load(state.text, f"<IEEE gradient of {g.fn.__name__}>",
+                                                       state.adjoint.name, guarded=False)
+    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
+        if not isinstance(exc, AutodiffError):
+            logging.getLogger("autodiff_compiler").debug("no IEEE rerun of %s: %s: %s", g.fn.__name__,
+                                                         type(exc).__name__, exc)
+        return None
+    return strong_zero.run(g._careful_modules[key], state.adjoint.name, g._flatten(state, args))
 
 
 def careful_gradient(gradient, args):
     """The gradient at `args` by the careful rerun (`backend.strong_zero`), as the compiled program returns
     it (the value first for `value_and_grad`: the function's own), where the fast gradient failed (an error
     of Python's arithmetic, or a non-finite result) while the function itself runs there to a finite value.
-    None where it does not apply (`_rerun_point`) or its gradient is not finite either.  Module numbers are
-    baked in as the fast derivation saw them (a change `_forget`s the careful module too).  `gradient`: the
+    None where it does not apply (containers, module arrays, methods, `has_aux`, `intermediates`,
+    derivative objects inside) or its gradient is not finite either.  Module numbers are baked in as the
+    fast derivation saw them (a change `_forget`s the careful module too).  `gradient`: the
     `api.GradientFunction` whose call failed."""
     from .backend import strong_zero
     from .pipeline import derive
-    g = gradient
 
-    def module(signature, state):
-        careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
-                         with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
-        return (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>", careful.adjoint.name),
-                careful.adjoint.name)
-    return _rerun(g, args, "careful", module)
+    g = gradient
+    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None \
+            or g.regions or args is None:
+        return None
+    try:
+        args = g.complete(tuple(args), {})
+        signature = g.full_signature(g.signature(args))
+        state = g.state_for(signature, g.with_value, g._dims_for(args))
+        if state.facts.structures or state.facts.data:
+            return None
+        value = finite_value(g.fn, args)
+        if value is None:
+            return None
+        key = (signature, g.with_value)
+        if key not in g._careful_modules:
+            careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
+                             with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
+            g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>",
+                                                        careful.adjoint.name), careful.adjoint.name)
+    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
+        if not isinstance(exc, AutodiffError):
+            logging.getLogger("autodiff_compiler").debug("no careful rerun of %s: %s: %s", g.fn.__name__,
+                                                         type(exc).__name__, exc)
+        return None
+    namespace, name = g._careful_modules[key]
+    result = strong_zero.run(namespace, name, g._flatten(state, args))
+    if result is not None and g.with_value:
+        result = (value,) + result[1:] if type(result) is tuple else value
+    return result

@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import (ArgumentError, AssertionFailedError, AutodiffError, InternalError,  # noqa: F401
                      NonFiniteInputError, UnboundNameError)
-from .failures import ieee_gradient, careful_gradient, explain, remember_given
+from .failures import careful_gradient, explain, remember_given
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .python_errors import INT64_OVERFLOW
@@ -420,11 +420,10 @@ class DerivedFunction:
         explain(self.fn, exc, state, args, converted=[_convert(a) for a in args] if args is not None else None)
 
     def _recover(self, exc, state, args):
-        """The code raised `exc` at `args`: for an error of Python's arithmetic, the gradient in IEEE arithmetic
-        (`failures.ieee_gradient`), then the careful rerun's gradient; else `_failed`'s error."""
+        """The compiled code raised `exc` at `args`: for an error of Python's arithmetic, the careful
+        rerun's gradient if it has one (`failures.careful_gradient`); else `_failed`'s `AutodiffError`."""
         if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError)) and INT64_OVERFLOW not in str(exc):
-            result = ieee_gradient(self, args)
-            result = careful_gradient(self, args) if result is None else result
+            result = careful_gradient(self, args)
             if result is not None:
                 return result
         self._failed(exc, state, args)

@@ -228,37 +228,6 @@ def finite_value(fn, args) -> float | None:
 
 
 
-def ieee_gradient(gradient, args):
-    """The gradient at `args` by the interpreted module in IEEE arithmetic (the math module's functions and
-    `/` giving NaN or an infinity where Python's, and Numba's division, raise: `backend.strong_zero.load`
-    unguarded), where the function itself runs to a finite value.  The derivative's own code raised there
-    (`0.5 / math.sqrt(v)` at v = 0, of a `v` the input does not move at run time).  An infinity leaves
-    IEEE's sums only as NaN (times a zero) or through an adjoint nothing reads further, so a finite result
-    is the gradient, what compiled code computes wherever it does not raise.  None where it does not apply
-    (as `careful_gradient`), or its result is not finite either."""
-    from .backend import strong_zero
-    g = gradient
-    if g.kind not in ("grad", "value_and_grad") or g.has_aux or g.intermediates or g.bound is not None \
-            or g.regions or args is None:
-        return None
-    try:
-        args = g.complete(tuple(args), {})
-        signature = g.full_signature(g.signature(args))
-        state = g.state_for(signature, g.with_value, g._dims_for(args))
-        if state.facts.structures or state.facts.data or finite_value(g.fn, args) is None:
-            return None
-        key = ("ieee", signature, g.with_value, g._dims_for(args))
-        if key not in g._careful_modules:
-            g._careful_modules[key] = strong_zero.load(state.text, f"<IEEE gradient of {g.fn.__name__}>",
-                                                       state.adjoint.name, guarded=False)
-    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
-        if not isinstance(exc, AutodiffError):
-            logging.getLogger("autodiff_compiler").debug("no IEEE rerun of %s: %s: %s", g.fn.__name__,
-                                                         type(exc).__name__, exc)
-        return None
-    return strong_zero.run(g._careful_modules[key], state.adjoint.name, g._flatten(state, args))
-
-
 def careful_gradient(gradient, args):
     """The gradient at `args` by the careful rerun (`backend.strong_zero`), as the compiled program returns
     it (the value first for `value_and_grad`: the function's own), where the fast gradient failed (an error

@@ -721,28 +721,6 @@ def exact_int_axis_length_mean(x, n):
     return s / x.shape[0] + np.sum(x * x) / (x.shape[0] + 1)
 
 
-def ieee_pole_of_a_constant_at_a_tie(x, n):
-    # s is 0 on every run (its while loop never runs), yet active by analysis: sqrt's partial at 0 raised
-    # ZeroDivisionError in interpreted code, where compiled code's inf reaches only the adjoint of s's
-    # constant start; the careful rerun gives up at max's tie (raising-144-55, found by the fuzzer)
-    s = 0.0
-    for i in range(n):
-        s = s + math.tanh(float(stop_gradient(s)))
-    c = 0
-    while c < 0:
-        s = s + x
-        c += 1
-    return x * x + math.sqrt(max(s, 0.0)) + math.log(max(s, 0.0) + 1.0) * x
-
-
-def ieee_pole_in_a_branch(x, n):
-    s = 0.0 * n
-    if x > 10.0:
-        s = x * 0.5
-    v = math.sqrt(max(s, 0.0) if s // 0.7 != 0.3 else 1.0)
-    return x * math.sin(x) + v
-
-
 def complex_power_recomputed(x, n):
     # CPython folds (-0.3) ** 2.5 into a complex constant; the reverse sweep's recomputation of it did not
     # compile (a TypingError; found by the fuzzer, raising-145-44)

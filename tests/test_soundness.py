@@ -831,12 +831,6 @@ POLE = ("an infinite derivative of a value the input no longer reaches: the adjo
 for fn in (S.overwritten_at_a_pole_asin, S.overwritten_at_a_pole_sqrt):
     case(POLE, fn, [(1.5, 2), (0.9, 2)], ref=lambda x, n: 0.0)
 
-IEEE_POLE = ("an infinite partial of a value constant at run time (active only by analysis) whose adjoint goes "
-             "nowhere: interpreted code raised Python's error where compiled code's inf is dropped")
-case(IEEE_POLE, S.ieee_pole_of_a_constant_at_a_tie, [(1.5, 2), (-0.7, 0), (0.3, 3)], ref=lambda x, n: 2.0 * x)
-case(IEEE_POLE, S.ieee_pole_in_a_branch, [(1.5, 2), (-0.7, 0), (0.3, 3)],
-     ref=lambda x, n: math.sin(x) + x * math.cos(x))
-
 CANCELLING = ("one statement's partials of one value that cancel exactly (atan2(y, y), y - y), reaching its "
               "adjoint one at a time with its other contributions in between")
 case(CANCELLING, S.cancelling_atan2, S.CANCELLING_POINTS, wrt=2, ref=S.cancelling_atan2_partials)

@@ -483,12 +483,11 @@ _GUARD_NAMES = {"_compare": _compare, "_guarded": _guarded, "_truth": _truth, "_
                 **{f"_{op.__name__}": function for op, function in _COMPARISONS.items()}}
 
 
-def load(text: str, filename: str, name: str, guarded: bool = True) -> dict:
+def load(text: str, filename: str, name: str) -> dict:
     """The module's namespace, with the math module and the raising helpers replaced by IEEE's, and the
-    piecewise choices of its function `name` guarded against ties (`Tie`); `guarded=False`: not guarded,
-    for a module without structural zeros (`failures.ieee_gradient`: what compiled code computes)."""
+    piecewise choices of its function `name` guarded against ties (`Tie`)."""
     namespace: dict = {"__name__": "autodiff_compiler_careful", **_GUARD_NAMES}
-    exec(compile_code(_guard(text, filename, name) if guarded else text, filename, "exec"), namespace)
+    exec(compile_code(_guard(text, filename, name), filename, "exec"), namespace)
     namespace["math"], namespace["np"] = IEEE_MATH, IEEE_NUMPY
     namespace.update(_IEEE_HELPERS)
     return namespace

@@ -721,6 +721,37 @@ def exact_int_axis_length_mean(x, n):
     return s / x.shape[0] + np.sum(x * x) / (x.shape[0] + 1)
 
 
+def pole_of_a_run_time_constant(x, n):
+    # s is 0 on every run (its while loop never runs), yet active by analysis: sqrt's partial at 0 raises in
+    # Python (and in Numba's division), and the careful rerun gives up at max's tie (fuzz raising-144-55).
+    # The derivative 2x exists; an error is the honest answer the tool can give, never another number
+    s = 0.0
+    for i in range(n):
+        s = s + math.tanh(float(stop_gradient(s)))
+    c = 0
+    while c < 0:
+        s = s + x
+        c += 1
+    return x * x + math.sqrt(max(s, 0.0)) + math.log(max(s, 0.0) + 1.0) * x
+
+
+def pole_at_a_tied_branch(x):
+    # at x = 0 the right derivative is infinite and the left one 1: no derivative (helper-71: an IEEE
+    # rerun that dropped the untaken branch's infinity returned 1.0)
+    s = 0.0
+    if x > 0.0:
+        s = x
+    return math.sqrt(s) + x
+
+
+def pole_at_a_tied_cusp(x):
+    # sqrt(|x|) at 0: one-sided derivatives +inf and -inf (an IEEE rerun returned 3.0)
+    s = 0.0
+    if x != 0.0:
+        s = abs(x)
+    return math.sqrt(s) + 3.0 * x
+
+
 def complex_power_recomputed(x, n):
     # CPython folds (-0.3) ** 2.5 into a complex constant; the reverse sweep's recomputation of it did not
     # compile (a TypingError; found by the fuzzer, raising-145-44)

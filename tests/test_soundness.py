@@ -831,6 +831,13 @@ POLE = ("an infinite derivative of a value the input no longer reaches: the adjo
 for fn in (S.overwritten_at_a_pole_asin, S.overwritten_at_a_pole_sqrt):
     case(POLE, fn, [(1.5, 2), (0.9, 2)], ref=lambda x, n: 0.0)
 
+POLE_TIE = ("an infinite partial at a tie of a branch: no derivative there (an error or NaN, never a finite "
+            "number), or a value constant at run time whose adjoint goes nowhere (the gradient or an error)")
+case(POLE_TIE, S.pole_of_a_run_time_constant, [(1.5, 2), (-0.7, 0), (0.3, 3)], ref=lambda x, n: 2.0 * x,
+     contract=GRAD_OR_ERROR, compiled=JIT_ALL[:2])
+for _fn in (S.pole_at_a_tied_branch, S.pole_at_a_tied_cusp):
+    case(POLE_TIE, _fn, [(0.0,)], contract=UNDEFINED, compiled=JIT_ALL[::2])
+
 CANCELLING = ("one statement's partials of one value that cancel exactly (atan2(y, y), y - y), reaching its "
               "adjoint one at a time with its other contributions in between")
 case(CANCELLING, S.cancelling_atan2, S.CANCELLING_POINTS, wrt=2, ref=S.cancelling_atan2_partials)

@@ -50,10 +50,13 @@ def custom_derivative(*partials: str):
     arrays a partial is entry by entry (an elementwise function: a sigmoid of
     arrays), and the value is the body's result as it is (returning its
     argument, the function returns that array, as Python's call does).  A
-    function reducing its array (a norm, `@custom_derivative("x / out")`,
-    column sums) declares the partial of each value entry with respect to the
-    operand entries aligned with it as NumPy broadcasts the value against the
-    operand: forward and reverse mode sum over the entries it reduces.
+    function reducing its array (a norm, `@custom_derivative("x / out")`, or
+    column sums with `keepdims=True`) declares the partial of each value entry
+    with respect to the operand entries aligned with it as NumPy broadcasts
+    the value against the operand: forward and reverse mode sum over the
+    entries it reduces.  A value of fewer axes that is no number is refused
+    (its entries would align with the operand's last axes, whichever it
+    reduced): keep the reduced axes.
     `verify=True` proves the declaration against SymPy like a built-in rule."""
     for text in partials:
         if not isinstance(text, str):

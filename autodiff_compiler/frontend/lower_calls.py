@@ -87,6 +87,15 @@ class CallLowering:
             # value from the body (carrying no derivative of its own), derivative from the declared partials
             args = [self.lower_expr(a) for a in node.args]
             value = self.inline(ref.function, args, node)   # its partial is 0: the body gets no adjoint
+            ranks = [self.rank_of(a) for a in args if not isinstance(a, (Pack, Text))]
+            if not isinstance(value, (Pack, Text)) and 0 < self.rank_of(value) < max(ranks, default=0):
+                # its partials are entry by entry, aligned as NumPy broadcasts the value against the operand:
+                # a value of fewer axes is aligned with the operand's last ones, not the axes it reduced
+                raise self.error(UnsupportedSyntaxError, f"the @custom_derivative function {ast.unparse(node.func)} "
+                                 f"returns {self.rank_of(value)} axes of an operand of {max(ranks)}: its partials "
+                                 f"are entry by entry, each value entry aligned with operand entries as NumPy "
+                                 f"broadcasts them", node, "keep the reduced axes (keepdims=True), or reduce to a "
+                                 "number", "@custom_derivative")
             return self.apply(ref.primitive, tuple(args) + (value,), target)
         if isinstance(ref, MarkerRef):
             return self.lower_marker(ref.name, node, target)

@@ -855,10 +855,11 @@ def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
     elif broken == "router":
         real = call_entries.make_native_entry
 
-        def wrong_entry(args_, native, full, owner=None):
+        def wrong_entry(args_, native, full, owner=None, bindings=()):
             from autodiff_compiler.backend.router import make_router
             return make_router(lambda *a: (1.0, 2.0), tuple(map(type, args_)),
-                               full.__get__(owner), None) if owner is not None else real(args_, native, full)
+                               full.__get__(owner), None) if owner is not None else real(args_, native, full,
+                                                                                           bindings=bindings)
         monkeypatch.setattr(api, "make_native_entry", wrong_entry)
     differs = execute._native_differs(g, args, result)
     if broken is None:

@@ -255,8 +255,10 @@ class DerivedFunction:
         now = getattr(self.plain, "__defaults__", None)
         if now is not self._defaults_of:
             own = inspect.signature(self.plain).parameters if callable(self.plain) else {}
+            # a default `__defaults__` no longer holds is gone: the parameter is required, as Python says
             self._defaults = {name: own[name].default if name in own and isinstance(own[name].default, (int, float, bool))
-                              else value for name, value in parameter_defaults(self._source).items()}
+                              else value for name, value in parameter_defaults(self._source).items()
+                              if name not in own or own[name].default is not inspect.Parameter.empty}
             self._defaults_of = now
         return self._defaults
 

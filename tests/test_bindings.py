@@ -103,6 +103,27 @@ def test_new_defaults_of_the_function_itself(jit, monkeypatch):
             assert _twice(dg, x) == pytest.approx(n * x ** (n - 1), rel=1e-12)
 
 
+@pytest.mark.parametrize("jit", [True, False])
+def test_defaults_taken_away_make_the_argument_required(jit, monkeypatch):
+    """`__defaults__ = None` (or a shorter tuple): Python's call raises TypeError (a missing argument); the
+    gradient raised nothing, falling back to the source's `n=3` (helper-71).  Given back, it is used again."""
+    from autodiff_compiler import AutodiffError
+    called, itself = value_and_grad(M.f_defaults, jit=jit), grad(M.powered, jit=jit)
+    assert _twice(called, 2.0) == pytest.approx((9.0, 12.0), rel=1e-12)
+    assert _twice(itself, 2.0) == pytest.approx(12.0, rel=1e-12)
+    monkeypatch.setattr(M.powered, "__defaults__", None)
+    with pytest.raises(TypeError):
+        M.f_defaults(2.0)
+    with pytest.raises(AutodiffError, match="missing"):
+        called(2.0)
+    with pytest.raises(AutodiffError, match="n"):
+        itself(2.0)
+    assert itself(2.0, 2) == pytest.approx(4.0, rel=1e-12)
+    monkeypatch.setattr(M.powered, "__defaults__", (2,))
+    assert _twice(called, 2.0) == pytest.approx((5.0, 4.0), rel=1e-12)
+    assert _twice(itself, 2.0) == pytest.approx(4.0, rel=1e-12)
+
+
 @pytest.mark.parametrize("kind", ["router", "frame"])
 def test_a_promoted_array_signature_sees_a_rebinding(kind, monkeypatch):
     """An array signature's counted frame, then (NATIVE_AFTER calls on) its native router or frame."""

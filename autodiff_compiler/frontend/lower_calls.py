@@ -40,16 +40,20 @@ class CallLowering:
             imported = self.imported(func.id)
             if imported is not None:
                 return imported
+            # where it is read, before what is there: a rebinding in between (another thread) is then seen
+            # at the next call, never a binding of the new object beside code of the old one (helper-71)
+            binding = namespace.binding(func.id)
             ref = namespace.lookup(func.id)
-            self.note_code(ref, namespace.binding(func.id))
+            self.note_code(ref, binding)
             return ref
         if isinstance(func, ast.Attribute) and isinstance(func.value, (ast.Name, ast.Attribute)):
             if isinstance(func.value, ast.Name) and self.local(func.value.id) is not None:
                 return None
             base = self.resolve(func.value)
             if isinstance(base, (ModuleRef, ClassRef)):
+                binding = namespace.attribute_binding(base, func.attr)      # first, as above
                 ref = namespace.attribute(base, func.attr)
-                self.note_code(ref, namespace.attribute_binding(base, func.attr))
+                self.note_code(ref, binding)
                 return ref
         return None
 
@@ -304,6 +308,8 @@ class CallLowering:
             if key not in bound:
                 if live is not None:
                     self.note_code(live, Binding(DEFAULTS, live, None, live.__defaults__))
+                    if key not in own:
+                        continue        # `__defaults__` no longer has it (shorter, None): a missing argument
                 if isinstance(own.get(key), (int, float, bool)):
                     bound[key] = Const(own[key])
                     continue

@@ -990,13 +990,16 @@ def test_whole_array_calls_need_float_arrays():
 
 @needs_simd
 def test_the_self_test_and_the_gradients_call_kernels_of_the_same_text(setting):
-    """Detection tests a `vexp` compiled from the text the library's is compiled from (each once per
-    machine: `test_library` checks a second process compiles neither), and a gradient through np.exp
-    calls the library's."""
+    """Detection tests a `vexp` compiled from the text the library's is compiled from, and the library takes
+    that compiled kernel (once per machine: `test_library` checks a second process compiles none), which
+    a gradient through np.exp calls."""
     from autodiff_compiler.backend import library
     setting()
     n, isa, found = vecmath._setting()
     assert n and vecmath.kernel_source("exp", isa, n) in library.text((n, isa, found))
+    # and the library takes the self-test's compiled kernel (the same text, compiled once per machine), that of
+    # the first detection in this process (tests detect again)
+    assert vecmath.tested_kernel(isa, n) is not None and ".vecmath_test_" in library.kernel("exp").py_func.__module__
 
     def f(x):
         return np.sum(np.exp(x) * x)

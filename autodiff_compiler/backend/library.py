@@ -138,6 +138,9 @@ def module(level: int | None, setting: tuple | None = None):
         if inspect.isfunction(value) and value.__module__ == library.__name__:
             setattr(library, attribute, compiled(value, level, cache=True, called_only=True,
                                                  any_layout=attribute in products.ANY_LAYOUT))
+    tested = vecmath.tested_kernel(setting[1], setting[0]) if level is None and "vexp" in vars(library) else None
+    if tested is not None:
+        library.vexp = tested       # the self-test's, compiled from the same text: one compile per machine
     _MODULES[path] = library
     return library
 

@@ -14,7 +14,7 @@ Guarantees:
 * for each such primitive `f`, `kernel_source(f, ...)` is the text of
   `vf(dst, m, src)` (`vf(dst, m, a, b)` for the binary ones), a function of
   the library (`backend.library.kernel(f)`: compiled once per machine; the
-  self-test compiles its own `vexp` the same way), which writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
+  self-test compiles `vexp` the same way, and the library takes that one), which writes `f(src[j])` into `dst[j]` for `j < m`: whole groups of
   lanes through the libmvec call, the remainder (fewer than a group) through
   Numba's scalar `math.f`, so each element is the vector or the scalar
   function's value (libmvec's are within 4 ulp of the correctly rounded
@@ -202,7 +202,8 @@ def _self_test(isa: str, n: int) -> bool:
         path = os.path.join(cache_dir(), f"vecmath_test_{isa}{n}_{digest.hexdigest()[:16]}.py")
         write_text(path, text)
         module = import_module(path, f"{PACKAGE}.{os.path.basename(path)[:-3]}")
-        vexp = compiled(module.vexp, None, cache=True)
+        # compiled as the library compiles its kernels (one compiled code calls), which then uses this one
+        vexp = compiled(module.vexp, None, cache=True, called_only=True)
         a = np.linspace(-3.0, 3.0, 4 * n + 1)
         got = np.empty(a.shape[0])
         vexp(got, a.shape[0], a)
@@ -211,4 +212,12 @@ def _self_test(isa: str, n: int) -> bool:
             return False
     except Exception:           # noqa: BLE001 -- any failure: the scalar path
         return False
+    _state["tested"] = (isa, n, vexp)
     return True
+
+
+def tested_kernel(isa: str, lanes: int):
+    """The self-test's compiled `vexp` for this ISA letter and width (the library's text of it:
+    `kernel_source`), else None: the library takes it rather than compile the same kernel again."""
+    tested = _state.get("tested")
+    return tested[2] if tested is not None and tested[:2] == (isa, lanes) else None

@@ -1021,6 +1021,28 @@ class Model:
 MODEL = Model()
 
 
+class Slotted:
+    __slots__ = ("rate", "offset")
+
+    def __init__(self, rate, offset):
+        self.rate = rate
+        self.offset = offset
+
+    def helper(self, x):
+        return x * x
+
+    def loss(self, x):
+        return self.rate * np.sum(self.helper(x)) + self.offset * np.sum(x)
+
+
+class ShadowCaller:
+    def helper(self, x):
+        return x * x
+
+    def loss(self, x):
+        return np.sum(self.helper(x))
+
+
 class Rated:
     rate = 0.5           # numbers of the class (and of its bases), read through self
     power = 2

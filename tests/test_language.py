@@ -420,6 +420,25 @@ def test_a_method_reads_numbers_of_its_class_and_sees_them_change(jit, monkeypat
         grad(model.loss_of_a_property, jit=jit)(x)
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_slots_objects_and_functions_set_on_an_object(jit):
+    """An object of a class with `__slots__` is read as one with a `__dict__` (its numbers through self): it
+    raised a raw TypeError.  A function set on the object itself shadows the class's method in Python's
+    call: refused with its line, where the class's method was inlined (helper-71: 2.0 for 13.0)."""
+    from autodiff_compiler import UnsupportedSyntaxError
+    model = L.Slotted(1.5, -0.25)
+    g = grad(model.loss, jit=jit)
+    for x in (np.array([0.3, -0.2, 0.5]), np.array([1.5, 0.7])):
+        np.testing.assert_allclose(g(x), 2 * 1.5 * x - 0.25, rtol=1e-12)
+    model.rate = 2.5            # read again at the next call
+    np.testing.assert_allclose(g(x), 2 * 2.5 * x - 0.25, rtol=1e-12)
+    caller = L.ShadowCaller()
+    caller.helper = lambda x: 13.0 * x
+    with pytest.raises(UnsupportedSyntaxError, match="attribute of the ShadowCaller object itself"):
+        grad(caller.loss, jit=jit)(np.array([0.3, -0.2]))
+    np.testing.assert_allclose(grad(L.ShadowCaller().loss, jit=jit)(np.array([0.3, -0.2])), [0.6, -0.4])
+
+
 def test_float32_in_float32_out():
     x = np.array([0.5, -0.25, 1.0], dtype=np.float32)
     g = grad(L.float32_sum)(x)

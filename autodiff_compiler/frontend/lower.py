@@ -285,7 +285,7 @@ class Lowering(StatementLowering, CallLowering):
         for key, child in zip(tree.keys, tree.children):
             items[key] = self.pack_of_leaves(child, leaves, name) if isinstance(child, pytrees.TreeType) \
                 else Var(next(leaves))
-        return Pack(tree.kind, items, tree.name or name, cls=tree.cls)
+        return Pack(tree.kind, items, tree.name or name, cls=tree.cls, others=frozenset(tree.others))
 
     def check_returns(self, node: ast.FunctionDef) -> None:
         if not _always_returns(node.body):

@@ -38,12 +38,12 @@ class Text:
 class Pack:
     """A container of the front end: `kind` ("tuple", "list", "dict", "object") and its items by key."""
 
-    def __init__(self, kind: str, items: dict, name: str = "", cls=None, obj=None):
+    def __init__(self, kind: str, items: dict, name: str = "", cls=None, others=frozenset()):
         self.kind = kind
         self.items = dict(items)
         self.name = name
         self.cls = cls            # for objects: the class (its methods are called with the pack as self)
-        self.obj = obj
+        self.others = others      # ... and the names of its own attributes that are no values (`TreeType.others`)
 
     def keys(self) -> list:
         return list(self.items)
@@ -390,6 +390,10 @@ def method(lowering, pack: Pack, call: ast.Call, target):
     args = [lowering.lower_expr(a) for a in call.args]
     if pack.kind == "object":
         function = getattr(pack.cls, name, None) if pack.cls is not None else None
+        if name in pack.others:        # set on the object itself: Python calls that, not the class's method
+            raise lowering.unsupported(call, f"calling .{name}, an attribute of the {pack.name} object itself "
+                                       f"(not its class's method)", "call a method of its class, or a function "
+                                       "of the module")
         if function is None or name in pack.items:
             raise lowering.unsupported(call, f"calling .{name} of the {pack.name} object",
                                        "call its methods, or functions of its numbers and arrays")

@@ -37,6 +37,7 @@ class TreeType:
     children: tuple         # one `ir.Type` or `TreeType` per key
     name: str = ""          # the class of an object
     cls: object = None      # ... and the class itself (its methods are inlined with the object as self)
+    others: tuple = ()      # ... and its own attributes that are no values (a function set on it shadows a method)
 
     @property
     def is_array(self) -> bool:
@@ -75,17 +76,29 @@ def tree_type(value, leaf_type, where: str = "argument"):
     return leaf_type(value, where)
 
 
+def _own_attributes(obj) -> dict:
+    """An object's own attributes: its `__dict__`'s, and those its classes' `__slots__` hold."""
+    own = dict(getattr(obj, "__dict__", None) or {})
+    for klass in type(obj).__mro__:
+        slots = vars(klass).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                own.setdefault(name, getattr(obj, name))
+    return own
+
+
 def object_type(obj, leaf_type, where: str = "self") -> TreeType:
-    """An object's numbers, arrays and containers of them (its other attributes are not values here)."""
-    fields = {}
-    for key, value in sorted(vars(obj).items()):
+    """An object's numbers, arrays and containers of them (its other attributes are not values here: their
+    names are kept, `others`, so that a function set on the object is not taken for the class's method)."""
+    fields, others = {}, []
+    for key, value in sorted(_own_attributes(obj).items()):
         if key.startswith("__"):
             continue
         try:
             fields[key] = tree_type(value, leaf_type, f"{where}.{key}")
         except ArgumentError:
-            continue
-    return TreeType("object", tuple(fields), tuple(fields.values()), type(obj).__name__, type(obj))
+            others.append(key)
+    return TreeType("object", tuple(fields), tuple(fields.values()), type(obj).__name__, type(obj), tuple(others))
 
 
 def object_fields(obj, tree: TreeType) -> list:

@@ -242,6 +242,25 @@ def test_a_function_in_a_closure_cell_rebound(jit):
             assert _twice(dg, x) == pytest.approx((2.0 * x ** power, 2.0 * power * x ** (power - 1)), rel=1e-12)
 
 
+@pytest.mark.parametrize("jit", [True, False])
+def test_an_emptied_cell_is_an_undefined_name(jit):
+    """`del` of the closure's variable: Python's call raises NameError; the derivation said InternalError
+    ("Cell is empty ... a bug", helper-71).  Filled again, the gradient is right again."""
+    from autodiff_compiler import AutodiffError, InternalError
+    outer, rebind = M.make_closure()
+    original = outer.__closure__[0].cell_contents
+    dg = grad(outer, jit=jit)
+    assert _twice(dg, 1.5) == pytest.approx(6.0, rel=1e-12)
+    del outer.__closure__[0].cell_contents
+    with pytest.raises(NameError):
+        outer(1.5)
+    with pytest.raises(AutodiffError) as info:
+        dg(1.5)
+    assert not isinstance(info.value, InternalError) and "inner" in str(info.value)
+    rebind(original)
+    assert _twice(dg, 1.5) == pytest.approx(6.0, rel=1e-12)
+
+
 def test_other_derivatives_follow_a_rebinding(monkeypatch):
     """jacobian, hessian and hvp (the programs of `derivatives.py`, and hvp's own fast path)."""
     jac, hess, hv = jacobian(M.f), hessian(M.f), hvp(M.f)

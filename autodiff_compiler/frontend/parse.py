@@ -190,6 +190,8 @@ class LiveNamespace(Namespace):
     def lookup(self, name: str):
         if name in self.closure:
             cell = self.closure[name]
+            if not _cell_filled(cell):
+                return None         # an emptied cell (`del` of the variable): not defined, as Python says
             return _classify_named(cell.cell_contents, name, lambda: _cell_value(cell),
                                    lambda value: _set_cell(cell, value), f"closure:{id(cell)}:{name}")
         if name in self.globals:

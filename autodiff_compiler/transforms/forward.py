@@ -254,7 +254,9 @@ class Forward:
         makes it), from its terms, whose operands have up to `widest` axes.  Where the body reduces an
         operand (a norm of a vector), the value has fewer axes or axes of length 1: each entry's tangent is
         the sum of those of the operand entries aligned with it, as NumPy broadcasts the value against the
-        operand (reverse mode's adjoint, partial * the value's adjoint, is that broadcast)."""
+        operand (reverse mode's adjoint, partial * the value's adjoint, is that broadcast).  The front end
+        admits only a number or a value of the operands' axes (`lower_calls`: keepdims), so that the
+        alignment is the reduction's."""
         total = terms[0]
         for term in terms[1:]:
             total = make.apply("add", (total, term))

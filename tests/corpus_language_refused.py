@@ -113,3 +113,13 @@ SETTINGS = Settings()
 
 def module_object_attribute(x):
     return SETTINGS.rate * x * x
+
+
+class ClassArrays:
+    W = np.array([1.0, 2.0])        # of the class: only its numbers are read through self
+
+    def loss(self, x):
+        return np.sum(self.W * x)
+
+
+CLASS_ARRAYS = ClassArrays()

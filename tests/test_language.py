@@ -502,10 +502,11 @@ REFUSED = [
     (R.starred_unpack_of_an_array, (np.ones(3),), "grad", "first, *rest = x", ("starred unpacking of an array",)),
     (R.float_of_bad_text, (0.5,), "grad", 'float("one")', ("could not convert string to float",)),
     (R.module_object_attribute, (0.5,), "grad", "SETTINGS.rate * x * x", ("a Settings object of the module",)),
+    (R.CLASS_ARRAYS.loss, (np.ones(2),), "grad", "np.sum(self.W * x)", ("of the ClassArrays class (a ndarray",)),
 ]
 
 
-@pytest.mark.parametrize("fn,args,kind,line,words", REFUSED, ids=[c[0].__name__ for c in REFUSED])
+@pytest.mark.parametrize("fn,args,kind,line,words", REFUSED, ids=[c[0].__qualname__ for c in REFUSED])
 def test_constructs_outside_the_language_are_refused_with_file_line_and_construct(fn, args, kind, line, words):
     from autodiff_compiler import AutodiffError, hessian
     make = {"grad": grad, "hessian": hessian}[kind]

@@ -526,6 +526,12 @@ class Lowering(StatementLowering, CallLowering):
             number = self.class_number(base, node.attr) if base.kind == "object" else None
             if number is not None:
                 return self.materialise(number, target)
+            owner = next((k for k in getattr(base.cls, "__mro__", ()) if node.attr in vars(k)), None)
+            if base.kind == "object" and owner is not None and not callable(vars(owner)[node.attr]):
+                # an array or container of the class: read only from the object (its leaves are parameters)
+                raise self.unsupported(node, f"the attribute .{node.attr} of the {owner.__name__} class (a "
+                                       f"{type(vars(owner)[node.attr]).__name__}: of a class, only numbers are read)",
+                                       f"set it on the object (self.{node.attr} = ... in __init__), or pass it")
             if base.kind == "object":
                 raise self.unsupported(node, f"the attribute .{node.attr} of the {base.name} object (it is not a "
                                        f"number, an array or a container of them)",

@@ -123,3 +123,7 @@ class ClassArrays:
 
 
 CLASS_ARRAYS = ClassArrays()
+
+
+def undefined_call(x):
+    return not_defined_anywhere(x) * 2.0  # noqa: F821 -- Python's NameError: an undefined name, not a missing rule

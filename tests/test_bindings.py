@@ -256,7 +256,7 @@ def test_an_emptied_cell_is_an_undefined_name(jit):
         outer(1.5)
     with pytest.raises(AutodiffError) as info:
         dg(1.5)
-    assert not isinstance(info.value, InternalError) and "inner" in str(info.value)
+    assert not isinstance(info.value, InternalError) and "'inner' is not defined" in str(info.value)
     rebind(original)
     assert _twice(dg, 1.5) == pytest.approx(6.0, rel=1e-12)
 

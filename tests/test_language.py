@@ -503,6 +503,7 @@ REFUSED = [
     (R.float_of_bad_text, (0.5,), "grad", 'float("one")', ("could not convert string to float",)),
     (R.module_object_attribute, (0.5,), "grad", "SETTINGS.rate * x * x", ("a Settings object of the module",)),
     (R.CLASS_ARRAYS.loss, (np.ones(2),), "grad", "np.sum(self.W * x)", ("of the ClassArrays class (a ndarray",)),
+    (R.undefined_call, (0.5,), "grad", "not_defined_anywhere(x) * 2.0", ("'not_defined_anywhere' is not defined",)),
 ]
 
 

@@ -9,6 +9,7 @@ derivative rule is a `NoDerivativeRuleError` naming file, line and function.
 from __future__ import annotations
 
 import ast
+import builtins
 
 from .. import ir
 from ..errors import (AutodiffError, NoDerivativeRuleError, RecursionNotSupportedError,
@@ -120,6 +121,12 @@ class CallLowering:
         if handled is not None:
             return handled
         name = ast.unparse(node.func)
+        namespace = self.frame.source.namespace
+        if isinstance(node.func, ast.Name) and ref is None and hasattr(namespace, "globals") \
+                and namespace.binding(name) is None and not hasattr(builtins, name):
+            # no such name where the function runs (or a closure's emptied cell): Python's NameError
+            raise self.error(AutodiffError, f"name {name!r} is not defined (or is used before it is assigned)",
+                             node, "define it before calling it", "undefined name")
         raise self.error(NoDerivativeRuleError, f"no derivative rule for {name}(...)", node,
                          "use a function from the rule table (math/numpy elementary functions), "
                          "write it in Python as your own function, or declare its derivative with "

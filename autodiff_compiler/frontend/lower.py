@@ -526,11 +526,11 @@ class Lowering(StatementLowering, CallLowering):
             number = self.class_number(base, node.attr) if base.kind == "object" else None
             if number is not None:
                 return self.materialise(number, target)
-            owner = next((k for k in getattr(base.cls, "__mro__", ()) if node.attr in vars(k)), None)
-            if base.kind == "object" and owner is not None and not callable(vars(owner)[node.attr]):
+            owner, value = _class_attribute(base.cls, node.attr)
+            if base.kind == "object" and owner is not None and not callable(value):
                 # an array or container of the class: read only from the object (its leaves are parameters)
                 raise self.unsupported(node, f"the attribute .{node.attr} of the {owner.__name__} class (a "
-                                       f"{type(vars(owner)[node.attr]).__name__}: of a class, only numbers are read)",
+                                       f"{type(value).__name__}: of a class, only numbers are read)",
                                        f"set it on the object (self.{node.attr} = ... in __init__), or pass it")
             if base.kind == "object":
                 raise self.unsupported(node, f"the attribute .{node.attr} of the {base.name} object (it is not a "
@@ -548,9 +548,7 @@ class Lowering(StatementLowering, CallLowering):
         """A number the object's class holds (`class Model: rate = 0.1`, read as `self.rate`), baked in as a
         module number is and watched the same way (a new value derives again); None for anything else."""
         cls = obj.cls
-        # where Python's attribute lookup finds it on the class (a property or method is no number)
-        owner = next((klass for klass in getattr(cls, "__mro__", ()) if attr in vars(klass)), None)
-        value = vars(owner)[attr] if owner is not None else None
+        _, value = _class_attribute(cls, attr)      # (a property or method is no number)
         if type(value) not in (bool, int, float):
             return None
         self.watches.append((lambda cls=cls, attr=attr: getattr(cls, attr), value))
@@ -954,3 +952,10 @@ def _walk_with_self(stmt):
     yield stmt
     for child in ir.child_blocks(stmt):
         yield from ir.walk(child)
+
+
+def _class_attribute(cls, attr: str) -> tuple:
+    """(the class of `cls`'s method resolution order that holds `attr`, the object it holds there, as
+    Python's attribute lookup finds it, unbound), or (None, None)."""
+    owner = next((klass for klass in getattr(cls, "__mro__", ()) if attr in vars(klass)), None)
+    return (owner, vars(owner)[attr]) if owner is not None else (None, None)

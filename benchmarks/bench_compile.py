@@ -9,7 +9,9 @@
   seconds: with an empty cache directory (cold: the library of helpers, `backend.library`, compiled
   too), then with that directory for the same program under another name (a new function: the
   library loaded from Numba's disk cache, the function compiled), and reusing it (warm); targets,
-  CPU: MLP < 3 s, Rosenbrock < 2 s.
+  CPU: MLP < 3 s, Rosenbrock < 2 s;
+* JAX's first `jit(grad)` call of the same MLP in a fresh process, when JAX is installed: this
+  machine's speed varies by hour, and the ratio to JAX measured in the same run does not.
 """
 import os
 import sys
@@ -46,13 +48,13 @@ def derivation_seconds(text: str, tag: str) -> float:
     from autodiff_compiler.frontend.parse import source_of_function
     from autodiff_compiler.ir import FLOAT
     from autodiff_compiler.pipeline import derive
-    directory = tempfile.mkdtemp(prefix="adc-bench-derive-")
-    path = Path(directory, f"derive_{tag}.py")
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(f"derive_{tag}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    source = source_of_function(module.f)
+    with tempfile.TemporaryDirectory(prefix="adc-bench-derive-") as directory:
+        path = Path(directory, f"derive_{tag}.py")
+        path.write_text(text)
+        spec = importlib.util.spec_from_file_location(f"derive_{tag}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        source = source_of_function(module.f)
     t0 = time.process_time()     # one thread: CPU time is the wall time of an idle machine
     derive(source, {"x": FLOAT, "y": FLOAT}, ["x"])
     return time.process_time() - t0
@@ -69,7 +71,8 @@ t1, c1 = time.perf_counter(), time.process_time()
 def renamed(fn):
     # the same program under a name the cache has not seen, from a module file of its own
     source = inspect.getsource(inspect.getmodule(fn)).replace(f"def {{fn.__name__}}(", f"def {{fn.__name__}}_again(")
-    path = os.path.join(tempfile.mkdtemp(), f"again_{{fn.__name__}}.py")
+    # beside the cache, which the run removes
+    path = os.path.join(os.environ["AUTODIFF_COMPILER_CACHE"], f"again_{{fn.__name__}}.py")
     with open(path, "w") as out:
         out.write(source)
     spec = importlib.util.spec_from_file_location(f"again_{{fn.__name__}}", path)
@@ -107,6 +110,39 @@ for _ in range(10):
     calls.append(time.perf_counter() - t3)
 print(json.dumps({{"wall": t2 - t1, "cpu": c2 - c1, "import": t1 - t0, "call": min(calls)}}))
 """
+
+
+JAX_FIRST_CALL = """\
+import json, time
+t0, c0 = time.perf_counter(), time.process_time()
+import numpy as np
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+t1, c1 = time.perf_counter(), time.process_time()
+import types
+import workload_fns as W
+fn = types.FunctionType(W.mlp_loss.__code__, dict(W.mlp_loss.__globals__, np=jnp), "mlp_loss")
+rng = np.random.default_rng(0)
+args = tuple(jnp.asarray(a) for a in (
+    rng.standard_normal((784, 128)) * 0.05, np.zeros(128), rng.standard_normal((128, 10)) * 0.1,
+    np.zeros(10), rng.standard_normal((256, 784)), np.eye(10)[rng.integers(0, 10, 256)]))
+g = jax.jit(jax.grad(fn, argnums=(0, 1, 2, 3)))
+jax.block_until_ready(g(*args))
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"wall": t2 - t1, "cpu": c2 - c1, "import": t1 - t0}))
+"""
+
+
+def jax_first_call(cfg):
+    """JAX's first `jit(grad)` call of the MLP in a fresh process (its compilation cache is off unless
+    configured), for the scale of ours: this machine's speed changes from hour to hour."""
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="adc-bench-jax-") as d:
+        return run_fresh(JAX_FIRST_CALL, d, cfg)
 
 
 def first_calls(which: str, cfg):
@@ -149,4 +185,11 @@ def run(cfg):
                           note=f"wall {new['wall']:.2f} s; the library compiled by an earlier process"))
         out.append(Metric(GROUP, f"{which} first call, cache reused (CPU)", warm["cpu"], "s",
                           note=f"wall {warm['wall']:.2f} s; then {warm['call'] * 1e3:.2f} ms a call"))
+        if which == "mlp":
+            jax_cold = guarded(cfg, GROUP, "jax first call", jax_first_call, cfg)
+            if jax_cold is not None:
+                out.append(Metric(GROUP, "mlp first call, JAX jit(grad), fresh process (CPU)", jax_cold["cpu"], "s",
+                                  note=f"wall {jax_cold['wall']:.2f} s; import jax excluded; ours with an empty "
+                                       f"cache / JAX: CPU {cold['cpu'] / jax_cold['cpu']:.2f}x, "
+                                       f"wall {cold['wall'] / jax_cold['wall']:.2f}x"))
     return out

@@ -380,6 +380,12 @@ def _table(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+def against_jax(group: str, name: str, ours: float | None, jax_seconds: float | None, target: float) -> Metric:
+    """Our gradient's time per call over `jax.jit(jax.grad(f))`'s, both called from Python in this run."""
+    note = f"ours {_fmt_time(ours)}, JAX {_fmt_time(jax_seconds)} a call, from Python"
+    return Metric(group, f"{name}: ours / JAX jit(grad)", _ratio(ours, jax_seconds), "x", target, note=note)
+
+
 OURS_VS_HAND = 1.25
 GRAD_VS_PRIMAL = 3.0
 FROM_PYTHON = 1.3        # issue 11: a gradient of numbers called from Python, against a bare njit call
@@ -417,7 +423,8 @@ def report(results: list, markdown: bool = False) -> str:
         rows = []
         for m in metrics:
             if m.unit == "s":
-                v = "-" if m.value is None else f"{m.value:.3f} s"
+                # a call of microseconds printed as "0.000 s" says nothing: below a second, in its own unit
+                v = "-" if m.value is None else f"{m.value:.3f} s" if m.value >= 1 else _fmt_time(m.value)
                 tg = "" if m.target is None else f"< {m.target:g} s"
             elif m.unit == "B":
                 v = "-" if m.value is None else f"{m.value / 1e6:.3f} MB"

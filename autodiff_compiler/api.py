@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import (ArgumentError, AssertionFailedError, AutodiffError, InternalError,  # noqa: F401
                      NonFiniteInputError, UnboundNameError)
-from .failures import careful_gradient, explain, remember_given
+from .failures import careful_gradient, explain, failed_call, remember_given
 from .ir import BOOL, FLOAT, INT, array_of
 from .backend.load import llvm_level, load
 from .python_errors import INT64_OVERFLOW
@@ -419,7 +419,9 @@ class DerivedFunction:
 
     def _failed(self, exc, state=None, args=None):
         """The compiled code raised: an `AutodiffError` saying what that means (`failures.explain`)."""
-        explain(self.fn, exc, state, args, converted=[_convert(a) for a in args] if args is not None else None)
+        state, flat = (state, None) if args is None else failed_call(self, state, args)
+        explain(self.fn, exc, state, args, converted=[_convert(a) for a in args] if args is not None else None,
+                flat=flat)
 
     def _recover(self, exc, state, args):
         """The compiled code raised `exc` at `args`: for an error of Python's arithmetic, the careful

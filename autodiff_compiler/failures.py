@@ -15,8 +15,11 @@ where that is finite, else None, and the caller raises (or returns) what it did 
 from __future__ import annotations
 
 import contextvars
+import linecache
 import logging
 import os
+import re
+import traceback
 import warnings
 from dataclasses import dataclass
 
@@ -26,10 +29,11 @@ from .errors import ArgumentError, AssertionFailedError, AutodiffError, Internal
 from .python_errors import INT64_OVERFLOW
 
 
-def explain(fn, exc, state=None, args=None, converted=None):
+def explain(fn, exc, state=None, args=None, converted=None, flat=None):
     """Raise the `AutodiffError` that says what `exc` means (see the module docstring).  `args`: the
     caller's values; `converted`: those the derived code ran on (Python's numbers, float64 arrays), where
-    known, for the function's rerun when it runs to the end on the caller's own."""
+    known, for the function's rerun when it runs to the end on the caller's own; `flat`: the derived
+    program's own arguments, where known, to find the line whose derivative failed (`derivative_site`)."""
     if isinstance(exc, AutodiffError):
         raise exc
     site = exc.args[0] if isinstance(exc, AssertionError) and state is not None and exc.args else None
@@ -54,7 +58,7 @@ def explain(fn, exc, state=None, args=None, converted=None):
                                      "make such a number a float (fact = 1.0), or derive with jit=False") from None
         _raise_where_python_raises(fn, python, FAILS_HERE)
     if isinstance(exc, (ZeroDivisionError, ValueError, OverflowError, IndexError)):
-        _undefined(fn, exc, args, converted)
+        _undefined(fn, exc, args, converted, state, flat)
     raise InternalError(f"the derived gradient of {fn.__name__} failed to run: "
                         f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
                         hint="this is a bug in autodiff_compiler: please report it with the function; "
@@ -94,10 +98,10 @@ def _about_shapes(exc) -> bool:
     return any(word in text for word in ("shape", "size", "align", "broadcast", "index"))
 
 
-def _undefined(fn, exc, args=None, converted=None):
+def _undefined(fn, exc, args=None, converted=None, state=None, flat=None):
     """A shape error is the caller's only where the function fails too; a domain error is the caller's.
     Where the function itself raises at these arguments, the error names that line and says what Python
-    says there."""
+    says there; where it runs but a line's derivative fails (`derivative_site`), it names that line."""
     text = str(exc).strip()
     python = PythonRun.of(fn, args, converted=converted)
     if _about_shapes(exc) and python.runs:
@@ -112,11 +116,86 @@ def _undefined(fn, exc, args=None, converted=None):
         of_a_value = isinstance(python.exception, type(exc)) or isinstance(python.exception, _VALUE_ERRORS)
         _raise_where_python_raises(fn, python, SHAPES_DO_NOT_FIT if _about_shapes(python.exception) else FAILS_HERE,
                                    ours=None if of_a_value else text)
+    site = None if _about_shapes(exc) or not python.runs else derivative_site(state, exc, flat)
+    if site is not None:
+        filename, lines, line, source_line, said = site
+        which = f"line {line}" if len(lines) == 1 else "lines " + ", ".join(map(str, lines))
+        raise ArgumentError(f"{fn.__name__}: the derivative of {which} is undefined at these arguments ({said})",
+                            filename=filename, line=line, source_line=source_line, hint=NO_DERIVATIVE) from None
     hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if _about_shapes(exc) \
         else "the function or its derivative is undefined here"
     # the first line only: Numba's messages go on with a location in the generated module
     raise ArgumentError(f"{fn.__name__}: {text.splitlines()[0] if text else type(exc).__name__} at these "
                         f"arguments", hint=hint) from None
+
+
+NO_DERIVATIVE = ("the function runs here, but this line has no derivative at these arguments (an infinite slope, "
+                 "as of a square root at 0 or asin at 1): take the gradient at another point")
+# a line the comments heading a block of the reverse sweep name (`backend.printer`): "# line 3: ...",
+# "# helper.py line 7: ...", a fused loop's "# lines 9, 10, 11: ...", and the lines the symbolic pass
+# lists under its note ("#   line 194: ...")
+_BLOCK_LINES = re.compile(r"#\s+(?:(?P<file>\S+\.py) )?lines? (?P<lines>\d+(?:, \d+)*)(?::|$)")
+
+
+def derivative_site(state, exc, flat) -> tuple | None:
+    """Where the derived program raised `exc`: (file, the lines, the one to show, its text, what Python
+    says) for the lines of the user's code the failing statement's block of the reverse sweep derives
+    (the comments heading it); None where no such block holds it.  The frames of `exc` say where, for the
+    program Python ran (`jit=False`); Numba's raise without frames, so the interpreted program runs
+    again on copies of `flat`, within RERUN_SECONDS.  Asked on the failure path only."""
+    if state is None or getattr(state, "adjoint", None) is None or not getattr(state, "text", ""):
+        return None
+    from .backend.load import load
+    from .optimise.symbolic import NOTE as SYMBOLIC_NOTE
+    from .timelimit import can_limit, limited
+    try:
+        program = load(state.text, state.adjoint.name, jit=False)
+    except Exception:       # noqa: BLE001 -- no site, then: the caller says what it said before
+        return None
+    path = program.__code__.co_filename
+    found = _frame_in(exc, path)
+    if found is None and flat is not None:
+        def rerun():
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    program(*[a.copy() if isinstance(a, np.ndarray) else a for a in flat])
+            except Exception as again:      # noqa: BLE001 -- its frames are the answer
+                return _frame_in(again, path)
+            return None
+        found = (limited(rerun, RERUN_SECONDS) if can_limit() else rerun())
+    if found is None:
+        return None
+    lineno, said = found
+    above = [text.strip() for text in linecache.getlines(path)[:lineno - 1]]
+    # up to the comments nearest above the failing statement, in its block (a blank line or the `def`
+    # ends it: the forward sweep's blocks carry no such comments)
+    end = len(above)
+    while end and above[end - 1] and not above[end - 1].startswith(("#", "def ")):
+        end -= 1
+    start = end
+    while start and above[start - 1].startswith("#"):
+        start -= 1
+    named = [m for m in map(_BLOCK_LINES.match, above[start:end]) if m is not None]
+    if not named:
+        return None
+    # the last is the statement's own line (those above it: the calls that led there); under the
+    # symbolic pass's note, every line the block was simplified from
+    kept = named if SYMBOLIC_NOTE in above[start] else named[-1:]
+    numbers = list(dict.fromkeys(int(n) for m in kept for n in m["lines"].split(", ")))
+    inner = int(kept[-1]["lines"].split(", ")[0])
+    if kept[-1]["file"] is not None:        # a helper's line, in the file the comment names
+        return kept[-1]["file"], numbers, inner, None, said
+    return state.source.filename, numbers, inner, state.source.line_text(inner).strip(), said
+
+
+def _frame_in(exc, path: str) -> tuple | None:
+    """(line, the error's words) of the last frame of `exc`'s traceback in the file `path`, or None."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+    if not frames:
+        return None
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return frames[-1].lineno, said
 
 
 def _raise_where_python_raises(fn, python: "PythonRun", hint, ours: str | None = None):
@@ -228,6 +307,25 @@ def finite_value(fn, args) -> float | None:
 
 
 
+def derivation_at(gradient, args):
+    """The derivation (`pipeline.State`) the gradient object `gradient` runs at `args` (as the caller
+    gave them, every parameter there): derived already, on the failure path."""
+    args = gradient.complete(tuple(args), {})
+    return gradient.state_for(gradient.full_signature(gradient.signature(args)), gradient.with_value,
+                              gradient._dims_for(args))
+
+
+def failed_call(gradient, state, args) -> tuple:
+    """(the derivation, the derived program's arguments) of the gradient object's failed call at `args`
+    (`api.GradientFunction._flatten`); (`state`, None) where they cannot be made (the failure is then
+    explained without them)."""
+    try:
+        state = derivation_at(gradient, args) if state is None else state
+        return state, gradient._flatten(state, gradient.complete(tuple(args), {}))
+    except Exception:       # noqa: BLE001 -- a missing detail of an error message, never a new error
+        return state, None
+
+
 def careful_gradient(gradient, args):
     """The gradient at `args` by the careful rerun (`backend.strong_zero`), as the compiled program returns
     it (the value first for `value_and_grad`: the function's own), where the fast gradient failed (an error
@@ -246,7 +344,7 @@ def careful_gradient(gradient, args):
     try:
         args = g.complete(tuple(args), {})
         signature = g.full_signature(g.signature(args))
-        state = g.state_for(signature, g.with_value, g._dims_for(args))
+        state = derivation_at(g, args)
         if state.facts.structures or state.facts.data:
             return None
         value = finite_value(g.fn, args)

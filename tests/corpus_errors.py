@@ -167,3 +167,28 @@ def bool_difference(x, p, q):
 
 def bool_negation(x, p):
     return x * -p
+
+
+# the function runs to a finite value, but one line's derivative is undefined there (an infinite slope)
+def root_at_zero(x):
+    return math.sqrt(x) + x
+
+
+def arccos_of_a_product(x):
+    y = x * 1.0
+    return math.acos(y)
+
+
+def root_in_the_middle(x):
+    a = x * 3.0
+    b = math.sqrt(x)
+    c = a * b + x
+    return c
+
+
+def _root_of(y):
+    return math.sqrt(y)
+
+
+def root_through_a_helper(x):
+    return _root_of(x * x - 1.0) + x

@@ -531,3 +531,40 @@ def test_where_python_raises_an_error_of_a_value_its_words_are_given(tmp_path):
             grad(module.stepped, jit=jit)(np.ones(5), 0)
         assert (raised.value.filename, raised.value.line) == (path, line), str(raised.value)
         assert "shape" not in str(raised.value) and "size" not in str(raised.value), str(raised.value)
+
+
+# the function runs there, the derivative of one of its lines does not exist: (function, point, the
+# function holding that line, the line)
+NO_DERIVATIVE_AT = [
+    (E.root_at_zero, (0.0,), E.root_at_zero, "return math.sqrt(x) + x"),
+    (E.arccos_of_a_product, (1.0,), E.arccos_of_a_product, "return math.acos(y)"),
+    (E.root_in_the_middle, (0.0,), E.root_in_the_middle, "b = math.sqrt(x)"),
+    (E.root_through_a_helper, (1.0,), E._root_of, "return math.sqrt(y)"),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("func, point, holder, snippet", NO_DERIVATIVE_AT, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_line_without_a_derivative_at_the_point_is_named(func, point, holder, snippet, jit, simplify):
+    """The function runs to a finite value, but one line's derivative is infinite there (sqrt at 0, acos at
+    1): the error named no line ("f: float division by zero at these arguments").  It names the line whose
+    block of the reverse sweep raised, on every call (the first runs the full path, later ones the
+    signature's entry), for grad and value_and_grad; at a point near by, the gradient is the function's."""
+    line, = lines_of(holder, snippet)
+    for make in (grad, value_and_grad):
+        g = make(func, jit=jit, simplify=simplify)
+        for _ in range(3):
+            with pytest.raises(ArgumentError, match="the derivative of lines? [0-9, ]+ is undefined at these arguments") \
+                    as raised:
+                g(*point)
+            err = raised.value
+            assert (os.path.basename(err.filename), err.line) == (CORPUS_FILE, line), str(err)
+            assert err.source_line == snippet, str(err)
+            assert "another point" in err.hint
+        near = tuple(p + 0.25 for p in point) if func is not E.arccos_of_a_product else (0.75,)
+        got = g(*near)
+        got = got[1] if make is value_and_grad else got
+        step = 1e-6
+        numeric = (func(near[0] + step) - func(near[0] - step)) / (2 * step)
+        assert got == pytest.approx(numeric, rel=1e-6), (func.__name__, got, numeric)

@@ -23,7 +23,6 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
 """
 from __future__ import annotations
 
-import copy as _copy
 import functools
 import inspect
 import logging
@@ -403,12 +402,12 @@ class DerivedFunction:
                 else:
                     values.append(next(items))
             if self.bound is not None:
-                values[0] = _with_fields(self.bound, values[0])
+                values[0] = pytrees.with_fields(self.bound, values[0])
             saved = []
             try:
                 for (_, ref, path), value in zip(data, items):
                     saved.append((ref, ref.read()))
-                    ref.write(_replaced(ref.read(), path, value))
+                    ref.write(pytrees.replaced(ref.read(), path, value))
                 return fn(*values)
             finally:
                 for ref, value in reversed(saved):
@@ -873,9 +872,16 @@ class GradientFunction(DerivedFunction):
         if len(buffers) != len(grads):
             raise ArgumentError(f"out= needs {len(grads)} array(s), one per wrt, got {len(buffers)}")
         for buffer, gradient, name in zip(buffers, grads, self.wrt):
-            if not isinstance(buffer, np.ndarray) or buffer.shape != np.shape(gradient):
-                raise ArgumentError(f"out= buffer for {name!r} must be a float array of shape {np.shape(gradient)}",
+            # every buffer checked before any is written: a refused call changes none of them.  An int one
+            # would truncate the gradient (helper-72), a read-only one raise NumPy's error half-way
+            if not isinstance(buffer, np.ndarray) or buffer.shape != np.shape(gradient) or buffer.dtype.kind != "f" \
+                    or not buffer.flags.writeable:
+                raise ArgumentError(f"out= buffer for {name!r} must be a writeable float array of shape "
+                                    f"{np.shape(gradient)}" + ("" if not isinstance(buffer, np.ndarray) else
+                                                              f" (got {buffer.dtype}, shape {buffer.shape}"
+                                                              f"{'' if buffer.flags.writeable else ', read-only'})"),
                                     hint="np.zeros(()) for a scalar parameter, np.zeros_like(param) for an array")
+        for buffer, gradient in zip(buffers, grads):
             if self.accumulate:
                 buffer += gradient
             else:
@@ -886,38 +892,6 @@ class GradientFunction(DerivedFunction):
     def __repr__(self) -> str:
         kind = "value_and_grad" if self.with_value else "grad"
         return f"<{kind} of {self.fn.__name__} wrt {', '.join(self.wrt)}>"
-
-
-def _replaced(value, path, item):
-    """`value` with the item at `path` replaced (containers rebuilt, the original untouched)."""
-    if not path:
-        return item
-    key, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        out = dict(value)
-        out[key] = _replaced(value[key], rest, item)
-        return out
-    if isinstance(value, (tuple, list)):
-        out = list(value)
-        out[key] = _replaced(value[key], rest, item)
-        return type(value)(out) if isinstance(value, tuple) else out
-    copy = _copy.copy(value)
-    setattr(copy, key, _replaced(getattr(value, key), rest, item))
-    return copy
-
-
-def _with_fields(obj, fields: dict):
-    """A shallow copy of `obj` with the attributes in `fields` (a rebuilt object tree) set."""
-    copy = _copy.copy(obj)
-    for key, value in fields.items():
-        setattr(copy, key, _restructured(getattr(obj, key), value))
-    return copy
-
-
-def _restructured(original, rebuilt):
-    if isinstance(rebuilt, dict) and not isinstance(original, dict):
-        return _with_fields(original, rebuilt)
-    return rebuilt
 
 
 def _cast_like(grad, original):

@@ -388,3 +388,7 @@ def reassigned_view_then_written(x):
     z = y
     z[0, 0] = 1.0
     return np.sum(y * y)
+
+
+def weighted_squares(x, u):
+    return np.sum(u * x * x)

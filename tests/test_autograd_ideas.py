@@ -79,6 +79,47 @@ def test_out_overwrites_array(jit):
     np.testing.assert_allclose(buf, [10.0, 14.0, 18.0])
 
 
+def _read_only(shape):
+    buffer = np.full(shape, 7.0)
+    buffer.setflags(write=False)
+    return buffer
+
+
+# buffers no gradient can be written into as it is: (shape, buffer maker)
+UNFIT_BUFFERS = [
+    ("int64", lambda shape: np.full(shape, 7, dtype=np.int64)),
+    ("bool", lambda shape: np.ones(shape, dtype=bool)),
+    ("complex", lambda shape: np.full(shape, 7.0 + 0j)),
+    ("read-only", _read_only),
+]
+
+
+@JIT
+@pytest.mark.parametrize("accumulate", [False, True], ids=["write", "accumulate"])
+@pytest.mark.parametrize("kind, make", UNFIT_BUFFERS, ids=[k for k, _ in UNFIT_BUFFERS])
+def test_an_out_buffer_that_cannot_hold_the_gradient_is_refused_and_no_buffer_changes(jit, accumulate, kind, make):
+    """An int64 buffer took the gradient truncated ([0, -1, 3] for [0.6, -1.6, 3.4]: helper-72), with
+    accumulate=True it raised NumPy's UFuncTypeError, a read-only one NumPy's ValueError.  Each is an
+    ArgumentError naming the parameter and what was given, raised before any buffer is written: the good
+    buffer given beside it keeps its values.  A float32 buffer is a float array: it takes the gradient
+    rounded, as NumPy's assignment does."""
+    import corpus_arrays as A
+    x, w = np.array([0.3, -0.8, 1.7]), np.array([1.0, 2.0, 0.5])
+    g = grad(A.weighted_squares, wrt=(0, 1), jit=jit, accumulate=accumulate)
+    for bad_first in (True, False):
+        good, bad = np.full(3, 5.0), make(3)
+        before = bad.copy()
+        with pytest.raises(ArgumentError, match=r"must be a writeable float array of shape \(3,\)") as raised:
+            g(x, w, out=(bad, good) if bad_first else (good, bad))
+        assert ("'x'" if bad_first else "'u'") in str(raised.value)
+        np.testing.assert_array_equal(good, np.full(3, 5.0))
+        np.testing.assert_array_equal(bad, before)
+    narrow = np.zeros(3, dtype=np.float32), np.zeros(3)
+    g(x, w, out=narrow)
+    np.testing.assert_allclose(narrow[0], 2 * w * x, rtol=1e-6)
+    np.testing.assert_allclose(narrow[1], x * x, rtol=1e-15)
+
+
 @JIT
 @pytest.mark.parametrize("w,x,y", [(0.3, 1.5, 1.0), (-1.2, 0.7, 0.0), (2.0, -0.4, 1.0)])
 def test_custom_sigmoid(jit, w, x, y):

@@ -23,6 +23,7 @@ order `leaves` gives.
 """
 from __future__ import annotations
 
+import copy as _copy
 import re
 from dataclasses import dataclass
 
@@ -232,3 +233,35 @@ def rebuild(tree, leaves: tuple, first: int = 0):
     if isinstance(tree, tuple):
         return tuple(rebuild(t, leaves, first) for t in tree)
     return leaves[tree - first]
+
+
+def replaced(value, path, item):
+    """`value` with the item at `path` replaced (containers rebuilt, the original untouched)."""
+    if not path:
+        return item
+    key, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        out[key] = replaced(value[key], rest, item)
+        return out
+    if isinstance(value, (tuple, list)):
+        out = list(value)
+        out[key] = replaced(value[key], rest, item)
+        return type(value)(out) if isinstance(value, tuple) else out
+    copy = _copy.copy(value)
+    setattr(copy, key, replaced(getattr(value, key), rest, item))
+    return copy
+
+
+def with_fields(obj, fields: dict):
+    """A shallow copy of `obj` with the attributes in `fields` (a rebuilt object tree) set."""
+    copy = _copy.copy(obj)
+    for key, value in fields.items():
+        setattr(copy, key, _restructured(getattr(obj, key), value))
+    return copy
+
+
+def _restructured(original, rebuilt):
+    if isinstance(rebuilt, dict) and not isinstance(original, dict):
+        return with_fields(original, rebuilt)
+    return rebuilt

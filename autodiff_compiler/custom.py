@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 
 from .errors import ArgumentError
-from .rules import ARG_NAMES, Primitive, register
+from .rules import ARG_NAMES, PRIMITIVES, USER_FUNCTIONS, Primitive, register
 from . import syntax
 
 
@@ -34,6 +35,57 @@ def _primitive_name(fn) -> str:
         name = f"{base}_{number}"
     _DECLARED[name] = owner
     return name
+
+
+# constants a partial may name through its module, as the function's body does
+_CONSTANTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
+_MODULES = {"np": "numpy", "numpy": "numpy", "math": "math"}
+
+
+class _RuleLanguage(ast.NodeTransformer):
+    """A partial as the rule language spells it: `np.cos(x)` and `math.cos(x)` are `cos(x)` (the rule
+    table's name of the function the body's call would be), `math.pi` is the number.  Anything else it
+    cannot mean is refused, by name, at the declaration: a name that is neither a parameter nor `out`
+    (the rule language's own operand names `x`, `y`, `z` stood for other operands than the user's: `2 * y`
+    of `sq(x)` was twice the value, a wrong derivative without an error), a function the rule table does
+    not have, an attribute of anything but NumPy or math."""
+
+    def __init__(self, text: str, owner: str, params: list):
+        self.text, self.owner, self.params = text, owner, params
+
+    def refuse(self, what: str):
+        raise ArgumentError(f"partial {self.text!r} of {self.owner} {what}",
+                            hint=f"write it over the parameters ({', '.join(self.params)}) and `out` (the "
+                                 f"function's value), with the functions of math or NumPy: "
+                                 f"@custom_derivative(\"np.cos(x)\")")
+
+    def visit_Call(self, node):
+        node.args = [self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES:
+            prim = USER_FUNCTIONS.get((_MODULES[func.value.id], func.attr))
+            if prim is None or prim not in PRIMITIVES:
+                self.refuse(f"calls {func.value.id}.{func.attr}, which has no entry in the rule table")
+            node.func = ast.Name(prim, ast.Load())
+        elif not (isinstance(func, ast.Name) and func.id in PRIMITIVES):
+            self.refuse(f"calls {ast.unparse(func)}, which is no function of the rule table")
+        return node
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id in _MODULES and node.attr in _CONSTANTS:
+            return ast.Constant(_CONSTANTS[node.attr])
+        self.refuse(f"reads {ast.unparse(node)}, which is no number it knows")
+
+    def visit_Name(self, node):
+        if node.id not in self.params and node.id != "out":
+            self.refuse(f"reads {node.id!r}, which is neither a parameter of {self.owner} nor `out`")
+        return node
+
+
+def _in_rule_language(tree, text: str, owner: str, params: list):
+    """`tree` (a parsed partial) in the rule language (`_RuleLanguage`), or an ArgumentError."""
+    return ast.fix_missing_locations(_RuleLanguage(text, owner, params).visit(tree))
 
 
 def custom_derivative(*partials: str):
@@ -77,6 +129,7 @@ def custom_derivative(*partials: str):
                 tree = syntax.parse(text, mode="eval")
             except SyntaxError as exc:
                 raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
+            tree = _in_rule_language(tree, text, fn.__name__, params)
             for node in ast.walk(tree):
                 if isinstance(node, ast.Name) and node.id in params:
                     node.id = ARG_NAMES[params.index(node.id)]

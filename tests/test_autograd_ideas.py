@@ -1,5 +1,6 @@
 """stop_gradient / no_grad, intermediates, accumulation into out= buffers, custom_derivative (+ verify)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -296,3 +297,61 @@ def test_a_custom_rule_reducing_some_axes_must_keep_them(jit):
         with pytest.raises(UnsupportedSyntaxError, match="keepdims=True") as info:
             call()
         assert info.value.line is not None and "column_norms_rule" in str(info.value)
+
+
+_DECLARED_VECTOR = '''import math
+import numpy as np
+from autodiff_compiler import custom_derivative
+
+
+@custom_derivative("{partial}")
+def sine(z):
+    return np.sin(z)
+
+
+def loss(x):
+    return np.sum(sine(x) ** 2)
+'''
+
+
+@JIT
+@pytest.mark.parametrize("partial", ["np.cos(z)", "numpy.cos(z)", "cos(z)", "math.cos(z) * 1.0",
+                                     "np.sin(z + np.pi / 2)", "np.sin(z + math.pi / 2)"])
+def test_a_partial_may_call_numpy_and_math_as_the_body_does(tmp_path, jit, partial):
+    """`np.cos(x)` in a partial was accepted at the declaration, then every derivative raised an
+    InternalError ("'Attribute' object has no attribute 'id'": helper-72).  NumPy's and math's names are
+    the rule table's functions, `np.pi` the number."""
+    import importlib.util
+    name = f"declared_{abs(hash((partial, jit)))}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(_DECLARED_VECTOR.replace("{partial}", partial).replace("import numpy as np",
+                                                                           "import numpy as np\nimport numpy"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for x in (np.array([0.3, -0.8, 1.6]), np.array([2.5]), np.linspace(-3.0, 3.0, 7)):
+        np.testing.assert_allclose(grad(module.loss, jit=jit)(x), 2 * np.sin(x) * np.cos(x), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("partial, said", [
+    ("2 * y", "reads 'y', which is neither a parameter of sq nor `out`"),
+    ("2 * z * x", "reads 'x', which is neither"),
+    ("np.frobnicate(z)", "calls np.frobnicate, which has no entry in the rule table"),
+    ("scipy.special.expit(z)", "calls scipy.special.expit, which is no function of the rule table"),
+    ("helper(z)", "calls helper, which is no function of the rule table"),
+    ("z.real", "reads z.real, which is no number it knows"),
+])
+def test_a_partial_reading_what_it_cannot_mean_is_refused_at_the_declaration(tmp_path, partial, said):
+    """The rule language's own operand names are x, y, z: `2 * y` of `sq(z)` read the function's value,
+    and the gradient of z * z + z at 2 came out 9.0, not 5.0, without an error.  A name that is neither a
+    parameter nor `out`, a function the rule table lacks or an attribute it cannot read is an
+    ArgumentError when the function is declared, naming the partial and what it reads."""
+    source = _SAME_NAME.replace("def sq(z):", "def sq(z):").format(partial=partial, body="z * z")
+    import importlib.util
+    path = tmp_path / "refused_partial.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("refused_partial", path)
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(ArgumentError, match=re.escape(said)) as raised:
+        spec.loader.exec_module(module)
+    assert repr(partial) in str(raised.value) and "`out`" in raised.value.hint

@@ -10,8 +10,10 @@ and handing every other call, and every failure, to the full path; with
 `native_after`, an entry of numbers counts its calls and asks the object to
 promote it (`make_native_entry`: the builtin router of `backend/router.py` to
 `backend/entry.py`'s native entry, or a frame around it) when the signature is
-hot; `install` makes an entry the `__call__` of the object's own class.  Also
-the finiteness checks the API shares (`_nonfinite`, `SCAN_LIMIT`).
+hot; `install` makes an entry the `__call__` of the object's own class, and
+frees the entry it replaces only once no thread can find it there (threads
+already in it hold it).  Also the finiteness checks the API shares
+(`_nonfinite`, `SCAN_LIMIT`).
 """
 from __future__ import annotations
 
@@ -318,8 +320,16 @@ def install(owner, entry) -> None:
     of `owner`'s own class.  Python looks `__call__` up on the class, and an entry called as the object's
     `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient, most
     of what a call from Python costs beyond the compiled code.  The own class is made at the first entry
-    (`_public_class` names the one the object was made as: pickling and tokens use that)."""
+    (`_public_class` names the one the object was made as: pickling and tokens use that).
+
+    The entry replaced is released only once the class has been updated (`replaced`, below): CPython
+    (3.11 at least) drops a class attribute's old value before it invalidates its type cache, so when
+    that drop frees the entry (its router, dispatcher, LLVM modules) and a finaliser on the way
+    releases the GIL (llvmlite's do, around each LLVM call), another thread calling the object found
+    the freed entry in the cache and crashed (SIGSEGV).  A thread already inside the old entry holds a
+    reference to it, and through it to what it runs: that is freed only after its call returns."""
     cls = type(owner)
+    replaced = cls.__dict__.get("__call__")     # alive until the class no longer has it
     if "_public_class" not in cls.__dict__:
         if entry is None:
             return
@@ -337,6 +347,7 @@ def install(owner, entry) -> None:
             del cls.__call__
         except AttributeError:      # not there (another thread's `_forget` came first)
             pass
+    del replaced                    # the class updated: the entry it had may be freed now
 
 
 def _call_object(self, /, *args, **kwargs):

@@ -12,11 +12,14 @@ promote it (`make_native_entry`: the builtin router of `backend/router.py` to
 `backend/entry.py`'s native entry, or a frame around it) when the signature is
 hot; `install` makes an entry the `__call__` of the object's own class, and
 frees the entry it replaces only once no thread can find it there (threads
-already in it hold it).  Also the finiteness checks the API shares
-(`_nonfinite`, `SCAN_LIMIT`).
+already in it hold it).  `locked`, `enter` and `promote`: the object's slow paths
+under its lock, so that an entry's compiled code and the bindings it checks
+always come from one derivation (see `api`'s thread guarantee).  Also the
+finiteness checks the API shares (`_nonfinite`, `SCAN_LIMIT`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from types import BuiltinFunctionType, MethodType
@@ -313,6 +316,53 @@ def is_native_entry(entry) -> bool:
         from .backend.router import checks
         return not checks(entry)
     return getattr(getattr(entry, "__code__", None), "co_filename", None) == "<native path>"
+
+
+def locked(method):
+    """`method` run holding its object's lock (`DerivedFunction._lock`, reentrant): the slow paths --
+    derive, compile, build and install an entry, promote, forget -- one thread at a time per object, so
+    that a compiled program, the derivation it came from and the entries made of them are one
+    generation (`_forget` cannot clear them between the two).  No entry takes it: a call through an
+    installed entry, a router's above all, costs what it cost."""
+    @functools.wraps(method)
+    def holding(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return holding
+
+
+def enter(gradient, args, compiled, state, key, result, full, native_after: int) -> None:
+    """After the full path has served a call of plain numbers and float64/int64 arrays with `compiled` (of
+    the derivation `state`, `key` in `_compiled`): make the signature's entry, once per signature
+    (compiling its source costs ~0.2 ms; `_forget` drops them), and install it.  Not when the object
+    has forgotten that program since (another thread's `_forget`, a helper rebound): an entry of it would
+    only hand every call to the full path, its bindings' checks failing."""
+    with gradient._lock:
+        if gradient._compiled.get(key) is not compiled:
+            return
+        fast = gradient._entry_key(args)
+        entry = gradient._fast.get(fast)
+        if entry is None:
+            entry = gradient._fast[fast] = make_entry(args, compiled, gradient, full, gradient._shaped(), result,
+                                                      native_after, state.facts.bindings)
+        gradient._install(entry)
+
+
+def promote(gradient, args, full) -> None:
+    """`GradientFunction._promote`: the native entry of the signature of `args`, installed, with the
+    bindings of the very derivation it runs (one `_prepare`: a helper rebound in between would otherwise
+    give a router that checks one helper and runs the other's code).  If it cannot be built, the entry
+    stays as it is: nothing but speed depends on it."""
+    with gradient._lock:
+        key = gradient._entry_key(args)
+        try:
+            native, state = gradient._native(args)
+            entry = make_native_entry(args, native, full, gradient, state.facts.bindings)
+        except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
+            LOG.debug("no native entry for %s%s: %s: %s", gradient.fn.__name__, key, type(exc).__name__, exc)
+            return
+        gradient._fast[key] = entry
+        gradient._install(entry)
 
 
 def install(owner, entry) -> None:

@@ -19,7 +19,12 @@ indices, and options `jit`, `verify`, `simplify`.  Guarantees:
   and its generated code (`_repr_markdown_`);
 * a first call that compiles for more than `SLOW_COMPILE` seconds logs what it
   compiles and how long it took (logger `autodiff_compiler`, INFO; shown on a
-  terminal or in a notebook unless logging was configured otherwise).
+  terminal or in a notebook unless logging was configured otherwise);
+* threads may call one object at once, also while a function it calls is rebound:
+  no call crashes, each returns the gradient of the functions as bound at some
+  moment of that call, and every call after the last rebinding the current ones';
+  deriving, compiling, making, promoting and forgetting entries hold the object's
+  lock (`call_entries.locked`); a call through an installed entry holds none.
 """
 from __future__ import annotations
 
@@ -49,8 +54,8 @@ from .custom import custom_derivative  # noqa: F401  (public, re-exported)
 from .pipeline import derive
 from .ir.shapes import dims_of_arguments, guard_conditions
 from .ir.numbers import int_parameter_uses
-from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, install, make_entry,  # noqa: F401
-                           make_native_entry)
+from .call_entries import (SCAN_LIMIT, _MISSING, _fast_key, _nonfinite, enter, install, locked,  # noqa: F401
+                           promote)
 from .frontend import pytrees
 from .frontend.pytrees import leaf_count as _leaf_count, rebuild as _rebuild  # noqa: F401 (derivatives.py's too)
 
@@ -241,6 +246,7 @@ class DerivedFunction:
         self._last_dims = ()
         self._last_args = None
         self._derivation_seconds = 0.0
+        self._lock = threading.RLock()       # the slow paths' (`call_entries.locked`), never an entry's
         # name, docstring and `__wrapped__` of the function; not its `__dict__` (a derivative object's own
         # state, or a @custom_derivative marker, would make this object something it is not)
         functools.update_wrapper(self, fn, updated=())
@@ -346,9 +352,11 @@ class DerivedFunction:
 
     def _install(self, entry) -> None:
         """Make `entry` (None: the class's own full path) the `__call__` of this object's own class
-        (`call_entries.install`)."""
+        (`call_entries.install`).  Unlocked: a call switching to its signature's entry never waits for a
+        compile; an entry of a derivation forgotten meanwhile still checks its own bindings (`enter`)."""
         install(self, entry)
 
+    @locked
     def _forget(self) -> None:
         """Drop every derivation: a number or array the function reads from its module has changed."""
         self._states.clear()
@@ -486,6 +494,7 @@ class GradientFunction(DerivedFunction):
                     accumulate=self.accumulate, has_aux=self.has_aux)
 
     # ------------------------------------------------------------------ compile
+    @locked
     def state_for(self, signature: tuple, with_value: bool | None = None, dims: tuple = ()):
         """The derivation (IR and module text) for a signature; `grad` derives a gradient-only module.
         `dims`: what dispatch knows of the array arguments' axes (`_dims_for`), () for any shapes."""
@@ -540,6 +549,11 @@ class GradientFunction(DerivedFunction):
         code of the functions the function calls as they are now: the object itself derives again when
         one is rebound (its entries check), the native function you hold does not.  From `njit` code, call
         `compiled_for(...)` instead."""
+        return self._native(args)[0]
+
+    @locked
+    def _native(self, args) -> tuple:
+        """(`native(*args)`, the derivation it runs: whose bindings its router checks)."""
         from .backend.entry import native_entry
         if not self.jit:
             raise ArgumentError("native() compiles: this gradient was made with jit=False",
@@ -568,7 +582,7 @@ class GradientFunction(DerivedFunction):
             raise ArgumentError(f"native() of {self.fn.__name__} at these arguments: {why_not}",
                                 hint="call the gradient object itself (it takes every argument kind), or "
                                      "compiled_for(...) from your own njit code")
-        return entry
+        return entry, state
 
     def flat_arguments(self, *args, value: bool = True) -> tuple:
         """The arguments as the compiled function takes them: containers flattened into their leaves (in
@@ -592,6 +606,7 @@ class GradientFunction(DerivedFunction):
         dims = dims_of_arguments(self.params, arrays)
         return dims if guard_conditions(dims) else ()
 
+    @locked
     def _prepare(self, signature, args, with_value: bool | None = None, dims: tuple | None = None):
         """(compiled function, state, flat arguments) for a call: derived and compiled on first use, and
         again when a module number the derivation baked in has changed, or module data changed type.
@@ -758,13 +773,8 @@ class GradientFunction(DerivedFunction):
             watch.done()        # Numba compiles on the first call: timed with it
         if plain and self.jit and all(type(a) in _SCALAR_TYPES or (
                 type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
-            key = self._entry_key(args)
-            entry = self._fast.get(key)
-            if entry is None:
-                # made once per signature (compiling its source costs ~0.2 ms); `_forget` drops them
-                entry = self._fast[key] = make_entry(args, compiled, self, GradientFunction.__call__, self._shaped(),
-                                                     result, NATIVE_AFTER, facts.bindings)
-            self._install(entry)
+            enter(self, args, compiled, state, (full, self.with_value, dims), result, GradientFunction.__call__,
+                  NATIVE_AFTER)
         return self._finish(result, converted, out, state, args)
 
     def _entry_key(self, args) -> tuple:
@@ -780,15 +790,7 @@ class GradientFunction(DerivedFunction):
         it, `make_native_entry`), which costs from Python no more than a bare Numba call, the result's
         check included (building it compiles once per machine, ~0.2 s, then Numba's disk cache has it).
         If it cannot be built, the counted entry stays: nothing but speed depends on it."""
-        key = self._entry_key(args)
-        try:
-            bindings = self._prepare(self.signature(args), args)[1].facts.bindings     # what its router checks
-            entry = make_native_entry(args, self.native(*args), GradientFunction.__call__, self, bindings)
-        except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
-            LOG.debug("no native entry for %s%s: %s: %s", self.fn.__name__, key, type(exc).__name__, exc)
-            return
-        self._fast[key] = entry
-        self._install(entry)
+        promote(self, args, GradientFunction.__call__)
 
     def _shaped(self) -> str:
         """The contract's result as an expression of the compiled program's `result` (see `_finish`)."""

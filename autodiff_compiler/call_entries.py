@@ -10,11 +10,16 @@ and handing every other call, and every failure, to the full path; with
 `native_after`, an entry of numbers counts its calls and asks the object to
 promote it (`make_native_entry`: the builtin router of `backend/router.py` to
 `backend/entry.py`'s native entry, or a frame around it) when the signature is
-hot; `install` makes an entry the `__call__` of the object's own class.  Also
-the finiteness checks the API shares (`_nonfinite`, `SCAN_LIMIT`).
+hot; `install` makes an entry the `__call__` of the object's own class, and
+frees the entry it replaces only once no thread can find it there (threads
+already in it hold it).  `locked`, `enter` and `promote`: the object's slow paths
+under its lock, so that an entry's compiled code and the bindings it checks
+always come from one derivation (see `api`'s thread guarantee).  Also the
+finiteness checks the API shares (`_nonfinite`, `SCAN_LIMIT`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from types import BuiltinFunctionType, MethodType
@@ -313,13 +318,68 @@ def is_native_entry(entry) -> bool:
     return getattr(getattr(entry, "__code__", None), "co_filename", None) == "<native path>"
 
 
+def locked(method):
+    """`method` run holding its object's lock (`DerivedFunction._lock`, reentrant): the slow paths --
+    derive, compile, build and install an entry, promote, forget -- one thread at a time per object, so
+    that a compiled program, the derivation it came from and the entries made of them are one
+    generation (`_forget` cannot clear them between the two).  No entry takes it: a call through an
+    installed entry, a router's above all, costs what it cost."""
+    @functools.wraps(method)
+    def holding(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return holding
+
+
+def enter(gradient, args, compiled, state, key, result, full, native_after: int) -> None:
+    """After the full path has served a call of plain numbers and float64/int64 arrays with `compiled` (of
+    the derivation `state`, `key` in `_compiled`): make the signature's entry, once per signature
+    (compiling its source costs ~0.2 ms; `_forget` drops them), and install it.  Not when the object
+    has forgotten that program since (another thread's `_forget`, a helper rebound): an entry of it would
+    only hand every call to the full path, its bindings' checks failing."""
+    with gradient._lock:
+        if gradient._compiled.get(key) is not compiled:
+            return
+        fast = gradient._entry_key(args)
+        entry = gradient._fast.get(fast)
+        if entry is None:
+            entry = gradient._fast[fast] = make_entry(args, compiled, gradient, full, gradient._shaped(), result,
+                                                      native_after, state.facts.bindings)
+        gradient._install(entry)
+
+
+def promote(gradient, args, full) -> None:
+    """`GradientFunction._promote`: the native entry of the signature of `args`, installed, with the
+    bindings of the very derivation it runs (one `_prepare`: a helper rebound in between would otherwise
+    give a router that checks one helper and runs the other's code).  If it cannot be built, the entry
+    stays as it is: nothing but speed depends on it."""
+    with gradient._lock:
+        key = gradient._entry_key(args)
+        try:
+            native, state = gradient._native(args)
+            entry = make_native_entry(args, native, full, gradient, state.facts.bindings)
+        except Exception as exc:        # noqa: BLE001 -- a missed speed-up, never a failed call
+            LOG.debug("no native entry for %s%s: %s: %s", gradient.fn.__name__, key, type(exc).__name__, exc)
+            return
+        gradient._fast[key] = entry
+        gradient._install(entry)
+
+
 def install(owner, entry) -> None:
     """Make `entry` (a `make_entry` function, a native entry; None: the class's own full path) the `__call__`
     of `owner`'s own class.  Python looks `__call__` up on the class, and an entry called as the object's
     `__call__` saves the frame a dispatch from the class's method would cost: on a scalar gradient, most
     of what a call from Python costs beyond the compiled code.  The own class is made at the first entry
-    (`_public_class` names the one the object was made as: pickling and tokens use that)."""
+    (`_public_class` names the one the object was made as: pickling and tokens use that).
+
+    The entry replaced is released only once the class has been updated (`replaced`, below): CPython
+    (3.11 at least) drops a class attribute's old value before it invalidates its type cache, so when
+    that drop frees the entry (its router, dispatcher, LLVM modules) and a finaliser on the way
+    releases the GIL (llvmlite's do, around each LLVM call), another thread calling the object found
+    the freed entry in the cache and crashed (SIGSEGV).  A thread already inside the old entry holds a
+    reference to it, and through it to what it runs: that is freed only after its call returns."""
     cls = type(owner)
+    replaced = cls.__dict__.get("__call__")     # alive until the class no longer has it
     if "_public_class" not in cls.__dict__:
         if entry is None:
             return
@@ -337,6 +397,7 @@ def install(owner, entry) -> None:
             del cls.__call__
         except AttributeError:      # not there (another thread's `_forget` came first)
             pass
+    del replaced                    # the class updated: the entry it had may be freed now
 
 
 def _call_object(self, /, *args, **kwargs):

@@ -344,24 +344,26 @@ def careful_gradient(gradient, args):
     try:
         args = g.complete(tuple(args), {})
         signature = g.full_signature(g.signature(args))
-        state = derivation_at(g, args)
-        if state.facts.structures or state.facts.data:
-            return None
-        value = finite_value(g.fn, args)
-        if value is None:
-            return None
-        key = (signature, g.with_value)
-        if key not in g._careful_modules:
-            careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
-                             with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
-            g._careful_modules[key] = (strong_zero.load(careful.text, f"<careful gradient of {g.fn.__name__}>",
-                                                        careful.adjoint.name), careful.adjoint.name)
+        with g._lock:       # the careful module of the derivation the object has now (`_forget` drops both)
+            state = derivation_at(g, args)
+            if state.facts.structures or state.facts.data:
+                return None
+            value = finite_value(g.fn, args)
+            if value is None:
+                return None
+            key = (signature, g.with_value)
+            careful_module = g._careful_modules.get(key)
+            if careful_module is None:
+                careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
+                                 with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
+                careful_module = g._careful_modules[key] = (strong_zero.load(
+                    careful.text, f"<careful gradient of {g.fn.__name__}>", careful.adjoint.name), careful.adjoint.name)
     except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
         if not isinstance(exc, AutodiffError):
             logging.getLogger("autodiff_compiler").debug("no careful rerun of %s: %s: %s", g.fn.__name__,
                                                          type(exc).__name__, exc)
         return None
-    namespace, name = g._careful_modules[key]
+    namespace, name = careful_module
     result = strong_zero.run(namespace, name, g._flatten(state, args))
     if result is not None and g.with_value:
         result = (value,) + result[1:] if type(result) is tuple else value

@@ -860,7 +860,7 @@ def test_the_native_check_covers_the_hot_object(monkeypatch, broken):
             return make_router(lambda *a: (1.0, 2.0), tuple(map(type, args_)),
                                full.__get__(owner), None) if owner is not None else real(args_, native, full,
                                                                                            bindings=bindings)
-        monkeypatch.setattr(api, "make_native_entry", wrong_entry)
+        monkeypatch.setattr(call_entries, "make_native_entry", wrong_entry)
     differs = execute._native_differs(g, args, result)
     if broken is None:
         assert differs == ""

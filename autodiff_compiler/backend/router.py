@@ -25,6 +25,13 @@ and returns the same result or raises the same exception:
   frame of `call_entries.make_entry` does, and shapes the result as the contract
   says (`_shaped`).
 
+Threads: the route runs holding the GIL and borrows only what the builtin's
+closure and the call's arguments hold; the builtin itself is held by its caller
+for the call (CPython's `tp_call` takes a reference to the `__call__` it found),
+so a router replaced or forgotten while other threads run it is freed when the
+last of their calls returns -- `call_entries.install` frees the one it replaces
+only once the class no longer hands it out.
+
 What a builtin cannot do is bind: `type(g).__call__(g, x)` hands the object on as
 an argument (the full path names that; the frame took it), `g.__call__` would not
 be a method of `g` (the object keeps one in its own `__dict__`, which calls the

@@ -821,6 +821,37 @@ def zip_params(ws, bs, x):
     return s
 
 
+def enumerate_array(x):
+    """enumerate, zip and reversed of arrays whose lengths are known only when the code runs: a loop of
+    that many trips (they were refused: "over something whose length is known only when the code runs")."""
+    s = 0.0
+    for i, xi in enumerate(x):
+        s = s + (i + 1) * xi ** 2
+    return s
+
+
+def per_sample_squares(w, X, y):
+    s = 0.0
+    for i, (xi, yi) in enumerate(zip(X, y), 1):        # rows of a matrix, entries of a vector
+        r = np.dot(xi, w) - yi
+        s = s + r * r / i
+    return s
+
+
+def zip_stops_at_the_shortest(x, y):
+    s = 0.0
+    for a, b in zip(x, y[1:]):
+        s = s + a * np.sin(b)
+    return s
+
+
+def reversed_recurrence(x):
+    h = 0.0
+    for v in reversed(x):
+        h = np.tanh(0.5 * h + v)
+    return h
+
+
 def dict_items(params):
     s = 0.0
     for name, value in params.items():
@@ -1371,6 +1402,10 @@ CASES = [
                               _v(r, 5)), wrt="params"),
     case(enumerate_params, lambda r: ([_v(r), _v(r)], _v(r)), wrt="ps", verify=True),
     case(zip_params, lambda r: ([_v(r), _v(r)], (_s(r), _s(r)), _v(r)), wrt=("ws", "bs"), verify=True),
+    case(enumerate_array, lambda r: (_v(r, 4),), verify=True),
+    case(per_sample_squares, lambda r: (_v(r), _m(r, (5, 3)), _v(r, 5)), wrt=("w", "X", "y"), verify=True),
+    case(zip_stops_at_the_shortest, lambda r: (_v(r, 4), _v(r, 4)), wrt=("x", "y"), verify=True),
+    case(reversed_recurrence, lambda r: (_v(r, 5),), verify=True),
     case(dict_items, lambda r: ({"a": _v(r), "b": _m(r, (2, 2)), "c": _s(r)},), verify=True),
     case(dict_keys_values, lambda r: ({"a": _v(r), "b": _v(r, 2)},), verify=True),
     case(range_len_index, lambda r: ([_v(r), _v(r), _v(r)], _v(r)), wrt="ps", verify=True),
@@ -1423,3 +1458,10 @@ CASES = [
     case(maximum_minimum, lambda r: (np.array([0.1, 0.6, -0.8]), np.array([0.5, -0.6, -0.1]) + _v(r, 3, -0.05, 0.05)),
          verify=True),
 ]
+
+
+def zip_list_with_array(x):
+    s = 0.0
+    for c, v in zip([1.0, 2.0, 3.0], x):
+        s = s + c * v
+    return s

@@ -611,3 +611,34 @@ def test_extra_inputs_that_are_not_numbers_are_argument_errors(bad):
         jvp_of(L.dict_params)(params, x, tangents=({"w": bad, "b": 1.0},))
     with pytest.raises(ArgumentError):
         hvp(L.dict_params)(params, {"w": np.ones(3), "b": bad}, x)
+
+
+# the functions, and the arguments whose first axis the loop runs over (grown by the test)
+ITERATED = [(L.enumerate_array, (0,)), (L.per_sample_squares, (1, 2)), (L.zip_stops_at_the_shortest, (0, 1)),
+            (L.reversed_recurrence, (0,))]
+
+
+@pytest.mark.parametrize("simplify", [True, False], ids=["simp", "nosimp"])
+@pytest.mark.parametrize("fn, iterated", ITERATED, ids=[f.__name__ for f, _ in ITERATED])
+def test_enumerate_zip_reversed_of_arrays_compiled(fn, iterated, simplify):
+    """enumerate/zip/reversed over arrays whose lengths are known only when the code runs are loops of
+    that many trips (zip: the shortest), compiled too, at lengths the first call did not see."""
+    case = next(c for c in L.CASES if c["fn"] is fn)
+    names = _params(fn)
+    for seed in POINTS[:2]:
+        args = case["make"](np.random.default_rng(seed))
+        for grow in (0, 2):         # the same gradient object, then longer arrays
+            args = tuple(np.concatenate([a, np.random.default_rng(seed).normal(size=(grow,) + a.shape[1:])])
+                         if k in iterated and grow else a for k, a in enumerate(args))
+            wrt = _wrt(case, args)
+            got = _gradient(case, True, simplify, wrt)(*args)
+            got = got if len(wrt) > 1 else (got,)
+            for name, g in zip(wrt, got):
+                assert_tree_close(g, finite_differences(fn, args, names.index(name)), case["rtol"],
+                                  f"{fn.__name__} d/d{name} (grow {grow}, simplify={simplify})")
+
+
+def test_zip_of_a_container_and_an_array_of_unknown_length_is_refused_by_name():
+    from autodiff_compiler import UnsupportedSyntaxError
+    with pytest.raises(UnsupportedSyntaxError, match="zip of a container and an array whose length is known only"):
+        grad(L.zip_list_with_array)(np.ones(3))

@@ -224,7 +224,8 @@ def static_iteration(lowering, node: ast.For):
     call = iterator if isinstance(iterator, ast.Call) else None
     name = _called(call)
     if name in ("enumerate", "zip", "reversed", "items", "keys", "values"):
-        return _static_call(lowering, call, name)
+        items = _static_call(lowering, call, name)
+        return ("rows", items) if isinstance(items, Rows) else items
     if name == "range":
         bounds = [lowering.lower_expr(a) for a in call.args]
         if all(isinstance(b, Const) for b in bounds) and _indexes_containers(lowering, node):
@@ -250,6 +251,15 @@ def _called(call) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Rows:
+    """What `for target in enumerate/zip/reversed(...)` runs over when an array's length is known only when
+    the code runs: `length` trips (an operand, read once before the loop), the target bound on each to
+    `item(index)` (made inside the trip: an array's row as `for row in A` reads it)."""
+    length: object
+    item: object
+
+
 def _static_call(lowering, call: ast.Call, name: str):
     if name in ("items", "keys", "values"):
         pack = lowering.lower_expr(call.func.value)
@@ -260,12 +270,12 @@ def _static_call(lowering, call: ast.Call, name: str):
         if name == "values":
             return pack.values()
         return [Pack("tuple", {0: Text(k), 1: v}) for k, v in pack.items.items()]
-    sequences = [_sequence(lowering, a) for a in call.args]
+    arguments = call.args[:1] if name == "enumerate" else call.args
+    sequences = [_sequence(lowering, a) for a in arguments]
+    if any(isinstance(s, Rows) for s in sequences):
+        return _rows_of(lowering, call, name, sequences)
     if name == "enumerate":
-        start = 0
-        if len(call.args) > 1 or call.keywords:
-            start_node = call.args[1] if len(call.args) > 1 else call.keywords[0].value
-            start = constant_key(lowering, start_node)
+        start = _enumerate_start(lowering, call)
         return [Pack("tuple", {0: Const(start + k), 1: v}) for k, v in enumerate(sequences[0])]
     if name == "reversed":
         return list(reversed(sequences[0]))
@@ -273,8 +283,39 @@ def _static_call(lowering, call: ast.Call, name: str):
     return [Pack("tuple", dict(enumerate(items))) for items in zip(*(s[:length] for s in sequences))]
 
 
-def _sequence(lowering, node) -> list:
-    """The items of an argument of enumerate/zip/reversed: a container's, or a range's with constant bounds."""
+def _enumerate_start(lowering, call: ast.Call) -> int:
+    if len(call.args) > 1 or call.keywords:
+        return constant_key(lowering, call.args[1] if len(call.args) > 1 else call.keywords[0].value)
+    return 0
+
+
+def _rows_of(lowering, call: ast.Call, name: str, sequences: list) -> Rows:
+    """enumerate/zip/reversed over arrays whose lengths are known only when the code runs (and over
+    enumerate/zip of them), as Python runs them: zip stops at the shortest, enumerate counts from its
+    start, reversed reads from the last row down."""
+    if not all(isinstance(s, Rows) for s in sequences):
+        raise lowering.unsupported(call, f"{name} of a container and an array whose length is known only when "
+                                   f"the code runs", "zip arrays with arrays, or loop over range(len(x)) and index")
+    if name == "enumerate":
+        start, rows = _enumerate_start(lowering, call), sequences[0]
+        return Rows(rows.length, lambda i: Pack("tuple", {0: lowering.apply("add", (i, Const(start))) if start else i,
+                                                          1: rows.item(i)}))
+    if name == "reversed":
+        rows = sequences[0]
+        last = lowering.apply("sub", (rows.length, Const(1)))
+        return Rows(rows.length, lambda i: rows.item(lowering.apply("sub", (last, i))))
+    length = sequences[0].length
+    for rows in sequences[1:]:
+        length = lowering.apply("min", (length, rows.length))
+    return Rows(length, lambda i: Pack("tuple", {k: rows.item(i) for k, rows in enumerate(sequences)}))
+
+
+def _sequence(lowering, node) -> list | Rows:
+    """The items of an argument of enumerate/zip/reversed: a container's, a range's with constant bounds, an
+    array's of a length known when compiling (a list); an array's whose length is known only when the code
+    runs, and enumerate/zip/reversed of such arrays (`Rows`)."""
+    if isinstance(node, ast.Call) and _called(node) in ("enumerate", "zip", "reversed"):
+        return _static_call(lowering, node, _called(node))
     if isinstance(node, ast.Call) and _called(node) == "range":
         bounds = [lowering.lower_expr(a) for a in node.args]
         if all(isinstance(b, Const) for b in bounds):
@@ -286,8 +327,11 @@ def _sequence(lowering, node) -> list:
         count = lowering.static_length(value)
         if count is not None:
             return [lowering.apply("subscript", (value, Const(k))) for k in range(count)]
+        # read once, as Python's iterator holds the array it was made of (`for row in A`)
+        value = lowering.snapshot(value)
+        return Rows(lowering.apply("shape0", (value,)), lambda i: lowering.apply("subscript", (value, i)))
     raise lowering.unsupported(node, "enumerate/zip/reversed over something whose length is known only when "
-                               "the code runs", "zip tuples or lists, or loop over range(len(x)) and index")
+                               "the code runs", "zip tuples, lists or arrays, or loop over range(len(x)) and index")
 
 
 def _indexes_containers(lowering, node: ast.For) -> bool:

@@ -411,6 +411,8 @@ class StatementLowering:
         items = containers.static_iteration(self, node)
         if isinstance(items, tuple) and items[0] == "array":
             return self.lower_for_array(node, items[1])
+        if isinstance(items, tuple) and items[0] == "rows":
+            return self.lower_for_rows(node, items[1])
         if items is not None:
             return self.unroll(node, items)
         if not (isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name) and node.iter.func.id == "range"):
@@ -465,6 +467,18 @@ class StatementLowering:
         def make(body):
             return For(index, Const(0), stop, Const(1), body, loc)
         return self.loop(node, make, before=lambda: self.bind_target(body_target, self.apply("subscript", (array, Var(index)))))
+
+    def lower_for_rows(self, node: ast.For, rows) -> bool:
+        """`for i, (x, y) in enumerate(zip(X, Y)):` over arrays of lengths known when the code runs: a loop of
+        `rows.length` trips, the target bound to `rows.item(index)` at the start of each
+        (`containers.Rows`)."""
+        loc = self.loc
+        index = self.names.fresh("row")
+        self.types[index] = ir.INT
+
+        def make(body):
+            return For(index, Const(0), rows.length, Const(1), body, loc)
+        return self.loop(node, make, before=lambda: self.bind_target(node.target, rows.item(Var(index))))
 
     def loop(self, node, make, before=None) -> bool:
         """Lower a loop body with its exit flags; `make(body)` builds the loop statement (`before`: lowers

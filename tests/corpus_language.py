@@ -852,6 +852,12 @@ def reversed_recurrence(x):
     return h
 
 
+def min_max_of_lists(x, y):
+    """Python's min and max of a list or tuple of numbers (they were refused: "min takes 2 argument(s),
+    got 1"); `max` of one item is that item."""
+    return min([x * x, 1.0, x]) + max((y, x * y, 0.5 * y)) + max([x])
+
+
 def dict_items(params):
     s = 0.0
     for name, value in params.items():
@@ -1403,6 +1409,7 @@ CASES = [
     case(enumerate_params, lambda r: ([_v(r), _v(r)], _v(r)), wrt="ps", verify=True),
     case(zip_params, lambda r: ([_v(r), _v(r)], (_s(r), _s(r)), _v(r)), wrt=("ws", "bs"), verify=True),
     case(enumerate_array, lambda r: (_v(r, 4),), verify=True),
+    case(min_max_of_lists, lambda r: (_s(r), _s(r)), wrt=("x", "y"), verify=True),
     case(per_sample_squares, lambda r: (_v(r), _m(r, (5, 3)), _v(r, 5)), wrt=("w", "X", "y"), verify=True),
     case(zip_stops_at_the_shortest, lambda r: (_v(r, 4), _v(r, 4)), wrt=("x", "y"), verify=True),
     case(reversed_recurrence, lambda r: (_v(r, 5),), verify=True),
@@ -1465,3 +1472,8 @@ def zip_list_with_array(x):
     for c, v in zip([1.0, 2.0, 3.0], x):
         s = s + c * v
     return s
+
+
+
+def min_of_a_list_of_arrays(x):
+    return np.sum(min([x, 2.0 * x]))

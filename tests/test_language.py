@@ -642,3 +642,11 @@ def test_zip_of_a_container_and_an_array_of_unknown_length_is_refused_by_name():
     from autodiff_compiler import UnsupportedSyntaxError
     with pytest.raises(UnsupportedSyntaxError, match="zip of a container and an array whose length is known only"):
         grad(L.zip_list_with_array)(np.ones(3))
+
+
+def test_min_of_a_list_holding_arrays_is_refused():
+    """Python's min compares the items with <, which an array of several entries refuses: the two-operand
+    rule (np.minimum of arrays, entry by entry) is not what the function does."""
+    from autodiff_compiler import UnsupportedSyntaxError
+    with pytest.raises(UnsupportedSyntaxError, match=r"min\(\) of a list holding arrays"):
+        grad(L.min_of_a_list_of_arrays)(np.ones(3))

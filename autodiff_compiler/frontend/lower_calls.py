@@ -188,6 +188,24 @@ class CallLowering:
         if prim == "float" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             return self.materialise(Const(self.float_of_text(node.args[0])), target)     # float("inf")
+        if prim in ("min", "max") and not numpy_call and len(node.args) == 1:
+            items = self.lower_expr(node.args[0])
+            if isinstance(items, Pack) and items.kind in ("list", "tuple"):
+                # Python's min/max of a list: its first item, replaced by each later one that is smaller
+                # (larger), the fold of the two-operand call's rule (ties and NaN as Python's)
+                values = items.values()
+                if any(isinstance(v, (Pack, Text)) or self.rank_of(v) for v in values):
+                    raise self.unsupported(node, f"{prim}() of a list holding arrays or containers (Python compares "
+                                           f"them with <, which an array of several entries refuses)",
+                                           f"np.{prim}imum(a, b) for entries, np.{prim}(a) for an array's {prim}imum")
+                if not values:
+                    raise self.error(AutodiffError, f"{prim}() arg is an empty sequence", node,
+                                     "Python raises ValueError here: give it at least one number", prim)
+                acc = values[0]
+                for value in values[1:-1]:
+                    acc = self.apply(prim, (acc, value))
+                return self.apply(prim, (acc, values[-1]), target) if len(values) > 1 else \
+                    self.materialise(acc, target)
         args = [library.as_array(self, self.lower_expr(a), a) for a in node.args]
         if python_math:
             for arg, arg_node in zip(args, node.args):

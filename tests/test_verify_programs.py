@@ -400,3 +400,19 @@ def test_a_subscript_like_primitive_reads_a_copy(monkeypatch):
     state.text = ""          # the printed module knows nothing of the test primitive
     report = verify_gradient(state, (np.linspace(0.1, 0.9, 7),), K.slices_and_stores)
     assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_a_tape_of_arrays_of_several_lengths_verifies(jit):
+    """A tape of arrays is a list whose items keep their own shapes: the window a[t:t + 2] is 2 long, then 1
+    at the end of a 3-array.  The verifier called that program wrong ("pushes arrays of shapes (2,) and
+    (1,)": helper-72), on the caller's instance and on the small ones it makes of longer arrays."""
+    from autodiff_compiler import grad
+    for n in (3, 4, 6):
+        x = np.random.default_rng(n).normal(size=n)
+        report = verify_gradient(state_for(K.sliding_window, (x,)), (x,), K.sliding_window)
+        assert report.ok, str(report)
+        got = grad(K.sliding_window, jit=jit, verify=True)(x)
+        step = 1e-6
+        numeric = [(K.sliding_window(x + step * e) - K.sliding_window(x - step * e)) / (2 * step) for e in np.eye(n)]
+        np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-9)

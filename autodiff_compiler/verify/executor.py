@@ -322,10 +322,12 @@ class Executor:
         if not stmt.growable and tape.capacity is not None and len(tape.items) >= tape.capacity:
             raise self.defect(f"pushes past the end of the tape {stmt.tape!r} (room for {tape.capacity})")
         if value.is_array:
+            # a tape of arrays is a list, each item of its own shape (`backend.print_memory`: a window
+            # `a[t:t + 2]` shrinks at the end of the array, helper-72); of one rank, which Numba types
             if tape.shape is None:
                 tape.shape = value.num.shape
-            elif tape.shape != value.num.shape:
-                raise self.defect(f"pushes arrays of shapes {tape.shape} and {value.num.shape} "
+            elif len(tape.shape) != value.num.ndim:
+                raise self.defect(f"pushes arrays of {len(tape.shape)} and {value.num.ndim} axes "
                                   f"onto the tape {stmt.tape!r}")
             tape.items.append(value.copy())
             return

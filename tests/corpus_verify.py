@@ -163,3 +163,14 @@ def cube(x):
 def sigmoid_loss(w, x):
     p = 1.0 / (1.0 + math.exp(-w * x))
     return p * p
+
+
+def newton_root_times_sine(x):
+    """Newton's iteration for sqrt(x), at most 50 trips: at a negative x it wanders chaotically, and the
+    exact value of that path's formula is another number than its float64 run."""
+    y = x
+    k = 0
+    while abs(y * y - x) > 1e-12 * x and k < 50:
+        y = 0.5 * (y + x / y)
+        k += 1
+    return y * math.sin(x)

@@ -429,3 +429,25 @@ def test_time_limit():
     import time
     assert expressions.with_time_limit(lambda: 42, 1.0) == 42
     assert expressions.with_time_limit(lambda: time.sleep(2) or 1, 0.2) is None
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_an_ill_conditioned_instance_is_compared_in_float64(jit):
+    """verify=True at x = 1.7 also proves the gradient on instances it makes, among them x = -1.7, where 50
+    chaotic Newton trips make the exact value of the path's formula another number than the float64 run
+    the function returns: it said "the lowering changed the function" of a correct program (helper-72).
+    There, where a change of a few roundings in the inputs moves the formula past the tolerance, the
+    program's own float64 run is compared with the function, to the bit."""
+    for x in (1.7, 0.6, 2.9):
+        got = grad(C.newton_root_times_sine, verify=True, jit=jit)(x)
+        step = 1e-6
+        numeric = (C.newton_root_times_sine(x + step) - C.newton_root_times_sine(x - step)) / (2 * step)
+        assert got == pytest.approx(numeric, rel=1e-6)
+
+
+def test_a_function_other_than_the_one_derived_fails_the_primal_check():
+    """The comparison of the program's value with the function's still fails where they differ."""
+    state = state_for(C.trig_mix, (0.6, 0.8))
+    assert verify_gradient(state, (0.6, 0.8), C.trig_mix).ok
+    report = verify_gradient(state, (0.6, 0.8), lambda x, y: C.trig_mix(x, y) * (1.0 + 1e-6))
+    assert not report.ok and "the lowering changed the function" in str(report)

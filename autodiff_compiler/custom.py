@@ -59,9 +59,17 @@ class _RuleLanguage(ast.NodeTransformer):
                                  f"function's value), with the functions of math or NumPy: "
                                  f"@custom_derivative(\"np.cos(x)\")")
 
+    def generic_visit(self, node):
+        if not isinstance(node, _EXPRESSIONS):
+            self.refuse(f"holds {type(node).__name__.lower()} {ast.unparse(node)!r}, which the rule language "
+                        f"has no meaning for")
+        return super().generic_visit(node)
+
     def visit_Call(self, node):
+        if node.keywords:
+            self.refuse(f"passes keywords to {ast.unparse(node.func)}: the rule language's calls take "
+                        f"their operands by position")
         node.args = [self.visit(a) for a in node.args]
-        node.keywords = [self.visit(k) for k in node.keywords]
         func = node.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES:
             prim = USER_FUNCTIONS.get((_MODULES[func.value.id], func.attr))
@@ -70,7 +78,21 @@ class _RuleLanguage(ast.NodeTransformer):
             node.func = ast.Name(prim, ast.Load())
         elif not (isinstance(func, ast.Name) and func.id in PRIMITIVES):
             self.refuse(f"calls {ast.unparse(func)}, which is no function of the rule table")
+        arity = PRIMITIVES[node.func.id].arity
+        if len(node.args) != arity:
+            self.refuse(f"calls {ast.unparse(func)} with {len(node.args)} operand(s): the rule table's takes "
+                        f"{arity} (math.log(x, b) is log(x) / log(b))")
         return node
+
+    def visit_Compare(self, node):
+        if len(node.ops) != 1:
+            self.refuse("chains comparisons: compare two operands at a time")
+        return self.generic_visit(node)
+
+    def visit_Subscript(self, node):
+        if not isinstance(node.slice, ast.Constant) or not isinstance(node.slice.value, int):
+            self.refuse(f"indexes {ast.unparse(node)} with something other than an int")
+        return self.generic_visit(node)
 
     def visit_Attribute(self, node):
         if isinstance(node.value, ast.Name) and node.value.id in _MODULES and node.attr in _CONSTANTS:
@@ -81,6 +103,11 @@ class _RuleLanguage(ast.NodeTransformer):
         if node.id not in self.params and node.id != "out":
             self.refuse(f"reads {node.id!r}, which is neither a parameter of {self.owner} nor `out`")
         return node
+
+
+# what a partial is made of (`transforms.instantiate` reads these), with their operators and contexts
+_EXPRESSIONS = (ast.Expression, ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.Call, ast.Compare, ast.IfExp,
+                ast.Subscript, ast.Attribute, ast.operator, ast.unaryop, ast.cmpop, ast.expr_context)
 
 
 def _in_rule_language(tree, text: str, owner: str, params: list):
@@ -130,8 +157,9 @@ def custom_derivative(*partials: str):
             except SyntaxError as exc:
                 raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
             tree = _in_rule_language(tree, text, fn.__name__, params)
+            called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
             for node in ast.walk(tree):
-                if isinstance(node, ast.Name) and node.id in params:
+                if isinstance(node, ast.Name) and node.id in params and id(node) not in called:
                     node.id = ARG_NAMES[params.index(node.id)]
             renamed.append(ast.unparse(tree))
         name = _primitive_name(fn)

@@ -119,7 +119,9 @@ def _undefined(fn, exc, args=None, converted=None, state=None, flat=None):
     site = None if _about_shapes(exc) or not python.runs else derivative_site(state, exc, flat)
     if site is not None:
         filename, lines, line, source_line, said = site
-        which = f"line {line}" if len(lines) == 1 else "lines " + ", ".join(map(str, lines))
+        which = f"line {line}" if len(lines) == 1 and line is not None else \
+            "lines " + ", ".join(map(str, lines)) if line is not None else \
+            "the lines SymPy simplified together (" + "; ".join(lines) + ")"
         raise ArgumentError(f"{fn.__name__}: the derivative of {which} is undefined at these arguments ({said})",
                             filename=filename, line=line, source_line=source_line, hint=NO_DERIVATIVE) from None
     hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if _about_shapes(exc) \
@@ -179,14 +181,18 @@ def derivative_site(state, exc, flat) -> tuple | None:
     named = [m for m in map(_BLOCK_LINES.match, above[start:end]) if m is not None]
     if not named:
         return None
-    # the last is the statement's own line (those above it: the calls that led there); under the
-    # symbolic pass's note, every line the block was simplified from
-    kept = named if SYMBOLIC_NOTE in above[start] else named[-1:]
-    numbers = list(dict.fromkeys(int(n) for m in kept for n in m["lines"].split(", ")))
-    inner = int(kept[-1]["lines"].split(", ")[0])
-    if kept[-1]["file"] is not None:        # a helper's line, in the file the comment names
-        return kept[-1]["file"], numbers, inner, None, said
-    return state.source.filename, numbers, inner, state.source.line_text(inner).strip(), said
+    if SYMBOLIC_NOTE in above[start]:
+        # every line the block was simplified from, in their files: which of them fails is not known
+        # here (helper-74: naming the last one named a line with a derivative everywhere)
+        lines = [f"{m['file'] + ' ' if m['file'] else ''}line{'s' if ',' in m['lines'] else ''} {m['lines']}"
+                 for m in named]
+        return state.source.filename, lines, None, None, said
+    # the last is the statement's own line (those above it: the calls that led there)
+    inner = named[-1]
+    numbers = [int(n) for n in inner["lines"].split(", ")]
+    if inner["file"] is not None:           # a helper's line, in the file the comment names
+        return inner["file"], numbers, numbers[0], None, said
+    return state.source.filename, numbers, numbers[0], state.source.line_text(numbers[0]).strip(), said
 
 
 def _frame_in(exc, path: str) -> tuple | None:

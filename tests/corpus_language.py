@@ -1477,3 +1477,24 @@ def zip_list_with_array(x):
 
 def min_of_a_list_of_arrays(x):
     return np.sum(min([x, 2.0 * x]))
+
+
+def enumerate_from_an_int_parameter(x, k):
+    s = 0.0
+    for i, v in enumerate(x, k):
+        s = s + i * v * v
+    return s
+
+
+def reversed_enumerate(x):
+    s = 0.0
+    for i, v in reversed(enumerate(x)):      # Python: TypeError, 'enumerate' object is not reversible
+        s = s + i * v
+    return s
+
+
+def zip_strict(x, y):
+    s = 0.0
+    for a, b in zip(x, y, strict=True):      # Python: ValueError where the lengths differ
+        s = s + a * b
+    return s

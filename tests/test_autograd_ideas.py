@@ -355,3 +355,39 @@ def test_a_partial_reading_what_it_cannot_mean_is_refused_at_the_declaration(tmp
     with pytest.raises(ArgumentError, match=re.escape(said)) as raised:
         spec.loader.exec_module(module)
     assert repr(partial) in str(raised.value) and "`out`" in raised.value.hint
+
+
+@pytest.mark.parametrize("partial, said", [
+    ("math.log(z, 2.0)", "calls math.log with 2 operand(s)"),
+    ("max([z, 0.0])", "holds list"),
+    ("pow(z, 2, 7)", "calls pow with 3 operand(s)"),
+    ("np.sum(z, keepdims=True)", "passes keywords to np.sum"),
+    ("1.0 if 0 < z < 1 else 0.0", "chains comparisons"),
+    ("(z, 1.0)[k]", "with something other than an int"),
+    ("(z, 1.0)[0] * 2.0", "holds tuple"),
+])
+def test_a_partial_the_rule_language_cannot_run_is_refused_at_the_declaration(tmp_path, partial, said):
+    """Accepted at the declaration, these raised an InternalError at every derivative (helper-74)."""
+    import importlib.util
+    path = tmp_path / "unrunnable_partial.py"
+    path.write_text(_SAME_NAME.format(partial=partial, body="z * z"))
+    spec = importlib.util.spec_from_file_location("unrunnable_partial", path)
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(ArgumentError, match=re.escape(said)):
+        spec.loader.exec_module(module)
+
+
+@JIT
+def test_a_parameter_named_like_the_function_its_partial_calls(tmp_path, jit):
+    """`np.cos(cos)` of a parameter named cos: the renaming of parameters renamed the function too
+    (InternalError: KeyError 'x', helper-74)."""
+    import importlib.util
+    path = tmp_path / f"named_cos_{jit}.py"
+    path.write_text('import numpy as np\nfrom autodiff_compiler import custom_derivative\n\n\n'
+                    '@custom_derivative("np.cos(cos)")\ndef my_sin(cos):\n    return np.sin(cos)\n\n\n'
+                    'def loss(x):\n    return my_sin(x) * x\n')
+    spec = importlib.util.spec_from_file_location(f"named_cos_{jit}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for x in (0.3, -1.1, 2.4):
+        assert grad(module.loss, jit=jit)(x) == pytest.approx(np.cos(x) * x + np.sin(x), rel=1e-13)

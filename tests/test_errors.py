@@ -555,13 +555,18 @@ def test_a_line_without_a_derivative_at_the_point_is_named(func, point, holder, 
     for make in (grad, value_and_grad):
         g = make(func, jit=jit, simplify=simplify)
         for _ in range(3):
-            with pytest.raises(ArgumentError, match="the derivative of lines? [0-9, ]+ is undefined at these arguments") \
-                    as raised:
+            with pytest.raises(ArgumentError, match="the derivative of .* is undefined at these arguments") as raised:
                 g(*point)
             err = raised.value
-            assert (os.path.basename(err.filename), err.line) == (CORPUS_FILE, line), str(err)
-            assert err.source_line == snippet, str(err)
+            assert os.path.basename(err.filename) == CORPUS_FILE, str(err)
             assert "another point" in err.hint
+            if "SymPy simplified together" in str(err):
+                # a block the symbolic pass made of several lines: each is named, none claimed (helper-74:
+                # naming the last named a line with a derivative everywhere)
+                assert err.line is None and err.source_line is None and f"line {line}" in str(err), str(err)
+                assert simplify, str(err)
+            else:
+                assert (err.line, err.source_line) == (line, snippet), str(err)
         near = tuple(p + 0.25 for p in point) if func is not E.arccos_of_a_product else (0.75,)
         got = g(*near)
         got = got[1] if make is value_and_grad else got

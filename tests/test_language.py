@@ -5,6 +5,7 @@ at three points, and the scalar and small-array ones proved against SymPy (verif
 Numba compiles dominate the time: each case compiles once per mode and signature, and the three
 points share that compilation (the gradient objects are kept for the whole module)."""
 import inspect
+import re
 import zlib
 
 import numpy as np
@@ -650,3 +651,23 @@ def test_min_of_a_list_holding_arrays_is_refused():
     from autodiff_compiler import UnsupportedSyntaxError
     with pytest.raises(UnsupportedSyntaxError, match=r"min\(\) of a list holding arrays"):
         grad(L.min_of_a_list_of_arrays)(np.ones(3))
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "py"])
+def test_enumerate_of_an_array_from_an_int_parameter(jit):
+    """enumerate(x, k) with k an int parameter counts from k, read once (it was refused as a container
+    indexed by a value known only when the code runs: helper-74)."""
+    g = grad(L.enumerate_from_an_int_parameter, jit=jit)
+    for k in (0, 3, -2):
+        x = np.array([0.5, -1.5, 0.7, 2.0])
+        np.testing.assert_allclose(g(x, k), 2 * (k + np.arange(4)) * x, rtol=1e-14)
+
+
+@pytest.mark.parametrize("fn, said", [(L.reversed_enumerate, "'enumerate' object is not reversible"),
+                                      (L.zip_strict, "zip with keywords")])
+def test_what_python_raises_for_or_zip_checks_at_run_time_is_refused(fn, said):
+    """reversed(enumerate(x)) returned a gradient where Python raises TypeError; zip(..., strict=True) ignored
+    strict (helper-74).  Both are refused with their lines."""
+    from autodiff_compiler import UnsupportedSyntaxError
+    with pytest.raises(UnsupportedSyntaxError, match=re.escape(said)):
+        grad(fn)(np.ones(3), *([np.ones(2)] if fn is L.zip_strict else []))

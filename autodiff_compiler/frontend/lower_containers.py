@@ -26,6 +26,7 @@ import ast
 from dataclasses import dataclass
 
 from ..errors import UnsupportedSyntaxError
+from .. import ir
 from ..ir import Const, Var
 
 
@@ -270,6 +271,14 @@ def _static_call(lowering, call: ast.Call, name: str):
         if name == "values":
             return pack.values()
         return [Pack("tuple", {0: Text(k), 1: v}) for k, v in pack.items.items()]
+    if name == "zip" and call.keywords:
+        raise lowering.unsupported(call, "zip with keywords (strict=True raises where lengths differ)",
+                                   "zip(...) without keywords, and check the lengths yourself")
+    if name == "reversed" and call.args and isinstance(call.args[0], ast.Call) \
+            and _called(call.args[0]) in ("enumerate", "zip"):
+        raise lowering.error(UnsupportedSyntaxError, f"'{_called(call.args[0])}' object is not reversible",
+                             call, "Python raises TypeError here: reverse what it enumerates or zips",
+                             "reversed")
     arguments = call.args[:1] if name == "enumerate" else call.args
     sequences = [_sequence(lowering, a) for a in arguments]
     if any(isinstance(s, Rows) for s in sequences):
@@ -297,8 +306,14 @@ def _rows_of(lowering, call: ast.Call, name: str, sequences: list) -> Rows:
         raise lowering.unsupported(call, f"{name} of a container and an array whose length is known only when "
                                    f"the code runs", "zip arrays with arrays, or loop over range(len(x)) and index")
     if name == "enumerate":
-        start, rows = _enumerate_start(lowering, call), sequences[0]
-        return Rows(rows.length, lambda i: Pack("tuple", {0: lowering.apply("add", (i, Const(start))) if start else i,
+        rows = sequences[0]
+        start_node = call.args[1] if len(call.args) > 1 else call.keywords[0].value if call.keywords else None
+        start = Const(0) if start_node is None else lowering.lower_expr(start_node)      # an int, read once
+        kind = type(start.value) if isinstance(start, Const) else lowering.type_of(start)
+        if kind not in (int, ir.INT):
+            raise lowering.unsupported(start_node, "enumerate's start that is not an int (Python raises TypeError)",
+                                       "start from an int")
+        return Rows(rows.length, lambda i: Pack("tuple", {0: i if start == Const(0) else lowering.apply("add", (i, start)),
                                                           1: rows.item(i)}))
     if name == "reversed":
         rows = sequences[0]

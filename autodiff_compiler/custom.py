@@ -100,9 +100,13 @@ class _RuleLanguage(ast.NodeTransformer):
         self.refuse(f"reads {ast.unparse(node)}, which is no number it knows")
 
     def visit_Name(self, node):
-        if node.id not in self.params and node.id != "out":
+        """An operand (a call's function is never visited here): `out`, or a parameter, which becomes the
+        rule table's name of its operand (`x`, `y`, `z` by position)."""
+        if node.id == "out":
+            return node
+        if node.id not in self.params:
             self.refuse(f"reads {node.id!r}, which is neither a parameter of {self.owner} nor `out`")
-        return node
+        return ast.Name(ARG_NAMES[self.params.index(node.id)], node.ctx)
 
 
 # what a partial is made of (`transforms.instantiate` reads these), with their operators and contexts
@@ -111,7 +115,8 @@ _EXPRESSIONS = (ast.Expression, ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, 
 
 
 def _in_rule_language(tree, text: str, owner: str, params: list):
-    """`tree` (a parsed partial) in the rule language (`_RuleLanguage`), or an ArgumentError."""
+    """`tree` (a parsed partial) in the rule language (`_RuleLanguage`), over the rule table's operand names,
+    or an ArgumentError."""
     return ast.fix_missing_locations(_RuleLanguage(text, owner, params).visit(tree))
 
 
@@ -156,12 +161,7 @@ def custom_derivative(*partials: str):
                 tree = syntax.parse(text, mode="eval")
             except SyntaxError as exc:
                 raise ArgumentError(f"partial {text!r} of {fn.__name__} is not an expression: {exc.msg}") from None
-            tree = _in_rule_language(tree, text, fn.__name__, params)
-            called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Name) and node.id in params and id(node) not in called:
-                    node.id = ARG_NAMES[params.index(node.id)]
-            renamed.append(ast.unparse(tree))
+            renamed.append(ast.unparse(_in_rule_language(tree, text, fn.__name__, params)))
         name = _primitive_name(fn)
         # the value is computed by the function's own (inlined) body and passed as the last operand
         register(Primitive(name, len(params) + 1, tuple(renamed) + ("0",), None, False,

@@ -118,10 +118,7 @@ def _undefined(fn, exc, args=None, converted=None, state=None, flat=None):
                                    ours=None if of_a_value else text)
     site = None if _about_shapes(exc) or not python.runs else derivative_site(state, exc, flat)
     if site is not None:
-        filename, lines, line, source_line, said = site
-        which = f"line {line}" if len(lines) == 1 and line is not None else \
-            "lines " + ", ".join(map(str, lines)) if line is not None else \
-            "the lines SymPy simplified together (" + "; ".join(lines) + ")"
+        filename, which, line, source_line, said = site
         raise ArgumentError(f"{fn.__name__}: the derivative of {which} is undefined at these arguments ({said})",
                             filename=filename, line=line, source_line=source_line, hint=NO_DERIVATIVE) from None
     hint = "the arrays' shapes do not fit the operations of the function (it fails here too)" if _about_shapes(exc) \
@@ -140,8 +137,8 @@ _BLOCK_LINES = re.compile(r"#\s+(?:(?P<file>\S+\.py) )?lines? (?P<lines>\d+(?:, 
 
 
 def derivative_site(state, exc, flat) -> tuple | None:
-    """Where the derived program raised `exc`: (file, the lines, the one to show, its text, what Python
-    says) for the lines of the user's code the failing statement's block of the reverse sweep derives
+    """Where the derived program raised `exc`: (file, the lines in words, the one to show, its text, what
+    Python says) for the lines of the user's code the failing statement's block of the reverse sweep derives
     (the comments heading it); None where no such block holds it.  The frames of `exc` say where, for the
     program Python ran (`jit=False`); Numba's raise without frames, so the interpreted program runs
     again on copies of `flat`, within RERUN_SECONDS.  Asked on the failure path only."""
@@ -184,15 +181,20 @@ def derivative_site(state, exc, flat) -> tuple | None:
     if SYMBOLIC_NOTE in above[start]:
         # every line the block was simplified from, in their files: which of them fails is not known
         # here (helper-74: naming the last one named a line with a derivative everywhere)
-        lines = [f"{m['file'] + ' ' if m['file'] else ''}line{'s' if ',' in m['lines'] else ''} {m['lines']}"
-                 for m in named]
-        return state.source.filename, lines, None, None, said
+        lines = "; ".join(f"{m['file'] + ' ' if m['file'] else ''}{_lines_in_words(m['lines'])}" for m in named)
+        return state.source.filename, f"the lines SymPy simplified together ({lines})", None, None, said
     # the last is the statement's own line (those above it: the calls that led there)
     inner = named[-1]
-    numbers = [int(n) for n in inner["lines"].split(", ")]
+    first = int(inner["lines"].split(", ")[0])
+    which = _lines_in_words(inner["lines"])
     if inner["file"] is not None:           # a helper's line, in the file the comment names
-        return inner["file"], numbers, numbers[0], None, said
-    return state.source.filename, numbers, numbers[0], state.source.line_text(numbers[0]).strip(), said
+        return inner["file"], which, first, None, said
+    return state.source.filename, which, first, state.source.line_text(first).strip(), said
+
+
+def _lines_in_words(numbers: str) -> str:
+    """"line 3" or "lines 9, 10, 11" of a comment's numbers ("3", "9, 10, 11")."""
+    return f"line{'s' if ',' in numbers else ''} {numbers}"
 
 
 def _frame_in(exc, path: str) -> tuple | None:

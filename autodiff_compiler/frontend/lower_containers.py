@@ -261,6 +261,13 @@ class Rows:
     item: object
 
 
+def array_rows(lowering, array) -> Rows:
+    """An array's rows (its entries, of a vector), as `for row in A` runs over them: the array read once,
+    as Python's iterator holds the array it was made of."""
+    array = lowering.snapshot(array)
+    return Rows(lowering.apply("shape0", (array,)), lambda i: lowering.apply("subscript", (array, i)))
+
+
 def _static_call(lowering, call: ast.Call, name: str):
     if name in ("items", "keys", "values"):
         pack = lowering.lower_expr(call.func.value)
@@ -342,9 +349,7 @@ def _sequence(lowering, node) -> list | Rows:
         count = lowering.static_length(value)
         if count is not None:
             return [lowering.apply("subscript", (value, Const(k))) for k in range(count)]
-        # read once, as Python's iterator holds the array it was made of (`for row in A`)
-        value = lowering.snapshot(value)
-        return Rows(lowering.apply("shape0", (value,)), lambda i: lowering.apply("subscript", (value, i)))
+        return array_rows(lowering, value)
     raise lowering.unsupported(node, "enumerate/zip/reversed over something whose length is known only when "
                                "the code runs", "zip tuples, lists or arrays, or loop over range(len(x)) and index")
 

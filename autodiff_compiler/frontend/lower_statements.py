@@ -453,20 +453,11 @@ class StatementLowering:
         return exits
 
     def lower_for_array(self, node: ast.For, array) -> bool:
-        """`for row in A:` is `for i in range(A.shape[0]): row = A[i]`."""
-        loc = self.loc
+        """`for row in A:` is `for i in range(A.shape[0]): row = A[i]` (`lower_for_rows`)."""
         rank = self.rank_of(array, node.iter, "a loop")
         if not rank:
             raise self.unsupported(node.iter, "a loop over a number", "loop over range(...) or an array")
-        array = self.snapshot(array)
-        stop = self.apply("shape0", (array,))
-        index = self.names.fresh("row")
-        self.types[index] = ir.INT
-        body_target = node.target
-
-        def make(body):
-            return For(index, Const(0), stop, Const(1), body, loc)
-        return self.loop(node, make, before=lambda: self.bind_target(body_target, self.apply("subscript", (array, Var(index)))))
+        return self.lower_for_rows(node, containers.array_rows(self, array))
 
     def lower_for_rows(self, node: ast.For, rows) -> bool:
         """`for i, (x, y) in enumerate(zip(X, Y)):` over arrays of lengths known when the code runs: a loop of

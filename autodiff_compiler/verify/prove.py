@@ -90,7 +90,7 @@ def primal_against_function(primal: SV, point: dict, fn, args) -> tuple[bool, st
         return False, f"symbolic value has {len(got)} element(s), {name}(...) returned {len(expected)}"
     for g, e in zip(got, expected):
         if not math.isclose(g, e, rel_tol=PRIMAL_REL_TOL, abs_tol=1e-12):
-            if _ill_conditioned(primal.expr, point) and _numbers(primal.num) == expected:
+            if _ill_conditioned(primal.expr, point, got) and _numbers(primal.num) == expected:
                 # the program's own float64 run is the function's, to the bit: the exact value of the
                 # path's formula is another number only because the formula amplifies rounding
                 return True, (f"the path's formula is ill-conditioned at this point (exact {g!r}; a relative "
@@ -102,11 +102,11 @@ def primal_against_function(primal: SV, point: dict, fn, args) -> tuple[bool, st
     return True, f"symbolic value {shown!r} equals {name}(...) (rel. 1e-9)"
 
 
-def _ill_conditioned(expr, point: dict) -> bool:
-    """Does a relative change of 2**-50 (a few roundings) of the inputs move `expr` at `point` by more than
-    PRIMAL_REL_TOL?  Then the exact value of a path's formula says nothing of its float64 run (fifty trips
-    of a Newton iteration for the square root of a negative number: helper-72's instance)."""
-    base = [float(v) for v in as_list(evaluate(expr, point))]
+def _ill_conditioned(expr, point: dict, base: list) -> bool:
+    """Does a relative change of 2**-50 (a few roundings) of the inputs move `expr` from `base`, its values
+    at `point`, by more than PRIMAL_REL_TOL?  Then the exact value of a path's formula says nothing of its
+    float64 run (fifty trips of a Newton iteration for the square root of a negative number: helper-72's
+    instance)."""
     for sign in (1.0, -1.0):
         moved = {s: v * (1.0 + sign * 2.0 ** -50) for s, v in point.items()}
         values = [float(v) for v in as_list(evaluate(expr, moved))]

@@ -39,7 +39,7 @@ from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_for
 
 MAX_KEPT = 12
 OPTIONS = 4               # the forms of each output tried together in the cost search
-FALLBACKS = 12            # the forms an output may fall back on, cheapest first, when one is less accurate
+FALLBACKS = 24            # the forms an output may fall back on, cheapest first, when one is less accurate
 PER_TERM = 2              # the forms of each masked term combined, at least
 MAX_PROOFS = 12
 

@@ -18,6 +18,11 @@ array read by a scalar `subscript` or a shape (no store can happen inside the
 run, so what it reads is fixed).  No statement of a region assigns a name
 that the region read before assigning it: its *inputs* hold their entry
 values throughout, and at the region's end every name holds its last value.
+One kind of statement may sit inside the run without belonging to it: an
+accumulation of a value of the program into a name the region has not
+assigned (`s = t20` after `t20 = s + t19`), reading none of its adjoint
+values; it stays where it is, no region statement after it mentions its
+target, and no rewrite reads what it assigns (`_steps_over`).
 The region's *outputs* are the names it assigns whose last value is live after
 its last statement (`Dataflow.live_out`).  Only outputs that the reverse pass
 added (adjoint values, not in `exact_names`) and that are floats are
@@ -101,6 +106,10 @@ LAST: list = []
 class Region:
     block: list
     stmts: list
+    # what the statements it steps over (`find_regions`) read of the region's names (live there), and the
+    # names they assign (a rewrite may not read them: they no longer hold the region's entry values)
+    read_between: frozenset = frozenset()
+    overwritten: frozenset = frozenset()
 
 
 # ------------------------------------------------------------------------ regions
@@ -123,19 +132,22 @@ def _eligible(stmt, types: dict) -> bool:
     return True
 
 
-def find_regions(function: ir.Function) -> list:
-    """Every region of every block (see the module docstring), in program order."""
+def find_regions(function: ir.Function, step_over_accumulations: bool = False) -> list:
+    """Every region of every block (see the module docstring), in program order.  With
+    `step_over_accumulations`, a region goes on past an accumulation of the program's value
+    (`_steps_over`)."""
     types = function.types
+    exact = getattr(function, "exact_names", None) or set(function.types)
     regions = []
 
     def scan(block: list) -> None:
-        current, exposed, assigned = [], set(), set()
+        current, exposed, assigned, stepped, read_between = [], set(), set(), set(), set()
 
         def close():
-            nonlocal current, exposed, assigned
+            nonlocal current, exposed, assigned, stepped, read_between
             if current:
-                regions.append(Region(block, current))
-            current, exposed, assigned = [], set(), set()
+                regions.append(Region(block, current, frozenset(read_between), frozenset(stepped)))
+            current, exposed, assigned, stepped, read_between = [], set(), set(), set(), set()
 
         for stmt in block:
             for child in ir.child_blocks(stmt):
@@ -147,7 +159,11 @@ def find_regions(function: ir.Function) -> list:
                 close()
                 continue
             reads = set(ir.operand_vars(stmt.args))
-            if stmt.target in exposed | (reads - assigned):
+            if step_over_accumulations and current and _steps_over(stmt, reads, exposed, assigned | stepped, exact):
+                stepped.add(stmt.target)
+                read_between |= reads & assigned
+                continue
+            if stmt.target in exposed | (reads - assigned) or (reads | {stmt.target}) & stepped:
                 close()
                 if stmt.target in reads:
                     continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
@@ -158,6 +174,20 @@ def find_regions(function: ir.Function) -> list:
 
     scan(function.body)
     return regions
+
+
+def _steps_over(stmt, reads: set, exposed: set, assigned: set, exact) -> bool:
+    """May a region go on past `stmt`, leaving it where it is?  When `stmt` is what would end the region
+    -- it writes a name the region read (`s = t20` after `t20 = s + t19`) or itself rereads (`s = s + t`)
+    -- and that name is a value of the program the region has not assigned, and of the region's names
+    it reads only values of the program, never an adjoint one.  Such a statement changes nothing the
+    region computes: no region statement after it reads or writes its target (one that does ends the
+    region), the rewrite reads no name it assigns (`Region.overwritten`), and it reads none of the
+    outputs a rewrite replaces, while the definitions it does read stay where they are, live there
+    (`Region.read_between`).  (In a loop whose trip runs its reverse in the same pass, the primal's
+    `s += loss_i` sits between the trip's forward values and their adjoints.)"""
+    return (stmt.target in (exposed | reads) and stmt.target not in assigned and stmt.target in exact
+            and (reads & assigned) <= exact)
 
 
 def _promising(region: Region, function: ir.Function) -> bool:
@@ -176,7 +206,7 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
     """Rewrite the promising regions of `function` in place; True when something changed."""
     LAST.clear()
     seconds = SECONDS if seconds is None else seconds
-    regions = [r for r in find_regions(function) if _promising(r, function)]
+    regions = [r for r in find_regions(function, step_over_accumulations=True) if _promising(r, function)]
     if not regions:
         return False
     facts = dataflow.of(function)
@@ -188,7 +218,8 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
         final = {s.target for s in region.stmts}
         outputs = [s.target for s in region.stmts if s.target in live and s.target in final]
         outputs = list(dict.fromkeys(outputs))
-        plans.append((region, outputs, set(live)))
+        # what an accumulation stepped over reads stays: counted as live in the region's cost
+        plans.append((region, outputs, set(live) | region.read_between))
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
     interruptible = can_limit()
     if interruptible and any(_cached(cache_dir, _key(r, o, function.types, exact)) is None for r, o, _ in plans):
@@ -224,7 +255,7 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
 
 def _decide(region: Region, outputs: list, live: set, types: dict, exact) -> dict:
     from .symbolic_rewrite import rewrite_region
-    return rewrite_region(region.stmts, outputs, live, types, exact)
+    return rewrite_region(region.stmts, outputs, live, types, exact, region.overwritten)
 
 
 def _apply(region: Region, decision: dict, function: ir.Function, names: Names) -> None:
@@ -289,7 +320,9 @@ def _key(region: Region, outputs: list, types: dict, exact) -> str:
         names.update(ir.operand_vars(s.args))
     text = "\n".join([f"v{PASS_VERSION}"] + [repr(str(s)) for s in region.stmts]
                      + [f"{n}: {types.get(n)} {'exact' if n in exact else ''}" for n in sorted(names)]
-                     + ["outputs: " + ",".join(outputs)])
+                     + ["outputs: " + ",".join(outputs)]
+                     + ([f"read between: {sorted(region.read_between)}; overwritten: {sorted(region.overwritten)}"]
+                        if region.overwritten else []))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -65,7 +65,7 @@ class _Counter:
         return f"${self.n - 1}"
 
 
-def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) -> dict:
+def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact, overwritten=frozenset()) -> dict:
     final_index = {}
     for index, stmt in enumerate(stmts):
         final_index[stmt.target] = index
@@ -87,6 +87,8 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact) ->
     available = alg.available(keepable) - {sympy.Symbol(n, real=True) for n in alg.order
                                            if n not in keepable and sympy.Symbol(n, real=True) not in alg.gens}
     available -= {sympy.Symbol(o, real=True) for o in rewritable}
+    # inputs a statement the region steps over assigns: at the region's end they hold other values
+    available -= {sympy.Symbol(n, real=True) for n in overwritten}
     references, options = {}, {}
     for o in rewritable:
         references[o], options[o] = _options(alg, alg.cur[o], kept_names, available, types)

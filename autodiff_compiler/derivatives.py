@@ -49,7 +49,7 @@ from .frontend.bindings import current, hold
 from .frontend import pytrees
 from .backend.load import llvm_level, load
 from .errors import ArgumentError, AutodiffError, InternalError, NonFiniteInputError
-from .failures import explain, given_leaves
+from .failures import arithmetic_error, careful_derivative, explain, given_leaves
 from .pipeline import Step, derive
 
 _MODES = ("auto", "forward", "reverse")
@@ -200,6 +200,10 @@ class ProgramFunction(DerivedFunction):
                 self._failed(exc)
             own = tuple(args[:len(state.primal.params)])
             users = tuple(given[:len(own)]) if given is not None else given_leaves(own)
+            # of Python's arithmetic: the careful rerun's outputs, where it has finite ones
+            careful = careful_derivative(self, state, args, users) if arithmetic_error(exc) else None
+            if careful is not None:
+                return careful
             explain(self._flat_function(state, own), exc, state, users, converted=own)
         if watch is not None:
             watch.done()
@@ -207,6 +211,20 @@ class ProgramFunction(DerivedFunction):
         if not self.jit:
             outputs = tuple(v.item() if isinstance(v, np.generic) else v for v in outputs)
         return outputs
+
+    def finished(self, outputs, compiled, args, given=None) -> tuple:
+        """`run`'s outputs at `args` (the flat arguments, then tangents, vectors or cotangents), checked: a
+        `NonFiniteInputError` where some are not finite because an argument is not; where the arguments
+        are finite, the careful rerun's outputs if it has finite ones (`failures.careful_derivative`:
+        a NaN of `np.where`'s untaken side, times its zero tangent), else these, as `grad` returns them.
+        `given`: the caller's own values of the flat arguments (by default this call's)."""
+        state = self._compiled_states.get(id(compiled))
+        if state is None or not _check_finite(outputs, args, state.primal.params, self.fn.__name__):
+            return outputs
+        own = tuple(args[:len(state.primal.params)])
+        careful = careful_derivative(self, state, args, tuple(given[:len(own)]) if given is not None
+                                     else given_leaves(own))
+        return outputs if careful is None else careful
 
     def over_gradient(self) -> bool:
         """Is this derived by forward mode over the reverse-mode program of the grad object it
@@ -298,13 +316,16 @@ def _leaf_shapes(state, flat) -> list:
     return [np.shape(by_leaf[leaf]) for leaf in state.leaf_wrt]
 
 
-def _check_finite(outputs, converted, params, fn_name):
+def _check_finite(outputs, converted, params, fn_name) -> bool:
+    """Are some outputs not finite?  A `NonFiniteInputError` where an argument is not finite either."""
     from .api import _nonfinite, SCAN_LIMIT
     if any(_nonfinite(v, SCAN_LIMIT) for v in outputs if isinstance(v, (float, np.ndarray))):
         for arg, name in zip(converted, params):
             if _nonfinite(arg):
                 raise NonFiniteInputError(f"argument {name!r} of {fn_name} holds NaN or infinity",
                                           hint="derivatives at NaN or infinity are undefined; check the input")
+        return True
+    return False
 
 
 # ---------------------------------------------------------------------------- jvp
@@ -341,8 +362,7 @@ class JVPFunction(ProgramFunction):
         signature, flat, state = self.prepare(args, kwargs)
         dots = self.tangents_of(tangents, state, flat)
         compiled = self.compiled(signature, flat, dots)
-        outputs = self.run(compiled, list(flat) + dots)
-        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        outputs = self.finished(self.run(compiled, list(flat) + dots), compiled, list(flat) + dots)
         count = len(outputs) // 2
         tree = self.tree(signature)
         values, tangents_out = outputs[:count], outputs[count:]
@@ -413,7 +433,8 @@ class Pullback:
         cts = [_shaped(c, v if isinstance(v, np.ndarray) else 0.0, f"output {k}", "cotangent", owner.fn.__name__)
                for k, (c, v) in enumerate(zip(leaves, self.values))]
         compiled = owner.compiled(self.signature, self.args, cts)
-        outputs = owner.run(compiled, list(self.args) + cts, given=self.given)
+        outputs = owner.finished(owner.run(compiled, list(self.args) + cts, given=self.given), compiled,
+                                 list(self.args) + cts, given=self.given)
         grads = owner._per_parameter(owner.state_for(self.signature), outputs[len(self.values):])
         return grads[0] if owner.single else tuple(grads)
 
@@ -495,8 +516,7 @@ class JacobianFunction(ProgramFunction):
     def __call__(self, *args, **kwargs):
         signature, flat, state = self.prepare(args, kwargs)
         compiled = self.compiled(signature, flat)
-        outputs = self.run(compiled, flat)
-        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        outputs = self.finished(self.run(compiled, flat), compiled, flat)
         tree = self.tree(signature)
         count = 1 if tree is None else _leaf_count(tree)
         values, blocks = outputs[:count], outputs[count:]
@@ -539,8 +559,7 @@ class HessianFunction(ProgramFunction):
     def __call__(self, *args, **kwargs):
         signature, flat, state = self.prepare(args, kwargs)
         compiled = self.compiled(signature, flat)
-        outputs = self.run(compiled, flat)
-        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        outputs = self.finished(self.run(compiled, flat), compiled, flat)
         shapes = _leaf_shapes(state, flat)
         n = len(shapes)
         grads, blocks = outputs[:n], outputs[n:]
@@ -606,8 +625,7 @@ class HVPFunction(ProgramFunction):
         if self.jit and not kwargs and not state.facts.watches and self._plain(state) and all(
                 type(a) in _SCALAR_TYPES or (type(a) is np.ndarray and a.ndim and a.dtype.char in "dl") for a in args):
             self._fast[_fast_key(args)] = (compiled, state.facts.bindings)     # checked at each use
-        outputs = self.run(compiled, list(flat) + vs)
-        _check_finite(outputs, flat, state.primal.params, self.fn.__name__)
+        outputs = self.finished(self.run(compiled, list(flat) + vs), compiled, list(flat) + vs)
         return self._per_parameter(state, outputs[:len(vs)])[0]
 
     @staticmethod

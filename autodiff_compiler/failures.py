@@ -11,6 +11,9 @@ bug of ours, never a raw error passed on).
 Where the function runs to a finite value but its gradient failed on Python's arithmetic or came out
 non-finite, `careful_gradient` reruns it with structural zeros (`backend.strong_zero`): the gradient
 where that is finite, else None, and the caller raises (or returns) what it did before.
+`careful_derivative` does the same for the other derivative programs (`jvp`, `hvp`, `hessian`,
+`jacobian`, a `vjp`'s pullback): the same rerun of the same module, derived with the structural zeros
+of forward mode's tangents marked too (`transforms.forward`).
 """
 from __future__ import annotations
 
@@ -303,6 +306,17 @@ def _run(fn, args):
         return fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
 
 
+def _finite_leaves(value) -> bool:
+    """Is a result (a number, an array, or a tuple or list of them) made of finite floats alone?"""
+    if isinstance(value, (tuple, list)):
+        return all(_finite_leaves(item) for item in value)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.all(np.isfinite(array)))
+
+
 def finite_value(fn, args) -> float | None:
     """The user's function's value at these arguments as a float, where it runs to a finite number; else
     None.  Asked only when the gradient failed (`api.GradientFunction._careful`)."""
@@ -342,7 +356,6 @@ def careful_gradient(gradient, args):
     derivative objects inside) or its gradient is not finite either.  Module numbers are baked in as the
     fast derivation saw them (a change `_forget`s the careful module too).  `gradient`: the
     `api.GradientFunction` whose call failed."""
-    from .backend import strong_zero
     from .pipeline import derive
 
     g = gradient
@@ -359,20 +372,89 @@ def careful_gradient(gradient, args):
             value = finite_value(g.fn, args)
             if value is None:
                 return None
-            key = (signature, g.with_value)
-            careful_module = g._careful_modules.get(key)
-            if careful_module is None:
-                careful = derive(g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False,
-                                 with_value=g.with_value, skip=g.skip, steps=g.steps(), careful=True)
-                careful_module = g._careful_modules[key] = (strong_zero.load(
-                    careful.text, f"<careful gradient of {g.fn.__name__}>", careful.adjoint.name), careful.adjoint.name)
+            careful_module = _careful_module(g, (signature, g.with_value), lambda: derive(
+                g._source, dict(zip(g.all_params, signature)), g.wrt, simplify=False, with_value=g.with_value,
+                skip=g.skip, steps=g.steps(), careful=True))
     except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises what it raised before
-        if not isinstance(exc, AutodiffError):
-            logging.getLogger("autodiff_compiler").debug("no careful rerun of %s: %s: %s", g.fn.__name__,
-                                                         type(exc).__name__, exc)
+        _no_rerun(g, exc)
         return None
+    from .backend import strong_zero
     namespace, name = careful_module
     result = strong_zero.run(namespace, name, g._flatten(state, args))
     if result is not None and g.with_value:
         result = (value,) + result[1:] if type(result) is tuple else value
     return result
+
+
+def arithmetic_error(exc) -> bool:
+    """Is `exc` an error of Python's float arithmetic (a division by zero, a math domain or range error),
+    which the careful rerun's IEEE arithmetic may get past -- not an int beyond 64 bits?"""
+    return isinstance(exc, (ZeroDivisionError, ValueError, OverflowError)) and INT64_OVERFLOW not in str(exc)
+
+
+# the steps whose careful derivation marks its structural zeros (each transform's: `careful=True`)
+_CAREFUL_STEPS = ("reverse", "vjp", "forward", "jacobian")
+
+
+def careful_derivative(derived, state, args, given) -> tuple | None:
+    """The outputs of a derivative program other than the gradient (`derivatives.ProgramFunction`: jvp,
+    hvp, hessian, jacobian, a vjp's pullback) at `args` (its flat arguments, then its tangents, vector or
+    cotangents) by the careful rerun (`backend.strong_zero`), where the fast program failed (an error of
+    Python's arithmetic, or a non-finite output) while the function itself runs to finite values at the
+    caller's own arguments (`given`, the flat ones).  None where it does not apply (containers, module
+    data, methods, a non-finite argument) or its outputs are not all finite either (a derivative object
+    called inside the function is expanded without structural zeros:
+    `transforms.jacobian.gradient_statements`).  `state`: the derivation of the failed program."""
+    from .pipeline import derive
+
+    g = derived
+    if g.bound is not None or state.facts.structures or state.facts.data \
+            or any(step.kind not in _CAREFUL_STEPS for step in state.steps):
+        return None
+    if not all(_finite_leaves(a) for a in args) or not _runs_finite(g.plain, given):
+        return None
+    try:
+        with g._lock:       # the careful module of the derivation the object has now (`_forget` drops both)
+            key = next(k for k, known in g._states.items() if known is state)
+            careful_module = _careful_module(g, key, lambda: derive(
+                g._source, dict(zip(g.all_params, key)), g.wrt, simplify=False, skip=g.skip, steps=g.steps(),
+                regions=g.derivation_regions(), careful=True))
+    except Exception as exc:     # noqa: BLE001 -- no rerun, then: the caller raises (returns) what it did
+        _no_rerun(g, exc)
+        return None
+    from .backend import strong_zero
+    namespace, name = careful_module
+    result = strong_zero.run(namespace, name, list(args))
+    if result is None:
+        return None
+    return result if type(result) is tuple else (result,)
+
+
+def _runs_finite(fn, args) -> bool:
+    """Does the user's function run at these arguments to finite values (numbers or arrays)?"""
+    try:
+        return _finite_leaves(_run(fn, args))
+    except Exception:       # noqa: BLE001 -- the function fails here: no derivative to rescue
+        return False
+
+
+def _careful_module(g, key, derivation):
+    """(namespace, function name) of the careful module of the derivative object `g` for `key`, derived
+    (`derivation()`, a `pipeline.State` with its structural zeros marked) and loaded on first need.  A
+    program with forward mode in it has its comparisons guarded everywhere (`strong_zero.load`): its zero
+    tangents are structural wherever a comparison stays put, in the reverse sweep it differentiates too."""
+    from .backend import strong_zero
+    module = g._careful_modules.get(key)
+    if module is None:
+        careful = derivation()
+        everywhere = any(step.kind in ("forward", "jacobian") for step in careful.steps)
+        module = g._careful_modules[key] = (strong_zero.load(
+            careful.text, f"<careful {g.kind} of {g.fn.__name__}>", careful.adjoint.name, everywhere=everywhere),
+            careful.adjoint.name)
+    return module
+
+
+def _no_rerun(g, exc) -> None:
+    if not isinstance(exc, AutodiffError):
+        logging.getLogger("autodiff_compiler").debug("no careful rerun of %s: %s: %s", g.fn.__name__,
+                                                     type(exc).__name__, exc)

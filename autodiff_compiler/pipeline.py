@@ -413,7 +413,7 @@ def _name(state: State, step: Step) -> str | None:
 def _forward_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
         tangent = forward(state.program, _leaf_names(state, step.wrt), primal_outputs=step.primal_outputs,
-                          name=None if keep else _name(state, step))
+                          name=None if keep else _name(state, step), careful=state.careful)
         if keep:                      # a jacobian's tangent program: the driver runs it per column
             state.scratch[keep] = tangent
             state.adjoint = tangent
@@ -424,7 +424,8 @@ def _forward_step(step: Step, keep: str | None = None):
 
 def _vjp_step(step: Step, keep: str | None = None):
     def run(state: State) -> State:
-        program = vjp(state.program, _leaf_names(state, step.wrt), None if keep else _name(state, step))
+        program = vjp(state.program, _leaf_names(state, step.wrt), None if keep else _name(state, step),
+                      careful=state.careful)
         if keep:
             state.scratch[keep] = program
             state.adjoint = program

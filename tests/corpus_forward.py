@@ -284,3 +284,42 @@ def broadcast_length_one(c, r):
 def broadcast_row_column(b, A, k):
     """A (1, n) row and an (m, 1) column broadcast against a matrix that does not vary."""
     return np.sum(A - b * 2.0) + np.sum(A + k) + np.sum(np.tanh(A + k)) + np.sum(b * 0.5 - A)
+
+
+# ------------------------------------------- a side np.where (or `a if c else b`) does not take
+
+# Each side is computed everywhere; where the untaken one is undefined (NaN, an infinity), its
+# derivative is too, times the mask's zero: the careful rerun's structural zeros drop it
+# (test_forward.test_untaken_side_of_where_*, test_hessian.test_untaken_side_of_where_*)
+
+def where_sqrt(x):
+    return np.sum(np.where(x > 0, np.sqrt(x) * x, x * x))
+
+
+def where_log(x):
+    return np.sum(np.where(x > 0, x * x * np.log(x), 0.5 * x ** 3))
+
+
+def where_division(x):
+    return np.sum(np.where(x < 1.0, x * x, 1.0 / (x - 0.5)))
+
+
+def where_arcsin(x):
+    return np.sum(np.where(np.abs(x) < 1.0, np.arcsin(x) * x, x ** 3))
+
+
+def where_vector(x):
+    return np.where(x > 0, np.sqrt(x) * x, -x)
+
+
+def where_number(x):
+    return np.where(x > 0, np.sqrt(x) * x, x * x) + 0.0
+
+
+def where_at_boundary(x):
+    return np.sum(np.where(x > 0, np.sqrt(x), 0.0))
+
+
+def clamped_sqrt(x):
+    y = min(x, 1.0)
+    return math.sqrt(1.0 - y * y) + x * x

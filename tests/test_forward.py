@@ -149,3 +149,54 @@ def test_results_returned_from_inside_loops(jit, simplify):
             value, tangent = jvp(fn, jit=jit, simplify=simplify)(*args, tangents=(1.0,))
             assert value == pytest.approx(fn(*args), rel=1e-12) and tangent == pytest.approx(slope, rel=1e-6)
             assert hvp(fn, jit=jit, simplify=simplify)(x, 1.0, *rest) == pytest.approx(curvature, rel=1e-3, abs=1e-4)
+
+
+# np.where (and min) compute the side they do not take; where it is undefined (sqrt, log, arcsin of a
+# negative or too large number, a division by zero), so is its tangent, and the mask's zero times it was
+# NaN.  (function, its derivative by hand, points with entries on both sides)
+UNTAKEN = [
+    (F.where_sqrt, lambda x: np.where(x > 0, 1.5 * np.sqrt(np.abs(x)), 2 * x),
+     [np.array([0.5, -0.3, 1.2]), np.array([-2.0, 3.0]), np.array([-0.7])]),
+    (F.where_log, lambda x: np.where(x > 0, 2 * x * np.log(np.abs(x)) + x, 1.5 * x * x),
+     [np.array([0.7, -0.4, 2.0]), np.array([-1.5, 0.1])]),
+    (F.where_division, lambda x: np.where(x < 1.0, 2 * x, -1 / (x - 0.5) ** 2),
+     [np.array([0.2, 0.5, 3.0]), np.array([0.5, 1.5])]),
+    (F.where_arcsin, lambda x: np.where(np.abs(x) < 1.0, np.arcsin(np.clip(x, -1, 1)) + x / np.sqrt(np.abs(1 - x * x)),
+                                        3 * x * x), [np.array([0.3, 1.5, -2.0]), np.array([-0.6, 1.1])]),
+    (F.where_number, lambda x: 1.5 * math.sqrt(x) if x > 0 else 2 * x, [-0.3, -2.0, 0.7]),
+    (F.clamped_sqrt, lambda x: 2 * x if x > 1 else -x / math.sqrt(1 - x * x) + 2 * x, [2.0, 1.5, 0.5]),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("fn, slope, points", UNTAKEN, ids=[c[0].__name__ for c in UNTAKEN])
+def test_untaken_side_of_where_leaves_no_nan_in_the_tangent(fn, slope, points, jit):
+    """The careful rerun (`failures.careful_derivative`) drops the untaken side's tangent, as reverse mode's
+    drops its adjoint: the tangent by hand and by finite differences, where it was NaN (jit) or a false
+    "undefined at these arguments" (jit=False)."""
+    j = jvp(fn, jit=jit)
+    for x in points:
+        t = M(*np.shape(x)) if isinstance(x, np.ndarray) else 0.7
+        value, tangent = j(copy_args([x])[0], tangents=(t,))
+        with np.errstate(all="ignore"):
+            by_hand = float(np.sum(slope(x) * t))
+            assert value == pytest.approx(fn(x), rel=1e-12)
+            (differences,) = directional(fn, [x], [0], [t])
+        assert tangent == pytest.approx(by_hand, rel=1e-10, abs=1e-12), f"{fn.__name__} at {x}"
+        assert tangent == pytest.approx(float(differences), rel=1e-6, abs=1e-6), f"{fn.__name__} at {x}"
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_untaken_side_of_where_at_its_boundary_stays_undefined(jit):
+    """At `x == 0` the mask of `np.where(x > 0, np.sqrt(x), 0.0)` compares equal numbers: no neighbourhood
+    keeps the choice, the derivative from the right is infinite, and the rerun must not make the zero
+    tangent of the side taken the answer (its forward-mode comparisons are guarded too: `Tie`)."""
+    j = jvp(F.where_at_boundary, jit=jit)
+    try:
+        value, tangent = j(np.array([0.0, 1.0]), tangents=(np.ones(2),))
+    except AutodiffError as exc:
+        assert "undefined" in str(exc) or "division by zero" in str(exc)
+    else:
+        assert not np.isfinite(tangent)
+    value, tangent = j(np.array([-1.0, 1.0]), tangents=(np.ones(2),))      # off the boundary: right
+    assert tangent == pytest.approx(0.5, rel=1e-12)

@@ -3,6 +3,7 @@ included), against central finite differences of the gradient and second differe
 against SymPy's Hessian, and against reverse mode over the forward-mode gradient (a different
 derivation of the same numbers); jit on and off, the simplifier on and off (see `_modes`); SciPy's
 `hessp` argument order; pickling."""
+import math
 import pickle
 import zlib
 
@@ -12,7 +13,7 @@ import pytest
 import corpus_forward as F
 from _derivative_reference import assert_close, copy_args, jacobian_fd
 
-from autodiff_compiler import ArgumentError, grad, hessian, hvp, jacobian, jvp
+from autodiff_compiler import ArgumentError, AutodiffError, grad, hessian, hvp, jacobian, jvp
 
 RNG = np.random.default_rng(5)
 M = lambda *shape: RNG.normal(size=shape)
@@ -132,3 +133,56 @@ def test_hessian_hvp_pickle():
     for obj, args in ((hessian(F.quad_form), (x, A)), (hvp(F.quad_form), (x, v, A))):
         again = pickle.loads(pickle.dumps(obj))
         assert_close(again(*args), obj(*args), 0, 0)
+
+
+# np.where (and min) compute the side they do not take; where it is undefined (sqrt, log, arcsin of a
+# negative or too large number, a division by zero), so are its first and second derivatives, and the
+# mask's zero times them was NaN in forward mode over the gradient.  (function, its second derivative by
+# hand -- each function a sum over entries, or of a number, so its Hessian is diagonal -- and points)
+UNTAKEN = [
+    (F.where_sqrt, lambda x: np.where(x > 0, 0.75 / np.sqrt(np.abs(x)), 2.0),
+     [np.array([0.5, -0.3, 1.2]), np.array([-2.0, 3.0])]),
+    (F.where_log, lambda x: np.where(x > 0, 2 * np.log(np.abs(x)) + 3, 3 * x),
+     [np.array([0.7, -0.4, 2.0]), np.array([-1.5, 0.1])]),
+    (F.where_division, lambda x: np.where(x < 1.0, 2.0, 2 / (x - 0.5) ** 3), [np.array([0.2, 0.5, 3.0])]),
+    (F.where_arcsin, lambda x: np.where(np.abs(x) < 1.0,
+                                        1 / np.sqrt(np.abs(1 - x * x)) + np.abs(1 - x * x) ** -1.5, 6 * x),
+     [np.array([0.3, 1.5, -2.0]), np.array([-0.6, 1.1])]),
+    (F.where_number, lambda x: 0.75 / math.sqrt(x) if x > 0 else 2.0, [-0.3, 0.7]),
+    (F.clamped_sqrt, lambda x: 2.0 if x > 1 else 2.0 - (1 - x * x) ** -1.5, [2.0, 0.5]),
+]
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+@pytest.mark.parametrize("fn, curvature, points", UNTAKEN, ids=[c[0].__name__ for c in UNTAKEN])
+def test_untaken_side_of_where_leaves_no_nan_in_the_hessian(fn, curvature, points, jit):
+    """hessian, hvp, jvp(grad(f)) and jacobian(grad(f)) -- forward mode over the gradient -- with the careful
+    rerun's structural zeros in both sweeps (`failures.careful_derivative`), against the second derivative by
+    hand and second differences, where they were NaN (jit) or a false "undefined" (jit=False)."""
+    H, Hv = hessian(fn, jit=jit), hvp(fn, jit=jit)
+    over_grad = jacobian(grad(fn, jit=jit), jit=jit)
+    for x in points:
+        with np.errstate(all="ignore"):
+            by_hand = np.diag(curvature(x)) if isinstance(x, np.ndarray) else curvature(x)
+            differences = _hessian_fd(fn, [x], 0)
+        v = M(*np.shape(x)) if isinstance(x, np.ndarray) else 0.6
+        assert_close(H(copy_args([x])[0]), by_hand, 1e-10, 1e-12, f"{fn.__name__} Hessian at {x}")
+        assert_close(by_hand, differences, 1e-4, 1e-4, f"{fn.__name__} hand Hessian at {x}")
+        assert_close(Hv(copy_args([x])[0], v), np.dot(by_hand, v), 1e-10, 1e-12, f"{fn.__name__} hvp at {x}")
+        assert_close(over_grad(copy_args([x])[0]), by_hand, 1e-10, 1e-12, f"{fn.__name__} jacobian(grad) at {x}")
+        g, Hv_fwd = jvp(grad(fn, jit=jit), jit=jit)(copy_args([x])[0], tangents=(v,))
+        assert_close(Hv_fwd, np.dot(by_hand, v), 1e-10, 1e-12, f"{fn.__name__} jvp(grad) at {x}")
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_untaken_side_of_where_at_its_boundary_has_no_made_up_hessian(jit):
+    """At `x == 0`, `np.where(x > 0, np.sqrt(x), 0.0)` has no second derivative (from the right, an infinite
+    one): the Hessian's entry is not finite or the call raises, never the zero of the side taken; off the
+    boundary the rerun gives the Hessian."""
+    try:
+        H = hessian(F.where_at_boundary, jit=jit)(np.array([0.0, 1.0]))
+    except AutodiffError as exc:
+        assert "undefined" in str(exc)
+    else:
+        assert not np.isfinite(H[0, 0])
+    assert_close(hessian(F.where_at_boundary, jit=jit)(np.array([-1.0, 1.0])), np.diag([0.0, -0.25]), 1e-12, 1e-12)

@@ -219,3 +219,22 @@ def test_jacobians_of_rank_3_arrays_are_refused_by_name(jit):
     np.testing.assert_allclose(hvp(F.cube_sum_rank3, jit=jit)(T, v), 6 * T * v, rtol=1e-14)
     M = T.reshape(4, 3)
     np.testing.assert_allclose(hessian(F.cube_sum_rank3, jit=jit)(M).reshape(12, 12), np.diag(6 * M.ravel()), rtol=1e-14)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["jit", "nojit"])
+def test_untaken_side_of_where_leaves_no_nan_in_columns_rows_or_pullback(jit):
+    """`np.where(x > 0, np.sqrt(x) * x, -x)` computes sqrt of the negative entries too: its columns (forward
+    mode), rows (reverse mode) and pullback were NaN there (jit) or a false "undefined" (jit=False); the
+    careful rerun (`failures.careful_derivative`) drops the untaken side, against the derivative by hand
+    and finite differences."""
+    for x in (np.array([0.5, -0.3, 1.2]), np.array([-2.0, 3.0]), np.array([-0.1])):
+        with np.errstate(all="ignore"):
+            by_hand = np.diag(np.where(x > 0, 1.5 * np.sqrt(np.abs(x)), -1.0))
+            (differences,) = jacobian_fd(F.where_vector, [x], 0)
+        assert_close(by_hand, differences, 1e-6, 1e-6)
+        for mode in MODES:
+            J = jacobian(F.where_vector, mode=mode, jit=jit)(x.copy())
+            assert_close(J, by_hand, 1e-12, 1e-12, f"{mode} at {x}")
+        ct = M(*x.shape)
+        value, pullback = vjp(F.where_vector, jit=jit)(x.copy())
+        assert_close(pullback(ct), by_hand.T @ ct, 1e-12, 1e-12, f"pullback at {x}")

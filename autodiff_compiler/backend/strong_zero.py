@@ -2,7 +2,10 @@
 
 Takes: the text of a gradient module derived with `careful=True` and without the simplifier (its
 structural zeros marked: `transforms.reverse.Reverse.structural`, adjoints started as
-`structural(0.0)`), the name of its gradient function, and the call's arguments.
+`structural(0.0)`), the name of its gradient function, and the call's arguments.  Or the module of a
+derivative with forward mode in it (jvp, hvp, a Hessian, a Jacobian by columns), derived the same way:
+its tangents' structural zeros marked too (`transforms.forward`), and the call's tangents or vector
+after its arguments.
 
 Guarantees: `run` executes that module in Python in IEEE arithmetic -- NumPy's float64 numbers, the
 math module's functions that raise (`math.sqrt(-1.0)`, `math.log(0.0)`, `1 / 0.0`) giving NaN or an
@@ -18,8 +21,9 @@ where its value was overwritten, both exact; one that reached the gradient leave
 `run` returns None.  It returns None too on any exception (an error of Python's ints, a shape), so
 the caller raises what it raised before.
 
-Arrays carry no structural zeros (a mask of an array is IEEE's): there a NaN stays, and the caller
-raises.  The rerun is for the failure path only; it is Python speed.
+Arrays carry their structural zeros as a mask (`StructuralArray`) through products, sums, indexing and
+stores; any other operation gives a plain array whose zeros are IEEE's: there a NaN stays, and the
+caller raises.  The rerun is for the failure path only; it is Python speed.
 """
 from __future__ import annotations
 
@@ -466,15 +470,17 @@ class _Guard(ast.NodeTransformer):
 _REVERSE_SWEEP = "    # reverse sweep"     # the printer's comment where the reverse sweep starts (`transforms.reverse`)
 
 
-def _guard(text: str, filename: str, name: str) -> ast.Module:
+def _guard(text: str, filename: str, name: str, everywhere: bool = False) -> ast.Module:
     """The module's tree with the piecewise choices of its function `name` guarded (`_Guard`; the helpers
-    it defines keep their tests: of their own values, never a piecewise choice)."""
+    it defines keep their tests: of their own values, never a piecewise choice); `everywhere`: every
+    comparison of the function, the reverse sweep's too."""
     tree = parse(text, filename)
     lines = text.splitlines()
     for k, node in enumerate(tree.body):
         if isinstance(node, ast.FunctionDef) and node.name == name:
-            reverse = next((n for n in range(node.lineno, node.end_lineno + 1)
-                            if lines[n - 1].startswith(_REVERSE_SWEEP)), node.end_lineno + 1)
+            reverse = node.end_lineno + 1 if everywhere else next(
+                (n for n in range(node.lineno, node.end_lineno + 1) if lines[n - 1].startswith(_REVERSE_SWEEP)),
+                node.end_lineno + 1)
             tree.body[k] = ast.fix_missing_locations(_Guard(reverse).visit(node))
     return tree
 
@@ -483,11 +489,13 @@ _GUARD_NAMES = {"_compare": _compare, "_guarded": _guarded, "_truth": _truth, "_
                 **{f"_{op.__name__}": function for op, function in _COMPARISONS.items()}}
 
 
-def load(text: str, filename: str, name: str) -> dict:
+def load(text: str, filename: str, name: str, everywhere: bool = False) -> dict:
     """The module's namespace, with the math module and the raising helpers replaced by IEEE's, and the
-    piecewise choices of its function `name` guarded against ties (`Tie`)."""
+    piecewise choices of its function `name` guarded against ties (`Tie`): those of its forward sweep and
+    of its structural partials; `everywhere`, every one (a program of forward mode, whose zero tangents of
+    comparisons and indicators are structural wherever they stand: `transforms.forward`)."""
     namespace: dict = {"__name__": "autodiff_compiler_careful", **_GUARD_NAMES}
-    exec(compile_code(_guard(text, filename, name), filename, "exec"), namespace)
+    exec(compile_code(_guard(text, filename, name, everywhere), filename, "exec"), namespace)
     namespace["math"], namespace["np"] = IEEE_MATH, IEEE_NUMPY
     namespace.update(_IEEE_HELPERS)
     return namespace

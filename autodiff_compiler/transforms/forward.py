@@ -30,7 +30,16 @@ respect to.  Guarantees an `ir.Function` that
 * broadcasts a tangent to its value's shape where the value is broadcast
   (`x + A` for a vector `x` and a matrix `A`);
 * refuses, with an `AutodiffError` naming the line, a primitive the table has
-  no forward rule for (`refuse=`, e.g. second derivatives through `np.prod`).
+  no forward rule for (`refuse=`, e.g. second derivatives through `np.prod`);
+* with `careful=True` (for the careful rerun, `backend.strong_zero`), marks its
+  structural zeros as the reverse transform does: a partial that reads no
+  active value but through an indicator (`instantiate.structural_partial`:
+  the masks of `np.where`, `min`, `clip`) is `structural(...)`, and so is
+  every zero tangent (of a value no `wrt` parameter varies, of a primitive on
+  the non-differentiable list -- comparisons, `floor`, the reverse
+  transform's own `structural` marks), each zero on a neighbourhood of the
+  point.  So the tangent of the branch `np.where` did not take, NaN where
+  that branch is undefined, contributes an exact zero in the rerun.
 """
 from __future__ import annotations
 
@@ -46,7 +55,7 @@ from ..ir.dataflow import SHARING
 from ..ir.types import infer_types, type_of_operand
 from ..primitive import _parsed
 from ..rules import ARG_NAMES, PRIMITIVES
-from .instantiate import Instantiate
+from .instantiate import Instantiate, structural_partial
 
 
 def outputs_of(function: ir.Function) -> tuple:
@@ -67,8 +76,10 @@ def _error_at(loc, message: str, cls=AutodiffError, hint: str | None = None) -> 
 class Forward:
     """Builds the tangent program of one function (see the module docstring)."""
 
-    def __init__(self, function: ir.Function, wrt: list[str], outputs: tuple | None = None, taken=()):
+    def __init__(self, function: ir.Function, wrt: list[str], outputs: tuple | None = None, taken=(),
+                 careful: bool = False):
         self.input = function
+        self.careful = careful          # structural zeros marked for the careful rerun (module docstring)
         self.types = dict(function.types)
         self.wrt = list(wrt)
         self.outputs = tuple(outputs) if outputs is not None else outputs_of(function)
@@ -138,19 +149,35 @@ class Forward:
         return out
 
     def zero(self, name: str, loc, emit) -> None:
-        """`name_dot = 0` in the type of `name` (a zero array of its shape for arrays)."""
+        """`name_dot = 0` in the type of `name` (a zero array of its shape for arrays); careful, a
+        structural zero (`backend.strong_zero`): nothing near the point moves the value."""
         dot = self.tangent_of(name)
         if self.is_array(Var(name)):
-            emit(Assign(dot, "zeros_like", (Var(name),), loc))
+            if self.careful:
+                zeros = self.zero_operand(Var(name), loc, emit)
+                emit(Assign(dot, "copy", (zeros,), loc))
+            else:
+                emit(Assign(dot, "zeros_like", (Var(name),), loc))
         else:
-            emit(Assign(dot, "copy", (Const(0.0),), loc))
+            emit(Assign(dot, "structural" if self.careful else "copy", (Const(0.0),), loc))
 
     def zero_operand(self, operand, loc, emit):
-        """A zero tangent for a value that carries none: 0.0, or a new zero array of its shape."""
+        """A zero tangent for a value that carries none: 0.0, or a new zero array of its shape (careful,
+        structural zeros, as `zero`'s)."""
         if self.is_array(operand):
             temp = self.names.temp()
             self.types[temp] = self.types[operand.name]
             emit(Assign(temp, "zeros_like", (operand,), loc))
+            if not self.careful:
+                return Var(temp)
+            marked = self.names.temp()
+            self.types[marked] = self.types[operand.name]
+            emit(Assign(marked, "structural", (Var(temp),), loc))
+            return Var(marked)
+        if self.careful:
+            temp = self.names.temp()
+            self.types[temp] = FLOAT
+            emit(Assign(temp, "structural", (Const(0.0),), loc))
             return Var(temp)
         return Const(0.0)
 
@@ -209,6 +236,9 @@ class Forward:
                     covered |= set(range(len(stmt.args)))
                 if isinstance(partial, Const) and partial.value == 0 and not isinstance(partial.value, bool):
                     continue                     # a structural zero (a condition, a custom rule's value)
+                if self.careful and not isinstance(partial, Const) and \
+                        structural_partial(prim, k, binding, self.active):
+                    partial = make.apply("structural", (partial,))
                 d = Var(self.tangent_of(stmt.args[k].name))
                 widest = max(widest, self.rank(stmt.args[k]))
                 if isinstance(partial, Const) and partial.value == 1:
@@ -276,7 +306,8 @@ class Forward:
         if self.is_active(stmt.value):
             out.append(Store(dot, stmt.index, Var(self.tangent_of(stmt.value.name)), stmt.prim, stmt.loc))
         elif stmt.prim == "copy":
-            out.append(Store(dot, stmt.index, Const(0.0), "copy", stmt.loc))
+            zero = self.zero_operand(Const(0.0), stmt.loc, out.append)
+            out.append(Store(dot, stmt.index, zero, "copy", stmt.loc))
         return out
 
     def tape_alloc(self, stmt: TapeAlloc) -> list:
@@ -350,6 +381,7 @@ class Forward:
 
 
 def forward(function: ir.Function, wrt: list[str], *, primal_outputs: bool = True,
-            outputs: tuple | None = None, name: str | None = None) -> ir.Function:
-    """The tangent program of `function` with respect to the parameters `wrt` (see the module docstring)."""
-    return Forward(function, wrt, outputs).build(primal_outputs, name)
+            outputs: tuple | None = None, name: str | None = None, careful: bool = False) -> ir.Function:
+    """The tangent program of `function` with respect to the parameters `wrt` (see the module docstring);
+    `careful`: with its structural zeros marked, for the rerun of `backend.strong_zero`."""
+    return Forward(function, wrt, outputs, careful=careful).build(primal_outputs, name)

@@ -7,6 +7,9 @@ folded, and the rule's own `0 * a`, `1 * a`, `a + 0`, `a ** 1` removed (a
 derivative's terms, where `0 * a` is 0 as AD tools take it); `a if c else b` becomes an `If` (only the branch taken runs: `log(0)`
 in the other is never evaluated) unless `c` is a constant, or an elementwise
 `where(c, a, b)` when the expression reads arrays.
+
+Also `structural_partial`, which both transforms ask in their careful derivations (`backend.strong_zero`):
+is a rule's partial constant near the point wherever it is zero?
 """
 from __future__ import annotations
 
@@ -14,6 +17,22 @@ import ast
 
 from ..ir import Assign, Const, If, Names, Var
 from ..rules import BINARY_OPERATORS, COMPARISONS, PRIMITIVES
+
+
+def structural_partial(prim, index: int, binding: dict, active) -> bool:
+    """Does the partial of `prim` for operand `index`, its names bound to `binding`, read no variable in
+    `active` but through `indicator(...)` (piecewise constant: a mask of `min`, `clip`, `where`)?  Such a
+    partial is constant near the point (the careful rerun guards the comparisons it comes from), so where
+    it is zero it stays zero when it multiplies an infinite or NaN adjoint or tangent (`backend.strong_zero`):
+    nothing near the point moves that value."""
+    def reads_active(node) -> bool:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id != "indicator" and any(reads_active(a) for a in node.args)
+        if isinstance(node, ast.Name):
+            bound = binding.get(node.id)
+            return isinstance(bound, Var) and bound.name in active
+        return any(reads_active(child) for child in ast.iter_child_nodes(node))
+    return not reads_active(prim.partial_tree(index))
 
 
 _FOLDED = {"add", "sub", "mul", "neg", "pow", "div", "eq", "ne", "lt", "le", "gt", "ge", "not", "indicator"}

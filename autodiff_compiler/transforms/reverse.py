@@ -20,8 +20,6 @@ returns `(value, d value / d wrt_1, ...)` and:
 """
 from __future__ import annotations
 
-import ast
-
 from .. import ir
 from ..errors import ArgumentError, AutodiffError, InternalError, NoDerivativeRuleError
 from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
@@ -30,7 +28,7 @@ from ..ir.activity import activity
 from ..ir.types import infer_types, type_of_operand
 from ..rules import ARG_NAMES, PRIMITIVES
 from . import adjoint_arrays as arrays
-from .instantiate import Instantiate
+from .instantiate import Instantiate, structural_partial
 from .record import RecordPlan
 from .. import syntax
 
@@ -327,18 +325,10 @@ class Reverse:
         return out
 
     def structural(self, prim, index: int, binding: dict) -> bool:
-        """Is the partial for operand `index` constant near this point wherever it is zero: does it read
-        no active value but through `indicator(...)` (piecewise constant: a mask of `min`, `clip`,
-        `where`)?  The careful rerun (`backend.strong_zero`) keeps such a zero a zero when it multiplies
-        an infinite or NaN adjoint, since nothing near the point moves that value."""
-        def reads_active(node) -> bool:
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                return node.func.id != "indicator" and any(reads_active(a) for a in node.args)
-            if isinstance(node, ast.Name):
-                bound = binding.get(node.id)
-                return isinstance(bound, Var) and bound.name in self.active
-            return any(reads_active(child) for child in ast.iter_child_nodes(node))
-        return not reads_active(prim.partial_tree(index))
+        """Is the partial for operand `index` constant near this point wherever it is zero
+        (`instantiate.structural_partial`)?  The careful rerun (`backend.strong_zero`) keeps such a zero a
+        zero when it multiplies an infinite or NaN adjoint, since nothing near the point moves that value."""
+        return structural_partial(prim, index, binding, self.active)
 
     @staticmethod
     def summed_per_operand(contributions: list, make) -> list:
@@ -682,10 +672,10 @@ def reverse(function: ir.Function, wrt: list[str], with_value: bool = True,
     return builder.build(with_value, outputs)
 
 
-def vjp(function: ir.Function, wrt: list[str], name: str | None = None) -> ir.Function:
+def vjp(function: ir.Function, wrt: list[str], name: str | None = None, careful: bool = False) -> ir.Function:
     """The vector-Jacobian product program of `function`: it takes the function's parameters, then one
     cotangent per output (shaped like it), and returns the outputs, then sum_k ct_k . d out_k / d wrt_j
-    for each `wrt` parameter j."""
+    for each `wrt` parameter j; `careful`: with its structural zeros marked (`Reverse.structural`)."""
     from .forward import outputs_of
     for w in wrt:
         t = function.types.get(w)
@@ -694,7 +684,7 @@ def vjp(function: ir.Function, wrt: list[str], name: str | None = None) -> ir.Fu
     split_self_reads(function)
     prepare_loops(function)
     outputs = outputs_of(function)
-    builder = Reverse(function, wrt, list(outputs))
+    builder = Reverse(function, wrt, list(outputs), careful=careful)
     cotangents = []
     for output in outputs:
         base = output.name if isinstance(output, Var) else "output"

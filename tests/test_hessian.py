@@ -140,16 +140,20 @@ def test_hessian_hvp_pickle():
 # already updated (hessian(simplify=False) raised the audit's InternalError; without the audit, the
 # Hessian was four times too large).  Exact references: these functions are polynomials in x.
 IN_PLACE = [
-    (F.rotate_updates, [0.8, -1.3, 0.25]),
-    (F.swap_updates, [0.8, -0.6, 1.7]),
-    (F.skip_updates, [0.8, -1.1, 0.4]),
+    (F.rotate_updates, [0.8, -1.3, 0.25]),        # 3 entries
+    (F.swap_updates, [0.8, -0.6, 1.7]),           # 2
+    (F.skip_updates, [0.8, -1.1, 0.4]),           # 4
     (F.backward_updates, [0.8, 2.5, -0.7]),
     (F.scaled_updates, [0.8, -0.9, 1.3]),
 ]
 
 
-@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
-@pytest.mark.parametrize("fn, points", IN_PLACE, ids=[c[0].__name__ for c in IN_PLACE])
+# interpreted all, compiled the three sizes (the driver is one program for both; compiles are the time)
+IN_PLACE_PARAMS = [pytest.param(fn, points, jit, id=f"{fn.__name__}-{'jit' if jit else 'nojit'}")
+                   for k, (fn, points) in enumerate(IN_PLACE) for jit in [False] + [True] * (k < 3)]
+
+
+@pytest.mark.parametrize("fn, points, jit", IN_PLACE_PARAMS)
 def test_hessian_of_an_array_added_into_in_place_through_its_second_name(fn, points, jit):
     """hessian with the simplifier off and on, and the forward-mode Jacobian of the gradient, against the
     exact second derivative and against central differences of the gradient; hvp agrees."""

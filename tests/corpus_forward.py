@@ -323,3 +323,68 @@ def where_at_boundary(x):
 def clamped_sqrt(x):
     y = min(x, 1.0)
     return math.sqrt(1.0 - y * y) + x * x
+
+
+# ------------------------------------------------------------------ an array of the variable, added into in place
+
+# `a = np.array([...])` names the new array twice in the IR (`t = array_from(...); a = t`): a store into
+# `a` changes `t`.  The Jacobian driver runs the gradient once for the value, then once per column; a
+# column that took `t` from the value section (not making it again) started from the array the value
+# section had already changed, and hessian(simplify=False) was an InternalError from the audit of the
+# generated code (with the audit off, a Hessian four times too large).
+
+def rotate_updates(x):
+    """Three entries, each added the next one's value times x (the last reads the first, updated)."""
+    a = np.array([x, x * x, 1.0])
+    for i in range(3):
+        a[i] += a[(i + 1) % 3] * x
+    return a[0] * a[1] * a[2]
+
+
+def swap_updates(x):
+    """Two entries, each added the other's."""
+    a = np.array([x, 2.0])
+    for i in range(2):
+        a[i] += a[1 - i] * x
+    return a[0] * a[1]
+
+
+def skip_updates(x):
+    """Four entries, each added into the one two places on."""
+    a = np.array([x, x * x, 1.0, x + 1.0])
+    for i in range(4):
+        a[(i + 2) % 4] += a[i] * x
+    return a[0] * a[1] + a[2] * a[3]
+
+
+def backward_updates(x):
+    """A loop running down, subtracting into the entry before."""
+    a = np.array([1.0, x, x * x])
+    for i in range(2, 0, -1):
+        a[i - 1] -= a[i] * x
+    return a[0] * a[2] + a[1]
+
+
+def scaled_updates(x):
+    """In-place products, and a plain store reading the entry it replaces, outside any loop."""
+    a = np.array([x, x * x, 1.0])
+    for i in range(3):
+        a[i] *= a[(i + 1) % 3] + x
+    a[2] = a[0] * a[1] + a[2]
+    return a[0] + a[1] * a[2]
+
+
+def rotate_updates_vec(x):
+    """rotate_updates of a vector's two entries: a Hessian of two columns."""
+    a = np.array([x[0], x[0] * x[1], 1.0])
+    for i in range(3):
+        a[i] += a[(i + 1) % 3] * x[1]
+    return a[0] * a[1] * a[2]
+
+
+def rotate_updates_out(x):
+    """The updated array itself: a vector result, its Jacobian by columns or rows."""
+    a = np.array([x[0], x[0] * x[1], 1.0])
+    for i in range(3):
+        a[i] += a[(i + 1) % 3] * x[1]
+    return a

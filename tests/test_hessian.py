@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import corpus_forward as F
-from _derivative_reference import assert_close, copy_args, jacobian_fd
+from _derivative_reference import assert_close, copy_args, jacobian_fd, polynomial_hessian
 
 from autodiff_compiler import ArgumentError, AutodiffError, grad, hessian, hvp, jacobian, jvp
 
@@ -186,3 +186,58 @@ def test_untaken_side_of_where_at_its_boundary_has_no_made_up_hessian(jit):
     else:
         assert not np.isfinite(H[0, 0])
     assert_close(hessian(F.where_at_boundary, jit=jit)(np.array([-1.0, 1.0])), np.diag([0.0, -0.25]), 1e-12, 1e-12)
+
+
+# `a = np.array([...x...])` then `a[i] += ...`: in the IR `a` is a second name of the new array, and the
+# stores change both.  The driver of forward over reverse runs the gradient's forward sweep again per
+# column; taking that array from the value section gave every column the array the value section had
+# already updated (hessian(simplify=False) raised the audit's InternalError; without the audit, the
+# Hessian was four times too large).  Exact references: these functions are polynomials in x.
+IN_PLACE = [
+    (F.rotate_updates, [0.8, -1.3, 0.25]),        # 3 entries
+    (F.swap_updates, [0.8, -0.6, 1.7]),           # 2
+    (F.skip_updates, [0.8, -1.1, 0.4]),           # 4
+    (F.backward_updates, [0.8, 2.5, -0.7]),
+    (F.scaled_updates, [0.8, -0.9, 1.3]),
+]
+
+
+# interpreted all, compiled the three sizes (the driver is one program for both; compiles are the time)
+IN_PLACE_PARAMS = [pytest.param(fn, points, jit, id=f"{fn.__name__}-{'jit' if jit else 'nojit'}")
+                   for k, (fn, points) in enumerate(IN_PLACE) for jit in [False] + [True] * (k < 3)]
+
+
+@pytest.mark.parametrize("fn, points, jit", IN_PLACE_PARAMS)
+def test_hessian_of_an_array_added_into_in_place_through_its_second_name(fn, points, jit):
+    """hessian with the simplifier off and on, and the forward-mode Jacobian of the gradient, against the
+    exact second derivative and against central differences of the gradient; hvp agrees."""
+    off, on = hessian(fn, jit=jit, simplify=False), hessian(fn, jit=jit)
+    of_gradient = jacobian(grad(fn, jit=jit, simplify=False), mode="forward", jit=jit, simplify=False)
+    product = hvp(fn, jit=jit, simplify=False)
+    gradient = grad(fn, jit=jit)
+    for x in points:
+        exact = polynomial_hessian(fn, [x], 0)
+        for name, got in (("simplify=False", off(x)), ("simplify=True", on(x)),
+                          ("jacobian(grad)", of_gradient(x)), ("hvp", product(x, 1.0))):
+            assert_close(got, exact, 1e-10, 1e-10, f"{fn.__name__} {name} at {x}")
+        differences = (gradient(x + 1e-5) - gradient(x - 1e-5)) / 2e-5
+        assert_close(off(x), differences, 1e-6, 1e-6, f"{fn.__name__} against differences of grad at {x}")
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+def test_hessian_of_a_vector_entries_array_added_into_in_place(jit):
+    """Two columns, each running the gradient's forward sweep again: the second must not start from the
+    array the first updated.  hessian (simplifier off and on), the forward-mode Jacobian of the gradient,
+    hvp, against the exact Hessian and central differences of the gradient."""
+    fn = F.rotate_updates_vec
+    off, on = hessian(fn, jit=jit, simplify=False), hessian(fn, jit=jit)
+    of_gradient = jacobian(grad(fn, jit=jit, simplify=False), mode="forward", jit=jit, simplify=False)
+    product = hvp(fn, jit=jit, simplify=False)
+    for x in (np.array([0.8, 0.6]), np.array([-1.2, 0.3]), np.array([0.5, -1.4])):
+        exact = polynomial_hessian(fn, [x], 0)
+        v = np.array([0.7, -1.1])
+        assert_close(off(x.copy()), exact, 1e-10, 1e-10, f"simplify=False at {x}")
+        assert_close(on(x.copy()), exact, 1e-10, 1e-10, f"simplify=True at {x}")
+        assert_close(of_gradient(x.copy()), exact, 1e-10, 1e-10, f"jacobian(grad) at {x}")
+        assert_close(product(x.copy(), v), exact @ v, 1e-10, 1e-10, f"hvp at {x}")
+        assert_close(off(x.copy()), _hessian_fd(fn, [x], 0), 1e-4, 1e-4, f"differences at {x}")

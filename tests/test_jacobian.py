@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import corpus_forward as F
-from _derivative_reference import assert_close, copy_args, jacobian_fd
+from _derivative_reference import assert_close, copy_args, jacobian_fd, polynomial_jacobian
 
 from autodiff_compiler import AutodiffError, ArgumentError, grad, jacobian, vjp
 
@@ -112,6 +112,24 @@ def test_jacobian_without_simplifier(fn, wrt, points, mode):
     for a, b in zip(_blocks(simplified, fn, args, wrt), _blocks(plain, fn, args, wrt)):
         for x, y in zip(a, b):
             assert_close(x, y, 1e-12, 1e-12, fn.__name__)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
+@pytest.mark.parametrize("mode", MODES)
+def test_jacobian_of_an_array_added_into_in_place_through_its_second_name(mode, jit):
+    """`a = np.array([...x...])` then `a[i] += ...`, `a` returned: each column (or row) runs the program's
+    forward sweep again, which must make the array again rather than take it from the value section (where
+    the stores through `a` had changed it: with the simplifier off an InternalError from the audit of the
+    generated code).  The simplifier off and on, against the exact Jacobian (a polynomial in x) and
+    central differences."""
+    fn = F.rotate_updates_out
+    off = jacobian(fn, mode=mode, jit=jit, simplify=False)
+    on = jacobian(fn, mode=mode, jit=jit)
+    for x in (np.array([0.8, 0.6]), np.array([-1.2, 0.3]), np.array([0.5, -1.4])):
+        exact = polynomial_jacobian(fn, [x], 0)
+        assert_close(off(x.copy()), exact, 1e-12, 1e-12, f"simplify=False at {x} ({mode})")
+        assert_close(on(x.copy()), exact, 1e-12, 1e-12, f"simplify=True at {x} ({mode})")
+        assert_close(off(x.copy()), jacobian_fd(fn, [x], 0)[0], 1e-6, 1e-6, f"differences at {x} ({mode})")
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])

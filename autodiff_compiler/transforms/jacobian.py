@@ -168,11 +168,12 @@ def _start_values(builder: Builder, program: ir.Function, operands) -> list:
 _ALLOCATING = {"zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "array_copy"}
 
 
-def reuse_values(program: ir.Function, body: list, params_written: set) -> list:
-    """`body` (a copy of a tangent or vjp program's statements, run once per column or row) without the
+def reuse_values(program: ir.Function, derived: ir.Function, params_written: set) -> list:
+    """A copy of `derived`'s body (a tangent or vjp program, run once per column or row) without the
     statements that only compute again what the value section (`program`'s body, run once before the
     loop) computed already (`reused_targets`)."""
-    reused = reused_targets(program, body, params_written)
+    reused = reused_targets(program, derived, params_written)
+    body = _copy_block(derived.body)
     single = _single_top_level(body)
     return [stmt for stmt in body if not (isinstance(stmt, Assign) and stmt.target in reused
                                           and single.get(stmt.target) is stmt)]
@@ -187,19 +188,23 @@ def _single_top_level(block: list) -> dict:
     return {s.target: s for s in block if isinstance(s, Assign) and counts.get(s.target) == 1}
 
 
-def reused_targets(program: ir.Function, body: list, params_written: set) -> set:
-    """The targets of `body`'s statements that compute again what `program`'s body computed: the primal
-    doesn't change from column to column, so the value section's results serve every run of `body`.
+def reused_targets(program: ir.Function, derived: ir.Function, params_written: set) -> set:
+    """The targets of `derived`'s statements that compute again what `program`'s body computed: the
+    primal doesn't change from column to column, so the value section's results serve every run of
+    `derived`'s body.
 
-    Legality: a statement goes when it is an assignment at the top level of `body`, the only definition
-    of its target there, equal to a top-level statement of `program` that is the only definition of that
-    target there too; every operand is a constant, a parameter neither program writes, or the target of
-    a statement that went (so it computes the same value as in the value section, which nothing changes
-    afterwards); it allocates no array; and no store writes its target, nor the array it is a view of."""
-    from ..ir.dataflow import shared_operand
+    Legality: a statement goes when it is an assignment at the top level of the body, the only
+    definition of its target there, equal to a top-level statement of `program` that is the only
+    definition of that target there too; every operand is a constant, a parameter neither program
+    writes, or the target of a statement that went (so it computes the same value as in the value
+    section); it allocates no array; and nothing writes into its target's memory, in either program
+    (`Dataflow.written_memory`: a store or an in-place update through the target, an alias or a view of
+    it -- `a = t2; a[i] += v` changes t2, so a run reading t2 after the value section must make t2 again)."""
+    from ..ir import dataflow
+    body = derived.body
     in_program = _single_top_level(program.body)
     in_body = _single_top_level(body)
-    stored = {s.array for s in ir.walk(program.body + body) if isinstance(s, Store)}
+    written_into = dataflow.of(program).written_memory() | dataflow.of(derived).written_memory()
     written = params_written | {p for p in program.params if p in ir.assigned_in(program.body + body)}
     invariant = {p for p in program.params if p not in written}
     reused = set()
@@ -211,9 +216,7 @@ def reused_targets(program: ir.Function, body: list, params_written: set) -> set
                         if not isinstance(a, Slice)) \
                 and all(isinstance(a, Var) and a.name in invariant or isinstance(a, Const) or a is None
                         for sl in stmt.args if isinstance(sl, Slice) for a in (sl.start, sl.stop, sl.step)) \
-                and stmt.target not in stored \
-                and not (shared_operand(stmt) is not None
-                         and any(isinstance(a, Var) and a.name in stored for a in stmt.args)):
+                and stmt.target not in written_into:
             invariant.add(stmt.target)
             reused.add(stmt.target)
     return reused
@@ -243,7 +246,7 @@ def columns(builder: Builder, program: ir.Function, tangent: ir.Function, wrt: l
                 builder.unit(trip, t, Var(v), Var(c))
             else:
                 builder.zero(trip, t, Var(v))
-        trip += reuse_values(program, _copy_block(tangent.body), set()) if reuse else _copy_block(tangent.body)
+        trip += reuse_values(program, tangent, set()) if reuse else _copy_block(tangent.body)
         sink(trip, j, Var(c), tangents)
         if isinstance(count, Const):
             out.append(Assign(c, "copy", (Const(0),), builder.loc))
@@ -272,7 +275,7 @@ def rows(builder: Builder, program: ir.Function, vjp: ir.Function, values: list,
                 builder.unit(trip, ct, v, Var(r))
             else:
                 builder.zero(trip, ct, v if isinstance(v, Var) else Const(0.0))
-        trip += reuse_values(program, _copy_block(vjp.body), set())
+        trip += reuse_values(program, vjp, set())
         sink(trip, k, Var(r), grads)
         if isinstance(count, Const):
             out.append(Assign(r, "copy", (Const(0),), builder.loc))
@@ -391,7 +394,7 @@ def _apart(derived: ir.Function, program: ir.Function, typed: dict, names: Names
     renamed (the types of both agree, which `jacobian_program` checks)."""
     from ..ir.names import is_temporary
     from ..ir.types import _renamed, rename_statement
-    shared = set(program.params) | reused_targets(program, derived.body, set())
+    shared = set(program.params) | reused_targets(program, derived, set())
     clashes = sorted(name for name in all_names(derived) - shared
                      if name in typed and typed[name] != derived.types.get(name))
     if not clashes:

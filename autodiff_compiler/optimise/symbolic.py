@@ -159,11 +159,13 @@ def find_regions(function: ir.Function, step_over_accumulations: bool = False) -
                 close()
                 continue
             reads = set(ir.operand_vars(stmt.args))
-            if step_over_accumulations and current and _steps_over(stmt, reads, exposed, assigned | stepped, exact):
+            # what would end the region: a write of a name it read (membership tests: a region is long)
+            rewrites = stmt.target in exposed or (stmt.target in reads and stmt.target not in assigned)
+            if rewrites and step_over_accumulations and current and _steps_over(stmt, reads, assigned, stepped, exact):
                 stepped.add(stmt.target)
                 read_between |= reads & assigned
                 continue
-            if stmt.target in exposed | (reads - assigned) or (reads | {stmt.target}) & stepped:
+            if rewrites or (stepped and (stmt.target in stepped or not reads.isdisjoint(stepped))):
                 close()
                 if stmt.target in reads:
                     continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
@@ -176,7 +178,7 @@ def find_regions(function: ir.Function, step_over_accumulations: bool = False) -
     return regions
 
 
-def _steps_over(stmt, reads: set, exposed: set, assigned: set, exact) -> bool:
+def _steps_over(stmt, reads: set, assigned: set, stepped: set, exact) -> bool:
     """May a region go on past `stmt`, leaving it where it is?  When `stmt` is what would end the region
     -- it writes a name the region read (`s = t20` after `t20 = s + t19`) or itself rereads (`s = s + t`)
     -- and that name is a value of the program the region has not assigned, and of the region's names
@@ -186,8 +188,8 @@ def _steps_over(stmt, reads: set, exposed: set, assigned: set, exact) -> bool:
     outputs a rewrite replaces, while the definitions it does read stay where they are, live there
     (`Region.read_between`).  (In a loop whose trip runs its reverse in the same pass, the primal's
     `s += loss_i` sits between the trip's forward values and their adjoints.)"""
-    return (stmt.target in (exposed | reads) and stmt.target not in assigned and stmt.target in exact
-            and (reads & assigned) <= exact)
+    return (stmt.target not in assigned and stmt.target not in stepped and stmt.target in exact
+            and all(name in exact for name in reads if name in assigned))
 
 
 def _promising(region: Region, function: ir.Function) -> bool:

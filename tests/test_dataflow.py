@@ -62,6 +62,29 @@ def test_branches_join_their_definitions():
     assert facts.reaching(result, "y") == defs and len(defs) == 2
 
 
+def test_a_statement_never_runs_when_only_an_unbound_name_or_such_statements_give_its_read_a_value():
+    """`c` is False only on one side (the other side's branch was folded away): the reverse-like
+    `if c:` may run, its read of `t` (no definition) never does, and neither does the pop in a loop
+    whose only definition of the tape is the pop itself (a greatest fixed point: a trip cannot vouch
+    for itself), nor what only they define; `u`, defined before, is read as usual.  A tape's
+    allocation only names the array whose type it holds (`shape_of`): that is no read."""
+    Var, Const = ir.Var, ir.Const
+    read_t = ir.Assign("a", "mul", (Var("t"), Var("x")))
+    pop = ir.Pop("t_tape", "p")
+    uses_pop = ir.Assign("b", "add", (Var("p"), Var("a")))
+    read_u = ir.Assign("d", "add", (Var("u"), Var("x")))
+    loop = ir.For("k", Const(0), Const(2), Const(1), [pop, uses_pop])
+    alloc = ir.TapeAlloc("v_tape", "np.float64", Const(1), False, shape_of="v")
+    inner = ir.If(Var("c"), [read_t, loop, read_u], [])
+    body = [ir.Assign("u", "copy", (Var("x"),)), alloc,
+            ir.If(Var("x"), [ir.Assign("c", "copy", (Const(False),))], []), inner,
+            ir.Assign("v", "copy", (Var("x"),))]
+    function = ir.Function("f", ["x"], {"x": FLOAT}, body, Var("x"))
+    facts = dataflow.of(function)
+    assert [s for s in facts.statements if facts.never_runs(s)] == [read_t, pop, uses_pop]
+    assert not facts.never_runs(inner) and not facts.never_runs(loop) and not facts.never_runs(alloc)
+
+
 # ------------------------------------------------------------------------------ liveness and loops
 
 def test_strong_liveness_kills_a_dead_chain_at_once():

@@ -15,6 +15,9 @@ guarantees, for the program exactly as written:
   A loop that may run zero times defines nothing on that path: what reaches
   its exit is what reached its entry joined with what its trips define.
   `UNDEFINED` reaches a read on a path where the variable was never assigned;
+* **statements that never run** (`never_runs(stmt)`): a statement some read of
+  which only an undefined variable or statements that never run can give a
+  value, or nested in one that never runs (see the method);
 * **def-use chains** (`uses_of(definition)`), **liveness** (`live_out(stmt)`,
   `live_in(stmt)`), understanding branches, loops (the back edge), early
   exits (lowered to flags that guard the rest of a trip), stores (a store
@@ -216,6 +219,7 @@ class Dataflow(StructuredForward):
         self._upward: dict[int, frozenset] = {}
         self._sorted_defs = None
         self._written = None
+        self._never = None
 
     # ------------------------------------------------------------------ numbering
     def _number(self, block: list, loops: tuple, parent) -> None:
@@ -324,6 +328,39 @@ class Dataflow(StructuredForward):
 
     def may_be_undefined(self, stmt, name: str) -> bool:
         return UNDEFINED in self.reaching(stmt, name)
+
+    def never_runs(self, stmt) -> bool:
+        """Can `stmt` never run (with its reads bound)?  True when it is nested in a statement that never
+        runs, or one of the variables it reads (`ir.reads`) has only UNDEFINED and statements that never
+        run among its reaching definitions; a `while` loop is never said not to run (its test block runs
+        before it reads its condition).  The largest such set (a fixed point that starts from "no
+        statement runs"), so that a loop trip's own definition (a tape's top, popped again each trip)
+        cannot vouch for itself.  Sound for a program that reads no variable unbound -- what the front
+        end makes sure of for the user's function (`pipeline._check_defined`, `frontend.bound_checks`)
+        and the transforms for their sweeps: the first run of such a statement would read a value that
+        only an earlier run of one of them could have made."""
+        if self._never is None:
+            runs = [False] * len(self.statements)
+            changed = True
+            while changed:
+                changed = False
+                for pos, s in enumerate(self.statements):
+                    if runs[pos]:
+                        continue
+                    parent = self.parent.get(id(s))
+                    if parent is not None and not runs[self.position[id(parent)]]:
+                        continue
+                    reads = ir.operand_vars([s.capacity]) if isinstance(s, TapeAlloc) else ir.reads(s)
+                    if isinstance(s, While) or all(self._may_have_value(pos, name, runs) for name in reads):
+                        runs[pos] = changed = True
+            self._never = frozenset(pos for pos, ran in enumerate(runs) if not ran)
+        return self.position[id(stmt)] in self._never
+
+    def _may_have_value(self, pos: int, name: str, runs: list) -> bool:
+        defs = self._reaching.get((pos, name))
+        if not defs:
+            return True                 # not asked of this read: assume it has one
+        return any(d != UNDEFINED and (not isinstance(d, int) or runs[d]) for d in defs)
 
     # ------------------------------------------------------ definition-clear paths
     def _all_definitions(self, name: str) -> list:

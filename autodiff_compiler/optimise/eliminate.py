@@ -18,6 +18,19 @@ shape is proved, or the input of `tanh` whose adjoint reads its output).
 Legality: a tape is the transform's own stack, read only by its pops (`ir.reads`
 of every other statement never names it), so with no pop needed, nothing
 depends on its contents or its top; a push only copies its value.
+
+A statement that never runs (`Dataflow.never_runs`: it reads a variable that
+only UNDEFINED, or statements that never run themselves, can give a value) goes,
+with what it holds; `while` loops stay.  Legality: running it would raise
+Python's UnboundLocalError, and no IR program reads a variable unbound (the
+front end refuses a read no assignment reaches, `pipeline._check_defined`, and
+guards one that a path may leave unbound with a check that raises first,
+`frontend.bound_checks`; the transforms define what their sweeps read).  Such
+reads appear when a branch is folded on one side of the program and not on the
+other: the forward sweep's `if c:` with `c` proved False loses its definitions,
+while the reverse sweep's `if c:` (where `c` may be undefined, to the
+path-blind analysis) keeps its reads of them.  Python never runs them; Numba's
+bytecode analysis refuses them (NotDefinedError).
 """
 from __future__ import annotations
 
@@ -37,7 +50,8 @@ def eliminate(function: ir.Function) -> bool:
         nonlocal removed
         out = []
         for stmt in block:
-            if not facts.needed(stmt) or (isinstance(stmt, (Push, Pop, TapeAlloc)) and stmt.tape in dead_tapes):
+            if not facts.needed(stmt) or (isinstance(stmt, (Push, Pop, TapeAlloc)) and stmt.tape in dead_tapes) \
+                    or facts.never_runs(stmt):
                 removed = True
                 continue
             if isinstance(stmt, If):

@@ -11,8 +11,10 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   it (the primitives' own implementations; an overflow is infinity, a
   division by zero raises, as under Numba);
 * `reference(output)` is the output's exact value at each point, the
-  region's own expression evaluated in 50-digit arithmetic (mpmath) from
-  the point's values;
+  region's own expression evaluated in mpmath from the point's values: at
+  50 digits more than twice the widest decimal exponent among the point's
+  values (1 - y at y = 1e150 needs more than 150), then at twice as many
+  until two precisions agree to 2**-80 (`_exact`), else unknown;
 * `verdict(original, candidate)` accepts the candidate only when, at every
   point where the exact value is a finite real number, the candidate is
   finite and does not raise wherever the original is finite, and its
@@ -223,38 +225,42 @@ class Grid:
         return [env.get(name, _RAISED) for env in self.envs]
 
     def reference(self, name: str) -> list:
-        """The exact value of `name` at every point (None where it is not a finite real number)."""
+        """The exact value of `name` at every point (None where it is not a finite real number, or where
+        no precision up to `MAX_DIGITS` gives it: `_exact`)."""
         if name in self._references:
             return self._references[name]
         expr = self.expressions[name]
-        values = []
-        with mpmath.workdps(DIGITS):
-            for env, stmt_values in zip(self.envs, self.values):
-                known: dict = {}
-
-                def resolve(s):
-                    if s not in known:
-                        clamp = self.clamps.get(s)
-                        if clamp is not None:
-                            kind, args = clamp
-                            exact = [mp_value(a, resolve, {}) for a in args]
-                            known[s] = (max(exact) if kind == "max" else min(exact) if kind == "min"
-                                        else min(max(exact[0], exact[1]), exact[2]))
-                        else:
-                            v = self._generator_value(s, env, stmt_values)
-                            if v is None:
-                                raise _Unknown(str(s))
-                            known[s] = v
-                    return known[s]
-                try:
-                    r = mp_value(expr, resolve, {})
-                except (ZeroDivisionError, ValueError, TypeError, OverflowError, _Unknown):
-                    r = None
-                if isinstance(r, mpmath.mpc):
-                    r = r.real if r.imag == 0 else None
-                values.append(r if r is not None and mpmath.isfinite(r) else None)
+        values = [_exact(lambda digits: self._value_at(expr, env, stmt_values, digits), _digits_for(env))
+                  for env, stmt_values in zip(self.envs, self.values)]
         self._references[name] = values
         return values
+
+    def _value_at(self, expr, env: dict, stmt_values: dict, digits: int):
+        """`expr` at one point in `digits`-digit arithmetic: an mpf, or None (not a finite real number)."""
+        with mpmath.workdps(digits):
+            known: dict = {}
+
+            def resolve(s):
+                if s not in known:
+                    clamp = self.clamps.get(s)
+                    if clamp is not None:
+                        kind, args = clamp
+                        exact = [mp_value(a, resolve, {}) for a in args]
+                        known[s] = (max(exact) if kind == "max" else min(exact) if kind == "min"
+                                    else min(max(exact[0], exact[1]), exact[2]))
+                    else:
+                        v = self._generator_value(s, env, stmt_values)
+                        if v is None:
+                            raise _Unknown(str(s))
+                        known[s] = v
+                return known[s]
+            try:
+                r = mp_value(expr, resolve, {})
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError, _Unknown):
+                return None
+            if isinstance(r, mpmath.mpc):
+                r = r.real if r.imag == 0 else None
+            return +r if r is not None and mpmath.isfinite(r) else None
 
     def _generator_value(self, s, env: dict, stmt_values: dict):
         info = self.alg.gens.get(s)
@@ -275,6 +281,41 @@ class Grid:
         if not math.isfinite(v):
             return None
         return mpmath.mpf(v)
+
+
+MAX_DIGITS = 1600
+AGREE = mpmath.mpf(2) ** -80      # two precisions agreeing this closely: the value is exact for float64
+
+
+def _digits_for(env: dict) -> int:
+    """The precision a point's reference starts at: `DIGITS` more than twice the widest decimal exponent
+    among its float64 values (inputs and what the region computed from them), so that `1 - y` and
+    `y*y + 1` are exact at y = 1e150."""
+    widest = 0.0
+    for v in env.values():
+        if isinstance(v, float) and v != 0.0 and math.isfinite(v):
+            widest = max(widest, abs(math.log10(abs(v))))
+    return min(DIGITS + 2 * math.ceil(widest), MAX_DIGITS)
+
+
+def _exact(value_at, digits: int = DIGITS):
+    """The exact value `value_at(digits)` approaches: evaluated at `digits` digits and at twice as many,
+    doubling until two successive precisions agree to `AGREE` relatively (both None: not a finite real
+    number), else None.  A fixed precision is not enough: with y = 1e150, `1 - y` in 50 digits is -y, and
+    a sum of such terms that cancels to 22 came out as 0 -- a reference that made the exact form of the
+    logistic loss's Hessian look 1e301 times less accurate than the chain rule's -0.0.  (Two precisions
+    may still agree on a cancellation too deep for both: `_digits_for` starts beyond the point's own
+    magnitudes.)"""
+    low = value_at(digits)
+    while digits < MAX_DIGITS:
+        digits *= 2
+        high = value_at(digits)
+        if low is None and high is None:
+            return None
+        if low is not None and high is not None and abs(high - low) <= AGREE * abs(high):
+            return high
+        low = high
+    return None
 
 
 def errors(values: list, reference: list) -> list:

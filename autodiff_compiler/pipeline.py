@@ -666,6 +666,10 @@ def passes_of(state: State) -> list:
             passes += [("jacobian", _jacobian_step(step)), ("simplify", _simplify_pass())]
         else:  # pragma: no cover
             raise ArgumentError(f"unknown derivation step {step.kind!r}")
+        if number == len(state.steps) and step.kind != "reverse":
+            # the last program's tangents too (a Hessian's: the logistic loss's p(1 - p) where the chain
+            # rule's 1/(1 - p) cancels); nothing differentiates it after
+            passes += [("symbolic", _symbolic)]
     passes += [("broadcasts", _broadcasts), ("audit", _audit), ("fuse_rows", _fuse_rows), ("accumulate", _accumulate),
                ("rank_one", _rank_one), ("vectorise", _vectorise), ("print", _print)]
     named, seen = [], {}

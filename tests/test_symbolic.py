@@ -158,6 +158,81 @@ def test_the_batch_logistic_regression_divides_once_per_sample_and_keeps_every_d
     assert sum(line.count("/") for line in body) == 1, "\n".join(body)
 
 
+def batch_exact_hessian(w, b, x, y):
+    """d2/d(w, b)2 of the mean binary cross-entropy: the mean of p(1 - p) (x, 1)(x, 1)^T, in 60 digits."""
+    with mpmath.workdps(60):
+        h = [[mpmath.mpf(0)] * 2 for _ in range(2)]
+        for xi in x:
+            p = 1 / (1 + mpmath.exp(-(mpmath.mpf(w) * mpmath.mpf(xi) + mpmath.mpf(b))))
+            v = (mpmath.mpf(xi), mpmath.mpf(1))
+            for i in range(2):
+                for j in range(2):
+                    h[i][j] += p * (1 - p) * v[i] * v[j]
+        return [[h[i][j] / len(x) for j in range(2)] for i in range(2)]
+
+
+@pytest.mark.parametrize("spelling, jit", [("corpus", False), ("benchmark", True), ("loop", False), ("loop", True)])
+def test_the_logistic_regression_hessian_keeps_every_digit(spelling, jit, monkeypatch, tmp_path):
+    """Forward mode over the gradient: where the model is confident (z = 20 or -25), the chain rule's
+    tangents of 1/p and 1/(1 - p) are terms of size 1 that cancel to p(1 - p) = 2e-9, from 1 - p read
+    off the rounded p.  The Hessian came out 5 to 36 times too large, its off-diagonal entries of the
+    wrong sign, with no error (helper-78's review).  The `symbolic` pass now runs on the last program
+    of a derivation, the tangents' too, and finds `s*e*(x_dot*x + b_dot)/(1 + e)**2`; a scalar's
+    tangent of `b_bar += t` is an accumulation (`b_bar_dot += t_dot`), so that `t_dot` is rewritten
+    alone.  It needed the accuracy measure's reference to be exact: at y = 1e150, 50 digits gave 0 for
+    `1 - y + y`, and the exact form looked 1e301 times worse than the chain rule's -0.0.  Checked for
+    `hessian`, `hvp` and `jacobian(grad)` against 60 digits."""
+    import corpus_arrays as A
+    from autodiff_compiler import hessian, hvp, jacobian
+    f = {"corpus": A.logreg, "benchmark": logreg_as_in_the_benchmark, "loop": logreg_loop}[spelling]
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))       # decided here, not read from a cache
+    monkeypatch.setattr(symbolic, "SECONDS", 60.0)      # the rewrite, however loaded the machine
+    second = jacobian(grad(f, wrt=("w", "b"), jit=jit), wrt=("w", "b"), jit=jit)
+    d2_db2 = hessian(f, wrt="b", jit=jit)
+    d2_db2_times = hvp(f, wrt="b", jit=jit)
+    chain_rule = hessian(f, wrt="b", jit=jit, skip=("symbolic",))
+    x, y = np.array([0.3, 2.0, -1.5, 4.0]), np.array([1.0, 0.0, 0.0, 1.0])
+    lost = []
+    for w, b in ((0.7, -0.1), (1.0, 20.0), (-1.0, -25.0), (1.5, 25.0)):
+        exact = batch_exact_hessian(w, b, x, y)
+        rows = second(w, b, x, y)
+        for i in range(2):
+            for j in range(2):
+                assert relative_error(rows[i][j], exact[i][j]) <= 2e-15, (w, b, i, j, rows, exact)
+        assert relative_error(d2_db2(w, b, x, y), exact[1][1]) <= 2e-15, (w, b)
+        assert relative_error(d2_db2_times(w, b, 0.5, x, y), exact[1][1] / 2) <= 2e-15, (w, b)
+        lost.append(relative_error(chain_rule(w, b, x, y), exact[1][1]))
+    assert max(lost) > 1.0           # what the pass improves on: the chain rule's keeps no digit there
+
+
+def test_the_exact_reference_starts_beyond_the_points_magnitudes_and_doubles_until_two_agree():
+    """`symbolic_accuracy._exact`: 1 - y + y at y = 1e150 is 0 in 50 and in 100 digits, and 1 from 151 on:
+    two precisions that agree are not enough, so a point's reference starts at `_digits_for` its values
+    (350 digits here).  A value that never settles (each precision gives another) is unknown, as is one
+    no precision gives; one that needs more digits than the start is found by doubling."""
+    from autodiff_compiler.optimise.symbolic_accuracy import DIGITS, _digits_for, _exact
+
+    def one_minus_y_plus_y(digits):
+        with mpmath.workdps(digits):
+            y = mpmath.mpf(1e150)
+            return +((1 - y) + y)
+    assert one_minus_y_plus_y(DIGITS) == 0 and one_minus_y_plus_y(2 * DIGITS) == 0     # what 50 digits gave
+    assert _exact(one_minus_y_plus_y) == 0                      # agreeing, and wrong: hence the start
+    start = _digits_for({"y": 1e150, "t1": 1.0 - 1e150, "k": 3, "z": 0.0, "inf": math.inf})
+    assert start == DIGITS + 300
+    assert _exact(one_minus_y_plus_y, start) == 1
+    assert _digits_for({"y": 0.5, "e": 2e-9}) == DIGITS + 18
+    asked = []
+
+    def settles_at_200(digits):
+        asked.append(digits)
+        return mpmath.mpf(1) if digits >= 200 else mpmath.mpf(digits)
+    assert _exact(settles_at_200) == 1 and asked == [DIGITS, 2 * DIGITS, 4 * DIGITS, 8 * DIGITS]
+    assert _exact(lambda digits: mpmath.mpf(digits)) is None
+    assert _exact(lambda digits: None) is None
+    assert _exact(lambda digits: None if digits == DIGITS else mpmath.mpf(2)) == 2
+
+
 def two_sigmoids(z1, z2, x, y):
     s1 = 1 / (1 + math.exp(-z1))
     s2 = 1 / (1 + math.exp(-z2))

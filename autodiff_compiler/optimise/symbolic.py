@@ -24,11 +24,15 @@ assigned (`s = t20` after `t20 = s + t19`), reading none of its adjoint
 values; it stays where it is, no region statement after it mentions its
 target, and no rewrite reads what it assigns (`_steps_over`).
 The region's *outputs* are the names it assigns whose last value is live after
-its last statement (`Dataflow.live_out`).  Only outputs that the reverse pass
-added (adjoint values, not in `exact_names`) and that are floats are
-rewritten: adjoints flow only into sums and products that end in the
-returned gradients, so a rewrite that changes a signed zero cannot change
-what the program does.  A rewrite of an output:
+its last statement (`Dataflow.live_out`).  Only outputs that a transform
+added (adjoint values and tangents, not in `exact_names`) and that are floats
+are rewritten: they flow only into sums and products that end in the
+returned derivatives (the transforms compare, index and branch on the
+program's own values only), so a rewrite that changes a signed zero cannot
+change what the program does.  The pass runs on the last program of a
+derivation only (`pipeline.passes_of`): the gradient's, or the tangents of a
+jvp, an hvp, a Hessian or a Jacobian; a later transform would differentiate
+SymPy's forms, which nothing has proved it may.  A rewrite of an output:
 
 * reads only what holds its meaning at the region's end -- the inputs, and
   the last value of a name the region assigns (never an earlier value of a
@@ -88,7 +92,7 @@ from ..ir.names import Names
 from ..rules import PRIMITIVES
 from ..timelimit import can_limit, limited
 
-PASS_VERSION = 11
+PASS_VERSION = 12
 MAX_REGION = 80
 MAX_OUTPUTS = 16
 MAX_KEPT = 12

@@ -418,12 +418,13 @@ def rewrite_with(alg: RegionAlgebra, expr, name: str) -> list:
         replaced = expr.subs(value, y)
         if replaced != expr and replaced.has(y):
             out += [replaced] + basic_forms(replaced)[2:]
-        # a reciprocal shows as a divisor only in the cancelled p/q form: replaced there too
-        cancelled = basic_forms(expr)[1:2]
-        if is_reciprocal(value) and cancelled:
-            replaced = cancelled[0].subs(value, y)
-            if replaced != cancelled[0] and replaced.has(y):
-                out += [replaced] + basic_forms(replaced)[2:]
+        # a reciprocal shows as a divisor only in the cancelled p/q form, and its powers only factored
+        # (`e/(1 + e)**2` is `e*p**2` with p = 1/(1 + e); cancelled, the square is expanded): replaced there too
+        if is_reciprocal(value):
+            for form in basic_forms(expr)[1:3]:
+                replaced = form.subs(value, y)
+                if replaced != form and replaced.has(y):
+                    out += [replaced] + basic_forms(replaced)[2:]
     return _unique(out)
 
 

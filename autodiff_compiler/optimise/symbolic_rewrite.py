@@ -21,6 +21,11 @@ JSON can hold:
   the region cheaper (the binary cross-entropy's `y_hat - y` is refused
   where it loses digits, and `(1 - y - y*e)/(1 + e)` is kept); every form
   kept has passed every check;
+* a form that passes but whose largest error on the grid exceeds `POOR`
+  (2**-40) -- possible only where the original loses as much -- is kept only
+  when no later form passes with an error `BETTER` (1024) times smaller or
+  below `POOR`: a logistic loss's Hessian took `(1 - q)*q` with q = 1 - p,
+  which loses 8 digits at z = 20 where `e*p**2` loses none;
 * otherwise `outcome` says why nothing changed ("unchanged", "not readable").
 """
 from __future__ import annotations
@@ -40,6 +45,8 @@ from .symbolic_algebra import (CannotLower, CannotRead, RegionAlgebra, basic_for
 MAX_KEPT = 12
 OPTIONS = 4               # the forms of each output tried together in the cost search
 FALLBACKS = 24            # the forms an output may fall back on, cheapest first, when one is less accurate
+POOR = 2.0 ** -40         # a form whose largest error on the grid is more than this...
+BETTER = 1024.0           # ...gives way to a later one this much more accurate that passes every check
 PER_TERM = 2              # the forms of each masked term combined, at least
 MAX_PROOFS = 12
 
@@ -123,6 +130,7 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact, ov
     extremes = extreme_grids(alg, stmts, types)
     boundary = boundary_grid(alg, stmts, types) if alg.relations else None
     figures, refusals = {}, {o: 0 for o in rewritable}     # per output: the last measure; forms refused
+    provisional, settled = {}, set()        # per output: the first form kept that loses digits (`POOR`)
     while True:
         new, owner, cost = assemble(choice)
         rejected = []
@@ -147,11 +155,19 @@ def rewrite_region(stmts: list, outputs: list, live: set, types: dict, exact, ov
                                                                   boundary.candidate_values(new, o), boundary.reference(o)))
             if not ok:
                 rejected.append(o)
+            elif o not in settled and numbers.get("max_after", 0.0) > POOR:
+                # it loses digits (so does the original, or it would be refused): a later form may keep them
+                first = provisional.setdefault(o, (expr, numbers))
+                if first[0] is expr or numbers["max_after"] * BETTER > first[1]["max_after"]:
+                    rejected.append(o)
         for o in rejected:
             # the next form of this output that keeps the region cheaper, the others as they are; with
-            # none, the output is left as it is
+            # none, the output is left as it is, or takes the first form that lost digits
             refusals[o] += 1
             choice[o] = _fallback(assemble, choice, o, options[o], base_cost)
+            if choice[o] is None and o in provisional:
+                choice[o] = provisional[o][0]
+                settled.add(o)
         for o in figures:
             figures[o]["rejected"] = refusals[o]
         if not rejected:

@@ -186,10 +186,28 @@ class Forward:
             return Var(self.tangent_of(operand.name))
         return self.zero_operand(operand, loc, emit)
 
+    def _accumulates(self, stmt: Assign) -> bool:
+        """Is `stmt` `s = s + e` or `s = s - e` of floats, `e` another name and `s` carrying a tangent
+        already?  Its tangent is then `s_dot = s_dot +- e_dot`: `e_dot` does not change when `s` does."""
+        target = stmt.target
+        return (stmt.prim in ("add", "sub") and not stmt.params and len(stmt.args) == 2
+                and stmt.args[0] == Var(target) and isinstance(stmt.args[1], Var) and stmt.args[1].name != target
+                and self.types.get(target) == FLOAT and self.types.get(stmt.args[1].name) == FLOAT
+                and self.is_active(stmt.args[0]) and target in self.tangents)
+
     def assign(self, stmt: Assign) -> list:
         if stmt.target not in self.active:
             return [stmt]
         out: list = []
+        if self._accumulates(stmt):
+            # `s = s + e` of numbers: `s_dot = s_dot + e_dot`, an accumulation as the value's is (a
+            # Hessian's tangent of `b_bar += t` stays one, and the `symbolic` pass rewrites `t_dot` alone)
+            out.append(stmt)
+            addend = stmt.args[1]
+            if self.is_active(addend):
+                dot = self.tangent_of(stmt.target)
+                out.append(Assign(dot, stmt.prim, (Var(dot), Var(self.tangent_of(addend.name))), stmt.loc))
+            return out
         if stmt.target in ir.operand_vars(stmt.args):
             # `s = s + e`: the rule reads the old `s` (and its tangent) after the statement wrote it.
             # Compute into a temporary, then copy both value and tangent.

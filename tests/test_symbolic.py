@@ -205,32 +205,43 @@ def test_the_logistic_regression_hessian_keeps_every_digit(spelling, jit, monkey
     assert max(lost) > 1.0           # what the pass improves on: the chain rule's keeps no digit there
 
 
-def test_the_exact_reference_starts_beyond_the_points_magnitudes_and_doubles_until_two_agree():
-    """`symbolic_accuracy._exact`: 1 - y + y at y = 1e150 is 0 in 50 and in 100 digits, and 1 from 151 on:
-    two precisions that agree are not enough, so a point's reference starts at `_digits_for` its values
-    (350 digits here).  A value that never settles (each precision gives another) is unknown, as is one
-    no precision gives; one that needs more digits than the start is found by doubling."""
-    from autodiff_compiler.optimise.symbolic_accuracy import DIGITS, _digits_for, _exact
-
-    def one_minus_y_plus_y(digits):
-        with mpmath.workdps(digits):
-            y = mpmath.mpf(1e150)
-            return +((1 - y) + y)
-    assert one_minus_y_plus_y(DIGITS) == 0 and one_minus_y_plus_y(2 * DIGITS) == 0     # what 50 digits gave
-    assert _exact(one_minus_y_plus_y) == 0                      # agreeing, and wrong: hence the start
-    start = _digits_for({"y": 1e150, "t1": 1.0 - 1e150, "k": 3, "z": 0.0, "inf": math.inf})
-    assert start == DIGITS + 300
-    assert _exact(one_minus_y_plus_y, start) == 1
-    assert _digits_for({"y": 0.5, "e": 2e-9}) == DIGITS + 18
+def test_the_exact_reference_keeps_digits_beyond_what_its_sums_cancel():
+    """`symbolic_accuracy._exact`: 1 - y + y at y = 1e150 is 0 in 50 and in 100 digits, and 1 from 151 on.
+    Two precisions that agree are not enough, nor is a fixed one: a point's reference starts at
+    `_digits_for` its values (200 digits here) and is taken where the digits its sums cancelled (counted
+    by `mp_value`) leave `TRUSTED`; else it doubles until two precisions agree.  A value that never
+    settles is unknown, as is one no precision gives; a sum that cancels exactly settles at 0 (which is
+    why the start must lie beyond the point's magnitudes: from 50 digits, 1 - y + y settles at 0 too)."""
+    import sympy
+    from autodiff_compiler.optimise.symbolic_accuracy import (DIGITS, LOSS, MAX_DIGITS, TRUSTED, _digits_for,
+                                                              _exact, mp_value)
+    y = sympy.Symbol("y", real=True)
     asked = []
 
-    def settles_at_200(digits):
-        asked.append(digits)
-        return mpmath.mpf(1) if digits >= 200 else mpmath.mpf(digits)
-    assert _exact(settles_at_200) == 1 and asked == [DIGITS, 2 * DIGITS, 4 * DIGITS, 8 * DIGITS]
-    assert _exact(lambda digits: mpmath.mpf(digits)) is None
-    assert _exact(lambda digits: None) is None
-    assert _exact(lambda digits: None if digits == DIGITS else mpmath.mpf(2)) == 2
+    def at(expr, value):
+        def value_at(digits):
+            asked.append(digits)
+            memo = {}
+            with mpmath.workdps(digits):
+                return +mp_value(expr, lambda s: mpmath.mpf(value), memo), memo.get(LOSS, 0.0)
+        return value_at
+    with mpmath.workdps(2 * DIGITS):
+        assert (1 - mpmath.mpf(1e150)) + mpmath.mpf(1e150) == 0      # what 50 (and 100) digits gave
+    start = _digits_for({"y": 1e150, "t1": 1.0 - 1e150, "k": 3, "z": 0.0, "inf": math.inf})
+    assert start == DIGITS + 150 and _digits_for({"y": 0.5, "e": 2e-9}) == DIGITS + 9
+    # 1 - y + y: SymPy keeps it as the sum of 1, -y and y only unevaluated
+    one = sympy.Add(sympy.Add(1, -y, evaluate=False), y, evaluate=False)
+    assert _exact(at(one, 1e150), start) == 1 and asked == [start]         # 150 digits cancelled, 50 left
+    asked.clear()
+    two = sympy.Add(sympy.Add(2, -y, evaluate=False), y, evaluate=False)
+    assert _exact(at(two, 1e40)) == 2 and asked == [DIGITS, 2 * DIGITS]    # 50 digits keep 10: doubled
+    asked.clear()
+    assert _exact(at(sympy.Add(y, -y, evaluate=False), 3.0)) == 0 and asked == [DIGITS, 2 * DIGITS]
+    assert _exact(lambda digits: (mpmath.mpf(digits), math.inf)) is None        # never settles
+    assert _exact(lambda digits: (None, math.inf)) is None
+    assert _exact(lambda digits: (None if digits == DIGITS else mpmath.mpf(2), 0.0)) == 2
+    assert _exact(lambda digits: (mpmath.mpf(2), digits - TRUSTED + 1)) == 2     # two agree
+    assert MAX_DIGITS >= 4 * (DIGITS + 300)     # room to double from the widest start
 
 
 def two_sigmoids(z1, z2, x, y):

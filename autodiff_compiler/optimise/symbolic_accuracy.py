@@ -12,9 +12,10 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   division by zero raises, as under Numba);
 * `reference(output)` is the output's exact value at each point, the
   region's own expression evaluated in mpmath from the point's values: at
-  50 digits more than twice the widest decimal exponent among the point's
-  values (1 - y at y = 1e150 needs more than 150), then at twice as many
-  until two precisions agree to 2**-80 (`_exact`), else unknown;
+  50 digits more than the widest decimal exponent among the point's
+  values (1 - y at y = 1e150 needs more than 150), taken when the digits
+  its sums and functions cancelled leave 25, else at twice as many until
+  two precisions agree to 2**-80 (`_exact`), else unknown;
 * `verdict(original, candidate)` accepts the candidate only when, at every
   point where the exact value is a finite real number, the candidate is
   finite and does not raise wherever the original is finite, and its
@@ -235,8 +236,9 @@ class Grid:
         self._references[name] = values
         return values
 
-    def _value_at(self, expr, env: dict, stmt_values: dict, digits: int):
-        """`expr` at one point in `digits`-digit arithmetic: an mpf, or None (not a finite real number)."""
+    def _value_at(self, expr, env: dict, stmt_values: dict, digits: int) -> tuple:
+        """`expr` at one point in `digits`-digit arithmetic: (an mpf, or None where it is not a finite real
+        number; the digits its sums and functions cancelled, `LOSS`)."""
         with mpmath.workdps(digits):
             known: dict = {}
 
@@ -254,13 +256,14 @@ class Grid:
                             raise _Unknown(str(s))
                         known[s] = v
                 return known[s]
+            memo: dict = {}
             try:
-                r = mp_value(expr, resolve, {})
+                r = mp_value(expr, resolve, memo)
             except (ZeroDivisionError, ValueError, TypeError, OverflowError, _Unknown):
-                return None
+                return None, math.inf
             if isinstance(r, mpmath.mpc):
                 r = r.real if r.imag == 0 else None
-            return +r if r is not None and mpmath.isfinite(r) else None
+            return (+r if r is not None and mpmath.isfinite(r) else None), memo.get(LOSS, 0.0)
 
     def _generator_value(self, s, env: dict, stmt_values: dict):
         info = self.alg.gens.get(s)
@@ -288,34 +291,45 @@ AGREE = mpmath.mpf(2) ** -80      # two precisions agreeing this closely: the va
 
 
 def _digits_for(env: dict) -> int:
-    """The precision a point's reference starts at: `DIGITS` more than twice the widest decimal exponent
-    among its float64 values (inputs and what the region computed from them), so that `1 - y` and
-    `y*y + 1` are exact at y = 1e150."""
+    """The precision a point's reference starts at: `DIGITS` more than the widest decimal exponent among
+    its float64 values (inputs and what the region computed from them), so that `1 - y` is exact at
+    y = 1e150 (`_exact` doubles it where the sums cancel more)."""
     widest = 0.0
     for v in env.values():
         if isinstance(v, float) and v != 0.0 and math.isfinite(v):
             widest = max(widest, abs(math.log10(abs(v))))
-    return min(DIGITS + 2 * math.ceil(widest), MAX_DIGITS)
+    return min(DIGITS + math.ceil(widest), MAX_DIGITS)
 
 
 def _exact(value_at, digits: int = DIGITS):
-    """The exact value `value_at(digits)` approaches: evaluated at `digits` digits and at twice as many,
-    doubling until two successive precisions agree to `AGREE` relatively (both None: not a finite real
-    number), else None.  A fixed precision is not enough: with y = 1e150, `1 - y` in 50 digits is -y, and
-    a sum of such terms that cancels to 22 came out as 0 -- a reference that made the exact form of the
-    logistic loss's Hessian look 1e301 times less accurate than the chain rule's -0.0.  (Two precisions
-    may still agree on a cancellation too deep for both: `_digits_for` starts beyond the point's own
-    magnitudes.)"""
-    low = value_at(digits)
-    while digits < MAX_DIGITS:
-        digits *= 2
-        high = value_at(digits)
-        if low is None and high is None:
+    """The exact value `value_at(digits)` -> (value or None, `LOSS` of digits) approaches.  A value is
+    taken at the first precision that leaves it `TRUSTED` digits by the evaluation's own count of the
+    digits its sums cancelled (`mp_value`); else, or where there is none, at the first of two successive
+    precisions (doubling up to `MAX_DIGITS`) that agree to `AGREE` relatively or both give none (a sum that
+    cancels to exactly 0 looks infinitely lossy).  A fixed precision is not enough: with y = 1e150,
+    `1 - y` in 50 digits is -y, and a sum of such terms that cancels to 22 came out as 0 -- a reference
+    that made the exact form of the logistic loss's Hessian look 1e301 times less accurate than the chain
+    rule's -0.0.  (`_digits_for` starts beyond the point's own magnitudes, so that one evaluation is
+    enough almost everywhere.)"""
+    previous = _UNSET
+    while True:
+        value, lost = value_at(digits)
+        if value is not None and lost <= digits - TRUSTED:
+            return value
+        if previous is not _UNSET:
+            if previous is None and value is None:
+                return None
+            if previous is not None and value is not None and abs(value - previous) <= AGREE * abs(value):
+                return value
+        if digits >= MAX_DIGITS:
             return None
-        if low is not None and high is not None and abs(high - low) <= AGREE * abs(high):
-            return high
-        low = high
-    return None
+        previous, digits = value, min(2 * digits, MAX_DIGITS)
+
+
+_UNSET = object()
+TRUSTED = 25              # digits a reference keeps beyond what its sums cancelled (float64 needs 17)
+LOSS = "$digits lost"     # `mp_value`'s count, in its memo: decimal digits its sums and functions cancel
+LOG10_2 = math.log10(2.0)
 
 
 def errors(values: list, reference: list) -> list:
@@ -798,7 +812,12 @@ def mp_value(expr, resolve, memo: dict):
     elif expr.is_Rational:
         out = mpmath.mpf(int(expr.p)) / int(expr.q)
     elif isinstance(expr, sympy.Add):
-        out = mpmath.fsum(mp_value(a, resolve, memo) for a in expr.args)
+        terms = [mp_value(a, resolve, memo) for a in expr.args]
+        out = mpmath.fsum(terms)
+        # the rounding of the largest term, relative to the sum: what cancelling costs (binary exponents)
+        largest = max(mpmath.mag(t) for t in terms)
+        if largest != -math.inf:
+            _lose(memo, (largest - mpmath.mag(out)) * LOG10_2 if out else math.inf)
     elif isinstance(expr, sympy.Mul):
         out = mpmath.mpf(1)
         for a in expr.args:
@@ -808,6 +827,7 @@ def mp_value(expr, resolve, memo: dict):
         b = mp_value(base, resolve, memo)
         if exponent.is_Integer:
             out = b ** int(exponent)
+            _lose(memo, math.log10(abs(int(exponent))))     # b's relative error, times the exponent
         elif exponent == sympy.Rational(1, 2):
             out = mpmath.sqrt(b)
         else:
@@ -819,7 +839,24 @@ def mp_value(expr, resolve, memo: dict):
             # such an operand needs memory in proportion to its exponent (a MemoryError, seed 94's scalar-60)
             raise _Unknown(f"{type(expr).__name__} of a number beyond float64")
         out = _MP[type(expr)](operand)
+        # the operand's relative error, times the function's condition number |x f'(x) / f(x)| (bounded
+        # by |x| for exp, sinh, cosh and a reduced argument; 1/|log x| for log; 1/sqrt(1 - x*x) beside asin)
+        if type(expr) is sympy.log:
+            condition = math.inf if out == 0 else 1 / abs(out)
+        elif type(expr) in (sympy.asin, sympy.acos):
+            condition = math.inf if abs(operand) >= 1 else float(1 / mpmath.sqrt(1 - operand * operand))
+        else:
+            condition = float(abs(operand))
+        if condition > 1:
+            _lose(memo, math.log10(condition) if math.isfinite(condition) else math.inf)
     else:
         raise _Unknown(type(expr).__name__)
     memo[expr] = out
     return out
+
+
+def _lose(memo: dict, digits: float) -> None:
+    """Count `digits` more lost in this evaluation (`LOSS`: summed over every sum and function, an upper
+    bound along any one path)."""
+    if digits > 0:
+        memo[LOSS] = memo.get(LOSS, 0.0) + digits

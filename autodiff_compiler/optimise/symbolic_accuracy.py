@@ -263,7 +263,7 @@ class Grid:
                 return None, math.inf
             if isinstance(r, mpmath.mpc):
                 r = r.real if r.imag == 0 else None
-            return (+r if r is not None and mpmath.isfinite(r) else None), memo.get(LOSS, 0.0)
+            return counted(r if r is not None and mpmath.isfinite(r) else None, memo, digits)
 
     def _generator_value(self, s, env: dict, stmt_values: dict):
         info = self.alg.gens.get(s)
@@ -304,13 +304,14 @@ def _digits_for(env: dict) -> int:
 def _exact(value_at, digits: int = DIGITS):
     """The exact value `value_at(digits)` -> (value or None, `LOSS` of digits) approaches.  A value is
     taken at the first precision that leaves it `TRUSTED` digits by the evaluation's own count of the
-    digits its sums cancelled (`mp_value`); else, or where there is none, at the first of two successive
-    precisions (doubling up to `MAX_DIGITS`) that agree to `AGREE` relatively or both give none (a sum that
-    cancels to exactly 0 looks infinitely lossy).  A fixed precision is not enough: with y = 1e150,
+    digits its sums cancelled (`mp_value`).  Else the precision doubles, up to `MAX_DIGITS`, until two
+    successive precisions agree to `AGREE` relatively or both give none (`counted` gives 0 for a value
+    below the rounding of the largest term summed: `a/t*t - a` is mpmath's rounding, no two alike).  At
+    `MAX_DIGITS` the last value is taken as it is.  A fixed precision is not enough: with y = 1e150,
     `1 - y` in 50 digits is -y, and a sum of such terms that cancels to 22 came out as 0 -- a reference
     that made the exact form of the logistic loss's Hessian look 1e301 times less accurate than the chain
-    rule's -0.0.  (`_digits_for` starts beyond the point's own magnitudes, so that one evaluation is
-    enough almost everywhere.)"""
+    rule's -0.0.  (`_digits_for` starts beyond the point's own magnitudes: from 50 digits, `1 - y + y`
+    cancels to 0 in both 50 and 100.)"""
     previous = _UNSET
     while True:
         value, lost = value_at(digits)
@@ -322,12 +323,14 @@ def _exact(value_at, digits: int = DIGITS):
             if previous is not None and value is not None and abs(value - previous) <= AGREE * abs(value):
                 return value
         if digits >= MAX_DIGITS:
-            return None
+            return value
         previous, digits = value, min(2 * digits, MAX_DIGITS)
 
 
 _UNSET = object()
 TRUSTED = 25              # digits a reference keeps beyond what its sums cancelled (float64 needs 17)
+NOISE = 5                 # no more left: the value is 0 to this precision
+LARGEST = "$largest term"  # `mp_value`'s record, in its memo: the binary exponent of the largest term summed
 LOSS = "$digits lost"     # `mp_value`'s count, in its memo: decimal digits its sums and functions cancel
 LOG10_2 = math.log10(2.0)
 
@@ -816,8 +819,9 @@ def mp_value(expr, resolve, memo: dict):
         out = mpmath.fsum(terms)
         # the rounding of the largest term, relative to the sum: what cancelling costs (binary exponents)
         largest = max(mpmath.mag(t) for t in terms)
+        memo[LARGEST] = max(memo.get(LARGEST, -math.inf), largest)
         if largest != -math.inf:
-            _lose(memo, (largest - mpmath.mag(out)) * LOG10_2 if out else math.inf)
+            _lose(memo, min(largest - mpmath.mag(out), 10 ** 6) * LOG10_2 if out else math.inf)
     elif isinstance(expr, sympy.Mul):
         out = mpmath.mpf(1)
         for a in expr.args:
@@ -853,6 +857,17 @@ def mp_value(expr, resolve, memo: dict):
         raise _Unknown(type(expr).__name__)
     memo[expr] = out
     return out
+
+
+def counted(value, memo: dict, digits: int) -> tuple:
+    """(value, digits lost) of an evaluation at `digits` digits with `mp_value`'s `memo`: the value 0 when
+    it lies below the rounding of the largest term any of its sums added (all but `NOISE` digits
+    cancelled: mpmath's rounding of a value that is 0), with every digit lost."""
+    if value is None:
+        return None, math.inf
+    if value and mpmath.mag(value) < memo.get(LARGEST, -math.inf) - int((digits - NOISE) / LOG10_2):
+        return mpmath.mpf(0), math.inf
+    return +value, memo.get(LOSS, 0.0)
 
 
 def _lose(memo: dict, digits: float) -> None:

@@ -18,11 +18,14 @@ array read by a scalar `subscript` or a shape (no store can happen inside the
 run, so what it reads is fixed).  No statement of a region assigns a name
 that the region read before assigning it: its *inputs* hold their entry
 values throughout, and at the region's end every name holds its last value.
-One kind of statement may sit inside the run without belonging to it: an
+Two kinds of statement may sit inside the run without belonging to it: an
 accumulation of a value of the program into a name the region has not
 assigned (`s = t20` after `t20 = s + t19`), reading none of its adjoint
-values; it stays where it is, no region statement after it mentions its
-target, and no rewrite reads what it assigns (`_steps_over`).
+values (`_steps_over`); and an assignment with no effect besides its result
+that reads nothing the region assigns and assigns nothing it reads (a
+Jacobian driver's `J = np.zeros((1, 1))` between a Hessian's value and its
+tangents: `_inert`).  Either stays where it is, no region statement after it
+mentions its target, and no rewrite reads what it assigns.
 The region's *outputs* are the names it assigns whose last value is live after
 its last statement (`Dataflow.live_out`).  Only outputs that a transform
 added (adjoint values and tangents, not in `exact_names`) and that are floats
@@ -160,6 +163,9 @@ def find_regions(function: ir.Function, step_over_accumulations: bool = False) -
             if isinstance(stmt, Comment):
                 continue
             if not _eligible(stmt, types):
+                if step_over_accumulations and current and _inert(stmt, assigned, exposed, stepped):
+                    stepped.add(stmt.target)
+                    continue
                 close()
                 continue
             reads = set(ir.operand_vars(stmt.args))
@@ -194,6 +200,20 @@ def _steps_over(stmt, reads: set, assigned: set, stepped: set, exact) -> bool:
     `s += loss_i` sits between the trip's forward values and their adjoints.)"""
     return (stmt.target not in assigned and stmt.target not in stepped and stmt.target in exact
             and all(name in exact for name in reads if name in assigned))
+
+
+def _inert(stmt, assigned: set, exposed: set, stepped: set) -> bool:
+    """May a region go on past `stmt`, a statement it cannot hold, leaving it where it is?  When it is an
+    assignment with no effect besides its result (`J = np.zeros((1, 1))`, which a Jacobian's driver puts
+    between a Hessian's value and its tangents) that reads none of the names the region assigns and
+    assigns none the region reads or assigns: the region computes the same with it anywhere, no region
+    statement after it mentions its target (`find_regions` ends the region there), and a rewrite never
+    reads it (`Region.overwritten`)."""
+    if not isinstance(stmt, Assign) or stmt.inplace or stmt.error_effect or stmt.accumulate:
+        return False
+    target = stmt.target
+    return (target not in assigned and target not in exposed and target not in stepped
+            and assigned.isdisjoint(ir.operand_vars(stmt.args)))
 
 
 def _promising(region: Region, function: ir.Function) -> bool:

@@ -15,7 +15,8 @@ an output name and the statements of a candidate rewrite.  Guarantees:
   50 digits more than the widest decimal exponent among the point's
   values (1 - y at y = 1e150 needs more than 150), taken when the digits
   its sums and functions cancelled leave 25, else at twice as many until
-  two precisions agree to 2**-80 (`_exact`), else unknown;
+  two precisions agree to 2**-80 (a value below the rounding of its
+  largest term is 0), else at 1600 digits (`_exact`);
 * `verdict(original, candidate)` accepts the candidate only when, at every
   point where the exact value is a finite real number, the candidate is
   finite and does not raise wherever the original is finite, and its
@@ -226,8 +227,7 @@ class Grid:
         return [env.get(name, _RAISED) for env in self.envs]
 
     def reference(self, name: str) -> list:
-        """The exact value of `name` at every point (None where it is not a finite real number, or where
-        no precision up to `MAX_DIGITS` gives it: `_exact`)."""
+        """The exact value of `name` at every point (None where it is not a finite real number: `_exact`)."""
         if name in self._references:
             return self._references[name]
         expr = self.expressions[name]

@@ -3560,3 +3560,95 @@ def cancelling_across_statements_fuzz(x, n, m):
                 continue
             s12 = s12 + math.tanh(math.sinh(2.7 * math.tanh(_cancelling_h1(math.tanh(v4), x / 17.269626515938324))))
     return v4 + x
+
+
+# Snapshots (`transforms.record`): a value recomputed when its reversed trip starts, from the value that a
+# variable the loop writes had where the value read it -- a sum an inner loop accumulates, a value carried
+# from the last trip, a variable written again later in the trip, an integer index, a while loop's, a trip
+# that ends at a break.  Each reads the variable in another epoch than the tape's own restore would give.
+def snapshot_inner_sum(w, X, y):
+    s = 0.0
+    for i in range(X.shape[0]):
+        z = 0.0
+        for j in range(w.shape[0]):
+            z += X[i, j] * w[j]
+        p = 1.0 / (1.0 + np.exp(-z))
+        s -= y[i] * np.log(p) + (1.0 - y[i]) * np.log(1.0 - p)
+    return s
+
+
+def snapshot_carried(x, n):
+    a = x
+    s = 0.0
+    for i in range(n):
+        b = math.exp(a * 0.5)
+        c = b * b + a
+        s += c * math.sin(b)
+        a = a * 0.9 + math.cos(s) * 0.1
+    return s
+
+
+def snapshot_two_epochs(x, n):
+    v = x
+    s = 0.0
+    for i in range(n):
+        p = math.tanh(v)
+        q = p * p
+        v = v + q
+        r = math.sin(v)
+        t = r * p + q
+        s += t * t
+        v = v * 0.5
+    return s
+
+
+def snapshot_int_index(x, n):
+    s = 0.0
+    k = 0
+    for i in range(n):
+        k = (k + 3) % x.shape[0]
+        e = x[k] * 2.0
+        f = math.exp(e) + k
+        s += f * f
+    return s
+
+
+def snapshot_while(x, n):
+    s = 0.0
+    z = x
+    i = 0
+    while i < n:
+        z = z * 1.1
+        for j in range(3):
+            z = z + 0.1 * j * x
+        p = 1.0 / (1.0 + math.exp(-z))
+        s += math.log(p) * math.log(1.0 - p)
+        i += 1
+    return s
+
+
+def snapshot_break(x, n):
+    s = 0.0
+    z = x
+    for i in range(n):
+        z = z * 0.7 + 0.3
+        if z > 2.0:
+            break
+        q = math.sqrt(z * z + 1.0)
+        s += q * math.log(q)
+    return s
+
+
+def snapshot_nested(x, n):
+    s = 0.0
+    for i in range(n):
+        a = 0.0
+        for j in range(i + 1):
+            b = 0.0
+            for k in range(j + 1):
+                b += x * (k + 1)
+            c = math.sin(b)
+            a += c * c
+        d = math.exp(-a)
+        s += d / (1.0 + d)
+    return s

@@ -272,16 +272,17 @@ def _generated_where_it_fires(count: int, directory: str) -> list:
 
 
 def test_generated_programs_where_the_pass_fires_agree_with_the_oracle(tmp_path):
-    tasks = _generated_where_it_fires(5, str(tmp_path))
-    assert len(tasks) >= 4, "the generator no longer reaches the pass"
+    # three programs (five took 35 s of the suite; the fuzz gates of each stop run hundreds)
+    tasks = _generated_where_it_fires(3, str(tmp_path))
+    assert len(tasks) >= 3, "the generator no longer reaches the pass"
     outcomes = []
     for k, task in enumerate(tasks):
-        runs = [("nojit-simp", "grad"), ("nojit-simp", "vag")] + ([("jit-simp", "grad")] if k < 2 else [])
+        runs = [("nojit-simp", "grad"), ("nojit-simp", "vag")] + ([("jit-simp", "grad")] if k < 1 else [])
         info, *records = [message for _, message in process(task, runs, str(tmp_path))]
         if "skip" in info:
             continue
         outcomes += [(task["id"], r["mode"], r["outcome"], r.get("detail", "")) for r in records]
-    assert len(outcomes) >= 8
+    assert len(outcomes) >= 6
     assert all(outcome in ("ok", "refused") for _, _, outcome, _ in outcomes), outcomes
 
 

@@ -937,6 +937,18 @@ case(WHERE_NUMBERS, S.where_float_condition_scalar, [(2.0, 0.5), (2.0, 0.0), (-1
 case(TIES, S.big_int_in_the_rerun, [(-1.0, 2 ** 32), (-1.0, 3037000500)], contract=GRAD_OR_ERROR,
      ref=lambda x, n: float((n * n) % 7))
 
+SNAPSHOT = ("a value recomputed in the reverse sweep from a snapshot of a variable its loop writes (a sum an "
+            "inner loop accumulates, a value carried from the last trip or written again later in the trip)")
+case(SNAPSHOT, S.snapshot_inner_sum, [(V(0.5, -1.0), M(3, 2), V(1.0, 0.0, 1.0)), (V(10.0, 10.0), M(2, 2, 1), V(0.0, 1.0)),
+                                      (V(0.3, 0.2), M(0, 2), V())], compiled=JIT_ALL[:2])
+case(SNAPSHOT, S.snapshot_carried, [(0.3, 4), (-0.7, 1), (0.2, 0)])
+case(SNAPSHOT, S.snapshot_two_epochs, [(0.4, 3), (-1.2, 1), (0.9, 0)])
+case(SNAPSHOT, S.snapshot_int_index, [(V(0.1, -0.2, 0.3, 0.05), 6), (V(0.5, 0.25), 3), (V(0.7), 1)],
+     compiled=JIT_ALL[2:])
+case(SNAPSHOT, S.snapshot_while, [(0.3, 3), (-0.4, 1), (0.5, 0)])
+case(SNAPSHOT, S.snapshot_break, [(0.2, 5), (1.5, 4), (0.5, 0)])
+case(SNAPSHOT, S.snapshot_nested, [(0.3, 3), (-0.2, 2), (0.1, 0)])
+
 CASES_BY_ID = {c.id: c for c in CASES}
 
 

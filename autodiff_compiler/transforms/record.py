@@ -23,9 +23,17 @@ primal statement saw:
   inside the loop, is instead pushed right after its definition and popped
   when its reversed trip starts -- or not saved at all but *recomputed*
   there, when it is a scalar computed from constants, loop indices (defined
-  by their loop alone), values the loop does not write, and other
-  recomputed locals.  Those operands become reverse readers themselves, so
-  they are saved across any later overwrite;
+  by their loop alone), values the loop does not write, other recomputed
+  locals and, for a float, iteration locals the trip pops and *snapshots*: the value a
+  scalar the loop writes has where the statement reads it, pushed right
+  before the first recomputed statement that reads it since the body last
+  wrote it, and popped into a name of its own when the reversed trip
+  starts (a sum accumulated by an inner loop, a value carried from the
+  last trip).  Those operands become reverse readers themselves, so they
+  are saved across any later overwrite.  Recomputing rather than popping
+  keeps the relations between a trip's values in one block of the reverse
+  sweep, where the symbolic pass can see them (`p = 1/(1 + exp(-z))` and
+  `1 - p` of the same `z`: their derivatives cancel analytically);
 * a `while` loop's test runs once more than its body: its statements are
   saved and reversed like the body's (the reversed loop undoes each trip's
   test after the trip, and the last test before the loop);
@@ -43,6 +51,7 @@ from ..ir.nodes import Assign, Const, For, If, Slice, Store, Var, While
 from ..python_errors import INT64_PARAMS
 from ..rules import PRIMITIVES
 
+TAPE_KINDS = ("float", "int", "bool")
 # primitives whose value is a new array or has an effect: never recomputed
 _NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
                    "array_copy"} | {name for name, p in PRIMITIVES.items() if p.effect}
@@ -59,6 +68,8 @@ class RecordPlan:
         self.local_definitions: set = set()   # ids of assignments that push (or recompute) the value they make
         self.iteration_locals: dict = {}      # id(loop) -> names popped when a reversed trip starts
         self.recomputed: dict = {}            # id(loop) -> assignments recomputed when a reversed trip starts
+        self.snapshots: dict = {}             # id(loop) -> [(id(site), variable, key)]: pushed before the site
+        self.snapshot_reads: dict = {}        # id(recomputed assignment) -> {variable: key of its snapshot}
         self.undefined_first: list = []
         self._test_statements = {id(s) for loop in ir.walk(self.primal.body) if isinstance(loop, While)
                                  for s in ir.walk(loop.test)}
@@ -170,28 +181,37 @@ class RecordPlan:
     def plan_locals(self, readers: dict) -> None:
         facts = self.facts
         self.local_definitions, self.iteration_locals, self.recomputed = set(), {}, {}
+        self.snapshots, self.snapshot_reads = {}, {}
         for loop in facts.statements:
             if not isinstance(loop, (For, While)):
                 continue
             exposed = facts.upward_exposed(loop)
             written = facts.written_in(loop)
             recomputable: dict = {}
+            reads: dict = {}            # id(recomputable assignment) -> {variable: snapshot key}
+            poppable: dict = {}         # scalar single locals a reversed trip can pop when it starts
+            epochs: dict = {}           # variable -> key of its value since the body last wrote it
             wanted: list = []
+            popped: list = []
             for stmt in loop.body:
-                if not (isinstance(stmt, Assign) and self.single_local(stmt, exposed)):
-                    continue
-                if self.recomputable(stmt, loop, written, recomputable):
-                    recomputable[stmt.target] = stmt
-                name = stmt.target
-                stmt_readers = readers.get(name, ())
-                needed = any(self.runs_after(stmt, r) for r in stmt_readers)
-                if not needed or not all(facts.inside(r, loop) for r in stmt_readers):
-                    continue
-                self.local_definitions.add(id(stmt))
-                if name in recomputable:
-                    wanted.append(name)
-                else:
-                    self.iteration_locals.setdefault(id(loop), []).append(name)
+                if isinstance(stmt, Assign) and self.single_local(stmt, exposed):
+                    snapshots = self.recomputable(stmt, loop, written, recomputable, poppable, epochs)
+                    if snapshots is not None:
+                        recomputable[stmt.target] = stmt
+                        reads[id(stmt)] = snapshots
+                    name = stmt.target
+                    stmt_readers = readers.get(name, ())
+                    inside = all(facts.inside(r, loop) for r in stmt_readers)
+                    if inside and name not in recomputable and self.tapeable(name):
+                        poppable[name] = stmt
+                    if inside and any(self.runs_after(stmt, r) for r in stmt_readers):
+                        self.local_definitions.add(id(stmt))
+                        if name in recomputable:
+                            wanted.append(name)
+                        else:
+                            popped.append(name)
+                for name in facts.written_in(stmt) if not isinstance(stmt, Assign) else (stmt.target,):
+                    epochs.pop(name, None)      # a write starts a new value: a later read needs a new snapshot
             # recompute the wanted values and the recomputable values they are computed from, in order
             needed_names = set(wanted)
             for stmt in reversed(loop.body):
@@ -201,6 +221,22 @@ class RecordPlan:
                      and recomputable.get(s.target) is s]
             if chain:
                 self.recomputed[id(loop)] = chain
+            # what the chain reads from the forward trip: the locals it pops, the snapshots pushed for it
+            sites: dict = {}
+            for stmt in chain:
+                for arg in self.operands(stmt):
+                    if isinstance(arg, Var) and poppable.get(arg.name) is not None and arg.name not in popped:
+                        popped.append(arg.name)
+                        self.local_definitions.add(id(poppable[arg.name]))
+                for variable, key in reads[id(stmt)].items():
+                    sites.setdefault(key, (stmt, variable))
+                if reads[id(stmt)]:
+                    self.snapshot_reads[id(stmt)] = reads[id(stmt)]
+            if popped:
+                order = {name: k for k, name in enumerate(s.target for s in loop.body if isinstance(s, Assign))}
+                self.iteration_locals[id(loop)] = sorted(popped, key=order.__getitem__)
+            if sites:
+                self.snapshots[id(loop)] = [(id(site), variable, key) for key, (site, variable) in sites.items()]
 
     def single_local(self, stmt: Assign, exposed) -> bool:
         """Is `stmt` the only definition of its target, which no trip reads before it?"""
@@ -208,32 +244,46 @@ class RecordPlan:
         return (self.facts.definitions_of(name) == {self.facts.pos(stmt)} and name not in exposed
                 and name not in self.primal.params and id(stmt) not in self._test_statements)
 
-    def recomputable(self, stmt: Assign, loop, written: set, recomputable: dict) -> bool:
+    def recomputable(self, stmt: Assign, loop, written: set, recomputable: dict, poppable: dict,
+                     epochs: dict) -> dict | None:
         """A scalar, or a view `x[t]` / `x[a:b]` (basic indexing: O(1) to make again; its copy, when
         `ir.aliasing` made one: no dearer than the copy a tape would take), computed from
-        constants, loop indices, values the loop does not write and other recomputed locals.  A view
+        constants, loop indices, values the loop does not write, other recomputed locals and, for a
+        float (a value derivatives read, where recomputing shows the symbolic pass its relations: a
+        branch's condition or an index is cheaper and plainer on a tape of its own), scalar locals a
+        reversed trip pops (`poppable`) and snapshots of scalars the loop writes.  Returns {variable: snapshot key} for the snapshots it reads (`epochs` gives the key
+        of each variable's current value), None when it is not recomputable.  A view
         reads the memory of its base: the aliasing pass refuses a program that writes that memory
         through another name and reads it afterwards, and later writes into the base itself are
         undone before the reversed trip (its operands become reverse readers), so the view made again
         sees the elements the forward trip saw."""
         t = self.types.get(stmt.target)
         if t is None or stmt.prim in _NOT_RECOMPUTED or any(p not in INT64_PARAMS for p in stmt.params):
-            return False
+            return None
         if t.is_array and not (self.is_view(stmt) and not self.written_through_another_name(stmt)):
-            return False
+            return None
+        snapshots: dict = {}
         for arg in self.operands(stmt):
             if isinstance(arg, Const):
                 continue
             if not isinstance(arg, Var):
-                return False
+                return None
             name = arg.name
-            if name in recomputable:
+            if name in recomputable or self.is_index(name, stmt):
                 continue
-            if self.is_index(name, stmt):
+            if name in poppable and t.kind == "float":
+                continue
+            if name in written and t.kind == "float" and self.tapeable(name):
+                snapshots[name] = epochs.setdefault(name, (id(loop), name, id(stmt)))
                 continue
             if name in written:
-                return False
-        return True
+                return None
+        return snapshots
+
+    def tapeable(self, name: str) -> bool:
+        """Can a tape hold the value of `name`: a float, an integer or a boolean?"""
+        t = self.types.get(name)
+        return t is not None and not t.is_array and t.kind in TAPE_KINDS
 
     def is_view(self, stmt: Assign) -> bool:
         """Is `stmt` a basic subscript of an array (integers and slices, no index arrays), as a view or

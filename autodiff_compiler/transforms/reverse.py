@@ -25,7 +25,7 @@ from ..errors import ArgumentError, AutodiffError, InternalError, NoDerivativeRu
 from ..ir import (FLOAT, Assign, Comment, Const, For, If, Pop, Push, Store, TapeAlloc, Var, While)
 from ..ir import Names, dataflow
 from ..ir.activity import activity
-from ..ir.types import infer_types, type_of_operand
+from ..ir.types import infer_types, rename_statement, type_of_operand
 from ..rules import ARG_NAMES, PRIMITIVES
 from . import adjoint_arrays as arrays
 from .instantiate import Instantiate, structural_partial
@@ -72,6 +72,14 @@ class Reverse:
         self.intermediates: dict = {}
         self.check_rules()
         self.plan = RecordPlan(self)
+        # snapshots (`record`): each pushed before its site, popped into a name of its own
+        self.snapshot_names: dict = {}
+        self.snapshot_sites: dict = {}
+        for snapshots in self.plan.snapshots.values():
+            for site, variable, key in snapshots:
+                self.snapshot_names[key] = name = self.names.fresh(f"{variable}_read")
+                self.types[name] = self.types[variable]
+                self.snapshot_sites.setdefault(site, []).append((variable, name))
 
     def check_rules(self) -> None:
         """Refuse, naming the line, what reverse mode has no rule for (rather than derive a wrong adjoint):
@@ -152,6 +160,8 @@ class Reverse:
         out: list = []
         for stmt in block:
             if isinstance(stmt, Assign):
+                out += [Push(self.tape_of(name), Var(variable), loc=stmt.loc)
+                        for variable, name in self.snapshot_sites.get(id(stmt), ())]
                 if self.saves(stmt):
                     out.append(Push(self.tape_of(stmt.target), Var(stmt.target), loc=stmt.loc))
                 out.append(stmt)
@@ -230,6 +240,13 @@ class Reverse:
                 out += self.backward_loop(stmt)
         return out
 
+    def recomputation(self, stmt: Assign) -> Assign:
+        """`stmt` made again when its reversed trip starts, reading the snapshots the plan took for it."""
+        again = Assign(stmt.target, stmt.prim, stmt.args, stmt.loc, stmt.params)
+        rename_statement(again, {variable: self.snapshot_names[key]
+                                 for variable, key in self.plan.snapshot_reads.get(id(stmt), {}).items()})
+        return again
+
     def backward_loop(self, loop) -> list:
         if not self.has_reverse_work(self.trip_of(loop)):
             if id(loop) in self.plan.index_saves:
@@ -240,7 +257,9 @@ class Reverse:
         trips = self.trips.get(id(loop))
         self.loop_depth += 1
         body = [Pop(self.tape_of(name), name, loop.loc) for name in self.plan.iteration_locals.get(id(loop), [])]
-        body += [Assign(s.target, s.prim, s.args, s.loc, s.params) for s in self.plan.recomputed.get(id(loop), [])]
+        body += [Pop(self.tape_of(self.snapshot_names[key]), self.snapshot_names[key], loop.loc)
+                 for _, _, key in self.plan.snapshots.get(id(loop), ())]
+        body += [self.recomputation(s) for s in self.plan.recomputed.get(id(loop), [])]
         body += [zero for s in loop.body if self.array_local(s) and s.target in self.active
                  for zero in self.zero_assigns(s.target, s.loc)]
         body += self.backward(loop.body)

@@ -310,6 +310,8 @@ def _finite_leaves(value) -> bool:
     """Is a result (a number, an array, or a tuple or list of them) made of finite floats alone?"""
     if isinstance(value, (tuple, list)):
         return all(_finite_leaves(item) for item in value)
+    if np.iscomplexobj(value):
+        return False        # a complex number is no real value (NumPy's float() of it drops the imaginary part)
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -322,6 +324,8 @@ def finite_value(fn, args) -> float | None:
     None.  Asked only when the gradient failed (`api.GradientFunction._careful`)."""
     try:
         value = _run(fn, args)
+        if np.iscomplexobj(value):
+            return None     # `(-1.25) ** 1.5 * A`: NumPy's float() of it would drop the imaginary part
         value = float(value)
     except Exception:
         return None

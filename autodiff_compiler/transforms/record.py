@@ -30,7 +30,9 @@ primal statement saw:
   wrote it, and popped into a name of its own when the reversed trip
   starts (a sum accumulated by an inner loop, a value carried from the
   last trip).  Those operands become reverse readers themselves, so they
-  are saved across any later overwrite.  Recomputing rather than popping
+  are saved across any later overwrite; the statement's own partials read
+  its snapshots as well, so a variable read only through snapshots is not
+  saved at each write (an inner loop's sum).  Recomputing rather than popping
   keeps the relations between a trip's values in one block of the reverse
   sweep, where the symbolic pass can see them (`p = 1/(1 + exp(-z))` and
   `1 - p` of the same `z`: their derivatives cancel analytically);
@@ -106,7 +108,10 @@ class RecordPlan:
                 # in a branch, with another shape): see `plan_saves`
                 add([stmt.target], stmt)
             if reverse.differentiable(stmt):
-                add(reverse.partial_reads(stmt), stmt)
+                # a recomputed statement's partials read its snapshots too (`Reverse.adjoint_assign`)
+                # (the rule table's partials, not a vjp's, which reads its operands where it likes)
+                snapshots = self.snapshot_reads.get(id(stmt), {}) if PRIMITIVES[stmt.prim].partials is not None else {}
+                add([name for name in reverse.partial_reads(stmt) if name not in snapshots], stmt)
             elif isinstance(stmt, Store) and self.store_has_work(stmt):
                 add(ir.operand_vars(stmt.index), stmt)
             elif isinstance(stmt, If) and (self.has_reverse_work(stmt.body) or self.has_reverse_work(stmt.orelse)):
@@ -115,7 +120,9 @@ class RecordPlan:
                 add(ir.operand_vars([stmt.start, stmt.stop, stmt.step]), stmt)
         for stmts in self.recomputed.values():
             for stmt in stmts:
-                add(ir.operand_vars(stmt.args), stmt)
+                # a recomputation reads its snapshots, not the variables they were taken of
+                snapshots = self.snapshot_reads.get(id(stmt), {})
+                add([name for name in ir.operand_vars(stmt.args) if name not in snapshots], stmt)
         return readers
 
     def store_has_work(self, stmt: Store) -> bool:

@@ -240,11 +240,15 @@ class Reverse:
                 out += self.backward_loop(stmt)
         return out
 
+    def snapshot_reads_of(self, stmt) -> dict:
+        """{variable: the name of its snapshot} for a statement recomputed from snapshots (`record`)."""
+        return {variable: self.snapshot_names[key]
+                for variable, key in self.plan.snapshot_reads.get(id(stmt), {}).items()}
+
     def recomputation(self, stmt: Assign) -> Assign:
         """`stmt` made again when its reversed trip starts, reading the snapshots the plan took for it."""
         again = Assign(stmt.target, stmt.prim, stmt.args, stmt.loc, stmt.params)
-        rename_statement(again, {variable: self.snapshot_names[key]
-                                 for variable, key in self.plan.snapshot_reads.get(id(stmt), {}).items()})
+        rename_statement(again, self.snapshot_reads_of(stmt))
         return again
 
     def backward_loop(self, loop) -> list:
@@ -305,6 +309,12 @@ class Reverse:
         out_bar = Var(self.adjoint_of(stmt.target))
         make = Instantiate(self.names, out.append, stmt.loc, self.types)
         binding = rule_binding(stmt)
+        snapshots = self.snapshot_reads_of(stmt) if prim.partials is not None else {}
+        if snapshots:
+            # a recomputed statement's partials read the snapshots its recomputation read: the values the
+            # forward trip saw, so that the variables themselves need no save at each later write
+            binding = {symbol: Var(snapshots[v.name]) if isinstance(v, Var) and v.name in snapshots else v
+                       for symbol, v in binding.items()}
         contributions = []
         if stmt.target not in dataflow.of(self.primal).strongly_live_out(stmt):
             # nothing the results need reads this value (it is overwritten first, in a loop where the

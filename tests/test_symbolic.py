@@ -205,20 +205,9 @@ def test_the_logistic_regression_hessian_keeps_every_digit(spelling, jit, monkey
     assert max(lost) > 1.0           # what the pass improves on: the chain rule's keeps no digit there
 
 
-def logreg_features_loop(w, X, y):
-    s = 0.0
-    for i in range(X.shape[0]):
-        z = 0.0
-        for j in range(w.shape[0]):
-            z += X[i, j] * w[j]
-        p = 1.0 / (1.0 + np.exp(-z))
-        s -= y[i] * np.log(p) + (1.0 - y[i]) * np.log(1.0 - p)
-    return s / X.shape[0]
-
-
 @pytest.mark.parametrize("jit", [False, True], ids=["py", "jit"])
 def test_a_hessian_through_a_sum_an_inner_loop_accumulates_keeps_every_digit(jit, monkeypatch, tmp_path):
-    """The textbook double loop (z accumulated over the features, then the sample's loss): the reverse
+    """The textbook double loop (z accumulated over the features, then the sample's loss, summed): the reverse
     sweep popped p, 1 + e and 1 - p from tapes, values the symbolic pass cannot relate, and the
     Hessian came out as the chain rule's, 53 times too large where the model is confident.  The
     plan (`transforms.record`) now takes a snapshot of z and recomputes the trip's values from it at
@@ -226,6 +215,7 @@ def test_a_hessian_through_a_sum_an_inner_loop_accumulates_keeps_every_digit(jit
     p(1 - p) x x^T in 60 digits; an entry may be a sum of terms of both signs, so the error is
     measured against the sum of their magnitudes."""
     from autodiff_compiler import hessian, hvp
+    from corpus_soundness import snapshot_inner_sum as logreg_features_loop      # the summed loss
     monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
     monkeypatch.setattr(symbolic, "SECONDS", 60.0)
     X, y = np.array([[1.0, 0.5], [-0.3, 2.0], [1.5, -1.0]]), np.array([0.0, 1.0, 0.0])
@@ -243,7 +233,7 @@ def test_a_hessian_through_a_sum_an_inner_loop_accumulates_keeps_every_digit(jit
                 p = 1 / (1 + mpmath.exp(-z))
                 for i in range(2):
                     for j in range(2):
-                        term = p * (1 - p) * mpmath.mpf(row[i]) * mpmath.mpf(row[j]) / len(X)
+                        term = p * (1 - p) * mpmath.mpf(row[i]) * mpmath.mpf(row[j])
                         exact[i][j] += term
                         scale[i][j] += abs(term)
             exact = np.array([[float(v) for v in r] for r in exact])

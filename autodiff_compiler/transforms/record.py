@@ -108,9 +108,7 @@ class RecordPlan:
                 # in a branch, with another shape): see `plan_saves`
                 add([stmt.target], stmt)
             if reverse.differentiable(stmt):
-                # a recomputed statement's partials read its snapshots too (`Reverse.adjoint_assign`)
-                # (the rule table's partials, not a vjp's, which reads its operands where it likes)
-                snapshots = self.snapshot_reads.get(id(stmt), {}) if PRIMITIVES[stmt.prim].partials is not None else {}
+                snapshots = self.partial_snapshots(stmt)
                 add([name for name in reverse.partial_reads(stmt) if name not in snapshots], stmt)
             elif isinstance(stmt, Store) and self.store_has_work(stmt):
                 add(ir.operand_vars(stmt.index), stmt)
@@ -258,8 +256,9 @@ class RecordPlan:
         constants, loop indices, values the loop does not write, other recomputed locals and, for a
         float (a value derivatives read, where recomputing shows the symbolic pass its relations: a
         branch's condition or an index is cheaper and plainer on a tape of its own), scalar locals a
-        reversed trip pops (`poppable`) and snapshots of scalars the loop writes.  Returns {variable: snapshot key} for the snapshots it reads (`epochs` gives the key
-        of each variable's current value), None when it is not recomputable.  A view
+        reversed trip pops (`poppable`) and snapshots of scalars the loop writes.  Returns {variable:
+        snapshot key} for the snapshots it reads (`epochs` gives the key of each variable's current
+        value), None when it is not recomputable.  A view
         reads the memory of its base: the aliasing pass refuses a program that writes that memory
         through another name and reads it afterwards, and later writes into the base itself are
         undone before the reversed trip (its operands become reverse readers), so the view made again
@@ -286,6 +285,12 @@ class RecordPlan:
             if name in written:
                 return None
         return snapshots
+
+    def partial_snapshots(self, stmt) -> dict:
+        """{variable: snapshot key} that the partials of a recomputed statement read in the variables'
+        places (`Reverse.adjoint_assign`): the rule table's partials only, not a vjp's, which reads its
+        operands where it likes."""
+        return self.snapshot_reads.get(id(stmt), {}) if PRIMITIVES[stmt.prim].partials is not None else {}
 
     def tapeable(self, name: str) -> bool:
         """Can a tape hold the value of `name`: a float, an integer or a boolean?"""

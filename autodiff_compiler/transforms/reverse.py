@@ -309,7 +309,7 @@ class Reverse:
         out_bar = Var(self.adjoint_of(stmt.target))
         make = Instantiate(self.names, out.append, stmt.loc, self.types)
         binding = rule_binding(stmt)
-        snapshots = self.snapshot_reads_of(stmt) if prim.partials is not None else {}
+        snapshots = {variable: self.snapshot_names[key] for variable, key in self.plan.partial_snapshots(stmt).items()}
         if snapshots:
             # a recomputed statement's partials read the snapshots its recomputation read: the values the
             # forward trip saw, so that the variables themselves need no save at each later write

@@ -931,7 +931,9 @@ class _Watch:
 
     def done(self) -> None:
         self.timer.cancel()
-        # the timer's thread holds `announce` until it wakes: not the object, which may go before
+        # the timer's thread holds `announce` (so this object) until it wakes; dropping the timer here
+        # leaves no reference cycle (watch -> timer -> announce -> watch) for the cyclic collector
+        self.timer = None
         g, self.g = self.g, None
         elapsed = time.perf_counter() - self.started
         if g is not None and elapsed > SLOW_COMPILE:

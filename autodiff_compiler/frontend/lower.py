@@ -75,22 +75,6 @@ class Lowering(StatementLowering, CallLowering):
         self.no_grad = 0
         self.inline_count: dict[str, int] = {}
         self.sources = {source.filename + ":" + source.name: source.text}
-        self._stmt_dispatch = {
-            ast.Assign: self.lower_assign, ast.AnnAssign: self.lower_annassign,
-            ast.AugAssign: self.lower_augassign, ast.Return: self.lower_return, ast.If: self.lower_if,
-            ast.For: self.lower_for, ast.While: self.lower_while, ast.Break: self.lower_break,
-            ast.Continue: self.lower_continue, ast.Pass: self.lower_pass, ast.Expr: self.lower_expression_statement,
-            ast.With: self.lower_with, ast.Assert: self.lower_assert, ast.FunctionDef: self.lower_local_def,
-            ast.Import: self.lower_import, ast.ImportFrom: self.lower_import,
-        }
-        self._expr_dispatch = {
-            ast.Constant: self.lower_constant, ast.Name: self.lower_name, ast.BinOp: self.lower_binop,
-            ast.UnaryOp: self.lower_unaryop, ast.Compare: self.lower_compare, ast.BoolOp: self.lower_boolop,
-            ast.IfExp: self.lower_ifexp, ast.Call: self.lower_call, ast.Attribute: self.lower_attribute,
-            ast.Subscript: self.lower_subscript, ast.Tuple: self.lower_tuple, ast.List: self.lower_list,
-            ast.Dict: self.lower_dict, ast.ListComp: self.lower_listcomp, ast.GeneratorExp: self.lower_listcomp,
-            ast.Lambda: self.lower_lambda, ast.JoinedStr: self.lower_fstring,
-        }
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -297,18 +281,13 @@ class Lowering(StatementLowering, CallLowering):
 
     # -------------------------------------------------------------- expressions
     def lower_expr(self, node: ast.expr, target: str | None = None):
-        handler = self._expr_dispatch.get(type(node))
-        if handler is None:
+        lowering = self.EXPRESSION_LOWERING.get(type(node))
+        if lowering is None:
             raise self.unsupported(node, type(node).__name__, "see the supported language in the README")
-        if handler in self._targeted:
-            return handler(node, target)
-        value = handler(node)
-        return self.materialise(value, target)
-
-    @property
-    def _targeted(self):
-        return (self.lower_binop, self.lower_unaryop, self.lower_call, self.lower_compare,
-                self.lower_ifexp, self.lower_boolop, self.lower_subscript, self.lower_attribute)
+        handler, takes_target = lowering
+        if takes_target:
+            return handler(self, node, target)
+        return self.materialise(handler(self, node), target)
 
     def lower_constant(self, node: ast.Constant):
         if isinstance(node.value, (bool, int, float)):
@@ -569,6 +548,33 @@ class Lowering(StatementLowering, CallLowering):
     def store(self, node: ast.Subscript, value, prim: str) -> None:
         arrays.lower_store(self, node, value, prim)
 
+
+# by the syntax node's type.  Class attributes holding plain functions: a dict of bound methods on
+# the instance would make each `Lowering` a reference cycle, kept (with its whole IR) until CPython's
+# cyclic collector runs.
+Lowering.STATEMENT_LOWERING = {
+    ast.Assign: Lowering.lower_assign, ast.AnnAssign: Lowering.lower_annassign,
+    ast.AugAssign: Lowering.lower_augassign, ast.Return: Lowering.lower_return, ast.If: Lowering.lower_if,
+    ast.For: Lowering.lower_for, ast.While: Lowering.lower_while, ast.Break: Lowering.lower_break,
+    ast.Continue: Lowering.lower_continue, ast.Pass: Lowering.lower_pass,
+    ast.Expr: Lowering.lower_expression_statement, ast.With: Lowering.lower_with,
+    ast.Assert: Lowering.lower_assert, ast.FunctionDef: Lowering.lower_local_def,
+    ast.Import: Lowering.lower_import, ast.ImportFrom: Lowering.lower_import,
+}
+# (lowering, whether it takes the target name: those that do materialise their value themselves)
+Lowering.EXPRESSION_LOWERING = {
+    ast.Constant: (Lowering.lower_constant, False), ast.Name: (Lowering.lower_name, False),
+    ast.BinOp: (Lowering.lower_binop, True), ast.UnaryOp: (Lowering.lower_unaryop, True),
+    ast.Compare: (Lowering.lower_compare, True), ast.BoolOp: (Lowering.lower_boolop, True),
+    ast.IfExp: (Lowering.lower_ifexp, True), ast.Call: (Lowering.lower_call, True),
+    ast.Attribute: (Lowering.lower_attribute, True), ast.Subscript: (Lowering.lower_subscript, True),
+    ast.Tuple: (Lowering.lower_tuple, False), ast.List: (Lowering.lower_list, False),
+    ast.Dict: (Lowering.lower_dict, False), ast.ListComp: (Lowering.lower_listcomp, False),
+    ast.GeneratorExp: (Lowering.lower_listcomp, False), ast.Lambda: (Lowering.lower_lambda, False),
+    ast.JoinedStr: (Lowering.lower_fstring, False),
+}
+
+
 @dataclass
 class Facts:
     """What the front end learnt that the rest of the derivation and the API need: the containers it
@@ -738,13 +744,11 @@ def _before_ranges(function: ir.Function, visit) -> None:
     def put(block: list) -> list:
         out = []
         for stmt in block:
-            for child in ir.child_blocks(stmt):
-                child[:] = put(child)
             if _is_range(stmt):
                 visit(stmt, out)
             out.append(stmt)
         return out
-    function.body[:] = put(function.body)
+    function.body[:] = ir.rewrite_blocks(function.body, put)
     dataflow.invalidate(function)
 
 
@@ -880,6 +884,16 @@ def lower(source: Source, param_types: dict | None = None, tuple_results: bool =
     return function, lowering.sources
 
 
+def _current_version(operand, current: dict):
+    """`operand` reading the current versions (`current`: variable -> its current name)."""
+    if isinstance(operand, Var) and operand.name in current:
+        return Var(current[operand.name])
+    if isinstance(operand, Slice):
+        return Slice(*(_current_version(p, current) if p is not None else None
+                       for p in (operand.start, operand.stop, operand.step)))
+    return operand
+
+
 def version_straight_line(function: ir.Function, names: Names) -> dict:
     """Give each top-level reassignment of a variable a new name (`y`, then `y2`), SSA-style; returns
     each new name's variable (`{"y2": "y"}`).
@@ -893,11 +907,7 @@ def version_straight_line(function: ir.Function, names: Names) -> dict:
     defined = set(function.params)
 
     def rename_operand(operand):
-        if isinstance(operand, Var) and operand.name in current:
-            return Var(current[operand.name])
-        if isinstance(operand, Slice):
-            return Slice(*(rename_operand(p) if p is not None else None for p in (operand.start, operand.stop, operand.step)))
-        return operand
+        return _current_version(operand, current)
 
     def rename_nested(stmt) -> None:
         """Rename reads and writes inside a compound statement to the current versions."""

@@ -48,7 +48,7 @@ class StatementLowering:
             if top and not self.frame.loops and isinstance(stmt, ast.Return) and k == len(stmts) - 1:
                 self.lower_final_return(stmt)
                 return may_exit
-            exits = self._stmt_dispatch[type(stmt)](stmt)
+            exits = self.STATEMENT_LOWERING[type(stmt)](self, stmt)
             if exits and any(not _is_docstring(s) for s in stmts[k + 1:]):
                 guard = self.exit_guard()
                 orelse: list = []

@@ -173,7 +173,7 @@ class Dataflow(StructuredForward):
     """Reaching definitions, def-use chains, liveness, loop and array facts of one function."""
 
     def __init__(self, function: ir.Function):
-        self.function = function
+        self.params = tuple(function.params)   # not the function, which holds these facts (`of`)
         self.types = getattr(function, "types", {}) or {}
         self.statements: list = []
         self.position: dict[int, int] = {}
@@ -636,26 +636,26 @@ class Dataflow(StructuredForward):
         may then decide it and drop the untaken side before typing (Numba prunes a branch whose test
         compares two constants).  "May": False only when some value the test is made from reads a
         parameter, a loop index, a tape, or a value that may be undefined or differ between paths."""
-        memo: dict = {}
+        return self._made_of_constants(branch, branch.cond, {})
 
-        def constant(stmt, operand) -> bool:
-            if isinstance(operand, Const):
-                return True
-            defs = self.reaching(stmt, operand.name)
-            if not defs:
-                return True                     # not asked of this read: assume the worst
-            for d in defs:
-                if not isinstance(d, int):
-                    return False                # a parameter, or undefined on some path
-                if d not in memo:
-                    memo[d] = False             # a cycle through a loop's back edge is not constant
-                    made = self.statements[d]
-                    memo[d] = isinstance(made, Assign) and not made.inplace and \
-                        all(constant(made, arg) for arg in made.args if isinstance(arg, (Const, Var)))
-                if not memo[d]:
-                    return False
+    def _made_of_constants(self, stmt, operand, memo: dict) -> bool:
+        """`decided_by_constants`, of the value `stmt` reads from `operand`; `memo`: definition -> answer."""
+        if isinstance(operand, Const):
             return True
-        return constant(branch, branch.cond)
+        defs = self.reaching(stmt, operand.name)
+        if not defs:
+            return True                     # not asked of this read: assume the worst
+        for d in defs:
+            if not isinstance(d, int):
+                return False                # a parameter, or undefined on some path
+            if d not in memo:
+                memo[d] = False             # a cycle through a loop's back edge is not constant
+                made = self.statements[d]
+                memo[d] = isinstance(made, Assign) and not made.inplace and \
+                    all(self._made_of_constants(made, arg, memo) for arg in made.args if isinstance(arg, (Const, Var)))
+            if not memo[d]:
+                return False
+        return True
 
     # ---------------------------------------------------------------------- arrays
     def _is_array(self, name: str) -> bool:
@@ -734,7 +734,7 @@ class Dataflow(StructuredForward):
             for name, positions in self.definitions.items():
                 if self._is_array(name) and any(self.objects_of_definition(d) & written for d in positions):
                     names.add(name)
-            names.update(p for p in self.function.params if param_def(p) in written)
+            names.update(p for p in self.params if param_def(p) in written)
             self._written = frozenset(names)
         return self._written
 
@@ -761,37 +761,39 @@ def _join(a: dict, b: dict) -> dict:
 def _exposed(loop) -> set:
     """Upward-exposed reads of one trip of a loop (its test included for a While)."""
     exposed: set = set()
-
-    def visit(block: list, defined: frozenset) -> frozenset:
-        for stmt in block:
-            if isinstance(stmt, If):
-                exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in defined)
-                defined = visit(stmt.body, defined) & visit(stmt.orelse, defined)
-            elif isinstance(stmt, (For, While)):
-                if isinstance(stmt, For):
-                    exposed.update(n for n in ir.operand_vars([stmt.start, stmt.stop, stmt.step]) if n not in defined)
-                    inner = defined | {stmt.index}
-                else:
-                    inner = visit(stmt.test, defined)
-                    exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in inner)
-                visit(stmt.body, inner)         # may run zero times: defines nothing for sure
-                if stmt.exit_flag and stmt.exit_flag not in defined:
-                    exposed.add(stmt.exit_flag)
-                if isinstance(stmt, While):
-                    defined = inner
-            else:
-                exposed.update(n for n in ir.reads(stmt) if n not in defined)
-                if isinstance(stmt, (Assign, Pop, TapeAlloc)):
-                    defined = defined | set(ir.writes(stmt))
-        return defined
-
     if isinstance(loop, For):
-        visit(loop.body, frozenset({loop.index}))
+        _exposed_in(loop.body, frozenset({loop.index}), exposed)
     else:
-        visit(loop.test + loop.body, frozenset())
+        _exposed_in(loop.test + loop.body, frozenset(), exposed)
     if loop.exit_flag:
         exposed.add(loop.exit_flag)
     return exposed
+
+
+def _exposed_in(block: list, defined: frozenset, exposed: set) -> frozenset:
+    """Adds to `exposed` the reads in `block` of names not in `defined` (defined before it on every
+    path); returns what is defined after it on every path."""
+    for stmt in block:
+        if isinstance(stmt, If):
+            exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in defined)
+            defined = _exposed_in(stmt.body, defined, exposed) & _exposed_in(stmt.orelse, defined, exposed)
+        elif isinstance(stmt, (For, While)):
+            if isinstance(stmt, For):
+                exposed.update(n for n in ir.operand_vars([stmt.start, stmt.stop, stmt.step]) if n not in defined)
+                inner = defined | {stmt.index}
+            else:
+                inner = _exposed_in(stmt.test, defined, exposed)
+                exposed.update(n for n in ir.operand_vars([stmt.cond]) if n not in inner)
+            _exposed_in(stmt.body, inner, exposed)     # may run zero times: defines nothing for sure
+            if stmt.exit_flag and stmt.exit_flag not in defined:
+                exposed.add(stmt.exit_flag)
+            if isinstance(stmt, While):
+                defined = inner
+        else:
+            exposed.update(n for n in ir.reads(stmt) if n not in defined)
+            if isinstance(stmt, (Assign, Pop, TapeAlloc)):
+                defined = defined | set(ir.writes(stmt))
+    return defined
 
 
 def of(function: ir.Function) -> Dataflow:
@@ -806,3 +808,4 @@ def of(function: ir.Function) -> Dataflow:
 def invalidate(function: ir.Function) -> None:
     """Forget the facts of `function`: call after changing its statements or types."""
     function._dataflow = None
+    function._shapes = None     # `shapes.of`: computed from the facts

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'ZERO_OF_KIND', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'block_holding', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
+__all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', 'Operand', 'ZERO_OF_KIND', 'Loc', 'Assign', 'Store', 'Slice', 'If', 'For', 'While', 'TapeAlloc', 'Push', 'Pop', 'Comment', 'Region', 'Stmt', 'Function', 'format_block', 'walk', 'child_blocks', 'rewrite_blocks', 'block_holding', 'operand_vars', 'integer_index', 'reads', 'writes', 'assigned_in', 'used_in']
 
 
 # --------------------------------------------------------------------------- types
@@ -369,6 +369,17 @@ def child_blocks(stmt) -> list:
     if isinstance(stmt, Region):
         return [stmt.body, stmt.stub]
     return []
+
+
+def rewrite_blocks(block: list, rewrite) -> list:
+    """`rewrite(block)`, once every block nested in `block` has been replaced in place by its own
+    rewrite (innermost first).  For passes that rebuild statement lists bottom-up: the recursion is
+    here, so that their `rewrite` need not be a closure that calls itself (a reference cycle, which
+    keeps what it reads alive until CPython's cyclic collector runs)."""
+    for stmt in block:
+        for child in child_blocks(stmt):
+            child[:] = rewrite_blocks(child, rewrite)
+    return rewrite(block)
 
 
 def block_holding(block: list, stmt) -> list | None:

@@ -97,7 +97,7 @@ Pending = _Pending       # asked by passes: a class the analysis has not decided
 
 class Shapes:
     def __init__(self, function):
-        self.function = function
+        self.params = tuple(function.params)   # not the function, which holds this (`of`)
         self.types = function.types
         self.facts = dataflow.of(function)
         self._params = dict(getattr(function, "param_dims", ()) or ())
@@ -193,7 +193,7 @@ class Shapes:
         point of the rules with nothing left unknown, so every rule holds of every value a run makes
         (by induction over the run); if the rounds do not settle, nothing is claimed."""
         definitions = []
-        for name in self.function.params:
+        for name in self.params:
             if self._rank(name):
                 definitions.append((dataflow.param_def(name), None, name))
         for stmt in self.facts.statements:
@@ -507,8 +507,10 @@ def mark_shape_errors(function) -> None:
 def of(function) -> Shapes:
     """The shape classes of `function`, computed on demand until `dataflow.invalidate(function)`."""
     facts = dataflow.of(function)
-    cached = getattr(facts, "_shapes", None)
-    if cached is None:
+    cached = getattr(function, "_shapes", None)
+    if cached is None or cached.facts is not facts:
+        # kept on the function, not on the facts it reads (`Shapes.facts`): that would be a
+        # reference cycle, freed only by CPython's cyclic collector
         cached = Shapes(function)
-        facts._shapes = cached
+        function._shapes = cached
     return cached

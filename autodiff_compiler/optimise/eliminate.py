@@ -44,30 +44,39 @@ def eliminate(function: ir.Function) -> bool:
     """Remove the dead statements of `function`; True when something went."""
     facts = dataflow.of(function)
     dead_tapes = _dead_tapes(function, facts)
-    removed = False
-
-    def sweep(block: list) -> list:
-        nonlocal removed
-        out = []
-        for stmt in block:
-            if not facts.needed(stmt) or (isinstance(stmt, (Push, Pop, TapeAlloc)) and stmt.tape in dead_tapes) \
-                    or facts.never_runs(stmt):
-                removed = True
-                continue
-            if isinstance(stmt, If):
-                stmt = If(stmt.cond, sweep(stmt.body), sweep(stmt.orelse), stmt.loc)
-            elif isinstance(stmt, For):
-                stmt = dataclasses.replace(stmt, body=sweep(stmt.body))
-            elif isinstance(stmt, While):
-                stmt = While(sweep(stmt.test), stmt.cond, sweep(stmt.body), stmt.loc, stmt.exit_flag)
-            out.append(stmt)
-        return out
-
+    sweep = _Sweep(facts, dead_tapes)
     function.body = sweep(function.body)
     dataflow.invalidate(function)
     if dead_tapes:
         eliminate(function)     # what only the tapes' pushes read is dead now too
-    return removed
+    return sweep.removed
+
+
+class _Sweep:
+    """Called on a block: the block without its dead statements, at every depth.  (A class, not a
+    recursive closure: a closure that calls itself is a reference cycle, and would keep the facts it
+    reads alive until CPython's cyclic collector runs.)"""
+
+    def __init__(self, facts, dead_tapes: set):
+        self.facts = facts
+        self.dead_tapes = dead_tapes
+        self.removed = False
+
+    def __call__(self, block: list) -> list:
+        out = []
+        for stmt in block:
+            if not self.facts.needed(stmt) or self.facts.never_runs(stmt) or \
+                    (isinstance(stmt, (Push, Pop, TapeAlloc)) and stmt.tape in self.dead_tapes):
+                self.removed = True
+                continue
+            if isinstance(stmt, If):
+                stmt = If(stmt.cond, self(stmt.body), self(stmt.orelse), stmt.loc)
+            elif isinstance(stmt, For):
+                stmt = dataclasses.replace(stmt, body=self(stmt.body))
+            elif isinstance(stmt, While):
+                stmt = While(self(stmt.test), stmt.cond, self(stmt.body), stmt.loc, stmt.exit_flag)
+            out.append(stmt)
+        return out
 
 
 def _dead_tapes(function: ir.Function, facts) -> set:

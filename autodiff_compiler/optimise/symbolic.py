@@ -146,46 +146,47 @@ def find_regions(function: ir.Function, step_over_accumulations: bool = False) -
     types = function.types
     exact = getattr(function, "exact_names", None) or set(function.types)
     regions = []
+    _scan(function.body, regions, types, exact, step_over_accumulations)
+    return regions
 
-    def scan(block: list) -> None:
+
+def _scan(block: list, regions: list, types: dict, exact, step_over_accumulations: bool) -> None:
+    """Appends the regions of `block` and of the blocks nested in it to `regions` (`find_regions`)."""
+    current, exposed, assigned, stepped, read_between = [], set(), set(), set(), set()
+
+    def close():
+        nonlocal current, exposed, assigned, stepped, read_between
+        if current:
+            regions.append(Region(block, current, frozenset(read_between), frozenset(stepped)))
         current, exposed, assigned, stepped, read_between = [], set(), set(), set(), set()
 
-        def close():
-            nonlocal current, exposed, assigned, stepped, read_between
-            if current:
-                regions.append(Region(block, current, frozenset(read_between), frozenset(stepped)))
-            current, exposed, assigned, stepped, read_between = [], set(), set(), set(), set()
-
-        for stmt in block:
-            for child in ir.child_blocks(stmt):
-                if not (isinstance(stmt, ir.While) and child is stmt.test):
-                    scan(child)
-            if isinstance(stmt, Comment):
-                continue
-            if not _eligible(stmt, types):
-                if step_over_accumulations and current and _inert(stmt, assigned, exposed, stepped):
-                    stepped.add(stmt.target)
-                    continue
-                close()
-                continue
-            reads = set(ir.operand_vars(stmt.args))
-            # what would end the region: a write of a name it read (membership tests: a region is long)
-            rewrites = stmt.target in exposed or (stmt.target in reads and stmt.target not in assigned)
-            if rewrites and step_over_accumulations and current and _steps_over(stmt, reads, assigned, stepped, exact):
+    for stmt in block:
+        for child in ir.child_blocks(stmt):
+            if not (isinstance(stmt, ir.While) and child is stmt.test):
+                _scan(child, regions, types, exact, step_over_accumulations)
+        if isinstance(stmt, Comment):
+            continue
+        if not _eligible(stmt, types):
+            if step_over_accumulations and current and _inert(stmt, assigned, exposed, stepped):
                 stepped.add(stmt.target)
-                read_between |= reads & assigned
                 continue
-            if rewrites or (stepped and (stmt.target in stepped or not reads.isdisjoint(stepped))):
-                close()
-                if stmt.target in reads:
-                    continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
-            exposed |= reads - assigned
-            assigned.add(stmt.target)
-            current.append(stmt)
-        close()
-
-    scan(function.body)
-    return regions
+            close()
+            continue
+        reads = set(ir.operand_vars(stmt.args))
+        # what would end the region: a write of a name it read (membership tests: a region is long)
+        rewrites = stmt.target in exposed or (stmt.target in reads and stmt.target not in assigned)
+        if rewrites and step_over_accumulations and current and _steps_over(stmt, reads, assigned, stepped, exact):
+            stepped.add(stmt.target)
+            read_between |= reads & assigned
+            continue
+        if rewrites or (stepped and (stmt.target in stepped or not reads.isdisjoint(stepped))):
+            close()
+            if stmt.target in reads:
+                continue            # `s = s + t` rereads what it writes: a region of its own cannot hold it
+        exposed |= reads - assigned
+        assigned.add(stmt.target)
+        current.append(stmt)
+    close()
 
 
 def _steps_over(stmt, reads: set, assigned: set, stepped: set, exact) -> bool:

@@ -46,13 +46,10 @@ class Instantiate:
         self.emit = emit
         self.loc = loc
         self.types = types or {}
-        self.dispatch = {ast.Constant: self.constant, ast.Name: self.name, ast.BinOp: self.binop,
-                         ast.UnaryOp: self.unaryop, ast.Call: self.call, ast.Compare: self.compare,
-                         ast.IfExp: self.ifexp, ast.Subscript: self.subscript}
 
     def __call__(self, tree: ast.expr, bindings: dict):
         self.bindings = bindings
-        return self.dispatch[type(tree)](tree)
+        return _DISPATCH[type(tree)](self, tree)
 
     def apply(self, prim: str, args: tuple, params: tuple = ()):
         if all(isinstance(a, Const) for a in args) and prim in _FOLDED:
@@ -136,3 +133,10 @@ class Instantiate:
     def compare(self, node):
         return self.apply(COMPARISONS[type(node.ops[0])], (self(node.left, self.bindings),
                                                           self(node.comparators[0], self.bindings)))
+
+
+# by the rule expression's node type; plain functions, so that an `Instantiate` (one per rule
+# application) holds no reference to itself and is freed as soon as the rule is applied
+_DISPATCH = {ast.Constant: Instantiate.constant, ast.Name: Instantiate.name, ast.BinOp: Instantiate.binop,
+             ast.UnaryOp: Instantiate.unaryop, ast.Call: Instantiate.call, ast.Compare: Instantiate.compare,
+             ast.IfExp: Instantiate.ifexp, ast.Subscript: Instantiate.subscript}

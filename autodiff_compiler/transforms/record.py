@@ -46,6 +46,8 @@ primal statement saw:
 """
 from __future__ import annotations
 
+import weakref
+
 from .. import ir
 from ..errors import InternalError
 from ..ir import dataflow
@@ -61,7 +63,9 @@ _NOT_RECOMPUTED = {"zeros", "ones", "empty", "zeros_like", "ones_like", "empty_l
 
 class RecordPlan:
     def __init__(self, reverse):
-        self.reverse = reverse
+        # the plan belongs to its `Reverse` (`reverse.plan`): a weak reference back, so that the two
+        # are not a reference cycle, freed only by CPython's cyclic collector
+        self.reverse = weakref.proxy(reverse)
         self.primal = reverse.primal
         self.types = reverse.types
         self.facts = dataflow.of(self.primal)

@@ -451,14 +451,7 @@ class Reverse:
     def tape_allocations(self, forward: list) -> list:
         """One `TapeAlloc` per tape, preallocated where one top-level `for` fills it."""
         sites: dict[str, list] = {}
-
-        def visit(block, loops):
-            for stmt in block:
-                if isinstance(stmt, Push):
-                    sites.setdefault(stmt.tape, []).append((stmt, loops))
-                for child in ir.child_blocks(stmt):
-                    visit(child, loops + ((stmt,) if isinstance(stmt, (For, While)) else ()))
-        visit(forward, ())
+        _pushes_with_loops(forward, (), sites)
         allocations = {}
         for tape, pushes in sites.items():
             nests = {tuple(id(loop) for loop in p[1]) for p in pushes}
@@ -517,14 +510,8 @@ class Reverse:
             alloc.capacity = count
             before.setdefault(id(loop), []).extend(statements + [alloc])
         def place(block: list) -> list:
-            out = []
-            for stmt in block:
-                for child in ir.child_blocks(stmt):
-                    child[:] = place(child)
-                out += before.get(id(stmt), [])
-                out.append(stmt)
-            return out
-        return head + place(forward)
+            return [placed for stmt in block for placed in (*before.get(id(stmt), ()), stmt)]
+        return head + ir.rewrite_blocks(forward, place)
 
     def build(self, with_value: bool = True, outputs: tuple | None = None, seeds: list | None = None,
               extra_params: tuple = (), function_name: str | None = None) -> ir.Function:
@@ -604,6 +591,15 @@ def infer_adjoint_types(adjoint: ir.Function, param_types: dict, primal_types: d
     return types
 
 
+def _pushes_with_loops(block: list, loops: tuple, sites: dict) -> None:
+    """Adds each push in `block` to `sites[tape]`, as (push, the loops around it from `block` in)."""
+    for stmt in block:
+        if isinstance(stmt, Push):
+            sites.setdefault(stmt.tape, []).append((stmt, loops))
+        for child in ir.child_blocks(stmt):
+            _pushes_with_loops(child, loops + ((stmt,) if isinstance(stmt, (For, While)) else ()), sites)
+
+
 def split_self_reads(function: ir.Function) -> None:
     """`s = f(s, e)` becomes `t = f(s, e); s = t`: the reverse pass restores a statement's target before
     its partials read their operands, so no statement may read its own target.  The front end never
@@ -612,12 +608,10 @@ def split_self_reads(function: ir.Function) -> None:
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
     changed = False
 
-    def visit(block: list) -> list:
+    def split(block: list) -> list:
         nonlocal changed
         out = []
         for stmt in block:
-            for child in ir.child_blocks(stmt):
-                child[:] = visit(child)
             if isinstance(stmt, Assign) and stmt.target in ir.operand_vars(stmt.args):
                 temp = names.temp()
                 function.types[temp] = function.types[stmt.target]
@@ -627,7 +621,7 @@ def split_self_reads(function: ir.Function) -> None:
             else:
                 out.append(stmt)
         return out
-    function.body = visit(function.body)
+    function.body = ir.rewrite_blocks(function.body, split)
     if changed:
         dataflow.invalidate(function)
 
@@ -646,12 +640,10 @@ def prepare_loops(function: ir.Function) -> None:
     names = Names(set(function.types) | set(function.user_names) | set(function.params))
     changed = False
 
-    def visit(block: list) -> list:
+    def prepare(block: list) -> list:
         nonlocal changed
         out = []
         for stmt in block:
-            for child in ir.child_blocks(stmt):
-                child[:] = visit(child)
             if isinstance(stmt, For):
                 written = facts.written_in(stmt)
                 if any(stmt.index in facts.written_in(s) for s in stmt.body):
@@ -672,7 +664,7 @@ def prepare_loops(function: ir.Function) -> None:
                 stmt.start, stmt.stop, stmt.step = bounds
             out.append(stmt)
         return out
-    function.body = visit(function.body)
+    function.body = ir.rewrite_blocks(function.body, prepare)
     if changed:
         dataflow.invalidate(function)
 

@@ -23,7 +23,7 @@ __all__ = ['Type', 'FLOAT', 'INT', 'BOOL', 'array_of', 'join', 'Var', 'Const', '
 
 # --------------------------------------------------------------------------- types
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Type:
     """float, int, bool, or a float array of rank `ndim` (`kind == "array"`)."""
     kind: str
@@ -81,7 +81,7 @@ def join(a: Type | None, b: Type | None) -> Type | None:
 
 # ------------------------------------------------------------------------ operands
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Var:
     name: str
 
@@ -89,7 +89,7 @@ class Var:
         return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Const:
     value: Union[float, int, bool]
 
@@ -103,7 +103,7 @@ Operand = Union[Var, Const]
 ZERO_OF_KIND = {"float": Const(0.0), "int": Const(0), "bool": Const(False)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loc:
     """Where a statement came from: file, line, and the source line's text."""
     filename: str
@@ -117,7 +117,7 @@ class Loc:
 
 # ----------------------------------------------------------------------- statements
 
-@dataclass
+@dataclass(slots=True)
 class Assign:
     """`target = prim(*args)`; `params` holds static keyword data (axis, keepdims).
 
@@ -152,7 +152,7 @@ class Assign:
         return f"{self.target} = {self.prim}({', '.join(map(str, self.args))}{params})"
 
 
-@dataclass
+@dataclass(slots=True)
 class Store:
     """`array[index] = value` (`prim == "copy"`) or `array[index] += value` (`prim == "add"`).
 
@@ -171,7 +171,7 @@ class Store:
         return f"{self.array}[{', '.join(map(str, self.index))}] {op} {self.value}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slice:
     """A slice in a subscript; `None` bounds are omitted, as in Python."""
     start: Operand | None = None
@@ -183,7 +183,7 @@ class Slice:
         return text + (f":{self.step}" if self.step is not None else "")
 
 
-@dataclass
+@dataclass(slots=True)
 class If:
     cond: Operand
     body: list
@@ -191,7 +191,7 @@ class If:
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class For:
     """`for index in range(start, stop, step): body`.
 
@@ -210,7 +210,7 @@ class For:
     reverses: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class While:
     """`while cond: body`, with `test` the statements computing `cond` before each trip."""
     test: list
@@ -220,7 +220,7 @@ class While:
     exit_flag: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class TapeAlloc:
     """Create an empty tape (a typed NumPy stack) named `tape` with room for `capacity` items."""
     tape: str
@@ -230,7 +230,7 @@ class TapeAlloc:
     shape_of: str | None = None   # for array tapes: the variable whose values it holds (rank from its type)
 
 
-@dataclass
+@dataclass(slots=True)
 class Push:
     tape: str
     value: Operand
@@ -238,14 +238,14 @@ class Push:
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Pop:
     tape: str
     target: str
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Comment:
     text: str
 

@@ -162,7 +162,11 @@ def run(cfg):
     # done once, untimed, so that the 10-statement figure is the derivation's own
     guarded(cfg, GROUP, "derive warm-up", derivation_seconds, straight_source(3), "warmup")
     for n in sizes:
-        t = guarded(cfg, GROUP, f"derive {n}", derivation_seconds, straight_source(n), f"s{n}")
+        # the best of three (one for 3000 statements): a single run of a second or less moves by 10-20%
+        # with what else the machine does, which is all of the 10x ratio's margin
+        repeats = [guarded(cfg, GROUP, f"derive {n}", derivation_seconds, straight_source(n), f"s{n}_{k}")
+                   for k in range(1 if n > 1000 else 3)]
+        t = None if None in repeats else min(repeats)
         times[n] = t
         ratio = ""
         if t is not None and times.get(n // 10):
@@ -170,7 +174,8 @@ def run(cfg):
         elif t is not None and n == 3000 and times.get(1000):
             ratio = f"; {t / times[1000]:.1f}x the time of 1000 statements"
         out.append(Metric(GROUP, f"derive, straight line, {n} statements", t, "s",
-                          10.0 if n == 1000 else None, note="CPU s, parse to printed module, no Numba" + ratio))
+                          10.0 if n == 1000 else None, note="CPU s, parse to printed module, no Numba, best of "
+                          + ("1" if n > 1000 else "3") + ratio))
     for n in (10, 100):
         t = guarded(cfg, GROUP, f"derive loop {n}", derivation_seconds, loop_source(n), f"l{n}")
         out.append(Metric(GROUP, f"derive, loop body of {n} statements", t, "s"))

@@ -29,6 +29,11 @@ import functools
 
 import numpy as np
 
+# In the library (`backend.library`), where these run, `array_empty` is its compiled `np.empty`, which
+# the module Numba compiles calls too: NumPy's overload is compiled once per signature on a machine,
+# not again inside each product
+array_empty = np.empty
+
 # the library compiles these once for all layouts of their operands
 ANY_LAYOUT = frozenset({"blas_operand", "matrix_product", "matrix_vector", "vector_matrix"})
 CALLS_BLAS = frozenset({"matrix_product", "matrix_vector", "vector_matrix"})
@@ -73,7 +78,7 @@ def blas_operand(x):
         return x, True, row_stride // 8
     if (row_stride == 8 or rows == 1) and col_stride % 8 == 0 and max(rows, 1) <= col_stride // 8 <= 2147483647:
         return x, False, col_stride // 8
-    dense = np.empty((rows, cols))
+    dense = array_empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
             dense[i, j] = x[i, j]
@@ -92,7 +97,7 @@ def matrix_product(a, b):
         raise ValueError("incompatible array sizes for np.dot(a, b) (matrix * matrix)")
     if m > 2147483647 or n > 2147483647 or k > 2147483647:
         raise OverflowError("array size too large to fit in C int")
-    out = np.empty((m, n))
+    out = array_empty((m, n))
     if k == 0:
         for i in range(m):
             for j in range(n):
@@ -101,7 +106,8 @@ def matrix_product(a, b):
         return out
     dense_a, a_transposed, lda = blas_operand(a)
     dense_b, b_transposed, ldb = blas_operand(b)
-    scalars = np.empty(2)       # alpha, beta: out = 1 * a b + 0 * out
+    # alpha, beta: out = 1 * a b + 0 * out (an int64 length: a literal 2 is a signature of its own)
+    scalars = array_empty(np.int64(2))
     scalars[0] = 1.0
     scalars[1] = 0.0
     # row-major out is column-major out^T = b^T a^T: b is BLAS's first operand ('n': read as it is)
@@ -122,7 +128,7 @@ def matrix_vector(a, x):
         raise ValueError("incompatible array sizes for np.dot(a, b) (matrix * vector)")
     if m > 2147483647 or k > 2147483647:
         raise OverflowError("array size too large to fit in C int")
-    out = np.empty(m)
+    out = array_empty(m)
     if k == 0:
         for i in range(m):
             out[i] = 0.0
@@ -131,10 +137,10 @@ def matrix_vector(a, x):
     dense_a, transposed, lda = blas_operand(a)
     dense_x = x
     if x.strides[0] != 8:       # BLAS reads x with unit stride (Numba's wrapper passes 1)
-        dense_x = np.empty(k)
+        dense_x = array_empty(k)
         for i in range(k):
             dense_x[i] = x[i]
-    scalars = np.empty(2)
+    scalars = array_empty(np.int64(2))       # as `matrix_product`'s
     scalars[0] = 1.0
     scalars[1] = 0.0
     # what BLAS reads is a (m x k) or its transpose (k x m, then 't': out = (a^T)^T x)

@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import re
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 
 import corpus_scalar as S
+from _reference import finite_difference_grad
 from autodiff_compiler import AutodiffError, grad, value_and_grad
 from autodiff_compiler.ir import FLOAT, dataflow
 from autodiff_compiler.optimise import symbolic
@@ -1048,3 +1050,48 @@ def test_a_rewrite_keeps_the_digits_where_one_value_is_extreme(fn, point, jit):
     for x, y in ((0.7, 1.3), (2.5, 0.4)):
         assert grad(fn, wrt=(0, 1), jit=jit)(x, y) == pytest.approx(
             tuple(float(v) for v in _exact_partials(fn, x, y)), rel=1e-12)
+
+
+def nested_chain(x, y):
+    """Ten statements of the compile benchmark's straight line: over a common denominator, one
+    definition of its adjoint grows from 80 nodes to 4,000."""
+    a0 = x * y + 1.0
+    a1 = math.sin(a0) + a0
+    a2 = a1 * a0 - x
+    a3 = math.exp(-a2 * a2) + y
+    a4 = a3 / (1.0 + a1 * a1)
+    a5 = math.tanh(a4) * a2
+    a6 = a5 * x + y
+    a7 = math.sin(a6) + a4
+    a8 = a7 * a5 - x
+    a9 = math.exp(-a8 * a8) + y
+    return a9
+
+
+def test_the_search_builds_no_polynomial_and_factors_nothing_beyond_its_size_limit(monkeypatch):
+    """Deterministic bounds on the search's SymPy work, before the time budget: a definition solved for
+    a generator, and a cancelled form factored, only up to SIMPLIFY_MAX_NODES nodes.  Without them the
+    decision for `nested_chain` ran past the 3 s budget in every process (an outcome over the budget is
+    not cached), and its gradient kept the chain rule's code after paying the 3 s."""
+    import sympy
+    from autodiff_compiler.optimise import symbolic_algebra as algebra
+    largest = {"Poly": 0, "factor": 0}
+
+    def measured(kind, real):
+        def call(expr, *args, **kwargs):
+            largest[kind] = max(largest[kind], algebra.size(expr))
+            return real(expr, *args, **kwargs)
+        return call
+    monkeypatch.setattr(algebra.sympy, "Poly", measured("Poly", sympy.Poly))
+    monkeypatch.setattr(algebra.sympy, "factor", measured("factor", sympy.factor))
+    monkeypatch.setattr(symbolic, "SECONDS", 120.0)
+    with tempfile.TemporaryDirectory() as cache:
+        monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", cache)   # decided here, not read from a cache
+        g = grad(nested_chain, wrt=("x", "y"), jit=False)
+        got = g(0.3, 0.2)
+    assert [d["outcome"] for d in symbolic.LAST] == ["unchanged"]
+    assert 0 < largest["Poly"] <= algebra.SIMPLIFY_MAX_NODES
+    assert largest["factor"] <= algebra.SIMPLIFY_MAX_NODES
+    assert got == pytest.approx(finite_difference_grad(nested_chain, (0.3, 0.2), (0, 1)), rel=1e-7, abs=1e-9)
+    for point in ((-0.7, 1.1), (1.3, -0.4)):
+        assert g(*point) == pytest.approx(finite_difference_grad(nested_chain, point, (0, 1)), rel=1e-7, abs=1e-9)

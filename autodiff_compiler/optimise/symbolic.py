@@ -95,7 +95,7 @@ from ..ir.names import Names
 from ..rules import PRIMITIVES
 from ..timelimit import can_limit, limited
 
-PASS_VERSION = 12
+PASS_VERSION = 13
 MAX_REGION = 80
 MAX_OUTPUTS = 16
 MAX_KEPT = 12

@@ -329,7 +329,11 @@ def basic_forms(expr) -> list:
     if size(expr) <= SIMPLIFY_MAX_NODES:
         try:
             cancelled = sympy.cancel(expr)
-            out += [cancelled, sympy.factor(cancelled)]
+            out.append(cancelled)
+            # cancelling may expand a product of sums (tenfold, in a loop's body): factoring that back
+            # costs more than the rest of the search for it
+            if size(cancelled) <= SIMPLIFY_MAX_NODES:
+                out.append(sympy.factor(cancelled))
         except (sympy.PolynomialError, TypeError, ValueError):   # pragma: no cover - SymPy gives up
             pass
     out = _unique(out)
@@ -363,7 +367,10 @@ def solve_for(alg: RegionAlgebra, name: str) -> list:
     if value is not None and not value.is_Symbol and not value.is_Number:
         y = sympy.Symbol(name, real=True)
         numerator, _ = sympy.fraction(sympy.cancel(y - value))
-        for g in sorted(value.free_symbols, key=str):
+        # over a common denominator a definition can grow tenfold (80 nodes to 4,000): a polynomial in
+        # each generator is then built for seconds, and a form found so would be no shorter
+        generators = sorted(value.free_symbols, key=str) if size(numerator) <= SIMPLIFY_MAX_NODES else []
+        for g in generators:
             info = alg.gens.get(g)
             if info is None or info["kind"] not in ("function", "opaque"):
                 continue

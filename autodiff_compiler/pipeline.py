@@ -729,9 +729,11 @@ def derive(source: Source, param_types: dict, wrt: list, *, simplify: bool = Tru
 
 @contextlib.contextmanager
 def without_cyclic_collection():
-    """The passes and the printer allocate many small sets and no garbage cycles worth collecting mid-way:
-    CPython's cyclic collector, run every few hundred allocations over everything alive, made a long
-    derivation quadratic; it runs once at the end instead."""
+    """The passes and the printer allocate many small sets and make no reference cycles (recursive
+    walkers are functions or small classes, not closures that call themselves; analyses hold no
+    reference back to what holds them: `tests/test_pipeline.py`), so what they drop is freed at once
+    by reference counting.  CPython's cyclic collector, run every few hundred allocations over
+    everything alive, made a long derivation quadratic; it is paused, and runs as usual after."""
     collecting = gc.isenabled()
     gc.disable()
     try:

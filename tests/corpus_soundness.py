@@ -3540,6 +3540,14 @@ def cancelling_across_statements(x):
     return v + x
 
 
+# fuzz raising-168-22: the exponent's partial of pow at a negative base, log(x), is undefined, on a path
+# whose contributions cancel (`y - y`): the function is constant in y, its derivative 0.  Interpreted,
+# the gradient raises "the derivative of this line is undefined"; compiled, it returns NaN.
+def cancelling_undefined_partial(y, x):
+    y = y - y
+    return math.pow(x, y * 400.0)
+
+
 def _cancelling_h1(a, b):
     k3 = math.floor(0.1 * a)
     return max(a - b, -0.9)

@@ -97,7 +97,7 @@ Pending = _Pending       # asked by passes: a class the analysis has not decided
 
 class Shapes:
     def __init__(self, function):
-        self.params = tuple(function.params)   # not the function, which holds this (`of`)
+        self.param_names = tuple(function.params)   # not the function, which holds this (`of`)
         self.types = function.types
         self.facts = dataflow.of(function)
         self._params = dict(getattr(function, "param_dims", ()) or ())
@@ -193,7 +193,7 @@ class Shapes:
         point of the rules with nothing left unknown, so every rule holds of every value a run makes
         (by induction over the run); if the rounds do not settle, nothing is claimed."""
         definitions = []
-        for name in self.params:
+        for name in self.param_names:
             if self._rank(name):
                 definitions.append((dataflow.param_def(name), None, name))
         for stmt in self.facts.statements:

@@ -52,10 +52,12 @@ def _ours(obj) -> bool:
 
 def _cycles_left_by(action) -> list:
     """The compiler's objects that `action()`, run with the cyclic collector paused, left in reference
-    cycles (garbage only the collector frees)."""
-    gc.collect()
+    cycles (garbage only the collector frees).  What was alive before is frozen (`gc.freeze`): the
+    collection then examines only what `action()` made, where a full one, over the heap of a test worker
+    that had run other files first, took a second or more."""
     was_enabled = gc.isenabled()
     gc.disable()
+    gc.freeze()
     try:
         action()
         gc.set_debug(gc.DEBUG_SAVEALL)
@@ -64,6 +66,7 @@ def _cycles_left_by(action) -> list:
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 

@@ -12,6 +12,7 @@ gradient.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -241,24 +242,38 @@ _SETTINGS_PROCESS = textwrap.dedent('''
 ''')
 
 
+def _settings_run(script, cache, setting: dict) -> list:
+    env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(cache), NUMBA_OPT="0",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.update(setting)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def default_setting_cache(tmp_path_factory):
+    """(the numbers, the cache directory) of the script run once with the default setting: each
+    setting below starts from a copy of that cache."""
+    directory = tmp_path_factory.mktemp("default_setting")
+    script = directory / "settings.py"
+    script.write_text(_SETTINGS_PROCESS)
+    return _settings_run(script, directory / "cache", {}), directory / "cache"
+
+
 @pytest.mark.parametrize("setting", [{"AUTODIFF_COMPILER_SIMD": "0"}, {"AUTODIFF_COMPILER_HIGH_RANK_OPT": "3"},
                                      {"NUMBA_OPT": "2"}], ids=["scalar math", "level 3", "numba opt 2"])
-def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path, setting):
+def test_a_cache_filled_under_another_setting_serves_the_right_library(tmp_path, setting, default_setting_cache):
     """The review found a gradient cached on disk by a process with one setting (vector math, the level
     of rank-4 programs, Numba's level) loaded by a process with another: the same module text, hence
     the same file and Numba cache entry, whose code called the first setting's library module, never
     imported in the second (`ModuleNotFoundError`, an InternalError).  The module's file now names its
     library too: each process gets its own, and the same numbers."""
+    default_numbers, default_cache = default_setting_cache
+    shutil.copytree(default_cache, tmp_path / "cache")       # filled by a process with the default setting
     script = tmp_path / "settings.py"
     script.write_text(_SETTINGS_PROCESS)
-    results = []
-    for extra in ({}, setting):
-        env = dict(os.environ, AUTODIFF_COMPILER_CACHE=str(tmp_path / "cache"), NUMBA_OPT="0",
-                   PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        env.update(extra)
-        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    results = [default_numbers, _settings_run(script, tmp_path / "cache", setting)]
     (dx, dy), (dW, dv) = results[0]
     t = np.tanh(np.dot([0.1, 0.2, 0.3], [1.0, -0.5, 0.25]))
     np.testing.assert_allclose(dx, (1 - t * t) * np.array([1.0, -0.5, 0.25]), rtol=1e-13)

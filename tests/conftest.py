@@ -33,11 +33,22 @@ if TESTS_DIR not in sys.path:
 _SESSION_CACHE = None
 
 
+# The session's cache directory, as the process that made it hands it to its xdist workers (which
+# inherit its environment): they share it, as a user's processes share theirs.  A worker that compiled a
+# helper, a SymPy decision or a corpus function saves the others the work (the library alone is some
+# seconds of each worker's compiles).
+_SHARED = "AUTODIFF_COMPILER_TEST_SESSION_CACHE"
+
+
 def pytest_configure(config):
     # Runs before the test modules (and with them autodiff_compiler) are imported.
     global _SESSION_CACHE
+    shared = os.environ.get(_SHARED)
+    if os.environ.get("PYTEST_XDIST_WORKER") and shared and os.environ.get("AUTODIFF_COMPILER_CACHE") == shared:
+        return          # a worker of the session that made it (which removes it at its end)
+    # a session of its own (also a pytest a test starts, with a cache of its own in its environment)
     _SESSION_CACHE = tempfile.mkdtemp(prefix="autodiff_compiler_test_cache_")
-    os.environ["AUTODIFF_COMPILER_CACHE"] = _SESSION_CACHE
+    os.environ["AUTODIFF_COMPILER_CACHE"] = os.environ[_SHARED] = _SESSION_CACHE
 
 
 def pytest_unconfigure(config):
@@ -65,7 +76,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def session_cache_dir():
-    return _SESSION_CACHE
+    return os.environ[_SHARED]
 
 
 @pytest.fixture

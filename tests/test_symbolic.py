@@ -9,12 +9,14 @@ a region is, the proof, the accuracy verdicts (a cheaper but less accurate
 form is refused, on the grid, where its sums cancel and where its squares
 overflow), the time budget, and the cache that spares a later process SymPy.
 """
+import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 import re
 
@@ -641,6 +643,78 @@ def test_over_the_time_budget_nothing_changes(monkeypatch, tmp_path):
     g(*TUTORIAL)
     assert _divides_by_one_minus_y_hat(g.source)
     assert symbolic.LAST == [{"outcome": "over the time budget"}]
+
+
+def loop_of_ten_statements(x, y):
+    """The benchmark's loop body of 10 statements (`benchmarks/bench_compile.py`): two regions, each
+    decided in 0.5-1.5 s of SymPy's time."""
+    s = x
+    for i in range(5):
+        a0 = s * y + 1.0
+        a1 = math.sin(a0) + a0
+        a2 = a1 * a0 - x
+        a3 = math.exp(-a2 * a2) + y
+        a4 = a3 / (1.0 + a1 * a1)
+        a5 = math.tanh(a4) * a2
+        a6 = a5 * x + y
+        a7 = math.sin(a6) + a4
+        a8 = a7 * a5 - x
+        a9 = math.exp(-a8 * a8) + y
+        s = a9 * 0.5
+    return s
+
+
+def _outcomes() -> list:
+    return [(d["outcome"], d.get("cached", False)) for d in symbolic.LAST]
+
+
+def _kept_outcomes(cache) -> list:
+    return [json.loads(path.read_text())["outcome"] for path in sorted((cache / "symbolic").glob("*.json"))]
+
+
+def _agrees_with_finite_differences(g):
+    for point in ((0.3, 0.2), (-0.6, 0.9), (1.1, -0.4)):
+        assert g(*point) == pytest.approx(finite_difference_grad(loop_of_ten_statements, point, (0, 1)),
+                                          rel=1e-6, abs=1e-9)
+
+
+def test_a_region_that_spent_the_whole_budget_keeps_its_code_in_later_derivations(monkeypatch, tmp_path):
+    """A region that runs out of the whole budget computing is cached as such: later derivations keep its
+    code without trying again and spend the budget on the regions after it.  Before, the loop body's first
+    region used the 3 s in every process and its second region was never decided."""
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+    # the deciding thread computed for all the time it had (`_spent_the_budget`), whatever this machine's load
+    monkeypatch.setattr(symbolic, "_thread_seconds", time.monotonic)
+    monkeypatch.setattr(symbolic, "SECONDS", 0.05)
+    first = grad(loop_of_ten_statements, wrt=("x", "y"), jit=False)
+    _agrees_with_finite_differences(first)
+    assert _outcomes() == [("over the time budget", False)] * 2     # the second: no time left to try
+    assert _kept_outcomes(tmp_path) == ["over the time budget"]
+    monkeypatch.setattr(symbolic, "SECONDS", 120.0)
+    second = grad(loop_of_ten_statements, wrt=("x", "y"), jit=False)
+    _agrees_with_finite_differences(second)
+    # with time to spare, the first is read from the cache, not tried again; the second is decided
+    (first_region, *rest), = [_outcomes()]
+    assert first_region == ("over the time budget", True)
+    assert [outcome for outcome, cached in rest] in (["unchanged"], ["rewritten"]), symbolic.LAST
+    assert sorted(_kept_outcomes(tmp_path)) == sorted(["over the time budget", rest[0][0]])
+
+
+def test_an_overrun_without_the_whole_budget_computing_is_tried_again(monkeypatch, tmp_path):
+    """A region whose thread did not compute for its time (a loaded machine's), or that had only what the
+    regions before it left, keeps today's code in this derivation only: the next one tries again."""
+    monkeypatch.setenv("AUTODIFF_COMPILER_CACHE", str(tmp_path))
+    monkeypatch.setattr(symbolic, "_thread_seconds", lambda: 0.0)     # a thread that got no CPU
+    monkeypatch.setattr(symbolic, "SECONDS", 0.05)
+    _agrees_with_finite_differences(grad(loop_of_ten_statements, wrt=("x", "y"), jit=False))
+    assert _outcomes() == [("over the time budget", False)] * 2
+    assert not (tmp_path / "symbolic").exists() or _kept_outcomes(tmp_path) == []
+    monkeypatch.setattr(symbolic, "SECONDS", 120.0)
+    _agrees_with_finite_differences(grad(loop_of_ten_statements, wrt=("x", "y"), jit=False))
+    assert [outcome in ("unchanged", "rewritten") and not cached for outcome, cached in _outcomes()] == [True] * 2
+    # a region given only part of the budget, or computing for only part of what it was given, is not kept
+    assert symbolic._spent_the_budget(3.0, 2.9, 3.0) and not symbolic._spent_the_budget(2.0, 2.0, 3.0)
+    assert not symbolic._spent_the_budget(3.0, 1.5, 3.0)
 
 
 def test_functions_without_divisions_never_import_sympy(tmp_path):

@@ -71,14 +71,21 @@ interrupted: in other threads (a Dask worker's, say) only decisions already
 in the cache are applied, and the other regions keep today's code.  Each region's
 outcome is kept in `<cache>/symbolic/` keyed by the region's text and
 `PASS_VERSION`, so a later process repeats neither the work nor the SymPy
-import.
+import.  So is a region that ran out of the whole budget computing
+(`_spent_the_budget`: given all of it, and the thread's CPU time nearly all of
+it): it keeps today's code in later processes too, which then spend the budget
+on the regions after it.  Without that, a 10-statement loop body's first
+region used the 3 s in every process and the second was never decided.
 
 Determinism.  A decision depends only on the region's text and types (SymPy's
 orderings are canonical, the accuracy grid fixed; the module text is the same
 under any PYTHONHASHSEED).  The exceptions are the time budget and threads: a
-region that runs out of time on an overloaded machine, or that is met first
-outside the main thread, is not rewritten there, and that outcome is not
-cached, so a later compilation may rewrite it.
+region that runs out of time, or that is met first outside the main thread,
+is not rewritten there.  Only the first outcome is cached, and only where the
+region had the whole budget to itself and computed for nearly all of it: one
+starved by the regions before it, or slowed by an overloaded machine (a
+thread that got a fraction of a core), may be rewritten by a later
+compilation.
 """
 from __future__ import annotations
 
@@ -264,9 +271,14 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
             continue
         if decision is None:
             remaining = deadline - time.monotonic()
+            started = _thread_seconds()
             decision = limited(lambda: _decide(region, outputs, live, function.types, exact), remaining)
             if decision is None:
-                LAST.append({"outcome": "over the time budget"})
+                over = {"outcome": "over the time budget"}
+                spent = _thread_seconds() - started
+                if _spent_the_budget(remaining, spent, seconds):
+                    _store(cache_dir, key, dict(over, seconds=round(spent, 2)))
+                LAST.append(over)
                 continue
             _store(cache_dir, key, decision)
         else:
@@ -278,6 +290,19 @@ def symbolic_simplify(function: ir.Function, cache_dir: str | None = None, secon
     if changed:
         dataflow.invalidate(function)
     return changed
+
+
+# the CPU time of the thread deciding (only the main thread decides: `limited`), which other threads'
+# work does not count in and an overloaded machine does not inflate
+_thread_seconds = time.thread_time
+
+
+def _spent_the_budget(given: float, spent: float, seconds: float) -> bool:
+    """Did a region that ran out of time have the whole budget (`seconds`) and compute for nearly all
+    of it (`spent` CPU seconds of the `given` wall seconds)?  Then it keeps today's code in later
+    processes too (its outcome is cached); a region given what the regions before it left, or whose
+    thread got a fraction of a core, is tried again by the next compilation."""
+    return given >= 0.95 * seconds and spent >= 0.9 * given
 
 
 def _decide(region: Region, outputs: list, live: set, types: dict, exact) -> dict:

@@ -174,12 +174,21 @@ for n in (10, 100):
 print(json.dumps(runs))
 """
 
+# The loops again, in the next process on the same cache, as a user's next run: SymPy's decisions the
+# first process made (or ran out of the whole budget on) are read from the cache.
+LATER_LOOPS = """import json
+import bench_compile as B
+B.derivation_seconds(B.straight_source(3), "warmup")
+print(json.dumps({{f"loop {{n}}": B.derivation_seconds(B.loop_source(n), f"l{{n}}") for n in (10, 100)}}))
+"""
+
 
 def run(cfg):
     out = []
     sizes = [10, 100, 1000] + ([] if cfg.quick else [3000])
     with tempfile.TemporaryDirectory(prefix="adc-bench-derive-cache-") as cache:
         runs = guarded(cfg, GROUP, "derivations", run_fresh, DERIVATIONS.format(sizes=sizes), cache, cfg) or {}
+        later = guarded(cfg, GROUP, "later derivations", run_fresh, LATER_LOOPS.format(), cache, cfg) or {}
     times = {}
     for n in sizes:
         repeats = runs.get(f"straight {n}")
@@ -196,6 +205,8 @@ def run(cfg):
     for n in (10, 100):
         out.append(Metric(GROUP, f"derive, loop body of {n} statements", runs.get(f"loop {n}"), "s",
                           note="CPU s, one run, SymPy's decisions made in it (their cache empty)"))
+        out.append(Metric(GROUP, f"derive, loop body of {n} statements, the next process", later.get(f"loop {n}"),
+                          "s", note="CPU s, one run, SymPy's decisions of the process before read from the cache"))
     for which, target in (("mlp", 3.0), ("rosenbrock", 2.0), ("rnn", None), ("rank4", None)):
         r = guarded(cfg, GROUP, f"{which} first call", first_calls, which, cfg)
         if r is None:
